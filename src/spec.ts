@@ -1,0 +1,173 @@
+// Validates user specs, fills in defaults, and maps each op onto the kernel
+// module that runs it and the parameters of that module's init().
+import { MAX_WINDOW, type KernelSpec, type NormalizedSpec, type RollingOp } from './types.js';
+
+/** The kernel modules in assembly/kernels/, by file name. */
+export type ModuleName = 'sum' | 'minmax' | 'var' | 'median' | 'ewm';
+
+/** How a normalized spec is run: which module, and the arguments of its init(). */
+export interface KernelPlan {
+  module: ModuleName;
+  /** Op code within the module. */
+  code: number;
+  window: number;
+  minPeriods: number;
+  p0: number;
+  p1: number;
+}
+
+const ROLLING_PLANS: Record<RollingOp, { module: ModuleName; code: number }> = {
+  sum: { module: 'sum', code: 0 },
+  mean: { module: 'sum', code: 1 },
+  count: { module: 'sum', code: 2 },
+  min: { module: 'minmax', code: 0 },
+  max: { module: 'minmax', code: 1 },
+  var: { module: 'var', code: 0 },
+  std: { module: 'var', code: 1 },
+  median: { module: 'median', code: 0 },
+  quantile: { module: 'median', code: 1 },
+};
+
+const ROLLING_OPS = Object.keys(ROLLING_PLANS) as RollingOp[];
+const ROLLING_FIELDS = new Set(['op', 'window', 'minPeriods', 'ddof', 'q']);
+const EWM_FIELDS = new Set(['op', 'alpha', 'span', 'halflife', 'com', 'adjust', 'minPeriods']);
+const EWM_DECAY_FIELDS = ['alpha', 'span', 'halflife', 'com'] as const;
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return `'${value}'`;
+  if (typeof value === 'number' || typeof value === 'boolean' || value === undefined || value === null) return String(value);
+  return typeof value;
+}
+
+function isInteger(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value);
+}
+
+function checkFields(spec: object, allowed: Set<string>, what: string): void {
+  for (const key of Object.keys(spec)) {
+    if (!allowed.has(key)) throw new TypeError(`unknown field '${key}' in ${what} spec; allowed: ${[...allowed].join(', ')}`);
+  }
+}
+
+/**
+ * Checks a spec and fills in its defaults. Throws `TypeError` for a wrong
+ * type, a missing or unknown field, and `RangeError` for a value out of range;
+ * every message names the field.
+ */
+export function normalizeSpec(spec: unknown): NormalizedSpec {
+  if (typeof spec !== 'object' || spec === null) throw new TypeError(`spec must be an object, got ${describe(spec)}`);
+  const op = (spec as { op?: unknown }).op;
+  if (op === 'ewm') return normalizeEwm(spec as Record<string, unknown>);
+  if (typeof op !== 'string' || !(ROLLING_OPS as string[]).includes(op)) {
+    throw new TypeError(`op must be one of ${[...ROLLING_OPS, 'ewm'].map((o) => `'${o}'`).join(', ')}, got ${describe(op)}`);
+  }
+  return normalizeRolling(op as RollingOp, spec as Record<string, unknown>);
+}
+
+function normalizeRolling(op: RollingOp, spec: Record<string, unknown>): NormalizedSpec {
+  checkFields(spec, ROLLING_FIELDS, `'${op}'`);
+  const { window, minPeriods, ddof, q } = spec;
+  if (!isInteger(window) || window < 1 || window > MAX_WINDOW) {
+    throw new RangeError(`window must be an integer from 1 to ${MAX_WINDOW}, got ${describe(window)}`);
+  }
+  const normalized: NormalizedSpec = { op, window, minPeriods: window };
+  if (minPeriods !== undefined) {
+    if (!isInteger(minPeriods) || minPeriods < 0 || minPeriods > window) {
+      throw new RangeError(`minPeriods must be an integer from 0 to window (${window}), got ${describe(minPeriods)}`);
+    }
+    normalized.minPeriods = minPeriods;
+  }
+  if (op === 'var' || op === 'std') {
+    normalized.ddof = 1;
+    if (ddof !== undefined) {
+      if (!isInteger(ddof) || ddof < 0 || ddof > MAX_WINDOW) {
+        throw new RangeError(`ddof must be a non-negative integer, got ${describe(ddof)}`);
+      }
+      normalized.ddof = ddof;
+    }
+  } else if (ddof !== undefined) {
+    throw new TypeError(`ddof applies only to 'var' and 'std', not to '${op}'`);
+  }
+  if (op === 'quantile') {
+    if (q === undefined) throw new TypeError(`q is required for 'quantile'`);
+    if (typeof q !== 'number' || !(q >= 0 && q <= 1)) throw new RangeError(`q must be a number in [0, 1], got ${describe(q)}`);
+    normalized.q = q;
+  } else if (q !== undefined) {
+    throw new TypeError(`q applies only to 'quantile', not to '${op}'`);
+  }
+  return normalized;
+}
+
+function normalizeEwm(spec: Record<string, unknown>): NormalizedSpec {
+  checkFields(spec, EWM_FIELDS, `'ewm'`);
+  const given = EWM_DECAY_FIELDS.filter((field) => spec[field] !== undefined);
+  if (given.length !== 1) {
+    const got = given.length === 0 ? 'none' : given.join(' and ');
+    throw new TypeError(`exactly one of alpha, span, halflife, com is required, got ${got}`);
+  }
+  const field = given[0]!;
+  const value = spec[field];
+  if (typeof value !== 'number' || Number.isNaN(value)) throw new TypeError(`${field} must be a number, got ${describe(value)}`);
+  let alpha: number;
+  switch (field) {
+    case 'alpha':
+      if (!(value > 0 && value <= 1)) throw new RangeError(`alpha must be in (0, 1], got ${value}`);
+      alpha = value;
+      break;
+    case 'span':
+      if (!(value >= 1 && value < Infinity)) throw new RangeError(`span must be a finite number ≥ 1, got ${value}`);
+      alpha = 2 / (value + 1);
+      break;
+    case 'halflife':
+      if (!(value > 0 && value < Infinity)) throw new RangeError(`halflife must be a finite number > 0, got ${value}`);
+      alpha = 1 - Math.exp(Math.log(0.5) / value);
+      break;
+    case 'com':
+      if (!(value >= 0 && value < Infinity)) throw new RangeError(`com must be a finite number ≥ 0, got ${value}`);
+      alpha = 1 / (1 + value);
+      break;
+  }
+  const adjust = spec.adjust ?? true;
+  if (typeof adjust !== 'boolean') throw new TypeError(`adjust must be a boolean, got ${describe(adjust)}`);
+  const minPeriods = spec.minPeriods ?? 0;
+  if (!isInteger(minPeriods) || minPeriods < 0 || minPeriods > 0x7fffffff) {
+    throw new RangeError(`minPeriods must be a non-negative integer, got ${describe(minPeriods)}`);
+  }
+  return { op: 'ewm', alpha, adjust, minPeriods };
+}
+
+/** The module and init() arguments that run a normalized spec. */
+export function planFor(spec: NormalizedSpec): KernelPlan {
+  if (spec.op === 'ewm') {
+    return { module: 'ewm', code: 0, window: 0, minPeriods: spec.minPeriods, p0: spec.alpha, p1: spec.adjust ? 1 : 0 };
+  }
+  const { module, code } = ROLLING_PLANS[spec.op];
+  const p0 = spec.ddof ?? spec.q ?? 0;
+  return { module, code, window: spec.window, minPeriods: spec.minPeriods, p0, p1: 0 };
+}
+
+/** The inverse of {@link planFor}, for snapshots: undefined when no op has this plan. */
+export function specForPlan(plan: KernelPlan): NormalizedSpec | undefined {
+  if (plan.module === 'ewm') {
+    if (plan.code !== 0 || plan.window !== 0 || (plan.p1 !== 0 && plan.p1 !== 1)) return undefined;
+    return { op: 'ewm', alpha: plan.p0, adjust: plan.p1 === 1, minPeriods: plan.minPeriods };
+  }
+  const op = ROLLING_OPS.find((o) => ROLLING_PLANS[o].module === plan.module && ROLLING_PLANS[o].code === plan.code);
+  if (op === undefined || plan.p1 !== 0) return undefined;
+  const spec: NormalizedSpec = { op, window: plan.window, minPeriods: plan.minPeriods };
+  if (op === 'var' || op === 'std') spec.ddof = plan.p0;
+  else if (op === 'quantile') spec.q = plan.p0;
+  else if (plan.p0 !== 0) return undefined;
+  return spec;
+}
+
+/** {@link specForPlan}, and only when that spec passes {@link normalizeSpec}: for untrusted plans. */
+export function checkedSpecForPlan(plan: KernelPlan): NormalizedSpec | undefined {
+  const spec = specForPlan(plan);
+  if (spec === undefined) return undefined;
+  try {
+    return normalizeSpec(spec);
+  } catch {
+    return undefined;
+  }
+}
