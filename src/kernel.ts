@@ -4,7 +4,7 @@
 import { buildHash, KernelInstance, STATUS_OK } from './engine.js';
 import { SnapshotError } from './errors.js';
 import { decodeSnapshot, encodeSnapshot } from './snapshot.js';
-import { checkedSpecForPlan, normalizeSpec, planFor, type KernelPlan } from './spec.js';
+import { normalizeSpec, planFor, specForPlan, type KernelPlan } from './spec.js';
 import type { Kernel, KernelSpec, NormalizedSpec } from './types.js';
 
 // Below this many rows, copy results out with a loop instead of allocating a subarray view.
@@ -146,7 +146,7 @@ function describeSpec(spec: NormalizedSpec): string {
  */
 export async function restoreKernel(snapshot: Uint8Array, expected?: KernelSpec): Promise<Kernel> {
   const { plan, state } = decodeSnapshot(snapshot, buildHash);
-  const spec = checkedSpecForPlan(plan);
+  const spec = specForPlan(plan);
   if (spec === undefined) {
     throw new SnapshotError('BAD_PARAMETERS', `snapshot holds invalid kernel parameters: ${JSON.stringify(plan)}`);
   }

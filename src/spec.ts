@@ -108,23 +108,24 @@ function normalizeEwm(spec: Record<string, unknown>): NormalizedSpec {
   const field = given[0]!;
   const value = spec[field];
   if (typeof value !== 'number' || Number.isNaN(value)) throw new TypeError(`${field} must be a number, got ${describe(value)}`);
-  let alpha: number;
+  // pandas derives everything from the centre of mass; doing the same keeps results bit-identical.
+  let com: number;
   switch (field) {
     case 'alpha':
       if (!(value > 0 && value <= 1)) throw new RangeError(`alpha must be in (0, 1], got ${value}`);
-      alpha = value;
+      com = 1 / value - 1;
       break;
     case 'span':
       if (!(value >= 1 && value < Infinity)) throw new RangeError(`span must be a finite number ≥ 1, got ${value}`);
-      alpha = 2 / (value + 1);
+      com = (value - 1) / 2;
       break;
     case 'halflife':
       if (!(value > 0 && value < Infinity)) throw new RangeError(`halflife must be a finite number > 0, got ${value}`);
-      alpha = 1 - Math.exp(Math.log(0.5) / value);
+      com = 1 / (1 - Math.exp(Math.log(0.5) / value)) - 1;
       break;
     case 'com':
       if (!(value >= 0 && value < Infinity)) throw new RangeError(`com must be a finite number ≥ 0, got ${value}`);
-      alpha = 1 / (1 + value);
+      com = value;
       break;
   }
   const adjust = spec.adjust ?? true;
@@ -133,41 +134,46 @@ function normalizeEwm(spec: Record<string, unknown>): NormalizedSpec {
   if (!isInteger(minPeriods) || minPeriods < 0 || minPeriods > 0x7fffffff) {
     throw new RangeError(`minPeriods must be a non-negative integer, got ${describe(minPeriods)}`);
   }
-  return { op: 'ewm', alpha, adjust, minPeriods };
+  return { op: 'ewm', com, alpha: 1 / (1 + com), adjust, minPeriods };
 }
 
 /** The module and init() arguments that run a normalized spec. */
 export function planFor(spec: NormalizedSpec): KernelPlan {
   if (spec.op === 'ewm') {
-    return { module: 'ewm', code: 0, window: 0, minPeriods: spec.minPeriods, p0: spec.alpha, p1: spec.adjust ? 1 : 0 };
+    return { module: 'ewm', code: 0, window: 0, minPeriods: spec.minPeriods, p0: spec.com, p1: spec.adjust ? 1 : 0 };
   }
   const { module, code } = ROLLING_PLANS[spec.op];
   const p0 = spec.ddof ?? spec.q ?? 0;
   return { module, code, window: spec.window, minPeriods: spec.minPeriods, p0, p1: 0 };
 }
 
-/** The inverse of {@link planFor}, for snapshots: undefined when no op has this plan. */
-export function specForPlan(plan: KernelPlan): NormalizedSpec | undefined {
+/** The spec, in input form, whose plan this is; undefined when no op has this plan. */
+function specOfPlan(plan: KernelPlan): KernelSpec | undefined {
   if (plan.module === 'ewm') {
     if (plan.code !== 0 || plan.window !== 0 || (plan.p1 !== 0 && plan.p1 !== 1)) return undefined;
-    return { op: 'ewm', alpha: plan.p0, adjust: plan.p1 === 1, minPeriods: plan.minPeriods };
+    return { op: 'ewm', com: plan.p0, adjust: plan.p1 === 1, minPeriods: plan.minPeriods };
   }
   const op = ROLLING_OPS.find((o) => ROLLING_PLANS[o].module === plan.module && ROLLING_PLANS[o].code === plan.code);
   if (op === undefined || plan.p1 !== 0) return undefined;
-  const spec: NormalizedSpec = { op, window: plan.window, minPeriods: plan.minPeriods };
-  if (op === 'var' || op === 'std') spec.ddof = plan.p0;
-  else if (op === 'quantile') spec.q = plan.p0;
-  else if (plan.p0 !== 0) return undefined;
-  return spec;
+  if (op === 'var' || op === 'std') return { op, window: plan.window, minPeriods: plan.minPeriods, ddof: plan.p0 };
+  if (op === 'quantile') return { op, window: plan.window, minPeriods: plan.minPeriods, q: plan.p0 };
+  return plan.p0 === 0 ? { op, window: plan.window, minPeriods: plan.minPeriods } : undefined;
 }
 
-/** {@link specForPlan}, and only when that spec passes {@link normalizeSpec}: for untrusted plans. */
-export function checkedSpecForPlan(plan: KernelPlan): NormalizedSpec | undefined {
-  const spec = specForPlan(plan);
-  if (spec === undefined) return undefined;
+/**
+ * The inverse of {@link planFor}, for plans read from untrusted snapshots:
+ * undefined unless the plan is exactly that of a valid spec.
+ */
+export function specForPlan(plan: KernelPlan): NormalizedSpec | undefined {
+  const input = specOfPlan(plan);
+  if (input === undefined) return undefined;
+  let spec: NormalizedSpec;
   try {
-    return normalizeSpec(spec);
+    spec = normalizeSpec(input);
   } catch {
     return undefined;
   }
+  const again = planFor(spec);
+  const same = (Object.keys(again) as (keyof KernelPlan)[]).every((k) => Object.is(again[k], plan[k]));
+  return same ? spec : undefined;
 }

@@ -78,7 +78,7 @@ export type KernelSpec = RollingSpec | ({ op: 'ewm' } & EwmSpec);
  * batch to batch. Cutting a stream into batches never changes the output.
  */
 export interface Kernel {
-  /** The normalized spec this kernel runs (every default filled in; ewm as `alpha`). */
+  /** The normalized spec this kernel runs (every default filled in; ewm with `com` and `alpha`). */
   readonly spec: Readonly<NormalizedSpec>;
   /**
    * Processes the next rows of the stream and returns one result per row.
@@ -117,7 +117,15 @@ export type NormalizedSpec =
       /** Present for `quantile`. */
       q?: number;
     }
-  | { op: 'ewm'; alpha: number; adjust: boolean; minPeriods: number };
+  | {
+      op: 'ewm';
+      /** Centre of mass: pandas derives the weights from it, and so do we. */
+      com: number;
+      /** The effective smoothing factor, 1 / (1 + com). */
+      alpha: number;
+      adjust: boolean;
+      minPeriods: number;
+    };
 
 /** Why a snapshot was refused: see {@link SnapshotError}. */
 export type SnapshotErrorCode =

@@ -1,0 +1,238 @@
+// Rolling variance and standard deviation over a count window of W rows.
+//
+// Block method as in sum.ts: a window is the suffix of the previous block plus
+// the prefix of the current one, each summarized by shifted sums
+// S1 = Σ(x − K), S2 = Σ(x − K)² over its finite rows, and combined per row.
+// Nothing is ever subtracted away, so there is no drift and a burst that has
+// left the window leaves no trace.
+//
+// Shifts keep the sums small: the prefix uses K_L = the first finite row of
+// the current block, the suffix K_R = the last finite row of the previous
+// block. Both are rows of every window that uses them, so |x − K| never exceeds
+// the window's range, x − K is exact for data like 1e9 + N(0,1), and a
+// constant window has all-zero sums: its variance is exactly 0.
+// M2 = S2 − S1²/n is clamped at 0, so a result is never negative.
+//
+// NaN is missing. ±Inf are values: a window holding one has variance NaN.
+import {
+  allocState,
+  ERR_MEMORY,
+  ERR_PARAMS,
+  ERR_STATE,
+  gMinPeriods,
+  gOp,
+  gWindow,
+  gP0,
+  gP1,
+  headerMatches,
+  HEADER_BYTES,
+  inputPtr,
+  OK,
+  outputPtr,
+  statePtr,
+  subBlockLength,
+} from '../common';
+export { statePtr, stateSize, inputPtr, outputPtr, capacity, reserve } from '../common';
+
+const FAMILY: i32 = 3;
+const OP_VAR: i32 = 0;
+const OP_STD: i32 = 1;
+
+const S_POS: usize = HEADER_BYTES; // i32: offset of the next row in its block
+const S_SUB_LEFT: usize = HEADER_BYTES + 4; // i32: rows left in the prefix sub-block
+const S_FINITE: usize = HEADER_BYTES + 8; // i32: finite rows in the window
+const S_INFINITE: usize = HEADER_BYTES + 12; // i32: ±Inf rows in the window
+const S_PREFIX_N: usize = HEADER_BYTES + 16; // i32: finite rows in the current block so far
+const S_SUB_LEN: usize = HEADER_BYTES + 20; // i32: sub-block length
+const S_SHIFT_L: usize = HEADER_BYTES + 24; // f64: K_L, first finite row of the current block
+const S_SHIFT_R: usize = HEADER_BYTES + 32; // f64: K_R, last finite row of the previous block
+const S_SUB1: usize = HEADER_BYTES + 40; // f64: Σ(x − K_L), current sub-block
+const S_BLOCK1: usize = HEADER_BYTES + 48; // f64: Σ(x − K_L), finished sub-blocks
+const S_SUB2: usize = HEADER_BYTES + 56; // f64: Σ(x − K_L)², current sub-block
+const S_BLOCK2: usize = HEADER_BYTES + 64; // f64: Σ(x − K_L)², finished sub-blocks
+const S_RING: usize = HEADER_BYTES + 72; // f64 × W: raw rows, current block then previous
+
+// After the ring: suffix sums of the previous block, each f64 × (W + 1), the last entry 0.
+@inline function suffix1(window: i32): usize {
+  return S_RING + (<usize>window) * 8;
+}
+@inline function suffix2(window: i32): usize {
+  return S_RING + (<usize>window) * 16 + 8;
+}
+
+@inline function isFinite(x: f64): bool {
+  return x - x == 0;
+}
+
+export function init(op: i32, window: i32, minPeriods: i32, p0: f64, p1: f64): i32 {
+  if (op < OP_VAR || op > OP_STD || window < 1 || minPeriods < 0 || minPeriods > window) return ERR_PARAMS;
+  if (!(p0 >= 0) || p0 != Math.floor(p0)) return ERR_PARAMS;
+  const bytes = suffix2(window) + (<usize>window + 1) * 8;
+  if (!allocState(FAMILY, op, window, minPeriods, p0, p1, bytes)) return ERR_MEMORY;
+  const s = statePtr();
+  const b = subBlockLength(window);
+  store<i32>(s + S_SUB_LEFT, b);
+  store<i32>(s + S_SUB_LEN, b);
+  const ring = s + S_RING;
+  for (let i = 0; i < window; i++) store<f64>(ring + (<usize>i << 3), NaN);
+  return OK;
+}
+
+export function reset(): void {
+  init(gOp, gWindow, gMinPeriods, gP0, gP1);
+}
+
+/** Shift and suffix sums of the block the ring now holds in full. */
+function finishBlock(s: usize, w: i32, b: i32): void {
+  const ring = s + S_RING;
+  const suf1 = s + suffix1(w);
+  const suf2 = s + suffix2(w);
+  let shift: f64 = 0;
+  for (let j = w - 1; j >= 0; j--) {
+    const x = load<f64>(ring + (<usize>j << 3));
+    if (isFinite(x)) {
+      shift = x;
+      break;
+    }
+  }
+  store<f64>(s + S_SHIFT_R, shift);
+  store<f64>(suf1 + (<usize>w << 3), 0);
+  store<f64>(suf2 + (<usize>w << 3), 0);
+  let block1: f64 = 0, sub1: f64 = 0, block2: f64 = 0, sub2: f64 = 0;
+  let left = b;
+  for (let j = w - 1; j >= 0; j--) {
+    const x = load<f64>(ring + (<usize>j << 3));
+    const y = isFinite(x) ? x - shift : 0;
+    sub1 += y;
+    sub2 += y * y;
+    store<f64>(suf1 + (<usize>j << 3), block1 + sub1);
+    store<f64>(suf2 + (<usize>j << 3), block2 + sub2);
+    if (--left == 0) {
+      block1 += sub1;
+      block2 += sub2;
+      sub1 = 0;
+      sub2 = 0;
+      left = b;
+    }
+  }
+}
+
+export function update(n: i32): void {
+  const s = statePtr();
+  const w = gWindow;
+  const minPeriods = gMinPeriods;
+  const ddof = gP0;
+  const isStd = gOp == OP_STD;
+  const b = load<i32>(s + S_SUB_LEN);
+  const ring = s + S_RING;
+  const suf1 = s + suffix1(w);
+  const suf2 = s + suffix2(w);
+  const input = inputPtr();
+  const output = outputPtr();
+  let pos = load<i32>(s + S_POS);
+  let subLeft = load<i32>(s + S_SUB_LEFT);
+  let finite = load<i32>(s + S_FINITE);
+  let infinite = load<i32>(s + S_INFINITE);
+  let prefixN = load<i32>(s + S_PREFIX_N);
+  let shiftL = load<f64>(s + S_SHIFT_L);
+  let shiftR = load<f64>(s + S_SHIFT_R);
+  let sub1 = load<f64>(s + S_SUB1);
+  let block1 = load<f64>(s + S_BLOCK1);
+  let sub2 = load<f64>(s + S_SUB2);
+  let block2 = load<f64>(s + S_BLOCK2);
+
+  let i = 0;
+  while (i < n) {
+    let run = n - i;
+    if (run > subLeft) run = subLeft;
+    if (run > w - pos) run = w - pos;
+    const end = i + run;
+    for (; i < end; i++) {
+      const x = load<f64>(input + (<usize>i << 3));
+      const slot = ring + (<usize>pos << 3);
+      const old = load<f64>(slot);
+      store<f64>(slot, x);
+      const xFinite = isFinite(x);
+      finite += <i32>xFinite - <i32>isFinite(old);
+      infinite += <i32>(x == x && !xFinite) - <i32>(old == old && !isFinite(old));
+      if (xFinite) {
+        if (prefixN == 0) shiftL = x;
+        prefixN++;
+        const y = x - shiftL;
+        sub1 += y;
+        sub2 += y * y;
+      }
+      let result: f64 = NaN;
+      const nFinite = <f64>finite;
+      if (finite + infinite >= minPeriods && infinite == 0 && nFinite - ddof > 0) {
+        const nR = finite - prefixN;
+        const s1R = load<f64>(suf1 + (<usize>(pos + 1) << 3));
+        const s2R = load<f64>(suf2 + (<usize>(pos + 1) << 3));
+        // Re-shift the suffix sums onto K_L (or keep K_R when the prefix is empty).
+        const d: f64 = nR > 0 && prefixN > 0 ? shiftR - shiftL : 0;
+        const nRf = <f64>nR;
+        const s1 = s1R + nRf * d + (block1 + sub1);
+        const s2 = s2R + d * (2 * s1R + nRf * d) + (block2 + sub2);
+        let m2 = s2 - (s1 * s1) / nFinite;
+        if (!(m2 > 0)) m2 = 0;
+        result = m2 / (nFinite - ddof);
+        if (isStd) result = Math.sqrt(result);
+      }
+      store<f64>(output + (<usize>i << 3), result);
+      pos++;
+    }
+    subLeft -= run;
+    if (subLeft == 0) {
+      block1 += sub1;
+      block2 += sub2;
+      sub1 = 0;
+      sub2 = 0;
+      subLeft = b;
+    }
+    if (pos == w) {
+      finishBlock(s, w, b);
+      shiftR = load<f64>(s + S_SHIFT_R);
+      pos = 0;
+      prefixN = 0;
+      shiftL = 0;
+      block1 = 0;
+      block2 = 0;
+      sub1 = 0;
+      sub2 = 0;
+      subLeft = b;
+    }
+  }
+  store<i32>(s + S_POS, pos);
+  store<i32>(s + S_SUB_LEFT, subLeft);
+  store<i32>(s + S_FINITE, finite);
+  store<i32>(s + S_INFINITE, infinite);
+  store<i32>(s + S_PREFIX_N, prefixN);
+  store<f64>(s + S_SHIFT_L, shiftL);
+  store<f64>(s + S_SUB1, sub1);
+  store<f64>(s + S_BLOCK1, block1);
+  store<f64>(s + S_SUB2, sub2);
+  store<f64>(s + S_BLOCK2, block2);
+}
+
+/** Checks a restored state: indices in range, counts consistent with the ring. */
+export function validate(): i32 {
+  if (!headerMatches()) return ERR_STATE;
+  const s = statePtr();
+  const w = gWindow;
+  const b = subBlockLength(w);
+  const pos = load<i32>(s + S_POS);
+  if (load<i32>(s + S_SUB_LEN) != b || pos < 0 || pos >= w) return ERR_STATE;
+  if (load<i32>(s + S_SUB_LEFT) != b - (pos % b)) return ERR_STATE;
+  const ring = s + S_RING;
+  let finite = 0, infinite = 0, prefixN = 0;
+  for (let i = 0; i < w; i++) {
+    const x = load<f64>(ring + (<usize>i << 3));
+    const f = isFinite(x);
+    finite += <i32>f;
+    infinite += <i32>(x == x && !f);
+    if (i < pos) prefixN += <i32>f;
+  }
+  if (load<i32>(s + S_FINITE) != finite || load<i32>(s + S_INFINITE) != infinite) return ERR_STATE;
+  if (load<i32>(s + S_PREFIX_N) != prefixN) return ERR_STATE;
+  return OK;
+}
