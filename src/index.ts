@@ -11,6 +11,8 @@ export type {
   EwmSpec,
   Kernel,
   KernelSpec,
+  NormalizedEwmSpec,
+  NormalizedRollingSpec,
   NormalizedSpec,
   RollingOp,
   RollingSpec,

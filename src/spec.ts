@@ -1,6 +1,6 @@
 // Validates user specs, fills in defaults, and maps each op onto the kernel
 // module that runs it and the parameters of that module's init().
-import { MAX_WINDOW, type KernelSpec, type NormalizedSpec, type RollingOp } from './types.js';
+import { MAX_WINDOW, type KernelSpec, type NormalizedRollingSpec, type NormalizedSpec, type RollingOp } from './types.js';
 
 /** The kernel modules in assembly/kernels/, by file name. */
 export type ModuleName = 'sum' | 'minmax' | 'var' | 'median' | 'ewm';
@@ -70,7 +70,7 @@ function normalizeRolling(op: RollingOp, spec: Record<string, unknown>): Normali
   if (!isInteger(window) || window < 1 || window > MAX_WINDOW) {
     throw new RangeError(`window must be an integer from 1 to ${MAX_WINDOW}, got ${describe(window)}`);
   }
-  const normalized: NormalizedSpec = { op, window, minPeriods: window };
+  const normalized: NormalizedRollingSpec = { op, window, minPeriods: window };
   if (minPeriods !== undefined) {
     if (!isInteger(minPeriods) || minPeriods < 0 || minPeriods > window) {
       throw new RangeError(`minPeriods must be an integer from 0 to window (${window}), got ${describe(minPeriods)}`);

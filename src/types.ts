@@ -106,26 +106,36 @@ export interface Kernel {
   dispose(): void;
 }
 
+/** A {@link RollingSpec} with every default filled in. */
+export interface NormalizedRollingSpec {
+  /** The aggregate. */
+  op: RollingOp;
+  /** Rows in the window. */
+  window: number;
+  /** Non-NaN rows a window needs for a result. */
+  minPeriods: number;
+  /** Delta degrees of freedom; present for `var` and `std` only. */
+  ddof?: number;
+  /** The quantile; present for `quantile` only. */
+  q?: number;
+}
+
+/** An {@link EwmSpec} with every default filled in and the decay as a centre of mass. */
+export interface NormalizedEwmSpec {
+  /** Always `'ewm'`. */
+  op: 'ewm';
+  /** Centre of mass: pandas derives the weights from it, and so does streamkernel. */
+  com: number;
+  /** The effective smoothing factor, 1 / (1 + com). */
+  alpha: number;
+  /** pandas' `adjust`. */
+  adjust: boolean;
+  /** Non-NaN rows seen before a result is given. */
+  minPeriods: number;
+}
+
 /** A {@link KernelSpec} with every default filled in. */
-export type NormalizedSpec =
-  | {
-      op: RollingOp;
-      window: number;
-      minPeriods: number;
-      /** Present for `var` and `std`. */
-      ddof?: number;
-      /** Present for `quantile`. */
-      q?: number;
-    }
-  | {
-      op: 'ewm';
-      /** Centre of mass: pandas derives the weights from it, and so do we. */
-      com: number;
-      /** The effective smoothing factor, 1 / (1 + com). */
-      alpha: number;
-      adjust: boolean;
-      minPeriods: number;
-    };
+export type NormalizedSpec = NormalizedRollingSpec | NormalizedEwmSpec;
 
 /** Why a snapshot was refused: see {@link SnapshotError}. */
 export type SnapshotErrorCode =
