@@ -122,8 +122,10 @@ export async function createKernel(spec: KernelSpec): Promise<Kernel> {
 }
 
 function sameSpec(a: NormalizedSpec, b: NormalizedSpec): boolean {
-  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
-  return [...keys].every((k) => Object.is((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+  const fieldsA: Record<string, unknown> = { ...a };
+  const fieldsB: Record<string, unknown> = { ...b };
+  const keys = new Set([...Object.keys(fieldsA), ...Object.keys(fieldsB)]);
+  return [...keys].every((k) => Object.is(fieldsA[k], fieldsB[k]));
 }
 
 function describeSpec(spec: NormalizedSpec): string {
