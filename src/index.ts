@@ -8,6 +8,7 @@ export { SnapshotError } from './errors.js';
 export { normalizeSpec } from './spec.js';
 export { MAX_WINDOW } from './types.js';
 export type {
+  EwmKernelSpec,
   EwmSpec,
   Kernel,
   KernelSpec,

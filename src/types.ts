@@ -70,8 +70,14 @@ export interface EwmSpec {
   minPeriods?: number;
 }
 
+/** An {@link EwmSpec} for {@link createKernel}, marked by its op. */
+export interface EwmKernelSpec extends EwmSpec {
+  /** Always `'ewm'`. */
+  op: 'ewm';
+}
+
 /** What {@link createKernel} builds: a rolling aggregate or an exponentially weighted mean. */
-export type KernelSpec = RollingSpec | ({ op: 'ewm' } & EwmSpec);
+export type KernelSpec = RollingSpec | EwmKernelSpec;
 
 /**
  * A streaming kernel: state lives in WebAssembly memory and carries from
