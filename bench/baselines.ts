@@ -87,123 +87,157 @@ export function jsRollingMinMax(x: Float64Array, w: number, minPeriods: number, 
 }
 
 /**
- * Two heaps with indexed removal: a max-heap of the lower half and a min-heap
- * of the upper half, each entry a ring slot; `where[slot]` is its heap
- * position (+1, negative for the upper heap).
+ * Two heaps with indexed removal, written for speed: a max-heap of the lower
+ * part and a min-heap of the upper part, values stored inline, sifting with a
+ * hole, and a row that replaces a row in place when both are present.
+ * `where[slot]` is the heap index (≥ 0 lower, ≤ −2 upper as −2 − index, −1 none).
  */
 export function jsRollingQuantile(x: Float64Array, w: number, minPeriods: number, q: number, median: boolean, out: Float64Array): void {
-  const lower = new Int32Array(w);
-  const upper = new Int32Array(w);
-  const where = new Int32Array(w);
+  const lo = new Float64Array(w);
+  const loSlot = new Int32Array(w);
+  const hi = new Float64Array(w);
+  const hiSlot = new Int32Array(w);
+  const where = new Int32Array(w).fill(-1);
   const ring = new Float64Array(w).fill(NaN);
   let nl = 0;
-  let nu = 0;
-  const lessL = (a: number, b: number): boolean => ring[lower[a]!]! > ring[lower[b]!]!; // max-heap
-  const lessU = (a: number, b: number): boolean => ring[upper[a]!]! < ring[upper[b]!]!; // min-heap
-  const swapL = (a: number, b: number): void => {
-    const t = lower[a]!;
-    lower[a] = lower[b]!;
-    lower[b] = t;
-    where[lower[a]!] = a + 1;
-    where[lower[b]!] = b + 1;
-  };
-  const swapU = (a: number, b: number): void => {
-    const t = upper[a]!;
-    upper[a] = upper[b]!;
-    upper[b] = t;
-    where[upper[a]!] = -(a + 1);
-    where[upper[b]!] = -(b + 1);
-  };
-  const siftL = (i: number): void => {
-    while (i > 0 && lessL(i, (i - 1) >> 1)) {
-      swapL(i, (i - 1) >> 1);
-      i = (i - 1) >> 1;
+  let nh = 0;
+  let pos = 0;
+  const upLo = (i: number, v: number, s: number): void => {
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (lo[p]! >= v) break;
+      lo[i] = lo[p]!;
+      loSlot[i] = loSlot[p]!;
+      where[loSlot[i]!] = i;
+      i = p;
     }
+    lo[i] = v;
+    loSlot[i] = s;
+    where[s] = i;
+  };
+  const downLo = (i: number, v: number, s: number): void => {
     for (;;) {
-      const l = 2 * i + 1;
-      const r = l + 1;
-      let m = i;
-      if (l < nl && lessL(l, m)) m = l;
-      if (r < nl && lessL(r, m)) m = r;
-      if (m === i) return;
-      swapL(i, m);
-      i = m;
+      let c = 2 * i + 1;
+      if (c >= nl) break;
+      if (c + 1 < nl && lo[c + 1]! > lo[c]!) c++;
+      if (lo[c]! <= v) break;
+      lo[i] = lo[c]!;
+      loSlot[i] = loSlot[c]!;
+      where[loSlot[i]!] = i;
+      i = c;
     }
+    lo[i] = v;
+    loSlot[i] = s;
+    where[s] = i;
   };
-  const siftU = (i: number): void => {
-    while (i > 0 && lessU(i, (i - 1) >> 1)) {
-      swapU(i, (i - 1) >> 1);
-      i = (i - 1) >> 1;
+  const upHi = (i: number, v: number, s: number): void => {
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (hi[p]! <= v) break;
+      hi[i] = hi[p]!;
+      hiSlot[i] = hiSlot[p]!;
+      where[hiSlot[i]!] = -2 - i;
+      i = p;
     }
+    hi[i] = v;
+    hiSlot[i] = s;
+    where[s] = -2 - i;
+  };
+  const downHi = (i: number, v: number, s: number): void => {
     for (;;) {
-      const l = 2 * i + 1;
-      const r = l + 1;
-      let m = i;
-      if (l < nu && lessU(l, m)) m = l;
-      if (r < nu && lessU(r, m)) m = r;
-      if (m === i) return;
-      swapU(i, m);
-      i = m;
+      let c = 2 * i + 1;
+      if (c >= nh) break;
+      if (c + 1 < nh && hi[c + 1]! < hi[c]!) c++;
+      if (hi[c]! >= v) break;
+      hi[i] = hi[c]!;
+      hiSlot[i] = hiSlot[c]!;
+      where[hiSlot[i]!] = -2 - i;
+      i = c;
     }
+    hi[i] = v;
+    hiSlot[i] = s;
+    where[s] = -2 - i;
   };
-  const removeL = (i: number): number => {
-    const slot = lower[i]!;
-    nl--;
-    if (i !== nl) {
-      lower[i] = lower[nl]!;
-      where[lower[i]!] = i + 1;
-      siftL(i);
+  /** Restores lo[0] ≤ hi[0] after a replacement. */
+  const fixTops = (): void => {
+    if (nl > 0 && nh > 0 && lo[0]! > hi[0]!) {
+      const a = lo[0]!;
+      const as = loSlot[0]!;
+      const b = hi[0]!;
+      const bs = hiSlot[0]!;
+      downLo(0, b, bs);
+      downHi(0, a, as);
     }
-    return slot;
-  };
-  const removeU = (i: number): number => {
-    const slot = upper[i]!;
-    nu--;
-    if (i !== nu) {
-      upper[i] = upper[nu]!;
-      where[upper[i]!] = -(i + 1);
-      siftU(i);
-    }
-    return slot;
-  };
-  const pushL = (slot: number): void => {
-    lower[nl] = slot;
-    where[slot] = nl + 1;
-    nl++;
-    siftL(nl - 1);
-  };
-  const pushU = (slot: number): void => {
-    upper[nu] = slot;
-    where[slot] = -(nu + 1);
-    nu++;
-    siftU(nu - 1);
   };
   for (let i = 0; i < x.length; i++) {
-    const slot = i % w;
-    if (ring[slot]! === ring[slot]!) {
-      const at = where[slot]!;
-      if (at > 0) removeL(at - 1);
-      else removeU(-at - 1);
-    }
     const v = x[i]!;
+    const slot = pos;
+    const old = ring[slot]!;
     ring[slot] = v;
-    if (v === v) {
-      if (nl > 0 && v <= ring[lower[0]!]!) pushL(slot);
-      else pushU(slot);
+    pos = pos + 1 === w ? 0 : pos + 1;
+    if (old === old && v === v) {
+      const p = where[slot]!;
+      if (p >= 0) {
+        if (v > lo[p]!) upLo(p, v, slot);
+        else downLo(p, v, slot);
+      } else {
+        const j = -2 - p;
+        if (v < hi[j]!) upHi(j, v, slot);
+        else downHi(j, v, slot);
+      }
+      fixTops();
+    } else {
+      if (old === old) {
+        const p = where[slot]!;
+        where[slot] = -1;
+        if (p >= 0) {
+          const removed = lo[p]!;
+          nl--;
+          if (p < nl) {
+            if (lo[nl]! > removed) upLo(p, lo[nl]!, loSlot[nl]!);
+            else downLo(p, lo[nl]!, loSlot[nl]!);
+          }
+        } else {
+          const j = -2 - p;
+          const removed = hi[j]!;
+          nh--;
+          if (j < nh) {
+            if (hi[nh]! < removed) upHi(j, hi[nh]!, hiSlot[nh]!);
+            else downHi(j, hi[nh]!, hiSlot[nh]!);
+          }
+        }
+      }
+      if (v === v) {
+        if (nl === 0 || v <= lo[0]!) upLo(nl++, v, slot);
+        else upHi(nh++, v, slot);
+      }
+      const n = nl + nh;
+      const target = n === 0 ? 0 : median ? (n + 1) >> 1 : Math.floor(q * (n - 1)) + 1;
+      while (nl > target) {
+        const top = lo[0]!;
+        const topSlot = loSlot[0]!;
+        nl--;
+        if (nl > 0) downLo(0, lo[nl]!, loSlot[nl]!);
+        upHi(nh++, top, topSlot);
+      }
+      while (nl < target) {
+        const top = hi[0]!;
+        const topSlot = hiSlot[0]!;
+        nh--;
+        if (nh > 0) downHi(0, hi[nh]!, hiSlot[nh]!);
+        upLo(nl++, top, topSlot);
+      }
     }
-    const n = nl + nu;
-    const lo = Math.floor(q * (n - 1));
-    const wantL = n === 0 ? 0 : lo + 1;
-    while (nl > wantL) pushU(removeL(0));
-    while (nl < wantL) pushL(removeU(0));
+    const n = nl + nh;
     let y = NaN;
     if (n > 0 && n >= minPeriods) {
-      const vlow = ring[lower[0]!]!;
+      const low = lo[0]!;
       if (median) {
-        y = n % 2 === 1 ? vlow : (vlow + ring[upper[0]!]!) / 2;
+        y = n % 2 === 1 ? low : (low + hi[0]!) / 2;
       } else {
         const idx = q * (n - 1);
-        y = idx === lo ? vlow : vlow + (ring[upper[0]!]! - vlow) * (idx - lo);
+        const k = Math.floor(idx);
+        y = idx === k ? low : low + (hi[0]! - low) * (idx - k);
       }
     }
     out[i] = y;
