@@ -3,7 +3,7 @@
 import { MAX_WINDOW, type KernelSpec, type NormalizedRollingSpec, type NormalizedSpec, type RollingOp } from './types.js';
 
 /** The kernel modules in assembly/kernels/, by file name. */
-export type ModuleName = 'sum' | 'minmax' | 'var' | 'median' | 'ewm';
+export type ModuleName = 'sum' | 'minmax' | 'var' | 'median' | 'ewm' | 'timeroll';
 
 /** How a normalized spec is run: which module, and the arguments of its init(). */
 export interface KernelPlan {
@@ -113,7 +113,7 @@ function normalizeEwm(spec: Record<string, unknown>): NormalizedSpec {
   switch (field) {
     case 'alpha':
       if (!(value > 0 && value <= 1)) throw new RangeError(`alpha must be in (0, 1], got ${value}`);
-      com = 1 / value - 1;
+      com = (1 - value) / value;
       break;
     case 'span':
       if (!(value >= 1 && value < Infinity)) throw new RangeError(`span must be a finite number ≥ 1, got ${value}`);

@@ -14,6 +14,12 @@
 // M2 = S2 − S1²/n is clamped at 0, so a result is never negative.
 //
 // NaN is missing. ±Inf are values: a window holding one has variance NaN.
+//
+// Squares of |x| beyond 2⁴⁰⁰ could overflow and those of nonzero |x| below
+// 2⁻⁴⁰⁰ lose precision as subnormals. Such "extreme" rows are counted like the
+// infinities; while the window holds one, its result comes from a two-pass
+// computation over the window scaled by a power of two (exact scaling), which
+// is O(W) for those rows only. Ordinary data never takes that path.
 import {
   allocState,
   ERR_MEMORY,
@@ -44,13 +50,15 @@ const S_FINITE: usize = HEADER_BYTES + 8; // i32: finite rows in the window
 const S_INFINITE: usize = HEADER_BYTES + 12; // i32: ±Inf rows in the window
 const S_PREFIX_N: usize = HEADER_BYTES + 16; // i32: finite rows in the current block so far
 const S_SUB_LEN: usize = HEADER_BYTES + 20; // i32: sub-block length
+// (HEADER_BYTES + 72 holds the extreme-row count, after the sums; see S_EXTREME.)
 const S_SHIFT_L: usize = HEADER_BYTES + 24; // f64: K_L, first finite row of the current block
 const S_SHIFT_R: usize = HEADER_BYTES + 32; // f64: K_R, last finite row of the previous block
 const S_SUB1: usize = HEADER_BYTES + 40; // f64: Σ(x − K_L), current sub-block
 const S_BLOCK1: usize = HEADER_BYTES + 48; // f64: Σ(x − K_L), finished sub-blocks
 const S_SUB2: usize = HEADER_BYTES + 56; // f64: Σ(x − K_L)², current sub-block
 const S_BLOCK2: usize = HEADER_BYTES + 64; // f64: Σ(x − K_L)², finished sub-blocks
-const S_RING: usize = HEADER_BYTES + 72; // f64 × W: raw rows, current block then previous
+const S_EXTREME: usize = HEADER_BYTES + 72; // i32: extreme rows in the window (4 bytes padding follow)
+const S_RING: usize = HEADER_BYTES + 80; // f64 × W: raw rows, current block then previous
 
 // After the ring: suffix sums of the previous block, each f64 × (W + 1), the last entry 0.
 @inline function suffix1(window: i32): usize {
@@ -62,6 +70,56 @@ const S_RING: usize = HEADER_BYTES + 72; // f64 × W: raw rows, current block th
 
 @inline function isFinite(x: f64): bool {
   return x - x == 0;
+}
+
+const HUGE: f64 = 2.5822498780869086e120; // 2^400
+const TINY: f64 = 3.872591914849318e-121; // 2^-400
+
+/** A finite row whose square may overflow or lose precision. */
+@inline function isExtreme(x: f64): bool {
+  const a = Math.abs(x);
+  return (a > HUGE && a < Infinity) || (a < TINY && a != 0);
+}
+
+/** The variance's M2 and n of the window, by scaled two passes over the ring; M2 is scaled by 2^(−2·exponent). */
+function scaledWindowVariance(ring: usize, w: i32, ddof: f64, isStd: bool): f64 {
+  let n = 0;
+  let maxAbs: f64 = 0;
+  for (let i = 0; i < w; i++) {
+    const x = load<f64>(ring + (<usize>i << 3));
+    if (isFinite(x)) {
+      n++;
+      const a = Math.abs(x);
+      if (a > maxAbs) maxAbs = a;
+    }
+  }
+  // Scale by 2^-e so the largest magnitude is in [0.5, 1): exact for every row that matters.
+  const e = maxAbs == 0 ? 0 : <i32>((reinterpret<u64>(maxAbs) >> 52) & 0x7ff) - 1022;
+  const down = powerOfTwo(-e);
+  let sum: f64 = 0;
+  for (let i = 0; i < w; i++) {
+    const x = load<f64>(ring + (<usize>i << 3));
+    if (isFinite(x)) sum += x * down;
+  }
+  const mean = sum / <f64>n;
+  let m2: f64 = 0;
+  for (let i = 0; i < w; i++) {
+    const x = load<f64>(ring + (<usize>i << 3));
+    if (isFinite(x)) {
+      const d = x * down - mean;
+      m2 += d * d;
+    }
+  }
+  const scaledVar = m2 / (<f64>n - ddof);
+  // Undo the scaling: twice for the variance (it may overflow to +Inf, correctly), once for std.
+  if (isStd) return Math.sqrt(scaledVar) * powerOfTwo(e);
+  return scaledVar * powerOfTwo(e) * powerOfTwo(e);
+}
+
+/** 2^k for k in the normal range, split in two steps so both factors are normal. */
+@inline function powerOfTwo(k: i32): f64 {
+  const half = k / 2;
+  return reinterpret<f64>(<u64>(half + 1023) << 52) * reinterpret<f64>(<u64>(k - half + 1023) << 52);
 }
 
 export function init(op: i32, window: i32, minPeriods: i32, p0: f64, p1: f64): i32 {
@@ -98,22 +156,23 @@ function finishBlock(s: usize, w: i32, b: i32): void {
   store<f64>(s + S_SHIFT_R, shift);
   store<f64>(suf1 + (<usize>w << 3), 0);
   store<f64>(suf2 + (<usize>w << 3), 0);
-  let block1: f64 = 0, sub1: f64 = 0, block2: f64 = 0, sub2: f64 = 0;
-  let left = b;
-  for (let j = w - 1; j >= 0; j--) {
-    const x = load<f64>(ring + (<usize>j << 3));
-    const y = isFinite(x) ? x - shift : 0;
-    sub1 += y;
-    sub2 += y * y;
-    store<f64>(suf1 + (<usize>j << 3), block1 + sub1);
-    store<f64>(suf2 + (<usize>j << 3), block2 + sub2);
-    if (--left == 0) {
-      block1 += sub1;
-      block2 += sub2;
-      sub1 = 0;
-      sub2 = 0;
-      left = b;
+  let block1: f64 = 0, block2: f64 = 0;
+  // Sub-blocks from the end of the block, as in sum.ts.
+  let hi = w;
+  while (hi > 0) {
+    const lo = hi > b ? hi - b : 0;
+    let sub1: f64 = 0, sub2: f64 = 0;
+    for (let j = hi - 1; j >= lo; j--) {
+      const x = load<f64>(ring + (<usize>j << 3));
+      const y = isFinite(x) ? x - shift : 0;
+      sub1 += y;
+      sub2 += y * y;
+      store<f64>(suf1 + (<usize>j << 3), block1 + sub1);
+      store<f64>(suf2 + (<usize>j << 3), block2 + sub2);
     }
+    block1 += sub1;
+    block2 += sub2;
+    hi = lo;
   }
 }
 
@@ -134,6 +193,7 @@ export function update(n: i32): void {
   let finite = load<i32>(s + S_FINITE);
   let infinite = load<i32>(s + S_INFINITE);
   let prefixN = load<i32>(s + S_PREFIX_N);
+  let extreme = load<i32>(s + S_EXTREME);
   let shiftL = load<f64>(s + S_SHIFT_L);
   let shiftR = load<f64>(s + S_SHIFT_R);
   let sub1 = load<f64>(s + S_SUB1);
@@ -155,6 +215,7 @@ export function update(n: i32): void {
       const xFinite = isFinite(x);
       finite += <i32>xFinite - <i32>isFinite(old);
       infinite += <i32>(x == x && !xFinite) - <i32>(old == old && !isFinite(old));
+      extreme += <i32>isExtreme(x) - <i32>isExtreme(old);
       if (xFinite) {
         if (prefixN == 0) shiftL = x;
         prefixN++;
@@ -164,7 +225,9 @@ export function update(n: i32): void {
       }
       let result: f64 = NaN;
       const nFinite = <f64>finite;
-      if (finite + infinite >= minPeriods && infinite == 0 && nFinite - ddof > 0) {
+      if (finite + infinite >= minPeriods && infinite == 0 && nFinite - ddof > 0 && extreme > 0) {
+        result = scaledWindowVariance(ring, w, ddof, isStd);
+      } else if (finite + infinite >= minPeriods && infinite == 0 && nFinite - ddof > 0) {
         const nR = finite - prefixN;
         const s1R = load<f64>(suf1 + (<usize>(pos + 1) << 3));
         const s2R = load<f64>(suf2 + (<usize>(pos + 1) << 3));
@@ -207,6 +270,7 @@ export function update(n: i32): void {
   store<i32>(s + S_FINITE, finite);
   store<i32>(s + S_INFINITE, infinite);
   store<i32>(s + S_PREFIX_N, prefixN);
+  store<i32>(s + S_EXTREME, extreme);
   store<f64>(s + S_SHIFT_L, shiftL);
   store<f64>(s + S_SUB1, sub1);
   store<f64>(s + S_BLOCK1, block1);
@@ -224,15 +288,17 @@ export function validate(): i32 {
   if (load<i32>(s + S_SUB_LEN) != b || pos < 0 || pos >= w) return ERR_STATE;
   if (load<i32>(s + S_SUB_LEFT) != b - (pos % b)) return ERR_STATE;
   const ring = s + S_RING;
-  let finite = 0, infinite = 0, prefixN = 0;
+  let finite = 0, infinite = 0, prefixN = 0, extreme = 0;
   for (let i = 0; i < w; i++) {
     const x = load<f64>(ring + (<usize>i << 3));
     const f = isFinite(x);
     finite += <i32>f;
     infinite += <i32>(x == x && !f);
+    extreme += <i32>isExtreme(x);
     if (i < pos) prefixN += <i32>f;
   }
   if (load<i32>(s + S_FINITE) != finite || load<i32>(s + S_INFINITE) != infinite) return ERR_STATE;
+  if (load<i32>(s + S_EXTREME) != extreme || load<i32>(s + S_EXTREME + 4) != 0) return ERR_STATE;
   if (load<i32>(s + S_PREFIX_N) != prefixN) return ERR_STATE;
   return OK;
 }
