@@ -154,7 +154,7 @@ function parseRolling(args: string[]): Command {
   const window = integerOption(values, 'window', command, 1, MAX_WINDOW);
   if (window === undefined) throw new UsageError('missing --window', command);
   const minPeriods = integerOption(values, 'min-periods', command, 0, window);
-  const ddof = integerOption(values, 'ddof', command, 0, Infinity);
+  const ddof = integerOption(values, 'ddof', command, 0, MAX_WINDOW);
   const q = numberOption(values, 'q', command);
   const batchSize = integerOption(values, 'batch-size', command, 1, MAX_BATCH_SIZE) ?? DEFAULT_BATCH_SIZE;
 
@@ -206,7 +206,7 @@ function parseEwm(args: string[]): Command {
     else if (rawAdjust === 'false') adjust = false;
     else throw new UsageError(`--adjust must be true or false, got ${JSON.stringify(rawAdjust)}`, command);
   }
-  const minPeriods = integerOption(values, 'min-periods', command, 0, Number.MAX_SAFE_INTEGER);
+  const minPeriods = integerOption(values, 'min-periods', command, 0, 0x7fffffff);
   const batchSize = integerOption(values, 'batch-size', command, 1, MAX_BATCH_SIZE) ?? DEFAULT_BATCH_SIZE;
 
   const ewm: EwmSpec = {};
@@ -221,7 +221,7 @@ function parseDemo(args: string[]): Command {
   const { values, positionals } = parseOptions(args, DEMO_OPTIONS, command);
   if (values.has('help')) return { kind: 'help', text: DEMO_HELP };
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`, command);
-  const rows = integerOption(values, 'rows', command, 1000, 100_000_000) ?? DEFAULT_DEMO_ROWS;
+  const rows = integerOption(values, 'rows', command, 10_000, 100_000_000) ?? DEFAULT_DEMO_ROWS;
   const batchSize = integerOption(values, 'batch-size', command, 1, MAX_BATCH_SIZE) ?? DEFAULT_BATCH_SIZE;
   return { kind: 'demo', rows, batchSize };
 }

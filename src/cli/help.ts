@@ -101,7 +101,7 @@ batches through rolling mean, std, min, max and median kernels and an ewm
 mean, and prints rows, ops, elapsed time, rows/s and sample outputs.
 
 Options:
-  --rows N          rows per sensor, 1000 to 100000000 (default: 250000)
+  --rows N          rows per sensor, 10000 to 100000000 (default: 250000)
   --batch-size B    rows per kernel call, 1 to 16777216 (default: 65536)
   -h, --help        show this help
 

@@ -24,8 +24,10 @@ export class MalformedLine extends Error {
 export const MAX_LINE_BYTES = 1 << 20;
 /** How much of a malformed line its error message quotes. */
 const QUOTE_CHARS = 200;
-/** Output text is written once this many characters are pending. */
+/** Output text is written once this many characters are pending… */
 const WRITE_CHARS = 1 << 16;
+/** …as checked after formatting this many results. */
+const FORMAT_ROWS = 4096;
 /** A UTF-8 byte-order mark, read as latin1. */
 const BOM = '\u00ef\u00bb\u00bf';
 
@@ -73,20 +75,26 @@ export async function runPipeline(
   let text = ''; // result text not yet written
   let carry = ''; // the unterminated tail of the previous chunk (latin1)
 
-  const pushBatch = (): void => {
-    if (rows === 0) return;
-    const r = kernel.push(rows === batchSize ? batch : batch.subarray(0, rows), results);
-    for (let i = 0; i < rows; i++) text += String(r[i] as number) + '\n';
-    rows = 0;
-  };
   const writeText = async (): Promise<void> => {
     if (text.length === 0) return;
     const t = text;
     text = '';
     await output.write(t);
   };
+  /** Pushes the batch and formats its results, writing whenever enough text is pending. */
+  const pushBatch = async (): Promise<void> => {
+    if (rows === 0) return;
+    const n = rows;
+    rows = 0;
+    const r = kernel.push(n === batchSize ? batch : batch.subarray(0, n), results);
+    for (let start = 0; start < n; start += FORMAT_ROWS) {
+      const end = Math.min(n, start + FORMAT_ROWS);
+      for (let i = start; i < end; i++) text += String(r[i] as number) + '\n';
+      if (text.length >= WRITE_CHARS) await writeText();
+    }
+  };
   const malformed = async (line: string): Promise<never> => {
-    pushBatch();
+    await pushBatch();
     await writeText();
     throw new MalformedLine(lineNo, decodeLine(line));
   };
@@ -113,10 +121,7 @@ export async function runPipeline(
       const v = parseValue(line, 0, line.length);
       if (v === undefined) await malformed(line);
       batch[rows++] = v as number;
-      if (rows === batchSize) {
-        pushBatch();
-        if (text.length >= WRITE_CHARS) await writeText();
-      }
+      if (rows === batchSize) await pushBatch();
     }
     // The hot loop: whole lines inside this chunk.
     for (;;) {
@@ -127,10 +132,7 @@ export async function runPipeline(
       if (v === undefined) await malformed(s.slice(pos, nl));
       batch[rows++] = v as number;
       pos = nl + 1;
-      if (rows === batchSize) {
-        pushBatch();
-        if (text.length >= WRITE_CHARS) await writeText();
-      }
+      if (rows === batchSize) await pushBatch();
     }
     if (pos < s.length) {
       carry = s.slice(pos);
@@ -139,8 +141,10 @@ export async function runPipeline(
         await malformed(carry);
       }
     }
-    if (options.flushEachChunk) pushBatch();
-    if (options.flushEachChunk || text.length >= WRITE_CHARS) await writeText();
+    if (options.flushEachChunk) {
+      await pushBatch();
+      await writeText();
+    }
   }
 
   // A last line without '\n' (a file that is only a BOM has no lines).
@@ -151,7 +155,7 @@ export async function runPipeline(
     if (v === undefined) await malformed(line);
     batch[rows++] = v as number;
   }
-  pushBatch();
+  await pushBatch();
   await writeText();
   return lineNo;
 }
