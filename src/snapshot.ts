@@ -26,7 +26,7 @@ export const SNAPSHOT_VERSION = 1;
 const HEADER_BYTES = 44;
 const TRAILER_BYTES = 4;
 
-const MODULE_IDS: Record<ModuleName, number> = { sum: 1, minmax: 2, var: 3, median: 4, ewm: 5 };
+const MODULE_IDS: Record<ModuleName, number> = { sum: 1, minmax: 2, var: 3, median: 4, ewm: 5, timeroll: 6 };
 const MODULE_BY_ID = new Map(Object.entries(MODULE_IDS).map(([name, id]) => [id, name as ModuleName]));
 
 function hexToBytes(hex: string): Uint8Array {
