@@ -161,6 +161,12 @@ export async function restoreKernel(snapshot: Uint8Array, expected?: KernelSpec)
       throw new SnapshotError('OP_MISMATCH', `snapshot is of ${describeSpec(spec)}, expected ${describeSpec(wanted)}`);
     }
   }
+  // Every rolling module keeps at least a ring of `window` f64 rows: refusing shorter states
+  // here keeps a small forged snapshot from making us allocate for a huge window.
+  const minimumState = plan.window * 8;
+  if (state.length < minimumState) {
+    throw new SnapshotError('BAD_STATE', `snapshot state: expected at least ${minimumState} bytes for a window of ${plan.window}, got ${state.length}`);
+  }
   let instance: KernelInstance;
   try {
     instance = await KernelInstance.create(plan);

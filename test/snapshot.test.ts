@@ -141,6 +141,16 @@ describe('refused snapshots', () => {
     expect(error.message).toMatch(/expected \d+ bytes, got \d+/);
   });
 
+  it('refuses a small forged snapshot that claims a huge window before allocating for it', async () => {
+    const bytes = (await warmKernel({ op: 'median', window: 5 })).snapshot();
+    const view = new DataView(bytes.buffer);
+    view.setUint32(16, 16_777_216, true); // window 2^24, with a state of a few hundred bytes
+    view.setUint32(20, 1, true);
+    const error = await refusal(resealed(bytes));
+    expect(error.code).toBe('BAD_STATE');
+    expect(error.message).toBe(`snapshot state: expected at least ${16_777_216 * 8} bytes for a window of 16777216, got ${bytes.length - 48}`);
+  });
+
   it('refuses a forged state whose indices are out of range, under a valid checksum', async () => {
     const bytes = (await warmKernel({ op: 'sum', window: 5 })).snapshot();
     const view = new DataView(bytes.buffer);
