@@ -59,3 +59,44 @@ export function rolling(values: Float64Array | number[], spec: RollingSpec): Pro
 export function ewm(values: Float64Array | number[], spec: EwmSpec): Promise<Float64Array> {
   return runOnce(values, { ...spec, op: 'ewm' });
 }
+
+// Event-time and keyed windows (src/time/, docs/TIME-WINDOWS.md).
+export {
+  createCountWindows,
+  createTimeRolling,
+  createWindows,
+  normalizeCountWindowSpec,
+  normalizeDurationRolling,
+  normalizeWindowSpec,
+  parseDuration,
+  restoreCountWindows,
+  restoreTimeRolling,
+  restoreWindows,
+  rollingByTime,
+  windowsByTime,
+} from './time/index.js';
+export type {
+  BatchKeys,
+  ClosedSide,
+  CountWindowOperator,
+  CountWindowSpec,
+  Duration,
+  DurationRollingSpec,
+  EventTimeOptions,
+  HoppingSpec,
+  KeyMode,
+  LateRow,
+  NormalizedCountWindowSpec,
+  NormalizedDurationRollingSpec,
+  NormalizedWindowSpec,
+  RollingOutput,
+  SessionSpec,
+  TimeAggregate,
+  TimeOp,
+  TimeRolling,
+  TumblingSpec,
+  WindowOperator,
+  WindowOutput,
+  WindowResult,
+  WindowSpec,
+} from './types.js';

@@ -156,3 +156,340 @@ export type SnapshotErrorCode =
 
 /** The largest window a kernel accepts, in rows (2²⁴). */
 export const MAX_WINDOW = 16_777_216;
+
+// ===========================================================================
+// Event-time and keyed windows (src/time/). Everything below belongs to the
+// time-window layer; see docs/TIME-WINDOWS.md.
+// ===========================================================================
+
+/** The aggregates of the time-window layer: every rolling op plus `first` and `last` (the first/last non-NaN value by event time). */
+export type TimeOp = RollingOp | 'first' | 'last';
+
+/**
+ * A duration in milliseconds: a non-negative number, or a string of one or
+ * more `<number><unit>` parts with units `ms`, `s`, `m`, `h`, `d`
+ * (`'250ms'`, `'5s'`, `'1m30s'`, `'1.5h'`).
+ *
+ * @example
+ * ```ts
+ * const d: Duration = '1m30s'; // 90 000 ms
+ * ```
+ */
+export type Duration = number | string;
+
+/** Which rows a duration window `(t − d, t]` holds at each end, as pandas' `closed`. */
+export type ClosedSide = 'right' | 'left' | 'both' | 'neither';
+
+/** How rows are keyed: not at all, by `Uint32Array` ids, or by strings mapped to ids. */
+export type KeyMode = 'none' | 'number' | 'string';
+
+/** Keys of a batch: one per row. `Uint32Array` (or numbers) in `'number'` mode, strings in `'string'` mode. */
+export type BatchKeys = Uint32Array | readonly number[] | readonly string[];
+
+/** The aggregate part shared by every time-window spec. */
+export interface TimeAggregate {
+  /** The aggregate. */
+  op: TimeOp;
+  /**
+   * Delta degrees of freedom of `var` and `std`: the divisor is `n − ddof`.
+   * Only for `var` and `std`.
+   * @default 1
+   */
+  ddof?: number;
+  /** The quantile of `quantile`, in [0, 1], with pandas' linear interpolation. Required for `quantile`. */
+  q?: number;
+  /**
+   * How rows are keyed. `'none'`: one series (push no keys). `'number'`:
+   * `Uint32Array` keys. `'string'`: string keys, mapped to ids by the
+   * TypeScript layer (the mapping is kept for the life of the operator).
+   * @default 'none'
+   */
+  keys?: KeyMode;
+}
+
+/**
+ * Rolling aggregate over a trailing duration, one output per input row:
+ * pandas' `df.rolling('5s', on='ts')` (per key: `df.groupby(key).rolling(...)`).
+ *
+ * @example
+ * ```ts
+ * const spec: DurationRollingSpec = { op: 'mean', window: '5s', keys: 'number' };
+ * ```
+ */
+export interface DurationRollingSpec extends TimeAggregate {
+  /** Window length: a {@link Duration} > 0. */
+  window: Duration;
+  /**
+   * Which ends of `(t − window, t]` are in the window: `'right'` `(t−d, t]`,
+   * `'left'` `[t−d, t)`, `'both'` `[t−d, t]`, `'neither'` `(t−d, t)`. As in
+   * pandas, rows before the current one with the same timestamp are always in
+   * its window; only the current row itself is left out by `'left'`/`'neither'`.
+   * @default 'right'
+   */
+  closed?: ClosedSide;
+  /**
+   * Non-NaN rows a window needs for a result; with fewer, the result is NaN.
+   * @default 1
+   */
+  minPeriods?: number;
+  /**
+   * How far a key's timestamps may go backwards. 0: each key's timestamps
+   * must be non-decreasing and every row's result comes back in the same
+   * `push`. Greater: rows are held until the key's greatest timestamp minus
+   * this bound passes them, then processed in timestamp order (ties in
+   * arrival order); results come back when released, tagged with their row.
+   * A row further back than the bound is an error naming the row.
+   * @default 0
+   */
+  maxOutOfOrderness?: Duration;
+  /**
+   * Idle keys are forgotten: a key whose last row is more than `ttl` behind
+   * the greatest timestamp seen (over all keys) starts afresh at its next row,
+   * and its memory is reclaimed. Infinity keeps every key.
+   * @default Infinity
+   */
+  ttl?: Duration;
+}
+
+/** The watermark and lateness options shared by the event-time window kinds. */
+export interface EventTimeOptions {
+  /**
+   * The watermark is the greatest timestamp seen minus this bound: rows at
+   * most this far behind it are placed in their windows as if in order.
+   * @default 0
+   */
+  maxOutOfOrderness?: Duration;
+  /**
+   * How long after its end (by the watermark) a window can still take late
+   * rows; each late row re-emits it with `update: true`. Later rows go to the
+   * late side output.
+   * @default 0
+   */
+  allowedLateness?: Duration;
+  /**
+   * Non-NaN rows a window needs for a value; with fewer the value is NaN
+   * (with 0, an all-NaN window has sum 0 and count 0, as pandas' `resample`).
+   * @default 0
+   */
+  minPeriods?: number;
+}
+
+/**
+ * Tumbling windows `[start, start + size)` with `start` a multiple of `size`
+ * plus `offset` (epoch-aligned): pandas' `resample(size, offset=...)`.
+ *
+ * @example
+ * ```ts
+ * const spec: TumblingSpec = { kind: 'tumbling', op: 'sum', size: '1m', allowedLateness: '10s' };
+ * ```
+ */
+export interface TumblingSpec extends TimeAggregate, EventTimeOptions {
+  kind: 'tumbling';
+  /** Window length, a {@link Duration} > 0. */
+  size: Duration;
+  /**
+   * Shift of the window grid from the epoch.
+   * @default 0
+   */
+  offset?: Duration;
+}
+
+/**
+ * Hopping (sliding) windows of `size` starting every `step` (aligned to the
+ * epoch plus `offset`); a row belongs to every window that holds it.
+ *
+ * @example
+ * ```ts
+ * const spec: HoppingSpec = { kind: 'hopping', op: 'max', size: '1m', step: '10s' };
+ * ```
+ */
+export interface HoppingSpec extends TimeAggregate, EventTimeOptions {
+  kind: 'hopping';
+  /** Window length, a {@link Duration} > 0. */
+  size: Duration;
+  /** Distance between window starts, a {@link Duration} > 0 (at most 10 000 windows per row). */
+  step: Duration;
+  /**
+   * Shift of the window grid from the epoch.
+   * @default 0
+   */
+  offset?: Duration;
+}
+
+/**
+ * Session windows per key: rows less than `gap` apart are in one session
+ * `[first row, last row + gap)`; a late row that bridges two sessions merges
+ * them.
+ *
+ * @example
+ * ```ts
+ * const spec: SessionSpec = { kind: 'session', op: 'count', gap: '30m', keys: 'string' };
+ * ```
+ */
+export interface SessionSpec extends TimeAggregate, EventTimeOptions {
+  kind: 'session';
+  /** Inactivity that closes a session, a {@link Duration} > 0. */
+  gap: Duration;
+}
+
+/** An event-time window spec for {@link createWindows}. */
+export type WindowSpec = TumblingSpec | HoppingSpec | SessionSpec;
+
+/**
+ * Count-based tumbling (`step` = `size`) or hopping windows, per key in
+ * arrival order: window j holds a key's rows `[j·step, j·step + size)`.
+ *
+ * @example
+ * ```ts
+ * const spec: CountWindowSpec = { op: 'mean', size: 100, step: 50, keys: 'number' };
+ * ```
+ */
+export interface CountWindowSpec extends TimeAggregate {
+  /** Rows per window, an integer ≥ 1. */
+  size: number;
+  /**
+   * Rows between window starts, an integer ≥ 1.
+   * @default size
+   */
+  step?: number;
+  /**
+   * Non-NaN rows a window needs for a value.
+   * @default 0
+   */
+  minPeriods?: number;
+}
+
+/** One emitted window. */
+export interface WindowResult {
+  /** The key (0 when unkeyed; the string in `'string'` mode). */
+  key: number | string;
+  /** Start of the window (ms; for count windows the key's row number). */
+  start: number;
+  /** End of the window, exclusive (ms; for count windows the row number after its last row). */
+  end: number;
+  /** The aggregate. */
+  value: number;
+  /** Non-NaN rows in the window. */
+  count: number;
+  /** True when this window was emitted before and a late row changed it. */
+  update: boolean;
+  /** Session windows only: earlier emitted sessions this one merged and replaces. */
+  replaces?: { start: number; end: number }[];
+}
+
+/** A row that reached no window because its windows had closed for good. */
+export interface LateRow {
+  /** The row's number in the stream (0-based, over every push). */
+  row: number;
+  key: number | string;
+  ts: number;
+  value: number;
+  /** Windows the row missed (a hopping row may miss some of its windows and reach others). */
+  missed: number;
+}
+
+/** What a window operator returns from `push` and `flush`. */
+export interface WindowOutput {
+  /** Windows emitted, in order of emission. */
+  windows: WindowResult[];
+  /** The late side output: rows that missed a window; never dropped silently. */
+  late: LateRow[];
+}
+
+/** What a duration-rolling operator returns: one result per released row. */
+export interface RollingOutput {
+  /** Stream row numbers (0-based over every push) of the results, in release order. */
+  rows: Float64Array;
+  /** The results, `values[i]` for row `rows[i]`. */
+  values: Float64Array;
+}
+
+/** Rolling-by-duration operator: see {@link createTimeRolling}. */
+export interface TimeRolling {
+  /** The normalized spec (durations in ms, defaults filled in). */
+  readonly spec: Readonly<NormalizedDurationRollingSpec>;
+  /** Number of live keys held in WASM memory. */
+  readonly liveKeys: number;
+  /**
+   * Processes rows: `timestamps` in ms, `values`, and `keys` when keyed. All
+   * rows are checked first; a bad row throws naming its index and nothing of
+   * the batch is processed.
+   */
+  push(timestamps: Float64Array | readonly number[], values: Float64Array | readonly number[], keys?: BatchKeys): RollingOutput;
+  /** End of stream: releases every row held for out-of-order arrival. */
+  flush(): RollingOutput;
+  /** Every key's window, held rows and counters as versioned, checksummed bytes. */
+  snapshot(): Uint8Array;
+  /** Forgets everything, as if newly created. */
+  reset(): void;
+  /** Releases the WASM instance; later calls throw. */
+  dispose(): void;
+}
+
+/** Event-time window operator: see {@link createWindows}. */
+export interface WindowOperator {
+  readonly spec: Readonly<NormalizedWindowSpec>;
+  /** The current watermark (−Infinity before the first row). */
+  readonly watermark: number;
+  /** Rows sent to the late side output so far. */
+  readonly lateCount: number;
+  /** Processes rows and returns the windows that fired and the late rows. */
+  push(timestamps: Float64Array | readonly number[], values: Float64Array | readonly number[], keys?: BatchKeys): WindowOutput;
+  /** End of stream: emits every window not emitted yet. Later pushes throw until `reset()`. */
+  flush(): WindowOutput;
+  snapshot(): Uint8Array;
+  reset(): void;
+  dispose(): void;
+}
+
+/** Count-window operator: see {@link createCountWindows}. */
+export interface CountWindowOperator {
+  readonly spec: Readonly<NormalizedCountWindowSpec>;
+  /** Processes rows (in arrival order per key) and returns completed windows. */
+  push(values: Float64Array | readonly number[], keys?: BatchKeys): WindowOutput;
+  /** End of stream: emits every partial window (its `end` tells how many rows it got). */
+  flush(): WindowOutput;
+  snapshot(): Uint8Array;
+  reset(): void;
+  dispose(): void;
+}
+
+/** A {@link DurationRollingSpec} with durations in ms and defaults filled in. */
+export interface NormalizedDurationRollingSpec {
+  op: TimeOp;
+  window: number;
+  closed: ClosedSide;
+  minPeriods: number;
+  maxOutOfOrderness: number;
+  ttl: number;
+  keys: KeyMode;
+  ddof?: number;
+  q?: number;
+}
+
+/** A {@link WindowSpec} with durations in ms and defaults filled in (`step` = `size` and `gap` = 0 where unused). */
+export interface NormalizedWindowSpec {
+  kind: 'tumbling' | 'hopping' | 'session';
+  op: TimeOp;
+  size: number;
+  step: number;
+  offset: number;
+  gap: number;
+  maxOutOfOrderness: number;
+  allowedLateness: number;
+  minPeriods: number;
+  keys: KeyMode;
+  ddof?: number;
+  q?: number;
+}
+
+/** A {@link CountWindowSpec} with defaults filled in. */
+export interface NormalizedCountWindowSpec {
+  op: TimeOp;
+  size: number;
+  step: number;
+  minPeriods: number;
+  keys: KeyMode;
+  ddof?: number;
+  q?: number;
+}

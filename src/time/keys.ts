@@ -1,0 +1,102 @@
+// Keys of a batch: Uint32 ids, or strings mapped to ids in order of first appearance.
+import type { BatchKeys, KeyMode } from '../types.js';
+
+/** Maps the keys of each batch to Uint32 ids; strings get ids in order of first appearance. */
+export class KeyMap {
+  readonly mode: KeyMode;
+  private readonly ids = new Map<string, number>();
+  /** id → string, for string keys. */
+  readonly names: string[] = [];
+
+  constructor(mode: KeyMode) {
+    this.mode = mode;
+  }
+
+  /** Ids of a batch's keys (rows n); throws TypeError naming the row for a bad key. */
+  ids32(keys: BatchKeys | undefined, n: number): Uint32Array | undefined {
+    if (this.mode === 'none') {
+      if (keys !== undefined && keys !== null) throw new TypeError(`keys given, but the spec has keys: 'none'; set keys: 'number' or 'string'`);
+      return undefined;
+    }
+    if (keys === undefined || keys === null) throw new TypeError(`keys are required: the spec has keys: '${this.mode}'`);
+    if (typeof keys !== 'object' || typeof (keys as { length?: unknown }).length !== 'number') {
+      throw new TypeError(`keys must be ${this.mode === 'number' ? 'a Uint32Array or an array of integers' : 'an array of strings'}`);
+    }
+    if (keys.length !== n) throw new RangeError(`keys must hold one key per row: ${n} rows, ${keys.length} keys`);
+    if (this.mode === 'number') {
+      if (keys instanceof Uint32Array) return keys;
+      const out = new Uint32Array(n);
+      for (let i = 0; i < n; i++) {
+        const k = (keys as ArrayLike<unknown>)[i];
+        if (typeof k !== 'number' || !Number.isInteger(k) || k < 0 || k > 0xffffffff) {
+          throw new TypeError(`keys[${i}] must be an integer in [0, 2³² − 1], got ${typeof k === 'string' ? `'${k}'` : String(k)}`);
+        }
+        out[i] = k;
+      }
+      return out;
+    }
+    const out = new Uint32Array(n);
+    // Validate every key first, so that a bad batch adds nothing to the mapping.
+    for (let i = 0; i < n; i++) {
+      const k = (keys as ArrayLike<unknown>)[i];
+      if (typeof k !== 'string') throw new TypeError(`keys[${i}] must be a string, got ${k === null ? 'null' : typeof k}`);
+    }
+    for (let i = 0; i < n; i++) {
+      const k = (keys as readonly string[])[i]!;
+      let id = this.ids.get(k);
+      if (id === undefined) {
+        id = this.names.length;
+        if (id > 0xffffffff) throw new RangeError('more than 2³² distinct string keys');
+        this.ids.set(k, id);
+        this.names.push(k);
+      }
+      out[i] = id;
+    }
+    return out;
+  }
+
+  /** The user-facing key of an id. */
+  keyOf(id: number): number | string {
+    return this.mode === 'string' ? this.names[id]! : id;
+  }
+
+  /** Restores a string mapping from its names in id order. */
+  load(names: readonly string[]): void {
+    this.ids.clear();
+    this.names.length = 0;
+    for (const name of names) {
+      if (this.ids.has(name)) throw new RangeError(`duplicate key name '${name}'`);
+      this.ids.set(name, this.names.length);
+      this.names.push(name);
+    }
+  }
+
+  clear(): void {
+    this.ids.clear();
+    this.names.length = 0;
+  }
+}
+
+/** Coerces a batch column to a Float64Array; TypeError naming the field and element. */
+export function toF64(values: unknown, what: string): Float64Array {
+  if (values instanceof Float64Array) return values;
+  if (Array.isArray(values) || ArrayBuffer.isView(values)) {
+    const source = values as ArrayLike<unknown>;
+    const out = new Float64Array(source.length);
+    for (let i = 0; i < source.length; i++) {
+      const x = source[i];
+      if (typeof x !== 'number') throw new TypeError(`${what}[${i}] must be a number, got ${x === null ? 'null' : typeof x}`);
+      out[i] = x;
+    }
+    return out;
+  }
+  throw new TypeError(`${what} must be a Float64Array or an array of numbers, got ${values === null ? 'null' : typeof values}`);
+}
+
+/** Checks timestamps: every one finite. Throws RangeError naming the row. */
+export function checkTimestamps(ts: Float64Array, rowBase: number): void {
+  for (let i = 0; i < ts.length; i++) {
+    const t = ts[i]!;
+    if (!(t - t === 0)) throw new RangeError(`timestamps[${i}] (row ${rowBase + i}) must be a finite number of ms, got ${t}`);
+  }
+}

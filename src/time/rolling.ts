@@ -1,0 +1,548 @@
+// Rolling aggregates over a trailing duration, keyed or not, in one WASM
+// instance (assembly/kernels/timeroll.ts) that holds every key's window.
+// This layer converts and checks batches, moves them through the instance's
+// IO buffers, holds rows for out-of-order arrival, and (de)serializes state.
+import { compiledModule } from '../engine.js';
+import { SnapshotError } from '../errors.js';
+import type {
+  BatchKeys,
+  DurationRollingSpec,
+  NormalizedDurationRollingSpec,
+  RollingOutput,
+  TimeOp,
+  TimeRolling,
+} from '../types.js';
+import { checkTimestamps, KeyMap, toF64 } from './keys.js';
+import { ByteReader, ByteWriter, decodeTimeSnapshot, encodeTimeSnapshot, expectState, KIND_ROLLING } from './snapshot.js';
+import { normalizeDurationRolling, sameNormalized } from './spec.js';
+
+/** Op codes of timeroll.ts. */
+export const TIMEROLL_OPS: Record<TimeOp, number> = {
+  sum: 0,
+  mean: 1,
+  count: 2,
+  min: 3,
+  max: 4,
+  var: 5,
+  std: 6,
+  median: 7,
+  quantile: 8,
+  first: 9,
+  last: 10,
+};
+const CLOSED_CODES = { right: 0, left: 1, both: 2, neither: 3 } as const;
+/** Rows moved through the IO buffers at once. */
+const IO_ROWS = 32768;
+
+interface TimerollExports {
+  memory: WebAssembly.Memory;
+  init(op: number, window: number, closed: number, minPeriods: number, p0: number, keyed: number, ttl: number, capacity: number): number;
+  reset(): number;
+  tsPtr(): number;
+  valPtr(): number;
+  keyPtr(): number;
+  outPtr(): number;
+  capacity(): number;
+  liveKeyCount(): number;
+  slotHighWater(): number;
+  getMaxTs(): number;
+  setMaxTs(t: number): void;
+  sweep(): number;
+  check(n: number, cont: number): number;
+  update(n: number): number;
+  slotKey(i: number): number;
+  slotLen(i: number): number;
+  slotFront(i: number): number;
+  slotLastTs(i: number): number;
+  exportRows(i: number, from: number, n: number): void;
+  importKey(key: number, lastTs: number): number;
+  importRows(i: number, n: number): number;
+  importFinish(i: number, front: number): void;
+}
+
+const imports = {
+  env: {
+    abort(): never {
+      throw new Error('streamkernel: WASM kernel aborted');
+    },
+  },
+};
+
+async function instantiate(spec: NormalizedDurationRollingSpec): Promise<TimerollExports> {
+  const instance = await WebAssembly.instantiate(await compiledModule('timeroll'), imports);
+  const ex = instance.exports as unknown as TimerollExports;
+  const p0 = spec.ddof ?? spec.q ?? 0;
+  const status = ex.init(
+    TIMEROLL_OPS[spec.op],
+    spec.window,
+    CLOSED_CODES[spec.closed],
+    spec.minPeriods,
+    p0,
+    spec.keys === 'none' ? 0 : 1,
+    spec.ttl,
+    IO_ROWS,
+  );
+  if (status === 2) throw new RangeError('not enough WebAssembly memory for a duration-rolling kernel');
+  if (status !== 0) throw new RangeError(`the duration-rolling kernel refused its parameters (status ${status})`);
+  return ex;
+}
+
+/** Pending rows of one key, a binary min-heap on (ts, row). */
+class PendingHeap {
+  ts: number[] = [];
+  row: number[] = [];
+  val: number[] = [];
+  get size(): number {
+    return this.ts.length;
+  }
+  private less(i: number, j: number): boolean {
+    const a = this.ts[i]!, b = this.ts[j]!;
+    return a < b || (a === b && this.row[i]! < this.row[j]!);
+  }
+  private swap(i: number, j: number): void {
+    for (const arr of [this.ts, this.row, this.val]) {
+      const t = arr[i]!;
+      arr[i] = arr[j]!;
+      arr[j] = t;
+    }
+  }
+  push(ts: number, row: number, val: number): void {
+    this.ts.push(ts);
+    this.row.push(row);
+    this.val.push(val);
+    let i = this.ts.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!this.less(i, p)) break;
+      this.swap(i, p);
+      i = p;
+    }
+  }
+  /** Removes the least entry; returns its index values via the out array [ts, row, val]. */
+  pop(out: number[]): void {
+    out[0] = this.ts[0]!;
+    out[1] = this.row[0]!;
+    out[2] = this.val[0]!;
+    const last = this.ts.length - 1;
+    if (last > 0) this.swap(0, last);
+    this.ts.pop();
+    this.row.pop();
+    this.val.pop();
+    let i = 0;
+    const n = this.ts.length;
+    for (;;) {
+      const l = 2 * i + 1, r = l + 1;
+      let m = i;
+      if (l < n && this.less(l, m)) m = l;
+      if (r < n && this.less(r, m)) m = r;
+      if (m === i) break;
+      this.swap(i, m);
+      i = m;
+    }
+  }
+}
+
+class DurationRolling implements TimeRolling {
+  readonly spec: Readonly<NormalizedDurationRollingSpec>;
+  private ex: TimerollExports | undefined;
+  private readonly keyMap: KeyMap;
+  private rowsSeen = 0;
+  private lastSweep = -Infinity;
+  // Out-of-order state (maxOutOfOrderness > 0): per key, greatest timestamp and held rows.
+  private readonly keyMax = new Map<number, number>();
+  private readonly pending = new Map<number, PendingHeap>();
+  private buffer: ArrayBuffer | undefined;
+  private tsView = new Float64Array(0);
+  private valView = new Float64Array(0);
+  private outView = new Float64Array(0);
+  private keyView = new Uint32Array(0);
+
+  constructor(spec: NormalizedDurationRollingSpec, ex: TimerollExports) {
+    this.spec = Object.freeze(spec);
+    this.ex = ex;
+    this.keyMap = new KeyMap(spec.keys);
+  }
+
+  private live(): TimerollExports {
+    if (this.ex === undefined) throw new Error('operator has been disposed');
+    return this.ex;
+  }
+
+  private views(ex: TimerollExports): void {
+    const buffer = ex.memory.buffer as ArrayBuffer;
+    if (buffer === this.buffer) return;
+    this.buffer = buffer;
+    const cap = ex.capacity();
+    this.tsView = new Float64Array(buffer, ex.tsPtr(), cap);
+    this.valView = new Float64Array(buffer, ex.valPtr(), cap);
+    this.outView = new Float64Array(buffer, ex.outPtr(), cap);
+    this.keyView = new Uint32Array(buffer, ex.keyPtr(), cap);
+  }
+
+  get liveKeys(): number {
+    return this.live().liveKeyCount();
+  }
+
+  private load(ex: TimerollExports, ts: Float64Array, vals: Float64Array, keys: Uint32Array | undefined, from: number, n: number): void {
+    this.views(ex);
+    this.tsView.set(ts.subarray(from, from + n));
+    this.valView.set(vals.subarray(from, from + n));
+    if (keys !== undefined) this.keyView.set(keys.subarray(from, from + n));
+  }
+
+  /** Runs rows already in order per key through the kernel; results into out[at…]. */
+  private run(ts: Float64Array, vals: Float64Array, keys: Uint32Array | undefined, rowOf: (i: number) => number, out: Float64Array): void {
+    const ex = this.live();
+    const n = ts.length;
+    const cap = ex.capacity();
+    // Check everything before anything changes: a bad row leaves the state as it was.
+    if (n > cap) {
+      for (let from = 0; from < n; from += cap) {
+        const m = Math.min(cap, n - from);
+        this.load(ex, ts, vals, keys, from, m);
+        this.checkResult(ex.check(m, from === 0 ? 0 : 1), from, ts, keys, rowOf);
+      }
+    }
+    for (let from = 0; from < n; from += cap) {
+      const m = Math.min(cap, n - from);
+      this.load(ex, ts, vals, keys, from, m);
+      this.checkResult(ex.check(m, 0), from, ts, keys, rowOf);
+      const status = ex.update(m);
+      if (status !== -1) throw new RangeError(`not enough WebAssembly memory for the keys' windows (at row ${rowOf(from - 2 - status)})`);
+      this.views(ex);
+      out.set(this.outView.subarray(0, m), from);
+    }
+    const maxTs = ex.getMaxTs();
+    if (this.spec.ttl !== Infinity && maxTs - this.lastSweep >= this.spec.ttl) {
+      ex.sweep();
+      this.lastSweep = maxTs;
+    }
+  }
+
+  private checkResult(r: number, from: number, ts: Float64Array, keys: Uint32Array | undefined, rowOf: (i: number) => number): void {
+    if (r === -1) return;
+    if (r <= -2) throw new RangeError(`not enough WebAssembly memory for the keys' windows (at row ${rowOf(from - 2 - r)})`);
+    const i = from + r;
+    const key = keys === undefined ? '' : ` of key ${JSON.stringify(this.keyMap.keyOf(keys[i]!))}`;
+    throw new RangeError(
+      `row ${rowOf(i)}${key}: timestamp ${ts[i]} is earlier than the key's previous row; rolling by duration needs non-decreasing timestamps per key (or maxOutOfOrderness covering the disorder). Nothing of this batch was processed.`,
+    );
+  }
+
+  push(timestamps: Float64Array | readonly number[], values: Float64Array | readonly number[], keys?: BatchKeys): RollingOutput {
+    this.live();
+    const ts = toF64(timestamps, 'timestamps');
+    const vals = toF64(values, 'values');
+    if (ts.length !== vals.length) throw new RangeError(`timestamps and values must have the same length, got ${ts.length} and ${vals.length}`);
+    const base = this.rowsSeen;
+    checkTimestamps(ts, base);
+    const ids = this.keyMap.ids32(keys, ts.length);
+    const n = ts.length;
+    if (this.spec.maxOutOfOrderness === 0) {
+      const out = new Float64Array(n);
+      this.run(ts, vals, ids, (i) => base + i, out);
+      this.rowsSeen += n;
+      const rows = new Float64Array(n);
+      for (let i = 0; i < n; i++) rows[i] = base + i;
+      return { rows, values: out };
+    }
+    return this.pushOutOfOrder(ts, vals, ids);
+  }
+
+  private pushOutOfOrder(ts: Float64Array, vals: Float64Array, ids: Uint32Array | undefined): RollingOutput {
+    const ooo = this.spec.maxOutOfOrderness;
+    const base = this.rowsSeen;
+    const n = ts.length;
+    // Check the whole batch first.
+    const maxOf = new Map<number, number>();
+    for (let i = 0; i < n; i++) {
+      const k = ids === undefined ? 0 : ids[i]!;
+      const m = maxOf.get(k) ?? this.keyMax.get(k) ?? -Infinity;
+      const t = ts[i]!;
+      if (t < m - ooo) {
+        const key = ids === undefined ? '' : ` of key ${JSON.stringify(this.keyMap.keyOf(k))}`;
+        throw new RangeError(
+          `row ${base + i}${key}: timestamp ${t} is more than maxOutOfOrderness (${ooo} ms) behind the key's greatest timestamp ${m}; it cannot be placed in order. Nothing of this batch was processed.`,
+        );
+      }
+      if (t > m) maxOf.set(k, t);
+    }
+    const relTs: number[] = [], relVal: number[] = [], relKey: number[] = [], relRow: number[] = [];
+    const tmp = [0, 0, 0];
+    for (let i = 0; i < n; i++) {
+      const k = ids === undefined ? 0 : ids[i]!;
+      const t = ts[i]!;
+      const m = Math.max(this.keyMax.get(k) ?? -Infinity, t);
+      this.keyMax.set(k, m);
+      let heap = this.pending.get(k);
+      if (heap === undefined) this.pending.set(k, (heap = new PendingHeap()));
+      heap.push(t, base + i, vals[i]!);
+      while (heap.size > 0 && heap.ts[0]! <= m - ooo) {
+        heap.pop(tmp);
+        relTs.push(tmp[0]!);
+        relRow.push(tmp[1]!);
+        relVal.push(tmp[2]!);
+        relKey.push(k);
+      }
+      if (heap.size === 0) this.pending.delete(k);
+    }
+    this.rowsSeen += n;
+    return this.release(relTs, relVal, relKey, relRow);
+  }
+
+  private release(relTs: number[], relVal: number[], relKey: number[], relRow: number[]): RollingOutput {
+    const out = new Float64Array(relTs.length);
+    const keys = this.spec.keys === 'none' ? undefined : Uint32Array.from(relKey);
+    this.run(Float64Array.from(relTs), Float64Array.from(relVal), keys, (i) => relRow[i]!, out);
+    return { rows: Float64Array.from(relRow), values: out };
+  }
+
+  flush(): RollingOutput {
+    this.live();
+    const all: { ts: number; row: number; val: number; key: number }[] = [];
+    for (const [key, heap] of this.pending) {
+      for (let i = 0; i < heap.size; i++) all.push({ ts: heap.ts[i]!, row: heap.row[i]!, val: heap.val[i]!, key });
+    }
+    this.pending.clear();
+    all.sort((a, b) => a.ts - b.ts || a.row - b.row);
+    return this.release(
+      all.map((r) => r.ts),
+      all.map((r) => r.val),
+      all.map((r) => r.key),
+      all.map((r) => r.row),
+    );
+  }
+
+  snapshot(): Uint8Array {
+    const ex = this.live();
+    const w = new ByteWriter();
+    w.f64(this.rowsSeen);
+    w.f64(ex.getMaxTs());
+    w.f64(this.lastSweep);
+    w.u32(this.keyMap.names.length);
+    for (const name of this.keyMap.names) w.str(name);
+    const high = ex.slotHighWater();
+    const live: number[] = [];
+    for (let i = 0; i < high; i++) if (ex.slotLen(i) >= 0) live.push(i);
+    w.u32(live.length);
+    const cap = ex.capacity();
+    for (const i of live) {
+      const len = ex.slotLen(i);
+      w.u32(ex.slotKey(i));
+      w.f64(ex.slotLastTs(i));
+      w.u32(len);
+      w.u32(ex.slotFront(i));
+      for (let from = 0; from < len; from += cap) {
+        const m = Math.min(cap, len - from);
+        ex.exportRows(i, from, m);
+        this.views(ex);
+        w.f64s(this.tsView.subarray(0, m));
+        w.f64s(this.valView.subarray(0, m));
+      }
+    }
+    w.u32(this.keyMax.size);
+    for (const [k, m] of this.keyMax) {
+      w.u32(k);
+      w.f64(m);
+    }
+    let held = 0;
+    for (const heap of this.pending.values()) held += heap.size;
+    w.u32(held);
+    for (const [k, heap] of this.pending) {
+      for (let i = 0; i < heap.size; i++) {
+        w.u32(k);
+        w.f64(heap.row[i]!);
+        w.f64(heap.ts[i]!);
+        w.f64(heap.val[i]!);
+      }
+    }
+    return encodeTimeSnapshot(KIND_ROLLING, this.spec, w.bytes());
+  }
+
+  /** Loads a snapshot's state into this fresh operator, validating every field first. */
+  restoreState(state: Uint8Array): void {
+    const ex = this.live();
+    const spec = this.spec;
+    const r = new ByteReader(state);
+    const rowsSeen = r.f64();
+    expectState(Number.isInteger(rowsSeen) && rowsSeen >= 0 && rowsSeen <= 2 ** 53, 'row counter out of range');
+    const maxTs = r.f64();
+    expectState(maxTs === -Infinity || Number.isFinite(maxTs), 'greatest timestamp is not finite');
+    const lastSweep = r.f64();
+    expectState(lastSweep === -Infinity || (Number.isFinite(lastSweep) && lastSweep <= maxTs), 'sweep time out of range');
+    const nNames = r.count(4, 'key name');
+    expectState(spec.keys === 'string' || nNames === 0, 'key names in a snapshot without string keys');
+    const names: string[] = [];
+    for (let i = 0; i < nNames; i++) names.push(r.str());
+    expectState(new Set(names).size === names.length, 'duplicate key names');
+    const nSlots = r.count(24, 'key');
+    expectState(spec.keys !== 'none' || nSlots <= 1, 'several keys in an unkeyed snapshot');
+    const leftClosed = spec.closed === 'left' || spec.closed === 'both';
+    const slots: { key: number; lastTs: number; front: number; ts: Float64Array; val: Float64Array }[] = [];
+    const seen = new Set<number>();
+    for (let s = 0; s < nSlots; s++) {
+      const key = r.u32();
+      const lastTs = r.f64();
+      const len = r.count(16, 'window row');
+      const front = r.u32();
+      const ts = new Float64Array(len);
+      const val = new Float64Array(len);
+      for (let from = 0; from < len; from += IO_ROWS) {
+        const m = Math.min(IO_ROWS, len - from);
+        ts.set(r.f64s(m), from);
+        val.set(r.f64s(m), from);
+      }
+      expectState(!seen.has(key), `key ${key} appears twice`);
+      seen.add(key);
+      expectState(spec.keys !== 'none' || key === 0, 'unkeyed snapshot with a key other than 0');
+      expectState(spec.keys !== 'string' || key < names.length, `key id ${key} has no name`);
+      expectState(lastTs === -Infinity ? len === 0 : Number.isFinite(lastTs) && lastTs <= maxTs, `key ${key}: last timestamp out of range`);
+      const twoStack = !(spec.op === 'count' || spec.op === 'median' || spec.op === 'quantile');
+      expectState(front <= len && (twoStack || front === 0), `key ${key}: stack boundary out of range`);
+      for (let i = 0; i < len; i++) {
+        const t = ts[i]!;
+        const bound = lastTs - spec.window;
+        expectState(Number.isFinite(t) && t <= lastTs && (leftClosed ? t >= bound : t > bound), `key ${key}: row ${i} of its window is outside the window`);
+        expectState(i === 0 || t >= ts[i - 1]!, `key ${key}: window rows out of order`);
+      }
+      expectState(len === 0 || ts[len - 1] === lastTs, `key ${key}: last row's timestamp differs from the key's`);
+      slots.push({ key, lastTs, front, ts, val });
+    }
+    const nMax = r.count(12, 'key maximum');
+    const keyMax = new Map<number, number>();
+    for (let i = 0; i < nMax; i++) {
+      const k = r.u32();
+      const m = r.f64();
+      expectState(Number.isFinite(m) && !keyMax.has(k), 'bad per-key greatest timestamp');
+      expectState(spec.keys !== 'none' || k === 0, 'unkeyed snapshot with a key other than 0');
+      expectState(spec.keys !== 'string' || k < names.length, `key id ${k} has no name`);
+      keyMax.set(k, m);
+    }
+    expectState(spec.maxOutOfOrderness > 0 || nMax === 0, 'out-of-order state without maxOutOfOrderness');
+    const nHeld = r.count(28, 'held row');
+    const pending = new Map<number, PendingHeap>();
+    const rows = new Set<number>();
+    for (let i = 0; i < nHeld; i++) {
+      const k = r.u32();
+      const row = r.f64();
+      const t = r.f64();
+      const v = r.f64();
+      const m = keyMax.get(k);
+      expectState(m !== undefined && Number.isFinite(t) && t > m - spec.maxOutOfOrderness && t <= m, `held row ${row}: timestamp out of range`);
+      expectState(Number.isInteger(row) && row >= 0 && row < rowsSeen && !rows.has(row), `held row ${row}: bad row number`);
+      rows.add(row);
+      let heap = pending.get(k);
+      if (heap === undefined) pending.set(k, (heap = new PendingHeap()));
+      heap.push(t, row, v);
+    }
+    r.end();
+    // Everything is valid: build the state.
+    this.keyMap.load(names);
+    const cap = ex.capacity();
+    for (const slot of slots) {
+      const idx = ex.importKey(slot.key, slot.lastTs);
+      if (idx === 0) throw new SnapshotError('BAD_STATE', 'not enough WebAssembly memory to restore the snapshot');
+      for (let from = 0; from < slot.ts.length; from += cap) {
+        const m = Math.min(cap, slot.ts.length - from);
+        this.views(ex);
+        this.tsView.set(slot.ts.subarray(from, from + m));
+        this.valView.set(slot.val.subarray(from, from + m));
+        if (ex.importRows(idx - 1, m) === 0) throw new SnapshotError('BAD_STATE', 'not enough WebAssembly memory to restore the snapshot');
+      }
+      ex.importFinish(idx - 1, slot.front);
+    }
+    ex.setMaxTs(maxTs);
+    this.rowsSeen = rowsSeen;
+    this.lastSweep = lastSweep;
+    for (const [k, m] of keyMax) this.keyMax.set(k, m);
+    for (const [k, h] of pending) this.pending.set(k, h);
+  }
+
+  reset(): void {
+    const ex = this.live();
+    if (ex.reset() !== 0) throw new RangeError('not enough WebAssembly memory to reset');
+    this.keyMap.clear();
+    this.rowsSeen = 0;
+    this.lastSweep = -Infinity;
+    this.keyMax.clear();
+    this.pending.clear();
+  }
+
+  dispose(): void {
+    this.ex = undefined;
+  }
+}
+
+/**
+ * Creates a rolling-by-duration operator: pandas' `df.rolling('5s', on='ts')`
+ * per row, or `df.groupby(key).rolling('5s', on='ts')` with keys. Every
+ * key's window lives in one WebAssembly instance. Throws `TypeError` /
+ * `RangeError` naming the field for a bad spec.
+ *
+ * @example
+ * ```ts
+ * const op = await createTimeRolling({ op: 'mean', window: '5s', keys: 'string' });
+ * const { values } = op.push([0, 1000, 6000], [1, 3, 5], ['a', 'a', 'a']); // [1, 2, 5]
+ * ```
+ */
+export async function createTimeRolling(spec: DurationRollingSpec): Promise<TimeRolling> {
+  const normalized = normalizeDurationRolling(spec);
+  return new DurationRolling(normalized, await instantiate(normalized));
+}
+
+/**
+ * Restores a rolling-by-duration operator from its snapshot; it continues
+ * bit-identically. Throws {@link SnapshotError} for a truncated, corrupt or
+ * foreign snapshot, or (with `expected`) one of another spec.
+ *
+ * @example
+ * ```ts
+ * const copy = await restoreTimeRolling(op.snapshot());
+ * ```
+ */
+export async function restoreTimeRolling(snapshot: Uint8Array, expected?: DurationRollingSpec): Promise<TimeRolling> {
+  const { spec: raw, state } = decodeTimeSnapshot(snapshot, KIND_ROLLING);
+  let spec: NormalizedDurationRollingSpec;
+  try {
+    spec = normalizeDurationRolling(raw);
+  } catch (error) {
+    throw new SnapshotError('BAD_PARAMETERS', `snapshot holds an invalid spec: ${(error as Error).message}`);
+  }
+  if (!sameNormalized(spec, raw)) throw new SnapshotError('BAD_PARAMETERS', `snapshot holds a spec that is not normalized: ${JSON.stringify(raw)}`);
+  if (expected !== undefined) {
+    const wanted = normalizeDurationRolling(expected);
+    if (!sameNormalized(wanted, spec)) {
+      throw new SnapshotError('OP_MISMATCH', `snapshot is of ${JSON.stringify(spec)}, expected ${JSON.stringify(wanted)}`);
+    }
+  }
+  const op = new DurationRolling(spec, await instantiate(spec));
+  op.restoreState(state);
+  return op;
+}
+
+/**
+ * Rolling by duration over whole columns, one result per row (in row order):
+ * pandas' `df.rolling(window, on='ts').<op>()`, or per key with `keys`.
+ *
+ * @example
+ * ```ts
+ * await rollingByTime([0, 1000, 2500], [1, 2, 3], { op: 'sum', window: '2s' }); // [1, 3, 5]
+ * ```
+ */
+export async function rollingByTime(
+  timestamps: Float64Array | readonly number[],
+  values: Float64Array | readonly number[],
+  spec: DurationRollingSpec,
+  keys?: BatchKeys,
+): Promise<Float64Array> {
+  const op = await createTimeRolling(spec);
+  try {
+    const a = op.push(timestamps, values, keys);
+    const b = op.flush();
+    const out = new Float64Array(a.rows.length + b.rows.length);
+    for (const part of [a, b]) for (let i = 0; i < part.rows.length; i++) out[part.rows[i]!] = part.values[i]!;
+    return out;
+  } finally {
+    op.dispose();
+  }
+}

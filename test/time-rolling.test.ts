@@ -1,0 +1,351 @@
+// Rolling by duration: slow reference over adversarial streams, every op,
+// every `closed`, keyed and unkeyed, out-of-order arrival, errors, TTL,
+// batch-split and snapshot-cut invariance.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { SnapshotError } from '../src/errors.js';
+import { createTimeRolling, restoreTimeRolling, rollingByTime } from '../src/time/rolling.js';
+import { normalizeDurationRolling } from '../src/time/spec.js';
+import type { DurationRollingSpec, RollingOutput, TimeOp } from '../src/types.js';
+import { fmt, sameValue } from './reference.js';
+import { ALL_CLOSED, ALL_TIME_OPS, checkValue, columns, makeStream, mulberry32, randomSplit, refRollingWindows, repro, type Row } from './time-reference.js';
+
+function specFor(op: TimeOp, extra: Partial<DurationRollingSpec>): DurationRollingSpec {
+  const spec: DurationRollingSpec = { op, window: 1, ...extra };
+  if (op === 'quantile') spec.q = extra.q ?? 0.3;
+  return spec;
+}
+
+/** Checks every row's result against the reference window; returns failure lines. */
+function checkAgainstReference(rows: readonly Row[], spec: DurationRollingSpec, got: Map<number, number>): string[] {
+  const n = normalizeDurationRolling(spec);
+  const windows = refRollingWindows(rows, n);
+  const problems: string[] = [];
+  for (const r of rows) {
+    const a = got.get(r.row);
+    if (a === undefined) {
+      problems.push(`row ${r.row}: no result`);
+      continue;
+    }
+    const why = checkValue(n.op, windows.get(r.row)!, n.minPeriods, n.ddof ?? 1, n.q ?? 0, a);
+    if (why !== null) problems.push(`row ${r.row} (t ${r.t}, key ${r.k}): ${why}; window ${JSON.stringify(windows.get(r.row)!.map((w) => [w.t, fmt(w.x)]))}`);
+    if (problems.length >= 3) break;
+  }
+  return problems;
+}
+
+function collect(outputs: readonly RollingOutput[]): Map<number, number> {
+  const m = new Map<number, number>();
+  for (const o of outputs) for (let i = 0; i < o.rows.length; i++) m.set(o.rows[i]!, o.values[i]!);
+  return m;
+}
+
+function concat(outputs: readonly RollingOutput[]): { rows: number[]; values: number[] } {
+  const rows: number[] = [], values: number[] = [];
+  for (const o of outputs) {
+    rows.push(...o.rows);
+    values.push(...o.values);
+  }
+  return { rows, values };
+}
+
+function sameOutputs(a: { rows: number[]; values: number[] }, b: { rows: number[]; values: number[] }): string | null {
+  if (a.rows.length !== b.rows.length) return `lengths ${a.rows.length} and ${b.rows.length}`;
+  for (let i = 0; i < a.rows.length; i++) {
+    if (a.rows[i] !== b.rows[i]) return `output ${i}: row ${a.rows[i]} vs ${b.rows[i]}`;
+    if (!sameValue(a.values[i]!, b.values[i]!)) return `output ${i} (row ${a.rows[i]}): ${fmt(a.values[i]!)} vs ${fmt(b.values[i]!)}`;
+  }
+  return null;
+}
+
+async function runBatches(spec: DurationRollingSpec, rows: readonly Row[], cuts: readonly number[]): Promise<RollingOutput[]> {
+  const op = await createTimeRolling(spec);
+  const keyed = spec.keys !== undefined && spec.keys !== 'none';
+  const outs: RollingOutput[] = [];
+  for (let i = 1; i < cuts.length; i++) {
+    const c = columns(rows, cuts[i - 1], cuts[i]);
+    outs.push(op.push(c.ts, c.xs, keyed ? c.keys : undefined));
+  }
+  outs.push(op.flush());
+  op.dispose();
+  return outs;
+}
+
+describe('rolling by duration against the slow reference', () => {
+  it('every op, closed side and minPeriods, keyed and unkeyed, on adversarial streams', async () => {
+    const failures: string[] = [];
+    for (let seed = 1; seed <= 7; seed++) {
+      const stream = makeStream(seed);
+      const spread = stream.rows.length > 1 ? Math.max(1, (stream.rows.at(-1)!.t - stream.rows[0]!.t) / stream.rows.length) : 1;
+      for (const keyed of [false, true]) {
+        const rows = keyed ? stream.rows : stream.rows.map((r) => ({ ...r, k: 0 }));
+        for (const window of [spread, spread * 7.5]) {
+          for (const closed of ALL_CLOSED) {
+            for (const op of ALL_TIME_OPS) {
+              for (const minPeriods of [0, 1, 3]) {
+                const spec = specFor(op, { window, closed, minPeriods, keys: keyed ? 'number' : 'none' });
+                const c = columns(rows);
+                const out = await createTimeRolling(spec).then((k) => k.push(c.ts, c.xs, keyed ? c.keys : undefined));
+                const problems = checkAgainstReference(rows, spec, collect([out]));
+                if (problems.length > 0) failures.push(`${stream.name}, spec ${JSON.stringify(spec)}:\n  ${problems.join('\n  ')}\n  ${repro(rows)}`);
+                if (failures.length >= 3) break;
+              }
+            }
+          }
+        }
+      }
+    }
+    expect(failures.slice(0, 3).join('\n\n')).toBe('');
+  });
+
+  it('out-of-order rows within maxOutOfOrderness are processed in timestamp order per key', async () => {
+    const failures: string[] = [];
+    for (let seed = 100; seed < 112; seed++) {
+      const disorder = [5, 50, 500][seed % 3]!;
+      const stream = makeStream(seed, { disorder, spread: 20 });
+      for (const op of ['sum', 'median', 'first', 'last', 'var', 'max'] as TimeOp[]) {
+        const spec = specFor(op, { window: 60, maxOutOfOrderness: disorder, keys: 'number', closed: seed % 2 ? 'both' : 'right' });
+        const outs = await runBatches(spec, stream.rows, [0, stream.rows.length]);
+        const got = collect(outs);
+        const all = concat(outs);
+        if (new Set(all.rows).size !== stream.rows.length || all.rows.length !== stream.rows.length) {
+          failures.push(`${stream.name} ${JSON.stringify(spec)}: ${all.rows.length} results for ${stream.rows.length} rows`);
+        }
+        const problems = checkAgainstReference(stream.rows, spec, got);
+        if (problems.length > 0) failures.push(`${stream.name}, spec ${JSON.stringify(spec)}:\n  ${problems.join('\n  ')}\n  ${repro(stream.rows)}`);
+      }
+    }
+    expect(failures.slice(0, 3).join('\n\n')).toBe('');
+  });
+
+  it('matches pandas on a hand-checked example (closed variants, duplicates, NaN)', async () => {
+    const ts = [0, 0, 1000, 1000, 3000, 6000];
+    const v = [1, 2, NaN, 4, 5, 6];
+    const expected: Record<string, number[]> = {
+      right: [1, 3, 3, 7, 5, 6],
+      left: [NaN, 1, 3, 3, 4, NaN],
+      both: [1, 3, 3, 7, 9, 6],
+      neither: [NaN, 1, 3, 3, NaN, NaN],
+    };
+    for (const closed of ALL_CLOSED) {
+      expect(Array.from(await rollingByTime(ts, v, { op: 'sum', window: '2s', closed }))).toEqual(expected[closed]);
+    }
+  });
+});
+
+describe('rolling by duration: ±Inf, first/last and durations', () => {
+  it('a window holding +Inf sums to +Inf; both infinities give NaN; var of a window with an infinity is NaN', async () => {
+    const ts = [0, 1, 2, 3, 10, 11];
+    const v = [1, Infinity, 2, -Infinity, 3, 4];
+    expect(Array.from(await rollingByTime(ts, v, { op: 'sum', window: 3 }))).toEqual([1, Infinity, Infinity, NaN, 3, 7]);
+    expect(Array.from(await rollingByTime(ts, v, { op: 'sum', window: 2 }))).toEqual([1, Infinity, Infinity, -Infinity, 3, 7]);
+    expect(Array.from(await rollingByTime(ts, v, { op: 'var', window: 3 }))).toEqual([NaN, NaN, NaN, NaN, NaN, 0.5]);
+    expect(Array.from(await rollingByTime(ts, v, { op: 'max', window: 3 }))).toEqual([1, Infinity, Infinity, Infinity, 3, 4]);
+  });
+
+  it('first and last skip NaN', async () => {
+    const ts = [0, 1, 2, 3, 4];
+    const v = [NaN, 5, NaN, 7, NaN];
+    expect(Array.from(await rollingByTime(ts, v, { op: 'first', window: 3 }))).toEqual([NaN, 5, 5, 5, 7]);
+    expect(Array.from(await rollingByTime(ts, v, { op: 'last', window: 3 }))).toEqual([NaN, 5, 5, 7, 7]);
+  });
+
+  it('accepts duration strings', async () => {
+    const ts = [0, 60_000, 90_000, 180_001];
+    const v = [1, 1, 1, 1];
+    expect(Array.from(await rollingByTime(ts, v, { op: 'count', window: '1m30s' }))).toEqual([1, 2, 2, 1]);
+    expect(Array.from(await rollingByTime(ts, v, { op: 'count', window: 90_000 }))).toEqual([1, 2, 2, 1]);
+  });
+});
+
+describe('rolling by duration: errors', () => {
+  it('a row earlier than its key allows throws naming the row; nothing of the batch is processed', async () => {
+    const op = await createTimeRolling({ op: 'sum', window: 100, keys: 'number' });
+    op.push([10, 20], [1, 2], new Uint32Array([1, 2]));
+    expect(() => op.push([30, 25, 5, 40], [1, 1, 1, 1], new Uint32Array([1, 1, 2, 2]))).toThrow(/row 3 of key 1: timestamp 25/);
+    // Unaffected: continuing gives the same results as a run without the bad batch.
+    const after = op.push([30, 40], [3, 4], new Uint32Array([1, 2]));
+    expect(Array.from(after.values)).toEqual([4, 6]);
+    expect(Array.from(after.rows)).toEqual([2, 3]);
+  });
+
+  it('a row beyond maxOutOfOrderness throws naming the row', async () => {
+    const op = await createTimeRolling({ op: 'sum', window: 100, maxOutOfOrderness: 10 });
+    op.push([100, 95], [1, 1]);
+    expect(() => op.push([120, 109], [1, 1])).toThrow(/row 3: timestamp 109 is more than maxOutOfOrderness/);
+  });
+
+  it('batches bigger than the IO buffers are checked whole before any row is processed', async () => {
+    const n = 70_000;
+    const ts = new Float64Array(n);
+    for (let i = 0; i < n; i++) ts[i] = i;
+    ts[n - 5] = 0;
+    const op = await createTimeRolling({ op: 'count', window: 10 });
+    expect(() => op.push(ts, new Float64Array(n))).toThrow(new RegExp(`row ${n - 5}`));
+    expect(Array.from(op.push([3], [1]).values)).toEqual([1]);
+  });
+
+  it('bad specs and inputs name the field or row', async () => {
+    await expect(createTimeRolling({ op: 'sum', window: '5x' })).rejects.toThrow(/window/);
+    await expect(createTimeRolling({ op: 'sum', window: 0 })).rejects.toThrow(RangeError);
+    await expect(createTimeRolling({ op: 'nope' as TimeOp, window: 1 })).rejects.toThrow(TypeError);
+    await expect(createTimeRolling({ op: 'sum', window: 1, closed: 'middle' as 'left' })).rejects.toThrow(/closed/);
+    await expect(createTimeRolling({ op: 'quantile', window: 1 })).rejects.toThrow(/q is required/);
+    await expect(createTimeRolling({ op: 'sum', window: 1, ttl: -1 })).rejects.toThrow(/ttl/);
+    const op = await createTimeRolling({ op: 'sum', window: 1, keys: 'string' });
+    expect(() => op.push([0, NaN], [1, 1], ['a', 'b'])).toThrow(/timestamps\[1\] \(row 1\)/);
+    expect(() => op.push([0], [1])).toThrow(/keys are required/);
+    expect(() => op.push([0, 1], [1], ['a', 'b'])).toThrow(/same length/);
+    expect(() => op.push([0], [1], [3] as unknown as string[])).toThrow(/keys\[0\] must be a string/);
+  });
+});
+
+describe('rolling by duration: keys', () => {
+  it('string keys are mapped to ids; results are per key', async () => {
+    const out = await rollingByTime([0, 1, 2, 3], [1, 10, 2, 20], { op: 'sum', window: 100, keys: 'string' }, ['a', 'b', 'a', 'b']);
+    expect(Array.from(out)).toEqual([1, 10, 3, 30]);
+  });
+
+  it('many keys grow the hash table and the rings; idle keys are forgotten after ttl', async () => {
+    const op = await createTimeRolling({ op: 'mean', window: 1e9, keys: 'number', ttl: 2000 });
+    const n = 20_000;
+    const ts = new Float64Array(n), xs = new Float64Array(n), keys = new Uint32Array(n);
+    for (let i = 0; i < n; i++) {
+      ts[i] = Math.floor(i / 4);
+      xs[i] = i % 7;
+      keys[i] = (i * 7919) % 5000;
+    }
+    const got = op.push(ts, xs, keys);
+    const rows = Array.from({ length: n }, (_, i) => ({ t: ts[i]!, x: xs[i]!, k: keys[i]!, row: i }));
+    // Reference: a key's rows since it last went idle for more than ttl (behind the greatest timestamp so far).
+    const since = new Map<number, { last: number; xs: number[] }>();
+    let maxTs = -Infinity;
+    for (const r of rows) {
+      let st = since.get(r.k);
+      if (st === undefined || maxTs - st.last > 2000) since.set(r.k, (st = { last: r.t, xs: [] }));
+      st.xs.push(r.x);
+      st.last = r.t;
+      maxTs = Math.max(maxTs, r.t);
+      if (r.row % 97 === 0) {
+        const mean = st.xs.reduce((a, b) => a + b, 0) / st.xs.length;
+        expect(got.values[r.row], `row ${r.row}`).toBeCloseTo(mean, 12);
+      }
+    }
+    expect(op.liveKeys).toBe(5000);
+    // Key 1 goes idle; others move time forward past the ttl.
+    op.push([20_000], [1], new Uint32Array([2]));
+    expect(op.liveKeys).toBe(1);
+    const back = op.push([20_001], [42], new Uint32Array([1]));
+    expect(Array.from(back.values)).toEqual([42]);
+  });
+});
+
+describe('rolling by duration: streaming invariants', () => {
+  const ops: TimeOp[] = ['sum', 'mean', 'var', 'std', 'min', 'max', 'median', 'quantile', 'count', 'first', 'last'];
+
+  it('any split into batches gives the same results, to the bit', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 1_000_000 }),
+        fc.constantFrom(...ops),
+        fc.constantFrom(...ALL_CLOSED),
+        fc.constantFrom(0, 10, 100),
+        async (seed, op, closed, ooo) => {
+          const stream = makeStream(seed, { disorder: ooo, spread: 10 });
+          const spec = specFor(op, { window: 35, closed, maxOutOfOrderness: ooo, keys: 'number' });
+          const whole = concat(await runBatches(spec, stream.rows, [0, stream.rows.length]));
+          const cuts = randomSplit(mulberry32(seed + 1), stream.rows.length);
+          const split = concat(await runBatches(spec, stream.rows, cuts));
+          const diff = sameOutputs(whole, split);
+          if (diff !== null) throw new Error(`${stream.name}, spec ${JSON.stringify(spec)}, cuts ${JSON.stringify(cuts)}: ${diff}\n${repro(stream.rows)}`);
+        },
+      ),
+      { numRuns: 60, seed: 4242 },
+    );
+  });
+
+  it('snapshot and restore at any point continue to the same results', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 1_000_000 }),
+        fc.constantFrom(...ops),
+        fc.constantFrom(...ALL_CLOSED),
+        fc.constantFrom(0, 30),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        async (seed, op, closed, ooo, cutAt) => {
+          const stream = makeStream(seed, { disorder: ooo, spread: 10 });
+          const keys = seed % 3 === 0 ? ('string' as const) : ('number' as const);
+          const spec = specFor(op, { window: 50, closed, maxOutOfOrderness: ooo, keys, ttl: seed % 2 ? 400 : Infinity });
+          const k = (r: Row): string | number => (keys === 'string' ? `k${r.k}` : r.k);
+          const feed = (target: Awaited<ReturnType<typeof createTimeRolling>>, from: number, to: number): RollingOutput => {
+            const c = columns(stream.rows, from, to);
+            const ks = stream.rows.slice(from, to).map(k);
+            return target.push(c.ts, c.xs, keys === 'string' ? (ks as string[]) : Uint32Array.from(ks as number[]));
+          };
+          const cut = Math.floor(cutAt * stream.rows.length);
+          const a = await createTimeRolling(spec);
+          const whole = concat([feed(a, 0, stream.rows.length), a.flush()]);
+          const b = await createTimeRolling(spec);
+          const first = feed(b, 0, cut);
+          const bytes = b.snapshot();
+          b.dispose();
+          const c = await restoreTimeRolling(bytes, spec);
+          const rest = [feed(c, cut, stream.rows.length), c.flush()];
+          const diff = sameOutputs(whole, concat([first, ...rest]));
+          if (diff !== null) throw new Error(`${stream.name}, spec ${JSON.stringify(spec)}, cut at ${cut}: ${diff}\n${repro(stream.rows)}`);
+          // A snapshot of the restored operator is byte-identical in content when taken at the same point.
+          const again = await restoreTimeRolling(bytes);
+          expect(again.snapshot().length).toBe(bytes.length);
+        },
+      ),
+      { numRuns: 60, seed: 777 },
+    );
+  });
+});
+
+describe('rolling by duration: snapshot refusal', () => {
+  async function sample(): Promise<Uint8Array> {
+    const op = await createTimeRolling({ op: 'median', window: 100, keys: 'string', maxOutOfOrderness: 20 });
+    op.push([0, 10, 50, 45, 80, 200], [1, 2, 3, 4, 5, 6], ['a', 'b', 'a', 'a', 'b', 'c']);
+    return op.snapshot();
+  }
+
+  it('refuses truncated, byte-flipped, other-kind and other-spec snapshots', async () => {
+    const bytes = await sample();
+    await expect(restoreTimeRolling(bytes.subarray(0, bytes.length - 1))).rejects.toMatchObject({ code: 'BAD_LENGTH' });
+    await expect(restoreTimeRolling(bytes.subarray(0, 10))).rejects.toMatchObject({ code: 'BAD_LENGTH' });
+    for (let i = 0; i < bytes.length; i += Math.max(1, Math.floor(bytes.length / 97))) {
+      const bad = bytes.slice();
+      bad[i]! ^= 0x10;
+      await expect(restoreTimeRolling(bad), `flipped byte ${i}`).rejects.toBeInstanceOf(SnapshotError);
+    }
+    await expect(restoreTimeRolling(bytes, { op: 'mean', window: 100, keys: 'string', maxOutOfOrderness: 20 })).rejects.toMatchObject({ code: 'OP_MISMATCH' });
+    const { createWindows } = await import('../src/time/windows.js');
+    const w = await createWindows({ kind: 'tumbling', op: 'sum', size: 10 });
+    await expect(restoreTimeRolling(w.snapshot())).rejects.toMatchObject({ code: 'OP_MISMATCH' });
+  });
+
+  it('refuses forged state with a valid checksum', async () => {
+    const { crc32 } = await import('../src/crc32.js');
+    const bytes = await sample();
+    const view = new DataView(bytes.buffer);
+    const paramLength = view.getUint32(16, true);
+    const stateStart = 24 + paramLength;
+    let refused = 0, tried = 0;
+    for (let i = stateStart; i < bytes.length - 4; i += 3) {
+      const bad = bytes.slice();
+      bad[i] = bad[i]! ^ 0xff;
+      new DataView(bad.buffer).setUint32(bad.length - 4, crc32(bad, 0, bad.length - 4), true);
+      tried++;
+      try {
+        const op = await restoreTimeRolling(bad);
+        // Accepted forgeries must still be usable: a valid state that happens to differ.
+        op.push([300], [1], ['a']);
+      } catch (error) {
+        expect(error, `forged byte ${i}`).toBeInstanceOf(SnapshotError);
+        refused++;
+      }
+    }
+    expect(refused).toBeGreaterThan(tried / 3);
+  });
+});
