@@ -54,6 +54,15 @@ def apply(roller, op):
     return getattr(roller, op)()
 
 
+def count_rule(res, op, min_periods):
+    # streamkernel applies minPeriods to non-NaN rows for count too (as for every op);
+    # pandas 1.5 applied it to all rows. pandas' count is the non-NaN count, so the
+    # rule is: NaN wherever it is below minPeriods (rolling by duration defaults to 1).
+    if op != 'count':
+        return res
+    return res.where(res >= (1 if min_periods is None else min_periods))
+
+
 def rolling_cases():
     cases = []
     df = make_data(1, 160, 1)
@@ -65,7 +74,7 @@ def rolling_cases():
                     kw = {'on': 'ts', 'closed': closed}
                     if min_periods is not None:
                         kw['min_periods'] = min_periods
-                    res = apply(df[['ts', 'v']].rolling(window, **kw), op)['v']
+                    res = count_rule(apply(df[['ts', 'v']].rolling(window, **kw), op)['v'], op, min_periods)
                     cases.append({
                         'op': op, 'window': window, 'closed': closed, 'minPeriods': min_periods,
                         'keyed': False, 'expected': [enc(x) for x in res.to_numpy()],
@@ -76,7 +85,7 @@ def rolling_cases():
         for closed in ['right', 'both', 'neither']:
             for op in OPS:
                 g = keyed[['ts', 'v', 'key']].groupby('key').rolling(window, on='ts', closed=closed)
-                res = apply(g, op)['v']
+                res = count_rule(apply(g, op)['v'], op, None)
                 # Result index: (key, original row). Put it back in row order.
                 out = [None] * len(keyed)
                 for (k, row), x in res.items():

@@ -29,8 +29,8 @@ export interface Row {
 export function expectValue(op: TimeOp, rows: readonly Row[], minPeriods: number, ddof: number, q: number): number {
   const xs = rows.map((r) => r.x);
   const n = xs.filter((x) => x === x).length;
-  // count, as pandas: minPeriods applies to the rows in the window, NaN rows included.
-  if (op === 'count') return rows.length < minPeriods ? NaN : n;
+  // minPeriods counts non-NaN rows, for count as for every op.
+  if (op === 'count') return n < minPeriods ? NaN : n;
   if (op === 'first' || op === 'last') {
     if (n < minPeriods) return NaN;
     const obs = rows.filter((r) => r.x === r.x);

@@ -604,9 +604,9 @@ function pop(s: usize): void {
 function query(s: usize): f64 {
   const op = gOp;
   const count = <i32>load<u32>(s + SL_COUNT);
-  // count, as pandas: minPeriods applies to the rows in the window, NaN rows included.
-  if (op == OP_COUNT) return <i32>load<u32>(s + SL_LEN) < gMinPeriods ? NaN : <f64>count;
+  // minPeriods counts non-NaN rows, for count too (as the core kernels; pandas 1.5 counted NaN rows).
   if (count < gMinPeriods) return NaN;
+  if (op == OP_COUNT) return <f64>count;
   const front = load<u32>(s + SL_FRONT);
   const block = <usize>load<u32>(s + SL_BLOCK);
   const cap = load<u32>(s + SL_CAP);

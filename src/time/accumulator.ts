@@ -154,9 +154,9 @@ export class Acc {
   /** The window's value. */
   value(op: TimeOp, minPeriods: number, ddof: number, q: number): number {
     const n = this.n;
-    // count, as pandas: minPeriods applies to the rows, NaN rows included.
-    if (op === 'count') return this.rows < minPeriods ? NaN : n;
+    // minPeriods counts non-NaN rows, for count too (as the core kernels; pandas 1.5 counted NaN rows).
     if (n < minPeriods) return NaN;
+    if (op === 'count') return n;
     switch (op) {
       case 'sum':
         return Number.isFinite(this.s) ? this.s + this.c : this.s;
