@@ -1,0 +1,161 @@
+// Scheduler benchmark (node dist/bench/scheduler.js): a keyed workload of
+// 10 000 keys, rolling mean and median over count windows of 100 rows per key.
+// Reports million rows/s with 1 and 2 workers (mean and median of several
+// runs), the cost of checkpointing once per second, and the recovery time from
+// a killed worker to the first new output.
+//
+// Flags: --rows N (default 4e6), --runs R (default 5), --memory N (instead:
+// run N rows through a 2-worker keyed job in push mode and print memory every
+// 1e7 rows; `--memory 1e8` is the issue's flat-memory run).
+import os from 'node:os';
+import { arraySource, createJob, memorySink, type JobOptions, type WorkerAdapter } from '../src/scheduler/index.js';
+import { nodeWorkers } from '../src/scheduler/node.js';
+
+const args = process.argv.slice(2);
+const flag = (name: string, fallback: number): number => {
+  const i = args.indexOf(name);
+  return i >= 0 && args[i + 1] !== undefined ? Number(args[i + 1]) : fallback;
+};
+const ROWS = flag('--rows', 1e7);
+const RUNS = flag('--runs', 5);
+const KEYS = 10_000;
+const BATCH = 1 << 18;
+const WINDOW = 100;
+
+function data(n: number): { values: Float64Array; keys: Uint32Array } {
+  const values = new Float64Array(n);
+  const keys = new Uint32Array(n);
+  let s = 12345;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    values[i] = (s >>> 8) / 65536;
+    keys[i] = s % KEYS;
+  }
+  return { values, keys };
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+async function once(op: 'mean' | 'median', workers: number, everyMs: number, input: ReturnType<typeof data>, extra: Partial<JobOptions> = {}): Promise<{ mrows: number; checkpoints: number }> {
+  const sink = memorySink({ keep: false });
+  const job = await createJob({
+    adapter: nodeWorkers(),
+    operator: { op, window: WINDOW, minPeriods: 1 },
+    keyed: true,
+    workers,
+    sink,
+    checkpoints: { everyMs },
+    ...extra,
+  });
+  const t0 = performance.now();
+  const result = await job.run(arraySource(input.values, { keys: input.keys, batchRows: BATCH }));
+  const seconds = (performance.now() - t0) / 1000;
+  return { mrows: result.rows / seconds / 1e6, checkpoints: result.checkpoints };
+}
+
+async function throughput(): Promise<void> {
+  const input = data(ROWS);
+  console.log(`keyed workload: ${ROWS.toExponential(0)} rows, ${KEYS} keys, window ${WINDOW}, batches of ${BATCH} rows, ${RUNS} runs each; ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'})`);
+  console.log('| op | workers | checkpoints | M rows/s mean | M rows/s median | checkpoints taken |');
+  console.log('|---|---|---|---|---|---|');
+  for (const op of ['mean', 'median'] as const) {
+    await once(op, 2, Infinity, input); // warm-up
+    const table: Record<string, number> = {};
+    for (const [workers, everyMs] of [[1, Infinity], [2, Infinity], [2, 1000]] as const) {
+      const runs: number[] = [];
+      let taken = 0;
+      for (let r = 0; r < RUNS; r++) {
+        const { mrows, checkpoints } = await once(op, workers, everyMs, input);
+        runs.push(mrows);
+        taken += checkpoints;
+      }
+      table[`${workers}/${everyMs}`] = median(runs);
+      const every = everyMs === Infinity ? 'final only' : 'every 1 s';
+      console.log(`| ${op} | ${workers} | ${every} | ${mean(runs).toFixed(2)} | ${median(runs).toFixed(2)} | ${(taken / RUNS).toFixed(1)} per run |`);
+    }
+    const speedup = table['2/Infinity']! / table['1/Infinity']!;
+    const cost = 1 - table['2/1000']! / table['2/Infinity']!;
+    console.log(`| ${op} | speedup 2 vs 1 worker (median) | | ${speedup.toFixed(2)}× | target ≥ 1.8× | |`);
+    console.log(`| ${op} | checkpoint cost, 1/s (median) | | ${(cost * 100).toFixed(1)}% | target ≤ 5% | |`);
+  }
+}
+
+async function recovery(): Promise<void> {
+  const input = data(Math.max(ROWS, 4e6));
+  const times: number[] = [];
+  for (let r = 0; r < RUNS; r++) {
+    let killedAt = 0;
+    let recoveredAt = 0;
+    let recovering = false;
+    const base = nodeWorkers();
+    const adapter: WorkerAdapter = {
+      ...base,
+      spawn() {
+        const handle = base.spawn();
+        return { ...handle, terminate: () => { if (killedAt === 0) killedAt = performance.now(); handle.terminate(); } };
+      },
+    };
+    const inner = memorySink({ keep: false });
+    const sink = {
+      ...inner,
+      write(b: Parameters<typeof inner.write>[0]) {
+        if (recovering && recoveredAt === 0) recoveredAt = performance.now();
+        return inner.write(b);
+      },
+      recover(last: Parameters<typeof inner.recover>[0]) {
+        if (killedAt > 0) recovering = true;
+        return inner.recover(last);
+      },
+    };
+    const job = await createJob({
+      adapter, operator: { op: 'median', window: WINDOW, minPeriods: 1 }, keyed: true, workers: 2, sink,
+      checkpoints: { everyMs: 1000 }, restart: { initialDelayMs: 0 },
+      faults: [{ afterBatch: 6, worker: 1, kind: 'terminate' }],
+    });
+    await job.run(arraySource(input.values, { keys: input.keys, batchRows: BATCH }));
+    times.push(recoveredAt - killedAt);
+  }
+  console.log(`\nrecovery, kill → first new output (2 workers, median, restart delay 0): mean ${mean(times).toFixed(0)} ms, median ${median(times).toFixed(0)} ms`);
+  console.log('(includes detecting the exit, spawning 2 workers, restoring 10 000 keys, replaying from the checkpoint up to the first batch)');
+}
+
+async function memory(rows: number): Promise<void> {
+  const sink = memorySink({ keep: false });
+  const job = await createJob({ adapter: nodeWorkers(), operator: { op: 'mean', window: WINDOW }, keyed: true, workers: 2, sink, checkpoints: { everyMs: 1000 } });
+  const batch = 1 << 16;
+  const keys = new Uint32Array(batch);
+  const mb = (x: number): string => (x / 1048576).toFixed(0);
+  console.log('| rows | rss MB | heap MB | arrayBuffers MB |');
+  console.log('|---|---|---|---|');
+  const t0 = performance.now();
+  let next = 1e7;
+  for (let offset = 0; offset < rows; offset += batch) {
+    const n = Math.min(batch, rows - offset);
+    const values = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      values[i] = ((offset + i) * 2654435761) % 1000;
+      keys[i] = (offset + i) % KEYS;
+    }
+    await job.push({ values, keys: keys.slice(0, n) });
+    if (offset + n >= next) {
+      next += 1e7;
+      const m = process.memoryUsage();
+      console.log(`| ${(offset + n).toExponential(2)} | ${mb(m.rss)} | ${mb(m.heapUsed)} | ${mb(m.arrayBuffers)} |`);
+    }
+  }
+  const result = await job.finish();
+  console.log(`${result.rows} rows in ${((performance.now() - t0) / 1000).toFixed(1)} s, ${result.checkpoints} checkpoints`);
+}
+
+const memoryRows = flag('--memory', 0);
+if (memoryRows > 0) {
+  await memory(memoryRows);
+} else {
+  await throughput();
+  await recovery();
+}

@@ -1,0 +1,221 @@
+// The checkpoint format: one byte string holding a whole aligned checkpoint,
+// little-endian, checksummed like kernel snapshots (src/snapshot.ts).
+//
+//   offset size
+//      0    4  magic "SKCP"
+//      4    2  format version (1)
+//      6    2  flags: bit 0 = keyed
+//      8    8  total length of the checkpoint in bytes (u64)
+//     16    8  checkpoint id (u64)
+//     24    8  source offset: rows the checkpoint covers (u64)
+//     32    4  key groups
+//     36    8  build hash of the operator's kernel module
+//     44    4  J: length of the JSON part
+//     48    4  C: number of key-group entries
+//     52    J  JSON {"spec": normalized kernel spec, "sink": sink position}
+//           …  C × (u32 key group, u32 length L, L bytes of group state), groups ascending
+//    end    4  CRC-32 of every byte before it
+//
+// Key groups without state are left out. decodeCheckpoint checks the length,
+// magic, version, declared length and CRC before it parses anything, then the
+// structure, then that the build and spec are this build's.
+import { crc32Fast as crc32 } from './crc.js';
+import { buildHash } from '../engine.js';
+import { normalizeSpec, planFor } from '../spec.js';
+import type { NormalizedSpec } from '../types.js';
+import { CheckpointError } from './errors.js';
+import type { SinkPosition } from './types.js';
+
+const MAGIC = [0x53, 0x4b, 0x43, 0x50]; // "SKCP"
+/** The checkpoint format version this build writes and reads. */
+export const CHECKPOINT_VERSION = 1;
+const HEADER_BYTES = 52;
+const TRAILER_BYTES = 4;
+
+/** One aligned checkpoint: everything a job needs to resume. */
+export interface Checkpoint {
+  /** Increasing id, from 1. */
+  id: number;
+  /** Rows of the stream the checkpoint covers: the source resumes at this offset. */
+  offset: number;
+  /** The job's key groups. */
+  keyGroups: number;
+  /** Whether the job is keyed. */
+  keyed: boolean;
+  /** The kernel spec every key runs. */
+  spec: NormalizedSpec;
+  /** What the sink's preCommit returned. */
+  sinkPosition: SinkPosition;
+  /** State per key group (groups without state are absent). */
+  groups: Map<number, Uint8Array>;
+}
+
+function hexToBytes(hex: string): Uint8Array {
+  const bytes = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  return bytes;
+}
+
+function bytesToHex(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** Serializes a checkpoint. */
+export function encodeCheckpoint(cp: Checkpoint): Uint8Array {
+  const json = new TextEncoder().encode(JSON.stringify({ spec: cp.spec, sink: cp.sinkPosition }));
+  const groups = [...cp.groups.entries()].sort((a, b) => a[0] - b[0]);
+  let total = HEADER_BYTES + json.length + TRAILER_BYTES;
+  for (const [, bytes] of groups) total += 8 + bytes.length;
+  const out = new Uint8Array(total);
+  const view = new DataView(out.buffer);
+  out.set(MAGIC, 0);
+  view.setUint16(4, CHECKPOINT_VERSION, true);
+  view.setUint16(6, cp.keyed ? 1 : 0, true);
+  view.setBigUint64(8, BigInt(total), true);
+  view.setBigUint64(16, BigInt(cp.id), true);
+  view.setBigUint64(24, BigInt(cp.offset), true);
+  view.setUint32(32, cp.keyGroups, true);
+  out.set(hexToBytes(buildHash(planFor(cp.spec).module)), 36);
+  view.setUint32(44, json.length, true);
+  view.setUint32(48, groups.length, true);
+  out.set(json, HEADER_BYTES);
+  let at = HEADER_BYTES + json.length;
+  for (const [group, bytes] of groups) {
+    view.setUint32(at, group, true);
+    view.setUint32(at + 4, bytes.length, true);
+    out.set(bytes, at + 8);
+    at += 8 + bytes.length;
+  }
+  view.setUint32(at, crc32(out, 0, at), true);
+  return out;
+}
+
+function bad(message: string): CheckpointError {
+  return new CheckpointError('BAD_FORMAT', `checkpoint is malformed: ${message}`);
+}
+
+function sameSpec(a: NormalizedSpec, b: NormalizedSpec): boolean {
+  const x: Record<string, unknown> = { ...a };
+  const y: Record<string, unknown> = { ...b };
+  const keys = new Set([...Object.keys(x), ...Object.keys(y)]);
+  return [...keys].every((k) => Object.is(x[k], y[k]));
+}
+
+/**
+ * Checks a checkpoint's bytes and returns its contents; throws
+ * {@link CheckpointError} saying what is wrong. The group states are views
+ * into `bytes`; the worker that restores a group validates its kernel states.
+ */
+export function decodeCheckpoint(bytes: unknown): Checkpoint {
+  if (!(bytes instanceof Uint8Array)) {
+    throw new TypeError(`checkpoint must be a Uint8Array, got ${bytes === null ? 'null' : typeof bytes}`);
+  }
+  const minimum = HEADER_BYTES + TRAILER_BYTES;
+  if (bytes.length < minimum) {
+    throw new CheckpointError('BAD_LENGTH', `checkpoint truncated: expected at least ${minimum} bytes, got ${bytes.length}`);
+  }
+  if (MAGIC.some((b, i) => bytes[i] !== b)) throw new CheckpointError('BAD_MAGIC', 'not a streamkernel checkpoint: bad magic number');
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const version = view.getUint16(4, true);
+  if (version !== CHECKPOINT_VERSION) {
+    throw new CheckpointError('UNSUPPORTED_VERSION', `unsupported checkpoint format version ${version}; this build reads version ${CHECKPOINT_VERSION}`);
+  }
+  const total = view.getBigUint64(8, true);
+  if (total !== BigInt(bytes.length)) {
+    const word = total > BigInt(bytes.length) ? 'truncated' : 'has trailing bytes';
+    throw new CheckpointError('BAD_LENGTH', `checkpoint ${word}: expected ${total} bytes, got ${bytes.length}`);
+  }
+  const end = bytes.length - TRAILER_BYTES;
+  const stored = view.getUint32(end, true);
+  const actual = crc32(bytes, 0, end);
+  if (stored !== actual) {
+    throw new CheckpointError('CHECKSUM_MISMATCH', `checksum mismatch: checkpoint is corrupt (stored CRC-32 ${stored.toString(16)}, computed ${actual.toString(16)})`);
+  }
+  const flags = view.getUint16(6, true);
+  if (flags > 1) throw bad(`unknown flags ${flags}`);
+  const id = Number(view.getBigUint64(16, true));
+  const offset = Number(view.getBigUint64(24, true));
+  if (!Number.isSafeInteger(id) || id < 1) throw bad(`id ${id} out of range`);
+  if (!Number.isSafeInteger(offset)) throw bad(`source offset ${offset} out of range`);
+  const keyGroups = view.getUint32(32, true);
+  if (keyGroups < 1 || keyGroups > 32_768) throw bad(`key groups ${keyGroups} out of range`);
+  const hash = bytesToHex(bytes.subarray(36, 44));
+  const jsonLength = view.getUint32(44, true);
+  const count = view.getUint32(48, true);
+  if (HEADER_BYTES + jsonLength > end) throw bad(`JSON part of ${jsonLength} bytes runs past the end`);
+  let parsed: { spec?: unknown; sink?: unknown };
+  try {
+    parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(HEADER_BYTES, HEADER_BYTES + jsonLength))) as typeof parsed;
+  } catch (error) {
+    throw bad(`JSON part does not parse (${(error as Error).message})`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || !('spec' in parsed) || !('sink' in parsed)) throw bad('JSON part lacks spec or sink');
+  let spec: NormalizedSpec;
+  try {
+    spec = normalizeSpec(parsed.spec);
+  } catch (error) {
+    throw bad(`spec is invalid (${(error as Error).message})`);
+  }
+  if (!sameSpec(spec, parsed.spec as NormalizedSpec)) throw bad('spec is not normalized');
+  const module = planFor(spec).module;
+  if (hash !== buildHash(module)) {
+    throw new CheckpointError('OTHER_BUILD', `checkpoint from another build of kernel '${module}' (build ${hash}; this is build ${buildHash(module)})`);
+  }
+  const groups = new Map<number, Uint8Array>();
+  let at = HEADER_BYTES + jsonLength;
+  let previous = -1;
+  for (let i = 0; i < count; i++) {
+    if (at + 8 > end) throw bad(`key-group entry ${i} runs past the end`);
+    const group = view.getUint32(at, true);
+    const length = view.getUint32(at + 4, true);
+    if (group >= keyGroups || group <= previous) throw bad(`key group ${group} out of order or out of range`);
+    if (at + 8 + length > end) throw bad(`key group ${group}'s ${length} bytes run past the end`);
+    groups.set(group, bytes.subarray(at + 8, at + 8 + length));
+    previous = group;
+    at += 8 + length;
+  }
+  if (at !== end) throw bad(`${end - at} bytes after the last key group`);
+  return { id, offset, keyGroups, keyed: flags === 1, spec, sinkPosition: parsed.sink as SinkPosition, groups };
+}
+
+/** A checkpoint that could not be used, and why. */
+export interface RefusedCheckpoint {
+  id: number;
+  error: Error;
+}
+
+/**
+ * The newest checkpoint in a store that decodes, falling back past refused
+ * ones (listed in `refused`, newest first). `checkpoint` is undefined when
+ * the store holds none that is valid.
+ */
+export async function latestCheckpoint(store: { list(): Promise<number[]>; read(id: number): Promise<Uint8Array> }): Promise<{
+  checkpoint: Checkpoint | undefined;
+  refused: RefusedCheckpoint[];
+}> {
+  const refused: RefusedCheckpoint[] = [];
+  for (const id of await store.list()) {
+    try {
+      const cp = decodeCheckpoint(await store.read(id));
+      if (cp.id !== id) throw new CheckpointError('BAD_FORMAT', `checkpoint is malformed: stored as id ${id} but holds id ${cp.id}`);
+      return { checkpoint: cp, refused };
+    } catch (error) {
+      // A refused checkpoint, or one that cannot be read at all: fall back to the previous one.
+      refused.push({ id, error: error instanceof Error ? error : new Error(String(error)) });
+    }
+  }
+  return { checkpoint: undefined, refused };
+}
+
+/** Checks that a checkpoint was taken by a job of this shape. */
+export function checkCompatible(cp: Checkpoint, job: { spec: NormalizedSpec; keyGroups: number; keyed: boolean }): void {
+  if (cp.keyGroups !== job.keyGroups) {
+    throw new CheckpointError('INCOMPATIBLE', `checkpoint ${cp.id} has ${cp.keyGroups} key groups, the job ${job.keyGroups}`);
+  }
+  if (cp.keyed !== job.keyed) {
+    throw new CheckpointError('INCOMPATIBLE', `checkpoint ${cp.id} is ${cp.keyed ? 'keyed' : 'unkeyed'}, the job ${job.keyed ? 'keyed' : 'unkeyed'}`);
+  }
+  if (!sameSpec(cp.spec, job.spec)) {
+    throw new CheckpointError('INCOMPATIBLE', `checkpoint ${cp.id} is of ${JSON.stringify(cp.spec)}, the job of ${JSON.stringify(job.spec)}`);
+  }
+}

@@ -1,0 +1,700 @@
+// The coordinator: routes batches to workers by key group, reassembles their
+// results in input order, writes the sink, takes aligned checkpoints and
+// recovers from failed workers. Platform-neutral: workers come from a
+// WorkerAdapter (node.ts, browser.ts). See docs/SCHEDULER.md.
+//
+// Exactly-once, in short: every batch has a sequence number; a checkpoint is a
+// barrier posted to every worker right after batch `afterSeq`. Each worker has
+// one ordered input channel (the coordinator), so the barrier is aligned by
+// construction: a worker's snapshot holds exactly the rows up to the barrier's
+// source offset. The sink is pre-committed right after the results of
+// `afterSeq` are written. When every worker's snapshot is in and the sink is
+// pre-committed, the checkpoint is saved to the store in one atomic write, and
+// only then is the sink committed. A failure discards everything after the
+// last committed checkpoint (workers, in-flight batches, the sink's uncommitted
+// part), restores it into fresh workers and replays the source from its offset.
+import { compiledModule } from '../engine.js';
+import { planFor } from '../spec.js';
+import type { NormalizedSpec } from '../types.js';
+import { checkCompatible, encodeCheckpoint, latestCheckpoint, type Checkpoint, type RefusedCheckpoint } from './checkpoint.js';
+import { CheckpointError, JobFailedError, WorkerFailure } from './errors.js';
+import { keyGroupOf, keyGroupRange, workerOfKeyGroup } from './hash.js';
+import { describe, normalizeJobOptions, type NormalizedJobOptions } from './options.js';
+import type { Batch, Job, JobOptions, JobResult, SinkPosition, Source, WorkerHandle } from './types.js';
+
+/** Thrown inside the coordinator when a failure interrupts an operation; never escapes to users. */
+const RESTART = Symbol('restart');
+
+interface Slot {
+  index: number;
+  handle: WorkerHandle;
+  inFlight: number;
+  lastSeen: number;
+}
+
+interface Pending {
+  seq: number;
+  offset: number;
+  rows: number;
+  parts: number;
+  /** Worker of each row when the batch was split, else undefined. */
+  rowWorker: Uint8Array | Uint16Array | undefined;
+  partial: (Float64Array | undefined)[];
+  out: Float64Array | undefined;
+}
+
+interface PendingCheckpoint {
+  id: number;
+  afterSeq: number;
+  offset: number;
+  snaps: Map<number, Uint8Array>;
+  waiting: number;
+  position: SinkPosition | undefined;
+  preCommitted: boolean;
+}
+
+interface LogEntry {
+  offset: number;
+  batch: Batch;
+}
+
+const now = (): number => (typeof performance !== 'undefined' ? performance.now() : Date.now());
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+function validateBatch(batch: unknown, keyed: boolean): Batch {
+  if (typeof batch !== 'object' || batch === null) throw new TypeError(`batch must be an object { values, keys? }, got ${describe(batch)}`);
+  const { values, keys } = batch as { values?: unknown; keys?: unknown };
+  if (!(values instanceof Float64Array)) throw new TypeError(`batch.values must be a Float64Array, got ${describe(values)}`);
+  if (keyed) {
+    if (keys === undefined) throw new TypeError('batch.keys is required: the job is keyed');
+    if (!(keys instanceof Uint32Array)) throw new TypeError(`batch.keys must be a Uint32Array, got ${describe(keys)}`);
+    if (keys.length !== values.length) {
+      throw new RangeError(`batch.keys must have one key per value: got ${keys.length} keys for ${values.length} values`);
+    }
+  } else if (keys !== undefined) {
+    throw new TypeError('batch.keys is not allowed: the job is unkeyed (set keyed: true)');
+  }
+  return batch as Batch;
+}
+
+function isSource(value: unknown): value is Source {
+  return typeof value === 'object' && value !== null && typeof (value as Source).read === 'function';
+}
+
+/** Whether the batch's arrays can be transferred as they are (they own their whole buffer). */
+function ownsBuffer(array: Float64Array | Uint32Array): boolean {
+  return array.buffer instanceof ArrayBuffer && array.byteOffset === 0 && array.byteLength === array.buffer.byteLength;
+}
+
+class JobImpl implements Job {
+  readonly spec: Readonly<NormalizedSpec>;
+  readonly workers: number;
+  /** Checkpoints the store refused when the job resumed. */
+  refused: RefusedCheckpoint[] = [];
+  private readonly o: NormalizedJobOptions;
+  private module: WebAssembly.Module | undefined;
+  private readonly groupOwner: Uint16Array;
+  private slots: Slot[] = [];
+  private gen = 0;
+  private seq = 0;
+  private _offset = 0;
+  private startOffset = 0;
+  private pending: Pending[] = [];
+  private enqueuedSeq = -1;
+  private emitChain: Promise<void> = Promise.resolve();
+  private commitChain: Promise<void> = Promise.resolve();
+  private committing = 0;
+  private last: Checkpoint | undefined;
+  private cp: PendingCheckpoint | undefined;
+  private nextId = 1;
+  private lastTrigger = now();
+  private rowsSinceTrigger = 0;
+  private log: LogEntry[] = [];
+  private logEnd = 0;
+  private failure: Error | undefined;
+  private fatal: Error | undefined;
+  private waiters: (() => void)[] = [];
+  private restartTimes: number[] = [];
+  private _restarts = 0;
+  private checkpoints = 0;
+  private state: 'running' | 'finished' | 'aborted' | 'failed' = 'running';
+  private mode: 'none' | 'push' | 'run' = 'none';
+  private dispatched = 0;
+  private faults;
+  private pushChain: Promise<void> = Promise.resolve();
+  private monitor: ReturnType<typeof setInterval> | undefined;
+
+  constructor(o: NormalizedJobOptions) {
+    this.o = o;
+    this.spec = Object.freeze({ ...o.spec });
+    this.workers = o.workers;
+    this.faults = o.faults.map((f) => ({ ...f, fired: false }));
+    this.groupOwner = new Uint16Array(o.keyGroups);
+    for (let g = 0; g < o.keyGroups; g++) this.groupOwner[g] = workerOfKeyGroup(g, o.keyGroups, o.workers);
+  }
+
+  get offset(): number {
+    return this._offset;
+  }
+
+  get restarts(): number {
+    return this._restarts;
+  }
+
+  async start(): Promise<void> {
+    this.module = await compiledModule(planFor(this.o.spec).module);
+    if (this.o.resume) {
+      const ids = await this.o.store.list();
+      const { checkpoint, refused } = await latestCheckpoint(this.o.store);
+      this.refused = refused;
+      if (checkpoint !== undefined) {
+        checkCompatible(checkpoint, { spec: this.o.spec, keyGroups: this.o.keyGroups, keyed: this.o.keyed });
+        this.last = checkpoint;
+        this.startOffset = checkpoint.offset;
+      }
+      this.nextId = Math.max(0, ...ids) + 1;
+    }
+    this._offset = this.startOffset;
+    this.logEnd = this.startOffset;
+    await this.o.sink.recover(this.last === undefined ? null : { id: this.last.id, position: this.last.sinkPosition });
+    this.spawnAll();
+    this.monitor = setInterval(() => this.checkHeartbeats(), this.o.heartbeatIntervalMs);
+    (this.monitor as { unref?: () => void }).unref?.();
+  }
+
+  // ---- workers ------------------------------------------------------------
+
+  private spawnAll(): void {
+    const gen = ++this.gen;
+    const { keyGroups, workers } = this.o;
+    this.slots = [];
+    for (let index = 0; index < workers; index++) {
+      const handle = this.o.adapter.spawn();
+      const slot: Slot = { index, handle, inFlight: 0, lastSeen: now() };
+      this.slots.push(slot);
+      handle.onMessage((message) => {
+        if (gen === this.gen) this.onMessage(slot, message as { t: string });
+      });
+      handle.onError((error) => {
+        if (gen === this.gen) this.fail(new WorkerFailure('error', index, `worker ${index} threw: ${error?.message ?? String(error)}`, { cause: error }));
+      });
+      handle.onExit((code) => {
+        if (gen === this.gen) this.fail(new WorkerFailure('exit', index, `worker ${index} exited with code ${code}`));
+      });
+      const groups = keyGroupRange(index, keyGroups, workers);
+      const restore: [number, Uint8Array][] = [];
+      const transfer: ArrayBuffer[] = [];
+      if (this.last !== undefined) {
+        for (const [g, bytes] of this.last.groups) {
+          if (g >= groups[0] && g < groups[1]) {
+            const copy = bytes.slice(); // the job keeps the checkpoint for later restarts
+            restore.push([g, copy]);
+            transfer.push(copy.buffer);
+          }
+        }
+      }
+      handle.post(
+        { t: 'init', module: this.module, spec: this.o.spec, keyed: this.o.keyed, keyGroups, groups, restore, heartbeatMs: this.o.heartbeatIntervalMs },
+        transfer,
+      );
+    }
+  }
+
+  private stopWorkers(): void {
+    this.gen++;
+    for (const slot of this.slots) {
+      try {
+        slot.handle.terminate();
+      } catch {
+        // already gone
+      }
+    }
+    this.slots = [];
+  }
+
+  private checkHeartbeats(): void {
+    if (this.state !== 'running' || this.failure !== undefined) return;
+    const t = now();
+    for (const slot of this.slots) {
+      if (t - slot.lastSeen > this.o.heartbeatTimeoutMs) {
+        this.fail(new WorkerFailure('hang', slot.index, `worker ${slot.index} hung: no heartbeat for ${this.o.heartbeatTimeoutMs} ms`));
+        return;
+      }
+    }
+  }
+
+  private fail(cause: Error): void {
+    if (this.failure !== undefined || this.state !== 'running') return;
+    this.failure = cause;
+    this.stopWorkers();
+    this.wake();
+  }
+
+  private onMessage(slot: Slot, message: { t: string }): void {
+    slot.lastSeen = now();
+    switch (message.t) {
+      case 'out': {
+        const { seq, values } = message as unknown as { seq: number; values: Float64Array };
+        slot.inFlight--;
+        this.onOut(slot.index, seq, values);
+        break;
+      }
+      case 'snap': {
+        const { id, groups } = message as unknown as { id: number; groups: [number, Uint8Array][] };
+        const cp = this.cp;
+        if (cp === undefined || cp.id !== id) break;
+        for (const [g, bytes] of groups) cp.snaps.set(g, bytes);
+        cp.waiting--;
+        this.tryComplete();
+        break;
+      }
+      case 'fatal': {
+        const { code, message: text } = message as unknown as { code: string; message: string };
+        const error =
+          code === 'ERROR' ? new Error(text) : new CheckpointError(code as CheckpointError['code'], text);
+        this.fatal = new JobFailedError(`job cannot start from checkpoint ${this.last?.id ?? 0}: ${text}`, this._restarts, { cause: error });
+        this.fail(this.fatal);
+        break;
+      }
+      default:
+        break; // 'hb', 'ready'
+    }
+  }
+
+  // ---- waiting --------------------------------------------------------------
+
+  private wake(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  /** Resolves when `cond()` holds; throws RESTART (or the fatal error) when a failure interrupts. */
+  private async until(cond: () => boolean): Promise<void> {
+    for (;;) {
+      if (this.fatal !== undefined) throw this.fatal;
+      if (this.failure !== undefined) throw RESTART;
+      if (cond()) return;
+      await new Promise<void>((resolve) => this.waiters.push(resolve));
+    }
+  }
+
+  // ---- dispatch ---------------------------------------------------------------
+
+  private async dispatch(batch: Batch, owned: boolean): Promise<void> {
+    if (this.fatal !== undefined) throw this.fatal;
+    if (this.failure !== undefined) throw RESTART;
+    const { values, keys } = batch;
+    const rows = values.length;
+    if (rows === 0) return;
+    const { workers, keyGroups, maxInFlight } = this.o;
+    const targets: { w: number; values: Float64Array; keys: Uint32Array | undefined }[] = [];
+    let rowWorker: Uint8Array | Uint16Array | undefined;
+    if (keys === undefined || workers === 1) {
+      const w = keys === undefined ? this.groupOwner[keyGroupOf(0, keyGroups)]! : 0;
+      targets.push({
+        w,
+        values: owned && ownsBuffer(values) ? values : values.slice(),
+        keys: keys === undefined ? undefined : owned && ownsBuffer(keys) ? keys : keys.slice(),
+      });
+    } else {
+      rowWorker = workers <= 256 ? new Uint8Array(rows) : new Uint16Array(rows);
+      const counts = new Int32Array(workers);
+      const owner = this.groupOwner;
+      for (let i = 0; i < rows; i++) {
+        let h = keys[i]!;
+        h ^= h >>> 16;
+        h = Math.imul(h, 0x85ebca6b);
+        h ^= h >>> 13;
+        h = Math.imul(h, 0xc2b2ae35);
+        h ^= h >>> 16;
+        const w = owner[Math.floor(((h >>> 0) * keyGroups) / 4294967296)]!;
+        rowWorker[i] = w;
+        counts[w]!++;
+      }
+      const partValues: Float64Array[] = [];
+      const partKeys: Uint32Array[] = [];
+      for (let w = 0; w < workers; w++) {
+        partValues.push(new Float64Array(counts[w]!));
+        partKeys.push(new Uint32Array(counts[w]!));
+      }
+      const at = new Int32Array(workers);
+      for (let i = 0; i < rows; i++) {
+        const w = rowWorker[i]!;
+        const p = at[w]!;
+        at[w] = p + 1;
+        partValues[w]![p] = values[i]!;
+        partKeys[w]![p] = keys[i]!;
+      }
+      for (let w = 0; w < workers; w++) if (counts[w]! > 0) targets.push({ w, values: partValues[w]!, keys: partKeys[w]! });
+    }
+    const maxPending = maxInFlight * workers;
+    await this.until(() => this.pending.length < maxPending && targets.every((t) => this.slots[t.w]!.inFlight < maxInFlight));
+    const seq = this.seq++;
+    for (const t of targets) {
+      const slot = this.slots[t.w]!;
+      slot.inFlight++;
+      const transfer = [t.values.buffer as ArrayBuffer];
+      if (t.keys !== undefined) transfer.push(t.keys.buffer as ArrayBuffer);
+      slot.handle.post({ t: 'batch', seq, values: t.values, keys: t.keys }, transfer);
+    }
+    this.pending.push({ seq, offset: this._offset, rows, parts: targets.length, rowWorker, partial: [], out: undefined });
+    this._offset += rows;
+    this.rowsSinceTrigger += rows;
+    const k = this.dispatched++;
+    for (const f of this.faults) {
+      if (!f.fired && f.afterBatch === k) {
+        f.fired = true;
+        const slot = this.slots[f.worker % this.slots.length]!;
+        if (f.kind === 'terminate') slot.handle.terminate();
+        else slot.handle.post({ t: 'fault', kind: f.kind }, []);
+      }
+    }
+    if (this.rowsSinceTrigger >= this.o.everyRows || now() - this.lastTrigger >= this.o.everyMs) this.trigger();
+  }
+
+  private onOut(worker: number, seq: number, values: Float64Array): void {
+    const head = this.pending[0];
+    if (head === undefined) return;
+    const entry = this.pending[seq - head.seq];
+    if (entry === undefined || entry.seq !== seq) return;
+    if (entry.rowWorker === undefined) entry.out = values;
+    else entry.partial[worker] = values;
+    if (--entry.parts === 0 && entry.rowWorker !== undefined) {
+      const out = new Float64Array(entry.rows);
+      const at = new Int32Array(this.o.workers);
+      const { rowWorker, partial } = entry;
+      for (let i = 0; i < out.length; i++) {
+        const w = rowWorker[i]!;
+        out[i] = partial[w]![at[w]!++]!;
+      }
+      entry.out = out;
+      entry.partial = [];
+      entry.rowWorker = undefined;
+    }
+    while (this.pending.length > 0 && this.pending[0]!.parts === 0) {
+      const done = this.pending.shift()!;
+      this.enqueueWrite(done.offset, done.out!, done.seq);
+    }
+    this.wake();
+  }
+
+  private enqueueWrite(offset: number, values: Float64Array, seq: number): void {
+    const gen = this.gen;
+    const sink = this.o.sink;
+    this.enqueuedSeq = seq;
+    const cp = this.cp;
+    const seal = cp !== undefined && cp.afterSeq === seq ? cp : undefined;
+    this.emitChain = this.emitChain.then(async () => {
+      if (gen !== this.gen) return;
+      try {
+        await sink.write({ offset, values });
+      } catch (error) {
+        if (gen === this.gen) this.fail(new WorkerFailure('sink', -1, `sink failed to write: ${(error as Error).message}`, { cause: error }));
+        return;
+      }
+      if (seal !== undefined) await this.preCommit(seal, gen);
+      this.wake();
+    });
+  }
+
+  private async preCommit(cp: PendingCheckpoint, gen: number): Promise<void> {
+    if (gen !== this.gen) return;
+    try {
+      cp.position = await this.o.sink.preCommit(cp.id);
+    } catch (error) {
+      if (gen === this.gen) this.fail(new WorkerFailure('sink', -1, `sink failed to pre-commit checkpoint ${cp.id}: ${(error as Error).message}`, { cause: error }));
+      return;
+    }
+    if (gen !== this.gen) return;
+    cp.preCommitted = true;
+    this.tryComplete();
+  }
+
+  // ---- checkpoints ------------------------------------------------------------
+
+  private trigger(): void {
+    if (this.cp !== undefined || this.failure !== undefined) return;
+    if (this._offset === (this.last?.offset ?? this.startOffset)) return;
+    const cp: PendingCheckpoint = {
+      id: this.nextId++,
+      afterSeq: this.seq - 1,
+      offset: this._offset,
+      snaps: new Map(),
+      waiting: this.slots.length,
+      position: undefined,
+      preCommitted: false,
+    };
+    this.cp = cp;
+    this.lastTrigger = now();
+    this.rowsSinceTrigger = 0;
+    for (const slot of this.slots) slot.handle.post({ t: 'barrier', id: cp.id }, []);
+    if (this.enqueuedSeq >= cp.afterSeq) {
+      const gen = this.gen;
+      this.emitChain = this.emitChain.then(() => this.preCommit(cp, gen));
+    }
+  }
+
+  private tryComplete(): void {
+    const cp = this.cp;
+    if (cp === undefined || cp.waiting > 0 || !cp.preCommitted) return;
+    this.cp = undefined;
+    const checkpoint: Checkpoint = {
+      id: cp.id,
+      offset: cp.offset,
+      keyGroups: this.o.keyGroups,
+      keyed: this.o.keyed,
+      spec: this.o.spec,
+      sinkPosition: cp.position ?? null,
+      groups: cp.snaps,
+    };
+    this.committing++;
+    // Not tied to the generation: a checkpoint complete before a failure is valid and is kept.
+    this.commitChain = this.commitChain.then(async () => {
+      try {
+        await this.o.store.save(checkpoint.id, encodeCheckpoint(checkpoint));
+        this.last = checkpoint;
+        this.checkpoints++;
+        while (this.log.length > 0 && this.log[0]!.offset + this.log[0]!.batch.values.length <= checkpoint.offset) this.log.shift();
+        await this.o.sink.commit(checkpoint.id);
+      } catch (error) {
+        this.fail(new WorkerFailure('store', -1, `checkpoint ${checkpoint.id} could not be committed: ${(error as Error).message}`, { cause: error }));
+      } finally {
+        this.committing--;
+        this.wake();
+      }
+    });
+  }
+
+  // ---- recovery -----------------------------------------------------------------
+
+  /** Restarts from the last checkpoint: fresh workers, sink rolled back. Throws JobFailedError when restarts are exhausted. */
+  private async recover(): Promise<void> {
+    for (;;) {
+      if (this.fatal !== undefined) throw this.fatal;
+      const cause = this.failure!;
+      const t = now();
+      this.restartTimes = this.restartTimes.filter((r) => t - r < this.o.windowMs);
+      if (this.restartTimes.length >= this.o.maxRestarts) {
+        this.state = 'failed';
+        this.shutdown();
+        throw new JobFailedError(
+          `job failed: ${this.restartTimes.length} restarts within ${this.o.windowMs} ms and the failure persists (${cause.message}); the store holds checkpoint ${this.last?.id ?? 'none'}`,
+          this._restarts,
+          { cause },
+        );
+      }
+      const delay = Math.min(this.o.maxDelayMs, this.o.initialDelayMs * 2 ** this.restartTimes.length);
+      this.restartTimes.push(t);
+      this._restarts++;
+      if (delay > 0) await sleep(delay);
+      await this.emitChain;
+      await this.commitChain;
+      this.pending = [];
+      this.cp = undefined;
+      this._offset = this.last?.offset ?? this.startOffset;
+      this.enqueuedSeq = this.seq - 1;
+      try {
+        await this.o.sink.recover(this.last === undefined ? null : { id: this.last.id, position: this.last.sinkPosition });
+      } catch (error) {
+        this.failure = new WorkerFailure('sink', -1, `sink failed to recover: ${(error as Error).message}`, { cause: error });
+        continue;
+      }
+      this.failure = undefined;
+      this.lastTrigger = now();
+      this.rowsSinceTrigger = 0;
+      this.spawnAll();
+      return;
+    }
+  }
+
+  /** Push mode: recover, then replay the retained batches. */
+  private async recoverAndReplay(): Promise<void> {
+    for (;;) {
+      await this.recover();
+      try {
+        // By offset, not by iterating the array: a checkpoint committed meanwhile shifts the log.
+        for (;;) {
+          const entry = this.log.find((e) => e.offset === this._offset);
+          if (entry === undefined) break;
+          await this.dispatch(entry.batch, false);
+        }
+        if (this._offset !== this.logEnd) throw new Error(`internal error: replay stopped at offset ${this._offset}, the log ends at ${this.logEnd}`);
+        return;
+      } catch (error) {
+        if (error !== RESTART) throw error;
+      }
+    }
+  }
+
+  private checkRunning(): void {
+    if (this.state === 'finished') throw new Error('job has finished');
+    if (this.state === 'aborted') throw new Error('job was aborted');
+    if (this.state === 'failed') throw new Error('job has failed');
+  }
+
+  // ---- public -------------------------------------------------------------------
+
+  push(batch: Batch): Promise<void> {
+    try {
+      this.checkRunning();
+      if (this.mode === 'run') throw new Error('push() cannot be used while run() pulls a source');
+      validateBatch(batch, this.o.keyed);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    this.mode = 'push';
+    const result = this.pushChain.then(() => this.pushOne(batch));
+    this.pushChain = result.catch(() => undefined);
+    return result;
+  }
+
+  private async pushOne(batch: Batch): Promise<void> {
+    this.checkRunning();
+    if (batch.values.length === 0) return;
+    this.log.push({ offset: this.logEnd, batch });
+    this.logEnd += batch.values.length;
+    if (this.failure !== undefined || this.fatal !== undefined) return this.recoverAndReplay();
+    try {
+      await this.dispatch(batch, false);
+    } catch (error) {
+      if (error !== RESTART) throw error;
+      await this.recoverAndReplay();
+    }
+  }
+
+  /** Waits for every result, then takes a checkpoint covering everything. Throws RESTART on failure. */
+  private async drain(): Promise<void> {
+    for (;;) {
+      await this.until(() => this.pending.length === 0 && this.cp === undefined && this.committing === 0);
+      await this.emitChain;
+      const covered = this.last?.offset ?? this.startOffset;
+      if (this._offset === covered) return;
+      this.trigger();
+    }
+  }
+
+  async finish(): Promise<JobResult> {
+    this.checkRunning();
+    await this.pushChain;
+    this.checkRunning();
+    for (;;) {
+      if (this.failure !== undefined || this.fatal !== undefined) {
+        await this.recoverAndReplay();
+        continue;
+      }
+      try {
+        await this.drain();
+        break;
+      } catch (error) {
+        if (error !== RESTART) throw error;
+      }
+    }
+    return this.close();
+  }
+
+  async run(source: Source | AsyncIterable<Batch> | Iterable<Batch>): Promise<JobResult> {
+    this.checkRunning();
+    if (this.mode !== 'none') throw new Error('run() must be the only way a job is fed');
+    if (!isSource(source) || !source.replayable) {
+      let iterable: AsyncIterable<Batch> | Iterable<Batch>;
+      if (isSource(source)) {
+        const s = source;
+        iterable = (async function* () {
+          for (;;) {
+            const batch = await s.read();
+            if (batch === null) return;
+            yield batch;
+          }
+        })();
+      } else {
+        iterable = source;
+      }
+      for await (const batch of iterable) await this.push(batch);
+      return this.finish();
+    }
+    if (typeof source.seek !== 'function') throw new TypeError('a replayable source must have seek(offset)');
+    this.mode = 'run';
+    await source.seek(this._offset);
+    for (;;) {
+      if (this.failure !== undefined || this.fatal !== undefined) {
+        await this.recover();
+        await source.seek(this._offset);
+        continue;
+      }
+      const batch = await source.read();
+      try {
+        if (batch === null) {
+          await this.drain();
+          break;
+        }
+        validateBatch(batch, this.o.keyed);
+        await this.dispatch(batch, true);
+      } catch (error) {
+        if (error !== RESTART) throw error;
+      }
+    }
+    return this.close();
+  }
+
+  private shutdown(): void {
+    if (this.monitor !== undefined) clearInterval(this.monitor);
+    this.monitor = undefined;
+    for (const slot of this.slots) {
+      try {
+        slot.handle.post({ t: 'stop' }, []);
+      } catch {
+        // gone
+      }
+    }
+    this.stopWorkers();
+    this.wake();
+  }
+
+  private async close(): Promise<JobResult> {
+    this.state = 'finished';
+    this.shutdown();
+    await this.o.sink.close?.();
+    return { rows: this._offset, checkpoints: this.checkpoints, restarts: this._restarts, lastCheckpointId: this.last?.id ?? 0 };
+  }
+
+  async abort(): Promise<void> {
+    if (this.state !== 'running') return;
+    this.state = 'aborted';
+    this.shutdown();
+    await this.emitChain;
+    await this.commitChain;
+  }
+}
+
+/**
+ * Starts a job: spawns the workers (restoring the store's latest checkpoint
+ * when `resume` is set) and returns it ready for {@link Job.push} or
+ * {@link Job.run}. Throws `TypeError`/`RangeError` naming the option for bad
+ * options, and {@link CheckpointError} (code `INCOMPATIBLE`) when the
+ * checkpoint to resume from is of another operator, keying or key-group count.
+ *
+ * @example
+ * ```ts
+ * import { createJob, memorySink } from 'streamkernel/scheduler';
+ * import { nodeWorkers, fileCheckpointStore } from 'streamkernel/scheduler/node';
+ *
+ * const sink = memorySink();
+ * const job = await createJob({
+ *   adapter: nodeWorkers(),
+ *   operator: { op: 'median', window: 100 },
+ *   keyed: true,
+ *   workers: 2,
+ *   sink,
+ *   checkpoints: { store: fileCheckpointStore('./ckpt'), everyMs: 1000 },
+ *   resume: true,
+ * });
+ * for await (const batch of batches) await job.push(batch); // waits while workers are busy
+ * await job.finish();
+ * ```
+ */
+export async function createJob(options: JobOptions): Promise<Job & { readonly refused: RefusedCheckpoint[] }> {
+  const job = new JobImpl(normalizeJobOptions(options));
+  await job.start();
+  return job;
+}

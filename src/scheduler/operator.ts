@@ -1,0 +1,327 @@
+// The worker-side operator: kernels per key, grouped into key groups.
+//
+// One WASM kernel instance per key would cost ≥ 64 KiB of memory plus IO
+// buffers (16 384 rows × 16 bytes) each: 10 000 keys would need over 3 GB.
+// Instead, a worker runs ONE instance per operator and keeps each key's state
+// region (a kernel snapshot's payload: 920 bytes for a mean of window 50) in a
+// JS slab. A batch is grouped by key (a stable counting sort), and for each
+// key the state is swapped into the instance's state region, its rows run
+// through `update`, and the state swapped out again. The state region is all
+// a kernel carries from batch to batch (docs/ARCHITECTURE.md), so this is
+// bit-identical to a private kernel per key.
+//
+// The interface (GroupOperator) is what the scheduler needs of any operator:
+// process rows of the worker's key groups, and snapshot/restore state one key
+// group at a time. The keyed windows of src/time/ can plug in behind it.
+import { STATUS_OK, type KernelExports } from '../engine.js';
+import { planFor, type KernelPlan } from '../spec.js';
+import type { NormalizedSpec } from '../types.js';
+import { CheckpointError } from './errors.js';
+import { keyGroupOf } from './hash.js';
+
+/**
+ * What the scheduler needs of an operator inside a worker. Rows arrive in
+ * stream order for the key groups the worker owns; results are one per row.
+ */
+export interface GroupOperator {
+  /** Processes rows (keys undefined: every row is key 0) and writes one result per row into `out`. */
+  process(values: Float64Array, keys: Uint32Array | undefined, out: Float64Array): void;
+  /** The state of one key group, or undefined when it holds none. */
+  snapshotGroup(group: number): Uint8Array | undefined;
+  /** Loads one key group's state (before any row is processed); throws CheckpointError for bad state. */
+  restoreGroup(group: number, bytes: Uint8Array): void;
+  /** Testing: drives the kernel out of bounds to cause a real WASM trap. */
+  trap(): void;
+}
+
+const IMPORTS = {
+  env: {
+    abort(): never {
+      throw new Error('streamkernel: WASM kernel aborted');
+    },
+  },
+};
+
+/** Creates the kernel operator for a spec from a compiled (shared) module. */
+export async function createKernelOperator(module: WebAssembly.Module, spec: NormalizedSpec, keyGroups: number): Promise<KernelOperator> {
+  const instance = await WebAssembly.instantiate(module, IMPORTS);
+  return new KernelOperator(instance.exports as unknown as KernelExports, planFor(spec), keyGroups);
+}
+
+const EMPTY = 0xffffffff;
+
+/** Kernels per key over one shared WASM instance: see the file comment. */
+export class KernelOperator implements GroupOperator {
+  private readonly ex: KernelExports;
+  private readonly keyGroups: number;
+  private readonly stateSize: number;
+  private readonly statePtr: number;
+  private readonly fresh: Uint8Array;
+  // key → slot: open addressing with linear probing.
+  private tableKeys = new Uint32Array(1024);
+  private tableSlots = new Int32Array(1024).fill(-1);
+  private slotKey = new Uint32Array(256);
+  private slab: Uint8Array;
+  private slots = 0;
+  private readonly groupSlots = new Map<number, number[]>();
+  /** The slot whose live state is in WASM memory (its slab copy is stale), or -1. */
+  private resident = -1;
+  // Scratch for grouping a batch by key.
+  private count = new Int32Array(256);
+  private start = new Int32Array(256);
+  private slotOf = new Int32Array(0);
+  private order = new Int32Array(0);
+  private gathered = new Float64Array(0);
+  private results = new Float64Array(0);
+  private touched = new Int32Array(256);
+  private memBuffer: ArrayBuffer | undefined;
+  private mem8 = new Uint8Array(0);
+  private input = new Float64Array(0);
+  private output = new Float64Array(0);
+
+  constructor(exports: KernelExports, plan: KernelPlan, keyGroups: number) {
+    this.ex = exports;
+    this.keyGroups = keyGroups;
+    const status = exports.init(plan.code, plan.window, plan.minPeriods, plan.p0, plan.p1);
+    if (status !== STATUS_OK) throw new RangeError(`kernel module '${plan.module}' refused its parameters (status ${status})`);
+    this.stateSize = exports.stateSize();
+    this.statePtr = exports.statePtr();
+    this.fresh = this.memory().slice(this.statePtr, this.statePtr + this.stateSize);
+    this.slab = new Uint8Array(256 * this.stateSize);
+  }
+
+  /** Keys held. */
+  get keys(): number {
+    return this.slots;
+  }
+
+  /** Bytes of state per key. */
+  get bytesPerKey(): number {
+    return this.stateSize;
+  }
+
+  private memory(): Uint8Array {
+    const buffer = this.ex.memory.buffer as ArrayBuffer;
+    if (buffer !== this.memBuffer) {
+      this.memBuffer = buffer;
+      this.mem8 = new Uint8Array(buffer);
+      const capacity = this.ex.capacity();
+      this.input = new Float64Array(buffer, this.ex.inputPtr(), capacity);
+      this.output = new Float64Array(buffer, this.ex.outputPtr(), capacity);
+    }
+    return this.mem8;
+  }
+
+  private slotFor(key: number): number {
+    const mask = this.tableKeys.length - 1;
+    let h = Math.imul(key, 0x9e3779b1) >>> 0;
+    for (;;) {
+      const i = h & mask;
+      const slot = this.tableSlots[i]!;
+      if (slot === -1) return this.insert(key, i);
+      if (this.tableKeys[i] === key) return slot;
+      h++;
+    }
+  }
+
+  private insert(key: number, at: number): number {
+    const slot = this.slots++;
+    if (slot >= this.slotKey.length) this.growSlots();
+    this.slotKey[slot] = key;
+    this.slab.set(this.fresh, slot * this.stateSize);
+    this.tableKeys[at] = key;
+    this.tableSlots[at] = slot;
+    const group = keyGroupOf(key, this.keyGroups);
+    let list = this.groupSlots.get(group);
+    if (list === undefined) this.groupSlots.set(group, (list = []));
+    list.push(slot);
+    if (this.slots * 2 > this.tableKeys.length) this.rehash();
+    return slot;
+  }
+
+  private growSlots(): void {
+    const n = this.slotKey.length * 2;
+    const keys = new Uint32Array(n);
+    keys.set(this.slotKey);
+    this.slotKey = keys;
+    const slab = new Uint8Array(n * this.stateSize);
+    slab.set(this.slab);
+    this.slab = slab;
+    const count = new Int32Array(n);
+    count.set(this.count);
+    this.count = count;
+    this.start = new Int32Array(n);
+    this.touched = new Int32Array(n);
+  }
+
+  private rehash(): void {
+    const size = this.tableKeys.length * 2;
+    const mask = size - 1;
+    const keys = new Uint32Array(size);
+    const slots = new Int32Array(size).fill(-1);
+    for (let s = 0; s < this.slots; s++) {
+      const key = this.slotKey[s]!;
+      let h = Math.imul(key, 0x9e3779b1) >>> 0;
+      while (slots[h & mask] !== -1) h++;
+      keys[h & mask] = key;
+      slots[h & mask] = s;
+    }
+    this.tableKeys = keys;
+    this.tableSlots = slots;
+  }
+
+  /** Puts slot's state into the instance's state region. */
+  private swapIn(slot: number): void {
+    if (this.resident === slot) return;
+    const mem = this.memory();
+    const size = this.stateSize;
+    if (this.resident >= 0) this.slab.set(mem.subarray(this.statePtr, this.statePtr + size), this.resident * size);
+    mem.set(this.slab.subarray(slot * size, slot * size + size), this.statePtr);
+    this.resident = slot;
+  }
+
+  /** Writes the resident state back to the slab. */
+  private flush(): void {
+    if (this.resident < 0) return;
+    const mem = this.memory();
+    this.slab.set(mem.subarray(this.statePtr, this.statePtr + this.stateSize), this.resident * this.stateSize);
+    this.resident = -1;
+  }
+
+  /** Runs rows [from, to) of `src` through the resident kernel into `dst` at the same positions. */
+  private run(src: Float64Array, dst: Float64Array, from: number, to: number): void {
+    const capacity = this.ex.capacity();
+    for (let a = from; a < to; a += capacity) {
+      const rows = Math.min(capacity, to - a);
+      this.memory();
+      if (rows === 1) {
+        this.input[0] = src[a]!;
+        this.ex.update(1);
+        dst[a] = this.output[0]!;
+      } else {
+        this.input.set(src.subarray(a, a + rows));
+        this.ex.update(rows);
+        dst.set(this.output.subarray(0, rows), a);
+      }
+    }
+  }
+
+  process(values: Float64Array, keys: Uint32Array | undefined, out: Float64Array): void {
+    const n = values.length;
+    if (n === 0) return;
+    if (keys === undefined) {
+      this.swapIn(this.slotFor(0));
+      this.run(values, out, 0, n);
+      return;
+    }
+    if (this.slotOf.length < n) {
+      const size = Math.max(n, this.slotOf.length * 2);
+      this.slotOf = new Int32Array(size);
+      this.order = new Int32Array(size);
+      this.gathered = new Float64Array(size);
+      this.results = new Float64Array(size);
+    }
+    const { slotOf } = this;
+    let touchedCount = 0;
+    for (let i = 0; i < n; i++) {
+      const slot = this.slotFor(keys[i]!);
+      slotOf[i] = slot;
+      const c = this.count[slot]!;
+      if (c === 0) this.touched[touchedCount++] = slot;
+      this.count[slot] = c + 1;
+    }
+    const { count, start, touched } = this;
+    if (touchedCount === 1) {
+      const slot = touched[0]!;
+      count[slot] = 0;
+      this.swapIn(slot);
+      this.run(values, out, 0, n);
+      return;
+    }
+    let pos = 0;
+    for (let t = 0; t < touchedCount; t++) {
+      const slot = touched[t]!;
+      start[slot] = pos;
+      pos += count[slot]!;
+    }
+    const { order, gathered, results } = this;
+    for (let i = 0; i < n; i++) {
+      const slot = slotOf[i]!;
+      const p = start[slot]!;
+      start[slot] = p + 1;
+      gathered[p] = values[i]!;
+      order[p] = i;
+    }
+    // The resident key first: one swap fewer.
+    let end = 0;
+    for (let t = 0; t < touchedCount; t++) {
+      const slot = touched[t]!;
+      const rows = count[slot]!;
+      count[slot] = 0;
+      const begin = end;
+      end += rows;
+      this.swapIn(slot);
+      this.run(gathered, results, begin, end);
+    }
+    for (let p = 0; p < n; p++) out[order[p]!] = results[p]!;
+  }
+
+  snapshotGroup(group: number): Uint8Array | undefined {
+    const list = this.groupSlots.get(group);
+    if (list === undefined || list.length === 0) return undefined;
+    this.flush();
+    const size = this.stateSize;
+    const bytes = new Uint8Array(8 + list.length * (4 + size));
+    const view = new DataView(bytes.buffer);
+    view.setUint32(0, list.length, true);
+    view.setUint32(4, size, true);
+    let at = 8 + list.length * 4;
+    for (let i = 0; i < list.length; i++) {
+      const slot = list[i]!;
+      view.setUint32(8 + i * 4, this.slotKey[slot]!, true);
+      bytes.set(this.slab.subarray(slot * size, slot * size + size), at);
+      at += size;
+    }
+    return bytes;
+  }
+
+  restoreGroup(group: number, bytes: Uint8Array): void {
+    const fail = (why: string): never => {
+      throw new CheckpointError('BAD_STATE', `checkpoint state of key group ${group} is invalid: ${why}`);
+    };
+    if (bytes.length < 8) fail(`${bytes.length} bytes is too short`);
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const count = view.getUint32(0, true);
+    const size = view.getUint32(4, true);
+    if (size !== this.stateSize) fail(`kernel state of ${size} bytes, expected ${this.stateSize}`);
+    if (bytes.length !== 8 + count * (4 + size)) fail(`expected ${8 + count * (4 + size)} bytes for ${count} keys, got ${bytes.length}`);
+    if (this.groupSlots.has(group)) fail('restored twice');
+    this.flush();
+    const mem = this.memory();
+    let at = 8 + count * 4;
+    for (let i = 0; i < count; i++) {
+      const key = view.getUint32(8 + i * 4, true);
+      if (keyGroupOf(key, this.keyGroups) !== group) fail(`key ${key} belongs to key group ${keyGroupOf(key, this.keyGroups)}`);
+      const before = this.slots;
+      const slot = this.slotFor(key);
+      if (slot !== before) fail(`key ${key} appears twice`);
+      const state = bytes.subarray(at, at + size);
+      // Validate in the instance before keeping it: the CRC is not a defence against forged bytes.
+      mem.set(state, this.statePtr);
+      let status: number;
+      try {
+        status = this.ex.validate();
+      } catch {
+        status = -1;
+      }
+      if (status !== STATUS_OK) fail(`kernel state of key ${key} is inconsistent`);
+      this.slab.set(state, slot * size);
+      at += size;
+    }
+    this.resident = -1;
+  }
+
+  trap(): void {
+    this.ex.update(0x7fffffff);
+  }
+}

@@ -1,0 +1,42 @@
+// The in-memory checkpoint store (platform-neutral). The file store is in
+// node.ts, the IndexedDB store in browser.ts.
+import type { CheckpointStore } from './types.js';
+
+/** Checks `keep`, shared by every store. */
+export function checkKeep(keep: unknown): number {
+  if (typeof keep !== 'number') throw new TypeError(`keep must be a number, got ${typeof keep === 'string' ? `'${keep}'` : String(keep)}`);
+  if (!Number.isInteger(keep) || keep < 1) throw new RangeError(`keep must be a positive integer, got ${keep}`);
+  return keep;
+}
+
+/**
+ * A checkpoint store in memory: for recovery from worker failures within one
+ * process (it does not survive the process). Keeps the bytes it is given
+ * (the job never modifies them after saving).
+ *
+ * @param options.keep - checkpoints kept, newest first. @default 2
+ * @example
+ * ```ts
+ * const store = memoryCheckpointStore({ keep: 3 });
+ * ```
+ */
+export function memoryCheckpointStore(options: { keep?: number } = {}): CheckpointStore & { readonly entries: Map<number, Uint8Array> } {
+  const keep = checkKeep(options.keep ?? 2);
+  const entries = new Map<number, Uint8Array>();
+  return {
+    entries,
+    async save(id, bytes) {
+      entries.set(id, bytes);
+      const ids = [...entries.keys()].sort((a, b) => b - a);
+      for (const old of ids.slice(keep)) entries.delete(old);
+    },
+    async list() {
+      return [...entries.keys()].sort((a, b) => b - a);
+    },
+    async read(id) {
+      const bytes = entries.get(id);
+      if (bytes === undefined) throw new Error(`no checkpoint ${id} in the store`);
+      return bytes;
+    },
+  };
+}

@@ -1,0 +1,355 @@
+// Public types of the parallel scheduler (docs/SCHEDULER.md).
+import type { KernelSpec, NormalizedSpec } from '../types.js';
+
+/**
+ * Rows going into a job: values, and with a keyed job one `Uint32Array` key
+ * per row.
+ *
+ * @example
+ * ```ts
+ * const batch: Batch = { values: new Float64Array([1, 2, 3]), keys: new Uint32Array([7, 8, 7]) };
+ * ```
+ */
+export interface Batch {
+  /** One value per row. */
+  values: Float64Array;
+  /** One key per row; required for keyed jobs, not allowed otherwise. */
+  keys?: Uint32Array;
+}
+
+/**
+ * Results leaving a job, in input order: `values[i]` is the result of input
+ * row `offset + i` (a rolling operator has one result per row).
+ */
+export interface OutputBatch {
+  /** Stream offset (0-based row number over the whole stream) of the first row. */
+  offset: number;
+  /** The results. The array is the sink's to keep. */
+  values: Float64Array;
+}
+
+/**
+ * A source a job pulls from. A replayable source can `seek` back to any row
+ * offset it has produced; recovery replays it from the last checkpoint. A
+ * source that is not replayable is retained by the job from the last
+ * checkpoint on (memory bounded by the checkpoint interval).
+ *
+ * @example
+ * ```ts
+ * const source = arraySource(values, { keys, batchRows: 65_536 });
+ * ```
+ */
+export interface Source {
+  /** True when {@link Source.seek} can go back to any offset already read. */
+  readonly replayable: boolean;
+  /** Makes the next `read` start at row `offset`. Required when replayable. */
+  seek?(offset: number): void | Promise<void>;
+  /** The next batch, or `null` at the end of the stream. */
+  read(): Batch | null | Promise<Batch | null>;
+}
+
+/** A sink's position: any JSON value; stored in checkpoints and handed back to {@link Sink.recover}. */
+export type SinkPosition = null | boolean | number | string | SinkPosition[] | { [key: string]: SinkPosition };
+
+/** The last committed checkpoint as a sink sees it. */
+export interface CommittedSinkState {
+  /** Checkpoint id. */
+  id: number;
+  /** What {@link Sink.preCommit} returned for it. */
+  position: SinkPosition;
+}
+
+/**
+ * Where a job's results go, exactly once. The job calls, in this order per
+ * checkpoint: `write` for every output batch in stream order, `preCommit(id)`
+ * right after the last batch the checkpoint covers, and once the checkpoint
+ * is durable in the store, `commit(id)`. Writes after a `preCommit` belong to
+ * the next checkpoint. On recovery, `recover(last)` must discard everything
+ * written after the `preCommit` of `last` (or everything, when `last` is
+ * null), and the job then writes those rows again.
+ *
+ * Two ways to meet the contract: hold writes back until `commit` (a two-phase
+ * sink, as {@link memorySink}), or write through and make `recover` roll back
+ * to the position (a transactional sink, as the Node file sink, which
+ * truncates). Methods may return promises; the job awaits them in order.
+ */
+export interface Sink {
+  /** Receives the next output batch, in stream order. */
+  write(batch: OutputBatch): void | Promise<void>;
+  /** Seals everything written so far into checkpoint `id`; returns the position to store with it. */
+  preCommit(id: number): SinkPosition | Promise<SinkPosition>;
+  /** Checkpoint `id` is durable: make what it covers visible. */
+  commit(id: number): void | Promise<void>;
+  /** Rolls back to `last` (nothing written when null) before a replay or a resume. */
+  recover(last: CommittedSinkState | null): void | Promise<void>;
+  /** The job finished; release resources. */
+  close?(): void | Promise<void>;
+}
+
+/**
+ * Where checkpoints are kept: opaque, checksummed bytes by id. `save` must be
+ * atomic (a checkpoint is either wholly there or absent) and keeps only the
+ * newest few.
+ */
+export interface CheckpointStore {
+  /** Stores checkpoint `id` atomically, then drops all but the newest `keep`. */
+  save(id: number, bytes: Uint8Array): Promise<void>;
+  /** Ids of the stored checkpoints, newest first. */
+  list(): Promise<number[]>;
+  /** The bytes of checkpoint `id` as stored (they may be corrupt; the job checks them). */
+  read(id: number): Promise<Uint8Array>;
+}
+
+/** A worker thread as the scheduler sees it: see {@link WorkerAdapter}. */
+export interface WorkerHandle {
+  /** Posts a message, transferring (not cloning) the listed buffers. */
+  post(message: unknown, transfer: ArrayBuffer[]): void;
+  /** Messages from the worker. */
+  onMessage(handler: (message: unknown) => void): void;
+  /** An uncaught error (or WASM trap) inside the worker. */
+  onError(handler: (error: Error) => void): void;
+  /** The worker exited (Node). Browsers never report this: the heartbeat catches it. */
+  onExit(handler: (code: number) => void): void;
+  /** Stops the worker now. */
+  terminate(): void;
+}
+
+/**
+ * Runs scheduler workers on one platform: Node `worker_threads`
+ * (`nodeWorkers()` from `streamkernel/scheduler/node`) or Web Workers
+ * (`webWorkers()` from `streamkernel/scheduler/browser`).
+ */
+export interface WorkerAdapter {
+  /** `'node'` or `'browser'`, for messages. */
+  readonly platform: string;
+  /** Cores available: the default number of workers. */
+  readonly concurrency: number;
+  /** Starts one worker running the scheduler's worker entry. */
+  spawn(): WorkerHandle;
+}
+
+/**
+ * When checkpoints are taken and where they go.
+ *
+ * @example
+ * ```ts
+ * const checkpoints: CheckpointOptions = { store: fileCheckpointStore('ckpt'), everyMs: 1000 };
+ * ```
+ */
+export interface CheckpointOptions {
+  /**
+   * Where checkpoints go.
+   * @default memoryCheckpointStore()
+   */
+  store?: CheckpointStore;
+  /**
+   * Take a checkpoint once this many rows have gone in since the last one.
+   * A positive integer or Infinity.
+   * @default Infinity
+   */
+  everyRows?: number;
+  /**
+   * Take a checkpoint once this many ms have passed since the last one
+   * (checked as batches go in). A positive number or Infinity.
+   * @default 1000
+   */
+  everyMs?: number;
+}
+
+/**
+ * How a job restarts after a failure: exponential backoff, and at most
+ * `maxRestarts` restarts within any `windowMs`.
+ *
+ * @example
+ * ```ts
+ * const restart: RestartOptions = { maxRestarts: 5, windowMs: 60_000, initialDelayMs: 50 };
+ * ```
+ */
+export interface RestartOptions {
+  /**
+   * Restarts allowed within `windowMs`; one more failure fails the job. A non-negative integer.
+   * @default 3
+   */
+  maxRestarts?: number;
+  /**
+   * The sliding window over which restarts are counted, in ms. A positive number or Infinity.
+   * @default 60000
+   */
+  windowMs?: number;
+  /**
+   * Delay before the first restart in a window, in ms; doubled for each further one. A non-negative number.
+   * @default 100
+   */
+  initialDelayMs?: number;
+  /**
+   * The longest delay between restarts, in ms. A non-negative number ≥ `initialDelayMs`.
+   * @default 10000
+   */
+  maxDelayMs?: number;
+}
+
+/**
+ * How hung workers are found: each worker posts a heartbeat every
+ * `intervalMs`; one silent for `timeoutMs` is declared hung and the job
+ * restarts. A batch is processed without yielding, so `timeoutMs` must exceed
+ * the time one batch takes.
+ *
+ * @example
+ * ```ts
+ * const heartbeat: HeartbeatOptions = { intervalMs: 100, timeoutMs: 2000 };
+ * ```
+ */
+export interface HeartbeatOptions {
+  /**
+   * Interval between heartbeats, in ms. A positive number.
+   * @default 250
+   */
+  intervalMs?: number;
+  /**
+   * Silence after which a worker is hung, in ms. A number greater than `intervalMs`.
+   * @default 5000
+   */
+  timeoutMs?: number;
+}
+
+/**
+ * A failure to inject, for tests: after batch number `afterBatch` (0-based,
+ * counting every batch dispatched by this job, replays included) has been
+ * dispatched, worker `worker` fails in the given way. Each fault fires once.
+ *
+ * - `'terminate'`: the coordinator terminates the worker from outside.
+ * - `'exit'`: the worker calls `process.exit(1)` (browsers: `self.close()`) during its next batch.
+ * - `'throw'`: an `Error` is thrown inside the kernel call of its next batch.
+ * - `'trap'`: the kernel is driven out of bounds, a real WASM trap.
+ * - `'hang'`: the worker blocks forever during its next batch.
+ */
+export interface Fault {
+  /** Dispatched batches (0-based) after which the fault is armed. */
+  afterBatch: number;
+  /** Worker index (taken modulo the number of workers). */
+  worker: number;
+  /** How the worker fails. */
+  kind: 'terminate' | 'exit' | 'throw' | 'trap' | 'hang';
+}
+
+/**
+ * Options of {@link createJob}.
+ *
+ * @example
+ * ```ts
+ * const job = await createJob({
+ *   adapter: nodeWorkers(),
+ *   operator: { op: 'mean', window: 100 },
+ *   keyed: true,
+ *   workers: 2,
+ *   sink: memorySink(),
+ * });
+ * ```
+ */
+export interface JobOptions {
+  /** Runs the workers: `nodeWorkers()` or `webWorkers()`. */
+  adapter: WorkerAdapter;
+  /** The kernel every key runs: any {@link KernelSpec}. */
+  operator: KernelSpec;
+  /** Where results go. */
+  sink: Sink;
+  /**
+   * Rows carry `Uint32Array` keys and each key has its own kernel state.
+   * Unkeyed, every row is key 0: one series, run by one worker.
+   * @default false
+   */
+  keyed?: boolean;
+  /**
+   * Worker threads: an integer from 1 to `keyGroups`.
+   * @default adapter.concurrency
+   */
+  workers?: number;
+  /**
+   * Key groups: the unit of state distribution and the maximum parallelism.
+   * An integer from 1 to 32768; fixed for the life of a job's checkpoints.
+   * @default 128
+   */
+  keyGroups?: number;
+  /**
+   * Batches in flight per worker; `push` waits while any worker a batch needs is full. A positive integer.
+   * @default 4
+   */
+  maxInFlight?: number;
+  /** Checkpointing. */
+  checkpoints?: CheckpointOptions;
+  /** Restart strategy. */
+  restart?: RestartOptions;
+  /** Hung-worker detection. */
+  heartbeat?: HeartbeatOptions;
+  /**
+   * Start from the store's latest valid checkpoint (falling back past corrupt
+   * ones): kernel state, source offset and sink position. With none, start
+   * from the beginning.
+   * @default false
+   */
+  resume?: boolean;
+  /** Fault injection, for tests only. */
+  faults?: Fault[];
+}
+
+/** What a finished job reports. */
+export interface JobResult {
+  /** Rows that went in (the stream offset at the end). */
+  rows: number;
+  /** Checkpoints committed by this job. */
+  checkpoints: number;
+  /** Restarts after failures. */
+  restarts: number;
+  /** The id of the last committed checkpoint, or 0 for none. */
+  lastCheckpointId: number;
+}
+
+/**
+ * A running job: see {@link createJob}.
+ */
+export interface Job {
+  /** The normalized kernel spec. */
+  readonly spec: Readonly<NormalizedSpec>;
+  /** Worker threads. */
+  readonly workers: number;
+  /** Rows accepted so far (the stream offset of the next row). On resume, starts at the checkpoint's offset. */
+  readonly offset: number;
+  /** Restarts so far. */
+  readonly restarts: number;
+  /**
+   * Sends a batch in. Resolves once every worker the batch needs has room
+   * (backpressure), not when it is processed. Batches are retained until a
+   * checkpoint covers them, for replay: do not modify a batch after pushing it.
+   */
+  push(batch: Batch): Promise<void>;
+  /** Pulls a source to its end (as fast as workers drain), then finishes. */
+  run(source: Source | AsyncIterable<Batch> | Iterable<Batch>): Promise<JobResult>;
+  /** Waits for every result, takes a final checkpoint, commits the sink and stops the workers. */
+  finish(): Promise<JobResult>;
+  /** Stops the workers without a final checkpoint (results after the last checkpoint are discarded). */
+  abort(): Promise<void>;
+}
+
+/**
+ * Options of {@link parallelRolling}.
+ *
+ * @example
+ * ```ts
+ * const options: ParallelOptions = { adapter: nodeWorkers(), workers: 4 };
+ * ```
+ */
+export interface ParallelOptions {
+  /** Runs the workers. */
+  adapter: WorkerAdapter;
+  /**
+   * Workers: a positive integer.
+   * @default adapter.concurrency
+   */
+  workers?: number;
+  /**
+   * Rows per chunk (before its halo); chunks are handed to workers as they
+   * free up. A positive integer.
+   * @default ceil(values.length / workers)
+   */
+  chunkRows?: number;
+}
