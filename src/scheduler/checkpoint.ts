@@ -19,7 +19,7 @@
 // Key groups without state are left out. decodeCheckpoint checks the length,
 // magic, version, declared length and CRC before it parses anything, then the
 // structure, then that the build and spec are this build's.
-import { crc32Fast as crc32 } from './crc.js';
+import { crc32 } from '../crc32.js';
 import { buildHash } from '../engine.js';
 import { normalizeSpec, planFor } from '../spec.js';
 import type { NormalizedSpec } from '../types.js';

@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest';
+import { crc32 } from '../src/crc32.js';
+
+/** The textbook bit-at-a-time CRC-32: slow and obviously right. */
+function bitwiseCrc32(bytes: Uint8Array, start: number, end: number): number {
+  let c = 0xffffffff;
+  for (let i = start; i < end; i++) {
+    c ^= bytes[i]!;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  }
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+describe('crc32', () => {
+  it('gives the standard check value for "123456789"', () => {
+    expect(crc32(new TextEncoder().encode('123456789'))).toBe(0xcbf43926);
+  });
+
+  it('equals a bitwise CRC-32 at every alignment and length (slicing-by-8 edges)', () => {
+    let s = 7;
+    const bytes = Uint8Array.from({ length: 4099 }, () => (s = (Math.imul(s, 1103515245) + 12345) >>> 0) >>> 24);
+    for (const view of [bytes, bytes.subarray(1), bytes.subarray(3)]) {
+      for (let start = 0; start < 12; start++) {
+        for (let end = start; end < 80; end++) expect(crc32(view, start, end), `[${start}, ${end})`).toBe(bitwiseCrc32(view, start, end));
+      }
+      expect(crc32(view)).toBe(bitwiseCrc32(view, 0, view.length));
+    }
+  });
+});
