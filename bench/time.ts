@@ -5,9 +5,14 @@
 // - keyed rolling mean and median by duration: 10 000 keys, 1e6 rows,
 //   window 10 s (about 10 rows per key window); targets ≥ 3× (mean) and
 //   ≥ 2× (median) the plain-JS loop;
-// - tumbling (1 s) and hopping (10 s every 2 s) sums over the same keyed rows.
+// - tumbling (1 s) and hopping (10 s every 2 s) sums over the same keyed rows
+//   (worst case: about one row per window per key), and over the same rows
+//   with 100 keys (typical: ~100 rows per tumbling window per key). The
+//   plain-JS loops build the same result objects ({ key, start, end, value,
+//   count, update }) as the operator returns: a loop that emits nothing is
+//   not doing the same job.
 //
-// Flags: --rows N (default 1e6), --keys K (default 10 000).
+// Flags: --rows N (default 1e6), --keys K (default 10 000), --few-keys F (default 100).
 import os from 'node:os';
 import { Bench } from 'tinybench';
 import { createTimeRolling, createWindows } from '../src/index.js';
@@ -19,15 +24,16 @@ const argNum = (name: string, fallback: number): number => {
 };
 const N = argNum('--rows', 1e6);
 const KEYS = argNum('--keys', 10_000);
+const FEW_KEYS = argNum('--few-keys', 100);
 const WINDOW = 10_000;
 
-function data(): { ts: Float64Array; xs: Float64Array; keys: Uint32Array } {
+function data(nKeys = KEYS): { ts: Float64Array; xs: Float64Array; keys: Uint32Array } {
   const ts = new Float64Array(N), xs = new Float64Array(N), keys = new Uint32Array(N);
   let s = 12345;
   for (let i = 0; i < N; i++) {
     s = (Math.imul(s, 1103515245) + 12345) >>> 0;
     ts[i] = i / 10; // 10 rows per ms over all keys: ~1 row per key per second
-    keys[i] = s % KEYS;
+    keys[i] = s % nKeys;
     xs[i] = s % 101 === 0 ? NaN : 100 + ((s >>> 8) / 16777216 - 0.5) * 20;
   }
   return { ts, xs, keys };
@@ -116,17 +122,26 @@ function jsKeyedMedian(ts: Float64Array, xs: Float64Array, keys: Uint32Array, w:
   }
 }
 
-/** In-order tumbling sums: one running window per key, emitted when the key moves to the next window. */
-function jsTumbling(ts: Float64Array, xs: Float64Array, keys: Uint32Array, size: number): number {
+interface JsWindow {
+  key: number;
+  start: number;
+  end: number;
+  value: number;
+  count: number;
+  update: boolean;
+}
+
+/** In-order tumbling sums: one running window per key, emitted (as a result object) when the key moves to the next window. */
+function jsTumbling(ts: Float64Array, xs: Float64Array, keys: Uint32Array, size: number): JsWindow[] {
   const states = new Map<number, { start: number; sum: number; count: number }>();
-  let emitted = 0;
+  const out: JsWindow[] = [];
   for (let i = 0; i < ts.length; i++) {
     const k = keys[i]!, t = ts[i]!, x = xs[i]!;
     const start = Math.floor(t / size) * size;
     let st = states.get(k);
     if (st === undefined) states.set(k, (st = { start, sum: 0, count: 0 }));
     else if (st.start !== start) {
-      emitted++;
+      out.push({ key: k, start: st.start, end: st.start + size, value: st.sum, count: st.count, update: false });
       st.start = start;
       st.sum = 0;
       st.count = 0;
@@ -136,21 +151,22 @@ function jsTumbling(ts: Float64Array, xs: Float64Array, keys: Uint32Array, size:
       st.count++;
     }
   }
-  return emitted + states.size;
+  for (const [k, st] of states) out.push({ key: k, start: st.start, end: st.start + size, value: st.sum, count: st.count, update: false });
+  return out;
 }
 
-/** In-order hopping sums: per key, a Map of open windows by start. */
-function jsHopping(ts: Float64Array, xs: Float64Array, keys: Uint32Array, size: number, step: number): number {
+/** In-order hopping sums: per key, a Map of open windows by start; a window is emitted once a row of its key passes its end. */
+function jsHopping(ts: Float64Array, xs: Float64Array, keys: Uint32Array, size: number, step: number): JsWindow[] {
   const states = new Map<number, Map<number, { sum: number; count: number }>>();
-  let emitted = 0;
+  const out: JsWindow[] = [];
   for (let i = 0; i < ts.length; i++) {
     const k = keys[i]!, t = ts[i]!, x = xs[i]!;
     let wins = states.get(k);
     if (wins === undefined) states.set(k, (wins = new Map()));
-    for (const [start] of wins) {
+    for (const [start, w] of wins) {
       if (start + size <= t) {
         wins.delete(start);
-        emitted++;
+        out.push({ key: k, start, end: start + size, value: w.sum, count: w.count, update: false });
       }
     }
     for (let start = Math.floor(t / step) * step; start > t - size; start -= step) {
@@ -162,8 +178,8 @@ function jsHopping(ts: Float64Array, xs: Float64Array, keys: Uint32Array, size: 
       }
     }
   }
-  for (const wins of states.values()) emitted += wins.size;
-  return emitted;
+  for (const [k, wins] of states) for (const [start, w] of wins) out.push({ key: k, start, end: start + size, value: w.sum, count: w.count, update: false });
+  return out;
 }
 
 // ---------------------------------------------------------------------------
@@ -219,26 +235,43 @@ async function main(): Promise<void> {
     kernel.dispose();
   }
 
-  const tumbling = await createWindows({ kind: 'tumbling', op: 'sum', size: '1s', keys: 'number' });
-  const hopping = await createWindows({ kind: 'hopping', op: 'sum', size: '10s', step: '2s', keys: 'number' });
-  const t = await rowsPerSecond({
-    ours: () => {
-      tumbling.reset();
-      tumbling.push(ts, xs, keys);
-      tumbling.flush();
-    },
-    js: () => jsTumbling(ts, xs, keys, 1000),
-  });
-  report('keyed tumbling sum (1 s)', t.ours!, t.js!);
-  const h = await rowsPerSecond({
-    ours: () => {
-      hopping.reset();
-      hopping.push(ts, xs, keys);
-      hopping.flush();
-    },
-    js: () => jsHopping(ts, xs, keys, 10_000, 2000),
-  });
-  report('keyed hopping sum (10 s every 2 s)', h.ours!, h.js!);
+  for (const [label, d] of [
+    ['', { ts, xs, keys }],
+    [`, ${FEW_KEYS} keys`, data(FEW_KEYS)],
+  ] as const) {
+    const tumbling = await createWindows({ kind: 'tumbling', op: 'sum', size: '1s', keys: 'number' });
+    const hopping = await createWindows({ kind: 'hopping', op: 'sum', size: '10s', step: '2s', keys: 'number' });
+    // Check once that both emit the same windows (as multisets: the operator emits in (end, key) order).
+    for (const [op, js] of [
+      [tumbling, () => jsTumbling(d.ts, d.xs, d.keys, 1000)],
+      [hopping, () => jsHopping(d.ts, d.xs, d.keys, 10_000, 2000)],
+    ] as const) {
+      op.reset();
+      const ours = [...op.push(d.ts, d.xs, d.keys).windows, ...op.flush().windows];
+      const ref = js();
+      const enc = (w: { key: number | string; start: number; count: number }): string => `${w.key}/${w.start}/${w.count}`;
+      const a = ours.map(enc).sort(), b = ref.map(enc).sort();
+      if (a.length !== b.length || a.some((x, i) => x !== b[i])) throw new Error(`${op.spec.kind}${label}: windows differ from the plain-JS loop`);
+    }
+    const t = await rowsPerSecond({
+      ours: () => {
+        tumbling.reset();
+        tumbling.push(d.ts, d.xs, d.keys);
+        tumbling.flush();
+      },
+      js: () => jsTumbling(d.ts, d.xs, d.keys, 1000),
+    });
+    report(`keyed tumbling sum (1 s)${label}`, t.ours!, t.js!);
+    const h = await rowsPerSecond({
+      ours: () => {
+        hopping.reset();
+        hopping.push(d.ts, d.xs, d.keys);
+        hopping.flush();
+      },
+      js: () => jsHopping(d.ts, d.xs, d.keys, 10_000, 2000),
+    });
+    report(`keyed hopping sum (10 s every 2 s)${label}`, h.ours!, h.js!);
+  }
 }
 
 await main();

@@ -4,10 +4,12 @@
 //   streamkernel ewm mean (--alpha A | --span S | --halflife H | --com C) [--adjust true|false]
 //                         [--min-periods M] [--batch-size B] [FILE]
 //   streamkernel demo [--rows N] [--batch-size B]
+//   streamkernel run [FILE] --value COL --op OP [--op OP ...] --window W [options]
+//   streamkernel bench [--quick] [--ops a,b] [--write]
 //   streamkernel --help | --version
 //
-// Exit codes: 0 ok, 1 usage error, 2 malformed input line, 3 FILE missing or
-// unreadable, 4 any other failure.
+// Exit codes: 0 ok, 1 usage error (also an unknown column), 2 malformed input
+// line or row, 3 FILE missing or unreadable, 4 any other failure.
 
 import { fstatSync, readFileSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
@@ -20,6 +22,8 @@ import { parseCommand, UsageError, type Command } from './cli/args.js';
 import { runDemo } from './cli/demo.js';
 import { MalformedLine, runPipeline } from './cli/pipeline.js';
 import { Output, OutputClosed, OutputFailed } from './cli/output.js';
+import { runJob } from './cli/run.js';
+import { runBench } from './cli/bench.js';
 
 export const EXIT_OK = 0;
 export const EXIT_USAGE = 1;
@@ -109,6 +113,13 @@ export async function main(argv: readonly string[], io?: CliIo): Promise<number>
     return code;
   };
 
+  // Scale-out on Redis (docs/REDIS.md): loaded only when asked for, so the client stays out of other commands.
+  if (argv[0] === 'worker' || argv[0] === 'produce') {
+    const redis = await import('./redis/cli.js');
+    const run = argv[0] === 'worker' ? redis.runWorkerCommand : redis.runProduceCommand;
+    return run(argv.slice(1), { stdin, stdout, stderr, env: process.env });
+  }
+
   let command: Command;
   try {
     command = parseCommand(argv);
@@ -131,6 +142,10 @@ export async function main(argv: readonly string[], io?: CliIo): Promise<number>
         return EXIT_OK;
       case 'stream':
         return await runStream(command, stdin, io === undefined ? isStdinFile() : (io.stdinIsFile ?? false), out, fail);
+      case 'run':
+        return await runJob(command, { stdin, out, stderr, stderrIsTTY: (stderr as { isTTY?: boolean }).isTTY === true });
+      case 'bench':
+        return await runBench(command.args, out, stderr);
     }
   } catch (err) {
     if (err instanceof OutputClosed) return EXIT_OK; // the reader left (e.g. `| head`): stop quietly

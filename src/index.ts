@@ -100,3 +100,7 @@ export type {
   WindowResult,
   WindowSpec,
 } from './types.js';
+
+// Sources, sinks and stream adapters that run in Node and browsers (src/connectors/, docs/CONNECTORS.md).
+// Node-only connectors (files, Node streams) are in 'streamkernel/node'.
+export * from './connectors/index.js';

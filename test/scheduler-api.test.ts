@@ -168,5 +168,3 @@ describe('backpressure', () => {
     expect(offsets).toEqual(Array.from({ length: 40 }, (_, i) => i * rows));
   });
 });
-
-});

@@ -4,15 +4,25 @@
 // One instance holds every key. Memory layout (its own, not common.ts's: the
 // state grows with the number of keys, so it sits last, where memory grows):
 //
-//   [static data][IO: ts f64 × cap][values f64 × cap][keys u32 × cap]
-//                [slot index u32 × cap][output f64 × cap][state arena →]
+//   [static data][arena →]
 //
-// State lives in an arena with a segregated free-list allocator (power-of-two
-// size classes): an open-addressing hash table key → slot (linear probing,
-// backward-shift deletion), a table of fixed-size slot records, and one block
-// per key holding a ring of (ts, value, aggregates…) entries that doubles
-// when full (plus a sorted array of the window's non-NaN values for
-// median/quantile).
+// Everything lives in an arena with a segregated free-list allocator
+// (power-of-two size classes): the IO buffers (ts, values, output, keys,
+// slot index per row, grouped rows; they grow on demand with reserve(), up to
+// MAX_IO rows), an open-addressing hash table of (key, slot) pairs (linear
+// probing, backward-shift deletion; keys inline, so a lookup touches one
+// cache line), a table of fixed-size slot records, and one block per key
+// holding a ring of (ts, value, aggregates…) entries that doubles when full
+// (plus a sorted array of the window's non-NaN values for median/quantile).
+//
+// A batch is processed grouped by key: check() finds every row's slot and
+// lists the keys of the batch; update() sorts the rows by key (a counting
+// sort, stable: each key's rows stay in arrival order), then runs each key's
+// rows one after the other while its slot and ring are in cache, and writes
+// every result back to its row. Each key sees exactly the operations, in the
+// same order, as row-by-row processing would give it, so results are the same
+// bits; the only cross-key input, the greatest timestamp before each row
+// (for the time to live), is recorded per row by check().
 //
 // Aggregates never subtract what left the window: each key's ring is a
 // two-stack queue. Entries [head, head + front) are the "front" stack with
@@ -63,7 +73,7 @@ const SL_FINITE: usize = 28; // u32: finite entries
 const SL_BACK_FINITE: usize = 32; // u32: finite entries in the back stack
 const SL_INF: usize = 36; // u32: ±Inf entries
 const SL_EPOCH: usize = 40; // u32: batch epoch of SL_SCRATCH
-const SL_NEXT_FREE: usize = 44; // u32: next free slot + 1 (free slots only)
+const SL_NEXT_FREE: usize = 44; // u32: next free slot + 1 (free slots); rows of the batch, then group cursor (live slots)
 const SL_LAST_TS: usize = 48; // f64: timestamp of the key's last row (−Inf: none)
 const SL_SCRATCH: usize = 56; // f64: last timestamp within the batch being checked
 const SL_BACK_A: usize = 64; // f64: back aggregate (sum, min, max, first, last, or S1)
@@ -74,6 +84,10 @@ const SLOT_BYTES: usize = 96;
 
 const MIN_RING: u32 = 8;
 const MIN_CLASS: i32 = 6;
+/** Largest IO capacity reserve() grows to (rows per update()). */
+const MAX_IO: i32 = 1 << 20;
+/** Bytes per grouped row: ts f64, value f64 (+ greatest earlier timestamp f64 with a finite ttl). */
+let recBytes: usize = 16;
 
 // Parameters.
 let gOp: i32 = 0;
@@ -92,8 +106,13 @@ let ioCap: i32 = 0;
 let pTs: usize = 0;
 let pVal: usize = 0;
 let pKey: usize = 0;
-let pSlotIdx: usize = 0;
+let pSlotIdx: usize = 0; // u32 per row: its slot (check), then its place in the grouped order (update)
 let pOut: usize = 0;
+let pRec: usize = 0; // grouped rows, recBytes each; results in grouped order go to pVal
+let pMaxBefore: usize = 0; // f64 per row: greatest timestamp before the row (only with a finite ttl)
+let pTouched: usize = 0; // u32 per row: slots of the batch, in order of first row
+let nTouched: i32 = 0;
+let checkedRows: i32 = 0;
 
 // State.
 let arenaBase: usize = 0;
@@ -169,6 +188,11 @@ function free(p: usize, bytes: usize): void {
   return h;
 }
 
+// Hash table entries: (key u32, slot index + 1 u32); slot 0 = empty.
+@inline function hEntry(table: usize, h: u32): usize {
+  return table + (<usize>h << 3);
+}
+
 // ---------------------------------------------------------------------------
 // Init
 
@@ -200,17 +224,55 @@ export function init(
   if (op == OP_COUNT || gSorted) gStride = 2;
   else if (op == OP_VAR || op == OP_STD) gStride = 4;
   else gStride = 3;
-  ioCap = capacity;
-  const base = (__heap_base + 15) & ~(<usize>15);
-  const c = <usize>capacity;
-  pTs = base;
-  pVal = pTs + c * 8;
-  pOut = pVal + c * 8;
-  pKey = pOut + c * 8;
-  pSlotIdx = pKey + c * 4;
-  arenaBase = (pSlotIdx + c * 4 + 15) & ~(<usize>15);
+  ioCap = min(capacity, MAX_IO);
+  arenaBase = (__heap_base + 63) & ~(<usize>63);
   if (!ensureMemory(arenaBase + 128)) return ERR_MEMORY;
   return resetState() ? OK : ERR_MEMORY;
+}
+
+function allocIo(cap: i32): bool {
+  const c = <usize>cap;
+  pTs = alloc(c * 8);
+  pVal = alloc(c * 8);
+  pOut = alloc(c * 8);
+  pKey = alloc(c * 4);
+  pSlotIdx = alloc(c * 4);
+  pTouched = alloc(c * 4);
+  recBytes = gTtl == Infinity ? 16 : 24;
+  pRec = alloc(c * recBytes);
+  pMaxBefore = gTtl == Infinity ? 0 : alloc(c * 8);
+  return pTs != 0 && pVal != 0 && pOut != 0 && pKey != 0 && pSlotIdx != 0 && pTouched != 0 && pRec != 0 && (gTtl == Infinity || pMaxBefore != 0);
+}
+
+function freeIo(cap: i32): void {
+  const c = <usize>cap;
+  free(pTs, c * 8);
+  free(pVal, c * 8);
+  free(pOut, c * 8);
+  free(pKey, c * 4);
+  free(pSlotIdx, c * 4);
+  free(pTouched, c * 4);
+  free(pRec, c * recBytes);
+  if (pMaxBefore != 0) free(pMaxBefore, c * 8);
+}
+
+/**
+ * Grows the IO buffers to hold at least n rows (up to MAX_IO); returns the
+ * capacity (unchanged when memory cannot grow). Buffers move: re-read the
+ * pointers. Their contents are not kept.
+ */
+export function reserve(n: i32): i32 {
+  if (n <= ioCap || ioCap >= MAX_IO) return ioCap;
+  let cap = ioCap;
+  while (cap < n && cap < MAX_IO) cap <<= 1;
+  freeIo(ioCap);
+  if (!allocIo(cap)) {
+    // The old buffers' blocks are back on the free lists: this cannot fail.
+    allocIo(ioCap);
+    return ioCap;
+  }
+  ioCap = cap;
+  return ioCap;
 }
 
 function resetState(): bool {
@@ -221,13 +283,16 @@ function resetState(): bool {
   slotHigh = 0;
   freeSlot = 0;
   epoch = 0;
+  nTouched = 0;
+  checkedRows = 0;
   maxTs = -Infinity;
+  if (!allocIo(ioCap)) return false;
   htabCap = 16;
-  htab = alloc(<usize>htabCap << 2);
+  htab = alloc(<usize>htabCap << 3);
   slotCap = 16;
   slots = alloc(<usize>slotCap * SLOT_BYTES);
   if (htab == 0 || slots == 0) return false;
-  memory.fill(htab, 0, <usize>htabCap << 2);
+  memory.fill(htab, 0, <usize>htabCap << 3);
   return true;
 }
 
@@ -270,13 +335,14 @@ export function setMaxTs(t: f64): void {
 // Keys
 
 /** Slot index + 1 of a key, 0 when absent. */
-function find(key: u32): u32 {
+@inline function find(key: u32): u32 {
   const mask = htabCap - 1;
   let h = hashOf(key) & mask;
   while (true) {
-    const v = load<u32>(htab + (<usize>h << 2));
+    const e = hEntry(htab, h);
+    const v = load<u32>(e, 4);
     if (v == 0) return 0;
-    if (load<u32>(slotPtr(v - 1) + SL_KEY) == key) return v;
+    if (load<u32>(e) == key) return v;
     h = (h + 1) & mask;
   }
   return 0;
@@ -285,20 +351,23 @@ function find(key: u32): u32 {
 function htabInsert(table: usize, cap: u32, key: u32, value: u32): void {
   const mask = cap - 1;
   let h = hashOf(key) & mask;
-  while (load<u32>(table + (<usize>h << 2)) != 0) h = (h + 1) & mask;
-  store<u32>(table + (<usize>h << 2), value);
+  while (load<u32>(hEntry(table, h), 4) != 0) h = (h + 1) & mask;
+  const e = hEntry(table, h);
+  store<u32>(e, key);
+  store<u32>(e, value, 4);
 }
 
 function growHtab(): bool {
   const newCap = htabCap << 1;
-  const table = alloc(<usize>newCap << 2);
+  const table = alloc(<usize>newCap << 3);
   if (table == 0) return false;
-  memory.fill(table, 0, <usize>newCap << 2);
+  memory.fill(table, 0, <usize>newCap << 3);
   for (let i: u32 = 0; i < htabCap; i++) {
-    const v = load<u32>(htab + (<usize>i << 2));
-    if (v != 0) htabInsert(table, newCap, load<u32>(slotPtr(v - 1) + SL_KEY), v);
+    const e = hEntry(htab, i);
+    const v = load<u32>(e, 4);
+    if (v != 0) htabInsert(table, newCap, load<u32>(e), v);
   }
-  free(htab, <usize>htabCap << 2);
+  free(htab, <usize>htabCap << 3);
   htab = table;
   htabCap = newCap;
   return true;
@@ -346,24 +415,29 @@ function remove(idx: u32): void {
   const key = load<u32>(s + SL_KEY);
   const mask = htabCap - 1;
   let h = hashOf(key) & mask;
-  while (load<u32>(htab + (<usize>h << 2)) != idx + 1) h = (h + 1) & mask;
+  while (load<u32>(hEntry(htab, h), 4) != idx + 1) h = (h + 1) & mask;
   // Shift later entries of the probe run back into the hole.
   let hole = h;
   let j = (h + 1) & mask;
   while (true) {
-    const v = load<u32>(htab + (<usize>j << 2));
+    const e = hEntry(htab, j);
+    const v = load<u32>(e, 4);
     if (v == 0) break;
-    const home = hashOf(load<u32>(slotPtr(v - 1) + SL_KEY)) & mask;
-    // Move v into the hole when its home is not cyclically in (hole, j].
+    const k = load<u32>(e);
+    const home = hashOf(k) & mask;
+    // Move the entry into the hole when its home is not cyclically in (hole, j].
     const dist = (j - home) & mask;
     const holeDist = (j - hole) & mask;
     if (dist >= holeDist) {
-      store<u32>(htab + (<usize>hole << 2), v);
+      const he = hEntry(htab, hole);
+      store<u32>(he, k);
+      store<u32>(he, v, 4);
       hole = j;
     }
     j = (j + 1) & mask;
   }
-  store<u32>(htab + (<usize>hole << 2), 0);
+  store<u32>(hEntry(htab, hole), 0);
+  store<u32>(hEntry(htab, hole), 0, 4);
   free(<usize>load<u32>(s + SL_BLOCK), blockBytes(load<u32>(s + SL_CAP)));
   store<u32>(s + SL_CAP, 0);
   store<u32>(s + SL_NEXT_FREE, freeSlot);
@@ -671,19 +745,27 @@ function query(s: usize): f64 {
 
 /**
  * Checks n rows before any of them is processed: inserts unseen keys and
- * records each row's slot. With `cont`, continues the check of the previous
- * call (a batch larger than the IO buffers is checked in chunks). Returns −1 when every row is in order for its key,
- * else the index of the first row whose timestamp is below its key's last
- * timestamp (−2 − i when memory ran out at row i). Nothing else changes.
+ * records each row's slot (and, with a finite time to live, the greatest
+ * timestamp before it), and lists the batch's keys for update(). With `cont`,
+ * continues the check of the previous call (a batch larger than the IO
+ * buffers is checked in chunks). Returns −1 when every row is in order for
+ * its key, else the index of the first row whose timestamp is below its
+ * key's last timestamp (−2 − i when memory ran out at row i). Nothing else
+ * changes.
  */
 export function check(n: i32, cont: i32): i32 {
   if (cont == 0) {
     epoch++;
     checkMaxTs = maxTs;
   }
+  nTouched = 0;
+  checkedRows = -1;
   let mts = checkMaxTs;
   const ttl = gTtl;
+  const finiteTtl = ttl != Infinity;
   const keyed = gKeyed;
+  const ep = epoch;
+  let touched: i32 = 0;
   for (let i = 0; i < n; i++) {
     const t = load<f64>(pTs + (<usize>i << 3));
     let idx: u32 = 0;
@@ -692,48 +774,240 @@ export function check(n: i32, cont: i32): i32 {
       idx = find(key);
       if (idx == 0) {
         idx = insert(key);
-        if (idx == 0) return -2 - i;
+        if (idx == 0) {
+          nTouched = 0;
+          return -2 - i;
+        }
       }
       idx--;
     } else if (slotHigh == 0 || load<u32>(slotPtr(0) + SL_CAP) == 0) {
-      if (insert(0) == 0) return -2 - i;
+      if (insert(0) == 0) {
+        nTouched = 0;
+        return -2 - i;
+      }
     }
     store<u32>(pSlotIdx + (<usize>i << 2), idx);
     const s = slotPtr(idx);
-    let last = load<u32>(s + SL_EPOCH) == epoch ? load<f64>(s + SL_SCRATCH) : load<f64>(s + SL_LAST_TS);
-    if (mts - last > ttl) last = -Infinity;
-    if (t < last) return i;
-    store<u32>(s + SL_EPOCH, epoch);
+    let last: f64;
+    if (load<u32>(s + SL_EPOCH) == ep) {
+      last = load<f64>(s + SL_SCRATCH);
+      store<u32>(s + SL_NEXT_FREE, load<u32>(s + SL_NEXT_FREE) + 1);
+    } else {
+      last = load<f64>(s + SL_LAST_TS);
+      store<u32>(s + SL_EPOCH, ep);
+      store<u32>(s + SL_NEXT_FREE, 1);
+      store<u32>(pTouched + (<usize>touched << 2), idx);
+      touched++;
+    }
+    if (finiteTtl) {
+      store<f64>(pMaxBefore + (<usize>i << 3), mts);
+      if (mts - last > ttl) last = -Infinity;
+    }
+    if (t < last) {
+      nTouched = 0;
+      return i;
+    }
     store<f64>(s + SL_SCRATCH, t);
     if (t > mts) mts = t;
   }
   checkMaxTs = mts;
+  // A continued check lists only the keys new to this chunk: update() needs a fresh check.
+  if (cont == 0) {
+    nTouched = touched;
+    checkedRows = n;
+  }
   return -1;
 }
 
-/** Processes n rows that passed check(n); returns −1, or −2 − i when memory ran out at row i. */
+/**
+ * Processes the n rows that the last check(n, 0) passed; returns −1, or
+ * −2 − i when memory ran out at row i (−2 − n when the rows were not checked).
+ */
 export function update(n: i32): i32 {
+  if (n != checkedRows) return -2 - n;
+  checkedRows = -1;
   const ttl = gTtl;
+  const finiteTtl = ttl != Infinity;
   const rightClosed = gRightClosed;
-  for (let i = 0; i < n; i++) {
-    const t = load<f64>(pTs + (<usize>i << 3));
-    const x = load<f64>(pVal + (<usize>i << 3));
-    const s = slotPtr(load<u32>(pSlotIdx + (<usize>i << 2)));
-    if (maxTs - load<f64>(s + SL_LAST_TS) > ttl) clearAggregates(s); // idle past its time to live: forgotten
-    expire(s, t);
-    let y: f64;
-    if (rightClosed) {
-      if (!append(s, t, x)) return -2 - i;
-      y = query(s);
-    } else {
-      y = query(s);
-      if (!append(s, t, x)) return -2 - i;
-    }
-    store<f64>(pOut + (<usize>i << 3), y);
-    store<f64>(s + SL_LAST_TS, t);
-    if (t > maxTs) maxTs = t;
+  const nt = nTouched;
+  // Counting sort of the rows by key: group offsets in SL_NEXT_FREE...
+  let off: u32 = 0;
+  for (let j = 0; j < nt; j++) {
+    const s = slotPtr(load<u32>(pTouched + (<usize>j << 2)));
+    const c = load<u32>(s + SL_NEXT_FREE);
+    store<u32>(s + SL_NEXT_FREE, off);
+    off += c;
   }
+  // ...rows scattered to their group, in arrival order (SL_NEXT_FREE ends at the group's end)...
+  let mts = maxTs;
+  const rb = recBytes;
+  for (let i = 0; i < n; i++) {
+    const ip = pSlotIdx + (<usize>i << 2);
+    const s = slotPtr(load<u32>(ip));
+    const pos = load<u32>(s + SL_NEXT_FREE);
+    store<u32>(s + SL_NEXT_FREE, pos + 1);
+    store<u32>(ip, pos);
+    const r = pRec + <usize>pos * rb;
+    const t = load<f64>(pTs + (<usize>i << 3));
+    store<f64>(r, t);
+    store<f64>(r, load<f64>(pVal + (<usize>i << 3)), 8);
+    if (finiteTtl) store<f64>(r, load<f64>(pMaxBefore + (<usize>i << 3)), 16);
+    if (t > mts) mts = t;
+  }
+  // ...then each key's rows in turn, results in grouped order to pVal (free now)...
+  const fastSum = !finiteTtl && (gOp == OP_SUM || gOp == OP_MEAN);
+  let pos: u32 = 0;
+  for (let j = 0; j < nt; j++) {
+    const s = slotPtr(load<u32>(pTouched + (<usize>j << 2)));
+    const end = load<u32>(s + SL_NEXT_FREE);
+    if (fastSum) {
+      const failed = runSum(s, pos, end);
+      if (failed >= 0) return -2 - rowAt(n, <u32>failed);
+      pos = end;
+    }
+    for (; pos < end; pos++) {
+      const r = pRec + <usize>pos * rb;
+      const t = load<f64>(r);
+      const x = load<f64>(r, 8);
+      // Idle past its time to live (against the greatest timestamp before this row): forgotten.
+      if (finiteTtl && load<f64>(r, 16) - load<f64>(s + SL_LAST_TS) > ttl) clearAggregates(s);
+      expire(s, t);
+      let y: f64;
+      if (rightClosed) {
+        if (!append(s, t, x)) return -2 - rowAt(n, pos);
+        y = query(s);
+      } else {
+        y = query(s);
+        if (!append(s, t, x)) return -2 - rowAt(n, pos);
+      }
+      store<f64>(pVal + (<usize>pos << 3), y);
+      store<f64>(s + SL_LAST_TS, t);
+    }
+    store<u32>(s + SL_NEXT_FREE, 0);
+  }
+  // ...and back to row order.
+  for (let i = 0; i < n; i++) {
+    store<f64>(pOut + (<usize>i << 3), load<f64>(pVal + (<usize>load<u32>(pSlotIdx + (<usize>i << 2)) << 3)));
+  }
+  nTouched = 0;
+  maxTs = mts;
   return -1;
+}
+
+/**
+ * Rows [pos, end) of the grouped order, all of key slot s, for sum and mean
+ * without a time to live: the same operations as expire/append/query, with
+ * the key's state in locals. Returns −1, or the place of the row where memory
+ * ran out.
+ */
+function runSum(s: usize, pos: u32, end: u32): i64 {
+  if (pos == end) return -1;
+  const rb = recBytes;
+  const w = gWindow;
+  const leftClosed = gLeftClosed;
+  const rightClosed = gRightClosed;
+  const mean = gOp == OP_MEAN;
+  const minP = gMinPeriods;
+  let block = <usize>load<u32>(s + SL_BLOCK);
+  let cap = load<u32>(s + SL_CAP);
+  let mask = cap - 1;
+  let head = load<u32>(s + SL_HEAD);
+  let len = load<u32>(s + SL_LEN);
+  let front = load<u32>(s + SL_FRONT);
+  let count = load<u32>(s + SL_COUNT);
+  let finite = load<u32>(s + SL_FINITE);
+  let inf = load<u32>(s + SL_INF);
+  let backA = load<f64>(s + SL_BACK_A);
+  let lastT: f64 = 0;
+  let done = false;
+  let failed: i64 = -1;
+  for (; pos < end; pos++) {
+    const r = pRec + <usize>pos * rb;
+    const t = load<f64>(r);
+    const x = load<f64>(r, 8);
+    // expire
+    const bound = t - w;
+    while (len > 0) {
+      const he = block + <usize>head * 24;
+      const h = load<f64>(he);
+      if (leftClosed ? h < bound : h <= bound) {
+        if (front == 0) {
+          // flip: suffix sums of every entry, empty back
+          let acc: f64 = 0;
+          for (let k = <i32>len - 1; k >= 0; k--) {
+            const e = block + <usize>((head + <u32>k) & mask) * 24;
+            const v = load<f64>(e, 8);
+            if (v == v) acc += v;
+            store<f64>(e, acc, 16);
+          }
+          front = len;
+          backA = 0;
+        }
+        const v = load<f64>(he, 8);
+        if (v == v) {
+          count--;
+          if (v - v == 0) finite--;
+          else inf--;
+        }
+        head = (head + 1) & mask;
+        len--;
+        front--;
+      } else break;
+    }
+    let y: f64 = 0;
+    if (!rightClosed) y = sumQuery(block + <usize>head * 24, front, count, backA, minP, mean);
+    // append
+    if (len == cap) {
+      store<u32>(s + SL_HEAD, head);
+      store<u32>(s + SL_LEN, len);
+      store<u32>(s + SL_COUNT, count);
+      if (!grow(s)) {
+        failed = <i64>pos;
+        break;
+      }
+      block = <usize>load<u32>(s + SL_BLOCK);
+      cap = load<u32>(s + SL_CAP);
+      mask = cap - 1;
+      head = 0;
+    }
+    const e = block + <usize>((head + len) & mask) * 24;
+    store<f64>(e, t);
+    store<f64>(e, x, 8);
+    len++;
+    if (x == x) {
+      count++;
+      if (x - x == 0) finite++;
+      else inf++;
+      backA += x;
+    }
+    if (rightClosed) y = sumQuery(block + <usize>head * 24, front, count, backA, minP, mean);
+    store<f64>(pVal + (<usize>pos << 3), y);
+    lastT = t;
+    done = true;
+  }
+  store<u32>(s + SL_HEAD, head);
+  store<u32>(s + SL_LEN, len);
+  store<u32>(s + SL_FRONT, front);
+  store<u32>(s + SL_COUNT, count);
+  store<u32>(s + SL_FINITE, finite);
+  store<u32>(s + SL_INF, inf);
+  store<f64>(s + SL_BACK_A, backA);
+  if (done) store<f64>(s + SL_LAST_TS, lastT);
+  return failed;
+}
+
+@inline function sumQuery(he: usize, front: u32, count: u32, backA: f64, minP: i32, mean: bool): f64 {
+  if (<i32>count < minP) return NaN;
+  const f: f64 = front > 0 ? load<f64>(he, 16) : 0;
+  const sum = f + backA;
+  if (!mean) return sum;
+  return count > 0 ? sum / <f64>count : NaN;
+}
+
+/** The row whose place in the grouped order is pos. */
+function rowAt(n: i32, pos: u32): i32 {
+  for (let i = 0; i < n; i++) if (load<u32>(pSlotIdx + (<usize>i << 2)) == pos) return i;
+  return 0;
 }
 
 // ---------------------------------------------------------------------------

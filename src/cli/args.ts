@@ -2,7 +2,8 @@
 
 import { parseArgs } from 'node:util';
 import { MAX_WINDOW, type EwmSpec, type KernelSpec, type RollingOp, type RollingSpec } from '../types.js';
-import { DEMO_HELP, EWM_HELP, ROLLING_HELP, TOP_HELP } from './help.js';
+import { BENCH_HELP, DEMO_HELP, EWM_HELP, ROLLING_HELP, RUN_HELP, TOP_HELP } from './help.js';
+import { parseBench, parseRun, type BenchCommand, type RunCommand } from './run-args.js';
 import { parseNumberText } from './parse.js';
 
 export const DEFAULT_BATCH_SIZE = 65_536;
@@ -37,10 +38,12 @@ export type Command =
       /** undefined or '-' for stdin. */
       file: string | undefined;
     }
-  | { kind: 'demo'; rows: number; batchSize: number };
+  | { kind: 'demo'; rows: number; batchSize: number }
+  | RunCommand
+  | BenchCommand;
 
-type OptionKind = 'string' | 'boolean';
-type OptionTable = Record<string, { type: OptionKind; short?: string }>;
+export type OptionKind = 'string' | 'boolean';
+export type OptionTable = Record<string, { type: OptionKind; short?: string; multiple?: boolean }>;
 
 const HELP = { help: { type: 'boolean', short: 'h' } } as const;
 const BATCH = { 'batch-size': { type: 'string' } } as const;
@@ -69,13 +72,15 @@ const TOP_OPTIONS: OptionTable = { version: { type: 'boolean', short: 'v' }, ...
 interface Parsed {
   values: Map<string, string | true>;
   positionals: string[];
+  /** Every value of the options that may be given more than once. */
+  lists: Map<string, string[]>;
 }
 
 /**
  * parseArgs in non-strict mode (so `--min-periods -1` reads -1 as a value,
  * and mistakes get one-line messages of our own), checked token by token.
  */
-function parseOptions(args: string[], options: OptionTable, command?: string): Parsed {
+export function parseOptions(args: string[], options: OptionTable, command?: string): Parsed {
   let tokens;
   try {
     ({ tokens } = parseArgs({ args, options, strict: false, allowPositionals: true, tokens: true }));
@@ -83,6 +88,7 @@ function parseOptions(args: string[], options: OptionTable, command?: string): P
     throw new UsageError((err as Error).message.split('\n')[0] ?? 'bad arguments', command);
   }
   const values = new Map<string, string | true>();
+  const lists = new Map<string, string[]>();
   const positionals: string[] = [];
   for (const t of tokens) {
     if (t.kind === 'positional') {
@@ -96,15 +102,20 @@ function parseOptions(args: string[], options: OptionTable, command?: string): P
         values.set(t.name, true);
       } else {
         if (t.value === undefined) throw new UsageError(`${flag} needs a value`, command);
-        if (values.has(t.name)) throw new UsageError(`${flag} given more than once`, command);
+        if (def.multiple === true) {
+          const list = lists.get(t.name) ?? [];
+          list.push(t.value);
+          lists.set(t.name, list);
+        }
+        if (values.has(t.name) && def.multiple !== true) throw new UsageError(`${flag} given more than once`, command);
         values.set(t.name, t.value);
       }
     }
   }
-  return { values, positionals };
+  return { values, positionals, lists };
 }
 
-function numberOption(values: Map<string, string | true>, name: string, command: string): number | undefined {
+export function numberOption(values: Map<string, string | true>, name: string, command: string): number | undefined {
   const raw = values.get(name);
   if (raw === undefined || raw === true) return undefined;
   const v = parseNumberText(raw);
@@ -114,7 +125,7 @@ function numberOption(values: Map<string, string | true>, name: string, command:
   return v;
 }
 
-function integerOption(
+export function integerOption(
   values: Map<string, string | true>,
   name: string,
   command: string,
@@ -130,7 +141,7 @@ function integerOption(
   return v;
 }
 
-function checkRange(ok: boolean, name: string, what: string, values: Map<string, string | true>, command: string): void {
+export function checkRange(ok: boolean, name: string, what: string, values: Map<string, string | true>, command: string): void {
   if (!ok) throw new UsageError(`--${name} must be ${what}, got ${JSON.stringify(values.get(name))}`, command);
 }
 
@@ -227,6 +238,8 @@ function parseDemo(args: string[]): Command {
 }
 
 const COMMANDS: Record<string, { parse: (args: string[]) => Command; help: string }> = {
+  run: { parse: parseRun, help: RUN_HELP },
+  bench: { parse: parseBench, help: BENCH_HELP },
   rolling: { parse: parseRolling, help: ROLLING_HELP },
   ewm: { parse: parseEwm, help: EWM_HELP },
   demo: { parse: parseDemo, help: DEMO_HELP },
@@ -235,7 +248,7 @@ const COMMANDS: Record<string, { parse: (args: string[]) => Command; help: strin
 /** Turns the arguments after `streamkernel` into a command; throws UsageError. */
 export function parseCommand(argv: readonly string[]): Command {
   const [first, ...rest] = argv;
-  if (first === undefined) throw new UsageError('missing command: rolling, ewm or demo');
+  if (first === undefined) throw new UsageError('missing command: run, rolling, ewm, demo or bench');
   const entry = Object.hasOwn(COMMANDS, first) ? COMMANDS[first] : undefined;
   if (entry !== undefined) return entry.parse(rest);
   if (first === 'help') {
@@ -243,7 +256,7 @@ export function parseCommand(argv: readonly string[]): Command {
     if (topic === undefined) return { kind: 'help', text: TOP_HELP };
     const about = Object.hasOwn(COMMANDS, topic) ? COMMANDS[topic] : undefined;
     if (about === undefined || extra.length > 0) {
-      throw new UsageError(`help: unknown command ${JSON.stringify(topic)}: expected rolling, ewm or demo`);
+      throw new UsageError(`help: unknown command ${JSON.stringify(topic)}: expected run, rolling, ewm, demo or bench`);
     }
     return { kind: 'help', text: about.help };
   }
@@ -254,7 +267,7 @@ export function parseCommand(argv: readonly string[]): Command {
       if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
       return { kind: 'version' };
     }
-    throw new UsageError(`missing command: rolling, ewm or demo`);
+    throw new UsageError(`missing command: run, rolling, ewm, demo or bench`);
   }
-  throw new UsageError(`unknown command ${JSON.stringify(first)}: expected rolling, ewm or demo`);
+  throw new UsageError(`unknown command ${JSON.stringify(first)}: expected run, rolling, ewm, demo or bench`);
 }

@@ -18,17 +18,29 @@ Output: one result per input line on stdout, formatted as JavaScript's
 export const TOP_HELP = `streamkernel: rolling-window statistics over a stream of numbers
 
 Usage:
+  streamkernel run [FILE] --value COL --op OP [--op OP ...] --window W [options]
   streamkernel rolling <op> --window W [options] [FILE]
   streamkernel ewm mean (--alpha A | --span S | --halflife H | --com C) [options] [FILE]
   streamkernel demo [--rows N] [--batch-size B]
+  streamkernel bench [--quick] [--ops a,b] [--write]
+  streamkernel worker --redis URL --job NAME [options]
+  streamkernel produce --redis URL --job NAME [--create SPEC] [options] [FILE]
   streamkernel help [COMMAND]
   streamkernel --help | --version
 
 Commands:
+  run       the main job: CSV or NDJSON (a file or stdin) with named value,
+            time and key columns through several window ops at once, keyed,
+            over count or time windows; CSV or NDJSON out; crash-safe
+            checkpoints with --checkpoint DIR
   rolling   rolling sum, mean, var, std, min, max, count, median or quantile
             over the last W rows (pandas' Series.rolling semantics)
   ewm       exponentially weighted mean (pandas' Series.ewm(...).mean())
   demo      run several kernels over built-in sample data and print a summary
+  bench     run the benchmark suite and print its table
+  worker    run a job's partitions from Redis Streams, with leases and fenced
+            exactly-once commits (scale-out over processes and machines)
+  produce   create a Redis job and route key,value lines into its partitions
 
 Run 'streamkernel COMMAND --help' for a command's options.
 
@@ -106,4 +118,85 @@ Options:
   -h, --help        show this help
 
 ${EXIT_CODES_TEXT}
+`;
+
+export const RUN_HELP = `Usage: streamkernel run [FILE] --value COL --op OP [--op OP ...] --window W [options]
+
+Reads CSV (with a header line) or NDJSON from FILE, or stdin when FILE is
+omitted or "-", as a stream; runs every --op over the value column (per key
+with --key) and writes one output row per input row: the time, key and value
+columns, then one column per op. Count windows: --window ROWS. Time windows:
+--window 5s (ms, s, m, h, d) with --time COL; each key's rows must then be in
+time order. pandas' rolling semantics: NaN is missing, ±Infinity are values.
+
+Ops: sum mean var std min max count median quantile ewm (count windows),
+     first last (time windows only)
+
+Columns and windows:
+  --value COL           the column of numbers (required)
+  --time COL            the time column: numbers (ms) or ISO 8601 dates
+  --key COL             one series per key: separate windows for each key
+  --op OP               an op to run; repeat for several (required)
+  --window W            rows (an integer), or a duration such as 5s, 1m30s
+  --min-periods M       non-NaN rows a window needs for a result
+                        (default: W for count windows, 1 for time windows)
+  --ddof D              var and std: the divisor is n - D (default: 1)
+  --q Q                 quantile: Q in [0, 1] (required with quantile)
+  --closed SIDE         time windows: right, left, both or neither (default: right)
+  --span S | --alpha A | --halflife H | --com C [--adjust BOOL]
+                        ewm's decay, exactly one (ewm runs over rows)
+
+Input and output:
+  --format F            input format, csv or ndjson (default: from FILE's
+                        extension, .ndjson/.jsonl → ndjson, else csv)
+  --delimiter C         CSV field delimiter (default: ,)
+  -o, --output FILE     write to FILE instead of stdout; it appears only when
+                        the run succeeds (or is resumable with --checkpoint)
+  --output-format F     csv or ndjson (default: from --output's extension,
+                        else the input format)
+  --on-error MODE       fail (default): a malformed row stops the run with its
+                        line number; skip: leave it out and count it
+  --batch-size B        rows per batch (default: 65536); never changes output
+
+Checkpoints (needs FILE and --output):
+  --checkpoint DIR      keep a checkpoint in DIR; after a crash or kill -9 the
+                        same command resumes from it, and the output file ends
+                        up byte for byte as an uninterrupted run's
+  --checkpoint-every N  rows between checkpoints (default: 1000000)
+
+Progress:
+  --progress            always show the progress bar and summary on stderr
+  -q, --quiet           never show them (nor the skipped-rows summary)
+                        (default: both when stderr is a terminal; when not,
+                        only a summary when rows were skipped)
+  -h, --help            show this help
+
+Exit codes:
+  0  success (also when stdout is closed early)
+  1  usage error, an unknown column (the message lists the available ones),
+     or a checkpoint of another run in DIR
+  2  malformed row: stderr names its line (or data row, for time order)
+  3  FILE missing or unreadable, or an output/checkpoint path not writable
+  4  any other failure (corrupt checkpoint, internal error)
+
+Examples:
+  streamkernel run data.csv --value temp --key sensor --op mean --op std --window 100
+  streamkernel run data.csv --value temp --time ts --op max --window 5m -o out.ndjson
+  cat events.ndjson | streamkernel run --format ndjson --value v --op ewm --span 20
+  streamkernel run big.csv --value v --op median --window 1000 -o out.csv --checkpoint .ck
+`;
+
+export const BENCH_HELP = `Usage: streamkernel bench [--quick] [--ops a,b] [--write]
+
+Runs the benchmark suite (every op at 1e6 and 1e7 rows, windows 100 and
+10000: streamkernel with data already in WASM memory, end to end from a JS
+Float64Array, the plain-JS loop and a memory copy) and prints its table.
+Needs a checkout built with 'npm run build' (the suite is not in the package).
+
+Options:
+  --quick       1e6 rows only
+  --ops a,b     only these ops (sum, mean, count, var, std, min, max, median,
+                quantile, ewm)
+  --write       also write bench/RESULTS.md
+  -h, --help    show this help
 `;

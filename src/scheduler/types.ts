@@ -108,7 +108,7 @@ export interface WorkerHandle {
   onMessage(handler: (message: unknown) => void): void;
   /** An uncaught error (or WASM trap) inside the worker. */
   onError(handler: (error: Error) => void): void;
-  /** The worker exited (Node). Browsers never report this: the heartbeat catches it. */
+  /** The worker exited (Node: any exit; browsers: `terminate()` through this handle or the worker closing itself; a worker killed otherwise is caught by the heartbeat). */
   onExit(handler: (code: number) => void): void;
   /** Stops the worker now. */
   terminate(): void;

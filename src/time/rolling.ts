@@ -31,7 +31,7 @@ export const TIMEROLL_OPS: Record<TimeOp, number> = {
   last: 10,
 };
 const CLOSED_CODES = { right: 0, left: 1, both: 2, neither: 3 } as const;
-/** Rows moved through the IO buffers at once. */
+/** Initial IO capacity (rows); the kernel grows it on demand (reserve) up to 2^20 rows. */
 const IO_ROWS = 32768;
 
 interface TimerollExports {
@@ -43,6 +43,7 @@ interface TimerollExports {
   keyPtr(): number;
   outPtr(): number;
   capacity(): number;
+  reserve(n: number): number;
   liveKeyCount(): number;
   slotHighWater(): number;
   getMaxTs(): number;
@@ -152,6 +153,8 @@ class DurationRolling implements TimeRolling {
   private readonly keyMax = new Map<number, number>();
   private readonly pending = new Map<number, PendingHeap>();
   private buffer: ArrayBuffer | undefined;
+  private viewPtr = -1;
+  private viewCap = -1;
   private tsView = new Float64Array(0);
   private valView = new Float64Array(0);
   private outView = new Float64Array(0);
@@ -170,9 +173,12 @@ class DurationRolling implements TimeRolling {
 
   private views(ex: TimerollExports): void {
     const buffer = ex.memory.buffer as ArrayBuffer;
-    if (buffer === this.buffer) return;
-    this.buffer = buffer;
+    const ptr = ex.tsPtr();
     const cap = ex.capacity();
+    if (buffer === this.buffer && ptr === this.viewPtr && cap === this.viewCap) return;
+    this.buffer = buffer;
+    this.viewPtr = ptr;
+    this.viewCap = cap;
     this.tsView = new Float64Array(buffer, ex.tsPtr(), cap);
     this.valView = new Float64Array(buffer, ex.valPtr(), cap);
     this.outView = new Float64Array(buffer, ex.outPtr(), cap);
@@ -194,7 +200,8 @@ class DurationRolling implements TimeRolling {
   private run(ts: Float64Array, vals: Float64Array, keys: Uint32Array | undefined, rowOf: (i: number) => number, out: Float64Array): void {
     const ex = this.live();
     const n = ts.length;
-    const cap = ex.capacity();
+    // Grow the IO buffers for large batches: rows are grouped by key per chunk, so bigger chunks mean fewer visits per key.
+    const cap = n > ex.capacity() ? ex.reserve(n) : ex.capacity();
     // Check everything before anything changes: a bad row leaves the state as it was.
     if (n > cap) {
       for (let from = 0; from < n; from += cap) {

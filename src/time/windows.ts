@@ -104,6 +104,39 @@ class TimerHeap {
   }
 }
 
+/**
+ * Tumbling/hopping windows of one grid index j (all start at j·step + offset):
+ * every live window by key, in creation order, and how many await their fire.
+ */
+class Bucket {
+  readonly byKey = new Map<number, Win>();
+  pending = 0;
+  constructor(
+    readonly j: number,
+    readonly end: number,
+  ) {}
+}
+
+/** Scratch for sorting the windows a bucket fires by key. */
+let sortScratch = new Float64Array(1024);
+
+/** The windows of a bucket that await their fire, in key order (keys are unique within a bucket). */
+function pendingByKey(b: Bucket): Win[] {
+  const wins: Win[] = [];
+  for (const w of b.byKey.values()) if (w.pendingFire) wins.push(w);
+  const n = wins.length;
+  if (n < 2) return wins;
+  if (n >= 2 ** 20) return wins.sort((a, c) => a.key - c.key);
+  if (sortScratch.length < n) sortScratch = new Float64Array(Math.max(n, 2 * sortScratch.length));
+  // key · 2^20 + index < 2^52: exact, and sorted by key (then index), with the native numeric sort.
+  const packed = sortScratch.subarray(0, n);
+  for (let i = 0; i < n; i++) packed[i] = wins[i]!.key * 1048576 + i;
+  packed.sort();
+  const out: Win[] = new Array<Win>(n);
+  for (let i = 0; i < n; i++) out[i] = wins[packed[i]! % 1048576]!;
+  return out;
+}
+
 /** The first window index j with j·step + offset + size > t, and the last with j·step + offset ≤ t. */
 export function windowIndexRange(t: number, size: number, step: number, offset: number): [number, number] {
   let hi = Math.floor((t - offset) / step);
@@ -123,8 +156,10 @@ class EventTimeWindows implements WindowOperator {
   private rowsSeen = 0;
   private maxTs = -Infinity;
   private late = 0;
-  /** Tumbling/hopping: key → start → window. */
-  private readonly grid = new Map<number, Map<number, Win>>();
+  /** Tumbling/hopping: grid index → its windows. */
+  private readonly buckets = new Map<number, Bucket>();
+  /** Tumbling/hopping: grid indices of the buckets, ascending. */
+  private bucketJs: number[] = [];
   /** Session: key → sessions sorted by start. */
   private readonly sessions = new Map<number, Win[]>();
   /** Session: key → greatest end of its purged sessions. */
@@ -170,7 +205,8 @@ class EventTimeWindows implements WindowOperator {
       if (win.emitted !== undefined && (win.emitted.start !== win.start || win.emitted.end !== win.end)) replaces.unshift(win.emitted);
       if (replaces.length > 0) r.replaces = replaces;
     }
-    win.emitted = { start: win.start, end: win.end };
+    // A grid window's range never changes: it is its own emitted range (no allocation).
+    win.emitted = s.kind === 'session' ? { start: win.start, end: win.end } : win;
     win.merged = NO_RANGES;
     return r;
   }
@@ -185,6 +221,10 @@ class EventTimeWindows implements WindowOperator {
 
   /** Fires and purges every timer due at watermark wm (or every fire timer, at the end). */
   private advance(wm: number, out: WindowResult[], end: boolean): void {
+    if (this.spec.kind !== 'session') {
+      this.advanceGrid(wm, out, end);
+      return;
+    }
     const timers = this.timers;
     for (;;) {
       const top = timers.peek();
@@ -202,19 +242,65 @@ class EventTimeWindows implements WindowOperator {
     }
   }
 
-  private remove(win: Win): void {
-    win.alive = false;
-    if (this.spec.kind === 'session') {
-      const list = this.sessions.get(win.key)!;
-      list.splice(list.indexOf(win), 1);
-      if (list.length === 0) this.sessions.delete(win.key);
-      this.purgedEnd.set(win.key, Math.max(this.purgedEnd.get(win.key) ?? -Infinity, win.end));
-    } else {
-      const map = this.grid.get(win.key)!;
-      map.delete(win.start);
-      if (map.size === 0) this.grid.delete(win.key);
+  /**
+   * Tumbling/hopping: fires every window whose end the watermark reached, in
+   * (end, key) order, and purges the buckets past end + allowedLateness (at
+   * the end of the stream: fires every pending window, purges nothing). Grid
+   * windows are never rescheduled, so this is the timer order of sessions:
+   * (time, fire before purge, key, start); purges emit nothing.
+   */
+  private advanceGrid(wm: number, out: WindowResult[], end: boolean): void {
+    const js = this.bucketJs;
+    const lateness = this.spec.allowedLateness;
+    let i = 0;
+    let purged = 0;
+    for (; i < js.length; i++) {
+      const b = this.buckets.get(js[i]!)!;
+      if (!end && b.end > wm) break;
+      if (b.pending > 0) {
+        for (const win of pendingByKey(b)) {
+          win.pendingFire = false;
+          out.push(this.result(win));
+        }
+        b.pending = 0;
+      }
+      if (!end && b.end + lateness <= wm) {
+        for (const win of b.byKey.values()) win.alive = false;
+        this.buckets.delete(b.j);
+        purged++;
+      } else if (purged > 0) {
+        js[i - purged] = js[i]!;
+      }
+    }
+    if (purged > 0) {
+      for (; i < js.length; i++) js[i - purged] = js[i]!;
+      js.length -= purged;
     }
   }
+
+  private addToBucket(win: Win, j: number): void {
+    let b = this.buckets.get(j);
+    if (b === undefined) {
+      b = new Bucket(j, win.end);
+      this.buckets.set(j, b);
+      const js = this.bucketJs;
+      let at = js.length;
+      while (at > 0 && js[at - 1]! > j) at--;
+      js.splice(at, 0, j);
+    }
+    b.byKey.set(win.key, win);
+    if (win.pendingFire) b.pending++;
+  }
+
+  /** Removes a session (grid windows leave with their bucket, in advanceGrid). */
+  private remove(win: Win): void {
+    win.alive = false;
+    const list = this.sessions.get(win.key)!;
+    list.splice(list.indexOf(win), 1);
+    if (list.length === 0) this.sessions.delete(win.key);
+    this.purgedEnd.set(win.key, Math.max(this.purgedEnd.get(win.key) ?? -Infinity, win.end));
+  }
+
 
   push(timestamps: Float64Array | readonly number[], values: Float64Array | readonly number[], keys?: BatchKeys): WindowOutput {
     this.check();
@@ -246,21 +332,27 @@ class EventTimeWindows implements WindowOperator {
         if (win.end <= wm) touched.push(win);
       }
     } else {
-      const [lo, hi] = windowIndexRange(t, s.size, s.step, s.offset);
-      let map = this.grid.get(k);
+      const { size, step, offset } = s;
+      // windowIndexRange, without allocating
+      let hi = Math.floor((t - offset) / step);
+      while (hi * step + offset > t) hi--;
+      while ((hi + 1) * step + offset <= t) hi++;
+      let lo = Math.floor((t - offset - size) / step) + 1;
+      while (lo * step + offset + size <= t) lo++;
+      while ((lo - 1) * step + offset + size > t) lo--;
       for (let j = lo; j <= hi; j++) {
-        const start = j * s.step + s.offset;
-        const end = start + s.size;
-        let win = map?.get(start);
+        const start = j * step + offset;
+        const end = start + size;
+        let win = this.buckets.get(j)?.byKey.get(k);
         if (win === undefined) {
           if (end + s.allowedLateness <= wm) {
             missed++;
             continue;
           }
           win = new Win(k, start, end, new Acc(s.op));
-          if (map === undefined) this.grid.set(k, (map = new Map()));
-          map.set(start, win);
-          this.schedule(win, wm);
+          // As schedule(): a fire is pending unless the watermark passed the end already.
+          win.pendingFire = end > wm;
+          this.addToBucket(win, j);
         }
         win.acc.add(s.op, x, t, row);
         if (end <= wm) touched.push(win);
@@ -329,7 +421,8 @@ class EventTimeWindows implements WindowOperator {
   }
 
   private clearWindows(): void {
-    this.grid.clear();
+    this.buckets.clear();
+    this.bucketJs = [];
     this.sessions.clear();
     this.purgedEnd.clear();
     this.timers.clear();
@@ -337,7 +430,7 @@ class EventTimeWindows implements WindowOperator {
 
   private allWindows(): Win[] {
     const out: Win[] = [];
-    for (const map of this.grid.values()) for (const w of map.values()) out.push(w);
+    for (const j of this.bucketJs) for (const w of this.buckets.get(j)!.byKey.values()) out.push(w);
     for (const list of this.sessions.values()) for (const w of list) out.push(w);
     return out;
   }
@@ -467,8 +560,11 @@ class EventTimeWindows implements WindowOperator {
     this.maxTs = maxTs;
     this.late = late;
     for (const [k, list] of byKey) {
-      if (s.kind === 'session') this.sessions.set(k, list);
-      else this.grid.set(k, new Map(list.map((w) => [w.start, w])));
+      if (s.kind !== 'session') {
+        for (const win of list) this.addToBucket(win, Math.round((win.start - s.offset) / s.step));
+        continue;
+      }
+      this.sessions.set(k, list);
       for (const win of list) {
         if (win.pendingFire) this.timers.push({ time: win.end, type: FIRE, win, version: 0 });
         if (s.allowedLateness > 0 || !win.pendingFire) this.timers.push({ time: win.end + s.allowedLateness, type: PURGE, win, version: 0 });

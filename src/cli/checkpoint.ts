@@ -1,0 +1,111 @@
+// Checkpoints of `streamkernel run --checkpoint DIR`: how far the input was
+// read, how much output is durable, and every kernel's state, in one file
+// replaced atomically (temp file + fsync + rename + directory fsync) and
+// guarded by a CRC-32.
+//
+// File layout: the line "streamkernel-checkpoint 1", a line with the CRC-32
+// (8 hex digits) of the rest, then the JSON body.
+
+import { createHash } from 'node:crypto';
+import { readFile, stat, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import { writeFileAtomic } from '../connectors/node.js';
+import type { SourceOffset } from '../connectors/types.js';
+import { crc32 } from '../crc32.js';
+
+const MAGIC = 'streamkernel-checkpoint 1';
+export const CHECKPOINT_FILE = 'checkpoint';
+
+/** The state of the ops, per key; snapshots as base64. */
+export interface OpsState {
+  entries: { key: string | null; states: Uint8Array[] }[];
+  /** The time runner's last timestamp per key (for its order check). */
+  lastTimes?: [string, number][];
+}
+
+export interface Checkpoint {
+  fingerprint: string;
+  /** Where the input is read from on resume. */
+  offset: SourceOffset;
+  /** The output file's committed size: it is truncated to this on resume. */
+  outputBytes: number;
+  /** Rows written and rows skipped so far. */
+  rows: number;
+  skipped: number;
+  ops: OpsState;
+}
+
+/** A checkpoint that cannot be used: corrupt, or for another command. */
+export class CheckpointError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CheckpointError';
+  }
+}
+
+/** Identifies a run: the command's meaning plus the input file's identity (size, mtime). */
+export async function fingerprint(meaning: unknown, inputFile: string, outputFile: string): Promise<string> {
+  const s = await stat(inputFile);
+  const text = JSON.stringify({ meaning, input: path.resolve(inputFile), size: s.size, mtimeMs: s.mtimeMs, output: path.resolve(outputFile) });
+  return createHash('sha256').update(text).digest('hex');
+}
+
+function toBase64(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+}
+
+export function checkpointPath(dir: string): string {
+  return path.join(dir, CHECKPOINT_FILE);
+}
+
+/** Writes the checkpoint atomically and durably. */
+export async function writeCheckpoint(dir: string, cp: Checkpoint): Promise<void> {
+  const body = JSON.stringify({
+    ...cp,
+    ops: {
+      entries: cp.ops.entries.map((e) => ({ key: e.key, states: e.states.map(toBase64) })),
+      ...(cp.ops.lastTimes !== undefined ? { lastTimes: cp.ops.lastTimes } : {}),
+    },
+  });
+  const bodyBytes = Buffer.from(body, 'utf8');
+  const crc = crc32(bodyBytes).toString(16).padStart(8, '0');
+  await writeFileAtomic(checkpointPath(dir), Buffer.concat([Buffer.from(`${MAGIC}\n${crc}\n`, 'utf8'), bodyBytes]));
+}
+
+/** The checkpoint in `dir`, or undefined when there is none. Throws CheckpointError when it is corrupt. */
+export async function readCheckpoint(dir: string): Promise<Checkpoint | undefined> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(checkpointPath(dir));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  const first = bytes.indexOf(0x0a);
+  const second = first === -1 ? -1 : bytes.indexOf(0x0a, first + 1);
+  if (second === -1 || bytes.subarray(0, first).toString('utf8') !== MAGIC) {
+    throw new CheckpointError(`${checkpointPath(dir)} is not a streamkernel checkpoint`);
+  }
+  const crc = bytes.subarray(first + 1, second).toString('utf8');
+  const body = bytes.subarray(second + 1);
+  if (crc32(body).toString(16).padStart(8, '0') !== crc) throw new CheckpointError(`${checkpointPath(dir)} is corrupt (checksum mismatch)`);
+  try {
+    const raw = JSON.parse(body.toString('utf8')) as Omit<Checkpoint, 'ops'> & { ops: { entries: { key: string | null; states: string[] }[]; lastTimes?: [string, number][] } };
+    return {
+      ...raw,
+      ops: {
+        entries: raw.ops.entries.map((e) => ({ key: e.key, states: e.states.map((s) => new Uint8Array(Buffer.from(s, 'base64'))) })),
+        ...(raw.ops.lastTimes !== undefined ? { lastTimes: raw.ops.lastTimes } : {}),
+      },
+    };
+  } catch (err) {
+    throw new CheckpointError(`${checkpointPath(dir)} is corrupt: ${(err as Error).message}`);
+  }
+}
+
+/** Removes the checkpoint once the run is complete. */
+export async function removeCheckpoint(dir: string): Promise<void> {
+  await unlink(checkpointPath(dir)).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== 'ENOENT') throw err;
+  });
+}

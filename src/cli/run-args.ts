@@ -1,0 +1,268 @@
+// `streamkernel run` and `streamkernel bench`: argv → command, or UsageError.
+
+import { parseDuration } from '../time/duration.js';
+import { MAX_WINDOW, type KernelSpec, type RollingOp, type TimeOp } from '../types.js';
+import type { NamedOp, TextFormat } from '../connectors/types.js';
+import { checkRange, integerOption, MAX_BATCH_SIZE, numberOption, parseOptions, UsageError, type OptionTable } from './args.js';
+import { BENCH_HELP, RUN_HELP } from './help.js';
+
+export const RUN_OPS = ['sum', 'mean', 'var', 'std', 'min', 'max', 'count', 'median', 'quantile', 'ewm', 'first', 'last'] as const;
+export type RunOp = (typeof RUN_OPS)[number];
+export const DEFAULT_RUN_BATCH = 65_536;
+export const DEFAULT_CHECKPOINT_EVERY = 1_000_000;
+
+/** A time-window op: a spec for createTimeRolling. */
+export interface TimeNamedOp {
+  name: string;
+  op: TimeOp;
+  ddof?: number;
+  q?: number;
+}
+
+export interface RunCommand {
+  kind: 'run';
+  /** undefined or '-' for stdin. */
+  file: string | undefined;
+  inputFormat: TextFormat;
+  outputFormat: TextFormat;
+  value: string;
+  time: string | undefined;
+  key: string | undefined;
+  /** Count-window and ewm ops (when `window.kind` is 'rows'). */
+  ops: NamedOp[];
+  /** Time-window ops (when `window.kind` is 'time'). */
+  timeOps: TimeNamedOp[];
+  window: { kind: 'rows'; rows: number } | { kind: 'time'; ms: number; text: string };
+  minPeriods: number | undefined;
+  closed: 'right' | 'left' | 'both' | 'neither' | undefined;
+  output: string | undefined;
+  onError: 'fail' | 'skip';
+  delimiter: string;
+  batchSize: number;
+  checkpoint: string | undefined;
+  checkpointEvery: number;
+  progress: 'auto' | 'always' | 'never';
+}
+
+export interface BenchCommand {
+  kind: 'bench';
+  args: string[];
+}
+
+const RUN_OPTIONS: OptionTable = {
+  value: { type: 'string' },
+  time: { type: 'string' },
+  key: { type: 'string' },
+  op: { type: 'string', multiple: true },
+  window: { type: 'string' },
+  'min-periods': { type: 'string' },
+  ddof: { type: 'string' },
+  q: { type: 'string' },
+  closed: { type: 'string' },
+  alpha: { type: 'string' },
+  span: { type: 'string' },
+  halflife: { type: 'string' },
+  com: { type: 'string' },
+  adjust: { type: 'string' },
+  format: { type: 'string' },
+  'output-format': { type: 'string' },
+  output: { type: 'string', short: 'o' },
+  'on-error': { type: 'string' },
+  delimiter: { type: 'string' },
+  'batch-size': { type: 'string' },
+  checkpoint: { type: 'string' },
+  'checkpoint-every': { type: 'string' },
+  progress: { type: 'boolean' },
+  quiet: { type: 'boolean', short: 'q' },
+  help: { type: 'boolean', short: 'h' },
+};
+
+function formatOption(raw: string | true | undefined, name: string): TextFormat | undefined {
+  if (raw === undefined || raw === true) return undefined;
+  if (raw === 'csv' || raw === 'ndjson') return raw;
+  if (raw === 'jsonl') return 'ndjson';
+  throw new UsageError(`--${name} must be csv or ndjson, got ${JSON.stringify(raw)}`, 'run');
+}
+
+function formatOfFile(file: string | undefined): TextFormat {
+  return file !== undefined && /\.(ndjson|jsonl)$/i.test(file) ? 'ndjson' : 'csv';
+}
+
+function stringOption(values: Map<string, string | true>, name: string): string | undefined {
+  const v = values.get(name);
+  if (v === true) throw new UsageError(`--${name} needs a value`, 'run');
+  if (v === '') throw new UsageError(`--${name} must not be empty`, 'run');
+  return v;
+}
+
+/** Parses `streamkernel run …`. */
+export function parseRun(args: string[]): RunCommand | { kind: 'help'; text: string } {
+  const command = 'run';
+  const { values, positionals, lists } = parseOptions(args, RUN_OPTIONS, command);
+  if (values.has('help')) return { kind: 'help', text: RUN_HELP };
+  if (positionals.length > 1) throw new UsageError(`expected at most one FILE, got ${positionals.length}`, command);
+  const file = positionals[0];
+
+  const value = stringOption(values, 'value');
+  if (value === undefined) throw new UsageError('missing --value COLUMN (the column of numbers)', command);
+  const time = stringOption(values, 'time');
+  const key = stringOption(values, 'key');
+  const opNames = lists.get('op') ?? [];
+  if (opNames.length === 0) throw new UsageError(`missing --op: one or more of ${RUN_OPS.join(', ')}`, command);
+  const seen = new Set<string>();
+  for (const op of opNames) {
+    if (!(RUN_OPS as readonly string[]).includes(op)) throw new UsageError(`unknown op ${JSON.stringify(op)}: expected one of ${RUN_OPS.join(', ')}`, command);
+    if (seen.has(op)) throw new UsageError(`--op ${op} given more than once`, command);
+    seen.add(op);
+  }
+  const ops = opNames as RunOp[];
+  const rollingOps = ops.filter((o) => o !== 'ewm');
+
+  // The window: rows (an integer) or a duration with a unit (a time window).
+  const rawWindow = stringOption(values, 'window');
+  let window: RunCommand['window'] | undefined;
+  if (rawWindow !== undefined) {
+    if (/^[0-9.eE+]+$/.test(rawWindow)) {
+      const rows = integerOption(values, 'window', command, 1, MAX_WINDOW) as number;
+      window = { kind: 'rows', rows };
+    } else {
+      let ms: number;
+      try {
+        ms = parseDuration(rawWindow, 'window');
+      } catch (err) {
+        throw new UsageError(`--window must be a number of rows or a duration such as 5s, 250ms, 1m30s: ${(err as Error).message}`, command);
+      }
+      if (!(ms > 0)) throw new UsageError(`--window must be a duration > 0, got ${JSON.stringify(rawWindow)}`, command);
+      window = { kind: 'time', ms, text: rawWindow };
+    }
+  }
+  if (rollingOps.length > 0 && window === undefined) throw new UsageError('missing --window (rows, or a duration such as 5s with --time)', command);
+  window ??= { kind: 'rows', rows: 1 };
+  if (window.kind === 'time') {
+    if (time === undefined) throw new UsageError('a time window needs --time COLUMN', command);
+    if (ops.includes('ewm')) throw new UsageError('ewm runs over rows, not over a time window', command);
+  } else {
+    for (const o of ['first', 'last'] as const) if (ops.includes(o)) throw new UsageError(`op ${o} needs a time window (--window 5s --time COLUMN)`, command);
+  }
+  const maxPeriods = window.kind === 'rows' ? window.rows : 0x7fffffff;
+  const minPeriods = integerOption(values, 'min-periods', command, 0, maxPeriods);
+  const ddof = integerOption(values, 'ddof', command, 0, MAX_WINDOW);
+  const q = numberOption(values, 'q', command);
+  if (ddof !== undefined && !ops.includes('var') && !ops.includes('std')) throw new UsageError('--ddof applies only to var and std', command);
+  if (ops.includes('quantile')) {
+    if (q === undefined) throw new UsageError('quantile needs --q', command);
+    checkRange(q >= 0 && q <= 1, 'q', 'in [0, 1]', values, command);
+  } else if (q !== undefined) throw new UsageError('--q applies only to quantile', command);
+  const closedRaw = stringOption(values, 'closed');
+  let closed: RunCommand['closed'];
+  if (closedRaw !== undefined) {
+    if (window.kind !== 'time') throw new UsageError('--closed applies only to time windows', command);
+    if (!['right', 'left', 'both', 'neither'].includes(closedRaw)) throw new UsageError(`--closed must be right, left, both or neither, got ${JSON.stringify(closedRaw)}`, command);
+    closed = closedRaw as RunCommand['closed'];
+  }
+
+  // ewm's decay.
+  const decays = (['alpha', 'span', 'halflife', 'com'] as const).filter((d) => values.has(d));
+  let ewmSpec: KernelSpec | undefined;
+  if (ops.includes('ewm')) {
+    if (decays.length !== 1) throw new UsageError('op ewm needs exactly one of --alpha, --span, --halflife, --com', command);
+    const decay = decays[0] as 'alpha' | 'span' | 'halflife' | 'com';
+    const v = numberOption(values, decay, command) as number;
+    const rule = {
+      alpha: { ok: v > 0 && v <= 1, what: 'in (0, 1]' },
+      span: { ok: v >= 1 && v < Infinity, what: 'a finite number >= 1' },
+      halflife: { ok: v > 0 && v < Infinity, what: 'a finite number > 0' },
+      com: { ok: v >= 0 && v < Infinity, what: 'a finite number >= 0' },
+    }[decay];
+    checkRange(rule.ok, decay, rule.what, values, command);
+    const adjustRaw = values.get('adjust');
+    if (adjustRaw !== undefined && adjustRaw !== 'true' && adjustRaw !== 'false') throw new UsageError(`--adjust must be true or false, got ${JSON.stringify(adjustRaw)}`, command);
+    ewmSpec = { op: 'ewm', [decay]: v, ...(adjustRaw !== undefined ? { adjust: adjustRaw === 'true' } : {}) };
+  } else if (decays.length > 0 || values.has('adjust')) {
+    throw new UsageError('--alpha, --span, --halflife, --com and --adjust apply only to op ewm', command);
+  }
+
+  const namedOps: NamedOp[] = [];
+  const timeOps: TimeNamedOp[] = [];
+  for (const op of ops) {
+    if (op === 'ewm') {
+      namedOps.push({ name: 'ewm', spec: ewmSpec as KernelSpec });
+    } else if (window.kind === 'time') {
+      timeOps.push({
+        name: op,
+        op,
+        ...(ddof !== undefined && (op === 'var' || op === 'std') ? { ddof } : {}),
+        ...(op === 'quantile' ? { q: q as number } : {}),
+      });
+    } else {
+      const spec: KernelSpec = { op: op as RollingOp, window: window.rows };
+      if (minPeriods !== undefined) spec.minPeriods = minPeriods;
+      if (ddof !== undefined && (op === 'var' || op === 'std')) spec.ddof = ddof;
+      if (op === 'quantile') spec.q = q as number;
+      namedOps.push({ name: op, spec });
+    }
+  }
+
+  const inputFormat = formatOption(values.get('format'), 'format') ?? formatOfFile(file === '-' ? undefined : file);
+  const output = stringOption(values, 'output');
+  const outputFormat = formatOption(values.get('output-format'), 'output-format') ?? (output !== undefined ? formatOfFile(output) : inputFormat);
+  const onErrorRaw = values.get('on-error') ?? 'fail';
+  if (onErrorRaw !== 'fail' && onErrorRaw !== 'skip') throw new UsageError(`--on-error must be fail or skip, got ${JSON.stringify(onErrorRaw)}`, command);
+  const delimiter = stringOption(values, 'delimiter') ?? ',';
+  if (inputFormat !== 'csv' && values.has('delimiter')) throw new UsageError('--delimiter applies only to CSV input', command);
+  const batchSize = integerOption(values, 'batch-size', command, 1, MAX_BATCH_SIZE) ?? DEFAULT_RUN_BATCH;
+  const checkpoint = stringOption(values, 'checkpoint');
+  const checkpointEvery = integerOption(values, 'checkpoint-every', command, 1, Number.MAX_SAFE_INTEGER) ?? DEFAULT_CHECKPOINT_EVERY;
+  if (values.has('checkpoint-every') && checkpoint === undefined) throw new UsageError('--checkpoint-every needs --checkpoint DIR', command);
+  if (checkpoint !== undefined) {
+    if (file === undefined || file === '-') throw new UsageError('--checkpoint needs an input FILE (stdin cannot be read again)', command);
+    if (output === undefined) throw new UsageError('--checkpoint needs --output FILE (stdout cannot be truncated on resume)', command);
+  }
+  if (output !== undefined && file !== undefined && output === file) throw new UsageError('--output must not be the input FILE', command);
+  if (values.has('progress') && values.has('quiet')) throw new UsageError('--progress and --quiet exclude each other', command);
+  const progress = values.has('progress') ? 'always' : values.has('quiet') ? 'never' : 'auto';
+
+  return {
+    kind: 'run',
+    file,
+    inputFormat,
+    outputFormat,
+    value,
+    time,
+    key,
+    ops: namedOps,
+    timeOps,
+    window,
+    minPeriods,
+    closed,
+    output,
+    onError: onErrorRaw,
+    delimiter,
+    batchSize,
+    checkpoint,
+    checkpointEvery,
+    progress,
+  };
+}
+
+/** Parses `streamkernel bench …`: its flags go to the benchmark suite. */
+export function parseBench(args: string[]): BenchCommand | { kind: 'help'; text: string } {
+  const allowed = new Set(['--quick', '--write']);
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i] as string;
+    if (a === '--help' || a === '-h') return { kind: 'help', text: BENCH_HELP };
+    if (a === '--ops') {
+      const v = args[++i];
+      if (v === undefined || !/^[a-z,]+$/.test(v)) throw new UsageError('--ops needs a comma-separated list of ops', 'bench');
+      out.push('--ops', v);
+    } else if (a.startsWith('--ops=')) {
+      out.push('--ops', a.slice(6));
+    } else if (allowed.has(a)) {
+      out.push(a);
+    } else {
+      throw new UsageError(`unknown option ${JSON.stringify(a)}`, 'bench');
+    }
+  }
+  return { kind: 'bench', args: out };
+}

@@ -1,0 +1,193 @@
+// What goes into Redis: rows in stream entries, and a partition's kernels in
+// its checkpoint.
+//
+// Stream entries (input and output) hold a batch of rows as text, readable by
+// any client in any language:
+//   k  JSON array of the rows' keys (strings)
+//   v  the rows' numbers joined by ',' (shortest round-trip decimal; NaN,
+//      Infinity, -Infinity, -0 spelled so)
+// An output entry has the id of the input entry it answers, the same k, and
+// the results in v; an input entry that cannot be read gives an output entry
+// with a field e (the reason) instead, so nothing is skipped silently.
+//
+// Partition state (the `state` field of ckpt:{J:p}), little-endian:
+//   offset size
+//      0    4  magic "SKRP"
+//      4    2  format version (1)
+//      6    2  reserved (0)
+//      8    4  number of keys K
+//     12       K times: u32 key length L, L bytes of UTF-8 key,
+//                       u32 snapshot length S, S bytes of kernel snapshot (see src/snapshot.ts)
+//    end-4  4  CRC-32 of every byte before it
+import { crc32 } from '../crc32.js';
+import { SnapshotError } from '../errors.js';
+import { restoreKernel } from '../kernel.js';
+import type { Kernel, KernelSpec } from '../types.js';
+
+const NUMBER = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+
+/** One number as text: exact round trip, -0 kept. */
+export function formatNumber(x: number): string {
+  return Object.is(x, -0) ? '-0' : String(x);
+}
+
+/** Parses one number written by {@link formatNumber} (or any decimal); undefined if it is not one. */
+export function parseNumber(s: string): number | undefined {
+  if (s === 'NaN') return NaN;
+  if (s === 'Infinity' || s === '+Infinity') return Infinity;
+  if (s === '-Infinity') return -Infinity;
+  return NUMBER.test(s) ? Number(s) : undefined;
+}
+
+export function formatValues(values: ArrayLike<number>): string {
+  let out = '';
+  for (let i = 0; i < values.length; i++) out += (i === 0 ? '' : ',') + formatNumber(values[i]!);
+  return out;
+}
+
+/** The fields of an input entry for a batch of rows. */
+export function encodeRows(keys: readonly string[], values: ArrayLike<number>): { k: string; v: string } {
+  if (keys.length !== values.length) throw new RangeError(`keys and values differ in length (${keys.length} and ${values.length})`);
+  return { k: JSON.stringify(keys), v: formatValues(values) };
+}
+
+/** A batch read from an entry, or why it cannot be read. */
+export type DecodedRows = { keys: string[]; values: Float64Array } | { error: string };
+
+/** Reads an input entry's fields. Never throws: a bad entry gives `{ error }`. */
+export function decodeRows(fields: Record<string, unknown>): DecodedRows {
+  const k = fields['k'];
+  const v = fields['v'];
+  if (typeof k !== 'string' || typeof v !== 'string') return { error: 'entry lacks the fields k and v' };
+  let keys: unknown;
+  try {
+    keys = JSON.parse(k);
+  } catch {
+    return { error: 'field k is not JSON' };
+  }
+  if (!Array.isArray(keys) || !keys.every((x) => typeof x === 'string')) return { error: 'field k is not a JSON array of strings' };
+  const parts = v.length === 0 ? [] : v.split(',');
+  if (parts.length !== keys.length) return { error: `field k holds ${keys.length} keys but field v ${parts.length} values` };
+  if (keys.length === 0) return { error: 'entry holds no rows' };
+  const values = new Float64Array(parts.length);
+  for (let i = 0; i < parts.length; i++) {
+    const x = parseNumber(parts[i]!);
+    if (x === undefined) return { error: `value ${i} of field v is not a number: ${JSON.stringify(parts[i]!.slice(0, 40))}` };
+    values[i] = x;
+  }
+  return { keys: keys as string[], values };
+}
+
+/** Reads an output entry's results (`v`), for consumers. */
+export function decodeValues(v: string): Float64Array {
+  const parts = v.length === 0 ? [] : v.split(',');
+  const values = new Float64Array(parts.length);
+  for (let i = 0; i < parts.length; i++) {
+    const x = parseNumber(parts[i]!);
+    if (x === undefined) throw new RangeError(`value ${i} is not a number`);
+    values[i] = x;
+  }
+  return values;
+}
+
+const MAGIC = [0x53, 0x4b, 0x52, 0x50]; // "SKRP"
+export const PARTITION_STATE_VERSION = 1;
+const HEADER = 12;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+/** Serializes a partition's key → kernel snapshot map. */
+export function encodePartitionState(snapshots: ReadonlyMap<string, Uint8Array>): Uint8Array {
+  const keyBytes: Uint8Array[] = [];
+  let size = HEADER + 4;
+  for (const [key, snap] of snapshots) {
+    const kb = encoder.encode(key);
+    keyBytes.push(kb);
+    size += 8 + kb.length + snap.length;
+  }
+  const bytes = new Uint8Array(size);
+  const view = new DataView(bytes.buffer);
+  bytes.set(MAGIC, 0);
+  view.setUint16(4, PARTITION_STATE_VERSION, true);
+  view.setUint32(8, snapshots.size, true);
+  let at = HEADER;
+  let i = 0;
+  for (const snap of snapshots.values()) {
+    const kb = keyBytes[i++]!;
+    view.setUint32(at, kb.length, true);
+    bytes.set(kb, at + 4);
+    at += 4 + kb.length;
+    view.setUint32(at, snap.length, true);
+    bytes.set(snap, at + 4);
+    at += 4 + snap.length;
+  }
+  view.setUint32(at, crc32(bytes, 0, at), true);
+  return bytes;
+}
+
+/**
+ * Checks a partition state's framing and returns its key → snapshot map
+ * (views into `bytes`). Throws {@link SnapshotError}.
+ */
+export function decodePartitionState(bytes: Uint8Array): Map<string, Uint8Array> {
+  if (bytes.length < HEADER + 4) throw new SnapshotError('BAD_LENGTH', `partition state truncated: expected at least ${HEADER + 4} bytes, got ${bytes.length}`);
+  if (MAGIC.some((b, i) => bytes[i] !== b)) throw new SnapshotError('BAD_MAGIC', 'not a streamkernel partition state: bad magic number');
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const version = view.getUint16(4, true);
+  if (version !== PARTITION_STATE_VERSION) {
+    throw new SnapshotError('UNSUPPORTED_VERSION', `unsupported partition state version ${version}; this build reads version ${PARTITION_STATE_VERSION}`);
+  }
+  const end = bytes.length - 4;
+  const stored = view.getUint32(end, true);
+  const actual = crc32(bytes, 0, end);
+  if (stored !== actual) {
+    throw new SnapshotError('CHECKSUM_MISMATCH', `checksum mismatch: partition state is corrupt (stored CRC-32 ${stored.toString(16)}, computed ${actual.toString(16)})`);
+  }
+  const count = view.getUint32(8, true);
+  const map = new Map<string, Uint8Array>();
+  let at = HEADER;
+  const take = (what: string): Uint8Array => {
+    if (at + 4 > end) throw new SnapshotError('BAD_LENGTH', `partition state truncated in ${what}`);
+    const n = view.getUint32(at, true);
+    if (at + 4 + n > end) throw new SnapshotError('BAD_LENGTH', `partition state truncated in ${what}: ${n} bytes declared, ${end - at - 4} left`);
+    const out = bytes.subarray(at + 4, at + 4 + n);
+    at += 4 + n;
+    return out;
+  };
+  for (let i = 0; i < count; i++) {
+    let key: string;
+    try {
+      key = decoder.decode(take(`key ${i}`));
+    } catch (err) {
+      if (err instanceof SnapshotError) throw err;
+      throw new SnapshotError('BAD_STATE', `partition state key ${i} is not UTF-8`);
+    }
+    if (map.has(key)) throw new SnapshotError('BAD_STATE', `partition state holds key ${JSON.stringify(key)} twice`);
+    map.set(key, take(`the snapshot of key ${JSON.stringify(key)}`));
+  }
+  if (at !== end) throw new SnapshotError('BAD_LENGTH', `partition state has ${end - at} trailing bytes`);
+  return map;
+}
+
+/**
+ * Restores every kernel of a partition state, each checked against `spec`.
+ * Throws {@link SnapshotError} naming the key; nothing is kept then.
+ */
+export async function restorePartition(bytes: Uint8Array, spec: KernelSpec): Promise<Map<string, Kernel>> {
+  const snapshots = decodePartitionState(bytes);
+  const kernels = new Map<string, Kernel>();
+  try {
+    for (const [key, snap] of snapshots) {
+      try {
+        kernels.set(key, await restoreKernel(snap, spec));
+      } catch (err) {
+        if (err instanceof SnapshotError) throw new SnapshotError(err.code, `key ${JSON.stringify(key.slice(0, 80))}: ${err.message}`);
+        throw err;
+      }
+    }
+  } catch (err) {
+    for (const k of kernels.values()) k.dispose();
+    throw err;
+  }
+  return kernels;
+}

@@ -1,0 +1,240 @@
+// Redis connection settings: URL parsing, secret redaction, and connecting
+// with clear errors. A password may come in the URL
+// (redis://user:password@host:port/db, rediss:// for TLS) or, to keep it out
+// of process listings, from the STREAMKERNEL_REDIS_PASSWORD environment
+// variable. Nothing here ever puts a password into a message: URLs are shown
+// redacted, and every text that leaves this layer goes through scrub().
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { createClient, type RedisClientType } from 'redis';
+import { RedisJobError } from './errors.js';
+
+/** The environment variable that supplies (or overrides) the Redis password. */
+export const PASSWORD_ENV = 'STREAMKERNEL_REDIS_PASSWORD';
+
+/** How to reach Redis. */
+export interface RedisConnectionOptions {
+  /** `redis://[user[:password]@]host[:port][/db]`, or `rediss://…` for TLS. */
+  url: string;
+  /** The password; overrides one in the URL. */
+  password?: string;
+  /** PEM file of the CA that signed the server's certificate (rediss:// only). */
+  tlsCaFile?: string;
+  /** Milliseconds to wait for the first connection. @default 5000 */
+  connectTimeoutMs?: number;
+  /**
+   * Once connected, how long the connection may be lost (Redis restarting,
+   * failing over) before the worker gives up, in milliseconds.
+   * @default 30000
+   */
+  maxOutageMs?: number;
+}
+
+/** A parsed Redis URL. */
+export interface RedisUrl {
+  tls: boolean;
+  host: string;
+  port: number;
+  username: string | undefined;
+  password: string | undefined;
+  database: number;
+  /** The URL with the password replaced by `***`: safe to print. */
+  display: string;
+}
+
+const SCHEMES = new Set(['redis:', 'rediss:']);
+
+/** Parses a redis:// or rediss:// URL. Errors never echo the URL (it may hold a password). */
+export function parseRedisUrl(url: string, passwordOverride?: string): RedisUrl {
+  if (typeof url !== 'string' || url.length === 0) {
+    throw new RedisJobError('CONFIG', 'a Redis URL is required (redis://[user[:password]@]host[:port][/db] or rediss://…)');
+  }
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new RedisJobError('CONFIG', 'the Redis URL is not a valid URL; expected redis://[user[:password]@]host[:port][/db] or rediss://…');
+  }
+  if (!SCHEMES.has(parsed.protocol)) {
+    throw new RedisJobError('CONFIG', `the Redis URL must start with redis:// or rediss://, not ${JSON.stringify(parsed.protocol.slice(0, 16))}`);
+  }
+  const tls = parsed.protocol === 'rediss:';
+  const host = parsed.hostname.replace(/^\[(.*)\]$/, '$1');
+  if (host.length === 0) throw new RedisJobError('CONFIG', 'the Redis URL has no host');
+  const port = parsed.port === '' ? 6379 : Number(parsed.port);
+  const path = parsed.pathname.replace(/^\//, '');
+  const database = path === '' ? 0 : Number(path);
+  if (!Number.isInteger(database) || database < 0 || !/^\d*$/.test(path)) {
+    throw new RedisJobError('CONFIG', 'the Redis URL path must be a database number (/0, /1, …)');
+  }
+  if (parsed.search !== '' || parsed.hash !== '') {
+    throw new RedisJobError('CONFIG', 'the Redis URL must not have a query string or fragment; pass options as flags');
+  }
+  const decode = (s: string): string => {
+    try {
+      return decodeURIComponent(s);
+    } catch {
+      throw new RedisJobError('CONFIG', 'the Redis URL has a malformed %-escape in its user name or password');
+    }
+  };
+  const username = parsed.username === '' ? undefined : decode(parsed.username);
+  const urlPassword = parsed.password === '' ? undefined : decode(parsed.password);
+  const password = passwordOverride !== undefined && passwordOverride !== '' ? passwordOverride : urlPassword;
+  const auth = username !== undefined || password !== undefined ? `${username !== undefined ? encodeURIComponent(username) : ''}${password !== undefined ? ':***' : ''}@` : '';
+  const hostPart = host.includes(':') ? `[${host}]` : host;
+  const display = `${tls ? 'rediss' : 'redis'}://${auth}${hostPart}:${port}${database !== 0 ? `/${database}` : ''}`;
+  return { tls, host, port, username, password, database, display };
+}
+
+/** A URL fit to print: the password replaced by `***`; an unparseable URL is not shown at all. */
+export function redactUrl(url: string): string {
+  try {
+    return parseRedisUrl(url).display;
+  } catch {
+    return '<invalid Redis URL>';
+  }
+}
+
+/** Replaces every occurrence of each secret (and its %-encoded form) in `text` with `***`. */
+export function scrub(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const secret of secrets) {
+    if (secret.length === 0) continue;
+    for (const form of new Set([secret, encodeURIComponent(secret)])) out = out.split(form).join('***');
+  }
+  return out;
+}
+
+/** An open connection and what is needed to talk about it safely. */
+export interface RedisConnection {
+  client: RedisClientType;
+  /** The redacted URL. */
+  display: string;
+  /** Strings that must never be printed (the password). */
+  secrets: string[];
+  /** Set once the client has given up reconnecting (`CONNECTION_LOST`). */
+  readonly failure: RedisJobError | undefined;
+  /** Closes the connection (pending commands are answered first). */
+  close(): Promise<void>;
+}
+
+function errnoOf(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+const TLS_CODES = /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|HOSTNAME|ERR_TLS/;
+
+/** Turns a connection failure into a RedisJobError with a clear, secret-free message. */
+export function describeConnectError(err: unknown, display: string, secrets: readonly string[]): RedisJobError {
+  const message = scrub(err instanceof Error ? err.message : String(err), secrets);
+  const code = errnoOf(err) ?? '';
+  if (/NOAUTH/.test(message)) {
+    return new RedisJobError('AUTH', `authentication failed at ${display}: the server requires a password; give it in the URL or in ${PASSWORD_ENV}`);
+  }
+  if (/WRONGPASS|invalid password|invalid username-password/i.test(message)) {
+    return new RedisJobError('AUTH', `authentication failed at ${display}: wrong user name or password (Redis said: ${message.split('\n')[0]})`);
+  }
+  if (TLS_CODES.test(code) || /certificate|SSL routines|TLS/i.test(message)) {
+    return new RedisJobError('TLS', `TLS connection to ${display} failed: ${message}${code !== '' && !message.includes(code) ? ` (${code})` : ''}`);
+  }
+  const reasons: Record<string, string> = {
+    ECONNREFUSED: 'connection refused (is redis-server running and listening there?)',
+    ENOTFOUND: 'unknown host',
+    EAI_AGAIN: 'host name lookup failed',
+    ETIMEDOUT: 'timed out',
+    EHOSTUNREACH: 'host unreachable',
+    ENETUNREACH: 'network unreachable',
+    ECONNRESET: 'connection reset by the server (a TLS server spoken to without rediss://, or the reverse?)',
+  };
+  let reason = reasons[code] ?? (/timeout/i.test(message) ? 'timed out' : message);
+  if (reason === 'timed out' && display.startsWith('rediss:')) reason += ' (is the server speaking TLS on that port?)';
+  return new RedisJobError('CONNECT', `cannot connect to Redis at ${display}: ${reason}`);
+}
+
+/**
+ * Connects to Redis. Rejects with a {@link RedisJobError} (`CONNECT`, `AUTH`,
+ * `TLS`, `CONFIG`) if the first connection fails; afterwards the client
+ * reconnects by itself for up to `maxOutageMs`, then gives up (commands fail
+ * with `CONNECTION_LOST`).
+ */
+export async function connectRedis(options: RedisConnectionOptions, onEvent?: (event: string, detail: string) => void): Promise<RedisConnection> {
+  const url = parseRedisUrl(options.url, options.password);
+  const secrets = [url.password, options.password].filter((s): s is string => s !== undefined && s !== '');
+  const maxOutageMs = options.maxOutageMs ?? 30_000;
+  let ca: Buffer | undefined;
+  if (options.tlsCaFile !== undefined) {
+    if (!url.tls) throw new RedisJobError('CONFIG', 'a TLS CA file was given but the Redis URL is not rediss://');
+    try {
+      ca = readFileSync(options.tlsCaFile);
+    } catch (err) {
+      throw new RedisJobError('CONFIG', `cannot read the TLS CA file ${JSON.stringify(options.tlsCaFile)}: ${errnoOf(err) ?? 'error'}`);
+    }
+  }
+  let everReady = false;
+  let outageSince: number | undefined;
+  let firstError: unknown;
+  let failure: RedisJobError | undefined;
+  const reconnectStrategy = (retries: number, cause: Error): number | Error => {
+    if (!everReady) {
+      firstError ??= cause;
+      return describeConnectError(cause, url.display, secrets);
+    }
+    outageSince ??= Date.now();
+    if (Date.now() - outageSince > maxOutageMs) {
+      return (failure = new RedisJobError('CONNECTION_LOST', `lost the connection to Redis at ${url.display} for more than ${maxOutageMs} ms: ${scrub(cause.message, secrets)}`));
+    }
+    return Math.min(50 * 2 ** Math.min(retries, 5), 1000);
+  };
+  const socket = url.tls
+    ? { host: url.host, port: url.port, tls: true as const, ...(isIP(url.host) === 0 ? { servername: url.host } : {}), ...(ca !== undefined ? { ca } : {}), connectTimeout: options.connectTimeoutMs ?? 5000, reconnectStrategy }
+    : { host: url.host, port: url.port, connectTimeout: options.connectTimeoutMs ?? 5000, reconnectStrategy };
+  const client = createClient({
+    socket,
+    ...(url.username !== undefined ? { username: url.username } : {}),
+    ...(url.password !== undefined ? { password: url.password } : {}),
+    database: url.database,
+  }) as unknown as RedisClientType;
+  client.on('error', (err: unknown) => {
+    firstError ??= err;
+    if (everReady) onEvent?.('redis-error', scrub(err instanceof Error ? err.message : String(err), secrets));
+  });
+  client.on('ready', () => {
+    if (outageSince !== undefined) onEvent?.('redis-reconnected', `after ${Date.now() - outageSince} ms`);
+    everReady = true;
+    outageSince = undefined;
+  });
+  client.on('reconnecting', () => {
+    if (everReady) outageSince ??= Date.now();
+  });
+  try {
+    await client.connect();
+  } catch (err) {
+    try {
+      client.destroy();
+    } catch {
+      // already closed
+    }
+    if (err instanceof RedisJobError) throw err;
+    throw describeConnectError(firstError ?? err, url.display, secrets);
+  }
+  return {
+    client,
+    display: url.display,
+    secrets,
+    get failure() {
+      return failure;
+    },
+    async close() {
+      try {
+        await client.close();
+      } catch {
+        try {
+          client.destroy();
+        } catch {
+          // already closed
+        }
+      }
+    },
+  };
+}

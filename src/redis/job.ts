@@ -1,0 +1,147 @@
+// Talking to Redis: commands and scripts (EVALSHA, falling back to EVAL when
+// the server has lost its script cache, as after a restart), and the job's
+// definition in job:{J}.
+import { RESP_TYPES, type RedisArgument } from 'redis';
+import { normalizeSpec } from '../spec.js';
+import type { KernelSpec } from '../types.js';
+import { scrub, type RedisConnection } from './config.js';
+import { RedisJobError } from './errors.js';
+import { checkPartitions, JobKeys } from './keys.js';
+import { CREATE_JOB, type LuaScript } from './scripts.js';
+
+const BINARY = { typeMapping: { [RESP_TYPES.BLOB_STRING]: Buffer } } as const;
+
+/** Raw commands over one connection. Replies are strings, or Buffers with `binary`. */
+export class Commands {
+  constructor(readonly conn: RedisConnection) {}
+
+  send<T>(args: RedisArgument[], binary = false): Promise<T> {
+    return (binary ? this.conn.client.sendCommand(args, BINARY) : this.conn.client.sendCommand(args)) as Promise<T>;
+  }
+
+  async script<T>(script: LuaScript, keys: readonly string[], args: readonly RedisArgument[], binary = false): Promise<T> {
+    const tail = [String(keys.length), ...keys, ...args];
+    try {
+      return await this.send<T>(['EVALSHA', script.sha, ...tail], binary);
+    } catch (err) {
+      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+      return this.send<T>(['EVAL', script.source, ...tail], binary);
+    }
+  }
+
+  /** An error's message, with every secret removed. */
+  describe(err: unknown): string {
+    return scrub(err instanceof Error ? err.message : String(err), this.conn.secrets);
+  }
+}
+
+/** What a job runs. */
+export interface JobDefinition {
+  /** Number of partitions, fixed for the job's life. @default 64 */
+  partitions?: number;
+  /** The kernel every key of every partition runs (a count-window rolling op or ewm). */
+  spec: KernelSpec;
+}
+
+/** A job as stored in Redis. */
+export interface Job {
+  name: string;
+  partitions: number;
+  spec: KernelSpec;
+  keys: JobKeys;
+}
+
+/** The version of the job layout (key names, entry fields, checkpoint fields). */
+export const JOB_FORMAT = '1';
+export const DEFAULT_PARTITIONS = 64;
+
+function checkSpec(spec: unknown): KernelSpec {
+  try {
+    normalizeSpec(spec);
+  } catch (err) {
+    throw new RedisJobError('CONFIG', `bad kernel spec: ${(err as Error).message}`);
+  }
+  return spec as KernelSpec;
+}
+
+function sameSpec(a: KernelSpec, b: KernelSpec): boolean {
+  return JSON.stringify(normalizeSpec(a)) === JSON.stringify(normalizeSpec(b));
+}
+
+/**
+ * Creates a job, or checks that the existing job of that name has the same
+ * partitions and spec (`JOB_MISMATCH` otherwise).
+ */
+export async function createJob(cmd: Commands, name: string, definition: JobDefinition): Promise<Job> {
+  const keys = new JobKeys(name);
+  const partitions = checkPartitions(definition.partitions ?? DEFAULT_PARTITIONS);
+  const spec = checkSpec(definition.spec);
+  const existing = await cmd.script<[string | null, string | null, string | null] | null>(CREATE_JOB, [keys.meta], [String(partitions), JSON.stringify(spec), JOB_FORMAT]);
+  if (existing === null) return { name, partitions, spec, keys };
+  const job = parseJob(name, keys, existing, cmd.conn.display);
+  if (job.partitions !== partitions || !sameSpec(job.spec, spec)) {
+    throw new RedisJobError(
+      'JOB_MISMATCH',
+      `job '${name}' already exists at ${cmd.conn.display} with ${job.partitions} partitions and spec ${JSON.stringify(job.spec)}; asked for ${partitions} partitions and ${JSON.stringify(spec)}`,
+    );
+  }
+  return job;
+}
+
+function parseJob(name: string, keys: JobKeys, fields: readonly (string | null)[], display: string): Job {
+  const [partitions, spec, format] = fields;
+  if (format !== JOB_FORMAT) {
+    throw new RedisJobError('PROTOCOL', `job '${name}' at ${display} has layout format ${JSON.stringify(format)}; this build reads format ${JOB_FORMAT}`);
+  }
+  let parsedSpec: unknown;
+  try {
+    parsedSpec = JSON.parse(spec ?? '');
+  } catch {
+    throw new RedisJobError('PROTOCOL', `job '${name}' at ${display} has an unreadable spec`);
+  }
+  return { name, partitions: checkPartitions(Number(partitions)), spec: checkSpec(parsedSpec), keys };
+}
+
+/** Reads a job's definition; `NO_JOB` if there is none of that name. */
+export async function readJob(cmd: Commands, name: string): Promise<Job> {
+  const keys = new JobKeys(name);
+  const fields = await cmd.send<(string | null)[]>(['HMGET', keys.meta, 'partitions', 'spec', 'format']);
+  if (fields[0] === null || fields[0] === undefined) {
+    throw new RedisJobError(
+      'NO_JOB',
+      `job '${name}' does not exist at ${cmd.conn.display} (no key ${keys.meta}); create it first (createJob(), or \`streamkernel produce --create\`), and check the job name and database number`,
+    );
+  }
+  return parseJob(name, keys, fields, cmd.conn.display);
+}
+
+/** Progress of one partition. */
+export interface PartitionStatus {
+  partition: number;
+  /** Id of the last input entry, '0-0' if none. */
+  inputLast: string;
+  /** Id of the last input entry committed, '0-0' if none. */
+  committedLast: string;
+  /** Input entries committed. */
+  entries: number;
+  /** The lease token ("<epoch>:<worker>"), or null when free. */
+  owner: string | null;
+}
+
+/** Every partition's progress; a job is drained when `inputLast === committedLast` everywhere. */
+export async function jobStatus(cmd: Commands, job: Job): Promise<PartitionStatus[]> {
+  const out: Promise<PartitionStatus>[] = [];
+  for (let p = 0; p < job.partitions; p++) {
+    out.push(
+      (async () => {
+        const [top, ckpt, owner] = await Promise.all([
+          cmd.send<[string, string[]][]>(['XREVRANGE', job.keys.input(p), '+', '-', 'COUNT', '1']),
+          cmd.send<(string | null)[]>(['HMGET', job.keys.checkpoint(p), 'last', 'entries']),
+          cmd.send<string | null>(['GET', job.keys.lease(p)]),
+        ]);
+        return { partition: p, inputLast: top[0]?.[0] ?? '0-0', committedLast: ckpt[0] ?? '0-0', entries: Number(ckpt[1] ?? 0), owner };
+      })(),
+    );
+  }
+  return Promise.all(out);
+}

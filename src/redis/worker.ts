@@ -1,0 +1,509 @@
+// The worker: owns partitions through fenced leases, runs one kernel per key
+// inside each, and commits outputs and state in one script per batch.
+//
+// Per owned partition, one step is: XRANGE the input after the last committed
+// id; push each key's rows through its kernel; then COMMIT, which appends the
+// outputs (ids = input ids), stores the new last id and the snapshot of every
+// kernel, and extends the lease, all or nothing, and only if the lease is
+// still held with this worker's token and the checkpoint is still where this
+// worker started. A step that is not committed (rejected, or the connection
+// failed) throws its in-memory state away; the partition is restored from its
+// checkpoint when it is taken (or re-taken) again. So outputs in Redis are
+// exactly once whatever dies when.
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { SnapshotError } from '../errors.js';
+import { createKernel } from '../kernel.js';
+import type { Kernel } from '../types.js';
+import { type RedisConnection, type RedisConnectionOptions, connectRedis } from './config.js';
+import { decodeRows, encodePartitionState, formatValues, restorePartition } from './codec.js';
+import { RedisJobError } from './errors.js';
+import { Commands, readJob, type Job } from './job.js';
+import { rendezvousScore } from './keys.js';
+import { ACQUIRE, COMMIT, HEARTBEAT, RELEASE, RENEW } from './scripts.js';
+
+export interface WorkerOptions extends RedisConnectionOptions {
+  /** The job's name (it must exist: see createJob). */
+  job: string;
+  /** This worker's id, unique among the job's workers. @default host-pid-random */
+  id?: string;
+  /**
+   * Lease length in ms: a dead worker's partitions are taken over this long
+   * after its last commit or renewal.
+   * @default 10000
+   */
+  leaseMs?: number;
+  /** Heartbeat (membership) period in ms. @default leaseMs / 3 */
+  heartbeatMs?: number;
+  /** Input entries read (and committed) per partition per step. @default 64 */
+  readEntries?: number;
+  /** Longest sleep when there is no input, in ms. @default 25 */
+  pollMs?: number;
+  /** Receives events (acquired, released, fenced, …); messages hold no secrets. */
+  log?: (event: WorkerEvent) => void;
+}
+
+/** Something that happened in a worker, for logs. */
+export interface WorkerEvent {
+  event: 'started' | 'acquired' | 'released' | 'fenced' | 'retry' | 'redis' | 'stopped' | 'failed';
+  worker: string;
+  partition?: number;
+  [field: string]: unknown;
+}
+
+/** Counters of a worker's life. */
+export interface WorkerStats {
+  /** Input entries and rows committed. */
+  entries: number;
+  rows: number;
+  commits: number;
+  /** Commits refused by the fence (lease lost, or checkpoint moved). */
+  rejected: number;
+  acquired: number;
+  released: number;
+  /** Commit round-trip times in ms: median and 99th percentile (NaN before any commit). */
+  commitP50: number;
+  commitP99: number;
+}
+
+/** A running worker. */
+export interface WorkerHandle {
+  readonly id: string;
+  readonly job: Job;
+  /** Partitions held now. */
+  owned(): number[];
+  stats(): WorkerStats;
+  /** Finishes the current step, commits, gives every lease back and leaves. */
+  stop(): Promise<WorkerStats>;
+  /** Settles when the worker ends: resolves after stop(), rejects on a fatal error (RedisJobError). */
+  readonly done: Promise<WorkerStats>;
+}
+
+interface Owned {
+  p: number;
+  token: string;
+  last: string;
+  kernels: Map<string, Kernel>;
+  renewedAt: number;
+}
+
+type StreamEntry = [id: string, fields: string[]];
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+function defaultId(): string {
+  const host = hostname().replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 40);
+  return `${host}-${process.pid}-${randomBytes(3).toString('hex')}`;
+}
+
+function percentile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+}
+
+/**
+ * Connects, reads the job and starts working. Rejects with a RedisJobError
+ * for a bad configuration (`CONFIG`, `CONNECT`, `AUTH`, `TLS`, `NO_JOB`);
+ * errors after that (`BAD_CHECKPOINT`, `CONNECTION_LOST`) reject `done`.
+ *
+ * @example
+ * ```ts
+ * const worker = await startWorker({ url: 'redis://127.0.0.1:6379', job: 'prices' });
+ * process.on('SIGTERM', () => void worker.stop());
+ * await worker.done;
+ * ```
+ */
+export async function startWorker(options: WorkerOptions): Promise<WorkerHandle> {
+  const id = options.id ?? defaultId();
+  if (!/^[A-Za-z0-9_.-]{1,100}$/.test(id)) throw new RedisJobError('CONFIG', 'worker id must be 1 to 100 characters of A-Z a-z 0-9 _ . -');
+  const leaseMs = options.leaseMs ?? 10_000;
+  if (!Number.isInteger(leaseMs) || leaseMs < 100) throw new RedisJobError('CONFIG', `leaseMs must be an integer ≥ 100, got ${leaseMs}`);
+  const heartbeatMs = options.heartbeatMs ?? Math.max(20, Math.floor(leaseMs / 3));
+  const readEntries = options.readEntries ?? 64;
+  const pollMs = options.pollMs ?? 25;
+  const log = options.log ?? (() => {});
+  const conn = await connectRedis(options, (event, detail) => log({ event: 'redis', worker: id, what: event, detail }));
+  let job: Job;
+  try {
+    job = await readJob(new Commands(conn), options.job);
+  } catch (err) {
+    await conn.close();
+    throw err;
+  }
+  const worker = new Worker(id, job, conn, { leaseMs, heartbeatMs, readEntries, pollMs, log });
+  return worker.start();
+}
+
+class Worker {
+  private readonly cmd: Commands;
+  private readonly owned = new Map<number, Owned>();
+  /** Tokens of partitions dropped after a failed step: the worker may take them back while its lease lasts. */
+  private readonly previous = new Map<number, string>();
+  private live: string[];
+  private assignmentKey = '';
+  private assignment = new Set<number>();
+  private nextHeartbeat = 0;
+  private stopping = false;
+  private wake: (() => void) | undefined;
+  private readonly latencies: number[] = [];
+  private readonly counters = { entries: 0, rows: 0, commits: 0, rejected: 0, acquired: 0, released: 0 };
+
+  constructor(
+    readonly id: string,
+    readonly job: Job,
+    private readonly conn: RedisConnection,
+    private readonly cfg: { leaseMs: number; heartbeatMs: number; readEntries: number; pollMs: number; log: (e: WorkerEvent) => void },
+  ) {
+    this.cmd = new Commands(conn);
+    this.live = [id];
+  }
+
+  start(): WorkerHandle {
+    const done = this.run();
+    done.catch(() => {}); // the caller handles `done`; never an unhandled rejection here
+    return {
+      id: this.id,
+      job: this.job,
+      owned: () => [...this.owned.keys()].sort((a, b) => a - b),
+      stats: () => this.stats(),
+      stop: async () => {
+        this.stopping = true;
+        this.wake?.();
+        return done;
+      },
+      done,
+    };
+  }
+
+  private emit(event: WorkerEvent['event'], fields: Record<string, unknown> = {}): void {
+    this.cfg.log({ event, worker: this.id, ...fields });
+  }
+
+  private stats(): WorkerStats {
+    const sorted = [...this.latencies].sort((a, b) => a - b);
+    return { ...this.counters, commitP50: percentile(sorted, 0.5), commitP99: percentile(sorted, 0.99) };
+  }
+
+  private async run(): Promise<WorkerStats> {
+    this.emit('started', { job: this.job.name, partitions: this.job.partitions, redis: this.conn.display });
+    let idle = 1;
+    try {
+      while (!this.stopping) {
+        this.checkConnection();
+        if (Date.now() >= this.nextHeartbeat) {
+          await this.heartbeat(false);
+          await this.acquire();
+          this.nextHeartbeat = Date.now() + this.cfg.heartbeatMs;
+        }
+        const worked = await this.stepAll();
+        await this.releaseExtras();
+        if (worked) idle = 1;
+        else {
+          await this.nap(Math.min(idle, Math.max(1, this.nextHeartbeat - Date.now())));
+          idle = Math.min(idle * 2, this.cfg.pollMs);
+        }
+      }
+      await this.releaseAll();
+      await this.heartbeat(true).catch(() => {});
+      const stats = this.stats();
+      this.emit('stopped', { ...stats });
+      return stats;
+    } catch (err) {
+      const error = this.fatal(err);
+      this.emit('failed', { code: error.code, message: error.message });
+      await this.releaseAll().catch(() => {});
+      throw error;
+    } finally {
+      for (const owned of this.owned.values()) this.dispose(owned);
+      this.owned.clear();
+      await this.conn.close();
+    }
+  }
+
+  private fatal(err: unknown): RedisJobError {
+    if (err instanceof RedisJobError) return err;
+    if (this.conn.failure !== undefined) return this.conn.failure;
+    return new RedisJobError('PROTOCOL', `worker failed: ${this.cmd.describe(err)}`, { cause: err });
+  }
+
+  private checkConnection(): void {
+    if (this.conn.failure !== undefined) throw this.conn.failure;
+  }
+
+  private nap(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.wake = undefined;
+        resolve();
+      }, ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        this.wake = undefined;
+        resolve();
+      };
+    });
+  }
+
+  /** A Redis error in the middle of the loop: wait out the outage (the client reconnects) unless it gave up. */
+  private async transient(err: unknown, what: string, partition?: number): Promise<void> {
+    if (err instanceof RedisJobError) throw err;
+    this.checkConnection();
+    this.emit('retry', { what, ...(partition !== undefined ? { partition } : {}), message: this.cmd.describe(err) });
+    await sleep(50);
+  }
+
+  private async heartbeat(leaving: boolean): Promise<void> {
+    try {
+      const live = await this.cmd.script<string[]>(HEARTBEAT, [this.job.keys.members], [this.id, String(this.cfg.leaseMs), leaving ? '1' : '0']);
+      if (leaving) return;
+      this.live = live.includes(this.id) ? live : [...live, this.id];
+    } catch (err) {
+      if (leaving) throw err;
+      await this.transient(err, 'heartbeat');
+    }
+  }
+
+  /**
+   * The partitions this worker should hold, computed alike by every worker
+   * from the same live list: rendezvous hashing with bounded loads. Each
+   * worker may hold ⌊P/live⌋ partitions, and P mod live of them (picked by a
+   * hash of their ids) one more, so the capacities add up to P; partition
+   * after partition goes to its highest-ranked worker with room left. Plain
+   * "hold at most ⌈P/live⌉" can leave a newcomer with nothing (6 partitions,
+   * 4 workers: 2+2+2+0); this cannot, and a join or leave moves few partitions.
+   */
+  private assigned(): Set<number> {
+    const live = [...new Set(this.live)].sort();
+    const cacheKey = live.join(' ');
+    if (this.assignmentKey === cacheKey) return this.assignment;
+    const partitions = this.job.partitions;
+    const base = Math.floor(partitions / live.length);
+    const extra = partitions % live.length;
+    const byHash = [...live].sort((a, b) => rendezvousScore(a, -1) - rendezvousScore(b, -1) || (a < b ? -1 : 1));
+    const room = new Map(byHash.map((w, i) => [w, base + (i < extra ? 1 : 0)]));
+    const mine = new Set<number>();
+    for (let p = 0; p < partitions; p++) {
+      const ranked = live.map((w) => [w, rendezvousScore(w, p)] as const).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+      const owner = ranked.find(([w]) => room.get(w)! > 0)![0];
+      room.set(owner, room.get(owner)! - 1);
+      if (owner === this.id) mine.add(p);
+    }
+    this.assignmentKey = cacheKey;
+    this.assignment = mine;
+    return mine;
+  }
+
+  private async acquire(): Promise<void> {
+    if (this.stopping) return;
+    const candidates = [...this.assigned()].filter((p) => !this.owned.has(p));
+    if (candidates.length === 0) return;
+    let holders: (string | null)[];
+    try {
+      holders = await Promise.all(candidates.map((p) => this.cmd.send<string | null>(['GET', this.job.keys.lease(p)])));
+    } catch (err) {
+      await this.transient(err, 'acquire');
+      return;
+    }
+    for (let i = 0; i < candidates.length; i++) {
+      const p = candidates[i]!;
+      const previous = this.previous.get(p);
+      if (holders[i] !== null && holders[i] !== previous) {
+        this.previous.delete(p); // someone else has it now
+        continue;
+      }
+      if (this.stopping) break;
+      let reply: [Buffer, Buffer, Buffer] | null;
+      try {
+        reply = await this.cmd.script<[Buffer, Buffer, Buffer] | null>(
+          ACQUIRE,
+          [this.job.keys.lease(p), this.job.keys.checkpoint(p)],
+          [this.id, String(this.cfg.leaseMs), previous ?? ''],
+          true,
+        );
+      } catch (err) {
+        await this.transient(err, 'acquire', p);
+        return;
+      }
+      this.previous.delete(p);
+      if (reply === null) continue;
+      const [token, last, state] = reply;
+      let kernels: Map<string, Kernel>;
+      try {
+        kernels = state.length === 0 ? new Map() : await restorePartition(new Uint8Array(state), this.job.spec);
+      } catch (err) {
+        const hint =
+          err instanceof SnapshotError && err.code === 'OTHER_BUILD'
+            ? '; it was written by another build of streamkernel: finish the job with that build, or start a new job'
+            : '';
+        await this.cmd.script(RELEASE, [this.job.keys.lease(p)], [token.toString()]).catch(() => {});
+        throw new RedisJobError(
+          'BAD_CHECKPOINT',
+          `cannot restore partition ${p} of job '${this.job.name}' from ${this.conn.display} (key ${this.job.keys.checkpoint(p)}): ${this.cmd.describe(err)}${hint}`,
+          { cause: err },
+        );
+      }
+      this.owned.set(p, { p, token: token.toString(), last: last.toString(), kernels, renewedAt: Date.now() });
+      this.counters.acquired++;
+      this.emit('acquired', { partition: p, token: token.toString(), from: last.toString(), keys: kernels.size });
+    }
+  }
+
+  private dispose(owned: Owned): void {
+    for (const kernel of owned.kernels.values()) kernel.dispose();
+    owned.kernels.clear();
+  }
+
+  /** Forgets a partition's in-memory state; with `retake`, remembers the token to take it back. */
+  private drop(owned: Owned, retake: boolean): void {
+    this.dispose(owned);
+    this.owned.delete(owned.p);
+    if (retake) {
+      this.previous.set(owned.p, owned.token);
+      this.nextHeartbeat = 0; // look for partitions again at once
+    }
+  }
+
+  private async stepAll(): Promise<boolean> {
+    const results = await Promise.all([...this.owned.values()].map((owned) => this.step(owned)));
+    return results.some(Boolean);
+  }
+
+  /** Reads, computes and commits one batch of a partition. Returns whether there was input. */
+  private async step(owned: Owned): Promise<boolean> {
+    const { keys } = this.job;
+    const p = owned.p;
+    let entries: StreamEntry[];
+    try {
+      entries = await this.cmd.send<StreamEntry[]>(['XRANGE', keys.input(p), `(${owned.last}`, '+', 'COUNT', String(this.cfg.readEntries)]);
+    } catch (err) {
+      this.drop(owned, true);
+      await this.transient(err, 'read', p);
+      return false;
+    }
+    if (entries.length === 0) {
+      if (Date.now() - owned.renewedAt >= this.cfg.leaseMs / 3) await this.renew(owned);
+      return false;
+    }
+    const outputs: string[] = [];
+    let rows = 0;
+    for (const [entryId, flat] of entries) {
+      const fields: Record<string, string> = {};
+      for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i]!] = flat[i + 1]!;
+      const batch = decodeRows(fields);
+      if ('error' in batch) {
+        outputs.push(entryId, '2', 'e', batch.error);
+        continue;
+      }
+      const results = await this.compute(owned, batch.keys, batch.values);
+      outputs.push(entryId, '4', 'k', fields['k']!, 'v', formatValues(results));
+      rows += batch.values.length;
+    }
+    const newLast = entries[entries.length - 1]![0];
+    const snapshots = new Map<string, Uint8Array>();
+    for (const [key, kernel] of owned.kernels) snapshots.set(key, kernel.snapshot());
+    const state = encodePartitionState(snapshots);
+    const started = performance.now();
+    let reply: [number, string?, string?];
+    try {
+      reply = await this.cmd.script<[number, string?, string?]>(
+        COMMIT,
+        [keys.lease(p), keys.checkpoint(p), keys.output(p)],
+        [owned.token, String(this.cfg.leaseMs), owned.last, newLast, Buffer.from(state.buffer, state.byteOffset, state.length), String(entries.length), ...outputs],
+      );
+    } catch (err) {
+      // Unknown whether it was applied: restore from the checkpoint, which knows.
+      this.drop(owned, true);
+      await this.transient(err, 'commit', p);
+      return true;
+    }
+    if (reply[0] === 1) {
+      this.latencies.push(performance.now() - started);
+      if (this.latencies.length > 100_000) this.latencies.splice(0, 50_000);
+      owned.last = newLast;
+      owned.renewedAt = Date.now();
+      this.counters.commits++;
+      this.counters.entries += entries.length;
+      this.counters.rows += rows;
+      return true;
+    }
+    this.counters.rejected++;
+    if (reply[1] === 'out') {
+      throw new RedisJobError(
+        'PROTOCOL',
+        `${keys.output(p)} already holds entry id ${String(reply[2])}, not before input ${entries[0]![0]}: something else writes to this job's output stream`,
+      );
+    }
+    this.emit('fenced', { partition: p, op: 'commit', reason: reply[1] === 'lease' ? 'lease lost' : `checkpoint moved to ${String(reply[2])}`, token: owned.token });
+    this.drop(owned, false);
+    return true;
+  }
+
+  /** Pushes each key's rows through its kernel (created on first sight) and returns the results in row order. */
+  private async compute(owned: Owned, keys: readonly string[], values: Float64Array): Promise<Float64Array> {
+    const first = keys[0]!;
+    if (keys.every((k) => k === first)) return (await this.kernel(owned, first)).push(values);
+    const groups = new Map<string, number[]>();
+    for (let i = 0; i < keys.length; i++) {
+      const group = groups.get(keys[i]!);
+      if (group === undefined) groups.set(keys[i]!, [i]);
+      else group.push(i);
+    }
+    const results = new Float64Array(values.length);
+    for (const [key, rows] of groups) {
+      const input = new Float64Array(rows.length);
+      for (let j = 0; j < rows.length; j++) input[j] = values[rows[j]!]!;
+      const output = (await this.kernel(owned, key)).push(input);
+      for (let j = 0; j < rows.length; j++) results[rows[j]!] = output[j]!;
+    }
+    return results;
+  }
+
+  private async kernel(owned: Owned, key: string): Promise<Kernel> {
+    let kernel = owned.kernels.get(key);
+    if (kernel === undefined) {
+      kernel = await createKernel(this.job.spec);
+      owned.kernels.set(key, kernel);
+    }
+    return kernel;
+  }
+
+  private async renew(owned: Owned): Promise<void> {
+    let ok: number;
+    try {
+      ok = await this.cmd.script<number>(RENEW, [this.job.keys.lease(owned.p)], [owned.token, String(this.cfg.leaseMs)]);
+    } catch (err) {
+      this.drop(owned, true);
+      await this.transient(err, 'renew', owned.p);
+      return;
+    }
+    if (ok === 1) owned.renewedAt = Date.now();
+    else {
+      this.emit('fenced', { partition: owned.p, op: 'renew', reason: 'lease lost', token: owned.token });
+      this.drop(owned, false);
+    }
+  }
+
+  private async release(owned: Owned): Promise<void> {
+    this.drop(owned, false);
+    try {
+      const held = await this.cmd.script<number>(RELEASE, [this.job.keys.lease(owned.p)], [owned.token]);
+      if (held === 1) {
+        this.counters.released++;
+        this.emit('released', { partition: owned.p, at: owned.last });
+      } else this.emit('fenced', { partition: owned.p, op: 'release', reason: 'lease lost', token: owned.token });
+    } catch (err) {
+      // The lease runs out by itself.
+      this.emit('retry', { what: 'release', partition: owned.p, message: this.cmd.describe(err) });
+    }
+  }
+
+  /** Every held partition is committed between steps, so those assigned to others can go at once. */
+  private async releaseExtras(): Promise<void> {
+    const mine = this.assigned();
+    for (const owned of [...this.owned.values()]) if (!mine.has(owned.p)) await this.release(owned);
+  }
+
+  private async releaseAll(): Promise<void> {
+    for (const owned of [...this.owned.values()]) await this.release(owned);
+  }
+}

@@ -1,0 +1,340 @@
+// The page side of test/scheduler-browser.test.ts: the scheduler from dist/
+// with Web Workers and IndexedDB, exposed as scenarios on window.scenarios.
+// Each scenario computes everything in the page (the job's output and a
+// single-thread reference) and returns a JSON summary; output bytes go back
+// as base64 so that the test can also compare them with Node's results.
+import {
+  arraySource,
+  CheckpointError,
+  createJob,
+  decodeCheckpoint,
+  latestCheckpoint,
+  memorySink,
+  parallelRolling,
+} from '/dist/src/scheduler/index.js';
+import { indexedDBCheckpointStore, webWorkers } from '/dist/src/scheduler/browser.js';
+import { createKernel } from '/dist/src/kernel.js';
+import { makeData } from './data.js';
+
+/** The single-thread result in the page: one kernel per key, fed its rows in order. */
+async function reference(spec, values, keys) {
+  if (keys === undefined) {
+    const k = await createKernel(spec);
+    const out = k.push(values);
+    k.dispose();
+    return out;
+  }
+  const rowsOf = new Map();
+  for (let i = 0; i < keys.length; i++) {
+    let rows = rowsOf.get(keys[i]);
+    if (rows === undefined) rowsOf.set(keys[i], (rows = []));
+    rows.push(i);
+  }
+  const out = new Float64Array(values.length);
+  for (const rows of rowsOf.values()) {
+    const k = await createKernel(spec);
+    const r = k.push(Float64Array.from(rows, (i) => values[i]));
+    rows.forEach((row, j) => (out[row] = r[j]));
+    k.dispose();
+  }
+  return out;
+}
+
+function sameBytes(a, b) {
+  if (a.length !== b.length) return false;
+  const x = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  const y = new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+  return true;
+}
+
+function base64(f64) {
+  const bytes = new Uint8Array(f64.buffer, f64.byteOffset, f64.byteLength);
+  let s = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(s);
+}
+
+/** A sink that records committed batches and checks offsets are contiguous (no gaps, no duplicates). */
+function checkedSink() {
+  const problems = [];
+  let next;
+  const sink = memorySink({
+    onCommit: (b) => {
+      if (next !== undefined && b.offset !== next) problems.push(`committed offset ${b.offset}, expected ${next}`);
+      next = b.offset + b.values.length;
+    },
+  });
+  return { sink, problems };
+}
+
+/**
+ * An adapter that watches its workers: the transfer lists of posted messages
+ * (a batch's buffers must be detached after the post: moved, not cloned) and
+ * the WebAssembly.Module handed to each worker.
+ */
+function watchedWorkers() {
+  const workers = [];
+  const stats = { spawned: 0, batches: 0, clonedBatches: 0, modules: new Set(), inits: 0 };
+  const inner = webWorkers({
+    onSpawn(worker) {
+      workers.push(worker);
+      stats.spawned++;
+      const post = worker.postMessage.bind(worker);
+      worker.postMessage = (message, transfer) => {
+        post(message, transfer);
+        if (message?.t === 'batch') {
+          stats.batches++;
+          if (message.values.byteLength !== 0 || (message.keys !== undefined && message.keys.byteLength !== 0)) stats.clonedBatches++;
+        }
+        if (message?.t === 'init') {
+          stats.inits++;
+          if (message.module instanceof WebAssembly.Module) stats.modules.add(message.module);
+        }
+      };
+    },
+  });
+  // Which failure signals the handles delivered (after the job's own generation check they may be ignored).
+  stats.events = [];
+  const adapter = {
+    platform: inner.platform,
+    concurrency: inner.concurrency,
+    spawn() {
+      const handle = inner.spawn();
+      return {
+        ...handle,
+        onError: (h) => handle.onError((e) => { stats.events.push(`error: ${e.message}`); h(e); }),
+        onExit: (h) => handle.onExit((code) => { stats.events.push(`exit ${code}`); h(code); }),
+      };
+    },
+  };
+  return { adapter, workers, stats };
+}
+
+const SPEC = { op: 'median', window: 16 };
+
+async function runKeyed({ seed = 1, n = 30_000, distinct = 40, faults, killAfterBatch, heartbeat, spec = SPEC } = {}) {
+  const { values, keys } = makeData(seed, n, distinct);
+  const { adapter, workers, stats } = watchedWorkers();
+  const { sink, problems } = checkedSink();
+  let killed = false;
+  const source = arraySource(values, { keys, batchRows: 1000 });
+  let reads = 0;
+  const killing = {
+    replayable: true,
+    seek: (offset) => source.seek(offset),
+    read() {
+      if (killAfterBatch !== undefined && !killed && reads++ === killAfterBatch) {
+        killed = true;
+        // From outside, on the raw Worker: no event at all; the heartbeat must notice.
+        workers[workers.length - 1].terminate();
+      }
+      return source.read();
+    },
+  };
+  const t0 = performance.now();
+  const job = await createJob({
+    adapter,
+    operator: spec,
+    keyed: true,
+    workers: 2,
+    sink,
+    checkpoints: { everyRows: 4000, everyMs: Infinity },
+    restart: { maxRestarts: 20, initialDelayMs: 1, maxDelayMs: 20 },
+    heartbeat: heartbeat ?? { intervalMs: 50, timeoutMs: 1500 },
+    faults,
+  });
+  const result = await job.run(killing);
+  const ms = performance.now() - t0;
+  const out = sink.committed();
+  const expected = await reference(spec, values, keys);
+  return {
+    rows: result.rows,
+    restarts: result.restarts,
+    checkpoints: result.checkpoints,
+    equal: sameBytes(out, expected),
+    length: out.length,
+    problems,
+    killed,
+    ms: Math.round(ms),
+    spawned: stats.spawned,
+    batches: stats.batches,
+    clonedBatches: stats.clonedBatches,
+    modulesPosted: stats.modules.size,
+    inits: stats.inits,
+    bytes: base64(out),
+    events: stats.events,
+  };
+}
+
+async function clearDatabase(name) {
+  await new Promise((resolve, reject) => {
+    const req = indexedDB.deleteDatabase(name);
+    req.onsuccess = () => resolve();
+    req.onerror = () => reject(req.error);
+    req.onblocked = () => reject(new Error(`deleting ${name} is blocked`));
+  });
+}
+
+/** Raw access to a record of the store, bypassing the library (to corrupt it). */
+async function rawRecord(name, id, change) {
+  const db = await new Promise((resolve, reject) => {
+    const req = indexedDB.open(name, 1);
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error);
+  });
+  try {
+    await new Promise((resolve, reject) => {
+      const tx = db.transaction('checkpoints', 'readwrite');
+      const s = tx.objectStore('checkpoints');
+      const get = s.get(id);
+      get.onsuccess = () => s.put(change(get.result), id);
+      tx.oncomplete = () => resolve();
+      tx.onerror = () => reject(tx.error);
+    });
+  } finally {
+    db.close();
+  }
+}
+
+const IDB_SPEC = { op: 'mean', window: 50 };
+const IDB_DATA = { seed: 7, n: 24_000, distinct: 25 };
+
+window.scenarios = {
+  /** A keyed job on 2 Web Workers vs the single-thread result, and parallelRolling. */
+  async keyed() {
+    const summary = await runKeyed({ seed: 1 });
+    const { values } = makeData(2, 50_000, 1);
+    const spec = { op: 'std', window: 100 };
+    const par = await parallelRolling(values, spec, { adapter: webWorkers(), workers: 2, chunkRows: 12_000 });
+    summary.parallelEqual = sameBytes(par, await reference(spec, values));
+    summary.hardwareConcurrency = webWorkers().concurrency;
+    return summary;
+  },
+
+  /** One injected fault (`kind`), or a raw terminate() from outside (`kind: 'kill'`). */
+  async fault(kind, afterBatch) {
+    if (kind === 'kill') return runKeyed({ seed: 1, killAfterBatch: afterBatch, heartbeat: { intervalMs: 50, timeoutMs: 800 } });
+    return runKeyed({ seed: 1, faults: [{ afterBatch, worker: 1, kind }], heartbeat: { intervalMs: 50, timeoutMs: kind === 'hang' ? 800 : 1500 } });
+  },
+
+  /** The IndexedDB store: keep-K, one-transaction saves, corrupt/truncated newest refused with fallback. */
+  async idbStore() {
+    const name = 'sk-test-store';
+    await clearDatabase(name);
+    const store = indexedDBCheckpointStore(name, { keep: 3 });
+    const { values, keys } = makeData(IDB_DATA.seed, IDB_DATA.n, IDB_DATA.distinct);
+    const { sink } = checkedSink();
+    const job = await createJob({
+      adapter: webWorkers(),
+      operator: IDB_SPEC,
+      keyed: true,
+      workers: 2,
+      sink,
+      checkpoints: { store, everyRows: 5000, everyMs: Infinity },
+    });
+    const result = await job.run(arraySource(values, { keys, batchRows: 1000 }));
+    const ids = await store.list();
+    const newest = ids[0];
+    const offsets = [];
+    for (const id of ids) offsets.push(decodeCheckpoint(await store.read(id)).offset);
+    const pristine = (await store.read(newest)).slice();
+    const codes = {};
+    const fallbacks = {};
+    const corruptions = {
+      flip: (b) => { const c = b.slice(); c[Math.floor(c.length / 2)] ^= 0x10; return c; },
+      flipHeader: (b) => { const c = b.slice(); c[20] ^= 0x01; return c; },
+      flipCrc: (b) => { const c = b.slice(); c[c.length - 1] ^= 0x80; return c; },
+      truncate: (b) => b.slice(0, b.length - 9),
+      truncateHeader: (b) => b.slice(0, 30),
+      empty: () => new Uint8Array(0),
+      magic: (b) => { const c = b.slice(); c[0] = 0x58; return c; },
+      notBytes: () => 'not a checkpoint',
+    };
+    for (const [what, change] of Object.entries(corruptions)) {
+      await rawRecord(name, newest, change);
+      const { checkpoint, refused } = await latestCheckpoint(store);
+      codes[what] = refused.map((r) => `${r.id}:${r.error instanceof CheckpointError ? r.error.code : r.error.name}`);
+      fallbacks[what] = checkpoint?.id;
+      await rawRecord(name, newest, () => pristine);
+    }
+    const restored = await latestCheckpoint(store);
+    store.close();
+    return {
+      rows: result.rows,
+      checkpoints: result.checkpoints,
+      lastCheckpointId: result.lastCheckpointId,
+      ids,
+      offsets,
+      codes,
+      fallbacks,
+      restoredId: restored.checkpoint?.id,
+      restoredRefused: restored.refused.length,
+    };
+  },
+
+  /** Phase 1 of resume across a page reload: run the first `rows` rows with checkpoints in IndexedDB. */
+  async idbPhase1(rows) {
+    const name = 'sk-test-resume';
+    await clearDatabase(name);
+    const store = indexedDBCheckpointStore(name, { keep: 3 });
+    const { values, keys } = makeData(IDB_DATA.seed, IDB_DATA.n, IDB_DATA.distinct);
+    const { sink } = checkedSink();
+    const job = await createJob({
+      adapter: webWorkers(),
+      operator: IDB_SPEC,
+      keyed: true,
+      workers: 2,
+      sink,
+      checkpoints: { store, everyRows: 5000, everyMs: Infinity },
+    });
+    const result = await job.run(arraySource(values.slice(0, rows), { keys: keys.slice(0, rows), batchRows: 1000 }));
+    const ids = await store.list();
+    const offsets = [];
+    for (const id of ids) offsets.push(decodeCheckpoint(await store.read(id)).offset);
+    store.close();
+    return { rows: result.rows, lastCheckpointId: result.lastCheckpointId, ids, offsets };
+  },
+
+  /**
+   * Phase 2, after a reload: flip a byte of the newest checkpoint, resume on
+   * 3 workers (the store falls back to the previous one) and run to the end.
+   */
+  async idbPhase2() {
+    const name = 'sk-test-resume';
+    const store = indexedDBCheckpointStore(name, { keep: 3 });
+    const before = await store.list();
+    await rawRecord(name, before[0], (b) => { const c = b.slice(); c[60] ^= 0x04; return c; });
+    const { values, keys } = makeData(IDB_DATA.seed, IDB_DATA.n, IDB_DATA.distinct);
+    const { sink, problems } = checkedSink();
+    const job = await createJob({
+      adapter: webWorkers(),
+      operator: IDB_SPEC,
+      keyed: true,
+      workers: 3,
+      sink,
+      checkpoints: { store, everyRows: 5000, everyMs: Infinity },
+      resume: true,
+    });
+    const resumedAt = job.offset;
+    const refused = job.refused.map((r) => ({ id: r.id, code: r.error instanceof CheckpointError ? r.error.code : r.error.name, message: r.error.message }));
+    const result = await job.run(arraySource(values, { keys, batchRows: 1000 }));
+    const expected = await reference(IDB_SPEC, values, keys);
+    const out = sink.committed();
+    const after = await store.list();
+    store.close();
+    return {
+      before,
+      after,
+      resumedAt,
+      refused,
+      rows: result.rows,
+      firstOffset: sink.firstOffset,
+      equal: sameBytes(out, expected.subarray(resumedAt)),
+      problems,
+      bytes: base64(out),
+    };
+  },
+};
+
+document.body.dataset.status = 'ready';

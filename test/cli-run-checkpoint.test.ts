@@ -1,0 +1,146 @@
+// `streamkernel run --checkpoint DIR`: a real child process is killed with
+// SIGKILL at seeded points (by the size its output file has reached, and at
+// exact phases of a checkpoint through a test hook); the same command then
+// resumes, and the final output equals an uninterrupted run's, byte for byte.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const BIN = path.join(ROOT, 'bin', 'streamkernel.js');
+
+interface Run {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stderr: string;
+}
+
+function start(args: readonly string[], env: Record<string, string> = {}): { child: ChildProcess; done: Promise<Run> } {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
+  const err: Buffer[] = [];
+  child.stderr?.on('data', (b: Buffer) => err.push(b));
+  const done = new Promise<Run>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stderr: Buffer.concat(err).toString('utf8') }));
+  });
+  return { child, done };
+}
+
+let dir: string;
+let input: string;
+let reference: Buffer;
+const ROWS = 150_000;
+
+function argsFor(output: string, checkpoint: string): string[] {
+  return [
+    'run', input, '--value', 'v', '--key', 'k', '--time', 't',
+    '--op', 'mean', '--op', 'std', '--op', 'median', '--window', '64', '--min-periods', '1',
+    '--batch-size', '1000', '--checkpoint', checkpoint, '--checkpoint-every', '4000', '-o', output, '--progress',
+  ];
+}
+
+/** mulberry32. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(path.join(tmpdir(), 'sk-checkpoint-'));
+  const r = rng(42);
+  const lines = ['t,k,v'];
+  for (let i = 0; i < ROWS; i++) {
+    const v = r() < 0.03 ? '' : ((r() - 0.5) * 1000).toFixed(3);
+    lines.push(`${i * 10},key${Math.floor(r() * 5)},${v}`);
+  }
+  input = path.join(dir, 'in.csv');
+  writeFileSync(input, `${lines.join('\n')}\n`);
+  // The uninterrupted run (no checkpoint) is the reference.
+  const ref = path.join(dir, 'reference.csv');
+  const args = argsFor(ref, 'unused').filter((a, i, all) => !['--checkpoint', '--checkpoint-every'].includes(a) && !['--checkpoint', '--checkpoint-every'].includes(all[i - 1] ?? ''));
+  const run = await start(args).done;
+  expect(run.code).toBe(0);
+  reference = readFileSync(ref);
+  expect(reference.length).toBeGreaterThan(ROWS * 20);
+}, 120_000);
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Starts the run and SIGKILLs it once a checkpoint exists and its output file holds `bytes`. */
+async function killAt(output: string, checkpoint: string, bytes: number): Promise<Run> {
+  const { child, done } = start(argsFor(output, checkpoint));
+  let finished = false;
+  void done.then(() => (finished = true));
+  while (!finished) {
+    const size = existsSync(output) ? statSync(output).size : 0;
+    if (size >= bytes && existsSync(path.join(checkpoint, 'checkpoint'))) {
+      child.kill('SIGKILL');
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  return done;
+}
+
+describe('run --checkpoint survives kill -9', () => {
+  for (const seed of [1, 2, 3]) {
+    it(`seed ${seed}: killed at seeded output sizes, resumed to the same bytes`, async () => {
+      const r = rng(seed);
+      const output = path.join(dir, `out-${seed}.csv`);
+      const checkpoint = path.join(dir, `ck-${seed}`);
+      // One or two kills, at growing fractions of the final output.
+      const kills = 1 + Math.floor(r() * 2);
+      let fraction = 0.1;
+      for (let k = 0; k < kills; k++) {
+        fraction += 0.1 + r() * 0.3;
+        const run = await killAt(output, checkpoint, Math.floor(reference.length * Math.min(fraction, 0.85)));
+        expect(run.signal).toBe('SIGKILL'); // killed mid-run, not finished
+        expect(existsSync(path.join(checkpoint, 'checkpoint'))).toBe(true);
+      }
+      const resumed = await start(argsFor(output, checkpoint)).done;
+      expect(resumed.code).toBe(0);
+      expect(resumed.stderr).toMatch(/resumed at row [1-9][\d,]*/);
+      expect(readFileSync(output).equals(reference)).toBe(true);
+      expect(existsSync(path.join(checkpoint, 'checkpoint'))).toBe(false); // removed once complete
+    }, 120_000);
+  }
+
+  for (const phase of ['before', 'after'] as const) {
+    it(`killed ${phase} writing a checkpoint, resumed to the same bytes`, async () => {
+      const output = path.join(dir, `out-${phase}.csv`);
+      const checkpoint = path.join(dir, `ck-${phase}`);
+      const crashed = await start(argsFor(output, checkpoint), { STREAMKERNEL_TEST_CRASH: `7:${phase}` }).done;
+      expect(crashed.signal).toBe('SIGKILL');
+      const resumed = await start(argsFor(output, checkpoint)).done;
+      expect(resumed.code).toBe(0);
+      // 'before': the 6th checkpoint (24 000 rows) is the last one; 'after': the 7th.
+      expect(resumed.stderr).toMatch(phase === 'before' ? /resumed at row 24,000/ : /resumed at row 28,000/);
+      expect(readFileSync(output).equals(reference)).toBe(true);
+    }, 120_000);
+  }
+
+  it('refuses a checkpoint of another run, and a corrupt one', async () => {
+    const output = path.join(dir, 'out-other.csv');
+    const checkpoint = path.join(dir, 'ck-other');
+    expect((await start(argsFor(output, checkpoint), { STREAMKERNEL_TEST_CRASH: '2:after' }).done).signal).toBe('SIGKILL');
+    const other = await start(argsFor(output, checkpoint).map((a) => (a === '64' ? '65' : a))).done;
+    expect(other.code).toBe(1);
+    expect(other.stderr).toMatch(/checkpoint in .* is of another run/);
+    const file = path.join(checkpoint, 'checkpoint');
+    const bytes = readFileSync(file);
+    bytes[bytes.length - 3] ^= 1;
+    writeFileSync(file, bytes);
+    const corrupt = await start(argsFor(output, checkpoint)).done;
+    expect(corrupt.code).toBe(4);
+    expect(corrupt.stderr).toMatch(/corrupt \(checksum mismatch\); remove it to start over/);
+  }, 120_000);
+});

@@ -1,0 +1,199 @@
+// `streamkernel run` and `streamkernel bench` end to end: each test spawns
+// `node bin/streamkernel.js …` (the compiled CLI in dist/, built by `npm test`)
+// and compares its output with the library's results computed in-process.
+
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createKernel, rollingByTime, type KernelSpec } from '../src/index.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const BIN = path.join(ROOT, 'bin', 'streamkernel.js');
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(args: readonly string[], input?: string): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: dir, stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => err.push(b));
+    child.stdin.on('error', () => undefined);
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }));
+    child.stdin.end(input ?? '');
+  });
+}
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(path.join(tmpdir(), 'sk-run-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const file = (name: string, content: string): string => {
+  const p = path.join(dir, name);
+  writeFileSync(p, content);
+  return p;
+};
+
+interface Data {
+  ts: number[];
+  keys: string[];
+  values: number[];
+  csv: string;
+}
+
+/** Sensor rows: 3 keys, NaN gaps (empty cells), an infinity, timestamps in time order per key. */
+function sensors(n: number): Data {
+  const d: Data = { ts: [], keys: [], values: [], csv: 'ts,sensor,temp\n' };
+  let s = 7;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    const key = ['s1', 's2', 's,3'][s % 3] as string;
+    const value = s % 17 === 0 ? NaN : i === 50 ? Infinity : ((s % 20000) - 10000) / 64;
+    const ts = 1_000 * i + (s % 500);
+    d.ts.push(ts);
+    d.keys.push(key);
+    d.values.push(value);
+    d.csv += `${ts},${key.includes(',') ? `"${key}"` : key},${Number.isNaN(value) ? '' : value}\n`;
+  }
+  return d;
+}
+
+async function perKey(data: Data, spec: KernelSpec): Promise<number[]> {
+  const out = new Array<number>(data.values.length);
+  for (const key of new Set(data.keys)) {
+    const idx = data.keys.flatMap((k, i) => (k === key ? [i] : []));
+    const kernel = await createKernel(spec);
+    const r = kernel.push(Float64Array.from(idx, (i) => data.values[i]!));
+    idx.forEach((i, j) => (out[i] = r[j]!));
+    kernel.dispose();
+  }
+  return out;
+}
+
+const csvCell = (s: string): string => (/[",\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s);
+
+describe('streamkernel run', () => {
+  const data = sensors(5000);
+
+  it('runs several keyed ops over a CSV file, as the library computes them per key', async () => {
+    const input = file('sensors.csv', data.csv);
+    const run = await cli(['run', input, '--value', 'temp', '--time', 'ts', '--key', 'sensor', '--op', 'mean', '--op', 'std', '--op', 'median', '--window', '20', '--min-periods', '1', '--batch-size', '999']);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toBe(''); // quiet when stderr is not a terminal
+    const mean = await perKey(data, { op: 'mean', window: 20, minPeriods: 1 });
+    const std = await perKey(data, { op: 'std', window: 20, minPeriods: 1 });
+    const median = await perKey(data, { op: 'median', window: 20, minPeriods: 1 });
+    let expected = 'ts,sensor,temp,mean,std,median\n';
+    data.values.forEach((v, i) => {
+      expected += `${data.ts[i]},${csvCell(data.keys[i]!)},${String(v)},${String(mean[i])},${String(std[i])},${String(median[i])}\n`;
+    });
+    expect(run.stdout).toBe(expected);
+  });
+
+  it('runs unkeyed ops from stdin (with ewm) and writes NDJSON to a file', async () => {
+    const out = path.join(dir, 'out.ndjson');
+    const run = await cli(['run', '--value', 'temp', '--op', 'max', '--op', 'ewm', '--window', '7', '--span', '5', '-o', out], data.csv);
+    expect(run).toMatchObject({ code: 0, stdout: '', stderr: '' });
+    const lines = readFileSync(out, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const max = (await createKernel({ op: 'max', window: 7 })).push(Float64Array.from(data.values));
+    const ewm = (await createKernel({ op: 'ewm', span: 5 })).push(Float64Array.from(data.values));
+    const json = (x: number): unknown => (Number.isNaN(x) ? null : Number.isFinite(x) ? x : x > 0 ? 'Infinity' : '-Infinity');
+    expect(lines.length).toBe(data.values.length);
+    lines.forEach((l, i) => expect(l).toEqual({ temp: json(data.values[i]!), max: json(max[i]!), ewm: json(ewm[i]!) }));
+  });
+
+  it('runs time windows per key, as rollingByTime does', async () => {
+    const input = file('ndjson-in.ndjson', data.values.map((v, i) => JSON.stringify({ t: data.ts[i], k: data.keys[i], v: Number.isFinite(v) ? v : Number.isNaN(v) ? null : 'inf' })).join('\n'));
+    const run = await cli(['run', input, '--value', 'v', '--time', 't', '--key', 'k', '--op', 'sum', '--op', 'last', '--window', '30s', '--output-format', 'csv']);
+    expect(run.code).toBe(0);
+    const sum = await rollingByTime(data.ts, data.values, { op: 'sum', window: '30s', keys: 'string' }, data.keys);
+    const last = await rollingByTime(data.ts, data.values, { op: 'last', window: '30s', keys: 'string' }, data.keys);
+    const rows = run.stdout.trimEnd().split('\n');
+    expect(rows[0]).toBe('t,k,v,sum,last');
+    expect(rows.length).toBe(data.values.length + 1);
+    rows.slice(1).forEach((line, i) => expect(line.slice(line.lastIndexOf(',', line.lastIndexOf(',') - 1) + 1)).toBe(`${String(sum[i])},${String(last[i])}`));
+  });
+
+  it('reports errors with documented exit codes and leaves no half-written output', async () => {
+    const missing = await cli(['run', path.join(dir, 'nope.csv'), '--value', 'v', '--op', 'sum', '--window', '3']);
+    expect(missing).toMatchObject({ code: 3, stdout: '' });
+    expect(missing.stderr).toMatch(/^streamkernel run: cannot open ".*nope\.csv": no such file or directory\n$/);
+
+    const input = file('small.csv', 'a,b,c\n1,2,3\n4,5,6\n7,x,9\n10,11,12\n');
+    const unknown = await cli(['run', input, '--value', 'd', '--op', 'sum', '--window', '3']);
+    expect(unknown).toMatchObject({ code: 1, stdout: '' });
+    expect(unknown.stderr).toMatch(/unknown column "d"; available: "a", "b", "c"\n$/);
+
+    const out = path.join(dir, 'never.csv');
+    const malformed = await cli(['run', input, '--value', 'b', '--op', 'sum', '--window', '2', '-o', out]);
+    expect(malformed.code).toBe(2);
+    expect(malformed.stderr).toMatch(/^streamkernel run: ".*small\.csv": line 4: value "x" is not a number\n$/);
+    expect(existsSync(out)).toBe(false);
+    expect(readdirSync(dir).filter((f) => f.includes('partial'))).toEqual([]);
+
+    const skip = await cli(['run', input, '--value', 'b', '--op', 'sum', '--window', '2', '--on-error', 'skip']);
+    expect(skip.code).toBe(0);
+    expect(skip.stdout).toBe('b,sum\n2,NaN\n5,7\n11,16\n');
+    expect(skip.stderr).toMatch(/^streamkernel run: 3 rows, 1 malformed row skipped; 1 op in [\d.]+ s/);
+
+    const outOfOrder = await cli(['run', '--value', 'v', '--time', 't', '--op', 'sum', '--window', '1s'], 't,v\n1,1\n3,2\n2,3\n');
+    expect(outOfOrder.code).toBe(2);
+    expect(outOfOrder.stderr).toMatch(/data row 3: time 2 is before the previous time/);
+
+    for (const [args, message] of [
+      [['run', '--value', 'v', '--window', '3'], /missing --op/],
+      [['run', '--value', 'v', '--op', 'mean'], /missing --window/],
+      [['run', '--value', 'v', '--op', 'mean', '--window', '5s'], /a time window needs --time/],
+      [['run', '--value', 'v', '--op', 'first', '--window', '5'], /op first needs a time window/],
+      [['run', '--value', 'v', '--op', 'mean', '--op', 'mean', '--window', '5'], /--op mean given more than once/],
+      [['run', '--value', 'v', '--op', 'mean', '--window', '5', '--checkpoint', 'ck'], /--checkpoint needs an input FILE/],
+      [['run', 'in.csv', '--value', 'v', '--op', 'mean', '--window', '5', '--checkpoint', 'ck'], /--checkpoint needs --output FILE/],
+      [['run', '--value', 'v', '--op', 'ewm', '--window', '5'], /op ewm needs exactly one of --alpha/],
+      [['run', '--value', 'v', '--op', 'mean', '--window', '5', '--on-error', 'maybe'], /--on-error must be fail or skip/],
+    ] as const) {
+      const r = await cli(args);
+      expect(r.code, args.join(' ')).toBe(1);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr).toMatch(/\(see 'streamkernel run --help'\)\n$/);
+    }
+  });
+
+  it('shows a progress bar and a summary with --progress, and nothing when piped', async () => {
+    const input = file('progress.csv', data.csv);
+    const run = await cli(['run', input, '--value', 'temp', '--op', 'sum', '--window', '3', '--batch-size', '500', '--progress', '-o', path.join(dir, 'p.csv')]);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toMatch(/\r\x1b\[2K\[#+\.*\] +\d+\.\d%  [\d.]+ KiB \/ [\d.]+ KiB  [\d.]+ k? ?M? ?rows\/s  ETA \d+:\d\d/);
+    expect(run.stderr).toMatch(/streamkernel run: 5,000 rows; 1 op in [\d.]+ s \([\d.]+ [kM]? ?rows\/s\) → .*p\.csv\n$/);
+    const quiet = await cli(['run', input, '--value', 'temp', '--op', 'sum', '--window', '3', '-q', '-o', path.join(dir, 'q.csv')]);
+    expect(quiet).toMatchObject({ code: 0, stderr: '', stdout: '' });
+  });
+
+  it('keeps the help and lists run and bench', async () => {
+    const help = await cli(['run', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^Usage: streamkernel run/);
+    expect((await cli(['--help'])).stdout).toMatch(/\n  run       the main job/);
+    expect((await cli(['help', 'bench'])).stdout).toMatch(/^Usage: streamkernel bench/);
+  });
+});
+
+describe('streamkernel bench', () => {
+  it('runs the benchmark suite and prints its table', async () => {
+    const run = await cli(['bench', '--quick', '--ops', 'sum']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/n=1e\+6 w=100 sum\s+wasm\s+[\d.]+\s+e2e\s+[\d.]+\s+js\s+[\d.]+/);
+    expect(run.stdout).not.toMatch(/wrote bench\/RESULTS\.md/);
+    expect((await cli(['bench', '--nope'])).code).toBe(1);
+  }, 120_000);
+});

@@ -1,0 +1,289 @@
+// Test helpers for the Redis layer: a private redis-server per test (loopback
+// only, AOF with appendfsync always, a temp dir, stopped by PID), worker
+// processes running the compiled CLI from dist/, and the reference check.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+// The reference runs the kernels the worker processes run: the compiled build in dist/.
+import { createKernel } from '../dist/src/kernel.js';
+import type { Kernel, KernelSpec } from '../src/types.js';
+import { connectRedis, type RedisConnection } from '../src/redis/config.js';
+import { decodePartitionState, formatValues, decodeRows } from '../src/redis/codec.js';
+import { Commands, jobStatus, readJob, type Job } from '../src/redis/job.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const MAIN = path.resolve(here, '../dist/src/redis/main.js');
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** A small deterministic generator (mulberry32). */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
+    });
+  });
+}
+
+export interface ServerOptions {
+  /** requirepass (the default user's password). */
+  password?: string;
+  /** An ACL user. */
+  user?: { name: string; password: string };
+  /** TLS only, with these PEM files. */
+  tls?: { cert: string; key: string; ca: string };
+}
+
+export class RedisServer {
+  proc: ChildProcess | undefined;
+  output = '';
+  private constructor(
+    readonly port: number,
+    readonly dir: string,
+    private readonly conf: string,
+  ) {}
+
+  static async start(options: ServerOptions = {}): Promise<RedisServer> {
+    const port = await freePort();
+    const dir = mkdtempSync(path.join(tmpdir(), 'sk-redis-'));
+    const lines = [
+      'bind 127.0.0.1',
+      'protected-mode yes',
+      options.tls !== undefined ? 'port 0' : `port ${port}`,
+      `dir ${dir}`,
+      'appendonly yes',
+      'appendfsync always',
+      'save ""',
+      'daemonize no',
+      'logfile ""',
+    ];
+    if (options.password !== undefined) lines.push(`requirepass ${options.password}`);
+    if (options.user !== undefined) lines.push(`user ${options.user.name} on >${options.user.password} ~* &* +@all`);
+    if (options.tls !== undefined) {
+      lines.push(`tls-port ${port}`, `tls-cert-file ${options.tls.cert}`, `tls-key-file ${options.tls.key}`, `tls-ca-cert-file ${options.tls.ca}`, 'tls-auth-clients no');
+    }
+    const conf = path.join(dir, 'redis.conf');
+    writeFileSync(conf, lines.join('\n') + '\n');
+    const server = new RedisServer(port, dir, conf);
+    await server.launch();
+    return server;
+  }
+
+  /** Starts (or restarts, from its AOF) the server and waits until it accepts connections. */
+  async launch(): Promise<void> {
+    const proc = spawn('redis-server', [this.conf], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.proc = proc;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`redis-server did not start:\n${this.output}`)), 20_000);
+      const onData = (chunk: Buffer): void => {
+        this.output += chunk.toString();
+        if (this.output.includes('Ready to accept connections')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      proc.stdout!.on('data', onData);
+      proc.stderr!.on('data', onData);
+      proc.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`redis-server exited with ${code}:\n${this.output}`));
+      });
+    });
+    this.output = '';
+  }
+
+  url(auth = '', scheme = 'redis'): string {
+    return `${scheme}://${auth}127.0.0.1:${this.port}`;
+  }
+
+  private async signal(sig: NodeJS.Signals): Promise<void> {
+    const proc = this.proc;
+    if (proc === undefined || proc.exitCode !== null || proc.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+    process.kill(proc.pid!, sig);
+    await exited;
+    this.proc = undefined;
+  }
+
+  /** SIGKILL: no shutdown, the AOF is all that is left. */
+  kill(): Promise<void> {
+    return this.signal('SIGKILL');
+  }
+
+  async stop(): Promise<void> {
+    await this.signal('SIGTERM');
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** A worker process running the compiled CLI. */
+export class WorkerProcess {
+  readonly proc: ChildProcess;
+  stderr = '';
+  stdout = '';
+  readonly exited: Promise<number | null>;
+
+  constructor(args: string[], env: NodeJS.ProcessEnv = {}) {
+    this.proc = spawn(process.execPath, [MAIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    this.proc.stdout!.on('data', (c: Buffer) => (this.stdout += c.toString()));
+    this.proc.stderr!.on('data', (c: Buffer) => (this.stderr += c.toString()));
+    this.exited = new Promise((resolve) => this.proc.once('exit', (code, signal) => resolve(signal !== null ? null : code)));
+  }
+
+  static worker(url: string, job: string, extra: string[] = [], env: NodeJS.ProcessEnv = {}): WorkerProcess {
+    return new WorkerProcess(['worker', '--redis', url, '--job', job, '--lease-ms', '1000', '--read-entries', '4', '--poll-ms', '10', ...extra], env);
+  }
+
+  get pid(): number {
+    return this.proc.pid!;
+  }
+
+  events(): Record<string, unknown>[] {
+    return this.stderr
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+  }
+
+  /** The worker id from its 'started' event. */
+  id(): string | undefined {
+    return this.events().find((e) => e['event'] === 'started')?.['worker'] as string | undefined;
+  }
+
+  /** Partitions held now, from acquired/released/fenced events. */
+  owned(): Set<number> {
+    const owned = new Set<number>();
+    for (const e of this.events()) {
+      const p = e['partition'] as number;
+      if (e['event'] === 'acquired') owned.add(p);
+      else if (e['event'] === 'released' || e['event'] === 'fenced') owned.delete(p);
+    }
+    return owned;
+  }
+
+  signal(sig: NodeJS.Signals): void {
+    if (this.proc.exitCode === null && this.proc.signalCode === null) process.kill(this.pid, sig);
+  }
+
+  async kill(): Promise<void> {
+    this.signal('SIGKILL');
+    await this.exited;
+  }
+}
+
+/** Runs a finished command of the compiled CLI; returns its exit code and output. */
+export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, input?: string): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [MAIN, ...args], { input: input ?? '', env: { ...process.env, ...env }, encoding: 'utf8', timeout: 30_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+export async function waitFor(what: string, predicate: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(25);
+  }
+}
+
+export async function connect(url: string, password?: string, tlsCaFile?: string): Promise<{ conn: RedisConnection; cmd: Commands }> {
+  const conn = await connectRedis({ url, ...(password !== undefined ? { password } : {}), ...(tlsCaFile !== undefined ? { tlsCaFile } : {}), maxOutageMs: 20_000 });
+  return { conn, cmd: new Commands(conn) };
+}
+
+/** Rows for a test: `keys` distinct keys, values with a few NaN, ±Infinity and -0. */
+export function makeRows(seed: number, n: number, keys: number): { keys: string[]; values: number[] } {
+  const next = rng(seed);
+  const out = { keys: [] as string[], values: [] as number[] };
+  for (let i = 0; i < n; i++) {
+    out.keys.push(`key-${Math.floor(next() * keys)}`);
+    const r = next();
+    out.values.push(r < 0.01 ? NaN : r < 0.012 ? Infinity : r < 0.014 ? -0 : Math.round((next() - 0.5) * 1e6) / 1e3);
+  }
+  return out;
+}
+
+/** Waits until every partition has committed its last input entry. */
+export async function waitDrained(cmd: Commands, job: Job, timeoutMs = 60_000): Promise<void> {
+  await waitFor(`job '${job.name}' to drain`, async () => (await jobStatus(cmd, job)).every((s) => s.committedLast === s.inputLast), timeoutMs);
+}
+
+type Entry = [string, string[]];
+
+function fieldsOf(flat: string[]): Record<string, string> {
+  const fields: Record<string, string> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i]!] = flat[i + 1]!;
+  return fields;
+}
+
+/**
+ * The single-process reference: for every partition, a fresh kernel per key
+ * over the partition's input in order. Checks that the output stream holds
+ * exactly one entry per input entry (same ids, order, keys, and results bit
+ * for bit), that the checkpoint is at the last input entry, and that its
+ * kernel snapshots equal the reference kernels' byte for byte.
+ * Returns the number of rows checked.
+ */
+export async function verifyJob(cmd: Commands, name: string): Promise<number> {
+  const job = await readJob(cmd, name);
+  let rows = 0;
+  for (let p = 0; p < job.partitions; p++) {
+    const input = await cmd.send<Entry[]>(['XRANGE', job.keys.input(p), '-', '+']);
+    const output = await cmd.send<Entry[]>(['XRANGE', job.keys.output(p), '-', '+']);
+    const kernels = new Map<string, Kernel>();
+    const spec: KernelSpec = job.spec;
+    if (output.length !== input.length) throw new Error(`partition ${p}: ${output.length} output entries for ${input.length} input entries`);
+    for (let i = 0; i < input.length; i++) {
+      const [id, flat] = input[i]!;
+      const [outId, outFlat] = output[i]!;
+      if (outId !== id) throw new Error(`partition ${p} entry ${i}: output id ${outId}, input id ${id}`);
+      const fields = fieldsOf(flat);
+      const batch = decodeRows(fields);
+      if ('error' in batch) throw new Error(`partition ${p}: unreadable input ${id}`);
+      const expected = new Float64Array(batch.values.length);
+      for (let j = 0; j < batch.values.length; j++) {
+        const key = batch.keys[j]!;
+        let kernel = kernels.get(key);
+        if (kernel === undefined) kernels.set(key, (kernel = await createKernel(spec)));
+        expected[j] = kernel.push(new Float64Array([batch.values[j]!]))[0]!;
+      }
+      const got = fieldsOf(outFlat);
+      if (got['k'] !== fields['k']) throw new Error(`partition ${p} entry ${id}: keys differ`);
+      if (got['v'] !== formatValues(expected)) throw new Error(`partition ${p} entry ${id}: results differ:\n got      ${got['v']}\n expected ${formatValues(expected)}`);
+      rows += batch.values.length;
+    }
+    const [last, entries] = await cmd.send<(string | null)[]>(['HMGET', job.keys.checkpoint(p), 'last', 'entries']);
+    const inputLast = input.at(-1)?.[0] ?? '0-0';
+    if ((last ?? '0-0') !== inputLast) throw new Error(`partition ${p}: checkpoint at ${last}, input ends at ${inputLast}`);
+    if (Number(entries ?? 0) !== input.length) throw new Error(`partition ${p}: checkpoint counts ${entries} entries, input has ${input.length}`);
+    const state = await cmd.send<Buffer | null>(['HGET', job.keys.checkpoint(p), 'state'], true);
+    const snapshots = state === null ? new Map<string, Uint8Array>() : decodePartitionState(new Uint8Array(state));
+    if (snapshots.size !== kernels.size) throw new Error(`partition ${p}: checkpoint holds ${snapshots.size} keys, reference ${kernels.size}`);
+    for (const [key, kernel] of kernels) {
+      const snap = snapshots.get(key);
+      const want = kernel.snapshot();
+      if (snap === undefined || Buffer.compare(Buffer.from(snap), Buffer.from(want)) !== 0) {
+        const at = snap === undefined ? -1 : want.findIndex((b, i) => snap[i] !== b);
+        throw new Error(`partition ${p}: checkpoint state of ${key} differs from the reference (${snap?.length} vs ${want.length} bytes, first difference at byte ${at}: ${Buffer.from(snap ?? []).subarray(at, at + 16).toString('hex')} vs ${Buffer.from(want).subarray(at, at + 16).toString('hex')})`);
+      }
+      kernel.dispose();
+    }
+  }
+  return rows;
+}
