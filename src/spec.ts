@@ -53,6 +53,12 @@ function checkFields(spec: object, allowed: Set<string>, what: string): void {
  * Checks a spec and fills in its defaults. Throws `TypeError` for a wrong
  * type, a missing or unknown field, and `RangeError` for a value out of range;
  * every message names the field.
+ *
+ * @example
+ * ```ts
+ * normalizeSpec({ op: 'std', window: 20 }); // { op: 'std', window: 20, minPeriods: 20, ddof: 1 }
+ * normalizeSpec({ op: 'ewm', span: 3 });    // { op: 'ewm', com: 1, alpha: 0.5, adjust: true, minPeriods: 0 }
+ * ```
  */
 export function normalizeSpec(spec: unknown): NormalizedSpec {
   if (typeof spec !== 'object' || spec === null) throw new TypeError(`spec must be an object, got ${describe(spec)}`);

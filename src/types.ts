@@ -70,13 +70,27 @@ export interface EwmSpec {
   minPeriods?: number;
 }
 
-/** An {@link EwmSpec} for {@link createKernel}, marked by its op. */
+/**
+ * An {@link EwmSpec} for {@link createKernel}, marked by its op.
+ *
+ * @example
+ * ```ts
+ * const spec: EwmKernelSpec = { op: 'ewm', halflife: 5 };
+ * ```
+ */
 export interface EwmKernelSpec extends EwmSpec {
   /** Always `'ewm'`. */
   op: 'ewm';
 }
 
-/** What {@link createKernel} builds: a rolling aggregate or an exponentially weighted mean. */
+/**
+ * What {@link createKernel} builds: a rolling aggregate or an exponentially weighted mean.
+ *
+ * @example
+ * ```ts
+ * const specs: KernelSpec[] = [{ op: 'median', window: 50 }, { op: 'ewm', alpha: 0.1 }];
+ * ```
+ */
 export type KernelSpec = RollingSpec | EwmKernelSpec;
 
 /**
@@ -251,7 +265,14 @@ export interface DurationRollingSpec extends TimeAggregate {
   ttl?: Duration;
 }
 
-/** The watermark and lateness options shared by the event-time window kinds. */
+/**
+ * The watermark and lateness options shared by the event-time window kinds.
+ *
+ * @example
+ * ```ts
+ * const options: EventTimeOptions = { maxOutOfOrderness: '5s', allowedLateness: '1m', minPeriods: 1 };
+ * ```
+ */
 export interface EventTimeOptions {
   /**
    * The watermark is the greatest timestamp seen minus this bound: rows at
@@ -284,6 +305,7 @@ export interface EventTimeOptions {
  * ```
  */
 export interface TumblingSpec extends TimeAggregate, EventTimeOptions {
+  /** Always `'tumbling'`. */
   kind: 'tumbling';
   /** Window length, a {@link Duration} > 0. */
   size: Duration;
@@ -304,6 +326,7 @@ export interface TumblingSpec extends TimeAggregate, EventTimeOptions {
  * ```
  */
 export interface HoppingSpec extends TimeAggregate, EventTimeOptions {
+  /** Always `'hopping'`. */
   kind: 'hopping';
   /** Window length, a {@link Duration} > 0. */
   size: Duration;
@@ -327,12 +350,20 @@ export interface HoppingSpec extends TimeAggregate, EventTimeOptions {
  * ```
  */
 export interface SessionSpec extends TimeAggregate, EventTimeOptions {
+  /** Always `'session'`. */
   kind: 'session';
   /** Inactivity that closes a session, a {@link Duration} > 0. */
   gap: Duration;
 }
 
-/** An event-time window spec for {@link createWindows}. */
+/**
+ * An event-time window spec for {@link createWindows}, told apart by `kind`.
+ *
+ * @example
+ * ```ts
+ * const spec: WindowSpec = { kind: 'session', op: 'sum', gap: '5m', maxOutOfOrderness: '2s' };
+ * ```
+ */
 export type WindowSpec = TumblingSpec | HoppingSpec | SessionSpec;
 
 /**
@@ -374,15 +405,23 @@ export interface WindowResult {
   /** True when this window was emitted before and a late row changed it. */
   update: boolean;
   /** Session windows only: earlier emitted sessions this one merged and replaces. */
-  replaces?: { start: number; end: number }[];
+  replaces?: {
+    /** Start of the replaced session (ms). */
+    start: number;
+    /** End of the replaced session, exclusive (ms). */
+    end: number;
+  }[];
 }
 
 /** A row that reached no window because its windows had closed for good. */
 export interface LateRow {
   /** The row's number in the stream (0-based, over every push). */
   row: number;
+  /** The row's key (0 when unkeyed; the string in `'string'` mode). */
   key: number | string;
+  /** The row's event timestamp (ms). */
   ts: number;
+  /** The row's value. */
   value: number;
   /** Windows the row missed (a hopping row may miss some of its windows and reach others). */
   missed: number;
@@ -428,6 +467,7 @@ export interface TimeRolling {
 
 /** Event-time window operator: see {@link createWindows}. */
 export interface WindowOperator {
+  /** The normalized spec (durations in ms, defaults filled in). */
   readonly spec: Readonly<NormalizedWindowSpec>;
   /** The current watermark (−Infinity before the first row). */
   readonly watermark: number;
@@ -437,59 +477,94 @@ export interface WindowOperator {
   push(timestamps: Float64Array | readonly number[], values: Float64Array | readonly number[], keys?: BatchKeys): WindowOutput;
   /** End of stream: emits every window not emitted yet. Later pushes throw until `reset()`. */
   flush(): WindowOutput;
+  /** Open windows, watermark, keys and counters as versioned, checksummed bytes for {@link restoreWindows}. */
   snapshot(): Uint8Array;
+  /** Forgets everything (windows, keys, watermark, the ended state), as if newly created. */
   reset(): void;
+  /** Drops the operator's state; any later call throws. */
   dispose(): void;
 }
 
 /** Count-window operator: see {@link createCountWindows}. */
 export interface CountWindowOperator {
+  /** The normalized spec (defaults filled in). */
   readonly spec: Readonly<NormalizedCountWindowSpec>;
   /** Processes rows (in arrival order per key) and returns completed windows. */
   push(values: Float64Array | readonly number[], keys?: BatchKeys): WindowOutput;
   /** End of stream: emits every partial window (its `end` tells how many rows it got). */
   flush(): WindowOutput;
+  /** Every key's open windows, keys and counters as versioned, checksummed bytes for {@link restoreCountWindows}. */
   snapshot(): Uint8Array;
+  /** Forgets everything (windows, keys, the ended state), as if newly created. */
   reset(): void;
+  /** Drops the operator's state; any later call throws. */
   dispose(): void;
 }
 
 /** A {@link DurationRollingSpec} with durations in ms and defaults filled in. */
 export interface NormalizedDurationRollingSpec {
+  /** The aggregate. */
   op: TimeOp;
+  /** Window length (ms, > 0). */
   window: number;
+  /** Which ends of the window are in it. */
   closed: ClosedSide;
+  /** Non-NaN rows a window needs for a result. */
   minPeriods: number;
+  /** How far a key's timestamps may go backwards (ms; 0: in order). */
   maxOutOfOrderness: number;
+  /** Idle time after which a key is forgotten (ms; Infinity: never). */
   ttl: number;
+  /** How rows are keyed. */
   keys: KeyMode;
+  /** Delta degrees of freedom; present for `var` and `std` only. */
   ddof?: number;
+  /** The quantile; present for `quantile` only. */
   q?: number;
 }
 
 /** A {@link WindowSpec} with durations in ms and defaults filled in (`step` = `size` and `gap` = 0 where unused). */
 export interface NormalizedWindowSpec {
+  /** The window kind. */
   kind: 'tumbling' | 'hopping' | 'session';
+  /** The aggregate. */
   op: TimeOp;
+  /** Window length (ms); 0 for sessions. */
   size: number;
+  /** Distance between window starts (ms): `size` for tumbling, 0 for sessions. */
   step: number;
+  /** Shift of the window grid from the epoch (ms); 0 for sessions. */
   offset: number;
+  /** Session gap (ms); 0 for tumbling and hopping. */
   gap: number;
+  /** The watermark's bound behind the greatest timestamp seen (ms). */
   maxOutOfOrderness: number;
+  /** How long after its end a window still takes late rows (ms). */
   allowedLateness: number;
+  /** Non-NaN rows a window needs for a value. */
   minPeriods: number;
+  /** How rows are keyed. */
   keys: KeyMode;
+  /** Delta degrees of freedom; present for `var` and `std` only. */
   ddof?: number;
+  /** The quantile; present for `quantile` only. */
   q?: number;
 }
 
 /** A {@link CountWindowSpec} with defaults filled in. */
 export interface NormalizedCountWindowSpec {
+  /** The aggregate. */
   op: TimeOp;
+  /** Rows per window. */
   size: number;
+  /** Rows between window starts (`size` for tumbling). */
   step: number;
+  /** Non-NaN rows a window needs for a value. */
   minPeriods: number;
+  /** How rows are keyed. */
   keys: KeyMode;
+  /** Delta degrees of freedom; present for `var` and `std` only. */
   ddof?: number;
+  /** The quantile; present for `quantile` only. */
   q?: number;
 }

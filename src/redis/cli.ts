@@ -26,6 +26,7 @@ import { RedisJobError } from './errors.js';
 import { createProducer } from './producer.js';
 import { startWorker, type WorkerEvent } from './worker.js';
 
+/** The help text of `streamkernel worker` (printed by `--help`). */
 export const WORKER_HELP = `Usage: streamkernel worker --redis URL --job NAME [options]
 
 Runs partitions of a job stored in Redis until SIGTERM or SIGINT, then gives
@@ -45,6 +46,7 @@ them back and exits 0. Start as many workers, on as many machines, as you like.
   --log json|text|quiet     events on stderr (default json)
 `;
 
+/** The help text of `streamkernel produce` (printed by `--help`). */
 export const PRODUCE_HELP = `Usage: streamkernel produce --redis URL --job NAME [--create SPEC] [options] [FILE]
 
 Reads lines "key,value" (the last comma splits them) from FILE or stdin and
@@ -71,11 +73,18 @@ export const EXIT_FAILURE = 4;
 
 /** Where a command reads and writes. */
 export interface RedisCliIo {
+  /** Input rows for `produce` when no FILE (or `-`) is given. */
   stdin: Readable;
+  /** Where `--help` is printed. */
   stdout: Writable;
+  /** Where events, warnings and errors are printed (secrets removed). */
   stderr: Writable;
+  /** The environment, read for `STREAMKERNEL_REDIS_PASSWORD`. */
   env: NodeJS.ProcessEnv;
-  /** Installs a stop handler (SIGTERM/SIGINT by default); returns its remover. */
+  /**
+   * Installs a stop handler (SIGTERM/SIGINT by default); returns its remover.
+   * @default one-shot `process` listeners for SIGTERM and SIGINT
+   */
   onStop?: (stop: () => void) => () => void;
 }
 
@@ -174,7 +183,16 @@ function describe(err: unknown): string {
   return String(err);
 }
 
-/** `streamkernel worker …`: resolves to the exit code. */
+/**
+ * `streamkernel worker …`: resolves to the exit code (0 ok, 1 usage or
+ * configuration error, 4 any other failure).
+ *
+ * @example
+ * ```ts
+ * const io = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env };
+ * process.exitCode = await runWorkerCommand(['--redis', 'redis://127.0.0.1:6379', '--job', 'prices'], io);
+ * ```
+ */
 export async function runWorkerCommand(argv: string[], io: RedisCliIo): Promise<number> {
   const secrets = secretsOf(argv, io.env);
   const say = (text: string): void => void io.stderr.write(scrub(text, secrets) + '\n');
@@ -262,7 +280,17 @@ function specFrom(values: Record<string, unknown>): KernelSpec {
   return spec as unknown as KernelSpec;
 }
 
-/** `streamkernel produce …`: resolves to the exit code. */
+/**
+ * `streamkernel produce …`: resolves to the exit code (0 ok, 1 usage or
+ * configuration error, 2 malformed input line, 3 FILE unreadable, 4 any
+ * other failure).
+ *
+ * @example
+ * ```ts
+ * const io = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env };
+ * process.exitCode = await runProduceCommand(['--redis', 'redis://127.0.0.1:6379', '--job', 'prices', 'rows.csv'], io);
+ * ```
+ */
 export async function runProduceCommand(argv: string[], io: RedisCliIo): Promise<number> {
   const secrets = secretsOf(argv, io.env);
   const say = (text: string): void => void io.stderr.write(scrub(text, secrets) + '\n');

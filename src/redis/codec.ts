@@ -26,12 +26,29 @@ import type { Kernel, KernelSpec } from '../types.js';
 
 const NUMBER = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 
-/** One number as text: exact round trip, -0 kept. */
+/**
+ * One number as text: exact round trip, -0 kept.
+ *
+ * @example
+ * ```ts
+ * formatNumber(0.1); // '0.1'
+ * formatNumber(-0);  // '-0'
+ * ```
+ */
 export function formatNumber(x: number): string {
   return Object.is(x, -0) ? '-0' : String(x);
 }
 
-/** Parses one number written by {@link formatNumber} (or any decimal); undefined if it is not one. */
+/**
+ * Parses one number written by {@link formatNumber} (or any decimal, and
+ * `NaN`, `Infinity`, `+Infinity`, `-Infinity`); undefined if it is not one.
+ *
+ * @example
+ * ```ts
+ * parseNumber('-1.5e3'); // -1500
+ * parseNumber('1,5');    // undefined
+ * ```
+ */
 export function parseNumber(s: string): number | undefined {
   if (s === 'NaN') return NaN;
   if (s === 'Infinity' || s === '+Infinity') return Infinity;
@@ -45,16 +62,51 @@ export function formatValues(values: ArrayLike<number>): string {
   return out;
 }
 
-/** The fields of an input entry for a batch of rows. */
-export function encodeRows(keys: readonly string[], values: ArrayLike<number>): { k: string; v: string } {
+/**
+ * The fields of an input entry for a batch of rows. Throws `RangeError` when
+ * `keys` and `values` differ in length.
+ *
+ * @example
+ * ```ts
+ * encodeRows(['a', 'b'], [1.5, NaN]); // { k: '["a","b"]', v: '1.5,NaN' }
+ * ```
+ */
+export function encodeRows(
+  keys: readonly string[],
+  values: ArrayLike<number>,
+): {
+  /** The rows' keys as a JSON array of strings. */
+  k: string;
+  /** The rows' values, each written by {@link formatNumber}, joined by `,`. */
+  v: string;
+} {
   if (keys.length !== values.length) throw new RangeError(`keys and values differ in length (${keys.length} and ${values.length})`);
   return { k: JSON.stringify(keys), v: formatValues(values) };
 }
 
 /** A batch read from an entry, or why it cannot be read. */
-export type DecodedRows = { keys: string[]; values: Float64Array } | { error: string };
+export type DecodedRows =
+  | {
+      /** The rows' keys, one per row. */
+      keys: string[];
+      /** The rows' values, `values[i]` for `keys[i]`. */
+      values: Float64Array;
+    }
+  | {
+      /** Why the entry cannot be read. */
+      error: string;
+    };
 
-/** Reads an input entry's fields. Never throws: a bad entry gives `{ error }`. */
+/**
+ * Reads an input entry's fields. Never throws: a bad entry (or one with no
+ * rows) gives `{ error }`.
+ *
+ * @example
+ * ```ts
+ * decodeRows({ k: '["a","b"]', v: '1.5,NaN' }); // { keys: ['a', 'b'], values: Float64Array [1.5, NaN] }
+ * decodeRows({ k: '["a"]', v: '1,2' });         // { error: 'field k holds 1 keys but field v 2 values' }
+ * ```
+ */
 export function decodeRows(fields: Record<string, unknown>): DecodedRows {
   const k = fields['k'];
   const v = fields['v'];
@@ -78,7 +130,15 @@ export function decodeRows(fields: Record<string, unknown>): DecodedRows {
   return { keys: keys as string[], values };
 }
 
-/** Reads an output entry's results (`v`), for consumers. */
+/**
+ * Reads an output entry's results (`v`), for consumers. Throws `RangeError`
+ * for a value that is not a number.
+ *
+ * @example
+ * ```ts
+ * decodeValues('NaN,1.5,-0'); // Float64Array [NaN, 1.5, -0]
+ * ```
+ */
 export function decodeValues(v: string): Float64Array {
   const parts = v.length === 0 ? [] : v.split(',');
   const values = new Float64Array(parts.length);
@@ -96,7 +156,15 @@ const HEADER = 12;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
-/** Serializes a partition's key → kernel snapshot map. */
+/**
+ * Serializes a partition's key → kernel snapshot map (the `state` field of
+ * its checkpoint), with a CRC-32.
+ *
+ * @example
+ * ```ts
+ * const state = encodePartitionState(new Map([['AAPL', kernel.snapshot()]]));
+ * ```
+ */
 export function encodePartitionState(snapshots: ReadonlyMap<string, Uint8Array>): Uint8Array {
   const keyBytes: Uint8Array[] = [];
   let size = HEADER + 4;
@@ -127,7 +195,12 @@ export function encodePartitionState(snapshots: ReadonlyMap<string, Uint8Array>)
 
 /**
  * Checks a partition state's framing and returns its key → snapshot map
- * (views into `bytes`). Throws {@link SnapshotError}.
+ * (views into `bytes`). Throws {@link index.SnapshotError | SnapshotError}.
+ *
+ * @example
+ * ```ts
+ * const snapshots = decodePartitionState(state); // Map { 'AAPL' => Uint8Array [...] }
+ * ```
  */
 export function decodePartitionState(bytes: Uint8Array): Map<string, Uint8Array> {
   if (bytes.length < HEADER + 4) throw new SnapshotError('BAD_LENGTH', `partition state truncated: expected at least ${HEADER + 4} bytes, got ${bytes.length}`);
@@ -171,7 +244,13 @@ export function decodePartitionState(bytes: Uint8Array): Map<string, Uint8Array>
 
 /**
  * Restores every kernel of a partition state, each checked against `spec`.
- * Throws {@link SnapshotError} naming the key; nothing is kept then.
+ * Throws {@link index.SnapshotError | SnapshotError} naming the key; nothing is kept then.
+ *
+ * @example
+ * ```ts
+ * const kernels = await restorePartition(state, { op: 'mean', window: 20 });
+ * kernels.get('AAPL')?.push(new Float64Array([190.2]));
+ * ```
  */
 export async function restorePartition(bytes: Uint8Array, spec: KernelSpec): Promise<Map<string, Kernel>> {
   const snapshots = decodePartitionState(bytes);

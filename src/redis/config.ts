@@ -12,11 +12,18 @@ import { RedisJobError } from './errors.js';
 /** The environment variable that supplies (or overrides) the Redis password. */
 export const PASSWORD_ENV = 'STREAMKERNEL_REDIS_PASSWORD';
 
-/** How to reach Redis. */
+/**
+ * How to reach Redis.
+ *
+ * @example
+ * ```ts
+ * const options: RedisConnectionOptions = { url: 'rediss://worker@redis.internal:6380/2', tlsCaFile: './ca.pem', maxOutageMs: 60_000 };
+ * ```
+ */
 export interface RedisConnectionOptions {
   /** `redis://[user[:password]@]host[:port][/db]`, or `rediss://…` for TLS. */
   url: string;
-  /** The password; overrides one in the URL. */
+  /** The password; overrides one in the URL (an empty string does not). */
   password?: string;
   /** PEM file of the CA that signed the server's certificate (rediss:// only). */
   tlsCaFile?: string;
@@ -32,11 +39,17 @@ export interface RedisConnectionOptions {
 
 /** A parsed Redis URL. */
 export interface RedisUrl {
+  /** Whether the scheme is `rediss://` (TLS). */
   tls: boolean;
+  /** The host name or IP address (an IPv6 address without its brackets). */
   host: string;
+  /** The TCP port; 6379 when the URL gives none. */
   port: number;
+  /** The user name (%-decoded), or undefined when the URL gives none. */
   username: string | undefined;
+  /** The password (%-decoded; the override when one was given), or undefined. */
   password: string | undefined;
+  /** The database number from the URL's path; 0 when it has none. */
   database: number;
   /** The URL with the password replaced by `***`: safe to print. */
   display: string;
@@ -44,7 +57,18 @@ export interface RedisUrl {
 
 const SCHEMES = new Set(['redis:', 'rediss:']);
 
-/** Parses a redis:// or rediss:// URL. Errors never echo the URL (it may hold a password). */
+/**
+ * Parses a redis:// or rediss:// URL; a non-empty `passwordOverride` replaces
+ * the URL's password. Throws {@link RedisJobError} (`CONFIG`) for a bad URL;
+ * errors never echo the URL (it may hold a password).
+ *
+ * @example
+ * ```ts
+ * parseRedisUrl('redis://app:s3cret@cache:6380/1');
+ * // { tls: false, host: 'cache', port: 6380, username: 'app', password: 's3cret', database: 1,
+ * //   display: 'redis://app:***@cache:6380/1' }
+ * ```
+ */
 export function parseRedisUrl(url: string, passwordOverride?: string): RedisUrl {
   if (typeof url !== 'string' || url.length === 0) {
     throw new RedisJobError('CONFIG', 'a Redis URL is required (redis://[user[:password]@]host[:port][/db] or rediss://…)');
@@ -86,7 +110,15 @@ export function parseRedisUrl(url: string, passwordOverride?: string): RedisUrl 
   return { tls, host, port, username, password, database, display };
 }
 
-/** A URL fit to print: the password replaced by `***`; an unparseable URL is not shown at all. */
+/**
+ * A URL fit to print: the password replaced by `***`; an unparseable URL is
+ * not shown at all (`'<invalid Redis URL>'`).
+ *
+ * @example
+ * ```ts
+ * redactUrl('redis://:s3cret@localhost'); // 'redis://:***@localhost:6379'
+ * ```
+ */
 export function redactUrl(url: string): string {
   try {
     return parseRedisUrl(url).display;
@@ -107,6 +139,7 @@ export function scrub(text: string, secrets: readonly string[]): string {
 
 /** An open connection and what is needed to talk about it safely. */
 export interface RedisConnection {
+  /** The node-redis client (for commands this package does not wrap). */
   client: RedisClientType;
   /** The redacted URL. */
   display: string;
@@ -156,7 +189,16 @@ export function describeConnectError(err: unknown, display: string, secrets: rea
  * Connects to Redis. Rejects with a {@link RedisJobError} (`CONNECT`, `AUTH`,
  * `TLS`, `CONFIG`) if the first connection fails; afterwards the client
  * reconnects by itself for up to `maxOutageMs`, then gives up (commands fail
- * with `CONNECTION_LOST`).
+ * with `CONNECTION_LOST`). `onEvent` hears of errors (`'redis-error'`) and
+ * reconnections (`'redis-reconnected'`) after the first connection, with
+ * secret-free details.
+ *
+ * @example
+ * ```ts
+ * const conn = await connectRedis({ url: 'redis://127.0.0.1:6379' });
+ * const job = await readJob(new Commands(conn), 'prices');
+ * await conn.close();
+ * ```
  */
 export async function connectRedis(options: RedisConnectionOptions, onEvent?: (event: string, detail: string) => void): Promise<RedisConnection> {
   const url = parseRedisUrl(options.url, options.password);

@@ -27,6 +27,7 @@ export type RedisJobErrorCode =
  * says it for people and never holds a password.
  */
 export class RedisJobError extends Error {
+  /** What went wrong, for programs: see {@link RedisJobErrorCode}. */
   readonly code: RedisJobErrorCode;
 
   constructor(code: RedisJobErrorCode, message: string, options?: { cause?: unknown }) {

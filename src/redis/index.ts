@@ -6,6 +6,7 @@ export type { RedisJobErrorCode } from './errors.js';
 export { Commands, createJob, readJob, jobStatus, DEFAULT_PARTITIONS, JOB_FORMAT } from './job.js';
 export type { Job, JobDefinition, PartitionStatus } from './job.js';
 export { JobKeys, partitionOf, rendezvousScore, checkJobName } from './keys.js';
+export type { LuaScript } from './scripts.js';
 export { decodeRows, decodeValues, encodeRows, decodePartitionState, encodePartitionState, restorePartition, formatNumber, parseNumber } from './codec.js';
 export type { DecodedRows } from './codec.js';
 export { createProducer } from './producer.js';

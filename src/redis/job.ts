@@ -11,14 +11,34 @@ import { CREATE_JOB, type LuaScript } from './scripts.js';
 
 const BINARY = { typeMapping: { [RESP_TYPES.BLOB_STRING]: Buffer } } as const;
 
-/** Raw commands over one connection. Replies are strings, or Buffers with `binary`. */
+/**
+ * Raw commands over one connection. Replies are strings, or Buffers with `binary`.
+ *
+ * @example
+ * ```ts
+ * const cmd = new Commands(await connectRedis({ url: 'redis://127.0.0.1:6379' }));
+ * const pong = await cmd.send<string>(['PING']); // 'PONG'
+ * ```
+ */
 export class Commands {
-  constructor(readonly conn: RedisConnection) {}
+  constructor(
+    /** The connection the commands go over. */
+    readonly conn: RedisConnection,
+  ) {}
 
+  /**
+   * Sends one command (`args[0]` is its name) and resolves to the reply, as
+   * Buffers instead of strings when `binary` is set. The reply type `T` is
+   * the caller's assertion; nothing checks it.
+   */
   send<T>(args: RedisArgument[], binary = false): Promise<T> {
     return (binary ? this.conn.client.sendCommand(args, BINARY) : this.conn.client.sendCommand(args)) as Promise<T>;
   }
 
+  /**
+   * Runs a Lua script with EVALSHA, falling back to EVAL (which caches it
+   * again) when the server replies NOSCRIPT, as after a restart.
+   */
   async script<T>(script: LuaScript, keys: readonly string[], args: readonly RedisArgument[], binary = false): Promise<T> {
     const tail = [String(keys.length), ...keys, ...args];
     try {
@@ -45,14 +65,19 @@ export interface JobDefinition {
 
 /** A job as stored in Redis. */
 export interface Job {
+  /** The job's name. */
   name: string;
+  /** Number of partitions, fixed for the job's life. */
   partitions: number;
+  /** The kernel every key runs, as given when the job was created. */
   spec: KernelSpec;
+  /** The job's Redis key names. */
   keys: JobKeys;
 }
 
 /** The version of the job layout (key names, entry fields, checkpoint fields). */
 export const JOB_FORMAT = '1';
+/** Partitions of a job whose {@link JobDefinition} gives none. */
 export const DEFAULT_PARTITIONS = 64;
 
 function checkSpec(spec: unknown): KernelSpec {
@@ -70,7 +95,14 @@ function sameSpec(a: KernelSpec, b: KernelSpec): boolean {
 
 /**
  * Creates a job, or checks that the existing job of that name has the same
- * partitions and spec (`JOB_MISMATCH` otherwise).
+ * partitions and spec (`JOB_MISMATCH` otherwise). Throws `CONFIG` for a bad
+ * name, partition count or spec.
+ *
+ * @example
+ * ```ts
+ * const cmd = new Commands(await connectRedis({ url: 'redis://127.0.0.1:6379' }));
+ * const job = await createJob(cmd, 'prices', { partitions: 16, spec: { op: 'mean', window: 20 } });
+ * ```
  */
 export async function createJob(cmd: Commands, name: string, definition: JobDefinition): Promise<Job> {
   const keys = new JobKeys(name);
@@ -102,7 +134,15 @@ function parseJob(name: string, keys: JobKeys, fields: readonly (string | null)[
   return { name, partitions: checkPartitions(Number(partitions)), spec: checkSpec(parsedSpec), keys };
 }
 
-/** Reads a job's definition; `NO_JOB` if there is none of that name. */
+/**
+ * Reads a job's definition; `NO_JOB` if there is none of that name.
+ *
+ * @example
+ * ```ts
+ * const job = await readJob(cmd, 'prices');
+ * console.log(job.partitions, job.spec);
+ * ```
+ */
 export async function readJob(cmd: Commands, name: string): Promise<Job> {
   const keys = new JobKeys(name);
   const fields = await cmd.send<(string | null)[]>(['HMGET', keys.meta, 'partitions', 'spec', 'format']);
@@ -117,6 +157,7 @@ export async function readJob(cmd: Commands, name: string): Promise<Job> {
 
 /** Progress of one partition. */
 export interface PartitionStatus {
+  /** The partition's number, from 0. */
   partition: number;
   /** Id of the last input entry, '0-0' if none. */
   inputLast: string;
@@ -128,7 +169,16 @@ export interface PartitionStatus {
   owner: string | null;
 }
 
-/** Every partition's progress; a job is drained when `inputLast === committedLast` everywhere. */
+/**
+ * Every partition's progress, in partition order; a job is drained when
+ * `inputLast === committedLast` everywhere.
+ *
+ * @example
+ * ```ts
+ * const status = await jobStatus(cmd, await readJob(cmd, 'prices'));
+ * const drained = status.every((s) => s.inputLast === s.committedLast);
+ * ```
+ */
 export async function jobStatus(cmd: Commands, job: Job): Promise<PartitionStatus[]> {
   const out: Promise<PartitionStatus>[] = [];
   for (let p = 0; p < job.partitions; p++) {

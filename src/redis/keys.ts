@@ -18,6 +18,16 @@ export const JOB_NAME = /^[A-Za-z0-9_.-]{1,100}$/;
 /** The most partitions a job may have. */
 export const MAX_PARTITIONS = 16_384;
 
+/**
+ * Checks a job name (1 to 100 of A–Z a–z 0–9 _ . -) and returns it; throws
+ * {@link RedisJobError} (`CONFIG`) otherwise.
+ *
+ * @example
+ * ```ts
+ * checkJobName('prices-eu.1'); // 'prices-eu.1'
+ * checkJobName('a:b');         // throws: no colons (they would break the hash tags)
+ * ```
+ */
 export function checkJobName(job: unknown): string {
   if (typeof job !== 'string' || !JOB_NAME.test(job)) {
     throw new RedisJobError('CONFIG', `job name must be 1 to 100 characters of A-Z a-z 0-9 _ . - , got ${JSON.stringify(typeof job === 'string' ? job.slice(0, 120) : job)}`);
@@ -32,26 +42,46 @@ export function checkPartitions(partitions: unknown): number {
   return partitions;
 }
 
-/** The Redis keys of one job. */
+/**
+ * The Redis keys of one job. Every key of partition `p` carries the hash tag
+ * `{job:p}`, so one partition's keys share a Redis Cluster slot. Throws
+ * {@link RedisJobError} (`CONFIG`) for a bad job name.
+ *
+ * @example
+ * ```ts
+ * const keys = new JobKeys('prices');
+ * keys.meta;      // 'job:{prices}'
+ * keys.output(3); // 'out:{prices:3}'
+ * ```
+ */
 export class JobKeys {
-  constructor(readonly job: string) {
+  constructor(
+    /** The job's name. */
+    readonly job: string,
+  ) {
     checkJobName(job);
   }
+  /** The hash of the job's parameters (partitions, spec, format): `job:{J}`. */
   get meta(): string {
     return `job:{${this.job}}`;
   }
+  /** The sorted set of live worker ids, scored by last heartbeat (server time, ms): `members:{J}`. */
   get members(): string {
     return `members:{${this.job}}`;
   }
+  /** The stream of partition `p`'s input rows: `in:{J:p}`. */
   input(p: number): string {
     return `in:{${this.job}:${p}}`;
   }
+  /** The stream of partition `p`'s results, each entry with its input entry's id: `out:{J:p}`. */
   output(p: number): string {
     return `out:{${this.job}:${p}}`;
   }
+  /** The hash of partition `p`'s checkpoint (last committed input id, kernel state, epoch, entries): `ckpt:{J:p}`. */
   checkpoint(p: number): string {
     return `ckpt:{${this.job}:${p}}`;
   }
+  /** The string holding partition `p`'s lease token `"<epoch>:<worker id>"`, with an expiry: `lease:{J:p}`. */
   lease(p: number): string {
     return `lease:{${this.job}:${p}}`;
   }
@@ -64,13 +94,28 @@ const encoder = new TextEncoder();
  * key's UTF-8 bytes, modulo the number of partitions. Stable across
  * processes, machines, versions and languages (Python:
  * `zlib.crc32(key.encode()) % P`).
+ *
+ * @example
+ * ```ts
+ * partitionOf('AAPL', 64); // 28, as Python's zlib.crc32(b'AAPL') % 64
+ * ```
  */
 export function partitionOf(key: string, partitions: number): number {
   const bytes = encoder.encode(key);
   return crc32(bytes) % partitions;
 }
 
-/** Rendezvous (highest random weight) score of a worker for a partition: a 32-bit mix of both. */
+/**
+ * Rendezvous (highest random weight) score of a worker for a partition: an
+ * unsigned 32-bit mix of both. Workers rank the live workers by it for each
+ * partition; the partition goes to the highest-ranked one with room left
+ * (each worker takes ⌊P/W⌋ or ⌈P/W⌉ of P partitions among W workers).
+ *
+ * @example
+ * ```ts
+ * const ranked = [...workers].sort((a, b) => rendezvousScore(b, 7) - rendezvousScore(a, 7)); // partition 7's preference
+ * ```
+ */
 export function rendezvousScore(worker: string, partition: number): number {
   let h = crc32(encoder.encode(`${worker}#${partition}`));
   // murmur3 finalizer: spreads CRC's linear structure

@@ -5,6 +5,16 @@ import { encodeRows } from './codec.js';
 import { Commands, createJob, readJob, type Job, type JobDefinition } from './job.js';
 import { partitionOf } from './keys.js';
 
+/**
+ * Options of {@link createProducer}: the connection and the job. Unlike a
+ * worker's, a producer's connection gives up after `maxOutageMs` = 10 000 ms
+ * by default.
+ *
+ * @example
+ * ```ts
+ * const options: ProducerOptions = { url: 'redis://127.0.0.1:6379', job: 'prices', maxRowsPerEntry: 500 };
+ * ```
+ */
 export interface ProducerOptions extends RedisConnectionOptions {
   /** The job's name. */
   job: string;
@@ -16,6 +26,7 @@ export interface ProducerOptions extends RedisConnectionOptions {
 
 /** Appends rows to a job's input. */
 export interface Producer {
+  /** The job the producer appends to, as stored in Redis. */
   readonly job: Job;
   /**
    * Appends rows: row i has key `keys[i]` and value `values[i]`. Rows of a key

@@ -4,8 +4,11 @@ import { createHash } from 'node:crypto';
 
 /** A Lua script and its SHA-1 (for EVALSHA). */
 export interface LuaScript {
+  /** A short name for messages (`'acquire'`, `'commit'`, …). */
   readonly name: string;
+  /** The Lua source, sent with EVAL when the server does not have the script cached. */
   readonly source: string;
+  /** SHA-1 of `source`, 40 lowercase hex digits, for EVALSHA. */
   readonly sha: string;
 }
 

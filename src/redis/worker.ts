@@ -22,10 +22,21 @@ import { Commands, readJob, type Job } from './job.js';
 import { rendezvousScore } from './keys.js';
 import { ACQUIRE, COMMIT, HEARTBEAT, RELEASE, RENEW } from './scripts.js';
 
+/**
+ * Options of {@link startWorker}: the connection, the job and the lease timing.
+ *
+ * @example
+ * ```ts
+ * const options: WorkerOptions = { url: 'redis://127.0.0.1:6379', job: 'prices', leaseMs: 5000, log: (e) => console.error(e) };
+ * ```
+ */
 export interface WorkerOptions extends RedisConnectionOptions {
-  /** The job's name (it must exist: see createJob). */
+  /** The job's name (it must exist: see {@link createJob}). */
   job: string;
-  /** This worker's id, unique among the job's workers. @default host-pid-random */
+  /**
+   * This worker's id, unique among the job's workers: 1 to 100 of A–Z a–z 0–9 _ . -.
+   * @default `<host name>-<pid>-<6 random hex digits>`
+   */
   id?: string;
   /**
    * Lease length in ms: a dead worker's partitions are taken over this long
@@ -33,45 +44,69 @@ export interface WorkerOptions extends RedisConnectionOptions {
    * @default 10000
    */
   leaseMs?: number;
-  /** Heartbeat (membership) period in ms. @default leaseMs / 3 */
+  /**
+   * Heartbeat (membership) period in ms.
+   * @default max(20, floor(leaseMs / 3))
+   */
   heartbeatMs?: number;
   /** Input entries read (and committed) per partition per step. @default 64 */
   readEntries?: number;
   /** Longest sleep when there is no input, in ms. @default 25 */
   pollMs?: number;
-  /** Receives events (acquired, released, fenced, …); messages hold no secrets. */
+  /**
+   * Receives events (acquired, released, fenced, …); messages hold no secrets.
+   * @default a no-op (events are dropped)
+   */
   log?: (event: WorkerEvent) => void;
 }
 
 /** Something that happened in a worker, for logs. */
 export interface WorkerEvent {
+  /**
+   * What happened: the worker `started`, `stopped` or `failed`; it `acquired`
+   * or `released` a partition's lease; it was `fenced` (a commit, renewal or
+   * release refused because the lease was lost or the checkpoint moved); it
+   * will `retry` after a Redis error; or the `redis` client reported an error
+   * or a reconnection.
+   */
   event: 'started' | 'acquired' | 'released' | 'fenced' | 'retry' | 'redis' | 'stopped' | 'failed';
+  /** The worker's id. */
   worker: string;
+  /** The partition concerned, for partition events. */
   partition?: number;
+  /** Further details, by event (never a secret). */
   [field: string]: unknown;
 }
 
 /** Counters of a worker's life. */
 export interface WorkerStats {
-  /** Input entries and rows committed. */
+  /** Input entries committed. */
   entries: number;
+  /** Rows committed (in those entries). */
   rows: number;
+  /** Commits that succeeded. */
   commits: number;
   /** Commits refused by the fence (lease lost, or checkpoint moved). */
   rejected: number;
+  /** Partition leases taken. */
   acquired: number;
+  /** Partition leases given back (not those lost). */
   released: number;
-  /** Commit round-trip times in ms: median and 99th percentile (NaN before any commit). */
+  /** Median commit round-trip time in ms (NaN before any commit). */
   commitP50: number;
+  /** 99th-percentile commit round-trip time in ms (NaN before any commit). */
   commitP99: number;
 }
 
 /** A running worker. */
 export interface WorkerHandle {
+  /** The worker's id. */
   readonly id: string;
+  /** The job the worker runs, as stored in Redis. */
   readonly job: Job;
   /** Partitions held now. */
   owned(): number[];
+  /** The worker's counters so far. */
   stats(): WorkerStats;
   /** Finishes the current step, commits, gives every lease back and leaves. */
   stop(): Promise<WorkerStats>;

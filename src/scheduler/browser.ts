@@ -4,7 +4,14 @@ import type { WorkerAdapter, WorkerHandle } from './types.js';
 
 export { indexedDBCheckpointStore, type IndexedDBCheckpointStore, type IndexedDBStoreOptions } from './stores-indexeddb.js';
 
-/** Options of {@link webWorkers}. */
+/**
+ * Options of {@link webWorkers}.
+ *
+ * @example
+ * ```ts
+ * const options: WebWorkersOptions = { workerUrl: '/assets/worker-browser.js', onSpawn: (worker, n) => console.log('worker', n) };
+ * ```
+ */
 export interface WebWorkersOptions {
   /**
    * The worker script, run as a module worker.

@@ -60,7 +60,15 @@ function bytesToHex(bytes: Uint8Array): string {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
-/** Serializes a checkpoint. */
+/**
+ * Serializes a checkpoint in the format {@link decodeCheckpoint} reads
+ * (version {@link CHECKPOINT_VERSION}, CRC-32 at the end).
+ *
+ * @example
+ * ```ts
+ * const copy = decodeCheckpoint(encodeCheckpoint(checkpoint)); // same contents
+ * ```
+ */
 export function encodeCheckpoint(cp: Checkpoint): Uint8Array {
   const json = new TextEncoder().encode(JSON.stringify({ spec: cp.spec, sink: cp.sinkPosition }));
   const groups = [...cp.groups.entries()].sort((a, b) => a[0] - b[0]);
@@ -105,6 +113,13 @@ function sameSpec(a: NormalizedSpec, b: NormalizedSpec): boolean {
  * Checks a checkpoint's bytes and returns its contents; throws
  * {@link CheckpointError} saying what is wrong. The group states are views
  * into `bytes`; the worker that restores a group validates its kernel states.
+ *
+ * @example
+ * ```ts
+ * const store = fileCheckpointStore('./ckpt');
+ * const [newest] = await store.list();
+ * if (newest !== undefined) console.log(decodeCheckpoint(await store.read(newest)).offset);
+ * ```
  */
 export function decodeCheckpoint(bytes: unknown): Checkpoint {
   if (!(bytes instanceof Uint8Array)) {
@@ -180,7 +195,9 @@ export function decodeCheckpoint(bytes: unknown): Checkpoint {
 
 /** A checkpoint that could not be used, and why. */
 export interface RefusedCheckpoint {
+  /** The checkpoint's id in the store. */
   id: number;
+  /** Why it was refused: a {@link CheckpointError}, or the store's error when it could not be read. */
   error: Error;
 }
 
@@ -188,9 +205,17 @@ export interface RefusedCheckpoint {
  * The newest checkpoint in a store that decodes, falling back past refused
  * ones (listed in `refused`, newest first). `checkpoint` is undefined when
  * the store holds none that is valid.
+ *
+ * @example
+ * ```ts
+ * const { checkpoint, refused } = await latestCheckpoint(fileCheckpointStore('./ckpt'));
+ * if (checkpoint !== undefined) console.log(`resumes at row ${checkpoint.offset}; ${refused.length} refused`);
+ * ```
  */
 export async function latestCheckpoint(store: { list(): Promise<number[]>; read(id: number): Promise<Uint8Array> }): Promise<{
+  /** The newest checkpoint that decodes, or undefined when there is none. */
   checkpoint: Checkpoint | undefined;
+  /** The checkpoints passed over because they were refused, newest first, each with its error. */
   refused: RefusedCheckpoint[];
 }> {
   const refused: RefusedCheckpoint[] = [];

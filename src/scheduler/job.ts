@@ -693,7 +693,12 @@ class JobImpl implements Job {
  * await job.finish();
  * ```
  */
-export async function createJob(options: JobOptions): Promise<Job & { readonly refused: RefusedCheckpoint[] }> {
+export async function createJob(options: JobOptions): Promise<
+  Job & {
+    /** Checkpoints refused when the job resumed (newest first), each with its error; empty without `resume`. */
+    readonly refused: RefusedCheckpoint[];
+  }
+> {
   const job = new JobImpl(normalizeJobOptions(options));
   await job.start();
   return job;

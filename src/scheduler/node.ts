@@ -57,7 +57,13 @@ function fileName(id: number): string {
  * const store = fileCheckpointStore('./checkpoints', { keep: 5 });
  * ```
  */
-export function fileCheckpointStore(dir: string, options: { keep?: number } = {}): CheckpointStore & { path(id: number): string } {
+export function fileCheckpointStore(
+  dir: string,
+  options: { keep?: number } = {},
+): CheckpointStore & {
+  /** The file that holds (or would hold) checkpoint `id`: `<dir>/checkpoint-<id, 12 digits>.skcp`. */
+  path(id: number): string;
+} {
   if (typeof dir !== 'string' || dir === '') throw new TypeError(`dir must be a non-empty string, got ${typeof dir === 'string' ? "''" : typeof dir}`);
   const keep = checkKeep(options.keep ?? 3);
   let counter = 0;
@@ -120,7 +126,10 @@ export function fileCheckpointStore(dir: string, options: { keep?: number } = {}
  * const job = await createJob({ ..., sink: fileSink('out.f64'), resume: true });
  * ```
  */
-export function fileSink(path: string): Sink & { readonly bytes: number } {
+export function fileSink(path: string): Sink & {
+  /** Bytes of results in the file so far (8 per row), including those not yet committed. */
+  readonly bytes: number;
+} {
   if (typeof path !== 'string' || path === '') throw new TypeError(`path must be a non-empty string, got ${typeof path === 'string' ? "''" : typeof path}`);
   let fd: number | undefined;
   let bytes = 0;

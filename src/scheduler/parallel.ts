@@ -34,7 +34,7 @@ export function haloStart(start: number, window: number): number {
 
 /**
  * A rolling aggregate (or ewm) over a whole series, computed by several
- * workers, bit-identical to {@link rolling}/{@link ewm} on one thread. The
+ * workers, bit-identical to {@link index.rolling | rolling}/{@link index.ewm | ewm} on one thread. The
  * series is split into chunks; each chunk also reads the window-aligned block
  * before it (its halo), which costs at most `2·window − 1` extra rows per
  * chunk. `ewm` carries state from row to row and runs in a single worker.

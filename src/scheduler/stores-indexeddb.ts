@@ -13,7 +13,14 @@ import { CheckpointError } from './errors.js';
 import { checkKeep } from './stores.js';
 import type { CheckpointStore } from './types.js';
 
-/** Options of {@link indexedDBCheckpointStore}. */
+/**
+ * Options of {@link indexedDBCheckpointStore}.
+ *
+ * @example
+ * ```ts
+ * const options: IndexedDBStoreOptions = { keep: 5, durability: 'relaxed' };
+ * ```
+ */
 export interface IndexedDBStoreOptions {
   /**
    * Checkpoints kept, newest first.
@@ -72,7 +79,7 @@ function checkId(id: unknown): number {
  * checkpoint is committed in one transaction that also drops all but the
  * newest `keep`; the bytes carry a CRC-32, and a job resuming from the store
  * falls back past a corrupt or truncated newest checkpoint to the previous
- * valid one (see {@link latestCheckpoint}). Survives page reloads: a job
+ * valid one (see {@link scheduler.latestCheckpoint | latestCheckpoint}). Survives page reloads: a job
  * created with `resume: true` continues from it.
  *
  * @param name - the IndexedDB database name (created if missing).

@@ -20,7 +20,10 @@ export function checkKeep(keep: unknown): number {
  * const store = memoryCheckpointStore({ keep: 3 });
  * ```
  */
-export function memoryCheckpointStore(options: { keep?: number } = {}): CheckpointStore & { readonly entries: Map<number, Uint8Array> } {
+export function memoryCheckpointStore(options: { keep?: number } = {}): CheckpointStore & {
+  /** The checkpoints held, by id (the store's own map: for inspection). */
+  readonly entries: Map<number, Uint8Array>;
+} {
   const keep = checkKeep(options.keep ?? 2);
   const entries = new Map<number, Uint8Array>();
   return {

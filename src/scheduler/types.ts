@@ -183,7 +183,7 @@ export interface RestartOptions {
   initialDelayMs?: number;
   /**
    * The longest delay between restarts, in ms. A non-negative number ≥ `initialDelayMs`.
-   * @default 10000
+   * @default max(10000, initialDelayMs)
    */
   maxDelayMs?: number;
 }
@@ -207,7 +207,7 @@ export interface HeartbeatOptions {
   intervalMs?: number;
   /**
    * Silence after which a worker is hung, in ms. A number greater than `intervalMs`.
-   * @default 5000
+   * @default max(5000, 4 × intervalMs)
    */
   timeoutMs?: number;
 }
@@ -261,7 +261,7 @@ export interface JobOptions {
   keyed?: boolean;
   /**
    * Worker threads: an integer from 1 to `keyGroups`.
-   * @default adapter.concurrency
+   * @default adapter.concurrency, capped at keyGroups (at least 1)
    */
   workers?: number;
   /**
@@ -275,11 +275,20 @@ export interface JobOptions {
    * @default 4
    */
   maxInFlight?: number;
-  /** Checkpointing. */
+  /**
+   * Checkpointing.
+   * @default {} (every field at its default)
+   */
   checkpoints?: CheckpointOptions;
-  /** Restart strategy. */
+  /**
+   * Restart strategy.
+   * @default {} (every field at its default)
+   */
   restart?: RestartOptions;
-  /** Hung-worker detection. */
+  /**
+   * Hung-worker detection.
+   * @default {} (every field at its default)
+   */
   heartbeat?: HeartbeatOptions;
   /**
    * Start from the store's latest valid checkpoint (falling back past corrupt
@@ -288,7 +297,10 @@ export interface JobOptions {
    * @default false
    */
   resume?: boolean;
-  /** Fault injection, for tests only. */
+  /**
+   * Fault injection, for tests only.
+   * @default []
+   */
   faults?: Fault[];
 }
 

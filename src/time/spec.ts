@@ -91,7 +91,16 @@ function attach<T extends object>(target: T, agg: AggregateFields): T {
   return target;
 }
 
-/** Checks a {@link DurationRollingSpec} and fills in its defaults. */
+/**
+ * Checks a {@link DurationRollingSpec} and fills in its defaults, durations
+ * in ms. Throws `TypeError`/`RangeError` naming the field for a bad spec.
+ *
+ * @example
+ * ```ts
+ * normalizeDurationRolling({ op: 'mean', window: '5s' });
+ * // { op: 'mean', window: 5000, closed: 'right', minPeriods: 1, maxOutOfOrderness: 0, ttl: Infinity, keys: 'none' }
+ * ```
+ */
 export function normalizeDurationRolling(spec: unknown): NormalizedDurationRollingSpec {
   if (typeof spec !== 'object' || spec === null) throw new TypeError(`spec must be an object, got ${describe(spec)}`);
   const s = spec as Record<string, unknown>;
@@ -120,7 +129,17 @@ export function normalizeDurationRolling(spec: unknown): NormalizedDurationRolli
   return attach(out, agg);
 }
 
-/** Checks a {@link WindowSpec} and fills in its defaults. */
+/**
+ * Checks a {@link WindowSpec} and fills in its defaults, durations in ms.
+ * Throws `TypeError`/`RangeError` naming the field for a bad spec.
+ *
+ * @example
+ * ```ts
+ * normalizeWindowSpec({ kind: 'tumbling', op: 'sum', size: '1m' });
+ * // { kind: 'tumbling', op: 'sum', size: 60000, step: 60000, offset: 0, gap: 0,
+ * //   maxOutOfOrderness: 0, allowedLateness: 0, minPeriods: 0, keys: 'none' }
+ * ```
+ */
 export function normalizeWindowSpec(spec: unknown): NormalizedWindowSpec {
   if (typeof spec !== 'object' || spec === null) throw new TypeError(`spec must be an object, got ${describe(spec)}`);
   const s = spec as Record<string, unknown>;
@@ -163,7 +182,16 @@ export function normalizeWindowSpec(spec: unknown): NormalizedWindowSpec {
   return attach(out, agg);
 }
 
-/** Checks a {@link CountWindowSpec} and fills in its defaults. */
+/**
+ * Checks a {@link CountWindowSpec} and fills in its defaults. Throws
+ * `TypeError`/`RangeError` naming the field for a bad spec.
+ *
+ * @example
+ * ```ts
+ * normalizeCountWindowSpec({ op: 'var', size: 100 });
+ * // { op: 'var', size: 100, step: 100, minPeriods: 0, keys: 'none', ddof: 1 }
+ * ```
+ */
 export function normalizeCountWindowSpec(spec: unknown): NormalizedCountWindowSpec {
   if (typeof spec !== 'object' || spec === null) throw new TypeError(`spec must be an object, got ${describe(spec)}`);
   const s = spec as Record<string, unknown>;
