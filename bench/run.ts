@@ -7,8 +7,8 @@
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { Bench } from 'tinybench';
 import { createKernel, type KernelSpec } from '../src/index.js';
+import { rowsPerSecond } from './measure.js';
 import { jsEwmMean, jsRollingMinMax, jsRollingQuantile, jsRollingSum, jsRollingVar } from './baselines.js';
 
 type Op = 'sum' | 'mean' | 'count' | 'var' | 'std' | 'min' | 'max' | 'median' | 'quantile' | 'ewm';
@@ -32,6 +32,7 @@ const opsArg = args[args.indexOf('--ops') + 1];
 const ops = args.includes('--ops') && opsArg ? (opsArg.split(',') as Op[]) : ALL_OPS;
 const sizes = quick ? [1e6] : [1e6, 1e7];
 const windows = [100, 10_000];
+const MEASURE = { time: 300, warmupTime: 100 };
 
 function data(n: number): Float64Array {
   const x = new Float64Array(n);
@@ -70,20 +71,6 @@ function jsLoop(op: Op, w: number, x: Float64Array, out: Float64Array): void {
   }
 }
 
-async function rowsPerSecond(n: number, tasks: Record<string, () => void>): Promise<Record<string, number>> {
-  const bench = new Bench({ time: 300, iterations: 3, warmupTime: 100, warmupIterations: 1 });
-  for (const [name, fn] of Object.entries(tasks)) bench.add(name, fn);
-  await bench.run();
-  const result: Record<string, number> = {};
-  for (const task of bench.tasks) {
-    const r = task.result;
-    if (r.state !== 'completed') throw new Error(`benchmark task ${task.name} did not complete: ${r.state}`);
-    const ms = r.latency.p50 ?? r.latency.mean;
-    result[task.name] = n / (ms / 1000) / 1e6;
-  }
-  return result;
-}
-
 interface Row {
   n: number;
   window: number;
@@ -112,7 +99,7 @@ async function main(): Promise<void> {
     const x = data(n);
     const out = new Float64Array(n);
     const dst = new Float64Array(n);
-    const { copy } = await rowsPerSecond(n, { copy: () => dst.set(x) });
+    const { copy } = await rowsPerSecond(n, { copy: () => dst.set(x) }, MEASURE);
     for (const w of windows) {
       for (const op of ops) {
         const inWasm = await createKernel(specFor(op, w));
@@ -122,7 +109,7 @@ async function main(): Promise<void> {
           wasm: () => inWasm.pushInput(n),
           e2e: () => endToEnd.push(x, out),
           js: () => jsLoop(op, w, x, out),
-        });
+        }, MEASURE);
         inWasm.dispose();
         endToEnd.dispose();
         const row: Row = { n, window: w, op, wasm: r.wasm!, e2e: r.e2e!, js: r.js!, copy: copy! };

@@ -14,7 +14,7 @@
 //
 // Flags: --rows N (default 1e6), --keys K (default 10 000), --few-keys F (default 100).
 import os from 'node:os';
-import { Bench } from 'tinybench';
+import { rowsPerSecond as measureRowsPerSecond } from './measure.js';
 import { createTimeRolling, createWindows } from '../src/index.js';
 
 const args = process.argv.slice(2);
@@ -184,18 +184,8 @@ function jsHopping(ts: Float64Array, xs: Float64Array, keys: Uint32Array, size: 
 
 // ---------------------------------------------------------------------------
 
-async function rowsPerSecond(tasks: Record<string, () => void>): Promise<Record<string, number>> {
-  const bench = new Bench({ time: 1500, iterations: 3, warmupTime: 300, warmupIterations: 1 });
-  for (const [name, fn] of Object.entries(tasks)) bench.add(name, fn);
-  await bench.run();
-  const result: Record<string, number> = {};
-  for (const task of bench.tasks) {
-    const r = task.result;
-    if (r.state !== 'completed') throw new Error(`benchmark task ${task.name} did not complete: ${r.state}`);
-    const ms = r.latency.p50 ?? r.latency.mean;
-    result[task.name] = N / (ms / 1000) / 1e6;
-  }
-  return result;
+function rowsPerSecond(tasks: Record<string, () => void>): Promise<Record<string, number>> {
+  return measureRowsPerSecond(N, tasks, { time: 1500, warmupTime: 300 });
 }
 
 const fmt = (x: number): string => (x >= 100 ? x.toFixed(0) : x.toFixed(2));

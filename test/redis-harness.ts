@@ -13,23 +13,15 @@ import type { Kernel, KernelSpec } from '../src/types.js';
 import { connectRedis, type RedisConnection } from '../src/redis/config.js';
 import { decodePartitionState, formatValues, decodeRows } from '../src/redis/codec.js';
 import { Commands, jobStatus, readJob, type Job } from '../src/redis/job.js';
+import { mulberry32 } from './adversarial.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const MAIN = path.resolve(here, '../dist/src/redis/main.js');
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** A small deterministic generator (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A small deterministic generator (mulberry32), shared with the kernel tests. */
+export const rng = mulberry32;
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -7,17 +7,8 @@ import type { KernelSpec } from '../src/types.js';
 export * from '../dist/src/scheduler/index.js';
 export { fileCheckpointStore, fileSink, nodeWorkers } from '../dist/src/scheduler/node.js';
 
-/** mulberry32: a small seeded PRNG. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A small deterministic generator (mulberry32), shared with the kernel tests. */
+export { mulberry32 as prng } from './adversarial.js';
 
 export function int(rand: () => number, lo: number, hi: number): number {
   return lo + Math.floor(rand() * (hi - lo + 1));
