@@ -72,13 +72,16 @@ const S_RING: usize = HEADER_BYTES + 80; // f64 × W: raw rows, current block th
   return x - x == 0;
 }
 
-const HUGE: f64 = 2.5822498780869086e120; // 2^400
-const TINY: f64 = 3.872591914849318e-121; // 2^-400
 
-/** A finite row whose square may overflow or lose precision. */
+/**
+ * A finite, nonzero row outside [2⁻⁴⁰⁰, 2⁴⁰¹): its square may overflow or lose
+ * precision. Read off the exponent bits: two integer compares, no branches.
+ */
 @inline function isExtreme(x: f64): bool {
-  const a = Math.abs(x);
-  return (a > HUGE && a < Infinity) || (a < TINY && a != 0);
+  const bits = reinterpret<u64>(x);
+  const e = <u32>(bits >> 52) & 0x7ff;
+  // e − 623 > 800 (unsigned) ⇔ e < 623 or e > 1423; then exclude ±0 and Inf/NaN.
+  return (e - 623 > 800) & (e != 0x7ff) & ((bits << 1) != 0);
 }
 
 /** The variance's M2 and n of the window, by scaled two passes over the ring; M2 is scaled by 2^(−2·exponent). */
@@ -176,6 +179,29 @@ function finishBlock(s: usize, w: i32, b: i32): void {
   }
 }
 
+/**
+ * Re-shifts the suffix sums at offsets (pos, W) from K_R onto K_L, once per block,
+ * when the block's first finite row fixes K_L: Σ(x − K_L) = S1 + n_R·d and
+ * Σ(x − K_L)² = S2 + d·(2·S1 + n_R·d) with d = K_R − K_L. Offsets with no finite
+ * row in the suffix (n_R = 0) keep their zero sums.
+ */
+function reshiftSuffix(s: usize, w: i32, pos: i32, shiftR: f64, shiftL: f64): void {
+  const d = shiftR - shiftL;
+  if (d == 0) return;
+  const ring = s + S_RING;
+  const suf1 = s + suffix1(w);
+  const suf2 = s + suffix2(w);
+  let nR = 0;
+  for (let j = w - 1; j > pos; j--) {
+    nR += <i32>isFinite(load<f64>(ring + (<usize>j << 3)));
+    if (nR == 0) continue;
+    const nRf = <f64>nR;
+    const s1R = load<f64>(suf1 + (<usize>j << 3));
+    store<f64>(suf1 + (<usize>j << 3), s1R + nRf * d);
+    store<f64>(suf2 + (<usize>j << 3), load<f64>(suf2 + (<usize>j << 3)) + d * (2 * s1R + nRf * d));
+  }
+}
+
 export function update(n: i32): void {
   const s = statePtr();
   const w = gWindow;
@@ -194,6 +220,8 @@ export function update(n: i32): void {
   let infinite = load<i32>(s + S_INFINITE);
   let prefixN = load<i32>(s + S_PREFIX_N);
   let extreme = load<i32>(s + S_EXTREME);
+  let scaleN = -1;
+  let scale: f64 = 0;
   let shiftL = load<f64>(s + S_SHIFT_L);
   let shiftR = load<f64>(s + S_SHIFT_R);
   let sub1 = load<f64>(s + S_SUB1);
@@ -217,7 +245,10 @@ export function update(n: i32): void {
       infinite += <i32>(x == x && !xFinite) - <i32>(old == old && !isFinite(old));
       extreme += <i32>isExtreme(x) - <i32>isExtreme(old);
       if (xFinite) {
-        if (prefixN == 0) shiftL = x;
+        if (prefixN == 0) {
+          shiftL = x;
+          reshiftSuffix(s, w, pos, shiftR, shiftL);
+        }
         prefixN++;
         const y = x - shiftL;
         sub1 += y;
@@ -228,17 +259,18 @@ export function update(n: i32): void {
       if (finite + infinite >= minPeriods && infinite == 0 && nFinite - ddof > 0 && extreme > 0) {
         result = scaledWindowVariance(ring, w, ddof, isStd);
       } else if (finite + infinite >= minPeriods && infinite == 0 && nFinite - ddof > 0) {
-        const nR = finite - prefixN;
-        const s1R = load<f64>(suf1 + (<usize>(pos + 1) << 3));
-        const s2R = load<f64>(suf2 + (<usize>(pos + 1) << 3));
-        // Re-shift the suffix sums onto K_L (or keep K_R when the prefix is empty).
-        const d: f64 = nR > 0 && prefixN > 0 ? shiftR - shiftL : 0;
-        const nRf = <f64>nR;
-        const s1 = s1R + nRf * d + (block1 + sub1);
-        const s2 = s2R + d * (2 * s1R + nRf * d) + (block2 + sub2);
-        let m2 = s2 - (s1 * s1) / nFinite;
-        if (!(m2 > 0)) m2 = 0;
-        result = m2 / (nFinite - ddof);
+        // The suffix sums are already on K_L (reshiftSuffix), or on K_R while the prefix is empty.
+        const s1 = load<f64>(suf1 + (<usize>(pos + 1) << 3)) + (block1 + sub1);
+        const s2 = load<f64>(suf2 + (<usize>(pos + 1) << 3)) + (block2 + sub2);
+        // var = (n·S2 − S1²) / (n·(n − ddof)), clamped at 0. The divisor depends on n
+        // alone, which rarely changes: its reciprocal is cached per n (a pure function of n).
+        if (finite != scaleN) {
+          scaleN = finite;
+          scale = 1 / (nFinite * (nFinite - ddof));
+        }
+        let nm2 = nFinite * s2 - s1 * s1;
+        if (!(nm2 > 0)) nm2 = 0;
+        result = nm2 * scale;
         if (isStd) result = Math.sqrt(result);
       }
       store<f64>(output + (<usize>i << 3), result);
