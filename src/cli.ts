@@ -138,7 +138,7 @@ export async function main(argv: readonly string[], io?: CliIo): Promise<number>
         await out.write(`${version()}\n`);
         return EXIT_OK;
       case 'demo':
-        await out.write(await runDemo(createKernel, command));
+        await out.write(await runDemo(command));
         return EXIT_OK;
       case 'stream':
         return await runStream(command, stdin, io === undefined ? isStdinFile() : (io.stdinIsFile ?? false), out, fail);

@@ -144,3 +144,51 @@ describe('run --checkpoint survives kill -9', () => {
     expect(corrupt.stderr).toMatch(/corrupt \(checksum mismatch\); remove it to start over/);
   }, 120_000);
 });
+
+describe('run --checkpoint with --max-out-of-order (rows held for reordering are in the checkpoint)', () => {
+  let oooInput: string;
+  let oooReference: Buffer;
+  const OOO_ROWS = 40_000;
+  const oooArgs = (output: string, checkpoint: string | undefined): string[] => [
+    'run', oooInput, '--value', 'v', '--key', 'k', '--time', 't',
+    '--op', 'mean', '--op', 'max', '--op', 'median', '--window', '2s', '--max-out-of-order', '300ms', '--on-error', 'skip',
+    '--batch-size', '700', '-o', output, '--progress',
+    ...(checkpoint !== undefined ? ['--checkpoint', checkpoint, '--checkpoint-every', '3000'] : []),
+  ];
+
+  beforeAll(async () => {
+    const r = rng(7);
+    const lines = ['t,k,v'];
+    for (let i = 0; i < OOO_ROWS; i++) {
+      // Up to 400 ms of jitter against a bound of 300 ms: most disorder is placed, some rows are late.
+      const t = i * 10 + Math.floor(r() * 400);
+      const v = r() < 0.03 ? '' : ((r() - 0.5) * 1000).toFixed(3);
+      lines.push(`${t},key${Math.floor(r() * 4)},${v}`);
+    }
+    oooInput = path.join(dir, 'ooo.csv');
+    writeFileSync(oooInput, `${lines.join('\n')}\n`);
+    const ref = path.join(dir, 'ooo-reference.csv');
+    const run = await start(oooArgs(ref, undefined)).done;
+    expect(run.code).toBe(0);
+    expect(run.stderr).toMatch(/[1-9][\d,]* out-of-order rows put in order, [1-9][\d,]* late rows \(more than 300ms out of order\) skipped/);
+    oooReference = readFileSync(ref);
+  }, 120_000);
+
+  for (const [at, phase] of [[3, 'after'], [5, 'before'], [9, 'after']] as const) {
+    it(`killed ${phase} checkpoint ${at}, resumed to the same bytes`, async () => {
+      const output = path.join(dir, `ooo-out-${at}-${phase}.csv`);
+      const checkpoint = path.join(dir, `ooo-ck-${at}-${phase}`);
+      const crashed = await start(oooArgs(output, checkpoint), { STREAMKERNEL_TEST_CRASH: `${at}:${phase}` }).done;
+      expect(crashed.signal).toBe('SIGKILL');
+      // The checkpoint holds rows read but not yet written, waiting for later rows of their key.
+      const text = readFileSync(path.join(checkpoint, 'checkpoint'), 'utf8');
+      const body = JSON.parse(text.slice(text.indexOf('\n', text.indexOf('\n') + 1) + 1)) as { rows: number; offset: { rows: number }; ops: { held: { time: string[] } } };
+      expect(body.ops.held.time.length).toBeGreaterThan(0);
+      expect(body.rows).toBeLessThan(body.offset.rows);
+      const resumed = await start(oooArgs(output, checkpoint)).done;
+      expect(resumed.code).toBe(0);
+      expect(resumed.stderr).toMatch(/resumed at row [1-9]/);
+      expect(readFileSync(output).equals(oooReference)).toBe(true);
+    }, 120_000);
+  }
+});

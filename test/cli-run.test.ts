@@ -125,6 +125,72 @@ describe('streamkernel run', () => {
     rows.slice(1).forEach((line, i) => expect(line.slice(line.lastIndexOf(',', line.lastIndexOf(',') - 1) + 1)).toBe(`${String(sum[i])},${String(last[i])}`));
   });
 
+  it('places rows within --max-out-of-order in time order, keeps input order in the output, and reports late rows', async () => {
+    // data's timestamps shuffled by up to 4 s (rows 1 s apart): disorder within the bound of 3 s, and some beyond it.
+    let s = 11;
+    const ts = data.ts.map((t) => {
+      s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+      return t - (s % 4000);
+    });
+    const bound = 3000;
+    const max = new Map<string, number>();
+    const late = new Set<number>();
+    let reordered = 0;
+    ts.forEach((t, i) => {
+      const m = max.get(data.keys[i]!);
+      if (m !== undefined && t < m - bound) late.add(i);
+      else if (m !== undefined && t < m) reordered++;
+      else max.set(data.keys[i]!, t);
+    });
+    expect(late.size).toBeGreaterThan(0);
+    expect(reordered).toBeGreaterThan(late.size);
+    const kept = data.values.flatMap((_, i) => (late.has(i) ? [] : [i]));
+    const input = file('ooo.csv', `t,k,v\n${data.values.map((v, i) => `${ts[i]},${csvCell(data.keys[i]!)},${Number.isNaN(v) ? '' : v}\n`).join('')}`);
+    const args = ['run', input, '--value', 'v', '--time', 't', '--key', 'k', '--op', 'mean', '--op', 'median', '--window', '10s', '--max-out-of-order', '3s', '--batch-size', '123'];
+
+    // The library with the same bound, over the rows that are not late: results in row order.
+    const keptTs = kept.map((i) => ts[i]!);
+    const keptValues = kept.map((i) => data.values[i]!);
+    const keptKeys = kept.map((i) => data.keys[i]!);
+    const mean = await rollingByTime(keptTs, keptValues, { op: 'mean', window: '10s', keys: 'string', maxOutOfOrderness: bound }, keptKeys);
+    const median = await rollingByTime(keptTs, keptValues, { op: 'median', window: '10s', keys: 'string', maxOutOfOrderness: bound }, keptKeys);
+    let expected = 't,k,v,mean,median\n';
+    kept.forEach((i, j) => (expected += `${ts[i]},${csvCell(data.keys[i]!)},${String(data.values[i])},${String(mean[j])},${String(median[j])}\n`));
+
+    const skip = await cli([...args, '--on-error', 'skip']);
+    expect(skip.code).toBe(0);
+    expect(skip.stdout).toBe(expected);
+    const lateText = late.size === 1 ? '1 late row' : `${late.size} late rows`;
+    expect(skip.stderr).toMatch(new RegExp(`^streamkernel run: ${kept.length.toLocaleString('en-US')} rows, ${reordered.toLocaleString('en-US')} out-of-order rows put in order, ${lateText} \\(more than 3s out of order\\) skipped; 2 ops in`));
+    // Batching never changes the output.
+    expect((await cli([...args.slice(0, -2), '--batch-size', '5000', '--on-error', 'skip'])).stdout).toBe(expected);
+
+    // With --on-error fail (the default): exit 2 naming the first late row's line (line 1 is the header).
+    const first = Math.min(...late);
+    const fail = await cli(args);
+    expect(fail.code).toBe(2);
+    expect(fail.stderr).toBe(
+      `streamkernel run: ${JSON.stringify(input)}: line ${first + 2}: time ${ts[first]} of key ${JSON.stringify(data.keys[first])} is more than --max-out-of-order 3s behind the key's latest time\n`,
+    );
+
+    // In-order input: the same output with and without the bound.
+    const ordered = file('ordered.csv', data.csv);
+    const plain = await cli(['run', ordered, '--value', 'temp', '--time', 'ts', '--key', 'sensor', '--op', 'max', '--window', '5s']);
+    const bounded = await cli(['run', ordered, '--value', 'temp', '--time', 'ts', '--key', 'sensor', '--op', 'max', '--window', '5s', '--max-out-of-order', '2s', '--batch-size', '77']);
+    expect(plain.code).toBe(0);
+    expect(bounded).toEqual(plain);
+
+    for (const [extra, message] of [
+      [['--window', '5', '--max-out-of-order', '1s'], /--max-out-of-order applies only to time windows/],
+      [['--window', '5s', '--time', 't', '--max-out-of-order', '5'], /--max-out-of-order needs a unit/],
+      [['--window', '5s', '--time', 't', '--max-out-of-order', 'soon'], /--max-out-of-order must be a duration/],
+    ] as const) {
+      const r = await cli(['run', '--value', 'v', '--op', 'sum', ...extra]);
+      expect(r.code, extra.join(' ')).toBe(1);
+      expect(r.stderr).toMatch(message);
+    }
+  });
+
   it('reports errors with documented exit codes and leaves no half-written output', async () => {
     const missing = await cli(['run', path.join(dir, 'nope.csv'), '--value', 'v', '--op', 'sum', '--window', '3']);
     expect(missing).toMatchObject({ code: 3, stdout: '' });
@@ -149,7 +215,7 @@ describe('streamkernel run', () => {
 
     const outOfOrder = await cli(['run', '--value', 'v', '--time', 't', '--op', 'sum', '--window', '1s'], 't,v\n1,1\n3,2\n2,3\n');
     expect(outOfOrder.code).toBe(2);
-    expect(outOfOrder.stderr).toMatch(/data row 3: time 2 is before the previous time/);
+    expect(outOfOrder.stderr).toMatch(/^streamkernel run: stdin: line 4: time 2 is before the previous time \(time windows need each key's rows in time order; --max-out-of-order DURATION accepts bounded disorder\)\n$/);
 
     for (const [args, message] of [
       [['run', '--value', 'v', '--window', '3'], /missing --op/],

@@ -451,26 +451,43 @@ describe('streaming', () => {
 });
 
 describe('demo', () => {
-  it('runs the built-in sample data through several kernels and prints a summary', async () => {
+  it('runs the main job on a generated multi-sensor series and prints a summary', async () => {
     const run = await cli(['demo']);
     expect(run).toMatchObject({ code: 0, stderr: '' });
-    expect(run.stdout).toContain('4 sensors × 250,000 rows = 1,000,000 rows');
-    for (const op of ['rolling mean', 'rolling std', 'rolling min', 'rolling max', 'rolling median', 'ewm mean', 'all ops']) {
-      expect(run.stdout).toContain(op);
+    expect(run.stdout).toContain('4 sensors × 25,000 readings = 100,000 rows of CSV');
+    expect(run.stdout).toContain('streamkernel run data.csv --value temp --time ts --key sensor --op mean --op std --op min --op max --op median --window 1m --max-out-of-order 5s --on-error skip');
+    // Rows out = rows in − late rows, and both kinds of disorder occurred and were counted.
+    const out = /result {2}([\d,]+) rows out in [\d.]+ s: [\d.]+ [kM]? ?rows\/s/.exec(run.stdout);
+    const reordered = /([\d,]+) out-of-order rows put back in time order/.exec(run.stdout);
+    const late = /([\d,]+) rows? more than 5s late: reported and skipped/.exec(run.stdout);
+    const n = (m: RegExpExecArray | null): number => Number(m?.[1]?.replaceAll(',', '') ?? NaN);
+    expect(n(reordered)).toBeGreaterThan(0);
+    expect(n(late)).toBeGreaterThan(0);
+    expect(n(out)).toBe(100_000 - n(late));
+    expect(run.stdout).toMatch(/NaN readings in 4 outages, [1-9]\d* spikes/);
+    // Sample results: one line per note, with the ops' columns.
+    expect(run.stdout).toMatch(/\n {2}ts +sensor +temp +mean +std +min +max +median +note\n/);
+    for (const note of ['first reading', 'a spike', 'in a NaN gap', 'arrived late, put in time order', 'last reading']) {
+      expect(run.stdout).toMatch(new RegExp(`\\n {2}\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z +[a-z-]+ +[-\\d.NaN]+( +[-\\d.NaN]+){5} +${note}`));
     }
-    expect(run.stdout).toMatch(/rows\/s/);
-    expect(run.stdout).toMatch(/elapsed/);
-    expect(run.stdout).toMatch(/sample outputs/);
-    expect(run.stdout).toContain('Infinity');
+    // The first reading is a window of one: std is NaN, mean = min = max = median = the value.
+    const first = /\n {2}\S+ +boiler +(\S+) +(\S+) +NaN +(\S+) +(\S+) +(\S+) +first reading/.exec(run.stdout);
+    expect(first).not.toBeNull();
+    expect(new Set(first?.slice(1)).size).toBe(1);
+    // In a NaN gap the value is missing, the window still has results.
+    expect(run.stdout).toMatch(/ NaN +\d+\.\d\d +\d+\.\d\d +\d+\.\d\d +\d+\.\d\d +\d+\.\d\d +in a NaN gap/);
   });
 
-  it('takes --rows and --batch-size, and its sample outputs never depend on the batch size', async () => {
-    const samples = (text: string): string => text.slice(text.indexOf('sample outputs'));
-    const a = await cli(['demo', '--rows', '20000', '--batch-size', '1000']);
-    const b = await cli(['demo', '--rows', '20000', '--batch-size', '777']);
+  it('takes --rows and --batch-size, and its sample results never depend on the batch size', async () => {
+    const samples = (text: string): string => text.slice(text.indexOf('sample results'));
+    const counts = (text: string): string => text.slice(text.indexOf('rows out'), text.indexOf('sample results')).replace(/in [\d.]+ s: .*\n/, '');
+    const a = await cli(['demo', '--rows', '5000', '--batch-size', '1000']);
+    const b = await cli(['demo', '--rows', '5000', '--batch-size', '777']);
     expect(a).toMatchObject({ code: 0, stderr: '' });
     expect(b).toMatchObject({ code: 0, stderr: '' });
-    expect(a.stdout).toContain('4 sensors × 20,000 rows = 80,000 rows');
+    expect(a.stdout).toContain('4 sensors × 5,000 readings = 20,000 rows of CSV');
+    expect(samples(a.stdout)).toMatch(/last reading/);
     expect(samples(a.stdout)).toBe(samples(b.stdout));
+    expect(counts(a.stdout)).toBe(counts(b.stdout));
   });
 });

@@ -8,7 +8,7 @@ import { parseNumberText } from './parse.js';
 
 export const DEFAULT_BATCH_SIZE = 65_536;
 export const MAX_BATCH_SIZE = 16_777_216;
-export const DEFAULT_DEMO_ROWS = 250_000;
+export const DEFAULT_DEMO_ROWS = 25_000;
 
 export const ROLLING_OPS: readonly RollingOp[] = [
   'sum', 'mean', 'var', 'std', 'min', 'max', 'count', 'median', 'quantile',
@@ -232,7 +232,7 @@ function parseDemo(args: string[]): Command {
   const { values, positionals } = parseOptions(args, DEMO_OPTIONS, command);
   if (values.has('help')) return { kind: 'help', text: DEMO_HELP };
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`, command);
-  const rows = integerOption(values, 'rows', command, 10_000, 100_000_000) ?? DEFAULT_DEMO_ROWS;
+  const rows = integerOption(values, 'rows', command, 1_000, 10_000_000) ?? DEFAULT_DEMO_ROWS;
   const batchSize = integerOption(values, 'batch-size', command, 1, MAX_BATCH_SIZE) ?? DEFAULT_BATCH_SIZE;
   return { kind: 'demo', rows, batchSize };
 }

@@ -19,8 +19,25 @@ export const CHECKPOINT_FILE = 'checkpoint';
 /** The state of the ops, per key; snapshots as base64. */
 export interface OpsState {
   entries: { key: string | null; states: Uint8Array[] }[];
-  /** The time runner's last timestamp per key (for its order check). */
+  /** The time runner's greatest timestamp per key (for its order check). */
   lastTimes?: [string, number][];
+  /** The time runner's rows waiting for their results (--max-out-of-order) and its counters. */
+  held?: HeldRows;
+}
+
+/** Rows read but not yet written (their results are not all known), in input order; JSON as is. */
+export interface HeldRows {
+  /** Rows pushed into the operators so far. */
+  pushed: number;
+  /** Rows left out for being too far out of order, and rows placed back in order. */
+  late: number;
+  reordered: number;
+  /** Per held row: the time as read, the key (keyed runs), the value and each op's result (Float64 as base64), '1' where the results are known. */
+  time: string[];
+  keys?: string[];
+  values: string;
+  results: string[];
+  known: string;
 }
 
 export interface Checkpoint {
@@ -65,6 +82,7 @@ export async function writeCheckpoint(dir: string, cp: Checkpoint): Promise<void
     ops: {
       entries: cp.ops.entries.map((e) => ({ key: e.key, states: e.states.map(toBase64) })),
       ...(cp.ops.lastTimes !== undefined ? { lastTimes: cp.ops.lastTimes } : {}),
+      ...(cp.ops.held !== undefined ? { held: cp.ops.held } : {}),
     },
   });
   const bodyBytes = Buffer.from(body, 'utf8');
@@ -90,12 +108,13 @@ export async function readCheckpoint(dir: string): Promise<Checkpoint | undefine
   const body = bytes.subarray(second + 1);
   if (crc32(body).toString(16).padStart(8, '0') !== crc) throw new CheckpointError(`${checkpointPath(dir)} is corrupt (checksum mismatch)`);
   try {
-    const raw = JSON.parse(body.toString('utf8')) as Omit<Checkpoint, 'ops'> & { ops: { entries: { key: string | null; states: string[] }[]; lastTimes?: [string, number][] } };
+    const raw = JSON.parse(body.toString('utf8')) as Omit<Checkpoint, 'ops'> & { ops: { entries: { key: string | null; states: string[] }[]; lastTimes?: [string, number][]; held?: HeldRows } };
     return {
       ...raw,
       ops: {
         entries: raw.ops.entries.map((e) => ({ key: e.key, states: e.states.map((s) => new Uint8Array(Buffer.from(s, 'base64'))) })),
         ...(raw.ops.lastTimes !== undefined ? { lastTimes: raw.ops.lastTimes } : {}),
+        ...(raw.ops.held !== undefined ? { held: raw.ops.held } : {}),
       },
     };
   } catch (err) {

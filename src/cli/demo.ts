@@ -1,29 +1,30 @@
-// `streamkernel demo`: built-in sample data through several kernels, with a
-// readable summary. Deterministic: the same data and outputs on every run.
+// `streamkernel demo`: the main job (`streamkernel run`, the same code path)
+// on a generated multi-sensor series, with a readable summary.
+// Deterministic: the same data and sample results on every run.
 
-import type { Kernel, KernelSpec } from '../types.js';
+import { Readable, Writable } from 'node:stream';
+import { Output } from './output.js';
+import { group, rateText } from './progress.js';
+import { parseRun, type RunCommand } from './run-args.js';
+import { runJob, type RunStats } from './run.js';
 
 export interface DemoOptions {
-  /** Rows per sensor. */
+  /** Readings per sensor. */
   rows: number;
   batchSize: number;
 }
 
-type CreateKernel = (spec: KernelSpec) => Promise<Kernel>;
-
-const SENSORS = 4;
-const WINDOW = 500;
-const MIN_PERIODS = 100;
-const EWM_SPAN = 200;
-
-const OPS: readonly { label: string; column: string; spec: KernelSpec }[] = [
-  { label: `rolling mean   (window ${WINDOW})`, column: 'mean', spec: { op: 'mean', window: WINDOW, minPeriods: MIN_PERIODS } },
-  { label: `rolling std    (window ${WINDOW})`, column: 'std', spec: { op: 'std', window: WINDOW, minPeriods: MIN_PERIODS } },
-  { label: `rolling min    (window ${WINDOW})`, column: 'min', spec: { op: 'min', window: WINDOW, minPeriods: MIN_PERIODS } },
-  { label: `rolling max    (window ${WINDOW})`, column: 'max', spec: { op: 'max', window: WINDOW, minPeriods: MIN_PERIODS } },
-  { label: `rolling median (window ${WINDOW})`, column: 'median', spec: { op: 'median', window: WINDOW, minPeriods: MIN_PERIODS } },
-  { label: `ewm mean       (span ${EWM_SPAN})`, column: 'ewm', spec: { op: 'ewm', span: EWM_SPAN } },
-];
+const SENSORS = ['boiler', 'intake', 'roof', 'server-room'] as const;
+/** One reading per second per sensor. */
+const STEP_MS = 1000;
+const START_MS = Date.UTC(2024, 4, 1);
+const WINDOW = '1m';
+const BOUND = '5s';
+/** Readings delivered late on purpose: within the bound (put back in order) … */
+const DELAYED_SHARE = 0.02;
+/** … and far beyond it (reported, skipped). */
+const LOST_SHARE = 0.0002;
+const OPS = ['mean', 'std', 'min', 'max', 'median'] as const;
 
 /** mulberry32: a small, fast, deterministic PRNG giving uniforms in [0, 1). */
 function mulberry32(seed: number): () => number {
@@ -37,217 +38,202 @@ function mulberry32(seed: number): () => number {
   };
 }
 
-/** The layout of one sensor's series: where its gaps, spikes and glitch are. */
-interface SensorPlan {
-  base: number;
-  amplitude: number;
-  period: number;
-  phase: number;
-  /** Total drift over the whole series. */
-  drift: number;
-  noise: number;
-  gaps: readonly (readonly [number, number])[];
-  spikes: ReadonlySet<number>;
-  glitch: number;
+/** A generated reading, in delivery order. */
+interface Reading {
+  ts: number;
+  sensor: number;
+  value: number;
+  /** Position in delivery order, before reordering (a delayed reading moves later). */
+  order: number;
+  kind: 'normal' | 'spike' | 'gap' | 'delayed' | 'lost';
 }
 
-function planSensor(s: number, rows: number): SensorPlan {
-  const gaps: [number, number][] = [];
-  if (s === 1) gaps.push([Math.floor(rows * 0.3), Math.floor(rows * 0.3) + 400]);
-  if (s === 2) gaps.push([Math.floor(rows * 0.5), Math.floor(rows * 0.5) + 1600]);
-  if (s === 3) gaps.push([Math.floor(rows * 0.4), Math.floor(rows * 0.4) + 600]);
-  const spikes = new Set<number>();
-  const tenth = Math.floor(rows / 10);
-  for (let k = 0; k < 10; k++) spikes.add(k * tenth + ((1234 * s + 777) % tenth));
-  return {
-    base: 20 + 5 * s,
-    amplitude: 2 + s,
-    period: 5000 + 2500 * s,
-    phase: 0.7 * s,
-    drift: (s % 2 === 0 ? 1 : -1) * 3 * (s + 1),
-    noise: 0.3 + 0.1 * s,
-    gaps,
-    spikes,
-    glitch: s === 3 ? Math.floor(rows * 0.9) : -1,
+interface Sample {
+  /** Index in delivery order. */
+  at: number;
+  note: string;
+}
+
+/** The series: 4 sensors of a noisy daily-ish sine with a slow drift, NaN gaps, spikes, late deliveries. */
+function generate(perSensor: number): { readings: Reading[]; gaps: number; spikes: number } {
+  const random = mulberry32(20240501);
+  const gaussian = (): number => {
+    const u = 1 - random();
+    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * random());
   };
-}
-
-/** Generates one sensor's series batch by batch; state carries across calls. */
-class SensorSource {
-  private readonly random: () => number;
-  private spare = NaN;
-  private spikeSign = 1;
-  nanRows = 0;
-  spikeRows = 0;
-  infRows = 0;
-
-  constructor(
-    readonly plan: SensorPlan,
-    private readonly rows: number,
-    seed: number,
-  ) {
-    this.random = mulberry32(seed);
-  }
-
-  /** A standard normal deviate (Box–Muller, both halves used). */
-  private gaussian(): number {
-    if (!Number.isNaN(this.spare)) {
-      const v = this.spare;
-      this.spare = NaN;
-      return v;
-    }
-    const u = 1 - this.random();
-    const v = this.random();
-    const r = Math.sqrt(-2 * Math.log(u));
-    this.spare = r * Math.sin(2 * Math.PI * v);
-    return r * Math.cos(2 * Math.PI * v);
-  }
-
-  fill(out: Float64Array, first: number, n: number): void {
-    const p = this.plan;
-    for (let j = 0; j < n; j++) {
-      const i = first + j;
-      let x =
-        p.base +
-        p.amplitude * Math.sin((2 * Math.PI * i) / p.period + p.phase) +
-        (p.drift * i) / this.rows +
-        p.noise * this.gaussian();
-      if (p.spikes.has(i)) {
-        x += this.spikeSign * 10 * p.amplitude;
-        this.spikeSign = -this.spikeSign;
-        this.spikeRows++;
+  const readings: Reading[] = [];
+  let gaps = 0;
+  let spikes = 0;
+  for (let i = 0; i < perSensor; i++) {
+    for (let s = 0; s < SENSORS.length; s++) {
+      const ts = START_MS + i * STEP_MS + s * 7; // sensors report a few ms apart
+      const base = 18 + 6 * s + (2 + s) * Math.sin((2 * Math.PI * i) / (3600 + 900 * s) + s);
+      const drift = ((s % 2 === 0 ? 1 : -1) * 4 * i) / perSensor;
+      let value = base + drift + (0.2 + 0.1 * s) * gaussian();
+      let kind: Reading['kind'] = 'normal';
+      // A NaN gap per sensor (an outage of 2 to 5 minutes) at a sensor-specific place.
+      const gapStart = Math.floor(perSensor * (0.2 + 0.15 * s));
+      if (i >= gapStart && i < gapStart + 120 + 60 * s) {
+        value = NaN;
+        kind = 'gap';
+        gaps++;
+      } else if (random() < 0.001) {
+        value += (random() < 0.5 ? -1 : 1) * (15 + 10 * random());
+        kind = 'spike';
+        spikes++;
       }
-      for (const [a, b] of p.gaps) {
-        if (i >= a && i < b) x = NaN;
-      }
-      if (i === p.glitch) x = Infinity;
-      if (Number.isNaN(x)) this.nanRows++;
-      else if (!Number.isFinite(x)) this.infRows++;
-      out[j] = x;
+      const order = readings.length;
+      readings.push({ ts, sensor: s, value, order, kind });
     }
   }
-}
-
-const group = (n: number): string => Math.round(n).toLocaleString('en-US');
-
-function rate(rows: number, ms: number): string {
-  if (ms <= 0) return '—';
-  const perSecond = (rows / ms) * 1000;
-  return perSecond >= 1e6 ? `${(perSecond / 1e6).toFixed(1)} M/s` : `${group(perSecond)} /s`;
-}
-
-function cell(x: number): string {
-  return Number.isFinite(x) ? x.toFixed(3) : String(x);
-}
-
-/** Runs the demo and returns its report as text. */
-export async function runDemo(createKernel: CreateKernel, options: DemoOptions): Promise<string> {
-  const { rows, batchSize } = options;
-  const input = new Float64Array(batchSize);
-  const out = new Float64Array(batchSize);
-  const opMs = OPS.map(() => 0);
-  let setupMs = 0;
-  let nanRows = 0;
-  let spikeRows = 0;
-  let infRows = 0;
-
-  // The sample table: sensor 3 (it has a gap, spikes and the glitch).
-  const sampleSensor = 3;
-  const plan3 = planSensor(sampleSensor, rows);
-  const gap3 = plan3.gaps[0] ?? [0, 0];
-  const spike3 = [...plan3.spikes].sort((a, b) => a - b)[1] ?? 0;
-  const sampleRows = [
-    [MIN_PERIODS - 2, 'warm-up: < min periods'],
-    [WINDOW - 1, 'first full window'],
-    [spike3, 'spike'],
-    [gap3[0] + 50, 'in a NaN gap'],
-    [gap3[0] + 550, 'deep in the gap'],
-    [plan3.glitch, '+Infinity glitch'],
-    [plan3.glitch + 1, 'after the glitch'],
-    [rows - 1, 'last row'],
-  ] as const;
-  const sampleIndex = new Map<number, number>(sampleRows.map(([r], k) => [r, k]));
-  const samples = sampleRows.map(() => ({ input: NaN, outputs: OPS.map(() => NaN) }));
-
-  const wallStart = performance.now();
-  for (let s = 0; s < SENSORS; s++) {
-    const source = new SensorSource(planSensor(s, rows), rows, 0x5eed + 7919 * s);
-    const t0 = performance.now();
-    const kernels = await Promise.all(OPS.map((op) => createKernel(op.spec)));
-    setupMs += performance.now() - t0;
-    try {
-      for (let first = 0; first < rows; first += batchSize) {
-        const n = Math.min(batchSize, rows - first);
-        const batch = n === batchSize ? input : input.subarray(0, n);
-        source.fill(batch, first, n);
-        const picked: [number, number][] = []; // [sample slot, offset in batch]
-        if (s === sampleSensor) {
-          for (const [row, slot] of sampleIndex) {
-            if (row >= first && row < first + n) {
-              picked.push([slot, row - first]);
-              (samples[slot] as { input: number }).input = batch[row - first] as number;
-            }
-          }
-        }
-        for (let k = 0; k < kernels.length; k++) {
-          const start = performance.now();
-          const r = (kernels[k] as Kernel).push(batch, out);
-          opMs[k] = (opMs[k] as number) + (performance.now() - start);
-          for (const [slot, offset] of picked) {
-            (samples[slot] as { outputs: number[] }).outputs[k] = r[offset] as number;
-          }
-        }
-      }
-    } finally {
-      for (const k of kernels) k.dispose();
+  // Delivery: some readings arrive late, within 5 s (up to 16 rows later) or far beyond it (200 rows, 50 s).
+  const position = readings.map((r, i) => {
+    if (i < 8 || r.kind === 'gap') return i;
+    const u = random();
+    if (u < LOST_SHARE) {
+      r.kind = 'lost';
+      return i + 200.5;
     }
-    nanRows += source.nanRows;
-    spikeRows += source.spikeRows;
-    infRows += source.infRows;
+    if (u < LOST_SHARE + DELAYED_SHARE) {
+      if (r.kind === 'normal') r.kind = 'delayed';
+      return i + 1.5 + Math.floor(random() * 15);
+    }
+    return i;
+  });
+  const delivered = readings.map((_, i) => i).sort((a, b) => (position[a] as number) - (position[b] as number) || a - b);
+  return { readings: delivered.map((i) => readings[i] as Reading), gaps, spikes };
+}
+
+/** Captures the output lines at the given indices (0: the first row after the header). */
+class Capture extends Writable {
+  readonly lines = new Map<number, string>();
+  private index = -1; // the header line is -1
+  private carry = '';
+  constructor(private readonly wanted: ReadonlySet<number>) {
+    super({ decodeStrings: false });
   }
-  const wallMs = performance.now() - wallStart;
-  const kernelMs = opMs.reduce((a, b) => a + b, 0);
-  const totalRows = rows * SENSORS;
+  override _write(chunk: Buffer | string, _enc: BufferEncoding, done: (error?: Error | null) => void): void {
+    const text = this.carry + (typeof chunk === 'string' ? chunk : chunk.toString('utf8'));
+    let from = 0;
+    for (;;) {
+      const nl = text.indexOf('\n', from);
+      if (nl === -1) break;
+      if (this.wanted.has(this.index)) this.lines.set(this.index, text.slice(from, nl));
+      this.index++;
+      from = nl + 1;
+    }
+    this.carry = text.slice(from);
+    done();
+  }
+}
+
+const pad = (s: string, n: number): string => (s.length >= n ? s : s + ' '.repeat(n - s.length));
+const cell = (text: string): string => {
+  const x = Number(text);
+  return text === '' || text === 'NaN' ? 'NaN' : Number.isFinite(x) ? x.toFixed(2) : text;
+};
+
+/** Runs the demo; resolves with the text to print. */
+export async function runDemo(options: DemoOptions): Promise<string> {
+  const t0 = performance.now();
+  const { readings, gaps, spikes } = generate(options.rows);
+
+  // What the job will see: per sensor, rows behind the latest reading (put in order) and rows beyond the bound (late).
+  const boundMs = 5000;
+  const latest = new Map<number, number>();
+  const late = new Set<number>();
+  let reordered = 0;
+  readings.forEach((r, i) => {
+    const m = latest.get(r.sensor);
+    if (m !== undefined && r.ts < m - boundMs) late.add(i);
+    else if (m !== undefined && r.ts < m) reordered++;
+    else latest.set(r.sensor, r.ts);
+  });
+
+  // The samples to show: by delivery index, then mapped to output rows (late rows are left out of the output).
+  const find = (from: number, ok: (r: Reading, i: number) => boolean): number => {
+    for (let i = from; i < readings.length; i++) if (ok(readings[i] as Reading, i)) return i;
+    return -1;
+  };
+  const samples: Sample[] = [
+    { at: 0, note: 'first reading: a window of one' },
+    { at: find(Math.floor(readings.length * 0.1), (r) => r.kind === 'spike'), note: 'a spike: max jumps, median holds' },
+    { at: find(0, (r, i) => r.kind === 'gap' && i > 0 && (readings[i - 200] as Reading | undefined)?.kind === 'gap' && r.sensor === (readings[i - 200] as Reading).sensor), note: 'in a NaN gap: windows use the rest' },
+    { at: find(Math.floor(readings.length * 0.5), (r, i) => r.kind === 'delayed' && !late.has(i) && r.ts < (readings[i - 1] as Reading).ts - 1000), note: 'arrived late, put in time order' },
+    { at: readings.length - 1, note: 'last reading' },
+  ].filter((s) => s.at >= 0);
+  const lateBefore = (at: number): number => {
+    let n = 0;
+    for (const i of late) if (i < at) n++;
+    return n;
+  };
+  const outRow = new Map(samples.map((s) => [s, s.at - lateBefore(s.at)]));
+
+  // The input, as CSV text in 64 KiB pieces.
+  const chunks: string[] = ['ts,sensor,temp\n'];
+  let piece = '';
+  let bytes = chunks[0]?.length ?? 0;
+  for (const r of readings) {
+    piece += `${new Date(r.ts).toISOString()},${SENSORS[r.sensor]},${Number.isNaN(r.value) ? '' : r.value.toFixed(3)}\n`;
+    if (piece.length >= 1 << 16) {
+      chunks.push(piece);
+      bytes += piece.length;
+      piece = '';
+    }
+  }
+  chunks.push(piece);
+  bytes += piece.length;
+  const generatedMs = performance.now() - t0;
+
+  // The main job, exactly as `streamkernel run` runs it.
+  const argv = [
+    '--value', 'temp', '--time', 'ts', '--key', 'sensor',
+    ...OPS.flatMap((op) => ['--op', op]),
+    '--window', WINDOW, '--max-out-of-order', BOUND, '--on-error', 'skip', '--batch-size', String(options.batchSize), '--quiet',
+  ];
+  const cmd = parseRun(argv) as RunCommand;
+  const capture = new Capture(new Set(outRow.values()));
+  const errors: string[] = [];
+  const stderr = new Writable({
+    write(chunk: Buffer | string, _enc, done) {
+      errors.push(chunk.toString());
+      done();
+    },
+  });
+  const stats: RunStats = { rows: 0, skipped: 0, late: 0, reordered: 0 };
+  const t1 = performance.now();
+  const code = await runJob(cmd, { stdin: Readable.from(chunks), out: new Output(capture), stderr, stderrIsTTY: false }, stats);
+  const runMs = performance.now() - t1;
+  if (code !== 0) throw new Error(`the demo's job failed (exit ${code}): ${errors.join('').trim()}`);
+  if (stats.late !== late.size || stats.reordered !== reordered) {
+    throw new Error(`the demo's job saw ${stats.late} late and ${stats.reordered} reordered rows, expected ${late.size} and ${reordered}`);
+  }
 
   const lines: string[] = [];
-  lines.push('streamkernel demo');
+  const total = readings.length;
+  lines.push('streamkernel demo: the main job (streamkernel run) on a generated multi-sensor series');
   lines.push('');
-  lines.push(`  data     ${SENSORS} sensors × ${group(rows)} rows = ${group(totalRows)} rows: noisy sine with a slow drift,`);
-  lines.push(`           ${group(nanRows)} NaN rows in gaps, ${group(spikeRows)} spikes, ${group(infRows)} +Infinity glitch`);
-  lines.push(`  ops      ${OPS.length}: rolling mean, std, min, max, median (window ${WINDOW}, min periods ${MIN_PERIODS}), ewm mean (span ${EWM_SPAN})`);
-  lines.push(`  batches  ${group(batchSize)} rows, pushed through ${SENSORS * OPS.length} kernels (${OPS.length} ops × ${SENSORS} sensors)`);
+  lines.push(`  data    ${SENSORS.length} sensors × ${group(options.rows)} readings = ${group(total)} rows of CSV (${(bytes / 1048576).toFixed(1)} MiB), one reading per second per sensor`);
+  lines.push(`          noisy sine + slow drift, ${group(gaps)} NaN readings in ${SENSORS.length} outages, ${group(spikes)} spikes, some readings delivered late`);
+  lines.push(`  job     streamkernel run data.csv ${argv.filter((a) => a !== '--quiet' && a !== '--batch-size' && a !== String(options.batchSize)).join(' ')}`);
+  lines.push(`          ${OPS.length} ops (${OPS.join(', ')}) over ${WINDOW} time windows per sensor`);
   lines.push('');
-  const labelWidth = Math.max(...OPS.map((o) => o.label.length), 'all ops'.length);
-  const header = `  ${'op'.padEnd(labelWidth)}  ${'rows'.padStart(11)}  ${'time'.padStart(9)}  ${'rows/s'.padStart(10)}`;
-  lines.push(header);
-  lines.push(`  ${'-'.repeat(header.length - 2)}`);
-  OPS.forEach((op, k) => {
-    const ms = opMs[k] as number;
-    lines.push(
-      `  ${op.label.padEnd(labelWidth)}  ${group(totalRows).padStart(11)}  ${`${(ms / 1000).toFixed(3)} s`.padStart(9)}  ${rate(totalRows, ms).padStart(10)}`,
-    );
-  });
-  lines.push(
-    `  ${'all ops'.padEnd(labelWidth)}  ${group(totalRows * OPS.length).padStart(11)}  ${`${(kernelMs / 1000).toFixed(3)} s`.padStart(9)}  ${rate(totalRows * OPS.length, kernelMs).padStart(10)}`,
-  );
+  lines.push(`  result  ${group(stats.rows)} rows out in ${(runMs / 1000).toFixed(2)} s: ${rateText(total / (runMs / 1000))} (data generated in ${(generatedMs / 1000).toFixed(2)} s)`);
+  lines.push(`          ${group(stats.reordered)} out-of-order rows put back in time order (at most ${BOUND} late); output stays in input order`);
+  lines.push(`          ${group(stats.late)} row${stats.late === 1 ? '' : 's'} more than ${BOUND} late: reported and skipped, never silently dropped (--on-error fail stops at the first)`);
   lines.push('');
-  lines.push(`  elapsed  ${(wallMs / 1000).toFixed(2)} s wall for ${group(totalRows)} rows through ${OPS.length} ops: ${rate(totalRows, wallMs)}`);
-  lines.push(`           (including data generation, and ${(setupMs / 1000).toFixed(3)} s of kernel setup)`);
+  lines.push('  sample results');
+  const header = ['ts', 'sensor', 'temp', ...OPS];
+  const widths = [24, 12, 8, ...OPS.map(() => 8)];
+  lines.push(`  ${header.map((h, i) => pad(h, widths[i] as number)).join(' ')}  note`);
+  for (const s of samples) {
+    const text = capture.lines.get(outRow.get(s) as number);
+    if (text === undefined) continue;
+    const fields = text.split(',');
+    const shown = fields.map((f, i) => (i < 2 ? f : cell(f)));
+    lines.push(`  ${shown.map((f, i) => pad(f, widths[i] ?? 8)).join(' ')}  ${s.note}`);
+  }
   lines.push('');
-  lines.push(`  sample outputs, sensor ${sampleSensor}:`);
-  const cols = OPS.map((o) => o.column);
-  const width = 11;
-  lines.push(`  ${'row'.padStart(9)}  ${'input'.padStart(width)}${cols.map((c) => c.padStart(width)).join('')}   note`);
-  sampleRows.forEach(([row, note], k) => {
-    const sample = samples[k] as { input: number; outputs: number[] };
-    lines.push(
-      `  ${group(row).padStart(9)}  ${cell(sample.input).padStart(width)}${sample.outputs.map((v) => cell(v).padStart(width)).join('')}   ${note}`,
-    );
-  });
-  lines.push('');
-  lines.push(`  NaN is missing: rolling results need ${MIN_PERIODS} non-NaN rows in the window. An infinity is a value:`);
-  lines.push(`  rolling windows forget it ${WINDOW} rows later, while an ewm mean keeps it for good (as pandas does).`);
-  lines.push('');
-  lines.push("  Same kernels on your data: seq 1 10 | streamkernel rolling mean --window 3");
-  return lines.join('\n') + '\n';
+  lines.push('  Try it on your data: streamkernel run FILE --value COL --time COL --key COL --op mean --window 1m (see streamkernel run --help)');
+  return `${lines.join('\n')}\n`;
 }

@@ -36,7 +36,8 @@ Commands:
   rolling   rolling sum, mean, var, std, min, max, count, median or quantile
             over the last W rows (pandas' Series.rolling semantics)
   ewm       exponentially weighted mean (pandas' Series.ewm(...).mean())
-  demo      run several kernels over built-in sample data and print a summary
+  demo      run the main job on a generated multi-sensor series and print a
+            summary
   bench     run the benchmark suite and print its table
   worker    run a job's partitions from Redis Streams, with leases and fenced
             exactly-once commits (scale-out over processes and machines)
@@ -107,14 +108,17 @@ Examples:
 
 export const DEMO_HELP = `Usage: streamkernel demo [--rows N] [--batch-size B]
 
-Generates a deterministic multi-sensor series (4 sensors of a noisy sine with
-a slow drift, NaN gaps, spikes and one +Infinity glitch), streams it in
-batches through rolling mean, std, min, max and median kernels and an ewm
-mean, and prints rows, ops, elapsed time, rows/s and sample outputs.
+Runs the main job (streamkernel run, the same code path) on a generated,
+deterministic multi-sensor series: 4 sensors reporting once a second (a noisy
+sine with a slow drift, NaN outages, spikes, some readings delivered late,
+a few far beyond the 5 s bound), as CSV in memory, through mean, std, min,
+max and median over 1-minute time windows per sensor with
+--max-out-of-order 5s --on-error skip. Prints the rows, ops, rows/s, the rows
+put back in time order and the late rows skipped, and sample results.
 
 Options:
-  --rows N          rows per sensor, 10000 to 100000000 (default: 250000)
-  --batch-size B    rows per kernel call, 1 to 16777216 (default: 65536)
+  --rows N          readings per sensor, 1000 to 10000000 (default: 25000)
+  --batch-size B    rows per batch, as run's --batch-size (default: 65536)
   -h, --help        show this help
 
 ${EXIT_CODES_TEXT}
@@ -127,7 +131,8 @@ omitted or "-", as a stream; runs every --op over the value column (per key
 with --key) and writes one output row per input row: the time, key and value
 columns, then one column per op. Count windows: --window ROWS. Time windows:
 --window 5s (ms, s, m, h, d) with --time COL; each key's rows must then be in
-time order. pandas' rolling semantics: NaN is missing, ±Infinity are values.
+time order, or at most --max-out-of-order behind the key's latest time.
+pandas' rolling semantics: NaN is missing, ±Infinity are values.
 
 Ops: sum mean var std min max count median quantile ewm (count windows),
      first last (time windows only)
@@ -143,6 +148,11 @@ Columns and windows:
   --ddof D              var and std: the divisor is n - D (default: 1)
   --q Q                 quantile: Q in [0, 1] (required with quantile)
   --closed SIDE         time windows: right, left, both or neither (default: right)
+  --max-out-of-order D  time windows: rows up to D (e.g. 5s) behind their key's
+                        latest time are put in time order; output stays in
+                        input order (rows wait until their results are known).
+                        Rows further behind are late: --on-error fail stops,
+                        skip leaves them out and counts them (default: 0)
   --span S | --alpha A | --halflife H | --com C [--adjust BOOL]
                         ewm's decay, exactly one (ewm runs over rows)
 
@@ -175,7 +185,8 @@ Exit codes:
   0  success (also when stdout is closed early)
   1  usage error, an unknown column (the message lists the available ones),
      or a checkpoint of another run in DIR
-  2  malformed row: stderr names its line (or data row, for time order)
+  2  malformed or late row: stderr names its line (or data row when rows
+     span several lines)
   3  FILE missing or unreadable, or an output/checkpoint path not writable
   4  any other failure (corrupt checkpoint, internal error)
 

@@ -35,6 +35,8 @@ export interface RunCommand {
   window: { kind: 'rows'; rows: number } | { kind: 'time'; ms: number; text: string };
   minPeriods: number | undefined;
   closed: 'right' | 'left' | 'both' | 'neither' | undefined;
+  /** Time windows: how far (ms) a row may be behind its key's latest time and still be placed in order; 0 when not given. */
+  maxOutOfOrder: { ms: number; text: string } | undefined;
   output: string | undefined;
   onError: 'fail' | 'skip';
   delimiter: string;
@@ -59,6 +61,7 @@ const RUN_OPTIONS: OptionTable = {
   ddof: { type: 'string' },
   q: { type: 'string' },
   closed: { type: 'string' },
+  'max-out-of-order': { type: 'string' },
   alpha: { type: 'string' },
   span: { type: 'string' },
   halflife: { type: 'string' },
@@ -160,6 +163,19 @@ export function parseRun(args: string[]): RunCommand | { kind: 'help'; text: str
     if (!['right', 'left', 'both', 'neither'].includes(closedRaw)) throw new UsageError(`--closed must be right, left, both or neither, got ${JSON.stringify(closedRaw)}`, command);
     closed = closedRaw as RunCommand['closed'];
   }
+  const oooRaw = stringOption(values, 'max-out-of-order');
+  let maxOutOfOrder: RunCommand['maxOutOfOrder'];
+  if (oooRaw !== undefined) {
+    if (window.kind !== 'time') throw new UsageError('--max-out-of-order applies only to time windows (--window 5s --time COLUMN)', command);
+    let ms: number;
+    try {
+      ms = /^[0-9.eE+]+$/.test(oooRaw) && Number(oooRaw) !== 0 ? NaN : parseDuration(/^0+$/.test(oooRaw) ? 0 : oooRaw, 'max-out-of-order');
+    } catch (err) {
+      throw new UsageError(`--max-out-of-order must be a duration such as 5s, 250ms, 1m30s: ${(err as Error).message}`, command);
+    }
+    if (Number.isNaN(ms)) throw new UsageError(`--max-out-of-order needs a unit, such as 5s or 250ms, got ${JSON.stringify(oooRaw)}`, command);
+    maxOutOfOrder = { ms, text: oooRaw };
+  }
 
   // ewm's decay.
   const decays = (['alpha', 'span', 'halflife', 'com'] as const).filter((d) => values.has(d));
@@ -235,6 +251,7 @@ export function parseRun(args: string[]): RunCommand | { kind: 'help'; text: str
     window,
     minPeriods,
     closed,
+    maxOutOfOrder,
     output,
     onError: onErrorRaw,
     delimiter,

@@ -11,11 +11,11 @@ import { TextFormatter } from '../connectors/format.js';
 import { ndjsonSource } from '../connectors/ndjson.js';
 import { csvFileSource, FileSink, ndjsonFileSource } from '../connectors/node.js';
 import { KernelSet } from '../connectors/pipeline.js';
-import type { ColumnBatch, ColumnOptions, ResultBatch } from '../connectors/types.js';
+import type { ColumnBatch, ColumnOptions, ResultBatch, SourceOffset } from '../connectors/types.js';
 import { SnapshotError } from '../errors.js';
 import { createTimeRolling, restoreTimeRolling } from '../time/rolling.js';
-import type { DurationRollingSpec, TimeRolling } from '../types.js';
-import { CheckpointError, fingerprint, readCheckpoint, removeCheckpoint, writeCheckpoint, type Checkpoint, type OpsState } from './checkpoint.js';
+import type { DurationRollingSpec, RollingOutput, TimeRolling } from '../types.js';
+import { CheckpointError, fingerprint, readCheckpoint, removeCheckpoint, writeCheckpoint, type Checkpoint, type HeldRows, type OpsState } from './checkpoint.js';
 import type { Output } from './output.js';
 import { group, Progress, rateText } from './progress.js';
 import type { RunCommand } from './run-args.js';
@@ -49,7 +49,13 @@ interface Runner {
   readonly names: string[];
   /** For unkeyed count windows: parse values straight into WASM memory. */
   readonly valueBuffer: ((rows: number) => Float64Array) | undefined;
+  /** Rows left out for being too far out of order (time windows), and rows placed back in order. */
+  readonly late: number;
+  readonly reordered: number;
+  /** The rows of `batch` whose results are known (time windows may hold rows back), with their results. */
   process(batch: ColumnBatch): Promise<ResultBatch>;
+  /** End of input: the rows still held, with their results. */
+  finish(end: SourceOffset): Promise<ResultBatch | undefined>;
   state(): OpsState;
   dispose(): void;
 }
@@ -65,8 +71,13 @@ class CountRunner implements Runner {
     const keyed = cmd.key !== undefined;
     return new CountRunner(restore ? await KernelSet.restore(cmd.ops, { keyed, entries: restore.entries }) : await KernelSet.create(cmd.ops, keyed));
   }
+  readonly late = 0;
+  readonly reordered = 0;
   async process(batch: ColumnBatch): Promise<ResultBatch> {
     return { batch, results: await this.set.process(batch) };
+  }
+  async finish(): Promise<undefined> {
+    return undefined;
   }
   state(): OpsState {
     return { entries: this.set.snapshot().entries };
@@ -76,21 +87,72 @@ class CountRunner implements Runner {
   }
 }
 
-/** A row of a time window that came before its key's previous row. */
+/** A row of a time window too far behind its key's latest time (with --on-error fail). */
 class OrderError extends Error {}
 
+const f64ToBase64 = (a: readonly number[]): string => Buffer.from(Float64Array.from(a).buffer).toString('base64');
+function base64ToF64(s: string, n: number): number[] {
+  const b = Buffer.from(s, 'base64');
+  if (b.byteLength !== n * 8) throw new CheckpointError('checkpoint holds a damaged list of held rows');
+  const copy = new Uint8Array(b);
+  return Array.from(new Float64Array(copy.buffer));
+}
+
+/**
+ * Time windows: rows go to one rolling-by-duration operator per op. With
+ * --max-out-of-order the operators hold rows and release them in time order;
+ * output keeps input order, so rows wait here (with the results known so far)
+ * until every earlier row has its results.
+ */
 class TimeRunner implements Runner {
   readonly names: string[];
   readonly valueBuffer = undefined;
-  private readonly lastTimes: Map<string, number>;
+  late: number;
+  reordered: number;
+  /** Greatest time per key so far. */
+  private readonly maxTimes: Map<string, number>;
+  private readonly bound: number;
+  private readonly boundText: string;
+  /** Rows pushed into the operators so far (their row numbers). */
+  private pushed: number;
+  // Rows waiting for their results, in input order, from index `head`.
+  private head = 0;
+  private qTime: string[] = [];
+  private qKey: string[] = [];
+  private qVal: number[] = [];
+  private qRes: number[][];
+  private qKnown: boolean[] = [];
+  /** lines − rows at the end of the previous batch: rows are one line each while it stays the same. */
+  private lineDiff: number;
+
   private constructor(
     private readonly ops: TimeRolling[],
     names: string[],
-    lastTimes: [string, number][],
-    private readonly skip: boolean,
+    private readonly cmd: RunCommand,
+    restore: OpsState | undefined,
+    lineDiff: number,
   ) {
     this.names = names;
-    this.lastTimes = new Map(lastTimes);
+    this.bound = cmd.maxOutOfOrder?.ms ?? 0;
+    this.boundText = cmd.maxOutOfOrder?.text ?? '0';
+    this.maxTimes = new Map(restore?.lastTimes ?? []);
+    this.qRes = ops.map(() => []);
+    this.lineDiff = lineDiff;
+    const held = restore?.held;
+    this.late = held?.late ?? 0;
+    this.reordered = held?.reordered ?? 0;
+    this.pushed = held?.pushed ?? 0;
+    if (held !== undefined && held.time.length > 0) {
+      const n = held.time.length;
+      if (held.results.length !== ops.length || held.known.length !== n || (cmd.key !== undefined && held.keys?.length !== n)) {
+        throw new CheckpointError('checkpoint holds a damaged list of held rows');
+      }
+      this.qTime = [...held.time];
+      this.qKey = cmd.key !== undefined ? [...(held.keys ?? [])] : [];
+      this.qVal = base64ToF64(held.values, n);
+      this.qRes = held.results.map((r) => base64ToF64(r, n));
+      this.qKnown = Array.from(held.known, (c) => c === '1');
+    }
   }
   static specs(cmd: RunCommand): DurationRollingSpec[] {
     if (cmd.window.kind !== 'time') throw new Error('not a time window');
@@ -101,38 +163,60 @@ class TimeRunner implements Runner {
       if (cmd.closed !== undefined) spec.closed = cmd.closed;
       if (o.ddof !== undefined) spec.ddof = o.ddof;
       if (o.q !== undefined) spec.q = o.q;
+      if (cmd.maxOutOfOrder !== undefined && cmd.maxOutOfOrder.ms > 0) spec.maxOutOfOrderness = cmd.maxOutOfOrder.ms;
       return spec;
     });
   }
-  static async create(cmd: RunCommand, restore: OpsState | undefined): Promise<TimeRunner> {
+  static async create(cmd: RunCommand, restore: OpsState | undefined, start: SourceOffset | undefined): Promise<TimeRunner> {
     const specs = TimeRunner.specs(cmd);
     const names = cmd.timeOps.map((o) => o.name);
-    const skip = cmd.onError === 'skip';
-    if (restore === undefined) return new TimeRunner(await Promise.all(specs.map((s) => createTimeRolling(s))), names, [], skip);
+    // Before the first row: CSV has a header line (at least one), NDJSON none.
+    const lineDiff = start !== undefined ? start.lines - start.rows : cmd.inputFormat === 'csv' ? 1 : 0;
+    if (restore === undefined) return new TimeRunner(await Promise.all(specs.map((s) => createTimeRolling(s))), names, cmd, undefined, lineDiff);
     const states = restore.entries[0]?.states ?? [];
     if (restore.entries.length !== 1 || states.length !== specs.length) throw new CheckpointError('checkpoint holds another number of time-window operators');
     const ops = await Promise.all(specs.map((s, i) => restoreTimeRolling(states[i] as Uint8Array, s)));
-    return new TimeRunner(ops, names, restore.lastTimes ?? [], skip);
+    return new TimeRunner(ops, names, cmd, restore, lineDiff);
   }
+
+  private get waiting(): number {
+    return this.qTime.length - this.head;
+  }
+
   async process(batch: ColumnBatch): Promise<ResultBatch> {
     const n = batch.length;
     const ts = batch.timestamps as Float64Array;
     const keys = batch.keys;
+    const skip = this.cmd.onError === 'skip';
+    // Rows are one line each in this batch when lines − rows did not change: then row i is on line end.lines − n + i + 1.
+    const diff = batch.end.lines - batch.end.rows;
+    const linesKnown = diff === this.lineDiff && batch.skipped === 0;
+    this.lineDiff = diff;
     let keep: number[] | undefined;
-    const before = batch.end.rows - n - batch.skipped;
     for (let i = 0; i < n; i++) {
       const k = keys?.[i] ?? '';
       const t = ts[i] as number;
-      const last = this.lastTimes.get(k);
-      if (last !== undefined && t < last) {
-        if (!this.skip) {
-          const who = keys !== undefined ? ` of key ${JSON.stringify(k)}` : '';
-          throw new OrderError(`data row ${before + i + 1}: time ${batch.timeText?.[i] ?? t} is before the previous time${who} (time windows need each key's rows in time order)`);
+      const max = this.maxTimes.get(k);
+      if (max !== undefined && t < max) {
+        if (t < max - this.bound) {
+          if (!skip) {
+            const where = linesKnown ? `line ${batch.end.lines - n + i + 1}` : `data row ${batch.end.rows - batch.skipped - n + i + 1}`;
+            const who = keys !== undefined ? ` of key ${JSON.stringify(k)}` : '';
+            const time = batch.timeText?.[i] ?? String(t);
+            throw new OrderError(
+              this.bound === 0
+                ? `${where}: time ${time} is before the previous time${who} (time windows need each key's rows in time order; --max-out-of-order DURATION accepts bounded disorder)`
+                : `${where}: time ${time}${who} is more than --max-out-of-order ${this.boundText} behind the key's latest time`,
+            );
+          }
+          this.late++;
+          keep ??= Array.from({ length: i }, (_, j) => j);
+          continue;
         }
-        keep ??= Array.from({ length: i }, (_, j) => j);
-        continue;
+        this.reordered++;
+      } else {
+        this.maxTimes.set(k, t);
       }
-      this.lastTimes.set(k, t);
       keep?.push(i);
     }
     let b = batch;
@@ -146,18 +230,92 @@ class TimeRunner implements Runner {
         ...(batch.timeText !== undefined ? { timeText: idx.map((i) => batch.timeText?.[i] as string) } : {}),
         ...(keys !== undefined ? { keys: idx.map((i) => keys[i] as string) } : {}),
         end: batch.end,
-        skipped: batch.skipped + (n - idx.length),
+        skipped: batch.skipped,
       };
     }
-    const results = this.ops.map((op) => {
-      const r = op.push(b.timestamps as Float64Array, b.values, b.keys);
-      if (r.rows.length !== b.length) throw new Error(`time window returned ${r.rows.length} results for ${b.length} rows`);
-      return r.values.slice();
-    });
-    return { batch: b, results };
+    const outs = this.ops.map((op) => op.push(b.timestamps as Float64Array, b.values, b.keys));
+    const first = this.pushed;
+    this.pushed += b.length;
+    const released = outs[0]?.rows ?? new Float64Array(0);
+    // Nothing waiting and every row released in input order (always without --max-out-of-order): the batch as it is.
+    if (this.waiting === 0 && released.length === b.length && released.every((r, i) => r === first + i)) {
+      return { batch: b, results: outs.map((o) => o.values.slice()) };
+    }
+    for (let i = 0; i < b.length; i++) {
+      this.qTime.push(b.timeText?.[i] ?? String(b.timestamps?.[i]));
+      if (b.keys !== undefined) this.qKey.push(b.keys[i] as string);
+      this.qVal.push(b.values[i] as number);
+      for (const r of this.qRes) r.push(NaN);
+      this.qKnown.push(false);
+    }
+    this.place(outs);
+    return this.take(b.end, b.skipped);
   }
+
+  /** Stores released results at their rows. */
+  private place(outs: RollingOutput[]): void {
+    const base = this.pushed - this.waiting; // the row number of qTime[head]
+    outs.forEach((o, j) => {
+      if (o.rows.length !== (outs[0] as RollingOutput).rows.length) throw new Error('time-window operators released different rows');
+      const res = this.qRes[j] as number[];
+      for (let i = 0; i < o.rows.length; i++) {
+        const at = this.head + (o.rows[i] as number) - base;
+        if (at < this.head || at >= this.qTime.length) throw new Error(`time-window operator released row ${o.rows[i]}, which is not waiting`);
+        res[at] = o.values[i] as number;
+        this.qKnown[at] = true;
+      }
+    });
+  }
+
+  /** The rows at the front whose results are all known, as a batch. */
+  private take(end: SourceOffset, skipped: number): ResultBatch {
+    let stop = this.head;
+    while (stop < this.qTime.length && this.qKnown[stop] === true) stop++;
+    const from = this.head;
+    const keyed = this.cmd.key !== undefined;
+    const batch: ColumnBatch = {
+      length: stop - from,
+      values: Float64Array.from(this.qVal.slice(from, stop)),
+      timeText: this.qTime.slice(from, stop),
+      ...(keyed ? { keys: this.qKey.slice(from, stop) } : {}),
+      end,
+      skipped,
+    };
+    const results = this.qRes.map((r) => Float64Array.from(r.slice(from, stop)));
+    this.head = stop;
+    if (this.head === this.qTime.length || this.head >= 65_536) {
+      // Drop the rows written out.
+      this.qTime = this.qTime.slice(stop);
+      this.qKey = keyed ? this.qKey.slice(stop) : [];
+      this.qVal = this.qVal.slice(stop);
+      this.qRes = this.qRes.map((r) => r.slice(stop));
+      this.qKnown = this.qKnown.slice(stop);
+      this.head = 0;
+    }
+    return { batch, results };
+  }
+
+  async finish(end: SourceOffset): Promise<ResultBatch | undefined> {
+    if (this.bound === 0) return undefined;
+    this.place(this.ops.map((op) => op.flush()));
+    const out = this.take(end, 0);
+    if (this.waiting !== 0) throw new Error(`${this.waiting} rows have no results at the end of the input`);
+    return out;
+  }
+
   state(): OpsState {
-    return { entries: [{ key: null, states: this.ops.map((o) => o.snapshot()) }], lastTimes: [...this.lastTimes] };
+    const from = this.head;
+    const held: HeldRows = {
+      pushed: this.pushed,
+      late: this.late,
+      reordered: this.reordered,
+      time: this.qTime.slice(from),
+      values: f64ToBase64(this.qVal.slice(from)),
+      results: this.qRes.map((r) => f64ToBase64(r.slice(from))),
+      known: this.qKnown.slice(from).map((k) => (k ? '1' : '0')).join(''),
+      ...(this.cmd.key !== undefined ? { keys: this.qKey.slice(from) } : {}),
+    };
+    return { entries: [{ key: null, states: this.ops.map((o) => o.snapshot()) }], lastTimes: [...this.maxTimes], held };
   }
   dispose(): void {
     for (const o of this.ops) o.dispose();
@@ -166,8 +324,12 @@ class TimeRunner implements Runner {
 
 /** The parts of a command that change its output: resuming needs them unchanged. */
 function meaning(cmd: RunCommand): unknown {
-  const { file, inputFormat, outputFormat, value, time, key, ops, timeOps, window, minPeriods, closed, output, onError, delimiter } = cmd;
-  return { v: 1, file, inputFormat, outputFormat, value, time, key, ops, timeOps, window, minPeriods, closed, output, onError, delimiter };
+  const { file, inputFormat, outputFormat, value, time, key, ops, timeOps, window, minPeriods, closed, output, onError, delimiter, maxOutOfOrder } = cmd;
+  return {
+    v: 1,
+    ...{ file, inputFormat, outputFormat, value, time, key, ops, timeOps, window, minPeriods, closed, output, onError, delimiter },
+    ...(maxOutOfOrder !== undefined && maxOutOfOrder.ms > 0 ? { maxOutOfOrder: maxOutOfOrder.ms } : {}),
+  };
 }
 
 function describeErrno(err: NodeJS.ErrnoException): string {
@@ -230,10 +392,19 @@ async function fileSink(file: string, resumeAt: number | undefined, viaTemp: boo
   };
 }
 
-/** Runs the job; resolves with the exit code (messages on stderr). */
-export async function runJob(cmd: RunCommand, io: RunIo): Promise<number> {
+/** What a run did, for callers such as the demo. */
+export interface RunStats {
+  /** Rows written, malformed rows skipped, rows too far out of order (skipped), rows put back in time order. */
+  rows: number;
+  skipped: number;
+  late: number;
+  reordered: number;
+}
+
+/** Runs the job; resolves with the exit code (messages on stderr). With `stats`, fills it in on success. */
+export async function runJob(cmd: RunCommand, io: RunIo, stats?: RunStats): Promise<number> {
   try {
-    return await runJobInner(cmd, io);
+    return await runJobInner(cmd, io, stats);
   } catch (err) {
     if (err instanceof RunFailure) {
       io.stderr.write(`${err.message}\n`);
@@ -243,7 +414,7 @@ export async function runJob(cmd: RunCommand, io: RunIo): Promise<number> {
   }
 }
 
-async function runJobInner(cmd: RunCommand, io: RunIo): Promise<number> {
+async function runJobInner(cmd: RunCommand, io: RunIo, stats: RunStats | undefined): Promise<number> {
   const where = 'streamkernel run';
   const fromFile = cmd.file !== undefined && cmd.file !== '-';
   const inputName = fromFile ? JSON.stringify(cmd.file) : 'stdin';
@@ -283,7 +454,7 @@ async function runJobInner(cmd: RunCommand, io: RunIo): Promise<number> {
 
   let runner: Runner;
   try {
-    runner = cmd.window.kind === 'time' ? await TimeRunner.create(cmd, cp?.ops) : await CountRunner.create(cmd, cp?.ops);
+    runner = cmd.window.kind === 'time' ? await TimeRunner.create(cmd, cp?.ops, cp?.offset) : await CountRunner.create(cmd, cp?.ops);
   } catch (err) {
     if (err instanceof SnapshotError || err instanceof CheckpointError) throw new RunFailure(`${where}: cannot resume from the checkpoint: ${err.message}; remove it to start over`, EXIT_FAILURE);
     if (err instanceof RangeError || err instanceof TypeError) throw new RunFailure(`${where}: ${err.message} (see 'streamkernel run --help')`, EXIT_USAGE);
@@ -322,9 +493,11 @@ async function runJobInner(cmd: RunCommand, io: RunIo): Promise<number> {
   let checkpoints = 0;
   let rows = cp?.rows ?? 0;
   let skipped = cp?.skipped ?? 0;
-  const startRows = rows + skipped;
+  const startRows = cp?.offset.rows ?? 0;
+  let readRows = startRows;
   let sinceCheckpoint = 0;
   let bytes = cp?.offset.bytes ?? 0;
+  let end: SourceOffset = cp?.offset ?? { bytes: 0, rows: 0, lines: 0 };
   let done = false;
 
   try {
@@ -337,8 +510,10 @@ async function runJobInner(cmd: RunCommand, io: RunIo): Promise<number> {
       }
       const result = await runner.process(batch);
       rows += result.batch.length;
-      skipped += result.batch.skipped;
+      skipped += batch.skipped;
       bytes = batch.end.bytes;
+      readRows = batch.end.rows;
+      end = batch.end;
       if (result.batch.length > 0) await sink.write(formatter.format(result));
       sinceCheckpoint += batch.length + batch.skipped;
       if (dir !== undefined && sinceCheckpoint >= cmd.checkpointEvery) {
@@ -349,9 +524,15 @@ async function runJobInner(cmd: RunCommand, io: RunIo): Promise<number> {
         await writeCheckpoint(dir, { fingerprint: fp, offset: batch.end, outputBytes, rows, skipped, ops: runner.state() });
         if (crash?.at === checkpoints && crash.phase === 'after') process.kill(process.pid, 'SIGKILL');
       }
-      progress.update(rows + skipped - startRows, bytes);
+      progress.update(readRows - startRows, bytes);
     }
     if (!headerDone) await sink.write(formatter.header());
+    // Rows still held for out-of-order arrival get their results now.
+    const last = await runner.finish(end);
+    if (last !== undefined && last.batch.length > 0) {
+      rows += last.batch.length;
+      await sink.write(formatter.format(last));
+    }
     await sink.finish();
     if (dir !== undefined) await removeCheckpoint(dir);
     done = true;
@@ -368,14 +549,21 @@ async function runJobInner(cmd: RunCommand, io: RunIo): Promise<number> {
     runner.dispose();
   }
 
-  progress.update(rows + skipped - startRows, bytes, true);
+  progress.update(readRows - startRows, bytes, true);
   progress.clear();
-  if (cmd.progress === 'always' || (cmd.progress === 'auto' && (io.stderrIsTTY || skipped > 0))) {
+  const late = runner.late;
+  if (stats !== undefined) Object.assign(stats, { rows, skipped, late, reordered: runner.reordered });
+  if (cmd.progress === 'always' || (cmd.progress === 'auto' && (io.stderrIsTTY || skipped > 0 || late > 0))) {
     const seconds = progress.seconds;
     const parts = [`${group(rows)} rows`];
     if (skipped > 0) parts.push(`${group(skipped)} malformed row${skipped === 1 ? '' : 's'} skipped`);
-    if (cp !== undefined) parts.push(`resumed at row ${group(cp.rows + cp.skipped)}`);
-    const processed = rows + skipped - startRows;
+    if (runner.reordered > 0) parts.push(`${group(runner.reordered)} out-of-order row${runner.reordered === 1 ? '' : 's'} put in order`);
+    if (late > 0) {
+      const beyond = cmd.maxOutOfOrder !== undefined && cmd.maxOutOfOrder.ms > 0 ? `more than ${cmd.maxOutOfOrder.text} out of order` : 'out of order';
+      parts.push(`${group(late)} late row${late === 1 ? '' : 's'} (${beyond}) skipped`);
+    }
+    if (cp !== undefined) parts.push(`resumed at row ${group(cp.offset.rows)}`);
+    const processed = readRows - startRows;
     io.stderr.write(
       `${where}: ${parts.join(', ')}; ${runner.names.length} op${runner.names.length === 1 ? '' : 's'} in ${seconds.toFixed(2)} s (${rateText(processed / seconds)})${cmd.output !== undefined ? ` → ${cmd.output}` : ''}\n`,
     );

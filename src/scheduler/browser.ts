@@ -68,6 +68,8 @@ export function webWorkers(options: WebWorkersOptions = {}): WorkerAdapter {
   return {
     platform: 'browser',
     concurrency: Math.max(1, Math.floor(nav?.hardwareConcurrency ?? 1) || 1),
+    // SharedArrayBuffer exists (and can be posted) only on cross-origin isolated pages.
+    sharedMemory: (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true && typeof SharedArrayBuffer === 'function',
     spawn(): WorkerHandle {
       const worker = new Worker(url, { type: 'module', name: `streamkernel-scheduler-${spawned}` });
       onSpawn?.(worker, spawned);

@@ -41,6 +41,8 @@ interface Pending {
   rowWorker: Uint8Array | Uint16Array | undefined;
   partial: (Float64Array | undefined)[];
   out: Float64Array | undefined;
+  /** Shared-memory batches: the buffer (values, results, keys) every worker got. */
+  shared: SharedArrayBuffer | undefined;
 }
 
 interface PendingCheckpoint {
@@ -123,6 +125,10 @@ class JobImpl implements Job {
   private faults;
   private pushChain: Promise<void> = Promise.resolve();
   private monitor: ReturnType<typeof setInterval> | undefined;
+  /** Keyed batches on several workers go through shared memory (see dispatch). */
+  private readonly shared: boolean;
+  /** Shared buffers of completed batches, for reuse within the current generation of workers. */
+  private sharedPool: SharedArrayBuffer[] = [];
 
   constructor(o: NormalizedJobOptions) {
     this.o = o;
@@ -131,6 +137,7 @@ class JobImpl implements Job {
     this.faults = o.faults.map((f) => ({ ...f, fired: false }));
     this.groupOwner = new Uint16Array(o.keyGroups);
     for (let g = 0; g < o.keyGroups; g++) this.groupOwner[g] = workerOfKeyGroup(g, o.keyGroups, o.workers);
+    this.shared = o.keyed && o.workers > 1 && o.adapter.sharedMemory === true && typeof SharedArrayBuffer === 'function';
   }
 
   get offset(): number {
@@ -166,6 +173,8 @@ class JobImpl implements Job {
 
   private spawnAll(): void {
     const gen = ++this.gen;
+    // A buffer of an earlier generation may still be written by a worker that is being terminated.
+    this.sharedPool = [];
     const { keyGroups, workers } = this.o;
     this.slots = [];
     for (let index = 0; index < workers; index++) {
@@ -288,6 +297,25 @@ class JobImpl implements Job {
     const rows = values.length;
     if (rows === 0) return;
     const { workers, keyGroups, maxInFlight } = this.o;
+    const maxPending = maxInFlight * workers;
+    if (this.shared && keys !== undefined) {
+      // Shared memory: one buffer [values f64 × rows | results f64 × rows | keys u32 × rows]
+      // goes to every worker; each runs the rows of its own key groups (in
+      // order) and writes their results in place. No per-row work here but
+      // two copies.
+      await this.until(() => this.pending.length < maxPending && this.slots.every((s) => s.inFlight < maxInFlight));
+      const buffer = this.takeShared(rows * 20);
+      new Float64Array(buffer, 0, rows).set(values);
+      new Uint32Array(buffer, rows * 16, rows).set(keys);
+      const seq = this.seq++;
+      for (const slot of this.slots) {
+        slot.inFlight++;
+        slot.handle.post({ t: 'shared', seq, buffer, rows }, []);
+      }
+      this.pending.push({ seq, offset: this._offset, rows, parts: this.slots.length, rowWorker: undefined, partial: [], out: undefined, shared: buffer });
+      this.afterDispatch(rows);
+      return;
+    }
     const targets: { w: number; values: Float64Array; keys: Uint32Array | undefined }[] = [];
     let rowWorker: Uint8Array | Uint16Array | undefined;
     if (keys === undefined || workers === 1) {
@@ -328,7 +356,6 @@ class JobImpl implements Job {
       }
       for (let w = 0; w < workers; w++) if (counts[w]! > 0) targets.push({ w, values: partValues[w]!, keys: partKeys[w]! });
     }
-    const maxPending = maxInFlight * workers;
     await this.until(() => this.pending.length < maxPending && targets.every((t) => this.slots[t.w]!.inFlight < maxInFlight));
     const seq = this.seq++;
     for (const t of targets) {
@@ -338,7 +365,25 @@ class JobImpl implements Job {
       if (t.keys !== undefined) transfer.push(t.keys.buffer as ArrayBuffer);
       slot.handle.post({ t: 'batch', seq, values: t.values, keys: t.keys }, transfer);
     }
-    this.pending.push({ seq, offset: this._offset, rows, parts: targets.length, rowWorker, partial: [], out: undefined });
+    this.pending.push({ seq, offset: this._offset, rows, parts: targets.length, rowWorker, partial: [], out: undefined, shared: undefined });
+    this.afterDispatch(rows);
+  }
+
+  /** A shared buffer of at least `bytes` bytes, reused when one is free. */
+  private takeShared(bytes: number): SharedArrayBuffer {
+    const pool = this.sharedPool;
+    for (let i = pool.length - 1; i >= 0; i--) {
+      const buffer = pool[i]!;
+      if (buffer.byteLength >= bytes) {
+        pool.splice(i, 1);
+        return buffer;
+      }
+    }
+    return new SharedArrayBuffer(bytes);
+  }
+
+  /** Offsets, fault injection and the checkpoint trigger after a batch went out. */
+  private afterDispatch(rows: number): void {
     this._offset += rows;
     this.rowsSinceTrigger += rows;
     const k = this.dispatched++;
@@ -358,9 +403,19 @@ class JobImpl implements Job {
     if (head === undefined) return;
     const entry = this.pending[seq - head.seq];
     if (entry === undefined || entry.seq !== seq) return;
-    if (entry.rowWorker === undefined) entry.out = values;
-    else entry.partial[worker] = values;
-    if (--entry.parts === 0 && entry.rowWorker !== undefined) {
+    if (entry.shared !== undefined) {
+      if (--entry.parts === 0) {
+        const buffer = entry.shared;
+        entry.out = new Float64Array(buffer, entry.rows * 8, entry.rows).slice();
+        entry.shared = undefined;
+        if (this.sharedPool.length < this.o.maxInFlight * this.o.workers) this.sharedPool.push(buffer);
+      }
+    } else {
+      if (entry.rowWorker === undefined) entry.out = values;
+      else entry.partial[worker] = values;
+      entry.parts--;
+    }
+    if (entry.parts === 0 && entry.rowWorker !== undefined) {
       const out = new Float64Array(entry.rows);
       const at = new Int32Array(this.o.workers);
       const { rowWorker, partial } = entry;

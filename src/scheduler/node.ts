@@ -23,6 +23,7 @@ export function nodeWorkers(options: { workerUrl?: URL | string } = {}): WorkerA
   return {
     platform: 'node',
     concurrency: os.availableParallelism(),
+    sharedMemory: true,
     spawn() {
       // Inherit Node's flags, except those that only make sense for the main script.
       const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));

@@ -124,6 +124,16 @@ export interface WorkerAdapter {
   readonly platform: string;
   /** Cores available: the default number of workers. */
   readonly concurrency: number;
+  /**
+   * Whether the workers can share memory with the coordinator (a
+   * `SharedArrayBuffer` posted to them is shared, not copied). When true, a
+   * keyed job on several workers hands each batch to every worker in one
+   * shared buffer: each worker picks its own key groups' rows and writes
+   * their results in place, so the coordinator neither splits batches nor
+   * merges results. Node: always; browsers: only when cross-origin isolated.
+   * @default false (batches are split per worker and transferred)
+   */
+  readonly sharedMemory?: boolean;
   /** Starts one worker running the scheduler's worker entry. */
   spawn(): WorkerHandle;
 }

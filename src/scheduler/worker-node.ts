@@ -8,6 +8,7 @@ if (port === null) throw new Error('streamkernel scheduler worker: must run in a
 runWorker({
   post: (message, transfer) => port.postMessage(message, transfer),
   onMessage: (handler) => port.on('message', handler),
+  defer: (fn) => void setImmediate(fn),
   exit: () => process.exit(1),
   hang: () => {
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
