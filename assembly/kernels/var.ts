@@ -84,6 +84,13 @@ const S_RING: usize = HEADER_BYTES + 80; // f64 × W: raw rows, current block th
   return (e - 623 > 800) & (e != 0x7ff) & ((bits << 1) != 0);
 }
 
+/** Finite and not extreme (zero included): the rows that never change a counter. */
+@inline function isOrdinary(x: f64): bool {
+  const bits = reinterpret<u64>(x);
+  const e = <u32>(bits >> 52) & 0x7ff;
+  return (e - 623 <= 800) | ((bits << 1) == 0);
+}
+
 /** The variance's M2 and n of the window, by scaled two passes over the ring; M2 is scaled by 2^(−2·exponent). */
 function scaledWindowVariance(ring: usize, w: i32, ddof: f64, isStd: bool): f64 {
   let n = 0;
@@ -241,9 +248,12 @@ export function update(n: i32): void {
       const old = load<f64>(slot);
       store<f64>(slot, x);
       const xFinite = isFinite(x);
-      finite += <i32>xFinite - <i32>isFinite(old);
-      infinite += <i32>(x == x && !xFinite) - <i32>(old == old && !isFinite(old));
-      extreme += <i32>isExtreme(x) - <i32>isExtreme(old);
+      // An ordinary row entering and one leaving change no count: the common case.
+      if (!(isOrdinary(x) & isOrdinary(old))) {
+        finite += <i32>xFinite - <i32>isFinite(old);
+        infinite += <i32>(x == x && !xFinite) - <i32>(old == old && !isFinite(old));
+        extreme += <i32>isExtreme(x) - <i32>isExtreme(old);
+      }
       if (xFinite) {
         if (prefixN == 0) {
           shiftL = x;
@@ -256,22 +266,24 @@ export function update(n: i32): void {
       }
       let result: f64 = NaN;
       const nFinite = <f64>finite;
-      if (finite + infinite >= minPeriods && infinite == 0 && nFinite - ddof > 0 && extreme > 0) {
-        result = scaledWindowVariance(ring, w, ddof, isStd);
-      } else if (finite + infinite >= minPeriods && infinite == 0 && nFinite - ddof > 0) {
-        // The suffix sums are already on K_L (reshiftSuffix), or on K_R while the prefix is empty.
-        const s1 = load<f64>(suf1 + (<usize>(pos + 1) << 3)) + (block1 + sub1);
-        const s2 = load<f64>(suf2 + (<usize>(pos + 1) << 3)) + (block2 + sub2);
-        // var = (n·S2 − S1²) / (n·(n − ddof)), clamped at 0. The divisor depends on n
-        // alone, which rarely changes: its reciprocal is cached per n (a pure function of n).
-        if (finite != scaleN) {
-          scaleN = finite;
-          scale = 1 / (nFinite * (nFinite - ddof));
+      if (finite + infinite >= minPeriods && infinite == 0 && nFinite - ddof > 0) {
+        if (extreme > 0) {
+          result = scaledWindowVariance(ring, w, ddof, isStd);
+        } else {
+          // The suffix sums are already on K_L (reshiftSuffix), or on K_R while the prefix is empty.
+          const s1 = load<f64>(suf1 + (<usize>(pos + 1) << 3)) + (block1 + sub1);
+          const s2 = load<f64>(suf2 + (<usize>(pos + 1) << 3)) + (block2 + sub2);
+          // var = (n·S2 − S1²) / (n·(n − ddof)), clamped at 0. The divisor depends on n
+          // alone, which rarely changes: its reciprocal is cached per n (a pure function of n).
+          if (finite != scaleN) {
+            scaleN = finite;
+            scale = 1 / (nFinite * (nFinite - ddof));
+          }
+          let nm2 = nFinite * s2 - s1 * s1;
+          if (!(nm2 > 0)) nm2 = 0;
+          result = nm2 * scale;
+          if (isStd) result = Math.sqrt(result);
         }
-        let nm2 = nFinite * s2 - s1 * s1;
-        if (!(nm2 > 0)) nm2 = 0;
-        result = nm2 * scale;
-        if (isStd) result = Math.sqrt(result);
       }
       store<f64>(output + (<usize>i << 3), result);
       pos++;
