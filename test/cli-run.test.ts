@@ -254,6 +254,87 @@ describe('streamkernel run', () => {
   });
 });
 
+describe('streamkernel run --workers', () => {
+  const data = sensors(4000);
+  const keyedArgs = (input: string): string[] => ['run', input, '--value', 'temp', '--time', 'ts', '--key', 'sensor', '--op', 'mean', '--op', 'std', '--op', 'median', '--op', 'ewm', '--span', '4', '--window', '15', '--batch-size', '321'];
+
+  it('gives keyed count windows with several ops byte for byte the output of --workers 1 (N = 2 and 3)', async () => {
+    const input = file('workers-keyed.csv', data.csv);
+    const one = await cli(keyedArgs(input));
+    expect(one.code).toBe(0);
+    expect(one.stdout.split('\n').length).toBe(data.values.length + 2);
+    const mean = await perKey(data, { op: 'mean', window: 15 });
+    one.stdout.split('\n').slice(1, -1).forEach((line, i) => expect(line.split(',').at(-4), `row ${i}`).toBe(String(mean[i])));
+    for (const n of ['2', '3']) {
+      const par = await cli([...keyedArgs(input), '--workers', n]);
+      expect(par, `--workers ${n}`).toEqual({ code: 0, stdout: one.stdout, stderr: '' });
+    }
+    // To a file, as NDJSON: the same bytes as --workers 1 writes.
+    const outs = await Promise.all(
+      ['1', '3'].map(async (n) => {
+        const out = path.join(dir, `workers-${n}.ndjson`);
+        expect((await cli([...keyedArgs(input), '--workers', n, '-o', out])).code).toBe(0);
+        return readFileSync(out);
+      }),
+    );
+    expect(outs[1]!.equals(outs[0]!)).toBe(true);
+  });
+
+  it('gives unkeyed count windows the output of --workers 1, from a file and from stdin', async () => {
+    const input = file('workers-unkeyed.csv', data.csv);
+    const args = ['--value', 'temp', '--op', 'sum', '--op', 'max', '--op', 'quantile', '--q', '0.3', '--window', '9', '--min-periods', '2', '--batch-size', '700'];
+    const one = await cli(['run', input, ...args]);
+    expect(one.code).toBe(0);
+    const sum = (await createKernel({ op: 'sum', window: 9, minPeriods: 2 })).push(Float64Array.from(data.values));
+    expect(one.stdout.split('\n')[100]!.split(',')[1]).toBe(String(sum[99]));
+    for (const n of ['2', '3']) {
+      expect(await cli(['run', input, ...args, '--workers', n]), `--workers ${n}`).toEqual({ code: 0, stdout: one.stdout, stderr: '' });
+    }
+    expect(await cli(['run', ...args, '--workers', '2'], data.csv)).toEqual({ code: 0, stdout: one.stdout, stderr: '' });
+  });
+
+  // Regression: KernelOperator.growSlots (src/scheduler/operator.ts) replaced `touched` with an empty
+  // array, so a worker whose keys passed 256 within a batch lost the keys it had seen in that batch.
+  it('keeps the output of --workers 1 with more than 256 keys per worker (growing the key table mid-batch dropped the keys it had touched)', async () => {
+    let csv = 'k,v\n';
+    for (let i = 0; i < 6000; i++) csv += `key${(i * 7919) % 800},${i % 97}\n`;
+    const input = file('workers-many-keys.csv', csv);
+    const args = ['run', input, '--value', 'v', '--key', 'k', '--op', 'mean', '--window', '10'];
+    const one = await cli(args);
+    expect(one.code).toBe(0);
+    expect(await cli([...args, '--workers', '2'])).toEqual(one);
+  });
+
+  it('refuses --workers > 1 with a time window, --max-out-of-order or --checkpoint, and bad counts', async () => {
+    const input = file('workers-refused.csv', data.csv);
+    const base = ['run', input, '--value', 'temp', '--op', 'sum'];
+    for (const [extra, message] of [
+      [['--window', '5s', '--time', 'ts', '--workers', '2'], '--workers > 1 with a time window (--window DURATION) is not supported yet; use a count window (--window ROWS)'],
+      [['--window', '5s', '--time', 'ts', '--max-out-of-order', '1s', '--workers', '3'], '--workers > 1 with --max-out-of-order is not supported yet'],
+      [['--window', '5', '--max-out-of-order', '1s', '--workers', '2'], '--workers > 1 with --max-out-of-order is not supported yet'],
+      [['--window', '5', '--checkpoint', path.join(dir, 'ck-workers'), '-o', path.join(dir, 'ck-workers.csv'), '--workers', '2'], '--workers > 1 with --checkpoint is not supported yet'],
+      [['--window', '5', '--workers', '0'], '--workers must be an integer from 1 to 128, got "0"'],
+      [['--window', '5', '--workers', '1.5'], '--workers must be an integer from 1 to 128, got "1.5"'],
+    ] as const) {
+      const r = await cli([...base, ...extra]);
+      expect(r, extra.join(' ')).toEqual({ code: 1, stdout: '', stderr: `streamkernel run: ${message} (see 'streamkernel run --help')\n` });
+    }
+    expect(existsSync(path.join(dir, 'ck-workers.csv'))).toBe(false);
+    // --workers 1 is today's path: time windows and checkpoints still run.
+    expect((await cli([...base, '--window', '5s', '--time', 'ts', '--workers', '1'])).code).toBe(0);
+  });
+
+  it('stops at a malformed row with exit 2, and counts skipped rows, with --workers 2', async () => {
+    const input = file('workers-bad.csv', 'v,k\n1,a\n2,b\nx,a\n4,b\n');
+    const fail = await cli(['run', input, '--value', 'v', '--key', 'k', '--op', 'sum', '--window', '2', '--workers', '2', '-o', path.join(dir, 'workers-bad-out.csv')]);
+    expect(fail).toMatchObject({ code: 2, stdout: '' });
+    expect(fail.stderr).toBe(`streamkernel run: ${JSON.stringify(input)}: line 4: value "x" is not a number\n`);
+    expect(existsSync(path.join(dir, 'workers-bad-out.csv'))).toBe(false);
+    const skip = await cli(['run', input, '--value', 'v', '--key', 'k', '--op', 'sum', '--window', '2', '--workers', '2', '--on-error', 'skip', '--quiet']);
+    expect(skip).toEqual({ code: 0, stdout: 'k,v,sum\na,1,NaN\nb,2,NaN\nb,4,6\n', stderr: '' });
+  });
+});
+
 describe('streamkernel bench', () => {
   it('runs the benchmark suite and prints its table', async () => {
     const run = await cli(['bench', '--quick', '--ops', 'sum']);

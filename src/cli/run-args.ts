@@ -1,6 +1,7 @@
 // `streamkernel run` and `streamkernel bench`: argv → command, or UsageError.
 
 import { parseDuration } from '../time/duration.js';
+import { DEFAULT_KEY_GROUPS } from '../scheduler/hash.js';
 import { MAX_WINDOW, type KernelSpec, type RollingOp, type TimeOp } from '../types.js';
 import type { NamedOp, TextFormat } from '../connectors/types.js';
 import { checkRange, integerOption, MAX_BATCH_SIZE, numberOption, parseOptions, UsageError, type OptionTable } from './args.js';
@@ -44,6 +45,8 @@ export interface RunCommand {
   checkpoint: string | undefined;
   checkpointEvery: number;
   progress: 'auto' | 'always' | 'never';
+  /** Worker threads for count windows: 1 runs in-process; more run on the parallel scheduler. */
+  workers: number;
 }
 
 export interface BenchCommand {
@@ -76,6 +79,7 @@ const RUN_OPTIONS: OptionTable = {
   checkpoint: { type: 'string' },
   'checkpoint-every': { type: 'string' },
   progress: { type: 'boolean' },
+  workers: { type: 'string' },
   quiet: { type: 'boolean', short: 'q' },
   help: { type: 'boolean', short: 'h' },
 };
@@ -162,6 +166,13 @@ export function parseRun(args: string[]): RunCommand | { kind: 'help'; text: str
     if (window.kind !== 'time') throw new UsageError('--closed applies only to time windows', command);
     if (!['right', 'left', 'both', 'neither'].includes(closedRaw)) throw new UsageError(`--closed must be right, left, both or neither, got ${JSON.stringify(closedRaw)}`, command);
     closed = closedRaw as RunCommand['closed'];
+  }
+  // --workers N > 1: count windows only, for now.
+  const workers = integerOption(values, 'workers', command, 1, DEFAULT_KEY_GROUPS) ?? 1;
+  if (workers > 1) {
+    if (values.has('max-out-of-order')) throw new UsageError('--workers > 1 with --max-out-of-order is not supported yet', command);
+    if (window.kind === 'time') throw new UsageError('--workers > 1 with a time window (--window DURATION) is not supported yet; use a count window (--window ROWS)', command);
+    if (values.has('checkpoint')) throw new UsageError('--workers > 1 with --checkpoint is not supported yet', command);
   }
   const oooRaw = stringOption(values, 'max-out-of-order');
   let maxOutOfOrder: RunCommand['maxOutOfOrder'];
@@ -259,6 +270,7 @@ export function parseRun(args: string[]): RunCommand | { kind: 'help'; text: str
     checkpoint,
     checkpointEvery,
     progress,
+    workers,
   };
 }
 

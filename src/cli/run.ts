@@ -45,7 +45,7 @@ export interface RunIo {
 }
 
 /** What runs the ops over batches: count-window kernels or time-window operators. */
-interface Runner {
+export interface Runner {
   readonly names: string[];
   /** For unkeyed count windows: parse values straight into WASM memory. */
   readonly valueBuffer: ((rows: number) => Float64Array) | undefined;
@@ -454,7 +454,9 @@ async function runJobInner(cmd: RunCommand, io: RunIo, stats: RunStats | undefin
 
   let runner: Runner;
   try {
-    runner = cmd.window.kind === 'time' ? await TimeRunner.create(cmd, cp?.ops, cp?.offset) : await CountRunner.create(cmd, cp?.ops);
+    if (cmd.window.kind === 'time') runner = await TimeRunner.create(cmd, cp?.ops, cp?.offset);
+    else if (cmd.workers > 1) runner = await (await import('./parallel.js')).ParallelCountRunner.create(cmd);
+    else runner = await CountRunner.create(cmd, cp?.ops);
   } catch (err) {
     if (err instanceof SnapshotError || err instanceof CheckpointError) throw new RunFailure(`${where}: cannot resume from the checkpoint: ${err.message}; remove it to start over`, EXIT_FAILURE);
     if (err instanceof RangeError || err instanceof TypeError) throw new RunFailure(`${where}: ${err.message} (see 'streamkernel run --help')`, EXIT_USAGE);

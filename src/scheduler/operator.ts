@@ -150,8 +150,11 @@ export class KernelOperator implements GroupOperator {
     const count = new Int32Array(n);
     count.set(this.count);
     this.count = count;
-    this.start = new Int32Array(n);
-    this.touched = new Int32Array(n);
+    this.start = new Int32Array(n); // scratch, filled after every slot of the batch is known
+    // Growth can happen in the middle of a batch: keep the slots it has touched so far.
+    const touched = new Int32Array(n);
+    touched.set(this.touched);
+    this.touched = touched;
   }
 
   private rehash(): void {

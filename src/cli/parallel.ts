@@ -1,0 +1,201 @@
+// `streamkernel run --workers N` (N > 1): count-window ops on the parallel
+// scheduler (docs/SCHEDULER.md). One scheduler job per op, each fed the same
+// rows; string keys become numeric ids in order of first appearance. Results
+// come back in input order; rows go out once every op has their results, so
+// the output is byte for byte that of the in-process path (--workers 1).
+// Loaded only when --workers > 1 (run.ts imports it dynamically).
+
+import type { ColumnBatch, ResultBatch } from '../connectors/types.js';
+import { createJob } from '../scheduler/index.js';
+import { nodeWorkers } from '../scheduler/node.js';
+import type { Job, OutputBatch, Sink } from '../scheduler/types.js';
+import type { OpsState } from './checkpoint.js';
+import type { RunCommand } from './run-args.js';
+import type { Runner } from './run.js';
+
+/** One op's results as they arrive from its job, in input order; read from the front. */
+class ResultQueue {
+  private chunks: Float64Array[] = [];
+  private at = 0; // rows of chunks[0] already taken
+  /** Rows received and not yet taken. */
+  available = 0;
+  /** Rows received so far (the stream offset of the next new row). */
+  received = 0;
+
+  /**
+   * The job's sink: results are deterministic and carry their stream offset,
+   * so rows written again after a recovery (offsets already received) are
+   * dropped here — each row is delivered exactly once.
+   */
+  sink(): Sink {
+    return {
+      write: (b: OutputBatch) => {
+        const skip = this.received - b.offset;
+        if (skip < 0) throw new Error(`scheduler skipped rows ${this.received} to ${b.offset - 1}`);
+        if (skip >= b.values.length) return;
+        const v = skip === 0 ? b.values : b.values.subarray(skip);
+        this.chunks.push(v);
+        this.available += v.length;
+        this.received += v.length;
+      },
+      preCommit: () => ({ rows: this.received }),
+      commit: () => undefined,
+      recover: () => undefined,
+    };
+  }
+
+  /** The next `n` rows of results (n ≤ available). */
+  take(n: number): Float64Array {
+    const out = new Float64Array(n);
+    let filled = 0;
+    while (filled < n) {
+      const c = this.chunks[0] as Float64Array;
+      const m = Math.min(n - filled, c.length - this.at);
+      out.set(c.subarray(this.at, this.at + m), filled);
+      filled += m;
+      this.at += m;
+      if (this.at === c.length) {
+        this.chunks.shift();
+        this.at = 0;
+      }
+    }
+    this.available -= n;
+    return out;
+  }
+}
+
+/** Joins batches (in order) into one; the last one's `end`, the sum of `skipped`. */
+function concat(batches: ColumnBatch[]): ColumnBatch {
+  if (batches.length === 1) return batches[0] as ColumnBatch;
+  const last = batches[batches.length - 1] as ColumnBatch;
+  const length = batches.reduce((s, b) => s + b.length, 0);
+  const values = new Float64Array(length);
+  let at = 0;
+  for (const b of batches) {
+    values.set(b.values, at);
+    at += b.length;
+  }
+  const first = batches[0] as ColumnBatch;
+  let timestamps: Float64Array | undefined;
+  if (first.timestamps !== undefined) {
+    timestamps = new Float64Array(length);
+    at = 0;
+    for (const b of batches) {
+      timestamps.set(b.timestamps as Float64Array, at);
+      at += b.length;
+    }
+  }
+  return {
+    length,
+    values,
+    ...(timestamps !== undefined ? { timestamps } : {}),
+    ...(first.timeText !== undefined ? { timeText: batches.flatMap((b) => b.timeText as readonly string[]) } : {}),
+    ...(first.keys !== undefined ? { keys: batches.flatMap((b) => b.keys as readonly string[]) } : {}),
+    end: last.end,
+    skipped: batches.reduce((s, b) => s + b.skipped, 0),
+  };
+}
+
+/** Count-window ops on scheduler worker threads. */
+export class ParallelCountRunner implements Runner {
+  readonly names: string[];
+  readonly valueBuffer = undefined;
+  readonly late = 0;
+  readonly reordered = 0;
+  /** Key → numeric id, in order of first appearance. */
+  private readonly ids = new Map<string, number>();
+  /** Batches pushed whose results are not all back yet, in input order. */
+  private waiting: ColumnBatch[] = [];
+  private finished = false;
+
+  private constructor(
+    private readonly jobs: Job[],
+    private readonly queues: ResultQueue[],
+    names: string[],
+    private readonly keyed: boolean,
+  ) {
+    this.names = names;
+  }
+
+  /**
+   * Starts one job per op. Keyed: `workers` threads per op, keys spread over
+   * them by key group. Unkeyed: one series is one key, so each op's job runs on
+   * one thread (the ops run in parallel with each other).
+   */
+  static async create(cmd: RunCommand): Promise<ParallelCountRunner> {
+    const keyed = cmd.key !== undefined;
+    const adapter = nodeWorkers();
+    const queues = cmd.ops.map(() => new ResultQueue());
+    const started = await Promise.allSettled(
+      cmd.ops.map((o, i) => createJob({ adapter, operator: o.spec, keyed, workers: keyed ? cmd.workers : 1, sink: (queues[i] as ResultQueue).sink() })),
+    );
+    const jobs = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+    const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failed !== undefined) {
+      await Promise.all(jobs.map((j) => j.abort().catch(() => undefined)));
+      throw failed.reason;
+    }
+    return new ParallelCountRunner(jobs, queues, cmd.ops.map((o) => o.name), keyed);
+  }
+
+  async process(batch: ColumnBatch): Promise<ResultBatch> {
+    if (batch.length > 0) {
+      let keys: Uint32Array | undefined;
+      if (this.keyed) {
+        const names = batch.keys as readonly string[];
+        keys = new Uint32Array(batch.length);
+        for (let i = 0; i < batch.length; i++) {
+          const k = names[i] as string;
+          let id = this.ids.get(k);
+          if (id === undefined) {
+            id = this.ids.size;
+            this.ids.set(k, id);
+          }
+          keys[i] = id;
+        }
+      }
+      // push() copies the arrays (the job keeps them for replay), so every job can share them.
+      const b = keys !== undefined ? { values: batch.values, keys } : { values: batch.values };
+      this.waiting.push(batch);
+      await Promise.all(this.jobs.map((j) => j.push(b)));
+    }
+    return this.take(batch);
+  }
+
+  /** The waiting batches whose results are all back, as one batch (empty when none; `end`/`skipped` those of `at`). */
+  private take(at: ColumnBatch): ResultBatch {
+    const ready = Math.min(...this.queues.map((q) => q.available));
+    let rows = 0;
+    let n = 0;
+    while (n < this.waiting.length && rows + (this.waiting[n] as ColumnBatch).length <= ready) rows += (this.waiting[n++] as ColumnBatch).length;
+    const done = this.waiting.slice(0, n);
+    this.waiting = this.waiting.slice(n);
+    const results = this.queues.map((q) => q.take(rows));
+    if (done.length === 0) {
+      return { batch: { length: 0, values: new Float64Array(0), ...(this.keyed ? { keys: [] } : {}), timeText: [], end: at.end, skipped: at.skipped }, results };
+    }
+    const batch = concat(done);
+    // Progress and the skipped count follow the batch just read, not the ones written.
+    return { batch: { ...batch, end: at.end, skipped: at.skipped }, results };
+  }
+
+  async finish(): Promise<ResultBatch | undefined> {
+    await Promise.all(this.jobs.map((j) => j.finish()));
+    this.finished = true;
+    if (this.waiting.length === 0) return undefined;
+    const last = this.waiting[this.waiting.length - 1] as ColumnBatch;
+    const out = this.take({ ...last, skipped: 0 });
+    if (this.waiting.length !== 0) throw new Error(`${this.waiting.reduce((s, b) => s + b.length, 0)} rows have no results at the end of the input`);
+    return out;
+  }
+
+  state(): OpsState {
+    throw new Error('--workers > 1 does not take checkpoints');
+  }
+
+  dispose(): void {
+    if (this.finished) return;
+    this.finished = true;
+    for (const j of this.jobs) void j.abort().catch(() => undefined);
+  }
+}
