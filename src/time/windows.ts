@@ -1,7 +1,8 @@
 // Event-time tumbling, hopping and session windows with a watermark,
 // bounded out-of-orderness, allowed lateness, update re-emissions and a late
-// side output. Per-key window state lives in TypeScript Maps of accumulators
-// (src/time/accumulator.ts); see docs/TIME-WINDOWS.md for why.
+// side output. Tumbling/hopping window state lives in typed arrays by grid
+// bucket (src/time/grid.ts); sessions keep window objects with an accumulator
+// (src/time/accumulator.ts); see docs/TIME-WINDOWS.md.
 //
 // Rows are processed one at a time, in arrival order, and every decision
 // (lateness, firing, purging) is taken after each row, so the output is the
@@ -11,6 +12,7 @@
 import { SnapshotError } from '../errors.js';
 import type { BatchKeys, LateRow, NormalizedWindowSpec, WindowOperator, WindowOutput, WindowResult, WindowSpec } from '../types.js';
 import { Acc } from './accumulator.js';
+import { addTo, EMITTED, fromAcc, GridBucket, opCode, OP_SUM, PENDING, pendingByKey, STRIDE, toAcc, valueOf } from './grid.js';
 import { checkTimestamps, KeyMap, toF64 } from './keys.js';
 import { ByteReader, ByteWriter, decodeTimeSnapshot, encodeTimeSnapshot, expectState, KIND_WINDOWS } from './snapshot.js';
 import { normalizeWindowSpec, sameNormalized } from './spec.js';
@@ -104,39 +106,6 @@ class TimerHeap {
   }
 }
 
-/**
- * Tumbling/hopping windows of one grid index j (all start at j·step + offset):
- * every live window by key, in creation order, and how many await their fire.
- */
-class Bucket {
-  readonly byKey = new Map<number, Win>();
-  pending = 0;
-  constructor(
-    readonly j: number,
-    readonly end: number,
-  ) {}
-}
-
-/** Scratch for sorting the windows a bucket fires by key. */
-let sortScratch = new Float64Array(1024);
-
-/** The windows of a bucket that await their fire, in key order (keys are unique within a bucket). */
-function pendingByKey(b: Bucket): Win[] {
-  const wins: Win[] = [];
-  for (const w of b.byKey.values()) if (w.pendingFire) wins.push(w);
-  const n = wins.length;
-  if (n < 2) return wins;
-  if (n >= 2 ** 20) return wins.sort((a, c) => a.key - c.key);
-  if (sortScratch.length < n) sortScratch = new Float64Array(Math.max(n, 2 * sortScratch.length));
-  // key · 2^20 + index < 2^52: exact, and sorted by key (then index), with the native numeric sort.
-  const packed = sortScratch.subarray(0, n);
-  for (let i = 0; i < n; i++) packed[i] = wins[i]!.key * 1048576 + i;
-  packed.sort();
-  const out: Win[] = new Array<Win>(n);
-  for (let i = 0; i < n; i++) out[i] = wins[packed[i]! % 1048576]!;
-  return out;
-}
-
 /** The first window index j with j·step + offset + size > t, and the last with j·step + offset ≤ t. */
 export function windowIndexRange(t: number, size: number, step: number, offset: number): [number, number] {
   let hi = Math.floor((t - offset) / step);
@@ -157,16 +126,27 @@ class EventTimeWindows implements WindowOperator {
   private maxTs = -Infinity;
   private late = 0;
   /** Tumbling/hopping: grid index → its windows. */
-  private readonly buckets = new Map<number, Bucket>();
-  /** Tumbling/hopping: grid indices of the buckets, ascending. */
-  private bucketJs: number[] = [];
+  private readonly buckets = new Map<number, GridBucket>();
+  /** Tumbling/hopping: the buckets, by ascending grid index. */
+  private bucketList: GridBucket[] = [];
+  /** Tumbling/hopping: buckets by grid index mod 64, a cache in front of `buckets` (purged buckets have j = NaN). */
+  private readonly bucketCache: (GridBucket | undefined)[] = new Array<GridBucket | undefined>(64).fill(undefined);
+  /** Tumbling/hopping: purged buckets, for reuse. */
+  private bucketPool: GridBucket[] = [];
+  /** Tumbling/hopping: accumulator layout (grid.ts). */
+  private readonly code: number;
+  /** The op is mean (with code OP_SUM). */
+  private readonly mean: boolean;
+  /** Tumbling/hopping: the grid indices [rangeLo, rangeHi] of the windows holding every t in [rangeFrom, rangeTo). */
+  private rangeLo = 0;
+  private rangeHi = -1;
+  private rangeFrom = Infinity;
+  private rangeTo = -Infinity;
   /** Session: key → sessions sorted by start. */
   private readonly sessions = new Map<number, Win[]>();
   /** Session: key → greatest end of its purged sessions. */
   private readonly purgedEnd = new Map<number, number>();
   private readonly timers = new TimerHeap();
-  /** Scratch: windows a row changed after they fired. */
-  private readonly touched: Win[] = [];
   private readonly ddof: number;
   private readonly q: number;
 
@@ -175,6 +155,8 @@ class EventTimeWindows implements WindowOperator {
     this.keyMap = new KeyMap(spec.keys);
     this.ddof = spec.ddof ?? 1;
     this.q = spec.q ?? 0;
+    this.code = opCode(spec.op);
+    this.mean = spec.op === 'mean';
   }
 
   get watermark(): number {
@@ -190,6 +172,7 @@ class EventTimeWindows implements WindowOperator {
     if (this.ended) throw new Error('stream has ended (flush() was called): reset() to start again');
   }
 
+  /** A session's result; marks it emitted. */
   private result(win: Win): WindowResult {
     const s = this.spec;
     const r: WindowResult = {
@@ -200,15 +183,65 @@ class EventTimeWindows implements WindowOperator {
       count: win.acc.n,
       update: win.emitted !== undefined || win.merged.length > 0,
     };
-    if (s.kind === 'session') {
-      const replaces = [...win.merged];
-      if (win.emitted !== undefined && (win.emitted.start !== win.start || win.emitted.end !== win.end)) replaces.unshift(win.emitted);
-      if (replaces.length > 0) r.replaces = replaces;
-    }
-    // A grid window's range never changes: it is its own emitted range (no allocation).
-    win.emitted = s.kind === 'session' ? { start: win.start, end: win.end } : win;
+    const replaces = [...win.merged];
+    if (win.emitted !== undefined && (win.emitted.start !== win.start || win.emitted.end !== win.end)) replaces.unshift(win.emitted);
+    if (replaces.length > 0) r.replaces = replaces;
+    win.emitted = { start: win.start, end: win.end };
     win.merged = NO_RANGES;
     return r;
+  }
+
+  /** The value of window i of a grid bucket. */
+  private gridValue(b: GridBucket, i: number): number {
+    if (this.code !== OP_SUM) return valueOf(b, i, this.code, this.spec.op, this.spec.minPeriods, this.ddof, this.q);
+    // valueOf, inlined for sum and mean
+    const a = b.acc;
+    const p = i * 4;
+    const n = a[p + 1]!;
+    const sum = a[p + 2]!;
+    const v = sum - sum === 0 ? sum + a[p + 3]! : sum;
+    return n < this.spec.minPeriods ? NaN : !this.mean ? v : n === 0 ? NaN : v / n;
+  }
+
+  private gridResultOf(k: number, b: GridBucket, value: number, n: number, update: boolean): WindowResult {
+    return {
+      key: this.keyMap.keyOf(k),
+      start: b.start,
+      end: b.end,
+      value,
+      // The same integer; as an int32 it is stored untagged (a small integer), not as a boxed double.
+      count: n <= 0x3fffffff ? n | 0 : n,
+      update,
+    };
+  }
+
+  /** The result of window i of a grid bucket (changed after its fire); marks it emitted. */
+  private gridResult(b: GridBucket, i: number): WindowResult {
+    const f = b.flags[i]!;
+    b.flags[i] = f | EMITTED;
+    return this.gridResultOf(b.keys[i]!, b, this.gridValue(b, i), b.acc[i * b.stride + 1]!, (f & EMITTED) !== 0);
+  }
+
+  /** Emits the windows of b whose fire is pending, in key order. */
+  private fire(b: GridBucket, out: WindowResult[]): void {
+    const m = b.pending;
+    const p = pendingByKey(b);
+    const { idx, keys, perm, value, count, update } = p;
+    const flags = b.flags, acc = b.acc, stride = b.stride;
+    // Values in creation order (sequential reads of the bucket), then the results in key order.
+    for (let c = 0; c < m; c++) {
+      const i = idx[c]!;
+      const f = flags[i]!;
+      update[c] = f & EMITTED;
+      flags[i] = (f & ~PENDING) | EMITTED;
+      value[c] = this.gridValue(b, i);
+      count[c] = acc[i * stride + 1]!;
+    }
+    for (let o = 0; o < m; o++) {
+      const c = perm[o]!;
+      out.push(this.gridResultOf(keys[o]!, b, value[c]!, count[c]!, update[c] !== 0));
+    }
+    b.pending = 0;
   }
 
   private schedule(win: Win, wm: number): void {
@@ -250,46 +283,58 @@ class EventTimeWindows implements WindowOperator {
    * (time, fire before purge, key, start); purges emit nothing.
    */
   private advanceGrid(wm: number, out: WindowResult[], end: boolean): void {
-    const js = this.bucketJs;
+    const list = this.bucketList;
     const lateness = this.spec.allowedLateness;
     let i = 0;
     let purged = 0;
-    for (; i < js.length; i++) {
-      const b = this.buckets.get(js[i]!)!;
+    for (; i < list.length; i++) {
+      const b = list[i]!;
       if (!end && b.end > wm) break;
-      if (b.pending > 0) {
-        for (const win of pendingByKey(b)) {
-          win.pendingFire = false;
-          out.push(this.result(win));
-        }
-        b.pending = 0;
-      }
+      if (b.pending > 0) this.fire(b, out);
       if (!end && b.end + lateness <= wm) {
-        for (const win of b.byKey.values()) win.alive = false;
-        this.buckets.delete(b.j);
+        this.dropBucket(b);
         purged++;
       } else if (purged > 0) {
-        js[i - purged] = js[i]!;
+        list[i - purged] = b;
       }
     }
     if (purged > 0) {
-      for (; i < js.length; i++) js[i - purged] = js[i]!;
-      js.length -= purged;
+      for (; i < list.length; i++) list[i - purged] = list[i]!;
+      list.length -= purged;
     }
   }
 
-  private addToBucket(win: Win, j: number): void {
-    let b = this.buckets.get(j);
-    if (b === undefined) {
-      b = new Bucket(j, win.end);
-      this.buckets.set(j, b);
-      const js = this.bucketJs;
-      let at = js.length;
-      while (at > 0 && js[at - 1]! > j) at--;
-      js.splice(at, 0, j);
-    }
-    b.byKey.set(win.key, win);
-    if (win.pendingFire) b.pending++;
+  /** Forgets a purged bucket, keeping a few for reuse. */
+  private dropBucket(b: GridBucket): void {
+    this.buckets.delete(b.j);
+    const c = b.j & 63;
+    if (this.bucketCache[c] === b) this.bucketCache[c] = undefined;
+    b.j = NaN;
+    if (this.bucketPool.length < 4) this.bucketPool.push(b);
+  }
+
+  /** The bucket of grid index j, if any. */
+  private bucketOf(j: number): GridBucket | undefined {
+    const c = j & 63;
+    const hit = this.bucketCache[c];
+    if (hit !== undefined && hit.j === j) return hit;
+    const b = this.buckets.get(j);
+    if (b !== undefined) this.bucketCache[c] = b;
+    return b;
+  }
+
+  /** Creates the (absent) bucket of grid index j. */
+  private newBucket(j: number, start: number, end: number): GridBucket {
+    const b = this.bucketPool.pop() ?? new GridBucket(STRIDE[this.code]!, 16);
+    b.reuse(j, start, end);
+    this.buckets.set(j, b);
+    this.bucketCache[j & 63] = b;
+    const list = this.bucketList;
+    let at = list.length;
+    while (at > 0 && list[at - 1]!.j > j) at--;
+    if (at === list.length) list.push(b);
+    else list.splice(at, 0, b);
+    return b;
   }
 
   /** Removes a session (grid windows leave with their bucket, in advanceGrid). */
@@ -311,61 +356,115 @@ class EventTimeWindows implements WindowOperator {
     const ids = this.keyMap.ids32(keys, ts.length);
     const windows: WindowResult[] = [];
     const late: LateRow[] = [];
-    for (let i = 0; i < ts.length; i++) {
-      this.row(ts[i]!, vals[i]!, ids === undefined ? 0 : ids[i]!, this.rowsSeen + i, windows, late);
-    }
+    if (this.spec.kind === 'session') {
+      for (let i = 0; i < ts.length; i++) {
+        this.sessionRow(ts[i]!, vals[i]!, ids === undefined ? 0 : ids[i]!, this.rowsSeen + i, windows, late);
+      }
+    } else this.pushGrid(ts, vals, ids, windows, late);
     this.rowsSeen += ts.length;
     return { windows, late };
   }
 
-  private row(t: number, x: number, k: number, row: number, windows: WindowResult[], late: LateRow[]): void {
+  private sessionRow(t: number, x: number, k: number, row: number, windows: WindowResult[], late: LateRow[]): void {
     const s = this.spec;
     const wm = this.maxTs - s.maxOutOfOrderness;
-    const touched = this.touched;
-    touched.length = 0;
-    let missed = 0;
-    if (s.kind === 'session') {
-      const win = this.session(t, k, wm);
-      if (win === undefined) missed = 1;
-      else {
-        win.acc.add(s.op, x, t, row);
-        if (win.end <= wm) touched.push(win);
-      }
-    } else {
-      const { size, step, offset } = s;
-      // windowIndexRange, without allocating
-      let hi = Math.floor((t - offset) / step);
-      while (hi * step + offset > t) hi--;
-      while ((hi + 1) * step + offset <= t) hi++;
-      let lo = Math.floor((t - offset - size) / step) + 1;
-      while (lo * step + offset + size <= t) lo++;
-      while ((lo - 1) * step + offset + size > t) lo--;
-      for (let j = lo; j <= hi; j++) {
-        const start = j * step + offset;
-        const end = start + size;
-        let win = this.buckets.get(j)?.byKey.get(k);
-        if (win === undefined) {
-          if (end + s.allowedLateness <= wm) {
-            missed++;
-            continue;
-          }
-          win = new Win(k, start, end, new Acc(s.op));
-          // As schedule(): a fire is pending unless the watermark passed the end already.
-          win.pendingFire = end > wm;
-          this.addToBucket(win, j);
-        }
-        win.acc.add(s.op, x, t, row);
-        if (end <= wm) touched.push(win);
-      }
-    }
-    if (missed > 0) {
-      late.push({ row, key: this.keyMap.keyOf(k), ts: t, value: x, missed });
+    const win = this.session(t, k, wm);
+    if (win === undefined) {
+      late.push({ row, key: this.keyMap.keyOf(k), ts: t, value: x, missed: 1 });
       this.late++;
+    } else {
+      win.acc.add(s.op, x, t, row);
+      if (win.end <= wm) windows.push(this.result(win));
     }
-    for (const win of touched) windows.push(this.result(win));
     if (t > this.maxTs) {
       this.maxTs = t;
       this.advance(t - s.maxOutOfOrderness, windows, false);
+    }
+  }
+
+  /**
+   * Tumbling/hopping rows, one at a time in arrival order: each row is added
+   * to every window holding it (created as needed), windows it changed after
+   * their fire are re-emitted, rows that reach a purged window go to the late
+   * output, and a rising watermark fires and purges buckets (advanceGrid).
+   */
+  private pushGrid(ts: Float64Array, vals: Float64Array, ids: Uint32Array | undefined, windows: WindowResult[], late: LateRow[]): void {
+    const s = this.spec;
+    const { size, step, offset } = s;
+    const lateness = s.allowedLateness;
+    const delay = s.maxOutOfOrderness;
+    const code = this.code;
+    const list = this.bucketList;
+    const rowBase = this.rowsSeen;
+    let maxTs = this.maxTs;
+    let lo = this.rangeLo, hi = this.rangeHi;
+    let last: GridBucket | undefined;
+    for (let r = 0; r < ts.length; r++) {
+      const t = ts[r]!, x = vals[r]!;
+      const k = ids === undefined ? 0 : ids[r]!;
+      const wm = maxTs - delay;
+      if (!(t >= this.rangeFrom && t < this.rangeTo)) {
+        // windowIndexRange, without allocating
+        hi = Math.floor((t - offset) / step);
+        while (hi * step + offset > t) hi--;
+        while ((hi + 1) * step + offset <= t) hi++;
+        lo = Math.floor((t - offset - size) / step) + 1;
+        while (lo * step + offset + size <= t) lo++;
+        while ((lo - 1) * step + offset + size > t) lo--;
+        // lo and hi are unique, so they hold for every t the tests of these loops allow.
+        this.rangeLo = lo;
+        this.rangeHi = hi;
+        this.rangeFrom = Math.max(hi * step + offset, (lo - 1) * step + offset + size);
+        this.rangeTo = Math.min((hi + 1) * step + offset, lo * step + offset + size);
+      }
+      let missed = 0;
+      for (let j = lo; j <= hi; j++) {
+        const start = j * step + offset;
+        const end = start + size;
+        // A purged bucket has j = NaN: `last` never stands for a closed window.
+        const found = last !== undefined && last.j === j ? last : this.bucketOf(j);
+        let i = found === undefined ? -1 : found.find(k);
+        if (i < 0 && end + lateness <= wm) {
+          missed++;
+          continue;
+        }
+        let b: GridBucket;
+        if (found === undefined) {
+          b = this.newBucket(j, start, end);
+          i = b.find(k);
+        } else b = found;
+        last = b;
+        // A new window's fire is pending unless the watermark passed its end already.
+        if (i < 0) i = b.insert(k, i, code, end > wm);
+        if (code === OP_SUM) {
+          // addTo, inlined for the common case
+          const a = b.acc;
+          const p = i * 4;
+          a[p]!++;
+          if (x === x) {
+            a[p + 1]!++;
+            const sum = a[p + 2]!;
+            const u = sum + x;
+            if (Math.abs(sum) >= Math.abs(x)) a[p + 3]! += sum - u + x;
+            else a[p + 3]! += x - u + sum;
+            a[p + 2] = u;
+          }
+        } else addTo(b, i, code, x, t, rowBase + r);
+        // Changed after its fire: re-emitted now (each window of a row gets this one row, so
+        // emitting it before the row's later windows are updated changes nothing).
+        if (end <= wm) windows.push(this.gridResult(b, i));
+      }
+      if (missed > 0) {
+        late.push({ row: rowBase + r, key: this.keyMap.keyOf(k), ts: t, value: x, missed });
+        this.late++;
+      }
+      if (t > maxTs) {
+        maxTs = t;
+        this.maxTs = t;
+        // Buckets are by ascending end: nothing is due while the first ends after the watermark.
+        const first = list[0];
+        if (first !== undefined && first.end <= t - delay) this.advanceGrid(t - delay, windows, false);
+      }
     }
   }
 
@@ -422,15 +521,17 @@ class EventTimeWindows implements WindowOperator {
 
   private clearWindows(): void {
     this.buckets.clear();
-    this.bucketJs = [];
+    this.bucketList = [];
+    this.bucketCache.fill(undefined);
+    this.bucketPool = [];
     this.sessions.clear();
     this.purgedEnd.clear();
     this.timers.clear();
   }
 
-  private allWindows(): Win[] {
+  /** Every session, for snapshots. */
+  private allSessions(): Win[] {
     const out: Win[] = [];
-    for (const j of this.bucketJs) for (const w of this.buckets.get(j)!.byKey.values()) out.push(w);
     for (const list of this.sessions.values()) for (const w of list) out.push(w);
     return out;
   }
@@ -444,25 +545,35 @@ class EventTimeWindows implements WindowOperator {
     w.f64(this.late);
     w.u32(this.keyMap.names.length);
     for (const name of this.keyMap.names) w.str(name);
-    const wins = this.allWindows();
-    w.u32(wins.length);
-    for (const win of wins) {
-      w.u32(win.key);
-      w.f64(win.start);
-      w.f64(win.end);
-      w.u8(win.pendingFire ? 1 : 0);
-      w.u8(win.emitted === undefined ? 0 : 1);
-      if (win.emitted !== undefined) {
-        w.f64(win.emitted.start);
-        w.f64(win.emitted.end);
+    // Grid windows by bucket, in creation order, then sessions; a grid window is its own emitted range.
+    const sessions = this.allSessions();
+    let nWins = sessions.length;
+    for (const b of this.bucketList) nWins += b.n;
+    w.u32(nWins);
+    const writeWindow = (key: number, start: number, end: number, pending: boolean, emitted: Range | undefined, merged: readonly Range[], acc: Acc): void => {
+      w.u32(key);
+      w.f64(start);
+      w.f64(end);
+      w.u8(pending ? 1 : 0);
+      w.u8(emitted === undefined ? 0 : 1);
+      if (emitted !== undefined) {
+        w.f64(emitted.start);
+        w.f64(emitted.end);
       }
-      w.u32(win.merged.length);
-      for (const m of win.merged) {
+      w.u32(merged.length);
+      for (const m of merged) {
         w.f64(m.start);
         w.f64(m.end);
       }
-      win.acc.write(w);
+      acc.write(w);
+    };
+    for (const b of this.bucketList) {
+      for (let i = 0; i < b.n; i++) {
+        const f = b.flags[i]!;
+        writeWindow(b.keys[i]!, b.start, b.end, (f & PENDING) !== 0, (f & EMITTED) !== 0 ? b : undefined, NO_RANGES, toAcc(b, i, this.code, this.spec.op));
+      }
     }
+    for (const win of sessions) writeWindow(win.key, win.start, win.end, win.pendingFire, win.emitted, win.merged, win.acc);
     w.u32(this.purgedEnd.size);
     for (const [k, e] of this.purgedEnd) {
       w.u32(k);
@@ -515,7 +626,7 @@ class EventTimeWindows implements WindowOperator {
       if (s.kind === 'session') {
         expectState(end - start >= s.gap, 'session shorter than its gap');
       } else {
-        expectState(end - start === s.size && merged.length === 0, 'window length differs from size');
+        expectState(end - start === s.size && start + s.size === end && merged.length === 0, 'window length differs from size');
         const j = Math.round((start - s.offset) / s.step);
         expectState(j * s.step + s.offset === start, 'window start off the grid');
         expectState(emitted === undefined || (emitted.start === start && emitted.end === end), 'emitted range differs from the window');
@@ -561,7 +672,13 @@ class EventTimeWindows implements WindowOperator {
     this.late = late;
     for (const [k, list] of byKey) {
       if (s.kind !== 'session') {
-        for (const win of list) this.addToBucket(win, Math.round((win.start - s.offset) / s.step));
+        for (const win of list) {
+          const j = Math.round((win.start - s.offset) / s.step);
+          const b = this.bucketOf(j) ?? this.newBucket(j, win.start, win.end);
+          const i = b.insert(win.key, b.find(win.key), this.code, win.pendingFire);
+          fromAcc(b, i, this.code, win.acc);
+          if (win.emitted !== undefined) b.flags[i] = b.flags[i]! | EMITTED;
+        }
         continue;
       }
       this.sessions.set(k, list);
