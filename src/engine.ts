@@ -92,8 +92,19 @@ export class KernelInstance {
     if (status !== STATUS_OK) throw new RangeError(`kernel module '${plan.module}' refused its parameters (status ${status})`);
   }
 
-  /** Views of the input and output buffers, each `capacity` rows; rebuilt after memory grows. */
-  views(): { input: Float64Array; output: Float64Array } {
+  /** The input buffer, `capacity` rows, as a view on WASM memory; rebuilt only after memory grows. */
+  get input(): Float64Array {
+    this.refreshViews();
+    return this.inputView;
+  }
+
+  /** The output buffer, `capacity` rows, as a view on WASM memory; rebuilt only after memory grows. */
+  get output(): Float64Array {
+    this.refreshViews();
+    return this.outputView;
+  }
+
+  private refreshViews(): void {
     const buffer = this.exports.memory.buffer as ArrayBuffer;
     const capacity = this.exports.capacity();
     if (buffer !== this.buffer || this.inputView.length !== capacity) {
@@ -101,7 +112,6 @@ export class KernelInstance {
       this.inputView = new Float64Array(buffer, this.exports.inputPtr(), capacity);
       this.outputView = new Float64Array(buffer, this.exports.outputPtr(), capacity);
     }
-    return { input: this.inputView, output: this.outputView };
   }
 
   /** Makes the IO buffers hold at least `rows` rows. */

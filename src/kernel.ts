@@ -60,9 +60,9 @@ class WasmKernel implements Kernel {
     const chunk = capacity();
     for (let offset = 0; offset < n; offset += chunk) {
       const rows = Math.min(chunk, n - offset);
-      const { input, output } = instance.views();
-      input.set(rows === n ? values : values.subarray(offset, offset + rows));
+      instance.input.set(rows === n ? values : values.subarray(offset, offset + rows));
       update(rows);
+      const output = instance.output;
       if (rows === output.length) result.set(output, offset);
       else if (rows <= SMALL_COPY) for (let i = 0; i < rows; i++) result[offset + i] = output[i]!;
       else result.set(output.subarray(0, rows), offset);
@@ -74,7 +74,7 @@ class WasmKernel implements Kernel {
     const instance = this.live();
     checkLength(length);
     instance.reserve(length);
-    return instance.views().input.subarray(0, length);
+    return instance.input.subarray(0, length);
   }
 
   pushInput(length: number): Float64Array {
@@ -84,7 +84,7 @@ class WasmKernel implements Kernel {
       throw new RangeError(`pushInput(${length}) exceeds the ${instance.exports.capacity()} rows reserved by inputBuffer()`);
     }
     instance.exports.update(length);
-    return instance.views().output.subarray(0, length);
+    return instance.output.subarray(0, length);
   }
 
   snapshot(): Uint8Array {
