@@ -24,6 +24,7 @@ import { MalformedLine, runPipeline } from './cli/pipeline.js';
 import { Output, OutputClosed, OutputFailed } from './cli/output.js';
 import { runJob } from './cli/run.js';
 import { runBench } from './cli/bench.js';
+import { describeErrno } from './cli/errno.js';
 
 export const EXIT_OK = 0;
 export const EXIT_USAGE = 1;
@@ -49,18 +50,6 @@ class InputError extends Error {
     super(`cannot read ${source}: ${describeErrno(reason)}`);
     this.name = 'InputError';
   }
-}
-
-function describeErrno(err: NodeJS.ErrnoException): string {
-  const messages: Record<string, string> = {
-    ENOENT: 'no such file or directory',
-    EACCES: 'permission denied',
-    EISDIR: 'is a directory',
-    ENOTDIR: 'not a directory',
-    ELOOP: 'too many symbolic links',
-    ENAMETOOLONG: 'file name too long',
-  };
-  return (err.code !== undefined ? messages[err.code] : undefined) ?? err.message;
 }
 
 async function* readAll(stream: AsyncIterable<Buffer | string>, source: string): AsyncGenerator<Buffer | string> {

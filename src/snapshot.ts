@@ -18,6 +18,7 @@
 // decodeSnapshot checks every length, the checksum, the build and the
 // parameters before a single byte reaches WASM memory.
 import { crc32 } from './crc32.js';
+import { hexToBytes, bytesToHex } from './hex.js';
 import { SnapshotError } from './errors.js';
 import type { KernelPlan, ModuleName } from './spec.js';
 
@@ -28,16 +29,6 @@ const TRAILER_BYTES = 4;
 
 const MODULE_IDS: Record<ModuleName, number> = { sum: 1, minmax: 2, var: 3, median: 4, ewm: 5, timeroll: 6 };
 const MODULE_BY_ID = new Map(Object.entries(MODULE_IDS).map(([name, id]) => [id, name as ModuleName]));
-
-function hexToBytes(hex: string): Uint8Array {
-  const bytes = new Uint8Array(hex.length / 2);
-  for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
-  return bytes;
-}
-
-function bytesToHex(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
-}
 
 /** Serializes a kernel's plan and state region. */
 export function encodeSnapshot(plan: KernelPlan, buildHash: string, state: Uint8Array): Uint8Array {

@@ -1,6 +1,7 @@
 // Validates user specs, fills in defaults, and maps each op onto the kernel
 // module that runs it and the parameters of that module's init().
 import { MAX_WINDOW, type KernelSpec, type NormalizedRollingSpec, type NormalizedSpec, type RollingOp } from './types.js';
+import { checkFields, describe } from './validation.js';
 
 /** The kernel modules in assembly/kernels/, by file name. */
 export type ModuleName = 'sum' | 'minmax' | 'var' | 'median' | 'ewm' | 'timeroll';
@@ -29,24 +30,12 @@ const ROLLING_PLANS: Record<RollingOp, { module: ModuleName; code: number }> = {
 };
 
 const ROLLING_OPS = Object.keys(ROLLING_PLANS) as RollingOp[];
-const ROLLING_FIELDS = new Set(['op', 'window', 'minPeriods', 'ddof', 'q']);
-const EWM_FIELDS = new Set(['op', 'alpha', 'span', 'halflife', 'com', 'adjust', 'minPeriods']);
+const ROLLING_FIELDS = ['op', 'window', 'minPeriods', 'ddof', 'q'];
+const EWM_FIELDS = ['op', 'alpha', 'span', 'halflife', 'com', 'adjust', 'minPeriods'];
 const EWM_DECAY_FIELDS = ['alpha', 'span', 'halflife', 'com'] as const;
-
-function describe(value: unknown): string {
-  if (typeof value === 'string') return `'${value}'`;
-  if (typeof value === 'number' || typeof value === 'boolean' || value === undefined || value === null) return String(value);
-  return typeof value;
-}
 
 function isInteger(value: unknown): value is number {
   return typeof value === 'number' && Number.isInteger(value);
-}
-
-function checkFields(spec: object, allowed: Set<string>, what: string): void {
-  for (const key of Object.keys(spec)) {
-    if (!allowed.has(key)) throw new TypeError(`unknown field '${key}' in ${what} spec; allowed: ${[...allowed].join(', ')}`);
-  }
 }
 
 /**

@@ -16,6 +16,7 @@ import { SnapshotError } from '../errors.js';
 import { createTimeRolling, restoreTimeRolling } from '../time/rolling.js';
 import type { DurationRollingSpec, RollingOutput, TimeRolling } from '../types.js';
 import { CheckpointError, fingerprint, readCheckpoint, removeCheckpoint, writeCheckpoint, type Checkpoint, type HeldRows, type OpsState } from './checkpoint.js';
+import { describeErrno } from './errno.js';
 import type { Output } from './output.js';
 import { group, Progress, rateText } from './progress.js';
 import type { RunCommand } from './run-args.js';
@@ -330,16 +331,6 @@ function meaning(cmd: RunCommand): unknown {
     ...{ file, inputFormat, outputFormat, value, time, key, ops, timeOps, window, minPeriods, closed, output, onError, delimiter },
     ...(maxOutOfOrder !== undefined && maxOutOfOrder.ms > 0 ? { maxOutOfOrder: maxOutOfOrder.ms } : {}),
   };
-}
-
-function describeErrno(err: NodeJS.ErrnoException): string {
-  const messages: Record<string, string> = {
-    ENOENT: 'no such file or directory',
-    EACCES: 'permission denied',
-    EISDIR: 'is a directory',
-    ENOTDIR: 'not a directory',
-  };
-  return (err.code !== undefined ? messages[err.code] : undefined) ?? err.message;
 }
 
 /** Test hook: SIGKILL this process at a checkpoint ("N:before" or "N:after" the N-th checkpoint is written). */

@@ -20,6 +20,7 @@
 // magic, version, declared length and CRC before it parses anything, then the
 // structure, then that the build and spec are this build's.
 import { crc32 } from '../crc32.js';
+import { bytesToHex, hexToBytes } from '../hex.js';
 import { buildHash } from '../engine.js';
 import { normalizeSpec, planFor } from '../spec.js';
 import type { NormalizedSpec } from '../types.js';
@@ -48,16 +49,6 @@ export interface Checkpoint {
   sinkPosition: SinkPosition;
   /** State per key group (groups without state are absent). */
   groups: Map<number, Uint8Array>;
-}
-
-function hexToBytes(hex: string): Uint8Array {
-  const bytes = new Uint8Array(hex.length / 2);
-  for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
-  return bytes;
-}
-
-function bytesToHex(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
 /**

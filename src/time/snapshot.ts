@@ -15,6 +15,7 @@
 //   24+P    N  state (little-endian, operator-specific, see each operator)
 //   24+P+N  4  CRC-32 of bytes [0, 24+P+N)
 import { crc32 } from '../crc32.js';
+import { bytesToHex, hexToBytes } from '../hex.js';
 import { buildHash } from '../engine.js';
 import { SnapshotError } from '../errors.js';
 
@@ -28,16 +29,6 @@ const KIND_NAMES: Record<number, string> = { 1: 'duration rolling', 2: 'event-ti
 
 function timeBuildHash(): string {
   return buildHash('timeroll');
-}
-
-function hexToBytes(hex: string): Uint8Array {
-  const bytes = new Uint8Array(hex.length / 2);
-  for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
-  return bytes;
-}
-
-function bytesToHex(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
 /** Growable little-endian byte writer. */

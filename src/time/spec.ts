@@ -10,6 +10,7 @@ import type {
   TimeOp,
   WindowSpec,
 } from '../types.js';
+import { checkFields, describe } from '../validation.js';
 import { parseDuration, parseDurationOrInfinity } from './duration.js';
 
 export const TIME_OPS: readonly TimeOp[] = ['sum', 'mean', 'count', 'min', 'max', 'var', 'std', 'median', 'quantile', 'first', 'last'];
@@ -17,18 +18,6 @@ const CLOSED: readonly ClosedSide[] = ['right', 'left', 'both', 'neither'];
 const KEY_MODES: readonly KeyMode[] = ['none', 'number', 'string'];
 /** The most windows one row may fall in (hopping size / step). */
 export const MAX_WINDOWS_PER_ROW = 10_000;
-
-function describe(value: unknown): string {
-  if (typeof value === 'string') return `'${value}'`;
-  if (typeof value === 'number' || typeof value === 'boolean' || value === undefined || value === null) return String(value);
-  return typeof value;
-}
-
-function checkFields(spec: object, allowed: readonly string[], what: string): void {
-  for (const key of Object.keys(spec)) {
-    if (!allowed.includes(key)) throw new TypeError(`unknown field '${key}' in ${what} spec; allowed: ${allowed.join(', ')}`);
-  }
-}
 
 interface AggregateFields {
   op: TimeOp;
