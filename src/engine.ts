@@ -54,18 +54,19 @@ export function compiledModule(name: ModuleName): Promise<WebAssembly.Module> {
   return module;
 }
 
+/**
+ * A fresh, private instance of a compiled kernel module, typed as its exports.
+ * Kernel modules import nothing (stub runtime, no abort), so none are passed.
+ */
+export async function instantiateKernel<Exports = KernelExports>(module: WebAssembly.Module): Promise<Exports> {
+  const instance = await WebAssembly.instantiate(module);
+  return instance.exports as unknown as Exports;
+}
+
 /** The first 8 bytes of the SHA-256 of the module's WASM bytes, as hex. */
 export function buildHash(name: ModuleName): string {
   return embedded(name).buildHash;
 }
-
-const imports = {
-  env: {
-    abort(): never {
-      throw new Error('streamkernel: WASM kernel aborted');
-    },
-  },
-};
 
 /** One kernel's private WASM instance and views on its memory. */
 export class KernelInstance {
@@ -80,8 +81,7 @@ export class KernelInstance {
 
   /** A new instance with init() applied; throws RangeError when the plan cannot run. */
   static async create(plan: KernelPlan): Promise<KernelInstance> {
-    const instance = await WebAssembly.instantiate(await compiledModule(plan.module), imports);
-    const kernel = new KernelInstance(instance.exports as unknown as KernelExports);
+    const kernel = new KernelInstance(await instantiateKernel(await compiledModule(plan.module)));
     kernel.init(plan);
     return kernel;
   }

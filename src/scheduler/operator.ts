@@ -13,7 +13,7 @@
 // The interface (GroupOperator) is what the scheduler needs of any operator:
 // process rows of the worker's key groups, and snapshot/restore state one key
 // group at a time. The keyed windows of src/time/ can plug in behind it.
-import { STATUS_OK, type KernelExports } from '../engine.js';
+import { instantiateKernel, STATUS_OK, type KernelExports } from '../engine.js';
 import { planFor, type KernelPlan } from '../spec.js';
 import type { NormalizedSpec } from '../types.js';
 import { CheckpointError } from './errors.js';
@@ -34,18 +34,9 @@ export interface GroupOperator {
   trap(): void;
 }
 
-const IMPORTS = {
-  env: {
-    abort(): never {
-      throw new Error('streamkernel: WASM kernel aborted');
-    },
-  },
-};
-
 /** Creates the kernel operator for a spec from a compiled (shared) module. */
 export async function createKernelOperator(module: WebAssembly.Module, spec: NormalizedSpec, keyGroups: number): Promise<KernelOperator> {
-  const instance = await WebAssembly.instantiate(module, IMPORTS);
-  return new KernelOperator(instance.exports as unknown as KernelExports, planFor(spec), keyGroups);
+  return new KernelOperator(await instantiateKernel(module), planFor(spec), keyGroups);
 }
 
 const EMPTY = 0xffffffff;

@@ -2,7 +2,7 @@
 // instance (assembly/kernels/timeroll.ts) that holds every key's window.
 // This layer converts and checks batches, moves them through the instance's
 // IO buffers, holds rows for out-of-order arrival, and (de)serializes state.
-import { compiledModule } from '../engine.js';
+import { compiledModule, instantiateKernel } from '../engine.js';
 import { SnapshotError } from '../errors.js';
 import type {
   BatchKeys,
@@ -61,17 +61,8 @@ interface TimerollExports {
   importFinish(i: number, front: number): void;
 }
 
-const imports = {
-  env: {
-    abort(): never {
-      throw new Error('streamkernel: WASM kernel aborted');
-    },
-  },
-};
-
 async function instantiate(spec: NormalizedDurationRollingSpec): Promise<TimerollExports> {
-  const instance = await WebAssembly.instantiate(await compiledModule('timeroll'), imports);
-  const ex = instance.exports as unknown as TimerollExports;
+  const ex = await instantiateKernel<TimerollExports>(await compiledModule('timeroll'));
   const p0 = spec.ddof ?? spec.q ?? 0;
   const status = ex.init(
     TIMEROLL_OPS[spec.op],
