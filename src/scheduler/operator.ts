@@ -21,11 +21,19 @@ import { keyGroupOf } from './hash.js';
 
 /**
  * What the scheduler needs of an operator inside a worker. Rows arrive in
- * stream order for the key groups the worker owns; results are one per row.
+ * stream order; the operator runs those of the key groups it owns and skips
+ * the others (a shared batch holds every worker's rows). Results are one per
+ * row it runs.
  */
 export interface GroupOperator {
   /** Processes rows (keys undefined: every row is key 0) and writes one result per row into `out`. */
   process(values: Float64Array, keys: Uint32Array | undefined, out: Float64Array): void;
+  /**
+   * Processes consecutive batches as one (one grouping by key for all of
+   * them). Rows of key groups the operator does not own are skipped: their
+   * `out` positions are not touched.
+   */
+  processParts(parts: readonly RowsPart[]): void;
   /** The state of one key group, or undefined when it holds none. */
   snapshotGroup(group: number): Uint8Array | undefined;
   /** Loads one key group's state (before any row is processed); throws CheckpointError for bad state. */
@@ -34,45 +42,74 @@ export interface GroupOperator {
   trap(): void;
 }
 
-/** Creates the kernel operator for a spec from a compiled (shared) module. */
-export async function createKernelOperator(module: WebAssembly.Module, spec: NormalizedSpec, keyGroups: number): Promise<KernelOperator> {
-  return new KernelOperator(await instantiateKernel(module), planFor(spec), keyGroups);
+/** The rows of one batch for `processParts`; results go to `out` at the rows' positions. */
+export interface RowsPart {
+  values: Float64Array;
+  keys: Uint32Array | undefined;
+  out: Float64Array;
 }
 
-const EMPTY = 0xffffffff;
+/**
+ * Creates the kernel operator for a spec from a compiled (shared) module,
+ * running the key groups [owned[0], owned[1]) (default: all).
+ */
+export async function createKernelOperator(
+  module: WebAssembly.Module,
+  spec: NormalizedSpec,
+  keyGroups: number,
+  owned: readonly [number, number] = [0, keyGroups],
+): Promise<KernelOperator> {
+  return new KernelOperator(await instantiateKernel(module), planFor(spec), keyGroups, owned);
+}
+
+/** Key-table mark of a key outside the operator's key groups (slots are ≥ 0, −1 is an empty entry). */
+const FOREIGN = -2;
 
 /** Kernels per key over one shared WASM instance: see the file comment. */
 export class KernelOperator implements GroupOperator {
   private readonly ex: KernelExports;
   private readonly keyGroups: number;
+  private readonly owned: readonly [number, number];
+  private readonly ownsAll: boolean;
   private readonly stateSize: number;
   private readonly statePtr: number;
   private readonly fresh: Uint8Array;
   // key → slot: open addressing with linear probing.
   private tableKeys = new Uint32Array(1024);
   private tableSlots = new Int32Array(1024).fill(-1);
+  /** Keys in the table: slots and FOREIGN marks. */
+  private entries = 0;
   private slotKey = new Uint32Array(256);
   private slab: Uint8Array;
   private slots = 0;
   private readonly groupSlots = new Map<number, number[]>();
   /** The slot whose live state is in WASM memory (its slab copy is stale), or -1. */
   private resident = -1;
-  // Scratch for grouping a batch by key.
+  // Scratch for grouping a batch by key: per kept row j (rows of owned key
+  // groups, all parts in order) its row in its part and its slot; per
+  // position p of the grouped order its kept row; per slot its rows and next
+  // position.
   private count = new Int32Array(256);
   private start = new Int32Array(256);
+  private touched = new Int32Array(256);
+  private row = new Int32Array(0);
   private slotOf = new Int32Array(0);
   private order = new Int32Array(0);
   private gathered = new Float64Array(0);
   private results = new Float64Array(0);
-  private touched = new Int32Array(256);
+  /** Per part of processParts: the end of its kept rows. */
+  private partEnd = new Int32Array(8);
+  private readonly onePart: RowsPart[] = [{ values: new Float64Array(0), keys: undefined, out: new Float64Array(0) }];
   private memBuffer: ArrayBuffer | undefined;
   private mem8 = new Uint8Array(0);
   private input = new Float64Array(0);
   private output = new Float64Array(0);
 
-  constructor(exports: KernelExports, plan: KernelPlan, keyGroups: number) {
+  constructor(exports: KernelExports, plan: KernelPlan, keyGroups: number, owned: readonly [number, number] = [0, keyGroups]) {
     this.ex = exports;
     this.keyGroups = keyGroups;
+    this.owned = owned;
+    this.ownsAll = owned[0] <= 0 && owned[1] >= keyGroups;
     const status = exports.init(plan.code, plan.window, plan.minPeriods, plan.p0, plan.p1);
     if (status !== STATUS_OK) throw new RangeError(`kernel module '${plan.module}' refused its parameters (status ${status})`);
     this.stateSize = exports.stateSize();
@@ -116,17 +153,24 @@ export class KernelOperator implements GroupOperator {
   }
 
   private insert(key: number, at: number): number {
+    const group = keyGroupOf(key, this.keyGroups);
+    this.entries++;
+    if (group < this.owned[0] || group >= this.owned[1]) {
+      this.tableKeys[at] = key;
+      this.tableSlots[at] = FOREIGN;
+      if (this.entries * 2 > this.tableKeys.length) this.rehash();
+      return FOREIGN;
+    }
     const slot = this.slots++;
     if (slot >= this.slotKey.length) this.growSlots();
     this.slotKey[slot] = key;
     this.slab.set(this.fresh, slot * this.stateSize);
     this.tableKeys[at] = key;
     this.tableSlots[at] = slot;
-    const group = keyGroupOf(key, this.keyGroups);
     let list = this.groupSlots.get(group);
     if (list === undefined) this.groupSlots.set(group, (list = []));
     list.push(slot);
-    if (this.slots * 2 > this.tableKeys.length) this.rehash();
+    if (this.entries * 2 > this.tableKeys.length) this.rehash();
     return slot;
   }
 
@@ -153,12 +197,14 @@ export class KernelOperator implements GroupOperator {
     const mask = size - 1;
     const keys = new Uint32Array(size);
     const slots = new Int32Array(size).fill(-1);
-    for (let s = 0; s < this.slots; s++) {
-      const key = this.slotKey[s]!;
+    for (let i = 0; i < this.tableKeys.length; i++) {
+      const slot = this.tableSlots[i]!;
+      if (slot === -1) continue;
+      const key = this.tableKeys[i]!;
       let h = Math.imul(key, 0x9e3779b1) >>> 0;
       while (slots[h & mask] !== -1) h++;
       keys[h & mask] = key;
-      slots[h & mask] = s;
+      slots[h & mask] = slot;
     }
     this.tableKeys = keys;
     this.tableSlots = slots;
@@ -201,35 +247,79 @@ export class KernelOperator implements GroupOperator {
   }
 
   process(values: Float64Array, keys: Uint32Array | undefined, out: Float64Array): void {
-    const n = values.length;
-    if (n === 0) return;
-    if (keys === undefined) {
-      this.swapIn(this.slotFor(0));
-      this.run(values, out, 0, n);
-      return;
-    }
-    if (this.slotOf.length < n) {
-      const size = Math.max(n, this.slotOf.length * 2);
+    const part = this.onePart[0]!;
+    part.values = values;
+    part.keys = keys;
+    part.out = out;
+    this.processParts(this.onePart);
+  }
+
+  processParts(parts: readonly RowsPart[]): void {
+    let total = 0;
+    for (const part of parts) total += part.values.length;
+    if (this.row.length < total) {
+      const size = Math.max(total, this.row.length * 2);
+      this.row = new Int32Array(size);
       this.slotOf = new Int32Array(size);
       this.order = new Int32Array(size);
       this.gathered = new Float64Array(size);
       this.results = new Float64Array(size);
     }
-    const { slotOf } = this;
+    // Look up every row's slot and keep the rows of owned key groups, in
+    // order, counting rows per slot. (this.count and this.touched are read
+    // afresh: a new key can grow them.)
+    const { row, slotOf } = this;
+    if (this.partEnd.length < parts.length) this.partEnd = new Int32Array(2 * parts.length);
+    const { partEnd } = this;
+    let kept = 0;
     let touchedCount = 0;
-    for (let i = 0; i < n; i++) {
-      const slot = this.slotFor(keys[i]!);
-      slotOf[i] = slot;
-      const c = this.count[slot]!;
-      if (c === 0) this.touched[touchedCount++] = slot;
-      this.count[slot] = c + 1;
+    for (let k = 0; k < parts.length; k++) {
+      const { values, keys } = parts[k]!;
+      const n = values.length;
+      const from = kept;
+      if (keys === undefined) {
+        const slot = this.slotFor(0);
+        for (let i = 0; slot >= 0 && i < n; i++) {
+          row[kept] = i;
+          slotOf[kept++] = slot;
+        }
+      } else if (this.ownsAll) {
+        for (let i = 0; i < n; i++) {
+          const slot = this.slotFor(keys[i]!);
+          row[kept] = i;
+          slotOf[kept++] = slot;
+          const c = this.count[slot]!;
+          if (c === 0) this.touched[touchedCount++] = slot;
+          this.count[slot] = c + 1;
+        }
+        partEnd[k] = kept;
+        continue;
+      } else {
+        // Branch-free: on a shared batch, whether a row is kept is a coin
+        // toss, which a branch would mispredict half the time.
+        for (let i = 0; i < n; i++) {
+          const slot = this.slotFor(keys[i]!);
+          row[kept] = i;
+          slotOf[kept] = slot;
+          kept += (slot >>> 31) ^ 1;
+        }
+      }
+      for (let j = from; j < kept; j++) {
+        const slot = slotOf[j]!;
+        const c = this.count[slot]!;
+        if (c === 0) this.touched[touchedCount++] = slot;
+        this.count[slot] = c + 1;
+      }
+      partEnd[k] = kept;
     }
+    if (kept === 0) return;
     const { count, start, touched } = this;
-    if (touchedCount === 1) {
+    if (touchedCount === 1 && kept === total) {
+      // One key and every row kept (unkeyed, or a batch of one key): no grouping.
       const slot = touched[0]!;
       count[slot] = 0;
       this.swapIn(slot);
-      this.run(values, out, 0, n);
+      for (const { values, out } of parts) this.run(values, out, 0, values.length);
       return;
     }
     let pos = 0;
@@ -239,14 +329,17 @@ export class KernelOperator implements GroupOperator {
       pos += count[slot]!;
     }
     const { order, gathered, results } = this;
-    for (let i = 0; i < n; i++) {
-      const slot = slotOf[i]!;
-      const p = start[slot]!;
-      start[slot] = p + 1;
-      gathered[p] = values[i]!;
-      order[p] = i;
+    let j = 0;
+    for (let k = 0; k < parts.length; k++) {
+      const { values } = parts[k]!;
+      for (const end = partEnd[k]!; j < end; j++) {
+        const slot = slotOf[j]!;
+        const p = start[slot]!;
+        start[slot] = p + 1;
+        gathered[p] = values[row[j]!]!;
+        order[p] = j;
+      }
     }
-    // The resident key first: one swap fewer.
     let end = 0;
     for (let t = 0; t < touchedCount; t++) {
       const slot = touched[t]!;
@@ -257,7 +350,15 @@ export class KernelOperator implements GroupOperator {
       this.swapIn(slot);
       this.run(gathered, results, begin, end);
     }
-    for (let p = 0; p < n; p++) out[order[p]!] = results[p]!;
+    // Back to kept order (random writes, which do not stall as random reads
+    // would), then out to the parts (ascending rows).
+    const byKept = gathered;
+    for (let p = 0; p < kept; p++) byKept[order[p]!] = results[p]!;
+    j = 0;
+    for (let k = 0; k < parts.length; k++) {
+      const { out } = parts[k]!;
+      for (const end = partEnd[k]!; j < end; j++) out[row[j]!] = byKept[j]!;
+    }
   }
 
   snapshotGroup(group: number): Uint8Array | undefined {
@@ -289,6 +390,7 @@ export class KernelOperator implements GroupOperator {
     const size = view.getUint32(4, true);
     if (size !== this.stateSize) fail(`kernel state of ${size} bytes, expected ${this.stateSize}`);
     if (bytes.length !== 8 + count * (4 + size)) fail(`expected ${8 + count * (4 + size)} bytes for ${count} keys, got ${bytes.length}`);
+    if (group < this.owned[0] || group >= this.owned[1]) fail(`key group ${group} is not one of this worker's (${this.owned[0]} to ${this.owned[1] - 1})`);
     if (this.groupSlots.has(group)) fail('restored twice');
     this.flush();
     const mem = this.memory();

@@ -101,8 +101,9 @@ export function memorySink(options: { onCommit?: (batch: OutputBatch) => void; k
 }
 
 /**
- * A replayable source over arrays in memory: batches of `batchRows` rows
- * (copies, which the job transfers to workers).
+ * A replayable source over arrays in memory: batches of `batchRows` rows,
+ * as views of the arrays (the job copies what it sends to workers, and never
+ * writes to the arrays).
  *
  * @param options.keys - one key per value, for keyed jobs.
  * @param options.batchRows - rows per batch, a positive integer. @default 65536
@@ -133,8 +134,10 @@ export function arraySource(values: Float64Array, options: { keys?: Uint32Array;
     read(): Batch | null {
       if (at >= values.length) return null;
       const end = Math.min(values.length, at + batchRows);
-      const batch: Batch = { values: values.slice(at, end) };
-      if (keys !== undefined) batch.keys = keys.slice(at, end);
+      // Views, except of a whole buffer: the job would transfer (detach) that.
+      const whole = at === 0 && end === values.length && values.byteLength === values.buffer.byteLength;
+      const batch: Batch = { values: whole ? values.slice() : values.subarray(at, end) };
+      if (keys !== undefined) batch.keys = at === 0 && end === keys.length && keys.byteLength === keys.buffer.byteLength ? keys.slice() : keys.subarray(at, end);
       at = end;
       return batch;
     },

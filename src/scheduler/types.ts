@@ -44,7 +44,12 @@ export interface Source {
   readonly replayable: boolean;
   /** Makes the next `read` start at row `offset`. Required when replayable. */
   seek?(offset: number): void | Promise<void>;
-  /** The next batch, or `null` at the end of the stream. */
+  /**
+   * The next batch, or `null` at the end of the stream. The job takes the
+   * batch over: an array that spans its whole `ArrayBuffer` may be
+   * transferred to a worker (detached); other arrays (views) are copied. A
+   * source that keeps its data returns views or copies.
+   */
   read(): Batch | null | Promise<Batch | null>;
 }
 

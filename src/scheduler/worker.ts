@@ -15,7 +15,7 @@
 // Out, besides the replies: hb { t } every heartbeatMs; fatal { t, code, message } when a restore is refused.
 import type { NormalizedSpec } from '../types.js';
 import { CheckpointError } from './errors.js';
-import { createKernelOperator, type GroupOperator } from './operator.js';
+import { createKernelOperator, type GroupOperator, type RowsPart } from './operator.js';
 
 /** What a platform gives the worker core. */
 export interface WorkerPort {
@@ -49,37 +49,6 @@ type Message =
   | { t: 'chunk'; id: number; module: WebAssembly.Module; spec: NormalizedSpec; values: Float64Array; skip: number }
   | { t: 'stop' };
 
-/**
- * Gathers the rows whose key falls in this worker's key groups: positions
- * into `mine` from `at` on, values and keys alongside; returns how many. keyGroupOf(key) =
- * floor(keyHash(key) · G / 2³²) is in [g0, g1) exactly when keyHash(key) is
- * in [ceil(g0 · 2³² / G), ceil(g1 · 2³² / G)) (exact in doubles: a quotient
- * below 2³² that is not an integer is at least 1/G ≥ 2⁻¹⁵ away from one).
- */
-function selectRows(keys: Uint32Array, values: Float64Array, rows: number, low: number, high: number, mine: Int32Array, mineValues: Float64Array, mineKeys: Uint32Array, at: number): number {
-  // Branch-free: the test is a coin toss per row, which a branch would mispredict half the time.
-  const span = high - low;
-  let m = at;
-  for (let i = 0; i < rows; i++) {
-    const key = keys[i]!;
-    // keyHash (hash.ts), inlined.
-    let h = key ^ (key >>> 16);
-    h = Math.imul(h, 0x85ebca6b);
-    h ^= h >>> 13;
-    h = Math.imul(h, 0xc2b2ae35);
-    h ^= h >>> 16;
-    mine[m] = i;
-    // (keyHash − low) mod 2³² < span ⇔ low ≤ keyHash < high.
-    m += +(((h - low) >>> 0) - span < 0);
-  }
-  for (let j = at; j < m; j++) {
-    const i = mine[j]!;
-    mineValues[j] = values[i]!;
-    mineKeys[j] = keys[i]!;
-  }
-  return m - at;
-}
-
 /** Most rows the worker runs in one go when it coalesces queued batches (see runWorker). */
 const COALESCE_ROWS = 1 << 20;
 
@@ -89,25 +58,27 @@ const rowsOf = (message: Message): number => (message.t === 'shared' ? message.r
 export function runWorker(port: WorkerPort): void {
   let operator: GroupOperator | undefined;
   let groups: [number, number] = [0, 0];
-  // This worker's key groups [g0, g1) as a range of key hashes [hashLow, hashHigh) (see selectRows).
-  let hashLow = 0;
-  let hashHigh = 0;
-  // Scratch for shared batches: this worker's rows (positions, values, keys) and their results.
-  let mine = new Int32Array(0);
-  let mineValues = new Float64Array(0);
-  let mineKeys = new Uint32Array(0);
-  let mineOut = new Float64Array(0);
   let fault: 'exit' | 'throw' | 'trap' | 'hang' | undefined;
   let heartbeat: ReturnType<typeof setInterval> | undefined;
   const queue: Message[] = [];
 
-  const scratch = (rows: number): void => {
-    if (mine.length >= rows + 1) return;
-    const size = Math.max(rows + 1, Math.min(2 * mine.length, COALESCE_ROWS + 1));
-    mine = new Int32Array(size); // + 1: selectRows writes one past the last row it keeps
-    mineValues = new Float64Array(size);
-    mineKeys = new Uint32Array(size);
-    mineOut = new Float64Array(size);
+  /** The rows of a data message; a shared batch's results go to its results area. */
+  const partOf = (message: Message): RowsPart => {
+    if (message.t === 'shared') {
+      const { buffer, rows } = message;
+      return { values: new Float64Array(buffer, 0, rows), keys: new Uint32Array(buffer, rows * 16, rows), out: new Float64Array(buffer, rows * 8, rows) };
+    }
+    const { values, keys } = message as Extract<Message, { t: 'batch' }>;
+    return { values, keys, out: values };
+  };
+
+  /** Replies to a data message whose results are written. */
+  const reply = (message: Message): void => {
+    if (message.t === 'shared') port.post({ t: 'out', seq: message.seq }, []);
+    else {
+      const { seq, values } = message as Extract<Message, { t: 'batch' }>;
+      port.post({ t: 'out', seq, values }, [values.buffer as ArrayBuffer]);
+    }
   };
 
   const fail = (): void => {
@@ -121,33 +92,17 @@ export function runWorker(port: WorkerPort): void {
 
   const handle = (message: Message): void => {
     switch (message.t) {
-      case 'batch': {
-        const { values, keys, seq } = message;
+      case 'batch':
+      case 'shared': {
+        const part = partOf(message);
         if (fault !== undefined) {
           // Process half the batch, then fail in the middle of the work.
-          const half = values.length >> 1;
-          operator!.process(values.subarray(0, half), keys?.subarray(0, half), values.subarray(0, half));
+          const half = part.values.length >> 1;
+          operator!.process(part.values.subarray(0, half), part.keys?.subarray(0, half), part.out.subarray(0, half));
           fail();
         }
-        operator!.process(values, keys, values);
-        port.post({ t: 'out', seq, values }, [values.buffer as ArrayBuffer]);
-        break;
-      }
-      case 'shared': {
-        const { seq, buffer, rows } = message;
-        const values = new Float64Array(buffer, 0, rows);
-        const out = new Float64Array(buffer, rows * 8, rows);
-        const keys = new Uint32Array(buffer, rows * 16, rows);
-        scratch(rows);
-        const m = selectRows(keys, values, rows, hashLow, hashHigh, mine, mineValues, mineKeys, 0);
-        if (fault !== undefined) {
-          const half = m >> 1;
-          operator!.process(mineValues.subarray(0, half), mineKeys.subarray(0, half), mineOut.subarray(0, half));
-          fail();
-        }
-        operator!.process(mineValues.subarray(0, m), mineKeys.subarray(0, m), mineOut.subarray(0, m));
-        for (let j = 0; j < m; j++) out[mine[j]!] = mineOut[j]!;
-        port.post({ t: 'out', seq }, []);
+        operator!.processParts([part]);
+        reply(message);
         break;
       }
       case 'barrier': {
@@ -178,43 +133,9 @@ export function runWorker(port: WorkerPort): void {
    * rows in stream order, so the results are the same bits; each batch gets
    * its own reply, in order.
    */
-  const handleRun = (run: Message[], rows: number): void => {
-    scratch(rows);
-    if (run[0]!.t === 'shared') {
-      const parts: number[] = [];
-      let m = 0;
-      for (const message of run) {
-        const { buffer, rows: n } = message as Extract<Message, { t: 'shared' }>;
-        const got = selectRows(new Uint32Array(buffer, n * 16, n), new Float64Array(buffer, 0, n), n, hashLow, hashHigh, mine, mineValues, mineKeys, m);
-        parts.push(got);
-        m += got;
-      }
-      operator!.process(mineValues.subarray(0, m), mineKeys.subarray(0, m), mineOut.subarray(0, m));
-      let j = 0;
-      for (let b = 0; b < run.length; b++) {
-        const { seq, buffer, rows: n } = run[b] as Extract<Message, { t: 'shared' }>;
-        const out = new Float64Array(buffer, n * 8, n);
-        for (const end = j + parts[b]!; j < end; j++) out[mine[j]!] = mineOut[j]!;
-        port.post({ t: 'out', seq }, []);
-      }
-      return;
-    }
-    const keyed = (run[0] as Extract<Message, { t: 'batch' }>).keys !== undefined;
-    let at = 0;
-    for (const message of run) {
-      const { values, keys } = message as Extract<Message, { t: 'batch' }>;
-      mineValues.set(values, at);
-      if (keyed) mineKeys.set(keys!, at);
-      at += values.length;
-    }
-    operator!.process(mineValues.subarray(0, at), keyed ? mineKeys.subarray(0, at) : undefined, mineOut.subarray(0, at));
-    at = 0;
-    for (const message of run) {
-      const { seq, values } = message as Extract<Message, { t: 'batch' }>;
-      values.set(mineOut.subarray(at, at + values.length));
-      at += values.length;
-      port.post({ t: 'out', seq, values }, [values.buffer as ArrayBuffer]);
-    }
+  const handleRun = (run: Message[]): void => {
+    operator!.processParts(run.map(partOf));
+    for (const message of run) reply(message);
   };
 
   /** Handles the queue; data batches queued back to back run together (handleRun). */
@@ -236,7 +157,7 @@ export function runWorker(port: WorkerPort): void {
         }
       }
       if (k === 1) handle(queue.shift()!);
-      else handleRun(queue.splice(0, k), rows);
+      else handleRun(queue.splice(0, k));
     }
   };
   const defer = port.defer ?? ((fn: () => void) => void setTimeout(fn, 0));
@@ -248,11 +169,9 @@ export function runWorker(port: WorkerPort): void {
 
   const init = async (message: InitMessage): Promise<void> => {
     groups = message.groups;
-    hashLow = Math.ceil((groups[0] * 4294967296) / message.keyGroups);
-    hashHigh = Math.ceil((groups[1] * 4294967296) / message.keyGroups);
     heartbeat = setInterval(() => port.post({ t: 'hb' }, []), message.heartbeatMs);
     try {
-      const op = await createKernelOperator(message.module, message.spec, message.keyGroups);
+      const op = await createKernelOperator(message.module, message.spec, message.keyGroups, groups);
       for (const [group, bytes] of message.restore) op.restoreGroup(group, bytes);
       operator = op;
       port.post({ t: 'ready' }, []);

@@ -1,0 +1,117 @@
+// The worker-side operator on its own (no threads): kernels per key with key
+// groups split between operators, batches split into parts, and the result
+// compared with a private kernel per key run over the whole stream.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { createKernelOperator, type RowsPart } from '../src/scheduler/operator.js';
+import { compiledModule } from '../src/engine.js';
+import { createKernel } from '../src/index.js';
+import { normalizeSpec, planFor } from '../src/spec.js';
+import { keyGroupRange } from '../src/scheduler/hash.js';
+import type { KernelSpec } from '../src/types.js';
+import { makeKeys, makeValues, prng } from './scheduler-helpers.js';
+
+const KEY_GROUPS = 16;
+
+/** One private kernel per key over the whole stream: the reference. */
+async function perKey(spec: KernelSpec, values: Float64Array, keys: Uint32Array): Promise<Float64Array> {
+  const kernels = new Map<number, Awaited<ReturnType<typeof createKernel>>>();
+  const out = new Float64Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    let kernel = kernels.get(keys[i]!);
+    if (kernel === undefined) kernels.set(keys[i]!, (kernel = await createKernel(spec)));
+    out[i] = kernel.push(values.subarray(i, i + 1))[0]!;
+  }
+  return out;
+}
+
+async function operators(spec: KernelSpec, workers: number) {
+  const normalized = normalizeSpec(spec);
+  const module = await compiledModule(planFor(normalized).module);
+  return Promise.all(
+    Array.from({ length: workers }, (_, w) => createKernelOperator(module, normalized, KEY_GROUPS, keyGroupRange(w, KEY_GROUPS, workers))),
+  );
+}
+
+const SPECS: KernelSpec[] = [
+  { op: 'mean', window: 5 },
+  { op: 'median', window: 4, minPeriods: 1 },
+  { op: 'std', window: 3 },
+  { op: 'max', window: 6, minPeriods: 2 },
+];
+
+describe('KernelOperator.processParts', () => {
+  it('gives each key the results of a private kernel, for any split into parts and between workers, and writes only its own rows', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(...SPECS),
+        fc.integer({ min: 1, max: 4 }),
+        fc.integer({ min: 0, max: 0xffffffff }),
+        fc.array(fc.integer({ min: 0, max: 60 }), { minLength: 1, maxLength: 6 }),
+        async (spec, workers, seed, cuts) => {
+          const rand = prng(seed);
+          const n = cuts.reduce((a, b) => a + b, 0);
+          const values = makeValues(rand, n);
+          const keys = makeKeys(rand, n, 1 + (seed % 40));
+          const expected = await perKey(spec, values, keys);
+          const ops = await operators(spec, workers);
+          // Every worker sees every part (a shared batch) and runs them in two calls.
+          const out = new Float64Array(n).fill(-12345);
+          const writes = new Int32Array(n);
+          for (const op of ops) {
+            const parts: RowsPart[] = [];
+            let at = 0;
+            const mine = new Float64Array(n).fill(-12345);
+            for (const c of cuts) {
+              parts.push({ values: values.subarray(at, at + c), keys: keys.subarray(at, at + c), out: mine.subarray(at, at + c) });
+              at += c;
+            }
+            const half = parts.length >> 1;
+            op.processParts(parts.slice(0, half));
+            op.processParts(parts.slice(half));
+            for (let i = 0; i < n; i++) {
+              if (Object.is(mine[i], -12345)) continue;
+              writes[i]!++;
+              out[i] = mine[i]!;
+            }
+          }
+          for (let i = 0; i < n; i++) {
+            if (writes[i] !== 1 || !Object.is(out[i], expected[i])) {
+              throw new Error(`row ${i} (key ${keys[i]}): written ${writes[i]} times, got ${out[i]}, expected ${expected[i]}; spec ${JSON.stringify(spec)}, workers ${workers}, seed ${seed}, cuts ${JSON.stringify(cuts)}`);
+            }
+          }
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+
+  it('runs unkeyed parts only on the operator that owns key 0', async () => {
+    const spec: KernelSpec = { op: 'sum', window: 3 };
+    const values = Float64Array.from([1, 2, 3, 4, 5]);
+    const expected = await perKey(spec, values, new Uint32Array(values.length));
+    const ops = await operators(spec, 3);
+    const results = ops.map((op) => {
+      const out = new Float64Array(values.length).fill(-1);
+      op.processParts([
+        { values: values.subarray(0, 2), keys: undefined, out: out.subarray(0, 2) },
+        { values: values.subarray(2), keys: undefined, out: out.subarray(2) },
+      ]);
+      return Array.from(out);
+    });
+    expect(results.filter((r) => r.every((x) => x === -1))).toHaveLength(2);
+    expect(results.find((r) => r.some((x) => x !== -1))).toEqual(Array.from(expected));
+  });
+
+  it('refuses to restore a key group it does not own', async () => {
+    const [first, second] = await operators({ op: 'mean', window: 3 }, 2);
+    first!.process(Float64Array.of(1, 2), Uint32Array.of(0, 0), new Float64Array(2));
+    let group = -1;
+    let bytes: Uint8Array | undefined;
+    for (let g = 0; g < KEY_GROUPS && bytes === undefined; g++) {
+      bytes = first!.snapshotGroup(g);
+      group = g;
+    }
+    expect(() => second!.restoreGroup(group, bytes!)).toThrow(`checkpoint state of key group ${group} is invalid: key group ${group} is not one of this worker's (8 to 15)`);
+  });
+});
