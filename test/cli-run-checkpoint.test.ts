@@ -145,6 +145,60 @@ describe('run --checkpoint survives kill -9', () => {
   }, 120_000);
 });
 
+describe('run --checkpoint with --workers (each checkpoint holds one scheduler checkpoint per op)', () => {
+  const withWorkers = (output: string, checkpoint: string, workers: number): string[] => [...argsFor(output, checkpoint), '--workers', String(workers)];
+
+  for (const seed of [4, 5]) {
+    it(`seed ${seed}: killed at seeded output sizes with --workers 2, resumed with --workers 3 to the same bytes`, async () => {
+      const r = rng(seed);
+      const output = path.join(dir, `workers-out-${seed}.csv`);
+      const checkpoint = path.join(dir, `workers-ck-${seed}`);
+      const fraction = 0.2 + r() * 0.5;
+      const { child, done } = start(withWorkers(output, checkpoint, 2));
+      let finished = false;
+      void done.then(() => (finished = true));
+      while (!finished) {
+        const size = existsSync(output) ? statSync(output).size : 0;
+        if (size >= reference.length * fraction && existsSync(path.join(checkpoint, 'checkpoint'))) {
+          child.kill('SIGKILL');
+          break;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+      expect((await done).signal).toBe('SIGKILL');
+      const resumed = await start(withWorkers(output, checkpoint, 3)).done;
+      expect(resumed.code, resumed.stderr).toBe(0);
+      expect(resumed.stderr).toMatch(/resumed at row [1-9][\d,]*/);
+      expect(readFileSync(output).equals(reference)).toBe(true);
+    }, 120_000);
+  }
+
+  it('killed after writing checkpoint 5 with --workers 2, resumed at row 20 000 to the same bytes', async () => {
+    const output = path.join(dir, 'workers-out-after.csv');
+    const checkpoint = path.join(dir, 'workers-ck-after');
+    const crashed = await start(withWorkers(output, checkpoint, 2), { STREAMKERNEL_TEST_CRASH: '5:after' }).done;
+    expect(crashed.signal).toBe('SIGKILL');
+    const resumed = await start(withWorkers(output, checkpoint, 2)).done;
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stderr).toMatch(/resumed at row 20,000/);
+    expect(readFileSync(output).equals(reference)).toBe(true);
+  }, 120_000);
+
+  it('refuses to resume a checkpoint of --workers 1 with --workers 2, and the reverse', async () => {
+    for (const [taken, resume, message] of [
+      [1, 2, 'was taken with --workers 1; resume with --workers 1, or remove it to start over'],
+      [2, 1, 'was taken with --workers > 1; resume with --workers 2 or more, or remove it to start over'],
+    ] as const) {
+      const output = path.join(dir, `workers-mode-${taken}.csv`);
+      const checkpoint = path.join(dir, `workers-mode-${taken}`);
+      expect((await start(withWorkers(output, checkpoint, taken), { STREAMKERNEL_TEST_CRASH: '2:after' }).done).signal).toBe('SIGKILL');
+      const refused = await start(withWorkers(output, checkpoint, resume)).done;
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toBe(`streamkernel run: the checkpoint in ${JSON.stringify(checkpoint)} ${message}\n`);
+    }
+  }, 120_000);
+});
+
 describe('run --checkpoint with --max-out-of-order (rows held for reordering are in the checkpoint)', () => {
   let oooInput: string;
   let oooReference: Buffer;

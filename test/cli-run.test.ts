@@ -305,22 +305,20 @@ describe('streamkernel run --workers', () => {
     expect(await cli([...args, '--workers', '2'])).toEqual(one);
   });
 
-  it('refuses --workers > 1 with a time window, --max-out-of-order or --checkpoint, and bad counts', async () => {
+  it('refuses --workers > 1 with a time window or --max-out-of-order, and bad counts', async () => {
     const input = file('workers-refused.csv', data.csv);
     const base = ['run', input, '--value', 'temp', '--op', 'sum'];
     for (const [extra, message] of [
       [['--window', '5s', '--time', 'ts', '--workers', '2'], '--workers > 1 with a time window (--window DURATION) is not supported yet; use a count window (--window ROWS)'],
       [['--window', '5s', '--time', 'ts', '--max-out-of-order', '1s', '--workers', '3'], '--workers > 1 with --max-out-of-order is not supported yet'],
       [['--window', '5', '--max-out-of-order', '1s', '--workers', '2'], '--workers > 1 with --max-out-of-order is not supported yet'],
-      [['--window', '5', '--checkpoint', path.join(dir, 'ck-workers'), '-o', path.join(dir, 'ck-workers.csv'), '--workers', '2'], '--workers > 1 with --checkpoint is not supported yet'],
       [['--window', '5', '--workers', '0'], '--workers must be an integer from 1 to 128, got "0"'],
       [['--window', '5', '--workers', '1.5'], '--workers must be an integer from 1 to 128, got "1.5"'],
     ] as const) {
       const r = await cli([...base, ...extra]);
       expect(r, extra.join(' ')).toEqual({ code: 1, stdout: '', stderr: `streamkernel run: ${message} (see 'streamkernel run --help')\n` });
     }
-    expect(existsSync(path.join(dir, 'ck-workers.csv'))).toBe(false);
-    // --workers 1 is today's path: time windows and checkpoints still run.
+    // --workers 1 is the in-process path: time windows still run.
     expect((await cli([...base, '--window', '5s', '--time', 'ts', '--workers', '1'])).code).toBe(0);
   });
 

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
+  arraySource,
   CheckpointError,
   createJob,
   decodeCheckpoint,
@@ -204,6 +205,39 @@ describe('restore', () => {
     await expect(
       createJob({ adapter: nodeWorkers(), operator: SPEC, keyed: true, keyGroups: 64, sink: memorySink(), checkpoints: { store }, resume: true }),
     ).rejects.toThrow(`checkpoint ${id} has 128 key groups, the job 64`);
+  });
+
+  it('job.checkpoint() commits a checkpoint covering every row pushed, without stopping the job; a new job resumes from it', async () => {
+    const rand = prng(33);
+    const n = 5000;
+    const values = makeValues(rand, n);
+    const keys = makeKeys(rand, n, 40);
+    const expected = await reference(SPEC, values, keys);
+    const store = memoryCheckpointStore();
+    const sink = memorySink();
+    const job = await createJob({ adapter: nodeWorkers(), operator: SPEC, keyed: true, workers: 2, sink, checkpoints: { store, everyMs: Infinity }, resume: true });
+    expect(await job.checkpoint()).toBe(0); // nothing pushed, none taken
+    for (const b of batches(values, keys, 300, 0, 2000)) await job.push(b);
+    const id = await job.checkpoint();
+    expect(id).toBe(1);
+    expect(decodeCheckpoint(await store.read(id)).offset).toBe(2000);
+    expect(sink.committed().length).toBe(2000); // every result written and committed
+    expect(await job.checkpoint()).toBe(1); // already covered: no new checkpoint
+    for (const b of batches(values, keys, 300, 2000, 3000)) await job.push(b);
+    await job.abort(); // rows after checkpoint 1 are discarded
+    const first = sink.committed();
+    const rest = await runPart(store, 3, values, keys, 2000, n);
+    const got = new Float64Array(n);
+    got.set(first);
+    got.set(rest, first.length);
+    expect(sameBytes(got, expected)).toBe(true);
+  });
+
+  it('job.checkpoint() is refused while run() pulls a source', async () => {
+    const job = await createJob({ adapter: nodeWorkers(), operator: SPEC, sink: memorySink() });
+    const running = job.run(arraySource(new Float64Array(10)));
+    await expect(job.checkpoint()).rejects.toThrow('checkpoint() cannot be used while run() pulls a source');
+    await running;
   });
 
   it('rescales 4 → 2 → 3 workers through checkpoints (key groups move whole), same output', async () => {

@@ -23,6 +23,16 @@ export interface OpsState {
   lastTimes?: [string, number][];
   /** The time runner's rows waiting for their results (--max-out-of-order) and its counters. */
   held?: HeldRows;
+  /** --workers > 1 (entries is empty): the scheduler's state. */
+  parallel?: ParallelState;
+}
+
+/** The state of `run --workers N`: one scheduler checkpoint per op, and the key names behind its numeric keys. */
+export interface ParallelState {
+  /** Key names in the order of their numeric ids (0, 1, …); empty when unkeyed. */
+  keys: string[];
+  /** Per op, a scheduler checkpoint (its own checksummed format), covering every row written. */
+  jobs: Uint8Array[];
 }
 
 /** Rows read but not yet written (their results are not all known), in input order; JSON as is. */
@@ -83,6 +93,7 @@ export async function writeCheckpoint(dir: string, cp: Checkpoint): Promise<void
       entries: cp.ops.entries.map((e) => ({ key: e.key, states: e.states.map(toBase64) })),
       ...(cp.ops.lastTimes !== undefined ? { lastTimes: cp.ops.lastTimes } : {}),
       ...(cp.ops.held !== undefined ? { held: cp.ops.held } : {}),
+      ...(cp.ops.parallel !== undefined ? { parallel: { keys: cp.ops.parallel.keys, jobs: cp.ops.parallel.jobs.map(toBase64) } } : {}),
     },
   });
   const bodyBytes = Buffer.from(body, 'utf8');
@@ -108,13 +119,17 @@ export async function readCheckpoint(dir: string): Promise<Checkpoint | undefine
   const body = bytes.subarray(second + 1);
   if (crc32(body).toString(16).padStart(8, '0') !== crc) throw new CheckpointError(`${checkpointPath(dir)} is corrupt (checksum mismatch)`);
   try {
-    const raw = JSON.parse(body.toString('utf8')) as Omit<Checkpoint, 'ops'> & { ops: { entries: { key: string | null; states: string[] }[]; lastTimes?: [string, number][]; held?: HeldRows } };
+    const raw = JSON.parse(body.toString('utf8')) as Omit<Checkpoint, 'ops'> & {
+      ops: { entries: { key: string | null; states: string[] }[]; lastTimes?: [string, number][]; held?: HeldRows; parallel?: { keys: string[]; jobs: string[] } };
+    };
+    const fromBase64 = (text: string): Uint8Array => new Uint8Array(Buffer.from(text, 'base64'));
     return {
       ...raw,
       ops: {
-        entries: raw.ops.entries.map((e) => ({ key: e.key, states: e.states.map((s) => new Uint8Array(Buffer.from(s, 'base64'))) })),
+        entries: raw.ops.entries.map((e) => ({ key: e.key, states: e.states.map(fromBase64) })),
         ...(raw.ops.lastTimes !== undefined ? { lastTimes: raw.ops.lastTimes } : {}),
         ...(raw.ops.held !== undefined ? { held: raw.ops.held } : {}),
+        ...(raw.ops.parallel !== undefined ? { parallel: { keys: raw.ops.parallel.keys, jobs: raw.ops.parallel.jobs.map(fromBase64) } } : {}),
       },
     };
   } catch (err) {

@@ -171,8 +171,7 @@ Input and output:
                         process); N > 1 runs each op on the parallel
                         scheduler (keyed: N threads per op; unkeyed: one per
                         op); output is byte for byte that of --workers 1.
-                        Not yet with time windows, --max-out-of-order or
-                        --checkpoint
+                        Not yet with time windows or --max-out-of-order
 
 Checkpoints (needs FILE and --output):
   --checkpoint DIR      keep a checkpoint in DIR; after a crash or kill -9 the

@@ -3,13 +3,18 @@
 // rows; string keys become numeric ids in order of first appearance. Results
 // come back in input order; rows go out once every op has their results, so
 // the output is byte for byte that of the in-process path (--workers 1).
-// Loaded only when --workers > 1 (run.ts imports it dynamically).
+// With --checkpoint, each of the run's checkpoints holds one scheduler
+// checkpoint per op (Job.checkpoint: every row read so far has its result
+// written) and the key names; on resume the jobs restore from them, onto any
+// number of workers. Loaded only when --workers > 1 (run.ts imports it
+// dynamically).
 
 import type { ColumnBatch, ResultBatch } from '../connectors/types.js';
-import { createJob } from '../scheduler/index.js';
+import { CheckpointError as SchedulerCheckpointError } from '../scheduler/errors.js';
+import { createJob, decodeCheckpoint, memoryCheckpointStore } from '../scheduler/index.js';
 import { nodeWorkers } from '../scheduler/node.js';
-import type { Job, OutputBatch, Sink } from '../scheduler/types.js';
-import type { OpsState } from './checkpoint.js';
+import type { CheckpointStore, Job, OutputBatch, Sink } from '../scheduler/types.js';
+import { CheckpointError, type OpsState } from './checkpoint.js';
 import type { RunCommand } from './run-args.js';
 import type { Runner } from './run.js';
 
@@ -96,6 +101,23 @@ function concat(batches: ColumnBatch[]): ColumnBatch {
   };
 }
 
+/** Puts the run checkpoint's scheduler checkpoints (one per op, checked here) into the jobs' stores. */
+async function seedStores(restore: OpsState, stores: CheckpointStore[]): Promise<void> {
+  const state = restore.parallel;
+  if (state === undefined) throw new CheckpointError('it was taken with --workers 1; resume with --workers 1');
+  if (state.jobs.length !== stores.length) throw new CheckpointError(`it holds ${state.jobs.length} ops, the command has ${stores.length}`);
+  for (let i = 0; i < stores.length; i++) {
+    const bytes = state.jobs[i] as Uint8Array;
+    let id: number;
+    try {
+      id = decodeCheckpoint(bytes).id;
+    } catch (error) {
+      throw new CheckpointError(`the state of op ${i + 1}: ${(error as Error).message}`);
+    }
+    await (stores[i] as CheckpointStore).save(id, bytes);
+  }
+}
+
 /** Count-window ops on scheduler worker threads. */
 export class ParallelCountRunner implements Runner {
   readonly names: string[];
@@ -110,11 +132,14 @@ export class ParallelCountRunner implements Runner {
 
   private constructor(
     private readonly jobs: Job[],
+    private readonly stores: CheckpointStore[],
     private readonly queues: ResultQueue[],
     names: string[],
     private readonly keyed: boolean,
+    keys: readonly string[],
   ) {
     this.names = names;
+    for (const k of keys) this.ids.set(k, this.ids.size);
   }
 
   /**
@@ -122,20 +147,39 @@ export class ParallelCountRunner implements Runner {
    * them by key group. Unkeyed: one series is one key, so each op's job runs on
    * one thread (the ops run in parallel with each other).
    */
-  static async create(cmd: RunCommand): Promise<ParallelCountRunner> {
+  static async create(cmd: RunCommand, restore?: OpsState): Promise<ParallelCountRunner> {
     const keyed = cmd.key !== undefined;
     const adapter = nodeWorkers();
     const queues = cmd.ops.map(() => new ResultQueue());
+    const stores = cmd.ops.map(() => memoryCheckpointStore());
+    if (restore !== undefined) await seedStores(restore, stores);
     const started = await Promise.allSettled(
-      cmd.ops.map((o, i) => createJob({ adapter, operator: o.spec, keyed, workers: keyed ? cmd.workers : 1, sink: (queues[i] as ResultQueue).sink() })),
+      cmd.ops.map((o, i) =>
+        createJob({
+          adapter,
+          operator: o.spec,
+          keyed,
+          workers: keyed ? cmd.workers : 1,
+          sink: (queues[i] as ResultQueue).sink(),
+          checkpoints: { store: stores[i] as CheckpointStore },
+          resume: restore !== undefined,
+        }),
+      ),
     );
     const jobs = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
     const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failed !== undefined) {
       await Promise.all(jobs.map((j) => j.abort().catch(() => undefined)));
-      throw failed.reason;
+      const reason = failed.reason as Error;
+      throw reason instanceof SchedulerCheckpointError ? new CheckpointError(reason.message) : reason;
     }
-    return new ParallelCountRunner(jobs, queues, cmd.ops.map((o) => o.name), keyed);
+    const offsets = new Set(jobs.map((j) => j.offset));
+    if (offsets.size !== 1) {
+      await Promise.all(jobs.map((j) => j.abort().catch(() => undefined)));
+      throw new CheckpointError(`the ops' states cover different numbers of rows (${[...offsets].join(', ')})`);
+    }
+    for (const q of queues) q.received = jobs[0]?.offset ?? 0;
+    return new ParallelCountRunner(jobs, stores, queues, cmd.ops.map((o) => o.name), keyed, restore?.parallel?.keys ?? []);
   }
 
   async process(batch: ColumnBatch): Promise<ResultBatch> {
@@ -189,8 +233,19 @@ export class ParallelCountRunner implements Runner {
     return out;
   }
 
-  state(): OpsState {
-    throw new Error('--workers > 1 does not take checkpoints');
+  /** Waits for the results of every row pushed, and returns those not yet taken. */
+  async settle(): Promise<ResultBatch | undefined> {
+    await Promise.all(this.jobs.map((j) => j.checkpoint()));
+    if (this.waiting.length === 0) return undefined;
+    const last = this.waiting[this.waiting.length - 1] as ColumnBatch;
+    return this.take({ ...last, skipped: 0 });
+  }
+
+  /** One scheduler checkpoint per op, covering every row pushed (call settle first), and the key names. */
+  async state(): Promise<OpsState> {
+    const ids = await Promise.all(this.jobs.map((j) => j.checkpoint()));
+    const jobs = await Promise.all(ids.map((id, i) => (this.stores[i] as CheckpointStore).read(id)));
+    return { entries: [], parallel: { keys: [...this.ids.keys()], jobs } };
   }
 
   dispose(): void {

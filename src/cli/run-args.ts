@@ -172,7 +172,6 @@ export function parseRun(args: string[]): RunCommand | { kind: 'help'; text: str
   if (workers > 1) {
     if (values.has('max-out-of-order')) throw new UsageError('--workers > 1 with --max-out-of-order is not supported yet', command);
     if (window.kind === 'time') throw new UsageError('--workers > 1 with a time window (--window DURATION) is not supported yet; use a count window (--window ROWS)', command);
-    if (values.has('checkpoint')) throw new UsageError('--workers > 1 with --checkpoint is not supported yet', command);
   }
   const oooRaw = stringOption(values, 'max-out-of-order');
   let maxOutOfOrder: RunCommand['maxOutOfOrder'];

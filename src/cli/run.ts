@@ -57,7 +57,10 @@ export interface Runner {
   process(batch: ColumnBatch): Promise<ResultBatch>;
   /** End of input: the rows still held, with their results. */
   finish(end: SourceOffset): Promise<ResultBatch | undefined>;
-  state(): OpsState;
+  /** Before a checkpoint, where results come back later than process() returns (--workers > 1): every row read so far whose results were still out. */
+  settle?(): Promise<ResultBatch | undefined>;
+  /** The ops' state, covering every row whose results were returned. */
+  state(): OpsState | Promise<OpsState>;
   dispose(): void;
 }
 
@@ -70,6 +73,7 @@ class CountRunner implements Runner {
   }
   static async create(cmd: RunCommand, restore: OpsState | undefined): Promise<CountRunner> {
     const keyed = cmd.key !== undefined;
+    if (restore?.parallel !== undefined) throw new CheckpointError('it was taken with --workers > 1; resume with --workers 2 or more');
     return new CountRunner(restore ? await KernelSet.restore(cmd.ops, { keyed, entries: restore.entries }) : await KernelSet.create(cmd.ops, keyed));
   }
   readonly late = 0;
@@ -443,10 +447,16 @@ async function runJobInner(cmd: RunCommand, io: RunIo, stats: RunStats | undefin
     }
   }
 
+  if (cp !== undefined && dir !== undefined && (cp.ops.parallel !== undefined) !== cmd.workers > 1) {
+    const taken = cp.ops.parallel !== undefined ? '--workers > 1' : '--workers 1';
+    const use = cp.ops.parallel !== undefined ? '--workers 2 or more' : '--workers 1';
+    throw new RunFailure(`${where}: the checkpoint in ${JSON.stringify(dir)} was taken with ${taken}; resume with ${use}, or remove it to start over`, EXIT_USAGE);
+  }
+
   let runner: Runner;
   try {
     if (cmd.window.kind === 'time') runner = await TimeRunner.create(cmd, cp?.ops, cp?.offset);
-    else if (cmd.workers > 1) runner = await (await import('./parallel.js')).ParallelCountRunner.create(cmd);
+    else if (cmd.workers > 1) runner = await (await import('./parallel.js')).ParallelCountRunner.create(cmd, cp?.ops);
     else runner = await CountRunner.create(cmd, cp?.ops);
   } catch (err) {
     if (err instanceof SnapshotError || err instanceof CheckpointError) throw new RunFailure(`${where}: cannot resume from the checkpoint: ${err.message}; remove it to start over`, EXIT_FAILURE);
@@ -512,9 +522,16 @@ async function runJobInner(cmd: RunCommand, io: RunIo, stats: RunStats | undefin
       if (dir !== undefined && sinceCheckpoint >= cmd.checkpointEvery) {
         sinceCheckpoint = 0;
         checkpoints++;
+        // The checkpoint covers every row read: results still out are written first.
+        const rest = await runner.settle?.();
+        if (rest !== undefined && rest.batch.length > 0) {
+          rows += rest.batch.length;
+          await sink.write(formatter.format(rest));
+        }
+        const ops = await runner.state();
         const outputBytes = await sink.commit();
         if (crash?.at === checkpoints && crash.phase === 'before') process.kill(process.pid, 'SIGKILL');
-        await writeCheckpoint(dir, { fingerprint: fp, offset: batch.end, outputBytes, rows, skipped, ops: runner.state() });
+        await writeCheckpoint(dir, { fingerprint: fp, offset: batch.end, outputBytes, rows, skipped, ops });
         if (crash?.at === checkpoints && crash.phase === 'after') process.kill(process.pid, 'SIGKILL');
       }
       progress.update(readRows - startRows, bytes);

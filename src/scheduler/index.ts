@@ -8,7 +8,7 @@ export { memoryCheckpointStore } from './stores.js';
 export { decodeCheckpoint, encodeCheckpoint, latestCheckpoint, CHECKPOINT_VERSION, type Checkpoint, type RefusedCheckpoint } from './checkpoint.js';
 export { CheckpointError, JobFailedError, WorkerFailure, type CheckpointErrorCode, type WorkerFailureKind } from './errors.js';
 export { DEFAULT_KEY_GROUPS, MAX_KEY_GROUPS, keyGroupOf, keyGroupRange, keyHash, workerOfKeyGroup } from './hash.js';
-export type { GroupOperator } from './operator.js';
+export type { GroupOperator, RowsPart } from './operator.js';
 export type {
   Batch,
   CheckpointOptions,

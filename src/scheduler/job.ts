@@ -630,6 +630,18 @@ class JobImpl implements Job {
   }
 
   async finish(): Promise<JobResult> {
+    await this.settle();
+    return this.close();
+  }
+
+  async checkpoint(): Promise<number> {
+    if (this.mode === 'run') throw new Error('checkpoint() cannot be used while run() pulls a source');
+    await this.settle();
+    return this.last?.id ?? 0;
+  }
+
+  /** Push mode: waits for every result of the rows pushed so far and for a checkpoint covering them, recovering as needed. */
+  private async settle(): Promise<void> {
     this.checkRunning();
     await this.pushChain;
     this.checkRunning();
@@ -640,12 +652,11 @@ class JobImpl implements Job {
       }
       try {
         await this.drain();
-        break;
+        return;
       } catch (error) {
         if (error !== RESTART) throw error;
       }
     }
-    return this.close();
   }
 
   async run(source: Source | AsyncIterable<Batch> | Iterable<Batch>): Promise<JobResult> {

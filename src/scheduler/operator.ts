@@ -44,8 +44,11 @@ export interface GroupOperator {
 
 /** The rows of one batch for `processParts`; results go to `out` at the rows' positions. */
 export interface RowsPart {
+  /** The batch's values. */
   values: Float64Array;
+  /** One key per value; undefined: every row is key 0. */
   keys: Uint32Array | undefined;
+  /** Where the results go, one per row (may be `values` itself). */
   out: Float64Array;
 }
 

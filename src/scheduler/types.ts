@@ -353,6 +353,15 @@ export interface Job {
   run(source: Source | AsyncIterable<Batch> | Iterable<Batch>): Promise<JobResult>;
   /** Waits for every result, takes a final checkpoint, commits the sink and stops the workers. */
   finish(): Promise<JobResult>;
+  /**
+   * Push mode: waits until every row pushed so far has its result written to
+   * the sink and a checkpoint covering them is committed to the store (taking
+   * one unless the last already covers them), and resolves with that
+   * checkpoint's id (0 when nothing was pushed and there is none). The job
+   * keeps running. A savepoint, in Flink's terms: for callers that checkpoint
+   * something of their own alongside the job, such as the CLI's output file.
+   */
+  checkpoint(): Promise<number>;
   /** Stops the workers without a final checkpoint (results after the last checkpoint are discarded). */
   abort(): Promise<void>;
 }
