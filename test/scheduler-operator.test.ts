@@ -52,7 +52,9 @@ describe('KernelOperator.processParts', () => {
           const rand = prng(seed);
           const n = cuts.reduce((a, b) => a + b, 0);
           const values = makeValues(rand, n);
+          // Random 32-bit keys (the hash table), small ones (indexed directly) or both.
           const keys = makeKeys(rand, n, 1 + (seed % 40));
+          for (let i = 0; i < n; i++) if (seed % 3 === 0 || (seed % 3 === 1 && rand() < 0.5)) keys[i] = keys[i]! % 3000;
           const expected = await perKey(spec, values, keys);
           const ops = await operators(spec, workers);
           // Every worker sees every part (a shared batch) and runs them in two calls.

@@ -65,6 +65,9 @@ export async function createKernelOperator(
   return new KernelOperator(await instantiateKernel(module), planFor(spec), keyGroups, owned);
 }
 
+/** Keys below this are also indexed directly (at most 256 KiB of index). */
+const DENSE_KEYS = 1 << 16;
+
 /** Key-table mark of a key outside the operator's key groups (slots are ≥ 0, −1 is an empty entry). */
 const FOREIGN = -2;
 
@@ -80,6 +83,8 @@ export class KernelOperator implements GroupOperator {
   // key → slot: open addressing with linear probing.
   private tableKeys = new Uint32Array(1024);
   private tableSlots = new Int32Array(1024).fill(-1);
+  /** Slot (or FOREIGN) by key for keys below DENSE_KEYS, −1 when not looked up yet: one load instead of a probe. */
+  private dense = new Int32Array(0);
   /** Keys in the table: slots and FOREIGN marks. */
   private entries = 0;
   private slotKey = new Uint32Array(256);
@@ -144,6 +149,29 @@ export class KernelOperator implements GroupOperator {
   }
 
   private slotFor(key: number): number {
+    // Small keys (sensor ids, the CLI's ids in order of appearance) skip the hash table.
+    const dense = this.dense;
+    if (key < dense.length) {
+      const slot = dense[key]!;
+      if (slot !== -1) return slot;
+    }
+    const slot = this.probe(key);
+    if (key < DENSE_KEYS) {
+      if (key >= this.dense.length) this.growDense(key);
+      this.dense[key] = slot;
+    }
+    return slot;
+  }
+
+  private growDense(key: number): void {
+    let n = Math.max(1024, this.dense.length);
+    while (n <= key) n *= 2;
+    const dense = new Int32Array(n).fill(-1);
+    dense.set(this.dense);
+    this.dense = dense;
+  }
+
+  private probe(key: number): number {
     const mask = this.tableKeys.length - 1;
     let h = Math.imul(key, 0x9e3779b1) >>> 0;
     for (;;) {
