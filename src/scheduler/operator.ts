@@ -382,7 +382,13 @@ export class KernelOperator implements GroupOperator {
       this.run(gathered, results, begin, end);
     }
     // Back to kept order (random writes, which do not stall as random reads
-    // would), then out to the parts (ascending rows).
+    // would), then out to the parts (ascending rows). One part with every row
+    // kept: kept order is row order.
+    if (parts.length === 1 && kept === total) {
+      const { out } = parts[0]!;
+      for (let p = 0; p < kept; p++) out[order[p]!] = results[p]!;
+      return;
+    }
     const byKept = gathered;
     for (let p = 0; p < kept; p++) byKept[order[p]!] = results[p]!;
     j = 0;
