@@ -47,8 +47,9 @@ export interface Source {
   /**
    * The next batch, or `null` at the end of the stream. The job takes the
    * batch over: an array that spans its whole `ArrayBuffer` may be
-   * transferred to a worker (detached); other arrays (views) are copied. A
-   * source that keeps its data returns views or copies.
+   * transferred to a worker (detached); other arrays (views of part of a
+   * buffer) are copied. A source that keeps its data returns copies, or views
+   * that do not span their whole buffer.
    */
   read(): Batch | null | Promise<Batch | null>;
 }
