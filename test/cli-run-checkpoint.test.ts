@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mulberry32 as rng } from './adversarial.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BIN = path.join(ROOT, 'bin', 'streamkernel.js');
@@ -41,18 +42,6 @@ function argsFor(output: string, checkpoint: string): string[] {
     '--op', 'mean', '--op', 'std', '--op', 'median', '--window', '64', '--min-periods', '1',
     '--batch-size', '1000', '--checkpoint', checkpoint, '--checkpoint-every', '4000', '-o', output, '--progress',
   ];
-}
-
-/** mulberry32. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 beforeAll(async () => {

@@ -29,24 +29,13 @@ import {
   type SourceOffset,
 } from '../src/connectors/index.js';
 import { csvFileSource, FileSink, kernelTransform, ndjsonFileSource, writeFileAtomic, writeText, arrowFileSource } from '../src/connectors/node.js';
+import { mulberry32 as rng } from './adversarial.js';
 
 let dir: string;
 beforeAll(() => {
   dir = mkdtempSync(path.join(tmpdir(), 'sk-connectors-'));
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-/** mulberry32. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Rows {
   ts: number[];

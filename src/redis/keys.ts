@@ -10,6 +10,7 @@
 //   ckpt:{J:p}       hash: last (last input id committed), state (kernels), epoch, entries
 //   lease:{J:p}      string: the owner's token "<epoch>:<worker id>", with an expiry
 import { crc32 } from '../crc32.js';
+import { keyHash } from '../scheduler/hash.js';
 import { RedisJobError } from './errors.js';
 
 /** Job names: 1 to 100 of A–Z a–z 0–9 _ . - (no braces or colons, which would break the hash tags). */
@@ -117,12 +118,6 @@ export function partitionOf(key: string, partitions: number): number {
  * ```
  */
 export function rendezvousScore(worker: string, partition: number): number {
-  let h = crc32(encoder.encode(`${worker}#${partition}`));
-  // murmur3 finalizer: spreads CRC's linear structure
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  // The murmur3 finalizer (keyHash) spreads CRC's linear structure.
+  return keyHash(crc32(encoder.encode(`${worker}#${partition}`)));
 }
