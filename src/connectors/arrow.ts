@@ -3,6 +3,7 @@
 // nulls (browser-safe: apache-arrow is loaded on first use).
 
 import type * as Arrow from 'apache-arrow';
+import { importOptional } from '../optional.js';
 import { startOffset } from './columns.js';
 import { UnknownColumnError } from './errors.js';
 import type { ColumnBatch, SourceOffset } from './types.js';
@@ -51,7 +52,7 @@ let arrowModule: Promise<ArrowModule> | undefined;
 
 /** apache-arrow, loaded on first use. */
 export function loadArrow(): Promise<ArrowModule> {
-  arrowModule ??= import('apache-arrow') as Promise<ArrowModule>;
+  arrowModule ??= importOptional('apache-arrow', "streamkernel's Arrow connector", () => import('apache-arrow') as Promise<ArrowModule>);
   return arrowModule;
 }
 

@@ -6,7 +6,8 @@
 // redacted, and every text that leaves this layer goes through scrub().
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { createClient, type RedisClientType } from 'redis';
+import type { RedisClientType } from 'redis';
+import { redis } from './client.js';
 import { RedisJobError } from './errors.js';
 
 /** The environment variable that supplies (or overrides) the Redis password. */
@@ -231,7 +232,7 @@ export async function connectRedis(options: RedisConnectionOptions, onEvent?: (e
   const socket = url.tls
     ? { host: url.host, port: url.port, tls: true as const, ...(isIP(url.host) === 0 ? { servername: url.host } : {}), ...(ca !== undefined ? { ca } : {}), connectTimeout: options.connectTimeoutMs ?? 5000, reconnectStrategy }
     : { host: url.host, port: url.port, connectTimeout: options.connectTimeoutMs ?? 5000, reconnectStrategy };
-  const client = createClient({
+  const client = redis.createClient({
     socket,
     ...(url.username !== undefined ? { username: url.username } : {}),
     ...(url.password !== undefined ? { password: url.password } : {}),

@@ -1,7 +1,8 @@
 // Talking to Redis: commands and scripts (EVALSHA, falling back to EVAL when
 // the server has lost its script cache, as after a restart), and the job's
 // definition in job:{J}.
-import { RESP_TYPES, type RedisArgument } from 'redis';
+import type { RedisArgument } from 'redis';
+import { redis } from './client.js';
 import { normalizeSpec } from '../spec.js';
 import type { KernelSpec } from '../types.js';
 import { scrub, type RedisConnection } from './config.js';
@@ -9,7 +10,7 @@ import { RedisJobError } from './errors.js';
 import { checkPartitions, JobKeys } from './keys.js';
 import { CREATE_JOB, type LuaScript } from './scripts.js';
 
-const BINARY = { typeMapping: { [RESP_TYPES.BLOB_STRING]: Buffer } } as const;
+const BINARY = { typeMapping: { [redis.RESP_TYPES.BLOB_STRING]: Buffer } } as const;
 
 /**
  * Raw commands over one connection. Replies are strings, or Buffers with `binary`.
