@@ -74,7 +74,12 @@ export class RedisServer {
     const conf = path.join(dir, 'redis.conf');
     writeFileSync(conf, lines.join('\n') + '\n');
     const server = new RedisServer(port, dir, conf);
-    await server.launch();
+    try {
+      await server.launch();
+    } catch (err) {
+      rmSync(dir, { recursive: true, force: true });
+      throw err;
+    }
     return server;
   }
 
@@ -96,6 +101,11 @@ export class RedisServer {
       proc.once('exit', (code) => {
         clearTimeout(timer);
         reject(new Error(`redis-server exited with ${code}:\n${this.output}`));
+      });
+      // Not installed (ENOENT): say so at once rather than time out.
+      proc.once('error', (err) => {
+        clearTimeout(timer);
+        reject(new Error(`cannot start redis-server (${err.message}): npm test installs it when it can (scripts/provision.mjs), else apt-get install redis-server`));
       });
     });
     this.output = '';

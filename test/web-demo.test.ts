@@ -4,7 +4,7 @@
 // computed here in Node. Screenshots go to test/artifacts/.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,8 +23,21 @@ let server: ChildProcess;
 let url: string;
 let browser: Browser;
 let dir: string;
+let setupError: Error | undefined;
 
 beforeAll(async () => {
+  try {
+    await setUp();
+  } catch (error) {
+    setupError = error instanceof Error ? error : new Error(String(error));
+  }
+}, 60_000);
+
+/** Server and browser; a failure is kept so that every test fails with it (vitest would skip them silently). */
+async function setUp(): Promise<void> {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`Chromium is missing at ${CHROMIUM}: npm test installs it when it can (scripts/provision.mjs), else apt-get install chromium; this test needs it and is never skipped`);
+  }
   mkdirSync(ARTIFACTS, { recursive: true });
   dir = mkdtempSync(path.join(tmpdir(), 'sk-web-'));
   server = spawn(process.execPath, [path.join(ROOT, 'scripts', 'serve-demo.mjs'), '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -38,15 +51,16 @@ beforeAll(async () => {
     server.on('exit', (code) => reject(new Error(`demo server exited with ${code}: ${text}`)));
   });
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
-}, 60_000);
+}
 
 afterAll(async () => {
   await browser?.close();
   server?.kill();
-  rmSync(dir, { recursive: true, force: true });
+  if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
 });
 
 async function openPage(): Promise<Page> {
+  if (setupError !== undefined) throw new Error(`web demo setup failed: ${setupError.message}`, { cause: setupError });
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(String(e)));
