@@ -2,7 +2,7 @@
 
 import { parseArgs } from 'node:util';
 import { MAX_WINDOW, type EwmSpec, type KernelSpec, type RollingOp, type RollingSpec } from '../types.js';
-import { BENCH_HELP, DEMO_HELP, EWM_HELP, ROLLING_HELP, RUN_HELP, TOP_HELP } from './help.js';
+import { BENCH_HELP, DEMO_HELP, didYouMean, EWM_HELP, ROLLING_HELP, RUN_HELP, TOP_HELP } from './help.js';
 import { parseBench, parseRun, type BenchCommand, type RunCommand } from './run-args.js';
 import { parseNumberText } from './parse.js';
 
@@ -95,7 +95,10 @@ export function parseOptions(args: string[], options: OptionTable, command?: str
       positionals.push(t.value);
     } else if (t.kind === 'option') {
       const def = options[t.name];
-      if (def === undefined) throw new UsageError(`unknown option '${t.rawName}'`, command);
+      if (def === undefined) {
+        const known = Object.keys(options).map((name) => `--${name}`);
+        throw new UsageError(`unknown option '${t.rawName}'${didYouMean(t.rawName, known)}`, command);
+      }
       const flag = `--${t.name}`;
       if (def.type === 'boolean') {
         if (t.value !== undefined) throw new UsageError(`${flag} takes no value`, command);
@@ -157,7 +160,7 @@ function parseRolling(args: string[]): Command {
   const [op, ...rest] = positionals;
   if (op === undefined) throw new UsageError(`missing <op>: one of ${ROLLING_OPS.join(', ')}`, command);
   if (!(ROLLING_OPS as readonly string[]).includes(op)) {
-    throw new UsageError(`unknown op ${JSON.stringify(op)}: expected one of ${ROLLING_OPS.join(', ')}`, command);
+    throw new UsageError(`unknown op ${JSON.stringify(op)}: expected one of ${ROLLING_OPS.join(', ')}${didYouMean(op, ROLLING_OPS)}`, command);
   }
   const rollingOp = op as RollingOp;
   const file = fileArgument(rest, command);
@@ -245,6 +248,9 @@ const COMMANDS: Record<string, { parse: (args: string[]) => Command; help: strin
   demo: { parse: parseDemo, help: DEMO_HELP },
 };
 
+/** Every command, for "did you mean" (worker and produce are dispatched before parsing). */
+const COMMAND_NAMES = [...Object.keys(COMMANDS), 'worker', 'produce', 'help'];
+
 /** Turns the arguments after `streamkernel` into a command; throws UsageError. */
 export function parseCommand(argv: readonly string[]): Command {
   const [first, ...rest] = argv;
@@ -256,7 +262,7 @@ export function parseCommand(argv: readonly string[]): Command {
     if (topic === undefined) return { kind: 'help', text: TOP_HELP };
     const about = Object.hasOwn(COMMANDS, topic) ? COMMANDS[topic] : undefined;
     if (about === undefined || extra.length > 0) {
-      throw new UsageError(`help: unknown command ${JSON.stringify(topic)}: expected run, rolling, ewm, demo or bench`);
+      throw new UsageError(`help: unknown command ${JSON.stringify(topic)}: expected run, rolling, ewm, demo or bench${didYouMean(topic, Object.keys(COMMANDS))}`);
     }
     return { kind: 'help', text: about.help };
   }
@@ -269,5 +275,5 @@ export function parseCommand(argv: readonly string[]): Command {
     }
     throw new UsageError(`missing command: run, rolling, ewm, demo or bench`);
   }
-  throw new UsageError(`unknown command ${JSON.stringify(first)}: expected run, rolling, ewm, demo or bench`);
+  throw new UsageError(`unknown command ${JSON.stringify(first)}: expected run, rolling, ewm, demo or bench${didYouMean(first, COMMAND_NAMES)}`);
 }

@@ -1,5 +1,5 @@
 // `streamkernel bench`: runs the benchmark suite (dist/bench/run.js, built
-// from bench/ in a checkout) and passes its table through.
+// from bench/, shipped in the package) and passes its table through.
 
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -12,6 +12,11 @@ export function benchScript(): string {
   return fileURLToPath(new URL('../../bench/run.js', import.meta.url));
 }
 
+/** Whether this is a checkout (bench/run.ts beside dist/), whose bench/RESULTS.md --write may rewrite. */
+function inCheckout(): boolean {
+  return existsSync(fileURLToPath(new URL('../../../bench/run.ts', import.meta.url)));
+}
+
 /** Runs the suite with `args`; resolves with the exit code for the CLI. */
 export async function runBench(args: readonly string[], out: Output, stderr: Writable): Promise<number> {
   const script = benchScript();
@@ -20,6 +25,10 @@ export async function runBench(args: readonly string[], out: Output, stderr: Wri
     return 4;
   }
   const write = args.includes('--write');
+  if (write && !inCheckout()) {
+    stderr.write(`streamkernel bench: --write rewrites bench/RESULTS.md of a checkout of streamkernel, not of an installed package: run without --write (see 'streamkernel bench --help')\n`);
+    return 1;
+  }
   const passed = args.filter((a) => a !== '--write');
   if (!write) passed.push('--no-write');
   const child = spawn(process.execPath, [script, ...passed], { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -15,7 +15,8 @@ const INPUT_TEXT = `Input: one number per line from FILE, or stdin when FILE is 
 Output: one result per input line on stdout, formatted as JavaScript's
   String(x): 0.1, -3, 1e+21, NaN, Infinity.`;
 
-export const TOP_HELP = `streamkernel: rolling-window statistics over a stream of numbers
+export const TOP_HELP = `streamkernel: rolling-window statistics over streams of numbers, exact as
+pandas and the same bits however the stream is split into batches
 
 Usage:
   streamkernel run [FILE] --value COL --op OP [--op OP ...] --window W [options]
@@ -34,20 +35,41 @@ Commands:
             over count or time windows; CSV or NDJSON out; crash-safe
             checkpoints with --checkpoint DIR
   rolling   rolling sum, mean, var, std, min, max, count, median or quantile
-            over the last W rows (pandas' Series.rolling semantics)
-  ewm       exponentially weighted mean (pandas' Series.ewm(...).mean())
+            over the last W rows of one number per line (pandas'
+            Series.rolling semantics)
+  ewm       exponentially weighted mean of one number per line (pandas'
+            Series.ewm(...).mean())
   demo      run the main job on a generated multi-sensor series and print a
             summary
   bench     run the benchmark suite and print its table
   worker    run a job's partitions from Redis Streams, with leases and fenced
-            exactly-once commits (scale-out over processes and machines)
+            exactly-once commits (scale-out over processes and machines;
+            needs the redis package: npm install redis)
   produce   create a Redis job and route key,value lines into its partitions
 
 Run 'streamkernel COMMAND --help' for a command's options.
 
-${INPUT_TEXT}
+Input and output:
+  run       CSV with a header line, or NDJSON, from FILE or stdin; the columns
+            named by --value (numbers), --time (ms or ISO 8601) and --key.
+            Writes the time, key and value columns, then one column per op,
+            one row per input row, as CSV or NDJSON, to stdout or -o FILE
+  rolling, ewm
+            one number per line from FILE or stdin; one result per line out
+  NaN or an empty value is missing; Infinity is a value.
 
-${EXIT_CODES_TEXT}
+Examples:
+  streamkernel demo
+  streamkernel run sensors.csv --value temp --key sensor --op mean --op std --window 100 -o stats.csv
+  streamkernel run sensors.csv --value temp --time ts --op max --window 5m --output-format ndjson
+  seq 1 10 | streamkernel rolling std --window 3 --min-periods 2
+
+Exit codes:
+  0  success (also when stdout is closed early, e.g. piped into head)
+  1  usage error: unknown command, op, option or column, bad option value
+  2  malformed input line or row, or a late row (stderr names its line)
+  3  FILE missing or unreadable, or an output path not writable
+  4  any other failure (cannot write stdout, internal error)
 `;
 
 export const ROLLING_HELP = `Usage: streamkernel rolling <op> --window W [options] [FILE]
@@ -206,13 +228,46 @@ export const BENCH_HELP = `Usage: streamkernel bench [--quick] [--ops a,b] [--wr
 
 Runs the benchmark suite (every op at 1e6 and 1e7 rows, windows 100 and
 10000: streamkernel with data already in WASM memory, end to end from a JS
-Float64Array, the plain-JS loop and a memory copy) and prints its table.
-Needs a checkout built with 'npm run build' (the suite is not in the package).
+Float64Array, the plain-JS loop and a memory copy) and prints its table, in
+million rows/s.
 
 Options:
   --quick       1e6 rows only
   --ops a,b     only these ops (sum, mean, count, var, std, min, max, median,
                 quantile, ewm)
-  --write       also write bench/RESULTS.md
+  --write       also write bench/RESULTS.md (in a checkout of streamkernel)
   -h, --help    show this help
 `;
+
+/** Edits (insert, delete, substitute, swap two neighbours) between `a` and `b`. */
+function editDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let best = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) best = Math.min(best, d[i - 2]![j - 2]! + 1);
+      d[i]![j] = best;
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+/**
+ * `; did you mean 'x'?` for the candidate closest to a mistyped `given` (a
+ * typo of at most 1 edit, 2 from 5 characters on, or the start of just one
+ * candidate), else ''. For the end of "unknown option/command/op" messages.
+ */
+export function didYouMean(given: string, candidates: readonly string[]): string {
+  const prefixed = given.length >= 3 ? candidates.filter((c) => c.startsWith(given)) : [];
+  if (prefixed.length === 1) return `; did you mean '${prefixed[0]}'?`;
+  const limit = given.replace(/^-+/, '').length >= 5 ? 2 : 1;
+  let best: string | undefined;
+  let bestDistance = limit + 1;
+  for (const c of candidates) {
+    const distance = editDistance(given, c);
+    if (distance < bestDistance) [best, bestDistance] = [c, distance];
+  }
+  return best === undefined ? '' : `; did you mean '${best}'?`;
+}

@@ -5,7 +5,7 @@ import { DEFAULT_KEY_GROUPS } from '../scheduler/hash.js';
 import { MAX_WINDOW, type KernelSpec, type RollingOp, type TimeOp } from '../types.js';
 import type { NamedOp, TextFormat } from '../connectors/types.js';
 import { checkRange, integerOption, MAX_BATCH_SIZE, numberOption, parseOptions, UsageError, type OptionTable } from './args.js';
-import { BENCH_HELP, RUN_HELP } from './help.js';
+import { BENCH_HELP, didYouMean, RUN_HELP } from './help.js';
 
 export const RUN_OPS = ['sum', 'mean', 'var', 'std', 'min', 'max', 'count', 'median', 'quantile', 'ewm', 'first', 'last'] as const;
 export type RunOp = (typeof RUN_OPS)[number];
@@ -289,7 +289,7 @@ export function parseBench(args: string[]): BenchCommand | { kind: 'help'; text:
     } else if (allowed.has(a)) {
       out.push(a);
     } else {
-      throw new UsageError(`unknown option ${JSON.stringify(a)}`, 'bench');
+      throw new UsageError(`unknown option ${JSON.stringify(a)}${didYouMean(a, ['--quick', '--ops', '--write', '--help'])}`, 'bench');
     }
   }
   return { kind: 'bench', args: out };

@@ -19,6 +19,7 @@ import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
+import { didYouMean } from '../cli/help.js';
 import type { KernelSpec } from '../types.js';
 import { PASSWORD_ENV, scrub } from './config.js';
 import { parseNumber } from './codec.js';
@@ -117,7 +118,10 @@ function parse(argv: string[], options: Record<string, { type: 'string' | 'boole
     return { values: parsed.values as Values, positionals: parsed.positionals };
   } catch (err) {
     if (err instanceof UsageError) throw err;
-    throw new UsageError((err as Error).message);
+    const message = (err as Error).message;
+    const unknown = /^Unknown option '([^']+)'/.exec(message)?.[1];
+    const known = [...Object.keys(options), 'help'].map((name) => `--${name}`);
+    throw new UsageError(unknown === undefined ? message : `Unknown option '${unknown}'${didYouMean(unknown, known)}`);
   }
 }
 
