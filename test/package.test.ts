@@ -115,25 +115,34 @@ describe('optional dependencies', () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  async function withoutOptional(script: string): Promise<string> {
-    const { stdout } = await run(process.execPath, ['--import', pathToFileURL(path.join(dir, 'register.mjs')).href, '--input-type=module', '-e', script], { cwd: ROOT });
-    return stdout;
+  /** Runs node with `args` in that process; resolves with its exit code and output. */
+  function nodeWithoutOptional(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    const register = pathToFileURL(path.join(dir, 'register.mjs')).href;
+    return run(process.execPath, ['--import', register, ...args], { cwd: ROOT }).then(
+      ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+      (err: { code: number; stdout: string; stderr: string }) => ({ code: err.code, stdout: err.stdout, stderr: err.stderr }),
+    );
   }
 
   it('regression: without redis and apache-arrow the main entries work, and the subpaths that need them say what to install', async () => {
-    const out = await withoutOptional(`
+    const { stdout: out } = await nodeWithoutOptional(['--input-type=module', '-e', `
       const { rolling, arrowSource } = await import('streamkernel');
       await import('streamkernel/node');
       await import('streamkernel/scheduler');
       console.log(Array.from(await rolling([1, 2, 3], { op: 'sum', window: 2 })).join(' '));
       try { await import('streamkernel/redis'); } catch (e) { console.log(e.message); }
       try { for await (const b of arrowSource(new Uint8Array(8), { value: 'v' })) {} } catch (e) { console.log(e.message); }
-    `);
+    `]);
     expect(out.split('\n')).toEqual([
       'NaN 3 5',
       "streamkernel/redis needs the package 'redis', which is not installed: npm install redis",
       "streamkernel's Arrow connector needs the package 'apache-arrow', which is not installed: npm install apache-arrow",
       '',
     ]);
+  }, 60_000);
+
+  it('regression: streamkernel worker without redis says to install it (exit 4), not "Cannot find package"', async () => {
+    const failed = await nodeWithoutOptional([path.join(ROOT, 'bin', 'streamkernel.js'), 'worker', '--redis', 'redis://127.0.0.1:1', '--job', 'j']);
+    expect(failed).toEqual({ code: 4, stdout: '', stderr: "streamkernel: streamkernel/redis needs the package 'redis', which is not installed: npm install redis\n" });
   }, 60_000);
 });
