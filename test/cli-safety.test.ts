@@ -235,7 +235,10 @@ describe('-o onto a symlink, a FIFO or a device (item 4)', () => {
     writeFileSync(input, INPUT);
     const fifo = path.join(d, 'pipe');
     execFileSync('mkfifo', [fifo]);
+    const reader = readFifo(fifo); // so that a run which opens the FIFO does not wait for a reader forever
     const r = await cli(['run', input, ...JOB, '-o', fifo, '--checkpoint', path.join(d, 'ck')]);
+    reader.unblock();
+    expect(await reader.text).toBe('');
     expect(r.code).toBe(1);
     expect(r.stderr).toBe(
       `streamkernel run: --checkpoint needs --output to be a regular file (a resume truncates it): ${JSON.stringify(fifo)} is a FIFO, a device or stdout (see 'streamkernel run --help')\n`,
