@@ -4,7 +4,7 @@
 // inside DIR with EROFS, exactly as a read-only mount does (even where there
 // is nothing to remove): deterministic, and no mount needed.
 
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
@@ -14,21 +14,29 @@ import { Output } from '../src/cli/output.js';
 import { parseRun, type RunCommand } from '../src/cli/run-args.js';
 import { runJob } from '../src/cli/run.js';
 
-/** Inside `dir`: `writes` more files may be opened for writing, then EROFS; `unlinks` false: removing fails with EROFS. */
-const readOnly = vi.hoisted(() => ({ dir: undefined as string | undefined, writes: Infinity, unlinks: true }));
+/**
+ * Inside `dir`: `writes` more files may be opened for writing, then EROFS;
+ * `unlinks` false: removing fails with EROFS; `full`: files open, but writing
+ * into them fails with ENOSPC.
+ */
+const readOnly = vi.hoisted(() => ({ dir: undefined as string | undefined, writes: Infinity, unlinks: true, full: false }));
 
 vi.mock('node:fs/promises', async (importOriginal) => {
   const real = await importOriginal<typeof import('node:fs/promises')>();
   const { resolve, sep } = await import('node:path');
   const inside = (p: unknown): p is string => readOnly.dir !== undefined && typeof p === 'string' && resolve(p).startsWith(readOnly.dir + sep);
-  const erofs = (syscall: string, p: string): NodeJS.ErrnoException =>
-    Object.assign(new Error(`EROFS: read-only file system, ${syscall} '${p}'`), { code: 'EROFS', errno: -30, syscall, path: p });
-  const open = ((p: string, flags?: string, ...rest: unknown[]) => {
-    if (inside(p) && flags !== undefined && flags !== 'r') {
-      if (readOnly.writes <= 0) return Promise.reject(erofs('open', p));
+  const failure = (code: string, message: string, syscall: string, p: string): NodeJS.ErrnoException =>
+    Object.assign(new Error(`${code}: ${message}, ${syscall} '${p}'`), { code, syscall, path: p });
+  const erofs = (syscall: string, p: string): NodeJS.ErrnoException => failure('EROFS', 'read-only file system', syscall, p);
+  const open = (async (p: string, flags?: string, ...rest: unknown[]) => {
+    const writing = inside(p) && flags !== undefined && flags !== 'r';
+    if (writing) {
+      if (readOnly.writes <= 0) throw erofs('open', p);
       readOnly.writes--;
     }
-    return (real.open as (...a: unknown[]) => unknown)(p, flags, ...rest);
+    const handle = await (real.open as (...a: unknown[]) => Promise<import('node:fs/promises').FileHandle>)(p, flags, ...rest);
+    if (writing && readOnly.full) handle.writeFile = () => Promise.reject(failure('ENOSPC', 'no space left on device', 'write', p));
+    return handle;
   }) as typeof real.open;
   const unlink = ((p: string) => (inside(p) && !readOnly.unlinks ? Promise.reject(erofs('unlink', p)) : real.unlink(p))) as typeof real.unlink;
   return { ...real, default: { ...real, open, unlink }, open, unlink };
@@ -50,7 +58,7 @@ beforeAll(async () => {
   reference = readFileSync(out, 'utf8');
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-afterEach(() => Object.assign(readOnly, { dir: undefined, writes: Infinity, unlinks: true }));
+afterEach(() => Object.assign(readOnly, { dir: undefined, writes: Infinity, unlinks: true, full: false }));
 
 /** Runs the job in process: its exit code and stderr. */
 async function run(extra: readonly string[]): Promise<{ code: number; stderr: string }> {
@@ -117,6 +125,14 @@ describe('run --checkpoint on a read-only directory', () => {
     expect(r).toEqual({ code: 3, stderr: `streamkernel run: cannot write the checkpoint in ${JSON.stringify(ck)}: read-only file system\n` });
     expect(existsSync(output)).toBe(false);
     expect(existsSync(path.join(ck, 'checkpoint'))).toBe(false);
+  });
+
+  it('regression: a checkpoint that cannot be written for a full disk leaves no temporary file in its directory (exit 3)', async () => {
+    const { ck, args } = readOnlyCase(Infinity);
+    Object.assign(readOnly, { unlinks: true, full: true });
+    const r = await run([...args, '--checkpoint-every', '300']);
+    expect(r).toEqual({ code: 3, stderr: `streamkernel run: cannot write the checkpoint in ${JSON.stringify(ck)}: no space left on device\n` });
+    expect(readdirSync(ck)).toEqual([]);
   });
 
   it('a --checkpoint path whose parent is a regular file is refused at the start (exit 3); an existing output is untouched', async () => {

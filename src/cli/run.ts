@@ -608,7 +608,7 @@ async function runJobInner(cmd: RunCommand, io: RunIo, stats: RunStats | undefin
   // -o /dev/stdout goes to stdout as it is (it may be a socket, which cannot be opened by name).
   const plan = cmd.output !== undefined && target !== undefined && !target.stdout ? filePlan(target, dir !== undefined) : undefined;
   // Trapped before the file is created, so no signal can come between.
-  const untrap = cleanUpOnSignal(() => plan?.leftover(discard()));
+  const untrap = plan !== undefined ? cleanUpOnSignal(() => plan.leftover(discard())) : () => undefined;
   let sink: Sink;
   try {
     sink = plan === undefined ? stdoutSink(io.out) : await fileSink(cmd.output as string, plan, cp?.outputBytes);

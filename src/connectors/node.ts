@@ -295,14 +295,15 @@ export async function writeFileAtomic(file: string, data: Uint8Array | string): 
   const temp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
   const handle = await open(temp, 'w');
   try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
     await rename(temp, file);
   } catch (err) {
+    // A full disk or a failed rename leaves no temporary file behind.
     await unlink(temp).catch(() => undefined);
     throw err;
   }
