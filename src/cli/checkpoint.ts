@@ -7,7 +7,7 @@
 // (8 hex digits) of the rest, then the JSON body.
 
 import { createHash } from 'node:crypto';
-import { readFile, stat, unlink } from 'node:fs/promises';
+import { open, readFile, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileAtomic } from '../connectors/node.js';
 import type { SourceOffset } from '../connectors/types.js';
@@ -135,6 +135,123 @@ export async function readCheckpoint(dir: string): Promise<Checkpoint | undefine
   } catch (err) {
     throw new CheckpointError(`${checkpointPath(dir)} is corrupt: ${(err as Error).message}`);
   }
+}
+
+/** What the command expects a checkpoint's ops to hold. */
+export interface CheckpointShape {
+  /** Count windows in process (an entry per key, or one `null` entry when unkeyed), time windows (one `null` entry), or workers (no entries). */
+  runner: 'count' | 'time' | 'parallel';
+  keyed: boolean;
+  /** Ops of the command: states per entry (jobs with workers). */
+  ops: number;
+}
+
+/** The files a checkpoint refers to. */
+export interface CheckpointFiles {
+  input: string;
+  /** The input is CSV: its header line comes before any row. */
+  csv: boolean;
+  output: string;
+  /** The output's header, written before the first checkpoint. */
+  header: string;
+}
+
+const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every((k) => typeof k === 'string');
+
+/**
+ * Checks every field behind the CRC that the run relies on (the CRC only
+ * proves the file is as written): counts are counts, keys are keys, the ops'
+ * state fits the command. Throws CheckpointError naming the field.
+ */
+export function checkCheckpoint(dir: string, cp: Checkpoint, shape: CheckpointShape): void {
+  const bad = (field: string, why: string): never => {
+    throw new CheckpointError(`${checkpointPath(dir)} is corrupt: its ${field} ${why}`);
+  };
+  const count = (field: string, v: unknown): void => {
+    if (!isCount(v)) bad(field, `is ${JSON.stringify(v)}, not a count`);
+  };
+  const offset = cp.offset as Partial<SourceOffset> | null;
+  if (typeof offset !== 'object' || offset === null) bad('offset', 'is missing');
+  for (const f of ['bytes', 'rows', 'lines'] as const) count(`offset.${f}`, offset?.[f]);
+  count('outputBytes', cp.outputBytes);
+  count('rows', cp.rows);
+  count('skipped', cp.skipped);
+
+  const { entries, parallel, held, lastTimes } = cp.ops;
+  const seen = new Set<string | null>();
+  entries.forEach((e, i) => {
+    const keyOk = shape.runner === 'count' && shape.keyed ? typeof e.key === 'string' : e.key === null;
+    if (!keyOk) bad(`ops.entries[${i}].key`, `is ${JSON.stringify(e.key)}, expected ${shape.runner === 'count' && shape.keyed ? 'a key' : 'null'}`);
+    if (seen.has(e.key)) bad(`ops.entries[${i}].key`, `${JSON.stringify(e.key)} appears twice`);
+    seen.add(e.key);
+    if (e.states.length !== shape.ops) bad(`ops.entries[${i}].states`, `holds ${e.states.length} states, the command has ${shape.ops} ops`);
+  });
+  const single = shape.runner === 'time' || (shape.runner === 'count' && !shape.keyed);
+  if (single && entries.length !== 1) bad('ops.entries', `holds ${entries.length} entries, expected 1`);
+  if (shape.runner === 'parallel') {
+    if (entries.length !== 0) bad('ops.entries', `holds ${entries.length} entries, expected none with --workers > 1`);
+    if (!isStrings(parallel?.keys) || new Set(parallel.keys).size !== parallel.keys.length) bad('ops.parallel.keys', 'is not a list of distinct keys');
+    if (!shape.keyed && parallel?.keys.length !== 0) bad('ops.parallel.keys', 'holds keys, but the command has no --key');
+  }
+  if (lastTimes !== undefined && !(Array.isArray(lastTimes) && lastTimes.every((t) => Array.isArray(t) && typeof t[0] === 'string' && typeof t[1] === 'number'))) {
+    bad('ops.lastTimes', 'is not a list of [key, time] pairs');
+  }
+  if (held !== undefined) {
+    for (const f of ['pushed', 'late', 'reordered'] as const) count(`ops.held.${f}`, held[f]);
+    if (!isStrings(held.time)) bad('ops.held.time', 'is not a list of times');
+    if (held.keys !== undefined && !isStrings(held.keys)) bad('ops.held.keys', 'is not a list of keys');
+    if (typeof held.values !== 'string' || !isStrings(held.results)) bad('ops.held.values', 'is not base64 text');
+    if (typeof held.known !== 'string' || !/^[01]*$/.test(held.known)) bad('ops.held.known', 'is not a string of 0 and 1');
+  }
+}
+
+/** The byte of `file` at `at`, or undefined past its end. */
+async function byteAt(file: string, at: number): Promise<number | undefined> {
+  const h = await open(file, 'r');
+  try {
+    const b = Buffer.alloc(1);
+    const { bytesRead } = await h.read(b, 0, 1, at);
+    return bytesRead === 1 ? b[0] : undefined;
+  } finally {
+    await h.close();
+  }
+}
+
+async function sizeOf(file: string): Promise<number> {
+  try {
+    return (await stat(file)).size;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw err;
+  }
+}
+
+/**
+ * Checks the checkpoint's offsets against the files they point into: the
+ * input offset and the output's committed size must lie within the files, on
+ * a row boundary (just after a line end, or at the end of the input). Throws
+ * CheckpointError naming the field, before anything is truncated or read.
+ */
+export async function checkCheckpointFiles(dir: string, cp: Checkpoint, files: CheckpointFiles): Promise<void> {
+  const bad = (field: string, value: number, why: string): never => {
+    throw new CheckpointError(`${checkpointPath(dir)} does not match the files: its ${field} ${value} ${why}`);
+  };
+  const NL = 0x0a;
+  const at = cp.offset.bytes;
+  const inputSize = await sizeOf(files.input);
+  const input = JSON.stringify(files.input);
+  if (at > inputSize) bad('offset.bytes', at, `is past the end of the input ${input} (${inputSize} bytes)`);
+  if (files.csv && at === 0) bad('offset.bytes', at, `is before the header line of the input ${input}`);
+  if (at > 0 && at < inputSize && (await byteAt(files.input, at - 1)) !== NL) bad('offset.bytes', at, `is not at the start of a row of the input ${input}`);
+
+  const committed = cp.outputBytes;
+  const outputSize = await sizeOf(files.output);
+  const output = JSON.stringify(files.output);
+  const headerBytes = Buffer.byteLength(files.header);
+  if (committed > outputSize) bad('outputBytes', committed, `is past the end of the output ${output} (${outputSize} bytes)`);
+  if (committed < headerBytes) bad('outputBytes', committed, `is inside the header line of the output ${output}`);
+  if (committed > 0 && (await byteAt(files.output, committed - 1)) !== NL) bad('outputBytes', committed, `is not at the end of a row of the output ${output}`);
 }
 
 /** Removes the checkpoint once the run is complete. */

@@ -7,6 +7,10 @@ const MESSAGES: Record<string, string> = {
   ENOTDIR: 'not a directory',
   ELOOP: 'too many symbolic links',
   ENAMETOOLONG: 'file name too long',
+  EROFS: 'read-only file system',
+  EPERM: 'operation not permitted',
+  ENOSPC: 'no space left on device',
+  EEXIST: 'file exists',
 };
 
 /** A short description of a Node file-system error: a plain phrase for the common codes, else Node's message. */

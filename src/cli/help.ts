@@ -183,7 +183,9 @@ Input and output:
                         extension, .ndjson/.jsonl → ndjson, else csv)
   --delimiter C         CSV field delimiter (default: ,)
   -o, --output FILE     write to FILE instead of stdout; it appears only when
-                        the run succeeds (or is resumable with --checkpoint)
+                        the run succeeds (or is resumable with --checkpoint);
+                        a symlink is written through, a FIFO or device in
+                        place; never the input, by any name
   --output-format F     csv or ndjson (default: from --output's extension,
                         else the input format)
   --on-error MODE       fail (default): a malformed row stops the run with its
@@ -211,11 +213,14 @@ Progress:
 Exit codes:
   0  success (also when stdout is closed early)
   1  usage error, an unknown column (the message lists the available ones),
-     or a checkpoint of another run in DIR
+     a checkpoint of another run in DIR, or --output or --checkpoint DIR
+     naming the input (by any path, link or hard link)
   2  malformed or late row: stderr names its line (or data row when rows
      span several lines)
   3  FILE missing or unreadable, or an output/checkpoint path not writable
-  4  any other failure (corrupt checkpoint, internal error)
+     (also a checkpoint due that cannot be written: the previous one stays)
+  4  any other failure (a corrupt checkpoint, or one whose fields do not fit
+     the files, named in the message; an internal error)
 
 Examples:
   streamkernel run data.csv --value temp --key sensor --op mean --op std --window 100

@@ -2,8 +2,8 @@
 // columns → several ops (count or time windows, keyed or not) → CSV/NDJSON
 // to stdout or a file, with optional crash-safe checkpoints.
 
+import { existsSync, unlinkSync } from 'node:fs';
 import { mkdir, open, rename, unlink } from 'node:fs/promises';
-import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { csvSource } from '../connectors/csv.js';
 import { MalformedRowError, UnknownColumnError } from '../connectors/errors.js';
@@ -15,11 +15,25 @@ import type { ColumnBatch, ColumnOptions, ResultBatch, SourceOffset } from '../c
 import { SnapshotError } from '../errors.js';
 import { createTimeRolling, restoreTimeRolling } from '../time/rolling.js';
 import type { DurationRollingSpec, RollingOutput, TimeRolling } from '../types.js';
-import { CheckpointError, fingerprint, readCheckpoint, removeCheckpoint, writeCheckpoint, type Checkpoint, type HeldRows, type OpsState } from './checkpoint.js';
+import { UsageError } from './args.js';
+import {
+  checkCheckpoint,
+  checkCheckpointFiles,
+  CheckpointError,
+  checkpointPath,
+  fingerprint,
+  readCheckpoint,
+  removeCheckpoint,
+  writeCheckpoint,
+  type Checkpoint,
+  type HeldRows,
+  type OpsState,
+} from './checkpoint.js';
 import { describeErrno } from './errno.js';
 import type { Output } from './output.js';
 import { group, Progress, rateText } from './progress.js';
 import type { RunCommand } from './run-args.js';
+import { checkRunPaths, partialFile, type OutputTarget } from './run-paths.js';
 
 export const EXIT_OK = 0;
 export const EXIT_USAGE = 1;
@@ -90,6 +104,11 @@ class CountRunner implements Runner {
   dispose(): void {
     this.set.dispose();
   }
+}
+
+/** The output's op columns, in order. */
+function opNames(cmd: RunCommand): string[] {
+  return (cmd.window.kind === 'time' ? cmd.timeOps : cmd.ops).map((o) => o.name);
 }
 
 /** A row of a time window too far behind its key's latest time (with --on-error fail). */
@@ -174,7 +193,7 @@ class TimeRunner implements Runner {
   }
   static async create(cmd: RunCommand, restore: OpsState | undefined, start: SourceOffset | undefined): Promise<TimeRunner> {
     const specs = TimeRunner.specs(cmd);
-    const names = cmd.timeOps.map((o) => o.name);
+    const names = opNames(cmd);
     // Before the first row: CSV has a header line (at least one), NDJSON none.
     const lineDiff = start !== undefined ? start.lines - start.rows : cmd.inputFormat === 'csv' ? 1 : 0;
     if (restore === undefined) return new TimeRunner(await Promise.all(specs.map((s) => createTimeRolling(s))), names, cmd, undefined, lineDiff);
@@ -344,7 +363,7 @@ function crashPoint(): { at: number; phase: string } | undefined {
   return m === null ? undefined : { at: Number(m[1]), phase: m[2] as string };
 }
 
-/** Where results go: stdout, a file with checkpoints, or a temporary file renamed at the end. */
+/** Where results go: stdout, a file with checkpoints, a temporary file renamed at the end, or a FIFO or device. */
 interface Sink {
   write(text: string): Promise<void>;
   commit(): Promise<number>;
@@ -362,14 +381,35 @@ function stdoutSink(out: Output): Sink {
   };
 }
 
-async function fileSink(file: string, resumeAt: number | undefined, viaTemp: boolean): Promise<Sink> {
-  const target = viaTemp ? path.join(path.dirname(file), `.${path.basename(file)}.partial`) : file;
+/** How `-o FILE` is written. */
+interface FilePlan {
+  target: OutputTarget;
+  /** The file opened: a temporary file renamed over the target on success, or the target itself. */
+  written: string;
+  viaTemp: boolean;
+  /** The file a failed or interrupted run removes, if any (`discard`: nothing of the target is committed). */
+  leftover(discard: boolean): string | undefined;
+}
+
+/**
+ * With a checkpoint, FILE itself (truncated to the committed size on
+ * resume); else a temporary file renamed over FILE on success. A FIFO or
+ * device is written in place and never removed.
+ */
+function filePlan(target: OutputTarget, checkpointed: boolean): FilePlan {
+  const viaTemp = !target.direct && !checkpointed;
+  const written = viaTemp ? partialFile(target.file) : target.file;
+  return { target, written, viaTemp, leftover: (discard) => (viaTemp || (discard && !target.direct) ? written : undefined) };
+}
+
+async function fileSink(name: string, plan: FilePlan, resumeAt: number | undefined): Promise<Sink> {
+  const { written, viaTemp } = plan;
   let sink: FileSink;
   try {
-    sink = await FileSink.open(target, resumeAt === undefined ? {} : { resumeAt });
+    sink = await FileSink.open(written, resumeAt === undefined ? {} : { resumeAt });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    if (e.code !== undefined) throw new RunFailure(`streamkernel run: cannot write ${JSON.stringify(file)}: ${describeErrno(e)}`, EXIT_FILE);
+    if (e.code !== undefined) throw new RunFailure(`streamkernel run: cannot write ${JSON.stringify(name)}: ${describeErrno(e)}`, EXIT_FILE);
     throw new RunFailure(`streamkernel run: cannot resume: ${e.message}`, EXIT_FAILURE);
   }
   return {
@@ -378,13 +418,63 @@ async function fileSink(file: string, resumeAt: number | undefined, viaTemp: boo
     finish: async () => {
       await sink.commit();
       await sink.close();
-      if (viaTemp) await rename(target, file);
+      if (viaTemp) await rename(written, plan.target.file);
     },
     abandon: async (discard) => {
       await sink.close().catch(() => undefined);
-      if (viaTemp || discard) await unlink(target).catch(() => undefined);
+      const file = plan.leftover(discard);
+      if (file !== undefined) await unlink(file).catch(() => undefined);
     },
   };
+}
+
+const SIGNALS = ['SIGINT', 'SIGTERM'] as const;
+
+/**
+ * Until the returned function is called, SIGINT and SIGTERM first remove
+ * `leftover()` (a half-written temporary file), then end the process by the
+ * same signal, as it would have ended without this handler.
+ */
+function cleanUpOnSignal(leftover: () => string | undefined): () => void {
+  const handler = (signal: NodeJS.Signals): void => {
+    untrap();
+    const file = leftover();
+    if (file !== undefined) {
+      try {
+        unlinkSync(file);
+      } catch {
+        // already gone
+      }
+    }
+    process.kill(process.pid, signal);
+  };
+  const untrap = (): void => {
+    for (const s of SIGNALS) process.off(s, handler);
+  };
+  for (const s of SIGNALS) process.on(s, handler);
+  return untrap;
+}
+
+/** Writes a checkpoint that is due; a failure names the directory (exit 3), the previous checkpoint stays as it was. */
+async function saveCheckpoint(dir: string, cp: Checkpoint): Promise<void> {
+  try {
+    await writeCheckpoint(dir, cp);
+  } catch (err) {
+    throw new RunFailure(`streamkernel run: cannot write the checkpoint in ${JSON.stringify(dir)}: ${describeErrno(err as NodeJS.ErrnoException)}`, EXIT_FILE);
+  }
+}
+
+/** Removes the checkpoint of a complete run. The output is complete by then: a failure is only a warning. */
+async function dropCheckpoint(dir: string, stderr: Writable): Promise<void> {
+  try {
+    await removeCheckpoint(dir);
+  } catch (err) {
+    // A read-only directory refuses even where there is nothing to remove.
+    if (!existsSync(checkpointPath(dir))) return;
+    stderr.write(
+      `streamkernel run: warning: the output is complete, but the checkpoint ${JSON.stringify(checkpointPath(dir))} cannot be removed: ${describeErrno(err as NodeJS.ErrnoException)}; remove it before the next run\n`,
+    );
+  }
 }
 
 /** What a run did, for callers such as the demo. */
@@ -413,6 +503,16 @@ async function runJobInner(cmd: RunCommand, io: RunIo, stats: RunStats | undefin
   const where = 'streamkernel run';
   const fromFile = cmd.file !== undefined && cmd.file !== '-';
   const inputName = fromFile ? JSON.stringify(cmd.file) : 'stdin';
+
+  // Nothing written may be the input, by any name: checked before anything is opened.
+  let target: OutputTarget | undefined;
+  try {
+    const stdinFd = (io.stdin as { fd?: unknown }).fd;
+    target = await checkRunPaths(cmd, typeof stdinFd === 'number' ? stdinFd : undefined);
+  } catch (err) {
+    if (err instanceof UsageError) throw new RunFailure(`${where}: ${err.message} (see 'streamkernel run --help')`, EXIT_USAGE);
+    throw err;
+  }
 
   // The input must be readable before anything else happens.
   if (fromFile) {
@@ -453,6 +553,25 @@ async function runJobInner(cmd: RunCommand, io: RunIo, stats: RunStats | undefin
     throw new RunFailure(`${where}: the checkpoint in ${JSON.stringify(dir)} was taken with ${taken}; resume with ${use}, or remove it to start over`, EXIT_USAGE);
   }
 
+  // The CRC only shows the checkpoint is as written: its fields must also fit the command and the files, before the output is truncated to it.
+  const formatter = new TextFormatter(cmd.outputFormat, {
+    value: cmd.value,
+    ...(cmd.time !== undefined ? { time: cmd.time } : {}),
+    ...(cmd.key !== undefined ? { key: cmd.key } : {}),
+    ops: opNames(cmd),
+  });
+  if (cp !== undefined && dir !== undefined) {
+    const runnerKind = cmd.window.kind === 'time' ? 'time' : cmd.workers > 1 ? 'parallel' : 'count';
+    const ops = runnerKind === 'time' ? cmd.timeOps.length : cmd.ops.length;
+    try {
+      checkCheckpoint(dir, cp, { runner: runnerKind, keyed: cmd.key !== undefined, ops });
+      await checkCheckpointFiles(dir, cp, { input: cmd.file as string, csv: cmd.inputFormat === 'csv', output: cmd.output as string, header: formatter.header() });
+    } catch (err) {
+      if (err instanceof CheckpointError) throw new RunFailure(`${where}: ${err.message}; remove it to start over`, EXIT_FAILURE);
+      throw new RunFailure(`${where}: cannot check the checkpoint against ${inputName} and ${JSON.stringify(cmd.output)}: ${describeErrno(err as NodeJS.ErrnoException)}`, EXIT_FILE);
+    }
+  }
+
   let runner: Runner;
   try {
     if (cmd.window.kind === 'time') runner = await TimeRunner.create(cmd, cp?.ops, cp?.offset);
@@ -483,17 +602,24 @@ async function runJobInner(cmd: RunCommand, io: RunIo, stats: RunStats | undefin
     batches = cmd.inputFormat === 'csv' ? csvSource(io.stdin, columns) : ndjsonSource(io.stdin, columns);
   }
 
-  const formatter = new TextFormatter(cmd.outputFormat, {
-    value: cmd.value,
-    ...(cmd.time !== undefined ? { time: cmd.time } : {}),
-    ...(cmd.key !== undefined ? { key: cmd.key } : {}),
-    ops: runner.names,
-  });
-  const sink = cmd.output === undefined ? stdoutSink(io.out) : await fileSink(cmd.output, cp?.outputBytes, dir === undefined);
+  let checkpoints = 0;
+  // Nothing committed to keep: a failure or a signal removes what was written.
+  const discard = (): boolean => cp === undefined && checkpoints === 0;
+  // -o /dev/stdout goes to stdout as it is (it may be a socket, which cannot be opened by name).
+  const plan = cmd.output !== undefined && target !== undefined && !target.stdout ? filePlan(target, dir !== undefined) : undefined;
+  // Trapped before the file is created, so no signal can come between.
+  const untrap = plan !== undefined ? cleanUpOnSignal(() => plan.leftover(discard())) : () => undefined;
+  let sink: Sink;
+  try {
+    sink = plan === undefined ? stdoutSink(io.out) : await fileSink(cmd.output as string, plan, cp?.outputBytes);
+  } catch (err) {
+    untrap();
+    runner.dispose();
+    throw err;
+  }
   const showProgress = cmd.progress === 'always' || (cmd.progress === 'auto' && io.stderrIsTTY);
   const progress = new Progress(io.stderr, showProgress, total, cp?.offset.bytes ?? 0);
   const crash = crashPoint();
-  let checkpoints = 0;
   let rows = cp?.rows ?? 0;
   let skipped = cp?.skipped ?? 0;
   const startRows = cp?.offset.rows ?? 0;
@@ -521,7 +647,7 @@ async function runJobInner(cmd: RunCommand, io: RunIo, stats: RunStats | undefin
       sinceCheckpoint += batch.length + batch.skipped;
       if (dir !== undefined && sinceCheckpoint >= cmd.checkpointEvery) {
         sinceCheckpoint = 0;
-        checkpoints++;
+        const due = checkpoints + 1;
         // The checkpoint covers every row read: results still out are written first.
         const rest = await runner.settle?.();
         if (rest !== undefined && rest.batch.length > 0) {
@@ -530,8 +656,9 @@ async function runJobInner(cmd: RunCommand, io: RunIo, stats: RunStats | undefin
         }
         const ops = await runner.state();
         const outputBytes = await sink.commit();
-        if (crash?.at === checkpoints && crash.phase === 'before') process.kill(process.pid, 'SIGKILL');
-        await writeCheckpoint(dir, { fingerprint: fp, offset: batch.end, outputBytes, rows, skipped, ops });
+        if (crash?.at === due && crash.phase === 'before') process.kill(process.pid, 'SIGKILL');
+        await saveCheckpoint(dir, { fingerprint: fp, offset: batch.end, outputBytes, rows, skipped, ops });
+        checkpoints = due;
         if (crash?.at === checkpoints && crash.phase === 'after') process.kill(process.pid, 'SIGKILL');
       }
       progress.update(readRows - startRows, bytes);
@@ -544,7 +671,6 @@ async function runJobInner(cmd: RunCommand, io: RunIo, stats: RunStats | undefin
       await sink.write(formatter.format(last));
     }
     await sink.finish();
-    if (dir !== undefined) await removeCheckpoint(dir);
     done = true;
   } catch (err) {
     progress.clear();
@@ -555,9 +681,11 @@ async function runJobInner(cmd: RunCommand, io: RunIo, stats: RunStats | undefin
     if (e.syscall === 'read' || e.syscall === 'open') throw new RunFailure(`${where}: cannot read ${inputName}: ${describeErrno(e)}`, EXIT_FILE);
     throw err;
   } finally {
-    if (!done) await sink.abandon(cp === undefined && checkpoints === 0);
+    untrap();
+    if (!done) await sink.abandon(discard());
     runner.dispose();
   }
+  if (dir !== undefined) await dropCheckpoint(dir, io.stderr);
 
   progress.update(readRows - startRows, bytes, true);
   progress.clear();

@@ -188,15 +188,19 @@ export class FileSink {
   private pending: string[] = [];
   private pendingChars = 0;
   private position: number;
+  /** A regular file; a FIFO or device is written sequentially and never fsynced (neither applies to it). */
+  private readonly regular: boolean;
 
-  private constructor(handle: FileHandle, position: number) {
+  private constructor(handle: FileHandle, position: number, regular: boolean) {
     this.handle = handle;
     this.position = position;
+    this.regular = regular;
   }
 
   /**
    * Opens (creating) `file` for writing: empty, or truncated to `resumeAt`
-   * bytes. Refuses to resume when the file is shorter than `resumeAt`.
+   * bytes. Refuses to resume when the file is shorter than `resumeAt`. A
+   * FIFO or device is written in order as it comes, without fsync.
    *
    * @param options.resumeAt - the committed size to go on from.
    */
@@ -206,17 +210,19 @@ export class FileSink {
       if (resumeAt === 0 && err.code === 'ENOENT') return open(file, 'w');
       throw err;
     });
+    let regular: boolean;
     try {
+      const stat = await handle.stat();
+      regular = stat.isFile();
       if (resumeAt !== undefined) {
-        const { size } = await handle.stat();
-        if (size < resumeAt) throw new Error(`${file} holds ${size} bytes, fewer than the ${resumeAt} committed: it was changed since`);
+        if (stat.size < resumeAt) throw new Error(`${file} holds ${stat.size} bytes, fewer than the ${resumeAt} committed: it was changed since`);
         await handle.truncate(resumeAt);
       }
     } catch (err) {
       await handle.close();
       throw err;
     }
-    return new FileSink(handle, resumeAt ?? 0);
+    return new FileSink(handle, resumeAt ?? 0, regular);
   }
 
   /** Bytes written so far (committed or not). */
@@ -239,7 +245,7 @@ export class FileSink {
     this.pendingChars = 0;
     let off = 0;
     while (off < bytes.length) {
-      const { bytesWritten } = await this.handle.write(bytes, off, bytes.length - off, this.position);
+      const { bytesWritten } = await this.handle.write(bytes, off, bytes.length - off, this.regular ? this.position : null);
       off += bytesWritten;
       this.position += bytesWritten;
     }
@@ -248,7 +254,7 @@ export class FileSink {
   /** Writes out and fsyncs everything written so far; resolves with the committed size. */
   async commit(): Promise<number> {
     await this.flush();
-    await this.handle.sync();
+    if (this.regular) await this.handle.sync();
     return this.position;
   }
 
@@ -289,14 +295,15 @@ export async function writeFileAtomic(file: string, data: Uint8Array | string): 
   const temp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
   const handle = await open(temp, 'w');
   try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
     await rename(temp, file);
   } catch (err) {
+    // A full disk or a failed rename leaves no temporary file behind.
     await unlink(temp).catch(() => undefined);
     throw err;
   }
