@@ -46,12 +46,15 @@ function isInteger(value: unknown): value is number {
 }
 
 /**
- * -0 as 0: they are the same parameter (the kernels give the same bits for
- * both), and one spelling keeps normalized specs Object.is-equal across JSON
- * (which writes -0 as 0) and snapshots (which store counts as u32).
+ * A normalized spec with every -0 field as 0: they are the same parameter
+ * (the kernels give the same bits for both), and one spelling keeps
+ * normalized specs Object.is-equal across JSON (which writes -0 as 0) and
+ * snapshots (which store counts as u32).
  */
-function unsigned(value: number): number {
-  return value + 0;
+export function unsignedFields<T extends object>(spec: T): T {
+  const fields = spec as Record<string, unknown>;
+  for (const [k, v] of Object.entries(fields)) if (typeof v === 'number') fields[k] = v + 0; // -0 + 0 is 0
+  return spec;
 }
 
 /**
@@ -68,11 +71,11 @@ function unsigned(value: number): number {
 export function normalizeSpec(spec: unknown): NormalizedSpec {
   if (typeof spec !== 'object' || spec === null) throw new TypeError(`spec must be an object, got ${describe(spec)}`);
   const op = (spec as { op?: unknown }).op;
-  if (op === 'ewm') return normalizeEwm(spec as Record<string, unknown>);
+  if (op === 'ewm') return unsignedFields(normalizeEwm(spec as Record<string, unknown>));
   if (typeof op !== 'string' || !(ROLLING_OPS as string[]).includes(op)) {
     throw new TypeError(`op must be one of ${KERNEL_OPS.map((o) => `'${o}'`).join(', ')}, got ${describe(op)}`);
   }
-  return normalizeRolling(op as RollingOp, spec as Record<string, unknown>);
+  return unsignedFields(normalizeRolling(op as RollingOp, spec as Record<string, unknown>));
 }
 
 function normalizeRolling(op: RollingOp, spec: Record<string, unknown>): NormalizedSpec {
@@ -86,7 +89,7 @@ function normalizeRolling(op: RollingOp, spec: Record<string, unknown>): Normali
     if (!isInteger(minPeriods) || minPeriods < 0 || minPeriods > window) {
       throw new RangeError(`minPeriods must be an integer from 0 to window (${window}), got ${describe(minPeriods)}`);
     }
-    normalized.minPeriods = unsigned(minPeriods);
+    normalized.minPeriods = minPeriods;
   }
   if (op === 'var' || op === 'std') {
     normalized.ddof = 1;
@@ -94,7 +97,7 @@ function normalizeRolling(op: RollingOp, spec: Record<string, unknown>): Normali
       if (!isInteger(ddof) || ddof < 0 || ddof > MAX_WINDOW) {
         throw new RangeError(`ddof must be a non-negative integer, got ${describe(ddof)}`);
       }
-      normalized.ddof = unsigned(ddof);
+      normalized.ddof = ddof;
     }
   } else if (ddof !== undefined) {
     throw new TypeError(`ddof applies only to 'var' and 'std', not to '${op}'`);
@@ -102,7 +105,7 @@ function normalizeRolling(op: RollingOp, spec: Record<string, unknown>): Normali
   if (op === 'quantile') {
     if (q === undefined) throw new TypeError(`q is required for 'quantile'`);
     if (typeof q !== 'number' || !(q >= 0 && q <= 1)) throw new RangeError(`q must be a number in [0, 1], got ${describe(q)}`);
-    normalized.q = unsigned(q);
+    normalized.q = q;
   } else if (q !== undefined) {
     throw new TypeError(`q applies only to 'quantile', not to '${op}'`);
   }
@@ -139,14 +142,15 @@ function normalizeEwm(spec: Record<string, unknown>): NormalizedSpec {
       com = value;
       break;
   }
+  // A decay too slow for doubles: com overflows, which no kernel runs and no checkpoint's JSON holds.
+  if (com === Infinity) throw new RangeError(`${field} must give a finite centre of mass (com), got ${value}`);
   const adjust = spec.adjust ?? true;
   if (typeof adjust !== 'boolean') throw new TypeError(`adjust must be a boolean, got ${describe(adjust)}`);
   const minPeriods = spec.minPeriods ?? 0;
   if (!isInteger(minPeriods) || minPeriods < 0 || minPeriods > 0x7fffffff) {
     throw new RangeError(`minPeriods must be a non-negative integer, got ${describe(minPeriods)}`);
   }
-  com = unsigned(com);
-  return { op: 'ewm', com, alpha: 1 / (1 + com), adjust, minPeriods: unsigned(minPeriods) };
+  return { op: 'ewm', com, alpha: 1 / (1 + com), adjust, minPeriods };
 }
 
 /** Same normalized spec: the same fields, each Object.is-equal. */
