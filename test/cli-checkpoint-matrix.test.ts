@@ -5,7 +5,8 @@
 // checkpoint, with rows past the second one already in the output file; the
 // same command then resumes (on another worker count where the checkpoint
 // allows: 2 → 3, 3 → 2) and the output file must equal, byte for byte, that
-// of an uninterrupted run.
+// of an uninterrupted run. The time-window ops (TIME_OPS, over a 50 ms window;
+// in process only: --workers > 1 refuses time windows) get the same.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,14 +15,18 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mulberry32 as rng } from './adversarial.js';
 import { EWM_DECAY_FIELDS, KERNEL_OPS } from '../src/spec.js';
+import { TIME_OPS } from '../src/time/spec.js';
 import type { KernelSpec } from '../src/types.js';
 // @ts-expect-error: plain ESM without types, shared with the browser page
-import { matrixSpecs, specLabel } from './browser/matrix.js';
+import { matrixSpecs, specLabel, timeSpecs } from './browser/matrix.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BIN = path.join(ROOT, 'bin', 'streamkernel.js');
+/** What a cell runs: a kernel spec, or a time-window op's options (`window` a duration). */
+type CellSpec = KernelSpec | { op: string; window: string; minPeriods: number; q?: number };
 const SPECS = matrixSpecs(KERNEL_OPS, EWM_DECAY_FIELDS) as KernelSpec[];
-const label = specLabel as (spec: KernelSpec) => string;
+const TIME_SPECS = timeSpecs(TIME_OPS) as CellSpec[];
+const label = specLabel as (spec: CellSpec) => string;
 /** Workers when killed → workers on resume (a checkpoint of --workers 1 resumes only with --workers 1). */
 const WORKERS: [number, number][] = [[1, 1], [2, 3], [3, 2]];
 const ROWS = 3000;
@@ -48,7 +53,7 @@ function run(args: readonly string[], env: Record<string, string> = {}): Promise
 }
 
 /** A spec's options on the command line: each field as `--kebab-case value` (the CLI's ewm has no --min-periods). */
-function opArgs(spec: KernelSpec): string[] {
+function opArgs(spec: CellSpec): string[] {
   const args = ['--op', spec.op];
   for (const [field, value] of Object.entries(spec)) {
     if (field === 'op' || (spec.op === 'ewm' && field === 'minPeriods')) continue;
@@ -60,11 +65,11 @@ function opArgs(spec: KernelSpec): string[] {
 let dir: string;
 let input: string;
 
-function command(spec: KernelSpec, output: string, extra: readonly string[] = []): string[] {
+function command(spec: CellSpec, output: string, extra: readonly string[] = []): string[] {
   return ['run', input, '--value', 'v', '--key', 'k', '--time', 't', ...opArgs(spec), '--batch-size', String(BATCH), '-o', output, ...extra];
 }
 
-const checkpointed = (spec: KernelSpec, output: string, checkpoint: string, workers: number): string[] =>
+const checkpointed = (spec: CellSpec, output: string, checkpoint: string, workers: number): string[] =>
   command(spec, output, ['--workers', String(workers), '--checkpoint', checkpoint, '--checkpoint-every', String(EVERY), '--progress']);
 
 beforeAll(() => {
@@ -81,8 +86,8 @@ beforeAll(() => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** The uninterrupted run's output (one per spec, computed once). */
-const references = new Map<KernelSpec, Promise<Buffer>>();
-function referenceOf(spec: KernelSpec, name: string): Promise<Buffer> {
+const references = new Map<CellSpec, Promise<Buffer>>();
+function referenceOf(spec: CellSpec, name: string): Promise<Buffer> {
   let ref = references.get(spec);
   if (ref === undefined) {
     const output = path.join(dir, `${name}-reference.csv`);
@@ -95,13 +100,14 @@ function referenceOf(spec: KernelSpec, name: string): Promise<Buffer> {
   return ref;
 }
 
-describe(`run --checkpoint, SIGKILL, resume: ${SPECS.length} specs × --workers ${WORKERS.map(([a, b]) => `${a}→${b}`).join(', ')}`, () => {
-  SPECS.forEach((spec, i) => {
+/** The cells of one spec: killed on some workers, resumed on others. */
+function cells(specs: CellSpec[], workers: [number, number][], prefix: string): void {
+  specs.forEach((spec, i) => {
     // Concurrent: each cell mostly waits for its processes.
-    describe.concurrent(label(spec), () => {
-      for (const [killed, resumed] of WORKERS) {
+    describe.concurrent(`${prefix}${label(spec)}`, () => {
+      for (const [killed, resumed] of workers) {
         it(`killed with --workers ${killed}, resumed with --workers ${resumed}: the same bytes`, async ({ expect }) => {
-          const name = `${i}-${killed}`;
+          const name = `${prefix}${i}-${killed}`.replace(/\W/g, '-');
           const output = path.join(dir, `${name}.csv`);
           const checkpoint = path.join(dir, `${name}-ck`);
           const crashed = await run(checkpointed(spec, output, checkpoint, killed), { STREAMKERNEL_TEST_CRASH: CRASH });
@@ -109,11 +115,19 @@ describe(`run --checkpoint, SIGKILL, resume: ${SPECS.length} specs × --workers 
           const again = await run(checkpointed(spec, output, checkpoint, resumed));
           expect(again.code, again.stderr).toBe(0);
           expect(again.stderr).toContain(RESUMED_AT);
-          expect(readFileSync(output).equals(await referenceOf(spec, String(i)))).toBe(true);
+          expect(readFileSync(output).equals(await referenceOf(spec, `${prefix}${i}`.replace(/\W/g, '-')))).toBe(true);
         });
       }
     });
   });
+}
+
+describe(`run --checkpoint, SIGKILL, resume: ${SPECS.length} specs × --workers ${WORKERS.map(([a, b]) => `${a}→${b}`).join(', ')}`, () => {
+  cells(SPECS, WORKERS, '');
+});
+
+describe(`run --checkpoint over a time window, SIGKILL, resume: ${TIME_SPECS.length} ops`, () => {
+  cells(TIME_SPECS, [[1, 1]], 'time ');
 });
 
 describe('ewm with workers', () => {

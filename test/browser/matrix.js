@@ -26,6 +26,11 @@ export function matrixSpecs(ops, decayFields) {
   return specs;
 }
 
+/** One duration-rolling spec per time op (TIME_OPS of src/time/spec.ts, passed in): a 50 ms window. */
+export function timeSpecs(timeOps) {
+  return timeOps.map((op) => (op === 'quantile' ? { op, window: '50ms', minPeriods: MIN_PERIODS, q: Q } : { op, window: '50ms', minPeriods: MIN_PERIODS }));
+}
+
 /** A short name of a matrix spec: 'median', 'ewm span=10 adjust=false'. */
 export function specLabel(spec) {
   if (spec.op !== 'ewm') return spec.op;
