@@ -13,7 +13,7 @@ import { SnapshotError } from '../errors.js';
 import type { BatchKeys, LateRow, NormalizedWindowSpec, WindowOperator, WindowOutput, WindowResult, WindowSpec } from '../types.js';
 import { Acc } from './accumulator.js';
 import { addTo, EMITTED, fromAcc, GridBucket, opCode, OP_SUM, PENDING, pendingByKey, STRIDE, toAcc, valueOf } from './grid.js';
-import { checkTimestamps, KeyMap, toF64 } from './keys.js';
+import { checkGridTimestamps, checkTimestamps, KeyMap, toF64 } from './keys.js';
 import { ByteReader, ByteWriter, decodeTimeSnapshot, encodeTimeSnapshot, expectState, KIND_WINDOWS } from './snapshot.js';
 import { normalizeWindowSpec, sameNormalized } from './spec.js';
 
@@ -353,6 +353,7 @@ class EventTimeWindows implements WindowOperator {
     const vals = toF64(values, 'values');
     if (ts.length !== vals.length) throw new RangeError(`timestamps and values must have the same length, got ${ts.length} and ${vals.length}`);
     checkTimestamps(ts, this.rowsSeen);
+    if (this.spec.kind !== 'session') checkGridTimestamps(ts, this.rowsSeen, this.spec.size, this.spec.step, this.spec.offset);
     const ids = this.keyMap.ids32(keys, ts.length);
     const windows: WindowResult[] = [];
     const late: LateRow[] = [];
