@@ -35,6 +35,8 @@ import {
   inputPtr,
   OK,
   outputPtr,
+  sameF64,
+  scratch,
   statePtr,
   subBlockLength,
 } from '../common';
@@ -344,5 +346,78 @@ export function validate(): i32 {
   if (load<i32>(s + S_FINITE) != finite || load<i32>(s + S_INFINITE) != infinite) return ERR_STATE;
   if (load<i32>(s + S_EXTREME) != extreme || load<i32>(s + S_EXTREME + 4) != 0) return ERR_STATE;
   if (load<i32>(s + S_PREFIX_N) != prefixN) return ERR_STATE;
-  return OK;
+  if (!prefixSumsMatch(s, b, pos)) return ERR_STATE;
+  return suffixSumsMatch(s, w, b, pos, prefixN);
+}
+
+/**
+ * K_L and the prefix sums are derived from the block's rows [0, pos): K_L is
+ * its first finite row (+0 while there is none) and the sums are recomputed
+ * with update()'s operations in its order; all must match bit for bit.
+ */
+function prefixSumsMatch(s: usize, b: i32, pos: i32): bool {
+  const ring = s + S_RING;
+  let shiftL: f64 = 0;
+  for (let i = 0; i < pos; i++) {
+    const x = load<f64>(ring + (<usize>i << 3));
+    if (isFinite(x)) {
+      shiftL = x;
+      break;
+    }
+  }
+  if (!sameF64(load<f64>(s + S_SHIFT_L), shiftL)) return false;
+  let sub1: f64 = 0, block1: f64 = 0, sub2: f64 = 0, block2: f64 = 0;
+  for (let i = 0; i < pos; i++) {
+    const x = load<f64>(ring + (<usize>i << 3));
+    if (isFinite(x)) {
+      const y = x - shiftL;
+      sub1 += y;
+      sub2 += y * y;
+    }
+    if ((i + 1) % b == 0) {
+      block1 += sub1;
+      block2 += sub2;
+      sub1 = 0;
+      sub2 = 0;
+    }
+  }
+  return (
+    sameF64(load<f64>(s + S_SUB1), sub1) &&
+    sameF64(load<f64>(s + S_BLOCK1), block1) &&
+    sameF64(load<f64>(s + S_SUB2), sub2) &&
+    sameF64(load<f64>(s + S_BLOCK2), block2)
+  );
+}
+
+/**
+ * The live suffix sums (offsets (pos, W]) are derived from the previous
+ * block's rows still in the ring at [pos, W): finishBlock() and, once the
+ * block has a finite row, reshiftSuffix() onto K_L recompute them, and they
+ * must match bit for bit; so must K_R when one of those rows is finite (else
+ * no live sum depends on it). Dead entries (at or below pos) are kept.
+ */
+function suffixSumsMatch(s: usize, w: i32, b: i32, pos: i32, prefixN: i32): i32 {
+  const n = (w + 1) * 2; // suffix1 and suffix2 are contiguous
+  const bytes = <usize>n << 3;
+  const saved = scratch(n);
+  if (saved == 0) return ERR_MEMORY;
+  const suf = s + suffix1(w);
+  const shiftR = load<f64>(s + S_SHIFT_R);
+  memory.copy(saved, suf, bytes);
+  finishBlock(s, w, b);
+  const recomputedR = load<f64>(s + S_SHIFT_R);
+  if (prefixN > 0) reshiftSuffix(s, w, pos, recomputedR, load<f64>(s + S_SHIFT_L));
+  let ok = true;
+  let liveFinite = false;
+  const ring = s + S_RING;
+  for (let j = pos; j < w; j++) liveFinite = liveFinite || isFinite(load<f64>(ring + (<usize>j << 3)));
+  if (liveFinite) ok = sameF64(shiftR, recomputedR);
+  for (let j = pos + 1; j <= w; j++) {
+    ok = ok && sameF64(load<f64>(suf + (<usize>j << 3)), load<f64>(saved + (<usize>j << 3)));
+    const k = <usize>(w + 1 + j) << 3;
+    ok = ok && sameF64(load<f64>(suf + k), load<f64>(saved + k));
+  }
+  memory.copy(suf, saved, bytes);
+  store<f64>(s + S_SHIFT_R, shiftR);
+  return ok ? OK : ERR_STATE;
 }
