@@ -3,10 +3,12 @@
 // loop; var/std of windows holding huge or tiny values must agree with the
 // count-window kernel's scaled path.
 import { describe, expect, it } from 'vitest';
+import { createKernel } from '../src/kernel.js';
 import { createCountWindows } from '../src/time/count.js';
 import { createTimeRolling } from '../src/time/rolling.js';
 import { createWindows } from '../src/time/windows.js';
 import type { WindowSpec } from '../src/types.js';
+import { mulberry32 } from './adversarial.js';
 
 const NS_EPOCH = 1.7e18; // 2023 in nanoseconds
 
@@ -51,5 +53,87 @@ describe('timestamps beyond exact ms arithmetic', () => {
     ]);
     const roll = await createTimeRolling({ op: 'sum', window: 10 });
     expect(Array.from(roll.push([-(2 ** 53), -(2 ** 53) + 4], [1, 2]).values)).toEqual([1, 3]);
+  });
+});
+
+describe('var/std of windows holding huge or tiny values', () => {
+  /** Same value, or both within a relative 1e-9 (different summation orders); 0, ±Inf and NaN exactly. */
+  function agrees(a: number, b: number): boolean {
+    if (Object.is(a, b) || (Number.isNaN(a) && Number.isNaN(b))) return true;
+    if (!Number.isFinite(a) || !Number.isFinite(b) || a === 0 || b === 0) return false;
+    return Math.abs(a - b) <= 1e-9 * Math.max(Math.abs(a), Math.abs(b));
+  }
+
+  const HOSTILE = [1e300, -1e300, 1e200, 1e150, -1e160, 1e-300, -1e-300, 1e-310, 5e-324, 2e-320, 0, -0, 1, 2, -3, 1e9, Infinity, NaN];
+
+  function hostileRows(seed: number, n: number): Float64Array {
+    const rng = mulberry32(seed);
+    const out = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      const r = rng();
+      // Mostly one magnitude per stretch, so whole windows of huge or tiny values occur.
+      const base = HOSTILE[Math.floor(i / 7 + seed) % 10]!;
+      out[i] = r < 0.3 ? HOSTILE[Math.floor(rng() * HOSTILE.length)]! : r < 0.7 ? base * (1 + Math.floor(rng() * 5)) : Math.round(rng() * 100) - 50;
+    }
+    return out;
+  }
+
+  it('regression: var/std of [1, 1e300, 2] is +Inf / finite in time rolling, tumbling and count windows (not 0), as the count-window kernel gives', async () => {
+    const rows = [1, 1e300, 2];
+    const ts = [0, 1, 2];
+    const std = 1e300 / Math.sqrt(3); // deviations ≈ (−1, 2, −1)·1e300/3
+    for (const op of ['var', 'std'] as const) {
+      const kernel = (await createKernel({ op, window: 3 })).push(new Float64Array(rows))[2]!;
+      const rolling = (await createTimeRolling({ op, window: 10 })).push(ts, rows).values[2]!;
+      const tumbling = await createWindows({ kind: 'tumbling', op, size: 10 });
+      const grid = [...tumbling.push(ts, rows).windows, ...tumbling.flush().windows][0]!.value;
+      const count = (await createCountWindows({ op, size: 3 })).push(rows).windows[0]!.value;
+      const sessions = await createWindows({ kind: 'session', op, gap: 10 });
+      const session = [...sessions.push(ts, rows).windows, ...sessions.flush().windows][0]!.value;
+      const expected = op === 'var' ? Infinity : std;
+      for (const value of [kernel, rolling, grid, count, session]) expect(agrees(value, expected), `${op}: ${value}`).toBe(true);
+    }
+  });
+
+  it('regression: std of tiny values (1e-300 apart) is not 0 in any window kind', async () => {
+    const rows = [1e-300, 2e-300, 3e-300];
+    const ts = [0, 1, 2];
+    const rolling = (await createTimeRolling({ op: 'std', window: 10 })).push(ts, rows).values[2]!;
+    const count = (await createCountWindows({ op: 'std', size: 3 })).push(rows).windows[0]!.value;
+    const tumbling = await createWindows({ kind: 'tumbling', op: 'std', size: 10 });
+    const grid = [...tumbling.push(ts, rows).windows, ...tumbling.flush().windows][0]!.value;
+    for (const value of [rolling, count, grid]) expect(agrees(value, 1e-300)).toBe(true);
+  });
+
+  it('regression: merging sessions whose values are ±1e308 apart gives the std of all their rows (no overflow to NaN or 0)', async () => {
+    const op = await createWindows({ kind: 'session', op: 'std', gap: 15, maxOutOfOrderness: 100 });
+    // Two sessions, then a row between them that merges them.
+    const out = [...op.push([0, 20, 10], [1e308, -1e308, 0]).windows, ...op.flush().windows];
+    const merged = out.filter((w) => w.count === 3);
+    expect(merged).toHaveLength(1);
+    expect(agrees(merged[0]!.value, 1e308)).toBe(true);
+  });
+
+  it('fuzz: time rolling, tumbling and count windows agree with the count-window kernel on the same rows (±1e±300, subnormals, ±0, ±Inf, NaN)', async () => {
+    for (let seed = 1; seed <= 12; seed++) {
+      const n = 120;
+      const rows = hostileRows(seed, n);
+      const ts = Float64Array.from({ length: n }, (_, i) => i);
+      for (const op of ['var', 'std'] as const) {
+        for (const [w, ddof] of [[1, 0], [3, 1], [5, 0], [8, 1]] as const) {
+          const kernel = (await createKernel({ op, window: w, minPeriods: 1, ddof })).push(rows);
+          const rolling = (await createTimeRolling({ op, window: w, ddof })).push(ts, rows).values;
+          for (let i = 0; i < n; i++) expect(agrees(rolling[i]!, kernel[i]!), `rolling ${op} w=${w} seed ${seed} row ${i}: ${rolling[i]} vs ${kernel[i]}`).toBe(true);
+          const tumbling = await createWindows({ kind: 'tumbling', op, size: w, ddof });
+          const grid = [...tumbling.push(ts, rows).windows, ...tumbling.flush().windows];
+          const count = (await createCountWindows({ op, size: w, ddof })).push(rows).windows;
+          for (const win of [...grid, ...count]) {
+            const last = win.end - 1;
+            if (last >= n) continue;
+            expect(agrees(win.value, kernel[last]!), `${op} w=${w} seed ${seed} window ending ${win.end}: ${win.value} vs ${kernel[last]}`).toBe(true);
+          }
+        }
+      }
+    }
   });
 });

@@ -40,6 +40,7 @@ import {
   statePtr,
   subBlockLength,
 } from '../common';
+import { isExtreme, scaledVariance } from '../scaled';
 export { statePtr, stateSize, inputPtr, outputPtr, capacity, reserve } from '../common';
 
 const FAMILY: i32 = 3;
@@ -75,63 +76,11 @@ const S_RING: usize = HEADER_BYTES + 80; // f64 × W: raw rows, current block th
 }
 
 
-/**
- * A finite, nonzero row outside [2⁻⁴⁰⁰, 2⁴⁰¹): its square may overflow or lose
- * precision. Read off the exponent bits: two integer compares, no branches.
- */
-@inline function isExtreme(x: f64): bool {
-  const bits = reinterpret<u64>(x);
-  const e = <u32>(bits >> 52) & 0x7ff;
-  // e − 623 > 800 (unsigned) ⇔ e < 623 or e > 1423; then exclude ±0 and Inf/NaN.
-  return (e - 623 > 800) & (e != 0x7ff) & ((bits << 1) != 0);
-}
-
 /** Finite and not extreme (zero included): the rows that never change a counter. */
 @inline function isOrdinary(x: f64): bool {
   const bits = reinterpret<u64>(x);
   const e = <u32>(bits >> 52) & 0x7ff;
   return (e - 623 <= 800) | ((bits << 1) == 0);
-}
-
-/** The variance's M2 and n of the window, by scaled two passes over the ring; M2 is scaled by 2^(−2·exponent). */
-function scaledWindowVariance(ring: usize, w: i32, ddof: f64, isStd: bool): f64 {
-  let n = 0;
-  let maxAbs: f64 = 0;
-  for (let i = 0; i < w; i++) {
-    const x = load<f64>(ring + (<usize>i << 3));
-    if (isFinite(x)) {
-      n++;
-      const a = Math.abs(x);
-      if (a > maxAbs) maxAbs = a;
-    }
-  }
-  // Scale by 2^-e so the largest magnitude is in [0.5, 1): exact for every row that matters.
-  const e = maxAbs == 0 ? 0 : <i32>((reinterpret<u64>(maxAbs) >> 52) & 0x7ff) - 1022;
-  const down = powerOfTwo(-e);
-  let sum: f64 = 0;
-  for (let i = 0; i < w; i++) {
-    const x = load<f64>(ring + (<usize>i << 3));
-    if (isFinite(x)) sum += x * down;
-  }
-  const mean = sum / <f64>n;
-  let m2: f64 = 0;
-  for (let i = 0; i < w; i++) {
-    const x = load<f64>(ring + (<usize>i << 3));
-    if (isFinite(x)) {
-      const d = x * down - mean;
-      m2 += d * d;
-    }
-  }
-  const scaledVar = m2 / (<f64>n - ddof);
-  // Undo the scaling: twice for the variance (it may overflow to +Inf, correctly), once for std.
-  if (isStd) return Math.sqrt(scaledVar) * powerOfTwo(e);
-  return scaledVar * powerOfTwo(e) * powerOfTwo(e);
-}
-
-/** 2^k for k in the normal range, split in two steps so both factors are normal. */
-@inline function powerOfTwo(k: i32): f64 {
-  const half = k / 2;
-  return reinterpret<f64>(<u64>(half + 1023) << 52) * reinterpret<f64>(<u64>(k - half + 1023) << 52);
 }
 
 export function init(op: i32, window: i32, minPeriods: i32, p0: f64, p1: f64): i32 {
@@ -270,7 +219,7 @@ export function update(n: i32): void {
       const nFinite = <f64>finite;
       if (finite + infinite >= minPeriods && infinite == 0 && nFinite - ddof > 0) {
         if (extreme > 0) {
-          result = scaledWindowVariance(ring, w, ddof, isStd);
+          result = scaledVariance(ring, w, 0, 0, 8, finite, ddof, isStd);
         } else {
           // The suffix sums are already on K_L (reshiftSuffix), or on K_R while the prefix is empty.
           const s1 = load<f64>(suf1 + (<usize>(pos + 1) << 3)) + (block1 + sub1);
