@@ -7,7 +7,9 @@
 import { describe, expect, it } from 'vitest';
 import { crc32 } from '../src/crc32.js';
 import { createKernel, restoreKernel, SnapshotError, type Kernel, type KernelSpec } from '../src/index.js';
+import { createTimeRolling, restoreTimeRolling } from '../src/time/rolling.js';
 import { mulberry32, randInt, type Rng } from './adversarial.js';
+import { refStdOf, refVarOf } from './reference.js';
 
 /** Byte offsets in the state region (after the 44-byte snapshot header): the ring position and the ring. */
 const STATE_AT = 44;
@@ -190,5 +192,78 @@ describe('forged kernel snapshots', () => {
     const bytes = kernel.snapshot();
     new DataView(bytes.buffer).setFloat64(STATE_AT + 48, 1000, true); // S_ACC_SUB
     await expect(restoreKernel(resealed(bytes))).rejects.toMatchObject({ code: 'BAD_STATE' });
+  });
+});
+
+/** The window rows (timestamps, values) of an unkeyed duration-rolling snapshot (layout: src/time/rolling.ts). */
+function rollingRows(bytes: Uint8Array): { ts: Float64Array; val: Float64Array } {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let at = 24 + view.getUint32(16, true) + 24; // framing, spec, then rowsSeen, maxTs, lastSweep
+  expect(view.getUint32(at, true)).toBe(0); // no key names
+  const slots = view.getUint32(at + 4, true);
+  if (slots === 0) return { ts: new Float64Array(0), val: new Float64Array(0) };
+  at += 8 + 4 + 8; // slot count, key, last timestamp
+  const len = view.getUint32(at, true);
+  at += 8; // len, front
+  const read = (from: number): Float64Array => Float64Array.from({ length: len }, (_, i) => view.getFloat64(from + 8 * i, true));
+  return { ts: read(at), val: read(at + 8 * len) };
+}
+
+/** Equal, or both NaN, or within 1e-9 relative of the exact value. */
+function close(a: number, b: number): boolean {
+  if (Object.is(a, b) || (Number.isNaN(a) && Number.isNaN(b))) return true;
+  if (!Number.isFinite(a) || !Number.isFinite(b)) return false;
+  // Subnormal results carry few bits: a few units of 2⁻¹⁰⁷⁴ apart is as close as they get.
+  return Math.abs(a - b) <= Math.max(1e-9 * Math.max(Math.abs(a), Math.abs(b)), 2e-323);
+}
+
+describe('forged duration-rolling snapshots', () => {
+  it('regression: an accepted forged time-rolling var/std snapshot continues as its window rows imply (no var 0 of differing values)', async () => {
+    const rng = mulberry32(99);
+    let accepted = 0;
+    for (const op of ['var', 'std'] as const) {
+      for (let round = 0; round < 6; round++) {
+        const spec = { op, window: 8, ddof: round % 2 };
+        const live = await createTimeRolling(spec);
+        const n = randInt(rng, 3, 30);
+        live.push(Float64Array.from({ length: n }, (_, i) => i), values(rng, n));
+        const genuine = live.snapshot();
+        const len = rollingRows(genuine).val.length;
+        // The slot's values end before the key-maximum and held-row counts (u32 each) and the CRC.
+        const valuesAt = genuine.length - 12 - 8 * len;
+        for (let t = 0; t < 40; t++) {
+          const bytes = genuine.slice();
+          const view = new DataView(bytes.buffer);
+          if (len > 0 && rng() < 0.7) {
+            view.setFloat64(valuesAt + 8 * randInt(rng, 0, len - 1), SPECIAL[randInt(rng, 0, SPECIAL.length - 1)]!, true);
+          } else {
+            const at = randInt(rng, 24, bytes.length - 5);
+            bytes[at] = bytes[at]! ^ (1 << randInt(rng, 0, 7));
+          }
+          const forged = resealed(bytes);
+          let restored;
+          try {
+            restored = await restoreTimeRolling(forged, spec); // a forged spec is refused against the expected one
+          } catch (error) {
+            expect(error).toBeInstanceOf(SnapshotError);
+            continue;
+          }
+          accepted++;
+          // The exact var/std of each continuation row's window: the forged window rows and the new rows in (t − 8, t].
+          const rows = rollingRows(forged);
+          const nextTs = Float64Array.from({ length: 12 }, (_, i) => n + i);
+          const next = values(rng, 12);
+          const allTs = [...rows.ts, ...nextTs];
+          const allVal = [...rows.val, ...next];
+          const got = restored.push(nextTs, next).values;
+          for (let i = 0; i < got.length; i++) {
+            const window = allVal.filter((_, j) => allTs[j]! > nextTs[i]! - 8 && allTs[j]! <= nextTs[i]!);
+            const want = op === 'var' ? refVarOf(window, 1, spec.ddof) : refStdOf(window, 1, spec.ddof);
+            expect(close(got[i]!, want), `${op}: row ${i}: ${got[i]} vs exact ${want} of [${window.join(', ')}]`).toBe(true);
+          }
+        }
+      }
+    }
+    expect(accepted).toBeGreaterThan(0);
   });
 });
