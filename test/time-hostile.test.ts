@@ -2,11 +2,16 @@
 // arithmetic is no longer exact (a nanosecond epoch) must be refused, never
 // loop; var/std of windows holding huge or tiny values must agree with the
 // count-window kernel's scaled path.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { createKernel } from '../src/kernel.js';
 import { createCountWindows } from '../src/time/count.js';
 import { createTimeRolling } from '../src/time/rolling.js';
-import { createWindows } from '../src/time/windows.js';
+import { createWindows, windowIndexRange } from '../src/time/windows.js';
 import type { WindowSpec } from '../src/types.js';
 import { mulberry32 } from './adversarial.js';
 
@@ -32,6 +37,7 @@ describe('timestamps beyond exact ms arithmetic', () => {
     expect(() => tiny.push([1, 2e9], [1, 2])).toThrow(
       'timestamps[1] (row 1) is too far from the window grid: |t − offset| + size must be below 2^52 · step (step 1e-9 ms), got t = 2000000000',
     );
+    expect(() => windowIndexRange(NS_EPOCH, 10, 10, 0)).toThrow(/is too far from the window grid/);
     const far = await createWindows({ kind: 'tumbling', op: 'sum', size: 10, offset: 1e17 });
     expect(() => far.push([5], [1])).toThrow(/^timestamps\[0\] \(row 0\) is too far from the window grid/);
   });
@@ -135,5 +141,34 @@ describe('var/std of windows holding huge or tiny values', () => {
         }
       }
     }
+  });
+});
+
+describe('the CLI on hostile time windows', () => {
+  // `run` end to end on the compiled CLI (dist/, built by `npm run build`).
+  const bin = fileURLToPath(new URL('../bin/streamkernel.js', import.meta.url));
+  function run(csv: string, args: readonly string[]): { status: number | null; stdout: string; stderr: string } {
+    const dir = mkdtempSync(path.join(tmpdir(), 'sk-hostile-'));
+    try {
+      const input = path.join(dir, 'in.csv');
+      writeFileSync(input, csv);
+      return spawnSync(process.execPath, [bin, 'run', input, ...args], { encoding: 'utf8', timeout: 60_000 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  it('regression: run --window 5s --op var of [1, 1e300, 2] gives Infinity (and std 5.77e299), not 0', () => {
+    const out = run('ts,v\n0,1\n1000,1e300\n2000,2\n', ['--value', 'v', '--time', 'ts', '--op', 'var', '--op', 'std', '--window', '5s']);
+    expect(out.status).toBe(0);
+    const last = out.stdout.trim().split('\n').at(-1)!.split(',');
+    expect(last[2]).toBe('Infinity');
+    expect(Math.abs(Number(last[3]) / (1e300 / Math.sqrt(3)) - 1)).toBeLessThan(1e-12);
+  });
+
+  it('regression: run --window on a nanosecond epoch fails with the row named instead of hanging', () => {
+    const out = run('ts,v\n0,1\n1.7e18,2\n', ['--value', 'v', '--time', 'ts', '--op', 'var', '--window', '5s']);
+    expect(out.status).not.toBe(0);
+    expect(out.stderr).toContain('timestamps[1] (row 1) must be within ±2^53 ms');
   });
 });

@@ -106,8 +106,13 @@ class TimerHeap {
   }
 }
 
-/** The first window index j with j·step + offset + size > t, and the last with j·step + offset ≤ t. */
+/**
+ * The first window index j with j·step + offset + size > t, and the last with
+ * j·step + offset ≤ t. Throws RangeError where the indices are not exact
+ * integers (the loops below could not step).
+ */
 export function windowIndexRange(t: number, size: number, step: number, offset: number): [number, number] {
+  checkGridTimestamps(Float64Array.of(t), 0, size, step, offset);
   let hi = Math.floor((t - offset) / step);
   while (hi * step + offset > t) hi--;
   while ((hi + 1) * step + offset <= t) hi++;
