@@ -8,9 +8,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { crc32 } from '../src/crc32.js';
 import { createKernel } from '../src/kernel.js';
 import { createCountWindows } from '../src/time/count.js';
-import { createTimeRolling } from '../src/time/rolling.js';
+import { createTimeRolling, restoreTimeRolling } from '../src/time/rolling.js';
 import { createWindows, windowIndexRange } from '../src/time/windows.js';
 import type { WindowSpec } from '../src/types.js';
 import { mulberry32 } from './adversarial.js';
@@ -47,6 +48,16 @@ describe('timestamps beyond exact ms arithmetic', () => {
     expect(() => roll.push([1, NS_EPOCH], [1, 2])).toThrow(/^timestamps\[1\] \(row 1\) must be within ±2\^53 ms/);
     const sessions = await createWindows({ kind: 'session', op: 'sum', gap: 10 });
     expect(() => sessions.push([NS_EPOCH], [1])).toThrow(/^timestamps\[0\] \(row 0\) must be within ±2\^53 ms/);
+  });
+
+  it('regression: a duration-rolling snapshot whose greatest timestamp is forged to a nanosecond epoch is refused', async () => {
+    const op = await createTimeRolling({ op: 'sum', window: '5s' });
+    op.push([1, 2], [1, 2]);
+    const bytes = op.snapshot();
+    const view = new DataView(bytes.buffer);
+    view.setFloat64(24 + view.getUint32(16, true) + 8, NS_EPOCH, true); // after the spec and the row counter
+    view.setUint32(bytes.length - 4, crc32(bytes, 0, bytes.length - 4), true);
+    await expect(restoreTimeRolling(bytes)).rejects.toMatchObject({ code: 'BAD_STATE' });
   });
 
   it('timestamps up to ±2^53 ms still work exactly at the edge of the range', async () => {

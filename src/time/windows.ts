@@ -13,7 +13,7 @@ import { SnapshotError } from '../errors.js';
 import type { BatchKeys, LateRow, NormalizedWindowSpec, WindowOperator, WindowOutput, WindowResult, WindowSpec } from '../types.js';
 import { Acc } from './accumulator.js';
 import { addTo, EMITTED, fromAcc, GridBucket, opCode, OP_SUM, PENDING, pendingByKey, STRIDE, toAcc, valueOf } from './grid.js';
-import { checkGridTimestamps, checkTimestamps, KeyMap, toF64 } from './keys.js';
+import { checkGridTimestamps, checkTimestamps, KeyMap, MAX_TIMESTAMP, toF64 } from './keys.js';
 import { ByteReader, ByteWriter, decodeTimeSnapshot, encodeTimeSnapshot, expectState, KIND_WINDOWS } from './snapshot.js';
 import { normalizeWindowSpec, sameNormalized } from './spec.js';
 
@@ -596,7 +596,7 @@ class EventTimeWindows implements WindowOperator {
     const rowsSeen = r.f64();
     expectState(Number.isInteger(rowsSeen) && rowsSeen >= 0 && rowsSeen <= 2 ** 53, 'row counter out of range');
     const maxTs = r.f64();
-    expectState(maxTs === -Infinity || Number.isFinite(maxTs), 'greatest timestamp out of range');
+    expectState(maxTs === -Infinity || Math.abs(maxTs) <= MAX_TIMESTAMP, 'greatest timestamp out of range');
     const late = r.f64();
     expectState(Number.isInteger(late) && late >= 0 && late <= rowsSeen, 'late counter out of range');
     const nNames = r.count(4, 'key name');
