@@ -589,7 +589,7 @@ export function validate(): i32 {
   // count keeps no sums (they stay 0 and are never read).
   if (gOp == OP_COUNT) return OK;
   if (!prefixSumsMatch(s, b, pos)) return ERR_STATE;
-  return suffixSumsMatch(s, w, b, pos);
+  return suffixSumsStatus(s, w, b, pos);
 }
 
 /**
@@ -618,7 +618,7 @@ function prefixSumsMatch(s: usize, b: i32, pos: i32): bool {
  * for bit. The entries at or below pos are dead (never read before the next
  * finishBlock()) and are kept as they were.
  */
-function suffixSumsMatch(s: usize, w: i32, b: i32, pos: i32): i32 {
+function suffixSumsStatus(s: usize, w: i32, b: i32, pos: i32): i32 {
   const bytes = (<usize>w + 1) << 3;
   const saved = scratch(w + 1);
   if (saved == 0) return ERR_MEMORY;

@@ -296,7 +296,7 @@ export function validate(): i32 {
   if (load<i32>(s + S_EXTREME) != extreme || load<i32>(s + S_EXTREME + 4) != 0) return ERR_STATE;
   if (load<i32>(s + S_PREFIX_N) != prefixN) return ERR_STATE;
   if (!prefixSumsMatch(s, b, pos)) return ERR_STATE;
-  return suffixSumsMatch(s, w, b, pos, prefixN);
+  return suffixSumsStatus(s, w, b, pos, prefixN);
 }
 
 /**
@@ -345,7 +345,7 @@ function prefixSumsMatch(s: usize, b: i32, pos: i32): bool {
  * must match bit for bit; so must K_R when one of those rows is finite (else
  * no live sum depends on it). Dead entries (at or below pos) are kept.
  */
-function suffixSumsMatch(s: usize, w: i32, b: i32, pos: i32, prefixN: i32): i32 {
+function suffixSumsStatus(s: usize, w: i32, b: i32, pos: i32, prefixN: i32): i32 {
   const n = (w + 1) * 2; // suffix1 and suffix2 are contiguous
   const bytes = <usize>n << 3;
   const saved = scratch(n);
