@@ -2,14 +2,14 @@
 // (browser-safe). Lines are split on bytes, so byte offsets are exact, and
 // each line is read with JSON.parse.
 
-import { BatchBuilder, byteChunks, parseTimeText, parseValueText, quote, skipTo, startOffset } from './columns.js';
+import { BatchBuilder, byteChunks, MAX_ROW_BYTES, parseValueText, quote, skipTo, startOffset, TOO_LONG } from './columns.js';
 import { MalformedRowError, UnknownColumnError } from './errors.js';
 import type { OpenBytes } from './csv.js';
 import type { ByteInput, ColumnBatch, ColumnOptions } from './types.js';
 
 const NL = 0x0a;
-const MAX_LINE_BYTES = 1 << 24;
-const decoder = new TextDecoder('utf-8', { fatal: false });
+// Fatal: decoding invalid bytes to U+FFFD would merge keys that are different bytes.
+const decoder = new TextDecoder('utf-8', { fatal: true });
 
 function cellText(v: unknown): string {
   return typeof v === 'string' ? v : JSON.stringify(v) ?? 'undefined';
@@ -23,8 +23,14 @@ export async function* ndjsonBatches(open: OpenBytes, seekable: boolean, options
   let checkedColumns = from.rows > 0; // a replay: the first row was checked before
   let line = from.lines;
 
-  const row = (text: string, endBytes: number): void => {
+  const row = (bytes: Uint8Array, endBytes: number): void => {
     line++;
+    let text: string;
+    try {
+      text = decoder.decode(bytes);
+    } catch {
+      return builder.reject(line, 'not valid UTF-8', endBytes);
+    }
     const trimmed = text.trim();
     if (trimmed === '') {
       // A blank line is no row, but replays start after it.
@@ -59,12 +65,12 @@ export async function* ndjsonBatches(open: OpenBytes, seekable: boolean, options
     let timeText = '';
     if (tName !== undefined) {
       const t = rec[tName];
-      const parsed = typeof t === 'number' ? (Number.isFinite(t) ? t : undefined) : typeof t === 'string' ? parseTimeText(t) : undefined;
-      if (parsed === undefined) {
-        return builder.reject(line, t === undefined ? `no field ${quote(tName)}` : `time ${quote(cellText(t))} is neither a number nor a date`, endBytes);
-      }
-      time = parsed;
+      if (t === undefined) return builder.reject(line, `no field ${quote(tName)}`, endBytes);
       timeText = cellText(t);
+      const n = typeof t === 'number' ? t : typeof t === 'string' ? parseValueText(t) : NaN;
+      const parsed = builder.timeOf(line, endBytes, timeText, typeof t === 'string' ? t : '', n);
+      if (parsed === undefined) return;
+      time = parsed;
     }
     let key = '';
     if (kName !== undefined) {
@@ -79,7 +85,7 @@ export async function* ndjsonBatches(open: OpenBytes, seekable: boolean, options
 
   let carry: Uint8Array[] = [];
   let carryLength = 0;
-  const joinCarry = (tail: Uint8Array): string => {
+  const joinCarry = (tail: Uint8Array): Uint8Array => {
     const whole = new Uint8Array(carryLength + tail.length);
     let o = 0;
     for (const c of carry) {
@@ -89,7 +95,11 @@ export async function* ndjsonBatches(open: OpenBytes, seekable: boolean, options
     whole.set(tail, o);
     carry = [];
     carryLength = 0;
-    return decoder.decode(whole);
+    return whole;
+  };
+  // Fatal even with onError 'skip': the line is never held whole, so it cannot be told apart from the next.
+  const tooLong = (): void => {
+    builder.error ??= new MalformedRowError(line + 1, TOO_LONG);
   };
   let chunkStart = from.bytes;
   const chunks = seekable ? open(from.bytes) : skipTo(open(0)[Symbol.asyncIterator](), 0, from.bytes);
@@ -97,16 +107,16 @@ export async function* ndjsonBatches(open: OpenBytes, seekable: boolean, options
     let pos = 0;
     for (;;) {
       const nl = chunk.indexOf(NL, pos);
-      if (nl === -1) break;
-      const text = carryLength > 0 ? joinCarry(chunk.subarray(pos, nl)) : decoder.decode(chunk.subarray(pos, nl));
+      if (carryLength + (nl === -1 ? chunk.length : nl) - pos > MAX_ROW_BYTES) tooLong();
+      if (nl === -1 || builder.error !== undefined) break;
+      const bytes = carryLength > 0 ? joinCarry(chunk.subarray(pos, nl)) : chunk.subarray(pos, nl);
       pos = nl + 1;
-      row(text, chunkStart + pos);
+      row(bytes, chunkStart + pos);
       if (builder.error !== undefined) break;
     }
     if (builder.error === undefined && pos < chunk.length) {
       carry.push(chunk.slice(pos));
       carryLength += chunk.length - pos;
-      if (carryLength > MAX_LINE_BYTES) builder.reject(line + 1, `line longer than ${MAX_LINE_BYTES} bytes`, chunkStart + chunk.length);
     }
     chunkStart += chunk.length;
     if (builder.error !== undefined) break;
