@@ -237,8 +237,12 @@ export async function* csvBatches(open: OpenBytes, seekable: boolean, options: C
   const onRecord = (record: string[]): void => {
     const line = baseLines + api.info.lines;
     const bytes = base + api.info.bytes;
+    const long = bytes - rowStart > MAX_ROW_BYTES;
     rowStart = bytes;
-    if (record.length !== width) {
+    if (long) {
+      // A row a little too long may end within the piece that crossed the limit.
+      builder.error ??= new MalformedRowError(line, TOO_LONG);
+    } else if (record.length !== width) {
       builder.reject(line, `expected ${width} fields, got ${record.length}: ${quote(shownCell(record.join(rawDelimiter)))}`, bytes);
     } else {
       builder.addText(line, bytes, record[vi] as string, ti >= 0 ? record[ti] : undefined, ki >= 0 ? record[ki] : undefined);

@@ -12,7 +12,8 @@ const NL = 0x0a;
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
 function cellText(v: unknown): string {
-  return typeof v === 'string' ? v : JSON.stringify(v) ?? 'undefined';
+  // String(), not JSON.stringify: a time of 1e400 is read as Infinity, and is shown so.
+  return typeof v === 'string' ? v : typeof v === 'number' ? String(v) : JSON.stringify(v) ?? 'undefined';
 }
 
 /** The batches of an NDJSON input read through `open` (seekable when `seekable`). */
@@ -107,7 +108,7 @@ export async function* ndjsonBatches(open: OpenBytes, seekable: boolean, options
     let pos = 0;
     for (;;) {
       const nl = chunk.indexOf(NL, pos);
-      if (carryLength + (nl === -1 ? chunk.length : nl) - pos > MAX_ROW_BYTES) tooLong();
+      if (carryLength + (nl === -1 ? chunk.length : nl + 1) - pos > MAX_ROW_BYTES) tooLong(); // its '\n' included
       if (nl === -1 || builder.error !== undefined) break;
       const bytes = carryLength > 0 ? joinCarry(chunk.subarray(pos, nl)) : chunk.subarray(pos, nl);
       pos = nl + 1;
