@@ -20,7 +20,7 @@ import {
   type ColumnOptions,
 } from '../src/connectors/index.js';
 import { parseIsoDate } from '../src/connectors/columns.js';
-import { csvFileSource } from '../src/connectors/node.js';
+import { csvFileSource, ndjsonFileSource } from '../src/connectors/node.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BIN = path.join(ROOT, 'bin', 'streamkernel.js');
@@ -221,7 +221,7 @@ describe('item 7: keys that are different bytes stay different', () => {
     expect(bom.keys).toEqual(['\uFEFFa', 'a']);
   });
 
-  it('regression: valid keys that look alike stay distinct, and a non-ASCII delimiter works', async () => {
+  it('keeps valid look-alike keys distinct, and a non-ASCII delimiter working (cells are read as bytes)', async () => {
     const got = await gather(csvSource('k§v\né§1\ne\u0301§2\n\uFFFD§3\n', { value: 'v', key: 'k', delimiter: '§' }));
     expect(got.keys).toEqual(['é', 'e\u0301', '\uFFFD']);
     expect(got.values).toEqual([1, 2, 3]);
@@ -336,6 +336,27 @@ describe('dates and times', () => {
     const run = await cli(['run', '--value', 'v', '--time', 't', '--op', 'sum', '--window', '1d'], 't,v\n2024-01-01,1\n7,2\n');
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/^streamkernel run: stdin: line 3: time "7" is a number, but the first row's time is a date/);
+  });
+});
+
+describe('time format on a replay', () => {
+  it('regression: a file source resumed from an offset keeps the first row\'s time format (a date right after it is still refused)', async () => {
+    for (const [name, text, source] of [
+      ['mixed.csv', 't,v\n1,1\n2,2\n2024-01-01,3\n', csvFileSource],
+      ['mixed.ndjson', '{"t":1,"v":1}\n{"t":"2","v":2}\n{"t":"2024-01-01","v":3}\n', ndjsonFileSource],
+    ] as const) {
+      const src = source(file(name, text), { value: 'v', time: 't', batchSize: 2 });
+      const whole = await gather(src.batches());
+      const it = src.batches()[Symbol.asyncIterator]();
+      const first = (await it.next()).value as ColumnBatch;
+      await it.return?.();
+      const resumed = await gather(src.batches(first.end));
+      expect(lineError(resumed), name).toEqual(lineError(whole));
+      expect(lineError(resumed)?.[1]).toMatch(/^time "2024-01-01" is a date, but the first row's time is a number/);
+    }
+    // A replay from before any row was read lets its first row decide.
+    const dates = csvFileSource(file('dates.csv', 't,v\n2024-01-01,1\n2024-01-02,2\n'), { value: 'v', time: 't', batchSize: 1 });
+    expect((await gather(dates.batches({ bytes: 4, rows: 0, lines: 1 }))).values).toEqual([1, 2]);
   });
 });
 

@@ -47,7 +47,7 @@ export function parseTimeText(text: string): number | undefined {
 }
 
 // YYYY-MM-DD (or ±YYYYYY-MM-DD), then optionally T or space, hh:mm[:ss[.fff]] and Z or ±hh[:mm].
-const ISO_DATE = /^([+-]\d{6}|\d{4})-(\d\d)-(\d\d)(?:[T ](\d\d):(\d\d)(?::(\d\d)(?:[.,](\d{1,9}))?)?\s*(Z|[+-]\d\d(?::?\d\d)?)?)?$/;
+const ISO_DATE = /^([+-]\d{6}|\d{4})-(\d\d)-(\d\d)(?:[T ](\d\d):(\d\d)(?::(\d\d)(?:[.,](\d{1,9}))?)?(Z|[+-]\d\d(?::?\d\d)?)?)?$/;
 /** Milliseconds in 400 Gregorian years (the calendar repeats after them). */
 const MS_400_YEARS = 146_097 * 86_400_000;
 /** The range of a JavaScript Date. */
@@ -267,6 +267,11 @@ export class BatchBuilder {
     this.add(value, time, timeText ?? '', key, bytes, line);
   }
 
+  /** On a replay: whether the rows before it had dates (undefined: no row was read). */
+  expectDates(dates: boolean | undefined): void {
+    this.dateTimes = dates;
+  }
+
   /**
    * Checks a row's time: `text` is the cell, `n` the cell read as a number
    * (undefined when it is none, so it must be a date). Returns the time in ms,
@@ -352,6 +357,31 @@ export class BatchBuilder {
       return;
     }
   }
+}
+
+/**
+ * Whether the first row read of `batches` (a source read from its start)
+ * has a date for its time rather than a number; undefined when no row ends
+ * by byte `stop`. A replay asks this so that the first row of the whole input
+ * decides the time format, as when it was read in one go.
+ */
+export async function firstTimeIsDate(batches: AsyncIterable<ColumnBatch>, stop: number): Promise<boolean | undefined> {
+  try {
+    for await (const b of batches) {
+      const text = b.timeText?.[0];
+      if (b.length > 0 && text !== undefined) return b.end.bytes <= stop ? parseValue(text, 0, text.length) === undefined : undefined;
+      if (b.end.bytes >= stop) return undefined;
+    }
+  } catch {
+    // A malformed row before any good one: no row decided.
+  }
+  return undefined;
+}
+
+/** Options to read a source from its start, a row per batch, into arrays of its own (for {@link firstTimeIsDate}). */
+export function probeOptions<T extends ColumnOptions>(options: T): T {
+  const { from: _from, valueBuffer: _buffer, ...rest } = options;
+  return { ...rest, batchSize: 1 } as T;
 }
 
 /** A cell quoted for a message, cut after 100 characters. */

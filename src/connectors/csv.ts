@@ -2,7 +2,7 @@
 // csv-parse is loaded on first use, its Node build in Node and its
 // self-contained browser build elsewhere).
 
-import { BatchBuilder, byteChunks, latin1Of, MAX_ROW_BYTES, quote, shownCell, skipTo, startOffset, TOO_LONG, utf8Cell } from './columns.js';
+import { BatchBuilder, byteChunks, firstTimeIsDate, latin1Of, MAX_ROW_BYTES, probeOptions, quote, shownCell, skipTo, startOffset, TOO_LONG, utf8Cell } from './columns.js';
 import { AmbiguousColumnError, MalformedRowError, UnknownColumnError } from './errors.js';
 import type { ByteInput, ColumnBatch, ColumnOptions, SourceOffset } from './types.js';
 
@@ -193,6 +193,8 @@ export async function* csvBatches(open: OpenBytes, seekable: boolean, options: C
   const ti = columnIndex(header, options.time);
   const ki = columnIndex(header, options.key);
   const width = header.length;
+  // A resumed file: its first row decides the time format, as in one pass.
+  if (seekable && from.rows > 0 && ti >= 0) builder.expectDates(await firstTimeIsDate(csvBatches(open, true, probeOptions(options)), from.bytes));
 
   // Where the data parse starts, and its chunks.
   let base = headerEnd;
@@ -293,8 +295,12 @@ function* fail(builder: BatchBuilder, rowError: MalformedRowError): Generator<Co
  * chunk and a batch. Values use the CLI's strict number grammar (empty,
  * `NaN` and `nan` are missing values; `inf`, `Infinity` infinities).
  * A row with another number of fields than the header, a value that is not a
- * number, a time that is neither a number nor a date, and broken quoting are
- * malformed rows ({@link MalformedRowError}, or counted with `onError: 'skip'`).
+ * number, a time that is neither a finite number nor an ISO 8601 date (UTC
+ * when it names no zone; the first row decides between numbers and dates), a
+ * key that is not valid UTF-8, and broken quoting are malformed rows
+ * ({@link MalformedRowError}, or counted with `onError: 'skip'`). A row longer
+ * than 16 MiB always throws. A name the header has twice cannot be selected
+ * ({@link AmbiguousColumnError}).
  * With `options.from`, the bytes before it are read past (the header is read
  * again); for files, the Node `csvFileSource` seeks instead.
  *

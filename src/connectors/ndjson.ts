@@ -2,7 +2,7 @@
 // (browser-safe). Lines are split on bytes, so byte offsets are exact, and
 // each line is read with JSON.parse.
 
-import { BatchBuilder, byteChunks, MAX_ROW_BYTES, parseValueText, quote, skipTo, startOffset, TOO_LONG } from './columns.js';
+import { BatchBuilder, byteChunks, firstTimeIsDate, MAX_ROW_BYTES, parseValueText, probeOptions, quote, skipTo, startOffset, TOO_LONG } from './columns.js';
 import { MalformedRowError, UnknownColumnError } from './errors.js';
 import type { OpenBytes } from './csv.js';
 import type { ByteInput, ColumnBatch, ColumnOptions } from './types.js';
@@ -22,6 +22,8 @@ export async function* ndjsonBatches(open: OpenBytes, seekable: boolean, options
   const builder = new BatchBuilder(options, from, true);
   const { value: vName, time: tName, key: kName } = options;
   let checkedColumns = from.rows > 0; // a replay: the first row was checked before
+  // A resumed file: its first row decides the time format, as in one pass.
+  if (seekable && from.rows > 0 && tName !== undefined) builder.expectDates(await firstTimeIsDate(ndjsonBatches(open, true, probeOptions(options)), from.bytes));
   let line = from.lines;
 
   const row = (bytes: Uint8Array, endBytes: number): void => {
@@ -134,9 +136,12 @@ export async function* ndjsonBatches(open: OpenBytes, seekable: boolean, options
  * Parses NDJSON bytes (one JSON object per line) as a stream into typed
  * column batches; blank lines are ignored. A value is a JSON number, `null`
  * (missing) or a string in the CLI's number grammar (`"NaN"`, `"inf"`); a
- * time is a number of milliseconds or a date string; a key is a string or a
- * number. A line that is not a JSON object, or lacks a column, is a malformed
- * row; a column missing from the first row is an {@link UnknownColumnError}.
+ * time is a finite number of milliseconds or an ISO 8601 date string (UTC
+ * when it names no zone; the first row decides between numbers and dates); a
+ * key is a string or a number. A line that is not valid UTF-8 or not a JSON
+ * object, or lacks a column, is a malformed row; a line longer than 16 MiB
+ * always throws; a column missing from the first row is an
+ * {@link UnknownColumnError}.
  *
  * @example
  * ```ts
