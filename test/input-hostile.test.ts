@@ -283,6 +283,23 @@ describe('item 9: broken CSV quoting names its line', () => {
     expect(run.stderr).toMatch(/^streamkernel run: stdin: line 3: Invalid Closing Quote: got "x" at line 3 /);
   });
 
+  it('regression: a CSV row skipped for broken quoting never leaves a batch ending inside a row', async () => {
+    const text = 't,v\n1,1\n2,a"b\n3,3\n4,"4"x\n5,5\n6,"6\n';
+    const lineStarts = [0];
+    for (let i = 0; i < text.length; i++) if (text[i] === '\n') lineStarts.push(i + 1);
+    const options: ColumnOptions = { value: 'v', onError: 'skip', batchSize: 1 };
+    const batches: ColumnBatch[] = [];
+    for await (const b of csvSource(text, options)) batches.push({ ...b, values: b.values.slice() });
+    expect(batches.length).toBeGreaterThan(2);
+    for (const [i, { end }] of batches.entries()) {
+      expect(lineStarts, `batch end ${JSON.stringify(end)}`).toContain(end.bytes);
+      // A replay from it reads what the whole run read after it.
+      const after = batches.slice(i + 1);
+      const tail = await gather(csvSource(text, { ...options, from: end }));
+      expect({ values: tail.values, skipped: tail.skipped }).toEqual({ values: after.flatMap((b) => [...b.values]), skipped: after.reduce((n, b) => n + b.skipped, 0) });
+    }
+  });
+
   it('regression: broken quoting in a replay from an offset names the file line', async () => {
     const input = file('replay-quote.csv', 't,v\n1,1\n2,2\n3,"3"x\n');
     const source = csvFileSource(input, { value: 'v', batchSize: 1 });

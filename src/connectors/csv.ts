@@ -230,15 +230,24 @@ export async function* csvBatches(open: OpenBytes, seekable: boolean, options: C
   let lastLine = baseLines;
   // Where the last row (read or skipped) ended: the row being read starts there.
   let rowStart = base;
+  // csv-parse reports a skipped row where it found the fault, not where the
+  // row ends: it is placed with the next row read (or the end of the input),
+  // so that every batch ends on a row boundary a replay can start from.
+  const skippedLines: number[] = [];
   skippedAt = (err) => {
     const line = baseLines + (err.lines ?? api.info.lines);
     rowStart = base + api.info.bytes;
-    builder.skippedRow(line, rowStart);
+    skippedLines.push(line);
     lastLine = line;
+  };
+  const placeSkipped = (bytes: number): void => {
+    for (const line of skippedLines) builder.skippedRow(line, bytes);
+    skippedLines.length = 0;
   };
   const onRecord = (record: string[]): void => {
     const line = baseLines + api.info.lines;
     const bytes = base + api.info.bytes;
+    placeSkipped(bytes);
     const long = bytes - rowStart > MAX_ROW_BYTES;
     rowStart = bytes;
     if (long) {
@@ -269,6 +278,7 @@ export async function* csvBatches(open: OpenBytes, seekable: boolean, options: C
   const err = api.parse(undefined, true, onRecord, close);
   if (err !== undefined) return yield* failWith(err);
   if (builder.error !== undefined) return yield* failWith(builder.error);
+  placeSkipped(at);
   yield* builder.drain(true);
 }
 
