@@ -36,16 +36,6 @@ export const MAX_ROW_BYTES = 1 << 24;
 /** The reason for refusing a row longer than {@link MAX_ROW_BYTES}. */
 export const TOO_LONG = `row longer than ${MAX_ROW_BYTES} bytes (16 MiB)`;
 
-/**
- * A timestamp cell: a finite number (milliseconds) or an ISO 8601 date;
- * undefined when neither.
- */
-export function parseTimeText(text: string): number | undefined {
-  const v = parseValue(text, 0, text.length);
-  if (v !== undefined) return Number.isFinite(v) ? v : undefined;
-  return parseIsoDate(text);
-}
-
 // YYYY-MM-DD (or ±YYYYYY-MM-DD), then optionally T or space, hh:mm[:ss[.fff]] and Z or ±hh[:mm].
 const ISO_DATE = /^([+-]\d{6}|\d{4})-(\d\d)-(\d\d)(?:[T ](\d\d):(\d\d)(?::(\d\d)(?:[.,](\d{1,9}))?)?(Z|[+-]\d\d(?::?\d\d)?)?)?$/;
 /** Milliseconds in 400 Gregorian years (the calendar repeats after them). */
