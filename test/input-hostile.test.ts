@@ -153,7 +153,7 @@ describe('item 2: the header reader is exact for every chunk boundary', () => {
   const csvInput = bytes(
     [0xef, 0xbb, 0xbf],
     '"t","kéy\n2",v\r\n',
-    '1,é,1.5\r\n2,"日本, 語",2\r\n3,😀,\r\n',
+    '1,é,1.5\r\n2,"日本,\r\n 語",2\r\n3,😀,\r\n',
     '4,é,x\n5,"a""b",5\r6,é,-inf\n7,😀,7',
   );
   const ndjsonInput = bytes(
@@ -171,10 +171,10 @@ describe('item 2: the header reader is exact for every chunk boundary', () => {
         const options: ColumnOptions = { value: 'v', time: 't', key, onError, batchSize: 2 };
         const whole = await gather(read(input, options));
         if (onError === 'skip') {
-          expect(whole.keys).toEqual(['é', format === 'CSV' ? '日本, 語' : '日本', '😀', 'a"b', 'é', '😀'].filter((_, i) => format === 'CSV' || i !== 4));
+          expect(whole.keys).toEqual(['é', format === 'CSV' ? '日本,\r\n 語' : '日本', '😀', 'a"b', 'é', '😀'].filter((_, i) => format === 'CSV' || i !== 4));
           expect(whole.skipped).toBe(1);
         } else {
-          expect(lineError(whole)?.[0]).toBe(format === 'CSV' ? 6 : 5);
+          expect(lineError(whole)?.[0]).toBe(format === 'CSV' ? 7 : 5);
         }
         await fc.assert(
           fc.asyncProperty(cutsOf(input), async (cuts) => {
@@ -298,6 +298,14 @@ describe('item 9: broken CSV quoting names its line', () => {
       const tail = await gather(csvSource(text, { ...options, from: end }));
       expect({ values: tail.values, skipped: tail.skipped }).toEqual({ values: after.flatMap((b) => [...b.values]), skipped: after.reduce((n, b) => n + b.skipped, 0) });
     }
+  });
+
+  it('regression: a CRLF inside a quoted CSV field counts as one line break in line numbers', async () => {
+    const text = '"k\r\ney",v\r\n"a\r\nb",1\r\n"c\r\n\r\nd",2\r\ne,x\r\n';
+    const got = await gather(csvSource(text, { value: 'v', key: 'k\r\ney', batchSize: 1 }));
+    expect(got.keys).toEqual(['a\r\nb', 'c\r\n\r\nd']);
+    expect(got.end?.lines).toBe(7);
+    expect(lineError(got)?.[0]).toBe(8);
   });
 
   it('regression: broken quoting in a replay from an offset names the file line', async () => {

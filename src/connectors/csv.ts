@@ -80,6 +80,18 @@ function* pieces(chunk: Uint8Array): Generator<Uint8Array> {
   for (let o = 0; o < chunk.length; o += MAX_PIECE) yield o === 0 && chunk.length <= MAX_PIECE ? chunk : chunk.subarray(o, o + MAX_PIECE);
 }
 
+/**
+ * The CRLFs inside a record's quoted fields: csv-parse counts each as two
+ * line breaks, so its line numbers run that much ahead of the file's.
+ */
+function quotedCrlfs(record: readonly string[]): number {
+  let n = 0;
+  for (const cell of record) {
+    for (let i = cell.indexOf('\r\n'); i !== -1; i = cell.indexOf('\r\n', i + 2)) n++;
+  }
+  return n;
+}
+
 function startsWithBom(b: Uint8Array): boolean {
   return b[0] === BOM[0] && b[1] === BOM[1] && b[2] === BOM[2];
 }
@@ -105,7 +117,7 @@ async function readHeader(
     if (header !== undefined) return;
     header = record;
     end = skip + api.info.bytes;
-    lines = api.info.lines;
+    lines = api.info.lines - quotedCrlfs(record);
   };
   for (;;) {
     const r = await chunks.next();
@@ -228,6 +240,9 @@ export async function* csvBatches(open: OpenBytes, seekable: boolean, options: C
 
   const api = makeApi(builder.onError === 'skip');
   let lastLine = baseLines;
+  // csv-parse counts lines from 1 where its parse started, and each CRLF in a quoted field twice.
+  let extraLines = 0;
+  const fileLine = (parserLine: number): number => baseLines - extraLines + parserLine;
   // Where the last row (read or skipped) ended: the row being read starts there.
   let rowStart = base;
   // csv-parse reports a skipped row where it found the fault, not where the
@@ -235,7 +250,7 @@ export async function* csvBatches(open: OpenBytes, seekable: boolean, options: C
   // so that every batch ends on a row boundary a replay can start from.
   const skippedLines: number[] = [];
   skippedAt = (err) => {
-    const line = baseLines + (err.lines ?? api.info.lines);
+    const line = fileLine(err.lines ?? api.info.lines);
     rowStart = base + api.info.bytes;
     skippedLines.push(line);
     lastLine = line;
@@ -245,7 +260,8 @@ export async function* csvBatches(open: OpenBytes, seekable: boolean, options: C
     skippedLines.length = 0;
   };
   const onRecord = (record: string[]): void => {
-    const line = baseLines + api.info.lines;
+    extraLines += quotedCrlfs(record);
+    const line = fileLine(api.info.lines);
     const bytes = base + api.info.bytes;
     placeSkipped(bytes);
     const long = bytes - rowStart > MAX_ROW_BYTES;
@@ -261,7 +277,7 @@ export async function* csvBatches(open: OpenBytes, seekable: boolean, options: C
     lastLine = line;
   };
   const close = (): void => undefined;
-  const failWith = (err: Error): Generator<ColumnBatch, never> => fail(builder, err instanceof MalformedRowError ? err : parserError(err, baseLines, lastLine));
+  const failWith = (err: Error): Generator<ColumnBatch, never> => fail(builder, err instanceof MalformedRowError ? err : parserError(err, baseLines - extraLines, lastLine));
 
   let at = base;
   for await (const chunk of chunks) {
@@ -272,7 +288,7 @@ export async function* csvBatches(open: OpenBytes, seekable: boolean, options: C
       if (err !== undefined) return yield* failWith(err);
       if (builder.error !== undefined) return yield* failWith(builder.error);
       // Fatal even with onError 'skip': where the row ends is only known by reading all of it.
-      if (at - rowStart > MAX_ROW_BYTES) return yield* failWith(new MalformedRowError(baseLines + api.info.lines, TOO_LONG));
+      if (at - rowStart > MAX_ROW_BYTES) return yield* failWith(new MalformedRowError(fileLine(api.info.lines), TOO_LONG));
     }
   }
   const err = api.parse(undefined, true, onRecord, close);
