@@ -300,6 +300,15 @@ describe('item 9: broken CSV quoting names its line', () => {
     }
   });
 
+  it('regression: with onError skip, a row with text after its closing quote is skipped alone, not the rows up to the next quote', async () => {
+    const text = 't,v\n1,1\n2,"2"x\n3,3\n4,"4" \n5,5\n6,"6\n';
+    const got = await gather(csvSource(text, { value: 'v', time: 't', onError: 'skip' }));
+    expect(got.ts).toEqual([1, 3, 5]);
+    expect(got.skipped).toBe(3);
+    const run = await cli(['run', '--value', 'v', '--op', 'sum', '--window', '1', '--on-error', 'skip', '-q'], text);
+    expect(run).toEqual({ code: 0, stdout: 'v,sum\n1,1\n3,3\n5,5\n', stderr: '' });
+  });
+
   it('regression: a CRLF inside a quoted CSV field counts as one line break in line numbers', async () => {
     const text = '"k\r\ney",v\r\n"a\r\nb",1\r\n"c\r\n\r\nd",2\r\ne,x\r\n';
     const got = await gather(csvSource(text, { value: 'v', key: 'k\r\ney', batchSize: 1 }));

@@ -181,7 +181,7 @@ export async function* csvBatches(open: OpenBytes, seekable: boolean, options: C
   const delimiter = options.delimiter ?? ',';
   if (typeof delimiter !== 'string' || delimiter.length === 0) throw new TypeError('options.delimiter must be a non-empty string');
   const { Parser, toBuffer } = await loadParser();
-  let skippedAt: ((err: { lines?: number }) => void) | undefined;
+  let skippedAt: ((err: { lines?: number; code?: string }) => void) | undefined;
   // Cells are read as latin1, one char per byte, so bytes that are not UTF-8
   // stay distinct (see utf8Cell); the delimiter is given as its UTF-8 bytes.
   // The BOM is handled here, as csv-parse would look for one at the start of every parse.
@@ -194,7 +194,7 @@ export async function* csvBatches(open: OpenBytes, seekable: boolean, options: C
       relax_column_count: true,
       bom: false,
       skip_records_with_error: skip,
-      on_skip: (err: { lines?: number }) => skippedAt?.(err),
+      on_skip: (err: { lines?: number; code?: string }) => skippedAt?.(err),
     }).api;
 
   const first = open(0)[Symbol.asyncIterator]();
@@ -254,6 +254,10 @@ export async function* csvBatches(open: OpenBytes, seekable: boolean, options: C
     rowStart = base + api.info.bytes;
     skippedLines.push(line);
     lastLine = line;
+    // After `"4"x` csv-parse stays inside the quotes and would swallow the
+    // rows after it up to the next quote: the broken row ends at its line end.
+    const state = (api as unknown as { state?: { quoting?: boolean } }).state;
+    if (err.code === 'CSV_INVALID_CLOSING_QUOTE' && state?.quoting === true) state.quoting = false;
   };
   const placeSkipped = (bytes: number): void => {
     for (const line of skippedLines) builder.skippedRow(line, bytes);
