@@ -27,6 +27,15 @@ function fail(el, text) {
   setStatus('error');
 }
 
+/** A load failed: the previous data is gone too, so nothing is computed on it by mistake. */
+function failLoad(text) {
+  Object.assign(state, { values: null, times: null, keys: null, results: null });
+  $('compute').disabled = true;
+  say($('throughput'), '');
+  draw([]);
+  fail($('data-info'), text);
+}
+
 function setValues(values, label, { times = null, keys = null } = {}) {
   Object.assign(state, { values, times, keys, label, results: null });
   say($('data-info'), label);
@@ -104,6 +113,45 @@ function append(into, n, part) {
   return into;
 }
 
+/** The value column and, when asked, the key and time columns: one pass of the library's CSV source. */
+async function readColumns(file, { value, key, time }) {
+  let values = new Float64Array(1 << 16);
+  let times = time ? new Float64Array(1 << 16) : null;
+  const keys = key ? [] : null;
+  let n = 0;
+  let skipped = 0;
+  for await (const batch of csvSource(file.stream(), { value, onError: 'skip', ...(key && { key }), ...(time && { time }) })) {
+    values = append(values, n, batch.values);
+    if (times) times = append(times, n, batch.timestamps);
+    if (keys) for (const k of batch.keys) keys.push(k);
+    n += batch.length;
+    skipped += batch.skipped;
+    say($('data-info'), `Parsing ${file.name}: ${group(n)} rows…`);
+  }
+  return { values: values.slice(0, n), times: times?.slice(0, n) ?? null, keys, n, skipped };
+}
+
+/** A date text the library does not read (it takes ms or ISO 8601 only), such as 'Jan 1 2000', read by the browser as UTC. */
+function browserDate(text) {
+  const d = new Date(text);
+  return d.getTime() - d.getTimezoneOffset() * 60_000;
+}
+
+/**
+ * The columns, with a time column of other date texts read by the browser:
+ * when most rows are refused for their time, the time column is read again
+ * as text (as a key column: no row is refused for it) and parsed here.
+ */
+async function readColumnsLeniently(file, columns) {
+  const strict = await readColumns(file, columns);
+  if (!columns.time || strict.n >= strict.skipped) return { ...strict, note: '' };
+  const asText = await readColumns(file, { value: columns.value, key: columns.time });
+  const times = Float64Array.from(asText.keys, browserDate);
+  if (asText.n === 0 || times.some(Number.isNaN)) return { ...strict, note: '' };
+  const keys = columns.key ? (await readColumns(file, { value: columns.value, key: columns.key })).keys : null;
+  return { ...asText, times, keys, note: ` (dates in ${columns.time} are not ISO 8601: read by the browser, as UTC)` };
+}
+
 async function loadColumn() {
   const file = state.file;
   const column = $('column').value;
@@ -111,34 +159,23 @@ async function loadColumn() {
   const time = $('time-column').value;
   setStatus('parsing');
   const t0 = performance.now();
-  let values = new Float64Array(1 << 16);
-  let times = time ? new Float64Array(1 << 16) : null;
-  const keys = key ? [] : null;
-  let n = 0;
-  let skipped = 0;
+  let read;
   try {
-    const options = { value: column, onError: 'skip', ...(key && { key }), ...(time && { time }) };
-    for await (const batch of csvSource(file.stream(), options)) {
-      values = append(values, n, batch.values);
-      if (times) times = append(times, n, batch.timestamps);
-      if (keys) for (const k of batch.keys) keys.push(k);
-      n += batch.length;
-      skipped += batch.skipped;
-      say($('data-info'), `Parsing ${file.name}: ${group(n)} rows…`);
-    }
+    read = await readColumnsLeniently(file, { value: column, key, time });
   } catch (error) {
-    fail($('data-info'), `Cannot parse ${file.name}: ${error.message}`);
+    failLoad(`Cannot parse ${file.name}: ${error.message}`);
     return;
   }
+  const { values, times, keys, n, skipped, note } = read;
   if (n === 0) {
     const what = [column, key, time].filter(Boolean).map((c) => `"${c}"`).join(', ');
-    fail($('data-info'), `${file.name}: no rows loaded: ${skipped ? `all ${group(skipped)} rows were skipped as malformed (${what}: a value must be a number, a time a number of ms or an ISO date)` : 'the file has no rows'}. Pick another column.`);
+    failLoad(`${file.name}: no rows loaded: ${skipped ? `all ${group(skipped)} rows were skipped as malformed (${what}: a value must be a number, a time a number of ms or an ISO date)` : 'the file has no rows'}. Pick another column.`);
     return;
   }
   const ms = performance.now() - t0;
   const nKeys = keys ? new Set(keys).size : 0;
-  const parts = [`column ${column}`, key && `key ${key} (${group(nKeys)} keys)`, time && `time ${time}`].filter(Boolean).join(', ');
-  setValues(values.slice(0, n), `${file.name}, ${parts}: ${group(n)} points (parsed in ${ms.toFixed(0)} ms${skipped ? `, ${group(skipped)} malformed rows skipped` : ''}).`, { times: times?.slice(0, n) ?? null, keys });
+  const parts = [`column ${column}`, key && `key ${key} (${group(nKeys)} keys)`, time && `time ${time}${note}`].filter(Boolean).join(', ');
+  setValues(values, `${file.name}, ${parts}: ${group(n)} points (parsed in ${ms.toFixed(0)} ms${skipped ? `, ${group(skipped)} malformed rows skipped` : ''}).`, { times, keys });
   setStatus('loaded');
 }
 
