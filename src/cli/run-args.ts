@@ -4,7 +4,7 @@ import { parseDuration } from '../time/duration.js';
 import { DEFAULT_KEY_GROUPS } from '../scheduler/hash.js';
 import { MAX_WINDOW, type KernelSpec, type RollingOp, type TimeOp } from '../types.js';
 import type { NamedOp, TextFormat } from '../connectors/types.js';
-import { checkRange, integerOption, MAX_BATCH_SIZE, numberOption, parseOptions, UsageError, type OptionTable } from './args.js';
+import { checkRange, integerOption, MAX_BATCH_SIZE, numberOption, parseOptions, UsageError, type OptionTable } from './options.js';
 import { BENCH_HELP, didYouMean, RUN_HELP } from './help.js';
 
 export const RUN_OPS = ['sum', 'mean', 'var', 'std', 'min', 'max', 'count', 'median', 'quantile', 'ewm', 'first', 'last'] as const;
