@@ -42,7 +42,7 @@ export async function startLive({ ops, kind, duration, rate, host, info, note, o
   const worker = new Worker('/web/worker.js', { type: 'module' });
   const names = ops.map((o) => o.name);
   const rows = { t: [], key: [], v: [], res: ops.map(() => []) };
-  const stats = { rowsIn: 0, rowsComputed: 0, frames: 0, latencies: [], computed: [], plotData: null };
+  const stats = { rowsIn: 0, rowsComputed: 0, frames: 0, latencies: [], computed: [], plotData: null, rows };
   window.__live = stats;
   run = { worker, timer: 0, frame: 0, queue: [], busy: false, owed: 0, last: performance.now(), lastT: -Infinity, seq: 0, random: mulberry(7), arrivals: [], onStop };
   const r = run;
