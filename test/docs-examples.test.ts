@@ -8,13 +8,13 @@
 // `npm run build` first.
 
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compileApp } from './app-compile.js';
 
 const ROOT = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
 const DOCS = ['README.md', ...readdirSync(path.join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
@@ -60,43 +60,8 @@ const diagnostics = new Map<string, string[]>();
 
 /** Compiles every block as a module of an app that installed streamkernel; keeps each block's errors (with doc lines). */
 function compile(): void {
-  const src = path.join(work, 'src');
-  mkdirSync(src, { recursive: true });
-  mkdirSync(path.join(work, 'node_modules'));
-  writeFileSync(path.join(work, 'package.json'), '{ "type": "module" }\n');
-  symlinkSync(ROOT, path.join(work, 'node_modules', 'streamkernel'), 'dir');
-  const files = blocks.map((b) => {
-    const f = path.join(src, `${b.name}.ts`);
-    writeFileSync(f, b.code);
-    return f;
-  });
-  // Vite's client types (what a Vite app has) for the Vite recipe's `?worker&url` import.
-  const program = ts.createProgram([...files, path.join(ROOT, 'node_modules', 'vite', 'client.d.ts')], {
-    strict: true,
-    target: ts.ScriptTarget.ES2022,
-    module: ts.ModuleKind.NodeNext,
-    moduleResolution: ts.ModuleResolutionKind.NodeNext,
-    lib: ['lib.es2022.d.ts', 'lib.dom.d.ts'],
-    types: ['node'],
-    typeRoots: [path.join(ROOT, 'node_modules', '@types')],
-    skipLibCheck: true,
-    outDir: path.join(work, 'out'),
-    rootDir: src,
-  });
-  const emitted = program.emit();
-  const all = [...ts.getPreEmitDiagnostics(program), ...emitted.diagnostics];
-  for (const b of blocks) diagnostics.set(b.name, []);
-  for (const d of all) {
-    const name = d.file ? path.basename(d.file.fileName, '.ts') : undefined;
-    const block = blocks.find((b) => b.name === name);
-    const text = ts.flattenDiagnosticMessageText(d.messageText, '\n');
-    if (block === undefined || d.file === undefined || d.start === undefined) {
-      for (const b of blocks) diagnostics.get(b.name)!.push(`(global) ${text}`);
-      continue;
-    }
-    const { line } = d.file.getLineAndCharacterOfPosition(d.start);
-    diagnostics.get(block.name)!.push(`${block.file}:${block.line + line}: TS${d.code}: ${text}`);
-  }
+  const found = compileApp(work, new Map(blocks.map((b) => [b.name, b.code])));
+  for (const b of blocks) diagnostics.set(b.name, found.get(b.name)!.map((d) => `${b.file}:${b.line + d.line}: TS${d.code}: ${d.text}`));
 }
 
 beforeAll(() => {

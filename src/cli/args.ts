@@ -1,6 +1,6 @@
 // Command-line parsing: argv → a command to run, or a UsageError.
 
-import { MAX_WINDOW, type EwmSpec, type KernelSpec, type RollingOp, type RollingSpec } from '../types.js';
+import { MAX_WINDOW, type EwmOptions, type KernelSpec, type RollingOp, type RollingSpec, type RollingSpecFields } from '../types.js';
 import { BENCH_HELP, DEMO_HELP, didYouMean, EWM_HELP, ROLLING_HELP, RUN_HELP, TOP_HELP } from './help.js';
 import { parseBench, parseRun, type BenchCommand, type RunCommand } from './run-args.js';
 import { checkRange, integerOption, MAX_BATCH_SIZE, numberOption, parseOptions, UsageError, type OptionTable } from './options.js';
@@ -89,11 +89,11 @@ function parseRolling(args: string[]): Command {
     throw new UsageError(`--q applies only to quantile, not ${op}`, command);
   }
 
-  const spec: RollingSpec = { op: rollingOp, window };
+  const spec: RollingSpecFields = { op: rollingOp, window };
   if (minPeriods !== undefined) spec.minPeriods = minPeriods;
   if (ddof !== undefined) spec.ddof = ddof;
   if (q !== undefined) spec.q = q;
-  return { kind: 'stream', name: `rolling ${op}`, spec, batchSize, file };
+  return { kind: 'stream', name: `rolling ${op}`, spec: spec as RollingSpec, batchSize, file }; // checked above, op by op
 }
 
 function parseEwm(args: string[]): Command {
@@ -130,11 +130,11 @@ function parseEwm(args: string[]): Command {
   const minPeriods = integerOption(values, 'min-periods', command, 0, 0x7fffffff);
   const batchSize = integerOption(values, 'batch-size', command, 1, MAX_BATCH_SIZE) ?? DEFAULT_BATCH_SIZE;
 
-  const ewm: EwmSpec = {};
+  const ewm: EwmOptions & { [d in typeof decay]?: number } = {};
   ewm[decay] = value;
   if (adjust !== undefined) ewm.adjust = adjust;
   if (minPeriods !== undefined) ewm.minPeriods = minPeriods;
-  return { kind: 'stream', name: 'ewm mean', spec: { op: 'ewm', ...ewm }, batchSize, file };
+  return { kind: 'stream', name: 'ewm mean', spec: { op: 'ewm', ...ewm } as KernelSpec, batchSize, file }; // one decay, set above
 }
 
 function parseDemo(args: string[]): Command {
