@@ -490,8 +490,19 @@ export interface RollingOutput {
   values: Float64Array;
 }
 
-/** Rolling-by-duration operator: see {@link createTimeRolling}. */
-export interface TimeRolling {
+/** The key mode a spec asks for: its `keys`, or `'none'` when it names none. */
+export type KeyModeOf<S> = 'keys' extends keyof S ? (S extends { keys: infer K extends KeyMode } ? K : KeyMode) : 'none';
+
+/**
+ * The keys a `push` takes in key mode `K`: none when unkeyed (so keys
+ * pushed to an unkeyed operator are a compile error), ids in `'number'`
+ * mode, strings in `'string'` mode, either when the mode is known only at
+ * run time.
+ */
+export type PushKeys<K extends KeyMode = KeyMode> = [K] extends ['none'] ? [] : [K] extends ['number'] ? [keys?: Uint32Array | readonly number[]] : [K] extends ['string'] ? [keys?: readonly string[]] : [keys?: BatchKeys];
+
+/** Rolling-by-duration operator: see {@link createTimeRolling}. `K`: its key mode. */
+export interface TimeRolling<K extends KeyMode = KeyMode> {
   /** The normalized spec (durations in ms, defaults filled in). */
   readonly spec: Readonly<NormalizedDurationRollingSpec>;
   /** Number of live keys held in WASM memory. */
@@ -501,7 +512,7 @@ export interface TimeRolling {
    * rows are checked first; a bad row throws naming its index and nothing of
    * the batch is processed.
    */
-  push(timestamps: Float64Array | readonly number[], values: Float64Array | readonly number[], keys?: BatchKeys): RollingOutput;
+  push(timestamps: Float64Array | readonly number[], values: Float64Array | readonly number[], ...keys: PushKeys<K>): RollingOutput;
   /** End of stream: releases every row held for out-of-order arrival. */
   flush(): RollingOutput;
   /** Every key's window, held rows and counters as versioned, checksummed bytes. */
@@ -512,8 +523,8 @@ export interface TimeRolling {
   dispose(): void;
 }
 
-/** Event-time window operator: see {@link createWindows}. */
-export interface WindowOperator {
+/** Event-time window operator: see {@link createWindows}. `K`: its key mode. */
+export interface WindowOperator<K extends KeyMode = KeyMode> {
   /** The normalized spec (durations in ms, defaults filled in). */
   readonly spec: Readonly<NormalizedWindowSpec>;
   /** The current watermark (−Infinity before the first row). */
@@ -521,7 +532,7 @@ export interface WindowOperator {
   /** Rows sent to the late side output so far. */
   readonly lateCount: number;
   /** Processes rows and returns the windows that fired and the late rows. */
-  push(timestamps: Float64Array | readonly number[], values: Float64Array | readonly number[], keys?: BatchKeys): WindowOutput;
+  push(timestamps: Float64Array | readonly number[], values: Float64Array | readonly number[], ...keys: PushKeys<K>): WindowOutput;
   /** End of stream: emits every window not emitted yet. Later pushes throw until `reset()`. */
   flush(): WindowOutput;
   /** Open windows, watermark, keys and counters as versioned, checksummed bytes for {@link restoreWindows}. */
@@ -532,12 +543,12 @@ export interface WindowOperator {
   dispose(): void;
 }
 
-/** Count-window operator: see {@link createCountWindows}. */
-export interface CountWindowOperator {
+/** Count-window operator: see {@link createCountWindows}. `K`: its key mode. */
+export interface CountWindowOperator<K extends KeyMode = KeyMode> {
   /** The normalized spec (defaults filled in). */
   readonly spec: Readonly<NormalizedCountWindowSpec>;
   /** Processes rows (in arrival order per key) and returns completed windows. */
-  push(values: Float64Array | readonly number[], keys?: BatchKeys): WindowOutput;
+  push(values: Float64Array | readonly number[], ...keys: PushKeys<K>): WindowOutput;
   /** End of stream: emits every partial window (its `end` tells how many rows it got). */
   flush(): WindowOutput;
   /** Every key's open windows, keys and counters as versioned, checksummed bytes for {@link restoreCountWindows}. */

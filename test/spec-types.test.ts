@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createKernel, createTimeRolling, ewm, rolling } from '../src/index.js';
+import { createKernel, createTimeRolling, createWindows, ewm, rolling } from '../src/index.js';
 import { compileApp, type AppDiagnostic } from './app-compile.js';
 
 const HEAD = "import { createKernel, createTimeRolling, createWindows, ewm, rolling } from 'streamkernel';\nconst v = [1, 2, 3];\n";
@@ -19,6 +19,18 @@ const MISTAKES: Record<string, { code: string; run: () => Promise<unknown> }> = 
   'ewm with no decay': { code: 'await ewm(v, { adjust: false });', run: () => ewm([1], { adjust: false } as never) },
   'ewm with two decays': { code: 'await ewm(v, { span: 10, alpha: 0.5 });', run: () => ewm([1], { span: 10, alpha: 0.5 } as never) },
   "createKernel({ op: 'ewm' })": { code: "await createKernel({ op: 'ewm' });", run: () => createKernel({ op: 'ewm' } as never) },
+  'keys pushed to an unkeyed operator': {
+    code: "(await createTimeRolling({ op: 'mean', window: '5s' })).push([0], [1], ['a']);",
+    run: async () => (await createTimeRolling({ op: 'mean', window: '5s' })).push([0], [1], ...([['a']] as unknown as [])),
+  },
+  'keys pushed to unkeyed tumbling windows': {
+    code: "(await createWindows({ kind: 'tumbling', op: 'sum', size: '1m' })).push([0], [1], [7]);",
+    run: async () => (await createWindows({ kind: 'tumbling', op: 'sum', size: '1m' })).push([0], [1], ...([[7]] as unknown as [])),
+  },
+  'numbers as keys of a string-keyed operator': {
+    code: "(await createTimeRolling({ op: 'mean', window: '5s', keys: 'string' })).push([0], [1], [7]);",
+    run: async () => (await createTimeRolling({ op: 'mean', window: '5s', keys: 'string' })).push([0], [1], [7] as unknown as string[]),
+  },
   "window: 'five seconds'": { code: "await createTimeRolling({ op: 'mean', window: 'five seconds' });", run: () => createTimeRolling({ op: 'mean', window: 'five seconds' as never }) },
 };
 
@@ -33,6 +45,11 @@ await createKernel({ op: 'ewm', com: 0.5 });
 await createKernel({ op: 'var', window: 3, ddof: 0 });
 for (const window of ['250ms', '5s', '1m30s', '1.5h', '1h2m3s', 90_000] as const) await createTimeRolling({ op: 'mean', window });
 await createWindows({ kind: 'tumbling', op: 'sum', size: '1m', allowedLateness: '10s' });
+(await createTimeRolling({ op: 'mean', window: '5s' })).push([0], [1]);
+(await createTimeRolling({ op: 'mean', window: '5s', keys: 'string' })).push([0], [1], ['a']);
+(await createWindows({ kind: 'session', op: 'count', gap: '30m', keys: 'number' })).push([0], [1], new Uint32Array([7]));
+const spec: Parameters<typeof createTimeRolling>[0] = { op: 'sum', window: 1000, keys: process.argv.length > 2 ? 'string' : 'none' };
+(await createTimeRolling(spec)).push([0], [1], process.argv.length > 2 ? ['a'] : undefined); // a mode known at run time takes either
 `;
 
 let work = '';

@@ -7,6 +7,7 @@ import { SnapshotError } from '../errors.js';
 import type {
   BatchKeys,
   DurationRollingSpec,
+  KeyModeOf,
   NormalizedDurationRollingSpec,
   RollingOutput,
   TimeOp,
@@ -483,7 +484,7 @@ class DurationRolling implements TimeRolling {
  * const { values } = op.push([0, 1000, 6000], [1, 3, 5], ['a', 'a', 'a']); // [1, 2, 5]
  * ```
  */
-export async function createTimeRolling(spec: DurationRollingSpec): Promise<TimeRolling> {
+export async function createTimeRolling<const S extends DurationRollingSpec>(spec: S): Promise<TimeRolling<KeyModeOf<S>>> {
   const normalized = normalizeDurationRolling(spec);
   return new DurationRolling(normalized, await instantiate(normalized));
 }
