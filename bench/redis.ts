@@ -21,12 +21,22 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const MAIN = path.resolve(here, '../src/redis/main.js');
 
 const { values: args } = parseArgs({
-  options: { rows: { type: 'string' }, keys: { type: 'string' }, partitions: { type: 'string' }, 'read-entries': { type: 'string' } },
+  options: {
+    rows: { type: 'string' },
+    keys: { type: 'string' },
+    partitions: { type: 'string' },
+    'read-entries': { type: 'string' },
+    op: { type: 'string' },
+    'cpu-prof': { type: 'string' },
+  },
 });
 const ROWS = Number(args.rows ?? 400_000);
 const KEYS = Number(args.keys ?? 200);
 const PARTITIONS = Number(args.partitions ?? 16);
 const READ_ENTRIES = args['read-entries'] ?? '8';
+const OP = (args.op ?? 'mean') as 'mean';
+/** A directory: each worker writes a V8 CPU profile there (node --cpu-prof). */
+const CPU_PROF = args['cpu-prof'];
 
 async function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -72,7 +82,7 @@ interface RunResult {
 
 async function run(url: string, workers: number): Promise<RunResult> {
   const job = `bench-${workers}`;
-  const producer = await createProducer({ url, job, create: { partitions: PARTITIONS, spec: { op: 'mean', window: 50, minPeriods: 1 } }, maxRowsPerEntry: 100 });
+  const producer = await createProducer({ url, job, create: { partitions: PARTITIONS, spec: { op: OP, window: 50, minPeriods: 1 } }, maxRowsPerEntry: 100 });
   const keys: string[] = [];
   const values: number[] = [];
   for (let i = 0; i < ROWS; i++) {
@@ -90,7 +100,8 @@ async function run(url: string, workers: number): Promise<RunResult> {
   const cmd = new Commands(conn);
   let first = Infinity;
   const procs = Array.from({ length: workers }, () => {
-    const p = spawn(process.execPath, [MAIN, 'worker', '--redis', url, '--job', job, '--read-entries', READ_ENTRIES, '--lease-ms', '5000'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const prof = CPU_PROF !== undefined ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF] : [];
+    const p = spawn(process.execPath, [...prof, MAIN, 'worker', '--redis', url, '--job', job, '--read-entries', READ_ENTRIES, '--lease-ms', '5000'], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     const stopped = new Promise<Record<string, number>>((resolve) => {
       p.stderr!.on('data', (c: Buffer) => {
@@ -122,7 +133,7 @@ async function run(url: string, workers: number): Promise<RunResult> {
 
 const redis = await startRedis();
 try {
-  console.log(`streamkernel Redis benchmark: ${ROWS} rows, ${KEYS} keys, ${PARTITIONS} partitions, mean window 50, appendfsync always, read-entries ${READ_ENTRIES}`);
+  console.log(`streamkernel Redis benchmark: ${ROWS} rows, ${KEYS} keys, ${PARTITIONS} partitions, ${OP} window 50, appendfsync always, read-entries ${READ_ENTRIES}`);
   for (const n of [1, 2]) {
     const r = await run(redis.url, n);
     console.log(

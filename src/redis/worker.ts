@@ -1,22 +1,29 @@
-// The worker: owns partitions through fenced leases, runs one kernel per key
-// inside each, and commits outputs and state in one script per batch.
+// The worker: owns partitions through fenced leases, runs each partition's
+// keys through one keyed kernel operator (one WebAssembly instance per
+// partition, each key's state in a slab), and commits outputs and state in
+// one script per batch.
 //
 // Per owned partition, one step is: XRANGE the input after the last committed
-// id; push each key's rows through its kernel; then COMMIT, which appends the
-// outputs (ids = input ids), stores the new last id and the snapshot of every
-// kernel, and extends the lease, all or nothing, and only if the lease is
-// still held with this worker's token and the checkpoint is still where this
-// worker started. A step that is not committed (rejected, or the connection
-// failed) throws its in-memory state away; the partition is restored from its
-// checkpoint when it is taken (or re-taken) again. So outputs in Redis are
-// exactly once whatever dies when.
+// id (usually already read: see below); run the rows through the kernels;
+// then COMMIT, which appends the outputs (ids = input ids), stores the new
+// last id and the state (format 1: every key's snapshot; format 2: the key
+// groups the batch touched), and extends the lease, all or nothing, and only
+// if the lease is still held with this worker's token and the checkpoint is
+// still where this worker started. A step that is not committed (rejected, or
+// the connection failed) throws its in-memory state away; the partition is
+// restored from its checkpoint when it is taken (or re-taken) again. So
+// outputs in Redis are exactly once whatever dies when.
+//
+// The next batch's XRANGE goes out right behind the commit (same connection,
+// so after it), so reading overlaps the commit's round trip; if the commit
+// fails, that read is thrown away with the rest.
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { SnapshotError } from '../errors.js';
-import { createKernel } from '../kernel.js';
-import type { Kernel } from '../types.js';
+import type { RowsPart } from '../scheduler/operator.js';
 import { type RedisConnection, type RedisConnectionOptions, connectRedis } from './config.js';
-import { decodeRows, encodePartitionState, formatValues, restorePartition } from './codec.js';
+import { decodePartitionState, decodeRows, encodeColumn, encodePartitionState, formatValues } from './codec.js';
+import { PartitionState, STATE_GROUPS } from './keyed.js';
 import { RedisJobError } from './errors.js';
 import { Commands, readJob, type Job } from './job.js';
 import { rendezvousScore } from './keys.js';
@@ -118,11 +125,14 @@ interface Owned {
   p: number;
   token: string;
   last: string;
-  kernels: Map<string, Kernel>;
+  state: PartitionState;
   renewedAt: number;
+  /** The read of the entries after `last`, sent right behind the last commit. */
+  next: Promise<StreamEntry[]> | undefined;
 }
 
-type StreamEntry = [id: string, fields: string[]];
+/** An entry as read (binary: field values stay bytes). */
+type StreamEntry = [id: Buffer, fields: Buffer[]];
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -249,7 +259,6 @@ class Worker {
       await this.releaseAll().catch(() => {});
       throw error;
     } finally {
-      for (const owned of this.owned.values()) this.dispose(owned);
       this.owned.clear();
       await this.conn.close();
     }
@@ -347,11 +356,11 @@ class Worker {
         continue;
       }
       if (this.stopping) break;
-      let reply: [Buffer, Buffer, Buffer] | null;
+      let reply: [Buffer, Buffer, Buffer, Buffer[]] | null;
       try {
-        reply = await this.cmd.script<[Buffer, Buffer, Buffer] | null>(
+        reply = await this.cmd.script<[Buffer, Buffer, Buffer, Buffer[]] | null>(
           ACQUIRE,
-          [this.job.keys.lease(p), this.job.keys.checkpoint(p)],
+          [this.job.keys.lease(p), this.job.keys.checkpoint(p), ...(this.job.format === 2 ? [this.job.keys.state(p)] : [])],
           [this.id, String(this.cfg.leaseMs), previous ?? ''],
           true,
         );
@@ -361,10 +370,10 @@ class Worker {
       }
       this.previous.delete(p);
       if (reply === null) continue;
-      const [token, last, state] = reply;
-      let kernels: Map<string, Kernel>;
+      const [token, last, stored, groups] = reply;
+      let state: PartitionState;
       try {
-        kernels = state.length === 0 ? new Map() : await restorePartition(new Uint8Array(state), this.job.spec);
+        state = await this.restore(stored, groups);
       } catch (err) {
         const hint =
           err instanceof SnapshotError && err.code === 'OTHER_BUILD'
@@ -377,20 +386,32 @@ class Worker {
           { cause: err },
         );
       }
-      this.owned.set(p, { p, token: token.toString(), last: last.toString(), kernels, renewedAt: Date.now() });
+      this.owned.set(p, { p, token: token.toString(), last: last.toString(), state, renewedAt: Date.now(), next: undefined });
       this.counters.acquired++;
-      this.emit('acquired', { partition: p, token: token.toString(), from: last.toString(), keys: kernels.size });
+      this.emit('acquired', { partition: p, token: token.toString(), from: last.toString(), keys: state.size });
     }
   }
 
-  private dispose(owned: Owned): void {
-    for (const kernel of owned.kernels.values()) kernel.dispose();
-    owned.kernels.clear();
+  /** A partition's kernels from its checkpoint: `state` (format 1) or its key-group records (format 2). */
+  private async restore(stored: Buffer, groups: Buffer[]): Promise<PartitionState> {
+    const state = await PartitionState.create(this.job.spec);
+    if (this.job.format === 1) {
+      if (stored.length > 0) state.restoreSnapshots(decodePartitionState(new Uint8Array(stored)));
+      return state;
+    }
+    for (let i = 0; i + 1 < groups.length; i += 2) {
+      const field = groups[i]!.toString();
+      const group = Number(field);
+      if (!/^\d+$/.test(field) || group >= STATE_GROUPS) throw new SnapshotError('BAD_STATE', `the state hash has a field ${JSON.stringify(field.slice(0, 40))}, not a key group (0 to ${STATE_GROUPS - 1})`);
+      state.restoreGroup(group, new Uint8Array(groups[i + 1]!));
+    }
+    state.checkRestored();
+    return state;
   }
 
   /** Forgets a partition's in-memory state; with `retake`, remembers the token to take it back. */
   private drop(owned: Owned, retake: boolean): void {
-    this.dispose(owned);
+    owned.next?.catch(() => {}); // a read sent behind the last commit: nobody waits for it now
     this.owned.delete(owned.p);
     if (retake) {
       this.previous.set(owned.p, owned.token);
@@ -403,13 +424,19 @@ class Worker {
     return results.some(Boolean);
   }
 
+  /** The entries after `after`, at most --read-entries, as bytes. */
+  private read(p: number, after: string): Promise<StreamEntry[]> {
+    return this.cmd.send<StreamEntry[]>(['XRANGE', this.job.keys.input(p), `(${after}`, '+', 'COUNT', String(this.cfg.readEntries)], true);
+  }
+
   /** Reads, computes and commits one batch of a partition. Returns whether there was input. */
   private async step(owned: Owned): Promise<boolean> {
     const { keys } = this.job;
     const p = owned.p;
     let entries: StreamEntry[];
     try {
-      entries = await this.cmd.send<StreamEntry[]>(['XRANGE', keys.input(p), `(${owned.last}`, '+', 'COUNT', String(this.cfg.readEntries)]);
+      entries = await (owned.next ?? this.read(p, owned.last));
+      owned.next = undefined;
     } catch (err) {
       this.drop(owned, true);
       await this.transient(err, 'read', p);
@@ -419,32 +446,20 @@ class Worker {
       if (Date.now() - owned.renewedAt >= this.cfg.leaseMs / 3) await this.renew(owned);
       return false;
     }
-    const outputs: string[] = [];
-    let rows = 0;
-    for (const [entryId, flat] of entries) {
-      const fields: Record<string, string> = {};
-      for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i]!] = flat[i + 1]!;
-      const batch = decodeRows(fields);
-      if ('error' in batch) {
-        outputs.push(entryId, '2', 'e', batch.error);
-        continue;
-      }
-      const results = await this.compute(owned, batch.keys, batch.values);
-      outputs.push(entryId, '4', 'k', fields['k']!, 'v', formatValues(results));
-      rows += batch.values.length;
-    }
-    const newLast = entries[entries.length - 1]![0];
-    const snapshots = new Map<string, Uint8Array>();
-    for (const [key, kernel] of owned.kernels) snapshots.set(key, kernel.snapshot());
-    const state = encodePartitionState(snapshots);
+    const { outputs, rows } = this.compute(owned.state, entries);
+    const newLast = entries[entries.length - 1]![0].toString();
+    const state = this.stateArgs(owned.state);
     const started = performance.now();
     let reply: [number, string?, string?];
     try {
-      reply = await this.cmd.script<[number, string?, string?]>(
+      const commit = this.cmd.script<[number, string?, string?]>(
         COMMIT,
-        [keys.lease(p), keys.checkpoint(p), keys.output(p)],
-        [owned.token, String(this.cfg.leaseMs), owned.last, newLast, Buffer.from(state.buffer, state.byteOffset, state.length), String(entries.length), ...outputs],
+        [keys.lease(p), keys.checkpoint(p), keys.output(p), ...(this.job.format === 2 ? [keys.state(p)] : [])],
+        [owned.token, String(this.cfg.leaseMs), owned.last, newLast, state.full, String(entries.length), ...outputs, ...state.groups],
       );
+      owned.next = this.read(p, newLast);
+      owned.next.catch(() => {}); // awaited by the next step, unless the partition is dropped first
+      reply = await commit;
     } catch (err) {
       // Unknown whether it was applied: restore from the checkpoint, which knows.
       this.drop(owned, true);
@@ -465,7 +480,7 @@ class Worker {
     if (reply[1] === 'out') {
       throw new RedisJobError(
         'PROTOCOL',
-        `${keys.output(p)} already holds entry id ${String(reply[2])}, not before input ${entries[0]![0]}: something else writes to this job's output stream`,
+        `${keys.output(p)} already holds entry id ${String(reply[2])}, not before input ${entries[0]![0].toString()}: something else writes to this job's output stream`,
       );
     }
     this.emit('fenced', { partition: p, op: 'commit', reason: reply[1] === 'lease' ? 'lease lost' : `checkpoint moved to ${String(reply[2])}`, token: owned.token });
@@ -473,33 +488,56 @@ class Worker {
     return true;
   }
 
-  /** Pushes each key's rows through its kernel (created on first sight) and returns the results in row order. */
-  private async compute(owned: Owned, keys: readonly string[], values: Float64Array): Promise<Float64Array> {
-    const first = keys[0]!;
-    if (keys.every((k) => k === first)) return (await this.kernel(owned, first)).push(values);
-    const groups = new Map<string, number[]>();
-    for (let i = 0; i < keys.length; i++) {
-      const group = groups.get(keys[i]!);
-      if (group === undefined) groups.set(keys[i]!, [i]);
-      else group.push(i);
+  /**
+   * Runs a batch's rows through the partition's kernels (one pass for all
+   * its entries) and returns the COMMIT arguments of its output entries:
+   * id, field count, fields (`k` as read, and `v` text for format 1 or `x`
+   * doubles for format 2; `e` for an unreadable entry).
+   */
+  private compute(state: PartitionState, entries: StreamEntry[]): { outputs: (string | Buffer)[]; rows: number } {
+    const parts: RowsPart[] = [];
+    const read: { id: Buffer; k: Buffer | undefined; part: RowsPart | undefined; error: string | undefined }[] = [];
+    for (const [id, flat] of entries) {
+      const fields: Record<string, Buffer> = {};
+      for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i]!.toString()] = flat[i + 1]!;
+      const batch = decodeRows(fields);
+      if ('error' in batch) {
+        read.push({ id, k: undefined, part: undefined, error: batch.error });
+        continue;
+      }
+      const ids = new Uint32Array(batch.keys.length);
+      for (let i = 0; i < ids.length; i++) ids[i] = state.idOf(batch.keys[i]!);
+      // Results overwrite the values in place: the inputs are not needed after.
+      const part = { values: batch.values, keys: ids, out: batch.values };
+      parts.push(part);
+      read.push({ id, k: fields['k'], part, error: undefined });
     }
-    const results = new Float64Array(values.length);
-    for (const [key, rows] of groups) {
-      const input = new Float64Array(rows.length);
-      for (let j = 0; j < rows.length; j++) input[j] = values[rows[j]!]!;
-      const output = (await this.kernel(owned, key)).push(input);
-      for (let j = 0; j < rows.length; j++) results[rows[j]!] = output[j]!;
+    state.process(parts);
+    const outputs: (string | Buffer)[] = [];
+    let rows = 0;
+    for (const { id, k, part, error } of read) {
+      if (part === undefined) outputs.push(id, '2', 'e', error!);
+      else {
+        outputs.push(id, '4', 'k', k!, ...(this.job.format === 2 ? ['x', encodeColumn(part.out)] : ['v', formatValues(part.out)]));
+        rows += part.out.length;
+      }
     }
-    return results;
+    return { outputs, rows };
   }
 
-  private async kernel(owned: Owned, key: string): Promise<Kernel> {
-    let kernel = owned.kernels.get(key);
-    if (kernel === undefined) {
-      kernel = await createKernel(this.job.spec);
-      owned.kernels.set(key, kernel);
+  /** The state a commit stores: format 1, every key's snapshot; format 2, the key groups touched since the last commit. */
+  private stateArgs(state: PartitionState): { full: string | Buffer; groups: (string | Buffer)[] } {
+    if (this.job.format === 1) {
+      const bytes = encodePartitionState(state.snapshots());
+      return { full: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length), groups: [] };
     }
-    return kernel;
+    const touched = state.takeTouched();
+    const groups: (string | Buffer)[] = [String(touched.length)];
+    for (const group of touched) {
+      const record = state.groupRecord(group);
+      groups.push(String(group), Buffer.from(record.buffer, record.byteOffset, record.length));
+    }
+    return { full: '', groups };
   }
 
   private async renew(owned: Owned): Promise<void> {
