@@ -129,6 +129,8 @@ interface Owned {
   renewedAt: number;
   /** The read of the entries after `last`, sent right behind the last commit. */
   next: Promise<StreamEntry[]> | undefined;
+  /** Assigned to another worker: given back after the current step. */
+  leaving: boolean;
 }
 
 /** An entry as read (binary: field values stay bytes). */
@@ -182,6 +184,10 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
 class Worker {
   private readonly cmd: Commands;
   private readonly owned = new Map<number, Owned>();
+  /** The running partition loops. */
+  private readonly loops = new Set<Promise<void>>();
+  /** The first fatal error of a partition loop. */
+  private failure: unknown;
   /** Tokens of partitions dropped after a failed step: the worker may take them back while its lease lasts. */
   private readonly previous = new Map<number, string>();
   private live: string[];
@@ -229,39 +235,71 @@ class Worker {
     return { ...this.counters, commitP50: percentile(sorted, 0.5), commitP99: percentile(sorted, 0.99) };
   }
 
+  /**
+   * The control loop: heartbeats, takes the partitions assigned to this
+   * worker and marks those assigned to others. Each held partition runs its
+   * own loop (partitionLoop), so one partition computes while others wait
+   * for their commits.
+   */
   private async run(): Promise<WorkerStats> {
     this.emit('started', { job: this.job.name, partitions: this.job.partitions, redis: this.conn.display });
-    let idle = 1;
     try {
-      while (!this.stopping) {
+      while (!this.stopping && this.failure === undefined) {
         this.checkConnection();
         if (Date.now() >= this.nextHeartbeat) {
           await this.heartbeat(false);
           await this.acquire();
           this.nextHeartbeat = Date.now() + this.cfg.heartbeatMs;
+          this.markExtras();
         }
-        const worked = await this.stepAll();
-        await this.releaseExtras();
-        if (worked) idle = 1;
-        else {
-          await this.nap(Math.min(idle, Math.max(1, this.nextHeartbeat - Date.now())));
-          idle = Math.min(idle * 2, this.cfg.pollMs);
-        }
+        await this.nap(Math.max(1, this.nextHeartbeat - Date.now()));
       }
-      await this.releaseAll();
+      await this.settle();
+      if (this.failure !== undefined) throw this.failure;
       await this.heartbeat(true).catch(() => {});
       const stats = this.stats();
       this.emit('stopped', { ...stats });
       return stats;
     } catch (err) {
-      const error = this.fatal(err);
+      const error = this.fatal(this.failure ?? err);
       this.emit('failed', { code: error.code, message: error.message });
-      await this.releaseAll().catch(() => {});
+      await this.settle().catch(() => {});
       throw error;
     } finally {
       this.owned.clear();
       await this.conn.close();
     }
+  }
+
+  /** Stops every partition loop after its step (each gives its lease back), then releases what is left. */
+  private async settle(): Promise<void> {
+    this.stopping = true;
+    while (this.loops.size > 0) await Promise.all([...this.loops]);
+    await this.releaseAll();
+  }
+
+  private startLoop(owned: Owned): void {
+    const loop: Promise<void> = this.partitionLoop(owned)
+      .catch((err: unknown) => {
+        this.failure ??= err;
+        this.wake?.();
+      })
+      .finally(() => this.loops.delete(loop));
+    this.loops.add(loop);
+  }
+
+  /** Steps one partition while it is held and wanted; gives it back when another worker should have it, or on stop. */
+  private async partitionLoop(owned: Owned): Promise<void> {
+    let idle = 1;
+    while (!this.stopping && !owned.leaving && this.owned.get(owned.p) === owned) {
+      this.checkConnection();
+      if (await this.step(owned)) idle = 1;
+      else {
+        await sleep(idle);
+        idle = Math.min(idle * 2, this.cfg.pollMs);
+      }
+    }
+    if (this.owned.get(owned.p) === owned) await this.release(owned);
   }
 
   private fatal(err: unknown): RedisJobError {
@@ -386,7 +424,9 @@ class Worker {
           { cause: err },
         );
       }
-      this.owned.set(p, { p, token: token.toString(), last: last.toString(), state, renewedAt: Date.now(), next: undefined });
+      const owned: Owned = { p, token: token.toString(), last: last.toString(), state, renewedAt: Date.now(), next: undefined, leaving: false };
+      this.owned.set(p, owned);
+      this.startLoop(owned);
       this.counters.acquired++;
       this.emit('acquired', { partition: p, token: token.toString(), from: last.toString(), keys: state.size });
     }
@@ -416,12 +456,8 @@ class Worker {
     if (retake) {
       this.previous.set(owned.p, owned.token);
       this.nextHeartbeat = 0; // look for partitions again at once
+      this.wake?.();
     }
-  }
-
-  private async stepAll(): Promise<boolean> {
-    const results = await Promise.all([...this.owned.values()].map((owned) => this.step(owned)));
-    return results.some(Boolean);
   }
 
   /** The entries after `after`, at most --read-entries, as bytes. */
@@ -570,10 +606,10 @@ class Worker {
     }
   }
 
-  /** Every held partition is committed between steps, so those assigned to others can go at once. */
-  private async releaseExtras(): Promise<void> {
+  /** Partitions assigned to others go back after their current step (their loop releases them). */
+  private markExtras(): void {
     const mine = this.assigned();
-    for (const owned of [...this.owned.values()]) if (!mine.has(owned.p)) await this.release(owned);
+    for (const owned of this.owned.values()) if (!mine.has(owned.p)) owned.leaving = true;
   }
 
   private async releaseAll(): Promise<void> {
