@@ -5,7 +5,7 @@
 // are checked against the 1-worker run's, entry for entry.
 //
 //   npx tsc -p tsconfig.json && node dist/bench/redis.js [--rows N] [--keys K] [--partitions P]
-//       [--op OP] [--format 1|2] [--read-entries N] [--rows-per-entry N] [--workers 1,2] [--cpu-prof DIR]
+//       [--op OP] [--format 1|2] [--read-entries N] [--rows-per-entry N] [--workers 1,2] [--heartbeat-ms N] [--cpu-prof DIR]
 //
 // Needs redis-server on the PATH (Linux: CPU times come from /proc). Rows are
 // produced before the workers start; throughput is counted from the first
@@ -38,6 +38,7 @@ const { values: args } = parseArgs({
     format: { type: 'string' },
     workers: { type: 'string' },
     'cpu-prof': { type: 'string' },
+    'heartbeat-ms': { type: 'string' },
   },
 });
 const ROWS = Number(args.rows ?? 1_500_000);
@@ -48,6 +49,8 @@ const ROWS_PER_ENTRY = Number(args['rows-per-entry'] ?? 1000);
 const SPEC = { op: args.op ?? 'median', window: 50, minPeriods: 1 } as KernelSpec;
 const FORMAT = Number(args.format ?? 2) as JobFormat;
 const WORKERS = (args.workers ?? '1,2').split(',').map(Number);
+/** Workers heartbeat this often, so that in a run of a few seconds the 2 workers settle on their split at once. */
+const HEARTBEAT_MS = args['heartbeat-ms'] ?? '100';
 /** A directory: each worker writes a V8 CPU profile there (node --cpu-prof). */
 const CPU_PROF = args['cpu-prof'];
 /** Clock ticks per second of /proc/<pid>/stat times (USER_HZ, 100 on Linux). */
@@ -142,7 +145,7 @@ async function run(url: string, workers: number): Promise<RunResult> {
   let first = Infinity;
   const procs = Array.from({ length: workers }, () => {
     const prof = CPU_PROF !== undefined ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF] : [];
-    const p = spawn(process.execPath, [...prof, MAIN, 'worker', '--redis', url, '--job', job, '--read-entries', READ_ENTRIES, '--lease-ms', '5000'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const p = spawn(process.execPath, [...prof, MAIN, 'worker', '--redis', url, '--job', job, '--read-entries', READ_ENTRIES, '--lease-ms', '5000', '--heartbeat-ms', HEARTBEAT_MS], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     const stopped = new Promise<Record<string, number>>((resolve) => {
       p.stderr!.on('data', (c: Buffer) => {

@@ -131,6 +131,24 @@ interface Owned {
   next: Promise<StreamEntry[]> | undefined;
   /** Assigned to another worker: given back after the current step. */
   leaving: boolean;
+  /** The last input id of the last commit sent (= last while none is in flight). */
+  sent: string;
+  /** The commit sent and not yet answered. */
+  inflight: Commit | undefined;
+}
+
+/** COMMIT's reply: [1], or [0, reason, detail]. */
+type CommitReply = [number, string?, string?];
+
+/** A commit sent, and what it covers. */
+interface Commit {
+  reply: Promise<CommitReply>;
+  started: number;
+  /** Its first and last input entry ids. */
+  first: string;
+  last: string;
+  entries: number;
+  rows: number;
 }
 
 /** An entry as read (binary: field values stay bytes). */
@@ -299,7 +317,7 @@ class Worker {
         idle = Math.min(idle * 2, this.cfg.pollMs);
       }
     }
-    if (this.owned.get(owned.p) === owned) await this.release(owned);
+    if (this.owned.get(owned.p) === owned && (await this.settleCommit(owned))) await this.release(owned);
   }
 
   private fatal(err: unknown): RedisJobError {
@@ -424,7 +442,8 @@ class Worker {
           { cause: err },
         );
       }
-      const owned: Owned = { p, token: token.toString(), last: last.toString(), state, renewedAt: Date.now(), next: undefined, leaving: false };
+      const from = last.toString();
+      const owned: Owned = { p, token: token.toString(), last: from, sent: from, state, renewedAt: Date.now(), next: undefined, leaving: false, inflight: undefined };
       this.owned.set(p, owned);
       this.startLoop(owned);
       this.counters.acquired++;
@@ -465,13 +484,18 @@ class Worker {
     return this.cmd.send<StreamEntry[]>(['XRANGE', this.job.keys.input(p), `(${after}`, '+', 'COUNT', String(this.cfg.readEntries)], true);
   }
 
-  /** Reads, computes and commits one batch of a partition. Returns whether there was input. */
+  /**
+   * Reads and computes one batch of a partition and sends its commit, then
+   * waits for the reply of the commit before it (so one commit is always
+   * in flight while the next batch is read and computed). Returns whether
+   * there was input.
+   */
   private async step(owned: Owned): Promise<boolean> {
     const { keys } = this.job;
     const p = owned.p;
     let entries: StreamEntry[];
     try {
-      entries = await (owned.next ?? this.read(p, owned.last));
+      entries = await (owned.next ?? this.read(p, owned.sent));
       owned.next = undefined;
     } catch (err) {
       this.drop(owned, true);
@@ -479,49 +503,72 @@ class Worker {
       return false;
     }
     if (entries.length === 0) {
+      if (!(await this.settleCommit(owned))) return true;
       if (Date.now() - owned.renewedAt >= this.cfg.leaseMs / 3) await this.renew(owned);
       return false;
     }
     const { outputs, rows } = this.compute(owned.state, entries);
     const newLast = entries[entries.length - 1]![0].toString();
     const state = this.stateArgs(owned.state);
-    const started = performance.now();
-    let reply: [number, string?, string?];
+    // Sent behind the previous commit, with its new last id as the expected one: if that commit
+    // is refused or lost, this one is refused too (the lease or the last id no longer match).
+    const reply = this.cmd.script<CommitReply>(
+      COMMIT,
+      [keys.lease(p), keys.checkpoint(p), keys.output(p), ...(this.job.format === 2 ? [keys.state(p)] : [])],
+      [owned.token, String(this.cfg.leaseMs), owned.sent, newLast, state.full, String(entries.length), ...outputs, ...state.groups],
+    );
+    reply.catch(() => {}); // awaited by settleCommit, unless the partition is dropped first
+    const previous = owned.inflight;
+    owned.inflight = { reply, started: performance.now(), first: entries[0]![0].toString(), last: newLast, entries: entries.length, rows };
+    owned.sent = newLast;
+    owned.next = this.read(p, newLast);
+    owned.next.catch(() => {}); // awaited by the next step, unless the partition is dropped first
+    if (previous !== undefined) await this.finishCommit(owned, previous);
+    return true;
+  }
+
+  /** Waits for the commit in flight, if any. Returns whether the partition is still held. */
+  private async settleCommit(owned: Owned): Promise<boolean> {
+    const commit = owned.inflight;
+    if (commit === undefined) return true;
+    owned.inflight = undefined;
+    return this.finishCommit(owned, commit);
+  }
+
+  /** Handles a commit's reply; drops the partition unless it was applied. Returns whether the partition is still held. */
+  private async finishCommit(owned: Owned, commit: Commit): Promise<boolean> {
+    const { keys } = this.job;
+    const p = owned.p;
+    let reply: CommitReply;
     try {
-      const commit = this.cmd.script<[number, string?, string?]>(
-        COMMIT,
-        [keys.lease(p), keys.checkpoint(p), keys.output(p), ...(this.job.format === 2 ? [keys.state(p)] : [])],
-        [owned.token, String(this.cfg.leaseMs), owned.last, newLast, state.full, String(entries.length), ...outputs, ...state.groups],
-      );
-      owned.next = this.read(p, newLast);
-      owned.next.catch(() => {}); // awaited by the next step, unless the partition is dropped first
-      reply = await commit;
+      reply = await commit.reply;
     } catch (err) {
       // Unknown whether it was applied: restore from the checkpoint, which knows.
       this.drop(owned, true);
       await this.transient(err, 'commit', p);
-      return true;
+      return false;
     }
+    if (this.owned.get(p) !== owned) return false; // dropped meanwhile
     if (reply[0] === 1) {
-      this.latencies.push(performance.now() - started);
+      this.latencies.push(performance.now() - commit.started);
       if (this.latencies.length > 100_000) this.latencies.splice(0, 50_000);
-      owned.last = newLast;
+      owned.last = commit.last;
       owned.renewedAt = Date.now();
       this.counters.commits++;
-      this.counters.entries += entries.length;
-      this.counters.rows += rows;
+      this.counters.entries += commit.entries;
+      this.counters.rows += commit.rows;
       return true;
     }
     this.counters.rejected++;
     if (reply[1] === 'out') {
       throw new RedisJobError(
         'PROTOCOL',
-        `${keys.output(p)} already holds entry id ${String(reply[2])}, not before input ${entries[0]![0].toString()}: something else writes to this job's output stream`,
+        `${keys.output(p)} already holds entry id ${String(reply[2])}, not before input ${commit.first}: something else writes to this job's output stream`,
       );
     }
     this.emit('fenced', { partition: p, op: 'commit', reason: reply[1] === 'lease' ? 'lease lost' : `checkpoint moved to ${String(reply[2])}`, token: owned.token });
     this.drop(owned, false);
-    return true;
+    return false;
   }
 
   /**
