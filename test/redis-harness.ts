@@ -42,6 +42,8 @@ export interface ServerOptions {
   user?: { name: string; password: string };
   /** TLS only, with these PEM files. */
   tls?: { cert: string; key: string; ca: string };
+  /** A Redis Cluster node (fails over after 1 s without its master). */
+  cluster?: boolean;
 }
 
 export class RedisServer {
@@ -68,6 +70,9 @@ export class RedisServer {
       'logfile ""',
     ];
     if (options.password !== undefined) lines.push(`requirepass ${options.password}`);
+    if (options.cluster === true) {
+      lines.push('cluster-enabled yes', 'cluster-config-file nodes.conf', 'cluster-node-timeout 1000', 'cluster-replica-validity-factor 0', 'cluster-require-full-coverage no');
+    }
     if (options.user !== undefined) lines.push(`user ${options.user.name} on >${options.user.password} ~* &* +@all`);
     if (options.tls !== undefined) {
       lines.push(`tls-port ${port}`, `tls-cert-file ${options.tls.cert}`, `tls-key-file ${options.tls.key}`, `tls-ca-cert-file ${options.tls.ca}`, 'tls-auth-clients no');
@@ -316,4 +321,66 @@ export async function verifyJob(cmd: Commands, name: string): Promise<number> {
     }
   }
   return rows;
+}
+
+/** A Redis Cluster on loopback: 3 masters, each with one replica (6 servers, AOF with appendfsync always). */
+export class RedisCluster {
+  private constructor(readonly nodes: RedisServer[]) {}
+
+  static async start(): Promise<RedisCluster> {
+    const nodes: RedisServer[] = [];
+    try {
+      for (let i = 0; i < 6; i++) nodes.push(await RedisServer.start({ cluster: true }));
+      const create = spawnSync('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '1', '--cluster-yes'], { encoding: 'utf8', timeout: 30_000 });
+      if (create.status !== 0) throw new Error(`redis-cli --cluster create failed (${create.error?.message ?? create.status}): ${create.stdout}${create.stderr}`);
+      const cluster = new RedisCluster(nodes);
+      await cluster.waitHealthy();
+      return cluster;
+    } catch (err) {
+      for (const n of nodes) await n.stop();
+      throw err;
+    }
+  }
+
+  url(): string {
+    return this.nodes[0]!.url();
+  }
+
+  private cli(node: RedisServer, ...args: string[]): string {
+    return spawnSync('redis-cli', ['-p', String(node.port), ...args], { encoding: 'utf8', timeout: 10_000 }).stdout ?? '';
+  }
+
+  private live(): RedisServer[] {
+    return this.nodes.filter((n) => n.proc !== undefined);
+  }
+
+  /** A node's replication role: 'master' or 'slave'. */
+  role(node: RedisServer): string {
+    return /role:(\w+)/.exec(this.cli(node, 'INFO', 'replication'))?.[1] ?? 'unknown';
+  }
+
+  /** A running master that holds slots, other than the node the URL names. */
+  master(): RedisServer {
+    return this.live().find((n) => n !== this.nodes[0] && /role:master/.test(this.cli(n, 'INFO', 'replication')) && /connected_slaves:1/.test(this.cli(n, 'INFO', 'replication')))!;
+  }
+
+  /** Waits until every live node sees the cluster as ok, with 3 masters each answered by a live node. */
+  async waitHealthy(timeoutMs = 30_000): Promise<void> {
+    await waitFor(
+      'the cluster to be healthy',
+      () =>
+        this.live().every((n) => {
+          if (!/cluster_state:ok/.test(this.cli(n, 'CLUSTER', 'INFO'))) return false;
+          const masters = this.cli(n, 'CLUSTER', 'NODES')
+            .split('\n')
+            .filter((l) => / master /.test(` ${l.split(' ')[2]?.replace(/,/g, ' ')} `) && !/fail/.test(l.split(' ')[2] ?? '') && / \d+-\d+/.test(l));
+          return masters.length === 3;
+        }),
+      timeoutMs,
+    );
+  }
+
+  async stop(): Promise<void> {
+    for (const n of this.nodes) await n.stop();
+  }
 }

@@ -45,6 +45,7 @@ them back and exits 0. Start as many workers, on as many machines, as you like.
   --tls-ca FILE             CA certificate (PEM) for rediss://
   --max-outage-ms N         give up after losing Redis this long (default 30000)
   --connect-timeout-ms N    first connection timeout (default 5000)
+  --cluster                 Redis Cluster: --redis names any node; the others are discovered
   --log json|text|quiet     events on stderr (default json)
 `;
 
@@ -67,6 +68,7 @@ appends them to the job's input, routed to partitions by key.
   --rows-per-entry N        most rows in one stream entry (default 1000)
   --batch-rows N            rows sent per round trip (default 10000)
   --tls-ca FILE             CA certificate (PEM) for rediss://
+  --cluster                 Redis Cluster, as for 'streamkernel worker'
 `;
 
 export const EXIT_OK = 0;
@@ -134,6 +136,7 @@ const COMMON = {
   'tls-ca': { type: 'string' },
   'max-outage-ms': { type: 'string' },
   'connect-timeout-ms': { type: 'string' },
+  cluster: { type: 'boolean' },
 } as const;
 
 function connection(values: Record<string, unknown>, env: NodeJS.ProcessEnv) {
@@ -147,6 +150,7 @@ function connection(values: Record<string, unknown>, env: NodeJS.ProcessEnv) {
     ...(typeof values['tls-ca'] === 'string' ? { tlsCaFile: values['tls-ca'] } : {}),
     ...(values['max-outage-ms'] !== undefined ? { maxOutageMs: intOption(values, 'max-outage-ms', 0)! } : {}),
     ...(values['connect-timeout-ms'] !== undefined ? { connectTimeoutMs: intOption(values, 'connect-timeout-ms', 1)! } : {}),
+    ...(values['cluster'] === true ? { cluster: true } : {}),
   };
 }
 

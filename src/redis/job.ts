@@ -2,15 +2,12 @@
 // the server has lost its script cache, as after a restart), and the job's
 // definition in job:{J}.
 import type { RedisArgument } from 'redis';
-import { redis } from './client.js';
 import { normalizeSpec } from '../spec.js';
 import type { KernelSpec } from '../types.js';
 import { scrub, type RedisConnection } from './config.js';
 import { RedisJobError } from './errors.js';
 import { checkPartitions, JobKeys } from './keys.js';
 import { CREATE_JOB, type LuaScript } from './scripts.js';
-
-const BINARY = { typeMapping: { [redis.RESP_TYPES.BLOB_STRING]: Buffer } } as const;
 
 /**
  * Raw commands over one connection. Replies are strings, or Buffers with `binary`.
@@ -33,7 +30,7 @@ export class Commands {
    * the caller's assertion; nothing checks it.
    */
   send<T>(args: RedisArgument[], binary = false): Promise<T> {
-    return (binary ? this.conn.client.sendCommand(args, BINARY) : this.conn.client.sendCommand(args)) as Promise<T>;
+    return this.conn.sendCommand(args, binary) as Promise<T>;
   }
 
   /**
