@@ -8,7 +8,8 @@ import { connectRedis } from '../src/redis/config.js';
 import { Commands } from '../src/redis/job.js';
 import { partitionOf } from '../src/redis/keys.js';
 import { createProducer } from '../src/redis/producer.js';
-import { makeRows, RedisCluster, type RedisServer, sleep, verifyJob, waitDrained, waitFor, WorkerProcess } from './redis-harness.js';
+import { spawnSync } from 'node:child_process';
+import { makeRows, RedisCluster, type RedisServer, runCli, sleep, verifyJob, waitDrained, waitFor, WorkerProcess } from './redis-harness.js';
 
 let cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -54,9 +55,10 @@ describe('redis cluster', () => {
         await waitFor('the new worker to connect', () => replacement.events().some((e) => e['event'] === 'started'));
       }
       if (i === 16) {
-        // let the last input reach the replicas, then kill a master; its replica takes over
-        await sleep(300);
+        // once the input so far has reached its replica, kill a master; the replica takes over
+        // (input appended but not replicated would be lost with it: Redis replicates asynchronously)
         const master = (failedOver = cluster.master());
+        await cluster.replicated(master);
         await master.kill();
         await sleep(2500);
         await cluster.waitHealthy();
@@ -78,4 +80,16 @@ describe('redis cluster', () => {
     expect(killed!.proc.signalCode).toBe('SIGKILL');
     for (const w of workers.filter((w) => w !== killed)) expect(await w.exited).toBe(0);
   }, 90_000);
+
+  test('regression: a worker started while a cluster master was down printed a connection error and hung; it now starts', async () => {
+    const cluster = await RedisCluster.start();
+    cleanup.push(() => cluster.stop());
+    await cluster.master().kill();
+    // a job name whose job:{J} key lives on the node the URL names (a live master)
+    const seed = cluster.nodes[0]!.port;
+    const name = Array.from({ length: 100 }, (_, i) => `j${i}`).find((j) => !spawnSync('redis-cli', ['-p', String(seed), 'GET', `job:{${j}}`], { encoding: 'utf8' }).stdout.includes('MOVED'))!;
+    const r = runCli(['worker', '--redis', cluster.url(), '--job', name, '--cluster']);
+    expect(r.stderr).toContain(`job '${name}' does not exist`);
+    expect(r.code).toBe(4);
+  }, 60_000);
 });

@@ -359,6 +359,12 @@ export class RedisCluster {
     return /role:(\w+)/.exec(this.cli(node, 'INFO', 'replication'))?.[1] ?? 'unknown';
   }
 
+  /** Waits until a master's replica has received every write the master had taken when called. */
+  async replicated(master: RedisServer): Promise<void> {
+    const offset = Number(/master_repl_offset:(\d+)/.exec(this.cli(master, 'INFO', 'replication'))?.[1]);
+    await waitFor('the replica to catch up', () => Number(/slave0:.*offset=(\d+)/.exec(this.cli(master, 'INFO', 'replication'))?.[1] ?? -1) >= offset);
+  }
+
   /** A running master that holds slots, other than the node the URL names. */
   master(): RedisServer {
     return this.live().find((n) => n !== this.nodes[0] && /role:master/.test(this.cli(n, 'INFO', 'replication')) && /connected_slaves:1/.test(this.cli(n, 'INFO', 'replication')))!;

@@ -257,13 +257,15 @@ export async function connectRedis(options: RedisConnectionOptions, onEvent?: (e
     : { host: url.host, port: url.port, connectTimeout: options.connectTimeoutMs ?? 5000, reconnectStrategy };
   const auth = { ...(url.username !== undefined ? { username: url.username } : {}), ...(url.password !== undefined ? { password: url.password } : {}) };
   if (options.cluster === true && url.database !== 0) throw new RedisJobError('CONFIG', `Redis Cluster has only database 0; the URL names database ${url.database}`);
+  // Cluster nodes are connected on first use (minimizeConnections), so a
+  // worker starting while a master is down (failing over) still starts.
   // A cluster node may stay down for good once its replica took over: the
   // cluster client moves on, so only commands failing for longer than
   // maxOutageMs (below) end the connection, not one node's reconnecting.
   const clusterNodeStrategy = (retries: number, cause: Error): number | Error => (everReady ? Math.min(50 * 2 ** Math.min(retries, 5), 1000) : reconnectStrategy(retries, cause));
   const client =
     options.cluster === true
-      ? (redis.createCluster({ rootNodes: [{ socket }], defaults: { socket: { ...socket, reconnectStrategy: clusterNodeStrategy }, ...auth } }) as unknown as RedisClusterType)
+      ? (redis.createCluster({ rootNodes: [{ socket }], minimizeConnections: true, defaults: { socket: { ...socket, reconnectStrategy: clusterNodeStrategy }, ...auth } }) as unknown as RedisClusterType)
       : (redis.createClient({ socket, ...auth, database: url.database }) as unknown as RedisClientType);
   const [errorEvent, readyEvent, reconnectingEvent] = options.cluster === true ? ['node-error', 'node-ready', 'node-reconnecting'] : ['error', 'ready', 'reconnecting'];
   const onError = (err: unknown): void => {
