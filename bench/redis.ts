@@ -5,12 +5,14 @@
 // are checked against the 1-worker run's, entry for entry.
 //
 //   npx tsc -p tsconfig.json && node dist/bench/redis.js [--rows N] [--keys K] [--partitions P]
-//       [--op OP] [--format 1|2] [--read-entries N] [--rows-per-entry N] [--workers 1,2] [--heartbeat-ms N] [--cpu-prof DIR]
+//       [--op OP] [--format 1|2] [--read-entries N] [--rows-per-entry N] [--workers 1,2] [--fsync always|everysec] [--heartbeat-ms N] [--cpu-prof DIR]
 //
 // Needs redis-server on the PATH (Linux: CPU times come from /proc). Rows are
-// produced before the workers start; throughput is counted from the first
-// partition taken to the last input entry committed, so process start-up is
-// left out. Defaults: the issue's workload (1.5e6 rows, 300 keys, 16
+// produced before the workers start, and the bench holds every partition's
+// lease until all the workers have joined (so they split the partitions from
+// the start, as workers of a long-running job do); throughput is counted from
+// the leases' release to the last input entry committed, so process start-up
+// and the first rebalancing are left out. Defaults: the issue's workload (1.5e6 rows, 300 keys, 16
 // partitions, median of 50), job format 2.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -39,6 +41,7 @@ const { values: args } = parseArgs({
     workers: { type: 'string' },
     'cpu-prof': { type: 'string' },
     'heartbeat-ms': { type: 'string' },
+    fsync: { type: 'string' },
   },
 });
 const ROWS = Number(args.rows ?? 1_500_000);
@@ -49,6 +52,8 @@ const ROWS_PER_ENTRY = Number(args['rows-per-entry'] ?? 1000);
 const SPEC = { op: args.op ?? 'median', window: 50, minPeriods: 1 } as KernelSpec;
 const FORMAT = Number(args.format ?? 2) as JobFormat;
 const WORKERS = (args.workers ?? '1,2').split(',').map(Number);
+/** redis-server's appendfsync: always (every commit durable before its reply) or everysec. */
+const FSYNC = args.fsync ?? 'always';
 /** Workers heartbeat this often, so that in a run of a few seconds the 2 workers settle on their split at once. */
 const HEARTBEAT_MS = args['heartbeat-ms'] ?? '100';
 /** A directory: each worker writes a V8 CPU profile there (node --cpu-prof). */
@@ -70,7 +75,7 @@ async function startRedis(): Promise<{ url: string; stop: () => void }> {
   const port = await freePort();
   const dir = mkdtempSync(path.join(tmpdir(), 'sk-bench-redis-'));
   const conf = path.join(dir, 'redis.conf');
-  writeFileSync(conf, [`port ${port}`, 'bind 127.0.0.1', `dir ${dir}`, 'appendonly yes', 'appendfsync always', 'save ""', 'logfile ""'].join('\n') + '\n');
+  writeFileSync(conf, [`port ${port}`, 'bind 127.0.0.1', `dir ${dir}`, 'appendonly yes', `appendfsync ${FSYNC}`, 'save ""', 'logfile ""'].join('\n') + '\n');
   const proc = spawn('redis-server', [conf], { stdio: ['ignore', 'pipe', 'pipe'] });
   await new Promise<void>((resolve, reject) => {
     let out = '';
@@ -97,7 +102,7 @@ interface RunResult {
   commits: number;
   commitP50: number;
   commitP99: number;
-  /** CPU seconds of the worker processes (start-up included) and of redis-server during the run. */
+  /** CPU seconds of the worker processes and of redis-server during the run. */
   workerCpu: number;
   redisCpu: number;
   /** Commands redis-server ran during the run, by name. */
@@ -140,18 +145,14 @@ async function run(url: string, workers: number): Promise<RunResult> {
   await producer.close();
   const conn = await connectRedis({ url });
   const cmd = new Commands(conn);
-  await cmd.send(['CONFIG', 'RESETSTAT']);
-  const redisBefore = await redisCpu(cmd);
-  let first = Infinity;
+  const held = Array.from({ length: PARTITIONS }, (_, p) => definition.keys.lease(p));
+  for (const lease of held) await cmd.send(['SET', lease, 'bench:hold']);
   const procs = Array.from({ length: workers }, () => {
     const prof = CPU_PROF !== undefined ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF] : [];
     const p = spawn(process.execPath, [...prof, MAIN, 'worker', '--redis', url, '--job', job, '--read-entries', READ_ENTRIES, '--lease-ms', '5000', '--heartbeat-ms', HEARTBEAT_MS], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     const stopped = new Promise<Record<string, number>>((resolve) => {
-      p.stderr!.on('data', (c: Buffer) => {
-        err += c.toString();
-        if (first === Infinity && err.includes('"event":"acquired"')) first = performance.now();
-      });
+      p.stderr!.on('data', (c: Buffer) => (err += c.toString()));
       p.once('exit', () => {
         const line = err.split('\n').find((l) => l.includes('"event":"stopped"'));
         resolve(line !== undefined ? (JSON.parse(line) as Record<string, number>) : {});
@@ -159,13 +160,21 @@ async function run(url: string, workers: number): Promise<RunResult> {
     });
     return { p, stopped };
   });
+  // every worker is a member and has seen the others: let them take their partitions
+  while ((await cmd.send<number>(['ZCARD', definition.keys.members])) < workers) await new Promise((r) => setTimeout(r, 20));
+  await new Promise((r) => setTimeout(r, 3 * Number(HEARTBEAT_MS)));
+  await cmd.send(['CONFIG', 'RESETSTAT']);
+  const redisBefore = await redisCpu(cmd);
+  const cpuBefore = procs.reduce((a, { p }) => a + cpuOf(p.pid!), 0);
+  const first = performance.now();
+  await cmd.send(['DEL', ...held]);
   for (;;) {
     const status = await jobStatus(cmd, definition);
     if (status.every((s) => s.committedLast === s.inputLast)) break;
     await new Promise((r) => setTimeout(r, 20));
   }
   const end = performance.now();
-  const workerCpu = procs.reduce((a, { p }) => a + cpuOf(p.pid!), 0);
+  const workerCpu = procs.reduce((a, { p }) => a + cpuOf(p.pid!), 0) - cpuBefore;
   const redisCpuUsed = (await redisCpu(cmd)) - redisBefore;
   const calls = await commandCalls(cmd);
   for (const { p } of procs) p.kill('SIGTERM');
@@ -199,7 +208,7 @@ const us = (seconds: number, n: number): string => ((seconds * 1e6) / Math.max(1
 const redis = await startRedis();
 try {
   console.log(
-    `streamkernel Redis benchmark: ${ROWS} rows, ${KEYS} keys, ${PARTITIONS} partitions, ${SPEC.op} window 50, job format ${FORMAT}, ${ROWS_PER_ENTRY} rows per entry, read-entries ${READ_ENTRIES}, appendfsync always; load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`,
+    `streamkernel Redis benchmark: ${ROWS} rows, ${KEYS} keys, ${PARTITIONS} partitions, ${SPEC.op} window 50, job format ${FORMAT}, ${ROWS_PER_ENTRY} rows per entry, read-entries ${READ_ENTRIES}, appendfsync ${FSYNC}; load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`,
   );
   const results: RunResult[] = [];
   for (const n of WORKERS) {

@@ -133,9 +133,12 @@ interface Owned {
   leaving: boolean;
   /** The last input id of the last commit sent (= last while none is in flight). */
   sent: string;
-  /** The commit sent and not yet answered. */
-  inflight: Commit | undefined;
+  /** The commits sent and not yet answered, oldest first. */
+  inflight: Commit[];
 }
+
+/** Commits of one partition sent and not yet answered, at most (each expects the one before it to apply). */
+const COMMITS_IN_FLIGHT = 1;
 
 /** COMMIT's reply: [1], or [0, reason, detail]. */
 type CommitReply = [number, string?, string?];
@@ -443,7 +446,7 @@ class Worker {
         );
       }
       const from = last.toString();
-      const owned: Owned = { p, token: token.toString(), last: from, sent: from, state, renewedAt: Date.now(), next: undefined, leaving: false, inflight: undefined };
+      const owned: Owned = { p, token: token.toString(), last: from, sent: from, state, renewedAt: Date.now(), next: undefined, leaving: false, inflight: [] };
       this.owned.set(p, owned);
       this.startLoop(owned);
       this.counters.acquired++;
@@ -486,9 +489,10 @@ class Worker {
 
   /**
    * Reads and computes one batch of a partition and sends its commit, then
-   * waits for the reply of the commit before it (so one commit is always
-   * in flight while the next batch is read and computed). Returns whether
-   * there was input.
+   * waits for replies until at most COMMITS_IN_FLIGHT commits are unanswered
+   * (so commits are in flight while the next batches are read and computed:
+   * with appendfsync always, a commit's round trip includes an fsync).
+   * Returns whether there was input.
    */
   private async step(owned: Owned): Promise<boolean> {
     const { keys } = this.job;
@@ -518,21 +522,18 @@ class Worker {
       [owned.token, String(this.cfg.leaseMs), owned.sent, newLast, state.full, String(entries.length), ...outputs, ...state.groups],
     );
     reply.catch(() => {}); // awaited by settleCommit, unless the partition is dropped first
-    const previous = owned.inflight;
-    owned.inflight = { reply, started: performance.now(), first: entries[0]![0].toString(), last: newLast, entries: entries.length, rows };
+    owned.inflight.push({ reply, started: performance.now(), first: entries[0]![0].toString(), last: newLast, entries: entries.length, rows });
     owned.sent = newLast;
     owned.next = this.read(p, newLast);
     owned.next.catch(() => {}); // awaited by the next step, unless the partition is dropped first
-    if (previous !== undefined) await this.finishCommit(owned, previous);
+    while (owned.inflight.length > COMMITS_IN_FLIGHT) if (!(await this.finishCommit(owned, owned.inflight.shift()!))) break;
     return true;
   }
 
-  /** Waits for the commit in flight, if any. Returns whether the partition is still held. */
+  /** Waits for every commit in flight. Returns whether the partition is still held. */
   private async settleCommit(owned: Owned): Promise<boolean> {
-    const commit = owned.inflight;
-    if (commit === undefined) return true;
-    owned.inflight = undefined;
-    return this.finishCommit(owned, commit);
+    while (owned.inflight.length > 0) if (!(await this.finishCommit(owned, owned.inflight.shift()!))) return false;
+    return true;
   }
 
   /** Handles a commit's reply; drops the partition unless it was applied. Returns whether the partition is still held. */
