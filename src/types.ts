@@ -107,6 +107,13 @@ export interface Kernel {
    */
   push(batch: Float64Array, out?: Float64Array): Float64Array;
   /**
+   * Processes one row and returns its result: the scalar path for rows that
+   * arrive one at a time. The same result and state, bit for bit, as `push`
+   * of a batch holding that row alone, so calls of both may interleave freely.
+   * Throws `TypeError` for a value that is not a number.
+   */
+  pushValue(value: number): number;
+  /**
    * Zero-copy ingest: a view of the kernel's input buffer in WASM memory,
    * `length` rows long, for the caller to fill before {@link Kernel.pushInput}.
    * The view is valid until the next call on this kernel.

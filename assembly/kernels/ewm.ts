@@ -20,6 +20,8 @@ import {
   HEADER_BYTES,
   inputPtr,
   OK,
+  rowIn,
+  rowOut,
   outputPtr,
   statePtr,
 } from '../common';
@@ -92,4 +94,10 @@ export function validate(): i32 {
   if (!(nobs >= 0) || nobs != Math.floor(nobs) || nobs > 9007199254740992) return ERR_STATE;
   if (!(oldWt >= 0) || oldWt == Infinity) return ERR_STATE;
   return OK;
+}
+
+/** One row, for kernel.pushValue(): the same results and state as update() of that row alone. */
+export function pushValue(x: f64): f64 {
+  update(rowIn(x));
+  return rowOut();
 }

@@ -51,6 +51,8 @@ import {
   HEADER_BYTES,
   inputPtr,
   OK,
+  rowIn,
+  rowOut,
   outputPtr,
   sameF64,
   scratch,
@@ -629,4 +631,10 @@ function suffixSumsStatus(s: usize, w: i32, b: i32, pos: i32): i32 {
   for (let j = pos + 1; j <= w; j++) ok = ok && sameF64(load<f64>(suf + (<usize>j << 3)), load<f64>(saved + (<usize>j << 3)));
   memory.copy(suf, saved, bytes);
   return ok ? OK : ERR_STATE;
+}
+
+/** One row, for kernel.pushValue(): the same results and state as update() of that row alone. */
+export function pushValue(x: f64): f64 {
+  update(rowIn(x));
+  return rowOut();
 }
