@@ -39,8 +39,15 @@ export interface RollingSpec {
 }
 
 /**
- * An exponentially weighted mean with pandas' `Series.ewm(...).mean()`
- * semantics (`ignore_na=False`). Give exactly one of `alpha`, `span`,
+ * What an ewm spec computes: pandas' `Series.ewm(...).mean()`, `.var()`
+ * (`bias=False`) or `.std()` (`bias=False`).
+ */
+export type EwmStat = 'mean' | 'var' | 'std';
+
+/**
+ * An exponentially weighted mean, variance or standard deviation with
+ * pandas' `Series.ewm(...).mean()` / `.var()` / `.std()` semantics
+ * (`ignore_na=False`, `bias=False`). Give exactly one of `alpha`, `span`,
  * `halflife` and `com`.
  *
  * @example
@@ -68,6 +75,12 @@ export interface EwmSpec {
    * @default 0
    */
   minPeriods?: number;
+  /**
+   * The statistic: the weighted mean, or pandas' unbiased weighted variance
+   * (`ewm(...).var(bias=False)`) or its square root (`.std()`).
+   * @default 'mean'
+   */
+  stat?: EwmStat;
 }
 
 /**
@@ -159,6 +172,8 @@ export interface NormalizedEwmSpec {
   adjust: boolean;
   /** Non-NaN rows seen before a result is given. */
   minPeriods: number;
+  /** The statistic; present for `'var'` and `'std'` only (absent is the mean). */
+  stat?: EwmStat;
 }
 
 /** A {@link KernelSpec} with every default filled in. */
