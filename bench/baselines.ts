@@ -93,6 +93,12 @@ export function jsRollingMinMax(x: Float64Array, w: number, minPeriods: number, 
  * `where[slot]` is the heap index (≥ 0 lower, ≤ −2 upper as −2 − index, −1 none).
  */
 export function jsRollingQuantile(x: Float64Array, w: number, minPeriods: number, q: number, median: boolean, out: Float64Array): void {
+  const step = jsQuantileStepper(w, minPeriods, q, median);
+  for (let i = 0; i < x.length; i++) out[i] = step(x[i]!);
+}
+
+/** {@link jsRollingQuantile} one row at a time: returns the result of each row. */
+export function jsQuantileStepper(w: number, minPeriods: number, q: number, median: boolean): (v: number) => number {
   const lo = new Float64Array(w);
   const loSlot = new Int32Array(w);
   const hi = new Float64Array(w);
@@ -169,8 +175,7 @@ export function jsRollingQuantile(x: Float64Array, w: number, minPeriods: number
       downHi(0, a, as);
     }
   };
-  for (let i = 0; i < x.length; i++) {
-    const v = x[i]!;
+  return (v: number): number => {
     const slot = pos;
     const old = ring[slot]!;
     ring[slot] = v;
@@ -240,19 +245,125 @@ export function jsRollingQuantile(x: Float64Array, w: number, minPeriods: number
         y = idx === k ? low : low + (hi[0]! - low) * (idx - k);
       }
     }
-    out[i] = y;
-  }
+    return y;
+  };
 }
 
 /** pandas' ewm mean recurrence (adjust, ignore_na=False). */
 export function jsEwmMean(x: Float64Array, alpha: number, adjust: boolean, minPeriods: number, out: Float64Array): void {
+  const step = jsEwmMeanStepper(alpha, adjust, minPeriods);
+  for (let i = 0; i < x.length; i++) out[i] = step(x[i]!);
+}
+
+/** pandas' ewm var recurrence (ewmcov of x with itself, bias=False, ignore_na=False); `std` takes its zsqrt. */
+export function jsEwmVar(x: Float64Array, alpha: number, adjust: boolean, minPeriods: number, std: boolean, out: Float64Array): void {
+  const step = jsEwmVarStepper(alpha, adjust, minPeriods, std);
+  for (let i = 0; i < x.length; i++) out[i] = step(x[i]!);
+}
+
+// One row at a time: what a careful developer writes for rows that arrive
+// singly (a ring of the window's rows instead of looking back into an array).
+
+/** Running sum with add/remove over a ring: sum, mean or count. */
+export function jsSumStepper(w: number, minPeriods: number, op: 'sum' | 'mean' | 'count'): (v: number) => number {
+  const ring = new Float64Array(w).fill(NaN);
+  let pos = 0;
+  let sum = 0;
+  let count = 0;
+  return (v: number): number => {
+    const old = ring[pos]!;
+    ring[pos] = v;
+    pos = pos + 1 === w ? 0 : pos + 1;
+    if (v === v) {
+      sum += v;
+      count++;
+    }
+    if (old === old) {
+      sum -= old;
+      count--;
+    }
+    const y = op === 'sum' ? sum : op === 'mean' ? sum / count : count;
+    return count >= minPeriods ? y : NaN;
+  };
+}
+
+/** Welford's online variance with add and remove, over a ring. */
+export function jsVarStepper(w: number, minPeriods: number, ddof: number, std: boolean): (v: number) => number {
+  const ring = new Float64Array(w).fill(NaN);
+  let pos = 0;
+  let n = 0;
+  let mean = 0;
+  let m2 = 0;
+  return (v: number): number => {
+    const old = ring[pos]!;
+    ring[pos] = v;
+    pos = pos + 1 === w ? 0 : pos + 1;
+    if (v === v) {
+      n++;
+      const d = v - mean;
+      mean += d / n;
+      m2 += d * (v - mean);
+    }
+    if (old === old) {
+      n--;
+      if (n === 0) {
+        mean = 0;
+        m2 = 0;
+      } else {
+        const d = old - mean;
+        mean -= d / n;
+        m2 -= d * (old - mean);
+      }
+    }
+    const variance = n - ddof > 0 ? Math.max(m2, 0) / (n - ddof) : NaN;
+    return n >= minPeriods ? (std ? Math.sqrt(variance) : variance) : NaN;
+  };
+}
+
+/** Monotonic deque of (row, value) over a ring: amortized O(1) min or max. */
+export function jsMinMaxStepper(w: number, minPeriods: number, isMax: boolean): (v: number) => number {
+  const cap = w + 1;
+  const dqRow = new Float64Array(cap);
+  const dqVal = new Float64Array(cap);
+  const ring = new Float64Array(w).fill(NaN);
+  let head = 0;
+  let size = 0;
+  let count = 0;
+  let row = 0;
+  return (v: number): number => {
+    const slot = row % w;
+    const old = ring[slot]!;
+    ring[slot] = v;
+    if (old === old) count--;
+    if (size > 0 && dqRow[head] === row - w) {
+      head = head + 1 === cap ? 0 : head + 1;
+      size--;
+    }
+    if (v === v) {
+      count++;
+      while (size > 0) {
+        const back = dqVal[(head + size - 1) % cap]!;
+        if (isMax ? back <= v : back >= v) size--;
+        else break;
+      }
+      const at = (head + size) % cap;
+      dqRow[at] = row;
+      dqVal[at] = v;
+      size++;
+    }
+    row++;
+    return count >= minPeriods && size > 0 ? dqVal[head]! : NaN;
+  };
+}
+
+/** pandas' ewm mean recurrence, one row at a time. */
+export function jsEwmMeanStepper(alpha: number, adjust: boolean, minPeriods: number): (v: number) => number {
   const oldWtFactor = 1 - alpha;
   const newWt = adjust ? 1 : alpha;
   let weighted = NaN;
   let oldWt = 1;
   let nobs = 0;
-  for (let i = 0; i < x.length; i++) {
-    const cur = x[i]!;
+  return (cur: number): number => {
     const isObservation = cur === cur;
     if (isObservation) nobs++;
     if (weighted === weighted) {
@@ -264,6 +375,51 @@ export function jsEwmMean(x: Float64Array, alpha: number, adjust: boolean, minPe
     } else if (isObservation) {
       weighted = cur;
     }
-    out[i] = nobs >= minPeriods ? weighted : NaN;
-  }
+    return nobs >= minPeriods ? weighted : NaN;
+  };
+}
+
+/** pandas' ewm var recurrence, one row at a time. */
+export function jsEwmVarStepper(alpha: number, adjust: boolean, minPeriods: number, std: boolean): (v: number) => number {
+  const oldWtFactor = 1 - alpha;
+  const newWt = adjust ? 1 : alpha;
+  let mean = NaN;
+  let cov = 0;
+  let sumWt = 1;
+  let sumWt2 = 1;
+  let oldWt = 1;
+  let nobs = 0;
+  return (cur: number): number => {
+    const isObservation = cur === cur;
+    if (isObservation) nobs++;
+    if (mean === mean) {
+      sumWt *= oldWtFactor;
+      sumWt2 *= oldWtFactor * oldWtFactor;
+      oldWt *= oldWtFactor;
+      if (isObservation) {
+        const oldMean = mean;
+        if (mean !== cur) mean = (oldWt * oldMean + newWt * cur) / (oldWt + newWt);
+        const d = oldMean - mean;
+        const e = cur - mean;
+        cov = (oldWt * (cov + d * d) + newWt * (e * e)) / (oldWt + newWt);
+        sumWt += newWt;
+        sumWt2 += newWt * newWt;
+        oldWt += newWt;
+        if (!adjust) {
+          sumWt /= oldWt;
+          sumWt2 /= oldWt * oldWt;
+          oldWt = 1;
+        }
+      }
+    } else if (isObservation) {
+      mean = cur;
+    }
+    let y = NaN;
+    if (nobs >= minPeriods) {
+      const numerator = sumWt * sumWt;
+      const denominator = numerator - sumWt2;
+      if (denominator > 0) y = (numerator / denominator) * cov;
+    }
+    return std ? (y < 0 ? 0 : Math.sqrt(y)) : y;
+  };
 }
