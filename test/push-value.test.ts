@@ -110,6 +110,21 @@ describe('kernel.pushValue: one row at a time', () => {
     });
   }
 
+  it('sum, mean, count: rows one at a time across sub-block and block ends (window 1000, 3500 rows) match push bit for bit', async () => {
+    const values = Float64Array.from({ length: 3500 }, (_, i) => (i % 97 === 0 ? NaN : Math.sin(i) * 1e3 + (i % 7)));
+    for (const op of ['sum', 'mean', 'count'] as const) {
+      for (const minPeriods of [0, 990]) {
+        const spec: KernelSpec = { op, window: 1000, minPeriods };
+        const reference = await createKernel(spec);
+        const expected = reference.push(values);
+        const k = await createKernel(spec);
+        const got = values.map((x) => k.pushValue(x));
+        assertSame(expected, got, `${op} one row at a time`, values, spec);
+        expect(k.snapshot()).toEqual(reference.snapshot());
+      }
+    }
+  });
+
   it('returns the result of the row: rolling mean over 3 rows', async () => {
     const k = await createKernel({ op: 'mean', window: 3, minPeriods: 1 });
     expect([1, 2, 3, 4, NaN].map((x) => k.pushValue(x))).toEqual([1, 1.5, 2, 3, 3.5]);
