@@ -15,18 +15,18 @@ import { fileURLToPath } from 'node:url';
 import { createKernel, type KernelSpec } from '../src/index.js';
 import { rowsPerSecond } from './measure.js';
 import {
+  JsEwmMeanStepper,
+  JsEwmVarStepper,
+  JsMinMaxStepper,
   jsEwmMean,
-  jsEwmMeanStepper,
   jsEwmVar,
-  jsEwmVarStepper,
-  jsMinMaxStepper,
   jsQuantileStepper,
   jsRollingMinMax,
   jsRollingQuantile,
   jsRollingSum,
   jsRollingVar,
-  jsSumStepper,
-  jsVarStepper,
+  JsSumStepper,
+  JsVarStepper,
 } from './baselines.js';
 
 type Op = 'sum' | 'mean' | 'count' | 'var' | 'std' | 'min' | 'max' | 'median' | 'quantile' | 'ewm' | 'ewm_var' | 'ewm_std';
@@ -99,27 +99,32 @@ function jsLoop(op: Op, w: number, x: Float64Array, out: Float64Array): void {
   }
 }
 
-function jsStepper(op: Op, w: number): (v: number) => number {
+/** A plain-JS one-row implementation: push(v) returns the row's result. */
+interface Stepper {
+  push(v: number): number;
+}
+
+function jsStepper(op: Op, w: number): Stepper {
   switch (op) {
     case 'sum':
     case 'mean':
     case 'count':
-      return jsSumStepper(w, 1, op);
+      return new JsSumStepper(w, 1, op);
     case 'var':
     case 'std':
-      return jsVarStepper(w, 1, 1, op === 'std');
+      return new JsVarStepper(w, 1, 1, op === 'std');
     case 'min':
     case 'max':
-      return jsMinMaxStepper(w, 1, op === 'max');
+      return new JsMinMaxStepper(w, 1, op === 'max');
     case 'median':
-      return jsQuantileStepper(w, 1, 0.5, true);
+      return { push: jsQuantileStepper(w, 1, 0.5, true) };
     case 'quantile':
-      return jsQuantileStepper(w, 1, 0.9, false);
+      return { push: jsQuantileStepper(w, 1, 0.9, false) };
     case 'ewm':
-      return jsEwmMeanStepper(2 / (w + 1), true, 0);
+      return new JsEwmMeanStepper(2 / (w + 1), true, 0);
     case 'ewm_var':
     case 'ewm_std':
-      return jsEwmVarStepper(2 / (w + 1), true, 0, op === 'ewm_std');
+      return new JsEwmVarStepper(2 / (w + 1), true, 0, op === 'ewm_std');
   }
 }
 
@@ -251,7 +256,7 @@ async function measureOneRow(x: Float64Array, rows: OneRow[]): Promise<void> {
           for (let i = 0; i < n; i++) sink += kernel.pushValue(x[i]!);
         },
         js: () => {
-          for (let i = 0; i < n; i++) sink += step(x[i]!);
+          for (let i = 0; i < n; i++) sink += step.push(x[i]!);
         },
       }, MEASURE);
       kernel.dispose();

@@ -3,18 +3,18 @@
 // alike: a faster wrong baseline would make every ratio meaningless.
 import { describe, expect, it } from 'vitest';
 import {
+  JsEwmMeanStepper,
+  JsEwmVarStepper,
+  JsMinMaxStepper,
   jsEwmMean,
-  jsEwmMeanStepper,
   jsEwmVar,
-  jsEwmVarStepper,
-  jsMinMaxStepper,
   jsQuantileStepper,
   jsRollingMinMax,
   jsRollingQuantile,
   jsRollingSum,
   jsRollingVar,
-  jsSumStepper,
-  jsVarStepper,
+  JsSumStepper,
+  JsVarStepper,
 } from '../bench/baselines.js';
 import { createKernel } from '../src/index.js';
 import type { KernelSpec } from '../src/types.js';
@@ -30,21 +30,22 @@ function batch(f: (out: Float64Array) => void): Float64Array {
   f(out);
   return out;
 }
-const stepped = (step: (v: number) => number): Float64Array => x.map((v) => step(v));
+const stepped = (step: ((v: number) => number) | { push(v: number): number }): Float64Array =>
+  x.map((v) => (typeof step === 'function' ? step(v) : step.push(v)));
 
 const CASES: [KernelSpec, Float64Array, Float64Array][] = [
-  [{ op: 'sum', window: W, minPeriods: 1 }, batch((o) => jsRollingSum(x, W, 1, 'sum', o)), stepped(jsSumStepper(W, 1, 'sum'))],
-  [{ op: 'mean', window: W, minPeriods: 1 }, batch((o) => jsRollingSum(x, W, 1, 'mean', o)), stepped(jsSumStepper(W, 1, 'mean'))],
-  [{ op: 'count', window: W, minPeriods: 1 }, batch((o) => jsRollingSum(x, W, 1, 'count', o)), stepped(jsSumStepper(W, 1, 'count'))],
-  [{ op: 'var', window: W, minPeriods: 1 }, batch((o) => jsRollingVar(x, W, 1, 1, false, o)), stepped(jsVarStepper(W, 1, 1, false))],
-  [{ op: 'std', window: W, minPeriods: 1 }, batch((o) => jsRollingVar(x, W, 1, 1, true, o)), stepped(jsVarStepper(W, 1, 1, true))],
-  [{ op: 'min', window: W, minPeriods: 1 }, batch((o) => jsRollingMinMax(x, W, 1, false, o)), stepped(jsMinMaxStepper(W, 1, false))],
-  [{ op: 'max', window: W, minPeriods: 1 }, batch((o) => jsRollingMinMax(x, W, 1, true, o)), stepped(jsMinMaxStepper(W, 1, true))],
+  [{ op: 'sum', window: W, minPeriods: 1 }, batch((o) => jsRollingSum(x, W, 1, 'sum', o)), stepped(new JsSumStepper(W, 1, 'sum'))],
+  [{ op: 'mean', window: W, minPeriods: 1 }, batch((o) => jsRollingSum(x, W, 1, 'mean', o)), stepped(new JsSumStepper(W, 1, 'mean'))],
+  [{ op: 'count', window: W, minPeriods: 1 }, batch((o) => jsRollingSum(x, W, 1, 'count', o)), stepped(new JsSumStepper(W, 1, 'count'))],
+  [{ op: 'var', window: W, minPeriods: 1 }, batch((o) => jsRollingVar(x, W, 1, 1, false, o)), stepped(new JsVarStepper(W, 1, 1, false))],
+  [{ op: 'std', window: W, minPeriods: 1 }, batch((o) => jsRollingVar(x, W, 1, 1, true, o)), stepped(new JsVarStepper(W, 1, 1, true))],
+  [{ op: 'min', window: W, minPeriods: 1 }, batch((o) => jsRollingMinMax(x, W, 1, false, o)), stepped(new JsMinMaxStepper(W, 1, false))],
+  [{ op: 'max', window: W, minPeriods: 1 }, batch((o) => jsRollingMinMax(x, W, 1, true, o)), stepped(new JsMinMaxStepper(W, 1, true))],
   [{ op: 'median', window: W, minPeriods: 1 }, batch((o) => jsRollingQuantile(x, W, 1, 0.5, true, o)), stepped(jsQuantileStepper(W, 1, 0.5, true))],
   [{ op: 'quantile', window: W, minPeriods: 1, q: 0.9 }, batch((o) => jsRollingQuantile(x, W, 1, 0.9, false, o)), stepped(jsQuantileStepper(W, 1, 0.9, false))],
-  [{ op: 'ewm', span: W }, batch((o) => jsEwmMean(x, ALPHA, true, 0, o)), stepped(jsEwmMeanStepper(ALPHA, true, 0))],
-  [{ op: 'ewm', span: W, stat: 'var' }, batch((o) => jsEwmVar(x, ALPHA, true, 0, false, o)), stepped(jsEwmVarStepper(ALPHA, true, 0, false))],
-  [{ op: 'ewm', span: W, stat: 'std' }, batch((o) => jsEwmVar(x, ALPHA, true, 0, true, o)), stepped(jsEwmVarStepper(ALPHA, true, 0, true))],
+  [{ op: 'ewm', span: W }, batch((o) => jsEwmMean(x, ALPHA, true, 0, o)), stepped(new JsEwmMeanStepper(ALPHA, true, 0))],
+  [{ op: 'ewm', span: W, stat: 'var' }, batch((o) => jsEwmVar(x, ALPHA, true, 0, false, o)), stepped(new JsEwmVarStepper(ALPHA, true, 0, false))],
+  [{ op: 'ewm', span: W, stat: 'std' }, batch((o) => jsEwmVar(x, ALPHA, true, 0, true, o)), stepped(new JsEwmVarStepper(ALPHA, true, 0, true))],
 ];
 
 describe('bench baselines compute what the kernels compute', () => {
