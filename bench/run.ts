@@ -252,11 +252,16 @@ async function measureOneRow(x: Float64Array, rows: OneRow[]): Promise<void> {
       // A fresh plain-JS stepper per pass would measure its allocation; one runs on, like the kernel.
       const step = jsStepper(op, w);
       const r = await rowsPerSecond(n, {
+        // A local sum per pass: a module variable would box a double on every row.
         ours: () => {
-          for (let i = 0; i < n; i++) sink += kernel.pushValue(x[i]!);
+          let acc = 0;
+          for (let i = 0; i < n; i++) acc += kernel.pushValue(x[i]!);
+          sink += acc;
         },
         js: () => {
-          for (let i = 0; i < n; i++) sink += step.push(x[i]!);
+          let acc = 0;
+          for (let i = 0; i < n; i++) acc += step.push(x[i]!);
+          sink += acc;
         },
       }, MEASURE);
       kernel.dispose();
