@@ -1,4 +1,4 @@
-// `npm run bench`: every op at n = 4e6 (and 1e7), windows 100 and 10 000, in
+// `npm run bench`: every op at n = 1e6 and 1e7, windows 100 and 10 000, in
 // million rows/s, all in one run: streamkernel end to end from a JS
 // Float64Array (64 Ki-row batches), streamkernel with the data already in
 // WASM memory (zero copy), the plain-JS loop, bottleneck's move_* (through
@@ -6,7 +6,9 @@
 // memory-bandwidth limit); then one row at a time (kernel.pushValue against a
 // plain-JS one-row implementation). Writes bench/RESULTS.md.
 //
-// Flags: --quick (n = 4e6 only), --ops a,b (a subset), --no-write.
+// Flags: --quick (n = 1e6 only), --ops a,b (a subset), --no-write. The
+// printed lines keep their format (n=… w=… op wasm … e2e … js … copy …),
+// with bottleneck's figure after them.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -52,7 +54,7 @@ const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const opsArg = args[args.indexOf('--ops') + 1];
 const ops = args.includes('--ops') && opsArg ? (opsArg.split(',') as Op[]) : ALL_OPS;
-const sizes = quick ? [4e6] : [4e6, 1e7];
+const sizes = quick ? [1e6] : [1e6, 1e7];
 const windows = [100, 10_000];
 const BATCH = 65_536;
 const ONE_ROW_N = 1e6;
@@ -236,7 +238,7 @@ async function measureBatches(n: number, x: Float64Array, bnResults: BottleneckR
       const row: Row = { n, window: w, op, e2e: r.e2e!, wasm: r.wasm!, js: r.js!, bn, copy: copy! };
       rows.push(row);
       console.log(
-        `n=${n.toExponential(0)} w=${w} ${op.padEnd(8)} e2e ${fmt(row.e2e).padStart(6)}  zero-copy ${fmt(row.wasm).padStart(6)}  js ${fmt(row.js).padStart(6)}  bottleneck ${fmt(row.bn).padStart(6)}  copy ${fmt(row.copy).padStart(6)} M rows/s  ${verdict(row)}`,
+        `n=${n.toExponential(0)} w=${w} ${op.padEnd(8)} wasm ${fmt(row.wasm).padStart(6)}  e2e ${fmt(row.e2e).padStart(6)}  js ${fmt(row.js).padStart(6)}  copy ${fmt(row.copy).padStart(6)}  bottleneck ${fmt(row.bn).padStart(6)} M rows/s  ${verdict(row)}`,
       );
     }
   }
