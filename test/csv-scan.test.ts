@@ -5,8 +5,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { byteChunks } from '../src/connectors/columns.js';
-import { csvBatches, type CsvOptions } from '../src/connectors/csv.js';
 import { simpleNumber } from '../src/connectors/csv-scan.js';
+import { csvBatches, type CsvOptions } from '../src/connectors/csv.js';
 import { MalformedRowError, type ColumnBatch } from '../src/connectors/index.js';
 import { parseNumberText } from '../src/number-text.js';
 

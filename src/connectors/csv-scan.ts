@@ -75,10 +75,14 @@ export function simpleNumber(b: Uint8Array, s: number, e: number): number | unde
 
 /** Bytes read as latin1 (one char per byte), as csv-parse reads cells. */
 export function latin1(b: Uint8Array, s: number, e: number): string {
+  if (nodeLatin1 !== undefined) return nodeLatin1.call(b, s, e);
   let out = '';
   for (let o = s; o < e; o += 4096) out += String.fromCharCode.apply(null, b.subarray(o, Math.min(e, o + 4096)) as unknown as number[]);
   return out;
 }
+
+/** Node's native latin1 decoder, when there is one (any Uint8Array will do for it). */
+const nodeLatin1 = (globalThis as { Buffer?: { prototype: { latin1Slice?: (this: Uint8Array, s: number, e: number) => string } } }).Buffer?.prototype.latin1Slice;
 
 /**
  * Keys by their bytes: each distinct key is decoded (and checked to be
@@ -148,6 +152,8 @@ export interface ScanColumns {
  */
 export class CsvScanner {
   private pending: Uint8Array | undefined;
+  /** The bytes being scanned as latin1, made on first use: cells are cut from it (one decode per chunk). */
+  private text: string | undefined;
   private readonly keys = new KeyTable();
   // The cells of the row being read: [start, end) byte positions.
   private vs = 0;
@@ -184,6 +190,7 @@ export class CsvScanner {
 
   private scan(b: Uint8Array, last: boolean): boolean {
     const n = b.length;
+    this.text = undefined;
     const delimiter = this.delimiter;
     let pos = 0;
     while (pos < n) {
@@ -250,13 +257,19 @@ export class CsvScanner {
     const v = simpleNumber(b, this.vs, this.ve);
     const k = key >= 0 ? this.keys.get(b, this.ks, this.ke) : '';
     const t = time >= 0 ? simpleNumber(b, this.ts, this.te) : NaN;
-    const timeText = time >= 0 ? latin1(b, this.ts, this.te) : '';
+    const timeText = time >= 0 ? this.cut(b, this.ts, this.te) : '';
     if (v === undefined || typeof k !== 'string' || t === undefined) {
       // Not the common case: the general path reads (or refuses) the cells.
-      return builder.addText(line, bytes, latin1(b, this.vs, this.ve), time >= 0 ? timeText : undefined, key >= 0 ? latin1(b, this.ks, this.ke) : undefined);
+      return builder.addText(line, bytes, this.cut(b, this.vs, this.ve), time >= 0 ? timeText : undefined, key >= 0 ? this.cut(b, this.ks, this.ke) : undefined);
     }
     if (time >= 0 && builder.timeOf(line, bytes, timeText, timeText, t) === undefined) return;
     builder.add(v, t, timeText, k, bytes, line);
+  }
+
+  /** `b[s..e)` as latin1, cut from the text of all of `b`. */
+  private cut(b: Uint8Array, s: number, e: number): string {
+    this.text ??= latin1(b, 0, b.length);
+    return this.text.substring(s, e);
   }
 }
 
