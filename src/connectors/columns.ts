@@ -195,16 +195,26 @@ export class BatchBuilder {
     }
     if (h.skip) {
       this.skipped++;
+      this.moveEnd(h.bytes, h.lines);
     } else {
-      const i = this.length++;
-      this.values[i] = h.value;
-      if (this.timestamps !== undefined) this.timestamps[i] = h.time;
-      this.timeText?.push(h.timeText);
-      this.keys?.push(h.key);
+      this.store(h.value, h.time, h.timeText, h.key, h.bytes, h.lines);
     }
+  }
+
+  /** Puts a row into the open batch, which has room. */
+  private store(value: number, time: number, timeText: string, key: string, bytes: number, lines: number): void {
+    const i = this.length++;
+    this.values[i] = value;
+    if (this.timestamps !== undefined) this.timestamps[i] = time;
+    this.timeText?.push(timeText);
+    this.keys?.push(key);
+    this.moveEnd(bytes, lines);
+  }
+
+  private moveEnd(bytes: number, lines: number): void {
     this.end.rows++;
-    this.end.bytes = h.bytes;
-    this.end.lines = h.lines;
+    this.end.bytes = bytes;
+    this.end.lines = lines;
   }
 
   private put(h: Held): void {
@@ -215,7 +225,9 @@ export class BatchBuilder {
 
   /** Adds a checked row that ends at byte `bytes` and line `lines`. */
   add(value: number, time: number, timeText: string, key: string, bytes: number, lines: number): void {
-    this.put({ value, time, timeText, key, skip: false, bytes, lines });
+    // The common case goes straight into the batch, without a held row object.
+    if (this.error === undefined && this.open && this.held.length === 0 && this.length < this.batchSize) this.store(value, time, timeText, key, bytes, lines);
+    else this.put({ value, time, timeText, key, skip: false, bytes, lines });
   }
 
   /** A malformed row: recorded as the error for 'fail', counted for 'skip'. */

@@ -3,6 +3,7 @@
 // self-contained browser build elsewhere, chosen by package.json "imports").
 
 import { BatchBuilder, byteChunks, firstTimeIsDate, latin1Of, MAX_ROW_BYTES, probeOptions, quote, shownCell, skipTo, startOffset, TOO_LONG, utf8Cell } from './columns.js';
+import { canScan, CsvScanner, fieldCountReason } from './csv-scan.js';
 import { AmbiguousColumnError, MalformedRowError, UnknownColumnError } from './errors.js';
 import type { ByteInput, ColumnBatch, ColumnOptions, SourceOffset } from './types.js';
 
@@ -175,8 +176,13 @@ function columnIndex(header: readonly string[], name: string | undefined): numbe
   return i;
 }
 
-/** The batches of a CSV input read through `open` (seekable when `seekable`). */
-export async function* csvBatches(open: OpenBytes, seekable: boolean, options: CsvOptions): AsyncGenerator<ColumnBatch> {
+/**
+ * The batches of a CSV input read through `open` (seekable when `seekable`).
+ * The data rows go through the byte scanner (csv-scan.ts) until a row it
+ * leaves to csv-parse, then through csv-parse; `scan` false (for tests) uses
+ * csv-parse from the first row.
+ */
+export async function* csvBatches(open: OpenBytes, seekable: boolean, options: CsvOptions, scan = true): AsyncGenerator<ColumnBatch> {
   const from = startOffset(options.from);
   const builder = new BatchBuilder(options, from, true);
   const delimiter = options.delimiter ?? ',';
@@ -207,7 +213,7 @@ export async function* csvBatches(open: OpenBytes, seekable: boolean, options: C
   const ki = columnIndex(header, options.key);
   const width = header.length;
   // A resumed file: its first row decides the time format, as in one pass.
-  if (seekable && from.rows > 0 && ti >= 0) builder.expectDates(await firstTimeIsDate(csvBatches(open, true, probeOptions(options)), from.bytes));
+  if (seekable && from.rows > 0 && ti >= 0) builder.expectDates(await firstTimeIsDate(csvBatches(open, true, probeOptions(options), scan), from.bytes));
 
   // Where the data parse starts, and its chunks.
   let base = headerEnd;
@@ -239,68 +245,128 @@ export async function* csvBatches(open: OpenBytes, seekable: boolean, options: C
     })();
   }
 
-  const api = makeApi(builder.onError === 'skip');
-  let lastLine = baseLines;
-  // csv-parse counts lines from 1 where its parse started, and each CRLF in a quoted field twice.
-  let extraLines = 0;
-  const fileLine = (parserLine: number): number => baseLines - extraLines + parserLine;
-  // Where the last row (read or skipped) ended: the row being read starts there.
-  let rowStart = base;
-  // csv-parse reports a skipped row where it found the fault, not where the
-  // row ends: it is placed with the next row read (or the end of the input),
-  // so that every batch ends on a row boundary a replay can start from.
-  const skippedLines: number[] = [];
-  skippedAt = (err) => {
-    const line = fileLine(err.lines ?? api.info.lines);
-    rowStart = base + api.info.bytes;
-    skippedLines.push(line);
-    lastLine = line;
-    // After `"4"x` csv-parse stays inside the quotes and would swallow the
-    // rows after it up to the next quote: the broken row ends at its line end.
-    const state = (api as unknown as { state?: { quoting?: boolean } }).state;
-    if (err.code === 'CSV_INVALID_CLOSING_QUOTE' && state?.quoting === true) state.quoting = false;
-  };
-  const placeSkipped = (bytes: number): void => {
-    for (const line of skippedLines) builder.skippedRow(line, bytes);
-    skippedLines.length = 0;
-  };
-  const onRecord = (record: string[]): void => {
-    extraLines += quotedCrlfs(record);
-    const line = fileLine(api.info.lines);
-    const bytes = base + api.info.bytes;
-    placeSkipped(bytes);
-    const long = bytes - rowStart > MAX_ROW_BYTES;
-    rowStart = bytes;
-    if (long) {
-      // A row a little too long may end within the piece that crossed the limit.
-      builder.error ??= new MalformedRowError(line, TOO_LONG);
-    } else if (record.length !== width) {
-      builder.reject(line, `expected ${width} fields, got ${record.length}: ${quote(shownCell(record.join(rawDelimiter)))}`, bytes);
-    } else {
-      builder.addText(line, bytes, record[vi] as string, ti >= 0 ? record[ti] : undefined, ki >= 0 ? record[ki] : undefined);
-    }
-    lastLine = line;
-  };
-  const close = (): void => undefined;
-  const failWith = (err: Error): Generator<ColumnBatch, never> => fail(builder, err instanceof MalformedRowError ? err : parserError(err, baseLines - extraLines, lastLine));
+  if (scan && canScan(rawDelimiter)) {
+    const scanned = yield* scanRows(chunks, new CsvScanner(builder, rawDelimiter.charCodeAt(0), { width, value: vi, time: ti, key: ki }, base, baseLines), builder);
+    if (scanned === undefined) return;
+    ({ chunks, base, baseLines } = scanned);
+  }
+  yield* parseRows(chunks, base, baseLines);
 
-  let at = base;
-  for await (const chunk of chunks) {
-    for (const piece of pieces(chunk)) {
-      const err = api.parse(toBuffer(piece), false, onRecord, close);
-      at += piece.length;
+  /** The general path: csv-parse reads the rows from byte `base` (after line `baseLines`). */
+  async function* parseRows(chunks: AsyncIterable<Uint8Array>, base: number, baseLines: number): AsyncGenerator<ColumnBatch> {
+    const api = makeApi(builder.onError === 'skip');
+    let lastLine = baseLines;
+    // csv-parse counts lines from 1 where its parse started, and each CRLF in a quoted field twice.
+    let extraLines = 0;
+    const fileLine = (parserLine: number): number => baseLines - extraLines + parserLine;
+    // Where the last row (read or skipped) ended: the row being read starts there.
+    let rowStart = base;
+    // csv-parse reports a skipped row where it found the fault, not where the
+    // row ends: it is placed with the next row read (or the end of the input),
+    // so that every batch ends on a row boundary a replay can start from.
+    const skippedLines: number[] = [];
+    skippedAt = (err) => {
+      const line = fileLine(err.lines ?? api.info.lines);
+      rowStart = base + api.info.bytes;
+      skippedLines.push(line);
+      lastLine = line;
+      // After `"4"x` csv-parse stays inside the quotes and would swallow the
+      // rows after it up to the next quote: the broken row ends at its line end.
+      const state = (api as unknown as { state?: { quoting?: boolean } }).state;
+      if (err.code === 'CSV_INVALID_CLOSING_QUOTE' && state?.quoting === true) state.quoting = false;
+    };
+    const placeSkipped = (bytes: number): void => {
+      for (const line of skippedLines) builder.skippedRow(line, bytes);
+      skippedLines.length = 0;
+    };
+    const onRecord = (record: string[]): void => {
+      extraLines += quotedCrlfs(record);
+      const line = fileLine(api.info.lines);
+      const bytes = base + api.info.bytes;
+      placeSkipped(bytes);
+      const long = bytes - rowStart > MAX_ROW_BYTES;
+      rowStart = bytes;
+      if (long) {
+        // A row a little too long may end within the piece that crossed the limit.
+        builder.error ??= new MalformedRowError(line, TOO_LONG);
+      } else if (record.length !== width) {
+        builder.reject(line, fieldCountReason(width, record.length, record.join(rawDelimiter)), bytes);
+      } else {
+        builder.addText(line, bytes, record[vi] as string, ti >= 0 ? record[ti] : undefined, ki >= 0 ? record[ki] : undefined);
+      }
+      lastLine = line;
+    };
+    const close = (): void => undefined;
+    const failWith = (err: Error): Generator<ColumnBatch, never> => fail(builder, err instanceof MalformedRowError ? err : parserError(err, baseLines - extraLines, lastLine));
+
+    let at = base;
+    for await (const chunk of chunks) {
+      for (const piece of pieces(chunk)) {
+        const err = api.parse(toBuffer(piece), false, onRecord, close);
+        at += piece.length;
+        yield* builder.drain(false);
+        // A malformed row csv-parse emitted came before its parse error.
+        if (builder.error !== undefined) return yield* failWith(builder.error);
+        if (err !== undefined) return yield* failWith(err);
+        // Fatal even with onError 'skip': where the row ends is only known by reading all of it.
+        if (at - rowStart > MAX_ROW_BYTES) return yield* failWith(new MalformedRowError(fileLine(api.info.lines), TOO_LONG));
+      }
+    }
+    const err = api.parse(undefined, true, onRecord, close);
+    if (builder.error !== undefined) return yield* failWith(builder.error);
+    if (err !== undefined) return yield* failWith(err);
+    placeSkipped(at);
+    yield* builder.drain(true);
+  }
+}
+
+/** Where csv-parse takes over from the scanner: the bytes from a row start on. */
+interface Handover {
+  chunks: AsyncIterable<Uint8Array>;
+  base: number;
+  baseLines: number;
+}
+
+/**
+ * The fast path: rows read by `scanner`, in batches, up to the end of the
+ * input (returns undefined) or up to a row it leaves to csv-parse (returns
+ * where csv-parse goes on).
+ */
+async function* scanRows(chunks: AsyncIterable<Uint8Array>, scanner: CsvScanner, builder: BatchBuilder): AsyncGenerator<ColumnBatch, Handover | undefined> {
+  const it = chunks[Symbol.asyncIterator]();
+  for (;;) {
+    const r = await it.next();
+    if (r.done === true) break;
+    const chunk = r.value;
+    for (let o = 0; o < chunk.length; o += MAX_PIECE) {
+      const done = scanner.feed(o === 0 && chunk.length <= MAX_PIECE ? chunk : chunk.subarray(o, o + MAX_PIECE));
       yield* builder.drain(false);
-      if (err !== undefined) return yield* failWith(err);
-      if (builder.error !== undefined) return yield* failWith(builder.error);
-      // Fatal even with onError 'skip': where the row ends is only known by reading all of it.
-      if (at - rowStart > MAX_ROW_BYTES) return yield* failWith(new MalformedRowError(fileLine(api.info.lines), TOO_LONG));
+      if (builder.error !== undefined) return yield* fail(builder, builder.error);
+      if (!done) return handover(scanner, chunk.subarray(Math.min(chunk.length, o + MAX_PIECE)), it);
     }
   }
-  const err = api.parse(undefined, true, onRecord, close);
-  if (err !== undefined) return yield* failWith(err);
-  if (builder.error !== undefined) return yield* failWith(builder.error);
-  placeSkipped(at);
+  const done = scanner.finish();
+  if (builder.error !== undefined) return yield* fail(builder, builder.error);
+  if (!done) return handover(scanner, new Uint8Array(0), it);
   yield* builder.drain(true);
+  return undefined;
+}
+
+function handover(scanner: CsvScanner, restOfChunk: Uint8Array, it: AsyncIterator<Uint8Array>): Handover {
+  const rest = scanner.rest();
+  return {
+    base: scanner.rowStart,
+    baseLines: scanner.lines,
+    chunks: (async function* () {
+      if (rest.length > 0) yield rest;
+      if (restOfChunk.length > 0) yield restOfChunk;
+      for (;;) {
+        const r = await it.next();
+        if (r.done === true) return;
+        yield r.value;
+      }
+    })(),
+  };
 }
 
 /**

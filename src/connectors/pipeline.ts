@@ -150,22 +150,18 @@ export class KernelSet {
     }
     const keys = batch.keys;
     if (keys === undefined) throw new TypeError('a keyed KernelSet needs batches with keys');
+    const { groupKeys, starts, order, gathered } = groupByKey(keys, values, n);
     const results = this.ops.map(() => new Float64Array(n));
-    const groups = new Map<string, number[]>();
-    for (let i = 0; i < n; i++) {
-      const key = keys[i] as string;
-      let rows = groups.get(key);
-      if (rows === undefined) groups.set(key, (rows = []));
-      rows.push(i);
-    }
-    for (const [key, rows] of groups) {
-      const kernels = await this.kernelsFor(key);
-      const gathered = new Float64Array(rows.length);
-      for (let j = 0; j < rows.length; j++) gathered[j] = values[rows[j] as number] as number;
+    const pushed = new Float64Array(n);
+    for (let g = 0; g < groupKeys.length; g++) {
+      const key = groupKeys[g] as string;
+      const kernels = this.byKey.get(key) ?? (await this.kernelsFor(key));
+      const from = starts[g] as number;
+      const to = starts[g + 1] as number;
       for (let k = 0; k < kernels.length; k++) {
-        const r = (kernels[k] as Kernel).push(gathered);
+        (kernels[k] as Kernel).push(gathered.subarray(from, to), pushed.subarray(from, to));
         const out = results[k] as Float64Array;
-        for (let j = 0; j < rows.length; j++) out[rows[j] as number] = r[j] as number;
+        for (let j = from; j < to; j++) out[order[j] as number] = pushed[j] as number;
       }
     }
     return results;
@@ -184,6 +180,43 @@ export class KernelSet {
     for (const kernels of this.byKey.values()) for (const k of kernels) k.dispose();
     this.byKey.clear();
   }
+}
+
+/**
+ * A batch's rows grouped by key, keys in order of first appearance and each
+ * key's rows in order: group g is rows `order[starts[g]..starts[g+1])`, whose
+ * values are `gathered` there (a counting sort: no array per key).
+ */
+function groupByKey(keys: readonly string[], values: Float64Array, n: number): { groupKeys: string[]; starts: Int32Array; order: Int32Array; gathered: Float64Array } {
+  const ids = new Int32Array(n);
+  const idOf = new Map<string, number>();
+  const groupKeys: string[] = [];
+  const counts: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const key = keys[i] as string;
+    let id = idOf.get(key);
+    if (id === undefined) {
+      id = groupKeys.length;
+      idOf.set(key, id);
+      groupKeys.push(key);
+      counts.push(0);
+    }
+    ids[i] = id;
+    counts[id] = (counts[id] as number) + 1;
+  }
+  const starts = new Int32Array(groupKeys.length + 1);
+  for (let g = 0; g < groupKeys.length; g++) starts[g + 1] = (starts[g] as number) + (counts[g] as number);
+  const next = starts.slice(0, groupKeys.length);
+  const order = new Int32Array(n);
+  const gathered = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const g = ids[i] as number;
+    const at = next[g] as number;
+    next[g] = at + 1;
+    order[at] = i;
+    gathered[at] = values[i] as number;
+  }
+  return { groupKeys, starts, order, gathered };
 }
 
 /**

@@ -1,0 +1,101 @@
+// `node dist/bench/cli.js [--rows N] [--runs R] [--profile]`: the CLI end to
+// end against a naive plain-JS program doing the same job (bench/naive-mean.mjs),
+// measured back to back in one run (the median of R runs each), on a seeded
+// `t,k,v` CSV with keys k0..k999 and values with 3 decimals:
+//   streamkernel run IN --value v --key k --op mean --window 100 -o OUT
+// Prints rows/s of both, their ratio, the load average, and whether both
+// outputs have the same shape. With --profile, also writes a CPU profile of
+// one CLI run and prints its top self-time entries.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const args = process.argv.slice(2);
+const flag = (name: string, fallback: number): number => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : fallback);
+const ROWS = flag('--rows', 1e6);
+const RUNS = flag('--runs', 3);
+const KEYS = 1000;
+const WINDOW = 100;
+const TARGET = 1.5;
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const cli = path.join(root, 'bin', 'streamkernel.js');
+const naive = path.join(root, 'bench', 'naive-mean.mjs');
+
+/** The input: `t,k,v`, a seeded xorshift picks the key and the value. */
+function makeInput(file: string, rows: number): void {
+  let s = 0x9e3779b9;
+  const rand = (): number => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return (s >>> 0) / 4294967296;
+  };
+  const parts: string[] = ['t,k,v\n'];
+  for (let i = 0; i < rows; i++) parts.push(`${i},k${Math.floor(rand() * KEYS)},${(rand() * 1000).toFixed(3)}\n`);
+  writeFileSync(file, parts.join(''));
+}
+
+function seconds(argv: string[]): number {
+  const t0 = process.hrtime.bigint();
+  execFileSync(process.execPath, argv, { stdio: ['ignore', 'ignore', 'inherit'] });
+  return Number(process.hrtime.bigint() - t0) / 1e9;
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+
+/** The top self-time entries of a .cpuprofile, as "percent name (file)". */
+function topEntries(file: string, count: number): string[] {
+  const prof = JSON.parse(readFileSync(file, 'utf8')) as {
+    nodes: { id: number; callFrame: { functionName: string; url: string } }[];
+    samples: number[];
+  };
+  const byId = new Map(prof.nodes.map((n) => [n.id, n.callFrame]));
+  const self = new Map<string, number>();
+  for (const id of prof.samples) {
+    const f = byId.get(id);
+    const name = `${f?.functionName || '(anonymous)'} ${path.basename(f?.url ?? '')}`.trim();
+    self.set(name, (self.get(name) ?? 0) + 1);
+  }
+  return [...self]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, count)
+    .map(([name, n]) => `${((100 * n) / prof.samples.length).toFixed(1)}% ${name}`);
+}
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'streamkernel-bench-cli-'));
+try {
+  const input = path.join(dir, 'in.csv');
+  makeInput(input, ROWS);
+  const outCli = path.join(dir, 'cli.csv');
+  const outNaive = path.join(dir, 'naive.csv');
+  const cliArgs = [cli, 'run', input, '--value', 'v', '--key', 'k', '--op', 'mean', '--window', String(WINDOW), '-o', outCli];
+  const naiveArgs = [naive, input, outNaive, String(WINDOW)];
+  const load = os.loadavg()[0] as number;
+  const cliTimes: number[] = [];
+  const naiveTimes: number[] = [];
+  for (let r = 0; r < RUNS; r++) {
+    naiveTimes.push(seconds(naiveArgs));
+    cliTimes.push(seconds(cliArgs));
+  }
+  const naiveRate = ROWS / median(naiveTimes);
+  const cliRate = ROWS / median(cliTimes);
+  const ratio = cliRate / naiveRate;
+  // Both write k,v,mean; the means may differ in their last bits (the kernel's sums are not the naive running sum).
+  const shape = (f: string): string[] => readFileSync(f, 'latin1').split('\n').slice(0, 3).map((l) => l.split(',').slice(0, 2).join(','));
+  console.log(`rows ${ROWS}, keys ${KEYS}, mean w=${WINDOW}, ${RUNS} runs each, load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')} (at start ${load.toFixed(2)})`);
+  console.log(`naive plain JS: ${(naiveRate / 1e3).toFixed(0)}k rows/s (median ${median(naiveTimes).toFixed(2)} s)`);
+  console.log(`streamkernel run --workers 1: ${(cliRate / 1e3).toFixed(0)}k rows/s (median ${median(cliTimes).toFixed(2)} s)`);
+  console.log(`ratio ${ratio.toFixed(2)}× (target ≥ ${TARGET}×: ${ratio >= TARGET ? 'met' : 'MISSED'}); same columns: ${JSON.stringify(shape(outCli)) === JSON.stringify(shape(outNaive))}`);
+  if (args.includes('--profile')) {
+    const profDir = path.join(dir, 'prof');
+    execFileSync(process.execPath, ['--cpu-prof', '--cpu-prof-dir', profDir, ...cliArgs], { stdio: 'inherit' });
+    const prof = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile')) as string;
+    console.log('CPU profile of one CLI run, top self time:');
+    for (const line of topEntries(path.join(profDir, prof), 15)) console.log(`  ${line}`);
+  }
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,281 @@
+// The numeric fast path of the CSV reader (browser-safe): a byte scanner
+// over the data rows that gives exactly the rows, line numbers, byte offsets
+// and errors csv-parse gives, for the common case it handles. It runs while
+// the rows hold no quote character and are at most SCAN_ROW_LIMIT bytes long,
+// with a one-byte delimiter; at the first row that is not so, it stops and
+// the rest of the input (from that row's start) goes to csv-parse.
+//
+// Values and numeric times of the simple form `-?D+(.D*)?` (at most 15
+// digits) are read straight from the bytes; keys are interned by their bytes,
+// so a row of the common case makes no string but its time text. Any other
+// cell goes through BatchBuilder.addText, as csv-parse's rows do.
+
+import { BatchBuilder, quote, shownCell, utf8Cell } from './columns.js';
+
+const LF = 0x0a;
+const CR = 0x0d;
+const QUOTE = 0x22;
+const MINUS = 0x2d;
+const DOT = 0x2e;
+const ZERO = 0x30;
+
+/** Rows longer than this (and broken ones) are left to csv-parse, which knows how to refuse them. */
+export const SCAN_ROW_LIMIT = 1 << 16;
+/** The most distinct keys interned; past it, keys are decoded per row. */
+const MAX_KEYS = 1 << 16;
+
+/** Exact powers of ten up to 10^15. */
+const POW10 = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
+
+/** The reason for refusing a row with another number of fields than the header (`text` read as latin1). */
+export function fieldCountReason(width: number, got: number, text: string): string {
+  return `expected ${width} fields, got ${got}: ${quote(shownCell(text))}`;
+}
+
+/**
+ * Whether csv-parse can be left out: the delimiter is one byte that is no
+ * quote and no line end.
+ */
+export function canScan(rawDelimiter: string): boolean {
+  const d = rawDelimiter.charCodeAt(0);
+  return rawDelimiter.length === 1 && d !== QUOTE && d !== LF && d !== CR;
+}
+
+/**
+ * `b[s..e)` as a number when it is `-?D+(.D*)?` with at most 15 digits,
+ * else undefined (the caller then uses the full grammar). With at most 15
+ * digits the mantissa and 10^k are exact, so one division rounds correctly:
+ * the double `parseValue` and `Number()` give.
+ */
+export function simpleNumber(b: Uint8Array, s: number, e: number): number | undefined {
+  let i = s;
+  const negative = i < e && b[i] === MINUS;
+  if (negative) i++;
+  let m = 0;
+  let digits = 0;
+  let d = 0;
+  for (; i < e; i++, digits++) {
+    d = (b[i] as number) - ZERO;
+    if (d < 0 || d > 9) break;
+    m = m * 10 + d;
+  }
+  if (digits === 0) return undefined;
+  let scale = 0;
+  if (i < e && b[i] === DOT) {
+    for (i++; i < e; i++, scale++) {
+      d = (b[i] as number) - ZERO;
+      if (d < 0 || d > 9) break;
+      m = m * 10 + d;
+    }
+  }
+  if (i !== e || digits + scale > 15) return undefined;
+  const v = scale === 0 ? m : m / (POW10[scale] as number);
+  return negative ? -v : v;
+}
+
+/** Bytes read as latin1 (one char per byte), as csv-parse reads cells. */
+export function latin1(b: Uint8Array, s: number, e: number): string {
+  if (nodeLatin1 !== undefined) return nodeLatin1.call(b, s, e);
+  let out = '';
+  for (let o = s; o < e; o += 4096) out += String.fromCharCode.apply(null, b.subarray(o, Math.min(e, o + 4096)) as unknown as number[]);
+  return out;
+}
+
+/** Node's native latin1 decoder, when there is one (any Uint8Array will do for it). */
+const nodeLatin1 = (globalThis as { Buffer?: { prototype: { latin1Slice?: (this: Uint8Array, s: number, e: number) => string } } }).Buffer?.prototype.latin1Slice;
+
+/**
+ * Keys by their bytes: each distinct key is decoded (and checked to be
+ * UTF-8) once. An open-addressing table of FNV-1a hashes.
+ */
+class KeyTable {
+  private slots = new Int32Array(1 << 12).fill(-1);
+  private readonly hashes: number[] = [];
+  private readonly bytes: Uint8Array[] = [];
+  /** The decoded key, or undefined for bytes that are not UTF-8. */
+  private readonly keys: (string | undefined)[] = [];
+
+  /** The key of `b[s..e)`: a string, undefined when not UTF-8, null when the table is full. */
+  get(b: Uint8Array, s: number, e: number): string | undefined | null {
+    let h = 0x811c9dc5;
+    for (let i = s; i < e; i++) h = Math.imul(h ^ (b[i] as number), 0x01000193);
+    const mask = this.slots.length - 1;
+    for (let slot = h & mask; ; slot = (slot + 1) & mask) {
+      const id = this.slots[slot] as number;
+      if (id === -1) return this.insert(slot, h, b, s, e);
+      if (this.hashes[id] === h && sameBytes(this.bytes[id] as Uint8Array, b, s, e)) return this.keys[id];
+    }
+  }
+
+  private insert(slot: number, h: number, b: Uint8Array, s: number, e: number): string | undefined | null {
+    if (this.keys.length >= MAX_KEYS) return null;
+    const id = this.keys.length;
+    this.hashes.push(h);
+    this.bytes.push(b.slice(s, e));
+    this.keys.push(utf8Cell(latin1(b, s, e)));
+    this.slots[slot] = id;
+    if (this.keys.length * 2 > this.slots.length) this.grow();
+    return this.keys[id];
+  }
+
+  private grow(): void {
+    this.slots = new Int32Array(this.slots.length * 2).fill(-1);
+    const mask = this.slots.length - 1;
+    this.hashes.forEach((h, id) => {
+      let slot = h & mask;
+      while (this.slots[slot] !== -1) slot = (slot + 1) & mask;
+      this.slots[slot] = id;
+    });
+  }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array, s: number, e: number): boolean {
+  if (a.length !== e - s) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[s + i]) return false;
+  return true;
+}
+
+/** Which cells of a row the reader wants: their field indexes (-1: none). */
+export interface ScanColumns {
+  width: number;
+  value: number;
+  time: number;
+  key: number;
+}
+
+/**
+ * Reads data rows from bytes into a {@link BatchBuilder}. {@link CsvScanner.feed}
+ * takes the input's bytes in order; when it returns false, the scanner has
+ * stopped at a row it leaves to csv-parse: {@link CsvScanner.rest} holds the
+ * bytes from that row's start, which is at byte {@link CsvScanner.rowStart}
+ * after line {@link CsvScanner.lines}.
+ */
+export class CsvScanner {
+  private pending: Uint8Array | undefined;
+  /** The bytes being scanned as latin1, made on first use: cells are cut from it (one decode per chunk). */
+  private text: string | undefined;
+  private readonly keys = new KeyTable();
+  // The cells of the row being read: [start, end) byte positions.
+  private vs = 0;
+  private ve = 0;
+  private ts = 0;
+  private te = 0;
+  private ks = 0;
+  private ke = 0;
+
+  constructor(
+    private readonly builder: BatchBuilder,
+    private readonly delimiter: number,
+    private readonly columns: ScanColumns,
+    /** Where the next row starts (absolute byte). */
+    public rowStart: number,
+    /** Lines before it. */
+    public lines: number,
+  ) {}
+
+  /** The bytes from {@link CsvScanner.rowStart} not read yet. */
+  rest(): Uint8Array {
+    return this.pending ?? new Uint8Array(0);
+  }
+
+  /** Reads the whole rows of `chunk` (after what was left over); false when it stopped for csv-parse. */
+  feed(chunk: Uint8Array): boolean {
+    return this.scan(this.pending === undefined ? chunk : join(this.pending, chunk), false);
+  }
+
+  /** At the end of the input: reads a last row without a line end; false when it is left to csv-parse. */
+  finish(): boolean {
+    return this.pending === undefined || this.scan(this.pending, true);
+  }
+
+  private scan(b: Uint8Array, last: boolean): boolean {
+    const n = b.length;
+    this.text = undefined;
+    const delimiter = this.delimiter;
+    let pos = 0;
+    while (pos < n) {
+      let field = 0;
+      let cellStart = pos;
+      let i = pos;
+      let c = 0;
+      for (; i < n; i++) {
+        c = b[i] as number;
+        if (c === delimiter || c === LF || c === CR) {
+          this.cell(field++, cellStart, i);
+          if (c !== delimiter) break;
+          cellStart = i + 1;
+        } else if (c === QUOTE) {
+          return this.stop(b, pos);
+        }
+      }
+      let next = i + 1;
+      if (i === n) {
+        // No line end: the row goes on in the next chunk, or is the last one.
+        if (!last) return this.keep(b, pos);
+        this.cell(field++, cellStart, n);
+        next = n;
+      } else if (c === CR) {
+        // A CR at the end of a chunk may be the first half of a CRLF.
+        if (next === n && !last) return this.keep(b, pos);
+        if (b[next] === LF) next++;
+      }
+      if (next - pos > SCAN_ROW_LIMIT) return this.stop(b, pos);
+      this.row(b, pos, i, field, this.rowStart + next - pos);
+      this.rowStart += next - pos;
+      pos = next;
+    }
+    this.pending = undefined;
+    return true;
+  }
+
+  /** Notes where cell `field` is, when it is one the reader wants (one cell may be wanted twice). */
+  private cell(field: number, start: number, end: number): void {
+    const { value, time, key } = this.columns;
+    if (field === value) (this.vs = start), (this.ve = end);
+    if (field === time) (this.ts = start), (this.te = end);
+    if (field === key) (this.ks = start), (this.ke = end);
+  }
+
+  /** Keeps the unfinished row from `pos` for the next chunk (csv-parse takes it when it grows long). */
+  private keep(b: Uint8Array, pos: number): boolean {
+    if (b.length - pos > SCAN_ROW_LIMIT) return this.stop(b, pos);
+    this.pending = b.slice(pos);
+    return true;
+  }
+
+  private stop(b: Uint8Array, pos: number): boolean {
+    this.pending = b.subarray(pos);
+    return false;
+  }
+
+  /** One row: `b[start..end)` without its line end, `fields` cells, ending at byte `bytes`. */
+  private row(b: Uint8Array, start: number, end: number, fields: number, bytes: number): void {
+    const line = ++this.lines;
+    const builder = this.builder;
+    const { width, time, key } = this.columns;
+    if (fields !== width) return builder.reject(line, fieldCountReason(width, fields, latin1(b, start, end)), bytes);
+    const v = simpleNumber(b, this.vs, this.ve);
+    const k = key >= 0 ? this.keys.get(b, this.ks, this.ke) : '';
+    const t = time >= 0 ? simpleNumber(b, this.ts, this.te) : NaN;
+    const timeText = time >= 0 ? this.cut(b, this.ts, this.te) : '';
+    if (v === undefined || typeof k !== 'string' || t === undefined) {
+      // Not the common case: the general path reads (or refuses) the cells.
+      return builder.addText(line, bytes, this.cut(b, this.vs, this.ve), time >= 0 ? timeText : undefined, key >= 0 ? this.cut(b, this.ks, this.ke) : undefined);
+    }
+    if (time >= 0 && builder.timeOf(line, bytes, timeText, timeText, t) === undefined) return;
+    builder.add(v, t, timeText, k, bytes, line);
+  }
+
+  /** `b[s..e)` as latin1, cut from the text of all of `b`. */
+  private cut(b: Uint8Array, s: number, e: number): string {
+    this.text ??= latin1(b, 0, b.length);
+    return this.text.substring(s, e);
+  }
+}
+
+function join(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const whole = new Uint8Array(a.length + b.length);
+  whole.set(a);
+  whole.set(b, a.length);
+  return whole;
+}

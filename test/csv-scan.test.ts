@@ -1,0 +1,128 @@
+// The CSV reader's byte scanner (the numeric fast path, issue 13) against
+// csv-parse (the general path): the same batches, rows, line numbers, byte
+// offsets and errors on any input, however it is cut into chunks.
+
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { byteChunks } from '../src/connectors/columns.js';
+import { simpleNumber } from '../src/connectors/csv-scan.js';
+import { csvBatches, type CsvOptions } from '../src/connectors/csv.js';
+import { MalformedRowError, type ColumnBatch } from '../src/connectors/index.js';
+import { parseNumberText } from '../src/number-text.js';
+
+const enc = new TextEncoder();
+
+/** The input cut at `cuts`, as a stream would give it. */
+function* split(input: Uint8Array, cuts: readonly number[]): Generator<Uint8Array> {
+  let at = 0;
+  for (const c of [...new Set(cuts)].sort((a, b) => a - b)) {
+    if (c <= at || c >= input.length) continue;
+    yield input.slice(at, c);
+    at = c;
+  }
+  yield input.slice(at);
+}
+
+interface Read {
+  batches: { values: number[]; ts?: number[]; timeText?: readonly string[]; keys?: readonly string[]; end: ColumnBatch['end']; skipped: number }[];
+  error: [number, string] | string | undefined;
+}
+
+async function read(input: Uint8Array, cuts: readonly number[], options: CsvOptions, scan: boolean): Promise<Read> {
+  const out: Read = { batches: [], error: undefined };
+  try {
+    for await (const b of csvBatches(() => byteChunks(split(input, cuts)), false, options, scan)) {
+      out.batches.push({
+        values: [...b.values],
+        ...(b.timestamps ? { ts: [...b.timestamps] } : {}),
+        ...(b.timeText ? { timeText: [...b.timeText] } : {}),
+        ...(b.keys ? { keys: [...b.keys] } : {}),
+        end: b.end,
+        skipped: b.skipped,
+      });
+    }
+  } catch (e) {
+    out.error = e instanceof MalformedRowError ? [e.line, e.reason] : String(e);
+  }
+  return out;
+}
+
+// Cells and separators that meet every branch of the scanner and of csv-parse.
+const PIECES = ['1', '2.5', '-3', '-0', '007', '0.1234567890123456', '1e3', '.5', ' 4', 'inf', 'NaN', '', 'x', 'a', 'é', '\xff', '"', '"q"', ',', ',', ',', '\n', '\n', '\r\n', '\r', '2024-01-01'];
+
+function encode(parts: readonly string[]): Uint8Array {
+  const out: number[] = [];
+  for (const p of parts) for (const b of p === '\xff' ? [0xff] : enc.encode(p)) out.push(b);
+  return Uint8Array.from(out);
+}
+
+describe('CSV byte scanner', () => {
+  it('property: the scanner and csv-parse give the same batches, rows, offsets and errors on any input, cut anywhere', async () => {
+    const header = fc.constantFrom('t,k,v\n', 'v,k,t\r\n', 'k,v\n', 'v\n', '\ufefft,v,k\n');
+    const body = fc.array(fc.constantFrom(...PIECES), { maxLength: 60 });
+    const options = fc.record({
+      time: fc.boolean(),
+      key: fc.boolean(),
+      onError: fc.constantFrom('fail' as const, 'skip' as const),
+      batchSize: fc.integer({ min: 1, max: 4 }),
+    });
+    await fc.assert(
+      fc.asyncProperty(header, body, options, fc.array(fc.nat(), { maxLength: 8 }), async (head, parts, o, rawCuts) => {
+        const input = encode([head, ...parts]);
+        const names = head.replace('\ufeff', '').trim().split(',');
+        const opts: CsvOptions = {
+          value: 'v',
+          ...(o.time && names.includes('t') ? { time: 't' } : {}),
+          ...(o.key && names.includes('k') ? { key: 'k' } : {}),
+          onError: o.onError,
+          batchSize: o.batchSize,
+        };
+        const cuts = rawCuts.map((c) => 1 + (c % Math.max(1, input.length - 1)));
+        const general = await read(input, [], opts, false);
+        expect(await read(input, cuts, opts, true)).toEqual(general);
+        expect(await read(input, cuts, opts, false)).toEqual(general);
+        expect(await read(input, [], opts, true)).toEqual(general);
+      }),
+      { numRuns: 1500 },
+    );
+  });
+
+  it('regression: a malformed row followed in the same chunk by broken quoting fails at its own line, not at the quoting', async () => {
+    const input = encode(['t,k,v\n', '1,a\n', '2,"b"x,3\n']);
+    for (const scan of [false, true]) {
+      for (const cuts of [[], [10]]) {
+        const got = await read(input, cuts, { value: 'v', key: 'k' }, scan);
+        expect(got.error, `scan ${scan}, cuts ${cuts.join()}`).toEqual([2, 'expected 3 fields, got 2: "1,a"']);
+      }
+    }
+  });
+
+  it('property: a replay from every batch end gives the same rows on both paths', async () => {
+    const input = encode(['t,k,v\n', '1,a,1\n2,b,2.5\r\n3,a,x\n4,é,\r5,a,-0\n6,b,"7"\n7,a,8\n8,\xff,9\n9,b,10']);
+    for (const onError of ['skip', 'fail'] as const) {
+      const whole = await read(input, [], { value: 'v', key: 'k', time: 't', onError, batchSize: 1 }, false);
+      for (const { end } of whole.batches) {
+        const opts: CsvOptions = { value: 'v', key: 'k', time: 't', onError, batchSize: 2, from: end };
+        expect(await read(input, [3, 17, 30], opts, true)).toEqual(await read(input, [], opts, false));
+      }
+    }
+  });
+
+  it('reads simple numbers exactly as the full number grammar does', () => {
+    fc.assert(
+      fc.property(fc.stringMatching(/^-?[0-9]{0,17}(\.[0-9]{0,17})?$/), (text) => {
+        const v = simpleNumber(enc.encode(text), 0, text.length);
+        if (v !== undefined) expect(Object.is(v, parseNumberText(text))).toBe(true);
+      }),
+      { numRuns: 5000 },
+    );
+    fc.assert(
+      fc.property(fc.double({ noNaN: true, noDefaultInfinity: true }), (x) => {
+        const text = String(x);
+        const v = simpleNumber(enc.encode(text), 0, text.length);
+        if (v !== undefined) expect(Object.is(v, Number(text))).toBe(true);
+      }),
+      { numRuns: 5000 },
+    );
+  });
+});

@@ -1,0 +1,46 @@
+// TextFormatter's CSV output (issue 13): numbers are written in bytes without
+// String() where that gives the same text, so every number must come out
+// exactly as String(x) does.
+
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { TextFormatter } from '../src/connectors/format.js';
+import type { ColumnBatch } from '../src/connectors/types.js';
+
+const end = { bytes: 0, rows: 0, lines: 0 };
+
+function csvOf(values: readonly number[], keys?: readonly string[]): string {
+  const f = new TextFormatter('csv', { value: 'v', ...(keys ? { key: 'k' } : {}), ops: ['twice'] });
+  const batch: ColumnBatch = { length: values.length, values: Float64Array.from(values), ...(keys ? { keys } : {}), end, skipped: 0 };
+  return f.format({ batch, results: [batch.values.map((x) => x * 2)] });
+}
+
+const expected = (values: readonly number[], keys?: readonly string[]): string =>
+  values.map((v, i) => `${keys ? `${keys[i]},` : ''}${String(v)},${String(v * 2)}\n`).join('');
+
+/** Numbers of every kind: short decimals (the bytes path), any double, and the edges. */
+const numbers = fc.oneof(
+  fc.tuple(fc.integer({ min: -2e9, max: 2e9 }), fc.integer({ min: 0, max: 8 })).map(([m, k]) => m / 10 ** k),
+  fc.tuple(fc.double({ min: -1e16, max: 1e16, noNaN: true }), fc.integer({ min: 0, max: 7 })).map(([x, k]) => Number(x.toFixed(k))),
+  fc.double(),
+  fc.constantFrom(0, -0, NaN, Infinity, -Infinity, 1e-6, 1e-7, 0.000001, 123456789012345, 999999999999999.9, 1e15, 1e21, 5e-324, Number.MAX_VALUE),
+);
+
+describe('TextFormatter CSV numbers', () => {
+  it('property: every number is written exactly as String(x) writes it', () => {
+    fc.assert(
+      fc.property(fc.array(numbers, { minLength: 1, maxLength: 50 }), (values) => {
+        expect(csvOf(values)).toBe(expected(values));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('writes non-ASCII and quoted keys as the string path does', () => {
+    const keys = ['a', 'é', 'x,y', '日本', 'q"q'];
+    const values = [1.5, 2, -0, NaN, 0.1];
+    const quoted = keys.map((k) => (/[",]/.test(k) ? `"${k.replaceAll('"', '""')}"` : k));
+    expect(csvOf(values, keys)).toBe(expected(values, quoted));
+    expect(csvOf(values.slice(0, 1), ['a'])).toBe('a,1.5,3\n');
+  });
+});
