@@ -22,8 +22,7 @@
 import { crc32 } from '../crc32.js';
 import { bytesToHex, hexToBytes } from '../hex.js';
 import { buildHash } from '../engine.js';
-import { normalizeSpec, planFor } from '../spec.js';
-import type { NormalizedSpec } from '../types.js';
+import { moduleOf, normalizeOperatorSpec as normalizeSpec, type NormalizedOperatorSpec as NormalizedSpec } from '../keyed/spec.js';
 import { CheckpointError } from './errors.js';
 import type { SinkPosition } from './types.js';
 
@@ -74,7 +73,7 @@ export function encodeCheckpoint(cp: Checkpoint): Uint8Array {
   view.setBigUint64(16, BigInt(cp.id), true);
   view.setBigUint64(24, BigInt(cp.offset), true);
   view.setUint32(32, cp.keyGroups, true);
-  out.set(hexToBytes(buildHash(planFor(cp.spec).module)), 36);
+  out.set(hexToBytes(buildHash(moduleOf(cp.spec))), 36);
   view.setUint32(44, json.length, true);
   view.setUint32(48, groups.length, true);
   out.set(json, HEADER_BYTES);
@@ -163,7 +162,7 @@ export function decodeCheckpoint(bytes: unknown): Checkpoint {
     throw bad(`spec is invalid (${(error as Error).message})`);
   }
   if (!sameSpec(spec, parsed.spec as NormalizedSpec)) throw bad('spec is not normalized');
-  const module = planFor(spec).module;
+  const module = moduleOf(spec);
   if (hash !== buildHash(module)) {
     throw new CheckpointError('OTHER_BUILD', `checkpoint from another build of kernel '${module}' (build ${hash}; this is build ${buildHash(module)})`);
   }

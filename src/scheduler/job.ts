@@ -14,11 +14,11 @@
 // last committed checkpoint (workers, in-flight batches, the sink's uncommitted
 // part), restores it into fresh workers and replays the source from its offset.
 import { compiledModule } from '../engine.js';
-import { planFor } from '../spec.js';
-import type { NormalizedSpec } from '../types.js';
+import { isTimeSpec, moduleOf, type NormalizedOperatorSpec } from '../keyed/spec.js';
 import { checkCompatible, encodeCheckpoint, latestCheckpoint, type Checkpoint, type RefusedCheckpoint } from './checkpoint.js';
 import { CheckpointError, JobFailedError, WorkerFailure } from './errors.js';
 import { keyGroupOf, keyGroupRange, workerOfKeyGroup } from './hash.js';
+import { sharedTimesAt } from './operator.js';
 import { describe, normalizeJobOptions, type NormalizedJobOptions } from './options.js';
 import type { Batch, Job, JobOptions, JobResult, SinkPosition, Source, WorkerHandle } from './types.js';
 
@@ -63,10 +63,16 @@ interface LogEntry {
 const now = (): number => (typeof performance !== 'undefined' ? performance.now() : Date.now());
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-function validateBatch(batch: unknown, keyed: boolean): Batch {
-  if (typeof batch !== 'object' || batch === null) throw new TypeError(`batch must be an object { values, keys? }, got ${describe(batch)}`);
-  const { values, keys } = batch as { values?: unknown; keys?: unknown };
+function validateBatch(batch: unknown, keyed: boolean, timed: boolean): Batch {
+  if (typeof batch !== 'object' || batch === null) throw new TypeError(`batch must be an object { values, keys?, times? }, got ${describe(batch)}`);
+  const { values, keys, times } = batch as { values?: unknown; keys?: unknown; times?: unknown };
   if (!(values instanceof Float64Array)) throw new TypeError(`batch.values must be a Float64Array, got ${describe(values)}`);
+  if (timed) {
+    if (!(times instanceof Float64Array)) throw new TypeError(`batch.times must be a Float64Array: the operator runs on event time, got ${describe(times)}`);
+    if (times.length !== values.length) throw new RangeError(`batch.times must have one time per value: got ${times.length} times for ${values.length} values`);
+  } else if (times !== undefined) {
+    throw new TypeError("batch.times is not allowed: the operator is not an event-time one (kind: 'rolling')");
+  }
   if (keyed) {
     if (keys === undefined) throw new TypeError('batch.keys is required: the job is keyed');
     if (!(keys instanceof Uint32Array)) throw new TypeError(`batch.keys must be a Uint32Array, got ${describe(keys)}`);
@@ -89,7 +95,7 @@ function ownsBuffer(array: Float64Array | Uint32Array): boolean {
 }
 
 class JobImpl implements Job {
-  readonly spec: Readonly<NormalizedSpec>;
+  readonly spec: Readonly<NormalizedOperatorSpec>;
   readonly workers: number;
   /** Checkpoints the store refused when the job resumed. */
   refused: RefusedCheckpoint[] = [];
@@ -127,6 +133,8 @@ class JobImpl implements Job {
   private monitor: ReturnType<typeof setInterval> | undefined;
   /** Keyed batches on several workers go through shared memory (see dispatch). */
   private readonly shared: boolean;
+  /** Batches carry event times. */
+  private readonly timed: boolean;
   /** Shared buffers of completed batches, for reuse within the current generation of workers. */
   private sharedPool: SharedArrayBuffer[] = [];
 
@@ -138,6 +146,7 @@ class JobImpl implements Job {
     this.groupOwner = new Uint16Array(o.keyGroups);
     for (let g = 0; g < o.keyGroups; g++) this.groupOwner[g] = workerOfKeyGroup(g, o.keyGroups, o.workers);
     this.shared = o.keyed && o.workers > 1 && o.adapter.sharedMemory === true && typeof SharedArrayBuffer === 'function';
+    this.timed = isTimeSpec(o.spec);
   }
 
   get offset(): number {
@@ -149,7 +158,7 @@ class JobImpl implements Job {
   }
 
   async start(): Promise<void> {
-    this.module = await compiledModule(planFor(this.o.spec).module);
+    this.module = await compiledModule(moduleOf(this.o.spec));
     if (this.o.resume) {
       const ids = await this.o.store.list();
       const { checkpoint, refused } = await latestCheckpoint(this.o.store);
@@ -293,30 +302,31 @@ class JobImpl implements Job {
   private async dispatch(batch: Batch, owned: boolean): Promise<void> {
     if (this.fatal !== undefined) throw this.fatal;
     if (this.failure !== undefined) throw RESTART;
-    const { values, keys } = batch;
+    const { values, keys, times } = batch;
     const rows = values.length;
     if (rows === 0) return;
     const { workers, keyGroups, maxInFlight } = this.o;
     const maxPending = maxInFlight * workers;
     if (this.shared && keys !== undefined) {
-      // Shared memory: one buffer [values f64 × rows | results f64 × rows | keys u32 × rows]
-      // goes to every worker; each runs the rows of its own key groups (in
+      // Shared memory: one buffer [values f64 × rows | results f64 × rows | keys u32 × rows
+      // (| pad to 8 | times f64 × rows)] goes to every worker; each runs the rows of its own key groups (in
       // order) and writes their results in place. No per-row work here but
       // two copies.
       await this.until(() => this.pending.length < maxPending && this.slots.every((s) => s.inFlight < maxInFlight));
-      const buffer = this.takeShared(rows * 20);
+      const buffer = this.takeShared(times === undefined ? rows * 20 : sharedTimesAt(rows) + rows * 8);
       new Float64Array(buffer, 0, rows).set(values);
       new Uint32Array(buffer, rows * 16, rows).set(keys);
+      if (times !== undefined) new Float64Array(buffer, sharedTimesAt(rows), rows).set(times);
       const seq = this.seq++;
       for (const slot of this.slots) {
         slot.inFlight++;
-        slot.handle.post({ t: 'shared', seq, buffer, rows }, []);
+        slot.handle.post({ t: 'shared', seq, buffer, rows, timed: times !== undefined }, []);
       }
       this.pending.push({ seq, offset: this._offset, rows, parts: this.slots.length, rowWorker: undefined, partial: [], out: undefined, shared: buffer });
       this.afterDispatch(rows);
       return;
     }
-    const targets: { w: number; values: Float64Array; keys: Uint32Array | undefined }[] = [];
+    const targets: { w: number; values: Float64Array; keys: Uint32Array | undefined; times: Float64Array | undefined }[] = [];
     let rowWorker: Uint8Array | Uint16Array | undefined;
     if (keys === undefined || workers === 1) {
       const w = keys === undefined ? this.groupOwner[keyGroupOf(0, keyGroups)]! : 0;
@@ -324,6 +334,7 @@ class JobImpl implements Job {
         w,
         values: owned && ownsBuffer(values) ? values : values.slice(),
         keys: keys === undefined ? undefined : owned && ownsBuffer(keys) ? keys : keys.slice(),
+        times: times === undefined ? undefined : owned && ownsBuffer(times) ? times : times.slice(),
       });
     } else {
       rowWorker = workers <= 256 ? new Uint8Array(rows) : new Uint16Array(rows);
@@ -342,9 +353,11 @@ class JobImpl implements Job {
       }
       const partValues: Float64Array[] = [];
       const partKeys: Uint32Array[] = [];
+      const partTimes: Float64Array[] = [];
       for (let w = 0; w < workers; w++) {
         partValues.push(new Float64Array(counts[w]!));
         partKeys.push(new Uint32Array(counts[w]!));
+        if (times !== undefined) partTimes.push(new Float64Array(counts[w]!));
       }
       const at = new Int32Array(workers);
       for (let i = 0; i < rows; i++) {
@@ -353,8 +366,9 @@ class JobImpl implements Job {
         at[w] = p + 1;
         partValues[w]![p] = values[i]!;
         partKeys[w]![p] = keys[i]!;
+        if (times !== undefined) partTimes[w]![p] = times[i]!;
       }
-      for (let w = 0; w < workers; w++) if (counts[w]! > 0) targets.push({ w, values: partValues[w]!, keys: partKeys[w]! });
+      for (let w = 0; w < workers; w++) if (counts[w]! > 0) targets.push({ w, values: partValues[w]!, keys: partKeys[w]!, times: partTimes[w] });
     }
     await this.until(() => this.pending.length < maxPending && targets.every((t) => this.slots[t.w]!.inFlight < maxInFlight));
     const seq = this.seq++;
@@ -363,7 +377,8 @@ class JobImpl implements Job {
       slot.inFlight++;
       const transfer = [t.values.buffer as ArrayBuffer];
       if (t.keys !== undefined) transfer.push(t.keys.buffer as ArrayBuffer);
-      slot.handle.post({ t: 'batch', seq, values: t.values, keys: t.keys }, transfer);
+      if (t.times !== undefined) transfer.push(t.times.buffer as ArrayBuffer);
+      slot.handle.post({ t: 'batch', seq, values: t.values, keys: t.keys, times: t.times }, transfer);
     }
     this.pending.push({ seq, offset: this._offset, rows, parts: targets.length, rowWorker, partial: [], out: undefined, shared: undefined });
     this.afterDispatch(rows);
@@ -594,7 +609,7 @@ class JobImpl implements Job {
     try {
       this.checkRunning();
       if (this.mode === 'run') throw new Error('push() cannot be used while run() pulls a source');
-      validateBatch(batch, this.o.keyed);
+      validateBatch(batch, this.o.keyed, this.timed);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -694,7 +709,7 @@ class JobImpl implements Job {
           await this.drain();
           break;
         }
-        validateBatch(batch, this.o.keyed);
+        validateBatch(batch, this.o.keyed, this.timed);
         await this.dispatch(batch, true);
       } catch (error) {
         if (error !== RESTART) throw error;

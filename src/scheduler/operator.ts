@@ -12,7 +12,7 @@
 //
 // The interface (GroupOperator) is what the scheduler needs of any operator:
 // process rows of the worker's key groups, and snapshot/restore state one key
-// group at a time. The keyed windows of src/time/ can plug in behind it.
+// group at a time. The event-time operators plug in behind it (src/keyed/).
 import { instantiateKernel, STATUS_OK, type KernelExports } from '../engine.js';
 import { planFor, type KernelPlan } from '../spec.js';
 import type { NormalizedSpec } from '../types.js';
@@ -38,6 +38,11 @@ export interface GroupOperator {
   snapshotGroup(group: number): Uint8Array | undefined;
   /** Loads one key group's state (before any row is processed); throws CheckpointError for bad state. */
   restoreGroup(group: number, bytes: Uint8Array): void;
+  /**
+   * The key groups whose state changed since the previous call (ascending),
+   * and forgets them: what an incremental checkpoint must write.
+   */
+  changedGroups(): number[];
   /** Testing: drives the kernel out of bounds to cause a real WASM trap. */
   trap(): void;
 }
@@ -50,6 +55,13 @@ export interface RowsPart {
   keys: Uint32Array | undefined;
   /** Where the results go, one per row (may be `values` itself). */
   out: Float64Array;
+  /** Event time (ms) per row: required by the event-time operators, ignored by the kernel operator. */
+  times?: Float64Array;
+}
+
+/** Where a shared batch's times start: after values, results and keys (u32), 8-aligned. */
+export function sharedTimesAt(rows: number): number {
+  return rows * 24;
 }
 
 /**
@@ -91,6 +103,8 @@ export class KernelOperator implements GroupOperator {
   private slab: Uint8Array;
   private slots = 0;
   private readonly groupSlots = new Map<number, number[]>();
+  /** Key groups changed since the last changedGroups() (see markChanged). */
+  private readonly changed = new Set<number>();
   /** The slot whose live state is in WASM memory (its slab copy is stale), or -1. */
   private resident = -1;
   // Scratch for grouping a batch by key: per kept row j (rows of owned key
@@ -241,8 +255,9 @@ export class KernelOperator implements GroupOperator {
     this.tableSlots = slots;
   }
 
-  /** Puts slot's state into the instance's state region. */
+  /** Puts slot's state into the instance's state region (about to change: its key group is marked changed). */
   private swapIn(slot: number): void {
+    this.changed.add(keyGroupOf(this.slotKey[slot]!, this.keyGroups));
     if (this.resident === slot) return;
     const mem = this.memory();
     const size = this.stateSize;
@@ -396,6 +411,12 @@ export class KernelOperator implements GroupOperator {
       const { out } = parts[k]!;
       for (const end = partEnd[k]!; j < end; j++) out[row[j]!] = byKept[j]!;
     }
+  }
+
+  changedGroups(): number[] {
+    const groups = [...this.changed].sort((a, b) => a - b);
+    this.changed.clear();
+    return groups;
   }
 
   snapshotGroup(group: number): Uint8Array | undefined {

@@ -1,8 +1,7 @@
 // Option validation for createJob and parallelRolling: every default filled
 // in, a TypeError for a wrong type or unknown field, a RangeError for a value
 // out of range; every message names the option (tested verbatim).
-import { normalizeSpec } from '../spec.js';
-import type { NormalizedSpec } from '../types.js';
+import { normalizeOperatorSpec, type NormalizedOperatorSpec } from '../keyed/spec.js';
 import { DEFAULT_KEY_GROUPS, MAX_KEY_GROUPS } from './hash.js';
 import { memoryCheckpointStore } from './stores.js';
 import type { CheckpointStore, Fault, JobOptions, ParallelOptions, Sink, WorkerAdapter } from './types.js';
@@ -55,7 +54,7 @@ function workersOf(value: unknown, adapter: WorkerAdapter, max: number, maxName:
 /** {@link JobOptions} with every default filled in. */
 export interface NormalizedJobOptions {
   adapter: WorkerAdapter;
-  spec: NormalizedSpec;
+  spec: NormalizedOperatorSpec;
   sink: Sink;
   keyed: boolean;
   workers: number;
@@ -93,7 +92,7 @@ export function normalizeJobOptions(options: unknown): NormalizedJobOptions {
   checkFields(options, JOB_FIELDS, 'option');
   const adapter = adapterOf(options.adapter);
   if (options.operator === undefined) throw new TypeError('operator is required: a kernel spec such as { op: \'mean\', window: 100 }');
-  const spec = normalizeSpec(options.operator);
+  const spec = normalizeOperatorSpec(options.operator);
   if (!hasMethods(options.sink, ['write', 'preCommit', 'commit', 'recover'])) {
     throw new TypeError(`sink must be a Sink (an object with write, preCommit, commit and recover methods), got ${describe(options.sink)}`);
   }

@@ -106,15 +106,20 @@ export function memorySink(options: { onCommit?: (batch: OutputBatch) => void; k
  * writes to the arrays).
  *
  * @param options.keys - one key per value, for keyed jobs.
+ * @param options.times - one event time (ms) per value, for event-time operators.
  * @param options.batchRows - rows per batch, a positive integer. @default 65536
  * @example
  * ```ts
  * await job.run(arraySource(values, { keys, batchRows: 10_000 }));
  * ```
  */
-export function arraySource(values: Float64Array, options: { keys?: Uint32Array; batchRows?: number } = {}): Source {
+export function arraySource(values: Float64Array, options: { keys?: Uint32Array; times?: Float64Array; batchRows?: number } = {}): Source {
   if (!(values instanceof Float64Array)) throw new TypeError(`values must be a Float64Array, got ${values === null ? 'null' : typeof values}`);
-  const { keys } = options;
+  const { keys, times } = options;
+  if (times !== undefined) {
+    if (!(times instanceof Float64Array)) throw new TypeError(`times must be a Float64Array, got ${times === null ? 'null' : typeof times}`);
+    if (times.length !== values.length) throw new RangeError(`times must have one time per value: got ${times.length} times for ${values.length} values`);
+  }
   if (keys !== undefined) {
     if (!(keys instanceof Uint32Array)) throw new TypeError(`keys must be a Uint32Array, got ${keys === null ? 'null' : typeof keys}`);
     if (keys.length !== values.length) throw new RangeError(`keys must have one key per value: got ${keys.length} keys for ${values.length} values`);
@@ -137,7 +142,9 @@ export function arraySource(values: Float64Array, options: { keys?: Uint32Array;
       // Views, except of a whole buffer: the job would transfer (detach) that.
       const whole = at === 0 && end === values.length && values.byteLength === values.buffer.byteLength;
       const batch: Batch = { values: whole ? values.slice() : values.subarray(at, end) };
-      if (keys !== undefined) batch.keys = at === 0 && end === keys.length && keys.byteLength === keys.buffer.byteLength ? keys.slice() : keys.subarray(at, end);
+      const view = <A extends Float64Array | Uint32Array>(a: A): A => (at === 0 && end === a.length && a.byteLength === a.buffer.byteLength ? (a.slice() as A) : (a.subarray(at, end) as A));
+      if (keys !== undefined) batch.keys = view(keys);
+      if (times !== undefined) batch.times = view(times);
       at = end;
       return batch;
     },

@@ -1,5 +1,5 @@
 // Public types of the parallel scheduler (docs/SCHEDULER.md).
-import type { KernelSpec, NormalizedSpec } from '../types.js';
+import type { NormalizedOperatorSpec, OperatorSpec } from '../keyed/spec.js';
 
 /**
  * Rows going into a job: values, and with a keyed job one `Uint32Array` key
@@ -15,6 +15,8 @@ export interface Batch {
   values: Float64Array;
   /** One key per row; required for keyed jobs, not allowed otherwise. */
   keys?: Uint32Array;
+  /** Event time (ms) per row: required by event-time operators (`kind: 'rolling'`), not allowed otherwise. */
+  times?: Float64Array;
 }
 
 /**
@@ -265,8 +267,12 @@ export interface Fault {
 export interface JobOptions {
   /** Runs the workers: `nodeWorkers()` or `webWorkers()`. */
   adapter: WorkerAdapter;
-  /** The kernel every key runs: any {@link KernelSpec}. */
-  operator: KernelSpec;
+  /**
+   * What every key runs: any kernel spec (count windows, ewm), or rolling by
+   * duration (`{ kind: 'rolling', op, window, closed?, minPeriods?, ddof?, q? }`,
+   * batches then carry `times`).
+   */
+  operator: OperatorSpec;
   /** Where results go. */
   sink: Sink;
   /**
@@ -336,8 +342,8 @@ export interface JobResult {
  * A running job: see {@link createJob}.
  */
 export interface Job {
-  /** The normalized kernel spec. */
-  readonly spec: Readonly<NormalizedSpec>;
+  /** The normalized operator spec. */
+  readonly spec: Readonly<NormalizedOperatorSpec>;
   /** Worker threads. */
   readonly workers: number;
   /** Rows accepted so far (the stream offset of the next row). On resume, starts at the checkpoint's offset. */

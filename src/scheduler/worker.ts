@@ -4,18 +4,21 @@
 //
 // Messages in (from the coordinator), in order:
 //   init    { t, module, spec, keyed, keyGroups, groups: [start, end], restore: [group, bytes][], heartbeatMs }
-//   batch   { t, seq, values, keys? }     → out  { t, seq, values }   (results written over the input buffer and transferred back)
-//   shared  { t, seq, buffer, rows }      → out  { t, seq }           (keyed, shared memory: buffer = values f64 × rows |
-//                                          results f64 × rows | keys u32 × rows; the worker runs the rows of its own key
-//                                          groups, in order, and writes their results in place)
+//   batch   { t, seq, values, keys?, times? } → out { t, seq, values } (results written over the input buffer and transferred back)
+//   shared  { t, seq, buffer, rows, timed } → out  { t, seq }         (keyed, shared memory: buffer = values f64 × rows |
+//                                          results f64 × rows | keys u32 × rows (| pad | times f64 × rows when timed);
+//                                          the worker runs the rows of its own key groups, in order, and writes their
+//                                          results in place)
 //   barrier { t, id }                     → snap { t, id, groups: [group, bytes][] }
 //   fault   { t, kind }                   testing: fail during the next batch
 //   chunk   { t, id, module, spec, values, skip } → chunk { t, id, values }   (parallelRolling)
 //   stop    { t }
 // Out, besides the replies: hb { t } every heartbeatMs; fatal { t, code, message } when a restore is refused.
+import { createGroupOperator } from '../keyed/index.js';
+import type { NormalizedOperatorSpec } from '../keyed/spec.js';
 import type { NormalizedSpec } from '../types.js';
 import { CheckpointError } from './errors.js';
-import { createKernelOperator, type GroupOperator, type RowsPart } from './operator.js';
+import { createKernelOperator, sharedTimesAt, type GroupOperator, type RowsPart } from './operator.js';
 
 /** What a platform gives the worker core. */
 export interface WorkerPort {
@@ -32,7 +35,7 @@ export interface WorkerPort {
 interface InitMessage {
   t: 'init';
   module: WebAssembly.Module;
-  spec: NormalizedSpec;
+  spec: NormalizedOperatorSpec;
   keyed: boolean;
   keyGroups: number;
   groups: [number, number];
@@ -42,8 +45,8 @@ interface InitMessage {
 
 type Message =
   | InitMessage
-  | { t: 'batch'; seq: number; values: Float64Array; keys?: Uint32Array }
-  | { t: 'shared'; seq: number; buffer: SharedArrayBuffer; rows: number }
+  | { t: 'batch'; seq: number; values: Float64Array; keys?: Uint32Array; times?: Float64Array }
+  | { t: 'shared'; seq: number; buffer: SharedArrayBuffer; rows: number; timed: boolean }
   | { t: 'barrier'; id: number }
   | { t: 'fault'; kind: 'exit' | 'throw' | 'trap' | 'hang' }
   | { t: 'chunk'; id: number; module: WebAssembly.Module; spec: NormalizedSpec; values: Float64Array; skip: number }
@@ -65,11 +68,14 @@ export function runWorker(port: WorkerPort): void {
   /** The rows of a data message; a shared batch's results go to its results area. */
   const partOf = (message: Message): RowsPart => {
     if (message.t === 'shared') {
-      const { buffer, rows } = message;
-      return { values: new Float64Array(buffer, 0, rows), keys: new Uint32Array(buffer, rows * 16, rows), out: new Float64Array(buffer, rows * 8, rows) };
+      const { buffer, rows, timed } = message;
+      const part: RowsPart = { values: new Float64Array(buffer, 0, rows), keys: new Uint32Array(buffer, rows * 16, rows), out: new Float64Array(buffer, rows * 8, rows) };
+      if (timed) part.times = new Float64Array(buffer, sharedTimesAt(rows), rows);
+      return part;
     }
-    const { values, keys } = message as Extract<Message, { t: 'batch' }>;
-    return { values, keys, out: values };
+    const { values, keys, times } = message as Extract<Message, { t: 'batch' }>;
+    // The results overwrite the values: the times are read first (the operator gathers its rows before it writes).
+    return { values, keys, out: values, times };
   };
 
   /** Replies to a data message whose results are written. */
@@ -98,7 +104,7 @@ export function runWorker(port: WorkerPort): void {
         if (fault !== undefined) {
           // Process half the batch, then fail in the middle of the work.
           const half = part.values.length >> 1;
-          operator!.process(part.values.subarray(0, half), part.keys?.subarray(0, half), part.out.subarray(0, half));
+          operator!.processParts([{ values: part.values.subarray(0, half), keys: part.keys?.subarray(0, half), out: part.out.subarray(0, half), times: part.times?.subarray(0, half) }]);
           fail();
         }
         operator!.processParts([part]);
@@ -171,7 +177,7 @@ export function runWorker(port: WorkerPort): void {
     groups = message.groups;
     heartbeat = setInterval(() => port.post({ t: 'hb' }, []), message.heartbeatMs);
     try {
-      const op = await createKernelOperator(message.module, message.spec, message.keyGroups, groups);
+      const op = await createGroupOperator(message.module, message.spec, message.keyGroups, groups);
       for (const [group, bytes] of message.restore) op.restoreGroup(group, bytes);
       operator = op;
       port.post({ t: 'ready' }, []);

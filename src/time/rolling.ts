@@ -134,7 +134,8 @@ class PendingHeap {
   }
 }
 
-class DurationRolling implements TimeRolling {
+/** The operator behind {@link createTimeRolling}; the keyed operator (src/keyed/) also snapshots and merges it per key group. */
+export class DurationRolling implements TimeRolling {
   readonly spec: Readonly<NormalizedDurationRollingSpec>;
   private ex: TimerollExports | undefined;
   private readonly keyMap: KeyMap;
@@ -247,6 +248,19 @@ class DurationRolling implements TimeRolling {
     return this.pushOutOfOrder(ts, vals, ids);
   }
 
+  /**
+   * In-order rows with numeric key ids (undefined: unkeyed), one result per
+   * row into `out`: the keyed operator's path (no key mapping, no copies of
+   * the result). Needs maxOutOfOrderness 0.
+   */
+  pushIds(ts: Float64Array, vals: Float64Array, ids: Uint32Array | undefined, out: Float64Array): void {
+    this.live();
+    const base = this.rowsSeen;
+    checkTimestamps(ts, base);
+    this.run(ts, vals, ids, (i) => base + i, out);
+    this.rowsSeen += ts.length;
+  }
+
   private pushOutOfOrder(ts: Float64Array, vals: Float64Array, ids: Uint32Array | undefined): RollingOutput {
     const ooo = this.spec.maxOutOfOrderness;
     const base = this.rowsSeen;
@@ -311,7 +325,8 @@ class DurationRolling implements TimeRolling {
     );
   }
 
-  snapshot(): Uint8Array {
+  /** The snapshot; with `keep`, of the keys it accepts only (a key group's state, which restoreState(…, keep) merges in). */
+  snapshot(keep?: (key: number) => boolean): Uint8Array {
     const ex = this.live();
     const w = new ByteWriter();
     w.f64(this.rowsSeen);
@@ -321,7 +336,7 @@ class DurationRolling implements TimeRolling {
     for (const name of this.keyMap.names) w.str(name);
     const high = ex.slotHighWater();
     const live: number[] = [];
-    for (let i = 0; i < high; i++) if (ex.slotLen(i) >= 0) live.push(i);
+    for (let i = 0; i < high; i++) if (ex.slotLen(i) >= 0 && (keep === undefined || keep(ex.slotKey(i)))) live.push(i);
     w.u32(live.length);
     const cap = ex.capacity();
     for (const i of live) {
@@ -338,15 +353,18 @@ class DurationRolling implements TimeRolling {
         w.f64s(this.valView.subarray(0, m));
       }
     }
-    w.u32(this.keyMax.size);
-    for (const [k, m] of this.keyMax) {
+    const kept = <T>(map: Map<number, T>): [number, T][] => [...map].filter(([k]) => keep === undefined || keep(k));
+    const keyMax = kept(this.keyMax);
+    w.u32(keyMax.length);
+    for (const [k, m] of keyMax) {
       w.u32(k);
       w.f64(m);
     }
+    const pending = kept(this.pending);
     let held = 0;
-    for (const heap of this.pending.values()) held += heap.size;
+    for (const [, heap] of pending) held += heap.size;
     w.u32(held);
-    for (const [k, heap] of this.pending) {
+    for (const [k, heap] of pending) {
       for (let i = 0; i < heap.size; i++) {
         w.u32(k);
         w.f64(heap.row[i]!);
@@ -357,8 +375,13 @@ class DurationRolling implements TimeRolling {
     return encodeTimeSnapshot(KIND_ROLLING, this.spec, w.bytes());
   }
 
-  /** Loads a snapshot's state into this fresh operator, validating every field first. */
-  restoreState(state: Uint8Array): void {
+  /**
+   * Loads a snapshot's state into this fresh operator, validating every field
+   * first. With `keep` (numeric keys only), merges a key group's state into
+   * this operator instead: every key must pass `keep` and be new here; the
+   * counters and greatest timestamp become the larger of both.
+   */
+  restoreState(state: Uint8Array, keep?: (key: number) => boolean): void {
     const ex = this.live();
     const spec = this.spec;
     const r = new ByteReader(state);
@@ -391,6 +414,7 @@ class DurationRolling implements TimeRolling {
         val.set(r.f64s(m), from);
       }
       expectState(!seen.has(key), `key ${key} appears twice`);
+      expectState(keep === undefined || keep(key), `key ${key} is not of this key group`);
       seen.add(key);
       expectState(spec.keys !== 'none' || key === 0, 'unkeyed snapshot with a key other than 0');
       expectState(spec.keys !== 'string' || key < names.length, `key id ${key} has no name`);
@@ -411,7 +435,7 @@ class DurationRolling implements TimeRolling {
     for (let i = 0; i < nMax; i++) {
       const k = r.u32();
       const m = r.f64();
-      expectState(Number.isFinite(m) && !keyMax.has(k), 'bad per-key greatest timestamp');
+      expectState(Number.isFinite(m) && !keyMax.has(k) && (keep === undefined || (keep(k) && !this.keyMax.has(k))), 'bad per-key greatest timestamp');
       expectState(spec.keys !== 'none' || k === 0, 'unkeyed snapshot with a key other than 0');
       expectState(spec.keys !== 'string' || k < names.length, `key id ${k} has no name`);
       keyMax.set(k, m);
@@ -435,7 +459,9 @@ class DurationRolling implements TimeRolling {
     }
     r.end();
     // Everything is valid: build the state.
-    this.keyMap.load(names);
+    // Merging: the keyed operator restores each key group once, before any row, so its keys are new here.
+    expectState(keep === undefined || spec.keys !== 'string', 'merging needs numeric keys');
+    if (keep === undefined) this.keyMap.load(names);
     const cap = ex.capacity();
     for (const slot of slots) {
       const idx = ex.importKey(slot.key, slot.lastTs);
@@ -449,9 +475,9 @@ class DurationRolling implements TimeRolling {
       }
       ex.importFinish(idx - 1, slot.front);
     }
-    ex.setMaxTs(maxTs);
-    this.rowsSeen = rowsSeen;
-    this.lastSweep = lastSweep;
+    ex.setMaxTs(Math.max(maxTs, ex.getMaxTs()));
+    this.rowsSeen = Math.max(rowsSeen, this.rowsSeen);
+    this.lastSweep = Math.max(lastSweep, this.lastSweep);
     for (const [k, m] of keyMax) this.keyMax.set(k, m);
     for (const [k, h] of pending) this.pending.set(k, h);
   }
@@ -484,8 +510,12 @@ class DurationRolling implements TimeRolling {
  * ```
  */
 export async function createTimeRolling(spec: DurationRollingSpec): Promise<TimeRolling> {
-  const normalized = normalizeDurationRolling(spec);
-  return new DurationRolling(normalized, await instantiate(normalized));
+  return createDurationRolling(normalizeDurationRolling(spec));
+}
+
+/** The operator of a normalized spec, with the methods the keyed operator uses. */
+export async function createDurationRolling(spec: NormalizedDurationRollingSpec): Promise<DurationRolling> {
+  return new DurationRolling(spec, await instantiate(spec));
 }
 
 /**

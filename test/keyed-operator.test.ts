@@ -1,0 +1,207 @@
+// The keyed operator (src/keyed/): every kind behind one GroupOperator
+// interface, run as one process or partitioned by key group (in process and
+// on the scheduler's workers), with per-key-group snapshots, restore and
+// rescale: always the same bits as the single operator.
+import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { createGroupOperator, moduleOf, normalizeOperatorSpec } from '../src/keyed/index.js';
+import type { NormalizedOperatorSpec } from '../src/keyed/spec.js';
+import { compiledModule } from '../src/engine.js';
+import { keyGroupRange } from '../src/scheduler/hash.js';
+import type { GroupOperator } from '../src/scheduler/operator.js';
+import { rollingByTime } from '../src/time/rolling.js';
+import type { ClosedSide, TimeOp } from '../src/types.js';
+import { arraySource, createJob, memoryCheckpointStore, memorySink, nodeWorkers } from './scheduler-helpers.js';
+
+type Num = number | string;
+const dec = (x: Num): number => (typeof x === 'number' ? x : Number(x));
+interface Data {
+  ts: number[];
+  v: Num[];
+  key?: number[];
+}
+const fx = JSON.parse(readFileSync(new URL('./fixtures/time-rolling.json', import.meta.url), 'utf8')) as {
+  unkeyed: Data;
+  keyed: Data;
+  cases: { op: TimeOp; window: string; closed: ClosedSide; minPeriods: number | null; keyed: boolean }[];
+};
+
+function specOf(c: (typeof fx.cases)[number]): NormalizedOperatorSpec {
+  return normalizeOperatorSpec({
+    kind: 'rolling',
+    op: c.op,
+    window: c.window,
+    closed: c.closed,
+    ...(c.minPeriods === null ? {} : { minPeriods: c.minPeriods }),
+    ...(c.op === 'quantile' ? { q: 0.25 } : {}),
+  });
+}
+
+function columns(keyed: boolean): { ts: Float64Array; v: Float64Array; keys: Uint32Array | undefined } {
+  const d = keyed ? fx.keyed : fx.unkeyed;
+  return { ts: Float64Array.from(d.ts), v: Float64Array.from(d.v.map(dec)), keys: keyed ? Uint32Array.from(d.key!) : undefined };
+}
+
+/** The single operator's results (rollingByTime), the reference. */
+async function single(c: (typeof fx.cases)[number]): Promise<Float64Array> {
+  const { ts, v, keys } = columns(c.keyed);
+  const spec = {
+    op: c.op,
+    window: c.window,
+    closed: c.closed,
+    keys: c.keyed ? ('number' as const) : ('none' as const),
+    ...(c.minPeriods === null ? {} : { minPeriods: c.minPeriods }),
+    ...(c.op === 'quantile' ? { q: 0.25 } : {}),
+  };
+  return rollingByTime(ts, v, spec, keys);
+}
+
+const KEY_GROUPS = 16;
+
+async function operators(spec: NormalizedOperatorSpec, workers: number): Promise<GroupOperator[]> {
+  const module = await compiledModule(moduleOf(spec));
+  return Promise.all(Array.from({ length: workers }, (_, w) => createGroupOperator(module, spec, KEY_GROUPS, keyGroupRange(w, KEY_GROUPS, workers))));
+}
+
+/** Every worker sees every batch (as the shared-memory scheduler does) and fills in its own rows. */
+function runAll(ops: GroupOperator[], ts: Float64Array, v: Float64Array, keys: Uint32Array | undefined, out: Float64Array, from: number, to: number, cuts: number[]): void {
+  const bounds = [from, ...cuts.filter((c) => c > from && c < to).sort((a, b) => a - b), to];
+  for (let i = 0; i + 1 < bounds.length; i++) {
+    const a = bounds[i]!, b = bounds[i + 1]!;
+    for (const op of ops) op.processParts([{ values: v.subarray(a, b), keys: keys?.subarray(a, b), times: ts.subarray(a, b), out: out.subarray(a, b) }]);
+  }
+}
+
+/** Snapshots every key group of `ops` and restores them into `workers` fresh operators (a rescale). */
+async function rescale(spec: NormalizedOperatorSpec, ops: GroupOperator[], workers: number): Promise<GroupOperator[]> {
+  const snaps = new Map<number, Uint8Array>();
+  for (const op of ops) for (let g = 0; g < KEY_GROUPS; g++) {
+    const bytes = op.snapshotGroup(g);
+    if (bytes !== undefined) snaps.set(g, bytes);
+  }
+  const fresh = await operators(spec, workers);
+  fresh.forEach((op, w) => {
+    const [lo, hi] = keyGroupRange(w, KEY_GROUPS, workers);
+    for (let g = lo; g < hi; g++) if (snaps.has(g)) op.restoreGroup(g, snaps.get(g)!);
+  });
+  return fresh;
+}
+
+const same = (a: Float64Array, b: Float64Array): boolean => a.length === b.length && a.every((x, i) => Object.is(x, b[i]));
+
+describe('keyed operator: rolling by duration', () => {
+  it('every pandas fixture case, partitioned over 1 to 4 workers by key group, gives the single operator\'s bits', async () => {
+    const failures: string[] = [];
+    for (const [n, c] of fx.cases.entries()) {
+      const expected = await single(c);
+      const { ts, v, keys } = columns(c.keyed);
+      const workers = 1 + (n % 4);
+      const out = new Float64Array(v.length).fill(-1);
+      runAll(await operators(specOf(c), workers), ts, v, keys, out, 0, v.length, [7, 100, 101, 250]);
+      if (!same(out, expected)) failures.push(`${JSON.stringify(c)} on ${workers} workers`);
+    }
+    expect(failures.slice(0, 5).join('\n')).toBe('');
+  });
+
+  it('snapshot per key group, restore onto another number of workers, continue: same bits for any split (property)', async () => {
+    const keyedCases = fx.cases.filter((c) => c.keyed);
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 0, max: keyedCases.length - 1 }),
+        fc.integer({ min: 1, max: 4 }),
+        fc.integer({ min: 1, max: 4 }),
+        fc.array(fc.integer({ min: 1, max: 299 }), { maxLength: 6 }),
+        fc.integer({ min: 1, max: 299 }),
+        async (ci, before, after, cuts, at) => {
+          const c = keyedCases[ci]!;
+          const spec = specOf(c);
+          const expected = await single(c);
+          const { ts, v, keys } = columns(true);
+          const end = Math.min(300, v.length);
+          const out = new Float64Array(end).fill(-1);
+          const first = await operators(spec, before);
+          runAll(first, ts, v, keys, out, 0, at, cuts);
+          const second = await rescale(spec, first, after);
+          runAll(second, ts, v, keys, out, at, end, cuts);
+          expect(same(out, expected.subarray(0, end))).toBe(true);
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+
+  it('reports the key groups changed since the previous call', async () => {
+    const spec = normalizeOperatorSpec({ kind: 'rolling', op: 'sum', window: '1s' });
+    const [op] = await operators(spec, 1);
+    const keys = new Uint32Array([1, 2, 1]);
+    op!.processParts([{ values: new Float64Array([1, 2, 3]), keys, times: new Float64Array([0, 1, 2]), out: new Float64Array(3) }]);
+    const { keyGroupOf } = await import('../src/scheduler/hash.js');
+    expect(op!.changedGroups()).toEqual([...new Set([keyGroupOf(1, KEY_GROUPS), keyGroupOf(2, KEY_GROUPS)])].sort((a, b) => a - b));
+    expect(op!.changedGroups()).toEqual([]);
+  });
+
+  it('refuses a key group state of another spec, of another group, or restored twice', async () => {
+    const spec = normalizeOperatorSpec({ kind: 'rolling', op: 'sum', window: '1s' });
+    const [op] = await operators(spec, 1);
+    op!.processParts([{ values: new Float64Array([1]), keys: new Uint32Array([5]), times: new Float64Array([0]), out: new Float64Array(1) }]);
+    const { keyGroupOf } = await import('../src/scheduler/hash.js');
+    const g = keyGroupOf(5, KEY_GROUPS);
+    const bytes = op!.snapshotGroup(g)!;
+    const [other] = await operators(normalizeOperatorSpec({ kind: 'rolling', op: 'mean', window: '1s' }), 1);
+    expect(() => other!.restoreGroup(g, bytes)).toThrow(/checkpoint state of key group \d+ is invalid: it is of/);
+    const [fresh] = await operators(spec, 1);
+    expect(() => fresh!.restoreGroup((g + 1) % KEY_GROUPS, bytes)).toThrow(`checkpoint state of key group ${(g + 1) % KEY_GROUPS} is invalid: snapshot state is inconsistent: key 5 is not of this key group`);
+    fresh!.restoreGroup(g, bytes);
+    expect(() => fresh!.restoreGroup(g, bytes)).toThrow(`checkpoint state of key group ${g} is invalid: restored twice`);
+  });
+});
+
+describe('scheduler: rolling by duration on workers', () => {
+  it('the time-rolling fixtures through the scheduler at 1 to 4 workers give the single operator\'s bytes', async () => {
+    for (const [n, c] of fx.cases.filter((x) => x.keyed && ['mean', 'median', 'var', 'first'].includes(x.op)).slice(0, 8).entries()) {
+      const expected = await single(c);
+      const { ts, v, keys } = columns(true);
+      const sink = memorySink();
+      const job = await createJob({ adapter: nodeWorkers(), operator: specOf(c), keyed: true, workers: 1 + (n % 4), keyGroups: 16, sink });
+      await job.run(arraySource(v, { keys, times: ts, batchRows: 37 }));
+      expect(same(sink.committed(), expected), JSON.stringify(c)).toBe(true);
+    }
+  });
+
+  it('resumes from a checkpoint on another number of workers, and survives a killed worker: same bytes', async () => {
+    const c = fx.cases.find((x) => x.keyed && x.op === 'std')!;
+    const expected = await single(c);
+    const { ts, v, keys } = columns(true);
+    const store = memoryCheckpointStore();
+    const half = 150;
+    const first = await createJob({ adapter: nodeWorkers(), operator: specOf(c), keyed: true, workers: 3, keyGroups: 16, sink: memorySink(), checkpoints: { store, everyRows: 50, everyMs: Infinity } });
+    for (let a = 0; a < half; a += 25) await first.push({ values: v.slice(a, a + 25), keys: keys!.slice(a, a + 25), times: ts.slice(a, a + 25) });
+    await first.finish();
+    const sink = memorySink();
+    const second = await createJob({
+      adapter: nodeWorkers(),
+      operator: specOf(c),
+      keyed: true,
+      workers: 2,
+      keyGroups: 16,
+      sink,
+      resume: true,
+      checkpoints: { store, everyRows: 40, everyMs: Infinity },
+      faults: [{ afterBatch: 3, worker: 1, kind: 'terminate' }],
+      restart: { initialDelayMs: 0 },
+    });
+    expect(second.offset).toBe(half);
+    await second.run(arraySource(v, { keys, times: ts, batchRows: 20 }));
+    expect(same(sink.committed(), expected.subarray(half))).toBe(true);
+  });
+
+  it('refuses batches without times for an event-time operator, and times for a kernel', async () => {
+    const timed = await createJob({ adapter: nodeWorkers(), operator: { kind: 'rolling', op: 'sum', window: '1s' }, workers: 1, sink: memorySink() });
+    await expect(timed.push({ values: new Float64Array([1]) })).rejects.toThrow('batch.times must be a Float64Array: the operator runs on event time, got undefined');
+    await timed.abort();
+    const kernel = await createJob({ adapter: nodeWorkers(), operator: { op: 'sum', window: 2 }, workers: 1, sink: memorySink() });
+    await expect(kernel.push({ values: new Float64Array([1]), times: new Float64Array([0]) })).rejects.toThrow("batch.times is not allowed: the operator is not an event-time one (kind: 'rolling')");
+    await kernel.abort();
+  });
+});
