@@ -71,6 +71,23 @@ export function reserve(rows: i32): i32 {
 }
 
 /**
+ * Scratch space for `n` f64 in the IO buffers (input then output, contiguous),
+ * for validate() to recompute derived state into; 0 when memory cannot grow.
+ * May grow memory: callers re-read their views afterwards.
+ */
+export function scratch(n: i32): usize {
+  return reserve((n + 1) >> 1) == 1 ? inputBase : 0;
+}
+
+/**
+ * True when a stored derived field equals its recomputation: the same bits
+ * (recomputation repeats the same operations in the same order), or both NaN.
+ */
+@inline export function sameF64(a: f64, b: f64): bool {
+  return reinterpret<u64>(a) == reinterpret<u64>(b) || (a != a && b != b);
+}
+
+/**
  * Places a state region of `bytes` bytes and the default IO buffers, and
  * records the parameters. Returns false when memory cannot grow.
  */

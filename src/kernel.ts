@@ -1,7 +1,7 @@
 // The Kernel class: a thin layer over one WASM instance. It moves batches
 // through the instance's IO buffers in chunks of the buffer's capacity and
 // serializes its state region for snapshots.
-import { buildHash, KernelInstance, STATUS_OK } from './engine.js';
+import { buildHash, KernelInstance, STATUS_OK, STATUS_OUT_OF_MEMORY } from './engine.js';
 import { SnapshotError } from './errors.js';
 import { decodeSnapshot, encodeSnapshot } from './snapshot.js';
 import { normalizeSpec, planFor, specForPlan, type KernelPlan } from './spec.js';
@@ -185,8 +185,11 @@ export async function restoreKernel(snapshot: Uint8Array, expected?: KernelSpec)
   } catch {
     status = -1; // a trap: treated like any other invalid state
   }
+  if (status === STATUS_OUT_OF_MEMORY) {
+    throw new SnapshotError('BAD_STATE', 'not enough WebAssembly memory to validate the snapshot state');
+  }
   if (status !== STATUS_OK) {
-    throw new SnapshotError('BAD_STATE', 'snapshot state is inconsistent: an index, count or header field is out of range');
+    throw new SnapshotError('BAD_STATE', 'snapshot state is inconsistent: an index, count, header or derived field disagrees with its rows');
   }
   return new WasmKernel(spec, plan, instance);
 }

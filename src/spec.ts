@@ -30,12 +30,31 @@ const ROLLING_PLANS: Record<RollingOp, { module: ModuleName; code: number }> = {
 };
 
 const ROLLING_OPS = Object.keys(ROLLING_PLANS) as RollingOp[];
+/**
+ * Every op a {@link KernelSpec} can name, in the order error messages list
+ * them: the one list that tests and tools enumerate, so a new op is covered
+ * everywhere by adding it here.
+ */
+export const KERNEL_OPS: readonly KernelSpec['op'][] = [...ROLLING_OPS, 'ewm'];
 const ROLLING_FIELDS = ['op', 'window', 'minPeriods', 'ddof', 'q'];
 const EWM_FIELDS = ['op', 'alpha', 'span', 'halflife', 'com', 'adjust', 'minPeriods'];
-const EWM_DECAY_FIELDS = ['alpha', 'span', 'halflife', 'com'] as const;
+/** The ways to give ewm's decay; a spec gives exactly one. */
+export const EWM_DECAY_FIELDS = ['alpha', 'span', 'halflife', 'com'] as const;
 
 function isInteger(value: unknown): value is number {
   return typeof value === 'number' && Number.isInteger(value);
+}
+
+/**
+ * A normalized spec with every -0 field as 0: they are the same parameter
+ * (the kernels give the same bits for both), and one spelling keeps
+ * normalized specs Object.is-equal across JSON (which writes -0 as 0) and
+ * snapshots (which store counts as u32).
+ */
+export function unsignedFields<T extends object>(spec: T): T {
+  const fields = spec as Record<string, unknown>;
+  for (const [k, v] of Object.entries(fields)) if (typeof v === 'number') fields[k] = v + 0; // -0 + 0 is 0
+  return spec;
 }
 
 /**
@@ -52,11 +71,11 @@ function isInteger(value: unknown): value is number {
 export function normalizeSpec(spec: unknown): NormalizedSpec {
   if (typeof spec !== 'object' || spec === null) throw new TypeError(`spec must be an object, got ${describe(spec)}`);
   const op = (spec as { op?: unknown }).op;
-  if (op === 'ewm') return normalizeEwm(spec as Record<string, unknown>);
+  if (op === 'ewm') return unsignedFields(normalizeEwm(spec as Record<string, unknown>));
   if (typeof op !== 'string' || !(ROLLING_OPS as string[]).includes(op)) {
-    throw new TypeError(`op must be one of ${[...ROLLING_OPS, 'ewm'].map((o) => `'${o}'`).join(', ')}, got ${describe(op)}`);
+    throw new TypeError(`op must be one of ${KERNEL_OPS.map((o) => `'${o}'`).join(', ')}, got ${describe(op)}`);
   }
-  return normalizeRolling(op as RollingOp, spec as Record<string, unknown>);
+  return unsignedFields(normalizeRolling(op as RollingOp, spec as Record<string, unknown>));
 }
 
 function normalizeRolling(op: RollingOp, spec: Record<string, unknown>): NormalizedSpec {
@@ -123,6 +142,8 @@ function normalizeEwm(spec: Record<string, unknown>): NormalizedSpec {
       com = value;
       break;
   }
+  // A decay too slow for doubles: com overflows, which no kernel runs and no checkpoint's JSON holds.
+  if (com === Infinity) throw new RangeError(`${field} must give a finite centre of mass (com), got ${value}`);
   const adjust = spec.adjust ?? true;
   if (typeof adjust !== 'boolean') throw new TypeError(`adjust must be a boolean, got ${describe(adjust)}`);
   const minPeriods = spec.minPeriods ?? 0;
@@ -130,6 +151,49 @@ function normalizeEwm(spec: Record<string, unknown>): NormalizedSpec {
     throw new RangeError(`minPeriods must be a non-negative integer, got ${describe(minPeriods)}`);
   }
   return { op: 'ewm', com, alpha: 1 / (1 + com), adjust, minPeriods };
+}
+
+/** Same normalized spec: the same fields, each Object.is-equal. */
+export function sameSpec(a: NormalizedSpec, b: NormalizedSpec): boolean {
+  return differingField(a, b) === undefined;
+}
+
+/** The first field in which two specs differ (present in one only, or not Object.is-equal), or undefined. */
+function differingField(a: object, b: object): string | undefined {
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  return [...new Set([...Object.keys(x), ...Object.keys(y)])].find((k) => !Object.is(x[k], y[k]));
+}
+
+function show(value: unknown): string {
+  return Object.is(value, -0) ? '-0' : describe(value);
+}
+
+/**
+ * Reads back a spec that {@link normalizeSpec} returned (as stored in a
+ * checkpoint): returns it when it is exactly a normalized spec, and throws
+ * `TypeError`/`RangeError` naming the field otherwise. A normalized ewm spec
+ * holds `com` and the `alpha` derived from it, so it is checked as the
+ * input spec with `com` alone, and `alpha` must then be the derived one.
+ *
+ * @example
+ * ```ts
+ * specFromNormalized(normalizeSpec({ op: 'ewm', span: 10 })); // { op: 'ewm', com: 4.5, alpha: 0.18181818181818182, adjust: true, minPeriods: 0 }
+ * specFromNormalized({ op: 'mean', window: 5 });              // RangeError: minPeriods must be 5 in a normalized spec, got undefined
+ * ```
+ */
+export function specFromNormalized(value: unknown): NormalizedSpec {
+  if (typeof value !== 'object' || value === null) throw new TypeError(`spec must be an object, got ${describe(value)}`);
+  const given = value as Record<string, unknown>;
+  const input = { ...given };
+  if (given.op === 'ewm' && given.com !== undefined) delete input.alpha;
+  const spec = normalizeSpec(input);
+  const field = differingField(spec, given);
+  if (field !== undefined) {
+    const want = (spec as unknown as Record<string, unknown>)[field];
+    throw new RangeError(`${field} must be ${want === undefined ? 'absent' : show(want)} in a normalized spec, got ${show(given[field])}`);
+  }
+  return spec;
 }
 
 /** The module and init() arguments that run a normalized spec. */

@@ -13,8 +13,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EWM_DECAY_FIELDS, KERNEL_OPS } from '../src/spec.js';
 // @ts-expect-error: plain ESM without types, shared with the page
 import { makeData } from './browser/data.js';
+// @ts-expect-error: plain ESM without types, shared with the page
+import { matrixSpecs, specLabel } from './browser/matrix.js';
 import { reference } from './scheduler-helpers.js';
 
 const ROOT = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -216,6 +219,15 @@ describe('scheduler in headless Chromium (Web Workers, IndexedDB)', () => {
     expect(s.restoredRefused).toBe(0);
     expect(pageErrors).toEqual([]);
   });
+
+  it('resumes every op\'s checkpoint from IndexedDB on another worker count (the checkpoint matrix: each spec × 1→2, 2→3, 3→4, 4→1 workers)', async () => {
+    const cells = await scenario<{ spec: string; before: number; after: number; offset: number; refused: string[]; equal: boolean }[]>('matrix');
+    // The page generates the matrix from the op list of dist/; the same list here.
+    const specs = matrixSpecs(KERNEL_OPS, EWM_DECAY_FIELDS) as object[];
+    expect(cells.map((c) => `${c.spec} ${c.before}→${c.after}`)).toEqual(specs.flatMap((s) => [1, 2, 3, 4].map((b) => `${specLabel(s) as string} ${b}→${(b % 4) + 1}`)));
+    expect(cells.filter((c) => c.offset !== 500 || c.refused.length > 0 || !c.equal)).toEqual([]);
+    expect(pageErrors).toEqual([]);
+  }, 180_000);
 
   it('resumes after a page reload from IndexedDB, past a corrupted newest checkpoint, on 3 workers', async () => {
     const p1 = await scenario<{ rows: number; lastCheckpointId: number; ids: number[]; offsets: number[] }>('idbPhase1', 17_000);

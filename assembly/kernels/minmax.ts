@@ -24,6 +24,7 @@ import {
   inputPtr,
   OK,
   outputPtr,
+  sameF64,
   statePtr,
 } from '../common';
 export { statePtr, stateSize, inputPtr, outputPtr, capacity, reserve } from '../common';
@@ -123,6 +124,32 @@ export function validate(): i32 {
     count += <i32>(x == x);
   }
   if (load<i32>(s + S_COUNT) != count) return ERR_STATE;
-  if (load<f64>(s + suffixBase(w) + (<usize>w << 3)) != Infinity) return ERR_STATE;
-  return OK;
+  return derivedMatch(s, w, pos) ? OK : ERR_STATE;
+}
+
+/**
+ * The prefix minimum is derived from the block's rows [0, pos), the live
+ * suffix minima (offsets (pos, W]) from the previous block's rows still in
+ * the ring at [pos, W): recomputed as update() and finishBlock() do, they
+ * must match bit for bit. Entries at or below pos are dead until the next
+ * finishBlock().
+ */
+function derivedMatch(s: usize, w: i32, pos: i32): bool {
+  const sign: f64 = gOp == OP_MAX ? -1 : 1;
+  const ring = s + S_RING;
+  const suf = s + suffixBase(w);
+  let prefix: f64 = Infinity;
+  for (let i = 0; i < pos; i++) {
+    const v = load<f64>(ring + (<usize>i << 3)) * sign;
+    prefix = min(prefix, v == v ? v : Infinity);
+  }
+  if (!sameF64(load<f64>(s + S_PREFIX), prefix)) return false;
+  let acc: f64 = Infinity;
+  if (!sameF64(load<f64>(suf + (<usize>w << 3)), acc)) return false;
+  for (let j = w - 1; j > pos; j--) {
+    const x = load<f64>(ring + (<usize>j << 3)) * sign;
+    acc = min(acc, x == x ? x : Infinity);
+    if (!sameF64(load<f64>(suf + (<usize>j << 3)), acc)) return false;
+  }
+  return true;
 }

@@ -52,6 +52,8 @@ import {
   inputPtr,
   OK,
   outputPtr,
+  sameF64,
+  scratch,
   statePtr,
 } from '../common';
 export { statePtr, stateSize, inputPtr, outputPtr, capacity, reserve } from '../common';
@@ -584,5 +586,47 @@ export function validate(): i32 {
     count += <i32>(x == x);
   }
   if (load<i32>(s + S_COUNT) != count) return ERR_STATE;
-  return OK;
+  // count keeps no sums (they stay 0 and are never read).
+  if (gOp == OP_COUNT) return OK;
+  if (!prefixSumsMatch(s, b, pos)) return ERR_STATE;
+  return suffixSumsStatus(s, w, b, pos);
+}
+
+/**
+ * The prefix sums (acc, P) of a state are derived from the block's rows
+ * [0, pos): recomputed here with the additions update() makes, in its order
+ * (see the group arithmetic at the top), they must match bit for bit.
+ */
+function prefixSumsMatch(s: usize, b: i32, pos: i32): bool {
+  const ring = s + S_RING;
+  let acc: f64 = 0, accBlock: f64 = 0;
+  for (let g = 0; g + 4 <= pos; g += 4) {
+    const p = ring + (<usize>g << 3);
+    acc = acc + ((z(load<f64>(p, 8)) + z(load<f64>(p))) + (z(load<f64>(p, 24)) + z(load<f64>(p, 16))));
+    if ((g + 4) % b == 0) {
+      accBlock += acc;
+      acc = 0;
+    }
+  }
+  return sameF64(load<f64>(s + S_ACC_SUB), acc) && sameF64(load<f64>(s + S_ACC_BLOCK), accBlock);
+}
+
+/**
+ * The live suffix sums, at offsets (pos, W], are derived from the previous
+ * block's rows still in the ring at [pos, W) (each depends only on the rows
+ * from its offset on): finishBlock() recomputes them, and they must match bit
+ * for bit. The entries at or below pos are dead (never read before the next
+ * finishBlock()) and are kept as they were.
+ */
+function suffixSumsStatus(s: usize, w: i32, b: i32, pos: i32): i32 {
+  const bytes = (<usize>w + 1) << 3;
+  const saved = scratch(w + 1);
+  if (saved == 0) return ERR_MEMORY;
+  const suf = s + suffixBase(w);
+  memory.copy(saved, suf, bytes);
+  finishBlock(s, w, b);
+  let ok = true;
+  for (let j = pos + 1; j <= w; j++) ok = ok && sameF64(load<f64>(suf + (<usize>j << 3)), load<f64>(saved + (<usize>j << 3)));
+  memory.copy(suf, saved, bytes);
+  return ok ? OK : ERR_STATE;
 }

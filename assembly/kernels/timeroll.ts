@@ -44,6 +44,8 @@
 // key: its rows in the window, the boundary, the last timestamp) and restore
 // rebuilds the derived aggregates bit for bit.
 
+import { isExtreme, scaledVariance } from '../scaled';
+
 const OP_SUM: i32 = 0;
 const OP_MEAN: i32 = 1;
 const OP_COUNT: i32 = 2;
@@ -80,7 +82,8 @@ const SL_BACK_A: usize = 64; // f64: back aggregate (sum, min, max, first, last,
 const SL_BACK_B: usize = 72; // f64: back S2 (var)
 const SL_KL: usize = 80; // f64: back shift (var)
 const SL_KR: usize = 88; // f64: front shift (var)
-const SLOT_BYTES: usize = 96;
+const SL_EXTREME: usize = 96; // u32: entries whose squares could overflow or be subnormal (var; 4 bytes padding follow)
+const SLOT_BYTES: usize = 104;
 
 const MIN_RING: u32 = 8;
 const MIN_CLASS: i32 = 6;
@@ -470,6 +473,7 @@ function clearAggregates(s: usize): void {
   store<u32>(s + SL_FINITE, 0);
   store<u32>(s + SL_BACK_FINITE, 0);
   store<u32>(s + SL_INF, 0);
+  store<u32>(s + SL_EXTREME, 0);
   clearBack(s);
   store<f64>(s + SL_KR, 0);
 }
@@ -628,6 +632,7 @@ function append(s: usize, t: f64, x: f64): bool {
     store<u32>(s + SL_COUNT, count + 1);
     if (isFinite(x)) store<u32>(s + SL_FINITE, load<u32>(s + SL_FINITE) + 1);
     else store<u32>(s + SL_INF, load<u32>(s + SL_INF) + 1);
+    if (isExtreme(x)) store<u32>(s + SL_EXTREME, load<u32>(s + SL_EXTREME) + 1);
   }
   backAdd(s, x);
   return true;
@@ -656,6 +661,7 @@ function pop(s: usize): void {
     store<u32>(s + SL_COUNT, count - 1);
     if (isFinite(x)) store<u32>(s + SL_FINITE, load<u32>(s + SL_FINITE) - 1);
     else store<u32>(s + SL_INF, load<u32>(s + SL_INF) - 1);
+    if (isExtreme(x)) store<u32>(s + SL_EXTREME, load<u32>(s + SL_EXTREME) - 1);
   }
   store<u32>(s + SL_HEAD, (head + 1) & (cap - 1));
   store<u32>(s + SL_LEN, len - 1);
@@ -672,6 +678,15 @@ function pop(s: usize): void {
     if (leftClosed ? h < bound : h <= bound) pop(s);
     else break;
   }
+}
+
+/** Variance of a key's window by scaledVariance over its ring (at most two runs: it may wrap). */
+function extremeVariance(s: usize, block: usize, cap: u32, finite: i32, ddof: f64, isStd: bool): f64 {
+  const head = load<u32>(s + SL_HEAD);
+  const len = load<u32>(s + SL_LEN);
+  const first = min(len, cap - head);
+  const values = entry(block, head) + 8;
+  return scaledVariance(values, <i32>first, block + 8, <i32>(len - first), <usize>gStride << 3, finite, ddof, isStd);
 }
 
 /** The aggregate of the key's current window. */
@@ -712,6 +727,8 @@ function query(s: usize): f64 {
     const ddof = gP0;
     const nFinite = <f64>finite;
     if (load<u32>(s + SL_INF) != 0 || !(nFinite - ddof > 0)) return NaN;
+    // Sums of squares would overflow or lose precision: two scaled passes over the entries, as var.ts.
+    if (load<u32>(s + SL_EXTREME) != 0) return extremeVariance(s, block, cap, finite, ddof, op == OP_STD);
     const nL = <i32>load<u32>(s + SL_BACK_FINITE);
     const nR = finite - nL;
     const s1R: f64 = front > 0 ? load<f64>(e + 16) : 0;

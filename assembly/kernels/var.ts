@@ -35,9 +35,12 @@ import {
   inputPtr,
   OK,
   outputPtr,
+  sameF64,
+  scratch,
   statePtr,
   subBlockLength,
 } from '../common';
+import { isExtreme, scaledVariance } from '../scaled';
 export { statePtr, stateSize, inputPtr, outputPtr, capacity, reserve } from '../common';
 
 const FAMILY: i32 = 3;
@@ -73,63 +76,11 @@ const S_RING: usize = HEADER_BYTES + 80; // f64 × W: raw rows, current block th
 }
 
 
-/**
- * A finite, nonzero row outside [2⁻⁴⁰⁰, 2⁴⁰¹): its square may overflow or lose
- * precision. Read off the exponent bits: two integer compares, no branches.
- */
-@inline function isExtreme(x: f64): bool {
-  const bits = reinterpret<u64>(x);
-  const e = <u32>(bits >> 52) & 0x7ff;
-  // e − 623 > 800 (unsigned) ⇔ e < 623 or e > 1423; then exclude ±0 and Inf/NaN.
-  return (e - 623 > 800) & (e != 0x7ff) & ((bits << 1) != 0);
-}
-
 /** Finite and not extreme (zero included): the rows that never change a counter. */
 @inline function isOrdinary(x: f64): bool {
   const bits = reinterpret<u64>(x);
   const e = <u32>(bits >> 52) & 0x7ff;
   return (e - 623 <= 800) | ((bits << 1) == 0);
-}
-
-/** The variance's M2 and n of the window, by scaled two passes over the ring; M2 is scaled by 2^(−2·exponent). */
-function scaledWindowVariance(ring: usize, w: i32, ddof: f64, isStd: bool): f64 {
-  let n = 0;
-  let maxAbs: f64 = 0;
-  for (let i = 0; i < w; i++) {
-    const x = load<f64>(ring + (<usize>i << 3));
-    if (isFinite(x)) {
-      n++;
-      const a = Math.abs(x);
-      if (a > maxAbs) maxAbs = a;
-    }
-  }
-  // Scale by 2^-e so the largest magnitude is in [0.5, 1): exact for every row that matters.
-  const e = maxAbs == 0 ? 0 : <i32>((reinterpret<u64>(maxAbs) >> 52) & 0x7ff) - 1022;
-  const down = powerOfTwo(-e);
-  let sum: f64 = 0;
-  for (let i = 0; i < w; i++) {
-    const x = load<f64>(ring + (<usize>i << 3));
-    if (isFinite(x)) sum += x * down;
-  }
-  const mean = sum / <f64>n;
-  let m2: f64 = 0;
-  for (let i = 0; i < w; i++) {
-    const x = load<f64>(ring + (<usize>i << 3));
-    if (isFinite(x)) {
-      const d = x * down - mean;
-      m2 += d * d;
-    }
-  }
-  const scaledVar = m2 / (<f64>n - ddof);
-  // Undo the scaling: twice for the variance (it may overflow to +Inf, correctly), once for std.
-  if (isStd) return Math.sqrt(scaledVar) * powerOfTwo(e);
-  return scaledVar * powerOfTwo(e) * powerOfTwo(e);
-}
-
-/** 2^k for k in the normal range, split in two steps so both factors are normal. */
-@inline function powerOfTwo(k: i32): f64 {
-  const half = k / 2;
-  return reinterpret<f64>(<u64>(half + 1023) << 52) * reinterpret<f64>(<u64>(k - half + 1023) << 52);
 }
 
 export function init(op: i32, window: i32, minPeriods: i32, p0: f64, p1: f64): i32 {
@@ -268,7 +219,7 @@ export function update(n: i32): void {
       const nFinite = <f64>finite;
       if (finite + infinite >= minPeriods && infinite == 0 && nFinite - ddof > 0) {
         if (extreme > 0) {
-          result = scaledWindowVariance(ring, w, ddof, isStd);
+          result = scaledVariance(ring, w, 0, 0, 8, finite, ddof, isStd);
         } else {
           // The suffix sums are already on K_L (reshiftSuffix), or on K_R while the prefix is empty.
           const s1 = load<f64>(suf1 + (<usize>(pos + 1) << 3)) + (block1 + sub1);
@@ -344,5 +295,78 @@ export function validate(): i32 {
   if (load<i32>(s + S_FINITE) != finite || load<i32>(s + S_INFINITE) != infinite) return ERR_STATE;
   if (load<i32>(s + S_EXTREME) != extreme || load<i32>(s + S_EXTREME + 4) != 0) return ERR_STATE;
   if (load<i32>(s + S_PREFIX_N) != prefixN) return ERR_STATE;
-  return OK;
+  if (!prefixSumsMatch(s, b, pos)) return ERR_STATE;
+  return suffixSumsStatus(s, w, b, pos, prefixN);
+}
+
+/**
+ * K_L and the prefix sums are derived from the block's rows [0, pos): K_L is
+ * its first finite row (+0 while there is none) and the sums are recomputed
+ * with update()'s operations in its order; all must match bit for bit.
+ */
+function prefixSumsMatch(s: usize, b: i32, pos: i32): bool {
+  const ring = s + S_RING;
+  let shiftL: f64 = 0;
+  for (let i = 0; i < pos; i++) {
+    const x = load<f64>(ring + (<usize>i << 3));
+    if (isFinite(x)) {
+      shiftL = x;
+      break;
+    }
+  }
+  if (!sameF64(load<f64>(s + S_SHIFT_L), shiftL)) return false;
+  let sub1: f64 = 0, block1: f64 = 0, sub2: f64 = 0, block2: f64 = 0;
+  for (let i = 0; i < pos; i++) {
+    const x = load<f64>(ring + (<usize>i << 3));
+    if (isFinite(x)) {
+      const y = x - shiftL;
+      sub1 += y;
+      sub2 += y * y;
+    }
+    if ((i + 1) % b == 0) {
+      block1 += sub1;
+      block2 += sub2;
+      sub1 = 0;
+      sub2 = 0;
+    }
+  }
+  return (
+    sameF64(load<f64>(s + S_SUB1), sub1) &&
+    sameF64(load<f64>(s + S_BLOCK1), block1) &&
+    sameF64(load<f64>(s + S_SUB2), sub2) &&
+    sameF64(load<f64>(s + S_BLOCK2), block2)
+  );
+}
+
+/**
+ * The live suffix sums (offsets (pos, W]) are derived from the previous
+ * block's rows still in the ring at [pos, W): finishBlock() and, once the
+ * block has a finite row, reshiftSuffix() onto K_L recompute them, and they
+ * must match bit for bit; so must K_R when one of those rows is finite (else
+ * no live sum depends on it). Dead entries (at or below pos) are kept.
+ */
+function suffixSumsStatus(s: usize, w: i32, b: i32, pos: i32, prefixN: i32): i32 {
+  const n = (w + 1) * 2; // suffix1 and suffix2 are contiguous
+  const bytes = <usize>n << 3;
+  const saved = scratch(n);
+  if (saved == 0) return ERR_MEMORY;
+  const suf = s + suffix1(w);
+  const shiftR = load<f64>(s + S_SHIFT_R);
+  memory.copy(saved, suf, bytes);
+  finishBlock(s, w, b);
+  const recomputedR = load<f64>(s + S_SHIFT_R);
+  if (prefixN > 0) reshiftSuffix(s, w, pos, recomputedR, load<f64>(s + S_SHIFT_L));
+  let ok = true;
+  let liveFinite = false;
+  const ring = s + S_RING;
+  for (let j = pos; j < w; j++) liveFinite = liveFinite || isFinite(load<f64>(ring + (<usize>j << 3)));
+  if (liveFinite) ok = sameF64(shiftR, recomputedR);
+  for (let j = pos + 1; j <= w; j++) {
+    ok = ok && sameF64(load<f64>(suf + (<usize>j << 3)), load<f64>(saved + (<usize>j << 3)));
+    const k = <usize>(w + 1 + j) << 3;
+    ok = ok && sameF64(load<f64>(suf + k), load<f64>(saved + k));
+  }
+  memory.copy(suf, saved, bytes);
+  store<f64>(s + S_SHIFT_R, shiftR);
+  return ok ? OK : ERR_STATE;
 }

@@ -161,7 +161,8 @@ Ops: sum mean var std min max count median quantile ewm (count windows),
 
 Columns and windows:
   --value COL           the column of numbers (required)
-  --time COL            the time column: numbers (ms) or ISO 8601 dates
+  --time COL            the time column: numbers (ms) or ISO 8601 dates (UTC
+                        unless they name a zone)
   --key COL             one series per key: separate windows for each key
   --op OP               an op to run; repeat for several (required)
   --window W            rows (an integer), or a duration such as 5s, 1m30s

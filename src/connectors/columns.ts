@@ -30,12 +30,87 @@ export function parseValueText(text: string): number | undefined {
   return parseValue(text, 0, text.length);
 }
 
-/** A timestamp cell: a number (milliseconds) or an ISO 8601 date; undefined when neither. */
-export function parseTimeText(text: string): number | undefined {
-  const v = parseValue(text, 0, text.length);
-  if (v !== undefined) return Number.isNaN(v) ? undefined : v;
-  const t = Date.parse(text);
-  return Number.isNaN(t) ? undefined : t;
+/** The longest row (a line, or several when quoted fields hold line breaks) a CSV or NDJSON source reads: 16 MiB. */
+export const MAX_ROW_BYTES = 1 << 24;
+
+/** The reason for refusing a row longer than {@link MAX_ROW_BYTES}. */
+export const TOO_LONG = `row longer than ${MAX_ROW_BYTES} bytes (16 MiB)`;
+
+// YYYY-MM-DD (or ±YYYYYY-MM-DD), then optionally T or space, hh:mm[:ss[.fff]] and Z or ±hh[:mm].
+const ISO_DATE = /^([+-]\d{6}|\d{4})-(\d\d)-(\d\d)(?:[T ](\d\d):(\d\d)(?::(\d\d)(?:[.,](\d{1,9}))?)?(Z|[+-]\d\d(?::?\d\d)?)?)?$/;
+/** Milliseconds in 400 Gregorian years (the calendar repeats after them). */
+const MS_400_YEARS = 146_097 * 86_400_000;
+/** The range of a JavaScript Date. */
+const MAX_DATE_MS = 8.64e15;
+
+function daysInMonth(year: number, month: number): number {
+  if (month === 2) return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
+  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
+}
+
+/**
+ * An ISO 8601 date as milliseconds since the epoch, undefined when it is no
+ * such date or names a day, hour or minute that does not exist (`2024-02-30`,
+ * `25:00`). Without a zone it is UTC, so the machine's time zone never matters.
+ */
+export function parseIsoDate(text: string): number | undefined {
+  const m = ISO_DATE.exec(text.trim());
+  if (m === null) return undefined;
+  const year = Number(m[1]);
+  const month = Number(m[2]);
+  const day = Number(m[3]);
+  const hour = m[4] === undefined ? 0 : Number(m[4]);
+  const minute = m[5] === undefined ? 0 : Number(m[5]);
+  const second = m[6] === undefined ? 0 : Number(m[6]);
+  const ms = m[7] === undefined ? 0 : Number(m[7].slice(0, 3).padEnd(3, '0')); // cut, as Date.parse does
+  if (m[1] === '-000000' || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return undefined;
+  // 24:00 is the end of a day (ISO 8601, ECMAScript); 23:59:60 (a leap second) has no millisecond count.
+  if (minute > 59 || second > 59 || hour > 24 || (hour === 24 && (minute > 0 || second > 0 || ms > 0))) return undefined;
+  let offset = 0;
+  const zone = m[8];
+  if (zone !== undefined && zone !== 'Z') {
+    const zh = Number(zone.slice(1, 3));
+    const zm = zone.length > 3 ? Number(zone.slice(-2)) : 0;
+    if (zh > 23 || zm > 59) return undefined;
+    offset = (zone[0] === '-' ? -1 : 1) * (zh * 60 + zm) * 60_000;
+  }
+  // Date.UTC reads years 0–99 as 1900–1999: go 400 years up and come back.
+  const shift = year >= 0 && year <= 99 ? 400 : 0;
+  const t = Date.UTC(year + shift, month - 1, day, hour, minute, second, ms) - (shift === 0 ? 0 : MS_400_YEARS) - offset;
+  return Math.abs(t) <= MAX_DATE_MS ? t : undefined;
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+const lossyUtf8 = new TextDecoder('utf-8', { ignoreBOM: true });
+const ASCII = /^[\x00-\x7f]*$/;
+
+function latin1Bytes(s: string): Uint8Array {
+  const b = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) b[i] = s.charCodeAt(i);
+  return b;
+}
+
+/**
+ * The text of a cell read as latin1 (one char per byte, so different bytes
+ * stay different): its UTF-8 decoding, undefined when it is not valid UTF-8.
+ */
+export function utf8Cell(s: string): string | undefined {
+  if (ASCII.test(s)) return s;
+  try {
+    return strictUtf8.decode(latin1Bytes(s));
+  } catch {
+    return undefined;
+  }
+}
+
+/** A cell read as latin1, decoded for a message (invalid bytes shown as U+FFFD). */
+export function shownCell(s: string): string {
+  return ASCII.test(s) ? s : lossyUtf8.decode(latin1Bytes(s));
+}
+
+/** The text of a UTF-8 string as latin1 (one char per byte): what a latin1 reader gives for it. */
+export function latin1Of(text: string): string {
+  return String.fromCharCode(...new TextEncoder().encode(text));
 }
 
 interface Held {
@@ -76,6 +151,8 @@ export class BatchBuilder {
   private readonly end: SourceOffset;
   /** The first malformed row, with onError 'fail': rows after it are ignored. */
   error: MalformedRowError | undefined;
+  /** Whether the time column holds dates (rather than numbers), once the first row told. */
+  private dateTimes: boolean | undefined;
 
   constructor(options: ColumnOptions, start: SourceOffset, keepTimeText: boolean) {
     this.batchSize = checkColumnOptions(options);
@@ -156,17 +233,56 @@ export class BatchBuilder {
     this.put({ value: NaN, time: NaN, timeText: '', key: '', skip: true, bytes, lines: line });
   }
 
-  /** Parses and adds a row of text cells, or rejects it. */
-  addText(line: number, bytes: number, valueText: string, timeText: string | undefined, key: string | undefined): void {
+  /**
+   * Parses and adds a row of text cells read as latin1 (one char per byte,
+   * see {@link utf8Cell}), or rejects it.
+   */
+  addText(line: number, bytes: number, valueText: string, timeText: string | undefined, keyText: string | undefined): void {
     const value = parseValueText(valueText);
-    if (value === undefined) return this.reject(line, `value ${quote(valueText)} is not a number`, bytes);
+    if (value === undefined) return this.reject(line, `value ${quote(shownCell(valueText))} is not a number`, bytes);
+    let key = '';
+    if (keyText !== undefined) {
+      const k = utf8Cell(keyText);
+      // Decoding invalid bytes to U+FFFD would merge keys that are different bytes.
+      if (k === undefined) return this.reject(line, `key ${quote(shownCell(keyText))} is not valid UTF-8`, bytes);
+      key = k;
+    }
     let time = NaN;
     if (this.hasTime) {
-      const t = parseTimeText(timeText ?? '');
-      if (t === undefined) return this.reject(line, `time ${quote(timeText ?? '')} is neither a number nor a date`, bytes);
+      const text = timeText ?? '';
+      const t = this.timeOf(line, bytes, shownCell(text), text, parseValue(text, 0, text.length));
+      if (t === undefined) return;
       time = t;
     }
-    this.add(value, time, timeText ?? '', key ?? '', bytes, line);
+    this.add(value, time, timeText ?? '', key, bytes, line);
+  }
+
+  /** On a replay: whether the rows before it had dates (undefined: no row was read). */
+  expectDates(dates: boolean | undefined): void {
+    this.dateTimes = dates;
+  }
+
+  /**
+   * Checks a row's time: `text` is the cell, `n` the cell read as a number
+   * (undefined when it is none, so it must be a date). Returns the time in ms,
+   * or undefined after rejecting the row. The first row decides whether the
+   * column holds numbers or dates.
+   */
+  timeOf(line: number, bytes: number, shown: string, text: string, n: number | undefined): number | undefined {
+    const isDate = n === undefined;
+    const t = isDate ? parseIsoDate(text) : n;
+    let why: string | undefined;
+    if (t === undefined || Number.isNaN(t)) why = 'is neither a number nor a date';
+    else if (!Number.isFinite(t)) why = 'is not a finite number';
+    else if (this.dateTimes !== undefined && this.dateTimes !== isDate) {
+      why = `is a ${isDate ? 'date' : 'number'}, but the first row's time is a ${isDate ? 'number' : 'date'} (a time column holds numbers or dates, not both)`;
+    }
+    if (why !== undefined) {
+      this.reject(line, `time ${quote(shown)} ${why}`, bytes);
+      return undefined;
+    }
+    this.dateTimes = isDate;
+    return t;
   }
 
   /** Takes the batch built so far (the consumer owns it until {@link BatchBuilder.next}). */
@@ -231,6 +347,31 @@ export class BatchBuilder {
       return;
     }
   }
+}
+
+/**
+ * Whether the first row read of `batches` (a source read from its start)
+ * has a date for its time rather than a number; undefined when no row ends
+ * by byte `stop`. A replay asks this so that the first row of the whole input
+ * decides the time format, as when it was read in one go.
+ */
+export async function firstTimeIsDate(batches: AsyncIterable<ColumnBatch>, stop: number): Promise<boolean | undefined> {
+  try {
+    for await (const b of batches) {
+      const text = b.timeText?.[0];
+      if (b.length > 0 && text !== undefined) return b.end.bytes <= stop ? parseValue(text, 0, text.length) === undefined : undefined;
+      if (b.end.bytes >= stop) return undefined;
+    }
+  } catch {
+    // A malformed row before any good one: no row decided.
+  }
+  return undefined;
+}
+
+/** Options to read a source from its start, a row per batch, into arrays of its own (for {@link firstTimeIsDate}). */
+export function probeOptions<T extends ColumnOptions>(options: T): T {
+  const { from: _from, valueBuffer: _buffer, ...rest } = options;
+  return { ...rest, batchSize: 1 } as T;
 }
 
 /** A cell quoted for a message, cut after 100 characters. */

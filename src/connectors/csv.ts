@@ -2,8 +2,8 @@
 // csv-parse is loaded on first use, its Node build in Node and its
 // self-contained browser build elsewhere).
 
-import { BatchBuilder, byteChunks, quote, skipTo, startOffset } from './columns.js';
-import { MalformedRowError, UnknownColumnError } from './errors.js';
+import { BatchBuilder, byteChunks, firstTimeIsDate, latin1Of, MAX_ROW_BYTES, probeOptions, quote, shownCell, skipTo, startOffset, TOO_LONG, utf8Cell } from './columns.js';
+import { AmbiguousColumnError, MalformedRowError, UnknownColumnError } from './errors.js';
 import type { ByteInput, ColumnBatch, ColumnOptions, SourceOffset } from './types.js';
 
 /**
@@ -59,41 +59,118 @@ function loadParser(): Promise<{ Parser: CsvParserClass; toBuffer: ToBuffer }> {
 /** Chunks from byte `start` of the input. */
 export type OpenBytes = (start: number) => AsyncIterable<Uint8Array>;
 
-/** The header of a CSV input, where it ends, and the rest of the chunk it ended in. */
+/** A UTF-8 byte-order mark: skipped at the start of the input (only there). */
+const BOM = [0xef, 0xbb, 0xbf];
+/** The most bytes handed to csv-parse at once, so a row too long is caught before it grows much past the limit. */
+const MAX_PIECE = 1 << 20;
+
+function concat(parts: readonly Uint8Array[], length: number): Uint8Array {
+  if (parts.length === 1) return parts[0] as Uint8Array;
+  const whole = new Uint8Array(length);
+  let o = 0;
+  for (const p of parts) {
+    whole.set(p, o);
+    o += p.length;
+  }
+  return whole;
+}
+
+/** A chunk in pieces of at most {@link MAX_PIECE} bytes (views, no copies). */
+function* pieces(chunk: Uint8Array): Generator<Uint8Array> {
+  for (let o = 0; o < chunk.length; o += MAX_PIECE) yield o === 0 && chunk.length <= MAX_PIECE ? chunk : chunk.subarray(o, o + MAX_PIECE);
+}
+
+/**
+ * The CRLFs inside a record's quoted fields: csv-parse counts each as two
+ * line breaks, so its line numbers run that much ahead of the file's.
+ */
+function quotedCrlfs(record: readonly string[]): number {
+  let n = 0;
+  for (const cell of record) {
+    for (let i = cell.indexOf('\r\n'); i !== -1; i = cell.indexOf('\r\n', i + 2)) n++;
+  }
+  return n;
+}
+
+function startsWithBom(b: Uint8Array): boolean {
+  return b[0] === BOM[0] && b[1] === BOM[1] && b[2] === BOM[2];
+}
+
+/**
+ * The header of a CSV input (cells as latin1), the byte where it ends, and
+ * the bytes read after it. Every byte read is kept until the header is
+ * found (at most {@link MAX_ROW_BYTES} and a chunk), because csv-parse may
+ * finish the header only in a later chunk than the one holding its end.
+ */
 async function readHeader(
   chunks: AsyncIterator<Uint8Array>,
-  makeApi: () => CsvApi,
+  api: CsvApi,
   toBuffer: ToBuffer,
 ): Promise<{ header: string[]; end: number; lines: number; rest: Uint8Array | undefined; at: number }> {
-  const api = makeApi();
   let header: string[] | undefined;
   let end = 0;
   let lines = 1;
-  let at = 0;
+  const seen: Uint8Array[] = [];
+  let seenLength = 0;
+  let skip = -1; // BOM bytes skipped, once known
+  const onHeader = (record: string[]): void => {
+    if (header !== undefined) return;
+    header = record;
+    end = skip + api.info.bytes;
+    lines = api.info.lines - quotedCrlfs(record);
+  };
   for (;;) {
     const r = await chunks.next();
-    const chunk = r.done === true ? undefined : toBuffer(r.value);
-    const err = api.parse(chunk, chunk === undefined, (record) => {
-      if (header !== undefined) return;
-      header = record;
-      end = api.info.bytes;
-      lines = api.info.lines;
-    }, () => undefined);
-    if (header !== undefined) {
-      const chunkEnd = at + (chunk?.length ?? 0);
-      const rest = chunk !== undefined && end < chunkEnd ? chunk.subarray(end - at) : undefined;
-      return { header, end, lines, rest, at: chunkEnd };
+    const done = r.done === true;
+    let feed: Uint8Array | undefined;
+    if (!done) {
+      seen.push(r.value);
+      seenLength += r.value.length;
+      feed = r.value;
     }
-    if (err !== undefined) throw new MalformedRowError((err as { lines?: number }).lines ?? 1, `cannot read the header: ${err.message}`);
-    if (chunk === undefined) throw new MalformedRowError(1, 'no header line: the input is empty');
-    at += chunk.length;
+    if (skip === -1) {
+      // The BOM may be split over chunks: wait for three bytes.
+      if (seenLength < BOM.length && !done) continue;
+      const all = concat(seen, seenLength);
+      skip = startsWithBom(all) ? BOM.length : 0;
+      feed = all.subarray(skip);
+    }
+    let err: Error | undefined;
+    for (const piece of feed === undefined ? [] : pieces(feed)) {
+      err ??= api.parse(toBuffer(piece), false, onHeader, () => undefined);
+      if (header !== undefined || err !== undefined) break;
+    }
+    if (done && header === undefined && err === undefined) err = api.parse(undefined, true, onHeader, () => undefined);
+    if (header !== undefined) {
+      const rest = end < seenLength ? concat(seen, seenLength).subarray(end) : undefined;
+      return { header, end, lines, rest, at: seenLength };
+    }
+    if (err !== undefined) {
+      const e = parserError(err, 0, 0);
+      throw new MalformedRowError(e.line, `cannot read the header: ${e.reason}`);
+    }
+    if (seenLength - skip > MAX_ROW_BYTES) throw new MalformedRowError(api.info.lines, `cannot read the header: ${TOO_LONG}`);
+    if (done) throw new MalformedRowError(1, 'no header line: the input is empty');
   }
+}
+
+/** The header's names, decoded; a name that is not UTF-8 is a malformed header. */
+function headerNames(cells: readonly string[], lines: number): string[] {
+  return cells.map((cell, i) => {
+    const name = utf8Cell(cell);
+    if (name === undefined) throw new MalformedRowError(lines, `cannot read the header: field ${i + 1} ${quote(shownCell(cell))} is not valid UTF-8`);
+    return name;
+  });
 }
 
 function columnIndex(header: readonly string[], name: string | undefined): number {
   if (name === undefined) return -1;
   const i = header.indexOf(name);
   if (i === -1) throw new UnknownColumnError(name, header);
+  if (header.lastIndexOf(name) !== i) {
+    const positions = header.flatMap((h, j) => (h === name ? [j + 1] : []));
+    throw new AmbiguousColumnError(name, header, positions);
+  }
   return i;
 }
 
@@ -104,23 +181,32 @@ export async function* csvBatches(open: OpenBytes, seekable: boolean, options: C
   const delimiter = options.delimiter ?? ',';
   if (typeof delimiter !== 'string' || delimiter.length === 0) throw new TypeError('options.delimiter must be a non-empty string');
   const { Parser, toBuffer } = await loadParser();
-  let skippedAt: ((err: { lines?: number }) => void) | undefined;
-  const makeApi = (): CsvApi =>
+  let skippedAt: ((err: { lines?: number; code?: string }) => void) | undefined;
+  // Cells are read as latin1, one char per byte, so bytes that are not UTF-8
+  // stay distinct (see utf8Cell); the delimiter is given as its UTF-8 bytes.
+  // The BOM is handled here, as csv-parse would look for one at the start of every parse.
+  const rawDelimiter = latin1Of(delimiter);
+  const makeApi = (skip: boolean): CsvApi =>
     new Parser({
-      delimiter,
+      delimiter: rawDelimiter,
+      encoding: 'latin1',
       record_delimiter: ['\r\n', '\n', '\r'],
       relax_column_count: true,
-      bom: true,
-      skip_records_with_error: builder.onError === 'skip',
-      on_skip: (err: { lines?: number }) => skippedAt?.(err),
+      bom: false,
+      skip_records_with_error: skip,
+      on_skip: (err: { lines?: number; code?: string }) => skippedAt?.(err),
     }).api;
 
   const first = open(0)[Symbol.asyncIterator]();
-  const { header, end: headerEnd, lines: headerLines, rest: afterHeader, at: readTo } = await readHeader(first, makeApi, toBuffer);
+  const read = await readHeader(first, makeApi(false), toBuffer); // a broken header is never skipped
+  const { end: headerEnd, lines: headerLines, rest: afterHeader, at: readTo } = read;
+  const header = headerNames(read.header, headerLines);
   const vi = columnIndex(header, options.value);
   const ti = columnIndex(header, options.time);
   const ki = columnIndex(header, options.key);
   const width = header.length;
+  // A resumed file: its first row decides the time format, as in one pass.
+  if (seekable && from.rows > 0 && ti >= 0) builder.expectDates(await firstTimeIsDate(csvBatches(open, true, probeOptions(options)), from.bytes));
 
   // Where the data parse starts, and its chunks.
   let base = headerEnd;
@@ -152,40 +238,82 @@ export async function* csvBatches(open: OpenBytes, seekable: boolean, options: C
     })();
   }
 
-  const api = makeApi();
+  const api = makeApi(builder.onError === 'skip');
   let lastLine = baseLines;
+  // csv-parse counts lines from 1 where its parse started, and each CRLF in a quoted field twice.
+  let extraLines = 0;
+  const fileLine = (parserLine: number): number => baseLines - extraLines + parserLine;
+  // Where the last row (read or skipped) ended: the row being read starts there.
+  let rowStart = base;
+  // csv-parse reports a skipped row where it found the fault, not where the
+  // row ends: it is placed with the next row read (or the end of the input),
+  // so that every batch ends on a row boundary a replay can start from.
+  const skippedLines: number[] = [];
   skippedAt = (err) => {
-    const line = baseLines + (err.lines ?? api.info.lines);
-    builder.skippedRow(line, base + api.info.bytes);
+    const line = fileLine(err.lines ?? api.info.lines);
+    rowStart = base + api.info.bytes;
+    skippedLines.push(line);
     lastLine = line;
+    // After `"4"x` csv-parse stays inside the quotes and would swallow the
+    // rows after it up to the next quote: the broken row ends at its line end.
+    const state = (api as unknown as { state?: { quoting?: boolean } }).state;
+    if (err.code === 'CSV_INVALID_CLOSING_QUOTE' && state?.quoting === true) state.quoting = false;
+  };
+  const placeSkipped = (bytes: number): void => {
+    for (const line of skippedLines) builder.skippedRow(line, bytes);
+    skippedLines.length = 0;
   };
   const onRecord = (record: string[]): void => {
-    const line = baseLines + api.info.lines;
+    extraLines += quotedCrlfs(record);
+    const line = fileLine(api.info.lines);
     const bytes = base + api.info.bytes;
-    if (record.length !== width) {
-      builder.reject(line, `expected ${width} fields, got ${record.length}: ${quote(record.join(delimiter))}`, bytes);
+    placeSkipped(bytes);
+    const long = bytes - rowStart > MAX_ROW_BYTES;
+    rowStart = bytes;
+    if (long) {
+      // A row a little too long may end within the piece that crossed the limit.
+      builder.error ??= new MalformedRowError(line, TOO_LONG);
+    } else if (record.length !== width) {
+      builder.reject(line, `expected ${width} fields, got ${record.length}: ${quote(shownCell(record.join(rawDelimiter)))}`, bytes);
     } else {
       builder.addText(line, bytes, record[vi] as string, ti >= 0 ? record[ti] : undefined, ki >= 0 ? record[ki] : undefined);
     }
     lastLine = line;
   };
   const close = (): void => undefined;
+  const failWith = (err: Error): Generator<ColumnBatch, never> => fail(builder, err instanceof MalformedRowError ? err : parserError(err, baseLines - extraLines, lastLine));
 
+  let at = base;
   for await (const chunk of chunks) {
-    const err = api.parse(toBuffer(chunk), false, onRecord, close);
-    yield* builder.drain(false);
-    if (err !== undefined) return yield* fail(builder, err, lastLine);
-    if (builder.error !== undefined) return yield* fail(builder, builder.error, lastLine);
+    for (const piece of pieces(chunk)) {
+      const err = api.parse(toBuffer(piece), false, onRecord, close);
+      at += piece.length;
+      yield* builder.drain(false);
+      if (err !== undefined) return yield* failWith(err);
+      if (builder.error !== undefined) return yield* failWith(builder.error);
+      // Fatal even with onError 'skip': where the row ends is only known by reading all of it.
+      if (at - rowStart > MAX_ROW_BYTES) return yield* failWith(new MalformedRowError(fileLine(api.info.lines), TOO_LONG));
+    }
   }
   const err = api.parse(undefined, true, onRecord, close);
-  if (err !== undefined) return yield* fail(builder, err, lastLine);
-  if (builder.error !== undefined) return yield* fail(builder, builder.error, lastLine);
+  if (err !== undefined) return yield* failWith(err);
+  if (builder.error !== undefined) return yield* failWith(builder.error);
+  placeSkipped(at);
   yield* builder.drain(true);
 }
 
+/**
+ * A csv-parse error as a malformed row: csv-parse counts lines from 1 where
+ * its parse started, so a file line is `baseLines` more (in its message too).
+ */
+function parserError(err: Error, baseLines: number, lastLine: number): MalformedRowError {
+  const lines = (err as { lines?: number }).lines;
+  const reason = err.message.replace(/\bat line (\d+)/g, (_, n: string) => `at line ${baseLines + Number(n)}`);
+  return new MalformedRowError(lines !== undefined ? baseLines + lines : lastLine + 1, reason);
+}
+
 /** Emits the rows before a malformed one, then throws it as a MalformedRowError. */
-function* fail(builder: BatchBuilder, err: Error, lastLine: number): Generator<ColumnBatch, never> {
-  const rowError = err instanceof MalformedRowError ? err : new MalformedRowError((err as { lines?: number }).lines ?? lastLine + 1, err.message);
+function* fail(builder: BatchBuilder, rowError: MalformedRowError): Generator<ColumnBatch, never> {
   builder.error = undefined; // let the rows before it out
   yield* builder.drain(true);
   throw rowError;
@@ -197,8 +325,12 @@ function* fail(builder: BatchBuilder, err: Error, lastLine: number): Generator<C
  * chunk and a batch. Values use the CLI's strict number grammar (empty,
  * `NaN` and `nan` are missing values; `inf`, `Infinity` infinities).
  * A row with another number of fields than the header, a value that is not a
- * number, a time that is neither a number nor a date, and broken quoting are
- * malformed rows ({@link MalformedRowError}, or counted with `onError: 'skip'`).
+ * number, a time that is neither a finite number nor an ISO 8601 date (UTC
+ * when it names no zone; the first row decides between numbers and dates), a
+ * key that is not valid UTF-8, and broken quoting are malformed rows
+ * ({@link MalformedRowError}, or counted with `onError: 'skip'`). A row longer
+ * than 16 MiB always throws. A name the header has twice cannot be selected
+ * ({@link AmbiguousColumnError}).
  * With `options.from`, the bytes before it are read past (the header is read
  * again); for files, the Node `csvFileSource` seeks instead.
  *

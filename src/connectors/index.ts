@@ -7,7 +7,7 @@ export { arrowSource, type ArrowInput, type ArrowOptions } from './arrow.js';
 export { KernelSet, runKernels, type KernelSetEntry, type KernelSetState, type RunKernelsOptions } from './pipeline.js';
 export { TextFormatter, type OutputColumns } from './format.js';
 export { collectResults, kernelTransformStream, writeTextStream, type CollectedResults } from './web.js';
-export { MalformedRowError, UnknownColumnError } from './errors.js';
+export { AmbiguousColumnError, MalformedRowError, UnknownColumnError } from './errors.js';
 export type {
   ByteInput,
   ColumnBatch,

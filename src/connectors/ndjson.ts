@@ -2,17 +2,18 @@
 // (browser-safe). Lines are split on bytes, so byte offsets are exact, and
 // each line is read with JSON.parse.
 
-import { BatchBuilder, byteChunks, parseTimeText, parseValueText, quote, skipTo, startOffset } from './columns.js';
+import { BatchBuilder, byteChunks, firstTimeIsDate, MAX_ROW_BYTES, parseValueText, probeOptions, quote, skipTo, startOffset, TOO_LONG } from './columns.js';
 import { MalformedRowError, UnknownColumnError } from './errors.js';
 import type { OpenBytes } from './csv.js';
 import type { ByteInput, ColumnBatch, ColumnOptions } from './types.js';
 
 const NL = 0x0a;
-const MAX_LINE_BYTES = 1 << 24;
-const decoder = new TextDecoder('utf-8', { fatal: false });
+// Fatal: decoding invalid bytes to U+FFFD would merge keys that are different bytes.
+const decoder = new TextDecoder('utf-8', { fatal: true });
 
 function cellText(v: unknown): string {
-  return typeof v === 'string' ? v : JSON.stringify(v) ?? 'undefined';
+  // String(), not JSON.stringify: a time of 1e400 is read as Infinity, and is shown so.
+  return typeof v === 'string' ? v : typeof v === 'number' ? String(v) : JSON.stringify(v) ?? 'undefined';
 }
 
 /** The batches of an NDJSON input read through `open` (seekable when `seekable`). */
@@ -21,10 +22,18 @@ export async function* ndjsonBatches(open: OpenBytes, seekable: boolean, options
   const builder = new BatchBuilder(options, from, true);
   const { value: vName, time: tName, key: kName } = options;
   let checkedColumns = from.rows > 0; // a replay: the first row was checked before
+  // A resumed file: its first row decides the time format, as in one pass.
+  if (seekable && from.rows > 0 && tName !== undefined) builder.expectDates(await firstTimeIsDate(ndjsonBatches(open, true, probeOptions(options)), from.bytes));
   let line = from.lines;
 
-  const row = (text: string, endBytes: number): void => {
+  const row = (bytes: Uint8Array, endBytes: number): void => {
     line++;
+    let text: string;
+    try {
+      text = decoder.decode(bytes);
+    } catch {
+      return builder.reject(line, 'not valid UTF-8', endBytes);
+    }
     const trimmed = text.trim();
     if (trimmed === '') {
       // A blank line is no row, but replays start after it.
@@ -59,12 +68,12 @@ export async function* ndjsonBatches(open: OpenBytes, seekable: boolean, options
     let timeText = '';
     if (tName !== undefined) {
       const t = rec[tName];
-      const parsed = typeof t === 'number' ? (Number.isFinite(t) ? t : undefined) : typeof t === 'string' ? parseTimeText(t) : undefined;
-      if (parsed === undefined) {
-        return builder.reject(line, t === undefined ? `no field ${quote(tName)}` : `time ${quote(cellText(t))} is neither a number nor a date`, endBytes);
-      }
-      time = parsed;
+      if (t === undefined) return builder.reject(line, `no field ${quote(tName)}`, endBytes);
       timeText = cellText(t);
+      const n = typeof t === 'number' ? t : typeof t === 'string' ? parseValueText(t) : NaN;
+      const parsed = builder.timeOf(line, endBytes, timeText, typeof t === 'string' ? t : '', n);
+      if (parsed === undefined) return;
+      time = parsed;
     }
     let key = '';
     if (kName !== undefined) {
@@ -79,7 +88,7 @@ export async function* ndjsonBatches(open: OpenBytes, seekable: boolean, options
 
   let carry: Uint8Array[] = [];
   let carryLength = 0;
-  const joinCarry = (tail: Uint8Array): string => {
+  const joinCarry = (tail: Uint8Array): Uint8Array => {
     const whole = new Uint8Array(carryLength + tail.length);
     let o = 0;
     for (const c of carry) {
@@ -89,7 +98,11 @@ export async function* ndjsonBatches(open: OpenBytes, seekable: boolean, options
     whole.set(tail, o);
     carry = [];
     carryLength = 0;
-    return decoder.decode(whole);
+    return whole;
+  };
+  // Fatal even with onError 'skip': the line is never held whole, so it cannot be told apart from the next.
+  const tooLong = (): void => {
+    builder.error ??= new MalformedRowError(line + 1, TOO_LONG);
   };
   let chunkStart = from.bytes;
   const chunks = seekable ? open(from.bytes) : skipTo(open(0)[Symbol.asyncIterator](), 0, from.bytes);
@@ -97,16 +110,16 @@ export async function* ndjsonBatches(open: OpenBytes, seekable: boolean, options
     let pos = 0;
     for (;;) {
       const nl = chunk.indexOf(NL, pos);
-      if (nl === -1) break;
-      const text = carryLength > 0 ? joinCarry(chunk.subarray(pos, nl)) : decoder.decode(chunk.subarray(pos, nl));
+      if (carryLength + (nl === -1 ? chunk.length : nl + 1) - pos > MAX_ROW_BYTES) tooLong(); // its '\n' included
+      if (nl === -1 || builder.error !== undefined) break;
+      const bytes = carryLength > 0 ? joinCarry(chunk.subarray(pos, nl)) : chunk.subarray(pos, nl);
       pos = nl + 1;
-      row(text, chunkStart + pos);
+      row(bytes, chunkStart + pos);
       if (builder.error !== undefined) break;
     }
     if (builder.error === undefined && pos < chunk.length) {
       carry.push(chunk.slice(pos));
       carryLength += chunk.length - pos;
-      if (carryLength > MAX_LINE_BYTES) builder.reject(line + 1, `line longer than ${MAX_LINE_BYTES} bytes`, chunkStart + chunk.length);
     }
     chunkStart += chunk.length;
     if (builder.error !== undefined) break;
@@ -123,9 +136,12 @@ export async function* ndjsonBatches(open: OpenBytes, seekable: boolean, options
  * Parses NDJSON bytes (one JSON object per line) as a stream into typed
  * column batches; blank lines are ignored. A value is a JSON number, `null`
  * (missing) or a string in the CLI's number grammar (`"NaN"`, `"inf"`); a
- * time is a number of milliseconds or a date string; a key is a string or a
- * number. A line that is not a JSON object, or lacks a column, is a malformed
- * row; a column missing from the first row is an {@link UnknownColumnError}.
+ * time is a finite number of milliseconds or an ISO 8601 date string (UTC
+ * when it names no zone; the first row decides between numbers and dates); a
+ * key is a string or a number. A line that is not valid UTF-8 or not a JSON
+ * object, or lacks a column, is a malformed row; a line longer than 16 MiB
+ * always throws; a column missing from the first row is an
+ * {@link UnknownColumnError}.
  *
  * @example
  * ```ts

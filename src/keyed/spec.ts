@@ -1,7 +1,7 @@
 // What a keyed operator runs: a count kernel spec (src/spec.ts) or an
 // event-time spec tagged with its kind. Normalized specs are plain JSON (they
 // are stored in checkpoints), so `ttl: Infinity` is left out.
-import { normalizeSpec, planFor, type ModuleName } from '../spec.js';
+import { normalizeSpec, planFor, specFromNormalized, type ModuleName } from '../spec.js';
 import { normalizeDurationRolling, sameNormalized } from '../time/spec.js';
 import type { DurationRollingSpec, KernelSpec, NormalizedDurationRollingSpec, NormalizedSpec } from '../types.js';
 import { describe } from '../validation.js';
@@ -41,6 +41,20 @@ export function normalizeOperatorSpec(spec: unknown): NormalizedOperatorSpec {
   if ('ttl' in rest) throw new TypeError('operator.ttl is not supported by the keyed operator: idle keys are kept');
   const { keys: _keys, ttl: _ttl, ...normalized } = normalizeDurationRolling(rest);
   return { kind: 'rolling', ...normalized };
+}
+
+/**
+ * Reads back a spec that {@link normalizeOperatorSpec} returned (as stored in
+ * a checkpoint): the spec when it is exactly a normalized one, else
+ * `TypeError`/`RangeError` naming the field.
+ */
+export function operatorSpecFromNormalized(value: unknown): NormalizedOperatorSpec {
+  if (typeof value !== 'object' || value === null || (value as { kind?: unknown }).kind === undefined) return specFromNormalized(value);
+  const spec = normalizeOperatorSpec(value);
+  const given = value as Record<string, unknown>;
+  const field = [...new Set([...Object.keys(spec), ...Object.keys(given)])].find((k) => !Object.is((spec as Record<string, unknown>)[k], given[k]));
+  if (field !== undefined) throw new RangeError(`${field} must be ${describe((spec as Record<string, unknown>)[field])} in a normalized spec, got ${describe(given[field])}`);
+  return spec;
 }
 
 /** The duration-rolling spec a worker instantiates (numeric keys; unkeyed is key 0). */

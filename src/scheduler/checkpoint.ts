@@ -22,7 +22,7 @@
 import { crc32 } from '../crc32.js';
 import { bytesToHex, hexToBytes } from '../hex.js';
 import { buildHash } from '../engine.js';
-import { moduleOf, normalizeOperatorSpec as normalizeSpec, type NormalizedOperatorSpec as NormalizedSpec } from '../keyed/spec.js';
+import { moduleOf, operatorSpecFromNormalized, sameOperatorSpec, type NormalizedOperatorSpec as NormalizedSpec } from '../keyed/spec.js';
 import { CheckpointError } from './errors.js';
 import type { SinkPosition } from './types.js';
 
@@ -92,13 +92,6 @@ function bad(message: string): CheckpointError {
   return new CheckpointError('BAD_FORMAT', `checkpoint is malformed: ${message}`);
 }
 
-function sameSpec(a: NormalizedSpec, b: NormalizedSpec): boolean {
-  const x: Record<string, unknown> = { ...a };
-  const y: Record<string, unknown> = { ...b };
-  const keys = new Set([...Object.keys(x), ...Object.keys(y)]);
-  return [...keys].every((k) => Object.is(x[k], y[k]));
-}
-
 /**
  * Checks a checkpoint's bytes and returns its contents; throws
  * {@link CheckpointError} saying what is wrong. The group states are views
@@ -157,11 +150,11 @@ export function decodeCheckpoint(bytes: unknown): Checkpoint {
   if (typeof parsed !== 'object' || parsed === null || !('spec' in parsed) || !('sink' in parsed)) throw bad('JSON part lacks spec or sink');
   let spec: NormalizedSpec;
   try {
-    spec = normalizeSpec(parsed.spec);
+    // The spec as written: normalized (an ewm's alpha derived from its com), read back exactly.
+    spec = operatorSpecFromNormalized(parsed.spec);
   } catch (error) {
     throw bad(`spec is invalid (${(error as Error).message})`);
   }
-  if (!sameSpec(spec, parsed.spec as NormalizedSpec)) throw bad('spec is not normalized');
   const module = moduleOf(spec);
   if (hash !== buildHash(module)) {
     throw new CheckpointError('OTHER_BUILD', `checkpoint from another build of kernel '${module}' (build ${hash}; this is build ${buildHash(module)})`);
@@ -230,7 +223,7 @@ export function checkCompatible(cp: Checkpoint, job: { spec: NormalizedSpec; key
   if (cp.keyed !== job.keyed) {
     throw new CheckpointError('INCOMPATIBLE', `checkpoint ${cp.id} is ${cp.keyed ? 'keyed' : 'unkeyed'}, the job ${job.keyed ? 'keyed' : 'unkeyed'}`);
   }
-  if (!sameSpec(cp.spec, job.spec)) {
+  if (!sameOperatorSpec(cp.spec, job.spec)) {
     throw new CheckpointError('INCOMPATIBLE', `checkpoint ${cp.id} is of ${JSON.stringify(cp.spec)}, the job of ${JSON.stringify(job.spec)}`);
   }
 }

@@ -451,7 +451,6 @@ export class KernelOperator implements GroupOperator {
     if (group < this.owned[0] || group >= this.owned[1]) fail(`key group ${group} is not one of this worker's (${this.owned[0]} to ${this.owned[1] - 1})`);
     if (this.groupSlots.has(group)) fail('restored twice');
     this.flush();
-    const mem = this.memory();
     let at = 8 + count * 4;
     for (let i = 0; i < count; i++) {
       const key = view.getUint32(8 + i * 4, true);
@@ -461,7 +460,8 @@ export class KernelOperator implements GroupOperator {
       if (slot !== before) fail(`key ${key} appears twice`);
       const state = bytes.subarray(at, at + size);
       // Validate in the instance before keeping it: the CRC is not a defence against forged bytes.
-      mem.set(state, this.statePtr);
+      // validate() may grow memory (scratch space): a fresh view each time.
+      this.memory().set(state, this.statePtr);
       let status: number;
       try {
         status = this.ex.validate();

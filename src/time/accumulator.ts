@@ -5,10 +5,13 @@
 // - sum/mean: Neumaier's compensated sum (error ≈ 2u·Σ|x| whatever n), NaN
 //   skipped, ±Inf propagated (+Inf and −Inf together give NaN);
 // - var/std: sums shifted by the window's first finite value (a constant
-//   window has variance exactly 0), ±Inf counted (a window holding one: NaN);
+//   window has variance exactly 0) and scaled by a power of two when values
+//   are huge or tiny (src/time/moments.ts), ±Inf counted (a window holding
+//   one: NaN);
 // - first/last: the non-NaN value with the least/greatest (timestamp, row);
 // - median/quantile: sorted at emission, pandas' linear interpolation.
 import type { TimeOp } from '../types.js';
+import { momentsAdd, momentsMerge, momentsValid, momentsValue, MOMENTS } from './moments.js';
 import { type ByteReader, type ByteWriter, expectState } from './snapshot.js';
 
 export class Acc {
@@ -18,11 +21,8 @@ export class Acc {
   n = 0;
   s = 0;
   c = 0;
-  k = 0;
-  s1 = 0;
-  s2 = 0;
-  nf = 0;
-  ninf = 0;
+  /** var/std: k, s1, s2, nf, ninf, e, mx (src/time/moments.ts). */
+  mo = new Float64Array(MOMENTS);
   m = NaN;
   fT = Infinity;
   fR = Infinity;
@@ -48,13 +48,7 @@ export class Acc {
         break;
       case 'var':
       case 'std':
-        if (x - x === 0) {
-          if (this.nf === 0) this.k = x;
-          const y = x - this.k;
-          this.s1 += y;
-          this.s2 += y * y;
-          this.nf++;
-        } else this.ninf++;
+        momentsAdd(this.mo, 0, x);
         break;
       case 'min':
         if (!(this.m <= x)) this.m = x; // NaN m: first value
@@ -105,19 +99,7 @@ export class Acc {
         break;
       case 'var':
       case 'std':
-        this.ninf += o.ninf;
-        if (o.nf > 0) {
-          if (this.nf === 0) {
-            this.k = o.k;
-            this.s1 = o.s1;
-            this.s2 = o.s2;
-          } else {
-            const d = o.k - this.k;
-            this.s1 = this.s1 + o.s1 + o.nf * d;
-            this.s2 = this.s2 + o.s2 + d * (2 * o.s1 + o.nf * d);
-          }
-          this.nf += o.nf;
-        }
+        momentsMerge(this.mo, 0, o.mo, 0);
         break;
       case 'min':
       case 'max':
@@ -164,13 +146,8 @@ export class Acc {
         if (n === 0) return NaN;
         return (Number.isFinite(this.s) ? this.s + this.c : this.s) / n;
       case 'var':
-      case 'std': {
-        if (this.ninf > 0 || !(this.nf - ddof > 0)) return NaN;
-        let m2 = this.s2 - (this.s1 * this.s1) / this.nf;
-        if (!(m2 > 0)) m2 = 0;
-        const v = m2 / (this.nf - ddof);
-        return op === 'std' ? Math.sqrt(v) : v;
-      }
+      case 'std':
+        return momentsValue(this.mo, 0, op === 'std', ddof);
       case 'min':
       case 'max':
         return n === 0 ? NaN : this.m;
@@ -192,7 +169,8 @@ export class Acc {
   }
 
   write(w: ByteWriter): void {
-    for (const x of [this.rows, this.n, this.s, this.c, this.k, this.s1, this.s2, this.nf, this.ninf, this.m, this.fT, this.fR, this.fV, this.lT, this.lR, this.lV]) w.f64(x);
+    const mo = this.mo;
+    for (const x of [this.rows, this.n, this.s, this.c, mo[0]!, mo[1]!, mo[2]!, mo[3]!, mo[4]!, this.m, this.fT, this.fR, this.fV, this.lT, this.lR, this.lV, mo[5]!, mo[6]!]) w.f64(x);
     const vals = this.vals ?? [];
     w.u32(vals.length);
     for (const v of vals) w.f64(v);
@@ -204,11 +182,8 @@ export class Acc {
     a.n = r.f64();
     a.s = r.f64();
     a.c = r.f64();
-    a.k = r.f64();
-    a.s1 = r.f64();
-    a.s2 = r.f64();
-    a.nf = r.f64();
-    a.ninf = r.f64();
+    const mo = a.mo;
+    for (let f = 0; f < 5; f++) mo[f] = r.f64();
     a.m = r.f64();
     a.fT = r.f64();
     a.fR = r.f64();
@@ -216,11 +191,16 @@ export class Acc {
     a.lT = r.f64();
     a.lR = r.f64();
     a.lV = r.f64();
+    mo[5] = r.f64();
+    mo[6] = r.f64();
     const nv = r.count(8, 'window value');
     const vals = Array.from(r.f64s(nv));
     const isCount = (x: number): boolean => Number.isInteger(x) && x >= 0 && x <= 2 ** 53;
-    expectState(isCount(a.rows) && isCount(a.n) && isCount(a.nf) && isCount(a.ninf) && a.n <= a.rows, 'window counters out of range');
-    if (op === 'var' || op === 'std') expectState(a.nf + a.ninf === a.n, 'window counters disagree');
+    expectState(isCount(a.rows) && isCount(a.n) && isCount(mo[3]!) && isCount(mo[4]!) && a.n <= a.rows, 'window counters out of range');
+    if (op === 'var' || op === 'std') {
+      expectState(mo[3]! + mo[4]! === a.n, 'window counters disagree');
+      expectState(momentsValid(mo, 0), 'window moments out of range');
+    }
     if (a.vals !== undefined) {
       expectState(vals.length === a.n && vals.every((v) => v === v), 'window values disagree with its count');
       a.vals = vals;

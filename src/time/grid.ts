@@ -12,6 +12,7 @@
 // values are identical to the bit; snapshots write and read Acc's layout.
 import type { TimeOp } from '../types.js';
 import { Acc } from './accumulator.js';
+import { momentsAdd, momentsValue, MOMENTS } from './moments.js';
 
 /** Window flags. */
 export const PENDING = 1;
@@ -20,7 +21,7 @@ export const EMITTED = 2;
 /** Accumulator layouts (fields after rows, n). */
 export const OP_SUM = 0; // s, c (sum, mean)
 export const OP_COUNT = 1; // — (count)
-export const OP_VAR = 2; // k, s1, s2, nf, ninf (var, std)
+export const OP_VAR = 2; // k, s1, s2, nf, ninf, e, mx (var, std: src/time/moments.ts)
 export const OP_MIN = 3; // m
 export const OP_MAX = 4; // m
 export const OP_FIRST = 5; // fT, fR, fV
@@ -51,7 +52,7 @@ export function opCode(op: TimeOp): number {
   }
 }
 
-const STRIDE = [4, 2, 7, 3, 3, 5, 5, 2];
+const STRIDE = [4, 2, 2 + MOMENTS, 3, 3, 5, 5, 2];
 
 /** The windows of one grid index. */
 export class GridBucket {
@@ -125,11 +126,7 @@ export class GridBucket {
         a[p + 3] = 0;
         break;
       case OP_VAR:
-        a[p + 2] = 0;
-        a[p + 3] = 0;
-        a[p + 4] = 0;
-        a[p + 5] = 0;
-        a[p + 6] = 0;
+        a.fill(0, p + 2, p + 2 + MOMENTS);
         break;
       case OP_MIN:
       case OP_MAX:
@@ -215,13 +212,7 @@ export function addTo(b: GridBucket, i: number, code: number, x: number, t: numb
     case OP_COUNT:
       break;
     case OP_VAR:
-      if (x - x === 0) {
-        if (a[p + 5] === 0) a[p + 2] = x;
-        const y = x - a[p + 2]!;
-        a[p + 3]! += y;
-        a[p + 4]! += y * y;
-        a[p + 5]!++;
-      } else a[p + 6]!++;
+      momentsAdd(a, p + 2, x);
       break;
     case OP_MIN: {
       const m = a[p + 2]!;
@@ -270,15 +261,8 @@ export function valueOf(b: GridBucket, i: number, code: number, op: TimeOp, minP
     }
     case OP_COUNT:
       return n;
-    case OP_VAR: {
-      const nf = a[p + 5]!;
-      if (a[p + 6]! > 0 || !(nf - ddof > 0)) return NaN;
-      const s1 = a[p + 3]!;
-      let m2 = a[p + 4]! - (s1 * s1) / nf;
-      if (!(m2 > 0)) m2 = 0;
-      const v = m2 / (nf - ddof);
-      return op === 'std' ? Math.sqrt(v) : v;
-    }
+    case OP_VAR:
+      return momentsValue(a, p + 2, op === 'std', ddof);
     case OP_MIN:
     case OP_MAX:
       return n === 0 ? NaN : a[p + 2]!;
@@ -310,11 +294,7 @@ export function toAcc(b: GridBucket, i: number, code: number, op: TimeOp): Acc {
       acc.c = a[p + 3]!;
       break;
     case OP_VAR:
-      acc.k = a[p + 2]!;
-      acc.s1 = a[p + 3]!;
-      acc.s2 = a[p + 4]!;
-      acc.nf = a[p + 5]!;
-      acc.ninf = a[p + 6]!;
+      acc.mo.set(a.subarray(p + 2, p + 2 + MOMENTS));
       break;
     case OP_MIN:
     case OP_MAX:
@@ -349,11 +329,7 @@ export function fromAcc(b: GridBucket, i: number, code: number, acc: Acc): void 
       a[p + 3] = acc.c;
       break;
     case OP_VAR:
-      a[p + 2] = acc.k;
-      a[p + 3] = acc.s1;
-      a[p + 4] = acc.s2;
-      a[p + 5] = acc.nf;
-      a[p + 6] = acc.ninf;
+      a.set(acc.mo, p + 2);
       break;
     case OP_MIN:
     case OP_MAX:

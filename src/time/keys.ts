@@ -98,5 +98,31 @@ export function checkTimestamps(ts: Float64Array, rowBase: number): void {
   for (let i = 0; i < ts.length; i++) {
     const t = ts[i]!;
     if (!(t - t === 0)) throw new RangeError(`timestamps[${i}] (row ${rowBase + i}) must be a finite number of ms, got ${t}`);
+    // Beyond 2⁵³ ms, t ± a duration rounds: window bounds would be wrong and grids could not step.
+    if (Math.abs(t) > MAX_TIMESTAMP) {
+      throw new RangeError(
+        `timestamps[${i}] (row ${rowBase + i}) must be within ±2^53 ms (${MAX_TIMESTAMP}), got ${t}: is it in µs or ns? Timestamps are ms`,
+      );
+    }
+  }
+}
+
+/** The greatest |timestamp| (ms): up to 2⁵³, integer ms are exact. */
+export const MAX_TIMESTAMP = 2 ** 53;
+
+/**
+ * Refuses a row whose tumbling/hopping window index is not an exact integer
+ * (|t − offset| + size ≥ 2⁵² · step): there the grid cannot step from one
+ * window to the next and window bounds would round.
+ */
+export function checkGridTimestamps(ts: Float64Array, rowBase: number, size: number, step: number, offset: number): void {
+  const limit = 2 ** 52 * step;
+  for (let i = 0; i < ts.length; i++) {
+    const t = ts[i]!;
+    if (!(Math.abs(t - offset) + size < limit)) {
+      throw new RangeError(
+        `timestamps[${i}] (row ${rowBase + i}) is too far from the window grid: |t − offset| + size must be below 2^52 · step (step ${step} ms), got t = ${t}`,
+      );
+    }
   }
 }

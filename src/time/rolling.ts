@@ -12,7 +12,7 @@ import type {
   TimeOp,
   TimeRolling,
 } from '../types.js';
-import { checkTimestamps, KeyMap, toF64 } from './keys.js';
+import { checkTimestamps, KeyMap, MAX_TIMESTAMP, toF64 } from './keys.js';
 import { ByteReader, ByteWriter, decodeTimeSnapshot, encodeTimeSnapshot, expectState, KIND_ROLLING } from './snapshot.js';
 import { Reorderer, type Released } from './reorder.js';
 import { normalizeDurationRolling, sameNormalized } from './spec.js';
@@ -282,7 +282,7 @@ export class DurationRolling implements TimeRolling {
     const rowsSeen = r.f64();
     expectState(Number.isInteger(rowsSeen) && rowsSeen >= 0 && rowsSeen <= 2 ** 53, 'row counter out of range');
     const maxTs = r.f64();
-    expectState(maxTs === -Infinity || Number.isFinite(maxTs), 'greatest timestamp is not finite');
+    expectState(maxTs === -Infinity || Math.abs(maxTs) <= MAX_TIMESTAMP, 'greatest timestamp is not finite or beyond ±2^53 ms');
     const lastSweep = r.f64();
     expectState(lastSweep === -Infinity || (Number.isFinite(lastSweep) && lastSweep <= maxTs), 'sweep time out of range');
     const nNames = r.count(4, 'key name');

@@ -10,6 +10,7 @@ import type {
   TimeOp,
   WindowSpec,
 } from '../types.js';
+import { unsignedFields } from '../spec.js';
 import { checkFields, describe } from '../validation.js';
 import { parseDuration, parseDurationOrInfinity } from './duration.js';
 
@@ -74,10 +75,11 @@ function positive(value: unknown, field: string): number {
   return ms;
 }
 
+/** Adds ddof and q; every -0 becomes 0, so that the spec round-trips exactly through a snapshot's JSON. */
 function attach<T extends object>(target: T, agg: AggregateFields): T {
   if (agg.ddof !== undefined) (target as { ddof?: number }).ddof = agg.ddof;
   if (agg.q !== undefined) (target as { q?: number }).q = agg.q;
-  return target;
+  return unsignedFields(target);
 }
 
 /**

@@ -13,7 +13,7 @@ import { SnapshotError } from '../errors.js';
 import type { BatchKeys, LateRow, NormalizedWindowSpec, WindowOperator, WindowOutput, WindowResult, WindowSpec } from '../types.js';
 import { Acc } from './accumulator.js';
 import { addTo, EMITTED, fromAcc, GridBucket, opCode, OP_SUM, PENDING, pendingByKey, STRIDE, toAcc, valueOf } from './grid.js';
-import { checkTimestamps, KeyMap, toF64 } from './keys.js';
+import { checkGridTimestamps, checkTimestamps, KeyMap, MAX_TIMESTAMP, toF64 } from './keys.js';
 import { ByteReader, ByteWriter, decodeTimeSnapshot, encodeTimeSnapshot, expectState, KIND_WINDOWS } from './snapshot.js';
 import { normalizeWindowSpec, sameNormalized } from './spec.js';
 
@@ -106,8 +106,13 @@ class TimerHeap {
   }
 }
 
-/** The first window index j with j·step + offset + size > t, and the last with j·step + offset ≤ t. */
+/**
+ * The first window index j with j·step + offset + size > t, and the last with
+ * j·step + offset ≤ t. Throws RangeError where the indices are not exact
+ * integers (the loops below could not step).
+ */
 export function windowIndexRange(t: number, size: number, step: number, offset: number): [number, number] {
+  checkGridTimestamps(Float64Array.of(t), 0, size, step, offset);
   let hi = Math.floor((t - offset) / step);
   while (hi * step + offset > t) hi--;
   while ((hi + 1) * step + offset <= t) hi++;
@@ -353,6 +358,7 @@ class EventTimeWindows implements WindowOperator {
     const vals = toF64(values, 'values');
     if (ts.length !== vals.length) throw new RangeError(`timestamps and values must have the same length, got ${ts.length} and ${vals.length}`);
     checkTimestamps(ts, this.rowsSeen);
+    if (this.spec.kind !== 'session') checkGridTimestamps(ts, this.rowsSeen, this.spec.size, this.spec.step, this.spec.offset);
     const ids = this.keyMap.ids32(keys, ts.length);
     const windows: WindowResult[] = [];
     const late: LateRow[] = [];
@@ -590,7 +596,7 @@ class EventTimeWindows implements WindowOperator {
     const rowsSeen = r.f64();
     expectState(Number.isInteger(rowsSeen) && rowsSeen >= 0 && rowsSeen <= 2 ** 53, 'row counter out of range');
     const maxTs = r.f64();
-    expectState(maxTs === -Infinity || Number.isFinite(maxTs), 'greatest timestamp out of range');
+    expectState(maxTs === -Infinity || Math.abs(maxTs) <= MAX_TIMESTAMP, 'greatest timestamp out of range');
     const late = r.f64();
     expectState(Number.isInteger(late) && late >= 0 && late <= rowsSeen, 'late counter out of range');
     const nNames = r.count(4, 'key name');

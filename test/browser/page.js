@@ -14,7 +14,9 @@ import {
 } from '/dist/src/scheduler/index.js';
 import { indexedDBCheckpointStore, webWorkers } from '/dist/src/scheduler/browser.js';
 import { createKernel } from '/dist/src/kernel.js';
+import { EWM_DECAY_FIELDS, KERNEL_OPS } from '/dist/src/spec.js';
 import { makeData } from './data.js';
+import { matrixSpecs, specLabel } from './matrix.js';
 
 /** The single-thread result in the page: one kernel per key, fed its rows in order. */
 async function reference(spec, values, keys) {
@@ -200,7 +202,71 @@ async function rawRecord(name, id, change) {
 const IDB_SPEC = { op: 'mean', window: 50 };
 const IDB_DATA = { seed: 7, n: 24_000, distinct: 25 };
 
+/** Pushes rows [from, to) of the data in batches of 100. */
+async function pushRows(job, values, keys, from, to) {
+  for (let a = from; a < to; a += 100) {
+    const end = Math.min(a + 100, to);
+    await job.push({ values: values.slice(a, end), keys: keys.slice(a, end) });
+  }
+}
+
+/** A copy of an IndexedDB store's checkpoints in a fresh database: one per resumed job. */
+async function copyStore(saved, name) {
+  await clearDatabase(name);
+  const store = indexedDBCheckpointStore(name, { keep: 3 });
+  for (const [id, bytes] of [...saved].reverse()) await store.save(id, bytes.slice());
+  return store;
+}
+
+const MATRIX = { seed: 11, rows: 1200, distinct: 11, checkpointAt: 500, stopAt: 800 };
+
 window.scenarios = {
+  /**
+   * The checkpoint matrix on IndexedDB: every spec of the matrix (generated
+   * from the op list) × workers 1–4 when checkpointed, each resumed on another
+   * count (1→2, 2→3, 3→4, 4→1). The job stops after rows past its checkpoint;
+   * the resumed output, after the rows committed before the stop, must be the
+   * single-thread result.
+   */
+  async matrix() {
+    const { values, keys } = makeData(MATRIX.seed, MATRIX.rows, MATRIX.distinct);
+    const adapter = webWorkers();
+    const only = { everyRows: Infinity, everyMs: Infinity };
+    const cells = [];
+    for (const spec of matrixSpecs(KERNEL_OPS, EWM_DECAY_FIELDS)) {
+      const expected = await reference(spec, values, keys);
+      for (const before of [1, 2, 3, 4]) {
+        const after = (before % 4) + 1;
+        const name = 'sk-matrix';
+        await clearDatabase(name);
+        const store = indexedDBCheckpointStore(name, { keep: 3 });
+        const head = memorySink();
+        const stopped = await createJob({ adapter, operator: spec, keyed: true, workers: before, sink: head, checkpoints: { store, ...only } });
+        await pushRows(stopped, values, keys, 0, MATRIX.checkpointAt);
+        await stopped.checkpoint();
+        await pushRows(stopped, values, keys, MATRIX.checkpointAt, MATRIX.stopAt);
+        await stopped.abort();
+        const saved = [];
+        for (const id of await store.list()) saved.push([id, await store.read(id)]);
+        store.close();
+        const copy = await copyStore(saved, `${name}-resume`);
+        const tail = memorySink();
+        const job = await createJob({ adapter, operator: spec, keyed: true, workers: after, sink: tail, checkpoints: { store: copy, ...only }, resume: true });
+        const offset = job.offset;
+        const refused = job.refused.map((r) => r.error.message);
+        await job.run(arraySource(values, { keys, batchRows: 100 }));
+        copy.close();
+        const out = new Float64Array(MATRIX.rows);
+        out.set(head.committed());
+        out.set(tail.committed(), head.committed().length);
+        const committed = head.committed().length + tail.committed().length;
+        cells.push({ spec: specLabel(spec), before, after, offset, refused, equal: committed === MATRIX.rows && sameBytes(out, expected) });
+      }
+    }
+    return cells;
+  },
+
+
   /** A keyed job on 2 Web Workers vs the single-thread result, and parallelRolling. */
   async keyed() {
     const summary = await runKeyed({ seed: 1 });

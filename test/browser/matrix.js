@@ -1,0 +1,39 @@
+// The specs of the checkpoint matrix, generated from the library's list of
+// ops (KERNEL_OPS and EWM_DECAY_FIELDS of src/spec.ts, passed in), so that a
+// new op or decay form is covered without touching the tests. Plain ESM,
+// shared by test/checkpoint-matrix.test.ts, test/cli-checkpoint-matrix.test.ts
+// and the browser page (page.js).
+
+/** A value for each of ewm's decay forms; a new form without one fails the tests loudly (no decay given). */
+export const DECAY = { alpha: 0.3, span: 10, halflife: 4, com: 2.5 };
+/** Window and minPeriods of the window ops; the quantile of `quantile`. */
+export const WINDOW = 7;
+export const MIN_PERIODS = 2;
+export const Q = 0.3;
+
+/** One spec per op; ewm once per decay form and per `adjust`. */
+export function matrixSpecs(ops, decayFields) {
+  const specs = [];
+  for (const op of ops) {
+    if (op === 'ewm') {
+      for (const field of decayFields) {
+        for (const adjust of [true, false]) specs.push({ op, [field]: DECAY[field], adjust, minPeriods: MIN_PERIODS });
+      }
+    } else {
+      specs.push(op === 'quantile' ? { op, window: WINDOW, minPeriods: MIN_PERIODS, q: Q } : { op, window: WINDOW, minPeriods: MIN_PERIODS });
+    }
+  }
+  return specs;
+}
+
+/** One duration-rolling spec per time op (TIME_OPS of src/time/spec.ts, passed in): a 50 ms window. */
+export function timeSpecs(timeOps) {
+  return timeOps.map((op) => (op === 'quantile' ? { op, window: '50ms', minPeriods: MIN_PERIODS, q: Q } : { op, window: '50ms', minPeriods: MIN_PERIODS }));
+}
+
+/** A short name of a matrix spec: 'median', 'ewm span=10 adjust=false'. */
+export function specLabel(spec) {
+  if (spec.op !== 'ewm') return spec.op;
+  const field = Object.keys(spec).find((k) => k !== 'op' && k !== 'adjust' && k !== 'minPeriods');
+  return `ewm ${field}=${spec[field]} adjust=${spec.adjust}`;
+}
