@@ -4,7 +4,8 @@
 // buffers (16 384 rows × 16 bytes) each: 10 000 keys would need over 3 GB.
 // Instead, a worker runs ONE instance per operator and keeps each key's state
 // region (a kernel snapshot's payload: 920 bytes for a mean of window 50) in a
-// JS slab. A batch is grouped by key (a stable counting sort), and for each
+// JS slab (fixed-size chunks, so growing it never copies nor overshoots:
+// 100 000 mean keys of window 100 take 167 MB). A batch is grouped by key (a stable counting sort), and for each
 // key the state is swapped into the instance's state region, its rows run
 // through `update`, and the state swapped out again. The state region is all
 // a kernel carries from batch to batch (docs/ARCHITECTURE.md), so this is
@@ -80,6 +81,10 @@ export async function createKernelOperator(
 /** Keys below this are also indexed directly (at most 256 KiB of index). */
 const DENSE_KEYS = 1 << 16;
 
+/** Slots per slab chunk (a power of two). */
+const SLAB_SHIFT = 10;
+const SLAB_CHUNK = 1 << SLAB_SHIFT;
+
 /** Key-table mark of a key outside the operator's key groups (slots are ≥ 0, −1 is an empty entry). */
 const FOREIGN = -2;
 
@@ -100,7 +105,8 @@ export class KernelOperator implements GroupOperator {
   /** Keys in the table: slots and FOREIGN marks. */
   private entries = 0;
   private slotKey = new Uint32Array(256);
-  private slab: Uint8Array;
+  /** Key states, SLAB_CHUNK slots per chunk. */
+  private readonly slab: Uint8Array[] = [];
   private slots = 0;
   private readonly groupSlots = new Map<number, number[]>();
   /** Key groups changed since the last changedGroups() (see markChanged). */
@@ -137,7 +143,7 @@ export class KernelOperator implements GroupOperator {
     this.stateSize = exports.stateSize();
     this.statePtr = exports.statePtr();
     this.fresh = this.memory().slice(this.statePtr, this.statePtr + this.stateSize);
-    this.slab = new Uint8Array(256 * this.stateSize);
+
   }
 
   /** Keys held. */
@@ -209,7 +215,8 @@ export class KernelOperator implements GroupOperator {
     const slot = this.slots++;
     if (slot >= this.slotKey.length) this.growSlots();
     this.slotKey[slot] = key;
-    this.slab.set(this.fresh, slot * this.stateSize);
+    if (slot >> SLAB_SHIFT >= this.slab.length) this.slab.push(new Uint8Array(SLAB_CHUNK * this.stateSize));
+    this.stateOf(slot).set(this.fresh);
     this.tableKeys[at] = key;
     this.tableSlots[at] = slot;
     let list = this.groupSlots.get(group);
@@ -224,9 +231,6 @@ export class KernelOperator implements GroupOperator {
     const keys = new Uint32Array(n);
     keys.set(this.slotKey);
     this.slotKey = keys;
-    const slab = new Uint8Array(n * this.stateSize);
-    slab.set(this.slab);
-    this.slab = slab;
     const count = new Int32Array(n);
     count.set(this.count);
     this.count = count;
@@ -261,16 +265,22 @@ export class KernelOperator implements GroupOperator {
     if (this.resident === slot) return;
     const mem = this.memory();
     const size = this.stateSize;
-    if (this.resident >= 0) this.slab.set(mem.subarray(this.statePtr, this.statePtr + size), this.resident * size);
-    mem.set(this.slab.subarray(slot * size, slot * size + size), this.statePtr);
+    if (this.resident >= 0) this.stateOf(this.resident).set(mem.subarray(this.statePtr, this.statePtr + size));
+    mem.set(this.stateOf(slot), this.statePtr);
     this.resident = slot;
+  }
+
+  /** The slab's bytes of a slot's state. */
+  private stateOf(slot: number): Uint8Array {
+    const at = (slot & (SLAB_CHUNK - 1)) * this.stateSize;
+    return this.slab[slot >> SLAB_SHIFT]!.subarray(at, at + this.stateSize);
   }
 
   /** Writes the resident state back to the slab. */
   private flush(): void {
     if (this.resident < 0) return;
     const mem = this.memory();
-    this.slab.set(mem.subarray(this.statePtr, this.statePtr + this.stateSize), this.resident * this.stateSize);
+    this.stateOf(this.resident).set(mem.subarray(this.statePtr, this.statePtr + this.stateSize));
     this.resident = -1;
   }
 
@@ -432,7 +442,7 @@ export class KernelOperator implements GroupOperator {
     for (let i = 0; i < list.length; i++) {
       const slot = list[i]!;
       view.setUint32(8 + i * 4, this.slotKey[slot]!, true);
-      bytes.set(this.slab.subarray(slot * size, slot * size + size), at);
+      bytes.set(this.stateOf(slot), at);
       at += size;
     }
     return bytes;
@@ -469,7 +479,7 @@ export class KernelOperator implements GroupOperator {
         status = -1;
       }
       if (status !== STATUS_OK) fail(`kernel state of key ${key} is inconsistent`);
-      this.slab.set(state, slot * size);
+      this.stateOf(slot).set(state);
       at += size;
     }
     this.resident = -1;
