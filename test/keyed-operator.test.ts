@@ -222,3 +222,104 @@ describe('scheduler: rolling by duration on workers', () => {
     await kernel.abort();
   });
 });
+
+describe('keyed operator: tumbling, hopping and session windows', () => {
+  /** Rows of `keys` keys, time mostly rising with jitter up to `jitter` ms (disorder, late rows), NaN now and then. */
+  function rows(seed: number, n: number, keys: number, jitter: number): { ts: Float64Array; v: Float64Array; k: Uint32Array } {
+    let s = seed;
+    const next = (): number => {
+      s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+      return s / 4294967296;
+    };
+    const ts = new Float64Array(n), v = new Float64Array(n), k = new Uint32Array(n);
+    for (let i = 0; i < n; i++) {
+      ts[i] = i * 37 + Math.floor(next() * jitter);
+      v[i] = next() < 0.05 ? NaN : Math.round((next() - 0.5) * 1e4) / 8;
+      k[i] = Math.floor(next() * keys) * 977;
+    }
+    return { ts, v, k };
+  }
+
+  const SPECS = [
+    { kind: 'tumbling', op: 'sum', size: '1s' },
+    { kind: 'tumbling', op: 'median', size: 700, maxOutOfOrderness: 300, allowedLateness: 500 },
+    { kind: 'hopping', op: 'mean', size: 1500, step: 500, maxOutOfOrderness: 200, allowedLateness: 300 },
+    { kind: 'hopping', op: 'first', size: 1000, step: 250, offset: 100 },
+    { kind: 'session', op: 'max', gap: 200, maxOutOfOrderness: 150, allowedLateness: 400 },
+    { kind: 'session', op: 'std', gap: 120 },
+  ] as const;
+
+  /** Runs `rows` through `workers` partitioned operators in batches cut at `cuts`, rescaling to `after` workers at row `at`; merged output. */
+  async function partitioned(spec: (typeof SPECS)[number], keyed: boolean, data: ReturnType<typeof rows>, workers: number, after: number, at: number, cuts: number[]) {
+    const { keyedWindowSpec, mergeWindows, WindowsGroupOperator } = await import('../src/keyed/windows.js');
+    const normalized = keyedWindowSpec(spec, keyed);
+    const make = (w: number, n: number) => new WindowsGroupOperator(normalized, KEY_GROUPS, keyGroupRange(w, KEY_GROUPS, n));
+    let ops = Array.from({ length: workers }, (_, w) => make(w, workers));
+    const windows: unknown[] = [];
+    const late: unknown[] = [];
+    const emit = (outs: ReturnType<(typeof ops)[number]['flush']>[]): void => {
+      const m = mergeWindows(outs);
+      windows.push(...m.windows);
+      late.push(...m.late);
+    };
+    const n = data.ts.length;
+    const bounds = [...new Set([0, ...cuts.filter((c) => c > 0 && c < n), at, n])].sort((a, b) => a - b);
+    for (let i = 0; i + 1 < bounds.length; i++) {
+      const a = bounds[i]!, b = bounds[i + 1]!;
+      if (a === at && after !== workers) {
+        const snaps = new Map<number, Uint8Array>();
+        for (const op of ops) for (let g = 0; g < KEY_GROUPS; g++) {
+          const bytes = op.snapshotGroup(g);
+          if (bytes !== undefined) snaps.set(g, bytes);
+        }
+        ops = Array.from({ length: after }, (_, w) => make(w, after));
+        ops.forEach((op, w) => {
+          const [lo, hi] = keyGroupRange(w, KEY_GROUPS, after);
+          for (let g = lo; g < hi; g++) if (snaps.has(g)) op.restoreGroup(g, snaps.get(g)!);
+        });
+      }
+      emit(ops.map((op) => op.process(data.ts.subarray(a, b), data.v.subarray(a, b), keyed ? data.k.subarray(a, b) : undefined)));
+    }
+    emit(ops.map((op) => op.flush()));
+    return { windows, late };
+  }
+
+  it('partitioned by key group over 1 to 4 workers, any batch split, rescaled mid-stream: the single operator\'s windows and late rows, in its order (property)', async () => {
+    const { windowsByTime } = await import('../src/time/windows.js');
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 0, max: SPECS.length - 1 }),
+        fc.boolean(),
+        fc.integer({ min: 1, max: 4 }),
+        fc.integer({ min: 1, max: 4 }),
+        fc.integer({ min: 0, max: 400 }),
+        fc.array(fc.integer({ min: 1, max: 399 }), { maxLength: 5 }),
+        fc.integer({ min: 1, max: 1000 }),
+        async (si, keyed, workers, after, at, cuts, seed) => {
+          const spec = SPECS[si]!;
+          const data = rows(seed, 400, 7, 900);
+          const single = await windowsByTime(data.ts, data.v, { ...spec, keys: keyed ? 'number' : 'none' }, keyed ? data.k : undefined);
+          expect(single.windows.length).toBeGreaterThan(0);
+          const got = await partitioned(spec, keyed, data, workers, after, at, cuts);
+          expect(got.windows).toEqual(single.windows);
+          expect(got.late).toEqual(single.late);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it('refuses a key group state of another group', async () => {
+    const { keyedWindowSpec, WindowsGroupOperator } = await import('../src/keyed/windows.js');
+    const { keyGroupOf } = await import('../src/scheduler/hash.js');
+    const spec = keyedWindowSpec({ kind: 'tumbling', op: 'sum', size: '1s' }, true);
+    const op = new WindowsGroupOperator(spec, KEY_GROUPS);
+    op.process(new Float64Array([0, 10]), new Float64Array([1, 2]), new Uint32Array([5, 5]));
+    const g = keyGroupOf(5, KEY_GROUPS);
+    expect(op.changedGroups()).toEqual([g]);
+    const other = (g + 1) % KEY_GROUPS;
+    expect(() => new WindowsGroupOperator(spec, KEY_GROUPS).restoreGroup(other, op.snapshotGroup(g)!)).toThrow(
+      `checkpoint state of key group ${other} is invalid: snapshot state is inconsistent: key 5 is not of this key group`,
+    );
+  });
+});

@@ -1,0 +1,146 @@
+// Tumbling, hopping and session windows as a keyed operator: one
+// EventTimeWindows per worker running the keys of its key groups, snapshot
+// and restored per key group, and the results of several workers merged into
+// the single operator's order.
+//
+// The watermark is the greatest timestamp of ALL rows, so every worker sees
+// every row: rows of other workers' groups only advance its watermark. Each
+// result is attributed to the row whose processing emitted it, and to a phase
+// of that row: 0 for the row's own windows (one key, so one worker), 1 for the
+// windows its watermark advance fired, which the single operator emits in
+// (end, key id, start) order whichever worker holds them. End of stream
+// (flush) is phase 1 of a row after the last. Sorting every worker's results
+// by (row, phase, then end/key/start in phase 1) gives the single operator's
+// order, for any number of workers and any batch split.
+import { SnapshotError } from '../errors.js';
+import { CheckpointError } from '../scheduler/errors.js';
+import { keyGroupOf } from '../scheduler/hash.js';
+import { decodeTimeSnapshot, KIND_WINDOWS } from '../time/snapshot.js';
+import { normalizeWindowSpec, sameNormalized } from '../time/spec.js';
+import { EventTimeWindows } from '../time/windows.js';
+import type { LateRow, NormalizedWindowSpec, WindowResult } from '../types.js';
+
+/** A window result with the row (stream row number) and phase that emitted it; see the file comment. */
+export interface TaggedWindow {
+  row: number;
+  phase: 0 | 1;
+  window: WindowResult;
+}
+
+/** What a worker's window operator returns for a batch (or at the end). */
+export interface WindowsOutput {
+  windows: TaggedWindow[];
+  late: LateRow[];
+}
+
+/** The windows operator of a worker owning key groups [owned[0], owned[1]) (numeric keys). */
+export class WindowsGroupOperator {
+  private readonly op: EventTimeWindows;
+  private readonly changed = new Set<number>();
+  private readonly restored = new Set<number>();
+  private started = false;
+  /** Rows seen so far (the number of the next one). */
+  private rows = 0;
+
+  constructor(
+    spec: NormalizedWindowSpec,
+    private readonly keyGroups: number,
+    private readonly owned: readonly [number, number] = [0, keyGroups],
+  ) {
+    if (spec.keys === 'string') throw new TypeError("the keyed windows operator takes numeric keys (keys: 'number' or 'none')");
+    this.op = new EventTimeWindows(spec);
+  }
+
+  private owns(group: number): boolean {
+    return group >= this.owned[0] && group < this.owned[1];
+  }
+
+  /** Every row of a batch (keys undefined: key 0); those of other workers' groups only advance the watermark. */
+  process(times: Float64Array, values: Float64Array, keys: Uint32Array | undefined): WindowsOutput {
+    this.started = true;
+    const n = times.length;
+    const skip = new Uint8Array(n);
+    for (let i = 0; i < n; i++) {
+      const group = keyGroupOf(keys === undefined ? 0 : keys[i]!, this.keyGroups);
+      if (!this.owns(group)) skip[i] = 1;
+      else this.changed.add(group);
+    }
+    const marks: number[] = [];
+    const base = this.rows;
+    const out = this.op.pushRows(times, values, keys, skip, marks);
+    this.rows += n;
+    const windows: TaggedWindow[] = [];
+    let at = 0;
+    for (let i = 0; i < n; i++) {
+      for (const end = marks[2 * i]!; at < end; at++) windows.push({ row: base + i, phase: 0, window: out.windows[at]! });
+      for (const end = marks[2 * i + 1]!; at < end; at++) windows.push({ row: base + i, phase: 1, window: out.windows[at]! });
+    }
+    return { windows, late: out.late };
+  }
+
+  /** End of stream: every window not yet emitted. */
+  flush(): WindowsOutput {
+    const row = this.rows;
+    return { windows: this.op.flush().windows.map((window) => ({ row, phase: 1 as const, window })), late: [] };
+  }
+
+  changedGroups(): number[] {
+    const groups = [...this.changed].sort((a, b) => a - b);
+    this.changed.clear();
+    return groups;
+  }
+
+  /**
+   * A key group's windows, with the row count and watermark, which are every
+   * key's: so every group of the worker has a snapshot, even without windows, and a worker
+   * restored onto any groups continues with the whole stream's watermark.
+   */
+  snapshotGroup(group: number): Uint8Array | undefined {
+    if (!this.owns(group)) return undefined;
+    return this.op.snapshot((key) => keyGroupOf(key, this.keyGroups) === group);
+  }
+
+  restoreGroup(group: number, bytes: Uint8Array): void {
+    const fail = (why: string): never => {
+      throw new CheckpointError('BAD_STATE', `checkpoint state of key group ${group} is invalid: ${why}`);
+    };
+    if (!this.owns(group)) fail(`key group ${group} is not one of this worker's (${this.owned[0]} to ${this.owned[1] - 1})`);
+    if (this.restored.has(group)) fail('restored twice');
+    if (this.started) fail('restored after rows were processed');
+    try {
+      const { spec: raw, state } = decodeTimeSnapshot(bytes, KIND_WINDOWS);
+      if (!sameNormalized(raw, this.op.spec)) fail(`it is of ${JSON.stringify(raw)}, the operator of ${JSON.stringify(this.op.spec)}`);
+      this.op.restoreState(state, (key) => keyGroupOf(key, this.keyGroups) === group);
+    } catch (error) {
+      if (error instanceof SnapshotError || error instanceof TypeError || error instanceof RangeError) fail(error.message);
+      throw error;
+    }
+    this.rows = this.op.rowCount;
+    this.restored.add(group);
+  }
+}
+
+function phaseOrder(a: TaggedWindow, b: TaggedWindow): number {
+  if (a.row !== b.row) return a.row - b.row;
+  if (a.phase !== b.phase) return a.phase - b.phase;
+  if (a.phase === 0) return 0; // one worker's, already in order (the sort is stable)
+  const x = a.window, y = b.window;
+  if (x.end !== y.end) return x.end - y.end;
+  if (x.key !== y.key) return (x.key as number) - (y.key as number);
+  return x.start - y.start;
+}
+
+/**
+ * Merges the outputs of every worker for the same rows into the single
+ * operator's order: windows by (row, phase, end, key, start), late rows by row.
+ */
+export function mergeWindows(outputs: readonly WindowsOutput[]): { windows: WindowResult[]; late: LateRow[] } {
+  const windows = outputs.flatMap((o) => o.windows).sort(phaseOrder);
+  const late = outputs.flatMap((o) => o.late).sort((a, b) => a.row - b.row);
+  return { windows: windows.map((t) => t.window), late };
+}
+
+/** The normalized spec the keyed windows operator runs (numeric keys). */
+export function keyedWindowSpec(spec: unknown, keyed: boolean): NormalizedWindowSpec {
+  return normalizeWindowSpec({ ...(spec as object), keys: keyed ? 'number' : 'none' });
+}
