@@ -278,7 +278,7 @@ describe('keyed operator: tumbling, hopping and session windows', () => {
           for (let g = lo; g < hi; g++) if (snaps.has(g)) op.restoreGroup(g, snaps.get(g)!);
         });
       }
-      emit(ops.map((op) => op.process(data.ts.subarray(a, b), data.v.subarray(a, b), keyed ? data.k.subarray(a, b) : undefined)));
+      emit(ops.map((op) => op.processRows(data.ts.subarray(a, b), data.v.subarray(a, b), keyed ? data.k.subarray(a, b) : undefined)));
     }
     emit(ops.map((op) => op.flush()));
     return { windows, late };
@@ -309,12 +309,51 @@ describe('keyed operator: tumbling, hopping and session windows', () => {
     );
   });
 
+  it('on the scheduler at 1 to 4 workers, keyed or not: the single operator\'s windows and late rows', async () => {
+    const { windowsByTime } = await import('../src/time/windows.js');
+    for (const [n, spec] of SPECS.entries()) {
+      const keyed = n !== 3;
+      const data = rows(n + 1, 600, 9, 900);
+      const single = await windowsByTime(data.ts, data.v, { ...spec, keys: keyed ? 'number' : 'none' }, keyed ? data.k : undefined);
+      const sink = memorySink();
+      const job = await createJob({ adapter: nodeWorkers(), operator: spec, keyed, workers: 1 + (n % 4), keyGroups: 16, sink });
+      await job.run(arraySource(data.v, { ...(keyed ? { keys: data.k } : {}), times: data.ts, batchRows: 53 }));
+      expect(sink.committedWindows(), JSON.stringify(spec)).toEqual({ windows: single.windows, late: single.late });
+    }
+  });
+
+  it('resumes from a checkpoint on another number of workers, survives a killed worker, and emits the end-of-stream windows once', async () => {
+    const { windowsByTime } = await import('../src/time/windows.js');
+    const spec = SPECS[4];
+    const data = rows(99, 600, 9, 900);
+    const single = await windowsByTime(data.ts, data.v, { ...spec, keys: 'number' }, data.k);
+    const store = memoryCheckpointStore();
+    const options = { adapter: nodeWorkers(), operator: spec, keyed: true, keyGroups: 16, restart: { initialDelayMs: 0 } };
+    const first = memorySink();
+    const a = await createJob({ ...options, workers: 3, sink: first, checkpoints: { store, everyRows: 100, everyMs: Infinity } });
+    for (let i = 0; i < 300; i += 30) await a.push({ values: data.v.slice(i, i + 30), keys: data.k.slice(i, i + 30), times: data.ts.slice(i, i + 30) });
+    await a.checkpoint();
+    await a.abort();
+    const second = memorySink();
+    const b = await createJob({ ...options, workers: 2, sink: second, resume: true, checkpoints: { store, everyRows: 70, everyMs: Infinity }, faults: [{ afterBatch: 4, worker: 1, kind: 'terminate' }] });
+    expect(b.offset).toBe(300);
+    await b.run(arraySource(data.v, { keys: data.k, times: data.ts, batchRows: 40 }));
+    expect(b.restarts).toBe(1);
+    const got = { windows: [...first.committedWindows().windows, ...second.committedWindows().windows], late: [...first.committedWindows().late, ...second.committedWindows().late] };
+    expect(got).toEqual({ windows: single.windows, late: single.late });
+    // Resumed after the end: nothing more.
+    const third = memorySink();
+    const c = await createJob({ ...options, workers: 4, sink: third, resume: true, checkpoints: { store } });
+    await c.run(arraySource(data.v, { keys: data.k, times: data.ts }));
+    expect(third.committedWindows()).toEqual({ windows: [], late: [] });
+  });
+
   it('refuses a key group state of another group', async () => {
     const { keyedWindowSpec, WindowsGroupOperator } = await import('../src/keyed/windows.js');
     const { keyGroupOf } = await import('../src/scheduler/hash.js');
     const spec = keyedWindowSpec({ kind: 'tumbling', op: 'sum', size: '1s' }, true);
     const op = new WindowsGroupOperator(spec, KEY_GROUPS);
-    op.process(new Float64Array([0, 10]), new Float64Array([1, 2]), new Uint32Array([5, 5]));
+    op.processRows(new Float64Array([0, 10]), new Float64Array([1, 2]), new Uint32Array([5, 5]));
     const g = keyGroupOf(5, KEY_GROUPS);
     expect(op.changedGroups()).toEqual([g]);
     const other = (g + 1) % KEY_GROUPS;

@@ -2,8 +2,9 @@
 // event-time spec tagged with its kind. Normalized specs are plain JSON (they
 // are stored in checkpoints), so `ttl: Infinity` is left out.
 import { normalizeSpec, planFor, specFromNormalized, type ModuleName } from '../spec.js';
-import { normalizeDurationRolling, sameNormalized } from '../time/spec.js';
-import type { DurationRollingSpec, KernelSpec, NormalizedDurationRollingSpec, NormalizedSpec } from '../types.js';
+import { normalizeDurationRolling, normalizeWindowSpec, sameNormalized } from '../time/spec.js';
+import { inputForm } from '../time/windows.js';
+import type { DurationRollingSpec, KernelSpec, NormalizedDurationRollingSpec, NormalizedSpec, NormalizedWindowSpec, WindowSpec } from '../types.js';
 import { describe } from '../validation.js';
 
 /**
@@ -20,15 +21,36 @@ export type TimeRollingOperatorSpec = { kind: 'rolling' } & Omit<DurationRolling
 /** A {@link TimeRollingOperatorSpec} with every default filled in, durations in ms. */
 export type NormalizedTimeRollingOperatorSpec = { kind: 'rolling' } & Omit<NormalizedDurationRollingSpec, 'keys' | 'ttl'>;
 
+/** Tumbling, hopping or session windows as a keyed operator: a {@link WindowSpec} without `keys`. */
+export type WindowOperatorSpec = WindowSpec extends infer W ? (W extends WindowSpec ? Omit<W, 'keys'> : never) : never;
+
+/** A {@link WindowOperatorSpec} with every default filled in, durations in ms. */
+export type NormalizedWindowOperatorSpec = Omit<NormalizedWindowSpec, 'keys'>;
+
 /** What a keyed operator runs: a count kernel, or an event-time operator (tagged with `kind`). */
-export type OperatorSpec = KernelSpec | TimeRollingOperatorSpec;
+export type OperatorSpec = KernelSpec | TimeRollingOperatorSpec | WindowOperatorSpec;
 
 /** An {@link OperatorSpec} with defaults filled in. */
-export type NormalizedOperatorSpec = NormalizedSpec | NormalizedTimeRollingOperatorSpec;
+export type NormalizedOperatorSpec = NormalizedSpec | NormalizedTimeRollingOperatorSpec | NormalizedWindowOperatorSpec;
 
-/** Whether a normalized spec is an event-time one. */
-export function isTimeSpec(spec: NormalizedOperatorSpec): spec is NormalizedTimeRollingOperatorSpec {
-  return (spec as { kind?: unknown }).kind === 'rolling';
+/** The normalized specs with one result per row. */
+export type NormalizedSpecOfRows = NormalizedSpec | NormalizedTimeRollingOperatorSpec;
+
+const WINDOW_KINDS = ['tumbling', 'hopping', 'session'];
+
+/** Whether a normalized spec is an event-time one (rows carry times). */
+export function isTimeSpec(spec: NormalizedOperatorSpec): spec is NormalizedTimeRollingOperatorSpec | NormalizedWindowOperatorSpec {
+  return (spec as { kind?: unknown }).kind !== undefined;
+}
+
+/** Whether a normalized spec is of tumbling, hopping or session windows (output: window records). */
+export function isWindowSpec(spec: NormalizedOperatorSpec): spec is NormalizedWindowOperatorSpec {
+  return WINDOW_KINDS.includes((spec as { kind?: unknown }).kind as string);
+}
+
+/** The window spec a worker instantiates (numeric keys, or none). */
+export function windowSpecOf(spec: NormalizedWindowOperatorSpec, keyed: boolean): NormalizedWindowSpec {
+  return { ...spec, keys: keyed ? 'number' : 'none' };
 }
 
 /** Checks an operator spec and fills in its defaults; `TypeError`/`RangeError` naming the field. */
@@ -36,8 +58,14 @@ export function normalizeOperatorSpec(spec: unknown): NormalizedOperatorSpec {
   if (typeof spec !== 'object' || spec === null) throw new TypeError(`operator must be an object, got ${describe(spec)}`);
   const { kind, ...rest } = spec as Record<string, unknown>;
   if (kind === undefined) return normalizeSpec(spec);
-  if (kind !== 'rolling') throw new TypeError(`operator.kind must be 'rolling' (rolling by duration) or absent (a count kernel), got ${describe(kind)}`);
+  if (kind !== 'rolling' && !WINDOW_KINDS.includes(kind as string)) {
+    throw new TypeError(`operator.kind must be 'rolling' (rolling by duration), 'tumbling', 'hopping', 'session' or absent (a count kernel), got ${describe(kind)}`);
+  }
   if ('keys' in rest) throw new TypeError("operator.keys is not allowed: the job's keyed option decides keying");
+  if (kind !== 'rolling') {
+    const { keys: _keys, ...windows } = normalizeWindowSpec(spec);
+    return windows;
+  }
   if ('ttl' in rest) throw new TypeError('operator.ttl is not supported by the keyed operator: idle keys are kept');
   const { keys: _keys, ttl: _ttl, ...normalized } = normalizeDurationRolling(rest);
   return { kind: 'rolling', ...normalized };
@@ -50,8 +78,9 @@ export function normalizeOperatorSpec(spec: unknown): NormalizedOperatorSpec {
  */
 export function operatorSpecFromNormalized(value: unknown): NormalizedOperatorSpec {
   if (typeof value !== 'object' || value === null || (value as { kind?: unknown }).kind === undefined) return specFromNormalized(value);
-  const spec = normalizeOperatorSpec(value);
   const given = value as Record<string, unknown>;
+  // A normalized window spec holds every kind's fields; its input form drops the others.
+  const spec = normalizeOperatorSpec(WINDOW_KINDS.includes(given.kind as string) ? inputForm(given) : value);
   const field = [...new Set([...Object.keys(spec), ...Object.keys(given)])].find((k) => !Object.is((spec as Record<string, unknown>)[k], given[k]));
   if (field !== undefined) throw new RangeError(`${field} must be ${describe((spec as Record<string, unknown>)[field])} in a normalized spec, got ${describe(given[field])}`);
   return spec;

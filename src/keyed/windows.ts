@@ -15,6 +15,7 @@
 import { SnapshotError } from '../errors.js';
 import { CheckpointError } from '../scheduler/errors.js';
 import { keyGroupOf } from '../scheduler/hash.js';
+import type { GroupOperator, RowsPart } from '../scheduler/operator.js';
 import { decodeTimeSnapshot, KIND_WINDOWS } from '../time/snapshot.js';
 import { normalizeWindowSpec, sameNormalized } from '../time/spec.js';
 import { EventTimeWindows } from '../time/windows.js';
@@ -33,8 +34,13 @@ export interface WindowsOutput {
   late: LateRow[];
 }
 
-/** The windows operator of a worker owning key groups [owned[0], owned[1]) (numeric keys). */
-export class WindowsGroupOperator {
+/**
+ * The windows operator of a worker owning key groups [owned[0], owned[1])
+ * (numeric keys). As a GroupOperator (for the scheduler's worker), its
+ * processParts collects the tagged windows, which takeOutput() hands over;
+ * results per row are not written.
+ */
+export class WindowsGroupOperator implements GroupOperator {
   private readonly op: EventTimeWindows;
   private readonly changed = new Set<number>();
   private readonly restored = new Set<number>();
@@ -55,8 +61,39 @@ export class WindowsGroupOperator {
     return group >= this.owned[0] && group < this.owned[1];
   }
 
+  private output: WindowsOutput = { windows: [], late: [] };
+
+  process(values: Float64Array, keys: Uint32Array | undefined, _out: Float64Array, times?: Float64Array): void {
+    this.processParts([{ values, keys, out: _out, times }]);
+  }
+
+  processParts(parts: readonly RowsPart[]): void {
+    for (const { values, keys, times } of parts) {
+      if (times === undefined || times.length !== values.length) throw new TypeError('windows need one event time per row');
+      const out = this.processRows(times, values, keys);
+      for (const w of out.windows) this.output.windows.push(w);
+      for (const l of out.late) this.output.late.push(l);
+    }
+  }
+
+  /** The windows and late rows of the rows processed since the last call. */
+  takeOutput(): WindowsOutput {
+    const out = this.output;
+    this.output = { windows: [], late: [] };
+    return out;
+  }
+
+  trap(): void {
+    throw new Error('injected trap');
+  }
+
+  /** Whether the stream has ended here (flush was called, or an ended state restored). */
+  get ended(): boolean {
+    return this.op.hasEnded;
+  }
+
   /** Every row of a batch (keys undefined: key 0); those of other workers' groups only advance the watermark. */
-  process(times: Float64Array, values: Float64Array, keys: Uint32Array | undefined): WindowsOutput {
+  processRows(times: Float64Array, values: Float64Array, keys: Uint32Array | undefined): WindowsOutput {
     this.started = true;
     const n = times.length;
     const skip = new Uint8Array(n);
@@ -78,8 +115,9 @@ export class WindowsGroupOperator {
     return { windows, late: out.late };
   }
 
-  /** End of stream: every window not yet emitted. */
+  /** End of stream: every window not yet emitted (nothing when the stream has ended already). */
   flush(): WindowsOutput {
+    if (this.op.hasEnded) return { windows: [], late: [] };
     const row = this.rows;
     return { windows: this.op.flush().windows.map((window) => ({ row, phase: 1 as const, window })), late: [] };
   }

@@ -14,13 +14,15 @@
 // last committed checkpoint (workers, in-flight batches, the sink's uncommitted
 // part), restores it into fresh workers and replays the source from its offset.
 import { compiledModule } from '../engine.js';
-import { isTimeSpec, moduleOf, type NormalizedOperatorSpec } from '../keyed/spec.js';
+import { isTimeSpec, isWindowSpec, moduleOf, type NormalizedOperatorSpec } from '../keyed/spec.js';
+import { mergeWindows, type WindowsOutput } from '../keyed/windows.js';
+import type { LateRow, WindowResult } from '../types.js';
 import { checkCompatible, encodeCheckpoint, latestCheckpoint, type Checkpoint, type RefusedCheckpoint } from './checkpoint.js';
 import { CheckpointError, JobFailedError, WorkerFailure } from './errors.js';
 import { keyGroupOf, keyGroupRange, workerOfKeyGroup } from './hash.js';
 import { sharedTimesAt } from './operator.js';
 import { describe, normalizeJobOptions, type NormalizedJobOptions } from './options.js';
-import type { Batch, Job, JobOptions, JobResult, SinkPosition, Source, WorkerHandle } from './types.js';
+import type { Batch, Job, JobOptions, JobResult, OutputBatch, SinkPosition, Source, WorkerHandle } from './types.js';
 
 /** Thrown inside the coordinator when a failure interrupts an operation; never escapes to users. */
 const RESTART = Symbol('restart');
@@ -43,6 +45,9 @@ interface Pending {
   out: Float64Array | undefined;
   /** Shared-memory batches: the buffer (values, results, keys) every worker got. */
   shared: SharedArrayBuffer | undefined;
+  /** Window kinds: each worker's tagged windows, then (all in) merged. */
+  records: WindowsOutput[];
+  merged: { windows: WindowResult[]; late: LateRow[] } | undefined;
 }
 
 interface PendingCheckpoint {
@@ -135,6 +140,10 @@ class JobImpl implements Job {
   private readonly shared: boolean;
   /** Batches carry event times. */
   private readonly timed: boolean;
+  /** The operator emits window records, and every worker sees every row (src/keyed/windows.ts). */
+  private readonly windowed: boolean;
+  /** Window kinds at the end of the stream: each worker's flushed windows. */
+  private flushed = new Map<number, WindowsOutput>();
   /** Shared buffers of completed batches, for reuse within the current generation of workers. */
   private sharedPool: SharedArrayBuffer[] = [];
 
@@ -147,6 +156,7 @@ class JobImpl implements Job {
     for (let g = 0; g < o.keyGroups; g++) this.groupOwner[g] = workerOfKeyGroup(g, o.keyGroups, o.workers);
     this.shared = o.keyed && o.workers > 1 && o.adapter.sharedMemory === true && typeof SharedArrayBuffer === 'function';
     this.timed = isTimeSpec(o.spec);
+    this.windowed = isWindowSpec(o.spec);
   }
 
   get offset(): number {
@@ -252,9 +262,14 @@ class JobImpl implements Job {
     slot.lastSeen = now();
     switch (message.t) {
       case 'out': {
-        const { seq, values } = message as unknown as { seq: number; values: Float64Array };
+        const { seq, values, windows } = message as unknown as { seq: number; values: Float64Array; windows?: WindowsOutput };
         slot.inFlight--;
-        this.onOut(slot.index, seq, values);
+        this.onOut(slot.index, seq, values, windows);
+        break;
+      }
+      case 'flushed': {
+        this.flushed.set(slot.index, (message as unknown as { windows: WindowsOutput }).windows);
+        this.wake();
         break;
       }
       case 'snap': {
@@ -322,13 +337,16 @@ class JobImpl implements Job {
         slot.inFlight++;
         slot.handle.post({ t: 'shared', seq, buffer, rows, timed: times !== undefined }, []);
       }
-      this.pending.push({ seq, offset: this._offset, rows, parts: this.slots.length, rowWorker: undefined, partial: [], out: undefined, shared: buffer });
+      this.pending.push({ seq, offset: this._offset, rows, parts: this.slots.length, rowWorker: undefined, partial: [], out: undefined, shared: buffer, records: [], merged: undefined });
       this.afterDispatch(rows);
       return;
     }
     const targets: { w: number; values: Float64Array; keys: Uint32Array | undefined; times: Float64Array | undefined }[] = [];
     let rowWorker: Uint8Array | Uint16Array | undefined;
-    if (keys === undefined || workers === 1) {
+    if (this.windowed && keys !== undefined && workers > 1) {
+      // Every worker sees every row: other workers' rows advance its watermark.
+      for (let w = 0; w < workers; w++) targets.push({ w, values: values.slice(), keys: keys.slice(), times: times!.slice() });
+    } else if (keys === undefined || workers === 1) {
       const w = keys === undefined ? this.groupOwner[keyGroupOf(0, keyGroups)]! : 0;
       targets.push({
         w,
@@ -380,7 +398,7 @@ class JobImpl implements Job {
       if (t.times !== undefined) transfer.push(t.times.buffer as ArrayBuffer);
       slot.handle.post({ t: 'batch', seq, values: t.values, keys: t.keys, times: t.times }, transfer);
     }
-    this.pending.push({ seq, offset: this._offset, rows, parts: targets.length, rowWorker, partial: [], out: undefined, shared: undefined });
+    this.pending.push({ seq, offset: this._offset, rows, parts: targets.length, rowWorker, partial: [], out: undefined, shared: undefined, records: [], merged: undefined });
     this.afterDispatch(rows);
   }
 
@@ -413,12 +431,21 @@ class JobImpl implements Job {
     if (this.rowsSinceTrigger >= this.o.everyRows || now() - this.lastTrigger >= this.o.everyMs) this.trigger();
   }
 
-  private onOut(worker: number, seq: number, values: Float64Array): void {
+  private onOut(worker: number, seq: number, values: Float64Array, windows: WindowsOutput | undefined): void {
     const head = this.pending[0];
     if (head === undefined) return;
     const entry = this.pending[seq - head.seq];
     if (entry === undefined || entry.seq !== seq) return;
-    if (entry.shared !== undefined) {
+    if (windows !== undefined) {
+      entry.records.push(windows);
+      if (--entry.parts === 0) {
+        entry.merged = mergeWindows(entry.records);
+        entry.records = [];
+        entry.out = new Float64Array(0);
+        if (entry.shared !== undefined && this.sharedPool.length < this.o.maxInFlight * this.o.workers) this.sharedPool.push(entry.shared);
+        entry.shared = undefined;
+      }
+    } else if (entry.shared !== undefined) {
       if (--entry.parts === 0) {
         const buffer = entry.shared;
         entry.out = new Float64Array(buffer, entry.rows * 8, entry.rows).slice();
@@ -444,12 +471,12 @@ class JobImpl implements Job {
     }
     while (this.pending.length > 0 && this.pending[0]!.parts === 0) {
       const done = this.pending.shift()!;
-      this.enqueueWrite(done.offset, done.out!, done.seq);
+      this.enqueueWrite(done.merged === undefined ? { offset: done.offset, values: done.out! } : { offset: done.offset, values: done.out!, rows: done.rows, ...done.merged }, done.seq);
     }
     this.wake();
   }
 
-  private enqueueWrite(offset: number, values: Float64Array, seq: number): void {
+  private enqueueWrite(batch: OutputBatch, seq: number): void {
     const gen = this.gen;
     const sink = this.o.sink;
     this.enqueuedSeq = seq;
@@ -458,7 +485,7 @@ class JobImpl implements Job {
     this.emitChain = this.emitChain.then(async () => {
       if (gen !== this.gen) return;
       try {
-        await sink.write({ offset, values });
+        await sink.write(batch);
       } catch (error) {
         if (gen === this.gen) this.fail(new WorkerFailure('sink', -1, `sink failed to write: ${(error as Error).message}`, { cause: error }));
         return;
@@ -483,9 +510,10 @@ class JobImpl implements Job {
 
   // ---- checkpoints ------------------------------------------------------------
 
-  private trigger(): void {
+  /** Starts a checkpoint covering every row dispatched (`force`: even when the last one covers them, as after the end-of-stream windows). */
+  private trigger(force = false): void {
     if (this.cp !== undefined || this.failure !== undefined) return;
-    if (this._offset === (this.last?.offset ?? this.startOffset)) return;
+    if (!force && this._offset === (this.last?.offset ?? this.startOffset)) return;
     const cp: PendingCheckpoint = {
       id: this.nextId++,
       afterSeq: this.seq - 1,
@@ -646,7 +674,44 @@ class JobImpl implements Job {
 
   async finish(): Promise<JobResult> {
     await this.settle();
+    if (this.windowed) {
+      for (;;) {
+        try {
+          await this.endWindows();
+          break;
+        } catch (error) {
+          if (error !== RESTART) throw error;
+          await this.recoverAndReplay();
+        }
+      }
+    }
     return this.close();
+  }
+
+  /**
+   * Window kinds at the end of the stream: every worker flushes its open
+   * windows; they are merged, written, and covered by one more checkpoint
+   * (whose state has ended, so a resumed job emits them only once). Throws
+   * RESTART on failure.
+   */
+  private async endWindows(): Promise<void> {
+    await this.drain();
+    this.flushed.clear();
+    for (const slot of this.slots) slot.handle.post({ t: 'flush' }, []);
+    await this.until(() => this.flushed.size === this.slots.length);
+    const merged = mergeWindows([...this.flushed.values()]);
+    const gen = this.gen;
+    const batch: OutputBatch = { offset: this._offset, values: new Float64Array(0), rows: 0, ...merged };
+    this.emitChain = this.emitChain.then(async () => {
+      if (gen !== this.gen) return;
+      try {
+        await this.o.sink.write(batch);
+      } catch (error) {
+        if (gen === this.gen) this.fail(new WorkerFailure('sink', -1, `sink failed to write: ${(error as Error).message}`, { cause: error }));
+      }
+    });
+    this.trigger(true);
+    await this.until(() => this.cp === undefined && this.committing === 0);
   }
 
   async checkpoint(): Promise<number> {
@@ -707,6 +772,7 @@ class JobImpl implements Job {
       try {
         if (batch === null) {
           await this.drain();
+          if (this.windowed) await this.endWindows();
           break;
         }
         validateBatch(batch, this.o.keyed, this.timed);

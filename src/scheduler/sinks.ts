@@ -1,10 +1,16 @@
 // Platform-neutral sinks and sources.
+import type { LateRow, WindowResult } from '../types.js';
 import type { Batch, CommittedSinkState, OutputBatch, Sink, Source } from './types.js';
+
+/** Input rows an output batch covers. */
+const rowsOf = (b: OutputBatch): number => b.rows ?? b.values.length;
 
 /** The two-phase in-memory sink returned by {@link memorySink}. */
 export interface MemorySink extends Sink {
   /** Every committed result so far, concatenated (empty when `keep` is false). */
   committed(): Float64Array;
+  /** Window kinds: every committed window and late row so far, in order (empty when `keep` is false). */
+  committedWindows(): { windows: WindowResult[]; late: LateRow[] };
   /** Stream offset of the first committed row (nonzero after a resume in a new process). */
   readonly firstOffset: number;
   /** Stream offset after the last committed row. */
@@ -42,8 +48,8 @@ export function memorySink(options: { onCommit?: (batch: OutputBatch) => void; k
   const release = (upTo: number): void => {
     while (sealed.length > 0 && sealed[0]!.id <= upTo) {
       for (const batch of sealed.shift()!.batches) {
-        heldRows -= batch.values.length;
-        committedOffset = batch.offset + batch.values.length;
+        heldRows -= rowsOf(batch);
+        committedOffset = batch.offset + rowsOf(batch);
         if (keep) kept.push(batch);
         options.onCommit?.(batch);
       }
@@ -61,8 +67,8 @@ export function memorySink(options: { onCommit?: (batch: OutputBatch) => void; k
     },
     write(batch) {
       if (batch.offset !== writtenOffset) throw new Error(`sink expected offset ${writtenOffset}, got ${batch.offset}`);
-      writtenOffset += batch.values.length;
-      heldRows += batch.values.length;
+      writtenOffset += rowsOf(batch);
+      heldRows += rowsOf(batch);
       open.push(batch);
     },
     preCommit(id) {
@@ -86,6 +92,9 @@ export function memorySink(options: { onCommit?: (batch: OutputBatch) => void; k
       }
       committedOffset = position;
       writtenOffset = position;
+    },
+    committedWindows() {
+      return { windows: kept.flatMap((b) => b.windows ?? []), late: kept.flatMap((b) => b.late ?? []) };
     },
     committed() {
       const rows = kept.reduce((s, b) => s + b.values.length, 0);

@@ -1,5 +1,6 @@
 // Public types of the parallel scheduler (docs/SCHEDULER.md).
 import type { NormalizedOperatorSpec, OperatorSpec } from '../keyed/spec.js';
+import type { LateRow, WindowResult } from '../types.js';
 
 /**
  * Rows going into a job: values, and with a keyed job one `Uint32Array` key
@@ -26,8 +27,18 @@ export interface Batch {
 export interface OutputBatch {
   /** Stream offset (0-based row number over the whole stream) of the first row. */
   offset: number;
-  /** The results. The array is the sink's to keep. */
+  /** The results (empty for window kinds). The array is the sink's to keep. */
   values: Float64Array;
+  /** Window kinds: the input rows this batch covers (`values` is empty). @default values.length */
+  rows?: number;
+  /**
+   * Window kinds (tumbling, hopping, session): the windows these rows
+   * emitted, in the order the single operator emits them (a last batch of
+   * `rows: 0` holds those the end of the stream emitted).
+   */
+  windows?: WindowResult[];
+  /** Window kinds: the rows that reached no window (the late side output), by row. */
+  late?: LateRow[];
 }
 
 /**

@@ -11,11 +11,13 @@
 //                                          results in place)
 //   barrier { t, id }                     → snap { t, id, groups: [group, bytes][] }
 //   fault   { t, kind }                   testing: fail during the next batch
+//   flush   { t }                         → flushed { t, windows }  (window kinds: end of stream)
+//   (window kinds: every worker gets every row; out { t, seq, windows } carries the batch's tagged windows, src/keyed/windows.ts)
 //   chunk   { t, id, module, spec, values, skip } → chunk { t, id, values }   (parallelRolling)
 //   stop    { t }
 // Out, besides the replies: hb { t } every heartbeatMs; fatal { t, code, message } when a restore is refused.
-import { createGroupOperator } from '../keyed/index.js';
-import type { NormalizedOperatorSpec } from '../keyed/spec.js';
+import { createGroupOperator, WindowsGroupOperator } from '../keyed/index.js';
+import { isWindowSpec, windowSpecOf, type NormalizedOperatorSpec } from '../keyed/spec.js';
 import type { NormalizedSpec } from '../types.js';
 import { CheckpointError } from './errors.js';
 import { createKernelOperator, sharedTimesAt, type GroupOperator, type RowsPart } from './operator.js';
@@ -49,6 +51,7 @@ type Message =
   | { t: 'shared'; seq: number; buffer: SharedArrayBuffer; rows: number; timed: boolean }
   | { t: 'barrier'; id: number }
   | { t: 'fault'; kind: 'exit' | 'throw' | 'trap' | 'hang' }
+  | { t: 'flush' }
   | { t: 'chunk'; id: number; module: WebAssembly.Module; spec: NormalizedSpec; values: Float64Array; skip: number }
   | { t: 'stop' };
 
@@ -60,6 +63,8 @@ const rowsOf = (message: Message): number => (message.t === 'shared' ? message.r
 /** Runs the scheduler's worker protocol on a port. */
 export function runWorker(port: WorkerPort): void {
   let operator: GroupOperator | undefined;
+  /** The operator when it emits window records (tumbling, hopping, session) instead of one result per row. */
+  let windows: WindowsGroupOperator | undefined;
   let groups: [number, number] = [0, 0];
   let fault: 'exit' | 'throw' | 'trap' | 'hang' | undefined;
   let heartbeat: ReturnType<typeof setInterval> | undefined;
@@ -80,7 +85,8 @@ export function runWorker(port: WorkerPort): void {
 
   /** Replies to a data message whose results are written. */
   const reply = (message: Message): void => {
-    if (message.t === 'shared') port.post({ t: 'out', seq: message.seq }, []);
+    if (windows !== undefined) port.post({ t: 'out', seq: (message as { seq: number }).seq, windows: windows.takeOutput() }, []);
+    else if (message.t === 'shared') port.post({ t: 'out', seq: message.seq }, []);
     else {
       const { seq, values } = message as Extract<Message, { t: 'batch' }>;
       port.post({ t: 'out', seq, values }, [values.buffer as ArrayBuffer]);
@@ -123,6 +129,9 @@ export function runWorker(port: WorkerPort): void {
       case 'fault':
         fault = message.kind;
         break;
+      case 'flush':
+        port.post({ t: 'flushed', windows: windows!.flush() }, []);
+        break;
       case 'stop':
         if (heartbeat !== undefined) clearInterval(heartbeat);
         port.exit();
@@ -152,7 +161,8 @@ export function runWorker(port: WorkerPort): void {
       const first = queue[0]!;
       let k = 1;
       let rows = rowsOf(first);
-      if (rows > 0 && fault === undefined) {
+      // Window records are told apart per batch: no coalescing.
+      if (rows > 0 && fault === undefined && windows === undefined) {
         const keyed = first.t === 'batch' && first.keys !== undefined;
         for (; k < queue.length; k++) {
           const next = queue[k]!;
@@ -177,7 +187,10 @@ export function runWorker(port: WorkerPort): void {
     groups = message.groups;
     heartbeat = setInterval(() => port.post({ t: 'hb' }, []), message.heartbeatMs);
     try {
-      const op = await createGroupOperator(message.module, message.spec, message.keyGroups, groups);
+      const { spec } = message;
+      const op = isWindowSpec(spec)
+        ? (windows = new WindowsGroupOperator(windowSpecOf(spec, message.keyed), message.keyGroups, groups))
+        : await createGroupOperator(message.module, spec, message.keyGroups, groups);
       for (const [group, bytes] of message.restore) op.restoreGroup(group, bytes);
       operator = op;
       port.post({ t: 'ready' }, []);

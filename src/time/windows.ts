@@ -181,6 +181,11 @@ export class EventTimeWindows implements WindowOperator {
     return this.late;
   }
 
+  /** Whether flush() ended the stream. */
+  get hasEnded(): boolean {
+    return this.ended;
+  }
+
   /** Rows pushed so far (the number of the next one). */
   get rowCount(): number {
     return this.rowsSeen;
@@ -737,7 +742,7 @@ export class EventTimeWindows implements WindowOperator {
     expectState(ended === 0 || (nWins === 0 && nPurged === 0), 'ended stream with open windows');
     if (keep !== undefined) {
       // Merging: the keyed operator restores each key group once, before any row, so its keys are new here.
-      expectState(s.keys !== 'string' && ended === 0, 'merging needs numeric keys and an open stream');
+      expectState(s.keys !== 'string', 'merging needs numeric keys');
       for (const win of wins) expectState(keep(win.key), `key ${win.key} is not of this key group`);
       for (const k of purged.keys()) expectState(keep(k), `key ${k} is not of this key group`);
     }
@@ -816,7 +821,7 @@ export async function createWindows(spec: WindowSpec): Promise<WindowOperator> {
 }
 
 /** The input form of a normalized window spec (fields of other kinds dropped). */
-function inputForm(raw: Record<string, unknown>): Record<string, unknown> {
+export function inputForm(raw: Record<string, unknown>): Record<string, unknown> {
   const copy = { ...raw };
   if (raw.kind === 'tumbling') {
     delete copy.step;
