@@ -327,15 +327,16 @@ describe('keyed operator: tumbling, hopping and session windows', () => {
     const spec = SPECS[4];
     const data = rows(99, 600, 9, 900);
     const single = await windowsByTime(data.ts, data.v, { ...spec, keys: 'number' }, data.k);
-    const store = memoryCheckpointStore();
+    // Incremental checkpoints too: the end-of-stream flush changes every group.
+    const store = memoryCheckpointStore({ keep: 6 });
     const options = { adapter: nodeWorkers(), operator: spec, keyed: true, keyGroups: 16, restart: { initialDelayMs: 0 } };
     const first = memorySink();
-    const a = await createJob({ ...options, workers: 3, sink: first, checkpoints: { store, everyRows: 100, everyMs: Infinity } });
+    const a = await createJob({ ...options, workers: 3, sink: first, checkpoints: { store, everyRows: 100, everyMs: Infinity, fullEvery: 3 } });
     for (let i = 0; i < 300; i += 30) await a.push({ values: data.v.slice(i, i + 30), keys: data.k.slice(i, i + 30), times: data.ts.slice(i, i + 30) });
     await a.checkpoint();
     await a.abort();
     const second = memorySink();
-    const b = await createJob({ ...options, workers: 2, sink: second, resume: true, checkpoints: { store, everyRows: 70, everyMs: Infinity }, faults: [{ afterBatch: 4, worker: 1, kind: 'terminate' }] });
+    const b = await createJob({ ...options, workers: 2, sink: second, resume: true, checkpoints: { store, everyRows: 70, everyMs: Infinity, fullEvery: 3 }, faults: [{ afterBatch: 4, worker: 1, kind: 'terminate' }] });
     expect(b.offset).toBe(300);
     await b.run(arraySource(data.v, { keys: data.k, times: data.ts, batchRows: 40 }));
     expect(b.restarts).toBe(1);
@@ -343,7 +344,7 @@ describe('keyed operator: tumbling, hopping and session windows', () => {
     expect(got).toEqual({ windows: single.windows, late: single.late });
     // Resumed after the end: nothing more.
     const third = memorySink();
-    const c = await createJob({ ...options, workers: 4, sink: third, resume: true, checkpoints: { store } });
+    const c = await createJob({ ...options, workers: 4, sink: third, resume: true, checkpoints: { store, fullEvery: 3 } });
     await c.run(arraySource(data.v, { keys: data.k, times: data.ts }));
     expect(third.committedWindows()).toEqual({ windows: [], late: [] });
   });
@@ -355,10 +356,87 @@ describe('keyed operator: tumbling, hopping and session windows', () => {
     const op = new WindowsGroupOperator(spec, KEY_GROUPS);
     op.processRows(new Float64Array([0, 10]), new Float64Array([1, 2]), new Uint32Array([5, 5]));
     const g = keyGroupOf(5, KEY_GROUPS);
-    expect(op.changedGroups()).toEqual([g]);
+    // Every group: each one's snapshot carries the watermark, which every row moves.
+    expect(op.changedGroups()).toEqual(Array.from({ length: KEY_GROUPS }, (_, i) => i));
+    expect(op.changedGroups()).toEqual([]);
     const other = (g + 1) % KEY_GROUPS;
     expect(() => new WindowsGroupOperator(spec, KEY_GROUPS).restoreGroup(other, op.snapshotGroup(g)!)).toThrow(
       `checkpoint state of key group ${other} is invalid: snapshot state is inconsistent: key 5 is not of this key group`,
     );
+  });
+});
+
+describe('incremental checkpoints', () => {
+  /** Rows where, after the first 2 000, only keys 0 to 9 of 2 000 move. */
+  function hotKeys(n: number): { values: Float64Array; keys: Uint32Array } {
+    const values = new Float64Array(n), keys = new Uint32Array(n);
+    for (let i = 0; i < n; i++) {
+      keys[i] = i < 2000 ? i : i % 10;
+      values[i] = (i * 7919) % 1000;
+    }
+    return { values, keys };
+  }
+
+  it('write only the key groups changed since the previous checkpoint, chained to a full one every fullEvery; resuming from a delta on another worker count gives the same bytes', async () => {
+    const { decodeCheckpoint } = await import('./scheduler-helpers.js');
+    const { values, keys } = hotKeys(6000);
+    const spec = { op: 'median', window: 50 } as const;
+    const all = memorySink();
+    const reference = await createJob({ adapter: nodeWorkers(), operator: spec, keyed: true, workers: 1, sink: all });
+    await reference.run(arraySource(values, { keys }));
+    const store = memoryCheckpointStore({ keep: 10 });
+    const first = await createJob({ adapter: nodeWorkers(), operator: spec, keyed: true, workers: 3, sink: memorySink(), checkpoints: { store, everyMs: Infinity, fullEvery: 4 } });
+    // A checkpoint every 500 rows: 1 full, 3 deltas, 1 full, 3 deltas.
+    for (let i = 0; i < 4000; i += 500) {
+      await first.push({ values: values.slice(i, i + 500), keys: keys.slice(i, i + 500) });
+      await first.checkpoint();
+    }
+    await first.abort();
+    const stored = await Promise.all((await store.list()).map(async (id) => decodeCheckpoint(await store.read(id))));
+    expect(stored.map((c) => [c.id, c.offset, c.base])).toEqual([
+      [8, 4000, 7], [7, 3500, 6], [6, 3000, 5], [5, 2500, undefined], [4, 2000, 3], [3, 1500, 2], [2, 1000, 1], [1, 500, undefined],
+    ]);
+    // Keys 0 to 9 live in at most 10 of 128 groups: the deltas after the first 2 000 rows hold no more.
+    for (const d of stored.slice(0, 3)) expect(d.groups.size).toBeLessThanOrEqual(10);
+    expect(stored[3]!.groups.size).toBeGreaterThan(100);
+    const sink = memorySink();
+    const second = await createJob({ adapter: nodeWorkers(), operator: spec, keyed: true, workers: 2, sink, resume: true, checkpoints: { store, fullEvery: 4 } });
+    expect(second.offset).toBe(4000);
+    await second.run(arraySource(values, { keys }));
+    expect(same(sink.committed(), all.committed().subarray(4000))).toBe(true);
+  });
+
+  it('refuses a delta whose base is missing or corrupt, naming it (BROKEN_CHAIN), and falls back to an older checkpoint', async () => {
+    const { latestCheckpoint } = await import('./scheduler-helpers.js');
+    const { values, keys } = hotKeys(3000);
+    const store = memoryCheckpointStore({ keep: 10 });
+    const job = await createJob({ adapter: nodeWorkers(), operator: { op: 'sum', window: 5 }, keyed: true, workers: 2, sink: memorySink(), checkpoints: { store, everyMs: Infinity, fullEvery: 3 } });
+    for (let i = 0; i < 3000; i += 1000) {
+      await job.push({ values: values.slice(i, i + 1000), keys: keys.slice(i, i + 1000) });
+      await job.checkpoint();
+    }
+    await job.abort();
+    expect(await store.list()).toEqual([3, 2, 1]); // 1 full, 2 and 3 deltas
+    const corrupt = {
+      list: () => store.list(),
+      read: async (id: number) => {
+        const bytes = (await store.read(id)).slice();
+        if (id === 2) bytes[bytes.length - 9]! ^= 1;
+        return bytes;
+      },
+    };
+    const a = await latestCheckpoint(corrupt);
+    expect(a.checkpoint?.id).toBe(1);
+    expect(a.refused.map((r) => [r.id, (r.error as { code?: string }).code, r.error.message.replace(/ \(stored.*$/, '')])).toEqual([
+      [3, 'BROKEN_CHAIN', 'incremental checkpoint 3 needs checkpoint 2, which is refused: checksum mismatch: checkpoint is corrupt'],
+      [2, 'CHECKSUM_MISMATCH', 'checksum mismatch: checkpoint is corrupt'],
+    ]);
+    const missing = { list: async () => [3, 2], read: (id: number) => store.read(id) };
+    const b = await latestCheckpoint(missing);
+    expect(b.checkpoint).toBeUndefined();
+    expect(b.refused.map((r) => r.error.message)).toEqual([
+      'incremental checkpoint 3 needs checkpoint 1, which the store no longer holds (keep at least checkpoints.fullEvery checkpoints)',
+      'incremental checkpoint 2 needs checkpoint 1, which the store no longer holds (keep at least checkpoints.fullEvery checkpoints)',
+    ]);
   });
 });

@@ -42,11 +42,11 @@ export interface WindowsOutput {
  */
 export class WindowsGroupOperator implements GroupOperator {
   private readonly op: EventTimeWindows;
-  private readonly changed = new Set<number>();
   private readonly restored = new Set<number>();
   private started = false;
-  /** Rows seen so far (the number of the next one). */
+  /** Rows seen so far (the number of the next one), and at the last changedGroups(). */
   private rows = 0;
+  private rowsAtCall = 0;
 
   constructor(
     spec: NormalizedWindowSpec,
@@ -100,7 +100,6 @@ export class WindowsGroupOperator implements GroupOperator {
     for (let i = 0; i < n; i++) {
       const group = keyGroupOf(keys === undefined ? 0 : keys[i]!, this.keyGroups);
       if (!this.owns(group)) skip[i] = 1;
-      else this.changed.add(group);
     }
     const marks: number[] = [];
     const base = this.rows;
@@ -118,14 +117,19 @@ export class WindowsGroupOperator implements GroupOperator {
   /** End of stream: every window not yet emitted (nothing when the stream has ended already). */
   flush(): WindowsOutput {
     if (this.op.hasEnded) return { windows: [], late: [] };
+    this.rowsAtCall = -1; // the state has changed (ended): the next checkpoint takes every group
     const row = this.rows;
     return { windows: this.op.flush().windows.map((window) => ({ row, phase: 1 as const, window })), late: [] };
   }
 
+  /**
+   * Every group of the worker once any row went by: each group's snapshot
+   * carries the row count and watermark, which every row moves.
+   */
   changedGroups(): number[] {
-    const groups = [...this.changed].sort((a, b) => a - b);
-    this.changed.clear();
-    return groups;
+    const moved = this.rows !== this.rowsAtCall;
+    this.rowsAtCall = this.rows;
+    return moved ? Array.from({ length: this.owned[1] - this.owned[0] }, (_, i) => this.owned[0] + i) : [];
   }
 
   /**
@@ -154,6 +158,7 @@ export class WindowsGroupOperator implements GroupOperator {
       throw error;
     }
     this.rows = this.op.rowCount;
+    this.rowsAtCall = this.rows;
     this.restored.add(group);
   }
 }

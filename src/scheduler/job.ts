@@ -52,6 +52,8 @@ interface Pending {
 
 interface PendingCheckpoint {
   id: number;
+  /** Incremental: the checkpoint it changes. */
+  base: number | undefined;
   afterSeq: number;
   offset: number;
   snaps: Map<number, Uint8Array>;
@@ -118,6 +120,10 @@ class JobImpl implements Job {
   private commitChain: Promise<void> = Promise.resolve();
   private committing = 0;
   private last: Checkpoint | undefined;
+  /** The checkpoint the next incremental one builds on (the previous barrier's), its groups as restored, and its place in its chain (1: full). */
+  private baseId: number | undefined;
+  private baseGroups = new Map<number, Uint8Array>();
+  private chain = 0;
   private cp: PendingCheckpoint | undefined;
   private nextId = 1;
   private lastTrigger = now();
@@ -514,8 +520,11 @@ class JobImpl implements Job {
   private trigger(force = false): void {
     if (this.cp !== undefined || this.failure !== undefined) return;
     if (!force && this._offset === (this.last?.offset ?? this.startOffset)) return;
+    // After a start or a recovery the workers' changed groups are since `last`, whose chain length is unknown: the next is full.
+    const delta = this.o.fullEvery > 1 && this.baseId !== undefined && this.chain < this.o.fullEvery;
     const cp: PendingCheckpoint = {
       id: this.nextId++,
+      base: delta ? this.baseId : undefined,
       afterSeq: this.seq - 1,
       offset: this._offset,
       snaps: new Map(),
@@ -526,7 +535,9 @@ class JobImpl implements Job {
     this.cp = cp;
     this.lastTrigger = now();
     this.rowsSinceTrigger = 0;
-    for (const slot of this.slots) slot.handle.post({ t: 'barrier', id: cp.id }, []);
+    this.baseId = cp.id;
+    this.chain = delta ? this.chain + 1 : 1;
+    for (const slot of this.slots) slot.handle.post({ t: 'barrier', id: cp.id, delta }, []);
     if (this.enqueuedSeq >= cp.afterSeq) {
       const gen = this.gen;
       this.emitChain = this.emitChain.then(() => this.preCommit(cp, gen));
@@ -537,7 +548,7 @@ class JobImpl implements Job {
     const cp = this.cp;
     if (cp === undefined || cp.waiting > 0 || !cp.preCommitted) return;
     this.cp = undefined;
-    const checkpoint: Checkpoint = {
+    const stored: Checkpoint = {
       id: cp.id,
       offset: cp.offset,
       keyGroups: this.o.keyGroups,
@@ -545,12 +556,18 @@ class JobImpl implements Job {
       spec: this.o.spec,
       sinkPosition: cp.position ?? null,
       groups: cp.snaps,
+      ...(cp.base !== undefined ? { base: cp.base } : {}),
     };
+    // What a restart restores: the delta applied to its base.
+    const groups = cp.base === undefined ? cp.snaps : new Map([...this.baseGroups, ...cp.snaps]);
+    this.baseGroups = groups;
+    const checkpoint: Checkpoint = { ...stored, groups };
+    delete checkpoint.base;
     this.committing++;
     // Not tied to the generation: a checkpoint complete before a failure is valid and is kept.
     this.commitChain = this.commitChain.then(async () => {
       try {
-        await this.o.store.save(checkpoint.id, encodeCheckpoint(checkpoint));
+        await this.o.store.save(checkpoint.id, encodeCheckpoint(stored));
         this.last = checkpoint;
         this.checkpoints++;
         while (this.log.length > 0 && this.log[0]!.offset + this.log[0]!.batch.values.length <= checkpoint.offset) this.log.shift();
@@ -590,6 +607,7 @@ class JobImpl implements Job {
       await this.commitChain;
       this.pending = [];
       this.cp = undefined;
+      this.baseId = undefined;
       this._offset = this.last?.offset ?? this.startOffset;
       this.enqueuedSeq = this.seq - 1;
       try {

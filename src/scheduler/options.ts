@@ -63,6 +63,7 @@ export interface NormalizedJobOptions {
   store: CheckpointStore;
   everyRows: number;
   everyMs: number;
+  fullEvery: number;
   maxRestarts: number;
   windowMs: number;
   initialDelayMs: number;
@@ -74,7 +75,7 @@ export interface NormalizedJobOptions {
 }
 
 const JOB_FIELDS = ['adapter', 'operator', 'sink', 'keyed', 'workers', 'keyGroups', 'maxInFlight', 'checkpoints', 'restart', 'heartbeat', 'resume', 'faults'] as const;
-const CHECKPOINT_FIELDS = ['store', 'everyRows', 'everyMs'] as const;
+const CHECKPOINT_FIELDS = ['store', 'everyRows', 'everyMs', 'fullEvery'] as const;
 const RESTART_FIELDS = ['maxRestarts', 'windowMs', 'initialDelayMs', 'maxDelayMs'] as const;
 const HEARTBEAT_FIELDS = ['intervalMs', 'timeoutMs'] as const;
 const FAULT_KINDS = ['terminate', 'exit', 'throw', 'trap', 'hang'] as const;
@@ -116,6 +117,7 @@ export function normalizeJobOptions(options: unknown): NormalizedJobOptions {
       ? Infinity
       : number(cp.everyRows, 'checkpoints.everyRows', (x) => x === Infinity || (isInt(x) && x >= 1), 'a positive integer or Infinity');
   const everyMs = cp.everyMs === undefined ? 1000 : number(cp.everyMs, 'checkpoints.everyMs', (x) => x > 0, 'a positive number or Infinity');
+  const fullEvery = cp.fullEvery === undefined ? 1 : number(cp.fullEvery, 'checkpoints.fullEvery', (x) => isInt(x) && x >= 1, 'a positive integer');
 
   const rs = section(options.restart, 'restart', RESTART_FIELDS);
   const maxRestarts =
@@ -141,7 +143,7 @@ export function normalizeJobOptions(options: unknown): NormalizedJobOptions {
   const resume = options.resume === undefined ? false : boolean(options.resume, 'resume');
   const faults = faultsOf(options.faults);
   return {
-    adapter, spec, sink, keyed, workers, keyGroups, maxInFlight, store, everyRows, everyMs,
+    adapter, spec, sink, keyed, workers, keyGroups, maxInFlight, store, everyRows, everyMs, fullEvery,
     maxRestarts, windowMs, initialDelayMs, maxDelayMs, heartbeatIntervalMs, heartbeatTimeoutMs, resume, faults,
   };
 }

@@ -183,6 +183,16 @@ export interface CheckpointOptions {
    * @default 1000
    */
   everyMs?: number;
+  /**
+   * Every `fullEvery`-th checkpoint is full; those between are incremental:
+   * they hold only the key groups changed since the previous checkpoint and
+   * name it as their base, so a restore reads the chain back to the full one
+   * (a broken chain is refused, code `BROKEN_CHAIN`). The store must keep at
+   * least `fullEvery` checkpoints. A positive integer; 1: every checkpoint is
+   * full.
+   * @default 1
+   */
+  fullEvery?: number;
 }
 
 /**

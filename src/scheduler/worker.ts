@@ -9,7 +9,7 @@
 //                                          results f64 × rows | keys u32 × rows (| pad | times f64 × rows when timed);
 //                                          the worker runs the rows of its own key groups, in order, and writes their
 //                                          results in place)
-//   barrier { t, id }                     → snap { t, id, groups: [group, bytes][] }
+//   barrier { t, id, delta? }             → snap { t, id, groups: [group, bytes][] }   (delta: only the groups changed since the previous barrier)
 //   fault   { t, kind }                   testing: fail during the next batch
 //   flush   { t }                         → flushed { t, windows }  (window kinds: end of stream)
 //   (window kinds: every worker gets every row; out { t, seq, windows } carries the batch's tagged windows, src/keyed/windows.ts)
@@ -49,7 +49,7 @@ type Message =
   | InitMessage
   | { t: 'batch'; seq: number; values: Float64Array; keys?: Uint32Array; times?: Float64Array }
   | { t: 'shared'; seq: number; buffer: SharedArrayBuffer; rows: number; timed: boolean }
-  | { t: 'barrier'; id: number }
+  | { t: 'barrier'; id: number; delta?: boolean }
   | { t: 'fault'; kind: 'exit' | 'throw' | 'trap' | 'hang' }
   | { t: 'flush' }
   | { t: 'chunk'; id: number; module: WebAssembly.Module; spec: NormalizedSpec; values: Float64Array; skip: number }
@@ -118,8 +118,10 @@ export function runWorker(port: WorkerPort): void {
         break;
       }
       case 'barrier': {
+        // An incremental checkpoint takes the groups changed since the previous barrier; a full one, every group.
+        const changed = operator!.changedGroups();
         const snaps: [number, Uint8Array][] = [];
-        for (let g = groups[0]; g < groups[1]; g++) {
+        for (const g of message.delta === true ? changed : Array.from({ length: groups[1] - groups[0] }, (_, i) => groups[0] + i)) {
           const bytes = operator!.snapshotGroup(g);
           if (bytes !== undefined) snaps.push([g, bytes]);
         }
