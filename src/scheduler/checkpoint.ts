@@ -54,6 +54,8 @@ export interface Checkpoint {
   groups: Map<number, Uint8Array>;
   /** An incremental checkpoint: the id of the checkpoint it changes (absent: a full checkpoint). */
   base?: number;
+  /** Set by {@link latestCheckpoint}: checkpoints in the chain it was restored from (1: a full checkpoint). */
+  chainLength?: number;
 }
 
 /**
@@ -250,11 +252,11 @@ async function materialize(cp: Checkpoint, ids: readonly number[], store: { read
     chain.push(next);
     link = next;
   }
-  if (chain.length === 1) return cp;
+  if (chain.length === 1) return { ...cp, chainLength: 1 };
   const groups = new Map<number, Uint8Array>();
   for (let i = chain.length - 1; i >= 0; i--) for (const [g, bytes] of chain[i]!.groups) groups.set(g, bytes);
   const { base: _base, ...full } = cp;
-  return { ...full, groups };
+  return { ...full, groups, chainLength: chain.length };
 }
 
 /** Checks that a checkpoint was taken by a job of this shape. */

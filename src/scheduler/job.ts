@@ -54,6 +54,8 @@ interface PendingCheckpoint {
   id: number;
   /** Incremental: the checkpoint it changes. */
   base: number | undefined;
+  /** Its place in its chain (1: full). */
+  chain: number;
   afterSeq: number;
   offset: number;
   snaps: Map<number, Uint8Array>;
@@ -124,6 +126,8 @@ class JobImpl implements Job {
   private baseId: number | undefined;
   private baseGroups = new Map<number, Uint8Array>();
   private chain = 0;
+  /** The chain length of `last`. */
+  private lastChain = 0;
   private cp: PendingCheckpoint | undefined;
   private nextId = 1;
   private lastTrigger = now();
@@ -182,8 +186,10 @@ class JobImpl implements Job {
       if (checkpoint !== undefined) {
         checkCompatible(checkpoint, { spec: this.o.spec, keyGroups: this.o.keyGroups, keyed: this.o.keyed });
         this.last = checkpoint;
+        this.lastChain = checkpoint.chainLength ?? 1;
         this.startOffset = checkpoint.offset;
       }
+      this.continueChain();
       this.nextId = Math.max(0, ...ids) + 1;
     }
     this._offset = this.startOffset;
@@ -520,11 +526,12 @@ class JobImpl implements Job {
   private trigger(force = false): void {
     if (this.cp !== undefined || this.failure !== undefined) return;
     if (!force && this._offset === (this.last?.offset ?? this.startOffset)) return;
-    // After a start or a recovery the workers' changed groups are since `last`, whose chain length is unknown: the next is full.
+    // After a start or a recovery the workers' changed groups are since `last` (restored): the chain goes on from it.
     const delta = this.o.fullEvery > 1 && this.baseId !== undefined && this.chain < this.o.fullEvery;
     const cp: PendingCheckpoint = {
       id: this.nextId++,
       base: delta ? this.baseId : undefined,
+      chain: delta ? this.chain + 1 : 1,
       afterSeq: this.seq - 1,
       offset: this._offset,
       snaps: new Map(),
@@ -536,7 +543,7 @@ class JobImpl implements Job {
     this.lastTrigger = now();
     this.rowsSinceTrigger = 0;
     this.baseId = cp.id;
-    this.chain = delta ? this.chain + 1 : 1;
+    this.chain = cp.chain;
     for (const slot of this.slots) slot.handle.post({ t: 'barrier', id: cp.id, delta }, []);
     if (this.enqueuedSeq >= cp.afterSeq) {
       const gen = this.gen;
@@ -569,6 +576,7 @@ class JobImpl implements Job {
       try {
         await this.o.store.save(checkpoint.id, encodeCheckpoint(stored));
         this.last = checkpoint;
+        this.lastChain = cp.chain;
         this.checkpoints++;
         while (this.log.length > 0 && this.log[0]!.offset + this.log[0]!.batch.values.length <= checkpoint.offset) this.log.shift();
         await this.o.sink.commit(checkpoint.id);
@@ -579,6 +587,13 @@ class JobImpl implements Job {
         this.wake();
       }
     });
+  }
+
+  /** Fresh workers restored from `last`: the next incremental checkpoint builds on it. */
+  private continueChain(): void {
+    this.baseId = this.last?.id;
+    this.baseGroups = this.last?.groups ?? new Map();
+    this.chain = this.lastChain;
   }
 
   // ---- recovery -----------------------------------------------------------------
@@ -607,7 +622,7 @@ class JobImpl implements Job {
       await this.commitChain;
       this.pending = [];
       this.cp = undefined;
-      this.baseId = undefined;
+      this.continueChain();
       this._offset = this.last?.offset ?? this.startOffset;
       this.enqueuedSeq = this.seq - 1;
       try {
