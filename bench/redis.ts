@@ -1,32 +1,65 @@
 // Redis scale-out benchmark: rows/s with 1 and 2 worker processes against a
-// local redis-server (AOF, appendfsync always), and commit latency.
+// local redis-server (AOF, appendfsync always), back to back in one run, and
+// where the CPU goes: worker processes and redis-server, per row and per
+// commit, and commands (round trips) per commit. The 2-worker run's outputs
+// are checked against the 1-worker run's, entry for entry.
 //
 //   npx tsc -p tsconfig.json && node dist/bench/redis.js [--rows N] [--keys K] [--partitions P]
+//       [--op OP] [--format 1|2] [--read-entries N] [--rows-per-entry N] [--workers 1,2] [--fsync always|everysec] [--heartbeat-ms N] [--cpu-prof DIR]
 //
-// Needs redis-server on the PATH. Rows are produced before the workers start;
-// throughput is counted from the first partition taken to the last input
-// entry committed, so process start-up is left out.
+// Needs redis-server on the PATH (Linux: CPU times come from /proc). Rows are
+// produced before the workers start, and the bench holds every partition's
+// lease until all the workers have joined (so they split the partitions from
+// the start, as workers of a long-running job do); throughput is counted from
+// the leases' release to the last input entry committed, so process start-up
+// and the first rebalancing are left out. Defaults: the issue's workload (1.5e6 rows, 300 keys, 16
+// partitions, median of 50), job format 2.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { connectRedis } from '../src/redis/config.js';
-import { Commands, jobStatus } from '../src/redis/job.js';
+import { Commands, jobStatus, type JobFormat } from '../src/redis/job.js';
 import { createProducer } from '../src/redis/producer.js';
+import type { KernelSpec } from '../src/types.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const MAIN = path.resolve(here, '../src/redis/main.js');
 
 const { values: args } = parseArgs({
-  options: { rows: { type: 'string' }, keys: { type: 'string' }, partitions: { type: 'string' }, 'read-entries': { type: 'string' } },
+  options: {
+    rows: { type: 'string' },
+    keys: { type: 'string' },
+    partitions: { type: 'string' },
+    'read-entries': { type: 'string' },
+    'rows-per-entry': { type: 'string' },
+    op: { type: 'string' },
+    format: { type: 'string' },
+    workers: { type: 'string' },
+    'cpu-prof': { type: 'string' },
+    'heartbeat-ms': { type: 'string' },
+    fsync: { type: 'string' },
+  },
 });
-const ROWS = Number(args.rows ?? 400_000);
-const KEYS = Number(args.keys ?? 200);
+const ROWS = Number(args.rows ?? 1_500_000);
+const KEYS = Number(args.keys ?? 300);
 const PARTITIONS = Number(args.partitions ?? 16);
-const READ_ENTRIES = args['read-entries'] ?? '8';
+const READ_ENTRIES = args['read-entries'] ?? '16';
+const ROWS_PER_ENTRY = Number(args['rows-per-entry'] ?? 1000);
+const SPEC = { op: args.op ?? 'median', window: 50, minPeriods: 1 } as KernelSpec;
+const FORMAT = Number(args.format ?? 2) as JobFormat;
+const WORKERS = (args.workers ?? '1,2').split(',').map(Number);
+/** redis-server's appendfsync: always (every commit durable before its reply) or everysec. */
+const FSYNC = args.fsync ?? 'always';
+/** Workers heartbeat this often, so that in a run of a few seconds the 2 workers settle on their split at once. */
+const HEARTBEAT_MS = args['heartbeat-ms'] ?? '100';
+/** A directory: each worker writes a V8 CPU profile there (node --cpu-prof). */
+const CPU_PROF = args['cpu-prof'];
+/** Clock ticks per second of /proc/<pid>/stat times (USER_HZ, 100 on Linux). */
+const TICKS = 100;
 
 async function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -42,7 +75,7 @@ async function startRedis(): Promise<{ url: string; stop: () => void }> {
   const port = await freePort();
   const dir = mkdtempSync(path.join(tmpdir(), 'sk-bench-redis-'));
   const conf = path.join(dir, 'redis.conf');
-  writeFileSync(conf, [`port ${port}`, 'bind 127.0.0.1', `dir ${dir}`, 'appendonly yes', 'appendfsync always', 'save ""', 'logfile ""'].join('\n') + '\n');
+  writeFileSync(conf, [`port ${port}`, 'bind 127.0.0.1', `dir ${dir}`, 'appendonly yes', `appendfsync ${FSYNC}`, 'save ""', 'logfile ""'].join('\n') + '\n');
   const proc = spawn('redis-server', [conf], { stdio: ['ignore', 'pipe', 'pipe'] });
   await new Promise<void>((resolve, reject) => {
     let out = '';
@@ -62,17 +95,41 @@ async function startRedis(): Promise<{ url: string; stop: () => void }> {
 }
 
 interface RunResult {
+  job: string;
   workers: number;
   seconds: number;
   rowsPerSecond: number;
   commits: number;
   commitP50: number;
   commitP99: number;
+  /** CPU seconds of the worker processes and of redis-server during the run. */
+  workerCpu: number;
+  redisCpu: number;
+  /** Commands redis-server ran during the run, by name. */
+  calls: Record<string, number>;
+}
+
+/** User + system CPU seconds of a process so far. */
+function cpuOf(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / TICKS;
+}
+
+async function redisCpu(cmd: Commands): Promise<number> {
+  const info = await cmd.send<string>(['INFO', 'cpu']);
+  return ['used_cpu_sys', 'used_cpu_user'].reduce((a, k) => a + Number(new RegExp(`${k}:([\\d.]+)`).exec(info)![1]), 0);
+}
+
+async function commandCalls(cmd: Commands): Promise<Record<string, number>> {
+  const info = await cmd.send<string>(['INFO', 'commandstats']);
+  const calls: Record<string, number> = {};
+  for (const m of info.matchAll(/cmdstat_([a-z|]+):calls=(\d+)/g)) calls[m[1]!] = Number(m[2]);
+  return calls;
 }
 
 async function run(url: string, workers: number): Promise<RunResult> {
   const job = `bench-${workers}`;
-  const producer = await createProducer({ url, job, create: { partitions: PARTITIONS, spec: { op: 'mean', window: 50, minPeriods: 1 } }, maxRowsPerEntry: 100 });
+  const producer = await createProducer({ url, job, create: { partitions: PARTITIONS, spec: SPEC, format: FORMAT }, maxRowsPerEntry: ROWS_PER_ENTRY });
   const keys: string[] = [];
   const values: number[] = [];
   for (let i = 0; i < ROWS; i++) {
@@ -88,15 +145,14 @@ async function run(url: string, workers: number): Promise<RunResult> {
   await producer.close();
   const conn = await connectRedis({ url });
   const cmd = new Commands(conn);
-  let first = Infinity;
+  const held = Array.from({ length: PARTITIONS }, (_, p) => definition.keys.lease(p));
+  for (const lease of held) await cmd.send(['SET', lease, 'bench:hold']);
   const procs = Array.from({ length: workers }, () => {
-    const p = spawn(process.execPath, [MAIN, 'worker', '--redis', url, '--job', job, '--read-entries', READ_ENTRIES, '--lease-ms', '5000'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const prof = CPU_PROF !== undefined ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF] : [];
+    const p = spawn(process.execPath, [...prof, MAIN, 'worker', '--redis', url, '--job', job, '--read-entries', READ_ENTRIES, '--lease-ms', '5000', '--heartbeat-ms', HEARTBEAT_MS], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     const stopped = new Promise<Record<string, number>>((resolve) => {
-      p.stderr!.on('data', (c: Buffer) => {
-        err += c.toString();
-        if (first === Infinity && err.includes('"event":"acquired"')) first = performance.now();
-      });
+      p.stderr!.on('data', (c: Buffer) => (err += c.toString()));
       p.once('exit', () => {
         const line = err.split('\n').find((l) => l.includes('"event":"stopped"'));
         resolve(line !== undefined ? (JSON.parse(line) as Record<string, number>) : {});
@@ -104,12 +160,23 @@ async function run(url: string, workers: number): Promise<RunResult> {
     });
     return { p, stopped };
   });
+  // every worker is a member and has seen the others: let them take their partitions
+  while ((await cmd.send<number>(['ZCARD', definition.keys.members])) < workers) await new Promise((r) => setTimeout(r, 20));
+  await new Promise((r) => setTimeout(r, 3 * Number(HEARTBEAT_MS)));
+  await cmd.send(['CONFIG', 'RESETSTAT']);
+  const redisBefore = await redisCpu(cmd);
+  const cpuBefore = procs.reduce((a, { p }) => a + cpuOf(p.pid!), 0);
+  const first = performance.now();
+  await cmd.send(['DEL', ...held]);
   for (;;) {
     const status = await jobStatus(cmd, definition);
     if (status.every((s) => s.committedLast === s.inputLast)) break;
-    await new Promise((r) => setTimeout(r, 5));
+    await new Promise((r) => setTimeout(r, 20));
   }
   const end = performance.now();
+  const workerCpu = procs.reduce((a, { p }) => a + cpuOf(p.pid!), 0) - cpuBefore;
+  const redisCpuUsed = (await redisCpu(cmd)) - redisBefore;
+  const calls = await commandCalls(cmd);
   for (const { p } of procs) p.kill('SIGTERM');
   const stats = await Promise.all(procs.map(({ stopped }) => stopped));
   await conn.close();
@@ -117,18 +184,49 @@ async function run(url: string, workers: number): Promise<RunResult> {
   const commits = stats.reduce((a, s) => a + (s['commits'] ?? 0), 0);
   // the workers' percentiles, weighted by their commits (an approximation when they differ)
   const weighted = (k: string): number => stats.reduce((a, s) => a + (s[k] ?? 0) * (s['commits'] ?? 0), 0) / Math.max(1, commits);
-  return { workers, seconds, rowsPerSecond: ROWS / seconds, commits, commitP50: weighted('commitP50'), commitP99: Math.max(...stats.map((s) => s['commitP99'] ?? 0)) };
+  return { job, workers, seconds, rowsPerSecond: ROWS / seconds, commits, commitP50: weighted('commitP50'), commitP99: Math.max(...stats.map((s) => s['commitP99'] ?? 0)), workerCpu, redisCpu: redisCpuUsed, calls };
 }
+
+/** Whether two jobs' outputs hold the same entries (fields, not ids: the inputs were appended separately). */
+async function sameOutputs(url: string, a: string, b: string): Promise<boolean> {
+  const conn = await connectRedis({ url });
+  const cmd = new Commands(conn);
+  try {
+    for (let p = 0; p < PARTITIONS; p++) {
+      const [x, y] = await Promise.all([a, b].map((job) => cmd.send<[Buffer, Buffer[]][]>(['XRANGE', `out:{${job}:${p}}`, '-', '+'], true)));
+      if (x!.length !== y!.length) return false;
+      for (let i = 0; i < x!.length; i++) if (!Buffer.concat(x![i]![1]).equals(Buffer.concat(y![i]![1]))) return false;
+    }
+    return true;
+  } finally {
+    await conn.close();
+  }
+}
+
+const us = (seconds: number, n: number): string => ((seconds * 1e6) / Math.max(1, n)).toFixed(2);
 
 const redis = await startRedis();
 try {
-  console.log(`streamkernel Redis benchmark: ${ROWS} rows, ${KEYS} keys, ${PARTITIONS} partitions, mean window 50, appendfsync always, read-entries ${READ_ENTRIES}`);
-  for (const n of [1, 2]) {
+  console.log(
+    `streamkernel Redis benchmark: ${ROWS} rows, ${KEYS} keys, ${PARTITIONS} partitions, ${SPEC.op} window 50, job format ${FORMAT}, ${ROWS_PER_ENTRY} rows per entry, read-entries ${READ_ENTRIES}, appendfsync ${FSYNC}; load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`,
+  );
+  const results: RunResult[] = [];
+  for (const n of WORKERS) {
     const r = await run(redis.url, n);
+    results.push(r);
+    const rpc = (r.calls['evalsha'] ?? 0) / Math.max(1, r.commits);
+    const commands = Object.values(r.calls).reduce((a, c) => a + c, 0);
     console.log(
-      `${n} worker${n > 1 ? 's' : ' '}: ${Math.round(r.rowsPerSecond).toLocaleString('en-US').padStart(9)} rows/s  (${r.seconds.toFixed(2)} s, ${r.commits} commits, commit latency p50 ${r.commitP50.toFixed(2)} ms, p99 ${r.commitP99.toFixed(2)} ms)`,
+      `${n} worker${n > 1 ? 's' : ' '}: ${Math.round(r.rowsPerSecond).toLocaleString('en-US').padStart(9)} rows/s  (${r.seconds.toFixed(2)} s, ${r.commits} commits, commit latency p50 ${r.commitP50.toFixed(2)} ms, p99 ${r.commitP99.toFixed(2)} ms)\n` +
+        `           CPU: workers ${r.workerCpu.toFixed(2)} s (${us(r.workerCpu, ROWS)} µs/row), redis-server ${r.redisCpu.toFixed(2)} s (${us(r.redisCpu, ROWS)} µs/row, ${us(r.redisCpu, r.commits)} µs/commit); ` +
+        `${commands} commands (${(commands / Math.max(1, r.commits)).toFixed(1)} per commit: ${rpc.toFixed(2)} scripts, ${((r.calls['xrange'] ?? 0) / Math.max(1, r.commits)).toFixed(2)} XRANGE)`,
     );
   }
+  for (const r of results.slice(1)) {
+    const same = await sameOutputs(redis.url, results[0]!.job, r.job);
+    console.log(`${r.workers} workers / ${results[0]!.workers}: ${(r.rowsPerSecond / results[0]!.rowsPerSecond).toFixed(2)}×; outputs ${same ? 'identical' : 'DIFFER'}`);
+  }
+  console.log(`load average after: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
 } finally {
   redis.stop();
 }

@@ -8,16 +8,22 @@ export { SnapshotError } from './errors.js';
 export { normalizeSpec } from './spec.js';
 export { MAX_WINDOW } from './types.js';
 export type {
+  EwmDecay,
   EwmKernelSpec,
+  EwmOptions,
   EwmSpec,
   Kernel,
   KernelSpec,
   NormalizedEwmSpec,
   NormalizedRollingSpec,
   NormalizedSpec,
+  PlainRollingSpec,
+  QuantileRollingSpec,
   RollingOp,
   RollingSpec,
+  RollingWindow,
   SnapshotErrorCode,
+  VarRollingSpec,
 } from './types.js';
 
 async function runOnce(values: Float64Array | number[], spec: Parameters<typeof createKernel>[0]): Promise<Float64Array> {
@@ -82,13 +88,17 @@ export type {
   CountWindowSpec,
   Duration,
   DurationRollingSpec,
+  DurationText,
+  DurationUnit,
   EventTimeOptions,
   HoppingSpec,
   KeyMode,
+  KeyModeOf,
   LateRow,
   NormalizedCountWindowSpec,
   NormalizedDurationRollingSpec,
   NormalizedWindowSpec,
+  PushKeys,
   RollingOutput,
   SessionSpec,
   TimeAggregate,

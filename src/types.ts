@@ -3,20 +3,8 @@
 /** The window aggregates over count windows. */
 export type RollingOp = 'sum' | 'mean' | 'var' | 'std' | 'min' | 'max' | 'count' | 'median' | 'quantile';
 
-/**
- * A rolling aggregate over a trailing count window, with pandas'
- * `Series.rolling(window, min_periods)` semantics: the window holds the last
- * `window` rows including the current one, NaN is missing, and ±Infinity are
- * values.
- *
- * @example
- * ```ts
- * const spec: RollingSpec = { op: 'std', window: 20, minPeriods: 2 };
- * ```
- */
-export interface RollingSpec {
-  /** The aggregate. */
-  op: RollingOp;
+/** The part of a {@link RollingSpec} that every op has. */
+export interface RollingWindow {
   /** Rows in the window: an integer from 1 to {@link MAX_WINDOW}. */
   window: number;
   /**
@@ -25,38 +13,66 @@ export interface RollingSpec {
    * @default window
    */
   minPeriods?: number;
+}
+
+/** A rolling op with no parameter of its own (no `ddof`, no `q`). */
+export interface PlainRollingSpec extends RollingWindow {
+  /** The aggregate. */
+  op: 'sum' | 'mean' | 'min' | 'max' | 'count' | 'median';
+  ddof?: never;
+  q?: never;
+}
+
+/** Rolling `var` or `std`. */
+export interface VarRollingSpec extends RollingWindow {
+  /** The aggregate. */
+  op: 'var' | 'std';
   /**
-   * Delta degrees of freedom of `var` and `std`: the divisor is `n - ddof`.
-   * A non-negative integer. Only for `var` and `std`.
+   * Delta degrees of freedom: the divisor is `n - ddof`. A non-negative integer.
    * @default 1
    */
   ddof?: number;
-  /**
-   * The quantile of `quantile`, in [0, 1], with pandas' linear interpolation.
-   * Required for `quantile`, not allowed elsewhere.
-   */
-  q?: number;
+  q?: never;
+}
+
+/** Rolling `quantile`: `q` is required. */
+export interface QuantileRollingSpec extends RollingWindow {
+  /** The aggregate. */
+  op: 'quantile';
+  /** The quantile, in [0, 1], with pandas' linear interpolation. */
+  q: number;
+  ddof?: never;
 }
 
 /**
- * An exponentially weighted mean with pandas' `Series.ewm(...).mean()`
- * semantics (`ignore_na=False`). Give exactly one of `alpha`, `span`,
- * `halflife` and `com`.
+ * A rolling aggregate over a trailing count window, with pandas'
+ * `Series.rolling(window, min_periods)` semantics: the window holds the last
+ * `window` rows including the current one, NaN is missing, and ±Infinity are
+ * values. A union by `op`, so that `quantile` without `q`, or `q` or `ddof`
+ * on an op without it, is a compile error (and, for JavaScript, a run-time
+ * `TypeError` still).
  *
  * @example
  * ```ts
- * const spec: EwmSpec = { span: 10, adjust: false };
+ * const spec: RollingSpec = { op: 'std', window: 20, minPeriods: 2 };
  * ```
  */
-export interface EwmSpec {
-  /** Smoothing factor, in (0, 1]. */
-  alpha?: number;
-  /** Span, ≥ 1: alpha = 2 / (span + 1). */
-  span?: number;
-  /** Half-life in rows, > 0: alpha = 1 − exp(ln(0.5) / halflife). */
-  halflife?: number;
-  /** Center of mass, ≥ 0: alpha = 1 / (1 + com). */
-  com?: number;
+export type RollingSpec = PlainRollingSpec | VarRollingSpec | QuantileRollingSpec;
+
+/**
+ * A {@link RollingSpec}'s fields without the union's pairing of op and
+ * parameters: for code that assembles a spec from input known only at run
+ * time (the CLI's flags), which `normalizeSpec` then checks. Not exported
+ * from the package.
+ */
+export interface RollingSpecFields extends RollingWindow {
+  op: RollingOp;
+  ddof?: number;
+  q?: number;
+}
+
+/** The options of an {@link EwmSpec} besides its decay. */
+export interface EwmOptions {
   /**
    * Divide by the decaying sum of weights (pandas' `adjust=True`) rather than
    * use the recursive form.
@@ -70,18 +86,38 @@ export interface EwmSpec {
   minPeriods?: number;
 }
 
+/** The decay of an {@link EwmSpec}: exactly one of `alpha`, `span`, `halflife`, `com`. */
+export type EwmDecay =
+  | { /** Smoothing factor, in (0, 1]. */ alpha: number; span?: never; halflife?: never; com?: never }
+  | { /** Span, ≥ 1: alpha = 2 / (span + 1). */ span: number; alpha?: never; halflife?: never; com?: never }
+  | { /** Half-life in rows, > 0: alpha = 1 − exp(ln(0.5) / halflife). */ halflife: number; alpha?: never; span?: never; com?: never }
+  | { /** Center of mass, ≥ 0: alpha = 1 / (1 + com). */ com: number; alpha?: never; span?: never; halflife?: never };
+
 /**
- * An {@link EwmSpec} for {@link createKernel}, marked by its op.
+ * An exponentially weighted mean with pandas' `Series.ewm(...).mean()`
+ * semantics (`ignore_na=False`). Give exactly one of `alpha`, `span`,
+ * `halflife` and `com` (none, or two, is a compile error, and a run-time
+ * `TypeError` for JavaScript).
+ *
+ * @example
+ * ```ts
+ * const spec: EwmSpec = { span: 10, adjust: false };
+ * ```
+ */
+export type EwmSpec = EwmOptions & EwmDecay;
+
+/**
+ * An {@link EwmSpec} for {@link createKernel}, marked by its op (`op: 'ewm'`).
  *
  * @example
  * ```ts
  * const spec: EwmKernelSpec = { op: 'ewm', halflife: 5 };
  * ```
  */
-export interface EwmKernelSpec extends EwmSpec {
+export type EwmKernelSpec = EwmSpec & {
   /** Always `'ewm'`. */
   op: 'ewm';
-}
+};
 
 /**
  * What {@link createKernel} builds: a rolling aggregate or an exponentially weighted mean.
@@ -189,7 +225,18 @@ export type TimeOp = RollingOp | 'first' | 'last';
  * const d: Duration = '1m30s'; // 90 000 ms
  * ```
  */
-export type Duration = number | string;
+export type Duration = number | DurationText;
+
+/** A unit of a {@link DurationText}. */
+export type DurationUnit = 'ms' | 's' | 'm' | 'h' | 'd';
+type DurationPart = `${number}${DurationUnit}`;
+/**
+ * A duration as text, one to three `<number><unit>` parts (`'5s'`, `'1m30s'`,
+ * `'1h2m3s'`): a typo such as `'five seconds'` or `'5 s'` is a compile error.
+ * Text known only at run time (command-line flags, say) is checked when the
+ * spec is: pass it `as DurationText`, or parse it first with `parseDuration`.
+ */
+export type DurationText = DurationPart | `${DurationPart}${DurationPart}` | `${DurationPart}${DurationPart}${DurationPart}`;
 
 /** Which rows a duration window `(t − d, t]` holds at each end, as pandas' `closed`. */
 export type ClosedSide = 'right' | 'left' | 'both' | 'neither';
@@ -443,8 +490,19 @@ export interface RollingOutput {
   values: Float64Array;
 }
 
-/** Rolling-by-duration operator: see {@link createTimeRolling}. */
-export interface TimeRolling {
+/** The key mode a spec asks for: its `keys`, or `'none'` when it names none. */
+export type KeyModeOf<S> = 'keys' extends keyof S ? (S extends { keys: infer K extends KeyMode } ? K : KeyMode) : 'none';
+
+/**
+ * The keys a `push` takes in key mode `K`: none when unkeyed (so keys
+ * pushed to an unkeyed operator are a compile error), ids in `'number'`
+ * mode, strings in `'string'` mode, either when the mode is known only at
+ * run time.
+ */
+export type PushKeys<K extends KeyMode = KeyMode> = [K] extends ['none'] ? [] : [K] extends ['number'] ? [keys?: Uint32Array | readonly number[]] : [K] extends ['string'] ? [keys?: readonly string[]] : [keys?: BatchKeys];
+
+/** Rolling-by-duration operator: see {@link createTimeRolling}. `K`: its key mode. */
+export interface TimeRolling<K extends KeyMode = KeyMode> {
   /** The normalized spec (durations in ms, defaults filled in). */
   readonly spec: Readonly<NormalizedDurationRollingSpec>;
   /** Number of live keys held in WASM memory. */
@@ -454,7 +512,7 @@ export interface TimeRolling {
    * rows are checked first; a bad row throws naming its index and nothing of
    * the batch is processed.
    */
-  push(timestamps: Float64Array | readonly number[], values: Float64Array | readonly number[], keys?: BatchKeys): RollingOutput;
+  push(timestamps: Float64Array | readonly number[], values: Float64Array | readonly number[], ...keys: PushKeys<K>): RollingOutput;
   /** End of stream: releases every row held for out-of-order arrival. */
   flush(): RollingOutput;
   /** Every key's window, held rows and counters as versioned, checksummed bytes. */
@@ -465,8 +523,8 @@ export interface TimeRolling {
   dispose(): void;
 }
 
-/** Event-time window operator: see {@link createWindows}. */
-export interface WindowOperator {
+/** Event-time window operator: see {@link createWindows}. `K`: its key mode. */
+export interface WindowOperator<K extends KeyMode = KeyMode> {
   /** The normalized spec (durations in ms, defaults filled in). */
   readonly spec: Readonly<NormalizedWindowSpec>;
   /** The current watermark (−Infinity before the first row). */
@@ -474,7 +532,7 @@ export interface WindowOperator {
   /** Rows sent to the late side output so far. */
   readonly lateCount: number;
   /** Processes rows and returns the windows that fired and the late rows. */
-  push(timestamps: Float64Array | readonly number[], values: Float64Array | readonly number[], keys?: BatchKeys): WindowOutput;
+  push(timestamps: Float64Array | readonly number[], values: Float64Array | readonly number[], ...keys: PushKeys<K>): WindowOutput;
   /** End of stream: emits every window not emitted yet. Later pushes throw until `reset()`. */
   flush(): WindowOutput;
   /** Open windows, watermark, keys and counters as versioned, checksummed bytes for {@link restoreWindows}. */
@@ -485,12 +543,12 @@ export interface WindowOperator {
   dispose(): void;
 }
 
-/** Count-window operator: see {@link createCountWindows}. */
-export interface CountWindowOperator {
+/** Count-window operator: see {@link createCountWindows}. `K`: its key mode. */
+export interface CountWindowOperator<K extends KeyMode = KeyMode> {
   /** The normalized spec (defaults filled in). */
   readonly spec: Readonly<NormalizedCountWindowSpec>;
   /** Processes rows (in arrival order per key) and returns completed windows. */
-  push(values: Float64Array | readonly number[], keys?: BatchKeys): WindowOutput;
+  push(values: Float64Array | readonly number[], ...keys: PushKeys<K>): WindowOutput;
   /** End of stream: emits every partial window (its `end` tells how many rows it got). */
   flush(): WindowOutput;
   /** Every key's open windows, keys and counters as versioned, checksummed bytes for {@link restoreCountWindows}. */

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseValue } from '../src/cli/parse.js';
+import { parseValue } from '../src/number-text.js';
 import { createKernel, type KernelSpec } from '../src/index.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));

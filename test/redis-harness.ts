@@ -11,7 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { createKernel } from '../dist/src/kernel.js';
 import type { Kernel, KernelSpec } from '../src/types.js';
 import { connectRedis, type RedisConnection } from '../src/redis/config.js';
-import { decodePartitionState, formatValues, decodeRows } from '../src/redis/codec.js';
+import { decodePartitionState, formatValues, decodeRows, encodeColumn } from '../src/redis/codec.js';
+import { PartitionState } from '../src/redis/keyed.js';
 import { Commands, jobStatus, readJob, type Job } from '../src/redis/job.js';
 import { mulberry32 } from './adversarial.js';
 
@@ -41,6 +42,8 @@ export interface ServerOptions {
   user?: { name: string; password: string };
   /** TLS only, with these PEM files. */
   tls?: { cert: string; key: string; ca: string };
+  /** A Redis Cluster node (fails over after 1 s without its master). */
+  cluster?: boolean;
 }
 
 export class RedisServer {
@@ -67,6 +70,9 @@ export class RedisServer {
       'logfile ""',
     ];
     if (options.password !== undefined) lines.push(`requirepass ${options.password}`);
+    if (options.cluster === true) {
+      lines.push('cluster-enabled yes', 'cluster-config-file nodes.conf', 'cluster-node-timeout 1000', 'cluster-replica-validity-factor 0', 'cluster-require-full-coverage no');
+    }
     if (options.user !== undefined) lines.push(`user ${options.user.name} on >${options.user.password} ~* &* +@all`);
     if (options.tls !== undefined) {
       lines.push(`tls-port ${port}`, `tls-cert-file ${options.tls.cert}`, `tls-key-file ${options.tls.key}`, `tls-ca-cert-file ${options.tls.ca}`, 'tls-auth-clients no');
@@ -226,12 +232,33 @@ export async function waitDrained(cmd: Commands, job: Job, timeoutMs = 60_000): 
   await waitFor(`job '${job.name}' to drain`, async () => (await jobStatus(cmd, job)).every((s) => s.committedLast === s.inputLast), timeoutMs);
 }
 
-type Entry = [string, string[]];
+type Entry = [Buffer, Buffer[]];
 
-function fieldsOf(flat: string[]): Record<string, string> {
-  const fields: Record<string, string> = {};
-  for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i]!] = flat[i + 1]!;
+function fieldsOf(flat: Buffer[]): Record<string, Buffer> {
+  const fields: Record<string, Buffer> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i]!.toString()] = flat[i + 1]!;
   return fields;
+}
+
+/** A format-2 partition's key-group state records by field (HGETALL's reply, an array in RESP2 and an object here). */
+export async function stateRecords(cmd: Commands, job: Job, p: number): Promise<Map<string, Buffer>> {
+  const reply = await cmd.send<Buffer[] | Record<string, Buffer>>(['HGETALL', job.keys.state(p)], true);
+  if (!Array.isArray(reply)) return new Map(Object.entries(reply));
+  const out = new Map<string, Buffer>();
+  for (let i = 0; i < reply.length; i += 2) out.set(reply[i]!.toString(), reply[i + 1]!);
+  return out;
+}
+
+/** Every key's kernel snapshot in a partition's checkpoint: `state` (format 1) or the key-group hash (format 2). */
+export async function checkpointSnapshots(cmd: Commands, job: Job, p: number): Promise<Map<string, Uint8Array>> {
+  if (job.format === 1) {
+    const state = await cmd.send<Buffer | null>(['HGET', job.keys.checkpoint(p), 'state'], true);
+    return state === null ? new Map<string, Uint8Array>() : decodePartitionState(new Uint8Array(state));
+  }
+  const state = await PartitionState.create(job.spec);
+  for (const [group, record] of await stateRecords(cmd, job, p)) state.restoreGroup(Number(group), new Uint8Array(record));
+  state.checkRestored();
+  return state.snapshots();
 }
 
 /**
@@ -246,14 +273,16 @@ export async function verifyJob(cmd: Commands, name: string): Promise<number> {
   const job = await readJob(cmd, name);
   let rows = 0;
   for (let p = 0; p < job.partitions; p++) {
-    const input = await cmd.send<Entry[]>(['XRANGE', job.keys.input(p), '-', '+']);
-    const output = await cmd.send<Entry[]>(['XRANGE', job.keys.output(p), '-', '+']);
+    const input = await cmd.send<Entry[]>(['XRANGE', job.keys.input(p), '-', '+'], true);
+    const output = await cmd.send<Entry[]>(['XRANGE', job.keys.output(p), '-', '+'], true);
     const kernels = new Map<string, Kernel>();
     const spec: KernelSpec = job.spec;
     if (output.length !== input.length) throw new Error(`partition ${p}: ${output.length} output entries for ${input.length} input entries`);
     for (let i = 0; i < input.length; i++) {
-      const [id, flat] = input[i]!;
-      const [outId, outFlat] = output[i]!;
+      const id = input[i]![0].toString();
+      const flat = input[i]![1];
+      const outId = output[i]![0].toString();
+      const outFlat = output[i]![1];
       if (outId !== id) throw new Error(`partition ${p} entry ${i}: output id ${outId}, input id ${id}`);
       const fields = fieldsOf(flat);
       const batch = decodeRows(fields);
@@ -266,16 +295,20 @@ export async function verifyJob(cmd: Commands, name: string): Promise<number> {
         expected[j] = kernel.push(new Float64Array([batch.values[j]!]))[0]!;
       }
       const got = fieldsOf(outFlat);
-      if (got['k'] !== fields['k']) throw new Error(`partition ${p} entry ${id}: keys differ`);
-      if (got['v'] !== formatValues(expected)) throw new Error(`partition ${p} entry ${id}: results differ:\n got      ${got['v']}\n expected ${formatValues(expected)}`);
+      if (!got['k']?.equals(fields['k']!)) throw new Error(`partition ${p} entry ${id}: keys differ`);
+      if (job.format === 2) {
+        // format 2: results as little-endian doubles, compared bit for bit
+        if (got['v'] !== undefined || !got['x']?.equals(encodeColumn(expected))) throw new Error(`partition ${p} entry ${id}: results differ (binary column x)`);
+      } else if (got['v']?.toString() !== formatValues(expected)) {
+        throw new Error(`partition ${p} entry ${id}: results differ:\n got      ${got['v']?.toString()}\n expected ${formatValues(expected)}`);
+      }
       rows += batch.values.length;
     }
     const [last, entries] = await cmd.send<(string | null)[]>(['HMGET', job.keys.checkpoint(p), 'last', 'entries']);
-    const inputLast = input.at(-1)?.[0] ?? '0-0';
+    const inputLast = input.at(-1)?.[0].toString() ?? '0-0';
     if ((last ?? '0-0') !== inputLast) throw new Error(`partition ${p}: checkpoint at ${last}, input ends at ${inputLast}`);
     if (Number(entries ?? 0) !== input.length) throw new Error(`partition ${p}: checkpoint counts ${entries} entries, input has ${input.length}`);
-    const state = await cmd.send<Buffer | null>(['HGET', job.keys.checkpoint(p), 'state'], true);
-    const snapshots = state === null ? new Map<string, Uint8Array>() : decodePartitionState(new Uint8Array(state));
+    const snapshots = await checkpointSnapshots(cmd, job, p);
     if (snapshots.size !== kernels.size) throw new Error(`partition ${p}: checkpoint holds ${snapshots.size} keys, reference ${kernels.size}`);
     for (const [key, kernel] of kernels) {
       const snap = snapshots.get(key);
@@ -288,4 +321,72 @@ export async function verifyJob(cmd: Commands, name: string): Promise<number> {
     }
   }
   return rows;
+}
+
+/** A Redis Cluster on loopback: 3 masters, each with one replica (6 servers, AOF with appendfsync always). */
+export class RedisCluster {
+  private constructor(readonly nodes: RedisServer[]) {}
+
+  static async start(): Promise<RedisCluster> {
+    const nodes: RedisServer[] = [];
+    try {
+      for (let i = 0; i < 6; i++) nodes.push(await RedisServer.start({ cluster: true }));
+      const create = spawnSync('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '1', '--cluster-yes'], { encoding: 'utf8', timeout: 30_000 });
+      if (create.status !== 0) throw new Error(`redis-cli --cluster create failed (${create.error?.message ?? create.status}): ${create.stdout}${create.stderr}`);
+      const cluster = new RedisCluster(nodes);
+      await cluster.waitHealthy();
+      return cluster;
+    } catch (err) {
+      for (const n of nodes) await n.stop();
+      throw err;
+    }
+  }
+
+  url(): string {
+    return this.nodes[0]!.url();
+  }
+
+  private cli(node: RedisServer, ...args: string[]): string {
+    return spawnSync('redis-cli', ['-p', String(node.port), ...args], { encoding: 'utf8', timeout: 10_000 }).stdout ?? '';
+  }
+
+  private live(): RedisServer[] {
+    return this.nodes.filter((n) => n.proc !== undefined);
+  }
+
+  /** A node's replication role: 'master' or 'slave'. */
+  role(node: RedisServer): string {
+    return /role:(\w+)/.exec(this.cli(node, 'INFO', 'replication'))?.[1] ?? 'unknown';
+  }
+
+  /** Waits until a master's replica has received every write the master had taken when called. */
+  async replicated(master: RedisServer): Promise<void> {
+    const offset = Number(/master_repl_offset:(\d+)/.exec(this.cli(master, 'INFO', 'replication'))?.[1]);
+    await waitFor('the replica to catch up', () => Number(/slave0:.*offset=(\d+)/.exec(this.cli(master, 'INFO', 'replication'))?.[1] ?? -1) >= offset);
+  }
+
+  /** A running master that holds slots, other than the node the URL names. */
+  master(): RedisServer {
+    return this.live().find((n) => n !== this.nodes[0] && /role:master/.test(this.cli(n, 'INFO', 'replication')) && /connected_slaves:1/.test(this.cli(n, 'INFO', 'replication')))!;
+  }
+
+  /** Waits until every live node sees the cluster as ok, with 3 masters each answered by a live node. */
+  async waitHealthy(timeoutMs = 30_000): Promise<void> {
+    await waitFor(
+      'the cluster to be healthy',
+      () =>
+        this.live().every((n) => {
+          if (!/cluster_state:ok/.test(this.cli(n, 'CLUSTER', 'INFO'))) return false;
+          const masters = this.cli(n, 'CLUSTER', 'NODES')
+            .split('\n')
+            .filter((l) => / master /.test(` ${l.split(' ')[2]?.replace(/,/g, ' ')} `) && !/fail/.test(l.split(' ')[2] ?? '') && / \d+-\d+/.test(l));
+          return masters.length === 3;
+        }),
+      timeoutMs,
+    );
+  }
+
+  async stop(): Promise<void> {
+    for (const n of this.nodes) await n.stop();
+  }
 }

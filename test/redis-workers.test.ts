@@ -19,12 +19,12 @@ afterEach(async () => {
   cleanup = [];
 });
 
-async function setup(job: string, spec: object = SPEC) {
+async function setup(job: string, spec: object = SPEC, format: 1 | 2 = 1) {
   const server = await RedisServer.start();
   cleanup.push(() => server.stop());
   const { conn, cmd } = await connect(server.url());
   cleanup.push(() => conn.close());
-  const producer = await createProducer({ url: server.url(), job, create: { partitions: PARTITIONS, spec: spec as typeof SPEC }, maxRowsPerEntry: 40, maxOutageMs: 20_000 });
+  const producer = await createProducer({ url: server.url(), job, create: { partitions: PARTITIONS, spec: spec as typeof SPEC, format }, maxRowsPerEntry: 40, maxOutageMs: 20_000 });
   cleanup.push(() => producer.close());
   const workers: WorkerProcess[] = [];
   // worker logs, for a failed run: $TMPDIR/streamkernel-redis-logs/<job>-<n>.log
@@ -68,35 +68,40 @@ function allLogs(workers: WorkerProcess[]): string {
   return workers.map((w) => w.stderr).join('\n');
 }
 
+/** ' (job format 2: …)' for the format-2 runs of a scenario; format 1 keeps the scenario's name. */
+const named = (name: string, format: 1 | 2): string => (format === 1 ? name : `${name} (job format 2: binary columns, incremental key-group state)`);
+
 describe('redis workers', () => {
-  test('3 workers, SIGKILLed at seeded points: output equals the single-process reference', async () => {
-    const s = await setup('killjob');
-    for (let i = 0; i < 3; i++) s.spawnWorker();
-    await ready(s.workers);
-    const next = rng(20240611);
-    const rows = makeRows(7, 12_000, 30);
-    const chunks = 60;
-    const points = [10 + Math.floor(next() * 15), 30 + Math.floor(next() * 15)];
-    const killed: WorkerProcess[] = [];
-    const killOne = async (): Promise<void> => {
-      const live = s.workers.filter((w) => w.proc.exitCode === null && w.proc.signalCode === null);
-      // kill one that holds partitions, so the kill always costs something
-      await waitFor('a worker holding partitions', () => live.some((w) => w.owned().size > 0));
-      const holders = live.filter((w) => w.owned().size > 0);
-      const victim = holders[Math.floor(next() * holders.length)]!;
-      await victim.kill();
-      killed.push(victim);
-      s.spawnWorker();
-    };
-    await feed(s.producer, rows, chunks, { [points[0]!]: killOne, [points[1]!]: killOne });
-    const checked = await finish(s);
-    expect(checked).toBe(rows.keys.length);
-    expect(killed).toHaveLength(2);
-    for (const w of killed) expect(w.proc.signalCode).toBe('SIGKILL');
-    // the survivors took over the dead workers' partitions from their checkpoints
-    const takeovers = s.workers.flatMap((w) => w.events()).filter((e) => e['event'] === 'acquired' && e['from'] !== '0-0');
-    expect(takeovers.length).toBeGreaterThan(0);
-  });
+  for (const format of [1, 2] as const) {
+    test(named('3 workers, SIGKILLed at seeded points: output equals the single-process reference', format), async () => {
+      const s = await setup(`killjob${format}`, SPEC, format);
+      for (let i = 0; i < 3; i++) s.spawnWorker();
+      await ready(s.workers);
+      const next = rng(20240611);
+      const rows = makeRows(7, 12_000, 30);
+      const chunks = 60;
+      const points = [10 + Math.floor(next() * 15), 30 + Math.floor(next() * 15)];
+      const killed: WorkerProcess[] = [];
+      const killOne = async (): Promise<void> => {
+        const live = s.workers.filter((w) => w.proc.exitCode === null && w.proc.signalCode === null);
+        // kill one that holds partitions, so the kill always costs something
+        await waitFor('a worker holding partitions', () => live.some((w) => w.owned().size > 0));
+        const holders = live.filter((w) => w.owned().size > 0);
+        const victim = holders[Math.floor(next() * holders.length)]!;
+        await victim.kill();
+        killed.push(victim);
+        s.spawnWorker();
+      };
+      await feed(s.producer, rows, chunks, { [points[0]!]: killOne, [points[1]!]: killOne });
+      const checked = await finish(s);
+      expect(checked).toBe(rows.keys.length);
+      expect(killed).toHaveLength(2);
+      for (const w of killed) expect(w.proc.signalCode).toBe('SIGKILL');
+      // the survivors took over the dead workers' partitions from their checkpoints
+      const takeovers = s.workers.flatMap((w) => w.events()).filter((e) => e['event'] === 'acquired' && e['from'] !== '0-0');
+      expect(takeovers.length).toBeGreaterThan(0);
+    });
+  }
 
   test('a zombie (SIGSTOP past its lease, then SIGCONT) is fenced: its commits are rejected, nothing duplicated', async () => {
     const s = await setup('zombiejob', { op: 'median', window: 5, minPeriods: 1 });
@@ -161,24 +166,26 @@ describe('redis workers', () => {
     expect(allLogs(s.workers)).not.toMatch(/"event":"failed"/);
   });
 
-  test('Redis SIGKILLed and restarted from its AOF: checkpoints and outputs stay consistent, the job completes', async () => {
-    const s = await setup('restartjob', { op: 'sum', window: 4, minPeriods: 1 });
-    for (let i = 0; i < 2; i++) s.spawnWorker();
-    await ready(s.workers);
-    const rows = makeRows(3, 8_000, 20);
-    await feed(s.producer, rows, 40, {
-      20: async () => {
-        await waitFor('both workers busy', () => s.workers.every((w) => w.owned().size > 0));
-        await s.server.kill();
-        await sleep(400);
-        await s.server.launch();
-      },
+  for (const format of [1, 2] as const) {
+    test(named('Redis SIGKILLed and restarted from its AOF: checkpoints and outputs stay consistent, the job completes', format), async () => {
+      const s = await setup(`restartjob${format}`, { op: 'sum', window: 4, minPeriods: 1 }, format);
+      for (let i = 0; i < 2; i++) s.spawnWorker();
+      await ready(s.workers);
+      const rows = makeRows(3, 8_000, 20);
+      await feed(s.producer, rows, 40, {
+        20: async () => {
+          await waitFor('both workers busy', () => s.workers.every((w) => w.owned().size > 0));
+          await s.server.kill();
+          await sleep(400);
+          await s.server.launch();
+        },
+      });
+      const checked = await finish(s);
+      expect(checked).toBe(rows.keys.length);
+      // the workers noticed the outage and carried on (no worker failed)
+      expect(allLogs(s.workers)).toMatch(/"what":"redis-reconnected"/);
+      expect(allLogs(s.workers)).not.toMatch(/"event":"failed"/);
+      for (const w of s.workers) expect(await w.exited).toBe(0);
     });
-    const checked = await finish(s);
-    expect(checked).toBe(rows.keys.length);
-    // the workers noticed the outage and carried on (no worker failed)
-    expect(allLogs(s.workers)).toMatch(/"what":"redis-reconnected"/);
-    expect(allLogs(s.workers)).not.toMatch(/"event":"failed"/);
-    for (const w of s.workers) expect(await w.exited).toBe(0);
-  });
+  }
 });

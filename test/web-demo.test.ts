@@ -10,7 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createKernel, type KernelSpec } from '../src/index.js';
+import { createKernel, rollingByTime, windowsByTime, type KernelSpec } from '../src/index.js';
 // @ts-expect-error: plain ESM without types, shared with the page
 import { generateSeries } from '../web/data.js';
 
@@ -187,9 +187,170 @@ describe('demo web page', () => {
     // A million points are plotted as a min/max envelope: two points per column.
     expect(got.plotted).toEqual([4000, 4000, 4000, 4000, 4000, 4000]);
     expect(await page.textContent('#plot-note')).toMatch(/min\/max envelope of 1,000,000 points/);
+    // Row numbers on the x axis are compact, so they do not overlap (was: 1000000 next to 1200000).
+    expect(await page.evaluate(() => (window as unknown as { __demo: { plot: { axes: { values: (u: unknown, s: number[]) => string[] }[] } } }).__demo.plot.axes[0]!.values(null, [0, 250_000, 1_000_000]))).toEqual(['0', '250K', '1M']);
     expect(await page.textContent('#throughput')).toMatch(/1,000,000 rows × 4 ops: kernels [\d.]+ M rows\/s/);
     expect((page as Page & { errors?: string[] }).errors).toEqual([]);
     await page.screenshot({ path: path.join(ARTIFACTS, 'web-demo-generated.png'), fullPage: true });
     await page.close();
   }, 120_000);
+
+  // ---- Streams: keys, time, time windows, errors, live (issue 18, item 7) ----
+
+  type Plotted = { data: (number | null | undefined)[][]; labels: string[]; note: string; nonFinite: string[] };
+  const plotted = (page: Page): Promise<Plotted> =>
+    page.evaluate(() => {
+      const d = (window as unknown as { __demo: { plotData: ArrayLike<number | null | undefined>[]; plot: { series: { label: string }[] } } }).__demo;
+      return {
+        data: d.plotData.map((s) => Array.from(s)),
+        labels: d.plot.series.map((s) => s.label),
+        note: document.getElementById('plot-note')!.textContent!,
+        nonFinite: [...document.querySelectorAll('#nonfinite-note li')].map((li) => li.textContent!),
+      };
+    });
+
+  async function loadCsv(page: Page, name: string, csv: string, columns: { value?: string; key?: string; time?: string }): Promise<void> {
+    const file = path.join(dir, name);
+    writeFileSync(file, csv);
+    await page.setInputFiles('[data-testid=file]', file);
+    await page.waitForSelector('body[data-status="header"]');
+    if (columns.value) await page.selectOption('#column', columns.value);
+    if (columns.key) await page.selectOption('#key-column', columns.key);
+    if (columns.time) await page.selectOption('#time-column', columns.time);
+    await page.click('[data-testid=load]');
+    await page.waitForSelector('body[data-status="loaded"], body[data-status="error"]');
+  }
+
+  // stocks.csv as vega-datasets has it: symbols one after another, dates as 'Jan 1 2000'.
+  const SYMBOLS = ['MSFT', 'AMZN', 'IBM'];
+  const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+  const stocks = SYMBOLS.flatMap((symbol, k) =>
+    Array.from({ length: 24 }, (_, m) => ({ symbol, t: Date.UTC(2000 + Math.floor(m / 12), m % 12, 1), text: `${MONTHS[m % 12]} 1 ${2000 + Math.floor(m / 12)}`, price: m === 5 && k === 1 ? NaN : 10 * (k + 1) + m + (m % 3) / 4 })),
+  );
+  const stocksCsv = 'symbol,date,price\n' + stocks.map((r) => `${r.symbol},${r.text},${Number.isNaN(r.price) ? '' : r.price}`).join('\n') + '\n';
+
+  /** A key's plotted points (x in ms, value), rows of other keys (undefined) left out. */
+  function pointsOf(p: Plotted, label: string): [number, number | null][] {
+    const k = p.labels.indexOf(label);
+    expect(k, label).toBeGreaterThan(0);
+    return p.data[0]!.flatMap((x, i) => (p.data[k]![i] === undefined ? [] : [[Math.round(x! * 1000), p.data[k]![i] ?? null] as [number, number | null]]));
+  }
+
+  it('regression: stocks.csv (symbol, date, price) plots one series per symbol against time, not every symbol mixed into one; rolling by duration and tumbling equal the library', async () => {
+    const page = await openPage();
+    await loadCsv(page, 'stocks.csv', stocksCsv, { key: 'symbol', time: 'date' });
+    expect(await page.inputValue('#column')).toBe('price'); // the first numeric column
+    expect(await page.textContent('#data-info')).toMatch(/column price, key symbol \(3 keys\), time date \(dates in date are not ISO 8601: read by the browser, as UTC\): 72 points/);
+    await chooseOps(page, ['mean', 'max']);
+    const ts = Float64Array.from(stocks, (r) => r.t);
+    const vs = Float64Array.from(stocks, (r) => r.price);
+    const keys = stocks.map((r) => r.symbol);
+    const byKey = (values: Float64Array, symbol: string): [number, number | null][] =>
+      stocks.flatMap((r, i) => (r.symbol === symbol ? [[r.t, Number.isFinite(values[i]!) ? values[i]! : null] as [number, number | null]] : [])).sort((a, b) => a[0] - b[0]);
+
+    await page.selectOption('#window-kind', 'rolling');
+    await page.fill('#duration', '90d');
+    await page.fill('#min-periods', '1');
+    await page.click('[data-testid=compute]');
+    await page.waitForSelector('body[data-status="done"]');
+    let p = await plotted(page);
+    expect(p.labels).toEqual(['time', ...SYMBOLS.flatMap((s) => [`${s} raw`, `${s} mean`, `${s} max`])]);
+    expect(p.note).toMatch(/Showing all 72 points against time, one line style per key/);
+    for (const op of ['mean', 'max'] as const) {
+      const lib = await rollingByTime(ts, vs, { op, window: '90d', keys: 'string' }, keys);
+      for (const s of SYMBOLS) expect(pointsOf(p, `${s} ${op}`), `${s} ${op}`).toEqual(byKey(lib, s));
+    }
+    for (const s of SYMBOLS) expect(pointsOf(p, `${s} raw`)).toEqual(byKey(vs, s));
+    // The missing price is a gap of AMZN's raw line, and the note says so.
+    expect(p.nonFinite[0]).toMatch(/^raw: 1 NaN \(first at row 29\)\. NaN is a missing value/);
+
+    await page.selectOption('#window-kind', 'tumbling');
+    await page.fill('#duration', '365d');
+    await page.click('[data-testid=compute]');
+    await page.waitForSelector('body[data-status="done"]');
+    p = await plotted(page);
+    // In time order (the symbols come one after another in the file), as the page computes them.
+    const order = stocks.map((_, i) => i).sort((a, b) => ts[a]! - ts[b]! || a - b);
+    const { windows } = await windowsByTime(order.map((i) => ts[i]!), order.map((i) => vs[i]!), { kind: 'tumbling', op: 'mean', size: '365d', keys: 'string' }, order.map((i) => keys[i]!));
+    const year = 365 * 86_400_000;
+    const step = Float64Array.from(stocks, (r) => windows.find((w) => w.key === r.symbol && w.start === Math.floor(r.t / year) * year)!.value);
+    for (const s of SYMBOLS) expect(pointsOf(p, `${s} mean`), s).toEqual(byKey(step, s));
+    expect((page as Page & { errors?: string[] }).errors).toEqual([]);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'web-demo-stocks.png'), fullPage: true });
+    await page.close();
+  }, 90_000);
+
+  it('regression: seattle-weather.csv: the first numeric column by default, and the text column weather is an error styled as one, not "0 points" and "0 rows × 4 ops" in green', async () => {
+    const page = await openPage();
+    const csv = 'date,precipitation,temp_max,temp_min,wind,weather\n2012-01-01,0.0,12.8,5.0,4.7,drizzle\n2012-01-02,10.9,10.6,2.8,4.5,rain\n2012-01-03,0.8,11.7,7.2,2.3,rain\n';
+    await loadCsv(page, 'seattle-weather.csv', csv, {});
+    expect(await page.inputValue('#column')).toBe('precipitation');
+    await page.selectOption('#column', 'weather');
+    await page.click('[data-testid=load]');
+    await page.waitForSelector('body[data-status="error"]');
+    expect(await page.textContent('#data-info')).toBe('seattle-weather.csv: no rows loaded: all 3 rows were skipped as malformed ("weather": a value must be a number, a time a number of ms or an ISO date). Pick another column.');
+    expect(await page.getAttribute('#data-info', 'class')).toContain('error');
+    expect(await page.isDisabled('[data-testid=compute]')).toBe(true);
+    // Time windows without a time column: an error, in red, not a result.
+    await page.selectOption('#column', 'temp_max');
+    await page.click('[data-testid=load]');
+    await page.waitForSelector('body[data-status="loaded"]');
+    await page.selectOption('#window-kind', 'rolling');
+    await chooseOps(page, ['mean']);
+    await page.click('[data-testid=compute]');
+    await page.waitForSelector('body[data-status="error"]');
+    expect(await page.textContent('#throughput')).toBe('Time windows need a time column: pick one in step 1 and load the columns again.');
+    expect(await page.getAttribute('#throughput', 'class')).toContain('error');
+    await page.close();
+  }, 60_000);
+
+  it('regression: a result that is NaN or infinite gets a note saying where and why', async () => {
+    const page = await openPage();
+    await loadCsv(page, 'spikes.csv', 'v\n1\n2\ninf\n4\n5\n6\n', { value: 'v' });
+    await chooseOps(page, ['mean', 'std']);
+    await page.fill('#window', '2');
+    await page.fill('#min-periods', '2');
+    await page.click('[data-testid=compute]');
+    await page.waitForSelector('body[data-status="done"]');
+    expect((await plotted(page)).nonFinite).toEqual([
+      'raw: 1 +Infinity (first at row 2). NaN is a missing value (a gap); ±Infinity is a value, drawn as a gap too.',
+      'mean: 1 NaN (first at row 0), 2 +Infinity (first at row 2): NaN where a window has fewer than 2 non-missing values (min periods: the series start, a key\'s first rows, runs of missing input); ±Infinity where the window holds an infinite input value (a value, not missing).',
+      'std: 3 NaN (first at row 0): NaN where a window has fewer than 2 non-missing values (min periods: the series start, a key\'s first rows, runs of missing input); NaN where the window holds ±Infinity (no finite spread).',
+    ]);
+    await page.close();
+  }, 60_000);
+
+  it('regression: live mode: rows arrive at the chosen rate, kernels and the per-key plot update as they come, with rows/s and arrival-to-plot latency shown', async () => {
+    const page = await openPage();
+    await chooseOps(page, ['mean', 'max']);
+    await page.selectOption('#window-kind', 'rolling');
+    await page.fill('#duration', '2s');
+    await page.fill('#min-periods', '1');
+    await page.selectOption('#live-rate', '1000');
+    await page.click('[data-testid=live-start]');
+    await page.waitForFunction(() => {
+      const live = (window as unknown as { __live: { frames: number; rowsComputed: number } | null }).__live;
+      return live !== null && live.frames >= 10 && live.rowsComputed >= 1500;
+    }, undefined, { timeout: 30_000 });
+    const info = (await page.textContent('#live-info'))!;
+    expect(info).toMatch(/^[\d,]+ rows\/s computed \(feed: 1,000 rows\/s, 3 keys\) · latency from arrival to plotted result: median \d+ ms, p95 \d+ ms · [\d,]+ rows shown$/);
+    expect(await page.getAttribute('#live-info', 'class')).toContain('ok');
+    await page.screenshot({ path: path.join(ARTIFACTS, 'web-demo-live.png'), fullPage: true });
+    await page.click('[data-testid=live-stop]');
+    await page.waitForSelector('body[data-status="stopped"]');
+    const live = await page.evaluate(() => {
+      const l = (window as unknown as { __live: { rows: { t: number[]; v: number[]; key: string[]; res: number[][] }; plotData: unknown[][] } }).__live;
+      return { t: l.rows.t, v: l.rows.v.map((x) => (Number.isNaN(x) ? 'NaN' : x)), key: l.rows.key, res: l.rows.res.map((r) => r.map((x) => (Number.isNaN(x) ? 'NaN' : x))), series: l.plotData.length };
+    });
+    expect(live.series).toBe(1 + 3 * 3); // time, then raw, mean and max for each of the 3 sensors
+    expect(new Set(live.key)).toEqual(new Set(['sensor-a', 'sensor-b', 'sensor-c']));
+    // What the worker computed batch by batch is what the library computes over the whole feed.
+    const v = Float64Array.from(live.v, (x) => (x === 'NaN' ? NaN : (x as number)));
+    for (const [j, op] of (['mean', 'max'] as const).entries()) {
+      const lib = await rollingByTime(live.t, v, { op, window: '2s', keys: 'string' }, live.key);
+      expect(live.res[j], op).toEqual(Array.from(lib, (x) => (Number.isNaN(x) ? 'NaN' : x)));
+    }
+    expect((page as Page & { errors?: string[] }).errors).toEqual([]);
+    await page.close();
+  }, 60_000);
 });

@@ -1,17 +1,19 @@
-// The demo page: load a CSV (streamed through streamkernel's CSV source) or
-// generate a series, compute window ops in Web Workers with the WASM kernels,
-// and plot raw and windowed series with uPlot.
+// The demo page: load a CSV (streamed through streamkernel's CSV source) with
+// its value, key and time columns, or generate a series; compute count
+// windows, rolling-by-duration or tumbling windows in Web Workers with the
+// WASM kernels; plot per key against time (or row) with uPlot. A live mode
+// (live.js) feeds generated rows at a chosen rate through the same ops.
 import uPlot from 'uplot';
 import { csvSource, UnknownColumnError } from '/dist/src/connectors/index.js';
 import { generateSeries } from '/web/data.js';
+import { startLive, stopLive } from '/web/live.js';
+import { alignedData, BUCKETS, group, nonFiniteNotes, PLOT_FULL, plotOptions, seriesOf, sortedRows } from '/web/plot.js';
+import { ask, say } from '/web/ui.js';
 
 const $ = (id) => document.getElementById(id);
-const COLORS = { raw: '#9aa5b8', mean: '#2f6fdf', std: '#c2410c', min: '#0f766e', max: '#b91c1c', median: '#7c3aed', ewm: '#ca8a04' };
-/** Above this many points the plot shows a min/max envelope per pixel column. */
-const PLOT_FULL = 200_000;
-const BUCKETS = 2000;
+const NONE = '';
 
-const state = { values: null, label: '', file: null, results: null, plot: null, plotData: null, status: 'idle', workers: [] };
+const state = { values: null, times: null, keys: null, label: '', file: null, results: null, plot: null, plotData: null, status: 'idle', workers: [] };
 window.__demo = state;
 
 function setStatus(s) {
@@ -19,17 +21,26 @@ function setStatus(s) {
   document.body.dataset.status = s;
 }
 
-function group(n) {
-  return Math.round(n).toLocaleString('en-US');
+
+function fail(el, text) {
+  say(el, text, 'error');
+  setStatus('error');
 }
 
-function setValues(values, label) {
-  state.values = values;
-  state.label = label;
-  state.results = null;
-  $('data-info').textContent = `${label}: ${group(values.length)} points.`;
+/** A load failed: the previous data is gone too, so nothing is computed on it by mistake. */
+function failLoad(text) {
+  Object.assign(state, { values: null, times: null, keys: null, results: null });
+  $('compute').disabled = true;
+  say($('throughput'), '');
+  draw([]);
+  fail($('data-info'), text);
+}
+
+function setValues(values, label, { times = null, keys = null } = {}) {
+  Object.assign(state, { values, times, keys, label, results: null });
+  say($('data-info'), label);
   $('compute').disabled = false;
-  $('throughput').textContent = '';
+  say($('throughput'), '');
   draw([]);
 }
 
@@ -38,7 +49,8 @@ function setValues(values, label) {
 $('generate').addEventListener('click', () => {
   const n = Number($('gen-rows').value);
   const t0 = performance.now();
-  setValues(generateSeries(n), `Generated series (noisy sine, drift, NaN gap, spikes, one +Infinity) in ${(performance.now() - t0).toFixed(0)} ms`);
+  const values = generateSeries(n);
+  setValues(values, `Generated series (noisy sine, drift, NaN gap, spikes, one +Infinity) in ${(performance.now() - t0).toFixed(0)} ms: ${group(values.length)} points.`);
   setStatus('loaded');
 });
 
@@ -53,50 +65,117 @@ async function columnsOf(file) {
   return [];
 }
 
+/** Whether the file's first 64 KiB hold more rows with a number in `column` than without. */
+async function isNumeric(file, column) {
+  let rows = 0;
+  let skipped = 0;
+  for await (const batch of csvSource(file.slice(0, 1 << 16).stream(), { value: column, onError: 'skip' })) {
+    rows += batch.length;
+    skipped += batch.skipped;
+  }
+  return rows > skipped;
+}
+
+function fillSelect(select, columns, value, none) {
+  select.replaceChildren(...(none ? [new Option('none', NONE)] : []), ...columns.map((c) => new Option(c, c)));
+  select.value = value;
+}
+
 async function pickFile(file) {
   state.file = file;
   setStatus('reading-header');
   try {
     const columns = await columnsOf(file);
-    const select = $('column');
-    select.replaceChildren(...columns.map((c) => new Option(c, c)));
-    select.value = columns.includes('value') ? 'value' : (columns.at(-1) ?? '');
+    const numeric = [];
+    for (const c of columns) if (await isNumeric(file, c)) numeric.push(c);
+    // 'value' when there is one, else the first numeric column.
+    const value = columns.includes('value') ? 'value' : (numeric[0] ?? columns[0] ?? '');
+    fillSelect($('column'), columns, value, false);
+    fillSelect($('key-column'), columns, NONE, true);
+    fillSelect($('time-column'), columns, NONE, true);
     $('column-row').hidden = false;
-    $('data-info').textContent = `${file.name}: ${group(file.size)} bytes, columns ${columns.join(', ')}. Pick the value column.`;
+    const text = numeric.length === 0 ? ' No column holds numbers.' : '';
+    say($('data-info'), `${file.name}: ${group(file.size)} bytes, columns ${columns.join(', ')} (numeric: ${numeric.join(', ') || 'none'}).${text} Pick the value column, and a key and a time column to plot per key against time.`, numeric.length === 0 ? 'error' : undefined);
     setStatus('header');
   } catch (error) {
-    $('data-info').textContent = `Cannot read ${file.name}: ${error.message}`;
-    setStatus('error');
+    fail($('data-info'), `Cannot read ${file.name}: ${error.message}`);
   }
+}
+
+/** Appends a batch's column to a growing Float64Array. */
+function append(into, n, part) {
+  if (n + part.length > into.length) {
+    const bigger = new Float64Array(Math.max(into.length * 2, n + part.length));
+    bigger.set(into.subarray(0, n));
+    into = bigger;
+  }
+  into.set(part, n);
+  return into;
+}
+
+/** The value column and, when asked, the key and time columns: one pass of the library's CSV source. */
+async function readColumns(file, { value, key, time }) {
+  let values = new Float64Array(1 << 16);
+  let times = time ? new Float64Array(1 << 16) : null;
+  const keys = key ? [] : null;
+  let n = 0;
+  let skipped = 0;
+  for await (const batch of csvSource(file.stream(), { value, onError: 'skip', ...(key && { key }), ...(time && { time }) })) {
+    values = append(values, n, batch.values);
+    if (times) times = append(times, n, batch.timestamps);
+    if (keys) for (const k of batch.keys) keys.push(k);
+    n += batch.length;
+    skipped += batch.skipped;
+    say($('data-info'), `Parsing ${file.name}: ${group(n)} rows…`);
+  }
+  return { values: values.slice(0, n), times: times?.slice(0, n) ?? null, keys, n, skipped };
+}
+
+/** A date text the library does not read (it takes ms or ISO 8601 only), such as 'Jan 1 2000', read by the browser as UTC. */
+function browserDate(text) {
+  const d = new Date(text);
+  return d.getTime() - d.getTimezoneOffset() * 60_000;
+}
+
+/**
+ * The columns, with a time column of other date texts read by the browser:
+ * when most rows are refused for their time, the time column is read again
+ * as text (as a key column: no row is refused for it) and parsed here.
+ */
+async function readColumnsLeniently(file, columns) {
+  const strict = await readColumns(file, columns);
+  if (!columns.time || strict.n >= strict.skipped) return { ...strict, note: '' };
+  const asText = await readColumns(file, { value: columns.value, key: columns.time });
+  const times = Float64Array.from(asText.keys, browserDate);
+  if (asText.n === 0 || times.some(Number.isNaN)) return { ...strict, note: '' };
+  const keys = columns.key ? (await readColumns(file, { value: columns.value, key: columns.key })).keys : null;
+  return { ...asText, times, keys, note: ` (dates in ${columns.time} are not ISO 8601: read by the browser, as UTC)` };
 }
 
 async function loadColumn() {
   const file = state.file;
   const column = $('column').value;
+  const key = $('key-column').value;
+  const time = $('time-column').value;
   setStatus('parsing');
   const t0 = performance.now();
-  let values = new Float64Array(1 << 16);
-  let n = 0;
-  let skipped = 0;
+  let read;
   try {
-    for await (const batch of csvSource(file.stream(), { value: column, onError: 'skip' })) {
-      if (n + batch.length > values.length) {
-        const bigger = new Float64Array(Math.max(values.length * 2, n + batch.length));
-        bigger.set(values.subarray(0, n));
-        values = bigger;
-      }
-      values.set(batch.values, n);
-      n += batch.length;
-      skipped += batch.skipped;
-      $('data-info').textContent = `Parsing ${file.name}: ${group(n)} rows…`;
-    }
+    read = await readColumnsLeniently(file, { value: column, key, time });
   } catch (error) {
-    $('data-info').textContent = `Cannot parse ${file.name}: ${error.message}`;
-    setStatus('error');
+    failLoad(`Cannot parse ${file.name}: ${error.message}`);
+    return;
+  }
+  const { values, times, keys, n, skipped, note } = read;
+  if (n === 0) {
+    const what = [column, key, time].filter(Boolean).map((c) => `"${c}"`).join(', ');
+    failLoad(`${file.name}: no rows loaded: ${skipped ? `all ${group(skipped)} rows were skipped as malformed (${what}: a value must be a number, a time a number of ms or an ISO date)` : 'the file has no rows'}. Pick another column.`);
     return;
   }
   const ms = performance.now() - t0;
-  setValues(values.slice(0, n), `${file.name}, column ${column} (parsed in ${ms.toFixed(0)} ms${skipped ? `, ${group(skipped)} malformed rows skipped` : ''})`);
+  const nKeys = keys ? new Set(keys).size : 0;
+  const parts = [`column ${column}`, key && `key ${key} (${group(nKeys)} keys)`, time && `time ${time}${note}`].filter(Boolean).join(', ');
+  setValues(values, `${file.name}, ${parts}: ${group(n)} points (parsed in ${ms.toFixed(0)} ms${skipped ? `, ${group(skipped)} malformed rows skipped` : ''}).`, { times, keys });
   setStatus('loaded');
 }
 
@@ -120,14 +199,27 @@ drop.addEventListener('drop', (e) => {
 
 // ---- Compute -------------------------------------------------------------
 
-function selectedOps() {
+$('window-kind').addEventListener('change', () => {
+  const time = $('window-kind').value !== 'count';
+  document.querySelector('[data-kind=count]').hidden = time;
+  document.querySelector('[data-kind=time]').hidden = !time;
+});
+
+/** The ops and windows chosen in step 2, or an error message. */
+function chosenWindows() {
+  const kind = $('window-kind').value;
   const rows = Number($('window').value);
   const minPeriods = Number($('min-periods').value);
-  return [...$('ops').querySelectorAll('input:checked')].map((input) => {
+  const duration = $('duration').value.trim();
+  const ops = [...$('ops').querySelectorAll('input:checked')].map((input) => {
     const op = input.value;
-    if (op === 'ewm') return { name: 'ewm', spec: { op: 'ewm', span: rows, minPeriods: Math.min(minPeriods, rows) } };
-    return { name: op, spec: { op, window: rows, minPeriods: Math.min(minPeriods, rows) } };
+    // min periods is at most the window in rows; a duration window takes it as it is.
+    const min = kind === 'count' ? Math.min(minPeriods, rows) : minPeriods;
+    if (op === 'ewm') return { name: 'ewm', spec: { op: 'ewm', span: rows, minPeriods: min } };
+    return { name: op, spec: { op, window: rows, minPeriods: min } };
   });
+  if (kind !== 'count' && ops.some((o) => o.name === 'ewm')) return { error: 'ewm mean has no time windows: untick it, or pick count windows.' };
+  return { kind, ops, duration: /^\d+(\.\d+)?$/.test(duration) ? Number(duration) : duration, minPeriods };
 }
 
 function worker(i) {
@@ -135,50 +227,40 @@ function worker(i) {
   return state.workers[i];
 }
 
-let nextId = 0;
-function runOn(w, values, ops) {
-  const id = nextId++;
-  return new Promise((resolve, reject) => {
-    const onMessage = (event) => {
-      if (event.data.id !== id) return;
-      w.removeEventListener('message', onMessage);
-      if (event.data.error) reject(new Error(event.data.error));
-      else resolve(event.data);
-    };
-    w.addEventListener('message', onMessage);
-    w.addEventListener('error', (e) => reject(new Error(e.message)), { once: true });
-    w.postMessage({ id, values, ops });
-  });
-}
 
 $('compute').addEventListener('click', async () => {
-  const values = state.values;
-  const ops = selectedOps();
+  const { values, times, keys } = state;
+  const chosen = chosenWindows();
+  if (chosen.error) return fail($('throughput'), chosen.error);
+  const { ops, kind, duration } = chosen;
   if (!values || ops.length === 0) return;
+  if (kind !== 'count' && !times) return fail($('throughput'), 'Time windows need a time column: pick one in step 1 and load the columns again.');
   setStatus('computing');
   $('compute').disabled = true;
-  $('throughput').textContent = 'Computing…';
+  say($('throughput'), 'Computing…');
   const nWorkers = Math.max(1, Math.min(ops.length, navigator.hardwareConcurrency || 2));
   const shares = Array.from({ length: nWorkers }, () => []);
   ops.forEach((op, i) => shares[i % nWorkers].push(op));
   try {
     const t0 = performance.now();
-    // Each worker gets its own copy of the series (structured clone).
-    const replies = await Promise.all(shares.map((share, i) => runOn(worker(i), values, share)));
+    // Each worker gets its own copy of the columns (structured clone).
+    const replies = await Promise.all(shares.map((share, i) => ask(worker(i), { values, times, keys, kind, duration, ops: share })));
     const ms = performance.now() - t0;
     const byName = new Map(replies.flatMap((r) => r.results.map((x) => [x.name, x.values])));
     state.results = Object.fromEntries(ops.map((op) => [op.name, byName.get(op.name)]));
     const kernelMs = Math.max(...replies.map((r) => r.ms));
     const work = values.length * ops.length;
-    $('throughput').textContent =
+    say(
+      $('throughput'),
       `${group(values.length)} rows × ${ops.length} op${ops.length > 1 ? 's' : ''}: ` +
-      `kernels ${(work / (kernelMs / 1000) / 1e6).toFixed(1)} M rows/s (${(kernelMs / 1000).toFixed(3)} s on ${nWorkers} worker${nWorkers > 1 ? 's' : ''}); ` +
-      `end to end ${(ms / 1000).toFixed(3)} s, ${(work / (ms / 1000) / 1e6).toFixed(1)} M rows/s, with copying to and from the workers`;
-    draw(ops.map((o) => o.name));
+        `kernels ${(work / (kernelMs / 1000) / 1e6).toFixed(1)} M rows/s (${(kernelMs / 1000).toFixed(3)} s on ${nWorkers} worker${nWorkers > 1 ? 's' : ''}); ` +
+        `end to end ${(ms / 1000).toFixed(3)} s, ${(work / (ms / 1000) / 1e6).toFixed(1)} M rows/s, with copying to and from the workers`,
+      'ok',
+    );
+    draw(ops.map((o) => o.name), chosen.minPeriods);
     setStatus('done');
   } catch (error) {
-    $('throughput').textContent = `Failed: ${error.message}`;
-    setStatus('error');
+    fail($('throughput'), `Failed: ${error.message}`);
   } finally {
     $('compute').disabled = false;
   }
@@ -186,66 +268,53 @@ $('compute').addEventListener('click', async () => {
 
 // ---- Plot ----------------------------------------------------------------
 
-const finite = (x) => (Number.isFinite(x) ? x : null);
 
-/** x and each series, full or as a min/max envelope of BUCKETS columns. */
-function plotData(series) {
-  const n = state.values.length;
-  if (n <= PLOT_FULL) {
-    const x = Float64Array.from({ length: n }, (_, i) => i);
-    return [x, ...series.map((s) => Array.from(s, finite))];
-  }
-  const size = Math.ceil(n / BUCKETS);
-  const x = [];
-  const ys = series.map(() => []);
-  for (let start = 0; start < n; start += size) {
-    const end = Math.min(n, start + size);
-    x.push(start, start + Math.floor((end - start) / 2));
-    series.forEach((s, k) => {
-      let lo = Infinity;
-      let hi = -Infinity;
-      for (let i = start; i < end; i++) {
-        const v = s[i];
-        if (Number.isFinite(v)) {
-          if (v < lo) lo = v;
-          if (v > hi) hi = v;
-        }
-      }
-      ys[k].push(lo === Infinity ? null : lo, hi === -Infinity ? null : hi);
-    });
-  }
-  return [x, ...ys];
-}
 
-function draw(names) {
+function draw(names, minPeriods = 1) {
+  stopLive(true);
   const host = $('plot');
   state.plot?.destroy();
   state.plot = null;
+  $('nonfinite-note').replaceChildren();
   if (!state.values) return;
-  const series = [state.values, ...names.map((n) => state.results[n])];
-  const data = plotData(series);
-  state.plotData = data;
-  const n = state.values.length;
-  $('plot-note').textContent =
-    n > PLOT_FULL
-      ? `Showing a min/max envelope of ${group(n)} points in ${BUCKETS} columns; non-finite values (NaN, ±Infinity) are gaps.`
-      : `Showing all ${group(n)} points; non-finite values (NaN, ±Infinity) are gaps.`;
-  state.plot = new uPlot(
-    {
-      width: host.clientWidth || 1000,
-      height: 440,
-      scales: { x: { time: false } },
-      axes: [{ label: 'row' }, { label: 'value' }],
-      series: [
-        { label: 'row' },
-        { label: 'raw', stroke: COLORS.raw, width: 1 },
-        ...names.map((name) => ({ label: name, stroke: COLORS[name] ?? '#333', width: 1.5 })),
-      ],
-    },
-    data,
-    host,
+  const { values, times, keys } = state;
+  const n = values.length;
+  // Time in seconds for uPlot's time axis.
+  const x = times ? Float64Array.from(times, (t) => t / 1000) : Float64Array.from({ length: n }, (_, i) => i);
+  const { series, shown, total } = seriesOf(names, values, state.results ?? {}, keys);
+  state.plotData = alignedData(x, series, keys, times ? sortedRows(x) : undefined);
+  const per = keys ? `, one line style per key${total > shown.length ? ` (the ${shown.length} keys with the most rows of ${group(total)})` : ''}` : '';
+  say(
+    $('plot-note'),
+    (n > PLOT_FULL ? `Showing a min/max envelope of ${group(n)} points in ${BUCKETS} columns` : `Showing all ${group(n)} points`) +
+      `${times ? ' against time' : ''}${per}; non-finite values (NaN, ±Infinity) are gaps.`,
   );
+  $('nonfinite-note').replaceChildren(...nonFiniteNotes(values, state.results ?? {}, minPeriods).map((t) => Object.assign(document.createElement('li'), { textContent: t })));
+  state.plot = new uPlot(plotOptions(host, times ? 'time' : 'row', Boolean(times), series.map((s) => s.style)), state.plotData, host);
 }
 
 window.addEventListener('resize', () => state.plot?.setSize({ width: $('plot').clientWidth, height: 440 }));
+
+// ---- Live ----------------------------------------------------------------
+
+$('live-start').addEventListener('click', () => {
+  const chosen = chosenWindows();
+  if (chosen.error || chosen.ops.length === 0) return fail($('live-info'), chosen.error ?? 'Pick at least one op in step 2.');
+  state.plot?.destroy();
+  state.plot = null;
+  $('nonfinite-note').replaceChildren();
+  $('live-start').disabled = true;
+  $('live-stop').disabled = false;
+  setStatus('live');
+  startLive({ ...chosen, rate: Number($('live-rate').value), host: $('plot'), info: $('live-info'), note: $('plot-note'), onError: (message) => fail($('live-info'), message), onStop: () => {
+    $('live-start').disabled = false;
+    $('live-stop').disabled = true;
+  } });
+});
+$('live-stop').addEventListener('click', () => {
+  stopLive();
+  setStatus('stopped');
+});
+
+
 setStatus('ready');

@@ -1,30 +1,18 @@
 // Command-line parsing: argv → a command to run, or a UsageError.
 
-import { parseArgs } from 'node:util';
-import { MAX_WINDOW, type EwmSpec, type KernelSpec, type RollingOp, type RollingSpec } from '../types.js';
+import { MAX_WINDOW, type EwmOptions, type KernelSpec, type RollingOp, type RollingSpec, type RollingSpecFields } from '../types.js';
 import { BENCH_HELP, DEMO_HELP, didYouMean, EWM_HELP, ROLLING_HELP, RUN_HELP, TOP_HELP } from './help.js';
 import { parseBench, parseRun, type BenchCommand, type RunCommand } from './run-args.js';
-import { parseNumberText } from './parse.js';
+import { checkRange, integerOption, MAX_BATCH_SIZE, numberOption, parseOptions, UsageError, type OptionTable } from './options.js';
+
+export { MAX_BATCH_SIZE, UsageError };
 
 export const DEFAULT_BATCH_SIZE = 65_536;
-export const MAX_BATCH_SIZE = 16_777_216;
 export const DEFAULT_DEMO_ROWS = 25_000;
 
 export const ROLLING_OPS: readonly RollingOp[] = [
   'sum', 'mean', 'var', 'std', 'min', 'max', 'count', 'median', 'quantile',
 ];
-
-/** A mistake in the command line: one line on stderr, exit code 1. */
-export class UsageError extends Error {
-  constructor(
-    message: string,
-    /** The command whose --help to point at, if any. */
-    readonly command?: string,
-  ) {
-    super(message);
-    this.name = 'UsageError';
-  }
-}
 
 export type Command =
   | { kind: 'help'; text: string }
@@ -42,8 +30,6 @@ export type Command =
   | RunCommand
   | BenchCommand;
 
-export type OptionKind = 'string' | 'boolean';
-export type OptionTable = Record<string, { type: OptionKind; short?: string; multiple?: boolean }>;
 
 const HELP = { help: { type: 'boolean', short: 'h' } } as const;
 const BATCH = { 'batch-size': { type: 'string' } } as const;
@@ -68,85 +54,6 @@ const EWM_OPTIONS: OptionTable = {
 };
 const DEMO_OPTIONS: OptionTable = { rows: { type: 'string' }, ...BATCH, ...HELP };
 const TOP_OPTIONS: OptionTable = { version: { type: 'boolean', short: 'v' }, ...HELP };
-
-interface Parsed {
-  values: Map<string, string | true>;
-  positionals: string[];
-  /** Every value of the options that may be given more than once. */
-  lists: Map<string, string[]>;
-}
-
-/**
- * parseArgs in non-strict mode (so `--min-periods -1` reads -1 as a value,
- * and mistakes get one-line messages of our own), checked token by token.
- */
-export function parseOptions(args: string[], options: OptionTable, command?: string): Parsed {
-  let tokens;
-  try {
-    ({ tokens } = parseArgs({ args, options, strict: false, allowPositionals: true, tokens: true }));
-  } catch (err) {
-    throw new UsageError((err as Error).message.split('\n')[0] ?? 'bad arguments', command);
-  }
-  const values = new Map<string, string | true>();
-  const lists = new Map<string, string[]>();
-  const positionals: string[] = [];
-  for (const t of tokens) {
-    if (t.kind === 'positional') {
-      positionals.push(t.value);
-    } else if (t.kind === 'option') {
-      const def = options[t.name];
-      if (def === undefined) {
-        const known = Object.keys(options).map((name) => `--${name}`);
-        throw new UsageError(`unknown option '${t.rawName}'${didYouMean(t.rawName, known)}`, command);
-      }
-      const flag = `--${t.name}`;
-      if (def.type === 'boolean') {
-        if (t.value !== undefined) throw new UsageError(`${flag} takes no value`, command);
-        values.set(t.name, true);
-      } else {
-        if (t.value === undefined) throw new UsageError(`${flag} needs a value`, command);
-        if (def.multiple === true) {
-          const list = lists.get(t.name) ?? [];
-          list.push(t.value);
-          lists.set(t.name, list);
-        }
-        if (values.has(t.name) && def.multiple !== true) throw new UsageError(`${flag} given more than once`, command);
-        values.set(t.name, t.value);
-      }
-    }
-  }
-  return { values, positionals, lists };
-}
-
-export function numberOption(values: Map<string, string | true>, name: string, command: string): number | undefined {
-  const raw = values.get(name);
-  if (raw === undefined || raw === true) return undefined;
-  const v = parseNumberText(raw);
-  if (v === undefined || Number.isNaN(v)) {
-    throw new UsageError(`--${name} must be a number, got ${JSON.stringify(raw)}`, command);
-  }
-  return v;
-}
-
-export function integerOption(
-  values: Map<string, string | true>,
-  name: string,
-  command: string,
-  min: number,
-  max: number,
-): number | undefined {
-  const v = numberOption(values, name, command);
-  if (v === undefined) return undefined;
-  if (!Number.isInteger(v) || v < min || v > max) {
-    const range = max === Infinity ? `an integer >= ${min}` : `an integer from ${min} to ${max}`;
-    throw new UsageError(`--${name} must be ${range}, got ${JSON.stringify(values.get(name))}`, command);
-  }
-  return v;
-}
-
-export function checkRange(ok: boolean, name: string, what: string, values: Map<string, string | true>, command: string): void {
-  if (!ok) throw new UsageError(`--${name} must be ${what}, got ${JSON.stringify(values.get(name))}`, command);
-}
 
 function fileArgument(rest: string[], command: string): string | undefined {
   if (rest.length > 1) throw new UsageError(`expected at most one FILE, got ${rest.length}: ${rest.map((r) => JSON.stringify(r)).join(' ')}`, command);
@@ -182,11 +89,11 @@ function parseRolling(args: string[]): Command {
     throw new UsageError(`--q applies only to quantile, not ${op}`, command);
   }
 
-  const spec: RollingSpec = { op: rollingOp, window };
+  const spec: RollingSpecFields = { op: rollingOp, window };
   if (minPeriods !== undefined) spec.minPeriods = minPeriods;
   if (ddof !== undefined) spec.ddof = ddof;
   if (q !== undefined) spec.q = q;
-  return { kind: 'stream', name: `rolling ${op}`, spec, batchSize, file };
+  return { kind: 'stream', name: `rolling ${op}`, spec: spec as RollingSpec, batchSize, file }; // checked above, op by op
 }
 
 function parseEwm(args: string[]): Command {
@@ -223,11 +130,11 @@ function parseEwm(args: string[]): Command {
   const minPeriods = integerOption(values, 'min-periods', command, 0, 0x7fffffff);
   const batchSize = integerOption(values, 'batch-size', command, 1, MAX_BATCH_SIZE) ?? DEFAULT_BATCH_SIZE;
 
-  const ewm: EwmSpec = {};
+  const ewm: EwmOptions & { [d in typeof decay]?: number } = {};
   ewm[decay] = value;
   if (adjust !== undefined) ewm.adjust = adjust;
   if (minPeriods !== undefined) ewm.minPeriods = minPeriods;
-  return { kind: 'stream', name: 'ewm mean', spec: { op: 'ewm', ...ewm }, batchSize, file };
+  return { kind: 'stream', name: 'ewm mean', spec: { op: 'ewm', ...ewm } as KernelSpec, batchSize, file }; // one decay, set above
 }
 
 function parseDemo(args: string[]): Command {

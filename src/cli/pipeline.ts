@@ -7,7 +7,7 @@
 
 import type { Kernel } from '../types.js';
 import type { Output } from './output.js';
-import { parseValue } from './parse.js';
+import { parseValue } from '../number-text.js';
 
 /** A line the parser refused: the CLI reports it and exits with code 2. */
 export class MalformedLine extends Error {

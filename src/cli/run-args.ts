@@ -2,9 +2,9 @@
 
 import { parseDuration } from '../time/duration.js';
 import { DEFAULT_KEY_GROUPS } from '../scheduler/hash.js';
-import { MAX_WINDOW, type KernelSpec, type RollingOp, type TimeOp } from '../types.js';
+import { MAX_WINDOW, type KernelSpec, type RollingOp, type RollingSpecFields, type TimeOp } from '../types.js';
 import type { NamedOp, TextFormat } from '../connectors/types.js';
-import { checkRange, integerOption, MAX_BATCH_SIZE, numberOption, parseOptions, UsageError, type OptionTable } from './args.js';
+import { checkRange, integerOption, MAX_BATCH_SIZE, numberOption, parseOptions, UsageError, type OptionTable } from './options.js';
 import { BENCH_HELP, didYouMean, RUN_HELP } from './help.js';
 
 export const RUN_OPS = ['sum', 'mean', 'var', 'std', 'min', 'max', 'count', 'median', 'quantile', 'ewm', 'first', 'last'] as const;
@@ -198,7 +198,7 @@ export function parseRun(args: string[]): RunCommand | { kind: 'help'; text: str
     checkRange(rule.ok, decay, rule.what, values, command);
     const adjustRaw = values.get('adjust');
     if (adjustRaw !== undefined && adjustRaw !== 'true' && adjustRaw !== 'false') throw new UsageError(`--adjust must be true or false, got ${JSON.stringify(adjustRaw)}`, command);
-    ewmSpec = { op: 'ewm', [decay]: v, ...(adjustRaw !== undefined ? { adjust: adjustRaw === 'true' } : {}) };
+    ewmSpec = { op: 'ewm', [decay]: v, ...(adjustRaw !== undefined ? { adjust: adjustRaw === 'true' } : {}) } as KernelSpec; // one decay
   } else if (decays.length > 0 || values.has('adjust')) {
     throw new UsageError('--alpha, --span, --halflife, --com and --adjust apply only to op ewm', command);
   }
@@ -216,11 +216,11 @@ export function parseRun(args: string[]): RunCommand | { kind: 'help'; text: str
         ...(op === 'quantile' ? { q: q as number } : {}),
       });
     } else {
-      const spec: KernelSpec = { op: op as RollingOp, window: window.rows };
+      const spec: RollingSpecFields = { op: op as RollingOp, window: window.rows };
       if (minPeriods !== undefined) spec.minPeriods = minPeriods;
       if (ddof !== undefined && (op === 'var' || op === 'std')) spec.ddof = ddof;
       if (op === 'quantile') spec.q = q as number;
-      namedOps.push({ name: op, spec });
+      namedOps.push({ name: op, spec: spec as KernelSpec }); // ddof and q checked above, op by op
     }
   }
 

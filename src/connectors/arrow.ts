@@ -3,7 +3,7 @@
 // nulls (browser-safe: apache-arrow is loaded on first use).
 
 import type * as Arrow from 'apache-arrow';
-import { importOptional } from '../optional.js';
+import { optionalImportError } from '../optional.js';
 import { startOffset } from './columns.js';
 import { UnknownColumnError } from './errors.js';
 import type { ColumnBatch, SourceOffset } from './types.js';
@@ -52,8 +52,18 @@ let arrowModule: Promise<ArrowModule> | undefined;
 
 /** apache-arrow, loaded on first use. */
 export function loadArrow(): Promise<ArrowModule> {
-  arrowModule ??= importOptional('apache-arrow', "streamkernel's Arrow connector", () => import('apache-arrow') as Promise<ArrowModule>);
+  arrowModule ??= importArrow();
   return arrowModule;
+}
+
+async function importArrow(): Promise<ArrowModule> {
+  // The import() inside a try: a bundler of an app without apache-arrow (esbuild) then leaves it to fail at run
+  // time, with the error below, instead of failing the whole build.
+  try {
+    return (await import('apache-arrow')) as ArrowModule;
+  } catch (err) {
+    throw optionalImportError(err, 'apache-arrow', "streamkernel's Arrow connector");
+  }
 }
 
 function column(batch: Arrow.RecordBatch, name: string): Arrow.Vector {

@@ -1,7 +1,7 @@
 // Building typed column batches row by row, and turning byte inputs into
 // chunk iterables (browser-safe: no Node built-ins).
 
-import { parseValue } from '../cli/parse.js';
+import { parseValue } from '../number-text.js';
 import { MalformedRowError } from './errors.js';
 import type { ByteInput, ColumnBatch, ColumnOptions, OnError, SourceOffset } from './types.js';
 

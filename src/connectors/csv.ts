@@ -1,6 +1,6 @@
 // CSV into typed columns, parsed as a stream with csv-parse (browser-safe:
 // csv-parse is loaded on first use, its Node build in Node and its
-// self-contained browser build elsewhere).
+// self-contained browser build elsewhere, chosen by package.json "imports").
 
 import { BatchBuilder, byteChunks, firstTimeIsDate, latin1Of, MAX_ROW_BYTES, probeOptions, quote, shownCell, skipTo, startOffset, TOO_LONG, utf8Cell } from './columns.js';
 import { AmbiguousColumnError, MalformedRowError, UnknownColumnError } from './errors.js';
@@ -37,8 +37,9 @@ let loaded: Promise<{ Parser: CsvParserClass; toBuffer: ToBuffer }> | undefined;
 
 function loadParser(): Promise<{ Parser: CsvParserClass; toBuffer: ToBuffer }> {
   loaded ??= (async () => {
-    const isNode = typeof globalThis.process === 'object' && typeof globalThis.process?.versions?.node === 'string';
-    const mod = isNode ? await import('csv-parse') : await import('csv-parse/browser/esm');
+    // '#csv-parse' (package.json "imports"): csv-parse's Node build under the
+    // "node" condition, its browser build elsewhere, so bundlers see one import.
+    const mod = await import('#csv-parse');
     const Parser = mod.Parser as unknown as CsvParserClass;
     // csv-parse concatenates chunks with its Buffer.concat, which (in the
     // browser build's polyfill) takes only its own Buffers: find that class

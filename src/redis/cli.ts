@@ -5,7 +5,7 @@
 //                        [--connect-timeout-ms N] [--log json|text|quiet]
 //   streamkernel produce --redis URL --job NAME [--create --partitions P --op OP --window W
 //                        [--min-periods M] [--ddof D] [--q Q] | --op ewm (--alpha A|--span S|--halflife H|--com C)
-//                        [--adjust true|false]] [--rows-per-entry N] [--tls-ca FILE] [FILE]
+//                        [--adjust true|false] [--format 1|2]] [--rows-per-entry N] [--tls-ca FILE] [FILE]
 //
 // The password may be left out of the URL and given in STREAMKERNEL_REDIS_PASSWORD
 // (command lines are visible to every user of the machine). Nothing printed
@@ -24,6 +24,7 @@ import type { KernelSpec } from '../types.js';
 import { PASSWORD_ENV, scrub } from './config.js';
 import { parseNumber } from './codec.js';
 import { RedisJobError } from './errors.js';
+import type { JobFormat } from './job.js';
 import { createProducer } from './producer.js';
 import { startWorker, type WorkerEvent } from './worker.js';
 
@@ -44,6 +45,7 @@ them back and exits 0. Start as many workers, on as many machines, as you like.
   --tls-ca FILE             CA certificate (PEM) for rediss://
   --max-outage-ms N         give up after losing Redis this long (default 30000)
   --connect-timeout-ms N    first connection timeout (default 5000)
+  --cluster                 Redis Cluster: --redis names any node; the others are discovered
   --log json|text|quiet     events on stderr (default json)
 `;
 
@@ -61,9 +63,12 @@ appends them to the job's input, routed to partitions by key.
     --window W              rows per window (rolling ops)
     --min-periods M, --ddof D, --q Q
     --alpha A | --span S | --halflife H | --com C, --adjust true|false   (ewm)
+    --format 1|2            job layout (default 1): 2 writes rows and results as binary
+                            columns and commits only the state of the keys a batch touched
   --rows-per-entry N        most rows in one stream entry (default 1000)
   --batch-rows N            rows sent per round trip (default 10000)
   --tls-ca FILE             CA certificate (PEM) for rediss://
+  --cluster                 Redis Cluster, as for 'streamkernel worker'
 `;
 
 export const EXIT_OK = 0;
@@ -131,6 +136,7 @@ const COMMON = {
   'tls-ca': { type: 'string' },
   'max-outage-ms': { type: 'string' },
   'connect-timeout-ms': { type: 'string' },
+  cluster: { type: 'boolean' },
 } as const;
 
 function connection(values: Record<string, unknown>, env: NodeJS.ProcessEnv) {
@@ -144,6 +150,7 @@ function connection(values: Record<string, unknown>, env: NodeJS.ProcessEnv) {
     ...(typeof values['tls-ca'] === 'string' ? { tlsCaFile: values['tls-ca'] } : {}),
     ...(values['max-outage-ms'] !== undefined ? { maxOutageMs: intOption(values, 'max-outage-ms', 0)! } : {}),
     ...(values['connect-timeout-ms'] !== undefined ? { connectTimeoutMs: intOption(values, 'connect-timeout-ms', 1)! } : {}),
+    ...(values['cluster'] === true ? { cluster: true } : {}),
   };
 }
 
@@ -257,6 +264,12 @@ export async function runWorkerCommand(argv: string[], io: RedisCliIo): Promise<
   }
 }
 
+function formatFrom(values: Record<string, unknown>): JobFormat {
+  const format = values['format'] ?? '1';
+  if (format !== '1' && format !== '2') throw new UsageError(`--format must be 1 or 2, got ${JSON.stringify(format)}`);
+  return Number(format) as JobFormat;
+}
+
 function specFrom(values: Record<string, unknown>): KernelSpec {
   const op = values['op'];
   if (typeof op !== 'string') throw new UsageError('--create needs --op');
@@ -315,6 +328,7 @@ export async function runProduceCommand(argv: string[], io: RedisCliIo): Promise
         halflife: { type: 'string' },
         com: { type: 'string' },
         adjust: { type: 'string' },
+        format: { type: 'string' },
         'rows-per-entry': { type: 'string' },
         'batch-rows': { type: 'string' },
       },
@@ -327,8 +341,8 @@ export async function runProduceCommand(argv: string[], io: RedisCliIo): Promise
     const conn = connection(values, io.env);
     const batchRows = intOption(values, 'batch-rows', 1) ?? 10_000;
     const rowsPerEntry = intOption(values, 'rows-per-entry', 1);
-    const create = values['create'] ? { partitions: intOption(values, 'partitions', 1) ?? 64, spec: specFrom(values) } : undefined;
-    if (!values['create'] && (values['op'] !== undefined || values['partitions'] !== undefined)) throw new UsageError('--op and --partitions go with --create');
+    const create = values['create'] ? { partitions: intOption(values, 'partitions', 1) ?? 64, spec: specFrom(values), format: formatFrom(values) } : undefined;
+    if (!values['create'] && (values['op'] !== undefined || values['partitions'] !== undefined || values['format'] !== undefined)) throw new UsageError('--op, --partitions and --format go with --create');
     const file = positionals[0];
     let input: Readable;
     if (file === undefined || file === '-') input = io.stdin;

@@ -6,9 +6,13 @@
 //   k  JSON array of the rows' keys (strings)
 //   v  the rows' numbers joined by ',' (shortest round-trip decimal; NaN,
 //      Infinity, -Infinity, -0 spelled so)
+//   x  instead of v (job format 2): the numbers as little-endian IEEE-754
+//      doubles, 8 bytes each, in row order (a binary column: no text to
+//      format or parse)
 // An output entry has the id of the input entry it answers, the same k, and
-// the results in v; an input entry that cannot be read gives an output entry
-// with a field e (the reason) instead, so nothing is skipped silently.
+// the results in v (job format 1) or x (job format 2); an input entry that
+// cannot be read gives an output entry with a field e (the reason) instead,
+// so nothing is skipped silently. Workers read input in either form.
 //
 // Partition state (the `state` field of ckpt:{J:p}), little-endian:
 //   offset size
@@ -84,6 +88,44 @@ export function encodeRows(
   return { k: JSON.stringify(keys), v: formatValues(values) };
 }
 
+/**
+ * A column of numbers as a binary field value (`x`): little-endian doubles,
+ * 8 bytes each. The bytes are a copy on big-endian hosts only.
+ *
+ * @example
+ * ```ts
+ * encodeColumn(new Float64Array([1.5, NaN])).length; // 16
+ * ```
+ */
+export function encodeColumn(values: Float64Array): Buffer {
+  if (LITTLE_ENDIAN) return Buffer.from(values.buffer, values.byteOffset, values.byteLength);
+  const out = Buffer.alloc(values.length * 8);
+  for (let i = 0; i < values.length; i++) out.writeDoubleLE(values[i]!, i * 8);
+  return out;
+}
+
+/**
+ * Reads a binary column (`x` of an entry): little-endian doubles. Throws
+ * `RangeError` when its length is not a multiple of 8.
+ *
+ * @example
+ * ```ts
+ * decodeColumn(encodeColumn(new Float64Array([1.5, -0]))); // Float64Array [1.5, -0]
+ * ```
+ */
+export function decodeColumn(bytes: Uint8Array): Float64Array {
+  if (bytes.length % 8 !== 0) throw new RangeError(`a column of doubles needs a multiple of 8 bytes, got ${bytes.length}`);
+  const values = new Float64Array(bytes.length / 8);
+  if (LITTLE_ENDIAN) new Uint8Array(values.buffer).set(bytes);
+  else {
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    for (let i = 0; i < values.length; i++) values[i] = view.getFloat64(i * 8, true);
+  }
+  return values;
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 /** A batch read from an entry, or why it cannot be read. */
 export type DecodedRows =
   | {
@@ -108,26 +150,42 @@ export type DecodedRows =
  * ```
  */
 export function decodeRows(fields: Record<string, unknown>): DecodedRows {
-  const k = fields['k'];
-  const v = fields['v'];
-  if (typeof k !== 'string' || typeof v !== 'string') return { error: 'entry lacks the fields k and v' };
+  const k = textOf(fields['k']);
+  const v = textOf(fields['v']);
+  const x = fields['x'];
+  const binary = x instanceof Uint8Array;
+  if (k === undefined || (v === undefined && !binary)) return { error: 'entry lacks the fields k and v (or x)' };
   let keys: unknown;
   try {
     keys = JSON.parse(k);
   } catch {
     return { error: 'field k is not JSON' };
   }
-  if (!Array.isArray(keys) || !keys.every((x) => typeof x === 'string')) return { error: 'field k is not a JSON array of strings' };
-  const parts = v.length === 0 ? [] : v.split(',');
-  if (parts.length !== keys.length) return { error: `field k holds ${keys.length} keys but field v ${parts.length} values` };
+  if (!Array.isArray(keys) || !keys.every((key) => typeof key === 'string')) return { error: 'field k is not a JSON array of strings' };
+  const values = binary ? (x.length % 8 === 0 ? decodeColumn(x) : undefined) : parseValues(v!);
+  if (values === undefined) return { error: `field x holds ${x instanceof Uint8Array ? x.length : 0} bytes, not a multiple of 8` };
+  if (typeof values === 'string') return { error: values };
+  if (values.length !== keys.length) return { error: `field k holds ${keys.length} keys but field ${binary ? 'x' : 'v'} ${values.length} values` };
   if (keys.length === 0) return { error: 'entry holds no rows' };
+  return { keys: keys as string[], values };
+}
+
+/** A field read as text (entries read as Buffers give Buffers). */
+function textOf(field: unknown): string | undefined {
+  if (typeof field === 'string') return field;
+  return field instanceof Uint8Array ? Buffer.from(field.buffer, field.byteOffset, field.byteLength).toString('utf8') : undefined;
+}
+
+/** The numbers of a `v` field, or why it cannot be read. */
+function parseValues(v: string): Float64Array | string {
+  const parts = v.length === 0 ? [] : v.split(',');
   const values = new Float64Array(parts.length);
   for (let i = 0; i < parts.length; i++) {
     const x = parseNumber(parts[i]!);
-    if (x === undefined) return { error: `value ${i} of field v is not a number: ${JSON.stringify(parts[i]!.slice(0, 40))}` };
+    if (x === undefined) return `value ${i} of field v is not a number: ${JSON.stringify(parts[i]!.slice(0, 40))}`;
     values[i] = x;
   }
-  return { keys: keys as string[], values };
+  return values;
 }
 
 /**
@@ -140,13 +198,8 @@ export function decodeRows(fields: Record<string, unknown>): DecodedRows {
  * ```
  */
 export function decodeValues(v: string): Float64Array {
-  const parts = v.length === 0 ? [] : v.split(',');
-  const values = new Float64Array(parts.length);
-  for (let i = 0; i < parts.length; i++) {
-    const x = parseNumber(parts[i]!);
-    if (x === undefined) throw new RangeError(`value ${i} is not a number`);
-    values[i] = x;
-  }
+  const values = parseValues(v);
+  if (typeof values === 'string') throw new RangeError(values);
   return values;
 }
 

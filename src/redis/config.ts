@@ -6,7 +6,7 @@
 // redacted, and every text that leaves this layer goes through scrub().
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import type { RedisClientType } from 'redis';
+import type { RedisArgument, RedisClientType, RedisClusterType } from 'redis';
 import { redis } from './client.js';
 import { RedisJobError } from './errors.js';
 
@@ -36,6 +36,13 @@ export interface RedisConnectionOptions {
    * @default 30000
    */
   maxOutageMs?: number;
+  /**
+   * Redis Cluster: the URL names one node (any), from which the client
+   * discovers the others; it routes each command to its key's slot and
+   * follows slot moves and failovers. The database must be 0.
+   * @default false
+   */
+  cluster?: boolean;
 }
 
 /** A parsed Redis URL. */
@@ -138,10 +145,26 @@ export function scrub(text: string, secrets: readonly string[]): string {
   return out;
 }
 
+/** Replies with bulk strings as Buffers (binary-safe fields). */
+const BINARY = { typeMapping: { [redis.RESP_TYPES.BLOB_STRING]: Buffer } } as const;
+
+/** The key a cluster routes a command by: EVAL/EVALSHA's first key, else the first argument (none for a bare command). */
+function routingKey(args: readonly RedisArgument[]): RedisArgument | undefined {
+  const name = String(args[0]).toUpperCase();
+  if (name === 'EVAL' || name === 'EVALSHA') return Number(args[2]) > 0 ? args[3] : undefined;
+  return args[1];
+}
+
 /** An open connection and what is needed to talk about it safely. */
 export interface RedisConnection {
-  /** The node-redis client (for commands this package does not wrap). */
-  client: RedisClientType;
+  /** The node-redis client (for commands this package does not wrap): a cluster client with `cluster: true`. */
+  client: RedisClientType | RedisClusterType;
+  /**
+   * Sends one command (`args[0]` is its name), on a cluster to the node of
+   * its key (EVAL/EVALSHA: the script's first key; else the first argument).
+   * Replies are strings, or Buffers with `binary`.
+   */
+  sendCommand(args: RedisArgument[], binary?: boolean): Promise<unknown>;
   /** The redacted URL. */
   display: string;
   /** Strings that must never be printed (the password). */
@@ -232,22 +255,31 @@ export async function connectRedis(options: RedisConnectionOptions, onEvent?: (e
   const socket = url.tls
     ? { host: url.host, port: url.port, tls: true as const, ...(isIP(url.host) === 0 ? { servername: url.host } : {}), ...(ca !== undefined ? { ca } : {}), connectTimeout: options.connectTimeoutMs ?? 5000, reconnectStrategy }
     : { host: url.host, port: url.port, connectTimeout: options.connectTimeoutMs ?? 5000, reconnectStrategy };
-  const client = redis.createClient({
-    socket,
-    ...(url.username !== undefined ? { username: url.username } : {}),
-    ...(url.password !== undefined ? { password: url.password } : {}),
-    database: url.database,
-  }) as unknown as RedisClientType;
-  client.on('error', (err: unknown) => {
+  const auth = { ...(url.username !== undefined ? { username: url.username } : {}), ...(url.password !== undefined ? { password: url.password } : {}) };
+  if (options.cluster === true && url.database !== 0) throw new RedisJobError('CONFIG', `Redis Cluster has only database 0; the URL names database ${url.database}`);
+  // Cluster nodes are connected on first use (minimizeConnections), so a
+  // worker starting while a master is down (failing over) still starts.
+  // A cluster node may stay down for good once its replica took over: the
+  // cluster client moves on, so only commands failing for longer than
+  // maxOutageMs (below) end the connection, not one node's reconnecting.
+  const clusterNodeStrategy = (retries: number, cause: Error): number | Error => (everReady ? Math.min(50 * 2 ** Math.min(retries, 5), 1000) : reconnectStrategy(retries, cause));
+  const client =
+    options.cluster === true
+      ? (redis.createCluster({ rootNodes: [{ socket }], minimizeConnections: true, defaults: { socket: { ...socket, reconnectStrategy: clusterNodeStrategy }, ...auth } }) as unknown as RedisClusterType)
+      : (redis.createClient({ socket, ...auth, database: url.database }) as unknown as RedisClientType);
+  const [errorEvent, readyEvent, reconnectingEvent] = options.cluster === true ? ['node-error', 'node-ready', 'node-reconnecting'] : ['error', 'ready', 'reconnecting'];
+  const onError = (err: unknown): void => {
     firstError ??= err;
     if (everReady) onEvent?.('redis-error', scrub(err instanceof Error ? err.message : String(err), secrets));
-  });
-  client.on('ready', () => {
+  };
+  client.on(errorEvent, onError);
+  if (errorEvent !== 'error') client.on('error', onError);
+  client.on(readyEvent, () => {
     if (outageSince !== undefined) onEvent?.('redis-reconnected', `after ${Date.now() - outageSince} ms`);
     everReady = true;
     outageSince = undefined;
   });
-  client.on('reconnecting', () => {
+  client.on(reconnectingEvent, () => {
     if (everReady) outageSince ??= Date.now();
   });
   try {
@@ -261,8 +293,25 @@ export async function connectRedis(options: RedisConnectionOptions, onEvent?: (e
     if (err instanceof RedisJobError) throw err;
     throw describeConnectError(firstError ?? err, url.display, secrets);
   }
+  everReady = true; // a cluster client connects to every node before it resolves
+  let lastOk = Date.now();
+  const clusterSend = async (args: RedisArgument[], binary: boolean): Promise<unknown> => {
+    const cluster = client as RedisClusterType;
+    try {
+      const reply = await (binary ? cluster.sendCommand(routingKey(args), false, args, BINARY) : cluster.sendCommand(routingKey(args), false, args));
+      lastOk = Date.now();
+      return reply;
+    } catch (err) {
+      if (Date.now() - lastOk > maxOutageMs) {
+        failure ??= new RedisJobError('CONNECTION_LOST', `no command succeeded on the Redis Cluster at ${url.display} for more than ${maxOutageMs} ms: ${scrub(err instanceof Error ? err.message : String(err), secrets)}`);
+      }
+      throw err;
+    }
+  };
+  const single = client as RedisClientType;
   return {
     client,
+    sendCommand: options.cluster === true ? (args, binary = false) => clusterSend(args, binary) : (args, binary = false) => (binary ? single.sendCommand(args, BINARY) : single.sendCommand(args)),
     display: url.display,
     secrets,
     get failure() {

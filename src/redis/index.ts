@@ -3,11 +3,11 @@ export { connectRedis, parseRedisUrl, redactUrl, PASSWORD_ENV } from './config.j
 export type { RedisConnection, RedisConnectionOptions, RedisUrl } from './config.js';
 export { RedisJobError } from './errors.js';
 export type { RedisJobErrorCode } from './errors.js';
-export { Commands, createJob, readJob, jobStatus, DEFAULT_PARTITIONS, JOB_FORMAT } from './job.js';
-export type { Job, JobDefinition, PartitionStatus } from './job.js';
+export { Commands, createJob, readJob, jobStatus, DEFAULT_PARTITIONS, JOB_FORMAT, JOB_FORMATS } from './job.js';
+export type { Job, JobDefinition, JobFormat, PartitionStatus } from './job.js';
 export { JobKeys, partitionOf, rendezvousScore, checkJobName } from './keys.js';
 export type { LuaScript } from './scripts.js';
-export { decodeRows, decodeValues, encodeRows, decodePartitionState, encodePartitionState, restorePartition, formatNumber, parseNumber } from './codec.js';
+export { decodeRows, decodeValues, decodeColumn, encodeColumn, encodeRows, decodePartitionState, encodePartitionState, restorePartition, formatNumber, parseNumber } from './codec.js';
 export type { DecodedRows } from './codec.js';
 export { createProducer } from './producer.js';
 export type { Producer, ProducerOptions } from './producer.js';

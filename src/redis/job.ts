@@ -2,15 +2,12 @@
 // the server has lost its script cache, as after a restart), and the job's
 // definition in job:{J}.
 import type { RedisArgument } from 'redis';
-import { redis } from './client.js';
 import { normalizeSpec } from '../spec.js';
 import type { KernelSpec } from '../types.js';
 import { scrub, type RedisConnection } from './config.js';
 import { RedisJobError } from './errors.js';
 import { checkPartitions, JobKeys } from './keys.js';
 import { CREATE_JOB, type LuaScript } from './scripts.js';
-
-const BINARY = { typeMapping: { [redis.RESP_TYPES.BLOB_STRING]: Buffer } } as const;
 
 /**
  * Raw commands over one connection. Replies are strings, or Buffers with `binary`.
@@ -33,7 +30,7 @@ export class Commands {
    * the caller's assertion; nothing checks it.
    */
   send<T>(args: RedisArgument[], binary = false): Promise<T> {
-    return (binary ? this.conn.client.sendCommand(args, BINARY) : this.conn.client.sendCommand(args)) as Promise<T>;
+    return this.conn.sendCommand(args, binary) as Promise<T>;
   }
 
   /**
@@ -62,7 +59,18 @@ export interface JobDefinition {
   partitions?: number;
   /** The kernel every key of every partition runs (a count-window rolling op or ewm). */
   spec: KernelSpec;
+  /**
+   * The job's layout format (docs/REDIS.md): 1 writes results as text (`v`)
+   * and each commit rewrites the partition's whole state; 2 writes results
+   * as binary columns (`x`, little-endian doubles) and each commit stores
+   * only the state of the key groups its rows touched.
+   * @default 1
+   */
+  format?: JobFormat;
 }
+
+/** A job layout format: see {@link JobDefinition.format}. */
+export type JobFormat = 1 | 2;
 
 /** A job as stored in Redis. */
 export interface Job {
@@ -74,10 +82,19 @@ export interface Job {
   spec: KernelSpec;
   /** The job's Redis key names. */
   keys: JobKeys;
+  /** The job's layout format (see {@link JobDefinition.format}). */
+  format: JobFormat;
 }
 
-/** The version of the job layout (key names, entry fields, checkpoint fields). */
+/** The default version of the job layout (key names, entry fields, checkpoint fields): see {@link JobDefinition.format}. */
 export const JOB_FORMAT = '1';
+/** Every job layout format this build reads and writes. */
+export const JOB_FORMATS: readonly string[] = ['1', '2'];
+
+function checkFormat(format: unknown): JobFormat {
+  if (format !== 1 && format !== 2) throw new RedisJobError('CONFIG', `job format must be 1 or 2, got ${JSON.stringify(format)}`);
+  return format;
+}
 /** Partitions of a job whose {@link JobDefinition} gives none. */
 export const DEFAULT_PARTITIONS = 64;
 
@@ -109,22 +126,28 @@ export async function createJob(cmd: Commands, name: string, definition: JobDefi
   const keys = new JobKeys(name);
   const partitions = checkPartitions(definition.partitions ?? DEFAULT_PARTITIONS);
   const spec = checkSpec(definition.spec);
-  const existing = await cmd.script<[string | null, string | null, string | null] | null>(CREATE_JOB, [keys.meta], [String(partitions), JSON.stringify(spec), JOB_FORMAT]);
-  if (existing === null) return { name, partitions, spec, keys };
+  const format = checkFormat(definition.format ?? Number(JOB_FORMAT));
+  const existing = await cmd.script<[string | null, string | null, string | null] | null>(CREATE_JOB, [keys.meta], [String(partitions), JSON.stringify(spec), String(format)]);
+  if (existing === null) return { name, partitions, spec, keys, format };
   const job = parseJob(name, keys, existing, cmd.conn.display);
-  if (job.partitions !== partitions || !sameSpec(job.spec, spec)) {
+  if (job.partitions !== partitions || !sameSpec(job.spec, spec) || job.format !== format) {
     throw new RedisJobError(
       'JOB_MISMATCH',
-      `job '${name}' already exists at ${cmd.conn.display} with ${job.partitions} partitions and spec ${JSON.stringify(job.spec)}; asked for ${partitions} partitions and ${JSON.stringify(spec)}`,
+      `job '${name}' already exists at ${cmd.conn.display} with ${job.partitions} partitions${formatNote(job.format)} and spec ${JSON.stringify(job.spec)}; asked for ${partitions} partitions${formatNote(format)} and ${JSON.stringify(spec)}`,
     );
   }
   return job;
 }
 
+/** ' (format 2)' for a format other than the default, so messages for format-1 jobs read as before. */
+function formatNote(format: JobFormat): string {
+  return String(format) === JOB_FORMAT ? '' : ` (format ${format})`;
+}
+
 function parseJob(name: string, keys: JobKeys, fields: readonly (string | null)[], display: string): Job {
   const [partitions, spec, format] = fields;
-  if (format !== JOB_FORMAT) {
-    throw new RedisJobError('PROTOCOL', `job '${name}' at ${display} has layout format ${JSON.stringify(format)}; this build reads format ${JOB_FORMAT}`);
+  if (format === null || format === undefined || !JOB_FORMATS.includes(format)) {
+    throw new RedisJobError('PROTOCOL', `job '${name}' at ${display} has layout format ${JSON.stringify(format)}; this build reads formats ${JOB_FORMATS.join(' and ')}`);
   }
   let parsedSpec: unknown;
   try {
@@ -132,7 +155,7 @@ function parseJob(name: string, keys: JobKeys, fields: readonly (string | null)[
   } catch {
     throw new RedisJobError('PROTOCOL', `job '${name}' at ${display} has an unreadable spec`);
   }
-  return { name, partitions: checkPartitions(Number(partitions)), spec: checkSpec(parsedSpec), keys };
+  return { name, partitions: checkPartitions(Number(partitions)), spec: checkSpec(parsedSpec), keys, format: Number(format) as JobFormat };
 }
 
 /**

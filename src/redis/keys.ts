@@ -7,7 +7,8 @@
 //   members:{J}      sorted set: live worker ids, scored by last heartbeat (server time, ms)
 //   in:{J:p}         stream: input rows of partition p
 //   out:{J:p}        stream: results of partition p (entry id = input entry id)
-//   ckpt:{J:p}       hash: last (last input id committed), state (kernels), epoch, entries
+//   ckpt:{J:p}       hash: last (last input id committed), state (kernels, job format 1), epoch, entries
+//   state:{J:p}      hash (job format 2): key group -> the state of its keys
 //   lease:{J:p}      string: the owner's token "<epoch>:<worker id>", with an expiry
 import { crc32 } from '../crc32.js';
 import { keyHash } from '../scheduler/hash.js';
@@ -81,6 +82,10 @@ export class JobKeys {
   /** The hash of partition `p`'s checkpoint (last committed input id, kernel state, epoch, entries): `ckpt:{J:p}`. */
   checkpoint(p: number): string {
     return `ckpt:{${this.job}:${p}}`;
+  }
+  /** The hash of partition `p`'s kernel state by key group (job format 2): `state:{J:p}`. */
+  state(p: number): string {
+    return `state:{${this.job}:${p}}`;
   }
   /** The string holding partition `p`'s lease token `"<epoch>:<worker id>"`, with an expiry: `lease:{J:p}`. */
   lease(p: number): string {

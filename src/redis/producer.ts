@@ -1,7 +1,7 @@
 // The producer: routes rows to their partitions by key and appends them to
 // the input streams, one entry per partition per call.
 import { type RedisConnectionOptions, connectRedis } from './config.js';
-import { encodeRows } from './codec.js';
+import { encodeColumn, encodeRows } from './codec.js';
 import { Commands, createJob, readJob, type Job, type JobDefinition } from './job.js';
 import { partitionOf } from './keys.js';
 
@@ -76,8 +76,11 @@ export async function createProducer(options: ProducerOptions): Promise<Producer
         const writes: Promise<unknown>[] = [];
         for (const [p, group] of byPartition) {
           for (let at = 0; at < group.keys.length; at += maxRows) {
-            const { k, v } = encodeRows(group.keys.slice(at, at + maxRows), group.values.slice(at, at + maxRows));
-            writes.push(cmd.send(['XADD', job.keys.input(p), '*', 'k', k, 'v', v]));
+            const keys = group.keys.slice(at, at + maxRows);
+            const values = group.values.slice(at, at + maxRows);
+            // Format 2: the values as a binary column (no decimal text to write or parse).
+            const fields = job.format === 2 ? ['k', JSON.stringify(keys), 'x', encodeColumn(Float64Array.from(values))] : Object.entries(encodeRows(keys, values)).flat();
+            writes.push(cmd.send(['XADD', job.keys.input(p), '*', ...fields]));
           }
         }
         // One partition's entries are sent in order on one connection, so they are appended in order.

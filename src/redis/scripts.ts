@@ -20,8 +20,10 @@ function script(name: string, source: string): LuaScript {
  * Takes a partition's lease if it is free (or still held with `prevToken`,
  * when a worker re-adopts a partition after a lost connection). Bumps the
  * partition's epoch; the token is "<epoch>:<worker id>".
- * KEYS: lease, ckpt. ARGV: worker id, lease ms, previous token or ''.
- * Returns nil if held by another token, else {token, last id, state}.
+ * KEYS: lease, ckpt, and (job format 2) the key-group state hash.
+ * ARGV: worker id, lease ms, previous token or ''.
+ * Returns nil if held by another token, else {token, last id, state, key-group
+ * fields and values (format 2; else empty)}, all read in the same atomic step.
  */
 export const ACQUIRE = script(
   'acquire',
@@ -31,7 +33,9 @@ local epoch = redis.call('HINCRBY', KEYS[2], 'epoch', 1)
 local token = epoch .. ':' .. ARGV[1]
 redis.call('SET', KEYS[1], token, 'PX', ARGV[2])
 local st = redis.call('HMGET', KEYS[2], 'last', 'state')
-return {token, st[1] or '0-0', st[2] or ''}`,
+local groups = {}
+if KEYS[3] then groups = redis.call('HGETALL', KEYS[3]) end
+return {token, st[1] or '0-0', st[2] or '', groups}`,
 );
 
 /** Extends a lease held with this token. KEYS: lease. ARGV: token, lease ms. Returns 1, or 0 if lost. */
@@ -57,42 +61,53 @@ return 0`,
 /**
  * The commit: fencing first, then every write. Nothing is written unless
  * the lease is held with this token, the checkpoint is still at the id the
- * worker started from, and the output stream ends before the first new id.
- * KEYS: lease, ckpt, out.
- * ARGV: token, lease ms, expected last id, new last id, state, n, then n
- * entries, each: id, m, m field/value strings.
+ * worker started from, and the output stream ends before the first new id
+ * (the first XADD, with an explicit id, is the check: it fails before any
+ * write when the id is not after the stream's last; only then is the stream
+ * asked for its last id, for the message).
+ * KEYS: lease, ckpt, out, and (job format 2) the key-group state hash.
+ * ARGV: token, lease ms, expected last id, new last id, state ('' for format
+ * 2: the state goes to the hash), n, then n entries, each: id, m, m
+ * field/value strings; then (format 2) g, then g key-group field/value pairs.
  * Returns {1} or {0, reason, detail}.
  */
 export const COMMIT = script(
   'commit',
-  `local function parse(id)
-  local ms, seq = string.match(id, '^(%d+)-(%d+)$')
-  return tonumber(ms), tonumber(seq)
-end
-local function before(a, b)
-  local am, as = parse(a)
-  local bm, bs = parse(b)
-  return am < bm or (am == bm and as < bs)
-end
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {0, 'lease', ''} end
+  `if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {0, 'lease', ''} end
 local last = redis.call('HGET', KEYS[2], 'last') or '0-0'
 if last ~= ARGV[3] then return {0, 'last', last} end
 local n = tonumber(ARGV[6])
-if n > 0 and redis.call('EXISTS', KEYS[3]) == 1 then
-  local info = redis.call('XINFO', 'STREAM', KEYS[3])
-  for i = 1, #info, 2 do
-    if info[i] == 'last-generated-id' then
-      if not before(info[i + 1], ARGV[7]) then return {0, 'out', info[i + 1]} end
-    end
-  end
-end
 local i = 7
 for j = 1, n do
   local m = tonumber(ARGV[i + 1])
-  redis.call('XADD', KEYS[3], ARGV[i], unpack(ARGV, i + 2, i + 1 + m))
+  if j == 1 then
+    local added = redis.pcall('XADD', KEYS[3], ARGV[i], unpack(ARGV, i + 2, i + 1 + m))
+    if type(added) == 'table' and added.err then
+      if not string.find(added.err, 'equal or smaller', 1, true) then return added end
+      local info = redis.call('XINFO', 'STREAM', KEYS[3])
+      for f = 1, #info, 2 do
+        if info[f] == 'last-generated-id' then return {0, 'out', info[f + 1]} end
+      end
+      return added
+    end
+  else
+    redis.call('XADD', KEYS[3], ARGV[i], unpack(ARGV, i + 2, i + 1 + m))
+  end
   i = i + 2 + m
 end
-redis.call('HSET', KEYS[2], 'last', ARGV[4], 'state', ARGV[5])
+if ARGV[5] == '' then
+  redis.call('HSET', KEYS[2], 'last', ARGV[4])
+else
+  redis.call('HSET', KEYS[2], 'last', ARGV[4], 'state', ARGV[5])
+end
+if KEYS[4] then
+  local g = tonumber(ARGV[i])
+  -- in slices: unpack has a stack limit
+  for from = 0, g - 1, 500 do
+    local to = math.min(g, from + 500)
+    redis.call('HSET', KEYS[4], unpack(ARGV, i + 1 + 2 * from, i + 2 * to))
+  end
+end
 redis.call('HINCRBY', KEYS[2], 'entries', n)
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return {1}`,

@@ -1,22 +1,29 @@
-// The worker: owns partitions through fenced leases, runs one kernel per key
-// inside each, and commits outputs and state in one script per batch.
+// The worker: owns partitions through fenced leases, runs each partition's
+// keys through one keyed kernel operator (one WebAssembly instance per
+// partition, each key's state in a slab), and commits outputs and state in
+// one script per batch.
 //
 // Per owned partition, one step is: XRANGE the input after the last committed
-// id; push each key's rows through its kernel; then COMMIT, which appends the
-// outputs (ids = input ids), stores the new last id and the snapshot of every
-// kernel, and extends the lease, all or nothing, and only if the lease is
-// still held with this worker's token and the checkpoint is still where this
-// worker started. A step that is not committed (rejected, or the connection
-// failed) throws its in-memory state away; the partition is restored from its
-// checkpoint when it is taken (or re-taken) again. So outputs in Redis are
-// exactly once whatever dies when.
+// id (usually already read: see below); run the rows through the kernels;
+// then COMMIT, which appends the outputs (ids = input ids), stores the new
+// last id and the state (format 1: every key's snapshot; format 2: the key
+// groups the batch touched), and extends the lease, all or nothing, and only
+// if the lease is still held with this worker's token and the checkpoint is
+// still where this worker started. A step that is not committed (rejected, or
+// the connection failed) throws its in-memory state away; the partition is
+// restored from its checkpoint when it is taken (or re-taken) again. So
+// outputs in Redis are exactly once whatever dies when.
+//
+// The next batch's XRANGE goes out right behind the commit (same connection,
+// so after it), so reading overlaps the commit's round trip; if the commit
+// fails, that read is thrown away with the rest.
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { SnapshotError } from '../errors.js';
-import { createKernel } from '../kernel.js';
-import type { Kernel } from '../types.js';
+import type { RowsPart } from '../scheduler/operator.js';
 import { type RedisConnection, type RedisConnectionOptions, connectRedis } from './config.js';
-import { decodeRows, encodePartitionState, formatValues, restorePartition } from './codec.js';
+import { decodePartitionState, decodeRows, encodeColumn, encodePartitionState, formatValues } from './codec.js';
+import { PartitionState, STATE_GROUPS } from './keyed.js';
 import { RedisJobError } from './errors.js';
 import { Commands, readJob, type Job } from './job.js';
 import { rendezvousScore } from './keys.js';
@@ -118,11 +125,37 @@ interface Owned {
   p: number;
   token: string;
   last: string;
-  kernels: Map<string, Kernel>;
+  state: PartitionState;
   renewedAt: number;
+  /** The read of the entries after `last`, sent right behind the last commit. */
+  next: Promise<StreamEntry[]> | undefined;
+  /** Assigned to another worker: given back after the current step. */
+  leaving: boolean;
+  /** The last input id of the last commit sent (= last while none is in flight). */
+  sent: string;
+  /** The commits sent and not yet answered, oldest first. */
+  inflight: Commit[];
 }
 
-type StreamEntry = [id: string, fields: string[]];
+/** Commits of one partition sent and not yet answered, at most (each expects the one before it to apply). */
+const COMMITS_IN_FLIGHT = 1;
+
+/** COMMIT's reply: [1], or [0, reason, detail]. */
+type CommitReply = [number, string?, string?];
+
+/** A commit sent, and what it covers. */
+interface Commit {
+  reply: Promise<CommitReply>;
+  started: number;
+  /** Its first and last input entry ids. */
+  first: string;
+  last: string;
+  entries: number;
+  rows: number;
+}
+
+/** An entry as read (binary: field values stay bytes). */
+type StreamEntry = [id: Buffer, fields: Buffer[]];
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -172,6 +205,10 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
 class Worker {
   private readonly cmd: Commands;
   private readonly owned = new Map<number, Owned>();
+  /** The running partition loops. */
+  private readonly loops = new Set<Promise<void>>();
+  /** The first fatal error of a partition loop. */
+  private failure: unknown;
   /** Tokens of partitions dropped after a failed step: the worker may take them back while its lease lasts. */
   private readonly previous = new Map<number, string>();
   private live: string[];
@@ -219,40 +256,71 @@ class Worker {
     return { ...this.counters, commitP50: percentile(sorted, 0.5), commitP99: percentile(sorted, 0.99) };
   }
 
+  /**
+   * The control loop: heartbeats, takes the partitions assigned to this
+   * worker and marks those assigned to others. Each held partition runs its
+   * own loop (partitionLoop), so one partition computes while others wait
+   * for their commits.
+   */
   private async run(): Promise<WorkerStats> {
     this.emit('started', { job: this.job.name, partitions: this.job.partitions, redis: this.conn.display });
-    let idle = 1;
     try {
-      while (!this.stopping) {
+      while (!this.stopping && this.failure === undefined) {
         this.checkConnection();
         if (Date.now() >= this.nextHeartbeat) {
           await this.heartbeat(false);
           await this.acquire();
           this.nextHeartbeat = Date.now() + this.cfg.heartbeatMs;
+          this.markExtras();
         }
-        const worked = await this.stepAll();
-        await this.releaseExtras();
-        if (worked) idle = 1;
-        else {
-          await this.nap(Math.min(idle, Math.max(1, this.nextHeartbeat - Date.now())));
-          idle = Math.min(idle * 2, this.cfg.pollMs);
-        }
+        await this.nap(Math.max(1, this.nextHeartbeat - Date.now()));
       }
-      await this.releaseAll();
+      await this.settle();
+      if (this.failure !== undefined) throw this.failure;
       await this.heartbeat(true).catch(() => {});
       const stats = this.stats();
       this.emit('stopped', { ...stats });
       return stats;
     } catch (err) {
-      const error = this.fatal(err);
+      const error = this.fatal(this.failure ?? err);
       this.emit('failed', { code: error.code, message: error.message });
-      await this.releaseAll().catch(() => {});
+      await this.settle().catch(() => {});
       throw error;
     } finally {
-      for (const owned of this.owned.values()) this.dispose(owned);
       this.owned.clear();
       await this.conn.close();
     }
+  }
+
+  /** Stops every partition loop after its step (each gives its lease back), then releases what is left. */
+  private async settle(): Promise<void> {
+    this.stopping = true;
+    while (this.loops.size > 0) await Promise.all([...this.loops]);
+    await this.releaseAll();
+  }
+
+  private startLoop(owned: Owned): void {
+    const loop: Promise<void> = this.partitionLoop(owned)
+      .catch((err: unknown) => {
+        this.failure ??= err;
+        this.wake?.();
+      })
+      .finally(() => this.loops.delete(loop));
+    this.loops.add(loop);
+  }
+
+  /** Steps one partition while it is held and wanted; gives it back when another worker should have it, or on stop. */
+  private async partitionLoop(owned: Owned): Promise<void> {
+    let idle = 1;
+    while (!this.stopping && !owned.leaving && this.owned.get(owned.p) === owned) {
+      this.checkConnection();
+      if (await this.step(owned)) idle = 1;
+      else {
+        await sleep(idle);
+        idle = Math.min(idle * 2, this.cfg.pollMs);
+      }
+    }
+    if (this.owned.get(owned.p) === owned && (await this.settleCommit(owned))) await this.release(owned);
   }
 
   private fatal(err: unknown): RedisJobError {
@@ -347,11 +415,11 @@ class Worker {
         continue;
       }
       if (this.stopping) break;
-      let reply: [Buffer, Buffer, Buffer] | null;
+      let reply: [Buffer, Buffer, Buffer, Buffer[]] | null;
       try {
-        reply = await this.cmd.script<[Buffer, Buffer, Buffer] | null>(
+        reply = await this.cmd.script<[Buffer, Buffer, Buffer, Buffer[]] | null>(
           ACQUIRE,
-          [this.job.keys.lease(p), this.job.keys.checkpoint(p)],
+          [this.job.keys.lease(p), this.job.keys.checkpoint(p), ...(this.job.format === 2 ? [this.job.keys.state(p)] : [])],
           [this.id, String(this.cfg.leaseMs), previous ?? ''],
           true,
         );
@@ -361,10 +429,10 @@ class Worker {
       }
       this.previous.delete(p);
       if (reply === null) continue;
-      const [token, last, state] = reply;
-      let kernels: Map<string, Kernel>;
+      const [token, last, stored, groups] = reply;
+      let state: PartitionState;
       try {
-        kernels = state.length === 0 ? new Map() : await restorePartition(new Uint8Array(state), this.job.spec);
+        state = await this.restore(stored, groups);
       } catch (err) {
         const hint =
           err instanceof SnapshotError && err.code === 'OTHER_BUILD'
@@ -377,129 +445,183 @@ class Worker {
           { cause: err },
         );
       }
-      this.owned.set(p, { p, token: token.toString(), last: last.toString(), kernels, renewedAt: Date.now() });
+      const from = last.toString();
+      const owned: Owned = { p, token: token.toString(), last: from, sent: from, state, renewedAt: Date.now(), next: undefined, leaving: false, inflight: [] };
+      this.owned.set(p, owned);
+      this.startLoop(owned);
       this.counters.acquired++;
-      this.emit('acquired', { partition: p, token: token.toString(), from: last.toString(), keys: kernels.size });
+      this.emit('acquired', { partition: p, token: token.toString(), from: last.toString(), keys: state.size });
     }
   }
 
-  private dispose(owned: Owned): void {
-    for (const kernel of owned.kernels.values()) kernel.dispose();
-    owned.kernels.clear();
+  /** A partition's kernels from its checkpoint: `state` (format 1) or its key-group records (format 2). */
+  private async restore(stored: Buffer, groups: Buffer[]): Promise<PartitionState> {
+    const state = await PartitionState.create(this.job.spec);
+    if (this.job.format === 1) {
+      if (stored.length > 0) state.restoreSnapshots(decodePartitionState(new Uint8Array(stored)));
+      return state;
+    }
+    for (let i = 0; i + 1 < groups.length; i += 2) {
+      const field = groups[i]!.toString();
+      const group = Number(field);
+      if (!/^\d+$/.test(field) || group >= STATE_GROUPS) throw new SnapshotError('BAD_STATE', `the state hash has a field ${JSON.stringify(field.slice(0, 40))}, not a key group (0 to ${STATE_GROUPS - 1})`);
+      state.restoreGroup(group, new Uint8Array(groups[i + 1]!));
+    }
+    state.checkRestored();
+    return state;
   }
 
   /** Forgets a partition's in-memory state; with `retake`, remembers the token to take it back. */
   private drop(owned: Owned, retake: boolean): void {
-    this.dispose(owned);
+    owned.next?.catch(() => {}); // a read sent behind the last commit: nobody waits for it now
     this.owned.delete(owned.p);
     if (retake) {
       this.previous.set(owned.p, owned.token);
       this.nextHeartbeat = 0; // look for partitions again at once
+      this.wake?.();
     }
   }
 
-  private async stepAll(): Promise<boolean> {
-    const results = await Promise.all([...this.owned.values()].map((owned) => this.step(owned)));
-    return results.some(Boolean);
+  /** The entries after `after`, at most --read-entries, as bytes. */
+  private read(p: number, after: string): Promise<StreamEntry[]> {
+    return this.cmd.send<StreamEntry[]>(['XRANGE', this.job.keys.input(p), `(${after}`, '+', 'COUNT', String(this.cfg.readEntries)], true);
   }
 
-  /** Reads, computes and commits one batch of a partition. Returns whether there was input. */
+  /**
+   * Reads and computes one batch of a partition and sends its commit, then
+   * waits for replies until at most COMMITS_IN_FLIGHT commits are unanswered
+   * (so commits are in flight while the next batches are read and computed:
+   * with appendfsync always, a commit's round trip includes an fsync).
+   * Returns whether there was input.
+   */
   private async step(owned: Owned): Promise<boolean> {
     const { keys } = this.job;
     const p = owned.p;
     let entries: StreamEntry[];
     try {
-      entries = await this.cmd.send<StreamEntry[]>(['XRANGE', keys.input(p), `(${owned.last}`, '+', 'COUNT', String(this.cfg.readEntries)]);
+      entries = await (owned.next ?? this.read(p, owned.sent));
+      owned.next = undefined;
     } catch (err) {
       this.drop(owned, true);
       await this.transient(err, 'read', p);
       return false;
     }
     if (entries.length === 0) {
+      if (!(await this.settleCommit(owned))) return true;
       if (Date.now() - owned.renewedAt >= this.cfg.leaseMs / 3) await this.renew(owned);
       return false;
     }
-    const outputs: string[] = [];
-    let rows = 0;
-    for (const [entryId, flat] of entries) {
-      const fields: Record<string, string> = {};
-      for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i]!] = flat[i + 1]!;
-      const batch = decodeRows(fields);
-      if ('error' in batch) {
-        outputs.push(entryId, '2', 'e', batch.error);
-        continue;
-      }
-      const results = await this.compute(owned, batch.keys, batch.values);
-      outputs.push(entryId, '4', 'k', fields['k']!, 'v', formatValues(results));
-      rows += batch.values.length;
-    }
-    const newLast = entries[entries.length - 1]![0];
-    const snapshots = new Map<string, Uint8Array>();
-    for (const [key, kernel] of owned.kernels) snapshots.set(key, kernel.snapshot());
-    const state = encodePartitionState(snapshots);
-    const started = performance.now();
-    let reply: [number, string?, string?];
+    const { outputs, rows } = this.compute(owned.state, entries);
+    const newLast = entries[entries.length - 1]![0].toString();
+    const state = this.stateArgs(owned.state);
+    // Sent behind the previous commit, with its new last id as the expected one: if that commit
+    // is refused or lost, this one is refused too (the lease or the last id no longer match).
+    const reply = this.cmd.script<CommitReply>(
+      COMMIT,
+      [keys.lease(p), keys.checkpoint(p), keys.output(p), ...(this.job.format === 2 ? [keys.state(p)] : [])],
+      [owned.token, String(this.cfg.leaseMs), owned.sent, newLast, state.full, String(entries.length), ...outputs, ...state.groups],
+    );
+    reply.catch(() => {}); // awaited by settleCommit, unless the partition is dropped first
+    owned.inflight.push({ reply, started: performance.now(), first: entries[0]![0].toString(), last: newLast, entries: entries.length, rows });
+    owned.sent = newLast;
+    owned.next = this.read(p, newLast);
+    owned.next.catch(() => {}); // awaited by the next step, unless the partition is dropped first
+    while (owned.inflight.length > COMMITS_IN_FLIGHT) if (!(await this.finishCommit(owned, owned.inflight.shift()!))) break;
+    return true;
+  }
+
+  /** Waits for every commit in flight. Returns whether the partition is still held. */
+  private async settleCommit(owned: Owned): Promise<boolean> {
+    while (owned.inflight.length > 0) if (!(await this.finishCommit(owned, owned.inflight.shift()!))) return false;
+    return true;
+  }
+
+  /** Handles a commit's reply; drops the partition unless it was applied. Returns whether the partition is still held. */
+  private async finishCommit(owned: Owned, commit: Commit): Promise<boolean> {
+    const { keys } = this.job;
+    const p = owned.p;
+    let reply: CommitReply;
     try {
-      reply = await this.cmd.script<[number, string?, string?]>(
-        COMMIT,
-        [keys.lease(p), keys.checkpoint(p), keys.output(p)],
-        [owned.token, String(this.cfg.leaseMs), owned.last, newLast, Buffer.from(state.buffer, state.byteOffset, state.length), String(entries.length), ...outputs],
-      );
+      reply = await commit.reply;
     } catch (err) {
       // Unknown whether it was applied: restore from the checkpoint, which knows.
       this.drop(owned, true);
       await this.transient(err, 'commit', p);
-      return true;
+      return false;
     }
+    if (this.owned.get(p) !== owned) return false; // dropped meanwhile
     if (reply[0] === 1) {
-      this.latencies.push(performance.now() - started);
+      this.latencies.push(performance.now() - commit.started);
       if (this.latencies.length > 100_000) this.latencies.splice(0, 50_000);
-      owned.last = newLast;
+      owned.last = commit.last;
       owned.renewedAt = Date.now();
       this.counters.commits++;
-      this.counters.entries += entries.length;
-      this.counters.rows += rows;
+      this.counters.entries += commit.entries;
+      this.counters.rows += commit.rows;
       return true;
     }
     this.counters.rejected++;
     if (reply[1] === 'out') {
       throw new RedisJobError(
         'PROTOCOL',
-        `${keys.output(p)} already holds entry id ${String(reply[2])}, not before input ${entries[0]![0]}: something else writes to this job's output stream`,
+        `${keys.output(p)} already holds entry id ${String(reply[2])}, not before input ${commit.first}: something else writes to this job's output stream`,
       );
     }
     this.emit('fenced', { partition: p, op: 'commit', reason: reply[1] === 'lease' ? 'lease lost' : `checkpoint moved to ${String(reply[2])}`, token: owned.token });
     this.drop(owned, false);
-    return true;
+    return false;
   }
 
-  /** Pushes each key's rows through its kernel (created on first sight) and returns the results in row order. */
-  private async compute(owned: Owned, keys: readonly string[], values: Float64Array): Promise<Float64Array> {
-    const first = keys[0]!;
-    if (keys.every((k) => k === first)) return (await this.kernel(owned, first)).push(values);
-    const groups = new Map<string, number[]>();
-    for (let i = 0; i < keys.length; i++) {
-      const group = groups.get(keys[i]!);
-      if (group === undefined) groups.set(keys[i]!, [i]);
-      else group.push(i);
+  /**
+   * Runs a batch's rows through the partition's kernels (one pass for all
+   * its entries) and returns the COMMIT arguments of its output entries:
+   * id, field count, fields (`k` as read, and `v` text for format 1 or `x`
+   * doubles for format 2; `e` for an unreadable entry).
+   */
+  private compute(state: PartitionState, entries: StreamEntry[]): { outputs: (string | Buffer)[]; rows: number } {
+    const parts: RowsPart[] = [];
+    const read: { id: Buffer; k: Buffer | undefined; part: RowsPart | undefined; error: string | undefined }[] = [];
+    for (const [id, flat] of entries) {
+      const fields: Record<string, Buffer> = {};
+      for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i]!.toString()] = flat[i + 1]!;
+      const batch = decodeRows(fields);
+      if ('error' in batch) {
+        read.push({ id, k: undefined, part: undefined, error: batch.error });
+        continue;
+      }
+      const ids = new Uint32Array(batch.keys.length);
+      for (let i = 0; i < ids.length; i++) ids[i] = state.idOf(batch.keys[i]!);
+      // Results overwrite the values in place: the inputs are not needed after.
+      const part = { values: batch.values, keys: ids, out: batch.values };
+      parts.push(part);
+      read.push({ id, k: fields['k'], part, error: undefined });
     }
-    const results = new Float64Array(values.length);
-    for (const [key, rows] of groups) {
-      const input = new Float64Array(rows.length);
-      for (let j = 0; j < rows.length; j++) input[j] = values[rows[j]!]!;
-      const output = (await this.kernel(owned, key)).push(input);
-      for (let j = 0; j < rows.length; j++) results[rows[j]!] = output[j]!;
+    state.process(parts);
+    const outputs: (string | Buffer)[] = [];
+    let rows = 0;
+    for (const { id, k, part, error } of read) {
+      if (part === undefined) outputs.push(id, '2', 'e', error!);
+      else {
+        outputs.push(id, '4', 'k', k!, ...(this.job.format === 2 ? ['x', encodeColumn(part.out)] : ['v', formatValues(part.out)]));
+        rows += part.out.length;
+      }
     }
-    return results;
+    return { outputs, rows };
   }
 
-  private async kernel(owned: Owned, key: string): Promise<Kernel> {
-    let kernel = owned.kernels.get(key);
-    if (kernel === undefined) {
-      kernel = await createKernel(this.job.spec);
-      owned.kernels.set(key, kernel);
+  /** The state a commit stores: format 1, every key's snapshot; format 2, the key groups touched since the last commit. */
+  private stateArgs(state: PartitionState): { full: string | Buffer; groups: (string | Buffer)[] } {
+    if (this.job.format === 1) {
+      const bytes = encodePartitionState(state.snapshots());
+      return { full: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length), groups: [] };
     }
-    return kernel;
+    const touched = state.takeTouched();
+    const groups: (string | Buffer)[] = [String(touched.length)];
+    for (const group of touched) {
+      const record = state.groupRecord(group);
+      groups.push(String(group), Buffer.from(record.buffer, record.byteOffset, record.length));
+    }
+    return { full: '', groups };
   }
 
   private async renew(owned: Owned): Promise<void> {
@@ -532,10 +654,10 @@ class Worker {
     }
   }
 
-  /** Every held partition is committed between steps, so those assigned to others can go at once. */
-  private async releaseExtras(): Promise<void> {
+  /** Partitions assigned to others go back after their current step (their loop releases them). */
+  private markExtras(): void {
     const mine = this.assigned();
-    for (const owned of [...this.owned.values()]) if (!mine.has(owned.p)) await this.release(owned);
+    for (const owned of this.owned.values()) if (!mine.has(owned.p)) owned.leaving = true;
   }
 
   private async releaseAll(): Promise<void> {

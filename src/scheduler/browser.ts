@@ -26,16 +26,26 @@ export interface WebWorkersOptions {
   onSpawn?: (worker: Worker, n: number) => void;
 }
 
-/** The error a Worker `error` event reports, as an Error. */
-function errorOf(event: Event): Error {
+/** The worker script's URL as the browser resolves it (against the page for a relative string), for messages. */
+function absolute(url: URL | string): string {
+  try {
+    return new URL(url, (globalThis as { location?: { href?: string } }).location?.href).href;
+  } catch {
+    return String(url);
+  }
+}
+
+/** The error a Worker `error` event reports, as an Error; `url` is the worker script's. */
+function errorOf(event: Event, url: URL | string): Error {
   const e = event as ErrorEvent;
   if (e.error instanceof Error) return e.error;
   if (typeof e.message === 'string' && e.message !== '') {
     const where = typeof e.filename === 'string' && e.filename !== '' ? ` (${e.filename}:${e.lineno}:${e.colno})` : '';
     return new Error(`${e.message}${where}`);
   }
-  // A plain Event: the worker script failed to load or to parse.
-  return new Error('the worker script failed to load (error event without details)');
+  // A plain Event: the script failed to load or to parse, and the browser says no more; name it so a
+  // bundled app sees which URL to fix (docs/SCHEDULER.md, "Bundling the worker").
+  return new Error(`the worker script failed to load: ${absolute(url)} (not found, not JavaScript, or a syntax error; see "Bundling the worker" in streamkernel's docs/SCHEDULER.md)`);
 }
 
 /**
@@ -96,7 +106,7 @@ export function webWorkers(options: WebWorkersOptions = {}): WorkerAdapter {
         onError: (handler) => {
           worker.addEventListener('error', (event) => {
             event.preventDefault(); // handled here: not reported again as the page's uncaught error
-            handler(errorOf(event));
+            handler(errorOf(event, url));
           });
           worker.addEventListener('messageerror', () => handler(new Error('a message from the worker could not be deserialized')));
         },

@@ -2,7 +2,7 @@
 // its rows [j·step, j·step + size) in arrival order. TypeScript over
 // accumulators (src/time/accumulator.ts).
 import { SnapshotError } from '../errors.js';
-import type { BatchKeys, CountWindowOperator, CountWindowSpec, NormalizedCountWindowSpec, WindowOutput, WindowResult } from '../types.js';
+import type { BatchKeys, CountWindowOperator, KeyModeOf, CountWindowSpec, NormalizedCountWindowSpec, WindowOutput, WindowResult } from '../types.js';
 import { Acc } from './accumulator.js';
 import { KeyMap, toF64 } from './keys.js';
 import { ByteReader, ByteWriter, decodeTimeSnapshot, encodeTimeSnapshot, expectState, KIND_COUNT } from './snapshot.js';
@@ -178,7 +178,7 @@ class CountWindows implements CountWindowOperator {
  * op.flush().windows;            // [{ key: 0, start: 3, end: 4, value: 4, count: 1, update: false }]
  * ```
  */
-export async function createCountWindows(spec: CountWindowSpec): Promise<CountWindowOperator> {
+export async function createCountWindows<const S extends CountWindowSpec>(spec: S): Promise<CountWindowOperator<KeyModeOf<S>>> {
   return new CountWindows(normalizeCountWindowSpec(spec));
 }
 

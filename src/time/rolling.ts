@@ -7,6 +7,7 @@ import { SnapshotError } from '../errors.js';
 import type {
   BatchKeys,
   DurationRollingSpec,
+  KeyModeOf,
   NormalizedDurationRollingSpec,
   RollingOutput,
   TimeOp,
@@ -383,7 +384,7 @@ export class DurationRolling implements TimeRolling {
  * const { values } = op.push([0, 1000, 6000], [1, 3, 5], ['a', 'a', 'a']); // [1, 2, 5]
  * ```
  */
-export async function createTimeRolling(spec: DurationRollingSpec): Promise<TimeRolling> {
+export async function createTimeRolling<const S extends DurationRollingSpec>(spec: S): Promise<TimeRolling<KeyModeOf<S>>> {
   return createDurationRolling(normalizeDurationRolling(spec));
 }
 

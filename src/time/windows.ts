@@ -10,7 +10,7 @@
 // (time, fire before purge, key id, window start), all derived from window
 // state, so a snapshot needs no timer queue: restore rebuilds it.
 import { SnapshotError } from '../errors.js';
-import type { BatchKeys, LateRow, NormalizedWindowSpec, WindowOperator, WindowOutput, WindowResult, WindowSpec } from '../types.js';
+import type { BatchKeys, KeyModeOf, LateRow, NormalizedWindowSpec, WindowOperator, WindowOutput, WindowResult, WindowSpec } from '../types.js';
 import { Acc } from './accumulator.js';
 import { addTo, EMITTED, fromAcc, GridBucket, opCode, OP_SUM, PENDING, pendingByKey, STRIDE, toAcc, valueOf } from './grid.js';
 import { checkGridTimestamps, checkTimestamps, KeyMap, MAX_TIMESTAMP, toF64 } from './keys.js';
@@ -816,7 +816,7 @@ export class EventTimeWindows implements WindowOperator {
  * const rest = op.flush(); // end of stream: every open window
  * ```
  */
-export async function createWindows(spec: WindowSpec): Promise<WindowOperator> {
+export async function createWindows<const S extends WindowSpec>(spec: S): Promise<WindowOperator<KeyModeOf<S>>> {
   return new EventTimeWindows(normalizeWindowSpec(spec));
 }
 

@@ -1,4 +1,4 @@
-// Strict parsing of one input line into a number, for the CLI.
+// Strict parsing of number text (a CLI line, a CSV cell): shared by the CLI and the connectors.
 //
 // Grammar (after trimming spaces, tabs and CRs on both sides):
 //   ''                      missing: NaN

@@ -1,0 +1,3 @@
+// Vite: `?worker&url` bundles sk-worker.js as a worker and gives its URL.
+import workerUrl from './sk-worker.js?worker&url';
+export { workerUrl };
