@@ -349,6 +349,33 @@ describe('keyed operator: tumbling, hopping and session windows', () => {
     expect(third.committedWindows()).toEqual({ windows: [], late: [] });
   });
 
+  it('idleTimeoutMs (off by default): with no rows for that long, the watermark advances and the open windows fire', async () => {
+    const windowsAfterIdle = async (idleTimeoutMs?: number): Promise<number[][]> => {
+      const sink = memorySink();
+      const job = await createJob({
+        adapter: nodeWorkers(),
+        operator: { kind: 'tumbling', op: 'sum', size: '1s' },
+        keyed: true,
+        workers: 2,
+        sink,
+        heartbeat: { intervalMs: 20 },
+        ...(idleTimeoutMs !== undefined ? { idleTimeoutMs } : {}),
+      });
+      await job.push({ values: new Float64Array([1, 2, 3]), keys: new Uint32Array([1, 2, 1]), times: new Float64Array([100, 500, 900]) });
+      // Far longer than the timeout: the idle time adds up past the window's end (1000).
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      await job.checkpoint();
+      const got = sink.committedWindows().windows.map((w) => [w.key as number, w.start, w.end, w.value]);
+      await job.abort();
+      return got;
+    };
+    expect(await windowsAfterIdle()).toEqual([]);
+    expect(await windowsAfterIdle(50)).toEqual([
+      [1, 0, 1000, 4],
+      [2, 0, 1000, 2],
+    ]);
+  });
+
   it('refuses a key group state of another group', async () => {
     const { keyedWindowSpec, WindowsGroupOperator } = await import('../src/keyed/windows.js');
     const { keyGroupOf } = await import('../src/scheduler/hash.js');

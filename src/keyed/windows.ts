@@ -114,6 +114,14 @@ export class WindowsGroupOperator implements GroupOperator {
     return { windows, late: out.late };
   }
 
+  /** Raises the watermark as a row at time t would, without a row (idle timeout): the windows it fired. */
+  advanceTo(t: number): WindowsOutput {
+    if (this.op.hasEnded) return { windows: [], late: [] };
+    this.rowsAtCall = -1; // the watermark moved: the next checkpoint takes every group
+    const row = this.rows;
+    return { windows: this.op.advanceTo(t).map((window) => ({ row, phase: 1 as const, window })), late: [] };
+  }
+
   /** End of stream: every window not yet emitted (nothing when the stream has ended already). */
   flush(): WindowsOutput {
     if (this.op.hasEnded) return { windows: [], late: [] };

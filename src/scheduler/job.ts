@@ -152,6 +152,9 @@ class JobImpl implements Job {
   private readonly timed: boolean;
   /** The operator emits window records, and every worker sees every row (src/keyed/windows.ts). */
   private readonly windowed: boolean;
+  /** Window kinds with an idle timeout: the greatest event time sent, and when rows last went out. */
+  private maxTime = -Infinity;
+  private lastRowsAt = now();
   /** Window kinds at the end of the stream: each worker's flushed windows. */
   private flushed = new Map<number, WindowsOutput>();
   /** Shared buffers of completed batches, for reuse within the current generation of workers. */
@@ -261,6 +264,21 @@ class JobImpl implements Job {
         return;
       }
     }
+    this.checkIdle(t);
+  }
+
+  /** Window kinds with an idle timeout: no rows for idleTimeoutMs, so the watermark advances by the idle time. */
+  private checkIdle(t: number): void {
+    const idle = t - this.lastRowsAt;
+    if (!this.windowed || idle < this.o.idleTimeoutMs || this.maxTime === -Infinity || this.mode === 'none') return;
+    this.maxTime += idle;
+    this.lastRowsAt = t;
+    const seq = this.seq++;
+    for (const slot of this.slots) {
+      slot.inFlight++;
+      slot.handle.post({ t: 'watermark', seq, time: this.maxTime }, []);
+    }
+    this.pending.push({ seq, offset: this._offset, rows: 0, parts: this.slots.length, rowWorker: undefined, partial: [], out: undefined, shared: undefined, records: [], merged: undefined });
   }
 
   private fail(cause: Error): void {
@@ -332,6 +350,9 @@ class JobImpl implements Job {
     const { values, keys, times } = batch;
     const rows = values.length;
     if (rows === 0) return;
+    if (this.o.idleTimeoutMs !== Infinity && times !== undefined) {
+      for (let i = 0; i < rows; i++) if (times[i]! > this.maxTime) this.maxTime = times[i]!;
+    }
     const { workers, keyGroups, maxInFlight } = this.o;
     const maxPending = maxInFlight * workers;
     if (this.shared && keys !== undefined) {
@@ -429,6 +450,7 @@ class JobImpl implements Job {
 
   /** Offsets, fault injection and the checkpoint trigger after a batch went out. */
   private afterDispatch(rows: number): void {
+    this.lastRowsAt = now();
     this._offset += rows;
     this.rowsSinceTrigger += rows;
     const k = this.dispatched++;

@@ -64,6 +64,7 @@ export interface NormalizedJobOptions {
   everyRows: number;
   everyMs: number;
   fullEvery: number;
+  idleTimeoutMs: number;
   maxRestarts: number;
   windowMs: number;
   initialDelayMs: number;
@@ -74,7 +75,7 @@ export interface NormalizedJobOptions {
   faults: Fault[];
 }
 
-const JOB_FIELDS = ['adapter', 'operator', 'sink', 'keyed', 'workers', 'keyGroups', 'maxInFlight', 'checkpoints', 'restart', 'heartbeat', 'resume', 'faults'] as const;
+const JOB_FIELDS = ['adapter', 'operator', 'sink', 'keyed', 'workers', 'keyGroups', 'maxInFlight', 'checkpoints', 'restart', 'heartbeat', 'resume', 'idleTimeoutMs', 'faults'] as const;
 const CHECKPOINT_FIELDS = ['store', 'everyRows', 'everyMs', 'fullEvery'] as const;
 const RESTART_FIELDS = ['maxRestarts', 'windowMs', 'initialDelayMs', 'maxDelayMs'] as const;
 const HEARTBEAT_FIELDS = ['intervalMs', 'timeoutMs'] as const;
@@ -141,9 +142,11 @@ export function normalizeJobOptions(options: unknown): NormalizedJobOptions {
       : number(hb.timeoutMs, 'heartbeat.timeoutMs', (x) => x > heartbeatIntervalMs && x < Infinity, `a finite number greater than intervalMs (${heartbeatIntervalMs})`);
 
   const resume = options.resume === undefined ? false : boolean(options.resume, 'resume');
+  const idleTimeoutMs =
+    options.idleTimeoutMs === undefined ? Infinity : number(options.idleTimeoutMs, 'idleTimeoutMs', (x) => x > 0, 'a positive number or Infinity');
   const faults = faultsOf(options.faults);
   return {
-    adapter, spec, sink, keyed, workers, keyGroups, maxInFlight, store, everyRows, everyMs, fullEvery,
+    adapter, spec, sink, keyed, workers, keyGroups, maxInFlight, store, everyRows, everyMs, fullEvery, idleTimeoutMs,
     maxRestarts, windowMs, initialDelayMs, maxDelayMs, heartbeatIntervalMs, heartbeatTimeoutMs, resume, faults,
   };
 }

@@ -341,6 +341,18 @@ export interface JobOptions {
    */
   resume?: boolean;
   /**
+   * Window kinds (tumbling, hopping, session): when no rows have come for
+   * this many ms of processing time, the watermark advances as if a row at
+   * (greatest timestamp + the idle time) had come, so windows are not held
+   * back until the next row; checked every `heartbeat.intervalMs`. The
+   * results then depend on when rows arrive, not only on the rows: a run is
+   * no longer reproducible (a checkpoint holds the advanced watermark, so a
+   * resume stays consistent with what was emitted). Off by default. A
+   * positive number or Infinity.
+   * @default Infinity
+   */
+  idleTimeoutMs?: number;
+  /**
    * Fault injection, for tests only.
    * @default []
    */

@@ -12,6 +12,7 @@
 //   barrier { t, id, delta? }             → snap { t, id, groups: [group, bytes][] }   (delta: only the groups changed since the previous barrier)
 //   fault   { t, kind }                   testing: fail during the next batch
 //   flush   { t }                         → flushed { t, windows }  (window kinds: end of stream)
+//   watermark { t, seq, time }            → out { t, seq, windows }  (window kinds: the idle timeout raises the watermark)
 //   (window kinds: every worker gets every row; out { t, seq, windows } carries the batch's tagged windows, src/keyed/windows.ts)
 //   chunk   { t, id, module, spec, values, skip } → chunk { t, id, values }   (parallelRolling)
 //   stop    { t }
@@ -52,6 +53,7 @@ type Message =
   | { t: 'barrier'; id: number; delta?: boolean }
   | { t: 'fault'; kind: 'exit' | 'throw' | 'trap' | 'hang' }
   | { t: 'flush' }
+  | { t: 'watermark'; seq: number; time: number }
   | { t: 'chunk'; id: number; module: WebAssembly.Module; spec: NormalizedSpec; values: Float64Array; skip: number }
   | { t: 'stop' };
 
@@ -133,6 +135,9 @@ export function runWorker(port: WorkerPort): void {
         break;
       case 'flush':
         port.post({ t: 'flushed', windows: windows!.flush() }, []);
+        break;
+      case 'watermark':
+        port.post({ t: 'out', seq: message.seq, windows: windows!.advanceTo(message.time) }, []);
         break;
       case 'stop':
         if (heartbeat !== undefined) clearInterval(heartbeat);

@@ -424,6 +424,17 @@ export class EventTimeWindows implements WindowOperator {
     return { windows, late };
   }
 
+  /**
+   * Raises the watermark as a row at time t would, without a row (the
+   * scheduler's idle timeout): returns the windows it fired.
+   */
+  advanceTo(t: number): WindowResult[] {
+    this.check();
+    const windows: WindowResult[] = [];
+    this.rise(t, windows);
+    return windows;
+  }
+
   /** A row at t raises the watermark: fire and purge what is due. */
   private rise(t: number, windows: WindowResult[]): void {
     if (t > this.maxTs) {
