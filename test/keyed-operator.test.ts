@@ -349,6 +349,23 @@ describe('keyed operator: tumbling, hopping and session windows', () => {
     expect(third.committedWindows()).toEqual({ windows: [], late: [] });
   });
 
+  it('count windows: partitioned and rescaled, and on the scheduler at 1 to 3 workers: the single operator\'s windows, in its order', async () => {
+    const { createCountWindows } = await import('../src/time/count.js');
+    const COUNT = [{ op: 'mean', size: 5 }, { op: 'first', size: 4, step: 2 }, { op: 'median', size: 7, step: 3, minPeriods: 2 }] as const;
+    for (const [n, spec] of COUNT.entries()) {
+      const data = rows(n + 5, 500, 11, 0);
+      const single = await createCountWindows({ ...spec, keys: 'number' });
+      const expected = [...single.push(data.v, data.k).windows, ...single.flush().windows];
+      expect(expected.length).toBeGreaterThan(100);
+      const got = await partitioned(spec as never, true, data, 1 + n, 3 - n, 137, [50, 333]);
+      expect(got.windows, JSON.stringify(spec)).toEqual(expected);
+      const sink = memorySink();
+      const job = await createJob({ adapter: nodeWorkers(), operator: { kind: 'count', ...spec }, keyed: true, workers: 1 + n, keyGroups: 16, sink });
+      await job.run(arraySource(data.v, { keys: data.k, batchRows: 61 }));
+      expect(sink.committedWindows(), JSON.stringify(spec)).toEqual({ windows: expected, late: [] });
+    }
+  });
+
   it('idleTimeoutMs (off by default): with no rows for that long, the watermark advances and the open windows fire', async () => {
     const windowsAfterIdle = async (idleTimeoutMs?: number): Promise<number[][]> => {
       const sink = memorySink();

@@ -2,9 +2,18 @@
 // event-time spec tagged with its kind. Normalized specs are plain JSON (they
 // are stored in checkpoints), so `ttl: Infinity` is left out.
 import { normalizeSpec, planFor, specFromNormalized, type ModuleName } from '../spec.js';
-import { normalizeDurationRolling, normalizeWindowSpec, sameNormalized } from '../time/spec.js';
+import { normalizeCountWindowSpec, normalizeDurationRolling, normalizeWindowSpec, sameNormalized } from '../time/spec.js';
 import { inputForm } from '../time/windows.js';
-import type { DurationRollingSpec, KernelSpec, NormalizedDurationRollingSpec, NormalizedSpec, NormalizedWindowSpec, WindowSpec } from '../types.js';
+import type {
+  CountWindowSpec,
+  DurationRollingSpec,
+  KernelSpec,
+  NormalizedCountWindowSpec,
+  NormalizedDurationRollingSpec,
+  NormalizedSpec,
+  NormalizedWindowSpec,
+  WindowSpec,
+} from '../types.js';
 import { describe } from '../validation.js';
 
 /**
@@ -24,11 +33,14 @@ export type NormalizedTimeRollingOperatorSpec = { kind: 'rolling' } & Omit<Norma
 /** Tumbling, hopping or session windows as a keyed operator: a {@link WindowSpec} without `keys`. */
 export type WindowOperatorSpec = WindowSpec extends infer W ? (W extends WindowSpec ? Omit<W, 'keys'> : never) : never;
 
-/** A {@link WindowOperatorSpec} with every default filled in, durations in ms. */
-export type NormalizedWindowOperatorSpec = Omit<NormalizedWindowSpec, 'keys'>;
+/** Count windows as a keyed operator: a {@link CountWindowSpec} with `kind: 'count'` and without `keys`. */
+export type CountWindowOperatorSpec = { kind: 'count' } & Omit<CountWindowSpec, 'keys'>;
+
+/** A {@link WindowOperatorSpec} or {@link CountWindowOperatorSpec} with every default filled in, durations in ms. */
+export type NormalizedWindowOperatorSpec = Omit<NormalizedWindowSpec, 'keys'> | ({ kind: 'count' } & Omit<NormalizedCountWindowSpec, 'keys'>);
 
 /** What a keyed operator runs: a count kernel, or an event-time operator (tagged with `kind`). */
-export type OperatorSpec = KernelSpec | TimeRollingOperatorSpec | WindowOperatorSpec;
+export type OperatorSpec = KernelSpec | TimeRollingOperatorSpec | WindowOperatorSpec | CountWindowOperatorSpec;
 
 /** An {@link OperatorSpec} with defaults filled in. */
 export type NormalizedOperatorSpec = NormalizedSpec | NormalizedTimeRollingOperatorSpec | NormalizedWindowOperatorSpec;
@@ -39,18 +51,25 @@ export type NormalizedSpecOfRows = NormalizedSpec | NormalizedTimeRollingOperato
 const WINDOW_KINDS = ['tumbling', 'hopping', 'session'];
 
 /** Whether a normalized spec is an event-time one (rows carry times). */
-export function isTimeSpec(spec: NormalizedOperatorSpec): spec is NormalizedTimeRollingOperatorSpec | NormalizedWindowOperatorSpec {
-  return (spec as { kind?: unknown }).kind !== undefined;
+export function isTimeSpec(spec: NormalizedOperatorSpec): boolean {
+  const kind = (spec as { kind?: unknown }).kind;
+  return kind !== undefined && kind !== 'count';
 }
 
-/** Whether a normalized spec is of tumbling, hopping or session windows (output: window records). */
+/** Whether a normalized spec is of tumbling, hopping, session or count windows (output: window records). */
 export function isWindowSpec(spec: NormalizedOperatorSpec): spec is NormalizedWindowOperatorSpec {
-  return WINDOW_KINDS.includes((spec as { kind?: unknown }).kind as string);
+  const kind = (spec as { kind?: unknown }).kind as string;
+  return kind === 'count' || WINDOW_KINDS.includes(kind);
 }
 
 /** The window spec a worker instantiates (numeric keys, or none). */
-export function windowSpecOf(spec: NormalizedWindowOperatorSpec, keyed: boolean): NormalizedWindowSpec {
-  return { ...spec, keys: keyed ? 'number' : 'none' };
+export function windowSpecOf(spec: NormalizedWindowOperatorSpec, keyed: boolean): NormalizedWindowSpec | NormalizedCountWindowSpec {
+  const keys = keyed ? 'number' : 'none';
+  if (spec.kind === 'count') {
+    const { kind: _kind, ...count } = spec;
+    return { ...count, keys };
+  }
+  return { ...spec, keys };
 }
 
 /** Checks an operator spec and fills in its defaults; `TypeError`/`RangeError` naming the field. */
@@ -58,10 +77,14 @@ export function normalizeOperatorSpec(spec: unknown): NormalizedOperatorSpec {
   if (typeof spec !== 'object' || spec === null) throw new TypeError(`operator must be an object, got ${describe(spec)}`);
   const { kind, ...rest } = spec as Record<string, unknown>;
   if (kind === undefined) return normalizeSpec(spec);
-  if (kind !== 'rolling' && !WINDOW_KINDS.includes(kind as string)) {
-    throw new TypeError(`operator.kind must be 'rolling' (rolling by duration), 'tumbling', 'hopping', 'session' or absent (a count kernel), got ${describe(kind)}`);
+  if (kind !== 'rolling' && kind !== 'count' && !WINDOW_KINDS.includes(kind as string)) {
+    throw new TypeError(`operator.kind must be 'rolling' (rolling by duration), 'tumbling', 'hopping', 'session', 'count' (count windows) or absent (a count kernel), got ${describe(kind)}`);
   }
   if ('keys' in rest) throw new TypeError("operator.keys is not allowed: the job's keyed option decides keying");
+  if (kind === 'count') {
+    const { keys: _keys, ...count } = normalizeCountWindowSpec(rest);
+    return { kind: 'count', ...count };
+  }
   if (kind !== 'rolling') {
     const { keys: _keys, ...windows } = normalizeWindowSpec(spec);
     return windows;
@@ -92,9 +115,9 @@ export function durationSpecOf(spec: NormalizedTimeRollingOperatorSpec): Normali
   return { ...rest, ttl: Infinity, keys: 'number' };
 }
 
-/** The WASM module an operator runs. */
+/** The WASM module an operator runs (the time layer's for every `kind`: its build hash stamps their snapshots). */
 export function moduleOf(spec: NormalizedOperatorSpec): ModuleName {
-  return isTimeSpec(spec) ? 'timeroll' : planFor(spec).module;
+  return 'kind' in spec ? 'timeroll' : planFor(spec).module;
 }
 
 /** Whether two normalized specs are the same. */

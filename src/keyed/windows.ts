@@ -1,7 +1,7 @@
-// Tumbling, hopping and session windows as a keyed operator: one
-// EventTimeWindows per worker running the keys of its key groups, snapshot
-// and restored per key group, and the results of several workers merged into
-// the single operator's order.
+// Tumbling, hopping, session and count windows as a keyed operator: one
+// EventTimeWindows (or CountWindows) per worker running the keys of its key
+// groups, snapshot and restored per key group, and the results of several
+// workers merged into the single operator's order.
 //
 // The watermark is the greatest timestamp of ALL rows, so every worker sees
 // every row: rows of other workers' groups only advance its watermark. Each
@@ -9,23 +9,38 @@
 // of that row: 0 for the row's own windows (one key, so one worker), 1 for the
 // windows its watermark advance fired, which the single operator emits in
 // (end, key id, start) order whichever worker holds them. End of stream
-// (flush) is phase 1 of a row after the last. Sorting every worker's results
-// by (row, phase, then end/key/start in phase 1) gives the single operator's
-// order, for any number of workers and any batch split.
+// (flush) is phase 1 of a row after the last (count windows: phase 2, in
+// (key id, start) order, as CountWindows.flush). Sorting every worker's
+// results by (row, phase, then end/key/start in phase 1, key/start in phase 2)
+// gives the single operator's order, for any number of workers and any batch
+// split. Count windows have no watermark, but row numbers order `first` and
+// `last`, so their workers also see every row.
 import { SnapshotError } from '../errors.js';
 import { CheckpointError } from '../scheduler/errors.js';
 import { keyGroupOf } from '../scheduler/hash.js';
 import type { GroupOperator, RowsPart } from '../scheduler/operator.js';
-import { decodeTimeSnapshot, KIND_WINDOWS } from '../time/snapshot.js';
-import { normalizeWindowSpec, sameNormalized } from '../time/spec.js';
+import { CountWindows } from '../time/count.js';
+import { decodeTimeSnapshot, KIND_COUNT, KIND_WINDOWS } from '../time/snapshot.js';
+import { normalizeCountWindowSpec, normalizeWindowSpec, sameNormalized } from '../time/spec.js';
 import { EventTimeWindows } from '../time/windows.js';
-import type { LateRow, NormalizedWindowSpec, WindowResult } from '../types.js';
+import type { LateRow, NormalizedCountWindowSpec, NormalizedWindowSpec, WindowOutput, WindowResult } from '../types.js';
 
 /** A window result with the row (stream row number) and phase that emitted it; see the file comment. */
 export interface TaggedWindow {
   row: number;
-  phase: 0 | 1;
+  phase: 0 | 1 | 2;
   window: WindowResult;
+}
+
+/** What the keyed operator needs of a window operator (EventTimeWindows, CountWindows). */
+interface WindowEngine {
+  readonly spec: object;
+  readonly hasEnded: boolean;
+  readonly rowCount: number;
+  pushRows(ts: Float64Array | undefined, vals: Float64Array, ids: Uint32Array | undefined, skip: Uint8Array, marks: number[]): WindowOutput;
+  flush(): WindowOutput;
+  snapshot(keep: (key: number) => boolean): Uint8Array;
+  restoreState(state: Uint8Array, keep: (key: number) => boolean): void;
 }
 
 /** What a worker's window operator returns for a batch (or at the end). */
@@ -41,20 +56,25 @@ export interface WindowsOutput {
  * results per row are not written.
  */
 export class WindowsGroupOperator implements GroupOperator {
-  private readonly op: EventTimeWindows;
+  private readonly op: WindowEngine;
   private readonly restored = new Set<number>();
   private started = false;
   /** Rows seen so far (the number of the next one), and at the last changedGroups(). */
   private rows = 0;
   private rowsAtCall = 0;
 
+  /** The snapshot kind: KIND_WINDOWS, or KIND_COUNT (no watermark, no times, flush in key order). */
+  private readonly kind: number;
+
   constructor(
-    spec: NormalizedWindowSpec,
+    spec: NormalizedWindowSpec | NormalizedCountWindowSpec,
     private readonly keyGroups: number,
     private readonly owned: readonly [number, number] = [0, keyGroups],
   ) {
     if (spec.keys === 'string') throw new TypeError("the keyed windows operator takes numeric keys (keys: 'number' or 'none')");
-    this.op = new EventTimeWindows(spec);
+    const timed = 'kind' in spec;
+    this.op = timed ? new EventTimeWindows(spec) : new CountWindows(spec);
+    this.kind = timed ? KIND_WINDOWS : KIND_COUNT;
   }
 
   private owns(group: number): boolean {
@@ -69,7 +89,7 @@ export class WindowsGroupOperator implements GroupOperator {
 
   processParts(parts: readonly RowsPart[]): void {
     for (const { values, keys, times } of parts) {
-      if (times === undefined || times.length !== values.length) throw new TypeError('windows need one event time per row');
+      if (this.kind === KIND_WINDOWS && (times === undefined || times.length !== values.length)) throw new TypeError('windows need one event time per row');
       const out = this.processRows(times, values, keys);
       for (const w of out.windows) this.output.windows.push(w);
       for (const l of out.late) this.output.late.push(l);
@@ -93,9 +113,9 @@ export class WindowsGroupOperator implements GroupOperator {
   }
 
   /** Every row of a batch (keys undefined: key 0); those of other workers' groups only advance the watermark. */
-  processRows(times: Float64Array, values: Float64Array, keys: Uint32Array | undefined): WindowsOutput {
+  processRows(times: Float64Array | undefined, values: Float64Array, keys: Uint32Array | undefined): WindowsOutput {
     this.started = true;
-    const n = times.length;
+    const n = values.length;
     const skip = new Uint8Array(n);
     for (let i = 0; i < n; i++) {
       const group = keyGroupOf(keys === undefined ? 0 : keys[i]!, this.keyGroups);
@@ -116,7 +136,7 @@ export class WindowsGroupOperator implements GroupOperator {
 
   /** Raises the watermark as a row at time t would, without a row (idle timeout): the windows it fired. */
   advanceTo(t: number): WindowsOutput {
-    if (this.op.hasEnded) return { windows: [], late: [] };
+    if (this.op.hasEnded || !(this.op instanceof EventTimeWindows)) return { windows: [], late: [] };
     this.rowsAtCall = -1; // the watermark moved: the next checkpoint takes every group
     const row = this.rows;
     return { windows: this.op.advanceTo(t).map((window) => ({ row, phase: 1 as const, window })), late: [] };
@@ -127,7 +147,8 @@ export class WindowsGroupOperator implements GroupOperator {
     if (this.op.hasEnded) return { windows: [], late: [] };
     this.rowsAtCall = -1; // the state has changed (ended): the next checkpoint takes every group
     const row = this.rows;
-    return { windows: this.op.flush().windows.map((window) => ({ row, phase: 1 as const, window })), late: [] };
+    const phase = this.kind === KIND_WINDOWS ? 1 : 2;
+    return { windows: this.op.flush().windows.map((window) => ({ row, phase, window })), late: [] };
   }
 
   /**
@@ -158,7 +179,7 @@ export class WindowsGroupOperator implements GroupOperator {
     if (this.restored.has(group)) fail('restored twice');
     if (this.started) fail('restored after rows were processed');
     try {
-      const { spec: raw, state } = decodeTimeSnapshot(bytes, KIND_WINDOWS);
+      const { spec: raw, state } = decodeTimeSnapshot(bytes, this.kind);
       if (!sameNormalized(raw, this.op.spec)) fail(`it is of ${JSON.stringify(raw)}, the operator of ${JSON.stringify(this.op.spec)}`);
       this.op.restoreState(state, (key) => keyGroupOf(key, this.keyGroups) === group);
     } catch (error) {
@@ -176,6 +197,7 @@ function phaseOrder(a: TaggedWindow, b: TaggedWindow): number {
   if (a.phase !== b.phase) return a.phase - b.phase;
   if (a.phase === 0) return 0; // one worker's, already in order (the sort is stable)
   const x = a.window, y = b.window;
+  if (a.phase === 2) return x.key !== y.key ? (x.key as number) - (y.key as number) : x.start - y.start;
   if (x.end !== y.end) return x.end - y.end;
   if (x.key !== y.key) return (x.key as number) - (y.key as number);
   return x.start - y.start;
@@ -192,6 +214,7 @@ export function mergeWindows(outputs: readonly WindowsOutput[]): { windows: Wind
 }
 
 /** The normalized spec the keyed windows operator runs (numeric keys). */
-export function keyedWindowSpec(spec: unknown, keyed: boolean): NormalizedWindowSpec {
-  return normalizeWindowSpec({ ...(spec as object), keys: keyed ? 'number' : 'none' });
+export function keyedWindowSpec(spec: unknown, keyed: boolean): NormalizedWindowSpec | NormalizedCountWindowSpec {
+  const withKeys = { ...(spec as object), keys: keyed ? 'number' : 'none' };
+  return 'kind' in withKeys ? normalizeWindowSpec(withKeys) : normalizeCountWindowSpec(withKeys);
 }

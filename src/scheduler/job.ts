@@ -378,7 +378,7 @@ class JobImpl implements Job {
     let rowWorker: Uint8Array | Uint16Array | undefined;
     if (this.windowed && keys !== undefined && workers > 1) {
       // Every worker sees every row: other workers' rows advance its watermark.
-      for (let w = 0; w < workers; w++) targets.push({ w, values: values.slice(), keys: keys.slice(), times: times!.slice() });
+      for (let w = 0; w < workers; w++) targets.push({ w, values: values.slice(), keys: keys.slice(), times: times?.slice() });
     } else if (keys === undefined || workers === 1) {
       const w = keys === undefined ? this.groupOwner[keyGroupOf(0, keyGroups)]! : 0;
       targets.push({

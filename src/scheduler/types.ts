@@ -289,9 +289,12 @@ export interface JobOptions {
   /** Runs the workers: `nodeWorkers()` or `webWorkers()`. */
   adapter: WorkerAdapter;
   /**
-   * What every key runs: any kernel spec (count windows, ewm), or rolling by
-   * duration (`{ kind: 'rolling', op, window, closed?, minPeriods?, ddof?, q? }`,
-   * batches then carry `times`).
+   * What every key runs: any kernel spec (rolling count windows, ewm),
+   * rolling by duration (`{ kind: 'rolling', op, window, closed?, minPeriods?,
+   * ddof?, q? }`), tumbling, hopping or session windows (a window spec
+   * without `keys`), whose batches carry `times`; or count windows
+   * (`{ kind: 'count', op, size, step? }`). Window kinds write window
+   * records (`OutputBatch.windows`).
    */
   operator: OperatorSpec;
   /** Where results go. */
