@@ -151,3 +151,16 @@ export function subBlockLength(window: i32): i32 {
   if (b < 64) b = 64;
   return b;
 }
+
+/**
+ * The one-row path: `update(rowIn(x))` then `rowOut()` runs `x` through the
+ * module's own update() as a batch of one row, so results and state are
+ * exactly those of push() of that row.
+ */
+@inline export function rowIn(x: f64): i32 {
+  store<f64>(inputBase, x);
+  return 1;
+}
+@inline export function rowOut(): f64 {
+  return load<f64>(outputBase);
+}

@@ -1,5 +1,7 @@
 #!/usr/bin/python3
-"""Writes test/fixtures/pandas.json: inputs and pandas' outputs for every op.
+"""Writes test/fixtures/pandas.json: inputs and pandas' outputs for every op,
+and test/fixtures/pandas-ewm-var.json: pandas' ewm var/std (bias=False) on
+the same inputs.
 
 Run with the system Python (pandas 1.5.3, numpy): `npm run fixtures`, i.e.
     /usr/bin/python3 scripts/make-fixtures.py
@@ -45,6 +47,15 @@ PANDAS_VAR_REL = 1e-11
 VAR_SKIP = {'mixed magnitudes'}
 
 OUT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'test', 'fixtures', 'pandas.json')
+OUT_EWM_VAR = os.path.join(os.path.dirname(OUT), 'pandas-ewm-var.json')
+# Inputs for ewm var/std beyond those above: an offset (cancellation in the
+# recurrence's squares) and one observation between NaN runs. Not 1e8: there
+# pandas' recurrence is so ill-conditioned that the last bit of alpha (numpy's
+# exp/log for halflife vs JavaScript's) moves var by ~1e-8 relative.
+EWM_VAR_EXTRA = {
+    'offset 1e4': lambda rng: 1e4 + rng.standard_normal(40),
+    'lone observations': lambda rng: np.array([np.nan, 3.0, np.nan, np.nan, -1.0, np.nan, 2.0, 2.0, np.nan, 5.0]),
+}
 
 
 def make_inputs():
@@ -266,6 +277,38 @@ def main():
     with open(OUT, 'w') as f:
         f.write('\n'.join(lines) + '\n')
     print(f'wrote {OUT}: {len(rolling)} rolling and {len(ewm)} ewm cases, {os.path.getsize(OUT)} bytes', file=sys.stderr)
+    write_ewm_var(inputs)
+
+
+def write_ewm_var(inputs):
+    """pandas' ewm(...).var(bias=False) and .std() for every ewm parameter, adjust and minPeriods."""
+    rng = np.random.RandomState(SEED + 1)
+    inputs = dict(inputs)
+    for name, make in EWM_VAR_EXTRA.items():
+        inputs[name] = make(rng)
+    cases = []
+    for name, values in inputs.items():
+        series = pd.Series(values, dtype=np.float64)
+        for base in EWM_BASES:
+            for adjust in [True, False]:
+                for mp in [0, 5]:
+                    for stat in ['var', 'std']:
+                        r = series.ewm(adjust=adjust, min_periods=mp, ignore_na=False, **base)
+                        got = (r.var(bias=False) if stat == 'var' else r.std(bias=False)).to_numpy()
+                        spec = dict(base)
+                        spec['adjust'] = adjust
+                        spec['minPeriods'] = mp
+                        spec['stat'] = stat
+                        cases.append({'input': name, 'spec': spec, 'pandasAlpha': pandas_alpha(base), 'expected': enc(got)})
+    dumps = lambda o: json.dumps(o, separators=(',', ':'), allow_nan=False)
+    header = {'generator': 'scripts/make-fixtures.py', 'pandas': pd.__version__, 'numpy': np.__version__, 'seed': SEED,
+              'notes': ['NaN is null.', "pandasAlpha: the alpha pandas' ewm kernel actually used (via the centre of mass)."]}
+    lines = ['{', f'"header":{dumps(header)},', f'"inputs":{dumps({k: enc(v) for k, v in inputs.items()})},', '"cases":[']
+    lines += [dumps(c) + (',' if j < len(cases) - 1 else '') for j, c in enumerate(cases)]
+    lines += [']', '}']
+    with open(OUT_EWM_VAR, 'w') as f:
+        f.write('\n'.join(lines) + '\n')
+    print(f'wrote {OUT_EWM_VAR}: {len(cases)} ewm var/std cases, {os.path.getsize(OUT_EWM_VAR)} bytes', file=sys.stderr)
 
 
 if __name__ == '__main__':

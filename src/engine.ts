@@ -10,6 +10,8 @@ export interface KernelExports {
   memory: WebAssembly.Memory;
   init(op: number, window: number, minPeriods: number, p0: number, p1: number): number;
   update(rows: number): void;
+  /** One row through update(): its result, with the same state as update() of that row alone. */
+  pushValue(value: number): number;
   reset(): void;
   validate(): number;
   statePtr(): number;

@@ -12,6 +12,7 @@ export type {
   EwmKernelSpec,
   EwmOptions,
   EwmSpec,
+  EwmStat,
   Kernel,
   KernelSpec,
   NormalizedEwmSpec,
@@ -55,11 +56,13 @@ export function rolling(values: Float64Array | number[], spec: RollingSpec): Pro
 
 /**
  * An exponentially weighted mean over a whole series: pandas'
- * `Series.ewm(...).mean()` with `ignore_na=False`.
+ * `Series.ewm(...).mean()` with `ignore_na=False`; with `stat: 'var'` or
+ * `'std'`, pandas' `.var()` / `.std()` (`bias=False`).
  *
  * @example
  * ```ts
  * await ewm([1, NaN, 3], { alpha: 0.5 }); // [1, 1, 2.6]
+ * await ewm([1, 2, 4], { alpha: 0.5, stat: 'var' }); // [NaN, 0.5, 2.5]
  * ```
  */
 export function ewm(values: Float64Array | number[], spec: EwmSpec): Promise<Float64Array> {

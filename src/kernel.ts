@@ -6,6 +6,7 @@ import { SnapshotError } from './errors.js';
 import { decodeSnapshot, encodeSnapshot } from './snapshot.js';
 import { normalizeSpec, planFor, specForPlan, type KernelPlan } from './spec.js';
 import type { Kernel, KernelSpec, NormalizedSpec } from './types.js';
+import { describe } from './validation.js';
 
 // Below this many rows, copy results out with a loop instead of allocating a subarray view.
 const SMALL_COPY = 64;
@@ -32,11 +33,14 @@ class WasmKernel implements Kernel {
   readonly spec: Readonly<NormalizedSpec>;
   private readonly plan: KernelPlan;
   private instance: KernelInstance | undefined;
+  // The export itself, read once: a row at a time, property lookups would cost more than the row.
+  private step: (value: number) => number;
 
   constructor(spec: NormalizedSpec, plan: KernelPlan, instance: KernelInstance) {
     this.spec = Object.freeze(spec);
     this.plan = plan;
     this.instance = instance;
+    this.step = instance.exports.pushValue;
   }
 
   private live(): KernelInstance {
@@ -70,6 +74,11 @@ class WasmKernel implements Kernel {
     return result.length === n ? result : result.subarray(0, n);
   }
 
+  pushValue(value: number): number {
+    if (typeof value !== 'number') throw new TypeError(`value must be a number, got ${describe(value)}`);
+    return this.step(value);
+  }
+
   inputBuffer(length: number): Float64Array {
     const instance = this.live();
     checkLength(length);
@@ -97,6 +106,7 @@ class WasmKernel implements Kernel {
 
   dispose(): void {
     this.instance = undefined;
+    this.step = () => (this.live(), NaN); // live() throws: the kernel has been disposed
   }
 }
 

@@ -1,6 +1,6 @@
 // Validates user specs, fills in defaults, and maps each op onto the kernel
 // module that runs it and the parameters of that module's init().
-import { MAX_WINDOW, type KernelSpec, type NormalizedRollingSpec, type NormalizedSpec, type RollingOp } from './types.js';
+import { MAX_WINDOW, type EwmStat, type KernelSpec, type NormalizedEwmSpec, type NormalizedRollingSpec, type NormalizedSpec, type RollingOp } from './types.js';
 import { checkFields, describe } from './validation.js';
 
 /** The kernel modules in assembly/kernels/, by file name. */
@@ -37,7 +37,12 @@ const ROLLING_OPS = Object.keys(ROLLING_PLANS) as RollingOp[];
  */
 export const KERNEL_OPS: readonly KernelSpec['op'][] = [...ROLLING_OPS, 'ewm'];
 const ROLLING_FIELDS = ['op', 'window', 'minPeriods', 'ddof', 'q'];
-const EWM_FIELDS = ['op', 'alpha', 'span', 'halflife', 'com', 'adjust', 'minPeriods'];
+const EWM_FIELDS = ['op', 'alpha', 'span', 'halflife', 'com', 'adjust', 'minPeriods', 'stat'];
+/**
+ * What an ewm spec computes, by its `stat` field (absent: 'mean'); the index
+ * is the ewm module's op code. The matrix tests run every one of them.
+ */
+export const EWM_STATS: readonly EwmStat[] = ['mean', 'var', 'std'];
 /** The ways to give ewm's decay; a spec gives exactly one. */
 export const EWM_DECAY_FIELDS = ['alpha', 'span', 'halflife', 'com'] as const;
 
@@ -66,6 +71,7 @@ export function unsignedFields<T extends object>(spec: T): T {
  * ```ts
  * normalizeSpec({ op: 'std', window: 20 }); // { op: 'std', window: 20, minPeriods: 20, ddof: 1 }
  * normalizeSpec({ op: 'ewm', span: 3 });    // { op: 'ewm', com: 1, alpha: 0.5, adjust: true, minPeriods: 0 }
+ * normalizeSpec({ op: 'ewm', span: 3, stat: 'std' }); // { op: 'ewm', com: 1, alpha: 0.5, adjust: true, minPeriods: 0, stat: 'std' }
  * ```
  */
 export function normalizeSpec(spec: unknown): NormalizedSpec {
@@ -150,7 +156,14 @@ function normalizeEwm(spec: Record<string, unknown>): NormalizedSpec {
   if (!isInteger(minPeriods) || minPeriods < 0 || minPeriods > 0x7fffffff) {
     throw new RangeError(`minPeriods must be a non-negative integer, got ${describe(minPeriods)}`);
   }
-  return { op: 'ewm', com, alpha: 1 / (1 + com), adjust, minPeriods };
+  const stat = spec.stat === undefined ? 'mean' : spec.stat;
+  if (typeof stat !== 'string' || !(EWM_STATS as string[]).includes(stat)) {
+    throw new TypeError(`stat must be one of ${EWM_STATS.map((s) => `'${s}'`).join(', ')}, got ${describe(stat)}`);
+  }
+  const normalized: NormalizedEwmSpec = { op: 'ewm', com, alpha: 1 / (1 + com), adjust, minPeriods };
+  // Present only when not the mean, so that specs (and checkpoints) of the mean stay as they were.
+  if (stat !== 'mean') normalized.stat = stat as EwmStat;
+  return normalized;
 }
 
 /** Same normalized spec: the same fields, each Object.is-equal. */
@@ -199,7 +212,8 @@ export function specFromNormalized(value: unknown): NormalizedSpec {
 /** The module and init() arguments that run a normalized spec. */
 export function planFor(spec: NormalizedSpec): KernelPlan {
   if (spec.op === 'ewm') {
-    return { module: 'ewm', code: 0, window: 0, minPeriods: spec.minPeriods, p0: spec.com, p1: spec.adjust ? 1 : 0 };
+    const code = EWM_STATS.indexOf(spec.stat ?? 'mean');
+    return { module: 'ewm', code, window: 0, minPeriods: spec.minPeriods, p0: spec.com, p1: spec.adjust ? 1 : 0 };
   }
   const { module, code } = ROLLING_PLANS[spec.op];
   const p0 = spec.ddof ?? spec.q ?? 0;
@@ -209,8 +223,9 @@ export function planFor(spec: NormalizedSpec): KernelPlan {
 /** The spec, in input form, whose plan this is; undefined when no op has this plan. */
 function specOfPlan(plan: KernelPlan): KernelSpec | undefined {
   if (plan.module === 'ewm') {
-    if (plan.code !== 0 || plan.window !== 0 || (plan.p1 !== 0 && plan.p1 !== 1)) return undefined;
-    return { op: 'ewm', com: plan.p0, adjust: plan.p1 === 1, minPeriods: plan.minPeriods };
+    const stat = EWM_STATS[plan.code];
+    if (stat === undefined || plan.window !== 0 || (plan.p1 !== 0 && plan.p1 !== 1)) return undefined;
+    return { op: 'ewm', com: plan.p0, adjust: plan.p1 === 1, minPeriods: plan.minPeriods, ...(stat === 'mean' ? {} : { stat }) };
   }
   const op = ROLLING_OPS.find((o) => ROLLING_PLANS[o].module === plan.module && ROLLING_PLANS[o].code === plan.code);
   if (op === undefined || plan.p1 !== 0) return undefined;

@@ -45,6 +45,12 @@ export interface QuantileRollingSpec extends RollingWindow {
 }
 
 /**
+ * What an ewm spec computes: pandas' `Series.ewm(...).mean()`, `.var()`
+ * (`bias=False`) or `.std()` (`bias=False`).
+ */
+export type EwmStat = 'mean' | 'var' | 'std';
+
+/**
  * A rolling aggregate over a trailing count window, with pandas'
  * `Series.rolling(window, min_periods)` semantics: the window holds the last
  * `window` rows including the current one, NaN is missing, and ±Infinity are
@@ -84,6 +90,12 @@ export interface EwmOptions {
    * @default 0
    */
   minPeriods?: number;
+  /**
+   * The statistic: the weighted mean, or pandas' unbiased weighted variance
+   * (`ewm(...).var(bias=False)`) or its square root (`.std()`).
+   * @default 'mean'
+   */
+  stat?: EwmStat;
 }
 
 /** The decay of an {@link EwmSpec}: exactly one of `alpha`, `span`, `halflife`, `com`. */
@@ -94,8 +106,9 @@ export type EwmDecay =
   | { /** Center of mass, ≥ 0: alpha = 1 / (1 + com). */ com: number; alpha?: never; span?: never; halflife?: never };
 
 /**
- * An exponentially weighted mean with pandas' `Series.ewm(...).mean()`
- * semantics (`ignore_na=False`). Give exactly one of `alpha`, `span`,
+ * An exponentially weighted mean, variance or standard deviation with
+ * pandas' `Series.ewm(...).mean()` / `.var()` / `.std()` semantics
+ * (`ignore_na=False`, `bias=False`; see `stat`). Give exactly one of `alpha`, `span`,
  * `halflife` and `com` (none, or two, is a compile error, and a run-time
  * `TypeError` for JavaScript).
  *
@@ -143,6 +156,13 @@ export interface Kernel {
    */
   push(batch: Float64Array, out?: Float64Array): Float64Array;
   /**
+   * Processes one row and returns its result: the scalar path for rows that
+   * arrive one at a time. The same result and state, bit for bit, as `push`
+   * of a batch holding that row alone, so calls of both may interleave freely.
+   * Throws `TypeError` for a value that is not a number.
+   */
+  pushValue(value: number): number;
+  /**
    * Zero-copy ingest: a view of the kernel's input buffer in WASM memory,
    * `length` rows long, for the caller to fill before {@link Kernel.pushInput}.
    * The view is valid until the next call on this kernel.
@@ -188,6 +208,8 @@ export interface NormalizedEwmSpec {
   adjust: boolean;
   /** Non-NaN rows seen before a result is given. */
   minPeriods: number;
+  /** The statistic; present for `'var'` and `'std'` only (absent is the mean). */
+  stat?: EwmStat;
 }
 
 /** A {@link KernelSpec} with every default filled in. */

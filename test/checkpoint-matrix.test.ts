@@ -1,6 +1,6 @@
 // Every op's checkpoints resume, on every store and any worker count. The
 // matrix: op (each of ewm's decay forms, `adjust` both ways; generated from
-// the library's op list) × store (memory, file) × workers when checkpointed
+// the library's op list; ewm's var and std too) × store (memory, file) × workers when checkpointed
 // (1–4) × workers on resume (1–4). A job is stopped as a crash would stop it
 // (aborted, with rows written past its last checkpoint); a new job resumes
 // from the store, and the output is compared byte for byte with the
@@ -10,7 +10,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { EWM_DECAY_FIELDS, KERNEL_OPS } from '../src/spec.js';
+import { EWM_DECAY_FIELDS, EWM_STATS, KERNEL_OPS } from '../src/spec.js';
 import type { KernelSpec } from '../src/types.js';
 // @ts-expect-error: plain ESM without types, shared with the browser page
 import { matrixSpecs, specLabel } from './browser/matrix.js';
@@ -34,7 +34,7 @@ import {
   type Sink,
 } from './scheduler-helpers.js';
 
-const SPECS = matrixSpecs(KERNEL_OPS, EWM_DECAY_FIELDS) as KernelSpec[];
+const SPECS = matrixSpecs(KERNEL_OPS, EWM_DECAY_FIELDS, EWM_STATS) as KernelSpec[];
 const label = specLabel as (spec: KernelSpec) => string;
 const STORES = ['memory', 'file'] as const;
 type StoreKind = (typeof STORES)[number];

@@ -33,6 +33,8 @@ import {
   HEADER_BYTES,
   inputPtr,
   OK,
+  rowIn,
+  rowOut,
   outputPtr,
   statePtr,
 } from '../common';
@@ -369,4 +371,10 @@ export function validate(): i32 {
     } else return ERR_STATE;
   }
   return OK;
+}
+
+/** One row, for kernel.pushValue(): the same results and state as update() of that row alone. */
+export function pushValue(x: f64): f64 {
+  update(rowIn(x));
+  return rowOut();
 }

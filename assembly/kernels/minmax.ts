@@ -23,6 +23,8 @@ import {
   HEADER_BYTES,
   inputPtr,
   OK,
+  rowIn,
+  rowOut,
   outputPtr,
   sameF64,
   statePtr,
@@ -152,4 +154,10 @@ function derivedMatch(s: usize, w: i32, pos: i32): bool {
     if (!sameF64(load<f64>(suf + (<usize>j << 3)), acc)) return false;
   }
   return true;
+}
+
+/** One row, for kernel.pushValue(): the same results and state as update() of that row alone. */
+export function pushValue(x: f64): f64 {
+  update(rowIn(x));
+  return rowOut();
 }

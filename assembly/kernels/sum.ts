@@ -51,6 +51,8 @@ import {
   HEADER_BYTES,
   inputPtr,
   OK,
+  rowIn,
+  rowOut,
   outputPtr,
   sameF64,
   scratch,
@@ -629,4 +631,38 @@ function suffixSumsStatus(s: usize, w: i32, b: i32, pos: i32): i32 {
   for (let j = pos + 1; j <= w; j++) ok = ok && sameF64(load<f64>(suf + (<usize>j << 3)), load<f64>(saved + (<usize>j << 3)));
   memory.copy(suf, saved, bytes);
   return ok ? OK : ERR_STATE;
+}
+
+/**
+ * One row, for kernel.pushValue(): the same results and state as update() of
+ * that row alone. A row that ends no sub-block or block is the one scalarRow()
+ * that update(1) would run (with the minPeriods check always on, which masks
+ * nothing more: update skips it only where it cannot apply); the rare row that
+ * ends one goes through update() itself.
+ */
+export function pushValue(x: f64): f64 {
+  const s = statePtr();
+  const w = gWindow;
+  const pos = load<i32>(s + S_POS);
+  const subLeft = load<i32>(s + S_SUB_LEFT);
+  if (subLeft == 1 || pos + 1 == w) {
+    update(rowIn(x));
+    return rowOut();
+  }
+  rowIn(x);
+  rCount = load<i32>(s + S_COUNT);
+  rAcc = load<f64>(s + S_ACC_SUB);
+  const ring = s + S_RING;
+  const suf = s + suffixBase(w);
+  const minPeriods = gMinPeriods;
+  const accBlock = load<f64>(s + S_ACC_BLOCK);
+  const op = gOp;
+  if (op == OP_MEAN) scalarRow(OP_MEAN, true, minPeriods, ring, suf, inputPtr(), outputPtr(), 0, pos, accBlock);
+  else if (op == OP_SUM) scalarRow(OP_SUM, true, minPeriods, ring, suf, inputPtr(), outputPtr(), 0, pos, accBlock);
+  else scalarRow(OP_COUNT, true, minPeriods, ring, suf, inputPtr(), outputPtr(), 0, pos, accBlock);
+  store<i32>(s + S_POS, pos + 1);
+  store<i32>(s + S_SUB_LEFT, subLeft - 1);
+  store<i32>(s + S_COUNT, rCount);
+  store<f64>(s + S_ACC_SUB, rAcc);
+  return rowOut();
 }

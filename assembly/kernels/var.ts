@@ -34,6 +34,8 @@ import {
   HEADER_BYTES,
   inputPtr,
   OK,
+  rowIn,
+  rowOut,
   outputPtr,
   sameF64,
   scratch,
@@ -369,4 +371,10 @@ function suffixSumsStatus(s: usize, w: i32, b: i32, pos: i32, prefixN: i32): i32
   memory.copy(suf, saved, bytes);
   store<f64>(s + S_SHIFT_R, shiftR);
   return ok ? OK : ERR_STATE;
+}
+
+/** One row, for kernel.pushValue(): the same results and state as update() of that row alone. */
+export function pushValue(x: f64): f64 {
+  update(rowIn(x));
+  return rowOut();
 }

@@ -233,13 +233,14 @@ export const BENCH_HELP = `Usage: streamkernel bench [--quick] [--ops a,b] [--wr
 
 Runs the benchmark suite (every op at 1e6 and 1e7 rows, windows 100 and
 10000: streamkernel with data already in WASM memory, end to end from a JS
-Float64Array, the plain-JS loop and a memory copy) and prints its table, in
-million rows/s.
+Float64Array, the plain-JS loop, a memory copy and bottleneck's move_* when
+/usr/bin/python3 has it; then one row at a time, pushValue against plain JS)
+and prints its table, in million rows/s.
 
 Options:
   --quick       1e6 rows only
   --ops a,b     only these ops (sum, mean, count, var, std, min, max, median,
-                quantile, ewm)
+                quantile, ewm, ewm_var, ewm_std)
   --write       also write bench/RESULTS.md (in a checkout of streamkernel)
   -h, --help    show this help
 `;

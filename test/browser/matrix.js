@@ -11,13 +11,19 @@ export const WINDOW = 7;
 export const MIN_PERIODS = 2;
 export const Q = 0.3;
 
-/** One spec per op; ewm once per decay form and per `adjust`. */
-export function matrixSpecs(ops, decayFields) {
+/**
+ * One spec per op; ewm once per decay form and per `adjust`, and (given
+ * `stats`, EWM_STATS of src/spec.ts) once per other stat and per `adjust`.
+ */
+export function matrixSpecs(ops, decayFields, stats = ['mean']) {
   const specs = [];
   for (const op of ops) {
     if (op === 'ewm') {
       for (const field of decayFields) {
         for (const adjust of [true, false]) specs.push({ op, [field]: DECAY[field], adjust, minPeriods: MIN_PERIODS });
+      }
+      for (const stat of stats.filter((s) => s !== 'mean')) {
+        for (const adjust of [true, false]) specs.push({ op, span: DECAY.span, adjust, minPeriods: MIN_PERIODS, stat });
       }
     } else {
       specs.push(op === 'quantile' ? { op, window: WINDOW, minPeriods: MIN_PERIODS, q: Q } : { op, window: WINDOW, minPeriods: MIN_PERIODS });
@@ -34,6 +40,6 @@ export function timeSpecs(timeOps) {
 /** A short name of a matrix spec: 'median', 'ewm span=10 adjust=false'. */
 export function specLabel(spec) {
   if (spec.op !== 'ewm') return spec.op;
-  const field = Object.keys(spec).find((k) => k !== 'op' && k !== 'adjust' && k !== 'minPeriods');
-  return `ewm ${field}=${spec[field]} adjust=${spec.adjust}`;
+  const field = Object.keys(spec).find((k) => k !== 'op' && k !== 'adjust' && k !== 'minPeriods' && k !== 'stat');
+  return `ewm${spec.stat ? ` ${spec.stat}` : ''} ${field}=${spec[field]} adjust=${spec.adjust}`;
 }
