@@ -213,6 +213,12 @@ describe('scheduler: rolling by duration on workers', () => {
     expect(same(sink.committed(), expected.subarray(half))).toBe(true);
   });
 
+  it('refuses maxOutOfOrderness in a rolling operator spec, saying to order the rows first', async () => {
+    await expect(createJob({ adapter: nodeWorkers(), operator: { kind: 'rolling', op: 'sum', window: '1s', maxOutOfOrderness: '1s' }, workers: 1, sink: memorySink() })).rejects.toThrow(
+      "operator.maxOutOfOrderness must be 0: the keyed operator takes each key's rows in time order (put them in order before the job, as run --workers does)",
+    );
+  });
+
   it('refuses batches without times for an event-time operator, and times for a kernel', async () => {
     const timed = await createJob({ adapter: nodeWorkers(), operator: { kind: 'rolling', op: 'sum', window: '1s' }, workers: 1, sink: memorySink() });
     await expect(timed.push({ values: new Float64Array([1]) })).rejects.toThrow('batch.times must be a Float64Array: the operator runs on event time, got undefined');

@@ -91,6 +91,10 @@ export function normalizeOperatorSpec(spec: unknown): NormalizedOperatorSpec {
   }
   if ('ttl' in rest) throw new TypeError('operator.ttl is not supported by the keyed operator: idle keys are kept');
   const { keys: _keys, ttl: _ttl, ...normalized } = normalizeDurationRolling(rest);
+  // Held rows would come back in later batches than their own: the job's results are one per row, per batch.
+  if (normalized.maxOutOfOrderness !== 0) {
+    throw new RangeError('operator.maxOutOfOrderness must be 0: the keyed operator takes each key\'s rows in time order (put them in order before the job, as run --workers does)');
+  }
   return { kind: 'rolling', ...normalized };
 }
 

@@ -18,7 +18,6 @@ export async function createTimeRollingOperator(
   keyGroups: number,
   owned: readonly [number, number] = [0, keyGroups],
 ): Promise<TimeRollingOperator> {
-  if (spec.maxOutOfOrderness !== 0) throw new RangeError('the keyed duration-rolling operator needs maxOutOfOrderness 0 (rows in time order per key): reorder before it');
   return new TimeRollingOperator(await createDurationRolling(durationSpecOf(spec)), keyGroups, owned);
 }
 
