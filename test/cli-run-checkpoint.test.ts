@@ -234,4 +234,21 @@ describe('run --checkpoint with --max-out-of-order (rows held for reordering are
       expect(readFileSync(output).equals(oooReference)).toBe(true);
     }, 120_000);
   }
+
+  it('regression: --workers > 1 refused time windows and --max-out-of-order; now killed at a checkpoint on 3 workers and resumed on 2, the bytes of one process', async () => {
+    const output = path.join(dir, 'ooo-out-workers.csv');
+    const checkpoint = path.join(dir, 'ooo-ck-workers');
+    const crashed = await start([...oooArgs(output, checkpoint), '--workers', '3'], { STREAMKERNEL_TEST_CRASH: '4:after' }).done;
+    expect(crashed.signal).toBe('SIGKILL');
+    const text = readFileSync(path.join(checkpoint, 'checkpoint'), 'utf8');
+    const body = JSON.parse(text.slice(text.indexOf('\n', text.indexOf('\n') + 1) + 1)) as { ops: { held: { time: string[] }; parallel: { jobs: string[]; reorder: string } } };
+    // Rows held for reordering before the workers, and one scheduler checkpoint per op.
+    expect(body.ops.parallel.jobs.length).toBe(3);
+    expect(body.ops.parallel.reorder.length).toBeGreaterThan(0);
+    expect(body.ops.held.time.length).toBeGreaterThan(0);
+    const resumed = await start([...oooArgs(output, checkpoint), '--workers', '2']).done;
+    expect(resumed.code).toBe(0);
+    expect(resumed.stderr).toMatch(/resumed at row [1-9]/);
+    expect(readFileSync(output).equals(oooReference)).toBe(true);
+  }, 120_000);
 });

@@ -305,21 +305,52 @@ describe('streamkernel run --workers', () => {
     expect(await cli([...args, '--workers', '2'])).toEqual(one);
   });
 
-  it('refuses --workers > 1 with a time window or --max-out-of-order, and bad counts', async () => {
+  it('refuses bad --workers counts, and --max-out-of-order with a count window on any number of workers', async () => {
     const input = file('workers-refused.csv', data.csv);
     const base = ['run', input, '--value', 'temp', '--op', 'sum'];
     for (const [extra, message] of [
-      [['--window', '5s', '--time', 'ts', '--workers', '2'], '--workers > 1 with a time window (--window DURATION) is not supported yet; use a count window (--window ROWS)'],
-      [['--window', '5s', '--time', 'ts', '--max-out-of-order', '1s', '--workers', '3'], '--workers > 1 with --max-out-of-order is not supported yet'],
-      [['--window', '5', '--max-out-of-order', '1s', '--workers', '2'], '--workers > 1 with --max-out-of-order is not supported yet'],
+      [['--window', '5', '--max-out-of-order', '1s', '--workers', '2'], '--max-out-of-order applies only to time windows (--window 5s --time COLUMN)'],
       [['--window', '5', '--workers', '0'], '--workers must be an integer from 1 to 128, got "0"'],
       [['--window', '5', '--workers', '1.5'], '--workers must be an integer from 1 to 128, got "1.5"'],
     ] as const) {
       const r = await cli([...base, ...extra]);
       expect(r, extra.join(' ')).toEqual({ code: 1, stdout: '', stderr: `streamkernel run: ${message} (see 'streamkernel run --help')\n` });
     }
-    // --workers 1 is the in-process path: time windows still run.
-    expect((await cli([...base, '--window', '5s', '--time', 'ts', '--workers', '1'])).code).toBe(0);
+  });
+
+  it('regression: --workers > 1 with a time window (--window DURATION) was refused; it gives the bytes of --workers 1, keyed or not, every closed side', async () => {
+    const input = file('workers-time.csv', data.csv);
+    for (const extra of [
+      ['--key', 'sensor', '--op', 'mean', '--op', 'median', '--op', 'std', '--window', '5s'],
+      ['--key', 'sensor', '--op', 'count', '--op', 'max', '--window', '3s', '--closed', 'both', '--min-periods', '2'],
+      ['--op', 'sum', '--op', 'quantile', '--q', '0.3', '--window', '4s', '--closed', 'left'],
+    ]) {
+      const args = ['run', input, '--value', 'temp', '--time', 'ts', ...extra, '--batch-size', '97'];
+      const one = await cli([...args, '--workers', '1']);
+      expect(one.code, extra.join(' ')).toBe(0);
+      for (const workers of ['2', '3']) expect(await cli([...args, '--workers', workers]), `${extra.join(' ')} --workers ${workers}`).toEqual(one);
+    }
+  });
+
+  it('regression: --workers > 1 with --max-out-of-order was refused; it gives the bytes of --workers 1, late and reordered rows counted alike', async () => {
+    // Up to 8 s of jitter against a bound of 3 s: disorder within the bound, and some beyond it.
+    let s = 11;
+    const ts = data.ts.map((t) => {
+      s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+      return t - (s % 8000);
+    });
+    const input = file('workers-ooo.csv', `t,k,v\n${data.values.map((v, i) => `${ts[i]},${csvCell(data.keys[i]!)},${Number.isNaN(v) ? '' : v}\n`).join('')}`);
+    const args = ['run', input, '--value', 'v', '--time', 't', '--key', 'k', '--op', 'mean', '--op', 'median', '--window', '10s', '--max-out-of-order', '3s', '--on-error', 'skip', '--batch-size', '123'];
+    const strip = (r: Run): Run => ({ ...r, stderr: r.stderr.replace(/ in [\d.]+ s \(.*$/s, '') });
+    const one = await cli([...args, '--workers', '1']);
+    expect(one.code).toBe(0);
+    expect(one.stderr).toMatch(/out-of-order rows put in order, [\d,]+ late rows? \(more than 3s out of order\) skipped/);
+    for (const workers of ['2', '4']) expect(strip(await cli([...args, '--workers', workers])), `--workers ${workers}`).toEqual(strip(one));
+    // Unkeyed: every op's job runs on a worker of its own.
+    const unkeyed = args.filter((a, i) => a !== '--key' && args[i - 1] !== '--key');
+    const u1 = await cli([...unkeyed, '--workers', '1']);
+    expect(u1.code).toBe(0);
+    expect(strip(await cli([...unkeyed, '--workers', '2']))).toEqual(strip(u1));
   });
 
   it('stops at a malformed row with exit 2, and counts skipped rows, with --workers 2', async () => {

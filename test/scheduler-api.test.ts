@@ -38,7 +38,7 @@ async function optionError(options: unknown): Promise<string> {
 describe('createJob options', () => {
   const cases: [unknown, string][] = [
     [null, 'TypeError: options must be an object, got null'],
-    [{ ...base, wrokers: 2 }, "TypeError: unknown option 'wrokers'; allowed: adapter, operator, sink, keyed, workers, keyGroups, maxInFlight, checkpoints, restart, heartbeat, resume, faults"],
+    [{ ...base, wrokers: 2 }, "TypeError: unknown option 'wrokers'; allowed: adapter, operator, sink, keyed, workers, keyGroups, maxInFlight, checkpoints, restart, heartbeat, resume, idleTimeoutMs, faults"],
     [{ ...base, adapter: undefined }, 'TypeError: adapter must be a WorkerAdapter (an object with spawn()), got undefined'],
     [{ ...base, operator: undefined }, "TypeError: operator is required: a kernel spec such as { op: 'mean', window: 100 }"],
     [{ ...base, operator: { op: 'mean', window: 0 } }, 'RangeError: window must be an integer from 1 to 16777216, got 0'],
@@ -52,7 +52,7 @@ describe('createJob options', () => {
     [{ ...base, keyGroups: 40000 }, 'RangeError: keyGroups must be an integer from 1 to 32768, got 40000'],
     [{ ...base, maxInFlight: 0 }, 'RangeError: maxInFlight must be a positive integer, got 0'],
     [{ ...base, checkpoints: 5 }, 'TypeError: checkpoints must be an object, got 5'],
-    [{ ...base, checkpoints: { every: 5 } }, "TypeError: unknown checkpoints field 'every'; allowed: store, everyRows, everyMs"],
+    [{ ...base, checkpoints: { every: 5 } }, "TypeError: unknown checkpoints field 'every'; allowed: store, everyRows, everyMs, fullEvery"],
     [{ ...base, checkpoints: { store: {} } }, 'TypeError: checkpoints.store must be a CheckpointStore (an object with save, list and read methods), got object'],
     [{ ...base, checkpoints: { everyRows: 0 } }, 'RangeError: checkpoints.everyRows must be a positive integer or Infinity, got 0'],
     [{ ...base, checkpoints: { everyMs: -1 } }, 'RangeError: checkpoints.everyMs must be a positive number or Infinity, got -1'],

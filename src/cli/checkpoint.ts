@@ -33,6 +33,8 @@ export interface ParallelState {
   keys: string[];
   /** Per op, a scheduler checkpoint (its own checksummed format), covering every row written. */
   jobs: Uint8Array[];
+  /** Time windows with --max-out-of-order: the rows held for reordering before the jobs (src/time/reorder.ts). */
+  reorder?: Uint8Array;
 }
 
 /** Rows read but not yet written (their results are not all known), in input order; JSON as is. */
@@ -60,6 +62,11 @@ export interface Checkpoint {
   rows: number;
   skipped: number;
   ops: OpsState;
+}
+
+/** ParallelState with its byte strings mapped (to and from base64). */
+function parallelJson<A, B>(p: { keys: string[]; jobs: A[]; reorder?: A }, map: (a: A) => B): { keys: string[]; jobs: B[]; reorder?: B } {
+  return { keys: p.keys, jobs: p.jobs.map(map), ...(p.reorder !== undefined ? { reorder: map(p.reorder) } : {}) };
 }
 
 /** A checkpoint that cannot be used: corrupt, or for another command. */
@@ -93,7 +100,7 @@ export async function writeCheckpoint(dir: string, cp: Checkpoint): Promise<void
       entries: cp.ops.entries.map((e) => ({ key: e.key, states: e.states.map(toBase64) })),
       ...(cp.ops.lastTimes !== undefined ? { lastTimes: cp.ops.lastTimes } : {}),
       ...(cp.ops.held !== undefined ? { held: cp.ops.held } : {}),
-      ...(cp.ops.parallel !== undefined ? { parallel: { keys: cp.ops.parallel.keys, jobs: cp.ops.parallel.jobs.map(toBase64) } } : {}),
+      ...(cp.ops.parallel !== undefined ? { parallel: parallelJson(cp.ops.parallel, toBase64) } : {}),
     },
   });
   const bodyBytes = Buffer.from(body, 'utf8');
@@ -120,7 +127,7 @@ export async function readCheckpoint(dir: string): Promise<Checkpoint | undefine
   if (crc32(body).toString(16).padStart(8, '0') !== crc) throw new CheckpointError(`${checkpointPath(dir)} is corrupt (checksum mismatch)`);
   try {
     const raw = JSON.parse(body.toString('utf8')) as Omit<Checkpoint, 'ops'> & {
-      ops: { entries: { key: string | null; states: string[] }[]; lastTimes?: [string, number][]; held?: HeldRows; parallel?: { keys: string[]; jobs: string[] } };
+      ops: { entries: { key: string | null; states: string[] }[]; lastTimes?: [string, number][]; held?: HeldRows; parallel?: { keys: string[]; jobs: string[]; reorder?: string } };
     };
     const fromBase64 = (text: string): Uint8Array => new Uint8Array(Buffer.from(text, 'base64'));
     return {
@@ -129,7 +136,7 @@ export async function readCheckpoint(dir: string): Promise<Checkpoint | undefine
         entries: raw.ops.entries.map((e) => ({ key: e.key, states: e.states.map(fromBase64) })),
         ...(raw.ops.lastTimes !== undefined ? { lastTimes: raw.ops.lastTimes } : {}),
         ...(raw.ops.held !== undefined ? { held: raw.ops.held } : {}),
-        ...(raw.ops.parallel !== undefined ? { parallel: { keys: raw.ops.parallel.keys, jobs: raw.ops.parallel.jobs.map(fromBase64) } } : {}),
+        ...(raw.ops.parallel !== undefined ? { parallel: parallelJson(raw.ops.parallel, fromBase64) } : {}),
       },
     };
   } catch (err) {

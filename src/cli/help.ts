@@ -192,11 +192,10 @@ Input and output:
   --on-error MODE       fail (default): a malformed row stops the run with its
                         line number; skip: leave it out and count it
   --batch-size B        rows per batch (default: 65536); never changes output
-  --workers N           worker threads for count windows (default: 1, in
-                        process); N > 1 runs each op on the parallel
+  --workers N           worker threads (default: 1, in process); N > 1 runs
+                        each op, count or time window, on the parallel
                         scheduler (keyed: N threads per op; unkeyed: one per
-                        op); output is byte for byte that of --workers 1.
-                        Not yet with time windows or --max-out-of-order
+                        op); output is byte for byte that of --workers 1
 
 Checkpoints (needs FILE and --output):
   --checkpoint DIR      keep a checkpoint in DIR; after a crash or kill -9 the

@@ -1,8 +1,10 @@
-// `streamkernel run --workers N` (N > 1): count-window ops on the parallel
-// scheduler (docs/SCHEDULER.md). One scheduler job per op, each fed the same
-// rows; string keys become numeric ids in order of first appearance. Results
-// come back in input order; rows go out once every op has their results, so
-// the output is byte for byte that of the in-process path (--workers 1).
+// `streamkernel run --workers N` (N > 1): the ops on the parallel scheduler
+// (docs/SCHEDULER.md), count windows (ParallelCountRunner) and time windows
+// (ParallelTimeOps, behind run.ts's TimeRunner). One scheduler job per op,
+// each fed the same rows; string keys become numeric ids in order of first
+// appearance. Results come back in input order; rows go out once every op
+// has their results, so the output is byte for byte that of the in-process
+// path (--workers 1).
 // With --checkpoint, each of the run's checkpoints holds one scheduler
 // checkpoint per op (Job.checkpoint: every row read so far has its result
 // written) and the key names; on resume the jobs restore from them, onto any
@@ -10,13 +12,17 @@
 // dynamically).
 
 import type { ColumnBatch, ResultBatch } from '../connectors/types.js';
+import type { OperatorSpec } from '../keyed/spec.js';
+import { Reorderer, type Released } from '../time/reorder.js';
+import { ByteReader, ByteWriter } from '../time/snapshot.js';
 import { CheckpointError as SchedulerCheckpointError } from '../scheduler/errors.js';
 import { createJob, decodeCheckpoint, memoryCheckpointStore } from '../scheduler/index.js';
 import { nodeWorkers } from '../scheduler/node.js';
 import type { CheckpointStore, Job, OutputBatch, Sink } from '../scheduler/types.js';
 import { CheckpointError, type OpsState } from './checkpoint.js';
 import type { RunCommand } from './run-args.js';
-import type { Runner } from './run.js';
+import type { Runner, TimeOps } from './run.js';
+import type { RollingOutput } from '../types.js';
 
 /** One op's results as they arrive from its job, in input order; read from the front. */
 class ResultQueue {
@@ -118,14 +124,198 @@ async function seedStores(restore: OpsState, stores: CheckpointStore[]): Promise
   }
 }
 
+/** Key names → numeric ids, in order of first appearance (restored from a checkpoint's list). */
+class KeyIds {
+  private readonly ids = new Map<string, number>();
+  constructor(keys: readonly string[]) {
+    for (const k of keys) this.ids.set(k, this.ids.size);
+  }
+  of(names: readonly string[], n: number): Uint32Array {
+    const keys = new Uint32Array(n);
+    for (let i = 0; i < n; i++) {
+      const k = names[i] as string;
+      let id = this.ids.get(k);
+      if (id === undefined) {
+        id = this.ids.size;
+        this.ids.set(k, id);
+      }
+      keys[i] = id;
+    }
+    return keys;
+  }
+  names(): string[] {
+    return [...this.ids.keys()];
+  }
+}
+
+/**
+ * Starts one job per op (restoring the run checkpoint's scheduler
+ * checkpoints). Keyed: `workers` threads per op, keys spread over them by key
+ * group. Unkeyed: one series is one key, so each op's job runs on one thread
+ * (the ops run in parallel with each other).
+ */
+async function startJobs(specs: OperatorSpec[], cmd: RunCommand, queues: ResultQueue[], stores: CheckpointStore[], restore: OpsState | undefined): Promise<Job[]> {
+  const keyed = cmd.key !== undefined;
+  const adapter = nodeWorkers();
+  if (restore !== undefined) await seedStores(restore, stores);
+  const started = await Promise.allSettled(
+    specs.map((operator, i) =>
+      createJob({
+        adapter,
+        operator,
+        keyed,
+        workers: keyed ? cmd.workers : 1,
+        sink: (queues[i] as ResultQueue).sink(),
+        checkpoints: { store: stores[i] as CheckpointStore },
+        resume: restore !== undefined,
+      }),
+    ),
+  );
+  const jobs = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+  const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed !== undefined) {
+    await Promise.all(jobs.map((j) => j.abort().catch(() => undefined)));
+    const reason = failed.reason as Error;
+    throw reason instanceof SchedulerCheckpointError ? new CheckpointError(reason.message) : reason;
+  }
+  const offsets = new Set(jobs.map((j) => j.offset));
+  if (offsets.size !== 1) {
+    await Promise.all(jobs.map((j) => j.abort().catch(() => undefined)));
+    throw new CheckpointError(`the ops' states cover different numbers of rows (${[...offsets].join(', ')})`);
+  }
+  for (const q of queues) q.received = jobs[0]?.offset ?? 0;
+  return jobs;
+}
+
+/** One scheduler checkpoint per op, covering every row pushed, and the key names. */
+async function jobsState(jobs: Job[], stores: CheckpointStore[], keys: KeyIds): Promise<OpsState> {
+  const ids = await Promise.all(jobs.map((j) => j.checkpoint()));
+  const bytes = await Promise.all(ids.map((id, i) => (stores[i] as CheckpointStore).read(id)));
+  return { entries: [], parallel: { keys: keys.names(), jobs: bytes } };
+}
+
+/**
+ * Time-window ops (rolling by duration) on scheduler worker threads, for
+ * run.ts's TimeRunner, which checks the order of the rows and keeps the
+ * output in input order. With --max-out-of-order, rows are put in order per
+ * key here (the same Reorderer as in process) and go to the jobs as
+ * released. Rows are numbered in the order pushed; results are returned once
+ * every op has them.
+ */
+export class ParallelTimeOps implements TimeOps {
+  private finished = false;
+  /** Row numbers of the rows sent to the jobs whose results are not all back, in the order sent, from `head`. */
+  private sent: number[] = [];
+  private head = 0;
+
+  private constructor(
+    private readonly jobs: Job[],
+    private readonly stores: CheckpointStore[],
+    private readonly queues: ResultQueue[],
+    private readonly keys: KeyIds | undefined,
+    private readonly reorder: Reorderer | undefined,
+    /** Rows pushed so far (the number of the next one). */
+    private pushed: number,
+  ) {}
+
+  static async create(cmd: RunCommand, specs: OperatorSpec[], restore: OpsState | undefined): Promise<ParallelTimeOps> {
+    const queues = specs.map(() => new ResultQueue());
+    const stores = specs.map(() => memoryCheckpointStore());
+    const bound = cmd.maxOutOfOrder?.ms ?? 0;
+    const pushed = restore?.held?.pushed ?? 0;
+    let reorder: Reorderer | undefined;
+    if (bound > 0) {
+      reorder = new Reorderer(bound);
+      const held = restore?.parallel?.reorder;
+      if (held !== undefined) {
+        try {
+          const r = new ByteReader(held);
+          reorder.install(reorder.read(r, pushed, () => undefined));
+          r.end();
+        } catch (error) {
+          throw new CheckpointError(`its rows held for reordering: ${(error as Error).message}`);
+        }
+      }
+    }
+    const jobs = await startJobs(specs, cmd, queues, stores, restore);
+    const keys = cmd.key !== undefined ? new KeyIds(restore?.parallel?.keys ?? []) : undefined;
+    return new ParallelTimeOps(jobs, stores, queues, keys, reorder, pushed);
+  }
+
+  async push(ts: Float64Array, values: Float64Array, names: readonly string[] | undefined): Promise<RollingOutput[]> {
+    const n = values.length;
+    const ids = this.keys?.of(names as readonly string[], n);
+    const base = this.pushed;
+    this.pushed += n;
+    if (this.reorder === undefined) {
+      for (let i = 0; i < n; i++) this.sent.push(base + i);
+      await this.send(ts, values, ids);
+    } else {
+      await this.sendReleased(this.reorder.push(ts, values, ids, base));
+    }
+    return this.ready();
+  }
+
+  private async sendReleased(rel: Released): Promise<void> {
+    for (const row of rel.row) this.sent.push(row);
+    await this.send(Float64Array.from(rel.ts), Float64Array.from(rel.val), this.keys !== undefined ? Uint32Array.from(rel.key) : undefined);
+  }
+
+  /** Rows to every job: push() copies the arrays (the job keeps them for replay), so the jobs share them. */
+  private async send(times: Float64Array, values: Float64Array, keys: Uint32Array | undefined): Promise<void> {
+    if (values.length === 0) return;
+    const b = keys !== undefined ? { values, times, keys } : { values, times };
+    await Promise.all(this.jobs.map((j) => j.push(b)));
+  }
+
+  /** The results every op has, in the order the rows were sent. */
+  private ready(): RollingOutput[] {
+    const n = Math.min(...this.queues.map((q) => q.available));
+    const rows = Float64Array.from(this.sent.slice(this.head, this.head + n));
+    this.head += n;
+    if (this.head === this.sent.length || this.head >= 65_536) {
+      this.sent = this.sent.slice(this.head);
+      this.head = 0;
+    }
+    return this.queues.map((q) => ({ rows, values: q.take(n) }));
+  }
+
+  async flush(): Promise<RollingOutput[]> {
+    if (this.reorder !== undefined) await this.sendReleased(this.reorder.flush());
+    await Promise.all(this.jobs.map((j) => j.finish()));
+    this.finished = true;
+    return this.ready();
+  }
+
+  async settle(): Promise<RollingOutput[]> {
+    await Promise.all(this.jobs.map((j) => j.checkpoint()));
+    return this.ready();
+  }
+
+  /** The jobs' checkpoints and the rows held for reordering (call settle first: no result is out). */
+  async state(): Promise<OpsState> {
+    const state = await jobsState(this.jobs, this.stores, this.keys ?? new KeyIds([]));
+    if (this.reorder !== undefined) {
+      const w = new ByteWriter();
+      this.reorder.write(w);
+      state.parallel!.reorder = w.bytes();
+    }
+    return state;
+  }
+
+  dispose(): void {
+    if (this.finished) return;
+    this.finished = true;
+    for (const j of this.jobs) void j.abort().catch(() => undefined);
+  }
+}
+
 /** Count-window ops on scheduler worker threads. */
 export class ParallelCountRunner implements Runner {
   readonly names: string[];
   readonly valueBuffer = undefined;
   readonly late = 0;
   readonly reordered = 0;
-  /** Key → numeric id, in order of first appearance. */
-  private readonly ids = new Map<string, number>();
   /** Batches pushed whose results are not all back yet, in input order. */
   private waiting: ColumnBatch[] = [];
   private finished = false;
@@ -135,69 +325,22 @@ export class ParallelCountRunner implements Runner {
     private readonly stores: CheckpointStore[],
     private readonly queues: ResultQueue[],
     names: string[],
-    private readonly keyed: boolean,
-    keys: readonly string[],
+    private readonly ids: KeyIds | undefined,
   ) {
     this.names = names;
-    for (const k of keys) this.ids.set(k, this.ids.size);
   }
 
-  /**
-   * Starts one job per op. Keyed: `workers` threads per op, keys spread over
-   * them by key group. Unkeyed: one series is one key, so each op's job runs on
-   * one thread (the ops run in parallel with each other).
-   */
   static async create(cmd: RunCommand, restore?: OpsState): Promise<ParallelCountRunner> {
-    const keyed = cmd.key !== undefined;
-    const adapter = nodeWorkers();
     const queues = cmd.ops.map(() => new ResultQueue());
     const stores = cmd.ops.map(() => memoryCheckpointStore());
-    if (restore !== undefined) await seedStores(restore, stores);
-    const started = await Promise.allSettled(
-      cmd.ops.map((o, i) =>
-        createJob({
-          adapter,
-          operator: o.spec,
-          keyed,
-          workers: keyed ? cmd.workers : 1,
-          sink: (queues[i] as ResultQueue).sink(),
-          checkpoints: { store: stores[i] as CheckpointStore },
-          resume: restore !== undefined,
-        }),
-      ),
-    );
-    const jobs = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
-    const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-    if (failed !== undefined) {
-      await Promise.all(jobs.map((j) => j.abort().catch(() => undefined)));
-      const reason = failed.reason as Error;
-      throw reason instanceof SchedulerCheckpointError ? new CheckpointError(reason.message) : reason;
-    }
-    const offsets = new Set(jobs.map((j) => j.offset));
-    if (offsets.size !== 1) {
-      await Promise.all(jobs.map((j) => j.abort().catch(() => undefined)));
-      throw new CheckpointError(`the ops' states cover different numbers of rows (${[...offsets].join(', ')})`);
-    }
-    for (const q of queues) q.received = jobs[0]?.offset ?? 0;
-    return new ParallelCountRunner(jobs, stores, queues, cmd.ops.map((o) => o.name), keyed, restore?.parallel?.keys ?? []);
+    const jobs = await startJobs(cmd.ops.map((o) => o.spec), cmd, queues, stores, restore);
+    const ids = cmd.key !== undefined ? new KeyIds(restore?.parallel?.keys ?? []) : undefined;
+    return new ParallelCountRunner(jobs, stores, queues, cmd.ops.map((o) => o.name), ids);
   }
 
   async process(batch: ColumnBatch): Promise<ResultBatch> {
     if (batch.length > 0) {
-      let keys: Uint32Array | undefined;
-      if (this.keyed) {
-        const names = batch.keys as readonly string[];
-        keys = new Uint32Array(batch.length);
-        for (let i = 0; i < batch.length; i++) {
-          const k = names[i] as string;
-          let id = this.ids.get(k);
-          if (id === undefined) {
-            id = this.ids.size;
-            this.ids.set(k, id);
-          }
-          keys[i] = id;
-        }
-      }
+      const keys = this.ids?.of(batch.keys as readonly string[], batch.length);
       // push() copies the arrays (the job keeps them for replay), so every job can share them.
       const b = keys !== undefined ? { values: batch.values, keys } : { values: batch.values };
       this.waiting.push(batch);
@@ -216,7 +359,7 @@ export class ParallelCountRunner implements Runner {
     this.waiting = this.waiting.slice(n);
     const results = this.queues.map((q) => q.take(rows));
     if (done.length === 0) {
-      return { batch: { length: 0, values: new Float64Array(0), ...(this.keyed ? { keys: [] } : {}), timeText: [], end: at.end, skipped: at.skipped }, results };
+      return { batch: { length: 0, values: new Float64Array(0), ...(this.ids !== undefined ? { keys: [] } : {}), timeText: [], end: at.end, skipped: at.skipped }, results };
     }
     const batch = concat(done);
     // Progress and the skipped count follow the batch just read, not the ones written.
@@ -242,10 +385,8 @@ export class ParallelCountRunner implements Runner {
   }
 
   /** One scheduler checkpoint per op, covering every row pushed (call settle first), and the key names. */
-  async state(): Promise<OpsState> {
-    const ids = await Promise.all(this.jobs.map((j) => j.checkpoint()));
-    const jobs = await Promise.all(ids.map((id, i) => (this.stores[i] as CheckpointStore).read(id)));
-    return { entries: [], parallel: { keys: [...this.ids.keys()], jobs } };
+  state(): Promise<OpsState> {
+    return jobsState(this.jobs, this.stores, this.ids ?? new KeyIds([]));
   }
 
   dispose(): void {

@@ -167,12 +167,7 @@ export function parseRun(args: string[]): RunCommand | { kind: 'help'; text: str
     if (!['right', 'left', 'both', 'neither'].includes(closedRaw)) throw new UsageError(`--closed must be right, left, both or neither, got ${JSON.stringify(closedRaw)}`, command);
     closed = closedRaw as RunCommand['closed'];
   }
-  // --workers N > 1: count windows only, for now.
   const workers = integerOption(values, 'workers', command, 1, DEFAULT_KEY_GROUPS) ?? 1;
-  if (workers > 1) {
-    if (values.has('max-out-of-order')) throw new UsageError('--workers > 1 with --max-out-of-order is not supported yet', command);
-    if (window.kind === 'time') throw new UsageError('--workers > 1 with a time window (--window DURATION) is not supported yet; use a count window (--window ROWS)', command);
-  }
   const oooRaw = stringOption(values, 'max-out-of-order');
   let maxOutOfOrder: RunCommand['maxOutOfOrder'];
   if (oooRaw !== undefined) {

@@ -14,6 +14,7 @@ import { KernelSet } from '../connectors/pipeline.js';
 import type { ColumnBatch, ColumnOptions, ResultBatch, SourceOffset } from '../connectors/types.js';
 import { SnapshotError } from '../errors.js';
 import { createTimeRolling, restoreTimeRolling } from '../time/rolling.js';
+import type { TimeRollingOperatorSpec } from '../keyed/spec.js';
 import type { DurationRollingSpec, RollingOutput, TimeRolling } from '../types.js';
 import { UsageError } from './args.js';
 import {
@@ -123,10 +124,47 @@ function base64ToF64(s: string, n: number): number[] {
 }
 
 /**
- * Time windows: rows go to one rolling-by-duration operator per op. With
- * --max-out-of-order the operators hold rows and release them in time order;
- * output keeps input order, so rows wait here (with the results known so far)
- * until every earlier row has its results.
+ * Where the time runner's rows go: one rolling-by-duration operator per op,
+ * in this process or on scheduler workers (--workers > 1, parallel.ts). Rows
+ * are numbered in the order pushed; results come back tagged with their row.
+ */
+export interface TimeOps {
+  /** Pushes rows; returns, per op, the results released so far. */
+  push(ts: Float64Array, values: Float64Array, keys: readonly string[] | undefined): RollingOutput[] | Promise<RollingOutput[]>;
+  /** End of input: every result still out. */
+  flush(): RollingOutput[] | Promise<RollingOutput[]>;
+  /** Every result of the rows pushed so far that can be known now (before a checkpoint). */
+  settle(): Promise<RollingOutput[]>;
+  /** The ops' state, covering every row pushed (after settle). */
+  state(): OpsState | Promise<OpsState>;
+  dispose(): void;
+}
+
+/** The time-window ops in this process. */
+class LocalTimeOps implements TimeOps {
+  constructor(private readonly ops: TimeRolling[]) {}
+  push(ts: Float64Array, values: Float64Array, keys: readonly string[] | undefined): RollingOutput[] {
+    return this.ops.map((op) => op.push(ts, values, keys));
+  }
+  flush(): RollingOutput[] {
+    return this.ops.map((op) => op.flush());
+  }
+  async settle(): Promise<RollingOutput[]> {
+    return [];
+  }
+  state(): OpsState {
+    return { entries: [{ key: null, states: this.ops.map((o) => o.snapshot()) }] };
+  }
+  dispose(): void {
+    for (const o of this.ops) o.dispose();
+  }
+}
+
+/**
+ * Time windows: rows go to one rolling-by-duration operator per op (TimeOps).
+ * With --max-out-of-order the operators hold rows and release them in time
+ * order; output keeps input order, so rows wait here (with the results known
+ * so far) until every earlier row has its results.
  */
 class TimeRunner implements Runner {
   readonly names: string[];
@@ -148,9 +186,12 @@ class TimeRunner implements Runner {
   private qKnown: boolean[] = [];
   /** lines − rows at the end of the previous batch: rows are one line each while it stays the same. */
   private lineDiff: number;
+  /** Where the input stood after the latest batch. */
+  private end: SourceOffset = { bytes: 0, rows: 0, lines: 0 };
 
   private constructor(
-    private readonly ops: TimeRolling[],
+    private readonly ops: TimeOps,
+    opCount: number,
     names: string[],
     private readonly cmd: RunCommand,
     restore: OpsState | undefined,
@@ -160,7 +201,7 @@ class TimeRunner implements Runner {
     this.bound = cmd.maxOutOfOrder?.ms ?? 0;
     this.boundText = cmd.maxOutOfOrder?.text ?? '0';
     this.maxTimes = new Map(restore?.lastTimes ?? []);
-    this.qRes = ops.map(() => []);
+    this.qRes = Array.from({ length: opCount }, () => []);
     this.lineDiff = lineDiff;
     const held = restore?.held;
     this.late = held?.late ?? 0;
@@ -168,7 +209,7 @@ class TimeRunner implements Runner {
     this.pushed = held?.pushed ?? 0;
     if (held !== undefined && held.time.length > 0) {
       const n = held.time.length;
-      if (held.results.length !== ops.length || held.known.length !== n || (cmd.key !== undefined && held.keys?.length !== n)) {
+      if (held.results.length !== opCount || held.known.length !== n || (cmd.key !== undefined && held.keys?.length !== n)) {
         throw new CheckpointError('checkpoint holds a damaged list of held rows');
       }
       this.qTime = [...held.time];
@@ -177,6 +218,11 @@ class TimeRunner implements Runner {
       this.qRes = held.results.map((r) => base64ToF64(r, n));
       this.qKnown = Array.from(held.known, (c) => c === '1');
     }
+  }
+  /** The ops' specs as scheduler operators: rolling by duration, keyed by the jobs. */
+  static operatorSpecs(cmd: RunCommand): TimeRollingOperatorSpec[] {
+    // Rows reach the jobs in order: the reordering happens before them (ParallelTimeOps).
+    return TimeRunner.specs(cmd).map(({ keys: _keys, maxOutOfOrderness: _bound, ...spec }) => ({ kind: 'rolling', ...spec }));
   }
   static specs(cmd: RunCommand): DurationRollingSpec[] {
     if (cmd.window.kind !== 'time') throw new Error('not a time window');
@@ -196,11 +242,16 @@ class TimeRunner implements Runner {
     const names = opNames(cmd);
     // Before the first row: CSV has a header line (at least one), NDJSON none.
     const lineDiff = start !== undefined ? start.lines - start.rows : cmd.inputFormat === 'csv' ? 1 : 0;
-    if (restore === undefined) return new TimeRunner(await Promise.all(specs.map((s) => createTimeRolling(s))), names, cmd, undefined, lineDiff);
+    const make = (ops: TimeOps): TimeRunner => new TimeRunner(ops, specs.length, names, cmd, restore, lineDiff);
+    if (cmd.workers > 1) {
+      if (restore?.parallel === undefined && restore !== undefined) throw new CheckpointError('it was taken with --workers 1; resume with --workers 1');
+      return make(await (await import('./parallel.js')).ParallelTimeOps.create(cmd, TimeRunner.operatorSpecs(cmd), restore));
+    }
+    if (restore === undefined) return make(new LocalTimeOps(await Promise.all(specs.map((s) => createTimeRolling(s)))));
+    if (restore.parallel !== undefined) throw new CheckpointError('it was taken with --workers > 1; resume with --workers 2 or more');
     const states = restore.entries[0]?.states ?? [];
     if (restore.entries.length !== 1 || states.length !== specs.length) throw new CheckpointError('checkpoint holds another number of time-window operators');
-    const ops = await Promise.all(specs.map((s, i) => restoreTimeRolling(states[i] as Uint8Array, s)));
-    return new TimeRunner(ops, names, cmd, restore, lineDiff);
+    return make(new LocalTimeOps(await Promise.all(specs.map((s, i) => restoreTimeRolling(states[i] as Uint8Array, s)))));
   }
 
   private get waiting(): number {
@@ -215,6 +266,7 @@ class TimeRunner implements Runner {
     // Rows are one line each in this batch when lines − rows did not change: then row i is on line end.lines − n + i + 1.
     const diff = batch.end.lines - batch.end.rows;
     const linesKnown = diff === this.lineDiff && batch.skipped === 0;
+    this.end = batch.end;
     this.lineDiff = diff;
     let keep: number[] | undefined;
     for (let i = 0; i < n; i++) {
@@ -257,7 +309,7 @@ class TimeRunner implements Runner {
         skipped: batch.skipped,
       };
     }
-    const outs = this.ops.map((op) => op.push(b.timestamps as Float64Array, b.values, b.keys));
+    const outs = await this.ops.push(b.timestamps as Float64Array, b.values, b.keys);
     const first = this.pushed;
     this.pushed += b.length;
     const released = outs[0]?.rows ?? new Float64Array(0);
@@ -320,14 +372,19 @@ class TimeRunner implements Runner {
   }
 
   async finish(end: SourceOffset): Promise<ResultBatch | undefined> {
-    if (this.bound === 0) return undefined;
-    this.place(this.ops.map((op) => op.flush()));
+    this.place(await this.ops.flush());
     const out = this.take(end, 0);
     if (this.waiting !== 0) throw new Error(`${this.waiting} rows have no results at the end of the input`);
     return out;
   }
 
-  state(): OpsState {
+  /** Before a checkpoint: the results that came back since the last batch (workers). */
+  async settle(): Promise<ResultBatch | undefined> {
+    this.place(await this.ops.settle());
+    return this.take(this.end, 0);
+  }
+
+  async state(): Promise<OpsState> {
     const from = this.head;
     const held: HeldRows = {
       pushed: this.pushed,
@@ -339,10 +396,10 @@ class TimeRunner implements Runner {
       known: this.qKnown.slice(from).map((k) => (k ? '1' : '0')).join(''),
       ...(this.cmd.key !== undefined ? { keys: this.qKey.slice(from) } : {}),
     };
-    return { entries: [{ key: null, states: this.ops.map((o) => o.snapshot()) }], lastTimes: [...this.maxTimes], held };
+    return { ...(await this.ops.state()), lastTimes: [...this.maxTimes], held };
   }
   dispose(): void {
-    for (const o of this.ops) o.dispose();
+    this.ops.dispose();
   }
 }
 
@@ -561,8 +618,8 @@ async function runJobInner(cmd: RunCommand, io: RunIo, stats: RunStats | undefin
     ops: opNames(cmd),
   });
   if (cp !== undefined && dir !== undefined) {
-    const runnerKind = cmd.window.kind === 'time' ? 'time' : cmd.workers > 1 ? 'parallel' : 'count';
-    const ops = runnerKind === 'time' ? cmd.timeOps.length : cmd.ops.length;
+    const runnerKind = cmd.workers > 1 ? 'parallel' : cmd.window.kind === 'time' ? 'time' : 'count';
+    const ops = cmd.window.kind === 'time' ? cmd.timeOps.length : cmd.ops.length;
     try {
       checkCheckpoint(dir, cp, { runner: runnerKind, keyed: cmd.key !== undefined, ops });
       await checkCheckpointFiles(dir, cp, { input: cmd.file as string, csv: cmd.inputFormat === 'csv', output: cmd.output as string, header: formatter.header() });

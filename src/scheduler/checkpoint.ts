@@ -4,7 +4,7 @@
 //   offset size
 //      0    4  magic "SKCP"
 //      4    2  format version (1)
-//      6    2  flags: bit 0 = keyed
+//      6    2  flags: bit 0 = keyed, bit 1 = incremental (a delta)
 //      8    8  total length of the checkpoint in bytes (u64)
 //     16    8  checkpoint id (u64)
 //     24    8  source offset: rows the checkpoint covers (u64)
@@ -12,18 +12,21 @@
 //     36    8  build hash of the operator's kernel module
 //     44    4  J: length of the JSON part
 //     48    4  C: number of key-group entries
-//     52    J  JSON {"spec": normalized kernel spec, "sink": sink position}
+//     52    J  JSON {"spec": normalized operator spec, "sink": sink position, "base"?: id}
 //           …  C × (u32 key group, u32 length L, L bytes of group state), groups ascending
 //    end    4  CRC-32 of every byte before it
 //
-// Key groups without state are left out. decodeCheckpoint checks the length,
+// Key groups without state are left out. An incremental checkpoint (a delta)
+// holds only the key groups changed since checkpoint `base` (full or a delta
+// itself); every other group is as in `base`. latestCheckpoint follows the
+// chain back to a full checkpoint and refuses a delta whose chain is broken.
+// decodeCheckpoint checks the length,
 // magic, version, declared length and CRC before it parses anything, then the
 // structure, then that the build and spec are this build's.
 import { crc32 } from '../crc32.js';
 import { bytesToHex, hexToBytes } from '../hex.js';
 import { buildHash } from '../engine.js';
-import { planFor, sameSpec, specFromNormalized } from '../spec.js';
-import type { NormalizedSpec } from '../types.js';
+import { moduleOf, operatorSpecFromNormalized, sameOperatorSpec, type NormalizedOperatorSpec as NormalizedSpec } from '../keyed/spec.js';
 import { CheckpointError } from './errors.js';
 import type { SinkPosition } from './types.js';
 
@@ -47,8 +50,12 @@ export interface Checkpoint {
   spec: NormalizedSpec;
   /** What the sink's preCommit returned. */
   sinkPosition: SinkPosition;
-  /** State per key group (groups without state are absent). */
+  /** State per key group (groups without state are absent; in a delta, groups unchanged since `base`). */
   groups: Map<number, Uint8Array>;
+  /** An incremental checkpoint: the id of the checkpoint it changes (absent: a full checkpoint). */
+  base?: number;
+  /** Set by {@link latestCheckpoint}: checkpoints in the chain it was restored from (1: a full checkpoint). */
+  chainLength?: number;
 }
 
 /**
@@ -61,7 +68,7 @@ export interface Checkpoint {
  * ```
  */
 export function encodeCheckpoint(cp: Checkpoint): Uint8Array {
-  const json = new TextEncoder().encode(JSON.stringify({ spec: cp.spec, sink: cp.sinkPosition }));
+  const json = new TextEncoder().encode(JSON.stringify({ spec: cp.spec, sink: cp.sinkPosition, ...(cp.base !== undefined ? { base: cp.base } : {}) }));
   const groups = [...cp.groups.entries()].sort((a, b) => a[0] - b[0]);
   let total = HEADER_BYTES + json.length + TRAILER_BYTES;
   for (const [, bytes] of groups) total += 8 + bytes.length;
@@ -69,12 +76,12 @@ export function encodeCheckpoint(cp: Checkpoint): Uint8Array {
   const view = new DataView(out.buffer);
   out.set(MAGIC, 0);
   view.setUint16(4, CHECKPOINT_VERSION, true);
-  view.setUint16(6, cp.keyed ? 1 : 0, true);
+  view.setUint16(6, (cp.keyed ? 1 : 0) | (cp.base !== undefined ? 2 : 0), true);
   view.setBigUint64(8, BigInt(total), true);
   view.setBigUint64(16, BigInt(cp.id), true);
   view.setBigUint64(24, BigInt(cp.offset), true);
   view.setUint32(32, cp.keyGroups, true);
-  out.set(hexToBytes(buildHash(planFor(cp.spec).module)), 36);
+  out.set(hexToBytes(buildHash(moduleOf(cp.spec))), 36);
   view.setUint32(44, json.length, true);
   view.setUint32(48, groups.length, true);
   out.set(json, HEADER_BYTES);
@@ -131,7 +138,7 @@ export function decodeCheckpoint(bytes: unknown): Checkpoint {
     throw new CheckpointError('CHECKSUM_MISMATCH', `checksum mismatch: checkpoint is corrupt (stored CRC-32 ${stored.toString(16)}, computed ${actual.toString(16)})`);
   }
   const flags = view.getUint16(6, true);
-  if (flags > 1) throw bad(`unknown flags ${flags}`);
+  if (flags > 3) throw bad(`unknown flags ${flags}`);
   const id = Number(view.getBigUint64(16, true));
   const offset = Number(view.getBigUint64(24, true));
   if (!Number.isSafeInteger(id) || id < 1) throw bad(`id ${id} out of range`);
@@ -142,21 +149,24 @@ export function decodeCheckpoint(bytes: unknown): Checkpoint {
   const jsonLength = view.getUint32(44, true);
   const count = view.getUint32(48, true);
   if (HEADER_BYTES + jsonLength > end) throw bad(`JSON part of ${jsonLength} bytes runs past the end`);
-  let parsed: { spec?: unknown; sink?: unknown };
+  let parsed: { spec?: unknown; sink?: unknown; base?: unknown };
   try {
     parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(HEADER_BYTES, HEADER_BYTES + jsonLength))) as typeof parsed;
   } catch (error) {
     throw bad(`JSON part does not parse (${(error as Error).message})`);
   }
   if (typeof parsed !== 'object' || parsed === null || !('spec' in parsed) || !('sink' in parsed)) throw bad('JSON part lacks spec or sink');
+  const delta = (flags & 2) !== 0;
+  if (delta !== ('base' in parsed)) throw bad(delta ? 'an incremental checkpoint without its base' : 'a base in a full checkpoint');
+  if (delta && !(Number.isSafeInteger(parsed.base) && (parsed.base as number) >= 1 && (parsed.base as number) < id)) throw bad(`base ${JSON.stringify(parsed.base)} is not an earlier checkpoint id`);
   let spec: NormalizedSpec;
   try {
     // The spec as written: normalized (an ewm's alpha derived from its com), read back exactly.
-    spec = specFromNormalized(parsed.spec);
+    spec = operatorSpecFromNormalized(parsed.spec);
   } catch (error) {
     throw bad(`spec is invalid (${(error as Error).message})`);
   }
-  const module = planFor(spec).module;
+  const module = moduleOf(spec);
   if (hash !== buildHash(module)) {
     throw new CheckpointError('OTHER_BUILD', `checkpoint from another build of kernel '${module}' (build ${hash}; this is build ${buildHash(module)})`);
   }
@@ -174,7 +184,7 @@ export function decodeCheckpoint(bytes: unknown): Checkpoint {
     at += 8 + length;
   }
   if (at !== end) throw bad(`${end - at} bytes after the last key group`);
-  return { id, offset, keyGroups, keyed: flags === 1, spec, sinkPosition: parsed.sink as SinkPosition, groups };
+  return { id, offset, keyGroups, keyed: (flags & 1) === 1, spec, sinkPosition: parsed.sink as SinkPosition, groups, ...(delta ? { base: parsed.base as number } : {}) };
 }
 
 /** A checkpoint that could not be used, and why. */
@@ -203,17 +213,50 @@ export async function latestCheckpoint(store: { list(): Promise<number[]>; read(
   refused: RefusedCheckpoint[];
 }> {
   const refused: RefusedCheckpoint[] = [];
-  for (const id of await store.list()) {
+  const ids = await store.list();
+  for (const id of ids) {
     try {
       const cp = decodeCheckpoint(await store.read(id));
       if (cp.id !== id) throw new CheckpointError('BAD_FORMAT', `checkpoint is malformed: stored as id ${id} but holds id ${cp.id}`);
-      return { checkpoint: cp, refused };
+      return { checkpoint: await materialize(cp, ids, store), refused };
     } catch (error) {
       // A refused checkpoint, or one that cannot be read at all: fall back to the previous one.
       refused.push({ id, error: error instanceof Error ? error : new Error(String(error)) });
     }
   }
   return { checkpoint: undefined, refused };
+}
+
+/**
+ * A delta with its chain applied: the full checkpoint's groups, then each
+ * delta's in order. Throws CheckpointError (BROKEN_CHAIN) naming the link that
+ * is missing, unreadable or of another job.
+ */
+async function materialize(cp: Checkpoint, ids: readonly number[], store: { read(id: number): Promise<Uint8Array> }): Promise<Checkpoint> {
+  const chain: Checkpoint[] = [cp];
+  for (let link = cp; link.base !== undefined; ) {
+    const base: number = link.base;
+    const broken = (why: string): never => {
+      throw new CheckpointError('BROKEN_CHAIN', `incremental checkpoint ${cp.id} needs checkpoint ${base}, which ${why}`);
+    };
+    if (!ids.includes(base)) broken('the store no longer holds (keep at least checkpoints.fullEvery checkpoints)');
+    let next: Checkpoint;
+    try {
+      next = decodeCheckpoint(await store.read(base));
+    } catch (error) {
+      return broken(`is refused: ${(error as Error).message}`);
+    }
+    if (next.id !== base || next.keyGroups !== cp.keyGroups || next.keyed !== cp.keyed || !sameOperatorSpec(next.spec, cp.spec) || next.offset > link.offset) {
+      broken('is of another job or later');
+    }
+    chain.push(next);
+    link = next;
+  }
+  if (chain.length === 1) return { ...cp, chainLength: 1 };
+  const groups = new Map<number, Uint8Array>();
+  for (let i = chain.length - 1; i >= 0; i--) for (const [g, bytes] of chain[i]!.groups) groups.set(g, bytes);
+  const { base: _base, ...full } = cp;
+  return { ...full, groups, chainLength: chain.length };
 }
 
 /** Checks that a checkpoint was taken by a job of this shape. */
@@ -224,7 +267,7 @@ export function checkCompatible(cp: Checkpoint, job: { spec: NormalizedSpec; key
   if (cp.keyed !== job.keyed) {
     throw new CheckpointError('INCOMPATIBLE', `checkpoint ${cp.id} is ${cp.keyed ? 'keyed' : 'unkeyed'}, the job ${job.keyed ? 'keyed' : 'unkeyed'}`);
   }
-  if (!sameSpec(cp.spec, job.spec)) {
+  if (!sameOperatorSpec(cp.spec, job.spec)) {
     throw new CheckpointError('INCOMPATIBLE', `checkpoint ${cp.id} is of ${JSON.stringify(cp.spec)}, the job of ${JSON.stringify(job.spec)}`);
   }
 }

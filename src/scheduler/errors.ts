@@ -11,6 +11,7 @@ export type CheckpointErrorCode =
   | 'OTHER_BUILD'
   | 'INCOMPATIBLE'
   | 'BAD_STATE'
+  | 'BROKEN_CHAIN'
   | 'NO_CHECKPOINT';
 
 /**

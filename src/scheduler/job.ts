@@ -14,13 +14,15 @@
 // last committed checkpoint (workers, in-flight batches, the sink's uncommitted
 // part), restores it into fresh workers and replays the source from its offset.
 import { compiledModule } from '../engine.js';
-import { planFor } from '../spec.js';
-import type { NormalizedSpec } from '../types.js';
+import { isTimeSpec, isWindowSpec, moduleOf, type NormalizedOperatorSpec } from '../keyed/spec.js';
+import { mergeWindows, type WindowsOutput } from '../keyed/windows.js';
+import type { LateRow, WindowResult } from '../types.js';
 import { checkCompatible, encodeCheckpoint, latestCheckpoint, type Checkpoint, type RefusedCheckpoint } from './checkpoint.js';
 import { CheckpointError, JobFailedError, WorkerFailure } from './errors.js';
 import { keyGroupOf, keyGroupRange, workerOfKeyGroup } from './hash.js';
+import { sharedTimesAt } from './operator.js';
 import { describe, normalizeJobOptions, type NormalizedJobOptions } from './options.js';
-import type { Batch, Job, JobOptions, JobResult, SinkPosition, Source, WorkerHandle } from './types.js';
+import type { Batch, Job, JobOptions, JobResult, OutputBatch, SinkPosition, Source, WorkerHandle } from './types.js';
 
 /** Thrown inside the coordinator when a failure interrupts an operation; never escapes to users. */
 const RESTART = Symbol('restart');
@@ -43,10 +45,17 @@ interface Pending {
   out: Float64Array | undefined;
   /** Shared-memory batches: the buffer (values, results, keys) every worker got. */
   shared: SharedArrayBuffer | undefined;
+  /** Window kinds: each worker's tagged windows, then (all in) merged. */
+  records: WindowsOutput[];
+  merged: { windows: WindowResult[]; late: LateRow[] } | undefined;
 }
 
 interface PendingCheckpoint {
   id: number;
+  /** Incremental: the checkpoint it changes. */
+  base: number | undefined;
+  /** Its place in its chain (1: full). */
+  chain: number;
   afterSeq: number;
   offset: number;
   snaps: Map<number, Uint8Array>;
@@ -63,10 +72,16 @@ interface LogEntry {
 const now = (): number => (typeof performance !== 'undefined' ? performance.now() : Date.now());
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-function validateBatch(batch: unknown, keyed: boolean): Batch {
-  if (typeof batch !== 'object' || batch === null) throw new TypeError(`batch must be an object { values, keys? }, got ${describe(batch)}`);
-  const { values, keys } = batch as { values?: unknown; keys?: unknown };
+function validateBatch(batch: unknown, keyed: boolean, timed: boolean): Batch {
+  if (typeof batch !== 'object' || batch === null) throw new TypeError(`batch must be an object { values, keys?, times? }, got ${describe(batch)}`);
+  const { values, keys, times } = batch as { values?: unknown; keys?: unknown; times?: unknown };
   if (!(values instanceof Float64Array)) throw new TypeError(`batch.values must be a Float64Array, got ${describe(values)}`);
+  if (timed) {
+    if (!(times instanceof Float64Array)) throw new TypeError(`batch.times must be a Float64Array: the operator runs on event time, got ${describe(times)}`);
+    if (times.length !== values.length) throw new RangeError(`batch.times must have one time per value: got ${times.length} times for ${values.length} values`);
+  } else if (times !== undefined) {
+    throw new TypeError("batch.times is not allowed: the operator is not an event-time one (kind: 'rolling')");
+  }
   if (keyed) {
     if (keys === undefined) throw new TypeError('batch.keys is required: the job is keyed');
     if (!(keys instanceof Uint32Array)) throw new TypeError(`batch.keys must be a Uint32Array, got ${describe(keys)}`);
@@ -89,7 +104,7 @@ function ownsBuffer(array: Float64Array | Uint32Array): boolean {
 }
 
 class JobImpl implements Job {
-  readonly spec: Readonly<NormalizedSpec>;
+  readonly spec: Readonly<NormalizedOperatorSpec>;
   readonly workers: number;
   /** Checkpoints the store refused when the job resumed. */
   refused: RefusedCheckpoint[] = [];
@@ -107,6 +122,12 @@ class JobImpl implements Job {
   private commitChain: Promise<void> = Promise.resolve();
   private committing = 0;
   private last: Checkpoint | undefined;
+  /** The checkpoint the next incremental one builds on (the previous barrier's), its groups as restored, and its place in its chain (1: full). */
+  private baseId: number | undefined;
+  private baseGroups = new Map<number, Uint8Array>();
+  private chain = 0;
+  /** The chain length of `last`. */
+  private lastChain = 0;
   private cp: PendingCheckpoint | undefined;
   private nextId = 1;
   private lastTrigger = now();
@@ -127,6 +148,15 @@ class JobImpl implements Job {
   private monitor: ReturnType<typeof setInterval> | undefined;
   /** Keyed batches on several workers go through shared memory (see dispatch). */
   private readonly shared: boolean;
+  /** Batches carry event times. */
+  private readonly timed: boolean;
+  /** The operator emits window records, and every worker sees every row (src/keyed/windows.ts). */
+  private readonly windowed: boolean;
+  /** Window kinds with an idle timeout: the greatest event time sent, and when rows last went out. */
+  private maxTime = -Infinity;
+  private lastRowsAt = now();
+  /** Window kinds at the end of the stream: each worker's flushed windows. */
+  private flushed = new Map<number, WindowsOutput>();
   /** Shared buffers of completed batches, for reuse within the current generation of workers. */
   private sharedPool: SharedArrayBuffer[] = [];
 
@@ -138,6 +168,8 @@ class JobImpl implements Job {
     this.groupOwner = new Uint16Array(o.keyGroups);
     for (let g = 0; g < o.keyGroups; g++) this.groupOwner[g] = workerOfKeyGroup(g, o.keyGroups, o.workers);
     this.shared = o.keyed && o.workers > 1 && o.adapter.sharedMemory === true && typeof SharedArrayBuffer === 'function';
+    this.timed = isTimeSpec(o.spec);
+    this.windowed = isWindowSpec(o.spec);
   }
 
   get offset(): number {
@@ -149,7 +181,7 @@ class JobImpl implements Job {
   }
 
   async start(): Promise<void> {
-    this.module = await compiledModule(planFor(this.o.spec).module);
+    this.module = await compiledModule(moduleOf(this.o.spec));
     if (this.o.resume) {
       const ids = await this.o.store.list();
       const { checkpoint, refused } = await latestCheckpoint(this.o.store);
@@ -157,8 +189,10 @@ class JobImpl implements Job {
       if (checkpoint !== undefined) {
         checkCompatible(checkpoint, { spec: this.o.spec, keyGroups: this.o.keyGroups, keyed: this.o.keyed });
         this.last = checkpoint;
+        this.lastChain = checkpoint.chainLength ?? 1;
         this.startOffset = checkpoint.offset;
       }
+      this.continueChain();
       this.nextId = Math.max(0, ...ids) + 1;
     }
     this._offset = this.startOffset;
@@ -230,6 +264,21 @@ class JobImpl implements Job {
         return;
       }
     }
+    this.checkIdle(t);
+  }
+
+  /** Window kinds with an idle timeout: no rows for idleTimeoutMs, so the watermark advances by the idle time. */
+  private checkIdle(t: number): void {
+    const idle = t - this.lastRowsAt;
+    if (!this.windowed || idle < this.o.idleTimeoutMs || this.maxTime === -Infinity || this.mode === 'none') return;
+    this.maxTime += idle;
+    this.lastRowsAt = t;
+    const seq = this.seq++;
+    for (const slot of this.slots) {
+      slot.inFlight++;
+      slot.handle.post({ t: 'watermark', seq, time: this.maxTime }, []);
+    }
+    this.pending.push({ seq, offset: this._offset, rows: 0, parts: this.slots.length, rowWorker: undefined, partial: [], out: undefined, shared: undefined, records: [], merged: undefined });
   }
 
   private fail(cause: Error): void {
@@ -243,9 +292,14 @@ class JobImpl implements Job {
     slot.lastSeen = now();
     switch (message.t) {
       case 'out': {
-        const { seq, values } = message as unknown as { seq: number; values: Float64Array };
+        const { seq, values, windows } = message as unknown as { seq: number; values: Float64Array; windows?: WindowsOutput };
         slot.inFlight--;
-        this.onOut(slot.index, seq, values);
+        this.onOut(slot.index, seq, values, windows);
+        break;
+      }
+      case 'flushed': {
+        this.flushed.set(slot.index, (message as unknown as { windows: WindowsOutput }).windows);
+        this.wake();
         break;
       }
       case 'snap': {
@@ -293,37 +347,45 @@ class JobImpl implements Job {
   private async dispatch(batch: Batch, owned: boolean): Promise<void> {
     if (this.fatal !== undefined) throw this.fatal;
     if (this.failure !== undefined) throw RESTART;
-    const { values, keys } = batch;
+    const { values, keys, times } = batch;
     const rows = values.length;
     if (rows === 0) return;
+    if (this.o.idleTimeoutMs !== Infinity && times !== undefined) {
+      for (let i = 0; i < rows; i++) if (times[i]! > this.maxTime) this.maxTime = times[i]!;
+    }
     const { workers, keyGroups, maxInFlight } = this.o;
     const maxPending = maxInFlight * workers;
     if (this.shared && keys !== undefined) {
-      // Shared memory: one buffer [values f64 × rows | results f64 × rows | keys u32 × rows]
-      // goes to every worker; each runs the rows of its own key groups (in
+      // Shared memory: one buffer [values f64 × rows | results f64 × rows | keys u32 × rows
+      // (| pad to 8 | times f64 × rows)] goes to every worker; each runs the rows of its own key groups (in
       // order) and writes their results in place. No per-row work here but
       // two copies.
       await this.until(() => this.pending.length < maxPending && this.slots.every((s) => s.inFlight < maxInFlight));
-      const buffer = this.takeShared(rows * 20);
+      const buffer = this.takeShared(times === undefined ? rows * 20 : sharedTimesAt(rows) + rows * 8);
       new Float64Array(buffer, 0, rows).set(values);
       new Uint32Array(buffer, rows * 16, rows).set(keys);
+      if (times !== undefined) new Float64Array(buffer, sharedTimesAt(rows), rows).set(times);
       const seq = this.seq++;
       for (const slot of this.slots) {
         slot.inFlight++;
-        slot.handle.post({ t: 'shared', seq, buffer, rows }, []);
+        slot.handle.post({ t: 'shared', seq, buffer, rows, timed: times !== undefined }, []);
       }
-      this.pending.push({ seq, offset: this._offset, rows, parts: this.slots.length, rowWorker: undefined, partial: [], out: undefined, shared: buffer });
+      this.pending.push({ seq, offset: this._offset, rows, parts: this.slots.length, rowWorker: undefined, partial: [], out: undefined, shared: buffer, records: [], merged: undefined });
       this.afterDispatch(rows);
       return;
     }
-    const targets: { w: number; values: Float64Array; keys: Uint32Array | undefined }[] = [];
+    const targets: { w: number; values: Float64Array; keys: Uint32Array | undefined; times: Float64Array | undefined }[] = [];
     let rowWorker: Uint8Array | Uint16Array | undefined;
-    if (keys === undefined || workers === 1) {
+    if (this.windowed && keys !== undefined && workers > 1) {
+      // Every worker sees every row: other workers' rows advance its watermark.
+      for (let w = 0; w < workers; w++) targets.push({ w, values: values.slice(), keys: keys.slice(), times: times?.slice() });
+    } else if (keys === undefined || workers === 1) {
       const w = keys === undefined ? this.groupOwner[keyGroupOf(0, keyGroups)]! : 0;
       targets.push({
         w,
         values: owned && ownsBuffer(values) ? values : values.slice(),
         keys: keys === undefined ? undefined : owned && ownsBuffer(keys) ? keys : keys.slice(),
+        times: times === undefined ? undefined : owned && ownsBuffer(times) ? times : times.slice(),
       });
     } else {
       rowWorker = workers <= 256 ? new Uint8Array(rows) : new Uint16Array(rows);
@@ -342,9 +404,11 @@ class JobImpl implements Job {
       }
       const partValues: Float64Array[] = [];
       const partKeys: Uint32Array[] = [];
+      const partTimes: Float64Array[] = [];
       for (let w = 0; w < workers; w++) {
         partValues.push(new Float64Array(counts[w]!));
         partKeys.push(new Uint32Array(counts[w]!));
+        if (times !== undefined) partTimes.push(new Float64Array(counts[w]!));
       }
       const at = new Int32Array(workers);
       for (let i = 0; i < rows; i++) {
@@ -353,8 +417,9 @@ class JobImpl implements Job {
         at[w] = p + 1;
         partValues[w]![p] = values[i]!;
         partKeys[w]![p] = keys[i]!;
+        if (times !== undefined) partTimes[w]![p] = times[i]!;
       }
-      for (let w = 0; w < workers; w++) if (counts[w]! > 0) targets.push({ w, values: partValues[w]!, keys: partKeys[w]! });
+      for (let w = 0; w < workers; w++) if (counts[w]! > 0) targets.push({ w, values: partValues[w]!, keys: partKeys[w]!, times: partTimes[w] });
     }
     await this.until(() => this.pending.length < maxPending && targets.every((t) => this.slots[t.w]!.inFlight < maxInFlight));
     const seq = this.seq++;
@@ -363,9 +428,10 @@ class JobImpl implements Job {
       slot.inFlight++;
       const transfer = [t.values.buffer as ArrayBuffer];
       if (t.keys !== undefined) transfer.push(t.keys.buffer as ArrayBuffer);
-      slot.handle.post({ t: 'batch', seq, values: t.values, keys: t.keys }, transfer);
+      if (t.times !== undefined) transfer.push(t.times.buffer as ArrayBuffer);
+      slot.handle.post({ t: 'batch', seq, values: t.values, keys: t.keys, times: t.times }, transfer);
     }
-    this.pending.push({ seq, offset: this._offset, rows, parts: targets.length, rowWorker, partial: [], out: undefined, shared: undefined });
+    this.pending.push({ seq, offset: this._offset, rows, parts: targets.length, rowWorker, partial: [], out: undefined, shared: undefined, records: [], merged: undefined });
     this.afterDispatch(rows);
   }
 
@@ -384,6 +450,7 @@ class JobImpl implements Job {
 
   /** Offsets, fault injection and the checkpoint trigger after a batch went out. */
   private afterDispatch(rows: number): void {
+    this.lastRowsAt = now();
     this._offset += rows;
     this.rowsSinceTrigger += rows;
     const k = this.dispatched++;
@@ -398,12 +465,21 @@ class JobImpl implements Job {
     if (this.rowsSinceTrigger >= this.o.everyRows || now() - this.lastTrigger >= this.o.everyMs) this.trigger();
   }
 
-  private onOut(worker: number, seq: number, values: Float64Array): void {
+  private onOut(worker: number, seq: number, values: Float64Array, windows: WindowsOutput | undefined): void {
     const head = this.pending[0];
     if (head === undefined) return;
     const entry = this.pending[seq - head.seq];
     if (entry === undefined || entry.seq !== seq) return;
-    if (entry.shared !== undefined) {
+    if (windows !== undefined) {
+      entry.records.push(windows);
+      if (--entry.parts === 0) {
+        entry.merged = mergeWindows(entry.records);
+        entry.records = [];
+        entry.out = new Float64Array(0);
+        if (entry.shared !== undefined && this.sharedPool.length < this.o.maxInFlight * this.o.workers) this.sharedPool.push(entry.shared);
+        entry.shared = undefined;
+      }
+    } else if (entry.shared !== undefined) {
       if (--entry.parts === 0) {
         const buffer = entry.shared;
         entry.out = new Float64Array(buffer, entry.rows * 8, entry.rows).slice();
@@ -429,12 +505,12 @@ class JobImpl implements Job {
     }
     while (this.pending.length > 0 && this.pending[0]!.parts === 0) {
       const done = this.pending.shift()!;
-      this.enqueueWrite(done.offset, done.out!, done.seq);
+      this.enqueueWrite(done.merged === undefined ? { offset: done.offset, values: done.out! } : { offset: done.offset, values: done.out!, rows: done.rows, ...done.merged }, done.seq);
     }
     this.wake();
   }
 
-  private enqueueWrite(offset: number, values: Float64Array, seq: number): void {
+  private enqueueWrite(batch: OutputBatch, seq: number): void {
     const gen = this.gen;
     const sink = this.o.sink;
     this.enqueuedSeq = seq;
@@ -443,7 +519,7 @@ class JobImpl implements Job {
     this.emitChain = this.emitChain.then(async () => {
       if (gen !== this.gen) return;
       try {
-        await sink.write({ offset, values });
+        await sink.write(batch);
       } catch (error) {
         if (gen === this.gen) this.fail(new WorkerFailure('sink', -1, `sink failed to write: ${(error as Error).message}`, { cause: error }));
         return;
@@ -468,11 +544,16 @@ class JobImpl implements Job {
 
   // ---- checkpoints ------------------------------------------------------------
 
-  private trigger(): void {
+  /** Starts a checkpoint covering every row dispatched (`force`: even when the last one covers them, as after the end-of-stream windows). */
+  private trigger(force = false): void {
     if (this.cp !== undefined || this.failure !== undefined) return;
-    if (this._offset === (this.last?.offset ?? this.startOffset)) return;
+    if (!force && this._offset === (this.last?.offset ?? this.startOffset)) return;
+    // After a start or a recovery the workers' changed groups are since `last` (restored): the chain goes on from it.
+    const delta = this.o.fullEvery > 1 && this.baseId !== undefined && this.chain < this.o.fullEvery;
     const cp: PendingCheckpoint = {
       id: this.nextId++,
+      base: delta ? this.baseId : undefined,
+      chain: delta ? this.chain + 1 : 1,
       afterSeq: this.seq - 1,
       offset: this._offset,
       snaps: new Map(),
@@ -483,7 +564,9 @@ class JobImpl implements Job {
     this.cp = cp;
     this.lastTrigger = now();
     this.rowsSinceTrigger = 0;
-    for (const slot of this.slots) slot.handle.post({ t: 'barrier', id: cp.id }, []);
+    this.baseId = cp.id;
+    this.chain = cp.chain;
+    for (const slot of this.slots) slot.handle.post({ t: 'barrier', id: cp.id, delta }, []);
     if (this.enqueuedSeq >= cp.afterSeq) {
       const gen = this.gen;
       this.emitChain = this.emitChain.then(() => this.preCommit(cp, gen));
@@ -494,7 +577,7 @@ class JobImpl implements Job {
     const cp = this.cp;
     if (cp === undefined || cp.waiting > 0 || !cp.preCommitted) return;
     this.cp = undefined;
-    const checkpoint: Checkpoint = {
+    const stored: Checkpoint = {
       id: cp.id,
       offset: cp.offset,
       keyGroups: this.o.keyGroups,
@@ -502,13 +585,20 @@ class JobImpl implements Job {
       spec: this.o.spec,
       sinkPosition: cp.position ?? null,
       groups: cp.snaps,
+      ...(cp.base !== undefined ? { base: cp.base } : {}),
     };
+    // What a restart restores: the delta applied to its base.
+    const groups = cp.base === undefined ? cp.snaps : new Map([...this.baseGroups, ...cp.snaps]);
+    this.baseGroups = groups;
+    const checkpoint: Checkpoint = { ...stored, groups };
+    delete checkpoint.base;
     this.committing++;
     // Not tied to the generation: a checkpoint complete before a failure is valid and is kept.
     this.commitChain = this.commitChain.then(async () => {
       try {
-        await this.o.store.save(checkpoint.id, encodeCheckpoint(checkpoint));
+        await this.o.store.save(checkpoint.id, encodeCheckpoint(stored));
         this.last = checkpoint;
+        this.lastChain = cp.chain;
         this.checkpoints++;
         while (this.log.length > 0 && this.log[0]!.offset + this.log[0]!.batch.values.length <= checkpoint.offset) this.log.shift();
         await this.o.sink.commit(checkpoint.id);
@@ -519,6 +609,13 @@ class JobImpl implements Job {
         this.wake();
       }
     });
+  }
+
+  /** Fresh workers restored from `last`: the next incremental checkpoint builds on it. */
+  private continueChain(): void {
+    this.baseId = this.last?.id;
+    this.baseGroups = this.last?.groups ?? new Map();
+    this.chain = this.lastChain;
   }
 
   // ---- recovery -----------------------------------------------------------------
@@ -547,6 +644,7 @@ class JobImpl implements Job {
       await this.commitChain;
       this.pending = [];
       this.cp = undefined;
+      this.continueChain();
       this._offset = this.last?.offset ?? this.startOffset;
       this.enqueuedSeq = this.seq - 1;
       try {
@@ -594,7 +692,7 @@ class JobImpl implements Job {
     try {
       this.checkRunning();
       if (this.mode === 'run') throw new Error('push() cannot be used while run() pulls a source');
-      validateBatch(batch, this.o.keyed);
+      validateBatch(batch, this.o.keyed, this.timed);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -631,7 +729,44 @@ class JobImpl implements Job {
 
   async finish(): Promise<JobResult> {
     await this.settle();
+    if (this.windowed) {
+      for (;;) {
+        try {
+          await this.endWindows();
+          break;
+        } catch (error) {
+          if (error !== RESTART) throw error;
+          await this.recoverAndReplay();
+        }
+      }
+    }
     return this.close();
+  }
+
+  /**
+   * Window kinds at the end of the stream: every worker flushes its open
+   * windows; they are merged, written, and covered by one more checkpoint
+   * (whose state has ended, so a resumed job emits them only once). Throws
+   * RESTART on failure.
+   */
+  private async endWindows(): Promise<void> {
+    await this.drain();
+    this.flushed.clear();
+    for (const slot of this.slots) slot.handle.post({ t: 'flush' }, []);
+    await this.until(() => this.flushed.size === this.slots.length);
+    const merged = mergeWindows([...this.flushed.values()]);
+    const gen = this.gen;
+    const batch: OutputBatch = { offset: this._offset, values: new Float64Array(0), rows: 0, ...merged };
+    this.emitChain = this.emitChain.then(async () => {
+      if (gen !== this.gen) return;
+      try {
+        await this.o.sink.write(batch);
+      } catch (error) {
+        if (gen === this.gen) this.fail(new WorkerFailure('sink', -1, `sink failed to write: ${(error as Error).message}`, { cause: error }));
+      }
+    });
+    this.trigger(true);
+    await this.until(() => this.cp === undefined && this.committing === 0);
   }
 
   async checkpoint(): Promise<number> {
@@ -692,9 +827,10 @@ class JobImpl implements Job {
       try {
         if (batch === null) {
           await this.drain();
+          if (this.windowed) await this.endWindows();
           break;
         }
-        validateBatch(batch, this.o.keyed);
+        validateBatch(batch, this.o.keyed, this.timed);
         await this.dispatch(batch, true);
       } catch (error) {
         if (error !== RESTART) throw error;

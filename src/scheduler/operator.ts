@@ -4,7 +4,8 @@
 // buffers (16 384 rows × 16 bytes) each: 10 000 keys would need over 3 GB.
 // Instead, a worker runs ONE instance per operator and keeps each key's state
 // region (a kernel snapshot's payload: 920 bytes for a mean of window 50) in a
-// JS slab. A batch is grouped by key (a stable counting sort), and for each
+// JS slab (fixed-size chunks, so growing it never copies nor overshoots:
+// 100 000 mean keys of window 100 take 167 MB). A batch is grouped by key (a stable counting sort), and for each
 // key the state is swapped into the instance's state region, its rows run
 // through `update`, and the state swapped out again. The state region is all
 // a kernel carries from batch to batch (docs/ARCHITECTURE.md), so this is
@@ -12,7 +13,7 @@
 //
 // The interface (GroupOperator) is what the scheduler needs of any operator:
 // process rows of the worker's key groups, and snapshot/restore state one key
-// group at a time. The keyed windows of src/time/ can plug in behind it.
+// group at a time. The event-time operators plug in behind it (src/keyed/).
 import { instantiateKernel, STATUS_OK, type KernelExports } from '../engine.js';
 import { planFor, type KernelPlan } from '../spec.js';
 import type { NormalizedSpec } from '../types.js';
@@ -38,6 +39,11 @@ export interface GroupOperator {
   snapshotGroup(group: number): Uint8Array | undefined;
   /** Loads one key group's state (before any row is processed); throws CheckpointError for bad state. */
   restoreGroup(group: number, bytes: Uint8Array): void;
+  /**
+   * The key groups whose state changed since the previous call (ascending),
+   * and forgets them: what an incremental checkpoint must write.
+   */
+  changedGroups(): number[];
   /** Testing: drives the kernel out of bounds to cause a real WASM trap. */
   trap(): void;
 }
@@ -50,6 +56,13 @@ export interface RowsPart {
   keys: Uint32Array | undefined;
   /** Where the results go, one per row (may be `values` itself). */
   out: Float64Array;
+  /** Event time (ms) per row: required by the event-time operators, ignored by the kernel operator. */
+  times?: Float64Array;
+}
+
+/** Where a shared batch's times start: after values, results and keys (u32), 8-aligned. */
+export function sharedTimesAt(rows: number): number {
+  return rows * 24;
 }
 
 /**
@@ -67,6 +80,10 @@ export async function createKernelOperator(
 
 /** Keys below this are also indexed directly (at most 256 KiB of index). */
 const DENSE_KEYS = 1 << 16;
+
+/** Slots per slab chunk (a power of two). */
+const SLAB_SHIFT = 10;
+const SLAB_CHUNK = 1 << SLAB_SHIFT;
 
 /** Key-table mark of a key outside the operator's key groups (slots are ≥ 0, −1 is an empty entry). */
 const FOREIGN = -2;
@@ -88,9 +105,12 @@ export class KernelOperator implements GroupOperator {
   /** Keys in the table: slots and FOREIGN marks. */
   private entries = 0;
   private slotKey = new Uint32Array(256);
-  private slab: Uint8Array;
+  /** Key states, SLAB_CHUNK slots per chunk. */
+  private readonly slab: Uint8Array[] = [];
   private slots = 0;
   private readonly groupSlots = new Map<number, number[]>();
+  /** Key groups changed since the last changedGroups() (see markChanged). */
+  private readonly changed = new Set<number>();
   /** The slot whose live state is in WASM memory (its slab copy is stale), or -1. */
   private resident = -1;
   // Scratch for grouping a batch by key: per kept row j (rows of owned key
@@ -123,7 +143,7 @@ export class KernelOperator implements GroupOperator {
     this.stateSize = exports.stateSize();
     this.statePtr = exports.statePtr();
     this.fresh = this.memory().slice(this.statePtr, this.statePtr + this.stateSize);
-    this.slab = new Uint8Array(256 * this.stateSize);
+
   }
 
   /** Keys held. */
@@ -195,7 +215,8 @@ export class KernelOperator implements GroupOperator {
     const slot = this.slots++;
     if (slot >= this.slotKey.length) this.growSlots();
     this.slotKey[slot] = key;
-    this.slab.set(this.fresh, slot * this.stateSize);
+    if (slot >> SLAB_SHIFT >= this.slab.length) this.slab.push(new Uint8Array(SLAB_CHUNK * this.stateSize));
+    this.stateOf(slot).set(this.fresh);
     this.tableKeys[at] = key;
     this.tableSlots[at] = slot;
     let list = this.groupSlots.get(group);
@@ -210,9 +231,6 @@ export class KernelOperator implements GroupOperator {
     const keys = new Uint32Array(n);
     keys.set(this.slotKey);
     this.slotKey = keys;
-    const slab = new Uint8Array(n * this.stateSize);
-    slab.set(this.slab);
-    this.slab = slab;
     const count = new Int32Array(n);
     count.set(this.count);
     this.count = count;
@@ -241,21 +259,28 @@ export class KernelOperator implements GroupOperator {
     this.tableSlots = slots;
   }
 
-  /** Puts slot's state into the instance's state region. */
+  /** Puts slot's state into the instance's state region (about to change: its key group is marked changed). */
   private swapIn(slot: number): void {
+    this.changed.add(keyGroupOf(this.slotKey[slot]!, this.keyGroups));
     if (this.resident === slot) return;
     const mem = this.memory();
     const size = this.stateSize;
-    if (this.resident >= 0) this.slab.set(mem.subarray(this.statePtr, this.statePtr + size), this.resident * size);
-    mem.set(this.slab.subarray(slot * size, slot * size + size), this.statePtr);
+    if (this.resident >= 0) this.stateOf(this.resident).set(mem.subarray(this.statePtr, this.statePtr + size));
+    mem.set(this.stateOf(slot), this.statePtr);
     this.resident = slot;
+  }
+
+  /** The slab's bytes of a slot's state. */
+  private stateOf(slot: number): Uint8Array {
+    const at = (slot & (SLAB_CHUNK - 1)) * this.stateSize;
+    return this.slab[slot >> SLAB_SHIFT]!.subarray(at, at + this.stateSize);
   }
 
   /** Writes the resident state back to the slab. */
   private flush(): void {
     if (this.resident < 0) return;
     const mem = this.memory();
-    this.slab.set(mem.subarray(this.statePtr, this.statePtr + this.stateSize), this.resident * this.stateSize);
+    this.stateOf(this.resident).set(mem.subarray(this.statePtr, this.statePtr + this.stateSize));
     this.resident = -1;
   }
 
@@ -398,6 +423,12 @@ export class KernelOperator implements GroupOperator {
     }
   }
 
+  changedGroups(): number[] {
+    const groups = [...this.changed].sort((a, b) => a - b);
+    this.changed.clear();
+    return groups;
+  }
+
   snapshotGroup(group: number): Uint8Array | undefined {
     const list = this.groupSlots.get(group);
     if (list === undefined || list.length === 0) return undefined;
@@ -411,7 +442,7 @@ export class KernelOperator implements GroupOperator {
     for (let i = 0; i < list.length; i++) {
       const slot = list[i]!;
       view.setUint32(8 + i * 4, this.slotKey[slot]!, true);
-      bytes.set(this.slab.subarray(slot * size, slot * size + size), at);
+      bytes.set(this.stateOf(slot), at);
       at += size;
     }
     return bytes;
@@ -448,7 +479,7 @@ export class KernelOperator implements GroupOperator {
         status = -1;
       }
       if (status !== STATUS_OK) fail(`kernel state of key ${key} is inconsistent`);
-      this.slab.set(state, slot * size);
+      this.stateOf(slot).set(state);
       at += size;
     }
     this.resident = -1;

@@ -1,8 +1,7 @@
 // Option validation for createJob and parallelRolling: every default filled
 // in, a TypeError for a wrong type or unknown field, a RangeError for a value
 // out of range; every message names the option (tested verbatim).
-import { normalizeSpec } from '../spec.js';
-import type { NormalizedSpec } from '../types.js';
+import { normalizeOperatorSpec, type NormalizedOperatorSpec } from '../keyed/spec.js';
 import { DEFAULT_KEY_GROUPS, MAX_KEY_GROUPS } from './hash.js';
 import { memoryCheckpointStore } from './stores.js';
 import type { CheckpointStore, Fault, JobOptions, ParallelOptions, Sink, WorkerAdapter } from './types.js';
@@ -55,7 +54,7 @@ function workersOf(value: unknown, adapter: WorkerAdapter, max: number, maxName:
 /** {@link JobOptions} with every default filled in. */
 export interface NormalizedJobOptions {
   adapter: WorkerAdapter;
-  spec: NormalizedSpec;
+  spec: NormalizedOperatorSpec;
   sink: Sink;
   keyed: boolean;
   workers: number;
@@ -64,6 +63,8 @@ export interface NormalizedJobOptions {
   store: CheckpointStore;
   everyRows: number;
   everyMs: number;
+  fullEvery: number;
+  idleTimeoutMs: number;
   maxRestarts: number;
   windowMs: number;
   initialDelayMs: number;
@@ -74,8 +75,8 @@ export interface NormalizedJobOptions {
   faults: Fault[];
 }
 
-const JOB_FIELDS = ['adapter', 'operator', 'sink', 'keyed', 'workers', 'keyGroups', 'maxInFlight', 'checkpoints', 'restart', 'heartbeat', 'resume', 'faults'] as const;
-const CHECKPOINT_FIELDS = ['store', 'everyRows', 'everyMs'] as const;
+const JOB_FIELDS = ['adapter', 'operator', 'sink', 'keyed', 'workers', 'keyGroups', 'maxInFlight', 'checkpoints', 'restart', 'heartbeat', 'resume', 'idleTimeoutMs', 'faults'] as const;
+const CHECKPOINT_FIELDS = ['store', 'everyRows', 'everyMs', 'fullEvery'] as const;
 const RESTART_FIELDS = ['maxRestarts', 'windowMs', 'initialDelayMs', 'maxDelayMs'] as const;
 const HEARTBEAT_FIELDS = ['intervalMs', 'timeoutMs'] as const;
 const FAULT_KINDS = ['terminate', 'exit', 'throw', 'trap', 'hang'] as const;
@@ -93,7 +94,7 @@ export function normalizeJobOptions(options: unknown): NormalizedJobOptions {
   checkFields(options, JOB_FIELDS, 'option');
   const adapter = adapterOf(options.adapter);
   if (options.operator === undefined) throw new TypeError('operator is required: a kernel spec such as { op: \'mean\', window: 100 }');
-  const spec = normalizeSpec(options.operator);
+  const spec = normalizeOperatorSpec(options.operator);
   if (!hasMethods(options.sink, ['write', 'preCommit', 'commit', 'recover'])) {
     throw new TypeError(`sink must be a Sink (an object with write, preCommit, commit and recover methods), got ${describe(options.sink)}`);
   }
@@ -117,6 +118,7 @@ export function normalizeJobOptions(options: unknown): NormalizedJobOptions {
       ? Infinity
       : number(cp.everyRows, 'checkpoints.everyRows', (x) => x === Infinity || (isInt(x) && x >= 1), 'a positive integer or Infinity');
   const everyMs = cp.everyMs === undefined ? 1000 : number(cp.everyMs, 'checkpoints.everyMs', (x) => x > 0, 'a positive number or Infinity');
+  const fullEvery = cp.fullEvery === undefined ? 1 : number(cp.fullEvery, 'checkpoints.fullEvery', (x) => isInt(x) && x >= 1, 'a positive integer');
 
   const rs = section(options.restart, 'restart', RESTART_FIELDS);
   const maxRestarts =
@@ -140,9 +142,11 @@ export function normalizeJobOptions(options: unknown): NormalizedJobOptions {
       : number(hb.timeoutMs, 'heartbeat.timeoutMs', (x) => x > heartbeatIntervalMs && x < Infinity, `a finite number greater than intervalMs (${heartbeatIntervalMs})`);
 
   const resume = options.resume === undefined ? false : boolean(options.resume, 'resume');
+  const idleTimeoutMs =
+    options.idleTimeoutMs === undefined ? Infinity : number(options.idleTimeoutMs, 'idleTimeoutMs', (x) => x > 0, 'a positive number or Infinity');
   const faults = faultsOf(options.faults);
   return {
-    adapter, spec, sink, keyed, workers, keyGroups, maxInFlight, store, everyRows, everyMs,
+    adapter, spec, sink, keyed, workers, keyGroups, maxInFlight, store, everyRows, everyMs, fullEvery, idleTimeoutMs,
     maxRestarts, windowMs, initialDelayMs, maxDelayMs, heartbeatIntervalMs, heartbeatTimeoutMs, resume, faults,
   };
 }

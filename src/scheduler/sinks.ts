@@ -1,10 +1,16 @@
 // Platform-neutral sinks and sources.
+import type { LateRow, WindowResult } from '../types.js';
 import type { Batch, CommittedSinkState, OutputBatch, Sink, Source } from './types.js';
+
+/** Input rows an output batch covers. */
+const rowsOf = (b: OutputBatch): number => b.rows ?? b.values.length;
 
 /** The two-phase in-memory sink returned by {@link memorySink}. */
 export interface MemorySink extends Sink {
   /** Every committed result so far, concatenated (empty when `keep` is false). */
   committed(): Float64Array;
+  /** Window kinds: every committed window and late row so far, in order (empty when `keep` is false). */
+  committedWindows(): { windows: WindowResult[]; late: LateRow[] };
   /** Stream offset of the first committed row (nonzero after a resume in a new process). */
   readonly firstOffset: number;
   /** Stream offset after the last committed row. */
@@ -42,8 +48,8 @@ export function memorySink(options: { onCommit?: (batch: OutputBatch) => void; k
   const release = (upTo: number): void => {
     while (sealed.length > 0 && sealed[0]!.id <= upTo) {
       for (const batch of sealed.shift()!.batches) {
-        heldRows -= batch.values.length;
-        committedOffset = batch.offset + batch.values.length;
+        heldRows -= rowsOf(batch);
+        committedOffset = batch.offset + rowsOf(batch);
         if (keep) kept.push(batch);
         options.onCommit?.(batch);
       }
@@ -61,8 +67,8 @@ export function memorySink(options: { onCommit?: (batch: OutputBatch) => void; k
     },
     write(batch) {
       if (batch.offset !== writtenOffset) throw new Error(`sink expected offset ${writtenOffset}, got ${batch.offset}`);
-      writtenOffset += batch.values.length;
-      heldRows += batch.values.length;
+      writtenOffset += rowsOf(batch);
+      heldRows += rowsOf(batch);
       open.push(batch);
     },
     preCommit(id) {
@@ -87,6 +93,9 @@ export function memorySink(options: { onCommit?: (batch: OutputBatch) => void; k
       committedOffset = position;
       writtenOffset = position;
     },
+    committedWindows() {
+      return { windows: kept.flatMap((b) => b.windows ?? []), late: kept.flatMap((b) => b.late ?? []) };
+    },
     committed() {
       const rows = kept.reduce((s, b) => s + b.values.length, 0);
       const out = new Float64Array(rows);
@@ -106,15 +115,20 @@ export function memorySink(options: { onCommit?: (batch: OutputBatch) => void; k
  * writes to the arrays).
  *
  * @param options.keys - one key per value, for keyed jobs.
+ * @param options.times - one event time (ms) per value, for event-time operators.
  * @param options.batchRows - rows per batch, a positive integer. @default 65536
  * @example
  * ```ts
  * await job.run(arraySource(values, { keys, batchRows: 10_000 }));
  * ```
  */
-export function arraySource(values: Float64Array, options: { keys?: Uint32Array; batchRows?: number } = {}): Source {
+export function arraySource(values: Float64Array, options: { keys?: Uint32Array; times?: Float64Array; batchRows?: number } = {}): Source {
   if (!(values instanceof Float64Array)) throw new TypeError(`values must be a Float64Array, got ${values === null ? 'null' : typeof values}`);
-  const { keys } = options;
+  const { keys, times } = options;
+  if (times !== undefined) {
+    if (!(times instanceof Float64Array)) throw new TypeError(`times must be a Float64Array, got ${times === null ? 'null' : typeof times}`);
+    if (times.length !== values.length) throw new RangeError(`times must have one time per value: got ${times.length} times for ${values.length} values`);
+  }
   if (keys !== undefined) {
     if (!(keys instanceof Uint32Array)) throw new TypeError(`keys must be a Uint32Array, got ${keys === null ? 'null' : typeof keys}`);
     if (keys.length !== values.length) throw new RangeError(`keys must have one key per value: got ${keys.length} keys for ${values.length} values`);
@@ -137,7 +151,9 @@ export function arraySource(values: Float64Array, options: { keys?: Uint32Array;
       // Views, except of a whole buffer: the job would transfer (detach) that.
       const whole = at === 0 && end === values.length && values.byteLength === values.buffer.byteLength;
       const batch: Batch = { values: whole ? values.slice() : values.subarray(at, end) };
-      if (keys !== undefined) batch.keys = at === 0 && end === keys.length && keys.byteLength === keys.buffer.byteLength ? keys.slice() : keys.subarray(at, end);
+      const view = <A extends Float64Array | Uint32Array>(a: A): A => (at === 0 && end === a.length && a.byteLength === a.buffer.byteLength ? (a.slice() as A) : (a.subarray(at, end) as A));
+      if (keys !== undefined) batch.keys = view(keys);
+      if (times !== undefined) batch.times = view(times);
       at = end;
       return batch;
     },

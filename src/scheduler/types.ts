@@ -1,5 +1,6 @@
 // Public types of the parallel scheduler (docs/SCHEDULER.md).
-import type { KernelSpec, NormalizedSpec } from '../types.js';
+import type { NormalizedOperatorSpec, OperatorSpec } from '../keyed/spec.js';
+import type { LateRow, WindowResult } from '../types.js';
 
 /**
  * Rows going into a job: values, and with a keyed job one `Uint32Array` key
@@ -15,6 +16,8 @@ export interface Batch {
   values: Float64Array;
   /** One key per row; required for keyed jobs, not allowed otherwise. */
   keys?: Uint32Array;
+  /** Event time (ms) per row: required by event-time operators (`kind: 'rolling'`), not allowed otherwise. */
+  times?: Float64Array;
 }
 
 /**
@@ -24,8 +27,18 @@ export interface Batch {
 export interface OutputBatch {
   /** Stream offset (0-based row number over the whole stream) of the first row. */
   offset: number;
-  /** The results. The array is the sink's to keep. */
+  /** The results (empty for window kinds). The array is the sink's to keep. */
   values: Float64Array;
+  /** Window kinds: the input rows this batch covers (`values` is empty). @default values.length */
+  rows?: number;
+  /**
+   * Window kinds (tumbling, hopping, session): the windows these rows
+   * emitted, in the order the single operator emits them (a last batch of
+   * `rows: 0` holds those the end of the stream emitted).
+   */
+  windows?: WindowResult[];
+  /** Window kinds: the rows that reached no window (the late side output), by row. */
+  late?: LateRow[];
 }
 
 /**
@@ -170,6 +183,16 @@ export interface CheckpointOptions {
    * @default 1000
    */
   everyMs?: number;
+  /**
+   * Every `fullEvery`-th checkpoint is full; those between are incremental:
+   * they hold only the key groups changed since the previous checkpoint and
+   * name it as their base, so a restore reads the chain back to the full one
+   * (a broken chain is refused, code `BROKEN_CHAIN`). The store must keep at
+   * least `fullEvery` checkpoints. A positive integer; 1: every checkpoint is
+   * full.
+   * @default 1
+   */
+  fullEvery?: number;
 }
 
 /**
@@ -265,8 +288,15 @@ export interface Fault {
 export interface JobOptions {
   /** Runs the workers: `nodeWorkers()` or `webWorkers()`. */
   adapter: WorkerAdapter;
-  /** The kernel every key runs: any {@link KernelSpec}. */
-  operator: KernelSpec;
+  /**
+   * What every key runs: any kernel spec (rolling count windows, ewm),
+   * rolling by duration (`{ kind: 'rolling', op, window, closed?, minPeriods?,
+   * ddof?, q? }`), tumbling, hopping or session windows (a window spec
+   * without `keys`), whose batches carry `times`; or count windows
+   * (`{ kind: 'count', op, size, step? }`). Window kinds write window
+   * records (`OutputBatch.windows`).
+   */
+  operator: OperatorSpec;
   /** Where results go. */
   sink: Sink;
   /**
@@ -314,6 +344,18 @@ export interface JobOptions {
    */
   resume?: boolean;
   /**
+   * Window kinds (tumbling, hopping, session): when no rows have come for
+   * this many ms of processing time, the watermark advances as if a row at
+   * (greatest timestamp + the idle time) had come, so windows are not held
+   * back until the next row; checked every `heartbeat.intervalMs`. The
+   * results then depend on when rows arrive, not only on the rows: a run is
+   * no longer reproducible (a checkpoint holds the advanced watermark, so a
+   * resume stays consistent with what was emitted). Off by default. A
+   * positive number or Infinity.
+   * @default Infinity
+   */
+  idleTimeoutMs?: number;
+  /**
    * Fault injection, for tests only.
    * @default []
    */
@@ -336,8 +378,8 @@ export interface JobResult {
  * A running job: see {@link createJob}.
  */
 export interface Job {
-  /** The normalized kernel spec. */
-  readonly spec: Readonly<NormalizedSpec>;
+  /** The normalized operator spec. */
+  readonly spec: Readonly<NormalizedOperatorSpec>;
   /** Worker threads. */
   readonly workers: number;
   /** Rows accepted so far (the stream offset of the next row). On resume, starts at the checkpoint's offset. */

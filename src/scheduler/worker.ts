@@ -4,18 +4,24 @@
 //
 // Messages in (from the coordinator), in order:
 //   init    { t, module, spec, keyed, keyGroups, groups: [start, end], restore: [group, bytes][], heartbeatMs }
-//   batch   { t, seq, values, keys? }     → out  { t, seq, values }   (results written over the input buffer and transferred back)
-//   shared  { t, seq, buffer, rows }      → out  { t, seq }           (keyed, shared memory: buffer = values f64 × rows |
-//                                          results f64 × rows | keys u32 × rows; the worker runs the rows of its own key
-//                                          groups, in order, and writes their results in place)
-//   barrier { t, id }                     → snap { t, id, groups: [group, bytes][] }
+//   batch   { t, seq, values, keys?, times? } → out { t, seq, values } (results written over the input buffer and transferred back)
+//   shared  { t, seq, buffer, rows, timed } → out  { t, seq }         (keyed, shared memory: buffer = values f64 × rows |
+//                                          results f64 × rows | keys u32 × rows (| pad | times f64 × rows when timed);
+//                                          the worker runs the rows of its own key groups, in order, and writes their
+//                                          results in place)
+//   barrier { t, id, delta? }             → snap { t, id, groups: [group, bytes][] }   (delta: only the groups changed since the previous barrier)
 //   fault   { t, kind }                   testing: fail during the next batch
+//   flush   { t }                         → flushed { t, windows }  (window kinds: end of stream)
+//   watermark { t, seq, time }            → out { t, seq, windows }  (window kinds: the idle timeout raises the watermark)
+//   (window kinds: every worker gets every row; out { t, seq, windows } carries the batch's tagged windows, src/keyed/windows.ts)
 //   chunk   { t, id, module, spec, values, skip } → chunk { t, id, values }   (parallelRolling)
 //   stop    { t }
 // Out, besides the replies: hb { t } every heartbeatMs; fatal { t, code, message } when a restore is refused.
+import { createGroupOperator, WindowsGroupOperator } from '../keyed/index.js';
+import { isWindowSpec, windowSpecOf, type NormalizedOperatorSpec } from '../keyed/spec.js';
 import type { NormalizedSpec } from '../types.js';
 import { CheckpointError } from './errors.js';
-import { createKernelOperator, type GroupOperator, type RowsPart } from './operator.js';
+import { createKernelOperator, sharedTimesAt, type GroupOperator, type RowsPart } from './operator.js';
 
 /** What a platform gives the worker core. */
 export interface WorkerPort {
@@ -32,7 +38,7 @@ export interface WorkerPort {
 interface InitMessage {
   t: 'init';
   module: WebAssembly.Module;
-  spec: NormalizedSpec;
+  spec: NormalizedOperatorSpec;
   keyed: boolean;
   keyGroups: number;
   groups: [number, number];
@@ -42,10 +48,12 @@ interface InitMessage {
 
 type Message =
   | InitMessage
-  | { t: 'batch'; seq: number; values: Float64Array; keys?: Uint32Array }
-  | { t: 'shared'; seq: number; buffer: SharedArrayBuffer; rows: number }
-  | { t: 'barrier'; id: number }
+  | { t: 'batch'; seq: number; values: Float64Array; keys?: Uint32Array; times?: Float64Array }
+  | { t: 'shared'; seq: number; buffer: SharedArrayBuffer; rows: number; timed: boolean }
+  | { t: 'barrier'; id: number; delta?: boolean }
   | { t: 'fault'; kind: 'exit' | 'throw' | 'trap' | 'hang' }
+  | { t: 'flush' }
+  | { t: 'watermark'; seq: number; time: number }
   | { t: 'chunk'; id: number; module: WebAssembly.Module; spec: NormalizedSpec; values: Float64Array; skip: number }
   | { t: 'stop' };
 
@@ -57,6 +65,8 @@ const rowsOf = (message: Message): number => (message.t === 'shared' ? message.r
 /** Runs the scheduler's worker protocol on a port. */
 export function runWorker(port: WorkerPort): void {
   let operator: GroupOperator | undefined;
+  /** The operator when it emits window records (tumbling, hopping, session) instead of one result per row. */
+  let windows: WindowsGroupOperator | undefined;
   let groups: [number, number] = [0, 0];
   let fault: 'exit' | 'throw' | 'trap' | 'hang' | undefined;
   let heartbeat: ReturnType<typeof setInterval> | undefined;
@@ -65,16 +75,20 @@ export function runWorker(port: WorkerPort): void {
   /** The rows of a data message; a shared batch's results go to its results area. */
   const partOf = (message: Message): RowsPart => {
     if (message.t === 'shared') {
-      const { buffer, rows } = message;
-      return { values: new Float64Array(buffer, 0, rows), keys: new Uint32Array(buffer, rows * 16, rows), out: new Float64Array(buffer, rows * 8, rows) };
+      const { buffer, rows, timed } = message;
+      const part: RowsPart = { values: new Float64Array(buffer, 0, rows), keys: new Uint32Array(buffer, rows * 16, rows), out: new Float64Array(buffer, rows * 8, rows) };
+      if (timed) part.times = new Float64Array(buffer, sharedTimesAt(rows), rows);
+      return part;
     }
-    const { values, keys } = message as Extract<Message, { t: 'batch' }>;
-    return { values, keys, out: values };
+    const { values, keys, times } = message as Extract<Message, { t: 'batch' }>;
+    // The results overwrite the values: the times are read first (the operator gathers its rows before it writes).
+    return { values, keys, out: values, times };
   };
 
   /** Replies to a data message whose results are written. */
   const reply = (message: Message): void => {
-    if (message.t === 'shared') port.post({ t: 'out', seq: message.seq }, []);
+    if (windows !== undefined) port.post({ t: 'out', seq: (message as { seq: number }).seq, windows: windows.takeOutput() }, []);
+    else if (message.t === 'shared') port.post({ t: 'out', seq: message.seq }, []);
     else {
       const { seq, values } = message as Extract<Message, { t: 'batch' }>;
       port.post({ t: 'out', seq, values }, [values.buffer as ArrayBuffer]);
@@ -98,7 +112,7 @@ export function runWorker(port: WorkerPort): void {
         if (fault !== undefined) {
           // Process half the batch, then fail in the middle of the work.
           const half = part.values.length >> 1;
-          operator!.process(part.values.subarray(0, half), part.keys?.subarray(0, half), part.out.subarray(0, half));
+          operator!.processParts([{ values: part.values.subarray(0, half), keys: part.keys?.subarray(0, half), out: part.out.subarray(0, half), times: part.times?.subarray(0, half) }]);
           fail();
         }
         operator!.processParts([part]);
@@ -106,8 +120,10 @@ export function runWorker(port: WorkerPort): void {
         break;
       }
       case 'barrier': {
+        // An incremental checkpoint takes the groups changed since the previous barrier; a full one, every group.
+        const changed = operator!.changedGroups();
         const snaps: [number, Uint8Array][] = [];
-        for (let g = groups[0]; g < groups[1]; g++) {
+        for (const g of message.delta === true ? changed : Array.from({ length: groups[1] - groups[0] }, (_, i) => groups[0] + i)) {
           const bytes = operator!.snapshotGroup(g);
           if (bytes !== undefined) snaps.push([g, bytes]);
         }
@@ -116,6 +132,12 @@ export function runWorker(port: WorkerPort): void {
       }
       case 'fault':
         fault = message.kind;
+        break;
+      case 'flush':
+        port.post({ t: 'flushed', windows: windows!.flush() }, []);
+        break;
+      case 'watermark':
+        port.post({ t: 'out', seq: message.seq, windows: windows!.advanceTo(message.time) }, []);
         break;
       case 'stop':
         if (heartbeat !== undefined) clearInterval(heartbeat);
@@ -146,7 +168,8 @@ export function runWorker(port: WorkerPort): void {
       const first = queue[0]!;
       let k = 1;
       let rows = rowsOf(first);
-      if (rows > 0 && fault === undefined) {
+      // Window records are told apart per batch: no coalescing.
+      if (rows > 0 && fault === undefined && windows === undefined) {
         const keyed = first.t === 'batch' && first.keys !== undefined;
         for (; k < queue.length; k++) {
           const next = queue[k]!;
@@ -171,7 +194,10 @@ export function runWorker(port: WorkerPort): void {
     groups = message.groups;
     heartbeat = setInterval(() => port.post({ t: 'hb' }, []), message.heartbeatMs);
     try {
-      const op = await createKernelOperator(message.module, message.spec, message.keyGroups, groups);
+      const { spec } = message;
+      const op = isWindowSpec(spec)
+        ? (windows = new WindowsGroupOperator(windowSpecOf(spec, message.keyed), message.keyGroups, groups))
+        : await createGroupOperator(message.module, spec, message.keyGroups, groups);
       for (const [group, bytes] of message.restore) op.restoreGroup(group, bytes);
       operator = op;
       port.post({ t: 'ready' }, []);

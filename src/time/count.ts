@@ -21,7 +21,8 @@ interface KeyState {
   open: Open[];
 }
 
-class CountWindows implements CountWindowOperator {
+/** The operator behind {@link createCountWindows}; the keyed operator (src/keyed/) also runs it on part of the keys and snapshots it per key group. */
+export class CountWindows implements CountWindowOperator {
   readonly spec: Readonly<NormalizedCountWindowSpec>;
   private readonly keyMap: KeyMap;
   private readonly state = new Map<number, KeyState>();
@@ -54,21 +55,50 @@ class CountWindows implements CountWindowOperator {
     const ids = this.keyMap.ids32(keys, vals.length);
     const { op, size, step } = this.spec;
     const windows: WindowResult[] = [];
+    for (let i = 0; i < vals.length; i++) this.row(op, size, step, vals[i]!, ids === undefined ? 0 : ids[i]!, this.rowsSeen + i, windows);
+    this.rowsSeen += vals.length;
+    return { windows, late: [] };
+  }
+
+  /** One row of key k: added to its open windows; the windows it completes are emitted. */
+  private row(op: NormalizedCountWindowSpec['op'], size: number, step: number, x: number, k: number, row: number, windows: WindowResult[]): void {
+    let st = this.state.get(k);
+    if (st === undefined) this.state.set(k, (st = { n: 0, open: [] }));
+    const p = st.n++;
+    if (p % step === 0) st.open.push({ start: p, rows: 0, acc: new Acc(op) });
+    for (const w of st.open) {
+      w.acc.add(op, x, row, row);
+      w.rows++;
+    }
+    while (st.open.length > 0 && st.open[0]!.rows === size) windows.push(this.result(k, st.open.shift()!));
+  }
+
+  /**
+   * The keyed operator's push (numeric key ids): rows with skip[i] = 1 belong
+   * to other workers and only count as rows (row numbers order `first` and
+   * `last`). `marks` gets two counts of `windows` per row (the same: a count
+   * window fires on its key's own row), as EventTimeWindows.pushRows.
+   */
+  pushRows(_ts: Float64Array | undefined, vals: Float64Array, ids: Uint32Array | undefined, skip: Uint8Array, marks: number[]): WindowOutput {
+    this.check();
+    const { op, size, step } = this.spec;
+    const windows: WindowResult[] = [];
     for (let i = 0; i < vals.length; i++) {
-      const k = ids === undefined ? 0 : ids[i]!;
-      let st = this.state.get(k);
-      if (st === undefined) this.state.set(k, (st = { n: 0, open: [] }));
-      const p = st.n++;
-      if (p % step === 0) st.open.push({ start: p, rows: 0, acc: new Acc(op) });
-      const row = this.rowsSeen + i;
-      for (const w of st.open) {
-        w.acc.add(op, vals[i]!, row, row);
-        w.rows++;
-      }
-      while (st.open.length > 0 && st.open[0]!.rows === size) windows.push(this.result(k, st.open.shift()!));
+      if (skip[i] === 0) this.row(op, size, step, vals[i]!, ids === undefined ? 0 : ids[i]!, this.rowsSeen + i, windows);
+      marks.push(windows.length, windows.length);
     }
     this.rowsSeen += vals.length;
     return { windows, late: [] };
+  }
+
+  /** Whether flush() ended the stream. */
+  get hasEnded(): boolean {
+    return this.ended;
+  }
+
+  /** Rows pushed so far (the number of the next one). */
+  get rowCount(): number {
+    return this.rowsSeen;
   }
 
   flush(): WindowOutput {
@@ -81,15 +111,17 @@ class CountWindows implements CountWindowOperator {
     return { windows, late: [] };
   }
 
-  snapshot(): Uint8Array {
+  /** The snapshot; with `keep`, of the keys it accepts only (a key group's state, which restoreState(…, keep) merges in). */
+  snapshot(keep?: (key: number) => boolean): Uint8Array {
     if (this.disposed) throw new Error('operator has been disposed');
     const w = new ByteWriter();
     w.u8(this.ended ? 1 : 0);
     w.f64(this.rowsSeen);
     w.u32(this.keyMap.names.length);
     for (const name of this.keyMap.names) w.str(name);
-    w.u32(this.state.size);
-    for (const [k, st] of this.state) {
+    const kept = [...this.state].filter(([k]) => keep === undefined || keep(k));
+    w.u32(kept.length);
+    for (const [k, st] of kept) {
       w.u32(k);
       w.f64(st.n);
       w.u32(st.open.length);
@@ -102,7 +134,12 @@ class CountWindows implements CountWindowOperator {
     return encodeTimeSnapshot(KIND_COUNT, this.spec, w.bytes());
   }
 
-  restoreState(bytes: Uint8Array): void {
+  /**
+   * Loads a snapshot's state into this fresh operator, validating every field
+   * first. With `keep` (numeric keys only), merges a key group's state in
+   * instead: every key must pass `keep`; the row counter becomes the larger.
+   */
+  restoreState(bytes: Uint8Array, keep?: (key: number) => boolean): void {
     const s = this.spec;
     const r = new ByteReader(bytes);
     const ended = r.u8();
@@ -121,6 +158,7 @@ class CountWindows implements CountWindowOperator {
       const k = r.u32();
       const n = r.f64();
       expectState(!state.has(k) && Number.isInteger(n) && n >= 1 && n <= rowsSeen, `key ${k}: bad row count`);
+      expectState(keep === undefined || (keep(k) && s.keys !== 'string'), `key ${k} is not of this key group`);
       expectState(s.keys !== 'none' || k === 0, 'unkeyed snapshot with a key other than 0');
       expectState(s.keys !== 'string' || k < names.length, `key id ${k} has no name`);
       total += n;
@@ -145,8 +183,8 @@ class CountWindows implements CountWindowOperator {
     r.end();
     expectState(total <= rowsSeen, 'keys count more rows than seen');
     expectState(ended === 0 || nKeys === 0, 'ended stream with open windows');
-    this.keyMap.load(names);
-    this.rowsSeen = rowsSeen;
+    if (keep === undefined) this.keyMap.load(names);
+    this.rowsSeen = Math.max(rowsSeen, this.rowsSeen);
     this.ended = ended === 1;
     for (const [k, st] of state) this.state.set(k, st);
   }

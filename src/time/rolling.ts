@@ -15,6 +15,7 @@ import type {
 } from '../types.js';
 import { checkTimestamps, KeyMap, MAX_TIMESTAMP, toF64 } from './keys.js';
 import { ByteReader, ByteWriter, decodeTimeSnapshot, encodeTimeSnapshot, expectState, KIND_ROLLING } from './snapshot.js';
+import { Reorderer, type Released } from './reorder.js';
 import { normalizeDurationRolling, sameNormalized } from './spec.js';
 
 /** Op codes of timeroll.ts. */
@@ -80,70 +81,15 @@ async function instantiate(spec: NormalizedDurationRollingSpec): Promise<Timerol
   return ex;
 }
 
-/** Pending rows of one key, a binary min-heap on (ts, row). */
-class PendingHeap {
-  ts: number[] = [];
-  row: number[] = [];
-  val: number[] = [];
-  get size(): number {
-    return this.ts.length;
-  }
-  private less(i: number, j: number): boolean {
-    const a = this.ts[i]!, b = this.ts[j]!;
-    return a < b || (a === b && this.row[i]! < this.row[j]!);
-  }
-  private swap(i: number, j: number): void {
-    for (const arr of [this.ts, this.row, this.val]) {
-      const t = arr[i]!;
-      arr[i] = arr[j]!;
-      arr[j] = t;
-    }
-  }
-  push(ts: number, row: number, val: number): void {
-    this.ts.push(ts);
-    this.row.push(row);
-    this.val.push(val);
-    let i = this.ts.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (!this.less(i, p)) break;
-      this.swap(i, p);
-      i = p;
-    }
-  }
-  /** Removes the least entry; returns its index values via the out array [ts, row, val]. */
-  pop(out: number[]): void {
-    out[0] = this.ts[0]!;
-    out[1] = this.row[0]!;
-    out[2] = this.val[0]!;
-    const last = this.ts.length - 1;
-    if (last > 0) this.swap(0, last);
-    this.ts.pop();
-    this.row.pop();
-    this.val.pop();
-    let i = 0;
-    const n = this.ts.length;
-    for (;;) {
-      const l = 2 * i + 1, r = l + 1;
-      let m = i;
-      if (l < n && this.less(l, m)) m = l;
-      if (r < n && this.less(r, m)) m = r;
-      if (m === i) break;
-      this.swap(i, m);
-      i = m;
-    }
-  }
-}
-
-class DurationRolling implements TimeRolling {
+/** The operator behind {@link createTimeRolling}; the keyed operator (src/keyed/) also snapshots and merges it per key group. */
+export class DurationRolling implements TimeRolling {
   readonly spec: Readonly<NormalizedDurationRollingSpec>;
   private ex: TimerollExports | undefined;
   private readonly keyMap: KeyMap;
   private rowsSeen = 0;
   private lastSweep = -Infinity;
-  // Out-of-order state (maxOutOfOrderness > 0): per key, greatest timestamp and held rows.
-  private readonly keyMax = new Map<number, number>();
-  private readonly pending = new Map<number, PendingHeap>();
+  /** Out-of-order state (maxOutOfOrderness > 0): per key, greatest timestamp and held rows. */
+  private readonly reorder: Reorderer;
   private buffer: ArrayBuffer | undefined;
   private viewPtr = -1;
   private viewCap = -1;
@@ -156,6 +102,7 @@ class DurationRolling implements TimeRolling {
     this.spec = Object.freeze(spec);
     this.ex = ex;
     this.keyMap = new KeyMap(spec.keys);
+    this.reorder = new Reorderer(spec.maxOutOfOrderness);
   }
 
   private live(): TimerollExports {
@@ -248,71 +195,51 @@ class DurationRolling implements TimeRolling {
     return this.pushOutOfOrder(ts, vals, ids);
   }
 
+  /**
+   * In-order rows with numeric key ids (undefined: unkeyed), one result per
+   * row into `out`: the keyed operator's path (no key mapping, no copies of
+   * the result). Needs maxOutOfOrderness 0.
+   */
+  pushIds(ts: Float64Array, vals: Float64Array, ids: Uint32Array | undefined, out: Float64Array): void {
+    this.live();
+    const base = this.rowsSeen;
+    checkTimestamps(ts, base);
+    this.run(ts, vals, ids, (i) => base + i, out);
+    this.rowsSeen += ts.length;
+  }
+
   private pushOutOfOrder(ts: Float64Array, vals: Float64Array, ids: Uint32Array | undefined): RollingOutput {
     const ooo = this.spec.maxOutOfOrderness;
     const base = this.rowsSeen;
     const n = ts.length;
     // Check the whole batch first.
-    const maxOf = new Map<number, number>();
-    for (let i = 0; i < n; i++) {
-      const k = ids === undefined ? 0 : ids[i]!;
-      const m = maxOf.get(k) ?? this.keyMax.get(k) ?? -Infinity;
-      const t = ts[i]!;
-      if (t < m - ooo) {
-        const key = ids === undefined ? '' : ` of key ${JSON.stringify(this.keyMap.keyOf(k))}`;
-        throw new RangeError(
-          `row ${base + i}${key}: timestamp ${t} is more than maxOutOfOrderness (${ooo} ms) behind the key's greatest timestamp ${m}; it cannot be placed in order. Nothing of this batch was processed.`,
-        );
-      }
-      if (t > m) maxOf.set(k, t);
+    const late = this.reorder.tooLate(ts, ids);
+    if (late !== undefined) {
+      const i = late.index;
+      const key = ids === undefined ? '' : ` of key ${JSON.stringify(this.keyMap.keyOf(ids[i]!))}`;
+      throw new RangeError(
+        `row ${base + i}${key}: timestamp ${ts[i]} is more than maxOutOfOrderness (${ooo} ms) behind the key's greatest timestamp ${late.max}; it cannot be placed in order. Nothing of this batch was processed.`,
+      );
     }
-    const relTs: number[] = [], relVal: number[] = [], relKey: number[] = [], relRow: number[] = [];
-    const tmp = [0, 0, 0];
-    for (let i = 0; i < n; i++) {
-      const k = ids === undefined ? 0 : ids[i]!;
-      const t = ts[i]!;
-      const m = Math.max(this.keyMax.get(k) ?? -Infinity, t);
-      this.keyMax.set(k, m);
-      let heap = this.pending.get(k);
-      if (heap === undefined) this.pending.set(k, (heap = new PendingHeap()));
-      heap.push(t, base + i, vals[i]!);
-      while (heap.size > 0 && heap.ts[0]! <= m - ooo) {
-        heap.pop(tmp);
-        relTs.push(tmp[0]!);
-        relRow.push(tmp[1]!);
-        relVal.push(tmp[2]!);
-        relKey.push(k);
-      }
-      if (heap.size === 0) this.pending.delete(k);
-    }
+    const released = this.reorder.push(ts, vals, ids, base);
     this.rowsSeen += n;
-    return this.release(relTs, relVal, relKey, relRow);
+    return this.release(released);
   }
 
-  private release(relTs: number[], relVal: number[], relKey: number[], relRow: number[]): RollingOutput {
-    const out = new Float64Array(relTs.length);
-    const keys = this.spec.keys === 'none' ? undefined : Uint32Array.from(relKey);
-    this.run(Float64Array.from(relTs), Float64Array.from(relVal), keys, (i) => relRow[i]!, out);
-    return { rows: Float64Array.from(relRow), values: out };
+  private release(rel: Released): RollingOutput {
+    const out = new Float64Array(rel.ts.length);
+    const keys = this.spec.keys === 'none' ? undefined : Uint32Array.from(rel.key);
+    this.run(Float64Array.from(rel.ts), Float64Array.from(rel.val), keys, (i) => rel.row[i]!, out);
+    return { rows: Float64Array.from(rel.row), values: out };
   }
 
   flush(): RollingOutput {
     this.live();
-    const all: { ts: number; row: number; val: number; key: number }[] = [];
-    for (const [key, heap] of this.pending) {
-      for (let i = 0; i < heap.size; i++) all.push({ ts: heap.ts[i]!, row: heap.row[i]!, val: heap.val[i]!, key });
-    }
-    this.pending.clear();
-    all.sort((a, b) => a.ts - b.ts || a.row - b.row);
-    return this.release(
-      all.map((r) => r.ts),
-      all.map((r) => r.val),
-      all.map((r) => r.key),
-      all.map((r) => r.row),
-    );
+    return this.release(this.reorder.flush());
   }
 
-  snapshot(): Uint8Array {
+  /** The snapshot; with `keep`, of the keys it accepts only (a key group's state, which restoreState(…, keep) merges in). */
+  snapshot(keep?: (key: number) => boolean): Uint8Array {
     const ex = this.live();
     const w = new ByteWriter();
     w.f64(this.rowsSeen);
@@ -322,7 +249,7 @@ class DurationRolling implements TimeRolling {
     for (const name of this.keyMap.names) w.str(name);
     const high = ex.slotHighWater();
     const live: number[] = [];
-    for (let i = 0; i < high; i++) if (ex.slotLen(i) >= 0) live.push(i);
+    for (let i = 0; i < high; i++) if (ex.slotLen(i) >= 0 && (keep === undefined || keep(ex.slotKey(i)))) live.push(i);
     w.u32(live.length);
     const cap = ex.capacity();
     for (const i of live) {
@@ -339,27 +266,17 @@ class DurationRolling implements TimeRolling {
         w.f64s(this.valView.subarray(0, m));
       }
     }
-    w.u32(this.keyMax.size);
-    for (const [k, m] of this.keyMax) {
-      w.u32(k);
-      w.f64(m);
-    }
-    let held = 0;
-    for (const heap of this.pending.values()) held += heap.size;
-    w.u32(held);
-    for (const [k, heap] of this.pending) {
-      for (let i = 0; i < heap.size; i++) {
-        w.u32(k);
-        w.f64(heap.row[i]!);
-        w.f64(heap.ts[i]!);
-        w.f64(heap.val[i]!);
-      }
-    }
+    this.reorder.write(w, keep);
     return encodeTimeSnapshot(KIND_ROLLING, this.spec, w.bytes());
   }
 
-  /** Loads a snapshot's state into this fresh operator, validating every field first. */
-  restoreState(state: Uint8Array): void {
+  /**
+   * Loads a snapshot's state into this fresh operator, validating every field
+   * first. With `keep` (numeric keys only), merges a key group's state into
+   * this operator instead: every key must pass `keep` and be new here; the
+   * counters and greatest timestamp become the larger of both.
+   */
+  restoreState(state: Uint8Array, keep?: (key: number) => boolean): void {
     const ex = this.live();
     const spec = this.spec;
     const r = new ByteReader(state);
@@ -392,6 +309,7 @@ class DurationRolling implements TimeRolling {
         val.set(r.f64s(m), from);
       }
       expectState(!seen.has(key), `key ${key} appears twice`);
+      expectState(keep === undefined || keep(key), `key ${key} is not of this key group`);
       seen.add(key);
       expectState(spec.keys !== 'none' || key === 0, 'unkeyed snapshot with a key other than 0');
       expectState(spec.keys !== 'string' || key < names.length, `key id ${key} has no name`);
@@ -407,36 +325,20 @@ class DurationRolling implements TimeRolling {
       expectState(len === 0 || ts[len - 1] === lastTs, `key ${key}: last row's timestamp differs from the key's`);
       slots.push({ key, lastTs, front, ts, val });
     }
-    const nMax = r.count(12, 'key maximum');
-    const keyMax = new Map<number, number>();
-    for (let i = 0; i < nMax; i++) {
-      const k = r.u32();
-      const m = r.f64();
-      expectState(Number.isFinite(m) && !keyMax.has(k), 'bad per-key greatest timestamp');
-      expectState(spec.keys !== 'none' || k === 0, 'unkeyed snapshot with a key other than 0');
-      expectState(spec.keys !== 'string' || k < names.length, `key id ${k} has no name`);
-      keyMax.set(k, m);
-    }
-    expectState(spec.maxOutOfOrderness > 0 || nMax === 0, 'out-of-order state without maxOutOfOrderness');
-    const nHeld = r.count(28, 'held row');
-    const pending = new Map<number, PendingHeap>();
-    const rows = new Set<number>();
-    for (let i = 0; i < nHeld; i++) {
-      const k = r.u32();
-      const row = r.f64();
-      const t = r.f64();
-      const v = r.f64();
-      const m = keyMax.get(k);
-      expectState(m !== undefined && Number.isFinite(t) && t > m - spec.maxOutOfOrderness && t <= m, `held row ${row}: timestamp out of range`);
-      expectState(Number.isInteger(row) && row >= 0 && row < rowsSeen && !rows.has(row), `held row ${row}: bad row number`);
-      rows.add(row);
-      let heap = pending.get(k);
-      if (heap === undefined) pending.set(k, (heap = new PendingHeap()));
-      heap.push(t, row, v);
-    }
+    const held = this.reorder.read(
+      r,
+      rowsSeen,
+      (k) => {
+        expectState(spec.keys !== 'none' || k === 0, 'unkeyed snapshot with a key other than 0');
+        expectState(spec.keys !== 'string' || k < names.length, `key id ${k} has no name`);
+      },
+      keep,
+    );
     r.end();
     // Everything is valid: build the state.
-    this.keyMap.load(names);
+    // Merging: the keyed operator restores each key group once, before any row, so its keys are new here.
+    expectState(keep === undefined || spec.keys !== 'string', 'merging needs numeric keys');
+    if (keep === undefined) this.keyMap.load(names);
     const cap = ex.capacity();
     for (const slot of slots) {
       const idx = ex.importKey(slot.key, slot.lastTs);
@@ -450,11 +352,10 @@ class DurationRolling implements TimeRolling {
       }
       ex.importFinish(idx - 1, slot.front);
     }
-    ex.setMaxTs(maxTs);
-    this.rowsSeen = rowsSeen;
-    this.lastSweep = lastSweep;
-    for (const [k, m] of keyMax) this.keyMax.set(k, m);
-    for (const [k, h] of pending) this.pending.set(k, h);
+    ex.setMaxTs(Math.max(maxTs, ex.getMaxTs()));
+    this.rowsSeen = Math.max(rowsSeen, this.rowsSeen);
+    this.lastSweep = Math.max(lastSweep, this.lastSweep);
+    this.reorder.install(held);
   }
 
   reset(): void {
@@ -463,8 +364,7 @@ class DurationRolling implements TimeRolling {
     this.keyMap.clear();
     this.rowsSeen = 0;
     this.lastSweep = -Infinity;
-    this.keyMax.clear();
-    this.pending.clear();
+    this.reorder.clear();
   }
 
   dispose(): void {
@@ -485,8 +385,12 @@ class DurationRolling implements TimeRolling {
  * ```
  */
 export async function createTimeRolling<const S extends DurationRollingSpec>(spec: S): Promise<TimeRolling<KeyModeOf<S>>> {
-  const normalized = normalizeDurationRolling(spec);
-  return new DurationRolling(normalized, await instantiate(normalized));
+  return createDurationRolling(normalizeDurationRolling(spec));
+}
+
+/** The operator of a normalized spec, with the methods the keyed operator uses. */
+export async function createDurationRolling(spec: NormalizedDurationRollingSpec): Promise<DurationRolling> {
+  return new DurationRolling(spec, await instantiate(spec));
 }
 
 /**

@@ -122,7 +122,8 @@ export function windowIndexRange(t: number, size: number, step: number, offset: 
   return [lo, hi];
 }
 
-class EventTimeWindows implements WindowOperator {
+/** The operator behind {@link createWindows}; the keyed operator (src/keyed/) also runs it on part of the keys and snapshots it per key group. */
+export class EventTimeWindows implements WindowOperator {
   readonly spec: Readonly<NormalizedWindowSpec>;
   private readonly keyMap: KeyMap;
   private disposed = false;
@@ -154,6 +155,14 @@ class EventTimeWindows implements WindowOperator {
   private readonly timers = new TimerHeap();
   private readonly ddof: number;
   private readonly q: number;
+  /**
+   * The keyed operator's path (pushRows): rows of other workers' key groups
+   * (skip[r] = 1) only advance the watermark, and per row two marks record
+   * how many results there were after its own windows and after its
+   * watermark advance (to merge workers' results into one order).
+   */
+  private skip: Uint8Array | undefined;
+  private marks: number[] | undefined;
 
   constructor(spec: NormalizedWindowSpec) {
     this.spec = Object.freeze(spec);
@@ -170,6 +179,16 @@ class EventTimeWindows implements WindowOperator {
 
   get lateCount(): number {
     return this.late;
+  }
+
+  /** Whether flush() ended the stream. */
+  get hasEnded(): boolean {
+    return this.ended;
+  }
+
+  /** Rows pushed so far (the number of the next one). */
+  get rowCount(): number {
+    return this.rowsSeen;
   }
 
   private check(): void {
@@ -371,6 +390,59 @@ class EventTimeWindows implements WindowOperator {
     return { windows, late };
   }
 
+  /**
+   * The keyed operator's push (numeric key ids, checked timestamps): rows
+   * with skip[r] = 1 belong to other workers and only advance the watermark
+   * (which is every key's: the greatest timestamp of all rows). `marks` gets
+   * two counts of `windows` per row: after the row's own windows, and after
+   * the watermark advance it caused.
+   */
+  pushRows(ts: Float64Array, vals: Float64Array, ids: Uint32Array | undefined, skip: Uint8Array, marks: number[]): WindowOutput {
+    this.check();
+    checkTimestamps(ts, this.rowsSeen);
+    if (this.spec.kind !== 'session') checkGridTimestamps(ts, this.rowsSeen, this.spec.size, this.spec.step, this.spec.offset);
+    const windows: WindowResult[] = [];
+    const late: LateRow[] = [];
+    this.skip = skip;
+    this.marks = marks;
+    try {
+      if (this.spec.kind === 'session') {
+        for (let i = 0; i < ts.length; i++) {
+          if (skip[i] === 0) this.sessionRow(ts[i]!, vals[i]!, ids === undefined ? 0 : ids[i]!, this.rowsSeen + i, windows, late);
+          else {
+            marks.push(windows.length);
+            this.rise(ts[i]!, windows);
+            marks.push(windows.length);
+          }
+        }
+      } else this.pushGrid(ts, vals, ids, windows, late);
+    } finally {
+      this.skip = undefined;
+      this.marks = undefined;
+    }
+    this.rowsSeen += ts.length;
+    return { windows, late };
+  }
+
+  /**
+   * Raises the watermark as a row at time t would, without a row (the
+   * scheduler's idle timeout): returns the windows it fired.
+   */
+  advanceTo(t: number): WindowResult[] {
+    this.check();
+    const windows: WindowResult[] = [];
+    this.rise(t, windows);
+    return windows;
+  }
+
+  /** A row at t raises the watermark: fire and purge what is due. */
+  private rise(t: number, windows: WindowResult[]): void {
+    if (t > this.maxTs) {
+      this.maxTs = t;
+      this.advance(t - this.spec.maxOutOfOrderness, windows, false);
+    }
+  }
+
   private sessionRow(t: number, x: number, k: number, row: number, windows: WindowResult[], late: LateRow[]): void {
     const s = this.spec;
     const wm = this.maxTs - s.maxOutOfOrderness;
@@ -382,10 +454,9 @@ class EventTimeWindows implements WindowOperator {
       win.acc.add(s.op, x, t, row);
       if (win.end <= wm) windows.push(this.result(win));
     }
-    if (t > this.maxTs) {
-      this.maxTs = t;
-      this.advance(t - s.maxOutOfOrderness, windows, false);
-    }
+    this.marks?.push(windows.length);
+    this.rise(t, windows);
+    this.marks?.push(windows.length);
   }
 
   /**
@@ -405,8 +476,17 @@ class EventTimeWindows implements WindowOperator {
     let maxTs = this.maxTs;
     let lo = this.rangeLo, hi = this.rangeHi;
     let last: GridBucket | undefined;
+    const { skip, marks } = this;
     for (let r = 0; r < ts.length; r++) {
       const t = ts[r]!, x = vals[r]!;
+      if (skip !== undefined && skip[r] !== 0) {
+        // Another worker's row: only its timestamp counts here.
+        marks!.push(windows.length);
+        this.rise(t, windows);
+        maxTs = this.maxTs;
+        marks!.push(windows.length);
+        continue;
+      }
       const k = ids === undefined ? 0 : ids[r]!;
       const wm = maxTs - delay;
       if (!(t >= this.rangeFrom && t < this.rangeTo)) {
@@ -464,6 +544,7 @@ class EventTimeWindows implements WindowOperator {
         late.push({ row: rowBase + r, key: this.keyMap.keyOf(k), ts: t, value: x, missed });
         this.late++;
       }
+      marks?.push(windows.length);
       if (t > maxTs) {
         maxTs = t;
         this.maxTs = t;
@@ -471,6 +552,7 @@ class EventTimeWindows implements WindowOperator {
         const first = list[0];
         if (first !== undefined && first.end <= t - delay) this.advanceGrid(t - delay, windows, false);
       }
+      marks?.push(windows.length);
     }
   }
 
@@ -542,19 +624,24 @@ class EventTimeWindows implements WindowOperator {
     return out;
   }
 
-  snapshot(): Uint8Array {
+  /**
+   * The snapshot; with `keep`, of the windows of the keys it accepts only (a
+   * key group's state, which restoreState(…, keep) merges in; its late count
+   * is 0: the count is the whole operator's).
+   */
+  snapshot(keep?: (key: number) => boolean): Uint8Array {
     if (this.disposed) throw new Error('operator has been disposed');
     const w = new ByteWriter();
     w.u8(this.ended ? 1 : 0);
     w.f64(this.rowsSeen);
     w.f64(this.maxTs);
-    w.f64(this.late);
+    w.f64(keep === undefined ? this.late : 0);
     w.u32(this.keyMap.names.length);
     for (const name of this.keyMap.names) w.str(name);
     // Grid windows by bucket, in creation order, then sessions; a grid window is its own emitted range.
-    const sessions = this.allSessions();
+    const sessions = this.allSessions().filter((win) => keep === undefined || keep(win.key));
     let nWins = sessions.length;
-    for (const b of this.bucketList) nWins += b.n;
+    for (const b of this.bucketList) for (let i = 0; i < b.n; i++) if (keep === undefined || keep(b.keys[i]!)) nWins++;
     w.u32(nWins);
     const writeWindow = (key: number, start: number, end: number, pending: boolean, emitted: Range | undefined, merged: readonly Range[], acc: Acc): void => {
       w.u32(key);
@@ -575,20 +662,28 @@ class EventTimeWindows implements WindowOperator {
     };
     for (const b of this.bucketList) {
       for (let i = 0; i < b.n; i++) {
+        if (keep !== undefined && !keep(b.keys[i]!)) continue;
         const f = b.flags[i]!;
         writeWindow(b.keys[i]!, b.start, b.end, (f & PENDING) !== 0, (f & EMITTED) !== 0 ? b : undefined, NO_RANGES, toAcc(b, i, this.code, this.spec.op));
       }
     }
     for (const win of sessions) writeWindow(win.key, win.start, win.end, win.pendingFire, win.emitted, win.merged, win.acc);
-    w.u32(this.purgedEnd.size);
-    for (const [k, e] of this.purgedEnd) {
+    const purged = [...this.purgedEnd].filter(([k]) => keep === undefined || keep(k));
+    w.u32(purged.length);
+    for (const [k, e] of purged) {
       w.u32(k);
       w.f64(e);
     }
     return encodeTimeSnapshot(KIND_WINDOWS, this.spec, w.bytes());
   }
 
-  restoreState(state: Uint8Array): void {
+  /**
+   * Loads a snapshot's state into this fresh operator, validating every field
+   * first. With `keep` (numeric keys only), merges a key group's state in
+   * instead: every key must pass `keep`; the row counter and greatest
+   * timestamp become the larger of both, late counts add up.
+   */
+  restoreState(state: Uint8Array, keep?: (key: number) => boolean): void {
     const s = this.spec;
     const r = new ByteReader(state);
     const ended = r.u8();
@@ -656,6 +751,12 @@ class EventTimeWindows implements WindowOperator {
     }
     r.end();
     expectState(ended === 0 || (nWins === 0 && nPurged === 0), 'ended stream with open windows');
+    if (keep !== undefined) {
+      // Merging: the keyed operator restores each key group once, before any row, so its keys are new here.
+      expectState(s.keys !== 'string', 'merging needs numeric keys');
+      for (const win of wins) expectState(keep(win.key), `key ${win.key} is not of this key group`);
+      for (const k of purged.keys()) expectState(keep(k), `key ${k} is not of this key group`);
+    }
     // Sessions of a key must not overlap; grid windows must be unique.
     const byKey = new Map<number, Win[]>();
     for (const win of wins) {
@@ -671,11 +772,11 @@ class EventTimeWindows implements WindowOperator {
       }
     }
     // Valid: install.
-    this.keyMap.load(names);
+    if (keep === undefined) this.keyMap.load(names);
     this.ended = ended === 1;
-    this.rowsSeen = rowsSeen;
-    this.maxTs = maxTs;
-    this.late = late;
+    this.rowsSeen = Math.max(rowsSeen, this.rowsSeen);
+    this.maxTs = Math.max(maxTs, this.maxTs);
+    this.late += late;
     for (const [k, list] of byKey) {
       if (s.kind !== 'session') {
         for (const win of list) {
@@ -731,7 +832,7 @@ export async function createWindows<const S extends WindowSpec>(spec: S): Promis
 }
 
 /** The input form of a normalized window spec (fields of other kinds dropped). */
-function inputForm(raw: Record<string, unknown>): Record<string, unknown> {
+export function inputForm(raw: Record<string, unknown>): Record<string, unknown> {
   const copy = { ...raw };
   if (raw.kind === 'tumbling') {
     delete copy.step;

@@ -1,0 +1,136 @@
+// Rolling by duration behind the GroupOperator interface: one
+// DurationRolling (one WASM instance holding every key's window, see
+// assembly/kernels/timeroll.ts) per worker, never one per key. A key group's
+// snapshot is the operator's snapshot restricted to the group's keys;
+// restoring merges a group's keys into the instance.
+import { SnapshotError } from '../errors.js';
+import { CheckpointError } from '../scheduler/errors.js';
+import { keyGroupOf } from '../scheduler/hash.js';
+import type { GroupOperator, RowsPart } from '../scheduler/operator.js';
+import { createDurationRolling, type DurationRolling } from '../time/rolling.js';
+import { decodeTimeSnapshot, KIND_ROLLING } from '../time/snapshot.js';
+import { normalizeDurationRolling, sameNormalized } from '../time/spec.js';
+import { durationSpecOf, type NormalizedTimeRollingOperatorSpec } from './spec.js';
+
+/** Creates the duration-rolling operator of a worker owning key groups [owned[0], owned[1]). */
+export async function createTimeRollingOperator(
+  spec: NormalizedTimeRollingOperatorSpec,
+  keyGroups: number,
+  owned: readonly [number, number] = [0, keyGroups],
+): Promise<TimeRollingOperator> {
+  return new TimeRollingOperator(await createDurationRolling(durationSpecOf(spec)), keyGroups, owned);
+}
+
+/** See the file comment. */
+export class TimeRollingOperator implements GroupOperator {
+  /** Key groups holding keys. */
+  private readonly held = new Set<number>();
+  private readonly changed = new Set<number>();
+  /** Key groups restored so far (each at most once, before any row). */
+  private readonly restored = new Set<number>();
+  private started = false;
+  // Scratch: the kept rows of a batch.
+  private ts = new Float64Array(0);
+  private vals = new Float64Array(0);
+  private ids = new Uint32Array(0);
+  private res = new Float64Array(0);
+  private rowOf = new Int32Array(0);
+  private partEnd = new Int32Array(8);
+
+  constructor(
+    private readonly op: DurationRolling,
+    private readonly keyGroups: number,
+    private readonly owned: readonly [number, number],
+  ) {}
+
+  private owns(group: number): boolean {
+    return group >= this.owned[0] && group < this.owned[1];
+  }
+
+  process(values: Float64Array, keys: Uint32Array | undefined, out: Float64Array, times?: Float64Array): void {
+    this.processParts([{ values, keys, out, times }]);
+  }
+
+  processParts(parts: readonly RowsPart[]): void {
+    this.started = true;
+    let total = 0;
+    for (const p of parts) total += p.values.length;
+    if (this.ts.length < total) {
+      this.ts = new Float64Array(total);
+      this.vals = new Float64Array(total);
+      this.ids = new Uint32Array(total);
+      this.res = new Float64Array(total);
+      this.rowOf = new Int32Array(total);
+    }
+    // Gather the rows of owned key groups, in stream order: each key's rows stay in order.
+    let kept = 0;
+    let lastKey = -1;
+    let lastOwned = false;
+    if (this.partEnd.length < parts.length) this.partEnd = new Int32Array(2 * parts.length);
+    for (let k = 0; k < parts.length; k++) {
+      const { values, keys, times } = parts[k]!;
+      if (times === undefined || times.length !== values.length) throw new TypeError('rolling by duration needs one event time per row');
+      for (let i = 0; i < values.length; i++) {
+        const key = keys === undefined ? 0 : keys[i]!;
+        if (key !== lastKey) {
+          lastKey = key;
+          const group = keyGroupOf(key, this.keyGroups);
+          lastOwned = this.owns(group);
+          if (lastOwned) {
+            this.held.add(group);
+            this.changed.add(group);
+          }
+        }
+        if (!lastOwned) continue;
+        this.ts[kept] = times[i]!;
+        this.vals[kept] = values[i]!;
+        this.ids[kept] = key;
+        this.rowOf[kept++] = i;
+      }
+      this.partEnd[k] = kept;
+    }
+    if (kept === 0) return;
+    const res = this.res.subarray(0, kept);
+    this.op.pushIds(this.ts.subarray(0, kept), this.vals.subarray(0, kept), this.ids.subarray(0, kept), res);
+    let j = 0;
+    for (let k = 0; k < parts.length; k++) {
+      const { out } = parts[k]!;
+      for (const end = this.partEnd[k]!; j < end; j++) out[this.rowOf[j]!] = res[j]!;
+    }
+  }
+
+  changedGroups(): number[] {
+    const groups = [...this.changed].sort((a, b) => a - b);
+    this.changed.clear();
+    return groups;
+  }
+
+  snapshotGroup(group: number): Uint8Array | undefined {
+    if (!this.held.has(group)) return undefined;
+    return this.op.snapshot((key) => keyGroupOf(key, this.keyGroups) === group);
+  }
+
+  restoreGroup(group: number, bytes: Uint8Array): void {
+    const fail = (why: string): never => {
+      throw new CheckpointError('BAD_STATE', `checkpoint state of key group ${group} is invalid: ${why}`);
+    };
+    if (!this.owns(group)) fail(`key group ${group} is not one of this worker's (${this.owned[0]} to ${this.owned[1] - 1})`);
+    if (this.restored.has(group)) fail('restored twice');
+    if (this.started) fail('restored after rows were processed');
+    try {
+      const { spec: raw, state } = decodeTimeSnapshot(bytes, KIND_ROLLING);
+      const spec = normalizeDurationRolling(raw);
+      if (!sameNormalized(spec, this.op.spec)) fail(`it is of ${JSON.stringify(raw)}, the operator of ${JSON.stringify(this.op.spec)}`);
+      this.op.restoreState(state, (key) => keyGroupOf(key, this.keyGroups) === group);
+    } catch (error) {
+      if (error instanceof SnapshotError || error instanceof TypeError || error instanceof RangeError) fail(error.message);
+      throw error;
+    }
+    this.restored.add(group);
+    this.held.add(group);
+  }
+
+  trap(): void {
+    throw new Error('injected trap');
+  }
+}

@@ -1,0 +1,492 @@
+// The keyed operator (src/keyed/): every kind behind one GroupOperator
+// interface, run as one process or partitioned by key group (in process and
+// on the scheduler's workers), with per-key-group snapshots, restore and
+// rescale: always the same bits as the single operator.
+import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { createGroupOperator, moduleOf, normalizeOperatorSpec } from '../src/keyed/index.js';
+import type { NormalizedOperatorSpec } from '../src/keyed/spec.js';
+import { compiledModule } from '../src/engine.js';
+import { keyGroupRange } from '../src/scheduler/hash.js';
+import type { GroupOperator } from '../src/scheduler/operator.js';
+import { rollingByTime } from '../src/time/rolling.js';
+import type { ClosedSide, TimeOp } from '../src/types.js';
+import { arraySource, createJob, memoryCheckpointStore, memorySink, nodeWorkers } from './scheduler-helpers.js';
+
+type Num = number | string;
+const dec = (x: Num): number => (typeof x === 'number' ? x : Number(x));
+interface Data {
+  ts: number[];
+  v: Num[];
+  key?: number[];
+}
+const fx = JSON.parse(readFileSync(new URL('./fixtures/time-rolling.json', import.meta.url), 'utf8')) as {
+  unkeyed: Data;
+  keyed: Data;
+  cases: { op: TimeOp; window: string; closed: ClosedSide; minPeriods: number | null; keyed: boolean }[];
+};
+
+function specOf(c: (typeof fx.cases)[number]): NormalizedOperatorSpec {
+  return normalizeOperatorSpec({
+    kind: 'rolling',
+    op: c.op,
+    window: c.window,
+    closed: c.closed,
+    ...(c.minPeriods === null ? {} : { minPeriods: c.minPeriods }),
+    ...(c.op === 'quantile' ? { q: 0.25 } : {}),
+  });
+}
+
+function columns(keyed: boolean): { ts: Float64Array; v: Float64Array; keys: Uint32Array | undefined } {
+  const d = keyed ? fx.keyed : fx.unkeyed;
+  return { ts: Float64Array.from(d.ts), v: Float64Array.from(d.v.map(dec)), keys: keyed ? Uint32Array.from(d.key!) : undefined };
+}
+
+/** The single operator's results (rollingByTime), the reference. */
+async function single(c: (typeof fx.cases)[number]): Promise<Float64Array> {
+  const { ts, v, keys } = columns(c.keyed);
+  const spec = {
+    op: c.op,
+    window: c.window,
+    closed: c.closed,
+    keys: c.keyed ? ('number' as const) : ('none' as const),
+    ...(c.minPeriods === null ? {} : { minPeriods: c.minPeriods }),
+    ...(c.op === 'quantile' ? { q: 0.25 } : {}),
+  };
+  return rollingByTime(ts, v, spec, keys);
+}
+
+const KEY_GROUPS = 16;
+
+async function operators(spec: NormalizedOperatorSpec, workers: number): Promise<GroupOperator[]> {
+  const module = await compiledModule(moduleOf(spec));
+  return Promise.all(Array.from({ length: workers }, (_, w) => createGroupOperator(module, spec, KEY_GROUPS, keyGroupRange(w, KEY_GROUPS, workers))));
+}
+
+/** Every worker sees every batch (as the shared-memory scheduler does) and fills in its own rows. */
+function runAll(ops: GroupOperator[], ts: Float64Array, v: Float64Array, keys: Uint32Array | undefined, out: Float64Array, from: number, to: number, cuts: number[]): void {
+  const bounds = [from, ...cuts.filter((c) => c > from && c < to).sort((a, b) => a - b), to];
+  for (let i = 0; i + 1 < bounds.length; i++) {
+    const a = bounds[i]!, b = bounds[i + 1]!;
+    for (const op of ops) op.processParts([{ values: v.subarray(a, b), keys: keys?.subarray(a, b), times: ts.subarray(a, b), out: out.subarray(a, b) }]);
+  }
+}
+
+/** Snapshots every key group of `ops` and restores them into `workers` fresh operators (a rescale). */
+async function rescale(spec: NormalizedOperatorSpec, ops: GroupOperator[], workers: number): Promise<GroupOperator[]> {
+  const snaps = new Map<number, Uint8Array>();
+  for (const op of ops) for (let g = 0; g < KEY_GROUPS; g++) {
+    const bytes = op.snapshotGroup(g);
+    if (bytes !== undefined) snaps.set(g, bytes);
+  }
+  const fresh = await operators(spec, workers);
+  fresh.forEach((op, w) => {
+    const [lo, hi] = keyGroupRange(w, KEY_GROUPS, workers);
+    for (let g = lo; g < hi; g++) if (snaps.has(g)) op.restoreGroup(g, snaps.get(g)!);
+  });
+  return fresh;
+}
+
+const same = (a: Float64Array, b: Float64Array): boolean => a.length === b.length && a.every((x, i) => Object.is(x, b[i]));
+
+describe('keyed operator: rolling by duration', () => {
+  it('every pandas fixture case, partitioned over 1 to 4 workers by key group, gives the single operator\'s bits', async () => {
+    const failures: string[] = [];
+    for (const [n, c] of fx.cases.entries()) {
+      const expected = await single(c);
+      const { ts, v, keys } = columns(c.keyed);
+      const workers = 1 + (n % 4);
+      const out = new Float64Array(v.length).fill(-1);
+      runAll(await operators(specOf(c), workers), ts, v, keys, out, 0, v.length, [7, 100, 101, 250]);
+      if (!same(out, expected)) failures.push(`${JSON.stringify(c)} on ${workers} workers`);
+    }
+    expect(failures.slice(0, 5).join('\n')).toBe('');
+  });
+
+  it('snapshot per key group, restore onto another number of workers, continue: same bits for any split (property)', async () => {
+    const keyedCases = fx.cases.filter((c) => c.keyed);
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 0, max: keyedCases.length - 1 }),
+        fc.integer({ min: 1, max: 4 }),
+        fc.integer({ min: 1, max: 4 }),
+        fc.array(fc.integer({ min: 1, max: 299 }), { maxLength: 6 }),
+        fc.integer({ min: 1, max: 299 }),
+        async (ci, before, after, cuts, at) => {
+          const c = keyedCases[ci]!;
+          const spec = specOf(c);
+          const expected = await single(c);
+          const { ts, v, keys } = columns(true);
+          const end = Math.min(300, v.length);
+          const out = new Float64Array(end).fill(-1);
+          const first = await operators(spec, before);
+          runAll(first, ts, v, keys, out, 0, at, cuts);
+          const second = await rescale(spec, first, after);
+          runAll(second, ts, v, keys, out, at, end, cuts);
+          expect(same(out, expected.subarray(0, end))).toBe(true);
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+
+  it('reports the key groups changed since the previous call', async () => {
+    const spec = normalizeOperatorSpec({ kind: 'rolling', op: 'sum', window: '1s' });
+    const [op] = await operators(spec, 1);
+    const keys = new Uint32Array([1, 2, 1]);
+    op!.processParts([{ values: new Float64Array([1, 2, 3]), keys, times: new Float64Array([0, 1, 2]), out: new Float64Array(3) }]);
+    const { keyGroupOf } = await import('../src/scheduler/hash.js');
+    expect(op!.changedGroups()).toEqual([...new Set([keyGroupOf(1, KEY_GROUPS), keyGroupOf(2, KEY_GROUPS)])].sort((a, b) => a - b));
+    expect(op!.changedGroups()).toEqual([]);
+  });
+
+  it('refuses a key group state of another spec, of another group, or restored twice', async () => {
+    const spec = normalizeOperatorSpec({ kind: 'rolling', op: 'sum', window: '1s' });
+    const [op] = await operators(spec, 1);
+    op!.processParts([{ values: new Float64Array([1]), keys: new Uint32Array([5]), times: new Float64Array([0]), out: new Float64Array(1) }]);
+    const { keyGroupOf } = await import('../src/scheduler/hash.js');
+    const g = keyGroupOf(5, KEY_GROUPS);
+    const bytes = op!.snapshotGroup(g)!;
+    const [other] = await operators(normalizeOperatorSpec({ kind: 'rolling', op: 'mean', window: '1s' }), 1);
+    expect(() => other!.restoreGroup(g, bytes)).toThrow(/checkpoint state of key group \d+ is invalid: it is of/);
+    const [fresh] = await operators(spec, 1);
+    expect(() => fresh!.restoreGroup((g + 1) % KEY_GROUPS, bytes)).toThrow(`checkpoint state of key group ${(g + 1) % KEY_GROUPS} is invalid: snapshot state is inconsistent: key 5 is not of this key group`);
+    fresh!.restoreGroup(g, bytes);
+    expect(() => fresh!.restoreGroup(g, bytes)).toThrow(`checkpoint state of key group ${g} is invalid: restored twice`);
+  });
+});
+
+describe('keyed operator: memory', () => {
+  it('regression: 100 000 keys of mean window 100 took 219 MB of slab (doubled on growth); in fixed chunks they fit in < 200 MB', async () => {
+    const spec = normalizeOperatorSpec({ op: 'mean', window: 100 });
+    const before = process.memoryUsage().arrayBuffers;
+    const [op] = await operators(spec, 1);
+    const n = 100_000;
+    const keys = new Uint32Array(n);
+    for (let i = 0; i < n; i++) keys[i] = i * 7919;
+    const values = new Float64Array(n).fill(1);
+    op!.processParts([{ values, keys, out: values }]);
+    expect((op as unknown as { keys: number }).keys).toBe(n);
+    const grown = process.memoryUsage().arrayBuffers - before;
+    expect(grown).toBeLessThan(200 * 2 ** 20);
+    expect(grown).toBeGreaterThan(n * 1672);
+  });
+});
+
+describe('scheduler: rolling by duration on workers', () => {
+  it('the time-rolling fixtures through the scheduler at 1 to 4 workers give the single operator\'s bytes', async () => {
+    for (const [n, c] of fx.cases.filter((x) => x.keyed && ['mean', 'median', 'var', 'first'].includes(x.op)).slice(0, 8).entries()) {
+      const expected = await single(c);
+      const { ts, v, keys } = columns(true);
+      const sink = memorySink();
+      const job = await createJob({ adapter: nodeWorkers(), operator: specOf(c), keyed: true, workers: 1 + (n % 4), keyGroups: 16, sink });
+      await job.run(arraySource(v, { keys, times: ts, batchRows: 37 }));
+      expect(same(sink.committed(), expected), JSON.stringify(c)).toBe(true);
+    }
+  });
+
+  it('resumes from a checkpoint on another number of workers, and survives a killed worker: same bytes', async () => {
+    const c = fx.cases.find((x) => x.keyed && x.op === 'std')!;
+    const expected = await single(c);
+    const { ts, v, keys } = columns(true);
+    const store = memoryCheckpointStore();
+    const half = 150;
+    const first = await createJob({ adapter: nodeWorkers(), operator: specOf(c), keyed: true, workers: 3, keyGroups: 16, sink: memorySink(), checkpoints: { store, everyRows: 50, everyMs: Infinity } });
+    for (let a = 0; a < half; a += 25) await first.push({ values: v.slice(a, a + 25), keys: keys!.slice(a, a + 25), times: ts.slice(a, a + 25) });
+    await first.finish();
+    const sink = memorySink();
+    const second = await createJob({
+      adapter: nodeWorkers(),
+      operator: specOf(c),
+      keyed: true,
+      workers: 2,
+      keyGroups: 16,
+      sink,
+      resume: true,
+      checkpoints: { store, everyRows: 40, everyMs: Infinity },
+      faults: [{ afterBatch: 3, worker: 1, kind: 'terminate' }],
+      restart: { initialDelayMs: 0 },
+    });
+    expect(second.offset).toBe(half);
+    await second.run(arraySource(v, { keys, times: ts, batchRows: 20 }));
+    expect(same(sink.committed(), expected.subarray(half))).toBe(true);
+  });
+
+  it('refuses maxOutOfOrderness in a rolling operator spec, saying to order the rows first', async () => {
+    await expect(createJob({ adapter: nodeWorkers(), operator: { kind: 'rolling', op: 'sum', window: '1s', maxOutOfOrderness: '1s' }, workers: 1, sink: memorySink() })).rejects.toThrow(
+      "operator.maxOutOfOrderness must be 0: the keyed operator takes each key's rows in time order (put them in order before the job, as run --workers does)",
+    );
+  });
+
+  it('refuses batches without times for an event-time operator, and times for a kernel', async () => {
+    const timed = await createJob({ adapter: nodeWorkers(), operator: { kind: 'rolling', op: 'sum', window: '1s' }, workers: 1, sink: memorySink() });
+    await expect(timed.push({ values: new Float64Array([1]) })).rejects.toThrow('batch.times must be a Float64Array: the operator runs on event time, got undefined');
+    await timed.abort();
+    const kernel = await createJob({ adapter: nodeWorkers(), operator: { op: 'sum', window: 2 }, workers: 1, sink: memorySink() });
+    await expect(kernel.push({ values: new Float64Array([1]), times: new Float64Array([0]) })).rejects.toThrow("batch.times is not allowed: the operator is not an event-time one (kind: 'rolling')");
+    await kernel.abort();
+  });
+});
+
+describe('keyed operator: tumbling, hopping and session windows', () => {
+  /** Rows of `keys` keys, time mostly rising with jitter up to `jitter` ms (disorder, late rows), NaN now and then. */
+  function rows(seed: number, n: number, keys: number, jitter: number): { ts: Float64Array; v: Float64Array; k: Uint32Array } {
+    let s = seed;
+    const next = (): number => {
+      s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+      return s / 4294967296;
+    };
+    const ts = new Float64Array(n), v = new Float64Array(n), k = new Uint32Array(n);
+    for (let i = 0; i < n; i++) {
+      ts[i] = i * 37 + Math.floor(next() * jitter);
+      v[i] = next() < 0.05 ? NaN : Math.round((next() - 0.5) * 1e4) / 8;
+      k[i] = Math.floor(next() * keys) * 977;
+    }
+    return { ts, v, k };
+  }
+
+  const SPECS = [
+    { kind: 'tumbling', op: 'sum', size: '1s' },
+    { kind: 'tumbling', op: 'median', size: 700, maxOutOfOrderness: 300, allowedLateness: 500 },
+    { kind: 'hopping', op: 'mean', size: 1500, step: 500, maxOutOfOrderness: 200, allowedLateness: 300 },
+    { kind: 'hopping', op: 'first', size: 1000, step: 250, offset: 100 },
+    { kind: 'session', op: 'max', gap: 200, maxOutOfOrderness: 150, allowedLateness: 400 },
+    { kind: 'session', op: 'std', gap: 120 },
+  ] as const;
+
+  /** Runs `rows` through `workers` partitioned operators in batches cut at `cuts`, rescaling to `after` workers at row `at`; merged output. */
+  async function partitioned(spec: (typeof SPECS)[number], keyed: boolean, data: ReturnType<typeof rows>, workers: number, after: number, at: number, cuts: number[]) {
+    const { keyedWindowSpec, mergeWindows, WindowsGroupOperator } = await import('../src/keyed/windows.js');
+    const normalized = keyedWindowSpec(spec, keyed);
+    const make = (w: number, n: number) => new WindowsGroupOperator(normalized, KEY_GROUPS, keyGroupRange(w, KEY_GROUPS, n));
+    let ops = Array.from({ length: workers }, (_, w) => make(w, workers));
+    const windows: unknown[] = [];
+    const late: unknown[] = [];
+    const emit = (outs: ReturnType<(typeof ops)[number]['flush']>[]): void => {
+      const m = mergeWindows(outs);
+      windows.push(...m.windows);
+      late.push(...m.late);
+    };
+    const n = data.ts.length;
+    const bounds = [...new Set([0, ...cuts.filter((c) => c > 0 && c < n), at, n])].sort((a, b) => a - b);
+    for (let i = 0; i + 1 < bounds.length; i++) {
+      const a = bounds[i]!, b = bounds[i + 1]!;
+      if (a === at && after !== workers) {
+        const snaps = new Map<number, Uint8Array>();
+        for (const op of ops) for (let g = 0; g < KEY_GROUPS; g++) {
+          const bytes = op.snapshotGroup(g);
+          if (bytes !== undefined) snaps.set(g, bytes);
+        }
+        ops = Array.from({ length: after }, (_, w) => make(w, after));
+        ops.forEach((op, w) => {
+          const [lo, hi] = keyGroupRange(w, KEY_GROUPS, after);
+          for (let g = lo; g < hi; g++) if (snaps.has(g)) op.restoreGroup(g, snaps.get(g)!);
+        });
+      }
+      emit(ops.map((op) => op.processRows(data.ts.subarray(a, b), data.v.subarray(a, b), keyed ? data.k.subarray(a, b) : undefined)));
+    }
+    emit(ops.map((op) => op.flush()));
+    return { windows, late };
+  }
+
+  it('partitioned by key group over 1 to 4 workers, any batch split, rescaled mid-stream: the single operator\'s windows and late rows, in its order (property)', async () => {
+    const { windowsByTime } = await import('../src/time/windows.js');
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 0, max: SPECS.length - 1 }),
+        fc.boolean(),
+        fc.integer({ min: 1, max: 4 }),
+        fc.integer({ min: 1, max: 4 }),
+        fc.integer({ min: 0, max: 400 }),
+        fc.array(fc.integer({ min: 1, max: 399 }), { maxLength: 5 }),
+        fc.integer({ min: 1, max: 1000 }),
+        async (si, keyed, workers, after, at, cuts, seed) => {
+          const spec = SPECS[si]!;
+          const data = rows(seed, 400, 7, 900);
+          const single = await windowsByTime(data.ts, data.v, { ...spec, keys: keyed ? 'number' : 'none' }, keyed ? data.k : undefined);
+          expect(single.windows.length).toBeGreaterThan(0);
+          const got = await partitioned(spec, keyed, data, workers, after, at, cuts);
+          expect(got.windows).toEqual(single.windows);
+          expect(got.late).toEqual(single.late);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it('on the scheduler at 1 to 4 workers, keyed or not: the single operator\'s windows and late rows', async () => {
+    const { windowsByTime } = await import('../src/time/windows.js');
+    for (const [n, spec] of SPECS.entries()) {
+      const keyed = n !== 3;
+      const data = rows(n + 1, 600, 9, 900);
+      const single = await windowsByTime(data.ts, data.v, { ...spec, keys: keyed ? 'number' : 'none' }, keyed ? data.k : undefined);
+      const sink = memorySink();
+      const job = await createJob({ adapter: nodeWorkers(), operator: spec, keyed, workers: 1 + (n % 4), keyGroups: 16, sink });
+      await job.run(arraySource(data.v, { ...(keyed ? { keys: data.k } : {}), times: data.ts, batchRows: 53 }));
+      expect(sink.committedWindows(), JSON.stringify(spec)).toEqual({ windows: single.windows, late: single.late });
+    }
+  });
+
+  it('resumes from a checkpoint on another number of workers, survives a killed worker, and emits the end-of-stream windows once', async () => {
+    const { windowsByTime } = await import('../src/time/windows.js');
+    const spec = SPECS[4];
+    const data = rows(99, 600, 9, 900);
+    const single = await windowsByTime(data.ts, data.v, { ...spec, keys: 'number' }, data.k);
+    // Incremental checkpoints too: the end-of-stream flush changes every group.
+    const store = memoryCheckpointStore({ keep: 6 });
+    const options = { adapter: nodeWorkers(), operator: spec, keyed: true, keyGroups: 16, restart: { initialDelayMs: 0 } };
+    const first = memorySink();
+    const a = await createJob({ ...options, workers: 3, sink: first, checkpoints: { store, everyRows: 100, everyMs: Infinity, fullEvery: 3 } });
+    for (let i = 0; i < 300; i += 30) await a.push({ values: data.v.slice(i, i + 30), keys: data.k.slice(i, i + 30), times: data.ts.slice(i, i + 30) });
+    await a.checkpoint();
+    await a.abort();
+    const second = memorySink();
+    const b = await createJob({ ...options, workers: 2, sink: second, resume: true, checkpoints: { store, everyRows: 70, everyMs: Infinity, fullEvery: 3 }, faults: [{ afterBatch: 4, worker: 1, kind: 'terminate' }] });
+    expect(b.offset).toBe(300);
+    await b.run(arraySource(data.v, { keys: data.k, times: data.ts, batchRows: 40 }));
+    expect(b.restarts).toBe(1);
+    const got = { windows: [...first.committedWindows().windows, ...second.committedWindows().windows], late: [...first.committedWindows().late, ...second.committedWindows().late] };
+    expect(got).toEqual({ windows: single.windows, late: single.late });
+    // Resumed after the end: nothing more.
+    const third = memorySink();
+    const c = await createJob({ ...options, workers: 4, sink: third, resume: true, checkpoints: { store, fullEvery: 3 } });
+    await c.run(arraySource(data.v, { keys: data.k, times: data.ts }));
+    expect(third.committedWindows()).toEqual({ windows: [], late: [] });
+  });
+
+  it('count windows: partitioned and rescaled, and on the scheduler at 1 to 3 workers: the single operator\'s windows, in its order', async () => {
+    const { createCountWindows } = await import('../src/time/count.js');
+    const COUNT = [{ op: 'mean', size: 5 }, { op: 'first', size: 4, step: 2 }, { op: 'median', size: 7, step: 3, minPeriods: 2 }] as const;
+    for (const [n, spec] of COUNT.entries()) {
+      const data = rows(n + 5, 500, 11, 0);
+      const single = await createCountWindows({ ...spec, keys: 'number' });
+      const expected = [...single.push(data.v, data.k).windows, ...single.flush().windows];
+      expect(expected.length).toBeGreaterThan(100);
+      const got = await partitioned(spec as never, true, data, 1 + n, 3 - n, 137, [50, 333]);
+      expect(got.windows, JSON.stringify(spec)).toEqual(expected);
+      const sink = memorySink();
+      const job = await createJob({ adapter: nodeWorkers(), operator: { kind: 'count', ...spec }, keyed: true, workers: 1 + n, keyGroups: 16, sink });
+      await job.run(arraySource(data.v, { keys: data.k, batchRows: 61 }));
+      expect(sink.committedWindows(), JSON.stringify(spec)).toEqual({ windows: expected, late: [] });
+    }
+  });
+
+  it('idleTimeoutMs (off by default): with no rows for that long, the watermark advances and the open windows fire', async () => {
+    const windowsAfterIdle = async (idleTimeoutMs?: number): Promise<number[][]> => {
+      const sink = memorySink();
+      const job = await createJob({
+        adapter: nodeWorkers(),
+        operator: { kind: 'tumbling', op: 'sum', size: '1s' },
+        keyed: true,
+        workers: 2,
+        sink,
+        heartbeat: { intervalMs: 20 },
+        ...(idleTimeoutMs !== undefined ? { idleTimeoutMs } : {}),
+      });
+      await job.push({ values: new Float64Array([1, 2, 3]), keys: new Uint32Array([1, 2, 1]), times: new Float64Array([100, 500, 900]) });
+      // Far longer than the timeout: the idle time adds up past the window's end (1000).
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      await job.checkpoint();
+      const got = sink.committedWindows().windows.map((w) => [w.key as number, w.start, w.end, w.value]);
+      await job.abort();
+      return got;
+    };
+    expect(await windowsAfterIdle()).toEqual([]);
+    expect(await windowsAfterIdle(50)).toEqual([
+      [1, 0, 1000, 4],
+      [2, 0, 1000, 2],
+    ]);
+  });
+
+  it('refuses a key group state of another group', async () => {
+    const { keyedWindowSpec, WindowsGroupOperator } = await import('../src/keyed/windows.js');
+    const { keyGroupOf } = await import('../src/scheduler/hash.js');
+    const spec = keyedWindowSpec({ kind: 'tumbling', op: 'sum', size: '1s' }, true);
+    const op = new WindowsGroupOperator(spec, KEY_GROUPS);
+    op.processRows(new Float64Array([0, 10]), new Float64Array([1, 2]), new Uint32Array([5, 5]));
+    const g = keyGroupOf(5, KEY_GROUPS);
+    // Every group: each one's snapshot carries the watermark, which every row moves.
+    expect(op.changedGroups()).toEqual(Array.from({ length: KEY_GROUPS }, (_, i) => i));
+    expect(op.changedGroups()).toEqual([]);
+    const other = (g + 1) % KEY_GROUPS;
+    expect(() => new WindowsGroupOperator(spec, KEY_GROUPS).restoreGroup(other, op.snapshotGroup(g)!)).toThrow(
+      `checkpoint state of key group ${other} is invalid: snapshot state is inconsistent: key 5 is not of this key group`,
+    );
+  });
+});
+
+describe('incremental checkpoints', () => {
+  /** Rows where, after the first 2 000, only keys 0 to 9 of 2 000 move. */
+  function hotKeys(n: number): { values: Float64Array; keys: Uint32Array } {
+    const values = new Float64Array(n), keys = new Uint32Array(n);
+    for (let i = 0; i < n; i++) {
+      keys[i] = i < 2000 ? i : i % 10;
+      values[i] = (i * 7919) % 1000;
+    }
+    return { values, keys };
+  }
+
+  it('write only the key groups changed since the previous checkpoint, chained to a full one every fullEvery; resuming from a delta on another worker count gives the same bytes', async () => {
+    const { decodeCheckpoint } = await import('./scheduler-helpers.js');
+    const { values, keys } = hotKeys(6000);
+    const spec = { op: 'median', window: 50 } as const;
+    const all = memorySink();
+    const reference = await createJob({ adapter: nodeWorkers(), operator: spec, keyed: true, workers: 1, sink: all });
+    await reference.run(arraySource(values, { keys }));
+    const store = memoryCheckpointStore({ keep: 10 });
+    const first = await createJob({ adapter: nodeWorkers(), operator: spec, keyed: true, workers: 3, sink: memorySink(), checkpoints: { store, everyMs: Infinity, fullEvery: 4 } });
+    // A checkpoint every 500 rows: 1 full, 3 deltas, 1 full, 3 deltas.
+    for (let i = 0; i < 4000; i += 500) {
+      await first.push({ values: values.slice(i, i + 500), keys: keys.slice(i, i + 500) });
+      await first.checkpoint();
+    }
+    await first.abort();
+    const stored = await Promise.all((await store.list()).map(async (id) => decodeCheckpoint(await store.read(id))));
+    expect(stored.map((c) => [c.id, c.offset, c.base])).toEqual([
+      [8, 4000, 7], [7, 3500, 6], [6, 3000, 5], [5, 2500, undefined], [4, 2000, 3], [3, 1500, 2], [2, 1000, 1], [1, 500, undefined],
+    ]);
+    // Keys 0 to 9 live in at most 10 of 128 groups: the deltas after the first 2 000 rows hold no more.
+    for (const d of stored.slice(0, 3)) expect(d.groups.size).toBeLessThanOrEqual(10);
+    expect(stored[3]!.groups.size).toBeGreaterThan(100);
+    const sink = memorySink();
+    const second = await createJob({ adapter: nodeWorkers(), operator: spec, keyed: true, workers: 2, sink, resume: true, checkpoints: { store, fullEvery: 4 } });
+    expect(second.offset).toBe(4000);
+    await second.run(arraySource(values, { keys }));
+    expect(same(sink.committed(), all.committed().subarray(4000))).toBe(true);
+  });
+
+  it('refuses a delta whose base is missing or corrupt, naming it (BROKEN_CHAIN), and falls back to an older checkpoint', async () => {
+    const { latestCheckpoint } = await import('./scheduler-helpers.js');
+    const { values, keys } = hotKeys(3000);
+    const store = memoryCheckpointStore({ keep: 10 });
+    const job = await createJob({ adapter: nodeWorkers(), operator: { op: 'sum', window: 5 }, keyed: true, workers: 2, sink: memorySink(), checkpoints: { store, everyMs: Infinity, fullEvery: 3 } });
+    for (let i = 0; i < 3000; i += 1000) {
+      await job.push({ values: values.slice(i, i + 1000), keys: keys.slice(i, i + 1000) });
+      await job.checkpoint();
+    }
+    await job.abort();
+    expect(await store.list()).toEqual([3, 2, 1]); // 1 full, 2 and 3 deltas
+    const corrupt = {
+      list: () => store.list(),
+      read: async (id: number) => {
+        const bytes = (await store.read(id)).slice();
+        if (id === 2) bytes[bytes.length - 9]! ^= 1;
+        return bytes;
+      },
+    };
+    const a = await latestCheckpoint(corrupt);
+    expect(a.checkpoint?.id).toBe(1);
+    expect(a.refused.map((r) => [r.id, (r.error as { code?: string }).code, r.error.message.replace(/ \(stored.*$/, '')])).toEqual([
+      [3, 'BROKEN_CHAIN', 'incremental checkpoint 3 needs checkpoint 2, which is refused: checksum mismatch: checkpoint is corrupt'],
+      [2, 'CHECKSUM_MISMATCH', 'checksum mismatch: checkpoint is corrupt'],
+    ]);
+    const missing = { list: async () => [3, 2], read: (id: number) => store.read(id) };
+    const b = await latestCheckpoint(missing);
+    expect(b.checkpoint).toBeUndefined();
+    expect(b.refused.map((r) => r.error.message)).toEqual([
+      'incremental checkpoint 3 needs checkpoint 1, which the store no longer holds (keep at least checkpoints.fullEvery checkpoints)',
+      'incremental checkpoint 2 needs checkpoint 1, which the store no longer holds (keep at least checkpoints.fullEvery checkpoints)',
+    ]);
+  });
+});
