@@ -4,7 +4,7 @@
 import { buildHash, KernelInstance, STATUS_OK, STATUS_OUT_OF_MEMORY } from './engine.js';
 import { SnapshotError } from './errors.js';
 import { decodeSnapshot, encodeSnapshot } from './snapshot.js';
-import { normalizeSpec, planFor, specForPlan, type KernelPlan } from './spec.js';
+import { normalizeSpec, planFor, sameSpec, specForPlan, type KernelPlan } from './spec.js';
 import type { Kernel, KernelSpec, NormalizedSpec } from './types.js';
 import { describe } from './validation.js';
 
@@ -129,13 +129,6 @@ export async function createKernel(spec: KernelSpec): Promise<Kernel> {
   const normalized = normalizeSpec(spec);
   const plan = planFor(normalized);
   return new WasmKernel(normalized, plan, await KernelInstance.create(plan));
-}
-
-function sameSpec(a: NormalizedSpec, b: NormalizedSpec): boolean {
-  const fieldsA: Record<string, unknown> = { ...a };
-  const fieldsB: Record<string, unknown> = { ...b };
-  const keys = new Set([...Object.keys(fieldsA), ...Object.keys(fieldsB)]);
-  return [...keys].every((k) => Object.is(fieldsA[k], fieldsB[k]));
 }
 
 function describeSpec(spec: NormalizedSpec): string {

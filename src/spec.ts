@@ -168,6 +168,11 @@ function normalizeEwm(spec: Record<string, unknown>): NormalizedSpec {
 
 /** Same normalized spec: the same fields, each Object.is-equal. */
 export function sameSpec(a: NormalizedSpec, b: NormalizedSpec): boolean {
+  return sameFields(a, b);
+}
+
+/** Whether two normalized specs of any kind have the same fields, each Object.is-equal. */
+export function sameFields(a: object, b: object): boolean {
   return differingField(a, b) === undefined;
 }
 

@@ -3,13 +3,12 @@
 // assembly/kernels/timeroll.ts) per worker, never one per key. A key group's
 // snapshot is the operator's snapshot restricted to the group's keys;
 // restoring merges a group's keys into the instance.
-import { SnapshotError } from '../errors.js';
-import { CheckpointError } from '../scheduler/errors.js';
 import { keyGroupOf } from '../scheduler/hash.js';
 import type { GroupOperator, RowsPart } from '../scheduler/operator.js';
 import { createDurationRolling, type DurationRolling } from '../time/rolling.js';
 import { decodeTimeSnapshot, KIND_ROLLING } from '../time/snapshot.js';
 import { normalizeDurationRolling, sameNormalized } from '../time/spec.js';
+import { restoreGroupState } from './restore.js';
 import { durationSpecOf, type NormalizedTimeRollingOperatorSpec } from './spec.js';
 
 /** Creates the duration-rolling operator of a worker owning key groups [owned[0], owned[1]). */
@@ -111,22 +110,12 @@ export class TimeRollingOperator implements GroupOperator {
   }
 
   restoreGroup(group: number, bytes: Uint8Array): void {
-    const fail = (why: string): never => {
-      throw new CheckpointError('BAD_STATE', `checkpoint state of key group ${group} is invalid: ${why}`);
-    };
-    if (!this.owns(group)) fail(`key group ${group} is not one of this worker's (${this.owned[0]} to ${this.owned[1] - 1})`);
-    if (this.restored.has(group)) fail('restored twice');
-    if (this.started) fail('restored after rows were processed');
-    try {
+    restoreGroupState(group, this.owned, this.restored, this.started, (fail) => {
       const { spec: raw, state } = decodeTimeSnapshot(bytes, KIND_ROLLING);
       const spec = normalizeDurationRolling(raw);
       if (!sameNormalized(spec, this.op.spec)) fail(`it is of ${JSON.stringify(raw)}, the operator of ${JSON.stringify(this.op.spec)}`);
       this.op.restoreState(state, (key) => keyGroupOf(key, this.keyGroups) === group);
-    } catch (error) {
-      if (error instanceof SnapshotError || error instanceof TypeError || error instanceof RangeError) fail(error.message);
-      throw error;
-    }
-    this.restored.add(group);
+    });
     this.held.add(group);
   }
 

@@ -15,14 +15,13 @@
 // gives the single operator's order, for any number of workers and any batch
 // split. Count windows have no watermark, but row numbers order `first` and
 // `last`, so their workers also see every row.
-import { SnapshotError } from '../errors.js';
-import { CheckpointError } from '../scheduler/errors.js';
 import { keyGroupOf } from '../scheduler/hash.js';
 import type { GroupOperator, RowsPart } from '../scheduler/operator.js';
 import { CountWindows } from '../time/count.js';
 import { decodeTimeSnapshot, KIND_COUNT, KIND_WINDOWS } from '../time/snapshot.js';
 import { normalizeCountWindowSpec, normalizeWindowSpec, sameNormalized } from '../time/spec.js';
 import { EventTimeWindows } from '../time/windows.js';
+import { restoreGroupState } from './restore.js';
 import type { LateRow, NormalizedCountWindowSpec, NormalizedWindowSpec, WindowOutput, WindowResult } from '../types.js';
 
 /** A window result with the row (stream row number) and phase that emitted it; see the file comment. */
@@ -172,23 +171,13 @@ export class WindowsGroupOperator implements GroupOperator {
   }
 
   restoreGroup(group: number, bytes: Uint8Array): void {
-    const fail = (why: string): never => {
-      throw new CheckpointError('BAD_STATE', `checkpoint state of key group ${group} is invalid: ${why}`);
-    };
-    if (!this.owns(group)) fail(`key group ${group} is not one of this worker's (${this.owned[0]} to ${this.owned[1] - 1})`);
-    if (this.restored.has(group)) fail('restored twice');
-    if (this.started) fail('restored after rows were processed');
-    try {
+    restoreGroupState(group, this.owned, this.restored, this.started, (fail) => {
       const { spec: raw, state } = decodeTimeSnapshot(bytes, this.kind);
       if (!sameNormalized(raw, this.op.spec)) fail(`it is of ${JSON.stringify(raw)}, the operator of ${JSON.stringify(this.op.spec)}`);
       this.op.restoreState(state, (key) => keyGroupOf(key, this.keyGroups) === group);
-    } catch (error) {
-      if (error instanceof SnapshotError || error instanceof TypeError || error instanceof RangeError) fail(error.message);
-      throw error;
-    }
+    });
     this.rows = this.op.rowCount;
     this.rowsAtCall = this.rows;
-    this.restored.add(group);
   }
 }
 

@@ -10,7 +10,7 @@ import type {
   TimeOp,
   WindowSpec,
 } from '../types.js';
-import { unsignedFields } from '../spec.js';
+import { sameFields, unsignedFields } from '../spec.js';
 import { checkFields, describe } from '../validation.js';
 import { parseDuration, parseDurationOrInfinity } from './duration.js';
 
@@ -202,8 +202,7 @@ export function normalizeCountWindowSpec(spec: unknown): NormalizedCountWindowSp
 
 /** Same normalized spec (every field Object.is-equal). */
 export function sameNormalized(a: object, b: object): boolean {
-  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
-  return [...keys].every((k) => Object.is((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+  return sameFields(a, b);
 }
 
 export type { CountWindowSpec, DurationRollingSpec, WindowSpec };
