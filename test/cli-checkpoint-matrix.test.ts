@@ -5,8 +5,8 @@
 // checkpoint, with rows past the second one already in the output file; the
 // same command then resumes (on another worker count where the checkpoint
 // allows: 2 → 3, 3 → 2) and the output file must equal, byte for byte, that
-// of an uninterrupted run. The time-window ops (TIME_OPS, over a 50 ms window;
-// in process only: --workers > 1 refuses time windows) get the same.
+// of an uninterrupted run. The time-window ops (TIME_OPS, over a 50 ms window)
+// get the same: in process (1 → 1) and on workers (2 → 3, 3 → 2).
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -126,8 +126,8 @@ describe(`run --checkpoint, SIGKILL, resume: ${SPECS.length} specs × --workers 
   cells(SPECS, WORKERS, '');
 });
 
-describe(`run --checkpoint over a time window, SIGKILL, resume: ${TIME_SPECS.length} ops`, () => {
-  cells(TIME_SPECS, [[1, 1]], 'time ');
+describe(`run --checkpoint over a time window, SIGKILL, resume: ${TIME_SPECS.length} ops × --workers ${WORKERS.map(([a, b]) => `${a}→${b}`).join(', ')}`, () => {
+  cells(TIME_SPECS, WORKERS, 'time ');
 });
 
 describe('ewm with workers', () => {

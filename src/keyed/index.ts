@@ -5,7 +5,7 @@ import { createKernelOperator, type GroupOperator } from '../scheduler/operator.
 import type { NormalizedSpecOfRows } from './spec.js';
 import { createTimeRollingOperator } from './time-rolling.js';
 
-export { isTimeSpec, isWindowSpec, moduleOf, normalizeOperatorSpec, sameOperatorSpec } from './spec.js';
+export { isTimeSpec, isWindowSpec, moduleOf, normalizeOperatorSpec, OPERATOR_KINDS, sameOperatorSpec } from './spec.js';
 export type { NormalizedOperatorSpec, NormalizedTimeRollingOperatorSpec, NormalizedWindowOperatorSpec, OperatorSpec, TimeRollingOperatorSpec, WindowOperatorSpec } from './spec.js';
 export { mergeWindows, WindowsGroupOperator, type TaggedWindow, type WindowsOutput } from './windows.js';
 

@@ -50,6 +50,9 @@ export type NormalizedSpecOfRows = NormalizedSpec | NormalizedTimeRollingOperato
 
 const WINDOW_KINDS = ['tumbling', 'hopping', 'session'];
 
+/** Every `kind` of an event-time or window operator (a spec without `kind` is a count kernel). */
+export const OPERATOR_KINDS = ['rolling', ...WINDOW_KINDS, 'count'] as const;
+
 /** Whether a normalized spec is an event-time one (rows carry times). */
 export function isTimeSpec(spec: NormalizedOperatorSpec): boolean {
   const kind = (spec as { kind?: unknown }).kind;
