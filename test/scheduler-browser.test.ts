@@ -13,11 +13,13 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OPERATOR_KINDS } from '../src/keyed/spec.js';
 import { EWM_DECAY_FIELDS, KERNEL_OPS } from '../src/spec.js';
+import { TIME_OPS } from '../src/time/spec.js';
 // @ts-expect-error: plain ESM without types, shared with the page
 import { makeData } from './browser/data.js';
 // @ts-expect-error: plain ESM without types, shared with the page
-import { matrixSpecs, specLabel } from './browser/matrix.js';
+import { kindSpecs, matrixSpecs, specLabel } from './browser/matrix.js';
 import { reference } from './scheduler-helpers.js';
 
 const ROOT = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -122,6 +124,12 @@ async function scenario<T>(name: string, ...args: unknown[]): Promise<T> {
 }
 
 const SPEC = { op: 'median', window: 16 } as const;
+/**
+ * Workers when checkpointed → on resume for the operator kinds: the rotation
+ * of checkpoint-matrix.test.ts, one pair per spec (each kind gets every pair),
+ * on the IndexedDB store only, to keep the browser time down.
+ */
+const KIND_ROTATION: [number, number][] = [[1, 2], [2, 3], [3, 4], [4, 1], [2, 1]];
 let failureFree: RunSummary | undefined;
 let nodeBytes: string | undefined;
 
@@ -228,6 +236,15 @@ describe('scheduler in headless Chromium (Web Workers, IndexedDB)', () => {
     expect(cells.filter((c) => c.offset !== 500 || c.refused.length > 0 || !c.equal)).toEqual([]);
     expect(pageErrors).toEqual([]);
   }, 180_000);
+
+  it(`resumes every operator kind's checkpoint from IndexedDB on another worker count (${OPERATOR_KINDS.join(', ')} × TIME_OPS, workers ${KIND_ROTATION.map(([a, b]) => `${a}→${b}`).join(' | ')} rotated)`, async () => {
+    const cells = await scenario<{ spec: string; before: number; after: number; offset: number; refused: string[]; windows: number | null; difference: string | null }[]>('kindMatrix', KIND_ROTATION);
+    // The page generates the specs from the lists of dist/; the same lists here.
+    const specs = kindSpecs(OPERATOR_KINDS, TIME_OPS) as object[];
+    expect(cells.map((c) => `${c.spec} ${c.before}→${c.after}`)).toEqual(specs.map((s, i) => `${specLabel(s) as string} ${KIND_ROTATION[i % KIND_ROTATION.length]!.join('→')}`));
+    expect(cells.filter((c) => c.offset !== 500 || c.refused.length > 0 || c.difference !== null || c.windows === 0)).toEqual([]);
+    expect(pageErrors).toEqual([]);
+  }, 120_000);
 
   it('resumes after a page reload from IndexedDB, past a corrupted newest checkpoint, on 3 workers', async () => {
     const p1 = await scenario<{ rows: number; lastCheckpointId: number; ids: number[]; offsets: number[] }>('idbPhase1', 17_000);

@@ -15,8 +15,10 @@ import {
 import { indexedDBCheckpointStore, webWorkers } from '/dist/src/scheduler/browser.js';
 import { createKernel } from '/dist/src/kernel.js';
 import { EWM_DECAY_FIELDS, KERNEL_OPS } from '/dist/src/spec.js';
-import { makeData } from './data.js';
-import { matrixSpecs, specLabel } from './matrix.js';
+import { OPERATOR_KINDS } from '/dist/src/keyed/spec.js';
+import { TIME_OPS } from '/dist/src/time/spec.js';
+import { makeData, prng } from './data.js';
+import { kindSpecs, matrixSpecs, specLabel } from './matrix.js';
 
 /** The single-thread result in the page: one kernel per key, fed its rows in order. */
 async function reference(spec, values, keys) {
@@ -202,11 +204,11 @@ async function rawRecord(name, id, change) {
 const IDB_SPEC = { op: 'mean', window: 50 };
 const IDB_DATA = { seed: 7, n: 24_000, distinct: 25 };
 
-/** Pushes rows [from, to) of the data in batches of 100. */
-async function pushRows(job, values, keys, from, to) {
+/** Pushes rows [from, to) of `data` (its columns: values, keys, maybe times) in batches of 100. */
+async function pushRows(job, data, from, to) {
   for (let a = from; a < to; a += 100) {
     const end = Math.min(a + 100, to);
-    await job.push({ values: values.slice(a, end), keys: keys.slice(a, end) });
+    await job.push(Object.fromEntries(Object.entries(data).map(([column, array]) => [column, array.slice(a, end)])));
   }
 }
 
@@ -219,6 +221,83 @@ async function copyStore(saved, name) {
 }
 
 const MATRIX = { seed: 11, rows: 1200, distinct: 11, checkpointAt: 500, stopAt: 800 };
+const ONLY_EXPLICIT = { everyRows: Infinity, everyMs: Infinity };
+const sourceOf = ({ values, ...columns }) => arraySource(values, { ...columns, batchRows: 100 });
+
+/**
+ * One cell of the checkpoint matrix: a job of `spec` on `before` workers,
+ * checkpointed at MATRIX.checkpointAt into IndexedDB, stopped (aborted) with
+ * rows written up to MATRIX.stopAt; a new job on `after` workers resumes from
+ * a copy of the database and runs to the end. Returns both jobs' sinks.
+ */
+async function stopAndResume(adapter, spec, data, before, after) {
+  const name = 'sk-matrix';
+  await clearDatabase(name);
+  const store = indexedDBCheckpointStore(name, { keep: 3 });
+  const head = memorySink();
+  const stopped = await createJob({ adapter, operator: spec, keyed: true, workers: before, sink: head, checkpoints: { store, ...ONLY_EXPLICIT } });
+  await pushRows(stopped, data, 0, MATRIX.checkpointAt);
+  await stopped.checkpoint();
+  await pushRows(stopped, data, MATRIX.checkpointAt, MATRIX.stopAt);
+  await stopped.abort();
+  const saved = [];
+  for (const id of await store.list()) saved.push([id, await store.read(id)]);
+  store.close();
+  const copy = await copyStore(saved, `${name}-resume`);
+  const tail = memorySink();
+  const job = await createJob({ adapter, operator: spec, keyed: true, workers: after, sink: tail, checkpoints: { store: copy, ...ONLY_EXPLICIT }, resume: true });
+  const offset = job.offset;
+  const refused = job.refused.map((r) => r.error.message);
+  await job.run(sourceOf(data));
+  copy.close();
+  return { head, tail, offset, refused };
+}
+
+/** `head`'s committed results followed by `tail`'s: one per row. */
+function joinedRows(head, tail) {
+  const out = new Float64Array(head.committed().length + tail.committed().length);
+  out.set(head.committed());
+  out.set(tail.committed(), head.committed().length);
+  return out;
+}
+
+/** `head`'s committed window records and late rows followed by `tail`'s. */
+function joinedWindows(head, tail) {
+  const [a, b] = [head.committedWindows(), tail.committedWindows()];
+  return { windows: [...a.windows, ...b.windows], late: [...a.late, ...b.late] };
+}
+
+/** Where two window outputs first differ ('windows.3.value: 1 ≠ 2'), or undefined; numbers as toEqual compares them (Object.is: -0 ≠ 0, NaN = NaN). */
+function difference(a, b, at = '') {
+  if (typeof a === 'number' && typeof b === 'number') return Object.is(a, b) ? undefined : `${at}: ${a} ≠ ${b}`;
+  if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object') return a === b ? undefined : `${at}: ${String(a)} ≠ ${String(b)}`;
+  if (Array.isArray(a) && a.length !== b.length) return `${at}.length: ${a.length} ≠ ${b.length}`;
+  for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) {
+    const d = difference(a[k], b[k], at === '' ? k : `${at}.${k}`);
+    if (d !== undefined) return d;
+  }
+  return undefined;
+}
+
+/** Event times in ms for the operator kinds: in order, 0–3 ms apart (ties included), as in checkpoint-matrix.test.ts. */
+function eventTimes(seed, n) {
+  const rand = prng(seed);
+  const times = new Float64Array(n);
+  for (let i = 1; i < n; i++) times[i] = times[i - 1] + Math.floor(rand() * 4);
+  return times;
+}
+
+/** Whether an operator's rows carry times (every kind but count windows), and whether it emits window records (every kind but rolling). */
+const timed = (spec) => spec.kind !== 'count';
+const windowed = (spec) => spec.kind !== 'rolling';
+
+/** The failure-free run of `spec` on one worker: rows, or window records and late rows. */
+async function singleWorkerRun(adapter, spec, data) {
+  const sink = memorySink();
+  const job = await createJob({ adapter, operator: spec, keyed: true, workers: 1, sink });
+  await job.run(sourceOf(data));
+  return windowed(spec) ? sink.committedWindows() : sink.committed();
+}
 
 window.scenarios = {
   /**
@@ -229,43 +308,50 @@ window.scenarios = {
    * single-thread result.
    */
   async matrix() {
-    const { values, keys } = makeData(MATRIX.seed, MATRIX.rows, MATRIX.distinct);
+    const data = makeData(MATRIX.seed, MATRIX.rows, MATRIX.distinct);
     const adapter = webWorkers();
-    const only = { everyRows: Infinity, everyMs: Infinity };
     const cells = [];
     for (const spec of matrixSpecs(KERNEL_OPS, EWM_DECAY_FIELDS)) {
-      const expected = await reference(spec, values, keys);
+      const expected = await reference(spec, data.values, data.keys);
       for (const before of [1, 2, 3, 4]) {
         const after = (before % 4) + 1;
-        const name = 'sk-matrix';
-        await clearDatabase(name);
-        const store = indexedDBCheckpointStore(name, { keep: 3 });
-        const head = memorySink();
-        const stopped = await createJob({ adapter, operator: spec, keyed: true, workers: before, sink: head, checkpoints: { store, ...only } });
-        await pushRows(stopped, values, keys, 0, MATRIX.checkpointAt);
-        await stopped.checkpoint();
-        await pushRows(stopped, values, keys, MATRIX.checkpointAt, MATRIX.stopAt);
-        await stopped.abort();
-        const saved = [];
-        for (const id of await store.list()) saved.push([id, await store.read(id)]);
-        store.close();
-        const copy = await copyStore(saved, `${name}-resume`);
-        const tail = memorySink();
-        const job = await createJob({ adapter, operator: spec, keyed: true, workers: after, sink: tail, checkpoints: { store: copy, ...only }, resume: true });
-        const offset = job.offset;
-        const refused = job.refused.map((r) => r.error.message);
-        await job.run(arraySource(values, { keys, batchRows: 100 }));
-        copy.close();
-        const out = new Float64Array(MATRIX.rows);
-        out.set(head.committed());
-        out.set(tail.committed(), head.committed().length);
-        const committed = head.committed().length + tail.committed().length;
-        cells.push({ spec: specLabel(spec), before, after, offset, refused, equal: committed === MATRIX.rows && sameBytes(out, expected) });
+        const { head, tail, offset, refused } = await stopAndResume(adapter, spec, data, before, after);
+        const out = joinedRows(head, tail);
+        cells.push({ spec: specLabel(spec), before, after, offset, refused, equal: out.length === MATRIX.rows && sameBytes(out, expected) });
       }
     }
     return cells;
   },
 
+  /**
+   * The checkpoint matrix of the scheduler's operator kinds on IndexedDB:
+   * every kind of OPERATOR_KINDS × every op of TIME_OPS (from dist/), the
+   * rows with event times (but count windows'), each spec on the next pair
+   * of `rotation` (workers when checkpointed → on resume). Rolling is
+   * compared byte for byte, the window kinds' records and late rows as
+   * values; both against a failure-free single-worker run in the page.
+   */
+  async kindMatrix(rotation) {
+    const { values, keys } = makeData(MATRIX.seed, MATRIX.rows, MATRIX.distinct);
+    const times = eventTimes(MATRIX.seed, MATRIX.rows);
+    const adapter = webWorkers();
+    const cells = [];
+    for (const [i, spec] of kindSpecs(OPERATOR_KINDS, TIME_OPS).entries()) {
+      const [before, after] = rotation[i % rotation.length];
+      const data = timed(spec) ? { values, keys, times } : { values, keys };
+      const expected = await singleWorkerRun(adapter, spec, data);
+      const { head, tail, offset, refused } = await stopAndResume(adapter, spec, data, before, after);
+      const cell = { spec: specLabel(spec), before, after, offset, refused };
+      if (windowed(spec)) {
+        // A comparison of nothing passes: the count of windows is checked too.
+        cells.push({ ...cell, windows: expected.windows.length, difference: difference(joinedWindows(head, tail), expected) ?? null });
+      } else {
+        const out = joinedRows(head, tail);
+        cells.push({ ...cell, windows: null, difference: out.length === MATRIX.rows && sameBytes(out, expected) ? null : 'rows differ' });
+      }
+    }
+    return cells;
+  },
 
   /** A keyed job on 2 Web Workers vs the single-thread result, and parallelRolling. */
   async keyed() {
