@@ -130,6 +130,12 @@ const SPEC = { op: 'median', window: 16 } as const;
  * on the IndexedDB store only, to keep the browser time down.
  */
 const KIND_ROTATION: [number, number][] = [[1, 2], [2, 3], [3, 4], [4, 1], [2, 1]];
+/**
+ * The browser runs every spec of the operator kinds but each KIND_SKIP-th (in
+ * kind × op order: each kind drops other ops, every op runs in 3 or more
+ * kinds), to keep the added time ≤ ~40 s; Node's checkpoint matrix runs all.
+ */
+const KIND_SKIP = 3;
 let failureFree: RunSummary | undefined;
 let nodeBytes: string | undefined;
 
@@ -237,11 +243,12 @@ describe('scheduler in headless Chromium (Web Workers, IndexedDB)', () => {
     expect(pageErrors).toEqual([]);
   }, 180_000);
 
-  it(`resumes every operator kind's checkpoint from IndexedDB on another worker count (${OPERATOR_KINDS.join(', ')} × TIME_OPS, workers ${KIND_ROTATION.map(([a, b]) => `${a}→${b}`).join(' | ')} rotated)`, async () => {
-    const cells = await scenario<{ spec: string; before: number; after: number; offset: number; refused: string[]; windows: number | null; difference: string | null }[]>('kindMatrix', KIND_ROTATION);
+  it(`resumes every operator kind's checkpoint from IndexedDB on another worker count (${OPERATOR_KINDS.join(', ')} × TIME_OPS, workers ${KIND_ROTATION.map(([a, b]) => `${a}→${b}`).join(' | ')} rotated, 1 spec in ${KIND_SKIP} left out)`, async () => {
+    const cells = await scenario<{ spec: string; before: number; after: number; offset: number; refused: string[]; windows: number | null; difference: string | null }[]>('kindMatrix', KIND_ROTATION, KIND_SKIP);
     // The page generates the specs from the lists of dist/; the same lists here.
     const specs = kindSpecs(OPERATOR_KINDS, TIME_OPS) as object[];
-    expect(cells.map((c) => `${c.spec} ${c.before}→${c.after}`)).toEqual(specs.map((s, i) => `${specLabel(s) as string} ${KIND_ROTATION[i % KIND_ROTATION.length]!.join('→')}`));
+    const cellsOf = specs.flatMap((s, i) => (i % KIND_SKIP === KIND_SKIP - 1 ? [] : [`${specLabel(s) as string} ${KIND_ROTATION[i % KIND_ROTATION.length]!.join('→')}`]));
+    expect(cells.map((c) => `${c.spec} ${c.before}→${c.after}`)).toEqual(cellsOf);
     expect(cells.filter((c) => c.offset !== 500 || c.refused.length > 0 || c.difference !== null || c.windows === 0)).toEqual([]);
     expect(pageErrors).toEqual([]);
   }, 120_000);
