@@ -19,7 +19,9 @@ export interface RollingWindow {
 export interface PlainRollingSpec extends RollingWindow {
   /** The aggregate. */
   op: 'sum' | 'mean' | 'min' | 'max' | 'count' | 'median';
+  /** Only for `var` and `std`. */
   ddof?: never;
+  /** Only for `quantile`. */
   q?: never;
 }
 
@@ -32,6 +34,7 @@ export interface VarRollingSpec extends RollingWindow {
    * @default 1
    */
   ddof?: number;
+  /** Only for `quantile`. */
   q?: never;
 }
 
@@ -41,6 +44,7 @@ export interface QuantileRollingSpec extends RollingWindow {
   op: 'quantile';
   /** The quantile, in [0, 1], with pandas' linear interpolation. */
   q: number;
+  /** Only for `var` and `std`. */
   ddof?: never;
 }
 
@@ -100,10 +104,46 @@ export interface EwmOptions {
 
 /** The decay of an {@link EwmSpec}: exactly one of `alpha`, `span`, `halflife`, `com`. */
 export type EwmDecay =
-  | { /** Smoothing factor, in (0, 1]. */ alpha: number; span?: never; halflife?: never; com?: never }
-  | { /** Span, ≥ 1: alpha = 2 / (span + 1). */ span: number; alpha?: never; halflife?: never; com?: never }
-  | { /** Half-life in rows, > 0: alpha = 1 − exp(ln(0.5) / halflife). */ halflife: number; alpha?: never; span?: never; com?: never }
-  | { /** Center of mass, ≥ 0: alpha = 1 / (1 + com). */ com: number; alpha?: never; span?: never; halflife?: never };
+  | {
+      /** Smoothing factor, in (0, 1]. */
+      alpha: number;
+      /** Not with `alpha`: give exactly one decay. */
+      span?: never;
+      /** Not with `alpha`: give exactly one decay. */
+      halflife?: never;
+      /** Not with `alpha`: give exactly one decay. */
+      com?: never;
+    }
+  | {
+      /** Span, ≥ 1: alpha = 2 / (span + 1). */
+      span: number;
+      /** Not with `span`: give exactly one decay. */
+      alpha?: never;
+      /** Not with `span`: give exactly one decay. */
+      halflife?: never;
+      /** Not with `span`: give exactly one decay. */
+      com?: never;
+    }
+  | {
+      /** Half-life in rows, > 0: alpha = 1 − exp(ln(0.5) / halflife). */
+      halflife: number;
+      /** Not with `halflife`: give exactly one decay. */
+      alpha?: never;
+      /** Not with `halflife`: give exactly one decay. */
+      span?: never;
+      /** Not with `halflife`: give exactly one decay. */
+      com?: never;
+    }
+  | {
+      /** Center of mass, ≥ 0: alpha = 1 / (1 + com). */
+      com: number;
+      /** Not with `com`: give exactly one decay. */
+      alpha?: never;
+      /** Not with `com`: give exactly one decay. */
+      span?: never;
+      /** Not with `com`: give exactly one decay. */
+      halflife?: never;
+    };
 
 /**
  * An exponentially weighted mean, variance or standard deviation with
@@ -251,7 +291,8 @@ export type Duration = number | DurationText;
 
 /** A unit of a {@link DurationText}. */
 export type DurationUnit = 'ms' | 's' | 'm' | 'h' | 'd';
-type DurationPart = `${number}${DurationUnit}`;
+/** One `<number><unit>` part of a {@link DurationText}: `'5s'`, `'250ms'`. */
+export type DurationPart = `${number}${DurationUnit}`;
 /**
  * A duration as text, one to three `<number><unit>` parts (`'5s'`, `'1m30s'`,
  * `'1h2m3s'`): a typo such as `'five seconds'` or `'5 s'` is a compile error.
@@ -512,8 +553,14 @@ export interface RollingOutput {
   values: Float64Array;
 }
 
+/** A spec that names its key mode (the shape {@link KeyModeOf} reads). */
+export interface WithKeyMode<K extends KeyMode> {
+  /** The spec's key mode. */
+  keys: K;
+}
+
 /** The key mode a spec asks for: its `keys`, or `'none'` when it names none. */
-export type KeyModeOf<S> = 'keys' extends keyof S ? (S extends { keys: infer K extends KeyMode } ? K : KeyMode) : 'none';
+export type KeyModeOf<S> = 'keys' extends keyof S ? (S extends WithKeyMode<infer K extends KeyMode> ? K : KeyMode) : 'none';
 
 /**
  * The keys a `push` takes in key mode `K`: none when unkeyed (so keys

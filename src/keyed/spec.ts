@@ -16,6 +16,18 @@ import type {
 } from '../types.js';
 import { describe } from '../validation.js';
 
+/** The mark of a rolling-by-duration operator spec. */
+export interface RollingKind {
+  /** Rolling by duration. */
+  kind: 'rolling';
+}
+
+/** The mark of a count-windows operator spec. */
+export interface CountKind {
+  /** Count windows. */
+  kind: 'count';
+}
+
 /**
  * Rolling by duration as a keyed operator: a {@link DurationRollingSpec}
  * with `kind: 'rolling'` and without `keys` (the job decides keying) or `ttl`.
@@ -25,19 +37,19 @@ import { describe } from '../validation.js';
  * const spec: TimeRollingOperatorSpec = { kind: 'rolling', op: 'mean', window: '5s', closed: 'both' };
  * ```
  */
-export type TimeRollingOperatorSpec = { kind: 'rolling' } & Omit<DurationRollingSpec, 'keys' | 'ttl'>;
+export type TimeRollingOperatorSpec = RollingKind & Omit<DurationRollingSpec, 'keys' | 'ttl'>;
 
 /** A {@link TimeRollingOperatorSpec} with every default filled in, durations in ms. */
-export type NormalizedTimeRollingOperatorSpec = { kind: 'rolling' } & Omit<NormalizedDurationRollingSpec, 'keys' | 'ttl'>;
+export type NormalizedTimeRollingOperatorSpec = RollingKind & Omit<NormalizedDurationRollingSpec, 'keys' | 'ttl'>;
 
 /** Tumbling, hopping or session windows as a keyed operator: a {@link WindowSpec} without `keys`. */
 export type WindowOperatorSpec = WindowSpec extends infer W ? (W extends WindowSpec ? Omit<W, 'keys'> : never) : never;
 
 /** Count windows as a keyed operator: a {@link CountWindowSpec} with `kind: 'count'` and without `keys`. */
-export type CountWindowOperatorSpec = { kind: 'count' } & Omit<CountWindowSpec, 'keys'>;
+export type CountWindowOperatorSpec = CountKind & Omit<CountWindowSpec, 'keys'>;
 
 /** A {@link WindowOperatorSpec} or {@link CountWindowOperatorSpec} with every default filled in, durations in ms. */
-export type NormalizedWindowOperatorSpec = Omit<NormalizedWindowSpec, 'keys'> | ({ kind: 'count' } & Omit<NormalizedCountWindowSpec, 'keys'>);
+export type NormalizedWindowOperatorSpec = Omit<NormalizedWindowSpec, 'keys'> | (CountKind & Omit<NormalizedCountWindowSpec, 'keys'>);
 
 /** What a keyed operator runs: a count kernel, or an event-time operator (tagged with `kind`). */
 export type OperatorSpec = KernelSpec | TimeRollingOperatorSpec | WindowOperatorSpec | CountWindowOperatorSpec;

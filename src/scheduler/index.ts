@@ -9,6 +9,18 @@ export { decodeCheckpoint, encodeCheckpoint, latestCheckpoint, CHECKPOINT_VERSIO
 export { CheckpointError, JobFailedError, WorkerFailure, type CheckpointErrorCode, type WorkerFailureKind } from './errors.js';
 export { DEFAULT_KEY_GROUPS, MAX_KEY_GROUPS, keyGroupOf, keyGroupRange, keyHash, workerOfKeyGroup } from './hash.js';
 export type { GroupOperator, RowsPart } from './operator.js';
+export { OPERATOR_KINDS } from '../keyed/spec.js';
+export type {
+  CountKind,
+  CountWindowOperatorSpec,
+  NormalizedOperatorSpec,
+  NormalizedTimeRollingOperatorSpec,
+  NormalizedWindowOperatorSpec,
+  OperatorSpec,
+  RollingKind,
+  TimeRollingOperatorSpec,
+  WindowOperatorSpec,
+} from '../keyed/spec.js';
 export type {
   Batch,
   CheckpointOptions,

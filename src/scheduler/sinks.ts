@@ -10,7 +10,12 @@ export interface MemorySink extends Sink {
   /** Every committed result so far, concatenated (empty when `keep` is false). */
   committed(): Float64Array;
   /** Window kinds: every committed window and late row so far, in order (empty when `keep` is false). */
-  committedWindows(): { windows: WindowResult[]; late: LateRow[] };
+  committedWindows(): {
+    /** The committed window records, in output order. */
+    windows: WindowResult[];
+    /** The committed late rows, in output order. */
+    late: LateRow[];
+  };
   /** Stream offset of the first committed row (nonzero after a resume in a new process). */
   readonly firstOffset: number;
   /** Stream offset after the last committed row. */
