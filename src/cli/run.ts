@@ -31,6 +31,7 @@ import {
   type OpsState,
 } from './checkpoint.js';
 import { describeErrno } from './errno.js';
+import { LiveInput } from './live.js';
 import type { Output } from './output.js';
 import { group, Progress, rateText } from './progress.js';
 import type { RunCommand } from './run-args.js';
@@ -656,7 +657,10 @@ async function runJobInner(cmd: RunCommand, io: RunIo, stats: RunStats | undefin
     total = source.size;
     batches = source.batches(cp?.offset);
   } else {
-    batches = cmd.inputFormat === 'csv' ? csvSource(io.stdin, columns) : ndjsonSource(io.stdin, columns);
+    // Live input: rows go out as they arrive, not when a batch fills (live.ts).
+    const live = new LiveInput(io.stdin, cmd.maxDelayMs);
+    const liveColumns = { ...columns, cutBatch: live.cut };
+    batches = cmd.inputFormat === 'csv' ? csvSource(live.chunks(), liveColumns) : ndjsonSource(live.chunks(), liveColumns);
   }
 
   let checkpoints = 0;

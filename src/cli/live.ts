@@ -1,0 +1,39 @@
+// Live input (stdin, a pipe, a terminal): results as rows arrive.
+//
+// A batch is cut, and its results written, when the reader has no more bytes
+// immediately available (the next read would wait), or once its first bytes
+// are older than --max-delay. A fast input always has bytes waiting, so its
+// batches stay large; cuts never change the output (the kernels are
+// batch-invariant and every batch ends at a row end).
+
+import type { Readable } from 'node:stream';
+import { performance } from 'node:perf_hooks';
+
+/** --max-delay's default, in milliseconds. */
+export const DEFAULT_MAX_DELAY_MS = 50;
+
+export class LiveInput {
+  /** When the oldest bytes not yet in an emitted batch were read (undefined: none). */
+  private since: number | undefined;
+
+  constructor(
+    private readonly stream: Readable,
+    private readonly maxDelayMs: number,
+  ) {}
+
+  /** The stream's chunks, each stamped with its arrival time. */
+  async *chunks(): AsyncGenerator<Uint8Array> {
+    for await (const chunk of this.stream) {
+      this.since ??= performance.now();
+      yield typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : (chunk as Uint8Array);
+    }
+  }
+
+  /** For ColumnOptions.cutBatch: whether the rows parsed so far go out now. */
+  readonly cut = (): boolean => {
+    const since = this.since;
+    const due = this.stream.readableLength === 0 || since === undefined || performance.now() - since >= this.maxDelayMs;
+    if (due) this.since = undefined;
+    return due;
+  };
+}
