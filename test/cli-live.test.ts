@@ -111,4 +111,29 @@ describe('run on a live stdin', () => {
     },
     TIMEOUT,
   );
+
+  it('regression: --max-delay is validated with exact errors (exit 1): a unit is needed, a FILE refuses it', async () => {
+    const cases: [string[], string][] = [
+      [['--max-delay', '50'], '--max-delay needs a unit, such as 5s or 250ms, got "50"'],
+      [
+        ['--max-delay', 'soon'],
+        "--max-delay must be a duration such as 5s, 250ms, 1m30s: max-delay must be a duration like '250ms', '5s', '1m30s' (units ms, s, m, h, d), got 'soon' (bad at character 0)",
+      ],
+      [['--max-delay', ''], '--max-delay must not be empty'],
+      [['input.csv', '--max-delay', '5ms'], '--max-delay applies only to stdin (a FILE is read in full batches)'],
+    ];
+    for (const [args, message] of cases) {
+      const run = new LiveRun(['--value', 'v', '--op', 'sum', '--window', '1', ...args]);
+      const { code, stdout, stderr } = await run.end();
+      expect({ args, code, stdout, stderr }).toEqual({ args, code: 1, stdout: '', stderr: `streamkernel run: ${message} (see 'streamkernel run --help')\n` });
+    }
+  }, TIMEOUT);
+
+  it('run --help describes --max-delay and its default', async () => {
+    const run = new LiveRun(['--help']);
+    const { code, stdout } = await run.end();
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/\n {2}--max-delay D {9}stdin \(a pipe or terminal\): the longest a row read waits/);
+    expect(stdout).toMatch(/\(default: 50ms\)/);
+  }, TIMEOUT);
 });

@@ -6,6 +6,7 @@
 // batches stay large; cuts never change the output (the kernels are
 // batch-invariant and every batch ends at a row end).
 
+import { fstatSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 
@@ -36,4 +37,15 @@ export class LiveInput {
     if (due) this.since = undefined;
     return due;
   };
+}
+
+/** Whether `stream` reads a regular file (stdin redirected from one): all of it is there, so batches stay full. */
+export function readsRegularFile(stream: Readable): boolean {
+  const fd = (stream as { fd?: unknown }).fd;
+  if (typeof fd !== 'number') return false;
+  try {
+    return fstatSync(fd).isFile();
+  } catch {
+    return false;
+  }
 }
