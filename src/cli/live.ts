@@ -22,10 +22,16 @@ export class LiveInput {
     private readonly maxDelayMs: number,
   ) {}
 
+  /** Whether no more bytes were waiting after the latest chunk. */
+  private idle = false;
+
   /** The stream's chunks, each stamped with its arrival time. */
   async *chunks(): AsyncGenerator<Uint8Array> {
     for await (const chunk of this.stream) {
       this.since ??= performance.now();
+      // One turn of the event loop (its I/O poll included) tells a reader that has more to give from one that would make us wait.
+      if (this.stream.readableLength === 0) await new Promise(setImmediate);
+      this.idle = this.stream.readableLength === 0;
       yield typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : (chunk as Uint8Array);
     }
   }
@@ -33,7 +39,7 @@ export class LiveInput {
   /** For ColumnOptions.cutBatch: whether the rows parsed so far go out now. */
   readonly cut = (): boolean => {
     const since = this.since;
-    const due = this.stream.readableLength === 0 || since === undefined || performance.now() - since >= this.maxDelayMs;
+    const due = this.idle || since === undefined || performance.now() - since >= this.maxDelayMs;
     if (due) this.since = undefined;
     return due;
   };
