@@ -192,6 +192,12 @@ Input and output:
   --on-error MODE       fail (default): a malformed row stops the run with its
                         line number; skip: leave it out and count it
   --batch-size B        rows per batch (default: 65536); never changes output
+  --max-delay D         stdin (a pipe or terminal): the longest a row read waits
+                        for its result while more input keeps coming. Results
+                        are written as soon as the input has nothing more to
+                        give, or once the oldest row waiting is D old; a fast
+                        input still runs in full batches. 0 writes after every
+                        read (default: 50ms)
   --workers N           worker threads (default: 1, in process); N > 1 runs
                         each op, count or time window, on the parallel
                         scheduler (keyed: N threads per op; unkeyed: one per

@@ -6,6 +6,7 @@ import { MAX_WINDOW, type KernelSpec, type RollingOp, type RollingSpecFields, ty
 import type { NamedOp, TextFormat } from '../connectors/types.js';
 import { checkRange, integerOption, MAX_BATCH_SIZE, numberOption, parseOptions, UsageError, type OptionTable } from './options.js';
 import { BENCH_HELP, didYouMean, RUN_HELP } from './help.js';
+import { DEFAULT_MAX_DELAY_MS } from './live.js';
 
 export const RUN_OPS = ['sum', 'mean', 'var', 'std', 'min', 'max', 'count', 'median', 'quantile', 'ewm', 'first', 'last'] as const;
 export type RunOp = (typeof RUN_OPS)[number];
@@ -45,6 +46,8 @@ export interface RunCommand {
   checkpoint: string | undefined;
   checkpointEvery: number;
   progress: 'auto' | 'always' | 'never';
+  /** stdin: the longest (ms) a row read waits for its result to be written while more input keeps coming; 0 writes after every read. */
+  maxDelayMs: number;
   /** Worker threads for count windows: 1 runs in-process; more run on the parallel scheduler. */
   workers: number;
 }
@@ -65,6 +68,7 @@ const RUN_OPTIONS: OptionTable = {
   q: { type: 'string' },
   closed: { type: 'string' },
   'max-out-of-order': { type: 'string' },
+  'max-delay': { type: 'string' },
   alpha: { type: 'string' },
   span: { type: 'string' },
   halflife: { type: 'string' },
@@ -93,6 +97,18 @@ function formatOption(raw: string | true | undefined, name: string): TextFormat 
 
 function formatOfFile(file: string | undefined): TextFormat {
   return file !== undefined && /\.(ndjson|jsonl)$/i.test(file) ? 'ndjson' : 'csv';
+}
+
+/** A duration ≥ 0 with a unit (5s, 250ms; a bare 0 is allowed), for --NAME. */
+function durationOption(raw: string, name: string): number {
+  let ms: number;
+  try {
+    ms = /^[0-9.eE+]+$/.test(raw) && Number(raw) !== 0 ? NaN : parseDuration(/^0+$/.test(raw) ? 0 : raw, name);
+  } catch (err) {
+    throw new UsageError(`--${name} must be a duration such as 5s, 250ms, 1m30s: ${(err as Error).message}`, 'run');
+  }
+  if (Number.isNaN(ms)) throw new UsageError(`--${name} needs a unit, such as 5s or 250ms, got ${JSON.stringify(raw)}`, 'run');
+  return ms;
 }
 
 function stringOption(values: Map<string, string | true>, name: string): string | undefined {
@@ -172,15 +188,11 @@ export function parseRun(args: string[]): RunCommand | { kind: 'help'; text: str
   let maxOutOfOrder: RunCommand['maxOutOfOrder'];
   if (oooRaw !== undefined) {
     if (window.kind !== 'time') throw new UsageError('--max-out-of-order applies only to time windows (--window 5s --time COLUMN)', command);
-    let ms: number;
-    try {
-      ms = /^[0-9.eE+]+$/.test(oooRaw) && Number(oooRaw) !== 0 ? NaN : parseDuration(/^0+$/.test(oooRaw) ? 0 : oooRaw, 'max-out-of-order');
-    } catch (err) {
-      throw new UsageError(`--max-out-of-order must be a duration such as 5s, 250ms, 1m30s: ${(err as Error).message}`, command);
-    }
-    if (Number.isNaN(ms)) throw new UsageError(`--max-out-of-order needs a unit, such as 5s or 250ms, got ${JSON.stringify(oooRaw)}`, command);
-    maxOutOfOrder = { ms, text: oooRaw };
+    maxOutOfOrder = { ms: durationOption(oooRaw, 'max-out-of-order'), text: oooRaw };
   }
+  const maxDelayRaw = stringOption(values, 'max-delay');
+  if (maxDelayRaw !== undefined && file !== undefined && file !== '-') throw new UsageError('--max-delay applies only to stdin (a FILE is read in full batches)', command);
+  const maxDelayMs = maxDelayRaw !== undefined ? durationOption(maxDelayRaw, 'max-delay') : DEFAULT_MAX_DELAY_MS;
 
   // ewm's decay.
   const decays = (['alpha', 'span', 'halflife', 'com'] as const).filter((d) => values.has(d));
@@ -264,6 +276,7 @@ export function parseRun(args: string[]): RunCommand | { kind: 'help'; text: str
     checkpoint,
     checkpointEvery,
     progress,
+    maxDelayMs,
     workers,
   };
 }

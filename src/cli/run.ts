@@ -31,6 +31,7 @@ import {
   type OpsState,
 } from './checkpoint.js';
 import { describeErrno } from './errno.js';
+import { LiveInput, readsRegularFile } from './live.js';
 import type { Output } from './output.js';
 import { group, Progress, rateText } from './progress.js';
 import type { RunCommand } from './run-args.js';
@@ -656,7 +657,11 @@ async function runJobInner(cmd: RunCommand, io: RunIo, stats: RunStats | undefin
     total = source.size;
     batches = source.batches(cp?.offset);
   } else {
-    batches = cmd.inputFormat === 'csv' ? csvSource(io.stdin, columns) : ndjsonSource(io.stdin, columns);
+    // A pipe or terminal is live input: rows go out as they arrive, not when a batch fills (live.ts).
+    const live = readsRegularFile(io.stdin) ? undefined : new LiveInput(io.stdin, cmd.maxDelayMs);
+    const input = live?.chunks() ?? io.stdin;
+    const stdinColumns = live !== undefined ? { ...columns, cutBatch: live.cut } : columns;
+    batches = cmd.inputFormat === 'csv' ? csvSource(input, stdinColumns) : ndjsonSource(input, stdinColumns);
   }
 
   let checkpoints = 0;

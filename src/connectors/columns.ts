@@ -135,6 +135,7 @@ export class BatchBuilder {
   readonly batchSize: number;
   readonly onError: OnError;
   private readonly valueBuffer: ((rows: number) => Float64Array) | undefined;
+  private readonly cutBatch: (() => boolean) | undefined;
   private readonly hasTime: boolean;
   private readonly keepTimeText: boolean;
   private readonly hasKey: boolean;
@@ -157,6 +158,7 @@ export class BatchBuilder {
   constructor(options: ColumnOptions, start: SourceOffset, keepTimeText: boolean) {
     this.batchSize = checkColumnOptions(options);
     this.valueBuffer = options.valueBuffer;
+    this.cutBatch = options.cutBatch;
     this.hasTime = options.time !== undefined;
     this.keepTimeText = keepTimeText && this.hasTime;
     this.hasKey = options.key !== undefined;
@@ -338,10 +340,12 @@ export class BatchBuilder {
 
   /**
    * Every batch that can be emitted now: full ones, and with `all` the last
-   * partial one. Between yields the consumer uses the batch.
+   * partial one (also when options.cutBatch asks for it). Between yields
+   * the consumer uses the batch.
    */
   *drain(all: boolean): Generator<ColumnBatch> {
     for (;;) {
+      if (!all && !this.ready && this.cutBatch !== undefined && this.pending && this.cutBatch()) all = true;
       if (this.ready) {
         yield this.take();
         this.next();

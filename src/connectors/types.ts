@@ -107,6 +107,13 @@ export interface ColumnOptions {
    * @default the start of the input
    */
   from?: SourceOffset;
+  /**
+   * Asked after each chunk of input is parsed while rows wait in a partial
+   * batch: true emits that batch now (for live input, whose rows should not
+   * wait for a full batch). Batch cuts never change results.
+   * @default never: batches are full but the last
+   */
+  cutBatch?: () => boolean;
 }
 
 /**
