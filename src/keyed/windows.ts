@@ -61,6 +61,8 @@ export class WindowsGroupOperator implements GroupOperator {
   /** Rows seen so far (the number of the next one), and at the last changedGroups(). */
   private rows = 0;
   private rowsAtCall = 0;
+  /** Per row of the batch in processRows: 1 for other workers' rows (reused: pushRows keeps no reference). */
+  private skipScratch = new Uint8Array(0);
 
   /** The snapshot kind: KIND_WINDOWS, or KIND_COUNT (no watermark, no times, flush in key order). */
   private readonly kind: number;
@@ -115,10 +117,11 @@ export class WindowsGroupOperator implements GroupOperator {
   processRows(times: Float64Array | undefined, values: Float64Array, keys: Uint32Array | undefined): WindowsOutput {
     this.started = true;
     const n = values.length;
-    const skip = new Uint8Array(n);
+    if (this.skipScratch.length < n) this.skipScratch = new Uint8Array(Math.max(n, 2 * this.skipScratch.length));
+    const skip = this.skipScratch.subarray(0, n);
     for (let i = 0; i < n; i++) {
       const group = keyGroupOf(keys === undefined ? 0 : keys[i]!, this.keyGroups);
-      if (!this.owns(group)) skip[i] = 1;
+      skip[i] = this.owns(group) ? 0 : 1;
     }
     const marks: number[] = [];
     const base = this.rows;
