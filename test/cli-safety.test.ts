@@ -5,38 +5,17 @@
 // leaves no temporary file. Each test spawns `node bin/streamkernel.js …`
 // (the compiled CLI in dist/).
 
-import { execFileSync, spawn, type StdioOptions } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, constants, existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { crc32 } from '../src/crc32.js';
-
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const BIN = path.join(ROOT, 'bin', 'streamkernel.js');
-
-interface Run {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
+import { BIN, runCli, type CliRun } from './cli-harness.js';
 
 /** Runs the CLI in `dir`; stdin is `input` text, or a file descriptor to read from. */
-function cli(args: readonly string[], input: string | number = '', env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const stdio: StdioOptions = [typeof input === 'number' ? input : 'pipe', 'pipe', 'pipe'];
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: dir, stdio, env: { ...process.env, ...env } });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout?.on('data', (b: Buffer) => out.push(b));
-    child.stderr?.on('data', (b: Buffer) => err.push(b));
-    child.stdin?.on('error', () => undefined);
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }));
-    if (typeof input === 'string') child.stdin?.end(input);
-  });
+function cli(args: readonly string[], input: string | number = '', env: Record<string, string> = {}): Promise<CliRun> {
+  return runCli(args, { cwd: dir, input, env });
 }
 
 let dir: string;

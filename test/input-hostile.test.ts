@@ -3,11 +3,9 @@
 // non-finite and impossible times, broken quoting, huge rows and headers.
 // Each fixed defect has a test named after it, through the library and the CLI.
 
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -22,40 +20,13 @@ import {
 import { byteChunks, parseIsoDate } from '../src/connectors/columns.js';
 import { csvBatches } from '../src/connectors/csv.js';
 import { csvFileSource, ndjsonFileSource } from '../src/connectors/node.js';
+import { runCli, type CliRun } from './cli-harness.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const BIN = path.join(ROOT, 'bin', 'streamkernel.js');
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the CLI; `input` goes to stdin, a list of pieces with a pause between each (a live pipe). */
-function cli(args: readonly string[], input: Uint8Array | string | readonly string[] = '', env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: dir, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
-    child.stdin.on('error', () => undefined);
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }));
-    if (typeof input === 'string' || input instanceof Uint8Array) {
-      child.stdin.end(input);
-      return;
-    }
-    // Each piece is read by the CLI on its own before the next is written.
-    void (async () => {
-      for (const piece of input) {
-        child.stdin.write(piece);
-        await new Promise((r) => setTimeout(r, 150));
-      }
-      child.stdin.end();
-    })();
-  });
+/** Runs the CLI in `dir`; `input` goes to stdin, a list of pieces with a pause between each (a live pipe). Exit code and output only. */
+async function cli(args: readonly string[], input: Uint8Array | string | readonly string[] = '', env: Record<string, string> = {}): Promise<Omit<CliRun, 'signal'>> {
+  const { code, stdout, stderr } = await runCli(args, { cwd: dir, input, env });
+  return { code, stdout, stderr };
 }
 
 let dir: string;
