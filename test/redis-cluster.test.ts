@@ -69,8 +69,7 @@ describe('redis cluster', () => {
       await sleep(20);
     }
     await waitDrained(cmd, producer.job, 45_000);
-    for (const w of workers) w.signal('SIGTERM');
-    for (const w of workers) await w.exited;
+    await Promise.all(workers.map((w) => w.terminate()));
     expect(await verifyJob(cmd, 'clusterjob')).toBe(rows.keys.length);
     const logs = workers.map((w) => w.stderr).join('\n');
     expect(logs).not.toMatch(/"event":"failed"/);

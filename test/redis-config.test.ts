@@ -225,10 +225,9 @@ describe('configuration errors and authentication', () => {
     const { conn, cmd } = await connect(url);
     cleanup.push(() => conn.close());
     await waitDrained(cmd, await readJob(cmd, 'authjob'));
-    w1.signal('SIGTERM');
-    w2.signal('SIGTERM');
-    expect(await w1.exited).toBe(0);
-    expect(await w2.exited).toBe(0);
+    const [exit1, exit2] = await Promise.all([w1.terminate(), w2.terminate()]);
+    expect(exit1).toBe(0);
+    expect(exit2).toBe(0);
     printed.push(w1.stderr, w2.stderr);
     expect(w1.stderr).toContain('redis://alice:***@127.0.0.1');
     expect(await verifyJob(cmd, 'authjob')).toBe(3000);
@@ -245,8 +244,7 @@ describe('configuration errors and authentication', () => {
     cleanup.push(() => w.kill());
     const job = await readJob(cmd, 'buildjob');
     await waitDrained(cmd, job);
-    w.signal('SIGTERM');
-    expect(await w.exited).toBe(0);
+    expect(await w.terminate()).toBe(0);
     printed.push(w.stderr);
     // rewrite partition 0's checkpoint as another build would have: another build hash, valid checksums
     const original = await cmd.send<Buffer>(['HGET', job.keys.checkpoint(0), 'state'], true);
@@ -314,8 +312,7 @@ describe('TLS', () => {
     const { conn, cmd } = await connect(url, undefined, ca);
     cleanup.push(() => conn.close());
     await waitDrained(cmd, await readJob(cmd, 'tlsjob'));
-    w.signal('SIGTERM');
-    expect(await w.exited).toBe(0);
+    expect(await w.terminate()).toBe(0);
     printed.push(w.stderr);
     expect(await verifyJob(cmd, 'tlsjob')).toBe(1500);
   });

@@ -186,6 +186,18 @@ export class WorkerProcess {
     return owned;
   }
 
+  /**
+   * SIGTERM once the worker has started (its stop handler is installed then;
+   * a SIGTERM during Node's start-up kills it); resolves to the exit code.
+   */
+  async terminate(): Promise<number | null> {
+    let gone = false;
+    void this.exited.then(() => (gone = true));
+    await waitFor('the worker to start', () => gone || this.id() !== undefined);
+    this.signal('SIGTERM');
+    return this.exited;
+  }
+
   signal(sig: NodeJS.Signals): void {
     if (this.proc.exitCode === null && this.proc.signalCode === null) process.kill(this.pid, sig);
   }

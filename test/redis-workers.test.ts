@@ -59,8 +59,7 @@ async function feed(producer: Producer, rows: { keys: string[]; values: number[]
 async function finish(setupResult: Awaited<ReturnType<typeof setup>>): Promise<number> {
   const { cmd, job, workers } = setupResult;
   await waitDrained(cmd, job);
-  for (const w of workers) w.signal('SIGTERM');
-  for (const w of workers) await w.exited;
+  await Promise.all(workers.map((w) => w.terminate()));
   return verifyJob(cmd, job.name);
 }
 
@@ -153,8 +152,7 @@ describe('redis workers', () => {
       },
       35: async () => {
         leaver = s.workers.find((w) => w !== joiner && w.owned().size > 0)!;
-        leaver.signal('SIGTERM');
-        expect(await leaver.exited).toBe(0);
+        expect(await leaver.terminate()).toBe(0);
       },
     });
     const checked = await finish(s);
