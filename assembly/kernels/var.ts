@@ -162,6 +162,114 @@ function reshiftSuffix(s: usize, w: i32, pos: i32, shiftR: f64, shiftL: f64): vo
   }
 }
 
+// The fast path. While the window holds no ±Inf and no extreme row, K_L is
+// fixed (the block has a finite row) and none enters, every row does the same
+// operations: the slow loop's per-row branches and its many live values keep
+// it far from the arithmetic's speed. So a chunk goes in two passes: the
+// sequential sums (the only chains) into scratch, then the results two rows
+// at a time with SIMD. Each result is the same expression as the slow loop's
+// (1 / (n·(n − ddof)) computed per row equals the cached value, a pure
+// function of n), so the bits do not depend on which path ran.
+const CHUNK: i32 = 256;
+const SCRATCH_S1: usize = memory.data(CHUNK * 8 + 16, 16); // prefix Σ(x − K_L) per row
+const SCRATCH_S2: usize = memory.data(CHUNK * 8 + 16, 16); // prefix Σ(x − K_L)² per row
+const SCRATCH_N: usize = memory.data(CHUNK * 8 + 16, 16); // finite rows in the window, as f64
+const K_NAN2: usize = memory.data<f64>([NaN, NaN]);
+/** 2⁴⁰¹ and 2⁻⁴⁰⁰: |x| outside [2⁻⁴⁰⁰, 2⁴⁰¹) and nonzero is extreme (or ±Inf). */
+const BIG: f64 = reinterpret<f64>(<u64>(1023 + 401) << 52);
+const TINY: f64 = reinterpret<f64>(<u64>(1023 - 400) << 52);
+
+// The fast path's running values, in and out (globals: one return value is not enough).
+let fSub1: f64 = 0;
+let fSub2: f64 = 0;
+let fFinite: i32 = 0;
+
+/** How many of the first `m` rows at `p` are ordinary or NaN (no ±Inf, no extreme row), from the first. */
+function ordinaryRows(p: usize, m: i32): i32 {
+  const big = f64x2.splat(BIG);
+  const tiny = f64x2.splat(TINY);
+  const zero = f64x2.splat(0);
+  let k = 0;
+  for (; k + 2 <= m; k += 2) {
+    const a = f64x2.abs(v128.load(p + (<usize>k << 3)));
+    // NaN compares false everywhere: it is missing, not special.
+    const bad = v128.or(f64x2.ge(a, big), v128.and(f64x2.lt(a, tiny), f64x2.ne(a, zero)));
+    if (v128.any_true(bad)) break;
+  }
+  for (; k < m; k++) {
+    const a = Math.abs(load<f64>(p + (<usize>k << 3)));
+    if (a >= BIG || (a < TINY && a != 0)) break;
+  }
+  return k;
+}
+
+/**
+ * `m` ordinary rows (see ordinaryRows) of one sub-block: the ring swap, the
+ * counts and the prefix sums, then the results. Returns the finite rows that
+ * entered.
+ */
+function fastRows(
+  inp: usize,
+  ring: usize,
+  out: usize,
+  suf1: usize,
+  suf2: usize,
+  m: i32,
+  shiftL: f64,
+  block1: f64,
+  block2: f64,
+  minPeriods: i32,
+  ddof: f64,
+  isStd: bool,
+): i32 {
+  let sub1 = fSub1;
+  let sub2 = fSub2;
+  let finite = fFinite;
+  let entered = 0;
+  for (let k = 0; k < m; k++) {
+    const o = <usize>k << 3;
+    const x = load<f64>(inp + o);
+    const old = load<f64>(ring + o);
+    store<f64>(ring + o, x);
+    // No ±Inf here: finite is not NaN. A NaN row adds +0, which leaves the sums' bits as they are.
+    const f = x == x;
+    finite += <i32>f - <i32>(old == old);
+    entered += <i32>f;
+    const y = select<f64>(x - shiftL, 0, f);
+    sub1 += y;
+    sub2 += y * y;
+    store<f64>(SCRATCH_S1 + o, sub1);
+    store<f64>(SCRATCH_S2 + o, sub2);
+    store<f64>(SCRATCH_N + o, <f64>finite);
+  }
+  fSub1 = sub1;
+  fSub2 = sub2;
+  fFinite = finite;
+  // Results, two rows per step; an odd last row fills a lane that is not stored.
+  const b1 = f64x2.splat(block1);
+  const b2 = f64x2.splat(block2);
+  const dd = f64x2.splat(ddof);
+  const mp = f64x2.splat(<f64>minPeriods);
+  const zero = f64x2.splat(0);
+  const one = f64x2.splat(1);
+  for (let k = 0; k < m; k += 2) {
+    const o = <usize>k << 3;
+    const s1 = f64x2.add(v128.load(suf1 + o), f64x2.add(b1, v128.load(SCRATCH_S1 + o)));
+    const s2 = f64x2.add(v128.load(suf2 + o), f64x2.add(b2, v128.load(SCRATCH_S2 + o)));
+    const nF = v128.load(SCRATCH_N + o);
+    const nd = f64x2.sub(nF, dd);
+    let nm2 = f64x2.sub(f64x2.mul(nF, s2), f64x2.mul(s1, s1));
+    nm2 = v128.and(nm2, f64x2.gt(nm2, zero)); // clamped at +0, NaN included
+    let r = f64x2.mul(nm2, f64x2.div(one, f64x2.mul(nF, nd)));
+    if (isStd) r = f64x2.sqrt(r);
+    const valid = v128.and(f64x2.ge(nF, mp), f64x2.gt(nd, zero));
+    r = v128.bitselect(r, v128.load(K_NAN2), valid);
+    if (k + 1 < m) v128.store(out + o, r);
+    else store<f64>(out + o, f64x2.extract_lane(r, 0));
+  }
+  return entered;
+}
+
 export function update(n: i32): void {
   const s = statePtr();
   const w = gWindow;
@@ -195,7 +303,39 @@ export function update(n: i32): void {
     if (run > subLeft) run = subLeft;
     if (run > w - pos) run = w - pos;
     const end = i + run;
-    for (; i < end; i++) {
+    while (i < end) {
+      // Ordinary data: whole chunks through the two-pass fast path (same operations, same bits).
+      if (prefixN > 0 && infinite == 0 && extreme == 0) {
+        let m = end - i;
+        if (m > CHUNK) m = CHUNK;
+        m = ordinaryRows(input + (<usize>i << 3), m);
+        if (m > 0) {
+          fSub1 = sub1;
+          fSub2 = sub2;
+          fFinite = finite;
+          const entered = fastRows(
+            input + (<usize>i << 3),
+            ring + (<usize>pos << 3),
+            output + (<usize>i << 3),
+            suf1 + (<usize>(pos + 1) << 3),
+            suf2 + (<usize>(pos + 1) << 3),
+            m,
+            shiftL,
+            block1,
+            block2,
+            minPeriods,
+            ddof,
+            isStd,
+          );
+          sub1 = fSub1;
+          sub2 = fSub2;
+          finite = fFinite;
+          prefixN += entered;
+          i += m;
+          pos += m;
+          continue;
+        }
+      }
       const x = load<f64>(input + (<usize>i << 3));
       const slot = ring + (<usize>pos << 3);
       const old = load<f64>(slot);
@@ -240,6 +380,7 @@ export function update(n: i32): void {
       }
       store<f64>(output + (<usize>i << 3), result);
       pos++;
+      i++;
     }
     subLeft -= run;
     if (subLeft == 0) {
