@@ -6,9 +6,13 @@
 // whose squares overflow or underflow, all-NaN blocks, constants), fed in
 // batches of odd sizes, across chunk (256 rows), sub-block and block ends,
 // with rows one at a time in between.
+//
+// Issue 20 gave pushValue() lean one-row paths (var/std: the fast path's row
+// without update()'s setup; ewm: weights derived once at init): they must
+// give the bits and state of push() of the same rows.
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { createKernel } from '../src/index.js';
+import { createKernel, restoreKernel } from '../src/index.js';
 import type { KernelSpec } from '../src/types.js';
 import { mulberry32, type Rng } from './adversarial.js';
 
@@ -67,5 +71,23 @@ describe('kernel fast paths', () => {
 
   it('regression (issue 15): std on the fast path gives the bits of the per-row path, in and out of it', async () => {
     expect(await digestOf('std')).toBe('f311433728c75001c9a74be81137b441e10d8c3c61113839e7592a4fde1fa7b8');
+  });
+
+  it('regression (issue 20): ewm pushValue with its weights derived once at init gives push() bits, for both adjust values and after a restore', async () => {
+    const rng = mulberry32(20);
+    const x = series(2, 600, rng);
+    for (const stat of ['mean', 'var', 'std'] as const) {
+      for (const adjust of [true, false]) {
+        const spec: KernelSpec = { op: 'ewm', com: 0.37 + rng() * 20, adjust, stat, minPeriods: 2 };
+        const expected = (await createKernel(spec)).push(x);
+        const first = await createKernel(spec);
+        const got = new Float64Array(x.length);
+        for (let i = 0; i < 300; i++) got[i] = first.pushValue(x[i]!);
+        // A restored kernel's instance got its weights from its own init().
+        const second = await restoreKernel(first.snapshot(), spec);
+        for (let i = 300; i < x.length; i++) got[i] = second.pushValue(x[i]!);
+        expect(new Uint8Array(got.buffer)).toEqual(new Uint8Array(expected.buffer));
+      }
+    }
   });
 });

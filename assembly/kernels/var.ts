@@ -270,6 +270,14 @@ function fastRows(
   return entered;
 }
 
+/** var = (n·S2 − S1²) · scale, scale = 1 / (n·(n − ddof)), clamped at 0 (never negative); std its root. */
+@inline function varianceOf(s1: f64, s2: f64, n: f64, scale: f64, isStd: bool): f64 {
+  let nm2 = n * s2 - s1 * s1;
+  if (!(nm2 > 0)) nm2 = 0;
+  const v = nm2 * scale;
+  return isStd ? Math.sqrt(v) : v;
+}
+
 export function update(n: i32): void {
   const s = statePtr();
   const w = gWindow;
@@ -372,10 +380,7 @@ export function update(n: i32): void {
             scaleN = finite;
             scale = 1 / (nFinite * (nFinite - ddof));
           }
-          let nm2 = nFinite * s2 - s1 * s1;
-          if (!(nm2 > 0)) nm2 = 0;
-          result = nm2 * scale;
-          if (isStd) result = Math.sqrt(result);
+          result = varianceOf(s1, s2, nFinite, scale, isStd);
         }
       }
       store<f64>(output + (<usize>i << 3), result);
@@ -514,8 +519,46 @@ function suffixSumsStatus(s: usize, w: i32, b: i32, pos: i32, prefixN: i32): i32
   return ok ? OK : ERR_STATE;
 }
 
-/** One row, for kernel.pushValue(): the same results and state as update() of that row alone. */
+/**
+ * One row, for kernel.pushValue(): the same results and state as update() of
+ * that row alone. An ordinary row that ends no sub-block or block, while the
+ * window holds no ±Inf or extreme row and K_L is fixed, is the one row of the
+ * fast path, done here without update()'s setup; any other row goes through
+ * update().
+ */
 export function pushValue(x: f64): f64 {
-  update(rowIn(x));
-  return rowOut();
+  const s = statePtr();
+  const pos = load<i32>(s + S_POS);
+  const subLeft = load<i32>(s + S_SUB_LEFT);
+  const prefixN = load<i32>(s + S_PREFIX_N);
+  const a = Math.abs(x);
+  if (
+    subLeft == 1 || pos + 1 == gWindow || prefixN == 0 ||
+    load<i32>(s + S_INFINITE) != 0 || load<i32>(s + S_EXTREME) != 0 || a >= BIG || (a < TINY && a != 0)
+  ) {
+    update(rowIn(x));
+    return rowOut();
+  }
+  const slot = s + S_RING + (<usize>pos << 3);
+  const old = load<f64>(slot);
+  store<f64>(slot, x);
+  const f = x == x;
+  const finite = load<i32>(s + S_FINITE) + <i32>f - <i32>(old == old);
+  const y = select<f64>(x - load<f64>(s + S_SHIFT_L), 0, f);
+  const sub1 = load<f64>(s + S_SUB1) + y;
+  const sub2 = load<f64>(s + S_SUB2) + y * y;
+  store<i32>(s + S_POS, pos + 1);
+  store<i32>(s + S_SUB_LEFT, subLeft - 1);
+  store<i32>(s + S_FINITE, finite);
+  store<i32>(s + S_PREFIX_N, prefixN + <i32>f);
+  store<f64>(s + S_SUB1, sub1);
+  store<f64>(s + S_SUB2, sub2);
+  const nFinite = <f64>finite;
+  const ddof = gP0;
+  if (!(finite >= gMinPeriods && nFinite - ddof > 0)) return NaN;
+  const w = gWindow;
+  const off = <usize>(pos + 1) << 3;
+  const s1 = load<f64>(s + suffix1(w) + off) + (load<f64>(s + S_BLOCK1) + sub1);
+  const s2 = load<f64>(s + suffix2(w) + off) + (load<f64>(s + S_BLOCK2) + sub2);
+  return varianceOf(s1, s2, nFinite, 1 / (nFinite * (nFinite - ddof)), gOp == OP_STD);
 }
