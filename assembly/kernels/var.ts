@@ -151,8 +151,31 @@ function reshiftSuffix(s: usize, w: i32, pos: i32, shiftR: f64, shiftL: f64): vo
   const ring = s + S_RING;
   const suf1 = s + suffix1(w);
   const suf2 = s + suffix2(w);
-  let nR = 0;
-  for (let j = w - 1; j > pos; j--) {
+  // Offsets j − 1 and j at once (SIMD), each lane the scalar loop's operations;
+  // n_R counts are whole numbers, exact in f64.
+  const zero = f64x2.splat(0);
+  const one = f64x2.splat(1);
+  const dv = f64x2.splat(d);
+  const lowLane = v128.load(K_LOW_LANE);
+  let nRv = zero;
+  let j = w - 1;
+  for (; j - 1 > pos; j -= 2) {
+    const o = <usize>(j - 1) << 3;
+    const x = v128.load(ring + o); // rows j − 1, j
+    const f = v128.and(f64x2.eq(f64x2.sub(x, x), zero), one); // 1 where finite
+    // lane 1 (offset j): n_R + f_j; lane 0 (offset j − 1): n_R + (f_j + f_{j−1})
+    const nR = f64x2.add(nRv, f64x2.add(v128.shuffle<f64>(f, f, 1, 1), v128.and(f, lowLane)));
+    const s1 = v128.load(suf1 + o);
+    const s2 = v128.load(suf2 + o);
+    const r1 = f64x2.add(s1, f64x2.mul(nR, dv));
+    const r2 = f64x2.add(s2, f64x2.mul(dv, f64x2.add(f64x2.add(s1, s1), f64x2.mul(nR, dv))));
+    const live = f64x2.ne(nR, zero); // n_R = 0: the sums stay as they are
+    v128.store(suf1 + o, v128.bitselect(r1, s1, live));
+    v128.store(suf2 + o, v128.bitselect(r2, s2, live));
+    nRv = v128.shuffle<f64>(nR, nR, 0, 0);
+  }
+  let nR = <i32>f64x2.extract_lane(nRv, 0);
+  for (; j > pos; j--) {
     nR += <i32>isFinite(load<f64>(ring + (<usize>j << 3)));
     if (nR == 0) continue;
     const nRf = <f64>nR;
@@ -161,6 +184,9 @@ function reshiftSuffix(s: usize, w: i32, pos: i32, shiftR: f64, shiftL: f64): vo
     store<f64>(suf2 + (<usize>j << 3), load<f64>(suf2 + (<usize>j << 3)) + d * (2 * s1R + nRf * d));
   }
 }
+
+/** All ones in lane 0, zeros in lane 1. */
+const K_LOW_LANE: usize = memory.data<u64>([0xffffffffffffffff, 0]);
 
 // The fast path. While the window holds no ±Inf and no extreme row, K_L is
 // fixed (the block has a finite row) and none enters, every row does the same
