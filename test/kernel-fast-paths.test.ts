@@ -90,4 +90,18 @@ describe('kernel fast paths', () => {
       }
     }
   });
+
+  it('regression (issue 20): sum/mean/count pushValue with the row and its result kept out of the IO buffers gives push() bits at every offset of a group of 4, across sub-block and block ends', async () => {
+    const rng = mulberry32(4);
+    for (const op of ['sum', 'mean', 'count'] as const) {
+      for (const window of [1, 2, 3, 4, 5, 7, 100, 300]) {
+        const x = series(2, 1500, rng);
+        const spec: KernelSpec = { op, window, minPeriods: Math.min(2, window) };
+        const expected = (await createKernel(spec)).push(x);
+        const kernel = await createKernel(spec);
+        const got = x.map((v) => kernel.pushValue(v));
+        expect(new Uint8Array(got.buffer)).toEqual(new Uint8Array(expected.buffer));
+      }
+    }
+  });
 });
