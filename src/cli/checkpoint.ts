@@ -33,6 +33,8 @@ export interface OpsState {
   lastTimes?: [string, number][];
   /** Rows read but not yet written (their results are not all known) and the counters. */
   held?: HeldRows;
+  /** Window records: times are written as ms numbers or ISO 8601 dates (the input's first row decides). */
+  timeFormat?: 'ms' | 'iso';
 }
 
 /** Rows read but not yet written (their results are not all known), in input order; JSON as is. */
@@ -87,7 +89,7 @@ export function checkpointPath(dir: string): string {
 
 /** Writes the checkpoint atomically and durably. */
 export async function writeCheckpoint(dir: string, cp: Checkpoint): Promise<void> {
-  const { keys, jobs, reorder, lastTimes, held } = cp.ops;
+  const { keys, jobs, reorder, lastTimes, held, timeFormat } = cp.ops;
   const body = JSON.stringify({
     ...cp,
     ops: {
@@ -96,6 +98,7 @@ export async function writeCheckpoint(dir: string, cp: Checkpoint): Promise<void
       ...(reorder !== undefined ? { reorder: toBase64(reorder) } : {}),
       ...(lastTimes !== undefined ? { lastTimes } : {}),
       ...(held !== undefined ? { held } : {}),
+      ...(timeFormat !== undefined ? { timeFormat } : {}),
     },
   });
   const bodyBytes = Buffer.from(body, 'utf8');
@@ -126,10 +129,10 @@ export async function readCheckpoint(dir: string): Promise<Checkpoint | undefine
   if (crc32(body).toString(16).padStart(8, '0') !== crc) throw new CheckpointError(`${checkpointPath(dir)} is corrupt (checksum mismatch)`);
   try {
     const raw = JSON.parse(body.toString('utf8')) as Omit<Checkpoint, 'ops'> & {
-      ops: { keys: string[]; jobs: string[]; reorder?: string; lastTimes?: [string, number][]; held?: HeldRows };
+      ops: { keys: string[]; jobs: string[]; reorder?: string; lastTimes?: [string, number][]; held?: HeldRows; timeFormat?: 'ms' | 'iso' };
     };
     const fromBase64 = (text: string): Uint8Array => new Uint8Array(Buffer.from(text, 'base64'));
-    const { keys, jobs, reorder, lastTimes, held } = raw.ops;
+    const { keys, jobs, reorder, lastTimes, held, timeFormat } = raw.ops;
     if (!Array.isArray(jobs) || !jobs.every((j) => typeof j === 'string')) throw new Error('its ops.jobs is not a list of base64 texts');
     return {
       ...raw,
@@ -139,6 +142,7 @@ export async function readCheckpoint(dir: string): Promise<Checkpoint | undefine
         ...(typeof reorder === 'string' ? { reorder: fromBase64(reorder) } : {}),
         ...(lastTimes !== undefined ? { lastTimes } : {}),
         ...(held !== undefined ? { held } : {}),
+        ...(timeFormat !== undefined ? { timeFormat } : {}),
       },
     };
   } catch (err) {
@@ -185,7 +189,8 @@ export function checkCheckpoint(dir: string, cp: Checkpoint, shape: CheckpointSh
   count('rows', cp.rows);
   count('skipped', cp.skipped);
 
-  const { keys, jobs, held, lastTimes } = cp.ops;
+  const { keys, jobs, held, lastTimes, timeFormat } = cp.ops;
+  if (timeFormat !== undefined && timeFormat !== 'ms' && timeFormat !== 'iso') bad('ops.timeFormat', `is ${JSON.stringify(timeFormat)}, not "ms" or "iso"`);
   if (!isStrings(keys) || new Set(keys).size !== keys.length) bad('ops.keys', 'is not a list of distinct keys');
   if (!shape.keyed && keys.length !== 0) bad('ops.keys', 'holds keys, but the command has no --key');
   if (jobs.length !== shape.ops) bad('ops.jobs', `holds ${jobs.length} states, the command has ${shape.ops} ops`);

@@ -10,8 +10,8 @@
 // key here (src/time/reorder.ts) before any operator sees them.
 
 import { compiledModule } from '../engine.js';
-import { createGroupOperator } from '../keyed/index.js';
-import { isTimeSpec, moduleOf, normalizeOperatorSpec, type NormalizedSpecOfRows, type OperatorSpec } from '../keyed/spec.js';
+import { createGroupOperator, mergeWindows, WindowsGroupOperator } from '../keyed/index.js';
+import { isTimeSpec, isWindowSpec, moduleOf, normalizeOperatorSpec, windowSpecOf, type NormalizedOperatorSpec, type NormalizedSpecOfRows, type OperatorSpec } from '../keyed/spec.js';
 import { checkCompatible, decodeCheckpoint, encodeCheckpoint } from '../scheduler/checkpoint.js';
 import { CheckpointError as SchedulerCheckpointError } from '../scheduler/errors.js';
 import { DEFAULT_KEY_GROUPS } from '../scheduler/hash.js';
@@ -19,6 +19,7 @@ import type { GroupOperator, RowsPart } from '../scheduler/operator.js';
 import type { CheckpointStore, Job, OutputBatch, Sink } from '../scheduler/types.js';
 import { Reorderer, type Released } from '../time/reorder.js';
 import { ByteReader, ByteWriter } from '../time/snapshot.js';
+import type { LateRow, WindowResult } from '../types.js';
 import { CheckpointError, type OpsState } from './checkpoint.js';
 import type { RunCommand } from './run-args.js';
 
@@ -59,16 +60,6 @@ class ResultQueue {
     this.received += v.length;
   }
 
-  /** A scheduler sink into this queue. */
-  sink(): Sink {
-    return {
-      write: (b: OutputBatch) => this.write(b.offset, b.values),
-      preCommit: () => ({ rows: this.received }),
-      commit: () => undefined,
-      recover: () => undefined,
-    };
-  }
-
   /** The next `n` results (n ≤ available). */
   take(n: number): Float64Array {
     const first = this.chunks[0];
@@ -95,7 +86,43 @@ class ResultQueue {
   }
 }
 
-/** One op's keyed operator; its results go to its queue. */
+/** One op's window records (window kinds) as they arrive, in the single operator's order. */
+class WindowQueue {
+  windows: WindowResult[] = [];
+  late: LateRow[] = [];
+  /** Rows covered so far (the stream offset of the next new row). */
+  received = 0;
+
+  /** The records of rows [offset, offset + rows): a batch written again after a job's recovery (offset already covered) is dropped. */
+  write(offset: number, rows: number, windows: readonly WindowResult[], late: readonly LateRow[]): void {
+    if (offset < this.received) return;
+    if (offset > this.received) throw new Error(`the operator skipped rows ${this.received} to ${offset - 1}`);
+    for (const w of windows) this.windows.push(w);
+    for (const l of late) this.late.push(l);
+    this.received += rows;
+  }
+}
+
+/** Where an op's output goes: one result per row (ResultQueue) or window records (WindowQueue). */
+interface OpQueues {
+  rows: ResultQueue;
+  windows: WindowQueue;
+}
+
+/** A scheduler sink into an op's queues. */
+function queueSink(q: OpQueues): Sink {
+  return {
+    write: (b: OutputBatch) => {
+      if (b.windows !== undefined) q.windows.write(b.offset, b.rows ?? b.values.length, b.windows, b.late ?? []);
+      else q.rows.write(b.offset, b.values);
+    },
+    preCommit: () => ({ rows: Math.max(q.rows.received, q.windows.received) }),
+    commit: () => undefined,
+    recover: () => undefined,
+  };
+}
+
+/** One op's keyed operator; its results go to its queues. */
 interface OpHost {
   /** Rows the state covers (the restored checkpoint's, then every row pushed). */
   readonly offset: number;
@@ -110,7 +137,7 @@ interface OpHost {
 }
 
 /** The scheduler checkpoint `bytes` of an op, checked against the op; scheduler refusals become the run's CheckpointError. */
-function decodeOpState(bytes: Uint8Array, spec: NormalizedSpecOfRows, keyed: boolean, op: number): ReturnType<typeof decodeCheckpoint> {
+function decodeOpState(bytes: Uint8Array, spec: NormalizedOperatorSpec, keyed: boolean, op: number): ReturnType<typeof decodeCheckpoint> {
   try {
     const cp = decodeCheckpoint(bytes);
     checkCompatible(cp, { spec, keyGroups: KEY_GROUPS, keyed });
@@ -127,16 +154,20 @@ class LocalHost implements OpHost {
 
   private constructor(
     private readonly op: GroupOperator,
-    private readonly spec: NormalizedSpecOfRows,
+    /** The same operator when it emits window records. */
+    private readonly windows: WindowsGroupOperator | undefined,
+    private readonly spec: NormalizedOperatorSpec,
     private readonly keyed: boolean,
-    private readonly queue: ResultQueue,
+    private readonly queues: OpQueues,
     public offset: number,
     private id: number,
   ) {}
 
-  static async create(spec: NormalizedSpecOfRows, keyed: boolean, queue: ResultQueue, state: Uint8Array | undefined, index: number): Promise<LocalHost> {
-    const op = await createGroupOperator(await compiledModule(moduleOf(spec)), spec, KEY_GROUPS);
-    if (state === undefined) return new LocalHost(op, spec, keyed, queue, 0, 0);
+  static async create(spec: NormalizedOperatorSpec, keyed: boolean, queues: OpQueues, state: Uint8Array | undefined, index: number): Promise<LocalHost> {
+    const windows = isWindowSpec(spec) ? new WindowsGroupOperator(windowSpecOf(spec, keyed), KEY_GROUPS) : undefined;
+    const op = windows ?? (await createGroupOperator(await compiledModule(moduleOf(spec)), spec as NormalizedSpecOfRows, KEY_GROUPS));
+    const make = (offset: number, id: number): LocalHost => new LocalHost(op, windows, spec, keyed, queues, offset, id);
+    if (state === undefined) return make(0, 0);
     const cp = decodeOpState(state, spec, keyed, index);
     try {
       for (const [group, bytes] of cp.groups) op.restoreGroup(group, bytes);
@@ -144,7 +175,8 @@ class LocalHost implements OpHost {
       if (!(error instanceof SchedulerCheckpointError)) throw error;
       throw new CheckpointError(`the state of op ${index + 1}: ${error.message}`);
     }
-    return new LocalHost(op, spec, keyed, queue, cp.offset, cp.id);
+    for (const q of [queues.rows, queues.windows]) q.received = cp.offset;
+    return make(cp.offset, cp.id);
   }
 
   push(rows: Rows): void {
@@ -156,13 +188,22 @@ class LocalHost implements OpHost {
     part.out = out;
     if (rows.times !== undefined) part.times = rows.times;
     this.op.processParts([part]);
-    this.queue.write(this.offset, out);
+    if (this.windows !== undefined) this.emit(this.windows.takeOutput(), n);
+    else this.queues.rows.write(this.offset, out);
     this.offset += n;
+  }
+
+  /** Window records of `rows` rows, in the order the scheduler's merge gives (one operator: its own). */
+  private emit(output: ReturnType<WindowsGroupOperator['flush']>, rows: number): void {
+    const { windows, late } = mergeWindows([output]);
+    this.queues.windows.write(this.offset, rows, windows, late);
   }
 
   async settle(): Promise<void> {}
 
-  async finish(): Promise<void> {}
+  async finish(): Promise<void> {
+    if (this.windows !== undefined) this.emit(this.windows.flush(), 0);
+  }
 
   async checkpoint(): Promise<Uint8Array> {
     const groups = new Map<number, Uint8Array>();
@@ -191,7 +232,7 @@ class JobHost implements OpHost {
     return this.job.offset;
   }
 
-  static async create(spec: OperatorSpec, cmd: RunCommand, queue: ResultQueue, state: Uint8Array | undefined): Promise<JobHost> {
+  static async create(spec: OperatorSpec, cmd: RunCommand, queues: OpQueues, state: Uint8Array | undefined): Promise<JobHost> {
     const [{ createJob, memoryCheckpointStore }, { nodeWorkers }] = await Promise.all([import('../scheduler/index.js'), import('../scheduler/node.js')]);
     const store = memoryCheckpointStore();
     if (state !== undefined) await store.save(decodeCheckpoint(state).id, state);
@@ -203,7 +244,7 @@ class JobHost implements OpHost {
       // Unkeyed, one series is one key: one worker.
       workers: keyed ? cmd.workers : 1,
       keyGroups: KEY_GROUPS,
-      sink: queue.sink(),
+      sink: queueSink(queues),
       checkpoints: { store },
       resume: state !== undefined,
     });
@@ -238,24 +279,31 @@ class JobHost implements OpHost {
 /** Key names → numeric ids, in order of first appearance (restored from a checkpoint's list). */
 class KeyIds {
   private readonly ids = new Map<string, number>();
+  /** Names by id. */
+  private readonly list: string[] = [];
   constructor(keys: readonly string[]) {
-    for (const k of keys) this.ids.set(k, this.ids.size);
+    for (const k of keys) this.add(k);
+  }
+  private add(k: string): number {
+    const id = this.list.length;
+    this.ids.set(k, id);
+    this.list.push(k);
+    return id;
   }
   of(names: readonly string[], n: number): Uint32Array {
     const keys = new Uint32Array(n);
     for (let i = 0; i < n; i++) {
       const k = names[i] as string;
-      let id = this.ids.get(k);
-      if (id === undefined) {
-        id = this.ids.size;
-        this.ids.set(k, id);
-      }
-      keys[i] = id;
+      keys[i] = this.ids.get(k) ?? this.add(k);
     }
     return keys;
   }
   names(): string[] {
-    return [...this.ids.keys()];
+    return [...this.list];
+  }
+  /** The name of id `id`. */
+  name(id: number): string {
+    return this.list[id] as string;
   }
 }
 
@@ -292,6 +340,7 @@ export class KeyedOps {
   private constructor(
     private readonly hosts: OpHost[],
     private readonly queues: ResultQueue[],
+    private readonly windowQueues: WindowQueue[],
     private readonly keys: KeyIds | undefined,
     private readonly reorder: Reorderer | undefined,
     private readonly timed: boolean,
@@ -305,14 +354,14 @@ export class KeyedOps {
   static async create(cmd: RunCommand, specs: OperatorSpec[], restore: OpsState | undefined): Promise<KeyedOps> {
     if (restore !== undefined && restore.jobs.length !== specs.length) throw new CheckpointError(`it holds ${restore.jobs.length} ops, the command has ${specs.length}`);
     const keyed = cmd.key !== undefined;
-    const queues = specs.map(() => new ResultQueue());
+    const queues = specs.map(() => ({ rows: new ResultQueue(), windows: new WindowQueue() }));
     const reorder = reordererOf(cmd, restore);
     const state = (i: number): Uint8Array | undefined => restore?.jobs[i];
     const started = await Promise.allSettled(
       specs.map((spec, i) =>
         cmd.workers > 1
-          ? JobHost.create(spec, cmd, queues[i] as ResultQueue, state(i))
-          : LocalHost.create(normalizeOperatorSpec(spec) as NormalizedSpecOfRows, keyed, queues[i] as ResultQueue, state(i), i),
+          ? JobHost.create(spec, cmd, queues[i] as OpQueues, state(i))
+          : LocalHost.create(normalizeOperatorSpec(spec), keyed, queues[i] as OpQueues, state(i), i),
       ),
     );
     const hosts = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
@@ -331,9 +380,11 @@ export class KeyedOps {
     const offset = hosts[0]?.offset ?? 0;
     // Rows held for reordering were pushed, but no operator has them yet.
     const pushed = restore?.held?.pushed ?? offset;
-    for (const q of queues) q.received = offset;
+    for (const q of queues) q.rows.received = q.windows.received = offset;
     const keys = keyed ? new KeyIds(restore?.keys ?? []) : undefined;
-    return new KeyedOps(hosts, queues, keys, reorder, isTimeSpec(normalizeOperatorSpec(specs[0])), pushed);
+    const rowQueues = queues.map((q) => q.rows);
+    const windowQueues = queues.map((q) => q.windows);
+    return new KeyedOps(hosts, rowQueues, windowQueues, keys, reorder, isTimeSpec(normalizeOperatorSpec(specs[0])), pushed);
   }
 
   /** Pushes rows (times: time windows only); returns the results every op has so far. */
@@ -376,6 +427,33 @@ export class KeyedOps {
       }
     }
     return { first, rows, values: this.queues.map((q) => q.take(n)) };
+  }
+
+  /**
+   * Window kinds: the windows every op has emitted so far (per op, the same
+   * windows in the same order, each with its op's value) and the late rows
+   * (the same for every op: the first op's).
+   */
+  takeWindows(): { windows: WindowResult[][]; late: LateRow[] } {
+    let n = Infinity;
+    for (const q of this.windowQueues) n = Math.min(n, q.windows.length);
+    const windows = this.windowQueues.map((q) => q.windows.splice(0, n));
+    const first = this.windowQueues[0] as WindowQueue;
+    const late = first.late;
+    for (const q of this.windowQueues) q.late = [];
+    return { windows, late };
+  }
+
+  /** Rows every op's window records cover so far (window kinds). */
+  covered(): number {
+    let n = Infinity;
+    for (const q of this.windowQueues) n = Math.min(n, q.received);
+    return n;
+  }
+
+  /** The name of key id `id` (keyed runs). */
+  keyName(id: number): string {
+    return this.keys?.name(id) ?? '';
   }
 
   /** End of input: every result still out. */

@@ -28,6 +28,7 @@ import {
   type OpsState,
 } from './checkpoint.js';
 import { KeyedOps, type OpsOutput } from './ops.js';
+import { LateRowError, WindowFormatter, windowFormatter, WindowRunner } from './windows.js';
 import { describeErrno } from './errno.js';
 import { LiveInput, readsRegularFile } from './live.js';
 import type { Output } from './output.js';
@@ -59,18 +60,31 @@ export interface RunIo {
   stderrIsTTY: boolean;
 }
 
-/** What runs the ops over batches (one runner, on the keyed operator: ops.ts). */
+/** Output rows as text, and how many. */
+export interface Emitted {
+  rows: number;
+  text: string;
+}
+
+/**
+ * What runs the ops over batches, on the keyed operator (ops.ts): one
+ * result per input row (OpsRunner), or window records (windows.ts).
+ */
 export interface Runner {
   readonly names: string[];
-  /** Rows left out for being too far out of order (time windows), and rows placed back in order. */
+  /** Rows left out for being late (time windows), and rows placed back in order. */
   readonly late: number;
   readonly reordered: number;
-  /** The rows of `batch` whose results are known (time windows may hold rows back), with their results. */
-  process(batch: ColumnBatch): Promise<ResultBatch>;
-  /** End of input: the rows still held, with their results. */
-  finish(end: SourceOffset): Promise<ResultBatch | undefined>;
-  /** Before a checkpoint: every row read so far whose results were still out (workers, --max-out-of-order). */
-  settle(): Promise<ResultBatch | undefined>;
+  /** What made the late rows late, for the summary. */
+  readonly lateWhy: string;
+  /** The output's header (CSV). */
+  header(): string;
+  /** The output of the rows of `batch` whose results are known (time windows may hold rows back). */
+  process(batch: ColumnBatch): Promise<Emitted>;
+  /** End of input: the output still held. */
+  finish(end: SourceOffset): Promise<Emitted>;
+  /** Before a checkpoint: the output of every row read so far whose results were still out (workers, --max-out-of-order). */
+  settle(): Promise<Emitted>;
   /** The ops' state, covering every row whose results were returned. */
   state(): Promise<OpsState>;
   dispose(): void;
@@ -78,7 +92,7 @@ export interface Runner {
 
 /** The output's op columns, in order. */
 function opNames(cmd: RunCommand): string[] {
-  return (cmd.window.kind === 'time' ? cmd.timeOps : cmd.ops).map((o) => o.name);
+  return (cmd.window.kind === 'rows' ? cmd.ops : cmd.timeOps).map((o) => o.name);
 }
 
 /** A row of a time window too far behind its key's latest time (with --on-error fail). */
@@ -117,6 +131,7 @@ class OpsRunner implements Runner {
   readonly names: string[];
   late: number;
   reordered: number;
+  readonly lateWhy: string;
   /** Greatest time per key so far (time windows). */
   private readonly maxTimes: Map<string, number>;
   private readonly timed: boolean;
@@ -140,10 +155,12 @@ class OpsRunner implements Runner {
     private readonly ops: KeyedOps,
     opCount: number,
     private readonly cmd: RunCommand,
+    private readonly formatter: TextFormatter,
     restore: OpsState | undefined,
     lineDiff: number,
   ) {
     this.names = opNames(cmd);
+    this.lateWhy = cmd.maxOutOfOrder !== undefined && cmd.maxOutOfOrder.ms > 0 ? `more than ${cmd.maxOutOfOrder.text} out of order` : 'out of order';
     this.timed = cmd.window.kind === 'time';
     this.bound = cmd.maxOutOfOrder?.ms ?? 0;
     this.boundText = cmd.maxOutOfOrder?.text ?? '0';
@@ -167,13 +184,13 @@ class OpsRunner implements Runner {
     }
   }
 
-  static async create(cmd: RunCommand, restore: OpsState | undefined, start: SourceOffset | undefined): Promise<OpsRunner> {
+  static async create(cmd: RunCommand, restore: OpsState | undefined, start: SourceOffset | undefined, formatter: TextFormatter): Promise<OpsRunner> {
     const specs = operatorSpecs(cmd);
     // Before the first row: CSV has a header line (at least one), NDJSON none.
     const lineDiff = start !== undefined ? start.lines - start.rows : cmd.inputFormat === 'csv' ? 1 : 0;
     const ops = await KeyedOps.create(cmd, specs, restore);
     try {
-      return new OpsRunner(ops, specs.length, cmd, restore, lineDiff);
+      return new OpsRunner(ops, specs.length, cmd, formatter, restore, lineDiff);
     } catch (err) {
       ops.dispose();
       throw err;
@@ -184,7 +201,16 @@ class OpsRunner implements Runner {
     return this.qTime.length - this.head;
   }
 
-  async process(batch: ColumnBatch): Promise<ResultBatch> {
+  header(): string {
+    return this.formatter.header();
+  }
+
+  private emit(result: ResultBatch): Emitted {
+    const rows = result.batch.length;
+    return { rows, text: rows > 0 ? this.formatter.format(result) : '' };
+  }
+
+  async process(batch: ColumnBatch): Promise<Emitted> {
     this.end = batch.end;
     const b = this.timed ? this.inOrder(batch) : batch;
     const out = await this.ops.push(b.timestamps, b.values, b.keys);
@@ -192,7 +218,7 @@ class OpsRunner implements Runner {
     this.pushed += b.length;
     // Nothing waiting and every row's results back, in input order (always in process without --max-out-of-order): the batch as it is.
     if (this.waiting === 0 && out.rows === undefined && out.first === first && (out.values[0] as Float64Array).length === b.length) {
-      return { batch: b, results: out.values };
+      return this.emit({ batch: b, results: out.values });
     }
     for (let i = 0; i < b.length; i++) {
       this.qTime.push(b.timeText?.[i] ?? String(b.timestamps?.[i]));
@@ -202,7 +228,7 @@ class OpsRunner implements Runner {
       this.qKnown.push(false);
     }
     this.place(out);
-    return this.take(b.end, b.skipped);
+    return this.emit(this.take(b.end, b.skipped));
   }
 
   /** Time windows: the batch without its rows too far out of order (counted late with --on-error skip; else OrderError). */
@@ -301,17 +327,17 @@ class OpsRunner implements Runner {
     return { batch, results };
   }
 
-  async finish(end: SourceOffset): Promise<ResultBatch | undefined> {
+  async finish(end: SourceOffset): Promise<Emitted> {
     this.place(await this.ops.flush());
     const out = this.take(end, 0);
     if (this.waiting !== 0) throw new Error(`${this.waiting} rows have no results at the end of the input`);
-    return out;
+    return this.emit(out);
   }
 
   /** Before a checkpoint: the results that came back since the last batch (workers). */
-  async settle(): Promise<ResultBatch | undefined> {
+  async settle(): Promise<Emitted> {
     this.place(await this.ops.settle());
-    return this.take(this.end, 0);
+    return this.emit(this.take(this.end, 0));
   }
 
   async state(): Promise<OpsState> {
@@ -335,11 +361,12 @@ class OpsRunner implements Runner {
 
 /** The parts of a command that change its output: resuming needs them unchanged. */
 function meaning(cmd: RunCommand): unknown {
-  const { file, inputFormat, outputFormat, value, time, key, ops, timeOps, window, minPeriods, closed, output, onError, delimiter, maxOutOfOrder } = cmd;
+  const { file, inputFormat, outputFormat, value, time, key, ops, timeOps, window, minPeriods, closed, output, onError, delimiter, maxOutOfOrder, allowedLateness } = cmd;
   return {
     v: 1,
     ...{ file, inputFormat, outputFormat, value, time, key, ops, timeOps, window, minPeriods, closed, output, onError, delimiter },
     ...(maxOutOfOrder !== undefined && maxOutOfOrder.ms > 0 ? { maxOutOfOrder: maxOutOfOrder.ms } : {}),
+    ...(allowedLateness !== undefined ? { allowedLateness: allowedLateness.ms } : {}),
   };
 }
 
@@ -535,12 +562,15 @@ async function runJobInner(cmd: RunCommand, io: RunIo, stats: RunStats | undefin
   }
 
   // The CRC only shows the checkpoint is as written: its fields must also fit the command and the files, before the output is truncated to it.
-  const formatter = new TextFormatter(cmd.outputFormat, {
-    value: cmd.value,
-    ...(cmd.time !== undefined ? { time: cmd.time } : {}),
-    ...(cmd.key !== undefined ? { key: cmd.key } : {}),
-    ops: opNames(cmd),
-  });
+  const formatter =
+    cmd.window.kind === 'records'
+      ? windowFormatter(cmd)
+      : new TextFormatter(cmd.outputFormat, {
+          value: cmd.value,
+          ...(cmd.time !== undefined ? { time: cmd.time } : {}),
+          ...(cmd.key !== undefined ? { key: cmd.key } : {}),
+          ops: opNames(cmd),
+        });
   if (cp !== undefined && dir !== undefined) {
     try {
       checkCheckpoint(dir, cp, { keyed: cmd.key !== undefined, ops: opNames(cmd).length });
@@ -553,7 +583,10 @@ async function runJobInner(cmd: RunCommand, io: RunIo, stats: RunStats | undefin
 
   let runner: Runner;
   try {
-    runner = await OpsRunner.create(cmd, cp?.ops, cp?.offset);
+    runner =
+      formatter instanceof WindowFormatter
+        ? await WindowRunner.create(cmd, cp?.ops, cp?.offset, formatter)
+        : await OpsRunner.create(cmd, cp?.ops, cp?.offset, formatter);
   } catch (err) {
     if (err instanceof SnapshotError || err instanceof CheckpointError) throw new RunFailure(`${where}: cannot resume from the checkpoint: ${err.message}; remove it to start over`, EXIT_FAILURE);
     if (err instanceof RangeError || err instanceof TypeError) throw new RunFailure(`${where}: ${err.message} (see 'streamkernel run --help')`, EXIT_USAGE);
@@ -614,25 +647,25 @@ async function runJobInner(cmd: RunCommand, io: RunIo, stats: RunStats | undefin
     let headerDone = cp !== undefined;
     for await (const batch of batches) {
       if (!headerDone) {
-        await sink.write(formatter.header());
+        await sink.write(runner.header());
         headerDone = true;
       }
       const result = await runner.process(batch);
-      rows += result.batch.length;
+      rows += result.rows;
       skipped += batch.skipped;
       bytes = batch.end.bytes;
       readRows = batch.end.rows;
       end = batch.end;
-      if (result.batch.length > 0) await sink.write(formatter.format(result));
+      if (result.rows > 0) await sink.write(result.text);
       sinceCheckpoint += batch.length + batch.skipped;
       if (dir !== undefined && sinceCheckpoint >= cmd.checkpointEvery) {
         sinceCheckpoint = 0;
         const due = checkpoints + 1;
         // The checkpoint covers every row read: results still out are written first.
         const rest = await runner.settle();
-        if (rest !== undefined && rest.batch.length > 0) {
-          rows += rest.batch.length;
-          await sink.write(formatter.format(rest));
+        if (rest.rows > 0) {
+          rows += rest.rows;
+          await sink.write(rest.text);
         }
         const ops = await runner.state();
         const outputBytes = await sink.commit();
@@ -643,19 +676,19 @@ async function runJobInner(cmd: RunCommand, io: RunIo, stats: RunStats | undefin
       }
       progress.update(readRows - startRows, bytes);
     }
-    if (!headerDone) await sink.write(formatter.header());
-    // Rows still held for out-of-order arrival get their results now.
+    if (!headerDone) await sink.write(runner.header());
+    // Rows still held for out-of-order arrival get their results now (window records: the windows still open).
     const last = await runner.finish(end);
-    if (last !== undefined && last.batch.length > 0) {
-      rows += last.batch.length;
-      await sink.write(formatter.format(last));
+    if (last.rows > 0) {
+      rows += last.rows;
+      await sink.write(last.text);
     }
     await sink.finish();
     done = true;
   } catch (err) {
     progress.clear();
     if (err instanceof MalformedRowError) throw new RunFailure(`${where}: ${inputName}: ${err.message}`, EXIT_MALFORMED);
-    if (err instanceof OrderError) throw new RunFailure(`${where}: ${inputName}: ${err.message}`, EXIT_MALFORMED);
+    if (err instanceof OrderError || err instanceof LateRowError) throw new RunFailure(`${where}: ${inputName}: ${err.message}`, EXIT_MALFORMED);
     if (err instanceof UnknownColumnError) throw new RunFailure(`${where}: ${inputName}: ${err.message}`, EXIT_USAGE);
     const e = err as NodeJS.ErrnoException;
     if (e.syscall === 'read' || e.syscall === 'open') throw new RunFailure(`${where}: cannot read ${inputName}: ${describeErrno(e)}`, EXIT_FILE);
@@ -676,10 +709,7 @@ async function runJobInner(cmd: RunCommand, io: RunIo, stats: RunStats | undefin
     const parts = [`${group(rows)} rows`];
     if (skipped > 0) parts.push(`${group(skipped)} malformed row${skipped === 1 ? '' : 's'} skipped`);
     if (runner.reordered > 0) parts.push(`${group(runner.reordered)} out-of-order row${runner.reordered === 1 ? '' : 's'} put in order`);
-    if (late > 0) {
-      const beyond = cmd.maxOutOfOrder !== undefined && cmd.maxOutOfOrder.ms > 0 ? `more than ${cmd.maxOutOfOrder.text} out of order` : 'out of order';
-      parts.push(`${group(late)} late row${late === 1 ? '' : 's'} (${beyond}) skipped`);
-    }
+    if (late > 0) parts.push(`${group(late)} late row${late === 1 ? '' : 's'} (${runner.lateWhy}) skipped`);
     if (cp !== undefined) parts.push(`resumed at row ${group(cp.offset.rows)}`);
     const processed = readRows - startRows;
     io.stderr.write(
