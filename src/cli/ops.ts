@@ -307,10 +307,14 @@ class KeyIds {
   }
 }
 
-/** The restored rows held for reordering, or a fresh reorderer; undefined without --max-out-of-order. */
+/**
+ * The restored rows held for reordering, or a fresh reorderer; undefined
+ * without --max-out-of-order, and for window records, whose operators place
+ * disorder themselves (their watermark).
+ */
 function reordererOf(cmd: RunCommand, restore: OpsState | undefined): Reorderer | undefined {
   const bound = cmd.maxOutOfOrder?.ms ?? 0;
-  if (bound <= 0) return undefined;
+  if (bound <= 0 || cmd.window.kind !== 'time') return undefined;
   const reorder = new Reorderer(bound);
   if (restore?.reorder !== undefined) {
     try {
