@@ -57,7 +57,7 @@ export interface RunCommand {
   progress: 'auto' | 'always' | 'never';
   /** stdin: the longest (ms) a row read waits for its result to be written while more input keeps coming; 0 writes after every read. */
   maxDelayMs: number;
-  /** Worker threads for count windows: 1 runs in-process; more run on the parallel scheduler. */
+  /** Worker threads: 1 runs every op in process; more run them on the parallel scheduler (the same checkpoints either way). */
   workers: number;
 }
 
