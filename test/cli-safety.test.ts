@@ -283,20 +283,22 @@ describe('checkpoint fields behind a valid CRC are checked (item 11)', () => {
     ['one op state too few', (b) => ((b['ops'] as Record<string, unknown[]>)['jobs']!.pop()), /its ops\.jobs holds 1 states, the command has 2 ops/],
     ['a negative row count', (b) => (b['rows'] = -5), /its rows is -5, not a count/],
   ];
-  it('an op state whose own CRC fails (a byte flipped inside it) is refused with exit 4 naming the op, before the output is touched', async () => {
-    const d = await crashed();
-    const output = path.join(d, 'out.csv');
-    rewriteCheckpoint(path.join(d, 'ck', 'checkpoint'), (b) => {
-      const jobs = (b['ops'] as Record<string, string[]>)['jobs'] as string[];
-      const state = Buffer.from(jobs[1] as string, 'base64');
-      state[state.length - 10] ^= 1;
-      jobs[1] = state.toString('base64');
-    });
-    const before = readFileSync(output);
-    const r = await cli(args(d));
-    expect(r.code, r.stderr).toBe(4);
-    expect(r.stderr).toMatch(/^streamkernel run: cannot resume from the checkpoint: the state of op 2: .*checksum.*; remove it to start over\n$/);
-    expect(readFileSync(output).equals(before)).toBe(true);
+  it('regression: an op state whose own CRC fails (a byte flipped inside it) is refused with exit 4 naming the op, before the output is touched, with any --workers (a job fell back past it and started over)', async () => {
+    for (const workers of ['1', '2']) {
+      const d = await crashed();
+      const output = path.join(d, 'out.csv');
+      rewriteCheckpoint(path.join(d, 'ck', 'checkpoint'), (b) => {
+        const jobs = (b['ops'] as Record<string, string[]>)['jobs'] as string[];
+        const state = Buffer.from(jobs[1] as string, 'base64');
+        state[state.length - 10] ^= 1;
+        jobs[1] = state.toString('base64');
+      });
+      const before = readFileSync(output);
+      const r = await cli(args(d, ['--workers', workers]));
+      expect(r.code, `--workers ${workers}: ${r.stderr}`).toBe(4);
+      expect(r.stderr).toMatch(/^streamkernel run: cannot resume from the checkpoint: the state of op 2: .*checksum.*; remove it to start over\n$/);
+      expect(readFileSync(output).equals(before)).toBe(true);
+    }
   });
 
   for (const [what, edit, message] of cases) {

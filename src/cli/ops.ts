@@ -232,11 +232,12 @@ class JobHost implements OpHost {
     return this.job.offset;
   }
 
-  static async create(spec: OperatorSpec, cmd: RunCommand, queues: OpQueues, state: Uint8Array | undefined): Promise<JobHost> {
+  static async create(spec: OperatorSpec, cmd: RunCommand, queues: OpQueues, state: Uint8Array | undefined, index: number): Promise<JobHost> {
     const [{ createJob, memoryCheckpointStore }, { nodeWorkers }] = await Promise.all([import('../scheduler/index.js'), import('../scheduler/node.js')]);
     const store = memoryCheckpointStore();
-    if (state !== undefined) await store.save(decodeCheckpoint(state).id, state);
     const keyed = cmd.key !== undefined;
+    // Checked here: a job falls back past a corrupt checkpoint, and would start over.
+    if (state !== undefined) await store.save(decodeOpState(state, normalizeOperatorSpec(spec), keyed, index).id, state);
     const job = await createJob({
       adapter: nodeWorkers(),
       operator: spec,
@@ -364,7 +365,7 @@ export class KeyedOps {
     const started = await Promise.allSettled(
       specs.map((spec, i) =>
         cmd.workers > 1
-          ? JobHost.create(spec, cmd, queues[i] as OpQueues, state(i))
+          ? JobHost.create(spec, cmd, queues[i] as OpQueues, state(i), i)
           : LocalHost.create(normalizeOperatorSpec(spec), keyed, queues[i] as OpQueues, state(i), i),
       ),
     );
