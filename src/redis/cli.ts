@@ -5,7 +5,7 @@
 //                        [--connect-timeout-ms N] [--log json|text|quiet]
 //   streamkernel produce --redis URL --job NAME [--create --partitions P --op OP --window W
 //                        [--min-periods M] [--ddof D] [--q Q] | --op ewm (--alpha A|--span S|--halflife H|--com C)
-//                        [--adjust true|false] [--format 1|2]] [--rows-per-entry N] [--tls-ca FILE] [FILE]
+//                        [--adjust true|false] [--format 1|2|3]] [--rows-per-entry N] [--tls-ca FILE] [FILE]
 //
 // The password may be left out of the URL and given in STREAMKERNEL_REDIS_PASSWORD
 // (command lines are visible to every user of the machine). Nothing printed
@@ -63,8 +63,9 @@ appends them to the job's input, routed to partitions by key.
     --window W              rows per window (rolling ops)
     --min-periods M, --ddof D, --q Q
     --alpha A | --span S | --halflife H | --com C, --adjust true|false   (ewm)
-    --format 1|2            job layout (default 1): 2 writes rows and results as binary
-                            columns and commits only the state of the keys a batch touched
+    --format 1|2|3          job layout (default 1): 2 writes rows and results as binary
+                            columns and commits only the state of the keys a batch touched;
+                            3 is 2 with the keys as a binary key column instead of JSON
   --rows-per-entry N        most rows in one stream entry (default 1000)
   --batch-rows N            rows sent per round trip (default 10000)
   --tls-ca FILE             CA certificate (PEM) for rediss://
@@ -266,7 +267,7 @@ export async function runWorkerCommand(argv: string[], io: RedisCliIo): Promise<
 
 function formatFrom(values: Record<string, unknown>): JobFormat {
   const format = values['format'] ?? '1';
-  if (format !== '1' && format !== '2') throw new UsageError(`--format must be 1 or 2, got ${JSON.stringify(format)}`);
+  if (format !== '1' && format !== '2' && format !== '3') throw new UsageError(`--format must be 1, 2 or 3, got ${JSON.stringify(format)}`);
   return Number(format) as JobFormat;
 }
 

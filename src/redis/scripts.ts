@@ -20,10 +20,10 @@ function script(name: string, source: string): LuaScript {
  * Takes a partition's lease if it is free (or still held with `prevToken`,
  * when a worker re-adopts a partition after a lost connection). Bumps the
  * partition's epoch; the token is "<epoch>:<worker id>".
- * KEYS: lease, ckpt, and (job format 2) the key-group state hash.
+ * KEYS: lease, ckpt, and (job formats 2 and 3) the key-group state hash.
  * ARGV: worker id, lease ms, previous token or ''.
  * Returns nil if held by another token, else {token, last id, state, key-group
- * fields and values (format 2; else empty)}, all read in the same atomic step.
+ * fields and values (formats 2 and 3; else empty)}, all read in the same atomic step.
  */
 export const ACQUIRE = script(
   'acquire',
@@ -65,10 +65,10 @@ return 0`,
  * (the first XADD, with an explicit id, is the check: it fails before any
  * write when the id is not after the stream's last; only then is the stream
  * asked for its last id, for the message).
- * KEYS: lease, ckpt, out, and (job format 2) the key-group state hash.
+ * KEYS: lease, ckpt, out, and (job formats 2 and 3) the key-group state hash.
  * ARGV: token, lease ms, expected last id, new last id, state ('' for format
  * 2: the state goes to the hash), n, then n entries, each: id, m, m
- * field/value strings; then (format 2) g, then g key-group field/value pairs.
+ * field/value strings; then (formats 2 and 3) g, then g key-group field/value pairs.
  * Returns {1} or {0, reason, detail}.
  */
 export const COMMIT = script(

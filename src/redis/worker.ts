@@ -1,12 +1,13 @@
-// The worker: owns partitions through fenced leases, runs each partition's
-// keys through one keyed kernel operator (one WebAssembly instance per
-// partition, each key's state in a slab), and commits outputs and state in
-// one script per batch.
+// The worker: owns partitions through fenced leases, runs every held
+// partition's keys through one keyed kernel operator (one WebAssembly
+// instance per worker, each key's state in a slab; a partition given back
+// drops its keys from it), and commits outputs and state in one script per
+// batch.
 //
 // Per owned partition, one step is: XRANGE the input after the last committed
 // id (usually already read: see below); run the rows through the kernels;
 // then COMMIT, which appends the outputs (ids = input ids), stores the new
-// last id and the state (format 1: every key's snapshot; format 2: the key
+// last id and the state (format 1: every key's snapshot; formats 2 and 3: the key
 // groups the batch touched), and extends the lease, all or nothing, and only
 // if the lease is still held with this worker's token and the checkpoint is
 // still where this worker started. A step that is not committed (rejected, or
@@ -22,8 +23,8 @@ import { hostname } from 'node:os';
 import { SnapshotError } from '../errors.js';
 import type { RowsPart } from '../scheduler/operator.js';
 import { type RedisConnection, type RedisConnectionOptions, connectRedis } from './config.js';
-import { decodePartitionState, decodeRows, encodeColumn, encodePartitionState, formatValues } from './codec.js';
-import { PartitionState, STATE_GROUPS } from './keyed.js';
+import { decodeEntry, decodePartitionState, encodeColumn, encodePartitionState, formatValues } from './codec.js';
+import { KeyedKernels, PartitionState, STATE_GROUPS } from './keyed.js';
 import { RedisJobError } from './errors.js';
 import { Commands, readJob, type Job } from './job.js';
 import { rendezvousScore } from './keys.js';
@@ -157,6 +158,15 @@ interface Commit {
 /** An entry as read (binary: field values stay bytes). */
 type StreamEntry = [id: Buffer, fields: Buffer[]];
 
+/** Each row's operator key: one lookup per distinct key of a key column (kc), one per row of a JSON k. */
+function operatorKeys(state: PartitionState, { dictionary, ids }: { dictionary: string[]; ids: Uint32Array | undefined }): Uint32Array {
+  const byId = Uint32Array.from(dictionary, (key) => state.idOf(key));
+  if (ids === undefined) return byId;
+  const keys = new Uint32Array(ids.length);
+  for (let i = 0; i < ids.length; i++) keys[i] = byId[ids[i]!]!;
+  return keys;
+}
+
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 function defaultId(): string {
@@ -205,6 +215,8 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
 class Worker {
   private readonly cmd: Commands;
   private readonly owned = new Map<number, Owned>();
+  /** The one operator every held partition runs on (created at the first acquire). */
+  private kernels: Promise<KeyedKernels> | undefined;
   /** The running partition loops. */
   private readonly loops = new Set<Promise<void>>();
   /** The first fatal error of a partition loop. */
@@ -287,6 +299,7 @@ class Worker {
       await this.settle().catch(() => {});
       throw error;
     } finally {
+      for (const owned of this.owned.values()) owned.state.dispose();
       this.owned.clear();
       await this.conn.close();
     }
@@ -419,7 +432,7 @@ class Worker {
       try {
         reply = await this.cmd.script<[Buffer, Buffer, Buffer, Buffer[]] | null>(
           ACQUIRE,
-          [this.job.keys.lease(p), this.job.keys.checkpoint(p), ...(this.job.format === 2 ? [this.job.keys.state(p)] : [])],
+          [this.job.keys.lease(p), this.job.keys.checkpoint(p), ...(this.job.format !== 1 ? [this.job.keys.state(p)] : [])],
           [this.id, String(this.cfg.leaseMs), previous ?? ''],
           true,
         );
@@ -456,25 +469,32 @@ class Worker {
 
   /** A partition's kernels from its checkpoint: `state` (format 1) or its key-group records (format 2). */
   private async restore(stored: Buffer, groups: Buffer[]): Promise<PartitionState> {
-    const state = await PartitionState.create(this.job.spec);
-    if (this.job.format === 1) {
-      if (stored.length > 0) state.restoreSnapshots(decodePartitionState(new Uint8Array(stored)));
+    this.kernels ??= KeyedKernels.create(this.job.spec);
+    const state = (await this.kernels).partition();
+    try {
+      if (this.job.format === 1) {
+        if (stored.length > 0) state.restoreSnapshots(decodePartitionState(new Uint8Array(stored)));
+        return state;
+      }
+      for (let i = 0; i + 1 < groups.length; i += 2) {
+        const field = groups[i]!.toString();
+        const group = Number(field);
+        if (!/^\d+$/.test(field) || group >= STATE_GROUPS) throw new SnapshotError('BAD_STATE', `the state hash has a field ${JSON.stringify(field.slice(0, 40))}, not a key group (0 to ${STATE_GROUPS - 1})`);
+        state.restoreGroup(group, new Uint8Array(groups[i + 1]!));
+      }
+      state.checkRestored();
       return state;
+    } catch (err) {
+      state.dispose();
+      throw err;
     }
-    for (let i = 0; i + 1 < groups.length; i += 2) {
-      const field = groups[i]!.toString();
-      const group = Number(field);
-      if (!/^\d+$/.test(field) || group >= STATE_GROUPS) throw new SnapshotError('BAD_STATE', `the state hash has a field ${JSON.stringify(field.slice(0, 40))}, not a key group (0 to ${STATE_GROUPS - 1})`);
-      state.restoreGroup(group, new Uint8Array(groups[i + 1]!));
-    }
-    state.checkRestored();
-    return state;
   }
 
-  /** Forgets a partition's in-memory state; with `retake`, remembers the token to take it back. */
+  /** Forgets a partition's in-memory state (its keys leave the operator); with `retake`, remembers the token to take it back. */
   private drop(owned: Owned, retake: boolean): void {
     owned.next?.catch(() => {}); // a read sent behind the last commit: nobody waits for it now
-    this.owned.delete(owned.p);
+    if (this.owned.get(owned.p) === owned) this.owned.delete(owned.p);
+    owned.state.dispose();
     if (retake) {
       this.previous.set(owned.p, owned.token);
       this.nextHeartbeat = 0; // look for partitions again at once
@@ -506,6 +526,7 @@ class Worker {
       await this.transient(err, 'read', p);
       return false;
     }
+    if (this.owned.get(p) !== owned) return false; // dropped while reading
     if (entries.length === 0) {
       if (!(await this.settleCommit(owned))) return true;
       if (Date.now() - owned.renewedAt >= this.cfg.leaseMs / 3) await this.renew(owned);
@@ -518,7 +539,7 @@ class Worker {
     // is refused or lost, this one is refused too (the lease or the last id no longer match).
     const reply = this.cmd.script<CommitReply>(
       COMMIT,
-      [keys.lease(p), keys.checkpoint(p), keys.output(p), ...(this.job.format === 2 ? [keys.state(p)] : [])],
+      [keys.lease(p), keys.checkpoint(p), keys.output(p), ...(this.job.format !== 1 ? [keys.state(p)] : [])],
       [owned.token, String(this.cfg.leaseMs), owned.sent, newLast, state.full, String(entries.length), ...outputs, ...state.groups],
     );
     reply.catch(() => {}); // awaited by settleCommit, unless the partition is dropped first
@@ -575,26 +596,25 @@ class Worker {
   /**
    * Runs a batch's rows through the partition's kernels (one pass for all
    * its entries) and returns the COMMIT arguments of its output entries:
-   * id, field count, fields (`k` as read, and `v` text for format 1 or `x`
-   * doubles for format 2; `e` for an unreadable entry).
+   * id, field count, fields (`k` or `kc` as read, and `v` text for format 1
+   * or `x` doubles for formats 2 and 3; `e` for an unreadable entry).
    */
   private compute(state: PartitionState, entries: StreamEntry[]): { outputs: (string | Buffer)[]; rows: number } {
     const parts: RowsPart[] = [];
-    const read: { id: Buffer; k: Buffer | undefined; part: RowsPart | undefined; error: string | undefined }[] = [];
+    const read: { id: Buffer; k: [string, Buffer] | undefined; part: RowsPart | undefined; error: string | undefined }[] = [];
     for (const [id, flat] of entries) {
       const fields: Record<string, Buffer> = {};
       for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i]!.toString()] = flat[i + 1]!;
-      const batch = decodeRows(fields);
+      const batch = decodeEntry(fields);
       if ('error' in batch) {
         read.push({ id, k: undefined, part: undefined, error: batch.error });
         continue;
       }
-      const ids = new Uint32Array(batch.keys.length);
-      for (let i = 0; i < ids.length; i++) ids[i] = state.idOf(batch.keys[i]!);
       // Results overwrite the values in place: the inputs are not needed after.
-      const part = { values: batch.values, keys: ids, out: batch.values };
+      const part = { values: batch.values, keys: operatorKeys(state, batch.keys), out: batch.values };
       parts.push(part);
-      read.push({ id, k: fields['k'], part, error: undefined });
+      const keyField = fields['kc'] !== undefined ? 'kc' : 'k'; // the keys go out as they came in
+      read.push({ id, k: [keyField, fields[keyField]!], part, error: undefined });
     }
     state.process(parts);
     const outputs: (string | Buffer)[] = [];
@@ -602,7 +622,7 @@ class Worker {
     for (const { id, k, part, error } of read) {
       if (part === undefined) outputs.push(id, '2', 'e', error!);
       else {
-        outputs.push(id, '4', 'k', k!, ...(this.job.format === 2 ? ['x', encodeColumn(part.out)] : ['v', formatValues(part.out)]));
+        outputs.push(id, '4', ...k!, ...(this.job.format === 1 ? ['v', formatValues(part.out)] : ['x', encodeColumn(part.out)]));
         rows += part.out.length;
       }
     }
