@@ -93,8 +93,9 @@ describe('one operator per worker', () => {
       op.process(values, Uint32Array.from(keys), out);
       expect(Array.from(out)).toEqual(keys.map((k, i) => expected(k, values[i]!)));
     };
-    // keys above the operator's dense index: every lookup goes through its hash table
-    const keys = Array.from({ length: 3000 }, (_, i) => 70_000 + i * 13);
+    // keys above the operator's dense index, so every lookup goes through its hash table, and
+    // spaced 1024 apart, so they share few home buckets: long probe chains that a drop must keep whole
+    const keys = Array.from({ length: 3000 }, (_, i) => 70_000 + i * 1024);
     run([...keys, ...keys]);
     const bytes = op.stateBytes;
     const dropped = new Set([3, 7, 11]);
