@@ -250,11 +250,12 @@ export class PartitionState {
    */
   groupRecord(group: number): Uint8Array {
     const states = this.statesOf(group)!;
-    const count = new DataView(states.buffer, states.byteOffset).getUint32(0, true);
+    const statesView = new DataView(states.buffer, states.byteOffset);
+    const count = statesView.getUint32(0, true);
     let size = states.length;
     const ids = new Uint32Array(count);
     for (let i = 0; i < count; i++) {
-      ids[i] = this.kernels.localOf(new DataView(states.buffer, states.byteOffset).getUint32(8 + 4 * i, true));
+      ids[i] = this.kernels.localOf(statesView.getUint32(8 + 4 * i, true));
       size += 4 + this.utf8[ids[i]!]!.length;
     }
     const body = new Uint8Array(size);
