@@ -6,7 +6,7 @@
 //
 //   npx tsc -p tsconfig.json && node dist/bench/redis.js [--rows N] [--keys K] [--partitions P]
 //       [--op OP] [--format 1|2|3] [--read-entries N] [--rows-per-entry N] [--workers 1,2] [--fsync always|everysec] [--heartbeat-ms N] [--cpu-prof DIR]
-//       [--keys-sweep 100,10000,100000]
+//       [--keys-sweep 100,10000,100000] [--state-every-ms N]
 //
 // --keys-sweep runs 1 worker on 1 partition holding each number of keys in
 // turn (the other options apply), for how throughput follows the keys per
@@ -48,6 +48,7 @@ const { values: args } = parseArgs({
     'heartbeat-ms': { type: 'string' },
     fsync: { type: 'string' },
     'keys-sweep': { type: 'string' },
+    'state-every-ms': { type: 'string' },
   },
 });
 const ROWS = Number(args.rows ?? 1_500_000);
@@ -64,6 +65,8 @@ const WORKERS = (args.workers ?? '1,2').split(',').map(Number);
 const FSYNC = args.fsync ?? 'always';
 /** Workers heartbeat this often, so that in a run of a few seconds the 2 workers settle on their split at once. */
 const HEARTBEAT_MS = args['heartbeat-ms'] ?? '100';
+/** The workers' --state-every-ms (job format 3): state stored at most this often. */
+const STATE_EVERY_MS = args['state-every-ms'];
 /** A directory: each worker writes a V8 CPU profile there (node --cpu-prof). */
 const CPU_PROF = args['cpu-prof'];
 /** Clock ticks per second of /proc/<pid>/stat times (USER_HZ, 100 on Linux). */
@@ -168,7 +171,7 @@ async function run(url: string, workers: number, { keys: KEYS, partitions: PARTI
   for (const lease of held) await cmd.send(['SET', lease, 'bench:hold']);
   const procs = Array.from({ length: workers }, () => {
     const prof = CPU_PROF !== undefined ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF] : [];
-    const p = spawn(process.execPath, [...prof, MAIN, 'worker', '--redis', url, '--job', job, '--read-entries', READ_ENTRIES, '--lease-ms', '5000', '--heartbeat-ms', HEARTBEAT_MS], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const p = spawn(process.execPath, [...prof, MAIN, 'worker', '--redis', url, '--job', job, '--read-entries', READ_ENTRIES, '--lease-ms', '5000', '--heartbeat-ms', HEARTBEAT_MS, ...(STATE_EVERY_MS !== undefined ? ['--state-every-ms', STATE_EVERY_MS] : [])], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     const stopped = new Promise<Record<string, number>>((resolve) => {
       p.stderr!.on('data', (c: Buffer) => (err += c.toString()));
@@ -239,7 +242,7 @@ function report(r: RunResult): string {
 const redis = await startRedis();
 try {
   console.log(
-    `streamkernel Redis benchmark: ${ROWS} rows, ${SWEEP !== undefined ? `${SWEEP.join(', ')} keys in 1 partition` : `${KEYS} keys, ${PARTITIONS} partitions`}, ${SPEC.op} window 50, job format ${FORMAT}, ${ROWS_PER_ENTRY} rows per entry, read-entries ${READ_ENTRIES}, appendfsync ${FSYNC}; load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`,
+    `streamkernel Redis benchmark: ${ROWS} rows, ${SWEEP !== undefined ? `${SWEEP.join(', ')} keys in 1 partition` : `${KEYS} keys, ${PARTITIONS} partitions`}, ${SPEC.op} window 50, job format ${FORMAT}, ${ROWS_PER_ENTRY} rows per entry, read-entries ${READ_ENTRIES}, appendfsync ${FSYNC}${STATE_EVERY_MS !== undefined ? `, state every ${STATE_EVERY_MS} ms` : ''}; load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`,
   );
   if (SWEEP !== undefined) {
     console.log('| keys | rows per commit | rows/s | worker CPU | redis-server CPU |\n|---|---|---|---|---|');

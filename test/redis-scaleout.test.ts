@@ -6,19 +6,22 @@ import { compiledModule, instantiateKernel } from '../src/engine.js';
 import { createKernel } from '../src/index.js';
 import { decodeColumn, decodeKeyColumn, decodeRows, encodeColumn, encodeKeyColumn } from '../src/redis/codec.js';
 import { KeyedKernels, PartitionState } from '../src/redis/keyed.js';
+import { createJob } from '../src/redis/job.js';
 import { createProducer } from '../src/redis/producer.js';
 import { startWorker } from '../src/redis/worker.js';
 import { createKernelOperator } from '../src/scheduler/operator.js';
 import { keyGroupOf } from '../src/scheduler/hash.js';
 import { normalizeSpec, planFor } from '../src/spec.js';
 import type { KernelSpec } from '../src/types.js';
-import { connect, makeRows, RedisServer, runCli, verifyJob, waitDrained, WorkerProcess } from './redis-harness.js';
+import { connect, makeRows, RedisServer, runCli, stateRecords, verifyJob, waitDrained, WorkerProcess } from './redis-harness.js';
 
 // Counts the WebAssembly instances the worker makes (the real function runs).
 vi.mock('../src/engine.js', async (importOriginal) => {
   const engine = await importOriginal<typeof import('../src/engine.js')>();
   return { ...engine, instantiateKernel: vi.fn(engine.instantiateKernel) };
 });
+
+const SPEC_SUM: KernelSpec = { op: 'sum', window: 3, minPeriods: 1 };
 
 let cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -208,5 +211,51 @@ describe('job format 3', () => {
       });
     kernel.push(Float64Array.from(aRows));
     expect(Array.from(decodeColumn(field(json[1], 'x')!))).toEqual(Array.from(kernel.push(new Float64Array([10, 20]))));
+  });
+});
+
+describe('state stored less often (--state-every-ms, job format 3)', () => {
+  test('regression: every commit rewrote the state of every key it touched; with --state-every-ms commits in between store none, and whoever takes the partition recomputes from the stored state (SIGKILL, then a clean stop): the single-process output and state', async () => {
+    const server = await RedisServer.start();
+    cleanup.push(() => server.stop());
+    const { conn, cmd } = await connect(server.url());
+    cleanup.push(() => conn.close());
+    const producer = await createProducer({ url: server.url(), job: 'lag', create: { partitions: 2, spec: { op: 'median', window: 5, minPeriods: 1 }, format: 3 }, maxRowsPerEntry: 25 });
+    cleanup.push(() => producer.close());
+    const { job } = producer;
+    const first = makeRows(3, 3000, 600);
+    await producer.send(first.keys, first.values);
+    const a = WorkerProcess.worker(server.url(), 'lag', ['--state-every-ms', '600000']);
+    cleanup.push(() => a.kill());
+    await waitDrained(cmd, job);
+    // every entry committed, the state still where it was before the first commit
+    for (let p = 0; p < 2; p++) {
+      expect(await cmd.send(['HGET', job.keys.checkpoint(p), 'stateLast'])).toBe('0-0');
+      expect((await stateRecords(cmd, job, p)).size).toBe(0);
+    }
+    await a.kill();
+    const second = makeRows(4, 3000, 600);
+    await producer.send(second.keys, second.values);
+    // b recomputes the first rows from the (empty) stored state, defers its own state, and stores it when stopped
+    const b = WorkerProcess.worker(server.url(), 'lag', ['--state-every-ms', '600000']);
+    cleanup.push(() => b.kill());
+    await waitDrained(cmd, job);
+    expect(await b.terminate()).toBe(0);
+    for (let p = 0; p < 2; p++) expect(await cmd.send(['HGET', job.keys.checkpoint(p), 'stateLast'])).toBeNull();
+    expect(await verifyJob(cmd, 'lag')).toBe(6000);
+  });
+
+  test('--state-every-ms on a job of format 1 or 2 is refused (exit 1) with the reason', async () => {
+    const server = await RedisServer.start();
+    cleanup.push(() => server.stop());
+    const { conn, cmd } = await connect(server.url());
+    cleanup.push(() => conn.close());
+    await createJob(cmd, 'two', { partitions: 1, spec: SPEC_SUM, format: 2 });
+    const r = runCli(['worker', '--redis', server.url(), '--job', 'two', '--state-every-ms', '100']);
+    expect(r.stderr).toContain("stateEveryMs needs a job of format 3; job 'two' is of format 2");
+    expect(r.code).toBe(1);
+    const bad = runCli(['worker', '--redis', server.url(), '--job', 'two', '--state-every-ms', '1.5']);
+    expect(bad.stderr).toContain('--state-every-ms must be an integer ≥ 0, got "1.5"');
+    expect(bad.code).toBe(1);
   });
 });

@@ -1,7 +1,7 @@
 // The Redis commands of the CLI (wired into `streamkernel` by src/cli.ts):
 //
 //   streamkernel worker  --redis URL --job NAME [--lease-ms N] [--heartbeat-ms N] [--read-entries N]
-//                        [--poll-ms N] [--id ID] [--tls-ca FILE] [--max-outage-ms N]
+//                        [--poll-ms N] [--state-every-ms N] [--id ID] [--tls-ca FILE] [--max-outage-ms N]
 //                        [--connect-timeout-ms N] [--log json|text|quiet]
 //   streamkernel produce --redis URL --job NAME [--create --partitions P --op OP --window W
 //                        [--min-periods M] [--ddof D] [--q Q] | --op ewm (--alpha A|--span S|--halflife H|--com C)
@@ -41,6 +41,8 @@ them back and exits 0. Start as many workers, on as many machines, as you like.
   --heartbeat-ms N          membership heartbeat period (default lease / 3)
   --read-entries N          input entries per partition per commit (default 64)
   --poll-ms N               longest sleep when idle (default 25)
+  --state-every-ms N        job format 3: store a partition's state at most every N ms, not with
+                            every commit (whoever takes it next recomputes the rows since; default 0)
   --id ID                   worker id (default host-pid-random)
   --tls-ca FILE             CA certificate (PEM) for rediss://
   --max-outage-ms N         give up after losing Redis this long (default 30000)
@@ -218,6 +220,7 @@ export async function runWorkerCommand(argv: string[], io: RedisCliIo): Promise<
         'heartbeat-ms': { type: 'string' },
         'read-entries': { type: 'string' },
         'poll-ms': { type: 'string' },
+        'state-every-ms': { type: 'string' },
         id: { type: 'string' },
         log: { type: 'string' },
       },
@@ -245,6 +248,7 @@ export async function runWorkerCommand(argv: string[], io: RedisCliIo): Promise<
       ...(values['heartbeat-ms'] !== undefined ? { heartbeatMs: intOption(values, 'heartbeat-ms', 10)! } : {}),
       ...(values['read-entries'] !== undefined ? { readEntries: intOption(values, 'read-entries', 1)! } : {}),
       ...(values['poll-ms'] !== undefined ? { pollMs: intOption(values, 'poll-ms', 1)! } : {}),
+      ...(values['state-every-ms'] !== undefined ? { stateEveryMs: intOption(values, 'state-every-ms', 0)! } : {}),
       ...(typeof values['id'] === 'string' ? { id: values['id'] } : {}),
     };
     let stopRequested = false;

@@ -62,6 +62,16 @@ export interface WorkerOptions extends RedisConnectionOptions {
   /** Longest sleep when there is no input, in ms. @default 25 */
   pollMs?: number;
   /**
+   * Job format 3 only: stores a partition's state at most this often (ms)
+   * instead of with every commit; the commits in between store outputs and
+   * `last` only, and whoever takes the partition next recomputes the rows
+   * since the state from the input (their outputs are already written).
+   * Fewer state writes when a commit touches many keys; a longer recovery.
+   * The state is stored when the partition is given back. 0: with every commit.
+   * @default 0
+   */
+  stateEveryMs?: number;
+  /**
    * Receives events (acquired, released, fenced, …); messages hold no secrets.
    * @default a no-op (events are dropped)
    */
@@ -136,6 +146,10 @@ interface Owned {
   sent: string;
   /** The commits sent and not yet answered, oldest first. */
   inflight: Commit[];
+  /** When the last commit storing the state was sent (performance.now()). */
+  stateAt: number;
+  /** The state stored in Redis lags the commits (stateEveryMs). */
+  stateBehind: boolean;
 }
 
 /** Commits of one partition sent and not yet answered, at most (each expects the one before it to apply). */
@@ -199,6 +213,8 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
   const heartbeatMs = options.heartbeatMs ?? Math.max(20, Math.floor(leaseMs / 3));
   const readEntries = options.readEntries ?? 64;
   const pollMs = options.pollMs ?? 25;
+  const stateEveryMs = options.stateEveryMs ?? 0;
+  if (!Number.isInteger(stateEveryMs) || stateEveryMs < 0) throw new RedisJobError('CONFIG', `stateEveryMs must be an integer ≥ 0, got ${stateEveryMs}`);
   const log = options.log ?? (() => {});
   const conn = await connectRedis(options, (event, detail) => log({ event: 'redis', worker: id, what: event, detail }));
   let job: Job;
@@ -208,7 +224,11 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
     await conn.close();
     throw err;
   }
-  const worker = new Worker(id, job, conn, { leaseMs, heartbeatMs, readEntries, pollMs, log });
+  if (stateEveryMs > 0 && job.format !== 3) {
+    await conn.close();
+    throw new RedisJobError('CONFIG', `stateEveryMs needs a job of format 3; job '${job.name}' is of format ${job.format}`);
+  }
+  const worker = new Worker(id, job, conn, { leaseMs, heartbeatMs, readEntries, pollMs, stateEveryMs, log });
   return worker.start();
 }
 
@@ -236,7 +256,7 @@ class Worker {
     readonly id: string,
     readonly job: Job,
     private readonly conn: RedisConnection,
-    private readonly cfg: { leaseMs: number; heartbeatMs: number; readEntries: number; pollMs: number; log: (e: WorkerEvent) => void },
+    private readonly cfg: { leaseMs: number; heartbeatMs: number; readEntries: number; pollMs: number; stateEveryMs: number; log: (e: WorkerEvent) => void },
   ) {
     this.cmd = new Commands(conn);
     this.live = [id];
@@ -333,7 +353,7 @@ class Worker {
         idle = Math.min(idle * 2, this.cfg.pollMs);
       }
     }
-    if (this.owned.get(owned.p) === owned && (await this.settleCommit(owned))) await this.release(owned);
+    if (this.owned.get(owned.p) === owned && (await this.settleCommit(owned)) && (await this.storeState(owned))) await this.release(owned);
   }
 
   private fatal(err: unknown): RedisJobError {
@@ -428,9 +448,9 @@ class Worker {
         continue;
       }
       if (this.stopping) break;
-      let reply: [Buffer, Buffer, Buffer, Buffer[]] | null;
+      let reply: [Buffer, Buffer, Buffer, Buffer[], Buffer] | null;
       try {
-        reply = await this.cmd.script<[Buffer, Buffer, Buffer, Buffer[]] | null>(
+        reply = await this.cmd.script<[Buffer, Buffer, Buffer, Buffer[], Buffer] | null>(
           ACQUIRE,
           [this.job.keys.lease(p), this.job.keys.checkpoint(p), ...(this.job.format !== 1 ? [this.job.keys.state(p)] : [])],
           [this.id, String(this.cfg.leaseMs), previous ?? ''],
@@ -442,7 +462,7 @@ class Worker {
       }
       this.previous.delete(p);
       if (reply === null) continue;
-      const [token, last, stored, groups] = reply;
+      const [token, last, stored, groups, stateLast] = reply;
       let state: PartitionState;
       try {
         state = await this.restore(stored, groups);
@@ -459,7 +479,20 @@ class Worker {
         );
       }
       const from = last.toString();
-      const owned: Owned = { p, token: token.toString(), last: from, sent: from, state, renewedAt: Date.now(), next: undefined, leaving: false, inflight: [] };
+      const stateFrom = stateLast.toString();
+      const behind = stateFrom !== '' && stateFrom !== from;
+      if (behind) {
+        try {
+          await this.replay(state, p, stateFrom, from);
+        } catch (err) {
+          state.dispose();
+          this.previous.set(p, token.toString());
+          if (err instanceof RedisJobError) throw err;
+          await this.transient(err, 'replay', p);
+          return;
+        }
+      }
+      const owned: Owned = { p, token: token.toString(), last: from, sent: from, state, renewedAt: Date.now(), next: undefined, leaving: false, inflight: [], stateAt: performance.now(), stateBehind: behind };
       this.owned.set(p, owned);
       this.startLoop(owned);
       this.counters.acquired++;
@@ -467,7 +500,26 @@ class Worker {
     }
   }
 
-  /** A partition's kernels from its checkpoint: `state` (format 1) or its key-group records (format 2). */
+  /**
+   * Brings a state stored at `from` up to `to` (format 3 with deferred
+   * state): runs the input entries (from, to] through the kernels, whose
+   * outputs are already in the output stream. Their key groups count as
+   * touched, so the next commit with state stores them.
+   */
+  private async replay(state: PartitionState, p: number, from: string, to: string): Promise<void> {
+    for (let after = from; after !== to; ) {
+      const entries = await this.read(p, after);
+      const end = entries.findIndex(([id]) => id.toString() === to);
+      const batch = end >= 0 ? entries.slice(0, end + 1) : entries;
+      if (batch.length === 0) {
+        throw new RedisJobError('BAD_CHECKPOINT', `cannot restore partition ${p} of job '${this.job.name}': its state is at input id ${from}, but ${this.job.keys.input(p)} ends at ${after}, before the checkpoint's last id ${to}`);
+      }
+      this.compute(state, batch);
+      after = batch[batch.length - 1]![0].toString();
+    }
+  }
+
+  /** A partition's kernels from its checkpoint: `state` (format 1) or its key-group records (formats 2 and 3). */
   private async restore(stored: Buffer, groups: Buffer[]): Promise<PartitionState> {
     this.kernels ??= KeyedKernels.create(this.job.spec);
     const state = (await this.kernels).partition();
@@ -529,26 +581,52 @@ class Worker {
     if (this.owned.get(p) !== owned) return false; // dropped while reading
     if (entries.length === 0) {
       if (!(await this.settleCommit(owned))) return true;
+      // No input: a lagging state is stored once its time has come.
+      if (owned.stateBehind && this.storesState(owned) && !(await this.storeState(owned))) return true;
       if (Date.now() - owned.renewedAt >= this.cfg.leaseMs / 3) await this.renew(owned);
       return false;
     }
     const { outputs, rows } = this.compute(owned.state, entries);
-    const newLast = entries[entries.length - 1]![0].toString();
-    const state = this.stateArgs(owned.state);
-    // Sent behind the previous commit, with its new last id as the expected one: if that commit
-    // is refused or lost, this one is refused too (the lease or the last id no longer match).
+    this.sendCommit(owned, entries, outputs, rows, this.storesState(owned));
+    owned.next = this.read(p, owned.sent);
+    owned.next.catch(() => {}); // awaited by the next step, unless the partition is dropped first
+    while (owned.inflight.length > COMMITS_IN_FLIGHT) if (!(await this.finishCommit(owned, owned.inflight.shift()!))) break;
+    return true;
+  }
+
+  /** Whether the next commit stores the state: always, unless stateEveryMs defers it (never when the partition is about to go). */
+  private storesState(owned: Owned): boolean {
+    return this.cfg.stateEveryMs === 0 || owned.leaving || this.stopping || performance.now() - owned.stateAt >= this.cfg.stateEveryMs;
+  }
+
+  /**
+   * Sends the commit of a batch's outputs (no entries: the state only),
+   * behind the previous commit, with its new last id as the expected one:
+   * if that commit is refused or lost, this one is refused too (the lease or
+   * the last id no longer match).
+   */
+  private sendCommit(owned: Owned, entries: StreamEntry[], outputs: (string | Buffer)[], rows: number, withState: boolean): void {
+    const { keys } = this.job;
+    const p = owned.p;
+    const newLast = entries.length > 0 ? entries[entries.length - 1]![0].toString() : owned.sent;
+    const state = withState ? this.stateArgs(owned.state) : { full: '-', groups: ['0'] };
+    if (withState) owned.stateAt = performance.now();
+    owned.stateBehind = !withState;
     const reply = this.cmd.script<CommitReply>(
       COMMIT,
       [keys.lease(p), keys.checkpoint(p), keys.output(p), ...(this.job.format !== 1 ? [keys.state(p)] : [])],
       [owned.token, String(this.cfg.leaseMs), owned.sent, newLast, state.full, String(entries.length), ...outputs, ...state.groups],
     );
     reply.catch(() => {}); // awaited by settleCommit, unless the partition is dropped first
-    owned.inflight.push({ reply, started: performance.now(), first: entries[0]![0].toString(), last: newLast, entries: entries.length, rows });
+    owned.inflight.push({ reply, started: performance.now(), first: entries[0]?.[0].toString() ?? newLast, last: newLast, entries: entries.length, rows });
     owned.sent = newLast;
-    owned.next = this.read(p, newLast);
-    owned.next.catch(() => {}); // awaited by the next step, unless the partition is dropped first
-    while (owned.inflight.length > COMMITS_IN_FLIGHT) if (!(await this.finishCommit(owned, owned.inflight.shift()!))) break;
-    return true;
+  }
+
+  /** Stores a lagging state (stateEveryMs) with a commit of no entries; returns whether the partition is still held. */
+  private async storeState(owned: Owned): Promise<boolean> {
+    if (!owned.stateBehind) return true;
+    this.sendCommit(owned, [], [], 0, true);
+    return this.settleCommit(owned);
   }
 
   /** Waits for every commit in flight. Returns whether the partition is still held. */
