@@ -567,7 +567,6 @@ class Worker {
    * Returns whether there was input.
    */
   private async step(owned: Owned): Promise<boolean> {
-    const { keys } = this.job;
     const p = owned.p;
     let entries: StreamEntry[];
     try {
