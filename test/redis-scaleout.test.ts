@@ -245,6 +245,29 @@ describe('state stored less often (--state-every-ms, job format 3)', () => {
     expect(await verifyJob(cmd, 'lag')).toBe(6000);
   });
 
+  test('regression: a worker taking a partition whose state lagged by more than a lease of work lost the lease while recomputing, took it again and recomputed again, forever; it now renews the lease meanwhile and the job completes', async () => {
+    const server = await RedisServer.start();
+    cleanup.push(() => server.stop());
+    const { conn, cmd } = await connect(server.url());
+    cleanup.push(() => conn.close());
+    const producer = await createProducer({ url: server.url(), job: 'long', create: { partitions: 1, spec: { op: 'median', window: 5, minPeriods: 1 }, format: 3 }, maxRowsPerEntry: 10 });
+    cleanup.push(() => producer.close());
+    const rows = makeRows(9, 200_000, 2000);
+    await producer.send(rows.keys, rows.values);
+    const a = WorkerProcess.worker(server.url(), 'long', ['--state-every-ms', '600000', '--read-entries', '2000']);
+    cleanup.push(() => a.kill());
+    await waitDrained(cmd, producer.job, 120_000);
+    await a.kill();
+    expect(await cmd.send(['HGET', producer.job.keys.checkpoint(0), 'stateLast'])).toBe('0-0');
+    await producer.send(['key-1', 'key-2'], [1, 2]);
+    // 20 000 entries to recompute, 1 per read: far longer than a lease of 500 ms
+    const b = WorkerProcess.worker(server.url(), 'long', ['--lease-ms', '500', '--read-entries', '1']);
+    cleanup.push(() => b.kill());
+    await waitDrained(cmd, producer.job, 60_000);
+    expect(await b.terminate()).toBe(0);
+    expect(await verifyJob(cmd, 'long')).toBe(200_002);
+  }, 240_000);
+
   test('--state-every-ms on a job of format 1 or 2 is refused (exit 1) with the reason', async () => {
     const server = await RedisServer.start();
     cleanup.push(() => server.stop());

@@ -150,6 +150,8 @@ interface Owned {
   stateAt: number;
   /** The state stored in Redis lags the commits (stateEveryMs). */
   stateBehind: boolean;
+  /** The input id the restored state is at, while it lags `last` (see catchUp). */
+  catchUpFrom: string | undefined;
 }
 
 /** Commits of one partition sent and not yet answered, at most (each expects the one before it to apply). */
@@ -345,6 +347,11 @@ class Worker {
   /** Steps one partition while it is held and wanted; gives it back when another worker should have it, or on stop. */
   private async partitionLoop(owned: Owned): Promise<void> {
     let idle = 1;
+    // Until caught up, nothing is committed: the stored state (and stateLast) stay as they are.
+    if (owned.catchUpFrom !== undefined && !(await this.catchUp(owned))) {
+      if (this.owned.get(owned.p) === owned) await this.release(owned);
+      return;
+    }
     while (!this.stopping && !owned.leaving && this.owned.get(owned.p) === owned) {
       this.checkConnection();
       if (await this.step(owned)) idle = 1;
@@ -480,19 +487,20 @@ class Worker {
       }
       const from = last.toString();
       const stateFrom = stateLast.toString();
-      const behind = stateFrom !== '' && stateFrom !== from;
-      if (behind) {
-        try {
-          await this.replay(state, p, stateFrom, from);
-        } catch (err) {
-          state.dispose();
-          this.previous.set(p, token.toString());
-          if (err instanceof RedisJobError) throw err;
-          await this.transient(err, 'replay', p);
-          return;
-        }
-      }
-      const owned: Owned = { p, token: token.toString(), last: from, sent: from, state, renewedAt: Date.now(), next: undefined, leaving: false, inflight: [], stateAt: performance.now(), stateBehind: behind };
+      const owned: Owned = {
+        p,
+        token: token.toString(),
+        last: from,
+        sent: from,
+        state,
+        renewedAt: Date.now(),
+        next: undefined,
+        leaving: false,
+        inflight: [],
+        stateAt: performance.now(),
+        stateBehind: false,
+        catchUpFrom: stateFrom !== '' && stateFrom !== from ? stateFrom : undefined,
+      };
       this.owned.set(p, owned);
       this.startLoop(owned);
       this.counters.acquired++;
@@ -501,22 +509,38 @@ class Worker {
   }
 
   /**
-   * Brings a state stored at `from` up to `to` (format 3 with deferred
-   * state): runs the input entries (from, to] through the kernels, whose
-   * outputs are already in the output stream. Their key groups count as
-   * touched, so the next commit with state stores them.
+   * Brings a restored state that lags the checkpoint (format 3 with deferred
+   * state) up to `last`: runs the input entries (catchUpFrom, last] through
+   * the kernels, whose outputs are already in the output stream. Their key
+   * groups count as touched, so the next commit with state stores them. The
+   * lease is renewed on the way (this can take longer than a lease). Returns
+   * whether the partition is still held and caught up.
    */
-  private async replay(state: PartitionState, p: number, from: string, to: string): Promise<void> {
-    for (let after = from; after !== to; ) {
-      const entries = await this.read(p, after);
-      const end = entries.findIndex(([id]) => id.toString() === to);
+  private async catchUp(owned: Owned): Promise<boolean> {
+    const { p, last } = owned;
+    for (let after = owned.catchUpFrom!; after !== last; ) {
+      if (this.stopping || owned.leaving || this.owned.get(p) !== owned) return false;
+      let entries: StreamEntry[];
+      try {
+        entries = await this.read(p, after);
+      } catch (err) {
+        this.drop(owned, true);
+        await this.transient(err, 'read', p);
+        return false;
+      }
+      if (this.owned.get(p) !== owned) return false;
+      const end = entries.findIndex(([id]) => id.toString() === last);
       const batch = end >= 0 ? entries.slice(0, end + 1) : entries;
       if (batch.length === 0) {
-        throw new RedisJobError('BAD_CHECKPOINT', `cannot restore partition ${p} of job '${this.job.name}': its state is at input id ${from}, but ${this.job.keys.input(p)} ends at ${after}, before the checkpoint's last id ${to}`);
+        throw new RedisJobError('BAD_CHECKPOINT', `cannot restore partition ${p} of job '${this.job.name}': its state is at input id ${owned.catchUpFrom!}, but ${this.job.keys.input(p)} ends at ${after}, before the checkpoint's last id ${last}`);
       }
-      this.compute(state, batch);
+      this.compute(owned.state, batch);
       after = batch[batch.length - 1]![0].toString();
+      if (Date.now() - owned.renewedAt >= this.cfg.leaseMs / 3) await this.renew(owned);
     }
+    owned.catchUpFrom = undefined;
+    owned.stateBehind = true; // the state in Redis is still the lagging one
+    return this.owned.get(p) === owned;
   }
 
   /** A partition's kernels from its checkpoint: `state` (format 1) or its key-group records (formats 2 and 3). */
