@@ -23,7 +23,7 @@ const numbers = fc.oneof(
   fc.tuple(fc.integer({ min: -2e9, max: 2e9 }), fc.integer({ min: 0, max: 8 })).map(([m, k]) => m / 10 ** k),
   fc.tuple(fc.double({ min: -1e16, max: 1e16, noNaN: true }), fc.integer({ min: 0, max: 7 })).map(([x, k]) => Number(x.toFixed(k))),
   fc.double(),
-  fc.constantFrom(0, -0, NaN, Infinity, -Infinity, 1e-6, 1e-7, 0.000001, 123456789012345, 999999999999999.9, 1e15, 1e21, 5e-324, Number.MAX_VALUE),
+  fc.constantFrom(0, -0, NaN, Infinity, -Infinity, 1e-6, 1e-7, 0.000001, 123456789012345, 999999999999999.9, 1e15, 1e21, 5e-324, Number.MAX_VALUE, 2147483647, 2147483648, -2147483647, -2147483648, -2147483649, 999999999.999999),
 );
 
 describe('TextFormatter CSV numbers', () => {

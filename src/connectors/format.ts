@@ -38,8 +38,6 @@ export function csvField(text: string): string {
 
 const COMMA = 0x2c;
 const LF = 0x0a;
-/** Exact powers of ten up to 10^6. */
-const POW10 = [1, 10, 100, 1000, 1e4, 1e5, 1e6];
 const asciiDecoder = new TextDecoder();
 
 /** ASCII text built in bytes, so that a number or a cell makes no string of its own. */
@@ -76,7 +74,26 @@ class AsciiText {
 
   /** Appends `String(x)`. */
   number(x: number): void {
-    if (!this.decimal(x)) this.text(String(x));
+    if (!this.integer(x) && !this.decimal(x)) this.text(String(x));
+  }
+
+  /**
+   * Appends x when it is an integer with 0 < |x| < 2^31 (counts, sums of
+   * integers): String(x) writes its plain digits. False otherwise (0 and -0
+   * go to decimal()'s caller: String(-0) is '0').
+   */
+  private integer(x: number): boolean {
+    const v = x | 0;
+    if (v !== x || v === 0) return false;
+    if (v < 0) {
+      // -2^31 has no positive int32.
+      if (v === -2147483648) return false;
+      this.byte(0x2d);
+      this.smallDigits(-v, digitCount(-v));
+    } else {
+      this.smallDigits(v, digitCount(v));
+    }
+    return true;
   }
 
   /**
@@ -90,33 +107,38 @@ class AsciiText {
   private decimal(x: number): boolean {
     const ax = Math.abs(x);
     if (!(ax >= 1e-6 && ax < 1e9)) return false;
-    let m = Math.round(ax * 1e6);
+    const m = Math.round(ax * 1e6);
     if (m / 1e6 !== ax) return false;
+    // m < 10^15: split it into int32 halves, whole < 10^9 and fraction < 10^6.
+    const whole = Math.floor(m / 1e6);
+    let frac = m - whole * 1e6;
     let k = 6;
-    while (k > 0 && m % 10 === 0) {
-      m /= 10;
-      k--;
+    if (frac === 0) k = 0;
+    else {
+      while (frac % 10 === 0) {
+        frac /= 10;
+        k--;
+      }
     }
     if (x < 0) this.byte(0x2d);
-    const p = POW10[k] as number;
-    const whole = Math.floor(m / p);
-    this.digits(whole, digitCount(whole));
+    this.smallDigits(whole, digitCount(whole));
     if (k > 0) {
       this.byte(0x2e);
-      this.digits(m - whole * p, k);
+      this.smallDigits(frac, k);
     }
     return true;
   }
 
-  /** Appends integer `v` (below 2^53) as `count` digits, zero-padded. */
-  private digits(v: number, count: number): void {
+  /** Appends `v` (0 ≤ v < 2^31) as `count` digits, zero-padded: int32 arithmetic, no division by a double. */
+  private smallDigits(v: number, count: number): void {
     const b = this.room(count);
-    for (let j = this.length + count - 1; j >= this.length; j--) {
-      const q = Math.floor(v / 10);
-      b[j] = 0x30 + (v - q * 10);
+    const start = this.length;
+    for (let j = start + count - 1; j >= start; j--) {
+      const q = (v / 10) | 0;
+      b[j] = 0x30 + v - q * 10;
       v = q;
     }
-    this.length += count;
+    this.length = start + count;
   }
 
   toString(): string {
@@ -124,13 +146,10 @@ class AsciiText {
   }
 }
 
+/** Digits of 0 ≤ v < 2^31. */
 function digitCount(v: number): number {
-  let count = 1;
-  while (v >= 10) {
-    v = Math.floor(v / 10);
-    count++;
-  }
-  return count;
+  if (v < 1e5) return v < 10 ? 1 : v < 100 ? 2 : v < 1000 ? 3 : v < 1e4 ? 4 : 5;
+  return v < 1e6 ? 6 : v < 1e7 ? 7 : v < 1e8 ? 8 : v < 1e9 ? 9 : 10;
 }
 
 /** Most keys whose text {@link Memo} keeps; past them, text is made per row. */
