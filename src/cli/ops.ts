@@ -22,6 +22,7 @@ import { ByteReader, ByteWriter } from '../time/snapshot.js';
 import type { LateRow, WindowResult } from '../types.js';
 import { CheckpointError, type OpsState } from './checkpoint.js';
 import type { RunCommand } from './run-args.js';
+import { grown } from './waiting.js';
 
 /** Key groups of every op, in process or on workers: fixed, as checkpoints hold state per key group. */
 const KEY_GROUPS = DEFAULT_KEY_GROUPS;
@@ -336,9 +337,10 @@ function reordererOf(cmd: RunCommand, restore: OpsState | undefined): Reorderer 
  */
 export class KeyedOps {
   private finished = false;
-  /** With reordering: row numbers of the rows sent whose results are not all back, in the order sent, from `head`. */
-  private sent: number[] = [];
+  /** With reordering: row numbers of the rows sent whose results are not all back, in the order sent, from `head` to `sentEnd`. */
+  private sent = new Float64Array(0);
   private head = 0;
+  private sentEnd = 0;
   /** Rows whose results were returned (the number of the next one, without reordering). */
   private returned: number;
 
@@ -404,7 +406,9 @@ export class KeyedOps {
   }
 
   private async sendReleased(rel: Released): Promise<void> {
-    for (const row of rel.row) this.sent.push(row);
+    this.sent = grown(this.sent, this.sentEnd, this.sentEnd + rel.row.length, (k) => new Float64Array(k));
+    this.sent.set(rel.row, this.sentEnd);
+    this.sentEnd += rel.row.length;
     await this.send(Float64Array.from(rel.ts), Float64Array.from(rel.val), this.keys !== undefined ? Uint32Array.from(rel.key) : undefined);
   }
 
@@ -424,10 +428,11 @@ export class KeyedOps {
     this.returned += n;
     let rows: Float64Array | undefined;
     if (this.reorder !== undefined) {
-      rows = Float64Array.from(this.sent.slice(this.head, this.head + n));
+      rows = this.sent.slice(this.head, this.head + n);
       this.head += n;
-      if (this.head === this.sent.length || this.head >= 65_536) {
-        this.sent = this.sent.slice(this.head);
+      if (this.head === this.sentEnd || this.head >= 65_536) {
+        this.sent.copyWithin(0, this.head, this.sentEnd);
+        this.sentEnd -= this.head;
         this.head = 0;
       }
     }

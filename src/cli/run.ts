@@ -28,6 +28,7 @@ import {
   type OpsState,
 } from './checkpoint.js';
 import { KeyedOps, type OpsOutput } from './ops.js';
+import { WaitingRows } from './waiting.js';
 import { LateRowError, WindowFormatter, windowFormatter, WindowRunner } from './windows.js';
 import { describeErrno } from './errno.js';
 import { LiveInput, readsRegularFile } from './live.js';
@@ -98,12 +99,11 @@ function opNames(cmd: RunCommand): string[] {
 /** A row of a time window too far behind its key's latest time (with --on-error fail). */
 class OrderError extends Error {}
 
-const f64ToBase64 = (a: readonly number[]): string => Buffer.from(Float64Array.from(a).buffer).toString('base64');
-function base64ToF64(s: string, n: number): number[] {
+const f64ToBase64 = (a: Float64Array): string => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
+function base64ToF64(s: string, n: number): Float64Array {
   const b = Buffer.from(s, 'base64');
   if (b.byteLength !== n * 8) throw new CheckpointError('checkpoint holds a damaged list of held rows');
-  const copy = new Uint8Array(b);
-  return Array.from(new Float64Array(copy.buffer));
+  return new Float64Array(new Uint8Array(b).buffer);
 }
 
 /** The command's ops as keyed operator specs: count kernels, or rolling by duration (rows reach them in order: KeyedOps reorders). */
@@ -139,13 +139,8 @@ class OpsRunner implements Runner {
   private readonly boundText: string;
   /** Rows pushed into the ops so far (their row numbers). */
   private pushed: number;
-  // Rows waiting for their results, in input order, from index `head`.
-  private head = 0;
-  private qTime: string[] = [];
-  private qKey: string[] = [];
-  private qVal: number[] = [];
-  private qRes: number[][];
-  private qKnown: boolean[] = [];
+  /** Rows waiting for their results, in input order. */
+  private readonly queue: WaitingRows;
   /** lines − rows at the end of the previous batch: rows are one line each while it stays the same. */
   private lineDiff: number;
   /** Where the input stood after the latest batch. */
@@ -165,7 +160,7 @@ class OpsRunner implements Runner {
     this.bound = cmd.maxOutOfOrder?.ms ?? 0;
     this.boundText = cmd.maxOutOfOrder?.text ?? '0';
     this.maxTimes = new Map(restore?.lastTimes ?? []);
-    this.qRes = Array.from({ length: opCount }, () => []);
+    this.queue = new WaitingRows(opCount, cmd.key !== undefined);
     this.lineDiff = lineDiff;
     const held = restore?.held;
     this.late = held?.late ?? 0;
@@ -176,11 +171,8 @@ class OpsRunner implements Runner {
       if (held.results.length !== opCount || held.known.length !== n || (cmd.key !== undefined && held.keys?.length !== n)) {
         throw new CheckpointError('checkpoint holds a damaged list of held rows');
       }
-      this.qTime = [...held.time];
-      this.qKey = cmd.key !== undefined ? [...(held.keys ?? [])] : [];
-      this.qVal = base64ToF64(held.values, n);
-      this.qRes = held.results.map((r) => base64ToF64(r, n));
-      this.qKnown = Array.from(held.known, (c) => c === '1');
+      const results = held.results.map((r) => base64ToF64(r, n));
+      this.queue.restore(held.time, held.keys ?? [], base64ToF64(held.values, n), results, Array.from(held.known, (c) => c === '1'));
     }
   }
 
@@ -198,7 +190,7 @@ class OpsRunner implements Runner {
   }
 
   private get waiting(): number {
-    return this.qTime.length - this.head;
+    return this.queue.length;
   }
 
   header(): string {
@@ -220,15 +212,9 @@ class OpsRunner implements Runner {
     if (this.waiting === 0 && out.rows === undefined && out.first === first && (out.values[0] as Float64Array).length === b.length) {
       return this.emit({ batch: b, results: out.values });
     }
-    for (let i = 0; i < b.length; i++) {
-      this.qTime.push(b.timeText?.[i] ?? String(b.timestamps?.[i]));
-      if (b.keys !== undefined) this.qKey.push(b.keys[i] as string);
-      this.qVal.push(b.values[i] as number);
-      for (const r of this.qRes) r.push(NaN);
-      this.qKnown.push(false);
-    }
+    this.queue.add(b);
     this.place(out);
-    return this.emit(this.take(b.end, b.skipped));
+    return this.emit(this.queue.take(b.end, b.skipped));
   }
 
   /** Time windows: the batch without its rows too far out of order (counted late with --on-error skip; else OrderError). */
@@ -284,52 +270,13 @@ class OpsRunner implements Runner {
 
   /** Stores released results at their rows. */
   private place(out: OpsOutput): void {
-    const base = this.pushed - this.waiting; // the row number of qTime[head]
-    const { rows, first } = out;
-    const count = (out.values[0] as Float64Array).length;
-    out.values.forEach((values, j) => {
-      const res = this.qRes[j] as number[];
-      for (let i = 0; i < count; i++) {
-        const row = rows !== undefined ? (rows[i] as number) : first + i;
-        const at = this.head + row - base;
-        if (at < this.head || at >= this.qTime.length) throw new Error(`the ops released row ${row}, which is not waiting`);
-        res[at] = values[i] as number;
-        this.qKnown[at] = true;
-      }
-    });
-  }
-
-  /** The rows at the front whose results are all known, as a batch. */
-  private take(end: SourceOffset, skipped: number): ResultBatch {
-    let stop = this.head;
-    while (stop < this.qTime.length && this.qKnown[stop] === true) stop++;
-    const from = this.head;
-    const keyed = this.cmd.key !== undefined;
-    const batch: ColumnBatch = {
-      length: stop - from,
-      values: Float64Array.from(this.qVal.slice(from, stop)),
-      timeText: this.qTime.slice(from, stop),
-      ...(keyed ? { keys: this.qKey.slice(from, stop) } : {}),
-      end,
-      skipped,
-    };
-    const results = this.qRes.map((r) => Float64Array.from(r.slice(from, stop)));
-    this.head = stop;
-    if (this.head === this.qTime.length || this.head >= 65_536) {
-      // Drop the rows written out.
-      this.qTime = this.qTime.slice(stop);
-      this.qKey = keyed ? this.qKey.slice(stop) : [];
-      this.qVal = this.qVal.slice(stop);
-      this.qRes = this.qRes.map((r) => r.slice(stop));
-      this.qKnown = this.qKnown.slice(stop);
-      this.head = 0;
-    }
-    return { batch, results };
+    // The row number of the first row waiting.
+    this.queue.place(out, this.pushed - this.waiting);
   }
 
   async finish(end: SourceOffset): Promise<Emitted> {
     this.place(await this.ops.flush());
-    const out = this.take(end, 0);
+    const out = this.queue.take(end, 0);
     if (this.waiting !== 0) throw new Error(`${this.waiting} rows have no results at the end of the input`);
     return this.emit(out);
   }
@@ -337,20 +284,20 @@ class OpsRunner implements Runner {
   /** Before a checkpoint: the results that came back since the last batch (workers). */
   async settle(): Promise<Emitted> {
     this.place(await this.ops.settle());
-    return this.emit(this.take(this.end, 0));
+    return this.emit(this.queue.take(this.end, 0));
   }
 
   async state(): Promise<OpsState> {
-    const from = this.head;
+    const q = this.queue.held();
     const held: HeldRows = {
       pushed: this.pushed,
       late: this.late,
       reordered: this.reordered,
-      time: this.qTime.slice(from),
-      values: f64ToBase64(this.qVal.slice(from)),
-      results: this.qRes.map((r) => f64ToBase64(r.slice(from))),
-      known: this.qKnown.slice(from).map((k) => (k ? '1' : '0')).join(''),
-      ...(this.cmd.key !== undefined ? { keys: this.qKey.slice(from) } : {}),
+      time: q.time,
+      values: f64ToBase64(q.values),
+      results: q.results.map(f64ToBase64),
+      known: q.known,
+      ...(this.cmd.key !== undefined ? { keys: q.keys } : {}),
     };
     return { ...(await this.ops.state()), ...(this.timed ? { lastTimes: [...this.maxTimes] } : {}), held };
   }
