@@ -20,9 +20,10 @@ import type { LateRow, WindowResult } from '../types.js';
 import { checkCompatible, encodeCheckpoint, latestCheckpoint, type Checkpoint, type RefusedCheckpoint } from './checkpoint.js';
 import { CheckpointError, JobFailedError, WorkerFailure } from './errors.js';
 import { keyGroupOf, keyGroupRange, workerOfKeyGroup } from './hash.js';
+import { LatencyHistogram } from './latency.js';
 import { sharedTimesAt } from './operator.js';
 import { describe, normalizeJobOptions, type NormalizedJobOptions } from './options.js';
-import type { Batch, Job, JobOptions, JobResult, OutputBatch, SinkPosition, Source, WorkerHandle } from './types.js';
+import type { Batch, Job, JobMetrics, JobOptions, JobResult, OutputBatch, SinkPosition, Source, WorkerHandle } from './types.js';
 
 /** Thrown inside the coordinator when a failure interrupts an operation; never escapes to users. */
 const RESTART = Symbol('restart');
@@ -48,6 +49,8 @@ interface Pending {
   /** Window kinds: each worker's tagged windows, then (all in) merged. */
   records: WindowsOutput[];
   merged: { windows: WindowResult[]; late: LateRow[] } | undefined;
+  /** When its rows came in, as (time, rows) pairs, for the latency metrics; undefined for replays. */
+  stamps?: number[] | undefined;
 }
 
 interface PendingCheckpoint {
@@ -92,6 +95,25 @@ function validateBatch(batch: unknown, keyed: boolean, timed: boolean): Batch {
     throw new TypeError('batch.keys is not allowed: the job is unkeyed (set keyed: true)');
   }
   return batch as Batch;
+}
+
+/** The batches (in order) as one. */
+function concatBatches(batches: Batch[]): Batch {
+  if (batches.length === 1) return batches[0]!;
+  const rows = batches.reduce((n, b) => n + b.values.length, 0);
+  const join = <T extends Float64Array | Uint32Array>(make: (n: number) => T, part: (b: Batch) => T | undefined): T | undefined => {
+    if (part(batches[0]!) === undefined) return undefined;
+    const out = make(rows);
+    let at = 0;
+    for (const b of batches) {
+      out.set(part(b)!, at);
+      at += b.values.length;
+    }
+    return out;
+  };
+  const keys = join((n) => new Uint32Array(n), (b) => b.keys);
+  const times = join((n) => new Float64Array(n), (b) => b.times);
+  return { values: join((n) => new Float64Array(n), (b) => b.values)!, ...(keys !== undefined ? { keys } : {}), ...(times !== undefined ? { times } : {}) };
 }
 
 function isSource(value: unknown): value is Source {
@@ -159,6 +181,12 @@ class JobImpl implements Job {
   private flushed = new Map<number, WindowsOutput>();
   /** Shared buffers of completed batches, for reuse within the current generation of workers. */
   private sharedPool: SharedArrayBuffer[] = [];
+  /** maxBatchDelayMs: pushed batches waiting to go out as one, their rows, their (time, rows) stamps and the timer that sends them. */
+  private lingering: Batch[] = [];
+  private lingeringRows = 0;
+  private lingeringStamps: number[] = [];
+  private lingerTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly latency = new LatencyHistogram();
 
   constructor(o: NormalizedJobOptions) {
     this.o = o;
@@ -173,7 +201,7 @@ class JobImpl implements Job {
   }
 
   get offset(): number {
-    return this._offset;
+    return this._offset + this.lingeringRows;
   }
 
   get restarts(): number {
@@ -344,7 +372,7 @@ class JobImpl implements Job {
 
   // ---- dispatch ---------------------------------------------------------------
 
-  private async dispatch(batch: Batch, owned: boolean): Promise<void> {
+  private async dispatch(batch: Batch, owned: boolean, stamps?: number[]): Promise<void> {
     if (this.fatal !== undefined) throw this.fatal;
     if (this.failure !== undefined) throw RESTART;
     const { values, keys, times } = batch;
@@ -370,7 +398,7 @@ class JobImpl implements Job {
         slot.inFlight++;
         slot.handle.post({ t: 'shared', seq, buffer, rows, timed: times !== undefined }, []);
       }
-      this.pending.push({ seq, offset: this._offset, rows, parts: this.slots.length, rowWorker: undefined, partial: [], out: undefined, shared: buffer, records: [], merged: undefined });
+      this.pending.push({ seq, offset: this._offset, rows, parts: this.slots.length, rowWorker: undefined, partial: [], out: undefined, shared: buffer, records: [], merged: undefined, stamps });
       this.afterDispatch(rows);
       return;
     }
@@ -431,7 +459,7 @@ class JobImpl implements Job {
       if (t.times !== undefined) transfer.push(t.times.buffer as ArrayBuffer);
       slot.handle.post({ t: 'batch', seq, values: t.values, keys: t.keys, times: t.times }, transfer);
     }
-    this.pending.push({ seq, offset: this._offset, rows, parts: targets.length, rowWorker, partial: [], out: undefined, shared: undefined, records: [], merged: undefined });
+    this.pending.push({ seq, offset: this._offset, rows, parts: targets.length, rowWorker, partial: [], out: undefined, shared: undefined, records: [], merged: undefined, stamps });
     this.afterDispatch(rows);
   }
 
@@ -505,12 +533,12 @@ class JobImpl implements Job {
     }
     while (this.pending.length > 0 && this.pending[0]!.parts === 0) {
       const done = this.pending.shift()!;
-      this.enqueueWrite(done.merged === undefined ? { offset: done.offset, values: done.out! } : { offset: done.offset, values: done.out!, rows: done.rows, ...done.merged }, done.seq);
+      this.enqueueWrite(done.merged === undefined ? { offset: done.offset, values: done.out! } : { offset: done.offset, values: done.out!, rows: done.rows, ...done.merged }, done.seq, done.stamps);
     }
     this.wake();
   }
 
-  private enqueueWrite(batch: OutputBatch, seq: number): void {
+  private enqueueWrite(batch: OutputBatch, seq: number, stamps: number[] | undefined): void {
     const gen = this.gen;
     const sink = this.o.sink;
     this.enqueuedSeq = seq;
@@ -524,9 +552,16 @@ class JobImpl implements Job {
         if (gen === this.gen) this.fail(new WorkerFailure('sink', -1, `sink failed to write: ${(error as Error).message}`, { cause: error }));
         return;
       }
+      if (stamps !== undefined) this.recordLatency(stamps);
       if (seal !== undefined) await this.preCommit(seal, gen);
       this.wake();
     });
+  }
+
+  /** Rows just written: their latency since they came in. */
+  private recordLatency(stamps: number[]): void {
+    const t = now();
+    for (let i = 0; i < stamps.length; i += 2) this.latency.record(t - stamps[i]!, stamps[i + 1]!);
   }
 
   private async preCommit(cp: PendingCheckpoint, gen: number): Promise<void> {
@@ -697,19 +732,44 @@ class JobImpl implements Job {
       return Promise.reject(error);
     }
     this.mode = 'push';
-    const result = this.pushChain.then(() => this.pushOne(batch));
+    const rows = batch.values.length;
+    if (this.o.maxBatchDelayMs === 0 || rows === 0) return this.chainPush(batch, [now(), rows]);
+    this.lingering.push(batch);
+    this.lingeringRows += rows;
+    this.lingeringStamps.push(now(), rows);
+    if (this.lingeringRows >= this.o.maxBatchRows) return this.flushLingering();
+    // The timer's push can fail only as the job fails: the next call reports that.
+    this.lingerTimer ??= setTimeout(() => void this.flushLingering().catch(() => undefined), this.o.maxBatchDelayMs);
+    return Promise.resolve();
+  }
+
+  /** maxBatchDelayMs: sends the coalesced pushes as one batch, after every earlier push. */
+  private flushLingering(): Promise<void> {
+    if (this.lingerTimer !== undefined) clearTimeout(this.lingerTimer);
+    this.lingerTimer = undefined;
+    if (this.lingering.length === 0) return this.pushChain;
+    const batch = concatBatches(this.lingering);
+    const stamps = this.lingeringStamps;
+    this.lingering = [];
+    this.lingeringRows = 0;
+    this.lingeringStamps = [];
+    return this.chainPush(batch, stamps);
+  }
+
+  private chainPush(batch: Batch, stamps: number[]): Promise<void> {
+    const result = this.pushChain.then(() => this.pushOne(batch, stamps));
     this.pushChain = result.catch(() => undefined);
     return result;
   }
 
-  private async pushOne(batch: Batch): Promise<void> {
+  private async pushOne(batch: Batch, stamps: number[]): Promise<void> {
     this.checkRunning();
     if (batch.values.length === 0) return;
     this.log.push({ offset: this.logEnd, batch });
     this.logEnd += batch.values.length;
     if (this.failure !== undefined || this.fatal !== undefined) return this.recoverAndReplay();
     try {
-      await this.dispatch(batch, false);
+      await this.dispatch(batch, false, stamps);
     } catch (error) {
       if (error !== RESTART) throw error;
       await this.recoverAndReplay();
@@ -778,6 +838,7 @@ class JobImpl implements Job {
   /** Push mode: waits for every result of the rows pushed so far and for a checkpoint covering them, recovering as needed. */
   private async settle(): Promise<void> {
     this.checkRunning();
+    await this.flushLingering();
     await this.pushChain;
     this.checkRunning();
     for (;;) {
@@ -831,7 +892,7 @@ class JobImpl implements Job {
           break;
         }
         validateBatch(batch, this.o.keyed, this.timed);
-        await this.dispatch(batch, true);
+        await this.dispatch(batch, true, [now(), batch.values.length]);
       } catch (error) {
         if (error !== RESTART) throw error;
       }
@@ -842,6 +903,8 @@ class JobImpl implements Job {
   private shutdown(): void {
     if (this.monitor !== undefined) clearInterval(this.monitor);
     this.monitor = undefined;
+    if (this.lingerTimer !== undefined) clearTimeout(this.lingerTimer);
+    this.lingerTimer = undefined;
     for (const slot of this.slots) {
       try {
         slot.handle.post({ t: 'stop' }, []);
@@ -858,6 +921,10 @@ class JobImpl implements Job {
     this.shutdown();
     await this.o.sink.close?.();
     return { rows: this._offset, checkpoints: this.checkpoints, restarts: this._restarts, lastCheckpointId: this.last?.id ?? 0 };
+  }
+
+  metrics(): JobMetrics {
+    return { rows: this.offset, batches: this.dispatched, latency: this.latency.stats() };
   }
 
   async abort(): Promise<void> {
