@@ -32,6 +32,21 @@ class ResultQueue {
   available = 0;
   /** Rows received so far (the stream offset of the next new row). */
   received = 0;
+  private wake: (() => void) | undefined;
+
+  /** Resolves once `rows` rows are available, or after `ms` (whichever is first). */
+  async reached(rows: number, ms: number): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (this.available < rows && Date.now() < deadline) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, deadline - Date.now());
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+  }
 
   /**
    * The job's sink: results are deterministic and carry their stream offset,
@@ -48,6 +63,7 @@ class ResultQueue {
         this.chunks.push(v);
         this.available += v.length;
         this.received += v.length;
+        this.wake?.();
       },
       preCommit: () => ({ rows: this.received }),
       commit: () => undefined,
@@ -105,6 +121,21 @@ function concat(batches: ColumnBatch[]): ColumnBatch {
     end: last.end,
     skipped: batches.reduce((s, b) => s + b.skipped, 0),
   };
+}
+
+/** How long a batch cut before it filled waits for its results before the jobs are settled (a failed worker is recovered then). */
+const LIVE_PATIENCE_MS = 250;
+
+/**
+ * Live input (a batch cut before it filled: live stdin, or the input's last
+ * batch): the results of the `rows` rows pushed and not yet taken go out with this batch,
+ * not the next one. They normally come back within a few ms; if not (a
+ * worker failed and the jobs only recover on the next call), the jobs are
+ * settled, which recovers and waits for every result.
+ */
+async function awaitLive(jobs: Job[], queues: ResultQueue[], rows: number): Promise<void> {
+  await Promise.all(queues.map((q) => q.reached(rows, LIVE_PATIENCE_MS)));
+  if (queues.some((q) => q.available < rows)) await Promise.all(jobs.map((j) => j.checkpoint()));
 }
 
 /** Puts the run checkpoint's scheduler checkpoints (one per op, checked here) into the jobs' stores. */
@@ -216,6 +247,8 @@ export class ParallelTimeOps implements TimeOps {
     private readonly reorder: Reorderer | undefined,
     /** Rows pushed so far (the number of the next one). */
     private pushed: number,
+    /** Rows per full batch: a batch with fewer was cut early (live input, see awaitLive). */
+    private readonly batchSize: number,
   ) {}
 
   static async create(cmd: RunCommand, specs: OperatorSpec[], restore: OpsState | undefined): Promise<ParallelTimeOps> {
@@ -239,7 +272,7 @@ export class ParallelTimeOps implements TimeOps {
     }
     const jobs = await startJobs(specs, cmd, queues, stores, restore);
     const keys = cmd.key !== undefined ? new KeyIds(restore?.parallel?.keys ?? []) : undefined;
-    return new ParallelTimeOps(jobs, stores, queues, keys, reorder, pushed);
+    return new ParallelTimeOps(jobs, stores, queues, keys, reorder, pushed, cmd.batchSize);
   }
 
   async push(ts: Float64Array, values: Float64Array, names: readonly string[] | undefined): Promise<RollingOutput[]> {
@@ -253,6 +286,7 @@ export class ParallelTimeOps implements TimeOps {
     } else {
       await this.sendReleased(this.reorder.push(ts, values, ids, base));
     }
+    if (n < this.batchSize) await awaitLive(this.jobs, this.queues, this.sent.length - this.head);
     return this.ready();
   }
 
@@ -326,6 +360,8 @@ export class ParallelCountRunner implements Runner {
     private readonly queues: ResultQueue[],
     names: string[],
     private readonly ids: KeyIds | undefined,
+    /** Rows per full batch: a batch with fewer was cut early (live input, see awaitLive). */
+    private readonly batchSize: number,
   ) {
     this.names = names;
   }
@@ -335,7 +371,7 @@ export class ParallelCountRunner implements Runner {
     const stores = cmd.ops.map(() => memoryCheckpointStore());
     const jobs = await startJobs(cmd.ops.map((o) => o.spec), cmd, queues, stores, restore);
     const ids = cmd.key !== undefined ? new KeyIds(restore?.parallel?.keys ?? []) : undefined;
-    return new ParallelCountRunner(jobs, stores, queues, cmd.ops.map((o) => o.name), ids);
+    return new ParallelCountRunner(jobs, stores, queues, cmd.ops.map((o) => o.name), ids, cmd.batchSize);
   }
 
   async process(batch: ColumnBatch): Promise<ResultBatch> {
@@ -345,6 +381,7 @@ export class ParallelCountRunner implements Runner {
       const b = keys !== undefined ? { values: batch.values, keys } : { values: batch.values };
       this.waiting.push(batch);
       await Promise.all(this.jobs.map((j) => j.push(b)));
+      if (batch.length < this.batchSize) await awaitLive(this.jobs, this.queues, this.waiting.reduce((n, w) => n + w.length, 0));
     }
     return this.take(batch);
   }
