@@ -13,7 +13,7 @@ import type {
   TimeOp,
   TimeRolling,
 } from '../types.js';
-import { checkTimestamps, KeyMap, MAX_TIMESTAMP, toF64 } from './keys.js';
+import { checkTimestamps, KeyMap, MAX_TIMESTAMP, OneRow, toF64 } from './keys.js';
 import { ByteReader, ByteWriter, decodeTimeSnapshot, encodeTimeSnapshot, expectState, KIND_ROLLING } from './snapshot.js';
 import { Reorderer, type Released } from './reorder.js';
 import { normalizeDurationRolling, sameNormalized } from './spec.js';
@@ -91,6 +91,7 @@ export class DurationRolling implements TimeRolling {
   /** Out-of-order state (maxOutOfOrderness > 0): per key, greatest timestamp and held rows. */
   private readonly reorder: Reorderer;
   private buffer: ArrayBuffer | undefined;
+  private readonly one = new OneRow();
   private viewPtr = -1;
   private viewCap = -1;
   private tsView = new Float64Array(0);
@@ -193,6 +194,14 @@ export class DurationRolling implements TimeRolling {
       return { rows, values: out };
     }
     return this.pushOutOfOrder(ts, vals, ids);
+  }
+
+  pushRow(time: number, value: number, ...key: (number | string | undefined)[]): number {
+    this.live();
+    if (this.spec.maxOutOfOrderness !== 0) throw new TypeError('pushRow needs maxOutOfOrderness 0 (a row held for reordering has no result yet); use push');
+    const one = this.one.set(time, value);
+    this.pushIds(one.ts, one.vals, this.keyMap.ids32(OneRow.keys(key), 1), one.out);
+    return one.out[0]!;
   }
 
   /**

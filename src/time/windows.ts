@@ -13,7 +13,7 @@ import { SnapshotError } from '../errors.js';
 import type { BatchKeys, KeyModeOf, LateRow, NormalizedWindowSpec, WindowOperator, WindowOutput, WindowResult, WindowSpec } from '../types.js';
 import { Acc } from './accumulator.js';
 import { addTo, EMITTED, fromAcc, GridBucket, opCode, OP_SUM, PENDING, pendingByKey, STRIDE, toAcc, valueOf } from './grid.js';
-import { checkGridTimestamps, checkTimestamps, KeyMap, MAX_TIMESTAMP, toF64 } from './keys.js';
+import { checkGridTimestamps, checkTimestamps, KeyMap, MAX_TIMESTAMP, OneRow, toF64 } from './keys.js';
 import { ByteReader, ByteWriter, decodeTimeSnapshot, encodeTimeSnapshot, expectState, KIND_WINDOWS } from './snapshot.js';
 import { normalizeWindowSpec, sameNormalized } from './spec.js';
 
@@ -126,6 +126,7 @@ export function windowIndexRange(t: number, size: number, step: number, offset: 
 export class EventTimeWindows implements WindowOperator {
   readonly spec: Readonly<NormalizedWindowSpec>;
   private readonly keyMap: KeyMap;
+  private readonly one = new OneRow();
   private disposed = false;
   private ended = false;
   private rowsSeen = 0;
@@ -388,6 +389,11 @@ export class EventTimeWindows implements WindowOperator {
     } else this.pushGrid(ts, vals, ids, windows, late);
     this.rowsSeen += ts.length;
     return { windows, late };
+  }
+
+  pushRow(time: number, value: number, ...key: (number | string | undefined)[]): WindowOutput {
+    const one = this.one.set(time, value);
+    return this.push(one.ts, one.vals, OneRow.keys(key));
   }
 
   /**
