@@ -598,6 +598,15 @@ export interface TimeRolling<K extends KeyMode = KeyMode> {
   pushRow(time: number, value: number, ...key: RowKey<K>): number;
   /** End of stream: releases every row held for out-of-order arrival. */
   flush(): RollingOutput;
+  /**
+   * An idle timeout on a live stream (`maxOutOfOrderness` above 0): every
+   * key's greatest timestamp advances by `ms`, as if each key had a row that
+   * much later, and the held rows that passes are released with their
+   * results. Later rows further behind are then out of bounds: the results
+   * depend on when rows arrive, not only on the rows. The snapshot holds the
+   * advanced times. Without held rows, it changes only those times.
+   */
+  idleAdvance(ms: number): RollingOutput;
   /** Every key's window, held rows and counters as versioned, checksummed bytes. */
   snapshot(): Uint8Array;
   /** Forgets everything, as if newly created. */

@@ -39,6 +39,21 @@ export class LiveRun {
 
   async end(): Promise<{ code: number | null; stdout: string; stderr: string }> {
     this.child.stdin.end();
+    return this.ended();
+  }
+
+  /** Sends `signal` and waits for the CLI to end. */
+  async stop(signal: NodeJS.Signals): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    this.child.kill(signal);
+    return this.ended();
+  }
+
+  /** Resolves once stderr holds `text`. */
+  async stderrHas(text: string): Promise<void> {
+    while (!this.stderr.includes(text)) await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+
+  private async ended(): Promise<{ code: number | null; stdout: string; stderr: string }> {
     const code = await this.closed;
     return { code, stdout: this.text, stderr: this.stderr };
   }

@@ -247,6 +247,12 @@ export class DurationRolling implements TimeRolling {
     return this.release(this.reorder.flush());
   }
 
+  idleAdvance(ms: number): RollingOutput {
+    this.live();
+    if (!(ms >= 0 && ms < Infinity)) throw new RangeError(`idleAdvance needs a non-negative finite number of ms, got ${ms}`);
+    return this.release(this.reorder.advance(ms));
+  }
+
   /** The snapshot; with `keep`, of the keys it accepts only (a key group's state, which restoreState(…, keep) merges in). */
   snapshot(keep?: (key: number) => boolean): Uint8Array {
     const ex = this.live();
