@@ -15,13 +15,13 @@
 // and the first rebalancing are left out. Defaults: the issue's workload (1.5e6 rows, 300 keys, 16
 // partitions, median of 50), job format 2.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { loadavg, tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { connectRedis } from '../src/redis/config.js';
+import { startRedis } from './redis-server.js';
 import { Commands, jobStatus, type JobFormat } from '../src/redis/job.js';
 import { createProducer } from '../src/redis/producer.js';
 import type { KernelSpec } from '../src/types.js';
@@ -60,39 +60,6 @@ const HEARTBEAT_MS = args['heartbeat-ms'] ?? '100';
 const CPU_PROF = args['cpu-prof'];
 /** Clock ticks per second of /proc/<pid>/stat times (USER_HZ, 100 on Linux). */
 const TICKS = 100;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a !== null ? a.port : 0));
-    });
-  });
-}
-
-async function startRedis(): Promise<{ url: string; stop: () => void }> {
-  const port = await freePort();
-  const dir = mkdtempSync(path.join(tmpdir(), 'sk-bench-redis-'));
-  const conf = path.join(dir, 'redis.conf');
-  writeFileSync(conf, [`port ${port}`, 'bind 127.0.0.1', `dir ${dir}`, 'appendonly yes', `appendfsync ${FSYNC}`, 'save ""', 'logfile ""'].join('\n') + '\n');
-  const proc = spawn('redis-server', [conf], { stdio: ['ignore', 'pipe', 'pipe'] });
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    proc.stdout!.on('data', (c: Buffer) => {
-      out += c.toString();
-      if (out.includes('Ready to accept connections')) resolve();
-    });
-    proc.once('exit', (code) => reject(new Error(`redis-server exited with ${code}: ${out}`)));
-  });
-  return {
-    url: `redis://127.0.0.1:${port}`,
-    stop: () => {
-      process.kill(proc.pid!, 'SIGTERM');
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
 
 interface RunResult {
   job: string;
@@ -205,7 +172,7 @@ async function sameOutputs(url: string, a: string, b: string): Promise<boolean> 
 
 const us = (seconds: number, n: number): string => ((seconds * 1e6) / Math.max(1, n)).toFixed(2);
 
-const redis = await startRedis();
+const redis = await startRedis(FSYNC);
 try {
   console.log(
     `streamkernel Redis benchmark: ${ROWS} rows, ${KEYS} keys, ${PARTITIONS} partitions, ${SPEC.op} window 50, job format ${FORMAT}, ${ROWS_PER_ENTRY} rows per entry, read-entries ${READ_ENTRIES}, appendfsync ${FSYNC}; load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`,
