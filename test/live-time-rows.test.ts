@@ -3,7 +3,7 @@
 // rows in any batches (property test), and refuse what push refuses.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createTimeRolling, createWindows } from '../src/index.js';
+import { createTimeRolling, createWindows, restoreTimeRolling } from '../src/index.js';
 import type { DurationRollingSpec, WindowOutput, WindowSpec } from '../src/types.js';
 
 /** Rows with non-decreasing times per key (the times of keys interleave), NaN values among them. */
@@ -84,5 +84,23 @@ describe('time-window operators: pushRow, one row at a time', () => {
     expect(op.pushRow(20, 2, 7)).toBe(3);
     const held = await createTimeRolling({ op: 'sum', window: 100, maxOutOfOrderness: 10 });
     expect(() => held.pushRow(1, 1)).toThrow('pushRow needs maxOutOfOrderness 0 (a row held for reordering has no result yet); use push');
+  });
+
+  it('idleAdvance (an idle timeout): releases the rows the moved-on time passes; a snapshot taken after it resumes exactly', async () => {
+    const spec: DurationRollingSpec = { op: 'sum', window: 1000, keys: 'string', maxOutOfOrderness: 200 };
+    const op = await createTimeRolling(spec);
+    expect(op.push([1000, 1050], [1, 2], ['a', 'b']).rows.length).toBe(0); // both held
+    expect(op.idleAdvance(0).rows.length).toBe(0);
+    expect([...op.idleAdvance(180).rows]).toEqual([]); // a's time 1180: 1000 is not yet 200 behind it
+    const out = op.idleAdvance(20); // every key's time moved on by 200 in all: a's 1200, b's 1250
+    expect([...out.rows, ...out.values]).toEqual([0, 1, 1, 2]);
+    const copy = await restoreTimeRolling(op.snapshot(), spec);
+    // 900 is within 200 of a's last row (1000) but behind the moved-on 1200: out of bounds, in the copy too.
+    for (const o of [op, copy]) expect(() => o.push([900], [5], ['a'])).toThrow(/more than maxOutOfOrderness \(200 ms\) behind the key's greatest timestamp 1200/);
+    const a = op.push([1400], [3], ['b']);
+    const b = copy.push([1400], [3], ['b']);
+    expect(a).toEqual(b);
+    expect(Buffer.from(op.snapshot()).equals(Buffer.from(copy.snapshot()))).toBe(true);
+    expect(() => op.idleAdvance(-1)).toThrow('idleAdvance needs a non-negative finite number of ms, got -1');
   });
 });
