@@ -178,6 +178,14 @@ const MASK = (1 << 20) - 1;
 const KEY_IDS = Uint32Array.from({ length: MASK + 1 }, (_, i) => (Math.imul(i + 1, 0x9e3779b1) >>> 0) % KEYS);
 const VALUES = Float64Array.from({ length: MASK + 1 }, (_, i) => (((Math.imul(i + 1, 0x9e3779b1) >>> 0) >>> 10) / 4194.304));
 const keyOf = (i: number): number => KEY_IDS[i & MASK] as number;
+/** Rows from … from + out.length − 1 of a table, into `out` (at most two copies: the table repeats). */
+function rowsOf<T extends Float64Array | Uint32Array>(table: T, out: T, from: number): T {
+  const at = from & MASK;
+  const first = Math.min(out.length, MASK + 1 - at);
+  out.set(table.subarray(at, at + first));
+  if (first < out.length) out.set(table.subarray(0, out.length - first), first);
+  return out;
+}
 const valueOf = (i: number): number => VALUES[i & MASK] as number;
 
 /** One load table: the maximum (unpaced), then each load; returns p99 at 50 % (ms). */
@@ -252,7 +260,7 @@ const schedulerPath: OpenPath = async (answered) => {
   return {
     send(from, n, t) {
       pushed.push([t, n]);
-      return job.push({ values: Float64Array.from({ length: n }, (_, j) => valueOf(from + j)), keys: Uint32Array.from({ length: n }, (_, j) => keyOf(from + j)) });
+      return job.push({ values: rowsOf(VALUES, new Float64Array(n), from), keys: rowsOf(KEY_IDS, new Uint32Array(n), from) });
     },
     close: async () => void (await job.finish()),
   };
