@@ -196,8 +196,8 @@ Input and output:
                         for its result while more input keeps coming. Results
                         are written as soon as the input has nothing more to
                         give, or once the oldest row waiting is D old; a fast
-                        input still runs in full batches. 0 writes after every
-                        read (default: 50ms)
+                        input still runs in full batches; also FILE --follow.
+                        0 writes after every read (default: 50ms)
   --follow              with FILE: keep reading what is appended to it, as
                         tail -F (results as rows arrive, see --max-delay);
                         a truncated FILE is read again from its start, a

@@ -748,6 +748,7 @@ async function runJobInner(cmd: RunCommand, io: RunIo, stats: RunStats | undefin
     sink = plan === undefined ? stdoutSink(io.out) : await fileSink(cmd.output as string, plan, cp?.outputBytes, liveInput);
   } catch (err) {
     untrap();
+    unfollow();
     runner.dispose();
     throw err;
   }
