@@ -1,4 +1,5 @@
-// `node dist/bench/latency.js [--seconds S] [--max-delay D] [--paths kernel,scheduler,cli,redis]`:
+// `node dist/bench/latency.js [--seconds S] [--max-delay D] [--paths kernel,scheduler,cli,redis]
+//   [--linger-ms N] [--worker-linger-ms N] [--fsync always|everysec] [--cpu-prof DIR]`:
 // row-to-result latency p50/p99/p99.9 of each live path, at offered loads of
 // 10 %, 50 % and 90 % of the path's measured maximum throughput, with the
 // throughput each load achieved (issue 20). Each path first runs unpaced (its
@@ -272,6 +273,8 @@ const PRODUCER_LINGER_MS = Number(option('--linger-ms') ?? 2);
 const WORKER_LINGER_MS = Number(option('--worker-linger-ms') ?? 0);
 /** redis-server's appendfsync: always (every commit durable before its reply, the issue's setting) or everysec. */
 const FSYNC = option('--fsync') ?? 'always';
+/** A directory: each Redis worker process writes a V8 CPU profile there (node --cpu-prof). */
+const CPU_PROF = option('--cpu-prof');
 const KEY_NAMES = Array.from({ length: KEYS }, (_, k) => `k${k}`);
 
 /**
@@ -287,7 +290,7 @@ function redisPath(url: string, workers: number, jobs: { n: number }): OpenPath 
     const producer = await createProducer({ url, job, create: { partitions: REDIS_PARTITIONS, spec: { op: 'mean', window: 100 }, format: 2 }, lingerMs: PRODUCER_LINGER_MS });
     const { keys } = producer.job;
     const procs = Array.from({ length: workers }, () =>
-      spawn(process.execPath, [REDIS_MAIN, 'worker', '--redis', url, '--job', job, '--log', 'quiet', '--heartbeat-ms', '100', '--linger-ms', String(WORKER_LINGER_MS)], { stdio: 'ignore' }),
+      spawn(process.execPath, [...(CPU_PROF !== undefined ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF] : []), REDIS_MAIN, 'worker', '--redis', url, '--job', job, '--log', 'quiet', '--heartbeat-ms', '100', '--linger-ms', String(WORKER_LINGER_MS)], { stdio: 'ignore' }),
     );
     const readerConn = await connectRedis({ url });
     const reader = new Commands(readerConn);
