@@ -69,6 +69,7 @@ describe('run --idle-timeout', () => {
     const cases: [string[], string][] = [
       [['--value', 'v', '--op', 'sum', '--window', '2', '--idle-timeout', '1s'], '--idle-timeout applies only to time windows with --max-out-of-order (the rows it releases are those held for reordering)'],
       [[...args, 'in.csv', '--idle-timeout', '1s'], '--idle-timeout applies only to live input (stdin, or FILE with --follow)'],
+      [['--value', 'v', '--time', 't', '--op', 'sum', '--tumbling', '1s', '--max-out-of-order', '1s', '--idle-timeout', '1s'], '--idle-timeout applies only to time windows with --max-out-of-order (the rows it releases are those held for reordering)'],
       [[...args, '--idle-timeout', '0'], '--idle-timeout must be above 0'],
       [[...args, '--idle-timeout', '5'], '--idle-timeout needs a unit, such as 5s or 250ms, got "5"'],
       [[...args, '--follow'], '--follow needs an input FILE (stdin is live already)'],
