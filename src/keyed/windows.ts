@@ -36,6 +36,7 @@ interface WindowEngine {
   readonly spec: object;
   readonly hasEnded: boolean;
   readonly rowCount: number;
+  readonly heldItems: number;
   pushRows(ts: Float64Array | undefined, vals: Float64Array, ids: Uint32Array | undefined, skip: Uint8Array, marks: number[]): WindowOutput;
   flush(): WindowOutput;
   snapshot(keep: (key: number) => boolean): Uint8Array;
@@ -106,6 +107,11 @@ export class WindowsGroupOperator implements GroupOperator {
 
   trap(): void {
     throw new Error('injected trap');
+  }
+
+  /** What the operator holds (windows, per-key entries, timers): to check that memory returns. */
+  get heldItems(): number {
+    return this.op.heldItems;
   }
 
   /** Whether the stream has ended here (flush was called, or an ended state restored). */

@@ -101,6 +101,13 @@ export class CountWindows implements CountWindowOperator {
     return this.rowsSeen;
   }
 
+  /** What the operator holds: per key its row count and its open windows (to check that memory returns). */
+  get heldItems(): number {
+    let n = 0;
+    for (const st of this.state.values()) n += 1 + st.open.length;
+    return n;
+  }
+
   flush(): WindowOutput {
     this.check();
     const windows: WindowResult[] = [];

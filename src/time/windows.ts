@@ -42,6 +42,8 @@ class Win {
 
 const FIRE = 0;
 const PURGE = 1;
+/** Session: the key's purged end no longer decides lateness (see forget). */
+const FORGET = 2;
 /** Shared empty list (never mutated): most windows merge nothing. */
 const NO_RANGES: Range[] = [];
 
@@ -288,6 +290,10 @@ export class EventTimeWindows implements WindowOperator {
       if (top === undefined || (!end && top.time > wm)) break;
       timers.pop();
       const win = top.win;
+      if (top.type === FORGET) {
+        if (!end) this.forget(win);
+        continue;
+      }
       if (!win.alive || top.version !== win.version) continue;
       if (top.type === FIRE) {
         win.pendingFire = false;
@@ -368,6 +374,29 @@ export class EventTimeWindows implements WindowOperator {
     list.splice(list.indexOf(win), 1);
     if (list.length === 0) this.sessions.delete(win.key);
     this.purgedEnd.set(win.key, Math.max(this.purgedEnd.get(win.key) ?? -Infinity, win.end));
+    this.scheduleForget(win);
+  }
+
+  /**
+   * A purged end e keeps rows of its key before e late. Once the watermark
+   * reaches e + gap + allowedLateness, every such row is late anyway (its
+   * session would end by e + gap), so the key's entry goes: a key whose
+   * sessions have all closed holds nothing, and results are unchanged.
+   */
+  private scheduleForget(win: Win): void {
+    this.timers.push({ time: win.end + this.spec.gap + this.spec.allowedLateness, type: FORGET, win, version: 0 });
+  }
+
+  private forget(win: Win): void {
+    if ((this.purgedEnd.get(win.key) ?? Infinity) <= win.end) this.purgedEnd.delete(win.key);
+  }
+
+  /** What the operator holds: windows, purged session ends and timers (to check that memory returns). */
+  get heldItems(): number {
+    let n = this.purgedEnd.size + this.timers.size;
+    for (const list of this.sessions.values()) n += list.length;
+    for (const b of this.bucketList) n += b.n;
+    return n;
   }
 
 
@@ -794,7 +823,10 @@ export class EventTimeWindows implements WindowOperator {
         if (s.allowedLateness > 0 || !win.pendingFire) this.timers.push({ time: win.end + s.allowedLateness, type: PURGE, win, version: 0 });
       }
     }
-    for (const [k, e] of purged) this.purgedEnd.set(k, e);
+    for (const [k, e] of purged) {
+      this.purgedEnd.set(k, e);
+      this.scheduleForget(new Win(k, e, e, new Acc(s.op)));
+    }
   }
 
   reset(): void {
