@@ -472,8 +472,8 @@ describe('keyed operator: tumbling, hopping and session windows', () => {
     const op = new WindowsGroupOperator(spec, KEY_GROUPS);
     op.processRows(new Float64Array([0, 10]), new Float64Array([1, 2]), new Uint32Array([5, 5]));
     const g = keyGroupOf(5, KEY_GROUPS);
-    // Every group: each one's snapshot carries the watermark, which every row moves.
-    expect(op.changedGroups()).toEqual(Array.from({ length: KEY_GROUPS }, (_, i) => i));
+    // Key 5's group, and group 0: it carries the stream's clock, which every row moves.
+    expect(op.changedGroups()).toEqual([...new Set([0, g])].sort((a, b) => a - b));
     expect(op.changedGroups()).toEqual([]);
     const other = (g + 1) % KEY_GROUPS;
     expect(() => new WindowsGroupOperator(spec, KEY_GROUPS).restoreGroup(other, op.snapshotGroup(g)!)).toThrow(
@@ -520,6 +520,76 @@ describe('incremental checkpoints', () => {
     expect(second.offset).toBe(4000);
     await second.run(arraySource(values, { keys }));
     expect(same(sink.committed(), all.committed().subarray(4000))).toBe(true);
+  });
+
+  it('regression: a window job\'s deltas hold only the key groups whose windows changed (every group was written whenever any row arrived); resuming from a delta on another worker count gives the same windows', async () => {
+    const { decodeCheckpoint } = await import('./scheduler-helpers.js');
+    const { windowsByTime } = await import('../src/time/windows.js');
+    const { values, keys } = hotKeys(6000);
+    const times = Float64Array.from(values, (_, i) => i);
+    const spec = { kind: 'tumbling', op: 'mean', size: 1000 } as const;
+    const single = await windowsByTime(times, values, { ...spec, keys: 'number' }, keys);
+    const store = memoryCheckpointStore({ keep: 10 });
+    const first = memorySink();
+    const a = await createJob({ adapter: nodeWorkers(), operator: spec, keyed: true, workers: 3, sink: first, checkpoints: { store, everyMs: Infinity, fullEvery: 4 } });
+    for (let i = 0; i < 4000; i += 500) {
+      await a.push({ values: values.slice(i, i + 500), keys: keys.slice(i, i + 500), times: times.slice(i, i + 500) });
+      await a.checkpoint();
+    }
+    await a.abort();
+    const stored = await Promise.all((await store.list()).map(async (id) => decodeCheckpoint(await store.read(id))));
+    expect(stored.map((c) => [c.id, c.base])).toEqual([[8, 7], [7, 6], [6, 5], [5, undefined], [4, 3], [3, 2], [2, 1], [1, undefined]]);
+    // After row 2 500 only keys 0 to 9 move (and no cold key's window is left to fire): their groups and group 0 (the clock).
+    for (const d of stored.slice(0, 3)) {
+      expect(d.groups.size).toBeLessThanOrEqual(11);
+      expect(d.groups.has(0)).toBe(true);
+    }
+    const second = memorySink();
+    const b = await createJob({ adapter: nodeWorkers(), operator: spec, keyed: true, workers: 2, sink: second, resume: true, checkpoints: { store, fullEvery: 4 } });
+    expect(b.offset).toBe(4000);
+    await b.run(arraySource(values, { keys, times }));
+    const got = { windows: [...first.committedWindows().windows, ...second.committedWindows().windows], late: [...first.committedWindows().late, ...second.committedWindows().late] };
+    expect(got).toEqual({ windows: single.windows, late: single.late });
+  });
+
+  it('a worker whose key groups all come from an older checkpoint takes the stream clock of group 0: a row late by the whole stream\'s watermark stays late after a resume', async () => {
+    const { decodeCheckpoint } = await import('./scheduler-helpers.js');
+    const { windowsByTime } = await import('../src/time/windows.js');
+    const { keyGroupOf } = await import('../src/scheduler/hash.js');
+    // Hot keys of groups 0 to 63 only: after a resume on 2 workers, worker 1 (groups 64 to 127) holds no group newer than the last full checkpoint.
+    const groups = 128; // the job's default
+    const hot: number[] = [];
+    for (let k = 0; hot.length < 10; k++) if (keyGroupOf(k, groups) < 64) hot.push(k);
+    let cold = 2000;
+    while (keyGroupOf(cold, groups) < 64) cold++;
+    const n = 4500;
+    const values = new Float64Array(n), keys = new Uint32Array(n), times = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      keys[i] = i < 2000 ? i : hot[i % 10]!;
+      times[i] = i;
+      values[i] = (i * 7919) % 1000;
+    }
+    // Row 4 000, the first after the resume: a key of worker 1 at time 2 600, late by the stream's watermark (3 999).
+    keys[4000] = cold;
+    times[4000] = 2600;
+    const spec = { kind: 'tumbling', op: 'first', size: 1000 } as const;
+    const single = await windowsByTime(times, values, { ...spec, keys: 'number' }, keys);
+    expect(single.late.map((l) => l.row)).toEqual([4000]);
+    const store = memoryCheckpointStore({ keep: 10 });
+    const first = memorySink();
+    const a = await createJob({ adapter: nodeWorkers(), operator: spec, keyed: true, workers: 3, sink: first, checkpoints: { store, everyMs: Infinity, fullEvery: 4 } });
+    for (let i = 0; i < 4000; i += 500) {
+      await a.push({ values: values.slice(i, i + 500), keys: keys.slice(i, i + 500), times: times.slice(i, i + 500) });
+      await a.checkpoint();
+    }
+    await a.abort();
+    const last = decodeCheckpoint(await store.read(8));
+    expect([...last.groups.keys()].every((g) => g < 64)).toBe(true);
+    const second = memorySink();
+    const b = await createJob({ adapter: nodeWorkers(), operator: spec, keyed: true, workers: 2, sink: second, resume: true, checkpoints: { store, fullEvery: 4 } });
+    await b.run(arraySource(values, { keys, times }));
+    const got = { windows: [...first.committedWindows().windows, ...second.committedWindows().windows], late: [...first.committedWindows().late, ...second.committedWindows().late] };
+    expect(got).toEqual({ windows: single.windows, late: single.late });
   });
 
   it('refuses a delta whose base is missing or corrupt, naming it (BROKEN_CHAIN), and falls back to an older checkpoint', async () => {
