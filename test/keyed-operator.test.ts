@@ -255,9 +255,41 @@ describe('keyed operator: tumbling, hopping and session windows', () => {
     { kind: 'session', op: 'std', gap: 120 },
   ] as const;
 
-  /** Runs `rows` through `workers` partitioned operators in batches cut at `cuts`, rescaling to `after` workers at row `at`; merged output. */
-  async function partitioned(spec: (typeof SPECS)[number], keyed: boolean, data: ReturnType<typeof rows>, workers: number, after: number, at: number, cuts: number[]) {
+  /**
+   * Runs `rows` through `workers` partitioned operators in batches cut at
+   * `cuts`, rescaling to `after` workers at row `at`; merged output. Routed:
+   * as on the scheduler, each operator gets its own rows and the batch's rises
+   * (processRouted), and the rescale restores from the groups changedGroups()
+   * reported after each batch (as a chain of incremental checkpoints) and the
+   * clock of group 0.
+   */
+  async function partitioned(spec: (typeof SPECS)[number], keyed: boolean, data: ReturnType<typeof rows>, workers: number, after: number, at: number, cuts: number[], routed = false) {
     const { keyedWindowSpec, mergeWindows, WindowsGroupOperator } = await import('../src/keyed/windows.js');
+    const { keyGroupOf } = await import('../src/scheduler/hash.js');
+    const timed = 'kind' in spec;
+    let risesMax = -Infinity;
+    const stored = new Map<number, Uint8Array>();
+    const route = (op: InstanceType<typeof WindowsGroupOperator>, w: number, n: number, a: number, b: number) => {
+      const [lo, hi] = keyGroupRange(w, KEY_GROUPS, n);
+      const own: number[] = [];
+      for (let i = a; i < b; i++) {
+        const g = keyGroupOf(keyed ? data.k[i]! : 0, KEY_GROUPS);
+        if (g >= lo && g < hi) own.push(i);
+      }
+      const riseAt: number[] = [];
+      const riseTs: number[] = [];
+      let max = risesMax;
+      for (let i = a; i < b && timed; i++) {
+        if (data.ts[i]! > max) {
+          max = data.ts[i]!;
+          riseAt.push(i - a);
+          riseTs.push(max);
+        }
+      }
+      const pick = (arr: Float64Array): Float64Array => Float64Array.from(own, (i) => arr[i]!);
+      const keys = keyed ? Uint32Array.from(own, (i) => data.k[i]!) : undefined;
+      return op.processRouted(timed ? pick(data.ts) : undefined, pick(data.v), keys, Uint32Array.from(own, (i) => i - a), timed ? { at: Uint32Array.from(riseAt), times: Float64Array.from(riseTs) } : undefined, b - a);
+    };
     const normalized = keyedWindowSpec(spec, keyed);
     const make = (w: number, n: number) => new WindowsGroupOperator(normalized, KEY_GROUPS, keyGroupRange(w, KEY_GROUPS, n));
     let ops = Array.from({ length: workers }, (_, w) => make(w, workers));
@@ -278,13 +310,21 @@ describe('keyed operator: tumbling, hopping and session windows', () => {
           const bytes = op.snapshotGroup(g);
           if (bytes !== undefined) snaps.set(g, bytes);
         }
+        const from = routed ? stored : snaps;
         ops = Array.from({ length: after }, (_, w) => make(w, after));
         ops.forEach((op, w) => {
           const [lo, hi] = keyGroupRange(w, KEY_GROUPS, after);
-          for (let g = lo; g < hi; g++) if (snaps.has(g)) op.restoreGroup(g, snaps.get(g)!);
+          for (let g = lo; g < hi; g++) if (from.has(g)) op.restoreGroup(g, from.get(g)!);
+          if (routed && from.has(0)) op.restoreClock(from.get(0)!);
         });
+        risesMax = -Infinity;
       }
-      emit(ops.map((op) => op.processRows(data.ts.subarray(a, b), data.v.subarray(a, b), keyed ? data.k.subarray(a, b) : undefined)));
+      if (!routed) emit(ops.map((op) => op.processRows(data.ts.subarray(a, b), data.v.subarray(a, b), keyed ? data.k.subarray(a, b) : undefined)));
+      else {
+        emit(ops.map((op, w) => route(op, w, ops.length, a, b)));
+        for (let i = a; i < b && timed; i++) risesMax = Math.max(risesMax, data.ts[i]!);
+        for (const op of ops) for (const g of op.changedGroups()) stored.set(g, op.snapshotGroup(g)!);
+      }
     }
     emit(ops.map((op) => op.flush()));
     return { windows, late };
@@ -307,6 +347,31 @@ describe('keyed operator: tumbling, hopping and session windows', () => {
           const single = await windowsByTime(data.ts, data.v, { ...spec, keys: keyed ? 'number' : 'none' }, keyed ? data.k : undefined);
           expect(single.windows.length).toBeGreaterThan(0);
           const got = await partitioned(spec, keyed, data, workers, after, at, cuts);
+          expect(got.windows).toEqual(single.windows);
+          expect(got.late).toEqual(single.late);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it('regression: routed (each worker its own rows and the batch\'s rises, not every row) over 1 to 4 workers, any batch split, rescaled from only the groups changedGroups() reported and group 0\'s clock: the single operator\'s windows and late rows, in its order (property)', async () => {
+    const { windowsByTime } = await import('../src/time/windows.js');
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 0, max: SPECS.length - 1 }),
+        fc.boolean(),
+        fc.integer({ min: 1, max: 4 }),
+        fc.integer({ min: 1, max: 4 }),
+        fc.integer({ min: 0, max: 400 }),
+        fc.array(fc.integer({ min: 1, max: 399 }), { maxLength: 12 }),
+        fc.integer({ min: 1, max: 1000 }),
+        async (si, keyed, workers, after, at, cuts, seed) => {
+          const spec = SPECS[si]!;
+          // Many keys, few rows each: most groups change only now and then, so a stale group would show.
+          const data = rows(seed, 400, 60, 900);
+          const single = await windowsByTime(data.ts, data.v, { ...spec, keys: keyed ? 'number' : 'none' }, keyed ? data.k : undefined);
+          const got = await partitioned(spec, keyed, data, workers, after, at, cuts, true);
           expect(got.windows).toEqual(single.windows);
           expect(got.late).toEqual(single.late);
         },
@@ -365,6 +430,8 @@ describe('keyed operator: tumbling, hopping and session windows', () => {
       expect(expected.length).toBeGreaterThan(100);
       const got = await partitioned(spec as never, true, data, 1 + n, 3 - n, 137, [50, 333]);
       expect(got.windows, JSON.stringify(spec)).toEqual(expected);
+      const routed = await partitioned(spec as never, true, data, 1 + n, 3 - n, 137, [50, 333], true);
+      expect(routed.windows, JSON.stringify(spec)).toEqual(expected);
       const sink = memorySink();
       const job = await createJob({ adapter: nodeWorkers(), operator: { kind: 'count', ...spec }, keyed: true, workers: 1 + n, keyGroups: 16, sink });
       await job.run(arraySource(data.v, { keys: data.k, batchRows: 61 }));
