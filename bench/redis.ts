@@ -5,7 +5,12 @@
 // are checked against the 1-worker run's, entry for entry.
 //
 //   npx tsc -p tsconfig.json && node dist/bench/redis.js [--rows N] [--keys K] [--partitions P]
-//       [--op OP] [--format 1|2] [--read-entries N] [--rows-per-entry N] [--workers 1,2] [--fsync always|everysec] [--heartbeat-ms N] [--cpu-prof DIR]
+//       [--op OP] [--format 1|2|3] [--read-entries N] [--rows-per-entry N] [--workers 1,2] [--fsync always|everysec] [--heartbeat-ms N] [--cpu-prof DIR]
+//       [--keys-sweep 100,10000,100000] [--state-every-ms N]
+//
+// --keys-sweep runs 1 worker on 1 partition holding each number of keys in
+// turn (the other options apply), for how throughput follows the keys per
+// partition.
 //
 // Needs redis-server on the PATH (Linux: CPU times come from /proc). Rows are
 // produced before the workers start, and the bench holds every partition's
@@ -13,7 +18,7 @@
 // the start, as workers of a long-running job do); throughput is counted from
 // the leases' release to the last input entry committed, so process start-up
 // and the first rebalancing are left out. Defaults: the issue's workload (1.5e6 rows, 300 keys, 16
-// partitions, median of 50), job format 2.
+// partitions, median of 50), job format 3.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -42,6 +47,8 @@ const { values: args } = parseArgs({
     'cpu-prof': { type: 'string' },
     'heartbeat-ms': { type: 'string' },
     fsync: { type: 'string' },
+    'keys-sweep': { type: 'string' },
+    'state-every-ms': { type: 'string' },
   },
 });
 const ROWS = Number(args.rows ?? 1_500_000);
@@ -50,12 +57,16 @@ const PARTITIONS = Number(args.partitions ?? 16);
 const READ_ENTRIES = args['read-entries'] ?? '16';
 const ROWS_PER_ENTRY = Number(args['rows-per-entry'] ?? 1000);
 const SPEC = { op: args.op ?? 'median', window: 50, minPeriods: 1 } as KernelSpec;
-const FORMAT = Number(args.format ?? 2) as JobFormat;
+const FORMAT = Number(args.format ?? 3) as JobFormat;
+/** Keys per partition for --keys-sweep (1 partition, 1 worker each). */
+const SWEEP = args['keys-sweep']?.split(',').map(Number);
 const WORKERS = (args.workers ?? '1,2').split(',').map(Number);
 /** redis-server's appendfsync: always (every commit durable before its reply) or everysec. */
 const FSYNC = args.fsync ?? 'always';
 /** Workers heartbeat this often, so that in a run of a few seconds the 2 workers settle on their split at once. */
 const HEARTBEAT_MS = args['heartbeat-ms'] ?? '100';
+/** The workers' --state-every-ms (job format 3): state stored at most this often. */
+const STATE_EVERY_MS = args['state-every-ms'];
 /** A directory: each worker writes a V8 CPU profile there (node --cpu-prof). */
 const CPU_PROF = args['cpu-prof'];
 /** Clock ticks per second of /proc/<pid>/stat times (USER_HZ, 100 on Linux). */
@@ -94,6 +105,12 @@ async function startRedis(): Promise<{ url: string; stop: () => void }> {
   };
 }
 
+/** What a run produces: rows over `keys` distinct keys in `partitions` partitions. */
+interface Workload {
+  keys: number;
+  partitions: number;
+}
+
 interface RunResult {
   job: string;
   workers: number;
@@ -105,8 +122,9 @@ interface RunResult {
   /** CPU seconds of the worker processes and of redis-server during the run. */
   workerCpu: number;
   redisCpu: number;
-  /** Commands redis-server ran during the run, by name. */
+  /** Commands redis-server ran during the run, by name, and the µs they took (INFO commandstats). */
   calls: Record<string, number>;
+  usec: Record<string, number>;
 }
 
 /** User + system CPU seconds of a process so far. */
@@ -120,15 +138,19 @@ async function redisCpu(cmd: Commands): Promise<number> {
   return ['used_cpu_sys', 'used_cpu_user'].reduce((a, k) => a + Number(new RegExp(`${k}:([\\d.]+)`).exec(info)![1]), 0);
 }
 
-async function commandCalls(cmd: Commands): Promise<Record<string, number>> {
+async function commandStats(cmd: Commands): Promise<{ calls: Record<string, number>; usec: Record<string, number> }> {
   const info = await cmd.send<string>(['INFO', 'commandstats']);
   const calls: Record<string, number> = {};
-  for (const m of info.matchAll(/cmdstat_([a-z|]+):calls=(\d+)/g)) calls[m[1]!] = Number(m[2]);
-  return calls;
+  const usec: Record<string, number> = {};
+  for (const m of info.matchAll(/cmdstat_([a-z|]+):calls=(\d+),usec=(\d+)/g)) {
+    calls[m[1]!] = Number(m[2]);
+    usec[m[1]!] = Number(m[3]);
+  }
+  return { calls, usec };
 }
 
-async function run(url: string, workers: number): Promise<RunResult> {
-  const job = `bench-${workers}`;
+async function run(url: string, workers: number, { keys: KEYS, partitions: PARTITIONS }: Workload): Promise<RunResult> {
+  const job = `bench-${workers}-${KEYS}-${PARTITIONS}`;
   const producer = await createProducer({ url, job, create: { partitions: PARTITIONS, spec: SPEC, format: FORMAT }, maxRowsPerEntry: ROWS_PER_ENTRY });
   const keys: string[] = [];
   const values: number[] = [];
@@ -149,7 +171,7 @@ async function run(url: string, workers: number): Promise<RunResult> {
   for (const lease of held) await cmd.send(['SET', lease, 'bench:hold']);
   const procs = Array.from({ length: workers }, () => {
     const prof = CPU_PROF !== undefined ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF] : [];
-    const p = spawn(process.execPath, [...prof, MAIN, 'worker', '--redis', url, '--job', job, '--read-entries', READ_ENTRIES, '--lease-ms', '5000', '--heartbeat-ms', HEARTBEAT_MS], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const p = spawn(process.execPath, [...prof, MAIN, 'worker', '--redis', url, '--job', job, '--read-entries', READ_ENTRIES, '--lease-ms', '5000', '--heartbeat-ms', HEARTBEAT_MS, ...(STATE_EVERY_MS !== undefined ? ['--state-every-ms', STATE_EVERY_MS] : [])], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     const stopped = new Promise<Record<string, number>>((resolve) => {
       p.stderr!.on('data', (c: Buffer) => (err += c.toString()));
@@ -176,7 +198,7 @@ async function run(url: string, workers: number): Promise<RunResult> {
   const end = performance.now();
   const workerCpu = procs.reduce((a, { p }) => a + cpuOf(p.pid!), 0) - cpuBefore;
   const redisCpuUsed = (await redisCpu(cmd)) - redisBefore;
-  const calls = await commandCalls(cmd);
+  const { calls, usec } = await commandStats(cmd);
   for (const { p } of procs) p.kill('SIGTERM');
   const stats = await Promise.all(procs.map(({ stopped }) => stopped));
   await conn.close();
@@ -184,15 +206,15 @@ async function run(url: string, workers: number): Promise<RunResult> {
   const commits = stats.reduce((a, s) => a + (s['commits'] ?? 0), 0);
   // the workers' percentiles, weighted by their commits (an approximation when they differ)
   const weighted = (k: string): number => stats.reduce((a, s) => a + (s[k] ?? 0) * (s['commits'] ?? 0), 0) / Math.max(1, commits);
-  return { job, workers, seconds, rowsPerSecond: ROWS / seconds, commits, commitP50: weighted('commitP50'), commitP99: Math.max(...stats.map((s) => s['commitP99'] ?? 0)), workerCpu, redisCpu: redisCpuUsed, calls };
+  return { job, workers, seconds, rowsPerSecond: ROWS / seconds, commits, commitP50: weighted('commitP50'), commitP99: Math.max(...stats.map((s) => s['commitP99'] ?? 0)), workerCpu, redisCpu: redisCpuUsed, calls, usec };
 }
 
 /** Whether two jobs' outputs hold the same entries (fields, not ids: the inputs were appended separately). */
-async function sameOutputs(url: string, a: string, b: string): Promise<boolean> {
+async function sameOutputs(url: string, a: string, b: string, partitions: number): Promise<boolean> {
   const conn = await connectRedis({ url });
   const cmd = new Commands(conn);
   try {
-    for (let p = 0; p < PARTITIONS; p++) {
+    for (let p = 0; p < partitions; p++) {
       const [x, y] = await Promise.all([a, b].map((job) => cmd.send<[Buffer, Buffer[]][]>(['XRANGE', `out:{${job}:${p}}`, '-', '+'], true)));
       if (x!.length !== y!.length) return false;
       for (let i = 0; i < x!.length; i++) if (!Buffer.concat(x![i]![1]).equals(Buffer.concat(y![i]![1]))) return false;
@@ -205,26 +227,42 @@ async function sameOutputs(url: string, a: string, b: string): Promise<boolean> 
 
 const us = (seconds: number, n: number): string => ((seconds * 1e6) / Math.max(1, n)).toFixed(2);
 
+/** One run's lines: throughput, latency, and where the CPU went (workers; redis-server per row and per commit, the commit script's own share). */
+function report(r: RunResult): string {
+  const rpc = (r.calls['evalsha'] ?? 0) / Math.max(1, r.commits);
+  const commands = Object.values(r.calls).reduce((a, c) => a + c, 0);
+  return (
+    `${r.workers} worker${r.workers > 1 ? 's' : ' '}: ${Math.round(r.rowsPerSecond).toLocaleString('en-US').padStart(9)} rows/s  (${r.seconds.toFixed(2)} s, ${r.commits} commits, commit latency p50 ${r.commitP50.toFixed(2)} ms, p99 ${r.commitP99.toFixed(2)} ms)\n` +
+    `           CPU: workers ${r.workerCpu.toFixed(2)} s (${us(r.workerCpu, ROWS)} µs/row), redis-server ${r.redisCpu.toFixed(2)} s (${us(r.redisCpu, ROWS)} µs/row, ${us(r.redisCpu, r.commits)} µs/commit, ` +
+    `of which scripts ${us((r.usec['evalsha'] ?? 0) / 1e6, r.commits)} µs/commit, XRANGE ${us((r.usec['xrange'] ?? 0) / 1e6, r.calls['xrange'] ?? 0)} µs/call); ` +
+    `${commands} commands (${(commands / Math.max(1, r.commits)).toFixed(1)} per commit: ${rpc.toFixed(2)} scripts, ${((r.calls['xrange'] ?? 0) / Math.max(1, r.commits)).toFixed(2)} XRANGE)`
+  );
+}
+
 const redis = await startRedis();
 try {
   console.log(
-    `streamkernel Redis benchmark: ${ROWS} rows, ${KEYS} keys, ${PARTITIONS} partitions, ${SPEC.op} window 50, job format ${FORMAT}, ${ROWS_PER_ENTRY} rows per entry, read-entries ${READ_ENTRIES}, appendfsync ${FSYNC}; load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`,
+    `streamkernel Redis benchmark: ${ROWS} rows, ${SWEEP !== undefined ? `${SWEEP.join(', ')} keys in 1 partition` : `${KEYS} keys, ${PARTITIONS} partitions`}, ${SPEC.op} window 50, job format ${FORMAT}, ${ROWS_PER_ENTRY} rows per entry, read-entries ${READ_ENTRIES}, appendfsync ${FSYNC}${STATE_EVERY_MS !== undefined ? `, state every ${STATE_EVERY_MS} ms` : ''}; load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`,
   );
-  const results: RunResult[] = [];
-  for (const n of WORKERS) {
-    const r = await run(redis.url, n);
-    results.push(r);
-    const rpc = (r.calls['evalsha'] ?? 0) / Math.max(1, r.commits);
-    const commands = Object.values(r.calls).reduce((a, c) => a + c, 0);
-    console.log(
-      `${n} worker${n > 1 ? 's' : ' '}: ${Math.round(r.rowsPerSecond).toLocaleString('en-US').padStart(9)} rows/s  (${r.seconds.toFixed(2)} s, ${r.commits} commits, commit latency p50 ${r.commitP50.toFixed(2)} ms, p99 ${r.commitP99.toFixed(2)} ms)\n` +
-        `           CPU: workers ${r.workerCpu.toFixed(2)} s (${us(r.workerCpu, ROWS)} µs/row), redis-server ${r.redisCpu.toFixed(2)} s (${us(r.redisCpu, ROWS)} µs/row, ${us(r.redisCpu, r.commits)} µs/commit); ` +
-        `${commands} commands (${(commands / Math.max(1, r.commits)).toFixed(1)} per commit: ${rpc.toFixed(2)} scripts, ${((r.calls['xrange'] ?? 0) / Math.max(1, r.commits)).toFixed(2)} XRANGE)`,
-    );
-  }
-  for (const r of results.slice(1)) {
-    const same = await sameOutputs(redis.url, results[0]!.job, r.job);
-    console.log(`${r.workers} workers / ${results[0]!.workers}: ${(r.rowsPerSecond / results[0]!.rowsPerSecond).toFixed(2)}×; outputs ${same ? 'identical' : 'DIFFER'}`);
+  if (SWEEP !== undefined) {
+    console.log('| keys | rows per commit | rows/s | worker CPU | redis-server CPU |\n|---|---|---|---|---|');
+    for (const keys of SWEEP) {
+      const r = await run(redis.url, 1, { keys, partitions: 1 });
+      console.log(
+        `| ${keys} | ${Number(READ_ENTRIES) * ROWS_PER_ENTRY} | ${Math.round(r.rowsPerSecond)} | ${us(r.workerCpu, ROWS)} µs/row | ${us(r.redisCpu, ROWS)} µs/row, ${(r.redisCpu * 1e3 / Math.max(1, r.commits)).toFixed(1)} ms/commit |  load ${loadavg()[0]!.toFixed(2)}`,
+      );
+    }
+  } else {
+    const results: RunResult[] = [];
+    for (const n of WORKERS) {
+      const r = await run(redis.url, n, { keys: KEYS, partitions: PARTITIONS });
+      results.push(r);
+      console.log(report(r));
+    }
+    for (const r of results.slice(1)) {
+      const same = await sameOutputs(redis.url, results[0]!.job, r.job, PARTITIONS);
+      console.log(`${r.workers} workers / ${results[0]!.workers}: ${(r.rowsPerSecond / results[0]!.rowsPerSecond).toFixed(2)}×; outputs ${same ? 'identical' : 'DIFFER'}`);
+    }
   }
   console.log(`load average after: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
 } finally {

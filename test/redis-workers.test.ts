@@ -19,7 +19,7 @@ afterEach(async () => {
   cleanup = [];
 });
 
-async function setup(job: string, spec: object = SPEC, format: 1 | 2 = 1) {
+async function setup(job: string, spec: object = SPEC, format: 1 | 2 | 3 = 1) {
   const server = await RedisServer.start();
   cleanup.push(() => server.stop());
   const { conn, cmd } = await connect(server.url());
@@ -68,10 +68,11 @@ function allLogs(workers: WorkerProcess[]): string {
 }
 
 /** ' (job format 2: …)' for the format-2 runs of a scenario; format 1 keeps the scenario's name. */
-const named = (name: string, format: 1 | 2): string => (format === 1 ? name : `${name} (job format 2: binary columns, incremental key-group state)`);
+const named = (name: string, format: 1 | 2 | 3): string =>
+  format === 1 ? name : format === 2 ? `${name} (job format 2: binary columns, incremental key-group state)` : `${name} (job format 3: binary key column, one operator per worker)`;
 
 describe('redis workers', () => {
-  for (const format of [1, 2] as const) {
+  for (const format of [1, 2, 3] as const) {
     test(named('3 workers, SIGKILLed at seeded points: output equals the single-process reference', format), async () => {
       const s = await setup(`killjob${format}`, SPEC, format);
       for (let i = 0; i < 3; i++) s.spawnWorker();

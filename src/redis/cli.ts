@@ -1,11 +1,11 @@
 // The Redis commands of the CLI (wired into `streamkernel` by src/cli.ts):
 //
 //   streamkernel worker  --redis URL --job NAME [--lease-ms N] [--heartbeat-ms N] [--read-entries N]
-//                        [--poll-ms N] [--id ID] [--tls-ca FILE] [--max-outage-ms N]
+//                        [--poll-ms N] [--state-every-ms N] [--id ID] [--tls-ca FILE] [--max-outage-ms N]
 //                        [--connect-timeout-ms N] [--log json|text|quiet]
 //   streamkernel produce --redis URL --job NAME [--create --partitions P --op OP --window W
 //                        [--min-periods M] [--ddof D] [--q Q] | --op ewm (--alpha A|--span S|--halflife H|--com C)
-//                        [--adjust true|false] [--format 1|2]] [--rows-per-entry N] [--tls-ca FILE] [FILE]
+//                        [--adjust true|false] [--format 1|2|3]] [--rows-per-entry N] [--tls-ca FILE] [FILE]
 //
 // The password may be left out of the URL and given in STREAMKERNEL_REDIS_PASSWORD
 // (command lines are visible to every user of the machine). Nothing printed
@@ -41,6 +41,8 @@ them back and exits 0. Start as many workers, on as many machines, as you like.
   --heartbeat-ms N          membership heartbeat period (default lease / 3)
   --read-entries N          input entries per partition per commit (default 64)
   --poll-ms N               longest sleep when idle (default 25)
+  --state-every-ms N        job format 3: store a partition's state at most every N ms, not with
+                            every commit (whoever takes it next recomputes the rows since; default 0)
   --id ID                   worker id (default host-pid-random)
   --tls-ca FILE             CA certificate (PEM) for rediss://
   --max-outage-ms N         give up after losing Redis this long (default 30000)
@@ -63,8 +65,9 @@ appends them to the job's input, routed to partitions by key.
     --window W              rows per window (rolling ops)
     --min-periods M, --ddof D, --q Q
     --alpha A | --span S | --halflife H | --com C, --adjust true|false   (ewm)
-    --format 1|2            job layout (default 1): 2 writes rows and results as binary
-                            columns and commits only the state of the keys a batch touched
+    --format 1|2|3          job layout (default 1): 2 writes rows and results as binary
+                            columns and commits only the state of the keys a batch touched;
+                            3 is 2 with the keys as a binary key column instead of JSON
   --rows-per-entry N        most rows in one stream entry (default 1000)
   --batch-rows N            rows sent per round trip (default 10000)
   --tls-ca FILE             CA certificate (PEM) for rediss://
@@ -217,6 +220,7 @@ export async function runWorkerCommand(argv: string[], io: RedisCliIo): Promise<
         'heartbeat-ms': { type: 'string' },
         'read-entries': { type: 'string' },
         'poll-ms': { type: 'string' },
+        'state-every-ms': { type: 'string' },
         id: { type: 'string' },
         log: { type: 'string' },
       },
@@ -244,6 +248,7 @@ export async function runWorkerCommand(argv: string[], io: RedisCliIo): Promise<
       ...(values['heartbeat-ms'] !== undefined ? { heartbeatMs: intOption(values, 'heartbeat-ms', 10)! } : {}),
       ...(values['read-entries'] !== undefined ? { readEntries: intOption(values, 'read-entries', 1)! } : {}),
       ...(values['poll-ms'] !== undefined ? { pollMs: intOption(values, 'poll-ms', 1)! } : {}),
+      ...(values['state-every-ms'] !== undefined ? { stateEveryMs: intOption(values, 'state-every-ms', 0)! } : {}),
       ...(typeof values['id'] === 'string' ? { id: values['id'] } : {}),
     };
     let stopRequested = false;
@@ -266,7 +271,7 @@ export async function runWorkerCommand(argv: string[], io: RedisCliIo): Promise<
 
 function formatFrom(values: Record<string, unknown>): JobFormat {
   const format = values['format'] ?? '1';
-  if (format !== '1' && format !== '2') throw new UsageError(`--format must be 1 or 2, got ${JSON.stringify(format)}`);
+  if (format !== '1' && format !== '2' && format !== '3') throw new UsageError(`--format must be 1, 2 or 3, got ${JSON.stringify(format)}`);
   return Number(format) as JobFormat;
 }
 

@@ -6,9 +6,17 @@
 //   k  JSON array of the rows' keys (strings)
 //   v  the rows' numbers joined by ',' (shortest round-trip decimal; NaN,
 //      Infinity, -Infinity, -0 spelled so)
-//   x  instead of v (job format 2): the numbers as little-endian IEEE-754
-//      doubles, 8 bytes each, in row order (a binary column: no text to
-//      format or parse)
+//   x  instead of v (job formats 2 and 3): the numbers as little-endian
+//      IEEE-754 doubles, 8 bytes each, in row order (a binary column: no
+//      text to format or parse)
+//   kc instead of k (job format 3): the keys as a binary key column, no JSON
+//      to parse per row (see encodeKeyColumn; little-endian):
+//        offset size
+//           0    1  version (1)
+//           1    1  id width W: 1, 2 or 4 bytes
+//           2    4  dictionary size D
+//           6       D times: u32 byte length L, L bytes of UTF-8 key
+//         then      one id per row, W bytes each: the row's key is dictionary[id]
 // An output entry has the id of the input entry it answers, the same k, and
 // the results in v (job format 1) or x (job format 2); an input entry that
 // cannot be read gives an output entry with a field e (the reason) instead,
@@ -126,6 +134,109 @@ export function decodeColumn(bytes: Uint8Array): Float64Array {
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
+/** Version of the binary key column (`kc`) this build writes and reads. */
+export const KEY_COLUMN_VERSION = 1;
+const KEY_COLUMN_HEADER = 6;
+
+/**
+ * The rows' keys as a binary key column (`kc` of a format-3 entry): each
+ * distinct key once, in order of first appearance, then one small id per
+ * row. Throws `TypeError` for a key that is not a string.
+ *
+ * @example
+ * ```ts
+ * decodeKeyColumn(encodeKeyColumn(['a', 'b', 'a'])); // { dictionary: ['a', 'b'], ids: Uint32Array [0, 1, 0] }
+ * ```
+ */
+export function encodeKeyColumn(keys: readonly string[]): Buffer {
+  const index = new Map<string, number>();
+  const dictionary: Buffer[] = [];
+  const ids = new Uint32Array(keys.length);
+  let size = KEY_COLUMN_HEADER;
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!;
+    let id = index.get(key);
+    if (id === undefined) {
+      if (typeof key !== 'string') throw new TypeError(`key ${i} must be a string, got ${typeof key}`);
+      index.set(key, (id = dictionary.length));
+      const utf8 = Buffer.from(key, 'utf8');
+      dictionary.push(utf8);
+      size += 4 + utf8.length;
+    }
+    ids[i] = id;
+  }
+  const width = dictionary.length <= 0x100 ? 1 : dictionary.length <= 0x10000 ? 2 : 4;
+  const out = Buffer.allocUnsafe(size + width * keys.length);
+  out[0] = KEY_COLUMN_VERSION;
+  out[1] = width;
+  out.writeUInt32LE(dictionary.length, 2);
+  let at = KEY_COLUMN_HEADER;
+  for (const utf8 of dictionary) {
+    out.writeUInt32LE(utf8.length, at);
+    utf8.copy(out, at + 4);
+    at += 4 + utf8.length;
+  }
+  for (let i = 0; i < ids.length; i++, at += width) out.writeUIntLE(ids[i]!, at, width);
+  return out;
+}
+
+/** A key column read: the distinct keys, and per row the index of its key among them. */
+export interface KeyColumn {
+  /** Each distinct key (a dictionary may repeat a key: harmless). */
+  dictionary: string[];
+  /** Per row: its key is `dictionary[ids[i]]`. */
+  ids: Uint32Array;
+}
+
+/**
+ * Reads a binary key column (`kc` of an entry). Throws `RangeError` saying
+ * what is wrong: another version, truncated, bad UTF-8, an id outside the
+ * dictionary.
+ *
+ * @example
+ * ```ts
+ * const { dictionary, ids } = decodeKeyColumn(fields.kc);
+ * const keyOfRow = (i: number) => dictionary[ids[i]];
+ * ```
+ */
+export function decodeKeyColumn(bytes: Uint8Array): KeyColumn {
+  const column = readKeyColumn(bytes);
+  if (typeof column === 'string') throw new RangeError(column);
+  return column;
+}
+
+/** A key column, or why it cannot be read. */
+function readKeyColumn(bytes: Uint8Array): KeyColumn | string {
+  if (bytes.length < KEY_COLUMN_HEADER) return `field kc holds ${bytes.length} bytes, less than its ${KEY_COLUMN_HEADER}-byte header`;
+  if (bytes[0] !== KEY_COLUMN_VERSION) return `field kc is of version ${bytes[0]!}; this build reads version ${KEY_COLUMN_VERSION}`;
+  const width = bytes[1]!;
+  if (width !== 1 && width !== 2 && width !== 4) return `field kc has an id width of ${width} bytes; it must be 1, 2 or 4`;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const size = view.getUint32(2, true);
+  // Each key takes at least 4 bytes: a larger count is a lie, refused before allocating for it.
+  if (size > (bytes.length - KEY_COLUMN_HEADER) / 4) return `field kc declares ${size} keys in ${bytes.length} bytes`;
+  const dictionary = new Array<string>(size);
+  let at = KEY_COLUMN_HEADER;
+  for (let d = 0; d < size; d++) {
+    const length = at + 4 <= bytes.length ? view.getUint32(at, true) : -1;
+    if (length < 0 || at + 4 + length > bytes.length) return `field kc is truncated in key ${d} of its dictionary`;
+    try {
+      dictionary[d] = decoder.decode(bytes.subarray(at + 4, at + 4 + length));
+    } catch {
+      return `field kc: key ${d} of its dictionary is not UTF-8`;
+    }
+    at += 4 + length;
+  }
+  if ((bytes.length - at) % width !== 0) return `field kc: ${bytes.length - at} bytes of ids is not a multiple of the id width ${width}`;
+  const ids = new Uint32Array((bytes.length - at) / width);
+  for (let i = 0; i < ids.length; i++, at += width) {
+    const id = width === 1 ? bytes[at]! : width === 2 ? bytes[at]! | (bytes[at + 1]! << 8) : view.getUint32(at, true);
+    if (id >= size) return `field kc: row ${i} has key id ${id}, outside its dictionary of ${size} keys`;
+    ids[i] = id;
+  }
+  return { dictionary, ids };
+}
+
 /** A batch read from an entry, or why it cannot be read. */
 export type DecodedRows =
   | {
@@ -140,8 +251,9 @@ export type DecodedRows =
     };
 
 /**
- * Reads an input entry's fields. Never throws: a bad entry (or one with no
- * rows) gives `{ error }`.
+ * Reads an input entry's fields (keys as `k` JSON or `kc` key column,
+ * values as `v` text or `x` doubles). Never throws: a bad entry (or one with
+ * no rows) gives `{ error }`.
  *
  * @example
  * ```ts
@@ -150,24 +262,44 @@ export type DecodedRows =
  * ```
  */
 export function decodeRows(fields: Record<string, unknown>): DecodedRows {
-  const k = textOf(fields['k']);
+  const batch = decodeEntry(fields);
+  if ('error' in batch) return batch;
+  const { dictionary, ids } = batch.keys;
+  return { keys: ids === undefined ? dictionary : Array.from(ids, (id) => dictionary[id]!), values: batch.values };
+}
+
+/** An entry's rows as read: the keys as a dictionary and ids (no ids: one dictionary entry per row). */
+export type EntryRows = { keys: { dictionary: string[]; ids: Uint32Array | undefined }; values: Float64Array } | { error: string };
+
+/** Reads an entry's fields without expanding a key column into one string per row (the worker's path). */
+export function decodeEntry(fields: Record<string, unknown>): EntryRows {
   const v = textOf(fields['v']);
   const x = fields['x'];
   const binary = x instanceof Uint8Array;
-  if (k === undefined || (v === undefined && !binary)) return { error: 'entry lacks the fields k and v (or x)' };
-  let keys: unknown;
-  try {
-    keys = JSON.parse(k);
-  } catch {
-    return { error: 'field k is not JSON' };
-  }
-  if (!Array.isArray(keys) || !keys.every((key) => typeof key === 'string')) return { error: 'field k is not a JSON array of strings' };
+  const kc = fields['kc'];
+  if ((fields['k'] === undefined && kc === undefined) || (v === undefined && !binary)) return { error: 'entry lacks the fields k (or kc) and v (or x)' };
+  if (fields['k'] !== undefined && kc !== undefined) return { error: 'entry has both k and kc' };
+  const keys = kc !== undefined ? (kc instanceof Uint8Array ? readKeyColumn(kc) : 'field kc is not binary') : jsonKeys(textOf(fields['k']));
+  if (typeof keys === 'string') return { error: keys };
   const values = binary ? (x.length % 8 === 0 ? decodeColumn(x) : undefined) : parseValues(v!);
   if (values === undefined) return { error: `field x holds ${x instanceof Uint8Array ? x.length : 0} bytes, not a multiple of 8` };
   if (typeof values === 'string') return { error: values };
-  if (values.length !== keys.length) return { error: `field k holds ${keys.length} keys but field ${binary ? 'x' : 'v'} ${values.length} values` };
-  if (keys.length === 0) return { error: 'entry holds no rows' };
-  return { keys: keys as string[], values };
+  const rows = keys.ids?.length ?? keys.dictionary.length;
+  if (values.length !== rows) return { error: `field ${kc !== undefined ? 'kc' : 'k'} holds ${rows} keys but field ${binary ? 'x' : 'v'} ${values.length} values` };
+  if (rows === 0) return { error: 'entry holds no rows' };
+  return { keys, values };
+}
+
+/** The keys of a JSON `k` field (one per row), or why they cannot be read. */
+function jsonKeys(k: string | undefined): { dictionary: string[]; ids: undefined } | string {
+  let keys: unknown;
+  try {
+    keys = JSON.parse(k ?? '');
+  } catch {
+    return 'field k is not JSON';
+  }
+  if (!Array.isArray(keys) || !keys.every((key) => typeof key === 'string')) return 'field k is not a JSON array of strings';
+  return { dictionary: keys as string[], ids: undefined };
 }
 
 /** A field read as text (entries read as Buffers give Buffers). */

@@ -7,8 +7,8 @@ export { Commands, createJob, readJob, jobStatus, DEFAULT_PARTITIONS, JOB_FORMAT
 export type { Job, JobDefinition, JobFormat, PartitionStatus } from './job.js';
 export { JobKeys, partitionOf, rendezvousScore, checkJobName } from './keys.js';
 export type { LuaScript } from './scripts.js';
-export { decodeRows, decodeValues, decodeColumn, encodeColumn, encodeRows, decodePartitionState, encodePartitionState, restorePartition, formatNumber, parseNumber } from './codec.js';
-export type { DecodedRows } from './codec.js';
+export { decodeRows, decodeValues, decodeColumn, encodeColumn, encodeRows, encodeKeyColumn, decodeKeyColumn, KEY_COLUMN_VERSION, decodePartitionState, encodePartitionState, restorePartition, formatNumber, parseNumber } from './codec.js';
+export type { DecodedRows, KeyColumn } from './codec.js';
 export { createProducer } from './producer.js';
 export type { Producer, ProducerOptions } from './producer.js';
 export { startWorker } from './worker.js';

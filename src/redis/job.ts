@@ -63,14 +63,15 @@ export interface JobDefinition {
    * The job's layout format (docs/REDIS.md): 1 writes results as text (`v`)
    * and each commit rewrites the partition's whole state; 2 writes results
    * as binary columns (`x`, little-endian doubles) and each commit stores
-   * only the state of the key groups its rows touched.
+   * only the state of the key groups its rows touched; 3 is format 2 with
+   * the keys as a binary key column (`kc`) instead of JSON (`k`).
    * @default 1
    */
   format?: JobFormat;
 }
 
 /** A job layout format: see {@link JobDefinition.format}. */
-export type JobFormat = 1 | 2;
+export type JobFormat = 1 | 2 | 3;
 
 /** A job as stored in Redis. */
 export interface Job {
@@ -89,10 +90,10 @@ export interface Job {
 /** The default version of the job layout (key names, entry fields, checkpoint fields): see {@link JobDefinition.format}. */
 export const JOB_FORMAT = '1';
 /** Every job layout format this build reads and writes. */
-export const JOB_FORMATS: readonly string[] = ['1', '2'];
+export const JOB_FORMATS: readonly string[] = ['1', '2', '3'];
 
 function checkFormat(format: unknown): JobFormat {
-  if (format !== 1 && format !== 2) throw new RedisJobError('CONFIG', `job format must be 1 or 2, got ${JSON.stringify(format)}`);
+  if (format !== 1 && format !== 2 && format !== 3) throw new RedisJobError('CONFIG', `job format must be 1, 2 or 3, got ${JSON.stringify(format)}`);
   return format;
 }
 /** Partitions of a job whose {@link JobDefinition} gives none. */
@@ -139,7 +140,7 @@ export async function createJob(cmd: Commands, name: string, definition: JobDefi
   return job;
 }
 
-/** ' (format 2)' for a format other than the default, so messages for format-1 jobs read as before. */
+/** ' (format 2)' (or 3) for a format other than the default, so messages for format-1 jobs read as before. */
 function formatNote(format: JobFormat): string {
   return String(format) === JOB_FORMAT ? '' : ` (format ${format})`;
 }
@@ -147,7 +148,7 @@ function formatNote(format: JobFormat): string {
 function parseJob(name: string, keys: JobKeys, fields: readonly (string | null)[], display: string): Job {
   const [partitions, spec, format] = fields;
   if (format === null || format === undefined || !JOB_FORMATS.includes(format)) {
-    throw new RedisJobError('PROTOCOL', `job '${name}' at ${display} has layout format ${JSON.stringify(format)}; this build reads formats ${JOB_FORMATS.join(' and ')}`);
+    throw new RedisJobError('PROTOCOL', `job '${name}' at ${display} has layout format ${JSON.stringify(format)}; this build reads formats ${JOB_FORMATS.slice(0, -1).join(', ')} and ${JOB_FORMATS.at(-1)!}`);
   }
   let parsedSpec: unknown;
   try {

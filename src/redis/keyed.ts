@@ -1,16 +1,22 @@
-// One partition's keyed state: the scheduler's keyed kernel operator (ONE
-// WebAssembly instance for all the partition's keys, each key's state in a
-// slab), behind string keys.
+// The partitions' keyed state: the scheduler's keyed kernel operator (ONE
+// WebAssembly instance per worker, for every key of every partition it
+// holds, each key's state in a slab), behind string keys.
 //
-// Keys get dense ids (0, 1, 2, … in order of first sight, kept in the
-// checkpoint), and ids fall into STATE_GROUPS key groups (keyGroupOf), the
-// unit of an incremental commit: a format-2 commit rewrites only the groups
-// its rows touched. Groups are many and small (a few keys each even at
+// A partition's keys get dense ids (0, 1, 2, … in order of first sight, kept
+// in the checkpoint), and ids fall into STATE_GROUPS key groups (keyGroupOf),
+// the unit of an incremental commit: a format-2 commit rewrites only the
+// groups its rows touched. Groups are many and small (a few keys each even at
 // 100 000 keys per partition), so a commit's state grows with the keys it
 // touched, not with the keys the partition holds.
-import { buildHash, compiledModule } from '../engine.js';
+//
+// In the worker's operator a key is an operator key (a worker-wide number,
+// reused once its partition is given back) in the operator group
+// `slot × STATE_GROUPS + its group in the partition`, where slot is the
+// partition's place in the worker: so one partition's groups can be
+// snapshot, restored and dropped without touching another's.
+import { buildHash, compiledModule, instantiateKernel, type KernelExports } from '../engine.js';
 import { SnapshotError } from '../errors.js';
-import { createKernelOperator, type GroupOperator, type RowsPart } from '../scheduler/operator.js';
+import { KernelOperator, type RowsPart } from '../scheduler/operator.js';
 import { CheckpointError } from '../scheduler/errors.js';
 import { keyGroupOf } from '../scheduler/hash.js';
 import { decodeSnapshot, encodeSnapshot } from '../snapshot.js';
@@ -29,28 +35,141 @@ interface Kernel {
   hash: string;
 }
 
-/** A partition's keys and their kernels, over one WebAssembly instance. */
+/** Operator keys of every partition a worker holds: each one's operator group and its id in its partition. */
+class KeyTable {
+  /** Operator group by operator key. */
+  group = new Int32Array(1024);
+  /** Id in its partition by operator key. */
+  local = new Uint32Array(1024);
+  private readonly free: number[] = [];
+  private next = 0;
+
+  alloc(group: number, local: number): number {
+    const key = this.free.pop() ?? this.next++;
+    if (key >= this.group.length) {
+      const n = 2 * this.group.length;
+      const [g, l] = [new Int32Array(n), new Uint32Array(n)];
+      g.set(this.group);
+      l.set(this.local);
+      [this.group, this.local] = [g, l];
+    }
+    this.group[key] = group;
+    this.local[key] = local;
+    return key;
+  }
+
+  release(key: number): void {
+    this.free.push(key);
+  }
+}
+
+/** The kernel operator over operator keys, whose groups the key table says. */
+class PartitionedOperator extends KernelOperator {
+  constructor(
+    exports: KernelExports,
+    plan: KernelPlan,
+    private readonly table: KeyTable,
+  ) {
+    super(exports, plan, Number.MAX_SAFE_INTEGER); // every group is this operator's
+  }
+
+  protected override groupOf(key: number): number {
+    return this.table.group[key]!;
+  }
+}
+
+/**
+ * A worker's kernels: one operator (one WebAssembly instance) running the
+ * keys of every partition it holds (see {@link PartitionState}).
+ */
+export class KeyedKernels {
+  private readonly freeSlots: number[] = [];
+  private nextSlot = 0;
+
+  private constructor(
+    /** @internal */ readonly op: PartitionedOperator,
+    /** @internal */ readonly kernel: Kernel,
+    private readonly table: KeyTable,
+  ) {}
+
+  /** One operator running `spec`, for any number of partitions. */
+  static async create(spec: KernelSpec): Promise<KeyedKernels> {
+    const plan = planFor(normalizeSpec(spec));
+    const table = new KeyTable();
+    const op = new PartitionedOperator(await instantiateKernel(await compiledModule(plan.module)), plan, table);
+    return new KeyedKernels(op, { plan, hash: buildHash(plan.module) }, table);
+  }
+
+  /** A new, empty partition on this operator; dispose() it when the partition is given back. */
+  partition(): PartitionState {
+    return new PartitionState(this, this.freeSlots.pop() ?? this.nextSlot++);
+  }
+
+  /** Keys held, over every partition. */
+  get keys(): number {
+    return this.op.keys;
+  }
+
+  /** Bytes of key state allocated: see KernelOperator.stateBytes. */
+  get stateBytes(): number {
+    return this.op.stateBytes;
+  }
+
+  /** @internal */
+  allocKey(group: number, local: number): number {
+    return this.table.alloc(group, local);
+  }
+
+  /** @internal The id in its partition of an operator key. */
+  localOf(key: number): number {
+    return this.table.local[key]!;
+  }
+
+  /** @internal Forgets a partition's groups and keys; its slot and keys go to partitions taken later. */
+  release(slot: number, groups: Iterable<number>, keys: Iterable<number>): void {
+    for (const group of groups) this.op.dropGroup(slot * STATE_GROUPS + group);
+    for (const key of keys) this.table.release(key);
+    this.freeSlots.push(slot);
+  }
+}
+
+/** A partition's keys and their kernels, on its worker's operator. */
 export class PartitionState {
   private readonly ids = new Map<string, number>();
   private readonly names: string[] = [];
   private readonly utf8: Uint8Array[] = [];
   /** Key group by id. */
   private groupOf = new Int32Array(64);
+  /** Operator key by id. */
+  private opKey = new Uint32Array(64);
   /** Per group: the batch stamp that last touched it (see touchedGroups). */
   private readonly stamp = new Int32Array(STATE_GROUPS);
   private batch = 1;
   private touched: number[] = [];
+  private disposed = false;
+  /** This partition's first group in the operator. */
+  private readonly base: number;
 
-  private constructor(
-    private readonly op: GroupOperator,
-    private readonly kernel: Kernel,
-  ) {}
+  /** @internal Use KeyedKernels.partition(). */
+  constructor(
+    private readonly kernels: KeyedKernels,
+    private readonly slot: number,
+  ) {
+    this.base = slot * STATE_GROUPS;
+  }
 
-  /** An empty partition running `spec`. */
+  /** An empty partition running `spec` on an operator of its own. */
   static async create(spec: KernelSpec): Promise<PartitionState> {
-    const plan = planFor(normalizeSpec(spec));
-    const op = await createKernelOperator(await compiledModule(plan.module), normalizeSpec(spec), STATE_GROUPS);
-    return new PartitionState(op, { plan, hash: buildHash(plan.module) });
+    return (await KeyedKernels.create(spec)).partition();
+  }
+
+  private get op(): KernelOperator {
+    if (this.disposed) throw new Error('partition state used after dispose()');
+    return this.kernels.op;
+  }
+
+  private get kernel(): Kernel {
+    return this.kernels.kernel;
   }
 
   /** Keys held. */
@@ -58,11 +177,19 @@ export class PartitionState {
     return this.names.length;
   }
 
-  /** The dense id of a key, assigned on first sight. */
+  /**
+   * The operator key of a key (what process() takes), its dense id assigned
+   * on first sight; notes its key group as touched (see takeTouched).
+   */
   idOf(key: string): number {
     let id = this.ids.get(key);
     if (id === undefined) id = this.add(key, this.names.length);
-    return id;
+    const group = this.groupOf[id]!;
+    if (this.stamp[group] !== this.batch) {
+      this.stamp[group] = this.batch;
+      this.touched.push(group);
+    }
+    return this.opKey[id]!;
   }
 
   private add(key: string, id: number): number {
@@ -70,30 +197,23 @@ export class PartitionState {
     this.names[id] = key;
     this.utf8[id] = encoder.encode(key);
     if (id >= this.groupOf.length) {
-      const grown = new Int32Array(Math.max(2 * this.groupOf.length, id + 1));
-      grown.set(this.groupOf);
-      this.groupOf = grown;
+      const n = Math.max(2 * this.groupOf.length, id + 1);
+      const [groups, keys] = [new Int32Array(n), new Uint32Array(n)];
+      groups.set(this.groupOf);
+      keys.set(this.opKey);
+      [this.groupOf, this.opKey] = [groups, keys];
     }
-    this.groupOf[id] = keyGroupOf(id, STATE_GROUPS);
+    const group = keyGroupOf(id, STATE_GROUPS);
+    this.groupOf[id] = group;
+    this.opKey[id] = this.kernels.allocKey(this.base + group, id);
     return id;
   }
 
   /**
-   * Runs a batch (entries in stream order, `keys` as ids from idOf) through
-   * the kernels, writing each part's results to its `out`, and notes the
-   * key groups it touched.
+   * Runs a batch (entries in stream order, `keys` as operator keys from
+   * idOf) through the kernels, writing each part's results to its `out`.
    */
   process(parts: readonly RowsPart[]): void {
-    const stamp = this.batch;
-    for (const { keys } of parts) {
-      for (let i = 0; i < keys!.length; i++) {
-        const group = this.groupOf[keys![i]!]!;
-        if (this.stamp[group] !== stamp) {
-          this.stamp[group] = stamp;
-          this.touched.push(group);
-        }
-      }
-    }
     this.op.processParts(parts);
   }
 
@@ -105,27 +225,46 @@ export class PartitionState {
     return touched;
   }
 
+  /** Gives the partition's keys, state and place in the operator back (idempotent). */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    const ids = [...this.ids.values()];
+    this.kernels.release(
+      this.slot,
+      new Set(ids.map((id) => this.groupOf[id]!)),
+      ids.map((id) => this.opKey[id]!),
+    );
+  }
+
+  /** A group's states as the operator holds them (ids are operator keys), or undefined. */
+  private statesOf(group: number): Uint8Array | undefined {
+    return this.op.snapshotGroup(this.base + group);
+  }
+
   /**
    * One key group's state record (format 2): a kernel snapshot envelope
    * (magic, build hash, kernel parameters, CRC-32; src/snapshot.ts) whose
    * state region is the operator's group state (u32 keys K, u32 state bytes S,
-   * K u32 ids, K × S state bytes) followed by K times u32 length + UTF-8 key.
+   * K u32 ids, K × S bytes of state) followed by K times u32 length + UTF-8 key.
    */
   groupRecord(group: number): Uint8Array {
-    const states = this.op.snapshotGroup(group)!;
-    const count = new DataView(states.buffer, states.byteOffset).getUint32(0, true);
-    const ids = new Uint32Array(count);
+    const states = this.statesOf(group)!;
+    const statesView = new DataView(states.buffer, states.byteOffset);
+    const count = statesView.getUint32(0, true);
     let size = states.length;
+    const ids = new Uint32Array(count);
     for (let i = 0; i < count; i++) {
-      ids[i] = new DataView(states.buffer, states.byteOffset).getUint32(8 + 4 * i, true);
+      ids[i] = this.kernels.localOf(statesView.getUint32(8 + 4 * i, true));
       size += 4 + this.utf8[ids[i]!]!.length;
     }
     const body = new Uint8Array(size);
     body.set(states);
     const view = new DataView(body.buffer);
     let at = states.length;
-    for (const id of ids) {
-      const name = this.utf8[id]!;
+    for (let i = 0; i < count; i++) {
+      const name = this.utf8[ids[i]!]!;
+      view.setUint32(8 + 4 * i, ids[i]!, true); // the partition's ids, not the operator's keys
       view.setUint32(at, name.length, true);
       body.set(name, at + 4);
       at += 4 + name.length;
@@ -156,7 +295,10 @@ export class PartitionState {
       at += 4 + length;
     }
     if (at !== body.length) bad('trailing bytes');
-    this.load(group, body.subarray(0, statesEnd));
+    const states = body.slice(0, statesEnd);
+    const statesView = new DataView(states.buffer);
+    for (let i = 0; i < count; i++) statesView.setUint32(8 + 4 * i, this.opKey[statesView.getUint32(8 + 4 * i, true)]!, true);
+    this.load(group, states);
   }
 
   /** Checks ids are dense (0..K-1) once every group is loaded: new keys take the next id. */
@@ -170,12 +312,12 @@ export class PartitionState {
   snapshots(): Map<string, Uint8Array> {
     const states = new Map<number, Uint8Array>();
     for (const group of new Set(this.groupOf.subarray(0, this.names.length))) {
-      const bytes = this.op.snapshotGroup(group)!;
+      const bytes = this.statesOf(group)!;
       const view = new DataView(bytes.buffer, bytes.byteOffset);
       const [count, size] = [view.getUint32(0, true), view.getUint32(4, true)];
       for (let i = 0; i < count; i++) {
         const at = 8 + 4 * count + i * size;
-        states.set(view.getUint32(8 + 4 * i, true), bytes.subarray(at, at + size));
+        states.set(this.kernels.localOf(view.getUint32(8 + 4 * i, true)), bytes.subarray(at, at + size));
       }
     }
     const out = new Map<string, Uint8Array>();
@@ -208,7 +350,7 @@ export class PartitionState {
       view.setUint32(0, ids.length, true);
       view.setUint32(4, size, true);
       ids.forEach((id, i) => {
-        view.setUint32(8 + 4 * i, id, true);
+        view.setUint32(8 + 4 * i, this.opKey[id]!, true);
         if (states[i]!.length !== size) throw new SnapshotError('BAD_STATE', `key ${JSON.stringify(this.names[id]!.slice(0, 80))}: kernel state of ${states[i]!.length} bytes, expected ${size}`);
         bytes.set(states[i]!, 8 + 4 * ids.length + i * size);
       });
@@ -226,12 +368,12 @@ export class PartitionState {
     return state;
   }
 
-  /** Hands a group's states to the operator, which validates each key's state in WASM. */
+  /** Hands a group's states (ids as operator keys) to the operator, which validates each key's state in WASM. */
   private load(group: number, bytes: Uint8Array): void {
     try {
-      this.op.restoreGroup(group, bytes);
+      this.op.restoreGroup(this.base + group, bytes);
     } catch (err) {
-      if (err instanceof CheckpointError) throw new SnapshotError('BAD_STATE', err.message);
+      if (err instanceof CheckpointError) throw new SnapshotError('BAD_STATE', `key group ${group}: ${err.message}`);
       throw err;
     }
   }

@@ -1,7 +1,7 @@
 // The producer: routes rows to their partitions by key and appends them to
 // the input streams, one entry per partition per call.
 import { type RedisConnectionOptions, connectRedis } from './config.js';
-import { encodeColumn, encodeRows } from './codec.js';
+import { encodeColumn, encodeKeyColumn, encodeRows } from './codec.js';
 import { Commands, createJob, readJob, type Job, type JobDefinition } from './job.js';
 import { partitionOf } from './keys.js';
 
@@ -36,6 +36,17 @@ export interface Producer {
   send(keys: readonly string[], values: ArrayLike<number>): Promise<number>;
   /** Closes the connection. */
   close(): Promise<void>;
+}
+
+/**
+ * An input entry's fields for the job's format: text (1); the values as a
+ * binary column, no decimal text to write or parse (2); and the keys as a
+ * binary key column too, no JSON (3).
+ */
+function entryFields(job: Job, keys: string[], values: number[]): (string | Buffer)[] {
+  if (job.format === 1) return Object.entries(encodeRows(keys, values)).flat();
+  const x = encodeColumn(Float64Array.from(values));
+  return job.format === 3 ? ['kc', encodeKeyColumn(keys), 'x', x] : ['k', JSON.stringify(keys), 'x', x];
 }
 
 /**
@@ -78,9 +89,7 @@ export async function createProducer(options: ProducerOptions): Promise<Producer
           for (let at = 0; at < group.keys.length; at += maxRows) {
             const keys = group.keys.slice(at, at + maxRows);
             const values = group.values.slice(at, at + maxRows);
-            // Format 2: the values as a binary column (no decimal text to write or parse).
-            const fields = job.format === 2 ? ['k', JSON.stringify(keys), 'x', encodeColumn(Float64Array.from(values))] : Object.entries(encodeRows(keys, values)).flat();
-            writes.push(cmd.send(['XADD', job.keys.input(p), '*', ...fields]));
+            writes.push(cmd.send(['XADD', job.keys.input(p), '*', ...entryFields(job, keys, values)]));
           }
         }
         // One partition's entries are sent in order on one connection, so they are appended in order.

@@ -20,10 +20,12 @@ function script(name: string, source: string): LuaScript {
  * Takes a partition's lease if it is free (or still held with `prevToken`,
  * when a worker re-adopts a partition after a lost connection). Bumps the
  * partition's epoch; the token is "<epoch>:<worker id>".
- * KEYS: lease, ckpt, and (job format 2) the key-group state hash.
+ * KEYS: lease, ckpt, and (job formats 2 and 3) the key-group state hash.
  * ARGV: worker id, lease ms, previous token or ''.
  * Returns nil if held by another token, else {token, last id, state, key-group
- * fields and values (format 2; else empty)}, all read in the same atomic step.
+ * fields and values (formats 2 and 3; else empty), the id the state is at
+ * when it lags `last` (format 3 with deferred state; else '')}, all read in
+ * the same atomic step.
  */
 export const ACQUIRE = script(
   'acquire',
@@ -32,10 +34,10 @@ if cur and cur ~= ARGV[3] then return false end
 local epoch = redis.call('HINCRBY', KEYS[2], 'epoch', 1)
 local token = epoch .. ':' .. ARGV[1]
 redis.call('SET', KEYS[1], token, 'PX', ARGV[2])
-local st = redis.call('HMGET', KEYS[2], 'last', 'state')
+local st = redis.call('HMGET', KEYS[2], 'last', 'state', 'stateLast')
 local groups = {}
 if KEYS[3] then groups = redis.call('HGETALL', KEYS[3]) end
-return {token, st[1] or '0-0', st[2] or '', groups}`,
+return {token, st[1] or '0-0', st[2] or '', groups, st[3] or ''}`,
 );
 
 /** Extends a lease held with this token. KEYS: lease. ARGV: token, lease ms. Returns 1, or 0 if lost. */
@@ -65,10 +67,12 @@ return 0`,
  * (the first XADD, with an explicit id, is the check: it fails before any
  * write when the id is not after the stream's last; only then is the stream
  * asked for its last id, for the message).
- * KEYS: lease, ckpt, out, and (job format 2) the key-group state hash.
- * ARGV: token, lease ms, expected last id, new last id, state ('' for format
- * 2: the state goes to the hash), n, then n entries, each: id, m, m
- * field/value strings; then (format 2) g, then g key-group field/value pairs.
+ * KEYS: lease, ckpt, out, and (job formats 2 and 3) the key-group state hash.
+ * ARGV: token, lease ms, expected last id, new last id, state ('' for formats
+ * 2 and 3: the state goes to the hash; '-' for a commit without state, whose
+ * state stays at `stateLast`, the first such commit's expected last id), n,
+ * then n entries, each: id, m, m field/value strings; then (formats 2 and 3)
+ * g, then g key-group field/value pairs.
  * Returns {1} or {0, reason, detail}.
  */
 export const COMMIT = script(
@@ -97,6 +101,10 @@ for j = 1, n do
 end
 if ARGV[5] == '' then
   redis.call('HSET', KEYS[2], 'last', ARGV[4])
+  redis.call('HDEL', KEYS[2], 'stateLast')
+elseif ARGV[5] == '-' then
+  redis.call('HSET', KEYS[2], 'last', ARGV[4])
+  redis.call('HSETNX', KEYS[2], 'stateLast', ARGV[3])
 else
   redis.call('HSET', KEYS[2], 'last', ARGV[4], 'state', ARGV[5])
 end

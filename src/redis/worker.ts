@@ -1,12 +1,13 @@
-// The worker: owns partitions through fenced leases, runs each partition's
-// keys through one keyed kernel operator (one WebAssembly instance per
-// partition, each key's state in a slab), and commits outputs and state in
-// one script per batch.
+// The worker: owns partitions through fenced leases, runs every held
+// partition's keys through one keyed kernel operator (one WebAssembly
+// instance per worker, each key's state in a slab; a partition given back
+// drops its keys from it), and commits outputs and state in one script per
+// batch.
 //
 // Per owned partition, one step is: XRANGE the input after the last committed
 // id (usually already read: see below); run the rows through the kernels;
 // then COMMIT, which appends the outputs (ids = input ids), stores the new
-// last id and the state (format 1: every key's snapshot; format 2: the key
+// last id and the state (format 1: every key's snapshot; formats 2 and 3: the key
 // groups the batch touched), and extends the lease, all or nothing, and only
 // if the lease is still held with this worker's token and the checkpoint is
 // still where this worker started. A step that is not committed (rejected, or
@@ -22,8 +23,8 @@ import { hostname } from 'node:os';
 import { SnapshotError } from '../errors.js';
 import type { RowsPart } from '../scheduler/operator.js';
 import { type RedisConnection, type RedisConnectionOptions, connectRedis } from './config.js';
-import { decodePartitionState, decodeRows, encodeColumn, encodePartitionState, formatValues } from './codec.js';
-import { PartitionState, STATE_GROUPS } from './keyed.js';
+import { decodeEntry, decodePartitionState, encodeColumn, encodePartitionState, formatValues } from './codec.js';
+import { KeyedKernels, PartitionState, STATE_GROUPS } from './keyed.js';
 import { RedisJobError } from './errors.js';
 import { Commands, readJob, type Job } from './job.js';
 import { rendezvousScore } from './keys.js';
@@ -60,6 +61,16 @@ export interface WorkerOptions extends RedisConnectionOptions {
   readEntries?: number;
   /** Longest sleep when there is no input, in ms. @default 25 */
   pollMs?: number;
+  /**
+   * Job format 3 only: stores a partition's state at most this often (ms)
+   * instead of with every commit; the commits in between store outputs and
+   * `last` only, and whoever takes the partition next recomputes the rows
+   * since the state from the input (their outputs are already written).
+   * Fewer state writes when a commit touches many keys; a longer recovery.
+   * The state is stored when the partition is given back. 0: with every commit.
+   * @default 0
+   */
+  stateEveryMs?: number;
   /**
    * Receives events (acquired, released, fenced, …); messages hold no secrets.
    * @default a no-op (events are dropped)
@@ -135,6 +146,12 @@ interface Owned {
   sent: string;
   /** The commits sent and not yet answered, oldest first. */
   inflight: Commit[];
+  /** When the last commit storing the state was sent (performance.now()). */
+  stateAt: number;
+  /** The state stored in Redis lags the commits (stateEveryMs). */
+  stateBehind: boolean;
+  /** The input id the restored state is at, while it lags `last` (see catchUp). */
+  catchUpFrom: string | undefined;
 }
 
 /** Commits of one partition sent and not yet answered, at most (each expects the one before it to apply). */
@@ -156,6 +173,15 @@ interface Commit {
 
 /** An entry as read (binary: field values stay bytes). */
 type StreamEntry = [id: Buffer, fields: Buffer[]];
+
+/** Each row's operator key: one lookup per distinct key of a key column (kc), one per row of a JSON k. */
+function operatorKeys(state: PartitionState, { dictionary, ids }: { dictionary: string[]; ids: Uint32Array | undefined }): Uint32Array {
+  const byId = Uint32Array.from(dictionary, (key) => state.idOf(key));
+  if (ids === undefined) return byId;
+  const keys = new Uint32Array(ids.length);
+  for (let i = 0; i < ids.length; i++) keys[i] = byId[ids[i]!]!;
+  return keys;
+}
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -189,6 +215,8 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
   const heartbeatMs = options.heartbeatMs ?? Math.max(20, Math.floor(leaseMs / 3));
   const readEntries = options.readEntries ?? 64;
   const pollMs = options.pollMs ?? 25;
+  const stateEveryMs = options.stateEveryMs ?? 0;
+  if (!Number.isInteger(stateEveryMs) || stateEveryMs < 0) throw new RedisJobError('CONFIG', `stateEveryMs must be an integer ≥ 0, got ${stateEveryMs}`);
   const log = options.log ?? (() => {});
   const conn = await connectRedis(options, (event, detail) => log({ event: 'redis', worker: id, what: event, detail }));
   let job: Job;
@@ -198,13 +226,19 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
     await conn.close();
     throw err;
   }
-  const worker = new Worker(id, job, conn, { leaseMs, heartbeatMs, readEntries, pollMs, log });
+  if (stateEveryMs > 0 && job.format !== 3) {
+    await conn.close();
+    throw new RedisJobError('CONFIG', `stateEveryMs needs a job of format 3; job '${job.name}' is of format ${job.format}`);
+  }
+  const worker = new Worker(id, job, conn, { leaseMs, heartbeatMs, readEntries, pollMs, stateEveryMs, log });
   return worker.start();
 }
 
 class Worker {
   private readonly cmd: Commands;
   private readonly owned = new Map<number, Owned>();
+  /** The one operator every held partition runs on (created at the first acquire). */
+  private kernels: Promise<KeyedKernels> | undefined;
   /** The running partition loops. */
   private readonly loops = new Set<Promise<void>>();
   /** The first fatal error of a partition loop. */
@@ -224,7 +258,7 @@ class Worker {
     readonly id: string,
     readonly job: Job,
     private readonly conn: RedisConnection,
-    private readonly cfg: { leaseMs: number; heartbeatMs: number; readEntries: number; pollMs: number; log: (e: WorkerEvent) => void },
+    private readonly cfg: { leaseMs: number; heartbeatMs: number; readEntries: number; pollMs: number; stateEveryMs: number; log: (e: WorkerEvent) => void },
   ) {
     this.cmd = new Commands(conn);
     this.live = [id];
@@ -287,6 +321,7 @@ class Worker {
       await this.settle().catch(() => {});
       throw error;
     } finally {
+      for (const owned of this.owned.values()) owned.state.dispose();
       this.owned.clear();
       await this.conn.close();
     }
@@ -312,6 +347,11 @@ class Worker {
   /** Steps one partition while it is held and wanted; gives it back when another worker should have it, or on stop. */
   private async partitionLoop(owned: Owned): Promise<void> {
     let idle = 1;
+    // Until caught up, nothing is committed: the stored state (and stateLast) stay as they are.
+    if (owned.catchUpFrom !== undefined && !(await this.catchUp(owned))) {
+      if (this.owned.get(owned.p) === owned) await this.release(owned);
+      return;
+    }
     while (!this.stopping && !owned.leaving && this.owned.get(owned.p) === owned) {
       this.checkConnection();
       if (await this.step(owned)) idle = 1;
@@ -320,7 +360,7 @@ class Worker {
         idle = Math.min(idle * 2, this.cfg.pollMs);
       }
     }
-    if (this.owned.get(owned.p) === owned && (await this.settleCommit(owned))) await this.release(owned);
+    if (this.owned.get(owned.p) === owned && (await this.settleCommit(owned)) && (await this.storeState(owned))) await this.release(owned);
   }
 
   private fatal(err: unknown): RedisJobError {
@@ -415,11 +455,11 @@ class Worker {
         continue;
       }
       if (this.stopping) break;
-      let reply: [Buffer, Buffer, Buffer, Buffer[]] | null;
+      let reply: [Buffer, Buffer, Buffer, Buffer[], Buffer] | null;
       try {
-        reply = await this.cmd.script<[Buffer, Buffer, Buffer, Buffer[]] | null>(
+        reply = await this.cmd.script<[Buffer, Buffer, Buffer, Buffer[], Buffer] | null>(
           ACQUIRE,
-          [this.job.keys.lease(p), this.job.keys.checkpoint(p), ...(this.job.format === 2 ? [this.job.keys.state(p)] : [])],
+          [this.job.keys.lease(p), this.job.keys.checkpoint(p), ...(this.job.format !== 1 ? [this.job.keys.state(p)] : [])],
           [this.id, String(this.cfg.leaseMs), previous ?? ''],
           true,
         );
@@ -429,7 +469,7 @@ class Worker {
       }
       this.previous.delete(p);
       if (reply === null) continue;
-      const [token, last, stored, groups] = reply;
+      const [token, last, stored, groups, stateLast] = reply;
       let state: PartitionState;
       try {
         state = await this.restore(stored, groups);
@@ -446,7 +486,21 @@ class Worker {
         );
       }
       const from = last.toString();
-      const owned: Owned = { p, token: token.toString(), last: from, sent: from, state, renewedAt: Date.now(), next: undefined, leaving: false, inflight: [] };
+      const stateFrom = stateLast.toString();
+      const owned: Owned = {
+        p,
+        token: token.toString(),
+        last: from,
+        sent: from,
+        state,
+        renewedAt: Date.now(),
+        next: undefined,
+        leaving: false,
+        inflight: [],
+        stateAt: performance.now(),
+        stateBehind: false,
+        catchUpFrom: stateFrom !== '' && stateFrom !== from ? stateFrom : undefined,
+      };
       this.owned.set(p, owned);
       this.startLoop(owned);
       this.counters.acquired++;
@@ -454,27 +508,69 @@ class Worker {
     }
   }
 
-  /** A partition's kernels from its checkpoint: `state` (format 1) or its key-group records (format 2). */
-  private async restore(stored: Buffer, groups: Buffer[]): Promise<PartitionState> {
-    const state = await PartitionState.create(this.job.spec);
-    if (this.job.format === 1) {
-      if (stored.length > 0) state.restoreSnapshots(decodePartitionState(new Uint8Array(stored)));
-      return state;
+  /**
+   * Brings a restored state that lags the checkpoint (format 3 with deferred
+   * state) up to `last`: runs the input entries (catchUpFrom, last] through
+   * the kernels, whose outputs are already in the output stream. Their key
+   * groups count as touched, so the next commit with state stores them. The
+   * lease is renewed on the way (this can take longer than a lease). Returns
+   * whether the partition is still held and caught up.
+   */
+  private async catchUp(owned: Owned): Promise<boolean> {
+    const { p, last } = owned;
+    for (let after = owned.catchUpFrom!; after !== last; ) {
+      if (this.stopping || owned.leaving || this.owned.get(p) !== owned) return false;
+      let entries: StreamEntry[];
+      try {
+        entries = await this.read(p, after);
+      } catch (err) {
+        this.drop(owned, true);
+        await this.transient(err, 'read', p);
+        return false;
+      }
+      if (this.owned.get(p) !== owned) return false;
+      const end = entries.findIndex(([id]) => id.toString() === last);
+      const batch = end >= 0 ? entries.slice(0, end + 1) : entries;
+      if (batch.length === 0) {
+        throw new RedisJobError('BAD_CHECKPOINT', `cannot restore partition ${p} of job '${this.job.name}': its state is at input id ${owned.catchUpFrom!}, but ${this.job.keys.input(p)} ends at ${after}, before the checkpoint's last id ${last}`);
+      }
+      this.compute(owned.state, batch);
+      after = batch[batch.length - 1]![0].toString();
+      if (Date.now() - owned.renewedAt >= this.cfg.leaseMs / 3) await this.renew(owned);
     }
-    for (let i = 0; i + 1 < groups.length; i += 2) {
-      const field = groups[i]!.toString();
-      const group = Number(field);
-      if (!/^\d+$/.test(field) || group >= STATE_GROUPS) throw new SnapshotError('BAD_STATE', `the state hash has a field ${JSON.stringify(field.slice(0, 40))}, not a key group (0 to ${STATE_GROUPS - 1})`);
-      state.restoreGroup(group, new Uint8Array(groups[i + 1]!));
-    }
-    state.checkRestored();
-    return state;
+    owned.catchUpFrom = undefined;
+    owned.stateBehind = true; // the state in Redis is still the lagging one
+    return this.owned.get(p) === owned;
   }
 
-  /** Forgets a partition's in-memory state; with `retake`, remembers the token to take it back. */
+  /** A partition's kernels from its checkpoint: `state` (format 1) or its key-group records (formats 2 and 3). */
+  private async restore(stored: Buffer, groups: Buffer[]): Promise<PartitionState> {
+    this.kernels ??= KeyedKernels.create(this.job.spec);
+    const state = (await this.kernels).partition();
+    try {
+      if (this.job.format === 1) {
+        if (stored.length > 0) state.restoreSnapshots(decodePartitionState(new Uint8Array(stored)));
+        return state;
+      }
+      for (let i = 0; i + 1 < groups.length; i += 2) {
+        const field = groups[i]!.toString();
+        const group = Number(field);
+        if (!/^\d+$/.test(field) || group >= STATE_GROUPS) throw new SnapshotError('BAD_STATE', `the state hash has a field ${JSON.stringify(field.slice(0, 40))}, not a key group (0 to ${STATE_GROUPS - 1})`);
+        state.restoreGroup(group, new Uint8Array(groups[i + 1]!));
+      }
+      state.checkRestored();
+      return state;
+    } catch (err) {
+      state.dispose();
+      throw err;
+    }
+  }
+
+  /** Forgets a partition's in-memory state (its keys leave the operator); with `retake`, remembers the token to take it back. */
   private drop(owned: Owned, retake: boolean): void {
     owned.next?.catch(() => {}); // a read sent behind the last commit: nobody waits for it now
-    this.owned.delete(owned.p);
+    if (this.owned.get(owned.p) === owned) this.owned.delete(owned.p);
+    owned.state.dispose();
     if (retake) {
       this.previous.set(owned.p, owned.token);
       this.nextHeartbeat = 0; // look for partitions again at once
@@ -495,7 +591,6 @@ class Worker {
    * Returns whether there was input.
    */
   private async step(owned: Owned): Promise<boolean> {
-    const { keys } = this.job;
     const p = owned.p;
     let entries: StreamEntry[];
     try {
@@ -506,28 +601,55 @@ class Worker {
       await this.transient(err, 'read', p);
       return false;
     }
+    if (this.owned.get(p) !== owned) return false; // dropped while reading
     if (entries.length === 0) {
       if (!(await this.settleCommit(owned))) return true;
+      // No input: a lagging state is stored once its time has come.
+      if (owned.stateBehind && this.storesState(owned) && !(await this.storeState(owned))) return true;
       if (Date.now() - owned.renewedAt >= this.cfg.leaseMs / 3) await this.renew(owned);
       return false;
     }
     const { outputs, rows } = this.compute(owned.state, entries);
-    const newLast = entries[entries.length - 1]![0].toString();
-    const state = this.stateArgs(owned.state);
-    // Sent behind the previous commit, with its new last id as the expected one: if that commit
-    // is refused or lost, this one is refused too (the lease or the last id no longer match).
-    const reply = this.cmd.script<CommitReply>(
-      COMMIT,
-      [keys.lease(p), keys.checkpoint(p), keys.output(p), ...(this.job.format === 2 ? [keys.state(p)] : [])],
-      [owned.token, String(this.cfg.leaseMs), owned.sent, newLast, state.full, String(entries.length), ...outputs, ...state.groups],
-    );
-    reply.catch(() => {}); // awaited by settleCommit, unless the partition is dropped first
-    owned.inflight.push({ reply, started: performance.now(), first: entries[0]![0].toString(), last: newLast, entries: entries.length, rows });
-    owned.sent = newLast;
-    owned.next = this.read(p, newLast);
+    this.sendCommit(owned, entries, outputs, rows, this.storesState(owned));
+    owned.next = this.read(p, owned.sent);
     owned.next.catch(() => {}); // awaited by the next step, unless the partition is dropped first
     while (owned.inflight.length > COMMITS_IN_FLIGHT) if (!(await this.finishCommit(owned, owned.inflight.shift()!))) break;
     return true;
+  }
+
+  /** Whether the next commit stores the state: always, unless stateEveryMs defers it (never when the partition is about to go). */
+  private storesState(owned: Owned): boolean {
+    return this.cfg.stateEveryMs === 0 || owned.leaving || this.stopping || performance.now() - owned.stateAt >= this.cfg.stateEveryMs;
+  }
+
+  /**
+   * Sends the commit of a batch's outputs (no entries: the state only),
+   * behind the previous commit, with its new last id as the expected one:
+   * if that commit is refused or lost, this one is refused too (the lease or
+   * the last id no longer match).
+   */
+  private sendCommit(owned: Owned, entries: StreamEntry[], outputs: (string | Buffer)[], rows: number, withState: boolean): void {
+    const { keys } = this.job;
+    const p = owned.p;
+    const newLast = entries.length > 0 ? entries[entries.length - 1]![0].toString() : owned.sent;
+    const state = withState ? this.stateArgs(owned.state) : { full: '-', groups: ['0'] };
+    if (withState) owned.stateAt = performance.now();
+    owned.stateBehind = !withState;
+    const reply = this.cmd.script<CommitReply>(
+      COMMIT,
+      [keys.lease(p), keys.checkpoint(p), keys.output(p), ...(this.job.format !== 1 ? [keys.state(p)] : [])],
+      [owned.token, String(this.cfg.leaseMs), owned.sent, newLast, state.full, String(entries.length), ...outputs, ...state.groups],
+    );
+    reply.catch(() => {}); // awaited by settleCommit, unless the partition is dropped first
+    owned.inflight.push({ reply, started: performance.now(), first: entries[0]?.[0].toString() ?? newLast, last: newLast, entries: entries.length, rows });
+    owned.sent = newLast;
+  }
+
+  /** Stores a lagging state (stateEveryMs) with a commit of no entries; returns whether the partition is still held. */
+  private async storeState(owned: Owned): Promise<boolean> {
+    if (!owned.stateBehind) return true;
+    this.sendCommit(owned, [], [], 0, true);
+    return this.settleCommit(owned);
   }
 
   /** Waits for every commit in flight. Returns whether the partition is still held. */
@@ -575,26 +697,25 @@ class Worker {
   /**
    * Runs a batch's rows through the partition's kernels (one pass for all
    * its entries) and returns the COMMIT arguments of its output entries:
-   * id, field count, fields (`k` as read, and `v` text for format 1 or `x`
-   * doubles for format 2; `e` for an unreadable entry).
+   * id, field count, fields (`k` or `kc` as read, and `v` text for format 1
+   * or `x` doubles for formats 2 and 3; `e` for an unreadable entry).
    */
   private compute(state: PartitionState, entries: StreamEntry[]): { outputs: (string | Buffer)[]; rows: number } {
     const parts: RowsPart[] = [];
-    const read: { id: Buffer; k: Buffer | undefined; part: RowsPart | undefined; error: string | undefined }[] = [];
+    const read: { id: Buffer; k: [string, Buffer] | undefined; part: RowsPart | undefined; error: string | undefined }[] = [];
     for (const [id, flat] of entries) {
       const fields: Record<string, Buffer> = {};
       for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i]!.toString()] = flat[i + 1]!;
-      const batch = decodeRows(fields);
+      const batch = decodeEntry(fields);
       if ('error' in batch) {
         read.push({ id, k: undefined, part: undefined, error: batch.error });
         continue;
       }
-      const ids = new Uint32Array(batch.keys.length);
-      for (let i = 0; i < ids.length; i++) ids[i] = state.idOf(batch.keys[i]!);
       // Results overwrite the values in place: the inputs are not needed after.
-      const part = { values: batch.values, keys: ids, out: batch.values };
+      const part = { values: batch.values, keys: operatorKeys(state, batch.keys), out: batch.values };
       parts.push(part);
-      read.push({ id, k: fields['k'], part, error: undefined });
+      const keyField = fields['kc'] !== undefined ? 'kc' : 'k'; // the keys go out as they came in
+      read.push({ id, k: [keyField, fields[keyField]!], part, error: undefined });
     }
     state.process(parts);
     const outputs: (string | Buffer)[] = [];
@@ -602,7 +723,7 @@ class Worker {
     for (const { id, k, part, error } of read) {
       if (part === undefined) outputs.push(id, '2', 'e', error!);
       else {
-        outputs.push(id, '4', 'k', k!, ...(this.job.format === 2 ? ['x', encodeColumn(part.out)] : ['v', formatValues(part.out)]));
+        outputs.push(id, '4', ...k!, ...(this.job.format === 1 ? ['v', formatValues(part.out)] : ['x', encodeColumn(part.out)]));
         rows += part.out.length;
       }
     }

@@ -108,6 +108,8 @@ export class KernelOperator implements GroupOperator {
   /** Key states, SLAB_CHUNK slots per chunk. */
   private readonly slab: Uint8Array[] = [];
   private slots = 0;
+  /** Slots of dropped key groups, reused by new keys (see dropGroup). */
+  private readonly freeSlots: number[] = [];
   private readonly groupSlots = new Map<number, number[]>();
   /** Key groups changed since the last changedGroups() (see markChanged). */
   private readonly changed = new Set<number>();
@@ -148,7 +150,21 @@ export class KernelOperator implements GroupOperator {
 
   /** Keys held. */
   get keys(): number {
-    return this.slots;
+    return this.slots - this.freeSlots.length;
+  }
+
+  /** Bytes of key state allocated (held keys and free slots): dropped groups' slots are reused before this grows. */
+  get stateBytes(): number {
+    return this.slab.length * SLAB_CHUNK * this.stateSize;
+  }
+
+  /**
+   * The key group of a key: keyGroupOf(key, keyGroups). A subclass may map
+   * keys to groups otherwise (the Redis worker holds several partitions'
+   * groups in one operator); it must not change a key's group while held.
+   */
+  protected groupOf(key: number): number {
+    return keyGroupOf(key, this.keyGroups);
   }
 
   /** Bytes of state per key. */
@@ -204,7 +220,7 @@ export class KernelOperator implements GroupOperator {
   }
 
   private insert(key: number, at: number): number {
-    const group = keyGroupOf(key, this.keyGroups);
+    const group = this.groupOf(key);
     this.entries++;
     if (group < this.owned[0] || group >= this.owned[1]) {
       this.tableKeys[at] = key;
@@ -212,7 +228,7 @@ export class KernelOperator implements GroupOperator {
       if (this.entries * 2 > this.tableKeys.length) this.rehash();
       return FOREIGN;
     }
-    const slot = this.slots++;
+    const slot = this.freeSlots.pop() ?? this.slots++;
     if (slot >= this.slotKey.length) this.growSlots();
     this.slotKey[slot] = key;
     if (slot >> SLAB_SHIFT >= this.slab.length) this.slab.push(new Uint8Array(SLAB_CHUNK * this.stateSize));
@@ -261,7 +277,7 @@ export class KernelOperator implements GroupOperator {
 
   /** Puts slot's state into the instance's state region (about to change: its key group is marked changed). */
   private swapIn(slot: number): void {
-    this.changed.add(keyGroupOf(this.slotKey[slot]!, this.keyGroups));
+    this.changed.add(this.groupOf(this.slotKey[slot]!));
     if (this.resident === slot) return;
     const mem = this.memory();
     const size = this.stateSize;
@@ -464,10 +480,10 @@ export class KernelOperator implements GroupOperator {
     let at = 8 + count * 4;
     for (let i = 0; i < count; i++) {
       const key = view.getUint32(8 + i * 4, true);
-      if (keyGroupOf(key, this.keyGroups) !== group) fail(`key ${key} belongs to key group ${keyGroupOf(key, this.keyGroups)}`);
-      const before = this.slots;
+      if (this.groupOf(key) !== group) fail(`key ${key} belongs to key group ${this.groupOf(key)}`);
+      const before = this.entries;
       const slot = this.slotFor(key);
-      if (slot !== before) fail(`key ${key} appears twice`);
+      if (this.entries === before) fail(`key ${key} appears twice`);
       const state = bytes.subarray(at, at + size);
       // Validate in the instance before keeping it: the CRC is not a defence against forged bytes.
       // validate() may grow memory (scratch space): a fresh view each time.
@@ -483,6 +499,45 @@ export class KernelOperator implements GroupOperator {
       at += size;
     }
     this.resident = -1;
+  }
+
+  /**
+   * Forgets a key group: its keys and their state (snapshotGroup gives
+   * undefined after), as when a partition is given back. Its slots go to new
+   * keys; a key of the group seen again starts afresh.
+   */
+  dropGroup(group: number): void {
+    const list = this.groupSlots.get(group);
+    if (list === undefined) return;
+    this.groupSlots.delete(group);
+    this.changed.delete(group);
+    for (const slot of list) {
+      if (slot === this.resident) this.resident = -1; // its live state in WASM memory is dropped with it
+      const key = this.slotKey[slot]!;
+      if (key < this.dense.length) this.dense[key] = -1;
+      this.unlink(key);
+      this.freeSlots.push(slot);
+    }
+  }
+
+  /** Removes a key from the table (backward-shift deletion keeps every probe chain unbroken). */
+  private unlink(key: number): void {
+    const { tableKeys, tableSlots } = this;
+    const mask = tableKeys.length - 1;
+    const home = (k: number): number => (Math.imul(k, 0x9e3779b1) >>> 0) & mask;
+    let hole = home(key);
+    for (; tableKeys[hole] !== key || tableSlots[hole] === -1; hole = (hole + 1) & mask) if (tableSlots[hole] === -1) return;
+    for (let j = (hole + 1) & mask; tableSlots[j] !== -1; j = (j + 1) & mask) {
+      // The entry at j may fill the hole unless its home lies cyclically in (hole, j].
+      const h = home(tableKeys[j]!);
+      const stays = hole < j ? h > hole && h <= j : h > hole || h <= j;
+      if (stays) continue;
+      tableKeys[hole] = tableKeys[j]!;
+      tableSlots[hole] = tableSlots[j]!;
+      hole = j;
+    }
+    tableSlots[hole] = -1;
+    this.entries--;
   }
 
   trap(): void {
