@@ -6,6 +6,11 @@
 // Prints rows/s of both, their ratio, the load average, and whether both
 // outputs have the same shape. With --profile, also writes a CPU profile of
 // one CLI run and prints its top self-time entries.
+// Then, on the same input (t: one row per ms), in the same run:
+//   window records: run IN --time t --key k --value v --op mean --tumbling 1m
+//     against bench/naive-tumbling.mjs (a per-key Map of running sums);
+//   keyed count windows, 9 ops: run IN --key k --value v --op sum … --op quantile --q 0.9 --window 100;
+//   `streamkernel demo` (its own rows/s line).
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -19,10 +24,16 @@ const RUNS = flag('--runs', 3);
 const KEYS = 1000;
 const WINDOW = 100;
 const TARGET = 1.5;
+/** Window records: ≥ 2× the naive program and ≥ 1 M rows/s; 9 count-window ops and the demo: ≥ 0.5 M rows/s. */
+const TUMBLING_TARGET = 2;
+const TUMBLING_RATE = 1e6;
+const RATE_TARGET = 5e5;
+const TUMBLING = 60_000;
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const cli = path.join(root, 'bin', 'streamkernel.js');
 const naive = path.join(root, 'bench', 'naive-mean.mjs');
+const naiveTumbling = path.join(root, 'bench', 'naive-tumbling.mjs');
 
 /** The input: `t,k,v`, a seeded xorshift picks the key and the value. */
 function makeInput(file: string, rows: number): void {
@@ -89,6 +100,39 @@ try {
   console.log(`naive plain JS: ${(naiveRate / 1e3).toFixed(0)}k rows/s (median ${median(naiveTimes).toFixed(2)} s)`);
   console.log(`streamkernel run --workers 1: ${(cliRate / 1e3).toFixed(0)}k rows/s (median ${median(cliTimes).toFixed(2)} s)`);
   console.log(`ratio ${ratio.toFixed(2)}× (target ≥ ${TARGET}×: ${ratio >= TARGET ? 'met' : 'MISSED'}); same columns: ${JSON.stringify(shape(outCli)) === JSON.stringify(shape(outNaive))}`);
+
+  // Window records against the naive per-key Map.
+  const outTumbling = path.join(dir, 'tumbling.csv');
+  const outNaiveTumbling = path.join(dir, 'naive-tumbling.csv');
+  const tumblingArgs = [cli, 'run', input, '--time', 't', '--key', 'k', '--value', 'v', '--op', 'mean', '--tumbling', `${TUMBLING / 1000}s`, '-o', outTumbling];
+  const tumblingTimes: number[] = [];
+  const naiveTumblingTimes: number[] = [];
+  for (let r = 0; r < RUNS; r++) {
+    naiveTumblingTimes.push(seconds([naiveTumbling, input, outNaiveTumbling, String(TUMBLING)]));
+    tumblingTimes.push(seconds(tumblingArgs));
+  }
+  const tRate = ROWS / median(tumblingTimes);
+  const tNaive = ROWS / median(naiveTumblingTimes);
+  const sameRows = (f: string): string => readFileSync(f, 'latin1').split('\n').slice(1).filter((l) => l !== '').map((l) => l.split(',').slice(0, 3).join(',')).sort().join('\n');
+  console.log(`window records, --tumbling ${TUMBLING / 1000}s mean per key (${KEYS} keys):`);
+  console.log(`  naive plain JS: ${(tNaive / 1e3).toFixed(0)}k rows/s (median ${median(naiveTumblingTimes).toFixed(2)} s)`);
+  console.log(
+    `  streamkernel run --workers 1: ${(tRate / 1e3).toFixed(0)}k rows/s (median ${median(tumblingTimes).toFixed(2)} s); ratio ${(tRate / tNaive).toFixed(2)}× (target ≥ ${TUMBLING_TARGET}× and ≥ ${TUMBLING_RATE / 1e6} M rows/s: ${tRate / tNaive >= TUMBLING_TARGET && tRate >= TUMBLING_RATE ? 'met' : 'MISSED'}); same windows: ${sameRows(outTumbling) === sameRows(outNaiveTumbling)}`,
+  );
+
+  // Keyed count windows, every op but ewm.
+  const nineOps = ['sum', 'mean', 'var', 'std', 'min', 'max', 'count', 'median', 'quantile'];
+  const nineArgs = [cli, 'run', input, '--key', 'k', '--value', 'v', ...nineOps.flatMap((o) => ['--op', o]), '--q', '0.9', '--window', String(WINDOW), '-o', path.join(dir, 'nine.csv')];
+  const nineTimes: number[] = [];
+  for (let r = 0; r < RUNS; r++) nineTimes.push(seconds(nineArgs));
+  const nineRate = ROWS / median(nineTimes);
+  console.log(`keyed count windows, ${nineOps.length} ops, w=${WINDOW}, ${KEYS} keys, --workers 1: ${(nineRate / 1e3).toFixed(0)}k rows/s (median ${median(nineTimes).toFixed(2)} s; target ≥ ${RATE_TARGET / 1e3}k: ${nineRate >= RATE_TARGET ? 'met' : 'MISSED'})`);
+
+  // The demo reports its own rate.
+  const demo = execFileSync(process.execPath, [cli, 'demo'], { encoding: 'utf8' });
+  const rate = /result .* s: ([\d.]+ [kM]?) ?rows\/s/.exec(demo);
+  console.log(`streamkernel demo: ${rate !== null ? `${(rate[1] as string).trim()} rows/s` : 'no rate found'} (target ≥ ${RATE_TARGET / 1e3}k rows/s); load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+
   if (args.includes('--profile')) {
     const profDir = path.join(dir, 'prof');
     execFileSync(process.execPath, ['--cpu-prof', '--cpu-prof-dir', profDir, ...cliArgs], { stdio: 'inherit' });

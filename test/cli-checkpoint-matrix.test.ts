@@ -3,10 +3,12 @@
 // library's op list, as test/checkpoint-matrix.test.ts) × `--workers 1|2|3`.
 // Each cell is SIGKILLed (the run's test hook) just before writing its third
 // checkpoint, with rows past the second one already in the output file; the
-// same command then resumes (on another worker count where the checkpoint
-// allows: 2 → 3, 3 → 2) and the output file must equal, byte for byte, that
-// of an uninterrupted run. The time-window ops (TIME_OPS, over a 50 ms window)
-// get the same: in process (1 → 1) and on workers (2 → 3, 3 → 2).
+// same command then resumes on another worker count (1 → 2, 2 → 3, 3 → 1:
+// one checkpoint format for every count) and the output file must equal,
+// byte for byte, that of an uninterrupted run. The time-window ops (TIME_OPS,
+// over a 50 ms window) get the same, and so do the window records
+// (--tumbling, --hopping --step, --session: generated from the CLI's list of
+// window kinds, RECORD_FLAGS, with each kind's fields of the library matrix).
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,21 +16,34 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mulberry32 as rng } from './adversarial.js';
+import { RECORD_FLAGS } from '../src/cli/run-args.js';
+import { OPERATOR_KINDS } from '../src/keyed/spec.js';
 import { EWM_DECAY_FIELDS, KERNEL_OPS } from '../src/spec.js';
 import { TIME_OPS } from '../src/time/spec.js';
 import type { KernelSpec } from '../src/types.js';
 // @ts-expect-error: plain ESM without types, shared with the browser page
-import { matrixSpecs, specLabel, timeSpecs } from './browser/matrix.js';
+import { KIND_FIELDS, matrixSpecs, specLabel, timeSpecs } from './browser/matrix.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BIN = path.join(ROOT, 'bin', 'streamkernel.js');
-/** What a cell runs: a kernel spec, or a time-window op's options (`window` a duration). */
-type CellSpec = KernelSpec | { op: string; window: string; minPeriods: number; q?: number };
+/** What a cell runs: a kernel spec, a time-window op's options (`window` a duration), or window records' flags (`tumbling: '50ms'`, …). */
+type CellSpec = KernelSpec | { op: string; window: string; minPeriods: number; q?: number } | { op: string; [flag: string]: string };
 const SPECS = matrixSpecs(KERNEL_OPS, EWM_DECAY_FIELDS) as KernelSpec[];
 const TIME_SPECS = timeSpecs(TIME_OPS) as CellSpec[];
-const label = specLabel as (spec: CellSpec) => string;
-/** Workers when killed → workers on resume (a checkpoint of --workers 1 resumes only with --workers 1). */
-const WORKERS: [number, number][] = [[1, 1], [2, 3], [3, 2]];
+const label = (spec: CellSpec): string => {
+  const kind = RECORD_FLAGS.find((f) => f in spec);
+  return kind !== undefined ? `--${kind} ${spec.op}` : (specLabel as (s: CellSpec) => string)(spec);
+};
+/** Ops of each window-records cell: a sum, an order statistic, one ordered by rows. */
+const RECORD_OPS = ['mean', 'median', 'last'];
+/** Each window kind of the CLI (all of the library's event-time window kinds) × RECORD_OPS, with the library matrix's fields of the kind. */
+const RECORD_SPECS: CellSpec[] = RECORD_FLAGS.flatMap((kind) => {
+  const { size, step, gap } = (KIND_FIELDS as Record<string, { size?: string; step?: string; gap?: string }>)[kind] ?? {};
+  const flags: Record<string, string> = kind === 'session' ? { session: gap as string } : { [kind]: size as string, ...(kind === 'hopping' ? { step: step as string } : {}) };
+  return RECORD_OPS.map((op) => ({ op, ...flags }));
+});
+/** Workers when killed → workers on resume: a checkpoint of any worker count resumes with any other. */
+const WORKERS: [number, number][] = [[1, 2], [2, 3], [3, 1]];
 const ROWS = 3000;
 const BATCH = 200;
 const EVERY = 600;
@@ -128,6 +143,13 @@ describe(`run --checkpoint, SIGKILL, resume: ${SPECS.length} specs × --workers 
 
 describe(`run --checkpoint over a time window, SIGKILL, resume: ${TIME_SPECS.length} ops × --workers ${WORKERS.map(([a, b]) => `${a}→${b}`).join(', ')}`, () => {
   cells(TIME_SPECS, WORKERS, 'time ');
+});
+
+describe(`run --checkpoint over window records, SIGKILL, resume: ${RECORD_SPECS.length} cells × --workers ${WORKERS.map(([a, b]) => `${a}→${b}`).join(', ')}`, () => {
+  it('covers every event-time window kind of the library', () => {
+    expect([...RECORD_FLAGS]).toEqual(OPERATOR_KINDS.filter((k) => k !== 'rolling' && k !== 'count'));
+  });
+  cells(RECORD_SPECS, WORKERS, 'records ');
 });
 
 describe('ewm with workers', () => {

@@ -173,18 +173,33 @@ describe('run --checkpoint with --workers (each checkpoint holds one scheduler c
     expect(readFileSync(output).equals(reference)).toBe(true);
   }, 120_000);
 
-  it('refuses to resume a checkpoint of --workers 1 with --workers 2, and the reverse', async () => {
-    for (const [taken, resume, message] of [
-      [1, 2, 'was taken with --workers 1; resume with --workers 1, or remove it to start over'],
-      [2, 1, 'was taken with --workers > 1; resume with --workers 2 or more, or remove it to start over'],
-    ] as const) {
+  it('regression: a checkpoint of --workers 1 resumed only with --workers 1 (and one of N > 1 only with N > 1); now killed with 1 and resumed with 2, killed with 2 and resumed with 1, the same bytes', async () => {
+    for (const [taken, resume] of [[1, 2], [2, 1]] as const) {
       const output = path.join(dir, `workers-mode-${taken}.csv`);
       const checkpoint = path.join(dir, `workers-mode-${taken}`);
       expect((await start(withWorkers(output, checkpoint, taken), { STREAMKERNEL_TEST_CRASH: '2:after' }).done).signal).toBe('SIGKILL');
-      const refused = await start(withWorkers(output, checkpoint, resume)).done;
-      expect(refused.code).toBe(1);
-      expect(refused.stderr).toBe(`streamkernel run: the checkpoint in ${JSON.stringify(checkpoint)} ${message}\n`);
+      const resumed = await start(withWorkers(output, checkpoint, resume)).done;
+      expect(resumed.code, resumed.stderr).toBe(0);
+      expect(resumed.stderr).toMatch(/resumed at row 8,000/);
+      expect(readFileSync(output).equals(reference), `--workers ${taken} → ${resume}`).toBe(true);
     }
+  }, 120_000);
+
+  it('regression: a checkpoint of the earlier format (streamkernel-checkpoint 1, state per runner) is refused with exit 4, never half-loaded, and the output is left as it was', async () => {
+    const output = path.join(dir, 'old-format.csv');
+    const checkpoint = path.join(dir, 'old-format-ck');
+    expect((await start(argsFor(output, checkpoint), { STREAMKERNEL_TEST_CRASH: '2:after' }).done).signal).toBe('SIGKILL');
+    // The same body behind the first line of the earlier format, as an earlier version wrote it.
+    const file = path.join(checkpoint, 'checkpoint');
+    const text = readFileSync(file, 'utf8');
+    writeFileSync(file, text.replace(/^streamkernel-checkpoint 2\n/, 'streamkernel-checkpoint 1\n'));
+    const before = readFileSync(output);
+    const refused = await start(argsFor(output, checkpoint)).done;
+    expect(refused.code).toBe(4);
+    expect(refused.stderr).toBe(
+      `streamkernel run: cannot resume from the checkpoint ${file}: it is of an earlier version of streamkernel (streamkernel-checkpoint 1), whose state this version does not read; remove it to start over\n`,
+    );
+    expect(readFileSync(output).equals(before)).toBe(true);
   }, 120_000);
 });
 
@@ -241,10 +256,10 @@ describe('run --checkpoint with --max-out-of-order (rows held for reordering are
     const crashed = await start([...oooArgs(output, checkpoint), '--workers', '3'], { STREAMKERNEL_TEST_CRASH: '4:after' }).done;
     expect(crashed.signal).toBe('SIGKILL');
     const text = readFileSync(path.join(checkpoint, 'checkpoint'), 'utf8');
-    const body = JSON.parse(text.slice(text.indexOf('\n', text.indexOf('\n') + 1) + 1)) as { ops: { held: { time: string[] }; parallel: { jobs: string[]; reorder: string } } };
+    const body = JSON.parse(text.slice(text.indexOf('\n', text.indexOf('\n') + 1) + 1)) as { ops: { held: { time: string[] }; jobs: string[]; reorder: string } };
     // Rows held for reordering before the workers, and one scheduler checkpoint per op.
-    expect(body.ops.parallel.jobs.length).toBe(3);
-    expect(body.ops.parallel.reorder.length).toBeGreaterThan(0);
+    expect(body.ops.jobs.length).toBe(3);
+    expect(body.ops.reorder.length).toBeGreaterThan(0);
     expect(body.ops.held.time.length).toBeGreaterThan(0);
     const resumed = await start([...oooArgs(output, checkpoint), '--workers', '2']).done;
     expect(resumed.code).toBe(0);

@@ -277,9 +277,30 @@ describe('checkpoint fields behind a valid CRC are checked (item 11)', () => {
     ['outputBytes mid-row', (b) => (b['outputBytes'] = (b['outputBytes'] as number) - 3), /its outputBytes \d+ is not at the end of a row of the output/],
     ['offset.bytes past the input', (b, f) => ((b['offset'] as Record<string, number>)['bytes'] = f.input + 1), /its offset\.bytes \d+ is past the end of the input ".*resume\.csv"/],
     ['offset.bytes mid-row', (b) => ((b['offset'] as Record<string, number>)['bytes'] -= 2), /its offset\.bytes \d+ is not at the start of a row of the input/],
-    ['a key null', (b) => (((b['ops'] as Record<string, unknown>)['entries'] as { key: string | null }[])[1]!.key = null), /its ops\.entries\[1\]\.key is null, expected a key/],
+    // The key names behind the ops' numeric keys (one list for every op, whatever --workers).
+    ['a key null', (b) => (((b['ops'] as Record<string, unknown>)['keys'] as (string | null)[])[1] = null), /its ops\.keys is not a list of distinct keys/],
+    ['a key twice', (b) => (((b['ops'] as Record<string, unknown>)['keys'] as string[])[1] = 'key0'), /its ops\.keys is not a list of distinct keys/],
+    ['one op state too few', (b) => ((b['ops'] as Record<string, unknown[]>)['jobs']!.pop()), /its ops\.jobs holds 1 states, the command has 2 ops/],
     ['a negative row count', (b) => (b['rows'] = -5), /its rows is -5, not a count/],
   ];
+  it('regression: an op state whose own CRC fails (a byte flipped inside it) is refused with exit 4 naming the op, before the output is touched, with any --workers (a job fell back past it and started over)', async () => {
+    for (const workers of ['1', '2']) {
+      const d = await crashed();
+      const output = path.join(d, 'out.csv');
+      rewriteCheckpoint(path.join(d, 'ck', 'checkpoint'), (b) => {
+        const jobs = (b['ops'] as Record<string, string[]>)['jobs'] as string[];
+        const state = Buffer.from(jobs[1] as string, 'base64');
+        state[state.length - 10] ^= 1;
+        jobs[1] = state.toString('base64');
+      });
+      const before = readFileSync(output);
+      const r = await cli(args(d, ['--workers', workers]));
+      expect(r.code, `--workers ${workers}: ${r.stderr}`).toBe(4);
+      expect(r.stderr).toMatch(/^streamkernel run: cannot resume from the checkpoint: the state of op 2: .*checksum.*; remove it to start over\n$/);
+      expect(readFileSync(output).equals(before)).toBe(true);
+    }
+  });
+
   for (const [what, edit, message] of cases) {
     it(`regression: a checkpoint with ${what} behind a valid CRC is refused (exit 4, naming the field) and the output is kept`, async () => {
       const d = await crashed();

@@ -3,7 +3,7 @@
 // replaced atomically (temp file + fsync + rename + directory fsync) and
 // guarded by a CRC-32.
 //
-// File layout: the line "streamkernel-checkpoint 1", a line with the CRC-32
+// File layout: the line "streamkernel-checkpoint 2", a line with the CRC-32
 // (8 hex digits) of the rest, then the JSON body.
 
 import { createHash } from 'node:crypto';
@@ -13,28 +13,28 @@ import { writeFileAtomic } from '../connectors/node.js';
 import type { SourceOffset } from '../connectors/types.js';
 import { crc32 } from '../crc32.js';
 
-const MAGIC = 'streamkernel-checkpoint 1';
+const MAGIC = 'streamkernel-checkpoint 2';
+/** The first line of the checkpoints of earlier versions (their ops' state per runner), refused: see readCheckpoint. */
+const OLD_MAGIC = 'streamkernel-checkpoint 1';
 export const CHECKPOINT_FILE = 'checkpoint';
 
-/** The state of the ops, per key; snapshots as base64. */
+/**
+ * The state of the ops, whatever the worker count (src/cli/ops.ts): one
+ * scheduler checkpoint per op, so it resumes on any number of workers.
+ */
 export interface OpsState {
-  entries: { key: string | null; states: Uint8Array[] }[];
-  /** The time runner's greatest timestamp per key (for its order check). */
-  lastTimes?: [string, number][];
-  /** The time runner's rows waiting for their results (--max-out-of-order) and its counters. */
-  held?: HeldRows;
-  /** --workers > 1 (entries is empty): the scheduler's state. */
-  parallel?: ParallelState;
-}
-
-/** The state of `run --workers N`: one scheduler checkpoint per op, and the key names behind its numeric keys. */
-export interface ParallelState {
   /** Key names in the order of their numeric ids (0, 1, …); empty when unkeyed. */
   keys: string[];
-  /** Per op, a scheduler checkpoint (its own checksummed format), covering every row written. */
+  /** Per op, a scheduler checkpoint (its own checksummed format), covering every row pushed into the ops. */
   jobs: Uint8Array[];
-  /** Time windows with --max-out-of-order: the rows held for reordering before the jobs (src/time/reorder.ts). */
+  /** With --max-out-of-order: the rows held for reordering before the ops (src/time/reorder.ts). */
   reorder?: Uint8Array;
+  /** Time windows: the greatest timestamp per key (for the order check). */
+  lastTimes?: [string, number][];
+  /** Rows read but not yet written (their results are not all known) and the counters. */
+  held?: HeldRows;
+  /** Window records: times are written as ms numbers or ISO 8601 dates (the input's first row decides). */
+  timeFormat?: 'ms' | 'iso';
 }
 
 /** Rows read but not yet written (their results are not all known), in input order; JSON as is. */
@@ -64,11 +64,6 @@ export interface Checkpoint {
   ops: OpsState;
 }
 
-/** ParallelState with its byte strings mapped (to and from base64). */
-function parallelJson<A, B>(p: { keys: string[]; jobs: A[]; reorder?: A }, map: (a: A) => B): { keys: string[]; jobs: B[]; reorder?: B } {
-  return { keys: p.keys, jobs: p.jobs.map(map), ...(p.reorder !== undefined ? { reorder: map(p.reorder) } : {}) };
-}
-
 /** A checkpoint that cannot be used: corrupt, or for another command. */
 export class CheckpointError extends Error {
   constructor(message: string) {
@@ -94,13 +89,16 @@ export function checkpointPath(dir: string): string {
 
 /** Writes the checkpoint atomically and durably. */
 export async function writeCheckpoint(dir: string, cp: Checkpoint): Promise<void> {
+  const { keys, jobs, reorder, lastTimes, held, timeFormat } = cp.ops;
   const body = JSON.stringify({
     ...cp,
     ops: {
-      entries: cp.ops.entries.map((e) => ({ key: e.key, states: e.states.map(toBase64) })),
-      ...(cp.ops.lastTimes !== undefined ? { lastTimes: cp.ops.lastTimes } : {}),
-      ...(cp.ops.held !== undefined ? { held: cp.ops.held } : {}),
-      ...(cp.ops.parallel !== undefined ? { parallel: parallelJson(cp.ops.parallel, toBase64) } : {}),
+      keys,
+      jobs: jobs.map(toBase64),
+      ...(reorder !== undefined ? { reorder: toBase64(reorder) } : {}),
+      ...(lastTimes !== undefined ? { lastTimes } : {}),
+      ...(held !== undefined ? { held } : {}),
+      ...(timeFormat !== undefined ? { timeFormat } : {}),
     },
   });
   const bodyBytes = Buffer.from(body, 'utf8');
@@ -119,7 +117,11 @@ export async function readCheckpoint(dir: string): Promise<Checkpoint | undefine
   }
   const first = bytes.indexOf(0x0a);
   const second = first === -1 ? -1 : bytes.indexOf(0x0a, first + 1);
-  if (second === -1 || bytes.subarray(0, first).toString('utf8') !== MAGIC) {
+  const magic = bytes.subarray(0, first === -1 ? 0 : first).toString('utf8');
+  if (magic === OLD_MAGIC) {
+    throw new CheckpointError(`cannot resume from the checkpoint ${checkpointPath(dir)}: it is of an earlier version of streamkernel (${OLD_MAGIC}), whose state this version does not read`);
+  }
+  if (second === -1 || magic !== MAGIC) {
     throw new CheckpointError(`${checkpointPath(dir)} is not a streamkernel checkpoint`);
   }
   const crc = bytes.subarray(first + 1, second).toString('utf8');
@@ -127,16 +129,20 @@ export async function readCheckpoint(dir: string): Promise<Checkpoint | undefine
   if (crc32(body).toString(16).padStart(8, '0') !== crc) throw new CheckpointError(`${checkpointPath(dir)} is corrupt (checksum mismatch)`);
   try {
     const raw = JSON.parse(body.toString('utf8')) as Omit<Checkpoint, 'ops'> & {
-      ops: { entries: { key: string | null; states: string[] }[]; lastTimes?: [string, number][]; held?: HeldRows; parallel?: { keys: string[]; jobs: string[]; reorder?: string } };
+      ops: { keys: string[]; jobs: string[]; reorder?: string; lastTimes?: [string, number][]; held?: HeldRows; timeFormat?: 'ms' | 'iso' };
     };
     const fromBase64 = (text: string): Uint8Array => new Uint8Array(Buffer.from(text, 'base64'));
+    const { keys, jobs, reorder, lastTimes, held, timeFormat } = raw.ops;
+    if (!Array.isArray(jobs) || !jobs.every((j) => typeof j === 'string')) throw new Error('its ops.jobs is not a list of base64 texts');
     return {
       ...raw,
       ops: {
-        entries: raw.ops.entries.map((e) => ({ key: e.key, states: e.states.map(fromBase64) })),
-        ...(raw.ops.lastTimes !== undefined ? { lastTimes: raw.ops.lastTimes } : {}),
-        ...(raw.ops.held !== undefined ? { held: raw.ops.held } : {}),
-        ...(raw.ops.parallel !== undefined ? { parallel: parallelJson(raw.ops.parallel, fromBase64) } : {}),
+        keys,
+        jobs: jobs.map(fromBase64),
+        ...(typeof reorder === 'string' ? { reorder: fromBase64(reorder) } : {}),
+        ...(lastTimes !== undefined ? { lastTimes } : {}),
+        ...(held !== undefined ? { held } : {}),
+        ...(timeFormat !== undefined ? { timeFormat } : {}),
       },
     };
   } catch (err) {
@@ -146,10 +152,8 @@ export async function readCheckpoint(dir: string): Promise<Checkpoint | undefine
 
 /** What the command expects a checkpoint's ops to hold. */
 export interface CheckpointShape {
-  /** Count windows in process (an entry per key, or one `null` entry when unkeyed), time windows (one `null` entry), or workers (no entries). */
-  runner: 'count' | 'time' | 'parallel';
   keyed: boolean;
-  /** Ops of the command: states per entry (jobs with workers). */
+  /** Ops of the command: one state each. */
   ops: number;
 }
 
@@ -185,22 +189,11 @@ export function checkCheckpoint(dir: string, cp: Checkpoint, shape: CheckpointSh
   count('rows', cp.rows);
   count('skipped', cp.skipped);
 
-  const { entries, parallel, held, lastTimes } = cp.ops;
-  const seen = new Set<string | null>();
-  entries.forEach((e, i) => {
-    const keyOk = shape.runner === 'count' && shape.keyed ? typeof e.key === 'string' : e.key === null;
-    if (!keyOk) bad(`ops.entries[${i}].key`, `is ${JSON.stringify(e.key)}, expected ${shape.runner === 'count' && shape.keyed ? 'a key' : 'null'}`);
-    if (seen.has(e.key)) bad(`ops.entries[${i}].key`, `${JSON.stringify(e.key)} appears twice`);
-    seen.add(e.key);
-    if (e.states.length !== shape.ops) bad(`ops.entries[${i}].states`, `holds ${e.states.length} states, the command has ${shape.ops} ops`);
-  });
-  const single = shape.runner === 'time' || (shape.runner === 'count' && !shape.keyed);
-  if (single && entries.length !== 1) bad('ops.entries', `holds ${entries.length} entries, expected 1`);
-  if (shape.runner === 'parallel') {
-    if (entries.length !== 0) bad('ops.entries', `holds ${entries.length} entries, expected none with --workers > 1`);
-    if (!isStrings(parallel?.keys) || new Set(parallel.keys).size !== parallel.keys.length) bad('ops.parallel.keys', 'is not a list of distinct keys');
-    if (!shape.keyed && parallel?.keys.length !== 0) bad('ops.parallel.keys', 'holds keys, but the command has no --key');
-  }
+  const { keys, jobs, held, lastTimes, timeFormat } = cp.ops;
+  if (timeFormat !== undefined && timeFormat !== 'ms' && timeFormat !== 'iso') bad('ops.timeFormat', `is ${JSON.stringify(timeFormat)}, not "ms" or "iso"`);
+  if (!isStrings(keys) || new Set(keys).size !== keys.length) bad('ops.keys', 'is not a list of distinct keys');
+  if (!shape.keyed && keys.length !== 0) bad('ops.keys', 'holds keys, but the command has no --key');
+  if (jobs.length !== shape.ops) bad('ops.jobs', `holds ${jobs.length} states, the command has ${shape.ops} ops`);
   if (lastTimes !== undefined && !(Array.isArray(lastTimes) && lastTimes.every((t) => Array.isArray(t) && typeof t[0] === 'string' && typeof t[1] === 'number'))) {
     bad('ops.lastTimes', 'is not a list of [key, time] pairs');
   }

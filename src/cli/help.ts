@@ -147,6 +147,8 @@ ${EXIT_CODES_TEXT}
 `;
 
 export const RUN_HELP = `Usage: streamkernel run [FILE] --value COL --op OP [--op OP ...] --window W [options]
+       streamkernel run [FILE] --time COL --value COL --op OP [--op OP ...]
+                        --tumbling SIZE | --hopping SIZE --step STEP | --session GAP [options]
 
 Reads CSV (with a header line) or NDJSON from FILE, or stdin when FILE is
 omitted or "-", as a stream; runs every --op over the value column (per key
@@ -156,8 +158,18 @@ columns, then one column per op. Count windows: --window ROWS. Time windows:
 time order, or at most --max-out-of-order behind the key's latest time.
 pandas' rolling semantics: NaN is missing, ±Infinity are values.
 
+Window records (--tumbling, --hopping, --session; one of them, with --time):
+one output row per key and window instead: the key column (with --key),
+window_start, window_end (in the input's time format: ms numbers or ISO
+dates), then one column per op; with --allowed-lateness also an update
+column (true when a late row changed a window written before). Rows come out
+as windows close: in order of the input row whose time closed them, windows
+closed by one row by end, key (in order of first appearance), start; at the
+end of the input, the windows still open in that order. The same bytes for
+any --batch-size and --workers.
+
 Ops: sum mean var std min max count median quantile ewm (count windows),
-     first last (time windows only)
+     first last (time windows and window records only; ewm: count windows only)
 
 Columns and windows:
   --value COL           the column of numbers (required)
@@ -167,7 +179,8 @@ Columns and windows:
   --op OP               an op to run; repeat for several (required)
   --window W            rows (an integer), or a duration such as 5s, 1m30s
   --min-periods M       non-NaN rows a window needs for a result
-                        (default: W for count windows, 1 for time windows)
+                        (default: W for count windows, 1 for time windows,
+                        0 for window records)
   --ddof D              var and std: the divisor is n - D (default: 1)
   --q Q                 quantile: Q in [0, 1] (required with quantile)
   --closed SIDE         time windows: right, left, both or neither (default: right)
@@ -175,7 +188,17 @@ Columns and windows:
                         latest time are put in time order; output stays in
                         input order (rows wait until their results are known).
                         Rows further behind are late: --on-error fail stops,
-                        skip leaves them out and counts them (default: 0)
+                        skip leaves them out and counts them (default: 0).
+                        Window records: the watermark is the latest time
+                        (of any key) - D
+  --tumbling SIZE       window records: epoch-aligned windows [start, start + SIZE)
+  --hopping SIZE        window records: windows of SIZE starting every --step
+  --step STEP           --hopping only: a duration > 0, at most SIZE
+  --session GAP         window records: per key, rows less than GAP apart
+  --allowed-lateness D  window records: a window still takes late rows until
+                        the watermark is D past its end, and is written again
+                        (update true); later rows are late: --on-error fail
+                        stops, skip counts them (default: 0)
   --span S | --alpha A | --halflife H | --com C [--adjust BOOL]
                         ewm's decay, exactly one (ewm runs over rows)
 
@@ -199,14 +222,15 @@ Input and output:
                         input still runs in full batches. 0 writes after every
                         read (default: 50ms)
   --workers N           worker threads (default: 1, in process); N > 1 runs
-                        each op, count or time window, on the parallel
+                        each op, whatever its window, on the parallel
                         scheduler (keyed: N threads per op; unkeyed: one per
                         op); output is byte for byte that of --workers 1
 
 Checkpoints (needs FILE and --output):
   --checkpoint DIR      keep a checkpoint in DIR; after a crash or kill -9 the
-                        same command resumes from it, and the output file ends
-                        up byte for byte as an uninterrupted run's
+                        same command resumes from it (with any --workers), and
+                        the output file ends up byte for byte as an
+                        uninterrupted run's
   --checkpoint-every N  rows between checkpoints (default: 1000000)
 
 Progress:
@@ -231,6 +255,9 @@ Exit codes:
 Examples:
   streamkernel run data.csv --value temp --key sensor --op mean --op std --window 100
   streamkernel run data.csv --value temp --time ts --op max --window 5m -o out.ndjson
+  streamkernel run data.csv --time ts --key sensor --value temp --op mean --op max --tumbling 1m -o per-minute.csv
+  streamkernel run data.csv --time ts --key sensor --value temp --op mean --hopping 5m --step 1m
+  streamkernel run data.csv --time ts --key sensor --value temp --op count --op sum --session 30m
   cat events.ndjson | streamkernel run --format ndjson --value v --op ewm --span 20
   streamkernel run big.csv --value v --op median --window 1000 -o out.csv --checkpoint .ck
 `;

@@ -21,6 +21,12 @@ export interface TimeNamedOp {
   q?: number;
 }
 
+/** Window records (one output row per key and window): the windows of createWindows, durations in ms. */
+export type RecordWindows = { kind: 'tumbling'; size: number } | { kind: 'hopping'; size: number; step: number } | { kind: 'session'; gap: number };
+
+/** The flags of the window records, in the order they are named in messages. */
+export const RECORD_FLAGS = ['tumbling', 'hopping', 'session'] as const;
+
 export interface RunCommand {
   kind: 'run';
   /** undefined or '-' for stdin. */
@@ -32,9 +38,12 @@ export interface RunCommand {
   key: string | undefined;
   /** Count-window and ewm ops (when `window.kind` is 'rows'). */
   ops: NamedOp[];
-  /** Time-window ops (when `window.kind` is 'time'). */
+  /** Time-window ops (when `window.kind` is 'time' or 'records'). */
   timeOps: TimeNamedOp[];
-  window: { kind: 'rows'; rows: number } | { kind: 'time'; ms: number; text: string };
+  /** Count windows (rows), rolling by duration (time), or window records (--tumbling, --hopping, --session). */
+  window: { kind: 'rows'; rows: number } | { kind: 'time'; ms: number; text: string } | { kind: 'records'; windows: RecordWindows; text: string };
+  /** Window records: how long after its end a window still takes late rows (--allowed-lateness); undefined when not given. */
+  allowedLateness: { ms: number; text: string } | undefined;
   minPeriods: number | undefined;
   closed: 'right' | 'left' | 'both' | 'neither' | undefined;
   /** Time windows: how far (ms) a row may be behind its key's latest time and still be placed in order; 0 when not given. */
@@ -48,7 +57,7 @@ export interface RunCommand {
   progress: 'auto' | 'always' | 'never';
   /** stdin: the longest (ms) a row read waits for its result to be written while more input keeps coming; 0 writes after every read. */
   maxDelayMs: number;
-  /** Worker threads for count windows: 1 runs in-process; more run on the parallel scheduler. */
+  /** Worker threads: 1 runs every op in process; more run them on the parallel scheduler (the same checkpoints either way). */
   workers: number;
 }
 
@@ -68,6 +77,11 @@ const RUN_OPTIONS: OptionTable = {
   q: { type: 'string' },
   closed: { type: 'string' },
   'max-out-of-order': { type: 'string' },
+  tumbling: { type: 'string' },
+  hopping: { type: 'string' },
+  step: { type: 'string' },
+  session: { type: 'string' },
+  'allowed-lateness': { type: 'string' },
   'max-delay': { type: 'string' },
   alpha: { type: 'string' },
   span: { type: 'string' },
@@ -111,6 +125,39 @@ function durationOption(raw: string, name: string): number {
   return ms;
 }
 
+/** A duration > 0 with a unit, for --NAME. */
+function positiveDuration(values: Map<string, string | true>, name: string): number | undefined {
+  const raw = stringOption(values, name);
+  if (raw === undefined) return undefined;
+  const ms = durationOption(raw, name);
+  if (!(ms > 0)) throw new UsageError(`--${name} must be a duration > 0, got ${JSON.stringify(raw)}`, 'run');
+  return ms;
+}
+
+/** --tumbling SIZE, --hopping SIZE --step STEP or --session GAP: the window records, or undefined. */
+function recordWindows(values: Map<string, string | true>, time: string | undefined, rawWindow: string | undefined): Extract<RunCommand['window'], { kind: 'records' }> | undefined {
+  const command = 'run';
+  const given = RECORD_FLAGS.filter((f) => values.has(f));
+  if (given.length > 1) throw new UsageError(`--${given[0]} and --${given[1]} exclude each other (one window kind per run)`, command);
+  const flag = given[0];
+  if (values.has('step') && flag !== 'hopping') throw new UsageError('--step applies only to --hopping', command);
+  if (flag === undefined) {
+    if (values.has('allowed-lateness')) throw new UsageError('--allowed-lateness applies only to --tumbling, --hopping and --session', command);
+    return undefined;
+  }
+  if (rawWindow !== undefined) throw new UsageError(`--window and --${flag} exclude each other (--window is a rolling window, one row per input row; --${flag} writes one row per window)`, command);
+  if (time === undefined) throw new UsageError(`--${flag} needs --time COLUMN (windows are by event time)`, command);
+  const ms = positiveDuration(values, flag) as number;
+  const text = `--${flag} ${values.get(flag) as string}`;
+  if (flag === 'tumbling') return { kind: 'records', windows: { kind: 'tumbling', size: ms }, text };
+  if (flag === 'session') return { kind: 'records', windows: { kind: 'session', gap: ms }, text };
+  const rawStep = stringOption(values, 'step');
+  if (rawStep === undefined) throw new UsageError('--hopping needs --step DURATION (the distance between window starts)', command);
+  const step = durationOption(rawStep, 'step');
+  if (!(step > 0) || step > ms) throw new UsageError(`--step must be a duration > 0 and at most the --hopping size ${values.get('hopping') as string}, got ${JSON.stringify(rawStep)}`, command);
+  return { kind: 'records', windows: { kind: 'hopping', size: ms, step }, text: `${text} --step ${rawStep}` };
+}
+
 function stringOption(values: Map<string, string | true>, name: string): string | undefined {
   const v = values.get(name);
   if (v === true) throw new UsageError(`--${name} needs a value`, 'run');
@@ -141,10 +188,13 @@ export function parseRun(args: string[]): RunCommand | { kind: 'help'; text: str
   const ops = opNames as RunOp[];
   const rollingOps = ops.filter((o) => o !== 'ewm');
 
-  // The window: rows (an integer) or a duration with a unit (a time window).
+  // The window: rows (an integer) or a duration with a unit (a time window), or window records.
   const rawWindow = stringOption(values, 'window');
-  let window: RunCommand['window'] | undefined;
-  if (rawWindow !== undefined) {
+  const records = recordWindows(values, time, rawWindow);
+  let window: RunCommand['window'] | undefined = records;
+  if (records !== undefined) {
+    if (ops.includes('ewm')) throw new UsageError(`op ewm runs over rows, not over --${records.windows.kind} windows`, command);
+  } else if (rawWindow !== undefined) {
     if (/^[0-9.eE+]+$/.test(rawWindow)) {
       const rows = integerOption(values, 'window', command, 1, MAX_WINDOW) as number;
       window = { kind: 'rows', rows };
@@ -164,7 +214,7 @@ export function parseRun(args: string[]): RunCommand | { kind: 'help'; text: str
   if (window.kind === 'time') {
     if (time === undefined) throw new UsageError('a time window needs --time COLUMN', command);
     if (ops.includes('ewm')) throw new UsageError('ewm runs over rows, not over a time window', command);
-  } else {
+  } else if (window.kind === 'rows') {
     for (const o of ['first', 'last'] as const) if (ops.includes(o)) throw new UsageError(`op ${o} needs a time window (--window 5s --time COLUMN)`, command);
   }
   const maxPeriods = window.kind === 'rows' ? window.rows : 0x7fffffff;
@@ -187,9 +237,11 @@ export function parseRun(args: string[]): RunCommand | { kind: 'help'; text: str
   const oooRaw = stringOption(values, 'max-out-of-order');
   let maxOutOfOrder: RunCommand['maxOutOfOrder'];
   if (oooRaw !== undefined) {
-    if (window.kind !== 'time') throw new UsageError('--max-out-of-order applies only to time windows (--window 5s --time COLUMN)', command);
+    if (window.kind === 'rows') throw new UsageError('--max-out-of-order applies only to time windows (--window 5s --time COLUMN)', command);
     maxOutOfOrder = { ms: durationOption(oooRaw, 'max-out-of-order'), text: oooRaw };
   }
+  const latenessRaw = stringOption(values, 'allowed-lateness');
+  const allowedLateness = latenessRaw !== undefined ? { ms: durationOption(latenessRaw, 'allowed-lateness'), text: latenessRaw } : undefined;
   const maxDelayRaw = stringOption(values, 'max-delay');
   if (maxDelayRaw !== undefined && file !== undefined && file !== '-') throw new UsageError('--max-delay applies only to stdin (a FILE is read in full batches)', command);
   const maxDelayMs = maxDelayRaw !== undefined ? durationOption(maxDelayRaw, 'max-delay') : DEFAULT_MAX_DELAY_MS;
@@ -220,7 +272,7 @@ export function parseRun(args: string[]): RunCommand | { kind: 'help'; text: str
   for (const op of ops) {
     if (op === 'ewm') {
       namedOps.push({ name: 'ewm', spec: ewmSpec as KernelSpec });
-    } else if (window.kind === 'time') {
+    } else if (window.kind !== 'rows') {
       timeOps.push({
         name: op,
         op,
@@ -269,6 +321,7 @@ export function parseRun(args: string[]): RunCommand | { kind: 'help'; text: str
     minPeriods,
     closed,
     maxOutOfOrder,
+    allowedLateness,
     output,
     onError: onErrorRaw,
     delimiter,

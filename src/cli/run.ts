@@ -10,12 +10,9 @@ import { MalformedRowError, UnknownColumnError } from '../connectors/errors.js';
 import { TextFormatter } from '../connectors/format.js';
 import { ndjsonSource } from '../connectors/ndjson.js';
 import { csvFileSource, FileSink, ndjsonFileSource } from '../connectors/node.js';
-import { KernelSet } from '../connectors/pipeline.js';
 import type { ColumnBatch, ColumnOptions, ResultBatch, SourceOffset } from '../connectors/types.js';
 import { SnapshotError } from '../errors.js';
-import { createTimeRolling, restoreTimeRolling } from '../time/rolling.js';
-import type { TimeRollingOperatorSpec } from '../keyed/spec.js';
-import type { DurationRollingSpec, RollingOutput, TimeRolling } from '../types.js';
+import type { OperatorSpec, TimeRollingOperatorSpec } from '../keyed/spec.js';
 import { UsageError } from './args.js';
 import {
   checkCheckpoint,
@@ -30,6 +27,8 @@ import {
   type HeldRows,
   type OpsState,
 } from './checkpoint.js';
+import { KeyedOps, type OpsOutput } from './ops.js';
+import { LateRowError, WindowFormatter, windowFormatter, WindowRunner } from './windows.js';
 import { describeErrno } from './errno.js';
 import { LiveInput, readsRegularFile } from './live.js';
 import type { Output } from './output.js';
@@ -61,56 +60,39 @@ export interface RunIo {
   stderrIsTTY: boolean;
 }
 
-/** What runs the ops over batches: count-window kernels or time-window operators. */
-export interface Runner {
-  readonly names: string[];
-  /** For unkeyed count windows: parse values straight into WASM memory. */
-  readonly valueBuffer: ((rows: number) => Float64Array) | undefined;
-  /** Rows left out for being too far out of order (time windows), and rows placed back in order. */
-  readonly late: number;
-  readonly reordered: number;
-  /** The rows of `batch` whose results are known (time windows may hold rows back), with their results. */
-  process(batch: ColumnBatch): Promise<ResultBatch>;
-  /** End of input: the rows still held, with their results. */
-  finish(end: SourceOffset): Promise<ResultBatch | undefined>;
-  /** Before a checkpoint, where results come back later than process() returns (--workers > 1): every row read so far whose results were still out. */
-  settle?(): Promise<ResultBatch | undefined>;
-  /** The ops' state, covering every row whose results were returned. */
-  state(): OpsState | Promise<OpsState>;
-  dispose(): void;
+/** Output rows as text, and how many. */
+export interface Emitted {
+  rows: number;
+  text: string;
 }
 
-class CountRunner implements Runner {
+/**
+ * What runs the ops over batches, on the keyed operator (ops.ts): one
+ * result per input row (OpsRunner), or window records (windows.ts).
+ */
+export interface Runner {
   readonly names: string[];
-  readonly valueBuffer: ((rows: number) => Float64Array) | undefined;
-  private constructor(private readonly set: KernelSet) {
-    this.names = set.ops.map((o) => o.name);
-    this.valueBuffer = set.keyed ? undefined : (rows: number) => set.inputBuffer(rows);
-  }
-  static async create(cmd: RunCommand, restore: OpsState | undefined): Promise<CountRunner> {
-    const keyed = cmd.key !== undefined;
-    if (restore?.parallel !== undefined) throw new CheckpointError('it was taken with --workers > 1; resume with --workers 2 or more');
-    return new CountRunner(restore ? await KernelSet.restore(cmd.ops, { keyed, entries: restore.entries }) : await KernelSet.create(cmd.ops, keyed));
-  }
-  readonly late = 0;
-  readonly reordered = 0;
-  async process(batch: ColumnBatch): Promise<ResultBatch> {
-    return { batch, results: await this.set.process(batch) };
-  }
-  async finish(): Promise<undefined> {
-    return undefined;
-  }
-  state(): OpsState {
-    return { entries: this.set.snapshot().entries };
-  }
-  dispose(): void {
-    this.set.dispose();
-  }
+  /** Rows left out for being late (time windows), and rows placed back in order. */
+  readonly late: number;
+  readonly reordered: number;
+  /** What made the late rows late, for the summary. */
+  readonly lateWhy: string;
+  /** The output's header (CSV). */
+  header(): string;
+  /** The output of the rows of `batch` whose results are known (time windows may hold rows back). */
+  process(batch: ColumnBatch): Promise<Emitted>;
+  /** End of input: the output still held. */
+  finish(end: SourceOffset): Promise<Emitted>;
+  /** Before a checkpoint: the output of every row read so far whose results were still out (workers, --max-out-of-order). */
+  settle(): Promise<Emitted>;
+  /** The ops' state, covering every row whose results were returned. */
+  state(): Promise<OpsState>;
+  dispose(): void;
 }
 
 /** The output's op columns, in order. */
 function opNames(cmd: RunCommand): string[] {
-  return (cmd.window.kind === 'time' ? cmd.timeOps : cmd.ops).map((o) => o.name);
+  return (cmd.window.kind === 'rows' ? cmd.ops : cmd.timeOps).map((o) => o.name);
 }
 
 /** A row of a time window too far behind its key's latest time (with --on-error fail). */
@@ -124,59 +106,38 @@ function base64ToF64(s: string, n: number): number[] {
   return Array.from(new Float64Array(copy.buffer));
 }
 
-/**
- * Where the time runner's rows go: one rolling-by-duration operator per op,
- * in this process or on scheduler workers (--workers > 1, parallel.ts). Rows
- * are numbered in the order pushed; results come back tagged with their row.
- */
-export interface TimeOps {
-  /** Pushes rows; returns, per op, the results released so far. */
-  push(ts: Float64Array, values: Float64Array, keys: readonly string[] | undefined): RollingOutput[] | Promise<RollingOutput[]>;
-  /** End of input: every result still out. */
-  flush(): RollingOutput[] | Promise<RollingOutput[]>;
-  /** Every result of the rows pushed so far that can be known now (before a checkpoint). */
-  settle(): Promise<RollingOutput[]>;
-  /** The ops' state, covering every row pushed (after settle). */
-  state(): OpsState | Promise<OpsState>;
-  dispose(): void;
-}
-
-/** The time-window ops in this process. */
-class LocalTimeOps implements TimeOps {
-  constructor(private readonly ops: TimeRolling[]) {}
-  push(ts: Float64Array, values: Float64Array, keys: readonly string[] | undefined): RollingOutput[] {
-    return this.ops.map((op) => op.push(ts, values, keys));
-  }
-  flush(): RollingOutput[] {
-    return this.ops.map((op) => op.flush());
-  }
-  async settle(): Promise<RollingOutput[]> {
-    return [];
-  }
-  state(): OpsState {
-    return { entries: [{ key: null, states: this.ops.map((o) => o.snapshot()) }] };
-  }
-  dispose(): void {
-    for (const o of this.ops) o.dispose();
-  }
+/** The command's ops as keyed operator specs: count kernels, or rolling by duration (rows reach them in order: KeyedOps reorders). */
+function operatorSpecs(cmd: RunCommand): OperatorSpec[] {
+  if (cmd.window.kind !== 'time') return cmd.ops.map((o) => o.spec);
+  const window = cmd.window.ms;
+  return cmd.timeOps.map((o) => {
+    const spec: TimeRollingOperatorSpec = { kind: 'rolling', op: o.op, window };
+    if (cmd.minPeriods !== undefined) spec.minPeriods = cmd.minPeriods;
+    if (cmd.closed !== undefined) spec.closed = cmd.closed;
+    if (o.ddof !== undefined) spec.ddof = o.ddof;
+    if (o.q !== undefined) spec.q = o.q;
+    return spec;
+  });
 }
 
 /**
- * Time windows: rows go to one rolling-by-duration operator per op (TimeOps).
- * With --max-out-of-order the operators hold rows and release them in time
- * order; output keeps input order, so rows wait here (with the results known
- * so far) until every earlier row has its results.
+ * The one runner: rows go to the ops (KeyedOps: in process or on workers).
+ * Time windows check each key's order first. Where results come back late
+ * (workers, or rows held by --max-out-of-order), output keeps input order:
+ * rows wait here (with the results known so far) until every earlier row
+ * has its results.
  */
-class TimeRunner implements Runner {
+class OpsRunner implements Runner {
   readonly names: string[];
-  readonly valueBuffer = undefined;
   late: number;
   reordered: number;
-  /** Greatest time per key so far. */
+  readonly lateWhy: string;
+  /** Greatest time per key so far (time windows). */
   private readonly maxTimes: Map<string, number>;
+  private readonly timed: boolean;
   private readonly bound: number;
   private readonly boundText: string;
-  /** Rows pushed into the operators so far (their row numbers). */
+  /** Rows pushed into the ops so far (their row numbers). */
   private pushed: number;
   // Rows waiting for their results, in input order, from index `head`.
   private head = 0;
@@ -191,14 +152,16 @@ class TimeRunner implements Runner {
   private end: SourceOffset = { bytes: 0, rows: 0, lines: 0 };
 
   private constructor(
-    private readonly ops: TimeOps,
+    private readonly ops: KeyedOps,
     opCount: number,
-    names: string[],
     private readonly cmd: RunCommand,
+    private readonly formatter: TextFormatter,
     restore: OpsState | undefined,
     lineDiff: number,
   ) {
-    this.names = names;
+    this.names = opNames(cmd);
+    this.lateWhy = cmd.maxOutOfOrder !== undefined && cmd.maxOutOfOrder.ms > 0 ? `more than ${cmd.maxOutOfOrder.text} out of order` : 'out of order';
+    this.timed = cmd.window.kind === 'time';
     this.bound = cmd.maxOutOfOrder?.ms ?? 0;
     this.boundText = cmd.maxOutOfOrder?.text ?? '0';
     this.maxTimes = new Map(restore?.lastTimes ?? []);
@@ -220,46 +183,56 @@ class TimeRunner implements Runner {
       this.qKnown = Array.from(held.known, (c) => c === '1');
     }
   }
-  /** The ops' specs as scheduler operators: rolling by duration, keyed by the jobs. */
-  static operatorSpecs(cmd: RunCommand): TimeRollingOperatorSpec[] {
-    // Rows reach the jobs in order: the reordering happens before them (ParallelTimeOps).
-    return TimeRunner.specs(cmd).map(({ keys: _keys, maxOutOfOrderness: _bound, ...spec }) => ({ kind: 'rolling', ...spec }));
-  }
-  static specs(cmd: RunCommand): DurationRollingSpec[] {
-    if (cmd.window.kind !== 'time') throw new Error('not a time window');
-    const ms = cmd.window.ms;
-    return cmd.timeOps.map((o) => {
-      const spec: DurationRollingSpec = { op: o.op, window: ms, keys: cmd.key !== undefined ? 'string' : 'none' };
-      if (cmd.minPeriods !== undefined) spec.minPeriods = cmd.minPeriods;
-      if (cmd.closed !== undefined) spec.closed = cmd.closed;
-      if (o.ddof !== undefined) spec.ddof = o.ddof;
-      if (o.q !== undefined) spec.q = o.q;
-      if (cmd.maxOutOfOrder !== undefined && cmd.maxOutOfOrder.ms > 0) spec.maxOutOfOrderness = cmd.maxOutOfOrder.ms;
-      return spec;
-    });
-  }
-  static async create(cmd: RunCommand, restore: OpsState | undefined, start: SourceOffset | undefined): Promise<TimeRunner> {
-    const specs = TimeRunner.specs(cmd);
-    const names = opNames(cmd);
+
+  static async create(cmd: RunCommand, restore: OpsState | undefined, start: SourceOffset | undefined, formatter: TextFormatter): Promise<OpsRunner> {
+    const specs = operatorSpecs(cmd);
     // Before the first row: CSV has a header line (at least one), NDJSON none.
     const lineDiff = start !== undefined ? start.lines - start.rows : cmd.inputFormat === 'csv' ? 1 : 0;
-    const make = (ops: TimeOps): TimeRunner => new TimeRunner(ops, specs.length, names, cmd, restore, lineDiff);
-    if (cmd.workers > 1) {
-      if (restore?.parallel === undefined && restore !== undefined) throw new CheckpointError('it was taken with --workers 1; resume with --workers 1');
-      return make(await (await import('./parallel.js')).ParallelTimeOps.create(cmd, TimeRunner.operatorSpecs(cmd), restore));
+    const ops = await KeyedOps.create(cmd, specs, restore);
+    try {
+      return new OpsRunner(ops, specs.length, cmd, formatter, restore, lineDiff);
+    } catch (err) {
+      ops.dispose();
+      throw err;
     }
-    if (restore === undefined) return make(new LocalTimeOps(await Promise.all(specs.map((s) => createTimeRolling(s)))));
-    if (restore.parallel !== undefined) throw new CheckpointError('it was taken with --workers > 1; resume with --workers 2 or more');
-    const states = restore.entries[0]?.states ?? [];
-    if (restore.entries.length !== 1 || states.length !== specs.length) throw new CheckpointError('checkpoint holds another number of time-window operators');
-    return make(new LocalTimeOps(await Promise.all(specs.map((s, i) => restoreTimeRolling(states[i] as Uint8Array, s)))));
   }
 
   private get waiting(): number {
     return this.qTime.length - this.head;
   }
 
-  async process(batch: ColumnBatch): Promise<ResultBatch> {
+  header(): string {
+    return this.formatter.header();
+  }
+
+  private emit(result: ResultBatch): Emitted {
+    const rows = result.batch.length;
+    return { rows, text: rows > 0 ? this.formatter.format(result) : '' };
+  }
+
+  async process(batch: ColumnBatch): Promise<Emitted> {
+    this.end = batch.end;
+    const b = this.timed ? this.inOrder(batch) : batch;
+    const out = await this.ops.push(b.timestamps, b.values, b.keys);
+    const first = this.pushed;
+    this.pushed += b.length;
+    // Nothing waiting and every row's results back, in input order (always in process without --max-out-of-order): the batch as it is.
+    if (this.waiting === 0 && out.rows === undefined && out.first === first && (out.values[0] as Float64Array).length === b.length) {
+      return this.emit({ batch: b, results: out.values });
+    }
+    for (let i = 0; i < b.length; i++) {
+      this.qTime.push(b.timeText?.[i] ?? String(b.timestamps?.[i]));
+      if (b.keys !== undefined) this.qKey.push(b.keys[i] as string);
+      this.qVal.push(b.values[i] as number);
+      for (const r of this.qRes) r.push(NaN);
+      this.qKnown.push(false);
+    }
+    this.place(out);
+    return this.emit(this.take(b.end, b.skipped));
+  }
+
+  /** Time windows: the batch without its rows too far out of order (counted late with --on-error skip; else OrderError). */
+  private inOrder(batch: ColumnBatch): ColumnBatch {
     const n = batch.length;
     const ts = batch.timestamps as Float64Array;
     const keys = batch.keys;
@@ -267,7 +240,6 @@ class TimeRunner implements Runner {
     // Rows are one line each in this batch when lines − rows did not change: then row i is on line end.lines − n + i + 1.
     const diff = batch.end.lines - batch.end.rows;
     const linesKnown = diff === this.lineDiff && batch.skipped === 0;
-    this.end = batch.end;
     this.lineDiff = diff;
     let keep: number[] | undefined;
     for (let i = 0; i < n; i++) {
@@ -296,49 +268,32 @@ class TimeRunner implements Runner {
       }
       keep?.push(i);
     }
-    let b = batch;
-    if (keep !== undefined) {
-      const idx = keep;
-      const pick = (a: Float64Array): Float64Array => Float64Array.from(idx, (i) => a[i] as number);
-      b = {
-        length: idx.length,
-        values: pick(batch.values),
-        timestamps: pick(ts),
-        ...(batch.timeText !== undefined ? { timeText: idx.map((i) => batch.timeText?.[i] as string) } : {}),
-        ...(keys !== undefined ? { keys: idx.map((i) => keys[i] as string) } : {}),
-        end: batch.end,
-        skipped: batch.skipped,
-      };
-    }
-    const outs = await this.ops.push(b.timestamps as Float64Array, b.values, b.keys);
-    const first = this.pushed;
-    this.pushed += b.length;
-    const released = outs[0]?.rows ?? new Float64Array(0);
-    // Nothing waiting and every row released in input order (always without --max-out-of-order): the batch as it is.
-    if (this.waiting === 0 && released.length === b.length && released.every((r, i) => r === first + i)) {
-      return { batch: b, results: outs.map((o) => o.values.slice()) };
-    }
-    for (let i = 0; i < b.length; i++) {
-      this.qTime.push(b.timeText?.[i] ?? String(b.timestamps?.[i]));
-      if (b.keys !== undefined) this.qKey.push(b.keys[i] as string);
-      this.qVal.push(b.values[i] as number);
-      for (const r of this.qRes) r.push(NaN);
-      this.qKnown.push(false);
-    }
-    this.place(outs);
-    return this.take(b.end, b.skipped);
+    if (keep === undefined) return batch;
+    const idx = keep;
+    const pick = (a: Float64Array): Float64Array => Float64Array.from(idx, (i) => a[i] as number);
+    return {
+      length: idx.length,
+      values: pick(batch.values),
+      timestamps: pick(ts),
+      ...(batch.timeText !== undefined ? { timeText: idx.map((i) => batch.timeText?.[i] as string) } : {}),
+      ...(keys !== undefined ? { keys: idx.map((i) => keys[i] as string) } : {}),
+      end: batch.end,
+      skipped: batch.skipped,
+    };
   }
 
   /** Stores released results at their rows. */
-  private place(outs: RollingOutput[]): void {
+  private place(out: OpsOutput): void {
     const base = this.pushed - this.waiting; // the row number of qTime[head]
-    outs.forEach((o, j) => {
-      if (o.rows.length !== (outs[0] as RollingOutput).rows.length) throw new Error('time-window operators released different rows');
+    const { rows, first } = out;
+    const count = (out.values[0] as Float64Array).length;
+    out.values.forEach((values, j) => {
       const res = this.qRes[j] as number[];
-      for (let i = 0; i < o.rows.length; i++) {
-        const at = this.head + (o.rows[i] as number) - base;
-        if (at < this.head || at >= this.qTime.length) throw new Error(`time-window operator released row ${o.rows[i]}, which is not waiting`);
-        res[at] = o.values[i] as number;
+      for (let i = 0; i < count; i++) {
+        const row = rows !== undefined ? (rows[i] as number) : first + i;
+        const at = this.head + row - base;
+        if (at < this.head || at >= this.qTime.length) throw new Error(`the ops released row ${row}, which is not waiting`);
+        res[at] = values[i] as number;
         this.qKnown[at] = true;
       }
     });
@@ -372,17 +327,17 @@ class TimeRunner implements Runner {
     return { batch, results };
   }
 
-  async finish(end: SourceOffset): Promise<ResultBatch | undefined> {
+  async finish(end: SourceOffset): Promise<Emitted> {
     this.place(await this.ops.flush());
     const out = this.take(end, 0);
     if (this.waiting !== 0) throw new Error(`${this.waiting} rows have no results at the end of the input`);
-    return out;
+    return this.emit(out);
   }
 
   /** Before a checkpoint: the results that came back since the last batch (workers). */
-  async settle(): Promise<ResultBatch | undefined> {
+  async settle(): Promise<Emitted> {
     this.place(await this.ops.settle());
-    return this.take(this.end, 0);
+    return this.emit(this.take(this.end, 0));
   }
 
   async state(): Promise<OpsState> {
@@ -397,7 +352,7 @@ class TimeRunner implements Runner {
       known: this.qKnown.slice(from).map((k) => (k ? '1' : '0')).join(''),
       ...(this.cmd.key !== undefined ? { keys: this.qKey.slice(from) } : {}),
     };
-    return { ...(await this.ops.state()), lastTimes: [...this.maxTimes], held };
+    return { ...(await this.ops.state()), ...(this.timed ? { lastTimes: [...this.maxTimes] } : {}), held };
   }
   dispose(): void {
     this.ops.dispose();
@@ -406,11 +361,12 @@ class TimeRunner implements Runner {
 
 /** The parts of a command that change its output: resuming needs them unchanged. */
 function meaning(cmd: RunCommand): unknown {
-  const { file, inputFormat, outputFormat, value, time, key, ops, timeOps, window, minPeriods, closed, output, onError, delimiter, maxOutOfOrder } = cmd;
+  const { file, inputFormat, outputFormat, value, time, key, ops, timeOps, window, minPeriods, closed, output, onError, delimiter, maxOutOfOrder, allowedLateness } = cmd;
   return {
     v: 1,
     ...{ file, inputFormat, outputFormat, value, time, key, ops, timeOps, window, minPeriods, closed, output, onError, delimiter },
     ...(maxOutOfOrder !== undefined && maxOutOfOrder.ms > 0 ? { maxOutOfOrder: maxOutOfOrder.ms } : {}),
+    ...(allowedLateness !== undefined ? { allowedLateness: allowedLateness.ms } : {}),
   };
 }
 
@@ -605,24 +561,19 @@ async function runJobInner(cmd: RunCommand, io: RunIo, stats: RunStats | undefin
     }
   }
 
-  if (cp !== undefined && dir !== undefined && (cp.ops.parallel !== undefined) !== cmd.workers > 1) {
-    const taken = cp.ops.parallel !== undefined ? '--workers > 1' : '--workers 1';
-    const use = cp.ops.parallel !== undefined ? '--workers 2 or more' : '--workers 1';
-    throw new RunFailure(`${where}: the checkpoint in ${JSON.stringify(dir)} was taken with ${taken}; resume with ${use}, or remove it to start over`, EXIT_USAGE);
-  }
-
   // The CRC only shows the checkpoint is as written: its fields must also fit the command and the files, before the output is truncated to it.
-  const formatter = new TextFormatter(cmd.outputFormat, {
-    value: cmd.value,
-    ...(cmd.time !== undefined ? { time: cmd.time } : {}),
-    ...(cmd.key !== undefined ? { key: cmd.key } : {}),
-    ops: opNames(cmd),
-  });
+  const formatter =
+    cmd.window.kind === 'records'
+      ? windowFormatter(cmd)
+      : new TextFormatter(cmd.outputFormat, {
+          value: cmd.value,
+          ...(cmd.time !== undefined ? { time: cmd.time } : {}),
+          ...(cmd.key !== undefined ? { key: cmd.key } : {}),
+          ops: opNames(cmd),
+        });
   if (cp !== undefined && dir !== undefined) {
-    const runnerKind = cmd.workers > 1 ? 'parallel' : cmd.window.kind === 'time' ? 'time' : 'count';
-    const ops = cmd.window.kind === 'time' ? cmd.timeOps.length : cmd.ops.length;
     try {
-      checkCheckpoint(dir, cp, { runner: runnerKind, keyed: cmd.key !== undefined, ops });
+      checkCheckpoint(dir, cp, { keyed: cmd.key !== undefined, ops: opNames(cmd).length });
       await checkCheckpointFiles(dir, cp, { input: cmd.file as string, csv: cmd.inputFormat === 'csv', output: cmd.output as string, header: formatter.header() });
     } catch (err) {
       if (err instanceof CheckpointError) throw new RunFailure(`${where}: ${err.message}; remove it to start over`, EXIT_FAILURE);
@@ -632,9 +583,10 @@ async function runJobInner(cmd: RunCommand, io: RunIo, stats: RunStats | undefin
 
   let runner: Runner;
   try {
-    if (cmd.window.kind === 'time') runner = await TimeRunner.create(cmd, cp?.ops, cp?.offset);
-    else if (cmd.workers > 1) runner = await (await import('./parallel.js')).ParallelCountRunner.create(cmd, cp?.ops);
-    else runner = await CountRunner.create(cmd, cp?.ops);
+    runner =
+      formatter instanceof WindowFormatter
+        ? await WindowRunner.create(cmd, cp?.ops, cp?.offset, formatter)
+        : await OpsRunner.create(cmd, cp?.ops, cp?.offset, formatter);
   } catch (err) {
     if (err instanceof SnapshotError || err instanceof CheckpointError) throw new RunFailure(`${where}: cannot resume from the checkpoint: ${err.message}; remove it to start over`, EXIT_FAILURE);
     if (err instanceof RangeError || err instanceof TypeError) throw new RunFailure(`${where}: ${err.message} (see 'streamkernel run --help')`, EXIT_USAGE);
@@ -647,7 +599,6 @@ async function runJobInner(cmd: RunCommand, io: RunIo, stats: RunStats | undefin
     ...(cmd.key !== undefined ? { key: cmd.key } : {}),
     batchSize: cmd.batchSize,
     onError: cmd.onError,
-    ...(runner.valueBuffer !== undefined ? { valueBuffer: runner.valueBuffer } : {}),
     ...(cmd.inputFormat === 'csv' ? { delimiter: cmd.delimiter } : {}),
   };
   let batches: AsyncIterable<ColumnBatch>;
@@ -696,25 +647,25 @@ async function runJobInner(cmd: RunCommand, io: RunIo, stats: RunStats | undefin
     let headerDone = cp !== undefined;
     for await (const batch of batches) {
       if (!headerDone) {
-        await sink.write(formatter.header());
+        await sink.write(runner.header());
         headerDone = true;
       }
       const result = await runner.process(batch);
-      rows += result.batch.length;
+      rows += result.rows;
       skipped += batch.skipped;
       bytes = batch.end.bytes;
       readRows = batch.end.rows;
       end = batch.end;
-      if (result.batch.length > 0) await sink.write(formatter.format(result));
+      if (result.rows > 0) await sink.write(result.text);
       sinceCheckpoint += batch.length + batch.skipped;
       if (dir !== undefined && sinceCheckpoint >= cmd.checkpointEvery) {
         sinceCheckpoint = 0;
         const due = checkpoints + 1;
         // The checkpoint covers every row read: results still out are written first.
-        const rest = await runner.settle?.();
-        if (rest !== undefined && rest.batch.length > 0) {
-          rows += rest.batch.length;
-          await sink.write(formatter.format(rest));
+        const rest = await runner.settle();
+        if (rest.rows > 0) {
+          rows += rest.rows;
+          await sink.write(rest.text);
         }
         const ops = await runner.state();
         const outputBytes = await sink.commit();
@@ -725,19 +676,19 @@ async function runJobInner(cmd: RunCommand, io: RunIo, stats: RunStats | undefin
       }
       progress.update(readRows - startRows, bytes);
     }
-    if (!headerDone) await sink.write(formatter.header());
-    // Rows still held for out-of-order arrival get their results now.
+    if (!headerDone) await sink.write(runner.header());
+    // Rows still held for out-of-order arrival get their results now (window records: the windows still open).
     const last = await runner.finish(end);
-    if (last !== undefined && last.batch.length > 0) {
-      rows += last.batch.length;
-      await sink.write(formatter.format(last));
+    if (last.rows > 0) {
+      rows += last.rows;
+      await sink.write(last.text);
     }
     await sink.finish();
     done = true;
   } catch (err) {
     progress.clear();
     if (err instanceof MalformedRowError) throw new RunFailure(`${where}: ${inputName}: ${err.message}`, EXIT_MALFORMED);
-    if (err instanceof OrderError) throw new RunFailure(`${where}: ${inputName}: ${err.message}`, EXIT_MALFORMED);
+    if (err instanceof OrderError || err instanceof LateRowError) throw new RunFailure(`${where}: ${inputName}: ${err.message}`, EXIT_MALFORMED);
     if (err instanceof UnknownColumnError) throw new RunFailure(`${where}: ${inputName}: ${err.message}`, EXIT_USAGE);
     const e = err as NodeJS.ErrnoException;
     if (e.syscall === 'read' || e.syscall === 'open') throw new RunFailure(`${where}: cannot read ${inputName}: ${describeErrno(e)}`, EXIT_FILE);
@@ -758,10 +709,7 @@ async function runJobInner(cmd: RunCommand, io: RunIo, stats: RunStats | undefin
     const parts = [`${group(rows)} rows`];
     if (skipped > 0) parts.push(`${group(skipped)} malformed row${skipped === 1 ? '' : 's'} skipped`);
     if (runner.reordered > 0) parts.push(`${group(runner.reordered)} out-of-order row${runner.reordered === 1 ? '' : 's'} put in order`);
-    if (late > 0) {
-      const beyond = cmd.maxOutOfOrder !== undefined && cmd.maxOutOfOrder.ms > 0 ? `more than ${cmd.maxOutOfOrder.text} out of order` : 'out of order';
-      parts.push(`${group(late)} late row${late === 1 ? '' : 's'} (${beyond}) skipped`);
-    }
+    if (late > 0) parts.push(`${group(late)} late row${late === 1 ? '' : 's'} (${runner.lateWhy}) skipped`);
     if (cp !== undefined) parts.push(`resumed at row ${group(cp.offset.rows)}`);
     const processed = readRows - startRows;
     io.stderr.write(

@@ -152,7 +152,7 @@ class Memo {
 }
 
 /** A number as JSON: finite numbers as numbers, NaN as null, infinities as strings. */
-function jsonNumber(x: number): string {
+export function jsonNumber(x: number): string {
   if (Number.isFinite(x)) return String(x);
   return Number.isNaN(x) ? 'null' : x > 0 ? '"Infinity"' : '"-Infinity"';
 }

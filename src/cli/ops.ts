@@ -1,0 +1,495 @@
+// `streamkernel run`'s ops on the keyed operator (src/keyed,
+// src/scheduler/operator.ts), whatever the op and the worker count: per op,
+// one GroupOperator in this process (--workers 1) or one scheduler job on
+// worker threads (createJob, --workers N). Both fill the same result queue
+// and write the same checkpoint, the scheduler's format (one per op, over
+// DEFAULT_KEY_GROUPS key groups): so a checkpoint taken with any worker count
+// resumes with any other, a rescale moving whole key groups.
+// String keys become numeric ids in order of first appearance (kept in the
+// run's checkpoint). With --max-out-of-order, rows are put in time order per
+// key here (src/time/reorder.ts) before any operator sees them.
+
+import { compiledModule } from '../engine.js';
+import { createGroupOperator, mergeWindows, WindowsGroupOperator } from '../keyed/index.js';
+import { isTimeSpec, isWindowSpec, moduleOf, normalizeOperatorSpec, windowSpecOf, type NormalizedOperatorSpec, type NormalizedSpecOfRows, type OperatorSpec } from '../keyed/spec.js';
+import { checkCompatible, decodeCheckpoint, encodeCheckpoint } from '../scheduler/checkpoint.js';
+import { CheckpointError as SchedulerCheckpointError } from '../scheduler/errors.js';
+import { DEFAULT_KEY_GROUPS } from '../scheduler/hash.js';
+import type { GroupOperator, RowsPart } from '../scheduler/operator.js';
+import type { CheckpointStore, Job, OutputBatch, Sink } from '../scheduler/types.js';
+import { Reorderer, type Released } from '../time/reorder.js';
+import { ByteReader, ByteWriter } from '../time/snapshot.js';
+import type { LateRow, WindowResult } from '../types.js';
+import { CheckpointError, type OpsState } from './checkpoint.js';
+import type { RunCommand } from './run-args.js';
+
+/** Key groups of every op, in process or on workers: fixed, as checkpoints hold state per key group. */
+const KEY_GROUPS = DEFAULT_KEY_GROUPS;
+
+/** Rows for the ops: values, numeric keys (keyed runs), event times (time windows). */
+interface Rows {
+  values: Float64Array;
+  keys?: Uint32Array;
+  times?: Float64Array;
+}
+
+/** What the ops released: per op one result per row, for rows `rows` (undefined: `first`, `first + 1`, … in order). */
+export interface OpsOutput {
+  first: number;
+  rows: Float64Array | undefined;
+  values: Float64Array[];
+}
+
+/** One op's results as they arrive, in row order; read from the front. */
+class ResultQueue {
+  private chunks: Float64Array[] = [];
+  private at = 0; // rows of chunks[0] already taken
+  /** Rows received and not yet taken. */
+  available = 0;
+  /** Rows received so far (the stream offset of the next new row). */
+  received = 0;
+
+  /** Results of rows from `offset` on: rows already received (written again after a job's recovery) are dropped, so each row comes once. */
+  write(offset: number, values: Float64Array): void {
+    const skip = this.received - offset;
+    if (skip < 0) throw new Error(`the operator skipped rows ${this.received} to ${offset - 1}`);
+    if (skip >= values.length) return;
+    const v = skip === 0 ? values : values.subarray(skip);
+    this.chunks.push(v);
+    this.available += v.length;
+    this.received += v.length;
+  }
+
+  /** The next `n` results (n ≤ available). */
+  take(n: number): Float64Array {
+    const first = this.chunks[0];
+    if (first !== undefined && this.at === 0 && first.length === n) {
+      this.chunks.shift();
+      this.available -= n;
+      return first;
+    }
+    const out = new Float64Array(n);
+    let filled = 0;
+    while (filled < n) {
+      const c = this.chunks[0] as Float64Array;
+      const m = Math.min(n - filled, c.length - this.at);
+      out.set(c.subarray(this.at, this.at + m), filled);
+      filled += m;
+      this.at += m;
+      if (this.at === c.length) {
+        this.chunks.shift();
+        this.at = 0;
+      }
+    }
+    this.available -= n;
+    return out;
+  }
+}
+
+/** One op's window records (window kinds) as they arrive, in the single operator's order. */
+class WindowQueue {
+  windows: WindowResult[] = [];
+  late: LateRow[] = [];
+  /** Rows covered so far (the stream offset of the next new row). */
+  received = 0;
+
+  /** The records of rows [offset, offset + rows): a batch written again after a job's recovery (offset already covered) is dropped. */
+  write(offset: number, rows: number, windows: readonly WindowResult[], late: readonly LateRow[]): void {
+    if (offset < this.received) return;
+    if (offset > this.received) throw new Error(`the operator skipped rows ${this.received} to ${offset - 1}`);
+    for (const w of windows) this.windows.push(w);
+    for (const l of late) this.late.push(l);
+    this.received += rows;
+  }
+}
+
+/** Where an op's output goes: one result per row (ResultQueue) or window records (WindowQueue). */
+interface OpQueues {
+  rows: ResultQueue;
+  windows: WindowQueue;
+}
+
+/** A scheduler sink into an op's queues. */
+function queueSink(q: OpQueues): Sink {
+  return {
+    write: (b: OutputBatch) => {
+      if (b.windows !== undefined) q.windows.write(b.offset, b.rows ?? b.values.length, b.windows, b.late ?? []);
+      else q.rows.write(b.offset, b.values);
+    },
+    preCommit: () => ({ rows: Math.max(q.rows.received, q.windows.received) }),
+    commit: () => undefined,
+    recover: () => undefined,
+  };
+}
+
+/** One op's keyed operator; its results go to its queues. */
+interface OpHost {
+  /** Rows the state covers (the restored checkpoint's, then every row pushed). */
+  readonly offset: number;
+  push(rows: Rows): Promise<void> | void;
+  /** Waits until every row pushed has its result in the queue. */
+  settle(): Promise<void>;
+  /** End of input. */
+  finish(): Promise<void>;
+  /** A checkpoint in the scheduler's format covering every row pushed (after settle). */
+  checkpoint(): Promise<Uint8Array>;
+  dispose(): void;
+}
+
+/** The scheduler checkpoint `bytes` of an op, checked against the op; scheduler refusals become the run's CheckpointError. */
+function decodeOpState(bytes: Uint8Array, spec: NormalizedOperatorSpec, keyed: boolean, op: number): ReturnType<typeof decodeCheckpoint> {
+  try {
+    const cp = decodeCheckpoint(bytes);
+    checkCompatible(cp, { spec, keyGroups: KEY_GROUPS, keyed });
+    if (cp.base !== undefined) throw new CheckpointError(`checkpoint ${cp.id} is incremental`);
+    return cp;
+  } catch (error) {
+    throw new CheckpointError(`the state of op ${op + 1}: ${(error as Error).message}`);
+  }
+}
+
+/** An op in this process: one GroupOperator owning every key group. */
+class LocalHost implements OpHost {
+  private readonly part: RowsPart = { values: new Float64Array(0), keys: undefined, out: new Float64Array(0) };
+
+  private constructor(
+    private readonly op: GroupOperator,
+    /** The same operator when it emits window records. */
+    private readonly windows: WindowsGroupOperator | undefined,
+    private readonly spec: NormalizedOperatorSpec,
+    private readonly keyed: boolean,
+    private readonly queues: OpQueues,
+    public offset: number,
+    private id: number,
+  ) {}
+
+  static async create(spec: NormalizedOperatorSpec, keyed: boolean, queues: OpQueues, state: Uint8Array | undefined, index: number): Promise<LocalHost> {
+    const windows = isWindowSpec(spec) ? new WindowsGroupOperator(windowSpecOf(spec, keyed), KEY_GROUPS) : undefined;
+    const op = windows ?? (await createGroupOperator(await compiledModule(moduleOf(spec)), spec as NormalizedSpecOfRows, KEY_GROUPS));
+    const make = (offset: number, id: number): LocalHost => new LocalHost(op, windows, spec, keyed, queues, offset, id);
+    if (state === undefined) return make(0, 0);
+    const cp = decodeOpState(state, spec, keyed, index);
+    try {
+      for (const [group, bytes] of cp.groups) op.restoreGroup(group, bytes);
+    } catch (error) {
+      if (!(error instanceof SchedulerCheckpointError)) throw error;
+      throw new CheckpointError(`the state of op ${index + 1}: ${error.message}`);
+    }
+    for (const q of [queues.rows, queues.windows]) q.received = cp.offset;
+    return make(cp.offset, cp.id);
+  }
+
+  push(rows: Rows): void {
+    const n = rows.values.length;
+    const out = new Float64Array(n);
+    const part = this.part;
+    part.values = rows.values;
+    part.keys = rows.keys;
+    part.out = out;
+    if (rows.times !== undefined) part.times = rows.times;
+    this.op.processParts([part]);
+    if (this.windows !== undefined) this.emit(this.windows.takeOutput(), n);
+    else this.queues.rows.write(this.offset, out);
+    this.offset += n;
+  }
+
+  /** Window records of `rows` rows, in the order the scheduler's merge gives (one operator: its own). */
+  private emit(output: ReturnType<WindowsGroupOperator['flush']>, rows: number): void {
+    const { windows, late } = mergeWindows([output]);
+    this.queues.windows.write(this.offset, rows, windows, late);
+  }
+
+  async settle(): Promise<void> {}
+
+  async finish(): Promise<void> {
+    if (this.windows !== undefined) this.emit(this.windows.flush(), 0);
+  }
+
+  async checkpoint(): Promise<Uint8Array> {
+    const groups = new Map<number, Uint8Array>();
+    for (let g = 0; g < KEY_GROUPS; g++) {
+      const bytes = this.op.snapshotGroup(g);
+      if (bytes !== undefined) groups.set(g, bytes);
+    }
+    this.id++;
+    const offset = this.offset;
+    return encodeCheckpoint({ id: this.id, offset, keyGroups: KEY_GROUPS, keyed: this.keyed, spec: this.spec, sinkPosition: { rows: offset }, groups });
+  }
+
+  dispose(): void {}
+}
+
+/** An op on scheduler worker threads: one job, its checkpoints in a memory store. */
+class JobHost implements OpHost {
+  private finished = false;
+
+  private constructor(
+    private readonly job: Job,
+    private readonly store: CheckpointStore,
+  ) {}
+
+  get offset(): number {
+    return this.job.offset;
+  }
+
+  static async create(spec: OperatorSpec, cmd: RunCommand, queues: OpQueues, state: Uint8Array | undefined, index: number): Promise<JobHost> {
+    const [{ createJob, memoryCheckpointStore }, { nodeWorkers }] = await Promise.all([import('../scheduler/index.js'), import('../scheduler/node.js')]);
+    const store = memoryCheckpointStore();
+    const keyed = cmd.key !== undefined;
+    // Checked here: a job falls back past a corrupt checkpoint, and would start over.
+    if (state !== undefined) await store.save(decodeOpState(state, normalizeOperatorSpec(spec), keyed, index).id, state);
+    const job = await createJob({
+      adapter: nodeWorkers(),
+      operator: spec,
+      keyed,
+      // Unkeyed, one series is one key: one worker.
+      workers: keyed ? cmd.workers : 1,
+      keyGroups: KEY_GROUPS,
+      sink: queueSink(queues),
+      checkpoints: { store },
+      resume: state !== undefined,
+    });
+    return new JobHost(job, store);
+  }
+
+  async push(rows: Rows): Promise<void> {
+    // push() copies the arrays (the job keeps them for replay), so every op's job can share them.
+    await this.job.push(rows);
+  }
+
+  async settle(): Promise<void> {
+    await this.job.checkpoint();
+  }
+
+  async finish(): Promise<void> {
+    await this.job.finish();
+    this.finished = true;
+  }
+
+  async checkpoint(): Promise<Uint8Array> {
+    return this.store.read(await this.job.checkpoint());
+  }
+
+  dispose(): void {
+    if (this.finished) return;
+    this.finished = true;
+    void this.job.abort().catch(() => undefined);
+  }
+}
+
+/** Key names → numeric ids, in order of first appearance (restored from a checkpoint's list). */
+class KeyIds {
+  private readonly ids = new Map<string, number>();
+  /** Names by id. */
+  private readonly list: string[] = [];
+  constructor(keys: readonly string[]) {
+    for (const k of keys) this.add(k);
+  }
+  private add(k: string): number {
+    const id = this.list.length;
+    this.ids.set(k, id);
+    this.list.push(k);
+    return id;
+  }
+  of(names: readonly string[], n: number): Uint32Array {
+    const keys = new Uint32Array(n);
+    for (let i = 0; i < n; i++) {
+      const k = names[i] as string;
+      keys[i] = this.ids.get(k) ?? this.add(k);
+    }
+    return keys;
+  }
+  names(): string[] {
+    return [...this.list];
+  }
+  /** The name of id `id`. */
+  name(id: number): string {
+    return this.list[id] as string;
+  }
+}
+
+/**
+ * The restored rows held for reordering, or a fresh reorderer; undefined
+ * without --max-out-of-order, and for window records, whose operators place
+ * disorder themselves (their watermark).
+ */
+function reordererOf(cmd: RunCommand, restore: OpsState | undefined): Reorderer | undefined {
+  const bound = cmd.maxOutOfOrder?.ms ?? 0;
+  if (bound <= 0 || cmd.window.kind !== 'time') return undefined;
+  const reorder = new Reorderer(bound);
+  if (restore?.reorder !== undefined) {
+    try {
+      const r = new ByteReader(restore.reorder);
+      reorder.install(reorder.read(r, restore.held?.pushed ?? 0, () => undefined));
+      r.end();
+    } catch (error) {
+      throw new CheckpointError(`its rows held for reordering: ${(error as Error).message}`);
+    }
+  }
+  return reorder;
+}
+
+/**
+ * The run's ops: rows numbered in the order pushed go to every op's host
+ * (after reordering, with --max-out-of-order); results come back, for the
+ * rows every op has, with their row numbers.
+ */
+export class KeyedOps {
+  private finished = false;
+  /** With reordering: row numbers of the rows sent whose results are not all back, in the order sent, from `head`. */
+  private sent: number[] = [];
+  private head = 0;
+  /** Rows whose results were returned (the number of the next one, without reordering). */
+  private returned: number;
+
+  private constructor(
+    private readonly hosts: OpHost[],
+    private readonly queues: ResultQueue[],
+    private readonly windowQueues: WindowQueue[],
+    private readonly keys: KeyIds | undefined,
+    private readonly reorder: Reorderer | undefined,
+    private readonly timed: boolean,
+    /** Rows pushed so far (the number of the next one). */
+    private pushed: number,
+  ) {
+    this.returned = hosts[0]?.offset ?? 0;
+  }
+
+  /** Starts every op's host, restoring `restore` (a checkpoint of any worker count). */
+  static async create(cmd: RunCommand, specs: OperatorSpec[], restore: OpsState | undefined): Promise<KeyedOps> {
+    if (restore !== undefined && restore.jobs.length !== specs.length) throw new CheckpointError(`it holds ${restore.jobs.length} ops, the command has ${specs.length}`);
+    const keyed = cmd.key !== undefined;
+    const queues = specs.map(() => ({ rows: new ResultQueue(), windows: new WindowQueue() }));
+    const reorder = reordererOf(cmd, restore);
+    const state = (i: number): Uint8Array | undefined => restore?.jobs[i];
+    const started = await Promise.allSettled(
+      specs.map((spec, i) =>
+        cmd.workers > 1
+          ? JobHost.create(spec, cmd, queues[i] as OpQueues, state(i), i)
+          : LocalHost.create(normalizeOperatorSpec(spec), keyed, queues[i] as OpQueues, state(i), i),
+      ),
+    );
+    const hosts = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+    const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    const abort = (): void => hosts.forEach((h) => h.dispose());
+    if (failed !== undefined) {
+      abort();
+      const reason = failed.reason as Error;
+      throw reason instanceof SchedulerCheckpointError ? new CheckpointError(reason.message) : reason;
+    }
+    const offsets = new Set(hosts.map((h) => h.offset));
+    if (offsets.size > 1) {
+      abort();
+      throw new CheckpointError(`the ops' states cover different numbers of rows (${[...offsets].join(', ')})`);
+    }
+    const offset = hosts[0]?.offset ?? 0;
+    // Rows held for reordering were pushed, but no operator has them yet.
+    const pushed = restore?.held?.pushed ?? offset;
+    for (const q of queues) q.rows.received = q.windows.received = offset;
+    const keys = keyed ? new KeyIds(restore?.keys ?? []) : undefined;
+    const rowQueues = queues.map((q) => q.rows);
+    const windowQueues = queues.map((q) => q.windows);
+    return new KeyedOps(hosts, rowQueues, windowQueues, keys, reorder, isTimeSpec(normalizeOperatorSpec(specs[0])), pushed);
+  }
+
+  /** Pushes rows (times: time windows only); returns the results every op has so far. */
+  async push(ts: Float64Array | undefined, values: Float64Array, names: readonly string[] | undefined): Promise<OpsOutput> {
+    const n = values.length;
+    const ids = this.keys?.of(names as readonly string[], n);
+    const base = this.pushed;
+    this.pushed += n;
+    if (this.reorder === undefined) await this.send(this.timed ? ts : undefined, values, ids);
+    else await this.sendReleased(this.reorder.push(ts as Float64Array, values, ids, base));
+    return this.ready();
+  }
+
+  private async sendReleased(rel: Released): Promise<void> {
+    for (const row of rel.row) this.sent.push(row);
+    await this.send(Float64Array.from(rel.ts), Float64Array.from(rel.val), this.keys !== undefined ? Uint32Array.from(rel.key) : undefined);
+  }
+
+  private async send(times: Float64Array | undefined, values: Float64Array, keys: Uint32Array | undefined): Promise<void> {
+    if (values.length === 0) return;
+    const rows: Rows = { values };
+    if (keys !== undefined) rows.keys = keys;
+    if (times !== undefined) rows.times = times;
+    await Promise.all(this.hosts.map((h) => h.push(rows)));
+  }
+
+  /** The results every op has, with their rows. */
+  private ready(): OpsOutput {
+    let n = Infinity;
+    for (const q of this.queues) n = Math.min(n, q.available);
+    const first = this.returned;
+    this.returned += n;
+    let rows: Float64Array | undefined;
+    if (this.reorder !== undefined) {
+      rows = Float64Array.from(this.sent.slice(this.head, this.head + n));
+      this.head += n;
+      if (this.head === this.sent.length || this.head >= 65_536) {
+        this.sent = this.sent.slice(this.head);
+        this.head = 0;
+      }
+    }
+    return { first, rows, values: this.queues.map((q) => q.take(n)) };
+  }
+
+  /**
+   * Window kinds: the windows every op has emitted so far (per op, the same
+   * windows in the same order, each with its op's value) and the late rows
+   * (the same for every op: the first op's).
+   */
+  takeWindows(): { windows: WindowResult[][]; late: LateRow[] } {
+    let n = Infinity;
+    for (const q of this.windowQueues) n = Math.min(n, q.windows.length);
+    const windows = this.windowQueues.map((q) => q.windows.splice(0, n));
+    const first = this.windowQueues[0] as WindowQueue;
+    const late = first.late;
+    for (const q of this.windowQueues) q.late = [];
+    return { windows, late };
+  }
+
+  /** Rows every op's window records cover so far (window kinds). */
+  covered(): number {
+    let n = Infinity;
+    for (const q of this.windowQueues) n = Math.min(n, q.received);
+    return n;
+  }
+
+  /** The name of key id `id` (keyed runs). */
+  keyName(id: number): string {
+    return this.keys?.name(id) ?? '';
+  }
+
+  /** End of input: every result still out. */
+  async flush(): Promise<OpsOutput> {
+    if (this.reorder !== undefined) await this.sendReleased(this.reorder.flush());
+    await Promise.all(this.hosts.map((h) => h.finish()));
+    this.finished = true;
+    return this.ready();
+  }
+
+  /** Every result of the rows pushed so far that can be known now (before a checkpoint). */
+  async settle(): Promise<OpsOutput> {
+    await Promise.all(this.hosts.map((h) => h.settle()));
+    return this.ready();
+  }
+
+  /** Every op's checkpoint, the key names and the rows held for reordering (call settle first: no result is out). */
+  async state(): Promise<OpsState> {
+    const jobs = await Promise.all(this.hosts.map((h) => h.checkpoint()));
+    const state: OpsState = { keys: this.keys?.names() ?? [], jobs };
+    if (this.reorder !== undefined) {
+      const w = new ByteWriter();
+      this.reorder.write(w);
+      state.reorder = w.bytes();
+    }
+    return state;
+  }
+
+  dispose(): void {
+    if (this.finished) return;
+    this.finished = true;
+    for (const h of this.hosts) h.dispose();
+  }
+}
