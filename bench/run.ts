@@ -6,7 +6,11 @@
 // memory-bandwidth limit); then one row at a time (kernel.pushValue against a
 // plain-JS one-row implementation). Writes bench/RESULTS.md.
 //
-// Flags: --quick (n = 1e6 only), --ops a,b (a subset), --no-write. The
+// Samples are CPU time (this process's, and bottleneck's process's): on a
+// machine shared with other jobs, wall time mostly measures the wait for a
+// core. --wall measures wall time instead.
+//
+// Flags: --quick (n = 1e6 only), --ops a,b (a subset), --no-write, --wall. The
 // printed lines keep their format (n=… w=… op wasm … e2e … js … copy …),
 // with bottleneck's figure after them.
 import { spawnSync } from 'node:child_process';
@@ -59,7 +63,8 @@ const windows = [100, 10_000];
 const BATCH = 65_536;
 const ONE_ROW_N = 1e6;
 // The fastest sample: the machine may be shared, and a preempted pass says nothing about the code.
-const MEASURE = { time: 300, warmupTime: 100, statistic: 'fastest' } as const;
+const clock = args.includes('--wall') ? 'wall' : 'cpu';
+const MEASURE = { time: 300, warmupTime: 100, statistic: 'fastest', clock } as const;
 
 function data(n: number): Float64Array {
   const x = new Float64Array(n);
@@ -142,6 +147,7 @@ import json, sys, time
 import numpy as np
 import bottleneck as bn
 x = np.fromfile(sys.argv[1], dtype='<f8')
+clock = time.process_time if sys.argv[3] == 'cpu' else time.perf_counter
 res = {}
 for job in sys.argv[2].split(';'):
     fn, w = job.split(',')
@@ -150,7 +156,7 @@ for job in sys.argv[2].split(';'):
     f(x, int(w), min_count=1, **kw)
     ts = []
     for _ in range(3):
-        t = time.perf_counter(); f(x, int(w), min_count=1, **kw); ts.append(time.perf_counter() - t)
+        t = clock(); f(x, int(w), min_count=1, **kw); ts.append(clock() - t)
     res[job] = len(x) / min(ts) / 1e6
 print(json.dumps({'version': bn.__version__, 'results': res}))
 `;
@@ -168,7 +174,7 @@ function runBottleneck(x: Float64Array, jobs: string[]): BottleneckRun | string 
   try {
     const file = path.join(dir, 'x.f64');
     writeFileSync(file, new Uint8Array(x.buffer, x.byteOffset, x.byteLength));
-    const r = spawnSync(PYTHON, ['-c', BOTTLENECK_SCRIPT, file, jobs.join(';')], { encoding: 'utf8', maxBuffer: 1 << 20 });
+    const r = spawnSync(PYTHON, ['-c', BOTTLENECK_SCRIPT, file, jobs.join(';'), clock], { encoding: 'utf8', maxBuffer: 1 << 20 });
     if (r.status !== 0) return `bottleneck did not run (${(r.stderr || r.error?.message || '').trim().split('\n').pop()})`;
     return JSON.parse(r.stdout) as BottleneckRun;
   } finally {
@@ -318,10 +324,10 @@ function writeResults(rows: Row[], oneRow: OneRow[], bnNote: string, loads: stri
   const oneLines = oneRow.map((r) => `| ${r.window} | ${r.op} | ${fmt(r.ours)} | ${fmt(r.js)} | ${(1000 / r.ours).toFixed(1)} | ${ratio(r.ours, r.js)} | ${oneRowVerdict(r)} |`);
   const text = `# Benchmark results
 
-Million rows per second (fastest of at least 3 tinybench samples after a warm-up), every column of a table measured in one run.
+Million rows per second (fastest of at least 3 tinybench samples after a warm-up, each sample ${clock === 'cpu' ? "the process's CPU time, which leaves out the time it waited for a core on a loaded machine" : 'wall time'}), every column of a table measured in one run.
 "End to end": \`kernel.push(batch, out)\` from and to JS \`Float64Array\`s in batches of ${BATCH} rows. "Zero copy": the input already in the kernel's WASM memory (\`inputBuffer\` + \`pushInput\`), results left there.
 "Plain JS": the hand-written loops in \`bench/baselines.ts\` (running sum, Welford, monotonic deque, two indexed heaps, pandas' ewm recurrences).
-"Bottleneck": bottleneck's \`move_*\` (\`min_count=1\`, \`ddof=1\`) on the same bytes, fastest of 3 runs after a warm-up, in a \`/usr/bin/python3\` process; — where bottleneck has no such function (count, quantile, ewm).
+"Bottleneck": bottleneck's \`move_*\` (\`min_count=1\`, \`ddof=1\`) on the same bytes, fastest of 3 runs after a warm-up (${clock === 'cpu' ? '\`time.process_time\`' : '\`time.perf_counter\`'}), in a \`/usr/bin/python3\` process; — where bottleneck has no such function (count, quantile, ewm).
 "Copy": \`dst.set(src)\` over the same n, the memory-bandwidth limit. Input: uniform noise around 100 with 1% NaN; minPeriods 1; quantile q = 0.9; ewm with span = window (ewm_var/ewm_std: \`stat: 'var'\`/\`'std'\`).
 The machine is shared: absolute figures move with its load (below); compare the ratios, which come from one run.
 

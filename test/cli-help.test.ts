@@ -8,6 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { didYouMean } from '../src/cli/help.js';
+import { parseBench } from '../src/cli/run-args.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -51,6 +52,10 @@ describe('did you mean', () => {
     [['worker', '--redsi', 'redis://x', '--job', 'j'], "streamkernel worker: Unknown option '--redsi'; did you mean '--redis'?"],
   ])('regression: a typo gets a "did you mean" (%j), exit 1', async (args, message) => {
     expect(await cli(args)).toEqual({ code: 1, stdout: '', stderr: `${message}\n` });
+  });
+
+  it('regression: bench --wall (the suite\'s wall-time samples) was refused as an unknown option', () => {
+    expect(parseBench(['--quick', '--wall'])).toEqual({ kind: 'bench', args: ['--quick', '--wall'] });
   });
 
   it('suggests only close candidates, or the one a prefix starts', () => {

@@ -46,9 +46,23 @@ const S_SUM_WT: usize = HEADER_BYTES + 32; // f64: pandas' sum_wt
 const S_SUM_WT2: usize = HEADER_BYTES + 40; // f64: pandas' sum_wt2
 const VAR_STATE_BYTES: usize = HEADER_BYTES + 48;
 
+// The weights, derived from the parameters once in init(): a row at a time
+// (pushValue), recomputing them per call would add a division to each row.
+let gAdjust = false;
+let gOldWtFactor: f64 = 0;
+let gNewWt: f64 = 0;
+
+function setWeights(): void {
+  gAdjust = gP1 == 1;
+  const alpha: f64 = 1.0 / (1.0 + gP0);
+  gOldWtFactor = 1.0 - alpha;
+  gNewWt = gAdjust ? 1.0 : alpha;
+}
+
 export function init(op: i32, window: i32, minPeriods: i32, p0: f64, p1: f64): i32 {
   if (op < OP_MEAN || op > OP_STD || window != 0 || minPeriods < 0 || !(p0 >= 0) || p0 == Infinity || (p1 != 0 && p1 != 1)) return ERR_PARAMS;
   if (!allocState(FAMILY, op, window, minPeriods, p0, p1, op == OP_MEAN ? STATE_BYTES : VAR_STATE_BYTES)) return ERR_MEMORY;
+  setWeights();
   const s = statePtr();
   store<f64>(s + S_WEIGHTED, NaN);
   store<f64>(s + S_OLD_WT, 1);
@@ -73,10 +87,9 @@ export function update(n: i32): void {
 function updateMean(n: i32): void {
   const s = statePtr();
   const minPeriods = <f64>gMinPeriods;
-  const adjust = gP1 == 1;
-  const alpha: f64 = 1.0 / (1.0 + gP0);
-  const oldWtFactor: f64 = 1.0 - alpha;
-  const newWt: f64 = adjust ? 1.0 : alpha;
+  const adjust = gAdjust;
+  const oldWtFactor = gOldWtFactor;
+  const newWt = gNewWt;
   const input = inputPtr();
   const output = outputPtr();
   let weighted = load<f64>(s + S_WEIGHTED);
@@ -111,10 +124,9 @@ function updateMean(n: i32): void {
 function updateVar(n: i32, std: bool): void {
   const s = statePtr();
   const minPeriods = <f64>gMinPeriods;
-  const adjust = gP1 == 1;
-  const alpha: f64 = 1.0 / (1.0 + gP0);
-  const oldWtFactor: f64 = 1.0 - alpha;
-  const newWt: f64 = adjust ? 1.0 : alpha;
+  const adjust = gAdjust;
+  const oldWtFactor = gOldWtFactor;
+  const newWt = gNewWt;
   const input = inputPtr();
   const output = outputPtr();
   let mean = load<f64>(s + S_WEIGHTED);

@@ -229,7 +229,11 @@ let rCount: i32 = 0;
   pos: i32,
   accBlock: f64,
 ): void {
-  const x = load<f64>(input + (<usize>i << 3));
+  store<f64>(output + (<usize>i << 3), rowResult(op, check, minPeriods, ring, suf, load<f64>(input + (<usize>i << 3)), pos, accBlock));
+}
+
+/** scalarRow()'s arithmetic for the row `x`: its result (the ring, rCount and rAcc move on). */
+@inline function rowResult(op: i32, check: bool, minPeriods: i32, ring: usize, suf: usize, x: f64, pos: i32, accBlock: f64): f64 {
   const slot = ring + (<usize>pos << 3);
   const old = load<f64>(slot);
   store<f64>(slot, x);
@@ -256,7 +260,7 @@ let rCount: i32 = 0;
     if (op == OP_MEAN) y = y / <f64>count;
   }
   if (check) y = count >= minPeriods ? y : NaN;
-  store<f64>(output + (<usize>i << 3), y);
+  return y;
 }
 
 // SIMD pieces of one group of 4 rows (a, b | c, d), as pure inline helpers so
@@ -649,7 +653,7 @@ export function pushValue(x: f64): f64 {
     update(rowIn(x));
     return rowOut();
   }
-  rowIn(x);
+  // The row and its result stay in registers (no trip through the IO buffers).
   rCount = load<i32>(s + S_COUNT);
   rAcc = load<f64>(s + S_ACC_SUB);
   const ring = s + S_RING;
@@ -657,12 +661,13 @@ export function pushValue(x: f64): f64 {
   const minPeriods = gMinPeriods;
   const accBlock = load<f64>(s + S_ACC_BLOCK);
   const op = gOp;
-  if (op == OP_MEAN) scalarRow(OP_MEAN, true, minPeriods, ring, suf, inputPtr(), outputPtr(), 0, pos, accBlock);
-  else if (op == OP_SUM) scalarRow(OP_SUM, true, minPeriods, ring, suf, inputPtr(), outputPtr(), 0, pos, accBlock);
-  else scalarRow(OP_COUNT, true, minPeriods, ring, suf, inputPtr(), outputPtr(), 0, pos, accBlock);
+  let y: f64;
+  if (op == OP_MEAN) y = rowResult(OP_MEAN, true, minPeriods, ring, suf, x, pos, accBlock);
+  else if (op == OP_SUM) y = rowResult(OP_SUM, true, minPeriods, ring, suf, x, pos, accBlock);
+  else y = rowResult(OP_COUNT, true, minPeriods, ring, suf, x, pos, accBlock);
   store<i32>(s + S_POS, pos + 1);
   store<i32>(s + S_SUB_LEFT, subLeft - 1);
   store<i32>(s + S_COUNT, rCount);
   store<f64>(s + S_ACC_SUB, rAcc);
-  return rowOut();
+  return y;
 }

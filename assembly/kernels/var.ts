@@ -151,8 +151,31 @@ function reshiftSuffix(s: usize, w: i32, pos: i32, shiftR: f64, shiftL: f64): vo
   const ring = s + S_RING;
   const suf1 = s + suffix1(w);
   const suf2 = s + suffix2(w);
-  let nR = 0;
-  for (let j = w - 1; j > pos; j--) {
+  // Offsets j − 1 and j at once (SIMD), each lane the scalar loop's operations;
+  // n_R counts are whole numbers, exact in f64.
+  const zero = f64x2.splat(0);
+  const one = f64x2.splat(1);
+  const dv = f64x2.splat(d);
+  const lowLane = v128.load(K_LOW_LANE);
+  let nRv = zero;
+  let j = w - 1;
+  for (; j - 1 > pos; j -= 2) {
+    const o = <usize>(j - 1) << 3;
+    const x = v128.load(ring + o); // rows j − 1, j
+    const f = v128.and(f64x2.eq(f64x2.sub(x, x), zero), one); // 1 where finite
+    // lane 1 (offset j): n_R + f_j; lane 0 (offset j − 1): n_R + (f_j + f_{j−1})
+    const nR = f64x2.add(nRv, f64x2.add(v128.shuffle<f64>(f, f, 1, 1), v128.and(f, lowLane)));
+    const s1 = v128.load(suf1 + o);
+    const s2 = v128.load(suf2 + o);
+    const r1 = f64x2.add(s1, f64x2.mul(nR, dv));
+    const r2 = f64x2.add(s2, f64x2.mul(dv, f64x2.add(f64x2.add(s1, s1), f64x2.mul(nR, dv))));
+    const live = f64x2.ne(nR, zero); // n_R = 0: the sums stay as they are
+    v128.store(suf1 + o, v128.bitselect(r1, s1, live));
+    v128.store(suf2 + o, v128.bitselect(r2, s2, live));
+    nRv = v128.shuffle<f64>(nR, nR, 0, 0);
+  }
+  let nR = <i32>f64x2.extract_lane(nRv, 0);
+  for (; j > pos; j--) {
     nR += <i32>isFinite(load<f64>(ring + (<usize>j << 3)));
     if (nR == 0) continue;
     const nRf = <f64>nR;
@@ -160,6 +183,125 @@ function reshiftSuffix(s: usize, w: i32, pos: i32, shiftR: f64, shiftL: f64): vo
     store<f64>(suf1 + (<usize>j << 3), s1R + nRf * d);
     store<f64>(suf2 + (<usize>j << 3), load<f64>(suf2 + (<usize>j << 3)) + d * (2 * s1R + nRf * d));
   }
+}
+
+/** All ones in lane 0, zeros in lane 1. */
+const K_LOW_LANE: usize = memory.data<u64>([0xffffffffffffffff, 0]);
+
+// The fast path. While the window holds no ±Inf and no extreme row, K_L is
+// fixed (the block has a finite row) and none enters, every row does the same
+// operations: the slow loop's per-row branches and its many live values keep
+// it far from the arithmetic's speed. So a chunk goes in two passes: the
+// sequential sums (the only chains) into scratch, then the results two rows
+// at a time with SIMD. Each result is the same expression as the slow loop's
+// (1 / (n·(n − ddof)) computed per row equals the cached value, a pure
+// function of n), so the bits do not depend on which path ran.
+const CHUNK: i32 = 256;
+const SCRATCH_S1: usize = memory.data(CHUNK * 8 + 16, 16); // prefix Σ(x − K_L) per row
+const SCRATCH_S2: usize = memory.data(CHUNK * 8 + 16, 16); // prefix Σ(x − K_L)² per row
+const SCRATCH_N: usize = memory.data(CHUNK * 8 + 16, 16); // finite rows in the window, as f64
+const K_NAN2: usize = memory.data<f64>([NaN, NaN]);
+/** 2⁴⁰¹ and 2⁻⁴⁰⁰: |x| outside [2⁻⁴⁰⁰, 2⁴⁰¹) and nonzero is extreme (or ±Inf). */
+const BIG: f64 = reinterpret<f64>(<u64>(1023 + 401) << 52);
+const TINY: f64 = reinterpret<f64>(<u64>(1023 - 400) << 52);
+
+// The fast path's running values, in and out (globals: one return value is not enough).
+let fSub1: f64 = 0;
+let fSub2: f64 = 0;
+let fFinite: i32 = 0;
+
+/** How many of the first `m` rows at `p` are ordinary or NaN (no ±Inf, no extreme row), from the first. */
+function ordinaryRows(p: usize, m: i32): i32 {
+  const big = f64x2.splat(BIG);
+  const tiny = f64x2.splat(TINY);
+  const zero = f64x2.splat(0);
+  let k = 0;
+  for (; k + 2 <= m; k += 2) {
+    const a = f64x2.abs(v128.load(p + (<usize>k << 3)));
+    // NaN compares false everywhere: it is missing, not special.
+    const bad = v128.or(f64x2.ge(a, big), v128.and(f64x2.lt(a, tiny), f64x2.ne(a, zero)));
+    if (v128.any_true(bad)) break;
+  }
+  for (; k < m; k++) {
+    const a = Math.abs(load<f64>(p + (<usize>k << 3)));
+    if (a >= BIG || (a < TINY && a != 0)) break;
+  }
+  return k;
+}
+
+/**
+ * `m` ordinary rows (see ordinaryRows) of one sub-block: the ring swap, the
+ * counts and the prefix sums, then the results. Returns the finite rows that
+ * entered.
+ */
+function fastRows(
+  inp: usize,
+  ring: usize,
+  out: usize,
+  suf1: usize,
+  suf2: usize,
+  m: i32,
+  shiftL: f64,
+  block1: f64,
+  block2: f64,
+  minPeriods: i32,
+  ddof: f64,
+  isStd: bool,
+): i32 {
+  let sub1 = fSub1;
+  let sub2 = fSub2;
+  let finite = fFinite;
+  let entered = 0;
+  for (let k = 0; k < m; k++) {
+    const o = <usize>k << 3;
+    const x = load<f64>(inp + o);
+    const old = load<f64>(ring + o);
+    store<f64>(ring + o, x);
+    // No ±Inf here: finite is not NaN. A NaN row adds +0, which leaves the sums' bits as they are.
+    const f = x == x;
+    finite += <i32>f - <i32>(old == old);
+    entered += <i32>f;
+    const y = select<f64>(x - shiftL, 0, f);
+    sub1 += y;
+    sub2 += y * y;
+    store<f64>(SCRATCH_S1 + o, sub1);
+    store<f64>(SCRATCH_S2 + o, sub2);
+    store<f64>(SCRATCH_N + o, <f64>finite);
+  }
+  fSub1 = sub1;
+  fSub2 = sub2;
+  fFinite = finite;
+  // Results, two rows per step; an odd last row fills a lane that is not stored.
+  const b1 = f64x2.splat(block1);
+  const b2 = f64x2.splat(block2);
+  const dd = f64x2.splat(ddof);
+  const mp = f64x2.splat(<f64>minPeriods);
+  const zero = f64x2.splat(0);
+  const one = f64x2.splat(1);
+  for (let k = 0; k < m; k += 2) {
+    const o = <usize>k << 3;
+    const s1 = f64x2.add(v128.load(suf1 + o), f64x2.add(b1, v128.load(SCRATCH_S1 + o)));
+    const s2 = f64x2.add(v128.load(suf2 + o), f64x2.add(b2, v128.load(SCRATCH_S2 + o)));
+    const nF = v128.load(SCRATCH_N + o);
+    const nd = f64x2.sub(nF, dd);
+    let nm2 = f64x2.sub(f64x2.mul(nF, s2), f64x2.mul(s1, s1));
+    nm2 = v128.and(nm2, f64x2.gt(nm2, zero)); // clamped at +0, NaN included
+    let r = f64x2.mul(nm2, f64x2.div(one, f64x2.mul(nF, nd)));
+    if (isStd) r = f64x2.sqrt(r);
+    const valid = v128.and(f64x2.ge(nF, mp), f64x2.gt(nd, zero));
+    r = v128.bitselect(r, v128.load(K_NAN2), valid);
+    if (k + 1 < m) v128.store(out + o, r);
+    else store<f64>(out + o, f64x2.extract_lane(r, 0));
+  }
+  return entered;
+}
+
+/** var = (n·S2 − S1²) · scale, scale = 1 / (n·(n − ddof)), clamped at 0 (never negative); std its root. */
+@inline function varianceOf(s1: f64, s2: f64, n: f64, scale: f64, isStd: bool): f64 {
+  let nm2 = n * s2 - s1 * s1;
+  if (!(nm2 > 0)) nm2 = 0;
+  const v = nm2 * scale;
+  return isStd ? Math.sqrt(v) : v;
 }
 
 export function update(n: i32): void {
@@ -195,7 +337,39 @@ export function update(n: i32): void {
     if (run > subLeft) run = subLeft;
     if (run > w - pos) run = w - pos;
     const end = i + run;
-    for (; i < end; i++) {
+    while (i < end) {
+      // Ordinary data: whole chunks through the two-pass fast path (same operations, same bits).
+      if (prefixN > 0 && infinite == 0 && extreme == 0) {
+        let m = end - i;
+        if (m > CHUNK) m = CHUNK;
+        m = ordinaryRows(input + (<usize>i << 3), m);
+        if (m > 0) {
+          fSub1 = sub1;
+          fSub2 = sub2;
+          fFinite = finite;
+          const entered = fastRows(
+            input + (<usize>i << 3),
+            ring + (<usize>pos << 3),
+            output + (<usize>i << 3),
+            suf1 + (<usize>(pos + 1) << 3),
+            suf2 + (<usize>(pos + 1) << 3),
+            m,
+            shiftL,
+            block1,
+            block2,
+            minPeriods,
+            ddof,
+            isStd,
+          );
+          sub1 = fSub1;
+          sub2 = fSub2;
+          finite = fFinite;
+          prefixN += entered;
+          i += m;
+          pos += m;
+          continue;
+        }
+      }
       const x = load<f64>(input + (<usize>i << 3));
       const slot = ring + (<usize>pos << 3);
       const old = load<f64>(slot);
@@ -232,14 +406,12 @@ export function update(n: i32): void {
             scaleN = finite;
             scale = 1 / (nFinite * (nFinite - ddof));
           }
-          let nm2 = nFinite * s2 - s1 * s1;
-          if (!(nm2 > 0)) nm2 = 0;
-          result = nm2 * scale;
-          if (isStd) result = Math.sqrt(result);
+          result = varianceOf(s1, s2, nFinite, scale, isStd);
         }
       }
       store<f64>(output + (<usize>i << 3), result);
       pos++;
+      i++;
     }
     subLeft -= run;
     if (subLeft == 0) {
@@ -373,8 +545,46 @@ function suffixSumsStatus(s: usize, w: i32, b: i32, pos: i32, prefixN: i32): i32
   return ok ? OK : ERR_STATE;
 }
 
-/** One row, for kernel.pushValue(): the same results and state as update() of that row alone. */
+/**
+ * One row, for kernel.pushValue(): the same results and state as update() of
+ * that row alone. An ordinary row that ends no sub-block or block, while the
+ * window holds no ±Inf or extreme row and K_L is fixed, is the one row of the
+ * fast path, done here without update()'s setup; any other row goes through
+ * update().
+ */
 export function pushValue(x: f64): f64 {
-  update(rowIn(x));
-  return rowOut();
+  const s = statePtr();
+  const pos = load<i32>(s + S_POS);
+  const subLeft = load<i32>(s + S_SUB_LEFT);
+  const prefixN = load<i32>(s + S_PREFIX_N);
+  const a = Math.abs(x);
+  if (
+    subLeft == 1 || pos + 1 == gWindow || prefixN == 0 ||
+    load<i32>(s + S_INFINITE) != 0 || load<i32>(s + S_EXTREME) != 0 || a >= BIG || (a < TINY && a != 0)
+  ) {
+    update(rowIn(x));
+    return rowOut();
+  }
+  const slot = s + S_RING + (<usize>pos << 3);
+  const old = load<f64>(slot);
+  store<f64>(slot, x);
+  const f = x == x;
+  const finite = load<i32>(s + S_FINITE) + <i32>f - <i32>(old == old);
+  const y = select<f64>(x - load<f64>(s + S_SHIFT_L), 0, f);
+  const sub1 = load<f64>(s + S_SUB1) + y;
+  const sub2 = load<f64>(s + S_SUB2) + y * y;
+  store<i32>(s + S_POS, pos + 1);
+  store<i32>(s + S_SUB_LEFT, subLeft - 1);
+  store<i32>(s + S_FINITE, finite);
+  store<i32>(s + S_PREFIX_N, prefixN + <i32>f);
+  store<f64>(s + S_SUB1, sub1);
+  store<f64>(s + S_SUB2, sub2);
+  const nFinite = <f64>finite;
+  const ddof = gP0;
+  if (!(finite >= gMinPeriods && nFinite - ddof > 0)) return NaN;
+  const w = gWindow;
+  const off = <usize>(pos + 1) << 3;
+  const s1 = load<f64>(s + suffix1(w) + off) + (load<f64>(s + S_BLOCK1) + sub1);
+  const s2 = load<f64>(s + suffix2(w) + off) + (load<f64>(s + S_BLOCK2) + sub2);
+  return varianceOf(s1, s2, nFinite, 1 / (nFinite * (nFinite - ddof)), gOp == OP_STD);
 }

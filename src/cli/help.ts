@@ -23,7 +23,7 @@ Usage:
   streamkernel rolling <op> --window W [options] [FILE]
   streamkernel ewm mean (--alpha A | --span S | --halflife H | --com C) [options] [FILE]
   streamkernel demo [--rows N] [--batch-size B]
-  streamkernel bench [--quick] [--ops a,b] [--write]
+  streamkernel bench [--quick] [--ops a,b] [--wall] [--write]
   streamkernel worker --redis URL --job NAME [options]
   streamkernel produce --redis URL --job NAME [--create SPEC] [options] [FILE]
   streamkernel help [COMMAND]
@@ -262,18 +262,21 @@ Examples:
   streamkernel run big.csv --value v --op median --window 1000 -o out.csv --checkpoint .ck
 `;
 
-export const BENCH_HELP = `Usage: streamkernel bench [--quick] [--ops a,b] [--write]
+export const BENCH_HELP = `Usage: streamkernel bench [--quick] [--ops a,b] [--wall] [--write]
 
 Runs the benchmark suite (every op at 1e6 and 1e7 rows, windows 100 and
 10000: streamkernel with data already in WASM memory, end to end from a JS
 Float64Array, the plain-JS loop, a memory copy and bottleneck's move_* when
 /usr/bin/python3 has it; then one row at a time, pushValue against plain JS)
-and prints its table, in million rows/s.
+and prints its table, in million rows/s. Each sample is the process's CPU
+time (bottleneck's too), which a loaded machine disturbs far less than wall
+time.
 
 Options:
   --quick       1e6 rows only
   --ops a,b     only these ops (sum, mean, count, var, std, min, max, median,
                 quantile, ewm, ewm_var, ewm_std)
+  --wall        samples in wall time instead of CPU time
   --write       also write bench/RESULTS.md (in a checkout of streamkernel)
   -h, --help    show this help
 `;

@@ -336,7 +336,7 @@ export function parseRun(args: string[]): RunCommand | { kind: 'help'; text: str
 
 /** Parses `streamkernel bench …`: its flags go to the benchmark suite. */
 export function parseBench(args: string[]): BenchCommand | { kind: 'help'; text: string } {
-  const allowed = new Set(['--quick', '--write']);
+  const allowed = new Set(['--quick', '--wall', '--write']);
   const out: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const a = args[i] as string;
@@ -350,7 +350,7 @@ export function parseBench(args: string[]): BenchCommand | { kind: 'help'; text:
     } else if (allowed.has(a)) {
       out.push(a);
     } else {
-      throw new UsageError(`unknown option ${JSON.stringify(a)}${didYouMean(a, ['--quick', '--ops', '--write', '--help'])}`, 'bench');
+      throw new UsageError(`unknown option ${JSON.stringify(a)}${didYouMean(a, ['--quick', '--ops', '--wall', '--write', '--help'])}`, 'bench');
     }
   }
   return { kind: 'bench', args: out };

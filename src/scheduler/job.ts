@@ -15,7 +15,7 @@
 // part), restores it into fresh workers and replays the source from its offset.
 import { compiledModule } from '../engine.js';
 import { isTimeSpec, isWindowSpec, moduleOf, type NormalizedOperatorSpec } from '../keyed/spec.js';
-import { mergeWindows, type WindowsOutput } from '../keyed/windows.js';
+import { mergeWindows, type Rises, type WindowsOutput } from '../keyed/windows.js';
 import type { LateRow, WindowResult } from '../types.js';
 import { checkCompatible, encodeCheckpoint, latestCheckpoint, type Checkpoint, type RefusedCheckpoint } from './checkpoint.js';
 import { CheckpointError, JobFailedError, WorkerFailure } from './errors.js';
@@ -150,8 +150,10 @@ class JobImpl implements Job {
   private readonly shared: boolean;
   /** Batches carry event times. */
   private readonly timed: boolean;
-  /** The operator emits window records, and every worker sees every row (src/keyed/windows.ts). */
+  /** The operator emits window records; each worker gets its own rows and the rows raising the greatest time (src/keyed/windows.ts). */
   private readonly windowed: boolean;
+  /** Window kinds: the greatest event time dispatched since the workers started (rows above it are rises). */
+  private risesMax = -Infinity;
   /** Window kinds with an idle timeout: the greatest event time sent, and when rows last went out. */
   private maxTime = -Infinity;
   private lastRowsAt = now();
@@ -209,6 +211,10 @@ class JobImpl implements Job {
     const gen = ++this.gen;
     // A buffer of an earlier generation may still be written by a worker that is being terminated.
     this.sharedPool = [];
+    // Restored workers resume from the checkpoint's clock: every row above it may raise theirs.
+    this.risesMax = -Infinity;
+    // Window kinds: key group 0 carries the stream's clock, which every worker takes (src/keyed/windows.ts).
+    const clock = this.windowed ? this.last?.groups.get(0) : undefined;
     const { keyGroups, workers } = this.o;
     this.slots = [];
     for (let index = 0; index < workers; index++) {
@@ -236,8 +242,10 @@ class JobImpl implements Job {
           }
         }
       }
+      const clockCopy = clock?.slice();
+      if (clockCopy !== undefined) transfer.push(clockCopy.buffer);
       handle.post(
-        { t: 'init', module: this.module, spec: this.o.spec, keyed: this.o.keyed, keyGroups, groups, restore, heartbeatMs: this.o.heartbeatIntervalMs },
+        { t: 'init', module: this.module, spec: this.o.spec, keyed: this.o.keyed, keyGroups, groups, restore, clock: clockCopy, heartbeatMs: this.o.heartbeatIntervalMs },
         transfer,
       );
     }
@@ -355,7 +363,7 @@ class JobImpl implements Job {
     }
     const { workers, keyGroups, maxInFlight } = this.o;
     const maxPending = maxInFlight * workers;
-    if (this.shared && keys !== undefined) {
+    if (this.shared && keys !== undefined && !this.windowed) {
       // Shared memory: one buffer [values f64 × rows | results f64 × rows | keys u32 × rows
       // (| pad to 8 | times f64 × rows)] goes to every worker; each runs the rows of its own key groups (in
       // order) and writes their results in place. No per-row work here but
@@ -374,12 +382,9 @@ class JobImpl implements Job {
       this.afterDispatch(rows);
       return;
     }
-    const targets: { w: number; values: Float64Array; keys: Uint32Array | undefined; times: Float64Array | undefined }[] = [];
+    const targets: { w: number; values: Float64Array; keys: Uint32Array | undefined; times: Float64Array | undefined; at?: Uint32Array; rises?: Rises; rows?: number }[] = [];
     let rowWorker: Uint8Array | Uint16Array | undefined;
-    if (this.windowed && keys !== undefined && workers > 1) {
-      // Every worker sees every row: other workers' rows advance its watermark.
-      for (let w = 0; w < workers; w++) targets.push({ w, values: values.slice(), keys: keys.slice(), times: times?.slice() });
-    } else if (keys === undefined || workers === 1) {
+    if (keys === undefined || workers === 1) {
       const w = keys === undefined ? this.groupOwner[keyGroupOf(0, keyGroups)]! : 0;
       targets.push({
         w,
@@ -405,10 +410,13 @@ class JobImpl implements Job {
       const partValues: Float64Array[] = [];
       const partKeys: Uint32Array[] = [];
       const partTimes: Float64Array[] = [];
+      // Window kinds: each row's row in the batch (their tags and `first`/`last` order by it).
+      const partAt: Uint32Array[] = [];
       for (let w = 0; w < workers; w++) {
         partValues.push(new Float64Array(counts[w]!));
         partKeys.push(new Uint32Array(counts[w]!));
         if (times !== undefined) partTimes.push(new Float64Array(counts[w]!));
+        if (this.windowed) partAt.push(new Uint32Array(counts[w]!));
       }
       const at = new Int32Array(workers);
       for (let i = 0; i < rows; i++) {
@@ -418,8 +426,16 @@ class JobImpl implements Job {
         partValues[w]![p] = values[i]!;
         partKeys[w]![p] = keys[i]!;
         if (times !== undefined) partTimes[w]![p] = times[i]!;
+        if (this.windowed) partAt[w]![p] = i;
       }
-      for (let w = 0; w < workers; w++) if (counts[w]! > 0) targets.push({ w, values: partValues[w]!, keys: partKeys[w]!, times: partTimes[w] });
+      if (this.windowed) {
+        // Every worker gets its rows and the rows raising the watermark (which is every key's), even without rows of its own.
+        const rises = times === undefined ? undefined : this.risesOf(times);
+        for (let w = 0; w < workers; w++) targets.push({ w, values: partValues[w]!, keys: partKeys[w]!, times: partTimes[w], at: partAt[w]!, rises, rows });
+        rowWorker = undefined;
+      } else {
+        for (let w = 0; w < workers; w++) if (counts[w]! > 0) targets.push({ w, values: partValues[w]!, keys: partKeys[w]!, times: partTimes[w] });
+      }
     }
     await this.until(() => this.pending.length < maxPending && targets.every((t) => this.slots[t.w]!.inFlight < maxInFlight));
     const seq = this.seq++;
@@ -429,10 +445,35 @@ class JobImpl implements Job {
       const transfer = [t.values.buffer as ArrayBuffer];
       if (t.keys !== undefined) transfer.push(t.keys.buffer as ArrayBuffer);
       if (t.times !== undefined) transfer.push(t.times.buffer as ArrayBuffer);
-      slot.handle.post({ t: 'batch', seq, values: t.values, keys: t.keys, times: t.times }, transfer);
+      if (t.at === undefined) slot.handle.post({ t: 'batch', seq, values: t.values, keys: t.keys, times: t.times }, transfer);
+      else {
+        transfer.push(t.at.buffer as ArrayBuffer);
+        slot.handle.post({ t: 'batch', seq, values: t.values, keys: t.keys, times: t.times, at: t.at, rises: t.rises, rows: t.rows }, transfer);
+      }
     }
     this.pending.push({ seq, offset: this._offset, rows, parts: targets.length, rowWorker, partial: [], out: undefined, shared: undefined, records: [], merged: undefined });
     this.afterDispatch(rows);
+  }
+
+  /**
+   * Window kinds: the rows of a batch whose time is above every earlier
+   * one's, with their times (finite ones: a bad time is refused by its own
+   * worker). They are what moves every worker's watermark.
+   */
+  private risesOf(times: Float64Array): Rises {
+    const at: number[] = [];
+    const ts: number[] = [];
+    let max = this.risesMax;
+    for (let i = 0; i < times.length; i++) {
+      const t = times[i]!;
+      if (t > max && t - t === 0) {
+        max = t;
+        at.push(i);
+        ts.push(t);
+      }
+    }
+    this.risesMax = max;
+    return { at: Uint32Array.from(at), times: Float64Array.from(ts) };
   }
 
   /** A shared buffer of at least `bytes` bytes, reused when one is free. */

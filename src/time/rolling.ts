@@ -48,6 +48,9 @@ interface TimerollExports {
   reserve(n: number): number;
   liveKeyCount(): number;
   slotHighWater(): number;
+  arenaBytes(): number;
+  stateBytes(): number;
+  maybeCompact(): number;
   getMaxTs(): number;
   setMaxTs(t: number): void;
   sweep(): number;
@@ -128,6 +131,16 @@ export class DurationRolling implements TimeRolling {
     return this.live().liveKeyCount();
   }
 
+  /** Bytes of WebAssembly memory (the high-water mark: WASM memory never shrinks). */
+  get memoryBytes(): number {
+    return this.live().memory.buffer.byteLength;
+  }
+
+  /** Bytes the state holds now: the key tables and every key's window (not the IO buffers, nor freed blocks). */
+  get stateBytes(): number {
+    return this.live().stateBytes();
+  }
+
   private load(ex: TimerollExports, ts: Float64Array, vals: Float64Array, keys: Uint32Array | undefined, from: number, n: number): void {
     this.views(ex);
     this.tsView.set(ts.subarray(from, from + n));
@@ -163,6 +176,12 @@ export class DurationRolling implements TimeRolling {
       ex.sweep();
       this.lastSweep = maxTs;
     }
+    this.compact(ex);
+  }
+
+  /** Lets the kernel reclaim freed blocks (grown rings, removed keys) between batches; its buffers may move. */
+  private compact(ex: TimerollExports): void {
+    if (ex.maybeCompact() !== 0) this.viewPtr = -1;
   }
 
   private checkResult(r: number, from: number, ts: Float64Array, keys: Uint32Array | undefined, rowOf: (i: number) => number): void {
@@ -352,6 +371,7 @@ export class DurationRolling implements TimeRolling {
       }
       ex.importFinish(idx - 1, slot.front);
     }
+    this.compact(ex);
     ex.setMaxTs(Math.max(maxTs, ex.getMaxTs()));
     this.rowsSeen = Math.max(rowsSeen, this.rowsSeen);
     this.lastSweep = Math.max(lastSweep, this.lastSweep);
