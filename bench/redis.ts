@@ -6,7 +6,7 @@
 //
 //   npx tsc -p tsconfig.json && node dist/bench/redis.js [--rows N] [--keys K] [--partitions P]
 //       [--op OP] [--format 1|2|3] [--read-entries N] [--rows-per-entry N] [--workers 1,2] [--fsync always|everysec] [--heartbeat-ms N] [--cpu-prof DIR]
-//       [--keys-sweep 100,10000,100000] [--state-every-ms N]
+//       [--keys-sweep 100,10000,100000] [--state-every-ms N] [--lease-ms N]
 //
 // --keys-sweep runs 1 worker on 1 partition holding each number of keys in
 // turn (the other options apply), for how throughput follows the keys per
@@ -49,6 +49,7 @@ const { values: args } = parseArgs({
     fsync: { type: 'string' },
     'keys-sweep': { type: 'string' },
     'state-every-ms': { type: 'string' },
+    'lease-ms': { type: 'string' },
   },
 });
 const ROWS = Number(args.rows ?? 1_500_000);
@@ -67,6 +68,8 @@ const FSYNC = args.fsync ?? 'always';
 const HEARTBEAT_MS = args['heartbeat-ms'] ?? '100';
 /** The workers' --state-every-ms (job format 3): state stored at most this often. */
 const STATE_EVERY_MS = args['state-every-ms'];
+/** The workers' lease: above the longest commit (a state of hundreds of MB takes seconds). */
+const LEASE_MS = args['lease-ms'] ?? '5000';
 /** A directory: each worker writes a V8 CPU profile there (node --cpu-prof). */
 const CPU_PROF = args['cpu-prof'];
 /** Clock ticks per second of /proc/<pid>/stat times (USER_HZ, 100 on Linux). */
@@ -138,7 +141,7 @@ async function run(url: string, workers: number, { keys: KEYS, partitions: PARTI
   for (const lease of held) await cmd.send(['SET', lease, 'bench:hold']);
   const procs = Array.from({ length: workers }, () => {
     const prof = CPU_PROF !== undefined ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF] : [];
-    const p = spawn(process.execPath, [...prof, MAIN, 'worker', '--redis', url, '--job', job, '--read-entries', READ_ENTRIES, '--lease-ms', '5000', '--heartbeat-ms', HEARTBEAT_MS, ...(STATE_EVERY_MS !== undefined ? ['--state-every-ms', STATE_EVERY_MS] : [])], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const p = spawn(process.execPath, [...prof, MAIN, 'worker', '--redis', url, '--job', job, '--read-entries', READ_ENTRIES, '--lease-ms', LEASE_MS, '--heartbeat-ms', HEARTBEAT_MS, ...(STATE_EVERY_MS !== undefined ? ['--state-every-ms', STATE_EVERY_MS] : [])], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     const stopped = new Promise<Record<string, number>>((resolve) => {
       p.stderr!.on('data', (c: Buffer) => (err += c.toString()));
