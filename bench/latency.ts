@@ -1,27 +1,49 @@
-// `node dist/bench/latency.js [--seconds S] [--max-delay D]`: row-to-result
-// latency of `streamkernel run` reading a paced stdin (a pipe), the live-input
-// path (docs/CLI.md, "Live input"):
-//   … | streamkernel run --value v --key k --op mean --window 100 [--max-delay D]
-// First measures the path's maximum throughput (rows written as fast as the
-// pipe takes them), then offers 10 %, 50 % and 90 % of it for S seconds each
-// and prints, per load, the throughput achieved and the latency p50/p99/p99.9
-// from a row's write to its output line's arrival (perf_hooks.createHistogram),
-// after a first second of warm-up (per load: S + 1 seconds).
-// Target: p99 ≤ 60 ms at 50 % load with the default --max-delay.
+// `node dist/bench/latency.js [--seconds S] [--max-delay D] [--paths kernel,scheduler,cli,redis]
+//   [--linger-ms N] [--worker-linger-ms N] [--fsync always|everysec] [--cpu-prof DIR]`:
+// row-to-result latency p50/p99/p99.9 of each live path, at offered loads of
+// 10 %, 50 % and 90 % of the path's measured maximum throughput, with the
+// throughput each load achieved (issue 20). Each path first runs unpaced (its
+// maximum), then is offered each load for S seconds after a first second of
+// warm-up (not recorded). Paths, all `mean` over a window of 100 rows:
+//   kernel     one kernel, kernel.pushValue per row (the scalar path), next to
+//              a plain-JS one-row rolling mean (bench/baselines.ts)
+//   scheduler  createJob with 2 workers, 1000 keys, rows pushed as they are
+//              due; latency from the push to the sink's write of the result
+//   cli        `… | streamkernel run --value v --key k --op mean --window 100
+//              [--max-delay D]` on a paced stdin (a pipe): from a row's write
+//              to its output line's arrival (docs/CLI.md, "Live input")
+//   redis      a local redis-server (appendfsync always), the producer in this
+//              process and 1, then 2 worker processes: from a row's send to
+//              its output entry read back (XREAD BLOCK)
+// Targets (issue 20): scheduler p99 ≤ 5 ms, CLI p99 ≤ 60 ms with the default
+// --max-delay, Redis p99 ≤ 20 ms, each at 50 % load.
 import { spawn } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { createHistogram, performance, type RecordableHistogram } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { createKernel } from '../src/index.js';
+import { connectRedis } from '../src/redis/config.js';
+import { Commands } from '../src/redis/job.js';
+import { decodeColumn } from '../src/redis/codec.js';
+import { createProducer } from '../src/redis/producer.js';
+import { createJob } from '../src/scheduler/index.js';
+import { LatencyHistogram } from '../src/scheduler/latency.js';
+import { nodeWorkers } from '../src/scheduler/node.js';
+import { JsSumStepper } from './baselines.js';
+import { startRedis } from './redis-server.js';
 
 const args = process.argv.slice(2);
 const option = (name: string): string | undefined => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
 const SECONDS = Number(option('--seconds') ?? 4);
 const MAX_DELAY = option('--max-delay');
+const PATHS = (option('--paths') ?? 'kernel,scheduler,cli,redis').split(',');
 const MAX_ROWS = 400_000;
 const KEYS = 1000;
 const LOADS = [0.1, 0.5, 0.9];
 const TARGET_P99_MS = 60;
+const SCHEDULER_TARGET_P99_MS = 5;
+const REDIS_TARGET_P99_MS = 20;
 /** Rows sent in the first second are not recorded: the CLI's JIT and its per-key state warm up then (steady-state latency is measured). */
 const WARMUP_MS = 1000;
 /** How often the paced writer wakes up to write the rows due by then. */
@@ -40,7 +62,8 @@ function row(i: number): string {
 interface Result {
   rows: number;
   seconds: number;
-  latency: RecordableHistogram;
+  /** Percentiles in µs. */
+  latency: { percentile(p: number): number };
 }
 
 /**
@@ -96,21 +119,274 @@ function measure(rows: number, rate: number): Promise<Result> {
   });
 }
 
-const ms = (h: RecordableHistogram, p: number): string => (h.percentile(p) / 1000).toFixed(1);
-const rateText = (r: number): string => `${(r / 1e3).toFixed(1)}k rows/s`;
+const ms = (h: Result['latency'], p: number): string => (h.percentile(p) / 1000).toFixed(p === 50 ? 3 : 2);
+const rateText = (r: number): string => (r >= 1e6 ? `${(r / 1e6).toFixed(2)}M rows/s` : `${(r / 1e3).toFixed(1)}k rows/s`);
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-const max = await measure(MAX_ROWS, Infinity);
-const maxRate = max.rows / max.seconds;
-console.log(`streamkernel run on a paced stdin: --key k (1000 keys) --op mean --window 100, --max-delay ${MAX_DELAY ?? '50ms (default)'}`);
-console.log(`load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}, ${os.cpus().length} cores`);
-console.log(`maximum throughput (unpaced): ${rateText(maxRate)} (${max.rows} rows in ${max.seconds.toFixed(2)} s)`);
-console.log('load   offered         achieved        p50 ms  p99 ms  p99.9 ms');
-let p99AtHalf = NaN;
-for (const load of LOADS) {
-  const rate = maxRate * load;
-  const r = await measure(Math.round((rate * (SECONDS * 1000 + WARMUP_MS)) / 1000), rate);
-  const line = [`${String(load * 100).padStart(3)} %`, rateText(rate).padEnd(15), rateText(r.rows / r.seconds).padEnd(15), ms(r.latency, 50).padStart(6), ms(r.latency, 99).padStart(7), ms(r.latency, 99.9).padStart(9)];
-  console.log(line.join('  '));
-  if (load === 0.5) p99AtHalf = r.latency.percentile(99) / 1000;
+/**
+ * An in-process path: `send(from, n, t)` hands rows from … from + n − 1
+ * over, at time `t`; the path calls `answered(t, n)` when the results of n
+ * rows handed over at time t are out.
+ */
+type OpenPath = (answered: (t: number, n: number, now?: number) => void) => Promise<{ send(from: number, n: number, t: number): void | Promise<void>; close(): Promise<void> }>;
+
+/** Rows handed over per call at most (an unpaced run hands over this many at a time). */
+const CHUNK = 4096;
+
+/** Latencies of the in-process paths, weighted by rows (src/scheduler/latency.ts, 1 % buckets): the kernel path answers tens of millions of rows a second. */
+function weightedHistogram(): { record(ms: number, n: number): void; percentile(p: number): number } {
+  const h = new LatencyHistogram();
+  return { record: (ms, n) => h.record(ms, n), percentile: (p) => h.percentile(p) * 1000 };
 }
-console.log(`p99 at 50 % load: ${p99AtHalf.toFixed(1)} ms (target ≤ ${TARGET_P99_MS} ms: ${p99AtHalf <= TARGET_P99_MS ? 'met' : 'MISSED'})`);
+
+/**
+ * Runs an in-process path on `rows` rows offered at `rate` rows/s (Infinity:
+ * as fast as it takes them), with the same pacing as the CLI's: every tick,
+ * the rows due by then; records each row's latency after the warm-up.
+ */
+async function measureInProcess(open: OpenPath, rows: number, rate: number): Promise<Result> {
+  rows = Math.max(2, rows);
+  const latency = weightedHistogram();
+  let received = 0;
+  let start = 0;
+  let done!: () => void;
+  const all = new Promise<void>((resolve) => (done = resolve));
+  const path = await open((t, n, now = performance.now()) => {
+    if (t - start >= WARMUP_MS) latency.record(now - t, n);
+    received += n;
+    if (received === rows) done();
+  });
+  start = performance.now();
+  let sent = 0;
+  while (sent < rows) {
+    const now = performance.now();
+    const due = Math.min(rows, rate === Infinity ? rows : 1 + Math.floor(((now - start) / 1000) * rate));
+    while (sent < due) {
+      const n = Math.min(due - sent, CHUNK);
+      await path.send(sent, n, now);
+      sent += n;
+    }
+    if (sent < rows) await sleep(TICK_MS);
+  }
+  await all;
+  const seconds = (performance.now() - start) / 1000;
+  await path.close();
+  return { rows, seconds, latency };
+}
+
+/** Row i's key id and value: a seeded table, repeated every 2^20 rows (so making rows costs the paths nothing). */
+const MASK = (1 << 20) - 1;
+const KEY_IDS = Uint32Array.from({ length: MASK + 1 }, (_, i) => (Math.imul(i + 1, 0x9e3779b1) >>> 0) % KEYS);
+const VALUES = Float64Array.from({ length: MASK + 1 }, (_, i) => (((Math.imul(i + 1, 0x9e3779b1) >>> 0) >>> 10) / 4194.304));
+const keyOf = (i: number): number => KEY_IDS[i & MASK] as number;
+/** Rows from … from + out.length − 1 of a table, into `out` (at most two copies: the table repeats). */
+function rowsOf<T extends Float64Array | Uint32Array>(table: T, out: T, from: number): T {
+  const at = from & MASK;
+  const first = Math.min(out.length, MASK + 1 - at);
+  out.set(table.subarray(at, at + first));
+  if (first < out.length) out.set(table.subarray(0, out.length - first), first);
+  return out;
+}
+const valueOf = (i: number): number => VALUES[i & MASK] as number;
+
+/** One load table: the maximum (unpaced), then each load; returns p99 at 50 % (ms). */
+async function table(title: string, run: (rows: number, rate: number) => Promise<Result>, maxRows: number, note?: (max: number) => Promise<string>): Promise<number> {
+  const max = await run(maxRows, Infinity);
+  const maxRate = max.rows / max.seconds;
+  console.log(`\n${title}`);
+  console.log(`load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}, ${os.cpus().length} cores`);
+  console.log(`maximum throughput (unpaced): ${rateText(maxRate)} (${max.rows} rows in ${max.seconds.toFixed(2)} s)`);
+  if (note !== undefined) console.log(await note(maxRate));
+  console.log('| load | offered | achieved | p50 ms | p99 ms | p99.9 ms |\n|---|---|---|---|---|---|');
+  let p99AtHalf = NaN;
+  for (const load of LOADS) {
+    const rate = maxRate * load;
+    const r = await run(Math.round((rate * (SECONDS * 1000 + WARMUP_MS)) / 1000), rate);
+    console.log(`| ${load * 100} % | ${rateText(rate)} | ${rateText(r.rows / r.seconds)} | ${ms(r.latency, 50)} | ${ms(r.latency, 99)} | ${ms(r.latency, 99.9)} |`);
+    if (load === 0.5) p99AtHalf = r.latency.percentile(99) / 1000;
+  }
+  return p99AtHalf;
+}
+
+const verdict = (p99: number, target: number): string => `p99 at 50 % load: ${p99.toFixed(2)} ms (target ≤ ${target} ms: ${p99 <= target ? 'met' : 'MISSED'})`;
+
+/** The kernel's scalar path: pushValue per row, answered at once. */
+const kernelPath: OpenPath = async (answered) => {
+  const kernel = await createKernel({ op: 'mean', window: 100 });
+  return {
+    send(from, n, t) {
+      for (let i = from; i < from + n; i++) kernel.pushValue(valueOf(i));
+      answered(t, n);
+    },
+    close: async () => kernel.dispose(),
+  };
+};
+
+/** The same job in plain JS: a one-row rolling mean (bench/baselines.ts). */
+const plainJsPath: OpenPath = async (answered) => {
+  const js = new JsSumStepper(100, 100, 'mean');
+  return {
+    send(from, n, t) {
+      for (let i = from; i < from + n; i++) js.push(valueOf(i));
+      answered(t, n);
+    },
+    close: async () => undefined,
+  };
+};
+
+/** The scheduler: 2 workers, keyed, each due slice pushed as one batch; results come back in push order. */
+const schedulerPath: OpenPath = async (answered) => {
+  // [time, rows] of each push not yet (wholly) written.
+  const pushed: [number, number][] = [];
+  const job = await createJob({
+    adapter: nodeWorkers(),
+    operator: { op: 'mean', window: 100 },
+    keyed: true,
+    workers: 2,
+    sink: {
+      write: (b) => {
+        for (let left = b.values.length; left > 0; ) {
+          const head = pushed[0]!;
+          const n = Math.min(left, head[1]);
+          answered(head[0], n);
+          left -= n;
+          if ((head[1] -= n) === 0) pushed.shift();
+        }
+      },
+      preCommit: () => null,
+      commit: () => undefined,
+      recover: () => undefined,
+    },
+  });
+  return {
+    send(from, n, t) {
+      pushed.push([t, n]);
+      return job.push({ values: rowsOf(VALUES, new Float64Array(n), from), keys: rowsOf(KEY_IDS, new Uint32Array(n), from) });
+    },
+    close: async () => void (await job.finish()),
+  };
+};
+
+const REDIS_PARTITIONS = 16;
+/** The producer's and the workers' lingerMs on the Redis path (issue 20: fuller entries and commits for a bounded wait). */
+const PRODUCER_LINGER_MS = Number(option('--linger-ms') ?? 2);
+const WORKER_LINGER_MS = Number(option('--worker-linger-ms') ?? 0);
+/** redis-server's appendfsync: always (every commit durable before its reply, the issue's setting) or everysec. */
+const FSYNC = option('--fsync') ?? 'always';
+/** A directory: each Redis worker process writes a V8 CPU profile there (node --cpu-prof). */
+const CPU_PROF = option('--cpu-prof');
+const KEY_NAMES = Array.from({ length: KEYS }, (_, k) => `k${k}`);
+
+/**
+ * The Redis pipeline with `workers` worker processes: rows sent by the
+ * producer here (with `--linger-ms`), their values being their row numbers;
+ * each output entry read back (XREAD BLOCK) is matched to its rows through
+ * its input entry (same id), so rows are matched whatever entries the
+ * producer's linger made. The kernel work does not depend on the values.
+ */
+function redisPath(url: string, workers: number, jobs: { n: number }): OpenPath {
+  return async (answered) => {
+    const job = `latency-${workers}-${jobs.n++}`;
+    const producer = await createProducer({ url, job, create: { partitions: REDIS_PARTITIONS, spec: { op: 'mean', window: 100 }, format: 2 }, lingerMs: PRODUCER_LINGER_MS });
+    const { keys } = producer.job;
+    const procs = Array.from({ length: workers }, () =>
+      spawn(process.execPath, [...(CPU_PROF !== undefined ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF] : []), REDIS_MAIN, 'worker', '--redis', url, '--job', job, '--log', 'quiet', '--heartbeat-ms', '100', '--linger-ms', String(WORKER_LINGER_MS)], { stdio: 'ignore' }),
+    );
+    const readerConn = await connectRedis({ url });
+    const reader = new Commands(readerConn);
+    const sentAt: number[] = [];
+    let reading = true;
+    const streams = Array.from({ length: REDIS_PARTITIONS }, (_, p) => keys.output(p));
+    const last = streams.map(() => '0');
+    type Entries = [Buffer, Buffer[]][];
+    const readLoop = (async () => {
+      while (reading) {
+        const reply = await reader.send<[Buffer, Entries][] | Record<string, Entries> | null>(['XREAD', 'COUNT', '1000', 'BLOCK', '100', 'STREAMS', ...streams, ...last], true);
+        const now = performance.now();
+        // RESP2 replies with [stream, entries] pairs, RESP3 with a map.
+        for (const [name, entries] of reply === null ? [] : Array.isArray(reply) ? reply : Object.entries(reply)) {
+          if (entries.length === 0) continue;
+          const p = streams.indexOf(name.toString());
+          last[p] = entries[entries.length - 1]![0].toString();
+          const inputs = await reader.send<Entries>(['XRANGE', keys.input(p), entries[0]![0].toString(), last[p]!], true);
+          for (const [, flat] of inputs) {
+            const x = flat[flat.findIndex((f, i) => i % 2 === 0 && f.toString() === 'x') + 1]!;
+            for (const row of decodeColumn(new Uint8Array(x))) answered(sentAt[row]!, 1, now);
+          }
+        }
+      }
+    })();
+    // The workers are members and have taken their partitions.
+    while ((await reader.send<number>(['ZCARD', producer.job.keys.members])) < workers) await sleep(20);
+    await sleep(300);
+    return {
+      async send(from, n, t) {
+        const names: string[] = [];
+        const values: number[] = [];
+        for (let i = from; i < from + n; i++) {
+          names.push(KEY_NAMES[keyOf(i)]!);
+          values.push(i);
+          sentAt[i] = t;
+        }
+        // With linger, send resolves once the rows are written: the next tick's rows must not wait for that.
+        if (PRODUCER_LINGER_MS > 0) void producer.send(names, values);
+        else await producer.send(names, values);
+      },
+      async close() {
+        reading = false;
+        await readLoop;
+        await producer.close();
+        await readerConn.close();
+        for (const proc of procs) proc.kill('SIGTERM');
+        await Promise.all(procs.map((proc) => new Promise((resolve) => proc.once('exit', resolve))));
+      },
+    };
+  };
+}
+
+const REDIS_MAIN = path.join(root, 'dist', 'src', 'redis', 'main.js');
+
+const missed: string[] = [];
+if (PATHS.includes('kernel')) {
+  await table(
+    'one kernel, kernel.pushValue per row (mean, window 100)',
+    (rows, rate) => measureInProcess(kernelPath, rows, rate),
+    20_000_000,
+    async () => {
+      const js = await measureInProcess(plainJsPath, 20_000_000, Infinity);
+      return `plain JS one-row rolling mean, same rows: ${rateText(js.rows / js.seconds)}`;
+    },
+  );
+}
+if (PATHS.includes('scheduler')) {
+  const p99 = await table('scheduler: createJob, 2 workers, 1000 keys, mean window 100 (push → sink write)', (rows, rate) => measureInProcess(schedulerPath, rows, rate), 2_000_000);
+  console.log(verdict(p99, SCHEDULER_TARGET_P99_MS));
+  if (!(p99 <= SCHEDULER_TARGET_P99_MS)) missed.push('scheduler');
+}
+if (PATHS.includes('cli')) {
+  const p99 = await table(
+    `streamkernel run on a paced stdin: --key k (1000 keys) --op mean --window 100, --max-delay ${MAX_DELAY ?? '50ms (default)'}`,
+    (rows, rate) => measure(rows, rate),
+    MAX_ROWS,
+  );
+  console.log(verdict(p99, TARGET_P99_MS));
+  if (!(p99 <= TARGET_P99_MS)) missed.push('cli');
+}
+if (PATHS.includes('redis')) {
+  const redis = await startRedis(FSYNC);
+  try {
+    const jobs = { n: 0 };
+    for (const workers of [1, 2]) {
+      const p99 = await table(
+        `Redis: ${workers} worker process${workers > 1 ? 'es' : ''}, ${REDIS_PARTITIONS} partitions, 1000 keys, mean window 100, job format 2, appendfsync ${FSYNC}, producer lingerMs ${PRODUCER_LINGER_MS}, worker lingerMs ${WORKER_LINGER_MS} (send → output entry read)`,
+        (rows, rate) => measureInProcess(redisPath(redis.url, workers, jobs), rows, rate),
+        200_000,
+      );
+      console.log(verdict(p99, REDIS_TARGET_P99_MS));
+      if (!(p99 <= REDIS_TARGET_P99_MS)) missed.push(`redis ${workers}`);
+    }
+  } finally {
+    redis.stop();
+  }
+}
+console.log(`\nload average after: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}${missed.length > 0 ? `; targets missed: ${missed.join(', ')}` : ''}`);

@@ -6,7 +6,7 @@
 //
 //   npx tsc -p tsconfig.json && node dist/bench/redis.js [--rows N] [--keys K] [--partitions P]
 //       [--op OP] [--format 1|2|3] [--read-entries N] [--rows-per-entry N] [--workers 1,2] [--fsync always|everysec] [--heartbeat-ms N] [--cpu-prof DIR]
-//       [--keys-sweep 100,10000,100000] [--state-every-ms N]
+//       [--keys-sweep 100,10000,100000] [--state-every-ms N] [--lease-ms N]
 //
 // --keys-sweep runs 1 worker on 1 partition holding each number of keys in
 // turn (the other options apply), for how throughput follows the keys per
@@ -20,13 +20,13 @@
 // and the first rebalancing are left out. Defaults: the issue's workload (1.5e6 rows, 300 keys, 16
 // partitions, median of 50), job format 3.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { loadavg, tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { connectRedis } from '../src/redis/config.js';
+import { startRedis } from './redis-server.js';
 import { Commands, jobStatus, type JobFormat } from '../src/redis/job.js';
 import { createProducer } from '../src/redis/producer.js';
 import type { KernelSpec } from '../src/types.js';
@@ -49,6 +49,7 @@ const { values: args } = parseArgs({
     fsync: { type: 'string' },
     'keys-sweep': { type: 'string' },
     'state-every-ms': { type: 'string' },
+    'lease-ms': { type: 'string' },
   },
 });
 const ROWS = Number(args.rows ?? 1_500_000);
@@ -67,43 +68,12 @@ const FSYNC = args.fsync ?? 'always';
 const HEARTBEAT_MS = args['heartbeat-ms'] ?? '100';
 /** The workers' --state-every-ms (job format 3): state stored at most this often. */
 const STATE_EVERY_MS = args['state-every-ms'];
+/** The workers' lease: above the longest commit (a state of hundreds of MB takes seconds). */
+const LEASE_MS = args['lease-ms'] ?? '5000';
 /** A directory: each worker writes a V8 CPU profile there (node --cpu-prof). */
 const CPU_PROF = args['cpu-prof'];
 /** Clock ticks per second of /proc/<pid>/stat times (USER_HZ, 100 on Linux). */
 const TICKS = 100;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a !== null ? a.port : 0));
-    });
-  });
-}
-
-async function startRedis(): Promise<{ url: string; stop: () => void }> {
-  const port = await freePort();
-  const dir = mkdtempSync(path.join(tmpdir(), 'sk-bench-redis-'));
-  const conf = path.join(dir, 'redis.conf');
-  writeFileSync(conf, [`port ${port}`, 'bind 127.0.0.1', `dir ${dir}`, 'appendonly yes', `appendfsync ${FSYNC}`, 'save ""', 'logfile ""'].join('\n') + '\n');
-  const proc = spawn('redis-server', [conf], { stdio: ['ignore', 'pipe', 'pipe'] });
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    proc.stdout!.on('data', (c: Buffer) => {
-      out += c.toString();
-      if (out.includes('Ready to accept connections')) resolve();
-    });
-    proc.once('exit', (code) => reject(new Error(`redis-server exited with ${code}: ${out}`)));
-  });
-  return {
-    url: `redis://127.0.0.1:${port}`,
-    stop: () => {
-      process.kill(proc.pid!, 'SIGTERM');
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
 
 /** What a run produces: rows over `keys` distinct keys in `partitions` partitions. */
 interface Workload {
@@ -171,7 +141,7 @@ async function run(url: string, workers: number, { keys: KEYS, partitions: PARTI
   for (const lease of held) await cmd.send(['SET', lease, 'bench:hold']);
   const procs = Array.from({ length: workers }, () => {
     const prof = CPU_PROF !== undefined ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF] : [];
-    const p = spawn(process.execPath, [...prof, MAIN, 'worker', '--redis', url, '--job', job, '--read-entries', READ_ENTRIES, '--lease-ms', '5000', '--heartbeat-ms', HEARTBEAT_MS, ...(STATE_EVERY_MS !== undefined ? ['--state-every-ms', STATE_EVERY_MS] : [])], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const p = spawn(process.execPath, [...prof, MAIN, 'worker', '--redis', url, '--job', job, '--read-entries', READ_ENTRIES, '--lease-ms', LEASE_MS, '--heartbeat-ms', HEARTBEAT_MS, ...(STATE_EVERY_MS !== undefined ? ['--state-every-ms', STATE_EVERY_MS] : [])], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     const stopped = new Promise<Record<string, number>>((resolve) => {
       p.stderr!.on('data', (c: Buffer) => (err += c.toString()));
@@ -239,7 +209,7 @@ function report(r: RunResult): string {
   );
 }
 
-const redis = await startRedis();
+const redis = await startRedis(FSYNC);
 try {
   console.log(
     `streamkernel Redis benchmark: ${ROWS} rows, ${SWEEP !== undefined ? `${SWEEP.join(', ')} keys in 1 partition` : `${KEYS} keys, ${PARTITIONS} partitions`}, ${SPEC.op} window 50, job format ${FORMAT}, ${ROWS_PER_ENTRY} rows per entry, read-entries ${READ_ENTRIES}, appendfsync ${FSYNC}${STATE_EVERY_MS !== undefined ? `, state every ${STATE_EVERY_MS} ms` : ''}; load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`,

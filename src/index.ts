@@ -104,6 +104,7 @@ export type {
   NormalizedDurationRollingSpec,
   NormalizedWindowSpec,
   PushKeys,
+  RowKey,
   RollingOutput,
   SessionSpec,
   TimeAggregate,

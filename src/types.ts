@@ -570,6 +570,13 @@ export type KeyModeOf<S> = 'keys' extends keyof S ? (S extends WithKeyMode<infer
  */
 export type PushKeys<K extends KeyMode = KeyMode> = [K] extends ['none'] ? [] : [K] extends ['number'] ? [keys?: Uint32Array | readonly number[]] : [K] extends ['string'] ? [keys?: readonly string[]] : [keys?: BatchKeys];
 
+/**
+ * The key a one-row push takes in key mode `K`: none when unkeyed, an id in
+ * `'number'` mode, a string in `'string'` mode, either when the mode is known
+ * only at run time.
+ */
+export type RowKey<K extends KeyMode = KeyMode> = [K] extends ['none'] ? [] : [K] extends ['number'] ? [key: number] : [K] extends ['string'] ? [key: string] : [key?: number | string];
+
 /** Rolling-by-duration operator: see {@link createTimeRolling}. `K`: its key mode. */
 export interface TimeRolling<K extends KeyMode = KeyMode> {
   /** The normalized spec (durations in ms, defaults filled in). */
@@ -582,8 +589,24 @@ export interface TimeRolling<K extends KeyMode = KeyMode> {
    * the batch is processed.
    */
   push(timestamps: Float64Array | readonly number[], values: Float64Array | readonly number[], ...keys: PushKeys<K>): RollingOutput;
+  /**
+   * One row (live streams): its result, with the same state, results and
+   * snapshot as `push([time], [value], [key])`, without the arrays. Needs
+   * `maxOutOfOrderness` 0 (a row held for reordering has no result yet:
+   * use `push`). A bad row throws as `push` does and changes nothing.
+   */
+  pushRow(time: number, value: number, ...key: RowKey<K>): number;
   /** End of stream: releases every row held for out-of-order arrival. */
   flush(): RollingOutput;
+  /**
+   * An idle timeout on a live stream (`maxOutOfOrderness` above 0): every
+   * key's greatest timestamp advances by `ms`, as if each key had a row that
+   * much later, and the held rows that passes are released with their
+   * results. Later rows further behind are then out of bounds: the results
+   * depend on when rows arrive, not only on the rows. The snapshot holds the
+   * advanced times. Without held rows, it changes only those times.
+   */
+  idleAdvance(ms: number): RollingOutput;
   /** Every key's window, held rows and counters as versioned, checksummed bytes. */
   snapshot(): Uint8Array;
   /** Forgets everything, as if newly created. */
@@ -602,6 +625,11 @@ export interface WindowOperator<K extends KeyMode = KeyMode> {
   readonly lateCount: number;
   /** Processes rows and returns the windows that fired and the late rows. */
   push(timestamps: Float64Array | readonly number[], values: Float64Array | readonly number[], ...keys: PushKeys<K>): WindowOutput;
+  /**
+   * One row (live streams): the windows it fired and whether it was late,
+   * with the same state, output and snapshot as `push([time], [value], [key])`.
+   */
+  pushRow(time: number, value: number, ...key: RowKey<K>): WindowOutput;
   /** End of stream: emits every window not emitted yet. Later pushes throw until `reset()`. */
   flush(): WindowOutput;
   /** Open windows, watermark, keys and counters as versioned, checksummed bytes for {@link restoreWindows}. */

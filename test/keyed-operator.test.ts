@@ -255,9 +255,41 @@ describe('keyed operator: tumbling, hopping and session windows', () => {
     { kind: 'session', op: 'std', gap: 120 },
   ] as const;
 
-  /** Runs `rows` through `workers` partitioned operators in batches cut at `cuts`, rescaling to `after` workers at row `at`; merged output. */
-  async function partitioned(spec: (typeof SPECS)[number], keyed: boolean, data: ReturnType<typeof rows>, workers: number, after: number, at: number, cuts: number[]) {
+  /**
+   * Runs `rows` through `workers` partitioned operators in batches cut at
+   * `cuts`, rescaling to `after` workers at row `at`; merged output. Routed:
+   * as on the scheduler, each operator gets its own rows and the batch's rises
+   * (processRouted), and the rescale restores from the groups changedGroups()
+   * reported after each batch (as a chain of incremental checkpoints) and the
+   * clock of group 0.
+   */
+  async function partitioned(spec: (typeof SPECS)[number], keyed: boolean, data: ReturnType<typeof rows>, workers: number, after: number, at: number, cuts: number[], routed = false) {
     const { keyedWindowSpec, mergeWindows, WindowsGroupOperator } = await import('../src/keyed/windows.js');
+    const { keyGroupOf } = await import('../src/scheduler/hash.js');
+    const timed = 'kind' in spec;
+    let risesMax = -Infinity;
+    const stored = new Map<number, Uint8Array>();
+    const route = (op: InstanceType<typeof WindowsGroupOperator>, w: number, n: number, a: number, b: number) => {
+      const [lo, hi] = keyGroupRange(w, KEY_GROUPS, n);
+      const own: number[] = [];
+      for (let i = a; i < b; i++) {
+        const g = keyGroupOf(keyed ? data.k[i]! : 0, KEY_GROUPS);
+        if (g >= lo && g < hi) own.push(i);
+      }
+      const riseAt: number[] = [];
+      const riseTs: number[] = [];
+      let max = risesMax;
+      for (let i = a; i < b && timed; i++) {
+        if (data.ts[i]! > max) {
+          max = data.ts[i]!;
+          riseAt.push(i - a);
+          riseTs.push(max);
+        }
+      }
+      const pick = (arr: Float64Array): Float64Array => Float64Array.from(own, (i) => arr[i]!);
+      const keys = keyed ? Uint32Array.from(own, (i) => data.k[i]!) : undefined;
+      return op.processRouted(timed ? pick(data.ts) : undefined, pick(data.v), keys, Uint32Array.from(own, (i) => i - a), timed ? { at: Uint32Array.from(riseAt), times: Float64Array.from(riseTs) } : undefined, b - a);
+    };
     const normalized = keyedWindowSpec(spec, keyed);
     const make = (w: number, n: number) => new WindowsGroupOperator(normalized, KEY_GROUPS, keyGroupRange(w, KEY_GROUPS, n));
     let ops = Array.from({ length: workers }, (_, w) => make(w, workers));
@@ -278,13 +310,21 @@ describe('keyed operator: tumbling, hopping and session windows', () => {
           const bytes = op.snapshotGroup(g);
           if (bytes !== undefined) snaps.set(g, bytes);
         }
+        const from = routed ? stored : snaps;
         ops = Array.from({ length: after }, (_, w) => make(w, after));
         ops.forEach((op, w) => {
           const [lo, hi] = keyGroupRange(w, KEY_GROUPS, after);
-          for (let g = lo; g < hi; g++) if (snaps.has(g)) op.restoreGroup(g, snaps.get(g)!);
+          for (let g = lo; g < hi; g++) if (from.has(g)) op.restoreGroup(g, from.get(g)!);
+          if (routed && from.has(0)) op.restoreClock(from.get(0)!);
         });
+        risesMax = -Infinity;
       }
-      emit(ops.map((op) => op.processRows(data.ts.subarray(a, b), data.v.subarray(a, b), keyed ? data.k.subarray(a, b) : undefined)));
+      if (!routed) emit(ops.map((op) => op.processRows(data.ts.subarray(a, b), data.v.subarray(a, b), keyed ? data.k.subarray(a, b) : undefined)));
+      else {
+        emit(ops.map((op, w) => route(op, w, ops.length, a, b)));
+        for (let i = a; i < b && timed; i++) risesMax = Math.max(risesMax, data.ts[i]!);
+        for (const op of ops) for (const g of op.changedGroups()) stored.set(g, op.snapshotGroup(g)!);
+      }
     }
     emit(ops.map((op) => op.flush()));
     return { windows, late };
@@ -307,6 +347,31 @@ describe('keyed operator: tumbling, hopping and session windows', () => {
           const single = await windowsByTime(data.ts, data.v, { ...spec, keys: keyed ? 'number' : 'none' }, keyed ? data.k : undefined);
           expect(single.windows.length).toBeGreaterThan(0);
           const got = await partitioned(spec, keyed, data, workers, after, at, cuts);
+          expect(got.windows).toEqual(single.windows);
+          expect(got.late).toEqual(single.late);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it('regression: routed (each worker its own rows and the batch\'s rises, not every row) over 1 to 4 workers, any batch split, rescaled from only the groups changedGroups() reported and group 0\'s clock: the single operator\'s windows and late rows, in its order (property)', async () => {
+    const { windowsByTime } = await import('../src/time/windows.js');
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 0, max: SPECS.length - 1 }),
+        fc.boolean(),
+        fc.integer({ min: 1, max: 4 }),
+        fc.integer({ min: 1, max: 4 }),
+        fc.integer({ min: 0, max: 400 }),
+        fc.array(fc.integer({ min: 1, max: 399 }), { maxLength: 12 }),
+        fc.integer({ min: 1, max: 1000 }),
+        async (si, keyed, workers, after, at, cuts, seed) => {
+          const spec = SPECS[si]!;
+          // Many keys, few rows each: most groups change only now and then, so a stale group would show.
+          const data = rows(seed, 400, 60, 900);
+          const single = await windowsByTime(data.ts, data.v, { ...spec, keys: keyed ? 'number' : 'none' }, keyed ? data.k : undefined);
+          const got = await partitioned(spec, keyed, data, workers, after, at, cuts, true);
           expect(got.windows).toEqual(single.windows);
           expect(got.late).toEqual(single.late);
         },
@@ -365,6 +430,8 @@ describe('keyed operator: tumbling, hopping and session windows', () => {
       expect(expected.length).toBeGreaterThan(100);
       const got = await partitioned(spec as never, true, data, 1 + n, 3 - n, 137, [50, 333]);
       expect(got.windows, JSON.stringify(spec)).toEqual(expected);
+      const routed = await partitioned(spec as never, true, data, 1 + n, 3 - n, 137, [50, 333], true);
+      expect(routed.windows, JSON.stringify(spec)).toEqual(expected);
       const sink = memorySink();
       const job = await createJob({ adapter: nodeWorkers(), operator: { kind: 'count', ...spec }, keyed: true, workers: 1 + n, keyGroups: 16, sink });
       await job.run(arraySource(data.v, { keys: data.k, batchRows: 61 }));
@@ -399,6 +466,72 @@ describe('keyed operator: tumbling, hopping and session windows', () => {
     ]);
   });
 
+  /** The whole operator's checkpoint: every key group's snapshot. */
+  function checkpointBytes(op: { snapshotGroup(g: number): Uint8Array | undefined }): number {
+    let bytes = 0;
+    for (let g = 0; g < KEY_GROUPS; g++) bytes += op.snapshotGroup(g)?.length ?? 0;
+    return bytes;
+  }
+
+  /** Pushes one row at time t for each of `count` keys from `first`, in batches. */
+  function burst(op: { processRows(ts: Float64Array, v: Float64Array, k: Uint32Array): unknown }, t: number, first: number, count: number): void {
+    const batch = 1 << 16;
+    for (let from = 0; from < count; from += batch) {
+      const m = Math.min(batch, count - from);
+      const k = new Uint32Array(m);
+      for (let j = 0; j < m; j++) k[j] = first + from + j;
+      op.processRows(new Float64Array(m).fill(t), new Float64Array(m).fill(1), k);
+    }
+  }
+
+  it('regression: after a burst of 1 000 000 distinct session keys that all close, state and checkpoint return to within 10 % of their size before (each key kept its purged session end forever)', async () => {
+    const { keyedWindowSpec, WindowsGroupOperator } = await import('../src/keyed/windows.js');
+    const op = new WindowsGroupOperator(keyedWindowSpec({ kind: 'session', op: 'sum', gap: 100, allowedLateness: 50 }, true), KEY_GROUPS);
+    burst(op, 0, 0, 1000);
+    const before = { held: op.heldItems, bytes: checkpointBytes(op) };
+    burst(op, 1000, 1000, 1_000_000);
+    expect(op.heldItems).toBeGreaterThan(1_000_000);
+    // The steady keys move time on: the burst's sessions fire, are purged, and their keys forgotten.
+    burst(op, 10_000, 0, 1000);
+    burst(op, 20_000, 0, 1000);
+    expect(op.heldItems).toBeLessThan(1.1 * before.held);
+    expect(checkpointBytes(op)).toBeLessThan(1.1 * before.bytes);
+  });
+
+  it('a row of a purged session\'s key before its end stays late until the watermark makes it late anyway (the purged end is forgotten only then)', async () => {
+    const { keyedWindowSpec, WindowsGroupOperator } = await import('../src/keyed/windows.js');
+    const spec = keyedWindowSpec({ kind: 'session', op: 'sum', gap: 100, allowedLateness: 50, maxOutOfOrderness: 500 }, true);
+    const op = new WindowsGroupOperator(spec, KEY_GROUPS);
+    const late: number[] = [];
+    const push = (t: number, key: number): void => {
+      late.push(...op.processRows(new Float64Array([t]), new Float64Array([1]), new Uint32Array([key])).late.map((l) => l.ts));
+    };
+    // Key 7's session [0, 100) is purged at watermark 150; its end is forgotten at watermark 250 (gap + allowedLateness later).
+    push(0, 7);
+    push(700, 8); // watermark 200: purged, not forgotten
+    push(90, 7); // before the purged end: late (90 + gap + allowedLateness is past the watermark, so only the purged end says so)
+    expect(op.heldItems).toBeGreaterThan(2);
+    push(760, 8); // watermark 260: forgotten
+    push(95, 7); // late by the watermark alone
+    push(165, 7); // a new session
+    expect(late).toEqual([90, 95]);
+    expect(op.flush().windows.map((t) => t.window).filter((w) => w.key === 7).map((w) => [w.start, w.end, w.value])).toEqual([[165, 265, 1]]);
+  });
+
+  it('regression: tumbling and hopping windows of a burst of distinct keys hold nothing once they are purged (state and checkpoint within 10 %)', async () => {
+    const { keyedWindowSpec, WindowsGroupOperator } = await import('../src/keyed/windows.js');
+    for (const spec of [{ kind: 'tumbling', op: 'mean', size: 100 }, { kind: 'hopping', op: 'max', size: 200, step: 100, allowedLateness: 100 }] as const) {
+      const op = new WindowsGroupOperator(keyedWindowSpec(spec, true), KEY_GROUPS);
+      burst(op, 0, 0, 1000);
+      const before = { held: op.heldItems, bytes: checkpointBytes(op) };
+      burst(op, 50, 1000, 100_000);
+      burst(op, 10_000, 0, 1000);
+      burst(op, 20_000, 0, 1000);
+      expect(op.heldItems, spec.kind).toBeLessThan(1.1 * before.held);
+      expect(checkpointBytes(op), spec.kind).toBeLessThan(1.1 * before.bytes);
+    }
+  });
+
   it('refuses a key group state of another group', async () => {
     const { keyedWindowSpec, WindowsGroupOperator } = await import('../src/keyed/windows.js');
     const { keyGroupOf } = await import('../src/scheduler/hash.js');
@@ -406,8 +539,8 @@ describe('keyed operator: tumbling, hopping and session windows', () => {
     const op = new WindowsGroupOperator(spec, KEY_GROUPS);
     op.processRows(new Float64Array([0, 10]), new Float64Array([1, 2]), new Uint32Array([5, 5]));
     const g = keyGroupOf(5, KEY_GROUPS);
-    // Every group: each one's snapshot carries the watermark, which every row moves.
-    expect(op.changedGroups()).toEqual(Array.from({ length: KEY_GROUPS }, (_, i) => i));
+    // Key 5's group, and group 0: it carries the stream's clock, which every row moves.
+    expect(op.changedGroups()).toEqual([...new Set([0, g])].sort((a, b) => a - b));
     expect(op.changedGroups()).toEqual([]);
     const other = (g + 1) % KEY_GROUPS;
     expect(() => new WindowsGroupOperator(spec, KEY_GROUPS).restoreGroup(other, op.snapshotGroup(g)!)).toThrow(
@@ -454,6 +587,76 @@ describe('incremental checkpoints', () => {
     expect(second.offset).toBe(4000);
     await second.run(arraySource(values, { keys }));
     expect(same(sink.committed(), all.committed().subarray(4000))).toBe(true);
+  });
+
+  it('regression: a window job\'s deltas hold only the key groups whose windows changed (every group was written whenever any row arrived); resuming from a delta on another worker count gives the same windows', async () => {
+    const { decodeCheckpoint } = await import('./scheduler-helpers.js');
+    const { windowsByTime } = await import('../src/time/windows.js');
+    const { values, keys } = hotKeys(6000);
+    const times = Float64Array.from(values, (_, i) => i);
+    const spec = { kind: 'tumbling', op: 'mean', size: 1000 } as const;
+    const single = await windowsByTime(times, values, { ...spec, keys: 'number' }, keys);
+    const store = memoryCheckpointStore({ keep: 10 });
+    const first = memorySink();
+    const a = await createJob({ adapter: nodeWorkers(), operator: spec, keyed: true, workers: 3, sink: first, checkpoints: { store, everyMs: Infinity, fullEvery: 4 } });
+    for (let i = 0; i < 4000; i += 500) {
+      await a.push({ values: values.slice(i, i + 500), keys: keys.slice(i, i + 500), times: times.slice(i, i + 500) });
+      await a.checkpoint();
+    }
+    await a.abort();
+    const stored = await Promise.all((await store.list()).map(async (id) => decodeCheckpoint(await store.read(id))));
+    expect(stored.map((c) => [c.id, c.base])).toEqual([[8, 7], [7, 6], [6, 5], [5, undefined], [4, 3], [3, 2], [2, 1], [1, undefined]]);
+    // After row 2 500 only keys 0 to 9 move (and no cold key's window is left to fire): their groups and group 0 (the clock).
+    for (const d of stored.slice(0, 3)) {
+      expect(d.groups.size).toBeLessThanOrEqual(11);
+      expect(d.groups.has(0)).toBe(true);
+    }
+    const second = memorySink();
+    const b = await createJob({ adapter: nodeWorkers(), operator: spec, keyed: true, workers: 2, sink: second, resume: true, checkpoints: { store, fullEvery: 4 } });
+    expect(b.offset).toBe(4000);
+    await b.run(arraySource(values, { keys, times }));
+    const got = { windows: [...first.committedWindows().windows, ...second.committedWindows().windows], late: [...first.committedWindows().late, ...second.committedWindows().late] };
+    expect(got).toEqual({ windows: single.windows, late: single.late });
+  });
+
+  it('a worker whose key groups all come from an older checkpoint takes the stream clock of group 0: a row late by the whole stream\'s watermark stays late after a resume', async () => {
+    const { decodeCheckpoint } = await import('./scheduler-helpers.js');
+    const { windowsByTime } = await import('../src/time/windows.js');
+    const { keyGroupOf } = await import('../src/scheduler/hash.js');
+    // Hot keys of groups 0 to 63 only: after a resume on 2 workers, worker 1 (groups 64 to 127) holds no group newer than the last full checkpoint.
+    const groups = 128; // the job's default
+    const hot: number[] = [];
+    for (let k = 0; hot.length < 10; k++) if (keyGroupOf(k, groups) < 64) hot.push(k);
+    let cold = 2000;
+    while (keyGroupOf(cold, groups) < 64) cold++;
+    const n = 4500;
+    const values = new Float64Array(n), keys = new Uint32Array(n), times = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      keys[i] = i < 2000 ? i : hot[i % 10]!;
+      times[i] = i;
+      values[i] = (i * 7919) % 1000;
+    }
+    // Row 4 000, the first after the resume: a key of worker 1 at time 2 600, late by the stream's watermark (3 999).
+    keys[4000] = cold;
+    times[4000] = 2600;
+    const spec = { kind: 'tumbling', op: 'first', size: 1000 } as const;
+    const single = await windowsByTime(times, values, { ...spec, keys: 'number' }, keys);
+    expect(single.late.map((l) => l.row)).toEqual([4000]);
+    const store = memoryCheckpointStore({ keep: 10 });
+    const first = memorySink();
+    const a = await createJob({ adapter: nodeWorkers(), operator: spec, keyed: true, workers: 3, sink: first, checkpoints: { store, everyMs: Infinity, fullEvery: 4 } });
+    for (let i = 0; i < 4000; i += 500) {
+      await a.push({ values: values.slice(i, i + 500), keys: keys.slice(i, i + 500), times: times.slice(i, i + 500) });
+      await a.checkpoint();
+    }
+    await a.abort();
+    const last = decodeCheckpoint(await store.read(8));
+    expect([...last.groups.keys()].every((g) => g < 64)).toBe(true);
+    const second = memorySink();
+    const b = await createJob({ adapter: nodeWorkers(), operator: spec, keyed: true, workers: 2, sink: second, resume: true, checkpoints: { store, fullEvery: 4 } });
+    await b.run(arraySource(values, { keys, times }));
+    const got = { windows: [...first.committedWindows().windows, ...second.committedWindows().windows], late: [...first.committedWindows().late, ...second.committedWindows().late] };
+    expect(got).toEqual({ windows: single.windows, late: single.late });
   });
 
   it('refuses a delta whose base is missing or corrupt, naming it (BROKEN_CHAIN), and falls back to an older checkpoint', async () => {

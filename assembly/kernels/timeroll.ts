@@ -6,14 +6,19 @@
 //
 //   [static data][arena →]
 //
-// Everything lives in an arena with a segregated free-list allocator
-// (power-of-two size classes): the IO buffers (ts, values, output, keys,
+// Everything lives in an arena of blocks, each behind an 8-byte header (its
+// size and its owner), allocated by bumping the top: the IO buffers (ts, values, output, keys,
 // slot index per row, grouped rows; they grow on demand with reserve(), up to
 // MAX_IO rows), an open-addressing hash table of (key, slot) pairs (linear
 // probing, backward-shift deletion; keys inline, so a lookup touches one
 // cache line), a table of fixed-size slot records, and one block per key
 // holding a ring of (ts, value, aggregates…) entries that doubles when full
 // (plus a sorted array of the window's non-NaN values for median/quantile).
+// Freed blocks (a ring that grew, a key removed) are garbage until compact()
+// slides the live blocks down over them, fixing each owner's pointer: so
+// rings growing in lockstep (every key of a stream at once) leave no
+// fragments behind, and memory freed by removed keys is used again. The host
+// calls maybeCompact() between batches, when no pointer is held.
 //
 // A batch is processed grouped by key: check() finds every row's slot and
 // lists the keys of the batch; update() sorts the rows by key (a counting
@@ -86,7 +91,14 @@ const SL_EXTREME: usize = 96; // u32: entries whose squares could overflow or be
 const SLOT_BYTES: usize = 104;
 
 const MIN_RING: u32 = 8;
-const MIN_CLASS: i32 = 6;
+/** Block header: u32 size (bytes, header included, a multiple of 8), u32 owner. */
+const HDR: usize = 8;
+// Owners: a slot index (its ring block), or one of these.
+const OWNER_FREE: u32 = 0xffffffff;
+const OWNER_HTAB: u32 = 0xfffffff0;
+const OWNER_SLOTS: u32 = 0xfffffff1;
+/** IO buffers: OWNER_IO + 0 … 7 (ts, val, out, key, slotIdx, touched, rec, maxBefore). */
+const OWNER_IO: u32 = 0xffffff00;
 /** Largest IO capacity reserve() grows to (rows per update()). */
 const MAX_IO: i32 = 1 << 20;
 /** Bytes per grouped row: ts f64, value f64 (+ greatest earlier timestamp f64 with a finite ttl). */
@@ -120,7 +132,7 @@ let checkedRows: i32 = 0;
 // State.
 let arenaBase: usize = 0;
 let arenaTop: usize = 0;
-let freeLists: usize = 0; // u32 × 32 heads, inside the arena's first bytes
+let garbage: usize = 0; // bytes of freed blocks below arenaTop
 let htab: usize = 0;
 let htabCap: u32 = 0;
 let slots: usize = 0;
@@ -142,31 +154,106 @@ function ensureMemory(end: usize): bool {
   return memory.grow(pages) >= 0;
 }
 
-@inline function classOf(bytes: usize): i32 {
-  let c = 32 - clz<i32>(<i32>(bytes - 1));
-  return c < MIN_CLASS ? MIN_CLASS : c;
+@inline function blockSize(bytes: usize): usize {
+  return (bytes + HDR + 7) & ~(<usize>7);
 }
 
-/** A block of at least `bytes` bytes, 0 when memory cannot grow. */
-function alloc(bytes: usize): usize {
-  const c = classOf(bytes);
-  const head = freeLists + (<usize>c << 2);
-  const p = <usize>load<u32>(head);
-  if (p != 0) {
-    store<u32>(head, load<u32>(p));
-    return p;
-  }
-  const size = (<usize>1) << c;
+/** A block of at least `bytes` bytes for `owner`, 0 when memory cannot grow. */
+function alloc(bytes: usize, owner: u32): usize {
+  const size = blockSize(bytes);
   const top = arenaTop;
   if (!ensureMemory(top + size)) return 0;
+  store<u32>(top, <u32>size);
+  store<u32>(top, owner, 4);
   arenaTop = top + size;
-  return top;
+  return top + HDR;
 }
 
-function free(p: usize, bytes: usize): void {
-  const head = freeLists + (<usize>classOf(bytes) << 2);
-  store<u32>(p, load<u32>(head));
-  store<u32>(head, <u32>p);
+function free(p: usize): void {
+  store<u32>(p - HDR, OWNER_FREE, 4);
+  garbage += <usize>load<u32>(p - HDR);
+}
+
+/** Points the owner of a block that moved to `p`. */
+function relocate(owner: u32, p: usize): void {
+  if (owner < OWNER_IO) store<u32>(slotPtr(owner) + SL_BLOCK, <u32>p);
+  else if (owner == OWNER_HTAB) htab = p;
+  else if (owner == OWNER_SLOTS) slots = p;
+  else if (owner == OWNER_IO) pTs = p;
+  else if (owner == OWNER_IO + 1) pVal = p;
+  else if (owner == OWNER_IO + 2) pOut = p;
+  else if (owner == OWNER_IO + 3) pKey = p;
+  else if (owner == OWNER_IO + 4) pSlotIdx = p;
+  else if (owner == OWNER_IO + 5) pTouched = p;
+  else if (owner == OWNER_IO + 6) pRec = p;
+  else pMaxBefore = p;
+}
+
+/**
+ * Slides every live block down over the freed ones (in address order, so a
+ * block never lands on one not yet moved) and points its owner at it. Moves
+ * the IO buffers and the tables: call it only between batches.
+ */
+export function compact(): void {
+  if (slotCap > 16 && liveKeys * 4 < slotCap) shrinkTables();
+  const end = arenaTop;
+  let p = arenaBase;
+  let dst = arenaBase;
+  while (p < end) {
+    const size = <usize>load<u32>(p);
+    const owner = load<u32>(p, 4);
+    if (owner != OWNER_FREE) {
+      if (dst != p) {
+        memory.copy(dst, p, size);
+        relocate(owner, dst + HDR);
+      }
+      dst += size;
+    }
+    p += size;
+  }
+  arenaTop = dst;
+  garbage = 0;
+}
+
+/**
+ * After many keys were removed: renumbers the live slots 0 … liveKeys − 1 (in
+ * their order) into a slot table sized for them, and rebuilds the hash table
+ * at its size for them. Skipped when memory cannot grow for the new tables.
+ */
+function shrinkTables(): void {
+  let cap: u32 = 16;
+  while (cap < liveKeys) cap <<= 1;
+  let hcap: u32 = 16;
+  while (liveKeys * 2 > hcap) hcap <<= 1;
+  if (!ensureMemory(arenaTop + blockSize(<usize>cap * SLOT_BYTES) + blockSize(<usize>hcap << 3))) return;
+  let j: u32 = 0;
+  for (let i: u32 = 0; i < slotHigh; i++) {
+    const s = slotPtr(i);
+    if (load<u32>(s + SL_CAP) == 0) continue;
+    if (j != i) memory.copy(slotPtr(j), s, SLOT_BYTES);
+    store<u32>(<usize>load<u32>(slotPtr(j) + SL_BLOCK) - HDR, j, 4); // the ring's owner
+    j++;
+  }
+  slotHigh = j;
+  freeSlot = 0;
+  const table = alloc(<usize>cap * SLOT_BYTES, OWNER_SLOTS);
+  memory.copy(table, slots, <usize>j * SLOT_BYTES);
+  free(slots);
+  slots = table;
+  slotCap = cap;
+  const h = alloc(<usize>hcap << 3, OWNER_HTAB);
+  memory.fill(h, 0, <usize>hcap << 3);
+  for (let i: u32 = 0; i < j; i++) htabInsert(h, hcap, load<u32>(slotPtr(i) + SL_KEY), i + 1);
+  free(htab);
+  htab = h;
+  htabCap = hcap;
+}
+
+/** compact() when freed blocks are over an eighth of the arena (amortized O(1) per byte allocated); whether it did. */
+export function maybeCompact(): bool {
+  if (garbage * 8 <= arenaTop - arenaBase) return false;
+  compact();
+  return true;
 }
 
 @inline function blockBytes(cap: u32): usize {
@@ -233,30 +320,38 @@ export function init(
   return resetState() ? OK : ERR_MEMORY;
 }
 
-function allocIo(cap: i32): bool {
+/** Bytes of the IO buffers of cap rows, headers included. */
+function ioBytes(cap: i32): usize {
   const c = <usize>cap;
-  pTs = alloc(c * 8);
-  pVal = alloc(c * 8);
-  pOut = alloc(c * 8);
-  pKey = alloc(c * 4);
-  pSlotIdx = alloc(c * 4);
-  pTouched = alloc(c * 4);
-  recBytes = gTtl == Infinity ? 16 : 24;
-  pRec = alloc(c * recBytes);
-  pMaxBefore = gTtl == Infinity ? 0 : alloc(c * 8);
-  return pTs != 0 && pVal != 0 && pOut != 0 && pKey != 0 && pSlotIdx != 0 && pTouched != 0 && pRec != 0 && (gTtl == Infinity || pMaxBefore != 0);
+  const rb: usize = gTtl == Infinity ? 16 : 24;
+  return 3 * blockSize(c * 8) + 3 * blockSize(c * 4) + blockSize(c * rb) + (gTtl == Infinity ? 0 : blockSize(c * 8));
 }
 
-function freeIo(cap: i32): void {
+/** Allocates the IO buffers of cap rows; false when memory cannot grow (check ioBytes first). */
+function allocIo(cap: i32): bool {
   const c = <usize>cap;
-  free(pTs, c * 8);
-  free(pVal, c * 8);
-  free(pOut, c * 8);
-  free(pKey, c * 4);
-  free(pSlotIdx, c * 4);
-  free(pTouched, c * 4);
-  free(pRec, c * recBytes);
-  if (pMaxBefore != 0) free(pMaxBefore, c * 8);
+  if (!ensureMemory(arenaTop + ioBytes(cap))) return false;
+  pTs = alloc(c * 8, OWNER_IO);
+  pVal = alloc(c * 8, OWNER_IO + 1);
+  pOut = alloc(c * 8, OWNER_IO + 2);
+  pKey = alloc(c * 4, OWNER_IO + 3);
+  pSlotIdx = alloc(c * 4, OWNER_IO + 4);
+  pTouched = alloc(c * 4, OWNER_IO + 5);
+  recBytes = gTtl == Infinity ? 16 : 24;
+  pRec = alloc(c * recBytes, OWNER_IO + 6);
+  pMaxBefore = gTtl == Infinity ? 0 : alloc(c * 8, OWNER_IO + 7);
+  return true;
+}
+
+function freeIo(): void {
+  free(pTs);
+  free(pVal);
+  free(pOut);
+  free(pKey);
+  free(pSlotIdx);
+  free(pTouched);
+  free(pRec);
+  if (pMaxBefore != 0) free(pMaxBefore);
 }
 
 /**
@@ -268,20 +363,17 @@ export function reserve(n: i32): i32 {
   if (n <= ioCap || ioCap >= MAX_IO) return ioCap;
   let cap = ioCap;
   while (cap < n && cap < MAX_IO) cap <<= 1;
-  freeIo(ioCap);
-  if (!allocIo(cap)) {
-    // The old buffers' blocks are back on the free lists: this cannot fail.
-    allocIo(ioCap);
-    return ioCap;
-  }
+  // Memory first: the old buffers stay when it cannot grow.
+  if (!ensureMemory(arenaTop + ioBytes(cap))) return ioCap;
+  freeIo();
+  allocIo(cap);
   ioCap = cap;
   return ioCap;
 }
 
 function resetState(): bool {
-  freeLists = arenaBase;
-  memory.fill(freeLists, 0, 128);
-  arenaTop = arenaBase + 128;
+  arenaTop = arenaBase;
+  garbage = 0;
   liveKeys = 0;
   slotHigh = 0;
   freeSlot = 0;
@@ -291,9 +383,9 @@ function resetState(): bool {
   maxTs = -Infinity;
   if (!allocIo(ioCap)) return false;
   htabCap = 16;
-  htab = alloc(<usize>htabCap << 3);
+  htab = alloc(<usize>htabCap << 3, OWNER_HTAB);
   slotCap = 16;
-  slots = alloc(<usize>slotCap * SLOT_BYTES);
+  slots = alloc(<usize>slotCap * SLOT_BYTES, OWNER_SLOTS);
   if (htab == 0 || slots == 0) return false;
   memory.fill(htab, 0, <usize>htabCap << 3);
   return true;
@@ -326,6 +418,10 @@ export function slotHighWater(): u32 {
 }
 export function arenaBytes(): usize {
   return arenaTop - arenaBase;
+}
+/** Bytes of the state: the arena's live blocks but the IO buffers (key tables and rings). */
+export function stateBytes(): usize {
+  return arenaTop - arenaBase - garbage - ioBytes(ioCap);
 }
 export function getMaxTs(): f64 {
   return maxTs;
@@ -362,7 +458,7 @@ function htabInsert(table: usize, cap: u32, key: u32, value: u32): void {
 
 function growHtab(): bool {
   const newCap = htabCap << 1;
-  const table = alloc(<usize>newCap << 3);
+  const table = alloc(<usize>newCap << 3, OWNER_HTAB);
   if (table == 0) return false;
   memory.fill(table, 0, <usize>newCap << 3);
   for (let i: u32 = 0; i < htabCap; i++) {
@@ -370,7 +466,7 @@ function growHtab(): bool {
     const v = load<u32>(e, 4);
     if (v != 0) htabInsert(table, newCap, load<u32>(e), v);
   }
-  free(htab, <usize>htabCap << 3);
+  free(htab);
   htab = table;
   htabCap = newCap;
   return true;
@@ -395,16 +491,16 @@ function insert(key: u32): u32 {
   } else {
     if (slotHigh == slotCap) {
       const newCap = slotCap << 1;
-      const table = alloc(<usize>newCap * SLOT_BYTES);
+      const table = alloc(<usize>newCap * SLOT_BYTES, OWNER_SLOTS);
       if (table == 0) return 0;
       memory.copy(table, slots, <usize>slotCap * SLOT_BYTES);
-      free(slots, <usize>slotCap * SLOT_BYTES);
+      free(slots);
       slots = table;
       slotCap = newCap;
     }
     idx = slotHigh++;
   }
-  const block = alloc(blockBytes(MIN_RING));
+  const block = alloc(blockBytes(MIN_RING), idx);
   if (block == 0) return 0;
   initSlot(slotPtr(idx), key, block);
   htabInsert(htab, htabCap, key, idx + 1);
@@ -441,7 +537,7 @@ function remove(idx: u32): void {
   }
   store<u32>(hEntry(htab, hole), 0);
   store<u32>(hEntry(htab, hole), 0, 4);
-  free(<usize>load<u32>(s + SL_BLOCK), blockBytes(load<u32>(s + SL_CAP)));
+  free(<usize>load<u32>(s + SL_BLOCK));
   store<u32>(s + SL_CAP, 0);
   store<u32>(s + SL_NEXT_FREE, freeSlot);
   freeSlot = idx + 1;
@@ -579,7 +675,7 @@ function grow(s: usize): bool {
   const cap = load<u32>(s + SL_CAP);
   const newCap = cap << 1;
   const old = <usize>load<u32>(s + SL_BLOCK);
-  const block = alloc(blockBytes(newCap));
+  const block = alloc(blockBytes(newCap), <u32>((s - slots) / SLOT_BYTES));
   if (block == 0) return false;
   const head = load<u32>(s + SL_HEAD);
   const len = load<u32>(s + SL_LEN);
@@ -591,7 +687,7 @@ function grow(s: usize): bool {
   if (gSorted) {
     memory.copy(sortedBase(block, newCap), sortedBase(old, cap), <usize>load<u32>(s + SL_COUNT) << 3);
   }
-  free(old, blockBytes(cap));
+  free(old);
   store<u32>(s + SL_BLOCK, <u32>block);
   store<u32>(s + SL_CAP, newCap);
   store<u32>(s + SL_HEAD, 0);

@@ -219,8 +219,19 @@ Input and output:
                         for its result while more input keeps coming. Results
                         are written as soon as the input has nothing more to
                         give, or once the oldest row waiting is D old; a fast
-                        input still runs in full batches. 0 writes after every
-                        read (default: 50ms)
+                        input still runs in full batches; also FILE --follow.
+                        0 writes after every read (default: 50ms)
+  --follow              with FILE: keep reading what is appended to it, as
+                        tail -F (results as rows arrive, see --max-delay);
+                        a truncated FILE is read again from its start, a
+                        rotated one (a new file under its name) after the old
+                        one's end (a CSV header line there is skipped); SIGINT
+                        or SIGTERM ends the run as the end of a FILE would
+  --idle-timeout D      live input (stdin, --follow) with --max-out-of-order:
+                        after D with no row, every key's latest time moves on
+                        by the time gone by, so rows held for reordering are
+                        written; the output then depends on when rows arrive
+                        (default: off)
   --workers N           worker threads (default: 1, in process); N > 1 runs
                         each op, whatever its window, on the parallel
                         scheduler (keyed: N threads per op; unkeyed: one per

@@ -41,6 +41,9 @@ export interface OpsOutput {
   values: Float64Array[];
 }
 
+/** How long a live batch waits for its results on workers before the jobs are settled (a failed worker is recovered then). */
+const LIVE_PATIENCE_MS = 250;
+
 /** One op's results as they arrive, in row order; read from the front. */
 class ResultQueue {
   private chunks: Float64Array[] = [];
@@ -104,11 +107,15 @@ class WindowQueue {
   }
 }
 
-/** Where an op's output goes: one result per row (ResultQueue) or window records (WindowQueue). */
+/** Where an op's output goes: one result per row (ResultQueue) or window records (WindowQueue); `wake` is called after each write. */
 interface OpQueues {
   rows: ResultQueue;
   windows: WindowQueue;
+  wake?: (() => void) | undefined;
 }
+
+/** Rows an op's output covers so far. */
+const covers = (q: OpQueues): number => Math.max(q.rows.received, q.windows.received);
 
 /** A scheduler sink into an op's queues. */
 function queueSink(q: OpQueues): Sink {
@@ -116,6 +123,7 @@ function queueSink(q: OpQueues): Sink {
     write: (b: OutputBatch) => {
       if (b.windows !== undefined) q.windows.write(b.offset, b.rows ?? b.values.length, b.windows, b.late ?? []);
       else q.rows.write(b.offset, b.values);
+      q.wake?.();
     },
     preCommit: () => ({ rows: Math.max(q.rows.received, q.windows.received) }),
     commit: () => undefined,
@@ -344,8 +352,12 @@ export class KeyedOps {
   /** Rows whose results were returned (the number of the next one, without reordering). */
   private returned: number;
 
+  /** Rows sent to the hosts so far (their stream offset). */
+  private sentRows: number;
+
   private constructor(
     private readonly hosts: OpHost[],
+    private readonly opQueues: OpQueues[],
     private readonly queues: ResultQueue[],
     private readonly windowQueues: WindowQueue[],
     private readonly keys: KeyIds | undefined,
@@ -355,6 +367,7 @@ export class KeyedOps {
     private pushed: number,
   ) {
     this.returned = hosts[0]?.offset ?? 0;
+    this.sentRows = this.returned;
   }
 
   /** Starts every op's host, restoring `restore` (a checkpoint of any worker count). */
@@ -391,18 +404,52 @@ export class KeyedOps {
     const keys = keyed ? new KeyIds(restore?.keys ?? []) : undefined;
     const rowQueues = queues.map((q) => q.rows);
     const windowQueues = queues.map((q) => q.windows);
-    return new KeyedOps(hosts, rowQueues, windowQueues, keys, reorder, isTimeSpec(normalizeOperatorSpec(specs[0])), pushed);
+    return new KeyedOps(hosts, queues, rowQueues, windowQueues, keys, reorder, isTimeSpec(normalizeOperatorSpec(specs[0])), pushed);
   }
 
-  /** Pushes rows (times: time windows only); returns the results every op has so far. */
-  async push(ts: Float64Array | undefined, values: Float64Array, names: readonly string[] | undefined): Promise<OpsOutput> {
+  /**
+   * Pushes rows (times: time windows only); returns the results every op has
+   * so far. `live` (a batch cut before it filled): waits for the results of
+   * every row sent, so a row's output goes out with its batch, not the next.
+   */
+  async push(ts: Float64Array | undefined, values: Float64Array, names: readonly string[] | undefined, live = false): Promise<OpsOutput> {
     const n = values.length;
     const ids = this.keys?.of(names as readonly string[], n);
     const base = this.pushed;
     this.pushed += n;
     if (this.reorder === undefined) await this.send(this.timed ? ts : undefined, values, ids);
     else await this.sendReleased(this.reorder.push(ts as Float64Array, values, ids, base));
+    if (live) await this.allBack();
     return this.ready();
+  }
+
+  /**
+   * --idle-timeout: every key's latest time moves on by `ms`
+   * (Reorderer.advance); the rows that releases go to the ops, and their
+   * results come back now.
+   */
+  async idle(ms: number): Promise<OpsOutput> {
+    if (this.reorder !== undefined) await this.sendReleased(this.reorder.advance(ms));
+    await this.allBack();
+    return this.ready();
+  }
+
+  /** Waits until every op's output covers every row sent: normally a few ms on workers; if not (a failed worker recovers only when asked), the hosts are settled. */
+  private async allBack(): Promise<void> {
+    const done = (): boolean => this.opQueues.every((q) => covers(q) >= this.sentRows);
+    const deadline = Date.now() + LIVE_PATIENCE_MS;
+    while (!done() && Date.now() < deadline) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, deadline - Date.now());
+        for (const q of this.opQueues) {
+          q.wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        }
+      });
+    }
+    if (!done()) await Promise.all(this.hosts.map((h) => h.settle()));
   }
 
   private async sendReleased(rel: Released): Promise<void> {
@@ -414,6 +461,7 @@ export class KeyedOps {
 
   private async send(times: Float64Array | undefined, values: Float64Array, keys: Uint32Array | undefined): Promise<void> {
     if (values.length === 0) return;
+    this.sentRows += values.length;
     const rows: Rows = { values };
     if (keys !== undefined) rows.keys = keys;
     if (times !== undefined) rows.times = times;

@@ -59,6 +59,10 @@ export interface RunCommand {
   maxDelayMs: number;
   /** Worker threads: 1 runs every op in process; more run them on the parallel scheduler (the same checkpoints either way). */
   workers: number;
+  /** --follow: FILE is read as it grows (tail -f) until SIGINT/SIGTERM. */
+  follow: boolean;
+  /** --idle-timeout: after this long (ms) with no row, rows held for reordering are released as if time had moved on; Infinity: off. */
+  idleTimeoutMs: number;
 }
 
 export interface BenchCommand {
@@ -83,6 +87,8 @@ const RUN_OPTIONS: OptionTable = {
   session: { type: 'string' },
   'allowed-lateness': { type: 'string' },
   'max-delay': { type: 'string' },
+  'idle-timeout': { type: 'string' },
+  follow: { type: 'boolean' },
   alpha: { type: 'string' },
   span: { type: 'string' },
   halflife: { type: 'string' },
@@ -242,8 +248,20 @@ export function parseRun(args: string[]): RunCommand | { kind: 'help'; text: str
   }
   const latenessRaw = stringOption(values, 'allowed-lateness');
   const allowedLateness = latenessRaw !== undefined ? { ms: durationOption(latenessRaw, 'allowed-lateness'), text: latenessRaw } : undefined;
+  const follow = values.has('follow');
+  if (follow && (file === undefined || file === '-')) throw new UsageError('--follow needs an input FILE (stdin is live already)', command);
+  const idleRaw = stringOption(values, 'idle-timeout');
+  let idleTimeoutMs = Infinity;
+  if (idleRaw !== undefined) {
+    if (maxOutOfOrder === undefined || maxOutOfOrder.ms === 0 || window.kind !== 'time') {
+      throw new UsageError('--idle-timeout applies only to time windows with --max-out-of-order (the rows it releases are those held for reordering)', command);
+    }
+    if (file !== undefined && file !== '-' && !follow) throw new UsageError('--idle-timeout applies only to live input (stdin, or FILE with --follow)', command);
+    idleTimeoutMs = durationOption(idleRaw, 'idle-timeout');
+    if (idleTimeoutMs === 0) throw new UsageError('--idle-timeout must be above 0', command);
+  }
   const maxDelayRaw = stringOption(values, 'max-delay');
-  if (maxDelayRaw !== undefined && file !== undefined && file !== '-') throw new UsageError('--max-delay applies only to stdin (a FILE is read in full batches)', command);
+  if (maxDelayRaw !== undefined && file !== undefined && file !== '-' && !follow) throw new UsageError('--max-delay applies only to stdin (a FILE is read in full batches)', command);
   const maxDelayMs = maxDelayRaw !== undefined ? durationOption(maxDelayRaw, 'max-delay') : DEFAULT_MAX_DELAY_MS;
 
   // ewm's decay.
@@ -301,6 +319,7 @@ export function parseRun(args: string[]): RunCommand | { kind: 'help'; text: str
   if (values.has('checkpoint-every') && checkpoint === undefined) throw new UsageError('--checkpoint-every needs --checkpoint DIR', command);
   if (checkpoint !== undefined) {
     if (file === undefined || file === '-') throw new UsageError('--checkpoint needs an input FILE (stdin cannot be read again)', command);
+    if (follow) throw new UsageError('--checkpoint does not apply with --follow (a growing FILE is not the input a checkpoint was taken of)', command);
     if (output === undefined) throw new UsageError('--checkpoint needs --output FILE (stdout cannot be truncated on resume)', command);
   }
   if (output !== undefined && file !== undefined && output === file) throw new UsageError('--output must not be the input FILE', command);
@@ -331,6 +350,8 @@ export function parseRun(args: string[]): RunCommand | { kind: 'help'; text: str
     progress,
     maxDelayMs,
     workers,
+    follow,
+    idleTimeoutMs,
   };
 }
 

@@ -4,7 +4,7 @@
 
 import { existsSync, unlinkSync } from 'node:fs';
 import { mkdir, open, rename, unlink } from 'node:fs/promises';
-import type { Readable, Writable } from 'node:stream';
+import { Readable, type Writable } from 'node:stream';
 import { csvSource } from '../connectors/csv.js';
 import { MalformedRowError, UnknownColumnError } from '../connectors/errors.js';
 import { TextFormatter } from '../connectors/format.js';
@@ -31,7 +31,7 @@ import { KeyedOps, type OpsOutput } from './ops.js';
 import { WaitingRows } from './waiting.js';
 import { LateRowError, WindowFormatter, windowFormatter, WindowRunner } from './windows.js';
 import { describeErrno } from './errno.js';
-import { LiveInput, readsRegularFile } from './live.js';
+import { FollowInput, LiveInput, readsRegularFile } from './live.js';
 import type { Output } from './output.js';
 import { group, Progress, rateText } from './progress.js';
 import type { RunCommand } from './run-args.js';
@@ -86,6 +86,8 @@ export interface Runner {
   finish(end: SourceOffset): Promise<Emitted>;
   /** Before a checkpoint: the output of every row read so far whose results were still out (workers, --max-out-of-order). */
   settle(): Promise<Emitted>;
+  /** --idle-timeout: no row for `ms`: the output of the rows held for reordering that the time gone by releases. */
+  idle?(ms: number): Promise<Emitted>;
   /** The ops' state, covering every row whose results were returned. */
   state(): Promise<OpsState>;
   dispose(): void;
@@ -205,7 +207,8 @@ class OpsRunner implements Runner {
   async process(batch: ColumnBatch): Promise<Emitted> {
     this.end = batch.end;
     const b = this.timed ? this.inOrder(batch) : batch;
-    const out = await this.ops.push(b.timestamps, b.values, b.keys);
+    // A batch cut before it filled is live input: its rows' results go out with it (workers too).
+    const out = await this.ops.push(b.timestamps, b.values, b.keys, batch.length < this.cmd.batchSize);
     const first = this.pushed;
     this.pushed += b.length;
     // Nothing waiting and every row's results back, in input order (always in process without --max-out-of-order): the batch as it is.
@@ -287,6 +290,13 @@ class OpsRunner implements Runner {
     return this.emit(this.queue.take(this.end, 0));
   }
 
+  /** --idle-timeout: every key's latest time moves on by `ms` here too (so a row is late here exactly when the reorderer would refuse it). */
+  async idle(ms: number): Promise<Emitted> {
+    for (const [k, t] of this.maxTimes) this.maxTimes.set(k, t + ms);
+    this.place(await this.ops.idle(ms));
+    return this.emit(this.queue.take(this.end, 0));
+  }
+
   async state(): Promise<OpsState> {
     const q = this.queue.held();
     const held: HeldRows = {
@@ -363,7 +373,8 @@ function filePlan(target: OutputTarget, checkpointed: boolean): FilePlan {
   return { target, written, viaTemp, leftover: (discard) => (viaTemp || (discard && !target.direct) ? written : undefined) };
 }
 
-async function fileSink(name: string, plan: FilePlan, resumeAt: number | undefined): Promise<Sink> {
+/** `live`: every write reaches the file at once (live input: results as rows arrive), else writes are buffered. */
+async function fileSink(name: string, plan: FilePlan, resumeAt: number | undefined, live: boolean): Promise<Sink> {
   const { written, viaTemp } = plan;
   let sink: FileSink;
   try {
@@ -374,7 +385,10 @@ async function fileSink(name: string, plan: FilePlan, resumeAt: number | undefin
     throw new RunFailure(`streamkernel run: cannot resume: ${e.message}`, EXIT_FAILURE);
   }
   return {
-    write: (text) => sink.write(text),
+    write: async (text) => {
+      await sink.write(text);
+      if (live) await sink.flush();
+    },
     commit: () => sink.commit(),
     finish: async () => {
       await sink.commit();
@@ -414,6 +428,50 @@ function cleanUpOnSignal(leftover: () => string | undefined): () => void {
   };
   for (const s of SIGNALS) process.on(s, handler);
   return untrap;
+}
+
+/** Until the returned function is called, SIGINT and SIGTERM call `stop` (once; a second signal ends the process as usual). */
+function endOnSignal(stop: () => void): () => void {
+  const handler = (): void => {
+    untrap();
+    stop();
+  };
+  const untrap = (): void => {
+    for (const s of SIGNALS) process.off(s, handler);
+  };
+  for (const s of SIGNALS) process.on(s, handler);
+  return untrap;
+}
+
+/**
+ * The batches, and with an idle timeout (--idle-timeout; Infinity: off),
+ * `{ idle }` after each stretch of that long without a batch: what
+ * `runner.idle` released for the time gone by since the last batch or tick.
+ */
+async function* idleTicks(batches: AsyncIterable<ColumnBatch>, runner: Runner, timeoutMs: number): AsyncGenerator<ColumnBatch | { idle: Emitted }> {
+  if (timeoutMs === Infinity || runner.idle === undefined) {
+    yield* batches;
+    return;
+  }
+  const it = batches[Symbol.asyncIterator]();
+  let last = performance.now();
+  let next = it.next();
+  for (;;) {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const tick = new Promise<'tick'>((resolve) => (timer = setTimeout(() => resolve('tick'), Math.max(0, last + timeoutMs - performance.now()))));
+    const got = await Promise.race([next, tick]);
+    clearTimeout(timer);
+    const t = performance.now();
+    if (got === 'tick') {
+      yield { idle: await runner.idle(t - last) };
+      last = t;
+      continue;
+    }
+    if (got.done === true) return;
+    last = t;
+    next = it.next();
+    yield got.value;
+  }
 }
 
 /** Writes a checkpoint that is due; a failure names the directory (exit 3), the previous checkpoint stays as it was. */
@@ -550,13 +608,23 @@ async function runJobInner(cmd: RunCommand, io: RunIo, stats: RunStats | undefin
   };
   let batches: AsyncIterable<ColumnBatch>;
   let total: number | undefined;
-  if (fromFile) {
+  let liveInput = false;
+  // --follow: SIGINT and SIGTERM end the input; the run then finishes as at the end of a file.
+  const follow = cmd.follow ? new FollowInput(cmd.file as string, cmd.inputFormat === 'csv', (m) => io.stderr.write(`${where}: ${m}\n`)) : undefined;
+  const unfollow = follow !== undefined ? endOnSignal(follow.stop) : () => undefined;
+  if (follow !== undefined) {
+    const live = new LiveInput(Readable.from(follow.chunks()), cmd.maxDelayMs);
+    liveInput = true;
+    const liveColumns = { ...columns, cutBatch: live.cut };
+    batches = cmd.inputFormat === 'csv' ? csvSource(live.chunks(), liveColumns) : ndjsonSource(live.chunks(), liveColumns);
+  } else if (fromFile) {
     const source = cmd.inputFormat === 'csv' ? csvFileSource(cmd.file as string, columns) : ndjsonFileSource(cmd.file as string, columns);
     total = source.size;
     batches = source.batches(cp?.offset);
   } else {
     // A pipe or terminal is live input: rows go out as they arrive, not when a batch fills (live.ts).
     const live = readsRegularFile(io.stdin) ? undefined : new LiveInput(io.stdin, cmd.maxDelayMs);
+    liveInput = live !== undefined;
     const input = live?.chunks() ?? io.stdin;
     const stdinColumns = live !== undefined ? { ...columns, cutBatch: live.cut } : columns;
     batches = cmd.inputFormat === 'csv' ? csvSource(input, stdinColumns) : ndjsonSource(input, stdinColumns);
@@ -568,12 +636,13 @@ async function runJobInner(cmd: RunCommand, io: RunIo, stats: RunStats | undefin
   // -o /dev/stdout goes to stdout as it is (it may be a socket, which cannot be opened by name).
   const plan = cmd.output !== undefined && target !== undefined && !target.stdout ? filePlan(target, dir !== undefined) : undefined;
   // Trapped before the file is created, so no signal can come between.
-  const untrap = plan !== undefined ? cleanUpOnSignal(() => plan.leftover(discard())) : () => undefined;
+  const untrap = plan !== undefined && follow === undefined ? cleanUpOnSignal(() => plan.leftover(discard())) : () => undefined;
   let sink: Sink;
   try {
-    sink = plan === undefined ? stdoutSink(io.out) : await fileSink(cmd.output as string, plan, cp?.outputBytes);
+    sink = plan === undefined ? stdoutSink(io.out) : await fileSink(cmd.output as string, plan, cp?.outputBytes, liveInput);
   } catch (err) {
     untrap();
+    unfollow();
     runner.dispose();
     throw err;
   }
@@ -592,7 +661,15 @@ async function runJobInner(cmd: RunCommand, io: RunIo, stats: RunStats | undefin
   try {
     // The header goes out with the first batch, so an unknown column writes nothing.
     let headerDone = cp !== undefined;
-    for await (const batch of batches) {
+    for await (const batch of idleTicks(batches, runner, cmd.idleTimeoutMs)) {
+      if ('idle' in batch) {
+        // No row for --idle-timeout: the rows that released go out now.
+        if (batch.idle.rows > 0) {
+          rows += batch.idle.rows;
+          await sink.write(batch.idle.text);
+        }
+        continue;
+      }
       if (!headerDone) {
         await sink.write(runner.header());
         headerDone = true;
@@ -642,6 +719,8 @@ async function runJobInner(cmd: RunCommand, io: RunIo, stats: RunStats | undefin
     throw err;
   } finally {
     untrap();
+    unfollow();
+    follow?.stop(); // after a failure: the file is not read any further
     if (!done) await sink.abandon(discard());
     runner.dispose();
   }

@@ -7,7 +7,7 @@ import { createTimeRollingOperator } from './time-rolling.js';
 
 export { isTimeSpec, isWindowSpec, moduleOf, normalizeOperatorSpec, OPERATOR_KINDS, sameOperatorSpec } from './spec.js';
 export type { NormalizedOperatorSpec, NormalizedTimeRollingOperatorSpec, NormalizedWindowOperatorSpec, OperatorSpec, TimeRollingOperatorSpec, WindowOperatorSpec } from './spec.js';
-export { mergeWindows, WindowsGroupOperator, type TaggedWindow, type WindowsOutput } from './windows.js';
+export { mergeWindows, WindowsGroupOperator, type Rises, type TaggedWindow, type WindowsOutput } from './windows.js';
 
 /**
  * The operator of a spec with one result per row, for a worker owning key

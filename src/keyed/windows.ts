@@ -3,8 +3,12 @@
 // groups, snapshot and restored per key group, and the results of several
 // workers merged into the single operator's order.
 //
-// The watermark is the greatest timestamp of ALL rows, so every worker sees
-// every row: rows of other workers' groups only advance its watermark. Each
+// The watermark is the greatest timestamp of ALL rows. On the scheduler, a
+// worker gets only its own rows (processRouted), each with its row number in
+// the batch, and the rows of other workers that raise the greatest timestamp
+// (the coordinator finds them): those only advance its watermark, and no
+// other row could change anything here. (processRows takes every row of a
+// batch and skips other workers' the same way.) Each
 // result is attributed to the row whose processing emitted it, and to a phase
 // of that row: 0 for the row's own windows (one key, so one worker), 1 for the
 // windows its watermark advance fired, which the single operator emits in
@@ -14,11 +18,20 @@
 // results by (row, phase, then end/key/start in phase 1, key/start in phase 2)
 // gives the single operator's order, for any number of workers and any batch
 // split. Count windows have no watermark, but row numbers order `first` and
-// `last`, so their workers also see every row.
+// `last`: their workers get their own rows with their row numbers.
+//
+// Key group snapshots carry the stream's clock (row count, greatest
+// timestamp, end flag), but only changed groups go into an incremental
+// checkpoint (rows, windows fired or purged by the watermark): group 0 is
+// written whenever the clock moved, and a restore raises every worker's clock
+// to group 0's (restoreClock).
+import { SnapshotError } from '../errors.js';
+import { CheckpointError } from '../scheduler/errors.js';
 import { keyGroupOf } from '../scheduler/hash.js';
 import type { GroupOperator, RowsPart } from '../scheduler/operator.js';
 import { CountWindows } from '../time/count.js';
-import { decodeTimeSnapshot, KIND_COUNT, KIND_WINDOWS } from '../time/snapshot.js';
+import { MAX_TIMESTAMP } from '../time/keys.js';
+import { ByteReader, decodeTimeSnapshot, expectState, KIND_COUNT, KIND_WINDOWS } from '../time/snapshot.js';
 import { normalizeCountWindowSpec, normalizeWindowSpec, sameNormalized } from '../time/spec.js';
 import { EventTimeWindows } from '../time/windows.js';
 import { restoreGroupState } from './restore.js';
@@ -36,10 +49,18 @@ interface WindowEngine {
   readonly spec: object;
   readonly hasEnded: boolean;
   readonly rowCount: number;
-  pushRows(ts: Float64Array | undefined, vals: Float64Array, ids: Uint32Array | undefined, skip: Uint8Array, marks: number[]): WindowOutput;
+  readonly heldItems: number;
+  pushRows(ts: Float64Array | undefined, vals: Float64Array, ids: Uint32Array | undefined, skip: Uint8Array, marks: number[], at?: Uint32Array, batchRows?: number): WindowOutput;
+  raiseClock(rows: number, maxTs: number, ended: boolean): void;
   flush(): WindowOutput;
   snapshot(keep: (key: number) => boolean): Uint8Array;
   restoreState(state: Uint8Array, keep: (key: number) => boolean): void;
+}
+
+/** The rows of a batch that raise its greatest timestamp: their rows in the batch (ascending) and times. */
+export interface Rises {
+  at: Uint32Array;
+  times: Float64Array;
 }
 
 /** What a worker's window operator returns for a batch (or at the end). */
@@ -61,6 +82,9 @@ export class WindowsGroupOperator implements GroupOperator {
   /** Rows seen so far (the number of the next one), and at the last changedGroups(). */
   private rows = 0;
   private rowsAtCall = 0;
+  /** Key groups whose windows changed since the last changedGroups(); the watermark moved without a row. */
+  private readonly changed = new Set<number>();
+  private clockMoved = false;
   /** Per row of the batch in processRows: 1 for other workers' rows (reused: pushRows keeps no reference). */
   private skipScratch = new Uint8Array(0);
 
@@ -73,9 +97,15 @@ export class WindowsGroupOperator implements GroupOperator {
     private readonly owned: readonly [number, number] = [0, keyGroups],
   ) {
     if (spec.keys === 'string') throw new TypeError("the keyed windows operator takes numeric keys (keys: 'number' or 'none')");
-    const timed = 'kind' in spec;
-    this.op = timed ? new EventTimeWindows(spec) : new CountWindows(spec);
-    this.kind = timed ? KIND_WINDOWS : KIND_COUNT;
+    if ('kind' in spec) {
+      const op = new EventTimeWindows(spec);
+      op.onWatermarkChange = (key) => this.changed.add(keyGroupOf(key, keyGroups));
+      this.op = op;
+      this.kind = KIND_WINDOWS;
+    } else {
+      this.op = new CountWindows(spec);
+      this.kind = KIND_COUNT;
+    }
   }
 
   private owns(group: number): boolean {
@@ -91,10 +121,14 @@ export class WindowsGroupOperator implements GroupOperator {
   processParts(parts: readonly RowsPart[]): void {
     for (const { values, keys, times } of parts) {
       if (this.kind === KIND_WINDOWS && (times === undefined || times.length !== values.length)) throw new TypeError('windows need one event time per row');
-      const out = this.processRows(times, values, keys);
-      for (const w of out.windows) this.output.windows.push(w);
-      for (const l of out.late) this.output.late.push(l);
+      this.addOutput(this.processRows(times, values, keys));
     }
+  }
+
+  /** Adds windows and late rows to what takeOutput() hands over. */
+  addOutput(out: WindowsOutput): void {
+    for (const w of out.windows) this.output.windows.push(w);
+    for (const l of out.late) this.output.late.push(l);
   }
 
   /** The windows and late rows of the rows processed since the last call. */
@@ -106,6 +140,11 @@ export class WindowsGroupOperator implements GroupOperator {
 
   trap(): void {
     throw new Error('injected trap');
+  }
+
+  /** What the operator holds (windows, per-key entries, timers): to check that memory returns. */
+  get heldItems(): number {
+    return this.op.heldItems;
   }
 
   /** Whether the stream has ended here (flush was called, or an ended state restored). */
@@ -122,16 +161,59 @@ export class WindowsGroupOperator implements GroupOperator {
     for (let i = 0; i < n; i++) {
       const group = keyGroupOf(keys === undefined ? 0 : keys[i]!, this.keyGroups);
       skip[i] = this.owns(group) ? 0 : 1;
+      if (skip[i] === 0) this.changed.add(group);
     }
+    return this.run(times, values, keys, skip, undefined, n);
+  }
+
+  /**
+   * The worker's own rows of a batch of `batchRows` rows (row at[i] of the
+   * batch each, ascending), and the batch's rows that raise the greatest
+   * timestamp (`rises`; window kinds): the same windows, tags and state as
+   * processRows of the whole batch.
+   */
+  processRouted(times: Float64Array | undefined, values: Float64Array, keys: Uint32Array | undefined, at: Uint32Array, rises: Rises | undefined, batchRows: number): WindowsOutput {
+    this.started = true;
+    const own = values.length;
+    const nr = rises === undefined ? 0 : rises.at.length;
+    const m = own + nr;
+    const ts = times === undefined ? undefined : new Float64Array(m);
+    const vals = new Float64Array(m);
+    const ids = new Uint32Array(m);
+    const skip = new Uint8Array(m);
+    const rowAt = new Uint32Array(m);
+    // Merge by row: own rows, and other workers' rises (a rise of an own row is that row's).
+    let i = 0, j = 0, e = 0;
+    for (; i < own || j < nr; e++) {
+      if (j < nr && (i === own || rises!.at[j]! < at[i]!)) {
+        ts![e] = rises!.times[j]!;
+        skip[e] = 1;
+        rowAt[e] = rises!.at[j++]!;
+        continue;
+      }
+      if (j < nr && rises!.at[j] === at[i]) j++;
+      if (ts !== undefined) ts[e] = times![i]!;
+      vals[e] = values[i]!;
+      const key = keys === undefined ? 0 : keys[i]!;
+      ids[e] = key;
+      this.changed.add(keyGroupOf(key, this.keyGroups));
+      rowAt[e] = at[i++]!;
+    }
+    return this.run(ts?.subarray(0, e), vals.subarray(0, e), ids.subarray(0, e), skip.subarray(0, e), rowAt.subarray(0, e), batchRows);
+  }
+
+  /** Runs rows through the engine (row r is the batch's row at[r], or r) and tags its windows. */
+  private run(ts: Float64Array | undefined, vals: Float64Array, ids: Uint32Array | undefined, skip: Uint8Array, at: Uint32Array | undefined, batchRows: number): WindowsOutput {
     const marks: number[] = [];
     const base = this.rows;
-    const out = this.op.pushRows(times, values, keys, skip, marks);
-    this.rows += n;
+    const out = this.op.pushRows(ts, vals, ids, skip, marks, at, batchRows);
+    this.rows += batchRows;
     const windows: TaggedWindow[] = [];
-    let at = 0;
-    for (let i = 0; i < n; i++) {
-      for (const end = marks[2 * i]!; at < end; at++) windows.push({ row: base + i, phase: 0, window: out.windows[at]! });
-      for (const end = marks[2 * i + 1]!; at < end; at++) windows.push({ row: base + i, phase: 1, window: out.windows[at]! });
+    let w = 0;
+    for (let i = 0; i < vals.length; i++) {
+      const row = base + (at === undefined ? i : at[i]!);
+      for (const end = marks[2 * i]!; w < end; w++) windows.push({ row, phase: 0, window: out.windows[w]! });
+      for (const end = marks[2 * i + 1]!; w < end; w++) windows.push({ row, phase: 1, window: out.windows[w]! });
     }
     return { windows, late: out.late };
   }
@@ -139,7 +221,7 @@ export class WindowsGroupOperator implements GroupOperator {
   /** Raises the watermark as a row at time t would, without a row (idle timeout): the windows it fired. */
   advanceTo(t: number): WindowsOutput {
     if (this.op.hasEnded || !(this.op instanceof EventTimeWindows)) return { windows: [], late: [] };
-    this.rowsAtCall = -1; // the watermark moved: the next checkpoint takes every group
+    this.clockMoved = true; // group 0 carries the clock
     const row = this.rows;
     return { windows: this.op.advanceTo(t).map((window) => ({ row, phase: 1 as const, window })), late: [] };
   }
@@ -147,20 +229,25 @@ export class WindowsGroupOperator implements GroupOperator {
   /** End of stream: every window not yet emitted (nothing when the stream has ended already). */
   flush(): WindowsOutput {
     if (this.op.hasEnded) return { windows: [], late: [] };
-    this.rowsAtCall = -1; // the state has changed (ended): the next checkpoint takes every group
+    // The state has changed (ended): the next checkpoint takes every group.
+    for (let g = this.owned[0]; g < this.owned[1]; g++) this.changed.add(g);
     const row = this.rows;
     const phase = this.kind === KIND_WINDOWS ? 1 : 2;
     return { windows: this.op.flush().windows.map((window) => ({ row, phase, window })), late: [] };
   }
 
   /**
-   * Every group of the worker once any row went by: each group's snapshot
-   * carries the row count and watermark, which every row moves.
+   * The groups whose windows changed (their rows, or windows the watermark
+   * fired or purged), and group 0 (when this worker owns it) whenever the
+   * clock moved: it carries the stream's clock for restoreClock.
    */
   changedGroups(): number[] {
-    const moved = this.rows !== this.rowsAtCall;
+    if ((this.rows !== this.rowsAtCall || this.clockMoved) && this.owns(0)) this.changed.add(0);
     this.rowsAtCall = this.rows;
-    return moved ? Array.from({ length: this.owned[1] - this.owned[0] }, (_, i) => this.owned[0] + i) : [];
+    this.clockMoved = false;
+    const groups = [...this.changed].sort((a, b) => a - b);
+    this.changed.clear();
+    return groups;
   }
 
   /**
@@ -179,6 +266,35 @@ export class WindowsGroupOperator implements GroupOperator {
       if (!sameNormalized(raw, this.op.spec)) fail(`it is of ${JSON.stringify(raw)}, the operator of ${JSON.stringify(this.op.spec)}`);
       this.op.restoreState(state, (key) => keyGroupOf(key, this.keyGroups) === group);
     });
+    this.rows = this.op.rowCount;
+    this.rowsAtCall = this.rows;
+  }
+
+  /**
+   * Raises the worker's clock (row count, greatest timestamp, end flag) to
+   * that of key group 0's snapshot, the group every incremental checkpoint
+   * writes when the clock moved (any worker's groups may be older). Before
+   * any row; CheckpointError BAD_STATE for bad bytes.
+   */
+  restoreClock(bytes: Uint8Array): void {
+    const fail = (why: string): never => {
+      throw new CheckpointError('BAD_STATE', `checkpoint state of key group 0 is invalid: ${why}`);
+    };
+    if (this.started) fail('restored after rows were processed');
+    try {
+      const { spec: raw, state } = decodeTimeSnapshot(bytes, this.kind);
+      if (!sameNormalized(raw, this.op.spec)) fail(`it is of ${JSON.stringify(raw)}, the operator of ${JSON.stringify(this.op.spec)}`);
+      const r = new ByteReader(state);
+      const ended = r.u8();
+      const rows = r.f64();
+      const maxTs = this.kind === KIND_WINDOWS ? r.f64() : -Infinity;
+      expectState(ended <= 1 && Number.isInteger(rows) && rows >= 0 && rows <= 2 ** 53, 'bad stream clock');
+      expectState(maxTs === -Infinity || Math.abs(maxTs) <= MAX_TIMESTAMP, 'greatest timestamp out of range');
+      this.op.raiseClock(rows, maxTs, ended === 1);
+    } catch (error) {
+      if (error instanceof SnapshotError || error instanceof TypeError || error instanceof RangeError) fail(error.message);
+      throw error;
+    }
     this.rows = this.op.rowCount;
     this.rowsAtCall = this.rows;
   }

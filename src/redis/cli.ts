@@ -41,6 +41,8 @@ them back and exits 0. Start as many workers, on as many machines, as you like.
   --heartbeat-ms N          membership heartbeat period (default lease / 3)
   --read-entries N          input entries per partition per commit (default 64)
   --poll-ms N               longest sleep when idle (default 25)
+  --linger-ms N             after a short read, wait N ms for more input to commit with it
+                            (fewer, larger commits; default 0: commit what one read finds)
   --state-every-ms N        job format 3: store a partition's state at most every N ms, not with
                             every commit (whoever takes it next recomputes the rows since; default 0)
   --id ID                   worker id (default host-pid-random)
@@ -70,6 +72,9 @@ appends them to the job's input, routed to partitions by key.
                             3 is 2 with the keys as a binary key column instead of JSON
   --rows-per-entry N        most rows in one stream entry (default 1000)
   --batch-rows N            rows sent per round trip (default 10000)
+  --linger-ms N             send the lines read so far once the oldest has waited N ms, even
+                            before --batch-rows are read (live input; default: only full batches
+                            and the end of input)
   --tls-ca FILE             CA certificate (PEM) for rediss://
   --cluster                 Redis Cluster, as for 'streamkernel worker'
 `;
@@ -220,6 +225,7 @@ export async function runWorkerCommand(argv: string[], io: RedisCliIo): Promise<
         'heartbeat-ms': { type: 'string' },
         'read-entries': { type: 'string' },
         'poll-ms': { type: 'string' },
+        'linger-ms': { type: 'string' },
         'state-every-ms': { type: 'string' },
         id: { type: 'string' },
         log: { type: 'string' },
@@ -248,6 +254,7 @@ export async function runWorkerCommand(argv: string[], io: RedisCliIo): Promise<
       ...(values['heartbeat-ms'] !== undefined ? { heartbeatMs: intOption(values, 'heartbeat-ms', 10)! } : {}),
       ...(values['read-entries'] !== undefined ? { readEntries: intOption(values, 'read-entries', 1)! } : {}),
       ...(values['poll-ms'] !== undefined ? { pollMs: intOption(values, 'poll-ms', 1)! } : {}),
+      ...(values['linger-ms'] !== undefined ? { lingerMs: intOption(values, 'linger-ms', 0)! } : {}),
       ...(values['state-every-ms'] !== undefined ? { stateEveryMs: intOption(values, 'state-every-ms', 0)! } : {}),
       ...(typeof values['id'] === 'string' ? { id: values['id'] } : {}),
     };
@@ -336,6 +343,7 @@ export async function runProduceCommand(argv: string[], io: RedisCliIo): Promise
         format: { type: 'string' },
         'rows-per-entry': { type: 'string' },
         'batch-rows': { type: 'string' },
+        'linger-ms': { type: 'string' },
       },
       true,
     );
@@ -345,6 +353,7 @@ export async function runProduceCommand(argv: string[], io: RedisCliIo): Promise
     }
     const conn = connection(values, io.env);
     const batchRows = intOption(values, 'batch-rows', 1) ?? 10_000;
+    const lingerMs = intOption(values, 'linger-ms', 0);
     const rowsPerEntry = intOption(values, 'rows-per-entry', 1);
     const create = values['create'] ? { partitions: intOption(values, 'partitions', 1) ?? 64, spec: specFrom(values), format: formatFrom(values) } : undefined;
     if (!values['create'] && (values['op'] !== undefined || values['partitions'] !== undefined || values['format'] !== undefined)) throw new UsageError('--op, --partitions and --format go with --create');
@@ -363,9 +372,24 @@ export async function runProduceCommand(argv: string[], io: RedisCliIo): Promise
         return EXIT_FILE;
       }
     }
-    const producer = await createProducer({ ...conn, ...(create !== undefined ? { create } : {}), ...(rowsPerEntry !== undefined ? { maxRowsPerEntry: rowsPerEntry } : {}) });
+    const producer = await createProducer({
+      ...conn,
+      ...(create !== undefined ? { create } : {}),
+      ...(rowsPerEntry !== undefined ? { maxRowsPerEntry: rowsPerEntry } : {}),
+      ...(lingerMs !== undefined ? { lingerMs } : {}),
+    });
     let rows = 0;
     let entries = 0;
+    // --linger-ms: the producer gathers rows itself, so every line goes out at once and waits there at most that long.
+    const sendEvery = lingerMs !== undefined ? 1 : batchRows;
+    // Sends of one gathered write share its promise (and its entry count); rows sent and not yet acknowledged stay below --batch-rows.
+    const writes = new Set<Promise<number>>();
+    let unacked = 0;
+    const acked = async (): Promise<void> => {
+      for (const w of writes) entries += await w;
+      writes.clear();
+      unacked = 0;
+    };
     try {
       let keys: string[] = [];
       let nums: number[] = [];
@@ -381,13 +405,22 @@ export async function runProduceCommand(argv: string[], io: RedisCliIo): Promise
         }
         keys.push(line.slice(0, comma));
         nums.push(value);
-        if (keys.length >= batchRows) {
+        if (keys.length >= sendEvery && lingerMs !== undefined) {
+          // Not awaited: the producer's linger gathers the lines of many sends into one write.
+          writes.add(producer.send(keys, nums));
+          rows += keys.length;
+          unacked += keys.length;
+          if (unacked >= batchRows) await acked();
+          keys = [];
+          nums = [];
+        } else if (keys.length >= sendEvery) {
           entries += await producer.send(keys, nums);
           rows += keys.length;
           keys = [];
           nums = [];
         }
       }
+      await acked();
       if (keys.length > 0) {
         entries += await producer.send(keys, nums);
         rows += keys.length;

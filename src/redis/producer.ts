@@ -22,6 +22,16 @@ export interface ProducerOptions extends RedisConnectionOptions {
   create?: JobDefinition;
   /** Most rows in one stream entry; bigger batches are split. @default 1000 */
   maxRowsPerEntry?: number;
+  /**
+   * The longest a sent row waits for more rows to share its stream entry, in
+   * ms (Kafka's `linger.ms`). With 0, every `send` writes its own entries at
+   * once. Above 0, the rows of several sends are gathered per partition and
+   * written when a partition holds `maxRowsPerEntry` rows, or the first row
+   * gathered has waited this long, or on `close`: fewer, fuller entries
+   * (fewer commits for the workers) for a bounded latency.
+   * @default 0
+   */
+  lingerMs?: number;
 }
 
 /** Appends rows to a job's input. */
@@ -31,12 +41,31 @@ export interface Producer {
   /**
    * Appends rows: row i has key `keys[i]` and value `values[i]`. Rows of a key
    * keep their order. Resolves once Redis has acknowledged every entry.
-   * Returns the number of entries written.
+   * Returns the number of entries written (with `lingerMs`, by the write
+   * that carried these rows, rows of other sends included).
    */
   send(keys: readonly string[], values: ArrayLike<number>): Promise<number>;
-  /** Closes the connection. */
+  /** Writes the rows still gathered (`lingerMs`), then closes the connection. */
   close(): Promise<void>;
 }
+
+/** The outcome of a write not made yet: the sends whose rows it will carry wait for it. */
+interface Pending {
+  promise: Promise<number>;
+  resolve: (n: number) => void;
+  reject: (e: unknown) => void;
+}
+
+function pending(): Pending {
+  let resolve!: (n: number) => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<number>((res, rej) => ((resolve = res), (reject = rej)));
+  promise.catch(() => undefined); // each send's caller gets the error; none is left unhandled
+  return { promise, resolve, reject };
+}
+
+/** Rows per partition, in order. */
+type Routed = Map<number, { keys: string[]; values: number[] }>;
 
 /**
  * An input entry's fields for the job's format: text (1); the values as a
@@ -68,35 +97,90 @@ export async function createProducer(options: ProducerOptions): Promise<Producer
     const job = options.create !== undefined ? await createJob(cmd, options.job, options.create) : await readJob(cmd, options.job);
     const maxRows = options.maxRowsPerEntry ?? 1000;
     if (!Number.isInteger(maxRows) || maxRows < 1) throw new RangeError(`maxRowsPerEntry must be a positive integer, got ${maxRows}`);
+    const lingerMs = options.lingerMs ?? 0;
+    if (typeof lingerMs !== 'number' || !(lingerMs >= 0 && lingerMs < Infinity)) throw new RangeError(`lingerMs must be a non-negative finite number, got ${lingerMs}`);
+    /** Routes rows to their partitions, checking every one (a bad row throws before anything is sent). */
+    const route = (keys: readonly string[], values: ArrayLike<number>): Routed => {
+      if (keys.length !== values.length) throw new RangeError(`keys and values differ in length (${keys.length} and ${values.length})`);
+      const byPartition: Routed = new Map();
+      for (let i = 0; i < keys.length; i++) {
+        const key = keys[i]!;
+        if (typeof key !== 'string') throw new TypeError(`key ${i} must be a string, got ${typeof key}`);
+        const value = values[i]!;
+        if (typeof value !== 'number') throw new TypeError(`value ${i} must be a number, got ${typeof value}`);
+        const p = partitionOf(key, job.partitions);
+        let group = byPartition.get(p);
+        if (group === undefined) byPartition.set(p, (group = { keys: [], values: [] }));
+        group.keys.push(key);
+        group.values.push(value);
+      }
+      return byPartition;
+    };
+    /** Appends the routed rows, one entry per partition per maxRows rows; resolves with the entries written. */
+    const write = async (byPartition: Routed): Promise<number> => {
+      const writes: Promise<unknown>[] = [];
+      for (const [p, group] of byPartition) {
+        for (let at = 0; at < group.keys.length; at += maxRows) {
+          const keys = group.keys.slice(at, at + maxRows);
+          const values = group.values.slice(at, at + maxRows);
+          writes.push(cmd.send(['XADD', job.keys.input(p), '*', ...entryFields(job, keys, values)]));
+        }
+      }
+      // One partition's entries are sent in order on one connection, so they are appended in order.
+      await Promise.all(writes);
+      return writes.length;
+    };
+    if (lingerMs === 0) {
+      return {
+        job,
+        send: async (keys, values) => write(route(keys, values)),
+        close: () => conn.close(),
+      };
+    }
+    // lingerMs: rows gathered per partition, written together by the timer or a full entry.
+    let gathered: Routed = new Map();
+    let next: Pending | undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const flush = (): Promise<number> => {
+      clearTimeout(timer);
+      timer = undefined;
+      const waiting = next;
+      if (waiting === undefined) return Promise.resolve(0);
+      const batch = gathered;
+      gathered = new Map();
+      next = undefined;
+      write(batch).then(waiting.resolve, waiting.reject);
+      return waiting.promise;
+    };
     return {
       job,
-      async send(keys, values) {
-        if (keys.length !== values.length) throw new RangeError(`keys and values differ in length (${keys.length} and ${values.length})`);
-        const byPartition = new Map<number, { keys: string[]; values: number[] }>();
-        for (let i = 0; i < keys.length; i++) {
-          const key = keys[i]!;
-          if (typeof key !== 'string') throw new TypeError(`key ${i} must be a string, got ${typeof key}`);
-          const value = values[i]!;
-          if (typeof value !== 'number') throw new TypeError(`value ${i} must be a number, got ${typeof value}`);
-          const p = partitionOf(key, job.partitions);
-          let group = byPartition.get(p);
-          if (group === undefined) byPartition.set(p, (group = { keys: [], values: [] }));
-          group.keys.push(key);
-          group.values.push(value);
-        }
-        const writes: Promise<unknown>[] = [];
-        for (const [p, group] of byPartition) {
-          for (let at = 0; at < group.keys.length; at += maxRows) {
-            const keys = group.keys.slice(at, at + maxRows);
-            const values = group.values.slice(at, at + maxRows);
-            writes.push(cmd.send(['XADD', job.keys.input(p), '*', ...entryFields(job, keys, values)]));
+      send(keys, values) {
+        let full = false;
+        try {
+          for (const [p, rows] of route(keys, values)) {
+            const group = gathered.get(p);
+            if (group === undefined) gathered.set(p, rows);
+            else {
+              for (let i = 0; i < rows.keys.length; i++) {
+                group.keys.push(rows.keys[i]!);
+                group.values.push(rows.values[i]!);
+              }
+            }
+            full ||= (group ?? rows).keys.length >= maxRows;
           }
+        } catch (err) {
+          return Promise.reject(err);
         }
-        // One partition's entries are sent in order on one connection, so they are appended in order.
-        await Promise.all(writes);
-        return writes.length;
+        next ??= pending();
+        const mine = next.promise;
+        if (full) void flush();
+        else timer ??= setTimeout(() => void flush(), lingerMs);
+        return mine;
       },
-      close: () => conn.close(),
+      async close() {
+        await flush().catch(() => 0);
+        await conn.close();
+      },
     };
   } catch (err) {
     await conn.close();

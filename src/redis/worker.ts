@@ -62,6 +62,15 @@ export interface WorkerOptions extends RedisConnectionOptions {
   /** Longest sleep when there is no input, in ms. @default 25 */
   pollMs?: number;
   /**
+   * The longest input waits for a fuller batch, in ms (as Kafka's
+   * `linger.ms`): when a read finds fewer than `readEntries` entries, the
+   * worker waits this long and reads once more before it computes and
+   * commits them together. 0: a batch is whatever one read finds. Fewer,
+   * larger commits for a bounded latency; the outputs are the same.
+   * @default 0
+   */
+  lingerMs?: number;
+  /**
    * Job format 3 only: stores a partition's state at most this often (ms)
    * instead of with every commit; the commits in between store outputs and
    * `last` only, and whoever takes the partition next recomputes the rows
@@ -215,6 +224,8 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
   const heartbeatMs = options.heartbeatMs ?? Math.max(20, Math.floor(leaseMs / 3));
   const readEntries = options.readEntries ?? 64;
   const pollMs = options.pollMs ?? 25;
+  const lingerMs = options.lingerMs ?? 0;
+  if (typeof lingerMs !== 'number' || !(lingerMs >= 0 && lingerMs < Infinity)) throw new RedisJobError('CONFIG', `lingerMs must be a non-negative finite number, got ${lingerMs}`);
   const stateEveryMs = options.stateEveryMs ?? 0;
   if (!Number.isInteger(stateEveryMs) || stateEveryMs < 0) throw new RedisJobError('CONFIG', `stateEveryMs must be an integer ≥ 0, got ${stateEveryMs}`);
   const log = options.log ?? (() => {});
@@ -230,7 +241,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
     await conn.close();
     throw new RedisJobError('CONFIG', `stateEveryMs needs a job of format 3; job '${job.name}' is of format ${job.format}`);
   }
-  const worker = new Worker(id, job, conn, { leaseMs, heartbeatMs, readEntries, pollMs, stateEveryMs, log });
+  const worker = new Worker(id, job, conn, { leaseMs, heartbeatMs, readEntries, pollMs, lingerMs, stateEveryMs, log });
   return worker.start();
 }
 
@@ -258,7 +269,7 @@ class Worker {
     readonly id: string,
     readonly job: Job,
     private readonly conn: RedisConnection,
-    private readonly cfg: { leaseMs: number; heartbeatMs: number; readEntries: number; pollMs: number; stateEveryMs: number; log: (e: WorkerEvent) => void },
+    private readonly cfg: { leaseMs: number; heartbeatMs: number; readEntries: number; pollMs: number; lingerMs: number; stateEveryMs: number; log: (e: WorkerEvent) => void },
   ) {
     this.cmd = new Commands(conn);
     this.live = [id];
@@ -583,6 +594,17 @@ class Worker {
     return this.cmd.send<StreamEntry[]>(['XRANGE', this.job.keys.input(p), `(${after}`, '+', 'COUNT', String(this.cfg.readEntries)], true);
   }
 
+  /** lingerMs: after a short read, waits, then adds what came meanwhile (up to readEntries); a failed read adds nothing (read again next step). */
+  private async linger(p: number, entries: StreamEntry[]): Promise<StreamEntry[]> {
+    await sleep(this.cfg.lingerMs);
+    try {
+      const more = await this.read(p, entries[entries.length - 1]![0].toString());
+      return entries.concat(more.slice(0, this.cfg.readEntries - entries.length));
+    } catch {
+      return entries;
+    }
+  }
+
   /**
    * Reads and computes one batch of a partition and sends its commit, then
    * waits for replies until at most COMMITS_IN_FLIGHT commits are unanswered
@@ -609,6 +631,7 @@ class Worker {
       if (Date.now() - owned.renewedAt >= this.cfg.leaseMs / 3) await this.renew(owned);
       return false;
     }
+    if (this.cfg.lingerMs > 0 && entries.length < this.cfg.readEntries) entries = await this.linger(p, entries);
     const { outputs, rows } = this.compute(owned.state, entries);
     this.sendCommit(owned, entries, outputs, rows, this.storesState(owned));
     owned.next = this.read(p, owned.sent);

@@ -15,14 +15,15 @@
 // part), restores it into fresh workers and replays the source from its offset.
 import { compiledModule } from '../engine.js';
 import { isTimeSpec, isWindowSpec, moduleOf, type NormalizedOperatorSpec } from '../keyed/spec.js';
-import { mergeWindows, type WindowsOutput } from '../keyed/windows.js';
+import { mergeWindows, type Rises, type WindowsOutput } from '../keyed/windows.js';
 import type { LateRow, WindowResult } from '../types.js';
 import { checkCompatible, encodeCheckpoint, latestCheckpoint, type Checkpoint, type RefusedCheckpoint } from './checkpoint.js';
 import { CheckpointError, JobFailedError, WorkerFailure } from './errors.js';
 import { keyGroupOf, keyGroupRange, workerOfKeyGroup } from './hash.js';
+import { LatencyHistogram } from './latency.js';
 import { sharedTimesAt } from './operator.js';
 import { describe, normalizeJobOptions, type NormalizedJobOptions } from './options.js';
-import type { Batch, Job, JobOptions, JobResult, OutputBatch, SinkPosition, Source, WorkerHandle } from './types.js';
+import type { Batch, Job, JobMetrics, JobOptions, JobResult, OutputBatch, SinkPosition, Source, WorkerHandle } from './types.js';
 
 /** Thrown inside the coordinator when a failure interrupts an operation; never escapes to users. */
 const RESTART = Symbol('restart');
@@ -48,6 +49,8 @@ interface Pending {
   /** Window kinds: each worker's tagged windows, then (all in) merged. */
   records: WindowsOutput[];
   merged: { windows: WindowResult[]; late: LateRow[] } | undefined;
+  /** When its rows came in, as (time, rows) pairs, for the latency metrics; undefined for replays. */
+  stamps?: number[] | undefined;
 }
 
 interface PendingCheckpoint {
@@ -92,6 +95,25 @@ function validateBatch(batch: unknown, keyed: boolean, timed: boolean): Batch {
     throw new TypeError('batch.keys is not allowed: the job is unkeyed (set keyed: true)');
   }
   return batch as Batch;
+}
+
+/** The batches (in order) as one. */
+function concatBatches(batches: Batch[]): Batch {
+  if (batches.length === 1) return batches[0]!;
+  const rows = batches.reduce((n, b) => n + b.values.length, 0);
+  const join = <T extends Float64Array | Uint32Array>(make: (n: number) => T, part: (b: Batch) => T | undefined): T | undefined => {
+    if (part(batches[0]!) === undefined) return undefined;
+    const out = make(rows);
+    let at = 0;
+    for (const b of batches) {
+      out.set(part(b)!, at);
+      at += b.values.length;
+    }
+    return out;
+  };
+  const keys = join((n) => new Uint32Array(n), (b) => b.keys);
+  const times = join((n) => new Float64Array(n), (b) => b.times);
+  return { values: join((n) => new Float64Array(n), (b) => b.values)!, ...(keys !== undefined ? { keys } : {}), ...(times !== undefined ? { times } : {}) };
 }
 
 function isSource(value: unknown): value is Source {
@@ -150,8 +172,10 @@ class JobImpl implements Job {
   private readonly shared: boolean;
   /** Batches carry event times. */
   private readonly timed: boolean;
-  /** The operator emits window records, and every worker sees every row (src/keyed/windows.ts). */
+  /** The operator emits window records; each worker gets its own rows and the rows raising the greatest time (src/keyed/windows.ts). */
   private readonly windowed: boolean;
+  /** Window kinds: the greatest event time dispatched since the workers started (rows above it are rises). */
+  private risesMax = -Infinity;
   /** Window kinds with an idle timeout: the greatest event time sent, and when rows last went out. */
   private maxTime = -Infinity;
   private lastRowsAt = now();
@@ -159,6 +183,12 @@ class JobImpl implements Job {
   private flushed = new Map<number, WindowsOutput>();
   /** Shared buffers of completed batches, for reuse within the current generation of workers. */
   private sharedPool: SharedArrayBuffer[] = [];
+  /** maxBatchDelayMs: pushed batches waiting to go out as one, their rows, their (time, rows) stamps and the timer that sends them. */
+  private lingering: Batch[] = [];
+  private lingeringRows = 0;
+  private lingeringStamps: number[] = [];
+  private lingerTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly latency = new LatencyHistogram();
 
   constructor(o: NormalizedJobOptions) {
     this.o = o;
@@ -173,7 +203,7 @@ class JobImpl implements Job {
   }
 
   get offset(): number {
-    return this._offset;
+    return this._offset + this.lingeringRows;
   }
 
   get restarts(): number {
@@ -209,6 +239,10 @@ class JobImpl implements Job {
     const gen = ++this.gen;
     // A buffer of an earlier generation may still be written by a worker that is being terminated.
     this.sharedPool = [];
+    // Restored workers resume from the checkpoint's clock: every row above it may raise theirs.
+    this.risesMax = -Infinity;
+    // Window kinds: key group 0 carries the stream's clock, which every worker takes (src/keyed/windows.ts).
+    const clock = this.windowed ? this.last?.groups.get(0) : undefined;
     const { keyGroups, workers } = this.o;
     this.slots = [];
     for (let index = 0; index < workers; index++) {
@@ -236,8 +270,10 @@ class JobImpl implements Job {
           }
         }
       }
+      const clockCopy = clock?.slice();
+      if (clockCopy !== undefined) transfer.push(clockCopy.buffer);
       handle.post(
-        { t: 'init', module: this.module, spec: this.o.spec, keyed: this.o.keyed, keyGroups, groups, restore, heartbeatMs: this.o.heartbeatIntervalMs },
+        { t: 'init', module: this.module, spec: this.o.spec, keyed: this.o.keyed, keyGroups, groups, restore, clock: clockCopy, heartbeatMs: this.o.heartbeatIntervalMs },
         transfer,
       );
     }
@@ -344,7 +380,7 @@ class JobImpl implements Job {
 
   // ---- dispatch ---------------------------------------------------------------
 
-  private async dispatch(batch: Batch, owned: boolean): Promise<void> {
+  private async dispatch(batch: Batch, owned: boolean, stamps?: number[]): Promise<void> {
     if (this.fatal !== undefined) throw this.fatal;
     if (this.failure !== undefined) throw RESTART;
     const { values, keys, times } = batch;
@@ -355,7 +391,7 @@ class JobImpl implements Job {
     }
     const { workers, keyGroups, maxInFlight } = this.o;
     const maxPending = maxInFlight * workers;
-    if (this.shared && keys !== undefined) {
+    if (this.shared && keys !== undefined && !this.windowed) {
       // Shared memory: one buffer [values f64 × rows | results f64 × rows | keys u32 × rows
       // (| pad to 8 | times f64 × rows)] goes to every worker; each runs the rows of its own key groups (in
       // order) and writes their results in place. No per-row work here but
@@ -370,16 +406,13 @@ class JobImpl implements Job {
         slot.inFlight++;
         slot.handle.post({ t: 'shared', seq, buffer, rows, timed: times !== undefined }, []);
       }
-      this.pending.push({ seq, offset: this._offset, rows, parts: this.slots.length, rowWorker: undefined, partial: [], out: undefined, shared: buffer, records: [], merged: undefined });
+      this.pending.push({ seq, offset: this._offset, rows, parts: this.slots.length, rowWorker: undefined, partial: [], out: undefined, shared: buffer, records: [], merged: undefined, stamps });
       this.afterDispatch(rows);
       return;
     }
-    const targets: { w: number; values: Float64Array; keys: Uint32Array | undefined; times: Float64Array | undefined }[] = [];
+    const targets: { w: number; values: Float64Array; keys: Uint32Array | undefined; times: Float64Array | undefined; at?: Uint32Array; rises?: Rises; rows?: number }[] = [];
     let rowWorker: Uint8Array | Uint16Array | undefined;
-    if (this.windowed && keys !== undefined && workers > 1) {
-      // Every worker sees every row: other workers' rows advance its watermark.
-      for (let w = 0; w < workers; w++) targets.push({ w, values: values.slice(), keys: keys.slice(), times: times?.slice() });
-    } else if (keys === undefined || workers === 1) {
+    if (keys === undefined || workers === 1) {
       const w = keys === undefined ? this.groupOwner[keyGroupOf(0, keyGroups)]! : 0;
       targets.push({
         w,
@@ -405,10 +438,13 @@ class JobImpl implements Job {
       const partValues: Float64Array[] = [];
       const partKeys: Uint32Array[] = [];
       const partTimes: Float64Array[] = [];
+      // Window kinds: each row's row in the batch (their tags and `first`/`last` order by it).
+      const partAt: Uint32Array[] = [];
       for (let w = 0; w < workers; w++) {
         partValues.push(new Float64Array(counts[w]!));
         partKeys.push(new Uint32Array(counts[w]!));
         if (times !== undefined) partTimes.push(new Float64Array(counts[w]!));
+        if (this.windowed) partAt.push(new Uint32Array(counts[w]!));
       }
       const at = new Int32Array(workers);
       for (let i = 0; i < rows; i++) {
@@ -418,8 +454,16 @@ class JobImpl implements Job {
         partValues[w]![p] = values[i]!;
         partKeys[w]![p] = keys[i]!;
         if (times !== undefined) partTimes[w]![p] = times[i]!;
+        if (this.windowed) partAt[w]![p] = i;
       }
-      for (let w = 0; w < workers; w++) if (counts[w]! > 0) targets.push({ w, values: partValues[w]!, keys: partKeys[w]!, times: partTimes[w] });
+      if (this.windowed) {
+        // Every worker gets its rows and the rows raising the watermark (which is every key's), even without rows of its own.
+        const rises = times === undefined ? undefined : this.risesOf(times);
+        for (let w = 0; w < workers; w++) targets.push({ w, values: partValues[w]!, keys: partKeys[w]!, times: partTimes[w], at: partAt[w]!, rises, rows });
+        rowWorker = undefined;
+      } else {
+        for (let w = 0; w < workers; w++) if (counts[w]! > 0) targets.push({ w, values: partValues[w]!, keys: partKeys[w]!, times: partTimes[w] });
+      }
     }
     await this.until(() => this.pending.length < maxPending && targets.every((t) => this.slots[t.w]!.inFlight < maxInFlight));
     const seq = this.seq++;
@@ -429,10 +473,35 @@ class JobImpl implements Job {
       const transfer = [t.values.buffer as ArrayBuffer];
       if (t.keys !== undefined) transfer.push(t.keys.buffer as ArrayBuffer);
       if (t.times !== undefined) transfer.push(t.times.buffer as ArrayBuffer);
-      slot.handle.post({ t: 'batch', seq, values: t.values, keys: t.keys, times: t.times }, transfer);
+      if (t.at === undefined) slot.handle.post({ t: 'batch', seq, values: t.values, keys: t.keys, times: t.times }, transfer);
+      else {
+        transfer.push(t.at.buffer as ArrayBuffer);
+        slot.handle.post({ t: 'batch', seq, values: t.values, keys: t.keys, times: t.times, at: t.at, rises: t.rises, rows: t.rows }, transfer);
+      }
     }
-    this.pending.push({ seq, offset: this._offset, rows, parts: targets.length, rowWorker, partial: [], out: undefined, shared: undefined, records: [], merged: undefined });
+    this.pending.push({ seq, offset: this._offset, rows, parts: targets.length, rowWorker, partial: [], out: undefined, shared: undefined, records: [], merged: undefined, stamps });
     this.afterDispatch(rows);
+  }
+
+  /**
+   * Window kinds: the rows of a batch whose time is above every earlier
+   * one's, with their times (finite ones: a bad time is refused by its own
+   * worker). They are what moves every worker's watermark.
+   */
+  private risesOf(times: Float64Array): Rises {
+    const at: number[] = [];
+    const ts: number[] = [];
+    let max = this.risesMax;
+    for (let i = 0; i < times.length; i++) {
+      const t = times[i]!;
+      if (t > max && t - t === 0) {
+        max = t;
+        at.push(i);
+        ts.push(t);
+      }
+    }
+    this.risesMax = max;
+    return { at: Uint32Array.from(at), times: Float64Array.from(ts) };
   }
 
   /** A shared buffer of at least `bytes` bytes, reused when one is free. */
@@ -505,12 +574,12 @@ class JobImpl implements Job {
     }
     while (this.pending.length > 0 && this.pending[0]!.parts === 0) {
       const done = this.pending.shift()!;
-      this.enqueueWrite(done.merged === undefined ? { offset: done.offset, values: done.out! } : { offset: done.offset, values: done.out!, rows: done.rows, ...done.merged }, done.seq);
+      this.enqueueWrite(done.merged === undefined ? { offset: done.offset, values: done.out! } : { offset: done.offset, values: done.out!, rows: done.rows, ...done.merged }, done.seq, done.stamps);
     }
     this.wake();
   }
 
-  private enqueueWrite(batch: OutputBatch, seq: number): void {
+  private enqueueWrite(batch: OutputBatch, seq: number, stamps: number[] | undefined): void {
     const gen = this.gen;
     const sink = this.o.sink;
     this.enqueuedSeq = seq;
@@ -524,9 +593,16 @@ class JobImpl implements Job {
         if (gen === this.gen) this.fail(new WorkerFailure('sink', -1, `sink failed to write: ${(error as Error).message}`, { cause: error }));
         return;
       }
+      if (stamps !== undefined) this.recordLatency(stamps);
       if (seal !== undefined) await this.preCommit(seal, gen);
       this.wake();
     });
+  }
+
+  /** Rows just written: their latency since they came in. */
+  private recordLatency(stamps: number[]): void {
+    const t = now();
+    for (let i = 0; i < stamps.length; i += 2) this.latency.record(t - stamps[i]!, stamps[i + 1]!);
   }
 
   private async preCommit(cp: PendingCheckpoint, gen: number): Promise<void> {
@@ -697,19 +773,44 @@ class JobImpl implements Job {
       return Promise.reject(error);
     }
     this.mode = 'push';
-    const result = this.pushChain.then(() => this.pushOne(batch));
+    const rows = batch.values.length;
+    if (this.o.maxBatchDelayMs === 0 || rows === 0) return this.chainPush(batch, [now(), rows]);
+    this.lingering.push(batch);
+    this.lingeringRows += rows;
+    this.lingeringStamps.push(now(), rows);
+    if (this.lingeringRows >= this.o.maxBatchRows) return this.flushLingering();
+    // The timer's push can fail only as the job fails: the next call reports that.
+    this.lingerTimer ??= setTimeout(() => void this.flushLingering().catch(() => undefined), this.o.maxBatchDelayMs);
+    return Promise.resolve();
+  }
+
+  /** maxBatchDelayMs: sends the coalesced pushes as one batch, after every earlier push. */
+  private flushLingering(): Promise<void> {
+    if (this.lingerTimer !== undefined) clearTimeout(this.lingerTimer);
+    this.lingerTimer = undefined;
+    if (this.lingering.length === 0) return this.pushChain;
+    const batch = concatBatches(this.lingering);
+    const stamps = this.lingeringStamps;
+    this.lingering = [];
+    this.lingeringRows = 0;
+    this.lingeringStamps = [];
+    return this.chainPush(batch, stamps);
+  }
+
+  private chainPush(batch: Batch, stamps: number[]): Promise<void> {
+    const result = this.pushChain.then(() => this.pushOne(batch, stamps));
     this.pushChain = result.catch(() => undefined);
     return result;
   }
 
-  private async pushOne(batch: Batch): Promise<void> {
+  private async pushOne(batch: Batch, stamps: number[]): Promise<void> {
     this.checkRunning();
     if (batch.values.length === 0) return;
     this.log.push({ offset: this.logEnd, batch });
     this.logEnd += batch.values.length;
     if (this.failure !== undefined || this.fatal !== undefined) return this.recoverAndReplay();
     try {
-      await this.dispatch(batch, false);
+      await this.dispatch(batch, false, stamps);
     } catch (error) {
       if (error !== RESTART) throw error;
       await this.recoverAndReplay();
@@ -778,6 +879,7 @@ class JobImpl implements Job {
   /** Push mode: waits for every result of the rows pushed so far and for a checkpoint covering them, recovering as needed. */
   private async settle(): Promise<void> {
     this.checkRunning();
+    await this.flushLingering();
     await this.pushChain;
     this.checkRunning();
     for (;;) {
@@ -831,7 +933,7 @@ class JobImpl implements Job {
           break;
         }
         validateBatch(batch, this.o.keyed, this.timed);
-        await this.dispatch(batch, true);
+        await this.dispatch(batch, true, [now(), batch.values.length]);
       } catch (error) {
         if (error !== RESTART) throw error;
       }
@@ -842,6 +944,8 @@ class JobImpl implements Job {
   private shutdown(): void {
     if (this.monitor !== undefined) clearInterval(this.monitor);
     this.monitor = undefined;
+    if (this.lingerTimer !== undefined) clearTimeout(this.lingerTimer);
+    this.lingerTimer = undefined;
     for (const slot of this.slots) {
       try {
         slot.handle.post({ t: 'stop' }, []);
@@ -858,6 +962,10 @@ class JobImpl implements Job {
     this.shutdown();
     await this.o.sink.close?.();
     return { rows: this._offset, checkpoints: this.checkpoints, restarts: this._restarts, lastCheckpointId: this.last?.id ?? 0 };
+  }
+
+  metrics(): JobMetrics {
+    return { rows: this.offset, batches: this.dispatched, latency: this.latency.stats() };
   }
 
   async abort(): Promise<void> {

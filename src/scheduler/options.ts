@@ -65,6 +65,8 @@ export interface NormalizedJobOptions {
   everyMs: number;
   fullEvery: number;
   idleTimeoutMs: number;
+  maxBatchDelayMs: number;
+  maxBatchRows: number;
   maxRestarts: number;
   windowMs: number;
   initialDelayMs: number;
@@ -75,7 +77,7 @@ export interface NormalizedJobOptions {
   faults: Fault[];
 }
 
-const JOB_FIELDS = ['adapter', 'operator', 'sink', 'keyed', 'workers', 'keyGroups', 'maxInFlight', 'checkpoints', 'restart', 'heartbeat', 'resume', 'idleTimeoutMs', 'faults'] as const;
+const JOB_FIELDS = ['adapter', 'operator', 'sink', 'keyed', 'workers', 'keyGroups', 'maxInFlight', 'checkpoints', 'restart', 'heartbeat', 'resume', 'idleTimeoutMs', 'maxBatchDelayMs', 'maxBatchRows', 'faults'] as const;
 const CHECKPOINT_FIELDS = ['store', 'everyRows', 'everyMs', 'fullEvery'] as const;
 const RESTART_FIELDS = ['maxRestarts', 'windowMs', 'initialDelayMs', 'maxDelayMs'] as const;
 const HEARTBEAT_FIELDS = ['intervalMs', 'timeoutMs'] as const;
@@ -144,9 +146,15 @@ export function normalizeJobOptions(options: unknown): NormalizedJobOptions {
   const resume = options.resume === undefined ? false : boolean(options.resume, 'resume');
   const idleTimeoutMs =
     options.idleTimeoutMs === undefined ? Infinity : number(options.idleTimeoutMs, 'idleTimeoutMs', (x) => x > 0, 'a positive number or Infinity');
+  const maxBatchDelayMs =
+    options.maxBatchDelayMs === undefined
+      ? 0
+      : number(options.maxBatchDelayMs, 'maxBatchDelayMs', (x) => x >= 0 && x < Infinity, 'a non-negative finite number');
+  const maxBatchRows =
+    options.maxBatchRows === undefined ? 65_536 : number(options.maxBatchRows, 'maxBatchRows', (x) => isInt(x) && x >= 1, 'a positive integer');
   const faults = faultsOf(options.faults);
   return {
-    adapter, spec, sink, keyed, workers, keyGroups, maxInFlight, store, everyRows, everyMs, fullEvery, idleTimeoutMs,
+    adapter, spec, sink, keyed, workers, keyGroups, maxInFlight, store, everyRows, everyMs, fullEvery, idleTimeoutMs, maxBatchDelayMs, maxBatchRows,
     maxRestarts, windowMs, initialDelayMs, maxDelayMs, heartbeatIntervalMs, heartbeatTimeoutMs, resume, faults,
   };
 }

@@ -356,10 +356,58 @@ export interface JobOptions {
    */
   idleTimeoutMs?: number;
   /**
+   * Push mode: the longest a pushed row waits for its batch, in ms (as
+   * Kafka's `linger.ms` or Flink's buffer timeout). With 0, every `push`
+   * goes to the workers at once, as a batch of its own. Above 0, the rows of
+   * small pushes are coalesced into one batch, sent when it holds
+   * `maxBatchRows` rows or its first row has waited this long, whichever
+   * comes first (and by `finish` and `checkpoint`): fewer, larger batches for
+   * a stream pushed a few rows at a time, at a bounded cost in latency.
+   * Batching never changes the results. A non-negative finite number.
+   * @default 0
+   */
+  maxBatchDelayMs?: number;
+  /**
+   * Push mode with `maxBatchDelayMs` above 0: a coalesced batch is sent once
+   * it holds this many rows. A positive integer.
+   * @default 65536
+   */
+  maxBatchRows?: number;
+  /**
    * Fault injection, for tests only.
    * @default []
    */
   faults?: Fault[];
+}
+
+/**
+ * Row-to-sink latency: from the moment a row is pushed (or read from a
+ * source by {@link Job.run}) to the end of the sink's `write` of its result,
+ * in milliseconds. Percentiles are within 1 % above the true value.
+ */
+export interface LatencyStats {
+  /** Rows measured (rows replayed after a recovery are not measured again). */
+  count: number;
+  /** Mean latency, ms (0 with no rows). */
+  mean: number;
+  /** Median, ms. */
+  p50: number;
+  /** 99th percentile, ms. */
+  p99: number;
+  /** 99.9th percentile, ms. */
+  p999: number;
+  /** The largest, ms. */
+  max: number;
+}
+
+/** A running job's metrics: see {@link Job.metrics}. */
+export interface JobMetrics {
+  /** Rows accepted so far (as {@link Job.offset}). */
+  rows: number;
+  /** Batches sent to the workers (coalesced pushes count once; replays count again). */
+  batches: number;
+  /** Row-to-sink latency of every row written so far. */
+  latency: LatencyStats;
 }
 
 /** What a finished job reports. */
@@ -407,6 +455,8 @@ export interface Job {
   checkpoint(): Promise<number>;
   /** Stops the workers without a final checkpoint (results after the last checkpoint are discarded). */
   abort(): Promise<void>;
+  /** Rows, batches and row-to-sink latency percentiles so far (also after the job ended). */
+  metrics(): JobMetrics;
 }
 
 /**

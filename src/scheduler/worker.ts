@@ -3,8 +3,9 @@
 // Worker's global scope.
 //
 // Messages in (from the coordinator), in order:
-//   init    { t, module, spec, keyed, keyGroups, groups: [start, end], restore: [group, bytes][], heartbeatMs }
-//   batch   { t, seq, values, keys?, times? } → out { t, seq, values } (results written over the input buffer and transferred back)
+//   init    { t, module, spec, keyed, keyGroups, groups: [start, end], restore: [group, bytes][], clock?, heartbeatMs }
+//                                          (clock: window kinds, key group 0's state, whose stream clock every worker takes)
+//   batch   { t, seq, values, keys?, times?, at?, rises?, rows? } → out { t, seq, values } (results written over the input buffer and transferred back)
 //   shared  { t, seq, buffer, rows, timed } → out  { t, seq }         (keyed, shared memory: buffer = values f64 × rows |
 //                                          results f64 × rows | keys u32 × rows (| pad | times f64 × rows when timed);
 //                                          the worker runs the rows of its own key groups, in order, and writes their
@@ -13,11 +14,14 @@
 //   fault   { t, kind }                   testing: fail during the next batch
 //   flush   { t }                         → flushed { t, windows }  (window kinds: end of stream)
 //   watermark { t, seq, time }            → out { t, seq, windows }  (window kinds: the idle timeout raises the watermark)
-//   (window kinds: every worker gets every row; out { t, seq, windows } carries the batch's tagged windows, src/keyed/windows.ts)
+//   (window kinds, keyed on several workers: a batch holds the worker's own rows, `at` their rows in the batch, `rises`
+//    the batch's rows that raise its greatest timestamp, `rows` its length; every worker gets one, with or without
+//    rows of its own; out { t, seq, windows } carries the batch's tagged windows, src/keyed/windows.ts)
 //   chunk   { t, id, module, spec, values, skip } → chunk { t, id, values }   (parallelRolling)
 //   stop    { t }
 // Out, besides the replies: hb { t } every heartbeatMs; fatal { t, code, message } when a restore is refused.
 import { createGroupOperator, WindowsGroupOperator } from '../keyed/index.js';
+import type { Rises } from '../keyed/windows.js';
 import { isWindowSpec, windowSpecOf, type NormalizedOperatorSpec } from '../keyed/spec.js';
 import type { NormalizedSpec } from '../types.js';
 import { CheckpointError } from './errors.js';
@@ -43,12 +47,13 @@ interface InitMessage {
   keyGroups: number;
   groups: [number, number];
   restore: [number, Uint8Array][];
+  clock?: Uint8Array;
   heartbeatMs: number;
 }
 
 type Message =
   | InitMessage
-  | { t: 'batch'; seq: number; values: Float64Array; keys?: Uint32Array; times?: Float64Array }
+  | { t: 'batch'; seq: number; values: Float64Array; keys?: Uint32Array; times?: Float64Array; at?: Uint32Array; rises?: Rises; rows?: number }
   | { t: 'shared'; seq: number; buffer: SharedArrayBuffer; rows: number; timed: boolean }
   | { t: 'barrier'; id: number; delta?: boolean }
   | { t: 'fault'; kind: 'exit' | 'throw' | 'trap' | 'hang' }
@@ -60,7 +65,7 @@ type Message =
 /** Most rows the worker runs in one go when it coalesces queued batches (see runWorker). */
 const COALESCE_ROWS = 1 << 20;
 
-const rowsOf = (message: Message): number => (message.t === 'shared' ? message.rows : message.t === 'batch' ? message.values.length : 0);
+const rowsOf = (message: Message): number => (message.t === 'shared' ? message.rows : message.t === 'batch' ? message.rows ?? message.values.length : 0);
 
 /** Runs the scheduler's worker protocol on a port. */
 export function runWorker(port: WorkerPort): void {
@@ -115,7 +120,8 @@ export function runWorker(port: WorkerPort): void {
           operator!.processParts([{ values: part.values.subarray(0, half), keys: part.keys?.subarray(0, half), out: part.out.subarray(0, half), times: part.times?.subarray(0, half) }]);
           fail();
         }
-        operator!.processParts([part]);
+        if (message.t === 'batch' && message.at !== undefined) windows!.addOutput(windows!.processRouted(part.times, part.values, part.keys, message.at, message.rises, message.rows!));
+        else operator!.processParts([part]);
         reply(message);
         break;
       }
@@ -199,6 +205,7 @@ export function runWorker(port: WorkerPort): void {
         ? (windows = new WindowsGroupOperator(windowSpecOf(spec, message.keyed), message.keyGroups, groups))
         : await createGroupOperator(message.module, spec, message.keyGroups, groups);
       for (const [group, bytes] of message.restore) op.restoreGroup(group, bytes);
+      if (message.clock !== undefined) windows!.restoreClock(message.clock);
       operator = op;
       port.post({ t: 'ready' }, []);
     } catch (error) {

@@ -77,18 +77,25 @@ export class CountWindows implements CountWindowOperator {
    * The keyed operator's push (numeric key ids): rows with skip[i] = 1 belong
    * to other workers and only count as rows (row numbers order `first` and
    * `last`). `marks` gets two counts of `windows` per row (the same: a count
-   * window fires on its key's own row), as EventTimeWindows.pushRows.
+   * window fires on its key's own row), as EventTimeWindows.pushRows, and
+   * `at`/`batchRows` are as there (routed rows: only the worker's own).
    */
-  pushRows(_ts: Float64Array | undefined, vals: Float64Array, ids: Uint32Array | undefined, skip: Uint8Array, marks: number[]): WindowOutput {
+  pushRows(_ts: Float64Array | undefined, vals: Float64Array, ids: Uint32Array | undefined, skip: Uint8Array, marks: number[], at?: Uint32Array, batchRows = vals.length): WindowOutput {
     this.check();
     const { op, size, step } = this.spec;
     const windows: WindowResult[] = [];
     for (let i = 0; i < vals.length; i++) {
-      if (skip[i] === 0) this.row(op, size, step, vals[i]!, ids === undefined ? 0 : ids[i]!, this.rowsSeen + i, windows);
+      if (skip[i] === 0) this.row(op, size, step, vals[i]!, ids === undefined ? 0 : ids[i]!, this.rowsSeen + (at === undefined ? i : at[i]!), windows);
       marks.push(windows.length, windows.length);
     }
-    this.rowsSeen += vals.length;
+    this.rowsSeen += batchRows;
     return { windows, late: [] };
+  }
+
+  /** Raises the row count and end flag to a key group snapshot's (see EventTimeWindows.raiseClock). */
+  raiseClock(rows: number, _maxTs: number, ended: boolean): void {
+    this.rowsSeen = Math.max(this.rowsSeen, rows);
+    this.ended ||= ended;
   }
 
   /** Whether flush() ended the stream. */
@@ -99,6 +106,13 @@ export class CountWindows implements CountWindowOperator {
   /** Rows pushed so far (the number of the next one). */
   get rowCount(): number {
     return this.rowsSeen;
+  }
+
+  /** What the operator holds: per key its row count and its open windows (to check that memory returns). */
+  get heldItems(): number {
+    let n = 0;
+    for (const st of this.state.values()) n += 1 + st.open.length;
+    return n;
   }
 
   flush(): WindowOutput {

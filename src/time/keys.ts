@@ -77,6 +77,25 @@ export class KeyMap {
   }
 }
 
+/** One row's time and value in reused one-element arrays, its key as a one-key batch: the one-row paths (pushRow) run the batch code on them. */
+export class OneRow {
+  readonly ts = new Float64Array(1);
+  readonly vals = new Float64Array(1);
+  readonly out = new Float64Array(1);
+
+  set(time: unknown, value: unknown): this {
+    if (typeof time !== 'number') throw new TypeError(`time must be a number, got ${time === null ? 'null' : typeof time}`);
+    if (typeof value !== 'number') throw new TypeError(`value must be a number, got ${value === null ? 'null' : typeof value}`);
+    this.ts[0] = time;
+    this.vals[0] = value;
+    return this;
+  }
+
+  static keys(key: readonly unknown[]): BatchKeys | undefined {
+    return key.length === 0 || key[0] === undefined ? undefined : (key as BatchKeys);
+  }
+}
+
 /** Coerces a batch column to a Float64Array; TypeError naming the field and element. */
 export function toF64(values: unknown, what: string): Float64Array {
   if (values instanceof Float64Array) return values;

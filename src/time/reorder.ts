@@ -124,6 +124,31 @@ export class Reorderer {
     return out;
   }
 
+  /**
+   * An idle timeout (live input): every key's greatest timestamp advances by
+   * `ms`, as if each key had a row that much later, and the held rows the
+   * bound then passes are released (per key in (timestamp, row) order).
+   */
+  advance(ms: number): Released {
+    const out: Released = { ts: [], val: [], key: [], row: [] };
+    const tmp = [0, 0, 0];
+    for (const [k, max] of this.keyMax) {
+      const m = max + ms;
+      this.keyMax.set(k, m);
+      const heap = this.pending.get(k);
+      if (heap === undefined) continue;
+      while (heap.size > 0 && heap.ts[0]! <= m - this.bound) {
+        heap.pop(tmp);
+        out.ts.push(tmp[0]!);
+        out.row.push(tmp[1]!);
+        out.val.push(tmp[2]!);
+        out.key.push(k);
+      }
+      if (heap.size === 0) this.pending.delete(k);
+    }
+    return out;
+  }
+
   /** End of stream: every held row, in (timestamp, row) order. */
   flush(): Released {
     const all: { ts: number; row: number; val: number; key: number }[] = [];

@@ -13,7 +13,7 @@ import type {
   TimeOp,
   TimeRolling,
 } from '../types.js';
-import { checkTimestamps, KeyMap, MAX_TIMESTAMP, toF64 } from './keys.js';
+import { checkTimestamps, KeyMap, MAX_TIMESTAMP, OneRow, toF64 } from './keys.js';
 import { ByteReader, ByteWriter, decodeTimeSnapshot, encodeTimeSnapshot, expectState, KIND_ROLLING } from './snapshot.js';
 import { Reorderer, type Released } from './reorder.js';
 import { normalizeDurationRolling, sameNormalized } from './spec.js';
@@ -48,6 +48,9 @@ interface TimerollExports {
   reserve(n: number): number;
   liveKeyCount(): number;
   slotHighWater(): number;
+  arenaBytes(): number;
+  stateBytes(): number;
+  maybeCompact(): number;
   getMaxTs(): number;
   setMaxTs(t: number): void;
   sweep(): number;
@@ -91,6 +94,7 @@ export class DurationRolling implements TimeRolling {
   /** Out-of-order state (maxOutOfOrderness > 0): per key, greatest timestamp and held rows. */
   private readonly reorder: Reorderer;
   private buffer: ArrayBuffer | undefined;
+  private readonly one = new OneRow();
   private viewPtr = -1;
   private viewCap = -1;
   private tsView = new Float64Array(0);
@@ -128,6 +132,16 @@ export class DurationRolling implements TimeRolling {
     return this.live().liveKeyCount();
   }
 
+  /** Bytes of WebAssembly memory (the high-water mark: WASM memory never shrinks). */
+  get memoryBytes(): number {
+    return this.live().memory.buffer.byteLength;
+  }
+
+  /** Bytes the state holds now: the key tables and every key's window (not the IO buffers, nor freed blocks). */
+  get stateBytes(): number {
+    return this.live().stateBytes();
+  }
+
   private load(ex: TimerollExports, ts: Float64Array, vals: Float64Array, keys: Uint32Array | undefined, from: number, n: number): void {
     this.views(ex);
     this.tsView.set(ts.subarray(from, from + n));
@@ -163,6 +177,12 @@ export class DurationRolling implements TimeRolling {
       ex.sweep();
       this.lastSweep = maxTs;
     }
+    this.compact(ex);
+  }
+
+  /** Lets the kernel reclaim freed blocks (grown rings, removed keys) between batches; its buffers may move. */
+  private compact(ex: TimerollExports): void {
+    if (ex.maybeCompact() !== 0) this.viewPtr = -1;
   }
 
   private checkResult(r: number, from: number, ts: Float64Array, keys: Uint32Array | undefined, rowOf: (i: number) => number): void {
@@ -193,6 +213,14 @@ export class DurationRolling implements TimeRolling {
       return { rows, values: out };
     }
     return this.pushOutOfOrder(ts, vals, ids);
+  }
+
+  pushRow(time: number, value: number, ...key: (number | string | undefined)[]): number {
+    this.live();
+    if (this.spec.maxOutOfOrderness !== 0) throw new TypeError('pushRow needs maxOutOfOrderness 0 (a row held for reordering has no result yet); use push');
+    const one = this.one.set(time, value);
+    this.pushIds(one.ts, one.vals, this.keyMap.ids32(OneRow.keys(key), 1), one.out);
+    return one.out[0]!;
   }
 
   /**
@@ -236,6 +264,12 @@ export class DurationRolling implements TimeRolling {
   flush(): RollingOutput {
     this.live();
     return this.release(this.reorder.flush());
+  }
+
+  idleAdvance(ms: number): RollingOutput {
+    this.live();
+    if (!(ms >= 0 && ms < Infinity)) throw new RangeError(`idleAdvance needs a non-negative finite number of ms, got ${ms}`);
+    return this.release(this.reorder.advance(ms));
   }
 
   /** The snapshot; with `keep`, of the keys it accepts only (a key group's state, which restoreState(…, keep) merges in). */
@@ -352,6 +386,7 @@ export class DurationRolling implements TimeRolling {
       }
       ex.importFinish(idx - 1, slot.front);
     }
+    this.compact(ex);
     ex.setMaxTs(Math.max(maxTs, ex.getMaxTs()));
     this.rowsSeen = Math.max(rowsSeen, this.rowsSeen);
     this.lastSweep = Math.max(lastSweep, this.lastSweep);

@@ -13,7 +13,7 @@ import { SnapshotError } from '../errors.js';
 import type { BatchKeys, KeyModeOf, LateRow, NormalizedWindowSpec, WindowOperator, WindowOutput, WindowResult, WindowSpec } from '../types.js';
 import { Acc } from './accumulator.js';
 import { addTo, EMITTED, fromAcc, GridBucket, opCode, OP_SUM, PENDING, pendingByKey, STRIDE, toAcc, valueOf } from './grid.js';
-import { checkGridTimestamps, checkTimestamps, KeyMap, MAX_TIMESTAMP, toF64 } from './keys.js';
+import { checkGridTimestamps, checkTimestamps, KeyMap, MAX_TIMESTAMP, OneRow, toF64 } from './keys.js';
 import { ByteReader, ByteWriter, decodeTimeSnapshot, encodeTimeSnapshot, expectState, KIND_WINDOWS } from './snapshot.js';
 import { normalizeWindowSpec, sameNormalized } from './spec.js';
 
@@ -42,6 +42,8 @@ class Win {
 
 const FIRE = 0;
 const PURGE = 1;
+/** Session: the key's purged end no longer decides lateness (see forget). */
+const FORGET = 2;
 /** Shared empty list (never mutated): most windows merge nothing. */
 const NO_RANGES: Range[] = [];
 
@@ -126,6 +128,7 @@ export function windowIndexRange(t: number, size: number, step: number, offset: 
 export class EventTimeWindows implements WindowOperator {
   readonly spec: Readonly<NormalizedWindowSpec>;
   private readonly keyMap: KeyMap;
+  private readonly one = new OneRow();
   private disposed = false;
   private ended = false;
   private rowsSeen = 0;
@@ -163,6 +166,14 @@ export class EventTimeWindows implements WindowOperator {
    */
   private skip: Uint8Array | undefined;
   private marks: number[] | undefined;
+  /** The keyed operator's routed path: per row given, its row in the batch (rows of other workers are left out). */
+  private at: Uint32Array | undefined;
+  /**
+   * The keyed operator's hook: called with each key whose windows a rising
+   * watermark changed (fired, purged, or its purged end forgotten), so that
+   * only changed key groups go into incremental checkpoints.
+   */
+  onWatermarkChange: ((key: number) => void) | undefined;
 
   constructor(spec: NormalizedWindowSpec) {
     this.spec = Object.freeze(spec);
@@ -288,7 +299,12 @@ export class EventTimeWindows implements WindowOperator {
       if (top === undefined || (!end && top.time > wm)) break;
       timers.pop();
       const win = top.win;
+      if (top.type === FORGET) {
+        if (!end) this.forget(win);
+        continue;
+      }
       if (!win.alive || top.version !== win.version) continue;
+      this.onWatermarkChange?.(win.key);
       if (top.type === FIRE) {
         win.pendingFire = false;
         out.push(this.result(win));
@@ -314,6 +330,7 @@ export class EventTimeWindows implements WindowOperator {
     for (; i < list.length; i++) {
       const b = list[i]!;
       if (!end && b.end > wm) break;
+      if (this.onWatermarkChange !== undefined) for (let w = 0; w < b.n; w++) this.onWatermarkChange(b.keys[w]!);
       if (b.pending > 0) this.fire(b, out);
       if (!end && b.end + lateness <= wm) {
         this.dropBucket(b);
@@ -368,6 +385,49 @@ export class EventTimeWindows implements WindowOperator {
     list.splice(list.indexOf(win), 1);
     if (list.length === 0) this.sessions.delete(win.key);
     this.purgedEnd.set(win.key, Math.max(this.purgedEnd.get(win.key) ?? -Infinity, win.end));
+    this.scheduleForget(win);
+  }
+
+  /**
+   * A purged end e keeps rows of its key before e late. Once the watermark
+   * reaches e + gap + allowedLateness, every such row is late anyway (its
+   * session would end by e + gap), so the key's entry goes: a key whose
+   * sessions have all closed holds nothing, and results are unchanged.
+   */
+  private scheduleForget(win: Win): void {
+    this.timers.push({ time: win.end + this.spec.gap + this.spec.allowedLateness, type: FORGET, win, version: 0 });
+  }
+
+  private forget(win: Win): void {
+    if ((this.purgedEnd.get(win.key) ?? Infinity) <= win.end) {
+      this.purgedEnd.delete(win.key);
+      this.onWatermarkChange?.(win.key);
+    }
+  }
+
+  /** The row number of the r-th row given to pushRows. */
+  private rowOf(r: number): number {
+    return this.rowsSeen + (this.at === undefined ? r : this.at[r]!);
+  }
+
+  /**
+   * Raises the row count, greatest timestamp and end flag to a key group
+   * snapshot's (the keyed operator's restore of the stream's clock, without
+   * its windows): windows are not fired, as the clock's snapshot was taken
+   * when every due window had fired.
+   */
+  raiseClock(rows: number, maxTs: number, ended: boolean): void {
+    this.rowsSeen = Math.max(this.rowsSeen, rows);
+    this.maxTs = Math.max(this.maxTs, maxTs);
+    this.ended ||= ended;
+  }
+
+  /** What the operator holds: windows, purged session ends and timers (to check that memory returns). */
+  get heldItems(): number {
+    let n = this.purgedEnd.size + this.timers.size;
+    for (const list of this.sessions.values()) n += list.length;
+    for (const b of this.bucketList) n += b.n;
+    return n;
   }
 
 
@@ -390,14 +450,22 @@ export class EventTimeWindows implements WindowOperator {
     return { windows, late };
   }
 
+  pushRow(time: number, value: number, ...key: (number | string | undefined)[]): WindowOutput {
+    const one = this.one.set(time, value);
+    return this.push(one.ts, one.vals, OneRow.keys(key));
+  }
+
   /**
    * The keyed operator's push (numeric key ids, checked timestamps): rows
    * with skip[r] = 1 belong to other workers and only advance the watermark
    * (which is every key's: the greatest timestamp of all rows). `marks` gets
    * two counts of `windows` per row: after the row's own windows, and after
-   * the watermark advance it caused.
+   * the watermark advance it caused. Routed (`at` given): the rows given are
+   * some of a batch of `batchRows` rows, row r being the batch's row at[r]
+   * (the worker's own rows and the other rows that raise the greatest
+   * timestamp, skipped); the other rows cannot change anything here.
    */
-  pushRows(ts: Float64Array, vals: Float64Array, ids: Uint32Array | undefined, skip: Uint8Array, marks: number[]): WindowOutput {
+  pushRows(ts: Float64Array, vals: Float64Array, ids: Uint32Array | undefined, skip: Uint8Array, marks: number[], at?: Uint32Array, batchRows = ts.length): WindowOutput {
     this.check();
     checkTimestamps(ts, this.rowsSeen);
     if (this.spec.kind !== 'session') checkGridTimestamps(ts, this.rowsSeen, this.spec.size, this.spec.step, this.spec.offset);
@@ -405,10 +473,11 @@ export class EventTimeWindows implements WindowOperator {
     const late: LateRow[] = [];
     this.skip = skip;
     this.marks = marks;
+    this.at = at;
     try {
       if (this.spec.kind === 'session') {
         for (let i = 0; i < ts.length; i++) {
-          if (skip[i] === 0) this.sessionRow(ts[i]!, vals[i]!, ids === undefined ? 0 : ids[i]!, this.rowsSeen + i, windows, late);
+          if (skip[i] === 0) this.sessionRow(ts[i]!, vals[i]!, ids === undefined ? 0 : ids[i]!, this.rowOf(i), windows, late);
           else {
             marks.push(windows.length);
             this.rise(ts[i]!, windows);
@@ -419,8 +488,9 @@ export class EventTimeWindows implements WindowOperator {
     } finally {
       this.skip = undefined;
       this.marks = undefined;
+      this.at = undefined;
     }
-    this.rowsSeen += ts.length;
+    this.rowsSeen += batchRows;
     return { windows, late };
   }
 
@@ -472,7 +542,6 @@ export class EventTimeWindows implements WindowOperator {
     const delay = s.maxOutOfOrderness;
     const code = this.code;
     const list = this.bucketList;
-    const rowBase = this.rowsSeen;
     let maxTs = this.maxTs;
     let lo = this.rangeLo, hi = this.rangeHi;
     let last: GridBucket | undefined;
@@ -535,13 +604,13 @@ export class EventTimeWindows implements WindowOperator {
             else a[p + 3]! += x - u + sum;
             a[p + 2] = u;
           }
-        } else addTo(b, i, code, x, t, rowBase + r);
+        } else addTo(b, i, code, x, t, this.rowOf(r));
         // Changed after its fire: re-emitted now (each window of a row gets this one row, so
         // emitting it before the row's later windows are updated changes nothing).
         if (end <= wm) windows.push(this.gridResult(b, i));
       }
       if (missed > 0) {
-        late.push({ row: rowBase + r, key: this.keyMap.keyOf(k), ts: t, value: x, missed });
+        late.push({ row: this.rowOf(r), key: this.keyMap.keyOf(k), ts: t, value: x, missed });
         this.late++;
       }
       marks?.push(windows.length);
@@ -794,7 +863,10 @@ export class EventTimeWindows implements WindowOperator {
         if (s.allowedLateness > 0 || !win.pendingFire) this.timers.push({ time: win.end + s.allowedLateness, type: PURGE, win, version: 0 });
       }
     }
-    for (const [k, e] of purged) this.purgedEnd.set(k, e);
+    for (const [k, e] of purged) {
+      this.purgedEnd.set(k, e);
+      this.scheduleForget(new Win(k, e, e, new Acc(s.op)));
+    }
   }
 
   reset(): void {

@@ -1,0 +1,77 @@
+// Issue 20 on Redis: the producer's and the worker's linger (lingerMs,
+// --linger-ms). A lingering producer gathers the rows of several sends into
+// one entry per partition; a lingering worker commits fuller batches; the
+// outputs stay those of the single-process reference (verifyJob).
+import { afterEach, describe, expect, it } from 'vitest';
+import { createProducer } from '../src/redis/producer.js';
+import { jobStatus } from '../src/redis/job.js';
+import { connect, makeRows, RedisServer, verifyJob, waitDrained, WorkerProcess } from './redis-harness.js';
+
+let cleanup: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const f of cleanup.reverse()) await f().catch(() => {});
+  cleanup = [];
+});
+
+async function server(): Promise<{ url: string; cmd: Awaited<ReturnType<typeof connect>>['cmd'] }> {
+  const s = await RedisServer.start();
+  cleanup.push(() => s.stop());
+  const { conn, cmd } = await connect(s.url());
+  cleanup.push(() => conn.close());
+  return { url: s.url(), cmd };
+}
+
+const SPEC = { op: 'sum' as const, window: 3, minPeriods: 1 };
+
+describe('redis linger', () => {
+  it('producer lingerMs: sends are gathered into one entry per partition, written when an entry is full or on close', async () => {
+    const { url, cmd } = await server();
+    const producer = await createProducer({ url, job: 'linger', create: { partitions: 1, spec: SPEC }, maxRowsPerEntry: 3, lingerMs: 600_000 });
+    const len = async (): Promise<number> => cmd.send<number>(['XLEN', producer.job.keys.input(0)]);
+    const first = producer.send(['a', 'b'], [1, 2]);
+    expect(await len()).toBe(0); // gathered, not written
+    const second = producer.send(['a'], [3]); // the entry is full: written now, for both sends
+    expect(await Promise.all([first, second])).toEqual([1, 1]);
+    expect(await len()).toBe(1);
+    const third = producer.send(['b'], [4]);
+    await producer.close(); // writes what is gathered
+    expect(await third).toBe(1);
+    expect(await len()).toBe(2);
+  }, 60_000);
+
+  it('regression: a lingering producer’s row is written once lingerMs has passed, though its entry never fills', async () => {
+    const { url, cmd } = await server();
+    const producer = await createProducer({ url, job: 'linger2', create: { partitions: 2, spec: SPEC }, lingerMs: 5 });
+    cleanup.push(() => producer.close());
+    for (let i = 1; i <= 3; i++) {
+      expect(await producer.send(['k'], [i])).toBe(1); // resolves only once written
+      const lens = await Promise.all([0, 1].map((p) => cmd.send<number>(['XLEN', producer.job.keys.input(p)])));
+      expect(lens[0]! + lens[1]!).toBe(i);
+    }
+  }, 60_000);
+
+  it('producer lingerMs is validated; a bad row in a lingering send leaves nothing gathered', async () => {
+    const { url, cmd } = await server();
+    await expect(createProducer({ url, job: 'linger3', create: { partitions: 1, spec: SPEC }, lingerMs: -1 })).rejects.toThrow('lingerMs must be a non-negative finite number, got -1');
+    const producer = await createProducer({ url, job: 'linger3', create: { partitions: 1, spec: SPEC }, lingerMs: 600_000 });
+    await expect(producer.send(['a', 'b'], [1, 'x' as never])).rejects.toThrow('value 1 must be a number, got string');
+    await producer.close();
+    expect(await cmd.send<number>(['XLEN', producer.job.keys.input(0)])).toBe(0);
+  }, 60_000);
+
+  it('worker --linger-ms: paced rows are each answered, and the outputs equal the single-process reference', async () => {
+    const { url, cmd } = await server();
+    const producer = await createProducer({ url, job: 'linger4', create: { partitions: 3, spec: SPEC }, maxRowsPerEntry: 5 });
+    cleanup.push(() => producer.close());
+    const worker = WorkerProcess.worker(url, 'linger4', ['--linger-ms', '20']);
+    cleanup.push(() => worker.kill());
+    const rows = makeRows(7, 60, 5);
+    for (let i = 0; i < rows.keys.length; i += 6) {
+      await producer.send(rows.keys.slice(i, i + 6), rows.values.slice(i, i + 6));
+      await waitDrained(cmd, producer.job); // this send's output is there before the next send
+    }
+    await worker.terminate();
+    expect(await verifyJob(cmd, 'linger4')).toBe(60);
+    expect((await jobStatus(cmd, producer.job)).every((s) => s.committedLast === s.inputLast)).toBe(true);
+  }, 60_000);
+});

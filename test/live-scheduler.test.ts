@@ -1,0 +1,105 @@
+// Issue 20, the scheduler's latency: maxBatchDelayMs (a pushed row waits at
+// most that long for its batch) and the row-to-sink latency in
+// job.metrics(). Paced by the sink: each row is pushed only once the row
+// before it is written, so a row held back for a batch that never fills
+// would hang the test (no timing assertion, only a timeout).
+import { describe, expect, it } from 'vitest';
+import { createJob, memorySink, nodeWorkers, reference, type OutputBatch, type Sink, type WorkerAdapter } from './scheduler-helpers.js';
+
+/** A sink that keeps every batch written and lets a test wait for a number of rows. */
+function watchedSink(): Sink & { rows: () => number; values: () => number[]; until: (rows: number) => Promise<void> } {
+  const batches: OutputBatch[] = [];
+  let wake: (() => void) | undefined;
+  const rows = (): number => batches.reduce((n, b) => n + (b.rows ?? b.values.length), 0);
+  return {
+    write: (b) => {
+      batches.push(b);
+      wake?.();
+    },
+    preCommit: () => null,
+    commit: () => undefined,
+    recover: () => undefined,
+    rows,
+    values: () => batches.flatMap((b) => [...b.values]),
+    async until(n) {
+      while (rows() < n) await new Promise<void>((resolve) => (wake = resolve));
+    },
+  };
+}
+
+const SERIES = Float64Array.from({ length: 12 }, (_, i) => ((i * 7) % 5) - 1.5);
+const KEYS = Uint32Array.from(SERIES, (_, i) => i % 3);
+
+describe('scheduler: maxBatchDelayMs and latency metrics', () => {
+  it('regression: with maxBatchDelayMs a pushed row is written before the next row is pushed, though its batch never fills', async () => {
+    const sink = watchedSink();
+    const job = await createJob({ adapter: nodeWorkers(), operator: { op: 'mean', window: 3 }, keyed: true, workers: 2, sink, maxBatchDelayMs: 5, maxBatchRows: 1000 });
+    for (let i = 0; i < SERIES.length; i++) {
+      await job.push({ values: SERIES.slice(i, i + 1), keys: KEYS.slice(i, i + 1) });
+      await sink.until(i + 1);
+    }
+    await job.finish();
+    expect(sink.values()).toEqual([...(await reference({ op: 'mean', window: 3 }, SERIES, KEYS))]);
+    const m = job.metrics();
+    expect(m.rows).toBe(SERIES.length);
+    expect(m.batches).toBe(SERIES.length);
+    expect(m.latency.count).toBe(SERIES.length);
+  }, 60_000);
+
+  it('pushes are coalesced into batches of maxBatchRows while the delay has not passed; the results are those of unbatched pushes', async () => {
+    const sink = watchedSink();
+    const job = await createJob({ adapter: nodeWorkers(), operator: { op: 'max', window: 2 }, keyed: true, workers: 2, sink, maxBatchDelayMs: 600_000, maxBatchRows: 5 });
+    for (let i = 0; i < SERIES.length; i++) await job.push({ values: SERIES.slice(i, i + 1), keys: KEYS.slice(i, i + 1) });
+    // Two full batches went out; two rows wait for the third (the offset counts them).
+    expect(job.metrics().batches).toBe(2);
+    expect(job.offset).toBe(SERIES.length);
+    await job.finish(); // sends the rows still waiting
+    expect(job.metrics().batches).toBe(3);
+    expect(sink.values()).toEqual([...(await reference({ op: 'max', window: 2 }, SERIES, KEYS))]);
+  }, 60_000);
+
+  it('checkpoint() sends the rows waiting for their batch and covers them', async () => {
+    const sink = memorySink();
+    const job = await createJob({ adapter: nodeWorkers(), operator: { op: 'sum', window: 2 }, workers: 1, sink, maxBatchDelayMs: 600_000 });
+    await job.push({ values: new Float64Array([1, 2, 3]) });
+    await job.checkpoint();
+    expect([...sink.committed()]).toEqual([NaN, 3, 5]);
+    await job.abort();
+  }, 60_000);
+
+  it('metrics: latency percentiles of every row written, ordered, in ms; run() measures from the read', async () => {
+    const sink = memorySink();
+    const job = await createJob({ adapter: nodeWorkers(), operator: { op: 'sum', window: 4 }, workers: 1, sink });
+    const values = Float64Array.from({ length: 5000 }, (_, i) => i % 17);
+    const batches = Array.from({ length: 50 }, (_, i) => ({ values: values.slice(i * 100, i * 100 + 100) }));
+    await job.run(batches);
+    const { rows, batches: sent, latency } = job.metrics();
+    expect(rows).toBe(5000);
+    expect(sent).toBe(50);
+    expect(latency.count).toBe(5000);
+    expect(latency.p50).toBeGreaterThan(0);
+    expect(latency.p50).toBeLessThanOrEqual(latency.p99);
+    expect(latency.p99).toBeLessThanOrEqual(latency.p999);
+    expect(latency.p999).toBeLessThanOrEqual(latency.max);
+    expect(latency.mean).toBeLessThanOrEqual(latency.max);
+  }, 60_000);
+
+  it('regression: maxBatchDelayMs and maxBatchRows are validated with exact errors', async () => {
+    const adapter: WorkerAdapter = { platform: 'test', concurrency: 2, spawn: () => { throw new Error('no workers in option tests'); } };
+    const base = { adapter, operator: { op: 'mean', window: 3 }, sink: memorySink() } as const;
+    const cases: [Record<string, unknown>, string][] = [
+      [{ maxBatchDelayMs: -1 }, 'RangeError: maxBatchDelayMs must be a non-negative finite number, got -1'],
+      [{ maxBatchDelayMs: Infinity }, 'RangeError: maxBatchDelayMs must be a non-negative finite number, got Infinity'],
+      [{ maxBatchDelayMs: '5' }, "TypeError: maxBatchDelayMs must be a number, got '5'"],
+      [{ maxBatchRows: 0 }, 'RangeError: maxBatchRows must be a positive integer, got 0'],
+      [{ maxBatchRows: 1.5 }, 'RangeError: maxBatchRows must be a positive integer, got 1.5'],
+    ];
+    for (const [extra, message] of cases) {
+      const got = await createJob({ ...base, ...extra } as never).then(
+        () => 'accepted',
+        (e: Error) => `${e.name}: ${e.message}`,
+      );
+      expect(got).toBe(message);
+    }
+  });
+});
