@@ -330,7 +330,12 @@ describe('keyed operator: tumbling, hopping and session windows', () => {
     return { windows, late };
   }
 
-  it('partitioned by key group over 1 to 4 workers, any batch split, rescaled mid-stream: the single operator\'s windows and late rows, in its order (property)', async () => {
+  /**
+   * Property: `partitioned` over 1 to 4 workers, any batch split (up to
+   * `maxCuts` cuts) and a rescale at any row gives the single operator's
+   * windows and late rows, in its order.
+   */
+  async function matchesSingle(o: { maxCuts: number; keyCount: number; routed: boolean; someWindows: boolean }): Promise<void> {
     const { windowsByTime } = await import('../src/time/windows.js');
     await fc.assert(
       fc.asyncProperty(
@@ -339,45 +344,29 @@ describe('keyed operator: tumbling, hopping and session windows', () => {
         fc.integer({ min: 1, max: 4 }),
         fc.integer({ min: 1, max: 4 }),
         fc.integer({ min: 0, max: 400 }),
-        fc.array(fc.integer({ min: 1, max: 399 }), { maxLength: 5 }),
+        fc.array(fc.integer({ min: 1, max: 399 }), { maxLength: o.maxCuts }),
         fc.integer({ min: 1, max: 1000 }),
         async (si, keyed, workers, after, at, cuts, seed) => {
           const spec = SPECS[si]!;
-          const data = rows(seed, 400, 7, 900);
+          const data = rows(seed, 400, o.keyCount, 900);
           const single = await windowsByTime(data.ts, data.v, { ...spec, keys: keyed ? 'number' : 'none' }, keyed ? data.k : undefined);
-          expect(single.windows.length).toBeGreaterThan(0);
-          const got = await partitioned(spec, keyed, data, workers, after, at, cuts);
+          if (o.someWindows) expect(single.windows.length).toBeGreaterThan(0);
+          const got = await partitioned(spec, keyed, data, workers, after, at, cuts, o.routed);
           expect(got.windows).toEqual(single.windows);
           expect(got.late).toEqual(single.late);
         },
       ),
       { numRuns: 60 },
     );
+  }
+
+  it('partitioned by key group over 1 to 4 workers, any batch split, rescaled mid-stream: the single operator\'s windows and late rows, in its order (property)', async () => {
+    await matchesSingle({ maxCuts: 5, keyCount: 7, routed: false, someWindows: true });
   });
 
   it('regression: routed (each worker its own rows and the batch\'s rises, not every row) over 1 to 4 workers, any batch split, rescaled from only the groups changedGroups() reported and group 0\'s clock: the single operator\'s windows and late rows, in its order (property)', async () => {
-    const { windowsByTime } = await import('../src/time/windows.js');
-    await fc.assert(
-      fc.asyncProperty(
-        fc.integer({ min: 0, max: SPECS.length - 1 }),
-        fc.boolean(),
-        fc.integer({ min: 1, max: 4 }),
-        fc.integer({ min: 1, max: 4 }),
-        fc.integer({ min: 0, max: 400 }),
-        fc.array(fc.integer({ min: 1, max: 399 }), { maxLength: 12 }),
-        fc.integer({ min: 1, max: 1000 }),
-        async (si, keyed, workers, after, at, cuts, seed) => {
-          const spec = SPECS[si]!;
-          // Many keys, few rows each: most groups change only now and then, so a stale group would show.
-          const data = rows(seed, 400, 60, 900);
-          const single = await windowsByTime(data.ts, data.v, { ...spec, keys: keyed ? 'number' : 'none' }, keyed ? data.k : undefined);
-          const got = await partitioned(spec, keyed, data, workers, after, at, cuts, true);
-          expect(got.windows).toEqual(single.windows);
-          expect(got.late).toEqual(single.late);
-        },
-      ),
-      { numRuns: 60 },
-    );
+    // Many keys, few rows each: most groups change only now and then, so a stale group would show.
+    await matchesSingle({ maxCuts: 12, keyCount: 60, routed: true, someWindows: false });
   });
 
   it('on the scheduler at 1 to 4 workers, keyed or not: the single operator\'s windows and late rows', async () => {

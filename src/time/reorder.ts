@@ -112,14 +112,7 @@ export class Reorderer {
       let heap = this.pending.get(k);
       if (heap === undefined) this.pending.set(k, (heap = new PendingHeap()));
       heap.push(t, base + i, vals[i]!);
-      while (heap.size > 0 && heap.ts[0]! <= m - this.bound) {
-        heap.pop(tmp);
-        out.ts.push(tmp[0]!);
-        out.row.push(tmp[1]!);
-        out.val.push(tmp[2]!);
-        out.key.push(k);
-      }
-      if (heap.size === 0) this.pending.delete(k);
+      this.release(k, heap, m, out, tmp);
     }
     return out;
   }
@@ -136,17 +129,21 @@ export class Reorderer {
       const m = max + ms;
       this.keyMax.set(k, m);
       const heap = this.pending.get(k);
-      if (heap === undefined) continue;
-      while (heap.size > 0 && heap.ts[0]! <= m - this.bound) {
-        heap.pop(tmp);
-        out.ts.push(tmp[0]!);
-        out.row.push(tmp[1]!);
-        out.val.push(tmp[2]!);
-        out.key.push(k);
-      }
-      if (heap.size === 0) this.pending.delete(k);
+      if (heap !== undefined) this.release(k, heap, m, out, tmp);
     }
     return out;
+  }
+
+  /** Moves key k's held rows that the bound passes at greatest timestamp `max` to `out`, in (timestamp, row) order. */
+  private release(k: number, heap: PendingHeap, max: number, out: Released, tmp: number[]): void {
+    while (heap.size > 0 && heap.ts[0]! <= max - this.bound) {
+      heap.pop(tmp);
+      out.ts.push(tmp[0]!);
+      out.row.push(tmp[1]!);
+      out.val.push(tmp[2]!);
+      out.key.push(k);
+    }
+    if (heap.size === 0) this.pending.delete(k);
   }
 
   /** End of stream: every held row, in (timestamp, row) order. */
