@@ -84,3 +84,18 @@ describe('ewm var/std from the command line', () => {
     expect(run.stderr.split('\n')[0]).toBe(message);
   });
 });
+
+describe('ewm --min-periods on run', () => {
+  it('regression: run --op ewm ignored --min-periods (the ewm spec never got it) and refused 2 or more with a window bound; now the results are those of the library with minPeriods', async () => {
+    const csv = 'v\n' + values.map((v) => (Number.isNaN(v) ? '' : String(v))).join('\n') + '\n';
+    for (const stat of ['mean', 'var'] as const) {
+      const want = await library({ op: 'ewm', span: 3, minPeriods: 4, ...(stat === 'var' ? { stat } : {}) } as KernelSpec);
+      const run = await cli(['run', '--value', 'v', '--op', 'ewm', '--span', '3', '--min-periods', '4', ...(stat === 'var' ? ['--ewm-stat', 'var'] : []), '--output-format', 'ndjson'], csv);
+      expect(run.code, run.stderr).toBe(0);
+      const rows = run.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+      const column = stat === 'var' ? 'ewm_var' : 'ewm';
+      rows.forEach((r, i) => expect(r[column]).toEqual(json(want[i]!)));
+      expect(rows.slice(0, 3).map((r) => r[column])).toEqual([null, null, null]); // fewer than 4 non-NaN rows seen
+    }
+  });
+});

@@ -181,7 +181,8 @@ Columns and windows:
   --window W            rows (an integer), or a duration such as 5s, 1m30s
   --min-periods M       non-NaN rows a window needs for a result
                         (default: W for count windows, 1 for time windows,
-                        0 for window records)
+                        0 for window records); for ewm, non-NaN rows seen
+                        before its results are given (default: 0)
   --ddof D              var and std: the divisor is n - D (default: 1)
   --q Q                 quantile: Q in [0, 1] (required with quantile)
   --closed SIDE         time windows: right, left, both or neither (default: right)

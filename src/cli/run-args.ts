@@ -232,7 +232,8 @@ export function parseRun(args: string[]): RunCommand | { kind: 'help'; text: str
   } else if (window.kind === 'rows') {
     for (const o of ['first', 'last'] as const) if (ops.includes(o)) throw new UsageError(`op ${o} needs a time window (--window 5s --time COLUMN)`, command);
   }
-  const maxPeriods = window.kind === 'rows' ? window.rows : 0x7fffffff;
+  // A count window bounds --min-periods by its rows; ewm alone has no window (pandas' ewm min_periods: any count).
+  const maxPeriods = window.kind === 'rows' && rollingOps.length > 0 ? window.rows : 0x7fffffff;
   const minPeriods = integerOption(values, 'min-periods', command, 0, maxPeriods);
   const ddof = integerOption(values, 'ddof', command, 0, MAX_WINDOW);
   const q = numberOption(values, 'q', command);
@@ -290,7 +291,7 @@ export function parseRun(args: string[]): RunCommand | { kind: 'help'; text: str
     const adjustRaw = values.get('adjust');
     if (adjustRaw !== undefined && adjustRaw !== 'true' && adjustRaw !== 'false') throw new UsageError(`--adjust must be true or false, got ${JSON.stringify(adjustRaw)}`, command);
     const stat = ewmStat(values.get('ewm-stat'));
-    ewmSpec = { op: 'ewm', [decay]: v, ...(adjustRaw !== undefined ? { adjust: adjustRaw === 'true' } : {}), ...(stat !== 'mean' ? { stat } : {}) } as KernelSpec; // one decay
+    ewmSpec = { op: 'ewm', [decay]: v, ...(adjustRaw !== undefined ? { adjust: adjustRaw === 'true' } : {}), ...(minPeriods !== undefined ? { minPeriods } : {}), ...(stat !== 'mean' ? { stat } : {}) } as KernelSpec; // one decay
   } else if (decays.length > 0 || values.has('adjust')) {
     throw new UsageError('--alpha, --span, --halflife, --com and --adjust apply only to op ewm', command);
   } else if (values.has('ewm-stat')) {
