@@ -1,0 +1,287 @@
+// Doubles to text, byte for byte as JavaScript's String(x) (ECMAScript
+// Number::toString): the shortest decimal that rounds back to x, the closest
+// to x among those (ties to an even last digit); plain notation for
+// 1e-7 ≤ |x| < 1e21, else d.ddde±n; -0 as 0.
+//
+// The digits come from Schubfach (R. Giulietti, "The Schubfach way to render
+// doubles", 2020): with 10^k just below the distance between neighbouring
+// doubles, x and both ends of its rounding interval are scaled by 10^-k
+// using a 126-bit approximation of 10^-k (G in dtoa-table.ts) whose error
+// cannot change any decision. The interval is then narrower than 10 units,
+// so it holds at most one multiple of 10 (the only shorter candidate) and
+// otherwise the two integers s and s + 1 around x decide.
+//
+// Unlike Java's Double.toString, which wants at least two digits and so
+// renders 5e-324 as 4.9E-324, a one-digit answer is kept: the shorter
+// candidate is tried for every s ≥ 10, subnormals included.
+//
+// Not a rolling kernel: it has its own small ABI (reserve, pointers,
+// formatRows) used by src/connectors/number-rows.ts.
+import { G, K_MIN } from '../dtoa-table';
+
+const MASK63: u64 = 0x7fffffffffffffff;
+const C_MIN: u64 = 1 << 52;
+const Q_MIN: i32 = -1074;
+const P: i32 = 53;
+
+/** The most bytes one number takes: '-2.2250738585072014e-308'. */
+const MAX_NUMBER_BYTES: i32 = 24;
+
+const ZERO: u8 = 0x30;
+
+// ---- 64×64 → 128-bit products, from 32-bit halves ----
+
+@inline function mulHigh(a: u64, b: u64): u64 {
+  const a0 = a & 0xffffffff;
+  const a1 = a >> 32;
+  const b0 = b & 0xffffffff;
+  const b1 = b >> 32;
+  const p01 = a0 * b1;
+  const p10 = a1 * b0;
+  const mid = ((a0 * b0) >> 32) + (p01 & 0xffffffff) + (p10 & 0xffffffff);
+  return a1 * b1 + (p01 >> 32) + (p10 >> 32) + (mid >> 32);
+}
+
+/** ⌊g·cp·2^-127⌋ with g = g1·2^63 + g0, its lowest bit set when the rest is not 0 (round to odd). */
+@inline function rop(g1: u64, g0: u64, cp: u64): u64 {
+  const x1 = mulHigh(g0, cp);
+  const y0 = g1 * cp;
+  const y1 = mulHigh(g1, cp);
+  const z = (y0 >> 1) + x1;
+  const vbp = y1 + (z >> 63);
+  return vbp | (((z & MASK63) + MASK63) >> 63);
+}
+
+// ---- integer logarithms (exact over the exponents of doubles) ----
+
+/** ⌊e·log10(2)⌋ */
+@inline function flog10pow2(e: i32): i32 {
+  return <i32>((<i64>e * 661971961083) >> 41);
+}
+/** ⌊e·log10(2) + log10(3/4)⌋ */
+@inline function flog10threeQuartersPow2(e: i32): i32 {
+  return <i32>((<i64>e * 661971961083 - 274743187321) >> 41);
+}
+/** ⌊e·log2(10)⌋ */
+@inline function flog2pow10(e: i32): i32 {
+  return <i32>((<i64>e * 913124641741) >> 38);
+}
+
+// ---- text ----
+
+/** Decimal digits of 0 < v < 10^20. */
+function digitCount(v: u64): i32 {
+  let n = 1;
+  while (v >= 10000) {
+    v /= 10000;
+    n += 4;
+  }
+  return v < 10 ? n : v < 100 ? n + 1 : v < 1000 ? n + 2 : n + 3;
+}
+
+/** Writes the `len` digits of v (zero-padded) ending just before `end`. */
+function writeDigits(end: usize, v: u64, len: i32): void {
+  let p = end;
+  // Eight digits at a time in 32-bit arithmetic.
+  while (len >= 8) {
+    let low = <u32>(v % 100000000);
+    v /= 100000000;
+    for (let j = 0; j < 8; j++) {
+      const q = low / 10;
+      store<u8>(--p, ZERO + <u8>(low - q * 10));
+      low = q;
+    }
+    len -= 8;
+  }
+  let w = <u32>v;
+  for (let j = 0; j < len; j++) {
+    const q = w / 10;
+    store<u8>(--p, ZERO + <u8>(w - q * 10));
+    w = q;
+  }
+}
+
+/** Writes f·10^e (f > 0) as ECMAScript does; returns the end. */
+function writeDecimal(p: usize, f: u64, e: i32): usize {
+  while (f % 10 == 0) {
+    f /= 10;
+    e++;
+  }
+  const len = digitCount(f);
+  const n = len + e; // the decimal point's position after the first digit
+  if (len <= n && n <= 21) {
+    writeDigits(p + len, f, len);
+    memory.fill(p + len, ZERO, n - len);
+    return p + n;
+  }
+  if (0 < n && n <= 21) {
+    // ddd.ddd: digits, then the first n moved one byte left to make room for the point.
+    writeDigits(p + len + 1, f, len);
+    memory.copy(p, p + 1, n);
+    store<u8>(p + n, 0x2e);
+    return p + len + 1;
+  }
+  if (-6 < n && n <= 0) {
+    store<u8>(p, ZERO);
+    store<u8>(p + 1, 0x2e);
+    memory.fill(p + 2, ZERO, -n);
+    writeDigits(p + 2 - n + len, f, len);
+    return p + 2 - n + len;
+  }
+  // d[.ddd]e±x
+  writeDigits(p + len + 1, f, len);
+  store<u8>(p, load<u8>(p + 1));
+  let q = p + 1;
+  if (len > 1) {
+    store<u8>(q, 0x2e);
+    q += len;
+  }
+  store<u8>(q++, 0x65);
+  let x = n - 1;
+  store<u8>(q++, x < 0 ? 0x2d : 0x2b);
+  if (x < 0) x = -x;
+  const xl = x < 10 ? 1 : x < 100 ? 2 : 3;
+  writeDigits(q + xl, x, xl);
+  return q + xl;
+}
+
+/** The shortest, then closest, decimal of c·2^q (Schubfach's toDecimal, without Java's two-digit rule); returns the end. */
+function writeScaled(p: usize, q: i32, c: u64): usize {
+  const out: u64 = c & 1; // an even c's interval includes its ends
+  const cb = c << 2;
+  const cbr = cb + 2;
+  let cbl: u64;
+  let k: i32;
+  if (c != C_MIN || q == Q_MIN) {
+    cbl = cb - 2;
+    k = flog10pow2(q);
+  } else {
+    // A power of two: the interval below is half as wide.
+    cbl = cb - 1;
+    k = flog10threeQuartersPow2(q);
+  }
+  const h = q + flog2pow10(-k) + 2;
+  const gi = G + ((<usize>(k - K_MIN)) << 4);
+  const g1 = load<u64>(gi);
+  const g0 = load<u64>(gi, 8);
+  const vb = rop(g1, g0, cb << h);
+  const vbl = rop(g1, g0, cbl << h);
+  const vbr = rop(g1, g0, cbr << h);
+  const s = vb >> 2;
+  if (s >= 10) {
+    // The one multiple of 10 the interval may hold: the shorter candidate.
+    const sp10 = 10 * mulHigh(s, 0x19999999999999a0); // 10·⌊s/10⌋
+    const tp10 = sp10 + 10;
+    const upin = vbl + out <= sp10 << 2;
+    const wpin = (tp10 << 2) + out <= vbr;
+    if (upin != wpin) return writeDecimal(p, upin ? sp10 : tp10, k);
+  }
+  const t = s + 1;
+  const uin = vbl + out <= s << 2;
+  const win = (t << 2) + out <= vbr;
+  if (uin != win) return writeDecimal(p, uin ? s : t, k);
+  // Both in: the closer one, the even one on a tie.
+  const cmp = <i64>(vb - ((s + t) << 1));
+  return writeDecimal(p, cmp < 0 || (cmp == 0 && (s & 1) == 0) ? s : t, k);
+}
+
+function writeAscii(p: usize, text: string): usize {
+  for (let j = 0; j < text.length; j++) store<u8>(p + j, <u8>text.charCodeAt(j));
+  return p + text.length;
+}
+
+/** Writes String(x), or with json the JSON of TextFormatter (NaN null, infinities as strings); returns the end. */
+function writeNumber(p: usize, x: f64, json: bool): usize {
+  const bits = reinterpret<u64>(x);
+  const t = bits & (C_MIN - 1);
+  const bq = <i32>(bits >> 52) & 0x7ff;
+  if (bq == 0x7ff) {
+    if (t != 0) return writeAscii(p, json ? 'null' : 'NaN');
+    if (json) return writeAscii(p, (bits >> 63) != 0 ? '"-Infinity"' : '"Infinity"');
+    return writeAscii(p, (bits >> 63) != 0 ? '-Infinity' : 'Infinity');
+  }
+  if ((bits << 1) == 0) {
+    store<u8>(p, ZERO); // -0 too
+    return p + 1;
+  }
+  if ((bits >> 63) != 0) store<u8>(p++, 0x2d);
+  if (bq == 0) return writeScaled(p, Q_MIN, t);
+  const mq = -Q_MIN + 1 - bq;
+  const c = C_MIN | t;
+  if (0 < mq && mq < P) {
+    // An integer below 2^53: its digits as they are.
+    const f = c >> mq;
+    if (f << mq == c) return writeDecimal(p, f, 0);
+  }
+  return writeScaled(p, -mq, c);
+}
+
+// ---- the column ABI ----
+//
+// Memory after the static data: [input f64 × rows × cols][ends u32 × rows]
+// [separators: u32 × (cols + 2) offsets, then bytes][text].
+
+let inputBase: usize = 0;
+let endsBase: usize = 0;
+let sepBase: usize = 0;
+let outBase: usize = 0;
+let rowsCap: i32 = 0;
+let colsCap: i32 = 0;
+let sepCap: i32 = 0;
+
+/** Room for `rows` rows of `cols` columns with `sepBytes` bytes of separators; 1 on success, 0 when memory cannot grow. */
+export function reserve(rows: i32, cols: i32, sepBytes: i32): i32 {
+  if (rows <= rowsCap && cols <= colsCap && sepBytes <= sepCap) return 1;
+  if (rows < 1 || cols < 1 || sepBytes < 0 || rows > 1 << 20 || cols > 1 << 12 || sepBytes > 1 << 20) return 0;
+  const r = <usize>max(rows, rowsCap);
+  const c = <usize>max(cols, colsCap);
+  const sb = <usize>max(sepBytes, sepCap);
+  const input = (__heap_base + 15) & ~(<usize>15);
+  const ends = input + r * c * 8;
+  const sep = ends + r * 4;
+  const out = (sep + (c + 2) * 4 + sb + 15) & ~(<usize>15);
+  const end = out + r * (c * <usize>MAX_NUMBER_BYTES + sb);
+  const have = (<usize>memory.size()) << 16;
+  if (end > have && memory.grow(<i32>((end - have + 0xffff) >>> 16)) < 0) return 0;
+  inputBase = input;
+  endsBase = ends;
+  sepBase = sep;
+  outBase = out;
+  rowsCap = <i32>r;
+  colsCap = <i32>c;
+  sepCap = <i32>sb;
+  return 1;
+}
+
+export function inputPtr(): usize {
+  return inputBase;
+}
+export function endsPtr(): usize {
+  return endsBase;
+}
+export function separatorsPtr(): usize {
+  return sepBase;
+}
+export function textPtr(): usize {
+  return outBase;
+}
+
+/**
+ * Writes `rows` lines: separator 0, then the columns' numbers (column c at
+ * input + c·rows·8) each after separator c (c > 0), then separator `cols`.
+ * ends[i] is the end of line i, relative to textPtr().
+ */
+export function formatRows(rows: i32, cols: i32, json: i32): void {
+  const sepBytes = sepBase + ((<usize>cols + 2) << 2);
+  let p = outBase;
+  for (let i = 0; i < rows; i++) {
+    for (let c = 0; c <= cols; c++) {
+      const from = load<u32>(sepBase + (<usize>c << 2));
+      const to = load<u32>(sepBase + (<usize>c << 2), 4);
+      memory.copy(p, sepBytes + from, to - from);
+      p += to - from;
+      if (c < cols) p = writeNumber(p, load<f64>(inputBase + ((<usize>c * rows + i) << 3)), json != 0);
+    }
+    store<u32>(endsBase + (<usize>i << 2), <u32>(p - outBase));
+  }
+}
