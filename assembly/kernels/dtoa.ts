@@ -69,67 +69,92 @@ const ZERO: u8 = 0x30;
 
 // ---- text ----
 
-/** Decimal digits of 0 < v < 10^20. */
-function digitCount(v: u64): i32 {
-  let n = 1;
-  while (v >= 10000) {
-    v /= 10000;
-    n += 4;
-  }
-  return v < 10 ? n : v < 100 ? n + 1 : v < 1000 ? n + 2 : n + 3;
+/** "00" … "99": two digits per division. */
+const PAIRS: usize = memory.data<u8>([
+  48, 48, 48, 49, 48, 50, 48, 51, 48, 52, 48, 53, 48, 54, 48, 55, 48, 56, 48, 57,
+  49, 48, 49, 49, 49, 50, 49, 51, 49, 52, 49, 53, 49, 54, 49, 55, 49, 56, 49, 57,
+  50, 48, 50, 49, 50, 50, 50, 51, 50, 52, 50, 53, 50, 54, 50, 55, 50, 56, 50, 57,
+  51, 48, 51, 49, 51, 50, 51, 51, 51, 52, 51, 53, 51, 54, 51, 55, 51, 56, 51, 57,
+  52, 48, 52, 49, 52, 50, 52, 51, 52, 52, 52, 53, 52, 54, 52, 55, 52, 56, 52, 57,
+  53, 48, 53, 49, 53, 50, 53, 51, 53, 52, 53, 53, 53, 54, 53, 55, 53, 56, 53, 57,
+  54, 48, 54, 49, 54, 50, 54, 51, 54, 52, 54, 53, 54, 54, 54, 55, 54, 56, 54, 57,
+  55, 48, 55, 49, 55, 50, 55, 51, 55, 52, 55, 53, 55, 54, 55, 55, 55, 56, 55, 57,
+  56, 48, 56, 49, 56, 50, 56, 51, 56, 52, 56, 53, 56, 54, 56, 55, 56, 56, 56, 57,
+  57, 48, 57, 49, 57, 50, 57, 51, 57, 52, 57, 53, 57, 54, 57, 55, 57, 56, 57, 57,
+]);
+
+/** Decimal digits of 0 < v < 2^32. */
+function digitCount(v: u32): i32 {
+  if (v < 100000) return v < 10 ? 1 : v < 100 ? 2 : v < 1000 ? 3 : v < 10000 ? 4 : 5;
+  return v < 1000000 ? 6 : v < 10000000 ? 7 : v < 100000000 ? 8 : v < 1000000000 ? 9 : 10;
 }
 
-/** Writes the `len` digits of v (zero-padded) ending just before `end`. */
-function writeDigits(end: usize, v: u64, len: i32): void {
+/** Writes the `len` digits of v (zero-padded) ending just before `end`: 32-bit divisions by constants, which compile to multiplications. */
+function writeDigits(end: usize, v: u32, len: i32): void {
   let p = end;
-  // Eight digits at a time in 32-bit arithmetic.
-  while (len >= 8) {
-    let low = <u32>(v % 100000000);
-    v /= 100000000;
-    for (let j = 0; j < 8; j++) {
-      const q = low / 10;
-      store<u8>(--p, ZERO + <u8>(low - q * 10));
-      low = q;
-    }
-    len -= 8;
+  while (len >= 2) {
+    const q = v / 100;
+    p -= 2;
+    store<u16>(p, load<u16>(PAIRS + ((<usize>(v - q * 100)) << 1)));
+    v = q;
+    len -= 2;
   }
-  let w = <u32>v;
-  for (let j = 0; j < len; j++) {
-    const q = w / 10;
-    store<u8>(--p, ZERO + <u8>(w - q * 10));
-    w = q;
-  }
+  if (len > 0) store<u8>(p - 1, ZERO + <u8>(v % 10));
 }
 
-/** Writes f·10^e (f > 0) as ECMAScript does; returns the end. */
-function writeDecimal(p: usize, f: u64, e: i32): usize {
-  while (f % 10 == 0) {
-    f /= 10;
-    e++;
+/** How many zeros the last stripZeros() removed. */
+let stripped: i32 = 0;
+/** v without its trailing zeros (v > 0). */
+function stripZeros(v: u32): u32 {
+  let z = 0;
+  while (v % 10 == 0) {
+    v /= 10;
+    z++;
   }
-  const len = digitCount(f);
+  stripped = z;
+  return v;
+}
+
+/** Writes f·10^e (0 < f < 10^17) as ECMAScript does; returns the end. */
+function writeDecimal(p: usize, f: u64, e: i32): usize {
+  // f = hi·10^loLen + lo, in 32-bit halves (one 64-bit division).
+  let hi = <u32>(f / 100000000);
+  let lo = <u32>(f - <u64>hi * 100000000);
+  let loLen = 8;
+  if (lo == 0) {
+    lo = stripZeros(hi);
+    hi = 0;
+    e += 8 + stripped;
+  } else {
+    lo = stripZeros(lo);
+    loLen -= stripped;
+    e += stripped;
+  }
+  const hiLen = hi != 0 ? digitCount(hi) : 0;
+  if (hi == 0) loLen = digitCount(lo);
+  const len = hiLen + loLen;
   const n = len + e; // the decimal point's position after the first digit
   if (len <= n && n <= 21) {
-    writeDigits(p + len, f, len);
-    memory.fill(p + len, ZERO, n - len);
+    writeAll(p + len, hi, lo, loLen);
+    zeros(p + len, n - len);
     return p + n;
   }
   if (0 < n && n <= 21) {
     // ddd.ddd: digits, then the first n moved one byte left to make room for the point.
-    writeDigits(p + len + 1, f, len);
-    memory.copy(p, p + 1, n);
+    writeAll(p + len + 1, hi, lo, loLen);
+    for (let j = 0; j < n; j++) store<u8>(p + j, load<u8>(p + j + 1));
     store<u8>(p + n, 0x2e);
     return p + len + 1;
   }
   if (-6 < n && n <= 0) {
     store<u8>(p, ZERO);
     store<u8>(p + 1, 0x2e);
-    memory.fill(p + 2, ZERO, -n);
-    writeDigits(p + 2 - n + len, f, len);
+    zeros(p + 2, -n);
+    writeAll(p + 2 - n + len, hi, lo, loLen);
     return p + 2 - n + len;
   }
   // d[.ddd]e±x
-  writeDigits(p + len + 1, f, len);
+  writeAll(p + len + 1, hi, lo, loLen);
   store<u8>(p, load<u8>(p + 1));
   let q = p + 1;
   if (len > 1) {
@@ -140,9 +165,21 @@ function writeDecimal(p: usize, f: u64, e: i32): usize {
   let x = n - 1;
   store<u8>(q++, x < 0 ? 0x2d : 0x2b);
   if (x < 0) x = -x;
-  const xl = x < 10 ? 1 : x < 100 ? 2 : 3;
-  writeDigits(q + xl, x, xl);
+  const xl = digitCount(<u32>x);
+  writeDigits(q + xl, <u32>x, xl);
   return q + xl;
+}
+
+// Byte loops rather than memory.fill/copy: the bulk operations are calls out of WASM, dear for a few bytes.
+
+@inline function zeros(p: usize, n: i32): void {
+  for (let j = 0; j < n; j++) store<u8>(p + j, ZERO);
+}
+
+/** Writes hi·10^loLen + lo (hi's digits, then lo's loLen digits) ending just before `end`. */
+@inline function writeAll(end: usize, hi: u32, lo: u32, loLen: i32): void {
+  writeDigits(end, lo, loLen);
+  if (hi != 0) writeDigits(end - loLen, hi, digitCount(hi));
 }
 
 /** The shortest, then closest, decimal of c·2^q (Schubfach's toDecimal, without Java's two-digit rule); returns the end. */
@@ -278,8 +315,7 @@ export function formatRows(rows: i32, cols: i32, json: i32): void {
     for (let c = 0; c <= cols; c++) {
       const from = load<u32>(sepBase + (<usize>c << 2));
       const to = load<u32>(sepBase + (<usize>c << 2), 4);
-      memory.copy(p, sepBytes + from, to - from);
-      p += to - from;
+      for (let j = from; j < to; j++) store<u8>(p++, load<u8>(sepBytes + j));
       if (c < cols) p = writeNumber(p, load<f64>(inputBase + ((<usize>c * rows + i) << 3)), json != 0);
     }
     store<u32>(endsBase + (<usize>i << 2), <u32>(p - outBase));
