@@ -256,37 +256,48 @@ function writeNumber(p: usize, x: f64, json: bool): usize {
 // ---- the column ABI ----
 //
 // Memory after the static data: [input f64 × rows × cols][ends u32 × rows]
-// [separators: u32 × (cols + 2) offsets, then bytes][text].
+// [separators: u32 × (cols + 2) offsets, then bytes][prefixes][text].
 
 let inputBase: usize = 0;
 let endsBase: usize = 0;
 let sepBase: usize = 0;
+let prefixBase: usize = 0;
 let outBase: usize = 0;
 let rowsCap: i32 = 0;
 let colsCap: i32 = 0;
 let sepCap: i32 = 0;
+let prefixCap: i32 = 0;
 
-/** Room for `rows` rows of `cols` columns with `sepBytes` bytes of separators; 1 on success, 0 when memory cannot grow. */
-export function reserve(rows: i32, cols: i32, sepBytes: i32): i32 {
-  if (rows <= rowsCap && cols <= colsCap && sepBytes <= sepCap) return 1;
-  if (rows < 1 || cols < 1 || sepBytes < 0 || rows > 1 << 20 || cols > 1 << 12 || sepBytes > 1 << 20) return 0;
+/**
+ * Room for `rows` rows of `cols` columns, `sepBytes` bytes of separators and
+ * `prefixBytes` bytes of line prefixes (the separators already set are
+ * kept); 1 on success, 0 when memory cannot grow.
+ */
+export function reserve(rows: i32, cols: i32, sepBytes: i32, prefixBytes: i32): i32 {
+  if (rows <= rowsCap && cols <= colsCap && sepBytes <= sepCap && prefixBytes <= prefixCap) return 1;
+  if (rows < 1 || cols < 1 || sepBytes < 0 || prefixBytes < 0 || rows > 1 << 20 || cols > 1 << 12 || sepBytes > 1 << 20 || prefixBytes > 1 << 30) return 0;
   const r = <usize>max(rows, rowsCap);
   const c = <usize>max(cols, colsCap);
   const sb = <usize>max(sepBytes, sepCap);
+  const pb = <usize>max(prefixBytes, prefixCap);
   const input = (__heap_base + 15) & ~(<usize>15);
   const ends = input + r * c * 8;
   const sep = ends + r * 4;
-  const out = (sep + (c + 2) * 4 + sb + 15) & ~(<usize>15);
-  const end = out + r * (c * <usize>MAX_NUMBER_BYTES + sb);
+  const prefix = sep + (c + 2) * 4 + sb;
+  const out = (prefix + pb + 15) & ~(<usize>15);
+  const end = out + r * (c * <usize>MAX_NUMBER_BYTES + sb) + pb;
   const have = (<usize>memory.size()) << 16;
   if (end > have && memory.grow(<i32>((end - have + 0xffff) >>> 16)) < 0) return 0;
+  if (sepBase != 0 && sep != sepBase) memory.copy(sep, sepBase, (<usize>colsCap + 2) * 4 + <usize>sepCap);
   inputBase = input;
   endsBase = ends;
   sepBase = sep;
+  prefixBase = prefix;
   outBase = out;
   rowsCap = <i32>r;
   colsCap = <i32>c;
   sepCap = <i32>sb;
+  prefixCap = <i32>pb;
   return 1;
 }
 
@@ -299,25 +310,37 @@ export function endsPtr(): usize {
 export function separatorsPtr(): usize {
   return sepBase;
 }
+export function prefixesPtr(): usize {
+  return prefixBase;
+}
 export function textPtr(): usize {
   return outBase;
 }
 
 /**
- * Writes `rows` lines: separator 0, then the columns' numbers (column c at
- * input + c·rows·8) each after separator c (c > 0), then separator `cols`.
- * ends[i] is the end of line i, relative to textPtr().
+ * Writes `rows` lines: with `prefixed`, line i's prefix (the bytes at
+ * prefixes from the end of line i - 1's to ends[i]); then separator 0, the
+ * columns' numbers (column c at input + c·rows·8) each after separator c
+ * (c > 0), and separator `cols`. ends[i] becomes the end of line i,
+ * relative to textPtr().
  */
-export function formatRows(rows: i32, cols: i32, json: i32): void {
+export function formatRows(rows: i32, cols: i32, json: i32, prefixed: i32): void {
   const sepBytes = sepBase + ((<usize>cols + 2) << 2);
   let p = outBase;
+  let prefixFrom: usize = 0;
   for (let i = 0; i < rows; i++) {
+    const endAt = endsBase + (<usize>i << 2);
+    if (prefixed != 0) {
+      const prefixTo = <usize>load<u32>(endAt);
+      for (let j = prefixFrom; j < prefixTo; j++) store<u8>(p++, load<u8>(prefixBase + j));
+      prefixFrom = prefixTo;
+    }
     for (let c = 0; c <= cols; c++) {
       const from = load<u32>(sepBase + (<usize>c << 2));
       const to = load<u32>(sepBase + (<usize>c << 2), 4);
       for (let j = from; j < to; j++) store<u8>(p++, load<u8>(sepBytes + j));
       if (c < cols) p = writeNumber(p, load<f64>(inputBase + ((<usize>c * rows + i) << 3)), json != 0);
     }
-    store<u32>(endsBase + (<usize>i << 2), <u32>(p - outBase));
+    store<u32>(endAt, <u32>(p - outBase));
   }
 }

@@ -72,19 +72,11 @@ export class AsciiText {
     return true;
   }
 
-  /** Appends bytes [from, to) of `src` (ASCII). */
-  copy(src: Uint8Array, from: number, to: number): void {
-    const b = this.room(to - from);
-    let o = this.length;
-    // A loop beats a subarray() view for the few dozen bytes of a line.
-    if (to - from > 256) b.set(src.subarray(from, to), o);
-    else for (let j = from; j < to; j++) b[o++] = src[j]!;
-    this.length += to - from;
+  /** The bytes appended so far (a view, valid until the next append). */
+  view(): Uint8Array {
+    return this.bytes.subarray(0, this.length);
   }
 
-  toString(): string {
-    return asciiDecoder.decode(this.bytes.subarray(0, this.length));
-  }
 }
 
 const isAscii = (s: string): boolean => !/[^\x00-\x7f]/.test(s);
@@ -107,23 +99,21 @@ export function numberLines(
   const rows = numberRows();
   if (rows === undefined || !separators.every(isAscii)) return undefined;
   rows.layout(separators, json);
-  out.length = 0;
+  const prefixEnds = prefix !== undefined ? new Uint32Array(Math.min(n, ROWS_PER_CALL)) : undefined;
+  let lines = '';
   for (let from = 0; from < n; from += ROWS_PER_CALL) {
     const count = Math.min(ROWS_PER_CALL, n - from);
-    const { text, ends } = rows.format(columns, from, count);
-    if (prefix === undefined) {
-      out.copy(text, 0, ends[count - 1]!);
-      continue;
+    if (prefix !== undefined) {
+      out.length = 0;
+      for (let i = 0; i < count; i++) {
+        if (!prefix(from + i, out)) return undefined;
+        prefixEnds![i] = out.length;
+      }
     }
-    let start = 0;
-    for (let i = 0; i < count; i++) {
-      if (!prefix(from + i, out)) return undefined;
-      const end = ends[i]!;
-      out.copy(text, start, end);
-      start = end;
-    }
+    const { text, ends } = rows.format(columns, from, count, prefixEnds && { bytes: out.view(), ends: prefixEnds });
+    lines += asciiDecoder.decode(text.subarray(0, ends[count - 1]));
   }
-  return out.toString();
+  return lines;
 }
 
 /** Most keys whose text {@link Memo} keeps; past them, text is made per row. */

@@ -8,12 +8,13 @@ import { WASM_MODULES } from '../generated/wasm.js';
 
 interface DtoaExports {
   memory: WebAssembly.Memory;
-  reserve(rows: number, cols: number, sepBytes: number): number;
+  reserve(rows: number, cols: number, sepBytes: number, prefixBytes: number): number;
   inputPtr(): number;
   endsPtr(): number;
   separatorsPtr(): number;
+  prefixesPtr(): number;
   textPtr(): number;
-  formatRows(rows: number, cols: number, json: number): void;
+  formatRows(rows: number, cols: number, json: number, prefixed: number): void;
 }
 
 /** Rows per formatRows() call: the WASM buffers stay small (about 1 MB for 4 columns). */
@@ -29,6 +30,8 @@ export class NumberRows {
   private readonly wasm: DtoaExports;
   private cols = 0;
   private json = 0;
+  private sepBytes = 0;
+  private prefixBytes = 0;
   /** Views on the WASM memory, rebuilt when it grows. */
   private input = new Float64Array(0);
   private ends = new Uint32Array(0);
@@ -42,7 +45,7 @@ export class NumberRows {
   layout(separators: readonly string[], json: boolean): void {
     const cols = separators.length - 1;
     const bytes = separators.reduce((n, s) => n + s.length, 0);
-    this.grow(ROWS_PER_CALL, cols, bytes);
+    this.grow(ROWS_PER_CALL, cols, bytes, this.prefixBytes);
     const w = this.wasm;
     const index = new Uint32Array(w.memory.buffer, w.separatorsPtr(), cols + 2);
     const sepText = new Uint8Array(w.memory.buffer, w.separatorsPtr() + (cols + 2) * 4, bytes);
@@ -53,12 +56,14 @@ export class NumberRows {
     }
     index[cols + 1] = o;
     this.cols = cols;
+    this.sepBytes = bytes;
     this.json = json ? 1 : 0;
   }
 
-  private grow(rows: number, cols: number, sepBytes: number): void {
+  private grow(rows: number, cols: number, sepBytes: number, prefixBytes: number): void {
     const w = this.wasm;
-    if (w.reserve(rows, cols, sepBytes) !== 1) throw new RangeError('number formatter: out of memory');
+    if (w.reserve(rows, cols, sepBytes, prefixBytes) !== 1) throw new RangeError('number formatter: out of memory');
+    this.prefixBytes = Math.max(this.prefixBytes, prefixBytes);
     const buffer = w.memory.buffer;
     this.input = new Float64Array(buffer, w.inputPtr(), rows * cols);
     this.ends = new Uint32Array(buffer, w.endsPtr(), rows);
@@ -66,11 +71,23 @@ export class NumberRows {
   }
 
   /**
-   * Formats rows [from, from + n) of the columns (n ≤ {@link ROWS_PER_CALL}).
-   * Line i ends at `ends[i]` of `text`, and starts where line i - 1 ends (at
-   * 0 for i = 0). Both views are valid until the next call.
+   * Formats rows [from, from + n) of the columns (n ≤ {@link ROWS_PER_CALL}),
+   * each line after its prefix, if given: line i's prefix is `prefix.bytes`
+   * from `prefix.ends[i - 1]` (0 for i = 0) to `prefix.ends[i]`. Line i ends
+   * at `ends[i]` of `text`, and starts where line i - 1 ends (at 0 for i =
+   * 0). Both views are valid until the next call.
    */
-  format(columns: readonly ArrayLike<number>[], from: number, n: number): { text: Uint8Array; ends: Uint32Array } {
+  format(
+    columns: readonly ArrayLike<number>[],
+    from: number,
+    n: number,
+    prefix?: { bytes: Uint8Array; ends: Uint32Array },
+  ): { text: Uint8Array; ends: Uint32Array } {
+    if (prefix !== undefined) {
+      if (prefix.bytes.length > this.prefixBytes) this.grow(ROWS_PER_CALL, this.cols, this.sepBytes, prefix.bytes.length);
+      new Uint8Array(this.wasm.memory.buffer, this.wasm.prefixesPtr(), prefix.bytes.length).set(prefix.bytes);
+      this.ends.set(prefix.ends.subarray(0, n));
+    }
     const input = this.input;
     for (let c = 0; c < this.cols; c++) {
       const col = columns[c]!;
@@ -78,7 +95,7 @@ export class NumberRows {
       if (col instanceof Float64Array) input.set(from === 0 && col.length === n ? col : col.subarray(from, from + n), at);
       else for (let i = 0; i < n; i++) input[at + i] = col[from + i]!;
     }
-    this.wasm.formatRows(n, this.cols, this.json);
+    this.wasm.formatRows(n, this.cols, this.json, prefix !== undefined ? 1 : 0);
     return { text: this.text, ends: this.ends };
   }
 }
