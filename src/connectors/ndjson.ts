@@ -40,18 +40,19 @@ function plainStringEnd(s: string, i: number): number {
 }
 
 /** The end of a JSON number starting at i (-?(0|[1-9]d*)(.d+)?([eE][+-]?d+)?); -1 when there is none. */
+function digits(s: string, j: number): number {
+  while (s.charCodeAt(j) >= 0x30 && s.charCodeAt(j) <= 0x39) j++;
+  return j;
+}
+
 function jsonNumberEnd(s: string, i: number): number {
-  const digits = (j: number): number => {
-    while (s.charCodeAt(j) >= 0x30 && s.charCodeAt(j) <= 0x39) j++;
-    return j;
-  };
   if (s.charCodeAt(i) === 0x2d) i++;
   const c = s.charCodeAt(i);
   if (c === 0x30) i++;
-  else if (c >= 0x31 && c <= 0x39) i = digits(i + 1);
+  else if (c >= 0x31 && c <= 0x39) i = digits(s, i + 1);
   else return -1;
   if (s.charCodeAt(i) === 0x2e) {
-    const j = digits(i + 1);
+    const j = digits(s, i + 1);
     if (j === i + 1) return -1;
     i = j;
   }
@@ -59,7 +60,7 @@ function jsonNumberEnd(s: string, i: number): number {
   if (e === 0x65 || e === 0x45) {
     let j = i + 1;
     if (s.charCodeAt(j) === 0x2b || s.charCodeAt(j) === 0x2d) j++;
-    const k = digits(j);
+    const k = digits(s, j);
     if (k === j) return -1;
     i = k;
   }
