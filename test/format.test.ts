@@ -4,6 +4,7 @@
 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { WindowFormatter } from '../src/cli/windows.js';
 import { TextFormatter } from '../src/connectors/format.js';
 import type { ColumnBatch } from '../src/connectors/types.js';
 
@@ -42,5 +43,48 @@ describe('TextFormatter CSV numbers', () => {
     const quoted = keys.map((k) => (/[",]/.test(k) ? `"${k.replaceAll('"', '""')}"` : k));
     expect(csvOf(values, keys)).toBe(expected(values, quoted));
     expect(csvOf(values.slice(0, 1), ['a'])).toBe('a,1.5,3\n');
+  });
+
+  it('writes batches longer than one WASM call (8192 rows), keyed, as String(x)', () => {
+    const values = Array.from({ length: 20_000 }, (_, i) => (i % 7 === 0 ? NaN : Math.sin(i) * 10 ** ((i % 40) - 20)));
+    const keys = values.map((_, i) => `k${i % 13}`);
+    expect(csvOf(values, keys)).toBe(expected(values, keys));
+  });
+});
+
+/** NDJSON's number: NaN null, infinities as strings, else String(x). */
+const json = (x: number): string => (Number.isNaN(x) ? 'null' : x === Infinity ? '"Infinity"' : x === -Infinity ? '"-Infinity"' : String(x));
+
+describe('TextFormatter NDJSON numbers', () => {
+  it('property: every number is written as String(x), NaN as null, infinities as strings; time and key members as before', () => {
+    fc.assert(
+      fc.property(fc.array(numbers, { minLength: 1, maxLength: 50 }), fc.boolean(), (values, withKey) => {
+        const f = new TextFormatter('ndjson', { value: 'v', time: 't', ...(withKey ? { key: 'k' } : {}), ops: ['twice'] });
+        const keys = values.map((_, i) => (i % 3 === 0 ? 'é"' : `k${i}`));
+        const timeText = values.map((_, i) => (i % 2 === 0 ? String(i) : `2024-01-01T00:00:0${i % 10}Z`));
+        const batch: ColumnBatch = { length: values.length, values: Float64Array.from(values), timeText, ...(withKey ? { keys } : {}), end, skipped: 0 };
+        const lines = values.map((v, i) => {
+          const t = i % 2 === 0 ? timeText[i] : JSON.stringify(timeText[i]);
+          return `{"t":${t},${withKey ? `"k":${JSON.stringify(keys[i])},` : ''}"v":${json(v)},"twice":${json(v * 2)}}\n`;
+        });
+        expect(f.format({ batch, results: [batch.values.map((x) => x * 2)] })).toBe(lines.join(''));
+      }),
+      { numRuns: 1000 },
+    );
+  });
+});
+
+describe('WindowFormatter numbers', () => {
+  it('property: window records write every op value as String(x) (CSV) or as JSON (NDJSON)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(numbers, numbers, fc.boolean()), { minLength: 1, maxLength: 30 }), fc.boolean(), (rows, ascii) => {
+        const records = rows.map(([a, b, update], i) => ({ key: ascii ? `s${i % 4}` : 'é', start: String(i * 60_000), end: String((i + 1) * 60_000), update, values: [a, b] }));
+        const csv = new WindowFormatter('csv', 'sensor', true, ['mean', 'max']).format(records);
+        expect(csv).toBe(records.map((r) => `${r.key},${r.start},${r.end},${r.update},${String(r.values[0])},${String(r.values[1])}\n`).join(''));
+        const ndjson = new WindowFormatter('ndjson', undefined, false, ['mean', 'max']).format(records);
+        expect(ndjson).toBe(records.map((r) => `{"window_start":${r.start},"window_end":${r.end},"mean":${json(r.values[0]!)},"max":${json(r.values[1]!)}}\n`).join(''));
+      }),
+      { numRuns: 500 },
+    );
   });
 });

@@ -11,7 +11,7 @@
 // end, key in order of first appearance, start); at the end of the input,
 // the windows still open, by end, key, start.
 
-import { csvField, jsonNumber } from '../connectors/format.js';
+import { AsciiText, csvField, jsonNumber, numberLines } from '../connectors/format.js';
 import type { ColumnBatch, SourceOffset, TextFormat } from '../connectors/types.js';
 import type { WindowOperatorSpec } from '../keyed/spec.js';
 import type { LateRow, WindowResult } from '../types.js';
@@ -21,6 +21,7 @@ import type { RunCommand } from './run-args.js';
 import type { Emitted, Runner } from './run.js';
 
 const JSON_NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
+const jsonTime = (t: string): string => (JSON_NUMBER.test(t) ? t : JSON.stringify(t));
 
 /** A window record as written: times already in the input's format. */
 interface WindowRow {
@@ -34,6 +35,9 @@ interface WindowRow {
 /** Window records as CSV or NDJSON: the key column (with --key), window_start, window_end, update (with --allowed-lateness), one column per op. */
 export class WindowFormatter {
   private readonly names: string[];
+  private readonly jsonNames: string[];
+  private readonly opCount: number;
+  private readonly ascii = new AsciiText();
 
   constructor(
     private readonly kind: TextFormat,
@@ -42,6 +46,8 @@ export class WindowFormatter {
     ops: readonly string[],
   ) {
     this.names = [...(key !== undefined ? [key] : []), 'window_start', 'window_end', ...(withUpdate ? ['update'] : []), ...ops];
+    this.jsonNames = this.names.map((n) => JSON.stringify(n));
+    this.opCount = ops.length;
   }
 
   header(): string {
@@ -49,6 +55,43 @@ export class WindowFormatter {
   }
 
   format(rows: readonly WindowRow[]): string {
+    return this.numberLines(rows) ?? this.stringLines(rows);
+  }
+
+  /** The lines with the numbers formatted in WASM as bytes (see numberLines); undefined where the text is not ASCII. */
+  private numberLines(rows: readonly WindowRow[]): string | undefined {
+    const ops = this.opCount;
+    if (rows.length === 0 || ops === 0) return undefined;
+    const columns = Array.from({ length: ops }, (_, j) => Float64Array.from(rows, (r) => r.values[j] as number));
+    const csv = this.kind === 'csv';
+    const separators = [...this.jsonNames.slice(-ops).map((name) => (csv ? ',' : `,${name}:`)), csv ? '\n' : '}\n'];
+    const prefix = csv
+      ? (i: number, out: AsciiText): boolean => {
+          const r = rows[i]!;
+          return (
+            (this.key === undefined || (out.text(csvField(r.key)) && out.text(','))) &&
+            out.text(csvField(r.start)) &&
+            out.text(',') &&
+            out.text(csvField(r.end)) &&
+            (!this.withUpdate || out.text(r.update ? ',true' : ',false'))
+          );
+        }
+      : (i: number, out: AsciiText): boolean => out.text(this.jsonPrefix(rows[i]!));
+    return numberLines(this.ascii, rows.length, columns, separators, !csv, prefix);
+  }
+
+  /** An NDJSON line up to its first op: '{', the key, the window and the update flag. */
+  private jsonPrefix(r: WindowRow): string {
+    const names = this.jsonNames;
+    let k = 0;
+    let line = '{';
+    if (this.key !== undefined) line += `${names[k++]}:${JSON.stringify(r.key)},`;
+    line += `${names[k++]}:${jsonTime(r.start)},${names[k++]}:${jsonTime(r.end)}`;
+    if (this.withUpdate) line += `,${names[k++]}:${r.update}`;
+    return line;
+  }
+
+  private stringLines(rows: readonly WindowRow[]): string {
     let out = '';
     if (this.kind === 'csv') {
       for (const r of rows) {
@@ -60,14 +103,10 @@ export class WindowFormatter {
       }
       return out;
     }
-    const names = this.names.map((n) => JSON.stringify(n));
-    const time = (t: string): string => (JSON_NUMBER.test(t) ? t : JSON.stringify(t));
+    const names = this.jsonNames;
     for (const r of rows) {
-      let k = 0;
-      let line = '{';
-      if (this.key !== undefined) line += `${names[k++]}:${JSON.stringify(r.key)},`;
-      line += `${names[k++]}:${time(r.start)},${names[k++]}:${time(r.end)}`;
-      if (this.withUpdate) line += `,${names[k++]}:${r.update}`;
+      let k = this.names.length - this.opCount;
+      let line = this.jsonPrefix(r);
       for (const v of r.values) line += `,${names[k++]}:${jsonNumber(v)}`;
       out += `${line}}\n`;
     }

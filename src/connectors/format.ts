@@ -1,5 +1,6 @@
 // Results as CSV or NDJSON text (browser-safe).
 
+import { numberRows, ROWS_PER_CALL } from './number-rows.js';
 import type { ResultBatch, TextFormat } from './types.js';
 
 /**
@@ -37,11 +38,10 @@ export function csvField(text: string): string {
 }
 
 const COMMA = 0x2c;
-const LF = 0x0a;
 const asciiDecoder = new TextDecoder();
 
 /** ASCII text built in bytes, so that a number or a cell makes no string of its own. */
-class AsciiText {
+export class AsciiText {
   private bytes = new Uint8Array(1 << 16);
   length = 0;
 
@@ -72,84 +72,48 @@ class AsciiText {
     return true;
   }
 
-  /** Appends `String(x)`. */
-  number(x: number): void {
-    if (!this.integer(x) && !this.decimal(x)) this.text(String(x));
+  /** The bytes appended so far (a view, valid until the next append). */
+  view(): Uint8Array {
+    return this.bytes.subarray(0, this.length);
   }
 
-  /**
-   * Appends x when it is an integer with 0 < |x| < 2^31 (counts, sums of
-   * integers): String(x) writes its plain digits. False otherwise (0 and -0
-   * go to decimal()'s caller: String(-0) is '0').
-   */
-  private integer(x: number): boolean {
-    const v = x | 0;
-    if (v !== x || v === 0) return false;
-    if (v < 0) {
-      // -2^31 has no positive int32.
-      if (v === -2147483648) return false;
-      this.byte(0x2d);
-      this.smallDigits(-v, digitCount(-v));
-    } else {
-      this.smallDigits(v, digitCount(v));
-    }
-    return true;
-  }
-
-  /**
-   * Appends x's digits when 1e-6 ≤ |x| < 1e9 and x is m / 10^k exactly with
-   * k ≤ 6: then M = |x|·10^6 is an integer below 10^15 (so exact), which one
-   * multiplication finds, and M / 10^6 is x again; M without its trailing
-   * zeros is m with the smallest k. String(x) writes those very digits (fixed
-   * notation, and no other decimal of at most 15 digits is the same double),
-   * so it need not be called. False, having appended nothing, otherwise.
-   */
-  private decimal(x: number): boolean {
-    const ax = Math.abs(x);
-    if (!(ax >= 1e-6 && ax < 1e9)) return false;
-    const m = Math.round(ax * 1e6);
-    if (m / 1e6 !== ax) return false;
-    // m < 10^15: split it into int32 halves, whole < 10^9 and fraction < 10^6.
-    const whole = Math.floor(m / 1e6);
-    let frac = m - whole * 1e6;
-    let k = 6;
-    if (frac === 0) k = 0;
-    else {
-      while (frac % 10 === 0) {
-        frac /= 10;
-        k--;
-      }
-    }
-    if (x < 0) this.byte(0x2d);
-    this.smallDigits(whole, digitCount(whole));
-    if (k > 0) {
-      this.byte(0x2e);
-      this.smallDigits(frac, k);
-    }
-    return true;
-  }
-
-  /** Appends `v` (0 ≤ v < 2^31) as `count` digits, zero-padded: int32 arithmetic, no division by a double. */
-  private smallDigits(v: number, count: number): void {
-    const b = this.room(count);
-    const start = this.length;
-    for (let j = start + count - 1; j >= start; j--) {
-      const q = (v / 10) | 0;
-      b[j] = 0x30 + v - q * 10;
-      v = q;
-    }
-    this.length = start + count;
-  }
-
-  toString(): string {
-    return asciiDecoder.decode(this.bytes.subarray(0, this.length));
-  }
 }
 
-/** Digits of 0 ≤ v < 2^31. */
-function digitCount(v: number): number {
-  if (v < 1e5) return v < 10 ? 1 : v < 100 ? 2 : v < 1000 ? 3 : v < 1e4 ? 4 : 5;
-  return v < 1e6 ? 6 : v < 1e7 ? 7 : v < 1e8 ? 8 : v < 1e9 ? 9 : 10;
+const isAscii = (s: string): boolean => !/[^\x00-\x7f]/.test(s);
+
+/**
+ * The text of n lines of numbers, or undefined when the WASM formatter is
+ * unavailable or a prefix or separator is not ASCII (the caller then makes
+ * the text with strings). Line i is `prefix(i)`'s text, then the columns'
+ * numbers at row i as {@link NumberRows} lays them out with `separators`;
+ * numbers as `String(x)`, or with `json` as {@link jsonNumber}.
+ */
+export function numberLines(
+  out: AsciiText,
+  n: number,
+  columns: readonly ArrayLike<number>[],
+  separators: readonly string[],
+  json: boolean,
+  prefix?: (i: number, out: AsciiText) => boolean,
+): string | undefined {
+  const rows = numberRows();
+  if (rows === undefined || !separators.every(isAscii)) return undefined;
+  rows.layout(separators, json);
+  const prefixEnds = prefix !== undefined ? new Uint32Array(Math.min(n, ROWS_PER_CALL)) : undefined;
+  let lines = '';
+  for (let from = 0; from < n; from += ROWS_PER_CALL) {
+    const count = Math.min(ROWS_PER_CALL, n - from);
+    if (prefix !== undefined) {
+      out.length = 0;
+      for (let i = 0; i < count; i++) {
+        if (!prefix(from + i, out)) return undefined;
+        prefixEnds![i] = out.length;
+      }
+    }
+    const { text, ends } = rows.format(columns, from, count, prefixEnds && { bytes: out.view(), ends: prefixEnds });
+    lines += asciiDecoder.decode(text.subarray(0, ends[count - 1]));
+  }
+  return lines;
 }
 
 /** Most keys whose text {@link Memo} keeps; past them, text is made per row. */
@@ -168,6 +132,11 @@ class Memo {
     }
     return text;
   }
+}
+
+/** A time as read, in JSON: a number when it is one, else a string. */
+function jsonTime(t: string): string {
+  return JSON_NUMBER.test(t) ? t : JSON.stringify(t);
 }
 
 /** A number as JSON: finite numbers as numbers, NaN as null, infinities as strings. */
@@ -197,6 +166,11 @@ export class TextFormatter {
   /** A key as written, with the comma after it: a CSV field or a JSON string. */
   private readonly keyCells: Memo;
   private readonly ascii = new AsciiText();
+  /** What goes around the numbers of a line (see {@link numberLines}). */
+  private readonly csvSeparators: readonly string[];
+  private readonly jsonSeparators: readonly string[];
+  /** `"time":` and `"key":` of NDJSON lines. */
+  private readonly jsonPrefixNames: readonly (string | undefined)[];
 
   constructor(format: TextFormat, columns: OutputColumns) {
     if (format !== 'csv' && format !== 'ndjson') throw new TypeError(`format must be 'csv' or 'ndjson', got ${String(format)}`);
@@ -209,6 +183,11 @@ export class TextFormatter {
       ...columns.ops,
     ];
     this.keyCells = new Memo(format === 'csv' ? (key) => `${csvField(key)},` : (key) => `${JSON.stringify(key)},`);
+    const numberNames = [columns.value, ...columns.ops];
+    this.csvSeparators = ['', ...numberNames.slice(1).map(() => ','), '\n'];
+    const json = numberNames.map((name) => `${JSON.stringify(name)}:`);
+    this.jsonSeparators = [json[0]!, ...json.slice(1).map((member) => `,${member}`), '}\n'];
+    this.jsonPrefixNames = [columns.time, columns.key].map((name) => (name === undefined ? undefined : `${JSON.stringify(name)}:`));
   }
 
   /** The header line for CSV (empty for NDJSON). */
@@ -219,46 +198,56 @@ export class TextFormatter {
   /** The lines of one result batch. */
   format(result: ResultBatch): string {
     const { batch, results } = result;
-    const n = batch.length;
+    const columns = [batch.values, ...results];
+    // Bytes, with no string per number or cell, when the text is ASCII (as it nearly always is).
+    const csv = this.kind === 'csv';
+    const text = numberLines(this.ascii, batch.length, columns, csv ? this.csvSeparators : this.jsonSeparators, !csv, this.prefix(result));
+    return text ?? (csv ? this.csvLines(result) : this.jsonLines(result));
+  }
+
+  /** Writes a row's time and key cells (CSV), or its '{' and time and key members (NDJSON); undefined when there are none. */
+  private prefix({ batch }: ResultBatch): ((i: number, out: AsciiText) => boolean) | undefined {
     const hasTime = this.columns.time !== undefined;
     const hasKey = this.columns.key !== undefined;
-    const times = batch.timeText;
-    const stamps = batch.timestamps;
-    const keys = batch.keys;
-    let out = '';
+    const { timeText: times, timestamps: stamps, keys } = batch;
+    const time = (i: number): string => times?.[i] ?? String(stamps?.[i]);
     if (this.kind === 'csv') {
-      // Bytes, with no string per cell, when the text is ASCII (as it nearly always is).
-      const ascii = this.ascii;
-      ascii.length = 0;
-      for (let i = 0; i < n; i++) {
-        if (hasTime && !(ascii.text(csvField(times?.[i] ?? String(stamps?.[i]))) && ascii.byte(COMMA))) break;
-        if (hasKey && !ascii.text(this.keyCells.get(keys?.[i] ?? ''))) break;
-        ascii.number(batch.values[i] as number);
-        for (const r of results) {
-          ascii.byte(COMMA);
-          ascii.number(r[i] as number);
-        }
-        ascii.byte(LF);
-        if (i === n - 1) return ascii.toString();
-      }
-      // Appending to one string (no line strings) and each key's field made once: the costs a profile showed.
-      for (let i = 0; i < n; i++) {
-        if (hasTime) out += `${csvField(times?.[i] ?? String(stamps?.[i]))},`;
-        if (hasKey) out += this.keyCells.get(keys?.[i] ?? '');
-        out += String(batch.values[i]);
-        for (const r of results) out += `,${String(r[i])}`;
-        out += '\n';
-      }
-      return out;
+      if (!hasTime && !hasKey) return undefined;
+      return (i, out) => (!hasTime || (out.text(csvField(time(i))) && out.byte(COMMA))) && (!hasKey || out.text(this.keyCells.get(keys?.[i] ?? '')));
     }
+    const [timeName, keyName] = this.jsonPrefixNames;
+    return (i, out) =>
+      out.text('{') &&
+      (!hasTime || out.text(`${timeName}${jsonTime(time(i))},`)) &&
+      (!hasKey || (out.text(keyName!) && out.text(this.keyCells.get(keys?.[i] ?? ''))));
+  }
+
+  private csvLines({ batch, results }: ResultBatch): string {
+    const hasTime = this.columns.time !== undefined;
+    const hasKey = this.columns.key !== undefined;
+    const { timeText: times, timestamps: stamps, keys } = batch;
+    let out = '';
+    // Appending to one string (no line strings) and each key's field made once: the costs a profile showed.
+    for (let i = 0; i < batch.length; i++) {
+      if (hasTime) out += `${csvField(times?.[i] ?? String(stamps?.[i]))},`;
+      if (hasKey) out += this.keyCells.get(keys?.[i] ?? '');
+      out += String(batch.values[i]);
+      for (const r of results) out += `,${String(r[i])}`;
+      out += '\n';
+    }
+    return out;
+  }
+
+  private jsonLines({ batch, results }: ResultBatch): string {
+    const hasTime = this.columns.time !== undefined;
+    const hasKey = this.columns.key !== undefined;
+    const { timeText: times, timestamps: stamps, keys } = batch;
     const jsonNames = this.names.map((name) => JSON.stringify(name));
-    for (let i = 0; i < n; i++) {
+    let out = '';
+    for (let i = 0; i < batch.length; i++) {
       let k = 0;
       let line = '{';
-      if (hasTime) {
-        const t = times?.[i] ?? String(stamps?.[i]);
-        line += `${jsonNames[k++]}:${JSON_NUMBER.test(t) ? t : JSON.stringify(t)},`;
-      }
+      if (hasTime) line += `${jsonNames[k++]}:${jsonTime(times?.[i] ?? String(stamps?.[i]))},`;
       if (hasKey) line += `${jsonNames[k++]}:${this.keyCells.get(keys?.[i] ?? '')}`;
       line += `${jsonNames[k++]}:${jsonNumber(batch.values[i] as number)}`;
       for (const r of results) line += `,${jsonNames[k++]}:${jsonNumber(r[i] as number)}`;

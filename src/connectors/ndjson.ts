@@ -1,8 +1,10 @@
 // NDJSON (one JSON object per line) into typed columns, as a stream
-// (browser-safe). Lines are split on bytes, so byte offsets are exact, and
-// each line is read with JSON.parse.
+// (browser-safe). Lines are split on bytes, so byte offsets are exact; a
+// line that is a flat object of numbers and plain strings is read by a
+// scanner (flatFields), any other with JSON.parse.
 
 import { BatchBuilder, byteChunks, firstTimeIsDate, MAX_ROW_BYTES, parseValueText, probeOptions, quote, skipTo, startOffset, TOO_LONG } from './columns.js';
+import { parseValue } from '../number-text.js';
 import { MalformedRowError, UnknownColumnError } from './errors.js';
 import type { OpenBytes } from './csv.js';
 import type { ByteInput, ColumnBatch, ColumnOptions } from './types.js';
@@ -16,8 +18,112 @@ function cellText(v: unknown): string {
   return typeof v === 'string' ? v : typeof v === 'number' ? String(v) : JSON.stringify(v) ?? 'undefined';
 }
 
-/** The batches of an NDJSON input read through `open` (seekable when `seekable`). */
-export async function* ndjsonBatches(open: OpenBytes, seekable: boolean, options: ColumnOptions): AsyncGenerator<ColumnBatch> {
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+function skipSpace(s: string, i: number): number {
+  for (;;) {
+    const c = s.charCodeAt(i);
+    if (c !== 0x20 && c !== 0x09 && c !== 0x0d && c !== 0x0a) return i;
+    i++;
+  }
+}
+
+/** The index of the closing quote of a string starting at i (after its quote) without escapes or control characters; -1 otherwise. */
+function plainStringEnd(s: string, i: number): number {
+  for (; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === QUOTE) return i;
+    if (c === BACKSLASH || c < 0x20) return -1;
+  }
+  return -1;
+}
+
+/** The end of a JSON number starting at i (-?(0|[1-9]d*)(.d+)?([eE][+-]?d+)?); -1 when there is none. */
+function digits(s: string, j: number): number {
+  while (s.charCodeAt(j) >= 0x30 && s.charCodeAt(j) <= 0x39) j++;
+  return j;
+}
+
+function jsonNumberEnd(s: string, i: number): number {
+  if (s.charCodeAt(i) === 0x2d) i++;
+  const c = s.charCodeAt(i);
+  if (c === 0x30) i++;
+  else if (c >= 0x31 && c <= 0x39) i = digits(s, i + 1);
+  else return -1;
+  if (s.charCodeAt(i) === 0x2e) {
+    const j = digits(s, i + 1);
+    if (j === i + 1) return -1;
+    i = j;
+  }
+  const e = s.charCodeAt(i);
+  if (e === 0x65 || e === 0x45) {
+    let j = i + 1;
+    if (s.charCodeAt(j) === 0x2b || s.charCodeAt(j) === 0x2d) j++;
+    const k = digits(s, j);
+    if (k === j) return -1;
+    i = k;
+  }
+  return i;
+}
+
+/**
+ * The fast path: reads the fields `names` of a line that is a flat JSON
+ * object whose members are numbers, null or strings without escapes into
+ * `out` (undefined where absent; the last of duplicates, as JSON.parse).
+ * False, for the general path to read the line, for anything else.
+ */
+function flatFields(s: string, names: readonly (string | undefined)[], out: unknown[]): boolean {
+  out.fill(undefined);
+  let i = skipSpace(s, 0);
+  if (s.charCodeAt(i) !== 0x7b) return false;
+  i = skipSpace(s, i + 1);
+  if (s.charCodeAt(i) === 0x7d) return skipSpace(s, i + 1) === s.length;
+  for (;;) {
+    if (s.charCodeAt(i) !== QUOTE) return false;
+    const nameEnd = plainStringEnd(s, i + 1);
+    if (nameEnd < 0) return false;
+    let slot = -1;
+    for (let j = 0; j < names.length; j++) {
+      const name = names[j];
+      if (name !== undefined && name.length === nameEnd - i - 1 && s.startsWith(name, i + 1)) slot = j;
+    }
+    i = skipSpace(s, nameEnd + 1);
+    if (s.charCodeAt(i) !== 0x3a) return false;
+    i = skipSpace(s, i + 1);
+    const c = s.charCodeAt(i);
+    let value: unknown;
+    if (c === QUOTE) {
+      const end = plainStringEnd(s, i + 1);
+      if (end < 0) return false;
+      if (slot >= 0) value = s.slice(i + 1, end);
+      i = end + 1;
+    } else if (c === 0x6e && s.startsWith('null', i)) {
+      value = null;
+      i += 4;
+    } else {
+      const end = jsonNumberEnd(s, i);
+      if (end < 0) return false;
+      // parseValue is Number() on this grammar, as JSON.parse reads numbers.
+      if (slot >= 0) value = parseValue(s, i, end);
+      i = end;
+    }
+    if (slot >= 0) out[slot] = value;
+    i = skipSpace(s, i);
+    const next = s.charCodeAt(i);
+    if (next === 0x7d) return skipSpace(s, i + 1) === s.length;
+    if (next !== 0x2c) return false;
+    i = skipSpace(s, i + 1);
+  }
+}
+
+/**
+ * The batches of an NDJSON input read through `open` (seekable when
+ * `seekable`). With `fast` (the default), lines that are flat objects of
+ * numbers, null and plain strings, holding every column, are read without
+ * JSON.parse (the same rows; tests compare both paths).
+ */
+export async function* ndjsonBatches(open: OpenBytes, seekable: boolean, options: ColumnOptions, fast = true): AsyncGenerator<ColumnBatch> {
   const from = startOffset(options.from);
   const builder = new BatchBuilder(options, from, true);
   const { value: vName, time: tName, key: kName } = options;
@@ -26,6 +132,9 @@ export async function* ndjsonBatches(open: OpenBytes, seekable: boolean, options
   if (seekable && from.rows > 0 && tName !== undefined) builder.expectDates(await firstTimeIsDate(ndjsonBatches(open, true, probeOptions(options)), from.bytes));
   let line = from.lines;
 
+  const names = [vName, tName, kName];
+  const fields: unknown[] = [undefined, undefined, undefined];
+
   const row = (bytes: Uint8Array, endBytes: number): void => {
     line++;
     let text: string;
@@ -33,6 +142,10 @@ export async function* ndjsonBatches(open: OpenBytes, seekable: boolean, options
       text = decoder.decode(bytes);
     } catch {
       return builder.reject(line, 'not valid UTF-8', endBytes);
+    }
+    // The first row goes the general way: it checks the columns, naming the ones present.
+    if (fast && checkedColumns && flatFields(text, names, fields) && fields[0] !== undefined && (tName === undefined || fields[1] !== undefined) && (kName === undefined || fields[2] !== undefined)) {
+      return fieldsRow(fields[0], fields[1], fields[2], endBytes);
     }
     const trimmed = text.trim();
     if (trimmed === '') {
@@ -56,7 +169,11 @@ export async function* ndjsonBatches(open: OpenBytes, seekable: boolean, options
       }
       checkedColumns = true;
     }
-    const v = rec[vName];
+    return fieldsRow(rec[vName], tName !== undefined ? rec[tName] : undefined, kName !== undefined ? rec[kName] : undefined, endBytes);
+  };
+
+  /** A row from its fields (undefined where absent), by either path. */
+  const fieldsRow = (v: unknown, t: unknown, k: unknown, endBytes: number): void => {
     let value: number | undefined;
     if (typeof v === 'number') value = v;
     else if (v === null) value = NaN;
@@ -67,7 +184,6 @@ export async function* ndjsonBatches(open: OpenBytes, seekable: boolean, options
     let time = NaN;
     let timeText = '';
     if (tName !== undefined) {
-      const t = rec[tName];
       if (t === undefined) return builder.reject(line, `no field ${quote(tName)}`, endBytes);
       timeText = cellText(t);
       const n = typeof t === 'number' ? t : typeof t === 'string' ? parseValueText(t) : NaN;
@@ -77,7 +193,6 @@ export async function* ndjsonBatches(open: OpenBytes, seekable: boolean, options
     }
     let key = '';
     if (kName !== undefined) {
-      const k = rec[kName];
       if (k === undefined || (typeof k === 'object' && k !== null)) {
         return builder.reject(line, k === undefined ? `no field ${quote(kName)}` : `key ${quote(cellText(k))} is not a string or number`, endBytes);
       }
