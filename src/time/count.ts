@@ -96,6 +96,9 @@ function store(a: Acc, d: Float64Array, o: number, f: Fields): void {
   if (f === Fields.Moments || f === Fields.All) for (let i = 0; i < 7; i++) d[o + MO + i] = a.mo[i]!;
 }
 
+/** Key ids below this are looked up in a table (4 MiB at most) rather than the Map. */
+const DIRECT_MAX = 1 << 20;
+
 /** One key's state read from a snapshot, before it goes into the slabs. */
 interface RestoredKey {
   k: number;
@@ -109,6 +112,8 @@ export class CountWindows implements CountWindowOperator {
   private readonly keyMap: KeyMap;
   /** Key id → slot; slots are numbered in order of first appearance (the snapshot's key order). */
   private readonly slotOf = new Map<number, number>();
+  /** Key id → slot + 1 for ids below DIRECT_MAX (0: not seen): the per-row lookup without the Map. */
+  private direct = new Int32Array(0);
   /** Per slot: its key id, its row count. */
   private keyIds = new Uint32Array(16);
   private rowCounts = new Float64Array(16);
@@ -142,8 +147,10 @@ export class CountWindows implements CountWindowOperator {
     return this.slotOf.size;
   }
 
-  /** The slot of key id k, made when new. */
+  /** The slot of key id k, made when new: looked up in `direct` for small ids (string keys, dense numbers), else in the Map. */
   private slot(k: number): number {
+    const d = this.direct[k];
+    if (d !== undefined && d > 0) return d - 1;
     let s = this.slotOf.get(k);
     if (s === undefined) {
       s = this.windows.addSlot();
@@ -156,12 +163,21 @@ export class CountWindows implements CountWindowOperator {
       this.keyIds[s] = k;
       this.rowCounts[s] = 0;
     }
+    if (k < DIRECT_MAX) {
+      if (k >= this.direct.length) {
+        const more = new Int32Array(Math.min(DIRECT_MAX, Math.max(2 * this.direct.length, k + 1, 256)));
+        more.set(this.direct);
+        this.direct = more;
+      }
+      this.direct[k] = s + 1;
+    }
     return s;
   }
 
   /** Forgets every key. */
   private clearKeys(): void {
     this.slotOf.clear();
+    this.direct = new Int32Array(0);
     this.windows.clear();
     this.values?.clear();
   }
@@ -219,12 +235,20 @@ export class CountWindows implements CountWindowOperator {
     const f = this.fields;
     const first = pool.off(s);
     const end = first + pool.len(s);
-    for (let o = first; o < end; o += REC) {
-      load(a, d, o, f);
-      a.add(op, x, row, row);
-      store(a, d, o, f);
+    if (f === Fields.None) {
+      // count, median, quantile: only the counts move (the values are in their run), as Acc.add counts them.
+      const nonNaN = x === x ? 1 : 0;
+      for (let o = first; o < end; o += REC) {
+        d[o] = d[o]! + 1;
+        d[o + 1] = d[o + 1]! + nonNaN;
+      }
+    } else {
+      for (let o = first; o < end; o += REC) {
+        load(a, d, o, f);
+        a.add(op, x, row, row);
+        store(a, d, o, f);
+      }
     }
-    if (a.vals !== undefined) a.vals.length = 0; // median, quantile: the values are in their run
     if (end > first && d[first] === size) {
       windows.push(this.result(s, first, p + 1));
       pool.dropFront(s, REC);
