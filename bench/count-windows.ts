@@ -11,12 +11,18 @@
 // of 100 rows, the issue's "keyed count windows": src/scheduler/operator.ts,
 // not these), CSV in and out, in a child process: rows/s and its CPU per row.
 //
+// Also the memory of 100 000 keys with an open window each (tumbling mean
+// and median of 100 rows, 50 rows per key): heap and array buffers after a
+// full GC, per key.
+//
 // Flags: --rows N (default 1e6), --runs R (default 3), --no-cli.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { keyedWindowSpec, WindowsGroupOperator } from '../src/keyed/windows.js';
 import type { TimeOp } from '../src/types.js';
 
@@ -183,6 +189,33 @@ function cli(dir: string, data: { values: Float64Array; keys: Uint32Array }): Me
   return best!;
 }
 
+v8.setFlagsFromString('--expose-gc');
+const gc = vm.runInNewContext('gc') as () => void;
+
+/** Bytes held (heap and array buffers) after a full GC. */
+function held(): number {
+  gc();
+  const m = process.memoryUsage();
+  return m.heapUsed + m.arrayBuffers;
+}
+
+/** Bytes per key of `keys` keys with `rows` rows each in an open tumbling window of SIZE rows. */
+function bytesPerKey(op: TimeOp, keys: number, rows: number): number {
+  // Filled in place: a freed temporary array's memory may still count at `before`.
+  const values = new Float64Array(keys * rows);
+  const ids = new Uint32Array(keys * rows);
+  for (let i = 0; i < values.length; i++) {
+    values[i] = (i % 977) / 8;
+    ids[i] = i % keys;
+  }
+  const before = held();
+  const w = new WindowsGroupOperator(keyedWindowSpec({ op, size: SIZE }, true), KEY_GROUPS);
+  for (let i = 0; i < values.length; i += BATCH) w.processRows(undefined, values.subarray(i, i + BATCH), ids.subarray(i, i + BATCH));
+  const bytes = (held() - before) / keys;
+  if (w.heldItems !== 2 * keys) throw new Error(`${w.heldItems} items held`);
+  return bytes;
+}
+
 const data = input();
 const load = (): string => os.loadavg().map((x) => x.toFixed(2)).join(' ');
 const fmt = (m: Measure): string => `${(m.rowsPerSec / 1e3).toFixed(0).padStart(6)}k rows/s wall, ${m.cpuNsPerRow.toFixed(0).padStart(5)} ns CPU per row`;
@@ -201,4 +234,5 @@ if (!args.includes('--no-cli')) {
     rmSync(dir, { recursive: true, force: true });
   }
 }
+for (const op of ['mean', 'median'] as const) console.log(`memory, 100 000 keys of ${op} with 50 of ${SIZE} rows in their open window: ${bytesPerKey(op, 100_000, 50).toFixed(0)} bytes per key`);
 console.log(`load average at end ${load()}`);
