@@ -16,7 +16,7 @@
 // full GC, per key.
 //
 // Flags: --rows N (default 1e6), --runs R (default 3), --no-cli.
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -180,9 +180,10 @@ function cli(dir: string, data: { values: Float64Array; keys: Uint32Array }): Me
   let best: Measure | undefined;
   for (let r = 0; r < RUNS; r++) {
     const t = performance.now();
-    const err = execFileSync(process.execPath, argv, { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawnSync(process.execPath, argv, { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] });
     const wall = (performance.now() - t) / 1000;
-    const us = Number(/cpu-us (\d+)/.exec(err)?.[1]);
+    if (child.status !== 0) throw new Error(`the CLI failed: ${child.stderr}`);
+    const us = Number(/cpu-us (\d+)/.exec(child.stderr)?.[1]);
     const m = { rowsPerSec: ROWS / wall, cpuNsPerRow: (us * 1000) / ROWS };
     if (best === undefined || m.cpuNsPerRow < best.cpuNsPerRow) best = m;
   }
