@@ -4,13 +4,15 @@
 // checkpoint, the recovery time from the chain (a new job resuming until it
 // is ready), and the throughput with and without a checkpoint per second
 // (fullEvery 10) on the 1 %-touched workload: wall rows/s and CPU time per
-// row (all threads), whose ratio is the checkpoints' cost.
+// row (all threads), whose ratio is the checkpoints' cost; and, less noisy,
+// the CPU of one incremental checkpoint taken alone after a second's rows
+// (at the no-checkpoint rate) were written, against that second's CPU.
 //
 // Flags: --key-groups G (default 4096: deltas are per key group, so their
 // size follows the share of groups touched), --workers W (default 2),
 // --work-rows N (default 8 000 000), --runs R (default 2, alternated).
 import os from 'node:os';
-import { createJob, decodeCheckpoint, memoryCheckpointStore, type CheckpointStore, type Job } from '../src/scheduler/index.js';
+import { createJob, decodeCheckpoint, memoryCheckpointStore, type CheckpointStore, type Job, type OutputBatch } from '../src/scheduler/index.js';
 import { nodeWorkers } from '../src/scheduler/node.js';
 
 const args = process.argv.slice(2);
@@ -109,6 +111,28 @@ async function main(): Promise<void> {
   console.log(`full checkpoint:        ${mb(fullBytes)} in ${fullMs.toFixed(0)} ms`);
   console.log(`incremental (1 % keys): ${mb(deltaBytes)} (${((100 * deltaBytes) / fullBytes).toFixed(2)} % of full, ${delta.groups.size} groups) in ${deltaMs.toFixed(0)} ms`);
   console.log(`recovery from the chain (new job until ready): ${recoveryMs.toFixed(0)} ms`);
+  // One checkpoint's CPU alone: the rows of the second before it written to the sink first, so nothing else runs meanwhile.
+  let written = 0;
+  const counting = { ...sink(), write: (b: OutputBatch) => void (written = b.offset + (b.rows ?? b.values.length)) };
+  const copy = memoryCheckpointStore({ keep: 12 });
+  for (const [id, bytes] of filled.entries) await copy.save(id, bytes);
+  const alone = await createJob({ ...options, sink: counting, resume: true, checkpoints: { store: copy, everyMs: Infinity, fullEvery: 1000 } });
+  const second = median(plain.map((x) => x.rate));
+  const slice = { values: work.values.subarray(0, Math.floor(second / 100) * 100), keys: work.keys.subarray(0, Math.floor(second / 100) * 100) };
+  const checkpointCpu: number[] = [];
+  let target = alone.offset;
+  for (let r = 0; r < 5; r++) {
+    await push(alone, slice);
+    target += slice.values.length;
+    while (written < target) await new Promise((resolve) => setTimeout(resolve, 1));
+    const cpu = process.cpuUsage();
+    await alone.checkpoint();
+    const { user, system } = process.cpuUsage(cpu);
+    checkpointCpu.push((user + system) / 1000);
+  }
+  await alone.abort();
+  const oneMs = median(checkpointCpu);
+
   const load = os.loadavg().map((x) => x.toFixed(2)).join(' ');
   const p = median(plain.map((x) => x.cpuNsPerRow));
   const e = median(everySecond.map((x) => x.cpuNsPerRow));
@@ -117,6 +141,9 @@ async function main(): Promise<void> {
   console.log(`  a checkpoint per second: ${(median(everySecond.map((x) => x.rate)) / 1e6).toFixed(2)} M rows/s wall, ${e.toFixed(0)} ns CPU per row, ${everySecond.map((x) => x.checkpoints).join('/')} checkpoints`);
   const perCheckpoint = ((e - p) * WORK_ROWS) / 1e6 / median(everySecond.map((x) => x.checkpoints));
   console.log(`  CPU cost of a checkpoint per second: ${((100 * (e - p)) / p).toFixed(1)} % (target ≤ 3 %); about ${perCheckpoint.toFixed(0)} ms CPU per checkpoint`);
+  // A second of work at the no-checkpoint wall rate costs second × p ns of CPU; one checkpoint adds oneMs.
+  const secondCpuMs = (second * p) / 1e6;
+  console.log(`  one incremental checkpoint measured alone (after a second's rows, ${slice.values.length}): ${oneMs.toFixed(1)} ms CPU (median of ${checkpointCpu.map((x) => x.toFixed(0)).join('/')}), ${((100 * oneMs) / secondCpuMs).toFixed(1)} % of the ${secondCpuMs.toFixed(0)} ms CPU of that second`);
 }
 
 await main();
