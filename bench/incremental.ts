@@ -3,11 +3,16 @@
 // checkpoints. Reports the size and time of a full and of an incremental
 // checkpoint, the recovery time from the chain (a new job resuming until it
 // is ready), and the throughput with and without a checkpoint per second
-// (fullEvery 10) on the 1 %-touched workload.
+// (fullEvery 10) on the 1 %-touched workload: wall rows/s and CPU time per
+// row (all threads), whose ratio is the checkpoints' cost; and, less noisy,
+// the CPU of one incremental checkpoint taken alone after a second's rows
+// (at the no-checkpoint rate) were written, against that second's CPU.
 //
 // Flags: --key-groups G (default 4096: deltas are per key group, so their
-// size follows the share of groups touched), --workers W (default 2).
-import { createJob, decodeCheckpoint, memoryCheckpointStore, type CheckpointStore, type Job } from '../src/scheduler/index.js';
+// size follows the share of groups touched), --workers W (default 2),
+// --work-rows N (default 8 000 000), --runs R (default 2, alternated).
+import os from 'node:os';
+import { createJob, decodeCheckpoint, memoryCheckpointStore, type CheckpointStore, type Job, type OutputBatch } from '../src/scheduler/index.js';
 import { nodeWorkers } from '../src/scheduler/node.js';
 
 const args = process.argv.slice(2);
@@ -20,6 +25,17 @@ const WORKERS = flag('--workers', 2);
 const KEYS = 10_000;
 const WINDOW = 1000;
 const SPEC = { op: 'median', window: WINDOW } as const;
+/** Rows of the 1 %-touched workload per run (long enough for several checkpoints at 1 s). */
+const WORK_ROWS = flag('--work-rows', 8_000_000);
+const RUNS = flag('--runs', 2);
+
+interface Run {
+  rate: number;
+  cpuNsPerRow: number;
+  checkpoints: number;
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /** `perKey` rows of each of the first `keys` keys, interleaved. */
 function rows(keys: number, perKey: number, seed: number): { values: Float64Array; keys: Uint32Array } {
@@ -63,28 +79,71 @@ async function main(): Promise<void> {
   const [resumed, recoveryMs] = await timed(() => createJob({ ...options, sink: sink(), resume: true, checkpoints: { store, fullEvery: 10 } }));
   await resumed.abort();
 
-  // Throughput on the 1 %-touched workload, without and with a checkpoint per second.
-  const work = rows(KEYS / 100, 20_000, 3);
-  const rate = async (everyMs: number): Promise<number> => {
+  // Throughput on the 1 %-touched workload, without and with a checkpoint per
+  // second: the same filled state (checkpointed once, copied per run), runs
+  // alternated, CPU time per row (process.cpuUsage counts the worker threads
+  // too; wall time is noise on a shared machine) as well as wall rows/s.
+  const filled = memoryCheckpointStore({ keep: 12 });
+  const filler = await createJob({ ...options, sink: sink(), checkpoints: { store: filled, everyMs: Infinity, fullEvery: 10 } });
+  await push(filler, rows(KEYS, WINDOW, 1));
+  await filler.finish();
+  const work = rows(KEYS / 100, WORK_ROWS / (KEYS / 100), 3);
+  const run = async (everyMs: number): Promise<Run> => {
     const s2 = memoryCheckpointStore({ keep: 12 });
-    const j = await createJob({ ...options, sink: sink(), checkpoints: { store: s2, everyMs: Infinity, fullEvery: 10 } });
-    await push(j, rows(KEYS, WINDOW, 1));
-    await j.finish();
+    for (const [id, bytes] of filled.entries) await s2.save(id, bytes);
     const k = await createJob({ ...options, sink: sink(), resume: true, checkpoints: { store: s2, everyMs, fullEvery: 10 } });
     const t = performance.now();
+    const cpu = process.cpuUsage();
     await push(k, work);
-    await k.finish();
-    return work.values.length / ((performance.now() - t) / 1000);
+    const result = await k.finish();
+    const { user, system } = process.cpuUsage(cpu);
+    const wallS = (performance.now() - t) / 1000;
+    return { rate: work.values.length / wallS, cpuNsPerRow: ((user + system) * 1000) / work.values.length, checkpoints: result.checkpoints };
   };
-  const plain = await rate(Infinity);
-  const everySecond = await rate(1000);
-
+  const plain: Run[] = [];
+  const everySecond: Run[] = [];
+  for (let r = 0; r < RUNS; r++) {
+    plain.push(await run(Infinity));
+    everySecond.push(await run(1000));
+  }
   const mb = (b: number): string => `${(b / 2 ** 20).toFixed(2)} MiB`;
   console.log(`${KEYS} keys of median window ${WINDOW}, ${KEY_GROUPS} key groups, ${WORKERS} workers`);
   console.log(`full checkpoint:        ${mb(fullBytes)} in ${fullMs.toFixed(0)} ms`);
   console.log(`incremental (1 % keys): ${mb(deltaBytes)} (${((100 * deltaBytes) / fullBytes).toFixed(2)} % of full, ${delta.groups.size} groups) in ${deltaMs.toFixed(0)} ms`);
   console.log(`recovery from the chain (new job until ready): ${recoveryMs.toFixed(0)} ms`);
-  console.log(`1 %-touched workload: ${(plain / 1e6).toFixed(2)} M rows/s; with a checkpoint per second: ${(everySecond / 1e6).toFixed(2)} M rows/s (${((100 * (plain - everySecond)) / plain).toFixed(1)} % cost)`);
+  // One checkpoint's CPU alone: the rows of the second before it written to the sink first, so nothing else runs meanwhile.
+  let written = 0;
+  const counting = { ...sink(), write: (b: OutputBatch) => void (written = b.offset + (b.rows ?? b.values.length)) };
+  const copy = memoryCheckpointStore({ keep: 12 });
+  for (const [id, bytes] of filled.entries) await copy.save(id, bytes);
+  const alone = await createJob({ ...options, sink: counting, resume: true, checkpoints: { store: copy, everyMs: Infinity, fullEvery: 1000 } });
+  const second = median(plain.map((x) => x.rate));
+  const slice = { values: work.values.subarray(0, Math.floor(second / 100) * 100), keys: work.keys.subarray(0, Math.floor(second / 100) * 100) };
+  const checkpointCpu: number[] = [];
+  let target = alone.offset;
+  for (let r = 0; r < 5; r++) {
+    await push(alone, slice);
+    target += slice.values.length;
+    while (written < target) await new Promise((resolve) => setTimeout(resolve, 1));
+    const cpu = process.cpuUsage();
+    await alone.checkpoint();
+    const { user, system } = process.cpuUsage(cpu);
+    checkpointCpu.push((user + system) / 1000);
+  }
+  await alone.abort();
+  const oneMs = median(checkpointCpu);
+
+  const load = os.loadavg().map((x) => x.toFixed(2)).join(' ');
+  const p = median(plain.map((x) => x.cpuNsPerRow));
+  const e = median(everySecond.map((x) => x.cpuNsPerRow));
+  console.log(`1 %-touched workload, ${WORK_ROWS} rows, ${RUNS} runs each (medians), load average ${load}:`);
+  console.log(`  no checkpoint:          ${(median(plain.map((x) => x.rate)) / 1e6).toFixed(2)} M rows/s wall, ${p.toFixed(0)} ns CPU per row`);
+  console.log(`  a checkpoint per second: ${(median(everySecond.map((x) => x.rate)) / 1e6).toFixed(2)} M rows/s wall, ${e.toFixed(0)} ns CPU per row, ${everySecond.map((x) => x.checkpoints).join('/')} checkpoints`);
+  const perCheckpoint = ((e - p) * WORK_ROWS) / 1e6 / median(everySecond.map((x) => x.checkpoints));
+  console.log(`  CPU cost of a checkpoint per second: ${((100 * (e - p)) / p).toFixed(1)} % (target ≤ 3 %); about ${perCheckpoint.toFixed(0)} ms CPU per checkpoint`);
+  // A second of work at the no-checkpoint wall rate costs second × p ns of CPU; one checkpoint adds oneMs.
+  const secondCpuMs = (second * p) / 1e6;
+  console.log(`  one incremental checkpoint measured alone (after a second's rows, ${slice.values.length}): ${oneMs.toFixed(1)} ms CPU (median of ${checkpointCpu.map((x) => x.toFixed(0)).join('/')}), ${((100 * oneMs) / secondCpuMs).toFixed(1)} % of the ${secondCpuMs.toFixed(0)} ms CPU of that second`);
 }
 
 await main();
