@@ -233,6 +233,29 @@ describe('restore', () => {
     expect(sameBytes(got, expected)).toBe(true);
   });
 
+  it('regression: a checkpoint store returning Node Buffers (whose slice() is a view, not a copy) failed every resume with "Transfer list contains duplicate ArrayBuffer"; the job resumes', async () => {
+    const rand = prng(34);
+    const n = 3000;
+    const values = makeValues(rand, n);
+    const keys = makeKeys(rand, n, 60);
+    const expected = await reference(SPEC, values, keys);
+    const memory = memoryCheckpointStore();
+    const store = { save: memory.save, list: memory.list, read: async (id: number) => Buffer.from(await memory.read(id)) };
+    const sink = memorySink();
+    const job = await createJob({ adapter: nodeWorkers(), operator: SPEC, keyed: true, workers: 2, sink, checkpoints: { store, everyMs: Infinity } });
+    for (const b of batches(values, keys, 300, 0, 1500)) await job.push(b);
+    await job.checkpoint();
+    await job.abort();
+    const rest = memorySink();
+    const resumed = await createJob({ adapter: nodeWorkers(), operator: SPEC, keyed: true, workers: 2, sink: rest, checkpoints: { store, everyMs: Infinity }, resume: true });
+    for (const b of batches(values, keys, 300, 1500, n)) await resumed.push(b);
+    await resumed.finish();
+    const got = new Float64Array(n);
+    got.set(sink.committed());
+    got.set(rest.committed(), 1500);
+    expect(sameBytes(got, expected)).toBe(true);
+  });
+
   it('job.checkpoint() is refused while run() pulls a source', async () => {
     const job = await createJob({ adapter: nodeWorkers(), operator: SPEC, sink: memorySink() });
     const running = job.run(arraySource(new Float64Array(10)));

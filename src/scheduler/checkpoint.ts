@@ -112,10 +112,13 @@ function bad(message: string): CheckpointError {
  * if (newest !== undefined) console.log(decodeCheckpoint(await store.read(newest)).offset);
  * ```
  */
-export function decodeCheckpoint(bytes: unknown): Checkpoint {
-  if (!(bytes instanceof Uint8Array)) {
-    throw new TypeError(`checkpoint must be a Uint8Array, got ${bytes === null ? 'null' : typeof bytes}`);
+export function decodeCheckpoint(raw: unknown): Checkpoint {
+  if (!(raw instanceof Uint8Array)) {
+    throw new TypeError(`checkpoint must be a Uint8Array, got ${raw === null ? 'null' : typeof raw}`);
   }
+  // A plain view: a subclass's slice() may not copy (Node's Buffer gives a view), and the job copies
+  // group states with slice() to transfer each one's own buffer to a worker.
+  const bytes = Object.getPrototypeOf(raw) === Uint8Array.prototype ? raw : new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
   const minimum = HEADER_BYTES + TRAILER_BYTES;
   if (bytes.length < minimum) {
     throw new CheckpointError('BAD_LENGTH', `checkpoint truncated: expected at least ${minimum} bytes, got ${bytes.length}`);
