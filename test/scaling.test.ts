@@ -72,3 +72,32 @@ describe('window records between workers and the coordinator', () => {
     expect(packWindows({ windows: [{ row: 0, phase: 0, window: { ...windows[0]!.window, key: 'a' } }], late: [] })).toBeUndefined();
   });
 });
+
+describe("the kernel operator's bookkeeping per swap", () => {
+  it('reports a key group changed again in every checkpoint period its keys get rows, and marks the group of a new key in a reused slot', async () => {
+    const { compiledModule } = await import('../src/engine.js');
+    const { normalizeSpec, planFor } = await import('../src/spec.js');
+    const { createKernelOperator } = await import('../src/scheduler/operator.js');
+    const { keyGroupOf } = await import('../src/scheduler/hash.js');
+    const spec = normalizeSpec({ op: 'mean', window: 3 });
+    const op = await createKernelOperator(await compiledModule(planFor(spec).module), spec, 64);
+    const run = (...keys: number[]): void => op.process(new Float64Array(keys.length).fill(1), Uint32Array.from(keys), new Float64Array(keys.length));
+    // Keys a and b in two groups.
+    const a = 1;
+    const b = [...Array(100).keys()].find((k) => keyGroupOf(k, 64) !== keyGroupOf(a, 64))!;
+    run(a, b, a);
+    expect(op.changedGroups()).toEqual([keyGroupOf(a, 64), keyGroupOf(b, 64)].sort((x, y) => x - y));
+    run(a);
+    expect(op.changedGroups()).toEqual([keyGroupOf(a, 64)]);
+    run(a);
+    run(a);
+    expect(op.changedGroups()).toEqual([keyGroupOf(a, 64)]);
+    expect(op.changedGroups()).toEqual([]);
+    // b gets rows, its group is dropped (its slot freed) and a new key of a third group takes the slot, all in one period: reported.
+    run(b);
+    op.dropGroup(keyGroupOf(b, 64));
+    const c = [...Array(200).keys()].find((k) => keyGroupOf(k, 64) !== keyGroupOf(a, 64) && keyGroupOf(k, 64) !== keyGroupOf(b, 64))!;
+    run(c);
+    expect(op.changedGroups()).toEqual([keyGroupOf(c, 64)]);
+  });
+});
