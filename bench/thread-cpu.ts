@@ -10,7 +10,7 @@
 // without notice), the coordinator at exit (with the whole process's CPU,
 // so that V8's helper threads show as the rest). readThreadCpu() sums a
 // directory into coordinator / workers / other.
-import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { isMainThread, parentPort, threadId } from 'node:worker_threads';
 
@@ -47,7 +47,10 @@ export function recordThreadCpu(): void {
   const record: Record = { main: isMainThread, cpuMs: threadCpuMs() };
   if (!isMainThread) record.firstMs = firstMs ??= record.cpuMs;
   if (isMainThread) record.processMs = processCpuMs();
-  writeFileSync(path.join(dir, `${threadId}.json`), JSON.stringify(record));
+  // Renamed into place: a reader never sees a half-written record.
+  const file = path.join(dir, `${threadId}.json`);
+  writeFileSync(`${file}.tmp`, JSON.stringify(record));
+  renameSync(`${file}.tmp`, file);
 }
 
 /** CPU ms by role, from the records in `from` (then removed, so the next run starts empty). */
@@ -57,6 +60,7 @@ export function readThreadCpu(from: string): { coordinator: number; workers: num
   const workers: number[] = [];
   const steadyWorkers: number[] = [];
   for (const name of readdirSync(from)) {
+    if (!name.endsWith('.json')) continue;
     const r = JSON.parse(readFileSync(path.join(from, name), 'utf8')) as Record;
     if (r.main) {
       coordinator = r.cpuMs;
