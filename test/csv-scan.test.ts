@@ -4,7 +4,7 @@
 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { byteChunks } from '../src/connectors/columns.js';
+import { byteChunks, isoDateBytes, parseIsoDate } from '../src/connectors/columns.js';
 import { simpleNumber } from '../src/connectors/csv-scan.js';
 import { csvBatches, type CsvOptions } from '../src/connectors/csv.js';
 import { MalformedRowError, type ColumnBatch } from '../src/connectors/index.js';
@@ -48,7 +48,7 @@ async function read(input: Uint8Array, cuts: readonly number[], options: CsvOpti
 }
 
 // Cells and separators that meet every branch of the scanner and of csv-parse.
-const PIECES = ['1', '2.5', '-3', '-0', '007', '0.1234567890123456', '1e3', '.5', ' 4', 'inf', 'NaN', '', 'x', 'a', 'é', '\xff', '"', '"q"', ',', ',', ',', '\n', '\n', '\r\n', '\r', '2024-01-01'];
+const PIECES = ['1', '2.5', '-3', '-0', '007', '0.1234567890123456', '1e3', '.5', ' 4', 'inf', 'NaN', '', 'x', 'a', 'é', '\xff', '"', '"q"', ',', ',', ',', '\n', '\n', '\r\n', '\r', '2024-01-01', '2024-01-01T00:00:00Z', '2024-02-29 23:59:59.999', '2023-02-29T00:00:00Z', '2024-01-01T24:00:00Z', '2024-01-01T24:00:01', '2024-01-01T10:00:00,5Z'];
 
 function encode(parts: readonly string[]): Uint8Array {
   const out: number[] = [];
@@ -106,6 +106,28 @@ describe('CSV byte scanner', () => {
         expect(await read(input, [3, 17, 30], opts, true)).toEqual(await read(input, [], opts, false));
       }
     }
+  });
+
+  it('property: ISO dates read from bytes (the fast shapes) are exactly what parseIsoDate gives for their text, or left to it', () => {
+    const two = (max: number) => fc.integer({ min: 0, max }).map((n) => String(n).padStart(2, '0'));
+    // mostly valid, with every kind of mistake now and then
+    const often = <T,>(good: T, ...bad: T[]) => fc.oneof({ arbitrary: fc.constant(good), weight: 8 }, { arbitrary: fc.constantFrom(...bad), weight: 1 });
+    const date = fc.tuple(fc.constantFrom('2024', '2023', '1900', '2000', '0000', '0099', '9999', '1970', '20x4'), two(13), two(32));
+    const time = fc.tuple(often('T', ' ', 't', '_'), two(25), often(':', '.'), two(60), often(':', ''), two(60));
+    const tail = fc.constantFrom('', 'Z', '.000', '.999Z', ',123', '.5Z', '.12', '.1234Z', 'z', '+01:00', ' ', 'Z ');
+    let fast = 0;
+    fc.assert(
+      fc.property(date, time, tail, ([y, mo, d], [sep, h, c1, mi, c2, s], rest) => {
+        const text = `${y}-${mo}-${d}${sep}${h}${c1}${mi}${c2}${s}${rest}`;
+        const bytes = enc.encode(`,${text},`);
+        const t = isoDateBytes(bytes, 1, bytes.length - 1);
+        if (t !== undefined) fast++;
+        // never another answer than the text path; the common shapes always answered
+        if (t !== undefined || /^\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(Z|[.,]\d{3}Z?)?$/.test(text)) expect(t, text).toBe(parseIsoDate(text));
+      }),
+      { numRuns: 20_000 },
+    );
+    expect(fast).toBeGreaterThan(1000);
   });
 
   it('reads simple numbers exactly as the full number grammar does', () => {

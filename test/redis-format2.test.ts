@@ -4,6 +4,8 @@
 // partition on one WebAssembly instance.
 import { afterEach, describe, expect, test } from 'vitest';
 import { crc32 } from '../src/crc32.js';
+import { buildHash } from '../src/engine.js';
+import { decodeSnapshot, encodeSnapshot } from '../src/snapshot.js';
 import { SnapshotError } from '../src/errors.js';
 import { decodeColumn, decodeRows, encodeColumn } from '../src/redis/codec.js';
 import { createJob } from '../src/redis/job.js';
@@ -74,6 +76,33 @@ describe('format 2 encodings', () => {
     const partial = await fresh();
     partial.restoreGroup(last, records.get(last)!);
     expect(codeOf(() => partial.checkRestored())).toBe('BAD_STATE');
+  });
+  test('regression: a forged state record with key id 4 000 000 000 sized the key tables by that id (gigabytes) before ids were checked; it is refused (BAD_STATE) and nothing is loaded', async () => {
+    const state = await filled();
+    const records = new Map(state.takeTouched().map((g) => [g, state.groupRecord(g)]));
+    const group = keyGroupOf(0, STATE_GROUPS);
+    let forged = 4_000_000_000;
+    while (keyGroupOf(forged, STATE_GROUPS) !== group) forged++; // the forger keeps the id in its group
+    const { plan, state: body } = decodeSnapshot(records.get(group)!, buildHash);
+    const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
+    for (let i = 0; i < view.getUint32(0, true); i++) if (view.getUint32(8 + 4 * i, true) === 0) view.setUint32(8 + 4 * i, forged, true);
+    records.set(group, encodeSnapshot(plan, buildHash(plan.module), body));
+    const copy = await PartitionState.create({ op: 'mean', window: 3 });
+    for (const [g, r] of records) copy.restoreGroup(g, r);
+    let message = '';
+    try {
+      copy.checkRestored();
+    } catch (err) {
+      message = err instanceof SnapshotError ? `${err.code}: ${err.message}` : `other: ${String(err)}`;
+    }
+    expect(message).toBe(`BAD_STATE: state of key group ${group}: key id ${forged}, but the partition's state holds 3 keys (ids 0 to 2)`);
+    expect(copy.size).toBe(0);
+    // the same records, unforged, load
+    records.set(group, state.groupRecord(group));
+    const good = await PartitionState.create({ op: 'mean', window: 3 });
+    for (const [g, r] of records) good.restoreGroup(g, r);
+    good.checkRestored();
+    expect(good.size).toBe(3);
   });
 });
 

@@ -80,6 +80,62 @@ export function parseIsoDate(text: string): number | undefined {
   return Math.abs(t) <= MAX_DATE_MS ? t : undefined;
 }
 
+// The common shapes of ISO dates in a cell, read from bytes without a string:
+// YYYY-MM-DD, then T or space, hh:mm:ss, then nothing, Z, .fff or .fffZ. Rows
+// of a stream mostly share their date, so the day (checked by parseIsoDate)
+// is kept for the next cell with the same 10 bytes.
+const isoDay = new Uint8Array(10);
+let isoDayMs = NaN;
+
+/** Two ASCII digits at b[i], b[i + 1] as a number; -1 when they are not digits. */
+function twoDigits(b: Uint8Array, i: number): number {
+  const hi = (b[i] as number) - 0x30;
+  const lo = (b[i + 1] as number) - 0x30;
+  return hi >= 0 && hi <= 9 && lo >= 0 && lo <= 9 ? hi * 10 + lo : -1;
+}
+
+/** The ms of the day of the date in b[s..s + 10), or NaN when it is no date (a cache of one day). */
+function isoDayOf(b: Uint8Array, s: number): number {
+  let same = isoDayMs === isoDayMs; // not NaN
+  for (let i = 0; same && i < 10; i++) same = b[s + i] === isoDay[i];
+  if (same) return isoDayMs;
+  const day = parseIsoDate(String.fromCharCode(...b.subarray(s, s + 10)));
+  if (day === undefined) return NaN;
+  isoDay.set(b.subarray(s, s + 10));
+  return (isoDayMs = day);
+}
+
+/**
+ * `b[s..e)` as an ISO date in ms since the epoch when it has one of the
+ * common shapes above and is a valid date (exactly what {@link parseIsoDate}
+ * gives for its text); undefined otherwise, and the caller then reads the
+ * cell as text, which also gives the reason when it is no date.
+ */
+export function isoDateBytes(b: Uint8Array, s: number, e: number): number | undefined {
+  const n = e - s;
+  if (n < 19 || n > 24 || n === 21 || n === 22) return undefined;
+  const sep = b[s + 10];
+  if ((sep !== 0x54 && sep !== 0x20) || b[s + 13] !== 0x3a || b[s + 16] !== 0x3a) return undefined;
+  const hour = twoDigits(b, s + 11);
+  const minute = twoDigits(b, s + 14);
+  const second = twoDigits(b, s + 17);
+  if (hour < 0 || minute < 0 || second < 0) return undefined;
+  let ms = 0;
+  if (n >= 23) {
+    const frac = b[s + 19];
+    const m1 = twoDigits(b, s + 20);
+    const m2 = (b[s + 22] as number) - 0x30;
+    if ((frac !== 0x2e && frac !== 0x2c) || m1 < 0 || m2 < 0 || m2 > 9) return undefined;
+    ms = m1 * 10 + m2;
+  }
+  if ((n === 20 || n === 24) && b[e - 1] !== 0x5a) return undefined; // Z
+  if (minute > 59 || second > 59 || hour > 24 || (hour === 24 && (minute > 0 || second > 0 || ms > 0))) return undefined;
+  const day = isoDayOf(b, s);
+  if (day !== day) return undefined;
+  const t = day + hour * 3_600_000 + minute * 60_000 + second * 1000 + ms;
+  return Math.abs(t) <= MAX_DATE_MS ? t : undefined;
+}
+
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const lossyUtf8 = new TextDecoder('utf-8', { ignoreBOM: true });
 const ASCII = /^[\x00-\x7f]*$/;
@@ -284,7 +340,11 @@ export class BatchBuilder {
    */
   timeOf(line: number, bytes: number, shown: string, text: string, n: number | undefined): number | undefined {
     const isDate = n === undefined;
-    const t = isDate ? parseIsoDate(text) : n;
+    return this.checkedTime(line, bytes, shown, isDate ? parseIsoDate(text) : n, isDate);
+  }
+
+  /** timeOf() for a time already read: `t` as a date (isDate) or number, undefined when it is neither. */
+  checkedTime(line: number, bytes: number, shown: string, t: number | undefined, isDate: boolean): number | undefined {
     let why: string | undefined;
     if (t === undefined || Number.isNaN(t)) why = 'is neither a number nor a date';
     else if (!Number.isFinite(t)) why = 'is not a finite number';

@@ -6,11 +6,12 @@
 // the rest of the input (from that row's start) goes to csv-parse.
 //
 // Values and numeric times of the simple form `-?D+(.D*)?` (at most 15
-// digits) are read straight from the bytes; keys are interned by their bytes,
+// digits), and times that are ISO dates of the common shapes (isoDateBytes),
+// are read straight from the bytes; keys are interned by their bytes,
 // so a row of the common case makes no string but its time text. Any other
 // cell goes through BatchBuilder.addText, as csv-parse's rows do.
 
-import { BatchBuilder, quote, shownCell, utf8Cell } from './columns.js';
+import { BatchBuilder, isoDateBytes, quote, shownCell, utf8Cell } from './columns.js';
 
 const LF = 0x0a;
 const CR = 0x0d;
@@ -256,13 +257,14 @@ export class CsvScanner {
     if (fields !== width) return builder.reject(line, fieldCountReason(width, fields, latin1(b, start, end)), bytes);
     const v = simpleNumber(b, this.vs, this.ve);
     const k = key >= 0 ? this.keys.get(b, this.ks, this.ke) : '';
-    const t = time >= 0 ? simpleNumber(b, this.ts, this.te) : NaN;
+    let t = time >= 0 ? simpleNumber(b, this.ts, this.te) : NaN;
+    const isDate = t === undefined && (t = isoDateBytes(b, this.ts, this.te)) !== undefined;
     const timeText = time >= 0 ? this.cut(b, this.ts, this.te) : '';
     if (v === undefined || typeof k !== 'string' || t === undefined) {
       // Not the common case: the general path reads (or refuses) the cells.
       return builder.addText(line, bytes, this.cut(b, this.vs, this.ve), time >= 0 ? timeText : undefined, key >= 0 ? this.cut(b, this.ks, this.ke) : undefined);
     }
-    if (time >= 0 && builder.timeOf(line, bytes, timeText, timeText, t) === undefined) return;
+    if (time >= 0 && builder.checkedTime(line, bytes, timeText, t, isDate) === undefined) return;
     builder.add(v, t, timeText, k, bytes, line);
   }
 

@@ -146,6 +146,8 @@ export class PartitionState {
   private readonly stamp = new Int32Array(STATE_GROUPS);
   private batch = 1;
   private touched: number[] = [];
+  /** Group records read by restoreGroup(), loaded by checkRestored(). */
+  private pending = new Map<number, { ids: Uint32Array; keys: string[]; states: Uint8Array }>();
   private disposed = false;
   /** This partition's first group in the operator. */
   private readonly base: number;
@@ -272,39 +274,69 @@ export class PartitionState {
     return encodeSnapshot(this.kernel.plan, this.kernel.hash, body);
   }
 
-  /** Loads one group record (format 2). Throws SnapshotError for anything wrong with it. */
+  /**
+   * Reads one group record (format 2) and keeps it until checkRestored(),
+   * which loads every record: ids are only known to be dense (0..K-1) once
+   * all groups are read, and nothing may be sized by an id before that (a
+   * forged id of 4 billion would allocate gigabytes). Throws SnapshotError
+   * for anything wrong with the record.
+   */
   restoreGroup(group: number, record: Uint8Array): void {
     const body = this.open(record);
     const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
     const bad = (why: string): never => {
       throw new SnapshotError('BAD_STATE', `state of key group ${group}: ${why}`);
     };
+    if (this.pending.has(group)) bad('restored twice');
     if (body.length < 8) bad('truncated');
     const count = view.getUint32(0, true);
     const statesEnd = 8 + count * (4 + view.getUint32(4, true));
     if (statesEnd > body.length) bad('truncated');
+    const ids = new Uint32Array(count);
+    const keys: string[] = [];
     let at = statesEnd;
     for (let i = 0; i < count; i++) {
       if (at + 4 > body.length) bad('truncated');
       const length = view.getUint32(at, true);
       if (at + 4 + length > body.length) bad('truncated');
-      const id = view.getUint32(8 + 4 * i, true);
-      const key = decoder.decode(body.subarray(at + 4, at + 4 + length));
-      if (this.ids.has(key) || this.names[id] !== undefined) bad(`key ${JSON.stringify(key.slice(0, 80))} or id ${id} appears twice`);
-      this.add(key, id);
+      ids[i] = view.getUint32(8 + 4 * i, true);
+      if (keyGroupOf(ids[i]!, STATE_GROUPS) !== group) bad(`key id ${ids[i]} belongs to key group ${keyGroupOf(ids[i]!, STATE_GROUPS)}`);
+      keys.push(decoder.decode(body.subarray(at + 4, at + 4 + length)));
       at += 4 + length;
     }
     if (at !== body.length) bad('trailing bytes');
-    const states = body.slice(0, statesEnd);
-    const statesView = new DataView(states.buffer);
-    for (let i = 0; i < count; i++) statesView.setUint32(8 + 4 * i, this.opKey[statesView.getUint32(8 + 4 * i, true)]!, true);
-    this.load(group, states);
+    this.pending.set(group, { ids, keys, states: body.slice(0, statesEnd) });
   }
 
-  /** Checks ids are dense (0..K-1) once every group is loaded: new keys take the next id. */
+  /**
+   * Loads the records restoreGroup() read, once all are read: their ids must
+   * be 0..K-1, each once (K keys in all), as every checkpoint writes them;
+   * new keys then take the next id. Throws SnapshotError otherwise.
+   */
   checkRestored(): void {
-    for (let id = 0; id < this.names.length; id++) {
-      if (this.names[id] === undefined) throw new SnapshotError('BAD_STATE', `the partition's state lacks key id ${id} of ${this.names.length}`);
+    const pending = this.pending;
+    this.pending = new Map();
+    const first = this.names.length;
+    let total = first;
+    for (const { ids } of pending.values()) total += ids.length;
+    // Validate everything before the first key is added: never half-loaded.
+    const seen = new Uint8Array(total); // sized by the records' bytes, not by an id
+    const names = new Set<string>();
+    for (const [group, { ids, keys }] of pending) {
+      ids.forEach((id, i) => {
+        const key = keys[i]!;
+        if (id < first || id >= total) throw new SnapshotError('BAD_STATE', `state of key group ${group}: key id ${id}, but the partition's state holds ${total} keys (ids 0 to ${total - 1})`);
+        if (seen[id] === 1 || names.has(key) || this.ids.has(key)) throw new SnapshotError('BAD_STATE', `state of key group ${group}: key ${JSON.stringify(key.slice(0, 80))} or id ${id} appears twice`);
+        seen[id] = 1;
+        names.add(key);
+      });
+    }
+    for (const { ids, keys } of pending.values()) ids.forEach((id, i) => this.add(keys[i]!, id));
+    for (const [group, { states }] of pending) {
+      const view = new DataView(states.buffer);
+      const count = view.getUint32(0, true);
+      for (let i = 0; i < count; i++) view.setUint32(8 + 4 * i, this.opKey[view.getUint32(8 + 4 * i, true)]!, true);
+      this.load(group, states);
     }
   }
 
