@@ -15,9 +15,19 @@
 //   redis      a local redis-server (appendfsync always), the producer in this
 //              process and 1, then 2 worker processes: from a row's send to
 //              its output entry read back (XREAD BLOCK)
+//              (the input entries behind each XREAD reply are looked up at
+//              once, so the reader's own round trips do not delay the next read)
+// CPU µs/row: CPU time of this process (all its threads, the scheduler's
+// workers included) and of the path's child processes (the Redis workers,
+// from /proc), per row: it holds on a loaded machine, where the wall-clock
+// percentiles are mostly the wait for a CPU. CPU wait: how long their
+// threads were runnable but waited for a CPU (Linux schedstat), as a multiple
+// of the CPU time they got: well above 0 means the machine, not the path, set
+// the tail (the 2-core machine is shared).
 // Targets (issue 20): scheduler p99 ≤ 5 ms, CLI p99 ≤ 60 ms with the default
 // --max-delay, Redis p99 ≤ 20 ms, each at 50 % load.
 import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createHistogram, performance, type RecordableHistogram } from 'node:perf_hooks';
@@ -64,7 +74,45 @@ interface Result {
   seconds: number;
   /** Percentiles in µs. */
   latency: { percentile(p: number): number };
+  /** CPU time (µs) of this process and the path's child processes during the run, when known: it holds under load, where wall-clock figures are noise. */
+  cpuUs?: number;
+  /** Time (µs) their threads were runnable but waited for a CPU, summed over threads (Linux schedstat). */
+  waitUs?: number;
 }
+
+/** Time (µs) the threads of this process and of `pids` have waited for a CPU so far (/proc/PID/task/TID/schedstat; 0 elsewhere). */
+function runQueueWaitUs(pids: readonly number[]): number {
+  let ns = 0;
+  for (const pid of ['self', ...pids]) {
+    try {
+      for (const task of readdirSync(`/proc/${pid}/task`)) ns += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[1]);
+    } catch {
+      // not Linux, or exited
+    }
+  }
+  return ns / 1000;
+}
+
+/** CPU time (µs) used so far by processes `pids`, from /proc (Linux; 0 elsewhere or once a process is gone). */
+function childCpuUs(pids: readonly number[]): number {
+  let us = 0;
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      us += (Number(fields[11]) + Number(fields[12])) * 10_000; // utime + stime, in clock ticks of 10 ms
+    } catch {
+      // not Linux, or exited
+    }
+  }
+  return us;
+}
+
+/** CPU time (µs) of this process (all its threads) and of `pids`. */
+const cpuNow = (pids: readonly number[] = []): number => {
+  const { user, system } = process.cpuUsage();
+  return user + system + childCpuUs(pids);
+};
 
 /**
  * Runs the CLI on `rows` rows written at `rate` rows/s (Infinity: as fast as
@@ -128,7 +176,12 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
  * over, at time `t`; the path calls `answered(t, n)` when the results of n
  * rows handed over at time t are out.
  */
-type OpenPath = (answered: (t: number, n: number, now?: number) => void) => Promise<{ send(from: number, n: number, t: number): void | Promise<void>; close(): Promise<void> }>;
+type OpenPath = (answered: (t: number, n: number, now?: number) => void) => Promise<{
+  send(from: number, n: number, t: number): void | Promise<void>;
+  close(): Promise<void>;
+  /** The path's child processes (their CPU time counts with this process's). */
+  pids?: number[];
+}>;
 
 /** Rows handed over per call at most (an unpaced run hands over this many at a time). */
 const CHUNK = 4096;
@@ -157,6 +210,8 @@ async function measureInProcess(open: OpenPath, rows: number, rate: number): Pro
     if (received === rows) done();
   });
   start = performance.now();
+  const cpuStart = cpuNow(path.pids);
+  const waitStart = runQueueWaitUs(path.pids ?? []);
   let sent = 0;
   while (sent < rows) {
     const now = performance.now();
@@ -170,8 +225,10 @@ async function measureInProcess(open: OpenPath, rows: number, rate: number): Pro
   }
   await all;
   const seconds = (performance.now() - start) / 1000;
+  const cpuUs = cpuNow(path.pids) - cpuStart;
+  const waitUs = runQueueWaitUs(path.pids ?? []) - waitStart;
   await path.close();
-  return { rows, seconds, latency };
+  return { rows, seconds, latency, cpuUs, waitUs };
 }
 
 /** Row i's key id and value: a seeded table, repeated every 2^20 rows (so making rows costs the paths nothing). */
@@ -197,12 +254,14 @@ async function table(title: string, run: (rows: number, rate: number) => Promise
   console.log(`load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}, ${os.cpus().length} cores`);
   console.log(`maximum throughput (unpaced): ${rateText(maxRate)} (${max.rows} rows in ${max.seconds.toFixed(2)} s)`);
   if (note !== undefined) console.log(await note(maxRate));
-  console.log('| load | offered | achieved | p50 ms | p99 ms | p99.9 ms |\n|---|---|---|---|---|---|');
+  console.log('| load | offered | achieved | p50 ms | p99 ms | p99.9 ms | CPU µs/row | CPU wait |\n|---|---|---|---|---|---|---|---|');
   let p99AtHalf = NaN;
   for (const load of LOADS) {
     const rate = maxRate * load;
     const r = await run(Math.round((rate * (SECONDS * 1000 + WARMUP_MS)) / 1000), rate);
-    console.log(`| ${load * 100} % | ${rateText(rate)} | ${rateText(r.rows / r.seconds)} | ${ms(r.latency, 50)} | ${ms(r.latency, 99)} | ${ms(r.latency, 99.9)} |`);
+    const cpu = r.cpuUs === undefined ? '–' : (r.cpuUs / r.rows).toFixed(r.cpuUs / r.rows < 1 ? 3 : 1);
+    const wait = r.waitUs === undefined || r.cpuUs === undefined ? '–' : `${(r.waitUs / r.cpuUs).toFixed(2)}×`;
+    console.log(`| ${load * 100} % | ${rateText(rate)} | ${rateText(r.rows / r.seconds)} | ${ms(r.latency, 50)} | ${ms(r.latency, 99)} | ${ms(r.latency, 99.9)} | ${cpu} | ${wait} |`);
     if (load === 0.5) p99AtHalf = r.latency.percentile(99) / 1000;
   }
   return p99AtHalf;
@@ -303,12 +362,17 @@ function redisPath(url: string, workers: number, jobs: { n: number }): OpenPath 
       while (reading) {
         const reply = await reader.send<[Buffer, Entries][] | Record<string, Entries> | null>(['XREAD', 'COUNT', '1000', 'BLOCK', '100', 'STREAMS', ...streams, ...last], true);
         const now = performance.now();
-        // RESP2 replies with [stream, entries] pairs, RESP3 with a map.
+        // RESP2 replies with [stream, entries] pairs, RESP3 with a map. The input
+        // entries of every stream are asked for at once: one at a time, each
+        // reply (held for an fsync under appendfsync always) delayed the next XREAD.
+        const lookups: Promise<Entries>[] = [];
         for (const [name, entries] of reply === null ? [] : Array.isArray(reply) ? reply : Object.entries(reply)) {
           if (entries.length === 0) continue;
           const p = streams.indexOf(name.toString());
           last[p] = entries[entries.length - 1]![0].toString();
-          const inputs = await reader.send<Entries>(['XRANGE', keys.input(p), entries[0]![0].toString(), last[p]!], true);
+          lookups.push(reader.send<Entries>(['XRANGE', keys.input(p), entries[0]![0].toString(), last[p]!], true));
+        }
+        for (const inputs of await Promise.all(lookups)) {
           for (const [, flat] of inputs) {
             const x = flat[flat.findIndex((f, i) => i % 2 === 0 && f.toString() === 'x') + 1]!;
             for (const row of decodeColumn(new Uint8Array(x))) answered(sentAt[row]!, 1, now);
@@ -320,6 +384,7 @@ function redisPath(url: string, workers: number, jobs: { n: number }): OpenPath 
     while ((await reader.send<number>(['ZCARD', producer.job.keys.members])) < workers) await sleep(20);
     await sleep(300);
     return {
+      pids: procs.map((proc) => proc.pid!),
       async send(from, n, t) {
         const names: string[] = [];
         const values: number[] = [];

@@ -1,6 +1,6 @@
 // `node dist/bench/time.js`: the time-window layer against plain-JS
 // implementations with per-key Map state, same data, same run, in million
-// rows/s (median of tinybench samples, as bench/run.ts).
+// rows/s (median of tinybench samples, each this process's CPU time unless --wall).
 //
 // - keyed rolling mean and median by duration: 10 000 keys, 1e6 rows,
 //   window 10 s (about 10 rows per key window); targets ≥ 3× (mean) and
@@ -12,11 +12,24 @@
 //   count, update }) as the operator returns: a loop that emits nothing is
 //   not doing the same job.
 //
+// - issue 15's grid: 1e6 rows, 1 000 keys, mean and median over rolling by
+//   duration (10 s), tumbling (1 s), hopping (10 s every 2 s) and session
+//   (gap 300 ms) windows, targets ≥ 3× (mean) and ≥ 2× (median) the plain-JS
+//   per-key Map loops; and keyed rolling mean over count windows (100 rows
+//   per key, the kernel operator the CLI's `run --key` uses), target ≥ 4×.
+//   The plain-JS window loops keep each open window's rows (median: sorted
+//   when the window is emitted) or its sum and count (mean).
+//
 // Flags: --rows N (default 1e6), --keys K (default 10 000), --few-keys F (default 100),
-// --only rolling|windows (one half of the suite).
+// --issue-keys I (default 1 000), --only rolling|windows|issue (one part of the suite),
+// --wall (samples in wall time; default: this process's CPU time, as bench/run.ts).
 import os from 'node:os';
 import { rowsPerSecond as measureRowsPerSecond } from './measure.js';
-import { createTimeRolling, createWindows } from '../src/index.js';
+import { createTimeRolling, createWindows, normalizeSpec, type WindowSpec } from '../src/index.js';
+import { compiledModule } from '../src/engine.js';
+import { createKernelOperator } from '../src/scheduler/operator.js';
+import { planFor } from '../src/spec.js';
+import { DEFAULT_KEY_GROUPS } from '../src/scheduler/hash.js';
 
 const args = process.argv.slice(2);
 const argNum = (name: string, fallback: number): number => {
@@ -26,6 +39,8 @@ const argNum = (name: string, fallback: number): number => {
 const N = argNum('--rows', 1e6);
 const KEYS = argNum('--keys', 10_000);
 const FEW_KEYS = argNum('--few-keys', 100);
+const ISSUE_KEYS = argNum('--issue-keys', 1000);
+const CLOCK = args.includes('--wall') ? 'wall' : 'cpu';
 const WINDOW = 10_000;
 const ONLY = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
 
@@ -184,10 +199,112 @@ function jsHopping(ts: Float64Array, xs: Float64Array, keys: Uint32Array, size: 
   return out;
 }
 
+// Issue 15's plain-JS window loops, mean or median: per key a Map of open
+// windows, each with its rows (median) or its sum and count (mean).
+
+type Stat = 'mean' | 'median';
+
+/** One open window's aggregate, as a careful developer keeps it. */
+class JsAgg {
+  sum = 0;
+  count = 0;
+  readonly rows: number[] = [];
+  constructor(private readonly stat: Stat) {}
+  add(x: number): void {
+    if (x !== x) return;
+    this.count++;
+    if (this.stat === 'mean') this.sum += x;
+    else this.rows.push(x);
+  }
+  value(): number {
+    if (this.count === 0) return NaN;
+    if (this.stat === 'mean') return this.sum / this.count;
+    const s = this.rows.sort((a, b) => a - b), n = s.length;
+    return n % 2 === 1 ? s[(n - 1) >> 1]! : (s[n / 2 - 1]! + s[n / 2]!) / 2;
+  }
+}
+
+const emit = (out: JsWindow[], key: number, start: number, end: number, a: JsAgg): number =>
+  out.push({ key, start, end, value: a.value(), count: a.count, update: false });
+
+/** In-order tumbling or hopping windows (tumbling: step = size): per key, a Map of open windows by start. */
+function jsGrid(stat: Stat, ts: Float64Array, xs: Float64Array, keys: Uint32Array, size: number, step: number): JsWindow[] {
+  const states = new Map<number, Map<number, JsAgg>>();
+  const out: JsWindow[] = [];
+  for (let i = 0; i < ts.length; i++) {
+    const k = keys[i]!, t = ts[i]!, x = xs[i]!;
+    let wins = states.get(k);
+    if (wins === undefined) states.set(k, (wins = new Map()));
+    for (const [start, a] of wins) {
+      if (start + size <= t) {
+        wins.delete(start);
+        emit(out, k, start, start + size, a);
+      }
+    }
+    for (let start = Math.floor(t / step) * step; start > t - size; start -= step) {
+      let a = wins.get(start);
+      if (a === undefined) wins.set(start, (a = new JsAgg(stat)));
+      a.add(x);
+    }
+  }
+  for (const [k, wins] of states) for (const [start, a] of wins) emit(out, k, start, start + size, a);
+  return out;
+}
+
+/** In-order sessions: per key one open session [start, last + gap), emitted when a row of its key comes gap or more after its last row. */
+function jsSession(stat: Stat, ts: Float64Array, xs: Float64Array, keys: Uint32Array, gap: number): JsWindow[] {
+  const states = new Map<number, { start: number; last: number; agg: JsAgg }>();
+  const out: JsWindow[] = [];
+  for (let i = 0; i < ts.length; i++) {
+    const k = keys[i]!, t = ts[i]!;
+    let st = states.get(k);
+    if (st !== undefined && t >= st.last + gap) {
+      emit(out, k, st.start, st.last + gap, st.agg);
+      st = undefined;
+    }
+    if (st === undefined) states.set(k, (st = { start: t, last: t, agg: new JsAgg(stat) }));
+    st.last = t;
+    st.agg.add(xs[i]!);
+  }
+  for (const [k, st] of states) emit(out, k, st.start, st.last + gap, st.agg);
+  return out;
+}
+
+/** Keyed rolling mean over count windows: per key a ring of its last w rows and a running sum (NaN: missing). */
+function jsKeyedCountMean(xs: Float64Array, keys: Uint32Array, w: number, out: Float64Array): void {
+  const states = new Map<number, { ring: Float64Array; pos: number; sum: number; count: number }>();
+  for (let i = 0; i < xs.length; i++) {
+    const k = keys[i]!, x = xs[i]!;
+    let st = states.get(k);
+    if (st === undefined) states.set(k, (st = { ring: new Float64Array(w).fill(NaN), pos: 0, sum: 0, count: 0 }));
+    const old = st.ring[st.pos]!;
+    if (old === old) {
+      st.sum -= old;
+      st.count--;
+    }
+    st.ring[st.pos] = x;
+    st.pos = st.pos + 1 === w ? 0 : st.pos + 1;
+    if (x === x) {
+      st.sum += x;
+      st.count++;
+    }
+    out[i] = st.count > 0 ? st.sum / st.count : NaN;
+  }
+}
+
+/** Throws unless both emit the same windows (as multisets by key, start, count), values within 1e-9 relative. */
+function checkSameWindows(what: string, ours: readonly { key: number | string; start: number; count: number; value: number }[], ref: readonly JsWindow[]): void {
+  const enc = (w: { key: number | string; start: number; count: number }): string => `${w.key}/${w.start}/${w.count}`;
+  const byEnc = (ws: readonly { key: number | string; start: number; count: number; value: number }[]) => [...ws].sort((a, b) => (enc(a) < enc(b) ? -1 : enc(a) > enc(b) ? 1 : 0));
+  const a = byEnc(ours), b = byEnc(ref);
+  const close = (x: number, y: number): boolean => (Number.isNaN(x) && Number.isNaN(y)) || Math.abs(x - y) <= 1e-9 * Math.abs(y);
+  if (a.length !== b.length || a.some((w, i) => enc(w) !== enc(b[i]!) || !close(w.value, b[i]!.value))) throw new Error(`${what}: windows differ from the plain-JS loop`);
+}
+
 // ---------------------------------------------------------------------------
 
 function rowsPerSecond(tasks: Record<string, () => void>): Promise<Record<string, number>> {
-  return measureRowsPerSecond(N, tasks, { time: 1500, warmupTime: 300 });
+  return measureRowsPerSecond(N, tasks, { time: 1500, warmupTime: 300, clock: CLOCK });
 }
 
 const fmt = (x: number): string => (x >= 100 ? x.toFixed(0) : x.toFixed(2));
@@ -195,7 +312,7 @@ const fmt = (x: number): string => (x >= 100 ? x.toFixed(0) : x.toFixed(2));
 async function main(): Promise<void> {
   const { ts, xs, keys } = data();
   const out = new Float64Array(N);
-  console.log(`time windows: ${N.toExponential(0)} rows, ${KEYS} keys, ${os.cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}`);
+  console.log(`time windows: ${N.toExponential(0)} rows, ${KEYS} keys (issue 15 grid: ${ISSUE_KEYS} keys), ${os.cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}, ${CLOCK} time, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   const rows: string[] = [];
   const report = (name: string, ours: number, js: number, target?: number): void => {
     const ratio = ours / js;
@@ -205,7 +322,9 @@ async function main(): Promise<void> {
     rows.push(line);
   };
 
-  for (const op of ONLY === 'windows' ? [] : (['mean', 'median'] as const)) {
+  if (ONLY === undefined || ONLY === 'issue') await issueGrid(report);
+
+  for (const op of ONLY === 'windows' || ONLY === 'issue' ? [] : (['mean', 'median'] as const)) {
     const kernel = await createTimeRolling({ op, window: WINDOW, keys: 'number' });
     // Check once that both compute the same thing.
     const ref = new Float64Array(N);
@@ -231,7 +350,7 @@ async function main(): Promise<void> {
     ['', { ts, xs, keys }],
     [`, ${FEW_KEYS} keys`, data(FEW_KEYS)],
   ] as const;
-  for (const [label, d] of ONLY === 'rolling' ? [] : gridCases) {
+  for (const [label, d] of ONLY === 'rolling' || ONLY === 'issue' ? [] : gridCases) {
     const tumbling = await createWindows({ kind: 'tumbling', op: 'sum', size: '1s', keys: 'number' });
     const hopping = await createWindows({ kind: 'hopping', op: 'sum', size: '10s', step: '2s', keys: 'number' });
     // Check once that both emit the same windows (as multisets: the operator emits in (end, key) order).
@@ -265,6 +384,68 @@ async function main(): Promise<void> {
     });
     report(`keyed hopping sum (10 s every 2 s)${label}`, h.ours!, h.js!);
   }
+}
+
+/** Issue 15's grid: ISSUE_KEYS keys, mean and median over every kind of time window, and keyed rolling mean over count windows. */
+async function issueGrid(report: (name: string, ours: number, js: number, target?: number) => void): Promise<void> {
+  const d = data(ISSUE_KEYS);
+  const out = new Float64Array(N);
+  const label = `${ISSUE_KEYS} keys`;
+  for (const stat of ['mean', 'median'] as const) {
+    const target = stat === 'mean' ? 3 : 2;
+    const rolling = await createTimeRolling({ op: stat, window: WINDOW, keys: 'number' });
+    const ref = new Float64Array(N);
+    (stat === 'mean' ? jsKeyedMean : jsKeyedMedian)(d.ts, d.xs, d.keys, WINDOW, ref);
+    const got = rolling.push(d.ts, d.xs, d.keys).values;
+    for (let i = 0; i < N; i++) {
+      if (!(Math.abs(got[i]! - ref[i]!) <= 1e-9 * Math.abs(ref[i]!)) && !(Number.isNaN(got[i]!) && Number.isNaN(ref[i]!))) throw new Error(`rolling ${stat}, ${label}: row ${i} differs: ${got[i]} vs ${ref[i]}`);
+    }
+    const r = await rowsPerSecond({
+      ours: () => {
+        rolling.reset();
+        rolling.push(d.ts, d.xs, d.keys);
+      },
+      js: () => (stat === 'mean' ? jsKeyedMean : jsKeyedMedian)(d.ts, d.xs, d.keys, WINDOW, out),
+    });
+    report(`rolling ${stat} by duration (10 s), ${label}`, r.ours!, r.js!, target);
+    rolling.dispose();
+
+    const kinds: [string, WindowSpec, () => JsWindow[]][] = [
+      ['tumbling (1 s)', { kind: 'tumbling', op: stat, size: '1s' }, () => jsGrid(stat, d.ts, d.xs, d.keys, 1000, 1000)],
+      ['hopping (10 s every 2 s)', { kind: 'hopping', op: stat, size: '10s', step: '2s' }, () => jsGrid(stat, d.ts, d.xs, d.keys, 10_000, 2000)],
+      ['session (gap 300 ms)', { kind: 'session', op: stat, gap: '300ms' }, () => jsSession(stat, d.ts, d.xs, d.keys, 300)],
+    ];
+    for (const [name, spec, js] of kinds) {
+      const op = await createWindows({ ...spec, keys: 'number' });
+      checkSameWindows(`${name} ${stat}`, [...op.push(d.ts, d.xs, d.keys).windows, ...op.flush().windows], js());
+      const t = await rowsPerSecond({
+        ours: () => {
+          op.reset();
+          op.push(d.ts, d.xs, d.keys);
+          op.flush();
+        },
+        js,
+      });
+      report(`${spec.kind} ${stat} ${name.slice(spec.kind.length + 1)}, ${label}`, t.ours!, t.js!, target);
+      op.dispose();
+    }
+  }
+
+  // Keyed rolling mean over count windows: the kernel operator of `run --key`.
+  const spec = normalizeSpec({ op: 'mean', window: 100, minPeriods: 1 });
+  const kernelOp = await createKernelOperator(await compiledModule(planFor(spec).module), spec, DEFAULT_KEY_GROUPS);
+  const ref = new Float64Array(N);
+  jsKeyedCountMean(d.xs, d.keys, 100, ref);
+  kernelOp.process(d.xs, d.keys, out);
+  for (let i = 0; i < N; i++) {
+    if (!(Math.abs(out[i]! - ref[i]!) <= 1e-9 * Math.abs(ref[i]!)) && !(Number.isNaN(out[i]!) && Number.isNaN(ref[i]!))) throw new Error(`keyed rolling mean (count): row ${i} differs: ${out[i]} vs ${ref[i]}`);
+  }
+  // A fresh operator per pass would measure its creation; one runs on (its windows move along), like the plain-JS Map.
+  const k = await rowsPerSecond({
+    ours: () => kernelOp.process(d.xs, d.keys, out),
+    js: () => jsKeyedCountMean(d.xs, d.keys, 100, out),
+  });
+  report(`keyed rolling mean (100 rows per key), ${label}`, k.ours!, k.js!, 4);
 }
 
 await main();

@@ -2,10 +2,11 @@
 // --linger-ms). A lingering producer gathers the rows of several sends into
 // one entry per partition; a lingering worker commits fuller batches; the
 // outputs stay those of the single-process reference (verifyJob).
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createProducer } from '../src/redis/producer.js';
 import { jobStatus } from '../src/redis/job.js';
-import { connect, makeRows, RedisServer, verifyJob, waitDrained, WorkerProcess } from './redis-harness.js';
+import { startWorker } from '../src/redis/worker.js';
+import { connect, makeRows, RedisServer, verifyJob, waitDrained, waitFor, WorkerProcess } from './redis-harness.js';
 
 let cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -73,5 +74,29 @@ describe('redis linger', () => {
     await worker.terminate();
     expect(await verifyJob(cmd, 'linger4')).toBe(60);
     expect((await jobStatus(cmd, producer.job)).every((s) => s.committedLast === s.inputLast)).toBe(true);
+  }, 60_000);
+
+  it('regression: an idle partition read its input only when its poll sleep (up to pollMs) ended; an entry wakes it at once', async () => {
+    const { url, cmd } = await server();
+    const producer = await createProducer({ url, job: 'wake', create: { partitions: 2, spec: SPEC } });
+    cleanup.push(() => producer.close());
+    const worker = await startWorker({ url, job: 'wake', pollMs: 20 });
+    const realSetTimeout = globalThis.setTimeout;
+    const realSleep = (ms: number): Promise<void> => new Promise((resolve) => realSetTimeout(resolve, ms));
+    cleanup.push(async () => {
+      vi.advanceTimersByTime(60_000); // ends the frozen poll sleeps, so the loops can stop
+      vi.useRealTimers();
+      await worker.stop();
+    });
+    await waitFor('the worker to hold both partitions', () => worker.owned().length === 2);
+    // From now on no poll sleep ever ends: only the arrival of input can make a loop read again.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    await realSleep(200); // sleeps begun before the fake clock end; the loops read once more and go idle
+    await producer.send(['a', 'b', 'a'], [1, 2, 4]);
+    const outputs = async (): Promise<number> => (await Promise.all([0, 1].map((p) => cmd.send<number>(['XLEN', producer.job.keys.output(p)])))).reduce((a, b) => a + b, 0);
+    const inputs = (await Promise.all([0, 1].map((p) => cmd.send<number>(['XLEN', producer.job.keys.input(p)])))).reduce((a, b) => a + b, 0);
+    for (let i = 0; i < 200 && (await outputs()) < inputs; i++) await realSleep(50);
+    expect(await outputs()).toBe(inputs);
+    expect(await verifyJob(cmd, 'wake')).toBe(3);
   }, 60_000);
 });

@@ -4,7 +4,7 @@
 // before it is written, so a row held back for a batch that never fills
 // would hang the test (no timing assertion, only a timeout).
 import { describe, expect, it } from 'vitest';
-import { createJob, memorySink, nodeWorkers, reference, type OutputBatch, type Sink, type WorkerAdapter } from './scheduler-helpers.js';
+import { createJob, DEFAULT_KEY_GROUPS, keyGroupOf, memorySink, nodeWorkers, reference, workerOfKeyGroup, type OutputBatch, type Sink, type WorkerAdapter } from './scheduler-helpers.js';
 
 /** A sink that keeps every batch written and lets a test wait for a number of rows. */
 function watchedSink(): Sink & { rows: () => number; values: () => number[]; until: (rows: number) => Promise<void> } {
@@ -102,4 +102,41 @@ describe('scheduler: maxBatchDelayMs and latency metrics', () => {
       expect(got).toBe(message);
     }
   });
+
+  it('regression: a one-row push (shared memory, 2 workers) waited for both workers to answer; it waits only for the worker owning its key', async () => {
+    // Worker 1's messages are held back until released: a row of worker 0's key must still be written.
+    const base = nodeWorkers();
+    const held: { t: string; post: () => void }[] = [];
+    let spawned = 0;
+    let hold = true;
+    const adapter: WorkerAdapter = {
+      ...base,
+      spawn() {
+        const handle = base.spawn();
+        const index = spawned++;
+        return {
+          ...handle,
+          post: (message, transfer) => {
+            const { t } = message as { t: string };
+            if (index === 1 && hold && t !== 'init') held.push({ t, post: () => handle.post(message, transfer) });
+            else handle.post(message, transfer);
+          },
+        };
+      },
+    };
+    const ownerOf = (key: number): number => workerOfKeyGroup(keyGroupOf(key, DEFAULT_KEY_GROUPS), DEFAULT_KEY_GROUPS, 2);
+    const keys = Uint32Array.from({ length: 40 }, (_, k) => k).filter((k) => ownerOf(k) === 0).slice(0, 3);
+    const values = Float64Array.from(keys, (_, i) => i + 0.5);
+    const sink = watchedSink();
+    const job = await createJob({ adapter, operator: { op: 'sum', window: 2 }, keyed: true, workers: 2, sink });
+    for (let i = 0; i < keys.length; i++) {
+      await job.push({ values: values.slice(i, i + 1), keys: keys.slice(i, i + 1) });
+      await sink.until(i + 1); // hangs (test timeout) while a row waits for worker 1
+    }
+    expect(held.filter(({ t }) => t === 'shared' || t === 'batch')).toEqual([]); // worker 1 was sent none of the rows
+    hold = false;
+    for (const { post } of held) post(); // a checkpoint barrier, if one was due
+    await job.finish();
+    expect(sink.values()).toEqual([...(await reference({ op: 'sum', window: 2 }, values, keys))]);
+  }, 30_000);
 });

@@ -172,6 +172,23 @@ describe('session windows against the slow reference', () => {
   });
 });
 
+describe('session timers', () => {
+  it('regression: every row that grew a session queued new fire and purge timers, each popped later as stale (a heap push and pop per row); a session holds at most one timer of each kind', async () => {
+    for (const allowedLateness of [0, 50]) {
+      const op = await createWindows({ kind: 'session', op: 'mean', gap: 10, allowedLateness, keys: 'number' });
+      // 10 000 rows, 1 ms apart, each growing the one session of its key (two keys)
+      const n = 10_000;
+      const ts = Float64Array.from({ length: n }, (_, i) => i);
+      const out = op.push(ts, ts, Uint32Array.from({ length: n }, (_, i) => i % 2));
+      expect(out.windows).toEqual([]);
+      // two sessions, each with a fire timer (and a purge timer when late rows may still come)
+      expect(op.heldItems).toBe(allowedLateness === 0 ? 4 : 6);
+      const end = op.flush().windows;
+      expect(end.map((w) => [w.key, w.start, w.end, w.count])).toEqual([[0, 0, n - 2 + 10, n / 2], [1, 1, n - 1 + 10, n / 2]]);
+    }
+  });
+});
+
 describe('count windows against the slow reference', () => {
   it('tumbling and hopping, keyed, every op', async () => {
     const failures: string[] = [];

@@ -105,6 +105,7 @@ export const EWM_HELP = `Usage: streamkernel ewm mean (--alpha A | --span S | --
 
 Exponentially weighted mean, as pandas' Series.ewm(...).mean() with
 ignore_na=False. Give exactly one of --alpha, --span, --halflife and --com.
+For ewm var/std: streamkernel run --op ewm --ewm-stat var|std.
 
 Options:
   --alpha A         smoothing factor, 0 < A <= 1
@@ -201,6 +202,9 @@ Columns and windows:
                         stops, skip counts them (default: 0)
   --span S | --alpha A | --halflife H | --com C [--adjust BOOL]
                         ewm's decay, exactly one (ewm runs over rows)
+  --ewm-stat S          ewm's statistic: mean (default; column ewm), var or
+                        std (pandas' ewm var(bias=False), std; column ewm_var
+                        or ewm_std)
 
 Input and output:
   --format F            input format, csv or ndjson (default: from FILE's

@@ -2,11 +2,12 @@
 
 import { parseDuration } from '../time/duration.js';
 import { DEFAULT_KEY_GROUPS } from '../scheduler/hash.js';
-import { MAX_WINDOW, type KernelSpec, type RollingOp, type RollingSpecFields, type TimeOp } from '../types.js';
+import { MAX_WINDOW, type EwmStat, type KernelSpec, type RollingOp, type RollingSpecFields, type TimeOp } from '../types.js';
 import type { NamedOp, TextFormat } from '../connectors/types.js';
 import { checkRange, integerOption, MAX_BATCH_SIZE, numberOption, parseOptions, UsageError, type OptionTable } from './options.js';
 import { BENCH_HELP, didYouMean, RUN_HELP } from './help.js';
 import { DEFAULT_MAX_DELAY_MS } from './live.js';
+import { EWM_STATS } from '../spec.js';
 
 export const RUN_OPS = ['sum', 'mean', 'var', 'std', 'min', 'max', 'count', 'median', 'quantile', 'ewm', 'first', 'last'] as const;
 export type RunOp = (typeof RUN_OPS)[number];
@@ -94,6 +95,7 @@ const RUN_OPTIONS: OptionTable = {
   halflife: { type: 'string' },
   com: { type: 'string' },
   adjust: { type: 'string' },
+  'ewm-stat': { type: 'string' },
   format: { type: 'string' },
   'output-format': { type: 'string' },
   output: { type: 'string', short: 'o' },
@@ -107,6 +109,13 @@ const RUN_OPTIONS: OptionTable = {
   quiet: { type: 'boolean', short: 'q' },
   help: { type: 'boolean', short: 'h' },
 };
+
+/** --ewm-stat: which of pandas' ewm statistics op ewm computes (default: the mean). */
+function ewmStat(raw: string | true | undefined): EwmStat {
+  if (raw === undefined) return 'mean';
+  if (raw === true || !(EWM_STATS as readonly string[]).includes(raw)) throw new UsageError(`--ewm-stat must be mean, var or std, got ${JSON.stringify(raw)}`, 'run');
+  return raw as EwmStat;
+}
 
 function formatOption(raw: string | true | undefined, name: string): TextFormat | undefined {
   if (raw === undefined || raw === true) return undefined;
@@ -280,16 +289,21 @@ export function parseRun(args: string[]): RunCommand | { kind: 'help'; text: str
     checkRange(rule.ok, decay, rule.what, values, command);
     const adjustRaw = values.get('adjust');
     if (adjustRaw !== undefined && adjustRaw !== 'true' && adjustRaw !== 'false') throw new UsageError(`--adjust must be true or false, got ${JSON.stringify(adjustRaw)}`, command);
-    ewmSpec = { op: 'ewm', [decay]: v, ...(adjustRaw !== undefined ? { adjust: adjustRaw === 'true' } : {}) } as KernelSpec; // one decay
+    const stat = ewmStat(values.get('ewm-stat'));
+    ewmSpec = { op: 'ewm', [decay]: v, ...(adjustRaw !== undefined ? { adjust: adjustRaw === 'true' } : {}), ...(stat !== 'mean' ? { stat } : {}) } as KernelSpec; // one decay
   } else if (decays.length > 0 || values.has('adjust')) {
     throw new UsageError('--alpha, --span, --halflife, --com and --adjust apply only to op ewm', command);
+  } else if (values.has('ewm-stat')) {
+    throw new UsageError('--ewm-stat applies only to op ewm', command);
   }
 
   const namedOps: NamedOp[] = [];
   const timeOps: TimeNamedOp[] = [];
   for (const op of ops) {
     if (op === 'ewm') {
-      namedOps.push({ name: 'ewm', spec: ewmSpec as KernelSpec });
+      // The mean keeps its column name 'ewm'; var and std name theirs ewm_var, ewm_std.
+      const stat = (ewmSpec as { stat?: EwmStat }).stat;
+      namedOps.push({ name: stat === undefined ? 'ewm' : `ewm_${stat}`, spec: ewmSpec as KernelSpec });
     } else if (window.kind !== 'rows') {
       timeOps.push({
         name: op,

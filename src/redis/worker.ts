@@ -26,6 +26,7 @@ import { type RedisConnection, type RedisConnectionOptions, connectRedis } from 
 import { decodeEntry, decodePartitionState, encodeColumn, encodePartitionState, formatValues } from './codec.js';
 import { KeyedKernels, PartitionState, STATE_GROUPS } from './keyed.js';
 import { RedisJobError } from './errors.js';
+import { InputWaiter, type StreamEntry } from './input-waiter.js';
 import { Commands, readJob, type Job } from './job.js';
 import { rendezvousScore } from './keys.js';
 import { ACQUIRE, COMMIT, HEARTBEAT, RELEASE, RENEW } from './scripts.js';
@@ -59,7 +60,12 @@ export interface WorkerOptions extends RedisConnectionOptions {
   heartbeatMs?: number;
   /** Input entries read (and committed) per partition per step. @default 64 */
   readEntries?: number;
-  /** Longest sleep when there is no input, in ms. @default 25 */
+  /**
+   * Longest sleep of an idle partition between two reads, in ms. Off a
+   * cluster, an entry wakes its idle partition at once (a blocking XREAD on a
+   * second connection); the polls are the fallback.
+   * @default 25
+   */
   pollMs?: number;
   /**
    * The longest input waits for a fuller batch, in ms (as Kafka's
@@ -180,8 +186,6 @@ interface Commit {
   rows: number;
 }
 
-/** An entry as read (binary: field values stay bytes). */
-type StreamEntry = [id: Buffer, fields: Buffer[]];
 
 /** Each row's operator key: one lookup per distinct key of a key column (kc), one per row of a JSON k. */
 function operatorKeys(state: PartitionState, { dictionary, ids }: { dictionary: string[]; ids: Uint32Array | undefined }): Uint32Array {
@@ -241,7 +245,17 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
     await conn.close();
     throw new RedisJobError('CONFIG', `stateEveryMs needs a job of format 3; job '${job.name}' is of format ${job.format}`);
   }
-  const worker = new Worker(id, job, conn, { leaseMs, heartbeatMs, readEntries, pollMs, lingerMs, stateEveryMs, log });
+  // Wakes idle partitions when input arrives (not on a cluster: one XREAD cannot span the partitions' slots).
+  let waiter: InputWaiter | undefined;
+  if (options.cluster !== true) {
+    try {
+      waiter = new InputWaiter(await connectRedis(options), (clientId) => conn.sendCommand(['CLIENT', 'UNBLOCK', clientId]), readEntries);
+    } catch (err) {
+      await conn.close();
+      throw err;
+    }
+  }
+  const worker = new Worker(id, job, conn, { leaseMs, heartbeatMs, readEntries, pollMs, lingerMs, stateEveryMs, log }, waiter);
   return worker.start();
 }
 
@@ -270,6 +284,8 @@ class Worker {
     readonly job: Job,
     private readonly conn: RedisConnection,
     private readonly cfg: { leaseMs: number; heartbeatMs: number; readEntries: number; pollMs: number; lingerMs: number; stateEveryMs: number; log: (e: WorkerEvent) => void },
+    /** Wakes idle partition loops when their input gets an entry; undefined: they only poll. */
+    private readonly waiter?: InputWaiter,
   ) {
     this.cmd = new Commands(conn);
     this.live = [id];
@@ -334,6 +350,7 @@ class Worker {
     } finally {
       for (const owned of this.owned.values()) owned.state.dispose();
       this.owned.clear();
+      await this.waiter?.close();
       await this.conn.close();
     }
   }
@@ -367,7 +384,12 @@ class Worker {
       this.checkConnection();
       if (await this.step(owned)) idle = 1;
       else {
-        await sleep(idle);
+        // Woken as soon as input comes, with the entries its next read would get (the waiter), else when the poll interval ends.
+        if (this.waiter === undefined) await sleep(idle);
+        else {
+          const entries = await this.waiter.wait(this.job.keys.input(owned.p), owned.sent, idle);
+          if (entries !== undefined && owned.next === undefined) owned.next = Promise.resolve(entries);
+        }
         idle = Math.min(idle * 2, this.cfg.pollMs);
       }
     }

@@ -402,20 +402,21 @@ class JobImpl implements Job {
     const maxPending = maxInFlight * workers;
     if (this.shared && keys !== undefined && !this.windowed) {
       // Shared memory: one buffer [values f64 × rows | results f64 × rows | keys u32 × rows
-      // (| pad to 8 | times f64 × rows)] goes to every worker; each runs the rows of its own key groups (in
-      // order) and writes their results in place. No per-row work here but
-      // two copies.
-      await this.until(() => this.pending.length < maxPending && this.slots.every((s) => s.inFlight < maxInFlight));
+      // (| pad to 8 | times f64 × rows)] goes to every worker with rows in it; each runs the rows of its own
+      // key groups (in order) and writes their results in place. No per-row work here but
+      // two copies (and the owners of the first rows, see workersWithRows).
+      const targets = this.workersWithRows(keys);
+      await this.until(() => this.pending.length < maxPending && targets.every((s) => s.inFlight < maxInFlight));
       const buffer = this.takeShared(times === undefined ? rows * 20 : sharedTimesAt(rows) + rows * 8);
       new Float64Array(buffer, 0, rows).set(values);
       new Uint32Array(buffer, rows * 16, rows).set(keys);
       if (times !== undefined) new Float64Array(buffer, sharedTimesAt(rows), rows).set(times);
       const seq = this.seq++;
-      for (const slot of this.slots) {
+      for (const slot of targets) {
         slot.inFlight++;
         slot.handle.post({ t: 'shared', seq, buffer, rows, timed: times !== undefined }, []);
       }
-      this.pending.push({ seq, offset: this._offset, rows, parts: this.slots.length, rowWorker: undefined, partial: [], out: undefined, shared: buffer, records: [], merged: undefined, stamps });
+      this.pending.push({ seq, offset: this._offset, rows, parts: targets.length, rowWorker: undefined, partial: [], out: undefined, shared: buffer, records: [], merged: undefined, stamps });
       this.afterDispatch(rows);
       return;
     }
@@ -490,6 +491,26 @@ class JobImpl implements Job {
     }
     this.pending.push({ seq, offset: this._offset, rows, parts: targets.length, rowWorker, partial: [], out: undefined, shared: undefined, records: [], merged: undefined, stamps });
     this.afterDispatch(rows);
+  }
+
+  /**
+   * The workers owning rows of a shared-memory batch. A worker without rows
+   * in it is not sent the batch: a small batch (a live stream pushed a row at
+   * a time) then waits for its own rows' worker only, not for every worker to
+   * be scheduled and answer. Stops at the row where every worker is seen, so a
+   * batch of many keys costs a few hashes.
+   */
+  private workersWithRows(keys: Uint32Array): Slot[] {
+    const seen = new Uint8Array(this.slots.length);
+    let count = 0;
+    for (let i = 0; i < keys.length && count < seen.length; i++) {
+      const w = this.groupOwner[keyGroupOf(keys[i]!, this.o.keyGroups)]!;
+      if (seen[w] === 0) {
+        seen[w] = 1;
+        count++;
+      }
+    }
+    return count === seen.length ? this.slots : this.slots.filter((slot) => seen[slot.index] === 1);
   }
 
   /**

@@ -23,8 +23,9 @@ interface Range {
 }
 
 class Win {
-  /** Pending timer versions: a timer whose version differs is stale. */
-  version = 0;
+  /** A FIRE / PURGE timer of this window is in the heap (at most one of each: see queueTimers). */
+  fireQueued = false;
+  purgeQueued = false;
   alive = true;
   /** A fire timer is pending for the current end. */
   pendingFire = false;
@@ -51,7 +52,6 @@ interface Timer {
   time: number;
   type: number;
   win: Win;
-  version: number;
 }
 
 function timerLess(a: Timer, b: Timer): boolean {
@@ -280,11 +280,39 @@ export class EventTimeWindows implements WindowOperator {
   }
 
   private schedule(win: Win, wm: number): void {
-    win.version++;
     win.pendingFire = win.end > wm;
-    if (win.pendingFire) this.timers.push({ time: win.end, type: FIRE, win, version: win.version });
-    // With no allowed lateness, the fire timer also purges (purging is due at the same watermark).
-    if (this.spec.allowedLateness > 0 || !win.pendingFire) this.timers.push({ time: win.end + this.spec.allowedLateness, type: PURGE, win, version: win.version });
+    this.queueTimers(win);
+  }
+
+  /**
+   * When a session's timer of `type` is due: its end (FIRE, while its fire is
+   * pending), its end + allowedLateness (PURGE; with no allowed lateness the
+   * fire timer also purges, as purging is due at the same watermark), or NaN
+   * when it has none.
+   */
+  private dueTime(win: Win, type: number): number {
+    if (type === FIRE) return win.pendingFire ? win.end : NaN;
+    const lateness = this.spec.allowedLateness;
+    return lateness > 0 || !win.pendingFire ? win.end + lateness : NaN;
+  }
+
+  /**
+   * Queues the session's timers that are due and not queued yet. A session
+   * only grows (its end never moves earlier), so a queued timer is never
+   * late: when it comes up before its due time, advance() moves it on to
+   * that time. Growing a session by a row therefore queues nothing, where a
+   * new timer per row left the heap one stale timer per row.
+   */
+  private queueTimers(win: Win): void {
+    if (!win.fireQueued && this.dueTime(win, FIRE) === win.end) {
+      win.fireQueued = true;
+      this.timers.push({ time: win.end, type: FIRE, win });
+    }
+    const purge = this.dueTime(win, PURGE);
+    if (!win.purgeQueued && purge === purge) {
+      win.purgeQueued = true;
+      this.timers.push({ time: purge, type: PURGE, win });
+    }
   }
 
   /** Fires and purges every timer due at watermark wm (or every fire timer, at the end). */
@@ -303,7 +331,16 @@ export class EventTimeWindows implements WindowOperator {
         if (!end) this.forget(win);
         continue;
       }
-      if (!win.alive || top.version !== win.version) continue;
+      if (top.type === FIRE) win.fireQueued = false;
+      else win.purgeQueued = false;
+      if (!win.alive) continue;
+      const due = this.dueTime(win, top.type);
+      if (due !== due) continue; // no longer due: a row made the session's fire pending again, or the fire came early
+      if (top.time < due) {
+        // The session grew since: the timer moves on (pops again in the order a timer queued at `due` would).
+        this.queueTimers(win);
+        continue;
+      }
       this.onWatermarkChange?.(win.key);
       if (top.type === FIRE) {
         win.pendingFire = false;
@@ -395,7 +432,7 @@ export class EventTimeWindows implements WindowOperator {
    * sessions have all closed holds nothing, and results are unchanged.
    */
   private scheduleForget(win: Win): void {
-    this.timers.push({ time: win.end + this.spec.gap + this.spec.allowedLateness, type: FORGET, win, version: 0 });
+    this.timers.push({ time: win.end + this.spec.gap + this.spec.allowedLateness, type: FORGET, win });
   }
 
   private forget(win: Win): void {
@@ -858,10 +895,7 @@ export class EventTimeWindows implements WindowOperator {
         continue;
       }
       this.sessions.set(k, list);
-      for (const win of list) {
-        if (win.pendingFire) this.timers.push({ time: win.end, type: FIRE, win, version: 0 });
-        if (s.allowedLateness > 0 || !win.pendingFire) this.timers.push({ time: win.end + s.allowedLateness, type: PURGE, win, version: 0 });
-      }
+      for (const win of list) this.queueTimers(win);
     }
     for (const [k, e] of purged) {
       this.purgedEnd.set(k, e);
