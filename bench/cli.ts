@@ -13,16 +13,16 @@
 //   keyed count windows, 9 ops: run IN --key k --value v --op sum … --op quantile --q 0.9 --window 100;
 //   `streamkernel demo` (its own rows/s line).
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { KEYS, makeInput } from './cli-input.js';
 
 const args = process.argv.slice(2);
 const flag = (name: string, fallback: number): number => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : fallback);
 const ROWS = flag('--rows', 1e6);
 const RUNS = flag('--runs', 3);
-const KEYS = 1000;
 const WINDOW = 100;
 const TARGET = 1.5;
 /** Window records: ≥ 2× the naive program and ≥ 1 M rows/s; 9 count-window ops and the demo: ≥ 0.5 M rows/s. */
@@ -35,20 +35,6 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '.
 const cli = path.join(root, 'bin', 'streamkernel.js');
 const naive = path.join(root, 'bench', 'naive-mean.mjs');
 const naiveTumbling = path.join(root, 'bench', 'naive-tumbling.mjs');
-
-/** The input: `t,k,v`, a seeded xorshift picks the key and the value. */
-function makeInput(file: string, rows: number): void {
-  let s = 0x9e3779b9;
-  const rand = (): number => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 4294967296;
-  };
-  const parts: string[] = ['t,k,v\n'];
-  for (let i = 0; i < rows; i++) parts.push(`${i},k${Math.floor(rand() * KEYS)},${(rand() * 1000).toFixed(3)}\n`);
-  writeFileSync(file, parts.join(''));
-}
 
 /** CPU seconds (user + system) of this process's waited-for children, from /proc (Linux); NaN elsewhere. */
 function childCpu(): number {

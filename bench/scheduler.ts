@@ -7,12 +7,18 @@
 // Runs are long (4e7 rows: 3–5 s each) so that startup is a small part of
 // them and a 1-per-second checkpoint is taken several times per run.
 //
+// With SK_THREAD_CPU_DIR set and `node --import ./dist/bench/thread-cpu.js`,
+// also prints CPU ns per row per thread (coordinator, each worker, V8 helper
+// threads) and the 1 → 2 worker ratio that split allows on 2 cores: wall-clock
+// ratios are noise on a shared machine, CPU time is not.
+//
 // Flags: --rows N (default 4e7), --runs R (default 3), --memory N (instead:
 // run N rows through a 2-worker keyed job in push mode and print memory every
 // 1e7 rows; `--memory 1e8` is the issue's flat-memory run).
 import os from 'node:os';
 import { arraySource, createJob, memorySink, type JobOptions, type WorkerAdapter } from '../src/scheduler/index.js';
 import { nodeWorkers } from '../src/scheduler/node.js';
+import { cpuMark, cpuSplit, type CpuSplit, splitLine, splitRatio } from './thread-cpu.js';
 
 const args = process.argv.slice(2);
 const flag = (name: string, fallback: number): number => {
@@ -50,19 +56,24 @@ const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length
 // sustains once running). With --rows 2e6 a run lasts ≈ 0.3 s, so end to end
 // is mostly fixed cost; the checkpoint-cost figure needs runs of several
 // seconds (a run shorter than 1 s takes no checkpoint but the final one).
-async function once(op: 'mean' | 'median', workers: number, everyMs: number, input: ReturnType<typeof data>, extra: Partial<JobOptions> = {}): Promise<{ mrows: number; steady: number; checkpoints: number }> {
+async function once(op: 'mean' | 'median', workers: number, everyMs: number, input: ReturnType<typeof data>, extra: Partial<JobOptions> = {}): Promise<{ mrows: number; steady: number; checkpoints: number; cpu: ReturnType<NonNullable<ReturnType<typeof cpuSplit>>> | undefined }> {
   const inner = memorySink({ keep: false });
   let first = 0;
   let last = 0;
   let firstEnd = 0;
   let lastEnd = 0;
+  const measure = cpuSplit();
+  let firstCpu = cpuMark();
+  let lastCpu = firstCpu;
   const sink = {
     ...inner,
     write(b: Parameters<typeof inner.write>[0]) {
       const t = performance.now();
+      if (measure !== undefined) lastCpu = cpuMark();
       if (first === 0) {
         first = t;
         firstEnd = b.offset + b.values.length;
+        firstCpu = lastCpu;
       }
       last = t;
       lastEnd = b.offset + b.values.length;
@@ -82,7 +93,7 @@ async function once(op: 'mean' | 'median', workers: number, everyMs: number, inp
   const result = await job.run(arraySource(input.values, { keys: input.keys, batchRows: BATCH }));
   const seconds = (performance.now() - t0) / 1000;
   const steady = last > first ? (lastEnd - firstEnd) / (last - first) / 1e3 : NaN;
-  return { mrows: result.rows / seconds / 1e6, steady, checkpoints: result.checkpoints };
+  return { mrows: result.rows / seconds / 1e6, steady, checkpoints: result.checkpoints, cpu: measure?.(result.rows, { first: firstCpu, last: lastCpu, rows: lastEnd - firstEnd }) };
 }
 
 async function throughput(): Promise<void> {
@@ -103,6 +114,10 @@ async function throughput(): Promise<void> {
         runs.push(result.mrows);
         steady.push(result.steady);
         taken += result.checkpoints;
+        if (result.cpu !== undefined) {
+          cpu[`${op} ${workers}/${everyMs}`] = result.cpu.run;
+          if (result.cpu.steady !== undefined) cpu[`${op} ${workers}/${everyMs} steady`] = result.cpu.steady;
+        }
       }
       table[`${workers}/${everyMs}`] = median(runs);
       steadyTable[`${workers}/${everyMs}`] = median(steady);
@@ -115,7 +130,22 @@ async function throughput(): Promise<void> {
     console.log(`| ${op} | speedup 2 vs 1 worker (median) | | ${speedup.toFixed(2)}× | target ≥ 1.8× | steady state ${steadySpeedup.toFixed(2)}× | |`);
     console.log(`| ${op} | checkpoint cost, 1/s (median) | | ${(cost * 100).toFixed(1)}% | target ≤ 5% | | |`);
   }
+  if (Object.keys(cpu).length === 0) return;
+  console.log('\nCPU ns per row per thread (last run of each; coordinator = main thread, other = V8 helper threads):');
+  console.log('| run | coordinator | workers | other | 2-core bound ns/row |');
+  console.log('|---|---|---|---|---|');
+  for (const [name, split] of Object.entries(cpu)) console.log(splitLine(name, split));
+  for (const op of ['mean', 'median']) {
+    const one = cpu[`${op} 1/Infinity`];
+    const two = cpu[`${op} 2/Infinity`];
+    if (one !== undefined && two !== undefined) console.log(`${op}: 1 → 2 workers allowed by the CPU split on 2 cores: ${splitRatio(one, two).toFixed(2)}× end to end`);
+    const oneSteady = cpu[`${op} 1/Infinity steady`];
+    const twoSteady = cpu[`${op} 2/Infinity steady`];
+    if (oneSteady !== undefined && twoSteady !== undefined) console.log(`${op}: 1 → 2 workers allowed by the CPU split on 2 cores: ${splitRatio(oneSteady, twoSteady).toFixed(2)}× steady state`);
+  }
 }
+
+const cpu: Record<string, CpuSplit> = {};
 
 async function recovery(): Promise<void> {
   const input = data(4e6);

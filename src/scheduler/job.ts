@@ -23,6 +23,7 @@ import { keyGroupOf, keyGroupRange, workerOfKeyGroup } from './hash.js';
 import { LatencyHistogram } from './latency.js';
 import { sharedTimesAt } from './operator.js';
 import { describe, normalizeJobOptions, type NormalizedJobOptions } from './options.js';
+import { unpackWindows, type PackedWindows } from './records.js';
 import type { Batch, Job, JobMetrics, JobOptions, JobResult, OutputBatch, SinkPosition, Source, WorkerHandle } from './types.js';
 
 /** Thrown inside the coordinator when a failure interrupts an operation; never escapes to users. */
@@ -114,6 +115,14 @@ function concatBatches(batches: Batch[]): Batch {
   const keys = join((n) => new Uint32Array(n), (b) => b.keys);
   const times = join((n) => new Float64Array(n), (b) => b.times);
   return { values: join((n) => new Float64Array(n), (b) => b.values)!, ...(keys !== undefined ? { keys } : {}), ...(times !== undefined ? { times } : {}) };
+}
+
+/** A worker's reply that may carry window records. */
+type PackedReply = { packed?: PackedWindows; windows?: WindowsOutput };
+
+/** A worker's window records: packed in columns (records.ts) or as they are. */
+function windowsOf(message: PackedReply): WindowsOutput | undefined {
+  return message.packed !== undefined ? unpackWindows(message.packed) : message.windows;
 }
 
 function isSource(value: unknown): value is Source {
@@ -328,13 +337,13 @@ class JobImpl implements Job {
     slot.lastSeen = now();
     switch (message.t) {
       case 'out': {
-        const { seq, values, windows } = message as unknown as { seq: number; values: Float64Array; windows?: WindowsOutput };
+        const { seq, values } = message as unknown as { seq: number; values: Float64Array };
         slot.inFlight--;
-        this.onOut(slot.index, seq, values, windows);
+        this.onOut(slot.index, seq, values, windowsOf(message as PackedReply));
         break;
       }
       case 'flushed': {
-        this.flushed.set(slot.index, (message as unknown as { windows: WindowsOutput }).windows);
+        this.flushed.set(slot.index, windowsOf(message as PackedReply)!);
         this.wake();
         break;
       }

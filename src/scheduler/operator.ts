@@ -111,8 +111,15 @@ export class KernelOperator implements GroupOperator {
   /** Slots of dropped key groups, reused by new keys (see dropGroup). */
   private readonly freeSlots: number[] = [];
   private readonly groupSlots = new Map<number, number[]>();
-  /** Key groups changed since the last changedGroups() (see markChanged). */
+  /** Key groups changed since the last changedGroups() (see swapIn). */
   private readonly changed = new Set<number>();
+  /**
+   * Per slot, the changedGroups() period in which its group was last marked
+   * changed (−1: not yet): a key swapped in again in the same period skips
+   * the hash and the Set (once per key and checkpoint, not per batch).
+   */
+  private slotMarked = new Int32Array(256).fill(-1);
+  private period = 0;
   /** The slot whose live state is in WASM memory (its slab copy is stale), or -1. */
   private resident = -1;
   // Scratch for grouping a batch by key: per kept row j (rows of owned key
@@ -127,8 +134,9 @@ export class KernelOperator implements GroupOperator {
   private order = new Int32Array(0);
   private gathered = new Float64Array(0);
   private results = new Float64Array(0);
-  /** Per part of processParts: the end of its kept rows. */
+  /** Per part of processParts: the end of its kept rows, and 1 when every row of it is kept. */
   private partEnd = new Int32Array(8);
+  private partAll = new Uint8Array(8);
   private readonly onePart: RowsPart[] = [{ values: new Float64Array(0), keys: undefined, out: new Float64Array(0) }];
   private memBuffer: ArrayBuffer | undefined;
   private mem8 = new Uint8Array(0);
@@ -231,6 +239,7 @@ export class KernelOperator implements GroupOperator {
     const slot = this.freeSlots.pop() ?? this.slots++;
     if (slot >= this.slotKey.length) this.growSlots();
     this.slotKey[slot] = key;
+    this.slotMarked[slot] = -1; // a reused slot: its new key's group is not marked yet
     if (slot >> SLAB_SHIFT >= this.slab.length) this.slab.push(new Uint8Array(SLAB_CHUNK * this.stateSize));
     this.stateOf(slot).set(this.fresh);
     this.tableKeys[at] = key;
@@ -247,6 +256,9 @@ export class KernelOperator implements GroupOperator {
     const keys = new Uint32Array(n);
     keys.set(this.slotKey);
     this.slotKey = keys;
+    const marked = new Int32Array(n).fill(-1);
+    marked.set(this.slotMarked);
+    this.slotMarked = marked;
     const count = new Int32Array(n);
     count.set(this.count);
     this.count = count;
@@ -277,7 +289,10 @@ export class KernelOperator implements GroupOperator {
 
   /** Puts slot's state into the instance's state region (about to change: its key group is marked changed). */
   private swapIn(slot: number): void {
-    this.changed.add(this.groupOf(this.slotKey[slot]!));
+    if (this.slotMarked[slot] !== this.period) {
+      this.slotMarked[slot] = this.period;
+      this.changed.add(this.groupOf(this.slotKey[slot]!));
+    }
     if (this.resident === slot) return;
     const mem = this.memory();
     const size = this.stateSize;
@@ -339,26 +354,27 @@ export class KernelOperator implements GroupOperator {
     }
     // Look up every row's slot and keep the rows of owned key groups, in
     // order, counting rows per slot. (this.count and this.touched are read
-    // afresh: a new key can grow them.)
+    // afresh: a new key can grow them.) A part whose rows are all kept needs
+    // no row index: kept row j is row j − (the part's first kept row).
     const { row, slotOf } = this;
-    if (this.partEnd.length < parts.length) this.partEnd = new Int32Array(2 * parts.length);
-    const { partEnd } = this;
+    if (this.partEnd.length < parts.length) {
+      this.partEnd = new Int32Array(2 * parts.length);
+      this.partAll = new Uint8Array(2 * parts.length);
+    }
+    const { partEnd, partAll } = this;
     let kept = 0;
     let touchedCount = 0;
     for (let k = 0; k < parts.length; k++) {
       const { values, keys } = parts[k]!;
       const n = values.length;
       const from = kept;
+      partAll[k] = 1;
       if (keys === undefined) {
         const slot = this.slotFor(0);
-        for (let i = 0; slot >= 0 && i < n; i++) {
-          row[kept] = i;
-          slotOf[kept++] = slot;
-        }
+        for (let i = 0; slot >= 0 && i < n; i++) slotOf[kept++] = slot;
       } else if (this.ownsAll) {
         for (let i = 0; i < n; i++) {
           const slot = this.slotFor(keys[i]!);
-          row[kept] = i;
           slotOf[kept++] = slot;
           const c = this.count[slot]!;
           if (c === 0) this.touched[touchedCount++] = slot;
@@ -369,6 +385,7 @@ export class KernelOperator implements GroupOperator {
       } else {
         // Branch-free: on a shared batch, whether a row is kept is a coin
         // toss, which a branch would mispredict half the time.
+        partAll[k] = 0;
         for (let i = 0; i < n; i++) {
           const slot = this.slotFor(keys[i]!);
           row[kept] = i;
@@ -404,12 +421,24 @@ export class KernelOperator implements GroupOperator {
     let j = 0;
     for (let k = 0; k < parts.length; k++) {
       const { values } = parts[k]!;
-      for (const end = partEnd[k]!; j < end; j++) {
-        const slot = slotOf[j]!;
-        const p = start[slot]!;
-        start[slot] = p + 1;
-        gathered[p] = values[row[j]!]!;
-        order[p] = j;
+      const end = partEnd[k]!;
+      // Two loops rather than a test per row.
+      if (partAll[k] === 1) {
+        for (const from = j; j < end; j++) {
+          const slot = slotOf[j]!;
+          const p = start[slot]!;
+          start[slot] = p + 1;
+          gathered[p] = values[j - from]!;
+          order[p] = j;
+        }
+      } else {
+        for (; j < end; j++) {
+          const slot = slotOf[j]!;
+          const p = start[slot]!;
+          start[slot] = p + 1;
+          gathered[p] = values[row[j]!]!;
+          order[p] = j;
+        }
       }
     }
     let end = 0;
@@ -435,13 +464,18 @@ export class KernelOperator implements GroupOperator {
     j = 0;
     for (let k = 0; k < parts.length; k++) {
       const { out } = parts[k]!;
-      for (const end = partEnd[k]!; j < end; j++) out[row[j]!] = byKept[j]!;
+      const end = partEnd[k]!;
+      if (partAll[k] === 1) {
+        out.set(byKept.subarray(j, end));
+        j = end;
+      } else for (; j < end; j++) out[row[j]!] = byKept[j]!;
     }
   }
 
   changedGroups(): number[] {
     const groups = [...this.changed].sort((a, b) => a - b);
     this.changed.clear();
+    this.period++;
     return groups;
   }
 

@@ -12,11 +12,12 @@
 //                                          results in place)
 //   barrier { t, id, delta? }             → snap { t, id, groups: [group, bytes][] }   (delta: only the groups changed since the previous barrier)
 //   fault   { t, kind }                   testing: fail during the next batch
-//   flush   { t }                         → flushed { t, windows }  (window kinds: end of stream)
-//   watermark { t, seq, time }            → out { t, seq, windows }  (window kinds: the idle timeout raises the watermark)
+//   flush   { t }                         → flushed { t, packed }  (window kinds: end of stream)
+//   watermark { t, seq, time }            → out { t, seq, packed }  (window kinds: the idle timeout raises the watermark)
+//   (window records go as `packed` columns, records.ts; as `windows` objects when a key is not a number)
 //   (window kinds, keyed on several workers: a batch holds the worker's own rows, `at` their rows in the batch, `rises`
 //    the batch's rows that raise its greatest timestamp, `rows` its length; every worker gets one, with or without
-//    rows of its own; out { t, seq, windows } carries the batch's tagged windows, src/keyed/windows.ts)
+//    rows of its own; out { t, seq, packed } carries the batch's tagged windows, src/keyed/windows.ts)
 //   chunk   { t, id, module, spec, values, skip } → chunk { t, id, values }   (parallelRolling)
 //   stop    { t }
 // Out, besides the replies: hb { t } every heartbeatMs; fatal { t, code, message } when a restore is refused.
@@ -26,6 +27,8 @@ import { isWindowSpec, windowSpecOf, type NormalizedOperatorSpec } from '../keye
 import type { NormalizedSpec } from '../types.js';
 import { CheckpointError } from './errors.js';
 import { createKernelOperator, sharedTimesAt, type GroupOperator, type RowsPart } from './operator.js';
+import { packWindows } from './records.js';
+import type { WindowsOutput } from '../keyed/windows.js';
 
 /** What a platform gives the worker core. */
 export interface WorkerPort {
@@ -90,9 +93,16 @@ export function runWorker(port: WorkerPort): void {
     return { values, keys, out: values, times };
   };
 
+  /** Posts window records packed in columns (records.ts), as they are when they cannot be. */
+  const postWindows = (message: { t: string; seq?: number }, out: WindowsOutput): void => {
+    const p = packWindows(out);
+    if (p === undefined) port.post({ ...message, windows: out }, []);
+    else port.post({ ...message, packed: p.packed }, p.transfer);
+  };
+
   /** Replies to a data message whose results are written. */
   const reply = (message: Message): void => {
-    if (windows !== undefined) port.post({ t: 'out', seq: (message as { seq: number }).seq, windows: windows.takeOutput() }, []);
+    if (windows !== undefined) postWindows({ t: 'out', seq: (message as { seq: number }).seq }, windows.takeOutput());
     else if (message.t === 'shared') port.post({ t: 'out', seq: message.seq }, []);
     else {
       const { seq, values } = message as Extract<Message, { t: 'batch' }>;
@@ -140,10 +150,10 @@ export function runWorker(port: WorkerPort): void {
         fault = message.kind;
         break;
       case 'flush':
-        port.post({ t: 'flushed', windows: windows!.flush() }, []);
+        postWindows({ t: 'flushed' }, windows!.flush());
         break;
       case 'watermark':
-        port.post({ t: 'out', seq: message.seq, windows: windows!.advanceTo(message.time) }, []);
+        postWindows({ t: 'out', seq: message.seq }, windows!.advanceTo(message.time));
         break;
       case 'stop':
         if (heartbeat !== undefined) clearInterval(heartbeat);

@@ -1,0 +1,71 @@
+// `node dist/bench/cli-scaling.js [--rows N] [--runs R] [--window W]`: the
+// CLI's scaling with workers (issue 13): on the bench's seeded `t,k,v` CSV
+// (1 000 keys, bench/cli.ts's input),
+//   streamkernel run IN --value v --key k --op median --window 1000 --workers N -o OUT
+// for N = 1 and 2, back to back (the median of R runs each). Prints rows/s,
+// the 1 → 2 ratio with the load average, whether the outputs are the same
+// bytes, and each run's CPU ns per row per thread (coordinator = main
+// thread, each worker, other = V8 helper threads; read by thread-cpu.ts,
+// loaded into the CLI with --import) with the ratio that split allows on 2
+// cores: on a shared machine the wall-clock ratio is noise, CPU time holds.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { makeInput } from './cli-input.js';
+import { type CpuSplit, readThreadCpu, splitLine, splitRatio } from './thread-cpu.js';
+
+const args = process.argv.slice(2);
+const flag = (name: string, fallback: number): number => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : fallback);
+const ROWS = flag('--rows', 1e6);
+const RUNS = flag('--runs', 3);
+const WINDOW = flag('--window', 1000);
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '..', '..');
+const cli = path.join(root, 'bin', 'streamkernel.js');
+const hook = path.join(here, 'thread-cpu.js');
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'streamkernel-bench-cli-scaling-'));
+try {
+  const input = path.join(dir, 'in.csv');
+  makeInput(input, ROWS);
+  const cpuDir = path.join(dir, 'cpu');
+  mkdirSync(cpuDir);
+  const out = (workers: number): string => path.join(dir, `out-${workers}.csv`);
+  /** One run: its seconds and CPU split. */
+  const once = (workers: number): { seconds: number; cpu: CpuSplit } => {
+    const argv = ['--import', hook, cli, 'run', input, '--value', 'v', '--key', 'k', '--op', 'median', '--window', String(WINDOW), '--workers', String(workers), '-o', out(workers)];
+    const t0 = process.hrtime.bigint();
+    execFileSync(process.execPath, argv, { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, SK_THREAD_CPU_DIR: cpuDir } });
+    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    const r = readThreadCpu(cpuDir);
+    const perRow = (ms: number): number => (ms * 1e6) / ROWS;
+    return { seconds, cpu: { coordinator: perRow(r.coordinator), workers: r.workers.map(perRow), other: perRow(r.other) } };
+  };
+  const load = os.loadavg()[0] as number;
+  const times: Record<number, number[]> = { 1: [], 2: [] };
+  const cpu: Record<number, CpuSplit> = {};
+  for (let r = 0; r < RUNS; r++) {
+    for (const workers of [1, 2]) {
+      const run = once(workers);
+      times[workers]!.push(run.seconds);
+      cpu[workers] = run.cpu;
+    }
+  }
+  const rate = (workers: number): number => ROWS / median(times[workers]!);
+  const same = readFileSync(out(1)).equals(readFileSync(out(2)));
+  console.log(`rows ${ROWS}, 1000 keys, median w=${WINDOW}, ${RUNS} runs each; load average at start ${load.toFixed(2)}, now ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  console.log(`--workers 1: ${(rate(1) / 1e3).toFixed(0)}k rows/s; --workers 2: ${(rate(2) / 1e3).toFixed(0)}k rows/s; ratio ${(rate(2) / rate(1)).toFixed(2)}× (target ≥ 1.6×); same bytes: ${same}`);
+  if (Number.isFinite(cpu[1]!.coordinator) && cpu[1]!.coordinator > 0) {
+    console.log('CPU ns per row per thread (last run of each; with --workers 1 the kernels run on the main thread):');
+    console.log('| run | coordinator | workers | other | 2-core bound ns/row |');
+    console.log('|---|---|---|---|---|');
+    for (const workers of [1, 2]) console.log(splitLine(`--workers ${workers}`, cpu[workers]!));
+    console.log(`1 → 2 workers allowed by the CPU split on 2 cores: ${splitRatio(cpu[1]!, cpu[2]!).toFixed(2)}×`);
+  }
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}

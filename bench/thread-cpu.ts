@@ -1,0 +1,143 @@
+// CPU time per thread, for the scaling benches (Linux only). Loaded with
+// `node --import ./dist/bench/thread-cpu.js …`: Node passes the flag on to
+// worker threads (nodeWorkers() inherits execArgv), so it runs in the
+// coordinator and in every scheduler worker, with no change to the library.
+//
+// Each thread reads its own CPU time from /proc/thread-self/schedstat
+// (nanoseconds on a CPU: holds under load, unlike wall-clock time) and, when
+// SK_THREAD_CPU_DIR is set, writes it to `<dir>/<threadId>.json`: a worker
+// after each reply it posts ('out', 'snap', 'flushed': a worker is terminated
+// without notice), the coordinator at exit (with the whole process's CPU,
+// so that V8's helper threads show as the rest). readThreadCpu() sums a
+// directory into coordinator / workers / other.
+import { readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { isMainThread, parentPort, threadId } from 'node:worker_threads';
+
+/** This thread's CPU time in ms, or NaN where /proc is missing. */
+export function threadCpuMs(): number {
+  try {
+    return Number(readFileSync('/proc/thread-self/schedstat', 'latin1').split(' ')[0]) / 1e6;
+  } catch {
+    return NaN;
+  }
+}
+
+/** The whole process's CPU time (user + system) in ms. */
+export function processCpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
+interface Record {
+  main: boolean;
+  cpuMs: number;
+  /** A worker's CPU time when it posted its first reply (steady state: from there to its last). */
+  firstMs?: number;
+  processMs?: number;
+}
+
+let firstMs: number | undefined;
+
+const dir = process.env.SK_THREAD_CPU_DIR;
+
+/** Writes this thread's figure now (the coordinator: also the process's). */
+export function recordThreadCpu(): void {
+  if (dir === undefined) return;
+  const record: Record = { main: isMainThread, cpuMs: threadCpuMs() };
+  if (!isMainThread) record.firstMs = firstMs ??= record.cpuMs;
+  if (isMainThread) record.processMs = processCpuMs();
+  // Renamed into place: a reader never sees a half-written record.
+  const file = path.join(dir, `${threadId}.json`);
+  writeFileSync(`${file}.tmp`, JSON.stringify(record));
+  renameSync(`${file}.tmp`, file);
+}
+
+/** CPU ms by role, from the records in `from` (then removed, so the next run starts empty). */
+export function readThreadCpu(from: string): { coordinator: number; workers: number[]; steadyWorkers: number[]; other: number } {
+  let coordinator = 0;
+  let processMs = 0;
+  const workers: number[] = [];
+  const steadyWorkers: number[] = [];
+  for (const name of readdirSync(from)) {
+    if (!name.endsWith('.json')) continue;
+    const r = JSON.parse(readFileSync(path.join(from, name), 'utf8')) as Record;
+    if (r.main) {
+      coordinator = r.cpuMs;
+      processMs = r.processMs ?? 0;
+    } else {
+      workers.push(r.cpuMs);
+      steadyWorkers.push(r.cpuMs - (r.firstMs ?? 0));
+    }
+    rmSync(path.join(from, name));
+  }
+  const other = processMs - coordinator - workers.reduce((a, b) => a + b, 0);
+  return { coordinator, workers, steadyWorkers, other };
+}
+
+/** CPU ns per row: the coordinator (main thread), each worker, the rest of the process (V8 helper threads: GC, compiler). */
+export interface CpuSplit {
+  coordinator: number;
+  workers: number[];
+  other: number;
+}
+
+/** The coordinator's and the process's CPU ms now. */
+export function cpuMark(): { main: number; process: number } {
+  return { main: threadCpuMs(), process: processCpuMs() };
+}
+
+/**
+ * In-process runs: starts measuring (undefined without SK_THREAD_CPU_DIR).
+ * Call the result once the run's workers are gone, with its rows, and for
+ * the steady state (first to last output, startup and final checkpoint
+ * left out) cpuMark()s at the first and last output and the rows between.
+ */
+export function cpuSplit(): ((rows: number, steady?: { first: ReturnType<typeof cpuMark>; last: ReturnType<typeof cpuMark>; rows: number }) => { run: CpuSplit; steady?: CpuSplit }) | undefined {
+  if (dir === undefined) return undefined;
+  readThreadCpu(dir); // drops earlier runs' records
+  const start = cpuMark();
+  const per = (rows: number, main: number, workers: number[], processMs: number): CpuSplit => {
+    const perRow = (ms: number): number => (ms * 1e6) / rows;
+    const other = processMs - main - workers.reduce((a, b) => a + b, 0);
+    return { coordinator: perRow(main), workers: workers.map(perRow), other: perRow(other) };
+  };
+  return (rows, steady) => {
+    const end = cpuMark();
+    const r = readThreadCpu(dir);
+    const run = per(rows, end.main - start.main, r.workers, end.process - start.process);
+    if (steady === undefined || steady.rows <= 0) return { run };
+    const { first, last } = steady;
+    return { run, steady: per(steady.rows, last.main - first.main, r.steadyWorkers, last.process - first.process) };
+  };
+}
+
+/** Per-row time on `cores` cores when the threads overlap perfectly: no thread can go faster than alone, nor all of them faster than the cores allow. */
+export function boundNs(split: CpuSplit, cores = 2): number {
+  const total = split.coordinator + split.workers.reduce((a, b) => a + b, 0) + split.other;
+  return Math.max(split.coordinator, ...split.workers, total / cores);
+}
+
+/** The speedup from `one` to `two` the CPU split allows on 2 cores. */
+export function splitRatio(one: CpuSplit, two: CpuSplit): number {
+  return boundNs(one) / boundNs(two);
+}
+
+/** A markdown table row: name | coordinator | workers | other | bound. */
+export function splitLine(name: string, s: CpuSplit): string {
+  const f = (x: number): string => x.toFixed(0);
+  return `| ${name} | ${f(s.coordinator)} | ${s.workers.map(f).join(' + ') || '–'} | ${f(s.other)} | ${f(boundNs(s))} |`;
+}
+
+if (dir !== undefined) {
+  if (isMainThread) process.on('exit', recordThreadCpu);
+  else if (parentPort !== null) {
+    const port = parentPort;
+    const post = port.postMessage.bind(port);
+    const replies = new Set(['out', 'snap', 'flushed', 'chunk']);
+    port.postMessage = (message: unknown, transfer?: Parameters<typeof post>[1]) => {
+      post(message, transfer);
+      if (replies.has((message as { t?: string } | null)?.t ?? '')) recordThreadCpu();
+    };
+  }
+}
