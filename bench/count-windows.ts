@@ -25,6 +25,7 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { keyedWindowSpec, WindowsGroupOperator } from '../src/keyed/windows.js';
 import type { TimeOp } from '../src/types.js';
+import { xorshift } from './cli-input.js';
 
 const args = process.argv.slice(2);
 const flag = (name: string, fallback: number): number => {
@@ -41,13 +42,7 @@ const OPS: readonly TimeOp[] = ['sum', 'mean', 'var', 'std', 'min', 'max', 'coun
 
 /** Seeded xorshift keys and values with 3 decimals, as bench/cli.ts. */
 function input(): { values: Float64Array; keys: Uint32Array } {
-  let s = 0x9e3779b9;
-  const rand = (): number => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 4294967296;
-  };
+  const rand = xorshift();
   const values = new Float64Array(ROWS);
   const keys = new Uint32Array(ROWS);
   for (let i = 0; i < ROWS; i++) {
