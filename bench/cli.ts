@@ -22,6 +22,8 @@ import { KEYS, makeInput } from './cli-input.js';
 const args = process.argv.slice(2);
 const flag = (name: string, fallback: number): number => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : fallback);
 const ROWS = flag('--rows', 1e6);
+/** --tumbling-only: just the window-records comparison (and its profile with --profile). */
+const TUMBLING_ONLY = args.includes('--tumbling-only');
 const RUNS = flag('--runs', 3);
 const WINDOW = 100;
 const TARGET = 1.5;
@@ -94,10 +96,11 @@ try {
   const load = os.loadavg()[0] as number;
   const cliTimes: number[] = [];
   const naiveTimes: number[] = [];
-  for (let r = 0; r < RUNS; r++) {
+  for (let r = 0; r < RUNS && !TUMBLING_ONLY; r++) {
     naiveTimes.push(seconds(naiveArgs, 'naive'));
     cliTimes.push(seconds(cliArgs, 'cli'));
   }
+  if (!TUMBLING_ONLY) {
   const naiveRate = ROWS / median(naiveTimes);
   const cliRate = ROWS / median(cliTimes);
   const ratio = cliRate / naiveRate;
@@ -107,6 +110,7 @@ try {
   console.log(`naive plain JS: ${(naiveRate / 1e3).toFixed(0)}k rows/s (median ${median(naiveTimes).toFixed(2)} s${cpuPerRow('naive')})`);
   console.log(`streamkernel run --workers 1: ${(cliRate / 1e3).toFixed(0)}k rows/s (median ${median(cliTimes).toFixed(2)} s${cpuPerRow('cli')})`);
   console.log(`ratio ${ratio.toFixed(2)}× (target ≥ ${TARGET}×: ${ratio >= TARGET ? 'met' : 'MISSED'}); same columns: ${JSON.stringify(shape(outCli)) === JSON.stringify(shape(outNaive))}`);
+  }
 
   // Window records against the naive per-key Map.
   const outTumbling = path.join(dir, 'tumbling.csv');
@@ -121,12 +125,13 @@ try {
   const tRate = ROWS / median(tumblingTimes);
   const tNaive = ROWS / median(naiveTumblingTimes);
   const sameRows = (f: string): string => readFileSync(f, 'latin1').split('\n').slice(1).filter((l) => l !== '').map((l) => l.split(',').slice(0, 3).join(',')).sort().join('\n');
-  console.log(`window records, --tumbling ${TUMBLING / 1000}s mean per key (${KEYS} keys):`);
+  console.log(`window records, --tumbling ${TUMBLING / 1000}s mean per key (${KEYS} keys, ${ROWS} rows, ${RUNS} runs each, load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}):`);
   console.log(`  naive plain JS: ${(tNaive / 1e3).toFixed(0)}k rows/s (median ${median(naiveTumblingTimes).toFixed(2)} s${cpuPerRow('naive-tumbling')})`);
   console.log(
     `  streamkernel run --workers 1: ${(tRate / 1e3).toFixed(0)}k rows/s (median ${median(tumblingTimes).toFixed(2)} s${cpuPerRow('tumbling')}); ratio ${(tRate / tNaive).toFixed(2)}× (target ≥ ${TUMBLING_TARGET}× and ≥ ${TUMBLING_RATE / 1e6} M rows/s: ${tRate / tNaive >= TUMBLING_TARGET && tRate >= TUMBLING_RATE ? 'met' : 'MISSED'}); same windows: ${sameRows(outTumbling) === sameRows(outNaiveTumbling)}`,
   );
 
+  if (!TUMBLING_ONLY) {
   // Keyed count windows, every op but ewm.
   const nineOps = ['sum', 'mean', 'var', 'std', 'min', 'max', 'count', 'median', 'quantile'];
   const nineArgs = [cli, 'run', input, '--key', 'k', '--value', 'v', ...nineOps.flatMap((o) => ['--op', o]), '--q', '0.9', '--window', String(WINDOW), '-o', path.join(dir, 'nine.csv')];
@@ -139,12 +144,14 @@ try {
   const demo = execFileSync(process.execPath, [cli, 'demo'], { encoding: 'utf8' });
   const rate = /result .* s: ([\d.]+ [kM]?) ?rows\/s/.exec(demo);
   console.log(`streamkernel demo: ${rate !== null ? `${(rate[1] as string).trim()} rows/s` : 'no rate found'} (target ≥ ${RATE_TARGET / 1e3}k rows/s); load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  }
 
   if (args.includes('--profile')) {
     const profDir = path.join(dir, 'prof');
-    execFileSync(process.execPath, ['--cpu-prof', '--cpu-prof-dir', profDir, ...cliArgs], { stdio: 'inherit' });
+    if (!TUMBLING_ONLY) execFileSync(process.execPath, ['--cpu-prof', '--cpu-prof-dir', profDir, ...cliArgs], { stdio: 'inherit' });
     execFileSync(process.execPath, ['--cpu-prof', '--cpu-prof-dir', path.join(dir, 'prof-tumbling'), ...tumblingArgs], { stdio: 'inherit' });
-    for (const [what, d] of [['CLI run (mean w=100)', profDir], ['window records run (--tumbling)', path.join(dir, 'prof-tumbling')]] as const) {
+    const profiles = [['CLI run (mean w=100)', profDir], ['window records run (--tumbling)', path.join(dir, 'prof-tumbling')]] as const;
+    for (const [what, d] of TUMBLING_ONLY ? profiles.slice(1) : profiles) {
       const prof = readdirSync(d).find((f) => f.endsWith('.cpuprofile')) as string;
       console.log(`CPU profile of one ${what}, top self time:`);
       for (const line of topEntries(path.join(d, prof), 15)) console.log(`  ${line}`);

@@ -196,8 +196,7 @@ export class WindowRunner implements Runner {
     this.places.push({ first: this.pushed, length: n, end: batch.end, skipped: batch.skipped, linesKnown: diff === this.lineDiff && batch.skipped === 0 });
     this.lineDiff = diff;
     if (n > 0 && this.timeFormat === undefined) {
-      const text = batch.timeText?.[0];
-      this.timeFormat = text === undefined || Number.isFinite(Number(text)) ? 'ms' : 'iso';
+      this.timeFormat = batch.timeIsDate === true ? 'iso' : 'ms';
     }
     this.pushed += n;
     await this.ops.push(batch.timestamps, batch.values, batch.keys);

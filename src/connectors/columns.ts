@@ -216,7 +216,7 @@ export class BatchBuilder {
     this.valueBuffer = options.valueBuffer;
     this.cutBatch = options.cutBatch;
     this.hasTime = options.time !== undefined;
-    this.keepTimeText = keepTimeText && this.hasTime;
+    this.keepTimeText = keepTimeText && this.hasTime && options.timeText !== false;
     this.hasKey = options.key !== undefined;
     this.onError = options.onError ?? 'fail';
     this.end = { ...start };
@@ -233,6 +233,11 @@ export class BatchBuilder {
     this.timeText = this.keepTimeText ? [] : undefined;
     this.keys = this.hasKey ? [] : undefined;
     this.open = true;
+  }
+
+  /** Whether rows need their time text (see {@link ColumnOptions.timeText}). */
+  get keepsTimeText(): boolean {
+    return this.keepTimeText;
   }
 
   /** True when a batch is ready to take. */
@@ -343,6 +348,16 @@ export class BatchBuilder {
     return this.checkedTime(line, bytes, shown, isDate ? parseIsoDate(text) : n, isDate);
   }
 
+  /**
+   * Accepts a time already read when it is good (finite, and of the column's
+   * kind) without its text; false when checkedTime() must say why not.
+   */
+  timeFits(t: number, isDate: boolean): boolean {
+    if (!Number.isFinite(t) || (this.dateTimes !== undefined && this.dateTimes !== isDate)) return false;
+    this.dateTimes = isDate;
+    return true;
+  }
+
   /** timeOf() for a time already read: `t` as a date (isDate) or number, undefined when it is neither. */
   checkedTime(line: number, bytes: number, shown: string, t: number | undefined, isDate: boolean): number | undefined {
     let why: string | undefined;
@@ -370,6 +385,7 @@ export class BatchBuilder {
       timestamps?: Float64Array;
       timeText?: readonly string[];
       keys?: readonly string[];
+      timeIsDate?: boolean;
     } = {
       length: n,
       values: this.values.length === n ? this.values : this.values.subarray(0, n),
@@ -379,6 +395,7 @@ export class BatchBuilder {
     if (this.timestamps !== undefined) batch.timestamps = this.timestamps.subarray(0, n);
     if (this.timeText !== undefined) batch.timeText = this.timeText;
     if (this.keys !== undefined) batch.keys = this.keys;
+    if (this.hasTime && this.dateTimes !== undefined) batch.timeIsDate = this.dateTimes;
     this.open = false;
     this.length = 0;
     this.skipped = 0;
@@ -434,8 +451,7 @@ export class BatchBuilder {
 export async function firstTimeIsDate(batches: AsyncIterable<ColumnBatch>, stop: number): Promise<boolean | undefined> {
   try {
     for await (const b of batches) {
-      const text = b.timeText?.[0];
-      if (b.length > 0 && text !== undefined) return b.end.bytes <= stop ? parseValue(text, 0, text.length) === undefined : undefined;
+      if (b.length > 0 && b.timeIsDate !== undefined) return b.end.bytes <= stop ? b.timeIsDate : undefined;
       if (b.end.bytes >= stop) return undefined;
     }
   } catch {

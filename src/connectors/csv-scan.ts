@@ -259,13 +259,13 @@ export class CsvScanner {
     const k = key >= 0 ? this.keys.get(b, this.ks, this.ke) : '';
     let t = time >= 0 ? simpleNumber(b, this.ts, this.te) : NaN;
     const isDate = t === undefined && (t = isoDateBytes(b, this.ts, this.te)) !== undefined;
-    const timeText = time >= 0 ? this.cut(b, this.ts, this.te) : '';
     if (v === undefined || typeof k !== 'string' || t === undefined) {
       // Not the common case: the general path reads (or refuses) the cells.
-      return builder.addText(line, bytes, this.cut(b, this.vs, this.ve), time >= 0 ? timeText : undefined, key >= 0 ? this.cut(b, this.ks, this.ke) : undefined);
+      return builder.addText(line, bytes, this.cut(b, this.vs, this.ve), time >= 0 ? this.cut(b, this.ts, this.te) : undefined, key >= 0 ? this.cut(b, this.ks, this.ke) : undefined);
     }
-    if (time >= 0 && builder.checkedTime(line, bytes, timeText, t, isDate) === undefined) return;
-    builder.add(v, t, timeText, k, bytes, line);
+    // The time's text is cut only when batches carry it or a message quotes it.
+    if (time >= 0 && !builder.timeFits(t, isDate) && builder.checkedTime(line, bytes, this.cut(b, this.ts, this.te), t, isDate) === undefined) return;
+    builder.add(v, t, time >= 0 && builder.keepsTimeText ? this.cut(b, this.ts, this.te) : '', k, bytes, line);
   }
 
   /** `b[s..e)` as latin1, cut from the text of all of `b`. */

@@ -42,6 +42,11 @@ export interface ColumnBatch {
   readonly timeText?: readonly string[];
   /** The key column, when one was asked for. */
   readonly keys?: readonly string[];
+  /**
+   * Whether the time column holds ISO dates (true) or numbers (false), as
+   * its first row decided; set by the text formats once a row was read.
+   */
+  readonly timeIsDate?: boolean;
   /** Where the source stands after this batch: replaying from here yields the rows after it. */
   readonly end: SourceOffset;
   /** Malformed rows left out of this batch because of `onError: 'skip'`. */
@@ -77,6 +82,13 @@ export interface ColumnOptions {
    * @default undefined (no time column)
    */
   time?: string;
+  /**
+   * Whether batches carry the time column's text as read
+   * ({@link ColumnBatch.timeText}); false saves a string per row for readers
+   * that only need the times in ms and {@link ColumnBatch.timeIsDate}.
+   * @default true
+   */
+  timeText?: boolean;
   /**
    * The key column's name (its text is the key).
    * @default undefined (no key column)
