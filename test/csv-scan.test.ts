@@ -24,7 +24,7 @@ function* split(input: Uint8Array, cuts: readonly number[]): Generator<Uint8Arra
 }
 
 interface Read {
-  batches: { values: number[]; ts?: number[]; timeText?: readonly string[]; keys?: readonly string[]; end: ColumnBatch['end']; skipped: number }[];
+  batches: { values: number[]; ts?: number[]; timeText?: readonly string[]; timeIsDate?: boolean; keys?: readonly string[]; end: ColumnBatch['end']; skipped: number }[];
   error: [number, string] | string | undefined;
 }
 
@@ -36,6 +36,7 @@ async function read(input: Uint8Array, cuts: readonly number[], options: CsvOpti
         values: [...b.values],
         ...(b.timestamps ? { ts: [...b.timestamps] } : {}),
         ...(b.timeText ? { timeText: [...b.timeText] } : {}),
+        ...(b.timeIsDate !== undefined ? { timeIsDate: b.timeIsDate } : {}),
         ...(b.keys ? { keys: [...b.keys] } : {}),
         end: b.end,
         skipped: b.skipped,
@@ -85,6 +86,33 @@ describe('CSV byte scanner', () => {
       }),
       { numRuns: 1500 },
     );
+  });
+
+  it('property: timeText false (window records) gives the same batches, rows, offsets, errors and timeIsDate, only no time text, on both paths', async () => {
+    const body = fc.array(fc.constantFrom(...PIECES), { maxLength: 60 });
+    await fc.assert(
+      fc.asyncProperty(body, fc.integer({ min: 1, max: 4 }), fc.constantFrom('fail' as const, 'skip' as const), fc.array(fc.nat(), { maxLength: 8 }), async (parts, batchSize, onError, rawCuts) => {
+        const input = encode(['t,k,v\n', ...parts]);
+        const opts: CsvOptions = { value: 'v', time: 't', key: 'k', onError, batchSize };
+        const cuts = rawCuts.map((c) => 1 + (c % Math.max(1, input.length - 1)));
+        const withText = await read(input, [], opts, false);
+        const want = { ...withText, batches: withText.batches.map(({ timeText: _text, ...b }) => b) };
+        expect(await read(input, cuts, { ...opts, timeText: false }, true)).toEqual(want);
+        expect(await read(input, cuts, { ...opts, timeText: false }, false)).toEqual(want);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('regression: a replay with timeText false still knows the first row had a date (timeIsDate) and refuses a number after it', async () => {
+    const input = encode(['t,k,v\n', '2024-01-01T00:00:00Z,a,1\n', '2024-01-01T00:00:01Z,b,2\n', '5,a,3\n']);
+    const first = await read(input, [], { value: 'v', time: 't', key: 'k', batchSize: 1, timeText: false }, true);
+    const from = first.batches[0]!.end;
+    for (const scan of [false, true]) {
+      const got = await read(input, [], { value: 'v', time: 't', key: 'k', batchSize: 1, timeText: false, from }, scan);
+      expect(got.batches.map((b) => [b.timeIsDate, b.timeText])).toEqual([[true, undefined]]);
+      expect(got.error).toEqual([4, 'time "5" is a number, but the first row\'s time is a date (a time column holds numbers or dates, not both)']);
+    }
   });
 
   it('regression: a malformed row followed in the same chunk by broken quoting fails at its own line, not at the quoting', async () => {
