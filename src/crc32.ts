@@ -27,10 +27,15 @@ const TABLES = /* @__PURE__ */ (() => {
   return t;
 })();
 
-/** CRC-32 of `bytes[start, end)`. */
-export function crc32(bytes: Uint8Array, start = 0, end = bytes.length): number {
+/**
+ * CRC-32 of `bytes[start, end)`; given `previous`, the CRC of some bytes
+ * before, the CRC of those bytes followed by these (as zlib's
+ * `crc32(previous, buf)`), so a large buffer can be checksummed a piece at a
+ * time while each piece is still in cache.
+ */
+export function crc32(bytes: Uint8Array, start = 0, end = bytes.length, previous = 0): number {
   const wasm = end - start >= WASM_MIN_BYTES ? wasmCrc() : undefined;
-  return wasm !== undefined ? wasmCrc32(wasm, bytes, start, end) : jsCrc32(bytes, start, end);
+  return wasm !== undefined ? wasmCrc32(wasm, bytes, start, end, previous) : jsCrc32(bytes, start, end, previous);
 }
 
 /** Below this, the JS loop beats the call and copy overhead. */
@@ -67,9 +72,9 @@ function wasmCrc(): { exports: Crc32Exports; input: Uint8Array } | undefined {
 }
 
 /** The bytes copied into WASM memory a chunk at a time (cache-sized), the running CRC carried across chunks. */
-function wasmCrc32(wasm: { exports: Crc32Exports; input: Uint8Array }, bytes: Uint8Array, start: number, end: number): number {
+function wasmCrc32(wasm: { exports: Crc32Exports; input: Uint8Array }, bytes: Uint8Array, start: number, end: number, previous: number): number {
   const { exports, input } = wasm;
-  let c = 0xffffffff;
+  let c = (previous ^ 0xffffffff) >>> 0;
   for (let i = start; i < end; i += input.length) {
     const n = Math.min(input.length, end - i);
     input.set(bytes.subarray(i, i + n));
@@ -79,9 +84,9 @@ function wasmCrc32(wasm: { exports: Crc32Exports; input: Uint8Array }, bytes: Ui
 }
 
 /** CRC-32 of `bytes[start, end)` in JS (the fallback, and the path for small inputs). */
-export function jsCrc32(bytes: Uint8Array, start = 0, end = bytes.length): number {
+export function jsCrc32(bytes: Uint8Array, start = 0, end = bytes.length, previous = 0): number {
   const t = TABLES;
-  let c = 0xffffffff;
+  let c = (previous ^ 0xffffffff) >>> 0;
   let i = start;
   for (; i < end && ((bytes.byteOffset + i) & 3) !== 0; i++) c = t[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
   const aligned = ((bytes.byteOffset + i) & 3) === 0;

@@ -55,3 +55,26 @@ describe('crc32 through WASM (inputs of 4 KiB and more)', () => {
     expect(crc32(bytes, 5, bytes.length - 7)).toBe(bitwiseCrc32(bytes, 5, bytes.length - 7));
   });
 });
+
+describe('crc32 continued from a previous CRC', () => {
+  it('gives the CRC of the whole when a buffer is checksummed in pieces, JS and WASM alike', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 70_000 }), { minLength: 1, maxLength: 6 }), fc.integer({ min: 0, max: 2 ** 31 }), (pieces, seed) => {
+        let s = seed | 1;
+        const total = pieces.reduce((a, b) => a + b, 0);
+        const bytes = Uint8Array.from({ length: total }, () => (s = (Math.imul(s, 1103515245) + 12345) >>> 0) >>> 24);
+        let crc = 0;
+        let jsCrc = 0;
+        let at = 0;
+        for (const n of pieces) {
+          crc = crc32(bytes, at, at + n, crc);
+          jsCrc = jsCrc32(bytes, at, at + n, jsCrc);
+          at += n;
+        }
+        expect(crc).toBe(jsCrc32(bytes));
+        expect(jsCrc).toBe(jsCrc32(bytes));
+      }),
+      { numRuns: 40 },
+    );
+  });
+});
