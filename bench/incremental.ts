@@ -6,13 +6,15 @@
 // (fullEvery 10) on the 1 %-touched workload: wall rows/s and CPU time per
 // row (all threads), whose ratio is the checkpoints' cost; and, less noisy,
 // the CPU of one incremental checkpoint taken alone after a second's rows
-// (at the no-checkpoint rate) were written, against that second's CPU.
+// (at the no-checkpoint rate) were written, against that second's CPU; and
+// the main thread's encode, decode and CRC-32 (WASM and JS) of the delta.
 //
 // Flags: --key-groups G (default 4096: deltas are per key group, so their
 // size follows the share of groups touched), --workers W (default 2),
 // --work-rows N (default 8 000 000), --runs R (default 2, alternated).
 import os from 'node:os';
-import { createJob, decodeCheckpoint, memoryCheckpointStore, type CheckpointStore, type Job, type OutputBatch } from '../src/scheduler/index.js';
+import { crc32, jsCrc32 } from '../src/crc32.js';
+import { createJob, decodeCheckpoint, encodeCheckpoint, memoryCheckpointStore, type CheckpointStore, type Job, type OutputBatch } from '../src/scheduler/index.js';
 import { nodeWorkers } from '../src/scheduler/node.js';
 
 const args = process.argv.slice(2);
@@ -36,6 +38,18 @@ interface Run {
 }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/** Median main-thread CPU (ms) of fn over 9 calls: no worker runs meanwhile, so process CPU is this thread's. */
+function cpuMs(fn: () => unknown): number {
+  const times: number[] = [];
+  for (let r = 0; r < 9; r++) {
+    const cpu = process.cpuUsage();
+    fn();
+    const { user, system } = process.cpuUsage(cpu);
+    times.push((user + system) / 1000);
+  }
+  return median(times);
+}
 
 /** `perKey` rows of each of the first `keys` keys, interleaved. */
 function rows(keys: number, perKey: number, seed: number): { values: Float64Array; keys: Uint32Array } {
@@ -64,6 +78,8 @@ async function push(job: Job, data: { values: Float64Array; keys: Uint32Array })
 
 const sink = () => ({ write() {}, preCommit: () => null, commit() {}, recover() {} });
 
+const mb = (b: number): string => `${(b / 2 ** 20).toFixed(2)} MiB`;
+
 async function main(): Promise<void> {
   const store: CheckpointStore = memoryCheckpointStore({ keep: 12 });
   const options = { adapter: nodeWorkers(), operator: SPEC, keyed: true, workers: WORKERS, keyGroups: KEY_GROUPS } as const;
@@ -74,7 +90,8 @@ async function main(): Promise<void> {
   await push(job, rows(KEYS / 100, 50, 2)); // 1 % of the keys, 50 rows each
   const [deltaId, deltaMs] = await timed(() => job.checkpoint());
   const deltaBytes = (await store.read(deltaId)).length;
-  const delta = decodeCheckpoint(await store.read(deltaId));
+  const deltaRaw = await store.read(deltaId);
+  const delta = decodeCheckpoint(deltaRaw);
   await job.abort();
   const [resumed, recoveryMs] = await timed(() => createJob({ ...options, sink: sink(), resume: true, checkpoints: { store, fullEvery: 10 } }));
   await resumed.abort();
@@ -106,11 +123,15 @@ async function main(): Promise<void> {
     plain.push(await run(Infinity));
     everySecond.push(await run(1000));
   }
-  const mb = (b: number): string => `${(b / 2 ** 20).toFixed(2)} MiB`;
   console.log(`${KEYS} keys of median window ${WINDOW}, ${KEY_GROUPS} key groups, ${WORKERS} workers`);
   console.log(`full checkpoint:        ${mb(fullBytes)} in ${fullMs.toFixed(0)} ms`);
   console.log(`incremental (1 % keys): ${mb(deltaBytes)} (${((100 * deltaBytes) / fullBytes).toFixed(2)} % of full, ${delta.groups.size} groups) in ${deltaMs.toFixed(0)} ms`);
   console.log(`recovery from the chain (new job until ready): ${recoveryMs.toFixed(0)} ms`);
+  // The main thread's share of an incremental checkpoint, with the CRC-32 of its bytes alone (WASM path and JS fallback).
+  console.log(
+    `incremental on the main thread (CPU, median of 9): encode ${cpuMs(() => encodeCheckpoint(delta)).toFixed(1)} ms, decode ${cpuMs(() => decodeCheckpoint(deltaRaw)).toFixed(1)} ms; ` +
+      `CRC-32 of its ${mb(deltaBytes)}: ${cpuMs(() => crc32(deltaRaw)).toFixed(1)} ms (JS fallback ${cpuMs(() => jsCrc32(deltaRaw)).toFixed(1)} ms)`,
+  );
   // One checkpoint's CPU alone: the rows of the second before it written to the sink first, so nothing else runs meanwhile.
   let written = 0;
   const counting = { ...sink(), write: (b: OutputBatch) => void (written = b.offset + (b.rows ?? b.values.length)) };

@@ -1,10 +1,15 @@
-// CRC-32 (IEEE 802.3, as in zlib and PNG), by slicing-by-8: eight table
-// lookups per 8 bytes instead of one per byte, several times faster on the
-// multi-megabyte checkpoints of keyed jobs. It detects every single-byte
+// CRC-32 (IEEE 802.3, as in zlib and PNG). Inputs of 4 KiB or more go
+// through a WASM slicing-by-16 (assembly/kernels/crc32.ts, under 1 KB so
+// even a browser's main thread compiles it synchronously), about 1.7x the
+// JS speed on multi-megabyte checkpoints, copy into WASM memory included;
+// small ones, and any input where the compile is refused, through the JS
+// slicing-by-8 below, which gives the same values. It detects every single-byte
 // change and every burst of up to 32 bits, which is what a snapshot or
 // checkpoint checksum is for; it is not a defence against a forger (restore
 // validates the state itself for that). Reads words little-endian, as every
 // platform that runs WebAssembly is.
+import { WASM_MODULES } from './generated/wasm.js';
+
 const TABLES = /* @__PURE__ */ (() => {
   const t = new Uint32Array(8 * 256);
   for (let n = 0; n < 256; n++) {
@@ -22,10 +27,66 @@ const TABLES = /* @__PURE__ */ (() => {
   return t;
 })();
 
-/** CRC-32 of `bytes[start, end)`. */
-export function crc32(bytes: Uint8Array, start = 0, end = bytes.length): number {
+/**
+ * CRC-32 of `bytes[start, end)`; given `previous`, the CRC of some bytes
+ * before, the CRC of those bytes followed by these (as zlib's
+ * `crc32(previous, buf)`), so a large buffer can be checksummed a piece at a
+ * time while each piece is still in cache.
+ */
+export function crc32(bytes: Uint8Array, start = 0, end = bytes.length, previous = 0): number {
+  const wasm = end - start >= WASM_MIN_BYTES ? wasmCrc() : undefined;
+  return wasm !== undefined ? wasmCrc32(wasm, bytes, start, end, previous) : jsCrc32(bytes, start, end, previous);
+}
+
+/** Below this, the JS loop beats the call and copy overhead. */
+const WASM_MIN_BYTES = 4096;
+
+interface Crc32Exports {
+  memory: WebAssembly.Memory;
+  inputPtr(): number;
+  chunkBytes(): number;
+  update(crc: number, length: number): number;
+}
+
+let shared: { exports: Crc32Exports; input: Uint8Array } | null | undefined;
+
+/** The WASM CRC-32, or undefined where it cannot be compiled synchronously. One instance per thread. */
+function wasmCrc(): { exports: Crc32Exports; input: Uint8Array } | undefined {
+  if (shared === undefined) {
+    shared = null;
+    const embedded = WASM_MODULES.crc32;
+    if (embedded !== undefined) {
+      try {
+        const text = atob(embedded.base64);
+        const bytes = new Uint8Array(text.length);
+        for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+        const exports = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports as unknown as Crc32Exports;
+        // The memory never grows (update() works in a fixed buffer), so this view stays valid.
+        shared = { exports, input: new Uint8Array(exports.memory.buffer, exports.inputPtr(), exports.chunkBytes()) };
+      } catch {
+        // A browser's main thread: the JS loop it is.
+      }
+    }
+  }
+  return shared ?? undefined;
+}
+
+/** The bytes copied into WASM memory a chunk at a time (cache-sized), the running CRC carried across chunks. */
+function wasmCrc32(wasm: { exports: Crc32Exports; input: Uint8Array }, bytes: Uint8Array, start: number, end: number, previous: number): number {
+  const { exports, input } = wasm;
+  let c = (previous ^ 0xffffffff) >>> 0;
+  for (let i = start; i < end; i += input.length) {
+    const n = Math.min(input.length, end - i);
+    input.set(bytes.subarray(i, i + n));
+    c = exports.update(c, n);
+  }
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+/** CRC-32 of `bytes[start, end)` in JS (the fallback, and the path for small inputs). */
+export function jsCrc32(bytes: Uint8Array, start = 0, end = bytes.length, previous = 0): number {
   const t = TABLES;
-  let c = 0xffffffff;
+  let c = (previous ^ 0xffffffff) >>> 0;
   let i = start;
   for (; i < end && ((bytes.byteOffset + i) & 3) !== 0; i++) c = t[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
   const aligned = ((bytes.byteOffset + i) & 3) === 0;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { crc32 } from '../src/crc32.js';
+import fc from 'fast-check';
+import { crc32, jsCrc32 } from '../src/crc32.js';
 
 /** The textbook bit-at-a-time CRC-32: slow and obviously right. */
 function bitwiseCrc32(bytes: Uint8Array, start: number, end: number): number {
@@ -25,5 +26,55 @@ describe('crc32', () => {
       }
       expect(crc32(view)).toBe(bitwiseCrc32(view, 0, view.length));
     }
+  });
+});
+
+describe('crc32 through WASM (inputs of 4 KiB and more)', () => {
+  it('equals the JS slicing-by-8 on any bytes, offset and length, across 64 KiB chunks', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 200_000 }),
+        fc.integer({ min: 0, max: 15 }),
+        fc.integer({ min: 0, max: 2 ** 31 }),
+        (length, skew, seed) => {
+          let s = seed | 1;
+          const bytes = Uint8Array.from({ length: length + 32 }, () => (s = (Math.imul(s, 1103515245) + 12345) >>> 0) >>> 24).subarray(skew % 8);
+          const start = skew;
+          const end = Math.min(bytes.length, start + length);
+          expect(crc32(bytes, start, end)).toBe(jsCrc32(bytes, start, end));
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it('equals a bitwise CRC-32 on a 3-chunk input (the running CRC is carried across chunks)', () => {
+    let s = 11;
+    const bytes = Uint8Array.from({ length: 3 * 65536 + 123 }, () => (s = (Math.imul(s, 1103515245) + 12345) >>> 0) >>> 24);
+    expect(crc32(bytes)).toBe(bitwiseCrc32(bytes, 0, bytes.length));
+    expect(crc32(bytes, 5, bytes.length - 7)).toBe(bitwiseCrc32(bytes, 5, bytes.length - 7));
+  });
+});
+
+describe('crc32 continued from a previous CRC', () => {
+  it('gives the CRC of the whole when a buffer is checksummed in pieces, JS and WASM alike', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 70_000 }), { minLength: 1, maxLength: 6 }), fc.integer({ min: 0, max: 2 ** 31 }), (pieces, seed) => {
+        let s = seed | 1;
+        const total = pieces.reduce((a, b) => a + b, 0);
+        const bytes = Uint8Array.from({ length: total }, () => (s = (Math.imul(s, 1103515245) + 12345) >>> 0) >>> 24);
+        let crc = 0;
+        let jsCrc = 0;
+        let at = 0;
+        for (const n of pieces) {
+          crc = crc32(bytes, at, at + n, crc);
+          jsCrc = jsCrc32(bytes, at, at + n, jsCrc);
+          at += n;
+        }
+        expect(crc).toBe(jsCrc32(bytes));
+        expect(jsCrc).toBe(jsCrc32(bytes));
+      }),
+      { numRuns: 40 },
+    );
   });
 });

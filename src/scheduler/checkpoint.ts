@@ -86,13 +86,16 @@ export function encodeCheckpoint(cp: Checkpoint): Uint8Array {
   view.setUint32(48, groups.length, true);
   out.set(json, HEADER_BYTES);
   let at = HEADER_BYTES + json.length;
+  let crc = crc32(out, 0, at);
   for (const [group, bytes] of groups) {
     view.setUint32(at, group, true);
     view.setUint32(at + 4, bytes.length, true);
     out.set(bytes, at + 8);
+    // Each group checksummed right after its copy, while its bytes are in cache, rather than all of out at the end.
+    crc = crc32(out, at, at + 8 + bytes.length, crc);
     at += 8 + bytes.length;
   }
-  view.setUint32(at, crc32(out, 0, at), true);
+  view.setUint32(at, crc, true);
   return out;
 }
 
