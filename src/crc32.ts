@@ -8,7 +8,7 @@
 // checkpoint checksum is for; it is not a defence against a forger (restore
 // validates the state itself for that). Reads words little-endian, as every
 // platform that runs WebAssembly is.
-import { WASM_MODULES } from './generated/wasm.js';
+import { instantiateSync } from './engine.js';
 
 const TABLES = /* @__PURE__ */ (() => {
   const t = new Uint32Array(8 * 256);
@@ -54,19 +54,9 @@ let shared: { exports: Crc32Exports; input: Uint8Array } | null | undefined;
 function wasmCrc(): { exports: Crc32Exports; input: Uint8Array } | undefined {
   if (shared === undefined) {
     shared = null;
-    const embedded = WASM_MODULES.crc32;
-    if (embedded !== undefined) {
-      try {
-        const text = atob(embedded.base64);
-        const bytes = new Uint8Array(text.length);
-        for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
-        const exports = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports as unknown as Crc32Exports;
-        // The memory never grows (update() works in a fixed buffer), so this view stays valid.
-        shared = { exports, input: new Uint8Array(exports.memory.buffer, exports.inputPtr(), exports.chunkBytes()) };
-      } catch {
-        // A browser's main thread: the JS loop it is.
-      }
-    }
+    const exports = instantiateSync<Crc32Exports>('crc32'); // undefined where it cannot be compiled: the JS loop it is
+    // The memory never grows (update() works in a fixed buffer), so this view stays valid.
+    if (exports !== undefined) shared = { exports, input: new Uint8Array(exports.memory.buffer, exports.inputPtr(), exports.chunkBytes()) };
   }
   return shared ?? undefined;
 }

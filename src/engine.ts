@@ -46,6 +46,22 @@ function decodeBase64(base64: string): Uint8Array {
   return bytes;
 }
 
+/**
+ * The exports of an instance of a small embedded module that is not a kernel
+ * (`crc32`, `dtoa`), compiled synchronously; undefined where that is refused
+ * (a browser's main thread refuses modules over 4 KB) or the module is not in
+ * this build: the caller then does the work in JavaScript.
+ */
+export function instantiateSync<T>(name: string): T | undefined {
+  const module = WASM_MODULES[name];
+  if (module === undefined) return undefined;
+  try {
+    return new WebAssembly.Instance(new WebAssembly.Module(decodeBase64(module.base64) as BufferSource)).exports as unknown as T;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The compiled module, compiled on first use and shared by every kernel of the module. */
 export function compiledModule(name: ModuleName): Promise<WebAssembly.Module> {
   let module = compiled.get(name);

@@ -4,7 +4,7 @@
 // thread refuses modules over 4 KB), numberRows() is undefined and callers
 // keep their String(x) path, which writes the same text.
 
-import { WASM_MODULES } from '../generated/wasm.js';
+import { instantiateSync } from '../engine.js';
 
 interface DtoaExports {
   memory: WebAssembly.Memory;
@@ -106,18 +106,8 @@ let shared: NumberRows | null | undefined;
 export function numberRows(): NumberRows | undefined {
   if (shared === undefined) {
     shared = null;
-    const embedded = WASM_MODULES.dtoa;
-    if (embedded !== undefined) {
-      try {
-        const text = atob(embedded.base64);
-        const bytes = new Uint8Array(text.length);
-        for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
-        const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes));
-        shared = new NumberRows(instance.exports as unknown as DtoaExports);
-      } catch {
-        // A browser's main thread: String(x) it is.
-      }
-    }
+    const wasm = instantiateSync<DtoaExports>('dtoa'); // undefined on a browser's main thread: String(x) it is
+    if (wasm !== undefined) shared = new NumberRows(wasm);
   }
   return shared ?? undefined;
 }
