@@ -400,8 +400,7 @@ describe('keyed operator: tumbling, hopping and session windows', () => {
     expect(b.offset).toBe(300);
     await b.run(arraySource(data.v, { keys: data.k, times: data.ts, batchRows: 40 }));
     expect(b.restarts).toBe(1);
-    const got = { windows: [...first.committedWindows().windows, ...second.committedWindows().windows], late: [...first.committedWindows().late, ...second.committedWindows().late] };
-    expect(got).toEqual({ windows: single.windows, late: single.late });
+    expect(bothWindows(first, second)).toEqual({ windows: single.windows, late: single.late });
     // Resumed after the end: nothing more.
     const third = memorySink();
     const c = await createJob({ ...options, workers: 4, sink: third, resume: true, checkpoints: { store, fullEvery: 3 } });
@@ -538,6 +537,11 @@ describe('keyed operator: tumbling, hopping and session windows', () => {
   });
 });
 
+/** The window records of a job's first run and of its resume, one after the other. */
+function bothWindows(first: ReturnType<typeof memorySink>, second: ReturnType<typeof memorySink>): { windows: unknown[]; late: unknown[] } {
+  return { windows: [...first.committedWindows().windows, ...second.committedWindows().windows], late: [...first.committedWindows().late, ...second.committedWindows().late] };
+}
+
 describe('incremental checkpoints', () => {
   /** Rows where, after the first 2 000, only keys 0 to 9 of 2 000 move. */
   function hotKeys(n: number): { values: Float64Array; keys: Uint32Array } {
@@ -547,6 +551,18 @@ describe('incremental checkpoints', () => {
       values[i] = (i * 7919) % 1000;
     }
     return { values, keys };
+  }
+
+  /** Rows 0 to 4 000 of a window job on 3 workers, a checkpoint after every 500 (a full one every 4), then aborted: its sink. */
+  async function checkpointedEvery500(spec: { kind: 'tumbling'; op: 'mean' | 'first'; size: number }, store: ReturnType<typeof memoryCheckpointStore>, values: Float64Array, keys: Uint32Array, times: Float64Array): Promise<ReturnType<typeof memorySink>> {
+    const sink = memorySink();
+    const job = await createJob({ adapter: nodeWorkers(), operator: spec, keyed: true, workers: 3, sink, checkpoints: { store, everyMs: Infinity, fullEvery: 4 } });
+    for (let i = 0; i < 4000; i += 500) {
+      await job.push({ values: values.slice(i, i + 500), keys: keys.slice(i, i + 500), times: times.slice(i, i + 500) });
+      await job.checkpoint();
+    }
+    await job.abort();
+    return sink;
   }
 
   it('write only the key groups changed since the previous checkpoint, chained to a full one every fullEvery; resuming from a delta on another worker count gives the same bytes', async () => {
@@ -586,13 +602,7 @@ describe('incremental checkpoints', () => {
     const spec = { kind: 'tumbling', op: 'mean', size: 1000 } as const;
     const single = await windowsByTime(times, values, { ...spec, keys: 'number' }, keys);
     const store = memoryCheckpointStore({ keep: 10 });
-    const first = memorySink();
-    const a = await createJob({ adapter: nodeWorkers(), operator: spec, keyed: true, workers: 3, sink: first, checkpoints: { store, everyMs: Infinity, fullEvery: 4 } });
-    for (let i = 0; i < 4000; i += 500) {
-      await a.push({ values: values.slice(i, i + 500), keys: keys.slice(i, i + 500), times: times.slice(i, i + 500) });
-      await a.checkpoint();
-    }
-    await a.abort();
+    const first = await checkpointedEvery500(spec, store, values, keys, times);
     const stored = await Promise.all((await store.list()).map(async (id) => decodeCheckpoint(await store.read(id))));
     expect(stored.map((c) => [c.id, c.base])).toEqual([[8, 7], [7, 6], [6, 5], [5, undefined], [4, 3], [3, 2], [2, 1], [1, undefined]]);
     // After row 2 500 only keys 0 to 9 move (and no cold key's window is left to fire): their groups and group 0 (the clock).
@@ -604,8 +614,7 @@ describe('incremental checkpoints', () => {
     const b = await createJob({ adapter: nodeWorkers(), operator: spec, keyed: true, workers: 2, sink: second, resume: true, checkpoints: { store, fullEvery: 4 } });
     expect(b.offset).toBe(4000);
     await b.run(arraySource(values, { keys, times }));
-    const got = { windows: [...first.committedWindows().windows, ...second.committedWindows().windows], late: [...first.committedWindows().late, ...second.committedWindows().late] };
-    expect(got).toEqual({ windows: single.windows, late: single.late });
+    expect(bothWindows(first, second)).toEqual({ windows: single.windows, late: single.late });
   });
 
   it('a worker whose key groups all come from an older checkpoint takes the stream clock of group 0: a row late by the whole stream\'s watermark stays late after a resume', async () => {
@@ -632,20 +641,13 @@ describe('incremental checkpoints', () => {
     const single = await windowsByTime(times, values, { ...spec, keys: 'number' }, keys);
     expect(single.late.map((l) => l.row)).toEqual([4000]);
     const store = memoryCheckpointStore({ keep: 10 });
-    const first = memorySink();
-    const a = await createJob({ adapter: nodeWorkers(), operator: spec, keyed: true, workers: 3, sink: first, checkpoints: { store, everyMs: Infinity, fullEvery: 4 } });
-    for (let i = 0; i < 4000; i += 500) {
-      await a.push({ values: values.slice(i, i + 500), keys: keys.slice(i, i + 500), times: times.slice(i, i + 500) });
-      await a.checkpoint();
-    }
-    await a.abort();
+    const first = await checkpointedEvery500(spec, store, values, keys, times);
     const last = decodeCheckpoint(await store.read(8));
     expect([...last.groups.keys()].every((g) => g < 64)).toBe(true);
     const second = memorySink();
     const b = await createJob({ adapter: nodeWorkers(), operator: spec, keyed: true, workers: 2, sink: second, resume: true, checkpoints: { store, fullEvery: 4 } });
     await b.run(arraySource(values, { keys, times }));
-    const got = { windows: [...first.committedWindows().windows, ...second.committedWindows().windows], late: [...first.committedWindows().late, ...second.committedWindows().late] };
-    expect(got).toEqual({ windows: single.windows, late: single.late });
+    expect(bothWindows(first, second)).toEqual({ windows: single.windows, late: single.late });
   });
 
   it('refuses a delta whose base is missing or corrupt, naming it (BROKEN_CHAIN), and falls back to an older checkpoint', async () => {
