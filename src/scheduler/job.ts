@@ -44,6 +44,8 @@ interface Pending {
   /** Worker of each row when the batch was split, else undefined. */
   rowWorker: Uint8Array | Uint16Array | undefined;
   partial: (Float64Array | undefined)[];
+  /** Shared-memory batches on several workers: where each worker's rows start (see dispatchShared). */
+  starts?: Int32Array | undefined;
   out: Float64Array | undefined;
   /** Shared-memory batches: the buffer (values, results, keys) every worker got. */
   shared: SharedArrayBuffer | undefined;
@@ -132,6 +134,21 @@ function isSource(value: unknown): value is Source {
 /** Whether the batch's arrays can be transferred as they are (they own their whole buffer). */
 function ownsBuffer(array: Float64Array | Uint32Array): boolean {
   return array.buffer instanceof ArrayBuffer && array.byteOffset === 0 && array.byteLength === array.buffer.byteLength;
+}
+
+/**
+ * A routed batch's results in row order: row i's result is the next one of
+ * its worker's, whose results start at `at[w]` in `results` (`at` is used up).
+ */
+function inRowOrder(rowWorker: Uint8Array | Uint16Array, results: Float64Array, at: Int32Array): Float64Array {
+  const out = new Float64Array(rowWorker.length);
+  for (let i = 0; i < out.length; i++) {
+    const w = rowWorker[i]!;
+    const p = at[w]!;
+    at[w] = p + 1;
+    out[i] = results[p]!;
+  }
+  return out;
 }
 
 class JobImpl implements Job {
@@ -518,8 +535,6 @@ class JobImpl implements Job {
     const sharedTimes = times === undefined ? undefined : new Float64Array(buffer, sharedTimesAt(rows), rows);
     const starts = new Int32Array(counts.length);
     for (let w = 1; w < counts.length; w++) starts[w] = starts[w - 1]! + counts[w - 1]!;
-    const partial: Float64Array[] = [];
-    for (let w = 0; w < counts.length; w++) partial.push(new Float64Array(buffer, (rows + starts[w]!) * 8, counts[w]!));
     if (targets.length === 1) {
       // One worker's rows: its range is the batch.
       sharedValues.set(values);
@@ -545,7 +560,7 @@ class JobImpl implements Job {
       const from = starts[slot.index]!;
       slot.handle.post({ t: 'shared', seq, buffer, rows, timed: times !== undefined, from, to: from + counts[slot.index]! }, []);
     }
-    this.pending.push({ seq, offset: this._offset, rows, parts: targets.length, rowWorker: targets.length === 1 ? undefined : rowWorker, partial, out: undefined, shared: buffer, records: [], merged: undefined, stamps });
+    this.pending.push({ seq, offset: this._offset, rows, parts: targets.length, rowWorker: targets.length === 1 ? undefined : rowWorker, partial: [], starts, out: undefined, shared: buffer, records: [], merged: undefined, stamps });
     this.afterDispatch(rows);
   }
 
@@ -615,8 +630,13 @@ class JobImpl implements Job {
         entry.shared = undefined;
       }
     } else if (entry.shared !== undefined) {
-      // The results are in the workers' ranges (entry.partial): merged below unless the batch had one worker.
-      if (--entry.parts === 0 && entry.rowWorker === undefined) entry.out = new Float64Array(entry.shared, entry.rows * 8, entry.rows).slice();
+      if (--entry.parts === 0) {
+        const results = new Float64Array(entry.shared, entry.rows * 8, entry.rows);
+        entry.out = entry.rowWorker === undefined ? results.slice() : inRowOrder(entry.rowWorker, results, entry.starts!);
+        entry.rowWorker = undefined;
+        if (this.sharedPool.length < this.o.maxInFlight * this.o.workers) this.sharedPool.push(entry.shared);
+        entry.shared = undefined;
+      }
     } else {
       if (entry.rowWorker === undefined) entry.out = values;
       else entry.partial[worker] = values;
@@ -633,10 +653,6 @@ class JobImpl implements Job {
       entry.out = out;
       entry.partial = [];
       entry.rowWorker = undefined;
-    }
-    if (entry.parts === 0 && entry.shared !== undefined && entry.merged === undefined) {
-      if (this.sharedPool.length < this.o.maxInFlight * this.o.workers) this.sharedPool.push(entry.shared);
-      entry.shared = undefined;
     }
     while (this.pending.length > 0 && this.pending[0]!.parts === 0) {
       const done = this.pending.shift()!;
