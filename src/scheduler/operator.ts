@@ -124,7 +124,7 @@ export class KernelOperator implements GroupOperator {
   private readonly changed = new Set<number>();
   /**
    * Per slot, the changedGroups() period in which its group was last marked
-   * changed (−1: not yet): a key swapped in again in the same period skips
+   * changed (−1: not yet): a key run again in the same period skips
    * the hash and the Set (once per key and checkpoint, not per batch).
    */
   private slotMarked = new Int32Array(256).fill(-1);
