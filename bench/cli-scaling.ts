@@ -8,6 +8,8 @@
 // thread, each worker, other = V8 helper threads; read by thread-cpu.ts,
 // loaded into the CLI with --import) with the ratio that split allows on 2
 // cores: on a shared machine the wall-clock ratio is noise, CPU time holds.
+// The run takes `run`'s parallel rows path (src/cli/parallel.ts): the main
+// thread parses, the workers run the ops and format their rows' lines.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -65,6 +67,9 @@ try {
     console.log('|---|---|---|---|---|');
     for (const workers of [1, 2]) console.log(splitLine(`--workers ${workers}`, cpu[workers]!));
     console.log(`1 → 2 workers allowed by the CPU split on 2 cores: ${splitRatio(cpu[1]!, cpu[2]!).toFixed(2)}×`);
+    // On 2 cores the 2-worker run can go no faster than its total CPU / 2, while the 1-worker run's helper threads use the second core for free.
+    const total = (s: CpuSplit): number => s.coordinator + s.workers.reduce((a, b) => a + b, 0) + s.other;
+    console.log(`total CPU ns per row: --workers 1 ${total(cpu[1]!).toFixed(0)}, --workers 2 ${total(cpu[2]!).toFixed(0)} (1.6× on 2 cores needs --workers 2's total ≤ ${((2 * cpu[1]!.coordinator) / 1.6).toFixed(0)})`);
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });
