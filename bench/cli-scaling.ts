@@ -8,8 +8,6 @@
 // thread, each worker, other = V8 helper threads; read by thread-cpu.ts,
 // loaded into the CLI with --import) with the ratio that split allows on 2
 // cores: on a shared machine the wall-clock ratio is noise, CPU time holds.
-// The run takes `run`'s parallel rows path (src/cli/parallel.ts): the main
-// thread parses, the workers run the ops and format their rows' lines.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
