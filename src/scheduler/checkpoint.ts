@@ -26,7 +26,9 @@
 import { crc32 } from '../crc32.js';
 import { bytesToHex, hexToBytes } from '../hex.js';
 import { buildHash } from '../engine.js';
+import type { ModuleName } from '../spec.js';
 import { moduleOf, operatorSpecFromNormalized, sameOperatorSpec, type NormalizedOperatorSpec as NormalizedSpec } from '../keyed/spec.js';
+import { timeBuildHash } from '../time/snapshot.js';
 import { CheckpointError } from './errors.js';
 import type { SinkPosition } from './types.js';
 
@@ -34,6 +36,11 @@ const MAGIC = [0x53, 0x4b, 0x43, 0x50]; // "SKCP"
 /** The checkpoint format version this build writes and reads. */
 export const CHECKPOINT_VERSION = 1;
 const HEADER_BYTES = 52;
+
+/** The build a checkpoint's state belongs to: the kernel's, or the time layer's logical state layout (see src/time/snapshot.ts). */
+function stateBuild(module: ModuleName): string {
+  return module === 'timeroll' ? timeBuildHash() : buildHash(module);
+}
 const TRAILER_BYTES = 4;
 
 /** One aligned checkpoint: everything a job needs to resume. */
@@ -81,7 +88,7 @@ export function encodeCheckpoint(cp: Checkpoint): Uint8Array {
   view.setBigUint64(16, BigInt(cp.id), true);
   view.setBigUint64(24, BigInt(cp.offset), true);
   view.setUint32(32, cp.keyGroups, true);
-  out.set(hexToBytes(buildHash(moduleOf(cp.spec))), 36);
+  out.set(hexToBytes(stateBuild(moduleOf(cp.spec))), 36);
   view.setUint32(44, json.length, true);
   view.setUint32(48, groups.length, true);
   out.set(json, HEADER_BYTES);
@@ -173,8 +180,8 @@ export function decodeCheckpoint(raw: unknown): Checkpoint {
     throw bad(`spec is invalid (${(error as Error).message})`);
   }
   const module = moduleOf(spec);
-  if (hash !== buildHash(module)) {
-    throw new CheckpointError('OTHER_BUILD', `checkpoint from another build of kernel '${module}' (build ${hash}; this is build ${buildHash(module)})`);
+  if (hash !== stateBuild(module)) {
+    throw new CheckpointError('OTHER_BUILD', `checkpoint from another build of kernel '${module}' (build ${hash}; this is build ${stateBuild(module)})`);
   }
   const groups = new Map<number, Uint8Array>();
   let at = HEADER_BYTES + jsonLength;

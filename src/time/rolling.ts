@@ -46,6 +46,7 @@ interface TimerollExports {
   outPtr(): number;
   capacity(): number;
   reserve(n: number): number;
+  layoutVersion(): number;
   liveKeyCount(): number;
   slotHighWater(): number;
   arenaBytes(): number;
@@ -97,6 +98,7 @@ export class DurationRolling implements TimeRolling {
   private readonly one = new OneRow();
   private viewPtr = -1;
   private viewCap = -1;
+  private viewLayout = -1;
   private tsView = new Float64Array(0);
   private valView = new Float64Array(0);
   private outView = new Float64Array(0);
@@ -118,10 +120,13 @@ export class DurationRolling implements TimeRolling {
     const buffer = ex.memory.buffer as ArrayBuffer;
     const ptr = ex.tsPtr();
     const cap = ex.capacity();
-    if (buffer === this.buffer && ptr === this.viewPtr && cap === this.viewCap) return;
+    // Blocks move when the kernel compacts (between batches, or inside update()).
+    const layout = ex.layoutVersion();
+    if (buffer === this.buffer && ptr === this.viewPtr && cap === this.viewCap && layout === this.viewLayout) return;
     this.buffer = buffer;
     this.viewPtr = ptr;
     this.viewCap = cap;
+    this.viewLayout = layout;
     this.tsView = new Float64Array(buffer, ex.tsPtr(), cap);
     this.valView = new Float64Array(buffer, ex.valPtr(), cap);
     this.outView = new Float64Array(buffer, ex.outPtr(), cap);
@@ -182,7 +187,7 @@ export class DurationRolling implements TimeRolling {
 
   /** Lets the kernel reclaim freed blocks (grown rings, removed keys) between batches; its buffers may move. */
   private compact(ex: TimerollExports): void {
-    if (ex.maybeCompact() !== 0) this.viewPtr = -1;
+    ex.maybeCompact(); // views() sees the move (layoutVersion)
   }
 
   private checkResult(r: number, from: number, ts: Float64Array, keys: Uint32Array | undefined, rowOf: (i: number) => number): void {
