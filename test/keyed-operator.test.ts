@@ -10,8 +10,10 @@ import type { NormalizedOperatorSpec } from '../src/keyed/spec.js';
 import { compiledModule } from '../src/engine.js';
 import { keyGroupRange } from '../src/scheduler/hash.js';
 import type { GroupOperator } from '../src/scheduler/operator.js';
+import type { TimeRollingOperator } from '../src/keyed/time-rolling.js';
 import { rollingByTime } from '../src/time/rolling.js';
 import type { ClosedSide, TimeOp } from '../src/types.js';
+import { mulberry32 } from './adversarial.js';
 import { arraySource, createJob, memoryCheckpointStore, memorySink, nodeWorkers } from './scheduler-helpers.js';
 
 type Num = number | string;
@@ -84,6 +86,17 @@ async function rescale(spec: NormalizedOperatorSpec, ops: GroupOperator[], worke
   fresh.forEach((op, w) => {
     const [lo, hi] = keyGroupRange(w, KEY_GROUPS, workers);
     for (let g = lo; g < hi; g++) if (snaps.has(g)) op.restoreGroup(g, snaps.get(g)!);
+  });
+  return fresh;
+}
+
+/** Fresh operators on `workers` workers holding a checkpoint's key groups, and group 0's clock on every one (as the scheduler's init). */
+async function restoreFrom(spec: NormalizedOperatorSpec, groups: Map<number, Uint8Array>, workers: number): Promise<GroupOperator[]> {
+  const fresh = await operators(spec, workers);
+  fresh.forEach((op, w) => {
+    const [lo, hi] = keyGroupRange(w, KEY_GROUPS, workers);
+    for (let g = lo; g < hi; g++) if (groups.has(g)) op.restoreGroup(g, groups.get(g)!);
+    if (groups.has(0)) op.restoreClock!(groups.get(0)!);
   });
   return fresh;
 }
@@ -174,6 +187,97 @@ describe('keyed operator: memory', () => {
   });
 });
 
+/**
+ * Keys whose clocks are skewed (each key's times lag the stream by its own
+ * amount) and that go silent for a while: a ttl forgets keys against the whole
+ * stream's clock, which no worker sees from its own keys alone.
+ */
+function skewed(seed: number, n: number): { ts: Float64Array; v: Float64Array; keys: Uint32Array } {
+  const rand = mulberry32(seed);
+  const nKeys = 2 + Math.floor(rand() * 12);
+  const clock = Array.from({ length: nKeys }, () => Math.floor(rand() * 3000));
+  const ts = new Float64Array(n), v = new Float64Array(n), keys = new Uint32Array(n);
+  for (let i = 0; i < n; i++) {
+    const k = Math.floor(rand() * rand() * nKeys); // low keys busy, high keys rare (idle past the ttl)
+    clock[k]! += rand() < 0.05 ? 1500 : Math.floor(rand() * 60);
+    ts[i] = clock[k]!;
+    v[i] = rand() < 0.05 ? NaN : Math.round(rand() * 1000) / 8;
+    keys[i] = k;
+  }
+  return { ts, v, keys };
+}
+
+describe('keyed operator: rolling by duration with a ttl', () => {
+  const TTL_OPS: TimeOp[] = ['sum', 'mean', 'count', 'var', 'median', 'last'];
+
+  it('regression: the keyed operator refused a ttl for rolling by duration; with one, over 1 to 4 workers, any batch split, rescaled from every key group and then from only those changedGroups() reported plus group 0\'s clock: the single operator\'s bits (property)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 1_000_000 }),
+        fc.constantFrom(...TTL_OPS),
+        fc.integer({ min: 1, max: 4 }),
+        fc.integer({ min: 1, max: 4 }),
+        fc.integer({ min: 1, max: 4 }),
+        fc.array(fc.integer({ min: 1, max: 399 }), { maxLength: 8 }),
+        async (seed, op, w1, w2, w3, cuts) => {
+          const { ts, v, keys } = skewed(seed, 400);
+          const window = [200, 500][seed % 2]!;
+          const ttl = [150, 400, 800][seed % 3]!;
+          const expected = await rollingByTime(ts, v, { op, window, ttl, keys: 'number' }, keys);
+          const spec = normalizeOperatorSpec({ kind: 'rolling', op, window, ttl });
+          const out = new Float64Array(v.length).fill(-1);
+          const [c1, c2] = [130, 270];
+          let ops = await operators(spec, w1);
+          runAll(ops, ts, v, keys, out, 0, c1, cuts);
+          // A full checkpoint at c1, then a delta of the changed groups at c2.
+          const chain = new Map<number, Uint8Array>();
+          for (const o of ops) {
+            o.changedGroups();
+            for (let g = 0; g < KEY_GROUPS; g++) {
+              const bytes = o.snapshotGroup(g);
+              if (bytes !== undefined) chain.set(g, bytes);
+            }
+          }
+          ops = await restoreFrom(spec, chain, w2);
+          runAll(ops, ts, v, keys, out, c1, c2, cuts);
+          for (const o of ops) for (const g of o.changedGroups()) chain.set(g, o.snapshotGroup(g)!);
+          ops = await restoreFrom(spec, chain, w3);
+          runAll(ops, ts, v, keys, out, c2, v.length, cuts);
+          if (!same(out, expected)) throw new Error(`seed ${seed}, ${JSON.stringify(spec)}, workers ${w1} → ${w2} → ${w3}: row ${out.findIndex((x, i) => !Object.is(x, expected[i]))} differs`);
+        },
+      ),
+      { numRuns: 40, seed: 1212 },
+    );
+  });
+
+  it('a key whose newest row is more than the ttl behind the stream\'s clock holds nothing once swept: after a burst of distinct keys on 2 workers, state and key group snapshots return to within 10 %', async () => {
+    const spec = normalizeOperatorSpec({ kind: 'rolling', op: 'mean', window: 1000, ttl: 1000 });
+    const ops = (await operators(spec, 2)) as TimeRollingOperator[];
+    const feed = (n: number, t0: number, firstKey: number, keyCount: number): void => {
+      const ts = new Float64Array(n), v = new Float64Array(n), keys = new Uint32Array(n);
+      for (let i = 0; i < n; i++) {
+        keys[i] = firstKey + (i % keyCount);
+        ts[i] = t0 + Math.floor(i / keyCount) * 10;
+        v[i] = i % 7;
+      }
+      runAll(ops, ts, v, keys, new Float64Array(n), 0, n, []);
+    };
+    const size = (): { state: number; snapshots: number } => {
+      let snapshots = 0;
+      for (const o of ops) for (let g = 0; g < KEY_GROUPS; g++) snapshots += o.snapshotGroup(g)?.length ?? 0;
+      return { state: ops.reduce((a, o) => a + o.stateBytes, 0), snapshots };
+    };
+    feed(5_000, 0, 0, 100);
+    const before = size();
+    feed(60_000, 500, 1000, 20_000); // 20 000 keys of 3 rows each, then silent
+    expect(size().state).toBeGreaterThan(10 * before.state);
+    feed(5_000, 3000, 0, 100); // the steady keys move the clock on past the burst's ttl
+    const after = size();
+    expect(after.state).toBeLessThan(1.1 * before.state);
+    expect(after.snapshots).toBeLessThan(1.1 * before.snapshots);
+  });
+});
+
 describe('scheduler: rolling by duration on workers', () => {
   it('the time-rolling fixtures through the scheduler at 1 to 4 workers give the single operator\'s bytes', async () => {
     for (const [n, c] of fx.cases.filter((x) => x.keyed && ['mean', 'median', 'var', 'first'].includes(x.op)).slice(0, 8).entries()) {
@@ -211,6 +315,46 @@ describe('scheduler: rolling by duration on workers', () => {
     expect(second.offset).toBe(half);
     await second.run(arraySource(v, { keys, times: ts, batchRows: 20 }));
     expect(same(sink.committed(), expected.subarray(half))).toBe(true);
+  });
+
+  it('with a ttl: at 1 to 3 workers, and resumed from a checkpoint on another number of workers with a killed worker, the single operator\'s bytes', async () => {
+    const { ts, v, keys } = skewed(7, 600);
+    const plain = { op: 'mean' as const, window: 500, ttl: 400 };
+    const expected = await rollingByTime(ts, v, { ...plain, keys: 'number' }, keys);
+    const operator = { kind: 'rolling' as const, ...plain };
+    for (const workers of [1, 2, 3]) {
+      const sink = memorySink();
+      const job = await createJob({ adapter: nodeWorkers(), operator, keyed: true, workers, keyGroups: 16, sink });
+      await job.run(arraySource(v, { keys, times: ts, batchRows: 37 }));
+      expect(same(sink.committed(), expected), `${workers} workers`).toBe(true);
+    }
+    const store = memoryCheckpointStore({ keep: 6 }); // deltas (fullEvery 3) need their chain
+    const half = 300;
+    const first = await createJob({ adapter: nodeWorkers(), operator, keyed: true, workers: 3, keyGroups: 16, sink: memorySink(), checkpoints: { store, everyRows: 50, everyMs: Infinity, fullEvery: 3 } });
+    for (let a = 0; a < half; a += 25) await first.push({ values: v.slice(a, a + 25), keys: keys.slice(a, a + 25), times: ts.slice(a, a + 25) });
+    await first.finish();
+    const sink = memorySink();
+    const second = await createJob({
+      adapter: nodeWorkers(),
+      operator,
+      keyed: true,
+      workers: 2,
+      keyGroups: 16,
+      sink,
+      resume: true,
+      checkpoints: { store, everyRows: 40, everyMs: Infinity, fullEvery: 3 },
+      faults: [{ afterBatch: 3, worker: 1, kind: 'terminate' }],
+      restart: { initialDelayMs: 0 },
+    });
+    expect(second.offset).toBe(half);
+    await second.run(arraySource(v, { keys, times: ts, batchRows: 20 }));
+    expect(same(sink.committed(), expected.subarray(half))).toBe(true);
+  });
+
+  it('refuses a ttl on several workers without shared memory, where a worker would not see every row\'s time', async () => {
+    await expect(
+      createJob({ adapter: { ...nodeWorkers(), sharedMemory: false }, operator: { kind: 'rolling', op: 'sum', window: '1s', ttl: '1s' }, keyed: true, workers: 2, sink: memorySink() }),
+    ).rejects.toThrow("operator.ttl on more than one worker needs an adapter with shared memory (each worker reads every row's time): use workers: 1, or nodeWorkers() or Web Workers with cross-origin isolation");
   });
 
   it('refuses maxOutOfOrderness in a rolling operator spec, saying to order the rows first', async () => {

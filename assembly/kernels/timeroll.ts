@@ -474,6 +474,19 @@ export function getMaxTs(): f64 {
 export function setMaxTs(t: f64): void {
   maxTs = t;
 }
+/**
+ * With a finite ttl: whether the host writes each row's greatest earlier
+ * timestamp of the whole stream at maxBeforePtr() (a keyed worker gets only
+ * its own keys' rows, but the time to live is against every key's) and sets
+ * the greatest timestamp after each batch (setMaxTs).
+ */
+let gHostClock: bool = false;
+export function setHostClock(on: i32): void {
+  gHostClock = on != 0;
+}
+export function maxBeforePtr(): usize {
+  return pMaxBefore;
+}
 
 // ---------------------------------------------------------------------------
 // Keys
@@ -1031,8 +1044,11 @@ export function check(n: i32, cont: i32): i32 {
       touched++;
     }
     if (finiteTtl) {
-      store<f64>(pMaxBefore + (<usize>i << 3), mts);
-      if (mts - last > ttl) last = -Infinity;
+      // The stream's greatest timestamp before the row: the host's, when it sees rows this instance is not given.
+      let before = mts;
+      if (gHostClock) before = load<f64>(pMaxBefore + (<usize>i << 3));
+      else store<f64>(pMaxBefore + (<usize>i << 3), mts);
+      if (before - last > ttl) last = -Infinity;
     }
     if (t < last) {
       nTouched = 0;

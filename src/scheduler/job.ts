@@ -14,7 +14,7 @@
 // last committed checkpoint (workers, in-flight batches, the sink's uncommitted
 // part), restores it into fresh workers and replays the source from its offset.
 import { compiledModule } from '../engine.js';
-import { isTimeSpec, isWindowSpec, moduleOf, type NormalizedOperatorSpec } from '../keyed/spec.js';
+import { hasTtl, isTimeSpec, isWindowSpec, moduleOf, type NormalizedOperatorSpec } from '../keyed/spec.js';
 import { mergeWindows, type Rises, type WindowsOutput } from '../keyed/windows.js';
 import type { LateRow, WindowResult } from '../types.js';
 import { checkCompatible, encodeCheckpoint, latestCheckpoint, type Checkpoint, type RefusedCheckpoint } from './checkpoint.js';
@@ -209,6 +209,10 @@ class JobImpl implements Job {
     this.shared = o.keyed && o.workers > 1 && o.adapter.sharedMemory === true && typeof SharedArrayBuffer === 'function';
     this.timed = isTimeSpec(o.spec);
     this.windowed = isWindowSpec(o.spec);
+    // A ttl is against the whole stream's clock: each worker reads every row of a batch (src/keyed/time-rolling.ts).
+    if (hasTtl(o.spec) && o.keyed && o.workers > 1 && !this.shared) {
+      throw new TypeError('operator.ttl on more than one worker needs an adapter with shared memory (each worker reads every row\'s time): use workers: 1, or nodeWorkers() or Web Workers with cross-origin isolation');
+    }
   }
 
   get offset(): number {
@@ -250,8 +254,8 @@ class JobImpl implements Job {
     this.sharedPool = [];
     // Restored workers resume from the checkpoint's clock: every row above it may raise theirs.
     this.risesMax = -Infinity;
-    // Window kinds: key group 0 carries the stream's clock, which every worker takes (src/keyed/windows.ts).
-    const clock = this.windowed ? this.last?.groups.get(0) : undefined;
+    // Window kinds and rolling with a ttl: key group 0 carries the stream's clock, which every worker takes (src/keyed/).
+    const clock = this.windowed || hasTtl(this.o.spec) ? this.last?.groups.get(0) : undefined;
     const { keyGroups, workers } = this.o;
     this.slots = [];
     for (let index = 0; index < workers; index++) {
@@ -405,7 +409,8 @@ class JobImpl implements Job {
       // (| pad to 8 | times f64 × rows)] goes to every worker with rows in it; each runs the rows of its own
       // key groups (in order) and writes their results in place. No per-row work here but
       // two copies (and the owners of the first rows, see workersWithRows).
-      const targets = this.workersWithRows(keys);
+      // With a ttl every worker's clock moves with every batch.
+      const targets = hasTtl(this.o.spec) ? this.slots : this.workersWithRows(keys);
       await this.until(() => this.pending.length < maxPending && targets.every((s) => s.inFlight < maxInFlight));
       const buffer = this.takeShared(times === undefined ? rows * 20 : sharedTimesAt(rows) + rows * 8);
       new Float64Array(buffer, 0, rows).set(values);

@@ -37,6 +37,12 @@ export interface GroupOperator {
   processParts(parts: readonly RowsPart[]): void;
   /** The state of one key group, or undefined when it holds none. */
   snapshotGroup(group: number): Uint8Array | undefined;
+  /**
+   * Operators with a stream clock (window kinds, rolling with a ttl): raises
+   * it to key group 0's state, before any row (a worker's groups may all come
+   * from older checkpoints).
+   */
+  restoreClock?(bytes: Uint8Array): void;
   /** Loads one key group's state (before any row is processed); throws CheckpointError for bad state. */
   restoreGroup(group: number, bytes: Uint8Array): void;
   /**

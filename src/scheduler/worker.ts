@@ -4,7 +4,7 @@
 //
 // Messages in (from the coordinator), in order:
 //   init    { t, module, spec, keyed, keyGroups, groups: [start, end], restore: [group, bytes][], clock?, heartbeatMs }
-//                                          (clock: window kinds, key group 0's state, whose stream clock every worker takes)
+//                                          (clock: window kinds and rolling with a ttl, key group 0's state, whose stream clock every worker takes)
 //   batch   { t, seq, values, keys?, times?, at?, rises?, rows? } → out { t, seq, values } (results written over the input buffer and transferred back)
 //   shared  { t, seq, buffer, rows, timed } → out  { t, seq }         (keyed, shared memory: buffer = values f64 × rows |
 //                                          results f64 × rows | keys u32 × rows (| pad | times f64 × rows when timed);
@@ -215,7 +215,7 @@ export function runWorker(port: WorkerPort): void {
         ? (windows = new WindowsGroupOperator(windowSpecOf(spec, message.keyed), message.keyGroups, groups))
         : await createGroupOperator(message.module, spec, message.keyGroups, groups);
       for (const [group, bytes] of message.restore) op.restoreGroup(group, bytes);
-      if (message.clock !== undefined) windows!.restoreClock(message.clock);
+      if (message.clock !== undefined) op.restoreClock!(message.clock);
       operator = op;
       port.post({ t: 'ready' }, []);
     } catch (error) {
