@@ -738,6 +738,97 @@ describe('incremental checkpoints', () => {
     expect(same(sink.committed(), all.committed().subarray(4000))).toBe(true);
   });
 
+  it('regression: a count kernel\'s delta held every key of each changed key group (about 2.4 keys per touched key at 4 096 groups); it holds only the changed keys (key patches), and the chain restores the bytes of a full checkpoint', async () => {
+    const { decodeCheckpoint, latestCheckpoint } = await import('./scheduler-helpers.js');
+    const { values, keys } = hotKeys(6000);
+    const spec = { op: 'median', window: 50 } as const;
+    // 2 000 keys in 16 key groups (125 keys a group): the hot keys 0 to 9 are a few of their groups' keys.
+    const run = async (fullEvery: number, store: ReturnType<typeof memoryCheckpointStore>): Promise<void> => {
+      const job = await createJob({ adapter: nodeWorkers(), operator: spec, keyed: true, workers: 3, keyGroups: 16, sink: memorySink(), checkpoints: { store, everyMs: Infinity, fullEvery } });
+      for (let i = 0; i < 3000; i += 500) {
+        await job.push({ values: values.slice(i, i + 500), keys: keys.slice(i, i + 500) });
+        await job.checkpoint();
+      }
+      await job.abort();
+    };
+    const chained = memoryCheckpointStore({ keep: 10 });
+    const fulls = memoryCheckpointStore({ keep: 10 });
+    await run(10, chained);
+    await run(1, fulls);
+    const last = decodeCheckpoint(await chained.read(6));
+    expect(last.base).toBe(5);
+    // Each key's state: count, size, then the keys (4 bytes) and their states; 10 keys changed.
+    const keysIn = (bytes: Uint8Array): number => new DataView(bytes.buffer, bytes.byteOffset).getUint32(0, true);
+    expect([...last.groups.values()].reduce((a, b) => a + keysIn(b), 0)).toBe(10);
+    expect(last.patches?.size).toBe(last.groups.size);
+    // The chain (a full checkpoint and 5 deltas of key patches) gives the full checkpoint's groups, byte for byte.
+    const a = (await latestCheckpoint(chained)).checkpoint!;
+    const b = (await latestCheckpoint(fulls)).checkpoint!;
+    expect(a.chainLength).toBe(6);
+    expect([...a.groups.keys()].sort((x, y) => x - y)).toEqual([...b.groups.keys()].sort((x, y) => x - y));
+    for (const [g, bytes] of b.groups) expect(Buffer.from(a.groups.get(g)!).equals(Buffer.from(bytes)), `group ${g}`).toBe(true);
+    // And a job resumes from it on another worker count with the uninterrupted bytes.
+    const all = memorySink();
+    const reference = await createJob({ adapter: nodeWorkers(), operator: spec, keyed: true, workers: 1, keyGroups: 16, sink: all });
+    await reference.run(arraySource(values, { keys }));
+    const sink = memorySink();
+    const second = await createJob({ adapter: nodeWorkers(), operator: spec, keyed: true, workers: 2, keyGroups: 16, sink, resume: true, checkpoints: { store: chained, fullEvery: 10 } });
+    expect(second.offset).toBe(3000);
+    await second.run(arraySource(values, { keys }));
+    expect(same(sink.committed(), all.committed().subarray(3000))).toBe(true);
+  });
+
+  it('refuses a key patch that does not fit the state it patches (BAD_STATE, naming the checkpoint and group), and one in a full checkpoint', async () => {
+    const { applyDelta, decodeCheckpoint, encodeCheckpoint } = await import('../src/scheduler/checkpoint.js');
+    const group = (size: number, ...keys: number[]): Uint8Array => {
+      const bytes = new Uint8Array(8 + keys.length * (4 + size));
+      const view = new DataView(bytes.buffer);
+      view.setUint32(0, keys.length, true);
+      view.setUint32(4, size, true);
+      keys.forEach((k, i) => view.setUint32(8 + 4 * i, k, true));
+      return bytes;
+    };
+    const base = new Map([[3, group(8, 19, 35)]]);
+    expect(() => applyDelta(base, { id: 7, groups: new Map([[3, group(16, 19)]]), patches: new Set([3]) })).toThrow(
+      'checkpoint 7: key patch of key group 3 is invalid: states of 16 bytes, the group\'s of 8',
+    );
+    expect(() => applyDelta(base, { id: 7, groups: new Map([[3, group(8, 19, 19)]]), patches: new Set([3]) })).toThrow('checkpoint 7: key patch of key group 3 is invalid: key 19 appears twice');
+    expect(() => applyDelta(base, { id: 7, groups: new Map([[3, group(8, 19).subarray(0, 10)]]), patches: new Set([3]) })).toThrow(
+      'checkpoint 7: key patch of key group 3 is invalid: the patch: expected 20 bytes for 1 keys, got 10',
+    );
+    // A patch replaces its keys' states in place and appends its new keys.
+    const patched = applyDelta(base, { id: 7, groups: new Map([[3, group(8, 35, 51).fill(9, 16)]]), patches: new Set([3]) }).get(3)!;
+    const view = new DataView(patched.buffer);
+    expect([view.getUint32(0, true), view.getUint32(8, true), view.getUint32(12, true), view.getUint32(16, true)]).toEqual([3, 19, 35, 51]);
+    expect([...patched.subarray(20)]).toEqual([...new Array(8).fill(0), ...new Array(16).fill(9)]);
+    // Bit 31 of a key group (a patch) in a full checkpoint is refused.
+    const spec = { op: 'mean', window: 5, minPeriods: 5 } as never;
+    const delta = encodeCheckpoint({ id: 2, offset: 10, keyGroups: 8, keyed: true, spec, sinkPosition: null, groups: new Map([[3, group(8, 19)]]), base: 1, patches: new Set([3]) });
+    expect(decodeCheckpoint(delta).patches).toEqual(new Set([3]));
+    const full = encodeCheckpoint({ id: 2, offset: 10, keyGroups: 8, keyed: true, spec, sinkPosition: null, groups: new Map([[3, group(8, 19)]]) });
+    expect(new DataView(full.buffer).getUint16(4, true)).toBe(1); // without patches: version 1, as before
+  });
+
+  it('checkpoints of the format before key patches (version 1, deltas of whole key groups) still restore and continue to the same bytes', async () => {
+    const fixture = JSON.parse(readFileSync(new URL('./fixtures/checkpoints-v1.json', import.meta.url), 'utf8')) as { entries: [number, string][] };
+    const n = 600;
+    const values = Float64Array.from({ length: n }, (_, i) => ((i * 7919) % 1000) / 8);
+    const keys = Uint32Array.from({ length: n }, (_, i) => (i < 200 ? i % 40 : (i * 13) % 5));
+    const spec = { op: 'mean', window: 5 } as const;
+    const all = memorySink();
+    const reference = await createJob({ adapter: nodeWorkers(), operator: spec, keyed: true, workers: 1, keyGroups: 8, sink: all });
+    await reference.run(arraySource(values, { keys }));
+    const store = memoryCheckpointStore({ keep: 10 });
+    for (const [id, hex] of fixture.entries) await store.save(id, Uint8Array.from(Buffer.from(hex, 'hex')));
+    const sink = memorySink();
+    const job = await createJob({ adapter: nodeWorkers(), operator: spec, keyed: true, workers: 3, keyGroups: 8, sink, resume: true, checkpoints: { store, fullEvery: 4 } });
+    expect(job.refused).toEqual([]);
+    const from = job.offset;
+    expect(from).toBeGreaterThan(0);
+    await job.run(arraySource(values, { keys }));
+    expect(same(sink.committed(), all.committed().subarray(from))).toBe(true);
+  });
+
   it('regression: a window job\'s deltas hold only the key groups whose windows changed (every group was written whenever any row arrived); resuming from a delta on another worker count gives the same windows', async () => {
     const { decodeCheckpoint } = await import('./scheduler-helpers.js');
     const { windowsByTime } = await import('../src/time/windows.js');

@@ -17,7 +17,7 @@ import { compiledModule } from '../engine.js';
 import { hasTtl, isTimeSpec, isWindowSpec, moduleOf, type NormalizedOperatorSpec } from '../keyed/spec.js';
 import { mergeWindows, type Rises, type WindowsOutput } from '../keyed/windows.js';
 import type { LateRow, WindowResult } from '../types.js';
-import { checkCompatible, encodeCheckpoint, latestCheckpoint, type Checkpoint, type RefusedCheckpoint } from './checkpoint.js';
+import { applyDelta, checkCompatible, encodeCheckpoint, latestCheckpoint, type Checkpoint, type RefusedCheckpoint } from './checkpoint.js';
 import { CheckpointError, JobFailedError, WorkerFailure } from './errors.js';
 import { keyGroupOf, keyGroupRange, workerOfKeyGroup } from './hash.js';
 import { LatencyHistogram } from './latency.js';
@@ -63,6 +63,8 @@ interface PendingCheckpoint {
   afterSeq: number;
   offset: number;
   snaps: Map<number, Uint8Array>;
+  /** Groups of `snaps` that are key patches (a delta's; src/scheduler/checkpoint.ts). */
+  patches: Set<number>;
   waiting: number;
   position: SinkPosition | undefined;
   preCommitted: boolean;
@@ -352,10 +354,11 @@ class JobImpl implements Job {
         break;
       }
       case 'snap': {
-        const { id, groups } = message as unknown as { id: number; groups: [number, Uint8Array][] };
+        const { id, groups, patches } = message as unknown as { id: number; groups: [number, Uint8Array][]; patches?: number[] };
         const cp = this.cp;
         if (cp === undefined || cp.id !== id) break;
         for (const [g, bytes] of groups) cp.snaps.set(g, bytes);
+        for (const g of patches ?? []) cp.patches.add(g);
         cp.waiting--;
         this.tryComplete();
         break;
@@ -668,6 +671,7 @@ class JobImpl implements Job {
       afterSeq: this.seq - 1,
       offset: this._offset,
       snaps: new Map(),
+      patches: new Set(),
       waiting: this.slots.length,
       position: undefined,
       preCommitted: false,
@@ -696,13 +700,14 @@ class JobImpl implements Job {
       spec: this.o.spec,
       sinkPosition: cp.position ?? null,
       groups: cp.snaps,
-      ...(cp.base !== undefined ? { base: cp.base } : {}),
+      ...(cp.base !== undefined ? { base: cp.base, patches: cp.patches } : {}),
     };
-    // What a restart restores: the delta applied to its base.
-    const groups = cp.base === undefined ? cp.snaps : new Map([...this.baseGroups, ...cp.snaps]);
+    // What a restart restores: the delta (its key patches too) applied to its base.
+    const groups = cp.base === undefined ? cp.snaps : applyDelta(this.baseGroups, stored);
     this.baseGroups = groups;
     const checkpoint: Checkpoint = { ...stored, groups };
     delete checkpoint.base;
+    delete checkpoint.patches;
     this.committing++;
     // Not tied to the generation: a checkpoint complete before a failure is valid and is kept.
     this.commitChain = this.commitChain.then(async () => {

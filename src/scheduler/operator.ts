@@ -38,6 +38,13 @@ export interface GroupOperator {
   /** The state of one key group, or undefined when it holds none. */
   snapshotGroup(group: number): Uint8Array | undefined;
   /**
+   * Count kernels: right after changedGroups(), a *key patch* of a group it
+   * reported: only the keys changed in the period it closed, in
+   * snapshotGroup's format (src/scheduler/checkpoint.ts); undefined when
+   * every key of the group changed (snapshotGroup then).
+   */
+  snapshotPatch?(group: number): Uint8Array | undefined;
+  /**
    * Operators with a stream clock (window kinds, rolling with a ttl): raises
    * it to key group 0's state, before any row (a worker's groups may all come
    * from older checkpoints).
@@ -488,6 +495,19 @@ export class KernelOperator implements GroupOperator {
   snapshotGroup(group: number): Uint8Array | undefined {
     const list = this.groupSlots.get(group);
     if (list === undefined || list.length === 0) return undefined;
+    return this.snapshotSlots(list);
+  }
+
+  snapshotPatch(group: number): Uint8Array | undefined {
+    const list = this.groupSlots.get(group);
+    if (list === undefined) return undefined;
+    // Marked in the period changedGroups() just closed: swapped in, so possibly changed.
+    const dirty = list.filter((slot) => this.slotMarked[slot] === this.period - 1);
+    return dirty.length === list.length ? undefined : this.snapshotSlots(dirty);
+  }
+
+  /** The group snapshot format over some slots of a group, in their order. */
+  private snapshotSlots(list: readonly number[]): Uint8Array {
     this.flush();
     const size = this.stateSize;
     const bytes = new Uint8Array(8 + list.length * (4 + size));

@@ -10,7 +10,7 @@
 //                                          results f64 × rows | keys u32 × rows (| pad | times f64 × rows when timed);
 //                                          the worker runs the rows of its own key groups, in order, and writes their
 //                                          results in place)
-//   barrier { t, id, delta? }             → snap { t, id, groups: [group, bytes][] }   (delta: only the groups changed since the previous barrier)
+//   barrier { t, id, delta? }             → snap { t, id, groups: [group, bytes][], patches: group[] }   (delta: only the groups changed since the previous barrier; patches: those sent as key patches)
 //   fault   { t, kind }                   testing: fail during the next batch
 //   flush   { t }                         → flushed { t, packed }  (window kinds: end of stream)
 //   watermark { t, seq, time }            → out { t, seq, packed }  (window kinds: the idle timeout raises the watermark)
@@ -139,11 +139,15 @@ export function runWorker(port: WorkerPort): void {
         // An incremental checkpoint takes the groups changed since the previous barrier; a full one, every group.
         const changed = operator!.changedGroups();
         const snaps: [number, Uint8Array][] = [];
+        // A delta takes of a count kernel's changed group only its changed keys (a key patch) when some did not change.
+        const patches: number[] = [];
         for (const g of message.delta === true ? changed : Array.from({ length: groups[1] - groups[0] }, (_, i) => groups[0] + i)) {
-          const bytes = operator!.snapshotGroup(g);
+          const patch = message.delta === true ? operator!.snapshotPatch?.(g) : undefined;
+          if (patch !== undefined) patches.push(g);
+          const bytes = patch ?? operator!.snapshotGroup(g);
           if (bytes !== undefined) snaps.push([g, bytes]);
         }
-        port.post({ t: 'snap', id: message.id, groups: snaps }, snaps.map(([, b]) => b.buffer as ArrayBuffer));
+        port.post({ t: 'snap', id: message.id, groups: snaps, patches }, snaps.map(([, b]) => b.buffer as ArrayBuffer));
         break;
       }
       case 'fault':
