@@ -767,14 +767,27 @@ describe('incremental checkpoints', () => {
     expect(a.chainLength).toBe(6);
     expect([...a.groups.keys()].sort((x, y) => x - y)).toEqual([...b.groups.keys()].sort((x, y) => x - y));
     for (const [g, bytes] of b.groups) expect(Buffer.from(a.groups.get(g)!).equals(Buffer.from(bytes)), `group ${g}`).toBe(true);
-    // And a job resumes from it on another worker count with the uninterrupted bytes.
+    // And a job resumes from it on another worker count with the uninterrupted bytes, through more deltas of
+    // key patches and a killed worker (the restart restores the last of them, applied to their full checkpoint).
     const all = memorySink();
     const reference = await createJob({ adapter: nodeWorkers(), operator: spec, keyed: true, workers: 1, keyGroups: 16, sink: all });
     await reference.run(arraySource(values, { keys }));
     const sink = memorySink();
-    const second = await createJob({ adapter: nodeWorkers(), operator: spec, keyed: true, workers: 2, keyGroups: 16, sink, resume: true, checkpoints: { store: chained, fullEvery: 10 } });
+    const second = await createJob({
+      adapter: nodeWorkers(),
+      operator: spec,
+      keyed: true,
+      workers: 2,
+      keyGroups: 16,
+      sink,
+      resume: true,
+      checkpoints: { store: chained, fullEvery: 10, everyRows: 500, everyMs: Infinity },
+      faults: [{ afterBatch: 7, worker: 1, kind: 'terminate' }],
+      restart: { initialDelayMs: 0 },
+    });
     expect(second.offset).toBe(3000);
-    await second.run(arraySource(values, { keys }));
+    await second.run(arraySource(values, { keys, batchRows: 250 }));
+    expect(second.restarts).toBe(1);
     expect(same(sink.committed(), all.committed().subarray(3000))).toBe(true);
   });
 

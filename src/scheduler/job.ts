@@ -158,6 +158,13 @@ class JobImpl implements Job {
   /** The checkpoint the next incremental one builds on (the previous barrier's), its groups as restored, and its place in its chain (1: full). */
   private baseId: number | undefined;
   private baseGroups = new Map<number, Uint8Array>();
+  /**
+   * The deltas since `baseGroups` (of `last`: `lastDeltas`), applied only
+   * when a restart needs them: a key patch copies its whole group (see
+   * restoredGroups).
+   */
+  private baseDeltas: Checkpoint[] = [];
+  private lastDeltas: Checkpoint[] = [];
   private chain = 0;
   /** The chain length of `last`. */
   private lastChain = 0;
@@ -257,7 +264,8 @@ class JobImpl implements Job {
     // Restored workers resume from the checkpoint's clock: every row above it may raise theirs.
     this.risesMax = -Infinity;
     // Window kinds and rolling with a ttl: key group 0 carries the stream's clock, which every worker takes (src/keyed/).
-    const clock = this.windowed || hasTtl(this.o.spec) ? this.last?.groups.get(0) : undefined;
+    const restored = this.restoredGroups();
+    const clock = this.windowed || hasTtl(this.o.spec) ? restored.get(0) : undefined;
     const { keyGroups, workers } = this.o;
     this.slots = [];
     for (let index = 0; index < workers; index++) {
@@ -277,7 +285,7 @@ class JobImpl implements Job {
       const restore: [number, Uint8Array][] = [];
       const transfer: ArrayBuffer[] = [];
       if (this.last !== undefined) {
-        for (const [g, bytes] of this.last.groups) {
+        for (const [g, bytes] of restored) {
           if (g >= groups[0] && g < groups[1]) {
             const copy = bytes.slice(); // the job keeps the checkpoint for later restarts
             restore.push([g, copy]);
@@ -702,9 +710,11 @@ class JobImpl implements Job {
       groups: cp.snaps,
       ...(cp.base !== undefined ? { base: cp.base, patches: cp.patches } : {}),
     };
-    // What a restart restores: the delta (its key patches too) applied to its base.
-    const groups = cp.base === undefined ? cp.snaps : applyDelta(this.baseGroups, stored);
+    // What a restart restores: the base's groups, and the deltas since (applied when a restart needs them).
+    const groups = cp.base === undefined ? cp.snaps : this.baseGroups;
+    const deltas = cp.base === undefined ? [] : [...this.baseDeltas, stored];
     this.baseGroups = groups;
+    this.baseDeltas = deltas;
     const checkpoint: Checkpoint = { ...stored, groups };
     delete checkpoint.base;
     delete checkpoint.patches;
@@ -714,6 +724,7 @@ class JobImpl implements Job {
       try {
         await this.o.store.save(checkpoint.id, encodeCheckpoint(stored));
         this.last = checkpoint;
+        this.lastDeltas = deltas;
         this.lastChain = cp.chain;
         this.checkpoints++;
         while (this.log.length > 0 && this.log[0]!.offset + this.log[0]!.batch.values.length <= checkpoint.offset) this.log.shift();
@@ -730,8 +741,21 @@ class JobImpl implements Job {
   /** Fresh workers restored from `last`: the next incremental checkpoint builds on it. */
   private continueChain(): void {
     this.baseId = this.last?.id;
-    this.baseGroups = this.last?.groups ?? new Map();
+    this.baseGroups = this.restoredGroups();
+    this.baseDeltas = [];
     this.chain = this.lastChain;
+  }
+
+  /** The key groups of `last` as a restart restores them: its deltas since its base groups applied (once). */
+  private restoredGroups(): Map<number, Uint8Array> {
+    if (this.last === undefined) return new Map();
+    if (this.lastDeltas.length > 0) {
+      let groups = this.last.groups;
+      for (const delta of this.lastDeltas) groups = applyDelta(groups, delta);
+      this.last = { ...this.last, groups };
+      this.lastDeltas = [];
+    }
+    return this.last.groups;
   }
 
   // ---- recovery -----------------------------------------------------------------
