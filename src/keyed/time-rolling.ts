@@ -5,10 +5,11 @@
 // restoring merges a group's keys into the instance.
 //
 // With a ttl, a key is forgotten against the whole stream's greatest
-// timestamp, which one worker sees only through every row of every batch (the
-// scheduler sends each batch to every worker then): the operator computes
-// each kept row's greatest earlier timestamp over all the rows it is given,
-// owned or not. Key group 0 carries that clock: it is reported changed
+// timestamp, which one worker does not see from its own rows: the scheduler
+// sends every batch to every worker then, with each row's greatest earlier
+// timestamp since the workers started (RowsPart.clock; the operator takes the
+// larger of it and its restored clock); given every row instead (in process),
+// the operator computes it over all of them, owned or not. Key group 0 carries that clock: it is reported changed
 // whenever the clock moved and snapshotted even without keys, and a restore
 // raises every worker's clock to it (restoreClock), as for window kinds.
 import { keyGroupOf } from '../scheduler/hash.js';
@@ -96,9 +97,16 @@ export class TimeRollingOperator implements GroupOperator {
           }
         }
         if (ttl) {
-          const t = times[i]!;
-          if (lastOwned) this.before[kept] = clock;
-          if (t > clock && t - t === 0) clock = t; // a bad time is refused by its key's own worker
+          const given = parts[k]!.clock;
+          if (given !== undefined) {
+            // Routed rows: the coordinator's clock since the workers started, and this worker's (restored) before them.
+            if (lastOwned) this.before[kept] = Math.max(given.before[i]!, startClock);
+            if (given.after > clock) clock = given.after;
+          } else {
+            const t = times[i]!;
+            if (lastOwned) this.before[kept] = clock;
+            if (t > clock && t - t === 0) clock = t; // a bad time is refused by its key's own worker
+          }
         }
         if (!lastOwned) continue;
         this.ts[kept] = times[i]!;

@@ -33,6 +33,7 @@
 // structure, then that the build and spec are this build's.
 import { crc32 } from '../crc32.js';
 import { bytesToHex, hexToBytes } from '../hex.js';
+import { sameStateBuild } from '../builds.js';
 import { buildHash } from '../engine.js';
 import type { ModuleName } from '../spec.js';
 import { moduleOf, operatorSpecFromNormalized, sameOperatorSpec, type NormalizedOperatorSpec as NormalizedSpec } from '../keyed/spec.js';
@@ -193,7 +194,7 @@ export function decodeCheckpoint(raw: unknown): Checkpoint {
     throw bad(`spec is invalid (${(error as Error).message})`);
   }
   const module = moduleOf(spec);
-  if (hash !== stateBuild(module)) {
+  if (!sameStateBuild(module, hash, stateBuild(module))) {
     throw new CheckpointError('OTHER_BUILD', `checkpoint from another build of kernel '${module}' (build ${hash}; this is build ${stateBuild(module)})`);
   }
   const groups = new Map<number, Uint8Array>();
