@@ -799,7 +799,7 @@ describe('incremental checkpoints', () => {
     expect(same(sink.committed(), all.committed().subarray(3000))).toBe(true);
   });
 
-  it('refuses a key patch that does not fit the state it patches (BAD_STATE, naming the checkpoint and group), and one in a full checkpoint', async () => {
+  it('refuses a key patch that does not fit the state it patches (BAD_STATE, naming the checkpoint and group); a checkpoint is version 2 only when it holds patches', async () => {
     const { applyDelta, decodeCheckpoint, encodeCheckpoint } = await import('../src/scheduler/checkpoint.js');
     const group = (size: number, ...keys: number[]): Uint8Array => {
       const bytes = new Uint8Array(8 + keys.length * (4 + size));
@@ -822,7 +822,7 @@ describe('incremental checkpoints', () => {
     const view = new DataView(patched.buffer);
     expect([view.getUint32(0, true), view.getUint32(8, true), view.getUint32(12, true), view.getUint32(16, true)]).toEqual([3, 19, 35, 51]);
     expect([...patched.subarray(20)]).toEqual([...new Array(8).fill(0), ...new Array(16).fill(9)]);
-    // Bit 31 of a key group (a patch) in a full checkpoint is refused.
+    // Patches round-trip through the format; a checkpoint without them is written as before.
     const spec = { op: 'mean', window: 5, minPeriods: 5 } as never;
     const delta = encodeCheckpoint({ id: 2, offset: 10, keyGroups: 8, keyed: true, spec, sinkPosition: null, groups: new Map([[3, group(8, 19)]]), base: 1, patches: new Set([3]) });
     expect(decodeCheckpoint(delta).patches).toEqual(new Set([3]));
