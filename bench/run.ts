@@ -3,7 +3,8 @@
 // Float64Array (64 Ki-row batches), streamkernel with the data already in
 // WASM memory (zero copy), the plain-JS loop, bottleneck's move_* (through
 // /usr/bin/python3, when it has bottleneck) and a Float64Array copy (the
-// memory-bandwidth limit); then one row at a time (kernel.pushValue against a
+// memory-bandwidth limit) and push()'s two copies alone, with no kernel
+// (the most end to end can reach); then one row at a time (kernel.pushValue against a
 // plain-JS one-row implementation). Writes bench/RESULTS.md.
 //
 // Samples are CPU time (this process's, and bottleneck's process's): on a
@@ -61,6 +62,8 @@ const ops = args.includes('--ops') && opsArg ? (opsArg.split(',') as Op[]) : ALL
 const sizes = quick ? [1e6] : [1e6, 1e7];
 const windows = [100, 10_000];
 const BATCH = 65_536;
+/** Rows per push() chunk: the kernels' default IO buffer (assembly/common.ts, DEFAULT_CAPACITY). */
+const IO_ROWS = 16_384;
 const ONE_ROW_N = 1e6;
 // The fastest sample: the machine may be shared, and a preempted pass says nothing about the code.
 const clock = args.includes('--wall') ? 'wall' : 'cpu';
@@ -136,6 +139,22 @@ function jsStepper(op: Op, w: number): Stepper {
   }
 }
 
+/**
+ * What push() moves with no kernel in between: each batch in IO_ROWS chunks
+ * into one buffer and out of another into `out`. End to end pays this and
+ * the kernel's time, one after the other.
+ */
+function copiesAlone(x: Float64Array, out: Float64Array, input: Float64Array, output: Float64Array): void {
+  for (let o = 0; o < x.length; o += BATCH) {
+    const end = Math.min(o + BATCH, x.length);
+    for (let c = o; c < end; c += IO_ROWS) {
+      const rows = Math.min(IO_ROWS, end - c);
+      input.set(x.subarray(c, c + rows));
+      out.set(output.subarray(0, rows), c);
+    }
+  }
+}
+
 /** `kernel.push` in batches of BATCH rows, from and to JS arrays. */
 function pushBatches(push: (batch: Float64Array, out: Float64Array) => unknown, x: Float64Array, out: Float64Array): void {
   for (let o = 0; o < x.length; o += BATCH) push(x.subarray(o, o + BATCH), out.subarray(o, o + BATCH));
@@ -191,6 +210,8 @@ interface Row {
   js: number;
   bn: number | undefined;
   copy: number;
+  /** push()'s copies alone (no kernel): end to end can never be faster. */
+  copies: number;
 }
 
 interface OneRow {
@@ -226,7 +247,10 @@ const loadAverage = (): string => os.loadavg().map((l) => l.toFixed(2)).join(' '
 async function measureBatches(n: number, x: Float64Array, bnResults: BottleneckRun | string, rows: Row[]): Promise<void> {
   const out = new Float64Array(n);
   const dst = new Float64Array(n);
-  const { copy } = await rowsPerSecond(n, { copy: () => dst.set(x) }, MEASURE);
+  const io = new Float64Array(2 * IO_ROWS);
+  const [ioIn, ioOut] = [io.subarray(0, IO_ROWS), io.subarray(IO_ROWS)];
+  const { copy, copies } = await rowsPerSecond(n, { copy: () => dst.set(x), copies: () => copiesAlone(x, dst, ioIn, ioOut) }, MEASURE);
+  console.log(`n=${n.toExponential(0)} copy ${fmt(copy)}  push's copies alone ${fmt(copies)} M rows/s (${ratio(copies!, copy)} copy): the most end to end can reach`);
   for (const w of windows) {
     for (const op of ops) {
       const inWasm = await createKernel(specFor(op, w));
@@ -241,7 +265,7 @@ async function measureBatches(n: number, x: Float64Array, bnResults: BottleneckR
       endToEnd.dispose();
       const fn = BOTTLENECK[op];
       const bn = typeof bnResults === 'string' || fn === undefined ? undefined : bnResults.results[`${fn},${w}`];
-      const row: Row = { n, window: w, op, e2e: r.e2e!, wasm: r.wasm!, js: r.js!, bn, copy: copy! };
+      const row: Row = { n, window: w, op, e2e: r.e2e!, wasm: r.wasm!, js: r.js!, bn, copy: copy!, copies: copies! };
       rows.push(row);
       console.log(
         `n=${n.toExponential(0)} w=${w} ${op.padEnd(8)} wasm ${fmt(row.wasm).padStart(6)}  e2e ${fmt(row.e2e).padStart(6)}  js ${fmt(row.js).padStart(6)}  copy ${fmt(row.copy).padStart(6)}  bottleneck ${fmt(row.bn).padStart(6)} M rows/s  ${verdict(row)}`,
@@ -314,11 +338,11 @@ function writeResults(rows: Row[], oneRow: OneRow[], bnNote: string, loads: stri
     `- Command: \`npm run build && node dist/bench/run.js${args.length ? ` ${args.join(' ')}` : ''}\``,
   ].join('\n');
   const header =
-    '| n | window | op | end to end | zero copy | plain JS | bottleneck | copy | e2e / JS | e2e / bottleneck | e2e / copy | zero copy / copy | target |\n' +
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|';
+    '| n | window | op | end to end | zero copy | plain JS | bottleneck | copy | copies alone | e2e / JS | e2e / bottleneck | e2e / copy | zero copy / copy | target |\n' +
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|';
   const lines = rows.map(
     (r) =>
-      `| ${r.n.toExponential(0)} | ${r.window} | ${r.op} | ${fmt(r.e2e)} | ${fmt(r.wasm)} | ${fmt(r.js)} | ${fmt(r.bn)} | ${fmt(r.copy)} | ${ratio(r.e2e, r.js)} | ${ratio(r.e2e, r.bn)} | ${ratio(r.e2e, r.copy)} | ${ratio(r.wasm, r.copy)} | ${verdict(r)} |`,
+      `| ${r.n.toExponential(0)} | ${r.window} | ${r.op} | ${fmt(r.e2e)} | ${fmt(r.wasm)} | ${fmt(r.js)} | ${fmt(r.bn)} | ${fmt(r.copy)} | ${fmt(r.copies)} | ${ratio(r.e2e, r.js)} | ${ratio(r.e2e, r.bn)} | ${ratio(r.e2e, r.copy)} | ${ratio(r.wasm, r.copy)} | ${verdict(r)} |`,
   );
   const oneHeader = '| window | op | pushValue | plain JS | ns per row (ours) | ours / JS | target |\n|---|---|---|---|---|---|---|';
   const oneLines = oneRow.map((r) => `| ${r.window} | ${r.op} | ${fmt(r.ours)} | ${fmt(r.js)} | ${(1000 / r.ours).toFixed(1)} | ${ratio(r.ours, r.js)} | ${oneRowVerdict(r)} |`);
@@ -328,7 +352,7 @@ Million rows per second (fastest of at least 3 tinybench samples after a warm-up
 "End to end": \`kernel.push(batch, out)\` from and to JS \`Float64Array\`s in batches of ${BATCH} rows. "Zero copy": the input already in the kernel's WASM memory (\`inputBuffer\` + \`pushInput\`), results left there.
 "Plain JS": the hand-written loops in \`bench/baselines.ts\` (running sum, Welford, monotonic deque, two indexed heaps, pandas' ewm recurrences).
 "Bottleneck": bottleneck's \`move_*\` (\`min_count=1\`, \`ddof=1\`) on the same bytes, fastest of 3 runs after a warm-up (${clock === 'cpu' ? '\`time.process_time\`' : '\`time.perf_counter\`'}), in a \`/usr/bin/python3\` process; — where bottleneck has no such function (count, quantile, ewm).
-"Copy": \`dst.set(src)\` over the same n, the memory-bandwidth limit. Input: uniform noise around 100 with 1% NaN; minPeriods 1; quantile q = 0.9; ewm with span = window (ewm_var/ewm_std: \`stat: 'var'\`/\`'std'\`).
+"Copy": \`dst.set(src)\` over the same n, the memory-bandwidth limit. "Copies alone": what \`push\` copies with no kernel in between (each batch into a ${IO_ROWS}-row buffer and out of another), the most end to end can reach. Input: uniform noise around 100 with 1% NaN; minPeriods 1; quantile q = 0.9; ewm with span = window (ewm_var/ewm_std: \`stat: 'var'\`/\`'std'\`).
 The machine is shared: absolute figures move with its load (below); compare the ratios, which come from one run.
 
 ## Machine
