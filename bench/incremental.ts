@@ -9,8 +9,8 @@
 // (at the no-checkpoint rate) were written, against that second's CPU; and
 // the main thread's encode, decode and CRC-32 (WASM and JS) of the delta.
 //
-// Flags: --key-groups G (default 4096: deltas are per key group, so their
-// size follows the share of groups touched), --workers W (default 2),
+// Flags: --key-groups G (default 4096; a count kernel's delta holds only the
+// changed keys of each changed group, other kinds' whole groups), --workers W (default 2),
 // --work-rows N (default 8 000 000), --runs R (default 2, alternated).
 import os from 'node:os';
 import { crc32, jsCrc32 } from '../src/crc32.js';

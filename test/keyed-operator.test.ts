@@ -10,8 +10,10 @@ import type { NormalizedOperatorSpec } from '../src/keyed/spec.js';
 import { compiledModule } from '../src/engine.js';
 import { keyGroupRange } from '../src/scheduler/hash.js';
 import type { GroupOperator } from '../src/scheduler/operator.js';
+import type { TimeRollingOperator } from '../src/keyed/time-rolling.js';
 import { rollingByTime } from '../src/time/rolling.js';
 import type { ClosedSide, TimeOp } from '../src/types.js';
+import { mulberry32 } from './adversarial.js';
 import { arraySource, createJob, memoryCheckpointStore, memorySink, nodeWorkers } from './scheduler-helpers.js';
 
 type Num = number | string;
@@ -84,6 +86,17 @@ async function rescale(spec: NormalizedOperatorSpec, ops: GroupOperator[], worke
   fresh.forEach((op, w) => {
     const [lo, hi] = keyGroupRange(w, KEY_GROUPS, workers);
     for (let g = lo; g < hi; g++) if (snaps.has(g)) op.restoreGroup(g, snaps.get(g)!);
+  });
+  return fresh;
+}
+
+/** Fresh operators on `workers` workers holding a checkpoint's key groups, and group 0's clock on every one (as the scheduler's init). */
+async function restoreFrom(spec: NormalizedOperatorSpec, groups: Map<number, Uint8Array>, workers: number): Promise<GroupOperator[]> {
+  const fresh = await operators(spec, workers);
+  fresh.forEach((op, w) => {
+    const [lo, hi] = keyGroupRange(w, KEY_GROUPS, workers);
+    for (let g = lo; g < hi; g++) if (groups.has(g)) op.restoreGroup(g, groups.get(g)!);
+    if (groups.has(0)) op.restoreClock!(groups.get(0)!);
   });
   return fresh;
 }
@@ -176,6 +189,97 @@ describe('keyed operator: memory', () => {
   });
 });
 
+/**
+ * Keys whose clocks are skewed (each key's times lag the stream by its own
+ * amount) and that go silent for a while: a ttl forgets keys against the whole
+ * stream's clock, which no worker sees from its own keys alone.
+ */
+function skewed(seed: number, n: number): { ts: Float64Array; v: Float64Array; keys: Uint32Array } {
+  const rand = mulberry32(seed);
+  const nKeys = 2 + Math.floor(rand() * 12);
+  const clock = Array.from({ length: nKeys }, () => Math.floor(rand() * 3000));
+  const ts = new Float64Array(n), v = new Float64Array(n), keys = new Uint32Array(n);
+  for (let i = 0; i < n; i++) {
+    const k = Math.floor(rand() * rand() * nKeys); // low keys busy, high keys rare (idle past the ttl)
+    clock[k]! += rand() < 0.05 ? 1500 : Math.floor(rand() * 60);
+    ts[i] = clock[k]!;
+    v[i] = rand() < 0.05 ? NaN : Math.round(rand() * 1000) / 8;
+    keys[i] = k;
+  }
+  return { ts, v, keys };
+}
+
+describe('keyed operator: rolling by duration with a ttl', () => {
+  const TTL_OPS: TimeOp[] = ['sum', 'mean', 'count', 'var', 'median', 'last'];
+
+  it('regression: the keyed operator refused a ttl for rolling by duration; with one, over 1 to 4 workers, any batch split, rescaled from every key group and then from only those changedGroups() reported plus group 0\'s clock: the single operator\'s bits (property)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 1_000_000 }),
+        fc.constantFrom(...TTL_OPS),
+        fc.integer({ min: 1, max: 4 }),
+        fc.integer({ min: 1, max: 4 }),
+        fc.integer({ min: 1, max: 4 }),
+        fc.array(fc.integer({ min: 1, max: 399 }), { maxLength: 8 }),
+        async (seed, op, w1, w2, w3, cuts) => {
+          const { ts, v, keys } = skewed(seed, 400);
+          const window = [200, 500][seed % 2]!;
+          const ttl = [150, 400, 800][seed % 3]!;
+          const expected = await rollingByTime(ts, v, { op, window, ttl, keys: 'number' }, keys);
+          const spec = normalizeOperatorSpec({ kind: 'rolling', op, window, ttl });
+          const out = new Float64Array(v.length).fill(-1);
+          const [c1, c2] = [130, 270];
+          let ops = await operators(spec, w1);
+          runAll(ops, ts, v, keys, out, 0, c1, cuts);
+          // A full checkpoint at c1, then a delta of the changed groups at c2.
+          const chain = new Map<number, Uint8Array>();
+          for (const o of ops) {
+            o.changedGroups();
+            for (let g = 0; g < KEY_GROUPS; g++) {
+              const bytes = o.snapshotGroup(g);
+              if (bytes !== undefined) chain.set(g, bytes);
+            }
+          }
+          ops = await restoreFrom(spec, chain, w2);
+          runAll(ops, ts, v, keys, out, c1, c2, cuts);
+          for (const o of ops) for (const g of o.changedGroups()) chain.set(g, o.snapshotGroup(g)!);
+          ops = await restoreFrom(spec, chain, w3);
+          runAll(ops, ts, v, keys, out, c2, v.length, cuts);
+          if (!same(out, expected)) throw new Error(`seed ${seed}, ${JSON.stringify(spec)}, workers ${w1} → ${w2} → ${w3}: row ${out.findIndex((x, i) => !Object.is(x, expected[i]))} differs`);
+        },
+      ),
+      { numRuns: 40, seed: 1212 },
+    );
+  });
+
+  it('a key whose newest row is more than the ttl behind the stream\'s clock holds nothing once swept: after a burst of distinct keys on 2 workers, state and key group snapshots return to within 10 %', async () => {
+    const spec = normalizeOperatorSpec({ kind: 'rolling', op: 'mean', window: 1000, ttl: 1000 });
+    const ops = (await operators(spec, 2)) as TimeRollingOperator[];
+    const feed = (n: number, t0: number, firstKey: number, keyCount: number): void => {
+      const ts = new Float64Array(n), v = new Float64Array(n), keys = new Uint32Array(n);
+      for (let i = 0; i < n; i++) {
+        keys[i] = firstKey + (i % keyCount);
+        ts[i] = t0 + Math.floor(i / keyCount) * 10;
+        v[i] = i % 7;
+      }
+      runAll(ops, ts, v, keys, new Float64Array(n), 0, n, []);
+    };
+    const size = (): { state: number; snapshots: number } => {
+      let snapshots = 0;
+      for (const o of ops) for (let g = 0; g < KEY_GROUPS; g++) snapshots += o.snapshotGroup(g)?.length ?? 0;
+      return { state: ops.reduce((a, o) => a + o.stateBytes, 0), snapshots };
+    };
+    feed(5_000, 0, 0, 100);
+    const before = size();
+    feed(60_000, 500, 1000, 20_000); // 20 000 keys of 3 rows each, then silent
+    expect(size().state).toBeGreaterThan(10 * before.state);
+    feed(5_000, 3000, 0, 100); // the steady keys move the clock on past the burst's ttl
+    const after = size();
+    expect(after.state).toBeLessThan(1.1 * before.state);
+    expect(after.snapshots).toBeLessThan(1.1 * before.snapshots);
+  });
+});
+
 describe('scheduler: rolling by duration on workers', () => {
   it('the time-rolling fixtures through the scheduler at 1 to 4 workers give the single operator\'s bytes', async () => {
     for (const [n, c] of fx.cases.filter((x) => x.keyed && ['mean', 'median', 'var', 'first'].includes(x.op)).slice(0, 8).entries()) {
@@ -213,6 +317,52 @@ describe('scheduler: rolling by duration on workers', () => {
     expect(second.offset).toBe(half);
     await second.run(arraySource(v, { keys, times: ts, batchRows: 20 }));
     expect(same(sink.committed(), expected.subarray(half))).toBe(true);
+  });
+
+  it('with a ttl: at 1 to 3 workers, and resumed from a checkpoint on another number of workers with a killed worker, the single operator\'s bytes', async () => {
+    // 12 keys in turn, key k lagging the stream by k × 300 ms: against the stream's clock every lagging key is
+    // forgotten at each of its rows; against its own worker's rows alone, the keys lagging least would not be.
+    const n = 600;
+    const keys = Uint32Array.from({ length: n }, (_, i) => i % 12);
+    const ts = Float64Array.from({ length: n }, (_, i) => 10 * Math.floor(i / 12) + 5000 - 300 * (i % 12));
+    const v = Float64Array.from({ length: n }, (_, i) => (i * 7919) % 1000);
+    const plain = { op: 'mean' as const, window: 500, ttl: 400 };
+    const expected = await rollingByTime(ts, v, { ...plain, keys: 'number' }, keys);
+    expect(same(expected, await rollingByTime(ts, v, { ...plain, ttl: Infinity, keys: 'number' }, keys))).toBe(false);
+    const operator = { kind: 'rolling' as const, ...plain };
+    for (const workers of [1, 2, 3]) {
+      const sink = memorySink();
+      const job = await createJob({ adapter: nodeWorkers(), operator, keyed: true, workers, keyGroups: 16, sink });
+      await job.run(arraySource(v, { keys, times: ts, batchRows: 37 }));
+      expect(same(sink.committed(), expected), `${workers} workers`).toBe(true);
+    }
+    const store = memoryCheckpointStore({ keep: 6 }); // deltas (fullEvery 3) need their chain
+    const half = 300;
+    const first = await createJob({ adapter: nodeWorkers(), operator, keyed: true, workers: 3, keyGroups: 16, sink: memorySink(), checkpoints: { store, everyRows: 50, everyMs: Infinity, fullEvery: 3 } });
+    for (let a = 0; a < half; a += 25) await first.push({ values: v.slice(a, a + 25), keys: keys.slice(a, a + 25), times: ts.slice(a, a + 25) });
+    await first.finish();
+    const sink = memorySink();
+    const second = await createJob({
+      adapter: nodeWorkers(),
+      operator,
+      keyed: true,
+      workers: 2,
+      keyGroups: 16,
+      sink,
+      resume: true,
+      checkpoints: { store, everyRows: 40, everyMs: Infinity, fullEvery: 3 },
+      faults: [{ afterBatch: 3, worker: 1, kind: 'terminate' }],
+      restart: { initialDelayMs: 0 },
+    });
+    expect(second.offset).toBe(half);
+    await second.run(arraySource(v, { keys, times: ts, batchRows: 20 }));
+    expect(same(sink.committed(), expected.subarray(half))).toBe(true);
+  });
+
+  it('refuses a ttl on several workers without shared memory, where a worker would not see every row\'s time', async () => {
+    await expect(
+      createJob({ adapter: { ...nodeWorkers(), sharedMemory: false }, operator: { kind: 'rolling', op: 'sum', window: '1s', ttl: '1s' }, keyed: true, workers: 2, sink: memorySink() }),
+    ).rejects.toThrow("operator.ttl on more than one worker needs an adapter with shared memory (each worker reads every row's time): use workers: 1, or nodeWorkers() or Web Workers with cross-origin isolation");
   });
 
   it('refuses maxOutOfOrderness in a rolling operator spec, saying to order the rows first', async () => {
@@ -594,6 +744,110 @@ describe('incremental checkpoints', () => {
     expect(second.offset).toBe(4000);
     await second.run(arraySource(values, { keys }));
     expect(same(sink.committed(), all.committed().subarray(4000))).toBe(true);
+  });
+
+  it('regression: a count kernel\'s delta held every key of each changed key group (about 2.4 keys per touched key at 4 096 groups); it holds only the changed keys (key patches), and the chain restores the bytes of a full checkpoint', async () => {
+    const { decodeCheckpoint, latestCheckpoint } = await import('./scheduler-helpers.js');
+    const { values, keys } = hotKeys(6000);
+    const spec = { op: 'median', window: 50 } as const;
+    // 2 000 keys in 16 key groups (125 keys a group): the hot keys 0 to 9 are a few of their groups' keys.
+    const run = async (fullEvery: number, store: ReturnType<typeof memoryCheckpointStore>): Promise<void> => {
+      const job = await createJob({ adapter: nodeWorkers(), operator: spec, keyed: true, workers: 3, keyGroups: 16, sink: memorySink(), checkpoints: { store, everyMs: Infinity, fullEvery } });
+      for (let i = 0; i < 3000; i += 500) {
+        await job.push({ values: values.slice(i, i + 500), keys: keys.slice(i, i + 500) });
+        await job.checkpoint();
+      }
+      await job.abort();
+    };
+    const chained = memoryCheckpointStore({ keep: 10 });
+    const fulls = memoryCheckpointStore({ keep: 10 });
+    await run(10, chained);
+    await run(1, fulls);
+    const last = decodeCheckpoint(await chained.read(6));
+    expect(last.base).toBe(5);
+    // Each key's state: count, size, then the keys (4 bytes) and their states; 10 keys changed.
+    const keysIn = (bytes: Uint8Array): number => new DataView(bytes.buffer, bytes.byteOffset).getUint32(0, true);
+    expect([...last.groups.values()].reduce((a, b) => a + keysIn(b), 0)).toBe(10);
+    expect(last.patches?.size).toBe(last.groups.size);
+    // The chain (a full checkpoint and 5 deltas of key patches) gives the full checkpoint's groups, byte for byte.
+    const a = (await latestCheckpoint(chained)).checkpoint!;
+    const b = (await latestCheckpoint(fulls)).checkpoint!;
+    expect(a.chainLength).toBe(6);
+    expect([...a.groups.keys()].sort((x, y) => x - y)).toEqual([...b.groups.keys()].sort((x, y) => x - y));
+    for (const [g, bytes] of b.groups) expect(Buffer.from(a.groups.get(g)!).equals(Buffer.from(bytes)), `group ${g}`).toBe(true);
+    // And a job resumes from it on another worker count with the uninterrupted bytes, through more deltas of
+    // key patches and a killed worker (the restart restores the last of them, applied to their full checkpoint).
+    const all = memorySink();
+    const reference = await createJob({ adapter: nodeWorkers(), operator: spec, keyed: true, workers: 1, keyGroups: 16, sink: all });
+    await reference.run(arraySource(values, { keys }));
+    const sink = memorySink();
+    const second = await createJob({
+      adapter: nodeWorkers(),
+      operator: spec,
+      keyed: true,
+      workers: 2,
+      keyGroups: 16,
+      sink,
+      resume: true,
+      checkpoints: { store: chained, fullEvery: 10, everyRows: 500, everyMs: Infinity },
+      faults: [{ afterBatch: 7, worker: 1, kind: 'terminate' }],
+      restart: { initialDelayMs: 0 },
+    });
+    expect(second.offset).toBe(3000);
+    await second.run(arraySource(values, { keys, batchRows: 250 }));
+    expect(second.restarts).toBe(1);
+    expect(same(sink.committed(), all.committed().subarray(3000))).toBe(true);
+  });
+
+  it('refuses a key patch that does not fit the state it patches (BAD_STATE, naming the checkpoint and group); a checkpoint is version 2 only when it holds patches', async () => {
+    const { applyDelta, decodeCheckpoint, encodeCheckpoint } = await import('../src/scheduler/checkpoint.js');
+    const group = (size: number, ...keys: number[]): Uint8Array => {
+      const bytes = new Uint8Array(8 + keys.length * (4 + size));
+      const view = new DataView(bytes.buffer);
+      view.setUint32(0, keys.length, true);
+      view.setUint32(4, size, true);
+      keys.forEach((k, i) => view.setUint32(8 + 4 * i, k, true));
+      return bytes;
+    };
+    const base = new Map([[3, group(8, 19, 35)]]);
+    expect(() => applyDelta(base, { id: 7, groups: new Map([[3, group(16, 19)]]), patches: new Set([3]) })).toThrow(
+      'checkpoint 7: key patch of key group 3 is invalid: states of 16 bytes, the group\'s of 8',
+    );
+    expect(() => applyDelta(base, { id: 7, groups: new Map([[3, group(8, 19, 19)]]), patches: new Set([3]) })).toThrow('checkpoint 7: key patch of key group 3 is invalid: key 19 appears twice');
+    expect(() => applyDelta(base, { id: 7, groups: new Map([[3, group(8, 19).subarray(0, 10)]]), patches: new Set([3]) })).toThrow(
+      'checkpoint 7: key patch of key group 3 is invalid: the patch: expected 20 bytes for 1 keys, got 10',
+    );
+    // A patch replaces its keys' states in place and appends its new keys.
+    const patched = applyDelta(base, { id: 7, groups: new Map([[3, group(8, 35, 51).fill(9, 16)]]), patches: new Set([3]) }).get(3)!;
+    const view = new DataView(patched.buffer);
+    expect([view.getUint32(0, true), view.getUint32(8, true), view.getUint32(12, true), view.getUint32(16, true)]).toEqual([3, 19, 35, 51]);
+    expect([...patched.subarray(20)]).toEqual([...new Array(8).fill(0), ...new Array(16).fill(9)]);
+    // Patches round-trip through the format; a checkpoint without them is written as before.
+    const spec = { op: 'mean', window: 5, minPeriods: 5 } as never;
+    const delta = encodeCheckpoint({ id: 2, offset: 10, keyGroups: 8, keyed: true, spec, sinkPosition: null, groups: new Map([[3, group(8, 19)]]), base: 1, patches: new Set([3]) });
+    expect(decodeCheckpoint(delta).patches).toEqual(new Set([3]));
+    const full = encodeCheckpoint({ id: 2, offset: 10, keyGroups: 8, keyed: true, spec, sinkPosition: null, groups: new Map([[3, group(8, 19)]]) });
+    expect(new DataView(full.buffer).getUint16(4, true)).toBe(1); // without patches: version 1, as before
+  });
+
+  it('checkpoints of the format before key patches (version 1, deltas of whole key groups) still restore and continue to the same bytes', async () => {
+    const fixture = JSON.parse(readFileSync(new URL('./fixtures/checkpoints-v1.json', import.meta.url), 'utf8')) as { entries: [number, string][] };
+    const n = 600;
+    const values = Float64Array.from({ length: n }, (_, i) => ((i * 7919) % 1000) / 8);
+    const keys = Uint32Array.from({ length: n }, (_, i) => (i < 200 ? i % 40 : (i * 13) % 5));
+    const spec = { op: 'mean', window: 5 } as const;
+    const all = memorySink();
+    const reference = await createJob({ adapter: nodeWorkers(), operator: spec, keyed: true, workers: 1, keyGroups: 8, sink: all });
+    await reference.run(arraySource(values, { keys }));
+    const store = memoryCheckpointStore({ keep: 10 });
+    for (const [id, hex] of fixture.entries) await store.save(id, Uint8Array.from(Buffer.from(hex, 'hex')));
+    const sink = memorySink();
+    const job = await createJob({ adapter: nodeWorkers(), operator: spec, keyed: true, workers: 3, keyGroups: 8, sink, resume: true, checkpoints: { store, fullEvery: 4 } });
+    expect(job.refused).toEqual([]);
+    const from = job.offset;
+    expect(from).toBeGreaterThan(0);
+    await job.run(arraySource(values, { keys }));
+    expect(same(sink.committed(), all.committed().subarray(from))).toBe(true);
   });
 
   it('regression: a window job\'s deltas hold only the key groups whose windows changed (every group was written whenever any row arrived); resuming from a delta on another worker count gives the same windows', async () => {

@@ -118,7 +118,7 @@ describe('checkpoint format', () => {
     expect(message(magic)).toBe('BAD_MAGIC: not a streamkernel checkpoint: bad magic number');
     const version = bytes.slice();
     version[4] = 9;
-    expect(message(version)).toBe('UNSUPPORTED_VERSION: unsupported checkpoint format version 9; this build reads version 1');
+    expect(message(version)).toBe('UNSUPPORTED_VERSION: unsupported checkpoint format version 9; this build reads versions 1 and 2');
     const flipped = bytes.slice();
     flipped[bytes.length - 10]! ^= 1;
     expect(message(flipped)).toMatch(/^CHECKSUM_MISMATCH: checksum mismatch: checkpoint is corrupt \(stored CRC-32 [0-9a-f]+, computed [0-9a-f]+\)$/);

@@ -1,6 +1,7 @@
 // Rolling by duration: slow reference over adversarial streams, every op,
 // every `closed`, keyed and unkeyed, out-of-order arrival, errors, TTL,
 // batch-split and snapshot-cut invariance.
+import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { SnapshotError } from '../src/errors.js';
@@ -338,6 +339,67 @@ describe('rolling by duration: streaming invariants', () => {
       { numRuns: 60, seed: 777 },
     );
   });
+  // Windows of hundreds of rows per key: rings grow through several capacities
+  // (in steps of an eighth, not powers of two) and wrap, and fronts are formed
+  // of lengths that are not multiples of the kept-suffix stride.
+  it('long windows (rings grown and wrapped, fronts of any length): the reference, and any split and snapshot point give the same bits', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 1_000_000 }),
+        fc.constantFrom(...ALL_TIME_OPS),
+        fc.constantFrom(...ALL_CLOSED),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        async (seed, op, closed, cutAt) => {
+          const stream = makeStream(seed, { n: 700, keys: 1 + (seed % 3), spread: 2 });
+          const spec = specFor(op, { window: 150 + (seed % 200), closed, keys: 'number', minPeriods: seed % 2 });
+          const whole = concat(await runBatches(spec, stream.rows, [0, stream.rows.length]));
+          const problems = checkAgainstReference(stream.rows, spec, new Map(whole.rows.map((r, i) => [r, whole.values[i]!])));
+          if (problems.length > 0) throw new Error(`${stream.name}, spec ${JSON.stringify(spec)}:\n  ${problems.join('\n  ')}`);
+          const split = concat(await runBatches(spec, stream.rows, randomSplit(mulberry32(seed + 1), stream.rows.length)));
+          const splitDiff = sameOutputs(whole, split);
+          if (splitDiff !== null) throw new Error(`${stream.name}, spec ${JSON.stringify(spec)}: split: ${splitDiff}`);
+          const cut = Math.floor(cutAt * stream.rows.length);
+          const a = await createTimeRolling(spec);
+          const c = columns(stream.rows);
+          const first = a.push(c.ts.subarray(0, cut), c.xs.subarray(0, cut), c.keys.subarray(0, cut));
+          const b = await restoreTimeRolling(a.snapshot(), spec);
+          const rest = b.push(c.ts.subarray(cut), c.xs.subarray(cut), c.keys.subarray(cut));
+          const cutDiff = sameOutputs(whole, concat([first, rest]));
+          if (cutDiff !== null) throw new Error(`${stream.name}, spec ${JSON.stringify(spec)}: snapshot at ${cut}: ${cutDiff}`);
+          // The restored operator holds the same state: the same snapshot bytes at the end.
+          a.push(c.ts.subarray(cut), c.xs.subarray(cut), c.keys.subarray(cut));
+          expect(Buffer.from(b.snapshot()).equals(Buffer.from(a.snapshot()))).toBe(true);
+        },
+      ),
+      { numRuns: 40, seed: 9191 },
+    );
+  });
+});
+
+describe('rolling by duration: snapshots of the earlier kernel layout', () => {
+  const fixture = JSON.parse(readFileSync(new URL('./fixtures/time-rolling-snapshots.json', import.meta.url), 'utf8')) as {
+    values: (number | null | 'Infinity' | '-0')[];
+    times: number[];
+    keys: number[];
+    cases: { spec: DurationRollingSpec; cut: number; snapshot: string; rest: string[] }[];
+  };
+  const bits = (x: number): string => {
+    const d = new DataView(new ArrayBuffer(8));
+    d.setFloat64(0, x);
+    return d.getBigUint64(0).toString(16).padStart(16, '0');
+  };
+
+  it('snapshots written by the layout of a suffix aggregate per ring entry restore and continue to the same bits, and the same rows give the same snapshot bytes', async () => {
+    const values = fixture.values.map((v) => (v === null ? NaN : v === 'Infinity' ? Infinity : v === '-0' ? -0 : v));
+    for (const c of fixture.cases) {
+      const a = await createTimeRolling(c.spec);
+      a.push(fixture.times.slice(0, c.cut), values.slice(0, c.cut), Uint32Array.from(fixture.keys.slice(0, c.cut)));
+      expect(Buffer.from(a.snapshot()).toString('hex'), JSON.stringify(c.spec)).toBe(c.snapshot);
+      const b = await restoreTimeRolling(Buffer.from(c.snapshot, 'hex'), c.spec);
+      const rest = b.push(fixture.times.slice(c.cut), values.slice(c.cut), Uint32Array.from(fixture.keys.slice(c.cut)));
+      expect(Array.from(rest.values, bits), JSON.stringify(c.spec)).toEqual(c.rest);
+    }
+  });
 });
 
 describe('rolling by duration: snapshot refusal', () => {
@@ -419,6 +481,20 @@ describe('rolling by duration: memory of keyed state', () => {
     let sum = 0;
     for (let r = last; r >= 0 && ts[r]! >= ts[last]! - 1000; r -= keys) sum += xs[r]!;
     expect(out[last]).toBeCloseTo(sum / 101, 9);
+  });
+
+  it('regression: rolling by duration took 3.2 KB per key for 100 rows of mean (a suffix aggregate in every ring entry, rings doubling to 128 entries); now under 2 KB', async () => {
+    const op = await createDurationRolling(normalizeDurationRolling({ op: 'mean', window: 1000, keys: 'number' }));
+    const base = op.stateBytes;
+    const keys = 10_000;
+    const { ts, xs, ids } = interleaved(keys, 120, 0);
+    const out = new Float64Array(ts.length);
+    for (let from = 0; from < ts.length; from += 1 << 16) {
+      const to = Math.min(ts.length, from + (1 << 16));
+      op.pushIds(ts.subarray(from, to), xs.subarray(from, to), ids.subarray(from, to), out.subarray(from, to));
+    }
+    // 100 or 101 rows of window: 104 entries of 16 bytes, a kept suffix every 8th, the slot and hash entry.
+    expect((op.stateBytes - base) / keys).toBeLessThan(2000);
   });
 
   it('regression: a burst of distinct keys forgotten by ttl gives its memory back (state and snapshot within 10 % of their size before), and the other keys keep their windows', async () => {

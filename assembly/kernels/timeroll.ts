@@ -12,13 +12,17 @@
 // MAX_IO rows), an open-addressing hash table of (key, slot) pairs (linear
 // probing, backward-shift deletion; keys inline, so a lookup touches one
 // cache line), a table of fixed-size slot records, and one block per key
-// holding a ring of (ts, value, aggregates…) entries that doubles when full
-// (plus a sorted array of the window's non-NaN values for median/quantile).
+// holding a ring of (ts, value) entries of 16 bytes, whose capacity (a
+// multiple of 8) grows by an eighth when full, then the front's kept suffix
+// aggregates (every SUF_K-th position; see below), or for median/quantile a
+// sorted array of the window's non-NaN values.
 // Freed blocks (a ring that grew, a key removed) are garbage until compact()
 // slides the live blocks down over them, fixing each owner's pointer: so
 // rings growing in lockstep (every key of a stream at once) leave no
 // fragments behind, and memory freed by removed keys is used again. The host
-// calls maybeCompact() between batches, when no pointer is held.
+// calls maybeCompact() between batches; update() also compacts between two
+// keys once freed blocks pass an eighth of the arena, so memory peaks near the
+// state's size even while every key's ring grows in one batch.
 //
 // A batch is processed grouped by key: check() finds every row's slot and
 // lists the keys of the batch; update() sorts the rows by key (a counting
@@ -31,7 +35,11 @@
 //
 // Aggregates never subtract what left the window: each key's ring is a
 // two-stack queue. Entries [head, head + front) are the "front" stack with
-// suffix aggregates computed once when it was formed ("flip"); the rest is the
+// suffix aggregates computed once when it was formed ("flip"), folded from its
+// newest entry to its oldest; only every SUF_K-th is kept (by position in the
+// front as formed), and the suffix at the head is folded again from the next
+// kept one down, in the same order: the same bits as keeping all of them, for
+// a sixteenth of the bytes (at most SUF_K − 1 folds per query). The rest is the
 // "back" stack with running aggregates. A window value is the front suffix at
 // the head combined with the back aggregate; popping from an empty front flips
 // every entry into it. Amortized O(1) per row for sum/mean/var/std/min/max/
@@ -87,10 +95,16 @@ const SL_BACK_A: usize = 64; // f64: back aggregate (sum, min, max, first, last,
 const SL_BACK_B: usize = 72; // f64: back S2 (var)
 const SL_KL: usize = 80; // f64: back shift (var)
 const SL_KR: usize = 88; // f64: front shift (var)
-const SL_EXTREME: usize = 96; // u32: entries whose squares could overflow or be subnormal (var; 4 bytes padding follow)
+const SL_EXTREME: usize = 96; // u32: entries whose squares could overflow or be subnormal (var)
+const SL_FLIP: usize = 100; // u32: entries of the front stack when it was formed (suffix positions count from its first)
 const SLOT_BYTES: usize = 104;
 
+/** Ring capacities are multiples of 8 entries, grown by an eighth (at least 8): at most 1/8 unused. */
 const MIN_RING: u32 = 8;
+/** A front suffix aggregate is kept at every SUF_K-th position of the front; the others are folded again from the next kept one. */
+const SUF_K: u32 = 8;
+/** Bytes per ring entry: ts f64, value f64. */
+const ES: usize = 16;
 /** Block header: u32 size (bytes, header included, a multiple of 8), u32 owner. */
 const HDR: usize = 8;
 // Owners: a slot index (its ring block), or one of these.
@@ -113,7 +127,7 @@ let gMinPeriods: i32 = 1;
 let gP0: f64 = 0; // ddof or q
 let gKeyed: bool = false;
 let gTtl: f64 = Infinity;
-let gStride: i32 = 3; // f64 per ring entry
+let gSufWidth: i32 = 1; // f64 per kept front suffix (0: no two-stack; 2: var's S1, S2)
 let gSorted: bool = false;
 
 // IO.
@@ -196,6 +210,21 @@ function relocate(owner: u32, p: usize): void {
  */
 export function compact(): void {
   if (slotCap > 16 && liveKeys * 4 < slotCap) shrinkTables();
+  compactBlocks();
+}
+
+/** Bumped whenever blocks move (the host re-reads the IO buffers' pointers). */
+let moves: u32 = 0;
+export function layoutVersion(): u32 {
+  return moves;
+}
+
+/**
+ * compact() without renumbering slots: also safe inside update() between two
+ * keys (every pointer there is re-read from the globals that relocate() fixes).
+ */
+function compactBlocks(): void {
+  moves++;
   const end = arenaTop;
   let p = arenaBase;
   let dst = arenaBase;
@@ -257,7 +286,17 @@ export function maybeCompact(): bool {
 }
 
 @inline function blockBytes(cap: u32): usize {
-  return (<usize>cap) * (<usize>gStride + (gSorted ? 1 : 0)) * 8;
+  return (<usize>cap) * ES + (<usize>(cap / SUF_K)) * (<usize>gSufWidth << 3) + (gSorted ? (<usize>cap) << 3 : 0);
+}
+
+/** The ring's next capacity: an eighth more, in steps of 8 entries (copies stay amortized O(1) per row, slack ≤ 1/8). */
+@inline function nextCap(cap: u32): u32 {
+  return cap + max<u32>(8, (cap >> 3) & ~(<u32>7));
+}
+
+/** i mod cap for i < 2·cap (capacities are not powers of two). */
+@inline function wrapAt(i: u32, cap: u32): u32 {
+  return i >= cap ? i - cap : i;
 }
 
 @inline function slotPtr(i: u32): usize {
@@ -265,11 +304,17 @@ export function maybeCompact(): bool {
 }
 
 @inline function entry(block: usize, idx: u32): usize {
-  return block + (<usize>idx) * (<usize>gStride << 3);
+  return block + (<usize>idx) * ES;
 }
 
+/** Median/quantile: the sorted non-NaN values, after the ring. */
 @inline function sortedBase(block: usize, cap: u32): usize {
-  return block + (<usize>cap) * (<usize>gStride << 3);
+  return block + (<usize>cap) * ES;
+}
+
+/** The kept front suffixes (the other ops), after the ring: entry j is the suffix at front position j·SUF_K. */
+@inline function sufBase(block: usize, cap: u32): usize {
+  return block + (<usize>cap) * ES;
 }
 
 @inline function hashOf(key: u32): u32 {
@@ -311,9 +356,9 @@ export function init(
   gKeyed = keyed != 0;
   gTtl = ttl;
   gSorted = op == OP_MEDIAN || op == OP_QUANTILE;
-  if (op == OP_COUNT || gSorted) gStride = 2;
-  else if (op == OP_VAR || op == OP_STD) gStride = 4;
-  else gStride = 3;
+  if (op == OP_COUNT || gSorted) gSufWidth = 0;
+  else if (op == OP_VAR || op == OP_STD) gSufWidth = 2;
+  else gSufWidth = 1;
   ioCap = min(capacity, MAX_IO);
   arenaBase = (__heap_base + 63) & ~(<usize>63);
   if (!ensureMemory(arenaBase + 128)) return ERR_MEMORY;
@@ -428,6 +473,19 @@ export function getMaxTs(): f64 {
 }
 export function setMaxTs(t: f64): void {
   maxTs = t;
+}
+/**
+ * With a finite ttl: whether the host writes each row's greatest earlier
+ * timestamp of the whole stream at maxBeforePtr() (a keyed worker gets only
+ * its own keys' rows, but the time to live is against every key's) and sets
+ * the greatest timestamp after each batch (setMaxTs).
+ */
+let gHostClock: bool = false;
+export function setHostClock(on: i32): void {
+  gHostClock = on != 0;
+}
+export function maxBeforePtr(): usize {
+  return pMaxBefore;
 }
 
 // ---------------------------------------------------------------------------
@@ -570,6 +628,7 @@ function clearAggregates(s: usize): void {
   store<u32>(s + SL_BACK_FINITE, 0);
   store<u32>(s + SL_INF, 0);
   store<u32>(s + SL_EXTREME, 0);
+  store<u32>(s + SL_FLIP, 0);
   clearBack(s);
   store<f64>(s + SL_KR, 0);
 }
@@ -616,20 +675,48 @@ function clearBack(s: usize): void {
   }
 }
 
-/** Computes suffix aggregates of the first `front` entries, back aggregates of the rest. */
+/** The identity of the op's suffix fold (the fold of no entry). */
+@inline function foldIdentity(): f64 {
+  const op = gOp;
+  if (op == OP_MIN || op == OP_MAX) return Infinity;
+  if (op == OP_FIRST || op == OP_LAST) return NaN;
+  return 0;
+}
+
+/** One step of the front's suffix fold, from the newest entry to the oldest (not var/std). */
+@inline function foldStep(acc: f64, x: f64): f64 {
+  if (x != x) return acc;
+  const op = gOp;
+  if (op == OP_SUM || op == OP_MEAN) return acc + x;
+  if (op == OP_MIN) return min(acc, x);
+  if (op == OP_MAX) return min(acc, -x);
+  if (op == OP_FIRST) return x;
+  return acc != acc ? x : acc; // OP_LAST: the last non-NaN at or after this entry
+}
+
+// var/std's front suffix (S1, S2), from frontSuffixVar().
+let sufS1: f64 = 0;
+let sufS2: f64 = 0;
+
+/**
+ * Forms the front stack of the first `front` entries: their suffix
+ * aggregates, folded from the newest to the oldest, kept at every SUF_K-th
+ * position; back aggregates of the rest.
+ */
 function rebuild(s: usize, front: u32): void {
   const block = <usize>load<u32>(s + SL_BLOCK);
   const cap = load<u32>(s + SL_CAP);
-  const mask = cap - 1;
   const head = load<u32>(s + SL_HEAD);
   const len = load<u32>(s + SL_LEN);
   const op = gOp;
+  const suf = sufBase(block, cap);
   store<u32>(s + SL_FRONT, front);
-  if (gStride > 2 && front > 0) {
+  store<u32>(s + SL_FLIP, front);
+  if (gSufWidth > 0 && front > 0) {
     if (op == OP_VAR || op == OP_STD) {
       let shift: f64 = 0;
       for (let k = <i32>front - 1; k >= 0; k--) {
-        const x = load<f64>(entry(block, (head + <u32>k) & mask) + 8);
+        const x = load<f64>(entry(block, wrapAt(head + <u32>k, cap)) + 8);
         if (isFinite(x)) {
           shift = x;
           break;
@@ -638,54 +725,94 @@ function rebuild(s: usize, front: u32): void {
       store<f64>(s + SL_KR, shift);
       let s1: f64 = 0, s2: f64 = 0;
       for (let k = <i32>front - 1; k >= 0; k--) {
-        const e = entry(block, (head + <u32>k) & mask);
-        const x = load<f64>(e + 8);
+        const x = load<f64>(entry(block, wrapAt(head + <u32>k, cap)) + 8);
         if (isFinite(x)) {
           const y = x - shift;
           s1 += y;
           s2 += y * y;
         }
-        store<f64>(e + 16, s1);
-        store<f64>(e + 24, s2);
+        if ((<u32>k & (SUF_K - 1)) == 0) {
+          const p = suf + ((<usize>k / SUF_K) << 4);
+          store<f64>(p, s1);
+          store<f64>(p, s2, 8);
+        }
       }
     } else {
-      let acc: f64 = 0;
-      if (op == OP_MIN || op == OP_MAX) acc = Infinity;
-      else if (op == OP_FIRST || op == OP_LAST) acc = NaN;
+      let acc = foldIdentity();
       for (let k = <i32>front - 1; k >= 0; k--) {
-        const e = entry(block, (head + <u32>k) & mask);
-        const x = load<f64>(e + 8);
-        if (x == x) {
-          if (op == OP_SUM || op == OP_MEAN) acc += x;
-          else if (op == OP_MIN) acc = min(acc, x);
-          else if (op == OP_MAX) acc = min(acc, -x);
-          else if (op == OP_FIRST) acc = x;
-          else if (acc != acc) acc = x; // OP_LAST: the last non-NaN at or after this entry
-        }
-        store<f64>(e + 16, acc);
+        acc = foldStep(acc, load<f64>(entry(block, wrapAt(head + <u32>k, cap)) + 8));
+        if ((<u32>k & (SUF_K - 1)) == 0) store<f64>(suf + ((<usize>k / SUF_K) << 3), acc);
       }
     }
   }
   clearBack(s);
-  for (let k = front; k < len; k++) backAdd(s, load<f64>(entry(block, (head + k) & mask) + 8));
+  for (let k = front; k < len; k++) backAdd(s, load<f64>(entry(block, wrapAt(head + k, cap)) + 8));
 }
 
-/** Doubles a key's ring; returns false when out of memory. */
+/**
+ * The front suffix at the head (front > 0), not var/std: the kept suffix at
+ * the next multiple of SUF_K, folded on down to the head in the order the
+ * flip folded: the same bits as a suffix kept at every position.
+ */
+@inline function frontSuffix(block: usize, cap: u32, head: u32, front: u32, flip: u32): f64 {
+  const q = flip - front;
+  let c = (q + SUF_K - 1) & ~(SUF_K - 1);
+  let acc: f64;
+  if (c >= flip) {
+    c = flip;
+    acc = foldIdentity();
+  } else acc = load<f64>(sufBase(block, cap) + ((<usize>c / SUF_K) << 3));
+  for (let j = c; j > q; ) {
+    j--;
+    acc = foldStep(acc, load<f64>(entry(block, wrapAt(head + (j - q), cap)) + 8));
+  }
+  return acc;
+}
+
+/** var/std's front suffix (S1, S2 shifted by SL_KR) at the head into sufS1, sufS2; see frontSuffix. */
+function frontSuffixVar(s: usize, block: usize, cap: u32, head: u32, front: u32): void {
+  const flip = load<u32>(s + SL_FLIP);
+  const q = flip - front;
+  let c = (q + SUF_K - 1) & ~(SUF_K - 1);
+  let s1: f64 = 0, s2: f64 = 0;
+  if (c >= flip) c = flip;
+  else {
+    const p = sufBase(block, cap) + ((<usize>c / SUF_K) << 4);
+    s1 = load<f64>(p);
+    s2 = load<f64>(p, 8);
+  }
+  const shift = load<f64>(s + SL_KR);
+  for (let j = c; j > q; ) {
+    j--;
+    const x = load<f64>(entry(block, wrapAt(head + (j - q), cap)) + 8);
+    if (isFinite(x)) {
+      const y = x - shift;
+      s1 += y;
+      s2 += y * y;
+    }
+  }
+  sufS1 = s1;
+  sufS2 = s2;
+}
+
+/** Grows a key's ring (nextCap); returns false when out of memory. */
 function grow(s: usize): bool {
   const cap = load<u32>(s + SL_CAP);
-  const newCap = cap << 1;
+  const newCap = nextCap(cap);
   const old = <usize>load<u32>(s + SL_BLOCK);
   const block = alloc(blockBytes(newCap), <u32>((s - slots) / SLOT_BYTES));
   if (block == 0) return false;
   const head = load<u32>(s + SL_HEAD);
   const len = load<u32>(s + SL_LEN);
-  const es = <usize>gStride << 3;
-  // Unwrap: entries [head, cap) then [0, head) to the start of the new block.
+  // Unwrap: entries [head, cap) then [0, head) to the start of the new block; then the arrays after the ring.
   const first = min(len, cap - head);
-  memory.copy(block, entry(old, head), <usize>first * es);
-  if (len > first) memory.copy(block + <usize>first * es, old, <usize>(len - first) * es);
+  memory.copy(block, entry(old, head), <usize>first * ES);
+  if (len > first) memory.copy(block + <usize>first * ES, old, <usize>(len - first) * ES);
   if (gSorted) {
     memory.copy(sortedBase(block, newCap), sortedBase(old, cap), <usize>load<u32>(s + SL_COUNT) << 3);
+  } else if (gSufWidth > 0) {
+    // Kept suffixes are by front position, not ring index: they move as they are.
+    memory.copy(sufBase(block, newCap), sufBase(old, cap), <usize>(cap / SUF_K) * (<usize>gSufWidth << 3));
   }
   free(old);
   store<u32>(s + SL_BLOCK, <u32>block);
@@ -712,7 +839,7 @@ function append(s: usize, t: f64, x: f64): bool {
   if (len == load<u32>(s + SL_CAP) && !grow(s)) return false;
   const cap = load<u32>(s + SL_CAP);
   const block = <usize>load<u32>(s + SL_BLOCK);
-  const e = entry(block, (load<u32>(s + SL_HEAD) + len) & (cap - 1));
+  const e = entry(block, wrapAt(load<u32>(s + SL_HEAD) + len, cap));
   store<f64>(e, t);
   store<f64>(e + 8, x);
   store<u32>(s + SL_LEN, len + 1);
@@ -738,7 +865,7 @@ function append(s: usize, t: f64, x: f64): bool {
 function pop(s: usize): void {
   let front = load<u32>(s + SL_FRONT);
   const len = load<u32>(s + SL_LEN);
-  if (front == 0 && gStride > 2) {
+  if (front == 0 && gSufWidth > 0) {
     rebuild(s, len);
     front = len;
   }
@@ -759,7 +886,7 @@ function pop(s: usize): void {
     else store<u32>(s + SL_INF, load<u32>(s + SL_INF) - 1);
     if (isExtreme(x)) store<u32>(s + SL_EXTREME, load<u32>(s + SL_EXTREME) - 1);
   }
-  store<u32>(s + SL_HEAD, (head + 1) & (cap - 1));
+  store<u32>(s + SL_HEAD, wrapAt(head + 1, cap));
   store<u32>(s + SL_LEN, len - 1);
   store<u32>(s + SL_FRONT, front > 0 ? front - 1 : 0);
 }
@@ -767,7 +894,7 @@ function pop(s: usize): void {
 /** Drops entries that are out of the window of a row at time t. */
 @inline function expire(s: usize, t: f64): void {
   const bound = t - gWindow;
-  const es = <usize>gStride << 3;
+  const es = ES;
   const leftClosed = gLeftClosed;
   while (load<u32>(s + SL_LEN) > 0) {
     const h = load<f64>(<usize>load<u32>(s + SL_BLOCK) + (<usize>load<u32>(s + SL_HEAD)) * es);
@@ -782,7 +909,7 @@ function extremeVariance(s: usize, block: usize, cap: u32, finite: i32, ddof: f6
   const len = load<u32>(s + SL_LEN);
   const first = min(len, cap - head);
   const values = entry(block, head) + 8;
-  return scaledVariance(values, <i32>first, block + 8, <i32>(len - first), <usize>gStride << 3, finite, ddof, isStd);
+  return scaledVariance(values, <i32>first, block + 8, <i32>(len - first), ES, finite, ddof, isStd);
 }
 
 /** The aggregate of the key's current window. */
@@ -795,27 +922,27 @@ function query(s: usize): f64 {
   const front = load<u32>(s + SL_FRONT);
   const block = <usize>load<u32>(s + SL_BLOCK);
   const cap = load<u32>(s + SL_CAP);
-  const e = entry(block, load<u32>(s + SL_HEAD));
+  const head = load<u32>(s + SL_HEAD);
   if (op == OP_SUM || op == OP_MEAN) {
-    const f: f64 = front > 0 ? load<f64>(e + 16) : 0;
+    const f: f64 = front > 0 ? frontSuffix(block, cap, head, front, load<u32>(s + SL_FLIP)) : 0;
     const sum = f + load<f64>(s + SL_BACK_A);
     if (op == OP_SUM) return sum;
     return count > 0 ? sum / <f64>count : NaN;
   }
   if (count == 0) return NaN;
   if (op == OP_MIN || op == OP_MAX) {
-    const f: f64 = front > 0 ? load<f64>(e + 16) : Infinity;
+    const f: f64 = front > 0 ? frontSuffix(block, cap, head, front, load<u32>(s + SL_FLIP)) : Infinity;
     const m = min(f, load<f64>(s + SL_BACK_A));
     return op == OP_MAX ? -m : m;
   }
   if (op == OP_FIRST) {
-    let f: f64 = front > 0 ? load<f64>(e + 16) : NaN;
+    let f: f64 = front > 0 ? frontSuffix(block, cap, head, front, load<u32>(s + SL_FLIP)) : NaN;
     if (f != f) f = load<f64>(s + SL_BACK_A);
     return f;
   }
   if (op == OP_LAST) {
     let l = load<f64>(s + SL_BACK_A);
-    if (l != l && front > 0) l = load<f64>(e + 16);
+    if (l != l && front > 0) l = frontSuffix(block, cap, head, front, load<u32>(s + SL_FLIP));
     return l;
   }
   if (op == OP_VAR || op == OP_STD) {
@@ -827,8 +954,12 @@ function query(s: usize): f64 {
     if (load<u32>(s + SL_EXTREME) != 0) return extremeVariance(s, block, cap, finite, ddof, op == OP_STD);
     const nL = <i32>load<u32>(s + SL_BACK_FINITE);
     const nR = finite - nL;
-    const s1R: f64 = front > 0 ? load<f64>(e + 16) : 0;
-    const s2R: f64 = front > 0 ? load<f64>(e + 24) : 0;
+    let s1R: f64 = 0, s2R: f64 = 0;
+    if (front > 0) {
+      frontSuffixVar(s, block, cap, head, front);
+      s1R = sufS1;
+      s2R = sufS2;
+    }
     const d: f64 = nR > 0 && nL > 0 ? load<f64>(s + SL_KR) - load<f64>(s + SL_KL) : 0;
     const nRf = <f64>nR;
     const s1 = s1R + nRf * d + load<f64>(s + SL_BACK_A);
@@ -913,8 +1044,11 @@ export function check(n: i32, cont: i32): i32 {
       touched++;
     }
     if (finiteTtl) {
-      store<f64>(pMaxBefore + (<usize>i << 3), mts);
-      if (mts - last > ttl) last = -Infinity;
+      // The stream's greatest timestamp before the row: the host's, when it sees rows this instance is not given.
+      let before = mts;
+      if (gHostClock) before = load<f64>(pMaxBefore + (<usize>i << 3));
+      else store<f64>(pMaxBefore + (<usize>i << 3), mts);
+      if (before - last > ttl) last = -Infinity;
     }
     if (t < last) {
       nTouched = 0;
@@ -997,6 +1131,8 @@ export function update(n: i32): i32 {
       store<f64>(s + SL_LAST_TS, t);
     }
     store<u32>(s + SL_NEXT_FREE, 0);
+    // Rings grown in this batch leave their old blocks: reclaimed as they pile up, so memory peaks near the state's size.
+    if (garbage * 8 > arenaTop - arenaBase) compactBlocks();
   }
   // ...and back to row order.
   for (let i = 0; i < n; i++) {
@@ -1023,10 +1159,10 @@ function runSum(s: usize, pos: u32, end: u32): i64 {
   const minP = gMinPeriods;
   let block = <usize>load<u32>(s + SL_BLOCK);
   let cap = load<u32>(s + SL_CAP);
-  let mask = cap - 1;
   let head = load<u32>(s + SL_HEAD);
   let len = load<u32>(s + SL_LEN);
   let front = load<u32>(s + SL_FRONT);
+  let flip = load<u32>(s + SL_FLIP);
   let count = load<u32>(s + SL_COUNT);
   let finite = load<u32>(s + SL_FINITE);
   let inf = load<u32>(s + SL_INF);
@@ -1041,19 +1177,20 @@ function runSum(s: usize, pos: u32, end: u32): i64 {
     // expire
     const bound = t - w;
     while (len > 0) {
-      const he = block + <usize>head * 24;
+      const he = block + <usize>head * ES;
       const h = load<f64>(he);
       if (leftClosed ? h < bound : h <= bound) {
         if (front == 0) {
-          // flip: suffix sums of every entry, empty back
+          // flip: suffix sums of every entry (kept at every SUF_K-th), empty back
+          const suf = sufBase(block, cap);
           let acc: f64 = 0;
           for (let k = <i32>len - 1; k >= 0; k--) {
-            const e = block + <usize>((head + <u32>k) & mask) * 24;
-            const v = load<f64>(e, 8);
+            const v = load<f64>(block + <usize>wrapAt(head + <u32>k, cap) * ES, 8);
             if (v == v) acc += v;
-            store<f64>(e, acc, 16);
+            if ((<u32>k & (SUF_K - 1)) == 0) store<f64>(suf + ((<usize>k / SUF_K) << 3), acc);
           }
           front = len;
+          flip = len;
           backA = 0;
         }
         const v = load<f64>(he, 8);
@@ -1062,13 +1199,13 @@ function runSum(s: usize, pos: u32, end: u32): i64 {
           if (v - v == 0) finite--;
           else inf--;
         }
-        head = (head + 1) & mask;
+        head = wrapAt(head + 1, cap);
         len--;
         front--;
       } else break;
     }
     let y: f64 = 0;
-    if (!rightClosed) y = sumQuery(block + <usize>head * 24, front, count, backA, minP, mean);
+    if (!rightClosed) y = sumQuery(block, cap, head, front, flip, count, backA, minP, mean);
     // append
     if (len == cap) {
       store<u32>(s + SL_HEAD, head);
@@ -1080,10 +1217,9 @@ function runSum(s: usize, pos: u32, end: u32): i64 {
       }
       block = <usize>load<u32>(s + SL_BLOCK);
       cap = load<u32>(s + SL_CAP);
-      mask = cap - 1;
       head = 0;
     }
-    const e = block + <usize>((head + len) & mask) * 24;
+    const e = block + <usize>wrapAt(head + len, cap) * ES;
     store<f64>(e, t);
     store<f64>(e, x, 8);
     len++;
@@ -1093,7 +1229,7 @@ function runSum(s: usize, pos: u32, end: u32): i64 {
       else inf++;
       backA += x;
     }
-    if (rightClosed) y = sumQuery(block + <usize>head * 24, front, count, backA, minP, mean);
+    if (rightClosed) y = sumQuery(block, cap, head, front, flip, count, backA, minP, mean);
     store<f64>(pVal + (<usize>pos << 3), y);
     lastT = t;
     done = true;
@@ -1101,6 +1237,7 @@ function runSum(s: usize, pos: u32, end: u32): i64 {
   store<u32>(s + SL_HEAD, head);
   store<u32>(s + SL_LEN, len);
   store<u32>(s + SL_FRONT, front);
+  store<u32>(s + SL_FLIP, flip);
   store<u32>(s + SL_COUNT, count);
   store<u32>(s + SL_FINITE, finite);
   store<u32>(s + SL_INF, inf);
@@ -1109,9 +1246,9 @@ function runSum(s: usize, pos: u32, end: u32): i64 {
   return failed;
 }
 
-@inline function sumQuery(he: usize, front: u32, count: u32, backA: f64, minP: i32, mean: bool): f64 {
+@inline function sumQuery(block: usize, cap: u32, head: u32, front: u32, flip: u32, count: u32, backA: f64, minP: i32, mean: bool): f64 {
   if (<i32>count < minP) return NaN;
-  const f: f64 = front > 0 ? load<f64>(he, 16) : 0;
+  const f: f64 = front > 0 ? frontSuffix(block, cap, head, front, flip) : 0;
   const sum = f + backA;
   if (!mean) return sum;
   return count > 0 ? sum / <f64>count : NaN;
@@ -1145,10 +1282,10 @@ export function slotLastTs(i: u32): f64 {
 export function exportRows(i: u32, from: u32, n: i32): void {
   const s = slotPtr(i);
   const block = <usize>load<u32>(s + SL_BLOCK);
-  const mask = load<u32>(s + SL_CAP) - 1;
+  const cap = load<u32>(s + SL_CAP);
   const head = load<u32>(s + SL_HEAD);
   for (let k = 0; k < n; k++) {
-    const e = entry(block, (head + from + <u32>k) & mask);
+    const e = entry(block, wrapAt(head + from + <u32>k, cap));
     store<f64>(pTs + (<usize>k << 3), load<f64>(e));
     store<f64>(pVal + (<usize>k << 3), load<f64>(e + 8));
   }

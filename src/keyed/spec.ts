@@ -1,6 +1,7 @@
 // What a keyed operator runs: a count kernel spec (src/spec.ts) or an
 // event-time spec tagged with its kind. Normalized specs are plain JSON (they
-// are stored in checkpoints), so `ttl: Infinity` is left out.
+// are stored in checkpoints), so `ttl: Infinity` is left out (a finite ttl is
+// kept: checkpoints written before it was allowed have none).
 import { normalizeSpec, planFor, specFromNormalized, type ModuleName } from '../spec.js';
 import { normalizeCountWindowSpec, normalizeDurationRolling, normalizeWindowSpec, sameNormalized } from '../time/spec.js';
 import { inputForm } from '../time/windows.js';
@@ -30,17 +31,22 @@ export interface CountKind {
 
 /**
  * Rolling by duration as a keyed operator: a {@link DurationRollingSpec}
- * with `kind: 'rolling'` and without `keys` (the job decides keying) or `ttl`.
+ * with `kind: 'rolling'` and without `keys` (the job decides keying). A
+ * `ttl` is measured against the whole stream's greatest timestamp, on any
+ * number of workers.
  *
  * @example
  * ```ts
- * const spec: TimeRollingOperatorSpec = { kind: 'rolling', op: 'mean', window: '5s', closed: 'both' };
+ * const spec: TimeRollingOperatorSpec = { kind: 'rolling', op: 'mean', window: '5s', closed: 'both', ttl: '5s' };
  * ```
  */
-export type TimeRollingOperatorSpec = RollingKind & Omit<DurationRollingSpec, 'keys' | 'ttl'>;
+export type TimeRollingOperatorSpec = RollingKind & Omit<DurationRollingSpec, 'keys'>;
 
-/** A {@link TimeRollingOperatorSpec} with every default filled in, durations in ms. */
-export type NormalizedTimeRollingOperatorSpec = RollingKind & Omit<NormalizedDurationRollingSpec, 'keys' | 'ttl'>;
+/** A {@link TimeRollingOperatorSpec} with every default filled in, durations in ms; `ttl` only when finite. */
+export type NormalizedTimeRollingOperatorSpec = RollingKind & Omit<NormalizedDurationRollingSpec, 'keys' | 'ttl'> & {
+  /** Time to live in ms; absent: Infinity (idle keys are kept). */
+  ttl?: number;
+};
 
 /** Tumbling, hopping or session windows as a keyed operator: a {@link WindowSpec} without `keys`. */
 export type WindowOperatorSpec = WindowSpec extends infer W ? (W extends WindowSpec ? Omit<W, 'keys'> : never) : never;
@@ -104,13 +110,17 @@ export function normalizeOperatorSpec(spec: unknown): NormalizedOperatorSpec {
     const { keys: _keys, ...windows } = normalizeWindowSpec(spec);
     return windows;
   }
-  if ('ttl' in rest) throw new TypeError('operator.ttl is not supported by the keyed operator: idle keys are kept');
-  const { keys: _keys, ttl: _ttl, ...normalized } = normalizeDurationRolling(rest);
+  const { keys: _keys, ttl, ...normalized } = normalizeDurationRolling(rest);
   // Held rows would come back in later batches than their own: the job's results are one per row, per batch.
   if (normalized.maxOutOfOrderness !== 0) {
     throw new RangeError('operator.maxOutOfOrderness must be 0: the keyed operator takes each key\'s rows in time order (put them in order before the job, as run --workers does)');
   }
-  return { kind: 'rolling', ...normalized };
+  return { kind: 'rolling', ...normalized, ...(ttl === Infinity ? {} : { ttl }) };
+}
+
+/** A rolling-by-duration spec with a finite ttl: each worker needs the whole stream's clock. */
+export function hasTtl(spec: NormalizedOperatorSpec): boolean {
+  return (spec as { kind?: unknown }).kind === 'rolling' && (spec as NormalizedTimeRollingOperatorSpec).ttl !== undefined;
 }
 
 /**
@@ -130,8 +140,8 @@ export function operatorSpecFromNormalized(value: unknown): NormalizedOperatorSp
 
 /** The duration-rolling spec a worker instantiates (numeric keys; unkeyed is key 0). */
 export function durationSpecOf(spec: NormalizedTimeRollingOperatorSpec): NormalizedDurationRollingSpec {
-  const { kind: _kind, ...rest } = spec;
-  return { ...rest, ttl: Infinity, keys: 'number' };
+  const { kind: _kind, ttl, ...rest } = spec;
+  return { ...rest, ttl: ttl ?? Infinity, keys: 'number' };
 }
 
 /** The WASM module an operator runs (the time layer's for every `kind`: its build hash stamps their snapshots). */

@@ -3,9 +3,18 @@
 // assembly/kernels/timeroll.ts) per worker, never one per key. A key group's
 // snapshot is the operator's snapshot restricted to the group's keys;
 // restoring merges a group's keys into the instance.
+//
+// With a ttl, a key is forgotten against the whole stream's greatest
+// timestamp, which one worker does not see from its own rows: the scheduler
+// sends every batch to every worker then, with each row's greatest earlier
+// timestamp since the workers started (RowsPart.clock; the operator takes the
+// larger of it and its restored clock); given every row instead (in process),
+// the operator computes it over all of them, owned or not. Key group 0 carries that clock: it is reported changed
+// whenever the clock moved and snapshotted even without keys, and a restore
+// raises every worker's clock to it (restoreClock), as for window kinds.
 import { keyGroupOf } from '../scheduler/hash.js';
 import type { GroupOperator, RowsPart } from '../scheduler/operator.js';
-import { createDurationRolling, type DurationRolling } from '../time/rolling.js';
+import { createDurationRolling, type DurationRolling, type StreamClock } from '../time/rolling.js';
 import { decodeTimeSnapshot, KIND_ROLLING } from '../time/snapshot.js';
 import { normalizeDurationRolling, sameNormalized } from '../time/spec.js';
 import { restoreGroupState } from './restore.js';
@@ -34,7 +43,10 @@ export class TimeRollingOperator implements GroupOperator {
   private ids = new Uint32Array(0);
   private res = new Float64Array(0);
   private rowOf = new Int32Array(0);
+  private before = new Float64Array(0);
   private partEnd = new Int32Array(8);
+  /** With a ttl: the stream's clock moved since the last changedGroups(). */
+  private clockMoved = false;
 
   constructor(
     private readonly op: DurationRolling,
@@ -60,7 +72,11 @@ export class TimeRollingOperator implements GroupOperator {
       this.ids = new Uint32Array(total);
       this.res = new Float64Array(total);
       this.rowOf = new Int32Array(total);
+      if (this.ttl) this.before = new Float64Array(total);
     }
+    const ttl = this.ttl;
+    let clock = ttl ? this.op.maxTimestamp : -Infinity;
+    const startClock = clock;
     // Gather the rows of owned key groups, in stream order: each key's rows stay in order.
     let kept = 0;
     let lastKey = -1;
@@ -80,6 +96,18 @@ export class TimeRollingOperator implements GroupOperator {
             this.changed.add(group);
           }
         }
+        if (ttl) {
+          const given = parts[k]!.clock;
+          if (given !== undefined) {
+            // Routed rows: the coordinator's clock since the workers started, and this worker's (restored) before them.
+            if (lastOwned) this.before[kept] = Math.max(given.before[i]!, startClock);
+            if (given.after > clock) clock = given.after;
+          } else {
+            const t = times[i]!;
+            if (lastOwned) this.before[kept] = clock;
+            if (t > clock && t - t === 0) clock = t; // a bad time is refused by its key's own worker
+          }
+        }
         if (!lastOwned) continue;
         this.ts[kept] = times[i]!;
         this.vals[kept] = values[i]!;
@@ -88,9 +116,14 @@ export class TimeRollingOperator implements GroupOperator {
       }
       this.partEnd[k] = kept;
     }
-    if (kept === 0) return;
+    const streamClock: StreamClock | undefined = ttl ? { before: this.before.subarray(0, kept), after: clock } : undefined;
+    if (clock !== startClock) this.clockMoved = true;
+    if (kept === 0) {
+      if (streamClock !== undefined) this.op.advanceClock(clock);
+      return;
+    }
     const res = this.res.subarray(0, kept);
-    this.op.pushIds(this.ts.subarray(0, kept), this.vals.subarray(0, kept), this.ids.subarray(0, kept), res);
+    this.op.pushIds(this.ts.subarray(0, kept), this.vals.subarray(0, kept), this.ids.subarray(0, kept), res, streamClock);
     let j = 0;
     for (let k = 0; k < parts.length; k++) {
       const { out } = parts[k]!;
@@ -98,14 +131,27 @@ export class TimeRollingOperator implements GroupOperator {
     }
   }
 
+  /** Bytes of the keys' windows (the instance's state, not its IO buffers nor freed blocks). */
+  get stateBytes(): number {
+    return this.op.stateBytes;
+  }
+
+  /** Whether keys are forgotten by a time to live (against the whole stream's clock). */
+  private get ttl(): boolean {
+    return this.op.spec.ttl !== Infinity;
+  }
+
   changedGroups(): number[] {
+    if (this.clockMoved && this.owns(0)) this.changed.add(0);
+    this.clockMoved = false;
     const groups = [...this.changed].sort((a, b) => a - b);
     this.changed.clear();
     return groups;
   }
 
   snapshotGroup(group: number): Uint8Array | undefined {
-    if (!this.held.has(group)) return undefined;
+    // With a ttl, group 0 carries the stream's clock, keys or not.
+    if (!this.held.has(group) && !(group === 0 && this.ttl && this.owns(0) && this.op.maxTimestamp !== -Infinity)) return undefined;
     return this.op.snapshot((key) => keyGroupOf(key, this.keyGroups) === group);
   }
 
@@ -117,6 +163,12 @@ export class TimeRollingOperator implements GroupOperator {
       this.op.restoreState(state, (key) => keyGroupOf(key, this.keyGroups) === group);
     });
     this.held.add(group);
+  }
+
+  /** With a ttl: raises this worker's clock to key group 0's snapshot (before any row), whichever worker holds the group. */
+  restoreClock(bytes: Uint8Array): void {
+    const { state } = decodeTimeSnapshot(bytes, KIND_ROLLING);
+    this.op.restoreClock(state);
   }
 
   trap(): void {

@@ -3,7 +3,7 @@
 //
 //   offset size
 //      0    4  magic "SKCP"
-//      4    2  format version (1)
+//      4    2  format version (1; 2 when a delta holds key patches)
 //      6    2  flags: bit 0 = keyed, bit 1 = incremental (a delta)
 //      8    8  total length of the checkpoint in bytes (u64)
 //     16    8  checkpoint id (u64)
@@ -14,12 +14,20 @@
 //     48    4  C: number of key-group entries
 //     52    J  JSON {"spec": normalized operator spec, "sink": sink position, "base"?: id}
 //           …  C × (u32 key group, u32 length L, L bytes of group state), groups ascending
+//              (version 2: bit 31 of the key group set = a key patch, see below)
 //    end    4  CRC-32 of every byte before it
 //
 // Key groups without state are left out. An incremental checkpoint (a delta)
 // holds only the key groups changed since checkpoint `base` (full or a delta
 // itself); every other group is as in `base`. latestCheckpoint follows the
 // chain back to a full checkpoint and refuses a delta whose chain is broken.
+// A count-kernel delta holds *key patches*: of a changed group, only the keys
+// whose state changed (the group format of KernelOperator.snapshotGroup:
+// u32 count n, u32 state size S, n u32 keys, n × S state bytes). Applied to
+// the group as of `base`, a patch replaces those keys' states and appends its
+// new keys (after the others, in its order): the bytes snapshotGroup would
+// have given, so a restore gives the same bytes as a full checkpoint.
+// Checkpoints without patches are written as version 1, as before.
 // decodeCheckpoint checks the length,
 // magic, version, declared length and CRC before it parses anything, then the
 // structure, then that the build and spec are this build's.
@@ -27,14 +35,23 @@ import { crc32 } from '../crc32.js';
 import { bytesToHex, hexToBytes } from '../hex.js';
 import { sameStateBuild } from '../builds.js';
 import { buildHash } from '../engine.js';
+import type { ModuleName } from '../spec.js';
 import { moduleOf, operatorSpecFromNormalized, sameOperatorSpec, type NormalizedOperatorSpec as NormalizedSpec } from '../keyed/spec.js';
+import { timeBuildHash } from '../time/snapshot.js';
 import { CheckpointError } from './errors.js';
 import type { SinkPosition } from './types.js';
 
 const MAGIC = [0x53, 0x4b, 0x43, 0x50]; // "SKCP"
-/** The checkpoint format version this build writes and reads. */
-export const CHECKPOINT_VERSION = 1;
+/** The checkpoint format version this build writes (with key patches; 1 without) and reads (1 and 2). */
+export const CHECKPOINT_VERSION = 2;
+/** Bit 31 of a group entry's key group: the entry is a key patch (version 2). */
+const PATCH_BIT = 0x8000_0000;
 const HEADER_BYTES = 52;
+
+/** The build a checkpoint's state belongs to: the kernel's, or the time layer's logical state layout (see src/time/snapshot.ts). */
+function stateBuild(module: ModuleName): string {
+  return module === 'timeroll' ? timeBuildHash() : buildHash(module);
+}
 const TRAILER_BYTES = 4;
 
 /** One aligned checkpoint: everything a job needs to resume. */
@@ -55,6 +72,8 @@ export interface Checkpoint {
   groups: Map<number, Uint8Array>;
   /** An incremental checkpoint: the id of the checkpoint it changes (absent: a full checkpoint). */
   base?: number;
+  /** In a delta, the groups of `groups` that are key patches of their state in `base` (see the format). */
+  patches?: ReadonlySet<number>;
   /** Set by {@link latestCheckpoint}: checkpoints in the chain it was restored from (1: a full checkpoint). */
   chainLength?: number;
 }
@@ -76,20 +95,21 @@ export function encodeCheckpoint(cp: Checkpoint): Uint8Array {
   const out = new Uint8Array(total);
   const view = new DataView(out.buffer);
   out.set(MAGIC, 0);
-  view.setUint16(4, CHECKPOINT_VERSION, true);
+  const patched = cp.base !== undefined && cp.patches !== undefined && cp.patches.size > 0;
+  view.setUint16(4, patched ? CHECKPOINT_VERSION : 1, true);
   view.setUint16(6, (cp.keyed ? 1 : 0) | (cp.base !== undefined ? 2 : 0), true);
   view.setBigUint64(8, BigInt(total), true);
   view.setBigUint64(16, BigInt(cp.id), true);
   view.setBigUint64(24, BigInt(cp.offset), true);
   view.setUint32(32, cp.keyGroups, true);
-  out.set(hexToBytes(buildHash(moduleOf(cp.spec))), 36);
+  out.set(hexToBytes(stateBuild(moduleOf(cp.spec))), 36);
   view.setUint32(44, json.length, true);
   view.setUint32(48, groups.length, true);
   out.set(json, HEADER_BYTES);
   let at = HEADER_BYTES + json.length;
   let crc = crc32(out, 0, at);
   for (const [group, bytes] of groups) {
-    view.setUint32(at, group, true);
+    view.setUint32(at, patched && cp.patches!.has(group) ? (group | PATCH_BIT) >>> 0 : group, true);
     view.setUint32(at + 4, bytes.length, true);
     out.set(bytes, at + 8);
     // Each group checksummed right after its copy, while its bytes are in cache, rather than all of out at the end.
@@ -130,8 +150,8 @@ export function decodeCheckpoint(raw: unknown): Checkpoint {
   if (MAGIC.some((b, i) => bytes[i] !== b)) throw new CheckpointError('BAD_MAGIC', 'not a streamkernel checkpoint: bad magic number');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const version = view.getUint16(4, true);
-  if (version !== CHECKPOINT_VERSION) {
-    throw new CheckpointError('UNSUPPORTED_VERSION', `unsupported checkpoint format version ${version}; this build reads version ${CHECKPOINT_VERSION}`);
+  if (version !== 1 && version !== CHECKPOINT_VERSION) {
+    throw new CheckpointError('UNSUPPORTED_VERSION', `unsupported checkpoint format version ${version}; this build reads versions 1 and ${CHECKPOINT_VERSION}`);
   }
   const total = view.getBigUint64(8, true);
   if (total !== BigInt(bytes.length)) {
@@ -174,24 +194,39 @@ export function decodeCheckpoint(raw: unknown): Checkpoint {
     throw bad(`spec is invalid (${(error as Error).message})`);
   }
   const module = moduleOf(spec);
-  if (!sameStateBuild(module, hash, buildHash(module))) {
-    throw new CheckpointError('OTHER_BUILD', `checkpoint from another build of kernel '${module}' (build ${hash}; this is build ${buildHash(module)})`);
+  if (!sameStateBuild(module, hash, stateBuild(module))) {
+    throw new CheckpointError('OTHER_BUILD', `checkpoint from another build of kernel '${module}' (build ${hash}; this is build ${stateBuild(module)})`);
   }
   const groups = new Map<number, Uint8Array>();
+  const patches = new Set<number>();
   let at = HEADER_BYTES + jsonLength;
   let previous = -1;
   for (let i = 0; i < count; i++) {
     if (at + 8 > end) throw bad(`key-group entry ${i} runs past the end`);
-    const group = view.getUint32(at, true);
+    const entry = view.getUint32(at, true);
     const length = view.getUint32(at + 4, true);
+    const patch = version >= 2 && (entry & PATCH_BIT) !== 0;
+    const group = patch ? entry & ~PATCH_BIT : entry;
     if (group >= keyGroups || group <= previous) throw bad(`key group ${group} out of order or out of range`);
+    if (patch && !delta) throw bad(`a key patch of key group ${group} in a full checkpoint`);
     if (at + 8 + length > end) throw bad(`key group ${group}'s ${length} bytes run past the end`);
     groups.set(group, bytes.subarray(at + 8, at + 8 + length));
+    if (patch) patches.add(group);
     previous = group;
     at += 8 + length;
   }
   if (at !== end) throw bad(`${end - at} bytes after the last key group`);
-  return { id, offset, keyGroups, keyed: (flags & 1) === 1, spec, sinkPosition: parsed.sink as SinkPosition, groups, ...(delta ? { base: parsed.base as number } : {}) };
+  return {
+    id,
+    offset,
+    keyGroups,
+    keyed: (flags & 1) === 1,
+    spec,
+    sinkPosition: parsed.sink as SinkPosition,
+    groups,
+    ...(delta ? { base: parsed.base as number } : {}),
+    ...(patches.size > 0 ? { patches } : {}),
+  };
 }
 
 /** A checkpoint that could not be used, and why. */
@@ -260,10 +295,64 @@ async function materialize(cp: Checkpoint, ids: readonly number[], store: { read
     link = next;
   }
   if (chain.length === 1) return { ...cp, chainLength: 1 };
-  const groups = new Map<number, Uint8Array>();
-  for (let i = chain.length - 1; i >= 0; i--) for (const [g, bytes] of chain[i]!.groups) groups.set(g, bytes);
-  const { base: _base, ...full } = cp;
+  let groups = new Map<number, Uint8Array>();
+  for (let i = chain.length - 1; i >= 0; i--) groups = applyDelta(groups, chain[i]!);
+  const { base: _base, patches: _patches, ...full } = cp;
   return { ...full, groups, chainLength: chain.length };
+}
+
+/** The groups of `base` (a full checkpoint's, or those a chain gave so far) with a checkpoint's groups and key patches applied; `base` is left as it was. */
+export function applyDelta(base: ReadonlyMap<number, Uint8Array>, cp: Pick<Checkpoint, 'id' | 'groups' | 'patches'>): Map<number, Uint8Array> {
+  const groups = new Map(base);
+  for (const [g, bytes] of cp.groups) groups.set(g, cp.patches?.has(g) === true ? applyKeyPatch(groups.get(g), bytes, g, cp.id) : bytes);
+  return groups;
+}
+
+/** A count-kernel group's state (KernelOperator.snapshotGroup's format) with a key patch applied; see the format. */
+function applyKeyPatch(base: Uint8Array | undefined, patch: Uint8Array, group: number, id: number): Uint8Array {
+  const fail = (why: string): never => {
+    throw new CheckpointError('BAD_STATE', `checkpoint ${id}: key patch of key group ${group} is invalid: ${why}`);
+  };
+  const read = (bytes: Uint8Array, what: string): { keys: Uint32Array; size: number; view: DataView } => {
+    if (bytes.length < 8) fail(`${what} of ${bytes.length} bytes is too short`);
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const n = view.getUint32(0, true);
+    const size = view.getUint32(4, true);
+    if (bytes.length !== 8 + n * (4 + size)) fail(`${what}: expected ${8 + n * (4 + size)} bytes for ${n} keys, got ${bytes.length}`);
+    const keys = new Uint32Array(n);
+    for (let i = 0; i < n; i++) keys[i] = view.getUint32(8 + 4 * i, true);
+    return { keys, size, view };
+  };
+  if (base === undefined) return patch; // a group new since the base: every key is in the patch
+  const b = read(base, 'the state it patches');
+  const p = read(patch, 'the patch');
+  if (p.size !== b.size) fail(`states of ${p.size} bytes, the group's of ${b.size}`);
+  const size = b.size;
+  const at = new Map<number, number>();
+  b.keys.forEach((k, i) => at.set(k, i));
+  // Where each patch key goes: its place in the base, or after the base's keys (new keys, in the patch's order).
+  const into = new Int32Array(p.keys.length);
+  const seen = new Set<number>();
+  let n = b.keys.length;
+  for (let i = 0; i < p.keys.length; i++) {
+    const k = p.keys[i]!;
+    if (seen.has(k)) fail(`key ${k} appears twice`);
+    seen.add(k);
+    into[i] = at.get(k) ?? n++;
+  }
+  const out = new Uint8Array(8 + n * (4 + size));
+  const view = new DataView(out.buffer);
+  view.setUint32(0, n, true);
+  view.setUint32(4, size, true);
+  out.set(base.subarray(8, 8 + 4 * b.keys.length), 8);
+  const states = 8 + 4 * n;
+  out.set(base.subarray(8 + 4 * b.keys.length), states);
+  const from = 8 + 4 * p.keys.length;
+  for (let i = 0; i < p.keys.length; i++) {
+    view.setUint32(8 + 4 * into[i]!, p.keys[i]!, true);
+    out.set(patch.subarray(from + i * size, from + (i + 1) * size), states + into[i]! * size);
+  }
+  return out;
 }
 
 /** Checks that a checkpoint was taken by a job of this shape. */

@@ -14,10 +14,10 @@
 // last committed checkpoint (workers, in-flight batches, the sink's uncommitted
 // part), restores it into fresh workers and replays the source from its offset.
 import { compiledModule } from '../engine.js';
-import { isTimeSpec, isWindowSpec, moduleOf, type NormalizedOperatorSpec } from '../keyed/spec.js';
+import { hasTtl, isTimeSpec, isWindowSpec, moduleOf, type NormalizedOperatorSpec } from '../keyed/spec.js';
 import { mergeWindows, type Rises, type WindowsOutput } from '../keyed/windows.js';
 import type { LateRow, WindowResult } from '../types.js';
-import { checkCompatible, encodeCheckpoint, latestCheckpoint, type Checkpoint, type RefusedCheckpoint } from './checkpoint.js';
+import { applyDelta, checkCompatible, encodeCheckpoint, latestCheckpoint, type Checkpoint, type RefusedCheckpoint } from './checkpoint.js';
 import { CheckpointError, JobFailedError, WorkerFailure } from './errors.js';
 import { keyGroupOf, keyGroupRange, workerOfKeyGroup } from './hash.js';
 import { LatencyHistogram } from './latency.js';
@@ -65,6 +65,8 @@ interface PendingCheckpoint {
   afterSeq: number;
   offset: number;
   snaps: Map<number, Uint8Array>;
+  /** Groups of `snaps` that are key patches (a delta's; src/scheduler/checkpoint.ts). */
+  patches: Set<number>;
   waiting: number;
   position: SinkPosition | undefined;
   preCommitted: boolean;
@@ -173,6 +175,13 @@ class JobImpl implements Job {
   /** The checkpoint the next incremental one builds on (the previous barrier's), its groups as restored, and its place in its chain (1: full). */
   private baseId: number | undefined;
   private baseGroups = new Map<number, Uint8Array>();
+  /**
+   * The deltas since `baseGroups` (of `last`: `lastDeltas`), applied only
+   * when a restart needs them: a key patch copies its whole group (see
+   * restoredGroups).
+   */
+  private baseDeltas: Checkpoint[] = [];
+  private lastDeltas: Checkpoint[] = [];
   private chain = 0;
   /** The chain length of `last`. */
   private lastChain = 0;
@@ -202,6 +211,8 @@ class JobImpl implements Job {
   private readonly windowed: boolean;
   /** Window kinds: the greatest event time dispatched since the workers started (rows above it are rises). */
   private risesMax = -Infinity;
+  /** Rolling with a ttl: the greatest event time dispatched since the workers started (the rows' stream clock, see dispatchShared). */
+  private clockMax = -Infinity;
   /** Window kinds with an idle timeout: the greatest event time sent, and when rows last went out. */
   private maxTime = -Infinity;
   private lastRowsAt = now();
@@ -228,6 +239,10 @@ class JobImpl implements Job {
     this.shared = o.keyed && o.workers > 1 && o.adapter.sharedMemory === true && typeof SharedArrayBuffer === 'function';
     this.timed = isTimeSpec(o.spec);
     this.windowed = isWindowSpec(o.spec);
+    // A ttl is against the whole stream's clock: each worker reads every row of a batch (src/keyed/time-rolling.ts).
+    if (hasTtl(o.spec) && o.keyed && o.workers > 1 && !this.shared) {
+      throw new TypeError('operator.ttl on more than one worker needs an adapter with shared memory (each worker reads every row\'s time): use workers: 1, or nodeWorkers() or Web Workers with cross-origin isolation');
+    }
   }
 
   get offset(): number {
@@ -269,8 +284,10 @@ class JobImpl implements Job {
     this.sharedPool = [];
     // Restored workers resume from the checkpoint's clock: every row above it may raise theirs.
     this.risesMax = -Infinity;
-    // Window kinds: key group 0 carries the stream's clock, which every worker takes (src/keyed/windows.ts).
-    const clock = this.windowed ? this.last?.groups.get(0) : undefined;
+    this.clockMax = -Infinity;
+    // Window kinds and rolling with a ttl: key group 0 carries the stream's clock, which every worker takes (src/keyed/).
+    const restored = this.restoredGroups();
+    const clock = this.windowed || hasTtl(this.o.spec) ? restored.get(0) : undefined;
     const { keyGroups, workers } = this.o;
     this.slots = [];
     for (let index = 0; index < workers; index++) {
@@ -290,7 +307,7 @@ class JobImpl implements Job {
       const restore: [number, Uint8Array][] = [];
       const transfer: ArrayBuffer[] = [];
       if (this.last !== undefined) {
-        for (const [g, bytes] of this.last.groups) {
+        for (const [g, bytes] of restored) {
           if (g >= groups[0] && g < groups[1]) {
             const copy = bytes.slice(); // the job keeps the checkpoint for later restarts
             restore.push([g, copy]);
@@ -367,10 +384,11 @@ class JobImpl implements Job {
         break;
       }
       case 'snap': {
-        const { id, groups } = message as unknown as { id: number; groups: [number, Uint8Array][] };
+        const { id, groups, patches } = message as unknown as { id: number; groups: [number, Uint8Array][]; patches?: number[] };
         const cp = this.cp;
         if (cp === undefined || cp.id !== id) break;
         for (const [g, bytes] of groups) cp.snaps.set(g, bytes);
+        for (const g of patches ?? []) cp.patches.add(g);
         cp.waiting--;
         this.tryComplete();
         break;
@@ -527,9 +545,11 @@ class JobImpl implements Job {
     const rows = values.length;
     const { maxInFlight } = this.o;
     const { rowWorker, counts } = this.route(keys);
-    const targets = this.slots.filter((slot) => counts[slot.index]! > 0);
+    // With a ttl every worker gets every batch, with the stream's clock per row (after its times): each one's clock moves with every row.
+    const ttl = hasTtl(this.o.spec) && times !== undefined;
+    const targets = ttl ? this.slots : this.slots.filter((slot) => counts[slot.index]! > 0);
     await this.until(() => this.pending.length < maxInFlight * this.o.workers && targets.every((s) => s.inFlight < maxInFlight));
-    const buffer = this.takeShared(times === undefined ? rows * 20 : sharedTimesAt(rows) + rows * 8);
+    const buffer = this.takeShared(times === undefined ? rows * 20 : sharedTimesAt(rows) + rows * (ttl ? 16 : 8));
     const sharedValues = new Float64Array(buffer, 0, rows);
     const sharedKeys = new Uint32Array(buffer, rows * 16, rows);
     const sharedTimes = times === undefined ? undefined : new Float64Array(buffer, sharedTimesAt(rows), rows);
@@ -554,11 +574,25 @@ class JobImpl implements Job {
         for (let i = 0; i < rows; i++) sharedTimes![at[rowWorker[i]!]!++] = times[i]!;
       }
     }
+    let clockAfter: number | undefined;
+    if (ttl) {
+      // Per row the greatest earlier time of the stream since the workers started (each takes the larger of it and its restored clock).
+      const before = new Float64Array(buffer, sharedTimesAt(rows) + rows * 8, rows);
+      const at = starts.slice();
+      let max = this.clockMax;
+      for (let i = 0; i < rows; i++) {
+        const w = targets.length === 1 ? 0 : rowWorker[i]!;
+        before[at[w]!++] = max;
+        const t = times![i]!;
+        if (t > max && t - t === 0) max = t; // a bad time is refused by its key's worker
+      }
+      this.clockMax = clockAfter = max;
+    }
     const seq = this.seq++;
     for (const slot of targets) {
       slot.inFlight++;
       const from = starts[slot.index]!;
-      slot.handle.post({ t: 'shared', seq, buffer, rows, timed: times !== undefined, from, to: from + counts[slot.index]! }, []);
+      slot.handle.post({ t: 'shared', seq, buffer, rows, timed: times !== undefined, from, to: from + counts[slot.index]!, ...(clockAfter === undefined ? {} : { clockAfter }) }, []);
     }
     this.pending.push({ seq, offset: this._offset, rows, parts: targets.length, rowWorker: targets.length === 1 ? undefined : rowWorker, partial: [], starts, out: undefined, shared: buffer, records: [], merged: undefined, stamps });
     this.afterDispatch(rows);
@@ -715,6 +749,7 @@ class JobImpl implements Job {
       afterSeq: this.seq - 1,
       offset: this._offset,
       snaps: new Map(),
+      patches: new Set(),
       waiting: this.slots.length,
       position: undefined,
       preCommitted: false,
@@ -743,19 +778,23 @@ class JobImpl implements Job {
       spec: this.o.spec,
       sinkPosition: cp.position ?? null,
       groups: cp.snaps,
-      ...(cp.base !== undefined ? { base: cp.base } : {}),
+      ...(cp.base !== undefined ? { base: cp.base, patches: cp.patches } : {}),
     };
-    // What a restart restores: the delta applied to its base.
-    const groups = cp.base === undefined ? cp.snaps : new Map([...this.baseGroups, ...cp.snaps]);
+    // What a restart restores: the base's groups, and the deltas since (applied when a restart needs them).
+    const groups = cp.base === undefined ? cp.snaps : this.baseGroups;
+    const deltas = cp.base === undefined ? [] : [...this.baseDeltas, stored];
     this.baseGroups = groups;
+    this.baseDeltas = deltas;
     const checkpoint: Checkpoint = { ...stored, groups };
     delete checkpoint.base;
+    delete checkpoint.patches;
     this.committing++;
     // Not tied to the generation: a checkpoint complete before a failure is valid and is kept.
     this.commitChain = this.commitChain.then(async () => {
       try {
         await this.o.store.save(checkpoint.id, encodeCheckpoint(stored));
         this.last = checkpoint;
+        this.lastDeltas = deltas;
         this.lastChain = cp.chain;
         this.checkpoints++;
         while (this.log.length > 0 && this.log[0]!.offset + this.log[0]!.batch.values.length <= checkpoint.offset) this.log.shift();
@@ -772,8 +811,21 @@ class JobImpl implements Job {
   /** Fresh workers restored from `last`: the next incremental checkpoint builds on it. */
   private continueChain(): void {
     this.baseId = this.last?.id;
-    this.baseGroups = this.last?.groups ?? new Map();
+    this.baseGroups = this.restoredGroups();
+    this.baseDeltas = [];
     this.chain = this.lastChain;
+  }
+
+  /** The key groups of `last` as a restart restores them: its deltas since its base groups applied (once). */
+  private restoredGroups(): Map<number, Uint8Array> {
+    if (this.last === undefined) return new Map();
+    if (this.lastDeltas.length > 0) {
+      let groups = this.last.groups;
+      for (const delta of this.lastDeltas) groups = applyDelta(groups, delta);
+      this.last = { ...this.last, groups };
+      this.lastDeltas = [];
+    }
+    return this.last.groups;
   }
 
   // ---- recovery -----------------------------------------------------------------

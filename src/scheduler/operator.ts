@@ -40,6 +40,19 @@ export interface GroupOperator {
   processParts(parts: readonly RowsPart[]): void;
   /** The state of one key group, or undefined when it holds none. */
   snapshotGroup(group: number): Uint8Array | undefined;
+  /**
+   * Count kernels: right after changedGroups(), a *key patch* of a group it
+   * reported: only the keys changed in the period it closed, in
+   * snapshotGroup's format (src/scheduler/checkpoint.ts); undefined when
+   * every key of the group changed (snapshotGroup then).
+   */
+  snapshotPatch?(group: number): Uint8Array | undefined;
+  /**
+   * Operators with a stream clock (window kinds, rolling with a ttl): raises
+   * it to key group 0's state, before any row (a worker's groups may all come
+   * from older checkpoints).
+   */
+  restoreClock?(bytes: Uint8Array): void;
   /** Loads one key group's state (before any row is processed); throws CheckpointError for bad state. */
   restoreGroup(group: number, bytes: Uint8Array): void;
   /**
@@ -63,6 +76,12 @@ export interface RowsPart {
   times?: Float64Array;
   /** Every row is of the operator's key groups (the coordinator routed them): no row is skipped. */
   owned?: boolean;
+  /**
+   * Rolling by duration with a ttl, rows routed by the coordinator: the whole
+   * stream's clock, per row its greatest earlier timestamp and the greatest
+   * after the batch (the operator sees only its own rows).
+   */
+  clock?: { before: Float64Array; after: number };
 }
 
 /** Where a shared batch's times start: after values, results and keys (u32), 8-aligned. */
@@ -515,6 +534,19 @@ export class KernelOperator implements GroupOperator {
   snapshotGroup(group: number): Uint8Array | undefined {
     const list = this.groupSlots.get(group);
     if (list === undefined || list.length === 0) return undefined;
+    return this.snapshotSlots(list);
+  }
+
+  snapshotPatch(group: number): Uint8Array | undefined {
+    const list = this.groupSlots.get(group);
+    if (list === undefined) return undefined;
+    // Marked in the period changedGroups() just closed: about to change then (mark), so possibly changed.
+    const dirty = list.filter((slot) => this.slotMarked[slot] === this.period - 1);
+    return dirty.length === list.length ? undefined : this.snapshotSlots(dirty);
+  }
+
+  /** The group snapshot format over some slots of a group, in their order. */
+  private snapshotSlots(list: readonly number[]): Uint8Array {
     const mem = this.memory();
     const size = this.stateSize;
     const bytes = new Uint8Array(8 + list.length * (4 + size));

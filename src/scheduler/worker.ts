@@ -4,13 +4,14 @@
 //
 // Messages in (from the coordinator), in order:
 //   init    { t, module, spec, keyed, keyGroups, groups: [start, end], restore: [group, bytes][], clock?, heartbeatMs }
-//                                          (clock: window kinds, key group 0's state, whose stream clock every worker takes)
+//                                          (clock: window kinds and rolling with a ttl, key group 0's state, whose stream clock every worker takes)
 //   batch   { t, seq, values, keys?, times?, at?, rises?, rows? } → out { t, seq, values } (results written over the input buffer and transferred back)
-//   shared  { t, seq, buffer, rows, timed, from, to } → out { t, seq } (keyed, shared memory: buffer = values f64 × rows |
-//                                          results f64 × rows | keys u32 × rows (| pad | times f64 × rows when timed),
+//   shared  { t, seq, buffer, rows, timed, from, to, clockAfter? } → out { t, seq } (keyed, shared memory: buffer = values f64 × rows |
+//                                          results f64 × rows | keys u32 × rows (| pad | times f64 × rows when timed
+//                                          (| with clockAfter, a ttl's stream clock: per row the greatest earlier time, f64 × rows)),
 //                                          each worker's rows together; the worker runs its rows [from, to), all of its
 //                                          own key groups, in order, and writes their results at the same positions)
-//   barrier { t, id, delta? }             → snap { t, id, groups: [group, bytes][] }   (delta: only the groups changed since the previous barrier)
+//   barrier { t, id, delta? }             → snap { t, id, groups: [group, bytes][], patches: group[] }   (delta: only the groups changed since the previous barrier; patches: those sent as key patches)
 //   fault   { t, kind }                   testing: fail during the next batch
 //   flush   { t }                         → flushed { t, packed }  (window kinds: end of stream)
 //   watermark { t, seq, time }            → out { t, seq, packed }  (window kinds: the idle timeout raises the watermark)
@@ -57,7 +58,7 @@ interface InitMessage {
 type Message =
   | InitMessage
   | { t: 'batch'; seq: number; values: Float64Array; keys?: Uint32Array; times?: Float64Array; at?: Uint32Array; rises?: Rises; rows?: number }
-  | { t: 'shared'; seq: number; buffer: SharedArrayBuffer; rows: number; timed: boolean; from: number; to: number }
+  | { t: 'shared'; seq: number; buffer: SharedArrayBuffer; rows: number; timed: boolean; from: number; to: number; clockAfter?: number }
   | { t: 'barrier'; id: number; delta?: boolean }
   | { t: 'fault'; kind: 'exit' | 'throw' | 'trap' | 'hang' }
   | { t: 'flush' }
@@ -87,6 +88,7 @@ export function runWorker(port: WorkerPort): void {
       const n = to - from;
       const part: RowsPart = { values: new Float64Array(buffer, from * 8, n), keys: new Uint32Array(buffer, rows * 16 + from * 4, n), out: new Float64Array(buffer, (rows + from) * 8, n), owned: true };
       if (timed) part.times = new Float64Array(buffer, sharedTimesAt(rows) + from * 8, n);
+      if (message.clockAfter !== undefined) part.clock = { before: new Float64Array(buffer, sharedTimesAt(rows) + (rows + from) * 8, n), after: message.clockAfter };
       return part;
     }
     const { values, keys, times } = message as Extract<Message, { t: 'batch' }>;
@@ -140,11 +142,15 @@ export function runWorker(port: WorkerPort): void {
         // An incremental checkpoint takes the groups changed since the previous barrier; a full one, every group.
         const changed = operator!.changedGroups();
         const snaps: [number, Uint8Array][] = [];
+        // A delta takes of a count kernel's changed group only its changed keys (a key patch) when some did not change.
+        const patches: number[] = [];
         for (const g of message.delta === true ? changed : Array.from({ length: groups[1] - groups[0] }, (_, i) => groups[0] + i)) {
-          const bytes = operator!.snapshotGroup(g);
+          const patch = message.delta === true ? operator!.snapshotPatch?.(g) : undefined;
+          if (patch !== undefined) patches.push(g);
+          const bytes = patch ?? operator!.snapshotGroup(g);
           if (bytes !== undefined) snaps.push([g, bytes]);
         }
-        port.post({ t: 'snap', id: message.id, groups: snaps }, snaps.map(([, b]) => b.buffer as ArrayBuffer));
+        port.post({ t: 'snap', id: message.id, groups: snaps, patches }, snaps.map(([, b]) => b.buffer as ArrayBuffer));
         break;
       }
       case 'fault':
@@ -216,7 +222,7 @@ export function runWorker(port: WorkerPort): void {
         ? (windows = new WindowsGroupOperator(windowSpecOf(spec, message.keyed), message.keyGroups, groups))
         : await createGroupOperator(message.module, spec, message.keyGroups, groups);
       for (const [group, bytes] of message.restore) op.restoreGroup(group, bytes);
-      if (message.clock !== undefined) windows!.restoreClock(message.clock);
+      if (message.clock !== undefined) op.restoreClock!(message.clock);
       operator = op;
       port.post({ t: 'ready' }, []);
     } catch (error) {

@@ -46,6 +46,7 @@ interface TimerollExports {
   outPtr(): number;
   capacity(): number;
   reserve(n: number): number;
+  layoutVersion(): number;
   liveKeyCount(): number;
   slotHighWater(): number;
   arenaBytes(): number;
@@ -53,6 +54,8 @@ interface TimerollExports {
   maybeCompact(): number;
   getMaxTs(): number;
   setMaxTs(t: number): void;
+  setHostClock(on: number): void;
+  maxBeforePtr(): number;
   sweep(): number;
   check(n: number, cont: number): number;
   update(n: number): number;
@@ -84,6 +87,29 @@ async function instantiate(spec: NormalizedDurationRollingSpec): Promise<Timerol
   return ex;
 }
 
+/** The whole stream's clock for rows of it (see pushIds): per row the greatest earlier timestamp, and the greatest after them. */
+export interface StreamClock {
+  before: Float64Array;
+  after: number;
+}
+
+interface Clock {
+  rowsSeen: number;
+  maxTs: number;
+  lastSweep: number;
+}
+
+/** The clock at the start of a snapshot's state, checked. */
+function readClock(r: ByteReader): Clock {
+  const rowsSeen = r.f64();
+  expectState(Number.isInteger(rowsSeen) && rowsSeen >= 0 && rowsSeen <= 2 ** 53, 'row counter out of range');
+  const maxTs = r.f64();
+  expectState(maxTs === -Infinity || Math.abs(maxTs) <= MAX_TIMESTAMP, 'greatest timestamp is not finite or beyond ±2^53 ms');
+  const lastSweep = r.f64();
+  expectState(lastSweep === -Infinity || (Number.isFinite(lastSweep) && lastSweep <= maxTs), 'sweep time out of range');
+  return { rowsSeen, maxTs, lastSweep };
+}
+
 /** The operator behind {@link createTimeRolling}; the keyed operator (src/keyed/) also snapshots and merges it per key group. */
 export class DurationRolling implements TimeRolling {
   readonly spec: Readonly<NormalizedDurationRollingSpec>;
@@ -97,10 +123,12 @@ export class DurationRolling implements TimeRolling {
   private readonly one = new OneRow();
   private viewPtr = -1;
   private viewCap = -1;
+  private viewLayout = -1;
   private tsView = new Float64Array(0);
   private valView = new Float64Array(0);
   private outView = new Float64Array(0);
   private keyView = new Uint32Array(0);
+  private beforeView = new Float64Array(0);
 
   constructor(spec: NormalizedDurationRollingSpec, ex: TimerollExports) {
     this.spec = Object.freeze(spec);
@@ -118,14 +146,18 @@ export class DurationRolling implements TimeRolling {
     const buffer = ex.memory.buffer as ArrayBuffer;
     const ptr = ex.tsPtr();
     const cap = ex.capacity();
-    if (buffer === this.buffer && ptr === this.viewPtr && cap === this.viewCap) return;
+    // Blocks move when the kernel compacts (between batches, or inside update()).
+    const layout = ex.layoutVersion();
+    if (buffer === this.buffer && ptr === this.viewPtr && cap === this.viewCap && layout === this.viewLayout) return;
     this.buffer = buffer;
     this.viewPtr = ptr;
     this.viewCap = cap;
+    this.viewLayout = layout;
     this.tsView = new Float64Array(buffer, ex.tsPtr(), cap);
     this.valView = new Float64Array(buffer, ex.valPtr(), cap);
     this.outView = new Float64Array(buffer, ex.outPtr(), cap);
     this.keyView = new Uint32Array(buffer, ex.keyPtr(), cap);
+    if (this.spec.ttl !== Infinity) this.beforeView = new Float64Array(buffer, ex.maxBeforePtr(), cap);
   }
 
   get liveKeys(): number {
@@ -142,16 +174,18 @@ export class DurationRolling implements TimeRolling {
     return this.live().stateBytes();
   }
 
-  private load(ex: TimerollExports, ts: Float64Array, vals: Float64Array, keys: Uint32Array | undefined, from: number, n: number): void {
+  private load(ex: TimerollExports, ts: Float64Array, vals: Float64Array, keys: Uint32Array | undefined, from: number, n: number, clock?: StreamClock): void {
     this.views(ex);
     this.tsView.set(ts.subarray(from, from + n));
     this.valView.set(vals.subarray(from, from + n));
     if (keys !== undefined) this.keyView.set(keys.subarray(from, from + n));
+    if (clock !== undefined) this.beforeView.set(clock.before.subarray(from, from + n));
   }
 
   /** Runs rows already in order per key through the kernel; results into out[at…]. */
-  private run(ts: Float64Array, vals: Float64Array, keys: Uint32Array | undefined, rowOf: (i: number) => number, out: Float64Array): void {
+  private run(ts: Float64Array, vals: Float64Array, keys: Uint32Array | undefined, rowOf: (i: number) => number, out: Float64Array, clock?: StreamClock): void {
     const ex = this.live();
+    ex.setHostClock(clock === undefined ? 0 : 1);
     const n = ts.length;
     // Grow the IO buffers for large batches: rows are grouped by key per chunk, so bigger chunks mean fewer visits per key.
     const cap = n > ex.capacity() ? ex.reserve(n) : ex.capacity();
@@ -159,19 +193,25 @@ export class DurationRolling implements TimeRolling {
     if (n > cap) {
       for (let from = 0; from < n; from += cap) {
         const m = Math.min(cap, n - from);
-        this.load(ex, ts, vals, keys, from, m);
+        this.load(ex, ts, vals, keys, from, m, clock);
         this.checkResult(ex.check(m, from === 0 ? 0 : 1), from, ts, keys, rowOf);
       }
     }
     for (let from = 0; from < n; from += cap) {
       const m = Math.min(cap, n - from);
-      this.load(ex, ts, vals, keys, from, m);
+      this.load(ex, ts, vals, keys, from, m, clock);
       this.checkResult(ex.check(m, 0), from, ts, keys, rowOf);
       const status = ex.update(m);
       if (status !== -1) throw new RangeError(`not enough WebAssembly memory for the keys' windows (at row ${rowOf(from - 2 - status)})`);
       this.views(ex);
       out.set(this.outView.subarray(0, m), from);
     }
+    if (clock !== undefined) ex.setMaxTs(Math.max(clock.after, ex.getMaxTs()));
+    this.afterBatch(ex);
+  }
+
+  /** Between batches: sweeps keys past their ttl once the clock moved a ttl on, and reclaims freed blocks. */
+  private afterBatch(ex: TimerollExports): void {
     const maxTs = ex.getMaxTs();
     if (this.spec.ttl !== Infinity && maxTs - this.lastSweep >= this.spec.ttl) {
       ex.sweep();
@@ -180,9 +220,16 @@ export class DurationRolling implements TimeRolling {
     this.compact(ex);
   }
 
+  /** A batch of the stream without rows for this operator (a keyed worker's, with a ttl): its greatest timestamp t still moves the clock. */
+  advanceClock(t: number): void {
+    const ex = this.live();
+    ex.setMaxTs(Math.max(t, ex.getMaxTs()));
+    this.afterBatch(ex);
+  }
+
   /** Lets the kernel reclaim freed blocks (grown rings, removed keys) between batches; its buffers may move. */
   private compact(ex: TimerollExports): void {
-    if (ex.maybeCompact() !== 0) this.viewPtr = -1;
+    ex.maybeCompact(); // views() sees the move (layoutVersion)
   }
 
   private checkResult(r: number, from: number, ts: Float64Array, keys: Uint32Array | undefined, rowOf: (i: number) => number): void {
@@ -226,14 +273,21 @@ export class DurationRolling implements TimeRolling {
   /**
    * In-order rows with numeric key ids (undefined: unkeyed), one result per
    * row into `out`: the keyed operator's path (no key mapping, no copies of
-   * the result). Needs maxOutOfOrderness 0.
+   * the result). Needs maxOutOfOrderness 0. With `clock` (a finite ttl), the
+   * rows are some of a stream whose other rows this operator is not given:
+   * the time to live is measured against the whole stream's clock.
    */
-  pushIds(ts: Float64Array, vals: Float64Array, ids: Uint32Array | undefined, out: Float64Array): void {
+  pushIds(ts: Float64Array, vals: Float64Array, ids: Uint32Array | undefined, out: Float64Array, clock?: StreamClock): void {
     this.live();
     const base = this.rowsSeen;
     checkTimestamps(ts, base);
-    this.run(ts, vals, ids, (i) => base + i, out);
+    this.run(ts, vals, ids, (i) => base + i, out, clock);
     this.rowsSeen += ts.length;
+  }
+
+  /** The greatest timestamp seen (−Infinity before any row). */
+  get maxTimestamp(): number {
+    return this.live().getMaxTs();
   }
 
   private pushOutOfOrder(ts: Float64Array, vals: Float64Array, ids: Uint32Array | undefined): RollingOutput {
@@ -314,12 +368,7 @@ export class DurationRolling implements TimeRolling {
     const ex = this.live();
     const spec = this.spec;
     const r = new ByteReader(state);
-    const rowsSeen = r.f64();
-    expectState(Number.isInteger(rowsSeen) && rowsSeen >= 0 && rowsSeen <= 2 ** 53, 'row counter out of range');
-    const maxTs = r.f64();
-    expectState(maxTs === -Infinity || Math.abs(maxTs) <= MAX_TIMESTAMP, 'greatest timestamp is not finite or beyond ±2^53 ms');
-    const lastSweep = r.f64();
-    expectState(lastSweep === -Infinity || (Number.isFinite(lastSweep) && lastSweep <= maxTs), 'sweep time out of range');
+    const { rowsSeen, maxTs, lastSweep } = readClock(r);
     const nNames = r.count(4, 'key name');
     expectState(spec.keys === 'string' || nNames === 0, 'key names in a snapshot without string keys');
     const names: string[] = [];
@@ -387,10 +436,20 @@ export class DurationRolling implements TimeRolling {
       ex.importFinish(idx - 1, slot.front);
     }
     this.compact(ex);
-    ex.setMaxTs(Math.max(maxTs, ex.getMaxTs()));
-    this.rowsSeen = Math.max(rowsSeen, this.rowsSeen);
-    this.lastSweep = Math.max(lastSweep, this.lastSweep);
+    this.raiseClock({ rowsSeen, maxTs, lastSweep });
     this.reorder.install(held);
+  }
+
+  /** Raises the clock (row count, greatest timestamp, last sweep) to a snapshot's, leaving its keys out. */
+  restoreClock(state: Uint8Array): void {
+    this.raiseClock(readClock(new ByteReader(state)));
+  }
+
+  private raiseClock(clock: Clock): void {
+    const ex = this.live();
+    ex.setMaxTs(Math.max(clock.maxTs, ex.getMaxTs()));
+    this.rowsSeen = Math.max(clock.rowsSeen, this.rowsSeen);
+    this.lastSweep = Math.max(clock.lastSweep, this.lastSweep);
   }
 
   reset(): void {
