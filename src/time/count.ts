@@ -243,17 +243,17 @@ export class CountWindows implements CountWindowOperator {
   /**
    * The keyed operator's push (numeric key ids): rows with skip[i] = 1 belong
    * to other workers and only count as rows (row numbers order `first` and
-   * `last`). `marks` gets two counts of `windows` per row (the same: a count
+   * `last`). `marks` gets two counts of `windows` per row (entries 2i and 2i + 1) (the same: a count
    * window fires on its key's own row), as EventTimeWindows.pushRows, and
    * `at`/`batchRows` are as there (routed rows: only the worker's own).
    */
-  pushRows(_ts: Float64Array | undefined, vals: Float64Array, ids: Uint32Array | undefined, skip: Uint8Array, marks: number[], at?: Uint32Array, batchRows = vals.length): WindowOutput {
+  pushRows(_ts: Float64Array | undefined, vals: Float64Array, ids: Uint32Array | undefined, skip: Uint8Array, marks: Uint32Array, at?: Uint32Array, batchRows = vals.length): WindowOutput {
     this.check();
     const { op, size, step } = this.spec;
     const windows: WindowResult[] = [];
     for (let i = 0; i < vals.length; i++) {
       if (skip[i] === 0) this.row(op, size, step, vals[i]!, ids === undefined ? 0 : ids[i]!, this.rowsSeen + (at === undefined ? i : at[i]!), windows);
-      marks.push(windows.length, windows.length);
+      marks[2 * i] = marks[2 * i + 1] = windows.length;
     }
     this.rowsSeen += batchRows;
     return { windows, late: [] };

@@ -88,7 +88,9 @@ export class EventTimeWindows implements WindowOperator {
    * watermark advance (to merge workers' results into one order).
    */
   private skip: Uint8Array | undefined;
-  private marks: number[] | undefined;
+  private marks: Uint32Array | undefined;
+  /** The next entry of `marks`. */
+  private markAt = 0;
   /** The keyed operator's routed path: per row given, its row in the batch (rows of other workers are left out). */
   private at: Uint32Array | undefined;
   /**
@@ -383,6 +385,11 @@ export class EventTimeWindows implements WindowOperator {
     }
   }
 
+  /** pushRows: records a count of results (two per row; see marks). */
+  private mark(n: number): void {
+    if (this.marks !== undefined) this.marks[this.markAt++] = n;
+  }
+
   /** The row number of the r-th row given to pushRows. */
   private rowOf(r: number): number {
     return this.rowsSeen + (this.at === undefined ? r : this.at[r]!);
@@ -442,7 +449,7 @@ export class EventTimeWindows implements WindowOperator {
    * (the worker's own rows and the other rows that raise the greatest
    * timestamp, skipped); the other rows cannot change anything here.
    */
-  pushRows(ts: Float64Array, vals: Float64Array, ids: Uint32Array | undefined, skip: Uint8Array, marks: number[], at?: Uint32Array, batchRows = ts.length): WindowOutput {
+  pushRows(ts: Float64Array, vals: Float64Array, ids: Uint32Array | undefined, skip: Uint8Array, marks: Uint32Array, at?: Uint32Array, batchRows = ts.length): WindowOutput {
     this.check();
     checkTimestamps(ts, this.rowsSeen);
     if (this.spec.kind !== 'session') checkGridTimestamps(ts, this.rowsSeen, this.spec.size, this.spec.step, this.spec.offset);
@@ -450,15 +457,16 @@ export class EventTimeWindows implements WindowOperator {
     const late: LateRow[] = [];
     this.skip = skip;
     this.marks = marks;
+    this.markAt = 0;
     this.at = at;
     try {
       if (this.spec.kind === 'session') {
         for (let i = 0; i < ts.length; i++) {
           if (skip[i] === 0) this.sessionRow(ts[i]!, vals[i]!, ids === undefined ? 0 : ids[i]!, this.rowOf(i), windows, late);
           else {
-            marks.push(windows.length);
+            this.mark(windows.length);
             this.rise(ts[i]!, windows);
-            marks.push(windows.length);
+            this.mark(windows.length);
           }
         }
       } else this.pushGrid(ts, vals, ids, windows, late);
@@ -502,9 +510,9 @@ export class EventTimeWindows implements WindowOperator {
       else addTo(st, w, this.code, x, t, row);
       if (st.end[w]! <= wm) windows.push(this.result(w));
     }
-    this.marks?.push(windows.length);
+    this.mark(windows.length);
     this.rise(t, windows);
-    this.marks?.push(windows.length);
+    this.mark(windows.length);
   }
 
   /**
@@ -523,15 +531,15 @@ export class EventTimeWindows implements WindowOperator {
     let maxTs = this.maxTs;
     let lo = this.rangeLo, hi = this.rangeHi;
     let last: GridBucket | undefined;
-    const { skip, marks } = this;
+    const skip = this.skip;
     for (let r = 0; r < ts.length; r++) {
       const t = ts[r]!, x = vals[r]!;
       if (skip !== undefined && skip[r] !== 0) {
         // Another worker's row: only its timestamp counts here.
-        marks!.push(windows.length);
+        this.mark(windows.length);
         this.rise(t, windows);
         maxTs = this.maxTs;
-        marks!.push(windows.length);
+        this.mark(windows.length);
         continue;
       }
       const k = ids === undefined ? 0 : ids[r]!;
@@ -580,7 +588,7 @@ export class EventTimeWindows implements WindowOperator {
         late.push({ row: this.rowOf(r), key: this.keyMap.keyOf(k), ts: t, value: x, missed });
         this.late++;
       }
-      marks?.push(windows.length);
+      this.mark(windows.length);
       if (t > maxTs) {
         maxTs = t;
         this.maxTs = t;
@@ -588,7 +596,7 @@ export class EventTimeWindows implements WindowOperator {
         const first = list[0];
         if (first !== undefined && first.end <= t - delay) this.advanceGrid(t - delay, windows, false);
       }
-      marks?.push(windows.length);
+      this.mark(windows.length);
     }
   }
 
