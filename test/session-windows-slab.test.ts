@@ -107,11 +107,13 @@ describe('session windows in slabs', () => {
     );
   });
 
-  it('thousands of keys, each closing and coming back (session ids and key slots recycled), match the slow reference and hold nothing once closed', async () => {
+  it('thousands of keys, each closing and coming back (session ids and key slots recycled, the slabs compacted after a burst), match the slow reference and hold nothing once closed', async () => {
     for (const op of ['mean', 'median', 'first'] as const) {
       const spec: WindowSpec = { kind: 'session', op, gap: 50, keys: 'number', maxOutOfOrderness: 10, allowedLateness: 20 };
       const rng = mulberry32(12);
-      const rows = Array.from({ length: 8000 }, (_, i) => ({ t: Math.floor(i / 2) - Math.floor(rng() * 8), x: Math.round(rng() * 1000) / 8, k: Math.floor(rng() * 1000) * 7919, row: i }));
+      // A burst of 5 000 keys first: once it closes, the slabs are compacted (ids renumbered) while the other keys' sessions and timers run on.
+      const rows = Array.from({ length: 5000 }, (_, i) => ({ t: i % 5, x: i % 3, k: 1e6 + i, row: i }));
+      for (let i = 0; i < 8000; i++) rows.push({ t: 100 + Math.floor(i / 2) - Math.floor(rng() * 8), x: Math.round(rng() * 1000) / 8, k: Math.floor(rng() * 1000) * 7919, row: rows.length });
       // A last row far later: every other session closes and every purged end is forgotten.
       rows.push({ t: 1e6, x: 1, k: 1, row: rows.length });
       const w = await createWindows(spec);
@@ -123,5 +125,33 @@ describe('session windows in slabs', () => {
       const problems = compareEmissions(got, refSessionWindows(rows, normalizeWindowSpec(spec)).emissions, normalizeWindowSpec(spec));
       expect(problems.slice(0, 3).join('\n')).toBe('');
     }
+  });
+});
+
+describe('session slabs give memory back', () => {
+  it('regression: the session slabs kept the room of a burst of 200 000 keys that all closed; it is given back (typed arrays within 3× their size before the burst) and every window is still emitted', async () => {
+    const { EventTimeWindows } = await import('../src/time/windows.js');
+    const spec = normalizeWindowSpec({ kind: 'session', op: 'mean', gap: 100, allowedLateness: 50, keys: 'number' });
+    const op = new EventTimeWindows(spec);
+    const rows: { t: number; x: number; k: number; row: number }[] = [];
+    const got: WindowResult[] = [];
+    const push = (t: number, from: number, n: number): void => {
+      const c = columns(Array.from({ length: n }, (_, i) => ({ t, x: (from + i) % 7, k: from + i, row: rows.length + i })));
+      for (let i = 0; i < n; i++) rows.push({ t, x: (from + i) % 7, k: from + i, row: rows.length });
+      for (const w of op.push(c.ts, c.xs, c.keys).windows) got.push(w);
+    };
+    push(0, 0, 1000);
+    const before = op.sessionBytes;
+    push(10, 1000, 200_000);
+    const during = op.sessionBytes;
+    // The steady keys move time on: the burst's sessions fire, are purged, and their keys forgotten.
+    push(1000, 0, 1000);
+    push(2000, 0, 1000);
+    expect(during).toBeGreaterThan(50 * before);
+    expect(op.sessionBytes).toBeLessThan(3 * before);
+    for (const w of op.flush().windows) got.push(w);
+    // Every session holds one row (the steady keys' rows are 1000 ms apart, gap 100): one window per row, its value the row's.
+    expect(got.length).toBe(rows.length);
+    expect(got.filter((w) => w.count !== 1 || w.value !== (w.key as number) % 7 || w.end !== w.start + 100)).toEqual([]);
   });
 });

@@ -51,7 +51,7 @@ export class SessionStore implements AccStore {
   readonly merged = new Map<number, Range[]>();
   private ids = 0;
   private freeId = NONE;
-  private serials = 0;
+  serials = 0;
   /** Sessions held. */
   count = 0;
 
@@ -218,6 +218,51 @@ export class SessionStore implements AccStore {
     this.release(s);
   }
 
+  /** Whether most of the room is empty (after a burst of keys that all closed): then compacted() gives it back. */
+  get sparse(): boolean {
+    const room = Math.max(this.key.length, this.slotKey.length);
+    return room > 4096 && 4 * (this.count + this.slots.size) < room;
+  }
+
+  /**
+   * The same sessions and purged ends in a new store of just the room they
+   * need, in the same orders; `moved` gets each session's new id at its old
+   * one (timers are renumbered with it).
+   */
+  compacted(moved: Int32Array): SessionStore {
+    const to = new SessionStore(this.stride, this.code);
+    to.serials = this.serials;
+    for (const s of this.live.list()) {
+      const slot = to.slotOf(this.slotKey[s]!);
+      for (let w = this.head[s]!; w !== NONE; w = this.next[w]!) {
+        const v = to.restore(slot, this.start[w]!, this.end[w]!);
+        moved[w] = v;
+        to.flags[v] = this.flags[w]!;
+        to.emStart[v] = this.emStart[w]!;
+        to.emEnd[v] = this.emEnd[w]!;
+        to.serial[v] = this.serial[w]!;
+        to.acc.set(this.acc.subarray(w * this.stride, (w + 1) * this.stride), v * this.stride);
+        if (this.code === OP_VALS) to.vals[v] = this.vals[w]!;
+        const merged = this.merged.get(w);
+        if (merged !== undefined) to.merged.set(v, merged);
+      }
+    }
+    for (const s of this.ends.list()) to.purge(to.slotOf(this.slotKey[s]!), this.purged[s]!);
+    return to;
+  }
+
+  /** Bytes of the typed arrays held (room included). */
+  get bytes(): number {
+    const perSession = [this.key, this.start, this.end, this.flags, this.emStart, this.emEnd, this.serial, this.next, this.acc];
+    const perSlot = [this.slotKey, this.head, this.purged];
+    return [...perSession, ...perSlot].reduce((n, a) => n + a.byteLength, 0) + this.live.bytes + this.ends.bytes;
+  }
+
+  /** Room for session ids (for compacted's map). */
+  get idRoom(): number {
+    return this.ids;
+  }
+
   /** Slots holding sessions, in the snapshot's order. */
   liveSlots(): number[] {
     return this.live.list();
@@ -271,6 +316,10 @@ class SlotList {
     else this.next[p] = n;
     if (n === NONE) this.last = p;
     else this.prev[n] = p;
+  }
+
+  get bytes(): number {
+    return this.prev.byteLength + this.next.byteLength;
   }
 
   list(): number[] {
@@ -381,6 +430,36 @@ export class TimerQueue {
     this.n = 0;
     this.recs = 0;
     this.freeRecs = [];
+  }
+
+  /** Bytes of the typed arrays held (room included). */
+  get bytes(): number {
+    return [this.time, this.type, this.key, this.start, this.session, this.serial, this.heap].reduce((n, a) => n + a.byteLength, 0);
+  }
+
+  /** Whether most of the records' room is empty. */
+  get sparse(): boolean {
+    return this.time.length > 4096 && 4 * this.n < this.time.length;
+  }
+
+  /**
+   * The same timers in a new queue of just the room they need, their
+   * sessions renumbered by `moved` (old id → new id); a timer whose session
+   * is gone keeps a serial no session has (−1), so it is skipped as before.
+   */
+  compacted(moved: Int32Array, serialOf: Float64Array): TimerQueue {
+    const to = new TimerQueue();
+    for (let i = 0; i < this.n; i++) {
+      const r = this.heap[i]!;
+      let w = this.session[r]!, serial = this.serial[r]!;
+      if (this.type[r] !== FORGET) {
+        const v = w < moved.length ? moved[w]! : -1;
+        if (v >= 0 && serialOf[v] === serial) w = v;
+        else serial = -1;
+      }
+      to.push(this.time[r]!, this.type[r]!, this.key[r]!, this.start[r]!, w, serial);
+    }
+    return to;
   }
 
   private growRecs(): void {

@@ -78,7 +78,7 @@ export class EventTimeWindows implements WindowOperator {
   private rangeTo = -Infinity;
   /** Session: the sessions and their keys' purged ends. */
   private store: SessionStore;
-  private readonly timers = new TimerQueue();
+  private timers = new TimerQueue();
   private readonly ddof: number;
   private readonly q: number;
   /**
@@ -291,6 +291,14 @@ export class EventTimeWindows implements WindowOperator {
         this.remove(w);
       }
     }
+    if (st.sparse || timers.sparse) this.compactSessions();
+  }
+
+  /** Gives back the room of sessions, keys and timers gone (a burst of keys that all closed): memory returns. */
+  private compactSessions(): void {
+    const moved = new Int32Array(this.store.idRoom).fill(-1);
+    this.store = this.store.compacted(moved);
+    this.timers = this.timers.compacted(moved, this.store.serial);
   }
 
   /**
@@ -405,6 +413,11 @@ export class EventTimeWindows implements WindowOperator {
     this.rowsSeen = Math.max(this.rowsSeen, rows);
     this.maxTs = Math.max(this.maxTs, maxTs);
     this.ended ||= ended;
+  }
+
+  /** Sessions: bytes of the typed arrays holding sessions, keys and timers, room included (to check that memory returns). */
+  get sessionBytes(): number {
+    return this.store.bytes + this.timers.bytes;
   }
 
   /** What the operator holds: windows, purged session ends and timers (to check that memory returns). */
