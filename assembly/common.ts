@@ -2,11 +2,15 @@
 // and one set of exports, so that the TypeScript engine drives all kernels the
 // same way (hash-wasm style: init / update / state pointer / state size).
 //
-// Linear memory:  [static data][state region][input f64 × cap][output f64 × cap]
+// Linear memory:  [static data][state region][input f64 × cap][output f64 × cap][alloc() regions…]
 //
 // The state region holds everything a kernel carries from batch to batch and
 // nothing else, so a snapshot is a plain copy of it. It starts with a common
 // 32-byte header written by `writeHeader`; the kernel's own fields follow.
+// Nothing in it is an address, so a state works wherever it lies: `useState`
+// points the kernel at another one (the scheduler keeps one per key in
+// `alloc()` regions and runs them in place, with no copies), and `runKeys`
+// (each kernel's) runs many keys' rows in one call.
 
 /** Byte offsets of the common state header. */
 export const H_FAMILY: usize = 0; // i32: module family id, for validate()
@@ -25,6 +29,11 @@ let stateBytes: usize = 0;
 let ioCapacity: i32 = 0;
 let inputBase: usize = 0;
 let outputBase: usize = 0;
+/** End of everything placed so far (state region, IO buffers, alloc() regions). */
+let heapTop: usize = 0;
+// The IO buffers while runKeys points inputBase/outputBase at each key's rows.
+let savedInput: usize = 0;
+let savedOutput: usize = 0;
 
 // The parameters init() was called with: validate() checks a restored state
 // against them, so a snapshot can never smuggle in a different shape.
@@ -51,6 +60,47 @@ export function capacity(): i32 {
   return ioCapacity;
 }
 
+/** Points the kernel (update, validate, reset, pushValue) at the state region at `ptr`, one of `stateSize()` bytes. */
+export function useState(ptr: usize): void {
+  stateBase = ptr;
+}
+
+/**
+ * A new region of `bytes` bytes (64-aligned, zeroed by memory.grow or never
+ * used) above everything placed so far; 0 when memory cannot grow. It never
+ * moves: IO buffers that must grow move above it instead.
+ */
+export function alloc(bytes: usize): usize {
+  const at = (heapTop + 63) & ~(<usize>63);
+  if (!ensureMemory(at + bytes)) return 0;
+  heapTop = at + bytes;
+  return at;
+}
+
+/**
+ * runKeys' table: 16 bytes per key, `u32 state, u32 input, u32 output, i32
+ * rows`. Points the kernel at entry `k` and returns its rows.
+ */
+@inline export function enterKey(table: usize, k: i32): i32 {
+  const e = table + (<usize>k << 4);
+  stateBase = load<u32>(e);
+  inputBase = load<u32>(e, 4);
+  outputBase = load<u32>(e, 8);
+  return load<i32>(e, 12);
+}
+
+/** Before a runKeys loop: keeps the IO buffers (enterKey moves the row pointers). */
+@inline export function beginKeys(): void {
+  savedInput = inputBase;
+  savedOutput = outputBase;
+}
+
+/** After a runKeys loop: the IO buffers again. */
+@inline export function endKeys(): void {
+  inputBase = savedInput;
+  outputBase = savedOutput;
+}
+
 function ensureMemory(end: usize): bool {
   const have = (<usize>memory.size()) << 16;
   if (end <= have) return true;
@@ -62,11 +112,14 @@ function ensureMemory(end: usize): bool {
 export function reserve(rows: i32): i32 {
   if (rows <= ioCapacity) return 1;
   if (rows > 1 << 26) return 0;
-  const base = (stateBase + stateBytes + 15) & ~(<usize>15);
+  // Grown in place while the buffers are the last region; above alloc() regions otherwise.
+  const last = ioCapacity > 0 && inputBase + (<usize>ioCapacity) * 16 == heapTop;
+  const base = last ? inputBase : (heapTop + 15) & ~(<usize>15);
   if (!ensureMemory(base + (<usize>rows) * 16)) return 0;
   inputBase = base;
   outputBase = base + (<usize>rows) * 8;
   ioCapacity = rows;
+  heapTop = base + (<usize>rows) * 16;
   return 1;
 }
 
@@ -109,6 +162,7 @@ export function allocState(
   stateBase = (__heap_base + 15) & ~(<usize>15);
   stateBytes = bytes;
   ioCapacity = 0;
+  heapTop = stateBase + bytes;
   if (!ensureMemory(stateBase + bytes)) return false;
   memory.fill(stateBase, 0, bytes);
   store<i32>(stateBase + H_FAMILY, family);

@@ -127,7 +127,7 @@ async function throughput(): Promise<void> {
     const speedup = table['2/Infinity']! / table['1/Infinity']!;
     const cost = 1 - table['2/1000']! / table['2/Infinity']!;
     const steadySpeedup = steadyTable['2/Infinity']! / steadyTable['1/Infinity']!;
-    console.log(`| ${op} | speedup 2 vs 1 worker (median) | | ${speedup.toFixed(2)}× | target ≥ 1.8× | steady state ${steadySpeedup.toFixed(2)}× | |`);
+    console.log(`| ${op} | speedup 2 vs 1 worker (median) | | ${speedup.toFixed(2)}× | target ≥ ${TARGET[op].toFixed(1)}× | steady state ${steadySpeedup.toFixed(2)}× | |`);
     console.log(`| ${op} | checkpoint cost, 1/s (median) | | ${(cost * 100).toFixed(1)}% | target ≤ 5% | | |`);
   }
   if (Object.keys(cpu).length === 0) return;
@@ -146,6 +146,9 @@ async function throughput(): Promise<void> {
 }
 
 const cpu: Record<string, CpuSplit> = {};
+
+/** Issue 13's targets for 2 workers against 1. */
+const TARGET = { mean: 1.4, median: 1.7 } as const;
 
 async function recovery(): Promise<void> {
   const input = data(4e6);

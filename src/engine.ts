@@ -20,6 +20,12 @@ export interface KernelExports {
   outputPtr(): number;
   capacity(): number;
   reserve(rows: number): number;
+  /** Points the kernel at another state region of stateSize() bytes (the scheduler's per-key states). */
+  useState(ptr: number): void;
+  /** A new 64-aligned region that never moves; 0 when memory cannot grow. */
+  alloc(bytes: number): number;
+  /** Runs `n` keys' rows in one call: a table of `u32 state, u32 input, u32 output, i32 rows` per key. */
+  runKeys(n: number, table: number): void;
 }
 
 /** Status codes of init() and validate(). */

@@ -17,6 +17,7 @@
 //
 // decodeSnapshot checks every length, the checksum, the build and the
 // parameters before a single byte reaches WASM memory.
+import { sameStateBuild } from './builds.js';
 import { crc32 } from './crc32.js';
 import { hexToBytes, bytesToHex } from './hex.js';
 import { SnapshotError } from './errors.js';
@@ -91,7 +92,7 @@ export function decodeSnapshot(bytes: unknown, buildHashOf: (module: ModuleName)
     throw new SnapshotError('BAD_PARAMETERS', `snapshot names an unknown kernel module (id ${view.getUint8(6)})`);
   }
   const hash = bytesToHex(bytes.subarray(8, 16));
-  if (hash !== buildHashOf(module)) {
+  if (!sameStateBuild(module, hash, buildHashOf(module))) {
     throw new SnapshotError('OTHER_BUILD', `snapshot from another build of kernel '${module}' (build ${hash}; this is build ${buildHashOf(module)})`);
   }
   const plan: KernelPlan = {

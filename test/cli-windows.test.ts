@@ -88,6 +88,8 @@ describe('run --tumbling/--hopping/--session: the library fixtures through the C
     { name: 'tumbling 1m', flags: ['--tumbling', '1m'], window: { kind: 'tumbling', size: 60_000 } },
     { name: 'hopping 5s step 2s', flags: ['--hopping', '5s', '--step', '2s'], window: { kind: 'hopping', size: 5000, step: 2000 } },
     { name: 'session 1500ms', flags: ['--session', '1500ms'], window: { kind: 'session', gap: 1500 } },
+    { name: 'tumbling 1s offset 250ms', flags: ['--tumbling', '1s', '--offset', '250ms'], window: { kind: 'tumbling', size: 1000, offset: 250 } },
+    { name: 'hopping 5s step 2s offset 1s', flags: ['--hopping', '5s', '--step', '2s', '--offset', '1s'], window: { kind: 'hopping', size: 5000, step: 2000, offset: 1000 } },
   ];
   for (const keyed of [false, true]) {
     for (const kind of KINDS) {
@@ -197,6 +199,9 @@ describe('run window records: format', () => {
       [['--time', 't', '--window', '5s', '--allowed-lateness', '1s'], '--allowed-lateness applies only to --tumbling, --hopping and --session'],
       [['--time', 't', '--session', '5m', '--op', 'ewm', '--span', '3'], 'op ewm runs over rows, not over --session windows'],
       [['--time', 't', '--session', '5m', '--closed', 'left'], '--closed applies only to time windows'],
+      [['--time', 't', '--session', '5m', '--offset', '1m'], '--offset applies only to --tumbling and --hopping'],
+      [['--time', 't', '--window', '5s', '--offset', '1m'], '--offset applies only to --tumbling and --hopping'],
+      [['--time', 't', '--tumbling', '1h', '--offset', '15'], '--offset needs a unit, such as 5s or 250ms, got "15"'],
     ];
     for (const [extra, message] of cases) {
       const r = await cli([...base, ...extra]);

@@ -28,8 +28,11 @@ import {
   rowOut,
   outputPtr,
   statePtr,
+  beginKeys,
+  endKeys,
+  enterKey,
 } from '../common';
-export { statePtr, stateSize, inputPtr, outputPtr, capacity, reserve } from '../common';
+export { statePtr, stateSize, inputPtr, outputPtr, capacity, reserve, useState, alloc } from '../common';
 
 const FAMILY: i32 = 5;
 const OP_MEAN: i32 = 0;
@@ -205,4 +208,11 @@ export function validate(): i32 {
 export function pushValue(x: f64): f64 {
   update(rowIn(x));
   return rowOut();
+}
+
+/** Runs `n` keys' rows in one call, each on its own state (a table of enterKey entries, common.ts). */
+export function runKeys(n: i32, table: usize): void {
+  beginKeys();
+  for (let k = 0; k < n; k++) update(enterKey(table, k));
+  endKeys();
 }

@@ -28,8 +28,11 @@ import {
   outputPtr,
   sameF64,
   statePtr,
+  beginKeys,
+  endKeys,
+  enterKey,
 } from '../common';
-export { statePtr, stateSize, inputPtr, outputPtr, capacity, reserve } from '../common';
+export { statePtr, stateSize, inputPtr, outputPtr, capacity, reserve, useState, alloc } from '../common';
 
 const FAMILY: i32 = 2;
 const OP_MIN: i32 = 0;
@@ -160,4 +163,11 @@ function derivedMatch(s: usize, w: i32, pos: i32): bool {
 export function pushValue(x: f64): f64 {
   update(rowIn(x));
   return rowOut();
+}
+
+/** Runs `n` keys' rows in one call, each on its own state (a table of enterKey entries, common.ts). */
+export function runKeys(n: i32, table: usize): void {
+  beginKeys();
+  for (let k = 0; k < n; k++) update(enterKey(table, k));
+  endKeys();
 }

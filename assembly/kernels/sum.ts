@@ -57,8 +57,11 @@ import {
   sameF64,
   scratch,
   statePtr,
+  beginKeys,
+  endKeys,
+  enterKey,
 } from '../common';
-export { statePtr, stateSize, inputPtr, outputPtr, capacity, reserve } from '../common';
+export { statePtr, stateSize, inputPtr, outputPtr, capacity, reserve, useState, alloc } from '../common';
 
 const FAMILY: i32 = 1;
 const OP_SUM: i32 = 0;
@@ -670,4 +673,11 @@ export function pushValue(x: f64): f64 {
   store<i32>(s + S_COUNT, rCount);
   store<f64>(s + S_ACC_SUB, rAcc);
   return y;
+}
+
+/** Runs `n` keys' rows in one call, each on its own state (a table of enterKey entries, common.ts). */
+export function runKeys(n: i32, table: usize): void {
+  beginKeys();
+  for (let k = 0; k < n; k++) update(enterKey(table, k));
+  endKeys();
 }

@@ -41,9 +41,12 @@ import {
   scratch,
   statePtr,
   subBlockLength,
+  beginKeys,
+  endKeys,
+  enterKey,
 } from '../common';
 import { isExtreme, scaledVariance } from '../scaled';
-export { statePtr, stateSize, inputPtr, outputPtr, capacity, reserve } from '../common';
+export { statePtr, stateSize, inputPtr, outputPtr, capacity, reserve, useState, alloc } from '../common';
 
 const FAMILY: i32 = 3;
 const OP_VAR: i32 = 0;
@@ -587,4 +590,11 @@ export function pushValue(x: f64): f64 {
   const s1 = load<f64>(s + suffix1(w) + off) + (load<f64>(s + S_BLOCK1) + sub1);
   const s2 = load<f64>(s + suffix2(w) + off) + (load<f64>(s + S_BLOCK2) + sub2);
   return varianceOf(s1, s2, nFinite, 1 / (nFinite * (nFinite - ddof)), gOp == OP_STD);
+}
+
+/** Runs `n` keys' rows in one call, each on its own state (a table of enterKey entries, common.ts). */
+export function runKeys(n: i32, table: usize): void {
+  beginKeys();
+  for (let k = 0; k < n; k++) update(enterKey(table, k));
+  endKeys();
 }

@@ -196,6 +196,8 @@ Columns and windows:
   --tumbling SIZE       window records: epoch-aligned windows [start, start + SIZE)
   --hopping SIZE        window records: windows of SIZE starting every --step
   --step STEP           --hopping only: a duration > 0, at most SIZE
+  --offset D            --tumbling and --hopping: shift the window grid from the
+                        epoch by D, e.g. --tumbling 1d --offset 6h (default: 0)
   --session GAP         window records: per key, rows less than GAP apart
   --allowed-lateness D  window records: a window still takes late rows until
                         the watermark is D past its end, and is written again

@@ -23,7 +23,7 @@ export interface TimeNamedOp {
 }
 
 /** Window records (one output row per key and window): the windows of createWindows, durations in ms. */
-export type RecordWindows = { kind: 'tumbling'; size: number } | { kind: 'hopping'; size: number; step: number } | { kind: 'session'; gap: number };
+export type RecordWindows = { kind: 'tumbling'; size: number; offset?: number } | { kind: 'hopping'; size: number; step: number; offset?: number } | { kind: 'session'; gap: number };
 
 /** The flags of the window records, in the order they are named in messages. */
 export const RECORD_FLAGS = ['tumbling', 'hopping', 'session'] as const;
@@ -85,6 +85,7 @@ const RUN_OPTIONS: OptionTable = {
   tumbling: { type: 'string' },
   hopping: { type: 'string' },
   step: { type: 'string' },
+  offset: { type: 'string' },
   session: { type: 'string' },
   'allowed-lateness': { type: 'string' },
   'max-delay': { type: 'string' },
@@ -156,6 +157,7 @@ function recordWindows(values: Map<string, string | true>, time: string | undefi
   if (given.length > 1) throw new UsageError(`--${given[0]} and --${given[1]} exclude each other (one window kind per run)`, command);
   const flag = given[0];
   if (values.has('step') && flag !== 'hopping') throw new UsageError('--step applies only to --hopping', command);
+  if (values.has('offset') && flag !== 'tumbling' && flag !== 'hopping') throw new UsageError('--offset applies only to --tumbling and --hopping', command);
   if (flag === undefined) {
     if (values.has('allowed-lateness')) throw new UsageError('--allowed-lateness applies only to --tumbling, --hopping and --session', command);
     return undefined;
@@ -163,14 +165,18 @@ function recordWindows(values: Map<string, string | true>, time: string | undefi
   if (rawWindow !== undefined) throw new UsageError(`--window and --${flag} exclude each other (--window is a rolling window, one row per input row; --${flag} writes one row per window)`, command);
   if (time === undefined) throw new UsageError(`--${flag} needs --time COLUMN (windows are by event time)`, command);
   const ms = positiveDuration(values, flag) as number;
-  const text = `--${flag} ${values.get(flag) as string}`;
-  if (flag === 'tumbling') return { kind: 'records', windows: { kind: 'tumbling', size: ms }, text };
-  if (flag === 'session') return { kind: 'records', windows: { kind: 'session', gap: ms }, text };
+  if (flag === 'session') return { kind: 'records', windows: { kind: 'session', gap: ms }, text: `--session ${values.get(flag) as string}` };
+  const rawOffset = stringOption(values, 'offset');
+  const offset = rawOffset === undefined ? 0 : durationOption(rawOffset, 'offset');
+  // An offset of 0 is left out, so the windows (part of a checkpoint's fingerprint) are those of earlier versions.
+  const shift = offset === 0 ? {} : { offset };
+  const text = `--${flag} ${values.get(flag) as string}${offset === 0 ? '' : ` --offset ${rawOffset as string}`}`;
+  if (flag === 'tumbling') return { kind: 'records', windows: { kind: 'tumbling', size: ms, ...shift }, text };
   const rawStep = stringOption(values, 'step');
   if (rawStep === undefined) throw new UsageError('--hopping needs --step DURATION (the distance between window starts)', command);
   const step = durationOption(rawStep, 'step');
   if (!(step > 0) || step > ms) throw new UsageError(`--step must be a duration > 0 and at most the --hopping size ${values.get('hopping') as string}, got ${JSON.stringify(rawStep)}`, command);
-  return { kind: 'records', windows: { kind: 'hopping', size: ms, step }, text: `${text} --step ${rawStep}` };
+  return { kind: 'records', windows: { kind: 'hopping', size: ms, step, ...shift }, text: `${text} --step ${rawStep}` };
 }
 
 function stringOption(values: Map<string, string | true>, name: string): string | undefined {

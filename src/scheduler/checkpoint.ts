@@ -25,6 +25,7 @@
 // structure, then that the build and spec are this build's.
 import { crc32 } from '../crc32.js';
 import { bytesToHex, hexToBytes } from '../hex.js';
+import { sameStateBuild } from '../builds.js';
 import { buildHash } from '../engine.js';
 import { moduleOf, operatorSpecFromNormalized, sameOperatorSpec, type NormalizedOperatorSpec as NormalizedSpec } from '../keyed/spec.js';
 import { CheckpointError } from './errors.js';
@@ -173,7 +174,7 @@ export function decodeCheckpoint(raw: unknown): Checkpoint {
     throw bad(`spec is invalid (${(error as Error).message})`);
   }
   const module = moduleOf(spec);
-  if (hash !== buildHash(module)) {
+  if (!sameStateBuild(module, hash, buildHash(module))) {
     throw new CheckpointError('OTHER_BUILD', `checkpoint from another build of kernel '${module}' (build ${hash}; this is build ${buildHash(module)})`);
   }
   const groups = new Map<number, Uint8Array>();

@@ -44,6 +44,8 @@ interface Pending {
   /** Worker of each row when the batch was split, else undefined. */
   rowWorker: Uint8Array | Uint16Array | undefined;
   partial: (Float64Array | undefined)[];
+  /** Shared-memory batches on several workers: where each worker's rows start (see dispatchShared). */
+  starts?: Int32Array | undefined;
   out: Float64Array | undefined;
   /** Shared-memory batches: the buffer (values, results, keys) every worker got. */
   shared: SharedArrayBuffer | undefined;
@@ -134,6 +136,21 @@ function ownsBuffer(array: Float64Array | Uint32Array): boolean {
   return array.buffer instanceof ArrayBuffer && array.byteOffset === 0 && array.byteLength === array.buffer.byteLength;
 }
 
+/**
+ * A routed batch's results in row order: row i's result is the next one of
+ * its worker's, whose results start at `at[w]` in `results` (`at` is used up).
+ */
+function inRowOrder(rowWorker: Uint8Array | Uint16Array, results: Float64Array, at: Int32Array): Float64Array {
+  const out = new Float64Array(rowWorker.length);
+  for (let i = 0; i < out.length; i++) {
+    const w = rowWorker[i]!;
+    const p = at[w]!;
+    at[w] = p + 1;
+    out[i] = results[p]!;
+  }
+  return out;
+}
+
 class JobImpl implements Job {
   readonly spec: Readonly<NormalizedOperatorSpec>;
   readonly workers: number;
@@ -192,6 +209,8 @@ class JobImpl implements Job {
   private flushed = new Map<number, WindowsOutput>();
   /** Shared buffers of completed batches, for reuse within the current generation of workers. */
   private sharedPool: SharedArrayBuffer[] = [];
+  /** route()'s worker + 1 by key, for keys below 2¹⁶. */
+  private keyWorker: Uint16Array | undefined;
   /** maxBatchDelayMs: pushed batches waiting to go out as one, their rows, their (time, rows) stamps and the timer that sends them. */
   private lingering: Batch[] = [];
   private lingeringRows = 0;
@@ -401,23 +420,7 @@ class JobImpl implements Job {
     const { workers, keyGroups, maxInFlight } = this.o;
     const maxPending = maxInFlight * workers;
     if (this.shared && keys !== undefined && !this.windowed) {
-      // Shared memory: one buffer [values f64 × rows | results f64 × rows | keys u32 × rows
-      // (| pad to 8 | times f64 × rows)] goes to every worker with rows in it; each runs the rows of its own
-      // key groups (in order) and writes their results in place. No per-row work here but
-      // two copies (and the owners of the first rows, see workersWithRows).
-      const targets = this.workersWithRows(keys);
-      await this.until(() => this.pending.length < maxPending && targets.every((s) => s.inFlight < maxInFlight));
-      const buffer = this.takeShared(times === undefined ? rows * 20 : sharedTimesAt(rows) + rows * 8);
-      new Float64Array(buffer, 0, rows).set(values);
-      new Uint32Array(buffer, rows * 16, rows).set(keys);
-      if (times !== undefined) new Float64Array(buffer, sharedTimesAt(rows), rows).set(times);
-      const seq = this.seq++;
-      for (const slot of targets) {
-        slot.inFlight++;
-        slot.handle.post({ t: 'shared', seq, buffer, rows, timed: times !== undefined }, []);
-      }
-      this.pending.push({ seq, offset: this._offset, rows, parts: targets.length, rowWorker: undefined, partial: [], out: undefined, shared: buffer, records: [], merged: undefined, stamps });
-      this.afterDispatch(rows);
+      await this.dispatchShared(values, keys, times, stamps);
       return;
     }
     const targets: { w: number; values: Float64Array; keys: Uint32Array | undefined; times: Float64Array | undefined; at?: Uint32Array; rises?: Rises; rows?: number }[] = [];
@@ -431,20 +434,8 @@ class JobImpl implements Job {
         times: times === undefined ? undefined : owned && ownsBuffer(times) ? times : times.slice(),
       });
     } else {
-      rowWorker = workers <= 256 ? new Uint8Array(rows) : new Uint16Array(rows);
-      const counts = new Int32Array(workers);
-      const owner = this.groupOwner;
-      for (let i = 0; i < rows; i++) {
-        let h = keys[i]!;
-        h ^= h >>> 16;
-        h = Math.imul(h, 0x85ebca6b);
-        h ^= h >>> 13;
-        h = Math.imul(h, 0xc2b2ae35);
-        h ^= h >>> 16;
-        const w = owner[Math.floor(((h >>> 0) * keyGroups) / 4294967296)]!;
-        rowWorker[i] = w;
-        counts[w]!++;
-      }
+      let counts: Int32Array;
+      ({ rowWorker, counts } = this.route(keys));
       const partValues: Float64Array[] = [];
       const partKeys: Uint32Array[] = [];
       const partTimes: Float64Array[] = [];
@@ -494,23 +485,83 @@ class JobImpl implements Job {
   }
 
   /**
-   * The workers owning rows of a shared-memory batch. A worker without rows
-   * in it is not sent the batch: a small batch (a live stream pushed a row at
-   * a time) then waits for its own rows' worker only, not for every worker to
-   * be scheduled and answer. Stops at the row where every worker is seen, so a
-   * batch of many keys costs a few hashes.
+   * The worker of each row and the rows per worker. Keys below 2¹⁶ (sensor
+   * ids, the CLI's ids) look their worker up in a table filled as they are
+   * first seen: one load per row instead of a hash.
    */
-  private workersWithRows(keys: Uint32Array): Slot[] {
-    const seen = new Uint8Array(this.slots.length);
-    let count = 0;
-    for (let i = 0; i < keys.length && count < seen.length; i++) {
-      const w = this.groupOwner[keyGroupOf(keys[i]!, this.o.keyGroups)]!;
-      if (seen[w] === 0) {
-        seen[w] = 1;
-        count++;
+  private route(keys: Uint32Array): { rowWorker: Uint8Array | Uint16Array; counts: Int32Array } {
+    const rows = keys.length;
+    const workers = this.o.workers;
+    const rowWorker = workers <= 256 ? new Uint8Array(rows) : new Uint16Array(rows);
+    const counts = new Int32Array(workers);
+    const known = (this.keyWorker ??= new Uint16Array(1 << 16)); // worker + 1, 0 when not seen yet
+    for (let i = 0; i < rows; i++) {
+      const key = keys[i]!;
+      let w = key < 65536 ? known[key]! - 1 : -1;
+      if (w < 0) {
+        w = this.workerOfKey(key);
+        if (key < 65536) known[key] = w + 1;
+      }
+      rowWorker[i] = w;
+      counts[w]!++;
+    }
+    return { rowWorker, counts };
+  }
+
+  private workerOfKey(key: number): number {
+    return this.groupOwner[keyGroupOf(key, this.o.keyGroups)]!;
+  }
+
+  /**
+   * A keyed batch through shared memory: one buffer [values f64 × rows |
+   * results f64 × rows | keys u32 × rows (| pad to 8 | times f64 × rows)]
+   * holding each worker's rows together (worker 0's, then worker 1's, …, each
+   * in stream order). Worker w gets its range only: it reads no other
+   * worker's rows and writes its results into its own range, so workers share
+   * no cache line of results (writing interleaved rows made the two workers'
+   * cores fight over every line); onOut puts the results back in row order.
+   * A worker without rows is not sent the batch: a small batch (a live stream
+   * pushed a row at a time) waits for its own rows' worker only.
+   */
+  private async dispatchShared(values: Float64Array, keys: Uint32Array, times: Float64Array | undefined, stamps: number[] | undefined): Promise<void> {
+    const rows = values.length;
+    const { maxInFlight } = this.o;
+    const { rowWorker, counts } = this.route(keys);
+    const targets = this.slots.filter((slot) => counts[slot.index]! > 0);
+    await this.until(() => this.pending.length < maxInFlight * this.o.workers && targets.every((s) => s.inFlight < maxInFlight));
+    const buffer = this.takeShared(times === undefined ? rows * 20 : sharedTimesAt(rows) + rows * 8);
+    const sharedValues = new Float64Array(buffer, 0, rows);
+    const sharedKeys = new Uint32Array(buffer, rows * 16, rows);
+    const sharedTimes = times === undefined ? undefined : new Float64Array(buffer, sharedTimesAt(rows), rows);
+    const starts = new Int32Array(counts.length);
+    for (let w = 1; w < counts.length; w++) starts[w] = starts[w - 1]! + counts[w - 1]!;
+    if (targets.length === 1) {
+      // One worker's rows: its range is the batch.
+      sharedValues.set(values);
+      sharedKeys.set(keys);
+      sharedTimes?.set(times!);
+    } else {
+      const at = starts.slice();
+      for (let i = 0; i < rows; i++) {
+        const w = rowWorker[i]!;
+        const p = at[w]!;
+        at[w] = p + 1;
+        sharedValues[p] = values[i]!;
+        sharedKeys[p] = keys[i]!;
+      }
+      if (times !== undefined) {
+        at.set(starts);
+        for (let i = 0; i < rows; i++) sharedTimes![at[rowWorker[i]!]!++] = times[i]!;
       }
     }
-    return count === seen.length ? this.slots : this.slots.filter((slot) => seen[slot.index] === 1);
+    const seq = this.seq++;
+    for (const slot of targets) {
+      slot.inFlight++;
+      const from = starts[slot.index]!;
+      slot.handle.post({ t: 'shared', seq, buffer, rows, timed: times !== undefined, from, to: from + counts[slot.index]! }, []);
+    }
+    this.pending.push({ seq, offset: this._offset, rows, parts: targets.length, rowWorker: targets.length === 1 ? undefined : rowWorker, partial: [], starts, out: undefined, shared: buffer, records: [], merged: undefined, stamps });
+    this.afterDispatch(rows);
   }
 
   /**
@@ -580,10 +631,11 @@ class JobImpl implements Job {
       }
     } else if (entry.shared !== undefined) {
       if (--entry.parts === 0) {
-        const buffer = entry.shared;
-        entry.out = new Float64Array(buffer, entry.rows * 8, entry.rows).slice();
+        const results = new Float64Array(entry.shared, entry.rows * 8, entry.rows);
+        entry.out = entry.rowWorker === undefined ? results.slice() : inRowOrder(entry.rowWorker, results, entry.starts!);
+        entry.rowWorker = undefined;
+        if (this.sharedPool.length < this.o.maxInFlight * this.o.workers) this.sharedPool.push(entry.shared);
         entry.shared = undefined;
-        if (this.sharedPool.length < this.o.maxInFlight * this.o.workers) this.sharedPool.push(buffer);
       }
     } else {
       if (entry.rowWorker === undefined) entry.out = values;

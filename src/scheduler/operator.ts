@@ -4,12 +4,15 @@
 // buffers (16 384 rows × 16 bytes) each: 10 000 keys would need over 3 GB.
 // Instead, a worker runs ONE instance per operator and keeps each key's state
 // region (a kernel snapshot's payload: 920 bytes for a mean of window 50) in a
-// JS slab (fixed-size chunks, so growing it never copies nor overshoots:
-// 100 000 mean keys of window 100 take 167 MB). A batch is grouped by key (a stable counting sort), and for each
-// key the state is swapped into the instance's state region, its rows run
-// through `update`, and the state swapped out again. The state region is all
-// a kernel carries from batch to batch (docs/ARCHITECTURE.md), so this is
-// bit-identical to a private kernel per key.
+// slab inside the instance's memory (fixed-size chunks from the module's
+// `alloc`, so growing it never moves a state nor overshoots: 100 000 mean keys
+// of window 100 take 173 MB). A batch is grouped by key (a stable counting
+// sort) straight into WASM memory, and one `runKeys` call runs every key's
+// rows on that key's own state, in place (`useState`: the kernel ABI's
+// movable state pointer; no state is copied). The state region is all a
+// kernel carries from batch to batch and holds no address
+// (docs/ARCHITECTURE.md), so this is bit-identical to a private kernel per
+// key.
 //
 // The interface (GroupOperator) is what the scheduler needs of any operator:
 // process rows of the worker's key groups, and snapshot/restore state one key
@@ -58,6 +61,8 @@ export interface RowsPart {
   out: Float64Array;
   /** Event time (ms) per row: required by the event-time operators, ignored by the kernel operator. */
   times?: Float64Array;
+  /** Every row is of the operator's key groups (the coordinator routed them): no row is skipped. */
+  owned?: boolean;
 }
 
 /** Where a shared batch's times start: after values, results and keys (u32), 8-aligned. */
@@ -85,6 +90,9 @@ const DENSE_KEYS = 1 << 16;
 const SLAB_SHIFT = 10;
 const SLAB_CHUNK = 1 << SLAB_SHIFT;
 
+/** runKeys' table entry: u32 state, u32 input, u32 output, i32 rows. */
+const ENTRY_BYTES = 16;
+
 /** Key-table mark of a key outside the operator's key groups (slots are ≥ 0, −1 is an empty entry). */
 const FOREIGN = -2;
 
@@ -95,7 +103,8 @@ export class KernelOperator implements GroupOperator {
   private readonly owned: readonly [number, number];
   private readonly ownsAll: boolean;
   private readonly stateSize: number;
-  private readonly statePtr: number;
+  /** Bytes between two keys' states in the slab: the state size rounded up to a cache line. */
+  private readonly stride: number;
   private readonly fresh: Uint8Array;
   // key → slot: open addressing with linear probing.
   private tableKeys = new Uint32Array(1024);
@@ -105,35 +114,40 @@ export class KernelOperator implements GroupOperator {
   /** Keys in the table: slots and FOREIGN marks. */
   private entries = 0;
   private slotKey = new Uint32Array(256);
-  /** Key states, SLAB_CHUNK slots per chunk. */
-  private readonly slab: Uint8Array[] = [];
+  /** Where each chunk of SLAB_CHUNK key states lies in WASM memory. */
+  private readonly slab: number[] = [];
   private slots = 0;
   /** Slots of dropped key groups, reused by new keys (see dropGroup). */
   private readonly freeSlots: number[] = [];
   private readonly groupSlots = new Map<number, number[]>();
-  /** Key groups changed since the last changedGroups() (see swapIn). */
+  /** Key groups changed since the last changedGroups() (see mark). */
   private readonly changed = new Set<number>();
   /**
    * Per slot, the changedGroups() period in which its group was last marked
-   * changed (−1: not yet): a key swapped in again in the same period skips
+   * changed (−1: not yet): a key run again in the same period skips
    * the hash and the Set (once per key and checkpoint, not per batch).
    */
   private slotMarked = new Int32Array(256).fill(-1);
   private period = 0;
-  /** The slot whose live state is in WASM memory (its slab copy is stale), or -1. */
-  private resident = -1;
   // Scratch for grouping a batch by key: per kept row j (rows of owned key
   // groups, all parts in order) its row in its part and its slot; per
   // position p of the grouped order its kept row; per slot its rows and next
-  // position.
+  // position. The grouped rows and their results live in WASM memory
+  // (gatherPtr, resultPtr: `grouped` rows each), as does runKeys' table.
   private count = new Int32Array(256);
   private start = new Int32Array(256);
   private touched = new Int32Array(256);
   private row = new Int32Array(0);
   private slotOf = new Int32Array(0);
   private order = new Int32Array(0);
+  private grouped = 0;
+  private gatherPtr = 0;
+  private resultPtr = 0;
+  private tableEntries = 0;
+  private tablePtr = 0;
   private gathered = new Float64Array(0);
   private results = new Float64Array(0);
+  private mem32 = new Uint32Array(0);
   /** Per part of processParts: the end of its kept rows, and 1 when every row of it is kept. */
   private partEnd = new Int32Array(8);
   private partAll = new Uint8Array(8);
@@ -151,8 +165,9 @@ export class KernelOperator implements GroupOperator {
     const status = exports.init(plan.code, plan.window, plan.minPeriods, plan.p0, plan.p1);
     if (status !== STATUS_OK) throw new RangeError(`kernel module '${plan.module}' refused its parameters (status ${status})`);
     this.stateSize = exports.stateSize();
-    this.statePtr = exports.statePtr();
-    this.fresh = this.memory().slice(this.statePtr, this.statePtr + this.stateSize);
+    this.stride = (this.stateSize + 63) & ~63;
+    const home = exports.statePtr();
+    this.fresh = this.memory().slice(home, home + this.stateSize);
 
   }
 
@@ -163,7 +178,7 @@ export class KernelOperator implements GroupOperator {
 
   /** Bytes of key state allocated (held keys and free slots): dropped groups' slots are reused before this grows. */
   get stateBytes(): number {
-    return this.slab.length * SLAB_CHUNK * this.stateSize;
+    return this.slab.length * SLAB_CHUNK * this.stride;
   }
 
   /**
@@ -188,8 +203,35 @@ export class KernelOperator implements GroupOperator {
       const capacity = this.ex.capacity();
       this.input = new Float64Array(buffer, this.ex.inputPtr(), capacity);
       this.output = new Float64Array(buffer, this.ex.outputPtr(), capacity);
+      this.gathered = new Float64Array(buffer, this.gatherPtr, this.grouped);
+      this.results = new Float64Array(buffer, this.resultPtr, this.grouped);
+      this.mem32 = new Uint32Array(buffer);
     }
     return this.mem8;
+  }
+
+  /** A region of WASM memory that never moves (the module's alloc). */
+  private alloc(bytes: number): number {
+    const at = this.ex.alloc(bytes);
+    if (at === 0) throw new RangeError(`not enough WebAssembly memory for ${bytes} more bytes of key state`);
+    this.memBuffer = undefined; // memory may have grown: views are rebuilt on next use
+    return at;
+  }
+
+  /** Makes room in WASM memory for `rows` grouped rows and runKeys entries for `keys` keys. */
+  private reserveGrouped(rows: number, keys: number): void {
+    if (rows > this.grouped) {
+      // Doubling: the regions left behind are at most as large as the current ones.
+      const n = Math.max(rows, this.grouped * 2);
+      this.gatherPtr = this.alloc(n * 8);
+      this.resultPtr = this.alloc(n * 8);
+      this.grouped = n;
+    }
+    if (keys > this.tableEntries) {
+      const n = Math.max(keys, this.tableEntries * 2, 256);
+      this.tablePtr = this.alloc(n * ENTRY_BYTES);
+      this.tableEntries = n;
+    }
   }
 
   private slotFor(key: number): number {
@@ -240,8 +282,8 @@ export class KernelOperator implements GroupOperator {
     if (slot >= this.slotKey.length) this.growSlots();
     this.slotKey[slot] = key;
     this.slotMarked[slot] = -1; // a reused slot: its new key's group is not marked yet
-    if (slot >> SLAB_SHIFT >= this.slab.length) this.slab.push(new Uint8Array(SLAB_CHUNK * this.stateSize));
-    this.stateOf(slot).set(this.fresh);
+    if (slot >> SLAB_SHIFT >= this.slab.length) this.slab.push(this.alloc(SLAB_CHUNK * this.stride));
+    this.memory().set(this.fresh, this.stateAt(slot));
     this.tableKeys[at] = key;
     this.tableSlots[at] = slot;
     let list = this.groupSlots.get(group);
@@ -287,35 +329,26 @@ export class KernelOperator implements GroupOperator {
     this.tableSlots = slots;
   }
 
-  /** Puts slot's state into the instance's state region (about to change: its key group is marked changed). */
-  private swapIn(slot: number): void {
+  /** Marks slot's key group changed (its state is about to change). */
+  private mark(slot: number): void {
     if (this.slotMarked[slot] !== this.period) {
       this.slotMarked[slot] = this.period;
       this.changed.add(this.groupOf(this.slotKey[slot]!));
     }
-    if (this.resident === slot) return;
-    const mem = this.memory();
-    const size = this.stateSize;
-    if (this.resident >= 0) this.stateOf(this.resident).set(mem.subarray(this.statePtr, this.statePtr + size));
-    mem.set(this.stateOf(slot), this.statePtr);
-    this.resident = slot;
   }
 
-  /** The slab's bytes of a slot's state. */
-  private stateOf(slot: number): Uint8Array {
-    const at = (slot & (SLAB_CHUNK - 1)) * this.stateSize;
-    return this.slab[slot >> SLAB_SHIFT]!.subarray(at, at + this.stateSize);
+  /** Points the kernel at slot's state, about to change. */
+  private enter(slot: number): void {
+    this.mark(slot);
+    this.ex.useState(this.stateAt(slot));
   }
 
-  /** Writes the resident state back to the slab. */
-  private flush(): void {
-    if (this.resident < 0) return;
-    const mem = this.memory();
-    this.stateOf(this.resident).set(mem.subarray(this.statePtr, this.statePtr + this.stateSize));
-    this.resident = -1;
+  /** Where a slot's state lies in WASM memory. */
+  private stateAt(slot: number): number {
+    return this.slab[slot >> SLAB_SHIFT]! + (slot & (SLAB_CHUNK - 1)) * this.stride;
   }
 
-  /** Runs rows [from, to) of `src` through the resident kernel into `dst` at the same positions. */
+  /** Runs rows [from, to) of `src` through the kernel's current state (enter) into `dst` at the same positions. */
   private run(src: Float64Array, dst: Float64Array, from: number, to: number): void {
     const capacity = this.ex.capacity();
     for (let a = from; a < to; a += capacity) {
@@ -349,8 +382,6 @@ export class KernelOperator implements GroupOperator {
       this.row = new Int32Array(size);
       this.slotOf = new Int32Array(size);
       this.order = new Int32Array(size);
-      this.gathered = new Float64Array(size);
-      this.results = new Float64Array(size);
     }
     // Look up every row's slot and keep the rows of owned key groups, in
     // order, counting rows per slot. (this.count and this.touched are read
@@ -365,14 +396,14 @@ export class KernelOperator implements GroupOperator {
     let kept = 0;
     let touchedCount = 0;
     for (let k = 0; k < parts.length; k++) {
-      const { values, keys } = parts[k]!;
+      const { values, keys, owned } = parts[k]!;
       const n = values.length;
       const from = kept;
       partAll[k] = 1;
       if (keys === undefined) {
         const slot = this.slotFor(0);
         for (let i = 0; slot >= 0 && i < n; i++) slotOf[kept++] = slot;
-      } else if (this.ownsAll) {
+      } else if (this.ownsAll || owned === true) {
         for (let i = 0; i < n; i++) {
           const slot = this.slotFor(keys[i]!);
           slotOf[kept++] = slot;
@@ -407,15 +438,26 @@ export class KernelOperator implements GroupOperator {
       // One key and every row kept (unkeyed, or a batch of one key): no grouping.
       const slot = touched[0]!;
       count[slot] = 0;
-      this.swapIn(slot);
+      this.enter(slot);
       for (const { values, out } of parts) this.run(values, out, 0, values.length);
       return;
     }
+    this.reserveGrouped(kept, touchedCount);
+    this.memory();
+    // runKeys' table: each key's state and its run of grouped rows.
+    const { mem32, gatherPtr, resultPtr } = this;
     let pos = 0;
-    for (let t = 0; t < touchedCount; t++) {
+    for (let t = 0, e = this.tablePtr >> 2; t < touchedCount; t++, e += 4) {
       const slot = touched[t]!;
+      const rows = count[slot]!;
+      count[slot] = 0;
+      this.mark(slot);
       start[slot] = pos;
-      pos += count[slot]!;
+      mem32[e] = this.stateAt(slot);
+      mem32[e + 1] = gatherPtr + pos * 8;
+      mem32[e + 2] = resultPtr + pos * 8;
+      mem32[e + 3] = rows;
+      pos += rows;
     }
     const { order, gathered, results } = this;
     let j = 0;
@@ -441,16 +483,7 @@ export class KernelOperator implements GroupOperator {
         }
       }
     }
-    let end = 0;
-    for (let t = 0; t < touchedCount; t++) {
-      const slot = touched[t]!;
-      const rows = count[slot]!;
-      count[slot] = 0;
-      const begin = end;
-      end += rows;
-      this.swapIn(slot);
-      this.run(gathered, results, begin, end);
-    }
+    this.ex.runKeys(touchedCount, this.tablePtr);
     // Back to kept order (random writes, which do not stall as random reads
     // would), then out to the parts (ascending rows). One part with every row
     // kept: kept order is row order.
@@ -459,7 +492,7 @@ export class KernelOperator implements GroupOperator {
       for (let p = 0; p < kept; p++) out[order[p]!] = results[p]!;
       return;
     }
-    const byKept = gathered;
+    const byKept = gathered; // the grouped input is spent: reused for results in kept order
     for (let p = 0; p < kept; p++) byKept[order[p]!] = results[p]!;
     j = 0;
     for (let k = 0; k < parts.length; k++) {
@@ -482,7 +515,7 @@ export class KernelOperator implements GroupOperator {
   snapshotGroup(group: number): Uint8Array | undefined {
     const list = this.groupSlots.get(group);
     if (list === undefined || list.length === 0) return undefined;
-    this.flush();
+    const mem = this.memory();
     const size = this.stateSize;
     const bytes = new Uint8Array(8 + list.length * (4 + size));
     const view = new DataView(bytes.buffer);
@@ -492,7 +525,8 @@ export class KernelOperator implements GroupOperator {
     for (let i = 0; i < list.length; i++) {
       const slot = list[i]!;
       view.setUint32(8 + i * 4, this.slotKey[slot]!, true);
-      bytes.set(this.stateOf(slot), at);
+      const from = this.stateAt(slot);
+      bytes.set(mem.subarray(from, from + size), at);
       at += size;
     }
     return bytes;
@@ -510,7 +544,6 @@ export class KernelOperator implements GroupOperator {
     if (bytes.length !== 8 + count * (4 + size)) fail(`expected ${8 + count * (4 + size)} bytes for ${count} keys, got ${bytes.length}`);
     if (group < this.owned[0] || group >= this.owned[1]) fail(`key group ${group} is not one of this worker's (${this.owned[0]} to ${this.owned[1] - 1})`);
     if (this.groupSlots.has(group)) fail('restored twice');
-    this.flush();
     let at = 8 + count * 4;
     for (let i = 0; i < count; i++) {
       const key = view.getUint32(8 + i * 4, true);
@@ -518,21 +551,21 @@ export class KernelOperator implements GroupOperator {
       const before = this.entries;
       const slot = this.slotFor(key);
       if (this.entries === before) fail(`key ${key} appears twice`);
-      const state = bytes.subarray(at, at + size);
-      // Validate in the instance before keeping it: the CRC is not a defence against forged bytes.
+      // Validated where it will run: the CRC is not a defence against forged bytes (a refusal fails the restore).
       // validate() may grow memory (scratch space): a fresh view each time.
-      this.memory().set(state, this.statePtr);
+      const ptr = this.stateAt(slot);
+      this.memory().set(bytes.subarray(at, at + size), ptr);
+      this.ex.useState(ptr);
       let status: number;
       try {
         status = this.ex.validate();
       } catch {
         status = -1;
       }
+      this.memBuffer = undefined; // validate() may have moved the IO buffers (scratch above the slab)
       if (status !== STATUS_OK) fail(`kernel state of key ${key} is inconsistent`);
-      this.stateOf(slot).set(state);
       at += size;
     }
-    this.resident = -1;
   }
 
   /**
@@ -546,7 +579,6 @@ export class KernelOperator implements GroupOperator {
     this.groupSlots.delete(group);
     this.changed.delete(group);
     for (const slot of list) {
-      if (slot === this.resident) this.resident = -1; // its live state in WASM memory is dropped with it
       const key = this.slotKey[slot]!;
       if (key < this.dense.length) this.dense[key] = -1;
       this.unlink(key);

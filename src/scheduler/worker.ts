@@ -6,10 +6,10 @@
 //   init    { t, module, spec, keyed, keyGroups, groups: [start, end], restore: [group, bytes][], clock?, heartbeatMs }
 //                                          (clock: window kinds, key group 0's state, whose stream clock every worker takes)
 //   batch   { t, seq, values, keys?, times?, at?, rises?, rows? } → out { t, seq, values } (results written over the input buffer and transferred back)
-//   shared  { t, seq, buffer, rows, timed } → out  { t, seq }         (keyed, shared memory: buffer = values f64 × rows |
-//                                          results f64 × rows | keys u32 × rows (| pad | times f64 × rows when timed);
-//                                          the worker runs the rows of its own key groups, in order, and writes their
-//                                          results in place)
+//   shared  { t, seq, buffer, rows, timed, from, to } → out { t, seq } (keyed, shared memory: buffer = values f64 × rows |
+//                                          results f64 × rows | keys u32 × rows (| pad | times f64 × rows when timed),
+//                                          each worker's rows together; the worker runs its rows [from, to), all of its
+//                                          own key groups, in order, and writes their results at the same positions)
 //   barrier { t, id, delta? }             → snap { t, id, groups: [group, bytes][] }   (delta: only the groups changed since the previous barrier)
 //   fault   { t, kind }                   testing: fail during the next batch
 //   flush   { t }                         → flushed { t, packed }  (window kinds: end of stream)
@@ -57,7 +57,7 @@ interface InitMessage {
 type Message =
   | InitMessage
   | { t: 'batch'; seq: number; values: Float64Array; keys?: Uint32Array; times?: Float64Array; at?: Uint32Array; rises?: Rises; rows?: number }
-  | { t: 'shared'; seq: number; buffer: SharedArrayBuffer; rows: number; timed: boolean }
+  | { t: 'shared'; seq: number; buffer: SharedArrayBuffer; rows: number; timed: boolean; from: number; to: number }
   | { t: 'barrier'; id: number; delta?: boolean }
   | { t: 'fault'; kind: 'exit' | 'throw' | 'trap' | 'hang' }
   | { t: 'flush' }
@@ -68,7 +68,7 @@ type Message =
 /** Most rows the worker runs in one go when it coalesces queued batches (see runWorker). */
 const COALESCE_ROWS = 1 << 20;
 
-const rowsOf = (message: Message): number => (message.t === 'shared' ? message.rows : message.t === 'batch' ? message.rows ?? message.values.length : 0);
+const rowsOf = (message: Message): number => (message.t === 'shared' ? message.to - message.from : message.t === 'batch' ? message.rows ?? message.values.length : 0);
 
 /** Runs the scheduler's worker protocol on a port. */
 export function runWorker(port: WorkerPort): void {
@@ -83,9 +83,10 @@ export function runWorker(port: WorkerPort): void {
   /** The rows of a data message; a shared batch's results go to its results area. */
   const partOf = (message: Message): RowsPart => {
     if (message.t === 'shared') {
-      const { buffer, rows, timed } = message;
-      const part: RowsPart = { values: new Float64Array(buffer, 0, rows), keys: new Uint32Array(buffer, rows * 16, rows), out: new Float64Array(buffer, rows * 8, rows) };
-      if (timed) part.times = new Float64Array(buffer, sharedTimesAt(rows), rows);
+      const { buffer, rows, timed, from, to } = message;
+      const n = to - from;
+      const part: RowsPart = { values: new Float64Array(buffer, from * 8, n), keys: new Uint32Array(buffer, rows * 16 + from * 4, n), out: new Float64Array(buffer, (rows + from) * 8, n), owned: true };
+      if (timed) part.times = new Float64Array(buffer, sharedTimesAt(rows) + from * 8, n);
       return part;
     }
     const { values, keys, times } = message as Extract<Message, { t: 'batch' }>;
@@ -127,7 +128,7 @@ export function runWorker(port: WorkerPort): void {
         if (fault !== undefined) {
           // Process half the batch, then fail in the middle of the work.
           const half = part.values.length >> 1;
-          operator!.processParts([{ values: part.values.subarray(0, half), keys: part.keys?.subarray(0, half), out: part.out.subarray(0, half), times: part.times?.subarray(0, half) }]);
+          operator!.processParts([{ values: part.values.subarray(0, half), keys: part.keys?.subarray(0, half), out: part.out.subarray(0, half), times: part.times?.subarray(0, half), owned: part.owned }]);
           fail();
         }
         if (message.t === 'batch' && message.at !== undefined) windows!.addOutput(windows!.processRouted(part.times, part.values, part.keys, message.at, message.rises, message.rows!));
