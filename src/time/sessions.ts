@@ -399,31 +399,42 @@ export class TimerQueue {
 
   /** Removes the top record; its fields stay readable until the next push. */
   pop(): number {
-    const h = this.heap;
-    const top = h[0]!;
-    const last = h[--this.n]!;
-    if (this.n > 0) {
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1, r = l + 1;
-        let m = last;
-        let at = i;
-        if (l < this.n && this.less(h[l]!, m)) {
-          m = h[l]!;
-          at = l;
-        }
-        if (r < this.n && this.less(h[r]!, m)) {
-          m = h[r]!;
-          at = r;
-        }
-        if (at === i) break;
-        h[i] = m;
-        i = at;
-      }
-      h[i] = last;
-    }
+    const top = this.heap[0]!;
+    const last = this.heap[--this.n]!;
+    if (this.n > 0) this.siftDown(last);
     this.freeRecs.push(top);
     return top;
+  }
+
+  /** Moves the top timer on to a later time (its session grew): a pop and a push of it, in one pass. */
+  retimeTop(time: number, start: number): void {
+    const r = this.heap[0]!;
+    this.time[r] = time;
+    this.start[r] = start;
+    this.siftDown(r);
+  }
+
+  /** Places record r from the root down. */
+  private siftDown(r: number): void {
+    const h = this.heap;
+    let i = 0;
+    for (;;) {
+      const a = 2 * i + 1, b = a + 1;
+      let m = r;
+      let at = i;
+      if (a < this.n && this.less(h[a]!, m)) {
+        m = h[a]!;
+        at = a;
+      }
+      if (b < this.n && this.less(h[b]!, m)) {
+        m = h[b]!;
+        at = b;
+      }
+      if (at === i) break;
+      h[i] = m;
+      i = at;
+    }
+    h[i] = r;
   }
 
   clear(): void {

@@ -265,6 +265,7 @@ export class EventTimeWindows implements WindowOperator {
     for (;;) {
       const top = timers.peek();
       if (top < 0 || (!end && timers.time[top]! > wm)) break;
+      if (this.moveOn(top)) continue;
       timers.pop();
       // Read before anything queues a timer (which may reuse the record).
       const time = timers.time[top]!, type = timers.type[top]!, w = timers.session[top]!;
@@ -292,6 +293,23 @@ export class EventTimeWindows implements WindowOperator {
       }
     }
     if (st.sparse || timers.sparse) this.compactSessions();
+  }
+
+  /**
+   * When timer `top` (at the heap's top) came up before its session's due
+   * time (the session grew since), moves it on to that time in place, as
+   * popping it and queueing it again would (see queueTimers): true then.
+   */
+  private moveOn(top: number): boolean {
+    const timers = this.timers, st = this.store;
+    const type = timers.type[top]!;
+    if (type === FORGET) return false;
+    const w = timers.session[top]!;
+    if (st.serial[w] !== timers.serial[top]) return false;
+    const due = this.dueTime(w, type);
+    if (!(timers.time[top]! < due)) return false;
+    timers.retimeTop(due, st.start[w]!);
+    return true;
   }
 
   /** Gives back the room of sessions, keys and timers gone (a burst of keys that all closed): memory returns. */
