@@ -1,5 +1,5 @@
 // `node dist/bench/latency.js [--seconds S] [--max-delay D] [--paths kernel,scheduler,cli,redis]
-//   [--linger-ms N] [--worker-linger-ms N] [--fsync always|everysec] [--cpu-prof DIR]`:
+//   [--linger-ms N] [--worker-linger-ms N] [--fsync always|everysec] [--format 2|3] [--state-every-ms N] [--cpu-prof DIR]`:
 // row-to-result latency p50/p99/p99.9 of each live path, at offered loads of
 // 10 %, 50 % and 90 % of the path's measured maximum throughput, with the
 // throughput each load achieved (issue 20). Each path first runs unpaced (its
@@ -14,9 +14,9 @@
 //              to its output line's arrival (docs/CLI.md, "Live input")
 //   redis      a local redis-server (appendfsync always), the producer in this
 //              process and 1, then 2 worker processes: from a row's send to
-//              its output entry read back (XREAD BLOCK)
-//              (the input entries behind each XREAD reply are looked up at
-//              once, so the reader's own round trips do not delay the next read)
+//              its output entry read back (XREAD BLOCK; the same XREAD reads
+//              the input entries, whose values are the rows' numbers, so
+//              matching an output to its rows costs no round trip)
 // CPU µs/row: CPU time of this process (all its threads, the scheduler's
 // workers included) and of the path's child processes (the Redis workers,
 // from /proc), per row: it holds on a loaded machine, where the wall-clock
@@ -334,6 +334,9 @@ const WORKER_LINGER_MS = Number(option('--worker-linger-ms') ?? 0);
 const FSYNC = option('--fsync') ?? 'always';
 /** A directory: each Redis worker process writes a V8 CPU profile there (node --cpu-prof). */
 const CPU_PROF = option('--cpu-prof');
+/** The Redis job's format (2: JSON keys; 3: key column) and, format 3 only, the workers' --state-every-ms (state stored at most that often instead of with every commit). */
+const REDIS_FORMAT = Number(option('--format') ?? 2) as 2 | 3;
+const STATE_EVERY_MS = option('--state-every-ms');
 const KEY_NAMES = Array.from({ length: KEYS }, (_, k) => `k${k}`);
 
 /**
@@ -346,37 +349,50 @@ const KEY_NAMES = Array.from({ length: KEYS }, (_, k) => `k${k}`);
 function redisPath(url: string, workers: number, jobs: { n: number }): OpenPath {
   return async (answered) => {
     const job = `latency-${workers}-${jobs.n++}`;
-    const producer = await createProducer({ url, job, create: { partitions: REDIS_PARTITIONS, spec: { op: 'mean', window: 100 }, format: 2 }, lingerMs: PRODUCER_LINGER_MS });
+    const producer = await createProducer({ url, job, create: { partitions: REDIS_PARTITIONS, spec: { op: 'mean', window: 100 }, format: REDIS_FORMAT }, lingerMs: PRODUCER_LINGER_MS });
     const { keys } = producer.job;
     const procs = Array.from({ length: workers }, () =>
-      spawn(process.execPath, [...(CPU_PROF !== undefined ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF] : []), REDIS_MAIN, 'worker', '--redis', url, '--job', job, '--log', 'quiet', '--heartbeat-ms', '100', '--linger-ms', String(WORKER_LINGER_MS)], { stdio: 'ignore' }),
+      spawn(process.execPath, [...(CPU_PROF !== undefined ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF] : []), REDIS_MAIN, 'worker', '--redis', url, '--job', job, '--log', 'quiet', '--heartbeat-ms', '100', '--linger-ms', String(WORKER_LINGER_MS), ...(STATE_EVERY_MS !== undefined ? ['--state-every-ms', STATE_EVERY_MS] : [])], { stdio: 'ignore' }),
     );
     const readerConn = await connectRedis({ url });
     const reader = new Commands(readerConn);
     const sentAt: number[] = [];
     let reading = true;
-    const streams = Array.from({ length: REDIS_PARTITIONS }, (_, p) => keys.output(p));
+    // One XREAD over the inputs and the outputs: an input entry is read in the
+    // same reply as its output or an earlier one, so matching an output to its
+    // rows costs no round trip of its own (a lookup XRANGE after each reply
+    // added a round of redis-server's event loop, an fsync under appendfsync
+    // always, to every row's measured latency: the bench's cost, not the path's).
+    const outputs = Array.from({ length: REDIS_PARTITIONS }, (_, p) => keys.output(p));
+    const streams = [...outputs, ...Array.from({ length: REDIS_PARTITIONS }, (_, p) => keys.input(p))];
     const last = streams.map(() => '0');
+    /** Per partition: the row numbers of each input entry read and not yet answered, by entry id; the output entries read before their input. */
+    const rowsOf = outputs.map(() => new Map<string, Float64Array>());
+    const early = outputs.map((): string[] => []);
     type Entries = [Buffer, Buffer[]][];
+    const field = (flat: Buffer[], name: string): Buffer => flat[flat.findIndex((f, i) => i % 2 === 0 && f.toString() === name) + 1]!;
+    const answer = (p: number, id: string, now: number): boolean => {
+      const rows = rowsOf[p]!.get(id);
+      if (rows === undefined) return false;
+      rowsOf[p]!.delete(id);
+      for (const row of rows) answered(sentAt[row]!, 1, now);
+      return true;
+    };
     const readLoop = (async () => {
       while (reading) {
         const reply = await reader.send<[Buffer, Entries][] | Record<string, Entries> | null>(['XREAD', 'COUNT', '1000', 'BLOCK', '100', 'STREAMS', ...streams, ...last], true);
         const now = performance.now();
-        // RESP2 replies with [stream, entries] pairs, RESP3 with a map. The input
-        // entries of every stream are asked for at once: one at a time, each
-        // reply (held for an fsync under appendfsync always) delayed the next XREAD.
-        const lookups: Promise<Entries>[] = [];
-        for (const [name, entries] of reply === null ? [] : Array.isArray(reply) ? reply : Object.entries(reply)) {
+        // RESP2 replies with [stream, entries] pairs, RESP3 with a map; inputs first, so outputs of the same reply find their rows.
+        const replied = (reply === null ? [] : Array.isArray(reply) ? reply : Object.entries(reply)).map(([name, entries]) => [streams.indexOf(name.toString()), entries] as const);
+        replied.sort((a, b) => b[0] - a[0]);
+        for (const [s, entries] of replied) {
           if (entries.length === 0) continue;
-          const p = streams.indexOf(name.toString());
-          last[p] = entries[entries.length - 1]![0].toString();
-          lookups.push(reader.send<Entries>(['XRANGE', keys.input(p), entries[0]![0].toString(), last[p]!], true));
-        }
-        for (const inputs of await Promise.all(lookups)) {
-          for (const [, flat] of inputs) {
-            const x = flat[flat.findIndex((f, i) => i % 2 === 0 && f.toString() === 'x') + 1]!;
-            for (const row of decodeColumn(new Uint8Array(x))) answered(sentAt[row]!, 1, now);
-          }
+          last[s] = entries[entries.length - 1]![0].toString();
+          const p = s % REDIS_PARTITIONS;
+          if (s >= REDIS_PARTITIONS) {
+            for (const [id, flat] of entries) rowsOf[p]!.set(id.toString(), decodeColumn(new Uint8Array(field(flat, 'x'))));
+            early[p] = early[p]!.filter((id) => !answer(p, id, now));
+          } else for (const [id] of entries) if (!answer(p, id.toString(), now)) early[p]!.push(id.toString());
         }
       }
     })();
@@ -443,7 +459,7 @@ if (PATHS.includes('redis')) {
     const jobs = { n: 0 };
     for (const workers of [1, 2]) {
       const p99 = await table(
-        `Redis: ${workers} worker process${workers > 1 ? 'es' : ''}, ${REDIS_PARTITIONS} partitions, 1000 keys, mean window 100, job format 2, appendfsync ${FSYNC}, producer lingerMs ${PRODUCER_LINGER_MS}, worker lingerMs ${WORKER_LINGER_MS} (send → output entry read)`,
+        `Redis: ${workers} worker process${workers > 1 ? 'es' : ''}, ${REDIS_PARTITIONS} partitions, 1000 keys, mean window 100, job format ${REDIS_FORMAT}${STATE_EVERY_MS !== undefined ? `, state every ${STATE_EVERY_MS} ms` : ''}, appendfsync ${FSYNC}, producer lingerMs ${PRODUCER_LINGER_MS}, worker lingerMs ${WORKER_LINGER_MS} (send → output entry read)`,
         (rows, rate) => measureInProcess(redisPath(redis.url, workers, jobs), rows, rate),
         200_000,
       );

@@ -1,5 +1,8 @@
 // A private redis-server for the benchmarks (bench/redis.ts, bench/latency.ts):
 // loopback only, AOF with the given appendfsync, in a temp dir removed on stop.
+// Automatic AOF rewrites are off: one forks and rewrites the whole dataset
+// whenever the AOF has doubled, so it lands in whichever run happens to double
+// it (in bench/redis.ts, the 1- or the 2-worker run) and skews that run.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -21,7 +24,7 @@ export async function startRedis(fsync: string): Promise<{ url: string; stop: ()
   const port = await freePort();
   const dir = mkdtempSync(path.join(tmpdir(), 'sk-bench-redis-'));
   const conf = path.join(dir, 'redis.conf');
-  writeFileSync(conf, [`port ${port}`, 'bind 127.0.0.1', `dir ${dir}`, 'appendonly yes', `appendfsync ${fsync}`, 'save ""', 'logfile ""'].join('\n') + '\n');
+  writeFileSync(conf, [`port ${port}`, 'bind 127.0.0.1', `dir ${dir}`, 'appendonly yes', `appendfsync ${fsync}`, 'auto-aof-rewrite-percentage 0', 'save ""', 'logfile ""'].join('\n') + '\n');
   const proc = spawn('redis-server', [conf], { stdio: ['ignore', 'pipe', 'pipe'] });
   await new Promise<void>((resolve, reject) => {
     let out = '';

@@ -19,7 +19,7 @@ import { SnapshotError } from '../errors.js';
 import { KernelOperator, type RowsPart } from '../scheduler/operator.js';
 import { CheckpointError } from '../scheduler/errors.js';
 import { keyGroupOf } from '../scheduler/hash.js';
-import { decodeSnapshot, encodeSnapshot } from '../snapshot.js';
+import { decodeSnapshot, encodeSnapshot, encodeSnapshotWith } from '../snapshot.js';
 import { normalizeSpec, planFor, type KernelPlan } from '../spec.js';
 import type { KernelSpec } from '../types.js';
 
@@ -260,18 +260,19 @@ export class PartitionState {
       ids[i] = this.kernels.localOf(statesView.getUint32(8 + 4 * i, true));
       size += 4 + this.utf8[ids[i]!]!.length;
     }
-    const body = new Uint8Array(size);
-    body.set(states);
-    const view = new DataView(body.buffer);
-    let at = states.length;
-    for (let i = 0; i < count; i++) {
-      const name = this.utf8[ids[i]!]!;
-      view.setUint32(8 + 4 * i, ids[i]!, true); // the partition's ids, not the operator's keys
-      view.setUint32(at, name.length, true);
-      body.set(name, at + 4);
-      at += 4 + name.length;
-    }
-    return encodeSnapshot(this.kernel.plan, this.kernel.hash, body);
+    // The body is written into the envelope: one copy of the states, not two.
+    return encodeSnapshotWith(this.kernel.plan, this.kernel.hash, size, (body) => {
+      body.set(states);
+      const view = new DataView(body.buffer, body.byteOffset, body.length);
+      let at = states.length;
+      for (let i = 0; i < count; i++) {
+        const name = this.utf8[ids[i]!]!;
+        view.setUint32(8 + 4 * i, ids[i]!, true); // the partition's ids, not the operator's keys
+        view.setUint32(at, name.length, true);
+        body.set(name, at + 4);
+        at += 4 + name.length;
+      }
+    });
   }
 
   /**

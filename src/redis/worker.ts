@@ -189,7 +189,9 @@ interface Commit {
 
 /** Each row's operator key: one lookup per distinct key of a key column (kc), one per row of a JSON k. */
 function operatorKeys(state: PartitionState, { dictionary, ids }: { dictionary: string[]; ids: Uint32Array | undefined }): Uint32Array {
-  const byId = Uint32Array.from(dictionary, (key) => state.idOf(key));
+  // A plain loop: Uint32Array.from with a map function cost 6-10 % of a worker's CPU on small entries (JSON k, one lookup per row).
+  const byId = new Uint32Array(dictionary.length);
+  for (let i = 0; i < dictionary.length; i++) byId[i] = state.idOf(dictionary[i]!);
   if (ids === undefined) return byId;
   const keys = new Uint32Array(ids.length);
   for (let i = 0; i < ids.length; i++) keys[i] = byId[ids[i]!]!;
