@@ -50,7 +50,7 @@ interface WindowEngine {
   readonly hasEnded: boolean;
   readonly rowCount: number;
   readonly heldItems: number;
-  pushRows(ts: Float64Array | undefined, vals: Float64Array, ids: Uint32Array | undefined, skip: Uint8Array, marks: number[], at?: Uint32Array, batchRows?: number): WindowOutput;
+  pushRows(ts: Float64Array | undefined, vals: Float64Array, ids: Uint32Array | undefined, skip: Uint8Array, marks: Uint32Array, at?: Uint32Array, batchRows?: number): WindowOutput;
   raiseClock(rows: number, maxTs: number, ended: boolean): void;
   flush(): WindowOutput;
   snapshot(keep: (key: number) => boolean): Uint8Array;
@@ -87,6 +87,8 @@ export class WindowsGroupOperator implements GroupOperator {
   /** 1 for the groups processRows already put in `changed` (a Set add per row was a tenth of a count-window job). */
   private readonly changedMark: Uint8Array;
   private clockMoved = false;
+  /** pushRows' two counts of results per row (reused: pushRows keeps no reference). */
+  private marks = new Uint32Array(0);
   /** Per row of the batch in processRows: 1 for other workers' rows (reused: pushRows keeps no reference). */
   private skipScratch = new Uint8Array(0);
 
@@ -210,13 +212,16 @@ export class WindowsGroupOperator implements GroupOperator {
 
   /** Runs rows through the engine (row r is the batch's row at[r], or r) and tags its windows. */
   private run(ts: Float64Array | undefined, vals: Float64Array, ids: Uint32Array | undefined, skip: Uint8Array, at: Uint32Array | undefined, batchRows: number): WindowsOutput {
-    const marks: number[] = [];
+    if (this.marks.length < 2 * vals.length) this.marks = new Uint32Array(Math.max(2 * vals.length, 2 * this.marks.length));
+    const marks = this.marks;
     const base = this.rows;
     const out = this.op.pushRows(ts, vals, ids, skip, marks, at, batchRows);
     this.rows += batchRows;
     const windows: TaggedWindow[] = [];
+    const total = out.windows.length;
     let w = 0;
-    for (let i = 0; i < vals.length; i++) {
+    for (let i = 0; i < vals.length && w < total; i++) {
+      if (marks[2 * i + 1] === w) continue; // the row emitted nothing (most rows)
       const row = base + (at === undefined ? i : at[i]!);
       for (const end = marks[2 * i]!; w < end; w++) windows.push({ row, phase: 0, window: out.windows[w]! });
       for (const end = marks[2 * i + 1]!; w < end; w++) windows.push({ row, phase: 1, window: out.windows[w]! });

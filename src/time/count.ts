@@ -13,7 +13,7 @@ import { SnapshotError } from '../errors.js';
 import type { BatchKeys, CountWindowOperator, KeyModeOf, CountWindowSpec, NormalizedCountWindowSpec, TimeOp, WindowOutput, WindowResult } from '../types.js';
 import { Acc } from './accumulator.js';
 import { KeyMap, toF64 } from './keys.js';
-import { grow, RunPool } from './slab.js';
+import { grow, KeySlots, RunPool } from './slab.js';
 import { ByteReader, ByteWriter, decodeTimeSnapshot, encodeTimeSnapshot, expectState, KIND_COUNT } from './snapshot.js';
 import { normalizeCountWindowSpec, sameNormalized } from './spec.js';
 
@@ -96,9 +96,6 @@ function store(a: Acc, d: Float64Array, o: number, f: Fields): void {
   if (f === Fields.Moments || f === Fields.All) for (let i = 0; i < 7; i++) d[o + MO + i] = a.mo[i]!;
 }
 
-/** Key ids below this are looked up in a table (4 MiB at most) rather than the Map. */
-const DIRECT_MAX = 1 << 20;
-
 /** One key's state read from a snapshot, before it goes into the slabs. */
 interface RestoredKey {
   k: number;
@@ -111,9 +108,7 @@ export class CountWindows implements CountWindowOperator {
   readonly spec: Readonly<NormalizedCountWindowSpec>;
   private readonly keyMap: KeyMap;
   /** Key id → slot; slots are numbered in order of first appearance (the snapshot's key order). */
-  private readonly slotOf = new Map<number, number>();
-  /** Key id → slot + 1 for ids below DIRECT_MAX (0: not seen): the per-row lookup without the Map. */
-  private direct = new Int32Array(0);
+  private readonly slotOf = new KeySlots();
   /** Per slot: its key id, its row count. */
   private keyIds = new Uint32Array(16);
   private rowCounts = new Float64Array(16);
@@ -147,37 +142,25 @@ export class CountWindows implements CountWindowOperator {
     return this.slotOf.size;
   }
 
-  /** The slot of key id k, made when new: looked up in `direct` for small ids (string keys, dense numbers), else in the Map. */
+  /** The slot of key id k, made when new. */
   private slot(k: number): number {
-    const d = this.direct[k];
-    if (d !== undefined && d > 0) return d - 1;
-    let s = this.slotOf.get(k);
-    if (s === undefined) {
-      s = this.windows.addSlot();
-      this.values?.addSlot();
-      this.slotOf.set(k, s);
-      if (s === this.keyIds.length) {
-        this.keyIds = grow(this.keyIds);
-        this.rowCounts = grow(this.rowCounts);
-      }
-      this.keyIds[s] = k;
-      this.rowCounts[s] = 0;
+    const found = this.slotOf.get(k);
+    if (found >= 0) return found;
+    const s = this.windows.addSlot();
+    this.values?.addSlot();
+    this.slotOf.set(k, s);
+    if (s === this.keyIds.length) {
+      this.keyIds = grow(this.keyIds);
+      this.rowCounts = grow(this.rowCounts);
     }
-    if (k < DIRECT_MAX) {
-      if (k >= this.direct.length) {
-        const more = new Int32Array(Math.min(DIRECT_MAX, Math.max(2 * this.direct.length, k + 1, 256)));
-        more.set(this.direct);
-        this.direct = more;
-      }
-      this.direct[k] = s + 1;
-    }
+    this.keyIds[s] = k;
+    this.rowCounts[s] = 0;
     return s;
   }
 
   /** Forgets every key. */
   private clearKeys(): void {
     this.slotOf.clear();
-    this.direct = new Int32Array(0);
     this.windows.clear();
     this.values?.clear();
   }
@@ -260,17 +243,17 @@ export class CountWindows implements CountWindowOperator {
   /**
    * The keyed operator's push (numeric key ids): rows with skip[i] = 1 belong
    * to other workers and only count as rows (row numbers order `first` and
-   * `last`). `marks` gets two counts of `windows` per row (the same: a count
+   * `last`). `marks` gets two counts of `windows` per row (entries 2i and 2i + 1) (the same: a count
    * window fires on its key's own row), as EventTimeWindows.pushRows, and
    * `at`/`batchRows` are as there (routed rows: only the worker's own).
    */
-  pushRows(_ts: Float64Array | undefined, vals: Float64Array, ids: Uint32Array | undefined, skip: Uint8Array, marks: number[], at?: Uint32Array, batchRows = vals.length): WindowOutput {
+  pushRows(_ts: Float64Array | undefined, vals: Float64Array, ids: Uint32Array | undefined, skip: Uint8Array, marks: Uint32Array, at?: Uint32Array, batchRows = vals.length): WindowOutput {
     this.check();
     const { op, size, step } = this.spec;
     const windows: WindowResult[] = [];
     for (let i = 0; i < vals.length; i++) {
       if (skip[i] === 0) this.row(op, size, step, vals[i]!, ids === undefined ? 0 : ids[i]!, this.rowsSeen + (at === undefined ? i : at[i]!), windows);
-      marks.push(windows.length, windows.length);
+      marks[2 * i] = marks[2 * i + 1] = windows.length;
     }
     this.rowsSeen += batchRows;
     return { windows, late: [] };
@@ -370,7 +353,7 @@ export class CountWindows implements CountWindowOperator {
     for (let i = 0; i < nKeys; i++) {
       const k = r.u32();
       const n = r.f64();
-      expectState(!seen.has(k) && !this.slotOf.has(k) && Number.isInteger(n) && n >= 1 && n <= rowsSeen, `key ${k}: bad row count`);
+      expectState(!seen.has(k) && this.slotOf.get(k) < 0 && Number.isInteger(n) && n >= 1 && n <= rowsSeen, `key ${k}: bad row count`);
       expectState(keep === undefined || (keep(k) && s.keys !== 'string'), `key ${k} is not of this key group`);
       expectState(s.keys !== 'none' || k === 0, 'unkeyed snapshot with a key other than 0');
       expectState(s.keys !== 'string' || k < names.length, `key id ${k} has no name`);

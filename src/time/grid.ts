@@ -54,8 +54,45 @@ export function opCode(op: TimeOp): number {
 
 const STRIDE = [4, 2, 2 + MOMENTS, 3, 3, 5, 5, 2];
 
+/** Window accumulators at a fixed stride per op (grid buckets, sessions): what addTo, valueOf, toAcc and fromAcc read and write. */
+export interface AccStore {
+  readonly stride: number;
+  acc: Float64Array;
+  /** OP_VALS: each window's values. */
+  vals: number[][];
+}
+
+/** Empties the accumulator at a[p…] (OP_VALS: the caller gives the window an empty values list). */
+export function initAcc(a: Float64Array, p: number, code: number): void {
+  a[p] = 0;
+  a[p + 1] = 0;
+  switch (code) {
+    case OP_SUM:
+      a[p + 2] = 0;
+      a[p + 3] = 0;
+      break;
+    case OP_VAR:
+      a.fill(0, p + 2, p + 2 + MOMENTS);
+      break;
+    case OP_MIN:
+    case OP_MAX:
+      a[p + 2] = NaN;
+      break;
+    case OP_FIRST:
+      a[p + 2] = Infinity;
+      a[p + 3] = Infinity;
+      a[p + 4] = NaN;
+      break;
+    case OP_LAST:
+      a[p + 2] = -Infinity;
+      a[p + 3] = -Infinity;
+      a[p + 4] = NaN;
+      break;
+  }
+}
+
 /** The windows of one grid index. */
-export class GridBucket {
+export class GridBucket implements AccStore {
   /** Grid index; NaN once purged (a recycled bucket never matches a stale lookup). */
   j = NaN;
   start = 0;
@@ -117,35 +154,8 @@ export class GridBucket {
     if (pending) this.pending++;
     this.table[2 * h] = i + 1;
     this.table[2 * h + 1] = k;
-    const a = this.acc, p = i * this.stride;
-    a[p] = 0;
-    a[p + 1] = 0;
-    switch (code) {
-      case OP_SUM:
-        a[p + 2] = 0;
-        a[p + 3] = 0;
-        break;
-      case OP_VAR:
-        a.fill(0, p + 2, p + 2 + MOMENTS);
-        break;
-      case OP_MIN:
-      case OP_MAX:
-        a[p + 2] = NaN;
-        break;
-      case OP_FIRST:
-        a[p + 2] = Infinity;
-        a[p + 3] = Infinity;
-        a[p + 4] = NaN;
-        break;
-      case OP_LAST:
-        a[p + 2] = -Infinity;
-        a[p + 3] = -Infinity;
-        a[p + 4] = NaN;
-        break;
-      case OP_VALS:
-        this.vals[i] = [];
-        break;
-    }
+    initAcc(this.acc, i * this.stride, code);
+    if (code === OP_VALS) this.vals[i] = [];
     return i;
   }
 
@@ -194,21 +204,17 @@ export class GridBucket {
 }
 
 /** Adds value x of row `row` at time t to window i of bucket b: Acc.add, field for field. */
-export function addTo(b: GridBucket, i: number, code: number, x: number, t: number, row: number): void {
+export function addTo(b: AccStore, i: number, code: number, x: number, t: number, row: number): void {
   const a = b.acc;
   const p = i * b.stride;
+  if (code === OP_SUM) {
+    addSum(a, p, x);
+    return;
+  }
   a[p]!++;
   if (x !== x) return;
   a[p + 1]!++;
   switch (code) {
-    case OP_SUM: {
-      const s = a[p + 2]!;
-      const u = s + x;
-      if (Math.abs(s) >= Math.abs(x)) a[p + 3]! += s - u + x;
-      else a[p + 3]! += x - u + s;
-      a[p + 2] = u;
-      break;
-    }
     case OP_COUNT:
       break;
     case OP_VAR:
@@ -246,8 +252,20 @@ export function addTo(b: GridBucket, i: number, code: number, x: number, t: numb
   }
 }
 
+/** Adds x to the sum/mean accumulator at a[p…] (rows, n, s, c): Acc.add, Neumaier's compensated sum. Small, for the hot loops to inline. */
+export function addSum(a: Float64Array, p: number, x: number): void {
+  a[p]!++;
+  if (x !== x) return;
+  a[p + 1]!++;
+  const s = a[p + 2]!;
+  const u = s + x;
+  if (Math.abs(s) >= Math.abs(x)) a[p + 3]! += s - u + x;
+  else a[p + 3]! += x - u + s;
+  a[p + 2] = u;
+}
+
 /** The value of window i of bucket b: Acc.value, field for field. */
-export function valueOf(b: GridBucket, i: number, code: number, op: TimeOp, minPeriods: number, ddof: number, q: number): number {
+export function valueOf(b: AccStore, i: number, code: number, op: TimeOp, minPeriods: number, ddof: number, q: number): number {
   const a = b.acc;
   const p = i * b.stride;
   const n = a[p + 1]!;
@@ -282,7 +300,7 @@ export function valueOf(b: GridBucket, i: number, code: number, op: TimeOp, minP
 }
 
 /** Window i of bucket b as an Acc (snapshots, and the values of the less common ops). */
-export function toAcc(b: GridBucket, i: number, code: number, op: TimeOp): Acc {
+export function toAcc(b: AccStore, i: number, code: number, op: TimeOp): Acc {
   const a = b.acc;
   const p = i * b.stride;
   const acc = new Acc(op);
@@ -318,7 +336,7 @@ export function toAcc(b: GridBucket, i: number, code: number, op: TimeOp): Acc {
 }
 
 /** Loads an Acc (from a snapshot) into window i of bucket b; the fields its op does not use are not kept. */
-export function fromAcc(b: GridBucket, i: number, code: number, acc: Acc): void {
+export function fromAcc(b: AccStore, i: number, code: number, acc: Acc): void {
   const a = b.acc;
   const p = i * b.stride;
   a[p] = acc.rows;

@@ -100,8 +100,58 @@ export class RunPool {
 }
 
 /** `a` in an array twice as long. */
-export function grow<T extends Float64Array | Uint32Array>(a: T): T {
+export function grow<T extends Float64Array | Uint32Array | Int32Array>(a: T): T {
   const more = new (a.constructor as new (n: number) => T)(Math.max(16, 2 * a.length));
   more.set(a);
   return more;
+}
+
+/** Key ids below this are looked up in a table (4 MiB at most) rather than the Map. */
+const DIRECT_MAX = 1 << 20;
+
+/**
+ * Key id → slot: a table for ids below 2²⁰ (string keys, dense numbers: the
+ * per-row lookup without hashing), a Map for the rest.
+ */
+export class KeySlots {
+  private readonly map = new Map<number, number>();
+  /** Slot + 1 per key id below DIRECT_MAX (0: none). */
+  private direct = new Int32Array(0);
+
+  get size(): number {
+    return this.map.size;
+  }
+
+  /** The slot of key id k, or −1. */
+  get(k: number): number {
+    const d = this.direct[k];
+    if (d !== undefined) return d - 1;
+    return this.map.get(k) ?? -1;
+  }
+
+  set(k: number, s: number): void {
+    this.map.set(k, s);
+    if (k < DIRECT_MAX) {
+      if (k >= this.direct.length) {
+        const more = new Int32Array(Math.min(DIRECT_MAX, Math.max(2 * this.direct.length, k + 1, 256)));
+        more.set(this.direct);
+        this.direct = more;
+      }
+      this.direct[k] = s + 1;
+    }
+  }
+
+  delete(k: number): void {
+    this.map.delete(k);
+    if (k < this.direct.length) this.direct[k] = 0;
+  }
+
+  values(): IterableIterator<number> {
+    return this.map.values();
+  }
+
+  clear(): void {
+    this.map.clear();
+    this.direct = new Int32Array(0);
+  }
 }

@@ -1,8 +1,9 @@
 // Event-time tumbling, hopping and session windows with a watermark,
 // bounded out-of-orderness, allowed lateness, update re-emissions and a late
 // side output. Tumbling/hopping window state lives in typed arrays by grid
-// bucket (src/time/grid.ts); sessions keep window objects with an accumulator
-// (src/time/accumulator.ts); see docs/TIME-WINDOWS.md.
+// bucket (src/time/grid.ts); sessions, their keys and timers in typed-array
+// slabs (src/time/sessions.ts), with grid.ts's accumulator layout; see
+// docs/TIME-WINDOWS.md.
 //
 // Rows are processed one at a time, in arrival order, and every decision
 // (lateness, firing, purging) is taken after each row, so the output is the
@@ -12,101 +13,25 @@
 import { SnapshotError } from '../errors.js';
 import type { BatchKeys, KeyModeOf, LateRow, NormalizedWindowSpec, WindowOperator, WindowOutput, WindowResult, WindowSpec } from '../types.js';
 import { Acc } from './accumulator.js';
-import { addTo, EMITTED, fromAcc, GridBucket, opCode, OP_SUM, PENDING, pendingByKey, STRIDE, toAcc, valueOf } from './grid.js';
+import { addSum, addTo, EMITTED, fromAcc, GridBucket, opCode, OP_SUM, PENDING, pendingByKey, STRIDE, toAcc, valueOf } from './grid.js';
+import { FIRE, FIRE_QUEUED, FORGET, PENDING_FIRE, PURGE, PURGE_QUEUED, type Range, SessionStore, TimerQueue } from './sessions.js';
 import { checkGridTimestamps, checkTimestamps, KeyMap, MAX_TIMESTAMP, OneRow, toF64 } from './keys.js';
 import { ByteReader, ByteWriter, decodeTimeSnapshot, encodeTimeSnapshot, expectState, KIND_WINDOWS } from './snapshot.js';
 import { normalizeWindowSpec, sameNormalized } from './spec.js';
 
-interface Range {
+/** A window read from a snapshot, before it is installed. */
+interface RestoredWindow {
+  key: number;
   start: number;
   end: number;
-}
-
-class Win {
-  /** A FIRE / PURGE timer of this window is in the heap (at most one of each: see queueTimers). */
-  fireQueued = false;
-  purgeQueued = false;
-  alive = true;
-  /** A fire timer is pending for the current end. */
-  pendingFire = false;
-  /** The last range emitted, if any. */
+  pendingFire: boolean;
   emitted: Range | undefined;
-  /** Ranges emitted by sessions merged into this one since its last emission. */
-  merged: Range[] = NO_RANGES;
-  constructor(
-    readonly key: number,
-    public start: number,
-    public end: number,
-    readonly acc: Acc,
-  ) {}
+  merged: Range[];
+  acc: Acc;
 }
 
-const FIRE = 0;
-const PURGE = 1;
-/** Session: the key's purged end no longer decides lateness (see forget). */
-const FORGET = 2;
 /** Shared empty list (never mutated): most windows merge nothing. */
 const NO_RANGES: Range[] = [];
-
-interface Timer {
-  time: number;
-  type: number;
-  win: Win;
-}
-
-function timerLess(a: Timer, b: Timer): boolean {
-  if (a.time !== b.time) return a.time < b.time;
-  if (a.type !== b.type) return a.type < b.type;
-  if (a.win.key !== b.win.key) return a.win.key < b.win.key;
-  return a.win.start < b.win.start;
-}
-
-class TimerHeap {
-  private items: Timer[] = [];
-  get size(): number {
-    return this.items.length;
-  }
-  peek(): Timer | undefined {
-    return this.items[0];
-  }
-  push(t: Timer): void {
-    const a = this.items;
-    a.push(t);
-    let i = a.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (!timerLess(a[i]!, a[p]!)) break;
-      const tmp = a[i]!;
-      a[i] = a[p]!;
-      a[p] = tmp;
-      i = p;
-    }
-  }
-  pop(): Timer {
-    const a = this.items;
-    const top = a[0]!;
-    const last = a.pop()!;
-    if (a.length > 0) {
-      a[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1, r = l + 1;
-        let m = i;
-        if (l < a.length && timerLess(a[l]!, a[m]!)) m = l;
-        if (r < a.length && timerLess(a[r]!, a[m]!)) m = r;
-        if (m === i) break;
-        const tmp = a[i]!;
-        a[i] = a[m]!;
-        a[m] = tmp;
-        i = m;
-      }
-    }
-    return top;
-  }
-  clear(): void {
-    this.items = [];
-  }
-}
 
 /**
  * The first window index j with j·step + offset + size > t, and the last with
@@ -151,11 +76,9 @@ export class EventTimeWindows implements WindowOperator {
   private rangeHi = -1;
   private rangeFrom = Infinity;
   private rangeTo = -Infinity;
-  /** Session: key → sessions sorted by start. */
-  private readonly sessions = new Map<number, Win[]>();
-  /** Session: key → greatest end of its purged sessions. */
-  private readonly purgedEnd = new Map<number, number>();
-  private readonly timers = new TimerHeap();
+  /** Session: the sessions and their keys' purged ends. */
+  private store: SessionStore;
+  private timers = new TimerQueue();
   private readonly ddof: number;
   private readonly q: number;
   /**
@@ -165,7 +88,9 @@ export class EventTimeWindows implements WindowOperator {
    * watermark advance (to merge workers' results into one order).
    */
   private skip: Uint8Array | undefined;
-  private marks: number[] | undefined;
+  private marks: Uint32Array | undefined;
+  /** The next entry of `marks`. */
+  private markAt = 0;
   /** The keyed operator's routed path: per row given, its row in the batch (rows of other workers are left out). */
   private at: Uint32Array | undefined;
   /**
@@ -182,6 +107,11 @@ export class EventTimeWindows implements WindowOperator {
     this.q = spec.q ?? 0;
     this.code = opCode(spec.op);
     this.mean = spec.op === 'mean';
+    this.store = this.newStore();
+  }
+
+  private newStore(): SessionStore {
+    return new SessionStore(STRIDE[this.code]!, this.code);
   }
 
   get watermark(): number {
@@ -207,22 +137,27 @@ export class EventTimeWindows implements WindowOperator {
     if (this.ended) throw new Error('stream has ended (flush() was called): reset() to start again');
   }
 
-  /** A session's result; marks it emitted. */
-  private result(win: Win): WindowResult {
-    const s = this.spec;
+  /** Session w's result; marks it emitted. */
+  private result(w: number): WindowResult {
+    const st = this.store;
+    const start = st.start[w]!, end = st.end[w]!;
+    const emStart = st.emStart[w]!, emEnd = st.emEnd[w]!;
+    const merged = st.merged.get(w) ?? NO_RANGES;
+    const emitted = emStart === emStart;
     const r: WindowResult = {
-      key: this.keyMap.keyOf(win.key),
-      start: win.start,
-      end: win.end,
-      value: win.acc.value(s.op, s.minPeriods, this.ddof, this.q),
-      count: win.acc.n,
-      update: win.emitted !== undefined || win.merged.length > 0,
+      key: this.keyMap.keyOf(st.key[w]!),
+      start,
+      end,
+      value: valueOf(st, w, this.code, this.spec.op, this.spec.minPeriods, this.ddof, this.q),
+      count: st.acc[w * st.stride + 1]!,
+      update: emitted || merged.length > 0,
     };
-    const replaces = [...win.merged];
-    if (win.emitted !== undefined && (win.emitted.start !== win.start || win.emitted.end !== win.end)) replaces.unshift(win.emitted);
-    if (replaces.length > 0) r.replaces = replaces;
-    win.emitted = { start: win.start, end: win.end };
-    win.merged = NO_RANGES;
+    const moved = emitted && (emStart !== start || emEnd !== end);
+    // Most results replace nothing: no list is made for them.
+    if (moved || merged.length > 0) r.replaces = moved ? [{ start: emStart, end: emEnd }, ...merged] : [...merged];
+    st.emStart[w] = start;
+    st.emEnd[w] = end;
+    st.merged.delete(w);
     return r;
   }
 
@@ -279,39 +214,44 @@ export class EventTimeWindows implements WindowOperator {
     b.pending = 0;
   }
 
-  private schedule(win: Win, wm: number): void {
-    win.pendingFire = win.end > wm;
-    this.queueTimers(win);
+  private schedule(w: number, wm: number): void {
+    const st = this.store;
+    st.flags[w] = st.end[w]! > wm ? st.flags[w]! | PENDING_FIRE : st.flags[w]! & ~PENDING_FIRE;
+    this.queueTimers(w);
   }
 
   /**
-   * When a session's timer of `type` is due: its end (FIRE, while its fire is
+   * When session w's timer of `type` is due: its end (FIRE, while its fire is
    * pending), its end + allowedLateness (PURGE; with no allowed lateness the
    * fire timer also purges, as purging is due at the same watermark), or NaN
    * when it has none.
    */
-  private dueTime(win: Win, type: number): number {
-    if (type === FIRE) return win.pendingFire ? win.end : NaN;
+  private dueTime(w: number, type: number): number {
+    const st = this.store;
+    const pending = (st.flags[w]! & PENDING_FIRE) !== 0;
+    if (type === FIRE) return pending ? st.end[w]! : NaN;
     const lateness = this.spec.allowedLateness;
-    return lateness > 0 || !win.pendingFire ? win.end + lateness : NaN;
+    return lateness > 0 || !pending ? st.end[w]! + lateness : NaN;
   }
 
   /**
-   * Queues the session's timers that are due and not queued yet. A session
+   * Queues session w's timers that are due and not queued yet. A session
    * only grows (its end never moves earlier), so a queued timer is never
    * late: when it comes up before its due time, advance() moves it on to
    * that time. Growing a session by a row therefore queues nothing, where a
    * new timer per row left the heap one stale timer per row.
    */
-  private queueTimers(win: Win): void {
-    if (!win.fireQueued && this.dueTime(win, FIRE) === win.end) {
-      win.fireQueued = true;
-      this.timers.push({ time: win.end, type: FIRE, win });
+  private queueTimers(w: number): void {
+    const st = this.store;
+    const end = st.end[w]!;
+    if ((st.flags[w]! & FIRE_QUEUED) === 0 && this.dueTime(w, FIRE) === end) {
+      st.flags[w] = st.flags[w]! | FIRE_QUEUED;
+      this.timers.push(end, FIRE, st.key[w]!, st.start[w]!, w, st.serial[w]!);
     }
-    const purge = this.dueTime(win, PURGE);
-    if (!win.purgeQueued && purge === purge) {
-      win.purgeQueued = true;
-      this.timers.push({ time: purge, type: PURGE, win });
+    const purge = this.dueTime(w, PURGE);
+    if ((st.flags[w]! & PURGE_QUEUED) === 0 && purge === purge) {
+      st.flags[w] = st.flags[w]! | PURGE_QUEUED;
+      this.timers.push(purge, PURGE, st.key[w]!, st.start[w]!, w, st.serial[w]!);
     }
   }
 
@@ -321,35 +261,62 @@ export class EventTimeWindows implements WindowOperator {
       this.advanceGrid(wm, out, end);
       return;
     }
-    const timers = this.timers;
+    const timers = this.timers, st = this.store;
     for (;;) {
       const top = timers.peek();
-      if (top === undefined || (!end && top.time > wm)) break;
+      if (top < 0 || (!end && timers.time[top]! > wm)) break;
+      if (this.moveOn(top)) continue;
       timers.pop();
-      const win = top.win;
-      if (top.type === FORGET) {
-        if (!end) this.forget(win);
+      // Read before anything queues a timer (which may reuse the record).
+      const time = timers.time[top]!, type = timers.type[top]!, w = timers.session[top]!;
+      if (type === FORGET) {
+        if (!end) this.forget(timers.key[top]!, timers.start[top]!);
         continue;
       }
-      if (top.type === FIRE) win.fireQueued = false;
-      else win.purgeQueued = false;
-      if (!win.alive) continue;
-      const due = this.dueTime(win, top.type);
+      // The session was removed (merged or purged) since: its id may be another session's now.
+      if (st.serial[w] !== timers.serial[top]) continue;
+      st.flags[w] = st.flags[w]! & ~(type === FIRE ? FIRE_QUEUED : PURGE_QUEUED);
+      const due = this.dueTime(w, type);
       if (due !== due) continue; // no longer due: a row made the session's fire pending again, or the fire came early
-      if (top.time < due) {
+      if (time < due) {
         // The session grew since: the timer moves on (pops again in the order a timer queued at `due` would).
-        this.queueTimers(win);
+        this.queueTimers(w);
         continue;
       }
-      this.onWatermarkChange?.(win.key);
-      if (top.type === FIRE) {
-        win.pendingFire = false;
-        out.push(this.result(win));
-        if (!end && this.spec.allowedLateness === 0) this.remove(win);
+      this.onWatermarkChange?.(st.key[w]!);
+      if (type === FIRE) {
+        st.flags[w] = st.flags[w]! & ~PENDING_FIRE;
+        out.push(this.result(w));
+        if (!end && this.spec.allowedLateness === 0) this.remove(w);
       } else if (!end) {
-        this.remove(win);
+        this.remove(w);
       }
     }
+    if (st.sparse || timers.sparse) this.compactSessions();
+  }
+
+  /**
+   * When timer `top` (at the heap's top) came up before its session's due
+   * time (the session grew since), moves it on to that time in place, as
+   * popping it and queueing it again would (see queueTimers): true then.
+   */
+  private moveOn(top: number): boolean {
+    const timers = this.timers, st = this.store;
+    const type = timers.type[top]!;
+    if (type === FORGET) return false;
+    const w = timers.session[top]!;
+    if (st.serial[w] !== timers.serial[top]) return false;
+    const due = this.dueTime(w, type);
+    if (!(timers.time[top]! < due)) return false;
+    timers.retimeTop(due, st.start[w]!);
+    return true;
+  }
+
+  /** Gives back the room of sessions, keys and timers gone (a burst of keys that all closed): memory returns. */
+  private compactSessions(): void {
+    const moved = new Int32Array(this.store.idRoom).fill(-1);
+    this.store = this.store.compacted(moved);
+    this.timers = this.timers.compacted(moved, this.store.serial);
   }
 
   /**
@@ -415,14 +382,14 @@ export class EventTimeWindows implements WindowOperator {
     return b;
   }
 
-  /** Removes a session (grid windows leave with their bucket, in advanceGrid). */
-  private remove(win: Win): void {
-    win.alive = false;
-    const list = this.sessions.get(win.key)!;
-    list.splice(list.indexOf(win), 1);
-    if (list.length === 0) this.sessions.delete(win.key);
-    this.purgedEnd.set(win.key, Math.max(this.purgedEnd.get(win.key) ?? -Infinity, win.end));
-    this.scheduleForget(win);
+  /** Removes session w (grid windows leave with their bucket, in advanceGrid). */
+  private remove(w: number): void {
+    const st = this.store;
+    const k = st.key[w]!, e = st.end[w]!;
+    const slot = st.slots.get(k);
+    st.drop(slot, w);
+    st.purge(slot, e);
+    this.scheduleForget(k, e);
   }
 
   /**
@@ -431,15 +398,22 @@ export class EventTimeWindows implements WindowOperator {
    * session would end by e + gap), so the key's entry goes: a key whose
    * sessions have all closed holds nothing, and results are unchanged.
    */
-  private scheduleForget(win: Win): void {
-    this.timers.push({ time: win.end + this.spec.gap + this.spec.allowedLateness, type: FORGET, win });
+  private scheduleForget(k: number, e: number): void {
+    this.timers.push(e + this.spec.gap + this.spec.allowedLateness, FORGET, k, e, -1, 0);
   }
 
-  private forget(win: Win): void {
-    if ((this.purgedEnd.get(win.key) ?? Infinity) <= win.end) {
-      this.purgedEnd.delete(win.key);
-      this.onWatermarkChange?.(win.key);
+  private forget(k: number, e: number): void {
+    const st = this.store;
+    const slot = st.slots.get(k);
+    if (slot >= 0 && st.purged[slot]! !== -Infinity && st.purged[slot]! <= e) {
+      st.forget(slot);
+      this.onWatermarkChange?.(k);
     }
+  }
+
+  /** pushRows: records a count of results (two per row; see marks). */
+  private mark(n: number): void {
+    if (this.marks !== undefined) this.marks[this.markAt++] = n;
   }
 
   /** The row number of the r-th row given to pushRows. */
@@ -459,10 +433,14 @@ export class EventTimeWindows implements WindowOperator {
     this.ended ||= ended;
   }
 
+  /** Sessions: bytes of the typed arrays holding sessions, keys and timers, room included (to check that memory returns). */
+  get sessionBytes(): number {
+    return this.store.bytes + this.timers.bytes;
+  }
+
   /** What the operator holds: windows, purged session ends and timers (to check that memory returns). */
   get heldItems(): number {
-    let n = this.purgedEnd.size + this.timers.size;
-    for (const list of this.sessions.values()) n += list.length;
+    let n = this.store.purgedCount + this.timers.size + this.store.count;
     for (const b of this.bucketList) n += b.n;
     return n;
   }
@@ -502,7 +480,7 @@ export class EventTimeWindows implements WindowOperator {
    * (the worker's own rows and the other rows that raise the greatest
    * timestamp, skipped); the other rows cannot change anything here.
    */
-  pushRows(ts: Float64Array, vals: Float64Array, ids: Uint32Array | undefined, skip: Uint8Array, marks: number[], at?: Uint32Array, batchRows = ts.length): WindowOutput {
+  pushRows(ts: Float64Array, vals: Float64Array, ids: Uint32Array | undefined, skip: Uint8Array, marks: Uint32Array, at?: Uint32Array, batchRows = ts.length): WindowOutput {
     this.check();
     checkTimestamps(ts, this.rowsSeen);
     if (this.spec.kind !== 'session') checkGridTimestamps(ts, this.rowsSeen, this.spec.size, this.spec.step, this.spec.offset);
@@ -510,15 +488,16 @@ export class EventTimeWindows implements WindowOperator {
     const late: LateRow[] = [];
     this.skip = skip;
     this.marks = marks;
+    this.markAt = 0;
     this.at = at;
     try {
       if (this.spec.kind === 'session') {
         for (let i = 0; i < ts.length; i++) {
           if (skip[i] === 0) this.sessionRow(ts[i]!, vals[i]!, ids === undefined ? 0 : ids[i]!, this.rowOf(i), windows, late);
           else {
-            marks.push(windows.length);
+            this.mark(windows.length);
             this.rise(ts[i]!, windows);
-            marks.push(windows.length);
+            this.mark(windows.length);
           }
         }
       } else this.pushGrid(ts, vals, ids, windows, late);
@@ -551,19 +530,20 @@ export class EventTimeWindows implements WindowOperator {
   }
 
   private sessionRow(t: number, x: number, k: number, row: number, windows: WindowResult[], late: LateRow[]): void {
-    const s = this.spec;
-    const wm = this.maxTs - s.maxOutOfOrderness;
-    const win = this.session(t, k, wm);
-    if (win === undefined) {
+    const wm = this.maxTs - this.spec.maxOutOfOrderness;
+    const w = this.session(t, k, wm);
+    if (w < 0) {
       late.push({ row, key: this.keyMap.keyOf(k), ts: t, value: x, missed: 1 });
       this.late++;
     } else {
-      win.acc.add(s.op, x, t, row);
-      if (win.end <= wm) windows.push(this.result(win));
+      const st = this.store;
+      if (this.code === OP_SUM) addSum(st.acc, w * 4, x);
+      else addTo(st, w, this.code, x, t, row);
+      if (st.end[w]! <= wm) windows.push(this.result(w));
     }
-    this.marks?.push(windows.length);
+    this.mark(windows.length);
     this.rise(t, windows);
-    this.marks?.push(windows.length);
+    this.mark(windows.length);
   }
 
   /**
@@ -582,15 +562,15 @@ export class EventTimeWindows implements WindowOperator {
     let maxTs = this.maxTs;
     let lo = this.rangeLo, hi = this.rangeHi;
     let last: GridBucket | undefined;
-    const { skip, marks } = this;
+    const skip = this.skip;
     for (let r = 0; r < ts.length; r++) {
       const t = ts[r]!, x = vals[r]!;
       if (skip !== undefined && skip[r] !== 0) {
         // Another worker's row: only its timestamp counts here.
-        marks!.push(windows.length);
+        this.mark(windows.length);
         this.rise(t, windows);
         maxTs = this.maxTs;
-        marks!.push(windows.length);
+        this.mark(windows.length);
         continue;
       }
       const k = ids === undefined ? 0 : ids[r]!;
@@ -629,18 +609,7 @@ export class EventTimeWindows implements WindowOperator {
         // A new window's fire is pending unless the watermark passed its end already.
         if (i < 0) i = b.insert(k, i, code, end > wm);
         if (code === OP_SUM) {
-          // addTo, inlined for the common case
-          const a = b.acc;
-          const p = i * 4;
-          a[p]!++;
-          if (x === x) {
-            a[p + 1]!++;
-            const sum = a[p + 2]!;
-            const u = sum + x;
-            if (Math.abs(sum) >= Math.abs(x)) a[p + 3]! += sum - u + x;
-            else a[p + 3]! += x - u + sum;
-            a[p + 2] = u;
-          }
+          addSum(b.acc, i * 4, x);
         } else addTo(b, i, code, x, t, this.rowOf(r));
         // Changed after its fire: re-emitted now (each window of a row gets this one row, so
         // emitting it before the row's later windows are updated changes nothing).
@@ -650,7 +619,7 @@ export class EventTimeWindows implements WindowOperator {
         late.push({ row: this.rowOf(r), key: this.keyMap.keyOf(k), ts: t, value: x, missed });
         this.late++;
       }
-      marks?.push(windows.length);
+      this.mark(windows.length);
       if (t > maxTs) {
         maxTs = t;
         this.maxTs = t;
@@ -658,50 +627,58 @@ export class EventTimeWindows implements WindowOperator {
         const first = list[0];
         if (first !== undefined && first.end <= t - delay) this.advanceGrid(t - delay, windows, false);
       }
-      marks?.push(windows.length);
+      this.mark(windows.length);
     }
   }
 
-  /** The session a row at t of key k joins (created or merged), or undefined when it is late. */
-  private session(t: number, k: number, wm: number): Win | undefined {
-    const s = this.spec;
+  /** The session a row at t of key k joins (created or merged), or −1 when it is late. */
+  private session(t: number, k: number, wm: number): number {
+    const s = this.spec, st = this.store;
     const gap = s.gap;
-    if (t + gap + s.allowedLateness <= wm || t < (this.purgedEnd.get(k) ?? -Infinity)) return undefined;
-    let list = this.sessions.get(k);
-    if (list === undefined) this.sessions.set(k, (list = []));
-    // Sessions within gap of t: start < t + gap and t < end.
+    const found = st.slots.get(k);
+    if (t + gap + s.allowedLateness <= wm || (found >= 0 && t < st.purged[found]!)) return -1;
+    const slot = found >= 0 ? found : st.slotOf(k);
+    // Sessions within gap of t (start < t + gap and t < end): consecutive, as a key's sessions are disjoint and by start.
     let first = -1, last = -1;
-    for (let i = 0; i < list.length; i++) {
-      const w = list[i]!;
-      if (w.start < t + gap && t < w.end) {
-        if (first < 0) first = i;
-        last = i;
+    for (let w = st.head[slot]!; w >= 0 && st.start[w]! < t + gap; w = st.next[w]!) {
+      if (t < st.end[w]!) {
+        if (first < 0) first = w;
+        last = w;
       }
     }
     if (first < 0) {
-      const win = new Win(k, t, t + gap, new Acc(s.op));
-      let at = 0;
-      while (at < list.length && list[at]!.start < t) at++;
-      list.splice(at, 0, win);
-      this.schedule(win, wm);
-      return win;
+      const w = st.add(slot, t, t + gap);
+      this.schedule(w, wm);
+      return w;
     }
-    const target = list[first]!;
-    const oldStart = target.start, oldEnd = target.end;
-    for (let i = first + 1; i <= last; i++) {
-      const o = list[i]!;
-      target.acc.merge(s.op, o.acc);
-      if (target.merged === NO_RANGES && (o.emitted !== undefined || o.merged.length > 0)) target.merged = [];
-      if (o.emitted !== undefined) target.merged.push(o.emitted);
-      for (const m of o.merged) target.merged.push(m);
-      target.end = Math.max(target.end, o.end);
-      o.alive = false;
-    }
-    list.splice(first + 1, last - first);
-    target.start = Math.min(target.start, t);
-    target.end = Math.max(target.end, t + gap);
-    if (target.start !== oldStart || target.end !== oldEnd || last > first) this.schedule(target, wm);
+    const target = first;
+    const oldStart = st.start[target]!, oldEnd = st.end[target]!;
+    if (last !== first) this.mergeInto(slot, target, last);
+    st.start[target] = Math.min(st.start[target]!, t);
+    st.end[target] = Math.max(st.end[target]!, t + gap);
+    if (st.start[target] !== oldStart || st.end[target] !== oldEnd || last !== first) this.schedule(target, wm);
     return target;
+  }
+
+  /** Merges the sessions after `target` up to `last` of a slot into it (a row bridged them), with what they emitted. */
+  private mergeInto(slot: number, target: number, last: number): void {
+    const st = this.store, op = this.spec.op;
+    const acc = toAcc(st, target, this.code, op);
+    let merged = st.merged.get(target);
+    for (;;) {
+      const o = st.next[target]!;
+      acc.merge(op, toAcc(st, o, this.code, op));
+      const mine = st.merged.get(o);
+      if (st.emStart[o] === st.emStart[o] || mine !== undefined) {
+        if (merged === undefined) st.merged.set(target, (merged = []));
+        if (st.emStart[o] === st.emStart[o]) merged.push({ start: st.emStart[o]!, end: st.emEnd[o]! });
+        if (mine !== undefined) for (const m of mine) merged.push(m);
+      }
+      st.end[target] = Math.max(st.end[target]!, st.end[o]!);
+      st.dropAfter(slot, target, o);
+      if (o === last) break;
+    }
+    fromAcc(st, target, this.code, acc);
   }
 
   flush(): WindowOutput {
@@ -718,15 +695,18 @@ export class EventTimeWindows implements WindowOperator {
     this.bucketList = [];
     this.bucketCache.fill(undefined);
     this.bucketPool = [];
-    this.sessions.clear();
-    this.purgedEnd.clear();
+    this.store = this.newStore();
     this.timers.clear();
   }
 
-  /** Every session, for snapshots. */
-  private allSessions(): Win[] {
-    const out: Win[] = [];
-    for (const list of this.sessions.values()) for (const w of list) out.push(w);
+  /** Every session (of the keys `keep` accepts), in the snapshot's order. */
+  private allSessions(keep?: (key: number) => boolean): number[] {
+    const st = this.store;
+    const out: number[] = [];
+    for (const slot of st.liveSlots()) {
+      if (keep !== undefined && !keep(st.slotKey[slot]!)) continue;
+      for (let w = st.head[slot]!; w >= 0; w = st.next[w]!) out.push(w);
+    }
     return out;
   }
 
@@ -745,7 +725,7 @@ export class EventTimeWindows implements WindowOperator {
     w.u32(this.keyMap.names.length);
     for (const name of this.keyMap.names) w.str(name);
     // Grid windows by bucket, in creation order, then sessions; a grid window is its own emitted range.
-    const sessions = this.allSessions().filter((win) => keep === undefined || keep(win.key));
+    const sessions = this.allSessions(keep);
     let nWins = sessions.length;
     for (const b of this.bucketList) for (let i = 0; i < b.n; i++) if (keep === undefined || keep(b.keys[i]!)) nWins++;
     w.u32(nWins);
@@ -773,12 +753,16 @@ export class EventTimeWindows implements WindowOperator {
         writeWindow(b.keys[i]!, b.start, b.end, (f & PENDING) !== 0, (f & EMITTED) !== 0 ? b : undefined, NO_RANGES, toAcc(b, i, this.code, this.spec.op));
       }
     }
-    for (const win of sessions) writeWindow(win.key, win.start, win.end, win.pendingFire, win.emitted, win.merged, win.acc);
-    const purged = [...this.purgedEnd].filter(([k]) => keep === undefined || keep(k));
+    const st = this.store;
+    for (const i of sessions) {
+      const emitted = st.emStart[i] === st.emStart[i] ? { start: st.emStart[i]!, end: st.emEnd[i]! } : undefined;
+      writeWindow(st.key[i]!, st.start[i]!, st.end[i]!, (st.flags[i]! & PENDING_FIRE) !== 0, emitted, st.merged.get(i) ?? NO_RANGES, toAcc(st, i, this.code, this.spec.op));
+    }
+    const purged = st.purgedSlots().filter((slot) => keep === undefined || keep(st.slotKey[slot]!));
     w.u32(purged.length);
-    for (const [k, e] of purged) {
-      w.u32(k);
-      w.f64(e);
+    for (const slot of purged) {
+      w.u32(st.slotKey[slot]!);
+      w.f64(st.purged[slot]!);
     }
     return encodeTimeSnapshot(KIND_WINDOWS, this.spec, w.bytes());
   }
@@ -807,7 +791,7 @@ export class EventTimeWindows implements WindowOperator {
     expectState(new Set(names).size === names.length, 'duplicate key names');
     const wm = maxTs - s.maxOutOfOrderness;
     const nWins = r.count(40, 'window');
-    const wins: Win[] = [];
+    const wins: RestoredWindow[] = [];
     const range = (): Range => {
       const start = r.f64();
       const end = r.f64();
@@ -839,11 +823,7 @@ export class EventTimeWindows implements WindowOperator {
         expectState(emitted === undefined || (emitted.start === start && emitted.end === end), 'emitted range differs from the window');
       }
       expectState(acc.rows <= rowsSeen && acc.rows >= 1, 'window counts out of range');
-      const win = new Win(key, start, end, acc);
-      win.pendingFire = pending === 1;
-      win.emitted = emitted;
-      win.merged = merged;
-      wins.push(win);
+      wins.push({ key, start, end, pendingFire: pending === 1, emitted, merged, acc });
     }
     const nPurged = r.count(12, 'purged session end');
     const purged = new Map<number, number>();
@@ -864,7 +844,7 @@ export class EventTimeWindows implements WindowOperator {
       for (const k of purged.keys()) expectState(keep(k), `key ${k} is not of this key group`);
     }
     // Sessions of a key must not overlap; grid windows must be unique.
-    const byKey = new Map<number, Win[]>();
+    const byKey = new Map<number, RestoredWindow[]>();
     for (const win of wins) {
       let list = byKey.get(win.key);
       if (list === undefined) byKey.set(win.key, (list = []));
@@ -894,12 +874,28 @@ export class EventTimeWindows implements WindowOperator {
         }
         continue;
       }
-      this.sessions.set(k, list);
-      for (const win of list) this.queueTimers(win);
+      this.restoreSessions(k, list);
     }
     for (const [k, e] of purged) {
-      this.purgedEnd.set(k, e);
-      this.scheduleForget(new Win(k, e, e, new Acc(s.op)));
+      this.store.purge(this.store.slotOf(k), e);
+      this.scheduleForget(k, e);
+    }
+  }
+
+  /** Installs a key's restored sessions (by start) and queues their timers. */
+  private restoreSessions(k: number, list: readonly RestoredWindow[]): void {
+    const st = this.store;
+    const slot = st.slotOf(k);
+    for (const win of list) {
+      const w = st.restore(slot, win.start, win.end);
+      fromAcc(st, w, this.code, win.acc);
+      if (win.pendingFire) st.flags[w] = PENDING_FIRE;
+      if (win.emitted !== undefined) {
+        st.emStart[w] = win.emitted.start;
+        st.emEnd[w] = win.emitted.end;
+      }
+      if (win.merged.length > 0) st.merged.set(w, win.merged);
+      this.queueTimers(w);
     }
   }
 

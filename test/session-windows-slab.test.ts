@@ -1,0 +1,157 @@
+// Session windows with their state in typed-array slabs (src/time/sessions.ts):
+// the snapshots of the object-per-session layout restore and are written
+// again byte for byte, and continue to the same windows; any batch split and
+// snapshot point give the same windows and snapshot bytes; many keys (ids and
+// slots recycled) match the slow reference.
+import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { normalizeWindowSpec } from '../src/time/spec.js';
+import { createWindows, restoreWindows } from '../src/time/windows.js';
+import type { LateRow, WindowOperator, WindowResult, WindowSpec } from '../src/types.js';
+import { fmt, sameValue } from './reference.js';
+import { ALL_TIME_OPS, columns, compareEmissions, makeStream, mulberry32, randomSplit, refSessionWindows, repro } from './time-reference.js';
+
+type Bits<T> = Omit<T, 'value'> & { value: string };
+
+interface FixtureCase {
+  spec: WindowSpec;
+  cut: number;
+  snapshot: string;
+  windows: Bits<WindowResult>[];
+  late: Bits<LateRow>[];
+}
+
+const fixture = JSON.parse(readFileSync(new URL('./fixtures/session-windows-snapshots.json', import.meta.url), 'utf8')) as {
+  ts: number[];
+  values: (number | null | 'Infinity' | '-0')[];
+  keys: number[];
+  cases: FixtureCase[];
+};
+
+const bits = (x: number): string => {
+  const d = new DataView(new ArrayBuffer(8));
+  d.setFloat64(0, x);
+  return d.getBigUint64(0).toString(16).padStart(16, '0');
+};
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+
+function sameWindows(a: readonly WindowResult[], b: readonly WindowResult[]): string | null {
+  if (a.length !== b.length) return `${a.length} vs ${b.length} windows`;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!, y = b[i]!;
+    if (x.key !== y.key || x.start !== y.start || x.end !== y.end || x.count !== y.count || x.update !== y.update || !sameValue(x.value, y.value) || JSON.stringify(x.replaces) !== JSON.stringify(y.replaces)) {
+      return `window ${i}: ${JSON.stringify({ ...x, value: fmt(x.value) })} vs ${JSON.stringify({ ...y, value: fmt(y.value) })}`;
+    }
+  }
+  return null;
+}
+
+describe('session windows in slabs', () => {
+  it('snapshots written by the object-per-session layout restore and continue to the same windows, and the same rows give the same snapshot bytes', async () => {
+    const values = fixture.values.map((v) => (v === null ? NaN : v === 'Infinity' ? Infinity : v === '-0' ? -0 : v));
+    for (const c of fixture.cases) {
+      const keys = (from: number, to?: number): never => fixture.keys.slice(from, to).map((k) => (c.spec.keys === 'string' ? `k${k}` : k)) as never;
+      const a = await createWindows(c.spec);
+      a.push(fixture.ts.slice(0, c.cut), values.slice(0, c.cut), keys(0, c.cut));
+      expect(hex(a.snapshot()), JSON.stringify(c.spec)).toBe(c.snapshot);
+      const b = await restoreWindows(Buffer.from(c.snapshot, 'hex'), c.spec);
+      const o = b.push(fixture.ts.slice(c.cut), values.slice(c.cut), keys(c.cut));
+      const rest = [...o.windows, ...b.flush().windows];
+      expect(rest.map((w) => ({ ...w, value: bits(w.value) })), JSON.stringify(c.spec)).toEqual(c.windows);
+      expect(o.late.map((l) => ({ ...l, value: bits(l.value) })), JSON.stringify(c.spec)).toEqual(c.late);
+    }
+  });
+
+  it('any batch split and any snapshot point give the same windows, late rows and snapshot bytes', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 1_000_000 }),
+        fc.constantFrom(...ALL_TIME_OPS),
+        fc.constantFrom([0, 0], [20, 0], [20, 35], [0, 35]),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        async (seed, op, [disorder, lateness], snapAt) => {
+          const stream = makeStream(seed, { n: 300, disorder: 30, beyond: true, spread: 10 });
+          const spec = { kind: 'session', op, gap: 15, keys: 'number', maxOutOfOrderness: disorder, allowedLateness: lateness, ...(op === 'quantile' ? { q: 0.75 } : {}) } as WindowSpec;
+          const all = columns(stream.rows);
+          const whole = await createWindows(spec);
+          const first = whole.push(all.ts, all.xs, all.keys);
+          const expected = [...first.windows, ...whole.flush().windows];
+          const cuts = randomSplit(mulberry32(seed), stream.rows.length);
+          const snapCut = cuts[Math.floor(snapAt * cuts.length)]!;
+          let op2: WindowOperator = await createWindows(spec);
+          const got: WindowResult[] = [];
+          const late: LateRow[] = [];
+          for (let i = 1; i < cuts.length; i++) {
+            if (cuts[i - 1] === snapCut) {
+              const bytes = op2.snapshot();
+              // The snapshot of the rows so far, taken from one push of them, is the same bytes.
+              const once = await createWindows(spec);
+              const c0 = columns(stream.rows, 0, snapCut);
+              once.push(c0.ts, c0.xs, c0.keys);
+              expect(hex(once.snapshot())).toBe(hex(bytes));
+              op2 = await restoreWindows(bytes, spec);
+            }
+            const c = columns(stream.rows, cuts[i - 1], cuts[i]);
+            const o = op2.push(c.ts, c.xs, c.keys);
+            got.push(...o.windows);
+            late.push(...o.late);
+          }
+          got.push(...op2.flush().windows);
+          const diff = sameWindows(expected, got);
+          if (diff !== null) throw new Error(`${stream.name}, spec ${JSON.stringify(spec)}, cuts ${JSON.stringify(cuts)}, snapshot at ${snapCut}: ${diff}\n${repro(stream.rows)}`);
+          expect(JSON.stringify(late)).toBe(JSON.stringify(first.late));
+        },
+      ),
+      { numRuns: 120, seed: 1915 },
+    );
+  });
+
+  it('thousands of keys, each closing and coming back (session ids and key slots recycled, the slabs compacted after a burst), match the slow reference and hold nothing once closed', async () => {
+    for (const op of ['mean', 'median', 'first'] as const) {
+      const spec: WindowSpec = { kind: 'session', op, gap: 50, keys: 'number', maxOutOfOrderness: 10, allowedLateness: 20 };
+      const rng = mulberry32(12);
+      // A burst of 5 000 keys first: once it closes, the slabs are compacted (ids renumbered) while the other keys' sessions and timers run on.
+      const rows = Array.from({ length: 5000 }, (_, i) => ({ t: i % 5, x: i % 3, k: 1e6 + i, row: i }));
+      for (let i = 0; i < 8000; i++) rows.push({ t: 100 + Math.floor(i / 2) - Math.floor(rng() * 8), x: Math.round(rng() * 1000) / 8, k: Math.floor(rng() * 1000) * 7919, row: rows.length });
+      // A last row far later: every other session closes and every purged end is forgotten.
+      rows.push({ t: 1e6, x: 1, k: 1, row: rows.length });
+      const w = await createWindows(spec);
+      const c = columns(rows);
+      const got = [...w.push(c.ts, c.xs, c.keys).windows];
+      // What is left: the last row's session and its fire and purge timers.
+      expect((w as unknown as { heldItems: number }).heldItems).toBe(3);
+      got.push(...w.flush().windows);
+      const problems = compareEmissions(got, refSessionWindows(rows, normalizeWindowSpec(spec)).emissions, normalizeWindowSpec(spec));
+      expect(problems.slice(0, 3).join('\n')).toBe('');
+    }
+  });
+});
+
+describe('session slabs give memory back', () => {
+  it('regression: the session slabs kept the room of a burst of 200 000 keys that all closed; it is given back (typed arrays within 3× their size before the burst) and every window is still emitted', async () => {
+    const { EventTimeWindows } = await import('../src/time/windows.js');
+    const spec = normalizeWindowSpec({ kind: 'session', op: 'mean', gap: 100, allowedLateness: 50, keys: 'number' });
+    const op = new EventTimeWindows(spec);
+    const rows: { t: number; x: number; k: number; row: number }[] = [];
+    const got: WindowResult[] = [];
+    const push = (t: number, from: number, n: number): void => {
+      const c = columns(Array.from({ length: n }, (_, i) => ({ t, x: (from + i) % 7, k: from + i, row: rows.length + i })));
+      for (let i = 0; i < n; i++) rows.push({ t, x: (from + i) % 7, k: from + i, row: rows.length });
+      for (const w of op.push(c.ts, c.xs, c.keys).windows) got.push(w);
+    };
+    push(0, 0, 1000);
+    const before = op.sessionBytes;
+    push(10, 1000, 200_000);
+    const during = op.sessionBytes;
+    // The steady keys move time on: the burst's sessions fire, are purged, and their keys forgotten.
+    push(1000, 0, 1000);
+    push(2000, 0, 1000);
+    expect(during).toBeGreaterThan(50 * before);
+    expect(op.sessionBytes).toBeLessThan(3 * before);
+    for (const w of op.flush().windows) got.push(w);
+    // Every session holds one row (the steady keys' rows are 1000 ms apart, gap 100): one window per row, its value the row's.
+    expect(got.length).toBe(rows.length);
+    expect(got.filter((w) => w.count !== 1 || w.value !== (w.key as number) % 7 || w.end !== w.start + 100)).toEqual([]);
+  });
+});
