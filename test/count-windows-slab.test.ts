@@ -11,7 +11,7 @@ import { createCountWindows, restoreCountWindows } from '../src/time/count.js';
 import { RunPool } from '../src/time/slab.js';
 import { normalizeCountWindowSpec } from '../src/time/spec.js';
 import type { CountWindowOperator, CountWindowSpec, TimeOp, WindowResult } from '../src/types.js';
-import { fmt, sameValue } from './reference.js';
+import { bitsHex, fixtureValue, fmt, hexOf, sameValue } from './reference.js';
 import { ALL_TIME_OPS, columns, compareEmissions, makeStream, mulberry32, randomSplit, refCountWindows, repro } from './time-reference.js';
 
 interface FixtureCase {
@@ -27,12 +27,8 @@ const fixture = JSON.parse(readFileSync(new URL('./fixtures/count-windows-snapsh
   cases: FixtureCase[];
 };
 
-const bits = (x: number): string => {
-  const d = new DataView(new ArrayBuffer(8));
-  d.setFloat64(0, x);
-  return d.getBigUint64(0).toString(16).padStart(16, '0');
-};
-const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+const bits = bitsHex;
+const hex = hexOf;
 const withQ = (op: TimeOp, spec: CountWindowSpec): CountWindowSpec => (op === 'quantile' ? { ...spec, q: 0.75 } : spec);
 
 function sameWindows(a: readonly WindowResult[], b: readonly WindowResult[]): string | null {
@@ -46,7 +42,7 @@ function sameWindows(a: readonly WindowResult[], b: readonly WindowResult[]): st
 
 describe('count windows in slabs', () => {
   it('snapshots written by the object-per-key layout restore and continue to the same windows, and the same rows give the same snapshot bytes', async () => {
-    const values = fixture.values.map((v) => (v === null ? NaN : v === 'Infinity' ? Infinity : v === '-0' ? -0 : v));
+    const values = fixture.values.map(fixtureValue);
     for (const c of fixture.cases) {
       const mode = c.spec.keys ?? 'none';
       const keys = (from: number, to?: number): never => (mode === 'none' ? undefined : fixture.keys.slice(from, to).map((k) => (mode === 'string' ? `k${k}` : k))) as never;

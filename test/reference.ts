@@ -482,3 +482,15 @@ export function fmtArray(values: ArrayLike<number>): string {
 export function sameValue(a: number, b: number): boolean {
   return Object.is(a, b) || (Number.isNaN(a) && Number.isNaN(b));
 }
+
+/** A double's IEEE bits as 16 hex digits (fixtures compare results bit for bit, -0 and NaN payloads included). */
+export function bitsHex(x: number): string {
+  f64[0] = x;
+  return u64[0]!.toString(16).padStart(16, '0');
+}
+
+/** Bytes as hex (snapshot fixtures). */
+export const hexOf = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+
+/** A fixture's value as written in JSON: null for NaN, 'Infinity', '-0', or a number. */
+export const fixtureValue = (v: number | null | 'Infinity' | '-0'): number => (v === null ? NaN : v === 'Infinity' ? Infinity : v === '-0' ? -0 : v);

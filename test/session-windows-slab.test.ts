@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { normalizeWindowSpec } from '../src/time/spec.js';
 import { createWindows, restoreWindows } from '../src/time/windows.js';
 import type { LateRow, WindowOperator, WindowResult, WindowSpec } from '../src/types.js';
-import { fmt, sameValue } from './reference.js';
+import { bitsHex, fixtureValue, fmt, hexOf, sameValue } from './reference.js';
 import { ALL_TIME_OPS, columns, compareEmissions, makeStream, mulberry32, randomSplit, refSessionWindows, repro } from './time-reference.js';
 
 type Bits<T> = Omit<T, 'value'> & { value: string };
@@ -29,12 +29,8 @@ const fixture = JSON.parse(readFileSync(new URL('./fixtures/session-windows-snap
   cases: FixtureCase[];
 };
 
-const bits = (x: number): string => {
-  const d = new DataView(new ArrayBuffer(8));
-  d.setFloat64(0, x);
-  return d.getBigUint64(0).toString(16).padStart(16, '0');
-};
-const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+const bits = bitsHex;
+const hex = hexOf;
 
 function sameWindows(a: readonly WindowResult[], b: readonly WindowResult[]): string | null {
   if (a.length !== b.length) return `${a.length} vs ${b.length} windows`;
@@ -49,7 +45,7 @@ function sameWindows(a: readonly WindowResult[], b: readonly WindowResult[]): st
 
 describe('session windows in slabs', () => {
   it('snapshots written by the object-per-session layout restore and continue to the same windows, and the same rows give the same snapshot bytes', async () => {
-    const values = fixture.values.map((v) => (v === null ? NaN : v === 'Infinity' ? Infinity : v === '-0' ? -0 : v));
+    const values = fixture.values.map(fixtureValue);
     for (const c of fixture.cases) {
       const keys = (from: number, to?: number): never => fixture.keys.slice(from, to).map((k) => (c.spec.keys === 'string' ? `k${k}` : k)) as never;
       const a = await createWindows(c.spec);

@@ -8,7 +8,7 @@ import { SnapshotError } from '../src/errors.js';
 import { createDurationRolling, createTimeRolling, restoreTimeRolling, rollingByTime } from '../src/time/rolling.js';
 import { normalizeDurationRolling } from '../src/time/spec.js';
 import type { DurationRollingSpec, RollingOutput, TimeOp } from '../src/types.js';
-import { fmt, sameValue } from './reference.js';
+import { bitsHex, fixtureValue, fmt, sameValue } from './reference.js';
 import { ALL_CLOSED, ALL_TIME_OPS, checkValue, columns, makeStream, mulberry32, randomSplit, refRollingWindows, repro, type Row } from './time-reference.js';
 
 function specFor(op: TimeOp, extra: Partial<DurationRollingSpec>): DurationRollingSpec {
@@ -383,14 +383,10 @@ describe('rolling by duration: snapshots of the earlier kernel layout', () => {
     keys: number[];
     cases: { spec: DurationRollingSpec; cut: number; snapshot: string; rest: string[] }[];
   };
-  const bits = (x: number): string => {
-    const d = new DataView(new ArrayBuffer(8));
-    d.setFloat64(0, x);
-    return d.getBigUint64(0).toString(16).padStart(16, '0');
-  };
+  const bits = bitsHex;
 
   it('snapshots written by the layout of a suffix aggregate per ring entry restore and continue to the same bits, and the same rows give the same snapshot bytes', async () => {
-    const values = fixture.values.map((v) => (v === null ? NaN : v === 'Infinity' ? Infinity : v === '-0' ? -0 : v));
+    const values = fixture.values.map(fixtureValue);
     for (const c of fixture.cases) {
       const a = await createTimeRolling(c.spec);
       a.push(fixture.times.slice(0, c.cut), values.slice(0, c.cut), Uint32Array.from(fixture.keys.slice(0, c.cut)));
