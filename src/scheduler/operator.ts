@@ -81,7 +81,12 @@ export interface RowsPart {
    * stream's clock, per row its greatest earlier timestamp and the greatest
    * after the batch (the operator sees only its own rows).
    */
-  clock?: { before: Float64Array; after: number };
+  clock?: {
+    /** Per row, the greatest timestamp of any earlier row of the stream. */
+    before: Float64Array;
+    /** The greatest timestamp of the stream after this batch. */
+    after: number;
+  };
 }
 
 /** Where a shared batch's times start: after values, results and keys (u32), 8-aligned. */
