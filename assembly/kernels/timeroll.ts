@@ -42,7 +42,7 @@
 // newest entry to its oldest; only every SUF_K-th is kept (by position in the
 // front as formed), and the suffix at the head is folded again from the next
 // kept one down, in the same order: the same bits as keeping all of them, for
-// a sixteenth of the suffixes' bytes (at most SUF_K − 1 folds per query). The rest is the
+// an eighth of the suffixes' bytes (at most SUF_K − 1 folds per query). The rest is the
 // "back" stack with running aggregates. A window value is the front suffix at
 // the head combined with the back aggregate; popping from an empty front flips
 // every entry into it. Amortized O(1) per row for sum/mean/var/std/min/max/
@@ -110,7 +110,7 @@ let slotBytes: usize = SLOT_BYTES_BASE;
 /** Ring capacities are multiples of 4 entries (nextCap). */
 const MIN_RING: u32 = 8;
 /** A front suffix aggregate is kept at every SUF_K-th position of the front; the others are folded again from the next kept one. */
-const SUF_K: u32 = 16;
+const SUF_K: u32 = 8;
 /** Bytes per ring entry: ts f64, value f64. */
 const ES: usize = 16;
 /**
