@@ -25,18 +25,15 @@ import {
 const RUNS = 104;
 const KINDS: Fault['kind'][] = ['terminate', 'exit', 'throw', 'trap', 'terminate', 'exit', 'throw', 'trap', 'hang'];
 
-/** `gathered`: keyed, 2–4 workers and batches of at least 4096 rows, which go to every worker whole (src/scheduler/job.ts, dispatchGathered). */
-async function oneRun(seed: number, gathered = false): Promise<void> {
+async function oneRun(seed: number): Promise<void> {
   const rand = prng(seed);
   const spec = randomSpec(rand);
-  const keyed = gathered || rand() < 0.6;
-  const workers = int(rand, gathered ? 2 : 1, 4);
-  const n = gathered ? int(rand, 12_000, 30_000) : int(rand, 2000, 12_000);
-  const batchRows = gathered ? int(rand, 4096, 9000) : int(rand, 50, 1500);
+  const keyed = rand() < 0.6;
+  const workers = int(rand, 1, 4);
+  const n = int(rand, 2000, 12_000);
+  const batchRows = int(rand, 50, 1500);
   const values = makeValues(rand, n);
-  let keys = keyed ? makeKeys(rand, n, int(rand, 1, 40)) : undefined;
-  // Keys below 2¹⁶ take the coordinator's key table, others the hash.
-  if (gathered && rand() < 0.5) keys = keys!.map((k) => k % 5000);
+  const keys = keyed ? makeKeys(rand, n, int(rand, 1, 40)) : undefined;
   const batches = Math.ceil(n / batchRows);
   const faults: Fault[] = [];
   const count = rand() < 0.7 ? 1 : 2;
@@ -77,7 +74,7 @@ async function oneRun(seed: number, gathered = false): Promise<void> {
   } else {
     result = await job.run((async function* () { yield* batchList(); })());
   }
-  const repro = `seed ${seed}: ${JSON.stringify({ gathered, spec, keyed, workers, n, batchRows, faults, feed, restarts: result.restarts })}`;
+  const repro = `seed ${seed}: ${JSON.stringify({ spec, keyed, workers, n, batchRows, faults, feed, restarts: result.restarts })}`;
   // Every row exactly once, in order: offsets contiguous from 0 to n.
   let offset = 0;
   for (const b of seen) {
@@ -97,12 +94,6 @@ describe('fault injection', () => {
     it(`seeds ${g * GROUP + 1}–${(g + 1) * GROUP}: output equals a failure-free single-thread run`, async () => {
       for (let s = g * GROUP + 1; s <= (g + 1) * GROUP; s++) await oneRun(s);
     });
-  }
-
-  for (let g = 0; g < 2; g++) {
-    it(`gathered batches, seeds ${g * 6 + 1}–${(g + 1) * 6}: output equals a failure-free single-thread run`, async () => {
-      for (let s = g * 6 + 1; s <= (g + 1) * 6; s++) await oneRun(s, true);
-    }, 60_000);
   }
 
   it('a persistent failure exhausts the restart strategy and fails with the cause', async () => {

@@ -7,7 +7,7 @@ import { createKernelOperator, type RowsPart } from '../src/scheduler/operator.j
 import { compiledModule } from '../src/engine.js';
 import { createKernel } from '../src/index.js';
 import { normalizeSpec, planFor } from '../src/spec.js';
-import { keyGroupOf, keyGroupRange } from '../src/scheduler/hash.js';
+import { keyGroupRange } from '../src/scheduler/hash.js';
 import type { KernelSpec } from '../src/types.js';
 import { makeKeys, makeValues, prng } from './scheduler-helpers.js';
 
@@ -85,53 +85,6 @@ describe('KernelOperator.processParts', () => {
         },
       ),
       { numRuns: 150 },
-    );
-  });
-
-  it('compact parts (a gathered batch): each worker writes its own rows\' results one after another, in row order, and nothing after them', async () => {
-    await fc.assert(
-      fc.asyncProperty(
-        fc.constantFrom(...SPECS),
-        fc.integer({ min: 2, max: 4 }),
-        fc.integer({ min: 0, max: 0xffffffff }),
-        fc.array(fc.integer({ min: 0, max: 60 }), { minLength: 1, maxLength: 6 }),
-        fc.boolean(),
-        async (spec, workers, seed, cuts, together) => {
-          const rand = prng(seed);
-          const n = cuts.reduce((a, b) => a + b, 0);
-          const values = makeValues(rand, n);
-          const keys = makeKeys(rand, n, 1 + (seed % 40));
-          for (let i = 0; i < n; i++) if (seed % 2 === 0) keys[i] = keys[i]! % 3000;
-          const expected = await perKey(spec, values, keys);
-          const ops = await operators(spec, workers);
-          for (const [w, op] of ops.entries()) {
-            const [lo, hi] = keyGroupRange(w, KEY_GROUPS, workers);
-            const parts: RowsPart[] = [];
-            let at = 0;
-            for (const c of cuts) {
-              parts.push({ values: values.subarray(at, at + c), keys: keys.subarray(at, at + c), out: new Float64Array(c).fill(-12345), compact: true });
-              at += c;
-            }
-            // All parts in one call (coalesced in the worker) or one call each.
-            if (together) op.processParts(parts);
-            else for (const part of parts) op.processParts([part]);
-            at = 0;
-            for (const part of parts) {
-              const own: number[] = [];
-              for (let i = at; i < at + part.values.length; i++) {
-                const g = keyGroupOf(keys[i]!, KEY_GROUPS);
-                if (g >= lo && g < hi) own.push(expected[i]!);
-              }
-              const want = [...own, ...new Array<number>(part.values.length - own.length).fill(-12345)];
-              if (!want.every((x, i) => Object.is(x, part.out[i]))) {
-                throw new Error(`worker ${w}, part at ${at}: got ${Array.from(part.out)}, expected ${want}; spec ${JSON.stringify(spec)}, workers ${workers}, seed ${seed}, cuts ${JSON.stringify(cuts)}`);
-              }
-              at += part.values.length;
-            }
-          }
-        },
-      ),
-      { numRuns: 100 },
     );
   });
 

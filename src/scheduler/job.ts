@@ -21,7 +21,7 @@ import { applyDelta, checkCompatible, encodeCheckpoint, latestCheckpoint, type C
 import { CheckpointError, JobFailedError, WorkerFailure } from './errors.js';
 import { keyGroupOf, keyGroupRange, workerOfKeyGroup } from './hash.js';
 import { LatencyHistogram } from './latency.js';
-import { gatheredOutAt, sharedTimesAt } from './operator.js';
+import { sharedTimesAt } from './operator.js';
 import { describe, normalizeJobOptions, type NormalizedJobOptions } from './options.js';
 import { unpackWindows, type PackedWindows } from './records.js';
 import type { Batch, Job, JobMetrics, JobOptions, JobResult, OutputBatch, SinkPosition, Source, WorkerHandle } from './types.js';
@@ -49,8 +49,6 @@ interface Pending {
   out: Float64Array | undefined;
   /** Shared-memory batches: the buffer (values, results, keys) every worker got. */
   shared: SharedArrayBuffer | undefined;
-  /** A gathered batch (see dispatchGathered): each worker's results are in its own region. */
-  gathered?: boolean;
   /** Window kinds: each worker's tagged windows, then (all in) merged. */
   records: WindowsOutput[];
   merged: { windows: WindowResult[]; late: LateRow[] } | undefined;
@@ -78,16 +76,6 @@ interface LogEntry {
   offset: number;
   batch: Batch;
 }
-
-/**
- * Shared batches of at least this many rows go to every worker whole
- * (dispatchGathered): the coordinator copies them as they are, and each
- * worker picks its own rows. Smaller ones are routed (dispatchShared): a row
- * pushed alone goes to its own worker only.
- */
-const GATHER_MIN_ROWS = 4096;
-/** Most workers for gathered batches: each worker reads every row, and each has a results region as large as the batch. */
-const GATHER_MAX_WORKERS = 4;
 
 const now = (): number => (typeof performance !== 'undefined' ? performance.now() : Date.now());
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -524,28 +512,18 @@ class JobImpl implements Job {
     const workers = this.o.workers;
     const rowWorker = workers <= 256 ? new Uint8Array(rows) : new Uint16Array(rows);
     const counts = new Int32Array(workers);
-    const known = this.knownWorkers();
+    const known = (this.keyWorker ??= new Uint16Array(1 << 16)); // worker + 1, 0 when not seen yet
     for (let i = 0; i < rows; i++) {
-      const w = this.ownerOf(keys[i]!, known);
+      const key = keys[i]!;
+      let w = key < 65536 ? known[key]! - 1 : -1;
+      if (w < 0) {
+        w = this.workerOfKey(key);
+        if (key < 65536) known[key] = w + 1;
+      }
       rowWorker[i] = w;
       counts[w]!++;
     }
     return { rowWorker, counts };
-  }
-
-  /** ownerOf's table: worker + 1 by key below 2¹⁶, 0 when not seen yet. */
-  private knownWorkers(): Uint16Array {
-    return (this.keyWorker ??= new Uint16Array(1 << 16));
-  }
-
-  /** A key's worker: one load for keys below 2¹⁶ seen before, else the hash. */
-  private ownerOf(key: number, known: Uint16Array): number {
-    let w = key < 65536 ? known[key]! - 1 : -1;
-    if (w < 0) {
-      w = this.workerOfKey(key);
-      if (key < 65536) known[key] = w + 1;
-    }
-    return w;
   }
 
   private workerOfKey(key: number): number {
@@ -566,7 +544,6 @@ class JobImpl implements Job {
   private async dispatchShared(values: Float64Array, keys: Uint32Array, times: Float64Array | undefined, stamps: number[] | undefined): Promise<void> {
     const rows = values.length;
     const { maxInFlight } = this.o;
-    if (times === undefined && rows >= GATHER_MIN_ROWS && this.o.workers <= GATHER_MAX_WORKERS) return this.dispatchGathered(values, keys, stamps);
     const { rowWorker, counts } = this.route(keys);
     // With a ttl every worker gets every batch, with the stream's clock per row (after its times): each one's clock moves with every row.
     const ttl = hasTtl(this.o.spec) && times !== undefined;
@@ -619,47 +596,6 @@ class JobImpl implements Job {
     }
     this.pending.push({ seq, offset: this._offset, rows, parts: targets.length, rowWorker: targets.length === 1 ? undefined : rowWorker, partial: [], starts, out: undefined, shared: buffer, records: [], merged: undefined, stamps });
     this.afterDispatch(rows);
-  }
-
-  /**
-   * A large keyed batch through shared memory, with no work per row on the
-   * coordinator: the buffer (gatheredOutAt) holds the batch as it is, every
-   * worker gets it whole, runs the rows of its own key groups and writes their
-   * results one after another in its own region (workers share no cache line
-   * of results); onOut puts them back in row order.
-   */
-  private async dispatchGathered(values: Float64Array, keys: Uint32Array, stamps: number[] | undefined): Promise<void> {
-    const rows = values.length;
-    const { maxInFlight, workers } = this.o;
-    await this.until(() => this.pending.length < maxInFlight * workers && this.slots.every((s) => s.inFlight < maxInFlight));
-    const buffer = this.takeShared(gatheredOutAt(rows, workers));
-    new Float64Array(buffer, 0, rows).set(values);
-    new Uint32Array(buffer, rows * 8, rows).set(keys);
-    const seq = this.seq++;
-    for (const slot of this.slots) {
-      slot.inFlight++;
-      slot.handle.post({ t: 'gather', seq, buffer, rows, worker: slot.index }, []);
-    }
-    this.pending.push({ seq, offset: this._offset, rows, parts: this.slots.length, rowWorker: undefined, partial: [], out: undefined, shared: buffer, gathered: true, records: [], merged: undefined, stamps });
-    this.afterDispatch(rows);
-  }
-
-  /** A gathered batch's results in row order: row i's is the next one in its key's worker's region. */
-  private gatheredInRowOrder(buffer: SharedArrayBuffer, rows: number): Float64Array {
-    const workers = this.o.workers;
-    const keys = new Uint32Array(buffer, rows * 8, rows);
-    const results = new Float64Array(buffer, gatheredOutAt(rows, 0), rows * workers);
-    const at = new Int32Array(workers);
-    for (let w = 1; w < workers; w++) at[w] = w * rows;
-    const known = this.knownWorkers();
-    const out = new Float64Array(rows);
-    for (let i = 0; i < rows; i++) {
-      const w = this.ownerOf(keys[i]!, known);
-      const p = at[w]!;
-      at[w] = p + 1;
-      out[i] = results[p]!;
-    }
-    return out;
   }
 
   /**
@@ -729,9 +665,8 @@ class JobImpl implements Job {
       }
     } else if (entry.shared !== undefined) {
       if (--entry.parts === 0) {
-        const results = (): Float64Array => new Float64Array(entry.shared!, entry.rows * 8, entry.rows);
-        if (entry.gathered === true) entry.out = this.gatheredInRowOrder(entry.shared, entry.rows);
-        else entry.out = entry.rowWorker === undefined ? results().slice() : inRowOrder(entry.rowWorker, results(), entry.starts!);
+        const results = new Float64Array(entry.shared, entry.rows * 8, entry.rows);
+        entry.out = entry.rowWorker === undefined ? results.slice() : inRowOrder(entry.rowWorker, results, entry.starts!);
         entry.rowWorker = undefined;
         if (this.sharedPool.length < this.o.maxInFlight * this.o.workers) this.sharedPool.push(entry.shared);
         entry.shared = undefined;

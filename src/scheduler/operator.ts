@@ -35,8 +35,7 @@ export interface GroupOperator {
   /**
    * Processes consecutive batches as one (one grouping by key for all of
    * them). Rows of key groups the operator does not own are skipped: their
-   * `out` positions are not touched (a `compact` part's results follow one
-   * another instead).
+   * `out` positions are not touched.
    */
   processParts(parts: readonly RowsPart[]): void;
   /** The state of one key group, or undefined when it holds none. */
@@ -78,12 +77,6 @@ export interface RowsPart {
   /** Every row is of the operator's key groups (the coordinator routed them): no row is skipped. */
   owned?: boolean;
   /**
-   * The results of the rows the operator runs go to `out` one after another,
-   * in row order, instead of at their rows' positions (a gathered batch: each
-   * worker writes its own region, see gatheredOutAt).
-   */
-  compact?: boolean;
-  /**
    * Rolling by duration with a ttl, rows routed by the coordinator: the whole
    * stream's clock, per row its greatest earlier timestamp and the greatest
    * after the batch (the operator sees only its own rows).
@@ -99,17 +92,6 @@ export interface RowsPart {
 /** Where a shared batch's times start: after values, results and keys (u32), 8-aligned. */
 export function sharedTimesAt(rows: number): number {
   return rows * 24;
-}
-
-/**
- * A gathered batch's shared buffer: values f64 × rows | keys u32 × rows (at
- * rows × 8) | pad to 8 | then, per worker, a results region of f64 × rows.
- * Where worker `w`'s region starts; `gatheredOutAt(rows, workers)` is the
- * buffer's size. A region's pages the worker does not reach are never
- * written, so the memory they take is about one results array in all.
- */
-export function gatheredOutAt(rows: number, worker: number): number {
-  return ((rows * 12 + 7) & ~7) + worker * rows * 8;
 }
 
 /**
@@ -528,8 +510,8 @@ export class KernelOperator implements GroupOperator {
     this.ex.runKeys(touchedCount, this.tablePtr);
     // Back to kept order (random writes, which do not stall as random reads
     // would), then out to the parts (ascending rows). One part with every row
-    // kept, or compact: kept order is where the results go.
-    if (parts.length === 1 && (kept === total || parts[0]!.compact === true)) {
+    // kept: kept order is row order.
+    if (parts.length === 1 && kept === total) {
       const { out } = parts[0]!;
       for (let p = 0; p < kept; p++) out[order[p]!] = results[p]!;
       return;
@@ -540,7 +522,7 @@ export class KernelOperator implements GroupOperator {
     for (let k = 0; k < parts.length; k++) {
       const { out } = parts[k]!;
       const end = partEnd[k]!;
-      if (partAll[k] === 1 || parts[k]!.compact === true) {
+      if (partAll[k] === 1) {
         out.set(byKept.subarray(j, end));
         j = end;
       } else for (; j < end; j++) out[row[j]!] = byKept[j]!;

@@ -11,10 +11,6 @@
 //                                          (| with clockAfter, a ttl's stream clock: per row the greatest earlier time, f64 × rows)),
 //                                          each worker's rows together; the worker runs its rows [from, to), all of its
 //                                          own key groups, in order, and writes their results at the same positions)
-//   gather  { t, seq, buffer, rows, worker } → out { t, seq }   (keyed, shared memory, large batches: buffer = values f64 × rows |
-//                                          keys u32 × rows | pad | per worker a results region (gatheredOutAt); every worker
-//                                          gets the whole batch, runs the rows of its own key groups and writes their results
-//                                          one after another, in row order, in its own region)
 //   barrier { t, id, delta? }             → snap { t, id, groups: [group, bytes][], patches: group[] }   (delta: only the groups changed since the previous barrier; patches: those sent as key patches)
 //   fault   { t, kind }                   testing: fail during the next batch
 //   flush   { t }                         → flushed { t, packed }  (window kinds: end of stream)
@@ -31,7 +27,7 @@ import type { Rises } from '../keyed/windows.js';
 import { isWindowSpec, windowSpecOf, type NormalizedOperatorSpec } from '../keyed/spec.js';
 import type { NormalizedSpec } from '../types.js';
 import { CheckpointError } from './errors.js';
-import { createKernelOperator, gatheredOutAt, sharedTimesAt, type GroupOperator, type RowsPart } from './operator.js';
+import { createKernelOperator, sharedTimesAt, type GroupOperator, type RowsPart } from './operator.js';
 import { packWindows } from './records.js';
 import type { WindowsOutput } from '../keyed/windows.js';
 
@@ -63,7 +59,6 @@ type Message =
   | InitMessage
   | { t: 'batch'; seq: number; values: Float64Array; keys?: Uint32Array; times?: Float64Array; at?: Uint32Array; rises?: Rises; rows?: number }
   | { t: 'shared'; seq: number; buffer: SharedArrayBuffer; rows: number; timed: boolean; from: number; to: number; clockAfter?: number }
-  | { t: 'gather'; seq: number; buffer: SharedArrayBuffer; rows: number; worker: number }
   | { t: 'barrier'; id: number; delta?: boolean }
   | { t: 'fault'; kind: 'exit' | 'throw' | 'trap' | 'hang' }
   | { t: 'flush' }
@@ -74,8 +69,7 @@ type Message =
 /** Most rows the worker runs in one go when it coalesces queued batches (see runWorker). */
 const COALESCE_ROWS = 1 << 20;
 
-const rowsOf = (message: Message): number =>
-  message.t === 'shared' ? message.to - message.from : message.t === 'gather' ? message.rows : message.t === 'batch' ? message.rows ?? message.values.length : 0;
+const rowsOf = (message: Message): number => (message.t === 'shared' ? message.to - message.from : message.t === 'batch' ? message.rows ?? message.values.length : 0);
 
 /** Runs the scheduler's worker protocol on a port. */
 export function runWorker(port: WorkerPort): void {
@@ -97,10 +91,6 @@ export function runWorker(port: WorkerPort): void {
       if (message.clockAfter !== undefined) part.clock = { before: new Float64Array(buffer, sharedTimesAt(rows) + (rows + from) * 8, n), after: message.clockAfter };
       return part;
     }
-    if (message.t === 'gather') {
-      const { buffer, rows, worker } = message;
-      return { values: new Float64Array(buffer, 0, rows), keys: new Uint32Array(buffer, rows * 8, rows), out: new Float64Array(buffer, gatheredOutAt(rows, worker), rows), compact: true };
-    }
     const { values, keys, times } = message as Extract<Message, { t: 'batch' }>;
     // The results overwrite the values: the times are read first (the operator gathers its rows before it writes).
     return { values, keys, out: values, times };
@@ -116,7 +106,7 @@ export function runWorker(port: WorkerPort): void {
   /** Replies to a data message whose results are written. */
   const reply = (message: Message): void => {
     if (windows !== undefined) postWindows({ t: 'out', seq: (message as { seq: number }).seq }, windows.takeOutput());
-    else if (message.t === 'shared' || message.t === 'gather') port.post({ t: 'out', seq: message.seq }, []);
+    else if (message.t === 'shared') port.post({ t: 'out', seq: message.seq }, []);
     else {
       const { seq, values } = message as Extract<Message, { t: 'batch' }>;
       port.post({ t: 'out', seq, values }, [values.buffer as ArrayBuffer]);
@@ -135,13 +125,12 @@ export function runWorker(port: WorkerPort): void {
   const handle = (message: Message): void => {
     switch (message.t) {
       case 'batch':
-      case 'shared':
-      case 'gather': {
+      case 'shared': {
         const part = partOf(message);
         if (fault !== undefined) {
           // Process half the batch, then fail in the middle of the work.
           const half = part.values.length >> 1;
-          operator!.processParts([{ values: part.values.subarray(0, half), keys: part.keys?.subarray(0, half), out: part.out.subarray(0, half), times: part.times?.subarray(0, half), owned: part.owned, compact: part.compact }]);
+          operator!.processParts([{ values: part.values.subarray(0, half), keys: part.keys?.subarray(0, half), out: part.out.subarray(0, half), times: part.times?.subarray(0, half), owned: part.owned }]);
           fail();
         }
         if (message.t === 'batch' && message.at !== undefined) windows!.addOutput(windows!.processRouted(part.times, part.values, part.keys, message.at, message.rises, message.rows!));
@@ -183,7 +172,7 @@ export function runWorker(port: WorkerPort): void {
   };
 
   /**
-   * Runs consecutive data batches (all 'batch', 'shared' or 'gather', no barrier or
+   * Runs consecutive data batches (all 'batch' or all 'shared', no barrier or
    * fault between them) as one: one grouping by key and one state swap per
    * key for all of them, instead of one per batch. Each key still sees its
    * rows in stream order, so the results are the same bits; each batch gets
