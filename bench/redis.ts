@@ -2,7 +2,9 @@
 // local redis-server (AOF, appendfsync always), back to back in one run, and
 // where the CPU goes: worker processes and redis-server, per row and per
 // commit, commands (round trips) per commit, the AOF bytes written per row,
-// and the cores the job's processes got. The 2-worker run's outputs
+// the cores the job's processes got, each worker's time waiting for replies
+// (its event loop idle: fsync rounds), and start-up (spawn → members; lease
+// release → every partition taken, which is inside the measured time). The 2-worker run's outputs
 // are checked against the 1-worker run's, entry for entry.
 //
 //   npx tsc -p tsconfig.json && node dist/bench/redis.js [--rows N] [--keys K] [--partitions P]
@@ -91,9 +93,16 @@ interface RunResult {
   commits: number;
   commitP50: number;
   commitP99: number;
-  /** CPU seconds of the worker processes and of redis-server during the run. */
+  /** CPU seconds of the worker processes (in all, and each) and of redis-server (user + system, and system alone) during the run. */
   workerCpu: number;
+  workerCpus: number[];
   redisCpu: number;
+  redisSys: number;
+  /** Each worker's time waiting (its event loop idle: replies, fsync rounds), in s, over its whole life. */
+  waits: number[];
+  /** Start-up, ms: spawn → every worker a member (process start, connect, job read, first heartbeat); lease release → every partition taken. */
+  joinMs: number;
+  takeMs: number;
   /** Commands redis-server ran during the run, by name, and the µs they took (INFO commandstats). */
   calls: Record<string, number>;
   usec: Record<string, number>;
@@ -107,9 +116,11 @@ function cpuOf(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / TICKS;
 }
 
-async function redisCpu(cmd: Commands): Promise<number> {
+/** redis-server's CPU seconds so far: user + system, and system (the AOF's writes and fsyncs, the sockets) alone. */
+async function redisCpu(cmd: Commands): Promise<{ total: number; sys: number }> {
   const info = await cmd.send<string>(['INFO', 'cpu']);
-  return ['used_cpu_sys', 'used_cpu_user'].reduce((a, k) => a + Number(new RegExp(`${k}:([\\d.]+)`).exec(info)![1]), 0);
+  const [sys, user] = ['used_cpu_sys', 'used_cpu_user'].map((k) => Number(new RegExp(`${k}:([\\d.]+)`).exec(info)![1]));
+  return { total: sys! + user!, sys: sys! };
 }
 
 async function aofSize(cmd: Commands): Promise<number> {
@@ -147,12 +158,19 @@ async function run(url: string, workers: number, { keys: KEYS, partitions: PARTI
   const cmd = new Commands(conn);
   const held = Array.from({ length: PARTITIONS }, (_, p) => definition.keys.lease(p));
   for (const lease of held) await cmd.send(['SET', lease, 'bench:hold']);
+  const spawned = performance.now();
+  let taken = 0;
+  let allTaken = 0;
   const procs = Array.from({ length: workers }, () => {
     const prof = CPU_PROF !== undefined ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF] : [];
     const p = spawn(process.execPath, [...prof, MAIN, 'worker', '--redis', url, '--job', job, '--read-entries', READ_ENTRIES, '--lease-ms', LEASE_MS, '--heartbeat-ms', HEARTBEAT_MS, ...(STATE_EVERY_MS !== undefined ? ['--state-every-ms', STATE_EVERY_MS] : [])], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     const stopped = new Promise<Record<string, number>>((resolve) => {
-      p.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+      p.stderr!.on('data', (c: Buffer) => {
+        err += c.toString();
+        // when the last of the job's partitions was taken (lines arrive whole: one write each)
+        for (const _ of c.toString().matchAll(/"event":"acquired"/g)) if (++taken === PARTITIONS) allTaken = performance.now();
+      });
       p.once('exit', () => {
         const line = err.split('\n').find((l) => l.includes('"event":"stopped"'));
         resolve(line !== undefined ? (JSON.parse(line) as Record<string, number>) : {});
@@ -161,22 +179,28 @@ async function run(url: string, workers: number, { keys: KEYS, partitions: PARTI
     return { p, stopped };
   });
   // every worker is a member and has seen the others: let them take their partitions
-  while ((await cmd.send<number>(['ZCARD', definition.keys.members])) < workers) await new Promise((r) => setTimeout(r, 20));
+  while ((await cmd.send<number>(['ZCARD', definition.keys.members])) < workers) await new Promise((r) => setTimeout(r, 5));
+  const joinMs = performance.now() - spawned;
   await new Promise((r) => setTimeout(r, 3 * Number(HEARTBEAT_MS)));
+  // The input is complete: poll only the checkpoints not there yet (a HGET each), so that the bench's own commands add little to redis-server's CPU.
+  const inputLast = (await jobStatus(cmd, definition)).map((s) => s.inputLast);
+  const pending = new Set(inputLast.keys());
   await cmd.send(['CONFIG', 'RESETSTAT']);
   const redisBefore = await redisCpu(cmd);
   const aofBefore = await aofSize(cmd);
-  const cpuBefore = procs.reduce((a, { p }) => a + cpuOf(p.pid!), 0);
+  const cpuBefore = procs.map(({ p }) => cpuOf(p.pid!));
   const first = performance.now();
   await cmd.send(['DEL', ...held]);
-  for (;;) {
-    const status = await jobStatus(cmd, definition);
-    if (status.every((s) => s.committedLast === s.inputLast)) break;
+  while (pending.size > 0) {
     await new Promise((r) => setTimeout(r, 20));
+    const polled = [...pending];
+    const lasts = await Promise.all(polled.map((p) => cmd.send<string | null>(['HGET', definition.keys.checkpoint(p), 'last'])));
+    for (let i = 0; i < polled.length; i++) if (lasts[i] === inputLast[polled[i]!]) pending.delete(polled[i]!);
   }
   const end = performance.now();
-  const workerCpu = procs.reduce((a, { p }) => a + cpuOf(p.pid!), 0) - cpuBefore;
-  const redisCpuUsed = (await redisCpu(cmd)) - redisBefore;
+  const workerCpus = procs.map(({ p }, i) => cpuOf(p.pid!) - cpuBefore[i]!);
+  const workerCpu = workerCpus.reduce((a, c) => a + c, 0);
+  const redisAfter = await redisCpu(cmd);
   const { calls, usec } = await commandStats(cmd);
   const aofBytes = (await aofSize(cmd)) - aofBefore;
   for (const { p } of procs) p.kill('SIGTERM');
@@ -186,7 +210,11 @@ async function run(url: string, workers: number, { keys: KEYS, partitions: PARTI
   const commits = stats.reduce((a, s) => a + (s['commits'] ?? 0), 0);
   // the workers' percentiles, weighted by their commits (an approximation when they differ)
   const weighted = (k: string): number => stats.reduce((a, s) => a + (s[k] ?? 0) * (s['commits'] ?? 0), 0) / Math.max(1, commits);
-  return { job, workers, seconds, rowsPerSecond: ROWS / seconds, commits, commitP50: weighted('commitP50'), commitP99: Math.max(...stats.map((s) => s['commitP99'] ?? 0)), workerCpu, redisCpu: redisCpuUsed, calls, usec, aofBytes };
+  return {
+    job, workers, seconds, rowsPerSecond: ROWS / seconds, commits, commitP50: weighted('commitP50'), commitP99: Math.max(...stats.map((s) => s['commitP99'] ?? 0)),
+    workerCpu, workerCpus, redisCpu: redisAfter.total - redisBefore.total, redisSys: redisAfter.sys - redisBefore.sys, calls, usec, aofBytes,
+    waits: stats.map((s) => (s['waitMs'] ?? NaN) / 1000), joinMs, takeMs: allTaken - first,
+  };
 }
 
 /** Whether two jobs' outputs hold the same entries (fields, not ids: the inputs were appended separately). */
@@ -213,11 +241,13 @@ function report(r: RunResult): string {
   const commands = Object.values(r.calls).reduce((a, c) => a + c, 0);
   return (
     `${r.workers} worker${r.workers > 1 ? 's' : ' '}: ${Math.round(r.rowsPerSecond).toLocaleString('en-US').padStart(9)} rows/s  (${r.seconds.toFixed(2)} s, ${r.commits} commits, commit latency p50 ${r.commitP50.toFixed(2)} ms, p99 ${r.commitP99.toFixed(2)} ms)\n` +
-    `           CPU: workers ${r.workerCpu.toFixed(2)} s (${us(r.workerCpu, ROWS)} µs/row), redis-server ${r.redisCpu.toFixed(2)} s (${us(r.redisCpu, ROWS)} µs/row, ${us(r.redisCpu, r.commits)} µs/commit, ` +
+    `           CPU: workers ${r.workerCpu.toFixed(2)} s (${us(r.workerCpu, ROWS)} µs/row; each ${r.workerCpus.map((c) => c.toFixed(2)).join(' / ')} s), redis-server ${r.redisCpu.toFixed(2)} s (${us(r.redisCpu, ROWS)} µs/row, system ${us(r.redisSys, ROWS)}; ${us(r.redisCpu, r.commits)} µs/commit, ` +
     `of which scripts ${us((r.usec['evalsha'] ?? 0) / 1e6, r.commits)} µs/commit, XRANGE ${us((r.usec['xrange'] ?? 0) / 1e6, r.calls['xrange'] ?? 0)} µs/call); ` +
     `${commands} commands (${(commands / Math.max(1, r.commits)).toFixed(1)} per commit: ${rpc.toFixed(2)} scripts, ${((r.calls['xrange'] ?? 0) / Math.max(1, r.commits)).toFixed(2)} XRANGE)\n` +
     // The cores the job got: far below 2 when the machine's other work (or the disk's fsyncs) held it back, and the wall-clock figures then measure that.
-    `           AOF ${(r.aofBytes / ROWS).toFixed(1)} bytes/row (${(r.aofBytes / 1e6 / r.seconds).toFixed(1)} MB/s); the job used ${((r.workerCpu + r.redisCpu) / r.seconds).toFixed(2)} cores of CPU`
+    `           AOF ${(r.aofBytes / ROWS).toFixed(1)} bytes/row (${(r.aofBytes / 1e6 / r.seconds).toFixed(1)} MB/s); the job used ${((r.workerCpu + r.redisCpu) / r.seconds).toFixed(2)} cores of CPU\n` +
+    // Waiting = the worker's event loop idle since its first partition was taken: replies, fsync rounds.
+    `           workers waited ${r.waits.map((w) => w.toFixed(2)).join(' / ')} s; start-up: spawn → all members ${r.joinMs.toFixed(0)} ms, lease release → all ${PARTITIONS} partitions taken ${r.takeMs.toFixed(0)} ms`
   );
 }
 
