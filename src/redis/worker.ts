@@ -78,7 +78,7 @@ export interface WorkerOptions extends RedisConnectionOptions {
    */
   lingerMs?: number;
   /**
-   * Job format 3 only: stores a partition's state at most this often (ms)
+   * Job formats 3 and 4 only: stores a partition's state at most this often (ms)
    * instead of with every commit; the commits in between store outputs and
    * `last` only, and whoever takes the partition next recomputes the rows
    * since the state from the input (their outputs are already written).
@@ -253,9 +253,9 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
     await conn.close();
     throw err;
   }
-  if (stateEveryMs > 0 && job.format !== 3) {
+  if (stateEveryMs > 0 && job.format < 3) {
     await conn.close();
-    throw new RedisJobError('CONFIG', `stateEveryMs needs a job of format 3; job '${job.name}' is of format ${job.format}`);
+    throw new RedisJobError('CONFIG', `stateEveryMs needs a job of format 3 or 4; job '${job.name}' is of format ${job.format}`);
   }
   // Wakes idle partitions when input arrives (not on a cluster: one XREAD cannot span the partitions' slots).
   let waiter: InputWaiter | undefined;
@@ -535,9 +535,21 @@ class Worker {
         continue;
       }
       this.previous.delete(p);
-      if (reply.value !== null) await this.adopt(p, reply.value);
+      if (reply.value === null) continue;
+      try {
+        await this.adopt(p, reply.value);
+      } catch (err) {
+        // A checkpoint that cannot be restored is fatal: the leases taken with it go back too.
+        await Promise.all(replies.map((r, j) => (j > i && r.status === 'fulfilled' && r.value !== null ? this.giveBack(free[j]!, r.value[0]) : undefined)));
+        throw err;
+      }
     }
     if (failed !== undefined) await this.transient(failed.err, 'acquire', failed.p);
+  }
+
+  /** Gives back a lease just taken (a token of ACQUIRE's reply), ignoring errors: it expires anyway. */
+  private async giveBack(p: number, token: Buffer): Promise<void> {
+    await this.cmd.script(RELEASE, [this.job.keys.lease(p)], [token.toString()]).catch(() => {});
   }
 
   /** Restores a partition just taken and starts its loop (a stop meanwhile: the loop gives it back at once). */
@@ -550,7 +562,7 @@ class Worker {
         err instanceof SnapshotError && err.code === 'OTHER_BUILD'
           ? '; it was written by another build of streamkernel: finish the job with that build, or start a new job'
           : '';
-      await this.cmd.script(RELEASE, [this.job.keys.lease(p)], [token.toString()]).catch(() => {});
+      await this.giveBack(p, token);
       throw new RedisJobError(
         'BAD_CHECKPOINT',
         `cannot restore partition ${p} of job '${this.job.name}' from ${this.conn.display} (key ${this.job.keys.checkpoint(p)}): ${this.cmd.describe(err)}${hint}`,
@@ -615,7 +627,7 @@ class Worker {
     return this.owned.get(p) === owned;
   }
 
-  /** A partition's kernels from its checkpoint: `state` (format 1) or its key-group records (formats 2 and 3). */
+  /** A partition's kernels from its checkpoint: `state` (format 1) or its key-group records (formats 2 to 4). */
   private async restore(stored: Buffer, groups: Buffer[]): Promise<PartitionState> {
     this.kernels ??= KeyedKernels.create(this.job.spec);
     const state = (await this.kernels).partition();
@@ -782,7 +794,7 @@ class Worker {
    * Runs a batch's rows through the partition's kernels (one pass for all
    * its entries) and returns the COMMIT arguments of its output entries:
    * id, field count, fields (`k` or `kc` as read, and `v` text for format 1
-   * or `x` doubles for formats 2 and 3; `e` for an unreadable entry).
+   * or `x` doubles for formats 2 to 4, without the keys in format 4; `e` for an unreadable entry).
    */
   private compute(state: PartitionState, entries: StreamEntry[]): { outputs: (string | Buffer)[]; rows: number } {
     const parts: RowsPart[] = [];
@@ -807,7 +819,10 @@ class Worker {
     for (const { id, k, part, error } of read) {
       if (part === undefined) outputs.push(id, '2', 'e', error!);
       else {
-        outputs.push(id, '4', ...k!, ...(this.job.format === 1 ? ['v', formatValues(part.out)] : ['x', encodeColumn(part.out)]));
+        const results = this.job.format === 1 ? ['v', formatValues(part.out)] : ['x', encodeColumn(part.out)];
+        // Format 4: the results alone (the keys are in the input entry of the same id): fewer bytes through the commit script and the AOF.
+        if (this.job.format === 4) outputs.push(id, '2', ...results);
+        else outputs.push(id, '4', ...k!, ...results);
         rows += part.out.length;
       }
     }
