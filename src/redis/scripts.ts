@@ -20,11 +20,11 @@ function script(name: string, source: string): LuaScript {
  * Takes a partition's lease if it is free (or still held with `prevToken`,
  * when a worker re-adopts a partition after a lost connection). Bumps the
  * partition's epoch; the token is "<epoch>:<worker id>".
- * KEYS: lease, ckpt, and (job formats 2 and 3) the key-group state hash.
+ * KEYS: lease, ckpt, and (job formats 2 to 4) the key-group state hash.
  * ARGV: worker id, lease ms, previous token or ''.
  * Returns nil if held by another token, else {token, last id, state, key-group
- * fields and values (formats 2 and 3; else empty), the id the state is at
- * when it lags `last` (format 3 with deferred state; else '')}, all read in
+ * fields and values (formats 2 to 4; else empty), the id the state is at
+ * when it lags `last` (formats 3 and 4 with deferred state; else '')}, all read in
  * the same atomic step.
  */
 export const ACQUIRE = script(
@@ -67,11 +67,11 @@ return 0`,
  * (the first XADD, with an explicit id, is the check: it fails before any
  * write when the id is not after the stream's last; only then is the stream
  * asked for its last id, for the message).
- * KEYS: lease, ckpt, out, and (job formats 2 and 3) the key-group state hash.
+ * KEYS: lease, ckpt, out, and (job formats 2 to 4) the key-group state hash.
  * ARGV: token, lease ms, expected last id, new last id, state ('' for formats
  * 2 and 3: the state goes to the hash; '-' for a commit without state, whose
  * state stays at `stateLast`, the first such commit's expected last id), n,
- * then n entries, each: id, m, m field/value strings; then (formats 2 and 3)
+ * then n entries, each: id, m, m field/value strings; then (formats 2 to 4)
  * g, then g key-group field/value pairs.
  * Returns {1} or {0, reason, detail}.
  */
