@@ -9,7 +9,7 @@
 //
 //   npx tsc -p tsconfig.json && node dist/bench/redis.js [--rows N] [--keys K] [--partitions P]
 //       [--op OP] [--format 1|2|3] [--read-entries N] [--rows-per-entry N] [--workers 1,2] [--fsync always|everysec] [--heartbeat-ms N] [--cpu-prof DIR]
-//       [--keys-sweep 100,10000,100000] [--state-every-ms N] [--lease-ms N]
+//       [--keys-sweep 100,10000,100000] [--state-every-ms N] [--lease-ms N] [--script-cost]
 //
 // --keys-sweep runs 1 worker on 1 partition holding each number of keys in
 // turn (the other options apply), for how throughput follows the keys per
@@ -31,6 +31,7 @@ import { parseArgs } from 'node:util';
 import { connectRedis } from '../src/redis/config.js';
 import { startRedis } from './redis-server.js';
 import { Commands, jobStatus, type JobFormat } from '../src/redis/job.js';
+import { COMMIT } from '../src/redis/scripts.js';
 import { createProducer } from '../src/redis/producer.js';
 import type { KernelSpec } from '../src/types.js';
 
@@ -51,6 +52,7 @@ const { values: args } = parseArgs({
     'heartbeat-ms': { type: 'string' },
     fsync: { type: 'string' },
     'keys-sweep': { type: 'string' },
+    'script-cost': { type: 'boolean' },
     'state-every-ms': { type: 'string' },
     'lease-ms': { type: 'string' },
   },
@@ -65,6 +67,8 @@ const SPEC = { op: args.op ?? 'median', window: 50, minPeriods: 1 } as KernelSpe
 const FORMAT = Number(args.format ?? 3) as JobFormat;
 /** Keys per partition for --keys-sweep (1 partition, 1 worker each). */
 const SWEEP = args['keys-sweep']?.split(',').map(Number);
+/** --script-cost: redis-server's CPU per row of a commit alone (no workers), through the commit script or as plain XADDs. */
+const SCRIPT_COST = args['script-cost'] === true;
 const WORKERS = (args.workers ?? '1,2').split(',').map(Number);
 /** redis-server's appendfsync: always (every commit durable before its reply) or everysec. */
 const FSYNC = args.fsync ?? 'always';
@@ -233,6 +237,42 @@ async function sameOutputs(url: string, a: string, b: string, partitions: number
   }
 }
 
+/**
+ * redis-server's CPU per row of commits of 64 output entries of 1 000 rows
+ * (x: 8 000 bytes; kc: 1 200 bytes, as 300 keys over 16 partitions give),
+ * sent by the COMMIT script with and without the keys (formats 3 and 4),
+ * and the same entries as plain XADDs in MULTI/EXEC (no fence): what
+ * passing the bytes through Lua costs.
+ */
+async function scriptCost(url: string): Promise<void> {
+  const conn = await connectRedis({ url });
+  const cmd = new Commands(conn);
+  const x = Buffer.alloc(8000, 7);
+  const kc = Buffer.alloc(1200, 3);
+  const commits = 60;
+  const entries = 64;
+  for (const [name, withKeys, lua] of [['COMMIT script, format 3 (kc and x)', true, true], ['COMMIT script, format 4 (x)', false, true], ['plain XADDs in MULTI/EXEC, kc and x', true, false]] as const) {
+    const job = `cost-${name.length}-${withKeys}`;
+    const keys = [`lease:{${job}}`, `ckpt:{${job}}`, `out:{${job}}`, `state:{${job}}`];
+    await cmd.send(['SET', keys[0]!, 'token']);
+    let last = '0-0';
+    let id = 1;
+    const before = await redisCpu(cmd);
+    for (let c = 0; c < commits; c++) {
+      const adds: (string | Buffer)[][] = [];
+      for (let e = 0; e < entries; e++) adds.push([`${id++}-0`, ...(withKeys ? ['kc', kc] : []), 'x', x]);
+      const next = `${id - 1}-0`;
+      if (lua) await cmd.script(COMMIT, keys, ['token', '5000', last, next, '', String(entries), ...adds.flatMap(([eid, ...f]) => [eid!, String(f.length), ...f]), '0']);
+      else await Promise.all([cmd.send(['MULTI']), ...adds.map((a) => cmd.send(['XADD', keys[2]!, ...a])), cmd.send(['EXEC'])]);
+      last = next;
+    }
+    const after = await redisCpu(cmd);
+    const ns = (seconds: number): string => ((seconds * 1e9) / (commits * entries * 1000)).toFixed(1);
+    console.log(`${name}: ${ns(after.total - before.total)} ns/row (system ${ns(after.sys - before.sys)}), ${((after.total - before.total) * 1e3 / commits).toFixed(2)} ms/commit`);
+  }
+  await conn.close();
+}
+
 const us = (seconds: number, n: number): string => ((seconds * 1e6) / Math.max(1, n)).toFixed(2);
 
 /** One run's lines: throughput, latency, and where the CPU went (workers; redis-server per row and per commit, the commit script's own share). */
@@ -256,7 +296,8 @@ try {
   console.log(
     `streamkernel Redis benchmark: ${ROWS} rows, ${SWEEP !== undefined ? `${SWEEP.join(', ')} keys in 1 partition` : `${KEYS} keys, ${PARTITIONS} partitions`}, ${SPEC.op} window 50, job format ${FORMAT}, ${ROWS_PER_ENTRY} rows per entry, read-entries ${READ_ENTRIES}, appendfsync ${FSYNC}${STATE_EVERY_MS !== undefined ? `, state every ${STATE_EVERY_MS} ms` : ''}; load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`,
   );
-  if (SWEEP !== undefined) {
+  if (SCRIPT_COST) await scriptCost(redis.url);
+  else if (SWEEP !== undefined) {
     console.log('| keys | rows per commit | rows/s | worker CPU | redis-server CPU |\n|---|---|---|---|---|');
     for (const keys of SWEEP) {
       const r = await run(redis.url, 1, { keys, partitions: 1 });
