@@ -30,7 +30,8 @@ import { RedisJobError } from './errors.js';
 import { InputWaiter, type StreamEntry } from './input-waiter.js';
 import { Commands, readJob, type Job } from './job.js';
 import { rendezvousScore } from './keys.js';
-import { ACQUIRE, COMMIT, HEARTBEAT, RELEASE, RENEW } from './scripts.js';
+import { commitTransaction, type CommitReply } from './commit.js';
+import { ACQUIRE, HEARTBEAT, RELEASE, RENEW } from './scripts.js';
 
 /**
  * Options of {@link startWorker}: the connection, the job and the lease timing.
@@ -182,8 +183,6 @@ const COMMITS_IN_FLIGHT = 1;
 /** ACQUIRE's reply: token, last id, format-1 state, key-group fields and values, the id a lagging state is at. */
 type AcquireReply = [Buffer, Buffer, Buffer, Buffer[], Buffer];
 
-/** COMMIT's reply: [1], or [0, reason, detail]. */
-type CommitReply = [number, string?, string?];
 
 /** A commit sent, and what it covers. */
 interface Commit {
@@ -731,13 +730,11 @@ class Worker {
     const state = withState ? this.stateArgs(owned.state) : { full: '-', groups: ['0'] };
     if (withState) owned.stateAt = performance.now();
     owned.stateBehind = !withState;
-    const reply = this.cmd.script<CommitReply>(
-      COMMIT,
-      [keys.lease(p), keys.checkpoint(p), keys.output(p), ...(this.job.format !== 1 ? [keys.state(p)] : [])],
-      [owned.token, String(this.cfg.leaseMs), owned.sent, newLast, state.full, String(entries.length), ...outputs, ...state.groups],
-    );
+    const first = entries[0]?.[0].toString() ?? newLast;
+    const fence = [owned.token, String(this.cfg.leaseMs), owned.sent, newLast, state.full, String(entries.length), first, ...state.groups];
+    const reply = commitTransaction(this.conn, keys, p, this.job.format !== 1, fence, outputs);
     reply.catch(() => {}); // awaited by settleCommit, unless the partition is dropped first
-    owned.inflight.push({ reply, started: performance.now(), first: entries[0]?.[0].toString() ?? newLast, last: newLast, entries: entries.length, rows });
+    owned.inflight.push({ reply, started: performance.now(), first, last: newLast, entries: entries.length, rows });
     owned.sent = newLast;
   }
 
@@ -779,6 +776,7 @@ class Worker {
       return true;
     }
     this.counters.rejected++;
+    if (reply[1] === 'park') throw new RedisJobError('PROTOCOL', `${keys.output(p)} was not parked at the fence of its commit: something else writes to this job's output keys`);
     if (reply[1] === 'out') {
       throw new RedisJobError(
         'PROTOCOL',
