@@ -279,12 +279,16 @@ const us = (seconds: number, n: number): string => ((seconds * 1e6) / Math.max(1
 
 /** One run's lines: throughput, latency, and where the CPU went (workers; redis-server per row and per commit, the commit script's own share). */
 function report(r: RunResult): string {
-  const rpc = (r.calls['evalsha'] ?? 0) / Math.max(1, r.commits);
+  // scripts: EVAL (the commit transaction's PARK, FENCE, UNPARK) and EVALSHA (acquire, renew, heartbeat, release)
+  const scripts = (r.calls['eval'] ?? 0) + (r.calls['evalsha'] ?? 0);
+  const rpc = scripts / Math.max(1, r.commits);
+  // what redis-server spent inside the commits' commands: the scripts and the outputs' XADDs
+  const commitUsec = (r.usec['eval'] ?? 0) + (r.usec['evalsha'] ?? 0) + (r.usec['xadd'] ?? 0);
   const commands = Object.values(r.calls).reduce((a, c) => a + c, 0);
   return (
     `${r.workers} worker${r.workers > 1 ? 's' : ' '}: ${Math.round(r.rowsPerSecond).toLocaleString('en-US').padStart(9)} rows/s  (${r.seconds.toFixed(2)} s, ${r.commits} commits, commit latency p50 ${r.commitP50.toFixed(2)} ms, p99 ${r.commitP99.toFixed(2)} ms)\n` +
     `           CPU: workers ${r.workerCpu.toFixed(2)} s (${us(r.workerCpu, ROWS)} µs/row; each ${r.workerCpus.map((c) => c.toFixed(2)).join(' / ')} s), redis-server ${r.redisCpu.toFixed(2)} s (${us(r.redisCpu, ROWS)} µs/row, system ${us(r.redisSys, ROWS)}; ${us(r.redisCpu, r.commits)} µs/commit, ` +
-    `of which scripts ${us((r.usec['evalsha'] ?? 0) / 1e6, r.commits)} µs/commit, XRANGE ${us((r.usec['xrange'] ?? 0) / 1e6, r.calls['xrange'] ?? 0)} µs/call); ` +
+    `of which scripts and XADDs ${us(commitUsec / 1e6, r.commits)} µs/commit, XRANGE ${us((r.usec['xrange'] ?? 0) / 1e6, r.calls['xrange'] ?? 0)} µs/call); ` +
     `${commands} commands (${(commands / Math.max(1, r.commits)).toFixed(1)} per commit: ${rpc.toFixed(2)} scripts, ${((r.calls['xrange'] ?? 0) / Math.max(1, r.commits)).toFixed(2)} XRANGE)\n` +
     // The cores the job got: far below 2 when the machine's other work (or the disk's fsyncs) held it back, and the wall-clock figures then measure that.
     `           AOF ${(r.aofBytes / ROWS).toFixed(1)} bytes/row (${(r.aofBytes / 1e6 / r.seconds).toFixed(1)} MB/s); the job used ${((r.workerCpu + r.redisCpu) / r.seconds).toFixed(2)} cores of CPU\n` +
