@@ -6,9 +6,10 @@
 //
 // Per owned partition, one step is: XRANGE the input after the last committed
 // id (usually already read: see below); run the rows through the kernels;
-// then COMMIT, which appends the outputs (ids = input ids), stores the new
-// last id and the state (format 1: every key's snapshot; formats 2 and 3: the key
-// groups the batch touched), and extends the lease, all or nothing, and only
+// then commit (one transaction: commit.ts), which appends the outputs (ids =
+// input ids), stores the new last id and the state (format 1: every key's
+// snapshot; formats 2 to 4: the key groups the batch touched), and extends
+// the lease, all or nothing, and only
 // if the lease is still held with this worker's token and the checkpoint is
 // still where this worker started. A step that is not committed (rejected, or
 // the connection failed) throws its in-memory state away; the partition is
@@ -790,7 +791,7 @@ class Worker {
 
   /**
    * Runs a batch's rows through the partition's kernels (one pass for all
-   * its entries) and returns the COMMIT arguments of its output entries:
+   * its entries) and returns the commit's output entries:
    * id, field count, fields (`k` or `kc` as read, and `v` text for format 1
    * or `x` doubles for formats 2 to 4, without the keys in format 4; `e` for an unreadable entry).
    */
