@@ -199,7 +199,9 @@ export class WindowRunner implements Runner {
       this.timeFormat = batch.timeIsDate === true ? 'iso' : 'ms';
     }
     this.pushed += n;
-    await this.ops.push(batch.timestamps, batch.values, batch.keys);
+    // Keys numbered by the reader (ColumnOptions.keyIds): no string per row.
+    const keys = batch.keyIds !== undefined && batch.keyNames !== undefined ? { ids: batch.keyIds, names: batch.keyNames } : batch.keys;
+    await this.ops.push(batch.timestamps, batch.values, keys);
     return this.emit();
   }
 
