@@ -208,6 +208,12 @@ export class BatchBuilder {
   private held: Held[] = [];
   /** Rows in the batch being built. */
   length = 0;
+  /**
+   * The value and time of the row {@link BatchBuilder.addCells} adds: a
+   * double passed to a call that is not inlined is a heap object, one in a
+   * typed array is not.
+   */
+  readonly cells = new Float64Array(2);
   private skipped = 0;
   /** Where the source stands after the last row of the batch being built. */
   private readonly end: SourceOffset;
@@ -267,7 +273,9 @@ export class BatchBuilder {
       this.skipped++;
       this.moveEnd(h.bytes, h.lines);
     } else {
-      this.store(h.value, h.time, h.timeText, h.key, h.bytes, h.lines);
+      this.cells[0] = h.value;
+      this.cells[1] = h.time;
+      this.store(h.timeText, h.key, h.bytes, h.lines);
     }
   }
 
@@ -293,11 +301,11 @@ export class BatchBuilder {
     return this.idOf?.get(name) ?? -1;
   }
 
-  /** Puts a row into the open batch, which has room; `id` is the key's id when the caller knows it (-1: look it up). */
-  private store(value: number, time: number, timeText: string, key: string, bytes: number, lines: number, id = -1): void {
+  /** Puts the row of {@link BatchBuilder.cells} into the open batch, which has room; `id` is the key's id when the caller knows it (-1: look it up). */
+  private store(timeText: string, key: string, bytes: number, lines: number, id = -1): void {
     const i = this.length++;
-    this.values[i] = value;
-    if (this.timestamps !== undefined) this.timestamps[i] = time;
+    this.values[i] = this.cells[0]!;
+    if (this.timestamps !== undefined) this.timestamps[i] = this.cells[1]!;
     this.timeText?.push(timeText);
     if (this.ids !== undefined) this.ids[i] = id >= 0 ? id : this.keyId(key);
     else this.keys?.push(key);
@@ -318,9 +326,16 @@ export class BatchBuilder {
 
   /** Adds a checked row that ends at byte `bytes` and line `lines`; `id`: the key's {@link BatchBuilder.keyId}, when known. */
   add(value: number, time: number, timeText: string, key: string, bytes: number, lines: number, id = -1): void {
+    this.cells[0] = value;
+    this.cells[1] = time;
+    this.addCells(timeText, key, bytes, lines, id);
+  }
+
+  /** {@link BatchBuilder.add} of the value and time in {@link BatchBuilder.cells}. */
+  addCells(timeText: string, key: string, bytes: number, lines: number, id = -1): void {
     // The common case goes straight into the batch, without a held row object.
-    if (this.error === undefined && this.open && this.held.length === 0 && this.length < this.batchSize) this.store(value, time, timeText, key, bytes, lines, id);
-    else this.put({ value, time, timeText, key, skip: false, bytes, lines });
+    if (this.error === undefined && this.open && this.held.length === 0 && this.length < this.batchSize) this.store(timeText, key, bytes, lines, id);
+    else this.put({ value: this.cells[0]!, time: this.cells[1]!, timeText, key, skip: false, bytes, lines });
   }
 
   /** A malformed row: recorded as the error for 'fail', counted for 'skip'. */

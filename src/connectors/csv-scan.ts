@@ -20,6 +20,10 @@ const MINUS = 0x2d;
 const DOT = 0x2e;
 const ZERO = 0x30;
 
+/** BatchBuilder.cells: where a row's value and time go. */
+const VALUE = 0;
+const TIME = 1;
+
 /** Byte kinds of the scan loop. */
 const PLAIN = 0;
 const DELIMITER = 1;
@@ -55,6 +59,18 @@ export function canScan(rawDelimiter: string): boolean {
  * the double `parseValue` and `Number()` give.
  */
 export function simpleNumber(b: Uint8Array, s: number, e: number): number | undefined {
+  return readSimple(b, s, e, parsed, 0) ? parsed[0] : undefined;
+}
+
+const parsed = new Float64Array(1);
+
+/**
+ * {@link simpleNumber} into `out[at]`: true when the cell is such a number.
+ * The scanner's form: a double returned by a call that is not inlined is a
+ * heap object (a few per row were most of the run's garbage), one written
+ * into a typed array is not.
+ */
+function readSimple(b: Uint8Array, s: number, e: number, out: Float64Array, at: number): boolean {
   let i = s;
   const negative = i < e && b[i] === MINUS;
   if (negative) i++;
@@ -66,7 +82,7 @@ export function simpleNumber(b: Uint8Array, s: number, e: number): number | unde
     if (d < 0 || d > 9) break;
     m = m * 10 + d;
   }
-  if (digits === 0) return undefined;
+  if (digits === 0) return false;
   let scale = 0;
   if (i < e && b[i] === DOT) {
     for (i++; i < e; i++, scale++) {
@@ -75,9 +91,10 @@ export function simpleNumber(b: Uint8Array, s: number, e: number): number | unde
       m = m * 10 + d;
     }
   }
-  if (i !== e || digits + scale > 15) return undefined;
+  if (i !== e || digits + scale > 15) return false;
   const v = scale === 0 ? m : m / (POW10[scale] as number);
-  return negative ? -v : v;
+  out[at] = negative ? -v : v;
+  return true;
 }
 
 /** Bytes read as latin1 (one char per byte), as csv-parse reads cells. */
@@ -272,19 +289,27 @@ export class CsvScanner {
     const builder = this.builder;
     const { width, time, key } = this.columns;
     if (fields !== width) return builder.reject(line, fieldCountReason(width, fields, latin1(b, start, end)), bytes);
-    const v = simpleNumber(b, this.vs, this.ve);
+    // The value and time go to the builder's cells (BatchBuilder.addCells), unboxed.
+    const cells = builder.cells;
+    const simple = readSimple(b, this.vs, this.ve, cells, VALUE);
     const entry = key >= 0 ? this.keys.get(b, this.ks, this.ke) : -1;
     const k = key < 0 ? '' : entry >= 0 ? this.keys.keys[entry] : undefined;
-    let t = time >= 0 ? simpleNumber(b, this.ts, this.te) : NaN;
-    const isDate = t === undefined && (t = isoDateBytes(b, this.ts, this.te)) !== undefined;
-    if (v === undefined || typeof k !== 'string' || t === undefined) {
+    let isDate = false;
+    let timeRead = true;
+    if (time < 0) cells[TIME] = NaN;
+    else if (!readSimple(b, this.ts, this.te, cells, TIME)) {
+      const date = isoDateBytes(b, this.ts, this.te);
+      timeRead = isDate = date !== undefined;
+      if (isDate) cells[TIME] = date as number;
+    }
+    if (!simple || typeof k !== 'string' || !timeRead) {
       // Not the common case: the general path reads (or refuses) the cells.
       return builder.addText(line, bytes, this.cut(b, this.vs, this.ve), time >= 0 ? this.cut(b, this.ts, this.te) : undefined, key >= 0 ? this.cut(b, this.ks, this.ke) : undefined);
     }
     // The time's text is cut only when batches carry it or a message quotes it.
-    if (time >= 0 && !builder.timeFits(t, isDate) && builder.checkedTime(line, bytes, this.cut(b, this.ts, this.te), t, isDate) === undefined) return;
+    if (time >= 0 && !builder.timeFits(cells[TIME]!, isDate) && builder.checkedTime(line, bytes, this.cut(b, this.ts, this.te), cells[TIME], isDate) === undefined) return;
     const id = entry >= 0 ? (this.keys.ids[entry] as number) : -1;
-    builder.add(v, t, time >= 0 && builder.keepsTimeText ? this.cut(b, this.ts, this.te) : '', k, bytes, line, id);
+    builder.addCells(time >= 0 && builder.keepsTimeText ? this.cut(b, this.ts, this.te) : '', k, bytes, line, id);
     // Numbered by the builder when its first row is stored (not while held, nor when refused): in order of first appearance.
     if (id < 0 && entry >= 0 && builder.numbersKeys) this.keys.ids[entry] = builder.knownKeyId(k);
   }
