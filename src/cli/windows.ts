@@ -69,10 +69,10 @@ export class WindowFormatter {
       ? (i: number, out: AsciiText): boolean => {
           const r = rows[i]!;
           return (
-            (this.key === undefined || (out.text(csvField(r.key)) && out.text(','))) &&
-            out.text(csvField(r.start)) &&
+            (this.key === undefined || (out.cell(r.key) && out.text(','))) &&
+            out.cell(r.start) &&
             out.text(',') &&
-            out.text(csvField(r.end)) &&
+            out.cell(r.end) &&
             (!this.withUpdate || out.text(r.update ? ',true' : ',false'))
           );
         }
