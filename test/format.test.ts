@@ -5,7 +5,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { WindowFormatter } from '../src/cli/windows.js';
-import { TextFormatter } from '../src/connectors/format.js';
+import { AsciiText, csvField, TextFormatter } from '../src/connectors/format.js';
 import type { ColumnBatch } from '../src/connectors/types.js';
 
 const end = { bytes: 0, rows: 0, lines: 0 };
@@ -83,6 +83,41 @@ describe('WindowFormatter numbers', () => {
         expect(csv).toBe(records.map((r) => `${r.key},${r.start},${r.end},${r.update},${String(r.values[0])},${String(r.values[1])}\n`).join(''));
         const ndjson = new WindowFormatter('ndjson', undefined, false, ['mean', 'max']).format(records);
         expect(ndjson).toBe(records.map((r) => `{"window_start":${r.start},"window_end":${r.end},"mean":${json(r.values[0]!)},"max":${json(r.values[1]!)}}\n`).join(''));
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
+
+describe('AsciiText.cell (CSV cells of times and keys written as bytes)', () => {
+  // Quotes, commas, line ends, non-ASCII, ISO-date and number characters, empty cells.
+  const text = fc.array(fc.constantFrom('"', ',', '\r', '\n', 'é', '\u2028', 'a', 'K', '1', '-', '0', 'T', ':', '.', 'Z', ' '), { maxLength: 12 }).map((cs) => cs.join(''));
+
+  it('property: cell(s) writes exactly csvField(s), and refuses (false) exactly when that is not ASCII', () => {
+    const decode = (out: AsciiText): string => String.fromCharCode(...out.view());
+    fc.assert(
+      fc.property(fc.array(text, { minLength: 1, maxLength: 6 }), (cells) => {
+        const fast = new AsciiText();
+        const slow = new AsciiText();
+        for (const c of cells) {
+          const ok = fast.cell(c);
+          expect(ok).toBe(slow.text(csvField(c)));
+          if (!ok) return;
+          expect(decode(fast)).toBe(decode(slow));
+        }
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('property: CSV lines with times and keys of any text are those of the string path', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(text, text, numbers), { minLength: 1, maxLength: 20 }), (rows) => {
+        const f = new TextFormatter('csv', { value: 'v', time: 't', key: 'k', ops: ['twice'] });
+        const values = Float64Array.from(rows, (r) => r[2]);
+        const batch: ColumnBatch = { length: rows.length, values, timeText: rows.map((r) => r[0]), keys: rows.map((r) => r[1]), end, skipped: 0 };
+        const want = rows.map(([t, k, v]) => `${csvField(t)},${csvField(k)},${String(v)},${String(v * 2)}\n`).join('');
+        expect(f.format({ batch, results: [values.map((x) => x * 2)] })).toBe(want);
       }),
       { numRuns: 500 },
     );

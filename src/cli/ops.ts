@@ -27,6 +27,12 @@ import { grown } from './waiting.js';
 /** Key groups of every op, in process or on workers: fixed, as checkpoints hold state per key group. */
 const KEY_GROUPS = DEFAULT_KEY_GROUPS;
 
+/** A batch's key column numbered by its source (ColumnBatch.keyIds, keyNames). */
+export interface SourceKeys {
+  ids: Uint32Array;
+  names: readonly string[];
+}
+
 /** Rows for the ops: values, numeric keys (keyed runs), event times (time windows). */
 interface Rows {
   values: Float64Array;
@@ -309,11 +315,35 @@ class KeyIds {
     this.list.push(k);
     return id;
   }
-  of(names: readonly string[], n: number): Uint32Array {
+  of(names: readonly string[] | SourceKeys, n: number): Uint32Array {
+    if (!Array.isArray(names)) return this.ofIds(names as SourceKeys, n);
     const keys = new Uint32Array(n);
     for (let i = 0; i < n; i++) {
       const k = names[i] as string;
       keys[i] = this.ids.get(k) ?? this.add(k);
+    }
+    return keys;
+  }
+  /** A source's ids + 1 → ours (0: not seen yet): each source key's name is looked up once. */
+  private fromSource = new Uint32Array(0);
+  /** Keys numbered by the source (ColumnOptions.keyIds) as ours (a restored run's ids differ from the source's). */
+  private ofIds({ ids, names }: SourceKeys, n: number): Uint32Array {
+    if (this.fromSource.length < names.length) {
+      const more = new Uint32Array(Math.max(names.length, 2 * this.fromSource.length));
+      more.set(this.fromSource);
+      this.fromSource = more;
+    }
+    const from = this.fromSource;
+    const keys = new Uint32Array(n);
+    for (let i = 0; i < n; i++) {
+      const s = ids[i]!;
+      let id = from[s]! - 1;
+      if (id < 0) {
+        const k = names[s] as string;
+        id = this.ids.get(k) ?? this.add(k);
+        from[s] = id + 1;
+      }
+      keys[i] = id;
     }
     return keys;
   }
@@ -421,9 +451,9 @@ export class KeyedOps {
    * so far. `live` (a batch cut before it filled): waits for the results of
    * every row sent, so a row's output goes out with its batch, not the next.
    */
-  async push(ts: Float64Array | undefined, values: Float64Array, names: readonly string[] | undefined, live = false): Promise<OpsOutput> {
+  async push(ts: Float64Array | undefined, values: Float64Array, names: readonly string[] | SourceKeys | undefined, live = false): Promise<OpsOutput> {
     const n = values.length;
-    const ids = this.keys?.of(names as readonly string[], n);
+    const ids = this.keys?.of(names as readonly string[] | SourceKeys, n);
     const base = this.pushed;
     this.pushed += n;
     if (this.reorder === undefined) await this.send(this.timed ? ts : undefined, values, ids);

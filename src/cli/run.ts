@@ -605,8 +605,8 @@ async function runJobInner(cmd: RunCommand, io: RunIo, stats: RunStats | undefin
     batchSize: cmd.batchSize,
     onError: cmd.onError,
     ...(cmd.inputFormat === 'csv' ? { delimiter: cmd.delimiter } : {}),
-    // Window records print times from ms (WindowRunner.time): no text per row.
-    ...(runner instanceof WindowRunner ? { timeText: false } : {}),
+    // Window records print times from ms (WindowRunner.time) and number keys (KeyedOps): no text per row.
+    ...(runner instanceof WindowRunner ? { timeText: false, keyIds: true } : {}),
   };
   let batches: AsyncIterable<ColumnBatch>;
   let total: number | undefined;

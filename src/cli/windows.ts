@@ -69,10 +69,10 @@ export class WindowFormatter {
       ? (i: number, out: AsciiText): boolean => {
           const r = rows[i]!;
           return (
-            (this.key === undefined || (out.text(csvField(r.key)) && out.text(','))) &&
-            out.text(csvField(r.start)) &&
+            (this.key === undefined || (out.cell(r.key) && out.text(','))) &&
+            out.cell(r.start) &&
             out.text(',') &&
-            out.text(csvField(r.end)) &&
+            out.cell(r.end) &&
             (!this.withUpdate || out.text(r.update ? ',true' : ',false'))
           );
         }
@@ -199,7 +199,9 @@ export class WindowRunner implements Runner {
       this.timeFormat = batch.timeIsDate === true ? 'iso' : 'ms';
     }
     this.pushed += n;
-    await this.ops.push(batch.timestamps, batch.values, batch.keys);
+    // Keys numbered by the reader (ColumnOptions.keyIds): no string per row.
+    const keys = batch.keyIds !== undefined && batch.keyNames !== undefined ? { ids: batch.keyIds, names: batch.keyNames } : batch.keys;
+    await this.ops.push(batch.timestamps, batch.values, keys);
     return this.emit();
   }
 

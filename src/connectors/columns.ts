@@ -20,6 +20,7 @@ export function checkColumnOptions(options: ColumnOptions): number {
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 1 << 24) {
     throw new RangeError(`options.batchSize must be an integer from 1 to ${1 << 24}, got ${batchSize}`);
   }
+  if (options.keyIds !== undefined && typeof options.keyIds !== 'boolean') throw new TypeError(`options.keyIds must be a boolean, got ${typeof options.keyIds}`);
   const onError = options.onError ?? 'fail';
   if (onError !== 'fail' && onError !== 'skip') throw new TypeError(`options.onError must be 'fail' or 'skip', got ${String(onError)}`);
   return batchSize;
@@ -199,10 +200,20 @@ export class BatchBuilder {
   private timestamps: Float64Array | undefined;
   private timeText: string[] | undefined;
   private keys: string[] | undefined;
+  /** With options.keyIds: the batch's key ids, every key's id and the names by id (see ColumnOptions.keyIds). */
+  private ids: Uint32Array | undefined;
+  private readonly idOf: Map<string, number> | undefined;
+  readonly keyNames: string[] = [];
   private open = false;
   private held: Held[] = [];
   /** Rows in the batch being built. */
   length = 0;
+  /**
+   * The value and time of the row {@link BatchBuilder.addCells} adds: a
+   * double passed to a call that is not inlined is a heap object, one in a
+   * typed array is not.
+   */
+  readonly cells = new Float64Array(2);
   private skipped = 0;
   /** Where the source stands after the last row of the batch being built. */
   private readonly end: SourceOffset;
@@ -218,6 +229,7 @@ export class BatchBuilder {
     this.hasTime = options.time !== undefined;
     this.keepTimeText = keepTimeText && this.hasTime && options.timeText !== false;
     this.hasKey = options.key !== undefined;
+    this.idOf = this.hasKey && options.keyIds === true ? new Map() : undefined;
     this.onError = options.onError ?? 'fail';
     this.end = { ...start };
   }
@@ -231,7 +243,8 @@ export class BatchBuilder {
     }
     this.timestamps = this.hasTime ? new Float64Array(this.batchSize) : undefined;
     this.timeText = this.keepTimeText ? [] : undefined;
-    this.keys = this.hasKey ? [] : undefined;
+    this.keys = this.hasKey && this.idOf === undefined ? [] : undefined;
+    this.ids = this.idOf !== undefined ? new Uint32Array(this.batchSize) : undefined;
     this.open = true;
   }
 
@@ -260,17 +273,42 @@ export class BatchBuilder {
       this.skipped++;
       this.moveEnd(h.bytes, h.lines);
     } else {
-      this.store(h.value, h.time, h.timeText, h.key, h.bytes, h.lines);
+      this.cells[0] = h.value;
+      this.cells[1] = h.time;
+      this.store(h.timeText, h.key, h.bytes, h.lines);
     }
   }
 
-  /** Puts a row into the open batch, which has room. */
-  private store(value: number, time: number, timeText: string, key: string, bytes: number, lines: number): void {
+  /** Whether batches carry key ids (options.keyIds) rather than key names. */
+  get numbersKeys(): boolean {
+    return this.idOf !== undefined;
+  }
+
+  /** The id of key `name` (options.keyIds): ids in order of first appearance. */
+  keyId(name: string): number {
+    const idOf = this.idOf as Map<string, number>;
+    let id = idOf.get(name);
+    if (id === undefined) {
+      id = this.keyNames.length;
+      idOf.set(name, id);
+      this.keyNames.push(name);
+    }
+    return id;
+  }
+
+  /** The id of key `name` when a row of it was stored (options.keyIds), else -1. */
+  knownKeyId(name: string): number {
+    return this.idOf?.get(name) ?? -1;
+  }
+
+  /** Puts the row of {@link BatchBuilder.cells} into the open batch, which has room; `id` is the key's id when the caller knows it (-1: look it up). */
+  private store(timeText: string, key: string, bytes: number, lines: number, id = -1): void {
     const i = this.length++;
-    this.values[i] = value;
-    if (this.timestamps !== undefined) this.timestamps[i] = time;
+    this.values[i] = this.cells[0]!;
+    if (this.timestamps !== undefined) this.timestamps[i] = this.cells[1]!;
     this.timeText?.push(timeText);
-    this.keys?.push(key);
+    if (this.ids !== undefined) this.ids[i] = id >= 0 ? id : this.keyId(key);
+    else this.keys?.push(key);
     this.moveEnd(bytes, lines);
   }
 
@@ -286,11 +324,18 @@ export class BatchBuilder {
     else this.place(h);
   }
 
-  /** Adds a checked row that ends at byte `bytes` and line `lines`. */
-  add(value: number, time: number, timeText: string, key: string, bytes: number, lines: number): void {
+  /** Adds a checked row that ends at byte `bytes` and line `lines`; `id`: the key's {@link BatchBuilder.keyId}, when known. */
+  add(value: number, time: number, timeText: string, key: string, bytes: number, lines: number, id = -1): void {
+    this.cells[0] = value;
+    this.cells[1] = time;
+    this.addCells(timeText, key, bytes, lines, id);
+  }
+
+  /** {@link BatchBuilder.add} of the value and time in {@link BatchBuilder.cells}. */
+  addCells(timeText: string, key: string, bytes: number, lines: number, id = -1): void {
     // The common case goes straight into the batch, without a held row object.
-    if (this.error === undefined && this.open && this.held.length === 0 && this.length < this.batchSize) this.store(value, time, timeText, key, bytes, lines);
-    else this.put({ value, time, timeText, key, skip: false, bytes, lines });
+    if (this.error === undefined && this.open && this.held.length === 0 && this.length < this.batchSize) this.store(timeText, key, bytes, lines, id);
+    else this.put({ value: this.cells[0]!, time: this.cells[1]!, timeText, key, skip: false, bytes, lines });
   }
 
   /** A malformed row: recorded as the error for 'fail', counted for 'skip'. */
@@ -385,6 +430,8 @@ export class BatchBuilder {
       timestamps?: Float64Array;
       timeText?: readonly string[];
       keys?: readonly string[];
+      keyIds?: Uint32Array;
+      keyNames?: readonly string[];
       timeIsDate?: boolean;
     } = {
       length: n,
@@ -395,6 +442,10 @@ export class BatchBuilder {
     if (this.timestamps !== undefined) batch.timestamps = this.timestamps.subarray(0, n);
     if (this.timeText !== undefined) batch.timeText = this.timeText;
     if (this.keys !== undefined) batch.keys = this.keys;
+    if (this.ids !== undefined) {
+      batch.keyIds = this.ids.subarray(0, n);
+      batch.keyNames = this.keyNames;
+    }
     if (this.hasTime && this.dateTimes !== undefined) batch.timeIsDate = this.dateTimes;
     this.open = false;
     this.length = 0;

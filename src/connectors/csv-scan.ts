@@ -20,6 +20,16 @@ const MINUS = 0x2d;
 const DOT = 0x2e;
 const ZERO = 0x30;
 
+/** BatchBuilder.cells: where a row's value and time go. */
+const VALUE = 0;
+const TIME = 1;
+
+/** Byte kinds of the scan loop. */
+const PLAIN = 0;
+const DELIMITER = 1;
+const LINE_END = 2;
+const QUOTED = 3;
+
 /** Rows longer than this (and broken ones) are left to csv-parse, which knows how to refuse them. */
 export const SCAN_ROW_LIMIT = 1 << 16;
 /** The most distinct keys interned; past it, keys are decoded per row. */
@@ -49,6 +59,18 @@ export function canScan(rawDelimiter: string): boolean {
  * the double `parseValue` and `Number()` give.
  */
 export function simpleNumber(b: Uint8Array, s: number, e: number): number | undefined {
+  return readSimple(b, s, e, parsed, 0) ? parsed[0] : undefined;
+}
+
+const parsed = new Float64Array(1);
+
+/**
+ * {@link simpleNumber} into `out[at]`: true when the cell is such a number.
+ * The scanner's form: a double returned by a call that is not inlined is a
+ * heap object (a few per row were most of the run's garbage), one written
+ * into a typed array is not.
+ */
+function readSimple(b: Uint8Array, s: number, e: number, out: Float64Array, at: number): boolean {
   let i = s;
   const negative = i < e && b[i] === MINUS;
   if (negative) i++;
@@ -60,7 +82,7 @@ export function simpleNumber(b: Uint8Array, s: number, e: number): number | unde
     if (d < 0 || d > 9) break;
     m = m * 10 + d;
   }
-  if (digits === 0) return undefined;
+  if (digits === 0) return false;
   let scale = 0;
   if (i < e && b[i] === DOT) {
     for (i++; i < e; i++, scale++) {
@@ -69,9 +91,10 @@ export function simpleNumber(b: Uint8Array, s: number, e: number): number | unde
       m = m * 10 + d;
     }
   }
-  if (i !== e || digits + scale > 15) return undefined;
+  if (i !== e || digits + scale > 15) return false;
   const v = scale === 0 ? m : m / (POW10[scale] as number);
-  return negative ? -v : v;
+  out[at] = negative ? -v : v;
+  return true;
 }
 
 /** Bytes read as latin1 (one char per byte), as csv-parse reads cells. */
@@ -87,36 +110,41 @@ const nodeLatin1 = (globalThis as { Buffer?: { prototype: { latin1Slice?: (this:
 
 /**
  * Keys by their bytes: each distinct key is decoded (and checked to be
- * UTF-8) once. An open-addressing table of FNV-1a hashes.
+ * UTF-8) once, and its builder id (when the builder numbers keys) looked up
+ * once. An open-addressing table of FNV-1a hashes.
  */
 class KeyTable {
   private slots = new Int32Array(1 << 12).fill(-1);
   private readonly hashes: number[] = [];
   private readonly bytes: Uint8Array[] = [];
   /** The decoded key, or undefined for bytes that are not UTF-8. */
-  private readonly keys: (string | undefined)[] = [];
+  readonly keys: (string | undefined)[] = [];
+  /** The builder's id of each key (BatchBuilder.keyId) once a row of it was stored; -1 before. */
+  readonly ids: number[] = [];
 
-  /** The key of `b[s..e)`: a string, undefined when not UTF-8, null when the table is full. */
-  get(b: Uint8Array, s: number, e: number): string | undefined | null {
+  /** The entry of key `b[s..e)`, or -1 when the table is full. */
+  get(b: Uint8Array, s: number, e: number): number {
     let h = 0x811c9dc5;
     for (let i = s; i < e; i++) h = Math.imul(h ^ (b[i] as number), 0x01000193);
     const mask = this.slots.length - 1;
     for (let slot = h & mask; ; slot = (slot + 1) & mask) {
       const id = this.slots[slot] as number;
       if (id === -1) return this.insert(slot, h, b, s, e);
-      if (this.hashes[id] === h && sameBytes(this.bytes[id] as Uint8Array, b, s, e)) return this.keys[id];
+      if (this.hashes[id] === h && sameBytes(this.bytes[id] as Uint8Array, b, s, e)) return id;
     }
   }
 
-  private insert(slot: number, h: number, b: Uint8Array, s: number, e: number): string | undefined | null {
-    if (this.keys.length >= MAX_KEYS) return null;
+  private insert(slot: number, h: number, b: Uint8Array, s: number, e: number): number {
+    if (this.keys.length >= MAX_KEYS) return -1;
     const id = this.keys.length;
+    const key = utf8Cell(latin1(b, s, e));
     this.hashes.push(h);
     this.bytes.push(b.slice(s, e));
-    this.keys.push(utf8Cell(latin1(b, s, e)));
+    this.keys.push(key);
+    this.ids.push(-1);
     this.slots[slot] = id;
     if (this.keys.length * 2 > this.slots.length) this.grow();
-    return this.keys[id];
+    return id;
   }
 
   private grow(): void {
@@ -156,6 +184,8 @@ export class CsvScanner {
   /** The bytes being scanned as latin1, made on first use: cells are cut from it (one decode per chunk). */
   private text: string | undefined;
   private readonly keys = new KeyTable();
+  /** Each byte's kind for the scan: PLAIN, DELIMITER, LINE_END or QUOTED. */
+  private readonly kinds = new Uint8Array(256);
   // The cells of the row being read: [start, end) byte positions.
   private vs = 0;
   private ve = 0;
@@ -172,7 +202,11 @@ export class CsvScanner {
     public rowStart: number,
     /** Lines before it. */
     public lines: number,
-  ) {}
+  ) {
+    this.kinds[LF] = this.kinds[CR] = LINE_END;
+    this.kinds[QUOTE] = QUOTED;
+    this.kinds[delimiter] = DELIMITER; // canScan: neither a quote nor a line end
+  }
 
   /** The bytes from {@link CsvScanner.rowStart} not read yet. */
   rest(): Uint8Array {
@@ -192,7 +226,7 @@ export class CsvScanner {
   private scan(b: Uint8Array, last: boolean): boolean {
     const n = b.length;
     this.text = undefined;
-    const delimiter = this.delimiter;
+    const kinds = this.kinds;
     let pos = 0;
     while (pos < n) {
       let field = 0;
@@ -200,14 +234,14 @@ export class CsvScanner {
       let i = pos;
       let c = 0;
       for (; i < n; i++) {
+        // One table look-up per byte: most bytes are none of delimiter, CR, LF, quote.
+        const kind = kinds[b[i] as number] as number;
+        if (kind === PLAIN) continue;
+        if (kind === QUOTED) return this.stop(b, pos);
         c = b[i] as number;
-        if (c === delimiter || c === LF || c === CR) {
-          this.cell(field++, cellStart, i);
-          if (c !== delimiter) break;
-          cellStart = i + 1;
-        } else if (c === QUOTE) {
-          return this.stop(b, pos);
-        }
+        this.cell(field++, cellStart, i);
+        if (kind !== DELIMITER) break;
+        cellStart = i + 1;
       }
       let next = i + 1;
       if (i === n) {
@@ -255,17 +289,29 @@ export class CsvScanner {
     const builder = this.builder;
     const { width, time, key } = this.columns;
     if (fields !== width) return builder.reject(line, fieldCountReason(width, fields, latin1(b, start, end)), bytes);
-    const v = simpleNumber(b, this.vs, this.ve);
-    const k = key >= 0 ? this.keys.get(b, this.ks, this.ke) : '';
-    let t = time >= 0 ? simpleNumber(b, this.ts, this.te) : NaN;
-    const isDate = t === undefined && (t = isoDateBytes(b, this.ts, this.te)) !== undefined;
-    if (v === undefined || typeof k !== 'string' || t === undefined) {
+    // The value and time go to the builder's cells (BatchBuilder.addCells), unboxed.
+    const cells = builder.cells;
+    const simple = readSimple(b, this.vs, this.ve, cells, VALUE);
+    const entry = key >= 0 ? this.keys.get(b, this.ks, this.ke) : -1;
+    const k = key < 0 ? '' : entry >= 0 ? this.keys.keys[entry] : undefined;
+    let isDate = false;
+    let timeRead = true;
+    if (time < 0) cells[TIME] = NaN;
+    else if (!readSimple(b, this.ts, this.te, cells, TIME)) {
+      const date = isoDateBytes(b, this.ts, this.te);
+      timeRead = isDate = date !== undefined;
+      if (isDate) cells[TIME] = date as number;
+    }
+    if (!simple || typeof k !== 'string' || !timeRead) {
       // Not the common case: the general path reads (or refuses) the cells.
       return builder.addText(line, bytes, this.cut(b, this.vs, this.ve), time >= 0 ? this.cut(b, this.ts, this.te) : undefined, key >= 0 ? this.cut(b, this.ks, this.ke) : undefined);
     }
     // The time's text is cut only when batches carry it or a message quotes it.
-    if (time >= 0 && !builder.timeFits(t, isDate) && builder.checkedTime(line, bytes, this.cut(b, this.ts, this.te), t, isDate) === undefined) return;
-    builder.add(v, t, time >= 0 && builder.keepsTimeText ? this.cut(b, this.ts, this.te) : '', k, bytes, line);
+    if (time >= 0 && !builder.timeFits(cells[TIME]!, isDate) && builder.checkedTime(line, bytes, this.cut(b, this.ts, this.te), cells[TIME], isDate) === undefined) return;
+    const id = entry >= 0 ? (this.keys.ids[entry] as number) : -1;
+    builder.addCells(time >= 0 && builder.keepsTimeText ? this.cut(b, this.ts, this.te) : '', k, bytes, line, id);
+    // Numbered by the builder when its first row is stored (not while held, nor when refused): in order of first appearance.
+    if (id < 0 && entry >= 0 && builder.numbersKeys) this.keys.ids[entry] = builder.knownKeyId(k);
   }
 
   /** `b[s..e)` as latin1, cut from the text of all of `b`. */

@@ -38,6 +38,9 @@ export function csvField(text: string): string {
 }
 
 const COMMA = 0x2c;
+const QUOTE = 0x22;
+const CR = 0x0d;
+const LF = 0x0a;
 const asciiDecoder = new TextDecoder();
 
 /** ASCII text built in bytes, so that a number or a cell makes no string of its own. */
@@ -61,6 +64,20 @@ export class AsciiText {
     for (let j = 0; j < s.length; j++) {
       const c = s.charCodeAt(j);
       if (c > 0x7f) return false;
+      b[o++] = c;
+    }
+    this.length = o;
+    return true;
+  }
+
+  /** Appends `csvField(s)` (false as {@link AsciiText.text}): `s` copied as it is checked, quoted only when it must be. */
+  cell(s: string): boolean {
+    const b = this.room(s.length);
+    let o = this.length;
+    for (let j = 0; j < s.length; j++) {
+      const c = s.charCodeAt(j);
+      if (c > 0x7f) return false;
+      if (c === QUOTE || c === COMMA || c === CR || c === LF) return this.text(csvField(s)); // rare: the general path
       b[o++] = c;
     }
     this.length = o;
@@ -213,7 +230,7 @@ export class TextFormatter {
     const time = (i: number): string => times?.[i] ?? String(stamps?.[i]);
     if (this.kind === 'csv') {
       if (!hasTime && !hasKey) return undefined;
-      return (i, out) => (!hasTime || (out.text(csvField(time(i))) && out.byte(COMMA))) && (!hasKey || out.text(this.keyCells.get(keys?.[i] ?? '')));
+      return (i, out) => (!hasTime || (out.cell(time(i)) && out.byte(COMMA))) && (!hasKey || out.text(this.keyCells.get(keys?.[i] ?? '')));
     }
     const [timeName, keyName] = this.jsonPrefixNames;
     return (i, out) =>

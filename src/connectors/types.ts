@@ -40,8 +40,16 @@ export interface ColumnBatch {
   readonly timestamps?: Float64Array;
   /** The time column's text as read, when a time column was asked for from a text format. */
   readonly timeText?: readonly string[];
-  /** The key column, when one was asked for. */
+  /** The key column, when one was asked for (without {@link ColumnOptions.keyIds}). */
   readonly keys?: readonly string[];
+  /**
+   * With {@link ColumnOptions.keyIds}: the key column as ids, numbered in
+   * order of first appearance over the whole source; row i's key is
+   * `keyNames[keyIds[i]]`.
+   */
+  readonly keyIds?: Uint32Array;
+  /** With {@link ColumnOptions.keyIds}: every key read so far, by id (the source's one list, which grows). */
+  readonly keyNames?: readonly string[];
   /**
    * Whether the time column holds ISO dates (true) or numbers (false), as
    * its first row decided; set by the text formats once a row was read.
@@ -94,6 +102,14 @@ export interface ColumnOptions {
    * @default undefined (no key column)
    */
   key?: string;
+  /**
+   * Whether batches carry the key column as ids ({@link ColumnBatch.keyIds},
+   * {@link ColumnBatch.keyNames}) instead of a string per row
+   * ({@link ColumnBatch.keys}): for readers that number keys anyway. Every
+   * distinct key is then kept for the life of the source.
+   * @default false
+   */
+  keyIds?: boolean;
   /**
    * Rows per batch, at most.
    * @default 65536

@@ -37,6 +37,9 @@ import { EventTimeWindows } from '../time/windows.js';
 import { restoreGroupState } from './restore.js';
 import type { LateRow, NormalizedCountWindowSpec, NormalizedWindowSpec, WindowOutput, WindowResult } from '../types.js';
 
+/** Key ids below this have their key group remembered (128 KiB at most; MAX_KEY_GROUPS + 1 fits 16 bits). */
+const GROUP_CACHE_KEYS = 1 << 16;
+
 /** A window result with the row (stream row number) and phase that emitted it; see the file comment. */
 export interface TaggedWindow {
   row: number;
@@ -91,6 +94,8 @@ export class WindowsGroupOperator implements GroupOperator {
   private marks = new Uint32Array(0);
   /** Per row of the batch in processRows: 1 for other workers' rows (reused: pushRows keeps no reference). */
   private skipScratch = new Uint8Array(0);
+  /** Key group + 1 of key ids below GROUP_CACHE_KEYS (0: not known yet): a hash per row was most of processRows' own time. */
+  private groupCache = new Uint16Array(0);
 
   /** The snapshot kind: KIND_WINDOWS, or KIND_COUNT (no watermark, no times, flush in key order). */
   private readonly kind: number;
@@ -164,7 +169,7 @@ export class WindowsGroupOperator implements GroupOperator {
     if (this.skipScratch.length < n) this.skipScratch = new Uint8Array(Math.max(n, 2 * this.skipScratch.length));
     const skip = this.skipScratch.subarray(0, n);
     for (let i = 0; i < n; i++) {
-      const group = keyGroupOf(keys === undefined ? 0 : keys[i]!, this.keyGroups);
+      const group = this.groupOf(keys === undefined ? 0 : keys[i]!);
       skip[i] = this.owns(group) ? 0 : 1;
       if (skip[i] === 0 && this.changedMark[group] === 0) {
         this.changedMark[group] = 1;
@@ -172,6 +177,19 @@ export class WindowsGroupOperator implements GroupOperator {
       }
     }
     return this.run(times, values, keys, skip, undefined, n);
+  }
+
+  /** keyGroupOf(key), remembered for the dense ids the CLI gives keys. */
+  private groupOf(key: number): number {
+    if (key >= GROUP_CACHE_KEYS) return keyGroupOf(key, this.keyGroups);
+    if (key >= this.groupCache.length) {
+      const more = new Uint16Array(Math.min(GROUP_CACHE_KEYS, Math.max(key + 1, 2 * this.groupCache.length, 1024)));
+      more.set(this.groupCache);
+      this.groupCache = more;
+    }
+    let g = this.groupCache[key]!;
+    if (g === 0) g = this.groupCache[key] = keyGroupOf(key, this.keyGroups) + 1;
+    return g - 1;
   }
 
   /**

@@ -15,7 +15,7 @@ import type { BatchKeys, KeyModeOf, LateRow, NormalizedWindowSpec, WindowOperato
 import { Acc } from './accumulator.js';
 import { addSum, addTo, EMITTED, fromAcc, GridBucket, opCode, OP_SUM, PENDING, pendingByKey, STRIDE, toAcc, valueOf } from './grid.js';
 import { FIRE, FIRE_QUEUED, FORGET, PENDING_FIRE, PURGE, PURGE_QUEUED, type Range, SessionStore, TimerQueue } from './sessions.js';
-import { checkGridTimestamps, checkTimestamps, KeyMap, MAX_TIMESTAMP, OneRow, toF64 } from './keys.js';
+import { checkGridTimestamps, checkWindowTimestamps, KeyMap, MAX_TIMESTAMP, OneRow, toF64 } from './keys.js';
 import { ByteReader, ByteWriter, decodeTimeSnapshot, encodeTimeSnapshot, expectState, KIND_WINDOWS } from './snapshot.js';
 import { normalizeWindowSpec, sameNormalized } from './spec.js';
 
@@ -451,8 +451,7 @@ export class EventTimeWindows implements WindowOperator {
     const ts = toF64(timestamps, 'timestamps');
     const vals = toF64(values, 'values');
     if (ts.length !== vals.length) throw new RangeError(`timestamps and values must have the same length, got ${ts.length} and ${vals.length}`);
-    checkTimestamps(ts, this.rowsSeen);
-    if (this.spec.kind !== 'session') checkGridTimestamps(ts, this.rowsSeen, this.spec.size, this.spec.step, this.spec.offset);
+    checkWindowTimestamps(ts, this.rowsSeen, this.spec.kind !== 'session' ? this.spec : undefined);
     const ids = this.keyMap.ids32(keys, ts.length);
     const windows: WindowResult[] = [];
     const late: LateRow[] = [];
@@ -482,8 +481,7 @@ export class EventTimeWindows implements WindowOperator {
    */
   pushRows(ts: Float64Array, vals: Float64Array, ids: Uint32Array | undefined, skip: Uint8Array, marks: Uint32Array, at?: Uint32Array, batchRows = ts.length): WindowOutput {
     this.check();
-    checkTimestamps(ts, this.rowsSeen);
-    if (this.spec.kind !== 'session') checkGridTimestamps(ts, this.rowsSeen, this.spec.size, this.spec.step, this.spec.offset);
+    checkWindowTimestamps(ts, this.rowsSeen, this.spec.kind !== 'session' ? this.spec : undefined);
     const windows: WindowResult[] = [];
     const late: LateRow[] = [];
     this.skip = skip;
