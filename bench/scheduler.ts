@@ -12,7 +12,11 @@
 // threads) and the 1 → 2 worker ratio that split allows on 2 cores: wall-clock
 // ratios are noise on a shared machine, CPU time is not.
 //
-// Flags: --rows N (default 4e7), --runs R (default 3), --memory N (instead:
+// Flags: --rows N (default 4e7), --runs R (default 3), --window W (default
+// 100, both ops), --in-flight N (the
+// jobs' maxInFlight, default the job's: 4; a worker coalesces the batches
+// queued when it is free, so this bounds how many it runs in one call),
+// --memory N (instead:
 // run N rows through a 2-worker keyed job in push mode and print memory every
 // 1e7 rows; `--memory 1e8` is the issue's flat-memory run).
 import os from 'node:os';
@@ -27,9 +31,11 @@ const flag = (name: string, fallback: number): number => {
 };
 const ROWS = flag('--rows', 4e7);
 const RUNS = flag('--runs', 3);
+const IN_FLIGHT = flag('--in-flight', 0);
 const KEYS = 10_000;
 const BATCH = 1 << 18;
-const WINDOW = 100;
+/** --window N: issue 13 states its median target at window 1000 (the default here stays 100, as the figures before). */
+const WINDOW = flag('--window', 100);
 
 function data(n: number): { values: Float64Array; keys: Uint32Array } {
   const values = new Float64Array(n);
@@ -87,6 +93,7 @@ async function once(op: 'mean' | 'median', workers: number, everyMs: number, inp
     workers,
     sink,
     checkpoints: { everyMs },
+    ...(IN_FLIGHT > 0 ? { maxInFlight: IN_FLIGHT } : {}),
     ...extra,
   });
   const t0 = performance.now();
@@ -98,7 +105,7 @@ async function once(op: 'mean' | 'median', workers: number, everyMs: number, inp
 
 async function throughput(): Promise<void> {
   const input = data(ROWS);
-  console.log(`keyed workload: ${ROWS.toExponential(0)} rows, ${KEYS} keys, window ${WINDOW}, batches of ${BATCH} rows, ${RUNS} runs each; ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'})`);
+  console.log(`keyed workload: ${ROWS.toExponential(0)} rows, ${KEYS} keys, window ${WINDOW}, batches of ${BATCH} rows, ${RUNS} runs each, maxInFlight ${IN_FLIGHT || 'default'}; ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'})`);
   console.log('| op | workers | checkpoints | M rows/s mean | M rows/s median | steady-state M rows/s (median) | checkpoints taken |');
   console.log('|---|---|---|---|---|---|---|');
   for (const op of ['mean', 'median'] as const) {

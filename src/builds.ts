@@ -3,7 +3,8 @@
 // state pointer), not the state itself. Snapshots and checkpoints of these
 // builds restore; any other build is refused (OTHER_BUILD), since its state
 // may mean something else. A change to a module's state layout must empty its
-// list; a change that keeps the layout adds the build it replaces.
+// list; a change that keeps the layout adds the build it replaces
+// (test/builds.test.ts pins the builds last decided for, so neither is forgotten).
 import type { ModuleName } from './spec.js';
 
 const SAME_STATE_BUILDS: Partial<Record<ModuleName, readonly string[]>> = {
