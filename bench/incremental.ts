@@ -2,16 +2,25 @@
 // rolling median over 1 000 rows, filled, then 1 % of the keys touched between
 // checkpoints. Reports the size and time of a full and of an incremental
 // checkpoint, the recovery time from the chain (a new job resuming until it
-// is ready), and the throughput with and without a checkpoint per second
-// (fullEvery 10) on the 1 %-touched workload: wall rows/s and CPU time per
-// row (all threads), whose ratio is the checkpoints' cost; and, less noisy,
-// the CPU of one incremental checkpoint taken alone after a second's rows
-// (at the no-checkpoint rate) were written, against that second's CPU; and
-// the main thread's encode, decode and CRC-32 (WASM and JS) of the delta.
+// is ready), the main thread's encode, decode and CRC-32 (WASM and JS) of the
+// delta, and the CPU cost of a checkpoint per second.
+//
+// That cost is measured in one job, in one process, by paired segments: each
+// segment pushes a second's rows of the 1 %-touched workload (at the rate
+// measured without checkpoints) and waits for their results; a "with"
+// segment then takes a checkpoint (job.checkpoint(): the barrier, every
+// worker's snapshot of its changed key groups, encoding, CRC-32, the store's
+// save, the sink's commit, and every fullEvery-th one full). Each pair's
+// ratio is the CPU time of all threads (process.cpuUsage: the coordinator,
+// the worker threads and V8's helpers) of its "with" segment over its
+// "without" one; pairs alternate their order (ABBA), so drift and garbage
+// left for the next segment fall on both sides. Reported: the median of the
+// paired ratios and their spread (quartiles), and the mean over all pairs,
+// which includes the full checkpoints.
 //
 // Flags: --key-groups G (default 4096; a count kernel's delta holds only the
 // changed keys of each changed group, other kinds' whole groups), --workers W (default 2),
-// --work-rows N (default 8 000 000), --runs R (default 2, alternated).
+// --pairs P (default 40), --full-every K (default 10).
 import os from 'node:os';
 import { crc32, jsCrc32 } from '../src/crc32.js';
 import { createJob, decodeCheckpoint, encodeCheckpoint, memoryCheckpointStore, type CheckpointStore, type Job, type OutputBatch } from '../src/scheduler/index.js';
@@ -27,17 +36,13 @@ const WORKERS = flag('--workers', 2);
 const KEYS = 10_000;
 const WINDOW = 1000;
 const SPEC = { op: 'median', window: WINDOW } as const;
-/** Rows of the 1 %-touched workload per run (long enough for several checkpoints at 1 s). */
-const WORK_ROWS = flag('--work-rows', 8_000_000);
-const RUNS = flag('--runs', 2);
+const PAIRS = flag('--pairs', 40);
+const FULL_EVERY = flag('--full-every', 10);
 
-interface Run {
-  rate: number;
-  cpuNsPerRow: number;
-  checkpoints: number;
-}
-
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+/** The q-quantile of xs (nearest rank). */
+const quantile = (xs: number[], q: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]!;
+const median = (xs: number[]): number => quantile(xs, 0.5);
+const pct = (x: number): string => `${x >= 0 ? '+' : ''}${(100 * x).toFixed(1)} %`;
 
 /** Median main-thread CPU (ms) of fn over 9 calls: no worker runs meanwhile, so process CPU is this thread's. */
 function cpuMs(fn: () => unknown): number {
@@ -83,7 +88,7 @@ const mb = (b: number): string => `${(b / 2 ** 20).toFixed(2)} MiB`;
 async function main(): Promise<void> {
   const store: CheckpointStore = memoryCheckpointStore({ keep: 12 });
   const options = { adapter: nodeWorkers(), operator: SPEC, keyed: true, workers: WORKERS, keyGroups: KEY_GROUPS } as const;
-  const job = await createJob({ ...options, sink: sink(), checkpoints: { store, everyMs: Infinity, fullEvery: 10 } });
+  const job = await createJob({ ...options, sink: sink(), checkpoints: { store, everyMs: Infinity, fullEvery: FULL_EVERY } });
   await push(job, rows(KEYS, WINDOW, 1));
   const [fullId, fullMs] = await timed(() => job.checkpoint());
   const fullBytes = (await store.read(fullId)).length;
@@ -93,36 +98,8 @@ async function main(): Promise<void> {
   const deltaRaw = await store.read(deltaId);
   const delta = decodeCheckpoint(deltaRaw);
   await job.abort();
-  const [resumed, recoveryMs] = await timed(() => createJob({ ...options, sink: sink(), resume: true, checkpoints: { store, fullEvery: 10 } }));
+  const [resumed, recoveryMs] = await timed(() => createJob({ ...options, sink: sink(), resume: true, checkpoints: { store, fullEvery: FULL_EVERY } }));
   await resumed.abort();
-
-  // Throughput on the 1 %-touched workload, without and with a checkpoint per
-  // second: the same filled state (checkpointed once, copied per run), runs
-  // alternated, CPU time per row (process.cpuUsage counts the worker threads
-  // too; wall time is noise on a shared machine) as well as wall rows/s.
-  const filled = memoryCheckpointStore({ keep: 12 });
-  const filler = await createJob({ ...options, sink: sink(), checkpoints: { store: filled, everyMs: Infinity, fullEvery: 10 } });
-  await push(filler, rows(KEYS, WINDOW, 1));
-  await filler.finish();
-  const work = rows(KEYS / 100, WORK_ROWS / (KEYS / 100), 3);
-  const run = async (everyMs: number): Promise<Run> => {
-    const s2 = memoryCheckpointStore({ keep: 12 });
-    for (const [id, bytes] of filled.entries) await s2.save(id, bytes);
-    const k = await createJob({ ...options, sink: sink(), resume: true, checkpoints: { store: s2, everyMs, fullEvery: 10 } });
-    const t = performance.now();
-    const cpu = process.cpuUsage();
-    await push(k, work);
-    const result = await k.finish();
-    const { user, system } = process.cpuUsage(cpu);
-    const wallS = (performance.now() - t) / 1000;
-    return { rate: work.values.length / wallS, cpuNsPerRow: ((user + system) * 1000) / work.values.length, checkpoints: result.checkpoints };
-  };
-  const plain: Run[] = [];
-  const everySecond: Run[] = [];
-  for (let r = 0; r < RUNS; r++) {
-    plain.push(await run(Infinity));
-    everySecond.push(await run(1000));
-  }
   console.log(`${KEYS} keys of median window ${WINDOW}, ${KEY_GROUPS} key groups, ${WORKERS} workers`);
   console.log(`full checkpoint:        ${mb(fullBytes)} in ${fullMs.toFixed(0)} ms`);
   console.log(`incremental (1 % keys): ${mb(deltaBytes)} (${((100 * deltaBytes) / fullBytes).toFixed(2)} % of full, ${delta.groups.size} groups) in ${deltaMs.toFixed(0)} ms`);
@@ -132,39 +109,89 @@ async function main(): Promise<void> {
     `incremental on the main thread (CPU, median of 9): encode ${cpuMs(() => encodeCheckpoint(delta)).toFixed(1)} ms, decode ${cpuMs(() => decodeCheckpoint(deltaRaw)).toFixed(1)} ms; ` +
       `CRC-32 of its ${mb(deltaBytes)}: ${cpuMs(() => crc32(deltaRaw)).toFixed(1)} ms (JS fallback ${cpuMs(() => jsCrc32(deltaRaw)).toFixed(1)} ms)`,
   );
-  // One checkpoint's CPU alone: the rows of the second before it written to the sink first, so nothing else runs meanwhile.
+
+  // The CPU cost of a checkpoint per second, by paired segments in one job (see the top).
+  const filled = memoryCheckpointStore({ keep: FULL_EVERY + 1 });
+  const filler = await createJob({ ...options, sink: sink(), checkpoints: { store: filled, everyMs: Infinity, fullEvery: FULL_EVERY } });
+  await push(filler, rows(KEYS, WINDOW, 1));
+  await filler.finish();
   let written = 0;
   const counting = { ...sink(), write: (b: OutputBatch) => void (written = b.offset + (b.rows ?? b.values.length)) };
-  const copy = memoryCheckpointStore({ keep: 12 });
-  for (const [id, bytes] of filled.entries) await copy.save(id, bytes);
-  const alone = await createJob({ ...options, sink: counting, resume: true, checkpoints: { store: copy, everyMs: Infinity, fullEvery: 1000 } });
-  const second = median(plain.map((x) => x.rate));
-  const slice = { values: work.values.subarray(0, Math.floor(second / 100) * 100), keys: work.keys.subarray(0, Math.floor(second / 100) * 100) };
-  const checkpointCpu: number[] = [];
-  let target = alone.offset;
-  for (let r = 0; r < 5; r++) {
-    await push(alone, slice);
-    target += slice.values.length;
+  const k = await createJob({ ...options, sink: counting, resume: true, checkpoints: { store: filled, everyMs: Infinity, fullEvery: FULL_EVERY } });
+  const work = rows(KEYS / 100, 20_000, 3); // 2 000 000 rows of the 1 % of keys, reused
+  let at = 0;
+  let target = k.offset;
+  /** Pushes the next n rows of the workload and waits for their results. */
+  const pushRows = async (n: number): Promise<void> => {
+    for (let left = n; left > 0; ) {
+      const m = Math.min(left, work.values.length - at);
+      await push(k, { values: work.values.subarray(at, at + m), keys: work.keys.subarray(at, at + m) });
+      at = (at + m) % work.values.length;
+      left -= m;
+    }
+    target += n;
     while (written < target) await new Promise((resolve) => setTimeout(resolve, 1));
+  };
+  // Warm up, then a second's rows at the rate without checkpoints.
+  await pushRows(1_000_000);
+  const t0 = performance.now();
+  await pushRows(1_000_000);
+  const second = Math.round(1e9 / (performance.now() - t0) / 100) * 100;
+  /**
+   * CPU ms (all threads) of a second's rows, and of a checkpoint after them
+   * when `checkpoint` is given: set to whether it was full, and the CPU from
+   * its start (the rows' results written) to its end.
+   */
+  const segment = async (checkpoint?: { full: boolean; ms: number }): Promise<number> => {
     const cpu = process.cpuUsage();
-    await alone.checkpoint();
+    await pushRows(second);
+    let id = 0;
+    if (checkpoint !== undefined) {
+      const own = process.cpuUsage();
+      id = await k.checkpoint();
+      const { user, system } = process.cpuUsage(own);
+      checkpoint.ms = (user + system) / 1000;
+    }
     const { user, system } = process.cpuUsage(cpu);
-    checkpointCpu.push((user + system) / 1000);
+    // Outside the measure: a full checkpoint is the whole state (hundreds of MiB), a delta a few MiB.
+    if (checkpoint !== undefined) checkpoint.full = (await filled.read(id)).length > fullBytes / 2;
+    return (user + system) / 1000;
+  };
+  const ratios: number[] = [];
+  const costs: { ms: number; full: boolean; own: number }[] = [];
+  let withSum = 0, withoutSum = 0;
+  for (let i = 0; i < PAIRS; i++) {
+    const cp = { full: false, ms: 0 };
+    let a: number, b: number;
+    if (i % 2 === 0) {
+      a = await segment();
+      b = await segment(cp);
+    } else {
+      b = await segment(cp);
+      a = await segment();
+    }
+    ratios.push(b / a - 1);
+    costs.push({ ms: b - a, full: cp.full, own: cp.ms });
+    withSum += b;
+    withoutSum += a;
   }
-  await alone.abort();
-  const oneMs = median(checkpointCpu);
+  await k.abort();
 
   const load = os.loadavg().map((x) => x.toFixed(2)).join(' ');
-  const p = median(plain.map((x) => x.cpuNsPerRow));
-  const e = median(everySecond.map((x) => x.cpuNsPerRow));
-  console.log(`1 %-touched workload, ${WORK_ROWS} rows, ${RUNS} runs each (medians), load average ${load}:`);
-  console.log(`  no checkpoint:          ${(median(plain.map((x) => x.rate)) / 1e6).toFixed(2)} M rows/s wall, ${p.toFixed(0)} ns CPU per row`);
-  console.log(`  a checkpoint per second: ${(median(everySecond.map((x) => x.rate)) / 1e6).toFixed(2)} M rows/s wall, ${e.toFixed(0)} ns CPU per row, ${everySecond.map((x) => x.checkpoints).join('/')} checkpoints`);
-  const perCheckpoint = ((e - p) * WORK_ROWS) / 1e6 / median(everySecond.map((x) => x.checkpoints));
-  console.log(`  CPU cost of a checkpoint per second: ${((100 * (e - p)) / p).toFixed(1)} % (target ≤ 3 %); about ${perCheckpoint.toFixed(0)} ms CPU per checkpoint`);
-  // A second of work at the no-checkpoint wall rate costs second × p ns of CPU; one checkpoint adds oneMs.
-  const secondCpuMs = (second * p) / 1e6;
-  console.log(`  one incremental checkpoint measured alone (after a second's rows, ${slice.values.length}): ${oneMs.toFixed(1)} ms CPU (median of ${checkpointCpu.map((x) => x.toFixed(0)).join('/')}), ${((100 * oneMs) / secondCpuMs).toFixed(1)} % of the ${secondCpuMs.toFixed(0)} ms CPU of that second`);
+  const deltas = costs.filter((c) => !c.full);
+  const fulls = costs.filter((c) => c.full);
+  const deltaRatios = ratios.filter((_, i) => !costs[i]!.full);
+  const ms = (cs: typeof costs, f: (c: (typeof costs)[number]) => number): string => (cs.length > 0 ? median(cs.map(f)).toFixed(1) : '–');
+  const without = withoutSum / PAIRS;
+  console.log(`a checkpoint per second, ${PAIRS} pairs of segments of ${second} rows (a second at the rate without checkpoints), fullEvery ${FULL_EVERY}, load average ${load}:`);
+  console.log(`  CPU of all threads per segment (means): without ${(withoutSum / PAIRS).toFixed(0)} ms, with ${(withSum / PAIRS).toFixed(0)} ms`);
+  console.log(`  paired ratio with/without, incremental checkpoints (${deltaRatios.length} pairs): median ${pct(median(deltaRatios))} (quartiles ${pct(quantile(deltaRatios, 0.25))} … ${pct(quantile(deltaRatios, 0.75))}, range ${pct(quantile(deltaRatios, 0))} … ${pct(quantile(deltaRatios, 1))}) (target ≤ 3 %)`);
+  console.log(`  all pairs (${fulls.length} with a full checkpoint): median ${pct(median(ratios))}; mean ${pct(withSum / withoutSum - 1)} (the full ones included)`);
+  console.log(`  a checkpoint's CPU, medians: with − without ${ms(deltas, (c) => c.ms)} ms incremental, ${ms(fulls, (c) => c.ms)} ms full; the checkpoint call alone ${ms(deltas, (c) => c.own)} ms incremental (${pct(median(deltas.map((c) => c.own)) / without)} of a second's ${without.toFixed(0)} ms), ${ms(fulls, (c) => c.own)} ms full`);
+  if (fulls.length > 0) {
+    const full = median(fulls.map((c) => c.own)), inc = median(deltas.map((c) => c.own));
+    console.log(`  a checkpoint per second with a full one every ${FULL_EVERY}: ${pct((full + (FULL_EVERY - 1) * inc) / FULL_EVERY / without)} (checkpoint calls alone); fullEvery for ≤ 3 %: ${0.03 * without > inc ? Math.ceil((full - inc) / (0.03 * without - inc)) : 'none (the incremental ones alone pass 3 %)'}`);
+  }
 }
 
 await main();

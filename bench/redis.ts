@@ -2,12 +2,14 @@
 // local redis-server (AOF, appendfsync always), back to back in one run, and
 // where the CPU goes: worker processes and redis-server, per row and per
 // commit, commands (round trips) per commit, the AOF bytes written per row,
-// and the cores the job's processes got. The 2-worker run's outputs
+// the cores the job's processes got, each worker's time waiting for replies
+// (its event loop idle: fsync rounds), and start-up (spawn → members; lease
+// release → every partition taken, which is inside the measured time). The 2-worker run's outputs
 // are checked against the 1-worker run's, entry for entry.
 //
 //   npx tsc -p tsconfig.json && node dist/bench/redis.js [--rows N] [--keys K] [--partitions P]
 //       [--op OP] [--format 1|2|3] [--read-entries N] [--rows-per-entry N] [--workers 1,2] [--fsync always|everysec] [--heartbeat-ms N] [--cpu-prof DIR]
-//       [--keys-sweep 100,10000,100000] [--state-every-ms N] [--lease-ms N]
+//       [--keys-sweep 100,10000,100000] [--state-every-ms N] [--lease-ms N] [--script-cost]
 //
 // --keys-sweep runs 1 worker on 1 partition holding each number of keys in
 // turn (the other options apply), for how throughput follows the keys per
@@ -29,6 +31,8 @@ import { parseArgs } from 'node:util';
 import { connectRedis } from '../src/redis/config.js';
 import { startRedis } from './redis-server.js';
 import { Commands, jobStatus, type JobFormat } from '../src/redis/job.js';
+import { commitTransaction } from '../src/redis/commit.js';
+import { JobKeys } from '../src/redis/keys.js';
 import { createProducer } from '../src/redis/producer.js';
 import type { KernelSpec } from '../src/types.js';
 
@@ -49,6 +53,7 @@ const { values: args } = parseArgs({
     'heartbeat-ms': { type: 'string' },
     fsync: { type: 'string' },
     'keys-sweep': { type: 'string' },
+    'script-cost': { type: 'boolean' },
     'state-every-ms': { type: 'string' },
     'lease-ms': { type: 'string' },
   },
@@ -63,6 +68,8 @@ const SPEC = { op: args.op ?? 'median', window: 50, minPeriods: 1 } as KernelSpe
 const FORMAT = Number(args.format ?? 3) as JobFormat;
 /** Keys per partition for --keys-sweep (1 partition, 1 worker each). */
 const SWEEP = args['keys-sweep']?.split(',').map(Number);
+/** --script-cost: redis-server's CPU per row of a commit alone (no workers), through the commit script or as plain XADDs. */
+const SCRIPT_COST = args['script-cost'] === true;
 const WORKERS = (args.workers ?? '1,2').split(',').map(Number);
 /** redis-server's appendfsync: always (every commit durable before its reply) or everysec. */
 const FSYNC = args.fsync ?? 'always';
@@ -91,9 +98,16 @@ interface RunResult {
   commits: number;
   commitP50: number;
   commitP99: number;
-  /** CPU seconds of the worker processes and of redis-server during the run. */
+  /** CPU seconds of the worker processes (in all, and each) and of redis-server (user + system, and system alone) during the run. */
   workerCpu: number;
+  workerCpus: number[];
   redisCpu: number;
+  redisSys: number;
+  /** Each worker's time waiting (its event loop idle: replies, fsync rounds), in s, over its whole life. */
+  waits: number[];
+  /** Start-up, ms: spawn → every worker a member (process start, connect, job read, first heartbeat); lease release → every partition taken. */
+  joinMs: number;
+  takeMs: number;
   /** Commands redis-server ran during the run, by name, and the µs they took (INFO commandstats). */
   calls: Record<string, number>;
   usec: Record<string, number>;
@@ -107,9 +121,11 @@ function cpuOf(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / TICKS;
 }
 
-async function redisCpu(cmd: Commands): Promise<number> {
+/** redis-server's CPU seconds so far: user + system, and system (the AOF's writes and fsyncs, the sockets) alone. */
+async function redisCpu(cmd: Commands): Promise<{ total: number; sys: number }> {
   const info = await cmd.send<string>(['INFO', 'cpu']);
-  return ['used_cpu_sys', 'used_cpu_user'].reduce((a, k) => a + Number(new RegExp(`${k}:([\\d.]+)`).exec(info)![1]), 0);
+  const [sys, user] = ['used_cpu_sys', 'used_cpu_user'].map((k) => Number(new RegExp(`${k}:([\\d.]+)`).exec(info)![1]));
+  return { total: sys! + user!, sys: sys! };
 }
 
 async function aofSize(cmd: Commands): Promise<number> {
@@ -147,12 +163,19 @@ async function run(url: string, workers: number, { keys: KEYS, partitions: PARTI
   const cmd = new Commands(conn);
   const held = Array.from({ length: PARTITIONS }, (_, p) => definition.keys.lease(p));
   for (const lease of held) await cmd.send(['SET', lease, 'bench:hold']);
+  const spawned = performance.now();
+  let taken = 0;
+  let allTaken = 0;
   const procs = Array.from({ length: workers }, () => {
     const prof = CPU_PROF !== undefined ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF] : [];
     const p = spawn(process.execPath, [...prof, MAIN, 'worker', '--redis', url, '--job', job, '--read-entries', READ_ENTRIES, '--lease-ms', LEASE_MS, '--heartbeat-ms', HEARTBEAT_MS, ...(STATE_EVERY_MS !== undefined ? ['--state-every-ms', STATE_EVERY_MS] : [])], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     const stopped = new Promise<Record<string, number>>((resolve) => {
-      p.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+      p.stderr!.on('data', (c: Buffer) => {
+        err += c.toString();
+        // when the last of the job's partitions was taken (lines arrive whole: one write each)
+        for (const _ of c.toString().matchAll(/"event":"acquired"/g)) if (++taken === PARTITIONS) allTaken = performance.now();
+      });
       p.once('exit', () => {
         const line = err.split('\n').find((l) => l.includes('"event":"stopped"'));
         resolve(line !== undefined ? (JSON.parse(line) as Record<string, number>) : {});
@@ -161,22 +184,28 @@ async function run(url: string, workers: number, { keys: KEYS, partitions: PARTI
     return { p, stopped };
   });
   // every worker is a member and has seen the others: let them take their partitions
-  while ((await cmd.send<number>(['ZCARD', definition.keys.members])) < workers) await new Promise((r) => setTimeout(r, 20));
+  while ((await cmd.send<number>(['ZCARD', definition.keys.members])) < workers) await new Promise((r) => setTimeout(r, 5));
+  const joinMs = performance.now() - spawned;
   await new Promise((r) => setTimeout(r, 3 * Number(HEARTBEAT_MS)));
+  // The input is complete: poll only the checkpoints not there yet (a HGET each), so that the bench's own commands add little to redis-server's CPU.
+  const inputLast = (await jobStatus(cmd, definition)).map((s) => s.inputLast);
+  const pending = new Set(inputLast.keys());
   await cmd.send(['CONFIG', 'RESETSTAT']);
   const redisBefore = await redisCpu(cmd);
   const aofBefore = await aofSize(cmd);
-  const cpuBefore = procs.reduce((a, { p }) => a + cpuOf(p.pid!), 0);
+  const cpuBefore = procs.map(({ p }) => cpuOf(p.pid!));
   const first = performance.now();
   await cmd.send(['DEL', ...held]);
-  for (;;) {
-    const status = await jobStatus(cmd, definition);
-    if (status.every((s) => s.committedLast === s.inputLast)) break;
+  while (pending.size > 0) {
     await new Promise((r) => setTimeout(r, 20));
+    const polled = [...pending];
+    const lasts = await Promise.all(polled.map((p) => cmd.send<string | null>(['HGET', definition.keys.checkpoint(p), 'last'])));
+    for (let i = 0; i < polled.length; i++) if (lasts[i] === inputLast[polled[i]!]) pending.delete(polled[i]!);
   }
   const end = performance.now();
-  const workerCpu = procs.reduce((a, { p }) => a + cpuOf(p.pid!), 0) - cpuBefore;
-  const redisCpuUsed = (await redisCpu(cmd)) - redisBefore;
+  const workerCpus = procs.map(({ p }, i) => cpuOf(p.pid!) - cpuBefore[i]!);
+  const workerCpu = workerCpus.reduce((a, c) => a + c, 0);
+  const redisAfter = await redisCpu(cmd);
   const { calls, usec } = await commandStats(cmd);
   const aofBytes = (await aofSize(cmd)) - aofBefore;
   for (const { p } of procs) p.kill('SIGTERM');
@@ -186,7 +215,11 @@ async function run(url: string, workers: number, { keys: KEYS, partitions: PARTI
   const commits = stats.reduce((a, s) => a + (s['commits'] ?? 0), 0);
   // the workers' percentiles, weighted by their commits (an approximation when they differ)
   const weighted = (k: string): number => stats.reduce((a, s) => a + (s[k] ?? 0) * (s['commits'] ?? 0), 0) / Math.max(1, commits);
-  return { job, workers, seconds, rowsPerSecond: ROWS / seconds, commits, commitP50: weighted('commitP50'), commitP99: Math.max(...stats.map((s) => s['commitP99'] ?? 0)), workerCpu, redisCpu: redisCpuUsed, calls, usec, aofBytes };
+  return {
+    job, workers, seconds, rowsPerSecond: ROWS / seconds, commits, commitP50: weighted('commitP50'), commitP99: Math.max(...stats.map((s) => s['commitP99'] ?? 0)),
+    workerCpu, workerCpus, redisCpu: redisAfter.total - redisBefore.total, redisSys: redisAfter.sys - redisBefore.sys, calls, usec, aofBytes,
+    waits: stats.map((s) => (s['waitMs'] ?? NaN) / 1000), joinMs, takeMs: allTaken - first,
+  };
 }
 
 /** Whether two jobs' outputs hold the same entries (fields, not ids: the inputs were appended separately). */
@@ -205,19 +238,62 @@ async function sameOutputs(url: string, a: string, b: string, partitions: number
   }
 }
 
+/**
+ * redis-server's CPU per row of commits of 64 output entries of 1 000 rows
+ * (x: 8 000 bytes; kc: 1 200 bytes, as 300 keys over 16 partitions give),
+ * sent as the worker commits them (a transaction: PARK, FENCE, the XADDs,
+ * UNPARK) with and without the keys (formats 3 and 4), and as plain XADDs
+ * in MULTI/EXEC (no fence): what the fence costs. (Before, one Lua script
+ * took the outputs as arguments: 52.3 and 37.2 ns/row against 17.4 for
+ * plain XADDs, load 6.4, its string interning hashing every byte.)
+ */
+async function scriptCost(url: string): Promise<void> {
+  const conn = await connectRedis({ url });
+  const cmd = new Commands(conn);
+  const x = Buffer.alloc(8000, 7);
+  const kc = Buffer.alloc(1200, 3);
+  const commits = 60;
+  const entries = 64;
+  for (const [name, withKeys, fenced] of [['commit transaction, format 3 (kc and x)', true, true], ['commit transaction, format 4 (x)', false, true], ['plain XADDs in MULTI/EXEC, kc and x', true, false]] as const) {
+    const keys = new JobKeys(`cost-${name.length}-${withKeys}`);
+    await cmd.send(['SET', keys.lease(0), 'token']);
+    let last = '0-0';
+    let id = 1;
+    const before = await redisCpu(cmd);
+    for (let c = 0; c < commits; c++) {
+      const adds: (string | Buffer)[][] = [];
+      for (let e = 0; e < entries; e++) adds.push([`${id++}-0`, ...(withKeys ? ['kc', kc] : []), 'x', x]);
+      const next = `${id - 1}-0`;
+      if (fenced) await commitTransaction(conn, keys, 0, true, ['token', '5000', last, next, '', String(entries), adds[0]![0]!, '0'], adds.flatMap(([eid, ...f]) => [eid!, String(f.length), ...f]));
+      else await conn.transaction(adds.map((a) => ['XADD', keys.output(0), ...a]));
+      last = next;
+    }
+    const after = await redisCpu(cmd);
+    const ns = (seconds: number): string => ((seconds * 1e9) / (commits * entries * 1000)).toFixed(1);
+    console.log(`${name}: ${ns(after.total - before.total)} ns/row (system ${ns(after.sys - before.sys)}), ${((after.total - before.total) * 1e3 / commits).toFixed(2)} ms/commit`);
+  }
+  await conn.close();
+}
+
 const us = (seconds: number, n: number): string => ((seconds * 1e6) / Math.max(1, n)).toFixed(2);
 
 /** One run's lines: throughput, latency, and where the CPU went (workers; redis-server per row and per commit, the commit script's own share). */
 function report(r: RunResult): string {
-  const rpc = (r.calls['evalsha'] ?? 0) / Math.max(1, r.commits);
+  // scripts: EVAL (the commit transaction's PARK, FENCE, UNPARK) and EVALSHA (acquire, renew, heartbeat, release)
+  const scripts = (r.calls['eval'] ?? 0) + (r.calls['evalsha'] ?? 0);
+  const rpc = scripts / Math.max(1, r.commits);
+  // what redis-server spent inside the commits' commands: the scripts and the outputs' XADDs
+  const commitUsec = (r.usec['eval'] ?? 0) + (r.usec['evalsha'] ?? 0) + (r.usec['xadd'] ?? 0);
   const commands = Object.values(r.calls).reduce((a, c) => a + c, 0);
   return (
     `${r.workers} worker${r.workers > 1 ? 's' : ' '}: ${Math.round(r.rowsPerSecond).toLocaleString('en-US').padStart(9)} rows/s  (${r.seconds.toFixed(2)} s, ${r.commits} commits, commit latency p50 ${r.commitP50.toFixed(2)} ms, p99 ${r.commitP99.toFixed(2)} ms)\n` +
-    `           CPU: workers ${r.workerCpu.toFixed(2)} s (${us(r.workerCpu, ROWS)} µs/row), redis-server ${r.redisCpu.toFixed(2)} s (${us(r.redisCpu, ROWS)} µs/row, ${us(r.redisCpu, r.commits)} µs/commit, ` +
-    `of which scripts ${us((r.usec['evalsha'] ?? 0) / 1e6, r.commits)} µs/commit, XRANGE ${us((r.usec['xrange'] ?? 0) / 1e6, r.calls['xrange'] ?? 0)} µs/call); ` +
+    `           CPU: workers ${r.workerCpu.toFixed(2)} s (${us(r.workerCpu, ROWS)} µs/row; each ${r.workerCpus.map((c) => c.toFixed(2)).join(' / ')} s), redis-server ${r.redisCpu.toFixed(2)} s (${us(r.redisCpu, ROWS)} µs/row, system ${us(r.redisSys, ROWS)}; ${us(r.redisCpu, r.commits)} µs/commit, ` +
+    `of which scripts and XADDs ${us(commitUsec / 1e6, r.commits)} µs/commit, XRANGE ${us((r.usec['xrange'] ?? 0) / 1e6, r.calls['xrange'] ?? 0)} µs/call); ` +
     `${commands} commands (${(commands / Math.max(1, r.commits)).toFixed(1)} per commit: ${rpc.toFixed(2)} scripts, ${((r.calls['xrange'] ?? 0) / Math.max(1, r.commits)).toFixed(2)} XRANGE)\n` +
     // The cores the job got: far below 2 when the machine's other work (or the disk's fsyncs) held it back, and the wall-clock figures then measure that.
-    `           AOF ${(r.aofBytes / ROWS).toFixed(1)} bytes/row (${(r.aofBytes / 1e6 / r.seconds).toFixed(1)} MB/s); the job used ${((r.workerCpu + r.redisCpu) / r.seconds).toFixed(2)} cores of CPU`
+    `           AOF ${(r.aofBytes / ROWS).toFixed(1)} bytes/row (${(r.aofBytes / 1e6 / r.seconds).toFixed(1)} MB/s); the job used ${((r.workerCpu + r.redisCpu) / r.seconds).toFixed(2)} cores of CPU\n` +
+    // Waiting = the worker's event loop idle since its first partition was taken: replies, fsync rounds.
+    `           workers waited ${r.waits.map((w) => w.toFixed(2)).join(' / ')} s; start-up: spawn → all members ${r.joinMs.toFixed(0)} ms, lease release → all ${PARTITIONS} partitions taken ${r.takeMs.toFixed(0)} ms`
   );
 }
 
@@ -226,7 +302,8 @@ try {
   console.log(
     `streamkernel Redis benchmark: ${ROWS} rows, ${SWEEP !== undefined ? `${SWEEP.join(', ')} keys in 1 partition` : `${KEYS} keys, ${PARTITIONS} partitions`}, ${SPEC.op} window 50, job format ${FORMAT}, ${ROWS_PER_ENTRY} rows per entry, read-entries ${READ_ENTRIES}, appendfsync ${FSYNC}${STATE_EVERY_MS !== undefined ? `, state every ${STATE_EVERY_MS} ms` : ''}; load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`,
   );
-  if (SWEEP !== undefined) {
+  if (SCRIPT_COST) await scriptCost(redis.url);
+  else if (SWEEP !== undefined) {
     console.log('| keys | rows per commit | rows/s | worker CPU | redis-server CPU |\n|---|---|---|---|---|');
     for (const keys of SWEEP) {
       const r = await run(redis.url, 1, { keys, partitions: 1 });

@@ -17,7 +17,8 @@ import { RedisJobError } from '../src/redis/errors.js';
 import { createJob, jobStatus, readJob } from '../src/redis/job.js';
 import { partitionOf } from '../src/redis/keys.js';
 import { createProducer } from '../src/redis/producer.js';
-import { ACQUIRE, COMMIT } from '../src/redis/scripts.js';
+import { ACQUIRE } from '../src/redis/scripts.js';
+import { commitTransaction } from '../src/redis/commit.js';
 import { connect, freePort, makeRows, RedisServer, runCli, verifyJob, waitDrained, WorkerProcess } from './redis-harness.js';
 
 const PASSWORD = 'pw-Sekr3t-7731';
@@ -142,7 +143,7 @@ describe('the commit fence', () => {
     const acquire = (worker: string, prev = '') =>
       cmd.script<[Buffer, Buffer, Buffer] | null>(ACQUIRE, [k.lease(0), k.checkpoint(0)], [worker, '60000', prev], true);
     const commit = (token: string, expected: string, last: string, outputs: string[]) =>
-      cmd.script<[number, string?, string?]>(COMMIT, [k.lease(0), k.checkpoint(0), k.output(0)], [token, '60000', expected, last, Buffer.from('state'), String(outputs.length), ...outputs.flatMap((id) => [id, '2', 'v', '1'])]);
+      commitTransaction(conn, k, 0, false, [token, '60000', expected, last, Buffer.from('state'), String(outputs.length), outputs[0] ?? last], outputs.flatMap((id) => [id, '2', 'v', '1']));
     const a = await acquire('A');
     expect(a).not.toBeNull();
     expect(await acquire('B')).toBeNull(); // held

@@ -168,9 +168,9 @@ describe('format 2 jobs', () => {
     cleanup.push(() => server.stop());
     const { conn, cmd } = await connect(server.url());
     cleanup.push(() => conn.close());
-    const bad = runCli(['produce', '--redis', server.url(), '--job', 'f', '--create', '--op', 'sum', '--window', '2', '--format', '4']);
+    const bad = runCli(['produce', '--redis', server.url(), '--job', 'f', '--create', '--op', 'sum', '--window', '2', '--format', '5']);
     expect(bad.code).toBe(1);
-    expect(bad.stderr).toContain('--format must be 1, 2 or 3, got "4"');
+    expect(bad.stderr).toContain('--format must be 1, 2, 3 or 4, got "5"');
     const ok = runCli(['produce', '--redis', server.url(), '--job', 'f', '--create', '--partitions', '2', '--op', 'sum', '--window', '2', '--format', '2'], {}, 'a,1\nb,2\na,3\n');
     expect(ok.code).toBe(0);
     expect(await cmd.send(['HGET', 'job:{f}', 'format'])).toBe('2');

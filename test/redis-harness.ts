@@ -307,10 +307,10 @@ export async function verifyJob(cmd: Commands, name: string): Promise<number> {
         expected[j] = kernel.push(new Float64Array([batch.values[j]!]))[0]!;
       }
       const got = fieldsOf(outFlat);
-      const keyField = fields['kc'] !== undefined ? 'kc' : 'k'; // keys go out as they came in
-      if (!got[keyField]?.equals(fields[keyField]!)) throw new Error(`partition ${p} entry ${id}: keys differ`);
+      const keyField = fields['kc'] !== undefined ? 'kc' : 'k'; // keys go out as they came in (format 4: not at all)
+      if (job.format === 4 ? got['k'] !== undefined || got['kc'] !== undefined : !got[keyField]?.equals(fields[keyField]!)) throw new Error(`partition ${p} entry ${id}: keys differ`);
       if (job.format !== 1) {
-        // formats 2 and 3: results as little-endian doubles, compared bit for bit
+        // formats 2 to 4: results as little-endian doubles, compared bit for bit
         if (got['v'] !== undefined || !got['x']?.equals(encodeColumn(expected))) throw new Error(`partition ${p} entry ${id}: results differ (binary column x)`);
       } else if (got['v']?.toString() !== formatValues(expected)) {
         throw new Error(`partition ${p} entry ${id}: results differ:\n got      ${got['v']?.toString()}\n expected ${formatValues(expected)}`);

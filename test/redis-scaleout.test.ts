@@ -6,7 +6,7 @@ import { compiledModule, instantiateKernel } from '../src/engine.js';
 import { createKernel } from '../src/index.js';
 import { decodeColumn, decodeKeyColumn, decodeRows, encodeColumn, encodeKeyColumn } from '../src/redis/codec.js';
 import { KeyedKernels, PartitionState } from '../src/redis/keyed.js';
-import { createJob } from '../src/redis/job.js';
+import { createJob, type Job } from '../src/redis/job.js';
 import { createProducer } from '../src/redis/producer.js';
 import { startWorker } from '../src/redis/worker.js';
 import { createKernelOperator } from '../src/scheduler/operator.js';
@@ -214,6 +214,40 @@ describe('job format 3', () => {
   });
 });
 
+describe('job format 4', () => {
+  test('regression: output entries repeated the input\'s key column (1.2 of 10 AOF bytes per row, hashed byte by byte by the commit script); format 4 writes the results only, the bytes of format 3\'s x', async () => {
+    const server = await RedisServer.start();
+    cleanup.push(() => server.stop());
+    const { conn, cmd } = await connect(server.url());
+    cleanup.push(() => conn.close());
+    const cli = runCli(['produce', '--redis', server.url(), '--job', 'f4', '--create', '--partitions', '2', '--op', 'median', '--window', '5', '--min-periods', '1', '--format', '4'], {}, 'a,1\nb,2\na,3\n');
+    expect(cli.code).toBe(0);
+    expect(await cmd.send(['HGET', 'job:{f4}', 'format'])).toBe('4');
+    const rows = makeRows(9, 3000, 50);
+    const jobs: Record<string, Job> = {};
+    for (const [name, format] of [['f4', undefined], ['f3', 3]] as const) {
+      const producer = await createProducer({ url: server.url(), job: name, maxRowsPerEntry: 40, ...(format !== undefined ? { create: { partitions: 2, spec: { op: 'median', window: 5, minPeriods: 1 }, format } } : {}) });
+      if (name === 'f3') await producer.send(['a', 'b', 'a'], [1, 2, 3]);
+      await producer.send(rows.keys, rows.values);
+      jobs[name] = producer.job;
+      await producer.close();
+      const worker = WorkerProcess.worker(server.url(), name);
+      cleanup.push(() => worker.kill());
+      await waitDrained(cmd, producer.job);
+      expect(await worker.terminate()).toBe(0);
+    }
+    expect(await verifyJob(cmd, 'f4')).toBe(3 + 3000);
+    for (let p = 0; p < 2; p++) {
+      const [four, three] = await Promise.all(['f4', 'f3'].map((name) => cmd.send<[Buffer, Buffer[]][]>(['XRANGE', jobs[name]!.keys.output(p), '-', '+'], true)));
+      expect(four!.length).toBe(three!.length);
+      for (let i = 0; i < four!.length; i++) {
+        expect(four![i]![1].filter((_, j) => j % 2 === 0).map(String)).toEqual(['x']);
+        expect(field(four![i]![1], 'x')!.equals(field(three![i]![1], 'x')!)).toBe(true);
+      }
+    }
+  });
+});
+
 describe('state stored less often (--state-every-ms, job format 3)', () => {
   test('regression: every commit rewrote the state of every key it touched; with --state-every-ms commits in between store none, and whoever takes the partition recomputes from the stored state (SIGKILL, then a clean stop): the single-process output and state', async () => {
     const server = await RedisServer.start();
@@ -275,7 +309,7 @@ describe('state stored less often (--state-every-ms, job format 3)', () => {
     cleanup.push(() => conn.close());
     await createJob(cmd, 'two', { partitions: 1, spec: SPEC_SUM, format: 2 });
     const r = runCli(['worker', '--redis', server.url(), '--job', 'two', '--state-every-ms', '100']);
-    expect(r.stderr).toContain("stateEveryMs needs a job of format 3; job 'two' is of format 2");
+    expect(r.stderr).toContain("stateEveryMs needs a job of format 3 or 4; job 'two' is of format 2");
     expect(r.code).toBe(1);
     const bad = runCli(['worker', '--redis', server.url(), '--job', 'two', '--state-every-ms', '1.5']);
     expect(bad.stderr).toContain('--state-every-ms must be an integer ≥ 0, got "1.5"');

@@ -11,18 +11,21 @@
 // slot index per row, grouped rows; they grow on demand with reserve(), up to
 // MAX_IO rows), an open-addressing hash table of (key, slot) pairs (linear
 // probing, backward-shift deletion; keys inline, so a lookup touches one
-// cache line), a table of fixed-size slot records, and one block per key
-// holding a ring of (ts, value) entries of 16 bytes, whose capacity (a
-// multiple of 8) grows by an eighth when full, then the front's kept suffix
-// aggregates (every SUF_K-th position; see below), or for median/quantile a
-// sorted array of the window's non-NaN values.
-// Freed blocks (a ring that grew, a key removed) are garbage until compact()
-// slides the live blocks down over them, fixing each owner's pointer: so
-// rings growing in lockstep (every key of a stream at once) leave no
-// fragments behind, and memory freed by removed keys is used again. The host
-// calls maybeCompact() between batches; update() also compacts between two
-// keys once freed blocks pass an eighth of the arena, so memory peaks near the
-// state's size even while every key's ring grows in one batch.
+// cache line), a table of fixed-size slot records (64 bytes, 104 for
+// var/std), and one block per key holding a ring of (ts, value) entries of 16
+// bytes, whose capacity (a multiple of 4) grows when full (nextCap: by 8 up
+// to 64, then by a sixteenth), then the front's kept suffix aggregates (every
+// SUF_K-th position; see below), or for median/quantile a sorted array of the
+// window's non-NaN values.
+// Freed blocks (a ring that grew, a key removed) are merged with the free
+// blocks next to them, and given back at once when they end at the top. A
+// ring grows into the free room around it when that is large enough: rings
+// growing in lockstep (every key of a stream at once, in address order) each
+// take the room the one before left, so the arena barely grows past the
+// state. The rest is garbage until compact() slides the live blocks down over
+// it, fixing each owner's pointer. The host calls maybeCompact() between
+// batches; update() also compacts between two keys once freed blocks pass an
+// eighth of the arena.
 //
 // A batch is processed grouped by key: check() finds every row's slot and
 // lists the keys of the batch; update() sorts the rows by key (a counting
@@ -39,7 +42,7 @@
 // newest entry to its oldest; only every SUF_K-th is kept (by position in the
 // front as formed), and the suffix at the head is folded again from the next
 // kept one down, in the same order: the same bits as keeping all of them, for
-// a sixteenth of the bytes (at most SUF_K − 1 folds per query). The rest is the
+// an eighth of the suffixes' bytes (at most SUF_K − 1 folds per query). The rest is the
 // "back" stack with running aggregates. A window value is the front suffix at
 // the head combined with the back aggregate; popping from an empty front flips
 // every entry into it. Amortized O(1) per row for sum/mean/var/std/min/max/
@@ -76,7 +79,8 @@ const OK: i32 = 0;
 const ERR_PARAMS: i32 = 1;
 const ERR_MEMORY: i32 = 2;
 
-// Slot record layout (bytes).
+// Slot record layout (bytes): the fields every op uses, then var/std's (a
+// slot of another op stops at SLOT_BYTES_BASE: 64 bytes instead of 104).
 const SL_KEY: usize = 0; // u32
 const SL_CAP: usize = 4; // u32: ring capacity (entries); 0 = free slot
 const SL_HEAD: usize = 8; // u32: physical index of the oldest entry
@@ -84,29 +88,41 @@ const SL_LEN: usize = 12; // u32: entries in the window
 const SL_FRONT: usize = 16; // u32: entries in the front stack
 const SL_BLOCK: usize = 20; // u32: pointer to the block
 const SL_COUNT: usize = 24; // u32: non-NaN entries
-const SL_FINITE: usize = 28; // u32: finite entries
-const SL_BACK_FINITE: usize = 32; // u32: finite entries in the back stack
-const SL_INF: usize = 36; // u32: ±Inf entries
-const SL_EPOCH: usize = 40; // u32: batch epoch of SL_SCRATCH
-const SL_NEXT_FREE: usize = 44; // u32: next free slot + 1 (free slots); rows of the batch, then group cursor (live slots)
-const SL_LAST_TS: usize = 48; // f64: timestamp of the key's last row (−Inf: none)
-const SL_SCRATCH: usize = 56; // f64: last timestamp within the batch being checked
-const SL_BACK_A: usize = 64; // f64: back aggregate (sum, min, max, first, last, or S1)
-const SL_BACK_B: usize = 72; // f64: back S2 (var)
-const SL_KL: usize = 80; // f64: back shift (var)
-const SL_KR: usize = 88; // f64: front shift (var)
-const SL_EXTREME: usize = 96; // u32: entries whose squares could overflow or be subnormal (var)
-const SL_FLIP: usize = 100; // u32: entries of the front stack when it was formed (suffix positions count from its first)
-const SLOT_BYTES: usize = 104;
+const SL_EPOCH: usize = 28; // u32: batch epoch of SL_SCRATCH
+const SL_NEXT_FREE: usize = 32; // u32: next free slot + 1 (free slots); rows of the batch, then group cursor (live slots)
+const SL_FLIP: usize = 36; // u32: entries of the front stack when it was formed (suffix positions count from its first)
+const SL_LAST_TS: usize = 40; // f64: timestamp of the key's last row (−Inf: none)
+const SL_SCRATCH: usize = 48; // f64: last timestamp within the batch being checked
+const SL_BACK_A: usize = 56; // f64: back aggregate (sum, min, max, first, last, or S1)
+const SLOT_BYTES_BASE: usize = 64;
+// var/std only:
+const SL_FINITE: usize = 64; // u32: finite entries
+const SL_BACK_FINITE: usize = 68; // u32: finite entries in the back stack
+const SL_INF: usize = 72; // u32: ±Inf entries
+const SL_EXTREME: usize = 76; // u32: entries whose squares could overflow or be subnormal
+const SL_BACK_B: usize = 80; // f64: back S2
+const SL_KL: usize = 88; // f64: back shift
+const SL_KR: usize = 96; // f64: front shift
+const SLOT_BYTES_VAR: usize = 104;
+/** Bytes per slot record: SLOT_BYTES_VAR for var/std, else SLOT_BYTES_BASE. */
+let slotBytes: usize = SLOT_BYTES_BASE;
 
-/** Ring capacities are multiples of 8 entries, grown by an eighth (at least 8): at most 1/8 unused. */
+/** Ring capacities are multiples of 4 entries (nextCap). */
 const MIN_RING: u32 = 8;
 /** A front suffix aggregate is kept at every SUF_K-th position of the front; the others are folded again from the next kept one. */
 const SUF_K: u32 = 8;
 /** Bytes per ring entry: ts f64, value f64. */
 const ES: usize = 16;
-/** Block header: u32 size (bytes, header included, a multiple of 8), u32 owner. */
+/**
+ * Block header: u32 size (bytes, header included, a multiple of 8; bit 0 set
+ * when the block before it is free), u32 owner. A free block also ends with
+ * its size (u32), so the block after it finds its start: adjacent free blocks
+ * are merged, and a ring grows into the free room before or after it.
+ */
 const HDR: usize = 8;
+const PREV_FREE: u32 = 1;
+/** Smallest free block (header and footer apart); smaller remainders stay in the block carved from them. */
+const MIN_FREE: usize = 16;
 // Owners: a slot index (its ring block), or one of these.
 const OWNER_FREE: u32 = 0xffffffff;
 const OWNER_HTAB: u32 = 0xfffffff0;
@@ -129,6 +145,7 @@ let gKeyed: bool = false;
 let gTtl: f64 = Infinity;
 let gSufWidth: i32 = 1; // f64 per kept front suffix (0: no two-stack; 2: var's S1, S2)
 let gSorted: bool = false;
+let gVar: bool = false; // var/std: the slot's var fields exist (slotBytes)
 
 // IO.
 let ioCap: i32 = 0;
@@ -183,9 +200,49 @@ function alloc(bytes: usize, owner: u32): usize {
   return top + HDR;
 }
 
+@inline function sizeAt(h: usize): usize {
+  return <usize>(load<u32>(h) & ~PREV_FREE);
+}
+
+@inline function isFreeAt(h: usize): bool {
+  return h < arenaTop && load<u32>(h, 4) == OWNER_FREE;
+}
+
+/** Start of the free room around the block at h: the free block before it, if any. */
+@inline function roomStart(h: usize): usize {
+  return load<u32>(h) & PREV_FREE ? h - <usize>load<u32>(h - 4) : h;
+}
+
+/** End of the free room around the block at h: past the free block after it, if any. */
+@inline function roomEnd(h: usize): usize {
+  const end = h + sizeAt(h);
+  return isFreeAt(end) ? end + sizeAt(end) : end;
+}
+
+/**
+ * Marks [start, end) free (its bytes already counted in garbage): one free
+ * block with its footer, flagged in the next block's header; given back to
+ * the top when it ends there.
+ */
+function markFree(start: usize, end: usize): void {
+  if (end == arenaTop) {
+    arenaTop = start;
+    garbage -= end - start;
+    return;
+  }
+  const size = <u32>(end - start);
+  store<u32>(start, size); // the block before a free block is live
+  store<u32>(start, OWNER_FREE, 4);
+  store<u32>(end - 4, size);
+  store<u32>(end, load<u32>(end) | PREV_FREE);
+}
+
+/** Frees a block, merged with the free blocks next to it. */
 function free(p: usize): void {
-  store<u32>(p - HDR, OWNER_FREE, 4);
-  garbage += <usize>load<u32>(p - HDR);
+  const h = p - HDR;
+  garbage += sizeAt(h);
+  const start = roomStart(h);
+  markFree(start, roomEnd(h));
 }
 
 /** Points the owner of a block that moved to `p`. */
@@ -209,8 +266,13 @@ function relocate(owner: u32, p: usize): void {
  * the IO buffers and the tables: call it only between batches.
  */
 export function compact(): void {
-  if (slotCap > 16 && liveKeys * 4 < slotCap) shrinkTables();
+  if (tablesMostlyEmpty()) shrinkTables();
   compactBlocks();
+}
+
+/** The key tables hold 4 times the slots of the live keys (many were removed). */
+@inline function tablesMostlyEmpty(): bool {
+  return slotCap > 16 && liveKeys * 4 < slotCap;
 }
 
 /** Bumped whenever blocks move (the host re-reads the IO buffers' pointers). */
@@ -229,11 +291,12 @@ function compactBlocks(): void {
   let p = arenaBase;
   let dst = arenaBase;
   while (p < end) {
-    const size = <usize>load<u32>(p);
+    const size = sizeAt(p);
     const owner = load<u32>(p, 4);
     if (owner != OWNER_FREE) {
       if (dst != p) {
         memory.copy(dst, p, size);
+        store<u32>(dst, <u32>size); // no free block before it any more
         relocate(owner, dst + HDR);
       }
       dst += size;
@@ -254,19 +317,19 @@ function shrinkTables(): void {
   while (cap < liveKeys) cap <<= 1;
   let hcap: u32 = 16;
   while (liveKeys * 2 > hcap) hcap <<= 1;
-  if (!ensureMemory(arenaTop + blockSize(<usize>cap * SLOT_BYTES) + blockSize(<usize>hcap << 3))) return;
+  if (!ensureMemory(arenaTop + blockSize(<usize>cap * slotBytes) + blockSize(<usize>hcap << 3))) return;
   let j: u32 = 0;
   for (let i: u32 = 0; i < slotHigh; i++) {
     const s = slotPtr(i);
     if (load<u32>(s + SL_CAP) == 0) continue;
-    if (j != i) memory.copy(slotPtr(j), s, SLOT_BYTES);
+    if (j != i) memory.copy(slotPtr(j), s, slotBytes);
     store<u32>(<usize>load<u32>(slotPtr(j) + SL_BLOCK) - HDR, j, 4); // the ring's owner
     j++;
   }
   slotHigh = j;
   freeSlot = 0;
-  const table = alloc(<usize>cap * SLOT_BYTES, OWNER_SLOTS);
-  memory.copy(table, slots, <usize>j * SLOT_BYTES);
+  const table = alloc(<usize>cap * slotBytes, OWNER_SLOTS);
+  memory.copy(table, slots, <usize>j * slotBytes);
   free(slots);
   slots = table;
   slotCap = cap;
@@ -278,20 +341,34 @@ function shrinkTables(): void {
   htabCap = hcap;
 }
 
-/** compact() when freed blocks are over an eighth of the arena (amortized O(1) per byte allocated); whether it did. */
+/**
+ * compact() when freed blocks are over an eighth of the arena (amortized O(1)
+ * per byte allocated), or the key tables are mostly empty (freed blocks at the
+ * top are given back at once, so removed keys may leave little garbage);
+ * whether it did.
+ */
 export function maybeCompact(): bool {
-  if (garbage * 8 <= arenaTop - arenaBase) return false;
+  if (garbage * 8 <= arenaTop - arenaBase && !tablesMostlyEmpty()) return false;
   compact();
   return true;
 }
 
 @inline function blockBytes(cap: u32): usize {
-  return (<usize>cap) * ES + (<usize>(cap / SUF_K)) * (<usize>gSufWidth << 3) + (gSorted ? (<usize>cap) << 3 : 0);
+  return (<usize>cap) * ES + sufBytes(cap) + (gSorted ? (<usize>cap) << 3 : 0);
 }
 
-/** The ring's next capacity: an eighth more, in steps of 8 entries (copies stay amortized O(1) per row, slack ≤ 1/8). */
+/** Bytes of a ring's kept front suffixes: one per SUF_K positions (the last maybe partial). */
+@inline function sufBytes(cap: u32): usize {
+  return (<usize>((cap + SUF_K - 1) / SUF_K)) * (<usize>gSufWidth << 3);
+}
+
+/**
+ * The ring's next capacity: 8 entries more up to 64, then a sixteenth more in
+ * steps of 4 (copies stay amortized O(1) per row; unused room ≤ 1/16 once
+ * past 64 entries, the bulk of a large state).
+ */
 @inline function nextCap(cap: u32): u32 {
-  return cap + max<u32>(8, (cap >> 3) & ~(<u32>7));
+  return cap < 64 ? cap + 8 : cap + max<u32>(4, (cap >> 4) & ~(<u32>3));
 }
 
 /** i mod cap for i < 2·cap (capacities are not powers of two). */
@@ -300,7 +377,7 @@ export function maybeCompact(): bool {
 }
 
 @inline function slotPtr(i: u32): usize {
-  return slots + (<usize>i) * SLOT_BYTES;
+  return slots + (<usize>i) * slotBytes;
 }
 
 @inline function entry(block: usize, idx: u32): usize {
@@ -356,9 +433,11 @@ export function init(
   gKeyed = keyed != 0;
   gTtl = ttl;
   gSorted = op == OP_MEDIAN || op == OP_QUANTILE;
+  gVar = op == OP_VAR || op == OP_STD;
   if (op == OP_COUNT || gSorted) gSufWidth = 0;
-  else if (op == OP_VAR || op == OP_STD) gSufWidth = 2;
+  else if (gVar) gSufWidth = 2;
   else gSufWidth = 1;
+  slotBytes = gVar ? SLOT_BYTES_VAR : SLOT_BYTES_BASE;
   ioCap = min(capacity, MAX_IO);
   arenaBase = (__heap_base + 63) & ~(<usize>63);
   if (!ensureMemory(arenaBase + 128)) return ERR_MEMORY;
@@ -430,7 +509,7 @@ function resetState(): bool {
   htabCap = 16;
   htab = alloc(<usize>htabCap << 3, OWNER_HTAB);
   slotCap = 16;
-  slots = alloc(<usize>slotCap * SLOT_BYTES, OWNER_SLOTS);
+  slots = alloc(<usize>slotCap * slotBytes, OWNER_SLOTS);
   if (htab == 0 || slots == 0) return false;
   memory.fill(htab, 0, <usize>htabCap << 3);
   return true;
@@ -531,7 +610,7 @@ function growHtab(): bool {
 }
 
 function initSlot(s: usize, key: u32, block: usize): void {
-  memory.fill(s, 0, SLOT_BYTES);
+  memory.fill(s, 0, slotBytes);
   store<u32>(s + SL_KEY, key);
   store<u32>(s + SL_CAP, MIN_RING);
   store<u32>(s + SL_BLOCK, <u32>block);
@@ -548,10 +627,10 @@ function insert(key: u32): u32 {
     freeSlot = load<u32>(slotPtr(idx) + SL_NEXT_FREE);
   } else {
     if (slotHigh == slotCap) {
-      const newCap = slotCap << 1;
-      const table = alloc(<usize>newCap * SLOT_BYTES, OWNER_SLOTS);
+      const newCap = slotCap + max<u32>(16, slotCap >> 3); // an eighth more: slack ≤ 1/8 of the slot table
+      const table = alloc(<usize>newCap * slotBytes, OWNER_SLOTS);
       if (table == 0) return 0;
-      memory.copy(table, slots, <usize>slotCap * SLOT_BYTES);
+      memory.copy(table, slots, <usize>slotCap * slotBytes);
       free(slots);
       slots = table;
       slotCap = newCap;
@@ -624,13 +703,14 @@ function clearAggregates(s: usize): void {
   store<u32>(s + SL_LEN, 0);
   store<u32>(s + SL_FRONT, 0);
   store<u32>(s + SL_COUNT, 0);
-  store<u32>(s + SL_FINITE, 0);
-  store<u32>(s + SL_BACK_FINITE, 0);
-  store<u32>(s + SL_INF, 0);
-  store<u32>(s + SL_EXTREME, 0);
   store<u32>(s + SL_FLIP, 0);
   clearBack(s);
-  store<f64>(s + SL_KR, 0);
+  if (gVar) {
+    store<u32>(s + SL_FINITE, 0);
+    store<u32>(s + SL_INF, 0);
+    store<u32>(s + SL_EXTREME, 0);
+    store<f64>(s + SL_KR, 0);
+  }
 }
 
 function clearBack(s: usize): void {
@@ -639,9 +719,11 @@ function clearBack(s: usize): void {
   if (op == OP_MIN || op == OP_MAX) a = Infinity;
   else if (op == OP_FIRST || op == OP_LAST) a = NaN;
   store<f64>(s + SL_BACK_A, a);
-  store<f64>(s + SL_BACK_B, 0);
-  store<f64>(s + SL_KL, 0);
-  store<u32>(s + SL_BACK_FINITE, 0);
+  if (gVar) {
+    store<f64>(s + SL_BACK_B, 0);
+    store<f64>(s + SL_KL, 0);
+    store<u32>(s + SL_BACK_FINITE, 0);
+  }
 }
 
 @inline function isFinite(x: f64): bool {
@@ -795,13 +877,57 @@ function frontSuffixVar(s: usize, block: usize, cap: u32, head: u32, front: u32)
   sufS2 = s2;
 }
 
+/**
+ * A block of `bytes` for a ring that grows out of the block at `old`: in the
+ * free room around it when that is large enough or ends at the top (rings
+ * growing one after the other in address order, as every key of a stream
+ * does at once, reuse the room each one leaves), else at the top. Sets
+ * oldCopy to where the old content can be read (copied above the top when
+ * the new block overlaps it) and oldToFree to the block to free once it is
+ * read (0: none). Returns 0 when out of memory.
+ */
+let oldCopy: usize = 0;
+let oldToFree: usize = 0;
+function reallocRing(old: usize, bytes: usize, owner: u32): usize {
+  const h = old - HDR;
+  const oldSize = sizeAt(h);
+  const size = blockSize(bytes);
+  const start = roomStart(h);
+  const end = roomEnd(h);
+  const atTop = end == arenaTop;
+  if (!atTop && end - start < size) {
+    oldCopy = old;
+    oldToFree = old;
+    return alloc(bytes, owner);
+  }
+  const copy = max(arenaTop, start + size);
+  if (!ensureMemory(copy + oldSize)) return 0;
+  memory.copy(copy, h, oldSize);
+  oldCopy = copy + HDR;
+  oldToFree = 0;
+  // The room [start, end) becomes the block and, when large enough, a free remainder (none at the top).
+  garbage -= end - start - oldSize;
+  let blockEnd = start + size;
+  if (atTop) arenaTop = blockEnd;
+  else if (end - blockEnd < MIN_FREE) blockEnd = end;
+  store<u32>(start, <u32>(blockEnd - start)); // the block before the room is live
+  store<u32>(start, owner, 4);
+  if (!atTop) {
+    if (blockEnd < end) {
+      garbage += end - blockEnd;
+      markFree(blockEnd, end);
+    } else store<u32>(end, load<u32>(end) & ~PREV_FREE);
+  }
+  return start + HDR;
+}
+
 /** Grows a key's ring (nextCap); returns false when out of memory. */
 function grow(s: usize): bool {
   const cap = load<u32>(s + SL_CAP);
   const newCap = nextCap(cap);
-  const old = <usize>load<u32>(s + SL_BLOCK);
-  const block = alloc(blockBytes(newCap), <u32>((s - slots) / SLOT_BYTES));
+  const block = reallocRing(<usize>load<u32>(s + SL_BLOCK), blockBytes(newCap), <u32>((s - slots) / slotBytes));
   if (block == 0) return false;
+  const old = oldCopy;
   const head = load<u32>(s + SL_HEAD);
   const len = load<u32>(s + SL_LEN);
   // Unwrap: entries [head, cap) then [0, head) to the start of the new block; then the arrays after the ring.
@@ -812,9 +938,9 @@ function grow(s: usize): bool {
     memory.copy(sortedBase(block, newCap), sortedBase(old, cap), <usize>load<u32>(s + SL_COUNT) << 3);
   } else if (gSufWidth > 0) {
     // Kept suffixes are by front position, not ring index: they move as they are.
-    memory.copy(sufBase(block, newCap), sufBase(old, cap), <usize>(cap / SUF_K) * (<usize>gSufWidth << 3));
+    memory.copy(sufBase(block, newCap), sufBase(old, cap), sufBytes(cap));
   }
-  free(old);
+  if (oldToFree != 0) free(oldToFree);
   store<u32>(s + SL_BLOCK, <u32>block);
   store<u32>(s + SL_CAP, newCap);
   store<u32>(s + SL_HEAD, 0);
@@ -853,9 +979,11 @@ function append(s: usize, t: f64, x: f64): bool {
       store<f64>(p, x);
     }
     store<u32>(s + SL_COUNT, count + 1);
-    if (isFinite(x)) store<u32>(s + SL_FINITE, load<u32>(s + SL_FINITE) + 1);
-    else store<u32>(s + SL_INF, load<u32>(s + SL_INF) + 1);
-    if (isExtreme(x)) store<u32>(s + SL_EXTREME, load<u32>(s + SL_EXTREME) + 1);
+    if (gVar) {
+      if (isFinite(x)) store<u32>(s + SL_FINITE, load<u32>(s + SL_FINITE) + 1);
+      else store<u32>(s + SL_INF, load<u32>(s + SL_INF) + 1);
+      if (isExtreme(x)) store<u32>(s + SL_EXTREME, load<u32>(s + SL_EXTREME) + 1);
+    }
   }
   backAdd(s, x);
   return true;
@@ -882,9 +1010,11 @@ function pop(s: usize): void {
       memory.copy(p, p + 8, <usize>(count - at - 1) << 3);
     }
     store<u32>(s + SL_COUNT, count - 1);
-    if (isFinite(x)) store<u32>(s + SL_FINITE, load<u32>(s + SL_FINITE) - 1);
-    else store<u32>(s + SL_INF, load<u32>(s + SL_INF) - 1);
-    if (isExtreme(x)) store<u32>(s + SL_EXTREME, load<u32>(s + SL_EXTREME) - 1);
+    if (gVar) {
+      if (isFinite(x)) store<u32>(s + SL_FINITE, load<u32>(s + SL_FINITE) - 1);
+      else store<u32>(s + SL_INF, load<u32>(s + SL_INF) - 1);
+      if (isExtreme(x)) store<u32>(s + SL_EXTREME, load<u32>(s + SL_EXTREME) - 1);
+    }
   }
   store<u32>(s + SL_HEAD, wrapAt(head + 1, cap));
   store<u32>(s + SL_LEN, len - 1);
@@ -1164,8 +1294,6 @@ function runSum(s: usize, pos: u32, end: u32): i64 {
   let front = load<u32>(s + SL_FRONT);
   let flip = load<u32>(s + SL_FLIP);
   let count = load<u32>(s + SL_COUNT);
-  let finite = load<u32>(s + SL_FINITE);
-  let inf = load<u32>(s + SL_INF);
   let backA = load<f64>(s + SL_BACK_A);
   let lastT: f64 = 0;
   let done = false;
@@ -1194,11 +1322,7 @@ function runSum(s: usize, pos: u32, end: u32): i64 {
           backA = 0;
         }
         const v = load<f64>(he, 8);
-        if (v == v) {
-          count--;
-          if (v - v == 0) finite--;
-          else inf--;
-        }
+        if (v == v) count--;
         head = wrapAt(head + 1, cap);
         len--;
         front--;
@@ -1225,8 +1349,6 @@ function runSum(s: usize, pos: u32, end: u32): i64 {
     len++;
     if (x == x) {
       count++;
-      if (x - x == 0) finite++;
-      else inf++;
       backA += x;
     }
     if (rightClosed) y = sumQuery(block, cap, head, front, flip, count, backA, minP, mean);
@@ -1239,8 +1361,6 @@ function runSum(s: usize, pos: u32, end: u32): i64 {
   store<u32>(s + SL_FRONT, front);
   store<u32>(s + SL_FLIP, flip);
   store<u32>(s + SL_COUNT, count);
-  store<u32>(s + SL_FINITE, finite);
-  store<u32>(s + SL_INF, inf);
   store<f64>(s + SL_BACK_A, backA);
   if (done) store<f64>(s + SL_LAST_TS, lastT);
   return failed;

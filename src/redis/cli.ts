@@ -5,7 +5,7 @@
 //                        [--connect-timeout-ms N] [--log json|text|quiet]
 //   streamkernel produce --redis URL --job NAME [--create --partitions P --op OP --window W
 //                        [--min-periods M] [--ddof D] [--q Q] | --op ewm (--alpha A|--span S|--halflife H|--com C)
-//                        [--adjust true|false] [--format 1|2|3]] [--rows-per-entry N] [--tls-ca FILE] [FILE]
+//                        [--adjust true|false] [--format 1|2|3|4]] [--rows-per-entry N] [--tls-ca FILE] [FILE]
 //
 // The password may be left out of the URL and given in STREAMKERNEL_REDIS_PASSWORD
 // (command lines are visible to every user of the machine). Nothing printed
@@ -24,7 +24,7 @@ import type { KernelSpec } from '../types.js';
 import { PASSWORD_ENV, scrub } from './config.js';
 import { parseNumber } from './codec.js';
 import { RedisJobError } from './errors.js';
-import type { JobFormat } from './job.js';
+import { JOB_FORMATS, type JobFormat } from './job.js';
 import { createProducer } from './producer.js';
 import { startWorker, type WorkerEvent } from './worker.js';
 
@@ -43,7 +43,7 @@ them back and exits 0. Start as many workers, on as many machines, as you like.
   --poll-ms N               longest sleep when idle (default 25)
   --linger-ms N             after a short read, wait N ms for more input to commit with it
                             (fewer, larger commits; default 0: commit what one read finds)
-  --state-every-ms N        job format 3: store a partition's state at most every N ms, not with
+  --state-every-ms N        job format 3 or 4: store a partition's state at most every N ms, not with
                             every commit (whoever takes it next recomputes the rows since; default 0)
   --id ID                   worker id (default host-pid-random)
   --tls-ca FILE             CA certificate (PEM) for rediss://
@@ -67,9 +67,10 @@ appends them to the job's input, routed to partitions by key.
     --window W              rows per window (rolling ops)
     --min-periods M, --ddof D, --q Q
     --alpha A | --span S | --halflife H | --com C, --adjust true|false   (ewm)
-    --format 1|2|3          job layout (default 1): 2 writes rows and results as binary
+    --format 1|2|3|4        job layout (default 1): 2 writes rows and results as binary
                             columns and commits only the state of the keys a batch touched;
-                            3 is 2 with the keys as a binary key column instead of JSON
+                            3 is 2 with the keys as a binary key column instead of JSON;
+                            4 is 3 with output entries holding the results only (no keys)
   --rows-per-entry N        most rows in one stream entry (default 1000)
   --batch-rows N            rows sent per round trip (default 10000)
   --linger-ms N             send the lines read so far once the oldest has waited N ms, even
@@ -277,8 +278,8 @@ export async function runWorkerCommand(argv: string[], io: RedisCliIo): Promise<
 }
 
 function formatFrom(values: Record<string, unknown>): JobFormat {
-  const format = values['format'] ?? '1';
-  if (format !== '1' && format !== '2' && format !== '3') throw new UsageError(`--format must be 1, 2 or 3, got ${JSON.stringify(format)}`);
+  const format = String(values['format'] ?? '1');
+  if (!JOB_FORMATS.includes(format)) throw new UsageError(`--format must be 1, 2, 3 or 4, got ${JSON.stringify(format)}`);
   return Number(format) as JobFormat;
 }
 

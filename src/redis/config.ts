@@ -165,6 +165,12 @@ export interface RedisConnection {
    * Replies are strings, or Buffers with `binary`.
    */
   sendCommand(args: RedisArgument[], binary?: boolean): Promise<unknown>;
+  /**
+   * Runs `commands` as one MULTI/EXEC transaction (on a cluster, on the node
+   * of the first command's key, as {@link sendCommand}) and resolves to their
+   * replies, a command that failed inside it having its Error in its place.
+   */
+  transaction(commands: RedisArgument[][]): Promise<unknown[]>;
   /** The redacted URL. */
   display: string;
   /** Strings that must never be printed (the password). */
@@ -302,6 +308,12 @@ export async function connectRedis(options: RedisConnectionOptions, onEvent?: (e
   }
   everReady = true; // a cluster client connects to every node before it resolves
   let lastOk = Date.now();
+  /** A cluster command failed: the cluster client retries forever, so give up once nothing has succeeded for maxOutageMs. */
+  const clusterFailed = (err: unknown): void => {
+    if (Date.now() - lastOk > maxOutageMs) {
+      failure ??= new RedisJobError('CONNECTION_LOST', `no command succeeded on the Redis Cluster at ${url.display} for more than ${maxOutageMs} ms: ${scrub(err instanceof Error ? err.message : String(err), secrets)}`);
+    }
+  };
   const clusterSend = async (args: RedisArgument[], binary: boolean): Promise<unknown> => {
     const cluster = client as RedisClusterType;
     try {
@@ -309,14 +321,36 @@ export async function connectRedis(options: RedisConnectionOptions, onEvent?: (e
       lastOk = Date.now();
       return reply;
     } catch (err) {
-      if (Date.now() - lastOk > maxOutageMs) {
-        failure ??= new RedisJobError('CONNECTION_LOST', `no command succeeded on the Redis Cluster at ${url.display} for more than ${maxOutageMs} ms: ${scrub(err instanceof Error ? err.message : String(err), secrets)}`);
-      }
+      clusterFailed(err);
       throw err;
     }
   };
   const single = client as RedisClientType;
+  const transaction = async (commands: RedisArgument[][]): Promise<unknown[]> => {
+    let multi: { exec(): Promise<unknown> };
+    if (options.cluster === true) {
+      const m = (client as RedisClusterType).multi(routingKey(commands[0]!));
+      for (const args of commands) m.addCommand(routingKey(args), false, args);
+      multi = m;
+    } else {
+      const m = single.multi();
+      for (const args of commands) m.addCommand(args);
+      multi = m;
+    }
+    try {
+      const replies = await multi.exec();
+      lastOk = Date.now();
+      return replies as unknown[];
+    } catch (err) {
+      // Failed commands inside EXEC: node-redis throws them with every reply (MultiErrorReply).
+      const replies = (err as { replies?: unknown }).replies;
+      if (Array.isArray(replies)) return replies;
+      if (options.cluster === true) clusterFailed(err);
+      throw err;
+    }
+  };
   return {
+    transaction,
     client,
     sendCommand: options.cluster === true ? (args, binary = false) => clusterSend(args, binary) : (args, binary = false) => (binary ? single.sendCommand(args, BINARY) : single.sendCommand(args)),
     display: url.display,

@@ -64,14 +64,16 @@ export interface JobDefinition {
    * and each commit rewrites the partition's whole state; 2 writes results
    * as binary columns (`x`, little-endian doubles) and each commit stores
    * only the state of the key groups its rows touched; 3 is format 2 with
-   * the keys as a binary key column (`kc`) instead of JSON (`k`).
+   * the keys as a binary key column (`kc`) instead of JSON (`k`); 4 is
+   * format 3 whose output entries hold the results (`x`) only, not the keys
+   * again (they are in the input entry of the same id).
    * @default 1
    */
   format?: JobFormat;
 }
 
 /** A job layout format: see {@link JobDefinition.format}. */
-export type JobFormat = 1 | 2 | 3;
+export type JobFormat = 1 | 2 | 3 | 4;
 
 /** A job as stored in Redis. */
 export interface Job {
@@ -90,10 +92,10 @@ export interface Job {
 /** The default version of the job layout (key names, entry fields, checkpoint fields): see {@link JobDefinition.format}. */
 export const JOB_FORMAT = '1';
 /** Every job layout format this build reads and writes. */
-export const JOB_FORMATS: readonly string[] = ['1', '2', '3'];
+export const JOB_FORMATS: readonly string[] = ['1', '2', '3', '4'];
 
 function checkFormat(format: unknown): JobFormat {
-  if (format !== 1 && format !== 2 && format !== 3) throw new RedisJobError('CONFIG', `job format must be 1, 2 or 3, got ${JSON.stringify(format)}`);
+  if (format !== 1 && format !== 2 && format !== 3 && format !== 4) throw new RedisJobError('CONFIG', `job format must be 1, 2, 3 or 4, got ${JSON.stringify(format)}`);
   return format;
 }
 /** Partitions of a job whose {@link JobDefinition} gives none. */

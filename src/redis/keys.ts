@@ -87,6 +87,10 @@ export class JobKeys {
   state(p: number): string {
     return `state:{${this.job}:${p}}`;
   }
+  /** Where a refused commit moves partition `p`'s output stream for the rest of its transaction, so that its `XADD`s fail: `park:{J:p}` (empty between commits). */
+  park(p: number): string {
+    return `park:{${this.job}:${p}}`;
+  }
   /** The string holding partition `p`'s lease token `"<epoch>:<worker id>"`, with an expiry: `lease:{J:p}`. */
   lease(p: number): string {
     return `lease:{${this.job}:${p}}`;

@@ -70,12 +70,12 @@ type Routed = Map<number, { keys: string[]; values: number[] }>;
 /**
  * An input entry's fields for the job's format: text (1); the values as a
  * binary column, no decimal text to write or parse (2); and the keys as a
- * binary key column too, no JSON (3).
+ * binary key column too, no JSON (3 and 4).
  */
 function entryFields(job: Job, keys: string[], values: number[]): (string | Buffer)[] {
   if (job.format === 1) return Object.entries(encodeRows(keys, values)).flat();
   const x = encodeColumn(Float64Array.from(values));
-  return job.format === 3 ? ['kc', encodeKeyColumn(keys), 'x', x] : ['k', JSON.stringify(keys), 'x', x];
+  return job.format >= 3 ? ['kc', encodeKeyColumn(keys), 'x', x] : ['k', JSON.stringify(keys), 'x', x];
 }
 
 /**

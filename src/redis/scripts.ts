@@ -20,11 +20,11 @@ function script(name: string, source: string): LuaScript {
  * Takes a partition's lease if it is free (or still held with `prevToken`,
  * when a worker re-adopts a partition after a lost connection). Bumps the
  * partition's epoch; the token is "<epoch>:<worker id>".
- * KEYS: lease, ckpt, and (job formats 2 and 3) the key-group state hash.
+ * KEYS: lease, ckpt, and (job formats 2 to 4) the key-group state hash.
  * ARGV: worker id, lease ms, previous token or ''.
  * Returns nil if held by another token, else {token, last id, state, key-group
- * fields and values (formats 2 and 3; else empty), the id the state is at
- * when it lags `last` (format 3 with deferred state; else '')}, all read in
+ * fields and values (formats 2 to 4; else empty), the id the state is at
+ * when it lags `last` (formats 3 and 4 with deferred state; else '')}, all read in
  * the same atomic step.
  */
 export const ACQUIRE = script(
@@ -60,45 +60,61 @@ end
 return 0`,
 );
 
+/** What a parked partition's output key holds while its commit's `XADD`s run (see FENCE). */
+export const PARKED = 'streamkernel:parked';
+
 /**
- * The commit: fencing first, then every write. Nothing is written unless
- * the lease is held with this token, the checkpoint is still at the id the
- * worker started from, and the output stream ends before the first new id
- * (the first XADD, with an explicit id, is the check: it fails before any
- * write when the id is not after the stream's last; only then is the stream
- * asked for its last id, for the message).
- * KEYS: lease, ckpt, out, and (job formats 2 and 3) the key-group state hash.
- * ARGV: token, lease ms, expected last id, new last id, state ('' for formats
- * 2 and 3: the state goes to the hash; '-' for a commit without state, whose
- * state stays at `stateLast`, the first such commit's expected last id), n,
- * then n entries, each: id, m, m field/value strings; then (formats 2 and 3)
- * g, then g key-group field/value pairs.
+ * The first command of a commit's transaction (MULTI/EXEC: PARK, FENCE,
+ * the outputs' XADDs, UNPARK): moves the output stream aside (to `park`)
+ * and puts a string in its place, so that the XADDs behind it fail unless
+ * FENCE puts the stream back. A FENCE that refuses, or fails in any way,
+ * leaves them failing: the outputs never pass through Lua (whose string
+ * interning hashes every byte: half the commit script's CPU).
+ * KEYS: out, park. Returns 1.
+ */
+export const PARK = script(
+  'park',
+  `if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('RENAME', KEYS[1], KEYS[2]) end
+redis.call('SET', KEYS[1], '${PARKED}')
+return 1`,
+);
+
+/**
+ * The fence of a commit's transaction, and its writes other than the
+ * outputs: checks that the lease is held with this token, that `last` is
+ * the id the worker started from, and that the output stream (parked) ends
+ * before the first new id; only then puts the output stream back (so the
+ * XADDs behind it apply) and stores the new `last`, the state, `entries`,
+ * and extends the lease.
+ * KEYS: lease, ckpt, out, park, and (job formats 2 to 4) the key-group state hash.
+ * ARGV: token, lease ms, expected last id, new last id, state (as COMMIT's),
+ * n (entries), the first new id, then (formats 2 to 4) g, then g key-group
+ * field/value pairs.
  * Returns {1} or {0, reason, detail}.
  */
-export const COMMIT = script(
-  'commit',
-  `if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {0, 'lease', ''} end
+export const FENCE = script(
+  'fence',
+  `local function after(a, b)
+  local am, as = string.match(a, '^(%d+)-(%d+)$')
+  local bm, bs = string.match(b, '^(%d+)-(%d+)$')
+  if #am ~= #bm then return #am > #bm end
+  if am ~= bm then return am > bm end
+  if #as ~= #bs then return #as > #bs end
+  return as > bs
+end
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {0, 'lease', ''} end
 local last = redis.call('HGET', KEYS[2], 'last') or '0-0'
 if last ~= ARGV[3] then return {0, 'last', last} end
-local n = tonumber(ARGV[6])
-local i = 7
-for j = 1, n do
-  local m = tonumber(ARGV[i + 1])
-  if j == 1 then
-    local added = redis.pcall('XADD', KEYS[3], ARGV[i], unpack(ARGV, i + 2, i + 1 + m))
-    if type(added) == 'table' and added.err then
-      if not string.find(added.err, 'equal or smaller', 1, true) then return added end
-      local info = redis.call('XINFO', 'STREAM', KEYS[3])
-      for f = 1, #info, 2 do
-        if info[f] == 'last-generated-id' then return {0, 'out', info[f + 1]} end
-      end
-      return added
-    end
-  else
-    redis.call('XADD', KEYS[3], ARGV[i], unpack(ARGV, i + 2, i + 1 + m))
+if redis.call('TYPE', KEYS[3]).ok ~= 'string' or redis.call('GET', KEYS[3]) ~= '${PARKED}' then return {0, 'park', ''} end
+local parked = redis.call('EXISTS', KEYS[4]) == 1
+if parked and tonumber(ARGV[6]) > 0 then
+  local info = redis.call('XINFO', 'STREAM', KEYS[4])
+  for f = 1, #info, 2 do
+    if info[f] == 'last-generated-id' and not after(ARGV[7], info[f + 1]) then return {0, 'out', info[f + 1]} end
   end
-  i = i + 2 + m
 end
+redis.call('DEL', KEYS[3])
+if parked then redis.call('RENAME', KEYS[4], KEYS[3]) end
 if ARGV[5] == '' then
   redis.call('HSET', KEYS[2], 'last', ARGV[4])
   redis.call('HDEL', KEYS[2], 'stateLast')
@@ -108,17 +124,31 @@ elseif ARGV[5] == '-' then
 else
   redis.call('HSET', KEYS[2], 'last', ARGV[4], 'state', ARGV[5])
 end
-if KEYS[4] then
-  local g = tonumber(ARGV[i])
+if KEYS[5] then
+  local g = tonumber(ARGV[8])
   -- in slices: unpack has a stack limit
   for from = 0, g - 1, 500 do
     local to = math.min(g, from + 500)
-    redis.call('HSET', KEYS[4], unpack(ARGV, i + 1 + 2 * from, i + 2 * to))
+    redis.call('HSET', KEYS[5], unpack(ARGV, 9 + 2 * from, 8 + 2 * to))
   end
 end
-redis.call('HINCRBY', KEYS[2], 'entries', n)
+redis.call('HINCRBY', KEYS[2], 'entries', ARGV[6])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return {1}`,
+);
+
+/**
+ * The last command of a commit's transaction: after a refused or failed
+ * FENCE, puts the output stream back (the XADDs in between failed on the
+ * string in its place). KEYS: out, park. Returns 1.
+ */
+export const UNPARK = script(
+  'unpark',
+  `if redis.call('TYPE', KEYS[1]).ok == 'string' and redis.call('GET', KEYS[1]) == '${PARKED}' then
+  redis.call('DEL', KEYS[1])
+  if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('RENAME', KEYS[2], KEYS[1]) end
+end
+return 1`,
 );
 
 /**

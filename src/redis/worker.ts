@@ -6,9 +6,10 @@
 //
 // Per owned partition, one step is: XRANGE the input after the last committed
 // id (usually already read: see below); run the rows through the kernels;
-// then COMMIT, which appends the outputs (ids = input ids), stores the new
-// last id and the state (format 1: every key's snapshot; formats 2 and 3: the key
-// groups the batch touched), and extends the lease, all or nothing, and only
+// then commit (one transaction: commit.ts), which appends the outputs (ids =
+// input ids), stores the new last id and the state (format 1: every key's
+// snapshot; formats 2 to 4: the key groups the batch touched), and extends
+// the lease, all or nothing, and only
 // if the lease is still held with this worker's token and the checkpoint is
 // still where this worker started. A step that is not committed (rejected, or
 // the connection failed) throws its in-memory state away; the partition is
@@ -20,6 +21,7 @@
 // fails, that read is thrown away with the rest.
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import { type EventLoopUtilization, performance } from 'node:perf_hooks';
 import { SnapshotError } from '../errors.js';
 import type { RowsPart } from '../scheduler/operator.js';
 import { type RedisConnection, type RedisConnectionOptions, connectRedis } from './config.js';
@@ -29,7 +31,8 @@ import { RedisJobError } from './errors.js';
 import { InputWaiter, type StreamEntry } from './input-waiter.js';
 import { Commands, readJob, type Job } from './job.js';
 import { rendezvousScore } from './keys.js';
-import { ACQUIRE, COMMIT, HEARTBEAT, RELEASE, RENEW } from './scripts.js';
+import { commitTransaction, type CommitReply } from './commit.js';
+import { ACQUIRE, HEARTBEAT, RELEASE, RENEW } from './scripts.js';
 
 /**
  * Options of {@link startWorker}: the connection, the job and the lease timing.
@@ -77,7 +80,7 @@ export interface WorkerOptions extends RedisConnectionOptions {
    */
   lingerMs?: number;
   /**
-   * Job format 3 only: stores a partition's state at most this often (ms)
+   * Job formats 3 and 4 only: stores a partition's state at most this often (ms)
    * instead of with every commit; the commits in between store outputs and
    * `last` only, and whoever takes the partition next recomputes the rows
    * since the state from the input (their outputs are already written).
@@ -129,6 +132,12 @@ export interface WorkerStats {
   commitP50: number;
   /** 99th-percentile commit round-trip time in ms (NaN before any commit). */
   commitP99: number;
+  /**
+   * Time (ms) since the worker took its first partition that it had nothing
+   * to run (its event loop idle): waiting for Redis's replies, which under
+   * `appendfsync always` includes the fsync rounds.
+   */
+  waitMs: number;
 }
 
 /** A running worker. */
@@ -172,8 +181,9 @@ interface Owned {
 /** Commits of one partition sent and not yet answered, at most (each expects the one before it to apply). */
 const COMMITS_IN_FLIGHT = 1;
 
-/** COMMIT's reply: [1], or [0, reason, detail]. */
-type CommitReply = [number, string?, string?];
+/** ACQUIRE's reply: token, last id, format-1 state, key-group fields and values, the id a lagging state is at. */
+type AcquireReply = [Buffer, Buffer, Buffer, Buffer[], Buffer];
+
 
 /** A commit sent, and what it covers. */
 interface Commit {
@@ -255,9 +265,9 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
     await conn.close();
     throw err;
   }
-  if (stateEveryMs > 0 && job.format !== 3) {
+  if (stateEveryMs > 0 && job.format < 3) {
     await conn.close();
-    throw new RedisJobError('CONFIG', `stateEveryMs needs a job of format 3; job '${job.name}' is of format ${job.format}`);
+    throw new RedisJobError('CONFIG', `stateEveryMs needs a job of format 3 or 4; job '${job.name}' is of format ${job.format}`);
   }
   // Wakes idle partitions when input arrives (not on a cluster: one XREAD cannot span the partitions' slots).
   let waiter: InputWaiter | undefined;
@@ -291,6 +301,8 @@ class Worker {
   private stopping = false;
   private wake: (() => void) | undefined;
   private readonly latencies: number[] = [];
+  /** The event loop's utilization when the first partition was taken (for waitMs). */
+  private busySince: EventLoopUtilization | undefined;
   private readonly counters = { entries: 0, rows: 0, commits: 0, rejected: 0, acquired: 0, released: 0 };
 
   constructor(
@@ -328,7 +340,8 @@ class Worker {
 
   private stats(): WorkerStats {
     const sorted = [...this.latencies].sort((a, b) => a - b);
-    return { ...this.counters, commitP50: percentile(sorted, 0.5), commitP99: percentile(sorted, 0.99) };
+    const waitMs = this.busySince === undefined ? 0 : performance.eventLoopUtilization(this.busySince).idle;
+    return { ...this.counters, commitP50: percentile(sorted, 0.5), commitP99: percentile(sorted, 0.99), waitMs };
   }
 
   /**
@@ -347,8 +360,9 @@ class Worker {
           await this.acquire();
           this.nextHeartbeat = Date.now() + this.cfg.heartbeatMs;
           this.markExtras();
-        }
-        await this.nap(Math.max(1, this.nextHeartbeat - Date.now()));
+        } else if (this.missing()) await this.acquire();
+        // A partition assigned here but held elsewhere is given back after its holder's step: look again every pollMs, not only at heartbeats.
+        await this.nap(Math.max(1, Math.min(this.nextHeartbeat - Date.now(), this.missing() ? this.cfg.pollMs : Infinity)));
       }
       await this.settle();
       if (this.failure !== undefined) throw this.failure;
@@ -483,6 +497,19 @@ class Worker {
     return mine;
   }
 
+  /** Whether a partition assigned to this worker is not held by it. */
+  private missing(): boolean {
+    for (const p of this.assigned()) if (!this.owned.has(p)) return true;
+    return false;
+  }
+
+  /**
+   * Takes the free partitions assigned to this worker. Their ACQUIREs go out
+   * together: each is a write, so under `appendfsync always` its reply waits
+   * for an fsync round, and one after another they took a round each (16
+   * partitions: 1.6 to 3.9 s of a bench run, behind the first partitions'
+   * commits).
+   */
   private async acquire(): Promise<void> {
     if (this.stopping) return;
     const candidates = [...this.assigned()].filter((p) => !this.owned.has(p));
@@ -494,65 +521,87 @@ class Worker {
       await this.transient(err, 'acquire');
       return;
     }
+    const free: number[] = [];
     for (let i = 0; i < candidates.length; i++) {
       const p = candidates[i]!;
-      const previous = this.previous.get(p);
-      if (holders[i] !== null && holders[i] !== previous) {
-        this.previous.delete(p); // someone else has it now
-        continue;
-      }
-      if (this.stopping) break;
-      let reply: [Buffer, Buffer, Buffer, Buffer[], Buffer] | null;
-      try {
-        reply = await this.cmd.script<[Buffer, Buffer, Buffer, Buffer[], Buffer] | null>(
+      if (holders[i] === null || holders[i] === this.previous.get(p)) free.push(p);
+      else this.previous.delete(p); // someone else has it now
+    }
+    if (this.stopping) return;
+    const replies = await Promise.allSettled(
+      free.map((p) =>
+        this.cmd.script<AcquireReply | null>(
           ACQUIRE,
           [this.job.keys.lease(p), this.job.keys.checkpoint(p), ...(this.job.format !== 1 ? [this.job.keys.state(p)] : [])],
-          [this.id, String(this.cfg.leaseMs), previous ?? ''],
+          [this.id, String(this.cfg.leaseMs), this.previous.get(p) ?? ''],
           true,
-        );
-      } catch (err) {
-        await this.transient(err, 'acquire', p);
-        return;
+        ),
+      ),
+    );
+    let failed: { err: unknown; p: number } | undefined;
+    for (let i = 0; i < free.length; i++) {
+      const p = free[i]!;
+      const reply = replies[i]!;
+      if (reply.status === 'rejected') {
+        failed ??= { err: reply.reason, p }; // taken or not: the next heartbeat looks again
+        continue;
       }
       this.previous.delete(p);
-      if (reply === null) continue;
-      const [token, last, stored, groups, stateLast] = reply;
-      let state: PartitionState;
+      if (reply.value === null) continue;
       try {
-        state = await this.restore(stored, groups);
+        await this.adopt(p, reply.value);
       } catch (err) {
-        const hint =
-          err instanceof SnapshotError && err.code === 'OTHER_BUILD'
-            ? '; it was written by another build of streamkernel: finish the job with that build, or start a new job'
-            : '';
-        await this.cmd.script(RELEASE, [this.job.keys.lease(p)], [token.toString()]).catch(() => {});
-        throw new RedisJobError(
-          'BAD_CHECKPOINT',
-          `cannot restore partition ${p} of job '${this.job.name}' from ${this.conn.display} (key ${this.job.keys.checkpoint(p)}): ${this.cmd.describe(err)}${hint}`,
-          { cause: err },
-        );
+        // A checkpoint that cannot be restored is fatal: the leases taken with it go back too.
+        await Promise.all(replies.map((r, j) => (j > i && r.status === 'fulfilled' && r.value !== null ? this.giveBack(free[j]!, r.value[0]) : undefined)));
+        throw err;
       }
-      const from = last.toString();
-      const stateFrom = stateLast.toString();
-      const owned: Owned = {
-        p,
-        token: token.toString(),
-        last: from,
-        sent: from,
-        state,
-        renewedAt: Date.now(),
-        next: undefined,
-        leaving: false,
-        inflight: [],
-        stateAt: staggeredStateAt(performance.now(), p, this.job.partitions, this.cfg.stateEveryMs),
-        stateBehind: false,
-        catchUpFrom: stateFrom !== '' && stateFrom !== from ? stateFrom : undefined,
-      };
-      this.owned.set(p, owned);
-      this.startLoop(owned);
-      this.counters.acquired++;
-      this.emit('acquired', { partition: p, token: token.toString(), from: last.toString(), keys: state.size });
     }
+    if (failed !== undefined) await this.transient(failed.err, 'acquire', failed.p);
+  }
+
+  /** Gives back a lease just taken (a token of ACQUIRE's reply), ignoring errors: it expires anyway. */
+  private async giveBack(p: number, token: Buffer): Promise<void> {
+    await this.cmd.script(RELEASE, [this.job.keys.lease(p)], [token.toString()]).catch(() => {});
+  }
+
+  /** Restores a partition just taken and starts its loop (a stop meanwhile: the loop gives it back at once). */
+  private async adopt(p: number, [token, last, stored, groups, stateLast]: AcquireReply): Promise<void> {
+    let state: PartitionState;
+    try {
+      state = await this.restore(stored, groups);
+    } catch (err) {
+      const hint =
+        err instanceof SnapshotError && err.code === 'OTHER_BUILD'
+          ? '; it was written by another build of streamkernel: finish the job with that build, or start a new job'
+          : '';
+      await this.giveBack(p, token);
+      throw new RedisJobError(
+        'BAD_CHECKPOINT',
+        `cannot restore partition ${p} of job '${this.job.name}' from ${this.conn.display} (key ${this.job.keys.checkpoint(p)}): ${this.cmd.describe(err)}${hint}`,
+        { cause: err },
+      );
+    }
+    const from = last.toString();
+    const stateFrom = stateLast.toString();
+    const owned: Owned = {
+      p,
+      token: token.toString(),
+      last: from,
+      sent: from,
+      state,
+      renewedAt: Date.now(),
+      next: undefined,
+      leaving: false,
+      inflight: [],
+      stateAt: staggeredStateAt(performance.now(), p, this.job.partitions, this.cfg.stateEveryMs),
+      stateBehind: false,
+      catchUpFrom: stateFrom !== '' && stateFrom !== from ? stateFrom : undefined,
+    };
+    this.owned.set(p, owned);
+    this.busySince ??= performance.eventLoopUtilization();
+    this.startLoop(owned);
+    this.counters.acquired++;
+    this.emit('acquired', { partition: p, token: token.toString(), from, keys: state.size });
   }
 
   /**
@@ -590,7 +639,7 @@ class Worker {
     return this.owned.get(p) === owned;
   }
 
-  /** A partition's kernels from its checkpoint: `state` (format 1) or its key-group records (formats 2 and 3). */
+  /** A partition's kernels from its checkpoint: `state` (format 1) or its key-group records (formats 2 to 4). */
   private async restore(stored: Buffer, groups: Buffer[]): Promise<PartitionState> {
     this.kernels ??= KeyedKernels.create(this.job.spec);
     const state = (await this.kernels).partition();
@@ -694,13 +743,11 @@ class Worker {
     const state = withState ? this.stateArgs(owned.state) : { full: '-', groups: ['0'] };
     if (withState) owned.stateAt = performance.now();
     owned.stateBehind = !withState;
-    const reply = this.cmd.script<CommitReply>(
-      COMMIT,
-      [keys.lease(p), keys.checkpoint(p), keys.output(p), ...(this.job.format !== 1 ? [keys.state(p)] : [])],
-      [owned.token, String(this.cfg.leaseMs), owned.sent, newLast, state.full, String(entries.length), ...outputs, ...state.groups],
-    );
+    const first = entries[0]?.[0].toString() ?? newLast;
+    const fence = [owned.token, String(this.cfg.leaseMs), owned.sent, newLast, state.full, String(entries.length), first, ...state.groups];
+    const reply = commitTransaction(this.conn, keys, p, this.job.format !== 1, fence, outputs);
     reply.catch(() => {}); // awaited by settleCommit, unless the partition is dropped first
-    owned.inflight.push({ reply, started: performance.now(), first: entries[0]?.[0].toString() ?? newLast, last: newLast, entries: entries.length, rows });
+    owned.inflight.push({ reply, started: performance.now(), first, last: newLast, entries: entries.length, rows });
     owned.sent = newLast;
   }
 
@@ -742,6 +789,7 @@ class Worker {
       return true;
     }
     this.counters.rejected++;
+    if (reply[1] === 'park') throw new RedisJobError('PROTOCOL', `${keys.output(p)} was not parked at the fence of its commit: something else writes to this job's output keys`);
     if (reply[1] === 'out') {
       throw new RedisJobError(
         'PROTOCOL',
@@ -755,9 +803,9 @@ class Worker {
 
   /**
    * Runs a batch's rows through the partition's kernels (one pass for all
-   * its entries) and returns the COMMIT arguments of its output entries:
+   * its entries) and returns the commit's output entries:
    * id, field count, fields (`k` or `kc` as read, and `v` text for format 1
-   * or `x` doubles for formats 2 and 3; `e` for an unreadable entry).
+   * or `x` doubles for formats 2 to 4, without the keys in format 4; `e` for an unreadable entry).
    */
   private compute(state: PartitionState, entries: StreamEntry[]): { outputs: (string | Buffer)[]; rows: number } {
     const parts: RowsPart[] = [];
@@ -782,7 +830,10 @@ class Worker {
     for (const { id, k, part, error } of read) {
       if (part === undefined) outputs.push(id, '2', 'e', error!);
       else {
-        outputs.push(id, '4', ...k!, ...(this.job.format === 1 ? ['v', formatValues(part.out)] : ['x', encodeColumn(part.out)]));
+        const results = this.job.format === 1 ? ['v', formatValues(part.out)] : ['x', encodeColumn(part.out)];
+        // Format 4: the results alone (the keys are in the input entry of the same id): fewer bytes through the commit script and the AOF.
+        if (this.job.format === 4) outputs.push(id, '2', ...results);
+        else outputs.push(id, '4', ...k!, ...results);
         rows += part.out.length;
       }
     }
