@@ -23,14 +23,16 @@
 // percentiles are mostly the wait for a CPU. CPU wait: how long their
 // threads were runnable but waited for a CPU (Linux schedstat), as a multiple
 // of the CPU time they got: well above 0 means the machine, not the path, set
-// the tail (the 2-core machine is shared).
+// the tail (the 2-core machine is shared). Main-thread GC (in-process paths:
+// the scheduler's coordinator): mark-compacts and scavenges during the run,
+// with the longest pause of each (perf_hooks 'gc' entries).
 // Targets (issue 20): scheduler p99 ≤ 5 ms, CLI p99 ≤ 60 ms with the default
 // --max-delay, Redis p99 ≤ 20 ms, each at 50 % load.
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createHistogram, performance, type RecordableHistogram } from 'node:perf_hooks';
+import { constants as perfConstants, createHistogram, performance, PerformanceObserver, type PerformanceEntry, type RecordableHistogram } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { createKernel } from '../src/index.js';
 import { connectRedis } from '../src/redis/config.js';
@@ -78,6 +80,42 @@ interface Result {
   cpuUs?: number;
   /** Time (µs) their threads were runnable but waited for a CPU, summed over threads (Linux schedstat). */
   waitUs?: number;
+  /** This process's main thread (the scheduler's coordinator): its GC pauses during the run. */
+  gc?: GcPauses;
+  /** The path's own breakdown of the time (Redis: per stage). */
+  stages?: string;
+}
+
+/** GC pauses of the main thread: mark-compacts (count, longest ms) and scavenges (count, longest ms). */
+interface GcPauses {
+  major: number;
+  majorMaxMs: number;
+  minor: number;
+  minorMaxMs: number;
+}
+
+/** Records the main thread's GC pauses from now on (perf_hooks 'gc' entries); `stop()` returns them. */
+function watchGc(): { stop(): GcPauses } {
+  const gc: GcPauses = { major: 0, majorMaxMs: 0, minor: 0, minorMaxMs: 0 };
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      const kind = (entry as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind;
+      if (kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR) {
+        gc.major++;
+        gc.majorMaxMs = Math.max(gc.majorMaxMs, entry.duration);
+      } else if (kind === perfConstants.NODE_PERFORMANCE_GC_MINOR) {
+        gc.minor++;
+        gc.minorMaxMs = Math.max(gc.minorMaxMs, entry.duration);
+      }
+    }
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  return {
+    stop() {
+      observer.disconnect();
+      return gc;
+    },
+  };
 }
 
 /** Time (µs) the threads of this process and of `pids` have waited for a CPU so far (/proc/PID/task/TID/schedstat; 0 elsewhere). */
@@ -181,6 +219,8 @@ type OpenPath = (answered: (t: number, n: number, now?: number) => void) => Prom
   close(): Promise<void>;
   /** The path's child processes (their CPU time counts with this process's). */
   pids?: number[];
+  /** Where the time went, measured by the path itself (after the warm-up): printed under the load's row. */
+  stages?: () => Promise<string>;
 }>;
 
 /** Rows handed over per call at most (an unpaced run hands over this many at a time). */
@@ -212,6 +252,7 @@ async function measureInProcess(open: OpenPath, rows: number, rate: number): Pro
   start = performance.now();
   const cpuStart = cpuNow(path.pids);
   const waitStart = runQueueWaitUs(path.pids ?? []);
+  const gcWatch = watchGc();
   let sent = 0;
   while (sent < rows) {
     const now = performance.now();
@@ -227,8 +268,10 @@ async function measureInProcess(open: OpenPath, rows: number, rate: number): Pro
   const seconds = (performance.now() - start) / 1000;
   const cpuUs = cpuNow(path.pids) - cpuStart;
   const waitUs = runQueueWaitUs(path.pids ?? []) - waitStart;
+  const gc = gcWatch.stop();
+  const stages = await path.stages?.();
   await path.close();
-  return { rows, seconds, latency, cpuUs, waitUs };
+  return { rows, seconds, latency, cpuUs, waitUs, gc, ...(stages !== undefined ? { stages } : {}) };
 }
 
 /** Row i's key id and value: a seeded table, repeated every 2^20 rows (so making rows costs the paths nothing). */
@@ -254,16 +297,20 @@ async function table(title: string, run: (rows: number, rate: number) => Promise
   console.log(`load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}, ${os.cpus().length} cores`);
   console.log(`maximum throughput (unpaced): ${rateText(maxRate)} (${max.rows} rows in ${max.seconds.toFixed(2)} s)`);
   if (note !== undefined) console.log(await note(maxRate));
-  console.log('| load | offered | achieved | p50 ms | p99 ms | p99.9 ms | CPU µs/row | CPU wait |\n|---|---|---|---|---|---|---|---|');
+  console.log('| load | offered | achieved | p50 ms | p99 ms | p99.9 ms | CPU µs/row | CPU wait | main-thread GC: major n (max ms) · minor n (max ms) |\n|---|---|---|---|---|---|---|---|---|');
   let p99AtHalf = NaN;
+  const stageNotes: string[] = [];
   for (const load of LOADS) {
     const rate = maxRate * load;
     const r = await run(Math.round((rate * (SECONDS * 1000 + WARMUP_MS)) / 1000), rate);
     const cpu = r.cpuUs === undefined ? '–' : (r.cpuUs / r.rows).toFixed(r.cpuUs / r.rows < 1 ? 3 : 1);
     const wait = r.waitUs === undefined || r.cpuUs === undefined ? '–' : `${(r.waitUs / r.cpuUs).toFixed(2)}×`;
-    console.log(`| ${load * 100} % | ${rateText(rate)} | ${rateText(r.rows / r.seconds)} | ${ms(r.latency, 50)} | ${ms(r.latency, 99)} | ${ms(r.latency, 99.9)} | ${cpu} | ${wait} |`);
+    const gc = r.gc === undefined ? '–' : `${r.gc.major} (${r.gc.majorMaxMs.toFixed(1)}) · ${r.gc.minor} (${r.gc.minorMaxMs.toFixed(1)})`;
+    console.log(`| ${load * 100} % | ${rateText(rate)} | ${rateText(r.rows / r.seconds)} | ${ms(r.latency, 50)} | ${ms(r.latency, 99)} | ${ms(r.latency, 99.9)} | ${cpu} | ${wait} | ${gc} |`);
+    if (r.stages !== undefined) stageNotes.push(`${load * 100} %: ${r.stages}`);
     if (load === 0.5) p99AtHalf = r.latency.percentile(99) / 1000;
   }
+  for (const line of stageNotes) console.log(line);
   return p99AtHalf;
 }
 
@@ -357,6 +404,12 @@ function redisPath(url: string, workers: number, jobs: { n: number }): OpenPath 
     const readerConn = await connectRedis({ url });
     const reader = new Commands(readerConn);
     const sentAt: number[] = [];
+    // Stages of each row after the warm-up: send → its XADD acknowledged (the producer's linger and the write's fsync round), then → its output entry read (the worker's read, compute and commit, and this reader's XREAD).
+    const ackedAt: number[] = [];
+    const toAck = weightedHistogram();
+    const toOutput = weightedHistogram();
+    let firstSend = NaN;
+    const commandsBefore = await commandCalls(reader);
     let reading = true;
     // One XREAD over the inputs and the outputs: an input entry is read in the
     // same reply as its output or an earlier one, so matching an output to its
@@ -375,7 +428,14 @@ function redisPath(url: string, workers: number, jobs: { n: number }): OpenPath 
       const rows = rowsOf[p]!.get(id);
       if (rows === undefined) return false;
       rowsOf[p]!.delete(id);
-      for (const row of rows) answered(sentAt[row]!, 1, now);
+      for (const row of rows) {
+        const sent = sentAt[row]!;
+        answered(sent, 1, now);
+        if (sent - firstSend >= WARMUP_MS) {
+          toAck.record(ackedAt[row]! - sent, 1);
+          toOutput.record(now - ackedAt[row]!, 1);
+        }
+      }
       return true;
     };
     const readLoop = (async () => {
@@ -404,14 +464,25 @@ function redisPath(url: string, workers: number, jobs: { n: number }): OpenPath 
       async send(from, n, t) {
         const names: string[] = [];
         const values: number[] = [];
+        if (Number.isNaN(firstSend)) firstSend = t;
         for (let i = from; i < from + n; i++) {
           names.push(KEY_NAMES[keyOf(i)]!);
           values.push(i);
           sentAt[i] = t;
         }
+        const acked = producer.send(names, values).then(() => {
+          const now = performance.now();
+          for (let i = from; i < from + n; i++) ackedAt[i] = now;
+        });
         // With linger, send resolves once the rows are written: the next tick's rows must not wait for that.
-        if (PRODUCER_LINGER_MS > 0) void producer.send(names, values);
-        else await producer.send(names, values);
+        if (PRODUCER_LINGER_MS === 0) await acked;
+      },
+      async stages() {
+        const calls = await commandCalls(reader);
+        const perRow = ROUND_TRIP_COMMANDS.map((name) => [name, (calls.get(name) ?? 0) - (commandsBefore.get(name) ?? 0)] as const).filter(([, n]) => n > 0);
+        const rows = sentAt.length;
+        const p = (h: ReturnType<typeof weightedHistogram>, q: number): string => (h.percentile(q) / 1000).toFixed(2);
+        return `send → XADD acked p50/p99 ${p(toAck, 50)} / ${p(toAck, 99)} ms; acked → output read ${p(toOutput, 50)} / ${p(toOutput, 99)} ms; redis-server commands per 1000 rows: ${perRow.map(([name, n]) => `${name} ${((n * 1000) / rows).toFixed(1)}`).join(', ')}`;
       },
       async close() {
         reading = false;
@@ -426,6 +497,17 @@ function redisPath(url: string, workers: number, jobs: { n: number }): OpenPath 
 }
 
 const REDIS_MAIN = path.join(root, 'dist', 'src', 'redis', 'main.js');
+
+/** The commands the producer, the workers and the reader send themselves (commandstats also counts the scripts' own calls). */
+const ROUND_TRIP_COMMANDS = ['xadd', 'xrange', 'evalsha', 'xread', 'client|unblock'];
+
+/** redis-server's calls per command so far (INFO commandstats). */
+async function commandCalls(cmd: Commands): Promise<Map<string, number>> {
+  const info = String(await cmd.send<string | Buffer>(['INFO', 'commandstats']));
+  const calls = new Map<string, number>();
+  for (const m of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) calls.set(m[1]!, Number(m[2]));
+  return calls;
+}
 
 const missed: string[] = [];
 if (PATHS.includes('kernel')) {

@@ -99,4 +99,26 @@ describe('redis linger', () => {
     expect(await outputs()).toBe(inputs);
     expect(await verifyJob(cmd, 'wake')).toBe(3);
   }, 60_000);
+
+  it('regression: with stateEveryMs the partitions a worker took together stored their state in the same round (one AOF write and fsync of every key’s state, holding up every row committed with it); their state writes are now staggered', async () => {
+    const { url, cmd } = await server();
+    const partitions = 4;
+    const producer = await createProducer({ url, job: 'stagger', create: { partitions, spec: SPEC, format: 3 } });
+    cleanup.push(() => producer.close());
+    const worker = await startWorker({ url, job: 'stagger', stateEveryMs: 8000, log: () => {} });
+    cleanup.push(() => worker.stop().then(() => undefined));
+    await waitFor('the worker to hold every partition', () => worker.owned().length === partitions);
+    const rows = makeRows(11, 400, 40);
+    await producer.send(rows.keys, rows.values);
+    await waitDrained(cmd, producer.job);
+    // Every partition committed outputs without its state: each records where its stored state lags.
+    const lagging = async (): Promise<boolean[]> => Promise.all(Array.from({ length: partitions }, async (_, p) => (await cmd.send(['HGET', producer.job.keys.checkpoint(p), 'stateLast'])) !== null));
+    expect(await lagging()).toEqual([true, true, true, true]);
+    await waitFor('a partition to store its state', async () => (await lagging()).includes(false), 30_000);
+    // Partition p counts its state as stored p/partitions of the interval before it was taken: the last one stores first, alone.
+    expect(await lagging()).toEqual([true, true, true, false]);
+    await worker.stop();
+    expect(await lagging()).toEqual([false, false, false, false]);
+    expect(await verifyJob(cmd, 'stagger')).toBe(400);
+  }, 60_000);
 });

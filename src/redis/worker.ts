@@ -210,6 +210,18 @@ function operatorKeys(state: PartitionState, { dictionary, ids }: { dictionary: 
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * stateEveryMs: when partition `p` of `partitions`, taken at `now`, counts
+ * its state as last stored: p/partitions of the interval earlier. Partitions
+ * taken together would otherwise store their states in the same round, and
+ * that round's AOF write and fsync (every key's state at once: 1.7 MB for
+ * 1 000 keys of a mean over 100) held up every row committed with it; spread
+ * out, each round carries about 1/partitions of it (issue 20).
+ */
+function staggeredStateAt(now: number, p: number, partitions: number, stateEveryMs: number): number {
+  return now - (p / partitions) * stateEveryMs;
+}
+
 function defaultId(): string {
   const host = hostname().replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 40);
   return `${host}-${process.pid}-${randomBytes(3).toString('hex')}`;
@@ -581,7 +593,7 @@ class Worker {
       next: undefined,
       leaving: false,
       inflight: [],
-      stateAt: performance.now(),
+      stateAt: staggeredStateAt(performance.now(), p, this.job.partitions, this.cfg.stateEveryMs),
       stateBehind: false,
       catchUpFrom: stateFrom !== '' && stateFrom !== from ? stateFrom : undefined,
     };

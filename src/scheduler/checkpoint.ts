@@ -88,6 +88,39 @@ export interface Checkpoint {
  * ```
  */
 export function encodeCheckpoint(cp: Checkpoint): Uint8Array {
+  const steps = encodeSteps(cp, Infinity);
+  for (;;) {
+    const step = steps.next();
+    if (step.done === true) return step.value;
+  }
+}
+
+/** Group bytes copied and checksummed between two pauses of {@link encodeCheckpointSliced}: a few tenths of a millisecond. */
+const SLICE_BYTES = 256 * 1024;
+
+/** Lets the event loop run (messages, I/O, timers) before the next slice: setImmediate where there is one (Node), else a 0 ms timer. */
+const nextTurn = (): Promise<void> => new Promise((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)));
+
+/**
+ * The same bytes as {@link encodeCheckpoint}, copied and checksummed about
+ * 256 KiB at a time with the event loop let run in between: the job's
+ * coordinator encodes each checkpoint this way, so a large checkpoint (1.7 MB
+ * for 1 000 keys of `mean` over 100, 2–3 ms of CPU) does not hold up the
+ * results of the batches behind it for the whole encoding.
+ *
+ * @internal
+ */
+export async function encodeCheckpointSliced(cp: Checkpoint, pause: () => Promise<void> = nextTurn): Promise<Uint8Array> {
+  const steps = encodeSteps(cp, SLICE_BYTES);
+  for (;;) {
+    const step = steps.next();
+    if (step.done === true) return step.value;
+    await pause();
+  }
+}
+
+/** Encodes `cp`, yielding after every `sliceBytes` (or more) of group bytes; returns the bytes. */
+function* encodeSteps(cp: Checkpoint, sliceBytes: number): Generator<void, Uint8Array, void> {
   const json = new TextEncoder().encode(JSON.stringify({ spec: cp.spec, sink: cp.sinkPosition, ...(cp.base !== undefined ? { base: cp.base } : {}) }));
   const groups = [...cp.groups.entries()].sort((a, b) => a[0] - b[0]);
   let total = HEADER_BYTES + json.length + TRAILER_BYTES;
@@ -108,6 +141,7 @@ export function encodeCheckpoint(cp: Checkpoint): Uint8Array {
   out.set(json, HEADER_BYTES);
   let at = HEADER_BYTES + json.length;
   let crc = crc32(out, 0, at);
+  let sliceStart = at;
   for (const [group, bytes] of groups) {
     view.setUint32(at, patched && cp.patches!.has(group) ? (group | PATCH_BIT) >>> 0 : group, true);
     view.setUint32(at + 4, bytes.length, true);
@@ -115,6 +149,10 @@ export function encodeCheckpoint(cp: Checkpoint): Uint8Array {
     // Each group checksummed right after its copy, while its bytes are in cache, rather than all of out at the end.
     crc = crc32(out, at, at + 8 + bytes.length, crc);
     at += 8 + bytes.length;
+    if (at - sliceStart >= sliceBytes) {
+      yield;
+      sliceStart = at;
+    }
   }
   view.setUint32(at, crc, true);
   return out;

@@ -17,7 +17,7 @@ import { compiledModule } from '../engine.js';
 import { hasTtl, isTimeSpec, isWindowSpec, moduleOf, type NormalizedOperatorSpec } from '../keyed/spec.js';
 import { mergeWindows, type Rises, type WindowsOutput } from '../keyed/windows.js';
 import type { LateRow, WindowResult } from '../types.js';
-import { applyDelta, checkCompatible, encodeCheckpoint, latestCheckpoint, type Checkpoint, type RefusedCheckpoint } from './checkpoint.js';
+import { applyDelta, checkCompatible, encodeCheckpointSliced, latestCheckpoint, type Checkpoint, type RefusedCheckpoint } from './checkpoint.js';
 import { CheckpointError, JobFailedError, WorkerFailure } from './errors.js';
 import { keyGroupOf, keyGroupRange, workerOfKeyGroup } from './hash.js';
 import { LatencyHistogram } from './latency.js';
@@ -792,7 +792,8 @@ class JobImpl implements Job {
     // Not tied to the generation: a checkpoint complete before a failure is valid and is kept.
     this.commitChain = this.commitChain.then(async () => {
       try {
-        await this.o.store.save(checkpoint.id, encodeCheckpoint(stored));
+        // Encoded a slice at a time: the results of the batches behind the barrier are written in between (issue 20).
+        await this.o.store.save(checkpoint.id, await encodeCheckpointSliced(stored));
         this.last = checkpoint;
         this.lastDeltas = deltas;
         this.lastChain = cp.chain;
