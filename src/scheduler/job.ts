@@ -62,6 +62,12 @@ interface PendingCheckpoint {
   base: number | undefined;
   /** Its place in its chain (1: full). */
   chain: number;
+  /**
+   * A full checkpoint composed by the coordinator: the workers send only the
+   * groups changed since `baseId` (as for a delta), which are applied to the
+   * base's groups, so a full checkpoint does not snapshot every key again.
+   */
+  composed: boolean;
   afterSeq: number;
   offset: number;
   snaps: Map<number, Uint8Array>;
@@ -742,10 +748,14 @@ class JobImpl implements Job {
     if (!force && this._offset === (this.last?.offset ?? this.startOffset)) return;
     // After a start or a recovery the workers' changed groups are since `last` (restored): the chain goes on from it.
     const delta = this.o.fullEvery > 1 && this.baseId !== undefined && this.chain < this.o.fullEvery;
+    // Count kernels only: their groups hold only their keys' states. A time or window operator's groups also
+    // carry the worker's clock, so an unchanged group's bytes still move; those full checkpoints are taken whole.
+    const composed = !delta && this.baseId !== undefined && !this.timed && !this.windowed;
     const cp: PendingCheckpoint = {
       id: this.nextId++,
       base: delta ? this.baseId : undefined,
       chain: delta ? this.chain + 1 : 1,
+      composed,
       afterSeq: this.seq - 1,
       offset: this._offset,
       snaps: new Map(),
@@ -759,7 +769,7 @@ class JobImpl implements Job {
     this.rowsSinceTrigger = 0;
     this.baseId = cp.id;
     this.chain = cp.chain;
-    for (const slot of this.slots) slot.handle.post({ t: 'barrier', id: cp.id, delta }, []);
+    for (const slot of this.slots) slot.handle.post({ t: 'barrier', id: cp.id, delta: delta || composed }, []);
     if (this.enqueuedSeq >= cp.afterSeq) {
       const gen = this.gen;
       this.emitChain = this.emitChain.then(() => this.preCommit(cp, gen));
@@ -770,6 +780,8 @@ class JobImpl implements Job {
     const cp = this.cp;
     if (cp === undefined || cp.waiting > 0 || !cp.preCommitted) return;
     this.cp = undefined;
+    // A composed full checkpoint: the base's groups with the deltas since and this barrier's changes applied.
+    const snaps = cp.composed ? applyDelta(this.composedBase(), { id: cp.id, groups: cp.snaps, patches: cp.patches }) : cp.snaps;
     const stored: Checkpoint = {
       id: cp.id,
       offset: cp.offset,
@@ -777,11 +789,11 @@ class JobImpl implements Job {
       keyed: this.o.keyed,
       spec: this.o.spec,
       sinkPosition: cp.position ?? null,
-      groups: cp.snaps,
+      groups: snaps,
       ...(cp.base !== undefined ? { base: cp.base, patches: cp.patches } : {}),
     };
     // What a restart restores: the base's groups, and the deltas since (applied when a restart needs them).
-    const groups = cp.base === undefined ? cp.snaps : this.baseGroups;
+    const groups = cp.base === undefined ? snaps : this.baseGroups;
     const deltas = cp.base === undefined ? [] : [...this.baseDeltas, stored];
     this.baseGroups = groups;
     this.baseDeltas = deltas;
@@ -807,6 +819,13 @@ class JobImpl implements Job {
         this.wake();
       }
     });
+  }
+
+  /** The groups the next checkpoint changes: the base's with the deltas since applied. */
+  private composedBase(): ReadonlyMap<number, Uint8Array> {
+    let groups: ReadonlyMap<number, Uint8Array> = this.baseGroups;
+    for (const delta of this.baseDeltas) groups = applyDelta(groups, delta);
+    return groups;
   }
 
   /** Fresh workers restored from `last`: the next incremental checkpoint builds on it. */
