@@ -113,6 +113,14 @@ export interface Sink {
 export interface CheckpointStore {
   /** Stores checkpoint `id` atomically, then drops all but the newest `keep`. */
   save(id: number, bytes: Uint8Array): Promise<void>;
+  /**
+   * Optional: as `save`, for the checkpoint whose bytes are `parts` one after
+   * another. The job then hands over the key groups' states as they are,
+   * without copying a checkpoint (hundreds of MiB for large state) into one
+   * buffer first; the parts are never changed afterwards, so a store may
+   * keep them. Without it, the job calls `save`.
+   */
+  saveParts?(id: number, parts: readonly Uint8Array[]): Promise<void>;
   /** Ids of the stored checkpoints, newest first. */
   list(): Promise<number[]>;
   /** The bytes of checkpoint `id` as stored (they may be corrupt; the job checks them). */
