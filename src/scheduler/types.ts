@@ -197,7 +197,8 @@ export interface CheckpointOptions {
    * name it as their base, so a restore reads the chain back to the full one
    * (a broken chain is refused, code `BROKEN_CHAIN`). The store must keep at
    * least `fullEvery` checkpoints. A positive integer; 1: every checkpoint is
-   * full.
+   * full. A count kernel job's full checkpoints after its first are composed
+   * from the previous one and the changed key groups (the same bytes).
    * @default 1
    */
   fullEvery?: number;
