@@ -20,11 +20,14 @@
 //
 // Flags: --key-groups G (default 4096; a count kernel's delta holds only the
 // changed keys of each changed group, other kinds' whole groups), --workers W (default 2),
-// --pairs P (default 40), --full-every K (default 10).
+// --pairs P (default 40), --full-every K (default 10), --store memory|file (default
+// memory, which keeps a checkpoint saved as parts; file writes and fsyncs every byte).
 import os from 'node:os';
 import { crc32, jsCrc32 } from '../src/crc32.js';
 import { createJob, decodeCheckpoint, encodeCheckpoint, memoryCheckpointStore, type CheckpointStore, type Job, type OutputBatch } from '../src/scheduler/index.js';
-import { nodeWorkers } from '../src/scheduler/node.js';
+import { fileCheckpointStore, nodeWorkers } from '../src/scheduler/node.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 
 const args = process.argv.slice(2);
 const flag = (name: string, fallback: number): number => {
@@ -38,6 +41,9 @@ const WINDOW = 1000;
 const SPEC = { op: 'median', window: WINDOW } as const;
 const PAIRS = flag('--pairs', 40);
 const FULL_EVERY = flag('--full-every', 10);
+/** Where the paired segments' checkpoints go: 'memory' (kept as parts) or 'file' (written and fsynced: every byte of a full checkpoint). */
+const STORE = args.includes('--store') ? args[args.indexOf('--store') + 1] : 'memory';
+if (STORE !== 'memory' && STORE !== 'file') throw new Error(`--store must be memory or file, got ${STORE}`);
 
 /** The q-quantile of xs (nearest rank). */
 const quantile = (xs: number[], q: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]!;
@@ -111,7 +117,16 @@ async function main(): Promise<void> {
   );
 
   // The CPU cost of a checkpoint per second, by paired segments in one job (see the top).
-  const filled = memoryCheckpointStore({ keep: FULL_EVERY + 1 });
+  const dir = STORE === 'file' ? mkdtempSync(join(os.tmpdir(), 'sk-incremental-')) : undefined;
+  const inner = dir === undefined ? memoryCheckpointStore({ keep: FULL_EVERY + 1 }) : fileCheckpointStore(dir, { keep: FULL_EVERY + 1 });
+  // Each checkpoint's size as saved, to tell full from incremental without reading it back.
+  const sizes = new Map<number, number>();
+  const filled: CheckpointStore = {
+    list: () => inner.list(),
+    read: (id) => inner.read(id),
+    save: (id, bytes) => (sizes.set(id, bytes.length), inner.save(id, bytes)),
+    saveParts: (id, parts) => (sizes.set(id, parts.reduce((n, part) => n + part.length, 0)), inner.saveParts!(id, parts)),
+  };
   const filler = await createJob({ ...options, sink: sink(), checkpoints: { store: filled, everyMs: Infinity, fullEvery: FULL_EVERY } });
   await push(filler, rows(KEYS, WINDOW, 1));
   await filler.finish();
@@ -153,8 +168,8 @@ async function main(): Promise<void> {
       checkpoint.ms = (user + system) / 1000;
     }
     const { user, system } = process.cpuUsage(cpu);
-    // Outside the measure: a full checkpoint is the whole state (hundreds of MiB), a delta a few MiB.
-    if (checkpoint !== undefined) checkpoint.full = (await filled.read(id)).length > fullBytes / 2;
+    // A full checkpoint is the whole state (hundreds of MiB), a delta a few MiB.
+    if (checkpoint !== undefined) checkpoint.full = sizes.get(id)! > fullBytes / 2;
     return (user + system) / 1000;
   };
   const ratios: number[] = [];
@@ -176,6 +191,7 @@ async function main(): Promise<void> {
     withoutSum += a;
   }
   await k.abort();
+  if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
 
   const load = os.loadavg().map((x) => x.toFixed(2)).join(' ');
   const deltas = costs.filter((c) => !c.full);
@@ -183,7 +199,7 @@ async function main(): Promise<void> {
   const deltaRatios = ratios.filter((_, i) => !costs[i]!.full);
   const ms = (cs: typeof costs, f: (c: (typeof costs)[number]) => number): string => (cs.length > 0 ? median(cs.map(f)).toFixed(1) : '–');
   const without = withoutSum / PAIRS;
-  console.log(`a checkpoint per second, ${PAIRS} pairs of segments of ${second} rows (a second at the rate without checkpoints), fullEvery ${FULL_EVERY}, load average ${load}:`);
+  console.log(`a checkpoint per second, ${PAIRS} pairs of segments of ${second} rows (a second at the rate without checkpoints), fullEvery ${FULL_EVERY}, ${STORE} store, load average ${load}:`);
   console.log(`  CPU of all threads per segment (means): without ${(withoutSum / PAIRS).toFixed(0)} ms, with ${(withSum / PAIRS).toFixed(0)} ms`);
   console.log(`  paired ratio with/without, incremental checkpoints (${deltaRatios.length} pairs): median ${pct(median(deltaRatios))} (quartiles ${pct(quantile(deltaRatios, 0.25))} … ${pct(quantile(deltaRatios, 0.75))}, range ${pct(quantile(deltaRatios, 0))} … ${pct(quantile(deltaRatios, 1))}) (target ≤ 3 %)`);
   console.log(`  all pairs (${fulls.length} with a full checkpoint): median ${pct(median(ratios))}; mean ${pct(withSum / withoutSum - 1)} (the full ones included)`);

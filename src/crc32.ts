@@ -92,3 +92,55 @@ export function jsCrc32(bytes: Uint8Array, start = 0, end = bytes.length, previo
   for (; i < end; i++) c = t[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
   return (c ^ 0xffffffff) >>> 0;
 }
+
+/** 32×32 bit matrices over GF(2), as columns: `m[i]` is the image of bit i. */
+function gf2Times(m: Uint32Array, vector: number): number {
+  let sum = 0;
+  for (let i = 0; vector !== 0; i++, vector >>>= 1) if (vector & 1) sum ^= m[i]!;
+  return sum >>> 0;
+}
+
+function gf2Product(a: Uint32Array, b: Uint32Array): Uint32Array {
+  const out = new Uint32Array(32);
+  for (let i = 0; i < 32; i++) out[i] = gf2Times(a, b[i]!);
+  return out;
+}
+
+/** The operator that appends `bytes` zero bytes to a CRC's message, by length (a checkpoint's groups come in few lengths). */
+const shifts = new Map<number, Uint32Array>();
+let oneByteShift: Uint32Array | undefined;
+
+function shiftOf(bytes: number): Uint32Array {
+  let m = shifts.get(bytes);
+  if (m !== undefined) return m;
+  if (oneByteShift === undefined) {
+    // One zero bit: x → x >>> 1, xor the polynomial when the low bit was set; eight of them: one byte.
+    const bit = new Uint32Array(32);
+    bit[0] = 0xedb88320;
+    for (let i = 1; i < 32; i++) bit[i] = (1 << (i - 1)) >>> 0;
+    let byte: Uint32Array = bit;
+    for (let i = 1; i < 8; i++) byte = gf2Product(bit, byte);
+    oneByteShift = byte;
+  }
+  // Square-and-multiply over the bits of the length.
+  let result: Uint32Array | undefined;
+  let power: Uint32Array = oneByteShift;
+  for (let n = bytes; n > 0; n = Math.floor(n / 2)) {
+    if (n % 2 === 1) result = result === undefined ? power : gf2Product(power, result);
+    if (n > 1) power = gf2Product(power, power);
+  }
+  m = result!;
+  if (shifts.size > 4096) shifts.clear();
+  shifts.set(bytes, m);
+  return m;
+}
+
+/**
+ * The CRC-32 of A followed by B from `crcA`, `crcB` and B's length, without
+ * reading either (zlib's `crc32_combine`): a checkpoint made of key groups
+ * already checksummed is checksummed without a pass over their bytes.
+ */
+export function crc32Combine(crcA: number, crcB: number, lengthB: number): number {
+  if (lengthB <= 0) return crcA >>> 0; // B is empty: its CRC is 0
+  return (gf2Times(shiftOf(lengthB), crcA >>> 0) ^ crcB) >>> 0;
+}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { crc32, jsCrc32 } from '../src/crc32.js';
+import { crc32, crc32Combine, jsCrc32 } from '../src/crc32.js';
 
 /** The textbook bit-at-a-time CRC-32: slow and obviously right. */
 function bitwiseCrc32(bytes: Uint8Array, start: number, end: number): number {
@@ -76,5 +76,22 @@ describe('crc32 continued from a previous CRC', () => {
       }),
       { numRuns: 40 },
     );
+  });
+
+  it('property: crc32Combine(CRC of A, CRC of B, length of B) is the CRC of A followed by B, without reading either', () => {
+    const bytes = (max: number) => fc.uint8Array({ maxLength: max });
+    fc.assert(
+      fc.property(fc.oneof(bytes(40), bytes(5000)), fc.oneof(bytes(40), bytes(9000)), (a, b) => {
+        const ab = new Uint8Array(a.length + b.length);
+        ab.set(a);
+        ab.set(b, a.length);
+        expect(crc32Combine(crc32(a), crc32(b), b.length)).toBe(bitwiseCrc32(ab, 0, ab.length));
+      }),
+      { numRuns: 200 },
+    );
+    // Lengths past 2^31 (the arithmetic must not wrap): moving a CRC past 2^32 + 1 bytes is moving it past 2^32, then past 1.
+    const a = crc32(new TextEncoder().encode('key group'));
+    expect(crc32Combine(crc32Combine(a, 0, 2 ** 32), 0, 1)).toBe(crc32Combine(a, 0, 2 ** 32 + 1));
+    expect(crc32Combine(a, 0, 2 ** 32 + 1)).not.toBe(crc32Combine(a, 0, 1));
   });
 });

@@ -17,7 +17,7 @@ import { compiledModule } from '../engine.js';
 import { hasTtl, isTimeSpec, isWindowSpec, moduleOf, type NormalizedOperatorSpec } from '../keyed/spec.js';
 import { mergeWindows, type Rises, type WindowsOutput } from '../keyed/windows.js';
 import type { LateRow, WindowResult } from '../types.js';
-import { applyDelta, checkCompatible, encodeCheckpointSliced, latestCheckpoint, type Checkpoint, type RefusedCheckpoint } from './checkpoint.js';
+import { applyDelta, checkCompatible, encodeCheckpointParts, encodeCheckpointSliced, latestCheckpoint, type Checkpoint, type RefusedCheckpoint } from './checkpoint.js';
 import { CheckpointError, JobFailedError, WorkerFailure } from './errors.js';
 import { keyGroupOf, keyGroupRange, workerOfKeyGroup } from './hash.js';
 import { LatencyHistogram } from './latency.js';
@@ -805,7 +805,10 @@ class JobImpl implements Job {
     this.commitChain = this.commitChain.then(async () => {
       try {
         // Encoded a slice at a time: the results of the batches behind the barrier are written in between (issue 20).
-        await this.o.store.save(checkpoint.id, await encodeCheckpointSliced(stored));
+        const store = this.o.store;
+        // As parts where the store takes them: the groups are not copied into one buffer, nor checksummed again.
+        if (store.saveParts !== undefined) await store.saveParts(checkpoint.id, encodeCheckpointParts(stored));
+        else await store.save(checkpoint.id, await encodeCheckpointSliced(stored));
         this.last = checkpoint;
         this.lastDeltas = deltas;
         this.lastChain = cp.chain;

@@ -12,7 +12,8 @@ export function checkKeep(keep: unknown): number {
 /**
  * A checkpoint store in memory: for recovery from worker failures within one
  * process (it does not survive the process). Keeps the bytes it is given
- * (the job never modifies them after saving).
+ * (the job never modifies them after saving); a checkpoint saved as parts
+ * keeps its parts, joined into one buffer when it is first read.
  *
  * @param options.keep - checkpoints kept, newest first. @default 2
  * @example
@@ -26,20 +27,57 @@ export function memoryCheckpointStore(options: { keep?: number } = {}): Checkpoi
 } {
   const keep = checkKeep(options.keep ?? 2);
   const entries = new Map<number, Uint8Array>();
+  // Checkpoints saved as parts (the job's key group states, not copied): joined on first read.
+  const parted = new Map<number, readonly Uint8Array[]>();
+  const join = (id: number): void => {
+    const parts = parted.get(id);
+    if (parts === undefined) return;
+    parted.delete(id);
+    entries.set(id, concatParts(parts));
+  };
+  const ids = (): number[] => [...entries.keys(), ...parted.keys()].sort((a, b) => b - a);
+  const dropOld = (): void => {
+    for (const old of ids().slice(keep)) {
+      entries.delete(old);
+      parted.delete(old);
+    }
+  };
   return {
-    entries,
+    get entries() {
+      for (const id of [...parted.keys()]) join(id);
+      return entries;
+    },
     async save(id, bytes) {
+      parted.delete(id);
       entries.set(id, bytes);
-      const ids = [...entries.keys()].sort((a, b) => b - a);
-      for (const old of ids.slice(keep)) entries.delete(old);
+      dropOld();
+    },
+    async saveParts(id, parts) {
+      entries.delete(id);
+      parted.set(id, [...parts]);
+      dropOld();
     },
     async list() {
-      return [...entries.keys()].sort((a, b) => b - a);
+      return ids();
     },
     async read(id) {
+      join(id);
       const bytes = entries.get(id);
       if (bytes === undefined) throw new Error(`no checkpoint ${id} in the store`);
       return bytes;
     },
   };
+}
+
+/** The parts one after another, in one new buffer. */
+export function concatParts(parts: readonly Uint8Array[]): Uint8Array {
+  let length = 0;
+  for (const part of parts) length += part.length;
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
 }

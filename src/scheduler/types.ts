@@ -113,6 +113,14 @@ export interface Sink {
 export interface CheckpointStore {
   /** Stores checkpoint `id` atomically, then drops all but the newest `keep`. */
   save(id: number, bytes: Uint8Array): Promise<void>;
+  /**
+   * Optional: as `save`, for the checkpoint whose bytes are `parts` one after
+   * another. The job then hands over the key groups' states as they are,
+   * without copying a checkpoint (hundreds of MiB for large state) into one
+   * buffer first; the parts are never changed afterwards, so a store may
+   * keep them. Without it, the job calls `save`.
+   */
+  saveParts?(id: number, parts: readonly Uint8Array[]): Promise<void>;
   /** Ids of the stored checkpoints, newest first. */
   list(): Promise<number[]>;
   /** The bytes of checkpoint `id` as stored (they may be corrupt; the job checks them). */
@@ -189,7 +197,8 @@ export interface CheckpointOptions {
    * name it as their base, so a restore reads the chain back to the full one
    * (a broken chain is refused, code `BROKEN_CHAIN`). The store must keep at
    * least `fullEvery` checkpoints. A positive integer; 1: every checkpoint is
-   * full.
+   * full. A count kernel job's full checkpoints after its first are composed
+   * from the previous one and the changed key groups (the same bytes).
    * @default 1
    */
   fullEvery?: number;
