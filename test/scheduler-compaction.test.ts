@@ -11,7 +11,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { OperatorSpec } from '../src/keyed/spec.js';
 import { encodeCheckpointParts, type Checkpoint } from '../src/scheduler/checkpoint.js';
-import { concatParts } from '../src/scheduler/stores.js';
+import { concatBytes } from '../src/bytes.js';
 import {
   createJob,
   decodeCheckpoint,
@@ -179,7 +179,7 @@ describe('checkpoints saved as parts', () => {
         const cp = build(c);
         // Twice: the second time every group's CRC-32 comes from the cache.
         if (twice) encodeCheckpointParts(cp);
-        expect(Buffer.from(concatParts(encodeCheckpointParts(cp))).equals(Buffer.from(encodeCheckpoint(cp)))).toBe(true);
+        expect(Buffer.from(concatBytes(encodeCheckpointParts(cp))).equals(Buffer.from(encodeCheckpoint(cp)))).toBe(true);
       }),
       { numRuns: 150 },
     );
@@ -190,7 +190,7 @@ describe('checkpoints saved as parts', () => {
     try {
       // More parts than one writev takes, empty parts among them.
       const parts = Array.from({ length: 1300 }, (_, i) => Uint8Array.from({ length: i % 7 === 0 ? 0 : (i % 13) + 1 }, (_, j) => (i * 31 + j) & 255));
-      const whole = concatParts(parts);
+      const whole = concatBytes(parts);
       for (const store of [memoryCheckpointStore({ keep: 2 }), fileCheckpointStore(dir, { keep: 2 })]) {
         await store.save(1, new Uint8Array([1]));
         await store.saveParts!(2, parts);

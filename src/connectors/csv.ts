@@ -2,6 +2,7 @@
 // csv-parse is loaded on first use, its Node build in Node and its
 // self-contained browser build elsewhere, chosen by package.json "imports").
 
+import { concatBytes } from '../bytes.js';
 import { BatchBuilder, byteChunks, firstTimeIsDate, latin1Of, MAX_ROW_BYTES, probeOptions, quote, shownCell, skipTo, startOffset, TOO_LONG, utf8Cell } from './columns.js';
 import { canScan, CsvScanner, fieldCountReason } from './csv-scan.js';
 import { AmbiguousColumnError, MalformedRowError, UnknownColumnError } from './errors.js';
@@ -66,17 +67,6 @@ const BOM = [0xef, 0xbb, 0xbf];
 /** The most bytes handed to csv-parse at once, so a row too long is caught before it grows much past the limit. */
 const MAX_PIECE = 1 << 20;
 
-function concat(parts: readonly Uint8Array[], length: number): Uint8Array {
-  if (parts.length === 1) return parts[0] as Uint8Array;
-  const whole = new Uint8Array(length);
-  let o = 0;
-  for (const p of parts) {
-    whole.set(p, o);
-    o += p.length;
-  }
-  return whole;
-}
-
 /** A chunk in pieces of at most {@link MAX_PIECE} bytes (views, no copies). */
 function* pieces(chunk: Uint8Array): Generator<Uint8Array> {
   for (let o = 0; o < chunk.length; o += MAX_PIECE) yield o === 0 && chunk.length <= MAX_PIECE ? chunk : chunk.subarray(o, o + MAX_PIECE);
@@ -133,7 +123,7 @@ async function readHeader(
     if (skip === -1) {
       // The BOM may be split over chunks: wait for three bytes.
       if (seenLength < BOM.length && !done) continue;
-      const all = concat(seen, seenLength);
+      const all = concatBytes(seen, seenLength);
       skip = startsWithBom(all) ? BOM.length : 0;
       feed = all.subarray(skip);
     }
@@ -144,7 +134,7 @@ async function readHeader(
     }
     if (done && header === undefined && err === undefined) err = api.parse(undefined, true, onHeader, () => undefined);
     if (header !== undefined) {
-      const rest = end < seenLength ? concat(seen, seenLength).subarray(end) : undefined;
+      const rest = end < seenLength ? concatBytes(seen, seenLength).subarray(end) : undefined;
       return { header, end, lines, rest, at: seenLength };
     }
     if (err !== undefined) {

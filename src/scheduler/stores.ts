@@ -1,5 +1,6 @@
 // The in-memory checkpoint store (platform-neutral). The file store is in
 // node.ts, the IndexedDB store in browser.ts.
+import { concatBytes } from '../bytes.js';
 import type { CheckpointStore } from './types.js';
 
 /** Checks `keep`, shared by every store. */
@@ -33,7 +34,7 @@ export function memoryCheckpointStore(options: { keep?: number } = {}): Checkpoi
     const parts = parted.get(id);
     if (parts === undefined) return;
     parted.delete(id);
-    entries.set(id, concatParts(parts));
+    entries.set(id, concatBytes(parts));
   };
   const ids = (): number[] => [...entries.keys(), ...parted.keys()].sort((a, b) => b - a);
   const dropOld = (): void => {
@@ -67,17 +68,4 @@ export function memoryCheckpointStore(options: { keep?: number } = {}): Checkpoi
       return bytes;
     },
   };
-}
-
-/** The parts one after another, in one new buffer. */
-export function concatParts(parts: readonly Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const part of parts) length += part.length;
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
 }
