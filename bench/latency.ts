@@ -498,8 +498,12 @@ function redisPath(url: string, workers: number, jobs: { n: number }): OpenPath 
 
 const REDIS_MAIN = path.join(root, 'dist', 'src', 'redis', 'main.js');
 
-/** The commands the producer, the workers and the reader send themselves (commandstats also counts the scripts' own calls). */
-const ROUND_TRIP_COMMANDS = ['xadd', 'xrange', 'evalsha', 'xread', 'client|unblock'];
+/**
+ * The commands the producer, the workers and the reader send themselves (commandstats also counts the scripts' own calls).
+ * A commit is one MULTI … EXEC (its EVALs and output XADDs inside; job formats 3 and 4), so `exec` counts commits;
+ * `evalsha` is the scripts called alone (leases, heartbeats).
+ */
+const ROUND_TRIP_COMMANDS = ['xadd', 'xrange', 'exec', 'eval', 'evalsha', 'xread', 'client|unblock'];
 
 /** redis-server's calls per command so far (INFO commandstats). */
 async function commandCalls(cmd: Commands): Promise<Map<string, number>> {
