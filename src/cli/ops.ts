@@ -196,7 +196,8 @@ class LocalHost implements OpHost {
 
   push(rows: Rows): void {
     const n = rows.values.length;
-    const out = new Float64Array(n);
+    // Window operators write no result per row: they get one reused buffer, not a new one per batch.
+    const out = this.windows === undefined ? new Float64Array(n) : this.unusedOut(n);
     const part = this.part;
     part.values = rows.values;
     part.keys = rows.keys;
@@ -206,6 +207,13 @@ class LocalHost implements OpHost {
     if (this.windows !== undefined) this.emit(this.windows.takeOutput(), n);
     else this.queues.rows.write(this.offset, out);
     this.offset += n;
+  }
+
+  private unused = new Float64Array(0);
+
+  private unusedOut(n: number): Float64Array {
+    if (this.unused.length < n) this.unused = new Float64Array(n);
+    return this.unused.subarray(0, n);
   }
 
   /** Window records of `rows` rows, in the order the scheduler's merge gives (one operator: its own). */
