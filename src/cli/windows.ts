@@ -197,6 +197,7 @@ export class WindowRunner implements Runner {
     this.lineDiff = diff;
     if (n > 0 && this.timeFormat === undefined) {
       this.timeFormat = batch.timeIsDate === true ? 'iso' : 'ms';
+      this.lastMs = this.otherMs = NaN; // texts of the format before, if any
     }
     this.pushed += n;
     // Keys numbered by the reader (ColumnOptions.keyIds): no string per row.
@@ -224,8 +225,21 @@ export class WindowRunner implements Runner {
     this.ops.dispose();
   }
 
+  // The windows of a batch mostly share their bounds (every key's window of the same minute): the last two are kept.
+  private lastMs = NaN;
+  private lastText = '';
+  private otherMs = NaN;
+  private otherText = '';
+
   private time(ms: number): string {
-    return this.timeFormat === 'iso' ? new Date(ms).toISOString() : String(ms);
+    if (ms === this.lastMs) return this.lastText;
+    if (ms === this.otherMs) return this.otherText;
+    const text = this.timeFormat === 'iso' ? new Date(ms).toISOString() : String(ms);
+    this.otherMs = this.lastMs;
+    this.otherText = this.lastText;
+    this.lastMs = ms;
+    this.lastText = text;
+    return text;
   }
 
   /** The windows every op has emitted, as text; late rows are counted (--on-error skip) or fail the run. */
