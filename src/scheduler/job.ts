@@ -804,9 +804,9 @@ class JobImpl implements Job {
     // Not tied to the generation: a checkpoint complete before a failure is valid and is kept.
     this.commitChain = this.commitChain.then(async () => {
       try {
-        // Encoded a slice at a time: the results of the batches behind the barrier are written in between (issue 20).
+        // As parts where the store takes them: the groups are neither copied into one buffer nor checksummed again.
+        // Else encoded a slice at a time, so the results of the batches behind the barrier are written in between (issue 20).
         const store = this.o.store;
-        // As parts where the store takes them: the groups are not copied into one buffer, nor checksummed again.
         if (store.saveParts !== undefined) await store.saveParts(checkpoint.id, encodeCheckpointParts(stored));
         else await store.save(checkpoint.id, await encodeCheckpointSliced(stored));
         this.last = checkpoint;
