@@ -184,7 +184,6 @@ const COMMITS_IN_FLIGHT = 1;
 /** ACQUIRE's reply: token, last id, format-1 state, key-group fields and values, the id a lagging state is at. */
 type AcquireReply = [Buffer, Buffer, Buffer, Buffer[], Buffer];
 
-
 /** A commit sent, and what it covers. */
 interface Commit {
   reply: Promise<CommitReply>;
