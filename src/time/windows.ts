@@ -556,7 +556,7 @@ export class EventTimeWindows implements WindowOperator {
     } else {
       const st = this.store;
       if (this.code === OP_SUM) addSum(st.acc, w * 4, x);
-      else addTo(st, w, this.code, x, t, row);
+      else addTo(st, w, this.code, ts, vals, i, row);
       if (st.end[w]! <= this.watermark) windows.push(this.result(w));
     }
     this.mark(windows.length);
@@ -633,7 +633,7 @@ export class EventTimeWindows implements WindowOperator {
         if (i < 0) i = b.insert(k, i, code, end > wm);
         if (code === OP_SUM) {
           addSum(b.acc, i * 4, x);
-        } else addTo(b, i, code, x, t, this.rowOf(r));
+        } else addTo(b, i, code, ts, vals, r, this.rowOf(r));
         // Changed after its fire: re-emitted now (each window of a row gets this one row, so
         // emitting it before the row's later windows are updated changes nothing).
         if (end <= wm) windows.push(this.gridResult(b, i));
