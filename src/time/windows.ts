@@ -582,14 +582,17 @@ export class EventTimeWindows implements WindowOperator {
     const delay = s.maxOutOfOrderness;
     const code = this.code;
     const list = this.bucketList;
+    // The clock and the grid range in locals (a double field is a box in memory), written back when read elsewhere.
     let maxTs = this.maxTs;
     let lo = this.rangeLo, hi = this.rangeHi;
+    let rangeFrom = this.rangeFrom, rangeTo = this.rangeTo;
     let last: GridBucket | undefined;
     const skip = this.skip;
     for (let r = 0; r < ts.length; r++) {
       const t = ts[r]!, x = vals[r]!;
       if (skip !== undefined && skip[r] !== 0) {
         // Another worker's row: only its timestamp counts here.
+        this.maxTs = maxTs;
         this.mark(windows.length);
         this.rise(t, windows);
         maxTs = this.maxTs;
@@ -598,7 +601,7 @@ export class EventTimeWindows implements WindowOperator {
       }
       const k = ids === undefined ? 0 : ids[r]!;
       const wm = maxTs - delay;
-      if (!(t >= this.rangeFrom && t < this.rangeTo)) {
+      if (!(t >= rangeFrom && t < rangeTo)) {
         // windowIndexRange, without allocating
         hi = Math.floor((t - offset) / step);
         while (hi * step + offset > t) hi--;
@@ -609,8 +612,8 @@ export class EventTimeWindows implements WindowOperator {
         // lo and hi are unique, so they hold for every t the tests of these loops allow.
         this.rangeLo = lo;
         this.rangeHi = hi;
-        this.rangeFrom = Math.max(hi * step + offset, (lo - 1) * step + offset + size);
-        this.rangeTo = Math.min((hi + 1) * step + offset, lo * step + offset + size);
+        this.rangeFrom = rangeFrom = Math.max(hi * step + offset, (lo - 1) * step + offset + size);
+        this.rangeTo = rangeTo = Math.min((hi + 1) * step + offset, lo * step + offset + size);
       }
       let missed = 0;
       for (let j = lo; j <= hi; j++) {
@@ -645,13 +648,16 @@ export class EventTimeWindows implements WindowOperator {
       this.mark(windows.length);
       if (t > maxTs) {
         maxTs = t;
-        this.maxTs = t;
         // Buckets are by ascending end: nothing is due while the first ends after the watermark.
         const first = list[0];
-        if (first !== undefined && first.end <= t - delay) this.advanceGrid(t - delay, windows, false);
+        if (first !== undefined && first.end <= t - delay) {
+          this.maxTs = t;
+          this.advanceGrid(t - delay, windows, false);
+        }
       }
       this.mark(windows.length);
     }
+    this.maxTs = maxTs;
   }
 
   /** The session row i of a batch (at t = ts[i], of key k) joins (created or merged), or −1 when it is late. */
