@@ -435,6 +435,8 @@ export class TimerQueue {
   }
 
   private heapPush(r: number): void {
+    // A reused record (after clear()) may have been in the list.
+    this.inList[r] = 0;
     if (this.n === this.heap.length) {
       const more = new Int32Array(2 * this.n);
       more.set(this.heap);
