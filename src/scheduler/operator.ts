@@ -536,14 +536,17 @@ export class KernelOperator implements GroupOperator {
    * constants here (a new key may grow them: lookUpNew), which measured twice
    * as fast as reloading them in one loop.
    */
-  private lookUpKnown(keys: Uint32Array, i: number, at: number): number {
+  private lookUpKnown(keys: Uint32Array, from: number, at: number): number {
     const { slotOf, dense, count, touched } = this;
+    const n = keys.length;
+    const denseKeys = dense.length;
     let touchedCount = this.touchedCount;
-    for (; i < keys.length; i++) {
+    let i = from;
+    for (; i < n; i++) {
       const key = keys[i]!;
-      const slot = key < dense.length ? dense[key]! : -1;
+      const slot = key < denseKeys ? dense[key]! : -1;
       if (slot < 0) break;
-      slotOf[at++] = slot;
+      slotOf[at + i - from] = slot;
       const c = count[slot]!;
       if (c === 0) touched[touchedCount++] = slot;
       count[slot] = c + 1;
