@@ -140,7 +140,7 @@ describe('scheduler: maxBatchDelayMs and latency metrics', () => {
     expect(sink.values()).toEqual([...(await reference({ op: 'sum', window: 2 }, values, keys))]);
   }, 30_000);
 
-  it('regression: the coordinator made its routing arrays and, for each larger batch, a shared buffer anew per batch (its major GCs landed on rows); pooled ones serve batches of every size, with the same results', async () => {
+  it('regression: the coordinator made its routing arrays and, for each larger batch, a shared buffer anew per batch (its major GCs landed on rows); pooled ones serve batches of every size, with the same results, and workers hand transferred buffers back', async () => {
     // Batches growing by 37 rows: before, no pooled buffer fitted the next, larger batch, so each made its own.
     const sizes = Array.from({ length: 60 }, (_, i) => 1 + i * 37);
     const rows = sizes.reduce((a, b) => a + b, 0);
@@ -151,6 +151,7 @@ describe('scheduler: maxBatchDelayMs and latency metrics', () => {
     for (const sharedMemory of [true, false]) {
       const base = nodeWorkers();
       const buffers = new Set<SharedArrayBuffer>();
+      let handedBack = 0;
       const adapter: WorkerAdapter = {
         ...base,
         sharedMemory,
@@ -158,6 +159,11 @@ describe('scheduler: maxBatchDelayMs and latency metrics', () => {
           const handle = base.spawn();
           return {
             ...handle,
+            onMessage: (handler) =>
+              handle.onMessage((message) => {
+                handedBack += (message as { back?: ArrayBuffer[] }).back?.length ?? 0;
+                handler(message);
+              }),
             post: (message, transfer) => {
               const { t, buffer } = message as { t: string; buffer?: SharedArrayBuffer };
               if (t === 'shared') buffers.add(buffer!);
@@ -176,6 +182,8 @@ describe('scheduler: maxBatchDelayMs and latency metrics', () => {
       await job.finish();
       // At most one more than the batches in flight (4 per worker) per power of two of rows (1 024 … 4 096).
       if (sharedMemory) expect(buffers.size).toBeLessThanOrEqual(3 * (4 * 2 + 1));
+      // The split/transfer path: each worker hands its batch's keys back for the next batches' parts.
+      else expect(handedBack).toBeGreaterThanOrEqual(sizes.length);
       expect([...sink.committed()]).toEqual(expected);
     }
   }, 60_000);

@@ -274,6 +274,11 @@ class JobImpl implements Job {
   private sharedPool: SharedBatch[] = [];
   /** Routing arrays of completed split batches (the split/transfer path), for reuse. */
   private routingPool: Routing[] = [];
+  /**
+   * The split/transfer path: buffers the workers handed back (inputs they are
+   * done with; results once merged), for the next batches' parts.
+   */
+  private transferPool: ArrayBuffer[] = [];
   /** The workers a dispatch waits for (one dispatch at a time: pushes and reads are chained). */
   private readonly targetSlots: Slot[] = [];
   /** route()'s worker + 1 by key, for keys below 2¹⁶. */
@@ -429,8 +434,9 @@ class JobImpl implements Job {
     slot.lastSeen = now();
     switch (message.t) {
       case 'out': {
-        const { seq, values } = message as unknown as { seq: number; values: Float64Array };
+        const { seq, values, back } = message as unknown as { seq: number; values: Float64Array; back?: ArrayBuffer[] };
         slot.inFlight--;
+        if (back !== undefined) for (const buffer of back) this.giveBack(buffer);
         this.onOut(slot.index, seq, values, windowsOf(message as PackedReply));
         break;
       }
@@ -503,9 +509,10 @@ class JobImpl implements Job {
       const w = keys === undefined ? this.groupOwner[keyGroupOf(0, keyGroups)]! : 0;
       targets.push({
         w,
+        // The results come back over the values, which the sink keeps: a copy of its own size.
         values: owned && ownsBuffer(values) ? values : values.slice(),
-        keys: keys === undefined ? undefined : owned && ownsBuffer(keys) ? keys : keys.slice(),
-        times: times === undefined ? undefined : owned && ownsBuffer(times) ? times : times.slice(),
+        keys: keys === undefined ? undefined : owned && ownsBuffer(keys) ? keys : this.part(Uint32Array, keys),
+        times: times === undefined ? undefined : owned && ownsBuffer(times) ? times : this.part(Float64Array, times),
       });
     } else {
       routing = this.route(keys, takeFitting(this.routingPool, rows) ?? newRouting(capacityFor(rows), workers));
@@ -517,10 +524,10 @@ class JobImpl implements Job {
       // Window kinds: each row's row in the batch (their tags and `first`/`last` order by it).
       const partAt: Uint32Array[] = [];
       for (let w = 0; w < workers; w++) {
-        partValues.push(new Float64Array(counts[w]!));
-        partKeys.push(new Uint32Array(counts[w]!));
-        if (times !== undefined) partTimes.push(new Float64Array(counts[w]!));
-        if (this.windowed) partAt.push(new Uint32Array(counts[w]!));
+        partValues.push(this.part(Float64Array, counts[w]!));
+        partKeys.push(this.part(Uint32Array, counts[w]!));
+        if (times !== undefined) partTimes.push(this.part(Float64Array, counts[w]!));
+        if (this.windowed) partAt.push(this.part(Uint32Array, counts[w]!));
       }
       for (let i = 0; i < rows; i++) {
         const w = rowWorker[i]!;
@@ -582,6 +589,27 @@ class JobImpl implements Job {
     }
     for (let w = 1; w < counts.length; w++) starts[w] = starts[w - 1]! + counts[w - 1]!;
     return routing;
+  }
+
+  /**
+   * An array of `from.length` (a copy of it) or of `from` elements over a
+   * buffer a worker handed back, or a new one (a power of two of rows, as
+   * the shared buffers, f64 each: it serves either type later).
+   */
+  private part<T extends Float64Array | Uint32Array>(type: { new (buffer: ArrayBuffer, offset: number, length: number): T; readonly BYTES_PER_ELEMENT: number }, from: number | T): T {
+    const n = typeof from === 'number' ? from : from.length;
+    const bytes = n * type.BYTES_PER_ELEMENT;
+    const pool = this.transferPool;
+    let buffer: ArrayBuffer | undefined;
+    for (let i = pool.length - 1; i >= 0 && buffer === undefined; i--) if (pool[i]!.byteLength >= bytes) buffer = pool.splice(i, 1)[0];
+    const array = new type(buffer ?? new ArrayBuffer(capacityFor(n) * 8), 0, n);
+    if (typeof from !== 'number') array.set(from);
+    return array;
+  }
+
+  /** A buffer a worker handed back: pooled, up to the arrays of the batches in flight (four per worker and batch). */
+  private giveBack(buffer: ArrayBuffer): void {
+    if (buffer.byteLength > 0 && this.transferPool.length < 4 * (this.o.maxInFlight + 1) * this.o.workers) this.transferPool.push(buffer);
   }
 
   /** Back to the pool: as releaseShared. */
@@ -759,6 +787,7 @@ class JobImpl implements Job {
         out[i] = partial[w]![at[w]!++]!;
       }
       entry.out = out;
+      for (const part of partial) if (part !== undefined) this.giveBack(part.buffer as ArrayBuffer);
       entry.partial = [];
       this.releaseRouting(routing);
       entry.routing = undefined;
