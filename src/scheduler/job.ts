@@ -193,8 +193,8 @@ const capacityFor = (rows: number): number => Math.max(MIN_CAPACITY, 2 ** Math.c
 
 /** The routing arrays for batches of up to `capacity` rows over `workers` workers. */
 function newRouting(capacity: number, workers: number): Routing {
-  const counts = new Int32Array(workers);
-  return { capacity, rowWorker: workers <= 256 ? new Uint8Array(capacity) : new Uint16Array(capacity), counts, starts: new Int32Array(workers), at: new Int32Array(workers) };
+  const rowWorker = workers <= 256 ? new Uint8Array(capacity) : new Uint16Array(capacity);
+  return { capacity, rowWorker, counts: new Int32Array(workers), starts: new Int32Array(workers), at: new Int32Array(workers) };
 }
 
 /** Takes from `pool` an item for `rows` rows (the last one that fits), or undefined. */
