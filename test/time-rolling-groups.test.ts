@@ -52,4 +52,26 @@ describe('rolling by duration: key-group snapshots', () => {
       expect(Buffer.from(op.snapshotGroup(g)!).equals(Buffer.from(plain.snapshot((k) => keyGroupOf(k, groups) === g)))).toBe(true);
     }
   });
+
+  it('reports exactly the key groups that got rows since the last changedGroups(), for cached (small) and hashed (large) key ids, batch after batch', async () => {
+    const groups = 128;
+    const spec = normalizeOperatorSpec({ kind: 'rolling', op: 'sum', window: 1000 });
+    if (spec.kind !== 'rolling') throw new Error('a rolling spec');
+    const op = await createTimeRollingOperator(spec, groups, [0, 64]);
+    const owned = (keys: number[]): number[] => [...new Set(keys.map((k) => keyGroupOf(k, groups)).filter((g) => g < 64))].sort((a, b) => a - b);
+    let t = 0;
+    const push = (keys: number[]): void => {
+      const n = keys.length;
+      op.process(new Float64Array(n).fill(1), Uint32Array.from(keys), new Float64Array(n), Float64Array.from(keys, () => t++));
+    };
+    const batches = [[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 1, 0], [70_000, 1e9, 3], [3, 1], [], [200, 3, 200, 70_000]];
+    for (const keys of batches) {
+      push(keys);
+      expect(op.changedGroups()).toEqual(owned(keys));
+      expect(op.changedGroups()).toEqual([]);
+    }
+    // Every owned group that got rows has a snapshot; no other.
+    const all = owned(batches.flat());
+    for (let g = 0; g < groups; g++) expect(op.snapshotGroup(g) !== undefined).toBe(all.includes(g));
+  });
 });
