@@ -102,6 +102,11 @@ export class TimeRollingOperator implements GroupOperator {
   processParts(parts: readonly RowsPart[]): void {
     this.started = true;
     this.slotGroups = undefined;
+    const only = parts.length === 1 ? parts[0]! : undefined;
+    if (only !== undefined && this.ownsAll && !this.ttl && only.keys?.length === only.values.length) {
+      this.processAll(only.values, only.keys, only.out, only.times);
+      return;
+    }
     let total = 0;
     for (const p of parts) total += p.values.length;
     if (this.ts.length < total) {
@@ -164,6 +169,27 @@ export class TimeRollingOperator implements GroupOperator {
       const { out } = parts[k]!;
       for (const end = this.partEnd[k]!; j < end; j++) out[this.rowOf[j]!] = res[j]!;
     }
+  }
+
+  /**
+   * One part, every key group owned, no ttl (the CLI in process): the rows go
+   * to the kernel as they are, with no gathering into scratch columns and no
+   * scattering of results back.
+   */
+  private processAll(values: Float64Array, keys: Uint32Array, out: Float64Array, times: Float64Array | undefined): void {
+    if (times === undefined || times.length !== values.length) throw new TypeError('rolling by duration needs one event time per row');
+    let lastKey = -1;
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!;
+      if (key === lastKey) continue;
+      lastKey = key;
+      this.touch(this.groupOf(key));
+    }
+    if (values.length > 0) this.op.pushIds(times, values, keys, out);
+  }
+
+  private get ownsAll(): boolean {
+    return this.owned[0] === 0 && this.owned[1] === this.keyGroups;
   }
 
   /** Bytes of the keys' windows (the instance's state, not its IO buffers nor freed blocks). */
