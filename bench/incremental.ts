@@ -20,7 +20,9 @@
 //
 // Flags: --key-groups G (default 4096; a count kernel's delta holds only the
 // changed keys of each changed group, other kinds' whole groups), --workers W (default 2),
-// --pairs P (default 40), --full-every K (default 10), --store memory|file (default
+// --pairs P (default 40), --segment-rows N (default: a second's rows at the rate
+// measured without checkpoints, which a loaded machine lowers, so the ratios
+// grow with the load; a fixed N, a quiet second's rows, keeps them comparable), --full-every K (default 10), --store memory|file (default
 // memory, which keeps a checkpoint saved as parts; file writes and fsyncs what
 // it does not hold already: a composed full checkpoint's file is a manifest
 // naming the unchanged groups' bytes in an earlier file, plus the changed groups).
@@ -42,6 +44,8 @@ const KEYS = 10_000;
 const WINDOW = 1000;
 const SPEC = { op: 'median', window: WINDOW } as const;
 const PAIRS = flag('--pairs', 40);
+/** Rows per segment; 0: a second's rows at the rate measured without checkpoints. */
+const SEGMENT_ROWS = flag('--segment-rows', 0);
 const FULL_EVERY = flag('--full-every', 10);
 /** Where the paired segments' checkpoints go: 'memory' (kept as parts) or 'file' (written and fsynced: every byte of a full checkpoint). */
 const STORE = args.includes('--store') ? args[args.indexOf('--store') + 1] : 'memory';
@@ -155,7 +159,7 @@ async function main(): Promise<void> {
   await pushRows(1_000_000);
   const t0 = performance.now();
   await pushRows(1_000_000);
-  const second = Math.round(1e9 / (performance.now() - t0) / 100) * 100;
+  const second = SEGMENT_ROWS > 0 ? SEGMENT_ROWS : Math.round(1e9 / (performance.now() - t0) / 100) * 100;
   /**
    * CPU ms (all threads) of a second's rows, and of a checkpoint after them
    * when `checkpoint` is given: set to whether it was full, and the CPU from
@@ -203,7 +207,7 @@ async function main(): Promise<void> {
   const deltaRatios = ratios.filter((_, i) => !costs[i]!.full);
   const ms = (cs: typeof costs, f: (c: (typeof costs)[number]) => number): string => (cs.length > 0 ? median(cs.map(f)).toFixed(1) : '–');
   const without = withoutSum / PAIRS;
-  console.log(`a checkpoint per second, ${PAIRS} pairs of segments of ${second} rows (a second at the rate without checkpoints), fullEvery ${FULL_EVERY}, ${STORE} store, load average ${load}:`);
+  console.log(`a checkpoint per second, ${PAIRS} pairs of segments of ${second} rows (${SEGMENT_ROWS > 0 ? 'set by --segment-rows' : 'a second at the rate without checkpoints'}), fullEvery ${FULL_EVERY}, ${STORE} store, load average ${load}:`);
   console.log(`  CPU of all threads per segment (means): without ${(withoutSum / PAIRS).toFixed(0)} ms, with ${(withSum / PAIRS).toFixed(0)} ms`);
   console.log(`  paired ratio with/without, incremental checkpoints (${deltaRatios.length} pairs): median ${pct(median(deltaRatios))} (quartiles ${pct(quantile(deltaRatios, 0.25))} … ${pct(quantile(deltaRatios, 0.75))}, range ${pct(quantile(deltaRatios, 0))} … ${pct(quantile(deltaRatios, 1))}) (target ≤ 3 %)`);
   console.log(`  all pairs (${fulls.length} with a full checkpoint): median ${pct(median(ratios))}; mean ${pct(withSum / withoutSum - 1)} (the full ones included)`);
