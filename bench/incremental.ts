@@ -99,7 +99,8 @@ const mb = (b: number): string => `${(b / 2 ** 20).toFixed(2)} MiB`;
 
 async function main(): Promise<void> {
   const store: CheckpointStore = memoryCheckpointStore({ keep: 12 });
-  const options = { adapter: nodeWorkers(), operator: SPEC, keyed: true, workers: WORKERS, keyGroups: KEY_GROUPS } as const;
+  // A long heartbeat timeout: on a loaded shared machine a worker thread can be starved for seconds, and a restart would spoil the pairs.
+  const options = { adapter: nodeWorkers(), operator: SPEC, keyed: true, workers: WORKERS, keyGroups: KEY_GROUPS, heartbeat: { timeoutMs: 60_000 } } as const;
   const job = await createJob({ ...options, sink: sink(), checkpoints: { store, everyMs: Infinity, fullEvery: FULL_EVERY } });
   await push(job, rows(KEYS, WINDOW, 1));
   const [fullId, fullMs] = await timed(() => job.checkpoint());
