@@ -288,13 +288,22 @@ export function fileCheckpointStore(
     reads.delete(id);
   };
 
+  /** Checkpoint `id`'s file, past `keep` but read by a kept manifest: no longer a checkpoint, kept for its bytes. */
+  const keepShared = (id: number): void => {
+    try {
+      renameSync(join(dir, fileName(id)), join(dir, sharedName(id)));
+    } catch {
+      // removed meanwhile: the manifests that read it are refused by name (BROKEN_CHAIN)
+    }
+  };
+
   /** Drops checkpoints past `keep`: a file a kept manifest reads becomes shared, every other file goes. */
   const collect = (): void => {
     const all = list();
     const needed = new Set<number>();
     for (const id of all.slice(0, keep)) for (const file of readsOf(id)) needed.add(file);
     for (const old of all.slice(keep)) {
-      if (needed.has(old)) renameSync(join(dir, fileName(old)), join(dir, sharedName(old)));
+      if (needed.has(old)) keepShared(old);
       else remove(old, fileName(old));
     }
     for (const old of ids(SHARED_NAME)) if (!needed.has(old)) remove(old, sharedName(old));
