@@ -21,7 +21,8 @@
 //   when the window is emitted) or its sum and count (mean).
 //
 // Flags: --rows N (default 1e6), --keys K (default 10 000), --few-keys F (default 100),
-// --issue-keys I (default 1 000), --only rolling|windows|issue (one part of the suite),
+// --issue-keys I (default 1 000), --only rolling|windows|issue|keyed (one part of the suite;
+// keyed: the grid's keyed rolling mean over count windows alone),
 // --wall (samples in wall time; default: this process's CPU time, as bench/run.ts).
 import os from 'node:os';
 import { rowsPerSecond as measureRowsPerSecond } from './measure.js';
@@ -323,8 +324,9 @@ async function main(): Promise<void> {
   };
 
   if (ONLY === undefined || ONLY === 'issue') await issueGrid(report);
+  if (ONLY === 'keyed') await keyedCountMean(report);
 
-  for (const op of ONLY === 'windows' || ONLY === 'issue' ? [] : (['mean', 'median'] as const)) {
+  for (const op of ONLY === 'windows' || ONLY === 'issue' || ONLY === 'keyed' ? [] : (['mean', 'median'] as const)) {
     const kernel = await createTimeRolling({ op, window: WINDOW, keys: 'number' });
     // Check once that both compute the same thing.
     const ref = new Float64Array(N);
@@ -350,7 +352,7 @@ async function main(): Promise<void> {
     ['', { ts, xs, keys }],
     [`, ${FEW_KEYS} keys`, data(FEW_KEYS)],
   ] as const;
-  for (const [label, d] of ONLY === 'rolling' || ONLY === 'issue' ? [] : gridCases) {
+  for (const [label, d] of ONLY === 'rolling' || ONLY === 'issue' || ONLY === 'keyed' ? [] : gridCases) {
     const tumbling = await createWindows({ kind: 'tumbling', op: 'sum', size: '1s', keys: 'number' });
     const hopping = await createWindows({ kind: 'hopping', op: 'sum', size: '10s', step: '2s', keys: 'number' });
     // Check once that both emit the same windows (as multisets: the operator emits in (end, key) order).
@@ -431,7 +433,14 @@ async function issueGrid(report: (name: string, ours: number, js: number, target
     }
   }
 
-  // Keyed rolling mean over count windows: the kernel operator of `run --key`.
+  await keyedCountMean(report);
+}
+
+/** Keyed rolling mean over count windows (100 rows per key, ISSUE_KEYS keys): the kernel operator of `run --key`, against a per-key Map of rings. */
+async function keyedCountMean(report: (name: string, ours: number, js: number, target?: number) => void): Promise<void> {
+  const d = data(ISSUE_KEYS);
+  const out = new Float64Array(N);
+  const label = `${ISSUE_KEYS} keys`;
   const spec = normalizeSpec({ op: 'mean', window: 100, minPeriods: 1 });
   const kernelOp = await createKernelOperator(await compiledModule(planFor(spec).module), spec, DEFAULT_KEY_GROUPS);
   const ref = new Float64Array(N);

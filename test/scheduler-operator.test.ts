@@ -9,7 +9,7 @@ import { createKernel } from '../src/index.js';
 import { normalizeSpec, planFor } from '../src/spec.js';
 import { keyGroupRange } from '../src/scheduler/hash.js';
 import type { KernelSpec } from '../src/types.js';
-import { makeKeys, makeValues, prng } from './scheduler-helpers.js';
+import { makeKeys, makeValues, prng, sameBytes } from './scheduler-helpers.js';
 
 const KEY_GROUPS = 16;
 
@@ -86,6 +86,39 @@ describe('KernelOperator.processParts', () => {
       ),
       { numRuns: 150 },
     );
+  });
+
+  it('a batch of more rows than one grouping pass takes (65 536: run in slices), shared or routed (owned), with keys first seen anywhere in it: the results and key group snapshots of small batches', async () => {
+    const spec: KernelSpec = { op: 'median', window: 7, minPeriods: 1 };
+    const rand = prng(7);
+    const n = 150_000;
+    const values = makeValues(rand, n);
+    // Small keys (indexed directly) and 32-bit ones (the hash table), new keys arriving all along.
+    const keys = new Uint32Array(n);
+    for (let i = 0; i < n; i++) keys[i] = rand() < 0.5 ? Math.floor(rand() * (1 + i / 50)) : (Math.floor(rand() * (1 + i / 500)) * 0x9e3779b1) >>> 0;
+    const snapshots = (op: Awaited<ReturnType<typeof operators>>[number]) => Array.from({ length: KEY_GROUPS }, (_, g) => op.snapshotGroup(g));
+    const [small] = await operators(spec, 1);
+    const expected = new Float64Array(n);
+    for (let a = 0; a < n; a += 1000) small!.process(values.subarray(a, a + 1000), keys.subarray(a, a + 1000), expected.subarray(a, a + 1000));
+    for (const workers of [1, 2]) {
+      const ops = await operators(spec, workers);
+      const out = new Float64Array(n).fill(-12345);
+      // Worker 0 gets the shared batch in two parts (one larger than a slice), worker 1 its own rows as one routed part.
+      ops[0]!.processParts([
+        { values: values.subarray(0, 100_000), keys: keys.subarray(0, 100_000), out: out.subarray(0, 100_000) },
+        { values: values.subarray(100_000), keys: keys.subarray(100_000), out: out.subarray(100_000) },
+      ]);
+      if (workers === 2) {
+        const mine = [...keys.keys()].filter((i) => Object.is(out[i], -12345));
+        const part = { values: Float64Array.from(mine, (i) => values[i]!), keys: Uint32Array.from(mine, (i) => keys[i]!), out: new Float64Array(mine.length), owned: true };
+        ops[1]!.processParts([part]);
+        mine.forEach((i, j) => (out[i] = part.out[j]!));
+      }
+      expect(sameBytes(out, expected)).toBe(true);
+      const got = ops.map(snapshots);
+      const same = (a: Uint8Array | undefined, b: Uint8Array | undefined): boolean => (a === undefined ? b === undefined : b !== undefined && Buffer.compare(a, b) === 0);
+      expect(snapshots(small!).filter((bytes, g) => !same(got.map((s) => s[g]).find((b) => b !== undefined), bytes))).toEqual([]);
+    }
   });
 
   it('runs unkeyed parts only on the operator that owns key 0', async () => {

@@ -112,6 +112,8 @@ export class CountWindows implements CountWindowOperator {
   /** Per slot: its key id, its row count. */
   private keyIds = new Uint32Array(16);
   private rowCounts = new Float64Array(16);
+  /** Per slot: its row count modulo step, kept so that a row needs no floating-point `%` (it was a quarter of a row's time). */
+  private phases = new Float64Array(16);
   /** Per slot: its open windows' records (REC float64s each), oldest first. */
   private readonly windows: RunPool;
   /** median/quantile, per slot: the non-NaN values of its oldest open window, in arrival order. */
@@ -152,9 +154,11 @@ export class CountWindows implements CountWindowOperator {
     if (s === this.keyIds.length) {
       this.keyIds = grow(this.keyIds);
       this.rowCounts = grow(this.rowCounts);
+      this.phases = grow(this.phases);
     }
     this.keyIds[s] = k;
     this.rowCounts[s] = 0;
+    this.phases[s] = 0;
     return s;
   }
 
@@ -203,9 +207,11 @@ export class CountWindows implements CountWindowOperator {
     const s = this.slot(k);
     const p = this.rowCounts[s]!;
     this.rowCounts[s] = p + 1;
+    const phase = this.phases[s]!;
+    this.phases[s] = phase + 1 === step ? 0 : phase + 1;
     const pool = this.windows;
     // append() may replace the pool's data: read it after.
-    if (p % step === 0) {
+    if (phase === 0) {
       const o = pool.append(s, REC);
       pool.data.set(this.init, o);
     }
@@ -395,6 +401,7 @@ export class CountWindows implements CountWindowOperator {
   private restoreKey({ k, n, windows }: RestoredKey): void {
     const s = this.slot(k);
     this.rowCounts[s] = n;
+    this.phases[s] = n % this.spec.step;
     for (const acc of windows) {
       const o = this.windows.append(s, REC);
       store(acc, this.windows.data, o, Fields.All);
