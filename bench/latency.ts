@@ -1,5 +1,6 @@
 // `node dist/bench/latency.js [--seconds S] [--max-delay D] [--paths kernel,scheduler,cli,redis]
-//   [--linger-ms N] [--worker-linger-ms N] [--fsync always|everysec] [--format 2|3] [--state-every-ms N] [--cpu-prof DIR]`:
+//   [--linger-ms N] [--worker-linger-ms N] [--fsync always|everysec] [--format 2|3] [--state-every-ms N] [--cpu-prof DIR]
+//   [--max-rate R]`:
 // row-to-result latency p50/p99/p99.9 of each live path, at offered loads of
 // 10 %, 50 % and 90 % of the path's measured maximum throughput, with the
 // throughput each load achieved (issue 20). Each path first runs unpaced (its
@@ -26,6 +27,9 @@
 // the tail (the 2-core machine is shared). Main-thread GC (in-process paths:
 // the scheduler's coordinator): mark-compacts and scavenges during the run,
 // with the longest pause of each (perf_hooks 'gc' entries).
+// --max-rate R: take R rows/s as every path's maximum instead of measuring
+// it unpaced, so that runs of two builds on a loaded machine (where the
+// measured maximum swings two- to fourfold) offer the same loads.
 // Targets (issue 20): scheduler p99 ≤ 5 ms, CLI p99 ≤ 60 ms with the default
 // --max-delay, Redis p99 ≤ 20 ms, each at 50 % load.
 import { spawn } from 'node:child_process';
@@ -50,6 +54,7 @@ const option = (name: string): string | undefined => (args.includes(name) ? args
 const SECONDS = Number(option('--seconds') ?? 4);
 const MAX_DELAY = option('--max-delay');
 const PATHS = (option('--paths') ?? 'kernel,scheduler,cli,redis').split(',');
+const MAX_RATE = option('--max-rate') === undefined ? undefined : Number(option('--max-rate'));
 const MAX_ROWS = 400_000;
 const KEYS = 1000;
 const LOADS = [0.1, 0.5, 0.9];
@@ -291,11 +296,12 @@ const valueOf = (i: number): number => VALUES[i & MASK] as number;
 
 /** One load table: the maximum (unpaced), then each load; returns p99 at 50 % (ms). */
 async function table(title: string, run: (rows: number, rate: number) => Promise<Result>, maxRows: number, note?: (max: number) => Promise<string>): Promise<number> {
-  const max = await run(maxRows, Infinity);
-  const maxRate = max.rows / max.seconds;
+  const max = MAX_RATE === undefined ? await run(maxRows, Infinity) : undefined;
+  const maxRate = max === undefined ? MAX_RATE! : max.rows / max.seconds;
   console.log(`\n${title}`);
   console.log(`load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}, ${os.cpus().length} cores`);
-  console.log(`maximum throughput (unpaced): ${rateText(maxRate)} (${max.rows} rows in ${max.seconds.toFixed(2)} s)`);
+  if (max === undefined) console.log(`maximum throughput: ${rateText(maxRate)} (--max-rate, not measured)`);
+  else console.log(`maximum throughput (unpaced): ${rateText(maxRate)} (${max.rows} rows in ${max.seconds.toFixed(2)} s)`);
   if (note !== undefined) console.log(await note(maxRate));
   console.log('| load | offered | achieved | p50 ms | p99 ms | p99.9 ms | CPU µs/row | CPU wait | main-thread GC: major n (max ms) · minor n (max ms) |\n|---|---|---|---|---|---|---|---|---|');
   let p99AtHalf = NaN;

@@ -139,4 +139,52 @@ describe('scheduler: maxBatchDelayMs and latency metrics', () => {
     await job.finish();
     expect(sink.values()).toEqual([...(await reference({ op: 'sum', window: 2 }, values, keys))]);
   }, 30_000);
+
+  it('regression: the coordinator made its routing arrays and, for each larger batch, a shared buffer anew per batch (its major GCs landed on rows); pooled ones serve batches of every size, with the same results, and workers hand transferred buffers back', async () => {
+    // Batches growing by 37 rows: before, no pooled buffer fitted the next, larger batch, so each made its own.
+    const sizes = Array.from({ length: 60 }, (_, i) => 1 + i * 37);
+    const rows = sizes.reduce((a, b) => a + b, 0);
+    const keys = Uint32Array.from({ length: rows }, (_, i) => (i * 7919) % 50);
+    const values = Float64Array.from({ length: rows }, (_, i) => Math.sin(i) * 100);
+    const expected = [...(await reference({ op: 'mean', window: 5 }, values, keys))];
+    // Shared memory, and the split/transfer path (an adapter without it): each reuses its routing arrays.
+    for (const sharedMemory of [true, false]) {
+      const base = nodeWorkers();
+      const buffers = new Set<SharedArrayBuffer>();
+      let handedBack = 0;
+      const adapter: WorkerAdapter = {
+        ...base,
+        sharedMemory,
+        spawn() {
+          const handle = base.spawn();
+          return {
+            ...handle,
+            onMessage: (handler) =>
+              handle.onMessage((message) => {
+                handedBack += (message as { back?: ArrayBuffer[] }).back?.length ?? 0;
+                handler(message);
+              }),
+            post: (message, transfer) => {
+              const { t, buffer } = message as { t: string; buffer?: SharedArrayBuffer };
+              if (t === 'shared') buffers.add(buffer!);
+              handle.post(message, transfer);
+            },
+          };
+        },
+      };
+      const sink = memorySink();
+      const job = await createJob({ adapter, operator: { op: 'mean', window: 5 }, keyed: true, workers: 2, sink });
+      let at = 0;
+      for (const n of sizes) {
+        await job.push({ values: values.slice(at, at + n), keys: keys.slice(at, at + n) });
+        at += n;
+      }
+      await job.finish();
+      // At most one more than the batches in flight (4 per worker) per power of two of rows (1 024 … 4 096).
+      if (sharedMemory) expect(buffers.size).toBeLessThanOrEqual(3 * (4 * 2 + 1));
+      // The split/transfer path: each worker hands its batch's keys back for the next batches' parts.
+      else expect(handedBack).toBeGreaterThanOrEqual(sizes.length);
+      expect([...sink.committed()]).toEqual(expected);
+    }
+  }, 60_000);
 });

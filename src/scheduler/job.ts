@@ -36,19 +36,43 @@ interface Slot {
   lastSeen: number;
 }
 
+/**
+ * The coordinator's routing arrays for a batch: the worker of each row, the
+ * rows per worker, where each worker's rows start, and a cursor per worker;
+ * for batches of `capacity` rows at most. Pooled and reused across batches
+ * (issue 20: made anew for every batch, they were the coordinator's top
+ * allocation, and its major GCs landed on rows' latency).
+ */
+interface Routing {
+  capacity: number;
+  rowWorker: Uint8Array | Uint16Array;
+  counts: Int32Array;
+  starts: Int32Array;
+  at: Int32Array;
+}
+
+/**
+ * A shared-memory batch: its routing and its buffer (layout in
+ * dispatchShared) for `capacity` rows, with views over the whole buffer,
+ * made once per buffer: a batch's regions are offsets in them.
+ */
+interface SharedBatch extends Routing {
+  buffer: SharedArrayBuffer;
+  f64: Float64Array;
+  u32: Uint32Array;
+}
+
 interface Pending {
   seq: number;
   offset: number;
   rows: number;
   parts: number;
-  /** Worker of each row when the batch was split, else undefined. */
-  rowWorker: Uint8Array | Uint16Array | undefined;
+  /** The routing when the batch's rows were split between workers (results to merge back in row order), else undefined. */
+  routing: Routing | undefined;
   partial: (Float64Array | undefined)[];
-  /** Shared-memory batches on several workers: where each worker's rows start (see dispatchShared). */
-  starts?: Int32Array | undefined;
   out: Float64Array | undefined;
   /** Shared-memory batches: the buffer (values, results, keys) every worker got. */
-  shared: SharedArrayBuffer | undefined;
+  shared: SharedBatch | undefined;
   /** Window kinds: each worker's tagged windows, then (all in) merged. */
   records: WindowsOutput[];
   merged: { windows: WindowResult[]; late: LateRow[] } | undefined;
@@ -145,18 +169,40 @@ function ownsBuffer(array: Float64Array | Uint32Array): boolean {
 }
 
 /**
- * A routed batch's results in row order: row i's result is the next one of
- * its worker's, whose results start at `at[w]` in `results` (`at` is used up).
+ * A routed batch's `rows` results in row order: row i's result is the next
+ * one of its worker's, whose results start at `from + routing.starts[w]` in
+ * `results`.
  */
-function inRowOrder(rowWorker: Uint8Array | Uint16Array, results: Float64Array, at: Int32Array): Float64Array {
-  const out = new Float64Array(rowWorker.length);
-  for (let i = 0; i < out.length; i++) {
+function inRowOrder(routing: Routing, rows: number, results: Float64Array, from: number): Float64Array {
+  const { rowWorker, at } = routing;
+  const out = new Float64Array(rows);
+  for (let w = 0; w < at.length; w++) at[w] = from + routing.starts[w]!;
+  for (let i = 0; i < rows; i++) {
     const w = rowWorker[i]!;
     const p = at[w]!;
     at[w] = p + 1;
     out[i] = results[p]!;
   }
   return out;
+}
+
+/** Pooled buffers hold a power of two of rows, at least this many: a stream of batches of varying sizes reuses a few. */
+const MIN_CAPACITY = 1024;
+
+const capacityFor = (rows: number): number => Math.max(MIN_CAPACITY, 2 ** Math.ceil(Math.log2(rows)));
+
+/** The routing arrays for batches of up to `capacity` rows over `workers` workers. */
+function newRouting(capacity: number, workers: number): Routing {
+  const rowWorker = workers <= 256 ? new Uint8Array(capacity) : new Uint16Array(capacity);
+  return { capacity, rowWorker, counts: new Int32Array(workers), starts: new Int32Array(workers), at: new Int32Array(workers) };
+}
+
+/** Takes from `pool` an item for `rows` rows (the last one that fits), or undefined. */
+function takeFitting<T extends { capacity: number }>(pool: T[], rows: number): T | undefined {
+  for (let i = pool.length - 1; i >= 0; i--) {
+    if (pool[i]!.capacity >= rows) return pool.splice(i, 1)[0];
+  }
+  return undefined;
 }
 
 class JobImpl implements Job {
@@ -225,7 +271,16 @@ class JobImpl implements Job {
   /** Window kinds at the end of the stream: each worker's flushed windows. */
   private flushed = new Map<number, WindowsOutput>();
   /** Shared buffers of completed batches, for reuse within the current generation of workers. */
-  private sharedPool: SharedArrayBuffer[] = [];
+  private sharedPool: SharedBatch[] = [];
+  /** Routing arrays of completed split batches (the split/transfer path), for reuse. */
+  private routingPool: Routing[] = [];
+  /**
+   * The split/transfer path: buffers the workers handed back (inputs they are
+   * done with; results once merged), for the next batches' parts.
+   */
+  private transferPool: ArrayBuffer[] = [];
+  /** The workers a dispatch waits for (one dispatch at a time: pushes and reads are chained). */
+  private readonly targetSlots: Slot[] = [];
   /** route()'s worker + 1 by key, for keys below 2¹⁶. */
   private keyWorker: Uint16Array | undefined;
   /** maxBatchDelayMs: pushed batches waiting to go out as one, their rows, their (time, rows) stamps and the timer that sends them. */
@@ -365,7 +420,7 @@ class JobImpl implements Job {
       slot.inFlight++;
       slot.handle.post({ t: 'watermark', seq, time: this.maxTime }, []);
     }
-    this.pending.push({ seq, offset: this._offset, rows: 0, parts: this.slots.length, rowWorker: undefined, partial: [], out: undefined, shared: undefined, records: [], merged: undefined });
+    this.pending.push({ seq, offset: this._offset, rows: 0, parts: this.slots.length, routing: undefined, partial: [], out: undefined, shared: undefined, records: [], merged: undefined });
   }
 
   private fail(cause: Error): void {
@@ -379,8 +434,9 @@ class JobImpl implements Job {
     slot.lastSeen = now();
     switch (message.t) {
       case 'out': {
-        const { seq, values } = message as unknown as { seq: number; values: Float64Array };
+        const { seq, values, back } = message as unknown as { seq: number; values: Float64Array; back?: ArrayBuffer[] };
         slot.inFlight--;
+        if (back !== undefined) for (const buffer of back) this.giveBack(buffer);
         this.onOut(slot.index, seq, values, windowsOf(message as PackedReply));
         break;
       }
@@ -448,30 +504,31 @@ class JobImpl implements Job {
       return;
     }
     const targets: { w: number; values: Float64Array; keys: Uint32Array | undefined; times: Float64Array | undefined; at?: Uint32Array; rises?: Rises; rows?: number }[] = [];
-    let rowWorker: Uint8Array | Uint16Array | undefined;
+    let routing: Routing | undefined;
     if (keys === undefined || workers === 1) {
       const w = keys === undefined ? this.groupOwner[keyGroupOf(0, keyGroups)]! : 0;
       targets.push({
         w,
+        // The results come back over the values, which the sink keeps: a copy of its own size.
         values: owned && ownsBuffer(values) ? values : values.slice(),
-        keys: keys === undefined ? undefined : owned && ownsBuffer(keys) ? keys : keys.slice(),
-        times: times === undefined ? undefined : owned && ownsBuffer(times) ? times : times.slice(),
+        keys: keys === undefined ? undefined : owned && ownsBuffer(keys) ? keys : this.part(Uint32Array, keys),
+        times: times === undefined ? undefined : owned && ownsBuffer(times) ? times : this.part(Float64Array, times),
       });
     } else {
-      let counts: Int32Array;
-      ({ rowWorker, counts } = this.route(keys));
+      routing = this.route(keys, takeFitting(this.routingPool, rows) ?? newRouting(capacityFor(rows), workers));
+      const { rowWorker, counts, at } = routing;
+      at.fill(0);
       const partValues: Float64Array[] = [];
       const partKeys: Uint32Array[] = [];
       const partTimes: Float64Array[] = [];
       // Window kinds: each row's row in the batch (their tags and `first`/`last` order by it).
       const partAt: Uint32Array[] = [];
       for (let w = 0; w < workers; w++) {
-        partValues.push(new Float64Array(counts[w]!));
-        partKeys.push(new Uint32Array(counts[w]!));
-        if (times !== undefined) partTimes.push(new Float64Array(counts[w]!));
-        if (this.windowed) partAt.push(new Uint32Array(counts[w]!));
+        partValues.push(this.part(Float64Array, counts[w]!));
+        partKeys.push(this.part(Uint32Array, counts[w]!));
+        if (times !== undefined) partTimes.push(this.part(Float64Array, counts[w]!));
+        if (this.windowed) partAt.push(this.part(Uint32Array, counts[w]!));
       }
-      const at = new Int32Array(workers);
       for (let i = 0; i < rows; i++) {
         const w = rowWorker[i]!;
         const p = at[w]!;
@@ -485,7 +542,9 @@ class JobImpl implements Job {
         // Every worker gets its rows and the rows raising the watermark (which is every key's), even without rows of its own.
         const rises = times === undefined ? undefined : this.risesOf(times);
         for (let w = 0; w < workers; w++) targets.push({ w, values: partValues[w]!, keys: partKeys[w]!, times: partTimes[w], at: partAt[w]!, rises, rows });
-        rowWorker = undefined;
+        // Their results are window records, not merged by row: the routing is free again.
+        this.releaseRouting(routing);
+        routing = undefined;
       } else {
         for (let w = 0; w < workers; w++) if (counts[w]! > 0) targets.push({ w, values: partValues[w]!, keys: partKeys[w]!, times: partTimes[w] });
       }
@@ -504,7 +563,7 @@ class JobImpl implements Job {
         slot.handle.post({ t: 'batch', seq, values: t.values, keys: t.keys, times: t.times, at: t.at, rises: t.rises, rows: t.rows }, transfer);
       }
     }
-    this.pending.push({ seq, offset: this._offset, rows, parts: targets.length, rowWorker, partial: [], out: undefined, shared: undefined, records: [], merged: undefined, stamps });
+    this.pending.push({ seq, offset: this._offset, rows, parts: targets.length, routing, partial: [], out: undefined, shared: undefined, records: [], merged: undefined, stamps });
     this.afterDispatch(rows);
   }
 
@@ -513,11 +572,10 @@ class JobImpl implements Job {
    * ids, the CLI's ids) look their worker up in a table filled as they are
    * first seen: one load per row instead of a hash.
    */
-  private route(keys: Uint32Array): { rowWorker: Uint8Array | Uint16Array; counts: Int32Array } {
+  private route<R extends Routing>(keys: Uint32Array, routing: R): R {
     const rows = keys.length;
-    const workers = this.o.workers;
-    const rowWorker = workers <= 256 ? new Uint8Array(rows) : new Uint16Array(rows);
-    const counts = new Int32Array(workers);
+    const { rowWorker, counts, starts } = routing;
+    counts.fill(0);
     const known = (this.keyWorker ??= new Uint16Array(1 << 16)); // worker + 1, 0 when not seen yet
     for (let i = 0; i < rows; i++) {
       const key = keys[i]!;
@@ -529,7 +587,34 @@ class JobImpl implements Job {
       rowWorker[i] = w;
       counts[w]!++;
     }
-    return { rowWorker, counts };
+    for (let w = 1; w < counts.length; w++) starts[w] = starts[w - 1]! + counts[w - 1]!;
+    return routing;
+  }
+
+  /**
+   * An array of `from.length` (a copy of it) or of `from` elements over a
+   * buffer a worker handed back, or a new one (a power of two of rows, as
+   * the shared buffers, f64 each: it serves either type later).
+   */
+  private part<T extends Float64Array | Uint32Array>(type: { new (buffer: ArrayBuffer, offset: number, length: number): T; readonly BYTES_PER_ELEMENT: number }, from: number | T): T {
+    const n = typeof from === 'number' ? from : from.length;
+    const bytes = n * type.BYTES_PER_ELEMENT;
+    const pool = this.transferPool;
+    let buffer: ArrayBuffer | undefined;
+    for (let i = pool.length - 1; i >= 0 && buffer === undefined; i--) if (pool[i]!.byteLength >= bytes) buffer = pool.splice(i, 1)[0];
+    const array = new type(buffer ?? new ArrayBuffer(capacityFor(n) * 8), 0, n);
+    if (typeof from !== 'number') array.set(from);
+    return array;
+  }
+
+  /** A buffer a worker handed back: pooled, up to the arrays of the batches in flight (four per worker and batch). */
+  private giveBack(buffer: ArrayBuffer): void {
+    if (buffer.byteLength > 0 && this.transferPool.length < 4 * (this.o.maxInFlight + 1) * this.o.workers) this.transferPool.push(buffer);
+  }
+
+  /** Back to the pool: as releaseShared. */
+  private releaseRouting(routing: Routing): void {
+    if (this.routingPool.length <= this.o.maxInFlight * this.o.workers) this.routingPool.push(routing);
   }
 
   private workerOfKey(key: number): number {
@@ -550,57 +635,61 @@ class JobImpl implements Job {
   private async dispatchShared(values: Float64Array, keys: Uint32Array, times: Float64Array | undefined, stamps: number[] | undefined): Promise<void> {
     const rows = values.length;
     const { maxInFlight } = this.o;
-    const { rowWorker, counts } = this.route(keys);
     // With a ttl every worker gets every batch, with the stream's clock per row (after its times): each one's clock moves with every row.
     const ttl = hasTtl(this.o.spec) && times !== undefined;
-    const targets = ttl ? this.slots : this.slots.filter((slot) => counts[slot.index]! > 0);
-    await this.until(() => this.pending.length < maxInFlight * this.o.workers && targets.every((s) => s.inFlight < maxInFlight));
-    const buffer = this.takeShared(times === undefined ? rows * 20 : sharedTimesAt(rows) + rows * (ttl ? 16 : 8));
-    const sharedValues = new Float64Array(buffer, 0, rows);
-    const sharedKeys = new Uint32Array(buffer, rows * 16, rows);
-    const sharedTimes = times === undefined ? undefined : new Float64Array(buffer, sharedTimesAt(rows), rows);
-    const starts = new Int32Array(counts.length);
-    for (let w = 1; w < counts.length; w++) starts[w] = starts[w - 1]! + counts[w - 1]!;
+    const batch = this.route(keys, this.takeShared(rows, times !== undefined, ttl));
+    const { rowWorker, counts, starts, at, f64, u32 } = batch;
+    const targets = this.targetSlots;
+    targets.length = 0;
+    for (const slot of this.slots) if (ttl || counts[slot.index]! > 0) targets.push(slot);
+    const room = (): boolean => this.pending.length < maxInFlight * this.o.workers && targets.every((s) => s.inFlight < maxInFlight);
+    if (!room()) await this.until(room);
+    // Indexes in the whole-buffer views: keys at byte rows × 16, times at sharedTimesAt(rows), then the ttl's clocks.
+    const keysAt = rows * 4;
+    const timesAt = sharedTimesAt(rows) / 8;
     if (targets.length === 1) {
       // One worker's rows: its range is the batch.
-      sharedValues.set(values);
-      sharedKeys.set(keys);
-      sharedTimes?.set(times!);
+      f64.set(values);
+      u32.set(keys, keysAt);
+      if (times !== undefined) f64.set(times, timesAt);
     } else {
-      const at = starts.slice();
+      at.set(starts);
       for (let i = 0; i < rows; i++) {
         const w = rowWorker[i]!;
         const p = at[w]!;
         at[w] = p + 1;
-        sharedValues[p] = values[i]!;
-        sharedKeys[p] = keys[i]!;
+        f64[p] = values[i]!;
+        u32[keysAt + p] = keys[i]!;
       }
       if (times !== undefined) {
         at.set(starts);
-        for (let i = 0; i < rows; i++) sharedTimes![at[rowWorker[i]!]!++] = times[i]!;
+        for (let i = 0; i < rows; i++) f64[timesAt + at[rowWorker[i]!]!++] = times[i]!;
       }
     }
     let clockAfter: number | undefined;
     if (ttl) {
       // Per row the greatest earlier time of the stream since the workers started (each takes the larger of it and its restored clock).
-      const before = new Float64Array(buffer, sharedTimesAt(rows) + rows * 8, rows);
-      const at = starts.slice();
+      const before = timesAt + rows;
+      at.set(starts);
       let max = this.clockMax;
       for (let i = 0; i < rows; i++) {
-        const w = targets.length === 1 ? 0 : rowWorker[i]!;
-        before[at[w]!++] = max;
+        f64[before + at[rowWorker[i]!]!++] = max;
         const t = times![i]!;
         if (t > max && t - t === 0) max = t; // a bad time is refused by its key's worker
       }
       this.clockMax = clockAfter = max;
     }
     const seq = this.seq++;
+    const { buffer } = batch;
+    const timed = times !== undefined;
     for (const slot of targets) {
       slot.inFlight++;
       const from = starts[slot.index]!;
-      slot.handle.post({ t: 'shared', seq, buffer, rows, timed: times !== undefined, from, to: from + counts[slot.index]!, ...(clockAfter === undefined ? {} : { clockAfter }) }, []);
+      const to = from + counts[slot.index]!;
+      slot.handle.post(clockAfter === undefined ? { t: 'shared', seq, buffer, rows, timed, from, to } : { t: 'shared', seq, buffer, rows, timed, from, to, clockAfter }, []);
     }
-    this.pending.push({ seq, offset: this._offset, rows, parts: targets.length, rowWorker: targets.length === 1 ? undefined : rowWorker, partial: [], starts, out: undefined, shared: buffer, records: [], merged: undefined, stamps });
+    this.pending.push({ seq, offset: this._offset, rows, parts: targets.length, routing: targets.length === 1 ? undefined : batch, partial: [], out: undefined, shared: batch, records: [], merged: undefined, stamps });
+    targets.length = 0;
     this.afterDispatch(rows);
   }
 
@@ -625,17 +714,22 @@ class JobImpl implements Job {
     return { at: Uint32Array.from(at), times: Float64Array.from(ts) };
   }
 
-  /** A shared buffer of at least `bytes` bytes, reused when one is free. */
-  private takeShared(bytes: number): SharedArrayBuffer {
-    const pool = this.sharedPool;
-    for (let i = pool.length - 1; i >= 0; i--) {
-      const buffer = pool[i]!;
-      if (buffer.byteLength >= bytes) {
-        pool.splice(i, 1);
-        return buffer;
-      }
-    }
-    return new SharedArrayBuffer(bytes);
+  /**
+   * A shared batch for `rows` rows, reused when one is free. A job's batches
+   * are all timed or all not, with or without a ttl: a buffer that holds more
+   * rows holds a larger batch's layout.
+   */
+  private takeShared(rows: number, timed: boolean, ttl: boolean): SharedBatch {
+    const pooled = takeFitting(this.sharedPool, rows);
+    if (pooled !== undefined) return pooled;
+    const capacity = capacityFor(rows);
+    const buffer = new SharedArrayBuffer(timed ? sharedTimesAt(capacity) + capacity * (ttl ? 16 : 8) : capacity * 20);
+    return { ...newRouting(capacity, this.o.workers), buffer, f64: new Float64Array(buffer), u32: new Uint32Array(buffer) };
+  }
+
+  /** Back to the pool once every worker of its batch answered: at most one more than the batches in flight (the next one is taken before it waits). */
+  private releaseShared(batch: SharedBatch): void {
+    if (this.sharedPool.length <= this.o.maxInFlight * this.o.workers) this.sharedPool.push(batch);
   }
 
   /** Offsets, fault injection and the checkpoint trigger after a batch went out. */
@@ -666,33 +760,37 @@ class JobImpl implements Job {
         entry.merged = mergeWindows(entry.records);
         entry.records = [];
         entry.out = new Float64Array(0);
-        if (entry.shared !== undefined && this.sharedPool.length < this.o.maxInFlight * this.o.workers) this.sharedPool.push(entry.shared);
+        if (entry.shared !== undefined) this.releaseShared(entry.shared);
         entry.shared = undefined;
       }
     } else if (entry.shared !== undefined) {
       if (--entry.parts === 0) {
-        const results = new Float64Array(entry.shared, entry.rows * 8, entry.rows);
-        entry.out = entry.rowWorker === undefined ? results.slice() : inRowOrder(entry.rowWorker, results, entry.starts!);
-        entry.rowWorker = undefined;
-        if (this.sharedPool.length < this.o.maxInFlight * this.o.workers) this.sharedPool.push(entry.shared);
+        // The results follow the values: f64 rows … 2 rows − 1.
+        const { f64 } = entry.shared;
+        entry.out = entry.routing === undefined ? f64.slice(entry.rows, 2 * entry.rows) : inRowOrder(entry.routing, entry.rows, f64, entry.rows);
+        entry.routing = undefined;
+        this.releaseShared(entry.shared);
         entry.shared = undefined;
       }
     } else {
-      if (entry.rowWorker === undefined) entry.out = values;
+      if (entry.routing === undefined) entry.out = values;
       else entry.partial[worker] = values;
       entry.parts--;
     }
-    if (entry.parts === 0 && entry.rowWorker !== undefined) {
+    if (entry.parts === 0 && entry.routing !== undefined) {
       const out = new Float64Array(entry.rows);
-      const at = new Int32Array(this.o.workers);
-      const { rowWorker, partial } = entry;
+      const { routing, partial } = entry;
+      const { rowWorker, at } = routing;
+      at.fill(0);
       for (let i = 0; i < out.length; i++) {
         const w = rowWorker[i]!;
         out[i] = partial[w]![at[w]!++]!;
       }
       entry.out = out;
+      for (const part of partial) if (part !== undefined) this.giveBack(part.buffer as ArrayBuffer);
       entry.partial = [];
-      entry.rowWorker = undefined;
+      this.releaseRouting(routing);
+      entry.routing = undefined;
     }
     while (this.pending.length > 0 && this.pending[0]!.parts === 0) {
       const done = this.pending.shift()!;

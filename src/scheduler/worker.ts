@@ -5,7 +5,8 @@
 // Messages in (from the coordinator), in order:
 //   init    { t, module, spec, keyed, keyGroups, groups: [start, end], restore: [group, bytes][], clock?, heartbeatMs }
 //                                          (clock: window kinds and rolling with a ttl, key group 0's state, whose stream clock every worker takes)
-//   batch   { t, seq, values, keys?, times?, at?, rises?, rows? } → out { t, seq, values } (results written over the input buffer and transferred back)
+//   batch   { t, seq, values, keys?, times?, at?, rises?, rows? } → out { t, seq, values, back } (results written over the input buffer and transferred back;
+//                                          back: the other input buffers, done with, for the coordinator to reuse)
 //   shared  { t, seq, buffer, rows, timed, from, to, clockAfter? } → out { t, seq } (keyed, shared memory: buffer = values f64 × rows |
 //                                          results f64 × rows | keys u32 × rows (| pad | times f64 × rows when timed
 //                                          (| with clockAfter, a ttl's stream clock: per row the greatest earlier time, f64 × rows)),
@@ -97,20 +98,32 @@ export function runWorker(port: WorkerPort): void {
   };
 
   /** Posts window records packed in columns (records.ts), as they are when they cannot be. */
-  const postWindows = (message: { t: string; seq?: number }, out: WindowsOutput): void => {
+  const postWindows = (message: { t: string; seq?: number; back?: ArrayBuffer[] }, out: WindowsOutput, transfer: ArrayBuffer[] = []): void => {
     const p = packWindows(out);
-    if (p === undefined) port.post({ ...message, windows: out }, []);
-    else port.post({ ...message, packed: p.packed }, p.transfer);
+    if (p === undefined) port.post({ ...message, windows: out }, transfer);
+    else port.post({ ...message, packed: p.packed }, [...p.transfer, ...transfer]);
+  };
+
+  /** A transferred batch's input buffers, handed back once run for the coordinator to reuse (its values carry the results, unless window records do). */
+  const spent = (message: Extract<Message, { t: 'batch' }>): ArrayBuffer[] => {
+    const back: ArrayBuffer[] = [];
+    for (const array of [windows !== undefined ? message.values : undefined, message.keys, message.times, message.at]) {
+      if (array !== undefined && !back.includes(array.buffer as ArrayBuffer)) back.push(array.buffer as ArrayBuffer);
+    }
+    return back;
   };
 
   /** Replies to a data message whose results are written. */
   const reply = (message: Message): void => {
-    if (windows !== undefined) postWindows({ t: 'out', seq: (message as { seq: number }).seq }, windows.takeOutput());
-    else if (message.t === 'shared') port.post({ t: 'out', seq: message.seq }, []);
-    else {
-      const { seq, values } = message as Extract<Message, { t: 'batch' }>;
-      port.post({ t: 'out', seq, values }, [values.buffer as ArrayBuffer]);
+    if (message.t === 'shared') {
+      if (windows !== undefined) postWindows({ t: 'out', seq: message.seq }, windows.takeOutput());
+      else port.post({ t: 'out', seq: message.seq }, []);
+      return;
     }
+    const batch = message as Extract<Message, { t: 'batch' }>;
+    const back = spent(batch);
+    if (windows !== undefined) postWindows({ t: 'out', seq: batch.seq, back }, windows.takeOutput(), back);
+    else port.post({ t: 'out', seq: batch.seq, values: batch.values, back }, [batch.values.buffer as ArrayBuffer, ...back]);
   };
 
   const fail = (): void => {

@@ -203,8 +203,9 @@ export class GridBucket implements AccStore {
   }
 }
 
-/** Adds value x of row `row` at time t to window i of bucket b: Acc.add, field for field. */
-export function addTo(b: AccStore, i: number, code: number, x: number, t: number, row: number): void {
+/** Adds row r of the columns (row `row` of the stream) to window i of bucket b: Acc.add, field for field. Takes the columns, not the doubles: a double passed to a call that is not inlined is boxed. */
+export function addTo(b: AccStore, i: number, code: number, ts: Float64Array, vals: Float64Array, r: number, row: number): void {
+  const x = vals[r]!, t = ts[r]!;
   const a = b.acc;
   const p = i * b.stride;
   if (code === OP_SUM) {
@@ -289,7 +290,7 @@ export function valueOf(b: AccStore, i: number, code: number, op: TimeOp, minPer
       return a[p + 4]!;
     default: {
       if (n === 0) return NaN;
-      const v = Float64Array.from(b.vals[i]!).sort();
+      const v = sortedCopy(b.vals[i]!);
       if (op === 'median') return n % 2 === 1 ? v[(n - 1) / 2]! : (v[n / 2 - 1]! + v[n / 2]!) / 2;
       const idx = q * (n - 1);
       const lo = Math.floor(idx);
@@ -297,6 +298,17 @@ export function valueOf(b: AccStore, i: number, code: number, op: TimeOp, minPer
       return v[lo]! + (v[lo + 1]! - v[lo]!) * (idx - lo);
     }
   }
+}
+
+let sortScratch = new Float64Array(64);
+
+/** The values sorted as a Float64Array sorts them (−0 before +0), in a scratch array reused until the next call. */
+function sortedCopy(xs: readonly number[]): Float64Array {
+  const n = xs.length;
+  if (n > sortScratch.length) sortScratch = new Float64Array(Math.max(n, 2 * sortScratch.length));
+  const v = sortScratch.subarray(0, n);
+  for (let j = 0; j < n; j++) v[j] = xs[j]!;
+  return v.sort();
 }
 
 /** Window i of bucket b as an Acc (snapshots, and the values of the less common ops). */

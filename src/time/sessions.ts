@@ -43,6 +43,8 @@ export class SessionStore implements AccStore {
   emEnd = new Float64Array(16);
   /** Serial number of the allocation (timers carry it). */
   serial = new Float64Array(16);
+  /** The record of the session's fire timer while FIRE_QUEUED (TimerQueue.moveToTail moves it on as the session grows). */
+  fireRec: Int32Array<ArrayBuffer> = new Int32Array(16).fill(NONE);
   /** The key's next session by start, or NONE; free ids chain through it too. */
   next: Int32Array<ArrayBuffer> = new Int32Array(16).fill(NONE);
   acc: Float64Array;
@@ -281,6 +283,7 @@ export class SessionStore implements AccStore {
     this.emEnd = grow(this.emEnd);
     this.serial = grow(this.serial);
     this.next = growIds(this.next);
+    this.fireRec = growIds(this.fireRec);
     const flags = new Uint8Array(this.key.length);
     flags.set(this.flags);
     this.flags = flags;
@@ -336,9 +339,13 @@ export const PURGE = 1;
 export const FORGET = 2;
 
 /**
- * A min-heap of timers ordered by (time, type, key id, start), in typed
- * arrays: a timer is a record (time, type, key, start, session id, the
- * session's serial number); the heap holds record numbers.
+ * Timers ordered by (time, type, key id, start), in typed arrays: a timer is
+ * a record (time, type, key, start, session id, the session's serial
+ * number). A record sits in one of two places: a list sorted by that order,
+ * which takes a record only at its tail (a stream in event-time order queues
+ * its timers in order: O(1) each, and a session that grows moves its fire
+ * timer to the tail, O(1)), or a min-heap for the rest (timers queued out of
+ * order). The top is the least of the list's head and the heap's top.
  */
 export class TimerQueue {
   time = new Float64Array(16);
@@ -347,18 +354,39 @@ export class TimerQueue {
   start = new Float64Array(16);
   session = new Int32Array(16);
   serial = new Float64Array(16);
+  /** The sorted list: links per record, and whether the record is in it (else in the heap). */
+  private prev: Int32Array<ArrayBuffer> = new Int32Array(16).fill(NONE);
+  private next: Int32Array<ArrayBuffer> = new Int32Array(16).fill(NONE);
+  private inList = new Uint8Array(16);
+  private head = NONE;
+  private tail = NONE;
+  private listN = 0;
   private heap = new Int32Array(16);
   private n = 0;
   private freeRecs: number[] = [];
   private recs = 0;
 
   get size(): number {
+    return this.n + this.listN;
+  }
+
+  /** Timers in the heap (queued out of order); the rest are in the sorted list. */
+  get heapSize(): number {
     return this.n;
   }
 
   /** The record at the top, or NONE. */
   peek(): number {
-    return this.n === 0 ? NONE : this.heap[0]!;
+    const l = this.head;
+    if (this.n === 0) return l;
+    const h = this.heap[0]!;
+    return l !== NONE && this.before(l, h) ? l : h;
+  }
+
+  /** less(a, b), with the usual case (times differ) decided here: small enough to inline. */
+  private before(a: number, b: number): boolean {
+    const ta = this.time[a]!, tb = this.time[b]!;
+    return ta < tb || (ta === tb && this.less(a, b));
   }
 
   private less(a: number, b: number): boolean {
@@ -369,7 +397,8 @@ export class TimerQueue {
     return this.start[a]! < this.start[b]!;
   }
 
-  push(time: number, type: number, key: number, start: number, session: number, serial: number): void {
+  /** Queues a timer; returns its record number (valid until the record pops). */
+  push(time: number, type: number, key: number, start: number, session: number, serial: number): number {
     let r = this.freeRecs.pop();
     if (r === undefined) {
       r = this.recs++;
@@ -381,6 +410,39 @@ export class TimerQueue {
     this.start[r] = start;
     this.session[r] = session;
     this.serial[r] = serial;
+    this.place(r);
+    return r;
+  }
+
+  /** Puts record r at the list's tail when it sorts there, else into the heap. */
+  private place(r: number): void {
+    if (this.tail === NONE || !this.before(r, this.tail)) this.append(r);
+    else this.heapPush(r);
+  }
+
+  private append(r: number): void {
+    this.inList[r] = 1;
+    this.prev[r] = this.tail;
+    this.next[r] = NONE;
+    if (this.tail === NONE) this.head = r;
+    else this.next[this.tail] = r;
+    this.tail = r;
+    this.listN++;
+  }
+
+  private unlink(r: number): void {
+    const p = this.prev[r]!, q = this.next[r]!;
+    if (p === NONE) this.head = q;
+    else this.next[p] = q;
+    if (q === NONE) this.tail = p;
+    else this.prev[q] = p;
+    this.inList[r] = 0;
+    this.listN--;
+  }
+
+  private heapPush(r: number): void {
+    // A reused record (after clear()) may have been in the list.
+    this.inList[r] = 0;
     if (this.n === this.heap.length) {
       const more = new Int32Array(2 * this.n);
       more.set(this.heap);
@@ -397,21 +459,54 @@ export class TimerQueue {
     h[i] = r;
   }
 
+  /** Takes the top record out (without freeing it). */
+  private take(): number {
+    const top = this.peek();
+    if (this.inList[top] === 1) this.unlink(top);
+    else {
+      const last = this.heap[--this.n]!;
+      if (this.n > 0) this.siftDown(last);
+    }
+    return top;
+  }
+
   /** Removes the top record; its fields stay readable until the next push. */
   pop(): number {
-    const top = this.heap[0]!;
-    const last = this.heap[--this.n]!;
-    if (this.n > 0) this.siftDown(last);
+    const top = this.take();
     this.freeRecs.push(top);
     return top;
   }
 
-  /** Moves the top timer on to a later time (its session grew): a pop and a push of it, in one pass. */
+  /** Moves the top timer on to a later time (its session grew): a pop and a push of it. */
   retimeTop(time: number, start: number): void {
-    const r = this.heap[0]!;
+    const r = this.take();
     this.time[r] = time;
     this.start[r] = start;
-    this.siftDown(r);
+    this.place(r);
+  }
+
+  /**
+   * Moves record r (queued) on to session w's later end (time) and start
+   * when it then sorts at the list's tail: true then. Otherwise it stays
+   * where it is (and is moved on when it comes up, as retimeTop does). The
+   * arrays are passed, not the doubles: a double passed to a call that is
+   * not inlined is boxed.
+   */
+  moveToTail(r: number, ends: Float64Array, starts: Float64Array, w: number): boolean {
+    if (this.inList[r] !== 1) return false;
+    const oldTime = this.time[r]!, oldStart = this.start[r]!;
+    this.time[r] = ends[w]!;
+    this.start[r] = starts[w]!;
+    if (r === this.tail || !this.before(r, this.tail)) {
+      if (r !== this.tail) {
+        this.unlink(r);
+        this.append(r);
+      }
+      return true;
+    }
+    this.time[r] = oldTime;
+    this.start[r] = oldStart;
+    return false;
   }
 
   /** Places record r from the root down. */
@@ -441,16 +536,25 @@ export class TimerQueue {
     this.n = 0;
     this.recs = 0;
     this.freeRecs = [];
+    this.head = this.tail = NONE;
+    this.listN = 0;
   }
 
   /** Bytes of the typed arrays held (room included). */
   get bytes(): number {
-    return [this.time, this.type, this.key, this.start, this.session, this.serial, this.heap].reduce((n, a) => n + a.byteLength, 0);
+    return [this.time, this.type, this.key, this.start, this.session, this.serial, this.heap, this.prev, this.next, this.inList].reduce((n, a) => n + a.byteLength, 0);
   }
 
   /** Whether most of the records' room is empty. */
   get sparse(): boolean {
-    return this.time.length > 4096 && 4 * this.n < this.time.length;
+    return this.time.length > 4096 && 4 * this.size < this.time.length;
+  }
+
+  /** The queued records (in no particular order). */
+  records(): number[] {
+    const out = Array.from(this.heap.subarray(0, this.n));
+    for (let r = this.head; r !== NONE; r = this.next[r]!) out.push(r);
+    return out;
   }
 
   /**
@@ -460,8 +564,9 @@ export class TimerQueue {
    */
   compacted(moved: Int32Array, serialOf: Float64Array): TimerQueue {
     const to = new TimerQueue();
-    for (let i = 0; i < this.n; i++) {
-      const r = this.heap[i]!;
+    // The list first, in its order: its records stay in the new list.
+    const recs = this.records();
+    for (const r of [...recs.slice(this.n), ...recs.slice(0, this.n)]) {
       let w = this.session[r]!, serial = this.serial[r]!;
       if (this.type[r] !== FORGET) {
         const v = w < moved.length ? moved[w]! : -1;
@@ -481,6 +586,11 @@ export class TimerQueue {
     const type = new Uint8Array(this.time.length);
     type.set(this.type);
     this.type = type;
+    const inList = new Uint8Array(this.time.length);
+    inList.set(this.inList);
+    this.inList = inList;
     this.session = grow(this.session);
+    this.prev = growIds(this.prev);
+    this.next = growIds(this.next);
   }
 }

@@ -214,9 +214,9 @@ export class EventTimeWindows implements WindowOperator {
     b.pending = 0;
   }
 
-  private schedule(w: number, wm: number): void {
+  private schedule(w: number): void {
     const st = this.store;
-    st.flags[w] = st.end[w]! > wm ? st.flags[w]! | PENDING_FIRE : st.flags[w]! & ~PENDING_FIRE;
+    st.flags[w] = st.end[w]! > this.watermark ? st.flags[w]! | PENDING_FIRE : st.flags[w]! & ~PENDING_FIRE;
     this.queueTimers(w);
   }
 
@@ -239,14 +239,22 @@ export class EventTimeWindows implements WindowOperator {
    * only grows (its end never moves earlier), so a queued timer is never
    * late: when it comes up before its due time, advance() moves it on to
    * that time. Growing a session by a row therefore queues nothing, where a
-   * new timer per row left the heap one stale timer per row.
+   * new timer per row left the heap one stale timer per row; in a stream in
+   * event-time order, the fire timer is moved to the queue's tail at once
+   * (O(1)), so it never comes up early.
    */
   private queueTimers(w: number): void {
     const st = this.store;
     const end = st.end[w]!;
-    if ((st.flags[w]! & FIRE_QUEUED) === 0 && this.dueTime(w, FIRE) === end) {
-      st.flags[w] = st.flags[w]! | FIRE_QUEUED;
-      this.timers.push(end, FIRE, st.key[w]!, st.start[w]!, w, st.serial[w]!);
+    if (this.dueTime(w, FIRE) === end) {
+      if ((st.flags[w]! & FIRE_QUEUED) === 0) {
+        st.flags[w] = st.flags[w]! | FIRE_QUEUED;
+        st.fireRec[w] = this.timers.push(end, FIRE, st.key[w]!, st.start[w]!, w, st.serial[w]!);
+      } else {
+        // Moved on now when that is O(1) (rows in event-time order), rather than when it comes up.
+        const r = st.fireRec[w]!;
+        if (this.timers.time[r]! < end) this.timers.moveToTail(r, st.end, st.start, w);
+      }
     }
     const purge = this.dueTime(w, PURGE);
     if ((st.flags[w]! & PURGE_QUEUED) === 0 && purge === purge) {
@@ -255,8 +263,13 @@ export class EventTimeWindows implements WindowOperator {
     }
   }
 
-  /** Fires and purges every timer due at watermark wm (or every fire timer, at the end). */
-  private advance(wm: number, out: WindowResult[], end: boolean): void {
+  /**
+   * Fires and purges every timer due at the watermark (or every fire timer,
+   * at the end). It takes no time argument: a double passed to a call that
+   * is not inlined is boxed, an allocation per row.
+   */
+  private advance(out: WindowResult[], end: boolean): void {
+    const wm = this.watermark;
     if (this.spec.kind !== 'session') {
       this.advanceGrid(wm, out, end);
       return;
@@ -317,6 +330,11 @@ export class EventTimeWindows implements WindowOperator {
     const moved = new Int32Array(this.store.idRoom).fill(-1);
     this.store = this.store.compacted(moved);
     this.timers = this.timers.compacted(moved, this.store.serial);
+    const st = this.store, timers = this.timers;
+    for (const r of timers.records()) {
+      const w = timers.session[r]!;
+      if (timers.type[r] === FIRE && st.serial[w] === timers.serial[r]) st.fireRec[w] = r;
+    }
   }
 
   /**
@@ -457,7 +475,7 @@ export class EventTimeWindows implements WindowOperator {
     const late: LateRow[] = [];
     if (this.spec.kind === 'session') {
       for (let i = 0; i < ts.length; i++) {
-        this.sessionRow(ts[i]!, vals[i]!, ids === undefined ? 0 : ids[i]!, this.rowsSeen + i, windows, late);
+        this.sessionRow(ts, vals, ids, i, this.rowsSeen + i, windows, late);
       }
     } else this.pushGrid(ts, vals, ids, windows, late);
     this.rowsSeen += ts.length;
@@ -491,7 +509,7 @@ export class EventTimeWindows implements WindowOperator {
     try {
       if (this.spec.kind === 'session') {
         for (let i = 0; i < ts.length; i++) {
-          if (skip[i] === 0) this.sessionRow(ts[i]!, vals[i]!, ids === undefined ? 0 : ids[i]!, this.rowOf(i), windows, late);
+          if (skip[i] === 0) this.sessionRow(ts, vals, ids, i, this.rowOf(i), windows, late);
           else {
             this.mark(windows.length);
             this.rise(ts[i]!, windows);
@@ -523,24 +541,31 @@ export class EventTimeWindows implements WindowOperator {
   private rise(t: number, windows: WindowResult[]): void {
     if (t > this.maxTs) {
       this.maxTs = t;
-      this.advance(t - this.spec.maxOutOfOrderness, windows, false);
+      this.advance(windows, false);
     }
   }
 
-  private sessionRow(t: number, x: number, k: number, row: number, windows: WindowResult[], late: LateRow[]): void {
-    const wm = this.maxTs - this.spec.maxOutOfOrderness;
-    const w = this.session(t, k, wm);
+  /** Row i of a batch (row number `row` of the stream); takes the columns, not the row's doubles (see advance). */
+  private sessionRow(ts: Float64Array, vals: Float64Array, ids: Uint32Array | undefined, i: number, row: number, windows: WindowResult[], late: LateRow[]): void {
+    const t = ts[i]!, x = vals[i]!;
+    const k = ids === undefined ? 0 : ids[i]!;
+    const w = this.session(ts, i, k);
     if (w < 0) {
       late.push({ row, key: this.keyMap.keyOf(k), ts: t, value: x, missed: 1 });
       this.late++;
     } else {
       const st = this.store;
       if (this.code === OP_SUM) addSum(st.acc, w * 4, x);
-      else addTo(st, w, this.code, x, t, row);
-      if (st.end[w]! <= wm) windows.push(this.result(w));
+      else addTo(st, w, this.code, ts, vals, i, row);
+      if (st.end[w]! <= this.watermark) windows.push(this.result(w));
     }
     this.mark(windows.length);
-    this.rise(t, windows);
+    if (t > this.maxTs) {
+      this.maxTs = t;
+      // Nothing is due while the first timer is after the watermark.
+      const top = this.timers.peek();
+      if (top >= 0 && this.timers.time[top]! <= this.watermark) this.advance(windows, false);
+    }
     this.mark(windows.length);
   }
 
@@ -557,14 +582,17 @@ export class EventTimeWindows implements WindowOperator {
     const delay = s.maxOutOfOrderness;
     const code = this.code;
     const list = this.bucketList;
+    // The clock and the grid range in locals (a double field is a box in memory), written back when read elsewhere.
     let maxTs = this.maxTs;
     let lo = this.rangeLo, hi = this.rangeHi;
+    let rangeFrom = this.rangeFrom, rangeTo = this.rangeTo;
     let last: GridBucket | undefined;
     const skip = this.skip;
     for (let r = 0; r < ts.length; r++) {
       const t = ts[r]!, x = vals[r]!;
       if (skip !== undefined && skip[r] !== 0) {
         // Another worker's row: only its timestamp counts here.
+        this.maxTs = maxTs;
         this.mark(windows.length);
         this.rise(t, windows);
         maxTs = this.maxTs;
@@ -573,7 +601,7 @@ export class EventTimeWindows implements WindowOperator {
       }
       const k = ids === undefined ? 0 : ids[r]!;
       const wm = maxTs - delay;
-      if (!(t >= this.rangeFrom && t < this.rangeTo)) {
+      if (!(t >= rangeFrom && t < rangeTo)) {
         // windowIndexRange, without allocating
         hi = Math.floor((t - offset) / step);
         while (hi * step + offset > t) hi--;
@@ -584,8 +612,8 @@ export class EventTimeWindows implements WindowOperator {
         // lo and hi are unique, so they hold for every t the tests of these loops allow.
         this.rangeLo = lo;
         this.rangeHi = hi;
-        this.rangeFrom = Math.max(hi * step + offset, (lo - 1) * step + offset + size);
-        this.rangeTo = Math.min((hi + 1) * step + offset, lo * step + offset + size);
+        this.rangeFrom = rangeFrom = Math.max(hi * step + offset, (lo - 1) * step + offset + size);
+        this.rangeTo = rangeTo = Math.min((hi + 1) * step + offset, lo * step + offset + size);
       }
       let missed = 0;
       for (let j = lo; j <= hi; j++) {
@@ -608,7 +636,7 @@ export class EventTimeWindows implements WindowOperator {
         if (i < 0) i = b.insert(k, i, code, end > wm);
         if (code === OP_SUM) {
           addSum(b.acc, i * 4, x);
-        } else addTo(b, i, code, x, t, this.rowOf(r));
+        } else addTo(b, i, code, ts, vals, r, this.rowOf(r));
         // Changed after its fire: re-emitted now (each window of a row gets this one row, so
         // emitting it before the row's later windows are updated changes nothing).
         if (end <= wm) windows.push(this.gridResult(b, i));
@@ -620,18 +648,22 @@ export class EventTimeWindows implements WindowOperator {
       this.mark(windows.length);
       if (t > maxTs) {
         maxTs = t;
-        this.maxTs = t;
         // Buckets are by ascending end: nothing is due while the first ends after the watermark.
         const first = list[0];
-        if (first !== undefined && first.end <= t - delay) this.advanceGrid(t - delay, windows, false);
+        if (first !== undefined && first.end <= t - delay) {
+          this.maxTs = t;
+          this.advanceGrid(t - delay, windows, false);
+        }
       }
       this.mark(windows.length);
     }
+    this.maxTs = maxTs;
   }
 
-  /** The session a row at t of key k joins (created or merged), or −1 when it is late. */
-  private session(t: number, k: number, wm: number): number {
+  /** The session row i of a batch (at t = ts[i], of key k) joins (created or merged), or −1 when it is late. */
+  private session(ts: Float64Array, i: number, k: number): number {
     const s = this.spec, st = this.store;
+    const t = ts[i]!, wm = this.watermark;
     const gap = s.gap;
     const found = st.slots.get(k);
     if (t + gap + s.allowedLateness <= wm || (found >= 0 && t < st.purged[found]!)) return -1;
@@ -646,7 +678,7 @@ export class EventTimeWindows implements WindowOperator {
     }
     if (first < 0) {
       const w = st.add(slot, t, t + gap);
-      this.schedule(w, wm);
+      this.schedule(w);
       return w;
     }
     const target = first;
@@ -654,7 +686,7 @@ export class EventTimeWindows implements WindowOperator {
     if (last !== first) this.mergeInto(slot, target, last);
     st.start[target] = Math.min(st.start[target]!, t);
     st.end[target] = Math.max(st.end[target]!, t + gap);
-    if (st.start[target] !== oldStart || st.end[target] !== oldEnd || last !== first) this.schedule(target, wm);
+    if (st.start[target] !== oldStart || st.end[target] !== oldEnd || last !== first) this.schedule(target);
     return target;
   }
 
@@ -682,7 +714,7 @@ export class EventTimeWindows implements WindowOperator {
   flush(): WindowOutput {
     this.check();
     const windows: WindowResult[] = [];
-    this.advance(Infinity, windows, true);
+    this.advance(windows, true);
     this.ended = true;
     this.clearWindows();
     return { windows, late: [] };
