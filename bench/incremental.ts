@@ -2,7 +2,7 @@
 // rolling median over 1 000 rows, filled, then 1 % of the keys touched between
 // checkpoints. Reports the size and time of a full and of an incremental
 // checkpoint, the recovery time from the chain (a new job resuming until it
-// is ready), the main thread's encode, decode and CRC-32 (WASM and JS) of the
+// is ready), the main thread's encode, decode and CRC-32 (zlib, WASM and JS) of the
 // delta, and the CPU cost of a checkpoint per second.
 //
 // That cost is measured in one job, in one process, by paired segments: each
@@ -20,13 +20,17 @@
 //
 // Flags: --key-groups G (default 4096; a count kernel's delta holds only the
 // changed keys of each changed group, other kinds' whole groups), --workers W (default 2),
-// --pairs P (default 40), --full-every K (default 10), --store memory|file (default
-// memory, which keeps a checkpoint saved as parts; file writes and fsyncs every byte).
+// --pairs P (default 40), --segment-rows N (default: a second's rows at the rate
+// measured without checkpoints, which a loaded machine lowers, so the ratios
+// grow with the load; a fixed N, a quiet second's rows, keeps them comparable), --full-every K (default 10), --store memory|file (default
+// memory, which keeps a checkpoint saved as parts; file writes and fsyncs what
+// it does not hold already: a composed full checkpoint's file is a manifest
+// naming the unchanged groups' bytes in an earlier file, plus the changed groups).
 import os from 'node:os';
-import { crc32, jsCrc32 } from '../src/crc32.js';
+import { crc32, jsCrc32, portableCrc32 } from '../src/crc32.js';
 import { createJob, decodeCheckpoint, encodeCheckpoint, memoryCheckpointStore, type CheckpointStore, type Job, type OutputBatch } from '../src/scheduler/index.js';
 import { fileCheckpointStore, nodeWorkers } from '../src/scheduler/node.js';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 const args = process.argv.slice(2);
@@ -40,6 +44,8 @@ const KEYS = 10_000;
 const WINDOW = 1000;
 const SPEC = { op: 'median', window: WINDOW } as const;
 const PAIRS = flag('--pairs', 40);
+/** Rows per segment; 0: a second's rows at the rate measured without checkpoints. */
+const SEGMENT_ROWS = flag('--segment-rows', 0);
 const FULL_EVERY = flag('--full-every', 10);
 /** Where the paired segments' checkpoints go: 'memory' (kept as parts) or 'file' (written and fsynced: every byte of a full checkpoint). */
 const STORE = args.includes('--store') ? args[args.indexOf('--store') + 1] : 'memory';
@@ -93,7 +99,8 @@ const mb = (b: number): string => `${(b / 2 ** 20).toFixed(2)} MiB`;
 
 async function main(): Promise<void> {
   const store: CheckpointStore = memoryCheckpointStore({ keep: 12 });
-  const options = { adapter: nodeWorkers(), operator: SPEC, keyed: true, workers: WORKERS, keyGroups: KEY_GROUPS } as const;
+  // A long heartbeat timeout: on a loaded shared machine a worker thread can be starved for seconds, and a restart would spoil the pairs.
+  const options = { adapter: nodeWorkers(), operator: SPEC, keyed: true, workers: WORKERS, keyGroups: KEY_GROUPS, heartbeat: { timeoutMs: 60_000 } } as const;
   const job = await createJob({ ...options, sink: sink(), checkpoints: { store, everyMs: Infinity, fullEvery: FULL_EVERY } });
   await push(job, rows(KEYS, WINDOW, 1));
   const [fullId, fullMs] = await timed(() => job.checkpoint());
@@ -110,22 +117,24 @@ async function main(): Promise<void> {
   console.log(`full checkpoint:        ${mb(fullBytes)} in ${fullMs.toFixed(0)} ms`);
   console.log(`incremental (1 % keys): ${mb(deltaBytes)} (${((100 * deltaBytes) / fullBytes).toFixed(2)} % of full, ${delta.groups.size} groups) in ${deltaMs.toFixed(0)} ms`);
   console.log(`recovery from the chain (new job until ready): ${recoveryMs.toFixed(0)} ms`);
-  // The main thread's share of an incremental checkpoint, with the CRC-32 of its bytes alone (WASM path and JS fallback).
+  // The main thread's share of an incremental checkpoint, with the CRC-32 of its bytes alone (Node's zlib, the WASM path and the JS fallback).
   console.log(
     `incremental on the main thread (CPU, median of 9): encode ${cpuMs(() => encodeCheckpoint(delta)).toFixed(1)} ms, decode ${cpuMs(() => decodeCheckpoint(deltaRaw)).toFixed(1)} ms; ` +
-      `CRC-32 of its ${mb(deltaBytes)}: ${cpuMs(() => crc32(deltaRaw)).toFixed(1)} ms (JS fallback ${cpuMs(() => jsCrc32(deltaRaw)).toFixed(1)} ms)`,
+      `CRC-32 of its ${mb(deltaBytes)}: ${cpuMs(() => crc32(deltaRaw)).toFixed(1)} ms (WASM, as in browsers, ${cpuMs(() => portableCrc32(deltaRaw)).toFixed(1)} ms; JS fallback ${cpuMs(() => jsCrc32(deltaRaw)).toFixed(1)} ms)`,
   );
 
   // The CPU cost of a checkpoint per second, by paired segments in one job (see the top).
   const dir = STORE === 'file' ? mkdtempSync(join(os.tmpdir(), 'sk-incremental-')) : undefined;
   const inner = dir === undefined ? memoryCheckpointStore({ keep: FULL_EVERY + 1 }) : fileCheckpointStore(dir, { keep: FULL_EVERY + 1 });
-  // Each checkpoint's size as saved, to tell full from incremental without reading it back.
+  // Each checkpoint's size as saved, to tell full from incremental without reading it back; with the file store, its file's size.
   const sizes = new Map<number, number>();
+  const stored = new Map<number, number>();
+  const onDisk = (id: number): void => void ('path' in inner && stored.set(id, statSync(inner.path(id)).size));
   const filled: CheckpointStore = {
     list: () => inner.list(),
     read: (id) => inner.read(id),
-    save: (id, bytes) => (sizes.set(id, bytes.length), inner.save(id, bytes)),
-    saveParts: (id, parts) => (sizes.set(id, parts.reduce((n, part) => n + part.length, 0)), inner.saveParts!(id, parts)),
+    save: async (id, bytes) => (sizes.set(id, bytes.length), await inner.save(id, bytes), onDisk(id)),
+    saveParts: async (id, parts) => (sizes.set(id, parts.reduce((n, part) => n + part.length, 0)), await inner.saveParts!(id, parts), onDisk(id)),
   };
   const filler = await createJob({ ...options, sink: sink(), checkpoints: { store: filled, everyMs: Infinity, fullEvery: FULL_EVERY } });
   await push(filler, rows(KEYS, WINDOW, 1));
@@ -151,13 +160,13 @@ async function main(): Promise<void> {
   await pushRows(1_000_000);
   const t0 = performance.now();
   await pushRows(1_000_000);
-  const second = Math.round(1e9 / (performance.now() - t0) / 100) * 100;
+  const second = SEGMENT_ROWS > 0 ? SEGMENT_ROWS : Math.round(1e9 / (performance.now() - t0) / 100) * 100;
   /**
    * CPU ms (all threads) of a second's rows, and of a checkpoint after them
    * when `checkpoint` is given: set to whether it was full, and the CPU from
    * its start (the rows' results written) to its end.
    */
-  const segment = async (checkpoint?: { full: boolean; ms: number }): Promise<number> => {
+  const segment = async (checkpoint?: { full: boolean; ms: number; id: number }): Promise<number> => {
     const cpu = process.cpuUsage();
     await pushRows(second);
     let id = 0;
@@ -169,14 +178,14 @@ async function main(): Promise<void> {
     }
     const { user, system } = process.cpuUsage(cpu);
     // A full checkpoint is the whole state (hundreds of MiB), a delta a few MiB.
-    if (checkpoint !== undefined) checkpoint.full = sizes.get(id)! > fullBytes / 2;
+    if (checkpoint !== undefined) (checkpoint.full = sizes.get(id)! > fullBytes / 2), (checkpoint.id = id);
     return (user + system) / 1000;
   };
   const ratios: number[] = [];
-  const costs: { ms: number; full: boolean; own: number }[] = [];
+  const costs: { ms: number; full: boolean; own: number; id: number }[] = [];
   let withSum = 0, withoutSum = 0;
   for (let i = 0; i < PAIRS; i++) {
-    const cp = { full: false, ms: 0 };
+    const cp = { full: false, ms: 0, id: 0 };
     let a: number, b: number;
     if (i % 2 === 0) {
       a = await segment();
@@ -186,7 +195,7 @@ async function main(): Promise<void> {
       a = await segment();
     }
     ratios.push(b / a - 1);
-    costs.push({ ms: b - a, full: cp.full, own: cp.ms });
+    costs.push({ ms: b - a, full: cp.full, own: cp.ms, id: cp.id });
     withSum += b;
     withoutSum += a;
   }
@@ -199,11 +208,15 @@ async function main(): Promise<void> {
   const deltaRatios = ratios.filter((_, i) => !costs[i]!.full);
   const ms = (cs: typeof costs, f: (c: (typeof costs)[number]) => number): string => (cs.length > 0 ? median(cs.map(f)).toFixed(1) : '–');
   const without = withoutSum / PAIRS;
-  console.log(`a checkpoint per second, ${PAIRS} pairs of segments of ${second} rows (a second at the rate without checkpoints), fullEvery ${FULL_EVERY}, ${STORE} store, load average ${load}:`);
+  console.log(`a checkpoint per second, ${PAIRS} pairs of segments of ${second} rows (${SEGMENT_ROWS > 0 ? 'set by --segment-rows' : 'a second at the rate without checkpoints'}), fullEvery ${FULL_EVERY}, ${STORE} store, load average ${load}:`);
   console.log(`  CPU of all threads per segment (means): without ${(withoutSum / PAIRS).toFixed(0)} ms, with ${(withSum / PAIRS).toFixed(0)} ms`);
   console.log(`  paired ratio with/without, incremental checkpoints (${deltaRatios.length} pairs): median ${pct(median(deltaRatios))} (quartiles ${pct(quantile(deltaRatios, 0.25))} … ${pct(quantile(deltaRatios, 0.75))}, range ${pct(quantile(deltaRatios, 0))} … ${pct(quantile(deltaRatios, 1))}) (target ≤ 3 %)`);
   console.log(`  all pairs (${fulls.length} with a full checkpoint): median ${pct(median(ratios))}; mean ${pct(withSum / withoutSum - 1)} (the full ones included)`);
   console.log(`  a checkpoint's CPU, medians: with − without ${ms(deltas, (c) => c.ms)} ms incremental, ${ms(fulls, (c) => c.ms)} ms full; the checkpoint call alone ${ms(deltas, (c) => c.own)} ms incremental (${pct(median(deltas.map((c) => c.own)) / without)} of a second's ${without.toFixed(0)} ms), ${ms(fulls, (c) => c.own)} ms full`);
+  if (stored.size > 0) {
+    const file = (cs: typeof costs): string => (cs.length > 0 ? mb(median(cs.map((c) => stored.get(c.id)!))) : '–');
+    console.log(`  file written per checkpoint, medians: ${file(fulls)} full (of ${mb(fullBytes)}), ${file(deltas)} incremental`);
+  }
   if (fulls.length > 0) {
     const full = median(fulls.map((c) => c.own)), inc = median(deltas.map((c) => c.own));
     console.log(`  a checkpoint per second with a full one every ${FULL_EVERY}: ${pct((full + (FULL_EVERY - 1) * inc) / FULL_EVERY / without)} (checkpoint calls alone); fullEvery for ≤ 3 %: ${0.03 * without > inc ? Math.ceil((full - inc) / (0.03 * without - inc)) : 'none (the incremental ones alone pass 3 %)'}`);

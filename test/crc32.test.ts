@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { crc32, crc32Combine, jsCrc32 } from '../src/crc32.js';
+import { crc32, crc32Combine, jsCrc32, portableCrc32 } from '../src/crc32.js';
 
 /** The textbook bit-at-a-time CRC-32: slow and obviously right. */
 function bitwiseCrc32(bytes: Uint8Array, start: number, end: number): number {
@@ -31,6 +31,7 @@ describe('crc32', () => {
 
 describe('crc32 through WASM (inputs of 4 KiB and more)', () => {
   it('equals the JS slicing-by-8 on any bytes, offset and length, across 64 KiB chunks', () => {
+    const crc32 = portableCrc32; // the WASM path: crc32 itself takes Node's zlib here (next test)
     fc.assert(
       fc.property(
         fc.integer({ min: 0, max: 200_000 }),
@@ -53,6 +54,23 @@ describe('crc32 through WASM (inputs of 4 KiB and more)', () => {
     const bytes = Uint8Array.from({ length: 3 * 65536 + 123 }, () => (s = (Math.imul(s, 1103515245) + 12345) >>> 0) >>> 24);
     expect(crc32(bytes)).toBe(bitwiseCrc32(bytes, 0, bytes.length));
     expect(crc32(bytes, 5, bytes.length - 7)).toBe(bitwiseCrc32(bytes, 5, bytes.length - 7));
+    expect(portableCrc32(bytes)).toBe(bitwiseCrc32(bytes, 0, bytes.length));
+    expect(portableCrc32(bytes, 5, bytes.length - 7)).toBe(bitwiseCrc32(bytes, 5, bytes.length - 7));
+  });
+});
+
+describe('crc32 through Node\'s zlib (inputs of 4 KiB and more)', () => {
+  it('equals the JS slicing-by-8 on any bytes, offset, length and previous CRC', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 200_000 }), fc.integer({ min: 0, max: 15 }), fc.integer({ min: 0, max: 2 ** 31 }), fc.integer({ min: 0, max: 2 ** 32 - 1 }), (length, skew, seed, previous) => {
+        let s = seed | 1;
+        const bytes = Uint8Array.from({ length: length + 32 }, () => (s = (Math.imul(s, 1103515245) + 12345) >>> 0) >>> 24).subarray(skew % 8);
+        const end = Math.min(bytes.length, skew + length);
+        expect(crc32(bytes, skew, end, previous)).toBe(jsCrc32(bytes, skew, end, previous));
+        expect(portableCrc32(bytes, skew, end, previous)).toBe(jsCrc32(bytes, skew, end, previous));
+      }),
+      { numRuns: 60 },
+    );
   });
 });
 
@@ -65,14 +83,17 @@ describe('crc32 continued from a previous CRC', () => {
         const bytes = Uint8Array.from({ length: total }, () => (s = (Math.imul(s, 1103515245) + 12345) >>> 0) >>> 24);
         let crc = 0;
         let jsCrc = 0;
+        let wasmCrc = 0;
         let at = 0;
         for (const n of pieces) {
           crc = crc32(bytes, at, at + n, crc);
           jsCrc = jsCrc32(bytes, at, at + n, jsCrc);
+          wasmCrc = portableCrc32(bytes, at, at + n, wasmCrc);
           at += n;
         }
         expect(crc).toBe(jsCrc32(bytes));
         expect(jsCrc).toBe(jsCrc32(bytes));
+        expect(wasmCrc).toBe(jsCrc32(bytes));
       }),
       { numRuns: 40 },
     );

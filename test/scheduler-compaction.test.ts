@@ -151,6 +151,28 @@ describe('full checkpoints composed by the coordinator', () => {
     for (const [g, bytes] of expected) expect(Buffer.from(got.get(g)!).equals(Buffer.from(bytes)), `key group ${g}`).toBe(true);
     expect(got.size).toBe(expected.size);
   });
+
+  it('after a resume, the first full checkpoint is composed too: the workers send only the changed groups, and the unchanged ones are handed to the store as the restored bytes (not snapshotted, copied or checksummed again)', async () => {
+    const spec = KERNEL_SPECS[1]!;
+    const memory = memoryCheckpointStore({ keep: 10 });
+    const first = await createJob({ adapter: nodeWorkers(), operator: spec, keyed: true, workers: 2, sink: memorySink(), checkpoints: { store: memory, everyMs: Infinity } });
+    await first.push(batchOf(spec, 0, CUTS[0]!));
+    await first.checkpoint();
+    await first.abort();
+    const restored = await memory.read(1);
+    const saved = new Map<number, readonly Uint8Array[]>();
+    const store: CheckpointStore = { ...memory, save: memory.save, saveParts: async (id, parts) => (saved.set(id, parts), memory.saveParts!(id, parts)) };
+    const { adapter, groupsSent } = countingAdapter();
+    const job = await createJob({ adapter, operator: spec, keyed: true, workers: 2, sink: memorySink(), checkpoints: { store, everyMs: Infinity }, resume: true });
+    await job.push(batchOf(spec, CUTS[0]!, CUTS[1]!)); // one key only
+    const before = groupsSent();
+    await job.checkpoint();
+    expect(groupsSent() - before).toBeLessThanOrEqual(2);
+    await job.abort();
+    const groups = decodeCheckpoint(await memory.read(2)).groups;
+    const views = saved.get(2)!.filter((part) => part.length > 8 && part.buffer === restored.buffer).length;
+    expect(views).toBe(groups.size - 1);
+  });
 });
 
 describe('checkpoints saved as parts', () => {

@@ -188,6 +188,37 @@ function groupCrc(bytes: Uint8Array): number {
   return crc;
 }
 
+/** The CRC-32 of a group's bytes where it is known already (from an encode or a decode), else undefined: for tests. @internal */
+export function knownGroupCrc(bytes: Uint8Array): number | undefined {
+  return groupCrcs.get(bytes);
+}
+
+/**
+ * The CRC-32 of `bytes[0, end)`, computed group by group where the entries
+ * can be walked, each group's CRC kept by its offset (decodeCheckpoint
+ * records them, so the first full checkpoint a job composes after a restore
+ * does not read its unchanged groups again); else in one pass. The same
+ * value either way ({@link crc32Combine}).
+ */
+function checksum(bytes: Uint8Array, view: DataView, end: number): { crc: number; byOffset?: Map<number, number> } {
+  const whole = (): { crc: number } => ({ crc: crc32(bytes, 0, end) });
+  let at = HEADER_BYTES + view.getUint32(44, true);
+  const count = view.getUint32(48, true);
+  if (at > end) return whole();
+  const byOffset = new Map<number, number>();
+  let crc = crc32(bytes, 0, at);
+  for (let i = 0; i < count; i++) {
+    if (at + 8 > end) return whole();
+    const length = view.getUint32(at + 4, true);
+    if (at + 8 + length > end) return whole();
+    const group = crc32(bytes, at + 8, at + 8 + length);
+    crc = crc32Combine(crc32(bytes, at, at + 8, crc), group, length);
+    byOffset.set(at + 8, group);
+    at += 8 + length;
+  }
+  return at === end ? { crc, byOffset } : whole();
+}
+
 /**
  * The bytes of {@link encodeCheckpoint} as parts to be written one after
  * another: the group states themselves are parts (not copied), and the
@@ -260,7 +291,7 @@ export function decodeCheckpoint(raw: unknown): Checkpoint {
   }
   const end = bytes.length - TRAILER_BYTES;
   const stored = view.getUint32(end, true);
-  const actual = crc32(bytes, 0, end);
+  const { crc: actual, byOffset } = checksum(bytes, view, end);
   if (stored !== actual) {
     throw new CheckpointError('CHECKSUM_MISMATCH', `checksum mismatch: checkpoint is corrupt (stored CRC-32 ${stored.toString(16)}, computed ${actual.toString(16)})`);
   }
@@ -310,7 +341,10 @@ export function decodeCheckpoint(raw: unknown): Checkpoint {
     if (group >= keyGroups || group <= previous) throw bad(`key group ${group} out of order or out of range`);
     if (patch && !delta) throw bad(`a key patch of key group ${group} in a full checkpoint`);
     if (at + 8 + length > end) throw bad(`key group ${group}'s ${length} bytes run past the end`);
-    groups.set(group, bytes.subarray(at + 8, at + 8 + length));
+    const state = bytes.subarray(at + 8, at + 8 + length);
+    const crc = byOffset?.get(at + 8);
+    if (crc !== undefined) groupCrcs.set(state, crc);
+    groups.set(group, state);
     if (patch) patches.add(group);
     previous = group;
     at += 8 + length;
@@ -395,62 +429,102 @@ async function materialize(cp: Checkpoint, ids: readonly number[], store: { read
     link = next;
   }
   if (chain.length === 1) return { ...cp, chainLength: 1 };
-  let groups = new Map<number, Uint8Array>();
-  for (let i = chain.length - 1; i >= 0; i--) groups = applyDelta(groups, chain[i]!);
+  // The full checkpoint's groups, then the deltas oldest first.
+  const groups = applyDeltas(chain[chain.length - 1]!.groups, chain.slice(0, -1).reverse());
   const { base: _base, patches: _patches, ...full } = cp;
   return { ...full, groups, chainLength: chain.length };
 }
 
 /** The groups of `base` (a full checkpoint's, or those a chain gave so far) with a checkpoint's groups and key patches applied; `base` is left as it was. */
 export function applyDelta(base: ReadonlyMap<number, Uint8Array>, cp: Pick<Checkpoint, 'id' | 'groups' | 'patches'>): Map<number, Uint8Array> {
+  return applyDeltas(base, [cp]);
+}
+
+/**
+ * The groups of `base` with checkpoints' groups and key patches applied in
+ * order: the same bytes as {@link applyDelta} once per checkpoint, but each
+ * changed group is copied once, with every patch since its last whole state
+ * applied in the one copy (a chain of deltas that patch the same groups
+ * copied them once per delta).
+ */
+export function applyDeltas(base: ReadonlyMap<number, Uint8Array>, deltas: readonly Pick<Checkpoint, 'id' | 'groups' | 'patches'>[]): Map<number, Uint8Array> {
   const groups = new Map(base);
-  for (const [g, bytes] of cp.groups) groups.set(g, cp.patches?.has(g) === true ? applyKeyPatch(groups.get(g), bytes, g, cp.id) : bytes);
+  // Per changed group: its latest whole state, then the patches after it, in order.
+  const changed = new Map<number, { whole: Uint8Array | undefined; patches: KeyPatch[] }>();
+  for (const cp of deltas) {
+    for (const [g, bytes] of cp.groups) {
+      const entry = changed.get(g);
+      if (cp.patches?.has(g) !== true) changed.set(g, { whole: bytes, patches: [] });
+      else if (entry === undefined) changed.set(g, { whole: base.get(g), patches: [{ bytes, id: cp.id }] });
+      else entry.patches.push({ bytes, id: cp.id });
+    }
+  }
+  for (const [g, { whole, patches }] of changed) groups.set(g, patches.length === 0 ? whole! : applyKeyPatches(whole, patches, g));
   return groups;
 }
 
-/** A count-kernel group's state (KernelOperator.snapshotGroup's format) with a key patch applied; see the format. */
-function applyKeyPatch(base: Uint8Array | undefined, patch: Uint8Array, group: number, id: number): Uint8Array {
-  const fail = (why: string): never => {
+/** A key patch of a group, and the checkpoint it is from (for errors). */
+interface KeyPatch {
+  bytes: Uint8Array;
+  id: number;
+}
+
+/** A group's keys and state size, checked (KernelOperator.snapshotGroup's format). */
+function readGroup(bytes: Uint8Array, what: string, fail: (why: string) => never): { keys: Uint32Array; size: number } {
+  if (bytes.length < 8) fail(`${what} of ${bytes.length} bytes is too short`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const n = view.getUint32(0, true);
+  const size = view.getUint32(4, true);
+  if (bytes.length !== 8 + n * (4 + size)) fail(`${what}: expected ${8 + n * (4 + size)} bytes for ${n} keys, got ${bytes.length}`);
+  const keys = new Uint32Array(n);
+  for (let i = 0; i < n; i++) keys[i] = view.getUint32(8 + 4 * i, true);
+  return { keys, size };
+}
+
+/**
+ * A count-kernel group's state with key patches applied in order (see the
+ * format): each key's state from the last patch that holds it, new keys
+ * after the group's own in the order they first appear. One copy of the group.
+ */
+function applyKeyPatches(base: Uint8Array | undefined, patches: readonly KeyPatch[], group: number): Uint8Array {
+  const failIn = (id: number) => (why: string): never => {
     throw new CheckpointError('BAD_STATE', `checkpoint ${id}: key patch of key group ${group} is invalid: ${why}`);
   };
-  const read = (bytes: Uint8Array, what: string): { keys: Uint32Array; size: number; view: DataView } => {
-    if (bytes.length < 8) fail(`${what} of ${bytes.length} bytes is too short`);
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const n = view.getUint32(0, true);
-    const size = view.getUint32(4, true);
-    if (bytes.length !== 8 + n * (4 + size)) fail(`${what}: expected ${8 + n * (4 + size)} bytes for ${n} keys, got ${bytes.length}`);
-    const keys = new Uint32Array(n);
-    for (let i = 0; i < n; i++) keys[i] = view.getUint32(8 + 4 * i, true);
-    return { keys, size, view };
-  };
-  if (base === undefined) return patch; // a group new since the base: every key is in the patch
-  const b = read(base, 'the state it patches');
-  const p = read(patch, 'the patch');
-  if (p.size !== b.size) fail(`states of ${p.size} bytes, the group's of ${b.size}`);
+  // A group new since the base: its first patch holds every key.
+  const start = base ?? patches[0]!.bytes;
+  const rest = base === undefined ? patches.slice(1) : patches;
+  if (rest.length === 0) return start;
+  const b = readGroup(start, 'the state it patches', failIn(rest[0]!.id));
   const size = b.size;
   const at = new Map<number, number>();
   b.keys.forEach((k, i) => at.set(k, i));
-  // Where each patch key goes: its place in the base, or after the base's keys (new keys, in the patch's order).
-  const into = new Int32Array(p.keys.length);
-  const seen = new Set<number>();
+  // Each key's latest state: the patch and the key's place in it.
+  const latest = new Map<number, { patch: Uint8Array; from: number }>();
   let n = b.keys.length;
-  for (let i = 0; i < p.keys.length; i++) {
-    const k = p.keys[i]!;
-    if (seen.has(k)) fail(`key ${k} appears twice`);
-    seen.add(k);
-    into[i] = at.get(k) ?? n++;
+  for (const { bytes, id } of rest) {
+    const fail = failIn(id);
+    const p = readGroup(bytes, 'the patch', fail);
+    if (p.size !== size) fail(`states of ${p.size} bytes, the group's of ${size}`);
+    const seen = new Set<number>();
+    const states = 8 + 4 * p.keys.length;
+    p.keys.forEach((k, i) => {
+      if (seen.has(k)) fail(`key ${k} appears twice`);
+      seen.add(k);
+      if (!at.has(k)) at.set(k, n++);
+      latest.set(k, { patch: bytes, from: states + i * size });
+    });
   }
   const out = new Uint8Array(8 + n * (4 + size));
   const view = new DataView(out.buffer);
   view.setUint32(0, n, true);
   view.setUint32(4, size, true);
-  out.set(base.subarray(8, 8 + 4 * b.keys.length), 8);
+  out.set(start.subarray(8, 8 + 4 * b.keys.length), 8);
   const states = 8 + 4 * n;
-  out.set(base.subarray(8 + 4 * b.keys.length), states);
-  const from = 8 + 4 * p.keys.length;
-  for (let i = 0; i < p.keys.length; i++) {
-    view.setUint32(8 + 4 * into[i]!, p.keys[i]!, true);
-    out.set(patch.subarray(from + i * size, from + (i + 1) * size), states + into[i]! * size);
+  out.set(start.subarray(8 + 4 * b.keys.length), states);
+  for (const [k, { patch, from }] of latest) {
+    const i = at.get(k)!;
+    view.setUint32(8 + 4 * i, k, true);
+    out.set(patch.subarray(from, from + size), states + i * size);
   }
   return out;
 }

@@ -17,7 +17,7 @@ import { compiledModule } from '../engine.js';
 import { hasTtl, isTimeSpec, isWindowSpec, moduleOf, type NormalizedOperatorSpec } from '../keyed/spec.js';
 import { mergeWindows, type Rises, type WindowsOutput } from '../keyed/windows.js';
 import type { LateRow, WindowResult } from '../types.js';
-import { applyDelta, checkCompatible, encodeCheckpointParts, encodeCheckpointSliced, latestCheckpoint, type Checkpoint, type RefusedCheckpoint } from './checkpoint.js';
+import { applyDeltas, checkCompatible, encodeCheckpointParts, encodeCheckpointSliced, latestCheckpoint, type Checkpoint, type RefusedCheckpoint } from './checkpoint.js';
 import { CheckpointError, JobFailedError, WorkerFailure } from './errors.js';
 import { keyGroupOf, keyGroupRange, workerOfKeyGroup } from './hash.js';
 import { LatencyHistogram } from './latency.js';
@@ -879,7 +879,7 @@ class JobImpl implements Job {
     if (cp === undefined || cp.waiting > 0 || !cp.preCommitted) return;
     this.cp = undefined;
     // A composed full checkpoint: the base's groups with the deltas since and this barrier's changes applied.
-    const snaps = cp.composed ? applyDelta(this.composedBase(), { id: cp.id, groups: cp.snaps, patches: cp.patches }) : cp.snaps;
+    const snaps = cp.composed ? this.composedBase({ id: cp.id, groups: cp.snaps, patches: cp.patches }) : cp.snaps;
     const stored: Checkpoint = {
       id: cp.id,
       offset: cp.offset,
@@ -922,11 +922,9 @@ class JobImpl implements Job {
     });
   }
 
-  /** The groups the next checkpoint changes: the base's with the deltas since applied. */
-  private composedBase(): ReadonlyMap<number, Uint8Array> {
-    let groups: ReadonlyMap<number, Uint8Array> = this.baseGroups;
-    for (const delta of this.baseDeltas) groups = applyDelta(groups, delta);
-    return groups;
+  /** A composed full checkpoint's groups: the base's with the deltas since and `next` (this barrier's changes) applied, each changed group copied once. */
+  private composedBase(next: Pick<Checkpoint, 'id' | 'groups' | 'patches'>): Map<number, Uint8Array> {
+    return applyDeltas(this.baseGroups, [...this.baseDeltas, next]);
   }
 
   /** Fresh workers restored from `last`: the next incremental checkpoint builds on it. */
@@ -941,9 +939,7 @@ class JobImpl implements Job {
   private restoredGroups(): Map<number, Uint8Array> {
     if (this.last === undefined) return new Map();
     if (this.lastDeltas.length > 0) {
-      let groups = this.last.groups;
-      for (const delta of this.lastDeltas) groups = applyDelta(groups, delta);
-      this.last = { ...this.last, groups };
+      this.last = { ...this.last, groups: applyDeltas(this.last.groups, this.lastDeltas) };
       this.lastDeltas = [];
     }
     return this.last.groups;

@@ -1,11 +1,10 @@
 // Node specifics of the scheduler (streamkernel/scheduler/node):
-// worker_threads workers, the file checkpoint store and the file sink.
-import { closeSync, existsSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync, writevSync } from 'node:fs';
+// worker_threads workers, the file sink, and the file checkpoint store (stores-file.ts).
+import { closeSync, existsSync, fsyncSync, ftruncateSync, openSync, writeSync } from 'node:fs';
 import os from 'node:os';
-import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { checkKeep } from './stores.js';
-import type { CheckpointStore, CommittedSinkState, OutputBatch, Sink, WorkerAdapter } from './types.js';
+export { fileCheckpointStore } from './stores-file.js';
+import type { CommittedSinkState, OutputBatch, Sink, WorkerAdapter } from './types.js';
 
 /**
  * Runs scheduler workers as Node `worker_threads`. The worker script is
@@ -35,98 +34,6 @@ export function nodeWorkers(options: { workerUrl?: URL | string } = {}): WorkerA
         onExit: (handler) => worker.on('exit', handler),
         terminate: () => void worker.terminate(),
       };
-    },
-  };
-}
-
-const NAME = /^checkpoint-(\d{12})\.skcp$/;
-
-function fileName(id: number): string {
-  return `checkpoint-${String(id).padStart(12, '0')}.skcp`;
-}
-
-/** Writes the parts one after another: a few hundred per system call (writev), short writes continued. */
-function writeParts(fd: number, parts: readonly Uint8Array[]): void {
-  const BATCH = 512; // under every platform's IOV_MAX (1024 on Linux)
-  for (let first = 0; first < parts.length; first += BATCH) {
-    let batch = parts.slice(first, first + BATCH).filter((part) => part.length > 0);
-    while (batch.length > 0) {
-      let written = writevSync(fd, batch);
-      // A short write: drop the parts written, and the written start of the next one.
-      let i = 0;
-      while (i < batch.length && written >= batch[i]!.length) written -= batch[i++]!.length;
-      batch = batch.slice(i);
-      if (written > 0) batch[0] = batch[0]!.subarray(written);
-    }
-  }
-}
-
-/**
- * Checkpoints as files in a directory. Each is written to a temporary file,
- * fsynced, renamed into place (atomic) and the directory fsynced; only the
- * newest `keep` are kept. The bytes carry a CRC-32, and the job falls back to
- * the previous checkpoint when the newest is refused.
- *
- * @param dir - the directory (created if missing).
- * @param options.keep - checkpoints kept. @default 3
- * @example
- * ```ts
- * const store = fileCheckpointStore('./checkpoints', { keep: 5 });
- * ```
- */
-export function fileCheckpointStore(
-  dir: string,
-  options: { keep?: number } = {},
-): CheckpointStore & {
-  /** The file that holds (or would hold) checkpoint `id`: `<dir>/checkpoint-<id, 12 digits>.skcp`. */
-  path(id: number): string;
-} {
-  if (typeof dir !== 'string' || dir === '') throw new TypeError(`dir must be a non-empty string, got ${typeof dir === 'string' ? "''" : typeof dir}`);
-  const keep = checkKeep(options.keep ?? 3);
-  let counter = 0;
-  const list = (): number[] => {
-    if (!existsSync(dir)) return [];
-    return readdirSync(dir)
-      .map((name) => NAME.exec(name))
-      .filter((m): m is RegExpExecArray => m !== null)
-      .map((m) => Number(m[1]))
-      .sort((a, b) => b - a);
-  };
-  const saveParts = async (id: number, parts: readonly Uint8Array[]): Promise<void> => {
-    mkdirSync(dir, { recursive: true });
-    const tmp = join(dir, `.${fileName(id)}.${process.pid}.${counter++}.tmp`);
-    const fd = openSync(tmp, 'w');
-    try {
-      writeParts(fd, parts);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, join(dir, fileName(id)));
-    const dirFd = openSync(dir, 'r');
-    try {
-      fsyncSync(dirFd);
-    } finally {
-      closeSync(dirFd);
-    }
-    for (const old of list().slice(keep)) {
-      try {
-        unlinkSync(join(dir, fileName(old)));
-      } catch {
-        // removed meanwhile
-      }
-    }
-  };
-  return {
-    path: (id) => join(dir, fileName(id)),
-    save: (id, bytes) => saveParts(id, [bytes]),
-    saveParts,
-    async list() {
-      return list();
-    },
-    async read(id) {
-      const buffer = readFileSync(join(dir, fileName(id)));
-      return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
     },
   };
 }

@@ -1,0 +1,380 @@
+// The file checkpoint store (streamkernel/scheduler/node, re-exported by
+// node.ts): checkpoints as files in a directory, with the key-group states a
+// checkpoint shares with an earlier one written once.
+//
+// A checkpoint's file holds either its bytes (the SKCP format of
+// checkpoint.ts: every checkpoint that shares nothing, and every file a
+// previous build wrote) or a *manifest* that assembles them, little-endian:
+//
+//   offset size
+//      0    4  magic "SKCM"
+//      4    2  manifest version (1)
+//      6    2  0
+//      8    8  length of the checkpoint it assembles (u64)
+//     16    4  N: segments
+//     20  24N  N × (u64 id of the checkpoint whose file holds the bytes, u64 offset in that file, u64 length)
+//   20+24N  4  CRC-32 of every byte before it
+//      …       the bytes of the segments this file holds itself (their id is this checkpoint's)
+//
+// The job hands a checkpoint over as parts (saveParts) and never changes a
+// part afterwards, so a part this store has written (a key group's state of
+// 16 KiB or more) is known by identity: when a later checkpoint hands the
+// same part again (a composed full checkpoint's unchanged groups), its
+// manifest names where the bytes already are instead of writing them again.
+// The assembled bytes carry the checkpoint's own CRC-32, which
+// decodeCheckpoint checks, so a corrupt shared file refuses every checkpoint
+// that reads it; a missing one is refused by name (BROKEN_CHAIN).
+//
+// Garbage collection, after every save: the newest `keep` checkpoints are
+// kept; an older one whose file a kept manifest still reads is renamed
+// `shared-<id>.skcp` (no longer a checkpoint: list() leaves it out), every
+// other file is deleted, shared ones included once no kept manifest reads
+// them. Compaction: a checkpoint that would read less than half of an older
+// file writes those parts again itself, so a file stays only while it is
+// mostly alive.
+import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, unlinkSync, writevSync } from 'node:fs';
+import { join } from 'node:path';
+import { crc32 } from '../crc32.js';
+import { CheckpointError } from './errors.js';
+import { checkKeep } from './stores.js';
+import type { CheckpointStore } from './types.js';
+
+const NAME = /^checkpoint-(\d{12})\.skcp$/;
+const SHARED_NAME = /^shared-(\d{12})\.skcp$/;
+const MANIFEST_MAGIC = [0x53, 0x4b, 0x43, 0x4d]; // "SKCM"
+const MANIFEST_VERSION = 1;
+const SEGMENT_BYTES = 24;
+/** Parts shared by reference from this size on: below it, a 24-byte segment and a read call cost more than writing the bytes again. */
+const SHARE_MIN_BYTES = 16 * 1024;
+
+function fileName(id: number): string {
+  return `checkpoint-${String(id).padStart(12, '0')}.skcp`;
+}
+
+function sharedName(id: number): string {
+  return `shared-${String(id).padStart(12, '0')}.skcp`;
+}
+
+/** Writes the parts one after another: a few hundred per system call (writev), short writes continued. */
+function writeParts(fd: number, parts: readonly Uint8Array[]): void {
+  const BATCH = 512; // under every platform's IOV_MAX (1024 on Linux)
+  for (let first = 0; first < parts.length; first += BATCH) {
+    let batch = parts.slice(first, first + BATCH).filter((part) => part.length > 0);
+    while (batch.length > 0) {
+      let written = writevSync(fd, batch);
+      // A short write: drop the parts written, and the written start of the next one.
+      let i = 0;
+      while (i < batch.length && written >= batch[i]!.length) written -= batch[i++]!.length;
+      batch = batch.slice(i);
+      if (written > 0) batch[0] = batch[0]!.subarray(written);
+    }
+  }
+}
+
+/** Where a part's bytes are: in the file of checkpoint `id` (as written the `gen`-th time), from `offset`. */
+interface Place {
+  id: number;
+  gen: number;
+  offset: number;
+}
+
+/** One run of a checkpoint's bytes: `length` bytes at `offset` in the file of checkpoint `id`. */
+interface Segment {
+  id: number;
+  offset: number;
+  length: number;
+}
+
+function isManifest(bytes: Uint8Array): boolean {
+  return bytes.length >= 4 && MANIFEST_MAGIC.every((b, i) => bytes[i] === b);
+}
+
+/** The manifest's header and segment table, checksummed. */
+function encodeManifest(total: number, segments: readonly Segment[]): Uint8Array {
+  const end = 20 + SEGMENT_BYTES * segments.length;
+  const out = new Uint8Array(end + 4);
+  const view = new DataView(out.buffer);
+  out.set(MANIFEST_MAGIC, 0);
+  view.setUint16(4, MANIFEST_VERSION, true);
+  view.setBigUint64(8, BigInt(total), true);
+  view.setUint32(16, segments.length, true);
+  segments.forEach((s, i) => {
+    view.setBigUint64(20 + SEGMENT_BYTES * i, BigInt(s.id), true);
+    view.setBigUint64(28 + SEGMENT_BYTES * i, BigInt(s.offset), true);
+    view.setBigUint64(36 + SEGMENT_BYTES * i, BigInt(s.length), true);
+  });
+  view.setUint32(end, crc32(out, 0, end), true);
+  return out;
+}
+
+/** A manifest's length and segments, checked; throws CheckpointError naming checkpoint `id`. */
+function decodeManifest(id: number, bytes: Uint8Array): { total: number; segments: Segment[] } {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (bytes.length < 24) throw new CheckpointError('BAD_LENGTH', `checkpoint ${id}'s manifest truncated: expected at least 24 bytes, got ${bytes.length}`);
+  const version = view.getUint16(4, true);
+  if (version !== MANIFEST_VERSION) {
+    throw new CheckpointError('UNSUPPORTED_VERSION', `checkpoint ${id}: unsupported checkpoint manifest version ${version}; this build reads version ${MANIFEST_VERSION}`);
+  }
+  const n = view.getUint32(16, true);
+  const end = 20 + SEGMENT_BYTES * n;
+  if (end + 4 > bytes.length) throw new CheckpointError('BAD_LENGTH', `checkpoint ${id}'s manifest truncated: expected at least ${end + 4} bytes, got ${bytes.length}`);
+  const stored = view.getUint32(end, true);
+  const actual = crc32(bytes, 0, end);
+  if (stored !== actual) {
+    throw new CheckpointError('CHECKSUM_MISMATCH', `checksum mismatch: checkpoint ${id}'s manifest is corrupt (stored CRC-32 ${stored.toString(16)}, computed ${actual.toString(16)})`);
+  }
+  const total = Number(view.getBigUint64(8, true));
+  const segments: Segment[] = [];
+  let sum = 0;
+  for (let i = 0; i < n; i++) {
+    const at = 20 + SEGMENT_BYTES * i;
+    const segment = { id: Number(view.getBigUint64(at, true)), offset: Number(view.getBigUint64(at + 8, true)), length: Number(view.getBigUint64(at + 16, true)) };
+    segments.push(segment);
+    sum += segment.length;
+  }
+  if (sum !== total) throw new CheckpointError('BAD_FORMAT', `checkpoint is malformed: checkpoint ${id}'s manifest has segments of ${sum} bytes for a checkpoint of ${total}`);
+  return { total, segments };
+}
+
+/**
+ * Checkpoints as files in a directory. Each is written to a temporary file,
+ * fsynced, renamed into place (atomic) and the directory fsynced; only the
+ * newest `keep` are kept. The bytes carry a CRC-32, and the job falls back to
+ * the previous checkpoint when the newest is refused.
+ *
+ * A checkpoint handed over as parts (`saveParts`, as the job does) writes
+ * only the key-group states this store has not written yet; for the others
+ * its file is a manifest naming where they already are (a composed full
+ * checkpoint then writes only the groups changed since the previous one). A
+ * file that a kept checkpoint still reads outlives its own checkpoint as
+ * `shared-<id>.skcp`, and is deleted once none does. A manifest whose shared
+ * file is missing is refused (`BROKEN_CHAIN`), one whose shared bytes are
+ * corrupt fails the checkpoint's checksum (`CHECKSUM_MISMATCH`).
+ *
+ * @param dir - the directory (created if missing).
+ * @param options.keep - checkpoints kept. @default 3
+ * @example
+ * ```ts
+ * const store = fileCheckpointStore('./checkpoints', { keep: 5 });
+ * ```
+ */
+export function fileCheckpointStore(
+  dir: string,
+  options: { keep?: number } = {},
+): CheckpointStore & {
+  /** The file that holds (or would hold) checkpoint `id`: `<dir>/checkpoint-<id, 12 digits>.skcp`. */
+  path(id: number): string;
+} {
+  if (typeof dir !== 'string' || dir === '') throw new TypeError(`dir must be a non-empty string, got ${typeof dir === 'string' ? "''" : typeof dir}`);
+  const keep = checkKeep(options.keep ?? 3);
+  let counter = 0;
+  /** Where this store wrote each part it may share (by identity: the job never changes a part). */
+  const places = new WeakMap<Uint8Array, Place>();
+  /** Files this store wrote and that still exist: their write count (a Place of another is stale) and size. */
+  const files = new Map<number, { gen: number; size: number }>();
+  let gens = 0;
+  /** The checkpoints each manifest written or read by this store reads from (its own id left out). */
+  const reads = new Map<number, Set<number>>();
+
+  const ids = (pattern: RegExp): number[] => {
+    if (!existsSync(dir)) return [];
+    return readdirSync(dir)
+      .map((name) => pattern.exec(name))
+      .filter((m): m is RegExpExecArray => m !== null)
+      .map((m) => Number(m[1]))
+      .sort((a, b) => b - a);
+  };
+  const list = (): number[] => ids(NAME);
+
+  /** The file of checkpoint `id`'s bytes: its own, or the shared one it became; undefined when neither exists. */
+  const fileOf = (id: number): string | undefined => [join(dir, fileName(id)), join(dir, sharedName(id))].find((path) => existsSync(path));
+
+  /** Where each part goes: a segment of an earlier file (shared), or of this one (written now). */
+  const plan = (id: number, parts: readonly Uint8Array[]): { segments: Segment[]; own: Uint8Array[] } => {
+    const found = parts.map((part) => {
+      const place = part.length >= SHARE_MIN_BYTES ? places.get(part) : undefined;
+      return place !== undefined && place.id !== id && files.get(place.id)?.gen === place.gen ? place : undefined;
+    });
+    // Compaction: a file this checkpoint would read less than half of is not read; its parts are written again.
+    const used = new Map<number, number>();
+    found.forEach((place, i) => place !== undefined && used.set(place.id, (used.get(place.id) ?? 0) + parts[i]!.length));
+    const sparse = new Set([...used].filter(([file, bytes]) => 2 * bytes < files.get(file)!.size).map(([file]) => file));
+    const segments: Segment[] = [];
+    const own: Uint8Array[] = [];
+    parts.forEach((part, i) => {
+      if (part.length === 0) return;
+      const place = found[i];
+      const last = segments[segments.length - 1];
+      if (place !== undefined && !sparse.has(place.id)) {
+        segments.push({ id: place.id, offset: place.offset, length: part.length });
+      } else if (last !== undefined && last.id === id) {
+        last.length += part.length;
+        own.push(part);
+      } else {
+        segments.push({ id, offset: 0, length: part.length }); // offset set when the header's size is known
+        own.push(part);
+      }
+    });
+    return { segments, own };
+  };
+
+  /** Writes checkpoint `id`'s file: its bytes, or a manifest and the bytes it holds itself. Returns the file's size. */
+  const write = (id: number, parts: readonly Uint8Array[]): number => {
+    const { segments, own } = plan(id, parts);
+    const shares = segments.some((s) => s.id !== id);
+    let head: Uint8Array | undefined;
+    if (shares) {
+      const total = parts.reduce((n, part) => n + part.length, 0);
+      let at = 20 + SEGMENT_BYTES * segments.length + 4;
+      for (const s of segments) if (s.id === id) (s.offset = at), (at += s.length);
+      head = encodeManifest(total, segments);
+      reads.set(id, new Set(segments.filter((s) => s.id !== id).map((s) => s.id)));
+    } else {
+      reads.set(id, new Set());
+    }
+    const body = shares ? own : parts;
+    mkdirSync(dir, { recursive: true });
+    const tmp = join(dir, `.${fileName(id)}.${process.pid}.${counter++}.tmp`);
+    const fd = openSync(tmp, 'w');
+    try {
+      writeParts(fd, head === undefined ? body : [head, ...body]);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, join(dir, fileName(id)));
+    const gen = ++gens;
+    let at = head?.length ?? 0;
+    for (const part of body) {
+      if (part.length >= SHARE_MIN_BYTES) places.set(part, { id, gen, offset: at });
+      at += part.length;
+    }
+    files.set(id, { gen, size: at });
+    return at;
+  };
+
+  /** The checkpoints whose files checkpoint `id`'s manifest reads (none for a whole checkpoint, or an unreadable one: it is refused anyway). */
+  const readsOf = (id: number): Set<number> => {
+    let found = reads.get(id);
+    if (found !== undefined) return found;
+    found = new Set();
+    try {
+      const fd = openSync(join(dir, fileName(id)), 'r');
+      try {
+        const head = new Uint8Array(20);
+        if (readSync(fd, head, 0, 20, 0) === 20 && isManifest(head)) {
+          const n = new DataView(head.buffer).getUint32(16, true);
+          const table = new Uint8Array(20 + SEGMENT_BYTES * n + 4);
+          readSync(fd, table, 0, table.length, 0);
+          for (const s of decodeManifest(id, table).segments) if (s.id !== id) found.add(s.id);
+        }
+      } finally {
+        closeSync(fd);
+      }
+    } catch {
+      // unreadable or corrupt: refused when read, so it keeps nothing alive
+    }
+    reads.set(id, found);
+    return found;
+  };
+
+  const remove = (id: number, name: string): void => {
+    try {
+      unlinkSync(join(dir, name));
+    } catch {
+      // removed meanwhile
+    }
+    files.delete(id);
+    reads.delete(id);
+  };
+
+  /** Checkpoint `id`'s file, past `keep` but read by a kept manifest: no longer a checkpoint, kept for its bytes. */
+  const keepShared = (id: number): void => {
+    try {
+      renameSync(join(dir, fileName(id)), join(dir, sharedName(id)));
+    } catch {
+      // removed meanwhile: the manifests that read it are refused by name (BROKEN_CHAIN)
+    }
+  };
+
+  /** Drops checkpoints past `keep`: a file a kept manifest reads becomes shared, every other file goes. */
+  const collect = (): void => {
+    const all = list();
+    const needed = new Set<number>();
+    for (const id of all.slice(0, keep)) for (const file of readsOf(id)) needed.add(file);
+    for (const old of all.slice(keep)) {
+      if (needed.has(old)) keepShared(old);
+      else remove(old, fileName(old));
+    }
+    for (const old of ids(SHARED_NAME)) if (!needed.has(old)) remove(old, sharedName(old));
+  };
+
+  const saveParts = async (id: number, parts: readonly Uint8Array[]): Promise<void> => {
+    write(id, parts);
+    const dirFd = openSync(dir, 'r');
+    try {
+      fsyncSync(dirFd);
+    } finally {
+      closeSync(dirFd);
+    }
+    collect();
+  };
+
+  /** Checkpoint `id`'s bytes from its manifest: its own segments and those of the files it shares. */
+  const assemble = (id: number, own: Uint8Array): Uint8Array => {
+    const { total, segments } = decodeManifest(id, own);
+    reads.set(id, new Set(segments.filter((s) => s.id !== id).map((s) => s.id)));
+    const out = new Uint8Array(total);
+    const fds = new Map<number, number>();
+    try {
+      let at = 0;
+      for (const s of segments) {
+        if (s.id === id) {
+          if (s.offset + s.length > own.length) throw new CheckpointError('BAD_LENGTH', `checkpoint ${id}'s file truncated: expected at least ${s.offset + s.length} bytes, got ${own.length}`);
+          out.set(own.subarray(s.offset, s.offset + s.length), at);
+        } else {
+          readShared(id, s, out, at, fds);
+        }
+        at += s.length;
+      }
+    } finally {
+      for (const fd of fds.values()) closeSync(fd);
+    }
+    return out;
+  };
+
+  /** Reads a shared segment of checkpoint `id` into `out` at `at`; refuses a missing or short file by name. */
+  const readShared = (id: number, s: Segment, out: Uint8Array, at: number, fds: Map<number, number>): void => {
+    let fd = fds.get(s.id);
+    if (fd === undefined) {
+      const path = fileOf(s.id);
+      if (path === undefined) throw new CheckpointError('BROKEN_CHAIN', `checkpoint ${id} shares ${s.length} bytes of checkpoint ${s.id}'s file, which is missing`);
+      fd = openSync(path, 'r');
+      fds.set(s.id, fd);
+    }
+    const size = fstatSync(fd).size;
+    if (s.offset + s.length > size) {
+      throw new CheckpointError('BROKEN_CHAIN', `checkpoint ${id} shares bytes ${s.offset}…${s.offset + s.length} of checkpoint ${s.id}'s file, which holds ${size} bytes`);
+    }
+    for (let done = 0; done < s.length; ) {
+      const n = readSync(fd, out, at + done, s.length - done, s.offset + done);
+      if (n === 0) throw new CheckpointError('BROKEN_CHAIN', `checkpoint ${id} shares bytes ${s.offset}…${s.offset + s.length} of checkpoint ${s.id}'s file, which ends at ${s.offset + done}`);
+      done += n;
+    }
+  };
+
+  return {
+    path: (id) => join(dir, fileName(id)),
+    save: (id, bytes) => saveParts(id, [bytes]),
+    saveParts,
+    async list() {
+      return list();
+    },
+    async read(id) {
+      const buffer = readFileSync(join(dir, fileName(id)));
+      const bytes = new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+      return isManifest(bytes) ? assemble(id, bytes) : bytes;
+    },
+  };
+}
+
