@@ -20,6 +20,16 @@ import { normalizeDurationRolling, sameNormalized } from '../time/spec.js';
 import { restoreGroupState } from './restore.js';
 import { durationSpecOf, type NormalizedTimeRollingOperatorSpec } from './spec.js';
 
+/** Key ids below this have their key group cached (2 bytes each: 128 KiB at most). */
+const GROUP_CACHE_KEYS = 1 << 16;
+
+/** `cache` grown to hold index `key` (doubling, zero-filled: unknown). */
+function grownCache(cache: Uint16Array, key: number): Uint16Array<ArrayBuffer> {
+  const grown = new Uint16Array(Math.min(GROUP_CACHE_KEYS, Math.max(64, 2 * key + 2)));
+  grown.set(cache);
+  return grown;
+}
+
 /** Creates the duration-rolling operator of a worker owning key groups [owned[0], owned[1]). */
 export async function createTimeRollingOperator(
   spec: NormalizedTimeRollingOperatorSpec,
@@ -34,6 +44,10 @@ export class TimeRollingOperator implements GroupOperator {
   /** Key groups holding keys. */
   private readonly held = new Set<number>();
   private readonly changed = new Set<number>();
+  /** Per key group: 1 once in both `held` and `changed` since the last changedGroups() (a batch's rows then skip both Set adds). */
+  private readonly marked: Uint8Array;
+  /** Key group + 1 by key id, 0 unknown: ids are small and dense in the CLI, and hashing every row cost as much as the kernel. */
+  private groupOfKey = new Uint16Array(0);
   /** Key groups restored so far (each at most once, before any row). */
   private readonly restored = new Set<number>();
   private started = false;
@@ -54,7 +68,28 @@ export class TimeRollingOperator implements GroupOperator {
     private readonly op: DurationRolling,
     private readonly keyGroups: number,
     private readonly owned: readonly [number, number],
-  ) {}
+  ) {
+    this.marked = new Uint8Array(keyGroups);
+  }
+
+  /** The key group of a key id, cached for ids below GROUP_CACHE_KEYS. */
+  private groupOf(key: number): number {
+    if (key >= GROUP_CACHE_KEYS) return keyGroupOf(key, this.keyGroups);
+    if (key >= this.groupOfKey.length) this.groupOfKey = grownCache(this.groupOfKey, key);
+    const cached = this.groupOfKey[key]!;
+    if (cached !== 0) return cached - 1;
+    const group = keyGroupOf(key, this.keyGroups);
+    this.groupOfKey[key] = group + 1;
+    return group;
+  }
+
+  /** Records that an owned key group got rows. */
+  private touch(group: number): void {
+    if (this.marked[group] === 1) return;
+    this.marked[group] = 1;
+    this.held.add(group);
+    this.changed.add(group);
+  }
 
   private owns(group: number): boolean {
     return group >= this.owned[0] && group < this.owned[1];
@@ -67,6 +102,11 @@ export class TimeRollingOperator implements GroupOperator {
   processParts(parts: readonly RowsPart[]): void {
     this.started = true;
     this.slotGroups = undefined;
+    const only = parts.length === 1 ? parts[0]! : undefined;
+    if (only !== undefined && this.ownsAll && !this.ttl && only.keys?.length === only.values.length) {
+      this.processAll(only.values, only.keys, only.out, only.times);
+      return;
+    }
     let total = 0;
     for (const p of parts) total += p.values.length;
     if (this.ts.length < total) {
@@ -92,12 +132,9 @@ export class TimeRollingOperator implements GroupOperator {
         const key = keys === undefined ? 0 : keys[i]!;
         if (key !== lastKey) {
           lastKey = key;
-          const group = keyGroupOf(key, this.keyGroups);
+          const group = this.groupOf(key);
           lastOwned = this.owns(group);
-          if (lastOwned) {
-            this.held.add(group);
-            this.changed.add(group);
-          }
+          if (lastOwned) this.touch(group);
         }
         if (ttl) {
           const given = parts[k]!.clock;
@@ -134,6 +171,27 @@ export class TimeRollingOperator implements GroupOperator {
     }
   }
 
+  /**
+   * One part, every key group owned, no ttl (the CLI in process): the rows go
+   * to the kernel as they are, with no gathering into scratch columns and no
+   * scattering of results back.
+   */
+  private processAll(values: Float64Array, keys: Uint32Array, out: Float64Array, times: Float64Array | undefined): void {
+    if (times === undefined || times.length !== values.length) throw new TypeError('rolling by duration needs one event time per row');
+    let lastKey = -1;
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!;
+      if (key === lastKey) continue;
+      lastKey = key;
+      this.touch(this.groupOf(key));
+    }
+    if (values.length > 0) this.op.pushIds(times, values, keys, out);
+  }
+
+  private get ownsAll(): boolean {
+    return this.owned[0] === 0 && this.owned[1] === this.keyGroups;
+  }
+
   /** Bytes of the keys' windows (the instance's state, not its IO buffers nor freed blocks). */
   get stateBytes(): number {
     return this.op.stateBytes;
@@ -149,6 +207,7 @@ export class TimeRollingOperator implements GroupOperator {
     this.clockMoved = false;
     const groups = [...this.changed].sort((a, b) => a - b);
     this.changed.clear();
+    this.marked.fill(0);
     return groups;
   }
 

@@ -5,30 +5,33 @@
 import type { ByteReader, ByteWriter } from './snapshot.js';
 import { expectState } from './snapshot.js';
 
-/** Pending rows of one key, a binary min-heap on (ts, row). */
+/** Pending rows of one key, a binary min-heap on (ts, row), in typed columns (a swap allocates nothing). */
 class PendingHeap {
-  ts: number[] = [];
-  row: number[] = [];
-  val: number[] = [];
-  get size(): number {
-    return this.ts.length;
-  }
+  ts = new Float64Array(8);
+  row = new Float64Array(8);
+  val = new Float64Array(8);
+  size = 0;
   private less(i: number, j: number): boolean {
     const a = this.ts[i]!, b = this.ts[j]!;
     return a < b || (a === b && this.row[i]! < this.row[j]!);
   }
   private swap(i: number, j: number): void {
-    for (const arr of [this.ts, this.row, this.val]) {
-      const t = arr[i]!;
-      arr[i] = arr[j]!;
-      arr[j] = t;
-    }
+    swapIn(this.ts, i, j);
+    swapIn(this.row, i, j);
+    swapIn(this.val, i, j);
+  }
+  private grow(): void {
+    const n = 2 * this.ts.length;
+    this.ts = grownF64(this.ts, n);
+    this.row = grownF64(this.row, n);
+    this.val = grownF64(this.val, n);
   }
   push(ts: number, row: number, val: number): void {
-    this.ts.push(ts);
-    this.row.push(row);
-    this.val.push(val);
-    let i = this.ts.length - 1;
+    if (this.size === this.ts.length) this.grow();
+    let i = this.size++;
+    this.ts[i] = ts;
+    this.row[i] = row;
+    this.val[i] = val;
     while (i > 0) {
       const p = (i - 1) >> 1;
       if (!this.less(i, p)) break;
@@ -36,18 +39,12 @@ class PendingHeap {
       i = p;
     }
   }
-  /** Removes the least entry; returns its index values via the out array [ts, row, val]. */
-  pop(out: number[]): void {
-    out[0] = this.ts[0]!;
-    out[1] = this.row[0]!;
-    out[2] = this.val[0]!;
-    const last = this.ts.length - 1;
+  /** Removes the least entry (read it first at index 0). */
+  pop(): void {
+    const last = --this.size;
     if (last > 0) this.swap(0, last);
-    this.ts.pop();
-    this.row.pop();
-    this.val.pop();
     let i = 0;
-    const n = this.ts.length;
+    const n = last;
     for (;;) {
       const l = 2 * i + 1, r = l + 1;
       let m = i;
@@ -60,18 +57,67 @@ class PendingHeap {
   }
 }
 
-/** Rows released, in release order. */
+function swapIn(a: Float64Array, i: number, j: number): void {
+  const t = a[i]!;
+  a[i] = a[j]!;
+  a[j] = t;
+}
+
+function grownF64(a: Float64Array, n: number): Float64Array<ArrayBuffer> {
+  const b = new Float64Array(n);
+  b.set(a);
+  return b;
+}
+
+/** Rows released, in release order (fresh arrays: the caller may keep them). */
 export interface Released {
-  ts: number[];
-  val: number[];
-  key: number[];
-  row: number[];
+  ts: Float64Array;
+  val: Float64Array;
+  key: Uint32Array;
+  row: Float64Array;
+}
+
+/** Released rows gathered in reused columns; take() copies them out. */
+class ReleaseBuffer {
+  private ts = new Float64Array(1024);
+  private val = new Float64Array(1024);
+  private key = new Uint32Array(1024);
+  private row = new Float64Array(1024);
+  private n = 0;
+  add(ts: number, row: number, val: number, key: number): void {
+    if (this.n === this.ts.length) this.grow();
+    const i = this.n++;
+    this.ts[i] = ts;
+    this.row[i] = row;
+    this.val[i] = val;
+    this.key[i] = key;
+  }
+  private grow(): void {
+    const n = 2 * this.ts.length;
+    this.ts = grownF64(this.ts, n);
+    this.val = grownF64(this.val, n);
+    this.row = grownF64(this.row, n);
+    const key = new Uint32Array(n);
+    key.set(this.key);
+    this.key = key;
+  }
+  take(): Released {
+    const n = this.n;
+    this.n = 0;
+    return { ts: this.ts.slice(0, n), val: this.val.slice(0, n), key: this.key.slice(0, n), row: this.row.slice(0, n) };
+  }
 }
 
 /** A row too far out of order: its index in the batch and its key's greatest timestamp. */
 export interface TooLate {
   index: number;
   max: number;
+}
+
+/** A key's greatest timestamp and its held rows (in `pending` too while it holds any). */
+interface KeyState {
+  max: number;
+  heap: PendingHeap | undefined;
 }
 
 /** Parsed held state, installed by {@link Reorderer.install} once everything is valid. */
@@ -82,8 +128,11 @@ export interface HeldState {
 
 /** See the file comment. Keys are numeric ids (0 when unkeyed). */
 export class Reorderer {
-  private readonly keyMax = new Map<number, number>();
+  /** Per key, in order of first row: its greatest timestamp and held rows (one lookup per row). */
+  private readonly states = new Map<number, KeyState>();
+  /** The keys holding rows, in the order they began to: the order snapshots write them. */
   private readonly pending = new Map<number, PendingHeap>();
+  private readonly out = new ReleaseBuffer();
 
   constructor(readonly bound: number) {}
 
@@ -92,7 +141,7 @@ export class Reorderer {
     const maxOf = new Map<number, number>();
     for (let i = 0; i < ts.length; i++) {
       const k = ids === undefined ? 0 : ids[i]!;
-      const m = maxOf.get(k) ?? this.keyMax.get(k) ?? -Infinity;
+      const m = maxOf.get(k) ?? this.states.get(k)?.max ?? -Infinity;
       const t = ts[i]!;
       if (t < m - this.bound) return { index: i, max: m };
       if (t > m) maxOf.set(k, t);
@@ -100,21 +149,41 @@ export class Reorderer {
     return undefined;
   }
 
+  private stateOf(k: number): KeyState {
+    let state = this.states.get(k);
+    if (state === undefined) {
+      state = { max: -Infinity, heap: undefined };
+      this.states.set(k, state);
+    }
+    return state;
+  }
+
   /** Holds a batch's rows (numbered from `base`) and releases those the bound has passed. */
   push(ts: Float64Array, vals: Float64Array, ids: Uint32Array | undefined, base: number): Released {
-    const out: Released = { ts: [], val: [], key: [], row: [] };
-    const tmp = [0, 0, 0];
+    let lastKey = -1;
+    let state: KeyState | undefined;
     for (let i = 0; i < ts.length; i++) {
       const k = ids === undefined ? 0 : ids[i]!;
+      if (k !== lastKey || state === undefined) {
+        state = this.stateOf(k);
+        lastKey = k;
+      }
       const t = ts[i]!;
-      const m = Math.max(this.keyMax.get(k) ?? -Infinity, t);
-      this.keyMax.set(k, m);
-      let heap = this.pending.get(k);
-      if (heap === undefined) this.pending.set(k, (heap = new PendingHeap()));
+      if (t > state.max) state.max = t;
+      const heap = this.heapOf(k, state);
       heap.push(t, base + i, vals[i]!);
-      this.release(k, heap, m, out, tmp);
+      this.release(k, state, state.max);
     }
-    return out;
+    return this.out.take();
+  }
+
+  /** Key k's heap, made (and listed pending) when it holds nothing. */
+  private heapOf(k: number, state: KeyState): PendingHeap {
+    if (state.heap === undefined) {
+      state.heap = new PendingHeap();
+      this.pending.set(k, state.heap);
+    }
+    return state.heap;
   }
 
   /**
@@ -123,27 +192,26 @@ export class Reorderer {
    * bound then passes are released (per key in (timestamp, row) order).
    */
   advance(ms: number): Released {
-    const out: Released = { ts: [], val: [], key: [], row: [] };
-    const tmp = [0, 0, 0];
-    for (const [k, max] of this.keyMax) {
-      const m = max + ms;
-      this.keyMax.set(k, m);
-      const heap = this.pending.get(k);
-      if (heap !== undefined) this.release(k, heap, m, out, tmp);
+    for (const [k, state] of this.states) {
+      state.max += ms;
+      this.release(k, state, state.max);
     }
-    return out;
+    return this.out.take();
   }
 
-  /** Moves key k's held rows that the bound passes at greatest timestamp `max` to `out`, in (timestamp, row) order. */
-  private release(k: number, heap: PendingHeap, max: number, out: Released, tmp: number[]): void {
-    while (heap.size > 0 && heap.ts[0]! <= max - this.bound) {
-      heap.pop(tmp);
-      out.ts.push(tmp[0]!);
-      out.row.push(tmp[1]!);
-      out.val.push(tmp[2]!);
-      out.key.push(k);
+  /** Moves key k's held rows that the bound passes at greatest timestamp `max` to the output, in (timestamp, row) order. */
+  private release(k: number, state: KeyState, max: number): void {
+    const heap = state.heap;
+    if (heap === undefined) return;
+    const until = max - this.bound;
+    while (heap.size > 0 && heap.ts[0]! <= until) {
+      this.out.add(heap.ts[0]!, heap.row[0]!, heap.val[0]!, k);
+      heap.pop();
     }
-    if (heap.size === 0) this.pending.delete(k);
+    if (heap.size === 0) {
+      state.heap = undefined;
+      this.pending.delete(k);
+    }
   }
 
   /** End of stream: every held row, in (timestamp, row) order. */
@@ -151,20 +219,22 @@ export class Reorderer {
     const all: { ts: number; row: number; val: number; key: number }[] = [];
     for (const [key, heap] of this.pending) {
       for (let i = 0; i < heap.size; i++) all.push({ ts: heap.ts[i]!, row: heap.row[i]!, val: heap.val[i]!, key });
+      this.stateOf(key).heap = undefined;
     }
     this.pending.clear();
     all.sort((a, b) => a.ts - b.ts || a.row - b.row);
-    return { ts: all.map((r) => r.ts), val: all.map((r) => r.val), key: all.map((r) => r.key), row: all.map((r) => r.row) };
+    for (const r of all) this.out.add(r.ts, r.row, r.val, r.key);
+    return this.out.take();
   }
 
   /** Writes the per-key greatest timestamps and the held rows (of the keys `keep` accepts). */
   write(w: ByteWriter, keep?: (key: number) => boolean): void {
     const kept = <T>(map: Map<number, T>): [number, T][] => [...map].filter(([k]) => keep === undefined || keep(k));
-    const keyMax = kept(this.keyMax);
+    const keyMax = kept(this.states);
     w.u32(keyMax.length);
-    for (const [k, m] of keyMax) {
+    for (const [k, state] of keyMax) {
       w.u32(k);
-      w.f64(m);
+      w.f64(state.max);
     }
     const pending = kept(this.pending);
     let held = 0;
@@ -191,7 +261,7 @@ export class Reorderer {
     for (let i = 0; i < nMax; i++) {
       const k = r.u32();
       const m = r.f64();
-      expectState(Number.isFinite(m) && !keyMax.has(k) && (keep === undefined || (keep(k) && !this.keyMax.has(k))), 'bad per-key greatest timestamp');
+      expectState(Number.isFinite(m) && !keyMax.has(k) && (keep === undefined || (keep(k) && !this.states.has(k))), 'bad per-key greatest timestamp');
       checkKey(k);
       keyMax.set(k, m);
     }
@@ -217,12 +287,15 @@ export class Reorderer {
 
   /** Adds state read by {@link read}. */
   install(state: HeldState): void {
-    for (const [k, m] of state.keyMax) this.keyMax.set(k, m);
-    for (const [k, h] of state.pending) this.pending.set(k, h);
+    for (const [k, m] of state.keyMax) this.stateOf(k).max = m;
+    for (const [k, h] of state.pending) {
+      this.pending.set(k, h);
+      this.stateOf(k).heap = h;
+    }
   }
 
   clear(): void {
-    this.keyMax.clear();
+    this.states.clear();
     this.pending.clear();
   }
 }

@@ -310,9 +310,9 @@ export class DurationRolling implements TimeRolling {
 
   private release(rel: Released): RollingOutput {
     const out = new Float64Array(rel.ts.length);
-    const keys = this.spec.keys === 'none' ? undefined : Uint32Array.from(rel.key);
-    this.run(Float64Array.from(rel.ts), Float64Array.from(rel.val), keys, (i) => rel.row[i]!, out);
-    return { rows: Float64Array.from(rel.row), values: out };
+    // The released columns are fresh typed arrays: used as they are, not copied.
+    this.run(rel.ts, rel.val, this.spec.keys === 'none' ? undefined : rel.key, (i) => rel.row[i]!, out);
+    return { rows: rel.row, values: out };
   }
 
   flush(): RollingOutput {
