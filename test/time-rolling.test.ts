@@ -9,7 +9,7 @@ import { createDurationRolling, createTimeRolling, restoreTimeRolling, rollingBy
 import { normalizeDurationRolling } from '../src/time/spec.js';
 import type { DurationRollingSpec, RollingOutput, TimeOp } from '../src/types.js';
 import { bitsHex, fixtureValue, fmt, sameValue } from './reference.js';
-import { ALL_CLOSED, ALL_TIME_OPS, checkValue, columns, makeStream, mulberry32, randomSplit, refRollingWindows, repro, type Row } from './time-reference.js';
+import { ALL_CLOSED, ALL_TIME_OPS, checkValue, columns, makeStream, mulberry32, randomSplit, refRollingWindows, repro, type Row, type StreamCase } from './time-reference.js';
 
 function specFor(op: TimeOp, extra: Partial<DurationRollingSpec>): DurationRollingSpec {
   const spec: DurationRollingSpec = { op, window: 1, ...extra };
@@ -70,6 +70,21 @@ async function runBatches(spec: DurationRollingSpec, rows: readonly Row[], cuts:
   outs.push(op.flush());
   op.dispose();
   return outs;
+}
+
+/**
+ * The whole stream in one batch against the slow reference, then a random
+ * split (seeded by `seed`) against the whole; returns the whole's outputs.
+ * Throws with the stream and spec on the first difference.
+ */
+async function wholeMatchesReferenceAndAnySplit(stream: StreamCase, spec: DurationRollingSpec, seed: number): Promise<{ rows: number[]; values: number[] }> {
+  const whole = concat(await runBatches(spec, stream.rows, [0, stream.rows.length]));
+  const problems = checkAgainstReference(stream.rows, spec, new Map(whole.rows.map((r, i) => [r, whole.values[i]!])));
+  if (problems.length > 0) throw new Error(`${stream.name}, spec ${JSON.stringify(spec)}:\n  ${problems.join('\n  ')}`);
+  const split = concat(await runBatches(spec, stream.rows, randomSplit(mulberry32(seed + 1), stream.rows.length)));
+  const splitDiff = sameOutputs(whole, split);
+  if (splitDiff !== null) throw new Error(`${stream.name}, spec ${JSON.stringify(spec)}: split: ${splitDiff}`);
+  return whole;
 }
 
 describe('rolling by duration against the slow reference', () => {
@@ -352,12 +367,7 @@ describe('rolling by duration: streaming invariants', () => {
         async (seed, op, closed, cutAt) => {
           const stream = makeStream(seed, { n: 700, keys: 1 + (seed % 3), spread: 2 });
           const spec = specFor(op, { window: 150 + (seed % 200), closed, keys: 'number', minPeriods: seed % 2 });
-          const whole = concat(await runBatches(spec, stream.rows, [0, stream.rows.length]));
-          const problems = checkAgainstReference(stream.rows, spec, new Map(whole.rows.map((r, i) => [r, whole.values[i]!])));
-          if (problems.length > 0) throw new Error(`${stream.name}, spec ${JSON.stringify(spec)}:\n  ${problems.join('\n  ')}`);
-          const split = concat(await runBatches(spec, stream.rows, randomSplit(mulberry32(seed + 1), stream.rows.length)));
-          const splitDiff = sameOutputs(whole, split);
-          if (splitDiff !== null) throw new Error(`${stream.name}, spec ${JSON.stringify(spec)}: split: ${splitDiff}`);
+          const whole = await wholeMatchesReferenceAndAnySplit(stream, spec, seed);
           const cut = Math.floor(cutAt * stream.rows.length);
           const a = await createTimeRolling(spec);
           const c = columns(stream.rows);
@@ -384,12 +394,7 @@ describe('rolling by duration: rings growing into the free room next to them', (
       fc.asyncProperty(fc.integer({ min: 1, max: 1_000_000 }), fc.constantFrom(...ALL_TIME_OPS), async (seed, op) => {
         const stream = makeStream(seed, { n: 3000, keys: 4 + (seed % 12), spread: 1 });
         const spec = specFor(op, { window: 1000 + (seed % 3000), keys: 'number' });
-        const whole = concat(await runBatches(spec, stream.rows, [0, stream.rows.length]));
-        const problems = checkAgainstReference(stream.rows, spec, new Map(whole.rows.map((r, i) => [r, whole.values[i]!])));
-        if (problems.length > 0) throw new Error(`${stream.name}, spec ${JSON.stringify(spec)}:\n  ${problems.join('\n  ')}`);
-        const split = concat(await runBatches(spec, stream.rows, randomSplit(mulberry32(seed + 1), stream.rows.length)));
-        const splitDiff = sameOutputs(whole, split);
-        if (splitDiff !== null) throw new Error(`${stream.name}, spec ${JSON.stringify(spec)}: split: ${splitDiff}`);
+        await wholeMatchesReferenceAndAnySplit(stream, spec, seed);
       }),
       { numRuns: 25, seed: 4242 },
     );
