@@ -32,7 +32,8 @@
 // them. Compaction: a checkpoint that would read less than half of an older
 // file writes those parts again itself, so a file stays only while it is
 // mostly alive.
-import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, unlinkSync, writevSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readdirSync, readSync, renameSync, unlinkSync } from 'node:fs';
+import { mkdir, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from '../crc32.js';
 import { CheckpointError } from './errors.js';
@@ -55,19 +56,49 @@ function sharedName(id: number): string {
   return `shared-${String(id).padStart(12, '0')}.skcp`;
 }
 
-/** Writes the parts one after another: a few hundred per system call (writev), short writes continued. */
-function writeParts(fd: number, parts: readonly Uint8Array[]): void {
+/**
+ * Writes the parts one after another, a few hundred per system call (writev),
+ * short writes continued. Asynchronous (libuv's thread pool): the job goes on
+ * dispatching rows and writing results while the bytes go to disk.
+ */
+async function writeParts(file: FileHandle, parts: readonly Uint8Array[]): Promise<void> {
   const BATCH = 512; // under every platform's IOV_MAX (1024 on Linux)
   for (let first = 0; first < parts.length; first += BATCH) {
     let batch = parts.slice(first, first + BATCH).filter((part) => part.length > 0);
     while (batch.length > 0) {
-      let written = writevSync(fd, batch);
+      let { bytesWritten: written } = await file.writev(batch);
       // A short write: drop the parts written, and the written start of the next one.
       let i = 0;
       while (i < batch.length && written >= batch[i]!.length) written -= batch[i++]!.length;
       batch = batch.slice(i);
       if (written > 0) batch[0] = batch[0]!.subarray(written);
     }
+  }
+}
+
+/** Makes a rename or a new name in `dir` durable (fsync of the directory). */
+async function syncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** A file's bytes in a buffer of their own (readFileSync may hand out a view of a shared pool). */
+function readWhole(path: string): Uint8Array {
+  const fd = openSync(path, 'r');
+  try {
+    const out = new Uint8Array(fstatSync(fd).size);
+    for (let at = 0; at < out.length; ) {
+      const n = readSync(fd, out, at, out.length - at, at);
+      if (n === 0) return out.subarray(0, at); // shrunk meanwhile: refused by its checks
+      at += n;
+    }
+    return out;
+  } finally {
+    closeSync(fd);
   }
 }
 
@@ -82,6 +113,12 @@ interface Place {
 interface Segment {
   id: number;
   offset: number;
+  length: number;
+}
+
+/** Bytes `at`… of a buffer read() returned, as they are in a file: a Place of `length` bytes. */
+interface Run extends Place {
+  at: number;
   length: number;
 }
 
@@ -170,9 +207,17 @@ export function fileCheckpointStore(
   let counter = 0;
   /** Where this store wrote each part it may share (by identity: the job never changes a part). */
   const places = new WeakMap<Uint8Array, Place>();
-  /** Files this store wrote and that still exist: their write count (a Place of another is stale) and size. */
+  /**
+   * Where the bytes of each buffer read() returned are on disk, run by run: a
+   * job restored from them hands their key groups back as views of that
+   * buffer, so the first full checkpoint after a restart shares them too.
+   */
+  const readRuns = new WeakMap<ArrayBufferLike, Run[]>();
+  /** Files this store wrote or read and that still exist: their write count (a Place of another is stale) and size. */
   const files = new Map<number, { gen: number; size: number }>();
   let gens = 0;
+  /** Saves one after another: each plans from the files the previous one left. */
+  let saving: Promise<void> = Promise.resolve();
   /** The checkpoints each manifest written or read by this store reads from (its own id left out). */
   const reads = new Map<number, Set<number>>();
 
@@ -189,10 +234,28 @@ export function fileCheckpointStore(
   /** The file of checkpoint `id`'s bytes: its own, or the shared one it became; undefined when neither exists. */
   const fileOf = (id: number): string | undefined => [join(dir, fileName(id)), join(dir, sharedName(id))].find((path) => existsSync(path));
 
+  /** A file read now, known from here on (its write count, or a new one if this store did not write it). */
+  const known = (id: number, size: number): number => {
+    const file = files.get(id);
+    if (file !== undefined && file.size === size) return file.gen;
+    const gen = ++gens;
+    files.set(id, { gen, size });
+    return gen;
+  };
+
+  /** Where a part is on disk: written by this store, or a view of bytes it read (whole within one run). */
+  const placeOf = (part: Uint8Array): Place | undefined => {
+    const place = places.get(part);
+    if (place !== undefined) return place;
+    const at = part.byteOffset;
+    const run = readRuns.get(part.buffer)?.find((r) => r.at <= at && at + part.length <= r.at + r.length);
+    return run === undefined ? undefined : { id: run.id, gen: run.gen, offset: run.offset + (at - run.at) };
+  };
+
   /** Where each part goes: a segment of an earlier file (shared), or of this one (written now). */
   const plan = (id: number, parts: readonly Uint8Array[]): { segments: Segment[]; own: Uint8Array[] } => {
     const found = parts.map((part) => {
-      const place = part.length >= SHARE_MIN_BYTES ? places.get(part) : undefined;
+      const place = part.length >= SHARE_MIN_BYTES ? placeOf(part) : undefined;
       return place !== undefined && place.id !== id && files.get(place.id)?.gen === place.gen ? place : undefined;
     });
     // Compaction: a file this checkpoint would read less than half of is not read; its parts are written again.
@@ -218,8 +281,12 @@ export function fileCheckpointStore(
     return { segments, own };
   };
 
-  /** Writes checkpoint `id`'s file: its bytes, or a manifest and the bytes it holds itself. Returns the file's size. */
-  const write = (id: number, parts: readonly Uint8Array[]): number => {
+  /**
+   * Writes checkpoint `id`'s file: its bytes, or a manifest and the bytes it
+   * holds itself, to a temporary file, fdatasync, renamed into place; the
+   * directory is fsynced once the new name is there. Returns the file's size.
+   */
+  const write = async (id: number, parts: readonly Uint8Array[]): Promise<number> => {
     const { segments, own } = plan(id, parts);
     const shares = segments.some((s) => s.id !== id);
     let head: Uint8Array | undefined;
@@ -233,16 +300,23 @@ export function fileCheckpointStore(
       reads.set(id, new Set());
     }
     const body = shares ? own : parts;
-    mkdirSync(dir, { recursive: true });
+    await mkdir(dir, { recursive: true });
     const tmp = join(dir, `.${fileName(id)}.${process.pid}.${counter++}.tmp`);
-    const fd = openSync(tmp, 'w');
+    const file = await open(tmp, 'w');
     try {
-      writeParts(fd, head === undefined ? body : [head, ...body]);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
+      try {
+        await writeParts(file, head === undefined ? body : [head, ...body]);
+        // The data and the size it needs to be read back; the name is made durable by syncDir.
+        await file.datasync();
+      } finally {
+        await file.close();
+      }
+      await rename(tmp, join(dir, fileName(id)));
+    } catch (error) {
+      await unlink(tmp).catch(() => undefined); // the previous checkpoints stay as they were
+      throw error;
     }
-    renameSync(tmp, join(dir, fileName(id)));
+    await syncDir(dir);
     const gen = ++gens;
     let at = head?.length ?? 0;
     for (const part of body) {
@@ -309,19 +383,18 @@ export function fileCheckpointStore(
     for (const old of ids(SHARED_NAME)) if (!needed.has(old)) remove(old, sharedName(old));
   };
 
-  const saveParts = async (id: number, parts: readonly Uint8Array[]): Promise<void> => {
-    write(id, parts);
-    const dirFd = openSync(dir, 'r');
-    try {
-      fsyncSync(dirFd);
-    } finally {
-      closeSync(dirFd);
-    }
-    collect();
+  /** Resolves once checkpoint `id` is durable (file and name fsynced); older files are collected after. */
+  const saveParts = (id: number, parts: readonly Uint8Array[]): Promise<void> => {
+    const saved = saving.then(async () => {
+      await write(id, parts);
+      collect();
+    });
+    saving = saved.catch(() => undefined); // a failed save leaves the previous checkpoints as they were
+    return saved;
   };
 
-  /** Checkpoint `id`'s bytes from its manifest: its own segments and those of the files it shares. */
-  const assemble = (id: number, own: Uint8Array): Uint8Array => {
+  /** Checkpoint `id`'s bytes from its manifest: its own segments and those of the files it shares; `runs` gets where each came from. */
+  const assemble = (id: number, own: Uint8Array, runs: Run[]): Uint8Array => {
     const { total, segments } = decodeManifest(id, own);
     reads.set(id, new Set(segments.filter((s) => s.id !== id).map((s) => s.id)));
     const out = new Uint8Array(total);
@@ -332,8 +405,10 @@ export function fileCheckpointStore(
         if (s.id === id) {
           if (s.offset + s.length > own.length) throw new CheckpointError('BAD_LENGTH', `checkpoint ${id}'s file truncated: expected at least ${s.offset + s.length} bytes, got ${own.length}`);
           out.set(own.subarray(s.offset, s.offset + s.length), at);
+          runs.push({ at, id, gen: known(id, own.length), offset: s.offset, length: s.length });
         } else {
-          readShared(id, s, out, at, fds);
+          const size = readShared(id, s, out, at, fds);
+          runs.push({ at, id: s.id, gen: known(s.id, size), offset: s.offset, length: s.length });
         }
         at += s.length;
       }
@@ -343,8 +418,8 @@ export function fileCheckpointStore(
     return out;
   };
 
-  /** Reads a shared segment of checkpoint `id` into `out` at `at`; refuses a missing or short file by name. */
-  const readShared = (id: number, s: Segment, out: Uint8Array, at: number, fds: Map<number, number>): void => {
+  /** Reads a shared segment of checkpoint `id` into `out` at `at`; refuses a missing or short file by name. Returns the file's size. */
+  const readShared = (id: number, s: Segment, out: Uint8Array, at: number, fds: Map<number, number>): number => {
     let fd = fds.get(s.id);
     if (fd === undefined) {
       const path = fileOf(s.id);
@@ -361,6 +436,7 @@ export function fileCheckpointStore(
       if (n === 0) throw new CheckpointError('BROKEN_CHAIN', `checkpoint ${id} shares bytes ${s.offset}…${s.offset + s.length} of checkpoint ${s.id}'s file, which ends at ${s.offset + done}`);
       done += n;
     }
+    return size;
   };
 
   return {
@@ -371,9 +447,13 @@ export function fileCheckpointStore(
       return list();
     },
     async read(id) {
-      const buffer = readFileSync(join(dir, fileName(id)));
-      const bytes = new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
-      return isManifest(bytes) ? assemble(id, bytes) : bytes;
+      await saving; // a save in flight may be renaming the file read, or collecting it
+      const bytes = readWhole(join(dir, fileName(id)));
+      const runs: Run[] = [];
+      const out = isManifest(bytes) ? assemble(id, bytes, runs) : bytes;
+      if (out === bytes) runs.push({ at: 0, id, gen: known(id, bytes.length), offset: 0, length: bytes.length });
+      readRuns.set(out.buffer, runs);
+      return out;
     },
   };
 }
