@@ -32,7 +32,7 @@
 // them. Compaction: a checkpoint that would read less than half of an older
 // file writes those parts again itself, so a file stays only while it is
 // mostly alive.
-import { closeSync, existsSync, fstatSync, openSync, readdirSync, readSync, renameSync, unlinkSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readdirSync, readSync } from 'node:fs';
 import { mkdir, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from '../crc32.js';
@@ -352,42 +352,33 @@ export function fileCheckpointStore(
     return found;
   };
 
-  const remove = (id: number, name: string): void => {
-    try {
-      unlinkSync(join(dir, name));
-    } catch {
-      // removed meanwhile
-    }
+  const remove = async (id: number, name: string): Promise<void> => {
     files.delete(id);
     reads.delete(id);
+    await unlink(join(dir, name)).catch(() => undefined); // removed meanwhile
   };
 
   /** Checkpoint `id`'s file, past `keep` but read by a kept manifest: no longer a checkpoint, kept for its bytes. */
-  const keepShared = (id: number): void => {
-    try {
-      renameSync(join(dir, fileName(id)), join(dir, sharedName(id)));
-    } catch {
-      // removed meanwhile: the manifests that read it are refused by name (BROKEN_CHAIN)
-    }
+  const keepShared = async (id: number): Promise<void> => {
+    // Removed meanwhile: the manifests that read it are refused by name (BROKEN_CHAIN).
+    await rename(join(dir, fileName(id)), join(dir, sharedName(id))).catch(() => undefined);
   };
 
   /** Drops checkpoints past `keep`: a file a kept manifest reads becomes shared, every other file goes. */
-  const collect = (): void => {
+  const collect = async (): Promise<void> => {
     const all = list();
     const needed = new Set<number>();
     for (const id of all.slice(0, keep)) for (const file of readsOf(id)) needed.add(file);
-    for (const old of all.slice(keep)) {
-      if (needed.has(old)) keepShared(old);
-      else remove(old, fileName(old));
-    }
-    for (const old of ids(SHARED_NAME)) if (!needed.has(old)) remove(old, sharedName(old));
+    // Off the event loop too: unlinking a file of megabytes takes the file system's time.
+    for (const old of all.slice(keep)) await (needed.has(old) ? keepShared(old) : remove(old, fileName(old)));
+    for (const old of ids(SHARED_NAME)) if (!needed.has(old)) await remove(old, sharedName(old));
   };
 
   /** Resolves once checkpoint `id` is durable (file and name fsynced); older files are collected after. */
   const saveParts = (id: number, parts: readonly Uint8Array[]): Promise<void> => {
     const saved = saving.then(async () => {
       await write(id, parts);
-      collect();
+      await collect();
     });
     saving = saved.catch(() => undefined); // a failed save leaves the previous checkpoints as they were
     return saved;
