@@ -23,7 +23,16 @@
 // manifest names where the bytes already are instead of writing them again.
 // The assembled bytes carry the checkpoint's own CRC-32, which
 // decodeCheckpoint checks, so a corrupt shared file refuses every checkpoint
-// that reads it; a missing one is refused by name (BROKEN_CHAIN).
+// that reads it; a missing one is refused by name (BROKEN_CHAIN). The bytes
+// read() returns are known too, run by run: a job restored from them hands
+// their unchanged key groups back as views of them, so the first full
+// checkpoint after a restart shares them with the files they were read from.
+//
+// Writes are asynchronous (node:fs/promises, libuv's thread pool): the job's
+// coordinator goes on dispatching rows and writing results while a
+// checkpoint's bytes go to disk, and the save resolves only once the file
+// (fdatasync) and its name (fsync of the directory) are durable. Saves run
+// one after another.
 //
 // Garbage collection, after every save: the newest `keep` checkpoints are
 // kept; an older one whose file a kept manifest still reads is renamed
@@ -175,15 +184,18 @@ function decodeManifest(id: number, bytes: Uint8Array): { total: number; segment
 
 /**
  * Checkpoints as files in a directory. Each is written to a temporary file,
- * fsynced, renamed into place (atomic) and the directory fsynced; only the
- * newest `keep` are kept. The bytes carry a CRC-32, and the job falls back to
- * the previous checkpoint when the newest is refused.
+ * fdatasynced, renamed into place (atomic) and the directory fsynced; only
+ * the newest `keep` are kept. The bytes carry a CRC-32, and the job falls back
+ * to the previous checkpoint when the newest is refused. The writes are
+ * asynchronous: a save resolves once the checkpoint is durable, and the
+ * job's rows go on meanwhile.
  *
  * A checkpoint handed over as parts (`saveParts`, as the job does) writes
  * only the key-group states this store has not written yet; for the others
  * its file is a manifest naming where they already are (a composed full
- * checkpoint then writes only the groups changed since the previous one). A
- * file that a kept checkpoint still reads outlives its own checkpoint as
+ * checkpoint then writes only the groups changed since the previous one); so
+ * are the key groups of a checkpoint this store read (the first full
+ * checkpoint a job takes after a restart). A file that a kept checkpoint still reads outlives its own checkpoint as
  * `shared-<id>.skcp`, and is deleted once none does. A manifest whose shared
  * file is missing is refused (`BROKEN_CHAIN`), one whose shared bytes are
  * corrupt fails the checkpoint's checksum (`CHECKSUM_MISMATCH`).
