@@ -133,8 +133,10 @@ async function main(): Promise<void> {
   /** Each save's CPU (all threads: nothing else runs during a checkpoint call) and wall time, ms. */
   const saves = new Map<number, { cpu: number; wall: number }>();
   const onDisk = (id: number): void => void ('path' in inner && stored.set(id, statSync(inner.path(id)).size));
-  const measured = async (id: number, save: Promise<void>, cpu: NodeJS.CpuUsage, t: number): Promise<void> => {
-    await save;
+  const measured = async (id: number, save: () => Promise<void>): Promise<void> => {
+    const cpu = process.cpuUsage();
+    const t = performance.now();
+    await save();
     const { user, system } = process.cpuUsage(cpu);
     saves.set(id, { cpu: (user + system) / 1000, wall: performance.now() - t });
     onDisk(id);
@@ -142,8 +144,8 @@ async function main(): Promise<void> {
   const filled: CheckpointStore = {
     list: () => inner.list(),
     read: (id) => inner.read(id),
-    save: (id, bytes) => (sizes.set(id, bytes.length), measured(id, inner.save(id, bytes), process.cpuUsage(), performance.now())),
-    saveParts: (id, parts) => (sizes.set(id, parts.reduce((n, part) => n + part.length, 0)), measured(id, inner.saveParts!(id, parts), process.cpuUsage(), performance.now())),
+    save: (id, bytes) => (sizes.set(id, bytes.length), measured(id, () => inner.save(id, bytes))),
+    saveParts: (id, parts) => (sizes.set(id, parts.reduce((n, part) => n + part.length, 0)), measured(id, () => inner.saveParts!(id, parts))),
   };
   const filler = await createJob({ ...options, sink: sink(), checkpoints: { store: filled, everyMs: Infinity, fullEvery: FULL_EVERY } });
   await push(filler, rows(KEYS, WINDOW, 1));
