@@ -95,11 +95,12 @@ async function syncDir(dir: string): Promise<void> {
   }
 }
 
-/** A file's bytes in a buffer of their own (readFileSync may hand out a view of a shared pool). */
+/** A file's bytes in a buffer of their own (readFileSync may hand out a view of a shared pool), not zero-filled first. */
 function readWhole(path: string): Uint8Array {
   const fd = openSync(path, 'r');
   try {
-    const out = new Uint8Array(fstatSync(fd).size);
+    const buffer = Buffer.allocUnsafeSlow(fstatSync(fd).size);
+    const out = new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
     for (let at = 0; at < out.length; ) {
       const n = readSync(fd, out, at, out.length - at, at);
       if (n === 0) return out.subarray(0, at); // shrunk meanwhile: refused by its checks
@@ -125,7 +126,7 @@ interface Segment {
   length: number;
 }
 
-/** Bytes `at`… of a buffer read() returned, as they are in a file: a Place of `length` bytes. */
+/** Bytes `at`… (in its ArrayBuffer) of a buffer read() returned, as they are in a file: a Place of `length` bytes. */
 interface Run extends Place {
   at: number;
   length: number;
@@ -454,7 +455,7 @@ export function fileCheckpointStore(
       const bytes = readWhole(join(dir, fileName(id)));
       const runs: Run[] = [];
       const out = isManifest(bytes) ? assemble(id, bytes, runs) : bytes;
-      if (out === bytes) runs.push({ at: 0, id, gen: known(id, bytes.length), offset: 0, length: bytes.length });
+      if (out === bytes) runs.push({ at: bytes.byteOffset, id, gen: known(id, bytes.length), offset: 0, length: bytes.length });
       readRuns.set(out.buffer, runs);
       return out;
     },
