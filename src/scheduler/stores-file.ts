@@ -28,7 +28,7 @@
 // their unchanged key groups back as views of them, so the first full
 // checkpoint after a restart shares them with the files they were read from.
 //
-// Writes are asynchronous (node:fs/promises, libuv's thread pool): the job's
+// Writes are asynchronous (libuv's thread pool): the job's
 // coordinator goes on dispatching rows and writing results while a
 // checkpoint's bytes go to disk, and the save resolves only once the file
 // (fdatasync) and its name (fsync of the directory) are durable. Saves run
