@@ -128,12 +128,26 @@ function validateBatch(batch: unknown, keyed: boolean, timed: boolean): Batch {
   return batch as Batch;
 }
 
-/** The batches (in order) as one. */
+/** Whether each batch's `part` follows the previous one's in the same buffer (pushes copied one after another into the replay log). */
+function adjacent(batches: Batch[], part: (b: Batch) => Float64Array | Uint32Array | undefined): boolean {
+  for (let i = 1; i < batches.length; i++) {
+    const a = part(batches[i - 1]!);
+    const b = part(batches[i]!);
+    if (a === undefined || b === undefined) return a === b;
+    if (a.buffer !== b.buffer || a.byteOffset + a.byteLength !== b.byteOffset) return false;
+  }
+  return true;
+}
+
+/** The batches (in order) as one: a view over them when they lie one after another, else a copy. */
 function concatBatches(batches: Batch[]): Batch {
   if (batches.length === 1) return batches[0]!;
   const rows = batches.reduce((n, b) => n + b.values.length, 0);
+  const together = adjacent(batches, (b) => b.values) && adjacent(batches, (b) => b.keys) && adjacent(batches, (b) => b.times);
   const join = <T extends Float64Array | Uint32Array>(make: (n: number) => T, part: (b: Batch) => T | undefined): T | undefined => {
-    if (part(batches[0]!) === undefined) return undefined;
+    const first = part(batches[0]!);
+    if (first === undefined) return undefined;
+    if (together) return new (first.constructor as new (buffer: ArrayBufferLike, offset: number, length: number) => T)(first.buffer, first.byteOffset, rows);
     const out = make(rows);
     let at = 0;
     for (const b of batches) {
