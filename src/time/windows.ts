@@ -13,7 +13,7 @@
 import { SnapshotError } from '../errors.js';
 import type { BatchKeys, KeyModeOf, LateRow, NormalizedWindowSpec, WindowOperator, WindowOutput, WindowResult, WindowSpec } from '../types.js';
 import { Acc } from './accumulator.js';
-import { addSum, addTo, EMITTED, fromAcc, GridBucket, opCode, OP_SUM, PENDING, pendingByKey, STRIDE, toAcc, valueOf } from './grid.js';
+import { type AccStore, addSum, addTo, EMITTED, fromAcc, GridBucket, opCode, OP_SUM, PENDING, pendingByKey, STRIDE, toAcc, valueOf } from './grid.js';
 import { FIRE, FIRE_QUEUED, FORGET, PENDING_FIRE, PURGE, PURGE_QUEUED, type Range, SessionStore, TimerQueue } from './sessions.js';
 import { checkGridTimestamps, checkWindowTimestamps, KeyMap, MAX_TIMESTAMP, OneRow, toF64 } from './keys.js';
 import { ByteReader, ByteWriter, decodeTimeSnapshot, encodeTimeSnapshot, expectState, KIND_WINDOWS } from './snapshot.js';
@@ -142,14 +142,17 @@ export class EventTimeWindows implements WindowOperator {
     const st = this.store;
     const start = st.start[w]!, end = st.end[w]!;
     const emStart = st.emStart[w]!, emEnd = st.emEnd[w]!;
-    const merged = st.merged.get(w) ?? NO_RANGES;
+    // Merges are rare: no Map lookup while none is held.
+    const merged = st.merged.size === 0 ? NO_RANGES : (st.merged.get(w) ?? NO_RANGES);
     const emitted = emStart === emStart;
+    const n = st.acc[w * st.stride + 1]!;
     const r: WindowResult = {
       key: this.keyMap.keyOf(st.key[w]!),
       start,
       end,
-      value: valueOf(st, w, this.code, this.spec.op, this.spec.minPeriods, this.ddof, this.q),
-      count: st.acc[w * st.stride + 1]!,
+      value: this.accValue(st, w),
+      // The same integer, stored untagged (see gridResultOf).
+      count: n <= 0x3fffffff ? n | 0 : n,
       update: emitted || merged.length > 0,
     };
     const moved = emitted && (emStart !== start || emEnd !== end);
@@ -157,12 +160,12 @@ export class EventTimeWindows implements WindowOperator {
     if (moved || merged.length > 0) r.replaces = moved ? [{ start: emStart, end: emEnd }, ...merged] : [...merged];
     st.emStart[w] = start;
     st.emEnd[w] = end;
-    st.merged.delete(w);
+    if (merged !== NO_RANGES) st.merged.delete(w);
     return r;
   }
 
-  /** The value of window i of a grid bucket. */
-  private gridValue(b: GridBucket, i: number): number {
+  /** The value of window i of a grid bucket or session store. */
+  private accValue(b: AccStore, i: number): number {
     if (this.code !== OP_SUM) return valueOf(b, i, this.code, this.spec.op, this.spec.minPeriods, this.ddof, this.q);
     // valueOf, inlined for sum and mean
     const a = b.acc;
@@ -189,7 +192,7 @@ export class EventTimeWindows implements WindowOperator {
   private gridResult(b: GridBucket, i: number): WindowResult {
     const f = b.flags[i]!;
     b.flags[i] = f | EMITTED;
-    return this.gridResultOf(b.keys[i]!, b, this.gridValue(b, i), b.acc[i * b.stride + 1]!, (f & EMITTED) !== 0);
+    return this.gridResultOf(b.keys[i]!, b, this.accValue(b, i), b.acc[i * b.stride + 1]!, (f & EMITTED) !== 0);
   }
 
   /** Emits the windows of b whose fire is pending, in key order. */
@@ -204,7 +207,7 @@ export class EventTimeWindows implements WindowOperator {
       const f = flags[i]!;
       update[c] = f & EMITTED;
       flags[i] = (f & ~PENDING) | EMITTED;
-      value[c] = this.gridValue(b, i);
+      value[c] = this.accValue(b, i);
       count[c] = acc[i * stride + 1]!;
     }
     for (let o = 0; o < m; o++) {
