@@ -552,7 +552,8 @@ export class EventTimeWindows implements WindowOperator {
   private sessionRow(ts: Float64Array, vals: Float64Array, ids: Uint32Array | undefined, i: number, row: number, windows: WindowResult[], late: LateRow[]): void {
     const t = ts[i]!, x = vals[i]!;
     const k = ids === undefined ? 0 : ids[i]!;
-    const w = this.session(ts, i, k);
+    let w = this.extend(ts, i, k);
+    if (w < 0) w = this.session(ts, i, k);
     if (w < 0) {
       late.push({ row, key: this.keyMap.keyOf(k), ts: t, value: x, missed: 1 });
       this.late++;
@@ -661,6 +662,32 @@ export class EventTimeWindows implements WindowOperator {
       this.mark(windows.length);
     }
     this.maxTs = maxTs;
+  }
+
+  /**
+   * The usual session row, without session()'s search and schedule()'s
+   * cases: with no allowed lateness, row i (of key k) falls in its key's only
+   * session, whose fire is pending and queued, and is on time. It moves the
+   * session's end on (and its fire timer with it, as queueTimers would) and
+   * returns the session; otherwise it changes nothing and returns −1, and
+   * session() takes the row.
+   */
+  private extend(ts: Float64Array, i: number, k: number): number {
+    const st = this.store;
+    const slot = st.slots.get(k);
+    if (slot < 0 || this.spec.allowedLateness !== 0) return -1;
+    const w = st.head[slot]!;
+    const t = ts[i]!;
+    if (w < 0 || st.next[w]! >= 0 || !(t >= st.start[w]! && t < st.end[w]!) || st.flags[w] !== (PENDING_FIRE | FIRE_QUEUED)) return -1;
+    const e = t + this.spec.gap;
+    // Late (the general test): a row inside a long session may still be gap or more behind the watermark.
+    if (e <= this.watermark || t < st.purged[slot]!) return -1;
+    if (e > st.end[w]!) {
+      st.end[w] = e;
+      const r = st.fireRec[w]!;
+      if (this.timers.time[r]! < e) this.timers.moveToTail(r, st.end, st.start, w);
+    }
+    return w;
   }
 
   /** The session row i of a batch (at t = ts[i], of key k) joins (created or merged), or −1 when it is late. */
