@@ -666,22 +666,25 @@ export class EventTimeWindows implements WindowOperator {
 
   /**
    * The usual session row, without session()'s search and schedule()'s
-   * cases: with no allowed lateness, row i (of key k) falls in its key's only
-   * session, whose fire is pending and queued, and is on time. It moves the
-   * session's end on (and its fire timer with it, as queueTimers would) and
-   * returns the session; otherwise it changes nothing and returns −1, and
-   * session() takes the row.
+   * cases: row i (of key k) falls in its key's only session, whose fire is
+   * pending and whose timers are queued, and is on time. It moves the
+   * session's end on (and its fire timer with it, as queueTimers would; a
+   * queued purge timer stays, as there) and returns the session; otherwise it
+   * changes nothing and returns −1, and session() takes the row.
    */
   private extend(ts: Float64Array, i: number, k: number): number {
     const st = this.store;
     const slot = st.slots.get(k);
-    if (slot < 0 || this.spec.allowedLateness !== 0) return -1;
+    if (slot < 0) return -1;
     const w = st.head[slot]!;
     const t = ts[i]!;
-    if (w < 0 || st.next[w]! >= 0 || !(t >= st.start[w]! && t < st.end[w]!) || st.flags[w] !== (PENDING_FIRE | FIRE_QUEUED)) return -1;
+    const lateness = this.spec.allowedLateness;
+    // Without allowed lateness the fire timer also purges (dueTime): no purge timer is queued.
+    const queued = lateness === 0 ? PENDING_FIRE | FIRE_QUEUED : PENDING_FIRE | FIRE_QUEUED | PURGE_QUEUED;
+    if (w < 0 || st.next[w]! >= 0 || !(t >= st.start[w]! && t < st.end[w]!) || st.flags[w] !== queued) return -1;
     const e = t + this.spec.gap;
-    // Late (the general test): a row inside a long session may still be gap or more behind the watermark.
-    if (e <= this.watermark || t < st.purged[slot]!) return -1;
+    // Late (the general test): a row inside a long session may still be gap + allowedLateness or more behind the watermark.
+    if (e + lateness <= this.watermark || t < st.purged[slot]!) return -1;
     if (e > st.end[w]!) {
       st.end[w] = e;
       const r = st.fireRec[w]!;
