@@ -358,10 +358,17 @@ function insertionSort(xs: readonly number[], v: Float64Array): void {
   }
 }
 
+/** Partition rounds before select gives up on its pivots and sorts: a hostile window costs O(n log n), not O(n²). */
+const SELECT_ROUNDS = 48;
+
 /** Wirth's quickselect: v[k] becomes the k-th of v[0, n), with nothing after it before it and nothing before it after it. */
 function select(v: Float64Array, n: number, k: number): void {
   let l = 0, r = n - 1;
-  while (l < r) {
+  for (let round = 0; l < r; round++) {
+    if (round === SELECT_ROUNDS) {
+      v.subarray(0, n).sort();
+      return;
+    }
     const x = v[k]!;
     let i = l, j = r;
     do {
