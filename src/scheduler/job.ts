@@ -760,7 +760,8 @@ class JobImpl implements Job {
         else slot.handle.post({ t: 'fault', kind: f.kind }, []);
       }
     }
-    if (this.rowsSinceTrigger >= this.o.everyRows || now() - this.lastTrigger >= this.o.everyMs) this.trigger();
+    // At most one periodic checkpoint being saved: a store slower than `everyMs` must not queue checkpoints (each holds its snapshots).
+    if (this.committing === 0 && (this.rowsSinceTrigger >= this.o.everyRows || now() - this.lastTrigger >= this.o.everyMs)) this.trigger();
   }
 
   private onOut(worker: number, seq: number, values: Float64Array, windows: WindowsOutput | undefined): void {
