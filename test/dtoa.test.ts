@@ -114,6 +114,29 @@ describe('WASM double formatter (dtoa)', () => {
     }
   });
 
+  it('writes short decimals (at most 6 digits after the point, below 2^30: written without Schubfach) and their neighbours as String(x)', () => {
+    const xs: number[] = [];
+    let s = 0x9e3779b9;
+    const next = (): number => {
+      s ^= s << 13;
+      s ^= s >>> 17;
+      s ^= s << 5;
+      return s >>> 0;
+    };
+    // 1 to 7 digits after the point (7: never a short decimal), integer parts up to and past 2^30.
+    for (let d = 1; d <= 7; d++) {
+      for (let i = 0; i < 3000; i++) {
+        const ip = [0, next() % 10, next() % 100_000, next() % 2 ** 30, 2 ** 30 - 1 - (next() % 3), 2 ** 30 + (next() % 3), next() * 4][i % 7]!;
+        const x = ip + (next() % 10 ** d) / 10 ** d;
+        xs.push(...around(x), ...around(-x));
+      }
+    }
+    // Next to integers and to the 10^-6 grid, the smallest ones, sums and means that are not short.
+    for (let k = 0; k < 300; k++) xs.push(...around(k + 0.999999), ...around(k + 1e-6), ...around(k + 0.9999995), ...around(k * 1e-6), ...around(k * 1e-7), k + 0.1 + 0.2, (k + 1) / 7);
+    xs.push(...around(2 ** 30 - 1e-6), ...around(2 ** 30 - 0.5), ...around(2 ** 29 + 0.123456), ...around(1073741823.999999), 463.42744000000005, 0.000001, 0.0000015);
+    expectLikeString(xs);
+  });
+
   it('writes NaN as null and infinities as strings in JSON mode, between the separators given', () => {
     const rows = numberRows()!;
     rows.layout(['{"a":', ',"b":', '}\n'], true);

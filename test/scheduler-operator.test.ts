@@ -150,3 +150,50 @@ describe('KernelOperator.processParts', () => {
     expect(() => second!.restoreGroup(group, bytes!)).toThrow(`checkpoint state of key group ${group} is invalid: key group ${group} is not one of this worker's (8 to 15)`);
   });
 });
+
+describe('KernelOperator.follow (one grouping by key for several ops)', () => {
+  const snapshots = (op: Awaited<ReturnType<typeof operators>>[number]): (Uint8Array | undefined)[] => Array.from({ length: KEY_GROUPS }, (_, g) => op.snapshotGroup(g));
+
+  it('property: followers given the leader\'s batches give the results and key group snapshots of lone operators, with new keys in every batch, batches the leader did not group last, and followers out of step with it', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 0, max: 0xffffffff }),
+        fc.array(fc.record({ rows: fc.integer({ min: 0, max: 80 }), followerFirst: fc.boolean(), oneKey: fc.boolean() }), { minLength: 1, maxLength: 6 }),
+        fc.boolean(),
+        async (seed, batches, outOfStep) => {
+          const rand = prng(seed);
+          const specs = [SPECS[seed % SPECS.length]!, ...SPECS.filter((_, i) => i !== seed % SPECS.length)];
+          const linked = await Promise.all(specs.map(async (s) => (await operators(s, 1))[0]!));
+          const lone = await Promise.all(specs.map(async (s) => (await operators(s, 1))[0]!));
+          for (const op of linked.slice(1)) op.follow(linked[0]!);
+          const run = (op: (typeof linked)[number], values: Float64Array, keys: Uint32Array): Float64Array => {
+            const out = new Float64Array(values.length);
+            op.processParts([{ values, keys, out }]);
+            return out;
+          };
+          // A first batch before the link matters: out of step, the followers met the keys in another order (other slots).
+          const warm = makeKeys(rand, 30, 12);
+          const warmValues = makeValues(rand, warm.length);
+          specs.forEach((_, i) => {
+            const [v, k] = outOfStep && i > 0 ? [warmValues.slice().reverse(), warm.slice().reverse()] : [warmValues, warm];
+            expect(sameBytes(run(linked[i]!, v, k), run(lone[i]!, v, k))).toBe(true);
+          });
+          for (const { rows, followerFirst, oneKey } of batches) {
+            const values = makeValues(rand, rows);
+            // The first batch's keys, and new ones all along: large (the hash table) and small (indexed directly).
+            const keys = makeKeys(rand, rows, 1 + (seed % 20));
+            for (let i = 0; i < rows; i++) keys[i] = oneKey ? 7 : rand() < 0.4 ? warm[i % warm.length]! : rand() < 0.5 ? keys[i]! % 500 : keys[i]!;
+            const order = followerFirst ? [...specs.keys()].reverse() : [...specs.keys()];
+            for (const i of order) {
+              const got = run(linked[i]!, values, keys);
+              const expected = run(lone[i]!, values, keys);
+              if (!sameBytes(got, expected)) throw new Error(`op ${specs[i]!.op}: other results; seed ${seed}, batches ${JSON.stringify(batches)}, out of step ${outOfStep}`);
+            }
+          }
+          linked.forEach((op, i) => expect(snapshots(op)).toEqual(snapshots(lone[i]!)));
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+});

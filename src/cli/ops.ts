@@ -15,7 +15,7 @@ import { isTimeSpec, isWindowSpec, moduleOf, normalizeOperatorSpec, windowSpecOf
 import { checkCompatible, decodeCheckpoint, encodeCheckpoint } from '../scheduler/checkpoint.js';
 import { CheckpointError as SchedulerCheckpointError } from '../scheduler/errors.js';
 import { DEFAULT_KEY_GROUPS } from '../scheduler/hash.js';
-import type { GroupOperator, RowsPart } from '../scheduler/operator.js';
+import { KernelOperator, type GroupOperator, type RowsPart } from '../scheduler/operator.js';
 import type { CheckpointStore, Job, OutputBatch, Sink } from '../scheduler/types.js';
 import { Reorderer, type Released } from '../time/reorder.js';
 import { ByteReader, ByteWriter } from '../time/snapshot.js';
@@ -220,6 +220,11 @@ class LocalHost implements OpHost {
   private emit(output: ReturnType<WindowsGroupOperator['flush']>, rows: number): void {
     const { windows, late } = mergeWindows([output]);
     this.queues.windows.write(this.offset, rows, windows, late);
+  }
+
+  /** Count kernels: this op takes each batch with `leader`'s grouping by key (it gets the same batches, after the leader). */
+  follow(leader: LocalHost): void {
+    if (this.op instanceof KernelOperator && leader.op instanceof KernelOperator) this.op.follow(leader.op);
   }
 
   async settle(): Promise<void> {}
@@ -432,6 +437,9 @@ export class KeyedOps {
       ),
     );
     const hosts = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+    // In process, the ops get the same batches in order (send): one grouping by key for all count kernels.
+    const local = hosts.filter((h): h is LocalHost => h instanceof LocalHost);
+    for (const h of local.slice(1)) h.follow(local[0]!);
     const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     const abort = (): void => hosts.forEach((h) => h.dispose());
     if (failed !== undefined) {
@@ -512,6 +520,7 @@ export class KeyedOps {
     const rows: Rows = { values };
     if (keys !== undefined) rows.keys = keys;
     if (times !== undefined) rows.times = times;
+    // In order: the first in-process op groups the batch by key for the others (LocalHost.follow).
     await Promise.all(this.hosts.map((h) => h.push(rows)));
   }
 

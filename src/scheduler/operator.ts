@@ -170,6 +170,17 @@ export class KernelOperator implements GroupOperator {
   private count = new Int32Array(256);
   private start = new Int32Array(256);
   private touched = new Int32Array(256);
+  /** Per entry of `touched`, its rows in the batch (runKeys' table; a follower reads the leader's). */
+  private touchedRows = new Int32Array(256);
+  /** The operator whose grouping this one reuses (follow), if any. */
+  private leader: KernelOperator | undefined;
+  /** The batch this operator last grouped, while its grouping (touched, touchedRows, order, gathered) stands for followers. */
+  private lastGrouped: { values: Float64Array; keys: Uint32Array } | undefined;
+  /** Slots checked to hold the leader's key (inStepWith), valid while no group was dropped here or there (`checkedDrops`). */
+  private inStep = 0;
+  private checkedDrops = 0;
+  /** dropGroup calls: slots may hold other keys after one. */
+  private drops = 0;
   /** Slots in `touched` (the batch's keys, in order of first row). */
   private touchedCount = 0;
   private row = new Int32Array(0);
@@ -410,6 +421,8 @@ export class KernelOperator implements GroupOperator {
   }
 
   processParts(parts: readonly RowsPart[]): void {
+    this.lastGrouped = undefined;
+    if (this.leader !== undefined && parts.length === 1 && this.processLikeLeader(parts[0]!)) return;
     let total = 0;
     for (const part of parts) total += part.values.length;
     if (total > SLICE_ROWS) {
@@ -438,26 +451,89 @@ export class KernelOperator implements GroupOperator {
       for (const { values, out } of parts) this.run(values, out, 0, values.length);
       return;
     }
-    this.reserveGrouped(kept, touchedCount);
-    this.memory();
-    // runKeys' table: each key's state and its run of grouped rows.
-    const { mem32, gatherPtr, resultPtr } = this;
-    let pos = 0;
-    for (let t = 0, e = this.tablePtr >> 2; t < touchedCount; t++, e += 4) {
+    if (this.touchedRows.length < touchedCount) this.touchedRows = new Int32Array(this.touched.length);
+    const touchedRows = this.touchedRows;
+    for (let t = 0, pos = 0; t < touchedCount; t++) {
       const slot = touched[t]!;
       const rows = count[slot]!;
       count[slot] = 0;
-      this.mark(slot);
       start[slot] = pos;
+      touchedRows[t] = rows;
+      pos += rows;
+    }
+    this.reserveGrouped(kept, touchedCount);
+    this.writeTable(touched, touchedRows, touchedCount);
+    this.gather(parts);
+    this.ex.runKeys(touchedCount, this.tablePtr);
+    this.scatter(parts, kept, total);
+    // A follower reuses this grouping only when nothing overwrote it: one part, every row kept (see scatter).
+    if (parts.length === 1 && kept === total && parts[0]!.keys !== undefined) this.lastGrouped = { values: parts[0]!.values, keys: parts[0]!.keys };
+  }
+
+  /**
+   * Writes runKeys' table (each key's state and its run of grouped rows,
+   * runs in the order of `slots`) and marks the keys' groups changed.
+   */
+  private writeTable(slots: Int32Array, rowsOf: Int32Array, keys: number): void {
+    this.memory();
+    const { mem32, gatherPtr, resultPtr } = this;
+    let pos = 0;
+    for (let t = 0, e = this.tablePtr >> 2; t < keys; t++, e += 4) {
+      const slot = slots[t]!;
+      const rows = rowsOf[t]!;
+      this.mark(slot);
       mem32[e] = this.stateAt(slot);
       mem32[e + 1] = gatherPtr + pos * 8;
       mem32[e + 2] = resultPtr + pos * 8;
       mem32[e + 3] = rows;
       pos += rows;
     }
-    this.gather(parts);
-    this.ex.runKeys(touchedCount, this.tablePtr);
-    this.scatter(parts, kept, total);
+  }
+
+  /**
+   * Makes this operator take its batches with `leader`'s grouping by key:
+   * for a caller that gives both the same batches (the same arrays), the
+   * leader first (the CLI's ops over one key column). The key lookup, the
+   * counting sort and the gather then run once for all of them; this
+   * operator copies the grouped values and runs its own kernel on them. It
+   * keeps its own key table, in step with the leader's (the same key in the
+   * same slot, checked); a batch the leader did not group last, or an
+   * operator out of step, takes the ordinary path: same results either way.
+   */
+  follow(leader: KernelOperator): void {
+    if (leader !== this) this.leader = leader;
+  }
+
+  /** The leader's grouping of `part` (its last batch), when it applies to this operator; false when not taken. */
+  private processLikeLeader(part: RowsPart): boolean {
+    const leader = this.leader!;
+    const last = leader.lastGrouped;
+    if (last === undefined || last.values !== part.values || last.keys !== part.keys || !this.inStepWith(leader)) return false;
+    const keys = leader.touchedCount;
+    const kept = part.values.length;
+    this.reserveGrouped(kept, keys);
+    this.writeTable(leader.touched, leader.touchedRows, keys);
+    this.gathered.set(leader.gathered.subarray(0, kept));
+    this.ex.runKeys(keys, this.tablePtr);
+    this.scatterOne(part.out, leader.order, kept);
+    return true;
+  }
+
+  /**
+   * Whether every key has the leader's slot here: the slots both hold agree
+   * (checked once each), and the leader's newer keys are added here in slot
+   * order, which gives them the same slots.
+   */
+  private inStepWith(leader: KernelOperator): boolean {
+    if (!this.ownsAll || !leader.ownsAll || this.freeSlots.length > 0 || leader.freeSlots.length > 0 || this.slots > leader.slots) return false;
+    if (this.checkedDrops !== this.drops + leader.drops) {
+      this.checkedDrops = this.drops + leader.drops;
+      this.inStep = 0;
+    }
+    for (let s = this.inStep; s < this.slots; s++) if (this.slotKey[s] !== leader.slotKey[s]) return false;
+    for (let s = this.slots; s < leader.slots; s++) if (this.slotFor(leader.slotKey[s]!) !== s) return false;
+    this.inStep = this.slots;
+    return true;
   }
 
   /** processParts over more than SLICE_ROWS rows: the same parts, in slices of at most SLICE_ROWS rows, in order. */
@@ -619,8 +695,7 @@ export class KernelOperator implements GroupOperator {
   private scatter(parts: readonly RowsPart[], kept: number, total: number): void {
     const { order, results, row, partEnd, partAll } = this;
     if (parts.length === 1 && kept === total) {
-      const { out } = parts[0]!;
-      for (let p = 0; p < kept; p++) out[order[p]!] = results[p]!;
+      this.scatterOne(parts[0]!.out, order, kept);
       return;
     }
     const byKept = this.gathered; // the grouped input is spent: reused for results in kept order
@@ -634,6 +709,12 @@ export class KernelOperator implements GroupOperator {
         j = end;
       } else for (; j < end; j++) out[row[j]!] = byKept[j]!;
     }
+  }
+
+  /** One part with every row kept: kept order is row order. */
+  private scatterOne(out: Float64Array, order: Int32Array, kept: number): void {
+    const results = this.results;
+    for (let p = 0; p < kept; p++) out[order[p]!] = results[p]!;
   }
 
   changedGroups(): number[] {
@@ -722,6 +803,7 @@ export class KernelOperator implements GroupOperator {
     if (list === undefined) return;
     this.groupSlots.delete(group);
     this.changed.delete(group);
+    this.drops++;
     for (const slot of list) {
       const key = this.slotKey[slot]!;
       if (key < this.dense.length) this.dense[key] = -1;
