@@ -29,6 +29,8 @@ import type { Batch, Job, JobMetrics, JobOptions, JobResult, OutputBatch, SinkPo
 
 /** Thrown inside the coordinator when a failure interrupts an operation; never escapes to users. */
 const RESTART = Symbol('restart');
+/** Periodic checkpoints waiting for the store at most; past that a trigger waits for one to be durable. */
+const MAX_QUEUED_COMMITS = 4;
 
 interface Slot {
   index: number;
@@ -760,8 +762,8 @@ class JobImpl implements Job {
         else slot.handle.post({ t: 'fault', kind: f.kind }, []);
       }
     }
-    // At most one periodic checkpoint being saved: a store slower than `everyMs` must not queue checkpoints (each holds its snapshots).
-    if (this.committing === 0 && (this.rowsSinceTrigger >= this.o.everyRows || now() - this.lastTrigger >= this.o.everyMs)) this.trigger();
+    // A store slower than `everyRows`/`everyMs` must not queue checkpoints without bound (each holds its snapshots).
+    if (this.committing < MAX_QUEUED_COMMITS && (this.rowsSinceTrigger >= this.o.everyRows || now() - this.lastTrigger >= this.o.everyMs)) this.trigger();
   }
 
   private onOut(worker: number, seq: number, values: Float64Array, windows: WindowsOutput | undefined): void {
