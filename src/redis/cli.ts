@@ -46,7 +46,7 @@ them back and exits 0. Start as many workers, on as many machines, as you like.
   --state-every-ms N        job format 3 or 4: store a partition's state at most every N ms, not with
                             every commit (whoever takes it next recomputes the rows since; 0: every
                             commit; default: every commit whose state is no larger than its results,
-                            else at most every 1000 ms)
+                            else at most every 1000 ms or 10 state-commit round trips)
   --id ID                   worker id (default host-pid-random)
   --tls-ca FILE             CA certificate (PEM) for rediss://
   --max-outage-ms N         give up after losing Redis this long (default 30000)
