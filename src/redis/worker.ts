@@ -143,16 +143,18 @@ export interface WorkerStats {
    */
   waitMs: number;
   /**
-   * Median and 99th percentile (ms) over the reads that found input: from
+   * Median (ms) over the reads that found input: from
    * the append of the read's first entry (the time in its id, Redis's
    * clock) to the worker holding the read's reply. It is the input's wait
    * for the worker (its read or poll, its linger, the read's round trip);
    * meaningful when Redis runs on the worker's machine (same clock).
    */
   readAgeP50: number;
+  /** 99th percentile of the same (see readAgeP50). */
   readAgeP99: number;
-  /** Median and 99th percentile (ms) of a batch's computation (decode, kernels, encode, the state records), per commit. */
+  /** Median (ms) of a batch's computation (decode, kernels, encode, the state records), per commit. */
   computeP50: number;
+  /** 99th percentile of the same (see computeP50). */
   computeP99: number;
 }
 
