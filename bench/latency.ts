@@ -592,7 +592,7 @@ if (PATHS.includes('redis')) {
     const jobs = { n: 0 };
     for (const workers of [1, 2]) {
       const p99 = await table(
-        `Redis: ${workers} worker process${workers > 1 ? 'es' : ''}, ${REDIS_PARTITIONS} partitions, 1000 keys, mean window 100, job format ${REDIS_FORMAT}${STATE_EVERY_MS !== undefined ? `, state every ${STATE_EVERY_MS} ms` : ''}, appendfsync ${FSYNC}, producer lingerMs ${PRODUCER_LINGER_MS}, worker lingerMs ${WORKER_LINGER_MS} (send → output entry read)`,
+        `Redis: ${workers} worker process${workers > 1 ? 'es' : ''}, ${REDIS_PARTITIONS} partitions, 1000 keys, mean window 100, job format ${REDIS_FORMAT}${STATE_EVERY_MS !== undefined ? `, state every ${STATE_EVERY_MS} ms` : REDIS_FORMAT >= 3 ? ', state deferred when larger than the results (the default)' : ''}, appendfsync ${FSYNC}, producer lingerMs ${PRODUCER_LINGER_MS}, worker lingerMs ${WORKER_LINGER_MS} (send → output entry read)`,
         (rows, rate) => measureInProcess(redisPath(redis.url, workers, jobs), rows, rate),
         200_000,
       );
