@@ -247,9 +247,9 @@ function operatorKeys(state: PartitionState, { dictionary, ids }: { dictionary: 
   const byId = new Uint32Array(dictionary.length);
   for (let i = 0; i < dictionary.length; i++) byId[i] = state.idOf(dictionary[i]!);
   if (ids === undefined) return byId;
-  const keys = new Uint32Array(ids.length);
-  for (let i = 0; i < ids.length; i++) keys[i] = byId[ids[i]!]!;
-  return keys;
+  // The key column's ids are this entry's own (decodeEntry made them): mapped in place, not into a second array per entry.
+  for (let i = 0; i < ids.length; i++) ids[i] = byId[ids[i]!]!;
+  return ids;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
