@@ -1,6 +1,6 @@
 // `node dist/bench/latency.js [--seconds S] [--max-delay D] [--paths kernel,scheduler,cli,redis]
 //   [--linger-ms N] [--worker-linger-ms N] [--fsync always|everysec] [--format 2|3] [--state-every-ms N] [--cpu-prof DIR]
-//   [--max-rate R]`:
+//   [--max-rate R] [--fresh-arrays]`:
 // row-to-result latency p50/p99/p99.9 of each live path, at offered loads of
 // 10 %, 50 % and 90 % of the path's measured maximum throughput, with the
 // throughput each load achieved (issue 20). Each path first runs unpaced (its
@@ -9,7 +9,10 @@
 //   kernel     one kernel, kernel.pushValue per row (the scalar path), next to
 //              a plain-JS one-row rolling mean (bench/baselines.ts)
 //   scheduler  createJob with 2 workers, 1000 keys, rows pushed as they are
-//              due; latency from the push to the sink's write of the result
+//              due; latency from the push to the sink's write of the result.
+//              The pushed arrays are reused and the sink keeps no results
+//              (Sink.keepsValues false); --fresh-arrays: new arrays per push
+//              and a sink keeping them (the usage before issue 20's fix)
 //   cli        `… | streamkernel run --value v --key k --op mean --window 100
 //              [--max-delay D]` on a paced stdin (a pipe): from a row's write
 //              to its output line's arrival (docs/CLI.md, "Live input")
@@ -346,10 +349,21 @@ const plainJsPath: OpenPath = async (answered) => {
   };
 };
 
+/**
+ * The scheduler's input: one pair of arrays filled for every push (the job
+ * copies a pushed batch, so a live feed can reuse them); with
+ * --fresh-arrays, new arrays per push and a sink that keeps the results, as
+ * before issue 20's fix (ArrayBuffer bytes per row, which start the
+ * coordinator's major GCs).
+ */
+const FRESH_ARRAYS = args.includes('--fresh-arrays');
+
 /** The scheduler: 2 workers, keyed, each due slice pushed as one batch; results come back in push order. */
 const schedulerPath: OpenPath = async (answered) => {
   // [time, rows] of each push not yet (wholly) written.
   const pushed: [number, number][] = [];
+  const values = new Float64Array(CHUNK);
+  const keys = new Uint32Array(CHUNK);
   const job = await createJob({
     adapter: nodeWorkers(),
     operator: { op: 'mean', window: 100 },
@@ -368,12 +382,15 @@ const schedulerPath: OpenPath = async (answered) => {
       preCommit: () => null,
       commit: () => undefined,
       recover: () => undefined,
+      // It reads the results' count in write and keeps nothing.
+      keepsValues: FRESH_ARRAYS,
     },
   });
   return {
     send(from, n, t) {
       pushed.push([t, n]);
-      return job.push({ values: rowsOf(VALUES, new Float64Array(n), from), keys: rowsOf(KEY_IDS, new Uint32Array(n), from) });
+      if (FRESH_ARRAYS) return job.push({ values: rowsOf(VALUES, new Float64Array(n), from), keys: rowsOf(KEY_IDS, new Uint32Array(n), from) });
+      return job.push({ values: rowsOf(VALUES, values.subarray(0, n), from), keys: rowsOf(KEY_IDS, keys.subarray(0, n), from) });
     },
     close: async () => void (await job.finish()),
   };
@@ -573,7 +590,7 @@ if (PATHS.includes('kernel')) {
   );
 }
 if (PATHS.includes('scheduler')) {
-  const p99 = await table('scheduler: createJob, 2 workers, 1000 keys, mean window 100 (push → sink write)', (rows, rate) => measureInProcess(schedulerPath, rows, rate), 2_000_000);
+  const p99 = await table(`scheduler: createJob, 2 workers, 1000 keys, mean window 100 (push → sink write)${FRESH_ARRAYS ? ', new arrays per push, sink keeping them (--fresh-arrays)' : ', arrays reused, sink keeping none'}`, (rows, rate) => measureInProcess(schedulerPath, rows, rate), 2_000_000);
   console.log(verdict(p99, SCHEDULER_TARGET_P99_MS));
   if (!(p99 <= SCHEDULER_TARGET_P99_MS)) missed.push('scheduler');
 }

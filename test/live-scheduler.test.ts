@@ -188,3 +188,72 @@ describe('scheduler: maxBatchDelayMs and latency metrics', () => {
     }
   }, 60_000);
 });
+
+describe('scheduler: no ArrayBuffer per pushed row (issue 20, the coordinator\'s major GCs)', () => {
+  const rows = 3000;
+  const keysAll = Uint32Array.from({ length: rows }, (_, i) => (i * 7919) % 40);
+  const valuesAll = Float64Array.from({ length: rows }, (_, i) => Math.cos(i) * 50);
+  const sizes = [1, 7, 64, 200, 13, 500, 1, 90];
+
+  it('regression: the job kept the caller\'s pushed arrays until a checkpoint (per-push buffers outlived the young generation and started major GCs); it copies them, so arrays reused as soon as push returns give the single-thread result, through a replay too', async () => {
+    const expected = [...(await reference({ op: 'mean', window: 5 }, valuesAll, keysAll))];
+    for (const config of [{ sharedMemory: true }, { sharedMemory: false }, { sharedMemory: true, maxBatchDelayMs: 1, maxBatchRows: 64 }]) {
+      const adapter: WorkerAdapter = { ...nodeWorkers(), sharedMemory: config.sharedMemory };
+      const sink = memorySink();
+      // A worker fails after batch 5: the rows since the last checkpoint are replayed from the job's log.
+      const job = await createJob({ adapter, operator: { op: 'mean', window: 5 }, keyed: true, workers: 2, sink, maxBatchDelayMs: config.maxBatchDelayMs ?? 0, maxBatchRows: config.maxBatchRows ?? 65_536, checkpoints: { everyRows: 700 }, faults: [{ afterBatch: 5, worker: 1, kind: 'throw' }] });
+      // One pair of arrays for every push, overwritten with garbage as soon as push returns.
+      const values = new Float64Array(500);
+      const keys = new Uint32Array(500);
+      for (let at = 0, i = 0; at < rows; i++) {
+        const n = Math.min(sizes[i % sizes.length]!, rows - at);
+        values.set(valuesAll.subarray(at, at + n));
+        keys.set(keysAll.subarray(at, at + n));
+        const pushed = job.push({ values: values.subarray(0, n), keys: keys.subarray(0, n) });
+        values.fill(NaN);
+        keys.fill(12345);
+        await pushed;
+        at += n;
+      }
+      const result = await job.finish();
+      expect([...sink.committed()], JSON.stringify(config)).toEqual(expected);
+      expect(result.restarts, JSON.stringify(config)).toBe(1);
+    }
+  }, 60_000);
+
+  it('regression: every batch\'s results were a new array even for a sink that keeps none (8 bytes per row of ArrayBuffers); with keepsValues: false they come in reused buffers, with the same results', async () => {
+    const expected = [...(await reference({ op: 'mean', window: 5 }, valuesAll, keysAll))];
+    for (const sharedMemory of [true, false]) {
+      const buffers = new Set<ArrayBufferLike>();
+      const got: number[] = [];
+      const sink: Sink = {
+        keepsValues: false,
+        write: (b) => {
+          buffers.add(b.values.buffer);
+          got.push(...b.values);
+        },
+        preCommit: () => null,
+        commit: () => undefined,
+        recover: () => undefined,
+      };
+      const job = await createJob({ adapter: { ...nodeWorkers(), sharedMemory }, operator: { op: 'mean', window: 5 }, keyed: true, workers: 2, sink });
+      let batches = 0;
+      for (let at = 0; at < rows; batches++) {
+        const n = Math.min([1, 7, 64, 13, 30][batches % 5]!, rows - at);
+        await job.push({ values: valuesAll.slice(at, at + n), keys: keysAll.slice(at, at + n) });
+        at += n;
+      }
+      await job.finish();
+      expect(got).toEqual(expected);
+      expect(batches).toBeGreaterThan(4 * (4 + 1) * 2);
+      // Pooled: at most the buffers of the batches in flight and their parts (4 per worker and batch), not one per batch.
+      // (On the transfer path a buffer that went to a worker and back is another ArrayBuffer object over the same memory.)
+      if (sharedMemory) expect(buffers.size).toBeLessThanOrEqual(4 * (4 + 1) * 2);
+    }
+  }, 60_000);
+
+  it('regression: sink.keepsValues must be a boolean (exact error)', async () => {
+    const sink = { ...memorySink(), keepsValues: 'no' };
+    await expect(createJob({ adapter: nodeWorkers(), operator: { op: 'mean', window: 5 }, sink: sink as unknown as Sink })).rejects.toThrow(new TypeError("sink.keepsValues must be a boolean, got 'no'"));
+  });
+});

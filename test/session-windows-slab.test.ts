@@ -124,6 +124,48 @@ describe('session windows in slabs', () => {
   });
 });
 
+describe('session row fast path (a row inside its key\'s only session)', () => {
+  it('a row inside a long open session but gap or more behind the watermark is late, as the general path decides, and changes no window', async () => {
+    const input: WindowSpec = { kind: 'session', op: 'sum', gap: 50, keys: 'number' };
+    const spec = normalizeWindowSpec(input);
+    // Key 0's rows every 40 ms keep one session [0, 1010) open while the watermark reaches 960.
+    const rows = Array.from({ length: 25 }, (_, i) => ({ t: 40 * i, x: 1, k: 0, row: i }));
+    rows.push({ t: 10, x: 100, k: 0, row: 25 }, { t: 930, x: 1000, k: 0, row: 26 });
+    const op = await createWindows(input);
+    const c = columns(rows);
+    const out = op.push(c.ts, c.xs, c.keys);
+    const windows = [...out.windows, ...op.flush().windows];
+    expect(out.late.map((l) => l.row)).toEqual([25]);
+    expect(windows.map((w) => [w.start, w.end, w.value, w.count])).toEqual([[0, 1010, 1025, 26]]);
+    const ref = refSessionWindows(rows, spec);
+    expect(compareEmissions(windows, ref.emissions, spec)).toEqual([]);
+    expect(out.late).toEqual(ref.late);
+  });
+
+  it('disordered streams, any delay, with and without allowed lateness, match the slow reference: windows and late rows', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 1_000_000 }),
+        fc.constantFrom(0, 5, 20),
+        fc.constantFrom(0, 7, 35),
+        fc.constantFrom('sum', 'median', 'last') as fc.Arbitrary<'sum' | 'median' | 'last'>,
+        async (seed, disorder, lateness, op) => {
+          const stream = makeStream(seed, { n: 300, disorder: 30, spread: 10 });
+          const input: WindowSpec = { kind: 'session', op, gap: 15, keys: 'number', maxOutOfOrderness: disorder, allowedLateness: lateness };
+          const spec = normalizeWindowSpec(input);
+          const w = await createWindows(input);
+          const c = columns(stream.rows);
+          const out = w.push(c.ts, c.xs, c.keys);
+          const ref = refSessionWindows(stream.rows, spec);
+          expect(compareEmissions([...out.windows, ...w.flush().windows], ref.emissions, spec).slice(0, 3)).toEqual([]);
+          expect(out.late.map((l) => l.row)).toEqual(ref.late.map((l) => l.row));
+        },
+      ),
+      { numRuns: 200, seed: 715 },
+    );
+  });
+});
+
 describe('session slabs give memory back', () => {
   it('regression: the session slabs kept the room of a burst of 200 000 keys that all closed; it is given back (typed arrays within 3× their size before the burst) and every window is still emitted', async () => {
     const { EventTimeWindows } = await import('../src/time/windows.js');

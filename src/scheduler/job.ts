@@ -24,6 +24,7 @@ import { LatencyHistogram } from './latency.js';
 import { sharedTimesAt } from './operator.js';
 import { describe, normalizeJobOptions, type NormalizedJobOptions } from './options.js';
 import { unpackWindows, type PackedWindows } from './records.js';
+import { ReplayLog } from './replay.js';
 import type { Batch, Job, JobMetrics, JobOptions, JobResult, OutputBatch, SinkPosition, Source, WorkerHandle } from './types.js';
 
 /** Thrown inside the coordinator when a failure interrupts an operation; never escapes to users. */
@@ -102,11 +103,6 @@ interface PendingCheckpoint {
   preCommitted: boolean;
 }
 
-interface LogEntry {
-  offset: number;
-  batch: Batch;
-}
-
 const now = (): number => (typeof performance !== 'undefined' ? performance.now() : Date.now());
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -132,12 +128,26 @@ function validateBatch(batch: unknown, keyed: boolean, timed: boolean): Batch {
   return batch as Batch;
 }
 
-/** The batches (in order) as one. */
+/** Whether each batch's `part` follows the previous one's in the same buffer (pushes copied one after another into the replay log). */
+function adjacent(batches: Batch[], part: (b: Batch) => Float64Array | Uint32Array | undefined): boolean {
+  for (let i = 1; i < batches.length; i++) {
+    const a = part(batches[i - 1]!);
+    const b = part(batches[i]!);
+    if (a === undefined || b === undefined) return a === b;
+    if (a.buffer !== b.buffer || a.byteOffset + a.byteLength !== b.byteOffset) return false;
+  }
+  return true;
+}
+
+/** The batches (in order) as one: a view over them when they lie one after another, else a copy. */
 function concatBatches(batches: Batch[]): Batch {
   if (batches.length === 1) return batches[0]!;
   const rows = batches.reduce((n, b) => n + b.values.length, 0);
+  const together = adjacent(batches, (b) => b.values) && adjacent(batches, (b) => b.keys) && adjacent(batches, (b) => b.times);
   const join = <T extends Float64Array | Uint32Array>(make: (n: number) => T, part: (b: Batch) => T | undefined): T | undefined => {
-    if (part(batches[0]!) === undefined) return undefined;
+    const first = part(batches[0]!);
+    if (first === undefined) return undefined;
+    if (together) return new (first.constructor as new (buffer: ArrayBufferLike, offset: number, length: number) => T)(first.buffer, first.byteOffset, rows);
     const out = make(rows);
     let at = 0;
     for (const b of batches) {
@@ -169,13 +179,13 @@ function ownsBuffer(array: Float64Array | Uint32Array): boolean {
 }
 
 /**
- * A routed batch's `rows` results in row order: row i's result is the next
- * one of its worker's, whose results start at `from + routing.starts[w]` in
- * `results`.
+ * A routed batch's results in row order, into `out` (one per row): row i's
+ * result is the next one of its worker's, whose results start at
+ * `from + routing.starts[w]` in `results`.
  */
-function inRowOrder(routing: Routing, rows: number, results: Float64Array, from: number): Float64Array {
+function inRowOrder(routing: Routing, out: Float64Array, results: Float64Array, from: number): Float64Array {
   const { rowWorker, at } = routing;
-  const out = new Float64Array(rows);
+  const rows = out.length;
   for (let w = 0; w < at.length; w++) at[w] = from + routing.starts[w]!;
   for (let i = 0; i < rows; i++) {
     const w = rowWorker[i]!;
@@ -241,8 +251,11 @@ class JobImpl implements Job {
   private nextId = 1;
   private lastTrigger = now();
   private rowsSinceTrigger = 0;
-  private log: LogEntry[] = [];
+  /** Pushed batches, copied, until a checkpoint covers them (replay.ts); `logEnd`: the end of those handed to dispatch. */
+  private readonly log = new ReplayLog();
   private logEnd = 0;
+  /** The end of the rows pushed (in the log, handed to dispatch or not). */
+  private pushedEnd = 0;
   private failure: Error | undefined;
   private fatal: Error | undefined;
   private waiters: (() => void)[] = [];
@@ -331,6 +344,7 @@ class JobImpl implements Job {
     }
     this._offset = this.startOffset;
     this.logEnd = this.startOffset;
+    this.pushedEnd = this.startOffset;
     await this.o.sink.recover(this.last === undefined ? null : { id: this.last.id, position: this.last.sinkPosition });
     this.spawnAll();
     this.monitor = setInterval(() => this.checkHeartbeats(), this.o.heartbeatIntervalMs);
@@ -767,7 +781,10 @@ class JobImpl implements Job {
       if (--entry.parts === 0) {
         // The results follow the values: f64 rows … 2 rows − 1.
         const { f64 } = entry.shared;
-        entry.out = entry.routing === undefined ? f64.slice(entry.rows, 2 * entry.rows) : inRowOrder(entry.routing, entry.rows, f64, entry.rows);
+        const out = this.output(entry.rows);
+        if (entry.routing === undefined) out.set(f64.subarray(entry.rows, 2 * entry.rows));
+        else inRowOrder(entry.routing, out, f64, entry.rows);
+        entry.out = out;
         entry.routing = undefined;
         this.releaseShared(entry.shared);
         entry.shared = undefined;
@@ -778,7 +795,7 @@ class JobImpl implements Job {
       entry.parts--;
     }
     if (entry.parts === 0 && entry.routing !== undefined) {
-      const out = new Float64Array(entry.rows);
+      const out = this.output(entry.rows);
       const { routing, partial } = entry;
       const { rowWorker, at } = routing;
       at.fill(0);
@@ -799,6 +816,11 @@ class JobImpl implements Job {
     this.wake();
   }
 
+  /** An array for a batch's `rows` results: the sink's own, or over a pooled buffer when the sink keeps none (Sink.keepsValues). */
+  private output(rows: number): Float64Array {
+    return this.o.sink.keepsValues === false ? this.part(Float64Array, rows) : new Float64Array(rows);
+  }
+
   private enqueueWrite(batch: OutputBatch, seq: number, stamps: number[] | undefined): void {
     const gen = this.gen;
     const sink = this.o.sink;
@@ -813,6 +835,8 @@ class JobImpl implements Job {
         if (gen === this.gen) this.fail(new WorkerFailure('sink', -1, `sink failed to write: ${(error as Error).message}`, { cause: error }));
         return;
       }
+      // A sink that keeps no results is done with their buffer: the next batches' results or parts reuse it.
+      if (sink.keepsValues === false) this.giveBack(batch.values.buffer as ArrayBuffer);
       if (stamps !== undefined) this.recordLatency(stamps);
       if (seal !== undefined) await this.preCommit(seal, gen);
       this.wake();
@@ -911,7 +935,7 @@ class JobImpl implements Job {
         this.lastDeltas = deltas;
         this.lastChain = cp.chain;
         this.checkpoints++;
-        while (this.log.length > 0 && this.log[0]!.offset + this.log[0]!.batch.values.length <= checkpoint.offset) this.log.shift();
+        this.log.dropTo(checkpoint.offset);
         await this.o.sink.commit(checkpoint.id);
       } catch (error) {
         this.fail(new WorkerFailure('store', -1, `checkpoint ${checkpoint.id} could not be committed: ${(error as Error).message}`, { cause: error }));
@@ -993,11 +1017,11 @@ class JobImpl implements Job {
     for (;;) {
       await this.recover();
       try {
-        // By offset, not by iterating the array: a checkpoint committed meanwhile shifts the log.
-        for (;;) {
-          const entry = this.log.find((e) => e.offset === this._offset);
-          if (entry === undefined) break;
-          await this.dispatch(entry.batch, false);
+        // By offset: a checkpoint committed meanwhile drops entries; rows pushed but not yet handed to dispatch are not replayed.
+        while (this._offset < this.logEnd) {
+          const batch = this.log.at(this._offset);
+          if (batch === undefined) break;
+          await this.dispatch(batch, false);
         }
         if (this._offset !== this.logEnd) throw new Error(`internal error: replay stopped at offset ${this._offset}, the log ends at ${this.logEnd}`);
         return;
@@ -1025,6 +1049,11 @@ class JobImpl implements Job {
     }
     this.mode = 'push';
     const rows = batch.values.length;
+    // Copied now: the caller may reuse its arrays as soon as push returns, and none of them is kept.
+    if (rows > 0) {
+      batch = this.log.append(this.pushedEnd, batch);
+      this.pushedEnd += rows;
+    }
     if (this.o.maxBatchDelayMs === 0 || rows === 0) return this.chainPush(batch, [now(), rows]);
     this.lingering.push(batch);
     this.lingeringRows += rows;
@@ -1057,7 +1086,7 @@ class JobImpl implements Job {
   private async pushOne(batch: Batch, stamps: number[]): Promise<void> {
     this.checkRunning();
     if (batch.values.length === 0) return;
-    this.log.push({ offset: this.logEnd, batch });
+    // Its rows are in the log already (push): from now on a replay covers them.
     this.logEnd += batch.values.length;
     if (this.failure !== undefined || this.fatal !== undefined) return this.recoverAndReplay();
     try {

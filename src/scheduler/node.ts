@@ -7,6 +7,25 @@ export { fileCheckpointStore } from './stores-file.js';
 import type { CommittedSinkState, OutputBatch, Sink, WorkerAdapter } from './types.js';
 
 /**
+ * A scheduler worker thread. It inherits the process's flags; passed as
+ * `execArgv` they must all be per-thread ones (V8 flags such as
+ * `--trace-gc` or `--max-old-space-size`, which hold for the whole process
+ * anyway, made the Worker constructor throw), so they are passed only when
+ * `--input-type` (main script only) must be dropped, and then without the
+ * flags the constructor refuses.
+ */
+function newWorker(url: URL | string): Worker {
+  if (!process.execArgv.some((a) => a.startsWith('--input-type'))) return new Worker(url);
+  const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
+  try {
+    return new Worker(url, { execArgv });
+  } catch (error) {
+    if ((error as { code?: string }).code !== 'ERR_WORKER_INVALID_EXEC_ARGV') throw error;
+    return new Worker(url, { execArgv: [] });
+  }
+}
+
+/**
  * Runs scheduler workers as Node `worker_threads`. The worker script is
  * `worker-node.js` next to this module in `dist/` (run the scheduler from
  * the built package, not from TypeScript sources).
@@ -24,9 +43,7 @@ export function nodeWorkers(options: { workerUrl?: URL | string } = {}): WorkerA
     concurrency: os.availableParallelism(),
     sharedMemory: true,
     spawn() {
-      // Inherit Node's flags, except those that only make sense for the main script.
-      const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
-      const worker = new Worker(url, { execArgv });
+      const worker = newWorker(url);
       return {
         post: (message, transfer) => worker.postMessage(message, transfer),
         onMessage: (handler) => worker.on('message', handler),
@@ -66,6 +83,8 @@ export function fileSink(path: string): Sink & {
     get bytes() {
       return bytes;
     },
+    // write copies the results into the file: the job may reuse their buffers.
+    keepsValues: false,
     write(batch: OutputBatch) {
       const f = open();
       const view = new Uint8Array(batch.values.buffer, batch.values.byteOffset, batch.values.byteLength);

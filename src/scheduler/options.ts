@@ -101,6 +101,7 @@ export function normalizeJobOptions(options: unknown): NormalizedJobOptions {
     throw new TypeError(`sink must be a Sink (an object with write, preCommit, commit and recover methods), got ${describe(options.sink)}`);
   }
   const sink = options.sink as unknown as Sink;
+  if (sink.keepsValues !== undefined && typeof sink.keepsValues !== 'boolean') throw new TypeError(`sink.keepsValues must be a boolean, got ${describe(sink.keepsValues)}`);
   const keyed = options.keyed === undefined ? false : boolean(options.keyed, 'keyed');
   const keyGroups =
     options.keyGroups === undefined

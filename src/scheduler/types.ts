@@ -27,7 +27,7 @@ export interface Batch {
 export interface OutputBatch {
   /** Stream offset (0-based row number over the whole stream) of the first row. */
   offset: number;
-  /** The results (empty for window kinds). The array is the sink's to keep. */
+  /** The results (empty for window kinds). The array is the sink's to keep, unless the sink says otherwise ({@link Sink.keepsValues}). */
   values: Float64Array;
   /** Window kinds: the input rows this batch covers (`values` is empty). @default values.length */
   rows?: number;
@@ -103,6 +103,17 @@ export interface Sink {
   recover(last: CommittedSinkState | null): void | Promise<void>;
   /** The job finished; release resources. */
   close?(): void | Promise<void>;
+  /**
+   * `false`: the sink is done with `batch.values` once `write` returns (or
+   * its promise resolves), as a sink that copies the results out (a file, a
+   * socket). The job then hands over results in buffers it reuses, a view of
+   * the batch's rows (mind `byteOffset`/`byteLength`: the buffer may be
+   * larger), instead of a new array per batch: on a live stream, results
+   * then allocate no memory (ArrayBuffer bytes allocated per row start the
+   * coordinator's major GCs, docs/SCHEDULER.md, "Latency").
+   * @default true (the array is the sink's to keep)
+   */
+  readonly keepsValues?: boolean;
 }
 
 /**
@@ -445,8 +456,10 @@ export interface Job {
   readonly restarts: number;
   /**
    * Sends a batch in. Resolves once every worker the batch needs has room
-   * (backpressure), not when it is processed. Batches are retained until a
-   * checkpoint covers them, for replay: do not modify a batch after pushing it.
+   * (backpressure), not when it is processed. The job copies the batch's
+   * rows when `push` is called (it keeps them until a checkpoint covers
+   * them, for replay, in memory it reuses): its arrays may be reused or
+   * changed as soon as `push` returns.
    */
   push(batch: Batch): Promise<void>;
   /** Pulls a source to its end (as fast as workers drain), then finishes. */

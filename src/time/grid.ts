@@ -290,10 +290,13 @@ export function valueOf(b: AccStore, i: number, code: number, op: TimeOp, minPer
       return a[p + 4]!;
     default: {
       if (n === 0) return NaN;
-      const v = sortedCopy(b.vals[i]!);
-      if (op === 'median') return n % 2 === 1 ? v[(n - 1) / 2]! : (v[n / 2 - 1]! + v[n / 2]!) / 2;
+      if (op === 'median') {
+        const v = selectPair(b.vals[i]!, (n - 1) >> 1);
+        return n % 2 === 1 ? v[(n - 1) / 2]! : (v[n / 2 - 1]! + v[n / 2]!) / 2;
+      }
       const idx = q * (n - 1);
       const lo = Math.floor(idx);
+      const v = selectPair(b.vals[i]!, lo);
       if (idx === lo) return v[lo]!;
       return v[lo]! + (v[lo + 1]! - v[lo]!) * (idx - lo);
     }
@@ -302,13 +305,86 @@ export function valueOf(b: AccStore, i: number, code: number, op: TimeOp, minPer
 
 let sortScratch = new Float64Array(64);
 
-/** The values sorted as a Float64Array sorts them (−0 before +0), in a scratch array reused until the next call. */
-function sortedCopy(xs: readonly number[]): Float64Array {
+/** Windows up to this many values are sorted by insertion: a TypedArray sort call costs more than the sort itself there. */
+const INSERTION_MAX = 32;
+/** Up to this many, quickselect (O(n²) at worst: bounded); beyond, the typed-array sort (O(n log n)). */
+const SELECT_MAX = 4096;
+
+/** a before b in the typed-array sort's order: −0 before +0 (1/−0 = −∞). No NaN. */
+const before = (a: number, b: number): boolean => a < b || (a === 0 && b === 0 && 1 / a < 1 / b);
+
+/**
+ * The values of a window (no NaN) in a scratch array reused until the next
+ * call, with entries k and k + 1 (when k + 1 < xs.length) those of
+ * Float64Array.from(xs).sort(), to the bit (−0 before +0): a median or
+ * quantile reads no other. Small windows are sorted by insertion, larger
+ * ones quickselected; no subarray is made (an allocation per window).
+ * Exported for its test.
+ */
+export function selectPair(xs: readonly number[], k: number): Float64Array {
   const n = xs.length;
   if (n > sortScratch.length) sortScratch = new Float64Array(Math.max(n, 2 * sortScratch.length));
-  const v = sortScratch.subarray(0, n);
+  const v = sortScratch;
+  if (n <= INSERTION_MAX) {
+    insertionSort(xs, v);
+    return v;
+  }
   for (let j = 0; j < n; j++) v[j] = xs[j]!;
-  return v.sort();
+  if (n > SELECT_MAX) {
+    v.subarray(0, n).sort();
+    return v;
+  }
+  select(v, n, k);
+  // Entries after k are all at or after v[k]: the least of them is entry k + 1.
+  let m = k + 1;
+  for (let j = k + 2; j < n; j++) if (before(v[j]!, v[m]!)) m = j;
+  if (m < n && m !== k + 1) {
+    const x = v[m]!;
+    v[m] = v[k + 1]!;
+    v[k + 1] = x;
+  }
+  return v;
+}
+
+function insertionSort(xs: readonly number[], v: Float64Array): void {
+  for (let j = 0; j < xs.length; j++) {
+    const x = xs[j]!;
+    let i = j;
+    while (i > 0 && before(x, v[i - 1]!)) {
+      v[i] = v[i - 1]!;
+      i--;
+    }
+    v[i] = x;
+  }
+}
+
+/** Partition rounds before select gives up on its pivots and sorts: a hostile window costs O(n log n), not O(n²). */
+const SELECT_ROUNDS = 48;
+
+/** Wirth's quickselect: v[k] becomes the k-th of v[0, n), with nothing after it before it and nothing before it after it. */
+function select(v: Float64Array, n: number, k: number): void {
+  let l = 0, r = n - 1;
+  for (let round = 0; l < r; round++) {
+    if (round === SELECT_ROUNDS) {
+      v.subarray(0, n).sort();
+      return;
+    }
+    const x = v[k]!;
+    let i = l, j = r;
+    do {
+      while (before(v[i]!, x)) i++;
+      while (before(x, v[j]!)) j--;
+      if (i <= j) {
+        const y = v[i]!;
+        v[i] = v[j]!;
+        v[j] = y;
+        i++;
+        j--;
+      }
+    } while (i <= j);
+    if (j < k) l = i;
+    if (k < i) r = j;
+  }
 }
 
 /** Window i of bucket b as an Acc (snapshots, and the values of the less common ops). */

@@ -13,7 +13,7 @@
 import { SnapshotError } from '../errors.js';
 import type { BatchKeys, KeyModeOf, LateRow, NormalizedWindowSpec, WindowOperator, WindowOutput, WindowResult, WindowSpec } from '../types.js';
 import { Acc } from './accumulator.js';
-import { addSum, addTo, EMITTED, fromAcc, GridBucket, opCode, OP_SUM, PENDING, pendingByKey, STRIDE, toAcc, valueOf } from './grid.js';
+import { type AccStore, addSum, addTo, EMITTED, fromAcc, GridBucket, opCode, OP_SUM, PENDING, pendingByKey, STRIDE, toAcc, valueOf } from './grid.js';
 import { FIRE, FIRE_QUEUED, FORGET, PENDING_FIRE, PURGE, PURGE_QUEUED, type Range, SessionStore, TimerQueue } from './sessions.js';
 import { checkGridTimestamps, checkWindowTimestamps, KeyMap, MAX_TIMESTAMP, OneRow, toF64 } from './keys.js';
 import { ByteReader, ByteWriter, decodeTimeSnapshot, encodeTimeSnapshot, expectState, KIND_WINDOWS } from './snapshot.js';
@@ -142,14 +142,17 @@ export class EventTimeWindows implements WindowOperator {
     const st = this.store;
     const start = st.start[w]!, end = st.end[w]!;
     const emStart = st.emStart[w]!, emEnd = st.emEnd[w]!;
-    const merged = st.merged.get(w) ?? NO_RANGES;
+    // Merges are rare: no Map lookup while none is held.
+    const merged = st.merged.size === 0 ? NO_RANGES : (st.merged.get(w) ?? NO_RANGES);
     const emitted = emStart === emStart;
+    const n = st.acc[w * st.stride + 1]!;
     const r: WindowResult = {
       key: this.keyMap.keyOf(st.key[w]!),
       start,
       end,
-      value: valueOf(st, w, this.code, this.spec.op, this.spec.minPeriods, this.ddof, this.q),
-      count: st.acc[w * st.stride + 1]!,
+      value: this.accValue(st, w),
+      // The same integer, stored untagged (see gridResultOf).
+      count: n <= 0x3fffffff ? n | 0 : n,
       update: emitted || merged.length > 0,
     };
     const moved = emitted && (emStart !== start || emEnd !== end);
@@ -157,12 +160,12 @@ export class EventTimeWindows implements WindowOperator {
     if (moved || merged.length > 0) r.replaces = moved ? [{ start: emStart, end: emEnd }, ...merged] : [...merged];
     st.emStart[w] = start;
     st.emEnd[w] = end;
-    st.merged.delete(w);
+    if (merged !== NO_RANGES) st.merged.delete(w);
     return r;
   }
 
-  /** The value of window i of a grid bucket. */
-  private gridValue(b: GridBucket, i: number): number {
+  /** The value of window i of a grid bucket or session store. */
+  private accValue(b: AccStore, i: number): number {
     if (this.code !== OP_SUM) return valueOf(b, i, this.code, this.spec.op, this.spec.minPeriods, this.ddof, this.q);
     // valueOf, inlined for sum and mean
     const a = b.acc;
@@ -189,7 +192,7 @@ export class EventTimeWindows implements WindowOperator {
   private gridResult(b: GridBucket, i: number): WindowResult {
     const f = b.flags[i]!;
     b.flags[i] = f | EMITTED;
-    return this.gridResultOf(b.keys[i]!, b, this.gridValue(b, i), b.acc[i * b.stride + 1]!, (f & EMITTED) !== 0);
+    return this.gridResultOf(b.keys[i]!, b, this.accValue(b, i), b.acc[i * b.stride + 1]!, (f & EMITTED) !== 0);
   }
 
   /** Emits the windows of b whose fire is pending, in key order. */
@@ -204,7 +207,7 @@ export class EventTimeWindows implements WindowOperator {
       const f = flags[i]!;
       update[c] = f & EMITTED;
       flags[i] = (f & ~PENDING) | EMITTED;
-      value[c] = this.gridValue(b, i);
+      value[c] = this.accValue(b, i);
       count[c] = acc[i * stride + 1]!;
     }
     for (let o = 0; o < m; o++) {
@@ -549,7 +552,8 @@ export class EventTimeWindows implements WindowOperator {
   private sessionRow(ts: Float64Array, vals: Float64Array, ids: Uint32Array | undefined, i: number, row: number, windows: WindowResult[], late: LateRow[]): void {
     const t = ts[i]!, x = vals[i]!;
     const k = ids === undefined ? 0 : ids[i]!;
-    const w = this.session(ts, i, k);
+    let w = this.extend(ts, i, k);
+    if (w < 0) w = this.session(ts, i, k);
     if (w < 0) {
       late.push({ row, key: this.keyMap.keyOf(k), ts: t, value: x, missed: 1 });
       this.late++;
@@ -658,6 +662,35 @@ export class EventTimeWindows implements WindowOperator {
       this.mark(windows.length);
     }
     this.maxTs = maxTs;
+  }
+
+  /**
+   * The usual session row, without session()'s search and schedule()'s
+   * cases: row i (of key k) falls in its key's only session, whose fire is
+   * pending and whose timers are queued, and is on time. It moves the
+   * session's end on (and its fire timer with it, as queueTimers would; a
+   * queued purge timer stays, as there) and returns the session; otherwise it
+   * changes nothing and returns −1, and session() takes the row.
+   */
+  private extend(ts: Float64Array, i: number, k: number): number {
+    const st = this.store;
+    const slot = st.slots.get(k);
+    if (slot < 0) return -1;
+    const w = st.head[slot]!;
+    const t = ts[i]!;
+    const lateness = this.spec.allowedLateness;
+    // Without allowed lateness the fire timer also purges (dueTime): no purge timer is queued.
+    const queued = lateness === 0 ? PENDING_FIRE | FIRE_QUEUED : PENDING_FIRE | FIRE_QUEUED | PURGE_QUEUED;
+    if (w < 0 || st.next[w]! >= 0 || !(t >= st.start[w]! && t < st.end[w]!) || st.flags[w] !== queued) return -1;
+    const e = t + this.spec.gap;
+    // Late (the general test): a row inside a long session may still be gap + allowedLateness or more behind the watermark.
+    if (e + lateness <= this.watermark || t < st.purged[slot]!) return -1;
+    if (e > st.end[w]!) {
+      st.end[w] = e;
+      const r = st.fireRec[w]!;
+      if (this.timers.time[r]! < e) this.timers.moveToTail(r, st.end, st.start, w);
+    }
+    return w;
   }
 
   /** The session row i of a batch (at t = ts[i], of key k) joins (created or merged), or −1 when it is late. */
