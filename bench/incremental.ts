@@ -16,7 +16,8 @@
 // "without" one; pairs alternate their order (ABBA), so drift and garbage
 // left for the next segment fall on both sides. Reported: the median of the
 // paired ratios and their spread (quartiles), and the mean over all pairs,
-// which includes the full checkpoints.
+// which includes the full checkpoints; of a checkpoint call, the store's
+// save (its CPU and wall time) and the call's wall time.
 //
 // Flags: --key-groups G (default 4096; a count kernel's delta holds only the
 // changed keys of each changed group, other kinds' whole groups), --workers W (default 2),
@@ -129,12 +130,22 @@ async function main(): Promise<void> {
   // Each checkpoint's size as saved, to tell full from incremental without reading it back; with the file store, its file's size.
   const sizes = new Map<number, number>();
   const stored = new Map<number, number>();
+  /** Each save's CPU (all threads: nothing else runs during a checkpoint call) and wall time, ms. */
+  const saves = new Map<number, { cpu: number; wall: number }>();
   const onDisk = (id: number): void => void ('path' in inner && stored.set(id, statSync(inner.path(id)).size));
+  const measured = async (id: number, save: () => Promise<void>): Promise<void> => {
+    const cpu = process.cpuUsage();
+    const t = performance.now();
+    await save();
+    const { user, system } = process.cpuUsage(cpu);
+    saves.set(id, { cpu: (user + system) / 1000, wall: performance.now() - t });
+    onDisk(id);
+  };
   const filled: CheckpointStore = {
     list: () => inner.list(),
     read: (id) => inner.read(id),
-    save: async (id, bytes) => (sizes.set(id, bytes.length), await inner.save(id, bytes), onDisk(id)),
-    saveParts: async (id, parts) => (sizes.set(id, parts.reduce((n, part) => n + part.length, 0)), await inner.saveParts!(id, parts), onDisk(id)),
+    save: (id, bytes) => (sizes.set(id, bytes.length), measured(id, () => inner.save(id, bytes))),
+    saveParts: (id, parts) => (sizes.set(id, parts.reduce((n, part) => n + part.length, 0)), measured(id, () => inner.saveParts!(id, parts))),
   };
   const filler = await createJob({ ...options, sink: sink(), checkpoints: { store: filled, everyMs: Infinity, fullEvery: FULL_EVERY } });
   await push(filler, rows(KEYS, WINDOW, 1));
@@ -166,13 +177,15 @@ async function main(): Promise<void> {
    * when `checkpoint` is given: set to whether it was full, and the CPU from
    * its start (the rows' results written) to its end.
    */
-  const segment = async (checkpoint?: { full: boolean; ms: number; id: number }): Promise<number> => {
+  const segment = async (checkpoint?: { full: boolean; ms: number; wall: number; id: number }): Promise<number> => {
     const cpu = process.cpuUsage();
     await pushRows(second);
     let id = 0;
     if (checkpoint !== undefined) {
       const own = process.cpuUsage();
+      const t = performance.now();
       id = await k.checkpoint();
+      checkpoint.wall = performance.now() - t;
       const { user, system } = process.cpuUsage(own);
       checkpoint.ms = (user + system) / 1000;
     }
@@ -182,10 +195,10 @@ async function main(): Promise<void> {
     return (user + system) / 1000;
   };
   const ratios: number[] = [];
-  const costs: { ms: number; full: boolean; own: number; id: number }[] = [];
+  const costs: { ms: number; full: boolean; own: number; wall: number; id: number }[] = [];
   let withSum = 0, withoutSum = 0;
   for (let i = 0; i < PAIRS; i++) {
-    const cp = { full: false, ms: 0, id: 0 };
+    const cp = { full: false, ms: 0, wall: 0, id: 0 };
     let a: number, b: number;
     if (i % 2 === 0) {
       a = await segment();
@@ -195,7 +208,7 @@ async function main(): Promise<void> {
       a = await segment();
     }
     ratios.push(b / a - 1);
-    costs.push({ ms: b - a, full: cp.full, own: cp.ms, id: cp.id });
+    costs.push({ ms: b - a, full: cp.full, own: cp.ms, wall: cp.wall, id: cp.id });
     withSum += b;
     withoutSum += a;
   }
@@ -213,9 +226,14 @@ async function main(): Promise<void> {
   console.log(`  paired ratio with/without, incremental checkpoints (${deltaRatios.length} pairs): median ${pct(median(deltaRatios))} (quartiles ${pct(quantile(deltaRatios, 0.25))} … ${pct(quantile(deltaRatios, 0.75))}, range ${pct(quantile(deltaRatios, 0))} … ${pct(quantile(deltaRatios, 1))}) (target ≤ 3 %)`);
   console.log(`  all pairs (${fulls.length} with a full checkpoint): median ${pct(median(ratios))}; mean ${pct(withSum / withoutSum - 1)} (the full ones included)`);
   console.log(`  a checkpoint's CPU, medians: with − without ${ms(deltas, (c) => c.ms)} ms incremental, ${ms(fulls, (c) => c.ms)} ms full; the checkpoint call alone ${ms(deltas, (c) => c.own)} ms incremental (${pct(median(deltas.map((c) => c.own)) / without)} of a second's ${without.toFixed(0)} ms), ${ms(fulls, (c) => c.own)} ms full`);
+  console.log(
+    `  of which the store's save (CPU of all threads, medians): ${ms(deltas, (c) => saves.get(c.id)!.cpu)} ms incremental, ${ms(fulls, (c) => saves.get(c.id)!.cpu)} ms full; ` +
+      `wall time of the call ${ms(deltas, (c) => c.wall)} ms incremental (the save ${ms(deltas, (c) => saves.get(c.id)!.wall)} ms), ${ms(fulls, (c) => c.wall)} ms full (the save ${ms(fulls, (c) => saves.get(c.id)!.wall)} ms)`,
+  );
   if (stored.size > 0) {
     const file = (cs: typeof costs): string => (cs.length > 0 ? mb(median(cs.map((c) => stored.get(c.id)!))) : '–');
-    console.log(`  file written per checkpoint, medians: ${file(fulls)} full (of ${mb(fullBytes)}), ${file(deltas)} incremental`);
+    const largest = fulls.length > 0 ? mb(Math.max(...fulls.map((c) => stored.get(c.id)!))) : '–';
+    console.log(`  file written per checkpoint, medians: ${file(fulls)} full (of ${mb(fullBytes)}; the largest ${largest}), ${file(deltas)} incremental`);
   }
   if (fulls.length > 0) {
     const full = median(fulls.map((c) => c.own)), inc = median(deltas.map((c) => c.own));

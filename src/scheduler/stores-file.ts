@@ -23,7 +23,16 @@
 // manifest names where the bytes already are instead of writing them again.
 // The assembled bytes carry the checkpoint's own CRC-32, which
 // decodeCheckpoint checks, so a corrupt shared file refuses every checkpoint
-// that reads it; a missing one is refused by name (BROKEN_CHAIN).
+// that reads it; a missing one is refused by name (BROKEN_CHAIN). The bytes
+// read() returns are known too, run by run: a job restored from them hands
+// their unchanged key groups back as views of them, so the first full
+// checkpoint after a restart shares them with the files they were read from.
+//
+// Writes are asynchronous (libuv's thread pool): the job's
+// coordinator goes on dispatching rows and writing results while a
+// checkpoint's bytes go to disk, and the save resolves only once the file
+// (fdatasync) and its name (fsync of the directory) are durable. Saves run
+// one after another.
 //
 // Garbage collection, after every save: the newest `keep` checkpoints are
 // kept; an older one whose file a kept manifest still reads is renamed
@@ -32,7 +41,9 @@
 // them. Compaction: a checkpoint that would read less than half of an older
 // file writes those parts again itself, so a file stays only while it is
 // mostly alive.
-import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, unlinkSync, writevSync } from 'node:fs';
+import { closeSync, existsSync, fdatasync, fstatSync, fsync, mkdirSync, open, openSync, readdirSync, readSync, writev } from 'node:fs';
+import { rename, unlink } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { crc32 } from '../crc32.js';
 import { CheckpointError } from './errors.js';
@@ -55,19 +66,57 @@ function sharedName(id: number): string {
   return `shared-${String(id).padStart(12, '0')}.skcp`;
 }
 
-/** Writes the parts one after another: a few hundred per system call (writev), short writes continued. */
-function writeParts(fd: number, parts: readonly Uint8Array[]): void {
+/**
+ * Writes the parts one after another, a few hundred per system call (writev),
+ * short writes continued. Asynchronous (libuv's thread pool): the job goes on
+ * dispatching rows and writing results while the bytes go to disk.
+ */
+async function writeParts(fd: number, parts: readonly Uint8Array[]): Promise<void> {
   const BATCH = 512; // under every platform's IOV_MAX (1024 on Linux)
   for (let first = 0; first < parts.length; first += BATCH) {
     let batch = parts.slice(first, first + BATCH).filter((part) => part.length > 0);
     while (batch.length > 0) {
-      let written = writevSync(fd, batch);
+      let { bytesWritten: written } = await writevAsync(fd, batch);
       // A short write: drop the parts written, and the written start of the next one.
       let i = 0;
       while (i < batch.length && written >= batch[i]!.length) written -= batch[i++]!.length;
       batch = batch.slice(i);
       if (written > 0) batch[0] = batch[0]!.subarray(written);
     }
+  }
+}
+
+// By file descriptor, without fs/promises' FileHandle: only the calls that wait on the disk go to the thread pool
+// (opening and closing are not worth a round trip; each one costs CPU on a loaded machine).
+const openAsync = promisify(open);
+const writevAsync = promisify(writev);
+const fdatasyncAsync = promisify(fdatasync);
+const fsyncAsync = promisify(fsync);
+
+/** Makes a rename or a new name in `dir` durable (fsync of the directory). */
+async function syncDir(dir: string): Promise<void> {
+  const fd = openSync(dir, 'r');
+  try {
+    await fsyncAsync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** A file's bytes in a buffer of their own (readFileSync may hand out a view of a shared pool), not zero-filled first. */
+function readWhole(path: string): Uint8Array {
+  const fd = openSync(path, 'r');
+  try {
+    const buffer = Buffer.allocUnsafeSlow(fstatSync(fd).size);
+    const out = new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+    for (let at = 0; at < out.length; ) {
+      const n = readSync(fd, out, at, out.length - at, at);
+      if (n === 0) return out.subarray(0, at); // shrunk meanwhile: refused by its checks
+      at += n;
+    }
+    return out;
+  } finally {
+    closeSync(fd);
   }
 }
 
@@ -82,6 +131,12 @@ interface Place {
 interface Segment {
   id: number;
   offset: number;
+  length: number;
+}
+
+/** Bytes `at`… (in its ArrayBuffer) of a buffer read() returned, as they are in a file: a Place of `length` bytes. */
+interface Run extends Place {
+  at: number;
   length: number;
 }
 
@@ -138,15 +193,18 @@ function decodeManifest(id: number, bytes: Uint8Array): { total: number; segment
 
 /**
  * Checkpoints as files in a directory. Each is written to a temporary file,
- * fsynced, renamed into place (atomic) and the directory fsynced; only the
- * newest `keep` are kept. The bytes carry a CRC-32, and the job falls back to
- * the previous checkpoint when the newest is refused.
+ * fdatasynced, renamed into place (atomic) and the directory fsynced; only
+ * the newest `keep` are kept. The bytes carry a CRC-32, and the job falls back
+ * to the previous checkpoint when the newest is refused. The writes are
+ * asynchronous: a save resolves once the checkpoint is durable, and the
+ * job's rows go on meanwhile.
  *
  * A checkpoint handed over as parts (`saveParts`, as the job does) writes
  * only the key-group states this store has not written yet; for the others
  * its file is a manifest naming where they already are (a composed full
- * checkpoint then writes only the groups changed since the previous one). A
- * file that a kept checkpoint still reads outlives its own checkpoint as
+ * checkpoint then writes only the groups changed since the previous one); so
+ * are the key groups of a checkpoint this store read (the first full
+ * checkpoint a job takes after a restart). A file that a kept checkpoint still reads outlives its own checkpoint as
  * `shared-<id>.skcp`, and is deleted once none does. A manifest whose shared
  * file is missing is refused (`BROKEN_CHAIN`), one whose shared bytes are
  * corrupt fails the checkpoint's checksum (`CHECKSUM_MISMATCH`).
@@ -170,9 +228,17 @@ export function fileCheckpointStore(
   let counter = 0;
   /** Where this store wrote each part it may share (by identity: the job never changes a part). */
   const places = new WeakMap<Uint8Array, Place>();
-  /** Files this store wrote and that still exist: their write count (a Place of another is stale) and size. */
+  /**
+   * Where the bytes of each buffer read() returned are on disk, run by run: a
+   * job restored from them hands their key groups back as views of that
+   * buffer, so the first full checkpoint after a restart shares them too.
+   */
+  const readRuns = new WeakMap<ArrayBufferLike, Run[]>();
+  /** Files this store wrote or read and that still exist: their write count (a Place of another is stale) and size. */
   const files = new Map<number, { gen: number; size: number }>();
   let gens = 0;
+  /** Saves one after another: each plans from the files the previous one left. */
+  let saving: Promise<void> = Promise.resolve();
   /** The checkpoints each manifest written or read by this store reads from (its own id left out). */
   const reads = new Map<number, Set<number>>();
 
@@ -189,10 +255,28 @@ export function fileCheckpointStore(
   /** The file of checkpoint `id`'s bytes: its own, or the shared one it became; undefined when neither exists. */
   const fileOf = (id: number): string | undefined => [join(dir, fileName(id)), join(dir, sharedName(id))].find((path) => existsSync(path));
 
+  /** A file read now, known from here on (its write count, or a new one if this store did not write it). */
+  const known = (id: number, size: number): number => {
+    const file = files.get(id);
+    if (file !== undefined && file.size === size) return file.gen;
+    const gen = ++gens;
+    files.set(id, { gen, size });
+    return gen;
+  };
+
+  /** Where a part is on disk: written by this store, or a view of bytes it read (whole within one run). */
+  const placeOf = (part: Uint8Array): Place | undefined => {
+    const place = places.get(part);
+    if (place !== undefined) return place;
+    const at = part.byteOffset;
+    const run = readRuns.get(part.buffer)?.find((r) => r.at <= at && at + part.length <= r.at + r.length);
+    return run === undefined ? undefined : { id: run.id, gen: run.gen, offset: run.offset + (at - run.at) };
+  };
+
   /** Where each part goes: a segment of an earlier file (shared), or of this one (written now). */
   const plan = (id: number, parts: readonly Uint8Array[]): { segments: Segment[]; own: Uint8Array[] } => {
     const found = parts.map((part) => {
-      const place = part.length >= SHARE_MIN_BYTES ? places.get(part) : undefined;
+      const place = part.length >= SHARE_MIN_BYTES ? placeOf(part) : undefined;
       return place !== undefined && place.id !== id && files.get(place.id)?.gen === place.gen ? place : undefined;
     });
     // Compaction: a file this checkpoint would read less than half of is not read; its parts are written again.
@@ -218,8 +302,12 @@ export function fileCheckpointStore(
     return { segments, own };
   };
 
-  /** Writes checkpoint `id`'s file: its bytes, or a manifest and the bytes it holds itself. Returns the file's size. */
-  const write = (id: number, parts: readonly Uint8Array[]): number => {
+  /**
+   * Writes checkpoint `id`'s file: its bytes, or a manifest and the bytes it
+   * holds itself, to a temporary file, fdatasync, renamed into place; the
+   * directory is fsynced once the new name is there. Returns the file's size.
+   */
+  const write = async (id: number, parts: readonly Uint8Array[]): Promise<number> => {
     const { segments, own } = plan(id, parts);
     const shares = segments.some((s) => s.id !== id);
     let head: Uint8Array | undefined;
@@ -235,14 +323,21 @@ export function fileCheckpointStore(
     const body = shares ? own : parts;
     mkdirSync(dir, { recursive: true });
     const tmp = join(dir, `.${fileName(id)}.${process.pid}.${counter++}.tmp`);
-    const fd = openSync(tmp, 'w');
+    const fd = await openAsync(tmp, 'w');
     try {
-      writeParts(fd, head === undefined ? body : [head, ...body]);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
+      try {
+        await writeParts(fd, head === undefined ? body : [head, ...body]);
+        // The data and the size it needs to be read back; the name is made durable by syncDir.
+        await fdatasyncAsync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      await rename(tmp, join(dir, fileName(id)));
+    } catch (error) {
+      await unlink(tmp).catch(() => undefined); // the previous checkpoints stay as they were
+      throw error;
     }
-    renameSync(tmp, join(dir, fileName(id)));
+    await syncDir(dir);
     const gen = ++gens;
     let at = head?.length ?? 0;
     for (const part of body) {
@@ -278,50 +373,40 @@ export function fileCheckpointStore(
     return found;
   };
 
-  const remove = (id: number, name: string): void => {
-    try {
-      unlinkSync(join(dir, name));
-    } catch {
-      // removed meanwhile
-    }
+  const remove = async (id: number, name: string): Promise<void> => {
     files.delete(id);
     reads.delete(id);
+    await unlink(join(dir, name)).catch(() => undefined); // removed meanwhile
   };
 
   /** Checkpoint `id`'s file, past `keep` but read by a kept manifest: no longer a checkpoint, kept for its bytes. */
-  const keepShared = (id: number): void => {
-    try {
-      renameSync(join(dir, fileName(id)), join(dir, sharedName(id)));
-    } catch {
-      // removed meanwhile: the manifests that read it are refused by name (BROKEN_CHAIN)
-    }
+  const keepShared = async (id: number): Promise<void> => {
+    // Removed meanwhile: the manifests that read it are refused by name (BROKEN_CHAIN).
+    await rename(join(dir, fileName(id)), join(dir, sharedName(id))).catch(() => undefined);
   };
 
   /** Drops checkpoints past `keep`: a file a kept manifest reads becomes shared, every other file goes. */
-  const collect = (): void => {
+  const collect = async (): Promise<void> => {
     const all = list();
     const needed = new Set<number>();
     for (const id of all.slice(0, keep)) for (const file of readsOf(id)) needed.add(file);
-    for (const old of all.slice(keep)) {
-      if (needed.has(old)) keepShared(old);
-      else remove(old, fileName(old));
-    }
-    for (const old of ids(SHARED_NAME)) if (!needed.has(old)) remove(old, sharedName(old));
+    // Off the event loop too: unlinking a file of megabytes takes the file system's time.
+    for (const old of all.slice(keep)) await (needed.has(old) ? keepShared(old) : remove(old, fileName(old)));
+    for (const old of ids(SHARED_NAME)) if (!needed.has(old)) await remove(old, sharedName(old));
   };
 
-  const saveParts = async (id: number, parts: readonly Uint8Array[]): Promise<void> => {
-    write(id, parts);
-    const dirFd = openSync(dir, 'r');
-    try {
-      fsyncSync(dirFd);
-    } finally {
-      closeSync(dirFd);
-    }
-    collect();
+  /** Resolves once checkpoint `id` is durable (file and name fsynced); older files are collected after. */
+  const saveParts = (id: number, parts: readonly Uint8Array[]): Promise<void> => {
+    const saved = saving.then(async () => {
+      await write(id, parts);
+      await collect();
+    });
+    saving = saved.catch(() => undefined); // a failed save leaves the previous checkpoints as they were
+    return saved;
   };
 
-  /** Checkpoint `id`'s bytes from its manifest: its own segments and those of the files it shares. */
-  const assemble = (id: number, own: Uint8Array): Uint8Array => {
+  /** Checkpoint `id`'s bytes from its manifest: its own segments and those of the files it shares; `runs` gets where each came from. */
+  const assemble = (id: number, own: Uint8Array, runs: Run[]): Uint8Array => {
     const { total, segments } = decodeManifest(id, own);
     reads.set(id, new Set(segments.filter((s) => s.id !== id).map((s) => s.id)));
     const out = new Uint8Array(total);
@@ -332,8 +417,10 @@ export function fileCheckpointStore(
         if (s.id === id) {
           if (s.offset + s.length > own.length) throw new CheckpointError('BAD_LENGTH', `checkpoint ${id}'s file truncated: expected at least ${s.offset + s.length} bytes, got ${own.length}`);
           out.set(own.subarray(s.offset, s.offset + s.length), at);
+          runs.push({ at, id, gen: known(id, own.length), offset: s.offset, length: s.length });
         } else {
-          readShared(id, s, out, at, fds);
+          const size = readShared(id, s, out, at, fds);
+          runs.push({ at, id: s.id, gen: known(s.id, size), offset: s.offset, length: s.length });
         }
         at += s.length;
       }
@@ -343,8 +430,8 @@ export function fileCheckpointStore(
     return out;
   };
 
-  /** Reads a shared segment of checkpoint `id` into `out` at `at`; refuses a missing or short file by name. */
-  const readShared = (id: number, s: Segment, out: Uint8Array, at: number, fds: Map<number, number>): void => {
+  /** Reads a shared segment of checkpoint `id` into `out` at `at`; refuses a missing or short file by name. Returns the file's size. */
+  const readShared = (id: number, s: Segment, out: Uint8Array, at: number, fds: Map<number, number>): number => {
     let fd = fds.get(s.id);
     if (fd === undefined) {
       const path = fileOf(s.id);
@@ -361,6 +448,7 @@ export function fileCheckpointStore(
       if (n === 0) throw new CheckpointError('BROKEN_CHAIN', `checkpoint ${id} shares bytes ${s.offset}…${s.offset + s.length} of checkpoint ${s.id}'s file, which ends at ${s.offset + done}`);
       done += n;
     }
+    return size;
   };
 
   return {
@@ -371,9 +459,13 @@ export function fileCheckpointStore(
       return list();
     },
     async read(id) {
-      const buffer = readFileSync(join(dir, fileName(id)));
-      const bytes = new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
-      return isManifest(bytes) ? assemble(id, bytes) : bytes;
+      await saving; // a save in flight may be renaming the file read, or collecting it
+      const bytes = readWhole(join(dir, fileName(id)));
+      const runs: Run[] = [];
+      const out = isManifest(bytes) ? assemble(id, bytes, runs) : bytes;
+      if (out === bytes) runs.push({ at: bytes.byteOffset, id, gen: known(id, bytes.length), offset: 0, length: bytes.length });
+      readRuns.set(out.buffer, runs);
+      return out;
     },
   };
 }
