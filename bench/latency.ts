@@ -227,7 +227,7 @@ type OpenPath = (answered: (t: number, n: number, now?: number) => void) => Prom
   close(): Promise<void>;
   /** The path's child processes (their CPU time counts with this process's). */
   pids?: number[];
-  /** Where the time went, measured by the path itself (after the warm-up): printed under the load's row. */
+  /** Where the time went, measured by the path itself (after the warm-up; called after close): printed under the load's row. */
   stages?: () => Promise<string>;
 }>;
 
@@ -277,8 +277,8 @@ async function measureInProcess(open: OpenPath, rows: number, rate: number): Pro
   const cpuUs = cpuNow(path.pids) - cpuStart;
   const waitUs = runQueueWaitUs(path.pids ?? []) - waitStart;
   const gc = gcWatch.stop();
-  const stages = await path.stages?.();
   await path.close();
+  const stages = await path.stages?.();
   return { rows, seconds, latency, cpuUs, waitUs, gc, ...(stages !== undefined ? { stages } : {}) };
 }
 
@@ -422,8 +422,11 @@ function redisPath(url: string, workers: number, jobs: { n: number }): OpenPath 
     const producer = await createProducer({ url, job, create: { partitions: REDIS_PARTITIONS, spec: { op: 'mean', window: 100 }, format: REDIS_FORMAT }, lingerMs: PRODUCER_LINGER_MS });
     const { keys } = producer.job;
     const procs = Array.from({ length: workers }, () =>
-      spawn(process.execPath, [...(CPU_PROF !== undefined ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF] : []), REDIS_MAIN, 'worker', '--redis', url, '--job', job, '--log', 'quiet', '--heartbeat-ms', '100', '--linger-ms', String(WORKER_LINGER_MS), ...(STATE_EVERY_MS !== undefined ? ['--state-every-ms', STATE_EVERY_MS] : [])], { stdio: 'ignore' }),
+      spawn(process.execPath, [...(CPU_PROF !== undefined ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF] : []), REDIS_MAIN, 'worker', '--redis', url, '--job', job, '--log', 'json', '--heartbeat-ms', '100', '--linger-ms', String(WORKER_LINGER_MS), ...(STATE_EVERY_MS !== undefined ? ['--state-every-ms', STATE_EVERY_MS] : [])], { stdio: ['ignore', 'ignore', 'pipe'] }),
     );
+    const stopped = procs.map(stoppedStats);
+    let workerStats: (Record<string, number> | undefined)[] = [];
+    let commandsAfter = new Map<string, number>();
     const readerConn = await connectRedis({ url });
     const reader = new Commands(readerConn);
     const sentAt: number[] = [];
@@ -431,8 +434,16 @@ function redisPath(url: string, workers: number, jobs: { n: number }): OpenPath 
     const ackedAt: number[] = [];
     const toAck = weightedHistogram();
     const toOutput = weightedHistogram();
+    // The same split by the input entry's append (the time in its id, redis-server's clock, as Date.now() here): send → appended (the producer's linger and queue), appended → output read.
+    const toAppend = weightedHistogram();
+    const appendToOutput = weightedHistogram();
+    const appendedAt = outputsAppendTimes();
     let firstSend = NaN;
     const commandsBefore = await commandCalls(reader);
+    // redis-server's own record of its fsyncs (appendfsync always: each round's, in its main thread) of 1 ms or more: the longest per second.
+    await reader.send(['CONFIG', 'SET', 'latency-monitor-threshold', '1']);
+    await reader.send(['LATENCY', 'RESET']);
+    let fsyncs: number[] = [];
     let reading = true;
     // One XREAD over the inputs and the outputs: an input entry is read in the
     // same reply as its output or an earlier one, so matching an output to its
@@ -451,12 +462,15 @@ function redisPath(url: string, workers: number, jobs: { n: number }): OpenPath 
       const rows = rowsOf[p]!.get(id);
       if (rows === undefined) return false;
       rowsOf[p]!.delete(id);
+      const appended = appendedAt(id);
       for (const row of rows) {
         const sent = sentAt[row]!;
         answered(sent, 1, now);
         if (sent - firstSend >= WARMUP_MS) {
           toAck.record(ackedAt[row]! - sent, 1);
           toOutput.record(now - ackedAt[row]!, 1);
+          toAppend.record(Math.max(0.001, appended - sent), 1);
+          appendToOutput.record(Math.max(0.001, now - appended), 1);
         }
       }
       return true;
@@ -501,25 +515,52 @@ function redisPath(url: string, workers: number, jobs: { n: number }): OpenPath 
         if (PRODUCER_LINGER_MS === 0) await acked;
       },
       async stages() {
-        const calls = await commandCalls(reader);
-        const perRow = ROUND_TRIP_COMMANDS.map((name) => [name, (calls.get(name) ?? 0) - (commandsBefore.get(name) ?? 0)] as const).filter(([, n]) => n > 0);
+        const perRow = ROUND_TRIP_COMMANDS.map((name) => [name, (commandsAfter.get(name) ?? 0) - (commandsBefore.get(name) ?? 0)] as const).filter(([, n]) => n > 0);
         const rows = sentAt.length;
         const p = (h: ReturnType<typeof weightedHistogram>, q: number): string => (h.percentile(q) / 1000).toFixed(2);
-        return `send → XADD acked p50/p99 ${p(toAck, 50)} / ${p(toAck, 99)} ms; acked → output read ${p(toOutput, 50)} / ${p(toOutput, 99)} ms; redis-server commands per 1000 rows: ${perRow.map(([name, n]) => `${name} ${((n * 1000) / rows).toFixed(1)}`).join(', ')}`;
+        const f = (x: unknown): string => (typeof x === 'number' ? x.toFixed(2) : '?');
+        return (
+          `send → XADD acked p50/p99 ${p(toAck, 50)} / ${p(toAck, 99)} ms; acked → output read ${p(toOutput, 50)} / ${p(toOutput, 99)} ms; ` +
+          `send → appended ${p(toAppend, 50)} / ${p(toAppend, 99)} ms; appended → output read ${p(appendToOutput, 50)} / ${p(appendToOutput, 99)} ms; ` +
+          `redis-server commands per 1000 rows: ${perRow.map(([name, n]) => `${name} ${((n * 1000) / rows).toFixed(1)}`).join(', ')}; ` +
+          `redis-server's longest fsync per second (${fsyncs.length} s with one ≥ 1 ms): median ${fsyncs[fsyncs.length >> 1] ?? 0} ms, max ${fsyncs[fsyncs.length - 1] ?? 0} ms` +
+          // Whole run (warm-up included), per worker: what the worker itself saw of a row's path.
+          workerStats.map((s, i) => `\n    worker ${i + 1}: appended → read p50/p99 ${f(s?.['readAgeP50'])} / ${f(s?.['readAgeP99'])} ms; compute ${f(s?.['computeP50'])} / ${f(s?.['computeP99'])} ms; commit round trip ${f(s?.['commitP50'])} / ${f(s?.['commitP99'])} ms; ${s?.['commits'] ?? '?'} commits of ${s?.['rows'] ?? '?'} rows`).join('')
+        );
       },
       async close() {
         reading = false;
         await readLoop;
         await producer.close();
+        commandsAfter = await commandCalls(reader);
+        fsyncs = (await reader.send<[number, number][]>(['LATENCY', 'HISTORY', 'aof-fsync-always'])).map(([, ms]) => ms).sort((a, b) => a - b);
         await readerConn.close();
         for (const proc of procs) proc.kill('SIGTERM');
-        await Promise.all(procs.map((proc) => new Promise((resolve) => proc.once('exit', resolve))));
+        workerStats = await Promise.all(stopped);
       },
     };
   };
 }
 
 const REDIS_MAIN = path.join(root, 'dist', 'src', 'redis', 'main.js');
+
+/** A worker process's stats from its 'stopped' event (--log json on stderr); undefined if it logged none. */
+function stoppedStats(proc: ReturnType<typeof spawn>): Promise<Record<string, number> | undefined> {
+  let text = '';
+  proc.stderr!.on('data', (c: Buffer) => (text += c.toString()));
+  return new Promise((resolve) =>
+    proc.once('exit', () => {
+      const line = text.split('\n').find((l) => l.includes('"event":"stopped"'));
+      resolve(line === undefined ? undefined : (JSON.parse(line) as Record<string, number>));
+    }),
+  );
+}
+
+/** The append time of a stream entry id `<ms>-<seq>` (redis-server's clock) on performance.now()'s time line. */
+function outputsAppendTimes(): (id: string) => number {
+  const offset = performance.timeOrigin;
+  return (id) => Number(id.slice(0, id.indexOf('-'))) - offset;
+}
 
 /**
  * The commands the producer, the workers and the reader send themselves (commandstats also counts the scripts' own calls).
@@ -568,7 +609,7 @@ if (PATHS.includes('redis')) {
     const jobs = { n: 0 };
     for (const workers of [1, 2]) {
       const p99 = await table(
-        `Redis: ${workers} worker process${workers > 1 ? 'es' : ''}, ${REDIS_PARTITIONS} partitions, 1000 keys, mean window 100, job format ${REDIS_FORMAT}${STATE_EVERY_MS !== undefined ? `, state every ${STATE_EVERY_MS} ms` : ''}, appendfsync ${FSYNC}, producer lingerMs ${PRODUCER_LINGER_MS}, worker lingerMs ${WORKER_LINGER_MS} (send → output entry read)`,
+        `Redis: ${workers} worker process${workers > 1 ? 'es' : ''}, ${REDIS_PARTITIONS} partitions, 1000 keys, mean window 100, job format ${REDIS_FORMAT}${STATE_EVERY_MS !== undefined ? `, state every ${STATE_EVERY_MS} ms` : REDIS_FORMAT >= 3 ? ', state deferred when larger than the results (the default)' : ''}, appendfsync ${FSYNC}, producer lingerMs ${PRODUCER_LINGER_MS}, worker lingerMs ${WORKER_LINGER_MS} (send → output entry read)`,
         (rows, rate) => measureInProcess(redisPath(redis.url, workers, jobs), rows, rate),
         200_000,
       );

@@ -300,7 +300,7 @@ function report(r: RunResult): string {
 const redis = await startRedis(FSYNC);
 try {
   console.log(
-    `streamkernel Redis benchmark: ${ROWS} rows, ${SWEEP !== undefined ? `${SWEEP.join(', ')} keys in 1 partition` : `${KEYS} keys, ${PARTITIONS} partitions`}, ${SPEC.op} window 50, job format ${FORMAT}, ${ROWS_PER_ENTRY} rows per entry, read-entries ${READ_ENTRIES}, appendfsync ${FSYNC}${STATE_EVERY_MS !== undefined ? `, state every ${STATE_EVERY_MS} ms` : ''}; load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`,
+    `streamkernel Redis benchmark: ${ROWS} rows, ${SWEEP !== undefined ? `${SWEEP.join(', ')} keys in 1 partition` : `${KEYS} keys, ${PARTITIONS} partitions`}, ${SPEC.op} window 50, job format ${FORMAT}, ${ROWS_PER_ENTRY} rows per entry, read-entries ${READ_ENTRIES}, appendfsync ${FSYNC}${STATE_EVERY_MS !== undefined ? `, state every ${STATE_EVERY_MS} ms` : FORMAT >= 3 ? ', state deferred when larger than the results (the default)' : ''}; load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`,
   );
   if (SCRIPT_COST) await scriptCost(redis.url);
   else if (SWEEP !== undefined) {

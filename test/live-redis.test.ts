@@ -117,8 +117,11 @@ describe('redis linger', () => {
     await waitFor('a partition to store its state', async () => (await lagging()).includes(false), 30_000);
     // Partition p counts its state as stored p/partitions of the interval before it was taken: the last one stores first, alone.
     expect(await lagging()).toEqual([true, true, true, false]);
-    await worker.stop();
+    const stats = await worker.stop();
     expect(await lagging()).toEqual([false, false, false, false]);
     expect(await verifyJob(cmd, 'stagger')).toBe(400);
+    // Where a row's time went in the worker: from its entry's append to the read, and the batch's computation.
+    for (const ms of [stats.readAgeP50, stats.readAgeP99, stats.computeP50, stats.computeP99]) expect(ms).toBeGreaterThanOrEqual(0);
+    expect(stats.readAgeP99).toBeGreaterThanOrEqual(stats.readAgeP50);
   }, 60_000);
 });

@@ -302,6 +302,44 @@ describe('state stored less often (--state-every-ms, job format 3)', () => {
     expect(await verifyJob(cmd, 'long')).toBe(200_002);
   }, 240_000);
 
+  test('regression: without --state-every-ms every commit stored the state of every key it touched, however many (10 000 keys per partition: 159 ms per commit); on formats 3 and 4 a state larger than its commit\'s results is now deferred by default, a state no larger is stored with each commit, and a SIGKILLed worker\'s successor recomputes the rest: the single-process output and state', async () => {
+    const server = await RedisServer.start();
+    cleanup.push(() => server.stop());
+    const { conn, cmd } = await connect(server.url());
+    cleanup.push(() => conn.close());
+    /** Commits that deferred the state so far: the fence's HSETNX of stateLast (INFO commandstats counts the scripts' calls). */
+    const deferred = async (): Promise<number> => Number(/cmdstat_hsetnx:calls=(\d+)/.exec(String(await cmd.send(['INFO', 'commandstats'])))?.[1] ?? 0);
+    // Few keys, many rows per commit: the state is smaller than the results, stored with every commit.
+    const few = await createProducer({ url: server.url(), job: 'few', create: { partitions: 1, spec: { op: 'median', window: 5, minPeriods: 1 }, format: 4 }, maxRowsPerEntry: 500 });
+    cleanup.push(() => few.close());
+    const fewRows = makeRows(5, 4000, 2);
+    await few.send(fewRows.keys, fewRows.values);
+    const a = WorkerProcess.worker(server.url(), 'few');
+    cleanup.push(() => a.kill());
+    await waitDrained(cmd, few.job);
+    expect(await a.terminate()).toBe(0);
+    expect(await deferred()).toBe(0);
+    expect(await verifyJob(cmd, 'few')).toBe(4000);
+    // Many keys, few rows per commit: the state is deferred, and recomputed by whoever takes the partition.
+    const many = await createProducer({ url: server.url(), job: 'many', create: { partitions: 2, spec: { op: 'median', window: 5, minPeriods: 1 }, format: 3 }, maxRowsPerEntry: 10 });
+    cleanup.push(() => many.close());
+    const first = makeRows(6, 2000, 400);
+    await many.send(first.keys, first.values);
+    const b = WorkerProcess.worker(server.url(), 'many');
+    cleanup.push(() => b.kill());
+    await waitDrained(cmd, many.job);
+    expect(await deferred()).toBeGreaterThan(0);
+    await b.kill();
+    const second = makeRows(7, 2000, 400);
+    await many.send(second.keys, second.values);
+    const c = WorkerProcess.worker(server.url(), 'many');
+    cleanup.push(() => c.kill());
+    await waitDrained(cmd, many.job);
+    expect(await c.terminate()).toBe(0);
+    for (let p = 0; p < 2; p++) expect(await cmd.send(['HGET', many.job.keys.checkpoint(p), 'stateLast'])).toBeNull();
+    expect(await verifyJob(cmd, 'many')).toBe(4000);
+  });
+
   test('--state-every-ms on a job of format 1 or 2 is refused (exit 1) with the reason', async () => {
     const server = await RedisServer.start();
     cleanup.push(() => server.stop());

@@ -44,7 +44,9 @@ them back and exits 0. Start as many workers, on as many machines, as you like.
   --linger-ms N             after a short read, wait N ms for more input to commit with it
                             (fewer, larger commits; default 0: commit what one read finds)
   --state-every-ms N        job format 3 or 4: store a partition's state at most every N ms, not with
-                            every commit (whoever takes it next recomputes the rows since; default 0)
+                            every commit (whoever takes it next recomputes the rows since; 0: every
+                            commit; default: every commit whose state is no larger than its results,
+                            else at most every 1000 ms or 10 state-commit round trips)
   --id ID                   worker id (default host-pid-random)
   --tls-ca FILE             CA certificate (PEM) for rediss://
   --max-outage-ms N         give up after losing Redis this long (default 30000)

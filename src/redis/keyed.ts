@@ -219,6 +219,15 @@ export class PartitionState {
     this.op.processParts(parts);
   }
 
+  /**
+   * About how many bytes of key state the groups touched since the last
+   * takeTouched hold (their keys' kernel states; a group holds about
+   * keys/32 768 keys, at least one): what storing the state now writes.
+   */
+  pendingStateBytes(): number {
+    return this.touched.length * Math.max(1, Math.ceil(this.names.length / STATE_GROUPS)) * this.op.bytesPerKey;
+  }
+
   /** The key groups touched since the last call, and forgets them. */
   takeTouched(): number[] {
     const touched = this.touched;

@@ -86,7 +86,11 @@ export interface WorkerOptions extends RedisConnectionOptions {
    * since the state from the input (their outputs are already written).
    * Fewer state writes when a commit touches many keys; a longer recovery.
    * The state is stored when the partition is given back. 0: with every commit.
-   * @default 0
+   * @default on formats 3 and 4, automatic: a commit stores the state when
+   * its key groups' records are no larger than its results (8 bytes per
+   * row), else the state is stored at most every 1000 ms, or every 10 times
+   * the last state-storing commit's round trip if that is longer; on
+   * formats 1 and 2, 0 (every commit)
    */
   stateEveryMs?: number;
   /**
@@ -138,6 +142,20 @@ export interface WorkerStats {
    * `appendfsync always` includes the fsync rounds.
    */
   waitMs: number;
+  /**
+   * Median (ms) over the reads that found input: from
+   * the append of the read's first entry (the time in its id, Redis's
+   * clock) to the worker holding the read's reply. It is the input's wait
+   * for the worker (its read or poll, its linger, the read's round trip);
+   * meaningful when Redis runs on the worker's machine (same clock).
+   */
+  readAgeP50: number;
+  /** 99th percentile of the same (see readAgeP50). */
+  readAgeP99: number;
+  /** Median (ms) of a batch's computation (decode, kernels, encode, the state records), per commit. */
+  computeP50: number;
+  /** 99th percentile of the same (see computeP50). */
+  computeP99: number;
 }
 
 /** A running worker. */
@@ -176,7 +194,32 @@ interface Owned {
   stateBehind: boolean;
   /** The input id the restored state is at, while it lags `last` (see catchUp). */
   catchUpFrom: string | undefined;
+  /** The round trip (ms) of the last commit that stored the state (automatic stateEveryMs spaces state writes by it). */
+  stateCommitMs: number;
 }
+
+/**
+ * stateEveryMs when not given, on formats 3 and 4: the interval at which a
+ * state larger than its commit's results is stored. At 10 000 keys per
+ * partition a commit of 16 000 rows touched most keys, so storing the state
+ * with every commit wrote 2.2 KB per key (a median of 50) for 8 bytes of
+ * results per row: 159 ms per commit (issue 14). A live stream's small
+ * commits likewise wrote about 1 KB of state per row, each commit's fsync
+ * holding up the rows behind it (issue 20).
+ */
+const AUTO_STATE_EVERY_MS = 1000;
+
+/**
+ * Automatic stateEveryMs: a deferred state is stored at most every this many
+ * times the last state-storing commit's round trip (if longer than
+ * AUTO_STATE_EVERY_MS), so state writes take about a tenth of a partition's
+ * time: at 100 000 keys of a median of 50 the whole state is 220 MB, and
+ * its commit took seconds; stored every second, the partition did little else.
+ */
+const AUTO_STATE_COST_FACTOR = 10;
+
+/** Bytes of results per row in a commit (one double): what automatic stateEveryMs weighs the state records against. */
+const RESULT_BYTES_PER_ROW = 8;
 
 /** Commits of one partition sent and not yet answered, at most (each expects the one before it to apply). */
 const COMMITS_IN_FLIGHT = 1;
@@ -193,6 +236,8 @@ interface Commit {
   last: string;
   entries: number;
   rows: number;
+  /** It stores the state. */
+  withState: boolean;
 }
 
 
@@ -202,9 +247,9 @@ function operatorKeys(state: PartitionState, { dictionary, ids }: { dictionary: 
   const byId = new Uint32Array(dictionary.length);
   for (let i = 0; i < dictionary.length; i++) byId[i] = state.idOf(dictionary[i]!);
   if (ids === undefined) return byId;
-  const keys = new Uint32Array(ids.length);
-  for (let i = 0; i < ids.length; i++) keys[i] = byId[ids[i]!]!;
-  return keys;
+  // The key column's ids are this entry's own (decodeEntry made them): mapped in place, not into a second array per entry.
+  for (let i = 0; i < ids.length; i++) ids[i] = byId[ids[i]!]!;
+  return ids;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -231,6 +276,26 @@ function percentile(sorted: readonly number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
 
+/** Timings (ms) for WorkerStats' percentiles: the last 50 000 to 100 000 kept, so a long-running worker's memory stays bounded. */
+class Samples {
+  private values: number[] = [];
+  push(ms: number): void {
+    this.values.push(ms);
+    if (this.values.length > 100_000) this.values.splice(0, 50_000);
+  }
+  /** The median and the 99th percentile (NaN when empty). */
+  percentiles(): [number, number] {
+    const sorted = [...this.values].sort((a, b) => a - b);
+    return [percentile(sorted, 0.5), percentile(sorted, 0.99)];
+  }
+}
+
+/** The append time (ms, Redis's clock) in a stream entry id `<ms>-<seq>`. */
+function appendedAt(id: Buffer): number {
+  const s = id.toString();
+  return Number(s.slice(0, s.indexOf('-')));
+}
+
 /**
  * Connects, reads the job and starts working. Rejects with a RedisJobError
  * for a bad configuration (`CONFIG`, `CONNECT`, `AUTH`, `TLS`, `NO_JOB`);
@@ -253,8 +318,10 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
   const pollMs = options.pollMs ?? 25;
   const lingerMs = options.lingerMs ?? 0;
   if (typeof lingerMs !== 'number' || !(lingerMs >= 0 && lingerMs < Infinity)) throw new RedisJobError('CONFIG', `lingerMs must be a non-negative finite number, got ${lingerMs}`);
-  const stateEveryMs = options.stateEveryMs ?? 0;
-  if (!Number.isInteger(stateEveryMs) || stateEveryMs < 0) throw new RedisJobError('CONFIG', `stateEveryMs must be an integer ≥ 0, got ${stateEveryMs}`);
+  const explicitStateEveryMs = options.stateEveryMs;
+  if (explicitStateEveryMs !== undefined && (!Number.isInteger(explicitStateEveryMs) || explicitStateEveryMs < 0)) {
+    throw new RedisJobError('CONFIG', `stateEveryMs must be an integer ≥ 0, got ${explicitStateEveryMs}`);
+  }
   const log = options.log ?? (() => {});
   const conn = await connectRedis(options, (event, detail) => log({ event: 'redis', worker: id, what: event, detail }));
   let job: Job;
@@ -264,10 +331,13 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
     await conn.close();
     throw err;
   }
-  if (stateEveryMs > 0 && job.format < 3) {
+  if (explicitStateEveryMs !== undefined && explicitStateEveryMs > 0 && job.format < 3) {
     await conn.close();
     throw new RedisJobError('CONFIG', `stateEveryMs needs a job of format 3 or 4; job '${job.name}' is of format ${job.format}`);
   }
+  // Formats 3 and 4 (whose workers all know stateLast) defer a state larger than the commit's results unless told otherwise.
+  const stateAuto = explicitStateEveryMs === undefined && job.format >= 3;
+  const stateEveryMs = explicitStateEveryMs ?? (stateAuto ? AUTO_STATE_EVERY_MS : 0);
   // Wakes idle partitions when input arrives (not on a cluster: one XREAD cannot span the partitions' slots).
   let waiter: InputWaiter | undefined;
   if (options.cluster !== true) {
@@ -278,7 +348,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
       throw err;
     }
   }
-  const worker = new Worker(id, job, conn, { leaseMs, heartbeatMs, readEntries, pollMs, lingerMs, stateEveryMs, log }, waiter);
+  const worker = new Worker(id, job, conn, { leaseMs, heartbeatMs, readEntries, pollMs, lingerMs, stateEveryMs, stateAuto, log }, waiter);
   return worker.start();
 }
 
@@ -299,7 +369,10 @@ class Worker {
   private nextHeartbeat = 0;
   private stopping = false;
   private wake: (() => void) | undefined;
-  private readonly latencies: number[] = [];
+  private readonly latencies = new Samples();
+  /** Per read with input: its first entry's age (ms) when read; per batch: its computation's time (ms). */
+  private readonly readAges = new Samples();
+  private readonly computeTimes = new Samples();
   /** The event loop's utilization when the first partition was taken (for waitMs). */
   private busySince: EventLoopUtilization | undefined;
   private readonly counters = { entries: 0, rows: 0, commits: 0, rejected: 0, acquired: 0, released: 0 };
@@ -308,7 +381,7 @@ class Worker {
     readonly id: string,
     readonly job: Job,
     private readonly conn: RedisConnection,
-    private readonly cfg: { leaseMs: number; heartbeatMs: number; readEntries: number; pollMs: number; lingerMs: number; stateEveryMs: number; log: (e: WorkerEvent) => void },
+    private readonly cfg: { leaseMs: number; heartbeatMs: number; readEntries: number; pollMs: number; lingerMs: number; stateEveryMs: number; stateAuto: boolean; log: (e: WorkerEvent) => void },
     /** Wakes idle partition loops when their input gets an entry; undefined: they only poll. */
     private readonly waiter?: InputWaiter,
   ) {
@@ -338,9 +411,11 @@ class Worker {
   }
 
   private stats(): WorkerStats {
-    const sorted = [...this.latencies].sort((a, b) => a - b);
     const waitMs = this.busySince === undefined ? 0 : performance.eventLoopUtilization(this.busySince).idle;
-    return { ...this.counters, commitP50: percentile(sorted, 0.5), commitP99: percentile(sorted, 0.99), waitMs };
+    const [commitP50, commitP99] = this.latencies.percentiles();
+    const [readAgeP50, readAgeP99] = this.readAges.percentiles();
+    const [computeP50, computeP99] = this.computeTimes.percentiles();
+    return { ...this.counters, commitP50, commitP99, waitMs, readAgeP50, readAgeP99, computeP50, computeP99 };
   }
 
   /**
@@ -595,6 +670,7 @@ class Worker {
       stateAt: staggeredStateAt(performance.now(), p, this.job.partitions, this.cfg.stateEveryMs),
       stateBehind: false,
       catchUpFrom: stateFrom !== '' && stateFrom !== from ? stateFrom : undefined,
+      stateCommitMs: 0,
     };
     this.owned.set(p, owned);
     this.busySince ??= performance.eventLoopUtilization();
@@ -711,22 +787,32 @@ class Worker {
     if (entries.length === 0) {
       if (!(await this.settleCommit(owned))) return true;
       // No input: a lagging state is stored once its time has come.
-      if (owned.stateBehind && this.storesState(owned) && !(await this.storeState(owned))) return true;
+      if (owned.stateBehind && this.storesState(owned, 0) && !(await this.storeState(owned))) return true;
       if (Date.now() - owned.renewedAt >= this.cfg.leaseMs / 3) await this.renew(owned);
       return false;
     }
+    this.readAges.push(Date.now() - appendedAt(entries[0]![0]));
     if (this.cfg.lingerMs > 0 && entries.length < this.cfg.readEntries) entries = await this.linger(p, entries);
+    const computeStart = performance.now();
     const { outputs, rows } = this.compute(owned.state, entries);
-    this.sendCommit(owned, entries, outputs, rows, this.storesState(owned));
+    this.sendCommit(owned, entries, outputs, rows, this.storesState(owned, rows));
+    this.computeTimes.push(performance.now() - computeStart);
     owned.next = this.read(p, owned.sent);
     owned.next.catch(() => {}); // awaited by the next step, unless the partition is dropped first
     while (owned.inflight.length > COMMITS_IN_FLIGHT) if (!(await this.finishCommit(owned, owned.inflight.shift()!))) break;
     return true;
   }
 
-  /** Whether the next commit stores the state: always, unless stateEveryMs defers it (never when the partition is about to go). */
-  private storesState(owned: Owned): boolean {
-    return this.cfg.stateEveryMs === 0 || owned.leaving || this.stopping || performance.now() - owned.stateAt >= this.cfg.stateEveryMs;
+  /**
+   * Whether the next commit (of `rows` rows) stores the state: always, unless
+   * stateEveryMs defers it (never when the partition is about to go); when
+   * automatic, also when the state is no larger than the commit's results.
+   */
+  private storesState(owned: Owned, rows: number): boolean {
+    if (this.cfg.stateEveryMs === 0 || owned.leaving || this.stopping) return true;
+    if (!this.cfg.stateAuto) return performance.now() - owned.stateAt >= this.cfg.stateEveryMs;
+    if (owned.state.pendingStateBytes() <= rows * RESULT_BYTES_PER_ROW) return true;
+    return performance.now() - owned.stateAt >= Math.max(this.cfg.stateEveryMs, AUTO_STATE_COST_FACTOR * owned.stateCommitMs);
   }
 
   /**
@@ -746,7 +832,7 @@ class Worker {
     const fence = [owned.token, String(this.cfg.leaseMs), owned.sent, newLast, state.full, String(entries.length), first, ...state.groups];
     const reply = commitTransaction(this.conn, keys, p, this.job.format !== 1, fence, outputs);
     reply.catch(() => {}); // awaited by settleCommit, unless the partition is dropped first
-    owned.inflight.push({ reply, started: performance.now(), first, last: newLast, entries: entries.length, rows });
+    owned.inflight.push({ reply, started: performance.now(), first, last: newLast, entries: entries.length, rows, withState });
     owned.sent = newLast;
   }
 
@@ -778,8 +864,9 @@ class Worker {
     }
     if (this.owned.get(p) !== owned) return false; // dropped meanwhile
     if (reply[0] === 1) {
-      this.latencies.push(performance.now() - commit.started);
-      if (this.latencies.length > 100_000) this.latencies.splice(0, 50_000);
+      const ms = performance.now() - commit.started;
+      this.latencies.push(ms);
+      if (commit.withState) owned.stateCommitMs = ms;
       owned.last = commit.last;
       owned.renewedAt = Date.now();
       this.counters.commits++;
