@@ -440,6 +440,8 @@ function redisPath(url: string, workers: number, jobs: { n: number }): OpenPath 
     const appendedAt = outputsAppendTimes();
     let firstSend = NaN;
     const commandsBefore = await commandCalls(reader);
+    const bytesBefore = await serverBytes(reader);
+    let bytesAfter = bytesBefore;
     // redis-server's own record of its fsyncs (appendfsync always: each round's, in its main thread) of 1 ms or more: the longest per second.
     await reader.send(['CONFIG', 'SET', 'latency-monitor-threshold', '1']);
     await reader.send(['LATENCY', 'RESET']);
@@ -523,6 +525,7 @@ function redisPath(url: string, workers: number, jobs: { n: number }): OpenPath 
           `send → XADD acked p50/p99 ${p(toAck, 50)} / ${p(toAck, 99)} ms; acked → output read ${p(toOutput, 50)} / ${p(toOutput, 99)} ms; ` +
           `send → appended ${p(toAppend, 50)} / ${p(toAppend, 99)} ms; appended → output read ${p(appendToOutput, 50)} / ${p(appendToOutput, 99)} ms; ` +
           `redis-server commands per 1000 rows: ${perRow.map(([name, n]) => `${name} ${((n * 1000) / rows).toFixed(1)}`).join(', ')}; ` +
+          `redis-server bytes per row (whole run): received ${((bytesAfter.input - bytesBefore.input) / rows).toFixed(0)}, appended to the AOF ${((bytesAfter.aof - bytesBefore.aof) / rows).toFixed(0)}; ` +
           `redis-server's longest fsync per second (${fsyncs.length} s with one ≥ 1 ms): median ${fsyncs[fsyncs.length >> 1] ?? 0} ms, max ${fsyncs[fsyncs.length - 1] ?? 0} ms` +
           // Whole run (warm-up included), per worker: what the worker itself saw of a row's path.
           workerStats.map((s, i) => `\n    worker ${i + 1}: appended → read p50/p99 ${f(s?.['readAgeP50'])} / ${f(s?.['readAgeP99'])} ms; compute ${f(s?.['computeP50'])} / ${f(s?.['computeP99'])} ms; commit round trip ${f(s?.['commitP50'])} / ${f(s?.['commitP99'])} ms; ${s?.['commits'] ?? '?'} commits of ${s?.['rows'] ?? '?'} rows`).join('')
@@ -533,6 +536,7 @@ function redisPath(url: string, workers: number, jobs: { n: number }): OpenPath 
         await readLoop;
         await producer.close();
         commandsAfter = await commandCalls(reader);
+        bytesAfter = await serverBytes(reader);
         fsyncs = (await reader.send<[number, number][]>(['LATENCY', 'HISTORY', 'aof-fsync-always'])).map(([, ms]) => ms).sort((a, b) => a - b);
         await readerConn.close();
         for (const proc of procs) proc.kill('SIGTERM');
@@ -575,6 +579,13 @@ async function commandCalls(cmd: Commands): Promise<Map<string, number>> {
   const calls = new Map<string, number>();
   for (const m of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) calls.set(m[1]!, Number(m[2]));
   return calls;
+}
+
+/** redis-server's bytes received and AOF size: per row, they do not depend on the machine's load as its latencies do. */
+async function serverBytes(cmd: Commands): Promise<{ input: number; aof: number }> {
+  const info = String(await cmd.send<string | Buffer>(['INFO', 'all']));
+  const field = (name: string): number => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(info)?.[1] ?? NaN);
+  return { input: field('total_net_input_bytes'), aof: field('aof_current_size') };
 }
 
 const missed: string[] = [];

@@ -89,7 +89,8 @@ return 1`,
  * KEYS: lease, ckpt, out, park, and (job formats 2 to 4) the key-group state hash.
  * ARGV: token, lease ms, expected last id, new last id, state (as COMMIT's),
  * n (entries), the first new id, then (formats 2 to 4) g, then g key-group
- * field/value pairs.
+ * field/value pairs; or '*', the g records as one blob, then g field/length
+ * pairs (a large state: see STATE_BLOB_MIN_BYTES in worker.ts).
  * Returns {1} or {0, reason, detail}.
  */
 export const FENCE = script(
@@ -124,7 +125,21 @@ elseif ARGV[5] == '-' then
 else
   redis.call('HSET', KEYS[2], 'last', ARGV[4], 'state', ARGV[5])
 end
-if KEYS[5] then
+if KEYS[5] and ARGV[8] == '*' then
+  -- the records as one blob, then field/length pairs; HSET in slices (unpack has a stack limit)
+  local blob, pos, fv = ARGV[9], 1, {}
+  for i = 10, #ARGV, 2 do
+    local len = tonumber(ARGV[i + 1])
+    fv[#fv + 1] = ARGV[i]
+    fv[#fv + 1] = string.sub(blob, pos, pos + len - 1)
+    pos = pos + len
+    if #fv == 1000 then
+      redis.call('HSET', KEYS[5], unpack(fv))
+      fv = {}
+    end
+  end
+  if #fv > 0 then redis.call('HSET', KEYS[5], unpack(fv)) end
+elseif KEYS[5] then
   local g = tonumber(ARGV[8])
   -- in slices: unpack has a stack limit
   for from = 0, g - 1, 500 do

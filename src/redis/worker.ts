@@ -224,6 +224,17 @@ const RESULT_BYTES_PER_ROW = 8;
 /** Commits of one partition sent and not yet answered, at most (each expects the one before it to apply). */
 const COMMITS_IN_FLIGHT = 1;
 
+/**
+ * Key-group records of a commit this large (bytes) go to FENCE as one
+ * argument (issue 20). redis-server reads a connection about 48 KB per
+ * round of its event loop, each round ending in an fsync (appendfsync
+ * always), but an argument of 32 KB or more (PROTO_MBULK_BIG_ARG) in one
+ * read: a format-2 commit's hundreds of 1.7 KB records took several rounds,
+ * and every partition's commit sharing the worker's connection waited
+ * behind them (1 000 keys: a 30-50 ms round trip on a quiet machine).
+ */
+const STATE_BLOB_MIN_BYTES = 32 * 1024;
+
 /** ACQUIRE's reply: token, last id, format-1 state, key-group fields and values, the id a lagging state is at. */
 type AcquireReply = [Buffer, Buffer, Buffer, Buffer[], Buffer];
 
@@ -933,12 +944,12 @@ class Worker {
       return { full: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length), groups: [] };
     }
     const touched = state.takeTouched();
-    const groups: (string | Buffer)[] = [String(touched.length)];
-    for (const group of touched) {
+    const records = touched.map((group) => {
       const record = state.groupRecord(group);
-      groups.push(String(group), Buffer.from(record.buffer, record.byteOffset, record.length));
-    }
-    return { full: '', groups };
+      return Buffer.from(record.buffer, record.byteOffset, record.length);
+    });
+    if (records.reduce((n, r) => n + r.length, 0) >= STATE_BLOB_MIN_BYTES) return { full: '', groups: ['*', Buffer.concat(records), ...touched.flatMap((group, i) => [String(group), String(records[i]!.length)])] };
+    return { full: '', groups: [String(touched.length), ...touched.flatMap((group, i) => [String(group), records[i]!])] };
   }
 
   private async renew(owned: Owned): Promise<void> {
