@@ -16,14 +16,9 @@ import { open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { createKernel } from './index.js';
 import type { Kernel } from './types.js';
 import { parseCommand, UsageError, type Command } from './cli/args.js';
-import { runDemo } from './cli/demo.js';
-import { MalformedLine, runPipeline } from './cli/pipeline.js';
 import { Output, OutputClosed, OutputFailed } from './cli/output.js';
-import { runJob } from './cli/run.js';
-import { runBench } from './cli/bench.js';
 import { describeErrno } from './cli/errno.js';
 
 export const EXIT_OK = 0;
@@ -127,14 +122,15 @@ export async function main(argv: readonly string[], io?: CliIo): Promise<number>
         await out.write(`${version()}\n`);
         return EXIT_OK;
       case 'demo':
-        await out.write(await runDemo(command));
+        // Each command loads its own modules on demand: a run's start-up pays only for what it uses.
+        await out.write(await (await import('./cli/demo.js')).runDemo(command));
         return EXIT_OK;
       case 'stream':
         return await runStream(command, stdin, io === undefined ? isStdinFile() : (io.stdinIsFile ?? false), out, fail);
       case 'run':
-        return await runJob(command, { stdin, out, stderr, stderrIsTTY: (stderr as { isTTY?: boolean }).isTTY === true });
+        return await (await import('./cli/run.js')).runJob(command, { stdin, out, stderr, stderrIsTTY: (stderr as { isTTY?: boolean }).isTTY === true });
       case 'bench':
-        return await runBench(command.args, out, stderr);
+        return await (await import('./cli/bench.js')).runBench(command.args, out, stderr);
     }
   } catch (err) {
     if (err instanceof OutputClosed) return EXIT_OK; // the reader left (e.g. `| head`): stop quietly
@@ -151,6 +147,7 @@ async function runStream(
   fail: (message: string, code: number) => number,
 ): Promise<number> {
   const where = `streamkernel ${command.name}`;
+  const [{ createKernel }, { MalformedLine, runPipeline }] = await Promise.all([import('./index.js'), import('./cli/pipeline.js')]);
   let kernel: Kernel;
   try {
     kernel = await createKernel(command.spec);

@@ -123,3 +123,23 @@ describe('AsciiText.cell (CSV cells of times and keys written as bytes)', () => 
     );
   });
 });
+
+describe('TextFormatter with key ids (ColumnOptions.keyIds)', () => {
+  it('regression: a batch carrying its keys as ids (keyIds + keyNames) was written with empty key cells', () => {
+    // Two sources numbering their keys differently through one formatter: each batch's ids name its own source's keys.
+    const first = { keyNames: ['a', 'b,c', 'é'], keyIds: Uint32Array.of(0, 1, 2, 1, 0) };
+    const second = { keyNames: ['x', 'a'], keyIds: Uint32Array.of(1, 0, 1) };
+    for (const format of ['csv', 'ndjson'] as const) {
+      const f = new TextFormatter(format, { value: 'v', key: 'k', ops: ['twice'] });
+      for (const { keyNames, keyIds } of [first, second]) {
+        const values = Float64Array.from(keyIds, (id, i) => id + i / 4);
+        const batch: ColumnBatch = { length: values.length, values, keyIds, keyNames, end, skipped: 0 };
+        const keys = Array.from(keyIds, (id) => keyNames[id] as string);
+        const withText = new TextFormatter(format, { value: 'v', key: 'k', ops: ['twice'] });
+        const want = withText.format({ batch: { length: values.length, values, keys, end, skipped: 0 }, results: [values.map((x) => x * 2)] });
+        expect(want.startsWith(format === 'csv' ? `${csvField(keys[0] as string)},` : `{"k":${JSON.stringify(keys[0])},`)).toBe(true);
+        expect(f.format({ batch, results: [values.map((x) => x * 2)] })).toBe(want);
+      }
+    }
+  });
+});

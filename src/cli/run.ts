@@ -122,6 +122,13 @@ function operatorSpecs(cmd: RunCommand): OperatorSpec[] {
   });
 }
 
+/** A batch with its key column as text: rows that wait (WaitingRows) keep their keys as strings. */
+function withKeyText(batch: ColumnBatch): ColumnBatch {
+  const { keyIds: ids, keyNames: names } = batch;
+  if (batch.keys !== undefined || ids === undefined || names === undefined) return batch;
+  return { ...batch, keys: Array.from(ids, (id) => names[id] as string) };
+}
+
 /**
  * The one runner: rows go to the ops (KeyedOps: in process or on workers).
  * Time windows check each key's order first. Where results come back late
@@ -208,14 +215,15 @@ class OpsRunner implements Runner {
     this.end = batch.end;
     const b = this.timed ? this.inOrder(batch) : batch;
     // A batch cut before it filled is live input: its rows' results go out with it (workers too).
-    const out = await this.ops.push(b.timestamps, b.values, b.keys, batch.length < this.cmd.batchSize);
+    const keys = b.keyIds !== undefined && b.keyNames !== undefined ? { ids: b.keyIds, names: b.keyNames } : b.keys;
+    const out = await this.ops.push(b.timestamps, b.values, keys, batch.length < this.cmd.batchSize);
     const first = this.pushed;
     this.pushed += b.length;
     // Nothing waiting and every row's results back, in input order (always in process without --max-out-of-order): the batch as it is.
     if (this.waiting === 0 && out.rows === undefined && out.first === first && (out.values[0] as Float64Array).length === b.length) {
       return this.emit({ batch: b, results: out.values });
     }
-    this.queue.add(b);
+    this.queue.add(withKeyText(b));
     this.place(out);
     return this.emit(this.queue.take(b.end, b.skipped));
   }
@@ -607,6 +615,9 @@ async function runJobInner(cmd: RunCommand, io: RunIo, stats: RunStats | undefin
     ...(cmd.inputFormat === 'csv' ? { delimiter: cmd.delimiter } : {}),
     // Window records print times from ms (WindowRunner.time) and number keys (KeyedOps): no text per row.
     ...(runner instanceof WindowRunner ? { timeText: false, keyIds: true } : {}),
+    // Count windows number keys too (KeyedOps, TextFormatter): no key string per row. Time windows keep
+    // the text, which their late-row check and held rows use.
+    ...(runner instanceof OpsRunner && cmd.key !== undefined && cmd.window.kind !== 'time' ? { keyIds: true } : {}),
   };
   let batches: AsyncIterable<ColumnBatch>;
   let total: number | undefined;

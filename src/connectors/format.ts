@@ -1,7 +1,7 @@
 // Results as CSV or NDJSON text (browser-safe).
 
 import { numberRows, ROWS_PER_CALL } from './number-rows.js';
-import type { ResultBatch, TextFormat } from './types.js';
+import type { ColumnBatch, ResultBatch, TextFormat } from './types.js';
 
 /**
  * What {@link TextFormatter} writes besides the results: the names of the
@@ -188,6 +188,9 @@ export class TextFormatter {
   private readonly jsonSeparators: readonly string[];
   /** `"time":` and `"key":` of NDJSON lines. */
   private readonly jsonPrefixNames: readonly (string | undefined)[];
+  /** Batches with key ids: each id's key cell, for the source whose names list is {@link TextFormatter.idNames}. */
+  private idCells: string[] = [];
+  private idNames: readonly string[] | undefined;
 
   constructor(format: TextFormat, columns: OutputColumns) {
     if (format !== 'csv' && format !== 'ndjson') throw new TypeError(`format must be 'csv' or 'ndjson', got ${String(format)}`);
@@ -222,32 +225,57 @@ export class TextFormatter {
     return text ?? (csv ? this.csvLines(result) : this.jsonLines(result));
   }
 
+  /**
+   * Row i's key as written, with the comma after it. With key ids (ColumnOptions.keyIds)
+   * a row costs an array read: no string per row, no hashing of one.
+   */
+  private keyCellOf({ keys, keyIds: ids, keyNames: names }: ColumnBatch): (i: number) => string {
+    if (ids === undefined || names === undefined) return (i) => this.keyCells.get(keys?.[i] ?? '');
+    if (names !== this.idNames) {
+      this.idNames = names; // another source numbers its keys anew
+      this.idCells = [];
+    }
+    const cells = this.idCells;
+    return (i) => {
+      const id = ids[i]!;
+      let cell = cells[id];
+      if (cell === undefined) {
+        cell = this.keyCells.get(names[id] ?? '');
+        if (id < MEMO_KEYS) cells[id] = cell;
+      }
+      return cell;
+    };
+  }
+
   /** Writes a row's time and key cells (CSV), or its '{' and time and key members (NDJSON); undefined when there are none. */
   private prefix({ batch }: ResultBatch): ((i: number, out: AsciiText) => boolean) | undefined {
     const hasTime = this.columns.time !== undefined;
     const hasKey = this.columns.key !== undefined;
-    const { timeText: times, timestamps: stamps, keys } = batch;
+    const { timeText: times, timestamps: stamps } = batch;
+    const key = this.keyCellOf(batch);
     const time = (i: number): string => times?.[i] ?? String(stamps?.[i]);
     if (this.kind === 'csv') {
       if (!hasTime && !hasKey) return undefined;
-      return (i, out) => (!hasTime || (out.cell(time(i)) && out.byte(COMMA))) && (!hasKey || out.text(this.keyCells.get(keys?.[i] ?? '')));
+      if (!hasTime) return (i, out) => out.text(key(i));
+      return (i, out) => out.cell(time(i)) && out.byte(COMMA) && (!hasKey || out.text(key(i)));
     }
     const [timeName, keyName] = this.jsonPrefixNames;
     return (i, out) =>
       out.text('{') &&
       (!hasTime || out.text(`${timeName}${jsonTime(time(i))},`)) &&
-      (!hasKey || (out.text(keyName!) && out.text(this.keyCells.get(keys?.[i] ?? ''))));
+      (!hasKey || (out.text(keyName!) && out.text(key(i))));
   }
 
   private csvLines({ batch, results }: ResultBatch): string {
     const hasTime = this.columns.time !== undefined;
     const hasKey = this.columns.key !== undefined;
-    const { timeText: times, timestamps: stamps, keys } = batch;
+    const { timeText: times, timestamps: stamps } = batch;
+    const key = this.keyCellOf(batch);
     let out = '';
     // Appending to one string (no line strings) and each key's field made once: the costs a profile showed.
     for (let i = 0; i < batch.length; i++) {
       if (hasTime) out += `${csvField(times?.[i] ?? String(stamps?.[i]))},`;
-      if (hasKey) out += this.keyCells.get(keys?.[i] ?? '');
+      if (hasKey) out += key(i);
       out += String(batch.values[i]);
       for (const r of results) out += `,${String(r[i])}`;
       out += '\n';
@@ -258,14 +286,15 @@ export class TextFormatter {
   private jsonLines({ batch, results }: ResultBatch): string {
     const hasTime = this.columns.time !== undefined;
     const hasKey = this.columns.key !== undefined;
-    const { timeText: times, timestamps: stamps, keys } = batch;
+    const { timeText: times, timestamps: stamps } = batch;
+    const key = this.keyCellOf(batch);
     const jsonNames = this.names.map((name) => JSON.stringify(name));
     let out = '';
     for (let i = 0; i < batch.length; i++) {
       let k = 0;
       let line = '{';
       if (hasTime) line += `${jsonNames[k++]}:${jsonTime(times?.[i] ?? String(stamps?.[i]))},`;
-      if (hasKey) line += `${jsonNames[k++]}:${this.keyCells.get(keys?.[i] ?? '')}`;
+      if (hasKey) line += `${jsonNames[k++]}:${key(i)}`;
       line += `${jsonNames[k++]}:${jsonNumber(batch.values[i] as number)}`;
       for (const r of results) line += `,${jsonNames[k++]}:${jsonNumber(r[i] as number)}`;
       out += `${line}}\n`;
