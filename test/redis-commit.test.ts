@@ -17,18 +17,24 @@ afterEach(async () => {
   cleanup = [];
 });
 
+/** A fresh redis-server, a connection to it, and the MONITOR lines that `keep` accepts. */
+async function monitoredServer(keep: (line: string) => boolean) {
+  const server = await RedisServer.start();
+  cleanup.push(() => server.stop());
+  const { conn, cmd } = await connect(server.url());
+  cleanup.push(() => conn.close());
+  const monitor = await connect(server.url());
+  cleanup.push(() => monitor.conn.close());
+  const lines: string[] = [];
+  await (monitor.conn.client as RedisClientType).monitor((line) => {
+    if (keep(line)) lines.push(line);
+  });
+  return { server, cmd, lines };
+}
+
 describe('commit transaction', () => {
   test('regression: the commit script took every output byte as a Lua argument (hashed byte by byte); the XADDs now run outside Lua, and the outputs are those of the reference', async () => {
-    const server = await RedisServer.start();
-    cleanup.push(() => server.stop());
-    const { conn, cmd } = await connect(server.url());
-    cleanup.push(() => conn.close());
-    const monitor = await connect(server.url());
-    cleanup.push(() => monitor.conn.close());
-    const xadds: string[] = [];
-    await (monitor.conn.client as RedisClientType).monitor((line) => {
-      if (/"xadd" "out:/i.test(line)) xadds.push(line);
-    });
+    const { server, cmd, lines: xadds } = await monitoredServer((line) => /"xadd" "out:/i.test(line));
     const producer = await createProducer({ url: server.url(), job: 'tx', create: { partitions: 2, spec: SPEC, format: 3 }, maxRowsPerEntry: 20 });
     cleanup.push(() => producer.close());
     const rows = makeRows(3, 600, 12);
@@ -44,17 +50,8 @@ describe('commit transaction', () => {
   });
 
   test('regression: a format-2 commit of a large state went to FENCE as hundreds of arguments (redis-server read them about 48 KB per fsync round, a 30-50 ms commit round trip at 1 000 keys); it now goes as one argument, and the outputs and stored state are those of the reference', async () => {
-    const server = await RedisServer.start();
-    cleanup.push(() => server.stop());
-    const { conn, cmd } = await connect(server.url());
-    cleanup.push(() => conn.close());
-    const monitor = await connect(server.url());
-    cleanup.push(() => monitor.conn.close());
     // FENCE's EVALs from the worker (not the redis.call lines of Lua), by an ARGV only FENCE has: the key-group count or '*'
-    const fences: string[] = [];
-    await (monitor.conn.client as RedisClientType).monitor((line) => {
-      if (/^[\d.]+ \[\d+ [^\]l][^\]]*\] "EVAL" /i.test(line) && line.includes('last-generated-id')) fences.push(line);
-    });
+    const { server, cmd, lines: fences } = await monitoredServer((line) => /^[\d.]+ \[\d+ [^\]l][^\]]*\] "EVAL" /i.test(line) && line.includes('last-generated-id'));
     const producer = await createProducer({ url: server.url(), job: 'big', create: { partitions: 1, spec: { op: 'mean', window: 100, minPeriods: 1 }, format: 2 }, maxRowsPerEntry: 200 });
     cleanup.push(() => producer.close());
     const rows = makeRows(5, 6000, 2000);
