@@ -307,7 +307,7 @@ let sortScratch = new Float64Array(64);
 
 /** Windows up to this many values are sorted by insertion: a TypedArray sort call costs more than the sort itself there. */
 const INSERTION_MAX = 32;
-/** Up to this many, quickselect (O(n²) at worst: bounded); beyond, the typed-array sort (O(n log n)). */
+/** Up to this many, quickselect (its worst case cut short by SELECT_ROUNDS); beyond, the typed-array sort (O(n log n)). */
 const SELECT_MAX = 4096;
 
 /** a before b in the typed-array sort's order: −0 before +0 (1/−0 = −∞). No NaN. */
@@ -318,7 +318,9 @@ const before = (a: number, b: number): boolean => a < b || (a === 0 && b === 0 &
  * call, with entries k and k + 1 (when k + 1 < xs.length) those of
  * Float64Array.from(xs).sort(), to the bit (−0 before +0): a median or
  * quantile reads no other. Small windows are sorted by insertion, larger
- * ones quickselected; no subarray is made (an allocation per window).
+ * ones quickselected, neither with a subarray (an allocation per window);
+ * past SELECT_MAX values (or SELECT_ROUNDS partition rounds) a subarray of
+ * the scratch is sorted.
  * Exported for its test.
  */
 export function selectPair(xs: readonly number[], k: number): Float64Array {
