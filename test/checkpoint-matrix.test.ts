@@ -242,7 +242,7 @@ describe(`checkpoint matrix of the operator kinds: ${KIND_SPECS.length} specs ($
 describe('ewm checkpoints', () => {
   it('regression: checkpoints of ewm jobs are refused on resume (spec is invalid: got alpha and com) and the job restarts from offset 0', async () => {
     for (const field of EWM_DECAY_FIELDS) {
-      const spec = { op: 'ewm', [field]: { alpha: 0.2, span: 10, halflife: 3, com: 4 }[field] } as KernelSpec;
+      const spec = { op: 'ewm', [field]: { alpha: 0.2, span: 10, halflife: 3, com: 4 }[field] } as unknown as KernelSpec;
       const dir = tempDir();
       const store = fileCheckpointStore(join(dir, 'ckpt'));
       const options = { adapter, operator: spec, keyed: true, workers: 2, checkpoints: { store, everyRows: 300, everyMs: Infinity }, resume: true };

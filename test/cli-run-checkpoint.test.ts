@@ -126,7 +126,7 @@ describe('run --checkpoint survives kill -9', () => {
     expect(other.stderr).toMatch(/checkpoint in .* is of another run/);
     const file = path.join(checkpoint, 'checkpoint');
     const bytes = readFileSync(file);
-    bytes[bytes.length - 3] ^= 1;
+    bytes[bytes.length - 3] = bytes[bytes.length - 3]! ^ 1;
     writeFileSync(file, bytes);
     const corrupt = await start(argsFor(output, checkpoint)).done;
     expect(corrupt.code).toBe(4);

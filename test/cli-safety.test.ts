@@ -276,7 +276,7 @@ describe('checkpoint fields behind a valid CRC are checked (item 11)', () => {
     ['outputBytes beyond the output', (b, f) => (b['outputBytes'] = f.output + 10), /its outputBytes \d+ is past the end of the output ".*out\.csv" \(\d+ bytes\)/],
     ['outputBytes mid-row', (b) => (b['outputBytes'] = (b['outputBytes'] as number) - 3), /its outputBytes \d+ is not at the end of a row of the output/],
     ['offset.bytes past the input', (b, f) => ((b['offset'] as Record<string, number>)['bytes'] = f.input + 1), /its offset\.bytes \d+ is past the end of the input ".*resume\.csv"/],
-    ['offset.bytes mid-row', (b) => ((b['offset'] as Record<string, number>)['bytes'] -= 2), /its offset\.bytes \d+ is not at the start of a row of the input/],
+    ['offset.bytes mid-row', (b) => ((b['offset'] as Record<string, number>)['bytes'] = (b['offset'] as Record<string, number>)['bytes']! - 2), /its offset\.bytes \d+ is not at the start of a row of the input/],
     // The key names behind the ops' numeric keys (one list for every op, whatever --workers).
     ['a key null', (b) => (((b['ops'] as Record<string, unknown>)['keys'] as (string | null)[])[1] = null), /its ops\.keys is not a list of distinct keys/],
     ['a key twice', (b) => (((b['ops'] as Record<string, unknown>)['keys'] as string[])[1] = 'key0'), /its ops\.keys is not a list of distinct keys/],
@@ -290,7 +290,7 @@ describe('checkpoint fields behind a valid CRC are checked (item 11)', () => {
       rewriteCheckpoint(path.join(d, 'ck', 'checkpoint'), (b) => {
         const jobs = (b['ops'] as Record<string, string[]>)['jobs'] as string[];
         const state = Buffer.from(jobs[1] as string, 'base64');
-        state[state.length - 10] ^= 1;
+        state[state.length - 10] = state[state.length - 10]! ^ 1;
         jobs[1] = state.toString('base64');
       });
       const before = readFileSync(output);

@@ -6,13 +6,13 @@ import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createGroupOperator, moduleOf, normalizeOperatorSpec } from '../src/keyed/index.js';
-import type { NormalizedOperatorSpec } from '../src/keyed/spec.js';
+import type { NormalizedSpecOfRows, TimeRollingOperatorSpec } from '../src/keyed/spec.js';
 import { compiledModule } from '../src/engine.js';
 import { keyGroupRange } from '../src/scheduler/hash.js';
 import type { GroupOperator } from '../src/scheduler/operator.js';
 import type { TimeRollingOperator } from '../src/keyed/time-rolling.js';
 import { rollingByTime } from '../src/time/rolling.js';
-import type { ClosedSide, TimeOp } from '../src/types.js';
+import type { ClosedSide, Duration, TimeOp } from '../src/types.js';
 import { mulberry32 } from './adversarial.js';
 import { arraySource, createJob, memoryCheckpointStore, memorySink, nodeWorkers } from './scheduler-helpers.js';
 
@@ -26,18 +26,29 @@ interface Data {
 const fx = JSON.parse(readFileSync(new URL('./fixtures/time-rolling.json', import.meta.url), 'utf8')) as {
   unkeyed: Data;
   keyed: Data;
-  cases: { op: TimeOp; window: string; closed: ClosedSide; minPeriods: number | null; keyed: boolean }[];
+  cases: { op: TimeOp; window: Duration; closed: ClosedSide; minPeriods: number | null; keyed: boolean }[];
 };
 
-function specOf(c: (typeof fx.cases)[number]): NormalizedOperatorSpec {
-  return normalizeOperatorSpec({
+function rawSpecOf(c: (typeof fx.cases)[number]): TimeRollingOperatorSpec {
+  return {
     kind: 'rolling',
     op: c.op,
     window: c.window,
     closed: c.closed,
     ...(c.minPeriods === null ? {} : { minPeriods: c.minPeriods }),
     ...(c.op === 'quantile' ? { q: 0.25 } : {}),
-  });
+  } as TimeRollingOperatorSpec;
+}
+
+/** A spec of an operator with one output per row (createGroupOperator's kinds), normalized. */
+function rowsSpec(spec: unknown): NormalizedSpecOfRows {
+  const normalized = normalizeOperatorSpec(spec);
+  if (!('kind' in normalized) || normalized.kind === 'rolling') return normalized;
+  throw new Error(`not a spec of one output per row: ${JSON.stringify(spec)}`);
+}
+
+function specOf(c: (typeof fx.cases)[number]): NormalizedSpecOfRows {
+  return rowsSpec(rawSpecOf(c));
 }
 
 function columns(keyed: boolean): { ts: Float64Array; v: Float64Array; keys: Uint32Array | undefined } {
@@ -61,7 +72,7 @@ async function single(c: (typeof fx.cases)[number]): Promise<Float64Array> {
 
 const KEY_GROUPS = 16;
 
-async function operators(spec: NormalizedOperatorSpec, workers: number): Promise<GroupOperator[]> {
+async function operators(spec: NormalizedSpecOfRows, workers: number): Promise<GroupOperator[]> {
   const module = await compiledModule(moduleOf(spec));
   return Promise.all(Array.from({ length: workers }, (_, w) => createGroupOperator(module, spec, KEY_GROUPS, keyGroupRange(w, KEY_GROUPS, workers))));
 }
@@ -76,7 +87,7 @@ function runAll(ops: GroupOperator[], ts: Float64Array, v: Float64Array, keys: U
 }
 
 /** Snapshots every key group of `ops` and restores them into `workers` fresh operators (a rescale). */
-async function rescale(spec: NormalizedOperatorSpec, ops: GroupOperator[], workers: number): Promise<GroupOperator[]> {
+async function rescale(spec: NormalizedSpecOfRows, ops: GroupOperator[], workers: number): Promise<GroupOperator[]> {
   const snaps = new Map<number, Uint8Array>();
   for (const op of ops) for (let g = 0; g < KEY_GROUPS; g++) {
     const bytes = op.snapshotGroup(g);
@@ -91,7 +102,7 @@ async function rescale(spec: NormalizedOperatorSpec, ops: GroupOperator[], worke
 }
 
 /** Fresh operators on `workers` workers holding a checkpoint's key groups, and group 0's clock on every one (as the scheduler's init). */
-async function restoreFrom(spec: NormalizedOperatorSpec, groups: Map<number, Uint8Array>, workers: number): Promise<GroupOperator[]> {
+async function restoreFrom(spec: NormalizedSpecOfRows, groups: Map<number, Uint8Array>, workers: number): Promise<GroupOperator[]> {
   const fresh = await operators(spec, workers);
   fresh.forEach((op, w) => {
     const [lo, hi] = keyGroupRange(w, KEY_GROUPS, workers);
@@ -145,7 +156,7 @@ describe('keyed operator: rolling by duration', () => {
   });
 
   it('reports the key groups changed since the previous call', async () => {
-    const spec = normalizeOperatorSpec({ kind: 'rolling', op: 'sum', window: '1s' });
+    const spec = rowsSpec({ kind: 'rolling', op: 'sum', window: '1s' });
     const [op] = await operators(spec, 1);
     const keys = new Uint32Array([1, 2, 1]);
     op!.processParts([{ values: new Float64Array([1, 2, 3]), keys, times: new Float64Array([0, 1, 2]), out: new Float64Array(3) }]);
@@ -155,13 +166,13 @@ describe('keyed operator: rolling by duration', () => {
   });
 
   it('refuses a key group state of another spec, of another group, or restored twice', async () => {
-    const spec = normalizeOperatorSpec({ kind: 'rolling', op: 'sum', window: '1s' });
+    const spec = rowsSpec({ kind: 'rolling', op: 'sum', window: '1s' });
     const [op] = await operators(spec, 1);
     op!.processParts([{ values: new Float64Array([1]), keys: new Uint32Array([5]), times: new Float64Array([0]), out: new Float64Array(1) }]);
     const { keyGroupOf } = await import('../src/scheduler/hash.js');
     const g = keyGroupOf(5, KEY_GROUPS);
     const bytes = op!.snapshotGroup(g)!;
-    const [other] = await operators(normalizeOperatorSpec({ kind: 'rolling', op: 'mean', window: '1s' }), 1);
+    const [other] = await operators(rowsSpec({ kind: 'rolling', op: 'mean', window: '1s' }), 1);
     expect(() => other!.restoreGroup(g, bytes)).toThrow(/checkpoint state of key group \d+ is invalid: it is of/);
     const [fresh] = await operators(spec, 1);
     expect(() => fresh!.restoreGroup((g + 1) % KEY_GROUPS, bytes)).toThrow(`checkpoint state of key group ${(g + 1) % KEY_GROUPS} is invalid: snapshot state is inconsistent: key 5 is not of this key group`);
@@ -172,7 +183,7 @@ describe('keyed operator: rolling by duration', () => {
 
 describe('keyed operator: memory', () => {
   it('regression: 100 000 keys of mean window 100 took 219 MB of slab (doubled on growth); in fixed chunks they fit in < 200 MB', async () => {
-    const spec = normalizeOperatorSpec({ op: 'mean', window: 100 });
+    const spec = rowsSpec({ op: 'mean', window: 100 });
     const before = process.memoryUsage().arrayBuffers;
     const [op] = await operators(spec, 1);
     const n = 100_000;
@@ -226,7 +237,7 @@ describe('keyed operator: rolling by duration with a ttl', () => {
           const window = [200, 500][seed % 2]!;
           const ttl = [150, 400, 800][seed % 3]!;
           const expected = await rollingByTime(ts, v, { op, window, ttl, keys: 'number' }, keys);
-          const spec = normalizeOperatorSpec({ kind: 'rolling', op, window, ttl });
+          const spec = rowsSpec({ kind: 'rolling', op, window, ttl });
           const out = new Float64Array(v.length).fill(-1);
           const [c1, c2] = [130, 270];
           let ops = await operators(spec, w1);
@@ -253,7 +264,7 @@ describe('keyed operator: rolling by duration with a ttl', () => {
   });
 
   it('a key whose newest row is more than the ttl behind the stream\'s clock holds nothing once swept: after a burst of distinct keys on 2 workers, state and key group snapshots return to within 10 %', async () => {
-    const spec = normalizeOperatorSpec({ kind: 'rolling', op: 'mean', window: 1000, ttl: 1000 });
+    const spec = rowsSpec({ kind: 'rolling', op: 'mean', window: 1000, ttl: 1000 });
     const ops = (await operators(spec, 2)) as TimeRollingOperator[];
     const feed = (n: number, t0: number, firstKey: number, keyCount: number): void => {
       const ts = new Float64Array(n), v = new Float64Array(n), keys = new Uint32Array(n);
@@ -286,7 +297,7 @@ describe('scheduler: rolling by duration on workers', () => {
       const expected = await single(c);
       const { ts, v, keys } = columns(true);
       const sink = memorySink();
-      const job = await createJob({ adapter: nodeWorkers(), operator: specOf(c), keyed: true, workers: 1 + (n % 4), keyGroups: 16, sink });
+      const job = await createJob({ adapter: nodeWorkers(), operator: rawSpecOf(c), keyed: true, workers: 1 + (n % 4), keyGroups: 16, sink });
       await job.run(arraySource(v, { keys, times: ts, batchRows: 37 }));
       expect(same(sink.committed(), expected), JSON.stringify(c)).toBe(true);
     }
@@ -298,13 +309,13 @@ describe('scheduler: rolling by duration on workers', () => {
     const { ts, v, keys } = columns(true);
     const store = memoryCheckpointStore();
     const half = 150;
-    const first = await createJob({ adapter: nodeWorkers(), operator: specOf(c), keyed: true, workers: 3, keyGroups: 16, sink: memorySink(), checkpoints: { store, everyRows: 50, everyMs: Infinity } });
+    const first = await createJob({ adapter: nodeWorkers(), operator: rawSpecOf(c), keyed: true, workers: 3, keyGroups: 16, sink: memorySink(), checkpoints: { store, everyRows: 50, everyMs: Infinity } });
     for (let a = 0; a < half; a += 25) await first.push({ values: v.slice(a, a + 25), keys: keys!.slice(a, a + 25), times: ts.slice(a, a + 25) });
     await first.finish();
     const sink = memorySink();
     const second = await createJob({
       adapter: nodeWorkers(),
-      operator: specOf(c),
+      operator: rawSpecOf(c),
       keyed: true,
       workers: 2,
       keyGroups: 16,

@@ -184,7 +184,7 @@ describe('checkpoints saved as parts', () => {
     delta: fc.boolean(),
     patchEvery: fc.integer({ min: 1, max: 3 }),
   });
-  const build = (c: fc.RecordValue<typeof arbCheckpoint>): Checkpoint => ({
+  const build = (c: typeof arbCheckpoint extends fc.Arbitrary<infer T> ? T : never): Checkpoint => ({
     id: c.id,
     offset: c.offset,
     keyGroups: 4096,

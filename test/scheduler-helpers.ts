@@ -82,8 +82,9 @@ export function randomSpec(rand: () => number): KernelSpec {
   const op = pick(rand, ['sum', 'mean', 'var', 'std', 'min', 'max', 'count', 'median', 'quantile', 'ewm'] as const);
   if (op === 'ewm') return { op, alpha: pick(rand, [0.1, 0.3, 0.5]), adjust: rand() < 0.5, minPeriods: int(rand, 0, 3) };
   const window = pick(rand, [1, 2, 3, 7, 16, 50, 64, 100]);
-  const spec: KernelSpec = { op, window, minPeriods: int(rand, 0, window) };
-  if (op === 'quantile') spec.q = pick(rand, [0, 0.25, 0.9, 1]);
-  if (op === 'var' || op === 'std') spec.ddof = int(rand, 0, 1);
-  return spec;
+  const minPeriods = int(rand, 0, window);
+  // The draws stay in this order (window, minPeriods, then q or ddof): seeds reproduce their specs.
+  if (op === 'quantile') return { op, window, minPeriods, q: pick(rand, [0, 0.25, 0.9, 1]) };
+  if (op === 'var' || op === 'std') return { op, window, minPeriods, ddof: int(rand, 0, 1) };
+  return { op, window, minPeriods };
 }

@@ -6,7 +6,7 @@
 // cut point, are always accepted.
 import { describe, expect, it } from 'vitest';
 import { crc32 } from '../src/crc32.js';
-import { createKernel, restoreKernel, SnapshotError, type Kernel, type KernelSpec } from '../src/index.js';
+import { createKernel, restoreKernel, SnapshotError, type Kernel, type RollingSpec } from '../src/index.js';
 import { createTimeRolling, restoreTimeRolling } from '../src/time/rolling.js';
 import { mulberry32, randInt, type Rng } from './adversarial.js';
 import { refStdOf, refVarOf } from './reference.js';
@@ -23,7 +23,7 @@ const LAYOUT: Record<string, { pos: number; ring: number }> = {
   std: { pos: 32, ring: 112 },
 };
 
-const SPECS: KernelSpec[] = [
+const SPECS: RollingSpec[] = [
   { op: 'sum', window: 6 },
   { op: 'sum', window: 600, minPeriods: 1 }, // several sub-blocks
   { op: 'mean', window: 7, minPeriods: 2 },
@@ -62,7 +62,7 @@ function sameBits(a: Float64Array, b: Float64Array): boolean {
  * whose offsets [pos, W) are the ring's previous-block rows (NaN before them),
  * then the current block's rows [0, pos), so every row keeps its offset.
  */
-async function continuationFromRing(spec: KernelSpec, bytes: Uint8Array, next: Float64Array): Promise<Float64Array> {
+async function continuationFromRing(spec: RollingSpec, bytes: Uint8Array, next: Float64Array): Promise<Float64Array> {
   const layout = LAYOUT[spec.op]!;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const w = spec.window!;
@@ -128,7 +128,7 @@ describe('forged kernel snapshots', () => {
 
   it('a genuine snapshot of a window larger than the IO buffers (validate() grows its scratch space) restores and continues bit-identically', async () => {
     const rng = mulberry32(5);
-    for (const spec of [{ op: 'var', window: 20_000 }, { op: 'sum', window: 40_000 }] as KernelSpec[]) {
+    for (const spec of [{ op: 'var', window: 20_000 }, { op: 'sum', window: 40_000 }] as RollingSpec[]) {
       const stream = values(rng, 50_000);
       const expected = (await createKernel(spec)).push(stream);
       const live = await createKernel(spec);
@@ -155,7 +155,7 @@ describe('forged kernel snapshots', () => {
           }
           accepted++;
           const next = values(rng, 2 * spec.window! + 3);
-          const want = await continuationFromRing(restored.spec as KernelSpec, forged, next);
+          const want = await continuationFromRing(restored.spec as RollingSpec, forged, next);
           const got = restored.push(next);
           expect(sameBits(got, want), `${JSON.stringify(spec)}: forged snapshot accepted but continues differently`).toBe(true);
         }

@@ -70,7 +70,7 @@ describe('spec round-trips', () => {
         const normalized = normalizeSpec(spec);
         const decoded = decodeCheckpoint(encodeCheckpoint(checkpointOf(normalized))).spec;
         expectSame(decoded, normalized);
-        expect(sameSpec(decoded, normalizeSpec(spec))).toBe(true);
+        expect(sameSpec(decoded as NormalizedSpec, normalizeSpec(spec))).toBe(true);
         // The job that wrote it (same user spec) accepts it on resume.
         checkCompatible(decodeCheckpoint(encodeCheckpoint(checkpointOf(normalized))), { spec: normalizeSpec(spec), keyGroups: 8, keyed: true });
         expectSame(specFromNormalized(JSON.parse(JSON.stringify(normalized))), normalized);

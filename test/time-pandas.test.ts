@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { parseDuration } from '../src/time/duration.js';
 import { rollingByTime } from '../src/time/rolling.js';
 import { windowsByTime } from '../src/time/windows.js';
-import type { ClosedSide, TimeOp } from '../src/types.js';
+import type { ClosedSide, Duration, TimeOp } from '../src/types.js';
 import { fmt } from './reference.js';
 
 type Num = number | string;
@@ -32,7 +32,7 @@ function close(op: TimeOp, expected: number, actual: number): boolean {
 }
 
 describe('pandas fixtures: rolling by duration', () => {
-  const fx = load<{ unkeyed: Data; keyed: Data; cases: { op: TimeOp; window: string; closed: ClosedSide; minPeriods: number | null; keyed: boolean; expected: Num[] }[] }>('time-rolling.json');
+  const fx = load<{ unkeyed: Data; keyed: Data; cases: { op: TimeOp; window: Duration; closed: ClosedSide; minPeriods: number | null; keyed: boolean; expected: Num[] }[] }>('time-rolling.json');
 
   it(`df.rolling(window, on='ts', closed, min_periods) and groupby('key').rolling(...): ${fx.cases.length} cases`, async () => {
     const failures: string[] = [];
@@ -60,7 +60,7 @@ describe('pandas fixtures: rolling by duration', () => {
 });
 
 describe('pandas fixtures: tumbling windows', () => {
-  const fx = load<{ unkeyed: Data; keyed: Data; cases: { op: TimeOp; size: string; offset: string | null; keyed: boolean; bins: { key?: number; start: number; value: Num }[] }[] }>('time-resample.json');
+  const fx = load<{ unkeyed: Data; keyed: Data; cases: { op: TimeOp; size: string; offset: Duration | null; keyed: boolean; bins: { key?: number; start: number; value: Num }[] }[] }>('time-resample.json');
 
   it(`resample(size, offset) and groupby('key').resample(...): ${fx.cases.length} cases`, async () => {
     const failures: string[] = [];
@@ -69,7 +69,7 @@ describe('pandas fixtures: tumbling windows', () => {
       const spec = {
         kind: 'tumbling' as const,
         op: c.op,
-        size: c.size === '1min' ? '1m' : c.size,
+        size: (c.size === '1min' ? '1m' : c.size) as Duration,
         ...(c.offset === null ? {} : { offset: c.offset }),
         keys: c.keyed ? ('number' as const) : ('none' as const),
         ...(c.op === 'quantile' ? { q: 0.25 } : {}),

@@ -38,9 +38,8 @@ export function expectValue(op: TimeOp, rows: readonly Row[], minPeriods: number
     const sorted = [...obs].sort((a, b) => a.t - b.t || a.row - b.row);
     return op === 'first' ? sorted[0]!.x : sorted[sorted.length - 1]!.x;
   }
-  const spec: RollingSpec = { op, window: Math.max(1, xs.length), minPeriods };
-  if (op === 'var' || op === 'std') spec.ddof = ddof;
-  if (op === 'quantile') spec.q = q;
+  const window = Math.max(1, xs.length);
+  const spec: RollingSpec = op === 'var' || op === 'std' ? { op, window, minPeriods, ddof } : op === 'quantile' ? { op, window, minPeriods, q } : { op, window, minPeriods };
   return refWindowValue(xs, spec);
 }
 
@@ -48,8 +47,8 @@ export function expectValue(op: TimeOp, rows: readonly Row[], minPeriods: number
 export function checkValue(op: TimeOp, rows: readonly Row[], minPeriods: number, ddof: number, q: number, actual: number): string | null {
   if (op === 'sum' || op === 'mean' || op === 'var' || op === 'std') {
     const xs = rows.map((r) => r.x);
-    const spec: RollingSpec = { op, window: Math.max(1, xs.length), minPeriods, ddof };
-    if (op !== 'var' && op !== 'std') delete spec.ddof;
+    const window = Math.max(1, xs.length);
+    const spec: RollingSpec = op === 'var' || op === 'std' ? { op, window, minPeriods, ddof } : { op, window, minPeriods };
     return checkApprox(xs, spec, actual);
   }
   const e = expectValue(op, rows, minPeriods, ddof, q);

@@ -19,7 +19,7 @@ describe('rolling by duration: key-group snapshots', () => {
     const groups = 4096;
     const keys = 5000;
     const spec = normalizeOperatorSpec({ kind: 'rolling', op: 'mean', window: 1000 });
-    if (spec.kind !== 'rolling') throw new Error('a rolling spec');
+    if (!('kind' in spec) || spec.kind !== 'rolling') throw new Error('a rolling spec');
     const op = await createTimeRollingOperator(spec, groups);
     const plain = await createDurationRolling(normalizeDurationRolling({ op: 'mean', window: 1000, keys: 'number' }));
     const n = keys * 30;
@@ -56,7 +56,7 @@ describe('rolling by duration: key-group snapshots', () => {
   it('reports exactly the key groups that got rows since the last changedGroups(), for cached (small) and hashed (large) key ids, batch after batch', async () => {
     const groups = 128;
     const spec = normalizeOperatorSpec({ kind: 'rolling', op: 'sum', window: 1000 });
-    if (spec.kind !== 'rolling') throw new Error('a rolling spec');
+    if (!('kind' in spec) || spec.kind !== 'rolling') throw new Error('a rolling spec');
     // Owning half the groups (rows gathered per part) and all of them (rows straight to the kernel).
     for (const end of [64, groups]) changedGroupsOf(await createTimeRollingOperator(spec, groups, [0, end]), end);
   });
@@ -86,7 +86,7 @@ describe('rolling by duration: one part or several', () => {
 
   it('gives the same results and the same refusal for a batch in one part (rows passed straight to the kernel) as in two parts (gathered per part)', async () => {
     const spec = normalizeOperatorSpec({ kind: 'rolling', op: 'median', window: 5 });
-    if (spec.kind !== 'rolling') throw new Error('a rolling spec');
+    if (!('kind' in spec) || spec.kind !== 'rolling') throw new Error('a rolling spec');
     const [one, two] = await Promise.all([createTimeRollingOperator(spec, 128), createTimeRollingOperator(spec, 128)]);
     const n = 500;
     const times = Float64Array.from({ length: n }, (_, i) => Math.floor(i / 3));

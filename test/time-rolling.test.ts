@@ -202,7 +202,7 @@ describe('rolling by duration: errors', () => {
   });
 
   it('bad specs and inputs name the field or row', async () => {
-    await expect(createTimeRolling({ op: 'sum', window: '5x' })).rejects.toThrow(/window/);
+    await expect(createTimeRolling({ op: 'sum', window: '5x' as never })).rejects.toThrow(/window/);
     await expect(createTimeRolling({ op: 'sum', window: 0 })).rejects.toThrow(RangeError);
     await expect(createTimeRolling({ op: 'nope' as TimeOp, window: 1 })).rejects.toThrow(TypeError);
     await expect(createTimeRolling({ op: 'sum', window: 1, closed: 'middle' as 'left' })).rejects.toThrow(/closed/);

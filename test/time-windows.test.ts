@@ -182,7 +182,7 @@ describe('session timers', () => {
       const out = op.push(ts, ts, Uint32Array.from({ length: n }, (_, i) => i % 2));
       expect(out.windows).toEqual([]);
       // two sessions, each with a fire timer (and a purge timer when late rows may still come)
-      expect(op.heldItems).toBe(allowedLateness === 0 ? 4 : 6);
+      expect((op as unknown as { heldItems: number }).heldItems).toBe(allowedLateness === 0 ? 4 : 6);
       const end = op.flush().windows;
       expect(end.map((w) => [w.key, w.start, w.end, w.count])).toEqual([[0, 0, n - 2 + 10, n / 2], [1, 1, n - 1 + 10, n / 2]]);
     }
@@ -328,7 +328,7 @@ describe('window operators: snapshot refusal and spec errors', () => {
     await expect(createWindows({ kind: 'hopping', op: 'sum', size: 1e6, step: 1 })).rejects.toThrow(/windows per row/);
     await expect(createWindows({ kind: 'session', op: 'sum', gap: 10, size: 5 } as unknown as WindowSpec)).rejects.toThrow(/unknown field 'size'/);
     await expect(createWindows({ kind: 'sliding', op: 'sum' } as unknown as WindowSpec)).rejects.toThrow(/kind/);
-    await expect(createWindows({ kind: 'tumbling', op: 'sum', size: 10, allowedLateness: '1x' })).rejects.toThrow(/allowedLateness/);
+    await expect(createWindows({ kind: 'tumbling', op: 'sum', size: 10, allowedLateness: '1x' as never })).rejects.toThrow(/allowedLateness/);
     await expect(createCountWindows({ op: 'sum', size: 0 })).rejects.toThrow(/size/);
     await expect(createCountWindows({ op: 'sum', size: 3, step: 1.5 })).rejects.toThrow(/step/);
   });

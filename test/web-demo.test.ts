@@ -205,7 +205,7 @@ describe('demo web page', () => {
         data: d.plotData.map((s) => Array.from(s)),
         labels: d.plot.series.map((s) => s.label),
         note: document.getElementById('plot-note')!.textContent!,
-        nonFinite: [...document.querySelectorAll('#nonfinite-note li')].map((li) => li.textContent!),
+        nonFinite: Array.from(document.querySelectorAll('#nonfinite-note li')).map((li) => li.textContent!),
       };
     });
 
