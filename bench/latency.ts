@@ -1,5 +1,5 @@
 // `node dist/bench/latency.js [--seconds S] [--max-delay D] [--paths kernel,scheduler,cli,redis]
-//   [--linger-ms N] [--worker-linger-ms N] [--fsync always|everysec] [--format 2|3] [--state-every-ms N] [--commit-connections N] [--cpu-prof DIR]
+//   [--linger-ms N] [--worker-linger-ms N] [--fsync always|everysec] [--format 2|3] [--state-every-ms N] [--cpu-prof DIR]
 //   [--max-rate R] [--loads 0.1,0.5,0.9] [--workers 1,2] [--fresh-arrays]`:
 // row-to-result latency p50/p99/p99.9 of each live path, at offered loads of
 // 10 %, 50 % and 90 % of the path's measured maximum throughput, with the
@@ -409,8 +409,6 @@ const CPU_PROF = option('--cpu-prof');
 /** The Redis job's format (2: JSON keys; 3: key column) and, format 3 only, the workers' --state-every-ms (state stored at most that often instead of with every commit). */
 const REDIS_FORMAT = Number(option('--format') ?? 2) as 2 | 3;
 const STATE_EVERY_MS = option('--state-every-ms');
-/** The workers' --commit-connections (their default when not given). */
-const COMMIT_CONNECTIONS = option('--commit-connections');
 const KEY_NAMES = Array.from({ length: KEYS }, (_, k) => `k${k}`);
 
 /**
@@ -426,7 +424,7 @@ function redisPath(url: string, workers: number, jobs: { n: number }): OpenPath 
     const producer = await createProducer({ url, job, create: { partitions: REDIS_PARTITIONS, spec: { op: 'mean', window: 100 }, format: REDIS_FORMAT }, lingerMs: PRODUCER_LINGER_MS });
     const { keys } = producer.job;
     const procs = Array.from({ length: workers }, () =>
-      spawn(process.execPath, [...(CPU_PROF !== undefined ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF] : []), REDIS_MAIN, 'worker', '--redis', url, '--job', job, '--log', 'json', '--heartbeat-ms', '100', '--linger-ms', String(WORKER_LINGER_MS), ...(STATE_EVERY_MS !== undefined ? ['--state-every-ms', STATE_EVERY_MS] : []), ...(COMMIT_CONNECTIONS !== undefined ? ['--commit-connections', COMMIT_CONNECTIONS] : [])], { stdio: ['ignore', 'ignore', 'pipe'] }),
+      spawn(process.execPath, [...(CPU_PROF !== undefined ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF] : []), REDIS_MAIN, 'worker', '--redis', url, '--job', job, '--log', 'json', '--heartbeat-ms', '100', '--linger-ms', String(WORKER_LINGER_MS), ...(STATE_EVERY_MS !== undefined ? ['--state-every-ms', STATE_EVERY_MS] : [])], { stdio: ['ignore', 'ignore', 'pipe'] }),
     );
     const stopped = procs.map(stoppedStats);
     let workerStats: (Record<string, number> | undefined)[] = [];
