@@ -1,6 +1,6 @@
 // `node dist/bench/latency.js [--seconds S] [--max-delay D] [--paths kernel,scheduler,cli,redis]
 //   [--linger-ms N] [--worker-linger-ms N] [--fsync always|everysec] [--format 2|3] [--state-every-ms N] [--cpu-prof DIR]
-//   [--max-rate R] [--fresh-arrays]`:
+//   [--max-rate R] [--loads 0.1,0.5,0.9] [--workers 1,2] [--fresh-arrays]`:
 // row-to-result latency p50/p99/p99.9 of each live path, at offered loads of
 // 10 %, 50 % and 90 % of the path's measured maximum throughput, with the
 // throughput each load achieved (issue 20). Each path first runs unpaced (its
@@ -32,7 +32,8 @@
 // with the longest pause of each (perf_hooks 'gc' entries).
 // --max-rate R: take R rows/s as every path's maximum instead of measuring
 // it unpaced, so that runs of two builds on a loaded machine (where the
-// measured maximum swings two- to fourfold) offer the same loads.
+// measured maximum swings two- to fourfold) offer the same loads. --loads
+// and --workers (Redis: worker counts) run a subset, e.g. 50 % alone.
 // Targets (issue 20): scheduler p99 ≤ 5 ms, CLI p99 ≤ 60 ms with the default
 // --max-delay, Redis p99 ≤ 20 ms, each at 50 % load.
 import { spawn } from 'node:child_process';
@@ -60,7 +61,8 @@ const PATHS = (option('--paths') ?? 'kernel,scheduler,cli,redis').split(',');
 const MAX_RATE = option('--max-rate') === undefined ? undefined : Number(option('--max-rate'));
 const MAX_ROWS = 400_000;
 const KEYS = 1000;
-const LOADS = [0.1, 0.5, 0.9];
+/** --loads 0.5: only these loads (fractions of the maximum), e.g. to repeat one load of two builds alternately. */
+const LOADS = (option('--loads') ?? '0.1,0.5,0.9').split(',').map(Number);
 const TARGET_P99_MS = 60;
 const SCHEDULER_TARGET_P99_MS = 5;
 const REDIS_TARGET_P99_MS = 20;
@@ -526,6 +528,8 @@ function redisPath(url: string, workers: number, jobs: { n: number }): OpenPath 
           `send → appended ${p(toAppend, 50)} / ${p(toAppend, 99)} ms; appended → output read ${p(appendToOutput, 50)} / ${p(appendToOutput, 99)} ms; ` +
           `redis-server commands per 1000 rows: ${perRow.map(([name, n]) => `${name} ${((n * 1000) / rows).toFixed(1)}`).join(', ')}; ` +
           `redis-server bytes per row (whole run): received ${((bytesAfter.input - bytesBefore.input) / rows).toFixed(0)}, appended to the AOF ${((bytesAfter.aof - bytesBefore.aof) / rows).toFixed(0)}; ` +
+          // redis-server's CPU is not in the table's CPU µs/row (not a child of the path's processes) but bounds the path as much: it holds under load.
+          `redis-server CPU µs per row (whole run): ${((bytesAfter.cpuUs - bytesBefore.cpuUs) / rows).toFixed(1)}, of which in commands ${[...bytesAfter.commandUs].map(([name, us]) => [name, (us - (bytesBefore.commandUs.get(name) ?? 0)) / rows] as const).filter(([, us]) => us >= 0.05).sort((a, b) => b[1] - a[1]).map(([name, us]) => `${name} ${us.toFixed(2)}`).join(', ')}; ` +
           `redis-server's longest fsync per second (${fsyncs.length} s with one ≥ 1 ms): median ${fsyncs[fsyncs.length >> 1] ?? 0} ms, max ${fsyncs[fsyncs.length - 1] ?? 0} ms` +
           // Whole run (warm-up included), per worker: what the worker itself saw of a row's path.
           workerStats.map((s, i) => `\n    worker ${i + 1}: appended → read p50/p99 ${f(s?.['readAgeP50'])} / ${f(s?.['readAgeP99'])} ms; compute ${f(s?.['computeP50'])} / ${f(s?.['computeP99'])} ms; commit round trip ${f(s?.['commitP50'])} / ${f(s?.['commitP99'])} ms; ${s?.['commits'] ?? '?'} commits of ${s?.['rows'] ?? '?'} rows`).join('')
@@ -582,10 +586,13 @@ async function commandCalls(cmd: Commands): Promise<Map<string, number>> {
 }
 
 /** redis-server's bytes received and AOF size: per row, they do not depend on the machine's load as its latencies do. */
-async function serverBytes(cmd: Commands): Promise<{ input: number; aof: number }> {
+async function serverBytes(cmd: Commands): Promise<{ input: number; aof: number; cpuUs: number; commandUs: Map<string, number> }> {
   const info = String(await cmd.send<string | Buffer>(['INFO', 'all']));
   const field = (name: string): number => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(info)?.[1] ?? NaN);
-  return { input: field('total_net_input_bytes'), aof: field('aof_current_size') };
+  const seconds = (name: string): number => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? NaN);
+  const commandUs = new Map<string, number>();
+  for (const m of info.matchAll(/^cmdstat_([^:]+):calls=\d+,usec=(\d+)/gm)) commandUs.set(m[1]!, Number(m[2]));
+  return { input: field('total_net_input_bytes'), aof: field('aof_current_size'), cpuUs: (seconds('used_cpu_user') + seconds('used_cpu_sys')) * 1e6, commandUs };
 }
 
 const missed: string[] = [];
@@ -618,7 +625,7 @@ if (PATHS.includes('redis')) {
   const redis = await startRedis(FSYNC);
   try {
     const jobs = { n: 0 };
-    for (const workers of [1, 2]) {
+    for (const workers of (option('--workers') ?? '1,2').split(',').map(Number)) {
       const p99 = await table(
         `Redis: ${workers} worker process${workers > 1 ? 'es' : ''}, ${REDIS_PARTITIONS} partitions, 1000 keys, mean window 100, job format ${REDIS_FORMAT}${STATE_EVERY_MS !== undefined ? `, state every ${STATE_EVERY_MS} ms` : REDIS_FORMAT >= 3 ? ', state deferred when larger than the results (the default)' : ''}, appendfsync ${FSYNC}, producer lingerMs ${PRODUCER_LINGER_MS}, worker lingerMs ${WORKER_LINGER_MS} (send → output entry read)`,
         (rows, rate) => measureInProcess(redisPath(redis.url, workers, jobs), rows, rate),

@@ -149,8 +149,10 @@ const KEY_COLUMN_HEADER = 6;
  * ```
  */
 export function encodeKeyColumn(keys: readonly string[]): Buffer {
+  // The keys' UTF-8 goes straight into the column (no Buffer per distinct key: with a producer's small entries, nearly one per row).
   const index = new Map<string, number>();
-  const dictionary: Buffer[] = [];
+  const dictionary: string[] = [];
+  const lengths: number[] = [];
   const ids = new Uint32Array(keys.length);
   let size = KEY_COLUMN_HEADER;
   for (let i = 0; i < keys.length; i++) {
@@ -159,9 +161,10 @@ export function encodeKeyColumn(keys: readonly string[]): Buffer {
     if (id === undefined) {
       if (typeof key !== 'string') throw new TypeError(`key ${i} must be a string, got ${typeof key}`);
       index.set(key, (id = dictionary.length));
-      const utf8 = Buffer.from(key, 'utf8');
-      dictionary.push(utf8);
-      size += 4 + utf8.length;
+      const length = Buffer.byteLength(key, 'utf8');
+      dictionary.push(key);
+      lengths.push(length);
+      size += 4 + length;
     }
     ids[i] = id;
   }
@@ -171,12 +174,15 @@ export function encodeKeyColumn(keys: readonly string[]): Buffer {
   out[1] = width;
   out.writeUInt32LE(dictionary.length, 2);
   let at = KEY_COLUMN_HEADER;
-  for (const utf8 of dictionary) {
-    out.writeUInt32LE(utf8.length, at);
-    utf8.copy(out, at + 4);
-    at += 4 + utf8.length;
+  for (let k = 0; k < dictionary.length; k++) {
+    const length = lengths[k]!;
+    out.writeUInt32LE(length, at);
+    out.write(dictionary[k]!, at + 4, length, 'utf8');
+    at += 4 + length;
   }
-  for (let i = 0; i < ids.length; i++, at += width) out.writeUIntLE(ids[i]!, at, width);
+  if (width === 1) for (let i = 0; i < ids.length; i++) out[at + i] = ids[i]!;
+  else if (width === 2) for (let i = 0; i < ids.length; i++) out.writeUInt16LE(ids[i]!, at + 2 * i);
+  else for (let i = 0; i < ids.length; i++) out.writeUInt32LE(ids[i]!, at + 4 * i);
   return out;
 }
 

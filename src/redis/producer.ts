@@ -3,7 +3,7 @@
 import { type RedisConnectionOptions, connectRedis } from './config.js';
 import { encodeColumn, encodeKeyColumn, encodeRows } from './codec.js';
 import { Commands, createJob, readJob, type Job, type JobDefinition } from './job.js';
-import { partitionOf } from './keys.js';
+import { PartitionCache } from './partition-cache.js';
 
 /**
  * Options of {@link createProducer}: the connection and the job. Unlike a
@@ -99,6 +99,7 @@ export async function createProducer(options: ProducerOptions): Promise<Producer
     if (!Number.isInteger(maxRows) || maxRows < 1) throw new RangeError(`maxRowsPerEntry must be a positive integer, got ${maxRows}`);
     const lingerMs = options.lingerMs ?? 0;
     if (typeof lingerMs !== 'number' || !(lingerMs >= 0 && lingerMs < Infinity)) throw new RangeError(`lingerMs must be a non-negative finite number, got ${lingerMs}`);
+    const partitionOfKey = new PartitionCache(job.partitions);
     /** Routes rows to their partitions, checking every one (a bad row throws before anything is sent). */
     const route = (keys: readonly string[], values: ArrayLike<number>): Routed => {
       if (keys.length !== values.length) throw new RangeError(`keys and values differ in length (${keys.length} and ${values.length})`);
@@ -108,7 +109,7 @@ export async function createProducer(options: ProducerOptions): Promise<Producer
         if (typeof key !== 'string') throw new TypeError(`key ${i} must be a string, got ${typeof key}`);
         const value = values[i]!;
         if (typeof value !== 'number') throw new TypeError(`value ${i} must be a number, got ${typeof value}`);
-        const p = partitionOf(key, job.partitions);
+        const p = partitionOfKey.of(key);
         let group = byPartition.get(p);
         if (group === undefined) byPartition.set(p, (group = { keys: [], values: [] }));
         group.keys.push(key);
