@@ -64,7 +64,8 @@ export interface RunIo {
 /** Output rows as text, and how many. */
 export interface Emitted {
   rows: number;
-  text: string;
+  /** The rows' text: UTF-8 bytes (rolling results) or a string (window records). */
+  text: string | Uint8Array;
 }
 
 /**
@@ -208,7 +209,8 @@ class OpsRunner implements Runner {
 
   private emit(result: ResultBatch): Emitted {
     const rows = result.batch.length;
-    return { rows, text: rows > 0 ? this.formatter.format(result) : '' };
+    // Bytes: the sink writes them as they are (a string would be decoded here and encoded again there).
+    return { rows, text: rows > 0 ? this.formatter.formatBytes(result) : '' };
   }
 
   async process(batch: ColumnBatch): Promise<Emitted> {
@@ -365,7 +367,7 @@ function crashPoint(): { at: number; phase: string } | undefined {
 
 /** Where results go: stdout, a file with checkpoints, a temporary file renamed at the end, or a FIFO or device. */
 interface Sink {
-  write(text: string): Promise<void>;
+  write(text: string | Uint8Array): Promise<void>;
   commit(): Promise<number>;
   finish(): Promise<void>;
   /** After a failure: closes; `discard` removes the file (nothing of it is committed). */
