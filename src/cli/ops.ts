@@ -511,7 +511,8 @@ export class KeyedOps {
     this.sent = grown(this.sent, this.sentEnd, this.sentEnd + rel.row.length, (k) => new Float64Array(k));
     this.sent.set(rel.row, this.sentEnd);
     this.sentEnd += rel.row.length;
-    await this.send(Float64Array.from(rel.ts), Float64Array.from(rel.val), this.keys !== undefined ? Uint32Array.from(rel.key) : undefined);
+    // Released columns are fresh arrays (Reorderer.push): sent as they are, not copied again.
+    await this.send(rel.ts, rel.val, this.keys !== undefined ? rel.key : undefined);
   }
 
   private async send(times: Float64Array | undefined, values: Float64Array, keys: Uint32Array | undefined): Promise<void> {

@@ -64,7 +64,8 @@ export interface RunIo {
 /** Output rows as text, and how many. */
 export interface Emitted {
   rows: number;
-  text: string;
+  /** The rows' text: UTF-8 bytes (rolling results) or a string (window records). */
+  text: string | Uint8Array;
 }
 
 /**
@@ -208,7 +209,8 @@ class OpsRunner implements Runner {
 
   private emit(result: ResultBatch): Emitted {
     const rows = result.batch.length;
-    return { rows, text: rows > 0 ? this.formatter.format(result) : '' };
+    // Bytes: the sink writes them as they are (a string would be decoded here and encoded again there).
+    return { rows, text: rows > 0 ? this.formatter.formatBytes(result) : '' };
   }
 
   async process(batch: ColumnBatch): Promise<Emitted> {
@@ -238,7 +240,8 @@ class OpsRunner implements Runner {
     const diff = batch.end.lines - batch.end.rows;
     const linesKnown = diff === this.lineDiff && batch.skipped === 0;
     this.lineDiff = diff;
-    let keep: number[] | undefined;
+    // The rows skipped as late (rare): the rest are copied around them in runs, not row by row.
+    let late: number[] | undefined;
     for (let i = 0; i < n; i++) {
       const k = keys?.[i] ?? '';
       const t = ts[i] as number;
@@ -256,24 +259,44 @@ class OpsRunner implements Runner {
             );
           }
           this.late++;
-          keep ??= Array.from({ length: i }, (_, j) => j);
+          (late ??= []).push(i);
           continue;
         }
         this.reordered++;
       } else {
         this.maxTimes.set(k, t);
       }
-      keep?.push(i);
     }
-    if (keep === undefined) return batch;
-    const idx = keep;
-    const pick = (a: Float64Array): Float64Array => Float64Array.from(idx, (i) => a[i] as number);
+    if (late === undefined) return batch;
+    const skipped = late;
+    const kept = n - skipped.length;
+    const pick = (a: Float64Array): Float64Array => {
+      const out = new Float64Array(kept);
+      let o = 0;
+      let from = 0;
+      for (const i of skipped) {
+        out.set(a.subarray(from, i), o);
+        o += i - from;
+        from = i + 1;
+      }
+      out.set(a.subarray(from, n), o);
+      return out;
+    };
+    const pickList = <T>(a: readonly T[]): T[] => {
+      const out: T[] = [];
+      let from = 0;
+      for (const i of [...skipped, n]) {
+        for (let j = from; j < i; j++) out.push(a[j] as T);
+        from = i + 1;
+      }
+      return out;
+    };
     return {
-      length: idx.length,
+      length: kept,
       values: pick(batch.values),
       timestamps: pick(ts),
-      ...(batch.timeText !== undefined ? { timeText: idx.map((i) => batch.timeText?.[i] as string) } : {}),
-      ...(keys !== undefined ? { keys: idx.map((i) => keys[i] as string) } : {}),
+      ...(batch.timeText !== undefined ? { timeText: pickList(batch.timeText) } : {}),
+      ...(keys !== undefined ? { keys: pickList(keys) } : {}),
       end: batch.end,
       skipped: batch.skipped,
     };
@@ -344,7 +367,7 @@ function crashPoint(): { at: number; phase: string } | undefined {
 
 /** Where results go: stdout, a file with checkpoints, a temporary file renamed at the end, or a FIFO or device. */
 interface Sink {
-  write(text: string): Promise<void>;
+  write(text: string | Uint8Array): Promise<void>;
   commit(): Promise<number>;
   finish(): Promise<void>;
   /** After a failure: closes; `discard` removes the file (nothing of it is committed). */

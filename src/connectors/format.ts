@@ -113,25 +113,70 @@ export function numberLines(
   json: boolean,
   prefix?: (i: number, out: AsciiText) => boolean,
 ): string | undefined {
+  let lines = '';
+  const done = lineBlocks(out, n, columns, separators, json, prefix, (text) => (lines += asciiDecoder.decode(text)));
+  return done ? lines : undefined;
+}
+
+/**
+ * {@link numberLines} as ASCII bytes (a fresh array): what a byte sink
+ * writes, with no string of the text made and then encoded again.
+ */
+export function numberLineBytes(
+  out: AsciiText,
+  n: number,
+  columns: readonly ArrayLike<number>[],
+  separators: readonly string[],
+  json: boolean,
+  prefix?: (i: number, out: AsciiText) => boolean,
+): Uint8Array | undefined {
+  const parts: Uint8Array[] = [];
+  let length = 0;
+  const done = lineBlocks(out, n, columns, separators, json, prefix, (text) => {
+    parts.push(text.slice()); // a copy: the formatter's buffer is reused by the next block
+    length += text.length;
+  });
+  if (!done) return undefined;
+  if (parts.length === 1) return parts[0];
+  const all = new Uint8Array(length);
+  let at = 0;
+  for (const part of parts) {
+    all.set(part, at);
+    at += part.length;
+  }
+  return all;
+}
+
+/** The lines of {@link numberLines} in blocks of up to ROWS_PER_CALL rows, each given to `take` as a view valid until the next; false where numberLines gives undefined. */
+function lineBlocks(
+  out: AsciiText,
+  n: number,
+  columns: readonly ArrayLike<number>[],
+  separators: readonly string[],
+  json: boolean,
+  prefix: ((i: number, out: AsciiText) => boolean) | undefined,
+  take: (text: Uint8Array) => void,
+): boolean {
   const rows = numberRows();
-  if (rows === undefined || !separators.every(isAscii)) return undefined;
+  if (rows === undefined || !separators.every(isAscii)) return false;
   rows.layout(separators, json);
   const prefixEnds = prefix !== undefined ? new Uint32Array(Math.min(n, ROWS_PER_CALL)) : undefined;
-  let lines = '';
   for (let from = 0; from < n; from += ROWS_PER_CALL) {
     const count = Math.min(ROWS_PER_CALL, n - from);
     if (prefix !== undefined) {
       out.length = 0;
       for (let i = 0; i < count; i++) {
-        if (!prefix(from + i, out)) return undefined;
+        if (!prefix(from + i, out)) return false;
         prefixEnds![i] = out.length;
       }
     }
     const { text, ends } = rows.format(columns, from, count, prefixEnds && { bytes: out.view(), ends: prefixEnds });
-    lines += asciiDecoder.decode(text.subarray(0, ends[count - 1]));
+    take(text.subarray(0, ends[count - 1]));
   }
-  return lines;
+  return true;
 }
+
+const utf8Encoder = new TextEncoder();
 
 /** Most keys whose text {@link Memo} keeps; past them, text is made per row. */
 const MEMO_KEYS = 1 << 16;
@@ -223,6 +268,15 @@ export class TextFormatter {
     const csv = this.kind === 'csv';
     const text = numberLines(this.ascii, batch.length, columns, csv ? this.csvSeparators : this.jsonSeparators, !csv, this.prefix(result));
     return text ?? (csv ? this.csvLines(result) : this.jsonLines(result));
+  }
+
+  /** The lines of one result batch as UTF-8 bytes (a fresh array): {@link TextFormatter.format}'s text, for byte sinks (no string of it made). */
+  formatBytes(result: ResultBatch): Uint8Array {
+    const { batch, results } = result;
+    const columns = [batch.values, ...results];
+    const csv = this.kind === 'csv';
+    const bytes = numberLineBytes(this.ascii, batch.length, columns, csv ? this.csvSeparators : this.jsonSeparators, !csv, this.prefix(result));
+    return bytes ?? utf8Encoder.encode(csv ? this.csvLines(result) : this.jsonLines(result));
   }
 
   /**

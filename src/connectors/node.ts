@@ -185,7 +185,8 @@ export async function writeText(results: AsyncIterable<ResultBatch>, writable: W
  */
 export class FileSink {
   private readonly handle: FileHandle;
-  private pending: string[] = [];
+  /** Text and bytes (UTF-8) not written yet. */
+  private pending: (string | Uint8Array)[] = [];
   private pendingChars = 0;
   private position: number;
   /** A regular file; a FIFO or device is written sequentially and never fsynced (neither applies to it). */
@@ -227,11 +228,30 @@ export class FileSink {
 
   /** Bytes written so far (committed or not). */
   get size(): number {
-    return this.position + Buffer.byteLength(this.pending.join(''));
+    let pending = 0;
+    for (const part of this.pendingParts()) pending += part.length;
+    return this.position + pending;
   }
 
-  /** Appends text (written out once 1 MiB is pending). */
-  async write(text: string): Promise<void> {
+  /** The pending writes as bytes: consecutive strings joined first, so a character split over two writes (surrogate halves) is encoded whole. */
+  private pendingParts(): Uint8Array[] {
+    const parts: Uint8Array[] = [];
+    let text = '';
+    for (const part of this.pending) {
+      if (typeof part === 'string') {
+        text += part;
+        continue;
+      }
+      if (text !== '') parts.push(Buffer.from(text, 'utf8'));
+      text = '';
+      parts.push(part);
+    }
+    if (text !== '') parts.push(Buffer.from(text, 'utf8'));
+    return parts;
+  }
+
+  /** Appends text, or UTF-8 bytes as they are (written out once 1 MiB is pending). */
+  async write(text: string | Uint8Array): Promise<void> {
     this.pending.push(text);
     this.pendingChars += text.length;
     if (this.pendingChars >= 1 << 20) await this.flush();
@@ -240,7 +260,8 @@ export class FileSink {
   /** Writes out the pending text. */
   async flush(): Promise<void> {
     if (this.pending.length === 0) return;
-    const bytes = Buffer.from(this.pending.join(''), 'utf8');
+    const parts = this.pendingParts();
+    const bytes = parts.length === 1 ? (parts[0] as Uint8Array) : Buffer.concat(parts);
     this.pending = [];
     this.pendingChars = 0;
     let off = 0;
