@@ -59,7 +59,7 @@ describe('run: late rows skipped', () => {
         const input = path.join(dir, `in-${run}.csv`);
         const output = path.join(dir, `out-${run++}.csv`);
         writeFileSync(input, csv);
-        const spec = { window: '10s', keys: 'string' as const, maxOutOfOrderness: bound };
+        const spec = { window: '10s' as const, keys: 'string' as const, maxOutOfOrderness: bound };
         const at = (a: readonly number[]): number[] => kept.map((i) => a[i]!);
         const keys = kept.map((i) => rows[i]!.key);
         const values = rows.map((r) => r.v);
