@@ -24,7 +24,7 @@ const specArb: fc.Arbitrary<Spec> = fc.oneof(
 );
 
 async function operator(spec: Spec, keyGroups = 1): Promise<KernelOperator> {
-  return createKernelOperator(await compiledModule('median'), normalizeSpec(spec), keyGroups);
+  return createKernelOperator(await compiledModule('median'), normalizeSpec(spec), keyGroups, [0, keyGroups], { compactStates: true });
 }
 
 function run(op: KernelOperator, values: number[], keys: number[]): Float64Array {
@@ -143,6 +143,15 @@ describe('compact key states in checkpoints', () => {
       restored.restoreGroup(0, patched);
       expect(restored.snapshotGroup(0)).toEqual(whole);
     }
+  });
+
+  it('an operator not asked for compact states (the Redis records, the CLI\'s state) writes fixed-size states as before', async () => {
+    const op = await createKernelOperator(await compiledModule('median'), normalizeSpec({ op: 'median', window: 6 }), 1);
+    run(op, [3, 1, 2], [0, 5, 0]);
+    const group = op.snapshotGroup(0)!;
+    const size = new DataView(group.buffer).getUint32(4, true);
+    expect(size).toBe(48 + 44 * 6);
+    expect(group.length).toBe(8 + 2 * (4 + size));
   });
 
   it('a compact record that does not fit its window is refused with the key and the reason', async () => {

@@ -105,8 +105,19 @@ export async function createKernelOperator(
   spec: NormalizedSpec,
   keyGroups: number,
   owned: readonly [number, number] = [0, keyGroups],
+  options: KernelOperatorOptions = {},
 ): Promise<KernelOperator> {
-  return new KernelOperator(await instantiateKernel(module), planFor(spec), keyGroups, owned);
+  return new KernelOperator(await instantiateKernel(module), planFor(spec), keyGroups, owned, options);
+}
+
+export interface KernelOperatorOptions {
+  /**
+   * Snapshots write key states as compact records where the kernel has a
+   * codec (state-codec.ts): the scheduler's checkpoints. Off for callers that
+   * read the group format themselves (the Redis records, the CLI's state).
+   * Restoring reads both either way.
+   */
+  compactStates?: boolean;
 }
 
 /** Keys below this are also indexed directly (at most 256 KiB of index). */
@@ -139,6 +150,8 @@ export class KernelOperator implements GroupOperator {
   private readonly stateSize: number;
   /** Writes key states compactly in snapshots (median: 12 KB instead of 44 KB at W = 1000), when the kernel has a codec. */
   private readonly codec: StateCodec | undefined;
+  /** Snapshots use the codec (else only restores do). */
+  private readonly compact: boolean;
   /** Bytes between two keys' states in the slab: the state size rounded up to a cache line. */
   private readonly stride: number;
   private readonly fresh: Uint8Array;
@@ -206,7 +219,7 @@ export class KernelOperator implements GroupOperator {
   private input = new Float64Array(0);
   private output = new Float64Array(0);
 
-  constructor(exports: KernelExports, plan: KernelPlan, keyGroups: number, owned: readonly [number, number] = [0, keyGroups]) {
+  constructor(exports: KernelExports, plan: KernelPlan, keyGroups: number, owned: readonly [number, number] = [0, keyGroups], options: KernelOperatorOptions = {}) {
     this.ex = exports;
     this.keyGroups = keyGroups;
     this.owned = owned;
@@ -215,6 +228,7 @@ export class KernelOperator implements GroupOperator {
     if (status !== STATUS_OK) throw new RangeError(`kernel module '${plan.module}' refused its parameters (status ${status})`);
     this.stateSize = exports.stateSize();
     this.codec = stateCodecFor(plan.module, plan.window, this.stateSize);
+    this.compact = options.compactStates === true && this.codec !== undefined;
     this.stride = (this.stateSize + 63) & ~63;
     const home = exports.statePtr();
     this.fresh = this.memory().slice(home, home + this.stateSize);
@@ -744,7 +758,7 @@ export class KernelOperator implements GroupOperator {
 
   /** The group snapshot format over some slots of a group, in their order. */
   private snapshotSlots(list: readonly number[]): Uint8Array {
-    if (this.codec !== undefined) return this.snapshotCompact(list, this.codec);
+    if (this.compact) return this.snapshotCompact(list, this.codec!);
     const mem = this.memory();
     const size = this.stateSize;
     const bytes = new Uint8Array(8 + list.length * (4 + size));
