@@ -1,7 +1,7 @@
 // The keyed operator: one interface (GroupOperator, src/scheduler/operator.ts)
 // for every kind of keyed state, which the scheduler's workers and the CLI go
 // through. See docs/ARCHITECTURE.md, "Keyed operators".
-import { createKernelOperator, type GroupOperator } from '../scheduler/operator.js';
+import { createKernelOperator, type GroupOperator, type KernelOperatorOptions } from '../scheduler/operator.js';
 import type { NormalizedSpecOfRows } from './spec.js';
 import { createTimeRollingOperator } from './time-rolling.js';
 
@@ -21,7 +21,8 @@ export async function createGroupOperator(
   spec: NormalizedSpecOfRows,
   keyGroups: number,
   owned: readonly [number, number] = [0, keyGroups],
+  options: KernelOperatorOptions = {},
 ): Promise<GroupOperator> {
   if ('kind' in spec) return createTimeRollingOperator(spec, keyGroups, owned);
-  return createKernelOperator(module, spec, keyGroups, owned);
+  return createKernelOperator(module, spec, keyGroups, owned, options);
 }

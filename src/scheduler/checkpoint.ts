@@ -32,6 +32,7 @@
 // magic, version, declared length and CRC before it parses anything, then the
 // structure, then that the build and spec are this build's.
 import { crc32, crc32Combine } from '../crc32.js';
+import { COMPACT_RECORDS } from './state-codec.js';
 import { bytesToHex, hexToBytes } from '../hex.js';
 import { sameStateBuild } from '../builds.js';
 import { buildHash } from '../engine.js';
@@ -469,22 +470,42 @@ interface KeyPatch {
   id: number;
 }
 
-/** A group's keys and state size, checked (KernelOperator.snapshotGroup's format). */
-function readGroup(bytes: Uint8Array, what: string, fail: (why: string) => never): { keys: Uint32Array; size: number } {
+/** A group's keys, state size and each key's state (its bytes: raw, or a compact record), checked (KernelOperator.snapshotGroup's format). */
+function readGroup(bytes: Uint8Array, what: string, fail: (why: string) => never): { keys: Uint32Array; size: number; records: boolean; states: Uint8Array[] } {
   if (bytes.length < 8) fail(`${what} of ${bytes.length} bytes is too short`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n = view.getUint32(0, true);
-  const size = view.getUint32(4, true);
-  if (bytes.length !== 8 + n * (4 + size)) fail(`${what}: expected ${8 + n * (4 + size)} bytes for ${n} keys, got ${bytes.length}`);
+  const field = view.getUint32(4, true);
+  const records = (field & COMPACT_RECORDS) !== 0;
+  const size = records ? field & ~COMPACT_RECORDS : field;
+  if (!records && bytes.length !== 8 + n * (4 + size)) fail(`${what}: expected ${8 + n * (4 + size)} bytes for ${n} keys, got ${bytes.length}`);
+  if (records && bytes.length < 8 + n * 8) fail(`${what}: expected at least ${8 + n * 8} bytes for ${n} keys, got ${bytes.length}`);
   const keys = new Uint32Array(n);
   for (let i = 0; i < n; i++) keys[i] = view.getUint32(8 + 4 * i, true);
-  return { keys, size };
+  const states: Uint8Array[] = [];
+  let at = 8 + 4 * n;
+  for (let i = 0; i < n; i++) {
+    if (!records) {
+      states.push(bytes.subarray(at, at + size));
+      at += size;
+      continue;
+    }
+    const length = at + 4 <= bytes.length ? view.getUint32(at, true) : -1;
+    if (length < 0 || at + 4 + length > bytes.length) fail(`${what}: key ${keys[i]}'s record is past the end (${bytes.length} bytes)`);
+    states.push(bytes.subarray(at + 4, at + 4 + length));
+    at += 4 + length;
+  }
+  if (at !== bytes.length) fail(`${what}: expected ${at} bytes for ${n} keys, got ${bytes.length}`);
+  return { keys, size, records, states };
 }
 
 /**
  * A count-kernel group's state with key patches applied in order (see the
  * format): each key's state from the last patch that holds it, new keys
  * after the group's own in the order they first appear. One copy of the group.
+ * With fixed-size states throughout, the group keeps that format; when any
+ * part has variable-length key records, so does the result (a raw state
+ * becomes a record of the state size).
  */
 function applyKeyPatches(base: Uint8Array | undefined, patches: readonly KeyPatch[], group: number): Uint8Array {
   const failIn = (id: number) => (why: string): never => {
@@ -496,35 +517,36 @@ function applyKeyPatches(base: Uint8Array | undefined, patches: readonly KeyPatc
   if (rest.length === 0) return start;
   const b = readGroup(start, 'the state it patches', failIn(rest[0]!.id));
   const size = b.size;
-  const at = new Map<number, number>();
-  b.keys.forEach((k, i) => at.set(k, i));
-  // Each key's latest state: the patch and the key's place in it.
-  const latest = new Map<number, { patch: Uint8Array; from: number }>();
-  let n = b.keys.length;
+  let records = b.records;
+  // Each key's latest state, in the group's order (new keys after, as they first appear).
+  const latest = new Map<number, Uint8Array>();
+  b.keys.forEach((k, i) => latest.set(k, b.states[i]!));
   for (const { bytes, id } of rest) {
     const fail = failIn(id);
     const p = readGroup(bytes, 'the patch', fail);
     if (p.size !== size) fail(`states of ${p.size} bytes, the group's of ${size}`);
+    records ||= p.records;
     const seen = new Set<number>();
-    const states = 8 + 4 * p.keys.length;
     p.keys.forEach((k, i) => {
       if (seen.has(k)) fail(`key ${k} appears twice`);
       seen.add(k);
-      if (!at.has(k)) at.set(k, n++);
-      latest.set(k, { patch: bytes, from: states + i * size });
+      latest.set(k, p.states[i]!);
     });
   }
-  const out = new Uint8Array(8 + n * (4 + size));
+  const n = latest.size;
+  let total = 8 + 4 * n;
+  for (const state of latest.values()) total += (records ? 4 : 0) + state.length;
+  const out = new Uint8Array(total);
   const view = new DataView(out.buffer);
   view.setUint32(0, n, true);
-  view.setUint32(4, size, true);
-  out.set(start.subarray(8, 8 + 4 * b.keys.length), 8);
-  const states = 8 + 4 * n;
-  out.set(start.subarray(8 + 4 * b.keys.length), states);
-  for (const [k, { patch, from }] of latest) {
-    const i = at.get(k)!;
-    view.setUint32(8 + 4 * i, k, true);
-    out.set(patch.subarray(from, from + size), states + i * size);
+  view.setUint32(4, records ? (size | COMPACT_RECORDS) >>> 0 : size, true);
+  let i = 0;
+  let at = 8 + 4 * n;
+  for (const [k, state] of latest) {
+    view.setUint32(8 + 4 * i++, k, true);
+    if (records) view.setUint32(at, state.length, true), (at += 4);
+    out.set(state, at);
+    at += state.length;
   }
   return out;
 }

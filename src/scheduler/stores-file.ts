@@ -18,7 +18,7 @@
 //
 // The job hands a checkpoint over as parts (saveParts) and never changes a
 // part afterwards, so a part this store has written (a key group's state of
-// 16 KiB or more) is known by identity: when a later checkpoint hands the
+// 8 KiB or more) is known by identity: when a later checkpoint hands the
 // same part again (a composed full checkpoint's unchanged groups), its
 // manifest names where the bytes already are instead of writing them again.
 // The assembled bytes carry the checkpoint's own CRC-32, which
@@ -55,8 +55,11 @@ const SHARED_NAME = /^shared-(\d{12})\.skcp$/;
 const MANIFEST_MAGIC = [0x53, 0x4b, 0x43, 0x4d]; // "SKCM"
 const MANIFEST_VERSION = 1;
 const SEGMENT_BYTES = 24;
-/** Parts shared by reference from this size on: below it, a 24-byte segment and a read call cost more than writing the bytes again. */
-const SHARE_MIN_BYTES = 16 * 1024;
+/**
+ * Parts shared by reference from this size on: below it, a 24-byte segment and a read call cost more than writing the bytes again.
+ * 8 KiB: a key group of one compact median key of window 1 000 (12 KB, state-codec.ts) is shared too.
+ */
+const SHARE_MIN_BYTES = 8 * 1024;
 
 function fileName(id: number): string {
   return `checkpoint-${String(id).padStart(12, '0')}.skcp`;

@@ -233,7 +233,7 @@ export function runWorker(port: WorkerPort): void {
       const { spec } = message;
       const op = isWindowSpec(spec)
         ? (windows = new WindowsGroupOperator(windowSpecOf(spec, message.keyed), message.keyGroups, groups))
-        : await createGroupOperator(message.module, spec, message.keyGroups, groups);
+        : await createGroupOperator(message.module, spec, message.keyGroups, groups, { compactStates: true }); // checkpoints: compact key states (state-codec.ts)
       for (const [group, bytes] of message.restore) op.restoreGroup(group, bytes);
       if (message.clock !== undefined) op.restoreClock!(message.clock);
       operator = op;
