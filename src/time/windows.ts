@@ -13,7 +13,7 @@
 import { SnapshotError } from '../errors.js';
 import type { BatchKeys, KeyModeOf, LateRow, NormalizedWindowSpec, WindowOperator, WindowOutput, WindowResult, WindowSpec } from '../types.js';
 import { Acc } from './accumulator.js';
-import { type AccStore, addSum, addTo, EMITTED, fromAcc, GridBucket, opCode, OP_SUM, PENDING, pendingByKey, STRIDE, toAcc, valueOf } from './grid.js';
+import { type AccStore, addSum, addTo, EMITTED, fromAcc, GridBucket, opCode, OP_SUM, OP_VALS, PENDING, pendingByKey, STRIDE, toAcc, valueOf } from './grid.js';
 import { FIRE, FIRE_QUEUED, FORGET, PENDING_FIRE, PURGE, PURGE_QUEUED, type Range, SessionStore, TimerQueue } from './sessions.js';
 import { checkGridTimestamps, checkWindowTimestamps, KeyMap, MAX_TIMESTAMP, OneRow, toF64 } from './keys.js';
 import { ByteReader, ByteWriter, decodeTimeSnapshot, encodeTimeSnapshot, expectState, KIND_WINDOWS } from './snapshot.js';
@@ -553,7 +553,7 @@ export class EventTimeWindows implements WindowOperator {
    */
   private pushSessions(ts: Float64Array, vals: Float64Array, ids: Uint32Array | undefined, windows: WindowResult[], late: LateRow[]): void {
     const { gap, allowedLateness: lateness, maxOutOfOrderness: delay } = this.spec;
-    const sum = this.code === OP_SUM;
+    const code = this.code, sum = code === OP_SUM;
     // Without allowed lateness the fire timer also purges (dueTime): no purge timer is queued.
     const queued = lateness === 0 ? PENDING_FIRE | FIRE_QUEUED : PENDING_FIRE | FIRE_QUEUED | PURGE_QUEUED;
     const rowBase = this.rowsSeen;
@@ -575,7 +575,15 @@ export class EventTimeWindows implements WindowOperator {
           if (time[r]! < e) timers.moveToTail(r, end, start, w);
         }
         if (sum) addSum(acc, w * 4, vals[i]!);
-        else addTo(st, w, this.code, ts, vals, i, rowBase + i);
+        else if (code === OP_VALS) {
+          // addTo's median/quantile case, without its switch.
+          const x = vals[i]!, p = w * 2;
+          acc[p]!++;
+          if (x === x) {
+            acc[p + 1]!++;
+            st.vals[w]!.push(x);
+          }
+        } else addTo(st, w, code, ts, vals, i, rowBase + i);
         if (end[w]! <= wm) windows.push(this.result(w));
         if (t > maxTs) {
           maxTs = t;
