@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { normalizeWindowSpec } from '../src/time/spec.js';
-import { createWindows, restoreWindows } from '../src/time/windows.js';
+import { createWindows, EventTimeWindows, restoreWindows } from '../src/time/windows.js';
 import type { LateRow, WindowOperator, WindowResult, WindowSpec } from '../src/types.js';
 import { bitsHex, fixtureValue, fmt, hexOf, sameValue } from './reference.js';
 import { ALL_TIME_OPS, columns, compareEmissions, makeStream, mulberry32, randomSplit, refSessionWindows, repro } from './time-reference.js';
@@ -140,6 +140,35 @@ describe('session row fast path (a row inside its key\'s only session)', () => {
     const ref = refSessionWindows(rows, spec);
     expect(compareEmissions(windows, ref.emissions, spec)).toEqual([]);
     expect(out.late).toEqual(ref.late);
+  });
+
+  it("push()'s session loop (the usual row inline) and the keyed operator's pushRows (every row through sessionRow) give the same windows, late rows and snapshot bytes, for any op, delay, lateness and batch split", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 1_000_000 }),
+        fc.constantFrom(...ALL_TIME_OPS),
+        fc.constantFrom([0, 0], [0, 7], [20, 0], [20, 35]),
+        async (seed, op, [disorder, lateness]) => {
+          const stream = makeStream(seed, { n: 300, disorder: 30, beyond: true, spread: 10 });
+          const spec = { kind: 'session', op, gap: 15, keys: 'number', maxOutOfOrderness: disorder, allowedLateness: lateness, ...(op === 'quantile' ? { q: 0.75 } : {}) } as WindowSpec;
+          const byPush = await createWindows(spec);
+          const byRows = new EventTimeWindows(normalizeWindowSpec(spec));
+          const cuts = randomSplit(mulberry32(seed), stream.rows.length);
+          for (let i = 1; i < cuts.length; i++) {
+            const c = columns(stream.rows, cuts[i - 1], cuts[i]);
+            const a = byPush.push(c.ts, c.xs, c.keys);
+            const n = c.ts.length;
+            const b = byRows.pushRows(c.ts, c.xs, c.keys, new Uint8Array(n), new Uint32Array(2 * n));
+            const diff = sameWindows(b.windows, a.windows);
+            if (diff !== null) throw new Error(`${stream.name}, spec ${JSON.stringify(spec)}, rows ${cuts[i - 1]}–${cuts[i]}: ${diff}\n${repro(stream.rows)}`);
+            expect(JSON.stringify(a.late)).toBe(JSON.stringify(b.late));
+            expect(hex(byPush.snapshot())).toBe(hex(byRows.snapshot()));
+          }
+          expect(sameWindows(byRows.flush().windows, byPush.flush().windows)).toBeNull();
+        },
+      ),
+      { numRuns: 150, seed: 2026 },
+    );
   });
 
   it('disordered streams, any delay, with and without allowed lateness, match the slow reference: windows and late rows', async () => {

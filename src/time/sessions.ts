@@ -494,19 +494,32 @@ export class TimerQueue {
    */
   moveToTail(r: number, ends: Float64Array, starts: Float64Array, w: number): boolean {
     if (this.inList[r] !== 1) return false;
-    const oldTime = this.time[r]!, oldStart = this.start[r]!;
-    this.time[r] = ends[w]!;
-    this.start[r] = starts[w]!;
-    if (r === this.tail || !this.before(r, this.tail)) {
-      if (r !== this.tail) {
-        this.unlink(r);
-        this.append(r);
-      }
-      return true;
+    const time = ends[w]!, start = starts[w]!;
+    const tail = this.tail;
+    if (r !== tail) {
+      // less(r, tail) with r's new time and start, the usual case (times differ) first.
+      const tt = this.time[tail]!;
+      if (time < tt || (time === tt && this.sortsBefore(this.type[r]!, this.key[r]!, start, tail))) return false;
+      // Unlink r (it has a next: the tail) and append it; it stays in the list, so inList and listN stay.
+      const p = this.prev[r]!, q = this.next[r]!;
+      if (p === NONE) this.head = q;
+      else this.next[p] = q;
+      this.prev[q] = p;
+      this.prev[r] = tail;
+      this.next[r] = NONE;
+      this.next[tail] = r;
+      this.tail = r;
     }
-    this.time[r] = oldTime;
-    this.start[r] = oldStart;
-    return false;
+    this.time[r] = time;
+    this.start[r] = start;
+    return true;
+  }
+
+  /** less(a, b) at equal times, for a timer a not yet written (type, key, start). */
+  private sortsBefore(type: number, key: number, start: number, b: number): boolean {
+    if (type !== this.type[b]) return type < this.type[b]!;
+    if (key !== this.key[b]) return key < this.key[b]!;
+    return start < this.start[b]!;
   }
 
   /** Places record r from the root down. */

@@ -13,7 +13,7 @@
 import { SnapshotError } from '../errors.js';
 import type { BatchKeys, KeyModeOf, LateRow, NormalizedWindowSpec, WindowOperator, WindowOutput, WindowResult, WindowSpec } from '../types.js';
 import { Acc } from './accumulator.js';
-import { type AccStore, addSum, addTo, EMITTED, fromAcc, GridBucket, opCode, OP_SUM, PENDING, pendingByKey, STRIDE, toAcc, valueOf } from './grid.js';
+import { type AccStore, addSum, addTo, EMITTED, fromAcc, GridBucket, opCode, OP_SUM, OP_VALS, PENDING, pendingByKey, STRIDE, toAcc, valueOf } from './grid.js';
 import { FIRE, FIRE_QUEUED, FORGET, PENDING_FIRE, PURGE, PURGE_QUEUED, type Range, SessionStore, TimerQueue } from './sessions.js';
 import { checkGridTimestamps, checkWindowTimestamps, KeyMap, MAX_TIMESTAMP, OneRow, toF64 } from './keys.js';
 import { ByteReader, ByteWriter, decodeTimeSnapshot, encodeTimeSnapshot, expectState, KIND_WINDOWS } from './snapshot.js';
@@ -476,11 +476,8 @@ export class EventTimeWindows implements WindowOperator {
     const ids = this.keyMap.ids32(keys, ts.length);
     const windows: WindowResult[] = [];
     const late: LateRow[] = [];
-    if (this.spec.kind === 'session') {
-      for (let i = 0; i < ts.length; i++) {
-        this.sessionRow(ts, vals, ids, i, this.rowsSeen + i, windows, late);
-      }
-    } else this.pushGrid(ts, vals, ids, windows, late);
+    if (this.spec.kind === 'session') this.pushSessions(ts, vals, ids, windows, late);
+    else this.pushGrid(ts, vals, ids, windows, late);
     this.rowsSeen += ts.length;
     return { windows, late };
   }
@@ -546,6 +543,69 @@ export class EventTimeWindows implements WindowOperator {
       this.maxTs = t;
       this.advance(windows, false);
     }
+  }
+
+  /**
+   * push()'s session rows: extend()'s usual row (inside its key's only
+   * session, on time) and the clock, with the spec, the clock and the
+   * store's arrays in locals; any other row goes to sessionRow. Same
+   * decisions in the same order as sessionRow, row by row.
+   */
+  private pushSessions(ts: Float64Array, vals: Float64Array, ids: Uint32Array | undefined, windows: WindowResult[], late: LateRow[]): void {
+    const { gap, allowedLateness: lateness, maxOutOfOrderness: delay } = this.spec;
+    const code = this.code, sum = code === OP_SUM;
+    // Without allowed lateness the fire timer also purges (dueTime): no purge timer is queued.
+    const queued = lateness === 0 ? PENDING_FIRE | FIRE_QUEUED : PENDING_FIRE | FIRE_QUEUED | PURGE_QUEUED;
+    const rowBase = this.rowsSeen;
+    let st = this.store, timers = this.timers;
+    let { head, next, start, end, flags, purged, fireRec, acc } = st;
+    let time = timers.time;
+    let maxTs = this.maxTs;
+    for (let i = 0; i < ts.length; i++) {
+      const t = ts[i]!;
+      const k = ids === undefined ? 0 : ids[i]!;
+      const slot = st.slots.get(k);
+      const w = slot < 0 ? -1 : head[slot]!;
+      const e = t + gap;
+      const wm = maxTs - delay;
+      if (w >= 0 && next[w]! < 0 && t >= start[w]! && t < end[w]! && flags[w] === queued && e + lateness > wm && t >= purged[slot]!) {
+        if (e > end[w]!) {
+          end[w] = e;
+          const r = fireRec[w]!;
+          if (time[r]! < e) timers.moveToTail(r, end, start, w);
+        }
+        if (sum) addSum(acc, w * 4, vals[i]!);
+        else if (code === OP_VALS) {
+          // addTo's median/quantile case, without its switch.
+          const x = vals[i]!, p = w * 2;
+          acc[p]!++;
+          if (x === x) {
+            acc[p + 1]!++;
+            st.vals[w]!.push(x);
+          }
+        } else addTo(st, w, code, ts, vals, i, rowBase + i);
+        if (end[w]! <= wm) windows.push(this.result(w));
+        if (t > maxTs) {
+          maxTs = t;
+          // Nothing is due while the first timer is after the watermark.
+          const top = timers.peek();
+          if (top >= 0 && time[top]! <= t - delay) {
+            this.maxTs = t;
+            this.advance(windows, false);
+          } else continue;
+        } else continue;
+      } else {
+        this.maxTs = maxTs;
+        this.sessionRow(ts, vals, ids, i, rowBase + i, windows, late);
+        maxTs = this.maxTs;
+      }
+      // A new session, an advance or a compaction may have replaced the store's arrays or the timers.
+      st = this.store;
+      timers = this.timers;
+      ({ head, next, start, end, flags, purged, fireRec, acc } = st);
+      time = timers.time;
+    }
+    this.maxTs = maxTs;
   }
 
   /** Row i of a batch (row number `row` of the stream); takes the columns, not the row's doubles (see advance). */
