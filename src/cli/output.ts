@@ -46,8 +46,8 @@ export class Output {
     throw isClosedPipe(f) ? new OutputClosed() : new OutputFailed(f);
   }
 
-  /** Writes `text`; resolves once the stream can take more. */
-  async write(text: string): Promise<void> {
+  /** Writes `text` (or UTF-8 bytes, which the stream may keep until written); resolves once the stream can take more. */
+  async write(text: string | Uint8Array): Promise<void> {
     this.check();
     if (text.length === 0) return;
     const ok = this.stream.write(text, (err?: Error | null) => {

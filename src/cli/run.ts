@@ -61,10 +61,10 @@ export interface RunIo {
   stderrIsTTY: boolean;
 }
 
-/** Output rows as text, and how many. */
+/** Output rows as text (or its UTF-8 bytes), and how many. */
 export interface Emitted {
   rows: number;
-  text: string;
+  text: string | Uint8Array;
 }
 
 /**
@@ -208,7 +208,8 @@ class OpsRunner implements Runner {
 
   private emit(result: ResultBatch): Emitted {
     const rows = result.batch.length;
-    return { rows, text: rows > 0 ? this.formatter.format(result) : '' };
+    // Bytes: the lines are made as bytes, and a string would be decoded from them only to be encoded back for the sink.
+    return { rows, text: rows > 0 ? this.formatter.formatBytes(result) : '' };
   }
 
   async process(batch: ColumnBatch): Promise<Emitted> {
@@ -344,7 +345,7 @@ function crashPoint(): { at: number; phase: string } | undefined {
 
 /** Where results go: stdout, a file with checkpoints, a temporary file renamed at the end, or a FIFO or device. */
 interface Sink {
-  write(text: string): Promise<void>;
+  write(text: string | Uint8Array): Promise<void>;
   commit(): Promise<number>;
   finish(): Promise<void>;
   /** After a failure: closes; `discard` removes the file (nothing of it is committed). */

@@ -42,6 +42,7 @@ const QUOTE = 0x22;
 const CR = 0x0d;
 const LF = 0x0a;
 const asciiDecoder = new TextDecoder();
+const utf8 = new TextEncoder();
 
 /** ASCII text built in bytes, so that a number or a cell makes no string of its own. */
 export class AsciiText {
@@ -113,24 +114,65 @@ export function numberLines(
   json: boolean,
   prefix?: (i: number, out: AsciiText) => boolean,
 ): string | undefined {
+  let lines = '';
+  return eachBlock(out, n, columns, separators, json, prefix, (text) => (lines += asciiDecoder.decode(text))) ? lines : undefined;
+}
+
+/**
+ * {@link numberLines} as bytes (ASCII, so UTF-8 too): a fresh array the
+ * caller may keep, with no string made (a sink writes it as it is, where
+ * the text had to be decoded from bytes and encoded back).
+ */
+export function numberBytes(
+  out: AsciiText,
+  n: number,
+  columns: readonly ArrayLike<number>[],
+  separators: readonly string[],
+  json: boolean,
+  prefix?: (i: number, out: AsciiText) => boolean,
+): Uint8Array | undefined {
+  let bytes = new Uint8Array(0);
+  let length = 0;
+  const ok = eachBlock(out, n, columns, separators, json, prefix, (text, from, count) => {
+    if (length + text.length > bytes.length) {
+      // Sized from the lines so far for all n: one allocation when lines are alike.
+      const more = new Uint8Array(Math.max(length + text.length, Math.ceil(((length + text.length) * n) / (from + count) * 1.05)));
+      more.set(bytes.subarray(0, length));
+      bytes = more;
+    }
+    bytes.set(text, length);
+    length += text.length;
+  });
+  return ok ? bytes.subarray(0, length) : undefined;
+}
+
+/** Formats the lines {@link ROWS_PER_CALL} at a time, handing each block's bytes (valid until the next block) to `take`; false where numberLines gives undefined. */
+function eachBlock(
+  out: AsciiText,
+  n: number,
+  columns: readonly ArrayLike<number>[],
+  separators: readonly string[],
+  json: boolean,
+  prefix: ((i: number, out: AsciiText) => boolean) | undefined,
+  take: (text: Uint8Array, from: number, count: number) => void,
+): boolean {
   const rows = numberRows();
-  if (rows === undefined || !separators.every(isAscii)) return undefined;
+  if (rows === undefined || !separators.every(isAscii)) return false;
   rows.layout(separators, json);
   const prefixEnds = prefix !== undefined ? new Uint32Array(Math.min(n, ROWS_PER_CALL)) : undefined;
-  let lines = '';
   for (let from = 0; from < n; from += ROWS_PER_CALL) {
     const count = Math.min(ROWS_PER_CALL, n - from);
     if (prefix !== undefined) {
       out.length = 0;
       for (let i = 0; i < count; i++) {
-        if (!prefix(from + i, out)) return undefined;
+        if (!prefix(from + i, out)) return false;
         prefixEnds![i] = out.length;
       }
     }
     const { text, ends } = rows.format(columns, from, count, prefixEnds && { bytes: out.view(), ends: prefixEnds });
-    lines += asciiDecoder.decode(text.subarray(0, ends[count - 1]));
+    take(text.subarray(0, ends[count - 1]), from, count);
   }
-  return lines;
+  return true;
 }
 
 /** Most keys whose text {@link Memo} keeps; past them, text is made per row. */
@@ -223,6 +265,17 @@ export class TextFormatter {
     const csv = this.kind === 'csv';
     const text = numberLines(this.ascii, batch.length, columns, csv ? this.csvSeparators : this.jsonSeparators, !csv, this.prefix(result));
     return text ?? (csv ? this.csvLines(result) : this.jsonLines(result));
+  }
+
+  /**
+   * {@link TextFormatter.format} as UTF-8 bytes: made as bytes (no string)
+   * when the text is ASCII, else the text encoded.
+   */
+  formatBytes(result: ResultBatch): Uint8Array {
+    const { batch, results } = result;
+    const csv = this.kind === 'csv';
+    const bytes = numberBytes(this.ascii, batch.length, [batch.values, ...results], csv ? this.csvSeparators : this.jsonSeparators, !csv, this.prefix(result));
+    return bytes ?? utf8.encode(csv ? this.csvLines(result) : this.jsonLines(result));
   }
 
   /**

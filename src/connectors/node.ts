@@ -185,7 +185,8 @@ export async function writeText(results: AsyncIterable<ResultBatch>, writable: W
  */
 export class FileSink {
   private readonly handle: FileHandle;
-  private pending: string[] = [];
+  /** Text and bytes appended since the last flush (bytes are kept as given, not copied). */
+  private pending: (string | Uint8Array)[] = [];
   private pendingChars = 0;
   private position: number;
   /** A regular file; a FIFO or device is written sequentially and never fsynced (neither applies to it). */
@@ -227,11 +228,14 @@ export class FileSink {
 
   /** Bytes written so far (committed or not). */
   get size(): number {
-    return this.position + Buffer.byteLength(this.pending.join(''));
+    return this.position + this.pending.reduce((n, p) => n + (typeof p === 'string' ? Buffer.byteLength(p) : p.length), 0);
   }
 
-  /** Appends text (written out once 1 MiB is pending). */
-  async write(text: string): Promise<void> {
+  /**
+   * Appends text, or bytes (UTF-8, which the sink keeps until written: the
+   * caller must not change them), written out once 1 MiB is pending.
+   */
+  async write(text: string | Uint8Array): Promise<void> {
     this.pending.push(text);
     this.pendingChars += text.length;
     if (this.pendingChars >= 1 << 20) await this.flush();
@@ -240,7 +244,7 @@ export class FileSink {
   /** Writes out the pending text. */
   async flush(): Promise<void> {
     if (this.pending.length === 0) return;
-    const bytes = Buffer.from(this.pending.join(''), 'utf8');
+    const bytes = pendingBytes(this.pending);
     this.pending = [];
     this.pendingChars = 0;
     let off = 0;
@@ -266,6 +270,13 @@ export class FileSink {
       await this.handle.close();
     }
   }
+}
+
+/** Pending text and bytes as one buffer: a lone byte array as it is, strings encoded, the whole joined otherwise. */
+function pendingBytes(pending: readonly (string | Uint8Array)[]): Uint8Array {
+  if (pending.every((p) => typeof p === 'string')) return Buffer.from(pending.join(''), 'utf8');
+  if (pending.length === 1) return pending[0] as Uint8Array;
+  return Buffer.concat(pending.map((p) => (typeof p === 'string' ? Buffer.from(p, 'utf8') : p)));
 }
 
 /** fsyncs a directory, so a rename in it is durable (a no-op where directories cannot be opened). */
