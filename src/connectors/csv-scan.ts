@@ -258,7 +258,7 @@ export class CsvScanner {
 
   /** Reads the whole rows of `chunk` (after what was left over); false when it stopped for csv-parse. */
   feed(chunk: Uint8Array): boolean {
-    return this.scan(this.pending === undefined ? chunk : join(this.pending, chunk), false);
+    return this.scan(this.pending === undefined ? plain(chunk) : join(this.pending, chunk), false);
   }
 
   /** At the end of the input: reads a last row without a line end; false when it is left to csv-parse. */
@@ -447,6 +447,15 @@ export class CsvScanner {
     this.text ??= latin1(b, 0, b.length);
     return this.text.substring(s, e);
   }
+}
+
+/**
+ * A chunk as a plain Uint8Array (a view, no copy): a Node Buffer has
+ * another map, and scanning both kinds (a file's chunks, and the joins of
+ * a row cut between them) made the scan loop's optimized code deoptimize.
+ */
+function plain(chunk: Uint8Array): Uint8Array {
+  return chunk.constructor === Uint8Array ? chunk : new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length);
 }
 
 function join(a: Uint8Array, b: Uint8Array): Uint8Array {
