@@ -67,6 +67,13 @@ const BOM = [0xef, 0xbb, 0xbf];
 /** The most bytes handed to csv-parse at once, so a row too long is caught before it grows much past the limit. */
 const MAX_PIECE = 1 << 20;
 
+/**
+ * The most bytes the scanner takes at once: rows read past a full batch wait
+ * as objects (BatchBuilder's held rows) until it is taken, so the pieces stay
+ * small next to a batch (about 3 000 rows of 20 bytes in 64 KiB).
+ */
+const SCAN_PIECE = 1 << 16;
+
 /** A chunk in pieces of at most {@link MAX_PIECE} bytes (views, no copies). */
 function* pieces(chunk: Uint8Array): Generator<Uint8Array> {
   for (let o = 0; o < chunk.length; o += MAX_PIECE) yield o === 0 && chunk.length <= MAX_PIECE ? chunk : chunk.subarray(o, o + MAX_PIECE);
@@ -328,11 +335,11 @@ async function* scanRows(chunks: AsyncIterable<Uint8Array>, scanner: CsvScanner,
     const r = await it.next();
     if (r.done === true) break;
     const chunk = r.value;
-    for (let o = 0; o < chunk.length; o += MAX_PIECE) {
-      const done = scanner.feed(o === 0 && chunk.length <= MAX_PIECE ? chunk : chunk.subarray(o, o + MAX_PIECE));
+    for (let o = 0; o < chunk.length; o += SCAN_PIECE) {
+      const done = scanner.feed(o === 0 && chunk.length <= SCAN_PIECE ? chunk : chunk.subarray(o, o + SCAN_PIECE));
       yield* builder.drain(false);
       if (builder.error !== undefined) return yield* fail(builder, builder.error);
-      if (!done) return handover(scanner, chunk.subarray(Math.min(chunk.length, o + MAX_PIECE)), it);
+      if (!done) return handover(scanner, chunk.subarray(Math.min(chunk.length, o + SCAN_PIECE)), it);
     }
   }
   const done = scanner.finish();
