@@ -270,10 +270,12 @@ export class CsvScanner {
     const n = b.length;
     this.text = undefined;
     const kinds = this.kinds;
-    const fused = this.roles !== undefined;
+    // Rows starting before the chunk's last LF end in it: only those go to fusedRow, so that it never
+    // meets the chunk's end halfway through a row (a path first run after it was optimized deoptimizes it).
+    const fusedEnd = this.roles !== undefined ? b.lastIndexOf(LF) : -1;
     let pos = 0;
     while (pos < n) {
-      if (fused) {
+      if (pos < fusedEnd) {
         const next = this.fusedRow(b, pos, n);
         if (next >= 0) {
           pos = next;
