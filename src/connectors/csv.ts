@@ -74,9 +74,16 @@ const MAX_PIECE = 1 << 20;
  */
 const SCAN_PIECE = 1 << 16;
 
-/** A chunk in pieces of at most {@link MAX_PIECE} bytes (views, no copies). */
-function* pieces(chunk: Uint8Array): Generator<Uint8Array> {
-  for (let o = 0; o < chunk.length; o += MAX_PIECE) yield o === 0 && chunk.length <= MAX_PIECE ? chunk : chunk.subarray(o, o + MAX_PIECE);
+/**
+ * The bytes csv-parse reads at once while looking for the header: it parses
+ * all it is given, so a whole first chunk (1 MiB from a file) cost it every
+ * row in it, only for the header to be kept.
+ */
+const HEADER_PIECE = 1 << 12;
+
+/** A chunk in pieces of at most `size` bytes (views, no copies). */
+function* pieces(chunk: Uint8Array, size = MAX_PIECE): Generator<Uint8Array> {
+  for (let o = 0; o < chunk.length; o += size) yield o === 0 && chunk.length <= size ? chunk : chunk.subarray(o, o + size);
 }
 
 /**
@@ -135,7 +142,7 @@ async function readHeader(
       feed = all.subarray(skip);
     }
     let err: Error | undefined;
-    for (const piece of feed === undefined ? [] : pieces(feed)) {
+    for (const piece of feed === undefined ? [] : pieces(feed, HEADER_PIECE)) {
       err ??= api.parse(toBuffer(piece), false, onHeader, () => undefined);
       if (header !== undefined || err !== undefined) break;
     }
