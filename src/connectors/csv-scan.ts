@@ -221,6 +221,9 @@ export interface ScanColumns {
  */
 export class CsvScanner {
   private pending: Uint8Array | undefined;
+  /** The rows not read yet because the builder's batch filled (from a row's start), and whether they end the input: see {@link CsvScanner.resume}. */
+  private paused: Uint8Array | undefined;
+  private pausedLast = false;
   /** The bytes being scanned as latin1, made on first use: cells are cut from it (one decode per chunk). */
   private text: string | undefined;
   private readonly keys = new KeyTable();
@@ -266,6 +269,22 @@ export class CsvScanner {
     return this.pending === undefined || this.scan(this.pending, true);
   }
 
+  /**
+   * Whether the scan stopped because the builder's batch is full: once it
+   * is taken, {@link CsvScanner.resume} reads on (before the next feed or
+   * finish). Rows read past a full batch would wait as objects.
+   */
+  get isPaused(): boolean {
+    return this.paused !== undefined;
+  }
+
+  /** Reads on where a full batch stopped the scan; false as {@link CsvScanner.feed}. */
+  resume(): boolean {
+    const rest = this.paused as Uint8Array;
+    this.paused = undefined;
+    return this.scan(rest, this.pausedLast);
+  }
+
   private scan(b: Uint8Array, last: boolean): boolean {
     const n = b.length;
     this.text = undefined;
@@ -273,8 +292,15 @@ export class CsvScanner {
     // Rows starting before the chunk's last LF end in it: only those go to fusedRow, so that it never
     // meets the chunk's end halfway through a row (a path first run after it was optimized deoptimizes it).
     const fusedEnd = this.roles !== undefined ? b.lastIndexOf(LF) : -1;
+    const builder = this.builder;
     let pos = 0;
     while (pos < n) {
+      if (builder.ready) {
+        this.paused = b.subarray(pos);
+        this.pausedLast = last;
+        this.pending = undefined;
+        return true;
+      }
       if (pos < fusedEnd) {
         const next = this.fusedRow(b, pos, n);
         if (next >= 0) {

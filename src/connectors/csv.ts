@@ -343,13 +343,22 @@ async function* scanRows(chunks: AsyncIterable<Uint8Array>, scanner: CsvScanner,
     if (r.done === true) break;
     const chunk = r.value;
     for (let o = 0; o < chunk.length; o += SCAN_PIECE) {
-      const done = scanner.feed(o === 0 && chunk.length <= SCAN_PIECE ? chunk : chunk.subarray(o, o + SCAN_PIECE));
-      yield* builder.drain(false);
-      if (builder.error !== undefined) return yield* fail(builder, builder.error);
+      let done = scanner.feed(o === 0 && chunk.length <= SCAN_PIECE ? chunk : chunk.subarray(o, o + SCAN_PIECE));
+      for (;;) {
+        yield* builder.drain(false);
+        if (builder.error !== undefined) return yield* fail(builder, builder.error);
+        // A full batch paused the scan: it was just taken, read on.
+        if (!done || !scanner.isPaused) break;
+        done = scanner.resume();
+      }
       if (!done) return handover(scanner, chunk.subarray(Math.min(chunk.length, o + SCAN_PIECE)), it);
     }
   }
-  const done = scanner.finish();
+  let done = scanner.finish();
+  while (done && scanner.isPaused && builder.error === undefined) {
+    yield* builder.drain(false);
+    done = scanner.resume();
+  }
   if (builder.error !== undefined) return yield* fail(builder, builder.error);
   if (!done) return handover(scanner, new Uint8Array(0), it);
   yield* builder.drain(true);
