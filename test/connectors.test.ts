@@ -360,6 +360,20 @@ describe('durable file output', () => {
     expect(readFileSync(file, 'utf8')).toBe('hello world');
     await expect(FileSink.open(file, { resumeAt: 1000 })).rejects.toThrow(/fewer than the 1000 committed/);
 
+    // Text and bytes in any mix, past the 1 MiB flush: the file holds them in order, size counts bytes (é is two).
+    const mixed = path.join(dir, 'mixed.txt');
+    const m = await FileSink.open(mixed);
+    const big = new Uint8Array(1 << 20).fill(0x61);
+    await m.write('é,');
+    await m.write(new TextEncoder().encode('b\n'));
+    expect(m.size).toBe(5);
+    await m.write(big);
+    await m.write('ü');
+    await m.write(new Uint8Array([0x7a]));
+    expect(m.size).toBe(5 + big.length + 3);
+    await m.close();
+    expect(readFileSync(mixed, 'utf8')).toBe(`é,b\n${'a'.repeat(1 << 20)}üz`);
+
     const target = path.join(dir, 'atomic.bin');
     await writeFileAtomic(target, 'one');
     await writeFileAtomic(target, new Uint8Array([50, 51]));

@@ -157,6 +157,36 @@ describe('CSV byte scanner', () => {
     );
   });
 
+  it('property: keys of every kind (quoted, escaped quotes, empty, non-ASCII, not UTF-8) with CRLF, a BOM and any delimiter read as csv-parse reads them, with and without keyIds, cut anywhere (inside a key, inside a UTF-8 character, one byte at a time)', async () => {
+    // Rows mostly of the form the fused row reader takes (numbers, ISO dates, plain keys), with each kind of key
+    // and cell it must leave to the general loop; delimiters a number holds (., -, a digit) turn the fused reader off.
+    const key = fc.constantFrom('a', 'k1', '', 'é', '日本', '😀', 'x😀y', '\xff', '"q"', '"a""b"', '""', '"k;1"', '"k,1"', 'K'.repeat(70), ' k', 'k ');
+    const value = fc.constantFrom('1', '-2.5', '0.125', '007', '1e3', '', 'NaN', '1234567890123456', 'x');
+    const time = fc.constantFrom('1', '2', '10.5', '-3', '2024-01-01T00:00:00Z', '2024-01-01 00:00:01.250', 'x', '');
+    const end = fc.constantFrom('\n', '\n', '\r\n', '\r');
+    const row = fc.tuple(time, key, value, end, fc.constantFrom(0, 0, 0, 1, -1));
+    const delimiter = fc.constantFrom(',', ';', '\t', ' ', '.', '-', '5', '|');
+    await fc.assert(
+      fc.asyncProperty(delimiter, fc.boolean(), fc.array(row, { maxLength: 25 }), fc.integer({ min: 1, max: 5 }), fc.constantFrom('fail' as const, 'skip' as const), fc.array(fc.nat(), { maxLength: 8 }), fc.boolean(), async (d, bom, rows, batchSize, onError, rawCuts, byByte) => {
+        // A key in quotes holding the delimiter is one cell; a row with a cell too many or too few is refused alike.
+        const cells = (r: [string, string, string, string, number]): string => {
+          const [t, k, v, e, extra] = r;
+          const all = [t, k.replaceAll(',', d).replaceAll(';', d), v];
+          return (extra < 0 ? all.slice(0, 2) : extra > 0 ? [...all, '9'] : all).join(d) + e;
+        };
+        const input = encode([`${bom ? '\ufeff' : ''}t${d}k${d}v\n`, ...rows.map(cells)]);
+        const opts: CsvOptions = { value: 'v', time: 't', key: 'k', onError, batchSize, delimiter: d };
+        const cuts = byByte ? Array.from({ length: input.length }, (_, i) => i) : rawCuts.map((c) => 1 + (c % Math.max(1, input.length - 1)));
+        const want = await read(input, [], opts, false);
+        expect(await read(input, cuts, opts, true)).toEqual(want);
+        expect(await readIds(input, cuts, { ...opts, keyIds: true }, true)).toEqual(want);
+        const noText = { ...want, batches: want.batches.map(({ timeText: _text, ...b }) => b) };
+        expect(await readIds(input, cuts, { ...opts, keyIds: true, timeText: false }, true)).toEqual(noText);
+      }),
+      { numRuns: 700 },
+    );
+  });
+
   it('regression: a replay with timeText false still knows the first row had a date (timeIsDate) and refuses a number after it', async () => {
     const input = encode(['t,k,v\n', '2024-01-01T00:00:00Z,a,1\n', '2024-01-01T00:00:01Z,b,2\n', '5,a,3\n']);
     const first = await read(input, [], { value: 'v', time: 't', key: 'k', batchSize: 1, timeText: false }, true);

@@ -143,3 +143,32 @@ describe('TextFormatter with key ids (ColumnOptions.keyIds)', () => {
     }
   });
 });
+
+describe('TextFormatter.formatBytes (what run writes)', () => {
+  it('property: formatBytes is the UTF-8 of format for any batch: CSV and NDJSON, any numbers, keys as text or ids (non-ASCII, quoted), times as text or ms, batches over one block of rows', () => {
+    const key = fc.constantFrom('a', 'k1', '', 'é', '日本', 'b,c', 'q"q', '😀');
+    const opts = fc.record({ format: fc.constantFrom('csv' as const, 'ndjson' as const), keyed: fc.boolean(), ids: fc.boolean(), timed: fc.boolean(), timeText: fc.boolean() });
+    const enc = new TextEncoder();
+    fc.assert(
+      fc.property(opts, fc.array(fc.tuple(numbers, numbers, key, fc.integer({ min: 0, max: 1e13 })), { minLength: 1, maxLength: 40 }), fc.integer({ min: 1, max: 9000 }), ({ format, keyed, ids, timed, timeText }, rows, repeat) => {
+        // Repeated past 8 192 rows now and then, so the bytes span several formatRows blocks.
+        const all = repeat > 8000 ? Array.from({ length: repeat }, (_, i) => rows[i % rows.length]!) : rows;
+        const values = Float64Array.from(all, (r) => r[0]);
+        const names = [...new Set(all.map((r) => r[2]))];
+        const batch: ColumnBatch = {
+          length: all.length,
+          values,
+          ...(keyed && ids ? { keyIds: Uint32Array.from(all, (r) => names.indexOf(r[2])), keyNames: names } : keyed ? { keys: all.map((r) => r[2]) } : {}),
+          ...(timed ? (timeText ? { timeText: all.map((r) => String(r[3])) } : { timestamps: Float64Array.from(all, (r) => r[3]) }) : {}),
+          end,
+          skipped: 0,
+        };
+        const columns = { value: 'v', ...(keyed ? { key: 'k' } : {}), ...(timed ? { time: 't' } : {}), ops: ['a', 'b'] };
+        const result = { batch, results: [Float64Array.from(all, (r) => r[1]), values.map((x) => x / 3)] };
+        const want = enc.encode(new TextFormatter(format, columns).format(result));
+        expect(Buffer.from(new TextFormatter(format, columns).formatBytes(result)).equals(Buffer.from(want))).toBe(true);
+      }),
+      { numRuns: 200 },
+    );
+  });
+});

@@ -46,7 +46,7 @@ export class Output {
     throw isClosedPipe(f) ? new OutputClosed() : new OutputFailed(f);
   }
 
-  /** Writes `text` (a string, or UTF-8 bytes written as they are); resolves once the stream can take more. */
+  /** Writes `text` (or UTF-8 bytes, which the stream may keep until written); resolves once the stream can take more. */
   async write(text: string | Uint8Array): Promise<void> {
     this.check();
     if (text.length === 0) return;

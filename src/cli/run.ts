@@ -61,7 +61,7 @@ export interface RunIo {
   stderrIsTTY: boolean;
 }
 
-/** Output rows as text, and how many. */
+/** Output rows as text (or its UTF-8 bytes), and how many. */
 export interface Emitted {
   rows: number;
   /** The rows' text: UTF-8 bytes (rolling results) or a string (window records). */

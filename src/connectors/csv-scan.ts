@@ -35,6 +35,10 @@ export const SCAN_ROW_LIMIT = 1 << 16;
 /** The most distinct keys interned; past it, keys are decoded per row. */
 const MAX_KEYS = 1 << 16;
 
+/** FNV-1a, 32 bits: the key table's hash. */
+const FNV_BASIS = 0x811c9dc5;
+const FNV_PRIME = 0x01000193;
+
 /** Exact powers of ten up to 10^15. */
 const POW10 = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
 
@@ -71,6 +75,16 @@ const parsed = new Float64Array(1);
  * into a typed array is not.
  */
 function readSimple(b: Uint8Array, s: number, e: number, out: Float64Array, at: number): boolean {
+  return readNumberAt(b, s, e, out, at) === e;
+}
+
+/**
+ * The longest `-?D+(.D*)?` starting at `b[s]` (reading no further than `e`)
+ * into `out[at]`: returns where it ends, or -1 when there is none or it has
+ * more than 15 digits. The fused row reader parses a cell with it before it
+ * knows where the cell ends.
+ */
+function readNumberAt(b: Uint8Array, s: number, e: number, out: Float64Array, at: number): number {
   let i = s;
   const negative = i < e && b[i] === MINUS;
   if (negative) i++;
@@ -82,7 +96,7 @@ function readSimple(b: Uint8Array, s: number, e: number, out: Float64Array, at: 
     if (d < 0 || d > 9) break;
     m = m * 10 + d;
   }
-  if (digits === 0) return false;
+  if (digits === 0) return -1;
   let scale = 0;
   if (i < e && b[i] === DOT) {
     for (i++; i < e; i++, scale++) {
@@ -91,10 +105,10 @@ function readSimple(b: Uint8Array, s: number, e: number, out: Float64Array, at: 
       m = m * 10 + d;
     }
   }
-  if (i !== e || digits + scale > 15) return false;
+  if (digits + scale > 15) return -1;
   const v = scale === 0 ? m : m / (POW10[scale] as number);
   out[at] = negative ? -v : v;
-  return true;
+  return i;
 }
 
 /** Bytes read as latin1 (one char per byte), as csv-parse reads cells. */
@@ -124,8 +138,13 @@ class KeyTable {
 
   /** The entry of key `b[s..e)`, or -1 when the table is full. */
   get(b: Uint8Array, s: number, e: number): number {
-    let h = 0x811c9dc5;
-    for (let i = s; i < e; i++) h = Math.imul(h ^ (b[i] as number), 0x01000193);
+    let h = FNV_BASIS;
+    for (let i = s; i < e; i++) h = Math.imul(h ^ (b[i] as number), FNV_PRIME);
+    return this.find(h, b, s, e);
+  }
+
+  /** {@link KeyTable.get} of a key whose FNV-1a hash `h` the caller computed as it read the bytes. */
+  find(h: number, b: Uint8Array, s: number, e: number): number {
     const mask = this.slots.length - 1;
     for (let slot = h & mask; ; slot = (slot + 1) & mask) {
       const id = this.slots[slot] as number;
@@ -164,6 +183,27 @@ function sameBytes(a: Uint8Array, b: Uint8Array, s: number, e: number): boolean 
   return true;
 }
 
+/** Roles of a field in {@link CsvScanner.fusedRow}. */
+const OTHER_CELL = 0;
+const VALUE_CELL = 1;
+const TIME_CELL = 2;
+const KEY_CELL = 3;
+
+/**
+ * Each field's role for the fused row reader, or undefined when it cannot
+ * read the rows: a delimiter that a number holds (a digit, `-`, `.`) would
+ * be read as part of the number, and a cell wanted twice has two roles.
+ */
+function fusedRoles(delimiter: number, { width, value, time, key }: ScanColumns): Uint8Array | undefined {
+  if (delimiter === MINUS || delimiter === DOT || (delimiter >= ZERO && delimiter <= ZERO + 9)) return undefined;
+  if (value < 0 || value === time || (key >= 0 && (key === value || key === time))) return undefined;
+  const roles = new Uint8Array(width);
+  roles[value] = VALUE_CELL;
+  if (time >= 0) roles[time] = TIME_CELL;
+  if (key >= 0) roles[key] = KEY_CELL;
+  return roles;
+}
+
 /** Which cells of a row the reader wants: their field indexes (-1: none). */
 export interface ScanColumns {
   width: number;
@@ -181,11 +221,16 @@ export interface ScanColumns {
  */
 export class CsvScanner {
   private pending: Uint8Array | undefined;
+  /** The rows not read yet because the builder's batch filled (from a row's start), and whether they end the input: see {@link CsvScanner.resume}. */
+  private paused: Uint8Array | undefined;
+  private pausedLast = false;
   /** The bytes being scanned as latin1, made on first use: cells are cut from it (one decode per chunk). */
   private text: string | undefined;
   private readonly keys = new KeyTable();
   /** Each byte's kind for the scan: PLAIN, DELIMITER, LINE_END or QUOTED. */
   private readonly kinds = new Uint8Array(256);
+  /** Each field's role for {@link CsvScanner.fusedRow} (OTHER_CELL, VALUE_CELL, TIME_CELL, KEY_CELL); undefined when it cannot run. */
+  private readonly roles: Uint8Array | undefined;
   // The cells of the row being read: [start, end) byte positions.
   private vs = 0;
   private ve = 0;
@@ -206,6 +251,7 @@ export class CsvScanner {
     this.kinds[LF] = this.kinds[CR] = LINE_END;
     this.kinds[QUOTE] = QUOTED;
     this.kinds[delimiter] = DELIMITER; // canScan: neither a quote nor a line end
+    this.roles = fusedRoles(delimiter, columns);
   }
 
   /** The bytes from {@link CsvScanner.rowStart} not read yet. */
@@ -215,7 +261,7 @@ export class CsvScanner {
 
   /** Reads the whole rows of `chunk` (after what was left over); false when it stopped for csv-parse. */
   feed(chunk: Uint8Array): boolean {
-    return this.scan(this.pending === undefined ? chunk : join(this.pending, chunk), false);
+    return this.scan(this.pending === undefined ? plain(chunk) : join(this.pending, chunk), false);
   }
 
   /** At the end of the input: reads a last row without a line end; false when it is left to csv-parse. */
@@ -223,12 +269,45 @@ export class CsvScanner {
     return this.pending === undefined || this.scan(this.pending, true);
   }
 
+  /**
+   * Whether the scan stopped because the builder's batch is full: once it
+   * is taken, {@link CsvScanner.resume} reads on (before the next feed or
+   * finish). Rows read past a full batch would wait as objects.
+   */
+  get isPaused(): boolean {
+    return this.paused !== undefined;
+  }
+
+  /** Reads on where a full batch stopped the scan; false as {@link CsvScanner.feed}. */
+  resume(): boolean {
+    const rest = this.paused as Uint8Array;
+    this.paused = undefined;
+    return this.scan(rest, this.pausedLast);
+  }
+
   private scan(b: Uint8Array, last: boolean): boolean {
     const n = b.length;
     this.text = undefined;
     const kinds = this.kinds;
+    // Rows starting before the chunk's last LF end in it: only those go to fusedRow, so that it never
+    // meets the chunk's end halfway through a row (a path first run after it was optimized deoptimizes it).
+    const fusedEnd = this.roles !== undefined ? b.lastIndexOf(LF) : -1;
+    const builder = this.builder;
     let pos = 0;
     while (pos < n) {
+      if (builder.ready) {
+        this.paused = b.subarray(pos);
+        this.pausedLast = last;
+        this.pending = undefined;
+        return true;
+      }
+      if (pos < fusedEnd) {
+        const next = this.fusedRow(b, pos, n);
+        if (next >= 0) {
+          pos = next;
+          continue;
+        }
+      }
       let field = 0;
       let cellStart = pos;
       let i = pos;
@@ -308,10 +387,87 @@ export class CsvScanner {
     }
     // The time's text is cut only when batches carry it or a message quotes it.
     if (time >= 0 && !builder.timeFits(cells[TIME]!, isDate) && builder.checkedTime(line, bytes, this.cut(b, this.ts, this.te), cells[TIME], isDate) === undefined) return;
+    this.store(b, line, bytes, entry, k);
+  }
+
+  /** Adds a row whose cells are read and checked: value and time in the builder's cells, the key's entry (-1: no key column). */
+  private store(b: Uint8Array, line: number, bytes: number, entry: number, k: string): void {
+    const builder = this.builder;
     const id = entry >= 0 ? (this.keys.ids[entry] as number) : -1;
-    builder.addCells(time >= 0 && builder.keepsTimeText ? this.cut(b, this.ts, this.te) : '', k, bytes, line, id);
+    builder.addCells(this.columns.time >= 0 && builder.keepsTimeText ? this.cut(b, this.ts, this.te) : '', k, bytes, line, id);
     // Numbered by the builder when its first row is stored (not while held, nor when refused): in order of first appearance.
     if (id < 0 && entry >= 0 && builder.numbersKeys) this.keys.ids[entry] = builder.knownKeyId(k);
+  }
+
+  /**
+   * The usual row in one pass over its bytes: each cell is read as it is
+   * found (the value and a numeric time parsed, the key hashed, a date time
+   * read once its end is known), where the general loop finds the cells
+   * first and reads them again. It takes only a row whose cells all end at
+   * the delimiter and the last at an LF, whose value (and time) read in the
+   * fast forms and whose key is known UTF-8 with a time of the column's kind;
+   * it then adds the row and returns where the next one starts. Any other row:
+   * -1, with nothing added, and the general loop reads it (or stops, or
+   * keeps it for the next chunk) as before.
+   */
+  private fusedRow(b: Uint8Array, pos: number, n: number): number {
+    const roles = this.roles as Uint8Array;
+    const kinds = this.kinds;
+    const cells = this.builder.cells;
+    const last = roles.length - 1;
+    const delimiter = this.delimiter;
+    let i = pos;
+    let h = FNV_BASIS;
+    let isDate = false;
+    for (let field = 0; field <= last; field++) {
+      const role = roles[field] as number;
+      const end = field === last ? LF : delimiter;
+      const s = i;
+      if (role === KEY_CELL) {
+        for (; i < n; i++) {
+          const c = b[i] as number;
+          if (kinds[c] !== PLAIN) break;
+          h = Math.imul(h ^ c, FNV_PRIME);
+        }
+        this.ks = s;
+        this.ke = i;
+      } else if (role === OTHER_CELL) {
+        while (i < n && kinds[b[i] as number] === PLAIN) i++;
+      } else {
+        const at = role === VALUE_CELL ? VALUE : TIME;
+        const after = readNumberAt(b, s, n, cells, at);
+        if (after >= 0 && after < n && b[after] === end) i = after;
+        else if (role === VALUE_CELL) return -1;
+        else {
+          while (i < n && kinds[b[i] as number] === PLAIN) i++;
+          const date = isoDateBytes(b, s, i);
+          if (date === undefined) return -1;
+          cells[TIME] = date;
+          isDate = true;
+        }
+        if (role === TIME_CELL) {
+          this.ts = s;
+          this.te = i;
+        }
+      }
+      if (i >= n || b[i] !== end) return -1;
+      i++;
+    }
+    if (i - pos > SCAN_ROW_LIMIT) return -1;
+    const { time, key } = this.columns;
+    let entry = -1;
+    let k: string | undefined = '';
+    if (key >= 0) {
+      entry = this.keys.find(h, b, this.ks, this.ke);
+      k = entry >= 0 ? this.keys.keys[entry] : undefined;
+      if (k === undefined) return -1;
+    }
+    if (time < 0) cells[TIME] = NaN;
+    else if (!this.builder.timeFits(cells[TIME]!, isDate)) return -1;
+    const bytes = this.rowStart + i - pos;
+    this.rowStart = bytes;
+    this.store(b, ++this.lines, bytes, entry, k);
+    return i;
   }
 
   /** `b[s..e)` as latin1, cut from the text of all of `b`. */
@@ -319,6 +475,15 @@ export class CsvScanner {
     this.text ??= latin1(b, 0, b.length);
     return this.text.substring(s, e);
   }
+}
+
+/**
+ * A chunk as a plain Uint8Array (a view, no copy): a Node Buffer has
+ * another map, and scanning both kinds (a file's chunks, and the joins of
+ * a row cut between them) made the scan loop's optimized code deoptimize.
+ */
+function plain(chunk: Uint8Array): Uint8Array {
+  return chunk.constructor === Uint8Array ? chunk : new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length);
 }
 
 function join(a: Uint8Array, b: Uint8Array): Uint8Array {

@@ -67,23 +67,23 @@ const BOM = [0xef, 0xbb, 0xbf];
 /** The most bytes handed to csv-parse at once, so a row too long is caught before it grows much past the limit. */
 const MAX_PIECE = 1 << 20;
 
-/** A chunk in pieces of at most {@link MAX_PIECE} bytes (views, no copies). */
-function* pieces(chunk: Uint8Array): Generator<Uint8Array> {
-  for (let o = 0; o < chunk.length; o += MAX_PIECE) yield o === 0 && chunk.length <= MAX_PIECE ? chunk : chunk.subarray(o, o + MAX_PIECE);
-}
-
-/** The first piece csv-parse gets while looking for the header; each next one is 4 times larger (up to {@link MAX_PIECE}). */
-const FIRST_HEADER_PIECE = 4096;
+/**
+ * The most bytes the scanner takes at once: rows read past a full batch wait
+ * as objects (BatchBuilder's held rows) until it is taken, so the pieces stay
+ * small next to a batch (about 3 000 rows of 20 bytes in 64 KiB).
+ */
+const SCAN_PIECE = 1 << 16;
 
 /**
- * A chunk in growing pieces (views): the header is nearly always in the
- * first, so csv-parse, which reads every byte it is given, parses a few KiB
- * of data rows after it instead of the whole chunk (tens of ms of a short
- * run's start-up, spent on rows the byte scanner reads again).
+ * The bytes csv-parse reads at once while looking for the header: it parses
+ * all it is given, so a whole first chunk (1 MiB from a file) cost it every
+ * row in it, only for the header to be kept.
  */
-function* headerPieces(chunk: Uint8Array): Generator<Uint8Array> {
-  let size = FIRST_HEADER_PIECE;
-  for (let o = 0; o < chunk.length; o += size, size = Math.min(size * 4, MAX_PIECE)) yield chunk.subarray(o, o + size);
+const HEADER_PIECE = 1 << 12;
+
+/** A chunk in pieces of at most `size` bytes (views, no copies). */
+function* pieces(chunk: Uint8Array, size = MAX_PIECE): Generator<Uint8Array> {
+  for (let o = 0; o < chunk.length; o += size) yield o === 0 && chunk.length <= size ? chunk : chunk.subarray(o, o + size);
 }
 
 /**
@@ -142,7 +142,7 @@ async function readHeader(
       feed = all.subarray(skip);
     }
     let err: Error | undefined;
-    for (const piece of feed === undefined ? [] : headerPieces(feed)) {
+    for (const piece of feed === undefined ? [] : pieces(feed, HEADER_PIECE)) {
       err ??= api.parse(toBuffer(piece), false, onHeader, () => undefined);
       if (header !== undefined || err !== undefined) break;
     }
@@ -342,14 +342,23 @@ async function* scanRows(chunks: AsyncIterable<Uint8Array>, scanner: CsvScanner,
     const r = await it.next();
     if (r.done === true) break;
     const chunk = r.value;
-    for (let o = 0; o < chunk.length; o += MAX_PIECE) {
-      const done = scanner.feed(o === 0 && chunk.length <= MAX_PIECE ? chunk : chunk.subarray(o, o + MAX_PIECE));
-      yield* builder.drain(false);
-      if (builder.error !== undefined) return yield* fail(builder, builder.error);
-      if (!done) return handover(scanner, chunk.subarray(Math.min(chunk.length, o + MAX_PIECE)), it);
+    for (let o = 0; o < chunk.length; o += SCAN_PIECE) {
+      let done = scanner.feed(o === 0 && chunk.length <= SCAN_PIECE ? chunk : chunk.subarray(o, o + SCAN_PIECE));
+      for (;;) {
+        yield* builder.drain(false);
+        if (builder.error !== undefined) return yield* fail(builder, builder.error);
+        // A full batch paused the scan: it was just taken, read on.
+        if (!done || !scanner.isPaused) break;
+        done = scanner.resume();
+      }
+      if (!done) return handover(scanner, chunk.subarray(Math.min(chunk.length, o + SCAN_PIECE)), it);
     }
   }
-  const done = scanner.finish();
+  let done = scanner.finish();
+  while (done && scanner.isPaused && builder.error === undefined) {
+    yield* builder.drain(false);
+    done = scanner.resume();
+  }
   if (builder.error !== undefined) return yield* fail(builder, builder.error);
   if (!done) return handover(scanner, new Uint8Array(0), it);
   yield* builder.drain(true);

@@ -42,6 +42,7 @@ const QUOTE = 0x22;
 const CR = 0x0d;
 const LF = 0x0a;
 const asciiDecoder = new TextDecoder();
+const utf8 = new TextEncoder();
 
 /** ASCII text built in bytes, so that a number or a cell makes no string of its own. */
 export class AsciiText {
@@ -114,15 +115,15 @@ export function numberLines(
   prefix?: (i: number, out: AsciiText) => boolean,
 ): string | undefined {
   let lines = '';
-  const done = lineBlocks(out, n, columns, separators, json, prefix, (text) => (lines += asciiDecoder.decode(text)));
-  return done ? lines : undefined;
+  return eachBlock(out, n, columns, separators, json, prefix, (text) => (lines += asciiDecoder.decode(text))) ? lines : undefined;
 }
 
 /**
- * {@link numberLines} as ASCII bytes (a fresh array): what a byte sink
- * writes, with no string of the text made and then encoded again.
+ * {@link numberLines} as bytes (ASCII, so UTF-8 too): a fresh array the
+ * caller may keep, with no string made (a sink writes it as it is, where
+ * the text had to be decoded from bytes and encoded back).
  */
-export function numberLineBytes(
+export function numberBytes(
   out: AsciiText,
   n: number,
   columns: readonly ArrayLike<number>[],
@@ -130,32 +131,30 @@ export function numberLineBytes(
   json: boolean,
   prefix?: (i: number, out: AsciiText) => boolean,
 ): Uint8Array | undefined {
-  const parts: Uint8Array[] = [];
+  let bytes = new Uint8Array(0);
   let length = 0;
-  const done = lineBlocks(out, n, columns, separators, json, prefix, (text) => {
-    parts.push(text.slice()); // a copy: the formatter's buffer is reused by the next block
+  const ok = eachBlock(out, n, columns, separators, json, prefix, (text, from, count) => {
+    if (length + text.length > bytes.length) {
+      // Sized from the lines so far for all n: one allocation when lines are alike.
+      const more = new Uint8Array(Math.max(length + text.length, Math.ceil(((length + text.length) * n) / (from + count) * 1.05)));
+      more.set(bytes.subarray(0, length));
+      bytes = more;
+    }
+    bytes.set(text, length);
     length += text.length;
   });
-  if (!done) return undefined;
-  if (parts.length === 1) return parts[0];
-  const all = new Uint8Array(length);
-  let at = 0;
-  for (const part of parts) {
-    all.set(part, at);
-    at += part.length;
-  }
-  return all;
+  return ok ? bytes.subarray(0, length) : undefined;
 }
 
-/** The lines of {@link numberLines} in blocks of up to ROWS_PER_CALL rows, each given to `take` as a view valid until the next; false where numberLines gives undefined. */
-function lineBlocks(
+/** Formats the lines {@link ROWS_PER_CALL} at a time, handing each block's bytes (valid until the next block) to `take`; false where numberLines gives undefined. */
+function eachBlock(
   out: AsciiText,
   n: number,
   columns: readonly ArrayLike<number>[],
   separators: readonly string[],
   json: boolean,
   prefix: ((i: number, out: AsciiText) => boolean) | undefined,
-  take: (text: Uint8Array) => void,
+  take: (text: Uint8Array, from: number, count: number) => void,
 ): boolean {
   const rows = numberRows();
   if (rows === undefined || !separators.every(isAscii)) return false;
@@ -171,12 +170,10 @@ function lineBlocks(
       }
     }
     const { text, ends } = rows.format(columns, from, count, prefixEnds && { bytes: out.view(), ends: prefixEnds });
-    take(text.subarray(0, ends[count - 1]));
+    take(text.subarray(0, ends[count - 1]), from, count);
   }
   return true;
 }
-
-const utf8Encoder = new TextEncoder();
 
 /** Most keys whose text {@link Memo} keeps; past them, text is made per row. */
 const MEMO_KEYS = 1 << 16;
@@ -270,13 +267,15 @@ export class TextFormatter {
     return text ?? (csv ? this.csvLines(result) : this.jsonLines(result));
   }
 
-  /** The lines of one result batch as UTF-8 bytes (a fresh array): {@link TextFormatter.format}'s text, for byte sinks (no string of it made). */
+  /**
+   * {@link TextFormatter.format} as UTF-8 bytes: made as bytes (no string)
+   * when the text is ASCII, else the text encoded.
+   */
   formatBytes(result: ResultBatch): Uint8Array {
     const { batch, results } = result;
-    const columns = [batch.values, ...results];
     const csv = this.kind === 'csv';
-    const bytes = numberLineBytes(this.ascii, batch.length, columns, csv ? this.csvSeparators : this.jsonSeparators, !csv, this.prefix(result));
-    return bytes ?? utf8Encoder.encode(csv ? this.csvLines(result) : this.jsonLines(result));
+    const bytes = numberBytes(this.ascii, batch.length, [batch.values, ...results], csv ? this.csvSeparators : this.jsonSeparators, !csv, this.prefix(result));
+    return bytes ?? utf8.encode(csv ? this.csvLines(result) : this.jsonLines(result));
   }
 
   /**
