@@ -507,16 +507,8 @@ export class EventTimeWindows implements WindowOperator {
     this.markAt = 0;
     this.at = at;
     try {
-      if (this.spec.kind === 'session') {
-        for (let i = 0; i < ts.length; i++) {
-          if (skip[i] === 0) this.sessionRow(ts, vals, ids, i, this.rowOf(i), windows, late);
-          else {
-            this.mark(windows.length);
-            this.rise(ts[i]!, windows);
-            this.mark(windows.length);
-          }
-        }
-      } else this.pushGrid(ts, vals, ids, windows, late);
+      if (this.spec.kind === 'session') this.pushSessions(ts, vals, ids, windows, late);
+      else this.pushGrid(ts, vals, ids, windows, late);
     } finally {
       this.skip = undefined;
       this.marks = undefined;
@@ -546,58 +538,82 @@ export class EventTimeWindows implements WindowOperator {
   }
 
   /**
-   * push()'s session rows: extend()'s usual row (inside its key's only
-   * session, on time) and the clock, with the spec, the clock and the
-   * store's arrays in locals; any other row goes to sessionRow. Same
-   * decisions in the same order as sessionRow, row by row.
+   * Session rows (push, and pushRows with its skip, marks and at), one at a
+   * time in arrival order. The usual row (inside its key's only session,
+   * whose fire is pending and whose timers are queued, and on time) is
+   * handled here, without session()'s search and schedule()'s cases: it
+   * moves the session's end on (and its fire timer with it, as queueTimers
+   * would; a queued purge timer stays, as there); the spec, the clock and the
+   * store's arrays are in locals. Any other row goes to sessionRow, another
+   * worker's row to the watermark. Same decisions in the same order as
+   * session() and schedule(), row by row.
    */
   private pushSessions(ts: Float64Array, vals: Float64Array, ids: Uint32Array | undefined, windows: WindowResult[], late: LateRow[]): void {
     const { gap, allowedLateness: lateness, maxOutOfOrderness: delay } = this.spec;
     const code = this.code, sum = code === OP_SUM;
     // Without allowed lateness the fire timer also purges (dueTime): no purge timer is queued.
     const queued = lateness === 0 ? PENDING_FIRE | FIRE_QUEUED : PENDING_FIRE | FIRE_QUEUED | PURGE_QUEUED;
-    const rowBase = this.rowsSeen;
+    // pushRows' extras (undefined for push): they cost a test per row.
+    const skip = this.skip, marks = this.marks;
     let st = this.store, timers = this.timers;
     let { head, next, start, end, flags, purged, fireRec, acc } = st;
     let time = timers.time;
     let maxTs = this.maxTs;
     for (let i = 0; i < ts.length; i++) {
       const t = ts[i]!;
-      const k = ids === undefined ? 0 : ids[i]!;
-      const slot = st.slots.get(k);
-      const w = slot < 0 ? -1 : head[slot]!;
-      const e = t + gap;
-      const wm = maxTs - delay;
-      if (w >= 0 && next[w]! < 0 && t >= start[w]! && t < end[w]! && flags[w] === queued && e + lateness > wm && t >= purged[slot]!) {
-        if (e > end[w]!) {
-          end[w] = e;
-          const r = fireRec[w]!;
-          if (time[r]! < e) timers.moveToTail(r, end, start, w);
+      if (skip !== undefined && skip[i] !== 0) {
+        // Another worker's row: only its timestamp counts here.
+        this.mark(windows.length);
+        if (t <= maxTs) {
+          this.mark(windows.length);
+          continue;
         }
-        if (sum) addSum(acc, w * 4, vals[i]!);
-        else if (code === OP_VALS) {
-          // addTo's median/quantile case, without its switch.
-          const x = vals[i]!, p = w * 2;
-          acc[p]!++;
-          if (x === x) {
-            acc[p + 1]!++;
-            st.vals[w]!.push(x);
+        maxTs = this.maxTs = t;
+        this.advance(windows, false);
+        this.mark(windows.length);
+      } else {
+        const k = ids === undefined ? 0 : ids[i]!;
+        const slot = st.slots.get(k);
+        const w = slot < 0 ? -1 : head[slot]!;
+        const e = t + gap;
+        const wm = maxTs - delay;
+        // On time (the general test): a row inside a long session may still be gap + allowedLateness or more behind the watermark.
+        if (w >= 0 && next[w]! < 0 && t >= start[w]! && t < end[w]! && flags[w] === queued && e + lateness > wm && t >= purged[slot]!) {
+          if (e > end[w]!) {
+            end[w] = e;
+            const r = fireRec[w]!;
+            if (time[r]! < e) timers.moveToTail(r, end, start, w);
           }
-        } else addTo(st, w, code, ts, vals, i, rowBase + i);
-        if (end[w]! <= wm) windows.push(this.result(w));
-        if (t > maxTs) {
-          maxTs = t;
-          // Nothing is due while the first timer is after the watermark.
-          const top = timers.peek();
-          if (top >= 0 && time[top]! <= t - delay) {
+          if (sum) addSum(acc, w * 4, vals[i]!);
+          else if (code === OP_VALS) {
+            // addTo's median/quantile case, without its switch.
+            const x = vals[i]!, p = w * 2;
+            acc[p]!++;
+            if (x === x) {
+              acc[p + 1]!++;
+              st.vals[w]!.push(x);
+            }
+          } else addTo(st, w, code, ts, vals, i, this.rowOf(i));
+          if (end[w]! <= wm) windows.push(this.result(w));
+          if (marks !== undefined) marks[this.markAt++] = windows.length;
+          let due = false;
+          if (t > maxTs) {
+            maxTs = t;
+            // Nothing is due while the first timer is after the watermark.
+            const top = timers.peek();
+            due = top >= 0 && time[top]! <= t - delay;
+          }
+          if (due) {
             this.maxTs = t;
             this.advance(windows, false);
-          } else continue;
-        } else continue;
-      } else {
-        this.maxTs = maxTs;
-        this.sessionRow(ts, vals, ids, i, rowBase + i, windows, late);
-        maxTs = this.maxTs;
+          }
+          if (marks !== undefined) marks[this.markAt++] = windows.length;
+          if (!due) continue;
+        } else {
+          this.maxTs = maxTs;
+          this.sessionRow(ts, vals, ids, i, this.rowOf(i), windows, late);
+          maxTs = this.maxTs;
+        }
       }
       // A new session, an advance or a compaction may have replaced the store's arrays or the timers.
       st = this.store;
@@ -608,12 +624,15 @@ export class EventTimeWindows implements WindowOperator {
     this.maxTs = maxTs;
   }
 
-  /** Row i of a batch (row number `row` of the stream); takes the columns, not the row's doubles (see advance). */
+  /**
+   * Row i of a batch (row number `row` of the stream) that is not the usual
+   * row (pushSessions tested that): a new session, a merge, or a late row.
+   * Takes the columns, not the row's doubles (see advance).
+   */
   private sessionRow(ts: Float64Array, vals: Float64Array, ids: Uint32Array | undefined, i: number, row: number, windows: WindowResult[], late: LateRow[]): void {
     const t = ts[i]!, x = vals[i]!;
     const k = ids === undefined ? 0 : ids[i]!;
-    let w = this.extend(ts, i, k);
-    if (w < 0) w = this.session(ts, i, k);
+    const w = this.session(ts, i, k);
     if (w < 0) {
       late.push({ row, key: this.keyMap.keyOf(k), ts: t, value: x, missed: 1 });
       this.late++;
@@ -722,35 +741,6 @@ export class EventTimeWindows implements WindowOperator {
       this.mark(windows.length);
     }
     this.maxTs = maxTs;
-  }
-
-  /**
-   * The usual session row, without session()'s search and schedule()'s
-   * cases: row i (of key k) falls in its key's only session, whose fire is
-   * pending and whose timers are queued, and is on time. It moves the
-   * session's end on (and its fire timer with it, as queueTimers would; a
-   * queued purge timer stays, as there) and returns the session; otherwise it
-   * changes nothing and returns −1, and session() takes the row.
-   */
-  private extend(ts: Float64Array, i: number, k: number): number {
-    const st = this.store;
-    const slot = st.slots.get(k);
-    if (slot < 0) return -1;
-    const w = st.head[slot]!;
-    const t = ts[i]!;
-    const lateness = this.spec.allowedLateness;
-    // Without allowed lateness the fire timer also purges (dueTime): no purge timer is queued.
-    const queued = lateness === 0 ? PENDING_FIRE | FIRE_QUEUED : PENDING_FIRE | FIRE_QUEUED | PURGE_QUEUED;
-    if (w < 0 || st.next[w]! >= 0 || !(t >= st.start[w]! && t < st.end[w]!) || st.flags[w] !== queued) return -1;
-    const e = t + this.spec.gap;
-    // Late (the general test): a row inside a long session may still be gap + allowedLateness or more behind the watermark.
-    if (e + lateness <= this.watermark || t < st.purged[slot]!) return -1;
-    if (e > st.end[w]!) {
-      st.end[w] = e;
-      const r = st.fireRec[w]!;
-      if (this.timers.time[r]! < e) this.timers.moveToTail(r, st.end, st.start, w);
-    }
-    return w;
   }
 
   /** The session row i of a batch (at t = ts[i], of key k) joins (created or merged), or −1 when it is late. */
