@@ -7,25 +7,17 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { byteChunks } from '../src/connectors/columns.js';
 import { csvBatches } from '../src/connectors/csv.js';
+import { splitAt } from './chunks.js';
 
 const enc = new TextEncoder();
 
-function* split(input: Uint8Array, cuts: readonly number[]): Generator<Uint8Array> {
-  let at = 0;
-  for (const c of [...new Set(cuts)].sort((a, b) => a - b)) {
-    if (c <= at || c >= input.length) continue;
-    yield input.slice(at, c);
-    at = c;
-  }
-  yield input.slice(at);
-}
 
 const quoted = (name: string): string => (/[",\r\n]/.test(name) ? `"${name.replaceAll('"', '""')}"` : name);
 
 async function readAll(input: Uint8Array, cuts: readonly number[], value: string): Promise<{ values: number[]; end: unknown }> {
   const values: number[] = [];
   let end: unknown;
-  for await (const b of csvBatches(() => byteChunks(split(input, cuts)), false, { value, batchSize: 1000 })) {
+  for await (const b of csvBatches(() => byteChunks(splitAt(input, cuts)), false, { value, batchSize: 1000 })) {
     values.push(...b.values);
     end = b.end;
   }

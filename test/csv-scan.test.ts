@@ -9,19 +9,10 @@ import { simpleNumber } from '../src/connectors/csv-scan.js';
 import { csvBatches, type CsvOptions } from '../src/connectors/csv.js';
 import { MalformedRowError, type ColumnBatch } from '../src/connectors/index.js';
 import { parseNumberText } from '../src/number-text.js';
+import { splitAt } from './chunks.js';
 
 const enc = new TextEncoder();
 
-/** The input cut at `cuts`, as a stream would give it. */
-function* split(input: Uint8Array, cuts: readonly number[]): Generator<Uint8Array> {
-  let at = 0;
-  for (const c of [...new Set(cuts)].sort((a, b) => a - b)) {
-    if (c <= at || c >= input.length) continue;
-    yield input.slice(at, c);
-    at = c;
-  }
-  yield input.slice(at);
-}
 
 interface Read {
   batches: { values: number[]; ts?: number[]; timeText?: readonly string[]; timeIsDate?: boolean; keys?: readonly string[]; end: ColumnBatch['end']; skipped: number }[];
@@ -31,7 +22,7 @@ interface Read {
 async function read(input: Uint8Array, cuts: readonly number[], options: CsvOptions, scan: boolean): Promise<Read> {
   const out: Read = { batches: [], error: undefined };
   try {
-    for await (const b of csvBatches(() => byteChunks(split(input, cuts)), false, options, scan)) {
+    for await (const b of csvBatches(() => byteChunks(splitAt(input, cuts)), false, options, scan)) {
       out.batches.push({
         values: [...b.values],
         ...(b.timestamps ? { ts: [...b.timestamps] } : {}),
@@ -53,7 +44,7 @@ async function readIds(input: Uint8Array, cuts: readonly number[], options: CsvO
   const out: Read = { batches: [], error: undefined };
   let known = 0;
   try {
-    for await (const b of csvBatches(() => byteChunks(split(input, cuts)), false, options, scan)) {
+    for await (const b of csvBatches(() => byteChunks(splitAt(input, cuts)), false, options, scan)) {
       expect(b.keys).toBeUndefined();
       const ids = b.keyIds as Uint32Array;
       const names = b.keyNames as readonly string[];

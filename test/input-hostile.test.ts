@@ -21,6 +21,7 @@ import { byteChunks, parseIsoDate } from '../src/connectors/columns.js';
 import { csvBatches } from '../src/connectors/csv.js';
 import { csvFileSource, ndjsonFileSource } from '../src/connectors/node.js';
 import { runCli, type CliRun } from './cli-harness.js';
+import { splitAt } from './chunks.js';
 
 
 /** Runs the CLI in `dir`; `input` goes to stdin, a list of pieces with a pause between each (a live pipe). Exit code and output only. */
@@ -76,13 +77,7 @@ async function gather(batches: AsyncIterable<ColumnBatch>): Promise<Got> {
 
 /** The input in chunks cut at `cuts` (byte positions), as a stream would give them. */
 async function* split(input: Uint8Array, cuts: readonly number[]): AsyncGenerator<Uint8Array> {
-  let at = 0;
-  for (const c of [...new Set(cuts)].sort((a, b) => a - b)) {
-    if (c <= at || c >= input.length) continue;
-    yield input.slice(at, c);
-    at = c;
-  }
-  yield input.slice(at);
+  yield* splitAt(input, cuts);
 }
 
 /** `n` bytes of `fill`, in chunks of 1 MiB, never one big string. */
