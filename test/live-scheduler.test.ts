@@ -257,3 +257,27 @@ describe('scheduler: no ArrayBuffer per pushed row (issue 20, the coordinator\'s
     await expect(createJob({ adapter: nodeWorkers(), operator: { op: 'mean', window: 5 }, sink: sink as unknown as Sink })).rejects.toThrow(new TypeError("sink.keepsValues must be a boolean, got 'no'"));
   });
 });
+
+describe('heartbeats while the coordinator is held up', () => {
+  it("regression: a coordinator held up past heartbeat.timeoutMs (a long task, or no CPU under load) judged its workers hung from heartbeats still queued unread, and restarted them; it reads them first, and the job goes on", async () => {
+    const sink = memorySink();
+    const job = await createJob({ adapter: nodeWorkers(), operator: { op: 'sum', window: 2 }, workers: 2, sink, heartbeat: { intervalMs: 20, timeoutMs: 200 }, restart: { maxRestarts: 0 } });
+    await job.push({ values: new Float64Array([1, 2, 3]) });
+    await job.checkpoint();
+    // Held up inside a timer callback for three timeouts: the monitor's next run comes before the workers' messages are read.
+    for (let round = 0; round < 3; round++) {
+      await new Promise<void>((resolve) =>
+        setTimeout(() => {
+          const end = Date.now() + 600;
+          while (Date.now() < end);
+          resolve();
+        }, 0),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    await job.push({ values: new Float64Array([4, 5]) });
+    const result = await job.finish();
+    expect(result.restarts).toBe(0);
+    expect([...sink.committed()]).toEqual([NaN, 3, 5, 7, 9]);
+  }, 60_000);
+});

@@ -270,6 +270,8 @@ class JobImpl implements Job {
   private faults;
   private pushChain: Promise<void> = Promise.resolve();
   private monitor: ReturnType<typeof setInterval> | undefined;
+  /** When the heartbeat monitor last ran: a late run means this thread was held up. */
+  private monitorAt = 0;
   /** Keyed batches on several workers go through shared memory (see dispatch). */
   private readonly shared: boolean;
   /** Batches carry event times. */
@@ -349,6 +351,7 @@ class JobImpl implements Job {
     this.pushedEnd = this.startOffset;
     await this.o.sink.recover(this.last === undefined ? null : { id: this.last.id, position: this.last.sinkPosition });
     this.spawnAll();
+    this.monitorAt = now();
     this.monitor = setInterval(() => this.checkHeartbeats(), this.o.heartbeatIntervalMs);
     (this.monitor as { unref?: () => void }).unref?.();
   }
@@ -414,6 +417,18 @@ class JobImpl implements Job {
   }
 
   private checkHeartbeats(): void {
+    if (this.state !== 'running' || this.failure !== undefined) return;
+    const t = now();
+    const late = t - this.monitorAt > 2 * this.o.heartbeatIntervalMs;
+    this.monitorAt = t;
+    // This thread itself was held up (a long task, or no CPU under load): the
+    // workers' heartbeats of that time are queued, still unread, and timers run
+    // before messages are read. Judge once they are read, not on stale times.
+    if (late) setTimeout(() => this.judgeHeartbeats(), 0);
+    else this.judgeHeartbeats();
+  }
+
+  private judgeHeartbeats(): void {
     if (this.state !== 'running' || this.failure !== undefined) return;
     const t = now();
     for (const slot of this.slots) {
