@@ -152,6 +152,8 @@ export class KernelOperator implements GroupOperator {
   private readonly codec: StateCodec | undefined;
   /** Snapshots use the codec (else only restores do). */
   private readonly compact: boolean;
+  /** Where a compact record is decoded on restore, before it is copied into the slab. */
+  private decoded: Uint8Array | undefined;
   /** Bytes between two keys' states in the slab: the state size rounded up to a cache line. */
   private readonly stride: number;
   private readonly fresh: Uint8Array;
@@ -825,7 +827,8 @@ export class KernelOperator implements GroupOperator {
         at += 4 + length;
         if (length !== size) {
           if (this.codec === undefined) fail(`key ${key}'s state of ${length} bytes, expected ${size}`);
-          const raw = new Uint8Array(size);
+          // One scratch state for every key decoded: it is copied into the slab right below.
+          const raw = (this.decoded ??= new Uint8Array(size));
           const why = this.codec!.decode(state, raw, 0);
           if (why !== undefined) fail(`key ${key}: ${why}`);
           state = raw;
