@@ -39,7 +39,8 @@ interface Record {
 
 let firstMs: number | undefined;
 
-const dir = process.env.SK_THREAD_CPU_DIR;
+// Empty counts as unset (it wrote `0.json` into the working directory).
+const dir = process.env.SK_THREAD_CPU_DIR || undefined;
 
 /** Writes this thread's figure now (the coordinator: also the process's). */
 export function recordThreadCpu(): void {

@@ -43,9 +43,9 @@ describe('window records between workers and the coordinator', () => {
     runWorker({ post: (message, transfer) => posted.push({ message: message as Record<string, unknown>, transfer }), onMessage: (h) => (handler = h), defer: (fn) => fn(), exit: () => undefined, hang: () => undefined });
     const spec = normalizeOperatorSpec({ kind: 'tumbling', op: 'sum', size: 10 });
     handler({ t: 'init', module: undefined, spec, keyed: true, keyGroups: 4, groups: [0, 4], restore: [], heartbeatMs: 1e9 });
-    await sleep(10);
     handler({ t: 'batch', seq: 0, values: Float64Array.of(1, 2, 3), keys: Uint32Array.of(5, 5, 6), times: Float64Array.of(0, 1, 25) });
-    await sleep(10);
+    // A batch that comes before the operator is made (a window kind's modules load in init) waits for it.
+    while (!posted.some((p) => p.message.t === 'out')) await sleep(10);
     const out = posted.find((p) => p.message.t === 'out')!;
     const packed = out.message.packed as PackedWindows;
     expect(out.message.windows).toBeUndefined();

@@ -5,6 +5,7 @@
 import { existsSync, unlinkSync } from 'node:fs';
 import { mkdir, open, rename, unlink } from 'node:fs/promises';
 import { Readable, type Writable } from 'node:stream';
+import { concatBytes } from '../bytes.js';
 import { csvSource } from '../connectors/csv.js';
 import { MalformedRowError, UnknownColumnError } from '../connectors/errors.js';
 import { TextFormatter } from '../connectors/format.js';
@@ -28,6 +29,7 @@ import {
   type OpsState,
 } from './checkpoint.js';
 import { KeyedOps, type OpsOutput } from './ops.js';
+import { PendingBatches } from './pending.js';
 import { WaitingRows } from './waiting.js';
 import { LateRowError, WindowFormatter, windowFormatter, WindowRunner } from './windows.js';
 import { describeErrno } from './errno.js';
@@ -151,6 +153,11 @@ class OpsRunner implements Runner {
   private pushed: number;
   /** Rows waiting for their results, in input order. */
   private readonly queue: WaitingRows;
+  /**
+   * Results in row order (no --max-out-of-order, no held rows restored):
+   * batches wait whole, as read, instead of row by row in `queue`.
+   */
+  private batches: PendingBatches | undefined;
   /** lines − rows at the end of the previous batch: rows are one line each while it stays the same. */
   private lineDiff: number;
   /** Where the input stood after the latest batch. */
@@ -184,6 +191,8 @@ class OpsRunner implements Runner {
       const results = held.results.map((r) => base64ToF64(r, n));
       this.queue.restore(held.time, held.keys ?? [], base64ToF64(held.values, n), results, Array.from(held.known, (c) => c === '1'));
     }
+    const reorders = this.timed && this.bound > 0;
+    this.batches = reorders || this.queue.length > 0 ? undefined : new PendingBatches(opCount);
   }
 
   static async create(cmd: RunCommand, restore: OpsState | undefined, start: SourceOffset | undefined, formatter: TextFormatter): Promise<OpsRunner> {
@@ -200,7 +209,7 @@ class OpsRunner implements Runner {
   }
 
   private get waiting(): number {
-    return this.queue.length;
+    return this.queue.length + (this.batches?.rows ?? 0);
   }
 
   header(): string {
@@ -211,6 +220,29 @@ class OpsRunner implements Runner {
     const rows = result.batch.length;
     // Bytes: the sink writes them as they are (a string would be decoded here and encoded again there).
     return { rows, text: rows > 0 ? this.formatter.formatBytes(result) : '' };
+  }
+
+  /** Whole batches, one after another. */
+  private emitAll(results: ResultBatch[]): Emitted {
+    if (results.length === 1) return this.emit(results[0]!);
+    let rows = 0;
+    const parts: Uint8Array[] = [];
+    for (const r of results) {
+      const e = this.emit(r);
+      rows += e.rows;
+      if (e.rows > 0) parts.push(e.text as Uint8Array);
+    }
+    return { rows, text: parts.length > 0 ? concatBytes(parts) : '' };
+  }
+
+  /** Released results at their rows; the rows that now have all theirs, in input order. */
+  private release(out: OpsOutput, end: SourceOffset, skipped: number): Emitted {
+    if (this.batches !== undefined) {
+      this.batches.place(out);
+      return this.emitAll(this.batches.takeDone());
+    }
+    this.place(out);
+    return this.emit(this.queue.take(end, skipped));
   }
 
   async process(batch: ColumnBatch): Promise<Emitted> {
@@ -225,9 +257,9 @@ class OpsRunner implements Runner {
     if (this.waiting === 0 && out.rows === undefined && out.first === first && (out.values[0] as Float64Array).length === b.length) {
       return this.emit({ batch: b, results: out.values });
     }
-    this.queue.add(withKeyText(b));
-    this.place(out);
-    return this.emit(this.queue.take(b.end, b.skipped));
+    if (this.batches !== undefined) this.batches.add(b);
+    else this.queue.add(withKeyText(b));
+    return this.release(out, b.end, b.skipped);
   }
 
   /** Time windows: the batch without its rows too far out of order (counted late with --on-error skip; else OrderError). */
@@ -309,26 +341,28 @@ class OpsRunner implements Runner {
   }
 
   async finish(end: SourceOffset): Promise<Emitted> {
-    this.place(await this.ops.flush());
-    const out = this.queue.take(end, 0);
+    const out = this.release(await this.ops.flush(), end, 0);
     if (this.waiting !== 0) throw new Error(`${this.waiting} rows have no results at the end of the input`);
-    return this.emit(out);
+    return out;
   }
 
   /** Before a checkpoint: the results that came back since the last batch (workers). */
   async settle(): Promise<Emitted> {
-    this.place(await this.ops.settle());
-    return this.emit(this.queue.take(this.end, 0));
+    return this.release(await this.ops.settle(), this.end, 0);
   }
 
   /** --idle-timeout: every key's latest time moves on by `ms` here too (so a row is late here exactly when the reorderer would refuse it). */
   async idle(ms: number): Promise<Emitted> {
     for (const [k, t] of this.maxTimes) this.maxTimes.set(k, t + ms);
-    this.place(await this.ops.idle(ms));
-    return this.emit(this.queue.take(this.end, 0));
+    return this.release(await this.ops.idle(ms), this.end, 0);
   }
 
   async state(): Promise<OpsState> {
+    // After settle() no batch waits; any that did become held rows of `queue`, which then takes every later row too.
+    if (this.batches !== undefined && this.batches.rows > 0) {
+      this.batches.moveTo(this.queue, withKeyText, this.pushed - this.waiting);
+      this.batches = undefined;
+    }
     const q = this.queue.held();
     const held: HeldRows = {
       pushed: this.pushed,

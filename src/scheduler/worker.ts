@@ -23,9 +23,8 @@
 //   chunk   { t, id, module, spec, values, skip } → chunk { t, id, values }   (parallelRolling)
 //   stop    { t }
 // Out, besides the replies: hb { t } every heartbeatMs; fatal { t, code, message } when a restore is refused.
-import { createGroupOperator, WindowsGroupOperator } from '../keyed/index.js';
-import type { Rises } from '../keyed/windows.js';
-import { isWindowSpec, windowSpecOf, type NormalizedOperatorSpec } from '../keyed/spec.js';
+import type { Rises, WindowsGroupOperator } from '../keyed/windows.js';
+import type { NormalizedOperatorSpec } from '../keyed/spec.js';
 import type { NormalizedSpec } from '../types.js';
 import { CheckpointError } from './errors.js';
 import { createKernelOperator, sharedTimesAt, type GroupOperator, type RowsPart } from './operator.js';
@@ -71,6 +70,24 @@ type Message =
 const COALESCE_ROWS = 1 << 20;
 
 const rowsOf = (message: Message): number => (message.t === 'shared' ? message.to - message.from : message.t === 'batch' ? message.rows ?? message.values.length : 0);
+
+/**
+ * The operator of the init message's spec. The keyed operators of time
+ * kinds (src/keyed, src/time) are loaded only for their specs: a count
+ * kernel's worker starts without them (they were a third of its start-up
+ * CPU, which a short job pays per worker).
+ */
+async function operatorOf(message: InitMessage): Promise<{ operator: GroupOperator; windows?: WindowsGroupOperator }> {
+  const { spec, keyGroups, groups } = message;
+  // Checkpoints: compact key states (state-codec.ts).
+  if (!('kind' in spec)) return { operator: await createKernelOperator(message.module, spec, keyGroups, groups, { compactStates: true }) };
+  const [{ createGroupOperator, WindowsGroupOperator }, { isWindowSpec, windowSpecOf }] = await Promise.all([import('../keyed/index.js'), import('../keyed/spec.js')]);
+  if (isWindowSpec(spec)) {
+    const windows = new WindowsGroupOperator(windowSpecOf(spec, message.keyed), keyGroups, groups);
+    return { operator: windows, windows };
+  }
+  return { operator: await createGroupOperator(message.module, spec, keyGroups, groups, { compactStates: true }) };
+}
 
 /** Runs the scheduler's worker protocol on a port. */
 export function runWorker(port: WorkerPort): void {
@@ -230,10 +247,9 @@ export function runWorker(port: WorkerPort): void {
     groups = message.groups;
     heartbeat = setInterval(() => port.post({ t: 'hb' }, []), message.heartbeatMs);
     try {
-      const { spec } = message;
-      const op = isWindowSpec(spec)
-        ? (windows = new WindowsGroupOperator(windowSpecOf(spec, message.keyed), message.keyGroups, groups))
-        : await createGroupOperator(message.module, spec, message.keyGroups, groups, { compactStates: true }); // checkpoints: compact key states (state-codec.ts)
+      const made = await operatorOf(message);
+      windows = made.windows;
+      const op = made.operator;
       for (const [group, bytes] of message.restore) op.restoreGroup(group, bytes);
       if (message.clock !== undefined) op.restoreClock!(message.clock);
       operator = op;
