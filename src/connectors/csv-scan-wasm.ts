@@ -115,6 +115,7 @@ export class WasmRows {
       out.timeStarts = new Int32Array(buffer, w.timeStartsPtr(), ROWS_PER_SCAN);
       out.timeEnds = new Int32Array(buffer, w.timeEndsPtr(), ROWS_PER_SCAN);
     }
+    rowsRead += count;
     out.count = count;
     out.next = w.stopPos();
     out.refused = w.stopWhy() === STOP_FOR_JS;
@@ -130,6 +131,12 @@ export class WasmRows {
   unload(): void {
     this.loaded = undefined;
   }
+}
+
+/** Rows read in WASM so far in this thread (tests check that WASM read the rows they compare). */
+let rowsRead = 0;
+export function wasmRowsRead(): number {
+  return rowsRead;
 }
 
 function instance(): CsvScanExports | undefined {
