@@ -66,11 +66,16 @@ export function instantiateSync<T>(name: string): T | undefined {
   const module = WASM_MODULES[name];
   if (module === undefined) return undefined;
   try {
-    return new WebAssembly.Instance(new WebAssembly.Module(decodeBase64(module.base64) as BufferSource)).exports as unknown as T;
+    // Compiled once per thread: a module with an instance per user (the CSV scanner's) is not compiled again for each.
+    let compiledSync = syncModules.get(name);
+    if (compiledSync === undefined) syncModules.set(name, (compiledSync = new WebAssembly.Module(decodeBase64(module.base64) as BufferSource)));
+    return new WebAssembly.Instance(compiledSync).exports as unknown as T;
   } catch {
     return undefined;
   }
 }
+
+const syncModules = new Map<string, WebAssembly.Module>();
 
 /** The compiled module, compiled on first use and shared by every kernel of the module. */
 export function compiledModule(name: ModuleName): Promise<WebAssembly.Module> {

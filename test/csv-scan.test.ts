@@ -6,6 +6,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { byteChunks, isoDateBytes, parseIsoDate } from '../src/connectors/columns.js';
 import { simpleNumber } from '../src/connectors/csv-scan.js';
+import { wasmRowsRead } from '../src/connectors/csv-scan-wasm.js';
 import { csvBatches, type CsvOptions } from '../src/connectors/csv.js';
 import { MalformedRowError, type ColumnBatch } from '../src/connectors/index.js';
 import { parseNumberText } from '../src/number-text.js';
@@ -230,6 +231,58 @@ describe('CSV byte scanner', () => {
       { numRuns: 20_000 },
     );
     expect(fast).toBeGreaterThan(1000);
+  });
+
+  it('property: rows read in WASM (csvscan: usual rows of known keys) are the rows csv-parse gives: ISO dates of the fast shapes, valid or not, numbers of up to 17 digits, with and without keyIds and time text, cut anywhere', async () => {
+    const two = (min: number, max: number) => fc.integer({ min, max }).map((n) => String(n).padStart(2, '0'));
+    // Mostly good (so that runs of rows reach WASM), with every kind of mistake now and then.
+    const often = <T,>(good: fc.Arbitrary<T>, bad: fc.Arbitrary<T>) => fc.oneof({ arbitrary: good, weight: 15 }, { arbitrary: bad, weight: 1 });
+    const date = fc
+      .tuple(
+        often(fc.constantFrom('2024', '2023', '1900', '2000', '0000', '0004', '0099', '9999', '1970'), fc.constant('20x4')),
+        often(two(1, 12), two(0, 13)),
+        often(two(1, 28), two(0, 32)),
+        often(fc.constantFrom('T', ' '), fc.constant('t')),
+        often(two(0, 23), two(24, 25)),
+        often(fc.constant(':'), fc.constant('.')),
+        often(two(0, 59), two(0, 60)),
+        often(fc.constant(':'), fc.constant('')),
+        often(two(0, 59), two(0, 60)),
+        often(fc.constantFrom('', 'Z', '.000', '.999Z', ',123'), fc.constantFrom('.5Z', '.12', '.1234Z', 'z')),
+      )
+      .map(([y, mo, d, sep, h, c1, mi, c2, s, rest]) => `${y}-${mo}-${d}${sep}${h}${c1}${mi}${c2}${s}${rest}`);
+    const anyNumber = fc.oneof(fc.stringMatching(/^-?[0-9]{0,17}(\.[0-9]{0,17})?$/), fc.constantFrom('', 'NaN', '1e3', ' 4', '-0'));
+    // A quote hands the rest of the input to csv-parse: now and then.
+    const key = fc.oneof({ arbitrary: fc.constantFrom('a', 'b', 'sensor-1', 'é', '', 'x y'), weight: 60 }, { arbitrary: fc.constant('k"q'), weight: 1 });
+    const number = fc.oneof({ arbitrary: fc.stringMatching(/^-?[0-9]{1,9}(\.[0-9]{0,5})?$/), weight: 15 }, { arbitrary: anyNumber, weight: 1 });
+    // A run's times are dates or numbers (the first row decides), the other kind now and then.
+    const dateTimes = fc.oneof({ arbitrary: date, weight: 20 }, { arbitrary: number, weight: 1 });
+    const numberTimes = fc.oneof({ arbitrary: number, weight: 20 }, { arbitrary: date, weight: 1 });
+    const row = (time: fc.Arbitrary<string>) => fc.tuple(time, key, number, fc.oneof({ arbitrary: fc.constant('\n'), weight: 20 }, { arbitrary: fc.constantFrom('\r\n', ',extra\n', '\r'), weight: 1 }));
+    const options = fc.record({ keyIds: fc.boolean(), timeText: fc.boolean(), onError: fc.constantFrom('fail' as const, 'skip' as const), batchSize: fc.integer({ min: 1, max: 7 }) });
+    const before = wasmRowsRead();
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(fc.array(row(dateTimes), { minLength: 1, maxLength: 40 }), fc.array(row(numberTimes), { minLength: 1, maxLength: 40 })), options, fc.array(fc.nat(), { maxLength: 6 }), async (rows, o, rawCuts) => {
+        const input = encode(['t,k,v\n', ...rows.map(([t, k, v, end]) => `${t},${k},${v}${end}`)]);
+        const cuts = rawCuts.map((c) => 1 + (c % Math.max(1, input.length - 1)));
+        const opts: CsvOptions = { value: 'v', time: 't', key: 'k', onError: o.onError, batchSize: o.batchSize, ...(o.timeText ? {} : { timeText: false }) };
+        const reader = o.keyIds ? readIds : read;
+        const idOpts: CsvOptions = o.keyIds ? { ...opts, keyIds: true } : opts;
+        expect(await reader(input, cuts, idOpts, true)).toEqual(await reader(input, [], idOpts, false));
+      }),
+      { numRuns: 1500 },
+    );
+    // Dates at the calendar's edges, each after a row of its key (so that WASM reads it).
+    for (const d of ['1900-02-29T00:00:00Z', '2000-02-29T00:00:00Z', '2023-02-29 00:00:00', '2024-02-29T23:59:59.999Z', '0000-01-01T00:00:00Z', '0000-02-29T00:00:00', '0099-12-31T24:00:00Z', '0001-03-01T00:00:00,001', '9999-12-31T23:59:59.999Z', '2024-04-31T00:00:00Z', '2024-01-01T24:00:00.001Z', '2024-13-01T00:00:00Z']) {
+      for (const first of ['1970-01-01T00:00:00Z', '5']) {
+        const input = encode([`t,k,v\n${first},a,1\n${d},a,2\n${d},a,-3.25\n`]);
+        for (const onError of ['fail', 'skip'] as const) {
+          const opts: CsvOptions = { value: 'v', time: 't', key: 'k', onError };
+          expect(await read(input, [], opts, true), d).toEqual(await read(input, [], opts, false));
+        }
+      }
+    }
+    expect(wasmRowsRead() - before).toBeGreaterThan(1000);
   });
 
   it('reads simple numbers exactly as the full number grammar does', () => {

@@ -89,6 +89,30 @@ describe('WindowFormatter numbers', () => {
   });
 });
 
+describe('WindowFormatter.formatBytes', () => {
+  it('property: formatBytes of the ops\' windows is the UTF-8 of format of the same rows: CSV and NDJSON, keyed or not, update flags, keys to quote and non-ASCII, any numbers', () => {
+    const keyNames = ['a', 'k,1', 'q"t', 'é', '', 'line\nbreak', 'sensor-7'];
+    const dec = new TextDecoder();
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.nat(keyNames.length - 1), fc.integer({ min: -5, max: 5 }), fc.boolean(), numbers, numbers), { minLength: 1, maxLength: 40 }),
+        fc.constantFrom('csv' as const, 'ndjson' as const),
+        fc.boolean(),
+        fc.boolean(),
+        (wins, kind, keyed, withUpdate) => {
+          const opWindows = [0, 1].map((j) => wins.map(([key, start, update, a, b]) => ({ key, start: start * 60_000, end: (start + 1) * 60_000, update, count: 1, value: j === 0 ? a : b })));
+          const time = (ms: number): string => String(ms);
+          const rows = wins.map(([key, start, update, a, b]) => ({ key: keyed ? keyNames[key]! : '', start: time(start * 60_000), end: time((start + 1) * 60_000), update, values: [a, b] }));
+          const f = new WindowFormatter(kind, keyed ? 'sensor' : undefined, withUpdate, ['mean', 'max']);
+          const bytes = f.formatBytes(opWindows, (id) => keyNames[id]!, (id) => `${csvField(keyNames[id]!)},`, time);
+          expect(dec.decode(bytes)).toBe(new WindowFormatter(kind, keyed ? 'sensor' : undefined, withUpdate, ['mean', 'max']).format(rows));
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+});
+
 describe('AsciiText.cell (CSV cells of times and keys written as bytes)', () => {
   // Quotes, commas, line ends, non-ASCII, ISO-date and number characters, empty cells.
   const text = fc.array(fc.constantFrom('"', ',', '\r', '\n', 'é', '\u2028', 'a', 'K', '1', '-', '0', 'T', ':', '.', 'Z', ' '), { maxLength: 12 }).map((cs) => cs.join(''));

@@ -107,7 +107,9 @@ class WindowQueue {
   write(offset: number, rows: number, windows: readonly WindowResult[], late: readonly LateRow[]): void {
     if (offset < this.received) return;
     if (offset > this.received) throw new Error(`the operator skipped rows ${this.received} to ${offset - 1}`);
-    for (const w of windows) this.windows.push(w);
+    // Most writes find the queue empty (taken after every batch): one copy of the array, not a push per window.
+    if (this.windows.length === 0) this.windows = windows.slice();
+    else for (const w of windows) this.windows.push(w);
     for (const l of late) this.late.push(l);
     this.received += rows;
   }
@@ -552,7 +554,13 @@ export class KeyedOps {
   takeWindows(): { windows: WindowResult[][]; late: LateRow[] } {
     let n = Infinity;
     for (const q of this.windowQueues) n = Math.min(n, q.windows.length);
-    const windows = this.windowQueues.map((q) => q.windows.splice(0, n));
+    // Each queue's array as it is when all of it is taken (the usual case), else its first n.
+    const windows = this.windowQueues.map((q) => {
+      if (n !== q.windows.length) return q.windows.splice(0, n);
+      const all = q.windows;
+      q.windows = [];
+      return all;
+    });
     const first = this.windowQueues[0] as WindowQueue;
     const late = first.late;
     for (const q of this.windowQueues) q.late = [];

@@ -11,7 +11,7 @@
 // end, key in order of first appearance, start); at the end of the input,
 // the windows still open, by end, key, start.
 
-import { AsciiText, csvField, jsonNumber, numberLines } from '../connectors/format.js';
+import { AsciiText, csvField, jsonNumber, numberBytes, numberLines } from '../connectors/format.js';
 import type { ColumnBatch, SourceOffset, TextFormat } from '../connectors/types.js';
 import type { WindowOperatorSpec } from '../keyed/spec.js';
 import type { LateRow, WindowResult } from '../types.js';
@@ -20,6 +20,8 @@ import { KeyedOps } from './ops.js';
 import type { RunCommand } from './run-args.js';
 import type { Emitted, Runner } from './run.js';
 
+const COMMA = 0x2c;
+const utf8 = new TextEncoder();
 const JSON_NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
 const jsonTime = (t: string): string => (JSON_NUMBER.test(t) ? t : JSON.stringify(t));
 
@@ -56,6 +58,45 @@ export class WindowFormatter {
 
   format(rows: readonly WindowRow[]): string {
     return this.numberLines(rows) ?? this.stringLines(rows);
+  }
+
+  /**
+   * {@link WindowFormatter.format} of the windows the ops emitted (per op, the
+   * same windows in the same order), as UTF-8 bytes, with no row object, no
+   * values array and no string per window: each op's values go to the WASM
+   * formatter as one column, and a CSV line's key and bounds are written from
+   * `keyCell(id)` (the key's cell, comma included) and `time(ms)`.
+   */
+  formatBytes(windows: readonly (readonly WindowResult[])[], keyName: (id: number) => string, keyCell: (id: number) => string, time: (ms: number) => string): Uint8Array {
+    const first = windows[0] as readonly WindowResult[];
+    const n = first.length;
+    const ops = this.opCount;
+    const columns = windows.map(() => new Float64Array(n));
+    windows.forEach((op, j) => {
+      const column = columns[j] as Float64Array;
+      for (let i = 0; i < n; i++) {
+        const o = op[i] as WindowResult;
+        const w = first[i] as WindowResult;
+        if (o.key !== w.key || o.start !== w.start || o.end !== w.end) throw new Error('the window ops emitted different windows');
+        column[i] = o.value;
+      }
+    });
+    const rowOf = (i: number): WindowRow => {
+      const w = first[i] as WindowResult;
+      return { key: this.key !== undefined ? keyName(w.key as number) : '', start: time(w.start), end: time(w.end), update: w.update, values: columns.map((c) => c[i] as number) };
+    };
+    if (this.kind === 'csv' && ops > 0) {
+      const separators = [...Array.from({ length: ops }, () => ','), '\n'];
+      const keyed = this.key !== undefined;
+      const withUpdate = this.withUpdate;
+      const prefix = (i: number, out: AsciiText): boolean => {
+        const w = first[i] as WindowResult;
+        return (!keyed || out.text(keyCell(w.key as number))) && out.cell(time(w.start)) && out.byte(COMMA) && out.cell(time(w.end)) && (!withUpdate || out.text(w.update ? ',true' : ',false'));
+      };
+      const bytes = numberBytes(this.ascii, n, columns, separators, false, prefix);
+      if (bytes !== undefined) return bytes;
+    }
+    return utf8.encode(this.format(Array.from({ length: n }, (_, i) => rowOf(i))));
   }
 
   /** The lines with the numbers formatted in WASM as bytes (see numberLines); undefined where the text is not ASCII. */
@@ -248,17 +289,22 @@ export class WindowRunner implements Runner {
     if (late.length > 0) this.lateRows(late);
     const covered = this.ops.covered();
     while (this.places.length > 0 && (this.places[0] as BatchPlace).first + (this.places[0] as BatchPlace).length <= covered) this.places.shift();
-    const first = windows[0] as WindowResult[];
-    const rows: WindowRow[] = first.map((w, i) => {
-      const values = windows.map((op) => {
-        const o = op[i] as WindowResult;
-        if (o.key !== w.key || o.start !== w.start || o.end !== w.end) throw new Error('the window ops emitted different windows');
-        return o.value;
-      });
-      return { key: this.cmd.key !== undefined ? this.ops.keyName(w.key as number) : '', start: this.time(w.start), end: this.time(w.end), update: w.update, values };
-    });
-    return { rows: rows.length, text: rows.length > 0 ? this.formatter.format(rows) : '' };
+    const n = (windows[0] as WindowResult[]).length;
+    return { rows: n, text: n > 0 ? this.formatter.formatBytes(windows, this.keyName, this.keyCell, this.timeText) : '' };
   }
+
+  /** Each key id's CSV cell with its comma, made once per key (the first 65 536 keys; past them, per window). */
+  private readonly keyCells: string[] = [];
+  private readonly keyName = (id: number): string => this.ops.keyName(id);
+  private readonly keyCell = (id: number): string => {
+    let cell = this.keyCells[id];
+    if (cell === undefined) {
+      cell = `${csvField(this.ops.keyName(id))},`;
+      if (id < 1 << 16) this.keyCells[id] = cell;
+    }
+    return cell;
+  };
+  private readonly timeText = (ms: number): string => this.time(ms);
 
   private lateRows(late: readonly LateRow[]): void {
     if (this.cmd.onError === 'skip') {

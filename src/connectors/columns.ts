@@ -338,6 +338,53 @@ export class BatchBuilder {
     else this.put({ value: this.cells[0]!, time: this.cells[1]!, timeText, key, skip: false, bytes, lines });
   }
 
+  /** Rows {@link BatchBuilder.addColumns} may add now: the open batch's room (opened if need be), 0 while rows must go through addCells. */
+  bulkRoom(): number {
+    if (this.error !== undefined || this.held.length > 0) return 0;
+    if (!this.open) this.fresh();
+    return this.batchSize - this.length;
+  }
+
+  /** The time column's kind so far: 0 unknown (no row yet), 1 numbers, 2 dates. */
+  get timeKind(): number {
+    return this.dateTimes === undefined ? 0 : this.dateTimes ? 2 : 1;
+  }
+
+  /**
+   * Adds `n` (at most {@link BatchBuilder.bulkRoom}) checked rows at once, as
+   * n {@link BatchBuilder.addCells} would: values and times from the
+   * columns, each row's key from its entry (`entries[i]`: the id
+   * `entryIds[entry]` when keys are numbered, else the name
+   * `entryKeys[entry]`; no entries: no key column), its time text from
+   * `timeText(i)` when rows keep it; the last row ends at byte `bytes` and
+   * line `lines`.
+   */
+  addColumns(
+    n: number,
+    values: Float64Array,
+    times: Float64Array,
+    entries: Int32Array | undefined,
+    entryIds: readonly number[],
+    entryKeys: readonly (string | undefined)[],
+    timeText: ((i: number) => string) | undefined,
+    bytes: number,
+    lines: number,
+  ): void {
+    const at = this.length;
+    this.values.set(n === values.length ? values : values.subarray(0, n), at);
+    if (this.timestamps !== undefined) this.timestamps.set(n === times.length ? times : times.subarray(0, n), at);
+    const texts = this.timeText;
+    if (texts !== undefined && timeText !== undefined) for (let i = 0; i < n; i++) texts.push(timeText(i));
+    const ids = this.ids;
+    const keys = this.keys;
+    if (ids !== undefined && entries !== undefined) for (let i = 0; i < n; i++) ids[at + i] = entryIds[entries[i]!]!;
+    else if (keys !== undefined && entries !== undefined) for (let i = 0; i < n; i++) keys.push(entryKeys[entries[i]!]!);
+    this.length = at + n;
+    this.end.rows += n;
+    this.end.bytes = bytes;
+    this.end.lines = lines;
+  }
+
   /** A malformed row: recorded as the error for 'fail', counted for 'skip'. */
   reject(line: number, reason: string, bytes: number): void {
     if (this.error !== undefined) return;

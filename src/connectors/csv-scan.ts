@@ -12,6 +12,7 @@
 // cell goes through BatchBuilder.addText, as csv-parse's rows do.
 
 import { BatchBuilder, isoDateBytes, quote, shownCell, utf8Cell } from './columns.js';
+import { WasmRows } from './csv-scan-wasm.js';
 
 const LF = 0x0a;
 const CR = 0x0d;
@@ -238,6 +239,11 @@ export class CsvScanner {
   private te = 0;
   private ks = 0;
   private ke = 0;
+  /** The usual rows read in WASM (csv-scan-wasm.ts), where it is available; fusedRow reads the rows it leaves. */
+  private wasmRows: WasmRows | undefined;
+  /** Rows WASM read, and rows it left to fusedRow: when it leaves many (keys past its table), it is no longer asked. */
+  private wasmRead = 0;
+  private wasmRefused = 0;
 
   constructor(
     private readonly builder: BatchBuilder,
@@ -252,6 +258,7 @@ export class CsvScanner {
     this.kinds[QUOTE] = QUOTED;
     this.kinds[delimiter] = DELIMITER; // canScan: neither a quote nor a line end
     this.roles = fusedRoles(delimiter, columns);
+    this.wasmRows = this.roles !== undefined ? WasmRows.create(this.roles, delimiter, columns.key >= 0, columns.time >= 0) : undefined;
   }
 
   /** The bytes from {@link CsvScanner.rowStart} not read yet. */
@@ -294,6 +301,8 @@ export class CsvScanner {
     const fusedEnd = this.roles !== undefined ? b.lastIndexOf(LF) : -1;
     const builder = this.builder;
     let pos = 0;
+    let wasm = this.wasmRows;
+    wasm?.unload(); // b's bytes are copied in again (a source may reuse its arrays)
     while (pos < n) {
       if (builder.ready) {
         this.paused = b.subarray(pos);
@@ -302,6 +311,15 @@ export class CsvScanner {
         return true;
       }
       if (pos < fusedEnd) {
+        if (wasm !== undefined) {
+          const next = this.wasmBatch(wasm, b, pos, fusedEnd + 1);
+          if (next > pos) {
+            pos = next;
+            continue;
+          }
+          // A row WASM leaves: fusedRow (or the general loop) reads it. Past many such rows, WASM is not asked again.
+          if (++this.wasmRefused > 1024 && this.wasmRefused * 8 > this.wasmRead) wasm = this.wasmRows = undefined;
+        }
         const next = this.fusedRow(b, pos, n);
         if (next >= 0) {
           pos = next;
@@ -340,6 +358,28 @@ export class CsvScanner {
     }
     this.pending = undefined;
     return true;
+  }
+
+  /**
+   * Reads the usual rows from `pos` in WASM into the builder's open batch
+   * (as many as it has room for): where the next row starts, `pos` when
+   * WASM leaves the row there to JavaScript (or there is no room).
+   */
+  private wasmBatch(wasm: WasmRows, b: Uint8Array, pos: number, end: number): number {
+    const builder = this.builder;
+    const room = builder.bulkRoom();
+    if (room === 0) return pos;
+    const read = wasm.read(b, pos, end, room, builder.timeKind);
+    const count = read.count;
+    if (count === 0) return pos;
+    if (this.columns.time >= 0) builder.timeFits(read.times[count - 1]!, wasm.timeKind() === 2);
+    const bytes = this.rowStart + read.next - pos;
+    this.rowStart = bytes;
+    this.lines += count;
+    this.wasmRead += count;
+    const keys = this.keys;
+    builder.addColumns(count, read.values, read.times, this.columns.key >= 0 ? read.entries : undefined, keys.ids, keys.keys, builder.keepsTimeText ? (i) => this.cut(b, read.timeStarts[i]!, read.timeEnds[i]!) : undefined, bytes, this.lines);
+    return read.next;
   }
 
   /** Notes where cell `field` is, when it is one the reader wants (one cell may be wanted twice). */
@@ -397,6 +437,11 @@ export class CsvScanner {
     builder.addCells(this.columns.time >= 0 && builder.keepsTimeText ? this.cut(b, this.ts, this.te) : '', k, bytes, line, id);
     // Numbered by the builder when its first row is stored (not while held, nor when refused): in order of first appearance.
     if (id < 0 && entry >= 0 && builder.numbersKeys) this.keys.ids[entry] = builder.knownKeyId(k);
+    // WASM reads the key's later rows once the key is known here (with its builder id, when keys are numbered).
+    const wasm = this.wasmRows;
+    if (wasm !== undefined && entry >= 0 && !wasm.knows(entry) && (!builder.numbersKeys || (this.keys.ids[entry] as number) >= 0)) {
+      wasm.addKey(entry, b, this.ks, this.ke);
+    }
   }
 
   /**
