@@ -9,7 +9,7 @@
 //
 //   npx tsc -p tsconfig.json && node dist/bench/redis.js [--rows N] [--keys K] [--partitions P]
 //       [--op OP] [--format 1|2|3] [--read-entries N] [--rows-per-entry N] [--workers 1,2] [--fsync always|everysec] [--heartbeat-ms N] [--cpu-prof DIR]
-//       [--keys-sweep 100,10000,100000] [--state-every-ms N] [--lease-ms N] [--script-cost]
+//       [--keys-sweep 100,10000,100000] [--state-every-ms N] [--lease-ms N] [--script-cost] [--worker-main FILE]
 //
 // --keys-sweep runs 1 worker on 1 partition holding each number of keys in
 // turn (the other options apply), for how throughput follows the keys per
@@ -23,7 +23,7 @@
 // and the first rebalancing are left out. Defaults: the issue's workload (1.5e6 rows, 300 keys, 16
 // partitions, median of 50), job format 3.
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,7 +37,6 @@ import { createProducer } from '../src/redis/producer.js';
 import type { KernelSpec } from '../src/types.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const MAIN = path.resolve(here, '../src/redis/main.js');
 
 const { values: args } = parseArgs({
   options: {
@@ -56,6 +55,7 @@ const { values: args } = parseArgs({
     'script-cost': { type: 'boolean' },
     'state-every-ms': { type: 'string' },
     'lease-ms': { type: 'string' },
+    'worker-main': { type: 'string' },
   },
 });
 const ROWS = Number(args.rows ?? 1_500_000);
@@ -81,6 +81,8 @@ const STATE_EVERY_MS = args['state-every-ms'];
 const LEASE_MS = args['lease-ms'] ?? '5000';
 /** A directory: each worker writes a V8 CPU profile there (node --cpu-prof). */
 const CPU_PROF = args['cpu-prof'];
+/** The worker entry the bench spawns: this build's, or another build's (--worker-main, e.g. an older dist/src/redis/main.js, to compare builds under the same bench). */
+const MAIN = path.resolve(args['worker-main'] ?? path.resolve(here, '../src/redis/main.js'));
 /** Clock ticks per second of /proc/<pid>/stat times (USER_HZ, 100 on Linux). */
 const TICKS = 100;
 
@@ -113,12 +115,43 @@ interface RunResult {
   usec: Record<string, number>;
   /** Bytes appended to redis-server's AOF during the run (what each fsync writes). */
   aofBytes: number;
+  /** During the run, each worker's threads and redis-server's (main thread, helper threads, wait for a CPU). */
+  workerThreads: ThreadTimes[];
+  redisThreads: ThreadTimes;
 }
 
 /** User + system CPU seconds of a process so far. */
 function cpuOf(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return (Number(fields[11]) + Number(fields[12])) / TICKS;
+}
+
+/** A process's threads so far (Linux schedstat, s): the main thread's CPU, the other threads' CPU (V8's compiler and GC helpers, libuv), and the time all its threads waited, runnable, for a CPU. */
+interface ThreadTimes {
+  main: number;
+  helpers: number;
+  wait: number;
+}
+
+function threadTimesOf(pid: number): ThreadTimes {
+  const times = { main: 0, helpers: 0, wait: 0 };
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    let fields: string[];
+    try {
+      fields = readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ');
+    } catch {
+      continue; // the thread ended meanwhile
+    }
+    if (Number(task) === pid) times.main += Number(fields[0]) / 1e9;
+    else times.helpers += Number(fields[0]) / 1e9;
+    times.wait += Number(fields[1]) / 1e9;
+  }
+  return times;
+}
+
+/** Thread times between two readings (threads that ended in between are missing from the second: read it before the process ends). */
+function threadTimesSince(before: ThreadTimes, after: ThreadTimes): ThreadTimes {
+  return { main: after.main - before.main, helpers: after.helpers - before.helpers, wait: after.wait - before.wait };
 }
 
 /** redis-server's CPU seconds so far: user + system, and system (the AOF's writes and fsyncs, the sockets) alone. */
@@ -143,7 +176,7 @@ async function commandStats(cmd: Commands): Promise<{ calls: Record<string, numb
   return { calls, usec };
 }
 
-async function run(url: string, workers: number, { keys: KEYS, partitions: PARTITIONS }: Workload): Promise<RunResult> {
+async function run(url: string, redisPid: number, workers: number, { keys: KEYS, partitions: PARTITIONS }: Workload): Promise<RunResult> {
   const job = `bench-${workers}-${KEYS}-${PARTITIONS}`;
   const producer = await createProducer({ url, job, create: { partitions: PARTITIONS, spec: SPEC, format: FORMAT }, maxRowsPerEntry: ROWS_PER_ENTRY });
   const keys: string[] = [];
@@ -194,6 +227,8 @@ async function run(url: string, workers: number, { keys: KEYS, partitions: PARTI
   const redisBefore = await redisCpu(cmd);
   const aofBefore = await aofSize(cmd);
   const cpuBefore = procs.map(({ p }) => cpuOf(p.pid!));
+  const threadsBefore = procs.map(({ p }) => threadTimesOf(p.pid!));
+  const redisThreadsBefore = threadTimesOf(redisPid);
   const first = performance.now();
   await cmd.send(['DEL', ...held]);
   while (pending.size > 0) {
@@ -204,6 +239,8 @@ async function run(url: string, workers: number, { keys: KEYS, partitions: PARTI
   }
   const end = performance.now();
   const workerCpus = procs.map(({ p }, i) => cpuOf(p.pid!) - cpuBefore[i]!);
+  const workerThreads = procs.map(({ p }, i) => threadTimesSince(threadsBefore[i]!, threadTimesOf(p.pid!)));
+  const redisThreads = threadTimesSince(redisThreadsBefore, threadTimesOf(redisPid));
   const workerCpu = workerCpus.reduce((a, c) => a + c, 0);
   const redisAfter = await redisCpu(cmd);
   const { calls, usec } = await commandStats(cmd);
@@ -217,7 +254,7 @@ async function run(url: string, workers: number, { keys: KEYS, partitions: PARTI
   const weighted = (k: string): number => stats.reduce((a, s) => a + (s[k] ?? 0) * (s['commits'] ?? 0), 0) / Math.max(1, commits);
   return {
     job, workers, seconds, rowsPerSecond: ROWS / seconds, commits, commitP50: weighted('commitP50'), commitP99: Math.max(...stats.map((s) => s['commitP99'] ?? 0)),
-    workerCpu, workerCpus, redisCpu: redisAfter.total - redisBefore.total, redisSys: redisAfter.sys - redisBefore.sys, calls, usec, aofBytes,
+    workerCpu, workerCpus, redisCpu: redisAfter.total - redisBefore.total, redisSys: redisAfter.sys - redisBefore.sys, calls, usec, aofBytes, workerThreads, redisThreads,
     waits: stats.map((s) => (s['waitMs'] ?? NaN) / 1000), joinMs, takeMs: allTaken - first,
   };
 }
@@ -293,7 +330,9 @@ function report(r: RunResult): string {
     // The cores the job got: far below 2 when the machine's other work (or the disk's fsyncs) held it back, and the wall-clock figures then measure that.
     `           AOF ${(r.aofBytes / ROWS).toFixed(1)} bytes/row (${(r.aofBytes / 1e6 / r.seconds).toFixed(1)} MB/s); the job used ${((r.workerCpu + r.redisCpu) / r.seconds).toFixed(2)} cores of CPU\n` +
     // Waiting = the worker's event loop idle since its first partition was taken: replies, fsync rounds.
-    `           workers waited ${r.waits.map((w) => w.toFixed(2)).join(' / ')} s; start-up: spawn → all members ${r.joinMs.toFixed(0)} ms, lease release → all ${PARTITIONS} partitions taken ${r.takeMs.toFixed(0)} ms`
+    `           workers waited ${r.waits.map((w) => w.toFixed(2)).join(' / ')} s; start-up: spawn → all members ${r.joinMs.toFixed(0)} ms, lease release → all ${PARTITIONS} partitions taken ${r.takeMs.toFixed(0)} ms\n` +
+    // Per thread (schedstat): a worker's main thread is what one worker's rate rests on; its helpers (V8's compiler and GC) run beside it; the wait for a CPU is the machine's other work.
+    `           threads: ${r.workerThreads.map((t) => `worker main ${us(t.main, ROWS)} µs/row, helpers ${us(t.helpers, ROWS)}, waited for a CPU ${t.wait.toFixed(2)} s`).join('; ')}; redis-server ${us(r.redisThreads.main + r.redisThreads.helpers, ROWS)} µs/row, waited for a CPU ${r.redisThreads.wait.toFixed(2)} s`
   );
 }
 
@@ -306,7 +345,7 @@ try {
   else if (SWEEP !== undefined) {
     console.log('| keys | rows per commit | rows/s | worker CPU | redis-server CPU |\n|---|---|---|---|---|');
     for (const keys of SWEEP) {
-      const r = await run(redis.url, 1, { keys, partitions: 1 });
+      const r = await run(redis.url, redis.pid, 1, { keys, partitions: 1 });
       console.log(
         `| ${keys} | ${Number(READ_ENTRIES) * ROWS_PER_ENTRY} | ${Math.round(r.rowsPerSecond)} | ${us(r.workerCpu, ROWS)} µs/row | ${us(r.redisCpu, ROWS)} µs/row, ${(r.redisCpu * 1e3 / Math.max(1, r.commits)).toFixed(1)} ms/commit |  load ${loadavg()[0]!.toFixed(2)}`,
       );
@@ -314,7 +353,7 @@ try {
   } else {
     const results: RunResult[] = [];
     for (const n of WORKERS) {
-      const r = await run(redis.url, n, { keys: KEYS, partitions: PARTITIONS });
+      const r = await run(redis.url, redis.pid, n, { keys: KEYS, partitions: PARTITIONS });
       results.push(r);
       console.log(report(r));
     }
