@@ -9,7 +9,7 @@
 //
 //   npx tsc -p tsconfig.json && node dist/bench/redis.js [--rows N] [--keys K] [--partitions P]
 //       [--op OP] [--format 1|2|3] [--read-entries N] [--rows-per-entry N] [--workers 1,2] [--fsync always|everysec] [--heartbeat-ms N] [--cpu-prof DIR]
-//       [--keys-sweep 100,10000,100000] [--state-every-ms N] [--lease-ms N] [--script-cost] [--worker-main FILE]
+//       [--keys-sweep 100,10000,100000] [--state-every-ms N] [--lease-ms N] [--script-cost] [--compute-cost] [--worker-main FILE]
 //
 // --keys-sweep runs 1 worker on 1 partition holding each number of keys in
 // turn (the other options apply), for how throughput follows the keys per
@@ -34,6 +34,11 @@ import { Commands, jobStatus, type JobFormat } from '../src/redis/job.js';
 import { commitTransaction } from '../src/redis/commit.js';
 import { JobKeys } from '../src/redis/keys.js';
 import { createProducer } from '../src/redis/producer.js';
+import { batchOutputs, readBatch } from '../src/redis/batch.js';
+import { encodeColumn, encodeKeyColumn } from '../src/redis/codec.js';
+import { KeyedKernels } from '../src/redis/keyed.js';
+import { partitionOf } from '../src/redis/keys.js';
+import type { StreamEntry } from '../src/redis/input-waiter.js';
 import type { KernelSpec } from '../src/types.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -56,6 +61,7 @@ const { values: args } = parseArgs({
     'state-every-ms': { type: 'string' },
     'lease-ms': { type: 'string' },
     'worker-main': { type: 'string' },
+    'compute-cost': { type: 'boolean' },
   },
 });
 const ROWS = Number(args.rows ?? 1_500_000);
@@ -70,6 +76,8 @@ const FORMAT = Number(args.format ?? 3) as JobFormat;
 const SWEEP = args['keys-sweep']?.split(',').map(Number);
 /** --script-cost: redis-server's CPU per row of a commit alone (no workers), through the commit script or as plain XADDs. */
 const SCRIPT_COST = args['script-cost'] === true;
+/** --compute-cost: the worker's CPU per row of a batch's computation alone (no Redis), by stage. */
+const COMPUTE_COST = args['compute-cost'] === true;
 const WORKERS = (args.workers ?? '1,2').split(',').map(Number);
 /** redis-server's appendfsync: always (every commit durable before its reply) or everysec. */
 const FSYNC = args.fsync ?? 'always';
@@ -312,6 +320,68 @@ async function scriptCost(url: string): Promise<void> {
   await conn.close();
 }
 
+/**
+ * The worker's CPU per row of a batch's computation alone, by stage (no
+ * Redis, one process): decoding the entries and each row's operator key
+ * (readBatch), the kernels (the keyed operator and the WebAssembly), the
+ * output entries (batchOutputs), and the state records of the key groups
+ * touched (groupRecord), on partition 0's entries of the workload as the
+ * producer writes them (--read-entries entries per batch).
+ */
+async function computeCost(): Promise<void> {
+  const entriesPerBatch = Number(READ_ENTRIES);
+  const keyOf = (i: number): string => `k${(i * 7919) % KEYS}`;
+  const inPartition = new Map<string, boolean>();
+  const entries: StreamEntry[] = [];
+  const keys: string[] = [];
+  const values: number[] = [];
+  for (let i = 0; entries.length < 8 * entriesPerBatch; i++) {
+    const key = keyOf(i);
+    let mine = inPartition.get(key);
+    if (mine === undefined) inPartition.set(key, (mine = partitionOf(key, PARTITIONS) === 0));
+    if (!mine) continue;
+    keys.push(key);
+    values.push(Math.sin(i) * 100);
+    if (keys.length === ROWS_PER_ENTRY) {
+      entries.push([Buffer.from(`${entries.length + 1}-0`), [Buffer.from('kc'), encodeKeyColumn(keys), Buffer.from('x'), Buffer.from(encodeColumn(new Float64Array(values)))]]);
+      keys.length = 0;
+      values.length = 0;
+    }
+  }
+  const state = (await KeyedKernels.create(SPEC)).partition();
+  const cpu = (): number => {
+    const { user, system } = process.cpuUsage();
+    return user + system;
+  };
+  const spent = { decode: 0, kernels: 0, outputs: 0, state: 0 };
+  let rows = 0;
+  const batches = 400;
+  for (let b = 0; b < batches; b++) {
+    // Each batch decodes fresh copies, as the worker reads fresh replies (the kernels write results over the values).
+    const batch = entries.slice((b % 8) * entriesPerBatch, (b % 8 + 1) * entriesPerBatch).map(([id, f]): StreamEntry => [id, f.map((x) => Buffer.from(x))]);
+    const t0 = cpu();
+    const { parts, read } = readBatch(state, batch);
+    const t1 = cpu();
+    state.process(parts);
+    const t2 = cpu();
+    const { rows: n } = batchOutputs(read, FORMAT);
+    const t3 = cpu();
+    for (const group of state.takeTouched()) state.groupRecord(group);
+    const t4 = cpu();
+    if (b < batches / 4) continue; // warm-up
+    spent.decode += t1 - t0;
+    spent.kernels += t2 - t1;
+    spent.outputs += t3 - t2;
+    spent.state += t4 - t3;
+    rows += n;
+  }
+  const ns = (us: number): string => ((us * 1e3) / rows).toFixed(1);
+  console.log(
+    `worker compute, ${entriesPerBatch} entries of ${ROWS_PER_ENTRY} rows per batch, ${inPartition.size > 0 ? [...inPartition.values()].filter(Boolean).length : 0} keys in the partition: ` +
+      `decode and keys ${ns(spent.decode)} ns/row, kernels ${ns(spent.kernels)}, outputs ${ns(spent.outputs)}, state records of the touched groups ${ns(spent.state)} (every batch); total ${ns(spent.decode + spent.kernels + spent.outputs + spent.state)} ns/row`,
+  );
+}
+
 const us = (seconds: number, n: number): string => ((seconds * 1e6) / Math.max(1, n)).toFixed(2);
 
 /** One run's lines: throughput, latency, and where the CPU went (workers; redis-server per row and per commit, the commit script's own share). */
@@ -336,6 +406,11 @@ function report(r: RunResult): string {
   );
 }
 
+if (COMPUTE_COST) {
+  console.log(`streamkernel Redis benchmark, the worker's computation alone: ${SPEC.op} window 50, ${KEYS} keys over ${PARTITIONS} partitions, job format ${FORMAT}; load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  await computeCost();
+  process.exit(0);
+}
 const redis = await startRedis(FSYNC);
 try {
   console.log(
