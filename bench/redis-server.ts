@@ -20,7 +20,7 @@ async function freePort(): Promise<number> {
 }
 
 /** Starts redis-server (on the PATH) with `appendfsync` always or everysec. */
-export async function startRedis(fsync: string): Promise<{ url: string; stop: () => void }> {
+export async function startRedis(fsync: string): Promise<{ url: string; pid: number; stop: () => void }> {
   const port = await freePort();
   const dir = mkdtempSync(path.join(tmpdir(), 'sk-bench-redis-'));
   const conf = path.join(dir, 'redis.conf');
@@ -36,6 +36,7 @@ export async function startRedis(fsync: string): Promise<{ url: string; stop: ()
   });
   return {
     url: `redis://127.0.0.1:${port}`,
+    pid: proc.pid!,
     stop: () => {
       process.kill(proc.pid!, 'SIGTERM');
       rmSync(dir, { recursive: true, force: true });

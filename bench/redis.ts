@@ -9,7 +9,7 @@
 //
 //   npx tsc -p tsconfig.json && node dist/bench/redis.js [--rows N] [--keys K] [--partitions P]
 //       [--op OP] [--format 1|2|3] [--read-entries N] [--rows-per-entry N] [--workers 1,2] [--fsync always|everysec] [--heartbeat-ms N] [--cpu-prof DIR]
-//       [--keys-sweep 100,10000,100000] [--state-every-ms N] [--lease-ms N] [--script-cost]
+//       [--keys-sweep 100,10000,100000] [--state-every-ms N] [--lease-ms N] [--script-cost] [--compute-cost] [--worker-main FILE]
 //
 // --keys-sweep runs 1 worker on 1 partition holding each number of keys in
 // turn (the other options apply), for how throughput follows the keys per
@@ -23,7 +23,7 @@
 // and the first rebalancing are left out. Defaults: the issue's workload (1.5e6 rows, 300 keys, 16
 // partitions, median of 50), job format 3.
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,10 +34,14 @@ import { Commands, jobStatus, type JobFormat } from '../src/redis/job.js';
 import { commitTransaction } from '../src/redis/commit.js';
 import { JobKeys } from '../src/redis/keys.js';
 import { createProducer } from '../src/redis/producer.js';
+import { batchOutputs, readBatch } from '../src/redis/batch.js';
+import { encodeColumn, encodeKeyColumn } from '../src/redis/codec.js';
+import { KeyedKernels } from '../src/redis/keyed.js';
+import { partitionOf } from '../src/redis/keys.js';
+import type { StreamEntry } from '../src/redis/input-waiter.js';
 import type { KernelSpec } from '../src/types.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const MAIN = path.resolve(here, '../src/redis/main.js');
 
 const { values: args } = parseArgs({
   options: {
@@ -56,6 +60,8 @@ const { values: args } = parseArgs({
     'script-cost': { type: 'boolean' },
     'state-every-ms': { type: 'string' },
     'lease-ms': { type: 'string' },
+    'worker-main': { type: 'string' },
+    'compute-cost': { type: 'boolean' },
   },
 });
 const ROWS = Number(args.rows ?? 1_500_000);
@@ -70,6 +76,8 @@ const FORMAT = Number(args.format ?? 3) as JobFormat;
 const SWEEP = args['keys-sweep']?.split(',').map(Number);
 /** --script-cost: redis-server's CPU per row of a commit alone (no workers), through the commit script or as plain XADDs. */
 const SCRIPT_COST = args['script-cost'] === true;
+/** --compute-cost: the worker's CPU per row of a batch's computation alone (no Redis), by stage. */
+const COMPUTE_COST = args['compute-cost'] === true;
 const WORKERS = (args.workers ?? '1,2').split(',').map(Number);
 /** redis-server's appendfsync: always (every commit durable before its reply) or everysec. */
 const FSYNC = args.fsync ?? 'always';
@@ -81,6 +89,8 @@ const STATE_EVERY_MS = args['state-every-ms'];
 const LEASE_MS = args['lease-ms'] ?? '5000';
 /** A directory: each worker writes a V8 CPU profile there (node --cpu-prof). */
 const CPU_PROF = args['cpu-prof'];
+/** The worker entry the bench spawns: this build's, or another build's (--worker-main, e.g. an older dist/src/redis/main.js, to compare builds under the same bench). */
+const MAIN = path.resolve(args['worker-main'] ?? path.resolve(here, '../src/redis/main.js'));
 /** Clock ticks per second of /proc/<pid>/stat times (USER_HZ, 100 on Linux). */
 const TICKS = 100;
 
@@ -113,12 +123,43 @@ interface RunResult {
   usec: Record<string, number>;
   /** Bytes appended to redis-server's AOF during the run (what each fsync writes). */
   aofBytes: number;
+  /** During the run, each worker's threads and redis-server's (main thread, helper threads, wait for a CPU). */
+  workerThreads: ThreadTimes[];
+  redisThreads: ThreadTimes;
 }
 
 /** User + system CPU seconds of a process so far. */
 function cpuOf(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return (Number(fields[11]) + Number(fields[12])) / TICKS;
+}
+
+/** A process's threads so far (Linux schedstat, s): the main thread's CPU, the other threads' CPU (V8's compiler and GC helpers, libuv), and the time all its threads waited, runnable, for a CPU. */
+interface ThreadTimes {
+  main: number;
+  helpers: number;
+  wait: number;
+}
+
+function threadTimesOf(pid: number): ThreadTimes {
+  const times = { main: 0, helpers: 0, wait: 0 };
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    let fields: string[];
+    try {
+      fields = readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ');
+    } catch {
+      continue; // the thread ended meanwhile
+    }
+    if (Number(task) === pid) times.main += Number(fields[0]) / 1e9;
+    else times.helpers += Number(fields[0]) / 1e9;
+    times.wait += Number(fields[1]) / 1e9;
+  }
+  return times;
+}
+
+/** Thread times between two readings (threads that ended in between are missing from the second: read it before the process ends). */
+function threadTimesSince(before: ThreadTimes, after: ThreadTimes): ThreadTimes {
+  return { main: after.main - before.main, helpers: after.helpers - before.helpers, wait: after.wait - before.wait };
 }
 
 /** redis-server's CPU seconds so far: user + system, and system (the AOF's writes and fsyncs, the sockets) alone. */
@@ -143,7 +184,7 @@ async function commandStats(cmd: Commands): Promise<{ calls: Record<string, numb
   return { calls, usec };
 }
 
-async function run(url: string, workers: number, { keys: KEYS, partitions: PARTITIONS }: Workload): Promise<RunResult> {
+async function run(url: string, redisPid: number, workers: number, { keys: KEYS, partitions: PARTITIONS }: Workload): Promise<RunResult> {
   const job = `bench-${workers}-${KEYS}-${PARTITIONS}`;
   const producer = await createProducer({ url, job, create: { partitions: PARTITIONS, spec: SPEC, format: FORMAT }, maxRowsPerEntry: ROWS_PER_ENTRY });
   const keys: string[] = [];
@@ -194,6 +235,8 @@ async function run(url: string, workers: number, { keys: KEYS, partitions: PARTI
   const redisBefore = await redisCpu(cmd);
   const aofBefore = await aofSize(cmd);
   const cpuBefore = procs.map(({ p }) => cpuOf(p.pid!));
+  const threadsBefore = procs.map(({ p }) => threadTimesOf(p.pid!));
+  const redisThreadsBefore = threadTimesOf(redisPid);
   const first = performance.now();
   await cmd.send(['DEL', ...held]);
   while (pending.size > 0) {
@@ -204,6 +247,8 @@ async function run(url: string, workers: number, { keys: KEYS, partitions: PARTI
   }
   const end = performance.now();
   const workerCpus = procs.map(({ p }, i) => cpuOf(p.pid!) - cpuBefore[i]!);
+  const workerThreads = procs.map(({ p }, i) => threadTimesSince(threadsBefore[i]!, threadTimesOf(p.pid!)));
+  const redisThreads = threadTimesSince(redisThreadsBefore, threadTimesOf(redisPid));
   const workerCpu = workerCpus.reduce((a, c) => a + c, 0);
   const redisAfter = await redisCpu(cmd);
   const { calls, usec } = await commandStats(cmd);
@@ -217,7 +262,7 @@ async function run(url: string, workers: number, { keys: KEYS, partitions: PARTI
   const weighted = (k: string): number => stats.reduce((a, s) => a + (s[k] ?? 0) * (s['commits'] ?? 0), 0) / Math.max(1, commits);
   return {
     job, workers, seconds, rowsPerSecond: ROWS / seconds, commits, commitP50: weighted('commitP50'), commitP99: Math.max(...stats.map((s) => s['commitP99'] ?? 0)),
-    workerCpu, workerCpus, redisCpu: redisAfter.total - redisBefore.total, redisSys: redisAfter.sys - redisBefore.sys, calls, usec, aofBytes,
+    workerCpu, workerCpus, redisCpu: redisAfter.total - redisBefore.total, redisSys: redisAfter.sys - redisBefore.sys, calls, usec, aofBytes, workerThreads, redisThreads,
     waits: stats.map((s) => (s['waitMs'] ?? NaN) / 1000), joinMs, takeMs: allTaken - first,
   };
 }
@@ -275,6 +320,68 @@ async function scriptCost(url: string): Promise<void> {
   await conn.close();
 }
 
+/**
+ * The worker's CPU per row of a batch's computation alone, by stage (no
+ * Redis, one process): decoding the entries and each row's operator key
+ * (readBatch), the kernels (the keyed operator and the WebAssembly), the
+ * output entries (batchOutputs), and the state records of the key groups
+ * touched (groupRecord), on partition 0's entries of the workload as the
+ * producer writes them (--read-entries entries per batch).
+ */
+async function computeCost(): Promise<void> {
+  const entriesPerBatch = Number(READ_ENTRIES);
+  const keyOf = (i: number): string => `k${(i * 7919) % KEYS}`;
+  const inPartition = new Map<string, boolean>();
+  const entries: StreamEntry[] = [];
+  const keys: string[] = [];
+  const values: number[] = [];
+  for (let i = 0; entries.length < 8 * entriesPerBatch; i++) {
+    const key = keyOf(i);
+    let mine = inPartition.get(key);
+    if (mine === undefined) inPartition.set(key, (mine = partitionOf(key, PARTITIONS) === 0));
+    if (!mine) continue;
+    keys.push(key);
+    values.push(Math.sin(i) * 100);
+    if (keys.length === ROWS_PER_ENTRY) {
+      entries.push([Buffer.from(`${entries.length + 1}-0`), [Buffer.from('kc'), encodeKeyColumn(keys), Buffer.from('x'), Buffer.from(encodeColumn(new Float64Array(values)))]]);
+      keys.length = 0;
+      values.length = 0;
+    }
+  }
+  const state = (await KeyedKernels.create(SPEC)).partition();
+  const cpu = (): number => {
+    const { user, system } = process.cpuUsage();
+    return user + system;
+  };
+  const spent = { decode: 0, kernels: 0, outputs: 0, state: 0 };
+  let rows = 0;
+  const batches = 400;
+  for (let b = 0; b < batches; b++) {
+    // Each batch decodes fresh copies, as the worker reads fresh replies (the kernels write results over the values).
+    const batch = entries.slice((b % 8) * entriesPerBatch, (b % 8 + 1) * entriesPerBatch).map(([id, f]): StreamEntry => [id, f.map((x) => Buffer.from(x))]);
+    const t0 = cpu();
+    const { parts, read } = readBatch(state, batch);
+    const t1 = cpu();
+    state.process(parts);
+    const t2 = cpu();
+    const { rows: n } = batchOutputs(read, FORMAT);
+    const t3 = cpu();
+    for (const group of state.takeTouched()) state.groupRecord(group);
+    const t4 = cpu();
+    if (b < batches / 4) continue; // warm-up
+    spent.decode += t1 - t0;
+    spent.kernels += t2 - t1;
+    spent.outputs += t3 - t2;
+    spent.state += t4 - t3;
+    rows += n;
+  }
+  const ns = (us: number): string => ((us * 1e3) / rows).toFixed(1);
+  console.log(
+    `worker compute, ${entriesPerBatch} entries of ${ROWS_PER_ENTRY} rows per batch, ${inPartition.size > 0 ? [...inPartition.values()].filter(Boolean).length : 0} keys in the partition: ` +
+      `decode and keys ${ns(spent.decode)} ns/row, kernels ${ns(spent.kernels)}, outputs ${ns(spent.outputs)}, state records of the touched groups ${ns(spent.state)} (every batch); total ${ns(spent.decode + spent.kernels + spent.outputs + spent.state)} ns/row`,
+  );
+}
+
 const us = (seconds: number, n: number): string => ((seconds * 1e6) / Math.max(1, n)).toFixed(2);
 
 /** One run's lines: throughput, latency, and where the CPU went (workers; redis-server per row and per commit, the commit script's own share). */
@@ -293,10 +400,17 @@ function report(r: RunResult): string {
     // The cores the job got: far below 2 when the machine's other work (or the disk's fsyncs) held it back, and the wall-clock figures then measure that.
     `           AOF ${(r.aofBytes / ROWS).toFixed(1)} bytes/row (${(r.aofBytes / 1e6 / r.seconds).toFixed(1)} MB/s); the job used ${((r.workerCpu + r.redisCpu) / r.seconds).toFixed(2)} cores of CPU\n` +
     // Waiting = the worker's event loop idle since its first partition was taken: replies, fsync rounds.
-    `           workers waited ${r.waits.map((w) => w.toFixed(2)).join(' / ')} s; start-up: spawn → all members ${r.joinMs.toFixed(0)} ms, lease release → all ${PARTITIONS} partitions taken ${r.takeMs.toFixed(0)} ms`
+    `           workers waited ${r.waits.map((w) => w.toFixed(2)).join(' / ')} s; start-up: spawn → all members ${r.joinMs.toFixed(0)} ms, lease release → all ${PARTITIONS} partitions taken ${r.takeMs.toFixed(0)} ms\n` +
+    // Per thread (schedstat): a worker's main thread is what one worker's rate rests on; its helpers (V8's compiler and GC) run beside it; the wait for a CPU is the machine's other work.
+    `           threads: ${r.workerThreads.map((t) => `worker main ${us(t.main, ROWS)} µs/row, helpers ${us(t.helpers, ROWS)}, waited for a CPU ${t.wait.toFixed(2)} s`).join('; ')}; redis-server ${us(r.redisThreads.main + r.redisThreads.helpers, ROWS)} µs/row, waited for a CPU ${r.redisThreads.wait.toFixed(2)} s`
   );
 }
 
+if (COMPUTE_COST) {
+  console.log(`streamkernel Redis benchmark, the worker's computation alone: ${SPEC.op} window 50, ${KEYS} keys over ${PARTITIONS} partitions, job format ${FORMAT}; load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  await computeCost();
+  process.exit(0);
+}
 const redis = await startRedis(FSYNC);
 try {
   console.log(
@@ -306,7 +420,7 @@ try {
   else if (SWEEP !== undefined) {
     console.log('| keys | rows per commit | rows/s | worker CPU | redis-server CPU |\n|---|---|---|---|---|');
     for (const keys of SWEEP) {
-      const r = await run(redis.url, 1, { keys, partitions: 1 });
+      const r = await run(redis.url, redis.pid, 1, { keys, partitions: 1 });
       console.log(
         `| ${keys} | ${Number(READ_ENTRIES) * ROWS_PER_ENTRY} | ${Math.round(r.rowsPerSecond)} | ${us(r.workerCpu, ROWS)} µs/row | ${us(r.redisCpu, ROWS)} µs/row, ${(r.redisCpu * 1e3 / Math.max(1, r.commits)).toFixed(1)} ms/commit |  load ${loadavg()[0]!.toFixed(2)}`,
       );
@@ -314,7 +428,7 @@ try {
   } else {
     const results: RunResult[] = [];
     for (const n of WORKERS) {
-      const r = await run(redis.url, n, { keys: KEYS, partitions: PARTITIONS });
+      const r = await run(redis.url, redis.pid, n, { keys: KEYS, partitions: PARTITIONS });
       results.push(r);
       console.log(report(r));
     }

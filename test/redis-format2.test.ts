@@ -2,12 +2,13 @@
 // state records (round trip and every refusal), commits that store only the
 // key groups a batch touched, binary result columns, and many keys per
 // partition on one WebAssembly instance.
+import fc from 'fast-check';
 import { afterEach, describe, expect, test } from 'vitest';
 import { crc32 } from '../src/crc32.js';
 import { buildHash } from '../src/engine.js';
 import { decodeSnapshot, encodeSnapshot } from '../src/snapshot.js';
 import { SnapshotError } from '../src/errors.js';
-import { decodeColumn, decodeRows, encodeColumn } from '../src/redis/codec.js';
+import { decodeColumn, decodeEntry, decodeRows, encodeColumn, encodeKeyColumn } from '../src/redis/codec.js';
 import { createJob } from '../src/redis/job.js';
 import { PartitionState, STATE_GROUPS } from '../src/redis/keyed.js';
 import { keyGroupOf } from '../src/scheduler/hash.js';
@@ -48,6 +49,28 @@ describe('format 2 encodings', () => {
     expect(decoded).toEqual({ keys: ['a', 'b'], values: new Float64Array([1, -0]) });
     expect(decodeRows({ k: '["a"]', x: Buffer.alloc(7) })).toEqual({ error: 'field x holds 7 bytes, not a multiple of 8' });
     expect(decodeRows({ k: '["a"]', x: Buffer.alloc(16) })).toEqual({ error: 'field k holds 1 keys but field x 2 values' });
+  });
+
+  test('a key column read with a partition\'s known keys (no decode) is read exactly as without them, bad columns with the same error', async () => {
+    // Keys whose bytes do not decode back to them must never be taken from their bytes: a lone surrogate (written as U+FFFD), a leading U+FEFF (dropped by decoding).
+    const awkward = ['a', 'ключ', '\ud800', 'x\udfff', '\ufeffa', '\ufeff\ufeffb', '\ufffd', '', 'é', 'e\u0301'];
+    const keyArb = fc.oneof(fc.constantFrom(...awkward), fc.string({ unit: 'binary', maxLength: 6 }), fc.string({ maxLength: 3 }));
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(keyArb, { minLength: 1, maxLength: 12 }),
+        fc.array(keyArb, { maxLength: 12 }),
+        fc.array(fc.tuple(fc.nat(), fc.nat(255)), { maxLength: 3 }),
+        async (rows, known, flips) => {
+          const state = await PartitionState.create({ op: 'mean', window: 3 });
+          for (const key of known) state.idOf(key);
+          const kc = Buffer.from(encodeKeyColumn(rows));
+          for (const [at, byte] of flips) kc[at % kc.length] = byte; // corrupt columns too: the same error either way
+          const fields = { kc, x: encodeColumn(new Float64Array(rows.length)) };
+          expect(decodeEntry(fields, state.knownKey)).toEqual(decodeEntry(fields));
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 
   test('key-group records: round trip; corrupt, another build or another spec refused with a code', async () => {

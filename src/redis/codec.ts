@@ -211,8 +211,16 @@ export function decodeKeyColumn(bytes: Uint8Array): KeyColumn {
   return column;
 }
 
-/** A key column, or why it cannot be read. */
-function readKeyColumn(bytes: Uint8Array): KeyColumn | string {
+/**
+ * The key whose UTF-8 is `bytes[start, end)`, when the caller already holds
+ * it (exactly what decoding those bytes gives), else undefined: lets a
+ * reader skip decoding the keys it has seen (a worker's partition, whose
+ * entries repeat the same few keys).
+ */
+export type KnownKey = (bytes: Uint8Array, start: number, end: number) => string | undefined;
+
+/** A key column, or why it cannot be read; `known` keys are taken as they are, the others decoded (and checked as UTF-8). */
+function readKeyColumn(bytes: Uint8Array, known?: KnownKey): KeyColumn | string {
   if (bytes.length < KEY_COLUMN_HEADER) return `field kc holds ${bytes.length} bytes, less than its ${KEY_COLUMN_HEADER}-byte header`;
   if (bytes[0] !== KEY_COLUMN_VERSION) return `field kc is of version ${bytes[0]!}; this build reads version ${KEY_COLUMN_VERSION}`;
   const width = bytes[1]!;
@@ -226,10 +234,15 @@ function readKeyColumn(bytes: Uint8Array): KeyColumn | string {
   for (let d = 0; d < size; d++) {
     const length = at + 4 <= bytes.length ? view.getUint32(at, true) : -1;
     if (length < 0 || at + 4 + length > bytes.length) return `field kc is truncated in key ${d} of its dictionary`;
-    try {
-      dictionary[d] = decoder.decode(bytes.subarray(at + 4, at + 4 + length));
-    } catch {
-      return `field kc: key ${d} of its dictionary is not UTF-8`;
+    // A known key's bytes are its UTF-8: no decode (one per distinct key per entry was most of a worker's decoding, issue 14).
+    const key = known?.(bytes, at + 4, at + 4 + length);
+    if (key !== undefined) dictionary[d] = key;
+    else {
+      try {
+        dictionary[d] = decoder.decode(bytes.subarray(at + 4, at + 4 + length));
+      } catch {
+        return `field kc: key ${d} of its dictionary is not UTF-8`;
+      }
     }
     at += 4 + length;
   }
@@ -277,15 +290,15 @@ export function decodeRows(fields: Record<string, unknown>): DecodedRows {
 /** An entry's rows as read: the keys as a dictionary and ids (no ids: one dictionary entry per row). */
 export type EntryRows = { keys: { dictionary: string[]; ids: Uint32Array | undefined }; values: Float64Array } | { error: string };
 
-/** Reads an entry's fields without expanding a key column into one string per row (the worker's path). */
-export function decodeEntry(fields: Record<string, unknown>): EntryRows {
+/** Reads an entry's fields without expanding a key column into one string per row (the worker's path; `known`: see KnownKey). */
+export function decodeEntry(fields: Record<string, unknown>, known?: KnownKey): EntryRows {
   const v = textOf(fields['v']);
   const x = fields['x'];
   const binary = x instanceof Uint8Array;
   const kc = fields['kc'];
   if ((fields['k'] === undefined && kc === undefined) || (v === undefined && !binary)) return { error: 'entry lacks the fields k (or kc) and v (or x)' };
   if (fields['k'] !== undefined && kc !== undefined) return { error: 'entry has both k and kc' };
-  const keys = kc !== undefined ? (kc instanceof Uint8Array ? readKeyColumn(kc) : 'field kc is not binary') : jsonKeys(textOf(fields['k']));
+  const keys = kc !== undefined ? (kc instanceof Uint8Array ? readKeyColumn(kc, known) : 'field kc is not binary') : jsonKeys(textOf(fields['k']));
   if (typeof keys === 'string') return { error: keys };
   const values = binary ? (x.length % 8 === 0 ? decodeColumn(x) : undefined) : parseValues(v!);
   if (values === undefined) return { error: `field x holds ${x instanceof Uint8Array ? x.length : 0} bytes, not a multiple of 8` };

@@ -29,6 +29,22 @@ export const STATE_GROUPS = 32_768;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
+/** FNV-1a of `bytes[start, end)`. */
+function utf8Hash(bytes: Uint8Array, start: number, end: number): number {
+  let h = 0x811c9dc5;
+  for (let i = start; i < end; i++) h = Math.imul(h ^ bytes[i]!, 0x01000193);
+  return h >>> 0;
+}
+
+/** Whether decoding `utf8` (fatal, as a key column is read) gives `key` back. */
+function roundTrips(key: string, utf8: Uint8Array): boolean {
+  try {
+    return decoder.decode(utf8) === key;
+  } catch {
+    return false;
+  }
+}
+
 /** The kernel plan of a spec and its module's build hash: what every state record is checked against. */
 interface Kernel {
   plan: KernelPlan;
@@ -146,6 +162,14 @@ export class PartitionState {
   private readonly stamp = new Int32Array(STATE_GROUPS);
   private batch = 1;
   private touched: number[] = [];
+  /**
+   * Ids by their key's UTF-8, an open-addressing table (id + 1 per slot, 0:
+   * empty) of the keys whose UTF-8 decodes back to them: the worker finds a
+   * key column's known keys from their bytes (knownKey) instead of decoding
+   * each one (issue 14).
+   */
+  private byUtf8 = new Int32Array(64);
+  private byUtf8Count = 0;
   /** Group records read by restoreGroup(), loaded by checkRestored(). */
   private pending = new Map<number, { ids: Uint32Array; keys: string[]; states: Uint8Array }>();
   private disposed = false;
@@ -194,10 +218,43 @@ export class PartitionState {
     return this.opKey[id]!;
   }
 
+  /** The key whose UTF-8 is `bytes[start, end)`, if this partition holds it, else undefined (a KnownKey for decodeEntry). */
+  readonly knownKey = (bytes: Uint8Array, start: number, end: number): string | undefined => {
+    const table = this.byUtf8;
+    const mask = table.length - 1;
+    for (let h = utf8Hash(bytes, start, end); ; h++) {
+      const id = table[h & mask]! - 1;
+      if (id < 0) return undefined;
+      const utf8 = this.utf8[id]!;
+      if (utf8.length !== end - start) continue;
+      let i = 0;
+      while (i < utf8.length && utf8[i] === bytes[start + i]) i++;
+      if (i === utf8.length) return this.names[id];
+    }
+  };
+
+  private indexUtf8(id: number): void {
+    if (2 * (this.byUtf8Count + 1) > this.byUtf8.length) {
+      const old = this.byUtf8;
+      this.byUtf8 = new Int32Array(2 * old.length);
+      this.byUtf8Count = 0;
+      for (const slot of old) if (slot !== 0) this.indexUtf8(slot - 1);
+    }
+    const table = this.byUtf8;
+    const mask = table.length - 1;
+    const utf8 = this.utf8[id]!;
+    let h = utf8Hash(utf8, 0, utf8.length);
+    while (table[h & mask] !== 0) h++;
+    table[h & mask] = id + 1;
+    this.byUtf8Count++;
+  }
+
   private add(key: string, id: number): number {
     this.ids.set(key, id);
     this.names[id] = key;
     this.utf8[id] = encoder.encode(key);
+    // Only a key its bytes decode back to (not one with a lone surrogate, from a JSON k, or a leading U+FEFF, which decoding drops).
+    if (roundTrips(key, this.utf8[id]!)) this.indexUtf8(id);
     if (id >= this.groupOf.length) {
       const n = Math.max(2 * this.groupOf.length, id + 1);
       const [groups, keys] = [new Int32Array(n), new Uint32Array(n)];

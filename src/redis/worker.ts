@@ -23,9 +23,9 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { type EventLoopUtilization, performance } from 'node:perf_hooks';
 import { SnapshotError } from '../errors.js';
-import type { RowsPart } from '../scheduler/operator.js';
 import { type RedisConnection, type RedisConnectionOptions, connectRedis } from './config.js';
-import { decodeEntry, decodePartitionState, encodeColumn, encodePartitionState, formatValues } from './codec.js';
+import { batchOutputs, readBatch } from './batch.js';
+import { decodePartitionState, encodePartitionState } from './codec.js';
 import { KeyedKernels, PartitionState, STATE_GROUPS } from './keyed.js';
 import { RedisJobError } from './errors.js';
 import { InputWaiter, type StreamEntry } from './input-waiter.js';
@@ -251,17 +251,6 @@ interface Commit {
   withState: boolean;
 }
 
-
-/** Each row's operator key: one lookup per distinct key of a key column (kc), one per row of a JSON k. */
-function operatorKeys(state: PartitionState, { dictionary, ids }: { dictionary: string[]; ids: Uint32Array | undefined }): Uint32Array {
-  // A plain loop: Uint32Array.from with a map function cost 6-10 % of a worker's CPU on small entries (JSON k, one lookup per row).
-  const byId = new Uint32Array(dictionary.length);
-  for (let i = 0; i < dictionary.length; i++) byId[i] = state.idOf(dictionary[i]!);
-  if (ids === undefined) return byId;
-  // The key column's ids are this entry's own (decodeEntry made them): mapped in place, not into a second array per entry.
-  for (let i = 0; i < ids.length; i++) ids[i] = byId[ids[i]!]!;
-  return ids;
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -898,43 +887,11 @@ class Worker {
     return false;
   }
 
-  /**
-   * Runs a batch's rows through the partition's kernels (one pass for all
-   * its entries) and returns the commit's output entries:
-   * id, field count, fields (`k` or `kc` as read, and `v` text for format 1
-   * or `x` doubles for formats 2 to 4, without the keys in format 4; `e` for an unreadable entry).
-   */
+  /** Runs a batch's rows through the partition's kernels (one pass for all its entries) and returns the commit's output entries (batch.ts). */
   private compute(state: PartitionState, entries: StreamEntry[]): { outputs: (string | Buffer)[]; rows: number } {
-    const parts: RowsPart[] = [];
-    const read: { id: Buffer; k: [string, Buffer] | undefined; part: RowsPart | undefined; error: string | undefined }[] = [];
-    for (const [id, flat] of entries) {
-      const fields: Record<string, Buffer> = {};
-      for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i]!.toString()] = flat[i + 1]!;
-      const batch = decodeEntry(fields);
-      if ('error' in batch) {
-        read.push({ id, k: undefined, part: undefined, error: batch.error });
-        continue;
-      }
-      // Results overwrite the values in place: the inputs are not needed after.
-      const part = { values: batch.values, keys: operatorKeys(state, batch.keys), out: batch.values };
-      parts.push(part);
-      const keyField = fields['kc'] !== undefined ? 'kc' : 'k'; // the keys go out as they came in
-      read.push({ id, k: [keyField, fields[keyField]!], part, error: undefined });
-    }
+    const { parts, read } = readBatch(state, entries);
     state.process(parts);
-    const outputs: (string | Buffer)[] = [];
-    let rows = 0;
-    for (const { id, k, part, error } of read) {
-      if (part === undefined) outputs.push(id, '2', 'e', error!);
-      else {
-        const results = this.job.format === 1 ? ['v', formatValues(part.out)] : ['x', encodeColumn(part.out)];
-        // Format 4: the results alone (the keys are in the input entry of the same id): fewer bytes through the commit script and the AOF.
-        if (this.job.format === 4) outputs.push(id, '2', ...results);
-        else outputs.push(id, '4', ...k!, ...results);
-        rows += part.out.length;
-      }
-    }
-    return { outputs, rows };
+    return batchOutputs(read, this.job.format);
   }
 
   /** The state a commit stores: format 1, every key's snapshot; format 2, the key groups touched since the last commit. */
