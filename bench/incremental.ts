@@ -17,7 +17,10 @@
 // left for the next segment fall on both sides. Reported: the median of the
 // paired ratios and their spread (quartiles), and the mean over all pairs,
 // which includes the full checkpoints; of a checkpoint call, the store's
-// save (its CPU and wall time) and the call's wall time.
+// save (its CPU and wall time) and the call's wall time; and where the
+// difference goes besides the call (issue 12): the system CPU, the minor page
+// faults (fresh memory the kernel zeroes) and the coordinator's mark-compacts
+// of "with" and "without" segments.
 //
 // Flags: --key-groups G (default 4096; a count kernel's delta holds only the
 // changed keys of each changed group, other kinds' whole groups), --workers W (default 2),
@@ -31,7 +34,8 @@ import os from 'node:os';
 import { crc32, jsCrc32, portableCrc32 } from '../src/crc32.js';
 import { createJob, decodeCheckpoint, encodeCheckpoint, memoryCheckpointStore, type CheckpointStore, type Job, type OutputBatch } from '../src/scheduler/index.js';
 import { fileCheckpointStore, nodeWorkers } from '../src/scheduler/node.js';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { constants as perfConstants, PerformanceObserver } from 'node:perf_hooks';
 import { join } from 'node:path';
 
 const args = process.argv.slice(2);
@@ -82,6 +86,21 @@ function rows(keys: number, perKey: number, seed: number): { values: Float64Arra
   }
   return { values, keys: ks };
 }
+
+/** The process's minor page faults so far (Linux; NaN elsewhere). */
+function minorFaults(): number {
+  try {
+    return Number(readFileSync('/proc/self/stat', 'latin1').split(') ')[1]!.split(' ')[7]);
+  } catch {
+    return NaN;
+  }
+}
+
+/** Mark-compacts of this (the coordinator's) thread so far. */
+let markCompacts = 0;
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) if ((entry as typeof entry & { detail?: { kind?: number } }).detail?.kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR) markCompacts++;
+}).observe({ entryTypes: ['gc'] });
 
 async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
   const t = performance.now();
@@ -177,7 +196,11 @@ async function main(): Promise<void> {
    * when `checkpoint` is given: set to whether it was full, and the CPU from
    * its start (the rows' results written) to its end.
    */
+  /** Per segment: system CPU ms, minor page faults, the coordinator's mark-compacts (its last segment's, read by the loop below). */
+  let seg = { sys: 0, faults: 0, majors: 0 };
   const segment = async (checkpoint?: { full: boolean; ms: number; wall: number; id: number }): Promise<number> => {
+    const faults = minorFaults();
+    const majors = markCompacts;
     const cpu = process.cpuUsage();
     await pushRows(second);
     let id = 0;
@@ -190,25 +213,30 @@ async function main(): Promise<void> {
       checkpoint.ms = (user + system) / 1000;
     }
     const { user, system } = process.cpuUsage(cpu);
+    seg = { sys: system / 1000, faults: minorFaults() - faults, majors: markCompacts - majors };
     // A full checkpoint is the whole state (hundreds of MiB), a delta a few MiB.
     if (checkpoint !== undefined) (checkpoint.full = sizes.get(id)! > fullBytes / 2), (checkpoint.id = id);
     return (user + system) / 1000;
   };
   const ratios: number[] = [];
-  const costs: { ms: number; full: boolean; own: number; wall: number; id: number }[] = [];
+  const costs: { ms: number; full: boolean; own: number; wall: number; id: number; sys: number; faults: number; majors: [number, number] }[] = [];
   let withSum = 0, withoutSum = 0;
   for (let i = 0; i < PAIRS; i++) {
     const cp = { full: false, ms: 0, wall: 0, id: 0 };
-    let a: number, b: number;
+    let a: number, b: number, segA: typeof seg, segB: typeof seg;
     if (i % 2 === 0) {
       a = await segment();
+      segA = seg;
       b = await segment(cp);
+      segB = seg;
     } else {
       b = await segment(cp);
+      segB = seg;
       a = await segment();
+      segA = seg;
     }
     ratios.push(b / a - 1);
-    costs.push({ ms: b - a, full: cp.full, own: cp.ms, wall: cp.wall, id: cp.id });
+    costs.push({ ms: b - a, full: cp.full, own: cp.ms, wall: cp.wall, id: cp.id, sys: segB.sys - segA.sys, faults: segB.faults - segA.faults, majors: [segA.majors, segB.majors] });
     withSum += b;
     withoutSum += a;
   }
@@ -229,6 +257,11 @@ async function main(): Promise<void> {
   console.log(
     `  of which the store's save (CPU of all threads, medians): ${ms(deltas, (c) => saves.get(c.id)!.cpu)} ms incremental, ${ms(fulls, (c) => saves.get(c.id)!.cpu)} ms full; ` +
       `wall time of the call ${ms(deltas, (c) => c.wall)} ms incremental (the save ${ms(deltas, (c) => saves.get(c.id)!.wall)} ms), ${ms(fulls, (c) => c.wall)} ms full (the save ${ms(fulls, (c) => saves.get(c.id)!.wall)} ms)`,
+  );
+  const meanOf = (xs: number[]): string => (xs.length > 0 ? (xs.reduce((x, y) => x + y, 0) / xs.length).toFixed(1) : '–');
+  console.log(
+    `  besides the call, incremental pairs (medians of with − without): system CPU ${ms(deltas, (c) => c.sys)} ms, minor page faults ${ms(deltas, (c) => c.faults)}; ` +
+      `the coordinator's mark-compacts per segment (means): without ${meanOf(deltas.map((c) => c.majors[0]))}, with ${meanOf(deltas.map((c) => c.majors[1]))}`,
   );
   if (stored.size > 0) {
     const file = (cs: typeof costs): string => (cs.length > 0 ? mb(median(cs.map((c) => stored.get(c.id)!))) : '–');

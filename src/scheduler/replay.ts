@@ -5,13 +5,21 @@
 // and the caller could not reuse them. Copied, the caller's arrays die young
 // (or are reused), and the log allocates nothing once its chunks are pooled
 // (issue 20: ArrayBuffer bytes allocated per row are V8's "external memory",
-// whose growth starts the coordinator's major GCs).
+// whose growth starts the coordinator's major GCs). The pool keeps as many
+// chunks as the log held at the most at its last DROPS_KEPT drops (at least
+// MIN_FREE), so intervals of uneven length reuse chunks too: a checkpoint
+// interval holding more rows than a fixed pool (issue 12: a checkpoint per
+// second at 6 M rows/s held 92 chunks against a pool of 64) allocated the
+// rest anew every interval and dropped as much as garbage at each commit:
+// 1–1.5 more of the coordinator's major GCs per second.
 import type { Batch } from './types.js';
 
 /** Rows per chunk (a larger batch gets a chunk of its own, a power of two of rows). */
 const CHUNK_ROWS = 1 << 16;
-/** Free chunks kept for reuse at most. */
-const MAX_FREE = 64;
+/** Free chunks kept for reuse at least (more when the log held more at its last drops: see dropTo). */
+const MIN_FREE = 64;
+/** Drops whose chunks held size the pool: checkpoint intervals vary (a slow store, an explicit checkpoint between periodic ones). */
+const DROPS_KEPT = 8;
 
 interface Chunk {
   capacity: number;
@@ -38,6 +46,15 @@ export class ReplayLog {
   private head = 0;
   private free: Chunk[] = [];
   private current: Chunk | undefined;
+  /** Chunks holding entries or being filled (not free): at a drop, what the interval since the previous one needed. */
+  private held = 0;
+  /** Chunks held at each of the last DROPS_KEPT drops (a ring). */
+  private readonly heldAtDrops = new Int32Array(DROPS_KEPT);
+  private drops = 0;
+  /** Free chunks kept at most: the most chunks held at the last DROPS_KEPT drops, at least MIN_FREE. */
+  private maxFree = MIN_FREE;
+  /** Chunks allocated so far (tests: a log in a steady state allocates none). */
+  allocated = 0;
 
   /** Copies `batch` (rows from `offset` on) into the log; returns the copy, views the log owns until `dropTo` passes it. */
   append(offset: number, batch: Batch): Batch {
@@ -66,6 +83,10 @@ export class ReplayLog {
   /** Drops the entries that end at or before `offset` (a checkpoint covers them); emptied chunks are reused. */
   dropTo(offset: number): void {
     const { entries } = this;
+    // The next intervals will likely need what the last ones did: keep that many free, and no more (a long one's excess goes).
+    this.heldAtDrops[this.drops++ % DROPS_KEPT] = this.held;
+    this.maxFree = Math.max(MIN_FREE, ...this.heldAtDrops);
+    if (this.free.length > this.maxFree) this.free.length = this.maxFree;
     while (this.head < entries.length) {
       const e = entries[this.head]!;
       const rows = e.batch.values.length;
@@ -75,7 +96,7 @@ export class ReplayLog {
       chunk.live -= rows;
       if (chunk.live === 0) {
         chunk.used = 0;
-        if (chunk !== this.current && this.free.length < MAX_FREE) this.free.push(chunk);
+        if (chunk !== this.current) this.release(chunk);
       }
     }
     if (this.head > 1024 && this.head * 2 > entries.length) {
@@ -90,14 +111,24 @@ export class ReplayLog {
     if (c !== undefined && c.used + rows <= c.capacity) return c;
     let chunk: Chunk | undefined;
     for (let i = this.free.length - 1; i >= 0 && chunk === undefined; i--) if (this.free[i]!.capacity >= rows) chunk = this.free.splice(i, 1)[0];
-    chunk ??= newChunk(capacityFor(rows), batch);
+    if (chunk === undefined) {
+      chunk = newChunk(capacityFor(rows), batch);
+      this.allocated++;
+    }
+    this.held++;
     // The chunk left behind goes back to the pool once its last entry is dropped (dropTo), or now if it has none.
-    if (c !== undefined && c.live === 0 && this.free.length < MAX_FREE) {
+    if (c !== undefined && c.live === 0) {
       c.used = 0;
-      this.free.push(c);
+      this.release(c);
     }
     this.current = chunk;
     return chunk;
+  }
+
+  /** A chunk no entry holds any more: pooled, or left to the GC past `maxFree`. */
+  private release(chunk: Chunk): void {
+    this.held--;
+    if (this.free.length < this.maxFree) this.free.push(chunk);
   }
 }
 
