@@ -12,7 +12,8 @@
 // core. --wall measures wall time instead.
 //
 // Flags: --quick (n = 1e6 only), --ops a,b (a subset), --no-write, --wall,
-// --one-row-shared (every one-row pair in this process, the old measure). The
+// --one-row-shared (every one-row pair in this process, the old measure),
+// --one-row-only (the one-row table alone). The
 // printed lines keep their format (n=… w=… op wasm … e2e … js … copy …),
 // with bottleneck's figure after them.
 import { spawnSync } from 'node:child_process';
@@ -339,7 +340,7 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   const jobs = windows.flatMap((w) => ops.flatMap((op) => (BOTTLENECK[op] === undefined ? [] : [`${BOTTLENECK[op]},${w}`])));
   let bnNote = '';
-  for (const n of sizes) {
+  for (const n of args.includes('--one-row-only') ? [] : sizes) {
     const x = data(n);
     const bn = runBottleneck(x, jobs);
     if (typeof bn === 'string') bnNote = bn;
