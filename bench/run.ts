@@ -5,13 +5,15 @@
 // /usr/bin/python3, when it has bottleneck) and a Float64Array copy (the
 // memory-bandwidth limit) and push()'s two copies alone, with no kernel
 // (the most end to end can reach); then one row at a time (kernel.pushValue against a
-// plain-JS one-row implementation). Writes bench/RESULTS.md.
+// plain-JS one-row implementation, each pair in a fresh child process). Writes bench/RESULTS.md.
 //
 // Samples are CPU time (this process's, and bottleneck's process's): on a
 // machine shared with other jobs, wall time mostly measures the wait for a
 // core. --wall measures wall time instead.
 //
-// Flags: --quick (n = 1e6 only), --ops a,b (a subset), --no-write, --wall. The
+// Flags: --quick (n = 1e6 only), --ops a,b (a subset), --no-write, --wall,
+// --one-row-shared (every one-row pair in this process, the old measure),
+// --one-row-only (the one-row table alone). The
 // printed lines keep their format (n=… w=… op wasm … e2e … js … copy …),
 // with bottleneck's figure after them.
 import { spawnSync } from 'node:child_process';
@@ -277,28 +279,55 @@ async function measureBatches(n: number, x: Float64Array, bnResults: BottleneckR
 /** Every one-row result is summed here, so that no result can be optimized away. */
 export let sink = 0;
 
-async function measureOneRow(x: Float64Array, rows: OneRow[]): Promise<void> {
+/**
+ * One (op, window) pair, one row at a time: `kernel.pushValue` against the
+ * plain-JS stepper, in this process.
+ */
+async function measureOneRowPair(x: Float64Array, op: Op, w: number): Promise<{ ours: number; js: number }> {
   const n = ONE_ROW_N;
+  const kernel = await createKernel(specFor(op, w));
+  // A fresh plain-JS stepper per pass would measure its allocation; one runs on, like the kernel.
+  const step = jsStepper(op, w);
+  const r = await rowsPerSecond(n, {
+    // A local sum per pass: a module variable would box a double on every row.
+    ours: () => {
+      let acc = 0;
+      for (let i = 0; i < n; i++) acc += kernel.pushValue(x[i]!);
+      sink += acc;
+    },
+    js: () => {
+      let acc = 0;
+      for (let i = 0; i < n; i++) acc += step.push(x[i]!);
+      sink += acc;
+    },
+  }, MEASURE);
+  kernel.dispose();
+  return { ours: r.ours!, js: r.js! };
+}
+
+/**
+ * Each pair is measured in a fresh child process (`--one-row-child op,w`), so
+ * that both loops' call sites see one kernel and one stepper class, as in a
+ * program that pushes rows into one kernel. Measured in this one process
+ * (`--one-row-shared`, the measure before issue 20's second pass), the loops'
+ * call sites see every op of the run: V8 then stops inlining the JS-to-WASM
+ * call of pushValue (each kernel's export is another function) and the
+ * steppers' push (another class per op), and every pair after the first
+ * measures that instead of the op.
+ */
+async function measureOneRow(x: Float64Array, rows: OneRow[]): Promise<void> {
+  const shared = args.includes('--one-row-shared');
+  const script = fileURLToPath(import.meta.url);
   for (const w of windows) {
     for (const op of ops) {
-      const kernel = await createKernel(specFor(op, w));
-      // A fresh plain-JS stepper per pass would measure its allocation; one runs on, like the kernel.
-      const step = jsStepper(op, w);
-      const r = await rowsPerSecond(n, {
-        // A local sum per pass: a module variable would box a double on every row.
-        ours: () => {
-          let acc = 0;
-          for (let i = 0; i < n; i++) acc += kernel.pushValue(x[i]!);
-          sink += acc;
-        },
-        js: () => {
-          let acc = 0;
-          for (let i = 0; i < n; i++) acc += step.push(x[i]!);
-          sink += acc;
-        },
-      }, MEASURE);
-      kernel.dispose();
-      const row: OneRow = { window: w, op, ours: r.ours!, js: r.js! };
+      let r: { ours: number; js: number };
+      if (shared) r = await measureOneRowPair(x, op, w);
+      else {
+        const child = spawnSync(process.execPath, [script, '--one-row-child', `${op},${w}`, ...(clock === 'wall' ? ['--wall'] : [])], { encoding: 'utf8' });
+        if (child.status !== 0) throw new Error(`one-row child for ${op} w=${w} failed: ${child.stderr.trim()}`);
+        r = JSON.parse(child.stdout) as { ours: number; js: number };
+      }
+      const row: OneRow = { window: w, op, ours: r.ours, js: r.js };
       rows.push(row);
       console.log(`one row at a time w=${w} ${op.padEnd(8)} pushValue ${fmt(row.ours).padStart(6)}  js ${fmt(row.js).padStart(6)} M rows/s  ${oneRowVerdict(row)}`);
     }
@@ -311,7 +340,7 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   const jobs = windows.flatMap((w) => ops.flatMap((op) => (BOTTLENECK[op] === undefined ? [] : [`${BOTTLENECK[op]},${w}`])));
   let bnNote = '';
-  for (const n of sizes) {
+  for (const n of args.includes('--one-row-only') ? [] : sizes) {
     const x = data(n);
     const bn = runBottleneck(x, jobs);
     if (typeof bn === 'string') bnNote = bn;
@@ -363,7 +392,7 @@ ${header}
 ${lines.join('\n')}
 
 ## One row at a time
-\`kernel.pushValue(x)\` per row against a plain-JS one-row implementation (\`bench/baselines.ts\`, \`*Stepper\`), n = ${ONE_ROW_N.toExponential(0)}.
+\`kernel.pushValue(x)\` per row against a plain-JS one-row implementation (\`bench/baselines.ts\`, \`*Stepper\`), n = ${ONE_ROW_N.toExponential(0)}, ${args.includes('--one-row-shared') ? 'every pair in one process (--one-row-shared: the call sites see every op)' : 'each pair in a fresh process (call sites that see one kernel and one stepper)'}.
 
 ${oneHeader}
 ${oneLines.join('\n')}
@@ -373,4 +402,10 @@ ${oneLines.join('\n')}
   console.log(`\nwrote bench/RESULTS.md`);
 }
 
-await main();
+const childPair = args.includes('--one-row-child') ? args[args.indexOf('--one-row-child') + 1] : undefined;
+if (childPair !== undefined) {
+  const [op, w] = childPair.split(',');
+  console.log(JSON.stringify(await measureOneRowPair(data(ONE_ROW_N), op as Op, Number(w))));
+} else {
+  await main();
+}

@@ -13,12 +13,19 @@ import { compareExact, describeMismatches } from './harness.js';
 
 const NUM_RUNS = 40;
 
+/** A NaN with any payload and sign: snapshots carry the ring's bits, so a row path must not canonicalize them. */
+const nanWithPayload: fc.Arbitrary<number> = fc.tuple(fc.boolean(), fc.bigInt({ min: 1n, max: (1n << 52n) - 1n })).map(([negative, payload]) => {
+  const bits = new BigUint64Array([(negative ? 0xfff0000000000000n : 0x7ff0000000000000n) | payload]);
+  return new Float64Array(bits.buffer)[0]!;
+});
+
 const value: fc.Arbitrary<number> = fc.oneof(
   { weight: 3, arbitrary: fc.double({ min: -10, max: 10, noNaN: true }) },
   { weight: 2, arbitrary: fc.integer({ min: -3, max: 3 }) },
-  { weight: 2, arbitrary: fc.constantFrom(...SPECIAL_VALUES) },
+  { weight: 2, arbitrary: fc.constantFrom(...SPECIAL_VALUES, -0, 1e16, -1e16, 1 + 2 ** -52) },
   { weight: 1, arbitrary: fc.double() },
   { weight: 1, arbitrary: fc.constant(NaN) },
+  { weight: 1, arbitrary: nanWithPayload },
 );
 
 /** Any valid spec of `op`: small windows, so that blocks and rings wrap often. */
@@ -29,8 +36,9 @@ function specOf(op: KernelSpec['op']): fc.Arbitrary<KernelSpec> {
         span: fc.double({ min: 1, max: 50, noNaN: true }),
         adjust: fc.boolean(),
         minPeriods: fc.integer({ min: 0, max: 5 }),
+        stat: fc.constantFrom('mean', 'var', 'std'),
       })
-      .map((s) => ({ op, ...s }));
+      .map((s) => ({ op, ...s }) as KernelSpec);
   }
   return fc.integer({ min: 1, max: 300 }).chain((window) =>
     fc
@@ -143,6 +151,32 @@ describe('kernel.pushValue: one row at a time', () => {
     const k = await createKernel({ op: 'max', window: 2 });
     k.dispose();
     expect(() => k.pushValue(1)).toThrow('kernel has been disposed');
+  });
+
+  it('ewm mean (its row runs in JavaScript on the state in WASM memory): the bits and snapshot of push across memory growth, reset and restore', async () => {
+    const values = Float64Array.from({ length: 3000 }, (_, i) => (i % 53 === 0 ? NaN : i % 211 === 0 ? Infinity : Math.sin(i) * 1e3 + (i % 7)));
+    for (const adjust of [true, false]) {
+      const spec: KernelSpec = { op: 'ewm', span: 20, adjust, minPeriods: 3 };
+      const reference = await createKernel(spec);
+      const expected = reference.push(values);
+      const k = await createKernel(spec);
+      const got = new Float64Array(values.length);
+      for (let i = 0; i < 1000; i++) got[i] = k.pushValue(values[i]!);
+      // Memory grows here: the row step's view on the old buffer is detached and must be rebuilt.
+      k.inputBuffer(1 << 20);
+      for (let i = 1000; i < 2000; i++) got[i] = k.pushValue(values[i]!);
+      const restored = await restoreKernel(k.snapshot(), spec);
+      for (let i = 2000; i < 3000; i++) got[i] = restored.pushValue(values[i]!);
+      assertSame(expected, got, `ewm adjust=${adjust} one row at a time`, values, spec);
+      expect(restored.snapshot()).toEqual(reference.snapshot());
+      restored.reset();
+      reference.reset();
+      expect(Object.is(restored.pushValue(-0), reference.push(new Float64Array([-0]))[0])).toBe(true);
+      expect(restored.snapshot()).toEqual(reference.snapshot());
+      restored.dispose();
+      expect(() => restored.pushValue(1)).toThrow('kernel has been disposed');
+      expect(() => k.pushValue('1' as unknown as number)).toThrow(new TypeError("value must be a number, got '1'"));
+    }
   });
 
   it('follows reset(): the rows before it are forgotten', async () => {
