@@ -196,6 +196,12 @@ interface Owned {
   catchUpFrom: string | undefined;
   /** The round trip (ms) of the last commit that stored the state (automatic stateEveryMs spaces state writes by it). */
   stateCommitMs: number;
+  /**
+   * The server has run FENCE for this partition since it was taken: its
+   * commits send FENCE as EVALSHA, not its 2.1 KB source (commit.ts). False
+   * after every take, so the first commit after a Redis restart loads it again.
+   */
+  fenceCached: boolean;
 }
 
 /**
@@ -671,6 +677,7 @@ class Worker {
       stateBehind: false,
       catchUpFrom: stateFrom !== '' && stateFrom !== from ? stateFrom : undefined,
       stateCommitMs: 0,
+      fenceCached: false,
     };
     this.owned.set(p, owned);
     this.busySince ??= performance.eventLoopUtilization();
@@ -830,7 +837,7 @@ class Worker {
     owned.stateBehind = !withState;
     const first = entries[0]?.[0].toString() ?? newLast;
     const fence = [owned.token, String(this.cfg.leaseMs), owned.sent, newLast, state.full, String(entries.length), first, ...state.groups];
-    const reply = commitTransaction(this.conn, keys, p, this.job.format !== 1, fence, outputs);
+    const reply = commitTransaction(this.conn, keys, p, this.job.format !== 1, fence, outputs, owned.fenceCached);
     reply.catch(() => {}); // awaited by settleCommit, unless the partition is dropped first
     owned.inflight.push({ reply, started: performance.now(), first, last: newLast, entries: entries.length, rows, withState });
     owned.sent = newLast;
