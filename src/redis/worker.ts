@@ -870,6 +870,7 @@ class Worker {
       return false;
     }
     if (this.owned.get(p) !== owned) return false; // dropped meanwhile
+    owned.fenceCached = true; // FENCE ran: the server has it
     if (reply[0] === 1) {
       const ms = performance.now() - commit.started;
       this.latencies.push(ms);
