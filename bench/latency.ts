@@ -554,7 +554,7 @@ function redisPath(url: string, workers: number, jobs: { n: number }): OpenPath 
           `redis-server CPU µs per row (whole run): ${((bytesAfter.cpuUs - bytesBefore.cpuUs) / rows).toFixed(1)}, of which in commands ${[...bytesAfter.commandUs].map(([name, us]) => [name, (us - (bytesBefore.commandUs.get(name) ?? 0)) / rows] as const).filter(([, us]) => us >= 0.05).sort((a, b) => b[1] - a[1]).map(([name, us]) => `${name} ${us.toFixed(2)}`).join(', ')}; ` +
           `redis-server's longest fsync per second (${fsyncs.length} s with one ≥ 1 ms): median ${fsyncs[fsyncs.length >> 1] ?? 0} ms, max ${fsyncs[fsyncs.length - 1] ?? 0} ms` +
           // Whole run (warm-up included), per worker: what the worker itself saw of a row's path.
-          workerStats.map((s, i) => `\n    worker ${i + 1}: appended → read p50/p99 ${f(s?.['readAgeP50'])} / ${f(s?.['readAgeP99'])} ms; compute ${f(s?.['computeP50'])} / ${f(s?.['computeP99'])} ms; commit round trip ${f(s?.['commitP50'])} / ${f(s?.['commitP99'])} ms; ${s?.['commits'] ?? '?'} commits of ${s?.['rows'] ?? '?'} rows`).join('')
+          workerStats.map((s, i) => `\n    worker ${i + 1}: appended → committed p50/p99 ${f(s?.['committedAgeP50'])} / ${f(s?.['committedAgeP99'])} ms (per entry); appended → read p50/p99 ${f(s?.['readAgeP50'])} / ${f(s?.['readAgeP99'])} ms; compute ${f(s?.['computeP50'])} / ${f(s?.['computeP99'])} ms; commit round trip ${f(s?.['commitP50'])} / ${f(s?.['commitP99'])} ms; ${s?.['commits'] ?? '?'} commits of ${s?.['rows'] ?? '?'} rows`).join('')
         );
       },
       async close() {
