@@ -259,6 +259,9 @@ type AcquireReply = [Buffer, Buffer, Buffer, Buffer[], Buffer];
 interface Commit {
   reply: Promise<CommitReply>;
   started: number;
+  /** When its reply came (performance.now() and Date.now()): its step may handle it later, behind the next read. */
+  repliedAt?: number;
+  repliedAtMs?: number;
   /** Its first and last input entry ids. */
   first: string;
   last: string;
@@ -855,7 +858,12 @@ class Worker {
     const fence = [owned.token, String(this.cfg.leaseMs), owned.sent, newLast, state.full, String(entries.length), first, ...state.groups];
     const reply = commitTransaction(this.conn, keys, p, this.job.format !== 1, fence, outputs, owned.fenceCached);
     reply.catch(() => {}); // awaited by settleCommit, unless the partition is dropped first
-    owned.inflight.push({ reply, started: performance.now(), first, last: newLast, entries: entries.length, rows, withState, appended: entries.map(([id]) => appendedAt(id)) });
+    const commit: Commit = { reply, started: performance.now(), first, last: newLast, entries: entries.length, rows, withState, appended: entries.map(([id]) => appendedAt(id)) };
+    reply.then(
+      () => ((commit.repliedAt = performance.now()), (commit.repliedAtMs = Date.now())),
+      () => {},
+    );
+    owned.inflight.push(commit);
     owned.sent = newLast;
   }
 
@@ -888,10 +896,10 @@ class Worker {
     if (this.owned.get(p) !== owned) return false; // dropped meanwhile
     owned.fenceCached = true; // FENCE ran: the server has it
     if (reply[0] === 1) {
-      const ms = performance.now() - commit.started;
+      const ms = (commit.repliedAt ?? performance.now()) - commit.started;
       this.latencies.push(ms);
       if (commit.withState) owned.stateCommitMs = ms;
-      const now = Date.now();
+      const now = commit.repliedAtMs ?? Date.now();
       for (const at of commit.appended) this.committedAges.push(now - at);
       owned.last = commit.last;
       owned.renewedAt = Date.now();
