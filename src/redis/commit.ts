@@ -28,16 +28,13 @@ const evalArgs = (script: LuaScript, keys: string[], args: readonly RedisArgumen
   ...args,
 ];
 
-/** Whether a commit's reply error is redis-server's NOSCRIPT (a FENCE sent as EVALSHA to a server without it: not applied). */
-export const isNoScript = (err: unknown): boolean => err instanceof Error && err.message.startsWith('NOSCRIPT');
-
 /**
  * Commits partition `p`: `fence` is FENCE's ARGV, `outputs` the entries
  * (id, m, m field/value strings, …). Resolves to FENCE's reply; rejects when
  * the transaction's outcome is unknown (the connection failed), or when an
  * XADD failed behind a FENCE that let it through (nothing else writes there).
  * With `fenceCached` (the server ran FENCE for this partition before), FENCE
- * goes as EVALSHA; a server that lost it rejects with NOSCRIPT (`isNoScript`),
+ * goes as EVALSHA; a server that lost it rejects with its NOSCRIPT error,
  * and nothing was applied.
  */
 export async function commitTransaction(
