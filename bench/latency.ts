@@ -1,6 +1,6 @@
 // `node dist/bench/latency.js [--seconds S] [--max-delay D] [--paths kernel,scheduler,cli,redis]
 //   [--linger-ms N] [--worker-linger-ms N] [--fsync always|everysec] [--format 2|3] [--state-every-ms N] [--cpu-prof DIR]
-//   [--max-rate R] [--loads 0.1,0.5,0.9] [--workers 1,2] [--fresh-arrays]`:
+//   [--max-rate R] [--loads 0.1,0.5,0.9] [--workers 1,2] [--fresh-arrays] [--worker-build DIR]`:
 // row-to-result latency p50/p99/p99.9 of each live path, at offered loads of
 // 10 %, 50 % and 90 % of the path's measured maximum throughput, with the
 // throughput each load achieved (issue 20). Each path first runs unpaced (its
@@ -30,6 +30,13 @@
 // the tail (the 2-core machine is shared). Main-thread GC (in-process paths:
 // the scheduler's coordinator): mark-compacts and scavenges during the run,
 // with the longest pause of each (perf_hooks 'gc' entries).
+// Redis rounds: a probe connection sends one INCR at a time (a write: its
+// reply waits for one round of redis-server's event loop, fsync included)
+// during the run; a row's latency divided by the probe's median round trip
+// counts the rounds the path makes a row wait, a figure the machine's load
+// moves far less than milliseconds. --worker-build DIR: the Redis workers
+// run DIR/dist/src/redis/main.js (another build's worker against this
+// producer and bench: an A/B of the worker alone).
 // --max-rate R: take R rows/s as every path's maximum instead of measuring
 // it unpaced, so that runs of two builds on a loaded machine (where the
 // measured maximum swings two- to fourfold) offer the same loads. --loads
@@ -436,6 +443,7 @@ function redisPath(url: string, workers: number, jobs: { n: number }): OpenPath 
     const ackedAt: number[] = [];
     const toAck = weightedHistogram();
     const toOutput = weightedHistogram();
+    const total = weightedHistogram();
     // The same split by the input entry's append (the time in its id, redis-server's clock, as Date.now() here): send → appended (the producer's linger and queue), appended → output read.
     const toAppend = weightedHistogram();
     const appendToOutput = weightedHistogram();
@@ -449,6 +457,17 @@ function redisPath(url: string, workers: number, jobs: { n: number }): OpenPath 
     await reader.send(['LATENCY', 'RESET']);
     let fsyncs: number[] = [];
     let reading = true;
+    // The probe: one INCR at a time on its own connection, each round trip one round of redis-server's event loop (see the header).
+    const probeConn = await connectRedis({ url });
+    const probe = new Commands(probeConn);
+    const probeRtt = weightedHistogram();
+    const probeLoop = (async () => {
+      while (reading) {
+        const t0 = performance.now();
+        await probe.send(['INCR', `probe:${job}`]);
+        if (t0 - firstSend >= WARMUP_MS) probeRtt.record(performance.now() - t0, 1);
+      }
+    })();
     // One XREAD over the inputs and the outputs: an input entry is read in the
     // same reply as its output or an earlier one, so matching an output to its
     // rows costs no round trip of its own (a lookup XRANGE after each reply
@@ -473,6 +492,7 @@ function redisPath(url: string, workers: number, jobs: { n: number }): OpenPath 
         if (sent - firstSend >= WARMUP_MS) {
           toAck.record(ackedAt[row]! - sent, 1);
           toOutput.record(now - ackedAt[row]!, 1);
+          total.record(now - sent, 1);
           toAppend.record(Math.max(0.001, appended - sent), 1);
           appendToOutput.record(Math.max(0.001, now - appended), 1);
         }
@@ -511,19 +531,22 @@ function redisPath(url: string, workers: number, jobs: { n: number }): OpenPath 
           values.push(i);
           sentAt[i] = t;
         }
-        const acked = producer.send(names, values).then(() => {
+        // Not awaited, with or without linger: the next tick's rows must not wait for this write's acknowledgement. (Until
+        // issue 20's tenth round, with --linger-ms 0 the pacing loop awaited it, so the rows that fell due meanwhile were
+        // stamped as sent when the loop came back, and that wait was missing from their latency.)
+        void producer.send(names, values).then(() => {
           const now = performance.now();
           for (let i = from; i < from + n; i++) ackedAt[i] = now;
         });
-        // With linger, send resolves once the rows are written: the next tick's rows must not wait for that.
-        if (PRODUCER_LINGER_MS === 0) await acked;
       },
       async stages() {
         const perRow = ROUND_TRIP_COMMANDS.map((name) => [name, (commandsAfter.get(name) ?? 0) - (commandsBefore.get(name) ?? 0)] as const).filter(([, n]) => n > 0);
         const rows = sentAt.length;
         const p = (h: ReturnType<typeof weightedHistogram>, q: number): string => (h.percentile(q) / 1000).toFixed(2);
+        const rounds = (h: ReturnType<typeof weightedHistogram>, q: number): string => (h.percentile(q) / probeRtt.percentile(50)).toFixed(1);
         const f = (x: unknown): string => (typeof x === 'number' ? x.toFixed(2) : '?');
         return (
+          `probe (one INCR at a time) round trip p50/p99 ${p(probeRtt, 50)} / ${p(probeRtt, 99)} ms; in probe round trips (p50): send → output read p50/p99 ${rounds(total, 50)} / ${rounds(total, 99)}, send → XADD acked ${rounds(toAck, 50)} / ${rounds(toAck, 99)}, acked → output read ${rounds(toOutput, 50)} / ${rounds(toOutput, 99)}; ` +
           `send → XADD acked p50/p99 ${p(toAck, 50)} / ${p(toAck, 99)} ms; acked → output read ${p(toOutput, 50)} / ${p(toOutput, 99)} ms; ` +
           `send → appended ${p(toAppend, 50)} / ${p(toAppend, 99)} ms; appended → output read ${p(appendToOutput, 50)} / ${p(appendToOutput, 99)} ms; ` +
           `redis-server commands per 1000 rows: ${perRow.map(([name, n]) => `${name} ${((n * 1000) / rows).toFixed(1)}`).join(', ')}; ` +
@@ -532,12 +555,14 @@ function redisPath(url: string, workers: number, jobs: { n: number }): OpenPath 
           `redis-server CPU µs per row (whole run): ${((bytesAfter.cpuUs - bytesBefore.cpuUs) / rows).toFixed(1)}, of which in commands ${[...bytesAfter.commandUs].map(([name, us]) => [name, (us - (bytesBefore.commandUs.get(name) ?? 0)) / rows] as const).filter(([, us]) => us >= 0.05).sort((a, b) => b[1] - a[1]).map(([name, us]) => `${name} ${us.toFixed(2)}`).join(', ')}; ` +
           `redis-server's longest fsync per second (${fsyncs.length} s with one ≥ 1 ms): median ${fsyncs[fsyncs.length >> 1] ?? 0} ms, max ${fsyncs[fsyncs.length - 1] ?? 0} ms` +
           // Whole run (warm-up included), per worker: what the worker itself saw of a row's path.
-          workerStats.map((s, i) => `\n    worker ${i + 1}: appended → read p50/p99 ${f(s?.['readAgeP50'])} / ${f(s?.['readAgeP99'])} ms; compute ${f(s?.['computeP50'])} / ${f(s?.['computeP99'])} ms; commit round trip ${f(s?.['commitP50'])} / ${f(s?.['commitP99'])} ms; ${s?.['commits'] ?? '?'} commits of ${s?.['rows'] ?? '?'} rows`).join('')
+          workerStats.map((s, i) => `\n    worker ${i + 1}: appended → committed p50/p99 ${f(s?.['committedAgeP50'])} / ${f(s?.['committedAgeP99'])} ms (per entry); appended → read p50/p99 ${f(s?.['readAgeP50'])} / ${f(s?.['readAgeP99'])} ms; compute ${f(s?.['computeP50'])} / ${f(s?.['computeP99'])} ms; commit round trip ${f(s?.['commitP50'])} / ${f(s?.['commitP99'])} ms; ${s?.['commits'] ?? '?'} commits of ${s?.['rows'] ?? '?'} rows`).join('')
         );
       },
       async close() {
         reading = false;
         await readLoop;
+        await probeLoop;
+        await probeConn.close();
         await producer.close();
         commandsAfter = await commandCalls(reader);
         bytesAfter = await serverBytes(reader);
@@ -550,7 +575,7 @@ function redisPath(url: string, workers: number, jobs: { n: number }): OpenPath 
   };
 }
 
-const REDIS_MAIN = path.join(root, 'dist', 'src', 'redis', 'main.js');
+const REDIS_MAIN = path.join(option('--worker-build') ?? root, 'dist', 'src', 'redis', 'main.js');
 
 /** A worker process's stats from its 'stopped' event (--log json on stderr); undefined if it logged none. */
 function stoppedStats(proc: ReturnType<typeof spawn>): Promise<Record<string, number> | undefined> {

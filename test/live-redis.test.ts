@@ -121,7 +121,9 @@ describe('redis linger', () => {
     expect(await lagging()).toEqual([false, false, false, false]);
     expect(await verifyJob(cmd, 'stagger')).toBe(400);
     // Where a row's time went in the worker: from its entry's append to the read, and the batch's computation.
-    for (const ms of [stats.readAgeP50, stats.readAgeP99, stats.computeP50, stats.computeP99]) expect(ms).toBeGreaterThanOrEqual(0);
+    for (const ms of [stats.readAgeP50, stats.readAgeP99, stats.computeP50, stats.computeP99, stats.committedAgeP50, stats.committedAgeP99]) expect(ms).toBeGreaterThanOrEqual(0);
     expect(stats.readAgeP99).toBeGreaterThanOrEqual(stats.readAgeP50);
+    // An entry is committed after it is read.
+    expect(stats.committedAgeP99).toBeGreaterThanOrEqual(stats.readAgeP50);
   }, 60_000);
 });

@@ -5,6 +5,7 @@ import type { RedisClientType } from 'redis';
 import { afterEach, describe, expect, test } from 'vitest';
 import { commitTransaction } from '../src/redis/commit.js';
 import { createProducer } from '../src/redis/producer.js';
+import { FENCE } from '../src/redis/scripts.js';
 import { startWorker } from '../src/redis/worker.js';
 import type { KernelSpec } from '../src/types.js';
 import { connect, makeRows, RedisServer, verifyJob, waitDrained } from './redis-harness.js';
@@ -95,5 +96,29 @@ describe('commit transaction', () => {
     }
     expect(await commitTransaction(conn, keys, 0, true, fence('1:holder', '5-0', '6-0', '6-0'), entry('6-0'))).toEqual([1]);
     expect(await cmd.send(['XLEN', keys.output(0)])).toBe(2);
+  });
+
+  test('regression: every commit sent FENCE\'s 2.1 KB Lua source (16 partitions\' commits on one connection were more than redis-server reads per round of its event loop, an fsync each); after the first commit of a take FENCE goes as EVALSHA, and a server that loses its scripts mid-run still gives the reference outputs exactly once', async () => {
+    // The worker's FENCE calls (not Lua's redis.call lines): EVAL with its source, or EVALSHA with its SHA-1
+    const { server, cmd, lines: fences } = await monitoredServer((line) => /^[\d.]+ \[\d+ [^\]l][^\]]*\] "EVAL(SHA)?" /i.test(line) && (line.includes('last-generated-id') || line.includes(FENCE.sha)));
+    const producer = await createProducer({ url: server.url(), job: 'sha', create: { partitions: 2, spec: SPEC, format: 3 }, maxRowsPerEntry: 10 });
+    cleanup.push(() => producer.close());
+    const first = makeRows(7, 400, 12);
+    await producer.send(first.keys, first.values);
+    const worker = await startWorker({ url: server.url(), job: 'sha', readEntries: 2 });
+    cleanup.push(async () => void (await worker.stop()));
+    await waitDrained(cmd, producer.job);
+    const bySource = fences.filter((line) => line.includes('last-generated-id')).length;
+    const bySha = fences.filter((line) => line.includes(FENCE.sha)).length;
+    // 40 entries, 2 per commit: about 20 commits, the first of each partition (and those sent before its reply) with the source
+    expect(bySha).toBeGreaterThan(10);
+    expect(bySource).toBeLessThanOrEqual(4);
+    // The server forgets every script (as a restart does): the next commits get NOSCRIPT, nothing of them applies, the partitions are taken again from their checkpoints
+    await cmd.send(['SCRIPT', 'FLUSH']);
+    const second = makeRows(8, 400, 12);
+    await producer.send(second.keys, second.values);
+    await waitDrained(cmd, producer.job);
+    await worker.stop();
+    expect(await verifyJob(cmd, 'sha')).toBe(800);
   });
 });
