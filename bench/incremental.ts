@@ -124,11 +124,19 @@ function minorFaults(): number {
   }
 }
 
-/** Mark-compacts of this (the coordinator's) thread so far. */
+/** Mark-compacts of this (the coordinator's) thread so far (as delivered: an observer gets them later, when the event loop turns). */
 let markCompacts = 0;
+/** When each of them started (performance.now()): where they fell, counted once all are delivered. */
+const markCompactStarts: number[] = [];
 new PerformanceObserver((list) => {
-  for (const entry of list.getEntries()) if ((entry as typeof entry & { detail?: { kind?: number } }).detail?.kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR) markCompacts++;
+  for (const entry of list.getEntries()) {
+    if ((entry as typeof entry & { detail?: { kind?: number } }).detail?.kind !== perfConstants.NODE_PERFORMANCE_GC_MAJOR) continue;
+    markCompacts++;
+    markCompactStarts.push(entry.startTime);
+  }
 }).observe({ entryTypes: ['gc'] });
+/** Mark-compacts that started in [from, to). */
+const markCompactsIn = (from: number, to: number): number => markCompactStarts.filter((t) => t >= from && t < to).length;
 
 async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
   const t = performance.now();
@@ -236,25 +244,28 @@ async function shortPairs(
   if (SHORT_PAIRS <= 0) return;
   interface Seg extends Split {
     wall: number;
-    majors: number;
-    /** With a checkpoint: its call's CPU (all threads), wall time and the mark-compacts inside it. */
-    call?: { cpu: number; wall: number; majors: number; full: boolean };
+    /** Its bounds (performance.now()), to count the mark-compacts that started in it once all are delivered. */
+    from: number;
+    to: number;
+    /** With a checkpoint: its call's CPU (all threads), wall time and bounds. */
+    call?: { cpu: number; wall: number; from: number; to: number; full: boolean };
   }
   const segment = async (checkpoint: boolean): Promise<Seg> => {
-    const majors = markCompacts;
-    const t = performance.now();
+    const from = performance.now();
     const end = splitMark(workerTids);
     await pushRows(SHORT_ROWS);
     let call: Seg['call'];
     if (checkpoint) {
       const cpu = process.cpuUsage();
       const t1 = performance.now();
-      const m1 = markCompacts;
       const id = await job.checkpoint();
       const { user, system } = process.cpuUsage(cpu);
-      call = { cpu: (user + system) / 1000, wall: performance.now() - t1, majors: markCompacts - m1, full: sizes.get(id)! > fullBytes / 2 };
+      const t2 = performance.now();
+      call = { cpu: (user + system) / 1000, wall: t2 - t1, from: t1, to: t2, full: sizes.get(id)! > fullBytes / 2 };
     }
-    return { ...end(), wall: performance.now() - t, majors: markCompacts - majors, ...(call !== undefined ? { call } : {}) };
+    const split = end();
+    const to = performance.now();
+    return { ...split, wall: to - from, from, to, ...(call !== undefined ? { call } : {}) };
   };
   const pairs: { with: Seg; without: Seg }[] = [];
   let afterCheckpoint = false;
@@ -269,6 +280,8 @@ async function shortPairs(
     pairs.push(pair as { with: Seg; without: Seg });
   }
   const load = os.loadavg().map((x) => x.toFixed(2)).join(' ');
+  await new Promise((resolve) => setTimeout(resolve, 50)); // the last GC entries delivered
+  const majors = (seg: Seg): number => markCompactsIn(seg.from, seg.to);
   const inc = pairs.filter((p) => !p.with.call!.full);
   const full = pairs.filter((p) => p.with.call!.full);
   const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -289,8 +302,8 @@ async function shortPairs(
   const calls = inc.map((p) => p.with.call!);
   console.log(
     `  the checkpoint call (incremental): CPU median ${median(calls.map((c) => c.cpu)).toFixed(1)} ms (${pct(median(calls.map((c) => c.cpu)) / second('all'))}), wall ${median(calls.map((c) => c.wall)).toFixed(1)} ms; ` +
-      `the coordinator's mark-compacts per segment (means): without ${mean(inc.map((p) => p.without.majors)).toFixed(2)}, with ${mean(inc.map((p) => p.with.majors)).toFixed(2)}, of which inside the call ${mean(calls.map((c) => c.majors)).toFixed(2)} ` +
-      `(${(mean(calls.map((c) => c.wall)) / mean(inc.map((p) => p.with.wall))).toFixed(3)} of the segment's wall time)`,
+      `the coordinator's mark-compacts per segment (means, by their start): without ${mean(inc.map((p) => majors(p.without))).toFixed(2)}, with ${mean(inc.map((p) => majors(p.with))).toFixed(2)}, ` +
+      `of which inside the call ${mean(calls.map((c) => markCompactsIn(c.from, c.to))).toFixed(2)} (the call is ${(mean(calls.map((c) => c.wall)) / mean(inc.map((p) => p.with.wall))).toFixed(3)} of the segment's wall time)`,
   );
   if (full.length > 0) {
     const dFull = median(full.map((p) => p.with.all - p.without.all));
