@@ -84,6 +84,12 @@ describe('finish without a final checkpoint', () => {
     expect(sameBytes(out.values(), await reference(SPEC, values, keys))).toBe(true);
   });
 
+  it('refuses a checkpoint option that is not a boolean, naming it', async () => {
+    const job = await createJob({ adapter: nodeWorkers(), operator: SPEC, keyed: true, workers: 1, sink: memorySink() });
+    await expect(job.finish({ checkpoint: 'no' as unknown as boolean })).rejects.toThrow(new TypeError("checkpoint must be a boolean, got 'no'"));
+    await job.abort();
+  });
+
   it('finish() still takes the final checkpoint and commits every result', async () => {
     const rand = prng(14);
     const values = makeValues(rand, 1000);

@@ -1134,6 +1134,7 @@ class JobImpl implements Job {
 
   async finish(options?: FinishOptions): Promise<JobResult> {
     const checkpoint = options?.checkpoint ?? true;
+    if (typeof checkpoint !== 'boolean') throw new TypeError(`checkpoint must be a boolean, got ${describe(checkpoint)}`);
     await this.settle(checkpoint);
     if (this.windowed) {
       for (;;) {
