@@ -22,6 +22,34 @@
 // faults (fresh memory the kernel zeroes) and the coordinator's mark-compacts
 // of "with" and "without" segments.
 //
+// The old measure's spread (±40–60 ms per segment of a second, under load)
+// was larger than the effect, so a second measure follows it (short pairs,
+// issue 12; the old one is still printed, --pairs 0 skips it):
+// - many short segments (--short-pairs P, default 100, of --short-rows N,
+//   default 1 000 000 rows): a checkpoint's cost does not grow with its
+//   interval here (every interval touches the same 100 keys; the replay log
+//   allocates nothing in a steady job), while a segment's noise does; the
+//   cost of one per second is its paired CPU difference over the CPU of a
+//   second's rows (--second-rows, default 6 000 000: a quiet second's);
+// - every segment starts right after a checkpoint (an unmeasured one where
+//   the segment before took none), so both sides start with an empty replay
+//   log and no changed key: the old ABBA order started a "with" segment
+//   after 0 or 2 segments without a commit, a "without" one after 0 or 1;
+// - per pair, with − without of the CPU of all threads and by role (the
+//   coordinator, the job's workers, the rest: V8's helpers, libuv's pool),
+//   read from /proc/self/task/*/schedstat, since on a shared 2-core machine
+//   wall time is mostly preemption; reported as the median with a 95 %
+//   bootstrap interval and the mean with its 95 % interval;
+// - the checkpoint call's CPU and wall time, and the coordinator's
+//   mark-compacts per segment and inside the call.
+// What a checkpoint leaves for later (garbage it made, collected in the next
+// segment) falls on both sides alike in the new measure (each segment
+// follows a checkpoint), so it measures the call and what it causes within
+// its own segment. The bench's own garbage is gone from both measures: rows
+// are pushed as views and the sink keeps no results (keepsValues: false);
+// --bench-garbage restores the fresh slices and kept results (~120 MB per
+// segment of 6 M rows, most of the old measure's mark-compacts).
+//
 // Flags: --key-groups G (default 4096; a count kernel's delta holds only the
 // changed keys of each changed group, other kinds' whole groups), --workers W (default 2),
 // --pairs P (default 40), --segment-rows N (default: a second's rows at the rate
@@ -34,7 +62,7 @@ import os from 'node:os';
 import { crc32, jsCrc32, portableCrc32 } from '../src/crc32.js';
 import { createJob, decodeCheckpoint, encodeCheckpoint, memoryCheckpointStore, type CheckpointStore, type Job, type OutputBatch } from '../src/scheduler/index.js';
 import { fileCheckpointStore, nodeWorkers } from '../src/scheduler/node.js';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { constants as perfConstants, PerformanceObserver } from 'node:perf_hooks';
 import { join } from 'node:path';
 
@@ -96,11 +124,19 @@ function minorFaults(): number {
   }
 }
 
-/** Mark-compacts of this (the coordinator's) thread so far. */
+/** Mark-compacts of this (the coordinator's) thread so far (as delivered: an observer gets them later, when the event loop turns). */
 let markCompacts = 0;
+/** When each of them started (performance.now()): where they fell, counted once all are delivered. */
+const markCompactStarts: number[] = [];
 new PerformanceObserver((list) => {
-  for (const entry of list.getEntries()) if ((entry as typeof entry & { detail?: { kind?: number } }).detail?.kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR) markCompacts++;
+  for (const entry of list.getEntries()) {
+    if ((entry as typeof entry & { detail?: { kind?: number } }).detail?.kind !== perfConstants.NODE_PERFORMANCE_GC_MAJOR) continue;
+    markCompacts++;
+    markCompactStarts.push(entry.startTime);
+  }
 }).observe({ entryTypes: ['gc'] });
+/** Mark-compacts that started in [from, to). */
+const markCompactsIn = (from: number, to: number): number => markCompactStarts.filter((t) => t >= from && t < to).length;
 
 async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
   const t = performance.now();
@@ -108,14 +144,176 @@ async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
   return [r, performance.now() - t];
 }
 
+/**
+ * The bench's own garbage, as before (--bench-garbage): a fresh slice of the
+ * rows per push and results the sink keeps (~120 MB per segment of 6 M rows,
+ * most of a segment's mark-compacts). By default the rows are pushed as views
+ * (push copies them into its replay log anyway) and the sink keeps no results
+ * (`keepsValues: false`: the job writes them into pooled buffers).
+ */
+const BENCH_GARBAGE = args.includes('--bench-garbage');
+
 async function push(job: Job, data: { values: Float64Array; keys: Uint32Array }): Promise<void> {
   const batch = 1 << 16;
-  for (let i = 0; i < data.values.length; i += batch) await job.push({ values: data.values.slice(i, i + batch), keys: data.keys.slice(i, i + batch) });
+  const cut = BENCH_GARBAGE ? 'slice' : 'subarray';
+  for (let i = 0; i < data.values.length; i += batch) await job.push({ values: data.values[cut](i, i + batch), keys: data.keys[cut](i, i + batch) });
 }
 
-const sink = () => ({ write() {}, preCommit: () => null, commit() {}, recover() {} });
+const sink = () => ({ write() {}, preCommit: () => null, commit() {}, recover() {}, ...(BENCH_GARBAGE ? {} : { keepsValues: false }) });
 
 const mb = (b: number): string => `${(b / 2 ** 20).toFixed(2)} MiB`;
+
+/** CPU ms of each thread of this process by thread id (/proc/self/task/<tid>/schedstat: time on a CPU; empty off Linux). */
+function threadCpu(): Map<number, number> {
+  const times = new Map<number, number>();
+  try {
+    for (const tid of readdirSync('/proc/self/task')) {
+      try {
+        times.set(Number(tid), Number(readFileSync(`/proc/self/task/${tid}/schedstat`, 'latin1').split(' ')[0]) / 1e6);
+      } catch {
+        // the thread ended meanwhile
+      }
+    }
+  } catch {
+    // not Linux
+  }
+  return times;
+}
+
+/** CPU ms by role from `from` to now: all threads (process.cpuUsage), the coordinator (this thread), the job's workers, the rest (V8's helpers, libuv's pool). */
+interface Split {
+  all: number;
+  coordinator: number;
+  workers: number;
+  other: number;
+}
+function splitMark(workerTids: readonly number[]): () => Split {
+  const t0 = threadCpu();
+  const cpu = process.cpuUsage();
+  return () => {
+    const { user, system } = process.cpuUsage(cpu);
+    const t1 = threadCpu();
+    const delta = (tid: number): number => (t1.get(tid) ?? t0.get(tid) ?? 0) - (t0.get(tid) ?? 0);
+    const all = (user + system) / 1000;
+    const coordinator = delta(process.pid);
+    const workers = workerTids.reduce((n, tid) => n + delta(tid), 0);
+    return { all, coordinator, workers, other: all - coordinator - workers };
+  };
+}
+
+/** Median and a 95 % bootstrap interval of the median (pairs resampled; a fixed seed, so a run's interval is reproducible from its pairs). */
+function medianCi(xs: number[], reps = 4000): [number, number, number] {
+  let s = 12345;
+  const rand = (): number => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0), s / 2 ** 32);
+  const medians: number[] = [];
+  const sample = new Array<number>(xs.length);
+  for (let r = 0; r < reps; r++) {
+    for (let i = 0; i < xs.length; i++) sample[i] = xs[Math.floor(rand() * xs.length)]!;
+    medians.push(median(sample));
+  }
+  return [median(xs), quantile(medians, 0.025), quantile(medians, 0.975)];
+}
+
+/** Mean and its 95 % interval (normal approximation). */
+function meanCi(xs: number[]): [number, number, number] {
+  const m = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const sd = Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / Math.max(1, xs.length - 1));
+  const half = (1.96 * sd) / Math.sqrt(xs.length);
+  return [m, m - half, m + half];
+}
+
+/** Short pairs (--short-pairs, --short-rows): see the top. */
+const SHORT_PAIRS = flag('--short-pairs', 100);
+const SHORT_ROWS = flag('--short-rows', 1_000_000);
+/** A second's rows on a quiet machine (the cost of a checkpoint per second is its CPU over theirs). */
+const SECOND_ROWS = flag('--second-rows', 6_000_000);
+
+/**
+ * The new measure (issue 12): many short pairs, each segment starting right
+ * after a checkpoint (an unmeasured one where the segment before took none),
+ * so both sides start with an empty replay log and no changed key; per pair
+ * the difference with − without of every thread's CPU, by role.
+ */
+async function shortPairs(
+  job: Job,
+  pushRows: (n: number) => Promise<void>,
+  sizes: Map<number, number>,
+  fullBytes: number,
+  workerTids: readonly number[],
+): Promise<void> {
+  if (SHORT_PAIRS <= 0) return;
+  interface Seg extends Split {
+    wall: number;
+    /** Its bounds (performance.now()), to count the mark-compacts that started in it once all are delivered. */
+    from: number;
+    to: number;
+    /** With a checkpoint: its call's CPU (all threads), wall time and bounds. */
+    call?: { cpu: number; wall: number; from: number; to: number; full: boolean };
+  }
+  const segment = async (checkpoint: boolean): Promise<Seg> => {
+    const from = performance.now();
+    const end = splitMark(workerTids);
+    await pushRows(SHORT_ROWS);
+    let call: Seg['call'];
+    if (checkpoint) {
+      const cpu = process.cpuUsage();
+      const t1 = performance.now();
+      const id = await job.checkpoint();
+      const { user, system } = process.cpuUsage(cpu);
+      const t2 = performance.now();
+      call = { cpu: (user + system) / 1000, wall: t2 - t1, from: t1, to: t2, full: sizes.get(id)! > fullBytes / 2 };
+    }
+    const split = end();
+    const to = performance.now();
+    return { ...split, wall: to - from, from, to, ...(call !== undefined ? { call } : {}) };
+  };
+  const pairs: { with: Seg; without: Seg }[] = [];
+  let afterCheckpoint = false;
+  const load0 = os.loadavg()[0]!;
+  for (let i = 0; i < SHORT_PAIRS; i++) {
+    const pair: Partial<{ with: Seg; without: Seg }> = {};
+    for (const withCheckpoint of i % 2 === 0 ? [false, true] : [true, false]) {
+      if (!afterCheckpoint) await job.checkpoint(); // unmeasured: the segment starts as one after a checkpoint does
+      pair[withCheckpoint ? 'with' : 'without'] = await segment(withCheckpoint);
+      afterCheckpoint = withCheckpoint;
+    }
+    pairs.push(pair as { with: Seg; without: Seg });
+  }
+  const load = os.loadavg().map((x) => x.toFixed(2)).join(' ');
+  await new Promise((resolve) => setTimeout(resolve, 50)); // the last GC entries delivered
+  const majors = (seg: Seg): number => markCompactsIn(seg.from, seg.to);
+  const inc = pairs.filter((p) => !p.with.call!.full);
+  const full = pairs.filter((p) => p.with.call!.full);
+  const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+  // A second's CPU without checkpoints: the mean of the "without" segments, per row, times a second's rows.
+  const second = (role: keyof Split): number => (mean(pairs.map((p) => p.without[role])) / SHORT_ROWS) * SECOND_ROWS;
+  const ms = (x: number): string => `${x >= 0 ? '+' : ''}${x.toFixed(1)}`;
+  const ci = ([m, lo, hi]: [number, number, number], per = 1): string => `${pct(m / per)} [${pct(lo / per)}, ${pct(hi / per)}] (${ms(m)} ms [${ms(lo)}, ${ms(hi)}])`;
+  console.log(
+    `short pairs (the new measure): ${SHORT_PAIRS} pairs of ${SHORT_ROWS} rows, each segment right after a checkpoint, a second = ${SECOND_ROWS} rows; fullEvery ${FULL_EVERY}, ${STORE} store${BENCH_GARBAGE ? ', the bench\'s old garbage' : ''}; load average ${load0.toFixed(2)} at start, ${load} at end; ${workerTids.length} worker threads`,
+  );
+  console.log(`  a second's CPU without checkpoints: all threads ${second('all').toFixed(0)} ms (coordinator ${second('coordinator').toFixed(0)}, workers ${second('workers').toFixed(0)}, other ${second('other').toFixed(0)})`);
+  for (const role of ['all', 'coordinator', 'workers', 'other'] as const) {
+    const d = inc.map((p) => p.with[role] - p.without[role]);
+    console.log(`  ${role.padEnd(11)} with − without, ${inc.length} incremental pairs: median ${ci(medianCi(d), second('all'))}; mean ${ci(meanCi(d), second('all'))} of a second's CPU (all threads)`);
+  }
+  const dWall = inc.map((p) => p.with.wall - p.without.wall);
+  console.log(`  wall time with − without: median ${ms(median(dWall))} ms (spread of a segment's wall time: quartiles ${quantile(pairs.map((p) => p.without.wall), 0.25).toFixed(0)} … ${quantile(pairs.map((p) => p.without.wall), 0.75).toFixed(0)} ms)`);
+  const calls = inc.map((p) => p.with.call!);
+  console.log(
+    `  the checkpoint call (incremental): CPU median ${median(calls.map((c) => c.cpu)).toFixed(1)} ms (${pct(median(calls.map((c) => c.cpu)) / second('all'))}), wall ${median(calls.map((c) => c.wall)).toFixed(1)} ms; ` +
+      `the coordinator's mark-compacts per segment (means, by their start): without ${mean(inc.map((p) => majors(p.without))).toFixed(2)}, with ${mean(inc.map((p) => majors(p.with))).toFixed(2)}, ` +
+      `of which inside the call ${mean(calls.map((c) => markCompactsIn(c.from, c.to))).toFixed(2)} (the call is ${(mean(calls.map((c) => c.wall)) / mean(inc.map((p) => p.with.wall))).toFixed(3)} of the segment's wall time)`,
+  );
+  if (full.length > 0) {
+    const dFull = median(full.map((p) => p.with.all - p.without.all));
+    const dInc = median(inc.map((p) => p.with.all - p.without.all));
+    console.log(
+      `  ${full.length} pairs with a full checkpoint: with − without median ${ms(dFull)} ms (its call ${median(full.map((p) => p.with.call!.cpu)).toFixed(1)} ms); ` +
+        `a checkpoint per second with a full one every ${FULL_EVERY}: ${pct(((FULL_EVERY - 1) * dInc + dFull) / FULL_EVERY / second('all'))} (target ≤ 3 %)`,
+    );
+  }
+}
 
 async function main(): Promise<void> {
   const store: CheckpointStore = memoryCheckpointStore({ keep: 12 });
@@ -171,7 +369,10 @@ async function main(): Promise<void> {
   await filler.finish();
   let written = 0;
   const counting = { ...sink(), write: (b: OutputBatch) => void (written = b.offset + (b.rows ?? b.values.length)) };
+  const threadsBefore = new Set(threadCpu().keys());
   const k = await createJob({ ...options, sink: counting, resume: true, checkpoints: { store: filled, everyMs: Infinity, fullEvery: FULL_EVERY } });
+  // The threads the job started: its workers (Node names every thread "node"; V8's helpers and libuv's pool are older).
+  const workerTids = [...threadCpu().keys()].filter((tid) => !threadsBefore.has(tid));
   const work = rows(KEYS / 100, 20_000, 3); // 2 000 000 rows of the 1 % of keys, reused
   let at = 0;
   let target = k.offset;
@@ -240,10 +441,14 @@ async function main(): Promise<void> {
     withSum += b;
     withoutSum += a;
   }
+  const load = os.loadavg().map((x) => x.toFixed(2)).join(' ');
+  if (PAIRS > 0) reportSecondPairs();
+  await shortPairs(k, pushRows, sizes, fullBytes, workerTids);
   await k.abort();
   if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
 
-  const load = os.loadavg().map((x) => x.toFixed(2)).join(' ');
+  /** The old measure's report: pairs of a second's rows, ABBA, no checkpoint between segments but the measured ones. */
+  function reportSecondPairs(): void {
   const deltas = costs.filter((c) => !c.full);
   const fulls = costs.filter((c) => c.full);
   const deltaRatios = ratios.filter((_, i) => !costs[i]!.full);
@@ -271,6 +476,7 @@ async function main(): Promise<void> {
   if (fulls.length > 0) {
     const full = median(fulls.map((c) => c.own)), inc = median(deltas.map((c) => c.own));
     console.log(`  a checkpoint per second with a full one every ${FULL_EVERY}: ${pct((full + (FULL_EVERY - 1) * inc) / FULL_EVERY / without)} (checkpoint calls alone); fullEvery for ≤ 3 %: ${0.03 * without > inc ? Math.ceil((full - inc) / (0.03 * without - inc)) : 'none (the incremental ones alone pass 3 %)'}`);
+  }
   }
 }
 

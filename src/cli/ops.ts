@@ -301,7 +301,9 @@ class JobHost implements OpHost {
   }
 
   async finish(): Promise<void> {
-    await this.job.finish();
+    // No final checkpoint: its store is in memory and nothing reads it after the end (the run's own checkpoints
+    // are taken through checkpoint(), and a finished run drops them); every result is still written to the queues.
+    await this.job.finish({ checkpoint: false });
     this.finished = true;
   }
 

@@ -27,6 +27,7 @@ export type {
   CheckpointStore,
   CommittedSinkState,
   Fault,
+  FinishOptions,
   HeartbeatOptions,
   Job,
   JobMetrics,

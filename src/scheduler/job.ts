@@ -25,7 +25,7 @@ import { sharedTimesAt } from './operator.js';
 import { describe, normalizeJobOptions, type NormalizedJobOptions } from './options.js';
 import { unpackWindows, type PackedWindows } from './records.js';
 import { ReplayLog } from './replay.js';
-import type { Batch, Job, JobMetrics, JobOptions, JobResult, OutputBatch, SinkPosition, Source, WorkerHandle } from './types.js';
+import type { Batch, FinishOptions, Job, JobMetrics, JobOptions, JobResult, OutputBatch, SinkPosition, Source, WorkerHandle } from './types.js';
 
 /** Thrown inside the coordinator when a failure interrupts an operation; never escapes to users. */
 const RESTART = Symbol('restart');
@@ -1115,23 +1115,31 @@ class JobImpl implements Job {
     }
   }
 
-  /** Waits for every result, then takes a checkpoint covering everything. Throws RESTART on failure. */
-  private async drain(): Promise<void> {
+  /**
+   * Waits for every result, then takes a checkpoint covering everything
+   * (`checkpoint` false: none; the results are written, not committed).
+   * Throws RESTART on failure.
+   */
+  private async drain(checkpoint = true): Promise<void> {
     for (;;) {
       await this.until(() => this.pending.length === 0 && this.cp === undefined && this.committing === 0);
       await this.emitChain;
+      // Without a checkpoint the results written are all: a write that failed in the chain recovers (RESTART) and writes again.
+      if (!checkpoint) return this.until(() => true);
       const covered = this.last?.offset ?? this.startOffset;
       if (this._offset === covered) return;
       this.trigger();
     }
   }
 
-  async finish(): Promise<JobResult> {
-    await this.settle();
+  async finish(options?: FinishOptions): Promise<JobResult> {
+    const checkpoint = options?.checkpoint ?? true;
+    if (typeof checkpoint !== 'boolean') throw new TypeError(`checkpoint must be a boolean, got ${describe(checkpoint)}`);
+    await this.settle(checkpoint);
     if (this.windowed) {
       for (;;) {
         try {
-          await this.endWindows();
+          await this.endWindows(checkpoint);
           break;
         } catch (error) {
           if (error !== RESTART) throw error;
@@ -1145,11 +1153,11 @@ class JobImpl implements Job {
   /**
    * Window kinds at the end of the stream: every worker flushes its open
    * windows; they are merged, written, and covered by one more checkpoint
-   * (whose state has ended, so a resumed job emits them only once). Throws
-   * RESTART on failure.
+   * (whose state has ended, so a resumed job emits them only once; with
+   * `checkpoint` false, none: nothing resumes). Throws RESTART on failure.
    */
-  private async endWindows(): Promise<void> {
-    await this.drain();
+  private async endWindows(checkpoint = true): Promise<void> {
+    await this.drain(checkpoint);
     this.flushed.clear();
     for (const slot of this.slots) slot.handle.post({ t: 'flush' }, []);
     await this.until(() => this.flushed.size === this.slots.length);
@@ -1164,6 +1172,10 @@ class JobImpl implements Job {
         if (gen === this.gen) this.fail(new WorkerFailure('sink', -1, `sink failed to write: ${(error as Error).message}`, { cause: error }));
       }
     });
+    if (!checkpoint) {
+      await this.emitChain;
+      return this.until(() => true);
+    }
     this.trigger(true);
     await this.until(() => this.cp === undefined && this.committing === 0);
   }
@@ -1174,8 +1186,8 @@ class JobImpl implements Job {
     return this.last?.id ?? 0;
   }
 
-  /** Push mode: waits for every result of the rows pushed so far and for a checkpoint covering them, recovering as needed. */
-  private async settle(): Promise<void> {
+  /** Push mode: waits for every result of the rows pushed so far and for a checkpoint covering them (`checkpoint` false: none), recovering as needed. */
+  private async settle(checkpoint = true): Promise<void> {
     this.checkRunning();
     await this.flushLingering();
     await this.pushChain;
@@ -1186,7 +1198,7 @@ class JobImpl implements Job {
         continue;
       }
       try {
-        await this.drain();
+        await this.drain(checkpoint);
         return;
       } catch (error) {
         if (error !== RESTART) throw error;

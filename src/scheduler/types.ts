@@ -430,6 +430,15 @@ export interface JobMetrics {
   latency: LatencyStats;
 }
 
+/** Options of {@link Job.finish}. */
+export interface FinishOptions {
+  /**
+   * Take a final checkpoint covering every row and commit the sink.
+   * @default true
+   */
+  checkpoint?: boolean;
+}
+
 /** What a finished job reports. */
 export interface JobResult {
   /** Rows that went in (the stream offset at the end). */
@@ -464,8 +473,15 @@ export interface Job {
   push(batch: Batch): Promise<void>;
   /** Pulls a source to its end (as fast as workers drain), then finishes. */
   run(source: Source | AsyncIterable<Batch> | Iterable<Batch>): Promise<JobResult>;
-  /** Waits for every result, takes a final checkpoint, commits the sink and stops the workers. */
-  finish(): Promise<JobResult>;
+  /**
+   * Waits for every result, takes a final checkpoint, commits the sink and
+   * stops the workers. With `{ checkpoint: false }`: waits for every result
+   * written to the sink, then stops the workers, with no final checkpoint
+   * and so no commit of the results since the last one; for a caller that
+   * never reads the job's checkpoints after its end and whose sink's writes
+   * are final (the CLI's ops, whose memory store dies with the process).
+   */
+  finish(options?: FinishOptions): Promise<JobResult>;
   /**
    * Push mode: waits until every row pushed so far has its result written to
    * the sink and a checkpoint covering them is committed to the store (taking
