@@ -17,13 +17,12 @@ declare function kernelRunKeys(n: i32, table: usize): void;
 let keys: usize = 0; // u32 per row: the slice's keys
 let values: usize = 0; // f64 per row: the slice's values, then its results in row order
 let slotOf: usize = 0; // i32 per row
-let order: usize = 0; // i32 per grouped position: its row
 let gathered: usize = 0; // f64 per grouped position
 let results: usize = 0; // f64 per grouped position
 let dense: usize = 0; // i32 per key below denseKeys: slot, −1 not looked up, −2 another worker's
 let denseKeys: u32 = 0;
 let count: usize = 0; // i32 per slot: rows in the slice (0 between slices)
-let start: usize = 0; // i32 per slot: next grouped position
+let start: usize = 0; // i32 per slot: next grouped position (group: to write, runGrouped: to read)
 let stateOf: usize = 0; // u32 per slot: where its kernel state lies
 let touched: usize = 0; // i32 per key of the slice, in order of first row: its slot
 let touchedRows: usize = 0; // i32 per key of the slice: its rows
@@ -35,7 +34,6 @@ export function layout(
   keysAt: usize,
   valuesAt: usize,
   slotOfAt: usize,
-  orderAt: usize,
   gatheredAt: usize,
   resultsAt: usize,
   denseAt: usize,
@@ -50,7 +48,6 @@ export function layout(
   keys = keysAt;
   values = valuesAt;
   slotOf = slotOfAt;
-  order = orderAt;
   gathered = gatheredAt;
   results = resultsAt;
   dense = denseAt;
@@ -107,7 +104,7 @@ export function put(row: i32, slot: i32): void {
 /**
  * The counting sort of rows [0, n) (all looked up): each touched key's run
  * (touchedRows), then every row's value at its run's next position
- * (gathered) and its row (order). Returns the keys touched.
+ * (gathered). Returns the keys touched.
  */
 export function group(n: i32): i32 {
   let pos = 0;
@@ -125,7 +122,6 @@ export function group(n: i32): i32 {
     const p = load<i32>(at);
     store<i32>(at, p + 1);
     store<f64>(gathered + (<usize>p << 3), load<f64>(values + (<usize>j << 3)));
-    store<i32>(order + (<usize>p << 2), j);
   }
   return touchedCount;
 }
@@ -133,7 +129,9 @@ export function group(n: i32): i32 {
 /**
  * Runs `keys` keys (touched, touchedRows) over the grouped rows [0, n) with
  * the kernel's runKeys, each on its slot's state, and writes each result at
- * its row in `values`.
+ * its row in `values`: rows in order, each reading its key's next result
+ * (no grouped position → row index to write and read back: reading the
+ * runs' results in row order measured 15–20 % less CPU per row in all).
  */
 export function runGrouped(n: i32, keyCount: i32): void {
   let pos: usize = 0;
@@ -145,10 +143,14 @@ export function runGrouped(n: i32, keyCount: i32): void {
     store<u32>(e, <u32>(gathered + (pos << 3)), 4);
     store<u32>(e, <u32>(results + (pos << 3)), 8);
     store<i32>(e, rows, 12);
+    store<i32>(start + (<usize>slot << 2), <i32>pos);
     pos += <usize>rows;
   }
   kernelRunKeys(keyCount, table);
-  for (let p = 0; p < n; p++) {
-    store<f64>(values + (<usize>load<i32>(order + (<usize>p << 2)) << 3), load<f64>(results + (<usize>p << 3)));
+  for (let j = 0; j < n; j++) {
+    const at = start + (<usize>load<i32>(slotOf + (<usize>j << 2)) << 2);
+    const p = load<i32>(at);
+    store<i32>(at, p + 1);
+    store<f64>(values + (<usize>j << 3), load<f64>(results + (<usize>p << 3)));
   }
 }

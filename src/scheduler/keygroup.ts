@@ -13,7 +13,6 @@ interface KeyGroupExports {
     keys: number,
     values: number,
     slotOf: number,
-    order: number,
     gathered: number,
     results: number,
     dense: number,
@@ -46,7 +45,6 @@ export class KeyGrouping {
   private keysAt = 0;
   private valuesAt = 0;
   private slotOfAt = 0;
-  private orderAt = 0;
   private gatheredAt = 0;
   private resultsAt = 0;
   // Per slot: count (0 between slices), start, stateOf, touched, touchedRows, table entry.
@@ -92,7 +90,6 @@ export class KeyGrouping {
       this.keysAt,
       this.valuesAt,
       this.slotOfAt,
-      this.orderAt,
       this.gatheredAt,
       this.resultsAt,
       this.denseAt,
@@ -115,9 +112,8 @@ export class KeyGrouping {
     this.keysAt = this.staggered(n * 4, 0);
     this.valuesAt = this.staggered(n * 8, 1);
     this.slotOfAt = this.staggered(n * 4, 2);
-    this.orderAt = this.staggered(n * 4, 3);
-    this.gatheredAt = this.staggered(n * 8, 4);
-    this.resultsAt = this.staggered(n * 8, 5);
+    this.gatheredAt = this.staggered(n * 8, 3);
+    this.resultsAt = this.staggered(n * 8, 4);
     this.rows = n;
     this.relayout();
   }
@@ -206,7 +202,7 @@ export class KeyGrouping {
   /**
    * Takes `leader`'s grouping of its last slice of `rows` rows and `keys`
    * keys (the same key in the same slot here): its keys' runs, grouped
-   * values and their rows, copied into this one's regions.
+   * values and each row's slot, copied into this one's regions.
    */
   copyGrouping(leader: KeyGrouping, rows: number, keys: number): void {
     this.reserveRows(rows);
@@ -216,7 +212,7 @@ export class KeyGrouping {
     const from32 = leader.i32, from64 = leader.f64;
     this.i32.set(from32.subarray(leader.touchedAt >> 2, (leader.touchedAt >> 2) + keys), this.touchedAt >> 2);
     this.i32.set(from32.subarray(leader.touchedRowsAt >> 2, (leader.touchedRowsAt >> 2) + keys), this.touchedRowsAt >> 2);
-    this.i32.set(from32.subarray(leader.orderAt >> 2, (leader.orderAt >> 2) + rows), this.orderAt >> 2);
+    this.i32.set(from32.subarray(leader.slotOfAt >> 2, (leader.slotOfAt >> 2) + rows), this.slotOfAt >> 2);
     this.f64.set(from64.subarray(leader.gatheredAt >> 3, (leader.gatheredAt >> 3) + rows), this.gatheredAt >> 3);
   }
 }
