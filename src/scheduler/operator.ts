@@ -138,12 +138,13 @@ const SLICE_ROWS = 1 << 16;
 
 /**
  * The same for the grouping in WebAssembly (keygroup.ts). Smaller slices
- * would keep its regions (40 bytes a row) in the core's L2 cache, but give
- * each key fewer rows per runKeys entry, whose per-key setup then dominates
- * (mean, 1 000 keys: 4 Ki-row slices 50 ns a row, 16 Ki 25–30, 64 Ki 18–22,
- * 256 Ki 20–21); 64 Ki is also the CLI's batch, which followers share.
+ * would keep its regions (36 bytes a row) in the core's L2 cache, but give
+ * each key fewer rows per runKeys entry, whose per-key setup and state
+ * traffic then dominate (mean of window 100, 1 000 keys, CPU per row: 4 Ki-row
+ * slices 50 ns, 16 Ki 25–30, 32 Ki 17–20, 64 Ki 15–18, 128 Ki 15–16.5, 256 Ki
+ * 16–18). A CLI batch (64 Ki rows) is one slice, which followers share.
  */
-const WASM_SLICE_ROWS = 1 << 16;
+const WASM_SLICE_ROWS = 1 << 17;
 
 /** runKeys' table entry: u32 state, u32 input, u32 output, i32 rows. */
 const ENTRY_BYTES = 16;
