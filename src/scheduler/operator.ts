@@ -7,10 +7,12 @@
 // slab inside the instance's memory (fixed-size chunks from the module's
 // `alloc`, so growing it never moves a state nor overshoots: 100 000 mean keys
 // of window 100 take 173 MB). A batch is grouped by key (a stable counting
-// sort, in slices of at most 64 Ki rows) straight into WASM memory, and one
+// sort, in slices) into WASM memory, and one
 // `runKeys` call per slice runs every key's rows on that key's own state, in
 // place (`useState`: the kernel ABI's movable state pointer; no state is
-// copied). The state region is all a
+// copied). Rows the operator owns all are grouped in WebAssembly
+// (keygroup.ts: no JavaScript per row); a shared batch, whose other
+// workers' rows are skipped, in JavaScript. The state region is all a
 // kernel carries from batch to batch and holds no address
 // (docs/ARCHITECTURE.md), so this is bit-identical to a private kernel per
 // key.
