@@ -18,6 +18,9 @@ const entries = (await readdir(kernelsDir)).filter((f) => f.endsWith('.ts')).sor
 await mkdir(buildDir, { recursive: true });
 await mkdir(path.dirname(generatedFile), { recursive: true });
 
+// Modules that work in another instance's memory (imported, never their own).
+const importsMemory = new Set(['keygroup']);
+
 const modules = [];
 for (const entry of entries) {
   const name = entry.slice(0, -3);
@@ -27,6 +30,7 @@ for (const entry of entries) {
     '--config', 'asconfig.json',
     '--target', target,
     '--outFile', path.relative(root, outFile),
+    ...(importsMemory.has(name) ? ['--importMemory'] : []),
   ], { stdout: process.stdout, stderr: process.stderr });
   if (error) {
     console.error(`asc failed on ${entry}: ${error.message}\n${stderr.toString()}`);

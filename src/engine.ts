@@ -60,16 +60,17 @@ function decodeBase64(base64: string): Uint8Array {
  * The exports of an instance of a small embedded module that is not a kernel
  * (`crc32`, `dtoa`), compiled synchronously; undefined where that is refused
  * (a browser's main thread refuses modules over 4 KB) or the module is not in
- * this build: the caller then does the work in JavaScript.
+ * this build: the caller then does the work in JavaScript. `imports`: what
+ * the module imports (`keygroup`: a kernel instance's memory and runKeys).
  */
-export function instantiateSync<T>(name: string): T | undefined {
+export function instantiateSync<T>(name: string, imports?: WebAssembly.Imports): T | undefined {
   const module = WASM_MODULES[name];
   if (module === undefined) return undefined;
   try {
     // Compiled once per thread: a module with an instance per user (the CSV scanner's) is not compiled again for each.
     let compiledSync = syncModules.get(name);
     if (compiledSync === undefined) syncModules.set(name, (compiledSync = new WebAssembly.Module(decodeBase64(module.base64) as BufferSource)));
-    return new WebAssembly.Instance(compiledSync).exports as unknown as T;
+    return new WebAssembly.Instance(compiledSync, imports).exports as unknown as T;
   } catch {
     return undefined;
   }

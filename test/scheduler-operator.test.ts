@@ -121,6 +121,45 @@ describe('KernelOperator.processParts', () => {
     }
   });
 
+  it('property: the grouping in WebAssembly (every row owned) gives the results and key group snapshots of the JavaScript grouping (a shared batch), for any keys (new ones anywhere, from 2^16 up), any ops, parts and calls, and after a group is dropped', async () => {
+    const snapshots = (op: Awaited<ReturnType<typeof operators>>[number]) => Array.from({ length: KEY_GROUPS }, (_, g) => op.snapshotGroup(g));
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom<KernelSpec>(...SPECS, { op: 'ewm', com: 2 }, { op: 'sum', window: 3 }),
+        fc.integer({ min: 0, max: 0xffffffff }),
+        fc.array(fc.array(fc.integer({ min: 0, max: 90 }), { minLength: 1, maxLength: 3 }), { minLength: 1, maxLength: 5 }),
+        async (spec, seed, calls) => {
+          const rand = prng(seed);
+          const n = calls.flat().reduce((a, b) => a + b, 0);
+          const values = makeValues(rand, n);
+          // Small keys (the dense table), keys from 2^16 up, and 32-bit ones, in runs and mixed.
+          const keys = new Uint32Array(n);
+          for (let i = 0; i < n; i++) keys[i] = [Math.floor(rand() * 40), 65_536 + Math.floor(rand() * 5), Math.floor(rand() * 0xffffffff)][(seed + (rand() < 0.2 ? i : 0)) % 3]!;
+          const [wasm] = await operators(spec, 1);
+          // Two workers' operators given shared batches group in JavaScript; together they hold every key group.
+          const js = await operators(spec, 2);
+          const got = new Float64Array(n), expected = new Float64Array(n);
+          let at = 0;
+          for (const cuts of calls) {
+            const parts = (out: Float64Array): RowsPart[] => {
+              let from = at;
+              return cuts.map((c) => ({ values: values.subarray(from, (from += c)), keys: keys.subarray(from - c, from), out: out.subarray(from - c, from) }));
+            };
+            wasm!.processParts(parts(got));
+            for (const op of js) op.processParts(parts(expected));
+            at += cuts.reduce((a, b) => a + b, 0);
+            // A group dropped (a partition given back) at the same point on both: its keys start afresh.
+            if (rand() < 0.3) for (const op of [wasm!, ...js]) op.dropGroup(seed % KEY_GROUPS);
+          }
+          if (!sameBytes(got, expected)) throw new Error(`other results; spec ${JSON.stringify(spec)}, seed ${seed}, calls ${JSON.stringify(calls)}`);
+          const merged = snapshots(js[0]!).map((bytes, g) => bytes ?? js[1]!.snapshotGroup(g));
+          expect(snapshots(wasm!)).toEqual(merged);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
   it('runs unkeyed parts only on the operator that owns key 0', async () => {
     const spec: KernelSpec = { op: 'sum', window: 3 };
     const values = Float64Array.from([1, 2, 3, 4, 5]);

@@ -7,10 +7,12 @@
 // slab inside the instance's memory (fixed-size chunks from the module's
 // `alloc`, so growing it never moves a state nor overshoots: 100 000 mean keys
 // of window 100 take 173 MB). A batch is grouped by key (a stable counting
-// sort, in slices of at most 64 Ki rows) straight into WASM memory, and one
+// sort, in slices) into WASM memory, and one
 // `runKeys` call per slice runs every key's rows on that key's own state, in
 // place (`useState`: the kernel ABI's movable state pointer; no state is
-// copied). The state region is all a
+// copied). Rows the operator owns all are grouped in WebAssembly
+// (keygroup.ts: no JavaScript per row); a shared batch, whose other
+// workers' rows are skipped, in JavaScript. The state region is all a
 // kernel carries from batch to batch and holds no address
 // (docs/ARCHITECTURE.md), so this is bit-identical to a private kernel per
 // key.
@@ -23,6 +25,7 @@ import { planFor, type KernelPlan } from '../spec.js';
 import type { NormalizedSpec } from '../types.js';
 import { CheckpointError } from './errors.js';
 import { keyGroupOf } from './hash.js';
+import { KeyGrouping } from './keygroup.js';
 import { COMPACT_RECORDS, stateCodecFor, type StateCodec } from './state-codec.js';
 
 /**
@@ -135,6 +138,16 @@ const SLAB_CHUNK = 1 << SLAB_SHIFT;
  */
 const SLICE_ROWS = 1 << 16;
 
+/**
+ * The same for the grouping in WebAssembly (keygroup.ts). Smaller slices
+ * would keep its regions (36 bytes a row) in the core's L2 cache, but give
+ * each key fewer rows per runKeys entry, whose per-key setup and state
+ * traffic then dominate (mean of window 100, 1 000 keys, CPU per row: 4 Ki-row
+ * slices 50 ns, 16 Ki 25–30, 32 Ki 17–20, 64 Ki 15–18, 128 Ki 15–16.5, 256 Ki
+ * 16–18). A CLI batch (64 Ki rows) is one slice, which followers share.
+ */
+const WASM_SLICE_ROWS = 1 << 17;
+
 /** runKeys' table entry: u32 state, u32 input, u32 output, i32 rows. */
 const ENTRY_BYTES = 16;
 
@@ -220,6 +233,10 @@ export class KernelOperator implements GroupOperator {
   private mem8 = new Uint8Array(0);
   private input = new Float64Array(0);
   private output = new Float64Array(0);
+  /** The grouping in WebAssembly (made on the first keyed batch); null where it cannot be instantiated. */
+  private grouping: KeyGrouping | null | undefined;
+  /** The last batch was grouped by `grouping` (a follower copies it from there). */
+  private groupedInWasm = false;
 
   constructor(exports: KernelExports, plan: KernelPlan, keyGroups: number, owned: readonly [number, number] = [0, keyGroups], options: KernelOperatorOptions = {}) {
     this.ex = exports;
@@ -311,6 +328,7 @@ export class KernelOperator implements GroupOperator {
     if (key < DENSE_KEYS) {
       if (key >= this.dense.length) this.growDense(key);
       this.dense[key] = slot;
+      this.grouping?.setDense(key, slot);
     }
     return slot;
   }
@@ -321,6 +339,7 @@ export class KernelOperator implements GroupOperator {
     const dense = new Int32Array(n).fill(-1);
     dense.set(this.dense);
     this.dense = dense;
+    this.grouping?.resizeDense(dense);
   }
 
   private probe(key: number): number {
@@ -350,6 +369,7 @@ export class KernelOperator implements GroupOperator {
     this.slotMarked[slot] = -1; // a reused slot: its new key's group is not marked yet
     if (slot >> SLAB_SHIFT >= this.slab.length) this.slab.push(this.alloc(SLAB_CHUNK * this.stride));
     this.memory().set(this.fresh, this.stateAt(slot));
+    this.grouping?.setState(slot, this.stateAt(slot));
     this.tableKeys[at] = key;
     this.tableSlots[at] = slot;
     let list = this.groupSlots.get(group);
@@ -442,13 +462,24 @@ export class KernelOperator implements GroupOperator {
 
   processParts(parts: readonly RowsPart[]): void {
     this.lastGrouped = undefined;
+    this.groupedInWasm = false;
     if (this.leader !== undefined && parts.length === 1 && this.processLikeLeader(parts[0]!)) return;
     let total = 0;
     for (const part of parts) total += part.values.length;
-    if (total > SLICE_ROWS) {
-      this.processSlices(parts);
+    if (this.groupsInWasm(parts)) {
+      if (total > WASM_SLICE_ROWS) this.processSlices(parts, WASM_SLICE_ROWS);
+      else if (!this.processInWasm(parts, total)) this.processInJs(parts, total);
       return;
     }
+    if (total > SLICE_ROWS) {
+      this.processSlices(parts, SLICE_ROWS);
+      return;
+    }
+    this.processInJs(parts, total);
+  }
+
+  /** One slice of at most SLICE_ROWS rows, grouped in JavaScript. */
+  private processInJs(parts: readonly RowsPart[], total: number): void {
     if (this.row.length < total) {
       const size = Math.max(total, this.row.length * 2);
       this.row = new Int32Array(size);
@@ -491,6 +522,80 @@ export class KernelOperator implements GroupOperator {
   }
 
   /**
+   * Whether `parts` go to the grouping in WebAssembly: every row keyed and
+   * of this operator's key groups (no row to skip), and the module there.
+   */
+  private groupsInWasm(parts: readonly RowsPart[]): boolean {
+    for (const { keys, owned } of parts) if (keys === undefined || (!this.ownsAll && owned !== true)) return false;
+    return this.hasGrouping();
+  }
+
+  /** Makes the grouping in WebAssembly on first use; false where the module cannot be instantiated. */
+  private hasGrouping(): boolean {
+    if (this.grouping === undefined) {
+      this.grouping = KeyGrouping.create(this.ex, (bytes) => this.alloc(bytes)) ?? null;
+      if (this.grouping !== null) {
+        // Mirror what the operator holds so far (restored keys).
+        this.grouping.resizeDense(this.dense);
+        for (let slot = 0; slot < this.slots; slot++) this.grouping.setState(slot, this.stateAt(slot));
+      }
+    }
+    return this.grouping !== null;
+  }
+
+  /**
+   * One slice of at most WASM_SLICE_ROWS rows, every row kept, grouped and
+   * run in WebAssembly (keygroup.ts): keys and values copied in, results out.
+   */
+  private processInWasm(parts: readonly RowsPart[], total: number): boolean {
+    if (total === 0) return true;
+    const grouping = this.grouping!;
+    const gx = grouping.gx;
+    grouping.reserveRows(total);
+    let at = 0;
+    for (const { keys, values } of parts) {
+      grouping.keysIn().set(keys!, at);
+      grouping.valuesIn().set(values, at);
+      at += values.length;
+    }
+    gx.begin();
+    for (let i = gx.lookUp(0, total); i < total; i = gx.lookUp(i, total)) {
+      // A key the dense table does not hold: placed here (may grow memory), then counted there.
+      // Keys from 2^16 up are never in the dense table: their run here, not one call per row.
+      do {
+        const slot = this.slotFor(grouping.keysIn()[i]!);
+        if (slot < 0) {
+          // Another worker's key in a part said to be owned: left to the JavaScript path, which skips its row.
+          grouping.abandon();
+          return false;
+        }
+        gx.put(i++, slot);
+      } while (i < total && grouping.keysIn()[i]! >= DENSE_KEYS);
+    }
+    const keyCount = gx.group(total);
+    const touched = grouping.touched(keyCount);
+    for (let t = 0; t < keyCount; t++) this.mark(touched[t]!);
+    gx.runGrouped(total, keyCount);
+    this.copyOut(parts, grouping.resultsOut());
+    // A follower reuses this grouping (the one slice of one part) as it stands in WebAssembly memory.
+    if (parts.length === 1) {
+      this.lastGrouped = { values: parts[0]!.values, keys: parts[0]!.keys! };
+      this.groupedInWasm = true;
+      this.touchedCount = keyCount;
+    }
+    return true;
+  }
+
+  /** Each part's results from `results` (row order, parts one after the other). */
+  private copyOut(parts: readonly RowsPart[], results: Float64Array): void {
+    let at = 0;
+    for (const { out, values } of parts) {
+      out.set(results.subarray(at, at + values.length));
+      at += values.length;
+    }
+  }
+
+  /**
    * Writes runKeys' table (each key's state and its run of grouped rows,
    * runs in the order of `slots`) and marks the keys' groups changed.
    */
@@ -529,6 +634,7 @@ export class KernelOperator implements GroupOperator {
     const leader = this.leader!;
     const last = leader.lastGrouped;
     if (last === undefined || last.values !== part.values || last.keys !== part.keys || !this.inStepWith(leader)) return false;
+    if (leader.groupedInWasm) return this.processLikeWasmLeader(part, leader);
     const keys = leader.touchedCount;
     const kept = part.values.length;
     this.reserveGrouped(kept, keys);
@@ -536,6 +642,20 @@ export class KernelOperator implements GroupOperator {
     this.gathered.set(leader.gathered.subarray(0, kept));
     this.ex.runKeys(keys, this.tablePtr);
     this.scatterOne(part.out, leader.order, kept);
+    return true;
+  }
+
+  /** processLikeLeader from a leader that grouped in WebAssembly: its grouping copied into this one's, run here. */
+  private processLikeWasmLeader(part: RowsPart, leader: KernelOperator): boolean {
+    if (!this.hasGrouping()) return false;
+    const grouping = this.grouping!;
+    const keys = leader.touchedCount;
+    const rows = part.values.length;
+    grouping.copyGrouping(leader.grouping!, rows, keys);
+    const touched = grouping.touched(keys);
+    for (let t = 0; t < keys; t++) this.mark(touched[t]!);
+    grouping.gx.runGrouped(rows, keys);
+    part.out.set(grouping.resultsOut().subarray(0, rows));
     return true;
   }
 
@@ -556,19 +676,19 @@ export class KernelOperator implements GroupOperator {
     return true;
   }
 
-  /** processParts over more than SLICE_ROWS rows: the same parts, in slices of at most SLICE_ROWS rows, in order. */
-  private processSlices(parts: readonly RowsPart[]): void {
+  /** processParts over more than `sliceRows` rows: the same parts, in slices of at most `sliceRows` rows, in order. */
+  private processSlices(parts: readonly RowsPart[], sliceRows: number): void {
     const slice: RowsPart[] = [];
     let rows = 0;
     for (const part of parts) {
       const { values, keys, out, owned } = part;
       const n = values.length;
       for (let a = 0; a < n; ) {
-        const b = Math.min(n, a + SLICE_ROWS - rows);
+        const b = Math.min(n, a + sliceRows - rows);
         slice.push(a === 0 && b === n ? part : { values: values.subarray(a, b), keys: keys?.subarray(a, b), out: out.subarray(a, b), owned });
         rows += b - a;
         a = b;
-        if (rows === SLICE_ROWS) {
+        if (rows === sliceRows) {
           this.processParts(slice);
           slice.length = 0;
           rows = 0;
@@ -868,7 +988,10 @@ export class KernelOperator implements GroupOperator {
     this.drops++;
     for (const slot of list) {
       const key = this.slotKey[slot]!;
-      if (key < this.dense.length) this.dense[key] = -1;
+      if (key < this.dense.length) {
+        this.dense[key] = -1;
+        this.grouping?.setDense(key, -1);
+      }
       this.unlink(key);
       this.freeSlots.push(slot);
     }
