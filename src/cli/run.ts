@@ -28,6 +28,7 @@ import {
   type HeldRows,
   type OpsState,
 } from './checkpoint.js';
+import { LatestTimes } from './latest-times.js';
 import { KeyedOps, type OpsOutput } from './ops.js';
 import { PendingBatches } from './pending.js';
 import { WaitingRows } from './waiting.js';
@@ -145,7 +146,7 @@ class OpsRunner implements Runner {
   reordered: number;
   readonly lateWhy: string;
   /** Greatest time per key so far (time windows). */
-  private readonly maxTimes: Map<string, number>;
+  private readonly maxTimes: LatestTimes;
   private readonly timed: boolean;
   private readonly bound: number;
   private readonly boundText: string;
@@ -176,7 +177,7 @@ class OpsRunner implements Runner {
     this.timed = cmd.window.kind === 'time';
     this.bound = cmd.maxOutOfOrder?.ms ?? 0;
     this.boundText = cmd.maxOutOfOrder?.text ?? '0';
-    this.maxTimes = new Map(restore?.lastTimes ?? []);
+    this.maxTimes = new LatestTimes(restore?.lastTimes ?? []);
     this.queue = new WaitingRows(opCount, cmd.key !== undefined);
     this.lineDiff = lineDiff;
     const held = restore?.held;
@@ -266,7 +267,10 @@ class OpsRunner implements Runner {
   private inOrder(batch: ColumnBatch): ColumnBatch {
     const n = batch.length;
     const ts = batch.timestamps as Float64Array;
-    const keys = batch.keys;
+    // Keyed: the reader's key ids (ColumnOptions.keyIds), indexes of the greatest times.
+    const ids = batch.keyIds;
+    if (ids === undefined && batch.keys !== undefined) throw new Error('time windows read keys as ids (ColumnOptions.keyIds)');
+    const maxTimes = this.maxTimes.table(batch.keyNames);
     const skip = this.cmd.onError === 'skip';
     // Rows are one line each in this batch when lines − rows did not change: then row i is on line end.lines − n + i + 1.
     const diff = batch.end.lines - batch.end.rows;
@@ -275,14 +279,15 @@ class OpsRunner implements Runner {
     // The rows skipped as late (rare): the rest are copied around them in runs, not row by row.
     let late: number[] | undefined;
     for (let i = 0; i < n; i++) {
-      const k = keys?.[i] ?? '';
+      const id = ids === undefined ? 0 : (ids[i] as number);
       const t = ts[i] as number;
-      const max = this.maxTimes.get(k);
-      if (max !== undefined && t < max) {
+      // -Infinity: the key's first row.
+      const max = maxTimes[id] as number;
+      if (t < max) {
         if (t < max - this.bound) {
           if (!skip) {
             const where = linesKnown ? `line ${batch.end.lines - n + i + 1}` : `data row ${batch.end.rows - batch.skipped - n + i + 1}`;
-            const who = keys !== undefined ? ` of key ${JSON.stringify(k)}` : '';
+            const who = ids !== undefined ? ` of key ${JSON.stringify(this.maxTimes.name(id))}` : '';
             const time = batch.timeText?.[i] ?? String(t);
             throw new OrderError(
               this.bound === 0
@@ -296,14 +301,14 @@ class OpsRunner implements Runner {
         }
         this.reordered++;
       } else {
-        this.maxTimes.set(k, t);
+        maxTimes[id] = t;
       }
     }
     if (late === undefined) return batch;
     const skipped = late;
     const kept = n - skipped.length;
-    const pick = (a: Float64Array): Float64Array => {
-      const out = new Float64Array(kept);
+    const pick = <T extends Float64Array | Uint32Array>(a: T): T => {
+      const out = new (a.constructor as new (n: number) => T)(kept);
       let o = 0;
       let from = 0;
       for (const i of skipped) {
@@ -328,7 +333,9 @@ class OpsRunner implements Runner {
       values: pick(batch.values),
       timestamps: pick(ts),
       ...(batch.timeText !== undefined ? { timeText: pickList(batch.timeText) } : {}),
-      ...(keys !== undefined ? { keys: pickList(keys) } : {}),
+      ...(batch.keys !== undefined ? { keys: pickList(batch.keys) } : {}),
+      ...(ids !== undefined ? { keyIds: pick(ids) } : {}),
+      ...(batch.keyNames !== undefined ? { keyNames: batch.keyNames } : {}),
       end: batch.end,
       skipped: batch.skipped,
     };
@@ -353,7 +360,7 @@ class OpsRunner implements Runner {
 
   /** --idle-timeout: every key's latest time moves on by `ms` here too (so a row is late here exactly when the reorderer would refuse it). */
   async idle(ms: number): Promise<Emitted> {
-    for (const [k, t] of this.maxTimes) this.maxTimes.set(k, t + ms);
+    this.maxTimes.advance(ms);
     return this.release(await this.ops.idle(ms), this.end, 0);
   }
 
@@ -374,7 +381,7 @@ class OpsRunner implements Runner {
       known: q.known,
       ...(this.cmd.key !== undefined ? { keys: q.keys } : {}),
     };
-    return { ...(await this.ops.state()), ...(this.timed ? { lastTimes: [...this.maxTimes] } : {}), held };
+    return { ...(await this.ops.state()), ...(this.timed ? { lastTimes: this.maxTimes.entries() } : {}), held };
   }
   dispose(): void {
     this.ops.dispose();
@@ -672,9 +679,9 @@ async function runJobInner(cmd: RunCommand, io: RunIo, stats: RunStats | undefin
     ...(cmd.inputFormat === 'csv' ? { delimiter: cmd.delimiter } : {}),
     // Window records print times from ms (WindowRunner.time) and number keys (KeyedOps): no text per row.
     ...(runner instanceof WindowRunner ? { timeText: false, keyIds: true } : {}),
-    // Count windows number keys too (KeyedOps, TextFormatter): no key string per row. Time windows keep
-    // the text, which their late-row check and held rows use.
-    ...(runner instanceof OpsRunner && cmd.key !== undefined && cmd.window.kind !== 'time' ? { keyIds: true } : {}),
+    // The ops number keys too (KeyedOps, TextFormatter, the order check of time windows): no key string per row.
+    // Rows that wait (WaitingRows) get their keys' strings (withKeyText).
+    ...(runner instanceof OpsRunner && cmd.key !== undefined ? { keyIds: true } : {}),
   };
   let batches: AsyncIterable<ColumnBatch>;
   let total: number | undefined;
