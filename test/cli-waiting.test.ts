@@ -39,7 +39,8 @@ describe('WaitingRows', () => {
         const r = first + i;
         expect(part.batch.values[i]).toBe(r / 8);
         expect(part.batch.timeText?.[i]).toBe(String(r));
-        expect(part.batch.keys?.[i]).toBe(`k${r % 7}`);
+        // Keys come back as ids of the queue's own list (the formatter writes each id's cell once).
+        expect(part.batch.keyNames?.[part.batch.keyIds?.[i] as number]).toBe(`k${r % 7}`);
         expect(part.results[0]?.[i]).toBe(r * 2);
         expect(part.results[1]?.[i]).toBe(-r);
       }

@@ -28,6 +28,7 @@ import {
   type HeldRows,
   type OpsState,
 } from './checkpoint.js';
+import { LatestTimes } from './latest-times.js';
 import { KeyedOps, type OpsOutput } from './ops.js';
 import { PendingBatches } from './pending.js';
 import { WaitingRows } from './waiting.js';
@@ -125,11 +126,71 @@ function operatorSpecs(cmd: RunCommand): OperatorSpec[] {
   });
 }
 
-/** A batch with its key column as text: rows that wait (WaitingRows) keep their keys as strings. */
+/** A batch with its key column as text (batches moved into WaitingRows before a checkpoint, a rare path). */
 function withKeyText(batch: ColumnBatch): ColumnBatch {
   const { keyIds: ids, keyNames: names } = batch;
   if (batch.keys !== undefined || ids === undefined || names === undefined) return batch;
   return { ...batch, keys: Array.from(ids, (id) => names[id] as string) };
+}
+
+/**
+ * The order check of time windows, kept small (it is compiled early and
+ * often in short runs): raises each key's greatest time in `maxTimes` (by key
+ * id; -Infinity: none yet) and lists in `late` the rows more than `bound`
+ * behind it (`stopAtLate`: stops at the first). Returns the rows behind it
+ * within the bound (put back in order).
+ */
+function checkOrder(ts: Float64Array, ids: Uint32Array | undefined, maxTimes: Float64Array, bound: number, late: number[], stopAtLate: boolean): number {
+  let reordered = 0;
+  for (let i = 0; i < ts.length; i++) {
+    const id = ids === undefined ? 0 : (ids[i] as number);
+    const t = ts[i] as number;
+    const max = maxTimes[id] as number;
+    if (!(t < max)) maxTimes[id] = t;
+    else if (t < max - bound) {
+      late.push(i);
+      if (stopAtLate) break;
+    } else reordered++;
+  }
+  return reordered;
+}
+
+/** `batch` without the rows at indices `skipped` (ascending): the rest copied around them in runs. */
+function withoutRows(batch: ColumnBatch, skipped: readonly number[]): ColumnBatch {
+  const n = batch.length;
+  const kept = n - skipped.length;
+  const pick = <T extends Float64Array | Uint32Array>(a: T): T => {
+    const out = new (a.constructor as new (n: number) => T)(kept);
+    let o = 0;
+    let from = 0;
+    for (const i of skipped) {
+      out.set(a.subarray(from, i), o);
+      o += i - from;
+      from = i + 1;
+    }
+    out.set(a.subarray(from, n), o);
+    return out;
+  };
+  const pickList = <T>(a: readonly T[]): T[] => {
+    const out: T[] = [];
+    let from = 0;
+    for (const i of [...skipped, n]) {
+      for (let j = from; j < i; j++) out.push(a[j] as T);
+      from = i + 1;
+    }
+    return out;
+  };
+  return {
+    length: kept,
+    values: pick(batch.values),
+    timestamps: pick(batch.timestamps as Float64Array),
+    ...(batch.timeText !== undefined ? { timeText: pickList(batch.timeText) } : {}),
+    ...(batch.keys !== undefined ? { keys: pickList(batch.keys) } : {}),
+    ...(batch.keyIds !== undefined ? { keyIds: pick(batch.keyIds) } : {}),
+    ...(batch.keyNames !== undefined ? { keyNames: batch.keyNames } : {}),
+    end: batch.end,
+    skipped: batch.skipped,
+  };
 }
 
 /**
@@ -145,7 +206,7 @@ class OpsRunner implements Runner {
   reordered: number;
   readonly lateWhy: string;
   /** Greatest time per key so far (time windows). */
-  private readonly maxTimes: Map<string, number>;
+  private readonly maxTimes: LatestTimes;
   private readonly timed: boolean;
   private readonly bound: number;
   private readonly boundText: string;
@@ -176,7 +237,7 @@ class OpsRunner implements Runner {
     this.timed = cmd.window.kind === 'time';
     this.bound = cmd.maxOutOfOrder?.ms ?? 0;
     this.boundText = cmd.maxOutOfOrder?.text ?? '0';
-    this.maxTimes = new Map(restore?.lastTimes ?? []);
+    this.maxTimes = new LatestTimes(restore?.lastTimes ?? []);
     this.queue = new WaitingRows(opCount, cmd.key !== undefined);
     this.lineDiff = lineDiff;
     const held = restore?.held;
@@ -258,80 +319,42 @@ class OpsRunner implements Runner {
       return this.emit({ batch: b, results: out.values });
     }
     if (this.batches !== undefined) this.batches.add(b);
-    else this.queue.add(withKeyText(b));
+    else this.queue.add(b);
     return this.release(out, b.end, b.skipped);
   }
 
   /** Time windows: the batch without its rows too far out of order (counted late with --on-error skip; else OrderError). */
   private inOrder(batch: ColumnBatch): ColumnBatch {
-    const n = batch.length;
     const ts = batch.timestamps as Float64Array;
-    const keys = batch.keys;
-    const skip = this.cmd.onError === 'skip';
+    // Keyed: the reader's key ids (ColumnOptions.keyIds), indexes of the greatest times.
+    const ids = batch.keyIds;
+    if (ids === undefined && batch.keys !== undefined) throw new Error('time windows read keys as ids (ColumnOptions.keyIds)');
     // Rows are one line each in this batch when lines − rows did not change: then row i is on line end.lines − n + i + 1.
     const diff = batch.end.lines - batch.end.rows;
     const linesKnown = diff === this.lineDiff && batch.skipped === 0;
     this.lineDiff = diff;
-    // The rows skipped as late (rare): the rest are copied around them in runs, not row by row.
-    let late: number[] | undefined;
-    for (let i = 0; i < n; i++) {
-      const k = keys?.[i] ?? '';
-      const t = ts[i] as number;
-      const max = this.maxTimes.get(k);
-      if (max !== undefined && t < max) {
-        if (t < max - this.bound) {
-          if (!skip) {
-            const where = linesKnown ? `line ${batch.end.lines - n + i + 1}` : `data row ${batch.end.rows - batch.skipped - n + i + 1}`;
-            const who = keys !== undefined ? ` of key ${JSON.stringify(k)}` : '';
-            const time = batch.timeText?.[i] ?? String(t);
-            throw new OrderError(
-              this.bound === 0
-                ? `${where}: time ${time} is before the previous time${who} (time windows need each key's rows in time order; --max-out-of-order DURATION accepts bounded disorder)`
-                : `${where}: time ${time}${who} is more than --max-out-of-order ${this.boundText} behind the key's latest time`,
-            );
-          }
-          this.late++;
-          (late ??= []).push(i);
-          continue;
-        }
-        this.reordered++;
-      } else {
-        this.maxTimes.set(k, t);
-      }
-    }
-    if (late === undefined) return batch;
-    const skipped = late;
-    const kept = n - skipped.length;
-    const pick = (a: Float64Array): Float64Array => {
-      const out = new Float64Array(kept);
-      let o = 0;
-      let from = 0;
-      for (const i of skipped) {
-        out.set(a.subarray(from, i), o);
-        o += i - from;
-        from = i + 1;
-      }
-      out.set(a.subarray(from, n), o);
-      return out;
-    };
-    const pickList = <T>(a: readonly T[]): T[] => {
-      const out: T[] = [];
-      let from = 0;
-      for (const i of [...skipped, n]) {
-        for (let j = from; j < i; j++) out.push(a[j] as T);
-        from = i + 1;
-      }
-      return out;
-    };
-    return {
-      length: kept,
-      values: pick(batch.values),
-      timestamps: pick(ts),
-      ...(batch.timeText !== undefined ? { timeText: pickList(batch.timeText) } : {}),
-      ...(keys !== undefined ? { keys: pickList(keys) } : {}),
-      end: batch.end,
-      skipped: batch.skipped,
-    };
+    const skip = this.cmd.onError === 'skip';
+    const late: number[] = [];
+    this.reordered += checkOrder(ts, ids, this.maxTimes.table(batch.keyNames), this.bound, late, !skip);
+    if (late.length === 0) return batch;
+    // With --on-error fail the first row too far behind stops the run (checkOrder stopped there).
+    if (!skip) throw this.orderError(batch, late[0] as number, linesKnown);
+    this.late += late.length;
+    return withoutRows(batch, late);
+  }
+
+  /** The error of row i, too far behind its key's latest time. */
+  private orderError(batch: ColumnBatch, i: number, linesKnown: boolean): OrderError {
+    const n = batch.length;
+    const t = (batch.timestamps as Float64Array)[i] as number;
+    const where = linesKnown ? `line ${batch.end.lines - n + i + 1}` : `data row ${batch.end.rows - batch.skipped - n + i + 1}`;
+    const who = batch.keyIds !== undefined ? ` of key ${JSON.stringify(this.maxTimes.name(batch.keyIds[i] as number))}` : '';
+    const time = batch.timeText?.[i] ?? String(t);
+    return new OrderError(
+      this.bound === 0
+        ? `${where}: time ${time} is before the previous time${who} (time windows need each key's rows in time order; --max-out-of-order DURATION accepts bounded disorder)`
+        : `${where}: time ${time}${who} is more than --max-out-of-order ${this.boundText} behind the key's latest time`,
+    );
   }
 
   /** Stores released results at their rows. */
@@ -353,7 +376,7 @@ class OpsRunner implements Runner {
 
   /** --idle-timeout: every key's latest time moves on by `ms` here too (so a row is late here exactly when the reorderer would refuse it). */
   async idle(ms: number): Promise<Emitted> {
-    for (const [k, t] of this.maxTimes) this.maxTimes.set(k, t + ms);
+    this.maxTimes.advance(ms);
     return this.release(await this.ops.idle(ms), this.end, 0);
   }
 
@@ -374,7 +397,7 @@ class OpsRunner implements Runner {
       known: q.known,
       ...(this.cmd.key !== undefined ? { keys: q.keys } : {}),
     };
-    return { ...(await this.ops.state()), ...(this.timed ? { lastTimes: [...this.maxTimes] } : {}), held };
+    return { ...(await this.ops.state()), ...(this.timed ? { lastTimes: this.maxTimes.entries() } : {}), held };
   }
   dispose(): void {
     this.ops.dispose();
@@ -672,9 +695,9 @@ async function runJobInner(cmd: RunCommand, io: RunIo, stats: RunStats | undefin
     ...(cmd.inputFormat === 'csv' ? { delimiter: cmd.delimiter } : {}),
     // Window records print times from ms (WindowRunner.time) and number keys (KeyedOps): no text per row.
     ...(runner instanceof WindowRunner ? { timeText: false, keyIds: true } : {}),
-    // Count windows number keys too (KeyedOps, TextFormatter): no key string per row. Time windows keep
-    // the text, which their late-row check and held rows use.
-    ...(runner instanceof OpsRunner && cmd.key !== undefined && cmd.window.kind !== 'time' ? { keyIds: true } : {}),
+    // The ops number keys too (KeyedOps, TextFormatter, the order check of time windows): no key string per row.
+    // Rows that wait (WaitingRows) keep ids too, of its own list (restored held rows come as strings).
+    ...(runner instanceof OpsRunner && cmd.key !== undefined ? { keyIds: true } : {}),
   };
   let batches: AsyncIterable<ColumnBatch>;
   let total: number | undefined;

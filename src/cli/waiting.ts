@@ -11,7 +11,7 @@ import type { OpsOutput } from './ops.js';
 const COMPACT_AT = 65_536;
 
 /** A typed array of at least `n` elements holding `a`'s first `used` (a itself when it is large enough). */
-export function grown<T extends Float64Array | Uint8Array>(a: T, used: number, n: number, make: (size: number) => T): T {
+export function grown<T extends Float64Array | Uint8Array | Uint32Array>(a: T, used: number, n: number, make: (size: number) => T): T {
   if (n <= a.length) return a;
   const b = make(Math.max(n, a.length * 2, 1024));
   b.set(a.subarray(0, used));
@@ -21,7 +21,17 @@ export function grown<T extends Float64Array | Uint8Array>(a: T, used: number, n
 /** Held rows from index `head` to `tail`: time text, key, value, each op's result, and whether the results are known. */
 export class WaitingRows {
   private time: string[] = [];
-  private keys: string[] = [];
+  /**
+   * Keys as ids of `keyNames` (its own list: restored rows come with strings):
+   * a reader's key ids map to them with one look-up per distinct key, and rows
+   * taken carry ids, which the formatter writes with an array read.
+   */
+  private keyIds = new Uint32Array(0);
+  private readonly keyNames: string[] = [];
+  private readonly idOfName = new Map<string, number>();
+  /** The reader's key ids + 1 → ours (0: not seen), for the reader's list `readerNames`. */
+  private fromReader = new Uint32Array(0);
+  private readerNames: readonly string[] | undefined;
   private values = new Float64Array(0);
   private results: Float64Array[];
   private known = new Uint8Array(0);
@@ -46,6 +56,7 @@ export class WaitingRows {
     const need = at + n;
     this.values = grown(this.values, at, need, (k) => new Float64Array(k));
     this.known = grown(this.known, at, need, (k) => new Uint8Array(k));
+    if (this.keyed) this.keyIds = grown(this.keyIds, at, need, (k) => new Uint32Array(k));
     this.results = this.results.map((r) => grown(r, at, need, (k) => new Float64Array(k)));
     this.known.fill(0, at, need);
     this.tail = need;
@@ -58,7 +69,45 @@ export class WaitingRows {
     const at = this.reserve(n);
     this.values.set(batch.values.subarray(0, n), at);
     for (let i = 0; i < n; i++) this.time[at + i] = batch.timeText?.[i] ?? String(batch.timestamps?.[i]);
-    if (this.keyed) for (let i = 0; i < n; i++) this.keys[at + i] = batch.keys?.[i] as string;
+    if (!this.keyed) return;
+    const { keyIds: ids, keyNames: names, keys } = batch;
+    if (ids !== undefined && names !== undefined) this.addReaderIds(ids, names, n, at);
+    else for (let i = 0; i < n; i++) this.keyIds[at + i] = this.idOf(keys?.[i] as string);
+  }
+
+  /** Our id of key `name`. */
+  private idOf(name: string): number {
+    let id = this.idOfName.get(name);
+    if (id === undefined) {
+      id = this.keyNames.length;
+      this.keyNames.push(name);
+      this.idOfName.set(name, id);
+    }
+    return id;
+  }
+
+  /** Stores rows' keys given as the reader's ids: each reader id's name is looked up once. */
+  private addReaderIds(ids: Uint32Array, names: readonly string[], n: number, at: number): void {
+    if (names !== this.readerNames) {
+      this.readerNames = names;
+      this.fromReader = new Uint32Array(0);
+    }
+    if (this.fromReader.length < names.length) {
+      const more = new Uint32Array(Math.max(names.length, 2 * this.fromReader.length));
+      more.set(this.fromReader);
+      this.fromReader = more;
+    }
+    const from = this.fromReader;
+    const out = this.keyIds;
+    for (let i = 0; i < n; i++) {
+      const r = ids[i]!;
+      let id = from[r]! - 1;
+      if (id < 0) {
+        id = this.idOf(names[r] as string);
+        from[r] = id + 1;
+      }
+      out[at + i] = id;
+    }
   }
 
   /** Appends rows restored from a checkpoint (results as saved, `known[i]` whether row i's are all back). */
@@ -66,7 +115,7 @@ export class WaitingRows {
     const at = this.reserve(time.length);
     for (let i = 0; i < time.length; i++) {
       this.time[at + i] = time[i] as string;
-      if (this.keyed) this.keys[at + i] = keys[i] as string;
+      if (this.keyed) this.keyIds[at + i] = this.idOf(keys[i] as string);
       this.known[at + i] = known[i] === true ? 1 : 0;
     }
     this.values.set(values, at);
@@ -77,16 +126,31 @@ export class WaitingRows {
   place(out: OpsOutput, base: number): void {
     const { rows, first } = out;
     const count = (out.values[0] as Float64Array).length;
-    out.values.forEach((values, j) => {
+    if (count === 0) return;
+    const shift = this.head - base;
+    const known = this.known;
+    // Row numbers in order: one range check for all; else each row's, before any result is stored.
+    if (rows === undefined) {
+      this.checkWaiting(first, first + shift);
+      this.checkWaiting(first + count - 1, first + count - 1 + shift);
+      known.fill(1, first + shift, first + count + shift);
+      for (let j = 0; j < out.values.length; j++) (this.results[j] as Float64Array).set(out.values[j] as Float64Array, first + shift);
+      return;
+    }
+    for (let i = 0; i < count; i++) {
+      const row = rows[i] as number;
+      this.checkWaiting(row, row + shift);
+      known[row + shift] = 1;
+    }
+    for (let j = 0; j < out.values.length; j++) {
       const res = this.results[j] as Float64Array;
-      for (let i = 0; i < count; i++) {
-        const row = rows !== undefined ? (rows[i] as number) : first + i;
-        const at = this.head + row - base;
-        if (at < this.head || at >= this.tail) throw new Error(`the ops released row ${row}, which is not waiting`);
-        res[at] = values[i] as number;
-        this.known[at] = 1;
-      }
-    });
+      const values = out.values[j] as Float64Array;
+      for (let i = 0; i < count; i++) res[(rows[i] as number) + shift] = values[i] as number;
+    }
+  }
+
+  private checkWaiting(row: number, at: number): void {
+    if (!(at >= this.head && at < this.tail)) throw new Error(`the ops released row ${row}, which is not waiting`);
   }
 
   /** Removes the rows at the front whose results are all known, as a batch. */
@@ -98,7 +162,7 @@ export class WaitingRows {
       length: stop - from,
       values: this.values.slice(from, stop),
       timeText: this.time.slice(from, stop),
-      ...(this.keyed ? { keys: this.keys.slice(from, stop) } : {}),
+      ...(this.keyed ? { keyIds: this.keyIds.slice(from, stop), keyNames: this.keyNames } : {}),
       end,
       skipped,
     };
@@ -112,7 +176,7 @@ export class WaitingRows {
   private compact(): void {
     const { head, tail } = this;
     this.time = this.time.slice(head, tail);
-    if (this.keyed) this.keys = this.keys.slice(head, tail);
+    if (this.keyed) this.keyIds.copyWithin(0, head, tail);
     this.values.copyWithin(0, head, tail);
     this.known.copyWithin(0, head, tail);
     for (const r of this.results) r.copyWithin(0, head, tail);
@@ -127,7 +191,7 @@ export class WaitingRows {
     for (let i = head; i < tail; i++) known += this.known[i] === 1 ? '1' : '0';
     return {
       time: this.time.slice(head, tail),
-      keys: this.keyed ? this.keys.slice(head, tail) : [],
+      keys: this.keyed ? Array.from(this.keyIds.subarray(head, tail), (id) => this.keyNames[id] as string) : [],
       values: this.values.slice(head, tail),
       results: this.results.map((r) => r.slice(head, tail)),
       known,
