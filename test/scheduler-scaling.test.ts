@@ -1,6 +1,7 @@
 // Issue 13, the in-process scheduler with several workers: key state that
 // stays in WASM memory (the kernel ABI's movable state pointer, runKeys), and
 // shared batches routed so that each worker reads and writes its own rows only.
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { crc32 } from '../src/crc32.js';
 import { compiledModule, instantiateKernel, type KernelExports } from '../src/engine.js';
@@ -180,4 +181,30 @@ describe('shared batches routed per worker', () => {
       if (messages.length === 2) expect(ranges).toEqual([[0, ranges[0]![1]], [ranges[0]![1], b - a]]);
     }
   }, 30_000);
+});
+
+describe('two workers: route, scatter and merge without a branch per row', () => {
+  it('property: two workers over shared memory give the single kernel\'s bits for any batch split, small keys (the route table) and large ones (hashed) mixed', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 1 << 30 }), fc.array(fc.integer({ min: 1, max: 900 }), { minLength: 1, maxLength: 6 }), async (seed, sizes) => {
+        const rand = prng(seed);
+        const spec = [{ op: 'mean', window: 5 }, { op: 'median', window: 4 }][seed % 2] as KernelSpec;
+        const rows = sizes.reduce((a, b) => a + b, 0);
+        const values = makeValues(rand, rows);
+        const keys = makeKeys(rand, rows, 1 + (seed % 40));
+        // Half the keys small: looked up in route()'s table, the others hashed each time.
+        for (let i = 0; i < rows; i++) if (keys[i]! % 2 === 0) keys[i] = keys[i]! % 65536;
+        const sink = memorySink();
+        const job = await createJob({ adapter: nodeWorkers(), operator: spec, keyed: true, workers: 2, sink });
+        let at = 0;
+        for (const n of sizes) {
+          await job.push({ values: values.slice(at, at + n), keys: keys.slice(at, at + n) });
+          at += n;
+        }
+        await job.finish();
+        expect(sameBytes(Float64Array.from(sink.committed()), await reference(spec, values, keys))).toBe(true);
+      }),
+      { numRuns: 8 },
+    );
+  }, 120_000);
 });

@@ -186,6 +186,7 @@ function ownsBuffer(array: Float64Array | Uint32Array): boolean {
  * `from + routing.starts[w]` in `results`.
  */
 function inRowOrder(routing: Routing, out: Float64Array, results: Float64Array, from: number): Float64Array {
+  if (routing.at.length === 2) return inRowOrderOfTwo(routing, out, results, from);
   const { rowWorker, at } = routing;
   const rows = out.length;
   for (let w = 0; w < at.length; w++) at[w] = from + routing.starts[w]!;
@@ -196,6 +197,60 @@ function inRowOrder(routing: Routing, out: Float64Array, results: Float64Array, 
     out[i] = results[p]!;
   }
   return out;
+}
+
+/**
+ * inRowOrder for two workers: the two cursors in registers, chosen and moved
+ * without a branch. A cursor in an array makes each row wait for the
+ * previous row's store to it, and a branch on the worker (a coin toss per
+ * row) is mispredicted half the time: scatter 12 ns/row with either, 2–3
+ * without (micro-benchmark, 2^18 rows).
+ */
+function inRowOrderOfTwo(routing: Routing, out: Float64Array, results: Float64Array, from: number): Float64Array {
+  const rowWorker = routing.rowWorker;
+  const rows = out.length;
+  // Worker 0's cursor, and worker 1's as a distance from it: a row of worker w (0 or 1) reads at p0 + (−w & d).
+  let p0 = from;
+  let d = routing.starts[1]!;
+  for (let i = 0; i < rows; i++) {
+    const w = rowWorker[i]!;
+    out[i] = results[p0 + (-w & d)]!;
+    p0 += 1 - w;
+    d += 2 * w - 1;
+  }
+  return out;
+}
+
+/**
+ * dispatchShared's scatter for two workers: each row's value and key at its
+ * worker's next position (values from 0, keys from `keysAt` in the u32
+ * view), the cursors as in inRowOrderOfTwo.
+ */
+function scatterOfTwo(batch: SharedBatch, values: Float64Array, keys: Uint32Array, keysAt: number, rows: number): void {
+  const { rowWorker, f64, u32 } = batch;
+  let p0 = 0;
+  let d = batch.starts[1]!;
+  for (let i = 0; i < rows; i++) {
+    const w = rowWorker[i]!;
+    const p = p0 + (-w & d);
+    p0 += 1 - w;
+    d += 2 * w - 1;
+    f64[p] = values[i]!;
+    u32[keysAt + p] = keys[i]!;
+  }
+}
+
+/** scatterOfTwo's times, from `timesAt` in the f64 view. */
+function timesOfTwo(batch: SharedBatch, times: Float64Array, timesAt: number): void {
+  const { rowWorker, f64 } = batch;
+  let p0 = timesAt;
+  let d = batch.starts[1]!;
+  for (let i = 0; i < times.length; i++) {
+    const w = rowWorker[i]!;
+    f64[p0 + (-w & d)] = times[i]!;
+    p0 += 1 - w;
+    d += 2 * w - 1;
+  }
 }
 
 /** Pooled buffers hold a power of two of rows, at least this many: a stream of batches of varying sizes reuses a few. */
@@ -608,6 +663,21 @@ class JobImpl implements Job {
     const { rowWorker, counts, starts } = routing;
     counts.fill(0);
     const known = (this.keyWorker ??= new Uint16Array(1 << 16)); // worker + 1, 0 when not seen yet
+    if (counts.length === 2) {
+      // Two workers: worker 1's rows summed in a register (counts[w]++ makes each row wait for the previous row's store).
+      let ones = 0;
+      for (let i = 0; i < rows; i++) {
+        const key = keys[i]!;
+        let w = key < 65536 ? known[key]! - 1 : -1;
+        if (w < 0) w = this.placeKey(key);
+        rowWorker[i] = w;
+        ones += w;
+      }
+      counts[0] = rows - ones;
+      counts[1] = ones;
+      starts[1] = rows - ones;
+      return routing;
+    }
     for (let i = 0; i < rows; i++) {
       const key = keys[i]!;
       let w = key < 65536 ? known[key]! - 1 : -1;
@@ -648,6 +718,13 @@ class JobImpl implements Job {
     if (this.routingPool.length <= this.o.maxInFlight * this.o.workers) this.routingPool.push(routing);
   }
 
+  /** route()'s worker of a key not in its table yet, entered there when below 2¹⁶. */
+  private placeKey(key: number): number {
+    const w = this.workerOfKey(key);
+    if (key < 65536) this.keyWorker![key] = w + 1;
+    return w;
+  }
+
   private workerOfKey(key: number): number {
     return this.groupOwner[keyGroupOf(key, this.o.keyGroups)]!;
   }
@@ -683,6 +760,9 @@ class JobImpl implements Job {
       f64.set(values);
       u32.set(keys, keysAt);
       if (times !== undefined) f64.set(times, timesAt);
+    } else if (this.o.workers === 2) {
+      scatterOfTwo(batch, values, keys, keysAt, rows);
+      if (times !== undefined) timesOfTwo(batch, times, timesAt);
     } else {
       at.set(starts);
       for (let i = 0; i < rows; i++) {
