@@ -1,5 +1,6 @@
 // Results as CSV or NDJSON text (browser-safe).
 
+import { isoText, writeIso } from './iso-time.js';
 import { numberRows, ROWS_PER_CALL } from './number-rows.js';
 import type { ColumnBatch, ResultBatch, TextFormat } from './types.js';
 
@@ -82,6 +83,13 @@ export class AsciiText {
       b[o++] = c;
     }
     this.length = o;
+    return true;
+  }
+
+  /** Appends the canonical ISO text of time `ms` (years 0000–9999), written from the ms. */
+  iso(ms: number): true {
+    writeIso(this.room(24), this.length, ms);
+    this.length += 24;
     return true;
   }
 
@@ -191,6 +199,13 @@ class Memo {
     }
     return text;
   }
+}
+
+/** Row i's time text: as read, made from the ms for canonical ISO cells (ColumnBatch.isoTimes), else the ms as a number. */
+export function timeTextOf({ timeText: times, timestamps: stamps, isoTimes }: ColumnBatch): (i: number) => string {
+  if (times !== undefined) return (i) => times[i] ?? String(stamps?.[i]);
+  if (isoTimes === true && stamps !== undefined) return (i) => isoText(stamps[i]!);
+  return (i) => String(stamps?.[i]);
 }
 
 /** A time as read, in JSON: a number when it is one, else a string. */
@@ -304,12 +319,14 @@ export class TextFormatter {
   private prefix({ batch }: ResultBatch): ((i: number, out: AsciiText) => boolean) | undefined {
     const hasTime = this.columns.time !== undefined;
     const hasKey = this.columns.key !== undefined;
-    const { timeText: times, timestamps: stamps } = batch;
+    const { timestamps: stamps } = batch;
     const key = this.keyCellOf(batch);
-    const time = (i: number): string => times?.[i] ?? String(stamps?.[i]);
+    const time = timeTextOf(batch);
     if (this.kind === 'csv') {
       if (!hasTime && !hasKey) return undefined;
       if (!hasTime) return (i, out) => out.text(key(i));
+      // Canonical ISO times are written from their ms: no string per row.
+      if (batch.isoTimes === true && stamps !== undefined) return (i, out) => out.iso(stamps[i]!) && out.byte(COMMA) && (!hasKey || out.text(key(i)));
       return (i, out) => out.cell(time(i)) && out.byte(COMMA) && (!hasKey || out.text(key(i)));
     }
     const [timeName, keyName] = this.jsonPrefixNames;
@@ -322,12 +339,12 @@ export class TextFormatter {
   private csvLines({ batch, results }: ResultBatch): string {
     const hasTime = this.columns.time !== undefined;
     const hasKey = this.columns.key !== undefined;
-    const { timeText: times, timestamps: stamps } = batch;
+    const time = timeTextOf(batch);
     const key = this.keyCellOf(batch);
     let out = '';
     // Appending to one string (no line strings) and each key's field made once: the costs a profile showed.
     for (let i = 0; i < batch.length; i++) {
-      if (hasTime) out += `${csvField(times?.[i] ?? String(stamps?.[i]))},`;
+      if (hasTime) out += `${csvField(time(i))},`;
       if (hasKey) out += key(i);
       out += String(batch.values[i]);
       for (const r of results) out += `,${String(r[i])}`;
@@ -339,14 +356,14 @@ export class TextFormatter {
   private jsonLines({ batch, results }: ResultBatch): string {
     const hasTime = this.columns.time !== undefined;
     const hasKey = this.columns.key !== undefined;
-    const { timeText: times, timestamps: stamps } = batch;
+    const time = timeTextOf(batch);
     const key = this.keyCellOf(batch);
     const jsonNames = this.names.map((name) => JSON.stringify(name));
     let out = '';
     for (let i = 0; i < batch.length; i++) {
       let k = 0;
       let line = '{';
-      if (hasTime) line += `${jsonNames[k++]}:${jsonTime(times?.[i] ?? String(stamps?.[i]))},`;
+      if (hasTime) line += `${jsonNames[k++]}:${jsonTime(time(i))},`;
       if (hasKey) line += `${jsonNames[k++]}:${key(i)}`;
       line += `${jsonNames[k++]}:${jsonNumber(batch.values[i] as number)}`;
       for (const r of results) line += `,${jsonNames[k++]}:${jsonNumber(r[i] as number)}`;
