@@ -9,6 +9,7 @@ import { concatBytes } from '../bytes.js';
 import { csvSource } from '../connectors/csv.js';
 import { MalformedRowError, UnknownColumnError } from '../connectors/errors.js';
 import { TextFormatter } from '../connectors/format.js';
+import { isoText } from '../connectors/iso-time.js';
 import { ndjsonSource } from '../connectors/ndjson.js';
 import { csvFileSource, FileSink, ndjsonFileSource } from '../connectors/node.js';
 import type { ColumnBatch, ColumnOptions, ResultBatch, SourceOffset } from '../connectors/types.js';
@@ -185,6 +186,7 @@ function withoutRows(batch: ColumnBatch, skipped: readonly number[]): ColumnBatc
     values: pick(batch.values),
     timestamps: pick(batch.timestamps as Float64Array),
     ...(batch.timeText !== undefined ? { timeText: pickList(batch.timeText) } : {}),
+    ...(batch.isoTimes !== undefined ? { isoTimes: batch.isoTimes } : {}),
     ...(batch.keys !== undefined ? { keys: pickList(batch.keys) } : {}),
     ...(batch.keyIds !== undefined ? { keyIds: pick(batch.keyIds) } : {}),
     ...(batch.keyNames !== undefined ? { keyNames: batch.keyNames } : {}),
@@ -349,7 +351,7 @@ class OpsRunner implements Runner {
     const t = (batch.timestamps as Float64Array)[i] as number;
     const where = linesKnown ? `line ${batch.end.lines - n + i + 1}` : `data row ${batch.end.rows - batch.skipped - n + i + 1}`;
     const who = batch.keyIds !== undefined ? ` of key ${JSON.stringify(this.maxTimes.name(batch.keyIds[i] as number))}` : '';
-    const time = batch.timeText?.[i] ?? String(t);
+    const time = batch.timeText?.[i] ?? (batch.isoTimes === true ? isoText(t) : String(t));
     return new OrderError(
       this.bound === 0
         ? `${where}: time ${time} is before the previous time${who} (time windows need each key's rows in time order; --max-out-of-order DURATION accepts bounded disorder)`
@@ -698,6 +700,8 @@ async function runJobInner(cmd: RunCommand, io: RunIo, stats: RunStats | undefin
     // The ops number keys too (KeyedOps, TextFormatter, the order check of time windows): no key string per row.
     // Rows that wait (WaitingRows) keep ids too, of its own list (restored held rows come as strings).
     ...(runner instanceof OpsRunner && cmd.key !== undefined ? { keyIds: true } : {}),
+    // Rows echo their time cell: canonical ISO cells are written from the ms (TextFormatter, WaitingRows), no string per row.
+    ...(runner instanceof OpsRunner ? { timeText: 'unlessIso' as const } : {}),
   };
   let batches: AsyncIterable<ColumnBatch>;
   let total: number | undefined;

@@ -4,6 +4,7 @@
 // JS array slot per value and per op (a profile of the demo showed the
 // per-row arrays and their copies).
 
+import { isoText } from '../connectors/iso-time.js';
 import type { ColumnBatch, ResultBatch, SourceOffset } from '../connectors/types.js';
 import type { OpsOutput } from './ops.js';
 
@@ -20,7 +21,11 @@ export function grown<T extends Float64Array | Uint8Array | Uint32Array>(a: T, u
 
 /** Held rows from index `head` to `tail`: time text, key, value, each op's result, and whether the results are known. */
 export class WaitingRows {
+  /** Rows' time text as read ('' for the rows of `iso`). */
   private time: string[] = [];
+  /** Whether a row's time text is the canonical ISO text of its ms in `stamps` (ColumnBatch.isoTimes): written from the ms, no string per row. */
+  private iso = new Uint8Array(0);
+  private stamps = new Float64Array(0);
   /**
    * Keys as ids of `keyNames` (its own list: restored rows come with strings):
    * a reader's key ids map to them with one look-up per distinct key, and rows
@@ -56,6 +61,8 @@ export class WaitingRows {
     const need = at + n;
     this.values = grown(this.values, at, need, (k) => new Float64Array(k));
     this.known = grown(this.known, at, need, (k) => new Uint8Array(k));
+    this.iso = grown(this.iso, at, need, (k) => new Uint8Array(k));
+    this.stamps = grown(this.stamps, at, need, (k) => new Float64Array(k));
     if (this.keyed) this.keyIds = grown(this.keyIds, at, need, (k) => new Uint32Array(k));
     this.results = this.results.map((r) => grown(r, at, need, (k) => new Float64Array(k)));
     this.known.fill(0, at, need);
@@ -68,7 +75,15 @@ export class WaitingRows {
     const n = batch.length;
     const at = this.reserve(n);
     this.values.set(batch.values.subarray(0, n), at);
-    for (let i = 0; i < n; i++) this.time[at + i] = batch.timeText?.[i] ?? String(batch.timestamps?.[i]);
+    const stamps = batch.timestamps;
+    if (batch.isoTimes === true && stamps !== undefined) {
+      this.stamps.set(stamps.subarray(0, n), at);
+      this.iso.fill(1, at, at + n);
+      for (let i = 0; i < n; i++) this.time[at + i] = '';
+    } else {
+      this.iso.fill(0, at, at + n);
+      for (let i = 0; i < n; i++) this.time[at + i] = batch.timeText?.[i] ?? String(stamps?.[i]);
+    }
     if (!this.keyed) return;
     const { keyIds: ids, keyNames: names, keys } = batch;
     if (ids !== undefined && names !== undefined) this.addReaderIds(ids, names, n, at);
@@ -115,6 +130,7 @@ export class WaitingRows {
     const at = this.reserve(time.length);
     for (let i = 0; i < time.length; i++) {
       this.time[at + i] = time[i] as string;
+      this.iso[at + i] = 0;
       if (this.keyed) this.keyIds[at + i] = this.idOf(keys[i] as string);
       this.known[at + i] = known[i] === true ? 1 : 0;
     }
@@ -161,7 +177,7 @@ export class WaitingRows {
     const batch: ColumnBatch = {
       length: stop - from,
       values: this.values.slice(from, stop),
-      timeText: this.time.slice(from, stop),
+      ...this.timesOf(from, stop),
       ...(this.keyed ? { keyIds: this.keyIds.slice(from, stop), keyNames: this.keyNames } : {}),
       end,
       skipped,
@@ -172,6 +188,22 @@ export class WaitingRows {
     return { batch, results };
   }
 
+  /** Rows `from` to `stop`'s times for a batch: their ms when all are canonical ISO, else their texts. */
+  private timesOf(from: number, stop: number): { timestamps: Float64Array; isoTimes: true } | { timeText: string[] } {
+    const iso = this.iso;
+    let all = true;
+    for (let i = from; all && i < stop; i++) all = iso[i] === 1;
+    if (all && stop > from) return { timestamps: this.stamps.slice(from, stop), isoTimes: true };
+    return { timeText: this.texts(from, stop) };
+  }
+
+  /** Rows `from` to `stop`'s time texts. */
+  private texts(from: number, stop: number): string[] {
+    const texts = this.time.slice(from, stop);
+    for (let i = from; i < stop; i++) if (this.iso[i] === 1) texts[i - from] = isoText(this.stamps[i]!);
+    return texts;
+  }
+
   /** Drops the rows written out. */
   private compact(): void {
     const { head, tail } = this;
@@ -179,6 +211,8 @@ export class WaitingRows {
     if (this.keyed) this.keyIds.copyWithin(0, head, tail);
     this.values.copyWithin(0, head, tail);
     this.known.copyWithin(0, head, tail);
+    this.iso.copyWithin(0, head, tail);
+    this.stamps.copyWithin(0, head, tail);
     for (const r of this.results) r.copyWithin(0, head, tail);
     this.head = 0;
     this.tail = tail - head;
@@ -190,7 +224,7 @@ export class WaitingRows {
     let known = '';
     for (let i = head; i < tail; i++) known += this.known[i] === 1 ? '1' : '0';
     return {
-      time: this.time.slice(head, tail),
+      time: this.texts(head, tail),
       keys: this.keyed ? Array.from(this.keyIds.subarray(head, tail), (id) => this.keyNames[id] as string) : [],
       values: this.values.slice(head, tail),
       results: this.results.map((r) => r.slice(head, tail)),

@@ -3,6 +3,7 @@
 
 import { parseValue } from '../number-text.js';
 import { MalformedRowError } from './errors.js';
+import { isCanonicalIsoText, isoText } from './iso-time.js';
 import type { ByteInput, ColumnBatch, ColumnOptions, OnError, SourceOffset } from './types.js';
 
 /** Rows per batch when the options give none. */
@@ -195,6 +196,12 @@ export class BatchBuilder {
   private readonly cutBatch: (() => boolean) | undefined;
   private readonly hasTime: boolean;
   private readonly keepTimeText: boolean;
+  /**
+   * options.timeText 'unlessIso': while the open batch's time cells are all
+   * canonical ISO, `timeText` stays undefined (the batch says isoTimes); the
+   * first other cell makes the earlier rows' texts from their ms.
+   */
+  private readonly textUnlessIso: boolean;
   private readonly hasKey: boolean;
   private values: Float64Array = new Float64Array(0);
   private timestamps: Float64Array | undefined;
@@ -228,6 +235,7 @@ export class BatchBuilder {
     this.cutBatch = options.cutBatch;
     this.hasTime = options.time !== undefined;
     this.keepTimeText = keepTimeText && this.hasTime && options.timeText !== false;
+    this.textUnlessIso = this.keepTimeText && options.timeText === 'unlessIso';
     this.hasKey = options.key !== undefined;
     this.idOf = this.hasKey && options.keyIds === true ? new Map() : undefined;
     this.onError = options.onError ?? 'fail';
@@ -242,7 +250,7 @@ export class BatchBuilder {
       throw new RangeError(`valueBuffer(${this.batchSize}) must return a Float64Array of at least ${this.batchSize} rows`);
     }
     this.timestamps = this.hasTime ? new Float64Array(this.batchSize) : undefined;
-    this.timeText = this.keepTimeText ? [] : undefined;
+    this.timeText = this.keepTimeText && !this.textUnlessIso ? [] : undefined;
     this.keys = this.hasKey && this.idOf === undefined ? [] : undefined;
     this.ids = this.idOf !== undefined ? new Uint32Array(this.batchSize) : undefined;
     this.open = true;
@@ -306,10 +314,25 @@ export class BatchBuilder {
     const i = this.length++;
     this.values[i] = this.cells[0]!;
     if (this.timestamps !== undefined) this.timestamps[i] = this.cells[1]!;
-    this.timeText?.push(timeText);
+    if (this.timeText !== undefined) this.timeText.push(timeText);
+    else if (this.textUnlessIso && !isCanonicalIsoText(timeText)) this.textsFromIso(i).push(timeText);
     if (this.ids !== undefined) this.ids[i] = id >= 0 ? id : this.keyId(key);
     else this.keys?.push(key);
     this.moveEnd(bytes, lines);
+  }
+
+  /** The open batch's time texts from now on: those of its first `n` rows (canonical ISO) made from their ms. */
+  private textsFromIso(n: number): string[] {
+    const stamps = this.timestamps as Float64Array;
+    const texts: string[] = [];
+    for (let i = 0; i < n; i++) texts.push(isoText(stamps[i]!));
+    this.timeText = texts;
+    return texts;
+  }
+
+  /** Whether time cells in the canonical ISO form may go without their text (options.timeText 'unlessIso'), now that no earlier row of the open batch needed its text. */
+  get isoWithoutText(): boolean {
+    return this.textUnlessIso && this.timeText === undefined;
   }
 
   private moveEnd(bytes: number, lines: number): void {
@@ -356,8 +379,9 @@ export class BatchBuilder {
    * columns, each row's key from its entry (`entries[i]`: the id
    * `entryIds[entry]` when keys are numbered, else the name
    * `entryKeys[entry]`; no entries: no key column), its time text from
-   * `timeText(i)` when rows keep it; the last row ends at byte `bytes` and
-   * line `lines`.
+   * `timeText(i)` when rows keep it (but for the first `isoRows`, canonical
+   * ISO cells, while {@link BatchBuilder.isoWithoutText}); the last row ends
+   * at byte `bytes` and line `lines`.
    */
   addColumns(
     n: number,
@@ -369,12 +393,20 @@ export class BatchBuilder {
     timeText: ((i: number) => string) | undefined,
     bytes: number,
     lines: number,
+    isoRows = 0,
   ): void {
     const at = this.length;
     this.values.set(n === values.length ? values : values.subarray(0, n), at);
     if (this.timestamps !== undefined) this.timestamps.set(n === times.length ? times : times.subarray(0, n), at);
-    const texts = this.timeText;
-    if (texts !== undefined && timeText !== undefined) for (let i = 0; i < n; i++) texts.push(timeText(i));
+    if (timeText !== undefined) {
+      let from = 0;
+      let texts = this.timeText;
+      if (texts === undefined && this.textUnlessIso) {
+        from = isoRows;
+        if (from < n) texts = this.textsFromIso(at + from);
+      }
+      if (texts !== undefined) for (let i = from; i < n; i++) texts.push(timeText(i));
+    }
     const ids = this.ids;
     const keys = this.keys;
     if (ids !== undefined && entries !== undefined) for (let i = 0; i < n; i++) ids[at + i] = entryIds[entries[i]!]!;
@@ -480,6 +512,7 @@ export class BatchBuilder {
       keyIds?: Uint32Array;
       keyNames?: readonly string[];
       timeIsDate?: boolean;
+      isoTimes?: boolean;
     } = {
       length: n,
       values: this.values.length === n ? this.values : this.values.subarray(0, n),
@@ -488,6 +521,7 @@ export class BatchBuilder {
     };
     if (this.timestamps !== undefined) batch.timestamps = this.timestamps.subarray(0, n);
     if (this.timeText !== undefined) batch.timeText = this.timeText;
+    else if (this.textUnlessIso) batch.isoTimes = true;
     if (this.keys !== undefined) batch.keys = this.keys;
     if (this.ids !== undefined) {
       batch.keyIds = this.ids.subarray(0, n);

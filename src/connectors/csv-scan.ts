@@ -13,6 +13,7 @@
 
 import { BatchBuilder, isoDateBytes, quote, shownCell, utf8Cell } from './columns.js';
 import { WasmRows } from './csv-scan-wasm.js';
+import { canonicalIsoRun } from './iso-time.js';
 
 const LF = 0x0a;
 const CR = 0x0d;
@@ -378,7 +379,9 @@ export class CsvScanner {
     this.lines += count;
     this.wasmRead += count;
     const keys = this.keys;
-    builder.addColumns(count, read.values, read.times, this.columns.key >= 0 ? read.entries : undefined, keys.ids, keys.keys, builder.keepsTimeText ? (i) => this.cut(b, read.timeStarts[i]!, read.timeEnds[i]!) : undefined, bytes, this.lines);
+    // Canonical ISO time cells need no text when the builder may go without it (the demo's, most streams').
+    const isoRows = builder.isoWithoutText && wasm.timeKind() === 2 ? canonicalIsoRun(b, read.timeStarts, read.timeEnds, count) : 0;
+    builder.addColumns(count, read.values, read.times, this.columns.key >= 0 ? read.entries : undefined, keys.ids, keys.keys, builder.keepsTimeText ? (i) => this.cut(b, read.timeStarts[i]!, read.timeEnds[i]!) : undefined, bytes, this.lines, isoRows);
     return read.next;
   }
 

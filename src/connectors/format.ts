@@ -1,5 +1,6 @@
 // Results as CSV or NDJSON text (browser-safe).
 
+import { isoText, writeIso } from './iso-time.js';
 import { numberRows, ROWS_PER_CALL } from './number-rows.js';
 import type { ColumnBatch, ResultBatch, TextFormat } from './types.js';
 
@@ -85,6 +86,13 @@ export class AsciiText {
     return true;
   }
 
+  /** Appends the canonical ISO text of time `ms` (years 0000–9999), written from the ms. */
+  iso(ms: number): true {
+    writeIso(this.room(24), this.length, ms);
+    this.length += 24;
+    return true;
+  }
+
   byte(c: number): true {
     this.room(1)[this.length++] = c;
     return true;
@@ -114,8 +122,42 @@ export function numberLines(
   json: boolean,
   prefix?: (i: number, out: AsciiText) => boolean,
 ): string | undefined {
-  let lines = '';
-  return eachBlock(out, n, columns, separators, json, prefix, (text) => (lines += asciiDecoder.decode(text))) ? lines : undefined;
+  const sink = new LinesSink();
+  return eachBlock(out, n, columns, separators, json, prefix, sink) ? sink.lines : undefined;
+}
+
+/** Where {@link eachBlock} hands each block's bytes (valid until the next block): an object of a class, not a closure per call, so its call site keeps one target. */
+interface BlockSink {
+  add(text: Uint8Array, from: number, count: number): void;
+}
+
+class LinesSink implements BlockSink {
+  lines = '';
+  add(text: Uint8Array): void {
+    this.lines += asciiDecoder.decode(text);
+  }
+}
+
+/** The blocks' bytes in one array, sized from the lines so far for all `n`: one allocation when lines are alike. */
+class BytesSink implements BlockSink {
+  private bytes = new Uint8Array(0);
+  private length = 0;
+  constructor(private readonly n: number) {}
+
+  add(text: Uint8Array, from: number, count: number): void {
+    const length = this.length;
+    if (length + text.length > this.bytes.length) {
+      const more = new Uint8Array(Math.max(length + text.length, Math.ceil((((length + text.length) * this.n) / (from + count)) * 1.05)));
+      more.set(this.bytes.subarray(0, length));
+      this.bytes = more;
+    }
+    this.bytes.set(text, length);
+    this.length = length + text.length;
+  }
+
+  get text(): Uint8Array {
+    return this.bytes.subarray(0, this.length);
+  }
 }
 
 /**
@@ -131,22 +173,11 @@ export function numberBytes(
   json: boolean,
   prefix?: (i: number, out: AsciiText) => boolean,
 ): Uint8Array | undefined {
-  let bytes = new Uint8Array(0);
-  let length = 0;
-  const ok = eachBlock(out, n, columns, separators, json, prefix, (text, from, count) => {
-    if (length + text.length > bytes.length) {
-      // Sized from the lines so far for all n: one allocation when lines are alike.
-      const more = new Uint8Array(Math.max(length + text.length, Math.ceil(((length + text.length) * n) / (from + count) * 1.05)));
-      more.set(bytes.subarray(0, length));
-      bytes = more;
-    }
-    bytes.set(text, length);
-    length += text.length;
-  });
-  return ok ? bytes.subarray(0, length) : undefined;
+  const sink = new BytesSink(n);
+  return eachBlock(out, n, columns, separators, json, prefix, sink) ? sink.text : undefined;
 }
 
-/** Formats the lines {@link ROWS_PER_CALL} at a time, handing each block's bytes (valid until the next block) to `take`; false where numberLines gives undefined. */
+/** Formats the lines {@link ROWS_PER_CALL} at a time, handing each block's bytes (valid until the next block) to `sink`; false where numberLines gives undefined. */
 function eachBlock(
   out: AsciiText,
   n: number,
@@ -154,7 +185,7 @@ function eachBlock(
   separators: readonly string[],
   json: boolean,
   prefix: ((i: number, out: AsciiText) => boolean) | undefined,
-  take: (text: Uint8Array, from: number, count: number) => void,
+  sink: BlockSink,
 ): boolean {
   const rows = numberRows();
   if (rows === undefined || !separators.every(isAscii)) return false;
@@ -170,7 +201,7 @@ function eachBlock(
       }
     }
     const { text, ends } = rows.format(columns, from, count, prefixEnds && { bytes: out.view(), ends: prefixEnds });
-    take(text.subarray(0, ends[count - 1]), from, count);
+    sink.add(text.subarray(0, ends[count - 1]), from, count);
   }
   return true;
 }
@@ -190,6 +221,86 @@ class Memo {
       if (this.done.size < MEMO_KEYS) this.done.set(key, text);
     }
     return text;
+  }
+}
+
+/**
+ * A batch's time and key cells as written, row by row: one per formatter,
+ * loaded with each batch, so the formatting loop calls the same function
+ * every batch (a closure per batch made its optimized code deoptimize on each
+ * new one, "wrong call target", and compile again).
+ */
+class RowCells {
+  private times: readonly string[] | undefined;
+  private stamps: Float64Array | undefined;
+  /** Times written from the ms (ColumnBatch.isoTimes): no string per row. */
+  private iso = false;
+  private keys: readonly string[] | undefined;
+  private ids: Uint32Array | undefined;
+  /** Batches with key ids: each id's key cell, for the source whose names list is `idNames`. */
+  private idCells: string[] = [];
+  private idNames: readonly string[] = [];
+  /** {@link RowCells.cells} as a function made once (the formatting loop's one call target). */
+  readonly write = (i: number, out: AsciiText): boolean => this.cells(i, out);
+
+  constructor(
+    private readonly csv: boolean,
+    private readonly hasTime: boolean,
+    private readonly hasKey: boolean,
+    private readonly keyCells: Memo,
+    private readonly jsonNames: readonly (string | undefined)[],
+  ) {}
+
+  load({ timeText, timestamps, isoTimes, keys, keyIds, keyNames }: ColumnBatch): this {
+    this.times = timeText;
+    this.stamps = timestamps;
+    this.iso = timeText === undefined && isoTimes === true && timestamps !== undefined;
+    this.keys = keys;
+    this.ids = keyNames !== undefined ? keyIds : undefined;
+    if (this.ids !== undefined && keyNames !== this.idNames) {
+      this.idNames = keyNames as readonly string[]; // another source numbers its keys anew
+      this.idCells = [];
+    }
+    return this;
+  }
+
+  /** Row i's time text: as read, made from the ms for canonical ISO cells, else the ms as a number. */
+  timeText(i: number): string {
+    const text = this.times?.[i];
+    if (text !== undefined) return text;
+    return this.iso ? isoText(this.stamps![i]!) : String(this.stamps?.[i]);
+  }
+
+  /**
+   * Row i's key as written, with the comma after it. With key ids (ColumnOptions.keyIds)
+   * a row costs an array read: no string per row, no hashing of one.
+   */
+  keyCell(i: number): string {
+    const ids = this.ids;
+    if (ids === undefined) return this.keyCells.get(this.keys?.[i] ?? '');
+    const id = ids[i]!;
+    let cell = this.idCells[id];
+    if (cell === undefined) {
+      cell = this.keyCells.get(this.idNames[id] ?? '');
+      if (id < MEMO_KEYS) this.idCells[id] = cell;
+    }
+    return cell;
+  }
+
+  /** Writes row i's time and key cells (CSV), or its '{' and time and key members (NDJSON). */
+  private cells(i: number, out: AsciiText): boolean {
+    if (!this.csv) return this.jsonMembers(i, out);
+    if (this.hasTime) {
+      // Canonical ISO times are written from their ms: no string per row.
+      if (this.iso) out.iso(this.stamps![i]!);
+      else if (!out.cell(this.timeText(i))) return false;
+      out.byte(COMMA);
+    }
+    return !this.hasKey || out.text(this.keyCell(i));
+  }
+
+  private jsonMembers(i: number, out: AsciiText): boolean {
+    return out.text('{') && (!this.hasTime || out.text(`${this.jsonNames[0]}${jsonTime(this.timeText(i))},`)) && (!this.hasKey || (out.text(this.jsonNames[1]!) && out.text(this.keyCell(i))));
   }
 }
 
@@ -230,9 +341,8 @@ export class TextFormatter {
   private readonly jsonSeparators: readonly string[];
   /** `"time":` and `"key":` of NDJSON lines. */
   private readonly jsonPrefixNames: readonly (string | undefined)[];
-  /** Batches with key ids: each id's key cell, for the source whose names list is {@link TextFormatter.idNames}. */
-  private idCells: string[] = [];
-  private idNames: readonly string[] | undefined;
+  /** The time and key cells of the batch being formatted. */
+  private readonly cells: RowCells;
 
   constructor(format: TextFormat, columns: OutputColumns) {
     if (format !== 'csv' && format !== 'ndjson') throw new TypeError(`format must be 'csv' or 'ndjson', got ${String(format)}`);
@@ -250,6 +360,7 @@ export class TextFormatter {
     const json = numberNames.map((name) => `${JSON.stringify(name)}:`);
     this.jsonSeparators = [json[0]!, ...json.slice(1).map((member) => `,${member}`), '}\n'];
     this.jsonPrefixNames = [columns.time, columns.key].map((name) => (name === undefined ? undefined : `${JSON.stringify(name)}:`));
+    this.cells = new RowCells(format === 'csv', columns.time !== undefined, columns.key !== undefined, this.keyCells, this.jsonPrefixNames);
   }
 
   /** The header line for CSV (empty for NDJSON). */
@@ -278,57 +389,22 @@ export class TextFormatter {
     return bytes ?? utf8.encode(csv ? this.csvLines(result) : this.jsonLines(result));
   }
 
-  /**
-   * Row i's key as written, with the comma after it. With key ids (ColumnOptions.keyIds)
-   * a row costs an array read: no string per row, no hashing of one.
-   */
-  private keyCellOf({ keys, keyIds: ids, keyNames: names }: ColumnBatch): (i: number) => string {
-    if (ids === undefined || names === undefined) return (i) => this.keyCells.get(keys?.[i] ?? '');
-    if (names !== this.idNames) {
-      this.idNames = names; // another source numbers its keys anew
-      this.idCells = [];
-    }
-    const cells = this.idCells;
-    return (i) => {
-      const id = ids[i]!;
-      let cell = cells[id];
-      if (cell === undefined) {
-        cell = this.keyCells.get(names[id] ?? '');
-        if (id < MEMO_KEYS) cells[id] = cell;
-      }
-      return cell;
-    };
-  }
-
   /** Writes a row's time and key cells (CSV), or its '{' and time and key members (NDJSON); undefined when there are none. */
   private prefix({ batch }: ResultBatch): ((i: number, out: AsciiText) => boolean) | undefined {
-    const hasTime = this.columns.time !== undefined;
-    const hasKey = this.columns.key !== undefined;
-    const { timeText: times, timestamps: stamps } = batch;
-    const key = this.keyCellOf(batch);
-    const time = (i: number): string => times?.[i] ?? String(stamps?.[i]);
-    if (this.kind === 'csv') {
-      if (!hasTime && !hasKey) return undefined;
-      if (!hasTime) return (i, out) => out.text(key(i));
-      return (i, out) => out.cell(time(i)) && out.byte(COMMA) && (!hasKey || out.text(key(i)));
-    }
-    const [timeName, keyName] = this.jsonPrefixNames;
-    return (i, out) =>
-      out.text('{') &&
-      (!hasTime || out.text(`${timeName}${jsonTime(time(i))},`)) &&
-      (!hasKey || (out.text(keyName!) && out.text(key(i))));
+    if (this.kind === 'csv' && this.columns.time === undefined && this.columns.key === undefined) return undefined;
+    this.cells.load(batch);
+    return this.cells.write;
   }
 
   private csvLines({ batch, results }: ResultBatch): string {
     const hasTime = this.columns.time !== undefined;
     const hasKey = this.columns.key !== undefined;
-    const { timeText: times, timestamps: stamps } = batch;
-    const key = this.keyCellOf(batch);
+    const cells = this.cells.load(batch);
     let out = '';
     // Appending to one string (no line strings) and each key's field made once: the costs a profile showed.
     for (let i = 0; i < batch.length; i++) {
-      if (hasTime) out += `${csvField(times?.[i] ?? String(stamps?.[i]))},`;
-      if (hasKey) out += key(i);
+      if (hasTime) out += `${csvField(cells.timeText(i))},`;
+      if (hasKey) out += cells.keyCell(i);
       out += String(batch.values[i]);
       for (const r of results) out += `,${String(r[i])}`;
       out += '\n';
@@ -339,15 +415,14 @@ export class TextFormatter {
   private jsonLines({ batch, results }: ResultBatch): string {
     const hasTime = this.columns.time !== undefined;
     const hasKey = this.columns.key !== undefined;
-    const { timeText: times, timestamps: stamps } = batch;
-    const key = this.keyCellOf(batch);
+    const cells = this.cells.load(batch);
     const jsonNames = this.names.map((name) => JSON.stringify(name));
     let out = '';
     for (let i = 0; i < batch.length; i++) {
       let k = 0;
       let line = '{';
-      if (hasTime) line += `${jsonNames[k++]}:${jsonTime(times?.[i] ?? String(stamps?.[i]))},`;
-      if (hasKey) line += `${jsonNames[k++]}:${key(i)}`;
+      if (hasTime) line += `${jsonNames[k++]}:${jsonTime(cells.timeText(i))},`;
+      if (hasKey) line += `${jsonNames[k++]}:${cells.keyCell(i)}`;
       line += `${jsonNames[k++]}:${jsonNumber(batch.values[i] as number)}`;
       for (const r of results) line += `,${jsonNames[k++]}:${jsonNumber(r[i] as number)}`;
       out += `${line}}\n`;

@@ -40,6 +40,12 @@ export interface ColumnBatch {
   readonly timestamps?: Float64Array;
   /** The time column's text as read, when a time column was asked for from a text format. */
   readonly timeText?: readonly string[];
+  /**
+   * With {@link ColumnOptions.timeText} `'unlessIso'`: true when the batch has
+   * no {@link ColumnBatch.timeText} because every row's time cell was the
+   * canonical ISO text of its time, `new Date(timestamps[i]).toISOString()`.
+   */
+  readonly isoTimes?: boolean;
   /** The key column, when one was asked for (without {@link ColumnOptions.keyIds}). */
   readonly keys?: readonly string[];
   /**
@@ -93,10 +99,13 @@ export interface ColumnOptions {
   /**
    * Whether batches carry the time column's text as read
    * ({@link ColumnBatch.timeText}); false saves a string per row for readers
-   * that only need the times in ms and {@link ColumnBatch.timeIsDate}.
+   * that only need the times in ms and {@link ColumnBatch.timeIsDate};
+   * `'unlessIso'` leaves it out of batches whose time cells are all in the
+   * canonical ISO form (they say {@link ColumnBatch.isoTimes}), for readers
+   * that can write that text from the ms.
    * @default true
    */
-  timeText?: boolean;
+  timeText?: boolean | 'unlessIso';
   /**
    * The key column's name (its text is the key).
    * @default undefined (no key column)
