@@ -49,7 +49,7 @@ const CHUNK_BYTES = 16;
  * key's chunk to have a margin over its expected rows (never fewer than one
  * a row: keygroup.ts makes chunks smaller when room runs short).
  */
-const PLACES_PER_ROW = 2;
+const PLACES_PER_ROW = 3;
 
 /** One kernel operator's grouping in WebAssembly: see the file comment. */
 export class KeyGrouping {

@@ -140,7 +140,7 @@ const SLICE_ROWS = 1 << 16;
 
 /**
  * The same for the grouping in WebAssembly (keygroup.ts). Smaller slices
- * would keep its regions (about 50 bytes a row touched: keys, values, places, and 1.3 places a row of placed values and results) in the core's L2 cache, but give
+ * would keep its regions (about 50 bytes a row touched at 1 000 keys: keys, values, places, and 1.3 places a row of placed values and results) in the core's L2 cache, but give
  * each key fewer rows per runKeys entry, whose per-key setup and state
  * traffic then dominate (mean of window 100, 1 000 keys, CPU per row: 4 Ki-row
  * slices 50 ns, 16 Ki 25–30, 32 Ki 17–20, 64 Ki 15–18, 128 Ki 15–16.5, 256 Ki
