@@ -160,6 +160,68 @@ describe('KernelOperator.processParts', () => {
     );
   });
 
+  it('property: the grouping in WebAssembly gives the results and key group snapshots of the JavaScript grouping when the keys\' shares change from call to call (a key\'s chunk sized for many rows that gets one, chunks that fill up, room for chunks running short)', async () => {
+    const snapshots = (op: Awaited<ReturnType<typeof operators>>[number]) => Array.from({ length: KEY_GROUPS }, (_, g) => op.snapshotGroup(g));
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom<KernelSpec>(...SPECS),
+        fc.integer({ min: 0, max: 0xffffffff }),
+        // Per call: its rows, and its keys: one key, every row its own key, a few keys, or one key's row then every row its own key.
+        fc.array(fc.record({ rows: fc.integer({ min: 1, max: 300 }), shape: fc.constantFrom('one', 'distinct', 'few', 'oneThenDistinct') }), { minLength: 2, maxLength: 6 }),
+        async (spec, seed, calls) => {
+          const rand = prng(seed);
+          const n = calls.reduce((a, c) => a + c.rows, 0);
+          const values = makeValues(rand, n);
+          const keys = new Uint32Array(n);
+          let at = 0;
+          for (const { rows, shape } of calls) {
+            const base = Math.floor(rand() * 1000);
+            for (let i = 0; i < rows; i++) {
+              keys[at + i] = shape === 'one' || (shape === 'oneThenDistinct' && i === 0) ? 7 : shape === 'few' ? Math.floor(rand() * 4) : base + i;
+            }
+            at += rows;
+          }
+          const [wasm] = await operators(spec, 1);
+          const js = await operators(spec, 2);
+          const got = new Float64Array(n), expected = new Float64Array(n);
+          at = 0;
+          for (const { rows } of calls) {
+            const part = (out: Float64Array): RowsPart[] => [{ values: values.subarray(at, at + rows), keys: keys.subarray(at, at + rows), out: out.subarray(at, at + rows) }];
+            wasm!.processParts(part(got));
+            for (const op of js) op.processParts(part(expected));
+            at += rows;
+          }
+          if (!sameBytes(got, expected)) throw new Error(`other results; spec ${JSON.stringify(spec)}, seed ${seed}, calls ${JSON.stringify(calls)}`);
+          const merged = snapshots(js[0]!).map((bytes, g) => bytes ?? js[1]!.snapshotGroup(g));
+          expect(snapshots(wasm!)).toEqual(merged);
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+
+  it('the grouping in WebAssembly gives the results and key group snapshots of the JavaScript grouping when keys that had many rows each get one among thousands of new keys (their chunks, sized for many rows, leave too little room for the new keys\' chunks unless cut short)', async () => {
+    const snapshots = (op: Awaited<ReturnType<typeof operators>>[number]) => Array.from({ length: KEY_GROUPS }, (_, g) => op.snapshotGroup(g));
+    const rows = 4000;
+    // First call: 10 keys of 400 rows each; second: those 10 keys once each, then 3 990 new keys.
+    const first = Uint32Array.from({ length: rows }, (_, i) => i % 10);
+    const second = Uint32Array.from({ length: rows }, (_, i) => (i < 10 ? i : 100 + i));
+    for (const spec of [SPECS[0]!, { op: 'sum', window: 3 } as KernelSpec]) {
+      const values = makeValues(prng(7), 2 * rows);
+      const [wasm] = await operators(spec, 1);
+      const js = await operators(spec, 2);
+      const got = new Float64Array(2 * rows), expected = new Float64Array(2 * rows);
+      for (const [call, keys] of [first, second].entries()) {
+        const part = (out: Float64Array): RowsPart[] => [{ values: values.subarray(call * rows, (call + 1) * rows), keys, out: out.subarray(call * rows, (call + 1) * rows) }];
+        wasm!.processParts(part(got));
+        for (const op of js) op.processParts(part(expected));
+      }
+      expect(sameBytes(got, expected)).toBe(true);
+      const merged = snapshots(js[0]!).map((bytes, g) => bytes ?? js[1]!.snapshotGroup(g));
+      expect(snapshots(wasm!)).toEqual(merged);
+    }
+  });
+
   it('runs unkeyed parts only on the operator that owns key 0', async () => {
     const spec: KernelSpec = { op: 'sum', window: 3 };
     const values = Float64Array.from([1, 2, 3, 4, 5]);

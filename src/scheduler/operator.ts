@@ -140,7 +140,7 @@ const SLICE_ROWS = 1 << 16;
 
 /**
  * The same for the grouping in WebAssembly (keygroup.ts). Smaller slices
- * would keep its regions (36 bytes a row) in the core's L2 cache, but give
+ * would keep its regions (about 50 bytes a row touched at 1 000 keys: keys, values, places, and 1.3 places a row of placed values and results) in the core's L2 cache, but give
  * each key fewer rows per runKeys entry, whose per-key setup and state
  * traffic then dominate (mean of window 100, 1 000 keys, CPU per row: 4 Ki-row
  * slices 50 ns, 16 Ki 25–30, 32 Ki 17–20, 64 Ki 15–18, 128 Ki 15–16.5, 256 Ki
@@ -235,8 +235,10 @@ export class KernelOperator implements GroupOperator {
   private output = new Float64Array(0);
   /** The grouping in WebAssembly (made on the first keyed batch); null where it cannot be instantiated. */
   private grouping: KeyGrouping | null | undefined;
-  /** The last batch was grouped by `grouping` (a follower copies it from there). */
+  /** The last batch was grouped by `grouping` (a follower copies it from there): its runs and places used. */
   private groupedInWasm = false;
+  private wasmRuns = 0;
+  private wasmPlaces = 0;
 
   constructor(exports: KernelExports, plan: KernelPlan, keyGroups: number, owned: readonly [number, number] = [0, keyGroups], options: KernelOperatorOptions = {}) {
     this.ex = exports;
@@ -558,30 +560,33 @@ export class KernelOperator implements GroupOperator {
       grouping.valuesIn().set(values, at);
       at += values.length;
     }
-    gx.begin();
-    for (let i = gx.lookUp(0, total); i < total; i = gx.lookUp(i, total)) {
-      // A key the dense table does not hold: placed here (may grow memory), then counted there.
+    gx.begin(total);
+    for (let i = gx.place(0, total); i < total; i = gx.place(i, total)) {
+      // A key the dense table does not hold: its slot found here (may grow memory), its row placed there.
       // Keys from 2^16 up are never in the dense table: their run here, not one call per row.
       do {
         const slot = this.slotFor(grouping.keysIn()[i]!);
         if (slot < 0) {
           // Another worker's key in a part said to be owned: left to the JavaScript path, which skips its row.
-          grouping.abandon();
+          gx.abandon();
           return false;
         }
         gx.put(i++, slot);
       } while (i < total && grouping.keysIn()[i]! >= DENSE_KEYS);
     }
-    const keyCount = gx.group(total);
+    const runs = gx.finish();
+    const keyCount = gx.keysTouched();
     const touched = grouping.touched(keyCount);
     for (let t = 0; t < keyCount; t++) this.mark(touched[t]!);
-    gx.runGrouped(total, keyCount);
+    gx.runGrouped(total, runs);
     this.copyOut(parts, grouping.resultsOut());
     // A follower reuses this grouping (the one slice of one part) as it stands in WebAssembly memory.
     if (parts.length === 1) {
       this.lastGrouped = { values: parts[0]!.values, keys: parts[0]!.keys! };
       this.groupedInWasm = true;
       this.touchedCount = keyCount;
+      this.wasmRuns = runs;
+      this.wasmPlaces = gx.placesUsed();
     }
     return true;
   }
@@ -651,10 +656,10 @@ export class KernelOperator implements GroupOperator {
     const grouping = this.grouping!;
     const keys = leader.touchedCount;
     const rows = part.values.length;
-    grouping.copyGrouping(leader.grouping!, rows, keys);
+    grouping.copyGrouping(leader.grouping!, rows, keys, leader.wasmRuns, leader.wasmPlaces);
     const touched = grouping.touched(keys);
     for (let t = 0; t < keys; t++) this.mark(touched[t]!);
-    grouping.gx.runGrouped(rows, keys);
+    grouping.gx.runGrouped(rows, leader.wasmRuns);
     part.out.set(grouping.resultsOut().subarray(0, rows));
     return true;
   }
