@@ -681,10 +681,7 @@ class JobImpl implements Job {
     for (let i = 0; i < rows; i++) {
       const key = keys[i]!;
       let w = key < 65536 ? known[key]! - 1 : -1;
-      if (w < 0) {
-        w = this.workerOfKey(key);
-        if (key < 65536) known[key] = w + 1;
-      }
+      if (w < 0) w = this.placeKey(key);
       rowWorker[i] = w;
       counts[w]!++;
     }
