@@ -8,8 +8,13 @@
 // thread, each worker, other = V8 helper threads; read by thread-cpu.ts,
 // loaded into the CLI with --import) with the ratio that split allows on 2
 // cores: on a shared machine the wall-clock ratio is noise, CPU time holds.
+// Then the same split for a run of the input's first 1 000 rows (start-up:
+// module loading, WASM compiles, workers' boot, key states), and the per-row
+// split with that fixed part taken out: what bounds the ratio at ROWS rows
+// (fixed work is serial in the coordinator) against what a longer input
+// tends to (`--no-fixed` skips it).
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +26,9 @@ const flag = (name: string, fallback: number): number => (args.includes(name) ? 
 const ROWS = flag('--rows', 1e6);
 const RUNS = flag('--runs', 3);
 const WINDOW = flag('--window', 1000);
+const FIXED = !args.includes('--no-fixed');
+/** Rows of the start-up run. */
+const FEW = 1000;
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..', '..');
@@ -36,13 +44,13 @@ try {
   mkdirSync(cpuDir);
   const out = (workers: number): string => path.join(dir, `out-${workers}.csv`);
   /** One run: its seconds and CPU split. */
-  const once = (workers: number): { seconds: number; cpu: CpuSplit } => {
-    const argv = ['--import', hook, cli, 'run', input, '--value', 'v', '--key', 'k', '--op', 'median', '--window', String(WINDOW), '--workers', String(workers), '-o', out(workers)];
+  const once = (workers: number, file = input, rows = ROWS): { seconds: number; cpu: CpuSplit } => {
+    const argv = ['--import', hook, cli, 'run', file, '--value', 'v', '--key', 'k', '--op', 'median', '--window', String(WINDOW), '--workers', String(workers), '-o', out(workers)];
     const t0 = process.hrtime.bigint();
     execFileSync(process.execPath, argv, { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, SK_THREAD_CPU_DIR: cpuDir } });
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
     const r = readThreadCpu(cpuDir);
-    const perRow = (ms: number): number => (ms * 1e6) / ROWS;
+    const perRow = (ms: number): number => (ms * 1e6) / rows;
     return { seconds, cpu: { coordinator: perRow(r.coordinator), workers: r.workers.map(perRow), other: perRow(r.other) } };
   };
   const load = os.loadavg()[0] as number;
@@ -68,7 +76,40 @@ try {
     // On 2 cores the 2-worker run can go no faster than its total CPU / 2, while the 1-worker run's helper threads use the second core for free.
     const total = (s: CpuSplit): number => s.coordinator + s.workers.reduce((a, b) => a + b, 0) + s.other;
     console.log(`total CPU ns per row: --workers 1 ${total(cpu[1]!).toFixed(0)}, --workers 2 ${total(cpu[2]!).toFixed(0)} (1.6× on 2 cores needs --workers 2's total ≤ ${((2 * cpu[1]!.coordinator) / 1.6).toFixed(0)})`);
+    if (FIXED && ROWS > FEW) fixedAndPerRow(cpu, (workers, file) => once(workers, file, FEW).cpu);
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });
+}
+
+/** The start-up run's CPU (ms per thread, the median of RUNS by coordinator) and the split of `cpu` without it, per row. */
+function fixedAndPerRow(cpu: Record<number, CpuSplit>, onceFew: (workers: number, file: string) => CpuSplit): void {
+  const few = path.join(dir, 'few.csv');
+  writeFileSync(few, readFileSync(path.join(dir, 'in.csv'), 'latin1').split('\n', FEW + 1).join('\n') + '\n');
+  const fixed: Record<number, CpuSplit> = {};
+  for (const workers of [1, 2]) {
+    const runs: CpuSplit[] = [];
+    for (let r = 0; r < RUNS; r++) runs.push(onceFew(workers, few));
+    fixed[workers] = [...runs].sort((a, b) => a.coordinator - b.coordinator)[Math.floor(runs.length / 2)]!;
+  }
+  // ns per row × rows / 1e6 = ms.
+  const ms = (s: CpuSplit, rows: number): CpuSplit => ({ coordinator: (s.coordinator * rows) / 1e6, workers: s.workers.map((w) => (w * rows) / 1e6), other: (s.other * rows) / 1e6 });
+  const f = (x: number): string => x.toFixed(0);
+  console.log(`start-up (a run of ${FEW} rows), CPU ms per thread:`);
+  for (const workers of [1, 2]) {
+    const s = ms(fixed[workers]!, FEW);
+    console.log(`  --workers ${workers}: coordinator ${f(s.coordinator)}, workers ${s.workers.map(f).join(' + ') || '–'}, other ${f(s.other)}`);
+  }
+  // Per row past start-up: (ROWS run − start-up run) / (ROWS − FEW), thread by thread.
+  const perRow = (workers: number): CpuSplit => {
+    const all = ms(cpu[workers]!, ROWS);
+    const start = ms(fixed[workers]!, FEW);
+    const d = (a: number, b: number): number => ((a - b) * 1e6) / (ROWS - FEW);
+    return { coordinator: d(all.coordinator, start.coordinator), workers: all.workers.map((w, i) => d(w, start.workers[i] ?? 0)), other: d(all.other, start.other) };
+  };
+  console.log('CPU ns per row past start-up (the ratio a long input tends to):');
+  console.log('| run | coordinator | workers | other | 2-core bound ns/row |');
+  console.log('|---|---|---|---|---|');
+  for (const workers of [1, 2]) console.log(splitLine(`--workers ${workers}`, perRow(workers)));
+  console.log(`1 → 2 workers allowed past start-up: ${splitRatio(perRow(1), perRow(2)).toFixed(2)}×`);
 }

@@ -196,3 +196,30 @@ describe('TextFormatter.formatBytes (what run writes)', () => {
     );
   });
 });
+
+describe('TextFormatter key cells by id in one loop per block (RowCells.block)', () => {
+  it('property: CSV lines of key ids and no time (run --key k) are the key text, value and results as String(x), for any keys (quoted, non-ASCII, ids past 65 536), across batches and sources through one formatter', () => {
+    // Names of two sources: the second's list is past MEMO_KEYS long, so some ids are written per row, not from the byte table.
+    const few = ['k0', 'a,b', 'q"q', 'é', '', 'k5', 'k6'];
+    const many = Array.from({ length: 70_000 }, (_, i) => (i % 9 === 0 ? `x${i}` : i % 9 === 1 ? `日${i}` : `n${i}`));
+    const id = (names: readonly string[]) => fc.oneof(fc.integer({ min: 0, max: Math.min(names.length, 12) - 1 }), fc.integer({ min: 0, max: names.length - 1 }));
+    const batchOf = (names: readonly string[]) => fc.array(fc.tuple(id(names), numbers), { minLength: 1, maxLength: 30 }).map((rows) => ({ names, rows }));
+    fc.assert(
+      fc.property(fc.array(fc.oneof(batchOf(few), batchOf(many)), { minLength: 1, maxLength: 5 }), fc.integer({ min: 1, max: 9000 }), (batches, repeat) => {
+        const f = new TextFormatter('csv', { value: 'v', key: 'k', ops: ['twice'] });
+        for (const [b, { names, rows: some }] of batches.entries()) {
+          // The first batch now and then spans several formatRows blocks (8 192 rows).
+          const rows = b === 0 && repeat > 8000 ? Array.from({ length: repeat }, (_, i) => some[i % some.length]!) : some;
+          const values = Float64Array.from(rows, (r) => r[1]);
+          const keyIds = Uint32Array.from(rows, (r) => r[0]);
+          const batch: ColumnBatch = { length: rows.length, values, keyIds, keyNames: names, end, skipped: 0 };
+          const results = [values.map((x) => x * 2)];
+          const want = rows.map(([k, v], i) => `${csvField(names[k] as string)},${String(v)},${String(results[0]![i])}\n`).join('');
+          expect(f.format({ batch, results })).toBe(want);
+          expect(Buffer.from(f.formatBytes({ batch, results })).toString('utf8')).toBe(want);
+        }
+      }),
+      { numRuns: 150 },
+    );
+  });
+});

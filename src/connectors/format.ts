@@ -98,6 +98,11 @@ export class AsciiText {
     return true;
   }
 
+  /** The buffer, with room for `n` bytes past `length`: a bulk writer fills it and moves `length` on (valid until the next append). */
+  spare(n: number): Uint8Array {
+    return this.room(n);
+  }
+
   /** The bytes appended so far (a view, valid until the next append). */
   view(): Uint8Array {
     return this.bytes.subarray(0, this.length);
@@ -106,6 +111,19 @@ export class AsciiText {
 }
 
 const isAscii = (s: string): boolean => !/[^\x00-\x7f]/.test(s);
+
+/**
+ * Line prefixes of a block of rows at once: rows [from, from + count)
+ * appended to `out`, row i's end at `ends[i - from]`; false as a per-row
+ * prefix's false (the text is not ASCII). One call per block instead of one
+ * per row, for a writer with a bulk loop (key cells from a byte table).
+ */
+export interface BlockPrefix {
+  block(from: number, count: number, out: AsciiText, ends: Uint32Array): boolean;
+}
+
+/** A line prefix: per row (`prefix(i, out)`, false when not ASCII) or per block. */
+export type LinePrefix = ((i: number, out: AsciiText) => boolean) | BlockPrefix;
 
 /**
  * The text of n lines of numbers, or undefined when the WASM formatter is
@@ -120,7 +138,7 @@ export function numberLines(
   columns: readonly ArrayLike<number>[],
   separators: readonly string[],
   json: boolean,
-  prefix?: (i: number, out: AsciiText) => boolean,
+  prefix?: LinePrefix,
 ): string | undefined {
   const sink = new LinesSink();
   return eachBlock(out, n, columns, separators, json, prefix, sink) ? sink.lines : undefined;
@@ -171,7 +189,7 @@ export function numberBytes(
   columns: readonly ArrayLike<number>[],
   separators: readonly string[],
   json: boolean,
-  prefix?: (i: number, out: AsciiText) => boolean,
+  prefix?: LinePrefix,
 ): Uint8Array | undefined {
   const sink = new BytesSink(n);
   return eachBlock(out, n, columns, separators, json, prefix, sink) ? sink.text : undefined;
@@ -184,7 +202,7 @@ function eachBlock(
   columns: readonly ArrayLike<number>[],
   separators: readonly string[],
   json: boolean,
-  prefix: ((i: number, out: AsciiText) => boolean) | undefined,
+  prefix: LinePrefix | undefined,
   sink: BlockSink,
 ): boolean {
   const rows = numberRows();
@@ -195,9 +213,13 @@ function eachBlock(
     const count = Math.min(ROWS_PER_CALL, n - from);
     if (prefix !== undefined) {
       out.length = 0;
-      for (let i = 0; i < count; i++) {
-        if (!prefix(from + i, out)) return false;
-        prefixEnds![i] = out.length;
+      if (typeof prefix !== 'function') {
+        if (!prefix.block(from, count, out, prefixEnds!)) return false;
+      } else {
+        for (let i = 0; i < count; i++) {
+          if (!prefix(from + i, out)) return false;
+          prefixEnds![i] = out.length;
+        }
       }
     }
     const { text, ends } = rows.format(columns, from, count, prefixEnds && { bytes: out.view(), ends: prefixEnds });
@@ -230,7 +252,7 @@ class Memo {
  * every batch (a closure per batch made its optimized code deoptimize on each
  * new one, "wrong call target", and compile again).
  */
-class RowCells {
+class RowCells implements BlockPrefix {
   private times: readonly string[] | undefined;
   private stamps: Float64Array | undefined;
   /** Times written from the ms (ColumnBatch.isoTimes): no string per row. */
@@ -240,8 +262,11 @@ class RowCells {
   /** Batches with key ids: each id's key cell, for the source whose names list is `idNames`. */
   private idCells: string[] = [];
   private idNames: readonly string[] = [];
-  /** {@link RowCells.cells} as a function made once (the formatting loop's one call target). */
-  readonly write = (i: number, out: AsciiText): boolean => this.cells(i, out);
+  /** CSV key cells by id as bytes, for the bulk loop (`block`): id's cell at `cellStart[id]`, `cellLength[id]` bytes (start −1: not made yet, −2: not ASCII). */
+  private cellBytes = new Uint8Array(1 << 12);
+  private cellBytesLength = 0;
+  private cellStart = new Int32Array(0);
+  private cellLength = new Uint16Array(0);
 
   constructor(
     private readonly csv: boolean,
@@ -260,8 +285,74 @@ class RowCells {
     if (this.ids !== undefined && keyNames !== this.idNames) {
       this.idNames = keyNames as readonly string[]; // another source numbers its keys anew
       this.idCells = [];
+      this.cellStart = new Int32Array(0);
+      this.cellBytesLength = 0;
     }
     return this;
+  }
+
+  /**
+   * Rows [from, from + count)'s prefixes. CSV lines of a key read as ids and
+   * no time (`run --key k`): each row's key cell copied from a byte table by
+   * id in one loop, with no call or string per row; otherwise row by row.
+   * The per-row loop lives here, not in eachBlock: eachBlock with the whole
+   * per-row chain inlined was compiled by TurboFan 2–4 times a run (an
+   * aborted OSR, deopts), 25–60 ms each on V8's helper threads.
+   */
+  block(from: number, count: number, out: AsciiText, ends: Uint32Array): boolean {
+    const ids = this.ids;
+    if (!this.csv || this.hasTime || !this.hasKey || ids === undefined) {
+      for (let i = 0; i < count; i++) {
+        if (!this.cells(from + i, out)) return false;
+        ends[i] = out.length;
+      }
+      return true;
+    }
+    let o = out.length;
+    for (let i = 0; i < count; i++) {
+      const id = ids[from + i]!;
+      let start = id < this.cellStart.length ? this.cellStart[id]! : -1;
+      if (start === -1) start = this.cellBytesOf(id);
+      if (start < 0) {
+        // Not ASCII (the string path), or past MEMO_KEYS (made per row).
+        out.length = o;
+        if (start === -2 || !out.text(this.keyCell(from + i))) return false;
+        o = ends[i] = out.length;
+        continue;
+      }
+      const end = start + this.cellLength[id]!;
+      const b = out.spare(end - start);
+      const cells = this.cellBytes;
+      for (let j = start; j < end; j++) b[o++] = cells[j]!;
+      out.length = o;
+      ends[i] = o;
+    }
+    return true;
+  }
+
+  /** Enters key id's CSV cell in the byte table: its start, −2 when not ASCII, −3 past MEMO_KEYS (not kept). */
+  private cellBytesOf(id: number): number {
+    if (id >= MEMO_KEYS) return -3;
+    if (id >= this.cellStart.length) {
+      const more = new Int32Array(Math.max(1024, 2 * this.cellStart.length, id + 1)).fill(-1);
+      more.set(this.cellStart);
+      this.cellStart = more;
+      const lengths = new Uint16Array(more.length);
+      lengths.set(this.cellLength.subarray(0, Math.min(this.cellLength.length, lengths.length)));
+      this.cellLength = lengths;
+    }
+    const cell = this.keyCells.get(this.idNames[id] ?? '');
+    if (!isAscii(cell) || cell.length > 0xffff) return (this.cellStart[id] = -2);
+    const start = this.cellBytesLength;
+    if (start + cell.length > this.cellBytes.length) {
+      const more = new Uint8Array(Math.max(2 * this.cellBytes.length, start + cell.length));
+      more.set(this.cellBytes.subarray(0, start));
+      this.cellBytes = more;
+    }
+    for (let j = 0; j < cell.length; j++) this.cellBytes[start + j] = cell.charCodeAt(j);
+    this.cellBytesLength = start + cell.length;
+    this.cellLength[id] = cell.length;
+    return (this.cellStart[id] = start);
   }
 
   /** Row i's time text: as read, made from the ms for canonical ISO cells, else the ms as a number. */
@@ -389,11 +480,10 @@ export class TextFormatter {
     return bytes ?? utf8.encode(csv ? this.csvLines(result) : this.jsonLines(result));
   }
 
-  /** Writes a row's time and key cells (CSV), or its '{' and time and key members (NDJSON); undefined when there are none. */
-  private prefix({ batch }: ResultBatch): ((i: number, out: AsciiText) => boolean) | undefined {
+  /** Writes rows' time and key cells (CSV), or their '{' and time and key members (NDJSON); undefined when there are none. */
+  private prefix({ batch }: ResultBatch): BlockPrefix | undefined {
     if (this.kind === 'csv' && this.columns.time === undefined && this.columns.key === undefined) return undefined;
-    this.cells.load(batch);
-    return this.cells.write;
+    return this.cells.load(batch);
   }
 
   private csvLines({ batch, results }: ResultBatch): string {
