@@ -1,4 +1,4 @@
-// `node dist/bench/redis-rounds.js [--partitions 16] [--rows 50] [--batches 40] [--connections 1]`:
+// `node dist/bench/redis-rounds.js [--partitions 16] [--rows 50] [--batches 40] [--connections 1] [--producer]`:
 // how many rounds of redis-server's event loop a worker's commits take when
 // its partitions' commits go out together (issue 20). Each round ends in the
 // AOF write and, under appendfsync always, an fdatasync, before any of its
@@ -9,11 +9,18 @@
 // per partition (format 3, `rows` rows each), FENCE sent with its source
 // (EVAL) and, as workers send it after a partition's first commit, as
 // EVALSHA. Load-independent: the rounds, not their milliseconds.
+// --producer: the same count for the producer's appends instead (issue 20,
+// eleventh round): `batches` sends of `rows` rows to every partition, one
+// entry each (format 3), through a producer (ProducerOptions.connections =
+// --connections); under load a producer's appends gather in its socket
+// while a round's fsync runs, and redis-server reads each connection about
+// 16 KB per round.
 import { spawn } from 'node:child_process';
 import { commitTransaction } from '../src/redis/commit.js';
 import { connectRedis } from '../src/redis/config.js';
 import { encodeColumn, encodeKeyColumn } from '../src/redis/codec.js';
-import { JobKeys } from '../src/redis/keys.js';
+import { JobKeys, partitionOf } from '../src/redis/keys.js';
+import { createProducer } from '../src/redis/producer.js';
 import { startRedis } from './redis-server.js';
 
 const args = process.argv.slice(2);
@@ -60,6 +67,58 @@ async function measure(fenceCached: boolean): Promise<{ fsyncs: number; reads: n
     for (const conn of conns) await conn.close();
     redis.stop();
   }
+}
+
+/** redis-server's fdatasync and read calls (strace -c) while `run` runs. */
+async function straced(pid: number, run: () => Promise<void>): Promise<{ fsyncs: number; reads: number }> {
+  const strace = spawn('strace', ['-f', '-c', '-e', 'trace=fdatasync,read', '-p', String(pid)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let report = '';
+  strace.stderr!.on('data', (c: Buffer) => (report += c.toString()));
+  await new Promise((resolve) => setTimeout(resolve, 500)); // attached
+  await run();
+  strace.kill('SIGINT');
+  await new Promise((resolve) => strace.once('exit', resolve));
+  const calls = (name: string): number => Number(report.split('\n').find((l) => l.trim().endsWith(` ${name}`))?.trim().split(/\s+/)[3] ?? NaN);
+  return { fsyncs: calls('fdatasync'), reads: calls('read') };
+}
+
+/** Rounds (fdatasync calls) of redis-server over `BATCHES` sends of ROWS rows to every partition through a producer on CONNECTIONS connections. */
+async function measureProducer(): Promise<{ fsyncs: number; reads: number; bytes: number }> {
+  const redis = await startRedis('always');
+  const producer = await createProducer({ url: redis.url, job: 'rounds', create: { partitions: PARTITIONS, spec: { op: 'mean', window: 100 }, format: 3 }, maxRowsPerEntry: ROWS, connections: CONNECTIONS });
+  try {
+    // One key per partition (found by its hash), 7 characters like the latency bench's: each send makes one entry of ROWS rows per partition.
+    const keyOf: string[] = [];
+    for (let i = 0; keyOf.filter((k) => k !== undefined).length < PARTITIONS; i++) keyOf[partitionOf(`k${100000 + i}`, PARTITIONS)] ??= `k${100000 + i}`;
+    const keys = Array.from({ length: PARTITIONS * ROWS }, (_, i) => keyOf[i % PARTITIONS]!);
+    const values = Array.from({ length: PARTITIONS * ROWS }, (_, i) => i / 3);
+    await producer.send(keys, values);
+    const before = await serverInputBytes(redis.url);
+    const counts = await straced(redis.pid, async () => {
+      for (let b = 0; b < BATCHES; b++) await producer.send(keys, values);
+    });
+    return { ...counts, bytes: ((await serverInputBytes(redis.url)) - before) / BATCHES };
+  } finally {
+    await producer.close();
+    redis.stop();
+  }
+}
+
+/** redis-server's bytes received so far. */
+async function serverInputBytes(url: string): Promise<number> {
+  const conn = await connectRedis({ url });
+  try {
+    return Number(/^total_net_input_bytes:(\d+)/m.exec(String(await conn.sendCommand(['INFO', 'stats'])))?.[1]);
+  } finally {
+    await conn.close();
+  }
+}
+
+if (args.includes('--producer')) {
+  const { fsyncs, reads, bytes } = await measureProducer();
+  console.log(`${BATCHES} sends of ${ROWS} rows to each of ${PARTITIONS} partitions (format 3, ${(bytes / 1024).toFixed(1)} KB received per send) through a producer on ${CONNECTIONS} connection(s), appendfsync always`);
+  console.log(`${(fsyncs / BATCHES).toFixed(2)} rounds (fdatasync) per send, ${(reads / BATCHES).toFixed(2)} reads`);
+  process.exit(0);
 }
 
 console.log(`${BATCHES} batches of ${PARTITIONS} commits (${ROWS} rows each, format 3) on ${CONNECTIONS} connection(s), appendfsync always`);
