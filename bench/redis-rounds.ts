@@ -1,4 +1,4 @@
-// `node dist/bench/redis-rounds.js [--partitions 16] [--rows 50] [--batches 40] [--connections 1] [--producer]`:
+// `node dist/bench/redis-rounds.js [--partitions 16] [--rows 50] [--batches 40] [--connections 1] [--producer] [--reads]`:
 // how many rounds of redis-server's event loop a worker's commits take when
 // its partitions' commits go out together (issue 20). Each round ends in the
 // AOF write and, under appendfsync always, an fdatasync, before any of its
@@ -15,7 +15,17 @@
 // --connections); under load a producer's appends gather in its socket
 // while a round's fsync runs, and redis-server reads each connection about
 // 16 KB per round.
+// --reads: with FENCE cached, each partition's commit followed by a read of
+// its input (XRANGE, as a worker sends it with the commit), the reads on the
+// commits' connection (as workers did until issue 20's eleventh round) or on
+// a connection of their own (as they do now): the rounds (fdatasync calls,
+// timed with strace -ttt) from a batch's sending to its last read's reply
+// and to its last commit's reply.
 import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { commitTransaction } from '../src/redis/commit.js';
 import { connectRedis } from '../src/redis/config.js';
 import { encodeColumn, encodeKeyColumn } from '../src/redis/codec.js';
@@ -112,6 +122,71 @@ async function serverInputBytes(url: string): Promise<number> {
   } finally {
     await conn.close();
   }
+}
+
+/** Per batch: rounds (fdatasync starts) from its sending to its last read's and last commit's replies, reads on the commits' connection or their own. */
+async function measureReads(ownConnection: boolean): Promise<{ toReads: number; toCommits: number }> {
+  const redis = await startRedis('always');
+  const conn = await connectRedis({ url: redis.url });
+  const readConn = ownConnection ? await connectRedis({ url: redis.url }) : conn;
+  const traceFile = path.join(mkdtempSync(path.join(tmpdir(), 'rounds-')), 'fsyncs');
+  try {
+    const keys = new JobKeys('rounds');
+    for (let p = 0; p < PARTITIONS; p++) {
+      await conn.sendCommand(['SET', keys.lease(p), '1:w']);
+      // Input to read: two entries of ROWS rows per partition (each read returns them).
+      for (let e = 0; e < 2; e++) await conn.sendCommand(['XADD', keys.input(p), '*', 'kc', keyColumn, 'x', values]);
+    }
+    const last = Array.from({ length: PARTITIONS }, () => '0-0');
+    const now = (): number => performance.timeOrigin + performance.now();
+    const batch = async (b: number, cached: boolean): Promise<{ sent: number; readsAt: number; commitsAt: number }> => {
+      const sent = now();
+      let readsAt = 0;
+      let commitsAt = 0;
+      await Promise.all(
+        Array.from({ length: PARTITIONS }, (_, p) => {
+          const id = `${b + 1}-0`;
+          const read = readConn.sendCommand(['XRANGE', keys.input(p), '-', '+', 'COUNT', '64'], true).then(() => void (readsAt = now()));
+          const reply = commitTransaction(conn, keys, p, true, ['1:w', '60000', last[p]!, id, '-', '1', id, '0'], [id, '4', 'kc', keyColumn, 'x', values], cached).then((r) => {
+            if (r[0] !== 1) throw new Error(`a commit was refused: ${JSON.stringify(r)}`);
+            commitsAt = now();
+          });
+          last[p] = id;
+          return Promise.all([reply, read]);
+        }),
+      );
+      return { sent, readsAt, commitsAt };
+    };
+    await batch(0, false); // the server now has FENCE
+    const strace = spawn('strace', ['-f', '-ttt', '-e', 'trace=fdatasync', '-o', traceFile, '-p', String(redis.pid)], { stdio: 'ignore' });
+    await new Promise((resolve) => setTimeout(resolve, 500)); // attached
+    const batches = [];
+    for (let b = 1; b <= BATCHES; b++) {
+      batches.push(await batch(b, true));
+      await new Promise((resolve) => setTimeout(resolve, 5)); // the next batch starts a round of its own
+    }
+    strace.kill('SIGINT');
+    await new Promise((resolve) => strace.once('exit', resolve));
+    const fsyncs = readFileSync(traceFile, 'utf8').split('\n').filter((l) => l.includes('fdatasync(')).map((l) => Number(/^(?:\d+\s+)?([\d.]+)/.exec(l)![1]) * 1000);
+    const rounds = (from: number, to: number): number => fsyncs.filter((t) => t > from && t < to).length;
+    return {
+      toReads: batches.reduce((n, b) => n + rounds(b.sent, b.readsAt), 0) / BATCHES,
+      toCommits: batches.reduce((n, b) => n + rounds(b.sent, b.commitsAt), 0) / BATCHES,
+    };
+  } finally {
+    await conn.close();
+    if (ownConnection) await readConn.close();
+    redis.stop();
+  }
+}
+
+if (args.includes('--reads')) {
+  console.log(`${BATCHES} batches of ${PARTITIONS} commits (${ROWS} rows each, format 3, FENCE as EVALSHA), each with a read of its partition's input (2 entries of ${ROWS} rows), appendfsync always`);
+  for (const own of [false, true]) {
+    const { toReads, toCommits } = await measureReads(own);
+    console.log(`reads on ${own ? 'a connection of their own' : "the commits' connection"}: ${toReads.toFixed(2)} rounds to the last read's reply, ${toCommits.toFixed(2)} to the last commit's`);
+  }
+  process.exit(0);
 }
 
 if (args.includes('--producer')) {
