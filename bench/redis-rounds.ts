@@ -1,4 +1,4 @@
-// `node dist/bench/redis-rounds.js [--partitions 16] [--rows 50] [--batches 40] [--connections 1] [--producer] [--reads]`:
+// `node dist/bench/redis-rounds.js [--partitions 16] [--rows 50] [--batches 40] [--connections 1] [--producer] [--reads [--appends]]`:
 // how many rounds of redis-server's event loop a worker's commits take when
 // its partitions' commits go out together (issue 20). Each round ends in the
 // AOF write and, under appendfsync always, an fdatasync, before any of its
@@ -20,7 +20,9 @@
 // commits' connection (as workers did until issue 20's eleventh round) or on
 // a connection of their own (as they do now): the rounds (fdatasync calls,
 // timed with strace -ttt) from a batch's sending to its last read's reply
-// and to its last commit's reply.
+// and to its last commit's reply. With --appends, a producer's connection
+// appends an entry every millisecond meanwhile (as a live stream does), so
+// that rounds with a write, and an fsync, follow each other.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -158,6 +160,15 @@ async function measureReads(ownConnection: boolean): Promise<{ toReads: number; 
       return { sent, readsAt, commitsAt };
     };
     await batch(0, false); // the server now has FENCE
+    // --appends: a live stream's appends meanwhile, one entry a millisecond on a connection of their own.
+    const appender = args.includes('--appends') ? await connectRedis({ url: redis.url }) : undefined;
+    let appending = appender !== undefined;
+    const appends = (async () => {
+      while (appending) {
+        await appender!.sendCommand(['XADD', 'live', 'MAXLEN', '~', '1000', '*', 'x', values]);
+        await new Promise((resolve) => setTimeout(resolve, 1));
+      }
+    })();
     const strace = spawn('strace', ['-f', '-ttt', '-e', 'trace=fdatasync', '-o', traceFile, '-p', String(redis.pid)], { stdio: 'ignore' });
     await new Promise((resolve) => setTimeout(resolve, 500)); // attached
     const batches = [];
@@ -167,6 +178,9 @@ async function measureReads(ownConnection: boolean): Promise<{ toReads: number; 
     }
     strace.kill('SIGINT');
     await new Promise((resolve) => strace.once('exit', resolve));
+    appending = false;
+    await appends;
+    await appender?.close();
     const fsyncs = readFileSync(traceFile, 'utf8').split('\n').filter((l) => l.includes('fdatasync(')).map((l) => Number(/^(?:\d+\s+)?([\d.]+)/.exec(l)![1]) * 1000);
     const rounds = (from: number, to: number): number => fsyncs.filter((t) => t > from && t < to).length;
     return {
@@ -181,7 +195,7 @@ async function measureReads(ownConnection: boolean): Promise<{ toReads: number; 
 }
 
 if (args.includes('--reads')) {
-  console.log(`${BATCHES} batches of ${PARTITIONS} commits (${ROWS} rows each, format 3, FENCE as EVALSHA), each with a read of its partition's input (2 entries of ${ROWS} rows), appendfsync always`);
+  console.log(`${BATCHES} batches of ${PARTITIONS} commits (${ROWS} rows each, format 3, FENCE as EVALSHA), each with a read of its partition's input (2 entries of ${ROWS} rows)${args.includes('--appends') ? ', an append every ms meanwhile' : ''}, appendfsync always`);
   for (const own of [false, true]) {
     const { toReads, toCommits } = await measureReads(own);
     console.log(`reads on ${own ? 'a connection of their own' : "the commits' connection"}: ${toReads.toFixed(2)} rounds to the last read's reply, ${toCommits.toFixed(2)} to the last commit's`);
