@@ -1,4 +1,4 @@
-// `node dist/bench/redis-rounds.js [--partitions 16] [--rows 50] [--batches 40] [--connections 1] [--producer] [--reads [--appends]]`:
+// `node dist/bench/redis-rounds.js [--partitions 16] [--rows 50] [--batches 40] [--connections 1] [--producer] [--reads [--appends]] [--pipeline]`:
 // how many rounds of redis-server's event loop a worker's commits take when
 // its partitions' commits go out together (issue 20). Each round ends in the
 // AOF write and, under appendfsync always, an fdatasync, before any of its
@@ -17,17 +17,27 @@
 // 16 KB per round.
 // --reads: with FENCE cached, each partition's commit followed by a read of
 // its input (XRANGE, as a worker sends it with the commit), the reads on the
-// commits' connection (as workers did until issue 20's eleventh round) or on
-// a connection of their own (as they do now): the rounds (fdatasync calls,
+// commits' connection (as workers send them) or on a connection of their
+// own, sent first (tried in issue 20's eleventh round and not kept, see
+// docs/REDIS.md): the rounds (fdatasync calls,
 // timed with strace -ttt) from a batch's sending to its last read's reply
 // and to its last commit's reply. With --appends, a producer's connection
 // appends an entry every millisecond meanwhile (as a live stream does), so
 // that rounds with a write, and an fsync, follow each other.
+// --pipeline [--worker-main FILE] [--rate R] [--seconds S]: the whole path
+// in rounds: a worker process (this build's, or FILE, another build's
+// dist/src/redis/main.js) on a format-3 job of 16 partitions and 1 000
+// keys, R rows/s (default 20 000) sent by a producer (lingerMs 2) for S
+// seconds, each output entry read by a consumer's XREAD over the outputs;
+// per entry, the fsyncs redis-server started between its input's append
+// (the time in its id, to the ms) and its output's read: the rounds a row
+// waited, which a loaded machine moves less than milliseconds.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
 import { commitTransaction } from '../src/redis/commit.js';
 import { connectRedis } from '../src/redis/config.js';
 import { encodeColumn, encodeKeyColumn } from '../src/redis/codec.js';
@@ -192,6 +202,89 @@ async function measureReads(ownConnection: boolean): Promise<{ toReads: number; 
     if (ownConnection) await readConn.close();
     redis.stop();
   }
+}
+
+/** Rounds per row of the whole path (see --pipeline in the header): p50, p99 and the run's mean round, over the output entries read after the first second. */
+async function measurePipeline(): Promise<{ p50: number; p99: number; roundMs: number; entries: number }> {
+  const rate = option('--rate', 20_000);
+  const seconds = option('--seconds', 5);
+  const main = args.includes('--worker-main') ? args[args.indexOf('--worker-main') + 1]! : path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'src', 'redis', 'main.js');
+  const redis = await startRedis('always');
+  const job = 'pipeline';
+  const producer = await createProducer({ url: redis.url, job, create: { partitions: PARTITIONS, spec: { op: 'mean', window: 100 }, format: 3 }, lingerMs: 2 });
+  const worker = spawn(process.execPath, [main, 'worker', '--redis', redis.url, '--job', job, '--log', 'quiet'], { stdio: 'ignore' });
+  const readerConn = await connectRedis({ url: redis.url });
+  const traceFile = path.join(mkdtempSync(path.join(tmpdir(), 'rounds-')), 'fsyncs');
+  try {
+    const keys = producer.job.keys;
+    while (Number(await readerConn.sendCommand(['ZCARD', keys.members])) < 1) await new Promise((resolve) => setTimeout(resolve, 20));
+    await new Promise((resolve) => setTimeout(resolve, 500)); // the worker has taken its partitions
+    const now = (): number => performance.timeOrigin + performance.now();
+    const outputs = Array.from({ length: PARTITIONS }, (_, p) => keys.output(p));
+    const last = outputs.map(() => '0');
+    const read: [appendedMs: number, readAt: number][] = [];
+    let reading = true;
+    const readLoop = (async () => {
+      while (reading) {
+        const reply = (await readerConn.sendCommand(['XREAD', 'BLOCK', '100', 'STREAMS', ...outputs, ...last])) as [string, [string, string[]][]][] | Record<string, [string, string[]][]> | null;
+        const at = now();
+        for (const [name, entries] of reply === null ? [] : Array.isArray(reply) ? reply : Object.entries(reply)) {
+          if (entries.length === 0) continue;
+          last[outputs.indexOf(String(name))] = String(entries[entries.length - 1]![0]);
+          for (const [id] of entries) read.push([Number(String(id).split('-')[0]), at]);
+        }
+      }
+    })();
+    const strace = spawn('strace', ['-f', '-ttt', '-e', 'trace=fdatasync', '-o', traceFile, '-p', String(redis.pid)], { stdio: 'ignore' });
+    await new Promise((resolve) => setTimeout(resolve, 500)); // attached
+    const start = now();
+    const keyNames = Array.from({ length: 1000 }, (_, k) => `k${k}`);
+    for (let sent = 0; sent < rate * seconds; ) {
+      const due = Math.min(rate * seconds, Math.floor(((now() - start) / 1000) * rate));
+      if (due > sent) {
+        const names: string[] = [];
+        const values: number[] = [];
+        for (; sent < due; sent++) {
+          names.push(keyNames[(Math.imul(sent + 1, 0x9e3779b1) >>> 0) % 1000]!);
+          values.push(sent);
+        }
+        void producer.send(names, values);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1000)); // the last outputs
+    const end = now();
+    strace.kill('SIGINT');
+    await new Promise((resolve) => strace.once('exit', resolve));
+    reading = false;
+    await readLoop;
+    const fsyncs = readFileSync(traceFile, 'utf8').split('\n').filter((l) => l.includes('fdatasync(')).map((l) => Number(/^(?:\d+\s+)?([\d.]+)/.exec(l)![1]) * 1000);
+    let i = 0;
+    const rounds = read
+      .filter(([appended]) => appended >= start + 1000)
+      .sort((a, b) => a[0] - b[0])
+      .map(([appended, at]) => {
+        while (i < fsyncs.length && fsyncs[i]! < appended) i++;
+        let n = 0;
+        while (i + n < fsyncs.length && fsyncs[i + n]! < at) n++;
+        return n;
+      })
+      .sort((a, b) => a - b);
+    const during = fsyncs.filter((t) => t >= start && t <= end).length;
+    return { p50: rounds[rounds.length >> 1] ?? NaN, p99: rounds[Math.floor(rounds.length * 0.99)] ?? NaN, roundMs: (end - start) / during, entries: rounds.length };
+  } finally {
+    worker.kill('SIGTERM');
+    await new Promise((resolve) => worker.once('exit', resolve));
+    await producer.close();
+    await readerConn.close();
+    redis.stop();
+  }
+}
+
+if (args.includes('--pipeline')) {
+  const { p50, p99, roundMs, entries } = await measurePipeline();
+  console.log(`pipeline, ${args.includes('--worker-main') ? args[args.indexOf('--worker-main') + 1] : "this build's worker"}: rounds (fsyncs) from an input's append to its output's read p50 ${p50}, p99 ${p99} over ${entries} entries; mean round ${roundMs.toFixed(2)} ms; load ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  process.exit(0);
 }
 
 if (args.includes('--reads')) {

@@ -163,36 +163,3 @@ describe('producer connections', () => {
     expect(await clients()).toBe(open - 3);
   }, 60_000);
 });
-
-describe('worker reads', () => {
-  it('regression: a partition’s read went out on the commits’ connection, queued behind the worker’s commits (answered only in the round that read the last commit ahead of it); reads have a connection of their own, and the outputs equal the single-process reference', async () => {
-    const { url, cmd } = await server();
-    const producer = await createProducer({ url, job: 'reads', create: { partitions: 4, spec: SPEC, format: 3 }, maxRowsPerEntry: 5 });
-    cleanup.push(() => producer.close());
-    // Every command redis-server runs, with the client (address) that sent it.
-    const monitor = (await connect(url)).conn;
-    cleanup.push(() => monitor.close());
-    const sentBy = new Map<string, Set<string>>();
-    await (monitor.client as unknown as { monitor(cb: (line: string) => void): Promise<void> }).monitor((line) => {
-      const m = /^[\d.]+ \[\d+ ([^\]]+)\] "([A-Za-z]+)"/.exec(line);
-      if (m === null) return;
-      const commands = sentBy.get(m[1]!) ?? new Set<string>();
-      commands.add(m[2]!.toUpperCase());
-      sentBy.set(m[1]!, commands);
-    });
-    const worker = await startWorker({ url, job: 'reads' });
-    cleanup.push(() => worker.stop().then(() => undefined));
-    await waitFor('the worker to hold every partition', () => worker.owned().length === 4);
-    const rows = makeRows(3, 400, 17);
-    for (let i = 0; i < rows.keys.length; i += 40) await producer.send(rows.keys.slice(i, i + 40), rows.values.slice(i, i + 40));
-    await waitDrained(cmd, producer.job);
-    const readers = [...sentBy.values()].filter((c) => c.has('XRANGE'));
-    const committers = [...sentBy.values()].filter((c) => c.has('MULTI'));
-    expect(readers.length).toBeGreaterThan(0);
-    expect(committers.length).toBe(1);
-    // No connection carries both a partition's reads and its commits.
-    expect(readers.some((c) => c.has('MULTI'))).toBe(false);
-    await worker.stop();
-    expect(await verifyJob(cmd, 'reads')).toBe(400);
-  }, 60_000);
-});

@@ -16,13 +16,9 @@
 // restored from its checkpoint when it is taken (or re-taken) again. So
 // outputs in Redis are exactly once whatever dies when.
 //
-// The next batch's XRANGE goes out as the commit is sent, so reading overlaps
-// the commit's round trip; if the commit fails, that read is thrown away with
-// the rest. Reads have a connection of their own: redis-server reads a
-// connection about 16 KB per round of its event loop (each round ending in
-// an fsync under appendfsync always), so a read queued behind the
-// partitions' commits on theirs was answered only in the round that read the
-// last commit ahead of it, a round or more late (issue 20).
+// The next batch's XRANGE goes out right behind the commit (same connection,
+// so after it), so reading overlaps the commit's round trip; if the commit
+// fails, that read is thrown away with the rest.
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { type EventLoopUtilization, performance } from 'node:perf_hooks';
@@ -349,8 +345,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
     throw new RedisJobError('CONFIG', `stateEveryMs must be an integer ≥ 0, got ${explicitStateEveryMs}`);
   }
   const log = options.log ?? (() => {});
-  const onEvent = (event: string, detail: string): void => log({ event: 'redis', worker: id, what: event, detail });
-  const conn = await connectRedis(options, onEvent);
+  const conn = await connectRedis(options, (event, detail) => log({ event: 'redis', worker: id, what: event, detail }));
   let job: Job;
   try {
     job = await readJob(new Commands(conn), options.job);
@@ -365,32 +360,22 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
   // Formats 3 and 4 (whose workers all know stateLast) defer a state larger than the commit's results unless told otherwise.
   const stateAuto = explicitStateEveryMs === undefined && job.format >= 3;
   const stateEveryMs = explicitStateEveryMs ?? (stateAuto ? AUTO_STATE_EVERY_MS : 0);
-  // The partitions' reads, on a connection of their own (see the file's header).
-  let readConn: RedisConnection;
-  try {
-    readConn = await connectRedis(options, onEvent);
-  } catch (err) {
-    await conn.close();
-    throw err;
-  }
   // Wakes idle partitions when input arrives (not on a cluster: one XREAD cannot span the partitions' slots).
   let waiter: InputWaiter | undefined;
   if (options.cluster !== true) {
     try {
-      waiter = new InputWaiter(await connectRedis(options), (clientId) => readConn.sendCommand(['CLIENT', 'UNBLOCK', clientId]), readEntries);
+      waiter = new InputWaiter(await connectRedis(options), (clientId) => conn.sendCommand(['CLIENT', 'UNBLOCK', clientId]), readEntries);
     } catch (err) {
-      await Promise.all([conn.close(), readConn.close()]);
+      await conn.close();
       throw err;
     }
   }
-  const worker = new Worker(id, job, conn, readConn, { leaseMs, heartbeatMs, readEntries, pollMs, lingerMs, stateEveryMs, stateAuto, log }, waiter);
+  const worker = new Worker(id, job, conn, { leaseMs, heartbeatMs, readEntries, pollMs, lingerMs, stateEveryMs, stateAuto, log }, waiter);
   return worker.start();
 }
 
 class Worker {
   private readonly cmd: Commands;
-  /** The partitions' input reads (XRANGE), on readConn. */
-  private readonly readCmd: Commands;
   private readonly owned = new Map<number, Owned>();
   /** The one operator every held partition runs on (created at the first acquire). */
   private kernels: Promise<KeyedKernels> | undefined;
@@ -420,14 +405,11 @@ class Worker {
     readonly id: string,
     readonly job: Job,
     private readonly conn: RedisConnection,
-    /** The connection of the partitions' reads: not queued behind the commits on `conn`. */
-    private readonly readConn: RedisConnection,
     private readonly cfg: { leaseMs: number; heartbeatMs: number; readEntries: number; pollMs: number; lingerMs: number; stateEveryMs: number; stateAuto: boolean; log: (e: WorkerEvent) => void },
     /** Wakes idle partition loops when their input gets an entry; undefined: they only poll. */
     private readonly waiter?: InputWaiter,
   ) {
     this.cmd = new Commands(conn);
-    this.readCmd = new Commands(readConn);
     this.live = [id];
   }
 
@@ -496,7 +478,7 @@ class Worker {
       for (const owned of this.owned.values()) owned.state.dispose();
       this.owned.clear();
       await this.waiter?.close();
-      await Promise.all([this.conn.close(), this.readConn.close()]);
+      await this.conn.close();
     }
   }
 
@@ -544,13 +526,11 @@ class Worker {
   private fatal(err: unknown): RedisJobError {
     if (err instanceof RedisJobError) return err;
     if (this.conn.failure !== undefined) return this.conn.failure;
-    if (this.readConn.failure !== undefined) return this.readConn.failure;
     return new RedisJobError('PROTOCOL', `worker failed: ${this.cmd.describe(err)}`, { cause: err });
   }
 
   private checkConnection(): void {
     if (this.conn.failure !== undefined) throw this.conn.failure;
-    if (this.readConn.failure !== undefined) throw this.readConn.failure;
   }
 
   private nap(ms: number): Promise<void> {
@@ -797,7 +777,7 @@ class Worker {
 
   /** The entries after `after`, at most --read-entries, as bytes. */
   private read(p: number, after: string): Promise<StreamEntry[]> {
-    return this.readCmd.send<StreamEntry[]>(['XRANGE', this.job.keys.input(p), `(${after}`, '+', 'COUNT', String(this.cfg.readEntries)], true);
+    return this.cmd.send<StreamEntry[]>(['XRANGE', this.job.keys.input(p), `(${after}`, '+', 'COUNT', String(this.cfg.readEntries)], true);
   }
 
   /** lingerMs: after a short read, waits, then adds what came meanwhile (up to readEntries); a failed read adds nothing (read again next step). */
@@ -839,14 +819,12 @@ class Worker {
     }
     this.readAges.push(Date.now() - appendedAt(entries[0]![0]));
     if (this.cfg.lingerMs > 0 && entries.length < this.cfg.readEntries) entries = await this.linger(p, entries);
-    // The next read goes out first, on its own connection: redis-server reads it in a round of its own (no write:
-    // no fsync) or the next one, not behind this commit and the other partitions' (bench/redis-rounds.ts --reads).
-    owned.next = this.read(p, entries[entries.length - 1]![0].toString());
-    owned.next.catch(() => {}); // awaited by the next step, unless the partition is dropped first
     const computeStart = performance.now();
     const { outputs, rows } = this.compute(owned.state, entries);
     this.sendCommit(owned, entries, outputs, rows, this.storesState(owned, rows));
     this.computeTimes.push(performance.now() - computeStart);
+    owned.next = this.read(p, owned.sent);
+    owned.next.catch(() => {}); // awaited by the next step, unless the partition is dropped first
     while (owned.inflight.length > COMMITS_IN_FLIGHT) if (!(await this.finishCommit(owned, owned.inflight.shift()!))) break;
     return true;
   }
