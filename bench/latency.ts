@@ -1,6 +1,7 @@
 // `node dist/bench/latency.js [--seconds S] [--max-delay D] [--paths kernel,scheduler,cli,redis]
 //   [--linger-ms N] [--worker-linger-ms N] [--fsync always|everysec] [--format 2|3] [--state-every-ms N] [--cpu-prof DIR]
-//   [--max-rate R] [--loads 0.1,0.5,0.9] [--workers 1,2] [--fresh-arrays] [--worker-build DIR]`:
+//   [--max-rate R] [--loads 0.1,0.5,0.9] [--workers 1,2] [--fresh-arrays] [--worker-build DIR] [--reader outputs|combined]
+//   [--producer-connections N]`:
 // row-to-result latency p50/p99/p99.9 of each live path, at offered loads of
 // 10 %, 50 % and 90 % of the path's measured maximum throughput, with the
 // throughput each load achieved (issue 20). Each path first runs unpaced (its
@@ -18,9 +19,13 @@
 //              to its output line's arrival (docs/CLI.md, "Live input")
 //   redis      a local redis-server (appendfsync always), the producer in this
 //              process and 1, then 2 worker processes: from a row's send to
-//              its output entry read back (XREAD BLOCK; the same XREAD reads
-//              the input entries, whose values are the rows' numbers, so
-//              matching an output to its rows costs no round trip)
+//              its output entry read back by a consumer (XREAD BLOCK over the
+//              output streams alone; a second connection reads the input
+//              entries, whose values are the rows' numbers, to match outputs
+//              to rows). --reader combined: one XREAD over inputs and outputs
+//              (the measure until issue 20's eleventh round; the producer's
+//              appends kept it unblocked, so many outputs came a round of
+//              redis-server's event loop later than to a consumer's XREAD)
 // CPU µs/row: CPU time of this process (all its threads, the scheduler's
 // workers included) and of the path's child processes (the Redis workers,
 // from /proc), per row: it holds on a loaded machine, where the wall-clock
@@ -409,6 +414,8 @@ const REDIS_PARTITIONS = 16;
 /** The producer's and the workers' lingerMs on the Redis path (issue 20: fuller entries and commits for a bounded wait). */
 const PRODUCER_LINGER_MS = Number(option('--linger-ms') ?? 2);
 const WORKER_LINGER_MS = Number(option('--worker-linger-ms') ?? 0);
+/** The producer's connections (ProducerOptions.connections: partition p's appends on connection p mod n; redis-server reads each about 16 KB per round of its event loop). */
+const PRODUCER_CONNECTIONS = Number(option('--producer-connections') ?? 1);
 /** redis-server's appendfsync: always (every commit durable before its reply, the issue's setting) or everysec. */
 const FSYNC = option('--fsync') ?? 'always';
 /** A directory: each Redis worker process writes a V8 CPU profile there (node --cpu-prof). */
@@ -416,6 +423,13 @@ const CPU_PROF = option('--cpu-prof');
 /** The Redis job's format (2: JSON keys; 3: key column) and, format 3 only, the workers' --state-every-ms (state stored at most that often instead of with every commit). */
 const REDIS_FORMAT = Number(option('--format') ?? 2) as 2 | 3;
 const STATE_EVERY_MS = option('--state-every-ms');
+/**
+ * How the bench reads the Redis path's results: `outputs` (a consumer's XREAD over the output streams alone; the input
+ * entries, to match outputs to rows, on a connection of their own) or `combined` (one XREAD over both: the measure until
+ * issue 20's eleventh round, a round of redis-server's event loop later for many outputs; see redisPath).
+ */
+const READER = option('--reader') ?? 'outputs';
+if (READER !== 'outputs' && READER !== 'combined') throw new Error(`--reader must be outputs or combined, got ${READER}`);
 const KEY_NAMES = Array.from({ length: KEYS }, (_, k) => `k${k}`);
 
 /**
@@ -428,7 +442,7 @@ const KEY_NAMES = Array.from({ length: KEYS }, (_, k) => `k${k}`);
 function redisPath(url: string, workers: number, jobs: { n: number }): OpenPath {
   return async (answered) => {
     const job = `latency-${workers}-${jobs.n++}`;
-    const producer = await createProducer({ url, job, create: { partitions: REDIS_PARTITIONS, spec: { op: 'mean', window: 100 }, format: REDIS_FORMAT }, lingerMs: PRODUCER_LINGER_MS });
+    const producer = await createProducer({ url, job, create: { partitions: REDIS_PARTITIONS, spec: { op: 'mean', window: 100 }, format: REDIS_FORMAT }, lingerMs: PRODUCER_LINGER_MS, connections: PRODUCER_CONNECTIONS });
     const { keys } = producer.job;
     const procs = Array.from({ length: workers }, () =>
       spawn(process.execPath, [...(CPU_PROF !== undefined ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF] : []), REDIS_MAIN, 'worker', '--redis', url, '--job', job, '--log', 'json', '--heartbeat-ms', '100', '--linger-ms', String(WORKER_LINGER_MS), ...(STATE_EVERY_MS !== undefined ? ['--state-every-ms', STATE_EVERY_MS] : [])], { stdio: ['ignore', 'ignore', 'pipe'] }),
@@ -468,17 +482,23 @@ function redisPath(url: string, workers: number, jobs: { n: number }): OpenPath 
         if (t0 - firstSend >= WARMUP_MS) probeRtt.record(performance.now() - t0, 1);
       }
     })();
-    // One XREAD over the inputs and the outputs: an input entry is read in the
-    // same reply as its output or an earlier one, so matching an output to its
-    // rows costs no round trip of its own (a lookup XRANGE after each reply
-    // added a round of redis-server's event loop, an fsync under appendfsync
-    // always, to every row's measured latency: the bench's cost, not the path's).
+    // How the bench reads the results (--reader). `outputs` (the default since
+    // issue 20's eleventh round): a consumer's blocking XREAD over the output
+    // streams alone, on its own connection, which times each output; a second
+    // connection reads the input entries (their values are the rows' numbers)
+    // to match outputs to rows. `combined` (the measure before): one XREAD over
+    // inputs and outputs, so an input entry is read in the same reply as its
+    // output or an earlier one; but the producer's every append unblocked it,
+    // so it was seldom blocked when an output was appended: its next XREAD,
+    // sent after that reply, came a round of redis-server's event loop later
+    // (an fsync under appendfsync always), a round a consumer of the outputs
+    // alone does not wait. (Before the tenth round a lookup XRANGE after each
+    // reply added a round more.)
     const outputs = Array.from({ length: REDIS_PARTITIONS }, (_, p) => keys.output(p));
-    const streams = [...outputs, ...Array.from({ length: REDIS_PARTITIONS }, (_, p) => keys.input(p))];
-    const last = streams.map(() => '0');
-    /** Per partition: the row numbers of each input entry read and not yet answered, by entry id; the output entries read before their input. */
+    const inputs = Array.from({ length: REDIS_PARTITIONS }, (_, p) => keys.input(p));
+    /** Per partition: the row numbers of each input entry read and not yet answered, by entry id; the output entries read before their input, with the time they were read. */
     const rowsOf = outputs.map(() => new Map<string, Float64Array>());
-    const early = outputs.map((): string[] => []);
+    const early = outputs.map(() => new Map<string, number>());
     type Entries = [Buffer, Buffer[]][];
     const field = (flat: Buffer[], name: string): Buffer => flat[flat.findIndex((f, i) => i % 2 === 0 && f.toString() === name) + 1]!;
     const answer = (p: number, id: string, now: number): boolean => {
@@ -499,24 +519,31 @@ function redisPath(url: string, workers: number, jobs: { n: number }): OpenPath 
       }
       return true;
     };
-    const readLoop = (async () => {
+    /** Reads `streams` (outputs, inputs, or both) with XREAD BLOCK on `cmd` until the run ends: inputs give rows, outputs answer them. */
+    const readLoop = async (cmd: Commands, streams: string[]): Promise<void> => {
+      const last = streams.map(() => '0');
       while (reading) {
-        const reply = await reader.send<[Buffer, Entries][] | Record<string, Entries> | null>(['XREAD', 'COUNT', '1000', 'BLOCK', '100', 'STREAMS', ...streams, ...last], true);
+        const reply = await cmd.send<[Buffer, Entries][] | Record<string, Entries> | null>(['XREAD', 'COUNT', '1000', 'BLOCK', '100', 'STREAMS', ...streams, ...last], true);
         const now = performance.now();
         // RESP2 replies with [stream, entries] pairs, RESP3 with a map; inputs first, so outputs of the same reply find their rows.
-        const replied = (reply === null ? [] : Array.isArray(reply) ? reply : Object.entries(reply)).map(([name, entries]) => [streams.indexOf(name.toString()), entries] as const);
-        replied.sort((a, b) => b[0] - a[0]);
-        for (const [s, entries] of replied) {
+        const replied = (reply === null ? [] : Array.isArray(reply) ? reply : Object.entries(reply)).map(([name, entries]) => [name.toString(), entries] as const);
+        replied.sort((a, b) => Number(outputs.includes(a[0])) - Number(outputs.includes(b[0])));
+        for (const [name, entries] of replied) {
           if (entries.length === 0) continue;
-          last[s] = entries[entries.length - 1]![0].toString();
-          const p = s % REDIS_PARTITIONS;
-          if (s >= REDIS_PARTITIONS) {
-            for (const [id, flat] of entries) rowsOf[p]!.set(id.toString(), decodeColumn(new Uint8Array(field(flat, 'x'))));
-            early[p] = early[p]!.filter((id) => !answer(p, id, now));
-          } else for (const [id] of entries) if (!answer(p, id.toString(), now)) early[p]!.push(id.toString());
+          last[streams.indexOf(name)] = entries[entries.length - 1]![0].toString();
+          const input = inputs.indexOf(name);
+          if (input >= 0) {
+            for (const [id, flat] of entries) rowsOf[input]!.set(id.toString(), decodeColumn(new Uint8Array(field(flat, 'x'))));
+            for (const [id, at] of early[input]!) if (answer(input, id, at)) early[input]!.delete(id);
+          } else {
+            const p = outputs.indexOf(name);
+            for (const [id] of entries) if (!answer(p, id.toString(), now)) early[p]!.set(id.toString(), now);
+          }
         }
       }
-    })();
+    };
+    const inputConn = READER === 'combined' ? undefined : await connectRedis({ url });
+    const readLoops = inputConn === undefined ? [readLoop(reader, [...outputs, ...inputs])] : [readLoop(new Commands(inputConn), inputs), readLoop(reader, outputs)];
     // The workers are members and have taken their partitions.
     while ((await reader.send<number>(['ZCARD', producer.job.keys.members])) < workers) await sleep(20);
     await sleep(300);
@@ -560,7 +587,8 @@ function redisPath(url: string, workers: number, jobs: { n: number }): OpenPath 
       },
       async close() {
         reading = false;
-        await readLoop;
+        await Promise.all(readLoops);
+        await inputConn?.close();
         await probeLoop;
         await probeConn.close();
         await producer.close();
@@ -652,7 +680,7 @@ if (PATHS.includes('redis')) {
     const jobs = { n: 0 };
     for (const workers of (option('--workers') ?? '1,2').split(',').map(Number)) {
       const p99 = await table(
-        `Redis: ${workers} worker process${workers > 1 ? 'es' : ''}, ${REDIS_PARTITIONS} partitions, 1000 keys, mean window 100, job format ${REDIS_FORMAT}${STATE_EVERY_MS !== undefined ? `, state every ${STATE_EVERY_MS} ms` : REDIS_FORMAT >= 3 ? ', state deferred when larger than the results (the default)' : ''}, appendfsync ${FSYNC}, producer lingerMs ${PRODUCER_LINGER_MS}, worker lingerMs ${WORKER_LINGER_MS} (send → output entry read)`,
+        `Redis: ${workers} worker process${workers > 1 ? 'es' : ''}, ${REDIS_PARTITIONS} partitions, 1000 keys, mean window 100, job format ${REDIS_FORMAT}${STATE_EVERY_MS !== undefined ? `, state every ${STATE_EVERY_MS} ms` : REDIS_FORMAT >= 3 ? ', state deferred when larger than the results (the default)' : ''}, appendfsync ${FSYNC}, producer lingerMs ${PRODUCER_LINGER_MS} on ${PRODUCER_CONNECTIONS} connection${PRODUCER_CONNECTIONS > 1 ? 's' : ''}, worker lingerMs ${WORKER_LINGER_MS} (send → output entry read${READER === 'combined' ? ' by one XREAD over inputs and outputs, --reader combined' : ' by an XREAD of the outputs alone'})`,
         (rows, rate) => measureInProcess(redisPath(redis.url, workers, jobs), rows, rate),
         200_000,
       );

@@ -3,6 +3,7 @@
 // one entry per partition; a lingering worker commits fuller batches; the
 // outputs stay those of the single-process reference (verifyJob).
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { decodeColumn, decodeKeyColumn } from '../src/redis/codec.js';
 import { createProducer } from '../src/redis/producer.js';
 import { jobStatus } from '../src/redis/job.js';
 import { startWorker } from '../src/redis/worker.js';
@@ -125,5 +126,40 @@ describe('redis linger', () => {
     expect(stats.readAgeP99).toBeGreaterThanOrEqual(stats.readAgeP50);
     // An entry is committed after it is read.
     expect(stats.committedAgeP99).toBeGreaterThanOrEqual(stats.readAgeP50);
+  }, 60_000);
+});
+
+describe('producer connections', () => {
+  it('connections: n connections (partition p on p mod n), every key’s rows appended in the order sent, and the outputs equal the single-process reference', async () => {
+    const { url, cmd } = await server();
+    await expect(createProducer({ url, job: 'conns', create: { partitions: 5, spec: SPEC, format: 3 }, connections: 0 })).rejects.toThrow('connections must be an integer from 1 to 64, got 0');
+    const clients = async (): Promise<number> => String(await cmd.send(['CLIENT', 'LIST'])).trim().split('\n').length;
+    const before = await clients();
+    const producer = await createProducer({ url, job: 'conns', create: { partitions: 5, spec: SPEC, format: 3 }, connections: 3, maxRowsPerEntry: 4 });
+    cleanup.push(() => producer.close());
+    expect(await clients()).toBe(before + 3);
+    const rows = makeRows(5, 300, 13);
+    const sends: Promise<number>[] = [];
+    for (let i = 0; i < rows.keys.length; i += 7) sends.push(producer.send(rows.keys.slice(i, i + 7), rows.values.slice(i, i + 7))); // not awaited: the connections' writes interleave
+    await Promise.all(sends);
+    // Each key's values as appended (its partition's entries in id order) are its values as sent.
+    const appended = new Map<string, number[]>();
+    for (let p = 0; p < 5; p++) {
+      for (const [, flat] of await cmd.send<[Buffer, Buffer[]][]>(['XRANGE', producer.job.keys.input(p), '-', '+'], true)) {
+        const { dictionary, ids } = decodeKeyColumn(new Uint8Array(flat[1]!));
+        const values = decodeColumn(new Uint8Array(flat[3]!));
+        ids.forEach((id, i) => appended.set(dictionary[id]!, [...(appended.get(dictionary[id]!) ?? []), values[i]!]));
+      }
+    }
+    const sent = new Map<string, number[]>();
+    rows.keys.forEach((k, i) => sent.set(k, [...(sent.get(k) ?? []), rows.values[i]!]));
+    expect(appended).toEqual(sent);
+    const worker = await startWorker({ url, job: 'conns' });
+    cleanup.push(() => worker.stop().then(() => undefined));
+    await waitDrained(cmd, producer.job);
+    expect(await verifyJob(cmd, 'conns')).toBe(300);
+    const open = await clients();
+    await producer.close();
+    expect(await clients()).toBe(open - 3);
   }, 60_000);
 });
