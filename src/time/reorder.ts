@@ -126,10 +126,15 @@ export interface HeldState {
   pending: Map<number, PendingHeap>;
 }
 
+/** Key ids below this also find their state in an array (one slot each). */
+const DENSE_KEYS = 1 << 16;
+
 /** See the file comment. Keys are numeric ids (0 when unkeyed). */
 export class Reorderer {
   /** Per key, in order of first row: its greatest timestamp and held rows (one lookup per row). */
   private readonly states = new Map<number, KeyState>();
+  /** The same states by key id, for ids below DENSE_KEYS (the CLI's and KeyMap's ids are dense): an array read per row, not a Map look-up. */
+  private byId: (KeyState | undefined)[] = [];
   /** The keys holding rows, in the order they began to: the order snapshots write them. */
   private readonly pending = new Map<number, PendingHeap>();
   private readonly out = new ReleaseBuffer();
@@ -150,10 +155,19 @@ export class Reorderer {
   }
 
   private stateOf(k: number): KeyState {
+    return (k < DENSE_KEYS ? this.byId[k] : undefined) ?? this.newStateOf(k);
+  }
+
+  /** Key k's state from the Map (made there in order of first row when new), kept in byId too. */
+  private newStateOf(k: number): KeyState {
     let state = this.states.get(k);
     if (state === undefined) {
       state = { max: -Infinity, heap: undefined };
       this.states.set(k, state);
+    }
+    if (k < DENSE_KEYS) {
+      while (this.byId.length < k) this.byId.push(undefined);
+      this.byId[k] = state;
     }
     return state;
   }
@@ -296,6 +310,7 @@ export class Reorderer {
 
   clear(): void {
     this.states.clear();
+    this.byId = [];
     this.pending.clear();
   }
 }
