@@ -21,7 +21,10 @@ export function grown<T extends Float64Array | Uint8Array | Uint32Array>(a: T, u
 
 /** Held rows from index `head` to `tail`: time text, key, value, each op's result, and whether the results are known. */
 export class WaitingRows {
-  /** Rows' time text as read ('' for the rows of `iso`). */
+  /**
+   * Rows' time text as read, written for the rows not in `iso` only (a row of
+   * `iso` leaves its entry as it was, or beyond the end: no write per row).
+   */
   private time: string[] = [];
   /** Whether a row's time text is the canonical ISO text of its ms in `stamps` (ColumnBatch.isoTimes): written from the ms, no string per row. */
   private iso = new Uint8Array(0);
@@ -57,6 +60,8 @@ export class WaitingRows {
 
   /** Appends `n` rows with no results known yet. */
   private reserve(n: number): number {
+    // Dropped here, not in take(): the batch take() returned views (subarrays) of the rows it took.
+    if (this.head > 0 && (this.head === this.tail || this.head >= COMPACT_AT)) this.compact();
     const at = this.tail;
     const need = at + n;
     this.values = grown(this.values, at, need, (k) => new Float64Array(k));
@@ -79,15 +84,20 @@ export class WaitingRows {
     if (batch.isoTimes === true && stamps !== undefined) {
       this.stamps.set(stamps.subarray(0, n), at);
       this.iso.fill(1, at, at + n);
-      for (let i = 0; i < n; i++) this.time[at + i] = '';
     } else {
       this.iso.fill(0, at, at + n);
+      this.timeUpTo(at);
       for (let i = 0; i < n; i++) this.time[at + i] = batch.timeText?.[i] ?? String(stamps?.[i]);
     }
     if (!this.keyed) return;
     const { keyIds: ids, keyNames: names, keys } = batch;
     if (ids !== undefined && names !== undefined) this.addReaderIds(ids, names, n, at);
     else for (let i = 0; i < n; i++) this.keyIds[at + i] = this.idOf(keys?.[i] as string);
+  }
+
+  /** `time` made at least `at` entries long before rows at `at` on write theirs (no holes: a holey array is slower). */
+  private timeUpTo(at: number): void {
+    while (this.time.length < at) this.time.push('');
   }
 
   /** Our id of key `name`. */
@@ -128,6 +138,7 @@ export class WaitingRows {
   /** Appends rows restored from a checkpoint (results as saved, `known[i]` whether row i's are all back). */
   restore(time: readonly string[], keys: readonly string[], values: Float64Array, results: readonly Float64Array[], known: readonly boolean[]): void {
     const at = this.reserve(time.length);
+    this.timeUpTo(at);
     for (let i = 0; i < time.length; i++) {
       this.time[at + i] = time[i] as string;
       this.iso[at + i] = 0;
@@ -169,22 +180,26 @@ export class WaitingRows {
     if (!(at >= this.head && at < this.tail)) throw new Error(`the ops released row ${row}, which is not waiting`);
   }
 
-  /** Removes the rows at the front whose results are all known, as a batch. */
+  /**
+   * Removes the rows at the front whose results are all known, as a batch of
+   * views into the columns: valid until the next rows are added (format it
+   * first; the rows taken are dropped then).
+   */
   take(end: SourceOffset, skipped: number): ResultBatch {
     const from = this.head;
     let stop = from;
     while (stop < this.tail && this.known[stop] === 1) stop++;
     const batch: ColumnBatch = {
       length: stop - from,
-      values: this.values.slice(from, stop),
+      values: this.values.subarray(from, stop),
       ...this.timesOf(from, stop),
-      ...(this.keyed ? { keyIds: this.keyIds.slice(from, stop), keyNames: this.keyNames } : {}),
+      ...(this.keyed ? { keyIds: this.keyIds.subarray(from, stop), keyNames: this.keyNames } : {}),
       end,
       skipped,
     };
-    const results = this.results.map((r) => r.slice(from, stop));
+    const results: Float64Array[] = [];
+    for (const r of this.results) results.push(r.subarray(from, stop));
     this.head = stop;
-    if (this.head === this.tail || this.head >= COMPACT_AT) this.compact();
     return { batch, results };
   }
 
@@ -193,21 +208,21 @@ export class WaitingRows {
     const iso = this.iso;
     let all = true;
     for (let i = from; all && i < stop; i++) all = iso[i] === 1;
-    if (all && stop > from) return { timestamps: this.stamps.slice(from, stop), isoTimes: true };
+    if (all && stop > from) return { timestamps: this.stamps.subarray(from, stop), isoTimes: true };
     return { timeText: this.texts(from, stop) };
   }
 
   /** Rows `from` to `stop`'s time texts. */
   private texts(from: number, stop: number): string[] {
-    const texts = this.time.slice(from, stop);
-    for (let i = from; i < stop; i++) if (this.iso[i] === 1) texts[i - from] = isoText(this.stamps[i]!);
+    const texts: string[] = [];
+    for (let i = from; i < stop; i++) texts.push(this.iso[i] === 1 ? isoText(this.stamps[i]!) : (this.time[i] as string));
     return texts;
   }
 
   /** Drops the rows written out. */
   private compact(): void {
     const { head, tail } = this;
-    this.time = this.time.slice(head, tail);
+    this.time = this.time.length > head ? this.time.slice(head, tail) : [];
     if (this.keyed) this.keyIds.copyWithin(0, head, tail);
     this.values.copyWithin(0, head, tail);
     this.known.copyWithin(0, head, tail);
