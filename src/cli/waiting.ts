@@ -19,6 +19,39 @@ export function grown<T extends Float64Array | Uint8Array | Uint32Array>(a: T, u
   return b;
 }
 
+// The per-row loops are small functions of their own: a loop inside a large
+// method gets that method compiled on stack replacement in the first batch,
+// then deoptimized at the first line after the loop that never ran, and
+// compiled again (a profile of the demo counted 3 to 5 compiles each).
+
+/** Marks rows `rows[i] + shift` known, i < count; the index of the first outside [lo, hi) (not marked), or -1. */
+function markKnown(known: Uint8Array, rows: Float64Array, count: number, shift: number, lo: number, hi: number): number {
+  for (let i = 0; i < count; i++) {
+    const at = rows[i]! + shift;
+    if (!(at >= lo && at < hi)) return i;
+    known[at] = 1;
+  }
+  return -1;
+}
+
+/** `res[rows[i] + shift] = values[i]`, i < count. */
+function scatter(res: Float64Array, values: Float64Array, rows: Float64Array, count: number, shift: number): void {
+  for (let i = 0; i < count; i++) res[rows[i]! + shift] = values[i]!;
+}
+
+/** The end of the run of 1s in `known` from `from` (at most `end`). */
+function knownEnd(known: Uint8Array, from: number, end: number): number {
+  let i = from;
+  while (i < end && known[i] === 1) i++;
+  return i;
+}
+
+/** Whether `flags[from..stop)` are all 1. */
+function allSet(flags: Uint8Array, from: number, stop: number): boolean {
+  for (let i = from; i < stop; i++) if (flags[i] !== 1) return false;
+  return true;
+}
+
 /** Held rows from index `head` to `tail`: time text, key, value, each op's result, and whether the results are known. */
 export class WaitingRows {
   /**
@@ -164,16 +197,9 @@ export class WaitingRows {
       for (let j = 0; j < out.values.length; j++) (this.results[j] as Float64Array).set(out.values[j] as Float64Array, first + shift);
       return;
     }
-    for (let i = 0; i < count; i++) {
-      const row = rows[i] as number;
-      this.checkWaiting(row, row + shift);
-      known[row + shift] = 1;
-    }
-    for (let j = 0; j < out.values.length; j++) {
-      const res = this.results[j] as Float64Array;
-      const values = out.values[j] as Float64Array;
-      for (let i = 0; i < count; i++) res[(rows[i] as number) + shift] = values[i] as number;
-    }
+    const outside = markKnown(known, rows, count, shift, this.head, this.tail);
+    if (outside !== -1) this.checkWaiting(rows[outside]!, rows[outside]! + shift);
+    for (let j = 0; j < out.values.length; j++) scatter(this.results[j] as Float64Array, out.values[j] as Float64Array, rows, count, shift);
   }
 
   private checkWaiting(row: number, at: number): void {
@@ -187,8 +213,7 @@ export class WaitingRows {
    */
   take(end: SourceOffset, skipped: number): ResultBatch {
     const from = this.head;
-    let stop = from;
-    while (stop < this.tail && this.known[stop] === 1) stop++;
+    const stop = knownEnd(this.known, from, this.tail);
     const batch: ColumnBatch = {
       length: stop - from,
       values: this.values.subarray(from, stop),
@@ -205,10 +230,7 @@ export class WaitingRows {
 
   /** Rows `from` to `stop`'s times for a batch: their ms when all are canonical ISO, else their texts. */
   private timesOf(from: number, stop: number): { timestamps: Float64Array; isoTimes: true } | { timeText: string[] } {
-    const iso = this.iso;
-    let all = true;
-    for (let i = from; all && i < stop; i++) all = iso[i] === 1;
-    if (all && stop > from) return { timestamps: this.stamps.subarray(from, stop), isoTimes: true };
+    if (stop > from && allSet(this.iso, from, stop)) return { timestamps: this.stamps.subarray(from, stop), isoTimes: true };
     return { timeText: this.texts(from, stop) };
   }
 

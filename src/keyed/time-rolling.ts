@@ -199,11 +199,16 @@ export class TimeRollingOperator implements GroupOperator {
    */
   private processAll(values: Float64Array, keys: Uint32Array, out: Float64Array, times: Float64Array | undefined): void {
     if (times === undefined || times.length !== values.length) throw new TypeError('rolling by duration needs one event time per row');
+    this.markKeys(keys);
+    if (values.length > 0) this.op.pushIds(times, values, keys, out);
+  }
+
+  /** Marks the key groups of a batch's keys: processAll's loop, a method of its own so it compiles once (see cli/waiting.ts). */
+  private markKeys(keys: Uint32Array): void {
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i]!;
       if (this.keyMarked[key] !== 1) this.markKey(key);
     }
-    if (values.length > 0) this.op.pushIds(times, values, keys, out);
   }
 
   private get ownsAll(): boolean {

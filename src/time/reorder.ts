@@ -174,6 +174,12 @@ export class Reorderer {
 
   /** Holds a batch's rows (numbered from `base`) and releases those the bound has passed. */
   push(ts: Float64Array, vals: Float64Array, ids: Uint32Array | undefined, base: number): Released {
+    this.hold(ts, vals, ids, base);
+    return this.out.take();
+  }
+
+  /** push's loop, a method of its own: compiled once (see cli/waiting.ts), not again after the first batch. */
+  private hold(ts: Float64Array, vals: Float64Array, ids: Uint32Array | undefined, base: number): void {
     let lastKey = -1;
     let state: KeyState | undefined;
     for (let i = 0; i < ts.length; i++) {
@@ -188,7 +194,6 @@ export class Reorderer {
       heap.push(t, base + i, vals[i]!);
       this.release(k, state, state.max);
     }
-    return this.out.take();
   }
 
   /** Key k's heap, made (and listed pending) when it holds nothing. */
