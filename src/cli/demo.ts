@@ -3,7 +3,6 @@
 // Deterministic: the same data and sample results on every run.
 
 import { Readable, Writable } from 'node:stream';
-import { afterLines, countNewlines } from './count-lines.js';
 import { Output } from './output.js';
 import { group, rateText } from './progress.js';
 import { parseRun, type RunCommand } from './run-args.js';
@@ -105,57 +104,25 @@ function generate(perSensor: number): { readings: Reading[]; gaps: number; spike
   return { readings: delivered.map((i) => readings[i] as Reading), gaps, spikes };
 }
 
-const EMPTY = Buffer.alloc(0);
-
 /** Captures the output lines at the given indices (0: the first row after the header). */
 class Capture extends Writable {
   readonly lines = new Map<number, string>();
   private index = -1; // the header line is -1
-  private carry: Buffer = EMPTY; // the start of an unfinished line
-  /** The wanted indices, ascending, and the next one not captured yet. */
-  private readonly order: number[];
-  private next = 0;
-  constructor(wanted: ReadonlySet<number>) {
+  private carry: Buffer = Buffer.alloc(0); // the start of an unfinished line
+  constructor(private readonly wanted: ReadonlySet<number>) {
     super({ decodeStrings: false });
-    this.order = [...wanted].sort((a, b) => a - b);
   }
-  // Decodes only the few kept lines (decoding every chunk was a cost inside the demo's timed run), and finds them
-  // by counting LFs a word at a time (a search per line was a cost too).
+  // Counts lines on the bytes and decodes only the few kept ones (decoding every chunk was a cost inside the demo's timed run).
   override _write(chunk: Buffer | string, _enc: BufferEncoding, done: (error?: Error | null) => void): void {
     const bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
-    let from = 0; // where line `index` goes on in this chunk (its start is in `carry`, or here)
-    let lfs = -1; // the LFs of bytes[from..] once known
-    for (let wanted = this.order[this.next]; wanted !== undefined; wanted = this.order[this.next]) {
-      if (wanted < this.index) {
-        this.next++;
-        continue;
-      }
-      if (wanted > this.index) {
-        const at = afterLines(bytes, from, wanted - this.index);
-        if (at < 0) {
-          lfs = -1 - at;
-          break;
-        }
-        this.index = wanted;
-        this.carry = EMPTY;
-        from = at;
-      }
-      const nl = bytes.indexOf(10, from);
-      if (nl === -1) {
-        lfs = 0;
-        break;
-      }
-      this.lines.set(wanted, Buffer.concat([this.carry, bytes.subarray(from, nl)]).toString('utf8'));
-      this.carry = EMPTY;
+    let from = 0;
+    for (let nl = bytes.indexOf(10); nl !== -1; nl = bytes.indexOf(10, from)) {
+      if (this.wanted.has(this.index)) this.lines.set(this.index, Buffer.concat([this.carry, bytes.subarray(from, nl)]).toString('utf8'));
+      if (this.carry.length > 0) this.carry = Buffer.alloc(0);
       this.index++;
-      this.next++;
       from = nl + 1;
     }
-    if (lfs < 0) lfs = countNewlines(bytes, from);
-    if (lfs > 0) {
-      this.index += lfs;
-      this.carry = Buffer.from(bytes.subarray(bytes.lastIndexOf(10) + 1));
-    } else this.carry = Buffer.concat([this.carry, bytes.subarray(from)]);
+    this.carry = Buffer.concat([this.carry, bytes.subarray(from)]);
     done();
   }
 }
