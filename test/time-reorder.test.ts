@@ -122,4 +122,82 @@ describe('Reorderer', () => {
     expect(Array.from(out.ts)).toEqual(Array.from({ length: n }, (_, i) => i + 1).sort((a, b) => (b % 3) - (a % 3) || a - b));
     expect(Array.from(out.row, (row) => ts[row])).toEqual(Array.from(out.ts));
   });
+
+  it('property: a snapshot lists each key\'s held rows in the order of a binary heap sifted by swaps (the order snapshots always had)', () => {
+    /** The classic heap: append and swap up, move the last to the root and swap down. */
+    class SwapHeap {
+      e: Held[] = [];
+      private less = (a: Held, b: Held): boolean => a.ts < b.ts || (a.ts === b.ts && a.row < b.row);
+      push(h: Held): void {
+        const e = this.e;
+        e.push(h);
+        for (let i = e.length - 1; i > 0; ) {
+          const p = (i - 1) >> 1;
+          if (!this.less(e[i] as Held, e[p] as Held)) break;
+          [e[i], e[p]] = [e[p] as Held, e[i] as Held];
+          i = p;
+        }
+      }
+      pop(): void {
+        const e = this.e;
+        const last = e.pop() as Held;
+        if (e.length === 0) return;
+        e[0] = last;
+        for (let i = 0; ; ) {
+          const l = 2 * i + 1;
+          const r = l + 1;
+          let m = i;
+          if (l < e.length && this.less(e[l] as Held, e[m] as Held)) m = l;
+          if (r < e.length && this.less(e[r] as Held, e[m] as Held)) m = r;
+          if (m === i) break;
+          [e[i], e[m]] = [e[m] as Held, e[i] as Held];
+          i = m;
+        }
+      }
+    }
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 40 }),
+        fc.array(fc.record({ key: fc.nat(3), step: fc.nat(4), back: fc.nat(40) }), { maxLength: 300 }),
+        (bound, rows) => {
+          const r = new Reorderer(bound);
+          const heaps = new Map<number, SwapHeap>();
+          const max = new Map<number, number>();
+          const clock = new Map<number, number>();
+          rows.forEach(({ key, step, back }, row) => {
+            const c = (clock.get(key) ?? 0) + step;
+            clock.set(key, c);
+            const t = c - (back % bound);
+            r.push(Float64Array.of(t), Float64Array.of(row / 2), Uint32Array.of(key), row);
+            const m = Math.max(max.get(key) ?? -Infinity, t);
+            max.set(key, m);
+            let h = heaps.get(key);
+            if (h === undefined) heaps.set(key, (h = new SwapHeap()));
+            h.push({ ts: t, row, val: row / 2, key });
+            while (h.e.length > 0 && (h.e[0] as Held).ts <= m - bound) h.pop();
+          });
+          const w = new ByteWriter();
+          r.write(w);
+          const rd = new ByteReader(w.bytes());
+          rd.count(12, 'key maximum');
+          for (let i = 0; i < max.size; i++) {
+            rd.u32();
+            rd.f64();
+          }
+          const listed: Held[] = [];
+          const n = rd.count(28, 'held row');
+          for (let i = 0; i < n; i++) {
+            const key = rd.u32();
+            const row = rd.f64();
+            const ts = rd.f64();
+            listed.push({ key, row, ts, val: rd.f64() });
+          }
+          // Keys in the order they began to hold rows; within a key, its heap's array order.
+          const byKey = (key: number): Held[] => listed.filter((h) => h.key === key);
+          for (const [key, h] of heaps) expect(byKey(key)).toEqual(h.e);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
 });

@@ -19,9 +19,45 @@ export function grown<T extends Float64Array | Uint8Array | Uint32Array>(a: T, u
   return b;
 }
 
+// The per-row loops are small functions of their own: a loop inside a large
+// method gets that method compiled on stack replacement in the first batch,
+// then deoptimized at the first line after the loop that never ran, and
+// compiled again (a profile of the demo counted 3 to 5 compiles each).
+
+/** Marks rows `rows[i] + shift` known, i < count; the index of the first outside [lo, hi) (not marked), or -1. */
+function markKnown(known: Uint8Array, rows: Float64Array, count: number, shift: number, lo: number, hi: number): number {
+  for (let i = 0; i < count; i++) {
+    const at = rows[i]! + shift;
+    if (!(at >= lo && at < hi)) return i;
+    known[at] = 1;
+  }
+  return -1;
+}
+
+/** `res[rows[i] + shift] = values[i]`, i < count. */
+function scatter(res: Float64Array, values: Float64Array, rows: Float64Array, count: number, shift: number): void {
+  for (let i = 0; i < count; i++) res[rows[i]! + shift] = values[i]!;
+}
+
+/** The end of the run of 1s in `known` from `from` (at most `end`). */
+function knownEnd(known: Uint8Array, from: number, end: number): number {
+  let i = from;
+  while (i < end && known[i] === 1) i++;
+  return i;
+}
+
+/** Whether `flags[from..stop)` are all 1. */
+function allSet(flags: Uint8Array, from: number, stop: number): boolean {
+  for (let i = from; i < stop; i++) if (flags[i] !== 1) return false;
+  return true;
+}
+
 /** Held rows from index `head` to `tail`: time text, key, value, each op's result, and whether the results are known. */
 export class WaitingRows {
-  /** Rows' time text as read ('' for the rows of `iso`). */
+  /**
+   * Rows' time text as read, written for the rows not in `iso` only (a row of
+   * `iso` leaves its entry as it was, or beyond the end: no write per row).
+   */
   private time: string[] = [];
   /** Whether a row's time text is the canonical ISO text of its ms in `stamps` (ColumnBatch.isoTimes): written from the ms, no string per row. */
   private iso = new Uint8Array(0);
@@ -57,6 +93,8 @@ export class WaitingRows {
 
   /** Appends `n` rows with no results known yet. */
   private reserve(n: number): number {
+    // Dropped here, not in take(): the batch take() returned views (subarrays) of the rows it took.
+    if (this.head > 0 && (this.head === this.tail || this.head >= COMPACT_AT)) this.compact();
     const at = this.tail;
     const need = at + n;
     this.values = grown(this.values, at, need, (k) => new Float64Array(k));
@@ -79,15 +117,20 @@ export class WaitingRows {
     if (batch.isoTimes === true && stamps !== undefined) {
       this.stamps.set(stamps.subarray(0, n), at);
       this.iso.fill(1, at, at + n);
-      for (let i = 0; i < n; i++) this.time[at + i] = '';
     } else {
       this.iso.fill(0, at, at + n);
+      this.timeUpTo(at);
       for (let i = 0; i < n; i++) this.time[at + i] = batch.timeText?.[i] ?? String(stamps?.[i]);
     }
     if (!this.keyed) return;
     const { keyIds: ids, keyNames: names, keys } = batch;
     if (ids !== undefined && names !== undefined) this.addReaderIds(ids, names, n, at);
     else for (let i = 0; i < n; i++) this.keyIds[at + i] = this.idOf(keys?.[i] as string);
+  }
+
+  /** `time` made at least `at` entries long before rows at `at` on write theirs (no holes: a holey array is slower). */
+  private timeUpTo(at: number): void {
+    while (this.time.length < at) this.time.push('');
   }
 
   /** Our id of key `name`. */
@@ -128,6 +171,7 @@ export class WaitingRows {
   /** Appends rows restored from a checkpoint (results as saved, `known[i]` whether row i's are all back). */
   restore(time: readonly string[], keys: readonly string[], values: Float64Array, results: readonly Float64Array[], known: readonly boolean[]): void {
     const at = this.reserve(time.length);
+    this.timeUpTo(at);
     for (let i = 0; i < time.length; i++) {
       this.time[at + i] = time[i] as string;
       this.iso[at + i] = 0;
@@ -153,61 +197,54 @@ export class WaitingRows {
       for (let j = 0; j < out.values.length; j++) (this.results[j] as Float64Array).set(out.values[j] as Float64Array, first + shift);
       return;
     }
-    for (let i = 0; i < count; i++) {
-      const row = rows[i] as number;
-      this.checkWaiting(row, row + shift);
-      known[row + shift] = 1;
-    }
-    for (let j = 0; j < out.values.length; j++) {
-      const res = this.results[j] as Float64Array;
-      const values = out.values[j] as Float64Array;
-      for (let i = 0; i < count; i++) res[(rows[i] as number) + shift] = values[i] as number;
-    }
+    const outside = markKnown(known, rows, count, shift, this.head, this.tail);
+    if (outside !== -1) this.checkWaiting(rows[outside]!, rows[outside]! + shift);
+    for (let j = 0; j < out.values.length; j++) scatter(this.results[j] as Float64Array, out.values[j] as Float64Array, rows, count, shift);
   }
 
   private checkWaiting(row: number, at: number): void {
     if (!(at >= this.head && at < this.tail)) throw new Error(`the ops released row ${row}, which is not waiting`);
   }
 
-  /** Removes the rows at the front whose results are all known, as a batch. */
+  /**
+   * Removes the rows at the front whose results are all known, as a batch of
+   * views into the columns: valid until the next rows are added (format it
+   * first; the rows taken are dropped then).
+   */
   take(end: SourceOffset, skipped: number): ResultBatch {
     const from = this.head;
-    let stop = from;
-    while (stop < this.tail && this.known[stop] === 1) stop++;
+    const stop = knownEnd(this.known, from, this.tail);
     const batch: ColumnBatch = {
       length: stop - from,
-      values: this.values.slice(from, stop),
+      values: this.values.subarray(from, stop),
       ...this.timesOf(from, stop),
-      ...(this.keyed ? { keyIds: this.keyIds.slice(from, stop), keyNames: this.keyNames } : {}),
+      ...(this.keyed ? { keyIds: this.keyIds.subarray(from, stop), keyNames: this.keyNames } : {}),
       end,
       skipped,
     };
-    const results = this.results.map((r) => r.slice(from, stop));
+    const results: Float64Array[] = [];
+    for (const r of this.results) results.push(r.subarray(from, stop));
     this.head = stop;
-    if (this.head === this.tail || this.head >= COMPACT_AT) this.compact();
     return { batch, results };
   }
 
   /** Rows `from` to `stop`'s times for a batch: their ms when all are canonical ISO, else their texts. */
   private timesOf(from: number, stop: number): { timestamps: Float64Array; isoTimes: true } | { timeText: string[] } {
-    const iso = this.iso;
-    let all = true;
-    for (let i = from; all && i < stop; i++) all = iso[i] === 1;
-    if (all && stop > from) return { timestamps: this.stamps.slice(from, stop), isoTimes: true };
+    if (stop > from && allSet(this.iso, from, stop)) return { timestamps: this.stamps.subarray(from, stop), isoTimes: true };
     return { timeText: this.texts(from, stop) };
   }
 
   /** Rows `from` to `stop`'s time texts. */
   private texts(from: number, stop: number): string[] {
-    const texts = this.time.slice(from, stop);
-    for (let i = from; i < stop; i++) if (this.iso[i] === 1) texts[i - from] = isoText(this.stamps[i]!);
+    const texts: string[] = [];
+    for (let i = from; i < stop; i++) texts.push(this.iso[i] === 1 ? isoText(this.stamps[i]!) : (this.time[i] as string));
     return texts;
   }
 
   /** Drops the rows written out. */
   private compact(): void {
     const { head, tail } = this;
-    this.time = this.time.slice(head, tail);
+    this.time = this.time.length > head ? this.time.slice(head, tail) : [];
     if (this.keyed) this.keyIds.copyWithin(0, head, tail);
     this.values.copyWithin(0, head, tail);
     this.known.copyWithin(0, head, tail);

@@ -61,21 +61,23 @@ export function writeIso(b: Uint8Array, o: number, ms: number): void {
   const day = Math.floor(ms / MS_PER_DAY);
   if (day !== lastDay) setDay(day);
   for (let j = 0; j < 11; j++) b[o + j] = dayBytes[j]!; // a loop: set() of 11 bytes costs more
-  let rest = ms - day * MS_PER_DAY; // 0 to 86 399 999
+  // The ms of the day as an int32: the rest is int32 arithmetic (a double `%` is a call to fmod).
+  let rest = (ms - day * MS_PER_DAY) | 0; // 0 to 86 399 999
   const hour = (rest / 3_600_000) | 0;
   rest -= hour * 3_600_000;
   const minute = (rest / 60_000) | 0;
   rest -= minute * 60_000;
   const second = (rest / 1000) | 0;
   const milli = rest - second * 1000;
+  const hundreds = (milli / 100) | 0;
   two(b, o + 11, hour);
   b[o + 13] = 0x3a;
   two(b, o + 14, minute);
   b[o + 16] = 0x3a;
   two(b, o + 17, second);
   b[o + 19] = 0x2e;
-  b[o + 20] = DIGIT_0 + ((milli / 100) | 0);
-  two(b, o + 21, milli % 100);
+  b[o + 20] = DIGIT_0 + hundreds;
+  two(b, o + 21, milli - hundreds * 100);
   b[o + 23] = 0x5a;
 }
 

@@ -30,6 +30,13 @@ function grownCache(cache: Uint16Array, key: number): Uint16Array<ArrayBuffer> {
   return grown;
 }
 
+/** `marks` grown to hold index `key` (doubling, zero-filled: not marked). */
+function grownMarks(marks: Uint8Array, key: number): Uint8Array<ArrayBuffer> {
+  const grown = new Uint8Array(Math.min(GROUP_CACHE_KEYS, Math.max(64, 2 * key + 2)));
+  grown.set(marks);
+  return grown;
+}
+
 /** Creates the duration-rolling operator of a worker owning key groups [owned[0], owned[1]). */
 export async function createTimeRollingOperator(
   spec: NormalizedTimeRollingOperatorSpec,
@@ -48,6 +55,12 @@ export class TimeRollingOperator implements GroupOperator {
   private readonly marked: Uint8Array;
   /** Key group + 1 by key id, 0 unknown: ids are small and dense in the CLI, and hashing every row cost as much as the kernel. */
   private groupOfKey = new Uint16Array(0);
+  /**
+   * Per key id below GROUP_CACHE_KEYS: 1 once its group is marked (`marked`)
+   * since the last changedGroups(), so processAll's pass over a batch's keys
+   * reads one byte per row (keys interleave: the last key rarely repeats).
+   */
+  private keyMarked = new Uint8Array(0);
   /** Key groups restored so far (each at most once, before any row). */
   private readonly restored = new Set<number>();
   private started = false;
@@ -89,6 +102,14 @@ export class TimeRollingOperator implements GroupOperator {
     this.marked[group] = 1;
     this.held.add(group);
     this.changed.add(group);
+  }
+
+  /** Marks key `key`'s group changed, and the key as marked (keyMarked) when its id is cached. */
+  private markKey(key: number): void {
+    this.touch(this.groupOf(key));
+    if (key >= GROUP_CACHE_KEYS) return;
+    if (key >= this.keyMarked.length) this.keyMarked = grownMarks(this.keyMarked, key);
+    this.keyMarked[key] = 1;
   }
 
   private owns(group: number): boolean {
@@ -178,14 +199,16 @@ export class TimeRollingOperator implements GroupOperator {
    */
   private processAll(values: Float64Array, keys: Uint32Array, out: Float64Array, times: Float64Array | undefined): void {
     if (times === undefined || times.length !== values.length) throw new TypeError('rolling by duration needs one event time per row');
-    let lastKey = -1;
+    this.markKeys(keys);
+    if (values.length > 0) this.op.pushIds(times, values, keys, out);
+  }
+
+  /** Marks the key groups of a batch's keys: processAll's loop, a method of its own so it compiles once (see cli/waiting.ts). */
+  private markKeys(keys: Uint32Array): void {
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i]!;
-      if (key === lastKey) continue;
-      lastKey = key;
-      this.touch(this.groupOf(key));
+      if (this.keyMarked[key] !== 1) this.markKey(key);
     }
-    if (values.length > 0) this.op.pushIds(times, values, keys, out);
   }
 
   private get ownsAll(): boolean {
@@ -208,6 +231,7 @@ export class TimeRollingOperator implements GroupOperator {
     const groups = [...this.changed].sort((a, b) => a - b);
     this.changed.clear();
     this.marked.fill(0);
+    this.keyMarked.fill(0);
     return groups;
   }
 

@@ -112,18 +112,18 @@ export function toF64(values: unknown, what: string): Float64Array {
   throw new TypeError(`${what} must be a Float64Array or an array of numbers, got ${values === null ? 'null' : typeof values}`);
 }
 
-/** Checks timestamps: every one finite. Throws RangeError naming the row. */
+/** Checks timestamps: every one finite and within ±2^53 ms. Throws RangeError naming the row. */
 export function checkTimestamps(ts: Float64Array, rowBase: number): void {
-  for (let i = 0; i < ts.length; i++) {
-    const t = ts[i]!;
-    if (!(t - t === 0)) throw new RangeError(`timestamps[${i}] (row ${rowBase + i}) must be a finite number of ms, got ${t}`);
-    // Beyond 2⁵³ ms, t ± a duration rounds: window bounds would be wrong and grids could not step.
-    if (Math.abs(t) > MAX_TIMESTAMP) {
-      throw new RangeError(
-        `timestamps[${i}] (row ${rowBase + i}) must be within ±2^53 ms (${MAX_TIMESTAMP}), got ${t}: is it in µs or ns? Timestamps are ms`,
-      );
-    }
-  }
+  // One comparison per row, false for NaN and ±Infinity too; the errors are built elsewhere
+  // (with them inline, the loop ran at ~25 ns a row instead of ~2: 5 ops checked every row of the demo).
+  for (let i = 0; i < ts.length; i++) if (!(Math.abs(ts[i]!) <= MAX_TIMESTAMP)) throwBadTimestamp(ts[i]!, i, rowBase);
+}
+
+/** The error of timestamps[i], not finite or beyond ±2^53 ms. */
+function throwBadTimestamp(t: number, i: number, rowBase: number): never {
+  if (!(t - t === 0)) throw new RangeError(`timestamps[${i}] (row ${rowBase + i}) must be a finite number of ms, got ${t}`);
+  // Beyond 2⁵³ ms, t ± a duration rounds: window bounds would be wrong and grids could not step.
+  throw new RangeError(`timestamps[${i}] (row ${rowBase + i}) must be within ±2^53 ms (${MAX_TIMESTAMP}), got ${t}: is it in µs or ns? Timestamps are ms`);
 }
 
 /** The greatest |timestamp| (ms): up to 2⁵³, integer ms are exact. */

@@ -5,62 +5,65 @@
 import type { ByteReader, ByteWriter } from './snapshot.js';
 import { expectState } from './snapshot.js';
 
-/** Pending rows of one key, a binary min-heap on (ts, row), in typed columns (a swap allocates nothing). */
+/**
+ * Pending rows of one key, a binary min-heap on (ts, row), in typed columns.
+ * Sifts move a hole rather than swapping entries (fewer writes, the same
+ * places as swaps give: snapshots list held rows in heap order).
+ */
 class PendingHeap {
   ts = new Float64Array(8);
   row = new Float64Array(8);
   val = new Float64Array(8);
   size = 0;
-  private less(i: number, j: number): boolean {
-    const a = this.ts[i]!, b = this.ts[j]!;
-    return a < b || (a === b && this.row[i]! < this.row[j]!);
-  }
-  private swap(i: number, j: number): void {
-    swapIn(this.ts, i, j);
-    swapIn(this.row, i, j);
-    swapIn(this.val, i, j);
-  }
   private grow(): void {
     const n = 2 * this.ts.length;
     this.ts = grownF64(this.ts, n);
     this.row = grownF64(this.row, n);
     this.val = grownF64(this.val, n);
   }
-  push(ts: number, row: number, val: number): void {
+  push(t: number, r: number, v: number): void {
     if (this.size === this.ts.length) this.grow();
+    const ts = this.ts, row = this.row, val = this.val;
     let i = this.size++;
-    this.ts[i] = ts;
-    this.row[i] = row;
-    this.val[i] = val;
+    // Parents after the new entry move down into the hole (a row in time order stops at once).
     while (i > 0) {
       const p = (i - 1) >> 1;
-      if (!this.less(i, p)) break;
-      this.swap(i, p);
+      const pt = ts[p]!;
+      if (!(t < pt || (t === pt && r < row[p]!))) break;
+      ts[i] = pt;
+      row[i] = row[p]!;
+      val[i] = val[p]!;
       i = p;
     }
+    ts[i] = t;
+    row[i] = r;
+    val[i] = v;
   }
   /** Removes the least entry (read it first at index 0). */
   pop(): void {
-    const last = --this.size;
-    if (last > 0) this.swap(0, last);
+    const n = --this.size;
+    if (n === 0) return;
+    const ts = this.ts, row = this.row, val = this.val;
+    // The last entry sinks from the root: the lesser child moves up while it is less.
+    const t = ts[n]!, r = row[n]!, v = val[n]!;
     let i = 0;
-    const n = last;
     for (;;) {
-      const l = 2 * i + 1, r = l + 1;
-      let m = i;
-      if (l < n && this.less(l, m)) m = l;
-      if (r < n && this.less(r, m)) m = r;
-      if (m === i) break;
-      this.swap(i, m);
+      const l = 2 * i + 1;
+      if (l >= n) break;
+      let m = l;
+      const c = l + 1;
+      if (c < n && (ts[c]! < ts[l]! || (ts[c] === ts[l] && row[c]! < row[l]!))) m = c;
+      const mt = ts[m]!;
+      if (!(mt < t || (mt === t && row[m]! < r))) break;
+      ts[i] = mt;
+      row[i] = row[m]!;
+      val[i] = val[m]!;
       i = m;
     }
+    ts[i] = t;
+    row[i] = r;
+    val[i] = v;
   }
-}
-
-function swapIn(a: Float64Array, i: number, j: number): void {
-  const t = a[i]!;
-  a[i] = a[j]!;
-  a[j] = t;
 }
 
 function grownF64(a: Float64Array, n: number): Float64Array<ArrayBuffer> {
@@ -126,10 +129,15 @@ export interface HeldState {
   pending: Map<number, PendingHeap>;
 }
 
+/** Key ids below this also find their state in an array (one slot each). */
+const DENSE_KEYS = 1 << 16;
+
 /** See the file comment. Keys are numeric ids (0 when unkeyed). */
 export class Reorderer {
   /** Per key, in order of first row: its greatest timestamp and held rows (one lookup per row). */
   private readonly states = new Map<number, KeyState>();
+  /** The same states by key id, for ids below DENSE_KEYS (the CLI's and KeyMap's ids are dense): an array read per row, not a Map look-up. */
+  private byId: (KeyState | undefined)[] = [];
   /** The keys holding rows, in the order they began to: the order snapshots write them. */
   private readonly pending = new Map<number, PendingHeap>();
   private readonly out = new ReleaseBuffer();
@@ -150,16 +158,31 @@ export class Reorderer {
   }
 
   private stateOf(k: number): KeyState {
+    return (k < DENSE_KEYS ? this.byId[k] : undefined) ?? this.newStateOf(k);
+  }
+
+  /** Key k's state from the Map (made there in order of first row when new), kept in byId too. */
+  private newStateOf(k: number): KeyState {
     let state = this.states.get(k);
     if (state === undefined) {
       state = { max: -Infinity, heap: undefined };
       this.states.set(k, state);
+    }
+    if (k < DENSE_KEYS) {
+      while (this.byId.length < k) this.byId.push(undefined);
+      this.byId[k] = state;
     }
     return state;
   }
 
   /** Holds a batch's rows (numbered from `base`) and releases those the bound has passed. */
   push(ts: Float64Array, vals: Float64Array, ids: Uint32Array | undefined, base: number): Released {
+    this.hold(ts, vals, ids, base);
+    return this.out.take();
+  }
+
+  /** push's loop, a method of its own: compiled once (see cli/waiting.ts), not again after the first batch. */
+  private hold(ts: Float64Array, vals: Float64Array, ids: Uint32Array | undefined, base: number): void {
     let lastKey = -1;
     let state: KeyState | undefined;
     for (let i = 0; i < ts.length; i++) {
@@ -174,7 +197,6 @@ export class Reorderer {
       heap.push(t, base + i, vals[i]!);
       this.release(k, state, state.max);
     }
-    return this.out.take();
   }
 
   /** Key k's heap, made (and listed pending) when it holds nothing. */
@@ -296,6 +318,7 @@ export class Reorderer {
 
   clear(): void {
     this.states.clear();
+    this.byId = [];
     this.pending.clear();
   }
 }
