@@ -1,0 +1,133 @@
+// sum / mean / count (assembly/kernels/sum.ts) one row at a time in JavaScript:
+// sum.ts rowResult() (the scalar row, minPeriods checked) with the same IEEE
+// operations in the same order, so results and snapshots are the bits of
+// push() (test/push-value.test.ts). A change to rowResult(), to update()'s
+// sub-block end or to the state's layout in sum.ts must be made here too.
+//
+// The ring and the suffix sums stay in WASM memory; the position, count and
+// prefix sums (acc, P) are held in fields. The row that ends a block goes
+// through the module's pushValue (finishBlock() recomputes the suffix sums in
+// WASM); a sub-block's end is update()'s two operations, done here.
+import type { KernelInstance } from './engine.js';
+import { HeldRowKernel, notANumber } from './row-step-kernel.js';
+import type { KernelPlan } from './spec.js';
+import type { NormalizedSpec } from './types.js';
+
+const OP_MEAN = 1;
+const OP_COUNT = 2;
+
+// The state's fields, byte offsets from its start (sum.ts S_*).
+const S_POS = 32; // i32: offset of the next row in its block
+const S_SUB_LEFT = 36; // i32: rows left in the sub-block
+const S_COUNT = 40; // i32: non-NaN rows in the window
+const S_SUB_LEN = 44; // i32: sub-block length
+const S_ACC_SUB = 48; // f64: acc, the sum of the sub-block's finished groups of 4
+const S_ACC_BLOCK = 56; // f64: P, the sum of the block's finished sub-blocks
+const S_RING = 64; // f64 × W: the block's rows so far, then the previous block's; then W + 1 suffix sums
+
+/** Below this window, blocks end so often that the rows are cheaper in WASM (each block's end is a call into it). */
+export const SUM_ROW_STEP_MIN_WINDOW = 16;
+
+/** NaN is missing: it adds +0 (sum.ts z()). */
+function z(x: number): number {
+  return x === x ? x : 0;
+}
+
+export class BlockSumKernel extends HeldRowKernel {
+  private readonly op: number;
+  private readonly window: number;
+  private readonly minPeriods: number;
+  // Places in `f64` (all of memory), in f64 elements.
+  private ring = 0;
+  /** The next row's place in the ring: its offset in the block is slot − ring. */
+  private slot = 0;
+  /** The place of the row that ends the block: that row runs in WASM. */
+  private blockEnd = 0;
+  /** The place just past the sub-block. */
+  private subEnd = 0;
+  private subLength = 0;
+  private count = 0;
+  private acc = 0;
+  private accBlock = 0;
+  /** The group's (a, b, c, d) partial sums so far: z(a), then z(b) + z(a) … */
+  private pair = 0;
+  /** … and z(c). */
+  private third = 0;
+
+  constructor(spec: NormalizedSpec, plan: KernelPlan, instance: KernelInstance) {
+    super(spec, plan, instance);
+    this.op = plan.code;
+    this.window = plan.window;
+    this.minPeriods = plan.minPeriods;
+  }
+
+  override pushValue(x: number): number {
+    if (typeof x !== 'number') notANumber(x);
+    if (!this.held) this.take();
+    const slot = this.slot;
+    if (slot === this.blockEnd) return this.rowInWasm(x);
+    const f64 = this.f64;
+    const old = f64[slot]!;
+    f64[slot] = x;
+    const present = x === x;
+    const count = this.count + (present ? 1 : 0) - (old === old ? 1 : 0);
+    this.count = count;
+    this.slot = slot + 1;
+    let y: number = count;
+    if (this.op !== OP_COUNT) {
+      // rowResult()'s group arithmetic: (a, b, c, d) at offsets 4k … 4k + 3.
+      const zx = present ? x : 0;
+      const group = (slot - this.ring) & 3;
+      let r: number;
+      if (group === 0) {
+        this.pair = zx;
+        r = this.acc + (zx + 0);
+      } else if (group === 1) {
+        const pair = zx + this.pair;
+        this.pair = pair;
+        r = this.acc + pair;
+      } else if (group === 2) {
+        this.third = zx;
+        r = this.acc + (this.pair + (zx + 0));
+      } else {
+        r = this.acc + (this.pair + (zx + this.third));
+        this.acc = r;
+      }
+      y = f64[slot + this.window + 1]! + (this.accBlock + r);
+      if (this.op === OP_MEAN) y = y / count;
+    }
+    if (slot + 1 === this.subEnd) {
+      // update()'s sub-block end: P takes acc (always a group's last row, so acc is r).
+      this.accBlock += this.acc;
+      this.acc = 0;
+      this.subEnd += this.subLength;
+    }
+    // `0 / 0`, not `NaN`: V8 boxes a double that meets the global NaN in a conditional.
+    return count >= this.minPeriods ? y : 0 / 0;
+  }
+
+  protected load(f64: Float64Array, i32: Int32Array, s: number): void {
+    const pos = i32[(s + S_POS) >>> 2]!;
+    this.ring = (s + S_RING) >>> 3;
+    this.slot = this.ring + pos;
+    this.blockEnd = this.ring + this.window - 1;
+    this.subEnd = this.slot + i32[(s + S_SUB_LEFT) >>> 2]!;
+    this.subLength = i32[(s + S_SUB_LEN) >>> 2]!;
+    this.count = i32[(s + S_COUNT) >>> 2]!;
+    this.acc = f64[(s + S_ACC_SUB) >>> 3]!;
+    this.accBlock = f64[(s + S_ACC_BLOCK) >>> 3]!;
+    // The group's partial sums, from its rows in the ring.
+    const start = this.slot - (pos & 3);
+    if ((pos & 3) >= 1) this.pair = z(f64[start]!);
+    if ((pos & 3) >= 2) this.pair = z(f64[start + 1]!) + z(f64[start]!);
+    if ((pos & 3) === 3) this.third = z(f64[start + 2]!);
+  }
+
+  protected store(f64: Float64Array, i32: Int32Array, s: number): void {
+    i32[(s + S_POS) >>> 2] = this.slot - this.ring;
+    i32[(s + S_SUB_LEFT) >>> 2] = this.subEnd - this.slot;
+    i32[(s + S_COUNT) >>> 2] = this.count;
+    f64[(s + S_ACC_SUB) >>> 3] = this.acc;
+    f64[(s + S_ACC_BLOCK) >>> 3] = this.accBlock;
+  }
+}
