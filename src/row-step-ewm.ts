@@ -59,7 +59,7 @@ abstract class EwmKernel extends HeldRowKernel {
 export class EwmMeanKernel extends EwmKernel {
   override pushValue(cur: number): number {
     if (typeof cur !== 'number') notANumber(cur);
-    if (!this.held) this.take();
+    if (this.held !== true) this.take(); // strict: `!this.held` compiles to a generic truthiness test
     let weighted = this.mean;
     const isObservation = cur === cur;
     if (isObservation) this.nobs += 1;
@@ -98,7 +98,7 @@ export class EwmVarKernel extends EwmKernel {
 
   override pushValue(cur: number): number {
     if (typeof cur !== 'number') notANumber(cur);
-    if (!this.held) this.take();
+    if (this.held !== true) this.take(); // strict: `!this.held` compiles to a generic truthiness test
     const { oldWtFactor, newWt } = this;
     const isObservation = cur === cur;
     if (isObservation) this.nobs += 1;

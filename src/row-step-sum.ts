@@ -12,6 +12,7 @@ import type { KernelInstance } from './engine.js';
 import { HeldRowKernel, notANumber } from './row-step-kernel.js';
 import type { KernelPlan } from './spec.js';
 import type { NormalizedSpec } from './types.js';
+import type { WasmKernel } from './wasm-kernel.js';
 
 const OP_MEAN = 1;
 const OP_COUNT = 2;
@@ -33,17 +34,16 @@ function z(x: number): number {
   return x === x ? x : 0;
 }
 
-export class BlockSumKernel extends HeldRowKernel {
-  private readonly op: number;
+abstract class BlockSumKernel extends HeldRowKernel {
   private readonly window: number;
-  private readonly minPeriods: number;
+  protected readonly minPeriods: number;
   // Places in `f64` (all of memory), in f64 elements.
   private ring = 0;
   /** The next row's place in the ring: its offset in the block is slot − ring. */
   private slot = 0;
   /** The place of the row that ends the block: that row runs in WASM. */
   private blockEnd = 0;
-  /** The place just past the sub-block. */
+  /** The place just past the sub-block (sum and mean: count keeps no sums, and its sub-blocks end with nothing to do). */
   private subEnd = 0;
   private subLength = 0;
   private count = 0;
@@ -56,54 +56,60 @@ export class BlockSumKernel extends HeldRowKernel {
 
   constructor(spec: NormalizedSpec, plan: KernelPlan, instance: KernelInstance) {
     super(spec, plan, instance);
-    this.op = plan.code;
     this.window = plan.window;
     this.minPeriods = plan.minPeriods;
   }
 
   override pushValue(x: number): number {
     if (typeof x !== 'number') notANumber(x);
-    if (!this.held) this.take();
+    if (this.held !== true) this.take(); // strict: `!this.held` compiles to a generic truthiness test
     const slot = this.slot;
+    // The block's last row goes through WASM: update() ends the block there (finishBlock()).
     if (slot === this.blockEnd) return this.rowInWasm(x);
+    return this.row(x, slot);
+  }
+
+  /** rowResult() of the row at `slot`, with the minPeriods check. */
+  protected abstract row(x: number, slot: number): number;
+
+  /** The row enters the ring at `slot`, the row W before leaves it: the window's count. */
+  protected enter(x: number, slot: number): number {
     const f64 = this.f64;
     const old = f64[slot]!;
     f64[slot] = x;
-    const present = x === x;
-    const count = this.count + (present ? 1 : 0) - (old === old ? 1 : 0);
+    const count = this.count + (x === x ? 1 : 0) - (old === old ? 1 : 0);
     this.count = count;
     this.slot = slot + 1;
-    let y: number = count;
-    if (this.op !== OP_COUNT) {
-      // rowResult()'s group arithmetic: (a, b, c, d) at offsets 4k … 4k + 3.
-      const zx = present ? x : 0;
-      const group = (slot - this.ring) & 3;
-      let r: number;
-      if (group === 0) {
-        this.pair = zx;
-        r = this.acc + (zx + 0);
-      } else if (group === 1) {
-        const pair = zx + this.pair;
-        this.pair = pair;
-        r = this.acc + pair;
-      } else if (group === 2) {
-        this.third = zx;
-        r = this.acc + (this.pair + (zx + 0));
-      } else {
-        r = this.acc + (this.pair + (zx + this.third));
-        this.acc = r;
-      }
-      y = f64[slot + this.window + 1]! + (this.accBlock + r);
-      if (this.op === OP_MEAN) y = y / count;
+    return count;
+  }
+
+  /** The window's sum at the row at `slot`: rowResult()'s group arithmetic, (a, b, c, d) at offsets 4k … 4k + 3. */
+  protected windowSum(x: number, slot: number): number {
+    const zx = x === x ? x : 0;
+    const group = (slot - this.ring) & 3;
+    let r: number;
+    if (group === 0) {
+      this.pair = zx;
+      r = this.acc + (zx + 0);
+    } else if (group === 1) {
+      const pair = zx + this.pair;
+      this.pair = pair;
+      r = this.acc + pair;
+    } else if (group === 2) {
+      this.third = zx;
+      r = this.acc + (this.pair + (zx + 0));
+    } else {
+      r = this.acc + (this.pair + (zx + this.third));
+      this.acc = r;
     }
+    const sum = this.f64[slot + this.window + 1]! + (this.accBlock + r);
     if (slot + 1 === this.subEnd) {
-      // update()'s sub-block end: P takes acc (always a group's last row, so acc is r).
+      // update()'s sub-block end: P takes acc (the sub-block's last row ends a group, so acc is r).
       this.accBlock += this.acc;
       this.acc = 0;
       this.subEnd += this.subLength;
     }
-    // `0 / 0`, not `NaN`: V8 boxes a double that meets the global NaN in a conditional.
-    return count >= this.minPeriods ? y : 0 / 0;
+    return sum;
   }
 
   protected load(f64: Float64Array, i32: Int32Array, s: number): void {
@@ -124,10 +130,45 @@ export class BlockSumKernel extends HeldRowKernel {
   }
 
   protected store(f64: Float64Array, i32: Int32Array, s: number): void {
-    i32[(s + S_POS) >>> 2] = this.slot - this.ring;
-    i32[(s + S_SUB_LEFT) >>> 2] = this.subEnd - this.slot;
+    const pos = this.slot - this.ring;
+    i32[(s + S_POS) >>> 2] = pos;
+    i32[(s + S_SUB_LEFT) >>> 2] = this.subLength - (pos % this.subLength); // as sum.ts validate() requires
     i32[(s + S_COUNT) >>> 2] = this.count;
     f64[(s + S_ACC_SUB) >>> 3] = this.acc;
     f64[(s + S_ACC_BLOCK) >>> 3] = this.accBlock;
   }
+}
+
+// One class per op, so that each row runs only its op's operations.
+// `0 / 0`, not `NaN`: V8 boxes a double that meets the global NaN in a conditional.
+
+class SumRowKernel extends BlockSumKernel {
+  protected row(x: number, slot: number): number {
+    const count = this.enter(x, slot);
+    const y = this.windowSum(x, slot);
+    return count >= this.minPeriods ? y : 0 / 0;
+  }
+}
+
+class MeanRowKernel extends BlockSumKernel {
+  protected row(x: number, slot: number): number {
+    const count = this.enter(x, slot);
+    const y = this.windowSum(x, slot) / count;
+    return count >= this.minPeriods ? y : 0 / 0;
+  }
+}
+
+/** count keeps no sums (sum.ts leaves them 0). */
+class CountRowKernel extends BlockSumKernel {
+  protected row(x: number, slot: number): number {
+    const count = this.enter(x, slot);
+    return count >= this.minPeriods ? count : 0 / 0;
+  }
+}
+
+/** The row-step kernel of a sum module plan. */
+export function blockSumKernel(spec: NormalizedSpec, plan: KernelPlan, instance: KernelInstance): WasmKernel {
+  if (plan.code === OP_COUNT) return new CountRowKernel(spec, plan, instance);
+  if (plan.code === OP_MEAN) return new MeanRowKernel(spec, plan, instance);
+  return new SumRowKernel(spec, plan, instance);
 }

@@ -13,7 +13,7 @@
 // var/std, min/max, median/quantile.
 import type { KernelInstance } from './engine.js';
 import { EWM_OP_MEAN, EwmMeanKernel, EwmVarKernel } from './row-step-ewm.js';
-import { BlockSumKernel, SUM_ROW_STEP_MIN_WINDOW } from './row-step-sum.js';
+import { blockSumKernel, SUM_ROW_STEP_MIN_WINDOW } from './row-step-sum.js';
 import type { KernelPlan } from './spec.js';
 import type { Kernel, NormalizedSpec } from './types.js';
 import { WasmKernel } from './wasm-kernel.js';
@@ -23,6 +23,6 @@ export function kernelFor(spec: NormalizedSpec, plan: KernelPlan, instance: Kern
   if (plan.module === 'ewm') {
     return plan.code === EWM_OP_MEAN ? new EwmMeanKernel(spec, plan, instance) : new EwmVarKernel(spec, plan, instance);
   }
-  if (plan.module === 'sum' && plan.window >= SUM_ROW_STEP_MIN_WINDOW) return new BlockSumKernel(spec, plan, instance);
+  if (plan.module === 'sum' && plan.window >= SUM_ROW_STEP_MIN_WINDOW) return blockSumKernel(spec, plan, instance);
   return new WasmKernel(spec, plan, instance);
 }
