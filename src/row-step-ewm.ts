@@ -23,10 +23,12 @@ const S_SUM_WT2 = 9; // pandas' sum_wt2
 
 /** ewm.ts setWeights(): the same parameters, the same operations. */
 abstract class EwmKernel extends HeldRowKernel {
-  protected readonly adjust: boolean;
-  protected readonly oldWtFactor: number;
-  protected readonly newWt: number;
-  protected readonly minPeriods: number;
+  // Declared with a value of their type: a field first defined as undefined keeps a tagged
+  // representation, and V8 checks and unboxes it on every row.
+  protected readonly adjust: boolean = false;
+  protected readonly oldWtFactor: number = 0;
+  protected readonly newWt: number = 0;
+  protected readonly minPeriods: number = 0;
   protected mean = 0;
   protected oldWt = 0;
   protected nobs = 0;
@@ -86,7 +88,7 @@ export class EwmMeanKernel extends EwmKernel {
 
 /** ewm var and std: updateVar(), pandas' ewmcov(x, x, bias=False); std is its zsqrt. */
 export class EwmVarKernel extends EwmKernel {
-  private readonly std: boolean;
+  private readonly std: boolean = false;
   private cov = 0;
   private sumWt = 0;
   private sumWt2 = 0;

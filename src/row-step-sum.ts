@@ -35,8 +35,9 @@ function z(x: number): number {
 }
 
 abstract class BlockSumKernel extends HeldRowKernel {
-  private readonly window: number;
-  protected readonly minPeriods: number;
+  // Declared with a number: a field first defined as undefined keeps a tagged representation (a check on every row).
+  private readonly window: number = 0;
+  protected readonly minPeriods: number = 0;
   // Places in `f64` (all of memory), in f64 elements.
   private ring = 0;
   /** The next row's place in the ring: its offset in the block is slot − ring. */
