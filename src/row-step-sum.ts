@@ -41,9 +41,9 @@ abstract class BlockSumKernel extends HeldRowKernel {
   // Places in `f64` (all of memory), in f64 elements.
   private ring = 0;
   /** The next row's place in the ring: its offset in the block is slot − ring. */
-  private slot = 0;
+  private slot = -1;
   /** The place of the row that ends the block: that row runs in WASM. */
-  private blockEnd = 0;
+  private blockEnd = -1;
   /** The place just past the sub-block (sum and mean: count keeps no sums, and its sub-blocks end with nothing to do). */
   private subEnd = 0;
   private subLength = 0;
@@ -63,11 +63,17 @@ abstract class BlockSumKernel extends HeldRowKernel {
 
   override pushValue(x: number): number {
     if (typeof x !== 'number') notANumber(x);
-    if (this.held !== true) this.take(); // strict: `!this.held` compiles to a generic truthiness test
     const slot = this.slot;
-    // The block's last row goes through WASM: update() ends the block there (finishBlock()).
-    if (slot === this.blockEnd) return this.rowInWasm(x);
+    // One test for the two rare cases: the block's last row, and the state not held (both are then -1).
+    if (slot === this.blockEnd) return this.edgeRow(x);
     return this.row(x, slot);
+  }
+
+  /** The block's last row goes through WASM: update() ends the block there (finishBlock()). */
+  private edgeRow(x: number): number {
+    if (this.held) return this.rowInWasm(x);
+    this.take();
+    return this.pushValue(x);
   }
 
   /** rowResult() of the row at `slot`, with the minPeriods check. */
@@ -78,7 +84,7 @@ abstract class BlockSumKernel extends HeldRowKernel {
     const f64 = this.f64;
     const old = f64[slot]!;
     f64[slot] = x;
-    const count = this.count + (x === x ? 1 : 0) - (old === old ? 1 : 0);
+    const count = (this.count + (x === x ? 1 : 0) - (old === old ? 1 : 0)) | 0; // | 0: int32, no overflow checks
     this.count = count;
     this.slot = slot + 1;
     return count;
@@ -102,14 +108,18 @@ abstract class BlockSumKernel extends HeldRowKernel {
     } else {
       r = this.acc + (this.pair + (zx + this.third));
       this.acc = r;
+      // A sub-block ends with a group (its length is a multiple of 4).
+      if (slot + 1 === this.subEnd) return this.endSubBlock(slot, r);
     }
+    return this.f64[slot + this.window + 1]! + (this.accBlock + r);
+  }
+
+  /** The sum at a sub-block's last row, then update()'s sub-block end: P takes acc (r, at a group's last row). */
+  private endSubBlock(slot: number, r: number): number {
     const sum = this.f64[slot + this.window + 1]! + (this.accBlock + r);
-    if (slot + 1 === this.subEnd) {
-      // update()'s sub-block end: P takes acc (the sub-block's last row ends a group, so acc is r).
-      this.accBlock += this.acc;
-      this.acc = 0;
-      this.subEnd += this.subLength;
-    }
+    this.accBlock += r;
+    this.acc = 0;
+    this.subEnd += this.subLength;
     return sum;
   }
 
@@ -137,6 +147,18 @@ abstract class BlockSumKernel extends HeldRowKernel {
     i32[(s + S_COUNT) >>> 2] = this.count;
     f64[(s + S_ACC_SUB) >>> 3] = this.acc;
     f64[(s + S_ACC_BLOCK) >>> 3] = this.accBlock;
+    this.release();
+  }
+
+  protected override forgetViews(): void {
+    super.forgetViews();
+    this.release();
+  }
+
+  /** Not held: the next row takes the state (pushValue's one test sees slot === blockEnd). */
+  private release(): void {
+    this.slot = -1;
+    this.blockEnd = -1;
   }
 }
 
