@@ -328,6 +328,11 @@ function ewmVarResult(enough: boolean, sumWt: number, sumWt2: number, cov: numbe
 // singly: a class whose fields carry the state (a ring of the window's rows
 // instead of looking back into an array). Not closures over mutable doubles:
 // V8 boxes those on every store, which measured 4× slower for the ewm loop.
+// A missing result is `0 / 0`, not the global `NaN`: where a double meets
+// `NaN` in a conditional, V8 (Node 20) boxes the result, a heap number per
+// row (issue 20: sum 10.7 → 8.2 ns a row, mean 12.6 → 9.1, var, std, min,
+// max and ewm ~10 % faster; median, quantile, ewm var/std unchanged). The
+// faster form is the yardstick: the best plain JS a user would write.
 
 /** Running sum with add/remove over a ring: sum, mean or count. */
 export class JsSumStepper {
