@@ -9,7 +9,7 @@
 // the object between rows, arrays in WASM memory), so results and snapshots
 // are the bits of push() (test/push-value.test.ts).
 //
-// Not here (their rows are longer, and measured no faster in JavaScript):
+// Not here (not tried: longer rows, whose call into WASM is a smaller share):
 // var/std, min/max, median/quantile.
 import type { KernelInstance } from './engine.js';
 import { EWM_OP_MEAN, EwmMeanKernel, EwmVarKernel } from './row-step-ewm.js';
