@@ -1,7 +1,7 @@
 // ewm mean, var and std (assembly/kernels/ewm.ts) one row at a time in
 // JavaScript: updateMean() and updateVar() with the same IEEE operations in the
 // same order, on the state's fields held in this object's, so results and
-// snapshots are the bits of push() (test/push-value.test.ts). A change to
+// snapshots are the bits of push() (test/row-steps.test.ts). A change to
 // setWeights(), updateMean(), updateVar() or the state's layout in ewm.ts
 // must be made here too.
 import type { KernelInstance } from './engine.js';

@@ -1,7 +1,7 @@
 // sum / mean / count (assembly/kernels/sum.ts) one row at a time in JavaScript:
 // sum.ts rowResult() (the scalar row, minPeriods checked) with the same IEEE
 // operations in the same order, so results and snapshots are the bits of
-// push() (test/push-value.test.ts). A change to rowResult(), to update()'s
+// push() (test/row-steps.test.ts). A change to rowResult(), to update()'s
 // sub-block end or to the state's layout in sum.ts must be made here too.
 //
 // The ring and the suffix sums stay in WASM memory; the position, count and
@@ -71,7 +71,7 @@ abstract class BlockSumKernel extends HeldRowKernel {
 
   /** The block's last row goes through WASM: update() ends the block there (finishBlock()). */
   private edgeRow(x: number): number {
-    if (this.held) return this.rowInWasm(x);
+    if (this.held === true) return this.rowInWasm(x);
     this.take();
     return this.pushValue(x);
   }

@@ -7,7 +7,7 @@
 // Each step does its module's row with the same IEEE operations in the same
 // order, on the kernel's own state (row-step-kernel.ts: scalar fields held in
 // the object between rows, arrays in WASM memory), so results and snapshots
-// are the bits of push() (test/push-value.test.ts).
+// are the bits of push() (test/push-value.test.ts, test/row-steps.test.ts).
 //
 // Not here (not tried: longer rows, whose call into WASM is a smaller share):
 // var/std, min/max, median/quantile.
