@@ -234,7 +234,7 @@ export function jsQuantileStepper(w: number, minPeriods: number, q: number, medi
       }
     }
     const n = nl + nh;
-    let y = NaN;
+    let y = 0 / 0;
     if (n > 0 && n >= minPeriods) {
       const low = lo[0]!;
       if (median) {
@@ -315,7 +315,7 @@ export function jsEwmVar(x: Float64Array, alpha: number, adjust: boolean, minPer
 
 /** pandas' bias=False scaling of cov (NaN without effective degrees of freedom), and zsqrt for std. */
 function ewmVarResult(enough: boolean, sumWt: number, sumWt2: number, cov: number, std: boolean): number {
-  let y = NaN;
+  let y = 0 / 0;
   if (enough) {
     const numerator = sumWt * sumWt;
     const denominator = numerator - sumWt2;
@@ -328,6 +328,11 @@ function ewmVarResult(enough: boolean, sumWt: number, sumWt2: number, cov: numbe
 // singly: a class whose fields carry the state (a ring of the window's rows
 // instead of looking back into an array). Not closures over mutable doubles:
 // V8 boxes those on every store, which measured 4× slower for the ewm loop.
+// A missing result is `0 / 0`, not the global `NaN`: where a double meets
+// `NaN` in a conditional, V8 (Node 20) boxes the result, a heap number per
+// row (issue 20: sum 10.7 → 8.2 ns a row, mean 12.6 → 9.1, var, std, min,
+// max and ewm ~10 % faster; median, quantile, ewm var/std unchanged). The
+// faster form is the yardstick: the best plain JS a user would write.
 
 /** Running sum with add/remove over a ring: sum, mean or count. */
 export class JsSumStepper {
@@ -351,7 +356,7 @@ export class JsSumStepper {
       this.count--;
     }
     const y = this.op === 'sum' ? this.sum : this.op === 'mean' ? this.sum / this.count : this.count;
-    return this.count >= this.minPeriods ? y : NaN;
+    return this.count >= this.minPeriods ? y : 0 / 0;
   }
 }
 
@@ -387,8 +392,8 @@ export class JsVarStepper {
       }
     }
     const n = this.n;
-    const variance = n - this.ddof > 0 ? Math.max(this.m2, 0) / (n - this.ddof) : NaN;
-    return n >= this.minPeriods ? (this.std ? Math.sqrt(variance) : variance) : NaN;
+    const variance = n - this.ddof > 0 ? Math.max(this.m2, 0) / (n - this.ddof) : 0 / 0;
+    return n >= this.minPeriods ? (this.std ? Math.sqrt(variance) : variance) : 0 / 0;
   }
 }
 
@@ -431,7 +436,7 @@ export class JsMinMaxStepper {
       this.size++;
     }
     this.row++;
-    return this.count >= this.minPeriods && this.size > 0 ? dqVal[this.head]! : NaN;
+    return this.count >= this.minPeriods && this.size > 0 ? dqVal[this.head]! : 0 / 0;
   }
 }
 
@@ -458,7 +463,7 @@ export class JsEwmMeanStepper {
     } else if (isObservation) {
       this.weighted = cur;
     }
-    return this.nobs >= this.minPeriods ? this.weighted : NaN;
+    return this.nobs >= this.minPeriods ? this.weighted : 0 / 0;
   }
 }
 

@@ -1,0 +1,77 @@
+// The base of the kernels whose pushValue row runs in JavaScript (row-steps.ts).
+//
+// Between rows, the state's scalar fields (positions, counts, running sums and
+// weights) are held in this object's fields: a field costs less than a typed
+// array access into WASM memory, and nothing is written back per row. They
+// are written back to the state region before any other call reaches the
+// instance: every other method of WasmKernel (push, pushInput, inputBuffer,
+// snapshot, reset) starts with live(), which this class extends. Arrays (the
+// sum module's ring and suffix sums) are read and written in WASM memory
+// directly, through a view on all of it.
+import type { KernelInstance } from './engine.js';
+import { describe } from './validation.js';
+import { WasmKernel } from './wasm-kernel.js';
+
+const NO_F64 = new Float64Array(0);
+const NO_I32 = new Int32Array(0);
+
+export function notANumber(value: unknown): never {
+  throw new TypeError(`value must be a number, got ${describe(value)}`);
+}
+
+export abstract class HeldRowKernel extends WasmKernel {
+  /** All of the instance's memory; length 0 until first use, after memory grew (the old buffer detaches), reset() and dispose(). */
+  protected f64: Float64Array = NO_F64;
+  protected i32: Int32Array = NO_I32;
+  /** The state region's start, in bytes. */
+  protected s = 0;
+  /** True while this object's fields are the state (the state region's copies of them are stale). */
+  protected held = false;
+
+  /** Reads the state's fields from the state region into this object's. */
+  protected abstract load(f64: Float64Array, i32: Int32Array, s: number): void;
+  /** Writes this object's fields back into the state region. */
+  protected abstract store(f64: Float64Array, i32: Int32Array, s: number): void;
+
+  /** Takes the state into this object's fields; throws once disposed. */
+  protected take(): void {
+    const { exports } = super.live();
+    if (this.f64.length === 0) {
+      const buffer = exports.memory.buffer as ArrayBuffer;
+      this.f64 = new Float64Array(buffer);
+      this.i32 = new Int32Array(buffer);
+      this.s = exports.statePtr();
+    }
+    this.load(this.f64, this.i32, this.s);
+    this.held = true;
+  }
+
+  /** The instance, with the held fields written back first: whatever runs next in WASM or reads the state sees them. */
+  protected override live(): KernelInstance {
+    const instance = super.live();
+    if (this.held) {
+      this.held = false;
+      this.store(this.f64, this.i32, this.s);
+    }
+    return instance;
+  }
+
+  /**
+   * One row through the module's own pushValue (the rows the JS step leaves
+   * to WASM). `+`: the export's result reaches JavaScript as a tagged value;
+   * converted here, pushValue's result stays an unboxed double (else V8 boxes
+   * every row's result, a heap number per row).
+   */
+  protected rowInWasm(x: number): number {
+    this.live();
+    const y = +this.step(x);
+    this.take();
+    return y;
+  }
+
+  protected override forgetViews(): void {
+    this.held = false;
+    this.f64 = NO_F64;
+    this.i32 = NO_I32;
+  }
+}

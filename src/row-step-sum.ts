@@ -1,0 +1,197 @@
+// sum / mean / count (assembly/kernels/sum.ts) one row at a time in JavaScript:
+// sum.ts rowResult() (the scalar row, minPeriods checked) with the same IEEE
+// operations in the same order, so results and snapshots are the bits of
+// push() (test/row-steps.test.ts). A change to rowResult(), to update()'s
+// sub-block end or to the state's layout in sum.ts must be made here too.
+//
+// The ring and the suffix sums stay in WASM memory; the position, count and
+// prefix sums (acc, P) are held in fields. The row that ends a block goes
+// through the module's pushValue (finishBlock() recomputes the suffix sums in
+// WASM); a sub-block's end is update()'s two operations, done here.
+import type { KernelInstance } from './engine.js';
+import { HeldRowKernel, notANumber } from './row-step-kernel.js';
+import type { KernelPlan } from './spec.js';
+import type { NormalizedSpec } from './types.js';
+import type { WasmKernel } from './wasm-kernel.js';
+
+const OP_MEAN = 1;
+const OP_COUNT = 2;
+
+// The state's fields, byte offsets from its start (sum.ts S_*).
+const S_POS = 32; // i32: offset of the next row in its block
+const S_SUB_LEFT = 36; // i32: rows left in the sub-block
+const S_COUNT = 40; // i32: non-NaN rows in the window
+const S_SUB_LEN = 44; // i32: sub-block length
+const S_ACC_SUB = 48; // f64: acc, the sum of the sub-block's finished groups of 4
+const S_ACC_BLOCK = 56; // f64: P, the sum of the block's finished sub-blocks
+const S_RING = 64; // f64 × W: the block's rows so far, then the previous block's; then W + 1 suffix sums
+
+/** Below this window, blocks end so often that the rows are cheaper in WASM (each block's end is a call into it). */
+export const SUM_ROW_STEP_MIN_WINDOW = 16;
+
+/** NaN is missing: it adds +0 (sum.ts z()). */
+function z(x: number): number {
+  return x === x ? x : 0;
+}
+
+abstract class BlockSumKernel extends HeldRowKernel {
+  // Declared with a number: a field first defined as undefined keeps a tagged representation (a check on every row).
+  private readonly window: number = 0;
+  protected readonly minPeriods: number = 0;
+  // Places in `f64` (all of memory), in f64 elements.
+  private ring = 0;
+  /** The next row's place in the ring: its offset in the block is slot − ring. */
+  private slot = -1;
+  /** The place of the row that ends the block: that row runs in WASM. */
+  private blockEnd = -1;
+  /** The place just past the sub-block (sum and mean: count keeps no sums, and its sub-blocks end with nothing to do). */
+  private subEnd = 0;
+  private subLength = 0;
+  private count = 0;
+  private acc = 0;
+  private accBlock = 0;
+  /** The group's (a, b, c, d) partial sums so far: z(a), then z(b) + z(a) … */
+  private pair = 0;
+  /** … and z(c). */
+  private third = 0;
+
+  constructor(spec: NormalizedSpec, plan: KernelPlan, instance: KernelInstance) {
+    super(spec, plan, instance);
+    this.window = plan.window;
+    this.minPeriods = plan.minPeriods;
+  }
+
+  override pushValue(x: number): number {
+    if (typeof x !== 'number') notANumber(x);
+    const slot = this.slot;
+    // One test for the two rare cases: the block's last row, and the state not held (both are then -1).
+    if (slot === this.blockEnd) return this.edgeRow(x);
+    return this.row(x, slot);
+  }
+
+  /** The block's last row goes through WASM: update() ends the block there (finishBlock()). */
+  private edgeRow(x: number): number {
+    if (this.held === true) return this.rowInWasm(x);
+    this.take();
+    return this.pushValue(x);
+  }
+
+  /** rowResult() of the row at `slot`, with the minPeriods check. */
+  protected abstract row(x: number, slot: number): number;
+
+  /** The row enters the ring at `slot`, the row W before leaves it: the window's count. */
+  protected enter(x: number, slot: number): number {
+    const f64 = this.f64;
+    const old = f64[slot]!;
+    f64[slot] = x;
+    const count = (this.count + (x === x ? 1 : 0) - (old === old ? 1 : 0)) | 0; // | 0: int32, no overflow checks
+    this.count = count;
+    this.slot = slot + 1;
+    return count;
+  }
+
+  /** The window's sum at the row at `slot`: rowResult()'s group arithmetic, (a, b, c, d) at offsets 4k … 4k + 3. */
+  protected windowSum(x: number, slot: number): number {
+    const zx = x === x ? x : 0;
+    const group = (slot - this.ring) & 3;
+    let r: number;
+    if (group === 0) {
+      this.pair = zx;
+      r = this.acc + (zx + 0);
+    } else if (group === 1) {
+      const pair = zx + this.pair;
+      this.pair = pair;
+      r = this.acc + pair;
+    } else if (group === 2) {
+      this.third = zx;
+      r = this.acc + (this.pair + (zx + 0));
+    } else {
+      r = this.acc + (this.pair + (zx + this.third));
+      this.acc = r;
+      // A sub-block ends with a group (its length is a multiple of 4).
+      if (slot + 1 === this.subEnd) return this.endSubBlock(slot, r);
+    }
+    return this.f64[slot + this.window + 1]! + (this.accBlock + r);
+  }
+
+  /** The sum at a sub-block's last row, then update()'s sub-block end: P takes acc (r, at a group's last row). */
+  private endSubBlock(slot: number, r: number): number {
+    const sum = this.f64[slot + this.window + 1]! + (this.accBlock + r);
+    this.accBlock += r;
+    this.acc = 0;
+    this.subEnd += this.subLength;
+    return sum;
+  }
+
+  protected load(f64: Float64Array, i32: Int32Array, s: number): void {
+    const pos = i32[(s + S_POS) >>> 2]!;
+    this.ring = (s + S_RING) >>> 3;
+    this.slot = this.ring + pos;
+    this.blockEnd = this.ring + this.window - 1;
+    this.subEnd = this.slot + i32[(s + S_SUB_LEFT) >>> 2]!;
+    this.subLength = i32[(s + S_SUB_LEN) >>> 2]!;
+    this.count = i32[(s + S_COUNT) >>> 2]!;
+    this.acc = f64[(s + S_ACC_SUB) >>> 3]!;
+    this.accBlock = f64[(s + S_ACC_BLOCK) >>> 3]!;
+    // The group's partial sums, from its rows in the ring.
+    const start = this.slot - (pos & 3);
+    if ((pos & 3) >= 1) this.pair = z(f64[start]!);
+    if ((pos & 3) >= 2) this.pair = z(f64[start + 1]!) + z(f64[start]!);
+    if ((pos & 3) === 3) this.third = z(f64[start + 2]!);
+  }
+
+  protected store(f64: Float64Array, i32: Int32Array, s: number): void {
+    const pos = this.slot - this.ring;
+    i32[(s + S_POS) >>> 2] = pos;
+    i32[(s + S_SUB_LEFT) >>> 2] = this.subLength - (pos % this.subLength); // as sum.ts validate() requires
+    i32[(s + S_COUNT) >>> 2] = this.count;
+    f64[(s + S_ACC_SUB) >>> 3] = this.acc;
+    f64[(s + S_ACC_BLOCK) >>> 3] = this.accBlock;
+    this.release();
+  }
+
+  protected override forgetViews(): void {
+    super.forgetViews();
+    this.release();
+  }
+
+  /** Not held: the next row takes the state (pushValue's one test sees slot === blockEnd). */
+  private release(): void {
+    this.slot = -1;
+    this.blockEnd = -1;
+  }
+}
+
+// One class per op, so that each row runs only its op's operations.
+// `0 / 0`, not `NaN`: V8 boxes a double that meets the global NaN in a conditional.
+
+class SumRowKernel extends BlockSumKernel {
+  protected row(x: number, slot: number): number {
+    const count = this.enter(x, slot);
+    const y = this.windowSum(x, slot);
+    return count >= this.minPeriods ? y : 0 / 0;
+  }
+}
+
+class MeanRowKernel extends BlockSumKernel {
+  protected row(x: number, slot: number): number {
+    const count = this.enter(x, slot);
+    const y = this.windowSum(x, slot) / count;
+    return count >= this.minPeriods ? y : 0 / 0;
+  }
+}
+
+/** count keeps no sums (sum.ts leaves them 0). */
+class CountRowKernel extends BlockSumKernel {
+  protected row(x: number, slot: number): number {
+    const count = this.enter(x, slot);
+    return count >= this.minPeriods ? count : 0 / 0;
+  }
+}
+
+/** The row-step kernel of a sum module plan. */
+export function blockSumKernel(spec: NormalizedSpec, plan: KernelPlan, instance: KernelInstance): WasmKernel {
+  if (plan.code === OP_COUNT) return new CountRowKernel(spec, plan, instance);
+  if (plan.code === OP_MEAN) return new MeanRowKernel(spec, plan, instance);
+  return new SumRowKernel(spec, plan, instance);
+}
