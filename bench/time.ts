@@ -18,7 +18,11 @@
 //   per-key Map loops; and keyed rolling mean over count windows (100 rows
 //   per key, the kernel operator the CLI's `run --key` uses), target ≥ 4×.
 //   The plain-JS window loops keep each open window's rows (median: sorted
-//   when the window is emitted) or its sum and count (mean).
+//   when the window is emitted) or its sum and count (mean), and emit a
+//   window when a later row of its key passes its end; each case is also
+//   measured (same run, a third task) against the same loops emitting by the
+//   watermark, in (end, key) order, as the operator does ("plain JS by
+//   watermark", no target: the fairness check of issue 15).
 //
 // Flags: --rows N (default 1e6), --keys K (default 10 000), --few-keys F (default 100),
 // --issue-keys I (default 1 000), --only rolling|windows|issue|keyed (one part of the suite;
@@ -271,6 +275,78 @@ function jsSession(stat: Stat, ts: Float64Array, xs: Float64Array, keys: Uint32A
   return out;
 }
 
+// The same loops with the operator's emission rule (issue 15's fairness check): a window is
+// emitted once the watermark (the greatest timestamp so far) reaches its end, windows due at
+// once in (end, key) order, not when a later row of its own key comes. The loops above emit
+// the same windows (as multisets) but a window of a key that goes quiet waits for the flush.
+
+/** In-order tumbling or hopping windows emitted by the watermark: open windows by start (ascending), each a Map of its keys' aggregates. */
+function jsGridWatermark(stat: Stat, ts: Float64Array, xs: Float64Array, keys: Uint32Array, size: number, step: number): JsWindow[] {
+  const byStart = new Map<number, Map<number, JsAgg>>();
+  const starts: number[] = [];
+  const out: JsWindow[] = [];
+  const emitStart = (start: number): void => {
+    const wins = byStart.get(start)!;
+    for (const k of [...wins.keys()].sort((a, b) => a - b)) emit(out, k, start, start + size, wins.get(k)!);
+    byStart.delete(start);
+  };
+  let head = 0;
+  for (let i = 0; i < ts.length; i++) {
+    const k = keys[i]!, t = ts[i]!, x = xs[i]!;
+    while (head < starts.length && starts[head]! + size <= t) emitStart(starts[head++]!);
+    for (let start = Math.floor(t / step) * step; start > t - size; start -= step) {
+      let wins = byStart.get(start);
+      if (wins === undefined) {
+        byStart.set(start, (wins = new Map()));
+        // In order: a new start is above every open one, except a hopping row's earlier windows (created by its first row).
+        let at = starts.length;
+        while (at > head && starts[at - 1]! > start) at--;
+        starts.splice(at, 0, start);
+      }
+      let a = wins.get(k);
+      if (a === undefined) wins.set(k, (a = new JsAgg(stat)));
+      a.add(x);
+    }
+  }
+  while (head < starts.length) emitStart(starts[head++]!);
+  return out;
+}
+
+/** In-order sessions emitted by the watermark: open sessions in a Map kept in order of their last row (a row moves its key to the end), so the first ends first. */
+function jsSessionWatermark(stat: Stat, ts: Float64Array, xs: Float64Array, keys: Uint32Array, gap: number): JsWindow[] {
+  const open = new Map<number, { start: number; last: number; agg: JsAgg }>();
+  const out: JsWindow[] = [];
+  const due: number[] = [];
+  const emitDue = (): void => {
+    if (due.length > 1) due.sort((a, b) => open.get(a)!.last - open.get(b)!.last || a - b);
+    for (const k of due) {
+      const st = open.get(k)!;
+      emit(out, k, st.start, st.last + gap, st.agg);
+      open.delete(k);
+    }
+    due.length = 0;
+  };
+  for (let i = 0; i < ts.length; i++) {
+    const k = keys[i]!, t = ts[i]!;
+    for (const [key, st] of open) {
+      if (st.last + gap > t) break;
+      due.push(key);
+    }
+    if (due.length > 0) emitDue();
+    let st = open.get(k);
+    if (st === undefined) open.set(k, (st = { start: t, last: t, agg: new JsAgg(stat) }));
+    else {
+      open.delete(k);
+      open.set(k, st);
+    }
+    st.last = t;
+    st.agg.add(xs[i]!);
+  }
+  for (const k of open.keys()) due.push(k);
+  emitDue();
+  return out;
+}
+
 /** Keyed rolling mean over count windows: per key a ring of its last w rows and a running sum (NaN: missing). */
 function jsKeyedCountMean(xs: Float64Array, keys: Uint32Array, w: number, out: Float64Array): void {
   const states = new Map<number, { ring: Float64Array; pos: number; sum: number; count: number }>();
@@ -412,14 +488,16 @@ async function issueGrid(report: (name: string, ours: number, js: number, target
     report(`rolling ${stat} by duration (10 s), ${label}`, r.ours!, r.js!, target);
     rolling.dispose();
 
-    const kinds: [string, WindowSpec, () => JsWindow[]][] = [
-      ['tumbling (1 s)', { kind: 'tumbling', op: stat, size: '1s' }, () => jsGrid(stat, d.ts, d.xs, d.keys, 1000, 1000)],
-      ['hopping (10 s every 2 s)', { kind: 'hopping', op: stat, size: '10s', step: '2s' }, () => jsGrid(stat, d.ts, d.xs, d.keys, 10_000, 2000)],
-      ['session (gap 300 ms)', { kind: 'session', op: stat, gap: '300ms' }, () => jsSession(stat, d.ts, d.xs, d.keys, 300)],
+    // Each with the plain-JS loop emitting by key (the issue's measure) and the one emitting by the watermark.
+    const kinds: [string, WindowSpec, () => JsWindow[], () => JsWindow[]][] = [
+      ['tumbling (1 s)', { kind: 'tumbling', op: stat, size: '1s' }, () => jsGrid(stat, d.ts, d.xs, d.keys, 1000, 1000), () => jsGridWatermark(stat, d.ts, d.xs, d.keys, 1000, 1000)],
+      ['hopping (10 s every 2 s)', { kind: 'hopping', op: stat, size: '10s', step: '2s' }, () => jsGrid(stat, d.ts, d.xs, d.keys, 10_000, 2000), () => jsGridWatermark(stat, d.ts, d.xs, d.keys, 10_000, 2000)],
+      ['session (gap 300 ms)', { kind: 'session', op: stat, gap: '300ms' }, () => jsSession(stat, d.ts, d.xs, d.keys, 300), () => jsSessionWatermark(stat, d.ts, d.xs, d.keys, 300)],
     ];
-    for (const [name, spec, js] of kinds) {
+    for (const [name, spec, js, jsWatermark] of kinds) {
       const op = await createWindows({ ...spec, keys: 'number' });
       checkSameWindows(`${name} ${stat}`, [...op.push(d.ts, d.xs, d.keys).windows, ...op.flush().windows], js());
+      checkSameWindows(`${name} ${stat}, plain JS by watermark`, jsWatermark(), js());
       const t = await rowsPerSecond({
         ours: () => {
           op.reset();
@@ -427,8 +505,10 @@ async function issueGrid(report: (name: string, ours: number, js: number, target
           op.flush();
         },
         js,
+        jsWatermark,
       });
       report(`${spec.kind} ${stat} ${name.slice(spec.kind.length + 1)}, ${label}`, t.ours!, t.js!, target);
+      report(`  ${spec.kind} ${stat}, plain JS by watermark`, t.ours!, t.jsWatermark!);
       op.dispose();
     }
   }

@@ -49,6 +49,40 @@ export function windowIndexRange(t: number, size: number, step: number, offset: 
   return [lo, hi];
 }
 
+/** push()'s grid rows go in chunks of at most this many: a batch out of order in one place loses the in-order path for that chunk only. */
+const GRID_CHUNK = 16_384;
+/** Chunks shorter than this take the row-at-a-time path (a live row, pushRow, checks no order). */
+const IN_ORDER_MIN = 16;
+
+/** What gridRange computes: the grid indices [lo, hi] of the windows holding t, and the span [from, to) of times with the same ones. */
+const range = { lo: 0, hi: -1, from: Infinity, to: -Infinity };
+
+/** windowIndexRange into `range`, without allocating; as pushGrid computes it. */
+function gridRange(t: number, size: number, step: number, offset: number): void {
+  let hi = Math.floor((t - offset) / step);
+  while (hi * step + offset > t) hi--;
+  while ((hi + 1) * step + offset <= t) hi++;
+  let lo = Math.floor((t - offset - size) / step) + 1;
+  while (lo * step + offset + size <= t) lo++;
+  while ((lo - 1) * step + offset + size > t) lo--;
+  range.lo = lo;
+  range.hi = hi;
+  range.from = Math.max(hi * step + offset, (lo - 1) * step + offset + size);
+  range.to = Math.min((hi + 1) * step + offset, lo * step + offset + size);
+}
+
+/** Whether ts is in non-decreasing order from a first row at or past wm (no row of it can be late or reach a fired window). */
+function inOrderFrom(ts: Float64Array, wm: number): boolean {
+  let prev = ts[0]!;
+  if (!(prev >= wm)) return false;
+  for (let r = 1; r < ts.length; r++) {
+    const t = ts[r]!;
+    if (!(t >= prev)) return false;
+    prev = t;
+  }
+  return true;
+}
+
 /** The operator behind {@link createWindows}; the keyed operator (src/keyed/) also runs it on part of the keys and snapshots it per key group. */
 export class EventTimeWindows implements WindowOperator {
   readonly spec: Readonly<NormalizedWindowSpec>;
@@ -81,6 +115,8 @@ export class EventTimeWindows implements WindowOperator {
   private timers = new TimerQueue();
   private readonly ddof: number;
   private readonly q: number;
+  /** pushGridInOrder's scratch: the buckets of the current row's windows. */
+  private readonly rangeBuckets: GridBucket[] = [];
   /**
    * The keyed operator's path (pushRows): rows of other workers' key groups
    * (skip[r] = 1) only advance the watermark, and per row two marks record
@@ -476,10 +512,84 @@ export class EventTimeWindows implements WindowOperator {
     const ids = this.keyMap.ids32(keys, ts.length);
     const windows: WindowResult[] = [];
     const late: LateRow[] = [];
-    if (this.spec.kind === 'session') this.pushSessions(ts, vals, ids, windows, late);
-    else this.pushGrid(ts, vals, ids, windows, late);
-    this.rowsSeen += ts.length;
+    if (this.spec.kind === 'session') {
+      this.pushSessions(ts, vals, ids, windows, late);
+      this.rowsSeen += ts.length;
+    } else this.pushGridChunks(ts, vals, ids, windows, late);
     return { windows, late };
+  }
+
+  /**
+   * push()'s tumbling/hopping rows, in chunks: a chunk in event-time order
+   * whose first row is at or past the watermark takes pushGridInOrder, any
+   * other (and a short batch) the row-at-a-time pushGrid. Results do not depend on how a batch
+   * is split, so neither do they on the path a chunk takes.
+   */
+  private pushGridChunks(ts: Float64Array, vals: Float64Array, ids: Uint32Array | undefined, windows: WindowResult[], late: LateRow[]): void {
+    const n = ts.length;
+    if (n < IN_ORDER_MIN || this.onWatermarkChange !== undefined) {
+      this.pushGrid(ts, vals, ids, windows, late);
+      this.rowsSeen += n;
+      return;
+    }
+    for (let from = 0; from < n; from += GRID_CHUNK) {
+      const to = Math.min(n, from + GRID_CHUNK);
+      const cts = ts.subarray(from, to), cvals = vals.subarray(from, to), cids = ids?.subarray(from, to);
+      if (to - from >= IN_ORDER_MIN && inOrderFrom(cts, this.watermark)) this.pushGridInOrder(cts, cvals, cids, windows);
+      else this.pushGrid(cts, cvals, cids, windows, late);
+      this.rowsSeen += to - from;
+    }
+  }
+
+  /**
+   * Tumbling/hopping rows in event-time order, the first at or past the
+   * watermark: no row is late or reaches a window that has fired, and a
+   * window fires only once a later row (or a later batch) passes its end, so
+   * each window gets exactly its rows before it fires, and the one watermark
+   * advance at the chunk's end fires and purges what the advances after each
+   * row would have, in the same order. So the row loop does none of
+   * pushGrid's per-row tests (late, re-emission, the watermark): it finds or
+   * creates each of the row's windows (in row order, so a bucket holds its
+   * windows in the same order: the snapshot's) and adds the row.
+   */
+  private pushGridInOrder(ts: Float64Array, vals: Float64Array, ids: Uint32Array | undefined, windows: WindowResult[]): void {
+    const { size, step, offset } = this.spec;
+    const code = this.code;
+    const base = this.rowsSeen;
+    // The buckets of the current range's windows, grid indices lo, lo + 1, …
+    const cb = this.rangeBuckets;
+    let from = Infinity, to = -Infinity, nw = 0;
+    for (let r = 0; r < ts.length; r++) {
+      const t = ts[r]!;
+      if (!(t >= from && t < to)) {
+        gridRange(t, size, step, offset);
+        const lo = range.lo;
+        from = range.from;
+        to = range.to;
+        nw = range.hi - lo + 1; // 0 between the windows of a grid with gaps
+        for (let w = 0; w < nw; w++) {
+          const start = (lo + w) * step + offset;
+          cb[w] = this.bucketOf(lo + w) ?? this.newBucket(lo + w, start, start + size);
+        }
+      }
+      const k = ids === undefined ? 0 : ids[r]!;
+      for (let w = 0; w < nw; w++) {
+        const b = cb[w]!;
+        let i = b.find(k);
+        if (i < 0) i = b.insert(k, i, code, true);
+        if (code === OP_SUM) addSum(b.acc, i * 4, vals[r]!);
+        else addTo(b, i, code, ts, vals, r, base + r);
+      }
+    }
+    cb.length = 0;
+    // The watermark: the chunk's last row is its greatest.
+    const t = ts[ts.length - 1]!;
+    if (t > this.maxTs) {
+      this.maxTs = t;
+      const first = this.bucketList[0];
+      const wm = t - this.spec.maxOutOfOrderness;
+      if (first !== undefined && first.end <= wm) this.advanceGrid(wm, windows, false);
+    }
   }
 
   pushRow(time: number, value: number, ...key: (number | string | undefined)[]): WindowOutput {
