@@ -18,11 +18,16 @@
 // queued when it is free, so this bounds how many it runs in one call),
 // --memory N (instead:
 // run N rows through a 2-worker keyed job in push mode and print memory every
-// 1e7 rows; `--memory 1e8` is the issue's flat-memory run).
+// 1e7 rows; `--memory 1e8` is the issue's flat-memory run), --coordinator
+// (instead: the coordinator alone, its workers replying at once: its CPU ns
+// per row with 1 and 2 workers, runs alternated, the median and each run;
+// with no worker thread competing for the cores, a change to route, scatter
+// or merge shows to about ±1 ns/row on a loaded machine, where the whole
+// job's split varies by ±5).
 import os from 'node:os';
 import { arraySource, createJob, memorySink, type JobOptions, type WorkerAdapter } from '../src/scheduler/index.js';
 import { nodeWorkers } from '../src/scheduler/node.js';
-import { cpuMark, cpuSplit, type CpuSplit, splitLine, splitRatio } from './thread-cpu.js';
+import { cpuMark, cpuSplit, type CpuSplit, splitLine, splitRatio, threadCpuMs } from './thread-cpu.js';
 
 const args = process.argv.slice(2);
 const flag = (name: string, fallback: number): number => {
@@ -224,9 +229,62 @@ async function memory(rows: number): Promise<void> {
   console.log(`${result.rows} rows in ${((performance.now() - t0) / 1000).toFixed(1)} s, ${result.checkpoints} checkpoints`);
 }
 
+/**
+ * Workers in this thread that answer every message at once without running
+ * rows: a shared batch's results area is written (as a worker writes it, so
+ * the merge reads lines another writer touched), a transferred batch's
+ * values come back as its results.
+ */
+function instantWorkers(): WorkerAdapter {
+  return {
+    platform: 'node',
+    concurrency: 2,
+    sharedMemory: true,
+    spawn() {
+      let deliver: (message: unknown) => void = () => {};
+      const reply = (message: unknown): void => void setImmediate(() => deliver(message));
+      return {
+        post(message: unknown) {
+          const m = message as { t: string; seq: number; id: number; buffer: SharedArrayBuffer; rows: number; from: number; to: number; values: Float64Array; keys?: Uint32Array };
+          if (m.t === 'init') reply({ t: 'ready' });
+          else if (m.t === 'shared') {
+            new Float64Array(m.buffer, (m.rows + m.from) * 8, m.to - m.from).fill(0.5);
+            reply({ t: 'out', seq: m.seq });
+          } else if (m.t === 'batch') reply({ t: 'out', seq: m.seq, values: m.values, back: m.keys === undefined ? [] : [m.keys.buffer] });
+          else if (m.t === 'barrier') reply({ t: 'snap', id: m.id, groups: [], patches: [] });
+        },
+        onMessage(handler: (message: unknown) => void) {
+          deliver = handler;
+        },
+        onError() {},
+        onExit() {},
+        terminate() {},
+      };
+    },
+  };
+}
+
+/** --coordinator: the coordinator's CPU ns per row alone (instantWorkers), 1 and 2 workers alternated. */
+async function coordinatorAlone(): Promise<void> {
+  const input = data(ROWS);
+  const runs: Record<number, number[]> = { 1: [], 2: [] };
+  for (let r = 0; r < Math.max(RUNS, 5); r++) {
+    for (const workers of r % 2 === 0 ? [1, 2] : [2, 1]) {
+      const job = await createJob({ adapter: instantWorkers(), operator: { op: 'mean', window: WINDOW }, keyed: true, workers, sink: memorySink({ keep: false }), checkpoints: { everyMs: Infinity } });
+      const before = threadCpuMs();
+      await job.run(arraySource(input.values, { keys: input.keys, batchRows: BATCH }));
+      runs[workers]!.push(((threadCpuMs() - before) * 1e6) / ROWS);
+    }
+  }
+  console.log(`coordinator alone (workers answer at once), ${ROWS.toExponential(0)} rows, ${KEYS} keys, batches of ${BATCH} rows: CPU ns per row of the main thread`);
+  for (const workers of [1, 2]) console.log(`| ${workers} worker${workers > 1 ? 's' : ''} | median ${median(runs[workers]!).toFixed(1)} | runs ${runs[workers]!.map((x) => x.toFixed(1)).join(' ')} |`);
+}
+
 const memoryRows = flag('--memory', 0);
 if (memoryRows > 0) {
   await memory(memoryRows);
+} else if (args.includes('--coordinator')) {
+  await coordinatorAlone();
 } else {
   await throughput();
   await recovery();
