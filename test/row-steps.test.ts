@@ -39,7 +39,7 @@ const SUM_WINDOWS = [SUM_ROW_STEP_MIN_WINDOW, SUM_ROW_STEP_MIN_WINDOW + 1, 37, 2
 // block's end (128), blocks of several sub-blocks (100: 64 + 36; 1000), and sub-blocks of 65 (4097).
 const VAR_WINDOWS = [VAR_ROW_STEP_MIN_WINDOW, VAR_ROW_STEP_MIN_WINDOW + 1, 63, 64, 65, 100, 128, 1000];
 
-/** Runs of one value (exactly 0 variance must stay exactly 0), bursts of ±1e15 that leave, and any values between. */
+/** Runs of one value (exactly 0 variance must stay exactly 0), bursts of ±1e15 that leave, rounding sums, and any values between. */
 const varRows = (max: number): fc.Arbitrary<number[]> =>
   fc
     .array(
@@ -48,6 +48,8 @@ const varRows = (max: number): fc.Arbitrary<number[]> =>
         fc.array(fc.constantFrom(1e15, -1e15, 1e15 + 1, 0.1), { minLength: 1, maxLength: 20 }),
         fc.array(value, { maxLength: 200 }),
         fc.array(fc.double({ min: 99, max: 101, noNaN: true }), { maxLength: 300 }),
+        // Full mantissas: every sum rounds, so a sum taken in another order gives other bits.
+        fc.tuple(fc.integer(), fc.integer({ min: 1, max: 400 })).map(([seed, k]) => Array.from({ length: k }, (_, i) => 100 + Math.sin(seed + i))),
       ),
       { maxLength: 12 },
     )
