@@ -38,8 +38,13 @@ const S_RING = 112; // f64 × W: the rows; then the suffix sums Σ(x − K)[W + 
 const BIG = 2 ** 401;
 const TINY = 2 ** -400;
 
-/** Below this window, blocks end so often that the rows are cheaper in WASM (each block's end is a call into it). */
-export const VAR_ROW_STEP_MIN_WINDOW = 16;
+/**
+ * Below this window, blocks end so often that the rows are cheaper in WASM: each block costs two
+ * rows through it (its last, and its first finite, which fixes K_L), each a write-back and a reload
+ * of the fields (ns of CPU a row, var, JS step against WASM: w=16 20.4–22.6 vs 20.2–20.3; w=32
+ * 16.5–16.6 vs 18.2–18.7; w=64 14.4–14.5 vs 17.2–25.0).
+ */
+export const VAR_ROW_STEP_MIN_WINDOW = 32;
 
 abstract class RollingVarKernel extends HeldRowKernel {
   // Declared with a number: a field first defined as undefined keeps a tagged representation (a check on every row).

@@ -34,7 +34,7 @@ const value: fc.Arbitrary<number> = fc.oneof(
 // (256), one row more, and blocks of several sub-blocks (1000: 256 + 256 + 256 + 232).
 const SUM_WINDOWS = [SUM_ROW_STEP_MIN_WINDOW, SUM_ROW_STEP_MIN_WINDOW + 1, 37, 255, 256, 257, 1000];
 
-// var/std: sub-blocks of 64 rows up to W = 4096, then ⌈√W⌉. Around the threshold, a block
+// var/std: sub-blocks of 64 rows up to W = 4096, then ⌈√W⌉. Around the threshold (32), a block
 // shorter than a sub-block, exactly one (64) and one row more, a sub-block end that is the
 // block's end (128), blocks of several sub-blocks (100: 64 + 36; 1000), and sub-blocks of 65 (4097).
 const VAR_WINDOWS = [VAR_ROW_STEP_MIN_WINDOW, VAR_ROW_STEP_MIN_WINDOW + 1, 63, 64, 65, 100, 128, 1000];
