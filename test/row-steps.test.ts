@@ -9,6 +9,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createKernel, restoreKernel } from '../src/index.js';
 import { SUM_ROW_STEP_MIN_WINDOW } from '../src/row-step-sum.js';
+import { VAR_ROW_STEP_MIN_WINDOW } from '../src/row-step-var.js';
 import type { Kernel, KernelSpec } from '../src/types.js';
 import { SPECIAL_VALUES } from './adversarial.js';
 import { compareExact, describeMismatches } from './harness.js';
@@ -32,6 +33,27 @@ const value: fc.Arbitrary<number> = fc.oneof(
 // Around the threshold, a block that is one sub-block (≤ 256 rows) or exactly one
 // (256), one row more, and blocks of several sub-blocks (1000: 256 + 256 + 256 + 232).
 const SUM_WINDOWS = [SUM_ROW_STEP_MIN_WINDOW, SUM_ROW_STEP_MIN_WINDOW + 1, 37, 255, 256, 257, 1000];
+
+// var/std: sub-blocks of 64 rows up to W = 4096, then ⌈√W⌉. Around the threshold (32), a block
+// shorter than a sub-block, exactly one (64) and one row more, a sub-block end that is the
+// block's end (128), blocks of several sub-blocks (100: 64 + 36; 1000), and sub-blocks of 65 (4097).
+const VAR_WINDOWS = [VAR_ROW_STEP_MIN_WINDOW, VAR_ROW_STEP_MIN_WINDOW + 1, 63, 64, 65, 100, 128, 1000];
+
+/** Runs of one value (exactly 0 variance must stay exactly 0), bursts of ±1e15 that leave, rounding sums, and any values between. */
+const varRows = (max: number): fc.Arbitrary<number[]> =>
+  fc
+    .array(
+      fc.oneof(
+        fc.tuple(fc.constantFrom(0, -0, 1e9 + 0.5, 3, 1e-300, 1e300, -7.25), fc.integer({ min: 1, max: 300 })).map(([v, k]) => Array<number>(k).fill(v)),
+        fc.array(fc.constantFrom(1e15, -1e15, 1e15 + 1, 0.1), { minLength: 1, maxLength: 20 }),
+        fc.array(value, { maxLength: 200 }),
+        fc.array(fc.double({ min: 99, max: 101, noNaN: true }), { maxLength: 300 }),
+        // Full mantissas: every sum rounds, so a sum taken in another order gives other bits.
+        fc.tuple(fc.integer(), fc.integer({ min: 1, max: 400 })).map(([seed, k]) => Array.from({ length: k }, (_, i) => 100 + Math.sin(seed + i))),
+      ),
+      { maxLength: 12 },
+    )
+    .map((parts) => parts.flat().slice(0, max));
 
 type Event = { at: number; kind: 'snapshot' | 'reset' | 'grow' };
 
@@ -135,10 +157,39 @@ describe('pushValue rows in JavaScript: the bits and snapshots of push()', () =>
     });
   }
 
+  for (const op of ['var', 'std'] as const) {
+    for (const window of VAR_WINDOWS) {
+      it(`${op}, window ${window}: any interleaving with push, snapshot + restore, reset and memory growth at any row, any ddof`, async () => {
+        const rows = fc.oneof(rowsUpTo(Math.min(3 * window + 50, 2600)), varRows(Math.min(4 * window + 50, 3000)));
+        await fc.assert(
+          fc.asyncProperty(fc.integer({ min: 0, max: window }), fc.constantFrom(0, 1, 2, 5), rows, runsArb, eventsArb, async (minPeriods, ddof, raw, runs, events) => {
+            await check({ op, window, minPeriods, ddof }, raw, runs, events);
+          }),
+          { numRuns: window >= 256 ? 12 : 25 },
+        );
+      });
+    }
+  }
+
+  it('var/std with sub-blocks longer than 64 rows (window 4097): the bits and snapshots of push()', async () => {
+    for (const op of ['var', 'std'] as const) {
+      await fc.assert(
+        fc.asyncProperty(fc.constantFrom(0, 1), varRows(9000), runsArb, eventsArb, async (ddof, raw, runs, events) => {
+          await check({ op, window: 4097, minPeriods: 1, ddof }, raw, runs, events);
+        }),
+        { numRuns: 4 },
+      );
+    }
+  });
+
   it('windows below the threshold keep the WASM row (blocks end too often for the JS step to win): the same bits either way', async () => {
     for (const window of [1, 2, SUM_ROW_STEP_MIN_WINDOW - 1]) {
       const values = Float64Array.from({ length: 200 }, (_, i) => (i % 7 === 0 ? NaN : Math.sin(i) * 1e3));
       await check({ op: 'mean', window, minPeriods: 1 }, Array.from(values), [[true, 50], [false, 13]], [{ at: 77, kind: 'snapshot' }]);
+    }
+    for (const window of [1, 2, VAR_ROW_STEP_MIN_WINDOW - 1]) {
+      const values = Float64Array.from({ length: 200 }, (_, i) => (i % 7 === 0 ? NaN : Math.sin(i) * 1e3));
+      await check({ op: 'std', window, minPeriods: 1 }, Array.from(values), [[true, 50], [false, 13]], [{ at: 77, kind: 'snapshot' }]);
     }
   });
 
@@ -146,7 +197,7 @@ describe('pushValue rows in JavaScript: the bits and snapshots of push()', () =>
     // Long enough for V8 to optimize the row step, whose stores must keep the row's bits.
     const payloads = new Float64Array(new BigUint64Array([0x7ff0000000000001n, 0xfff8000000000abcn, 0x7ff4000000000000n]).buffer);
     const values = Float64Array.from({ length: 200_000 }, (_, i) => (i % 11 === 0 ? payloads[i % 3]! : i % 13 === 0 ? -0 : (i % 101) - 50));
-    for (const op of ['sum', 'mean', 'count'] as const) {
+    for (const op of ['sum', 'mean', 'count', 'var', 'std'] as const) {
       for (const window of [SUM_ROW_STEP_MIN_WINDOW, 1000, 4099]) {
         const spec: KernelSpec = { op, window, minPeriods: 0 };
         const reference = await createKernel(spec);
@@ -161,7 +212,7 @@ describe('pushValue rows in JavaScript: the bits and snapshots of push()', () =>
   });
 
   it('throws after dispose(), also with its state held in the object', async () => {
-    for (const spec of [{ op: 'sum', window: 100 }, { op: 'ewm', span: 5, stat: 'var' }] as KernelSpec[]) {
+    for (const spec of [{ op: 'sum', window: 100 }, { op: 'std', window: 100 }, { op: 'ewm', span: 5, stat: 'var' }] as KernelSpec[]) {
       const k = await createKernel(spec);
       k.pushValue(1);
       k.dispose();
