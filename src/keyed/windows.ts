@@ -96,6 +96,15 @@ export class WindowsGroupOperator implements GroupOperator {
   private skipScratch = new Uint8Array(0);
   /** Key group + 1 of key ids below GROUP_CACHE_KEYS (0: not known yet): a hash per row was most of processRows' own time. */
   private groupCache = new Uint16Array(0);
+  /**
+   * Per key id below GROUP_CACHE_KEYS, since the last changedGroups(): 0 not
+   * seen, 1 this worker's (its group is in `changed`), 2 another worker's.
+   * processRows reads this one byte per row (the group look-up, ownership
+   * test and changed mark per row were a fifth of the keyed windows' time).
+   */
+  private keyMark = new Uint8Array(0);
+  /** The key ids keyMark holds as seen, cleared by changedGroups(). */
+  private markedKeys: number[] = [];
 
   /** The snapshot kind: KIND_WINDOWS, or KIND_COUNT (no watermark, no times, flush in key order). */
   private readonly kind: number;
@@ -168,15 +177,44 @@ export class WindowsGroupOperator implements GroupOperator {
     const n = values.length;
     if (this.skipScratch.length < n) this.skipScratch = new Uint8Array(Math.max(n, 2 * this.skipScratch.length));
     const skip = this.skipScratch.subarray(0, n);
-    for (let i = 0; i < n; i++) {
-      const group = this.groupOf(keys === undefined ? 0 : keys[i]!);
-      skip[i] = this.owns(group) ? 0 : 1;
-      if (skip[i] === 0 && this.changedMark[group] === 0) {
-        this.changedMark[group] = 1;
-        this.changed.add(group);
-      }
-    }
+    if (keys === undefined) skip.fill(this.markKey(0) - 1);
+    else this.markRows(keys, skip);
     return this.run(times, values, keys, skip, undefined, n);
+  }
+
+  /** skip[i] for each row by its key's worker, with a byte read per row: a key's first row since changedGroups() finds its group (markKey). */
+  private markRows(keys: Uint32Array, skip: Uint8Array): void {
+    let mark = this.keyMark;
+    for (let i = 0; i < skip.length; i++) {
+      const k = keys[i]!;
+      let m = k < mark.length ? mark[k]! : 0;
+      if (m === 0) {
+        m = this.markKey(k);
+        mark = this.keyMark;
+      }
+      skip[i] = m - 1;
+    }
+  }
+
+  /** Key k's group (marked changed when this worker owns it), remembered in keyMark for key ids below GROUP_CACHE_KEYS: 1 this worker's, 2 another's. */
+  private markKey(k: number): number {
+    const group = this.groupOf(k);
+    const own = this.owns(group);
+    if (own && this.changedMark[group] === 0) {
+      this.changedMark[group] = 1;
+      this.changed.add(group);
+    }
+    const m = own ? 1 : 2;
+    if (k < GROUP_CACHE_KEYS) {
+      if (k >= this.keyMark.length) {
+        const more = new Uint8Array(Math.min(GROUP_CACHE_KEYS, Math.max(k + 1, 2 * this.keyMark.length, 1024)));
+        more.set(this.keyMark);
+        this.keyMark = more;
+      }
+      this.keyMark[k] = m;
+      this.markedKeys.push(k);
+    }
+    return m;
   }
 
   /** keyGroupOf(key), remembered for the dense ids the CLI gives keys. */
@@ -277,6 +315,8 @@ export class WindowsGroupOperator implements GroupOperator {
     const groups = [...this.changed].sort((a, b) => a - b);
     for (const g of groups) this.changedMark[g] = 0;
     this.changed.clear();
+    for (const k of this.markedKeys) this.keyMark[k] = 0;
+    this.markedKeys.length = 0;
     return groups;
   }
 

@@ -618,7 +618,7 @@ export class EventTimeWindows implements WindowOperator {
     this.at = at;
     try {
       if (this.spec.kind === 'session') this.pushSessions(ts, vals, ids, windows, late);
-      else this.pushGrid(ts, vals, ids, windows, late);
+      else this.pushGridRowChunks(ts, vals, ids, windows, late);
     } finally {
       this.skip = undefined;
       this.marks = undefined;
@@ -626,6 +626,89 @@ export class EventTimeWindows implements WindowOperator {
     }
     this.rowsSeen += batchRows;
     return { windows, late };
+  }
+
+  /**
+   * pushRows' tumbling/hopping rows, in chunks as pushGridChunks: a chunk in
+   * event-time order (other workers' rows included) whose first row is at or
+   * past the watermark takes pushGridRowsInOrder, any other (and a short
+   * batch) the row-at-a-time pushGrid. Both record the same marks.
+   */
+  private pushGridRowChunks(ts: Float64Array, vals: Float64Array, ids: Uint32Array | undefined, windows: WindowResult[], late: LateRow[]): void {
+    const n = ts.length;
+    if (n < IN_ORDER_MIN) {
+      this.pushGrid(ts, vals, ids, windows, late);
+      return;
+    }
+    for (let from = 0; from < n; from += GRID_CHUNK) {
+      const to = Math.min(n, from + GRID_CHUNK);
+      if (to - from >= IN_ORDER_MIN && inOrderFrom(ts.subarray(from, to), this.watermark)) this.pushGridRowsInOrder(ts, vals, ids, from, to, windows);
+      else this.pushGrid(ts, vals, ids, windows, late, from, to);
+    }
+  }
+
+  /**
+   * pushRows' rows [from, to) of a batch in event-time order, the first at
+   * or past the watermark: pushGridInOrder's loop (no row is late or
+   * re-emits, so the row's own mark is the count before it), but the
+   * watermark still rises row by row, as in pushGrid, firing at the row that
+   * passes a bucket's end: the marks tie each fired window to that row, which
+   * the keyed operator's merge of several workers' results needs. Its test
+   * is one comparison a row (the first bucket's end, re-read when a row
+   * creates a bucket or the watermark purges). Other workers' rows (skip)
+   * only raise the watermark.
+   */
+  private pushGridRowsInOrder(ts: Float64Array, vals: Float64Array, ids: Uint32Array | undefined, from: number, to: number, windows: WindowResult[]): void {
+    const { size, step, offset, maxOutOfOrderness: delay } = this.spec;
+    const code = this.code;
+    const skip = this.skip!, marks = this.marks!, at = this.at;
+    const base = this.rowsSeen;
+    const list = this.bucketList;
+    const cb = this.rangeBuckets;
+    let rFrom = Infinity, rTo = -Infinity, nw = 0;
+    let maxTs = this.maxTs;
+    let firstEnd = list.length > 0 ? list[0]!.end : Infinity;
+    let m = this.markAt;
+    for (let r = from; r < to; r++) {
+      const t = ts[r]!;
+      if (skip[r] === 0) {
+        if (!(t >= rFrom && t < rTo)) {
+          gridRange(t, size, step, offset);
+          const lo = range.lo;
+          rFrom = range.from;
+          rTo = range.to;
+          nw = range.hi - lo + 1; // 0 between the windows of a grid with gaps
+          for (let w = 0; w < nw; w++) {
+            const start = (lo + w) * step + offset;
+            cb[w] = this.bucketOf(lo + w) ?? this.newBucket(lo + w, start, start + size);
+          }
+          firstEnd = list.length > 0 ? list[0]!.end : Infinity;
+        }
+        const k = ids === undefined ? 0 : ids[r]!;
+        for (let w = 0; w < nw; w++) {
+          const b = cb[w]!;
+          let i = b.find(k);
+          if (i < 0) i = b.insert(k, i, code, true);
+          if (code === OP_SUM) addSum(b.acc, i * 4, vals[r]!);
+          else addTo(b, i, code, ts, vals, r, base + (at === undefined ? r : at[r]!));
+        }
+      }
+      marks[m++] = windows.length;
+      if (t > maxTs) {
+        maxTs = t;
+        // pushGrid's test: nothing is due while the first bucket ends after the watermark.
+        if (firstEnd <= t - delay) {
+          this.maxTs = t;
+          this.advanceGrid(t - delay, windows, false);
+          // The range's buckets stay: they end after t, so past the watermark.
+          firstEnd = list.length > 0 ? list[0]!.end : Infinity;
+        }
+      }
+      marks[m++] = windows.length;
+    }
+    cb.length = 0;
+    this.markAt = m;
+    this.maxTs = maxTs;
   }
 
   /**
@@ -768,7 +851,7 @@ export class EventTimeWindows implements WindowOperator {
    * their fire are re-emitted, rows that reach a purged window go to the late
    * output, and a rising watermark fires and purges buckets (advanceGrid).
    */
-  private pushGrid(ts: Float64Array, vals: Float64Array, ids: Uint32Array | undefined, windows: WindowResult[], late: LateRow[]): void {
+  private pushGrid(ts: Float64Array, vals: Float64Array, ids: Uint32Array | undefined, windows: WindowResult[], late: LateRow[], from = 0, to = ts.length): void {
     const s = this.spec;
     const { size, step, offset } = s;
     const lateness = s.allowedLateness;
@@ -781,7 +864,7 @@ export class EventTimeWindows implements WindowOperator {
     let rangeFrom = this.rangeFrom, rangeTo = this.rangeTo;
     let last: GridBucket | undefined;
     const skip = this.skip;
-    for (let r = 0; r < ts.length; r++) {
+    for (let r = from; r < to; r++) {
       const t = ts[r]!, x = vals[r]!;
       if (skip !== undefined && skip[r] !== 0) {
         // Another worker's row: only its timestamp counts here.
