@@ -40,6 +40,17 @@ import type { LateRow, NormalizedCountWindowSpec, NormalizedWindowSpec, WindowOu
 /** Key ids below this have their key group remembered (128 KiB at most; MAX_KEY_GROUPS + 1 fits 16 bits). */
 const GROUP_CACHE_KEYS = 1 << 16;
 
+/**
+ * The first row from i on whose marks (pushRows': two counts of results per
+ * row) pass w, the count before it: most rows emit nothing. A loop of its
+ * own: inside run()'s, it was compiled on stack replacement over rows that
+ * emitted nothing and deoptimized at the first that did, in every run.
+ */
+function nextEmitting(marks: Uint32Array, i: number, rows: number, w: number): number {
+  while (i < rows && marks[2 * i + 1] === w) i++;
+  return i;
+}
+
 /** A window result with the row (stream row number) and phase that emitted it; see the file comment. */
 export interface TaggedWindow {
   row: number;
@@ -276,8 +287,9 @@ export class WindowsGroupOperator implements GroupOperator {
     const windows: TaggedWindow[] = [];
     const total = out.windows.length;
     let w = 0;
-    for (let i = 0; i < vals.length && w < total; i++) {
-      if (marks[2 * i + 1] === w) continue; // the row emitted nothing (most rows)
+    for (let i = 0; w < total; i++) {
+      i = nextEmitting(marks, i, vals.length, w);
+      if (i === vals.length) break; // never: every result is marked
       const row = base + (at === undefined ? i : at[i]!);
       for (const end = marks[2 * i]!; w < end; w++) windows.push({ row, phase: 0, window: out.windows[w]! });
       for (const end = marks[2 * i + 1]!; w < end; w++) windows.push({ row, phase: 1, window: out.windows[w]! });

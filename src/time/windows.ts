@@ -83,6 +83,61 @@ function inOrderFrom(ts: Float64Array, wm: number): boolean {
   return true;
 }
 
+/**
+ * onTimeRun's loop: rows r0, r0 + 1, … while each is at or past the watermark
+ * (clock[0] − delay) and in the range [rFrom, rTo) whose nw buckets are
+ * `cb`, and its rise passes no bucket's end (firstEnd, the first's); other
+ * workers' rows (skip) only raise clock[0]. Writes both marks of each row
+ * (`count`) from marks[m] on; returns the first row it leaves. A function of
+ * its own whose code after the loop reads no property: the code compiled on
+ * stack replacement, entered again by every call, had no feedback there and
+ * deoptimized at each return.
+ */
+function addOnTimeRows(
+  ts: Float64Array,
+  vals: Float64Array,
+  ids: Uint32Array | undefined,
+  skip: Uint8Array,
+  marks: Uint32Array,
+  at: Uint32Array | undefined,
+  r0: number,
+  to: number,
+  m: number,
+  count: number,
+  cb: GridBucket[],
+  nw: number,
+  rFrom: number,
+  rTo: number,
+  firstEnd: number,
+  delay: number,
+  clock: Float64Array,
+  code: number,
+  base: number,
+): number {
+  let maxTs = clock[0]!;
+  let r = r0;
+  for (; r < to; r++) {
+    const t = ts[r]!;
+    // pushGrid's test of the rise: nothing is due while the first bucket ends after the watermark.
+    if (t > maxTs && firstEnd <= t - delay) break;
+    if (skip[r] === 0) {
+      if (!(t >= rFrom && t < rTo && t >= maxTs - delay)) break;
+      const k = ids === undefined ? 0 : ids[r]!;
+      for (let w = 0; w < nw; w++) {
+        const b = cb[w]!;
+        let i = b.find(k);
+        if (i < 0) i = b.insert(k, i, code, true);
+        if (code === OP_SUM) addSum(b.acc, i * 4, vals[r]!);
+        else addTo(b, i, code, ts, vals, r, base + (at === undefined ? r : at[r]!));
+      }
+    }
+    marks[m++] = count;
+    marks[m++] = count;
+    if (t > maxTs) clock[0] = maxTs = t;
+  }
+  return r;
+}
+
 /** The operator behind {@link createWindows}; the keyed operator (src/keyed/) also runs it on part of the keys and snapshots it per key group. */
 export class EventTimeWindows implements WindowOperator {
   readonly spec: Readonly<NormalizedWindowSpec>;
@@ -115,6 +170,8 @@ export class EventTimeWindows implements WindowOperator {
   private timers = new TimerQueue();
   private readonly ddof: number;
   private readonly q: number;
+  /** onTimeRun's greatest timestamp, as addOnTimeRows raises it. */
+  private readonly runClock = new Float64Array(1);
   /** pushGridInOrder's scratch: the buckets of the current row's windows. */
   private readonly rangeBuckets: GridBucket[] = [];
   /**
@@ -629,86 +686,75 @@ export class EventTimeWindows implements WindowOperator {
   }
 
   /**
-   * pushRows' tumbling/hopping rows, in chunks as pushGridChunks: a chunk in
-   * event-time order (other workers' rows included) whose first row is at or
-   * past the watermark takes pushGridRowsInOrder, any other (and a short
-   * batch) the row-at-a-time pushGrid. Both record the same marks.
+   * pushRows' tumbling/hopping rows: a short batch (a live row) row at a
+   * time (pushGrid), any other by pushGridRowsOnTime.
    */
   private pushGridRowChunks(ts: Float64Array, vals: Float64Array, ids: Uint32Array | undefined, windows: WindowResult[], late: LateRow[]): void {
+    if (ts.length < IN_ORDER_MIN) this.pushGrid(ts, vals, ids, windows, late);
+    else this.pushGridRowsOnTime(ts, vals, ids, windows, late);
+  }
+
+  /**
+   * pushRows' rows: runs of rows at or past the watermark that stay in one
+   * grid range and fire nothing (onTimeRun), and each row between them (one
+   * behind the watermark: late, or an update of a fired window; one whose
+   * rise fires or purges buckets) through pushGrid alone. So each row does
+   * what pushGrid would, the watermark rising row by row: the marks tie each
+   * fired window to the row that fired it, which the keyed operator's merge
+   * of several workers' results needs. No order check is needed.
+   */
+  private pushGridRowsOnTime(ts: Float64Array, vals: Float64Array, ids: Uint32Array | undefined, windows: WindowResult[], late: LateRow[]): void {
     const n = ts.length;
-    if (n < IN_ORDER_MIN) {
-      this.pushGrid(ts, vals, ids, windows, late);
-      return;
-    }
-    for (let from = 0; from < n; from += GRID_CHUNK) {
-      const to = Math.min(n, from + GRID_CHUNK);
-      if (to - from >= IN_ORDER_MIN && inOrderFrom(ts.subarray(from, to), this.watermark)) this.pushGridRowsInOrder(ts, vals, ids, from, to, windows);
-      else this.pushGrid(ts, vals, ids, windows, late, from, to);
+    let r = 0;
+    while (r < n) {
+      r = this.onTimeRun(ts, vals, ids, r, n, windows.length);
+      if (r < n) this.pushGrid(ts, vals, ids, windows, late, r, ++r);
     }
   }
 
   /**
-   * pushRows' rows [from, to) of a batch in event-time order, the first at
-   * or past the watermark: pushGridInOrder's loop (no row is late or
-   * re-emits, so the row's own mark is the count before it), but the
-   * watermark still rises row by row, as in pushGrid, firing at the row that
-   * passes a bucket's end: the marks tie each fired window to that row, which
-   * the keyed operator's merge of several workers' results needs. Its test
-   * is one comparison a row (the first bucket's end, re-read when a row
-   * creates a bucket or the watermark purges). Other workers' rows (skip)
-   * only raise the watermark.
+   * Rows r0, r0 + 1, … of pushRows while each is at or past the watermark
+   * (its windows end after it, so none has fired: it is not late and
+   * re-emits nothing) and its rise fires nothing: pushGridInOrder's row
+   * (find or create the key's window in each of the range's buckets, add),
+   * the range's buckets found once, both marks the count of results so far
+   * (`count`: nothing is emitted here). Returns the first row it leaves to
+   * the caller. A small function of its own, with no rare call inside its
+   * loop: a loop with pushGrid's or advanceGrid's call in it was compiled on
+   * stack replacement before that call ran, deoptimized at it, and compiled
+   * again, in the first batch of every run.
    */
-  private pushGridRowsInOrder(ts: Float64Array, vals: Float64Array, ids: Uint32Array | undefined, from: number, to: number, windows: WindowResult[]): void {
+  private onTimeRun(ts: Float64Array, vals: Float64Array, ids: Uint32Array | undefined, r0: number, to: number, count: number): number {
     const { size, step, offset, maxOutOfOrderness: delay } = this.spec;
     const code = this.code;
     const skip = this.skip!, marks = this.marks!, at = this.at;
     const base = this.rowsSeen;
-    const list = this.bucketList;
     const cb = this.rangeBuckets;
-    let rFrom = Infinity, rTo = -Infinity, nw = 0;
     let maxTs = this.maxTs;
-    let firstEnd = list.length > 0 ? list[0]!.end : Infinity;
-    let m = this.markAt;
-    for (let r = from; r < to; r++) {
-      const t = ts[r]!;
-      if (skip[r] === 0) {
-        if (!(t >= rFrom && t < rTo)) {
-          gridRange(t, size, step, offset);
-          const lo = range.lo;
-          rFrom = range.from;
-          rTo = range.to;
-          nw = range.hi - lo + 1; // 0 between the windows of a grid with gaps
-          for (let w = 0; w < nw; w++) {
-            const start = (lo + w) * step + offset;
-            cb[w] = this.bucketOf(lo + w) ?? this.newBucket(lo + w, start, start + size);
-          }
-          firstEnd = list.length > 0 ? list[0]!.end : Infinity;
-        }
-        const k = ids === undefined ? 0 : ids[r]!;
-        for (let w = 0; w < nw; w++) {
-          const b = cb[w]!;
-          let i = b.find(k);
-          if (i < 0) i = b.insert(k, i, code, true);
-          if (code === OP_SUM) addSum(b.acc, i * 4, vals[r]!);
-          else addTo(b, i, code, ts, vals, r, base + (at === undefined ? r : at[r]!));
-        }
+    // The range of the first own row, if it is at or past the watermark then (other workers' rows before it raise it).
+    let f = r0, mx = maxTs;
+    for (; f < to && skip[f] !== 0; f++) if (ts[f]! > mx) mx = ts[f]!;
+    let lo = 0, rFrom = NaN, rTo = NaN, nw = 0;
+    if (f < to && ts[f]! >= mx - delay) {
+      gridRange(ts[f]!, size, step, offset);
+      lo = range.lo;
+      rFrom = range.from;
+      rTo = range.to;
+      nw = range.hi - lo + 1; // 0 between the windows of a grid with gaps
+      for (let w = 0; w < nw; w++) {
+        const start = (lo + w) * step + offset;
+        cb[w] = this.bucketOf(lo + w) ?? this.newBucket(lo + w, start, start + size);
       }
-      marks[m++] = windows.length;
-      if (t > maxTs) {
-        maxTs = t;
-        // pushGrid's test: nothing is due while the first bucket ends after the watermark.
-        if (firstEnd <= t - delay) {
-          this.maxTs = t;
-          this.advanceGrid(t - delay, windows, false);
-          // The range's buckets stay: they end after t, so past the watermark.
-          firstEnd = list.length > 0 ? list[0]!.end : Infinity;
-        }
-      }
-      marks[m++] = windows.length;
     }
+    const list = this.bucketList;
+    const firstEnd = list.length > 0 ? list[0]!.end : Infinity;
+    const clock = this.runClock;
+    clock[0] = maxTs;
+    const r = addOnTimeRows(ts, vals, ids, skip, marks, at, r0, to, this.markAt, count, cb, nw, rFrom, rTo, firstEnd, delay, clock, code, base);
     cb.length = 0;
-    this.markAt = m;
-    this.maxTs = maxTs;
+    this.markAt += 2 * (r - r0);
+    this.maxTs = clock[0]!;
+    return r;
   }
 
   /**
