@@ -713,16 +713,17 @@ export class EventTimeWindows implements WindowOperator {
   }
 
   /**
-   * Rows r0, r0 + 1, … of pushRows while each is at or past the watermark
-   * (its windows end after it, so none has fired: it is not late and
-   * re-emits nothing) and its rise fires nothing: pushGridInOrder's row
-   * (find or create the key's window in each of the range's buckets, add),
-   * the range's buckets found once, both marks the count of results so far
+   * Rows r0, r0 + 1, … of pushRows in the grid range of its first own row
+   * (found or created here, when that row is at or past the watermark: the
+   * range's windows end after it, so none has fired), while each is at or
+   * past the watermark (not late, re-emits nothing) and its rise fires
+   * nothing: pushGridInOrder's row (find or create the key's window in each
+   * of the range's buckets, add), both marks the count of results so far
    * (`count`: nothing is emitted here). Returns the first row it leaves to
-   * the caller. A small function of its own, with no rare call inside its
-   * loop: a loop with pushGrid's or advanceGrid's call in it was compiled on
-   * stack replacement before that call ran, deoptimized at it, and compiled
-   * again, in the first batch of every run.
+   * the caller. The loop (addOnTimeRows) holds no rare call: a loop with
+   * pushGrid's or advanceGrid's call in it was compiled on stack replacement
+   * before that call ran, deoptimized at it, and compiled again, in the
+   * first batch of every run.
    */
   private onTimeRun(ts: Float64Array, vals: Float64Array, ids: Uint32Array | undefined, r0: number, to: number, count: number): number {
     const { size, step, offset, maxOutOfOrderness: delay } = this.spec;
