@@ -8,6 +8,8 @@
 // and snapshots of one row at a time.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { keyedWindowSpec, WindowsGroupOperator } from '../src/keyed/windows.js';
+import { keyGroupOf } from '../src/scheduler/hash.js';
 import { normalizeWindowSpec } from '../src/time/spec.js';
 import { createWindows, EventTimeWindows } from '../src/time/windows.js';
 import type { LateRow, TimeOp, WindowOutput, WindowResult, WindowSpec } from '../src/types.js';
@@ -214,5 +216,27 @@ describe("tumbling and hopping windows: the keyed operator's pushRows on the in-
       ),
       { numRuns: 120, seed: 1919 },
     );
+  });
+});
+
+describe("the keyed windows operator's processRows: one mark byte per row by key id", () => {
+  it("marks the key groups of every batch's own rows changed again after changedGroups(), for keys it has seen before; other workers' keys never", () => {
+    const GROUPS = 8;
+    const spec = keyedWindowSpec({ kind: 'tumbling', op: 'sum', size: 1000 }, true);
+    const op = new WindowsGroupOperator(spec, GROUPS, [0, 4]);
+    const own = (k: number): boolean => keyGroupOf(k, GROUPS) < 4;
+    const keys = Uint32Array.from({ length: 40 }, (_, i) => i % 20);
+    const groupsOf = (ks: Iterable<number>): number[] => [...new Set([0, ...[...ks].filter(own).map((k) => keyGroupOf(k, GROUPS))])].sort((a, b) => a - b);
+    let t = 0;
+    const push = (ks: Uint32Array): void => {
+      op.processRows(Float64Array.from(ks, () => t++), new Float64Array(ks.length).fill(1), ks);
+    };
+    push(keys);
+    expect(op.changedGroups()).toEqual(groupsOf(keys));
+    push(keys);
+    expect(op.changedGroups()).toEqual(groupsOf(keys));
+    const some = keys.subarray(3, 6);
+    push(some);
+    expect(op.changedGroups()).toEqual(groupsOf(some));
   });
 });
