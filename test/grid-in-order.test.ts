@@ -2,10 +2,17 @@
 // event-time order from the watermark on skip pushGrid's per-row tests and
 // advance the watermark once): any batch split gives the windows, late rows
 // and snapshot bytes of row-at-a-time pushes (pushRow, which never takes it).
+// The keyed operator's pushRows takes the same path (with the watermark
+// rising row by row): any batch split, with other workers' rows skipped or
+// left out (routed, `at`), gives the marks, windows, late rows, changed keys
+// and snapshots of one row at a time.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createWindows } from '../src/time/windows.js';
-import type { TimeOp, WindowOutput, WindowSpec } from '../src/types.js';
+import { keyedWindowSpec, WindowsGroupOperator } from '../src/keyed/windows.js';
+import { keyGroupOf } from '../src/scheduler/hash.js';
+import { normalizeWindowSpec } from '../src/time/spec.js';
+import { createWindows, EventTimeWindows } from '../src/time/windows.js';
+import type { LateRow, TimeOp, WindowOutput, WindowResult, WindowSpec } from '../src/types.js';
 import { ALL_TIME_OPS, mulberry32 } from './time-reference.js';
 
 interface Stream {
@@ -117,5 +124,119 @@ describe('tumbling and hopping windows: the in-order path of push()', () => {
         }
       }
     }
+  });
+});
+
+/** What pushRows gave: each window with the stream row and phase its marks tie it to, the late rows, the keys the watermark hook saw and the snapshots, by the row they follow. */
+interface RowsRun {
+  tagged: { row: number; phase: number; window: WindowResult }[];
+  late: LateRow[];
+  hooked: Map<number, number[]>;
+  snaps: Map<number, string>;
+}
+
+/**
+ * Pushes the rows through pushRows in batches cut at `cuts` (one row a batch
+ * when undefined), rows of `other` keys skipped as other workers'; `routed`
+ * leaves out the other workers' rows that do not raise the greatest
+ * timestamp and gives the rest with their rows in the batch (`at`), as the
+ * scheduler's workers get them.
+ */
+function runRows(spec: WindowSpec, s: Stream, other: (key: number) => boolean, cuts: readonly number[] | undefined, routed: boolean): RowsRun {
+  const op = new EventTimeWindows(normalizeWindowSpec(spec));
+  const run: RowsRun = { tagged: [], late: [], hooked: new Map(), snaps: new Map() };
+  let hooked = new Set<number>();
+  op.onWatermarkChange = (key) => hooked.add(key);
+  const at = cuts ?? Array.from({ length: s.ts.length + 1 }, (_, i) => i);
+  let maxTs = -Infinity;
+  for (let c = 1; c < at.length; c++) {
+    const a = at[c - 1]!, b = at[c]!;
+    const rows: number[] = [];
+    for (let r = a; r < b; r++) {
+      const rises = s.ts[r]! > maxTs;
+      maxTs = Math.max(maxTs, s.ts[r]!);
+      if (!routed || !other(s.keys[r]!) || rises) rows.push(r);
+    }
+    const ts = Float64Array.from(rows, (r) => s.ts[r]!), xs = Float64Array.from(rows, (r) => s.xs[r]!), ids = Uint32Array.from(rows, (r) => s.keys[r]!);
+    const skip = Uint8Array.from(rows, (r) => (other(s.keys[r]!) ? 1 : 0));
+    const marks = new Uint32Array(2 * rows.length);
+    const rowAt = routed ? Uint32Array.from(rows, (r) => r - a) : undefined;
+    const out = op.pushRows(ts, xs, ids, skip, marks, rowAt, b - a);
+    let w = 0;
+    rows.forEach((r, i) => {
+      for (; w < marks[2 * i]!; w++) run.tagged.push({ row: r, phase: 0, window: out.windows[w]! });
+      for (; w < marks[2 * i + 1]!; w++) run.tagged.push({ row: r, phase: 1, window: out.windows[w]! });
+    });
+    expect(w, 'every window is marked').toBe(out.windows.length);
+    for (const l of out.late) run.late.push(l);
+    // Changed keys by batch end: the row-at-a-time run's are gathered to the batched run's cuts below.
+    run.hooked.set(b, [...hooked].sort((x, y) => x - y));
+    hooked = new Set();
+    run.snaps.set(b, Buffer.from(op.snapshot()).toString('base64'));
+  }
+  for (const window of op.flush().windows) run.tagged.push({ row: s.ts.length, phase: 1, window });
+  return run;
+}
+
+/** The row-at-a-time run's changed keys gathered by the batched run's cuts. */
+function hookedBy(run: RowsRun, cuts: readonly number[]): Map<number, number[]> {
+  const out = new Map<number, number[]>();
+  for (let c = 1; c < cuts.length; c++) {
+    const keys = new Set<number>();
+    for (let r = cuts[c - 1]! + 1; r <= cuts[c]!; r++) for (const k of run.hooked.get(r) ?? []) keys.add(k);
+    out.set(cuts[c]!, [...keys].sort((x, y) => x - y));
+  }
+  return out;
+}
+
+describe("tumbling and hopping windows: the keyed operator's pushRows on the in-order path", () => {
+  it('any batch split, other workers\' rows skipped or routed, gives the marks, windows, late rows, changed keys and snapshots of one row at a time', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 1_000_000 }),
+        fc.constantFrom('tumbling' as const, 'hopping' as const, 'gaps' as const),
+        fc.constantFrom(...ALL_TIME_OPS),
+        fc.array(fc.integer({ min: 1, max: 400 }), { minLength: 1, maxLength: 12 }),
+        fc.constantFrom(0, 1, 2, 3),
+        fc.boolean(),
+        async (seed, kind, op, sizes, workers, routed) => {
+          const s = stream(seed, 1500, 1 + (seed % 23));
+          const spec = specOf(kind, op, seed);
+          // No other worker, or the keys of one of 2–3 workers' shares.
+          const other = (key: number): boolean => workers > 0 && ((key / 7919) * 2654435761) % (workers + 1) !== 0;
+          const cuts = [0];
+          for (const n of sizes) if (cuts.at(-1)! < s.ts.length) cuts.push(Math.min(s.ts.length, cuts.at(-1)! + n));
+          if (cuts.at(-1)! < s.ts.length) cuts.push(s.ts.length);
+          const rowAtATime = runRows(spec, s, other, undefined, false);
+          const batches = runRows(spec, s, other, cuts, routed);
+          expect(bits({ windows: batches.tagged as never, late: batches.late })).toBe(bits({ windows: rowAtATime.tagged as never, late: rowAtATime.late }));
+          expect(batches.hooked).toEqual(hookedBy(rowAtATime, cuts));
+          for (const [cut, snap] of batches.snaps) expect(snap, `snapshot after row ${cut}`).toBe(rowAtATime.snaps.get(cut));
+        },
+      ),
+      { numRuns: 120, seed: 1919 },
+    );
+  });
+});
+
+describe("the keyed windows operator's processRows: one mark byte per row by key id", () => {
+  it("marks the key groups of every batch's own rows changed again after changedGroups(), for keys it has seen before; other workers' keys never", () => {
+    const GROUPS = 8;
+    const spec = keyedWindowSpec({ kind: 'tumbling', op: 'sum', size: 1000 }, true);
+    const op = new WindowsGroupOperator(spec, GROUPS, [0, 4]);
+    const own = (k: number): boolean => keyGroupOf(k, GROUPS) < 4;
+    const keys = Uint32Array.from({ length: 40 }, (_, i) => i % 20);
+    const groupsOf = (ks: Iterable<number>): number[] => [...new Set([0, ...[...ks].filter(own).map((k) => keyGroupOf(k, GROUPS))])].sort((a, b) => a - b);
+    let t = 0;
+    const push = (ks: Uint32Array): void => {
+      op.processRows(Float64Array.from(ks, () => t++), new Float64Array(ks.length).fill(1), ks);
+    };
+    push(keys);
+    expect(op.changedGroups()).toEqual(groupsOf(keys));
+    push(keys);
+    expect(op.changedGroups()).toEqual(groupsOf(keys));
+    const some = keys.subarray(3, 6);
+    push(some);
+    expect(op.changedGroups()).toEqual(groupsOf(some));
   });
 });

@@ -40,6 +40,17 @@ import type { LateRow, NormalizedCountWindowSpec, NormalizedWindowSpec, WindowOu
 /** Key ids below this have their key group remembered (128 KiB at most; MAX_KEY_GROUPS + 1 fits 16 bits). */
 const GROUP_CACHE_KEYS = 1 << 16;
 
+/**
+ * The first row from i on whose marks (pushRows': two counts of results per
+ * row) pass w, the count before it: most rows emit nothing. A loop of its
+ * own: inside run()'s, it was compiled on stack replacement over rows that
+ * emitted nothing and deoptimized at the first that did, in every run.
+ */
+function nextEmitting(marks: Uint32Array, i: number, rows: number, w: number): number {
+  while (i < rows && marks[2 * i + 1] === w) i++;
+  return i;
+}
+
 /** A window result with the row (stream row number) and phase that emitted it; see the file comment. */
 export interface TaggedWindow {
   row: number;
@@ -96,6 +107,15 @@ export class WindowsGroupOperator implements GroupOperator {
   private skipScratch = new Uint8Array(0);
   /** Key group + 1 of key ids below GROUP_CACHE_KEYS (0: not known yet): a hash per row was most of processRows' own time. */
   private groupCache = new Uint16Array(0);
+  /**
+   * Per key id below GROUP_CACHE_KEYS, since the last changedGroups(): 0 not
+   * seen, 1 this worker's (its group is in `changed`), 2 another worker's.
+   * processRows reads this one byte per row (the group look-up, ownership
+   * test and changed mark per row were a fifth of the keyed windows' time).
+   */
+  private keyMark = new Uint8Array(0);
+  /** The key ids keyMark holds as seen, cleared by changedGroups(). */
+  private markedKeys: number[] = [];
 
   /** The snapshot kind: KIND_WINDOWS, or KIND_COUNT (no watermark, no times, flush in key order). */
   private readonly kind: number;
@@ -109,7 +129,7 @@ export class WindowsGroupOperator implements GroupOperator {
     if (spec.keys === 'string') throw new TypeError("the keyed windows operator takes numeric keys (keys: 'number' or 'none')");
     if ('kind' in spec) {
       const op = new EventTimeWindows(spec);
-      op.onWatermarkChange = (key) => this.changed.add(keyGroupOf(key, keyGroups));
+      op.onWatermarkChange = (key) => this.markChanged(key);
       this.op = op;
       this.kind = KIND_WINDOWS;
     } else {
@@ -168,15 +188,59 @@ export class WindowsGroupOperator implements GroupOperator {
     const n = values.length;
     if (this.skipScratch.length < n) this.skipScratch = new Uint8Array(Math.max(n, 2 * this.skipScratch.length));
     const skip = this.skipScratch.subarray(0, n);
-    for (let i = 0; i < n; i++) {
-      const group = this.groupOf(keys === undefined ? 0 : keys[i]!);
-      skip[i] = this.owns(group) ? 0 : 1;
-      if (skip[i] === 0 && this.changedMark[group] === 0) {
-        this.changedMark[group] = 1;
-        this.changed.add(group);
-      }
-    }
+    if (keys === undefined) skip.fill(this.markKey(0) - 1);
+    else this.markRows(keys, skip);
     return this.run(times, values, keys, skip, undefined, n);
+  }
+
+  /** skip[i] for each row by its key's worker, with a byte read per row: a key's first row since changedGroups() finds its group (markKey). */
+  private markRows(keys: Uint32Array, skip: Uint8Array): void {
+    let mark = this.keyMark;
+    for (let i = 0; i < skip.length; i++) {
+      const k = keys[i]!;
+      let m = k < mark.length ? mark[k]! : 0;
+      if (m === 0) {
+        m = this.markKey(k);
+        mark = this.keyMark;
+      }
+      skip[i] = m - 1;
+    }
+  }
+
+  /** Key k's group (marked changed when this worker owns it), remembered in keyMark for key ids below GROUP_CACHE_KEYS: 1 this worker's, 2 another's. */
+  private markKey(k: number): number {
+    const group = this.groupOf(k);
+    const own = this.owns(group);
+    if (own && this.changedMark[group] === 0) {
+      this.changedMark[group] = 1;
+      this.changed.add(group);
+    }
+    const m = own ? 1 : 2;
+    if (k < GROUP_CACHE_KEYS) {
+      if (k >= this.keyMark.length) {
+        const more = new Uint8Array(Math.min(GROUP_CACHE_KEYS, Math.max(k + 1, 2 * this.keyMark.length, 1024)));
+        more.set(this.keyMark);
+        this.keyMark = more;
+      }
+      this.keyMark[k] = m;
+      this.markedKeys.push(k);
+    }
+    return m;
+  }
+
+  /**
+   * The watermark hook: key's group into `changed`. Called for every key of
+   * every bucket the watermark has passed, at each rise (with allowed
+   * lateness, a fired bucket's thousand keys per row): so the group comes
+   * from groupOf's cache, and changedMark (1: in `changed` already) spares
+   * the Set.
+   */
+  private markChanged(key: number): void {
+    const group = this.groupOf(key);
+    if (this.changedMark[group] === 0) {
+      this.changedMark[group] = 1;
+      this.changed.add(group);
+    }
   }
 
   /** keyGroupOf(key), remembered for the dense ids the CLI gives keys. */
@@ -238,8 +302,9 @@ export class WindowsGroupOperator implements GroupOperator {
     const windows: TaggedWindow[] = [];
     const total = out.windows.length;
     let w = 0;
-    for (let i = 0; i < vals.length && w < total; i++) {
-      if (marks[2 * i + 1] === w) continue; // the row emitted nothing (most rows)
+    for (let i = 0; w < total; i++) {
+      i = nextEmitting(marks, i, vals.length, w);
+      if (i === vals.length) break; // never: every result is marked
       const row = base + (at === undefined ? i : at[i]!);
       for (const end = marks[2 * i]!; w < end; w++) windows.push({ row, phase: 0, window: out.windows[w]! });
       for (const end = marks[2 * i + 1]!; w < end; w++) windows.push({ row, phase: 1, window: out.windows[w]! });
@@ -277,6 +342,8 @@ export class WindowsGroupOperator implements GroupOperator {
     const groups = [...this.changed].sort((a, b) => a - b);
     for (const g of groups) this.changedMark[g] = 0;
     this.changed.clear();
+    for (const k of this.markedKeys) this.keyMark[k] = 0;
+    this.markedKeys.length = 0;
     return groups;
   }
 

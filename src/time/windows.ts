@@ -83,6 +83,61 @@ function inOrderFrom(ts: Float64Array, wm: number): boolean {
   return true;
 }
 
+/**
+ * onTimeRun's loop: rows r0, r0 + 1, … while each is at or past the watermark
+ * (clock[0] − delay) and in the range [rFrom, rTo) whose nw buckets are
+ * `cb`, and its rise passes no bucket's end (firstEnd, the first's); other
+ * workers' rows (skip) only raise clock[0]. Writes both marks of each row
+ * (`count`) from marks[m] on; returns the first row it leaves. A function of
+ * its own whose code after the loop reads no property: the code compiled on
+ * stack replacement, entered again by every call, had no feedback there and
+ * deoptimized at each return.
+ */
+function addOnTimeRows(
+  ts: Float64Array,
+  vals: Float64Array,
+  ids: Uint32Array | undefined,
+  skip: Uint8Array,
+  marks: Uint32Array,
+  at: Uint32Array | undefined,
+  r0: number,
+  to: number,
+  m: number,
+  count: number,
+  cb: GridBucket[],
+  nw: number,
+  rFrom: number,
+  rTo: number,
+  firstEnd: number,
+  delay: number,
+  clock: Float64Array,
+  code: number,
+  base: number,
+): number {
+  let maxTs = clock[0]!;
+  let r = r0;
+  for (; r < to; r++) {
+    const t = ts[r]!;
+    // pushGrid's test of the rise: nothing is due while the first bucket ends after the watermark.
+    if (t > maxTs && firstEnd <= t - delay) break;
+    if (skip[r] === 0) {
+      if (!(t >= rFrom && t < rTo && t >= maxTs - delay)) break;
+      const k = ids === undefined ? 0 : ids[r]!;
+      for (let w = 0; w < nw; w++) {
+        const b = cb[w]!;
+        let i = b.find(k);
+        if (i < 0) i = b.insert(k, i, code, true);
+        if (code === OP_SUM) addSum(b.acc, i * 4, vals[r]!);
+        else addTo(b, i, code, ts, vals, r, base + (at === undefined ? r : at[r]!));
+      }
+    }
+    marks[m++] = count;
+    marks[m++] = count;
+    if (t > maxTs) clock[0] = maxTs = t;
+  }
+  return r;
+}
+
 /** The operator behind {@link createWindows}; the keyed operator (src/keyed/) also runs it on part of the keys and snapshots it per key group. */
 export class EventTimeWindows implements WindowOperator {
   readonly spec: Readonly<NormalizedWindowSpec>;
@@ -115,6 +170,8 @@ export class EventTimeWindows implements WindowOperator {
   private timers = new TimerQueue();
   private readonly ddof: number;
   private readonly q: number;
+  /** onTimeRun's greatest timestamp, as addOnTimeRows raises it. */
+  private readonly runClock = new Float64Array(1);
   /** pushGridInOrder's scratch: the buckets of the current row's windows. */
   private readonly rangeBuckets: GridBucket[] = [];
   /**
@@ -618,7 +675,7 @@ export class EventTimeWindows implements WindowOperator {
     this.at = at;
     try {
       if (this.spec.kind === 'session') this.pushSessions(ts, vals, ids, windows, late);
-      else this.pushGrid(ts, vals, ids, windows, late);
+      else this.pushGridRowChunks(ts, vals, ids, windows, late);
     } finally {
       this.skip = undefined;
       this.marks = undefined;
@@ -626,6 +683,79 @@ export class EventTimeWindows implements WindowOperator {
     }
     this.rowsSeen += batchRows;
     return { windows, late };
+  }
+
+  /**
+   * pushRows' tumbling/hopping rows: a short batch (a live row) row at a
+   * time (pushGrid), any other by pushGridRowsOnTime.
+   */
+  private pushGridRowChunks(ts: Float64Array, vals: Float64Array, ids: Uint32Array | undefined, windows: WindowResult[], late: LateRow[]): void {
+    if (ts.length < IN_ORDER_MIN) this.pushGrid(ts, vals, ids, windows, late);
+    else this.pushGridRowsOnTime(ts, vals, ids, windows, late);
+  }
+
+  /**
+   * pushRows' rows: runs of rows at or past the watermark that stay in one
+   * grid range and fire nothing (onTimeRun), and each row between them (one
+   * behind the watermark: late, or an update of a fired window; one whose
+   * rise fires or purges buckets) through pushGrid alone. So each row does
+   * what pushGrid would, the watermark rising row by row: the marks tie each
+   * fired window to the row that fired it, which the keyed operator's merge
+   * of several workers' results needs. No order check is needed.
+   */
+  private pushGridRowsOnTime(ts: Float64Array, vals: Float64Array, ids: Uint32Array | undefined, windows: WindowResult[], late: LateRow[]): void {
+    const n = ts.length;
+    let r = 0;
+    while (r < n) {
+      r = this.onTimeRun(ts, vals, ids, r, n, windows.length);
+      if (r < n) this.pushGrid(ts, vals, ids, windows, late, r, ++r);
+    }
+  }
+
+  /**
+   * Rows r0, r0 + 1, … of pushRows in the grid range of its first own row
+   * (found or created here, when that row is at or past the watermark: the
+   * range's windows end after it, so none has fired), while each is at or
+   * past the watermark (not late, re-emits nothing) and its rise fires
+   * nothing: pushGridInOrder's row (find or create the key's window in each
+   * of the range's buckets, add), both marks the count of results so far
+   * (`count`: nothing is emitted here). Returns the first row it leaves to
+   * the caller. The loop (addOnTimeRows) holds no rare call: a loop with
+   * pushGrid's or advanceGrid's call in it was compiled on stack replacement
+   * before that call ran, deoptimized at it, and compiled again, in the
+   * first batch of every run.
+   */
+  private onTimeRun(ts: Float64Array, vals: Float64Array, ids: Uint32Array | undefined, r0: number, to: number, count: number): number {
+    const { size, step, offset, maxOutOfOrderness: delay } = this.spec;
+    const code = this.code;
+    const skip = this.skip!, marks = this.marks!, at = this.at;
+    const base = this.rowsSeen;
+    const cb = this.rangeBuckets;
+    let maxTs = this.maxTs;
+    // The range of the first own row, if it is at or past the watermark then (other workers' rows before it raise it).
+    let f = r0, mx = maxTs;
+    for (; f < to && skip[f] !== 0; f++) if (ts[f]! > mx) mx = ts[f]!;
+    let lo = 0, rFrom = NaN, rTo = NaN, nw = 0;
+    if (f < to && ts[f]! >= mx - delay) {
+      gridRange(ts[f]!, size, step, offset);
+      lo = range.lo;
+      rFrom = range.from;
+      rTo = range.to;
+      nw = range.hi - lo + 1; // 0 between the windows of a grid with gaps
+      for (let w = 0; w < nw; w++) {
+        const start = (lo + w) * step + offset;
+        cb[w] = this.bucketOf(lo + w) ?? this.newBucket(lo + w, start, start + size);
+      }
+    }
+    const list = this.bucketList;
+    const firstEnd = list.length > 0 ? list[0]!.end : Infinity;
+    const clock = this.runClock;
+    clock[0] = maxTs;
+    const r = addOnTimeRows(ts, vals, ids, skip, marks, at, r0, to, this.markAt, count, cb, nw, rFrom, rTo, firstEnd, delay, clock, code, base);
+    cb.length = 0;
+    this.markAt += 2 * (r - r0);
+    this.maxTs = clock[0]!;
+    return r;
   }
 
   /**
@@ -768,7 +898,7 @@ export class EventTimeWindows implements WindowOperator {
    * their fire are re-emitted, rows that reach a purged window go to the late
    * output, and a rising watermark fires and purges buckets (advanceGrid).
    */
-  private pushGrid(ts: Float64Array, vals: Float64Array, ids: Uint32Array | undefined, windows: WindowResult[], late: LateRow[]): void {
+  private pushGrid(ts: Float64Array, vals: Float64Array, ids: Uint32Array | undefined, windows: WindowResult[], late: LateRow[], from = 0, to = ts.length): void {
     const s = this.spec;
     const { size, step, offset } = s;
     const lateness = s.allowedLateness;
@@ -781,7 +911,7 @@ export class EventTimeWindows implements WindowOperator {
     let rangeFrom = this.rangeFrom, rangeTo = this.rangeTo;
     let last: GridBucket | undefined;
     const skip = this.skip;
-    for (let r = 0; r < ts.length; r++) {
+    for (let r = from; r < to; r++) {
       const t = ts[r]!, x = vals[r]!;
       if (skip !== undefined && skip[r] !== 0) {
         // Another worker's row: only its timestamp counts here.
