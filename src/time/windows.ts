@@ -40,13 +40,8 @@ const NO_RANGES: Range[] = [];
  */
 export function windowIndexRange(t: number, size: number, step: number, offset: number): [number, number] {
   checkGridTimestamps(Float64Array.of(t), 0, size, step, offset);
-  let hi = Math.floor((t - offset) / step);
-  while (hi * step + offset > t) hi--;
-  while ((hi + 1) * step + offset <= t) hi++;
-  let lo = Math.floor((t - offset - size) / step) + 1;
-  while (lo * step + offset + size <= t) lo++;
-  while ((lo - 1) * step + offset + size > t) lo--;
-  return [lo, hi];
+  gridRange(t, size, step, offset);
+  return [range.lo, range.hi];
 }
 
 /** push()'s grid rows go in chunks of at most this many: a batch out of order in one place loses the in-order path for that chunk only. */
@@ -57,7 +52,7 @@ const IN_ORDER_MIN = 16;
 /** What gridRange computes: the grid indices [lo, hi] of the windows holding t, and the span [from, to) of times with the same ones. */
 const range = { lo: 0, hi: -1, from: Infinity, to: -Infinity };
 
-/** windowIndexRange into `range`, without allocating; as pushGrid computes it. */
+/** The windows holding t into `range`, without allocating (windowIndexRange returns them); as pushGrid computes it. */
 function gridRange(t: number, size: number, step: number, offset: number): void {
   let hi = Math.floor((t - offset) / step);
   while (hi * step + offset > t) hi--;
