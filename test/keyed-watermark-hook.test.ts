@@ -102,4 +102,23 @@ describe("the keyed windows operator's changed groups with allowed lateness", ()
       expect(calls).toBeGreaterThan(0);
     }
   });
+
+  it("regression: with allowed lateness, a run of on-time rows that created its bucket let other workers' rows raise the watermark past its end without firing it; it fires at the row that passes its end", () => {
+    const spec = normalizeWindowSpec({ kind: 'tumbling', op: 'sum', size: 20, allowedLateness: 30, keys: 'number' });
+    // Own rows (key 0) at 0…19 and 21, other workers' rows (skipped) at 20 (fires [0, 20), held until 50) and 22…45.
+    const times = [...Array.from({ length: 20 }, (_, i) => i), 20, 21, ...Array.from({ length: 24 }, (_, i) => 22 + i)];
+    const ts = Float64Array.from(times);
+    const skip = Uint8Array.from(times, (t) => (t === 20 || t >= 22 ? 1 : 0));
+    const n = ts.length;
+    const op = new EventTimeWindows(spec);
+    const marks = new Uint32Array(2 * n);
+    const out = op.pushRows(ts, new Float64Array(n).fill(1), new Uint32Array(n), skip, marks);
+    // Each window fires in the watermark advance (between the two marks) of the first row at or past its end.
+    expect(out.windows.map((w) => w.start)).toEqual([0, 20]);
+    out.windows.forEach((w, i) => {
+      const row = times.findIndex((t) => t >= w.end);
+      expect(marks[2 * row], `[${w.start}, ${w.end})`).toBeLessThanOrEqual(i);
+      expect(marks[2 * row + 1], `[${w.start}, ${w.end})`).toBeGreaterThan(i);
+    });
+  });
 });

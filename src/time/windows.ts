@@ -432,21 +432,23 @@ export class EventTimeWindows implements WindowOperator {
   }
 
   /**
-   * Tumbling/hopping: the least watermark at which advanceGrid changes
-   * anything: the end of the first bucket with a fire pending, or the first
-   * bucket's purge time (end + allowedLateness). A fired bucket held for its
-   * lateness (an update of it is emitted at once, so no fire becomes pending
-   * there) changes nothing until its purge, so rows rising past its end stay
-   * on onTimeRun's path.
+   * Tumbling/hopping: the least watermark at which advanceGrid may change
+   * anything: the end of the first bucket not fired yet (past the watermark:
+   * onTimeRun may have just created it, empty) or with a fire pending, or the
+   * first bucket's purge time (end + allowedLateness). A fired bucket held
+   * for its lateness (an update of it is emitted at once, so no fire becomes
+   * pending there) changes nothing until its purge, so rows rising past its
+   * end stay on onTimeRun's path.
    */
   private nextDueWatermark(): number {
     const list = this.bucketList;
     if (list.length === 0) return Infinity;
-    let due = list[0]!.end + this.spec.allowedLateness;
+    const wm = this.watermark;
+    const due = list[0]!.end + this.spec.allowedLateness;
     for (let i = 0; i < list.length; i++) {
       const b = list[i]!;
       if (b.end >= due) break;
-      if (b.pending > 0) return b.end;
+      if (b.pending > 0 || b.end > wm) return b.end;
     }
     return due;
   }
