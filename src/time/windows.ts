@@ -185,7 +185,10 @@ export class EventTimeWindows implements WindowOperator {
   /**
    * The keyed operator's hook: called with each key whose windows a rising
    * watermark changed (fired, purged, or its purged end forgotten), so that
-   * only changed key groups go into incremental checkpoints.
+   * only changed key groups go into incremental checkpoints. Only those: a
+   * fired grid window held for its allowed lateness is not reported again
+   * until its purge (its snapshot bytes do not change; an update of it by a
+   * late row is emitted at once, and the row marks its group).
    */
   onWatermarkChange: ((key: number) => void) | undefined;
 
