@@ -34,7 +34,7 @@ function rows(seed: number, n: number, nKeys: number): { ts: Float64Array; xs: F
 }
 
 describe("the keyed windows operator's changed groups with allowed lateness", () => {
-  it('a group left out of changedGroups() has the windows bytes of its last written snapshot (any batch split, delay, lateness, late rows, tumbling and hopping)', () => {
+  it('a group left out of changedGroups() has the windows bytes of its last written snapshot (any batch split, delay, lateness, late rows, tumbling and hopping, all groups or a share)', () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 1_000_000 }),
@@ -43,17 +43,20 @@ describe("the keyed windows operator's changed groups with allowed lateness", ()
         fc.constantFrom(0, 1, 25, 90),
         fc.array(fc.integer({ min: 1, max: 300 }), { minLength: 1, maxLength: 10 }),
         fc.boolean(),
-        (seed, kind, delay, lateness, sizes, idle) => {
+        fc.boolean(),
+        (seed, kind, delay, lateness, sizes, idle, share) => {
           const GROUPS = 5;
           const common = { op: 'mean' as const, maxOutOfOrderness: delay, allowedLateness: lateness };
           const spec: WindowSpec = kind === 'tumbling' ? { kind, size: 20, ...common } : { kind, size: 30, step: 10, ...common };
-          const op = new WindowsGroupOperator(keyedWindowSpec(spec, true), GROUPS);
+          // All groups, or a worker's share (other workers' rows only raise its watermark).
+          const owned: [number, number] = share ? [1, 4] : [0, GROUPS];
+          const op = new WindowsGroupOperator(keyedWindowSpec(spec, true), GROUPS, owned);
           const s = rows(seed, 1200, 4 + (seed % 20));
           const written = new Map<number, string>();
-          for (let g = 0; g < GROUPS; g++) written.set(g, windowsBytes(op.snapshotGroup(g)!));
+          for (let g = owned[0]; g < owned[1]; g++) written.set(g, windowsBytes(op.snapshotGroup(g)!));
           const checkpoint = (at: string): void => {
             const reported = new Set(op.changedGroups());
-            for (let g = 0; g < GROUPS; g++) {
+            for (let g = owned[0]; g < owned[1]; g++) {
               const bytes = windowsBytes(op.snapshotGroup(g)!);
               if (reported.has(g)) written.set(g, bytes);
               else expect(bytes, `group ${g} left out ${at}`).toBe(written.get(g));
