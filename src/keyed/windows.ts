@@ -229,11 +229,10 @@ export class WindowsGroupOperator implements GroupOperator {
   }
 
   /**
-   * The watermark hook: key's group into `changed`. Called for every key of
-   * every bucket the watermark has passed, at each rise (with allowed
-   * lateness, a fired bucket's thousand keys per row): so the group comes
-   * from groupOf's cache, and changedMark (1: in `changed` already) spares
-   * the Set.
+   * The watermark hook: key's group into `changed`. Called for each window
+   * a rise fires or purges (a bucket's thousand keys at its fire and again
+   * at its purge): so the group comes from groupOf's cache, and changedMark
+   * (1: in `changed` already) spares the Set.
    */
   private markChanged(key: number): void {
     const group = this.groupOf(key);

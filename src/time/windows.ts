@@ -81,7 +81,8 @@ function inOrderFrom(ts: Float64Array, wm: number): boolean {
 /**
  * onTimeRun's loop: rows r0, r0 + 1, … while each is at or past the watermark
  * (clock[0] − delay) and in the range [rFrom, rTo) whose nw buckets are
- * `cb`, and its rise passes no bucket's end (firstEnd, the first's); other
+ * `cb`, and its rise reaches no watermark at which a bucket fires or is
+ * purged (nextDue: nextDueWatermark); other
  * workers' rows (skip) only raise clock[0]. Writes both marks of each row
  * (`count`) from marks[m] on; returns the first row it leaves. A function of
  * its own whose code after the loop reads no property: the code compiled on
@@ -103,7 +104,7 @@ function addOnTimeRows(
   nw: number,
   rFrom: number,
   rTo: number,
-  firstEnd: number,
+  nextDue: number,
   delay: number,
   clock: Float64Array,
   code: number,
@@ -113,8 +114,8 @@ function addOnTimeRows(
   let r = r0;
   for (; r < to; r++) {
     const t = ts[r]!;
-    // pushGrid's test of the rise: nothing is due while the first bucket ends after the watermark.
-    if (t > maxTs && firstEnd <= t - delay) break;
+    // pushGrid's test of the rise: nothing is due while the watermark stays below nextDue.
+    if (t > maxTs && nextDue <= t - delay) break;
     if (skip[r] === 0) {
       if (!(t >= rFrom && t < rTo && t >= maxTs - delay)) break;
       const k = ids === undefined ? 0 : ids[r]!;
@@ -184,7 +185,10 @@ export class EventTimeWindows implements WindowOperator {
   /**
    * The keyed operator's hook: called with each key whose windows a rising
    * watermark changed (fired, purged, or its purged end forgotten), so that
-   * only changed key groups go into incremental checkpoints.
+   * only changed key groups go into incremental checkpoints. Only those: a
+   * fired grid window held for its allowed lateness is not reported again
+   * until its purge (its snapshot bytes do not change; an update of it by a
+   * late row is emitted at once, and the row marks its group).
    */
   onWatermarkChange: ((key: number) => void) | undefined;
 
@@ -289,6 +293,8 @@ export class EventTimeWindows implements WindowOperator {
     const p = pendingByKey(b);
     const { idx, keys, perm, value, count, update } = p;
     const flags = b.flags, acc = b.acc, stride = b.stride;
+    const hook = this.onWatermarkChange;
+    if (hook !== undefined) for (let c = 0; c < m; c++) hook(keys[c]!);
     // Values in creation order (sequential reads of the bucket), then the results in key order.
     for (let c = 0; c < m; c++) {
       const i = idx[c]!;
@@ -429,6 +435,28 @@ export class EventTimeWindows implements WindowOperator {
   }
 
   /**
+   * Tumbling/hopping: the least watermark at which advanceGrid may change
+   * anything: the end of the first bucket not fired yet (past the watermark:
+   * onTimeRun may have just created it, empty) or with a fire pending, or the
+   * first bucket's purge time (end + allowedLateness). A fired bucket held
+   * for its lateness (an update of it is emitted at once, so no fire becomes
+   * pending there) changes nothing until its purge, so rows rising past its
+   * end stay on onTimeRun's path.
+   */
+  private nextDueWatermark(): number {
+    const list = this.bucketList;
+    if (list.length === 0) return Infinity;
+    const wm = this.watermark;
+    const due = list[0]!.end + this.spec.allowedLateness;
+    for (let i = 0; i < list.length; i++) {
+      const b = list[i]!;
+      if (b.end >= due) break;
+      if (b.pending > 0 || b.end > wm) return b.end;
+    }
+    return due;
+  }
+
+  /**
    * Tumbling/hopping: fires every window whose end the watermark reached, in
    * (end, key) order, and purges the buckets past end + allowedLateness (at
    * the end of the stream: fires every pending window, purges nothing). Grid
@@ -438,14 +466,16 @@ export class EventTimeWindows implements WindowOperator {
   private advanceGrid(wm: number, out: WindowResult[], end: boolean): void {
     const list = this.bucketList;
     const lateness = this.spec.allowedLateness;
+    const hook = this.onWatermarkChange;
     let i = 0;
     let purged = 0;
     for (; i < list.length; i++) {
       const b = list[i]!;
       if (!end && b.end > wm) break;
-      if (this.onWatermarkChange !== undefined) for (let w = 0; w < b.n; w++) this.onWatermarkChange(b.keys[w]!);
+      // The hook gets only the keys whose windows change here: a fired bucket held for its lateness changes at its purge alone.
       if (b.pending > 0) this.fire(b, out);
       if (!end && b.end + lateness <= wm) {
+        if (hook !== undefined) for (let w = 0; w < b.n; w++) hook(b.keys[w]!);
         this.dropBucket(b);
         purged++;
       } else if (purged > 0) {
@@ -742,11 +772,9 @@ export class EventTimeWindows implements WindowOperator {
         cb[w] = this.bucketOf(lo + w) ?? this.newBucket(lo + w, start, start + size);
       }
     }
-    const list = this.bucketList;
-    const firstEnd = list.length > 0 ? list[0]!.end : Infinity;
     const clock = this.runClock;
     clock[0] = maxTs;
-    const r = addOnTimeRows(ts, vals, ids, skip, marks, at, r0, to, this.markAt, count, cb, nw, rFrom, rTo, firstEnd, delay, clock, code, base);
+    const r = addOnTimeRows(ts, vals, ids, skip, marks, at, r0, to, this.markAt, count, cb, nw, rFrom, rTo, this.nextDueWatermark(), delay, clock, code, base);
     cb.length = 0;
     this.markAt += 2 * (r - r0);
     this.maxTs = clock[0]!;
