@@ -42,6 +42,8 @@
 // moves far less than milliseconds. --worker-build DIR: the Redis workers
 // run DIR/dist/src/redis/main.js (another build's worker against this
 // producer and bench: an A/B of the worker alone).
+// --commits-in-flight N: the workers' option of that name (pipelined commits,
+// issue 20); not given, the workers' default.
 // --max-rate R: take R rows/s as every path's maximum instead of measuring
 // it unpaced, so that runs of two builds on a loaded machine (where the
 // measured maximum swings two- to fourfold) offer the same loads. --loads
@@ -584,7 +586,7 @@ function redisPath(url: string, workers: number, jobs: { n: number }): OpenPath 
           `redis-server CPU µs per row (whole run): ${((bytesAfter.cpuUs - bytesBefore.cpuUs) / rows).toFixed(1)}, of which in commands ${[...bytesAfter.commandUs].map(([name, us]) => [name, (us - (bytesBefore.commandUs.get(name) ?? 0)) / rows] as const).filter(([, us]) => us >= 0.05).sort((a, b) => b[1] - a[1]).map(([name, us]) => `${name} ${us.toFixed(2)}`).join(', ')}; ` +
           `redis-server's longest fsync per second (${fsyncs.length} s with one ≥ 1 ms): median ${fsyncs[fsyncs.length >> 1] ?? 0} ms, max ${fsyncs[fsyncs.length - 1] ?? 0} ms` +
           // Whole run (warm-up included), per worker: what the worker itself saw of a row's path.
-          workerStats.map((s, i) => `\n    worker ${i + 1}: appended → committed p50/p99 ${f(s?.['committedAgeP50'])} / ${f(s?.['committedAgeP99'])} ms (per entry); appended → read p50/p99 ${f(s?.['readAgeP50'])} / ${f(s?.['readAgeP99'])} ms; compute ${f(s?.['computeP50'])} / ${f(s?.['computeP99'])} ms; commit round trip ${f(s?.['commitP50'])} / ${f(s?.['commitP99'])} ms; ${s?.['commits'] ?? '?'} commits of ${s?.['rows'] ?? '?'} rows`).join('')
+          workerStats.map((s, i) => `\n    worker ${i + 1}: appended → committed p50/p99 ${f(s?.['committedAgeP50'])} / ${f(s?.['committedAgeP99'])} ms (per entry); appended → read p50/p99 ${f(s?.['readAgeP50'])} / ${f(s?.['readAgeP99'])} ms; compute ${f(s?.['computeP50'])} / ${f(s?.['computeP99'])} ms; commit round trip ${f(s?.['commitP50'])} / ${f(s?.['commitP99'])} ms; ${s?.['commits'] ?? '?'} commits of ${s?.['rows'] ?? '?'} rows${s?.['pipelined'] !== undefined ? `, ${s['pipelined']} sent before the one ahead was answered` : ''}`).join('')
         );
       },
       async close() {
