@@ -1,5 +1,5 @@
 // `node dist/bench/latency.js [--seconds S] [--max-delay D] [--paths kernel,scheduler,cli,redis]
-//   [--linger-ms N] [--worker-linger-ms N] [--fsync always|everysec] [--format 2|3] [--state-every-ms N] [--cpu-prof DIR]
+//   [--linger-ms N] [--worker-linger-ms N] [--fsync always|everysec] [--format 2|3] [--state-every-ms N] [--commits-in-flight N] [--cpu-prof DIR]
 //   [--max-rate R] [--loads 0.1,0.5,0.9] [--workers 1,2] [--fresh-arrays] [--worker-build DIR] [--reader outputs|combined]
 //   [--producer-connections N]`:
 // row-to-result latency p50/p99/p99.9 of each live path, at offered loads of
@@ -42,6 +42,8 @@
 // moves far less than milliseconds. --worker-build DIR: the Redis workers
 // run DIR/dist/src/redis/main.js (another build's worker against this
 // producer and bench: an A/B of the worker alone).
+// --commits-in-flight N: the workers' option of that name (pipelined commits,
+// issue 20); not given, the workers' default.
 // --max-rate R: take R rows/s as every path's maximum instead of measuring
 // it unpaced, so that runs of two builds on a loaded machine (where the
 // measured maximum swings two- to fourfold) offer the same loads. --loads
@@ -423,6 +425,8 @@ const CPU_PROF = option('--cpu-prof');
 /** The Redis job's format (2: JSON keys; 3: key column) and, format 3 only, the workers' --state-every-ms (state stored at most that often instead of with every commit). */
 const REDIS_FORMAT = Number(option('--format') ?? 2) as 2 | 3;
 const STATE_EVERY_MS = option('--state-every-ms');
+/** The workers' --commits-in-flight (a partition's commits unanswered at most; 2 or more: reads on their own connection); not given: the worker's default. */
+const COMMITS_IN_FLIGHT = option('--commits-in-flight');
 /**
  * How the bench reads the Redis path's results: `outputs` (a consumer's XREAD over the output streams alone; the input
  * entries, to match outputs to rows, on a connection of their own) or `combined` (one XREAD over both: the measure until
@@ -445,7 +449,7 @@ function redisPath(url: string, workers: number, jobs: { n: number }): OpenPath 
     const producer = await createProducer({ url, job, create: { partitions: REDIS_PARTITIONS, spec: { op: 'mean', window: 100 }, format: REDIS_FORMAT }, lingerMs: PRODUCER_LINGER_MS, connections: PRODUCER_CONNECTIONS });
     const { keys } = producer.job;
     const procs = Array.from({ length: workers }, () =>
-      spawn(process.execPath, [...(CPU_PROF !== undefined ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF] : []), REDIS_MAIN, 'worker', '--redis', url, '--job', job, '--log', 'json', '--heartbeat-ms', '100', '--linger-ms', String(WORKER_LINGER_MS), ...(STATE_EVERY_MS !== undefined ? ['--state-every-ms', STATE_EVERY_MS] : [])], { stdio: ['ignore', 'ignore', 'pipe'] }),
+      spawn(process.execPath, [...(CPU_PROF !== undefined ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF] : []), REDIS_MAIN, 'worker', '--redis', url, '--job', job, '--log', 'json', '--heartbeat-ms', '100', '--linger-ms', String(WORKER_LINGER_MS), ...(STATE_EVERY_MS !== undefined ? ['--state-every-ms', STATE_EVERY_MS] : []), ...(COMMITS_IN_FLIGHT !== undefined ? ['--commits-in-flight', COMMITS_IN_FLIGHT] : [])], { stdio: ['ignore', 'ignore', 'pipe'] }),
     );
     const stopped = procs.map(stoppedStats);
     let workerStats: (Record<string, number> | undefined)[] = [];
@@ -582,7 +586,7 @@ function redisPath(url: string, workers: number, jobs: { n: number }): OpenPath 
           `redis-server CPU µs per row (whole run): ${((bytesAfter.cpuUs - bytesBefore.cpuUs) / rows).toFixed(1)}, of which in commands ${[...bytesAfter.commandUs].map(([name, us]) => [name, (us - (bytesBefore.commandUs.get(name) ?? 0)) / rows] as const).filter(([, us]) => us >= 0.05).sort((a, b) => b[1] - a[1]).map(([name, us]) => `${name} ${us.toFixed(2)}`).join(', ')}; ` +
           `redis-server's longest fsync per second (${fsyncs.length} s with one ≥ 1 ms): median ${fsyncs[fsyncs.length >> 1] ?? 0} ms, max ${fsyncs[fsyncs.length - 1] ?? 0} ms` +
           // Whole run (warm-up included), per worker: what the worker itself saw of a row's path.
-          workerStats.map((s, i) => `\n    worker ${i + 1}: appended → committed p50/p99 ${f(s?.['committedAgeP50'])} / ${f(s?.['committedAgeP99'])} ms (per entry); appended → read p50/p99 ${f(s?.['readAgeP50'])} / ${f(s?.['readAgeP99'])} ms; compute ${f(s?.['computeP50'])} / ${f(s?.['computeP99'])} ms; commit round trip ${f(s?.['commitP50'])} / ${f(s?.['commitP99'])} ms; ${s?.['commits'] ?? '?'} commits of ${s?.['rows'] ?? '?'} rows`).join('')
+          workerStats.map((s, i) => `\n    worker ${i + 1}: appended → committed p50/p99 ${f(s?.['committedAgeP50'])} / ${f(s?.['committedAgeP99'])} ms (per entry); appended → read p50/p99 ${f(s?.['readAgeP50'])} / ${f(s?.['readAgeP99'])} ms; compute ${f(s?.['computeP50'])} / ${f(s?.['computeP99'])} ms; commit round trip ${f(s?.['commitP50'])} / ${f(s?.['commitP99'])} ms; ${s?.['commits'] ?? '?'} commits of ${s?.['rows'] ?? '?'} rows${s?.['pipelined'] !== undefined ? `, ${s['pipelined']} sent before the one ahead was answered` : ''}`).join('')
         );
       },
       async close() {
@@ -680,7 +684,7 @@ if (PATHS.includes('redis')) {
     const jobs = { n: 0 };
     for (const workers of (option('--workers') ?? '1,2').split(',').map(Number)) {
       const p99 = await table(
-        `Redis: ${workers} worker process${workers > 1 ? 'es' : ''}, ${REDIS_PARTITIONS} partitions, 1000 keys, mean window 100, job format ${REDIS_FORMAT}${STATE_EVERY_MS !== undefined ? `, state every ${STATE_EVERY_MS} ms` : REDIS_FORMAT >= 3 ? ', state deferred when larger than the results (the default)' : ''}, appendfsync ${FSYNC}, producer lingerMs ${PRODUCER_LINGER_MS} on ${PRODUCER_CONNECTIONS} connection${PRODUCER_CONNECTIONS > 1 ? 's' : ''}, worker lingerMs ${WORKER_LINGER_MS} (send → output entry read${READER === 'combined' ? ' by one XREAD over inputs and outputs, --reader combined' : ' by an XREAD of the outputs alone'})`,
+        `Redis: ${workers} worker process${workers > 1 ? 'es' : ''}, ${REDIS_PARTITIONS} partitions, 1000 keys, mean window 100, job format ${REDIS_FORMAT}${STATE_EVERY_MS !== undefined ? `, state every ${STATE_EVERY_MS} ms` : REDIS_FORMAT >= 3 ? ', state deferred when larger than the results (the default)' : ''}${COMMITS_IN_FLIGHT !== undefined ? `, ${COMMITS_IN_FLIGHT} commits in flight` : ''}, appendfsync ${FSYNC}, producer lingerMs ${PRODUCER_LINGER_MS} on ${PRODUCER_CONNECTIONS} connection${PRODUCER_CONNECTIONS > 1 ? 's' : ''}, worker lingerMs ${WORKER_LINGER_MS} (send → output entry read${READER === 'combined' ? ' by one XREAD over inputs and outputs, --reader combined' : ' by an XREAD of the outputs alone'})`,
         (rows, rate) => measureInProcess(redisPath(redis.url, workers, jobs), rows, rate),
         200_000,
       );

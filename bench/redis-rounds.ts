@@ -24,7 +24,7 @@
 // and to its last commit's reply. With --appends, a producer's connection
 // appends an entry every millisecond meanwhile (as a live stream does), so
 // that rounds with a write, and an fsync, follow each other.
-// --pipeline [--worker-main FILE] [--rate R] [--seconds S]: the whole path
+// --pipeline [--worker-main FILE] [--commits-in-flight N] [--rate R] [--seconds S]: the whole path
 // in rounds: a worker process (this build's, or FILE, another build's
 // dist/src/redis/main.js) on a format-3 job of 16 partitions and 1 000
 // keys, R rows/s (default 20 000) sent by a producer (lingerMs 2) for S
@@ -205,14 +205,15 @@ async function measureReads(ownConnection: boolean): Promise<{ toReads: number; 
 }
 
 /** Rounds per row of the whole path (see --pipeline in the header): p50, p99 and the run's mean round, over the output entries read after the first second. */
-async function measurePipeline(): Promise<{ p50: number; p99: number; roundMs: number; entries: number }> {
+async function measurePipeline(): Promise<{ p50: number; p90: number; p99: number; mean: number; roundMs: number; entries: number }> {
   const rate = option('--rate', 20_000);
   const seconds = option('--seconds', 5);
   const main = args.includes('--worker-main') ? args[args.indexOf('--worker-main') + 1]! : path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'src', 'redis', 'main.js');
   const redis = await startRedis('always');
   const job = 'pipeline';
   const producer = await createProducer({ url: redis.url, job, create: { partitions: PARTITIONS, spec: { op: 'mean', window: 100 }, format: 3 }, lingerMs: 2 });
-  const worker = spawn(process.execPath, [main, 'worker', '--redis', redis.url, '--job', job, '--log', 'quiet'], { stdio: 'ignore' });
+  const commitsInFlight = args.includes('--commits-in-flight') ? ['--commits-in-flight', args[args.indexOf('--commits-in-flight') + 1]!] : [];
+  const worker = spawn(process.execPath, [main, 'worker', '--redis', redis.url, '--job', job, '--log', 'quiet', ...commitsInFlight], { stdio: 'ignore' });
   const readerConn = await connectRedis({ url: redis.url });
   const traceFile = path.join(mkdtempSync(path.join(tmpdir(), 'rounds-')), 'fsyncs');
   try {
@@ -271,7 +272,8 @@ async function measurePipeline(): Promise<{ p50: number; p99: number; roundMs: n
       })
       .sort((a, b) => a - b);
     const during = fsyncs.filter((t) => t >= start && t <= end).length;
-    return { p50: rounds[rounds.length >> 1] ?? NaN, p99: rounds[Math.floor(rounds.length * 0.99)] ?? NaN, roundMs: (end - start) / during, entries: rounds.length };
+    const mean = rounds.reduce((a, b) => a + b, 0) / rounds.length;
+    return { p50: rounds[rounds.length >> 1] ?? NaN, p90: rounds[Math.floor(rounds.length * 0.9)] ?? NaN, p99: rounds[Math.floor(rounds.length * 0.99)] ?? NaN, mean, roundMs: (end - start) / during, entries: rounds.length };
   } finally {
     worker.kill('SIGTERM');
     await new Promise((resolve) => worker.once('exit', resolve));
@@ -282,8 +284,9 @@ async function measurePipeline(): Promise<{ p50: number; p99: number; roundMs: n
 }
 
 if (args.includes('--pipeline')) {
-  const { p50, p99, roundMs, entries } = await measurePipeline();
-  console.log(`pipeline, ${args.includes('--worker-main') ? args[args.indexOf('--worker-main') + 1] : "this build's worker"}: rounds (fsyncs) from an input's append to its output's read p50 ${p50}, p99 ${p99} over ${entries} entries; mean round ${roundMs.toFixed(2)} ms; load ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  const { p50, p90, p99, mean, roundMs, entries } = await measurePipeline();
+  const inFlight = args.includes('--commits-in-flight') ? `, --commits-in-flight ${args[args.indexOf('--commits-in-flight') + 1]}` : '';
+  console.log(`pipeline, ${args.includes('--worker-main') ? args[args.indexOf('--worker-main') + 1] : "this build's worker"}${inFlight}: rounds (fsyncs) from an input's append to its output's read p50 ${p50}, p90 ${p90}, p99 ${p99}, mean ${mean.toFixed(2)} over ${entries} entries; mean round ${roundMs.toFixed(2)} ms; load ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
   process.exit(0);
 }
 

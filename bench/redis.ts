@@ -9,7 +9,7 @@
 //
 //   npx tsc -p tsconfig.json && node dist/bench/redis.js [--rows N] [--keys K] [--partitions P]
 //       [--op OP] [--format 1|2|3] [--read-entries N] [--rows-per-entry N] [--workers 1,2] [--fsync always|everysec] [--heartbeat-ms N] [--cpu-prof DIR]
-//       [--keys-sweep 100,10000,100000] [--state-every-ms N] [--lease-ms N] [--script-cost] [--compute-cost] [--worker-main FILE]
+//       [--keys-sweep 100,10000,100000] [--state-every-ms N] [--commits-in-flight N] [--lease-ms N] [--script-cost] [--compute-cost] [--worker-main FILE]
 //
 // --keys-sweep runs 1 worker on 1 partition holding each number of keys in
 // turn (the other options apply), for how throughput follows the keys per
@@ -59,6 +59,7 @@ const { values: args } = parseArgs({
     'keys-sweep': { type: 'string' },
     'script-cost': { type: 'boolean' },
     'state-every-ms': { type: 'string' },
+    'commits-in-flight': { type: 'string' },
     'lease-ms': { type: 'string' },
     'worker-main': { type: 'string' },
     'compute-cost': { type: 'boolean' },
@@ -85,6 +86,8 @@ const FSYNC = args.fsync ?? 'always';
 const HEARTBEAT_MS = args['heartbeat-ms'] ?? '100';
 /** The workers' --state-every-ms (job format 3): state stored at most this often. */
 const STATE_EVERY_MS = args['state-every-ms'];
+/** The workers' --commits-in-flight (not given: their default, 1). */
+const COMMITS_IN_FLIGHT = args['commits-in-flight'];
 /** The workers' lease: above the longest commit (a state of hundreds of MB takes seconds). */
 const LEASE_MS = args['lease-ms'] ?? '5000';
 /** A directory: each worker writes a V8 CPU profile there (node --cpu-prof). */
@@ -209,7 +212,7 @@ async function run(url: string, redisPid: number, workers: number, { keys: KEYS,
   let allTaken = 0;
   const procs = Array.from({ length: workers }, () => {
     const prof = CPU_PROF !== undefined ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF] : [];
-    const p = spawn(process.execPath, [...prof, MAIN, 'worker', '--redis', url, '--job', job, '--read-entries', READ_ENTRIES, '--lease-ms', LEASE_MS, '--heartbeat-ms', HEARTBEAT_MS, ...(STATE_EVERY_MS !== undefined ? ['--state-every-ms', STATE_EVERY_MS] : [])], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const p = spawn(process.execPath, [...prof, MAIN, 'worker', '--redis', url, '--job', job, '--read-entries', READ_ENTRIES, '--lease-ms', LEASE_MS, '--heartbeat-ms', HEARTBEAT_MS, ...(STATE_EVERY_MS !== undefined ? ['--state-every-ms', STATE_EVERY_MS] : []), ...(COMMITS_IN_FLIGHT !== undefined ? ['--commits-in-flight', COMMITS_IN_FLIGHT] : [])], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     const stopped = new Promise<Record<string, number>>((resolve) => {
       p.stderr!.on('data', (c: Buffer) => {
@@ -414,7 +417,7 @@ if (COMPUTE_COST) {
 const redis = await startRedis(FSYNC);
 try {
   console.log(
-    `streamkernel Redis benchmark: ${ROWS} rows, ${SWEEP !== undefined ? `${SWEEP.join(', ')} keys in 1 partition` : `${KEYS} keys, ${PARTITIONS} partitions`}, ${SPEC.op} window 50, job format ${FORMAT}, ${ROWS_PER_ENTRY} rows per entry, read-entries ${READ_ENTRIES}, appendfsync ${FSYNC}${STATE_EVERY_MS !== undefined ? `, state every ${STATE_EVERY_MS} ms` : FORMAT >= 3 ? ', state deferred when larger than the results (the default)' : ''}; load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`,
+    `streamkernel Redis benchmark: ${ROWS} rows, ${SWEEP !== undefined ? `${SWEEP.join(', ')} keys in 1 partition` : `${KEYS} keys, ${PARTITIONS} partitions`}, ${SPEC.op} window 50, job format ${FORMAT}, ${ROWS_PER_ENTRY} rows per entry, read-entries ${READ_ENTRIES}, appendfsync ${FSYNC}${STATE_EVERY_MS !== undefined ? `, state every ${STATE_EVERY_MS} ms` : FORMAT >= 3 ? ', state deferred when larger than the results (the default)' : ''}${COMMITS_IN_FLIGHT !== undefined ? `, ${COMMITS_IN_FLIGHT} commits in flight` : ''}; load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`,
   );
   if (SCRIPT_COST) await scriptCost(redis.url);
   else if (SWEEP !== undefined) {

@@ -1,7 +1,7 @@
 // The Redis commands of the CLI (wired into `streamkernel` by src/cli.ts):
 //
 //   streamkernel worker  --redis URL --job NAME [--lease-ms N] [--heartbeat-ms N] [--read-entries N]
-//                        [--poll-ms N] [--state-every-ms N] [--id ID] [--tls-ca FILE] [--max-outage-ms N]
+//                        [--poll-ms N] [--state-every-ms N] [--commits-in-flight N] [--id ID] [--tls-ca FILE] [--max-outage-ms N]
 //                        [--connect-timeout-ms N] [--log json|text|quiet]
 //   streamkernel produce --redis URL --job NAME [--create --partitions P --op OP --window W
 //                        [--min-periods M] [--ddof D] [--q Q] | --op ewm (--alpha A|--span S|--halflife H|--com C)
@@ -47,6 +47,9 @@ them back and exits 0. Start as many workers, on as many machines, as you like.
                             every commit (whoever takes it next recomputes the rows since; 0: every
                             commit; default: every commit whose state is no larger than its results,
                             else at most every 1000 ms or 10 state-commit round trips)
+  --commits-in-flight N     a partition's commits sent and not yet answered, at most (default 1);
+                            2 or more: reads on a connection of their own, the next commit sent
+                            before the one ahead of it is answered (fenced on it)
   --id ID                   worker id (default host-pid-random)
   --tls-ca FILE             CA certificate (PEM) for rediss://
   --max-outage-ms N         give up after losing Redis this long (default 30000)
@@ -230,6 +233,7 @@ export async function runWorkerCommand(argv: string[], io: RedisCliIo): Promise<
         'poll-ms': { type: 'string' },
         'linger-ms': { type: 'string' },
         'state-every-ms': { type: 'string' },
+        'commits-in-flight': { type: 'string' },
         id: { type: 'string' },
         log: { type: 'string' },
       },
@@ -259,6 +263,7 @@ export async function runWorkerCommand(argv: string[], io: RedisCliIo): Promise<
       ...(values['poll-ms'] !== undefined ? { pollMs: intOption(values, 'poll-ms', 1)! } : {}),
       ...(values['linger-ms'] !== undefined ? { lingerMs: intOption(values, 'linger-ms', 0)! } : {}),
       ...(values['state-every-ms'] !== undefined ? { stateEveryMs: intOption(values, 'state-every-ms', 0)! } : {}),
+      ...(values['commits-in-flight'] !== undefined ? { commitsInFlight: intOption(values, 'commits-in-flight', 1)! } : {}),
       ...(typeof values['id'] === 'string' ? { id: values['id'] } : {}),
     };
     let stopRequested = false;

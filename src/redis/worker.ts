@@ -94,6 +94,18 @@ export interface WorkerOptions extends RedisConnectionOptions {
    */
   stateEveryMs?: number;
   /**
+   * Commits of one partition sent and not yet answered, at most, once the
+   * next is sent (issue 20). 1: a partition's next read goes behind its
+   * commit on the worker's connection, so it is answered with that commit
+   * and the next commit leaves after the reply (one commit per round trip).
+   * 2 or more: the reads go on a connection of their own, answered in the
+   * round they reach, so a partition's next commit leaves while the one
+   * before it is still in flight; each commit's FENCE expects the `last`
+   * the commit before it writes, so it cannot apply unless that one did.
+   * @default 1
+   */
+  commitsInFlight?: number;
+  /**
    * Receives events (acquired, released, fenced, …); messages hold no secrets.
    * @default a no-op (events are dropped)
    */
@@ -167,6 +179,8 @@ export interface WorkerStats {
   committedAgeP50: number;
   /** 99th percentile of the same (see committedAgeP50). */
   committedAgeP99: number;
+  /** Commits sent while an earlier commit of the same partition was not yet answered (each fenced on the one before it). */
+  pipelined: number;
 }
 
 /** A running worker. */
@@ -238,8 +252,6 @@ const AUTO_STATE_COST_FACTOR = 10;
 /** Bytes of results per row in a commit (one double): what automatic stateEveryMs weighs the state records against. */
 const RESULT_BYTES_PER_ROW = 8;
 
-/** Commits of one partition sent and not yet answered, at most (each expects the one before it to apply). */
-const COMMITS_IN_FLIGHT = 1;
 
 /**
  * Key-group records of a commit this large (bytes) go to FENCE as one
@@ -261,6 +273,8 @@ interface Commit {
   started: number;
   /** When its reply came (performance.now() and Date.now()): its step may handle it later, behind the next read. */
   repliedAt?: number;
+  /** Its reply (or failure) came: finishCommit will not wait for it. */
+  settled?: boolean;
   repliedAtMs?: number;
   /** Its first and last input entry ids. */
   first: string;
@@ -344,6 +358,8 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
   if (explicitStateEveryMs !== undefined && (!Number.isInteger(explicitStateEveryMs) || explicitStateEveryMs < 0)) {
     throw new RedisJobError('CONFIG', `stateEveryMs must be an integer ≥ 0, got ${explicitStateEveryMs}`);
   }
+  const commitsInFlight = options.commitsInFlight ?? 1;
+  if (!Number.isInteger(commitsInFlight) || commitsInFlight < 1) throw new RedisJobError('CONFIG', `commitsInFlight must be an integer ≥ 1, got ${commitsInFlight}`);
   const log = options.log ?? (() => {});
   const conn = await connectRedis(options, (event, detail) => log({ event: 'redis', worker: id, what: event, detail }));
   let job: Job;
@@ -370,12 +386,25 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
       throw err;
     }
   }
-  const worker = new Worker(id, job, conn, { leaseMs, heartbeatMs, readEntries, pollMs, lingerMs, stateEveryMs, stateAuto, log }, waiter);
+  // commitsInFlight > 1: reads off the commits' connection, so a read is not answered behind the commit in flight.
+  let readConn: RedisConnection | undefined;
+  if (commitsInFlight > 1) {
+    try {
+      readConn = await connectRedis(options);
+    } catch (err) {
+      await waiter?.close();
+      await conn.close();
+      throw err;
+    }
+  }
+  const worker = new Worker(id, job, conn, { leaseMs, heartbeatMs, readEntries, pollMs, lingerMs, stateEveryMs, stateAuto, commitsInFlight, log }, waiter, readConn);
   return worker.start();
 }
 
 class Worker {
   private readonly cmd: Commands;
+  /** Where reads go: the commits' connection (a read answered with the commit ahead of it), or readConn. */
+  private readonly readCmd: Commands;
   private readonly owned = new Map<number, Owned>();
   /** The one operator every held partition runs on (created at the first acquire). */
   private kernels: Promise<KeyedKernels> | undefined;
@@ -399,17 +428,20 @@ class Worker {
   private readonly committedAges = new Samples();
   /** The event loop's utilization when the first partition was taken (for waitMs). */
   private busySince: EventLoopUtilization | undefined;
-  private readonly counters = { entries: 0, rows: 0, commits: 0, rejected: 0, acquired: 0, released: 0 };
+  private readonly counters = { entries: 0, rows: 0, commits: 0, rejected: 0, acquired: 0, released: 0, pipelined: 0 };
 
   constructor(
     readonly id: string,
     readonly job: Job,
     private readonly conn: RedisConnection,
-    private readonly cfg: { leaseMs: number; heartbeatMs: number; readEntries: number; pollMs: number; lingerMs: number; stateEveryMs: number; stateAuto: boolean; log: (e: WorkerEvent) => void },
+    private readonly cfg: { leaseMs: number; heartbeatMs: number; readEntries: number; pollMs: number; lingerMs: number; stateEveryMs: number; stateAuto: boolean; commitsInFlight: number; log: (e: WorkerEvent) => void },
     /** Wakes idle partition loops when their input gets an entry; undefined: they only poll. */
     private readonly waiter?: InputWaiter,
+    /** commitsInFlight > 1: the connection the partitions' reads go on (else the commits' own). */
+    private readonly readConn?: RedisConnection,
   ) {
     this.cmd = new Commands(conn);
+    this.readCmd = readConn === undefined ? this.cmd : new Commands(readConn);
     this.live = [id];
   }
 
@@ -478,6 +510,7 @@ class Worker {
       for (const owned of this.owned.values()) owned.state.dispose();
       this.owned.clear();
       await this.waiter?.close();
+      await this.readConn?.close();
       await this.conn.close();
     }
   }
@@ -531,6 +564,7 @@ class Worker {
 
   private checkConnection(): void {
     if (this.conn.failure !== undefined) throw this.conn.failure;
+    if (this.readConn?.failure !== undefined) throw this.readConn.failure;
   }
 
   private nap(ms: number): Promise<void> {
@@ -777,7 +811,7 @@ class Worker {
 
   /** The entries after `after`, at most --read-entries, as bytes. */
   private read(p: number, after: string): Promise<StreamEntry[]> {
-    return this.cmd.send<StreamEntry[]>(['XRANGE', this.job.keys.input(p), `(${after}`, '+', 'COUNT', String(this.cfg.readEntries)], true);
+    return this.readCmd.send<StreamEntry[]>(['XRANGE', this.job.keys.input(p), `(${after}`, '+', 'COUNT', String(this.cfg.readEntries)], true);
   }
 
   /** lingerMs: after a short read, waits, then adds what came meanwhile (up to readEntries); a failed read adds nothing (read again next step). */
@@ -793,7 +827,7 @@ class Worker {
 
   /**
    * Reads and computes one batch of a partition and sends its commit, then
-   * waits for replies until at most COMMITS_IN_FLIGHT commits are unanswered
+   * waits for replies until at most commitsInFlight commits are unanswered
    * (so commits are in flight while the next batches are read and computed:
    * with appendfsync always, a commit's round trip includes an fsync).
    * Returns whether there was input.
@@ -811,6 +845,9 @@ class Worker {
     }
     if (this.owned.get(p) !== owned) return false; // dropped while reading
     if (entries.length === 0) {
+      // Reads of their own (commitsInFlight > 1): a commit still in flight is not waited for, so the partition waits for input at once.
+      if (this.readConn !== undefined && !(await this.finishAnswered(owned))) return true;
+      if (owned.inflight.length > 0 && this.readConn !== undefined) return false;
       if (!(await this.settleCommit(owned))) return true;
       // No input: a lagging state is stored once its time has come.
       if (owned.stateBehind && this.storesState(owned, 0) && !(await this.storeState(owned))) return true;
@@ -825,7 +862,7 @@ class Worker {
     this.computeTimes.push(performance.now() - computeStart);
     owned.next = this.read(p, owned.sent);
     owned.next.catch(() => {}); // awaited by the next step, unless the partition is dropped first
-    while (owned.inflight.length > COMMITS_IN_FLIGHT) if (!(await this.finishCommit(owned, owned.inflight.shift()!))) break;
+    while (owned.inflight.length > this.cfg.commitsInFlight) if (!(await this.finishCommit(owned, owned.inflight.shift()!))) break;
     return true;
   }
 
@@ -860,9 +897,10 @@ class Worker {
     reply.catch(() => {}); // awaited by settleCommit, unless the partition is dropped first
     const commit: Commit = { reply, started: performance.now(), first, last: newLast, entries: entries.length, rows, withState, appended: entries.map(([id]) => appendedAt(id)) };
     reply.then(
-      () => ((commit.repliedAt = performance.now()), (commit.repliedAtMs = Date.now())),
-      () => {},
+      () => ((commit.repliedAt = performance.now()), (commit.repliedAtMs = Date.now()), (commit.settled = true)),
+      () => (commit.settled = true),
     );
+    if (owned.inflight.some((c) => c.settled !== true)) this.counters.pipelined++;
     owned.inflight.push(commit);
     owned.sent = newLast;
   }
@@ -877,6 +915,12 @@ class Worker {
   /** Waits for every commit in flight. Returns whether the partition is still held. */
   private async settleCommit(owned: Owned): Promise<boolean> {
     while (owned.inflight.length > 0) if (!(await this.finishCommit(owned, owned.inflight.shift()!))) return false;
+    return true;
+  }
+
+  /** Handles the commits already answered, oldest first, without waiting. Returns whether the partition is still held. */
+  private async finishAnswered(owned: Owned): Promise<boolean> {
+    while (owned.inflight[0]?.settled === true) if (!(await this.finishCommit(owned, owned.inflight.shift()!))) return false;
     return true;
   }
 
