@@ -13,7 +13,10 @@
 // little-endian, as every platform that runs WebAssembly is.
 import { instantiateSync } from './engine.js';
 
-const TABLES = /* @__PURE__ */ (() => {
+/** The slicing-by-8 tables, made on the first JS CRC (a run with no checkpoint never makes them). */
+let tables: Uint32Array | undefined;
+
+function makeTables(): Uint32Array {
   const t = new Uint32Array(8 * 256);
   for (let n = 0; n < 256; n++) {
     let c = n;
@@ -28,7 +31,7 @@ const TABLES = /* @__PURE__ */ (() => {
     }
   }
   return t;
-})();
+}
 
 /**
  * CRC-32 of `bytes[start, end)`; given `previous`, the CRC of some bytes
@@ -102,7 +105,7 @@ function wasmCrc32(wasm: { exports: Crc32Exports; input: Uint8Array }, bytes: Ui
 
 /** CRC-32 of `bytes[start, end)` in JS (the fallback, and the path for small inputs). */
 export function jsCrc32(bytes: Uint8Array, start = 0, end = bytes.length, previous = 0): number {
-  const t = TABLES;
+  const t = (tables ??= makeTables());
   let c = (previous ^ 0xffffffff) >>> 0;
   let i = start;
   for (; i < end && ((bytes.byteOffset + i) & 3) !== 0; i++) c = t[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
@@ -120,46 +123,38 @@ export function jsCrc32(bytes: Uint8Array, start = 0, end = bytes.length, previo
   return (c ^ 0xffffffff) >>> 0;
 }
 
-/** 32×32 bit matrices over GF(2), as columns: `m[i]` is the image of bit i. */
-function gf2Times(m: Uint32Array, vector: number): number {
-  let sum = 0;
-  for (let i = 0; vector !== 0; i++, vector >>>= 1) if (vector & 1) sum ^= m[i]!;
-  return sum >>> 0;
+/**
+ * x^(2^k) modulo the CRC polynomial for k = 0..31, bit-reflected (0x80000000
+ * is x^0): zlib's x2n_table, written out so that nothing is computed at
+ * import (the entries repeat with period 32 past k = 32, zlib's `k & 31`).
+ */
+const X2N = Uint32Array.of(
+  0x40000000, 0x20000000, 0x08000000, 0x00800000, 0x00008000, 0xedb88320, 0xb1e6b092, 0xa06a2517,
+  0xed627dae, 0x88d14467, 0xd7bbfe6a, 0xec447f11, 0x8e7ea170, 0x6427800e, 0x4d47bae0, 0x09fe548f,
+  0x83852d0f, 0x30362f1a, 0x7b5a9cc3, 0x31fec169, 0x9fec022a, 0x6c8dedc4, 0x15d6874d, 0x5fde7a4e,
+  0xbad90e37, 0x2e4e5eef, 0x4eaba214, 0xa8a472c0, 0x429a969e, 0x148d302a, 0xc40ba6d0, 0xc4e22c3c,
+);
+
+/** a(x)·b(x) modulo the CRC polynomial, bit-reflected (zlib's multmodp). */
+function multModP(a: number, b: number): number {
+  let m = 0x80000000;
+  let p = 0;
+  for (;;) {
+    if ((a & m) !== 0) {
+      p ^= b;
+      if ((a & (m - 1)) === 0) break;
+    }
+    m >>>= 1;
+    b = b & 1 ? (b >>> 1) ^ 0xedb88320 : b >>> 1;
+  }
+  return p >>> 0;
 }
 
-function gf2Product(a: Uint32Array, b: Uint32Array): Uint32Array {
-  const out = new Uint32Array(32);
-  for (let i = 0; i < 32; i++) out[i] = gf2Times(a, b[i]!);
-  return out;
-}
-
-/** The operator that appends `bytes` zero bytes to a CRC's message, by length (a checkpoint's groups come in few lengths). */
-const shifts = new Map<number, Uint32Array>();
-let oneByteShift: Uint32Array | undefined;
-
-function shiftOf(bytes: number): Uint32Array {
-  let m = shifts.get(bytes);
-  if (m !== undefined) return m;
-  if (oneByteShift === undefined) {
-    // One zero bit: x → x >>> 1, xor the polynomial when the low bit was set; eight of them: one byte.
-    const bit = new Uint32Array(32);
-    bit[0] = 0xedb88320;
-    for (let i = 1; i < 32; i++) bit[i] = (1 << (i - 1)) >>> 0;
-    let byte: Uint32Array = bit;
-    for (let i = 1; i < 8; i++) byte = gf2Product(bit, byte);
-    oneByteShift = byte;
-  }
-  // Square-and-multiply over the bits of the length.
-  let result: Uint32Array | undefined;
-  let power: Uint32Array = oneByteShift;
-  for (let n = bytes; n > 0; n = Math.floor(n / 2)) {
-    if (n % 2 === 1) result = result === undefined ? power : gf2Product(power, result);
-    if (n > 1) power = gf2Product(power, power);
-  }
-  m = result!;
-  if (shifts.size > 4096) shifts.clear();
-  shifts.set(bytes, m);
-  return m;
+/** x^(8·bytes) modulo the CRC polynomial: appending `bytes` zero bytes (zlib's x2nmodp(bytes, 3)); O(log bytes) products. */
+function zeroBytesOperator(bytes: number): number {
+  let p = 0x80000000;
+  for (let n = bytes, k = 3; n > 0; n = Math.floor(n / 2), k++) if (n % 2 === 1) p = multModP(X2N[k & 31]!, p);
+  return p;
 }
 
 /**
@@ -169,5 +164,5 @@ function shiftOf(bytes: number): Uint32Array {
  */
 export function crc32Combine(crcA: number, crcB: number, lengthB: number): number {
   if (lengthB <= 0) return crcA >>> 0; // B is empty: its CRC is 0
-  return (gf2Times(shiftOf(lengthB), crcA >>> 0) ^ crcB) >>> 0;
+  return (multModP(zeroBytesOperator(lengthB), crcA >>> 0) ^ crcB) >>> 0;
 }

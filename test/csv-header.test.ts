@@ -55,4 +55,50 @@ describe('CSV header', () => {
       { numRuns: 150 },
     );
   });
+
+  it('property: a plain header line (no quotes; LF, CRLF or CR; any delimiter, BOM, empty cells, non-ASCII names), read without csv-parse, gives the columns, rows and offsets of the same header quoted, which csv-parse reads', async () => {
+    const name = fc.oneof(fc.stringMatching(/^[a-z ]{0,8}$/), fc.constantFrom('é', 'ü b', '温度', '', ' x '));
+    await fc.assert(
+      fc.asyncProperty(
+        fc.uniqueArray(name, { minLength: 1, maxLength: 8 }),
+        fc.nat(),
+        fc.integer({ min: 1, max: 300 }),
+        fc.array(fc.nat(), { maxLength: 6 }),
+        fc.constantFrom('\n', '\r\n', '\r'),
+        fc.constantFrom(',', ';', '\t', '::'),
+        fc.boolean(),
+        async (names, which, rows, rawCuts, eol, delimiter, bom) => {
+          const cols = ['v', ...names.filter((n) => n !== 'v' && !n.includes(delimiter))];
+          const at = which % cols.length;
+          [cols[0], cols[at]] = [cols[at]!, cols[0]!];
+          let body = '';
+          const expected: number[] = [];
+          for (let r = 0; r < rows; r++) {
+            body += cols.map((c) => (c === 'v' ? String(r * 0.25) : '1')).join(delimiter) + eol;
+            expected.push(r * 0.25);
+          }
+          const read = async (header: string): Promise<{ values: number[]; end: { bytes: number; rows: number; lines: number } }> => {
+            const input = enc.encode((bom ? '\ufeff' : '') + header + eol + body);
+            const cuts = rawCuts.map((c) => 1 + (c % Math.max(1, input.length - 1)));
+            const values: number[] = [];
+            let end = { bytes: 0, rows: 0, lines: 0 };
+            for await (const b of csvBatches(() => byteChunks(splitAt(input, cuts)), false, { value: 'v', delimiter, batchSize: 100 })) {
+              values.push(...b.values);
+              end = b.end as typeof end;
+            }
+            expect(end.bytes).toBe(input.length);
+            return { values, end };
+          };
+          const plain = await read(cols.join(delimiter));
+          const quotedAll = await read(cols.map((c) => `"${c}"`).join(delimiter));
+          expect(plain.values).toEqual(expected);
+          expect(plain.values).toEqual(quotedAll.values);
+          expect({ rows: plain.end.rows, lines: plain.end.lines }).toEqual({ rows: quotedAll.end.rows, lines: quotedAll.end.lines });
+          expect(plain.end.rows).toBe(rows);
+          expect(plain.end.lines).toBe(rows + 1);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
 });

@@ -38,6 +38,9 @@ describe('the package', () => {
     expect(files.filter((f) => f.startsWith('build/'))).toEqual([]);
     expect(files).toContain('dist/src/index.js');
     expect(files).toContain('dist/src/index.d.ts');
+    // What bin/streamkernel.js runs (scripts/bundle-cli.mjs).
+    expect(files).toContain('dist/src/cli-bundle/cli.js');
+    expect(files).toContain('dist/src/cli-bundle/worker-node.js');
   });
 
   it('regression: the package has a LICENSE and every relative link of the README is in it', () => {

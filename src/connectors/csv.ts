@@ -102,28 +102,73 @@ function startsWithBom(b: Uint8Array): boolean {
   return b[0] === BOM[0] && b[1] === BOM[1] && b[2] === BOM[2];
 }
 
+/** A header line read: its cells (latin1), the byte where it ends, its line count, the bytes read after it and how many were read. */
+interface HeaderRead {
+  header: string[];
+  end: number;
+  lines: number;
+  rest: Uint8Array | undefined;
+  at: number;
+}
+
+const QUOTE = 0x22;
+const LF = 0x0a;
+const CR = 0x0d;
+
+/** Bytes as latin1 text (one char per byte), in slices: a spread of a whole long line would overflow the stack. */
+function latin1Text(bytes: Uint8Array): string {
+  let text = '';
+  for (let o = 0; o < bytes.length; o += 4096) text += String.fromCharCode(...bytes.subarray(o, o + 4096));
+  return text;
+}
+
+/**
+ * The usual header without csv-parse: a first line with no quote, ended by
+ * LF, CRLF or a CR followed by another byte, within the bytes read so far,
+ * split on the delimiter as csv-parse splits it. Undefined for anything
+ * else (quotes, an empty line, a line end not read yet), which csv-parse
+ * reads: a plain run's start-up then never loads it.
+ */
+function simpleHeader(all: Uint8Array, skip: number, delimiter: string): { header: string[]; end: number } | undefined {
+  if (/["\r\n]/.test(delimiter)) return undefined;
+  let i = skip;
+  while (i < all.length) {
+    const c = all[i]!;
+    if (c === QUOTE) return undefined;
+    if (c === LF || c === CR) break;
+    i++;
+  }
+  if (i === skip || i >= all.length) return undefined;
+  let end = i + 1;
+  if (all[i] === CR) {
+    // A CR as the last byte read may be the first of a CRLF.
+    if (end >= all.length) return undefined;
+    if (all[end] === LF) end++;
+  }
+  return { header: latin1Text(all.subarray(skip, i)).split(delimiter), end };
+}
+
 /**
  * The header of a CSV input (cells as latin1), the byte where it ends, and
  * the bytes read after it. Every byte read is kept until the header is
  * found (at most {@link MAX_ROW_BYTES} and a chunk), because csv-parse may
  * finish the header only in a later chunk than the one holding its end.
+ * A simple header line (`simpleHeader`) is split here; any other goes to
+ * csv-parse, loaded then (`parser`).
  */
-async function readHeader(
-  chunks: AsyncIterator<Uint8Array>,
-  api: CsvApi,
-  toBuffer: ToBuffer,
-): Promise<{ header: string[]; end: number; lines: number; rest: Uint8Array | undefined; at: number }> {
+async function readHeader(chunks: AsyncIterator<Uint8Array>, delimiter: string, parser: () => Promise<{ api: CsvApi; toBuffer: ToBuffer }>): Promise<HeaderRead> {
   let header: string[] | undefined;
   let end = 0;
   let lines = 1;
   const seen: Uint8Array[] = [];
   let seenLength = 0;
   let skip = -1; // BOM bytes skipped, once known
+  let csv: { api: CsvApi; toBuffer: ToBuffer } | undefined;
   const onHeader = (record: string[]): void => {
     if (header !== undefined) return;
     header = record;
-    end = skip + api.info.bytes;
-    lines = api.info.lines - quotedCrlfs(record);
+    end = skip + csv!.api.info.bytes;
+    lines = csv!.api.info.lines - quotedCrlfs(record);
   };
   for (;;) {
     const r = await chunks.next();
@@ -139,8 +184,12 @@ async function readHeader(
       if (seenLength < BOM.length && !done) continue;
       const all = concatBytes(seen, seenLength);
       skip = startsWithBom(all) ? BOM.length : 0;
+      const simple = simpleHeader(all, skip, delimiter);
+      if (simple !== undefined) return { header: simple.header, end: simple.end, lines: 1, rest: simple.end < seenLength ? all.subarray(simple.end) : undefined, at: seenLength };
       feed = all.subarray(skip);
     }
+    csv ??= await parser();
+    const { api, toBuffer } = csv;
     let err: Error | undefined;
     for (const piece of feed === undefined ? [] : pieces(feed, HEADER_PIECE)) {
       err ??= api.parse(toBuffer(piece), false, onHeader, () => undefined);
@@ -191,14 +240,15 @@ export async function* csvBatches(open: OpenBytes, seekable: boolean, options: C
   const builder = new BatchBuilder(options, from, true);
   const delimiter = options.delimiter ?? ',';
   if (typeof delimiter !== 'string' || delimiter.length === 0) throw new TypeError('options.delimiter must be a non-empty string');
-  const { Parser, toBuffer } = await loadParser();
   let skippedAt: ((err: { lines?: number; code?: string }) => void) | undefined;
   // Cells are read as latin1, one char per byte, so bytes that are not UTF-8
   // stay distinct (see utf8Cell); the delimiter is given as its UTF-8 bytes.
   // The BOM is handled here, as csv-parse would look for one at the start of every parse.
   const rawDelimiter = latin1Of(delimiter);
-  const makeApi = (skip: boolean): CsvApi =>
-    new Parser({
+  // csv-parse is loaded only when a row or the header needs it: a plain file's run never does.
+  const makeApi = async (skip: boolean): Promise<{ api: CsvApi; toBuffer: ToBuffer }> => {
+    const { Parser, toBuffer } = await loadParser();
+    const api = new Parser({
       delimiter: rawDelimiter,
       encoding: 'latin1',
       record_delimiter: ['\r\n', '\n', '\r'],
@@ -207,9 +257,11 @@ export async function* csvBatches(open: OpenBytes, seekable: boolean, options: C
       skip_records_with_error: skip,
       on_skip: (err: { lines?: number; code?: string }) => skippedAt?.(err),
     }).api;
+    return { api, toBuffer };
+  };
 
   const first = open(0)[Symbol.asyncIterator]();
-  const read = await readHeader(first, makeApi(false), toBuffer); // a broken header is never skipped
+  const read = await readHeader(first, rawDelimiter, () => makeApi(false)); // a broken header is never skipped
   const { end: headerEnd, lines: headerLines, rest: afterHeader, at: readTo } = read;
   const header = headerNames(read.header, headerLines);
   const vi = columnIndex(header, options.value);
@@ -258,7 +310,7 @@ export async function* csvBatches(open: OpenBytes, seekable: boolean, options: C
 
   /** The general path: csv-parse reads the rows from byte `base` (after line `baseLines`). */
   async function* parseRows(chunks: AsyncIterable<Uint8Array>, base: number, baseLines: number): AsyncGenerator<ColumnBatch> {
-    const api = makeApi(builder.onError === 'skip');
+    const { api, toBuffer } = await makeApi(builder.onError === 'skip');
     let lastLine = baseLines;
     // csv-parse counts lines from 1 where its parse started, and each CRLF in a quoted field twice.
     let extraLines = 0;
