@@ -850,8 +850,8 @@ export class EventTimeWindows implements WindowOperator {
         if (w >= 0 && next[w]! < 0 && t >= start[w]! && t < end[w]! && flags[w] === queued && (t >= maxTs || (e + lateness > wm && t >= purged[st.slots.get(k)]!))) {
           if (e > end[w]!) {
             end[w] = e;
-            const r = fireRec[w]!;
-            if (time[r]! < e) timers.moveToTail(r, end, start, w);
+            // The fire timer is at most the old end (it only ever moves to the session's end), so before e: no test.
+            timers.moveToTail(fireRec[w]!, end, start, w);
           }
           if (sum) addSum(acc, w * 4, vals[i]!);
           else if (code === OP_VALS) {
