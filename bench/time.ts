@@ -361,9 +361,9 @@ function jsSessionWatermark(stat: Stat, ts: Float64Array, xs: Float64Array, keys
 function jsSessionQueue(stat: Stat, ts: Float64Array, xs: Float64Array, keys: Uint32Array, gap: number): JsWindow[] {
   type Open = { key: number; start: number; last: number; agg: JsAgg; done: boolean };
   const open = new Map<number, Open>();
-  // The queue holds the session itself (no look-up when an entry pops): one entry per row at most.
-  const qEnd = new Float64Array(ts.length), qSession: Open[] = [];
-  let head = 0;
+  // A ring of (end, session): it holds the rows within gap of the watermark, and the session itself (no look-up when an entry pops).
+  let qEnd = new Float64Array(1024), qSession = new Array<Open | undefined>(1024).fill(undefined);
+  let head = 0, size = 0;
   const out: JsWindow[] = [];
   const due: Open[] = [];
   const emitDue = (): void => {
@@ -377,21 +377,36 @@ function jsSessionQueue(stat: Stat, ts: Float64Array, xs: Float64Array, keys: Ui
   };
   for (let i = 0; i < ts.length; i++) {
     const k = keys[i]!, t = ts[i]!;
-    while (head < qSession.length && qEnd[head]! <= t) {
+    const mask = qEnd.length - 1;
+    while (size > 0 && qEnd[head]! <= t) {
       const st = qSession[head]!;
       if (!st.done && st.last + gap === qEnd[head]) {
         st.done = true;
         due.push(st);
       }
-      head++;
+      qSession[head] = undefined;
+      head = (head + 1) & mask;
+      size--;
     }
     if (due.length > 0) emitDue();
     let st = open.get(k);
     if (st === undefined) open.set(k, (st = { key: k, start: t, last: t, agg: new JsAgg(stat), done: false }));
     st.last = t;
     st.agg.add(xs[i]!);
-    qEnd[qSession.length] = t + gap;
-    qSession.push(st);
+    if (size === qEnd.length) {
+      // Full: twice the room, oldest first.
+      const ends = new Float64Array(2 * size), sessions = new Array<Open | undefined>(2 * size).fill(undefined);
+      for (let j = 0; j < size; j++) {
+        ends[j] = qEnd[(head + j) & mask]!;
+        sessions[j] = qSession[(head + j) & mask];
+      }
+      qEnd = ends;
+      qSession = sessions;
+      head = 0;
+    }
+    const at = (head + size++) & (qEnd.length - 1);
+    qEnd[at] = t + gap;
+    qSession[at] = st;
   }
   for (const st of open.values()) due.push(st);
   emitDue();
