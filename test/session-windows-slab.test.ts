@@ -183,6 +183,38 @@ describe('session row fast path (a row inside its key\'s only session)', () => {
     );
   });
 
+  it('key ids at and beyond 2^20 (no entry in the first-session-by-key table: found by their slot) mixed with small ones match the slow reference, windows and late rows, for any batch split', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 1_000_000 }),
+        fc.constantFrom('mean', 'median', 'first'),
+        fc.constantFrom([0, 0], [20, 35]),
+        async (seed, op, [disorder, lateness]) => {
+          const stream = makeStream(seed, { n: 300, disorder: 30, beyond: true, spread: 10 });
+          const rows = stream.rows.map((r) => ({ ...r, k: r.k % 2 === 1 ? r.k + 2 ** 20 - 1 + (r.k % 3) * 2 ** 22 : r.k }));
+          const spec = { kind: 'session', op, gap: 15, keys: 'number', maxOutOfOrderness: disorder, allowedLateness: lateness } as WindowSpec;
+          const w = await createWindows(spec);
+          const cuts = randomSplit(mulberry32(seed), rows.length);
+          const got: WindowResult[] = [];
+          const late: LateRow[] = [];
+          for (let i = 1; i < cuts.length; i++) {
+            const c = columns(rows, cuts[i - 1], cuts[i]);
+            const out = w.push(c.ts, c.xs, c.keys);
+            got.push(...out.windows);
+            late.push(...out.late);
+          }
+          got.push(...w.flush().windows);
+          const normalized = normalizeWindowSpec(spec);
+          const ref = refSessionWindows(rows, normalized);
+          const problems = compareEmissions(got, ref.emissions, normalized);
+          if (problems.length > 0) throw new Error(`${problems.slice(0, 3).join('; ')}\n${repro(rows)}`);
+          expect(late.map((l) => [l.row, l.key, l.ts, fmt(l.value)])).toEqual(ref.late.map((l) => [l.row, l.key, l.ts, fmt(l.value)]));
+        },
+      ),
+      { numRuns: 60, seed: 2027 },
+    );
+  });
+
   it('disordered streams, any delay, with and without allowed lateness, match the slow reference: windows and late rows', async () => {
     await fc.assert(
       fc.asyncProperty(

@@ -23,6 +23,8 @@ export interface Range {
 }
 
 const NONE = -1;
+/** Key ids below this have their first session in SessionStore.firstByKey (4 MiB at most). */
+const FIRST_BY_KEY_MAX = 1 << 20;
 
 /** Grows an Int32Array (filled with NONE beyond the old length). */
 function growIds(a: Int32Array): Int32Array<ArrayBuffer> {
@@ -60,8 +62,14 @@ export class SessionStore implements AccStore {
   // Per key slot.
   readonly slots = new KeySlots();
   slotKey = new Uint32Array(16);
-  /** First session by start, or NONE. */
+  /** First session by start, or NONE (written by setHead only). */
   head: Int32Array<ArrayBuffer> = new Int32Array(16).fill(NONE);
+  /**
+   * Per key id below 2²⁰: its first session + 1 (0: none), head by key id.
+   * The usual row's look-up: one load, where the slot and then its head are
+   * two dependent ones. Replaced on growth.
+   */
+  firstByKey: Int32Array<ArrayBuffer> = new Int32Array(0);
   /** Greatest end of the key's purged sessions; −Infinity: none. */
   purged = new Float64Array(16);
   /** Keys holding sessions, and keys holding a purged end: doubly linked lists of slots in insertion order. */
@@ -95,10 +103,29 @@ export class SessionStore implements AccStore {
       }
     }
     this.slotKey[s] = k;
-    this.head[s] = NONE;
+    this.setHead(s, NONE);
     this.purged[s] = -Infinity;
     this.slots.set(k, s);
     return s;
+  }
+
+  /** The first session of key id k by start, or NONE (keys beyond firstByKey). */
+  firstOf(k: number): number {
+    const s = this.slots.get(k);
+    return s < 0 ? NONE : this.head[s]!;
+  }
+
+  private setHead(s: number, w: number): void {
+    this.head[s] = w;
+    const k = this.slotKey[s]!;
+    if (k >= FIRST_BY_KEY_MAX) return;
+    if (k >= this.firstByKey.length) {
+      if (w === NONE) return;
+      const more = new Int32Array(Math.min(FIRST_BY_KEY_MAX, Math.max(2 * this.firstByKey.length, k + 1, 256)));
+      more.set(this.firstByKey);
+      this.firstByKey = more;
+    }
+    this.firstByKey[k] = w + 1;
   }
 
   /** Forgets slot s once its key holds nothing: a key whose sessions have all closed holds no state. */
@@ -120,7 +147,7 @@ export class SessionStore implements AccStore {
     if (prev !== NONE) this.next[prev] = w;
     else {
       if (at === NONE) this.live.append(s);
-      this.head[s] = w;
+      this.setHead(s, w);
     }
     return w;
   }
@@ -130,7 +157,7 @@ export class SessionStore implements AccStore {
     const w = this.alloc(s, start, end);
     let at = this.head[s]!;
     if (at === NONE) {
-      this.head[s] = w;
+      this.setHead(s, w);
       this.live.append(s);
     } else {
       while (this.next[at] !== NONE) at = this.next[at]!;
@@ -162,7 +189,7 @@ export class SessionStore implements AccStore {
   /** Takes session w out of slot s's list (after `prev`, or the head when NONE). */
   private unlinkAfter(s: number, prev: number, w: number): void {
     if (prev === NONE) {
-      this.head[s] = this.next[w]!;
+      this.setHead(s, this.next[w]!);
       if (this.head[s] === NONE) this.live.remove(s);
     } else this.next[prev] = this.next[w]!;
   }

@@ -819,9 +819,12 @@ export class EventTimeWindows implements WindowOperator {
     // pushRows' extras (undefined for push): they cost a test per row.
     const skip = this.skip, marks = this.marks;
     let st = this.store, timers = this.timers;
-    let { head, next, start, end, flags, purged, fireRec, acc } = st;
+    let { firstByKey, next, start, end, flags, purged, fireRec, acc } = st;
     let time = timers.time;
     let maxTs = this.maxTs;
+    // A lower bound of the first timer's time: the usual row only moves timers later, so while a
+    // rise stays below it nothing is due and the queue's top is not read (−Infinity: read it).
+    let firstDue = -Infinity;
     for (let i = 0; i < ts.length; i++) {
       const t = ts[i]!;
       if (skip !== undefined && skip[i] !== 0) {
@@ -836,16 +839,19 @@ export class EventTimeWindows implements WindowOperator {
         this.mark(windows.length);
       } else {
         const k = ids === undefined ? 0 : ids[i]!;
-        const slot = st.slots.get(k);
-        const w = slot < 0 ? -1 : head[slot]!;
+        // The key's first session (a key id beyond the table: by its slot).
+        const first = firstByKey[k];
+        const w = first !== undefined ? first - 1 : st.firstOf(k);
         const e = t + gap;
         const wm = maxTs - delay;
-        // On time (the general test): a row inside a long session may still be gap + allowedLateness or more behind the watermark.
-        if (w >= 0 && next[w]! < 0 && t >= start[w]! && t < end[w]! && flags[w] === queued && e + lateness > wm && t >= purged[slot]!) {
+        // On time: a row at or past the greatest timestamp is (its session ends past the watermark,
+        // and a purged end is at most the watermark); any other takes the general test, as a row
+        // inside a long session may still be gap + allowedLateness or more behind the watermark.
+        if (w >= 0 && next[w]! < 0 && t >= start[w]! && t < end[w]! && flags[w] === queued && (t >= maxTs || (e + lateness > wm && t >= purged[st.slots.get(k)]!))) {
           if (e > end[w]!) {
             end[w] = e;
-            const r = fireRec[w]!;
-            if (time[r]! < e) timers.moveToTail(r, end, start, w);
+            // The fire timer is at most the old end (it only ever moves to the session's end), so before e: no test.
+            timers.moveToTail(fireRec[w]!, end, start, w);
           }
           if (sum) addSum(acc, w * 4, vals[i]!);
           else if (code === OP_VALS) {
@@ -863,8 +869,11 @@ export class EventTimeWindows implements WindowOperator {
           if (t > maxTs) {
             maxTs = t;
             // Nothing is due while the first timer is after the watermark.
-            const top = timers.peek();
-            due = top >= 0 && time[top]! <= t - delay;
+            if (t - delay >= firstDue) {
+              const top = timers.peek();
+              firstDue = top >= 0 ? time[top]! : Infinity;
+              due = firstDue <= t - delay;
+            }
           }
           if (due) {
             this.maxTs = t;
@@ -881,8 +890,9 @@ export class EventTimeWindows implements WindowOperator {
       // A new session, an advance or a compaction may have replaced the store's arrays or the timers.
       st = this.store;
       timers = this.timers;
-      ({ head, next, start, end, flags, purged, fireRec, acc } = st);
+      ({ firstByKey, next, start, end, flags, purged, fireRec, acc } = st);
       time = timers.time;
+      firstDue = -Infinity;
     }
     this.maxTs = maxTs;
   }
