@@ -25,20 +25,31 @@ const statBytes = new Uint8Array(128);
 
 /** This thread's CPU time in ms, or NaN where /proc is missing. */
 export function threadCpuMs(): number {
+  return threadTimesMs()[0];
+}
+
+/**
+ * This thread's CPU time and its time waiting for a CPU (runnable, not
+ * running), in ms: schedstat's first two fields; NaN where /proc is missing.
+ * Wall time less both is the time the thread was blocked (its event loop
+ * idle), which the machine's load does not change.
+ */
+export function threadTimesMs(): [number, number] {
   try {
     schedstat ??= openSync('/proc/thread-self/schedstat', 'r');
   } catch {
     schedstat = -1;
   }
-  if (schedstat < 0) return NaN;
+  if (schedstat < 0) return [NaN, NaN];
   const n = readSync(schedstat, statBytes, 0, statBytes.length, 0);
-  let ns = 0;
-  for (let i = 0; i < n; i++) {
+  const fields = [0, 0];
+  let f = 0;
+  for (let i = 0; i < n && f < 2; i++) {
     const c = statBytes[i]!;
-    if (c < 48 || c > 57) break;
-    ns = ns * 10 + (c - 48);
+    if (c < 48 || c > 57) f++;
+    else fields[f] = fields[f]! * 10 + (c - 48);
   }
-  return ns / 1e6;
+  return [fields[0]! / 1e6, fields[1]! / 1e6];
 }
 
 /** The whole process's CPU time (user + system) in ms. */
@@ -52,10 +63,16 @@ interface Record {
   cpuMs: number;
   /** A worker's CPU time when it posted its first reply (steady state: from there to its last). */
   firstMs?: number;
+  /** A worker's blocked time (wall − CPU − wait for a CPU) from its first reply to its last, in ms, and that wall time. */
+  blockedMs?: number;
+  wallMs?: number;
   processMs?: number;
 }
 
 let firstMs: number | undefined;
+/** A worker's wall clock and wait for a CPU at its first reply. */
+let firstWallMs: number | undefined;
+let firstWaitMs: number | undefined;
 
 // Empty counts as unset (it wrote `0.json` into the working directory).
 const dir = process.env.SK_THREAD_CPU_DIR || undefined;
@@ -68,19 +85,28 @@ const RECORD_BYTES = 160;
 /** Writes this thread's figure now (the coordinator: also the process's). */
 export function recordThreadCpu(): void {
   if (dir === undefined) return;
-  const record: Record = { main: isMainThread, cpuMs: threadCpuMs() };
-  if (!isMainThread) record.firstMs = firstMs ??= record.cpuMs;
+  const [cpuMs, waitMs] = threadTimesMs();
+  const record: Record = { main: isMainThread, cpuMs };
+  if (!isMainThread) {
+    const wall = performance.now();
+    record.firstMs = firstMs ??= cpuMs;
+    firstWallMs ??= wall;
+    firstWaitMs ??= waitMs;
+    record.wallMs = Math.round(wall - firstWallMs);
+    record.blockedMs = Math.round(wall - firstWallMs - (cpuMs - record.firstMs) - (waitMs - firstWaitMs));
+  }
   if (isMainThread) record.processMs = processCpuMs();
   recordFile ??= openSync(path.join(dir, `${threadId}.json`), 'w');
   writeSync(recordFile, JSON.stringify(record).padEnd(RECORD_BYTES), 0);
 }
 
 /** CPU ms by role, from the records in `from` (then removed, so the next run starts empty). */
-export function readThreadCpu(from: string): { coordinator: number; workers: number[]; steadyWorkers: number[]; other: number } {
+export function readThreadCpu(from: string): { coordinator: number; workers: number[]; steadyWorkers: number[]; blocked: number[]; other: number } {
   let coordinator = 0;
   let processMs = 0;
   const workers: number[] = [];
   const steadyWorkers: number[] = [];
+  const blocked: number[] = [];
   for (const name of readdirSync(from)) {
     if (!name.endsWith('.json')) continue;
     const r = JSON.parse(readFileSync(path.join(from, name), 'utf8')) as Record;
@@ -90,11 +116,12 @@ export function readThreadCpu(from: string): { coordinator: number; workers: num
     } else {
       workers.push(r.cpuMs);
       steadyWorkers.push(r.cpuMs - (r.firstMs ?? 0));
+      if (r.wallMs !== undefined && r.wallMs > 0) blocked.push((r.blockedMs ?? 0) / r.wallMs);
     }
     rmSync(path.join(from, name));
   }
   const other = processMs - coordinator - workers.reduce((a, b) => a + b, 0);
-  return { coordinator, workers, steadyWorkers, other };
+  return { coordinator, workers, steadyWorkers, blocked, other };
 }
 
 /** CPU ns per row: the coordinator (main thread), each worker, the rest of the process (V8 helper threads: GC, compiler). */
@@ -102,11 +129,14 @@ export interface CpuSplit {
   coordinator: number;
   workers: number[];
   other: number;
+  /** Steady state: the fraction of wall time each thread was blocked (idle, not waiting for a CPU); coordinator first, then the workers. */
+  blocked?: number[];
 }
 
-/** The coordinator's and the process's CPU ms now. */
-export function cpuMark(): { main: number; process: number } {
-  return { main: threadCpuMs(), process: processCpuMs() };
+/** The coordinator's CPU ms, its wait for a CPU and wall clock, and the process's CPU ms now. */
+export function cpuMark(): { main: number; process: number; wait: number; wall: number } {
+  const [main, wait] = threadTimesMs();
+  return { main, process: processCpuMs(), wait, wall: performance.now() };
 }
 
 /**
@@ -130,7 +160,9 @@ export function cpuSplit(): ((rows: number, steady?: { first: ReturnType<typeof 
     const run = per(rows, end.main - start.main, r.workers, end.process - start.process);
     if (steady === undefined || steady.rows <= 0) return { run };
     const { first, last } = steady;
-    return { run, steady: per(steady.rows, last.main - first.main, r.steadyWorkers, last.process - first.process) };
+    const wall = last.wall - first.wall;
+    const coordinatorBlocked = (wall - (last.main - first.main) - (last.wait - first.wait)) / wall;
+    return { run, steady: { ...per(steady.rows, last.main - first.main, r.steadyWorkers, last.process - first.process), blocked: [coordinatorBlocked, ...r.blocked] } };
   };
 }
 
@@ -148,7 +180,8 @@ export function splitRatio(one: CpuSplit, two: CpuSplit): number {
 /** A markdown table row: name | coordinator | workers | other | bound. */
 export function splitLine(name: string, s: CpuSplit): string {
   const f = (x: number): string => x.toFixed(0);
-  return `| ${name} | ${f(s.coordinator)} | ${s.workers.map(f).join(' + ') || '–'} | ${f(s.other)} | ${f(boundNs(s))} |`;
+  const blocked = s.blocked === undefined ? '' : ` blocked ${s.blocked.map((b) => `${(b * 100).toFixed(0)} %`).join(' / ')}`;
+  return `| ${name} | ${f(s.coordinator)} | ${s.workers.map(f).join(' + ') || '–'} | ${f(s.other)} | ${f(boundNs(s))}${blocked} |`;
 }
 
 if (dir !== undefined) {

@@ -34,6 +34,10 @@ export class Output {
       this.failure ??= err;
       this.wake();
     });
+    // One 'close' listener for good, not one per wait: stdout also carries a
+    // 'close' listener per worker thread (each pipes its stdout there), and
+    // the 11th listener added printed a MaxListenersExceededWarning.
+    stream.on('close', () => this.wake());
   }
 
   private wake(): void {
@@ -60,13 +64,11 @@ export class Output {
       await new Promise<void>((resolve) => {
         const done = (): void => {
           this.stream.off('drain', done);
-          this.stream.off('close', done);
           this.waiter = undefined;
           resolve();
         };
         this.waiter = done;
         this.stream.on('drain', done);
-        this.stream.on('close', done);
       });
     }
     this.check();

@@ -37,6 +37,19 @@ interface Slot {
   handle: WorkerHandle;
   inFlight: number;
   lastSeen: number;
+  /**
+   * Messages for this worker held in the coordinator, in order: batches
+   * already routed and copied that wait for room in its own window, and the
+   * barriers and faults behind them (which must not overtake them).
+   */
+  outbox: Outgoing[];
+}
+
+/** A message held in a slot's outbox; `counted`: a batch, which takes a place in the worker's window when posted. */
+interface Outgoing {
+  message: unknown;
+  transfer: ArrayBuffer[];
+  counted: boolean;
 }
 
 /**
@@ -427,7 +440,7 @@ class JobImpl implements Job {
     this.slots = [];
     for (let index = 0; index < workers; index++) {
       const handle = this.o.adapter.spawn();
-      const slot: Slot = { index, handle, inFlight: 0, lastSeen: now() };
+      const slot: Slot = { index, handle, inFlight: 0, lastSeen: now(), outbox: [] };
       this.slots.push(slot);
       handle.onMessage((message) => {
         if (gen === this.gen) this.onMessage(slot, message as { t: string });
@@ -503,8 +516,9 @@ class JobImpl implements Job {
     this.lastRowsAt = t;
     const seq = this.seq++;
     for (const slot of this.slots) {
+      // Counted now: it goes out whatever the window holds (as before), in order behind what is held.
       slot.inFlight++;
-      slot.handle.post({ t: 'watermark', seq, time: this.maxTime }, []);
+      this.send(slot, { t: 'watermark', seq, time: this.maxTime }, [], false);
     }
     this.pending.push({ seq, offset: this._offset, rows: 0, parts: this.slots.length, routing: undefined, partial: [], out: undefined, shared: undefined, records: [], merged: undefined });
   }
@@ -522,6 +536,7 @@ class JobImpl implements Job {
       case 'out': {
         const { seq, values, back } = message as unknown as { seq: number; values: Float64Array; back?: ArrayBuffer[] };
         slot.inFlight--;
+        this.flushOutbox(slot);
         if (back !== undefined) for (const buffer of back) this.giveBack(buffer);
         this.onOut(slot.index, seq, values, windowsOf(message as PackedReply));
         break;
@@ -639,18 +654,47 @@ class JobImpl implements Job {
     const seq = this.seq++;
     for (const t of targets) {
       const slot = this.slots[t.w]!;
-      slot.inFlight++;
       const transfer = [t.values.buffer as ArrayBuffer];
       if (t.keys !== undefined) transfer.push(t.keys.buffer as ArrayBuffer);
       if (t.times !== undefined) transfer.push(t.times.buffer as ArrayBuffer);
-      if (t.at === undefined) slot.handle.post({ t: 'batch', seq, values: t.values, keys: t.keys, times: t.times }, transfer);
+      if (t.at === undefined) this.send(slot, { t: 'batch', seq, values: t.values, keys: t.keys, times: t.times }, transfer, true);
       else {
         transfer.push(t.at.buffer as ArrayBuffer);
-        slot.handle.post({ t: 'batch', seq, values: t.values, keys: t.keys, times: t.times, at: t.at, rises: t.rises, rows: t.rows }, transfer);
+        this.send(slot, { t: 'batch', seq, values: t.values, keys: t.keys, times: t.times, at: t.at, rises: t.rises, rows: t.rows }, transfer, true);
       }
     }
     this.pending.push({ seq, offset: this._offset, rows, parts: targets.length, routing, partial: [], out: undefined, shared: undefined, records: [], merged: undefined, stamps });
     this.afterDispatch(rows);
+  }
+
+  /**
+   * Posts `message` to the slot's worker, in order behind what its outbox
+   * holds; a batch (`counted`) waits there while the worker's window
+   * (maxInFlight) is full.
+   */
+  private send(slot: Slot, message: unknown, transfer: ArrayBuffer[], counted: boolean): void {
+    if (slot.outbox.length === 0 && (!counted || slot.inFlight < this.o.maxInFlight)) {
+      if (counted) slot.inFlight++;
+      slot.handle.post(message, transfer);
+    } else {
+      slot.outbox.push({ message, transfer, counted });
+    }
+  }
+
+  /** Posts what the slot's outbox holds, up to a full window. */
+  private flushOutbox(slot: Slot): void {
+    const { outbox } = slot;
+    let sent = 0;
+    while (sent < outbox.length) {
+      const next = outbox[sent]!;
+      if (next.counted) {
+        if (slot.inFlight >= this.o.maxInFlight) break;
+        slot.inFlight++;
+      }
+      slot.handle.post(next.message, next.transfer);
+      sent++;
+    }
+    if (sent > 0) outbox.splice(0, sent);
   }
 
   /**
@@ -747,8 +791,6 @@ class JobImpl implements Job {
     const targets = this.targetSlots;
     targets.length = 0;
     for (const slot of this.slots) if (ttl || counts[slot.index]! > 0) targets.push(slot);
-    const room = (): boolean => this.pending.length < maxInFlight * this.o.workers && targets.every((s) => s.inFlight < maxInFlight);
-    if (!room()) await this.until(room);
     // Indexes in the whole-buffer views: keys at byte rows × 16, times at sharedTimesAt(rows), then the ttl's clocks.
     const keysAt = rows * 4;
     const timesAt = sharedTimesAt(rows) / 8;
@@ -787,14 +829,20 @@ class JobImpl implements Job {
       }
       this.clockMax = clockAfter = max;
     }
+    // Copied in before the wait, so the batch goes out the moment there is room.
+    // Room in the coordinator's window only: a worker whose own window is full
+    // gets the batch from its outbox as soon as it replies (flushOutbox), so
+    // the faster worker runs ahead and the coordinator routes the next batches
+    // meanwhile instead of waiting for both workers (issue 13).
+    const room = (): boolean => this.pending.length < maxInFlight * this.o.workers;
+    if (!room()) await this.until(room);
     const seq = this.seq++;
     const { buffer } = batch;
     const timed = times !== undefined;
     for (const slot of targets) {
-      slot.inFlight++;
       const from = starts[slot.index]!;
       const to = from + counts[slot.index]!;
-      slot.handle.post(clockAfter === undefined ? { t: 'shared', seq, buffer, rows, timed, from, to } : { t: 'shared', seq, buffer, rows, timed, from, to, clockAfter }, []);
+      this.send(slot, clockAfter === undefined ? { t: 'shared', seq, buffer, rows, timed, from, to } : { t: 'shared', seq, buffer, rows, timed, from, to, clockAfter }, [], true);
     }
     this.pending.push({ seq, offset: this._offset, rows, parts: targets.length, routing: targets.length === 1 ? undefined : batch, partial: [], out: undefined, shared: batch, records: [], merged: undefined, stamps });
     targets.length = 0;
@@ -830,6 +878,13 @@ class JobImpl implements Job {
   private takeShared(rows: number, timed: boolean, ttl: boolean): SharedBatch {
     const pooled = takeFitting(this.sharedPool, rows);
     if (pooled !== undefined) return pooled;
+    // None fits: drop the smallest, so the pool keeps room for the larger one made now (batches growing).
+    const pool = this.sharedPool;
+    if (pool.length > 0) {
+      let smallest = 0;
+      for (let i = 1; i < pool.length; i++) if (pool[i]!.capacity < pool[smallest]!.capacity) smallest = i;
+      pool.splice(smallest, 1);
+    }
     const capacity = capacityFor(rows);
     const buffer = new SharedArrayBuffer(timed ? sharedTimesAt(capacity) + capacity * (ttl ? 16 : 8) : capacity * 20);
     return { ...newRouting(capacity, this.o.workers), buffer, f64: new Float64Array(buffer), u32: new Uint32Array(buffer) };
@@ -851,7 +906,7 @@ class JobImpl implements Job {
         f.fired = true;
         const slot = this.slots[f.worker % this.slots.length]!;
         if (f.kind === 'terminate') slot.handle.terminate();
-        else slot.handle.post({ t: 'fault', kind: f.kind }, []);
+        else this.send(slot, { t: 'fault', kind: f.kind }, [], false);
       }
     }
     // A store slower than `everyRows`/`everyMs` must not queue checkpoints without bound (each holds its snapshots).
@@ -986,7 +1041,8 @@ class JobImpl implements Job {
     this.rowsSinceTrigger = 0;
     this.baseId = cp.id;
     this.chain = cp.chain;
-    for (const slot of this.slots) slot.handle.post({ t: 'barrier', id: cp.id, delta: delta || composed }, []);
+    // Behind the batches up to afterSeq, held ones included: the barrier stays aligned.
+    for (const slot of this.slots) this.send(slot, { t: 'barrier', id: cp.id, delta: delta || composed }, [], false);
     if (this.enqueuedSeq >= cp.afterSeq) {
       const gen = this.gen;
       this.emitChain = this.emitChain.then(() => this.preCommit(cp, gen));
