@@ -15,6 +15,14 @@ import { WasmKernel } from './wasm-kernel.js';
 const NO_F64 = new Float64Array(0);
 const NO_I32 = new Int32Array(0);
 
+/**
+ * The value of a held double field until load() gives it the state's: a double (not a
+ * small integer), so V8 gives the field a double representation from the start. A field
+ * that holds a small integer first and a fraction later changes representation on the
+ * first rows, which deprecates the object's map and the code and feedback made for it.
+ */
+export const UNLOADED = 0.5;
+
 export function notANumber(value: unknown): never {
   throw new TypeError(`value must be a number, got ${describe(value)}`);
 }
@@ -57,8 +65,14 @@ export abstract class HeldRowKernel extends WasmKernel {
   }
 
   /**
-   * One row through the module's own pushValue (the rows the JS step leaves
-   * to WASM). `+`: the export's result reaches JavaScript as a tagged value;
+   * One row through the module's own pushValue: the rows the JS step leaves
+   * to WASM, and the first row after the state was released (live() then has
+   * nothing to write back; take() reads the state after the row). One path
+   * for every rare row: its call site in pushValue runs on the first row, so
+   * TurboFan never compiles pushValue with a branch that has no type feedback
+   * (such a branch deoptimizes when first taken, rows later, and the code
+   * compiled again depends on when the compile thread ran: issue 20's slow
+   * mode). `+`: the export's result reaches JavaScript as a tagged value;
    * converted here, pushValue's result stays an unboxed double (else V8 boxes
    * every row's result, a heap number per row).
    */

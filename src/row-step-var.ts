@@ -12,7 +12,7 @@
 // block without a finite row yet (reshiftSuffix() when one comes), extreme and
 // ±Inf rows and every row while the window holds one (scaledVariance()).
 import type { KernelInstance } from './engine.js';
-import { HeldRowKernel, notANumber } from './row-step-kernel.js';
+import { HeldRowKernel, notANumber, UNLOADED } from './row-step-kernel.js';
 import type { KernelPlan } from './spec.js';
 import type { NormalizedSpec } from './types.js';
 import type { WasmKernel } from './wasm-kernel.js';
@@ -46,11 +46,13 @@ const TINY = 2 ** -400;
  */
 export const VAR_ROW_STEP_MIN_WINDOW = 32;
 
-abstract class RollingVarKernel extends HeldRowKernel {
+/** var and std: one class (std a field, not an override), so pushValue sees one map whatever the op. */
+class RollingVarKernel extends HeldRowKernel {
   // Declared with a number: a field first defined as undefined keeps a tagged representation (a check on every row).
   private readonly window: number = 0;
-  protected readonly minPeriods: number = 0;
-  protected readonly ddof: number = 0;
+  private readonly minPeriods: number = 0;
+  private readonly ddof: number = 0;
+  private readonly std: boolean = false;
   // Places in `f64` (all of memory), in f64 elements.
   private ring = 0;
   /** The next row's place in the ring. */
@@ -62,40 +64,34 @@ abstract class RollingVarKernel extends HeldRowKernel {
   private subLength = 0;
   private finite = 0;
   private prefixN = 0;
-  private shiftL = 0;
-  private sub1 = 0;
-  private sub2 = 0;
-  private block1 = 0;
-  private block2 = 0;
+  // Doubles from the start (UNLOADED): see row-step-kernel.ts.
+  private shiftL = UNLOADED;
+  private sub1 = UNLOADED;
+  private sub2 = UNLOADED;
+  private block1 = UNLOADED;
+  private block2 = UNLOADED;
   /** 1 / (n·(n − ddof)) for n = scaleN (a pure function of n: the same bits as var.ts computing it per row). */
   private scaleN = -1;
-  private scale = 0;
+  private scale = UNLOADED;
 
   constructor(spec: NormalizedSpec, plan: KernelPlan, instance: KernelInstance) {
     super(spec, plan, instance);
     this.window = plan.window;
     this.minPeriods = plan.minPeriods;
     this.ddof = plan.p0;
+    this.std = plan.code === OP_STD;
   }
 
   override pushValue(x: number): number {
     if (typeof x !== 'number') notANumber(x);
     const slot = this.slot;
-    // One test for the rare cases: the row runs in WASM, or the state is not held (both are then -1).
-    if (slot === this.edge) return this.edgeRow(x);
     const a = Math.abs(x);
-    if (a >= BIG || (a < TINY && a !== 0)) return this.rowInWasm(x); // extreme or ±Inf (NaN is neither)
+    // One call site for every row that runs in WASM: the edge (the block's last row, the next row
+    // when the state has no fast row, or the first after the state was released: both are then -1),
+    // and extreme or ±Inf rows (NaN is neither).
+    if (slot === this.edge || a >= BIG || (a < TINY && a !== 0)) return this.rowInWasm(x);
     return this.row(x, slot);
   }
-
-  private edgeRow(x: number): number {
-    if (this.held === true) return this.rowInWasm(x);
-    this.take();
-    return this.pushValue(x);
-  }
-
-  /** The op's result from the window's sums S1, S2 over n finite rows. */
-  protected abstract result(nm2: number, scale: number): number;
 
   /** var.ts pushValue()'s fast row, then update()'s sub-block end. */
   private row(x: number, slot: number): number {
@@ -133,7 +129,8 @@ abstract class RollingVarKernel extends HeldRowKernel {
     // varianceOf(): n·S2 − S1², clamped at 0.
     let nm2 = finite * s2 - s1 * s1;
     if (!(nm2 > 0)) nm2 = 0;
-    return this.result(nm2, this.scale);
+    const variance = nm2 * this.scale;
+    return this.std ? Math.sqrt(variance) : variance;
   }
 
   protected load(f64: Float64Array, i32: Int32Array, s: number): void {
@@ -179,22 +176,7 @@ abstract class RollingVarKernel extends HeldRowKernel {
   }
 }
 
-// One class per op, so that each row runs only its op's operations.
-
-class VarRowKernel extends RollingVarKernel {
-  protected result(nm2: number, scale: number): number {
-    return nm2 * scale;
-  }
-}
-
-class StdRowKernel extends RollingVarKernel {
-  protected result(nm2: number, scale: number): number {
-    return Math.sqrt(nm2 * scale);
-  }
-}
-
 /** The row-step kernel of a var module plan. */
 export function rollingVarKernel(spec: NormalizedSpec, plan: KernelPlan, instance: KernelInstance): WasmKernel {
-  if (plan.code === OP_STD) return new StdRowKernel(spec, plan, instance);
-  return new VarRowKernel(spec, plan, instance);
+  return new RollingVarKernel(spec, plan, instance);
 }
