@@ -23,6 +23,17 @@ const NO_I32 = new Int32Array(0);
  */
 export const UNLOADED = 0.5;
 
+/**
+ * The first rows of a kernel's life that run in WASM wherever they fall (rowInWasm): V8
+ * gives pushValue its feedback vector only after some calls (about 8 × its bytecode size
+ * of interpreted bytecode), so the one row that runs in WASM at the start would leave the
+ * call site of every later WASM row without type feedback. With a window of 10 000 its
+ * next use is 10 000 rows on, after TurboFan compiled pushValue: an eager deopt there, and
+ * a second compile whose shape depends on when V8's compile thread ran (issue 20). 64 rows
+ * cost a few microseconds once per kernel; their results are the bits of the JS rows'.
+ */
+export const WARM_UP_ROWS = 64;
+
 export function notANumber(value: unknown): never {
   throw new TypeError(`value must be a number, got ${describe(value)}`);
 }
@@ -35,6 +46,8 @@ export abstract class HeldRowKernel extends WasmKernel {
   protected s = 0;
   /** True while this object's fields are the state (the state region's copies of them are stale). */
   protected held = false;
+  /** Rows left of WARM_UP_ROWS: while some are, load() makes the next row run in WASM. */
+  protected coldRows = WARM_UP_ROWS;
 
   /** Reads the state's fields from the state region into this object's. */
   protected abstract load(f64: Float64Array, i32: Int32Array, s: number): void;
@@ -79,6 +92,7 @@ export abstract class HeldRowKernel extends WasmKernel {
   protected rowInWasm(x: number): number {
     this.live();
     const y = +this.step(x);
+    if (this.coldRows > 0) this.coldRows--;
     this.take();
     return y;
   }

@@ -42,7 +42,7 @@ abstract class BlockSumKernel extends HeldRowKernel {
   private ring = 0;
   /** The next row's place in the ring: its offset in the block is slot − ring. */
   private slot = -1;
-  /** The place of the row that ends the block: that row runs in WASM. */
+  /** The place of the row that ends the block (or of the next row, while the kernel is cold): that row runs in WASM. */
   private blockEnd = -1;
   /** The place just past the sub-block (sum and mean: count keeps no sums, and its sub-blocks end with nothing to do). */
   private subEnd = 0;
@@ -123,7 +123,7 @@ abstract class BlockSumKernel extends HeldRowKernel {
     const pos = i32[(s + S_POS) >>> 2]!;
     this.ring = (s + S_RING) >>> 3;
     this.slot = this.ring + pos;
-    this.blockEnd = this.ring + this.window - 1;
+    this.blockEnd = this.coldRows > 0 ? this.slot : this.ring + this.window - 1;
     this.subEnd = this.slot + i32[(s + S_SUB_LEFT) >>> 2]!;
     this.subLength = i32[(s + S_SUB_LEN) >>> 2]!;
     this.count = i32[(s + S_COUNT) >>> 2]!;
