@@ -7,7 +7,8 @@
 // The ring and the suffix sums stay in WASM memory; the position, count and
 // prefix sums (acc, P) are held in fields. The row that ends a block goes
 // through the module's pushValue (finishBlock() recomputes the suffix sums in
-// WASM); a sub-block's end is update()'s two operations, done here.
+// WASM), and so do a kernel's first WARM_UP_ROWS rows (row-step-kernel.ts); a
+// sub-block's end is update()'s two operations, done here.
 import type { KernelInstance } from './engine.js';
 import { HeldRowKernel, notANumber, UNLOADED } from './row-step-kernel.js';
 import type { KernelPlan } from './spec.js';

@@ -8,7 +8,8 @@
 //
 // The ring and the suffix sums stay in WASM memory; the position, counts and
 // prefix sums are held in fields. Every other row goes through the module's
-// pushValue (rowInWasm): the block's last row (finishBlock()), the rows of a
+// pushValue (rowInWasm): a kernel's first WARM_UP_ROWS rows (row-step-kernel.ts),
+// the block's last row (finishBlock()), the rows of a
 // block without a finite row yet (reshiftSuffix() when one comes), extreme and
 // ±Inf rows and every row while the window holds one (scaledVariance()).
 import type { KernelInstance } from './engine.js';
