@@ -5,7 +5,7 @@
 // setWeights(), updateMean(), updateVar() or the state's layout in ewm.ts
 // must be made here too.
 import type { KernelInstance } from './engine.js';
-import { HeldRowKernel, notANumber } from './row-step-kernel.js';
+import { HeldRowKernel, notANumber, UNLOADED } from './row-step-kernel.js';
 import type { KernelPlan } from './spec.js';
 import type { NormalizedSpec } from './types.js';
 
@@ -25,12 +25,13 @@ const S_SUM_WT2 = 9; // pandas' sum_wt2
 abstract class EwmKernel extends HeldRowKernel {
   // Declared with a value of their type: a field first defined as undefined keeps a tagged
   // representation, and V8 checks and unboxes it on every row.
+  // Doubles declared as doubles (UNLOADED): see row-step-kernel.ts.
   protected readonly adjust: boolean = false;
-  protected readonly oldWtFactor: number = 0;
-  protected readonly newWt: number = 0;
+  protected readonly oldWtFactor: number = UNLOADED;
+  protected readonly newWt: number = UNLOADED;
   protected readonly minPeriods: number = 0;
-  protected mean = 0;
-  protected oldWt = 0;
+  protected mean = UNLOADED;
+  protected oldWt = UNLOADED;
   protected nobs = 0;
 
   constructor(spec: NormalizedSpec, plan: KernelPlan, instance: KernelInstance) {
@@ -89,9 +90,9 @@ export class EwmMeanKernel extends EwmKernel {
 /** ewm var and std: updateVar(), pandas' ewmcov(x, x, bias=False); std is its zsqrt. */
 export class EwmVarKernel extends EwmKernel {
   private readonly std: boolean = false;
-  private cov = 0;
-  private sumWt = 0;
-  private sumWt2 = 0;
+  private cov = UNLOADED;
+  private sumWt = UNLOADED;
+  private sumWt2 = UNLOADED;
 
   constructor(spec: NormalizedSpec, plan: KernelPlan, instance: KernelInstance) {
     super(spec, plan, instance);

@@ -15,6 +15,25 @@ import { WasmKernel } from './wasm-kernel.js';
 const NO_F64 = new Float64Array(0);
 const NO_I32 = new Int32Array(0);
 
+/**
+ * The value of a held double field until load() gives it the state's: a double (not a
+ * small integer), so V8 gives the field a double representation from the start. A field
+ * that holds a small integer first and a fraction later changes representation on the
+ * first rows, which deprecates the object's map and the code and feedback made for it.
+ */
+export const UNLOADED = 0.5;
+
+/**
+ * The first rows of a kernel's life that run in WASM wherever they fall (rowInWasm): V8
+ * gives pushValue its feedback vector only after some calls (about 8 × its bytecode size
+ * of interpreted bytecode), so the one row that runs in WASM at the start would leave the
+ * call site of every later WASM row without type feedback. With a window of 10 000 its
+ * next use is 10 000 rows on, after TurboFan compiled pushValue: an eager deopt there, and
+ * a second compile whose shape depends on when V8's compile thread ran (issue 20). 64 rows
+ * cost a few microseconds once per kernel; their results are the bits of the JS rows'.
+ */
+export const WARM_UP_ROWS = 64;
+
 export function notANumber(value: unknown): never {
   throw new TypeError(`value must be a number, got ${describe(value)}`);
 }
@@ -27,6 +46,8 @@ export abstract class HeldRowKernel extends WasmKernel {
   protected s = 0;
   /** True while this object's fields are the state (the state region's copies of them are stale). */
   protected held = false;
+  /** Rows left of WARM_UP_ROWS: while some are, load() makes the next row run in WASM. */
+  protected coldRows = WARM_UP_ROWS;
 
   /** Reads the state's fields from the state region into this object's. */
   protected abstract load(f64: Float64Array, i32: Int32Array, s: number): void;
@@ -57,14 +78,21 @@ export abstract class HeldRowKernel extends WasmKernel {
   }
 
   /**
-   * One row through the module's own pushValue (the rows the JS step leaves
-   * to WASM). `+`: the export's result reaches JavaScript as a tagged value;
+   * One row through the module's own pushValue: the rows the JS step leaves
+   * to WASM, and the first row after the state was released (live() then has
+   * nothing to write back; take() reads the state after the row). One path
+   * for every rare row: its call site in pushValue runs on the first row, so
+   * TurboFan never compiles pushValue with a branch that has no type feedback
+   * (such a branch deoptimizes when first taken, rows later, and the code
+   * compiled again depends on when the compile thread ran: issue 20's slow
+   * mode). `+`: the export's result reaches JavaScript as a tagged value;
    * converted here, pushValue's result stays an unboxed double (else V8 boxes
    * every row's result, a heap number per row).
    */
   protected rowInWasm(x: number): number {
     this.live();
     const y = +this.step(x);
+    if (this.coldRows > 0) this.coldRows--;
     this.take();
     return y;
   }

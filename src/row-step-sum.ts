@@ -7,9 +7,10 @@
 // The ring and the suffix sums stay in WASM memory; the position, count and
 // prefix sums (acc, P) are held in fields. The row that ends a block goes
 // through the module's pushValue (finishBlock() recomputes the suffix sums in
-// WASM); a sub-block's end is update()'s two operations, done here.
+// WASM), and so do a kernel's first WARM_UP_ROWS rows (row-step-kernel.ts); a
+// sub-block's end is update()'s two operations, done here.
 import type { KernelInstance } from './engine.js';
-import { HeldRowKernel, notANumber } from './row-step-kernel.js';
+import { HeldRowKernel, notANumber, UNLOADED } from './row-step-kernel.js';
 import type { KernelPlan } from './spec.js';
 import type { NormalizedSpec } from './types.js';
 import type { WasmKernel } from './wasm-kernel.js';
@@ -42,18 +43,20 @@ abstract class BlockSumKernel extends HeldRowKernel {
   private ring = 0;
   /** The next row's place in the ring: its offset in the block is slot − ring. */
   private slot = -1;
-  /** The place of the row that ends the block: that row runs in WASM. */
+  /** The place of the row that ends the block (or of the next row, while the kernel is cold): that row runs in WASM. */
   private blockEnd = -1;
   /** The place just past the sub-block (sum and mean: count keeps no sums, and its sub-blocks end with nothing to do). */
   private subEnd = 0;
   private subLength = 0;
   private count = 0;
-  private acc = 0;
-  private accBlock = 0;
+  // Doubles from the start (UNLOADED): a field first given a small integer and later a
+  // fraction changes the object's map on the first rows (V8 deprecates the old one).
+  private acc = UNLOADED;
+  private accBlock = UNLOADED;
   /** The group's (a, b, c, d) partial sums so far: z(a), then z(b) + z(a) … */
-  private pair = 0;
+  private pair = UNLOADED;
   /** … and z(c). */
-  private third = 0;
+  private third = UNLOADED;
 
   constructor(spec: NormalizedSpec, plan: KernelPlan, instance: KernelInstance) {
     super(spec, plan, instance);
@@ -64,16 +67,10 @@ abstract class BlockSumKernel extends HeldRowKernel {
   override pushValue(x: number): number {
     if (typeof x !== 'number') notANumber(x);
     const slot = this.slot;
-    // One test for the two rare cases: the block's last row, and the state not held (both are then -1).
-    if (slot === this.blockEnd) return this.edgeRow(x);
+    // One test for the two rows that run in WASM: the block's last (update() ends the block there,
+    // finishBlock()) and the first after the state was released (both are then -1).
+    if (slot === this.blockEnd) return this.rowInWasm(x);
     return this.row(x, slot);
-  }
-
-  /** The block's last row goes through WASM: update() ends the block there (finishBlock()). */
-  private edgeRow(x: number): number {
-    if (this.held === true) return this.rowInWasm(x);
-    this.take();
-    return this.pushValue(x);
   }
 
   /** rowResult() of the row at `slot`, with the minPeriods check. */
@@ -127,7 +124,7 @@ abstract class BlockSumKernel extends HeldRowKernel {
     const pos = i32[(s + S_POS) >>> 2]!;
     this.ring = (s + S_RING) >>> 3;
     this.slot = this.ring + pos;
-    this.blockEnd = this.ring + this.window - 1;
+    this.blockEnd = this.coldRows > 0 ? this.slot : this.ring + this.window - 1;
     this.subEnd = this.slot + i32[(s + S_SUB_LEFT) >>> 2]!;
     this.subLength = i32[(s + S_SUB_LEN) >>> 2]!;
     this.count = i32[(s + S_COUNT) >>> 2]!;

@@ -8,11 +8,12 @@
 //
 // The ring and the suffix sums stay in WASM memory; the position, counts and
 // prefix sums are held in fields. Every other row goes through the module's
-// pushValue (rowInWasm): the block's last row (finishBlock()), the rows of a
+// pushValue (rowInWasm): a kernel's first WARM_UP_ROWS rows (row-step-kernel.ts),
+// the block's last row (finishBlock()), the rows of a
 // block without a finite row yet (reshiftSuffix() when one comes), extreme and
 // ±Inf rows and every row while the window holds one (scaledVariance()).
 import type { KernelInstance } from './engine.js';
-import { HeldRowKernel, notANumber } from './row-step-kernel.js';
+import { HeldRowKernel, notANumber, UNLOADED } from './row-step-kernel.js';
 import type { KernelPlan } from './spec.js';
 import type { NormalizedSpec } from './types.js';
 import type { WasmKernel } from './wasm-kernel.js';
@@ -55,21 +56,22 @@ abstract class RollingVarKernel extends HeldRowKernel {
   private ring = 0;
   /** The next row's place in the ring. */
   private slot = -1;
-  /** The place of the next row that runs in WASM: the block's last, or the next row when the state has no fast row. */
+  /** The place of the next row that runs in WASM: the block's last, or the next row when the state has no fast row or the kernel is cold. */
   private edge = -1;
   /** The place just past the sub-block. */
   private subEnd = 0;
   private subLength = 0;
   private finite = 0;
   private prefixN = 0;
-  private shiftL = 0;
-  private sub1 = 0;
-  private sub2 = 0;
-  private block1 = 0;
-  private block2 = 0;
+  // Doubles from the start (UNLOADED): see row-step-kernel.ts.
+  private shiftL = UNLOADED;
+  private sub1 = UNLOADED;
+  private sub2 = UNLOADED;
+  private block1 = UNLOADED;
+  private block2 = UNLOADED;
   /** 1 / (n·(n − ddof)) for n = scaleN (a pure function of n: the same bits as var.ts computing it per row). */
   private scaleN = -1;
-  private scale = 0;
+  private scale = UNLOADED;
 
   constructor(spec: NormalizedSpec, plan: KernelPlan, instance: KernelInstance) {
     super(spec, plan, instance);
@@ -81,20 +83,18 @@ abstract class RollingVarKernel extends HeldRowKernel {
   override pushValue(x: number): number {
     if (typeof x !== 'number') notANumber(x);
     const slot = this.slot;
-    // One test for the rare cases: the row runs in WASM, or the state is not held (both are then -1).
-    if (slot === this.edge) return this.edgeRow(x);
     const a = Math.abs(x);
-    if (a >= BIG || (a < TINY && a !== 0)) return this.rowInWasm(x); // extreme or ±Inf (NaN is neither)
+    // One call site for every row that runs in WASM: the edge (the block's last row, the next row
+    // when the state has no fast row, or the first after the state was released: both are then -1),
+    // and extreme or ±Inf rows (NaN is neither).
+    if (slot === this.edge || a >= BIG || (a < TINY && a !== 0)) return this.rowInWasm(x);
     return this.row(x, slot);
   }
 
-  private edgeRow(x: number): number {
-    if (this.held === true) return this.rowInWasm(x);
-    this.take();
-    return this.pushValue(x);
-  }
-
-  /** The op's result from the window's sums S1, S2 over n finite rows. */
+  /**
+   * The op's result from the window's sums S1, S2 over n finite rows. An override per op, not a
+   * `std` field tested per row: the field's test cost ~1 ns a row (std w=100, 15.3 → 16.4 ns).
+   */
   protected abstract result(nm2: number, scale: number): number;
 
   /** var.ts pushValue()'s fast row, then update()'s sub-block end. */
@@ -151,7 +151,7 @@ abstract class RollingVarKernel extends HeldRowKernel {
     this.block2 = f64[(s + S_BLOCK2) >>> 3]!;
     // var.ts pushValue() takes update() for these: K_L not fixed yet, or a ±Inf or extreme row in the window.
     const fast = this.prefixN > 0 && i32[(s + S_INFINITE) >>> 2] === 0 && i32[(s + S_EXTREME) >>> 2] === 0;
-    this.edge = fast ? this.ring + this.window - 1 : this.slot;
+    this.edge = fast && this.coldRows === 0 ? this.ring + this.window - 1 : this.slot;
   }
 
   protected store(f64: Float64Array, i32: Int32Array, s: number): void {

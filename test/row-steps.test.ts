@@ -8,6 +8,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createKernel, restoreKernel } from '../src/index.js';
+import { WARM_UP_ROWS } from '../src/row-step-kernel.js';
 import { SUM_ROW_STEP_MIN_WINDOW } from '../src/row-step-sum.js';
 import { VAR_ROW_STEP_MIN_WINDOW } from '../src/row-step-var.js';
 import type { Kernel, KernelSpec } from '../src/types.js';
@@ -208,6 +209,24 @@ describe('pushValue rows in JavaScript: the bits and snapshots of push()', () =>
         expect(compareExact(expected, got)).toEqual([]);
         expect(kernel.snapshot()).toEqual(reference.snapshot());
       }
+    }
+  });
+
+  it('regression: the JS step ran from a kernel\'s second row, before V8 had type feedback for pushValue\'s WASM path (a deopt at the first block end of a large window, issue 20\'s slow mode); the first WARM_UP_ROWS rows now run in WASM, with the bits of push()', async () => {
+    const values = Float64Array.from({ length: 3 * WARM_UP_ROWS }, (_, i) => (i % 9 === 0 ? NaN : Math.cos(i) * 50));
+    for (const op of ['sum', 'mean', 'count', 'var', 'std'] as const) {
+      const spec: KernelSpec = { op, window: 10_000, minPeriods: 1 };
+      const kernel = await createKernel(spec);
+      // Counts the calls into the module's own pushValue export (the field WasmKernel reads once).
+      const held = kernel as unknown as { step: (x: number) => number };
+      const step = held.step;
+      let wasmRows = 0;
+      held.step = (x) => (wasmRows++, step(x));
+      const got = Float64Array.from(values, (x) => kernel.pushValue(x));
+      expect(wasmRows, op).toBe(WARM_UP_ROWS);
+      const reference = await createKernel(spec);
+      expect(compareExact(reference.push(values), got)).toEqual([]);
+      expect(kernel.snapshot()).toEqual(reference.snapshot());
     }
   });
 
