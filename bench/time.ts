@@ -22,7 +22,11 @@
 //   window when a later row of its key passes its end; each case is also
 //   measured (same run, a third task) against the same loops emitting by the
 //   watermark, in (end, key) order, as the operator does ("plain JS by
-//   watermark", no target: the fairness check of issue 15).
+//   watermark", no target: the fairness check of issue 15). Tumbling and
+//   hopping are measured a third way, with columnar output on both sides
+//   ("columns both sides": the operator's pushColumns/flushColumns against
+//   jsGridColumns, the by-key loop appending to typed arrays); the first
+//   rows (objects both sides) are unchanged.
 //
 // Flags: --rows N (default 1e6), --keys K (default 10 000), --few-keys F (default 100),
 // --issue-keys I (default 1 000), --only rolling|windows|issue|keyed (one part of the suite;
@@ -275,6 +279,72 @@ function jsSession(stat: Stat, ts: Float64Array, xs: Float64Array, keys: Uint32A
   return out;
 }
 
+// The grid loop with columnar output (the twin of the operator's pushColumns/flushColumns):
+// each emitted window's fields appended to growable typed arrays, no object per window.
+
+/** Windows as columns: what jsGridColumns emits (and the operator's WindowColumns hold). */
+class JsColumns {
+  length = 0;
+  keys = new Uint32Array(1024);
+  start = new Float64Array(1024);
+  end = new Float64Array(1024);
+  value = new Float64Array(1024);
+  count = new Float64Array(1024);
+  add(key: number, start: number, end: number, a: JsAgg): void {
+    const i = this.length;
+    if (i === this.keys.length) this.grow();
+    this.keys[i] = key;
+    this.start[i] = start;
+    this.end[i] = end;
+    this.value[i] = a.value();
+    this.count[i] = a.count;
+    this.length = i + 1;
+  }
+  private grow(): void {
+    const more = <T extends Uint32Array | Float64Array>(x: T): T => {
+      const y = new (x.constructor as new (n: number) => T)(2 * x.length);
+      y.set(x);
+      return y;
+    };
+    this.keys = more(this.keys);
+    this.start = more(this.start);
+    this.end = more(this.end);
+    this.value = more(this.value);
+    this.count = more(this.count);
+  }
+}
+
+/** jsGrid with columnar output: per key, a Map of open windows by start, emitted into typed arrays. */
+function jsGridColumns(stat: Stat, ts: Float64Array, xs: Float64Array, keys: Uint32Array, size: number, step: number): JsColumns {
+  const states = new Map<number, Map<number, JsAgg>>();
+  const out = new JsColumns();
+  for (let i = 0; i < ts.length; i++) {
+    const k = keys[i]!, t = ts[i]!, x = xs[i]!;
+    let wins = states.get(k);
+    if (wins === undefined) states.set(k, (wins = new Map()));
+    for (const [start, a] of wins) {
+      if (start + size <= t) {
+        wins.delete(start);
+        out.add(k, start, start + size, a);
+      }
+    }
+    for (let start = Math.floor(t / step) * step; start > t - size; start -= step) {
+      let a = wins.get(start);
+      if (a === undefined) wins.set(start, (a = new JsAgg(stat)));
+      a.add(x);
+    }
+  }
+  for (const [k, wins] of states) for (const [start, a] of wins) out.add(k, start, start + size, a);
+  return out;
+}
+
+/** Columns (the operator's or jsGridColumns') as window objects, for checkSameWindows. */
+function columnWindows(...parts: { length: number; keys: Uint32Array; start: Float64Array; end: Float64Array; value: Float64Array; count: Float64Array }[]): JsWindow[] {
+  const out: JsWindow[] = [];
+  for (const c of parts) for (let i = 0; i < c.length; i++) out.push({ key: c.keys[i]!, start: c.start[i]!, end: c.end[i]!, value: c.value[i]!, count: c.count[i]!, update: false });
+  return out;
+}
+
 // The same loops with the operator's emission rule (issue 15's fairness check): a window is
 // emitted once the watermark (the greatest timestamp so far) reaches its end, windows due at
 // once in (end, key) order, not when a later row of its own key comes. The loops above emit
@@ -498,6 +568,25 @@ async function issueGrid(report: (name: string, ours: number, js: number, target
       const op = await createWindows({ ...spec, keys: 'number' });
       checkSameWindows(`${name} ${stat}`, [...op.push(d.ts, d.xs, d.keys).windows, ...op.flush().windows], js());
       checkSameWindows(`${name} ${stat}, plain JS by watermark`, jsWatermark(), js());
+      // Tumbling and hopping also as columns on both sides (pushColumns against jsGridColumns), a third pair of the same run.
+      const grid = spec.kind !== 'session';
+      const size = spec.kind === 'hopping' ? 10_000 : 1000, step = spec.kind === 'hopping' ? 2000 : 1000;
+      const jsColumns = (): JsColumns => jsGridColumns(stat, d.ts, d.xs, d.keys, size, step);
+      if (grid) {
+        op.reset();
+        checkSameWindows(`${name} ${stat}, columns`, columnWindows(op.pushColumns(d.ts, d.xs, d.keys), op.flushColumns()), js());
+        checkSameWindows(`${name} ${stat}, plain JS columns`, columnWindows(jsColumns()), js());
+      }
+      const columnTasks: Record<string, () => void> = grid
+        ? {
+            oursColumns: () => {
+              op.reset();
+              op.pushColumns(d.ts, d.xs, d.keys);
+              op.flushColumns();
+            },
+            jsColumns,
+          }
+        : {};
       const t = await rowsPerSecond({
         ours: () => {
           op.reset();
@@ -506,9 +595,11 @@ async function issueGrid(report: (name: string, ours: number, js: number, target
         },
         js,
         jsWatermark,
+        ...columnTasks,
       });
       report(`${spec.kind} ${stat} ${name.slice(spec.kind.length + 1)}, ${label}`, t.ours!, t.js!, target);
       report(`  ${spec.kind} ${stat}, plain JS by watermark`, t.ours!, t.jsWatermark!);
+      if (grid) report(`  ${spec.kind} ${stat}, columns both sides`, t.oursColumns!, t.jsColumns!, target);
       op.dispose();
     }
   }
