@@ -129,3 +129,26 @@ describe('grid batches of several chunks (in-order path)', () => {
     });
   }
 });
+
+describe('hopping rows in order reach their windows through the per-key slots of the range', () => {
+  it('keys small and beyond the slots\' limit, ranges of 2 to 9 windows: one push = batches of 1–3 rows', async () => {
+    const n = 20_000;
+    const rng = mulberry32(11);
+    const rows: Row[] = [];
+    for (let i = 0; i < n; i++) {
+      const k = rng() < 0.5 ? Math.floor(rng() * 40) : 65_530 + Math.floor(rng() * 12);
+      rows.push({ t: i / 4, x: Math.floor(rng() * 1000) / 8, k, row: i });
+    }
+    for (const [size, step] of [[100, 50], [100, 40], [160, 20], [180, 20]] as const) {
+      for (const op of ['mean', 'max', 'median'] as const) {
+        const spec: WindowSpec = { kind: 'hopping', op, size, step, keys: 'number' };
+        const whole = await run(spec, rows, [0, n], false);
+        const cuts = [0];
+        for (let at = 0; at < n; ) cuts.push((at = Math.min(n, at + 1 + Math.floor(rng() * 3))));
+        const small = await run(spec, rows, cuts, false);
+        expect(sameOutput(whole.out, small.out), `size ${size}, step ${step}, ${op}`).toBeNull();
+        expect(whole.snapshot).toEqual(small.snapshot);
+      }
+    }
+  });
+});

@@ -13,7 +13,7 @@
 import { SnapshotError } from '../errors.js';
 import type { BatchKeys, KeyModeOf, LateRow, NormalizedWindowSpec, WindowColumns, WindowOperator, WindowOutput, WindowResult, WindowSpec } from '../types.js';
 import { Acc } from './accumulator.js';
-import { type AccStore, addSum, addTo, EMITTED, fromAcc, GridBucket, opCode, OP_SUM, OP_VALS, PENDING, pendingByKey, STRIDE, toAcc, valueOf } from './grid.js';
+import { type AccStore, addSum, addTo, EMITTED, fromAcc, GridBucket, opCode, OP_SUM, OP_VALS, PENDING, pendingByKey, RangeSlots, STRIDE, toAcc, valueOf } from './grid.js';
 import { FIRE, FIRE_QUEUED, FORGET, PENDING_FIRE, PURGE, PURGE_QUEUED, type Range, SessionStore, TimerQueue } from './sessions.js';
 import { WindowColumnsBuilder } from './columns.js';
 import { checkGridTimestamps, checkWindowTimestamps, KeyMap, MAX_TIMESTAMP, OneRow, toF64 } from './keys.js';
@@ -171,6 +171,8 @@ export class EventTimeWindows implements WindowOperator {
   private readonly runClock = new Float64Array(1);
   /** pushGridInOrder's scratch: the buckets of the current row's windows. */
   private readonly rangeBuckets: GridBucket[] = [];
+  /** pushGridInOrder's scratch: per key, its windows' indices in rangeBuckets. */
+  private readonly rangeSlots = new RangeSlots();
   /**
    * The keyed operator's path (pushRows): rows of other workers' key groups
    * (skip[r] = 1) only advance the watermark, and per row two marks record
@@ -655,6 +657,9 @@ export class EventTimeWindows implements WindowOperator {
     const base = this.rowsSeen;
     // The buckets of the current range's windows, grid indices lo, lo + 1, …
     const cb = this.rangeBuckets;
+    const slots = this.rangeSlots;
+    const WIDTH = RangeSlots.WIDTH;
+    let stamp = slots.stamp, idx = slots.idx, gen = -1;
     let from = Infinity, to = -Infinity, nw = 0;
     for (let r = 0; r < ts.length; r++) {
       const t = ts[r]!;
@@ -668,15 +673,35 @@ export class EventTimeWindows implements WindowOperator {
           const start = (lo + w) * step + offset;
           cb[w] = this.bucketOf(lo + w) ?? this.newBucket(lo + w, start, start + size);
         }
+        slots.next();
+        // One window (tumbling: a probe costs what the slots' look-up does) or more than the slots' row: the hash probes alone (no key has stamp −1).
+        gen = nw >= 2 && nw <= WIDTH ? slots.gen : -1;
       }
       const k = ids === undefined ? 0 : ids[r]!;
+      if (k < stamp.length && stamp[k] === gen) {
+        // The key's windows in this range are known: no probe.
+        const at = k * WIDTH;
+        for (let w = 0; w < nw; w++) {
+          const b = cb[w]!;
+          if (code === OP_SUM) addSum(b.acc, idx[at + w]! * 4, vals[r]!);
+          else addTo(b, idx[at + w]!, code, ts, vals, r, base + r);
+        }
+        continue;
+      }
+      const keep = gen >= 0 && slots.room(k);
+      if (keep) {
+        stamp = slots.stamp;
+        idx = slots.idx;
+      }
       for (let w = 0; w < nw; w++) {
         const b = cb[w]!;
         let i = b.find(k);
         if (i < 0) i = b.insert(k, i, code, true);
+        if (keep) idx[k * WIDTH + w] = i;
         if (code === OP_SUM) addSum(b.acc, i * 4, vals[r]!);
         else addTo(b, i, code, ts, vals, r, base + r);
       }
+      if (keep) stamp[k] = gen;
     }
     cb.length = 0;
     // The watermark: the chunk's last row is its greatest.
