@@ -286,7 +286,7 @@ function jsSession(stat: Stat, ts: Float64Array, xs: Float64Array, keys: Uint32A
 // The grid loop with columnar output (the twin of the operator's pushColumns/flushColumns):
 // each emitted window's fields appended to growable typed arrays, no object per window.
 
-/** Windows as columns: what jsGridColumns emits (and the operator's WindowColumns hold). */
+/** Windows as columns: what jsGridColumns emits (and the operator's WindowColumns hold); scratch kept from call to call, as the operator keeps its own. */
 class JsColumns {
   length = 0;
   keys = new Uint32Array(1024);
@@ -304,6 +304,12 @@ class JsColumns {
     this.count[i] = a.count;
     this.length = i + 1;
   }
+  /** Exact-size copies of the windows so far; empties the scratch. */
+  finish(): { length: number; keys: Uint32Array; start: Float64Array; end: Float64Array; value: Float64Array; count: Float64Array } {
+    const n = this.length;
+    this.length = 0;
+    return { length: n, keys: this.keys.slice(0, n), start: this.start.slice(0, n), end: this.end.slice(0, n), value: this.value.slice(0, n), count: this.count.slice(0, n) };
+  }
   private grow(): void {
     const more = <T extends Uint32Array | Float64Array>(x: T): T => {
       const y = new (x.constructor as new (n: number) => T)(2 * x.length);
@@ -318,10 +324,12 @@ class JsColumns {
   }
 }
 
+const jsColumnScratch = new JsColumns();
+
 /** jsGrid with columnar output: per key, a Map of open windows by start, emitted into typed arrays. */
-function jsGridColumns(stat: Stat, ts: Float64Array, xs: Float64Array, keys: Uint32Array, size: number, step: number): JsColumns {
+function jsGridColumns(stat: Stat, ts: Float64Array, xs: Float64Array, keys: Uint32Array, size: number, step: number): ReturnType<JsColumns['finish']> {
   const states = new Map<number, Map<number, JsAgg>>();
-  const out = new JsColumns();
+  const out = jsColumnScratch;
   for (let i = 0; i < ts.length; i++) {
     const k = keys[i]!, t = ts[i]!, x = xs[i]!;
     let wins = states.get(k);
@@ -339,7 +347,7 @@ function jsGridColumns(stat: Stat, ts: Float64Array, xs: Float64Array, keys: Uin
     }
   }
   for (const [k, wins] of states) for (const [start, a] of wins) out.add(k, start, start + size, a);
-  return out;
+  return out.finish();
 }
 
 /** Columns (the operator's or jsGridColumns') as window objects, for checkSameWindows. */
@@ -578,7 +586,7 @@ async function issueGrid(report: (name: string, ours: number, js: number, target
       // Tumbling and hopping also as columns on both sides (pushColumns against jsGridColumns), a third pair of the same run.
       const grid = spec.kind !== 'session';
       const size = spec.kind === 'hopping' ? 10_000 : 1000, step = spec.kind === 'hopping' ? 2000 : 1000;
-      const jsColumns = (): JsColumns => jsGridColumns(stat, d.ts, d.xs, d.keys, size, step);
+      const jsColumns = (): ReturnType<JsColumns['finish']> => jsGridColumns(stat, d.ts, d.xs, d.keys, size, step);
       if (grid) {
         op.reset();
         checkSameWindows(`${name} ${stat}, columns`, columnWindows(op.pushColumns(d.ts, d.xs, d.keys), op.flushColumns()), js());

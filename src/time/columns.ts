@@ -6,7 +6,11 @@ import type { LateRow, WindowColumns } from '../types.js';
 
 const INITIAL_ROOM = 1024;
 
-/** Appends windows' fields; `finish` hands the columns out (views of exactly `length` windows). */
+/**
+ * Appends windows' fields to scratch columns that the operator keeps from
+ * call to call (they grow to the most windows one call emitted); `finish`
+ * hands out copies of exactly `length` windows and empties the scratch.
+ */
 export class WindowColumnsBuilder {
   length = 0;
   private keys = new Uint32Array(INITIAL_ROOM);
@@ -43,20 +47,26 @@ export class WindowColumnsBuilder {
     this.update = update;
   }
 
-  /** The columns so far (views: no copy), with the late rows and the key names of `'string'` keys. */
+  /** The columns so far (fresh arrays, exactly `length` long), with the late rows and the key names of `'string'` keys; empties the scratch. */
   finish(late: LateRow[], keyNames: readonly string[] | undefined): WindowColumns {
     const n = this.length;
+    this.length = 0;
     return {
       length: n,
-      keys: this.keys.subarray(0, n),
-      start: this.start.subarray(0, n),
-      end: this.end.subarray(0, n),
-      value: this.value.subarray(0, n),
-      count: this.count.subarray(0, n),
-      update: this.update.subarray(0, n),
+      keys: this.keys.slice(0, n),
+      start: this.start.slice(0, n),
+      end: this.end.slice(0, n),
+      value: this.value.slice(0, n),
+      count: this.count.slice(0, n),
+      update: this.update.slice(0, n),
       keyNames,
       late,
     };
+  }
+
+  /** Empties the scratch (a call that threw). */
+  clear(): void {
+    this.length = 0;
   }
 }
 

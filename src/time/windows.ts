@@ -194,8 +194,10 @@ export class EventTimeWindows implements WindowOperator {
    * late row is emitted at once, and the row marks its group).
    */
   onWatermarkChange: ((key: number) => void) | undefined;
-  /** pushColumns/flushColumns: grid windows go here instead of into result objects. */
+  /** pushColumns/flushColumns: grid windows go here instead of into result objects (set during those calls only). */
   private columns: WindowColumnsBuilder | undefined;
+  /** The scratch columns, kept between calls. */
+  private columnScratch: WindowColumnsBuilder | undefined;
 
   constructor(spec: NormalizedWindowSpec) {
     this.spec = Object.freeze(spec);
@@ -719,6 +721,7 @@ export class EventTimeWindows implements WindowOperator {
     try {
       return columns.finish(this.push(timestamps, values, keys).late, this.keyNames());
     } finally {
+      columns.clear();
       this.columns = undefined;
     }
   }
@@ -728,13 +731,14 @@ export class EventTimeWindows implements WindowOperator {
     try {
       return columns.finish(this.flush().late, this.keyNames());
     } finally {
+      columns.clear();
       this.columns = undefined;
     }
   }
 
   private startColumns(what: string): WindowColumnsBuilder {
     if (this.spec.kind === 'session') throw new TypeError(`${what} is for tumbling and hopping windows; session windows use ${what === 'pushColumns' ? 'push' : 'flush'}`);
-    return (this.columns = new WindowColumnsBuilder());
+    return (this.columns = this.columnScratch ??= new WindowColumnsBuilder());
   }
 
   private keyNames(): readonly string[] | undefined {
