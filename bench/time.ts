@@ -26,6 +26,14 @@
 //   their target against the faster of two such loops (a Map kept in order of
 //   last rows, a FIFO of session ends), checked window for window and in
 //   order against the operator; the by-key ratio is printed as the old measure.
+//   Tumbling and hopping are measured a third way, with columnar output on both sides
+//   ("columns both sides": the operator's pushColumns/flushColumns against
+//   jsGridColumns, the by-key loop appending to typed arrays); the first
+//   rows (objects both sides) are unchanged.
+//   Rolling by duration is also measured against its plain-JS loop writing
+//   into a fresh output array per pass ("plain JS with a fresh output
+//   array", no target): push() returns fresh columns, which the loop of the
+//   target's row does not allocate (it reuses one array).
 //
 // Flags: --rows N (default 1e6), --keys K (default 10 000), --few-keys F (default 100),
 // --issue-keys I (default 1 000), --only rolling|windows|issue|keyed|session (one part of the suite;
@@ -276,6 +284,80 @@ function jsSession(stat: Stat, ts: Float64Array, xs: Float64Array, keys: Uint32A
     st.agg.add(xs[i]!);
   }
   for (const [k, st] of states) emit(out, k, st.start, st.last + gap, st.agg);
+  return out;
+}
+
+// The grid loop with columnar output (the twin of the operator's pushColumns/flushColumns):
+// each emitted window's fields appended to growable typed arrays, no object per window.
+
+/** Windows as columns: what jsGridColumns emits (and the operator's WindowColumns hold); scratch kept from call to call, as the operator keeps its own. */
+class JsColumns {
+  length = 0;
+  keys = new Uint32Array(1024);
+  start = new Float64Array(1024);
+  end = new Float64Array(1024);
+  value = new Float64Array(1024);
+  count = new Float64Array(1024);
+  add(key: number, start: number, end: number, a: JsAgg): void {
+    const i = this.length;
+    if (i === this.keys.length) this.grow();
+    this.keys[i] = key;
+    this.start[i] = start;
+    this.end[i] = end;
+    this.value[i] = a.value();
+    this.count[i] = a.count;
+    this.length = i + 1;
+  }
+  /** Exact-size copies of the windows so far; empties the scratch. */
+  finish(): { length: number; keys: Uint32Array; start: Float64Array; end: Float64Array; value: Float64Array; count: Float64Array } {
+    const n = this.length;
+    this.length = 0;
+    return { length: n, keys: this.keys.slice(0, n), start: this.start.slice(0, n), end: this.end.slice(0, n), value: this.value.slice(0, n), count: this.count.slice(0, n) };
+  }
+  private grow(): void {
+    const more = <T extends Uint32Array | Float64Array>(x: T): T => {
+      const y = new (x.constructor as new (n: number) => T)(2 * x.length);
+      y.set(x);
+      return y;
+    };
+    this.keys = more(this.keys);
+    this.start = more(this.start);
+    this.end = more(this.end);
+    this.value = more(this.value);
+    this.count = more(this.count);
+  }
+}
+
+const jsColumnScratch = new JsColumns();
+
+/** jsGrid with columnar output: per key, a Map of open windows by start, emitted into typed arrays. */
+function jsGridColumns(stat: Stat, ts: Float64Array, xs: Float64Array, keys: Uint32Array, size: number, step: number): ReturnType<JsColumns['finish']> {
+  const states = new Map<number, Map<number, JsAgg>>();
+  const out = jsColumnScratch;
+  for (let i = 0; i < ts.length; i++) {
+    const k = keys[i]!, t = ts[i]!, x = xs[i]!;
+    let wins = states.get(k);
+    if (wins === undefined) states.set(k, (wins = new Map()));
+    for (const [start, a] of wins) {
+      if (start + size <= t) {
+        wins.delete(start);
+        out.add(k, start, start + size, a);
+      }
+    }
+    for (let start = Math.floor(t / step) * step; start > t - size; start -= step) {
+      let a = wins.get(start);
+      if (a === undefined) wins.set(start, (a = new JsAgg(stat)));
+      a.add(x);
+    }
+  }
+  for (const [k, wins] of states) for (const [start, a] of wins) out.add(k, start, start + size, a);
+  return out.finish();
+}
+
+/** Columns (the operator's or jsGridColumns') as window objects, for checkSameWindows. */
+function columnWindows(...parts: { length: number; keys: Uint32Array; start: Float64Array; end: Float64Array; value: Float64Array; count: Float64Array }[]): JsWindow[] {
+  const out: JsWindow[] = [];
+  for (const c of parts) for (let i = 0; i < c.length; i++) out.push({ key: c.keys[i]!, start: c.start[i]!, end: c.end[i]!, value: c.value[i]!, count: c.count[i]!, update: false });
   return out;
 }
 
@@ -562,8 +644,11 @@ async function issueGrid(report: (name: string, ours: number, js: number, target
         rolling.push(d.ts, d.xs, d.keys);
       },
       js: () => (stat === 'mean' ? jsKeyedMean : jsKeyedMedian)(d.ts, d.xs, d.keys, WINDOW, out),
+      // push() returns fresh result and row-number columns (2 × 8 bytes a row, first touched then); the loop above writes into one array made once.
+      jsFreshOutput: () => (stat === 'mean' ? jsKeyedMean : jsKeyedMedian)(d.ts, d.xs, d.keys, WINDOW, new Float64Array(N)),
     });
     report(`rolling ${stat} by duration (10 s), ${label}`, r.ours!, r.js!, target);
+    report(`  rolling ${stat}, plain JS with a fresh output array`, r.ours!, r.jsFreshOutput!);
     rolling.dispose();
 
     // Each with the plain-JS loop emitting by key (the issue's measure) and the one emitting by the watermark.
@@ -575,6 +660,25 @@ async function issueGrid(report: (name: string, ours: number, js: number, target
       const op = await createWindows({ ...spec, keys: 'number' });
       checkSameWindows(`${name} ${stat}`, [...op.push(d.ts, d.xs, d.keys).windows, ...op.flush().windows], js());
       checkSameWindows(`${name} ${stat}, plain JS by watermark`, jsWatermark(), js());
+      // Tumbling and hopping also as columns on both sides (pushColumns against jsGridColumns), a third pair of the same run.
+      const grid = spec.kind !== 'session';
+      const size = spec.kind === 'hopping' ? 10_000 : 1000, step = spec.kind === 'hopping' ? 2000 : 1000;
+      const jsColumns = (): ReturnType<JsColumns['finish']> => jsGridColumns(stat, d.ts, d.xs, d.keys, size, step);
+      if (grid) {
+        op.reset();
+        checkSameWindows(`${name} ${stat}, columns`, columnWindows(op.pushColumns(d.ts, d.xs, d.keys), op.flushColumns()), js());
+        checkSameWindows(`${name} ${stat}, plain JS columns`, columnWindows(jsColumns()), js());
+      }
+      const columnTasks: Record<string, () => void> = grid
+        ? {
+            oursColumns: () => {
+              op.reset();
+              op.pushColumns(d.ts, d.xs, d.keys);
+              op.flushColumns();
+            },
+            jsColumns,
+          }
+        : {};
       const t = await rowsPerSecond({
         ours: () => {
           op.reset();
@@ -583,9 +687,11 @@ async function issueGrid(report: (name: string, ours: number, js: number, target
         },
         js,
         jsWatermark,
+        ...columnTasks,
       });
       report(`${spec.kind} ${stat} ${name.slice(spec.kind.length + 1)}, ${label}`, t.ours!, t.js!, target);
       report(`  ${spec.kind} ${stat}, plain JS by watermark`, t.ours!, t.jsWatermark!);
+      if (grid) report(`  ${spec.kind} ${stat}, columns both sides`, t.oursColumns!, t.jsColumns!, target);
       op.dispose();
     }
     await sessionCase(stat, d, report);

@@ -111,6 +111,7 @@ export type {
   TimeOp,
   TimeRolling,
   TumblingSpec,
+  WindowColumns,
   WindowOperator,
   WindowOutput,
   WindowResult,

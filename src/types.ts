@@ -537,6 +537,30 @@ export interface LateRow {
   missed: number;
 }
 
+/**
+ * Tumbling/hopping windows as columns (`pushColumns`, `flushColumns`): window
+ * i of the emission order is `keys[i]`, `start[i]`, … — the same windows, in
+ * the same order and with the same values as `push`/`flush`'s objects, with
+ * no object per window.
+ */
+export interface WindowColumns {
+  /** Windows emitted. */
+  length: number;
+  /** Key ids: the key in `'number'` mode, 0 unkeyed; in `'string'` mode the id whose name is `keyNames[id]`. */
+  keys: Uint32Array;
+  start: Float64Array;
+  end: Float64Array;
+  value: Float64Array;
+  /** Non-NaN rows in the window. */
+  count: Float64Array;
+  /** 1 when the window was emitted before and a late row changed it. */
+  update: Uint8Array;
+  /** `'string'` keys: the operator's names by id (it grows with new keys); undefined otherwise. */
+  keyNames: readonly string[] | undefined;
+  /** The late side output, as `push`'s. */
+  late: LateRow[];
+}
+
 /** What a window operator returns from `push` and `flush`. */
 export interface WindowOutput {
   /** Windows emitted, in order of emission. */
@@ -632,6 +656,14 @@ export interface WindowOperator<K extends KeyMode = KeyMode> {
   pushRow(time: number, value: number, ...key: RowKey<K>): WindowOutput;
   /** End of stream: emits every window not emitted yet. Later pushes throw until `reset()`. */
   flush(): WindowOutput;
+  /**
+   * Tumbling and hopping windows: `push`, with the windows as columns (no
+   * object per window; the same windows, order and state). Session windows
+   * throw a TypeError (their results may carry `replaces`).
+   */
+  pushColumns(timestamps: Float64Array | readonly number[], values: Float64Array | readonly number[], ...keys: PushKeys<K>): WindowColumns;
+  /** Tumbling and hopping windows: `flush`, with the windows as columns. */
+  flushColumns(): WindowColumns;
   /** Open windows, watermark, keys and counters as versioned, checksummed bytes for {@link restoreWindows}. */
   snapshot(): Uint8Array;
   /** Forgets everything (windows, keys, watermark, the ended state), as if newly created. */

@@ -570,3 +570,44 @@ export function pendingByKey(b: GridBucket): PendingWindows {
 }
 
 export { STRIDE };
+
+/**
+ * Per key id, the local indices of its windows in the buckets of the current
+ * grid range (pushGridInOrder): a key's later rows in the range reach their
+ * windows without a hash probe per bucket. For key ids below LIMIT and
+ * ranges of at most WIDTH windows; indices stay valid while the range's
+ * buckets live (a bucket only appends windows), so `next()` is called for
+ * every new range and every call.
+ */
+export class RangeSlots {
+  static readonly WIDTH = 8;
+  static readonly LIMIT = 1 << 16;
+  /** The generation whose indices key k holds (0: none). */
+  stamp = new Int32Array(0);
+  /** Key k's index in the range's w-th bucket at idx[k · WIDTH + w]. */
+  idx = new Int32Array(0);
+  gen = 0;
+
+  /** A new range: every held index is stale. */
+  next(): void {
+    if (++this.gen === 0x3fffffff) {
+      this.stamp.fill(0);
+      this.gen = 1;
+    }
+  }
+
+  /** Room for key k (false beyond LIMIT): the caller then writes its indices and stamps it. */
+  room(k: number): boolean {
+    if (k < this.stamp.length) return true;
+    if (k >= RangeSlots.LIMIT) return false;
+    let n = Math.max(1024, this.stamp.length);
+    while (n <= k) n *= 2;
+    const stamp = new Int32Array(n);
+    stamp.set(this.stamp);
+    this.stamp = stamp;
+    const idx = new Int32Array(n * RangeSlots.WIDTH);
+    idx.set(this.idx);
+    this.idx = idx;
+    return true;
+  }
+}

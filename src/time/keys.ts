@@ -149,15 +149,22 @@ export function checkGridTimestamps(ts: Float64Array, rowBase: number, size: num
 /**
  * checkTimestamps, then (tumbling/hopping: `grid` given) checkGridTimestamps,
  * in one pass over rows that pass both: the same RangeError as the two.
+ * Returns the first row earlier than the row before it (ts.length when the
+ * batch is in order): the grid's in-order path needs no second pass for it.
  */
-export function checkWindowTimestamps(ts: Float64Array, rowBase: number, grid?: { size: number; step: number; offset: number }): void {
+export function checkWindowTimestamps(ts: Float64Array, rowBase: number, grid?: { size: number; step: number; offset: number }): number {
   const size = grid?.size ?? 0, offset = grid?.offset ?? 0;
   const limit = grid === undefined ? Infinity : 2 ** 52 * grid.step;
+  let descent = ts.length;
+  let prev = -Infinity;
   for (let i = 0; i < ts.length; i++) {
     const t = ts[i]!;
+    if (t < prev && i < descent) descent = i;
+    prev = t;
     if (Math.abs(t) <= MAX_TIMESTAMP && Math.abs(t - offset) + size < limit) continue;
     // A bad row: the two checks, in their order, say which and why.
     checkTimestamps(ts, rowBase);
     if (grid !== undefined) checkGridTimestamps(ts, rowBase, grid.size, grid.step, offset);
   }
+  return descent;
 }

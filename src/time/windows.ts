@@ -11,10 +11,11 @@
 // (time, fire before purge, key id, window start), all derived from window
 // state, so a snapshot needs no timer queue: restore rebuilds it.
 import { SnapshotError } from '../errors.js';
-import type { BatchKeys, KeyModeOf, LateRow, NormalizedWindowSpec, WindowOperator, WindowOutput, WindowResult, WindowSpec } from '../types.js';
+import type { BatchKeys, KeyModeOf, LateRow, NormalizedWindowSpec, WindowColumns, WindowOperator, WindowOutput, WindowResult, WindowSpec } from '../types.js';
 import { Acc } from './accumulator.js';
-import { type AccStore, addSum, addTo, EMITTED, fromAcc, GridBucket, opCode, OP_SUM, OP_VALS, PENDING, pendingByKey, STRIDE, toAcc, valueOf } from './grid.js';
+import { type AccStore, addSum, addTo, EMITTED, fromAcc, GridBucket, opCode, OP_SUM, OP_VALS, PENDING, pendingByKey, RangeSlots, STRIDE, toAcc, valueOf } from './grid.js';
 import { FIRE, FIRE_QUEUED, FORGET, PENDING_FIRE, PURGE, PURGE_QUEUED, type Range, SessionStore, TimerQueue } from './sessions.js';
+import { WindowColumnsBuilder } from './columns.js';
 import { checkGridTimestamps, checkWindowTimestamps, KeyMap, MAX_TIMESTAMP, OneRow, toF64 } from './keys.js';
 import { ByteReader, ByteWriter, decodeTimeSnapshot, encodeTimeSnapshot, expectState, KIND_WINDOWS } from './snapshot.js';
 import { normalizeWindowSpec, sameNormalized } from './spec.js';
@@ -170,6 +171,8 @@ export class EventTimeWindows implements WindowOperator {
   private readonly runClock = new Float64Array(1);
   /** pushGridInOrder's scratch: the buckets of the current row's windows. */
   private readonly rangeBuckets: GridBucket[] = [];
+  /** pushGridInOrder's scratch: per key, its windows' indices in rangeBuckets. */
+  private readonly rangeSlots = new RangeSlots();
   /**
    * The keyed operator's path (pushRows): rows of other workers' key groups
    * (skip[r] = 1) only advance the watermark, and per row two marks record
@@ -191,6 +194,10 @@ export class EventTimeWindows implements WindowOperator {
    * late row is emitted at once, and the row marks its group).
    */
   onWatermarkChange: ((key: number) => void) | undefined;
+  /** pushColumns/flushColumns: grid windows go here instead of into result objects (set during those calls only). */
+  private columns: WindowColumnsBuilder | undefined;
+  /** The scratch columns, kept between calls. */
+  private columnScratch: WindowColumnsBuilder | undefined;
 
   constructor(spec: NormalizedWindowSpec) {
     this.spec = Object.freeze(spec);
@@ -280,11 +287,13 @@ export class EventTimeWindows implements WindowOperator {
     };
   }
 
-  /** The result of window i of a grid bucket (changed after its fire); marks it emitted. */
-  private gridResult(b: GridBucket, i: number): WindowResult {
+  /** Emits window i of a grid bucket (changed after its fire) into out, or the columns; marks it emitted. */
+  private emitGridResult(b: GridBucket, i: number, out: WindowResult[]): void {
     const f = b.flags[i]!;
     b.flags[i] = f | EMITTED;
-    return this.gridResultOf(b.keys[i]!, b, this.accValue(b, i), b.acc[i * b.stride + 1]!, (f & EMITTED) !== 0);
+    const value = this.accValue(b, i), n = b.acc[i * b.stride + 1]!;
+    if (this.columns !== undefined) this.columns.add(b.keys[i]!, b.start, b.end, value, n, (f & EMITTED) !== 0 ? 1 : 0);
+    else out.push(this.gridResultOf(b.keys[i]!, b, value, n, (f & EMITTED) !== 0));
   }
 
   /** Emits the windows of b whose fire is pending, in key order. */
@@ -304,9 +313,17 @@ export class EventTimeWindows implements WindowOperator {
       value[c] = this.accValue(b, i);
       count[c] = acc[i * stride + 1]!;
     }
-    for (let o = 0; o < m; o++) {
-      const c = perm[o]!;
-      out.push(this.gridResultOf(keys[o]!, b, value[c]!, count[c]!, update[c] !== 0));
+    const columns = this.columns;
+    if (columns !== undefined) {
+      for (let o = 0; o < m; o++) {
+        const c = perm[o]!;
+        columns.add(keys[o]!, b.start, b.end, value[c]!, count[c]!, update[c]!);
+      }
+    } else {
+      for (let o = 0; o < m; o++) {
+        const c = perm[o]!;
+        out.push(this.gridResultOf(keys[o]!, b, value[c]!, count[c]!, update[c] !== 0));
+      }
     }
     b.pending = 0;
   }
@@ -590,14 +607,14 @@ export class EventTimeWindows implements WindowOperator {
     const ts = toF64(timestamps, 'timestamps');
     const vals = toF64(values, 'values');
     if (ts.length !== vals.length) throw new RangeError(`timestamps and values must have the same length, got ${ts.length} and ${vals.length}`);
-    checkWindowTimestamps(ts, this.rowsSeen, this.spec.kind !== 'session' ? this.spec : undefined);
+    const descent = checkWindowTimestamps(ts, this.rowsSeen, this.spec.kind !== 'session' ? this.spec : undefined);
     const ids = this.keyMap.ids32(keys, ts.length);
     const windows: WindowResult[] = [];
     const late: LateRow[] = [];
     if (this.spec.kind === 'session') {
       this.pushSessions(ts, vals, ids, windows, late);
       this.rowsSeen += ts.length;
-    } else this.pushGridChunks(ts, vals, ids, windows, late);
+    } else this.pushGridChunks(ts, vals, ids, windows, late, descent);
     return { windows, late };
   }
 
@@ -607,7 +624,7 @@ export class EventTimeWindows implements WindowOperator {
    * other (and a short batch) the row-at-a-time pushGrid. Results do not depend on how a batch
    * is split, so neither do they on the path a chunk takes.
    */
-  private pushGridChunks(ts: Float64Array, vals: Float64Array, ids: Uint32Array | undefined, windows: WindowResult[], late: LateRow[]): void {
+  private pushGridChunks(ts: Float64Array, vals: Float64Array, ids: Uint32Array | undefined, windows: WindowResult[], late: LateRow[], descent: number): void {
     const n = ts.length;
     if (n < IN_ORDER_MIN || this.onWatermarkChange !== undefined) {
       this.pushGrid(ts, vals, ids, windows, late);
@@ -617,7 +634,9 @@ export class EventTimeWindows implements WindowOperator {
     for (let from = 0; from < n; from += GRID_CHUNK) {
       const to = Math.min(n, from + GRID_CHUNK);
       const cts = ts.subarray(from, to), cvals = vals.subarray(from, to), cids = ids?.subarray(from, to);
-      if (to - from >= IN_ORDER_MIN && inOrderFrom(cts, this.watermark)) this.pushGridInOrder(cts, cvals, cids, windows);
+      // The batch's first descent (checkWindowTimestamps) settles most chunks' order without a pass of their own.
+      const inOrder = descent >= to ? cts[0]! >= this.watermark : descent <= from && inOrderFrom(cts, this.watermark);
+      if (to - from >= IN_ORDER_MIN && inOrder) this.pushGridInOrder(cts, cvals, cids, windows);
       else this.pushGrid(cts, cvals, cids, windows, late);
       this.rowsSeen += to - from;
     }
@@ -640,6 +659,9 @@ export class EventTimeWindows implements WindowOperator {
     const base = this.rowsSeen;
     // The buckets of the current range's windows, grid indices lo, lo + 1, …
     const cb = this.rangeBuckets;
+    const slots = this.rangeSlots;
+    const WIDTH = RangeSlots.WIDTH;
+    let stamp = slots.stamp, idx = slots.idx, gen = -1;
     let from = Infinity, to = -Infinity, nw = 0;
     for (let r = 0; r < ts.length; r++) {
       const t = ts[r]!;
@@ -653,15 +675,35 @@ export class EventTimeWindows implements WindowOperator {
           const start = (lo + w) * step + offset;
           cb[w] = this.bucketOf(lo + w) ?? this.newBucket(lo + w, start, start + size);
         }
+        slots.next();
+        // One window (tumbling: a probe costs what the slots' look-up does) or more than the slots' row: the hash probes alone (no key has stamp −1).
+        gen = nw >= 2 && nw <= WIDTH ? slots.gen : -1;
       }
       const k = ids === undefined ? 0 : ids[r]!;
+      if (k < stamp.length && stamp[k] === gen) {
+        // The key's windows in this range are known: no probe.
+        const at = k * WIDTH;
+        for (let w = 0; w < nw; w++) {
+          const b = cb[w]!;
+          if (code === OP_SUM) addSum(b.acc, idx[at + w]! * 4, vals[r]!);
+          else addTo(b, idx[at + w]!, code, ts, vals, r, base + r);
+        }
+        continue;
+      }
+      const keep = gen >= 0 && slots.room(k);
+      if (keep) {
+        stamp = slots.stamp;
+        idx = slots.idx;
+      }
       for (let w = 0; w < nw; w++) {
         const b = cb[w]!;
         let i = b.find(k);
         if (i < 0) i = b.insert(k, i, code, true);
+        if (keep) idx[k * WIDTH + w] = i;
         if (code === OP_SUM) addSum(b.acc, i * 4, vals[r]!);
         else addTo(b, i, code, ts, vals, r, base + r);
       }
+      if (keep) stamp[k] = gen;
     }
     cb.length = 0;
     // The watermark: the chunk's last row is its greatest.
@@ -672,6 +714,35 @@ export class EventTimeWindows implements WindowOperator {
       const wm = t - this.spec.maxOutOfOrderness;
       if (first !== undefined && first.end <= wm) this.advanceGrid(wm, windows, false);
     }
+  }
+
+  pushColumns(timestamps: Float64Array | readonly number[], values: Float64Array | readonly number[], keys?: BatchKeys): WindowColumns {
+    const columns = this.startColumns('pushColumns');
+    try {
+      return columns.finish(this.push(timestamps, values, keys).late, this.keyNames());
+    } finally {
+      columns.clear();
+      this.columns = undefined;
+    }
+  }
+
+  flushColumns(): WindowColumns {
+    const columns = this.startColumns('flushColumns');
+    try {
+      return columns.finish(this.flush().late, this.keyNames());
+    } finally {
+      columns.clear();
+      this.columns = undefined;
+    }
+  }
+
+  private startColumns(what: string): WindowColumnsBuilder {
+    if (this.spec.kind === 'session') throw new TypeError(`${what} is for tumbling and hopping windows; session windows use ${what === 'pushColumns' ? 'push' : 'flush'}`);
+    return (this.columns = this.columnScratch ??= new WindowColumnsBuilder());
+  }
+
+  private keyNames(): readonly string[] | undefined {
+    return this.spec.keys === 'string' ? this.keyMap.names : undefined;
   }
 
   pushRow(time: number, value: number, ...key: (number | string | undefined)[]): WindowOutput {
@@ -995,7 +1066,7 @@ export class EventTimeWindows implements WindowOperator {
         } else addTo(b, i, code, ts, vals, r, this.rowOf(r));
         // Changed after its fire: re-emitted now (each window of a row gets this one row, so
         // emitting it before the row's later windows are updated changes nothing).
-        if (end <= wm) windows.push(this.gridResult(b, i));
+        if (end <= wm) this.emitGridResult(b, i, windows);
       }
       if (missed > 0) {
         late.push({ row: this.rowOf(r), key: this.keyMap.keyOf(k), ts: t, value: x, missed });
