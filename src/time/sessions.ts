@@ -23,7 +23,7 @@ export interface Range {
 }
 
 const NONE = -1;
-/** Key ids below this have their first session in SessionStore.firstByKey (4 MiB at most). */
+/** Key ids below this have their first session in SessionStore.firstByKey (4 MiB at most, counted in `bytes`). */
 const FIRST_BY_KEY_MAX = 1 << 20;
 
 /** Grows an Int32Array (filled with NONE beyond the old length). */
@@ -284,7 +284,7 @@ export class SessionStore implements AccStore {
   get bytes(): number {
     const perSession = [this.key, this.start, this.end, this.flags, this.emStart, this.emEnd, this.serial, this.next, this.acc];
     const perSlot = [this.slotKey, this.head, this.purged];
-    return [...perSession, ...perSlot].reduce((n, a) => n + a.byteLength, 0) + this.live.bytes + this.ends.bytes;
+    return [...perSession, ...perSlot].reduce((n, a) => n + a.byteLength, 0) + this.firstByKey.byteLength + this.live.bytes + this.ends.bytes;
   }
 
   /** Room for session ids (for compacted's map). */
