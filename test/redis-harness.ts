@@ -222,6 +222,35 @@ export async function waitFor(what: string, predicate: () => boolean | Promise<b
   }
 }
 
+/**
+ * The zombie scenario's two steps, for `feed`'s hooks: `stop` SIGSTOPs the
+ * first worker once every worker holds partitions (and records what it
+ * held), `resume` SIGCONTs it once every one of its leases went to another
+ * worker, and waits for it to notice that it was fenced.
+ */
+export function zombieSteps(s: { cmd: Commands; job: Job; workers: WorkerProcess[] }): { stop: () => Promise<void>; resume: () => Promise<void>; zombie: () => WorkerProcess; heldWhenStopped: () => Set<number> } {
+  let zombie: WorkerProcess | undefined;
+  let held = new Set<number>();
+  const stop = async (): Promise<void> => {
+    await waitFor('partitions spread over the workers', () => s.workers.every((w) => w.owned().size > 0));
+    zombie = s.workers[0]!;
+    zombie.signal('SIGSTOP');
+    await sleep(100); // let its last events reach the pipe
+    held = zombie.owned();
+  };
+  const resume = async (): Promise<void> => {
+    const id = zombie!.id()!;
+    // every partition of the zombie is now held by someone else
+    await waitFor('the zombie to lose every lease', async () => {
+      const owners = (await jobStatus(s.cmd, s.job)).map((st) => st.owner ?? '');
+      return owners.every((o) => o !== '' && !o.endsWith(`:${id}`));
+    });
+    zombie!.signal('SIGCONT');
+    await waitFor('the zombie to notice', () => zombie!.events().some((e) => e['event'] === 'fenced'));
+  };
+  return { stop, resume, zombie: () => zombie!, heldWhenStopped: () => held };
+}
+
 export async function connect(url: string, password?: string, tlsCaFile?: string): Promise<{ conn: RedisConnection; cmd: Commands }> {
   const conn = await connectRedis({ url, ...(password !== undefined ? { password } : {}), ...(tlsCaFile !== undefined ? { tlsCaFile } : {}), maxOutageMs: 20_000 });
   return { conn, cmd: new Commands(conn) };

@@ -10,7 +10,7 @@ import { commitTransaction, type CommitReply } from '../src/redis/commit.js';
 import { jobStatus } from '../src/redis/job.js';
 import { createProducer, type Producer } from '../src/redis/producer.js';
 import { startWorker } from '../src/redis/worker.js';
-import { connect, makeRows, RedisServer, rng, sleep, verifyJob, waitDrained, waitFor, WorkerProcess } from './redis-harness.js';
+import { connect, makeRows, RedisServer, rng, sleep, verifyJob, waitDrained, waitFor, WorkerProcess, zombieSteps } from './redis-harness.js';
 
 const SPEC = { op: 'mean' as const, window: 7, minPeriods: 1 };
 const PIPELINED = ['--commits-in-flight', '2'];
@@ -170,30 +170,13 @@ describe('pipelined commits: worker processes (--commits-in-flight 2)', () => {
     for (let i = 0; i < 3; i++) s.spawnWorker();
     await waitFor('every worker to hold partitions', () => s.workers.every((w) => w.owned().size > 0));
     const rows = makeRows(13, 9_000, 24);
-    let zombie: WorkerProcess | undefined;
-    let heldWhenStopped = new Set<number>();
-    const stop = async (): Promise<void> => {
-      await waitFor('partitions spread over the 3 workers', () => s.workers.every((w) => w.owned().size > 0));
-      zombie = s.workers[0]!;
-      zombie.signal('SIGSTOP');
-      await sleep(100);
-      heldWhenStopped = zombie.owned();
-    };
-    const resume = async (): Promise<void> => {
-      const id = zombie!.id()!;
-      await waitFor('the zombie to lose every lease', async () => {
-        const owners = (await jobStatus(s.cmd, s.job)).map((st) => st.owner ?? '');
-        return owners.every((o) => o !== '' && !o.endsWith(`:${id}`));
-      });
-      zombie!.signal('SIGCONT');
-      await waitFor('the zombie to notice', () => zombie!.events().some((e) => e['event'] === 'fenced'));
-    };
+    const { stop, resume, zombie, heldWhenStopped } = zombieSteps(s);
     await feed(s.producer, rows, 45, { 10: stop, 25: resume });
     expect(await finish(s)).toBe(rows.keys.length);
-    const fenced = new Set(zombie!.events().filter((e) => e['event'] === 'fenced' && e['reason'] === 'lease lost').map((e) => e['partition']));
-    expect([...heldWhenStopped].filter((p) => !fenced.has(p))).toEqual([]);
-    expect(heldWhenStopped.size).toBeGreaterThan(0);
-    expect(await zombie!.exited).toBe(0);
+    const fenced = new Set(zombie().events().filter((e) => e['event'] === 'fenced' && e['reason'] === 'lease lost').map((e) => e['partition']));
+    expect([...heldWhenStopped()].filter((p) => !fenced.has(p))).toEqual([]);
+    expect(heldWhenStopped().size).toBeGreaterThan(0);
+    expect(await zombie().exited).toBe(0);
   });
 
   test('Redis SIGKILLed and restarted from its AOF with commits in flight: outputs and checkpoints consistent, the job completes', async () => {

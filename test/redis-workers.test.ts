@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import { createProducer, type Producer } from '../src/redis/producer.js';
 import { jobStatus } from '../src/redis/job.js';
-import { connect, makeRows, RedisServer, rng, sleep, verifyJob, waitDrained, waitFor, WorkerProcess } from './redis-harness.js';
+import { connect, makeRows, RedisServer, rng, sleep, verifyJob, waitDrained, waitFor, WorkerProcess, zombieSteps } from './redis-harness.js';
 
 const PARTITIONS = 6;
 const SPEC = { op: 'mean' as const, window: 7, minPeriods: 1 };
@@ -108,35 +108,17 @@ describe('redis workers', () => {
     for (let i = 0; i < 3; i++) s.spawnWorker();
     await ready(s.workers);
     const rows = makeRows(11, 9_000, 24);
-    let zombie: WorkerProcess | undefined;
-    let heldWhenStopped = new Set<number>();
-    const stop = async (): Promise<void> => {
-      await waitFor('partitions spread over the 3 workers', () => s.workers.every((w) => w.owned().size > 0));
-      zombie = s.workers[0]!;
-      zombie.signal('SIGSTOP');
-      await sleep(100); // let its last events reach the pipe
-      heldWhenStopped = zombie.owned();
-    };
-    const resume = async (): Promise<void> => {
-      const id = zombie!.id()!;
-      // every partition of the zombie is now held by someone else
-      await waitFor('the zombie to lose every lease', async () => {
-        const owners = (await jobStatus(s.cmd, s.job)).map((st) => st.owner ?? '');
-        return owners.every((o) => o !== '' && !o.endsWith(`:${id}`));
-      });
-      zombie!.signal('SIGCONT');
-      await waitFor('the zombie to notice', () => zombie!.events().some((e) => e['event'] === 'fenced'));
-    };
+    const { stop, resume, zombie, heldWhenStopped } = zombieSteps(s);
     // rows keep arriving while it sleeps and after it wakes, so it holds unread input for its old partitions
     await feed(s.producer, rows, 45, { 10: stop, 25: resume });
     const checked = await finish(s);
     expect(checked).toBe(rows.keys.length);
     // every partition it held when stopped was fenced when it woke: its next commit (or, for a
     // partition whose last read came back empty, its lease renewal) was refused
-    const fenced = new Set(zombie!.events().filter((e) => e['event'] === 'fenced' && e['reason'] === 'lease lost').map((e) => e['partition']));
-    expect([...heldWhenStopped].filter((p) => !fenced.has(p))).toEqual([]);
-    expect(heldWhenStopped.size).toBeGreaterThan(0);
-    expect(await zombie!.exited).toBe(0);
+    const fenced = new Set(zombie().events().filter((e) => e['event'] === 'fenced' && e['reason'] === 'lease lost').map((e) => e['partition']));
+    expect([...heldWhenStopped()].filter((p) => !fenced.has(p))).toEqual([]);
+    expect(heldWhenStopped().size).toBeGreaterThan(0);
+    expect(await zombie().exited).toBe(0);
   });
 
   test('scale up (a 4th worker joins) and down (one leaves cleanly) mid-stream: same output', async () => {
