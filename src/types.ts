@@ -548,8 +548,11 @@ export interface WindowColumns {
   length: number;
   /** Key ids: the key in `'number'` mode, 0 unkeyed; in `'string'` mode the id whose name is `keyNames[id]`. */
   keys: Uint32Array;
+  /** Start of each window (ms). */
   start: Float64Array;
+  /** End of each window, exclusive (ms). */
   end: Float64Array;
+  /** The aggregate of each window. */
   value: Float64Array;
   /** Non-NaN rows in the window. */
   count: Float64Array;
