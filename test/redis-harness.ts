@@ -14,6 +14,7 @@ import { connectRedis, type RedisConnection } from '../src/redis/config.js';
 import { decodePartitionState, formatValues, decodeRows, encodeColumn } from '../src/redis/codec.js';
 import { PartitionState } from '../src/redis/keyed.js';
 import { Commands, jobStatus, readJob, type Job } from '../src/redis/job.js';
+import type { Producer } from '../src/redis/producer.js';
 import { mulberry32 } from './adversarial.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -220,6 +221,23 @@ export async function waitFor(what: string, predicate: () => boolean | Promise<b
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(25);
   }
+}
+
+/** Sends rows through the producer in `chunks` chunks with 15 ms pauses; `at[i]` runs before chunk i. */
+export async function feedChunks(producer: Producer, rows: { keys: string[]; values: number[] }, chunks: number, at: Record<number, () => Promise<void>> = {}): Promise<void> {
+  const size = Math.ceil(rows.keys.length / chunks);
+  for (let i = 0; i < chunks; i++) {
+    await at[i]?.();
+    await producer.send(rows.keys.slice(i * size, (i + 1) * size), rows.values.slice(i * size, (i + 1) * size));
+    await sleep(15);
+  }
+}
+
+/** Waits until every input is consumed, stops the workers and checks the job against the single-process reference; returns the rows checked. */
+export async function finishJob(s: { cmd: Commands; job: Job; workers: WorkerProcess[] }): Promise<number> {
+  await waitDrained(s.cmd, s.job);
+  await Promise.all(s.workers.map((w) => w.terminate()));
+  return verifyJob(s.cmd, s.job.name);
 }
 
 /**

@@ -8,9 +8,9 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import { commitTransaction, type CommitReply } from '../src/redis/commit.js';
 import { jobStatus } from '../src/redis/job.js';
-import { createProducer, type Producer } from '../src/redis/producer.js';
+import { createProducer } from '../src/redis/producer.js';
 import { startWorker } from '../src/redis/worker.js';
-import { connect, makeRows, RedisServer, rng, sleep, verifyJob, waitDrained, waitFor, WorkerProcess, zombieSteps } from './redis-harness.js';
+import { connect, feedChunks, finishJob, makeRows, RedisServer, rng, sleep, verifyJob, waitDrained, waitFor, WorkerProcess, zombieSteps } from './redis-harness.js';
 
 const SPEC = { op: 'mean' as const, window: 7, minPeriods: 1 };
 const PIPELINED = ['--commits-in-flight', '2'];
@@ -122,20 +122,8 @@ describe('pipelined commits: worker processes (--commits-in-flight 2)', () => {
     return { redis, cmd, producer, workers, spawnWorker, job: producer.job };
   }
 
-  async function feed(producer: Producer, rows: { keys: string[]; values: number[] }, chunks: number, at: Record<number, () => Promise<void>> = {}): Promise<void> {
-    const size = Math.ceil(rows.keys.length / chunks);
-    for (let i = 0; i < chunks; i++) {
-      await at[i]?.();
-      await producer.send(rows.keys.slice(i * size, (i + 1) * size), rows.values.slice(i * size, (i + 1) * size));
-      await sleep(15);
-    }
-  }
-
-  async function finish(s: Awaited<ReturnType<typeof setup>>): Promise<number> {
-    await waitDrained(s.cmd, s.job);
-    await Promise.all(s.workers.map((w) => w.terminate()));
-    return verifyJob(s.cmd, s.job.name);
-  }
+  const feed = feedChunks;
+  const finish = finishJob;
 
   const pipelinedCommits = (workers: WorkerProcess[]): number =>
     workers.flatMap((w) => w.events()).filter((e) => e['event'] === 'stopped').reduce((n, e) => n + Number(e['pipelined'] ?? 0), 0);

@@ -6,9 +6,9 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
-import { createProducer, type Producer } from '../src/redis/producer.js';
+import { createProducer } from '../src/redis/producer.js';
 import { jobStatus } from '../src/redis/job.js';
-import { connect, makeRows, RedisServer, rng, sleep, verifyJob, waitDrained, waitFor, WorkerProcess, zombieSteps } from './redis-harness.js';
+import { connect, feedChunks, finishJob, makeRows, RedisServer, rng, sleep, waitFor, WorkerProcess, zombieSteps } from './redis-harness.js';
 
 const PARTITIONS = 6;
 const SPEC = { op: 'mean' as const, window: 7, minPeriods: 1 };
@@ -42,26 +42,12 @@ async function setup(job: string, spec: object = SPEC, format: 1 | 2 | 3 = 1) {
   return { server, cmd, producer, workers, spawnWorker, job: producer.job };
 }
 
-/** Sends rows in chunks with short pauses; `at[i]` runs before chunk i. */
 async function ready(workers: WorkerProcess[]): Promise<void> {
   await waitFor('every worker to hold partitions', () => workers.every((w) => w.owned().size > 0));
 }
 
-async function feed(producer: Producer, rows: { keys: string[]; values: number[] }, chunks: number, at: Record<number, () => Promise<void>> = {}): Promise<void> {
-  const size = Math.ceil(rows.keys.length / chunks);
-  for (let i = 0; i < chunks; i++) {
-    await at[i]?.();
-    await producer.send(rows.keys.slice(i * size, (i + 1) * size), rows.values.slice(i * size, (i + 1) * size));
-    await sleep(15);
-  }
-}
-
-async function finish(setupResult: Awaited<ReturnType<typeof setup>>): Promise<number> {
-  const { cmd, job, workers } = setupResult;
-  await waitDrained(cmd, job);
-  await Promise.all(workers.map((w) => w.terminate()));
-  return verifyJob(cmd, job.name);
-}
+const feed = feedChunks;
+const finish = finishJob;
 
 function allLogs(workers: WorkerProcess[]): string {
   return workers.map((w) => w.stderr).join('\n');
