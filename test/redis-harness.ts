@@ -241,6 +241,25 @@ export async function finishJob(s: { cmd: Commands; job: Job; workers: WorkerPro
 }
 
 /**
+ * The SIGKILL scenario's step, for `feedChunks`' hooks: `killOne` kills a
+ * worker that holds partitions (so the kill always costs something), picked
+ * by `next`, and spawns a replacement; `killed` lists the workers killed.
+ */
+export function killSteps(s: { workers: WorkerProcess[]; spawnWorker: () => WorkerProcess }, next: () => number): { killOne: () => Promise<void>; killed: WorkerProcess[] } {
+  const killed: WorkerProcess[] = [];
+  const killOne = async (): Promise<void> => {
+    const live = s.workers.filter((w) => w.proc.exitCode === null && w.proc.signalCode === null);
+    await waitFor('a worker holding partitions', () => live.some((w) => w.owned().size > 0));
+    const holders = live.filter((w) => w.owned().size > 0);
+    const victim = holders[Math.floor(next() * holders.length)]!;
+    await victim.kill();
+    killed.push(victim);
+    s.spawnWorker();
+  };
+  return { killOne, killed };
+}
+
+/**
  * The zombie scenario's two steps, for `feed`'s hooks: `stop` SIGSTOPs the
  * first worker once every worker holds partitions (and records what it
  * held), `resume` SIGCONTs it once every one of its leases went to another

@@ -10,7 +10,7 @@ import { commitTransaction, type CommitReply } from '../src/redis/commit.js';
 import { jobStatus } from '../src/redis/job.js';
 import { createProducer } from '../src/redis/producer.js';
 import { startWorker } from '../src/redis/worker.js';
-import { connect, feedChunks, finishJob, makeRows, RedisServer, rng, sleep, verifyJob, waitDrained, waitFor, WorkerProcess, zombieSteps } from './redis-harness.js';
+import { connect, feedChunks, finishJob, killSteps, makeRows, RedisServer, rng, sleep, verifyJob, waitDrained, waitFor, WorkerProcess, zombieSteps } from './redis-harness.js';
 
 const SPEC = { op: 'mean' as const, window: 7, minPeriods: 1 };
 const PIPELINED = ['--commits-in-flight', '2'];
@@ -134,16 +134,7 @@ describe('pipelined commits: worker processes (--commits-in-flight 2)', () => {
     await waitFor('every worker to hold partitions', () => s.workers.every((w) => w.owned().size > 0));
     const next = rng(20261207);
     const rows = makeRows(9, 12_000, 30);
-    const killed: WorkerProcess[] = [];
-    const killOne = async (): Promise<void> => {
-      const live = s.workers.filter((w) => w.proc.exitCode === null && w.proc.signalCode === null);
-      await waitFor('a worker holding partitions', () => live.some((w) => w.owned().size > 0));
-      const holders = live.filter((w) => w.owned().size > 0);
-      const victim = holders[Math.floor(next() * holders.length)]!;
-      await victim.kill();
-      killed.push(victim);
-      s.spawnWorker();
-    };
+    const { killOne, killed } = killSteps(s, next);
     const points = [10 + Math.floor(next() * 15), 30 + Math.floor(next() * 15)];
     await feed(s.producer, rows, 60, { [points[0]!]: killOne, [points[1]!]: killOne });
     expect(await finish(s)).toBe(rows.keys.length);

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import { createProducer } from '../src/redis/producer.js';
 import { jobStatus } from '../src/redis/job.js';
-import { connect, feedChunks, finishJob, makeRows, RedisServer, rng, sleep, waitFor, WorkerProcess, zombieSteps } from './redis-harness.js';
+import { connect, feedChunks, finishJob, killSteps, makeRows, RedisServer, rng, sleep, waitFor, WorkerProcess, zombieSteps } from './redis-harness.js';
 
 const PARTITIONS = 6;
 const SPEC = { op: 'mean' as const, window: 7, minPeriods: 1 };
@@ -67,17 +67,7 @@ describe('redis workers', () => {
       const rows = makeRows(7, 12_000, 30);
       const chunks = 60;
       const points = [10 + Math.floor(next() * 15), 30 + Math.floor(next() * 15)];
-      const killed: WorkerProcess[] = [];
-      const killOne = async (): Promise<void> => {
-        const live = s.workers.filter((w) => w.proc.exitCode === null && w.proc.signalCode === null);
-        // kill one that holds partitions, so the kill always costs something
-        await waitFor('a worker holding partitions', () => live.some((w) => w.owned().size > 0));
-        const holders = live.filter((w) => w.owned().size > 0);
-        const victim = holders[Math.floor(next() * holders.length)]!;
-        await victim.kill();
-        killed.push(victim);
-        s.spawnWorker();
-      };
+      const { killOne, killed } = killSteps(s, next);
       await feed(s.producer, rows, chunks, { [points[0]!]: killOne, [points[1]!]: killOne });
       const checked = await finish(s);
       expect(checked).toBe(rows.keys.length);
