@@ -125,15 +125,19 @@ export function jsCrc32(bytes: Uint8Array, start = 0, end = bytes.length, previo
 
 /**
  * x^(2^k) modulo the CRC polynomial for k = 0..31, bit-reflected (0x80000000
- * is x^0): zlib's x2n_table, written out so that nothing is computed at
- * import (the entries repeat with period 32 past k = 32, zlib's `k & 31`).
+ * is x^0): each entry the square of the one before, made on the first
+ * combine (31 products; nothing at import). Past k = 31 the entries repeat
+ * with period 32: x^(2^32) ≡ x modulo this polynomial (crc32.test.ts checks
+ * lengths past 2^32 against the bitwise CRC).
  */
-const X2N = Uint32Array.of(
-  0x40000000, 0x20000000, 0x08000000, 0x00800000, 0x00008000, 0xedb88320, 0xb1e6b092, 0xa06a2517,
-  0xed627dae, 0x88d14467, 0xd7bbfe6a, 0xec447f11, 0x8e7ea170, 0x6427800e, 0x4d47bae0, 0x09fe548f,
-  0x83852d0f, 0x30362f1a, 0x7b5a9cc3, 0x31fec169, 0x9fec022a, 0x6c8dedc4, 0x15d6874d, 0x5fde7a4e,
-  0xbad90e37, 0x2e4e5eef, 0x4eaba214, 0xa8a472c0, 0x429a969e, 0x148d302a, 0xc40ba6d0, 0xc4e22c3c,
-);
+let x2n: Uint32Array | undefined;
+
+function makeX2n(): Uint32Array {
+  const t = new Uint32Array(32);
+  t[0] = 0x40000000; // x^1
+  for (let k = 1; k < 32; k++) t[k] = multModP(t[k - 1]!, t[k - 1]!);
+  return t;
+}
 
 /** a(x)·b(x) modulo the CRC polynomial, bit-reflected (zlib's multmodp). */
 function multModP(a: number, b: number): number {
@@ -152,8 +156,9 @@ function multModP(a: number, b: number): number {
 
 /** x^(8·bytes) modulo the CRC polynomial: appending `bytes` zero bytes (zlib's x2nmodp(bytes, 3)); O(log bytes) products. */
 function zeroBytesOperator(bytes: number): number {
+  const t = (x2n ??= makeX2n());
   let p = 0x80000000;
-  for (let n = bytes, k = 3; n > 0; n = Math.floor(n / 2), k++) if (n % 2 === 1) p = multModP(X2N[k & 31]!, p);
+  for (let n = bytes, k = 3; n > 0; n = Math.floor(n / 2), k++) if (n % 2 === 1) p = multModP(t[k & 31]!, p);
   return p;
 }
 
