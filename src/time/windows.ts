@@ -643,6 +643,24 @@ export class EventTimeWindows implements WindowOperator {
   }
 
   /**
+   * Puts in rangeBuckets the buckets of the windows holding t (grid indices
+   * range.lo, range.lo + 1, …; created as needed), with gridRange's span of
+   * times in `range`; returns how many (0 between the windows of a grid with
+   * gaps). The in-order paths call it once per range, not per row.
+   */
+  private loadRangeBuckets(t: number): number {
+    const { size, step, offset } = this.spec;
+    gridRange(t, size, step, offset);
+    const lo = range.lo, nw = range.hi - lo + 1;
+    const cb = this.rangeBuckets;
+    for (let w = 0; w < nw; w++) {
+      const start = (lo + w) * step + offset;
+      cb[w] = this.bucketOf(lo + w) ?? this.newBucket(lo + w, start, start + size);
+    }
+    return nw;
+  }
+
+  /**
    * Tumbling/hopping rows in event-time order, the first at or past the
    * watermark: no row is late or reaches a window that has fired, and a
    * window fires only once a later row (or a later batch) passes its end, so
@@ -654,7 +672,6 @@ export class EventTimeWindows implements WindowOperator {
    * windows in the same order: the snapshot's) and adds the row.
    */
   private pushGridInOrder(ts: Float64Array, vals: Float64Array, ids: Uint32Array | undefined, windows: WindowResult[]): void {
-    const { size, step, offset } = this.spec;
     const code = this.code;
     const base = this.rowsSeen;
     // The buckets of the current range's windows, grid indices lo, lo + 1, …
@@ -666,15 +683,9 @@ export class EventTimeWindows implements WindowOperator {
     for (let r = 0; r < ts.length; r++) {
       const t = ts[r]!;
       if (!(t >= from && t < to)) {
-        gridRange(t, size, step, offset);
-        const lo = range.lo;
+        nw = this.loadRangeBuckets(t);
         from = range.from;
         to = range.to;
-        nw = range.hi - lo + 1; // 0 between the windows of a grid with gaps
-        for (let w = 0; w < nw; w++) {
-          const start = (lo + w) * step + offset;
-          cb[w] = this.bucketOf(lo + w) ?? this.newBucket(lo + w, start, start + size);
-        }
         slots.next();
         // One window (tumbling: a probe costs what the slots' look-up does) or more than the slots' row: the hash probes alone (no key has stamp −1).
         gen = nw >= 2 && nw <= WIDTH ? slots.gen : -1;
@@ -822,7 +833,7 @@ export class EventTimeWindows implements WindowOperator {
    * first batch of every run.
    */
   private onTimeRun(ts: Float64Array, vals: Float64Array, ids: Uint32Array | undefined, r0: number, to: number, count: number): number {
-    const { size, step, offset, maxOutOfOrderness: delay } = this.spec;
+    const delay = this.spec.maxOutOfOrderness;
     const code = this.code;
     const skip = this.skip!, marks = this.marks!, at = this.at;
     const base = this.rowsSeen;
@@ -831,17 +842,11 @@ export class EventTimeWindows implements WindowOperator {
     // The range of the first own row, if it is at or past the watermark then (other workers' rows before it raise it).
     let f = r0, mx = maxTs;
     for (; f < to && skip[f] !== 0; f++) if (ts[f]! > mx) mx = ts[f]!;
-    let lo = 0, rFrom = NaN, rTo = NaN, nw = 0;
+    let rFrom = NaN, rTo = NaN, nw = 0;
     if (f < to && ts[f]! >= mx - delay) {
-      gridRange(ts[f]!, size, step, offset);
-      lo = range.lo;
+      nw = this.loadRangeBuckets(ts[f]!);
       rFrom = range.from;
       rTo = range.to;
-      nw = range.hi - lo + 1; // 0 between the windows of a grid with gaps
-      for (let w = 0; w < nw; w++) {
-        const start = (lo + w) * step + offset;
-        cb[w] = this.bucketOf(lo + w) ?? this.newBucket(lo + w, start, start + size);
-      }
     }
     const clock = this.runClock;
     clock[0] = maxTs;
