@@ -4,8 +4,11 @@
 // commit, commands (round trips) per commit, the AOF bytes written per row,
 // the cores the job's processes got, each worker's time waiting for replies
 // (its event loop idle: fsync rounds), and start-up (spawn → members; lease
-// release → every partition taken, which is inside the measured time). The 2-worker run's outputs
-// are checked against the 1-worker run's, entry for entry.
+// release → every partition taken, which is inside the measured time; the run
+// without it is printed too, as is the bench process's own CPU). The 2-worker run's outputs
+// are checked against the 1-worker run's, entry for entry, and the CPU split
+// gives the ceiling of 2 workers against 1 on 2 cores (one worker bounded by its
+// main thread, two by every thread's CPU over both cores).
 //
 //   npx tsc -p tsconfig.json && node dist/bench/redis.js [--rows N] [--keys K] [--partitions P]
 //       [--op OP] [--format 1|2|3] [--read-entries N] [--rows-per-entry N] [--workers 1,2] [--fsync always|everysec] [--heartbeat-ms N] [--cpu-prof DIR]
