@@ -4,8 +4,11 @@
 // commit, commands (round trips) per commit, the AOF bytes written per row,
 // the cores the job's processes got, each worker's time waiting for replies
 // (its event loop idle: fsync rounds), and start-up (spawn → members; lease
-// release → every partition taken, which is inside the measured time). The 2-worker run's outputs
-// are checked against the 1-worker run's, entry for entry.
+// release → every partition taken, which is inside the measured time; the run
+// without it is printed too, as is the bench process's own CPU). The 2-worker run's outputs
+// are checked against the 1-worker run's, entry for entry, and the CPU split
+// gives the ceiling of 2 workers against 1 on 2 cores (one worker bounded by its
+// main thread, two by every thread's CPU over both cores).
 //
 //   npx tsc -p tsconfig.json && node dist/bench/redis.js [--rows N] [--keys K] [--partitions P]
 //       [--op OP] [--format 1|2|3] [--read-entries N] [--rows-per-entry N] [--workers 1,2] [--fsync always|everysec] [--heartbeat-ms N] [--cpu-prof DIR]
@@ -121,6 +124,8 @@ interface RunResult {
   /** Start-up, ms: spawn → every worker a member (process start, connect, job read, first heartbeat); lease release → every partition taken. */
   joinMs: number;
   takeMs: number;
+  /** CPU seconds of this bench process during the run (its progress polls; user + system). */
+  benchCpu: number;
   /** Commands redis-server ran during the run, by name, and the µs they took (INFO commandstats). */
   calls: Record<string, number>;
   usec: Record<string, number>;
@@ -240,6 +245,7 @@ async function run(url: string, redisPid: number, workers: number, { keys: KEYS,
   const cpuBefore = procs.map(({ p }) => cpuOf(p.pid!));
   const threadsBefore = procs.map(({ p }) => threadTimesOf(p.pid!));
   const redisThreadsBefore = threadTimesOf(redisPid);
+  const benchBefore = process.cpuUsage();
   const first = performance.now();
   await cmd.send(['DEL', ...held]);
   while (pending.size > 0) {
@@ -249,6 +255,7 @@ async function run(url: string, redisPid: number, workers: number, { keys: KEYS,
     for (let i = 0; i < polled.length; i++) if (lasts[i] === inputLast[polled[i]!]) pending.delete(polled[i]!);
   }
   const end = performance.now();
+  const benchUsage = process.cpuUsage(benchBefore);
   const workerCpus = procs.map(({ p }, i) => cpuOf(p.pid!) - cpuBefore[i]!);
   const workerThreads = procs.map(({ p }, i) => threadTimesSince(threadsBefore[i]!, threadTimesOf(p.pid!)));
   const redisThreads = threadTimesSince(redisThreadsBefore, threadTimesOf(redisPid));
@@ -266,7 +273,7 @@ async function run(url: string, redisPid: number, workers: number, { keys: KEYS,
   return {
     job, workers, seconds, rowsPerSecond: ROWS / seconds, commits, commitP50: weighted('commitP50'), commitP99: Math.max(...stats.map((s) => s['commitP99'] ?? 0)),
     workerCpu, workerCpus, redisCpu: redisAfter.total - redisBefore.total, redisSys: redisAfter.sys - redisBefore.sys, calls, usec, aofBytes, workerThreads, redisThreads,
-    waits: stats.map((s) => (s['waitMs'] ?? NaN) / 1000), joinMs, takeMs: allTaken - first,
+    waits: stats.map((s) => (s['waitMs'] ?? NaN) / 1000), joinMs, takeMs: allTaken - first, benchCpu: (benchUsage.user + benchUsage.system) / 1e6,
   };
 }
 
@@ -387,6 +394,23 @@ async function computeCost(): Promise<void> {
 
 const us = (seconds: number, n: number): string => ((seconds * 1e6) / Math.max(1, n)).toFixed(2);
 
+/** CPU seconds per row of every thread of a run: the workers' (main and helpers), redis-server's and the bench's. */
+function cpuPerRow(r: RunResult): number {
+  const workers = r.workerThreads.reduce((a, t) => a + t.main + t.helpers, 0);
+  return (workers + r.redisThreads.main + r.redisThreads.helpers + r.benchCpu) / ROWS;
+}
+
+/**
+ * What the CPU split allows 2 workers against 1 on a 2-core machine whatever
+ * else runs: one worker's rate is bounded by its main thread (its helpers,
+ * redis-server and the bench fit beside it), N workers' by every thread's CPU
+ * over both cores.
+ */
+function ceiling(one: RunResult, r: RunResult): string {
+  const main = one.workerThreads[0]!.main / ROWS;
+  return `CPU ceiling on 2 cores: 1 worker ${Math.round(1 / main).toLocaleString('en-US')} rows/s (its main thread, ${(main * 1e6).toFixed(2)} µs/row), ${r.workers} workers ${Math.round(2 / cpuPerRow(r)).toLocaleString('en-US')} rows/s (every thread ${(cpuPerRow(r) * 1e6).toFixed(2)} µs/row over 2 cores): ${((2 * main) / cpuPerRow(r)).toFixed(2)}×`;
+}
+
 /** One run's lines: throughput, latency, and where the CPU went (workers; redis-server per row and per commit, the commit script's own share). */
 function report(r: RunResult): string {
   // scripts: EVAL (the commit transaction's PARK, FENCE, UNPARK) and EVALSHA (acquire, renew, heartbeat, release)
@@ -404,6 +428,8 @@ function report(r: RunResult): string {
     `           AOF ${(r.aofBytes / ROWS).toFixed(1)} bytes/row (${(r.aofBytes / 1e6 / r.seconds).toFixed(1)} MB/s); the job used ${((r.workerCpu + r.redisCpu) / r.seconds).toFixed(2)} cores of CPU\n` +
     // Waiting = the worker's event loop idle since its first partition was taken: replies, fsync rounds.
     `           workers waited ${r.waits.map((w) => w.toFixed(2)).join(' / ')} s; start-up: spawn → all members ${r.joinMs.toFixed(0)} ms, lease release → all ${PARTITIONS} partitions taken ${r.takeMs.toFixed(0)} ms\n` +
+    // The same run without its start-up (the workers noticing the release and taking the partitions): from the last partition taken to the last commit. The workers' first batches (cold code) stay in.
+    `           without start-up: last partition taken → last commit ${(r.seconds - r.takeMs / 1000).toFixed(2)} s, ${Math.round(ROWS / (r.seconds - r.takeMs / 1000)).toLocaleString('en-US')} rows/s; the bench process ${us(r.benchCpu, ROWS)} µs/row\n` +
     // Per thread (schedstat): a worker's main thread is what one worker's rate rests on; its helpers (V8's compiler and GC) run beside it; the wait for a CPU is the machine's other work.
     `           threads: ${r.workerThreads.map((t) => `worker main ${us(t.main, ROWS)} µs/row, helpers ${us(t.helpers, ROWS)}, waited for a CPU ${t.wait.toFixed(2)} s`).join('; ')}; redis-server ${us(r.redisThreads.main + r.redisThreads.helpers, ROWS)} µs/row, waited for a CPU ${r.redisThreads.wait.toFixed(2)} s`
   );
@@ -438,6 +464,8 @@ try {
     for (const r of results.slice(1)) {
       const same = await sameOutputs(redis.url, results[0]!.job, r.job, PARTITIONS);
       console.log(`${r.workers} workers / ${results[0]!.workers}: ${(r.rowsPerSecond / results[0]!.rowsPerSecond).toFixed(2)}×; outputs ${same ? 'identical' : 'DIFFER'}`);
+      const [a, b] = [results[0]!, r].map((x) => x.seconds - x.takeMs / 1000);
+      console.log(`  without start-up: ${(a! / b!).toFixed(2)}×; ${results[0]!.workers === 1 ? ceiling(results[0]!, r) : ''}`);
     }
   }
   console.log(`load average after: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);

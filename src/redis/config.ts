@@ -145,6 +145,21 @@ export function scrub(text: string, secrets: readonly string[]): string {
   return out;
 }
 
+/**
+ * How many bytes a connection's socket takes from the client before the
+ * client waits for its 'drain' (the socket's writable high-water mark;
+ * Node's default is 16 KB). node-redis hands its queued commands to the
+ * socket until that much is buffered, then waits for 'drain': one event-loop
+ * turn per 16 KB. A worker computing its partitions' batches (5 to 60 ms
+ * each, one after another as their reads come in) got one such turn per
+ * batch, so its commits (600 KB each at 64 000 rows) reached redis-server
+ * about 16 KB per batch computed, and redis-server wrote and fsynced them
+ * only once the worker had computed every batch (issue 14). The commands are
+ * in memory either way (the client's queue, or the socket's buffer): handed
+ * over whole, the kernel takes them while the worker computes.
+ */
+const SOCKET_WRITE_BUFFER_BYTES = 64 * 1024 * 1024;
+
 /** Replies with bulk strings as Buffers (binary-safe fields). */
 const BINARY = { typeMapping: { [redis.RESP_TYPES.BLOB_STRING]: Buffer } } as const;
 
@@ -266,8 +281,8 @@ export async function connectRedis(options: RedisConnectionOptions, onEvent?: (e
     return Math.min(50 * 2 ** Math.min(retries, 5), 1000);
   };
   const socket = url.tls
-    ? { host: url.host, port: url.port, tls: true as const, ...(isIP(url.host) === 0 ? { servername: url.host } : {}), ...(ca !== undefined ? { ca } : {}), connectTimeout: options.connectTimeoutMs ?? 5000, reconnectStrategy }
-    : { host: url.host, port: url.port, connectTimeout: options.connectTimeoutMs ?? 5000, reconnectStrategy };
+    ? { host: url.host, port: url.port, tls: true as const, ...(isIP(url.host) === 0 ? { servername: url.host } : {}), ...(ca !== undefined ? { ca } : {}), connectTimeout: options.connectTimeoutMs ?? 5000, reconnectStrategy, highWaterMark: SOCKET_WRITE_BUFFER_BYTES }
+    : { host: url.host, port: url.port, connectTimeout: options.connectTimeoutMs ?? 5000, reconnectStrategy, writableHighWaterMark: SOCKET_WRITE_BUFFER_BYTES };
   const auth = { ...(url.username !== undefined ? { username: url.username } : {}), ...(url.password !== undefined ? { password: url.password } : {}) };
   if (options.cluster === true && url.database !== 0) throw new RedisJobError('CONFIG', `Redis Cluster has only database 0; the URL names database ${url.database}`);
   // Cluster nodes are connected on first use (minimizeConnections), so a
