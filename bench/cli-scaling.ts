@@ -19,7 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeInput } from './cli-input.js';
-import { type CpuSplit, readThreadCpu, splitLine, splitRatio } from './thread-cpu.js';
+import { boundNs, type CpuSplit, readThreadCpu, splitLine, splitRatio } from './thread-cpu.js';
 
 const args = process.argv.slice(2);
 const flag = (name: string, fallback: number): number => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : fallback);
@@ -76,6 +76,7 @@ try {
     // On 2 cores the 2-worker run can go no faster than its total CPU / 2, while the 1-worker run's helper threads use the second core for free.
     const total = (s: CpuSplit): number => s.coordinator + s.workers.reduce((a, b) => a + b, 0) + s.other;
     console.log(`total CPU ns per row: --workers 1 ${total(cpu[1]!).toFixed(0)}, --workers 2 ${total(cpu[2]!).toFixed(0)} (1.6× on 2 cores needs --workers 2's total ≤ ${((2 * cpu[1]!.coordinator) / 1.6).toFixed(0)})`);
+    ceilings('', cpu[1]!, cpu[2]!);
     if (FIXED && ROWS > FEW) fixedAndPerRow(cpu, (workers, file) => once(workers, file, FEW).cpu);
   }
 } finally {
@@ -112,4 +113,19 @@ function fixedAndPerRow(cpu: Record<number, CpuSplit>, onceFew: (workers: number
   console.log('|---|---|---|---|---|');
   for (const workers of [1, 2]) console.log(splitLine(`--workers ${workers}`, perRow(workers)));
   console.log(`1 → 2 workers allowed past start-up: ${splitRatio(perRow(1), perRow(2)).toFixed(2)}×`);
+  ceilings(' past start-up', perRow(1), perRow(2));
+}
+
+/**
+ * What bounds the ratio besides the split itself: the 1 → 2 ratio the
+ * split allows on 3 and 4 cores (where the coordinator's own time bounds it,
+ * not the total), the 2-worker run's CPU over the 1-worker run's, and the
+ * ceiling on 2 cores of a 2-worker run doing no more work than the 1-worker
+ * run (its total CPU / 2): the most any split of the same work can give here.
+ */
+function ceilings(what: string, one: CpuSplit, two: CpuSplit): void {
+  const total = (s: CpuSplit): number => s.coordinator + s.workers.reduce((a, b) => a + b, 0) + s.other;
+  const on = (cores: number): string => (boundNs(one, cores) / boundNs(two, cores)).toFixed(2);
+  console.log(`  1 → 2 workers allowed${what} on 3 cores: ${on(3)}×, on 4 cores: ${on(4)}×`);
+  console.log(`  --workers 2's CPU over --workers 1's${what}: ${(total(two) - total(one)).toFixed(0)} ns/row; ceiling on 2 cores with none (--workers 1's total / 2): ${(boundNs(one) / (total(one) / 2)).toFixed(2)}×`);
 }

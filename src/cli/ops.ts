@@ -319,12 +319,19 @@ class JobHost implements OpHost {
 }
 
 /** Key names → numeric ids, in order of first appearance (restored from a checkpoint's list). */
-class KeyIds {
+export class KeyIds {
   private readonly ids = new Map<string, number>();
   /** Names by id. */
   private readonly list: string[] = [];
+  /**
+   * The source's names list while its ids are ours (see ofIds); undefined
+   * before the first batch of ids, null once they differ (a restored list,
+   * keys given as strings, a second source, or a key whose rows were dropped).
+   */
+  private sameAs: readonly string[] | null | undefined;
   constructor(keys: readonly string[]) {
     for (const k of keys) this.add(k);
+    this.sameAs = keys.length === 0 ? undefined : null;
   }
   private add(k: string): number {
     const id = this.list.length;
@@ -334,6 +341,7 @@ class KeyIds {
   }
   of(names: readonly string[] | SourceKeys, n: number): Uint32Array {
     if (!Array.isArray(names)) return this.ofIds(names as SourceKeys, n);
+    this.leaveSource();
     const keys = new Uint32Array(n);
     for (let i = 0; i < n; i++) {
       const k = names[i] as string;
@@ -343,8 +351,35 @@ class KeyIds {
   }
   /** A source's ids + 1 → ours (0: not seen yet): each source key's name is looked up once. */
   private fromSource = new Uint32Array(0);
-  /** Keys numbered by the source (ColumnOptions.keyIds) as ours (a restored run's ids differ from the source's). */
-  private ofIds({ ids, names }: SourceKeys, n: number): Uint32Array {
+  /**
+   * Keys numbered by the source (ColumnOptions.keyIds) as ours. A fresh run's
+   * source numbers keys as we do, in order of first appearance in the rows
+   * we get: its ids are then ours, passed on as they are (no copy, no
+   * look-up per row), checked by one comparison per row (sameIds).
+   */
+  private ofIds(source: SourceKeys, n: number): Uint32Array {
+    const { ids, names } = source;
+    if (this.sameAs === undefined) this.sameAs = names;
+    if (this.sameAs === names) {
+      const next = sameIds(ids, n, this.list.length);
+      if (next >= 0) {
+        for (let s = this.list.length; s < next; s++) this.add(names[s] as string);
+        return ids.length === n ? ids : ids.subarray(0, n);
+      }
+    }
+    this.leaveSource();
+    return this.mappedIds(source, n);
+  }
+  /** From now on every source id is looked up (fromSource): the ids shared so far map to themselves. */
+  private leaveSource(): void {
+    if (this.sameAs === null) return;
+    if (this.sameAs !== undefined) {
+      this.fromSource = new Uint32Array(Math.max(this.list.length, 16));
+      for (let s = 0; s < this.list.length; s++) this.fromSource[s] = s + 1;
+    }
+    this.sameAs = null;
+  }
+  private mappedIds({ ids, names }: SourceKeys, n: number): Uint32Array {
     if (this.fromSource.length < names.length) {
       const more = new Uint32Array(Math.max(names.length, 2 * this.fromSource.length));
       more.set(this.fromSource);
@@ -371,6 +406,24 @@ class KeyIds {
   name(id: number): string {
     return this.list[id] as string;
   }
+}
+
+/**
+ * Whether the first `n` source ids, given ids below `known` seen before,
+ * number new keys in order of first appearance (each new id is the next):
+ * the count of ids seen then, else -1. A small function of its own: its loop
+ * is compiled alone.
+ */
+export function sameIds(ids: Uint32Array, n: number, known: number): number {
+  let next = known;
+  for (let i = 0; i < n; i++) {
+    const s = ids[i]!;
+    if (s >= next) {
+      if (s !== next) return -1;
+      next++;
+    }
+  }
+  return next;
 }
 
 /**
