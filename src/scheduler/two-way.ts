@@ -5,11 +5,11 @@
 // area after the part the workers read. The scatter loop alone ran up to 3×
 // faster than the JavaScript one (job.ts scatterOfTwo; the merge loops are
 // even) in a micro-benchmark, but the staging copies take much of that back:
-// in a job the coordinator saves about 1.5 ns per row (docs/SCHEDULER.md,
-// issue 13, sixth round).
-// Where shared WebAssembly memory or the module is not there (a page without
-// cross-origin isolation has no shared memory at all, so no shared batches
-// either), job.ts keeps the JavaScript loops.
+// with its workers answering at once, the coordinator saves 1–5 ns of its
+// ~25 per row (docs/SCHEDULER.md, issue 13, sixth round). Where shared
+// WebAssembly memory or the module is not there (a page without cross-origin
+// isolation has no shared memory at all, so no shared batches either),
+// job.ts keeps the JavaScript loops.
 import { instantiateSync } from '../engine.js';
 
 interface ScatterExports {
