@@ -19,7 +19,9 @@ await mkdir(buildDir, { recursive: true });
 await mkdir(path.dirname(generatedFile), { recursive: true });
 
 // Modules that work in another instance's memory (imported, never their own).
-const importsMemory = new Set(['keygroup']);
+const importsMemory = new Set(['keygroup', 'scatter']);
+// Of those, the ones whose imported memory is a shared one (the scheduler's batch buffers, which workers read).
+const sharesMemory = new Set(['scatter']);
 
 const modules = [];
 for (const entry of entries) {
@@ -31,6 +33,7 @@ for (const entry of entries) {
     '--target', target,
     '--outFile', path.relative(root, outFile),
     ...(importsMemory.has(name) ? ['--importMemory'] : []),
+    ...(sharesMemory.has(name) ? ['--sharedMemory', '--enable', 'threads', '--initialMemory', '0', '--maximumMemory', '65536'] : []),
   ], { stdout: process.stdout, stderr: process.stderr });
   if (error) {
     console.error(`asc failed on ${entry}: ${error.message}\n${stderr.toString()}`);

@@ -25,6 +25,7 @@ import { sharedTimesAt } from './operator.js';
 import { describe, normalizeJobOptions, type NormalizedJobOptions } from './options.js';
 import { unpackWindows, type PackedWindows } from './records.js';
 import { ReplayLog } from './replay.js';
+import { TwoWayPasses } from './two-way.js';
 import type { Batch, FinishOptions, Job, JobMetrics, JobOptions, JobResult, OutputBatch, SinkPosition, Source, WorkerHandle } from './types.js';
 
 /** Thrown inside the coordinator when a failure interrupts an operation; never escapes to users. */
@@ -76,6 +77,8 @@ interface SharedBatch extends Routing {
   buffer: SharedArrayBuffer;
   f64: Float64Array;
   u32: Uint32Array;
+  /** Two workers: the scatter and the merge in WebAssembly over this buffer (two-way.ts), where that can be made; its rowWorker is the routing's. */
+  passes: TwoWayPasses | undefined;
 }
 
 interface Pending {
@@ -235,7 +238,8 @@ function inRowOrderOfTwo(routing: Routing, out: Float64Array, results: Float64Ar
 }
 
 /**
- * dispatchShared's scatter for two workers: each row's value and key at its
+ * dispatchShared's scatter for two workers where the WebAssembly one
+ * (two-way.ts) cannot be made: each row's value and key at its
  * worker's next position (values from 0, keys from `keysAt` in the u32
  * view), the cursors as in inRowOrderOfTwo.
  */
@@ -357,6 +361,8 @@ class JobImpl implements Job {
   private flushed = new Map<number, WindowsOutput>();
   /** Shared buffers of completed batches, for reuse within the current generation of workers. */
   private sharedPool: SharedBatch[] = [];
+  /** Two workers: shared buffers in WebAssembly memory with the scatter and merge there (two-way.ts), until one cannot be made. */
+  private wasmPasses = true;
   /** Routing arrays of completed split batches (the split/transfer path), for reuse. */
   private routingPool: Routing[] = [];
   /**
@@ -800,7 +806,8 @@ class JobImpl implements Job {
       u32.set(keys, keysAt);
       if (times !== undefined) f64.set(times, timesAt);
     } else if (this.o.workers === 2) {
-      scatterOfTwo(batch, values, keys, keysAt, rows);
+      if (batch.passes !== undefined) batch.passes.scatter(values, keys, starts[1]!);
+      else scatterOfTwo(batch, values, keys, keysAt, rows);
       if (times !== undefined) timesOfTwo(batch, times, timesAt);
     } else {
       at.set(starts);
@@ -886,8 +893,14 @@ class JobImpl implements Job {
       pool.splice(smallest, 1);
     }
     const capacity = capacityFor(rows);
-    const buffer = new SharedArrayBuffer(timed ? sharedTimesAt(capacity) + capacity * (ttl ? 16 : 8) : capacity * 20);
-    return { ...newRouting(capacity, this.o.workers), buffer, f64: new Float64Array(buffer), u32: new Uint32Array(buffer) };
+    const bytes = timed ? sharedTimesAt(capacity) + capacity * (ttl ? 16 : 8) : capacity * 20;
+    const routing = newRouting(capacity, this.o.workers);
+    const passes = this.o.workers === 2 && this.wasmPasses ? TwoWayPasses.create(bytes, capacity) : undefined;
+    // Without them (or once they could not be made), a plain shared buffer and the JavaScript loops.
+    if (passes === undefined) this.wasmPasses = false;
+    else routing.rowWorker = passes.rowWorker;
+    const buffer = passes?.buffer ?? new SharedArrayBuffer(bytes);
+    return { ...routing, buffer, f64: new Float64Array(buffer), u32: new Uint32Array(buffer), passes };
   }
 
   /** Back to the pool once every worker of its batch answered: at most one more than the batches in flight (the next one is taken before it waits). */
@@ -932,7 +945,9 @@ class JobImpl implements Job {
         // The results follow the values: f64 rows … 2 rows − 1.
         const { f64 } = entry.shared;
         const out = this.output(entry.rows);
+        const { passes } = entry.shared;
         if (entry.routing === undefined) out.set(f64.subarray(entry.rows, 2 * entry.rows));
+        else if (passes !== undefined && this.o.workers === 2) passes.merge(out, entry.routing.starts[1]!);
         else inRowOrder(entry.routing, out, f64, entry.rows);
         entry.out = out;
         entry.routing = undefined;
