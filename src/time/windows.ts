@@ -946,7 +946,10 @@ export class EventTimeWindows implements WindowOperator {
         // On time: a row at or past the greatest timestamp is (its session ends past the watermark,
         // and a purged end is at most the watermark); any other takes the general test, as a row
         // inside a long session may still be gap + allowedLateness or more behind the watermark.
-        if (w >= 0 && next[w]! < 0 && t >= start[w]! && t < end[w]! && flags[w] === queued && (t >= maxTs || (e + lateness > wm && t >= purged[st.slots.get(k)]!))) {
+        // At or past it, t < end[w] is enough to be inside the key's only session: every session
+        // starts at a row's time (at most maxTs), so t >= start[w], and a later session of the key
+        // would start at or after end[w] > t >= maxTs. Two loads fewer on the usual row.
+        if (w >= 0 && t < end[w]! && flags[w] === queued && (t >= maxTs ? true : next[w]! < 0 && t >= start[w]! && e + lateness > wm && t >= purged[st.slots.get(k)]!)) {
           if (e > end[w]!) {
             end[w] = e;
             // The fire timer is at most the old end (it only ever moves to the session's end), so before e: no test.
