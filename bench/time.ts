@@ -29,7 +29,11 @@
 //   Tumbling and hopping are measured a third way, with columnar output on both sides
 //   ("columns both sides": the operator's pushColumns/flushColumns against
 //   jsGridColumns, the by-key loop appending to typed arrays); the first
-//   rows (objects both sides) are unchanged.
+//   rows (objects both sides) are unchanged. Sessions too (pushColumns
+//   against the by-key, Map-order and FIFO-of-ends loops writing columns;
+//   the target row against the faster of the two by watermark, as above,
+//   and against the by-key loop, the issue's measure), in a tinybench run
+//   of their own after the object rows' run, which is unchanged.
 //   Rolling by duration is also measured against its plain-JS loop writing
 //   into a fresh output array per pass ("plain JS with a fresh output
 //   array", no target): push() returns fresh columns, which the loop of the
@@ -495,6 +499,116 @@ function jsSessionQueue(stat: Stat, ts: Float64Array, xs: Float64Array, keys: Ui
   return out;
 }
 
+// The session loops with columnar output (the twins of the operator's pushColumns/flushColumns):
+// jsSession, jsSessionWatermark and jsSessionQueue, each emitted window appended to JsColumns.
+
+/** jsSession (by key) with columnar output. */
+function jsSessionColumns(stat: Stat, ts: Float64Array, xs: Float64Array, keys: Uint32Array, gap: number): ReturnType<JsColumns['finish']> {
+  const states = new Map<number, { start: number; last: number; agg: JsAgg }>();
+  const out = jsColumnScratch;
+  for (let i = 0; i < ts.length; i++) {
+    const k = keys[i]!, t = ts[i]!;
+    let st = states.get(k);
+    if (st !== undefined && t >= st.last + gap) {
+      out.add(k, st.start, st.last + gap, st.agg);
+      st = undefined;
+    }
+    if (st === undefined) states.set(k, (st = { start: t, last: t, agg: new JsAgg(stat) }));
+    st.last = t;
+    st.agg.add(xs[i]!);
+  }
+  for (const [k, st] of states) out.add(k, st.start, st.last + gap, st.agg);
+  return out.finish();
+}
+
+/** jsSessionWatermark (a Map kept in order of last rows) with columnar output. */
+function jsSessionWatermarkColumns(stat: Stat, ts: Float64Array, xs: Float64Array, keys: Uint32Array, gap: number): ReturnType<JsColumns['finish']> {
+  const open = new Map<number, { start: number; last: number; agg: JsAgg }>();
+  const out = jsColumnScratch;
+  const due: number[] = [];
+  const emitDue = (): void => {
+    if (due.length > 1) due.sort((a, b) => open.get(a)!.last - open.get(b)!.last || a - b);
+    for (const k of due) {
+      const st = open.get(k)!;
+      out.add(k, st.start, st.last + gap, st.agg);
+      open.delete(k);
+    }
+    due.length = 0;
+  };
+  for (let i = 0; i < ts.length; i++) {
+    const k = keys[i]!, t = ts[i]!;
+    for (const [key, st] of open) {
+      if (st.last + gap > t) break;
+      due.push(key);
+    }
+    if (due.length > 0) emitDue();
+    let st = open.get(k);
+    if (st === undefined) open.set(k, (st = { start: t, last: t, agg: new JsAgg(stat) }));
+    else {
+      open.delete(k);
+      open.set(k, st);
+    }
+    st.last = t;
+    st.agg.add(xs[i]!);
+  }
+  for (const k of open.keys()) due.push(k);
+  emitDue();
+  return out.finish();
+}
+
+/** jsSessionQueue (a FIFO of session ends) with columnar output. */
+function jsSessionQueueColumns(stat: Stat, ts: Float64Array, xs: Float64Array, keys: Uint32Array, gap: number): ReturnType<JsColumns['finish']> {
+  type Open = { key: number; start: number; last: number; agg: JsAgg; done: boolean };
+  const open = new Map<number, Open>();
+  let qEnd = new Float64Array(1024), qSession = new Array<Open | undefined>(1024).fill(undefined);
+  let head = 0, size = 0;
+  const out = jsColumnScratch;
+  const due: Open[] = [];
+  const emitDue = (): void => {
+    if (due.length > 1) due.sort((a, b) => a.last - b.last || a.key - b.key);
+    for (const st of due) {
+      out.add(st.key, st.start, st.last + gap, st.agg);
+      open.delete(st.key);
+    }
+    due.length = 0;
+  };
+  for (let i = 0; i < ts.length; i++) {
+    const k = keys[i]!, t = ts[i]!;
+    const mask = qEnd.length - 1;
+    while (size > 0 && qEnd[head]! <= t) {
+      const st = qSession[head]!;
+      if (!st.done && st.last + gap === qEnd[head]) {
+        st.done = true;
+        due.push(st);
+      }
+      qSession[head] = undefined;
+      head = (head + 1) & mask;
+      size--;
+    }
+    if (due.length > 0) emitDue();
+    let st = open.get(k);
+    if (st === undefined) open.set(k, (st = { key: k, start: t, last: t, agg: new JsAgg(stat), done: false }));
+    st.last = t;
+    st.agg.add(xs[i]!);
+    if (size === qEnd.length) {
+      const ends = new Float64Array(2 * size), sessions = new Array<Open | undefined>(2 * size).fill(undefined);
+      for (let j = 0; j < size; j++) {
+        ends[j] = qEnd[(head + j) & mask]!;
+        sessions[j] = qSession[(head + j) & mask];
+      }
+      qEnd = ends;
+      qSession = sessions;
+      head = 0;
+    }
+    const at = (head + size++) & (qEnd.length - 1);
+    qEnd[at] = t + gap;
+    qSession[at] = st;
+  }
+  for (const st of open.values()) due.push(st);
+  emitDue();
+  return out.finish();
+}
+
 /** Keyed rolling mean over count windows: per key a ring of its last w rows and a running sum (NaN: missing). */
 function jsKeyedCountMean(xs: Float64Array, keys: Uint32Array, w: number, out: Float64Array): void {
   const states = new Map<number, { ring: Float64Array; pos: number; sum: number; count: number }>();
@@ -721,6 +835,16 @@ async function sessionCase(stat: Stat, d: { ts: Float64Array; xs: Float64Array; 
   checkSameWindows(`session ${stat}`, ours, byKey());
   checkSameOrder(`session ${stat}, plain JS by watermark`, ours, byWatermark());
   checkSameOrder(`session ${stat}, plain JS by watermark (FIFO of ends)`, ours, byQueue());
+  // Columns both sides: pushColumns/flushColumns against the same three loops writing columns (JsColumns).
+  const byKeyColumns = () => jsSessionColumns(stat, d.ts, d.xs, d.keys, gap);
+  const byWatermarkColumns = () => jsSessionWatermarkColumns(stat, d.ts, d.xs, d.keys, gap);
+  const byQueueColumns = () => jsSessionQueueColumns(stat, d.ts, d.xs, d.keys, gap);
+  op.reset();
+  const oursColumns = columnWindows(op.pushColumns(d.ts, d.xs, d.keys), op.flushColumns());
+  checkSameOrder(`session ${stat}, columns`, oursColumns, ours as JsWindow[]);
+  checkSameWindows(`session ${stat}, plain JS columns by key`, columnWindows(byKeyColumns()), byKey());
+  checkSameOrder(`session ${stat}, plain JS columns by watermark`, oursColumns, columnWindows(byWatermarkColumns()));
+  checkSameOrder(`session ${stat}, plain JS columns by watermark (FIFO of ends)`, oursColumns, columnWindows(byQueueColumns()));
   const t = await rowsPerSecond({
     ours: () => {
       op.reset();
@@ -731,11 +855,28 @@ async function sessionCase(stat: Stat, d: { ts: Float64Array; xs: Float64Array; 
     jsWatermark: byWatermark,
     jsQueue: byQueue,
   });
+  // A run of their own, after: tinybench warms every task of a run up before it measures any, so
+  // added tasks in the run above would change what the object rows measure.
+  const c = await rowsPerSecond({
+    oursColumns: () => {
+      op.reset();
+      op.pushColumns(d.ts, d.xs, d.keys);
+      op.flushColumns();
+    },
+    jsColumns: byKeyColumns,
+    jsWatermarkColumns: byWatermarkColumns,
+    jsQueueColumns: byQueueColumns,
+  });
   const fair = Math.max(t.jsWatermark!, t.jsQueue!);
   report(`session ${stat} (gap 300 ms), ${label}, plain JS by watermark`, t.ours!, fair, target);
   report(`  session ${stat}, by key (old measure)`, t.ours!, t.js!);
   report(`  session ${stat}, by watermark: Map order`, t.ours!, t.jsWatermark!);
   report(`  session ${stat}, by watermark: FIFO of ends`, t.ours!, t.jsQueue!);
+  const fairColumns = Math.max(c.jsWatermarkColumns!, c.jsQueueColumns!);
+  report(`  session ${stat}, columns both sides, by watermark`, c.oursColumns!, fairColumns, target);
+  report(`  session ${stat}, columns both sides, by key`, c.oursColumns!, c.jsColumns!, target);
+  report(`  session ${stat}, columns both sides, Map order`, c.oursColumns!, c.jsWatermarkColumns!);
+  report(`  session ${stat}, columns both sides, FIFO of ends`, c.oursColumns!, c.jsQueueColumns!);
   op.dispose();
 }
 

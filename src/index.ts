@@ -104,6 +104,7 @@ export type {
   NormalizedDurationRollingSpec,
   NormalizedWindowSpec,
   PushKeys,
+  ReplacedColumns,
   RowKey,
   RollingOutput,
   SessionSpec,

@@ -538,10 +538,10 @@ export interface LateRow {
 }
 
 /**
- * Tumbling/hopping windows as columns (`pushColumns`, `flushColumns`): window
- * i of the emission order is `keys[i]`, `start[i]`, … — the same windows, in
- * the same order and with the same values as `push`/`flush`'s objects, with
- * no object per window.
+ * Windows as columns (`pushColumns`, `flushColumns`): window i of the
+ * emission order is `keys[i]`, `start[i]`, … — the same windows, in the same
+ * order and with the same values as `push`/`flush`'s objects, with no object
+ * per window. Session windows' `replaces` come as columns too (`replaced`).
  */
 export interface WindowColumns {
   /** Windows emitted. */
@@ -562,6 +562,24 @@ export interface WindowColumns {
   keyNames: readonly string[] | undefined;
   /** The late side output, as `push`'s. */
   late: LateRow[];
+  /**
+   * Session windows: the earlier emitted sessions that windows replace (their
+   * results' `replaces`, in that order), entry j replaced by window
+   * `replaced.window[j]` (ascending); empty (`length` 0) for tumbling and hopping.
+   */
+  replaced: ReplacedColumns;
+}
+
+/** The `replaces` of windows as columns: entry j is the range [start[j], end[j]) that window `window[j]` replaces. */
+export interface ReplacedColumns {
+  /** Entries. */
+  length: number;
+  /** The index of the replacing window in the columns (ascending). */
+  window: Uint32Array;
+  /** Start of the replaced session (ms). */
+  start: Float64Array;
+  /** End of the replaced session, exclusive (ms). */
+  end: Float64Array;
 }
 
 /** What a window operator returns from `push` and `flush`. */
@@ -660,12 +678,11 @@ export interface WindowOperator<K extends KeyMode = KeyMode> {
   /** End of stream: emits every window not emitted yet. Later pushes throw until `reset()`. */
   flush(): WindowOutput;
   /**
-   * Tumbling and hopping windows: `push`, with the windows as columns (no
-   * object per window; the same windows, order and state). Session windows
-   * throw a TypeError (their results may carry `replaces`).
+   * `push`, with the windows as columns (no object per window; the same
+   * windows, order and state; a session's `replaces` in `replaced`).
    */
   pushColumns(timestamps: Float64Array | readonly number[], values: Float64Array | readonly number[], ...keys: PushKeys<K>): WindowColumns;
-  /** Tumbling and hopping windows: `flush`, with the windows as columns. */
+  /** `flush`, with the windows as columns. */
   flushColumns(): WindowColumns;
   /** Open windows, watermark, keys and counters as versioned, checksummed bytes for {@link restoreWindows}. */
   snapshot(): Uint8Array;

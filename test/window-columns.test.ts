@@ -1,5 +1,5 @@
-// Tumbling/hopping windows as columns (pushColumns, flushColumns): the same
-// windows, order, values, late rows and state as push/flush's objects; and
+// Windows as columns (pushColumns, flushColumns): the same windows, order,
+// values, late rows, session `replaces` and state as push/flush's objects; and
 // large batches whose order breaks in some chunk (the grid's in-order path
 // reads the batch's first descent from the timestamp check).
 import fc from 'fast-check';
@@ -13,13 +13,19 @@ function withQ<T extends { op: TimeOp; q?: number }>(spec: T): T {
   return spec.op === 'quantile' ? { ...spec, q: 0.75 } : spec;
 }
 
-/** The columns' windows as result objects (string keys through keyNames). */
+/** The columns' windows as result objects (string keys through keyNames; `replaces` from `replaced`). */
 function asResults(c: WindowColumns): WindowResult[] {
   const out: WindowResult[] = [];
+  const r = c.replaced;
+  for (let j = 1; j < r.length; j++) if (!(r.window[j - 1]! <= r.window[j]!)) throw new Error('replaced: windows not ascending');
+  let j = 0;
   for (let i = 0; i < c.length; i++) {
     const key = c.keyNames === undefined ? c.keys[i]! : c.keyNames[c.keys[i]!]!;
-    out.push({ key, start: c.start[i]!, end: c.end[i]!, value: c.value[i]!, count: c.count[i]!, update: c.update[i] === 1 });
+    const w: WindowResult = { key, start: c.start[i]!, end: c.end[i]!, value: c.value[i]!, count: c.count[i]!, update: c.update[i] === 1 };
+    for (; j < r.length && r.window[j] === i; j++) (w.replaces ??= []).push({ start: r.start[j]!, end: r.end[j]! });
+    out.push(w);
   }
+  if (j !== r.length) throw new Error(`replaced: ${r.length - j} entries name no window`);
   return out;
 }
 
@@ -27,7 +33,8 @@ function sameOutput(a: WindowOutput, b: WindowOutput): string | null {
   if (a.windows.length !== b.windows.length) return `${a.windows.length} vs ${b.windows.length} windows`;
   for (let i = 0; i < a.windows.length; i++) {
     const x = a.windows[i]!, y = b.windows[i]!;
-    if (x.key !== y.key || x.start !== y.start || x.end !== y.end || x.count !== y.count || x.update !== y.update || !sameValue(x.value, y.value)) {
+    const replaces = JSON.stringify(x.replaces) !== JSON.stringify(y.replaces);
+    if (x.key !== y.key || x.start !== y.start || x.end !== y.end || x.count !== y.count || x.update !== y.update || replaces || !sameValue(x.value, y.value)) {
       return `window ${i}: ${JSON.stringify({ ...x, value: fmt(x.value) })} vs ${JSON.stringify({ ...y, value: fmt(y.value) })}`;
     }
   }
@@ -60,12 +67,13 @@ async function run(spec: WindowSpec, rows: readonly Row[], cuts: readonly number
 }
 
 describe('window columns (pushColumns, flushColumns)', () => {
-  const kinds = ['tumbling', 'hopping'] as const;
+  const kinds = ['tumbling', 'hopping', 'session'] as const;
 
   function specOf(kind: (typeof kinds)[number], op: TimeOp, seed: number): WindowSpec {
     const keys = (['number', 'string', 'none'] as const)[seed % 3]!;
     const common = { op, keys, maxOutOfOrderness: [0, 20][(seed >> 2) % 2]!, allowedLateness: [0, 35][(seed >> 3) % 2]! };
     if (kind === 'tumbling') return withQ({ kind, size: 40, ...common });
+    if (kind === 'session') return withQ({ kind, gap: [15, 40][(seed >> 4) % 2]!, ...common });
     return withQ({ kind, size: 45, step: 20, ...common });
   }
 
@@ -81,8 +89,29 @@ describe('window columns (pushColumns, flushColumns)', () => {
         if (diff !== null) throw new Error(`${stream.name}, spec ${JSON.stringify(spec)}, cuts ${JSON.stringify(cuts)}: ${diff}\n${repro(stream.rows)}`);
         expect(cols.snapshot).toEqual((await run(spec, stream.rows, cuts, false)).snapshot);
       }),
-      { numRuns: 80, seed: 7 },
+      { numRuns: 120, seed: 7 },
     );
+  });
+
+  it('sessions: any split into batches, with lateness, updates and merges: the columns of push and flush\'s records, replaces included, and the same state', async () => {
+    let replaced = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 1_000_000 }), fc.constantFrom(...ALL_TIME_OPS), async (seed, op) => {
+        // Late rows within the allowed lateness update emitted sessions and bridge them (replaces).
+        const stream = makeStream(seed, { disorder: 60, beyond: true, spread: 10, keys: 1 + (seed % 4) });
+        const spec = withQ({ kind: 'session' as const, op, gap: 25, keys: 'number' as const, maxOutOfOrderness: [0, 20][seed % 2]!, allowedLateness: 80 });
+        const objects = await run(spec, stream.rows, [0, stream.rows.length], false);
+        const cuts = randomSplit(mulberry32(seed), stream.rows.length);
+        const cols = await run(spec, stream.rows, cuts, true);
+        const diff = sameOutput(objects.out, cols.out);
+        if (diff !== null) throw new Error(`${stream.name}, spec ${JSON.stringify(spec)}, cuts ${JSON.stringify(cuts)}: ${diff}\n${repro(stream.rows)}`);
+        expect(cols.snapshot).toEqual(objects.snapshot);
+        replaced += objects.out.windows.filter((w) => w.replaces !== undefined).length;
+      }),
+      { numRuns: 120, seed: 11 },
+    );
+    // The property reached the rare case it is about.
+    expect(replaced).toBeGreaterThan(0);
   });
 
   it('string keys come as ids with their names; update flags as 1', async () => {
@@ -99,10 +128,18 @@ describe('window columns (pushColumns, flushColumns)', () => {
     expect([f.start[0], f.end[0], f.value[0]]).toEqual([10, 20, 3]);
   });
 
-  it('session windows refuse columns (their results may replace earlier ones)', async () => {
-    const op = await createWindows({ kind: 'session', op: 'sum', gap: 10 });
-    expect(() => op.pushColumns([0], [1])).toThrow(new TypeError('pushColumns is for tumbling and hopping windows; session windows use push'));
-    expect(() => op.flushColumns()).toThrow(new TypeError('flushColumns is for tumbling and hopping windows; session windows use flush'));
+  it('session windows as columns: an update replacing the emitted range, a merge of two emitted sessions', async () => {
+    const op = await createWindows({ kind: 'session', op: 'sum', gap: 10, keys: 'string', allowedLateness: 100 });
+    // a: [0, 10) and [15, 25) fire at 30; the late row at 9 bridges them into [0, 25), replacing both.
+    const a = op.pushColumns([0, 15, 30, 9], [1, 2, 4, 8], ['a', 'a', 'b', 'a']);
+    expect(Array.from(a.keys, (k) => a.keyNames![k])).toEqual(['a', 'a', 'a']);
+    expect([...a.start]).toEqual([0, 15, 0]);
+    expect([...a.end]).toEqual([10, 25, 25]);
+    expect([...a.value]).toEqual([1, 2, 11]);
+    expect([...a.update]).toEqual([0, 0, 1]);
+    expect({ ...a.replaced, window: [...a.replaced.window], start: [...a.replaced.start], end: [...a.replaced.end] }).toEqual({ length: 2, window: [2, 2], start: [0, 15], end: [10, 25] });
+    const f = op.flushColumns();
+    expect([f.length, f.keyNames![f.keys[0]!], f.start[0], f.end[0], f.value[0], f.replaced.length]).toEqual([1, 'b', 30, 40, 4, 0]);
   });
 });
 

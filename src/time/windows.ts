@@ -194,7 +194,7 @@ export class EventTimeWindows implements WindowOperator {
    * late row is emitted at once, and the row marks its group).
    */
   onWatermarkChange: ((key: number) => void) | undefined;
-  /** pushColumns/flushColumns: grid windows go here instead of into result objects (set during those calls only). */
+  /** pushColumns/flushColumns: windows go here instead of into result objects (set during those calls only). */
   private columns: WindowColumnsBuilder | undefined;
   /** The scratch columns, kept between calls. */
   private columnScratch: WindowColumnsBuilder | undefined;
@@ -234,6 +234,30 @@ export class EventTimeWindows implements WindowOperator {
   private check(): void {
     if (this.disposed) throw new Error('operator has been disposed');
     if (this.ended) throw new Error('stream has ended (flush() was called): reset() to start again');
+  }
+
+  /** Emits session w into out, or the columns (pushColumns/flushColumns); marks it emitted. */
+  private emitSession(w: number, out: WindowResult[]): void {
+    if (this.columns !== undefined) this.sessionColumns(w, this.columns);
+    else out.push(this.result(w));
+  }
+
+  /** result(w)'s fields straight into the columns: no object (a `replaces` list only as columns, rare). */
+  private sessionColumns(w: number, columns: WindowColumnsBuilder): void {
+    const st = this.store;
+    const start = st.start[w]!, end = st.end[w]!;
+    const emStart = st.emStart[w]!, emEnd = st.emEnd[w]!;
+    const merged = st.merged.size === 0 ? undefined : st.merged.get(w);
+    const emitted = emStart === emStart;
+    const update = emitted || (merged !== undefined && merged.length > 0) ? 1 : 0;
+    columns.add(st.key[w]!, start, end, this.accValue(st, w), st.acc[w * st.stride + 1]!, update);
+    if (emitted && (emStart !== start || emEnd !== end)) columns.addReplaced(emStart, emEnd);
+    if (merged !== undefined) {
+      for (const m of merged) columns.addReplaced(m.start, m.end);
+      st.merged.delete(w);
+    }
+    st.emStart[w] = start;
+    st.emEnd[w] = end;
   }
 
   /** Session w's result; marks it emitted. */
@@ -413,7 +437,7 @@ export class EventTimeWindows implements WindowOperator {
       this.onWatermarkChange?.(st.key[w]!);
       if (type === FIRE) {
         st.flags[w] = st.flags[w]! & ~PENDING_FIRE;
-        out.push(this.result(w));
+        this.emitSession(w, out);
         if (!end && this.spec.allowedLateness === 0) this.remove(w);
       } else if (!end) {
         this.remove(w);
@@ -728,7 +752,7 @@ export class EventTimeWindows implements WindowOperator {
   }
 
   pushColumns(timestamps: Float64Array | readonly number[], values: Float64Array | readonly number[], keys?: BatchKeys): WindowColumns {
-    const columns = this.startColumns('pushColumns');
+    const columns = this.startColumns();
     try {
       return columns.finish(this.push(timestamps, values, keys).late, this.keyNames());
     } finally {
@@ -738,7 +762,7 @@ export class EventTimeWindows implements WindowOperator {
   }
 
   flushColumns(): WindowColumns {
-    const columns = this.startColumns('flushColumns');
+    const columns = this.startColumns();
     try {
       return columns.finish(this.flush().late, this.keyNames());
     } finally {
@@ -747,8 +771,7 @@ export class EventTimeWindows implements WindowOperator {
     }
   }
 
-  private startColumns(what: string): WindowColumnsBuilder {
-    if (this.spec.kind === 'session') throw new TypeError(`${what} is for tumbling and hopping windows; session windows use ${what === 'pushColumns' ? 'push' : 'flush'}`);
+  private startColumns(): WindowColumnsBuilder {
     return (this.columns = this.columnScratch ??= new WindowColumnsBuilder());
   }
 
@@ -923,7 +946,10 @@ export class EventTimeWindows implements WindowOperator {
         // On time: a row at or past the greatest timestamp is (its session ends past the watermark,
         // and a purged end is at most the watermark); any other takes the general test, as a row
         // inside a long session may still be gap + allowedLateness or more behind the watermark.
-        if (w >= 0 && next[w]! < 0 && t >= start[w]! && t < end[w]! && flags[w] === queued && (t >= maxTs || (e + lateness > wm && t >= purged[st.slots.get(k)]!))) {
+        // At or past it, t < end[w] is enough to be inside the key's only session: every session
+        // starts at a row's time (at most maxTs), so t >= start[w], and a later session of the key
+        // would start at or after end[w] > t >= maxTs. Two loads fewer on the usual row.
+        if (w >= 0 && t < end[w]! && flags[w] === queued && (t >= maxTs ? true : next[w]! < 0 && t >= start[w]! && e + lateness > wm && t >= purged[st.slots.get(k)]!)) {
           if (e > end[w]!) {
             end[w] = e;
             // The fire timer is at most the old end (it only ever moves to the session's end), so before e: no test.
@@ -939,7 +965,7 @@ export class EventTimeWindows implements WindowOperator {
               st.vals[w]!.push(x);
             }
           } else addTo(st, w, code, ts, vals, i, this.rowOf(i));
-          if (end[w]! <= wm) windows.push(this.result(w));
+          if (end[w]! <= wm) this.emitSession(w, windows);
           if (marks !== undefined) marks[this.markAt++] = windows.length;
           let due = false;
           if (t > maxTs) {
@@ -989,7 +1015,7 @@ export class EventTimeWindows implements WindowOperator {
       const st = this.store;
       if (this.code === OP_SUM) addSum(st.acc, w * 4, x);
       else addTo(st, w, this.code, ts, vals, i, row);
-      if (st.end[w]! <= this.watermark) windows.push(this.result(w));
+      if (st.end[w]! <= this.watermark) this.emitSession(w, windows);
     }
     this.mark(windows.length);
     if (t > this.maxTs) {
