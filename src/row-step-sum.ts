@@ -73,6 +73,27 @@ abstract class BlockSumKernel extends HeldRowKernel {
     return this.row(x, slot);
   }
 
+  /**
+   * The rare row (row-step-kernel.ts): while the state is held and the kernel warm, that is
+   * the block's last row, which update() ends with finishBlock(). The state it leaves is
+   * a block's start, known without reading it back (load() at pos 0 gives these fields)
+   * but for the count.
+   */
+  protected override rowInWasm(x: number): number {
+    if (!this.held || this.coldRows > 0) return super.rowInWasm(x);
+    this.live();
+    const y = +this.step(x);
+    this.held = true;
+    const ring = this.ring;
+    this.slot = ring;
+    this.blockEnd = (ring + this.window - 1) | 0;
+    this.subEnd = (ring + this.subLength) | 0;
+    this.count = this.i32[(this.s + S_COUNT) >>> 2]!;
+    this.acc = 0;
+    this.accBlock = 0;
+    return y;
+  }
+
   /** rowResult() of the row at `slot`, with the minPeriods check. */
   protected abstract row(x: number, slot: number): number;
 
@@ -83,7 +104,7 @@ abstract class BlockSumKernel extends HeldRowKernel {
     f64[slot] = x;
     const count = (this.count + (x === x ? 1 : 0) - (old === old ? 1 : 0)) | 0; // | 0: int32, no overflow checks
     this.count = count;
-    this.slot = slot + 1;
+    this.slot = (slot + 1) | 0; // | 0: int32 arithmetic, no overflow check (a slot is a place in memory)
     return count;
   }
 
@@ -106,14 +127,14 @@ abstract class BlockSumKernel extends HeldRowKernel {
       r = this.acc + (this.pair + (zx + this.third));
       this.acc = r;
       // A sub-block ends with a group (its length is a multiple of 4).
-      if (slot + 1 === this.subEnd) return this.endSubBlock(slot, r);
+      if (((slot + 1) | 0) === this.subEnd) return this.endSubBlock(slot, r);
     }
-    return this.f64[slot + this.window + 1]! + (this.accBlock + r);
+    return this.f64[(slot + this.window + 1) | 0]! + (this.accBlock + r);
   }
 
   /** The sum at a sub-block's last row, then update()'s sub-block end: P takes acc (r, at a group's last row). */
   private endSubBlock(slot: number, r: number): number {
-    const sum = this.f64[slot + this.window + 1]! + (this.accBlock + r);
+    const sum = this.f64[(slot + this.window + 1) | 0]! + (this.accBlock + r);
     this.accBlock += r;
     this.acc = 0;
     this.subEnd += this.subLength;
