@@ -30,6 +30,11 @@ const S_RING = 64; // f64 × W: the block's rows so far, then the previous block
 /** Below this window, blocks end so often that the rows are cheaper in WASM (each block's end is a call into it). */
 export const SUM_ROW_STEP_MIN_WINDOW = 16;
 
+/** The sum module's export beyond the ABI that every module shares (engine.ts KernelExports). */
+interface SumExports {
+  finishRingBlock(): void;
+}
+
 /** NaN is missing: it adds +0 (sum.ts z()). */
 function z(x: number): number {
   return x === x ? x : 0;
@@ -58,10 +63,14 @@ abstract class BlockSumKernel extends HeldRowKernel {
   /** … and z(c). */
   private third = UNLOADED;
 
+  /** The module's export that ends a block (sum.ts finishRingBlock()), read once like `step`. */
+  private readonly finishRingBlock: () => void;
+
   constructor(spec: NormalizedSpec, plan: KernelPlan, instance: KernelInstance) {
     super(spec, plan, instance);
     this.window = plan.window;
     this.minPeriods = plan.minPeriods;
+    this.finishRingBlock = (instance.exports as unknown as SumExports).finishRingBlock;
   }
 
   override pushValue(x: number): number {
@@ -75,20 +84,17 @@ abstract class BlockSumKernel extends HeldRowKernel {
 
   /**
    * The rare row (row-step-kernel.ts): while the state is held and the kernel warm, that is
-   * the block's last row, which update() ends with finishBlock(). The state it leaves is
-   * a block's start, known without reading it back (load() at pos 0 gives these fields)
-   * but for the count.
+   * the block's last row. It runs here like any other, and the module's finishRingBlock()
+   * makes the block's suffix sums, as update() does at the block's end; the fields then
+   * take a block's start (load() at pos 0 gives these). No state goes to WASM and back.
    */
   protected override rowInWasm(x: number): number {
     if (!this.held || this.coldRows > 0) return super.rowInWasm(x);
-    this.live();
-    const y = +this.step(x);
-    this.held = true;
+    const y = this.row(x, this.slot);
+    this.finishRingBlock();
     const ring = this.ring;
     this.slot = ring;
-    this.blockEnd = (ring + this.window - 1) | 0;
     this.subEnd = (ring + this.subLength) | 0;
-    this.count = this.i32[(this.s + S_COUNT) >>> 2]!;
     this.acc = 0;
     this.accBlock = 0;
     return y;
