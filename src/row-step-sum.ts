@@ -5,9 +5,10 @@
 // sub-block end or to the state's layout in sum.ts must be made here too.
 //
 // The ring and the suffix sums stay in WASM memory; the position, count and
-// prefix sums (acc, P) are held in fields. The row that ends a block goes
-// through the module's pushValue (finishBlock() recomputes the suffix sums in
-// WASM), and so do a kernel's first WARM_UP_ROWS rows (row-step-kernel.ts); a
+// prefix sums (acc, P) are held in fields. The row that ends a block runs here
+// too, then the module's finishRingBlock() recomputes the suffix sums in WASM
+// (finishBlock() alone: no state goes to WASM and back); a kernel's first
+// WARM_UP_ROWS rows go through the module's pushValue (row-step-kernel.ts); a
 // sub-block's end is update()'s two operations, done here.
 import type { KernelInstance } from './engine.js';
 import { HeldRowKernel, notANumber, UNLOADED } from './row-step-kernel.js';
@@ -48,7 +49,7 @@ abstract class BlockSumKernel extends HeldRowKernel {
   private ring = 0;
   /** The next row's place in the ring: its offset in the block is slot − ring. */
   private slot = -1;
-  /** The place of the row that ends the block (or of the next row, while the kernel is cold): that row runs in WASM. */
+  /** The place of the row that ends the block (or of the next row, while the kernel is cold): that row takes the rare path (rowInWasm). */
   private blockEnd = -1;
   /** The place just past the sub-block (sum and mean: count keeps no sums, and its sub-blocks end with nothing to do). */
   private subEnd = 0;
@@ -76,8 +77,8 @@ abstract class BlockSumKernel extends HeldRowKernel {
   override pushValue(x: number): number {
     if (typeof x !== 'number') notANumber(x);
     const slot = this.slot;
-    // One test for the two rows that run in WASM: the block's last (update() ends the block there,
-    // finishBlock()) and the first after the state was released (both are then -1).
+    // One test for the two rare rows (rowInWasm): the block's last (its suffix pass in WASM,
+    // finishRingBlock()) and the first after the state was released (both are then -1).
     if (slot === this.blockEnd) return this.rowInWasm(x);
     return this.row(x, slot);
   }
@@ -89,7 +90,7 @@ abstract class BlockSumKernel extends HeldRowKernel {
    * take a block's start (load() at pos 0 gives these). No state goes to WASM and back.
    */
   protected override rowInWasm(x: number): number {
-    if (!this.held || this.coldRows > 0) return super.rowInWasm(x);
+    if (this.held !== true || this.coldRows > 0) return super.rowInWasm(x);
     const y = this.row(x, this.slot);
     this.finishRingBlock();
     const ring = this.ring;
