@@ -66,6 +66,7 @@ abstract class BlockSumKernel extends HeldRowKernel {
 
   /** The module's export that ends a block (sum.ts finishRingBlock()), read once like `step`. */
   private readonly finishRingBlock: () => void;
+  private blockEndWarmed = false;
 
   constructor(spec: NormalizedSpec, plan: KernelPlan, instance: KernelInstance) {
     super(spec, plan, instance);
@@ -79,7 +80,7 @@ abstract class BlockSumKernel extends HeldRowKernel {
     const slot = this.slot;
     // One test for the two rare rows (rowInWasm): the block's last (its suffix pass in WASM,
     // finishRingBlock()) and the first after the state was released (both are then -1).
-    if (slot === this.blockEnd) return this.rowInWasm(x);
+    if (slot === this.blockEnd) return +this.rowInWasm(x);
     return this.row(x, slot);
   }
 
@@ -90,7 +91,11 @@ abstract class BlockSumKernel extends HeldRowKernel {
    * take a block's start (load() at pos 0 gives these). No state goes to WASM and back.
    */
   protected override rowInWasm(x: number): number {
-    if (this.held !== true || this.coldRows > 0) return super.rowInWasm(x);
+    if (this.held !== true || this.coldRows > 0) {
+      const y = super.rowInWasm(x);
+      if (this.coldRows === 0 && this.blockEndWarmed !== true) this.warmBlockEnd();
+      return y;
+    }
     const y = this.row(x, this.slot);
     this.finishRingBlock();
     const ring = this.ring;
@@ -99,6 +104,24 @@ abstract class BlockSumKernel extends HeldRowKernel {
     this.acc = 0;
     this.accBlock = 0;
     return y;
+  }
+
+  /**
+   * Runs the block-end path above once, at the warm-up's end, and undoes it: V8 then has
+   * type feedback for it before TurboFan compiles pushValue, which inlines it. Its first
+   * real use is W − 1 rows in at most; with a window of 10 000 that came after the
+   * compile: an eager deopt there, and a second compile ~40% slower a row (issue 20's
+   * slow mode, again). The path writes the ring's last row and the suffix sums (W + 2
+   * doubles in a row, saved and put back) and the held fields (read back by take()).
+   */
+  private warmBlockEnd(): void {
+    this.blockEndWarmed = true;
+    const last = (this.ring + this.window - 1) | 0;
+    const saved = this.f64.slice(last, last + this.window + 2);
+    this.slot = last;
+    this.rowInWasm(0 / 0);
+    this.f64.set(saved, last);
+    this.take();
   }
 
   /** rowResult() of the row at `slot`, with the minPeriods check. */
