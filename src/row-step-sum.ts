@@ -28,6 +28,15 @@ const S_ACC_SUB = 48; // f64: acc, the sum of the sub-block's finished groups of
 const S_ACC_BLOCK = 56; // f64: P, the sum of the block's finished sub-blocks
 const S_RING = 64; // f64 × W: the block's rows so far, then the previous block's; then W + 1 suffix sums
 
+/** Runs of the block-end path before the first row (warmBlockEnd), once per process. */
+const BLOCK_END_WARM_UP_RUNS = 16;
+let blockEndWarmed = false;
+
+/** True once a kernel of this module has run its block-end path before its first row (warmBlockEnd; for tests). */
+export function blockEndWarmedUp(): boolean {
+  return blockEndWarmed;
+}
+
 /** Below this window, blocks end so often that the rows are cheaper in WASM (each block's end is a call into it). */
 export const SUM_ROW_STEP_MIN_WINDOW = 16;
 
@@ -66,13 +75,13 @@ abstract class BlockSumKernel extends HeldRowKernel {
 
   /** The module's export that ends a block (sum.ts finishRingBlock()), read once like `step`. */
   private readonly finishRingBlock: () => void;
-  private blockEndWarmed = false;
 
   constructor(spec: NormalizedSpec, plan: KernelPlan, instance: KernelInstance) {
     super(spec, plan, instance);
     this.window = plan.window;
     this.minPeriods = plan.minPeriods;
     this.finishRingBlock = (instance.exports as unknown as SumExports).finishRingBlock;
+    this.warmBlockEnd();
   }
 
   override pushValue(x: number): number {
@@ -91,11 +100,7 @@ abstract class BlockSumKernel extends HeldRowKernel {
    * take a block's start (load() at pos 0 gives these). No state goes to WASM and back.
    */
   protected override rowInWasm(x: number): number {
-    if (this.held !== true || this.coldRows > 0) {
-      const y = super.rowInWasm(x);
-      if (this.coldRows === 0 && this.blockEndWarmed !== true) this.warmBlockEnd();
-      return y;
-    }
+    if (this.held !== true || this.coldRows > 0) return super.rowInWasm(x);
     const y = this.row(x, this.slot);
     this.finishRingBlock();
     const ring = this.ring;
@@ -107,21 +112,33 @@ abstract class BlockSumKernel extends HeldRowKernel {
   }
 
   /**
-   * Runs the block-end path above once, at the warm-up's end, and undoes it: V8 then has
-   * type feedback for it before TurboFan compiles pushValue, which inlines it. Its first
-   * real use is W − 1 rows in at most; with a window of 10 000 that came after the
-   * compile: an eager deopt there, and a second compile ~40% slower a row (issue 20's
-   * slow mode, again). The path writes the ring's last row and the suffix sums (W + 2
-   * doubles in a row, saved and put back) and the held fields (read back by take()).
+   * Runs the block-end path above, on the process's first kernel of this module, and
+   * undoes it: V8 then has type feedback for it before TurboFan compiles pushValue, which
+   * inlines it. Its first real use is W − 1 rows in at most; with a window of 10 000 that
+   * came after the compile: an eager deopt there, and a second compile ~40% slower a row
+   * (issue 20's slow mode, again). BLOCK_END_WARM_UP_RUNS times: V8 gives a function its feedback
+   * vector only after ~8 × its bytecode size has run. The path writes the ring's last row
+   * and the suffix sums (W + 2 doubles in a row, saved and put back) and the held fields
+   * (read back by take(), then written back unchanged and let go). Here, not on the
+   * warm-up rows' last: a call on that path kept V8 from inlining the row into pushValue
+   * (~0.6 ns a row at w=100).
    */
   private warmBlockEnd(): void {
-    this.blockEndWarmed = true;
+    if (blockEndWarmed) return;
+    blockEndWarmed = true;
+    this.take();
+    const coldRows = this.coldRows;
+    this.coldRows = 0;
     const last = (this.ring + this.window - 1) | 0;
     const saved = this.f64.slice(last, last + this.window + 2);
-    this.slot = last;
-    this.rowInWasm(0 / 0);
+    for (let run = 0; run < BLOCK_END_WARM_UP_RUNS; run++) {
+      this.slot = last;
+      this.rowInWasm(0 / 0);
+    }
     this.f64.set(saved, last);
+    this.coldRows = coldRows;
     this.take();
+    this.live();
   }
 
   /** rowResult() of the row at `slot`, with the minPeriods check. */
