@@ -116,8 +116,8 @@ abstract class BlockSumKernel extends HeldRowKernel {
    * undoes it: V8 then has type feedback for it before TurboFan compiles pushValue, which
    * inlines it. Its first real use is W − 1 rows in at most; with a window of 10 000 that
    * came after the compile: an eager deopt there, and a second compile ~40% slower a row
-   * (issue 20's slow mode, again). BLOCK_END_WARM_UP_RUNS times: V8 gives a function its feedback
-   * vector only after ~8 × its bytecode size has run. The path writes the ring's last row
+   * (issue 20's slow mode, again). BLOCK_END_WARM_UP_RUNS times: V8 gives a function its
+   * feedback vector only after ~8 × its bytecode size has run. The path writes the ring's last row
    * and the suffix sums (W + 2 doubles in a row, saved and put back) and the held fields
    * (read back by take(), then written back unchanged and let go). Here, not on the
    * warm-up rows' last: a call on that path kept V8 from inlining the row into pushValue
