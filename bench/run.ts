@@ -13,7 +13,9 @@
 //
 // Flags: --quick (n = 1e6 only), --ops a,b (a subset), --no-write, --wall,
 // --one-row-shared (every one-row pair in this process, the old measure),
-// --one-row-only (the one-row table alone). The
+// --one-row-only (the one-row table alone), --one-row-children N (N fresh
+// children per one-row pair, the median one's figures and the ratio's spread
+// printed; 1 by default, the measure before). The
 // printed lines keep their format (n=… w=… op wasm … e2e … js … copy …),
 // with bottleneck's figure after them.
 import { spawnSync } from 'node:child_process';
@@ -67,6 +69,7 @@ const BATCH = 65_536;
 /** Rows per push() chunk: the kernels' default IO buffer (assembly/common.ts, DEFAULT_CAPACITY). */
 const IO_ROWS = 16_384;
 const ONE_ROW_N = 1e6;
+const oneRowChildren = args.includes('--one-row-children') ? Math.max(1, Number(args[args.indexOf('--one-row-children') + 1]) || 1) : 1;
 // The fastest sample: the machine may be shared, and a preempted pass says nothing about the code.
 const clock = args.includes('--wall') ? 'wall' : 'cpu';
 const MEASURE = { time: 300, warmupTime: 100, statistic: 'fastest', clock } as const;
@@ -321,15 +324,23 @@ async function measureOneRow(x: Float64Array, rows: OneRow[]): Promise<void> {
   for (const w of windows) {
     for (const op of ops) {
       let r: { ours: number; js: number };
+      let spread = '';
       if (shared) r = await measureOneRowPair(x, op, w);
       else {
-        const child = spawnSync(process.execPath, [script, '--one-row-child', `${op},${w}`, ...(clock === 'wall' ? ['--wall'] : [])], { encoding: 'utf8' });
-        if (child.status !== 0) throw new Error(`one-row child for ${op} w=${w} failed: ${child.stderr.trim()}`);
-        r = JSON.parse(child.stdout) as { ours: number; js: number };
+        // --one-row-children N: N fresh children per pair, the median one's figures (by ours / JS) kept.
+        const children: { ours: number; js: number }[] = [];
+        for (let c = 0; c < oneRowChildren; c++) {
+          const child = spawnSync(process.execPath, [script, '--one-row-child', `${op},${w}`, ...(clock === 'wall' ? ['--wall'] : [])], { encoding: 'utf8' });
+          if (child.status !== 0) throw new Error(`one-row child for ${op} w=${w} failed: ${child.stderr.trim()}`);
+          children.push(JSON.parse(child.stdout) as { ours: number; js: number });
+        }
+        children.sort((a, b) => a.ours / a.js - b.ours / b.js);
+        r = children[(children.length - 1) >> 1]!;
+        if (children.length > 1) spread = `  (${children.length} children, ours / JS min ${ratio(children[0]!.ours, children[0]!.js)} max ${ratio(children.at(-1)!.ours, children.at(-1)!.js)})`;
       }
       const row: OneRow = { window: w, op, ours: r.ours, js: r.js };
       rows.push(row);
-      console.log(`one row at a time w=${w} ${op.padEnd(8)} pushValue ${fmt(row.ours).padStart(6)}  js ${fmt(row.js).padStart(6)} M rows/s  ${oneRowVerdict(row)}`);
+      console.log(`one row at a time w=${w} ${op.padEnd(8)} pushValue ${fmt(row.ours).padStart(6)}  js ${fmt(row.js).padStart(6)} M rows/s  ${oneRowVerdict(row)}${spread}`);
     }
   }
 }

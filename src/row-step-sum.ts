@@ -5,9 +5,10 @@
 // sub-block end or to the state's layout in sum.ts must be made here too.
 //
 // The ring and the suffix sums stay in WASM memory; the position, count and
-// prefix sums (acc, P) are held in fields. The row that ends a block goes
-// through the module's pushValue (finishBlock() recomputes the suffix sums in
-// WASM), and so do a kernel's first WARM_UP_ROWS rows (row-step-kernel.ts); a
+// prefix sums (acc, P) are held in fields. The row that ends a block runs here
+// too, then the module's finishRingBlock() recomputes the suffix sums in WASM
+// (finishBlock() alone: no state goes to WASM and back); a kernel's first
+// WARM_UP_ROWS rows go through the module's pushValue (row-step-kernel.ts); a
 // sub-block's end is update()'s two operations, done here.
 import type { KernelInstance } from './engine.js';
 import { HeldRowKernel, notANumber, UNLOADED } from './row-step-kernel.js';
@@ -27,8 +28,22 @@ const S_ACC_SUB = 48; // f64: acc, the sum of the sub-block's finished groups of
 const S_ACC_BLOCK = 56; // f64: P, the sum of the block's finished sub-blocks
 const S_RING = 64; // f64 × W: the block's rows so far, then the previous block's; then W + 1 suffix sums
 
+/** Runs of the block-end path before the first row (warmBlockEnd), once per process. */
+const BLOCK_END_WARM_UP_RUNS = 16;
+let blockEndWarmed = false;
+
+/** True once a kernel of this module has run its block-end path before its first row (warmBlockEnd; for tests). */
+export function blockEndWarmedUp(): boolean {
+  return blockEndWarmed;
+}
+
 /** Below this window, blocks end so often that the rows are cheaper in WASM (each block's end is a call into it). */
 export const SUM_ROW_STEP_MIN_WINDOW = 16;
+
+/** The sum module's export beyond the ABI that every module shares (engine.ts KernelExports). */
+interface SumExports {
+  finishRingBlock(): void;
+}
 
 /** NaN is missing: it adds +0 (sum.ts z()). */
 function z(x: number): number {
@@ -43,7 +58,7 @@ abstract class BlockSumKernel extends HeldRowKernel {
   private ring = 0;
   /** The next row's place in the ring: its offset in the block is slot − ring. */
   private slot = -1;
-  /** The place of the row that ends the block (or of the next row, while the kernel is cold): that row runs in WASM. */
+  /** The place of the row that ends the block (or of the next row, while the kernel is cold): that row takes the rare path (rowInWasm). */
   private blockEnd = -1;
   /** The place just past the sub-block (sum and mean: count keeps no sums, and its sub-blocks end with nothing to do). */
   private subEnd = 0;
@@ -58,19 +73,72 @@ abstract class BlockSumKernel extends HeldRowKernel {
   /** … and z(c). */
   private third = UNLOADED;
 
+  /** The module's export that ends a block (sum.ts finishRingBlock()), read once like `step`. */
+  private readonly finishRingBlock: () => void;
+
   constructor(spec: NormalizedSpec, plan: KernelPlan, instance: KernelInstance) {
     super(spec, plan, instance);
     this.window = plan.window;
     this.minPeriods = plan.minPeriods;
+    this.finishRingBlock = (instance.exports as unknown as SumExports).finishRingBlock;
+    this.warmBlockEnd();
   }
 
   override pushValue(x: number): number {
     if (typeof x !== 'number') notANumber(x);
     const slot = this.slot;
-    // One test for the two rows that run in WASM: the block's last (update() ends the block there,
-    // finishBlock()) and the first after the state was released (both are then -1).
-    if (slot === this.blockEnd) return this.rowInWasm(x);
+    // One test for the two rare rows (rowInWasm): the block's last (its suffix pass in WASM,
+    // finishRingBlock()) and the first after the state was released (both are then -1).
+    if (slot === this.blockEnd) return +this.rowInWasm(x);
     return this.row(x, slot);
+  }
+
+  /**
+   * The rare row (row-step-kernel.ts): while the state is held and the kernel warm, that is
+   * the block's last row. It runs here like any other, and the module's finishRingBlock()
+   * makes the block's suffix sums, as update() does at the block's end; the fields then
+   * take a block's start (load() at pos 0 gives these). No state goes to WASM and back.
+   */
+  protected override rowInWasm(x: number): number {
+    if (this.held !== true || this.coldRows > 0) return super.rowInWasm(x);
+    const y = this.row(x, this.slot);
+    this.finishRingBlock();
+    const ring = this.ring;
+    this.slot = ring;
+    this.subEnd = (ring + this.subLength) | 0;
+    this.acc = 0;
+    this.accBlock = 0;
+    return y;
+  }
+
+  /**
+   * Runs the block-end path above, on the process's first kernel of this module, and
+   * undoes it: V8 then has type feedback for it before TurboFan compiles pushValue, which
+   * inlines it. Its first real use is W − 1 rows in at most; with a window of 10 000 that
+   * came after the compile: an eager deopt there, and a second compile ~40% slower a row
+   * (issue 20's slow mode, again). BLOCK_END_WARM_UP_RUNS times: V8 gives a function its
+   * feedback vector only after ~8 × its bytecode size has run. The path writes the ring's last row
+   * and the suffix sums (W + 2 doubles in a row, saved and put back) and the held fields
+   * (read back by take(), then written back unchanged and let go). Here, not on the
+   * warm-up rows' last: a call on that path kept V8 from inlining the row into pushValue
+   * (~0.6 ns a row at w=100).
+   */
+  private warmBlockEnd(): void {
+    if (blockEndWarmed) return;
+    blockEndWarmed = true;
+    this.take();
+    const coldRows = this.coldRows;
+    this.coldRows = 0;
+    const last = (this.ring + this.window - 1) | 0;
+    const saved = this.f64.slice(last, last + this.window + 2);
+    for (let run = 0; run < BLOCK_END_WARM_UP_RUNS; run++) {
+      this.slot = last;
+      this.rowInWasm(0 / 0);
+    }
+    this.f64.set(saved, last);
+    this.coldRows = coldRows;
+    this.take();
+    this.live();
   }
 
   /** rowResult() of the row at `slot`, with the minPeriods check. */
@@ -83,7 +151,7 @@ abstract class BlockSumKernel extends HeldRowKernel {
     f64[slot] = x;
     const count = (this.count + (x === x ? 1 : 0) - (old === old ? 1 : 0)) | 0; // | 0: int32, no overflow checks
     this.count = count;
-    this.slot = slot + 1;
+    this.slot = (slot + 1) | 0; // | 0: int32 arithmetic, no overflow check (a slot is a place in memory)
     return count;
   }
 
@@ -106,14 +174,14 @@ abstract class BlockSumKernel extends HeldRowKernel {
       r = this.acc + (this.pair + (zx + this.third));
       this.acc = r;
       // A sub-block ends with a group (its length is a multiple of 4).
-      if (slot + 1 === this.subEnd) return this.endSubBlock(slot, r);
+      if (((slot + 1) | 0) === this.subEnd) return this.endSubBlock(slot, r);
     }
-    return this.f64[slot + this.window + 1]! + (this.accBlock + r);
+    return this.f64[(slot + this.window + 1) | 0]! + (this.accBlock + r);
   }
 
   /** The sum at a sub-block's last row, then update()'s sub-block end: P takes acc (r, at a group's last row). */
   private endSubBlock(slot: number, r: number): number {
-    const sum = this.f64[slot + this.window + 1]! + (this.accBlock + r);
+    const sum = this.f64[(slot + this.window + 1) | 0]! + (this.accBlock + r);
     this.accBlock += r;
     this.acc = 0;
     this.subEnd += this.subLength;

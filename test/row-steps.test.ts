@@ -230,6 +230,31 @@ describe('pushValue rows in JavaScript: the bits and snapshots of push()', () =>
     }
   });
 
+  it('sum, mean, count: after the warm-up, a block\'s last row runs in JavaScript and only the suffix pass in WASM (finishRingBlock), with the bits and snapshots of push()', async () => {
+    // Windows whose block ends fall on a group's last row and off it, on a sub-block's end (256) and not.
+    for (const window of [SUM_ROW_STEP_MIN_WINDOW, 99, 256, 257, 1027]) {
+      const values = Float64Array.from({ length: WARM_UP_ROWS + 4 * window + 3 }, (_, i) => (i % 7 === 0 ? NaN : i % 5 === 0 ? -0 : Math.sin(i) * 1e3));
+      for (const op of ['sum', 'mean', 'count'] as const) {
+        const spec: KernelSpec = { op, window, minPeriods: 1 };
+        const kernel = await createKernel(spec);
+        const held = kernel as unknown as { step: (x: number) => number; finishRingBlock: () => void };
+        const [step, finish] = [held.step, held.finishRingBlock];
+        let wasmRows = 0;
+        let blockEnds = 0;
+        held.step = (x) => (wasmRows++, step(x));
+        held.finishRingBlock = () => (blockEnds++, finish());
+        const got = Float64Array.from(values, (x) => kernel.pushValue(x));
+        expect(wasmRows, `${op} w=${window}`).toBe(WARM_UP_ROWS);
+        expect(blockEnds, `${op} w=${window}`).toBe(Math.floor(values.length / window) - Math.floor(WARM_UP_ROWS / window));
+        const reference = await createKernel(spec);
+        expect(compareExact(reference.push(values), got)).toEqual([]);
+        expect(kernel.snapshot()).toEqual(reference.snapshot());
+        kernel.dispose();
+        reference.dispose();
+      }
+    }
+  });
+
   it('throws after dispose(), also with its state held in the object', async () => {
     for (const spec of [{ op: 'sum', window: 100 }, { op: 'std', window: 100 }, { op: 'ewm', span: 5, stat: 'var' }] as KernelSpec[]) {
       const k = await createKernel(spec);

@@ -675,6 +675,18 @@ export function pushValue(x: f64): f64 {
   return y;
 }
 
+/**
+ * The block's end alone, for kernel.pushValue()'s rows in JavaScript
+ * (src/row-step-sum.ts): the block's last row ran there, and the fields it
+ * moves (position, count, prefix sums) are held there; the ring holds the
+ * block in full, and this makes its suffix sums, as update() does at a block's
+ * end (count keeps none).
+ */
+export function finishRingBlock(): void {
+  const s = statePtr();
+  if (gOp != OP_COUNT) finishBlock(s, gWindow, load<i32>(s + S_SUB_LEN));
+}
+
 /** Runs `n` keys' rows in one call, each on its own state (a table of enterKey entries, common.ts). */
 export function runKeys(n: i32, table: usize): void {
   beginKeys();
