@@ -1134,6 +1134,7 @@ export function check(n: i32, cont: i32): i32 {
   }
   nTouched = 0;
   checkedRows = -1;
+  groups = 0;
   let mts = checkMaxTs;
   const ttl = gTtl;
   const finiteTtl = ttl != Infinity;
@@ -1201,11 +1202,10 @@ export function check(n: i32, cont: i32): i32 {
  * −2 − i when memory ran out at row i (−2 − n when the rows were not checked).
  */
 export function update(n: i32): i32 {
+  groups = 0;
   if (n != checkedRows) return -2 - n;
   checkedRows = -1;
-  const ttl = gTtl;
-  const finiteTtl = ttl != Infinity;
-  const rightClosed = gRightClosed;
+  const finiteTtl = gTtl != Infinity;
   const nt = nTouched;
   // Counting sort of the rows by key: group offsets in SL_NEXT_FREE...
   let off: u32 = 0;
@@ -1231,12 +1231,34 @@ export function update(n: i32): i32 {
     if (finiteTtl) store<f64>(r, load<f64>(pMaxBefore + (<usize>i << 3)), 16);
     if (t > mts) mts = t;
   }
-  // ...then each key's rows in turn, results in grouped order to pVal (free now)...
+  const status = runGroups(n, nt);
+  if (status != -1) return status;
+  nTouched = 0;
+  maxTs = mts;
+  return -1;
+}
+
+/**
+ * The grouped rows of update() and follow(): each of the nt keys' rows in
+ * turn (slot indices at pTouched, each group's end in its SL_NEXT_FREE),
+ * results in grouped order to pVal (free now), then back to row order at
+ * pOut. Leaves each group's key at pKey and end at pTouched, so that a
+ * follower can take this grouping (groupCount, follow). Returns −1, or
+ * −2 − i when memory ran out at row i.
+ */
+function runGroups(n: i32, nt: i32): i32 {
+  const ttl = gTtl;
+  const finiteTtl = ttl != Infinity;
+  const rightClosed = gRightClosed;
+  const rb = recBytes;
   const fastSum = !finiteTtl && (gOp == OP_SUM || gOp == OP_MEAN);
   let pos: u32 = 0;
   for (let j = 0; j < nt; j++) {
-    const s = slotPtr(load<u32>(pTouched + (<usize>j << 2)));
+    const tp = pTouched + (<usize>j << 2);
+    const s = slotPtr(load<u32>(tp));
     const end = load<u32>(s + SL_NEXT_FREE);
+    store<u32>(pKey + (<usize>j << 2), load<u32>(s + SL_KEY));
+    store<u32>(tp, end);
     if (fastSum) {
       const failed = runSum(s, pos, end);
       if (failed >= 0) return -2 - rowAt(n, <u32>failed);
@@ -1268,9 +1290,76 @@ export function update(n: i32): i32 {
   for (let i = 0; i < n; i++) {
     store<f64>(pOut + (<usize>i << 3), load<f64>(pVal + (<usize>load<u32>(pSlotIdx + (<usize>i << 2)) << 3)));
   }
-  nTouched = 0;
-  maxTs = mts;
+  groups = nt;
   return -1;
+}
+
+/** Keys in the last grouping run (update or follow); 0 after a check or a failed run. */
+let groups: i32 = 0;
+export function groupCount(): i32 {
+  return groups;
+}
+export function recPtr(): usize {
+  return pRec;
+}
+export function slotIdxPtr(): usize {
+  return pSlotIdx;
+}
+export function touchedPtr(): usize {
+  return pTouched;
+}
+
+/**
+ * Runs n rows grouped by another instance of this module (several ops over
+ * the same rows: the grouping by key is done once). The host copies that
+ * instance's grouping after its update(n): the grouped rows (recPtr), each
+ * row's place in them (slotIdxPtr), and the nt groups' keys (keyPtr) and ends
+ * (touchedPtr). Those rows were checked there: each key's rows are in order,
+ * so a key is in step here when its first row is not before its last
+ * timestamp here. Returns −1 when done (results at outPtr), −2 − i when
+ * memory ran out at row i, or a row i ≥ 0 of a key not in step (nothing
+ * processed; the host runs the rows itself: check and update). No time to
+ * live (each row's stream clock is not part of the grouping).
+ */
+export function follow(nt: i32, n: i32): i32 {
+  checkedRows = -1;
+  nTouched = 0;
+  groups = 0;
+  if (gTtl != Infinity || !gKeyed || n > ioCap || nt > n || nt < 0) return 0;
+  const rb = recBytes;
+  let mts = maxTs;
+  let start: u32 = 0;
+  for (let j = 0; j < nt; j++) {
+    const tp = pTouched + (<usize>j << 2);
+    const end = load<u32>(tp);
+    if (end <= start || end > <u32>n) return unfollow(j, <i32>start);
+    const key = load<u32>(pKey + (<usize>j << 2));
+    let idx = find(key);
+    if (idx == 0) {
+      idx = insert(key);
+      if (idx == 0) {
+        unfollow(j, 0);
+        return -2 - rowAt(n, start);
+      }
+    }
+    const s = slotPtr(idx - 1);
+    if (load<f64>(pRec + <usize>start * rb) < load<f64>(s + SL_LAST_TS)) return unfollow(j, <i32>start);
+    const last = load<f64>(pRec + <usize>(end - 1) * rb);
+    if (last > mts) mts = last;
+    store<u32>(s + SL_NEXT_FREE, end);
+    store<u32>(tp, idx - 1);
+    start = end;
+  }
+  if (start != <u32>n) return unfollow(nt, 0);
+  const status = runGroups(n, nt);
+  if (status == -1) maxTs = mts;
+  return status;
+}
+
+/** follow() refused after its first j groups were given their slots: their group ends cleared; returns `at`. */
+function unfollow(j: i32, at: i32): i32 {
+  for (let k = 0; k < j; k++) store<u32>(slotPtr(load<u32>(pTouched + (<usize>k << 2))) + SL_NEXT_FREE, 0);
+  return at;
 }
 
 /**
