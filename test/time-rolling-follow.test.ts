@@ -92,7 +92,7 @@ describe('rolling by duration: ops following the first op’s grouping by key', 
     );
   });
 
-  it('a follower holding rows its leader has not: its own windows give the results (the same bits as alone), and a row behind its key's last is refused as alone', async () => {
+  it('a follower holding rows its leader has not: its own windows give the results (the same bits as alone), and a row behind its key’s last is refused as alone', async () => {
     const leader = await operator('mean', 'right');
     const follower = await operator('max', 'right');
     const alone = await operator('max', 'right');
