@@ -1387,6 +1387,8 @@ function runSum(s: usize, pos: u32, end: u32): i64 {
   let lastT: f64 = 0;
   let done = false;
   let failed: i64 = -1;
+  // Whether runSuffixes holds the front's suffix at every position (a front formed in this run).
+  let all = false;
   for (; pos < end; pos++) {
     const r = pRec + <usize>pos * rb;
     const t = load<f64>(r);
@@ -1398,12 +1400,14 @@ function runSum(s: usize, pos: u32, end: u32): i64 {
       const h = load<f64>(he);
       if (leftClosed ? h < bound : h <= bound) {
         if (front == 0) {
-          // flip: suffix sums of every entry (kept at every SUF_K-th), empty back
+          // flip: suffix sums of every entry (kept at every SUF_K-th; all of them in runSuffixes while this run lasts), empty back
           const suf = sufBase(block, cap);
+          all = len <= RUN_SUFFIXES;
           let acc: f64 = 0;
           for (let k = <i32>len - 1; k >= 0; k--) {
             const v = load<f64>(block + <usize>wrapAt(head + <u32>k, cap) * ES, 8);
             if (v == v) acc += v;
+            if (all) store<f64>(runSuffixes + (<usize>k << 3), acc);
             if ((<u32>k & (SUF_K - 1)) == 0) store<f64>(suf + ((<usize>k / SUF_K) << 3), acc);
           }
           front = len;
@@ -1418,7 +1422,7 @@ function runSum(s: usize, pos: u32, end: u32): i64 {
       } else break;
     }
     let y: f64 = 0;
-    if (!rightClosed) y = sumQuery(block, cap, head, front, flip, count, backA, minP, mean);
+    if (!rightClosed) y = sumQuery(block, cap, head, front, flip, count, backA, minP, mean, all);
     // append
     if (len == cap) {
       store<u32>(s + SL_HEAD, head);
@@ -1440,7 +1444,7 @@ function runSum(s: usize, pos: u32, end: u32): i64 {
       count++;
       backA += x;
     }
-    if (rightClosed) y = sumQuery(block, cap, head, front, flip, count, backA, minP, mean);
+    if (rightClosed) y = sumQuery(block, cap, head, front, flip, count, backA, minP, mean, all);
     store<f64>(pVal + (<usize>pos << 3), y);
     lastT = t;
     done = true;
@@ -1455,9 +1459,20 @@ function runSum(s: usize, pos: u32, end: u32): i64 {
   return failed;
 }
 
-@inline function sumQuery(block: usize, cap: u32, head: u32, front: u32, flip: u32, count: u32, backA: f64, minP: i32, mean: bool): f64 {
+/**
+ * runSum's front suffixes at every position of a front it formed (flip), up
+ * to this many entries: a query then loads one instead of folding up to
+ * SUF_K − 1 entries from the kept one, the same additions in the same order
+ * (every suffix is the fold from the front's newest entry down), so the same
+ * bits. Scratch of one key's run, never state.
+ */
+const RUN_SUFFIXES: u32 = 4096;
+const runSuffixes: usize = memory.data(<i32>RUN_SUFFIXES << 3, 16);
+
+@inline function sumQuery(block: usize, cap: u32, head: u32, front: u32, flip: u32, count: u32, backA: f64, minP: i32, mean: bool, all: bool): f64 {
   if (<i32>count < minP) return NaN;
-  const f: f64 = front > 0 ? frontSuffix(block, cap, head, front, flip) : 0;
+  let f: f64 = 0;
+  if (front > 0) f = all ? load<f64>(runSuffixes + (<usize>(flip - front) << 3)) : frontSuffix(block, cap, head, front, flip);
   const sum = f + backA;
   if (!mean) return sum;
   return count > 0 ? sum / <f64>count : NaN;
