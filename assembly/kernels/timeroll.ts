@@ -781,6 +781,20 @@ let sufS1: f64 = 0;
 let sufS2: f64 = 0;
 
 /**
+ * The front's suffix aggregates at every position (var/std: S1 here, S2 in
+ * runSuffixes2) of a front formed while a key's rows run, up to this many
+ * entries: a query then loads one instead of folding up to SUF_K − 1 entries
+ * from the kept one. Every suffix is the fold from the front's newest entry
+ * down, in the same order either way: the same bits. Scratch of one key's
+ * run (runSum's own, or fullSlot's), never state.
+ */
+const RUN_SUFFIXES: u32 = 4096;
+const runSuffixes: usize = memory.data(<i32>RUN_SUFFIXES << 3, 16);
+const runSuffixes2: usize = memory.data(<i32>RUN_SUFFIXES << 3, 16);
+/** The slot whose front rebuild() last put in runSuffixes (0: none); cleared at each key's run and wherever else rebuild() runs. */
+let fullSlot: usize = 0;
+
+/**
  * Forms the front stack of the first `front` entries: their suffix
  * aggregates, folded from the newest to the oldest, kept at every SUF_K-th
  * position; back aggregates of the rest.
@@ -794,6 +808,8 @@ function rebuild(s: usize, front: u32): void {
   const suf = sufBase(block, cap);
   store<u32>(s + SL_FRONT, front);
   store<u32>(s + SL_FLIP, front);
+  const full = front <= RUN_SUFFIXES;
+  fullSlot = full ? s : 0;
   if (gSufWidth > 0 && front > 0) {
     if (op == OP_VAR || op == OP_STD) {
       let shift: f64 = 0;
@@ -813,6 +829,10 @@ function rebuild(s: usize, front: u32): void {
           s1 += y;
           s2 += y * y;
         }
+        if (full) {
+          store<f64>(runSuffixes + (<usize>k << 3), s1);
+          store<f64>(runSuffixes2 + (<usize>k << 3), s2);
+        }
         if ((<u32>k & (SUF_K - 1)) == 0) {
           const p = suf + ((<usize>k / SUF_K) << 4);
           store<f64>(p, s1);
@@ -823,6 +843,7 @@ function rebuild(s: usize, front: u32): void {
       let acc = foldIdentity();
       for (let k = <i32>front - 1; k >= 0; k--) {
         acc = foldStep(acc, load<f64>(entry(block, wrapAt(head + <u32>k, cap)) + 8));
+        if (full) store<f64>(runSuffixes + (<usize>k << 3), acc);
         if ((<u32>k & (SUF_K - 1)) == 0) store<f64>(suf + ((<usize>k / SUF_K) << 3), acc);
       }
     }
@@ -851,10 +872,22 @@ function rebuild(s: usize, front: u32): void {
   return acc;
 }
 
+/** The front suffix at the head (front > 0), not var/std: from runSuffixes when they hold this slot's front. */
+@inline function frontSuffixOf(s: usize, block: usize, cap: u32, head: u32, front: u32): f64 {
+  const flip = load<u32>(s + SL_FLIP);
+  if (fullSlot == s) return load<f64>(runSuffixes + (<usize>(flip - front) << 3));
+  return frontSuffix(block, cap, head, front, flip);
+}
+
 /** var/std's front suffix (S1, S2 shifted by SL_KR) at the head into sufS1, sufS2; see frontSuffix. */
 function frontSuffixVar(s: usize, block: usize, cap: u32, head: u32, front: u32): void {
   const flip = load<u32>(s + SL_FLIP);
   const q = flip - front;
+  if (fullSlot == s) {
+    sufS1 = load<f64>(runSuffixes + (<usize>q << 3));
+    sufS2 = load<f64>(runSuffixes2 + (<usize>q << 3));
+    return;
+  }
   let c = (q + SUF_K - 1) & ~(SUF_K - 1);
   let s1: f64 = 0, s2: f64 = 0;
   if (c >= flip) c = flip;
@@ -1054,25 +1087,25 @@ function query(s: usize): f64 {
   const cap = load<u32>(s + SL_CAP);
   const head = load<u32>(s + SL_HEAD);
   if (op == OP_SUM || op == OP_MEAN) {
-    const f: f64 = front > 0 ? frontSuffix(block, cap, head, front, load<u32>(s + SL_FLIP)) : 0;
+    const f: f64 = front > 0 ? frontSuffixOf(s, block, cap, head, front) : 0;
     const sum = f + load<f64>(s + SL_BACK_A);
     if (op == OP_SUM) return sum;
     return count > 0 ? sum / <f64>count : NaN;
   }
   if (count == 0) return NaN;
   if (op == OP_MIN || op == OP_MAX) {
-    const f: f64 = front > 0 ? frontSuffix(block, cap, head, front, load<u32>(s + SL_FLIP)) : Infinity;
+    const f: f64 = front > 0 ? frontSuffixOf(s, block, cap, head, front) : Infinity;
     const m = min(f, load<f64>(s + SL_BACK_A));
     return op == OP_MAX ? -m : m;
   }
   if (op == OP_FIRST) {
-    let f: f64 = front > 0 ? frontSuffix(block, cap, head, front, load<u32>(s + SL_FLIP)) : NaN;
+    let f: f64 = front > 0 ? frontSuffixOf(s, block, cap, head, front) : NaN;
     if (f != f) f = load<f64>(s + SL_BACK_A);
     return f;
   }
   if (op == OP_LAST) {
     let l = load<f64>(s + SL_BACK_A);
-    if (l != l && front > 0) l = frontSuffix(block, cap, head, front, load<u32>(s + SL_FLIP));
+    if (l != l && front > 0) l = frontSuffixOf(s, block, cap, head, front);
     return l;
   }
   if (op == OP_VAR || op == OP_STD) {
@@ -1259,6 +1292,7 @@ function runGroups(n: i32, nt: i32): i32 {
     const end = load<u32>(s + SL_NEXT_FREE);
     store<u32>(pKey + (<usize>j << 2), load<u32>(s + SL_KEY));
     store<u32>(tp, end);
+    fullSlot = 0;
     if (fastSum) {
       const failed = runSum(s, pos, end);
       if (failed >= 0) return -2 - rowAt(n, <u32>failed);
@@ -1286,6 +1320,7 @@ function runGroups(n: i32, nt: i32): i32 {
     // Rings grown in this batch leave their old blocks: reclaimed as they pile up, so memory peaks near the state's size.
     if (garbage * 8 > arenaTop - arenaBase) compactBlocks();
   }
+  fullSlot = 0;
   // ...and back to row order.
   for (let i = 0; i < n; i++) {
     store<f64>(pOut + (<usize>i << 3), load<f64>(pVal + (<usize>load<u32>(pSlotIdx + (<usize>i << 2)) << 3)));
@@ -1459,16 +1494,6 @@ function runSum(s: usize, pos: u32, end: u32): i64 {
   return failed;
 }
 
-/**
- * runSum's front suffixes at every position of a front it formed (flip), up
- * to this many entries: a query then loads one instead of folding up to
- * SUF_K − 1 entries from the kept one, the same additions in the same order
- * (every suffix is the fold from the front's newest entry down), so the same
- * bits. Scratch of one key's run, never state.
- */
-const RUN_SUFFIXES: u32 = 4096;
-const runSuffixes: usize = memory.data(<i32>RUN_SUFFIXES << 3, 16);
-
 @inline function sumQuery(block: usize, cap: u32, head: u32, front: u32, flip: u32, count: u32, backA: f64, minP: i32, mean: bool, all: bool): f64 {
   if (<i32>count < minP) return NaN;
   let f: f64 = 0;
@@ -1534,4 +1559,5 @@ export function importRows(i: u32, n: i32): bool {
 /** Sets the front/back boundary of slot i and rebuilds its aggregates. */
 export function importFinish(i: u32, front: u32): void {
   rebuild(slotPtr(i), front);
+  fullSlot = 0;
 }
