@@ -35,6 +35,10 @@
 // same order, as row-by-row processing would give it, so results are the same
 // bits; the only cross-key input, the greatest timestamp before each row
 // (for the time to live), is recorded per row by check().
+// Several ops over the same rows group them once: after an instance's
+// update(), the host copies its grouping (grouped rows, each row's place, the
+// keys and ends of their runs) into another instance, whose follow() looks
+// each key up once and runs its own aggregate over the runs.
 //
 // Aggregates never subtract what left the window: each key's ring is a
 // two-stack queue. Entries [head, head + front) are the "front" stack with
