@@ -494,6 +494,8 @@ export function reserve(n: i32): i32 {
   // Memory first: the old buffers stay when it cannot grow.
   if (!ensureMemory(arenaTop + ioBytes(cap))) return ioCap;
   freeIo();
+  // The freed buffers are garbage below the keys' blocks: slid over now, before the new ones are placed on top, so a compaction never copies buffers whose contents are not kept.
+  compactBlocks();
   allocIo(cap);
   ioCap = cap;
   return ioCap;
