@@ -35,6 +35,10 @@
 // same order, as row-by-row processing would give it, so results are the same
 // bits; the only cross-key input, the greatest timestamp before each row
 // (for the time to live), is recorded per row by check().
+// Several ops over the same rows group them once: after an instance's
+// update(), the host copies its grouping (grouped rows, each row's place, the
+// keys and ends of their runs) into another instance, whose follow() looks
+// each key up once and runs its own aggregate over the runs.
 //
 // Aggregates never subtract what left the window: each key's ring is a
 // two-stack queue. Entries [head, head + front) are the "front" stack with
@@ -490,6 +494,8 @@ export function reserve(n: i32): i32 {
   // Memory first: the old buffers stay when it cannot grow.
   if (!ensureMemory(arenaTop + ioBytes(cap))) return ioCap;
   freeIo();
+  // The freed buffers are garbage below the keys' blocks: slid over now, before the new ones are placed on top, so a compaction never copies buffers whose contents are not kept.
+  compactBlocks();
   allocIo(cap);
   ioCap = cap;
   return ioCap;
@@ -781,6 +787,20 @@ let sufS1: f64 = 0;
 let sufS2: f64 = 0;
 
 /**
+ * The front's suffix aggregates at every position (var/std: S1 here, S2 in
+ * runSuffixes2) of a front formed while a key's rows run, up to this many
+ * entries: a query then loads one instead of folding up to SUF_K − 1 entries
+ * from the kept one. Every suffix is the fold from the front's newest entry
+ * down, in the same order either way: the same bits. Scratch of one key's
+ * run (runSum's own, or fullSlot's), never state.
+ */
+const RUN_SUFFIXES: u32 = 4096;
+const runSuffixes: usize = memory.data(<i32>RUN_SUFFIXES << 3, 16);
+const runSuffixes2: usize = memory.data(<i32>RUN_SUFFIXES << 3, 16);
+/** The slot whose front rebuild() last put in runSuffixes (0: none); cleared at each key's run and wherever else rebuild() runs. */
+let fullSlot: usize = 0;
+
+/**
  * Forms the front stack of the first `front` entries: their suffix
  * aggregates, folded from the newest to the oldest, kept at every SUF_K-th
  * position; back aggregates of the rest.
@@ -794,6 +814,8 @@ function rebuild(s: usize, front: u32): void {
   const suf = sufBase(block, cap);
   store<u32>(s + SL_FRONT, front);
   store<u32>(s + SL_FLIP, front);
+  const full = front <= RUN_SUFFIXES;
+  fullSlot = full ? s : 0;
   if (gSufWidth > 0 && front > 0) {
     if (op == OP_VAR || op == OP_STD) {
       let shift: f64 = 0;
@@ -813,6 +835,10 @@ function rebuild(s: usize, front: u32): void {
           s1 += y;
           s2 += y * y;
         }
+        if (full) {
+          store<f64>(runSuffixes + (<usize>k << 3), s1);
+          store<f64>(runSuffixes2 + (<usize>k << 3), s2);
+        }
         if ((<u32>k & (SUF_K - 1)) == 0) {
           const p = suf + ((<usize>k / SUF_K) << 4);
           store<f64>(p, s1);
@@ -823,6 +849,7 @@ function rebuild(s: usize, front: u32): void {
       let acc = foldIdentity();
       for (let k = <i32>front - 1; k >= 0; k--) {
         acc = foldStep(acc, load<f64>(entry(block, wrapAt(head + <u32>k, cap)) + 8));
+        if (full) store<f64>(runSuffixes + (<usize>k << 3), acc);
         if ((<u32>k & (SUF_K - 1)) == 0) store<f64>(suf + ((<usize>k / SUF_K) << 3), acc);
       }
     }
@@ -851,10 +878,22 @@ function rebuild(s: usize, front: u32): void {
   return acc;
 }
 
+/** The front suffix at the head (front > 0), not var/std: from runSuffixes when they hold this slot's front. */
+@inline function frontSuffixOf(s: usize, block: usize, cap: u32, head: u32, front: u32): f64 {
+  const flip = load<u32>(s + SL_FLIP);
+  if (fullSlot == s) return load<f64>(runSuffixes + (<usize>(flip - front) << 3));
+  return frontSuffix(block, cap, head, front, flip);
+}
+
 /** var/std's front suffix (S1, S2 shifted by SL_KR) at the head into sufS1, sufS2; see frontSuffix. */
 function frontSuffixVar(s: usize, block: usize, cap: u32, head: u32, front: u32): void {
   const flip = load<u32>(s + SL_FLIP);
   const q = flip - front;
+  if (fullSlot == s) {
+    sufS1 = load<f64>(runSuffixes + (<usize>q << 3));
+    sufS2 = load<f64>(runSuffixes2 + (<usize>q << 3));
+    return;
+  }
   let c = (q + SUF_K - 1) & ~(SUF_K - 1);
   let s1: f64 = 0, s2: f64 = 0;
   if (c >= flip) c = flip;
@@ -1054,25 +1093,25 @@ function query(s: usize): f64 {
   const cap = load<u32>(s + SL_CAP);
   const head = load<u32>(s + SL_HEAD);
   if (op == OP_SUM || op == OP_MEAN) {
-    const f: f64 = front > 0 ? frontSuffix(block, cap, head, front, load<u32>(s + SL_FLIP)) : 0;
+    const f: f64 = front > 0 ? frontSuffixOf(s, block, cap, head, front) : 0;
     const sum = f + load<f64>(s + SL_BACK_A);
     if (op == OP_SUM) return sum;
     return count > 0 ? sum / <f64>count : NaN;
   }
   if (count == 0) return NaN;
   if (op == OP_MIN || op == OP_MAX) {
-    const f: f64 = front > 0 ? frontSuffix(block, cap, head, front, load<u32>(s + SL_FLIP)) : Infinity;
+    const f: f64 = front > 0 ? frontSuffixOf(s, block, cap, head, front) : Infinity;
     const m = min(f, load<f64>(s + SL_BACK_A));
     return op == OP_MAX ? -m : m;
   }
   if (op == OP_FIRST) {
-    let f: f64 = front > 0 ? frontSuffix(block, cap, head, front, load<u32>(s + SL_FLIP)) : NaN;
+    let f: f64 = front > 0 ? frontSuffixOf(s, block, cap, head, front) : NaN;
     if (f != f) f = load<f64>(s + SL_BACK_A);
     return f;
   }
   if (op == OP_LAST) {
     let l = load<f64>(s + SL_BACK_A);
-    if (l != l && front > 0) l = frontSuffix(block, cap, head, front, load<u32>(s + SL_FLIP));
+    if (l != l && front > 0) l = frontSuffixOf(s, block, cap, head, front);
     return l;
   }
   if (op == OP_VAR || op == OP_STD) {
@@ -1134,6 +1173,7 @@ export function check(n: i32, cont: i32): i32 {
   }
   nTouched = 0;
   checkedRows = -1;
+  groups = 0;
   let mts = checkMaxTs;
   const ttl = gTtl;
   const finiteTtl = ttl != Infinity;
@@ -1201,11 +1241,10 @@ export function check(n: i32, cont: i32): i32 {
  * −2 − i when memory ran out at row i (−2 − n when the rows were not checked).
  */
 export function update(n: i32): i32 {
+  groups = 0;
   if (n != checkedRows) return -2 - n;
   checkedRows = -1;
-  const ttl = gTtl;
-  const finiteTtl = ttl != Infinity;
-  const rightClosed = gRightClosed;
+  const finiteTtl = gTtl != Infinity;
   const nt = nTouched;
   // Counting sort of the rows by key: group offsets in SL_NEXT_FREE...
   let off: u32 = 0;
@@ -1231,12 +1270,35 @@ export function update(n: i32): i32 {
     if (finiteTtl) store<f64>(r, load<f64>(pMaxBefore + (<usize>i << 3)), 16);
     if (t > mts) mts = t;
   }
-  // ...then each key's rows in turn, results in grouped order to pVal (free now)...
+  const status = runGroups(n, nt);
+  if (status != -1) return status;
+  nTouched = 0;
+  maxTs = mts;
+  return -1;
+}
+
+/**
+ * The grouped rows of update() and follow(): each of the nt keys' rows in
+ * turn (slot indices at pTouched, each group's end in its SL_NEXT_FREE),
+ * results in grouped order to pVal (free now), then back to row order at
+ * pOut. Leaves each group's key at pKey and end at pTouched, so that a
+ * follower can take this grouping (groupCount, follow). Returns −1, or
+ * −2 − i when memory ran out at row i.
+ */
+function runGroups(n: i32, nt: i32): i32 {
+  const ttl = gTtl;
+  const finiteTtl = ttl != Infinity;
+  const rightClosed = gRightClosed;
+  const rb = recBytes;
   const fastSum = !finiteTtl && (gOp == OP_SUM || gOp == OP_MEAN);
   let pos: u32 = 0;
   for (let j = 0; j < nt; j++) {
-    const s = slotPtr(load<u32>(pTouched + (<usize>j << 2)));
+    const tp = pTouched + (<usize>j << 2);
+    const s = slotPtr(load<u32>(tp));
     const end = load<u32>(s + SL_NEXT_FREE);
+    store<u32>(pKey + (<usize>j << 2), load<u32>(s + SL_KEY));
+    store<u32>(tp, end);
+    fullSlot = 0;
     if (fastSum) {
       const failed = runSum(s, pos, end);
       if (failed >= 0) return -2 - rowAt(n, <u32>failed);
@@ -1264,13 +1326,81 @@ export function update(n: i32): i32 {
     // Rings grown in this batch leave their old blocks: reclaimed as they pile up, so memory peaks near the state's size.
     if (garbage * 8 > arenaTop - arenaBase) compactBlocks();
   }
+  fullSlot = 0;
   // ...and back to row order.
   for (let i = 0; i < n; i++) {
     store<f64>(pOut + (<usize>i << 3), load<f64>(pVal + (<usize>load<u32>(pSlotIdx + (<usize>i << 2)) << 3)));
   }
-  nTouched = 0;
-  maxTs = mts;
+  groups = nt;
   return -1;
+}
+
+/** Keys in the last grouping run (update or follow); 0 after a check or a failed run. */
+let groups: i32 = 0;
+export function groupCount(): i32 {
+  return groups;
+}
+export function recPtr(): usize {
+  return pRec;
+}
+export function slotIdxPtr(): usize {
+  return pSlotIdx;
+}
+export function touchedPtr(): usize {
+  return pTouched;
+}
+
+/**
+ * Runs n rows grouped by another instance of this module (several ops over
+ * the same rows: the grouping by key is done once). The host copies that
+ * instance's grouping after its update(n): the grouped rows (recPtr), each
+ * row's place in them (slotIdxPtr), and the nt groups' keys (keyPtr) and ends
+ * (touchedPtr). Those rows were checked there: each key's rows are in order,
+ * so a key is in step here when its first row is not before its last
+ * timestamp here. Returns −1 when done (results at outPtr), −2 − i when
+ * memory ran out at row i, or a row i ≥ 0 of a key not in step (nothing
+ * processed; the host runs the rows itself: check and update). No time to
+ * live (each row's stream clock is not part of the grouping).
+ */
+export function follow(nt: i32, n: i32): i32 {
+  checkedRows = -1;
+  nTouched = 0;
+  groups = 0;
+  if (gTtl != Infinity || !gKeyed || n > ioCap || nt > n || nt < 0) return 0;
+  const rb = recBytes;
+  let mts = maxTs;
+  let start: u32 = 0;
+  for (let j = 0; j < nt; j++) {
+    const tp = pTouched + (<usize>j << 2);
+    const end = load<u32>(tp);
+    if (end <= start || end > <u32>n) return unfollow(j, <i32>start);
+    const key = load<u32>(pKey + (<usize>j << 2));
+    let idx = find(key);
+    if (idx == 0) {
+      idx = insert(key);
+      if (idx == 0) {
+        unfollow(j, 0);
+        return -2 - rowAt(n, start);
+      }
+    }
+    const s = slotPtr(idx - 1);
+    if (load<f64>(pRec + <usize>start * rb) < load<f64>(s + SL_LAST_TS)) return unfollow(j, <i32>start);
+    const last = load<f64>(pRec + <usize>(end - 1) * rb);
+    if (last > mts) mts = last;
+    store<u32>(s + SL_NEXT_FREE, end);
+    store<u32>(tp, idx - 1);
+    start = end;
+  }
+  if (start != <u32>n) return unfollow(nt, 0);
+  const status = runGroups(n, nt);
+  if (status == -1) maxTs = mts;
+  return status;
+}
+
+/** follow() refused after its first j groups were given their slots: their group ends cleared; returns `at`. */
+function unfollow(j: i32, at: i32): i32 {
+  for (let k = 0; k < j; k++) store<u32>(slotPtr(load<u32>(pTouched + (<usize>k << 2))) + SL_NEXT_FREE, 0);
+  return at;
 }
 
 /**
@@ -1298,6 +1428,8 @@ function runSum(s: usize, pos: u32, end: u32): i64 {
   let lastT: f64 = 0;
   let done = false;
   let failed: i64 = -1;
+  // Whether runSuffixes holds the front's suffix at every position (a front formed in this run).
+  let all = false;
   for (; pos < end; pos++) {
     const r = pRec + <usize>pos * rb;
     const t = load<f64>(r);
@@ -1309,12 +1441,14 @@ function runSum(s: usize, pos: u32, end: u32): i64 {
       const h = load<f64>(he);
       if (leftClosed ? h < bound : h <= bound) {
         if (front == 0) {
-          // flip: suffix sums of every entry (kept at every SUF_K-th), empty back
+          // flip: suffix sums of every entry (kept at every SUF_K-th; all of them in runSuffixes while this run lasts), empty back
           const suf = sufBase(block, cap);
+          all = len <= RUN_SUFFIXES;
           let acc: f64 = 0;
           for (let k = <i32>len - 1; k >= 0; k--) {
             const v = load<f64>(block + <usize>wrapAt(head + <u32>k, cap) * ES, 8);
             if (v == v) acc += v;
+            if (all) store<f64>(runSuffixes + (<usize>k << 3), acc);
             if ((<u32>k & (SUF_K - 1)) == 0) store<f64>(suf + ((<usize>k / SUF_K) << 3), acc);
           }
           front = len;
@@ -1329,7 +1463,7 @@ function runSum(s: usize, pos: u32, end: u32): i64 {
       } else break;
     }
     let y: f64 = 0;
-    if (!rightClosed) y = sumQuery(block, cap, head, front, flip, count, backA, minP, mean);
+    if (!rightClosed) y = sumQuery(block, cap, head, front, flip, count, backA, minP, mean, all);
     // append
     if (len == cap) {
       store<u32>(s + SL_HEAD, head);
@@ -1351,7 +1485,7 @@ function runSum(s: usize, pos: u32, end: u32): i64 {
       count++;
       backA += x;
     }
-    if (rightClosed) y = sumQuery(block, cap, head, front, flip, count, backA, minP, mean);
+    if (rightClosed) y = sumQuery(block, cap, head, front, flip, count, backA, minP, mean, all);
     store<f64>(pVal + (<usize>pos << 3), y);
     lastT = t;
     done = true;
@@ -1366,9 +1500,10 @@ function runSum(s: usize, pos: u32, end: u32): i64 {
   return failed;
 }
 
-@inline function sumQuery(block: usize, cap: u32, head: u32, front: u32, flip: u32, count: u32, backA: f64, minP: i32, mean: bool): f64 {
+@inline function sumQuery(block: usize, cap: u32, head: u32, front: u32, flip: u32, count: u32, backA: f64, minP: i32, mean: bool, all: bool): f64 {
   if (<i32>count < minP) return NaN;
-  const f: f64 = front > 0 ? frontSuffix(block, cap, head, front, flip) : 0;
+  let f: f64 = 0;
+  if (front > 0) f = all ? load<f64>(runSuffixes + (<usize>(flip - front) << 3)) : frontSuffix(block, cap, head, front, flip);
   const sum = f + backA;
   if (!mean) return sum;
   return count > 0 ? sum / <f64>count : NaN;
@@ -1430,4 +1565,5 @@ export function importRows(i: u32, n: i32): bool {
 /** Sets the front/back boundary of slot i and rebuilds its aggregates. */
 export function importFinish(i: u32, front: u32): void {
   rebuild(slotPtr(i), front);
+  fullSlot = 0;
 }

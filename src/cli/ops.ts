@@ -16,6 +16,7 @@ import { checkCompatible, decodeCheckpoint, encodeCheckpoint } from '../schedule
 import { CheckpointError as SchedulerCheckpointError } from '../scheduler/errors.js';
 import { DEFAULT_KEY_GROUPS } from '../scheduler/hash.js';
 import { KernelOperator, type GroupOperator, type RowsPart } from '../scheduler/operator.js';
+import { TimeRollingOperator } from '../keyed/time-rolling.js';
 import type { CheckpointStore, Job, OutputBatch, Sink } from '../scheduler/types.js';
 import { Reorderer, type Released } from '../time/reorder.js';
 import { ByteReader, ByteWriter } from '../time/snapshot.js';
@@ -224,9 +225,10 @@ class LocalHost implements OpHost {
     this.queues.windows.write(this.offset, rows, windows, late);
   }
 
-  /** Count kernels: this op takes each batch with `leader`'s grouping by key (it gets the same batches, after the leader). */
+  /** Count kernels and rolling by duration: this op takes each batch with `leader`'s grouping by key (it gets the same batches, after the leader). */
   follow(leader: LocalHost): void {
     if (this.op instanceof KernelOperator && leader.op instanceof KernelOperator) this.op.follow(leader.op);
+    else if (this.op instanceof TimeRollingOperator && leader.op instanceof TimeRollingOperator) this.op.follow(leader.op);
   }
 
   async settle(): Promise<void> {}

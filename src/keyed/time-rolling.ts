@@ -74,6 +74,8 @@ export class TimeRollingOperator implements GroupOperator {
   private partEnd = new Int32Array(8);
   /** With a ttl: the stream's clock moved since the last changedGroups(). */
   private clockMoved = false;
+  /** Another op's operator over the same rows, run before this one: its grouping by key is taken (follow). */
+  private leader: DurationRolling | undefined;
   /** The live key slots by key group, for snapshots of many groups; dropped when rows or a restore change the keys. */
   private slotGroups: Map<number, number[]> | undefined;
 
@@ -200,7 +202,19 @@ export class TimeRollingOperator implements GroupOperator {
   private processAll(values: Float64Array, keys: Uint32Array, out: Float64Array, times: Float64Array | undefined): void {
     if (times === undefined || times.length !== values.length) throw new TypeError('rolling by duration needs one event time per row');
     this.markKeys(keys);
-    if (values.length > 0) this.op.pushIds(times, values, keys, out);
+    if (values.length === 0) return;
+    if (this.leader !== undefined) this.op.pushIdsFollowing(this.leader, times, values, keys, out);
+    else this.op.pushIds(times, values, keys, out);
+  }
+
+  /**
+   * This op gets every batch right after `leader` (another op of the same
+   * job, in process): the rows it ran in one piece are not checked and
+   * grouped by key again here, but taken grouped from it
+   * (DurationRolling.pushIdsFollowing; any other batch runs as usual).
+   */
+  follow(leader: TimeRollingOperator): void {
+    if (leader !== this) this.leader = leader.op;
   }
 
   /** Marks the key groups of a batch's keys: processAll's loop, a method of its own so it compiles once (see cli/waiting.ts). */

@@ -67,6 +67,11 @@ interface TimerollExports {
   importKey(key: number, lastTs: number): number;
   importRows(i: number, n: number): number;
   importFinish(i: number, front: number): void;
+  groupCount(): number;
+  recPtr(): number;
+  slotIdxPtr(): number;
+  touchedPtr(): number;
+  follow(nt: number, n: number): number;
 }
 
 async function instantiate(spec: NormalizedDurationRollingSpec): Promise<TimerollExports> {
@@ -129,6 +134,14 @@ export class DurationRolling implements TimeRolling {
   private outView = new Float64Array(0);
   private keyView = new Uint32Array(0);
   private beforeView = new Float64Array(0);
+  /**
+   * The arrays of the last batch run in one update (no ttl, keyed): while
+   * they are the same objects, another operator over the same rows may take
+   * its grouping by key from this instance (pushIdsFollowing).
+   */
+  private groupedTs: Float64Array | undefined;
+  private groupedVals: Float64Array | undefined;
+  private groupedIds: Uint32Array | undefined;
 
   constructor(spec: NormalizedDurationRollingSpec, ex: TimerollExports) {
     this.spec = Object.freeze(spec);
@@ -185,6 +198,7 @@ export class DurationRolling implements TimeRolling {
   /** Runs rows already in order per key through the kernel; results into out[at…]. */
   private run(ts: Float64Array, vals: Float64Array, keys: Uint32Array | undefined, rowOf: (i: number) => number, out: Float64Array, clock?: StreamClock): void {
     const ex = this.live();
+    this.forgetGrouping();
     ex.setHostClock(clock === undefined ? 0 : 1);
     const n = ts.length;
     // Grow the IO buffers for large batches: rows are grouped by key per chunk, so bigger chunks mean fewer visits per key.
@@ -207,7 +221,56 @@ export class DurationRolling implements TimeRolling {
       out.set(this.outView.subarray(0, m), from);
     }
     if (clock !== undefined) ex.setMaxTs(Math.max(clock.after, ex.getMaxTs()));
+    else if (n <= cap && keys !== undefined && this.spec.ttl === Infinity) {
+      this.groupedTs = ts;
+      this.groupedVals = vals;
+      this.groupedIds = keys;
+    }
     this.afterBatch(ex);
+  }
+
+  private forgetGrouping(): void {
+    this.groupedTs = this.groupedVals = this.groupedIds = undefined;
+  }
+
+  /**
+   * pushIds for rows that `leader` (another operator of this module) has just
+   * run, the same arrays: takes the leader's grouping by key (its grouped rows,
+   * each row's place, the keys' runs: copied with one `set` each) instead of
+   * checking and grouping them again, so a job's ops over the same rows group
+   * them once. Every key gets the same operations in the same order: the same
+   * results. Falls back to pushIds when the leader did not run exactly these
+   * rows in one update, or this instance is not in step with it.
+   */
+  pushIdsFollowing(leader: DurationRolling, ts: Float64Array, vals: Float64Array, ids: Uint32Array, out: Float64Array): void {
+    this.live();
+    if (leader.groupedTs === ts && leader.groupedVals === vals && leader.groupedIds === ids && this.spec.ttl === Infinity && this.runFollowing(leader.live(), ts.length, out)) {
+      this.rowsSeen += ts.length;
+      return;
+    }
+    this.pushIds(ts, vals, ids, out);
+  }
+
+  /** The leader's grouping of its last n rows copied in and run (see pushIdsFollowing); false when not in step (nothing changed). */
+  private runFollowing(lx: TimerollExports, n: number, out: Float64Array): boolean {
+    const ex = this.ex!;
+    this.forgetGrouping();
+    const nt = lx.groupCount();
+    if (nt === 0 || (n > ex.capacity() && ex.reserve(n) < n)) return false;
+    ex.setHostClock(0);
+    const from = lx.memory.buffer;
+    const to = ex.memory.buffer;
+    new Uint8Array(to, ex.recPtr(), 16 * n).set(new Uint8Array(from, lx.recPtr(), 16 * n));
+    new Uint8Array(to, ex.slotIdxPtr(), 4 * n).set(new Uint8Array(from, lx.slotIdxPtr(), 4 * n));
+    new Uint8Array(to, ex.keyPtr(), 4 * nt).set(new Uint8Array(from, lx.keyPtr(), 4 * nt));
+    new Uint8Array(to, ex.touchedPtr(), 4 * nt).set(new Uint8Array(from, lx.touchedPtr(), 4 * nt));
+    const status = ex.follow(nt, n);
+    if (status >= 0) return false;
+    if (status !== -1) throw new RangeError(`not enough WebAssembly memory for the keys' windows (at row ${this.rowsSeen - 2 - status})`);
+    this.views(ex);
+    out.set(this.outView.subarray(0, n));
+    this.afterBatch(ex);
+    return true;
   }
 
   /** Between batches: sweeps keys past their ttl once the clock moved a ttl on, and reclaims freed blocks. */
@@ -392,6 +455,7 @@ export class DurationRolling implements TimeRolling {
    */
   restoreState(state: Uint8Array, keep?: (key: number) => boolean): void {
     const ex = this.live();
+    this.forgetGrouping();
     const spec = this.spec;
     const r = new ByteReader(state);
     const { rowsSeen, maxTs, lastSweep } = readClock(r);
@@ -480,6 +544,7 @@ export class DurationRolling implements TimeRolling {
 
   reset(): void {
     const ex = this.live();
+    this.forgetGrouping();
     if (ex.reset() !== 0) throw new RangeError('not enough WebAssembly memory to reset');
     this.keyMap.clear();
     this.rowsSeen = 0;
@@ -488,6 +553,7 @@ export class DurationRolling implements TimeRolling {
   }
 
   dispose(): void {
+    this.forgetGrouping();
     this.ex = undefined;
   }
 }
