@@ -41,7 +41,7 @@ describe('KeyIds', () => {
         const restored = [...new Set(restoredKeys)];
         const { batches, names } = sourceOf(rows);
         const keys = new KeyIds(restored);
-        const expected = [...restored];
+        const expected: string[] = [...restored];
         let d = 0;
         for (const ids of batches) {
           // Rows dropped between the reader and the ops (late rows of time windows): the reader numbered their keys.
