@@ -35,7 +35,7 @@ export function readBatch(state: PartitionState, entries: readonly StreamEntry[]
   for (const [id, flat] of entries) {
     const fields: Record<string, Buffer> = {};
     for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i]!.toString()] = flat[i + 1]!;
-    const batch = decodeEntry(fields, state.knownKey);
+    const batch = decodeEntry(fields, state);
     if ('error' in batch) {
       read.push({ id, k: undefined, part: undefined, error: batch.error });
       continue;

@@ -212,12 +212,17 @@ export function decodeKeyColumn(bytes: Uint8Array): KeyColumn {
 }
 
 /**
- * The key whose UTF-8 is `bytes[start, end)`, when the caller already holds
- * it (exactly what decoding those bytes gives), else undefined: lets a
- * reader skip decoding the keys it has seen (a worker's partition, whose
- * entries repeat the same few keys).
+ * Keys the caller already holds, found from their UTF-8: `knownKey` gives the
+ * key whose UTF-8 is `bytes[start, end)` (exactly what decoding those bytes
+ * gives), else undefined; lets a reader skip decoding the keys it has seen
+ * (a worker's partition, whose entries repeat the same few keys). An object
+ * with a method, not a function: every partition's is one class's method, so
+ * the call site in readKeyColumn keeps one target (a closure per partition
+ * deoptimized it, "wrong call target", at the second partition's entry).
  */
-export type KnownKey = (bytes: Uint8Array, start: number, end: number) => string | undefined;
+export interface KnownKey {
+  knownKey(bytes: Uint8Array, start: number, end: number): string | undefined;
+}
 
 /** A key column, or why it cannot be read; `known` keys are taken as they are, the others decoded (and checked as UTF-8). */
 function readKeyColumn(bytes: Uint8Array, known?: KnownKey): KeyColumn | string {
@@ -235,7 +240,7 @@ function readKeyColumn(bytes: Uint8Array, known?: KnownKey): KeyColumn | string 
     const length = at + 4 <= bytes.length ? view.getUint32(at, true) : -1;
     if (length < 0 || at + 4 + length > bytes.length) return `field kc is truncated in key ${d} of its dictionary`;
     // A known key's bytes are its UTF-8: no decode (one per distinct key per entry was most of a worker's decoding, issue 14).
-    const key = known?.(bytes, at + 4, at + 4 + length);
+    const key = known?.knownKey(bytes, at + 4, at + 4 + length);
     if (key !== undefined) dictionary[d] = key;
     else {
       try {

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import type { RedisArgument, RedisClientType, RedisClusterType } from 'redis';
-import { redis } from './client.js';
+import { loadRedis, redisCore, type RedisModule } from './client.js';
 import { RedisJobError } from './errors.js';
 
 /** The environment variable that supplies (or overrides) the Redis password. */
@@ -161,7 +161,7 @@ export function scrub(text: string, secrets: readonly string[]): string {
 const SOCKET_WRITE_BUFFER_BYTES = 64 * 1024 * 1024;
 
 /** Replies with bulk strings as Buffers (binary-safe fields). */
-const BINARY = { typeMapping: { [redis.RESP_TYPES.BLOB_STRING]: Buffer } } as const;
+const BINARY = { typeMapping: { [redisCore.RESP_TYPES.BLOB_STRING]: Buffer } } as const;
 
 /** The key a cluster routes a command by: EVAL/EVALSHA's first key, else the first argument (none for a bare command). */
 function routingKey(args: readonly RedisArgument[]): RedisArgument | undefined {
@@ -246,6 +246,20 @@ export function describeConnectError(err: unknown, display: string, secrets: rea
  * ```
  */
 export async function connectRedis(options: RedisConnectionOptions, onEvent?: (event: string, detail: string) => void): Promise<RedisConnection> {
+  return connectWith(await loadRedis(), options, onEvent);
+}
+
+/**
+ * {@link connectRedis} on node-redis's client core (`@redis/client`, client.ts):
+ * the same connection, without the `redis` package's module commands on its
+ * `client`. For the connections this package keeps to itself (workers,
+ * producers), which never send those commands.
+ */
+export async function connectCore(options: RedisConnectionOptions, onEvent?: (event: string, detail: string) => void): Promise<RedisConnection> {
+  return connectWith(redisCore, options, onEvent);
+}
+
+async function connectWith(redis: RedisModule, options: RedisConnectionOptions, onEvent?: (event: string, detail: string) => void): Promise<RedisConnection> {
   const url = parseRedisUrl(options.url, options.password);
   const secrets = [url.password, options.password].filter((s): s is string => s !== undefined && s !== '');
   const maxOutageMs = options.maxOutageMs ?? 30_000;

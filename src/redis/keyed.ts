@@ -218,8 +218,8 @@ export class PartitionState {
     return this.opKey[id]!;
   }
 
-  /** The key whose UTF-8 is `bytes[start, end)`, if this partition holds it, else undefined (a KnownKey for decodeEntry). */
-  readonly knownKey = (bytes: Uint8Array, start: number, end: number): string | undefined => {
+  /** The key whose UTF-8 is `bytes[start, end)`, if this partition holds it, else undefined (the partition is decodeEntry's KnownKey). */
+  knownKey(bytes: Uint8Array, start: number, end: number): string | undefined {
     const table = this.byUtf8;
     const mask = table.length - 1;
     for (let h = utf8Hash(bytes, start, end); ; h++) {
@@ -231,7 +231,7 @@ export class PartitionState {
       while (i < utf8.length && utf8[i] === bytes[start + i]) i++;
       if (i === utf8.length) return this.names[id];
     }
-  };
+  }
 
   private indexUtf8(id: number): void {
     if (2 * (this.byUtf8Count + 1) > this.byUtf8.length) {

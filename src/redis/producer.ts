@@ -1,6 +1,6 @@
 // The producer: routes rows to their partitions by key and appends them to
 // the input streams, one entry per partition per call.
-import { type RedisConnectionOptions, connectRedis } from './config.js';
+import { type RedisConnectionOptions, connectCore } from './config.js';
 import { encodeColumn, encodeKeyColumn, encodeRows } from './codec.js';
 import { Commands, createJob, readJob, type Job, type JobDefinition } from './job.js';
 import { PartitionCache } from './partition-cache.js';
@@ -103,7 +103,7 @@ function entryFields(job: Job, keys: string[], values: number[]): (string | Buff
 export async function createProducer(options: ProducerOptions): Promise<Producer> {
   const connections = options.connections ?? 1;
   if (!Number.isInteger(connections) || connections < 1 || connections > 64) throw new RangeError(`connections must be an integer from 1 to 64, got ${connections}`);
-  const connect = () => connectRedis({ ...options, maxOutageMs: options.maxOutageMs ?? 10_000 });
+  const connect = () => connectCore({ ...options, maxOutageMs: options.maxOutageMs ?? 10_000 });
   const conn = await connect();
   /** Every connection: the first creates or reads the job. */
   const conns = [conn];

@@ -23,7 +23,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { type EventLoopUtilization, performance } from 'node:perf_hooks';
 import { SnapshotError } from '../errors.js';
-import { type RedisConnection, type RedisConnectionOptions, connectRedis } from './config.js';
+import { type RedisConnection, type RedisConnectionOptions, connectCore } from './config.js';
 import { batchOutputs, readBatch } from './batch.js';
 import { decodePartitionState, encodePartitionState } from './codec.js';
 import { KeyedKernels, PartitionState, STATE_GROUPS } from './keyed.js';
@@ -361,7 +361,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
   const commitsInFlight = options.commitsInFlight ?? 1;
   if (!Number.isInteger(commitsInFlight) || commitsInFlight < 1) throw new RedisJobError('CONFIG', `commitsInFlight must be an integer ≥ 1, got ${commitsInFlight}`);
   const log = options.log ?? (() => {});
-  const conn = await connectRedis(options, (event, detail) => log({ event: 'redis', worker: id, what: event, detail }));
+  const conn = await connectCore(options, (event, detail) => log({ event: 'redis', worker: id, what: event, detail }));
   let job: Job;
   try {
     job = await readJob(new Commands(conn), options.job);
@@ -380,7 +380,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
   let waiter: InputWaiter | undefined;
   if (options.cluster !== true) {
     try {
-      waiter = new InputWaiter(await connectRedis(options), (clientId) => conn.sendCommand(['CLIENT', 'UNBLOCK', clientId]), readEntries);
+      waiter = new InputWaiter(await connectCore(options), (clientId) => conn.sendCommand(['CLIENT', 'UNBLOCK', clientId]), readEntries);
     } catch (err) {
       await conn.close();
       throw err;
@@ -390,7 +390,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
   let readConn: RedisConnection | undefined;
   if (commitsInFlight > 1) {
     try {
-      readConn = await connectRedis(options);
+      readConn = await connectCore(options);
     } catch (err) {
       await waiter?.close();
       await conn.close();
