@@ -32,6 +32,7 @@ import {
 import { LatestTimes } from './latest-times.js';
 import { KeyedOps, type OpsOutput } from './ops.js';
 import { PendingBatches } from './pending.js';
+import { ReadAhead, readAheadBatches } from './read-ahead.js';
 import { WaitingRows } from './waiting.js';
 import { LateRowError, WindowFormatter, windowFormatter, WindowRunner } from './windows.js';
 import { describeErrno } from './errno.js';
@@ -676,18 +677,9 @@ async function runJobInner(cmd: RunCommand, io: RunIo, stats: RunStats | undefin
     }
   }
 
-  let runner: Runner;
-  try {
-    runner =
-      formatter instanceof WindowFormatter
-        ? await WindowRunner.create(cmd, cp?.ops, cp?.offset, formatter)
-        : await OpsRunner.create(cmd, cp?.ops, cp?.offset, formatter);
-  } catch (err) {
-    if (err instanceof SnapshotError || err instanceof CheckpointError) throw new RunFailure(`${where}: cannot resume from the checkpoint: ${err.message}; remove it to start over`, EXIT_FAILURE);
-    if (err instanceof RangeError || err instanceof TypeError) throw new RunFailure(`${where}: ${err.message} (see 'streamkernel run --help')`, EXIT_USAGE);
-    throw err;
-  }
-
+  // The ops start (scheduler workers boot, kernels compile) while a file's first batches are read (ReadAhead).
+  const records = formatter instanceof WindowFormatter;
+  const starting: Promise<Runner> = records ? WindowRunner.create(cmd, cp?.ops, cp?.offset, formatter) : OpsRunner.create(cmd, cp?.ops, cp?.offset, formatter as TextFormatter);
   const columns: ColumnOptions & { delimiter?: string } = {
     value: cmd.value,
     ...(cmd.time !== undefined ? { time: cmd.time } : {}),
@@ -696,15 +688,38 @@ async function runJobInner(cmd: RunCommand, io: RunIo, stats: RunStats | undefin
     onError: cmd.onError,
     ...(cmd.inputFormat === 'csv' ? { delimiter: cmd.delimiter } : {}),
     // Window records print times from ms (WindowRunner.time) and number keys (KeyedOps): no text per row.
-    ...(runner instanceof WindowRunner ? { timeText: false, keyIds: true } : {}),
+    ...(records ? { timeText: false, keyIds: true } : {}),
     // The ops number keys too (KeyedOps, TextFormatter, the order check of time windows): no key string per row.
     // Rows that wait (WaitingRows) keep ids too, of its own list (restored held rows come as strings).
-    ...(runner instanceof OpsRunner && cmd.key !== undefined ? { keyIds: true } : {}),
+    ...(!records && cmd.key !== undefined ? { keyIds: true } : {}),
     // Rows echo their time cell: canonical ISO cells are written from the ms (TextFormatter, WaitingRows), no string per row.
-    ...(runner instanceof OpsRunner ? { timeText: 'unlessIso' as const } : {}),
+    ...(!records ? { timeText: 'unlessIso' as const } : {}),
   };
-  let batches: AsyncIterable<ColumnBatch>;
+  // A regular file (not followed) is read ahead while the ops start: its batches are the same whenever read.
+  let ahead: ReadAhead<ColumnBatch> | undefined;
   let total: number | undefined;
+  if (fromFile && !cmd.follow) {
+    try {
+      const source = cmd.inputFormat === 'csv' ? csvFileSource(cmd.file as string, columns) : ndjsonFileSource(cmd.file as string, columns);
+      total = source.size;
+      ahead = new ReadAhead(source.batches(cp?.offset), starting, readAheadBatches(cmd.batchSize));
+    } catch (err) {
+      void starting.then((r) => r.dispose(), () => undefined);
+      throw err;
+    }
+  }
+
+  let runner: Runner;
+  try {
+    runner = await starting;
+  } catch (err) {
+    await ahead?.close();
+    if (err instanceof SnapshotError || err instanceof CheckpointError) throw new RunFailure(`${where}: cannot resume from the checkpoint: ${err.message}; remove it to start over`, EXIT_FAILURE);
+    if (err instanceof RangeError || err instanceof TypeError) throw new RunFailure(`${where}: ${err.message} (see 'streamkernel run --help')`, EXIT_USAGE);
+    throw err;
+  }
+
+  let batches: AsyncIterable<ColumnBatch>;
   let liveInput = false;
   // --follow: SIGINT and SIGTERM end the input; the run then finishes as at the end of a file.
   const follow = cmd.follow ? new FollowInput(cmd.file as string, cmd.inputFormat === 'csv', (m) => io.stderr.write(`${where}: ${m}\n`)) : undefined;
@@ -714,10 +729,8 @@ async function runJobInner(cmd: RunCommand, io: RunIo, stats: RunStats | undefin
     liveInput = true;
     const liveColumns = { ...columns, cutBatch: live.cut };
     batches = cmd.inputFormat === 'csv' ? csvSource(live.chunks(), liveColumns) : ndjsonSource(live.chunks(), liveColumns);
-  } else if (fromFile) {
-    const source = cmd.inputFormat === 'csv' ? csvFileSource(cmd.file as string, columns) : ndjsonFileSource(cmd.file as string, columns);
-    total = source.size;
-    batches = source.batches(cp?.offset);
+  } else if (ahead !== undefined) {
+    batches = ahead;
   } else {
     // A pipe or terminal is live input: rows go out as they arrive, not when a batch fills (live.ts).
     const live = readsRegularFile(io.stdin) ? undefined : new LiveInput(io.stdin, cmd.maxDelayMs);
