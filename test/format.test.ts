@@ -223,3 +223,46 @@ describe('TextFormatter key cells by id in one loop per block (RowCells.block)',
     );
   });
 });
+
+describe('TextFormatter ISO time cells written with the numbers (isoTimes)', () => {
+  /** Years 0000 to 9999, in ms. */
+  const FIRST_MS = -62_167_219_200_000;
+  const LAST_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+  /** Times in runs: a start anywhere, then steps that stay in a second, cross seconds and days, or go back. */
+  const times = fc
+    .tuple(fc.integer({ min: FIRST_MS, max: LAST_MS }), fc.array(fc.oneof(fc.integer({ min: -3, max: 3 }), fc.integer({ min: -2000, max: 2000 }), fc.integer({ min: -2 * 86_400_000, max: 2 * 86_400_000 })), { minLength: 0, maxLength: 40 }))
+    .map(([start, steps]) => {
+      const out = [start];
+      for (const d of steps) out.push(Math.min(LAST_MS, Math.max(FIRST_MS, out[out.length - 1]! + d)));
+      return out;
+    });
+
+  it('property: CSV lines of canonical ISO times (isoTimes, no time text), keyed by id or not, are each time\'s toISOString, its key cell and the numbers as String(x), for any times of years 0000–9999, keys (quoted, non-ASCII) and batches over one block of rows', () => {
+    const key = fc.constantFrom('a', 'sensor-1', '', 'é', 'b,c', 'q"q');
+    fc.assert(
+      fc.property(times, fc.array(key, { minLength: 1, maxLength: 5 }), fc.boolean(), fc.integer({ min: 1, max: 9000 }), (ts, keyPool, keyed, repeat) => {
+        // Repeated past 8 192 rows now and then, so the lines span several formatRows blocks.
+        const n = repeat > 8000 ? repeat : ts.length;
+        const stamps = Float64Array.from({ length: n }, (_, i) => ts[i % ts.length]!);
+        const keys = Array.from({ length: n }, (_, i) => keyPool[(i * 7) % keyPool.length]!);
+        const names = [...new Set(keys)];
+        const values = Float64Array.from({ length: n }, (_, i) => (i % 5 === 0 ? NaN : i / 7 - 3));
+        const batch: ColumnBatch = {
+          length: n,
+          values,
+          timestamps: stamps,
+          isoTimes: true,
+          ...(keyed ? { keyIds: Uint32Array.from(keys, (k) => names.indexOf(k)), keyNames: names } : {}),
+          end,
+          skipped: 0,
+        };
+        const f = new TextFormatter('csv', { value: 'v', time: 't', ...(keyed ? { key: 'k' } : {}), ops: ['half'] });
+        const result = { batch, results: [values.map((x) => x / 2)] };
+        const want = Array.from(stamps, (ms, i) => `${new Date(ms).toISOString()},${keyed ? `${csvField(keys[i]!)},` : ''}${String(values[i])},${String(values[i]! / 2)}\n`).join('');
+        expect(f.format(result)).toBe(want);
+        expect(Buffer.from(f.formatBytes(result)).toString('utf8')).toBe(want);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});

@@ -110,3 +110,20 @@ describe('canonical ISO times', () => {
     );
   });
 });
+
+describe('writeIso in runs of times (each second\'s bytes made once)', () => {
+  it('property: times in runs (within a second, across seconds and days, backwards) are each written as toISOString', () => {
+    const steps = fc.array(fc.oneof(fc.integer({ min: -3, max: 3 }), fc.integer({ min: -2000, max: 2000 }), fc.integer({ min: -2 * 86_400_000, max: 2 * 86_400_000 })), { maxLength: 30 });
+    const text = new AsciiText();
+    fc.assert(
+      fc.property(anyTime, steps, (start, moves) => {
+        const times = [start];
+        for (const d of moves) times.push(Math.min(LAST_MS, Math.max(FIRST_MS, times[times.length - 1]! + d)));
+        text.length = 0;
+        for (const ms of times) text.iso(ms);
+        expect(latin1.decode(text.view())).toBe(times.map((ms) => new Date(ms).toISOString()).join(''));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});

@@ -356,19 +356,85 @@ export function textPtr(): usize {
   return outBase;
 }
 
+// ---- canonical ISO times (toISOString's YYYY-MM-DDTHH:MM:SS.mmmZ) ----
+
+/** The second last written and its 20 bytes `YYYY-MM-DDTHH:MM:SS.` (rows of a stream often share their second). */
+let isoSecond: i64 = i64.MIN_VALUE;
+const isoHead: usize = memory.data(20);
+
+function twoDigits(at: usize, x: i32): void {
+  store<u8>(at, <u8>(<i32>ZERO + x / 10));
+  store<u8>(at, <u8>(<i32>ZERO + x % 10), 1);
+}
+
+/** isoHead for `second` (since the epoch, years 0000–9999): the civil date by H. Hinnant's civil_from_days, then the clock. */
+function setIsoSecond(second: i64): void {
+  let day = second / 86400;
+  if (second - day * 86400 < 0) day--;
+  const clock = <i32>(second - day * 86400);
+  const z = day + 719468;
+  const era = (z >= 0 ? z : z - 146096) / 146097;
+  const doe = <i32>(z - era * 146097);
+  const yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const mp = (5 * doy + 2) / 153;
+  const date = doy - (153 * mp + 2) / 5 + 1;
+  const month = mp < 10 ? mp + 3 : mp - 9;
+  const year = <i32>(<i64>yoe + era * 400) + (month <= 2 ? 1 : 0);
+  twoDigits(isoHead, year / 100);
+  twoDigits(isoHead + 2, year % 100);
+  store<u8>(isoHead, 0x2d, 4);
+  twoDigits(isoHead + 5, month);
+  store<u8>(isoHead, 0x2d, 7);
+  twoDigits(isoHead + 8, date);
+  store<u8>(isoHead, 0x54, 10);
+  const hour = clock / 3600;
+  const minute = (clock - hour * 3600) / 60;
+  twoDigits(isoHead + 11, hour);
+  store<u8>(isoHead, 0x3a, 13);
+  twoDigits(isoHead + 14, minute);
+  store<u8>(isoHead, 0x3a, 16);
+  twoDigits(isoHead + 17, clock - hour * 3600 - minute * 60);
+  store<u8>(isoHead, 0x2e, 19);
+  isoSecond = second;
+}
+
+/** Writes the 24 bytes of time `ms` (whole ms, years 0000–9999) in the canonical ISO form and a comma at p; the end. */
+function writeIsoCell(p: usize, ms: f64): usize {
+  const t = <i64>ms;
+  let second = t / 1000;
+  let milli = <i32>(t - second * 1000);
+  if (milli < 0) {
+    second--;
+    milli += 1000;
+  }
+  if (second != isoSecond) setIsoSecond(second);
+  memory.copy(p, isoHead, 20);
+  store<u8>(p, <u8>(<i32>ZERO + milli / 100), 20);
+  twoDigits(p + 21, milli % 100);
+  store<u8>(p, 0x5a, 23);
+  store<u8>(p, 0x2c, 24);
+  return p + 25;
+}
+
 /**
  * Writes `rows` lines: with `prefixed`, line i's prefix (the bytes at
- * prefixes from the end of line i - 1's to ends[i]); then separator 0, the
+ * prefixes from the end of line i - 1's to ends[i]), after, with `prefixed`
+ * 2, the time at column `cols` (input + cols·rows·8, whole ms) as a CSV
+ * cell of canonical ISO text and its comma; then separator 0, the
  * columns' numbers (column c at input + c·rows·8) each after separator c
  * (c > 0), and separator `cols`. ends[i] becomes the end of line i,
- * relative to textPtr().
+ * relative to textPtr(). (Room: reserve with two columns more than `cols`
+ * for `prefixed` 2, one for the times and one for their bytes.)
  */
 export function formatRows(rows: i32, cols: i32, json: i32, prefixed: i32): void {
   const sepBytes = sepBase + ((<usize>cols + 2) << 2);
+  const times = inputBase + ((<usize>cols * rows) << 3);
   let p = outBase;
   let prefixFrom: usize = 0;
   for (let i = 0; i < rows; i++) {
     const endAt = endsBase + (<usize>i << 2);
+    if (prefixed == 2) p = writeIsoCell(p, load<f64>(times + (<usize>i << 3)));
     if (prefixed != 0) {
       const prefixTo = <usize>load<u32>(endAt);
       for (let j = prefixFrom; j < prefixTo; j++) store<u8>(p++, load<u8>(prefixBase + j));

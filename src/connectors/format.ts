@@ -120,6 +120,8 @@ const isAscii = (s: string): boolean => !/[^\x00-\x7f]/.test(s);
  */
 export interface BlockPrefix {
   block(from: number, count: number, out: AsciiText, ends: Uint32Array): boolean;
+  /** Times (whole ms, years 0000–9999) whose canonical ISO cells and commas go before each row's prefix, written with the numbers; undefined: none. */
+  isoTimes?(): Float64Array | undefined;
 }
 
 /** A line prefix: per row (`prefix(i, out)`, false when not ASCII) or per block. */
@@ -209,6 +211,7 @@ function eachBlock(
   if (rows === undefined || !separators.every(isAscii)) return false;
   rows.layout(separators, json);
   const prefixEnds = prefix !== undefined ? new Uint32Array(Math.min(n, ROWS_PER_CALL)) : undefined;
+  const isoTimes = prefix !== undefined && typeof prefix !== 'function' ? prefix.isoTimes?.() : undefined;
   for (let from = 0; from < n; from += ROWS_PER_CALL) {
     const count = Math.min(ROWS_PER_CALL, n - from);
     if (prefix !== undefined) {
@@ -222,7 +225,7 @@ function eachBlock(
         }
       }
     }
-    const { text, ends } = rows.format(columns, from, count, prefixEnds && { bytes: out.view(), ends: prefixEnds });
+    const { text, ends } = rows.format(columns, from, count, prefixEnds && { bytes: out.view(), ends: prefixEnds }, isoTimes);
     sink.add(text.subarray(0, ends[count - 1]), from, count);
   }
   return true;
@@ -301,6 +304,12 @@ class RowCells implements BlockPrefix {
    */
   block(from: number, count: number, out: AsciiText, ends: Uint32Array): boolean {
     const ids = this.ids;
+    if (this.isoTimes() !== undefined) {
+      // The time cells come from the formatter (isoTimes); the prefixes are the key cells, or empty.
+      if (ids !== undefined) return this.keyIdBlock(ids, from, count, out, ends);
+      ends.fill(out.length, 0, count);
+      return true;
+    }
     if (!this.csv || this.hasTime || !this.hasKey || ids === undefined) {
       for (let i = 0; i < count; i++) {
         if (!this.cells(from + i, out)) return false;
@@ -308,6 +317,24 @@ class RowCells implements BlockPrefix {
       }
       return true;
     }
+    return this.keyIdBlock(ids, from, count, out, ends);
+  }
+
+  /**
+   * CSV lines of canonical ISO times (ColumnBatch.isoTimes) keyed by id or
+   * not: the times, which the WASM number formatter writes before each
+   * prefix as their text and a comma, so that only the key cells (from
+   * the byte table) are left to the per-row loop in JavaScript. (Written
+   * here row by row, the time cells were ~10 % of the demo's main thread,
+   * most of it in code not yet optimized: a job of 100 000 rows runs each
+   * per-batch loop twice.)
+   */
+  isoTimes(): Float64Array | undefined {
+    return this.csv && this.iso && (!this.hasKey || this.ids !== undefined) ? this.stamps : undefined;
+  }
+
+  /** Rows [from, from + count)'s CSV key cells by id, copied from the byte table in one loop (false: not ASCII). */
+  private keyIdBlock(ids: Uint32Array, from: number, count: number, out: AsciiText, ends: Uint32Array): boolean {
     let o = out.length;
     for (let i = 0; i < count; i++) {
       const id = ids[from + i]!;

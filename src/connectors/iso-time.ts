@@ -46,39 +46,47 @@ export function isoText(ms: number): string {
   return new Date(ms).toISOString();
 }
 
-const MS_PER_DAY = 86_400_000;
-
 /** The last day written by {@link writeIso} and its 11 bytes `YYYY-MM-DDT` (rows of a stream mostly share their day). */
 let lastDay = NaN;
 const dayBytes = new Uint8Array(11);
+/** The last second written by {@link writeIso} and its 20 bytes `YYYY-MM-DDTHH:MM:SS.` (rows of a stream often share their second too). */
+let lastSecond = NaN;
+const secondBytes = new Uint8Array(20);
 
 /**
  * Writes the 24 bytes of `isoText(ms)` at `b[o..o+24)` for a time of years
- * 0000–9999 (the times of canonical cells): the day's bytes (made when the
- * day changes), then the clock from the ms of the day, in int32 arithmetic.
+ * 0000–9999 (the times of canonical cells, whole ms): the second's 20 bytes
+ * (made when the second changes), then the ms and the Z.
  */
 export function writeIso(b: Uint8Array, o: number, ms: number): void {
-  const day = Math.floor(ms / MS_PER_DAY);
-  if (day !== lastDay) setDay(day);
-  for (let j = 0; j < 11; j++) b[o + j] = dayBytes[j]!; // a loop: set() of 11 bytes costs more
-  // The ms of the day as an int32: the rest is int32 arithmetic (a double `%` is a call to fmod).
-  let rest = (ms - day * MS_PER_DAY) | 0; // 0 to 86 399 999
-  const hour = (rest / 3_600_000) | 0;
-  rest -= hour * 3_600_000;
-  const minute = (rest / 60_000) | 0;
-  rest -= minute * 60_000;
-  const second = (rest / 1000) | 0;
-  const milli = rest - second * 1000;
+  const second = Math.floor(ms / 1000);
+  if (second !== lastSecond) setSecond(second);
+  for (let j = 0; j < 20; j++) b[o + j] = secondBytes[j]!; // a loop: set() of 20 bytes costs more
+  const milli = (ms - second * 1000) | 0; // 0 to 999
   const hundreds = (milli / 100) | 0;
-  two(b, o + 11, hour);
-  b[o + 13] = 0x3a;
-  two(b, o + 14, minute);
-  b[o + 16] = 0x3a;
-  two(b, o + 17, second);
-  b[o + 19] = 0x2e;
   b[o + 20] = DIGIT_0 + hundreds;
   two(b, o + 21, milli - hundreds * 100);
   b[o + 23] = 0x5a;
+}
+
+/** secondBytes for `second` (seconds since the epoch): the day's bytes (made when the day changes), then the clock, in int32 arithmetic. */
+function setSecond(second: number): void {
+  const day = Math.floor(second / 86_400);
+  if (day !== lastDay) setDay(day);
+  const b = secondBytes;
+  for (let j = 0; j < 11; j++) b[j] = dayBytes[j]!;
+  // The seconds of the day as an int32: the rest is int32 arithmetic (a double `%` is a call to fmod).
+  let rest = (second - day * 86_400) | 0; // 0 to 86 399
+  const hour = (rest / 3600) | 0;
+  rest -= hour * 3600;
+  const minute = (rest / 60) | 0;
+  two(b, 11, hour);
+  b[13] = 0x3a;
+  two(b, 14, minute);
+  b[16] = 0x3a;
+  two(b, 17, rest - minute * 60);
+  b[19] = 0x2e;
+  lastSecond = second;
 }
 
 /** dayBytes for `day` (days since the epoch): the civil date (H. Hinnant's civil_from_days). */

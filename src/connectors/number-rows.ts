@@ -45,7 +45,8 @@ export class NumberRows {
   layout(separators: readonly string[], json: boolean): void {
     const cols = separators.length - 1;
     const bytes = separators.reduce((n, s) => n + s.length, 0);
-    this.grow(ROWS_PER_CALL, cols, bytes, this.prefixBytes);
+    // Two columns more: a column of times (format's isoTimes) and their bytes in the text.
+    this.grow(ROWS_PER_CALL, cols + 2, bytes, this.prefixBytes);
     const w = this.wasm;
     const index = new Uint32Array(w.memory.buffer, w.separatorsPtr(), cols + 2);
     const sepText = new Uint8Array(w.memory.buffer, w.separatorsPtr() + (cols + 2) * 4, bytes);
@@ -65,7 +66,7 @@ export class NumberRows {
     if (w.reserve(rows, cols, sepBytes, prefixBytes) !== 1) throw new RangeError('number formatter: out of memory');
     this.prefixBytes = Math.max(this.prefixBytes, prefixBytes);
     const buffer = w.memory.buffer;
-    this.input = new Float64Array(buffer, w.inputPtr(), rows * cols);
+    this.input = new Float64Array(buffer, w.inputPtr(), rows * cols); // cols: the reserved columns (with the times' column)
     this.ends = new Uint32Array(buffer, w.endsPtr(), rows);
     this.text = new Uint8Array(buffer, w.textPtr());
   }
@@ -75,16 +76,20 @@ export class NumberRows {
    * each line after its prefix, if given: line i's prefix is `prefix.bytes`
    * from `prefix.ends[i - 1]` (0 for i = 0) to `prefix.ends[i]`. Line i ends
    * at `ends[i]` of `text`, and starts where line i - 1 ends (at 0 for i =
-   * 0). Both views are valid until the next call.
+   * 0). With `isoTimes` (whole ms of years 0000–9999, and a prefix), line
+   * i starts with the canonical ISO text of `isoTimes[from + i]` (as
+   * `toISOString`) and a comma, then its prefix. Both views are valid until
+   * the next call.
    */
   format(
     columns: readonly ArrayLike<number>[],
     from: number,
     n: number,
     prefix?: { bytes: Uint8Array; ends: Uint32Array },
+    isoTimes?: Float64Array,
   ): { text: Uint8Array; ends: Uint32Array } {
     if (prefix !== undefined) {
-      if (prefix.bytes.length > this.prefixBytes) this.grow(ROWS_PER_CALL, this.cols, this.sepBytes, prefix.bytes.length);
+      if (prefix.bytes.length > this.prefixBytes) this.grow(ROWS_PER_CALL, this.cols + 2, this.sepBytes, prefix.bytes.length);
       new Uint8Array(this.wasm.memory.buffer, this.wasm.prefixesPtr(), prefix.bytes.length).set(prefix.bytes);
       this.ends.set(prefix.ends.subarray(0, n));
     }
@@ -95,7 +100,9 @@ export class NumberRows {
       if (col instanceof Float64Array) input.set(from === 0 && col.length === n ? col : col.subarray(from, from + n), at);
       else for (let i = 0; i < n; i++) input[at + i] = col[from + i]!;
     }
-    this.wasm.formatRows(n, this.cols, this.json, prefix !== undefined ? 1 : 0);
+    // The times' column, written by formatRows before each prefix as its ISO cell and a comma.
+    if (isoTimes !== undefined) input.set(isoTimes.subarray(from, from + n), this.cols * n);
+    this.wasm.formatRows(n, this.cols, this.json, isoTimes !== undefined ? 2 : prefix !== undefined ? 1 : 0);
     return { text: this.text, ends: this.ends };
   }
 }
