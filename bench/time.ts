@@ -40,8 +40,10 @@
 //   target's row does not allocate (it reuses one array).
 //
 // Flags: --rows N (default 1e6), --keys K (default 10 000), --few-keys F (default 100),
-// --issue-keys I (default 1 000), --only rolling|windows|issue|keyed|session (one part of the suite;
-// keyed: the grid's keyed rolling mean over count windows alone; session: its session rows alone),
+// --issue-keys I (default 1 000), --only rolling|windows|issue|keyed|session|rolling-issue|tumbling-issue|hopping-issue
+// (one part of the suite; keyed: the grid's keyed rolling mean over count windows alone; session: its
+// session rows alone; rolling-issue, tumbling-issue, hopping-issue: the grid's rows of that kind alone,
+// the same workloads and tasks as in --only issue), --stat mean|median (the grid's rows of that statistic alone),
 // --wall (samples in wall time; default: this process's CPU time, as bench/run.ts).
 import os from 'node:os';
 import { rowsPerSecond as measureRowsPerSecond } from './measure.js';
@@ -64,6 +66,9 @@ const CLOCK = args.includes('--wall') ? 'wall' : 'cpu';
 const WINDOW = 10_000;
 const ONLY = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
 // --only session: issue 15's session rows alone (mean and median).
+// --only rolling-issue|tumbling-issue|hopping-issue: issue 15's rows of that kind alone.
+const ONLY_KIND = ONLY === 'rolling-issue' ? 'rolling' : ONLY === 'tumbling-issue' ? 'tumbling' : ONLY === 'hopping-issue' ? 'hopping' : undefined;
+const STAT = args.includes('--stat') ? args[args.indexOf('--stat') + 1] : undefined;
 
 function data(nKeys = KEYS): { ts: Float64Array; xs: Float64Array; keys: Uint32Array } {
   const ts = new Float64Array(N), xs = new Float64Array(N), keys = new Uint32Array(N);
@@ -669,10 +674,10 @@ async function main(): Promise<void> {
     rows.push(line);
   };
 
-  if (ONLY === undefined || ONLY === 'issue' || ONLY === 'session') await issueGrid(report);
+  if (ONLY === undefined || ONLY === 'issue' || ONLY === 'session' || ONLY_KIND !== undefined) await issueGrid(report);
   if (ONLY === 'keyed') await keyedCountMean(report);
 
-  for (const op of ONLY === 'windows' || ONLY === 'issue' || ONLY === 'keyed' || ONLY === 'session' ? [] : (['mean', 'median'] as const)) {
+  for (const op of ONLY !== undefined && ONLY !== 'rolling' ? [] : (['mean', 'median'] as const)) {
     const kernel = await createTimeRolling({ op, window: WINDOW, keys: 'number' });
     // Check once that both compute the same thing.
     const ref = new Float64Array(N);
@@ -698,7 +703,7 @@ async function main(): Promise<void> {
     ['', { ts, xs, keys }],
     [`, ${FEW_KEYS} keys`, data(FEW_KEYS)],
   ] as const;
-  for (const [label, d] of ONLY === 'rolling' || ONLY === 'issue' || ONLY === 'keyed' || ONLY === 'session' ? [] : gridCases) {
+  for (const [label, d] of ONLY !== undefined && ONLY !== 'windows' ? [] : gridCases) {
     const tumbling = await createWindows({ kind: 'tumbling', op: 'sum', size: '1s', keys: 'number' });
     const hopping = await createWindows({ kind: 'hopping', op: 'sum', size: '10s', step: '2s', keys: 'number' });
     // Check once that both emit the same windows (as multisets: the operator emits in (end, key) order).
@@ -740,37 +745,21 @@ async function issueGrid(report: (name: string, ours: number, js: number, target
   const out = new Float64Array(N);
   const label = `${ISSUE_KEYS} keys`;
   for (const stat of ['mean', 'median'] as const) {
+    if (STAT !== undefined && STAT !== stat) continue;
     if (ONLY === 'session') {
       await sessionCase(stat, d, report);
       continue;
     }
     const target = stat === 'mean' ? 3 : 2;
-    const rolling = await createTimeRolling({ op: stat, window: WINDOW, keys: 'number' });
-    const ref = new Float64Array(N);
-    (stat === 'mean' ? jsKeyedMean : jsKeyedMedian)(d.ts, d.xs, d.keys, WINDOW, ref);
-    const got = rolling.push(d.ts, d.xs, d.keys).values;
-    for (let i = 0; i < N; i++) {
-      if (!(Math.abs(got[i]! - ref[i]!) <= 1e-9 * Math.abs(ref[i]!)) && !(Number.isNaN(got[i]!) && Number.isNaN(ref[i]!))) throw new Error(`rolling ${stat}, ${label}: row ${i} differs: ${got[i]} vs ${ref[i]}`);
-    }
-    const r = await rowsPerSecond({
-      ours: () => {
-        rolling.reset();
-        rolling.push(d.ts, d.xs, d.keys);
-      },
-      js: () => (stat === 'mean' ? jsKeyedMean : jsKeyedMedian)(d.ts, d.xs, d.keys, WINDOW, out),
-      // push() returns fresh result and row-number columns (2 × 8 bytes a row, first touched then); the loop above writes into one array made once.
-      jsFreshOutput: () => (stat === 'mean' ? jsKeyedMean : jsKeyedMedian)(d.ts, d.xs, d.keys, WINDOW, new Float64Array(N)),
-    });
-    report(`rolling ${stat} by duration (10 s), ${label}`, r.ours!, r.js!, target);
-    report(`  rolling ${stat}, plain JS with a fresh output array`, r.ours!, r.jsFreshOutput!);
-    rolling.dispose();
-
+    if (ONLY_KIND === undefined || ONLY_KIND === 'rolling') await rollingCase(stat, d, out, report);
+    if (ONLY_KIND === 'rolling') continue;
     // Each with the plain-JS loop emitting by key (the issue's measure) and the one emitting by the watermark.
     const kinds: [string, WindowSpec, () => JsWindow[], () => JsWindow[]][] = [
       ['tumbling (1 s)', { kind: 'tumbling', op: stat, size: '1s' }, () => jsGrid(stat, d.ts, d.xs, d.keys, 1000, 1000), () => jsGridWatermark(stat, d.ts, d.xs, d.keys, 1000, 1000)],
       ['hopping (10 s every 2 s)', { kind: 'hopping', op: stat, size: '10s', step: '2s' }, () => jsGrid(stat, d.ts, d.xs, d.keys, 10_000, 2000), () => jsGridWatermark(stat, d.ts, d.xs, d.keys, 10_000, 2000)],
     ];
     for (const [name, spec, js, jsWatermark] of kinds) {
+      if (ONLY_KIND !== undefined && ONLY_KIND !== spec.kind) continue;
       const op = await createWindows({ ...spec, keys: 'number' });
       checkSameWindows(`${name} ${stat}`, [...op.push(d.ts, d.xs, d.keys).windows, ...op.flush().windows], js());
       checkSameWindows(`${name} ${stat}, plain JS by watermark`, jsWatermark(), js());
@@ -808,10 +797,35 @@ async function issueGrid(report: (name: string, ours: number, js: number, target
       if (grid) report(`  ${spec.kind} ${stat}, columns both sides`, t.oursColumns!, t.jsColumns!, target);
       op.dispose();
     }
-    await sessionCase(stat, d, report);
+    if (ONLY_KIND === undefined) await sessionCase(stat, d, report);
   }
 
-  if (ONLY !== 'session') await keyedCountMean(report);
+  if (ONLY !== 'session' && ONLY_KIND === undefined) await keyedCountMean(report);
+}
+
+/** Issue 15's rolling-by-duration row (10 s) of one statistic. */
+async function rollingCase(stat: Stat, d: { ts: Float64Array; xs: Float64Array; keys: Uint32Array }, out: Float64Array, report: (name: string, ours: number, js: number, target?: number) => void): Promise<void> {
+  const label = `${ISSUE_KEYS} keys`;
+  const target = stat === 'mean' ? 3 : 2;
+  const rolling = await createTimeRolling({ op: stat, window: WINDOW, keys: 'number' });
+  const ref = new Float64Array(N);
+  (stat === 'mean' ? jsKeyedMean : jsKeyedMedian)(d.ts, d.xs, d.keys, WINDOW, ref);
+  const got = rolling.push(d.ts, d.xs, d.keys).values;
+  for (let i = 0; i < N; i++) {
+    if (!(Math.abs(got[i]! - ref[i]!) <= 1e-9 * Math.abs(ref[i]!)) && !(Number.isNaN(got[i]!) && Number.isNaN(ref[i]!))) throw new Error(`rolling ${stat}, ${label}: row ${i} differs: ${got[i]} vs ${ref[i]}`);
+  }
+  const r = await rowsPerSecond({
+    ours: () => {
+      rolling.reset();
+      rolling.push(d.ts, d.xs, d.keys);
+    },
+    js: () => (stat === 'mean' ? jsKeyedMean : jsKeyedMedian)(d.ts, d.xs, d.keys, WINDOW, out),
+    // push() returns fresh result and row-number columns (2 × 8 bytes a row, first touched then); the loop above writes into one array made once.
+    jsFreshOutput: () => (stat === 'mean' ? jsKeyedMean : jsKeyedMedian)(d.ts, d.xs, d.keys, WINDOW, new Float64Array(N)),
+  });
+  report(`rolling ${stat} by duration (10 s), ${label}`, r.ours!, r.js!, target);
+  report(`  rolling ${stat}, plain JS with a fresh output array`, r.ours!, r.jsFreshOutput!);
+  rolling.dispose();
 }
 
 /**

@@ -92,11 +92,11 @@ const SL_LEN: usize = 12; // u32: entries in the window
 const SL_FRONT: usize = 16; // u32: entries in the front stack
 const SL_BLOCK: usize = 20; // u32: pointer to the block
 const SL_COUNT: usize = 24; // u32: non-NaN entries
-const SL_EPOCH: usize = 28; // u32: batch epoch of SL_SCRATCH
-const SL_NEXT_FREE: usize = 32; // u32: next free slot + 1 (free slots); rows of the batch, then group cursor (live slots)
+// 28: u32, unused (the batch's epoch is in the batch table)
+const SL_NEXT_FREE: usize = 32; // u32: next free slot + 1 (free slots only)
 const SL_FLIP: usize = 36; // u32: entries of the front stack when it was formed (suffix positions count from its first)
 const SL_LAST_TS: usize = 40; // f64: timestamp of the key's last row (−Inf: none)
-const SL_SCRATCH: usize = 48; // f64: last timestamp within the batch being checked
+// 48: f64, unused (the batch's last timestamp is in the batch table)
 const SL_BACK_A: usize = 56; // f64: back aggregate (sum, min, max, first, last, or S1)
 const SLOT_BYTES_BASE: usize = 64;
 // var/std only:
@@ -131,6 +131,29 @@ const MIN_FREE: usize = 16;
 const OWNER_FREE: u32 = 0xffffffff;
 const OWNER_HTAB: u32 = 0xfffffff0;
 const OWNER_SLOTS: u32 = 0xfffffff1;
+const OWNER_BATCH: u32 = 0xfffffff2;
+const OWNER_DIRECT: u32 = 0xfffffff3;
+/**
+ * The batch table: per slot, what check() and update() touch for each row
+ * (16 bytes, next to each other for neighbouring slots, where the slot
+ * records are 64 or 104 bytes apart): the last timestamp within the batch
+ * being checked (f64), the key's rows in the batch then its group cursor
+ * (u32), and the batch epoch of those two (u32). Scratch, not state: only
+ * meaningful within a batch.
+ */
+const BT_SCRATCH: usize = 0;
+const BT_CURSOR: usize = 8;
+const BT_EPOCH: usize = 12;
+const BT_BYTES: usize = 16;
+/**
+ * The direct table: slot index + 1 of every live key below its capacity
+ * (0: absent), so that a small key id needs no hash probe. Kept beside the
+ * hash table (which holds every key), for key ids below DIRECT_LIMIT, and
+ * only while it is at most DIRECT_SPREAD entries per live key (4 bytes each),
+ * so that sparse ids do not make the state large.
+ */
+const DIRECT_LIMIT: u32 = 1 << 16;
+const DIRECT_SPREAD: u32 = 16;
 /** IO buffers: OWNER_IO + 0 … 7 (ts, val, out, key, slotIdx, touched, rec, maxBefore). */
 const OWNER_IO: u32 = 0xffffff00;
 /** Largest IO capacity reserve() grows to (rows per update()). */
@@ -172,6 +195,9 @@ let htab: usize = 0;
 let htabCap: u32 = 0;
 let slots: usize = 0;
 let slotCap: u32 = 0;
+let batch: usize = 0; // the batch table: slotCap entries of BT_BYTES
+let direct: usize = 0; // the direct table: directCap u32
+let directCap: u32 = 0;
 let slotHigh: u32 = 0; // slots ever used (indices < slotHigh)
 let freeSlot: u32 = 0; // first free slot + 1
 let liveKeys: u32 = 0;
@@ -254,6 +280,8 @@ function relocate(owner: u32, p: usize): void {
   if (owner < OWNER_IO) store<u32>(slotPtr(owner) + SL_BLOCK, <u32>p);
   else if (owner == OWNER_HTAB) htab = p;
   else if (owner == OWNER_SLOTS) slots = p;
+  else if (owner == OWNER_BATCH) batch = p;
+  else if (owner == OWNER_DIRECT) direct = p;
   else if (owner == OWNER_IO) pTs = p;
   else if (owner == OWNER_IO + 1) pVal = p;
   else if (owner == OWNER_IO + 2) pOut = p;
@@ -321,7 +349,7 @@ function shrinkTables(): void {
   while (cap < liveKeys) cap <<= 1;
   let hcap: u32 = 16;
   while (liveKeys * 2 > hcap) hcap <<= 1;
-  if (!ensureMemory(arenaTop + blockSize(<usize>cap * slotBytes) + blockSize(<usize>hcap << 3))) return;
+  if (!ensureMemory(arenaTop + blockSize(<usize>cap * slotBytes) + blockSize(<usize>cap * BT_BYTES) + blockSize(<usize>hcap << 3))) return;
   let j: u32 = 0;
   for (let i: u32 = 0; i < slotHigh; i++) {
     const s = slotPtr(i);
@@ -337,12 +365,54 @@ function shrinkTables(): void {
   free(slots);
   slots = table;
   slotCap = cap;
+  // Between batches: the batch table holds nothing to keep.
+  free(batch);
+  batch = alloc(<usize>cap * BT_BYTES, OWNER_BATCH);
+  memory.fill(batch, 0, <usize>cap * BT_BYTES);
   const h = alloc(<usize>hcap << 3, OWNER_HTAB);
   memory.fill(h, 0, <usize>hcap << 3);
   for (let i: u32 = 0; i < j; i++) htabInsert(h, hcap, load<u32>(slotPtr(i) + SL_KEY), i + 1);
   free(htab);
   htab = h;
   htabCap = hcap;
+  rebuildDirect();
+}
+
+/** The direct table made again for the live keys (after shrinkTables renumbered them), at the size they need. */
+function rebuildDirect(): void {
+  if (direct != 0) free(direct);
+  direct = 0;
+  directCap = 0;
+  let top: u32 = 0;
+  for (let i: u32 = 0; i < slotHigh; i++) {
+    const s = slotPtr(i);
+    const key = load<u32>(s + SL_KEY);
+    if (load<u32>(s + SL_CAP) != 0 && key < DIRECT_LIMIT && key >= top) top = key + 1;
+  }
+  if (top > 0) growDirect(top - 1);
+}
+
+/**
+ * Makes the direct table cover key (below DIRECT_LIMIT) when that keeps it
+ * within DIRECT_SPREAD entries per live key, filled from the slots; false
+ * when it does not (the key stays in the hash table alone).
+ */
+function growDirect(key: u32): bool {
+  let cap: u32 = max<u32>(directCap, 256);
+  while (cap <= key) cap <<= 1;
+  if (cap > DIRECT_LIMIT || cap > DIRECT_SPREAD * (liveKeys + 1)) return false;
+  const table = alloc(<usize>cap << 2, OWNER_DIRECT);
+  if (table == 0) return false;
+  memory.fill(table, 0, <usize>cap << 2);
+  for (let i: u32 = 0; i < slotHigh; i++) {
+    const s = slotPtr(i);
+    const k = load<u32>(s + SL_KEY);
+    if (load<u32>(s + SL_CAP) != 0 && k < cap) store<u32>(table + (<usize>k << 2), i + 1);
+  }
+  if (direct != 0) free(direct);
+  direct = table;
+  directCap = cap;
+  return true;
 }
 
 /**
@@ -382,6 +452,10 @@ export function maybeCompact(): bool {
 
 @inline function slotPtr(i: u32): usize {
   return slots + (<usize>i) * slotBytes;
+}
+
+@inline function batchPtr(i: u32): usize {
+  return batch + (<usize>i << 4);
 }
 
 @inline function entry(block: usize, idx: u32): usize {
@@ -516,8 +590,12 @@ function resetState(): bool {
   htab = alloc(<usize>htabCap << 3, OWNER_HTAB);
   slotCap = 16;
   slots = alloc(<usize>slotCap * slotBytes, OWNER_SLOTS);
-  if (htab == 0 || slots == 0) return false;
+  batch = alloc(<usize>slotCap * BT_BYTES, OWNER_BATCH);
+  direct = 0;
+  directCap = 0;
+  if (htab == 0 || slots == 0 || batch == 0) return false;
   memory.fill(htab, 0, <usize>htabCap << 3);
+  memory.fill(batch, 0, <usize>slotCap * BT_BYTES);
   return true;
 }
 
@@ -578,6 +656,7 @@ export function maxBeforePtr(): usize {
 
 /** Slot index + 1 of a key, 0 when absent. */
 @inline function find(key: u32): u32 {
+  if (key < directCap) return load<u32>(direct + (<usize>key << 2));
   const mask = htabCap - 1;
   let h = hashOf(key) & mask;
   while (true) {
@@ -636,9 +715,19 @@ function insert(key: u32): u32 {
       const newCap = slotCap + max<u32>(16, slotCap >> 3); // an eighth more: slack ≤ 1/8 of the slot table
       const table = alloc(<usize>newCap * slotBytes, OWNER_SLOTS);
       if (table == 0) return 0;
+      // Within a check: the batch table's entries so far are kept.
+      const bt = alloc(<usize>newCap * BT_BYTES, OWNER_BATCH);
+      if (bt == 0) {
+        free(table);
+        return 0;
+      }
       memory.copy(table, slots, <usize>slotCap * slotBytes);
       free(slots);
       slots = table;
+      memory.copy(bt, batch, <usize>slotCap * BT_BYTES);
+      memory.fill(bt + <usize>slotCap * BT_BYTES, 0, <usize>(newCap - slotCap) * BT_BYTES);
+      free(batch);
+      batch = bt;
       slotCap = newCap;
     }
     idx = slotHigh++;
@@ -646,8 +735,10 @@ function insert(key: u32): u32 {
   const block = alloc(blockBytes(MIN_RING), idx);
   if (block == 0) return 0;
   initSlot(slotPtr(idx), key, block);
+  store<u32>(batchPtr(idx) + BT_EPOCH, 0);
   htabInsert(htab, htabCap, key, idx + 1);
   liveKeys++;
+  if (key < directCap || (key < DIRECT_LIMIT && growDirect(key))) store<u32>(direct + (<usize>key << 2), idx + 1);
   return idx + 1;
 }
 
@@ -680,6 +771,7 @@ function remove(idx: u32): void {
   }
   store<u32>(hEntry(htab, hole), 0);
   store<u32>(hEntry(htab, hole), 0, 4);
+  if (key < directCap) store<u32>(direct + (<usize>key << 2), 0);
   free(<usize>load<u32>(s + SL_BLOCK));
   store<u32>(s + SL_CAP, 0);
   store<u32>(s + SL_NEXT_FREE, freeSlot);
@@ -1201,15 +1293,16 @@ export function check(n: i32, cont: i32): i32 {
       }
     }
     store<u32>(pSlotIdx + (<usize>i << 2), idx);
-    const s = slotPtr(idx);
+    const b = batchPtr(idx);
     let last: f64;
-    if (load<u32>(s + SL_EPOCH) == ep) {
-      last = load<f64>(s + SL_SCRATCH);
-      store<u32>(s + SL_NEXT_FREE, load<u32>(s + SL_NEXT_FREE) + 1);
+    if (load<u32>(b + BT_EPOCH) == ep) {
+      last = load<f64>(b + BT_SCRATCH);
+      store<u32>(b + BT_CURSOR, load<u32>(b + BT_CURSOR) + 1);
     } else {
-      last = load<f64>(s + SL_LAST_TS);
-      store<u32>(s + SL_EPOCH, ep);
-      store<u32>(s + SL_NEXT_FREE, 1);
+      // The key's first row of the batch: its last timestamp from its slot.
+      last = load<f64>(slotPtr(idx) + SL_LAST_TS);
+      store<u32>(b + BT_EPOCH, ep);
+      store<u32>(b + BT_CURSOR, 1);
       store<u32>(pTouched + (<usize>touched << 2), idx);
       touched++;
     }
@@ -1224,7 +1317,7 @@ export function check(n: i32, cont: i32): i32 {
       nTouched = 0;
       return i;
     }
-    store<f64>(s + SL_SCRATCH, t);
+    store<f64>(b + BT_SCRATCH, t);
     if (t > mts) mts = t;
   }
   checkMaxTs = mts;
@@ -1246,22 +1339,22 @@ export function update(n: i32): i32 {
   checkedRows = -1;
   const finiteTtl = gTtl != Infinity;
   const nt = nTouched;
-  // Counting sort of the rows by key: group offsets in SL_NEXT_FREE...
+  // Counting sort of the rows by key: group offsets in the batch table's cursors...
   let off: u32 = 0;
   for (let j = 0; j < nt; j++) {
-    const s = slotPtr(load<u32>(pTouched + (<usize>j << 2)));
-    const c = load<u32>(s + SL_NEXT_FREE);
-    store<u32>(s + SL_NEXT_FREE, off);
+    const b = batchPtr(load<u32>(pTouched + (<usize>j << 2)));
+    const c = load<u32>(b + BT_CURSOR);
+    store<u32>(b + BT_CURSOR, off);
     off += c;
   }
-  // ...rows scattered to their group, in arrival order (SL_NEXT_FREE ends at the group's end)...
+  // ...rows scattered to their group, in arrival order (the cursor ends at the group's end)...
   let mts = maxTs;
   const rb = recBytes;
   for (let i = 0; i < n; i++) {
     const ip = pSlotIdx + (<usize>i << 2);
-    const s = slotPtr(load<u32>(ip));
-    const pos = load<u32>(s + SL_NEXT_FREE);
-    store<u32>(s + SL_NEXT_FREE, pos + 1);
+    const b = batchPtr(load<u32>(ip));
+    const pos = load<u32>(b + BT_CURSOR);
+    store<u32>(b + BT_CURSOR, pos + 1);
     store<u32>(ip, pos);
     const r = pRec + <usize>pos * rb;
     const t = load<f64>(pTs + (<usize>i << 3));
@@ -1279,7 +1372,7 @@ export function update(n: i32): i32 {
 
 /**
  * The grouped rows of update() and follow(): each of the nt keys' rows in
- * turn (slot indices at pTouched, each group's end in its SL_NEXT_FREE),
+ * turn (slot indices at pTouched, each group's end in its batch cursor),
  * results in grouped order to pVal (free now), then back to row order at
  * pOut. Leaves each group's key at pKey and end at pTouched, so that a
  * follower can take this grouping (groupCount, follow). Returns −1, or
@@ -1294,8 +1387,9 @@ function runGroups(n: i32, nt: i32): i32 {
   let pos: u32 = 0;
   for (let j = 0; j < nt; j++) {
     const tp = pTouched + (<usize>j << 2);
-    const s = slotPtr(load<u32>(tp));
-    const end = load<u32>(s + SL_NEXT_FREE);
+    const idx = load<u32>(tp);
+    const s = slotPtr(idx);
+    const end = load<u32>(batchPtr(idx) + BT_CURSOR);
     store<u32>(pKey + (<usize>j << 2), load<u32>(s + SL_KEY));
     store<u32>(tp, end);
     fullSlot = 0;
@@ -1322,7 +1416,7 @@ function runGroups(n: i32, nt: i32): i32 {
       store<f64>(pVal + (<usize>pos << 3), y);
       store<f64>(s + SL_LAST_TS, t);
     }
-    store<u32>(s + SL_NEXT_FREE, 0);
+    store<u32>(batchPtr(idx) + BT_CURSOR, 0);
     // Rings grown in this batch leave their old blocks: reclaimed as they pile up, so memory peaks near the state's size.
     if (garbage * 8 > arenaTop - arenaBase) compactBlocks();
   }
@@ -1387,7 +1481,7 @@ export function follow(nt: i32, n: i32): i32 {
     if (load<f64>(pRec + <usize>start * rb) < load<f64>(s + SL_LAST_TS)) return unfollow(j, <i32>start);
     const last = load<f64>(pRec + <usize>(end - 1) * rb);
     if (last > mts) mts = last;
-    store<u32>(s + SL_NEXT_FREE, end);
+    store<u32>(batchPtr(idx - 1) + BT_CURSOR, end);
     store<u32>(tp, idx - 1);
     start = end;
   }
@@ -1399,7 +1493,7 @@ export function follow(nt: i32, n: i32): i32 {
 
 /** follow() refused after its first j groups were given their slots: their group ends cleared; returns `at`. */
 function unfollow(j: i32, at: i32): i32 {
-  for (let k = 0; k < j; k++) store<u32>(slotPtr(load<u32>(pTouched + (<usize>k << 2))) + SL_NEXT_FREE, 0);
+  for (let k = 0; k < j; k++) store<u32>(batchPtr(load<u32>(pTouched + (<usize>k << 2))) + BT_CURSOR, 0);
   return at;
 }
 
