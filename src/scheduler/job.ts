@@ -372,8 +372,12 @@ class JobImpl implements Job {
   private transferPool: ArrayBuffer[] = [];
   /** The workers a dispatch waits for (one dispatch at a time: pushes and reads are chained). */
   private readonly targetSlots: Slot[] = [];
-  /** route()'s worker + 1 by key, for keys below 2¹⁶. */
-  private keyWorker: Uint16Array | undefined;
+  /**
+   * route()'s worker + 1 by key, for keys below 2¹⁶; made with the job (made
+   * on route's first call, its construct site had no feedback in the code
+   * TurboFan compiled for an earlier job, which deoptimized on each new one).
+   */
+  private readonly keyWorker: Uint16Array;
   /** maxBatchDelayMs: pushed batches waiting to go out as one, their rows, their (time, rows) stamps and the timer that sends them. */
   private lingering: Batch[] = [];
   private lingeringRows = 0;
@@ -391,6 +395,7 @@ class JobImpl implements Job {
     this.shared = o.keyed && o.workers > 1 && o.adapter.sharedMemory === true && typeof SharedArrayBuffer === 'function';
     this.timed = isTimeSpec(o.spec);
     this.windowed = isWindowSpec(o.spec);
+    this.keyWorker = new Uint16Array(o.keyed && o.workers > 1 ? 1 << 16 : 0);
     // A ttl is against the whole stream's clock: each worker reads every row of a batch (src/keyed/time-rolling.ts).
     if (hasTtl(o.spec) && o.keyed && o.workers > 1 && !this.shared) {
       throw new TypeError('operator.ttl on more than one worker needs an adapter with shared memory (each worker reads every row\'s time): use workers: 1, or nodeWorkers() or Web Workers with cross-origin isolation');
@@ -712,7 +717,7 @@ class JobImpl implements Job {
     const rows = keys.length;
     const { rowWorker, counts, starts } = routing;
     counts.fill(0);
-    const known = (this.keyWorker ??= new Uint16Array(1 << 16)); // worker + 1, 0 when not seen yet
+    const known = this.keyWorker; // worker + 1, 0 when not seen yet
     if (counts.length === 2) {
       // Two workers: worker 1's rows summed in a register (counts[w]++ makes each row wait for the previous row's store).
       let ones = 0;
@@ -768,7 +773,7 @@ class JobImpl implements Job {
   /** route()'s worker of a key not in its table yet, entered there when below 2¹⁶. */
   private placeKey(key: number): number {
     const w = this.workerOfKey(key);
-    if (key < 65536) this.keyWorker![key] = w + 1;
+    if (key < 65536) this.keyWorker[key] = w + 1;
     return w;
   }
 
