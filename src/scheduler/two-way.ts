@@ -1,15 +1,16 @@
 // The coordinator's per-row passes of a keyed batch on two workers, scatter
 // (each row's value and key into its worker's range) and merge (results back
 // in row order), in WebAssembly (assembly/kernels/scatter.ts) over the batch
-// buffer itself: the buffer is a shared WebAssembly.Memory's, with a staging
-// area after the part the workers read. The scatter loop alone ran up to 3×
-// faster than the JavaScript one (job.ts scatterOfTwo; the merge loops are
-// even) in a micro-benchmark, but the staging copies take much of that back:
-// with its workers answering at once, the coordinator saves 1–5 ns of its
-// ~25 per row (docs/SCHEDULER.md, issue 13, sixth round). Where shared
-// WebAssembly memory or the module is not there (a page without cross-origin
-// isolation has no shared memory at all, so no shared batches either),
-// job.ts keeps the JavaScript loops.
+// buffer itself: the buffer is a shared WebAssembly.Memory's, with each row's
+// worker and a small staging area after the part the workers read. The
+// batch's values and keys are staged (and its results merged) a chunk of
+// STAGE_ROWS rows at a time, so the staged rows are read back from cache.
+// The scatter loop alone ran up to 3× faster than the JavaScript one (job.ts
+// scatterOfTwo; the merge loops are even) in a micro-benchmark, but the
+// staging copies take much of that back (docs/SCHEDULER.md, issue 13, sixth
+// and seventh rounds). Where shared WebAssembly memory or the module is not
+// there (a page without cross-origin isolation has no shared memory at all,
+// so no shared batches either), job.ts keeps the JavaScript loops.
 import { instantiateSync } from '../engine.js';
 
 interface ScatterExports {
