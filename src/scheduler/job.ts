@@ -275,9 +275,8 @@ const MIN_CAPACITY = 1024;
 
 const capacityFor = (rows: number): number => Math.max(MIN_CAPACITY, 2 ** Math.ceil(Math.log2(rows)));
 
-/** The routing arrays for batches of up to `capacity` rows over `workers` workers. */
-function newRouting(capacity: number, workers: number): Routing {
-  const rowWorker = workers <= 256 ? new Uint8Array(capacity) : new Uint16Array(capacity);
+/** The routing arrays for batches of up to `capacity` rows over `workers` workers (each row's worker in `rowWorker` when given). */
+function newRouting(capacity: number, workers: number, rowWorker: Uint8Array | Uint16Array = workers <= 256 ? new Uint8Array(capacity) : new Uint16Array(capacity)): Routing {
   return { capacity, rowWorker, counts: new Int32Array(workers), starts: new Int32Array(workers), at: new Int32Array(workers) };
 }
 
@@ -899,11 +898,11 @@ class JobImpl implements Job {
     }
     const capacity = capacityFor(rows);
     const bytes = timed ? sharedTimesAt(capacity) + capacity * (ttl ? 16 : 8) : capacity * 20;
-    const routing = newRouting(capacity, this.o.workers);
     const passes = this.o.workers === 2 && this.wasmPasses ? TwoWayPasses.create(bytes, capacity) : undefined;
     // Without them (or once they could not be made), a plain shared buffer and the JavaScript loops.
     if (passes === undefined) this.wasmPasses = false;
-    else routing.rowWorker = passes.rowWorker;
+    // With them, each row's worker is in their memory (route writes it there): no array of its own.
+    const routing = newRouting(capacity, this.o.workers, passes?.rowWorker);
     const buffer = passes?.buffer ?? new SharedArrayBuffer(bytes);
     return { ...routing, buffer, f64: new Float64Array(buffer), u32: new Uint32Array(buffer), passes };
   }
