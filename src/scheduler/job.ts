@@ -275,9 +275,8 @@ const MIN_CAPACITY = 1024;
 
 const capacityFor = (rows: number): number => Math.max(MIN_CAPACITY, 2 ** Math.ceil(Math.log2(rows)));
 
-/** The routing arrays for batches of up to `capacity` rows over `workers` workers. */
-function newRouting(capacity: number, workers: number): Routing {
-  const rowWorker = workers <= 256 ? new Uint8Array(capacity) : new Uint16Array(capacity);
+/** The routing arrays for batches of up to `capacity` rows over `workers` workers (each row's worker in `rowWorker` when given). */
+function newRouting(capacity: number, workers: number, rowWorker: Uint8Array | Uint16Array = workers <= 256 ? new Uint8Array(capacity) : new Uint16Array(capacity)): Routing {
   return { capacity, rowWorker, counts: new Int32Array(workers), starts: new Int32Array(workers), at: new Int32Array(workers) };
 }
 
@@ -372,8 +371,12 @@ class JobImpl implements Job {
   private transferPool: ArrayBuffer[] = [];
   /** The workers a dispatch waits for (one dispatch at a time: pushes and reads are chained). */
   private readonly targetSlots: Slot[] = [];
-  /** route()'s worker + 1 by key, for keys below 2¹⁶. */
-  private keyWorker: Uint16Array | undefined;
+  /**
+   * route()'s worker + 1 by key, for keys below 2¹⁶; made with the job (made
+   * on route's first call, its construct site had no feedback in the code
+   * TurboFan compiled for an earlier job, which deoptimized on each new one).
+   */
+  private readonly keyWorker: Uint16Array;
   /** maxBatchDelayMs: pushed batches waiting to go out as one, their rows, their (time, rows) stamps and the timer that sends them. */
   private lingering: Batch[] = [];
   private lingeringRows = 0;
@@ -391,6 +394,7 @@ class JobImpl implements Job {
     this.shared = o.keyed && o.workers > 1 && o.adapter.sharedMemory === true && typeof SharedArrayBuffer === 'function';
     this.timed = isTimeSpec(o.spec);
     this.windowed = isWindowSpec(o.spec);
+    this.keyWorker = new Uint16Array(o.keyed && o.workers > 1 ? 1 << 16 : 0);
     // A ttl is against the whole stream's clock: each worker reads every row of a batch (src/keyed/time-rolling.ts).
     if (hasTtl(o.spec) && o.keyed && o.workers > 1 && !this.shared) {
       throw new TypeError('operator.ttl on more than one worker needs an adapter with shared memory (each worker reads every row\'s time): use workers: 1, or nodeWorkers() or Web Workers with cross-origin isolation');
@@ -712,7 +716,7 @@ class JobImpl implements Job {
     const rows = keys.length;
     const { rowWorker, counts, starts } = routing;
     counts.fill(0);
-    const known = (this.keyWorker ??= new Uint16Array(1 << 16)); // worker + 1, 0 when not seen yet
+    const known = this.keyWorker; // worker + 1, 0 when not seen yet
     if (counts.length === 2) {
       // Two workers: worker 1's rows summed in a register (counts[w]++ makes each row wait for the previous row's store).
       let ones = 0;
@@ -768,7 +772,7 @@ class JobImpl implements Job {
   /** route()'s worker of a key not in its table yet, entered there when below 2¹⁶. */
   private placeKey(key: number): number {
     const w = this.workerOfKey(key);
-    if (key < 65536) this.keyWorker![key] = w + 1;
+    if (key < 65536) this.keyWorker[key] = w + 1;
     return w;
   }
 
@@ -894,11 +898,11 @@ class JobImpl implements Job {
     }
     const capacity = capacityFor(rows);
     const bytes = timed ? sharedTimesAt(capacity) + capacity * (ttl ? 16 : 8) : capacity * 20;
-    const routing = newRouting(capacity, this.o.workers);
     const passes = this.o.workers === 2 && this.wasmPasses ? TwoWayPasses.create(bytes, capacity) : undefined;
     // Without them (or once they could not be made), a plain shared buffer and the JavaScript loops.
     if (passes === undefined) this.wasmPasses = false;
-    else routing.rowWorker = passes.rowWorker;
+    // With them, each row's worker is in their memory (route writes it there): no array of its own.
+    const routing = newRouting(capacity, this.o.workers, passes?.rowWorker);
     const buffer = passes?.buffer ?? new SharedArrayBuffer(bytes);
     return { ...routing, buffer, f64: new Float64Array(buffer), u32: new Uint32Array(buffer), passes };
   }

@@ -154,6 +154,16 @@ const ENTRY_BYTES = 16;
 /** Key-table mark of a key outside the operator's key groups (slots are ≥ 0, −1 is an empty entry). */
 const FOREIGN = -2;
 
+/** Each part's keys and values, one after the other, into the grouping's input regions. */
+function copyIn(grouping: KeyGrouping, parts: readonly RowsPart[]): void {
+  let at = 0;
+  for (const { keys, values } of parts) {
+    grouping.keysIn().set(keys!, at);
+    grouping.valuesIn().set(values, at);
+    at += values.length;
+  }
+}
+
 /** Kernels per key over one shared WASM instance: see the file comment. */
 export class KernelOperator implements GroupOperator {
   private readonly ex: KernelExports;
@@ -554,30 +564,16 @@ export class KernelOperator implements GroupOperator {
     const grouping = this.grouping!;
     const gx = grouping.gx;
     grouping.reserveRows(total);
-    let at = 0;
-    for (const { keys, values } of parts) {
-      grouping.keysIn().set(keys!, at);
-      grouping.valuesIn().set(values, at);
-      at += values.length;
-    }
+    copyIn(grouping, parts);
     gx.begin(total);
-    for (let i = gx.place(0, total); i < total; i = gx.place(i, total)) {
-      // A key the dense table does not hold: its slot found here (may grow memory), its row placed there.
-      // Keys from 2^16 up are never in the dense table: their run here, not one call per row.
-      do {
-        const slot = this.slotFor(grouping.keysIn()[i]!);
-        if (slot < 0) {
-          // Another worker's key in a part said to be owned: left to the JavaScript path, which skips its row.
-          gx.abandon();
-          return false;
-        }
-        gx.put(i++, slot);
-      } while (i < total && grouping.keysIn()[i]! >= DENSE_KEYS);
+    if (!this.placeUnheld(grouping, total)) {
+      // Another worker's key in a part said to be owned: left to the JavaScript path, which skips its row.
+      gx.abandon();
+      return false;
     }
     const runs = gx.finish();
     const keyCount = gx.keysTouched();
-    const touched = grouping.touched(keyCount);
-    for (let t = 0; t < keyCount; t++) this.mark(touched[t]!);
+    this.markAll(grouping.touched(keyCount), keyCount);
     gx.runGrouped(total, runs);
     this.copyOut(parts, grouping.resultsOut());
     // A follower reuses this grouping (the one slice of one part) as it stands in WebAssembly memory.
@@ -589,6 +585,33 @@ export class KernelOperator implements GroupOperator {
       this.wasmPlaces = gx.placesUsed();
     }
     return true;
+  }
+
+  /**
+   * The slice's rows placed in WebAssembly (`place`), each key the dense
+   * table does not hold placed here (its slot found, which may grow memory;
+   * its row placed with `put`); keys from 2^16 up, never in the dense table,
+   * as a run here, not one call per row. False at a key of another worker.
+   * A loop of its own (as markAll and copyIn): in processInWasm the first
+   * batch's new keys got that method compiled on stack replacement, which
+   * then deoptimized after the loop on almost every later call (lines never
+   * run before it was compiled) and ran the rest interpreted.
+   */
+  private placeUnheld(grouping: KeyGrouping, total: number): boolean {
+    const gx = grouping.gx;
+    for (let i = gx.place(0, total); i < total; i = gx.place(i, total)) {
+      do {
+        const slot = this.slotFor(grouping.keysIn()[i]!);
+        if (slot < 0) return false;
+        gx.put(i++, slot);
+      } while (i < total && grouping.keysIn()[i]! >= DENSE_KEYS);
+    }
+    return true;
+  }
+
+  /** Marks the slots' groups changed. */
+  private markAll(slots: Int32Array, count: number): void {
+    for (let t = 0; t < count; t++) this.mark(slots[t]!);
   }
 
   /** Each part's results from `results` (row order, parts one after the other). */
