@@ -170,7 +170,8 @@ export class EventTimeWindows implements WindowOperator {
    * its end e, when the watermark is at or past it, and queues its FORGET at
    * e + gap + allowedLateness: in a stream in event-time order they come in
    * order, at this queue's tail, where in the fire timers' list (whose tail
-   * is the latest row's end, past them) each went through the heap. At one
+   * is the latest row's end) each went through the heap whenever the session
+   * fired at a row past its end (the FORGET then sorts before it). At one
    * time a FORGET runs after fires and purges (its type sorts last), so the
    * merged order of both queues is the one queue's.
    */
