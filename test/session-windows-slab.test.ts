@@ -362,24 +362,4 @@ describe('session timer queue', () => {
     const problems = compareEmissions(got, refSessionWindows(rows, spec).emissions, spec);
     expect(problems.slice(0, 3).join('\n')).toBe('');
   });
-
-  it('regression: in a stream in event-time order, each purged end\'s FORGET timer (due at end + gap, before the latest row\'s fire timer at the sorted list\'s tail) went through the heap; FORGET timers now have a queue of their own, take its tail, and no timer is in a heap', async () => {
-    const spec = normalizeWindowSpec({ kind: 'session', op: 'sum', gap: 30, keys: 'number' });
-    const op = new EventTimeWindows(spec);
-    const rng = mulberry32(17);
-    // Rows 0.37 ms apart: a session's end is rarely a row's time, so it fires at the first row past it, and its FORGET sorts before that row's fire timer.
-    const rows = Array.from({ length: 6000 }, (_, i) => ({ t: i * 0.37, x: Math.round(rng() * 100), k: Math.floor(rng() * 40), row: i }));
-    const c = columns(rows);
-    type Queue = { heapSize: number; size: number };
-    const queues = (): Queue[] => {
-      const q = op as unknown as { timers: Queue; forgets?: Queue };
-      return q.forgets === undefined ? [q.timers] : [q.timers, q.forgets];
-    };
-    const got = [...op.push(c.ts.subarray(0, 3000), c.xs.subarray(0, 3000), c.keys.subarray(0, 3000)).windows];
-    expect(queues().map((q) => q.heapSize)).toEqual(queues().map(() => 0));
-    expect(queues().reduce((n, q) => n + q.size, 0)).toBeGreaterThan(40);
-    got.push(...op.push(c.ts.subarray(3000), c.xs.subarray(3000), c.keys.subarray(3000)).windows, ...op.flush().windows);
-    const problems = compareEmissions(got, refSessionWindows(rows, spec).emissions, spec);
-    expect(problems.slice(0, 3).join('\n')).toBe('');
-  });
 });

@@ -165,17 +165,6 @@ export class EventTimeWindows implements WindowOperator {
   /** Session: the sessions and their keys' purged ends. */
   private store: SessionStore;
   private timers = new TimerQueue();
-  /**
-   * Session: the FORGET timers, in a queue of their own. A session fires at
-   * its end e, when the watermark is at or past it, and queues its FORGET at
-   * e + gap + allowedLateness: in a stream in event-time order they come in
-   * order, at this queue's tail, where in the fire timers' list (whose tail
-   * is the latest row's end) each went through the heap whenever the session
-   * fired at a row past its end (the FORGET then sorts before it). At one
-   * time a FORGET runs after fires and purges (its type sorts last), so the
-   * merged order of both queues is the one queue's.
-   */
-  private forgets = new TimerQueue();
   private readonly ddof: number;
   private readonly q: number;
   /** onTimeRun's greatest timestamp, as addOnTimeRows raises it. */
@@ -423,22 +412,18 @@ export class EventTimeWindows implements WindowOperator {
       this.advanceGrid(wm, out, end);
       return;
     }
-    const timers = this.timers, forgets = this.forgets, st = this.store;
+    const timers = this.timers, st = this.store;
     for (;;) {
       const top = timers.peek();
-      const f = forgets.peek();
-      // The next FORGET comes first only at an earlier time (at one time, fires and purges run first).
-      if (f >= 0 && (top < 0 || forgets.time[f]! < timers.time[top]!)) {
-        if (!end && forgets.time[f]! > wm) break;
-        forgets.pop();
-        if (!end) this.forget(forgets.key[f]!, forgets.start[f]!);
-        continue;
-      }
       if (top < 0 || (!end && timers.time[top]! > wm)) break;
       if (this.moveOn(top)) continue;
       timers.pop();
       // Read before anything queues a timer (which may reuse the record).
       const time = timers.time[top]!, type = timers.type[top]!, w = timers.session[top]!;
+      if (type === FORGET) {
+        if (!end) this.forget(timers.key[top]!, timers.start[top]!);
+        continue;
+      }
       // The session was removed (merged or purged) since: its id may be another session's now.
       if (st.serial[w] !== timers.serial[top]) continue;
       st.flags[w] = st.flags[w]! & ~(type === FIRE ? FIRE_QUEUED : PURGE_QUEUED);
@@ -458,14 +443,7 @@ export class EventTimeWindows implements WindowOperator {
         this.remove(w);
       }
     }
-    if (st.sparse || timers.sparse || forgets.sparse) this.compactSessions();
-  }
-
-  /** The time of the first timer of either queue (Infinity: none). */
-  private firstTimerTime(): number {
-    const top = this.timers.peek(), f = this.forgets.peek();
-    const t = top >= 0 ? this.timers.time[top]! : Infinity;
-    return f >= 0 && this.forgets.time[f]! < t ? this.forgets.time[f]! : t;
+    if (st.sparse || timers.sparse) this.compactSessions();
   }
 
   /**
@@ -476,6 +454,7 @@ export class EventTimeWindows implements WindowOperator {
   private moveOn(top: number): boolean {
     const timers = this.timers, st = this.store;
     const type = timers.type[top]!;
+    if (type === FORGET) return false;
     const w = timers.session[top]!;
     if (st.serial[w] !== timers.serial[top]) return false;
     const due = this.dueTime(w, type);
@@ -489,7 +468,6 @@ export class EventTimeWindows implements WindowOperator {
     const moved = new Int32Array(this.store.idRoom).fill(-1);
     this.store = this.store.compacted(moved);
     this.timers = this.timers.compacted(moved, this.store.serial);
-    this.forgets = this.forgets.compacted(moved, this.store.serial);
     const st = this.store, timers = this.timers;
     for (const r of timers.records()) {
       const w = timers.session[r]!;
@@ -601,7 +579,7 @@ export class EventTimeWindows implements WindowOperator {
    * sessions have all closed holds nothing, and results are unchanged.
    */
   private scheduleForget(k: number, e: number): void {
-    this.forgets.push(e + this.spec.gap + this.spec.allowedLateness, FORGET, k, e, -1, 0);
+    this.timers.push(e + this.spec.gap + this.spec.allowedLateness, FORGET, k, e, -1, 0);
   }
 
   private forget(k: number, e: number): void {
@@ -637,12 +615,12 @@ export class EventTimeWindows implements WindowOperator {
 
   /** Sessions: bytes of the typed arrays holding sessions, keys and timers, room included (to check that memory returns). */
   get sessionBytes(): number {
-    return this.store.bytes + this.timers.bytes + this.forgets.bytes;
+    return this.store.bytes + this.timers.bytes;
   }
 
   /** What the operator holds: windows, purged session ends and timers (to check that memory returns). */
   get heldItems(): number {
-    let n = this.store.purgedCount + this.timers.size + this.forgets.size + this.store.count;
+    let n = this.store.purgedCount + this.timers.size + this.store.count;
     for (const b of this.bucketList) n += b.n;
     return n;
   }
@@ -941,6 +919,7 @@ export class EventTimeWindows implements WindowOperator {
     const skip = this.skip, marks = this.marks;
     let st = this.store, timers = this.timers;
     let { firstByKey, next, start, end, flags, purged, fireRec, acc } = st;
+    let time = timers.time;
     let maxTs = this.maxTs;
     // A lower bound of the first timer's time: the usual row only moves timers later, so while a
     // rise stays below it nothing is due and the queue's top is not read (−Infinity: read it).
@@ -993,7 +972,8 @@ export class EventTimeWindows implements WindowOperator {
             maxTs = t;
             // Nothing is due while the first timer is after the watermark.
             if (t - delay >= firstDue) {
-              firstDue = this.firstTimerTime();
+              const top = timers.peek();
+              firstDue = top >= 0 ? time[top]! : Infinity;
               due = firstDue <= t - delay;
             }
           }
@@ -1013,6 +993,7 @@ export class EventTimeWindows implements WindowOperator {
       st = this.store;
       timers = this.timers;
       ({ firstByKey, next, start, end, flags, purged, fireRec, acc } = st);
+      time = timers.time;
       firstDue = -Infinity;
     }
     this.maxTs = maxTs;
@@ -1040,7 +1021,8 @@ export class EventTimeWindows implements WindowOperator {
     if (t > this.maxTs) {
       this.maxTs = t;
       // Nothing is due while the first timer is after the watermark.
-      if (this.firstTimerTime() <= this.watermark) this.advance(windows, false);
+      const top = this.timers.peek();
+      if (top >= 0 && this.timers.time[top]! <= this.watermark) this.advance(windows, false);
     }
     this.mark(windows.length);
   }
@@ -1203,7 +1185,6 @@ export class EventTimeWindows implements WindowOperator {
     this.bucketPool = [];
     this.store = this.newStore();
     this.timers.clear();
-    this.forgets.clear();
   }
 
   /** Every session (of the keys `keep` accepts), in the snapshot's order. */
