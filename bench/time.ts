@@ -45,6 +45,11 @@
 // session rows alone; rolling-issue, tumbling-issue, hopping-issue: the grid's rows of that kind alone,
 // the same workloads and tasks as in --only issue), --stat mean|median (the grid's rows of that statistic alone),
 // --wall (samples in wall time; default: this process's CPU time, as bench/run.ts).
+// --only session --quick [--passes P] [--against DIR]: the session rows' workload (the same data
+// and specs) without tinybench: P passes (default 9) of each task in turn, in one process, each
+// pass's CPU time, medians in ns per row after the first two (warm-up); with --against DIR (a
+// build's dist directory), that build's operator runs in the same rotation (old and new alternated
+// under the same load). The tinybench rows above are unchanged and still run without --quick.
 import os from 'node:os';
 import { rowsPerSecond as measureRowsPerSecond } from './measure.js';
 import { createTimeRolling, createWindows, normalizeSpec, type WindowSpec } from '../src/index.js';
@@ -69,6 +74,9 @@ const ONLY = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefi
 // --only rolling-issue|tumbling-issue|hopping-issue: issue 15's rows of that kind alone.
 const ONLY_KIND = ONLY === 'rolling-issue' ? 'rolling' : ONLY === 'tumbling-issue' ? 'tumbling' : ONLY === 'hopping-issue' ? 'hopping' : undefined;
 const STAT = args.includes('--stat') ? args[args.indexOf('--stat') + 1] : undefined;
+const QUICK = args.includes('--quick');
+const PASSES = argNum('--passes', 9);
+const AGAINST = args.includes('--against') ? args[args.indexOf('--against') + 1] : undefined;
 
 function data(nKeys = KEYS): { ts: Float64Array; xs: Float64Array; keys: Uint32Array } {
   const ts = new Float64Array(N), xs = new Float64Array(N), keys = new Uint32Array(N);
@@ -746,6 +754,10 @@ async function issueGrid(report: (name: string, ours: number, js: number, target
   const label = `${ISSUE_KEYS} keys`;
   for (const stat of ['mean', 'median'] as const) {
     if (STAT !== undefined && STAT !== stat) continue;
+    if (ONLY === 'session' && QUICK) {
+      await sessionQuick(stat, d);
+      continue;
+    }
     if (ONLY === 'session') {
       await sessionCase(stat, d, report);
       continue;
@@ -892,6 +904,61 @@ async function sessionCase(stat: Stat, d: { ts: Float64Array; xs: Float64Array; 
   report(`  session ${stat}, columns both sides, Map order`, c.oursColumns!, c.jsWatermarkColumns!);
   report(`  session ${stat}, columns both sides, FIFO of ends`, c.oursColumns!, c.jsQueueColumns!);
   op.dispose();
+}
+
+/**
+ * --quick: sessionCase's tasks (objects and columns, ours and the plain-JS loops; with --against,
+ * another build's operator too), PASSES passes of each in turn in one process, CPU time per pass;
+ * prints medians in ns per row (the first two passes of each left out) and the ratios to ours.
+ */
+async function sessionQuick(stat: Stat, d: { ts: Float64Array; xs: Float64Array; keys: Uint32Array }): Promise<void> {
+  const gap = 300;
+  const spec = { kind: 'session', op: stat, gap: '300ms', keys: 'number' } as const;
+  const op = await createWindows(spec);
+  const other = AGAINST === undefined ? undefined : await ((await import(new URL(`file://${AGAINST.replace(/\/$/, '')}/src/index.js`).href)) as { createWindows: typeof createWindows }).createWindows(spec);
+  const objects = (o: typeof op) => (): number => {
+    o.reset();
+    return o.push(d.ts, d.xs, d.keys).windows.length + o.flush().windows.length;
+  };
+  const cols = (o: typeof op) => (): number => {
+    o.reset();
+    return o.pushColumns(d.ts, d.xs, d.keys).length + o.flushColumns().length;
+  };
+  const tasks: [string, () => number][] = [
+    ['ours', objects(op)],
+    ...(other === undefined ? [] : ([['other build', objects(other)]] as [string, () => number][])),
+    ['plain JS by key', () => jsSession(stat, d.ts, d.xs, d.keys, gap).length],
+    ['plain JS by watermark: Map order', () => jsSessionWatermark(stat, d.ts, d.xs, d.keys, gap).length],
+    ['plain JS by watermark: FIFO of ends', () => jsSessionQueue(stat, d.ts, d.xs, d.keys, gap).length],
+    ['ours, columns', cols(op)],
+    ...(other === undefined ? [] : ([['other build, columns', cols(other)]] as [string, () => number][])),
+    ['plain JS columns by key', () => jsSessionColumns(stat, d.ts, d.xs, d.keys, gap).length],
+    ['plain JS columns by watermark: FIFO of ends', () => jsSessionQueueColumns(stat, d.ts, d.xs, d.keys, gap).length],
+  ];
+  const cpu = (): number => {
+    const { user, system } = process.cpuUsage();
+    return (user + system) / 1000;
+  };
+  const counts = tasks.map(([, f]) => f());
+  if (counts.some((n) => n !== counts[0])) throw new Error(`session ${stat} --quick: window counts differ: ${counts.join(', ')}`);
+  const ms: number[][] = tasks.map(() => []);
+  for (let p = 0; p < PASSES; p++) {
+    // Each pass in another order: no task always runs right after the same one.
+    for (let j = 0; j < tasks.length; j++) {
+      const at = (j + p) % tasks.length;
+      const c0 = cpu();
+      tasks[at]![1]();
+      ms[at]!.push(cpu() - c0);
+    }
+  }
+  const median = (a: number[]): number => {
+    const w = a.slice(Math.min(2, a.length - 1)).sort((x, y) => x - y);
+    return w[w.length >> 1]!;
+  };
+  const ns = ms.map((a) => (median(a) * 1e6) / N);
+  console.log(`session ${stat} --quick: ${PASSES} passes each, CPU ns per row (median), load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  const oursAt = (name: string): number => ns[tasks.findIndex(([n]) => n === (name.includes('columns') ? 'ours, columns' : 'ours'))]!;
+  tasks.forEach(([name], i) => console.log(`  ${name.padEnd(44)} ${ns[i]!.toFixed(1).padStart(7)} ns/row  ${(ns[i]! / oursAt(name)).toFixed(2)}× ours' time`));
 }
 
 /** Keyed rolling mean over count windows (100 rows per key, ISSUE_KEYS keys): the kernel operator of `run --key`, against a per-key Map of rings. */
