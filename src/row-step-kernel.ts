@@ -87,7 +87,9 @@ export abstract class HeldRowKernel extends WasmKernel {
    * compiled again depends on when the compile thread ran: issue 20's slow
    * mode). `+`: the export's result reaches JavaScript as a tagged value;
    * converted here, pushValue's result stays an unboxed double (else V8 boxes
-   * every row's result, a heap number per row).
+   * every row's result, a heap number per row). Where V8 does not inline this
+   * method (it got optimized code of its own first), what it returns is tagged
+   * again: each pushValue converts it at its call site too (`+this.rowInWasm(x)`).
    */
   protected rowInWasm(x: number): number {
     this.live();

@@ -86,8 +86,10 @@ abstract class RollingVarKernel extends HeldRowKernel {
     const a = Math.abs(x);
     // One call site for every row that runs in WASM: the edge (the block's last row, the next row
     // when the state has no fast row, or the first after the state was released: both are then -1),
-    // and extreme or ±Inf rows (NaN is neither).
-    if (slot === this.edge || a >= BIG || (a < TINY && a !== 0)) return this.rowInWasm(x);
+    // and extreme or ±Inf rows (NaN is neither). `+`: where V8 does not inline rowInWasm (it had
+    // optimized code of its own first), its result is tagged; unconverted, pushValue's result was
+    // tagged too and every row's result boxed (test/row-step-boxing.test.ts).
+    if (slot === this.edge || a >= BIG || (a < TINY && a !== 0)) return +this.rowInWasm(x);
     return this.row(x, slot);
   }
 
