@@ -3,6 +3,7 @@
 // Deterministic: the same data and sample results on every run.
 
 import { Readable, Writable } from 'node:stream';
+import { LineCapture } from './line-capture.js';
 import { Output } from './output.js';
 import { group, rateText } from './progress.js';
 import { parseRun, type RunCommand } from './run-args.js';
@@ -104,54 +105,6 @@ function generate(perSensor: number): { readings: Reading[]; gaps: number; spike
   return { readings: delivered.map((i) => readings[i] as Reading), gaps, spikes };
 }
 
-/** Line indices up to this are Smis (a Smi compared with Infinity made the line loop deoptimize). */
-const PAST_EVERY_LINE = 0x3fffffff;
-
-/** Captures the output lines at the given indices (0: the first row after the header). */
-class Capture extends Writable {
-  readonly lines = new Map<number, string>();
-  private index = -1; // the line being read (the header line is -1)
-  private carry: Buffer = Buffer.alloc(0); // the start of an unfinished line
-  /** The wanted indices, ascending, and the next one's place in them. */
-  private readonly wanted: number[];
-  private nextWanted = 0;
-  constructor(wanted: ReadonlySet<number>) {
-    super({ decodeStrings: false });
-    this.wanted = [...wanted].sort((a, b) => a - b);
-  }
-  // Counts lines on the bytes and decodes only the few kept ones (decoding every chunk was a cost inside the demo's timed run).
-  override _write(chunk: Buffer | string, _enc: BufferEncoding, done: (error?: Error | null) => void): void {
-    const bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
-    let from = 0;
-    for (;;) {
-      const until = this.wanted[this.nextWanted] ?? PAST_EVERY_LINE;
-      const start = this.skipLines(bytes, from, until);
-      if (start !== from) this.carry = Buffer.alloc(0); // the carried line ended
-      from = start;
-      const nl = this.index === until ? bytes.indexOf(10, from) : -1;
-      if (nl === -1) break;
-      this.lines.set(this.index, Buffer.concat([this.carry, bytes.subarray(from, nl)]).toString('utf8'));
-      this.carry = Buffer.alloc(0);
-      this.index++;
-      this.nextWanted++;
-      from = nl + 1;
-    }
-    this.carry = Buffer.concat([this.carry, bytes.subarray(from)]);
-    done();
-  }
-  /**
-   * Counts the lines of `bytes` from `from` that end before line `until`
-   * starts: where the line being read then starts. _write's per-line loop,
-   * a method of its own with nothing after it: compiled on its first run,
-   * before _write had type feedback, the loop's code had none for the lines
-   * after it, and was thrown out there and compiled again.
-   */
-  private skipLines(bytes: Buffer, from: number, until: number): number {
-    for (let nl = 0; this.index < until && (nl = bytes.indexOf(10, from)) !== -1; from = nl + 1) this.index++;
-    return from;
-  }
-}
-
 const pad = (s: string, n: number): string => (s.length >= n ? s : s + ' '.repeat(n - s.length));
 const cell = (text: string): string => {
   const x = Number(text);
@@ -241,7 +194,7 @@ export async function runDemo(options: DemoOptions): Promise<string> {
     '--window', WINDOW, '--max-out-of-order', BOUND, '--on-error', 'skip', '--batch-size', String(options.batchSize), '--quiet',
   ];
   const cmd = parseRun(argv) as RunCommand;
-  const capture = new Capture(new Set(samples.map((s) => s.row)));
+  const capture = new LineCapture(new Set(samples.map((s) => s.row)));
   const errors: string[] = [];
   const stderr = new Writable({
     write(chunk: Buffer | string, _enc, done) {
