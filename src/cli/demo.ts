@@ -3,6 +3,7 @@
 // Deterministic: the same data and sample results on every run.
 
 import { Readable, Writable } from 'node:stream';
+import { LineCapture } from './line-capture.js';
 import { Output } from './output.js';
 import { group, rateText } from './progress.js';
 import { parseRun, type RunCommand } from './run-args.js';
@@ -104,29 +105,6 @@ function generate(perSensor: number): { readings: Reading[]; gaps: number; spike
   return { readings: delivered.map((i) => readings[i] as Reading), gaps, spikes };
 }
 
-/** Captures the output lines at the given indices (0: the first row after the header). */
-class Capture extends Writable {
-  readonly lines = new Map<number, string>();
-  private index = -1; // the header line is -1
-  private carry: Buffer = Buffer.alloc(0); // the start of an unfinished line
-  constructor(private readonly wanted: ReadonlySet<number>) {
-    super({ decodeStrings: false });
-  }
-  // Counts lines on the bytes and decodes only the few kept ones (decoding every chunk was a cost inside the demo's timed run).
-  override _write(chunk: Buffer | string, _enc: BufferEncoding, done: (error?: Error | null) => void): void {
-    const bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
-    let from = 0;
-    for (let nl = bytes.indexOf(10); nl !== -1; nl = bytes.indexOf(10, from)) {
-      if (this.wanted.has(this.index)) this.lines.set(this.index, Buffer.concat([this.carry, bytes.subarray(from, nl)]).toString('utf8'));
-      if (this.carry.length > 0) this.carry = Buffer.alloc(0);
-      this.index++;
-      from = nl + 1;
-    }
-    this.carry = Buffer.concat([this.carry, bytes.subarray(from)]);
-    done();
-  }
-}
-
 const pad = (s: string, n: number): string => (s.length >= n ? s : s + ' '.repeat(n - s.length));
 const cell = (text: string): string => {
   const x = Number(text);
@@ -216,7 +194,7 @@ export async function runDemo(options: DemoOptions): Promise<string> {
     '--window', WINDOW, '--max-out-of-order', BOUND, '--on-error', 'skip', '--batch-size', String(options.batchSize), '--quiet',
   ];
   const cmd = parseRun(argv) as RunCommand;
-  const capture = new Capture(new Set(samples.map((s) => s.row)));
+  const capture = new LineCapture(new Set(samples.map((s) => s.row)));
   const errors: string[] = [];
   const stderr = new Writable({
     write(chunk: Buffer | string, _enc, done) {

@@ -143,18 +143,31 @@ function withKeyText(batch: ColumnBatch): ColumnBatch {
  * within the bound (put back in order).
  */
 function checkOrder(ts: Float64Array, ids: Uint32Array | undefined, maxTimes: Float64Array, bound: number, late: number[], stopAtLate: boolean): number {
-  let reordered = 0;
-  for (let i = 0; i < ts.length; i++) {
+  const tally = { reordered: 0 };
+  for (let i = nextLateRow(ts, ids, maxTimes, bound, 0, tally); i < ts.length; i = nextLateRow(ts, ids, maxTimes, bound, i + 1, tally)) {
+    late.push(i);
+    if (stopAtLate) break;
+  }
+  return tally.reordered;
+}
+
+/**
+ * checkOrder's pass from row `from` to the next row more than `bound` behind
+ * its key's greatest time (ts.length: none), counting the rows behind within
+ * the bound in `tally`. A late row returns rather than being listed here: late
+ * rows are rare, and the list's push, first met after the loop was compiled,
+ * had no type feedback there, so the code was thrown out and compiled again.
+ */
+function nextLateRow(ts: Float64Array, ids: Uint32Array | undefined, maxTimes: Float64Array, bound: number, from: number, tally: { reordered: number }): number {
+  for (let i = from; i < ts.length; i++) {
     const id = ids === undefined ? 0 : (ids[i] as number);
     const t = ts[i] as number;
     const max = maxTimes[id] as number;
     if (!(t < max)) maxTimes[id] = t;
-    else if (t < max - bound) {
-      late.push(i);
-      if (stopAtLate) break;
-    } else reordered++;
+    else if (t < max - bound) return i;
+    else tally.reordered++;
   }
-  return reordered;
+  return ts.length;
 }
 
 /** `batch` without the rows at indices `skipped` (ascending): the rest copied around them in runs. */

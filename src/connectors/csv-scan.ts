@@ -37,6 +37,10 @@ export const SCAN_ROW_LIMIT = 1 << 16;
 /** The most distinct keys interned; past it, keys are decoded per row. */
 const MAX_KEYS = 1 << 16;
 
+/** Rows WASM left that fusedRow tries before it may be skipped on them, and how often a skipped one is still tried. */
+const FUSED_TRIES = 64;
+const FUSED_RETRY = 1024;
+
 /** FNV-1a, 32 bits: the key table's hash. */
 const FNV_BASIS = 0x811c9dc5;
 const FNV_PRIME = 0x01000193;
@@ -245,6 +249,10 @@ export class CsvScanner {
   /** Rows WASM read, and rows it left to fusedRow: when it leaves many (keys past its table), it is no longer asked. */
   private wasmRead = 0;
   private wasmRefused = 0;
+  /** Rows WASM left that fusedRow then took, that it left too, and that it was not asked (fusedAfterWasm). */
+  private fusedTook = 0;
+  private fusedLeft = 0;
+  private fusedSkipped = 0;
 
   constructor(
     private readonly builder: BatchBuilder,
@@ -343,7 +351,7 @@ export class CsvScanner {
           // A row WASM leaves: fusedRow (or the general loop) reads it. Past many such rows, WASM is not asked again.
           if (++this.wasmRefused > 1024 && this.wasmRefused * 8 > this.wasmRead) wasm = this.wasmRows = undefined;
         }
-        const next = this.fusedRow(b, pos, n);
+        const next = wasm !== undefined ? this.fusedAfterWasm(b, pos, n) : this.fusedRow(b, pos, n);
         if (next >= 0) {
           pos = next;
           continue;
@@ -405,6 +413,21 @@ export class CsvScanner {
     const isoRows = builder.isoWithoutText && wasm.timeKind() === 2 ? canonicalIsoRun(b, read.timeStarts, read.timeEnds, count) : 0;
     builder.addColumns(count, read.values, read.times, this.columns.key >= 0 ? read.entries : undefined, keys.ids, keys.keys, builder.keepsTimeText ? (i) => this.cut(b, read.timeStarts[i]!, read.timeEnds[i]!) : undefined, bytes, this.lines, isoRows);
     return read.next;
+  }
+
+  /**
+   * fusedRow on a row WASM left: tried while it takes a fair share of such
+   * rows, then only on every FUSED_RETRY-th. The rows both leave (empty
+   * cells: the demo's gaps) go to the general loop either way; trying each
+   * in fusedRow first cost its time and, past a few hundred, its compiles.
+   */
+  private fusedAfterWasm(b: Uint8Array, pos: number, n: number): number {
+    const left = this.fusedLeft;
+    if (left >= FUSED_TRIES && left > 4 * this.fusedTook && ++this.fusedSkipped % FUSED_RETRY !== 0) return -1;
+    const next = this.fusedRow(b, pos, n);
+    if (next >= 0) this.fusedTook++;
+    else this.fusedLeft++;
+    return next;
   }
 
   /** Notes where cell `field` is, when it is one the reader wants (one cell may be wanted twice). */

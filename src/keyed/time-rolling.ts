@@ -37,6 +37,15 @@ function grownMarks(marks: Uint8Array, key: number): Uint8Array<ArrayBuffer> {
   return grown;
 }
 
+/** The index of the first of `keys` from `from` that `marks` does not mark (keys.length: none). */
+function firstUnmarked(keys: Uint32Array, marks: Uint8Array, from: number): number {
+  for (let i = from; i < keys.length; i++) {
+    const key = keys[i]!;
+    if (key >= marks.length || marks[key] !== 1) return i;
+  }
+  return keys.length;
+}
+
 /** Creates the duration-rolling operator of a worker owning key groups [owned[0], owned[1]). */
 export async function createTimeRollingOperator(
   spec: NormalizedTimeRollingOperatorSpec,
@@ -217,12 +226,15 @@ export class TimeRollingOperator implements GroupOperator {
     if (leader !== this) this.leader = leader.op;
   }
 
-  /** Marks the key groups of a batch's keys: processAll's loop, a method of its own so it compiles once (see cli/waiting.ts). */
+  /**
+   * Marks the key groups of a batch's keys. The pass over every row is
+   * firstUnmarked, with no call in it: a call made in the loop's first run,
+   * before the function had type feedback, had none in the loop's optimized
+   * code, which was thrown out (and compiled again) when a later batch met a
+   * key not marked yet.
+   */
   private markKeys(keys: Uint32Array): void {
-    for (let i = 0; i < keys.length; i++) {
-      const key = keys[i]!;
-      if (this.keyMarked[key] !== 1) this.markKey(key);
-    }
+    for (let i = firstUnmarked(keys, this.keyMarked, 0); i < keys.length; i = firstUnmarked(keys, this.keyMarked, i + 1)) this.markKey(keys[i]!);
   }
 
   private get ownsAll(): boolean {
