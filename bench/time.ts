@@ -50,6 +50,8 @@
 // pass's CPU time, medians in ns per row after the first two (warm-up); with --against DIR (a
 // build's dist directory), that build's operator runs in the same rotation (old and new alternated
 // under the same load). The tinybench rows above are unchanged and still run without --quick.
+// --only tumbling-issue|hopping-issue --quick [--passes P] [--against DIR]: the same for that
+// kind's grid rows (ours, the plain-JS loops by key and by watermark, columns both sides).
 import os from 'node:os';
 import { rowsPerSecond as measureRowsPerSecond } from './measure.js';
 import { createTimeRolling, createWindows, normalizeSpec, type WindowSpec } from '../src/index.js';
@@ -762,6 +764,10 @@ async function issueGrid(report: (name: string, ours: number, js: number, target
       await sessionCase(stat, d, report);
       continue;
     }
+    if ((ONLY_KIND === 'tumbling' || ONLY_KIND === 'hopping') && QUICK) {
+      await gridQuick(stat, ONLY_KIND, d);
+      continue;
+    }
     const target = stat === 'mean' ? 3 : 2;
     if (ONLY_KIND === undefined || ONLY_KIND === 'rolling') await rollingCase(stat, d, out, report);
     if (ONLY_KIND === 'rolling') continue;
@@ -911,6 +917,63 @@ async function sessionCase(stat: Stat, d: { ts: Float64Array; xs: Float64Array; 
  * another build's operator too), PASSES passes of each in turn in one process, CPU time per pass;
  * prints medians in ns per row (the first two passes of each left out) and the ratios to ours.
  */
+/**
+ * --only tumbling-issue|hopping-issue --quick: issueGrid's tasks of that kind (objects and columns,
+ * ours and the plain-JS loops; with --against, another build's operator too) in sessionQuick's
+ * rotation: PASSES passes of each in turn in one process, CPU ns per row (medians after the first two).
+ */
+async function gridQuick(stat: Stat, kind: 'tumbling' | 'hopping', d: { ts: Float64Array; xs: Float64Array; keys: Uint32Array }): Promise<void> {
+  const size = kind === 'hopping' ? 10_000 : 1000, step = kind === 'hopping' ? 2000 : 1000;
+  const spec: WindowSpec = kind === 'hopping' ? { kind, op: stat, size: '10s', step: '2s', keys: 'number' } : { kind, op: stat, size: '1s', keys: 'number' };
+  const op = await createWindows(spec);
+  const other = AGAINST === undefined ? undefined : await ((await import(new URL(`file://${AGAINST.replace(/\/$/, '')}/src/index.js`).href)) as { createWindows: typeof createWindows }).createWindows(spec);
+  const objects = (o: typeof op) => (): number => {
+    o.reset();
+    return o.push(d.ts, d.xs, d.keys).windows.length + o.flush().windows.length;
+  };
+  const cols = (o: typeof op) => (): number => {
+    o.reset();
+    return o.pushColumns(d.ts, d.xs, d.keys).length + o.flushColumns().length;
+  };
+  const tasks: [string, () => number][] = [
+    ['ours', objects(op)],
+    ...(other === undefined ? [] : ([['other build', objects(other)]] as [string, () => number][])),
+    ['plain JS by key', () => jsGrid(stat, d.ts, d.xs, d.keys, size, step).length],
+    ['plain JS by watermark', () => jsGridWatermark(stat, d.ts, d.xs, d.keys, size, step).length],
+    ['ours, columns', cols(op)],
+    ...(other === undefined ? [] : ([['other build, columns', cols(other)]] as [string, () => number][])),
+    ['plain JS columns by key', () => jsGridColumns(stat, d.ts, d.xs, d.keys, size, step).length],
+  ];
+  await rotate(`${kind} ${stat} --quick`, tasks);
+}
+
+/** PASSES passes of each task in turn (each pass in another order), CPU time per pass; prints medians in ns per row and ratios to ours. */
+async function rotate(label: string, tasks: [string, () => number][]): Promise<void> {
+  const cpu = (): number => {
+    const { user, system } = process.cpuUsage();
+    return (user + system) / 1000;
+  };
+  const counts = tasks.map(([, f]) => f());
+  if (counts.some((n) => n !== counts[0])) throw new Error(`${label}: window counts differ: ${counts.join(', ')}`);
+  const ms: number[][] = tasks.map(() => []);
+  for (let p = 0; p < PASSES; p++) {
+    for (let j = 0; j < tasks.length; j++) {
+      const at = (j + p) % tasks.length;
+      const c0 = cpu();
+      tasks[at]![1]();
+      ms[at]!.push(cpu() - c0);
+    }
+  }
+  const median = (a: number[]): number => {
+    const w = a.slice(Math.min(2, a.length - 1)).sort((x, y) => x - y);
+    return w[w.length >> 1]!;
+  };
+  const ns = ms.map((a) => (median(a) * 1e6) / N);
+  console.log(`${label}: ${PASSES} passes each, CPU ns per row (median), load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  const oursAt = (name: string): number => ns[tasks.findIndex(([n]) => n === (name.includes('columns') ? 'ours, columns' : 'ours'))]!;
+  tasks.forEach(([name], i) => console.log(`  ${name.padEnd(44)} ${ns[i]!.toFixed(1).padStart(7)} ns/row  ${(ns[i]! / oursAt(name)).toFixed(2)}× ours' time`));
+}
+
 async function sessionQuick(stat: Stat, d: { ts: Float64Array; xs: Float64Array; keys: Uint32Array }): Promise<void> {
   const gap = 300;
   const spec = { kind: 'session', op: stat, gap: '300ms', keys: 'number' } as const;

@@ -48,7 +48,13 @@ async function run(spec: WindowSpec, s: Stream, cuts: readonly number[] | undefi
   const at = cuts ?? Array.from({ length: s.ts.length + 1 }, (_, i) => i);
   for (let c = 1; c < at.length; c++) {
     const a = at[c - 1]!, b = at[c]!;
-    const o = cuts === undefined ? op.pushRow(s.ts[a]!, s.xs[a]!, s.keys[a]!) : op.push(s.ts.subarray(a, b), s.xs.subarray(a, b), s.keys.subarray(a, b));
+    const keyed = spec.keys !== 'none';
+    const o =
+      cuts === undefined
+        ? keyed
+          ? op.pushRow(s.ts[a]!, s.xs[a]!, s.keys[a]!)
+          : op.pushRow(s.ts[a]!, s.xs[a]!)
+        : op.push(s.ts.subarray(a, b), s.xs.subarray(a, b), keyed ? s.keys.subarray(a, b) : undefined);
     for (const w of o.windows) out.windows.push(w);
     for (const l of o.late) out.late.push(l);
     if (snapAt.has(b)) snaps.set(b, Buffer.from(op.snapshot()).toString('base64'));
@@ -100,6 +106,23 @@ describe('tumbling and hopping windows: the in-order path of push()', () => {
       const whole = await run(spec, s, [0, 40_000], new Set([40_000]));
       expect(bits(whole.out)).toBe(bits(rowAtATime.out));
       expect(whole.snaps.get(40_000)).toBe(rowAtATime.snaps.get(40_000));
+    }
+  });
+
+  it('tumbling sum and mean with hundreds of keys per window (buckets grown and rehashed mid-run), keyed or not, give what row-at-a-time pushes give', async () => {
+    const s = stream(7, 12_000, 900);
+    for (let i = 1; i < s.ts.length; i++) s.ts[i] = Math.max(s.ts[i]!, s.ts[i - 1]!);
+    for (let i = 0; i < s.ts.length; i++) s.ts[i] = Math.floor(s.ts[i]! / 4);
+    for (const op of ['sum', 'mean'] as const) {
+      for (const keys of ['number', 'none'] as const) {
+        const spec: WindowSpec = { kind: 'tumbling', op, size: 50, offset: 7, keys, maxOutOfOrderness: 2 };
+        const cuts = [0, 17, 5000, 5001, 12_000];
+        const rowAtATime = await run(spec, s, undefined, new Set(cuts));
+        const batches = await run(spec, s, cuts, new Set(cuts));
+        expect(rowAtATime.out.windows.length).toBeGreaterThan(keys === 'none' ? 10 : 5000);
+        expect(bits(batches.out), `${op}, keys ${keys}`).toBe(bits(rowAtATime.out));
+        for (const [cut, snap] of batches.snaps) expect(snap, `${op}, keys ${keys}: snapshot after row ${cut}`).toBe(rowAtATime.snaps.get(cut));
+      }
     }
   });
 

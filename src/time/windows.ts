@@ -135,6 +135,56 @@ function addOnTimeRows(
   return r;
 }
 
+/**
+ * pushGridInOrder's rows of one tumbling range into its one bucket, sum and
+ * mean: rows r0, r0 + 1, … while t < to (the chunk is in order, so every row
+ * from r0 on is at or past the range's start); returns the first row it
+ * leaves. A function of its own over the bucket's arrays in locals: the
+ * probe and Neumaier's add inline, no per-row test of the op, the range
+ * width or the slots.
+ */
+function addSumRun(ts: Float64Array, vals: Float64Array, ids: Uint32Array | undefined, r0: number, to: number, b: GridBucket): number {
+  let table = b.table, acc = b.acc;
+  let mask = (table.length >> 1) - 1, shift = b.shift;
+  const n = ts.length;
+  let r = r0;
+  for (; r < n; r++) {
+    if (!(ts[r]! < to)) break;
+    const k = ids === undefined ? 0 : ids[r]!;
+    const key = k | 0;
+    let h = Math.imul(k, 0x9e3779b1) >>> shift;
+    let i: number;
+    for (;;) {
+      const e = table[2 * h]!;
+      if (e === 0) {
+        i = b.insert(k, -1 - h, OP_SUM, true);
+        // insert may grow the arrays or rehash the table.
+        table = b.table;
+        acc = b.acc;
+        mask = (table.length >> 1) - 1;
+        shift = b.shift;
+        break;
+      }
+      if (table[2 * h + 1] === key) {
+        i = e - 1;
+        break;
+      }
+      h = (h + 1) & mask;
+    }
+    const x = vals[r]!;
+    const p = i * 4;
+    acc[p]!++;
+    if (x !== x) continue;
+    acc[p + 1]!++;
+    const sum = acc[p + 2]!;
+    const u = sum + x;
+    if (Math.abs(sum) >= Math.abs(x)) acc[p + 3]! += sum - u + x;
+    else acc[p + 3]! += x - u + sum;
+    acc[p + 2] = u;
+  }
+  return r;
+}
+
 /** The operator behind {@link createWindows}; the keyed operator (src/keyed/) also runs it on part of the keys and snapshots it per key group. */
 export class EventTimeWindows implements WindowOperator {
   readonly spec: Readonly<NormalizedWindowSpec>;
@@ -704,12 +754,18 @@ export class EventTimeWindows implements WindowOperator {
     const WIDTH = RangeSlots.WIDTH;
     let stamp = slots.stamp, idx = slots.idx, gen = -1;
     let from = Infinity, to = -Infinity, nw = 0;
+    const tumblingSum = code === OP_SUM && this.spec.step === this.spec.size;
     for (let r = 0; r < ts.length; r++) {
       const t = ts[r]!;
       if (!(t >= from && t < to)) {
         nw = this.loadRangeBuckets(t);
         from = range.from;
         to = range.to;
+        if (tumblingSum && nw === 1) {
+          // One window per row: the range's rows in one tight loop.
+          r = addSumRun(ts, vals, ids, r, to, cb[0]!) - 1;
+          continue;
+        }
         slots.next();
         // One window (tumbling: a probe costs what the slots' look-up does) or more than the slots' row: the hash probes alone (no key has stamp −1).
         gen = nw >= 2 && nw <= WIDTH ? slots.gen : -1;
