@@ -567,3 +567,24 @@ describe('rolling by duration: memory of keyed state', () => {
     expect(Buffer.from(a.buffer).equals(Buffer.from(b.buffer))).toBe(true);
   });
 });
+
+describe('rolling by duration: the output of push', () => {
+  it('row numbers count over every push, read late or never; rows is an own property (spread, JSON)', async () => {
+    const op = await createTimeRolling({ op: 'sum', window: '2s', keys: 'number' });
+    const first = op.push([0, 1000, 2000], [1, 2, 3], [0, 1, 0]);
+    const second = op.push([3000, 4000], [4, 5], [1, 0]);
+    // The second push's rows are read first: each output keeps its own base.
+    expect([...second.rows]).toEqual([3, 4]);
+    expect([...first.rows]).toEqual([0, 1, 2]);
+    expect(first.rows).toBe(first.rows);
+    expect(Object.keys(first)).toEqual(['rows', 'values']);
+    const spread = { ...second };
+    expect([...spread.rows]).toEqual([3, 4]);
+    expect(JSON.parse(JSON.stringify(second)).rows).toEqual({ 0: 3, 1: 4 });
+    const replaced = new Float64Array([7]);
+    first.rows = replaced;
+    expect(first.rows).toBe(replaced);
+    expect([...second.values]).toEqual([4, 5]);
+    op.dispose();
+  });
+});

@@ -318,9 +318,7 @@ export class DurationRolling implements TimeRolling {
       const out = new Float64Array(n);
       this.run(ts, vals, ids, (i) => base + i, out);
       this.rowsSeen += n;
-      const rows = new Float64Array(n);
-      for (let i = 0; i < n; i++) rows[i] = base + i;
-      return { rows, values: out };
+      return inOrderOutput(base, out);
     }
     return this.pushOutOfOrder(ts, vals, ids);
   }
@@ -634,4 +632,26 @@ export async function rollingByTime(
   } finally {
     op.dispose();
   }
+}
+
+/**
+ * The output of rows released in push order: row numbers base, base + 1, …,
+ * made on first read of `rows` (an own property all the same), since many
+ * callers read only the values and the column cost as much as the result copy.
+ */
+function inOrderOutput(base: number, values: Float64Array): RollingOutput {
+  let rows: Float64Array | undefined;
+  return {
+    get rows(): Float64Array {
+      if (rows === undefined) {
+        rows = new Float64Array(values.length);
+        for (let i = 0; i < rows.length; i++) rows[i] = base + i;
+      }
+      return rows;
+    },
+    set rows(r: Float64Array) {
+      rows = r;
+    },
+    values,
+  };
 }
