@@ -8,14 +8,13 @@
 //
 // The ring and the suffix sums stay in WASM memory; the position, counts,
 // K_L and prefix sums are held in fields. The block's rare rows run here too,
-// on the rare path (rowInWasm, overridden): the block's last row, then
-// update()'s block end (finishBlock(): K_R and the suffix sums, a scalar loop),
-// and the rows of a block without a finite row yet, the first finite one
-// re-shifting the suffix sums onto K_L (reshiftSuffix(), its SIMD lanes' same
-// scalar operations). No state goes to WASM and back for them. Only these go
-// through the module's pushValue: a kernel's first WARM_UP_ROWS rows
-// (row-step-kernel.ts), extreme and ±Inf rows and every row while the window
-// holds one (scaledVariance()).
+// on the rare path (rowInWasm, overridden), with only their loops in WASM: the
+// block's last row, then update()'s block end (the module's finishRingBlock():
+// K_R and the suffix sums), and the rows of a block without a finite row yet,
+// the first finite one re-shifting the suffix sums onto K_L (reshiftRing()).
+// No state goes to WASM and back for them. Only these go through the module's
+// pushValue: a kernel's first WARM_UP_ROWS rows (row-step-kernel.ts), extreme
+// and ±Inf rows and every row while the window holds one (scaledVariance()).
 import type { KernelInstance } from './engine.js';
 import { HeldRowKernel, notANumber, UNLOADED } from './row-step-kernel.js';
 import type { KernelPlan } from './spec.js';
@@ -60,9 +59,9 @@ interface VarExports {
 }
 
 /**
- * Below this window, blocks end so often that the rows are cheaper in WASM: each block costs two
- * rows through it (its last, and its first finite, which fixes K_L), each a write-back and a reload
- * of the fields (ns of CPU a row, var, JS step against WASM: w=16 20.4–22.6 vs 20.2–20.3; w=32
+ * Below this window, blocks end so often that the rows are cheaper in WASM (measured when each
+ * block's last and first finite rows were a write-back and a reload of the fields around a WASM row;
+ * not measured again since they run here: ns of CPU a row, var, JS step against WASM: w=16 20.4–22.6 vs 20.2–20.3; w=32
  * 16.5–16.6 vs 18.2–18.7; w=64 14.4–14.5 vs 17.2–25.0).
  */
 export const VAR_ROW_STEP_MIN_WINDOW = 32;
@@ -113,7 +112,7 @@ abstract class RollingVarKernel extends HeldRowKernel {
     if (typeof x !== 'number') notANumber(x);
     const slot = this.slot;
     const a = Math.abs(x);
-    // One call site for every row that runs in WASM: the edge (the block's last row, the next row
+    // One call site for every rare row (rowInWasm): the edge (the block's last row, the next row
     // when the state has no fast row, or the first after the state was released: both are then -1),
     // and extreme or ±Inf rows (NaN is neither). `+`: where V8 does not inline rowInWasm (it had
     // optimized code of its own first), its result is tagged; unconverted, pushValue's result was
@@ -126,9 +125,9 @@ abstract class RollingVarKernel extends HeldRowKernel {
    * The rare row (row-step-kernel.ts). While the state is held, the kernel warm and the
    * window and the row ordinary, it runs here, as var.ts update() runs it: the block's
    * first finite row fixes K_L and re-shifts the suffix sums onto it, the row is the JS
-   * row, and the block's last row ends the block (finishBlock()). No state goes to WASM
-   * and back: that round trip (store, the module's pushValue, load) twice a block made
-   * the slow shape of issue 20's fresh children, when V8 inlined its parts the other way.
+   * row, and the block's last row ends the block (finishRingBlock()). No state goes to
+   * WASM and back: that round trip (store, the module's pushValue, load) ran twice a block,
+   * and V8 inlined its parts into the caller's loop one way or another by compile timing.
    */
   protected override rowInWasm(x: number): number {
     return this.held === true && this.coldRows === 0 && !this.special ? this.rareRowHere(x) : super.rowInWasm(x);
@@ -171,8 +170,8 @@ abstract class RollingVarKernel extends HeldRowKernel {
   /**
    * Runs the rare path above, on the process's first kernel of this module, and undoes
    * it: V8 then has type feedback for it before TurboFan compiles pushValue (as
-   * row-step-sum.ts warmBlockEnd(): with a window of 10 000 its first use came after the
-   * compile, an eager deopt there). Each run is a block's first finite row at offset
+   * row-step-sum.ts warmBlockEnd(): with a window of 10 000 its first use would come after
+   * the compile, an eager deopt there). Each run is a block's first finite row at offset
    * W − 2, with a finite row after it to re-shift, then the block's last row. The ring's
    * last two rows, the suffix sums and K_R are saved and put back; the held fields are
    * read back by take() and let go unchanged.
