@@ -598,3 +598,23 @@ export function runKeys(n: i32, table: usize): void {
   for (let k = 0; k < n; k++) update(enterKey(table, k));
   endKeys();
 }
+
+/**
+ * kernel.pushValue's block end (src/row-step-var.ts): the block's last row ran
+ * there, and the fields it moves are held there; the ring holds the block in
+ * full, and this makes K_R and its suffix sums, as update() does at a block's end.
+ */
+export function finishRingBlock(): void {
+  const s = statePtr();
+  finishBlock(s, gWindow, load<i32>(s + S_SUB_LEN));
+}
+
+/**
+ * kernel.pushValue's first finite row of a block (src/row-step-var.ts), at
+ * offset `pos`: re-shifts the suffix sums from K_R onto K_L = `shiftL`, as
+ * update() does when that row fixes K_L.
+ */
+export function reshiftRing(pos: i32, shiftL: f64): void {
+  const s = statePtr();
+  reshiftSuffix(s, gWindow, pos, load<f64>(s + S_SHIFT_R), shiftL);
+}
