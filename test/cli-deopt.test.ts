@@ -51,3 +51,13 @@ describe('the order check of time windows under the JIT', () => {
     expect(of(counts, ['checkOrder', 'nextLateRow']), JSON.stringify([...counts])).toEqual([]);
   });
 });
+
+describe('per-batch loops that read their state at entry, under the JIT', () => {
+  it('regression: keyIdBlock read out.length at its entry (and a version of the reorderer\'s hold read this.bound there), first run before type feedback, so its TurboFan code deoptimized on entry at the demo\'s next batch; both take it from their caller and do not deoptimize now', () => {
+    // The deopt came in about half the runs (the function's whole compile must land between batches): three demos.
+    for (let run = 0; run < 3; run++) {
+      const counts = deopts(['demo']);
+      expect(of(counts, ['keyIdBlock', 'hold']), JSON.stringify([...counts])).toEqual([]);
+    }
+  });
+});

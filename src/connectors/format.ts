@@ -306,7 +306,7 @@ class RowCells implements BlockPrefix {
     const ids = this.ids;
     if (this.isoTimes() !== undefined) {
       // The time cells come from the formatter (isoTimes); the prefixes are the key cells, or empty.
-      if (ids !== undefined) return this.keyIdBlock(ids, from, count, out, ends);
+      if (ids !== undefined) return this.keyIdBlock(ids, from, count, out, ends, out.length);
       ends.fill(out.length, 0, count);
       return true;
     }
@@ -317,7 +317,7 @@ class RowCells implements BlockPrefix {
       }
       return true;
     }
-    return this.keyIdBlock(ids, from, count, out, ends);
+    return this.keyIdBlock(ids, from, count, out, ends, out.length);
   }
 
   /**
@@ -333,9 +333,14 @@ class RowCells implements BlockPrefix {
     return this.csv && this.iso && (!this.hasKey || this.ids !== undefined) ? this.stamps : undefined;
   }
 
-  /** Rows [from, from + count)'s CSV key cells by id, copied from the byte table in one loop (false: not ASCII). */
-  private keyIdBlock(ids: Uint32Array, from: number, count: number, out: AsciiText, ends: Uint32Array): boolean {
-    let o = out.length;
+  /**
+   * Rows [from, from + count)'s CSV key cells by id, copied from the byte
+   * table in one loop (false: not ASCII). `at` is out.length, read by the
+   * caller: read here at the entry, first run before type feedback, it
+   * deoptimized this loop's TurboFan code on entry at the next batch.
+   */
+  private keyIdBlock(ids: Uint32Array, from: number, count: number, out: AsciiText, ends: Uint32Array, at: number): boolean {
+    let o = at;
     for (let i = 0; i < count; i++) {
       const id = ids[from + i]!;
       let start = id < this.cellStart.length ? this.cellStart[id]! : -1;
