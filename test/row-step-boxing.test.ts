@@ -3,7 +3,10 @@
 // with V8's natives syntax, so that the shape that boxed can be forced: the
 // rare-row call (rowInWasm) not inlined, as when V8 gave it optimized code of
 // its own before compiling the loop (its inlined size then exceeds TurboFan's
-// budget). Imports the build (dist/): run `npm run build` first.
+// budget). The measuring loop is optimized on the main thread before it is
+// measured (%OptimizeFunctionOnNextCall): with background compiles alone, a
+// loaded CI run measured a pass still partly unoptimized (2 scavenges).
+// Imports the build (dist/): run `npm run build` first.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -22,7 +25,10 @@ function scavengesWithRowInWasmNotInlined(op: string, window: number, rows: numb
     const x = Float64Array.from({ length: 1e6 }, (_, i) => (i % 101 === 0 ? NaN : 100 + Math.sin(i)));
     const run = () => { let acc = 0; for (let i = 0; i < x.length; i++) acc += kernel.pushValue(x[i]); return acc; };
     let sink = 0;
+    %PrepareFunctionForOptimization(run);
     for (let i = 0; i < 5; i++) sink += run();
+    %OptimizeFunctionOnNextCall(run);
+    sink += run();
     console.log('BEGIN');
     for (let i = 0; i < ${rows / 1e6}; i++) sink += run();
     console.log('END', sink !== 0);
@@ -36,9 +42,10 @@ function scavengesWithRowInWasmNotInlined(op: string, window: number, rows: numb
 }
 
 describe('pushValue results are not boxed', () => {
-  it('regression: var and std returned rowInWasm\'s result as it came (a tagged value), so where V8 did not inline rowInWasm into the loop, every row\'s result was boxed (a heap number per row, ~19 vs ~15 ns a row at w=100: one of issue 20\'s slow shapes); pushValue now converts it (+), and 4 million rows allocate nothing', () => {
-    // Boxed, 4e6 rows allocate 64 MB of heap numbers: several scavenges. Unboxed: none.
-    for (const op of ['var', 'std']) expect(scavengesWithRowInWasmNotInlined(op, 100, 4e6), op).toBeLessThanOrEqual(1);
+  it('regression: var and std returned rowInWasm\'s result as it came (a tagged value), so where V8 did not inline rowInWasm into the loop, every row\'s result was boxed (a heap number per row, ~19 vs ~15 ns a row at w=100: one of issue 20\'s slow shapes); pushValue now converts it (+), and 4 million rows allocate no heap number per row', () => {
+    // Boxed, 4e6 rows allocate 64 MB of heap numbers: 31 scavenges or more. Unboxed: at most a few
+    // (var's block ends, once every 100 rows, may allocate a little: 2 seen; not a number per row).
+    for (const op of ['var', 'std']) expect(scavengesWithRowInWasmNotInlined(op, 100, 4e6), op).toBeLessThanOrEqual(4);
   }, 60_000);
 
   it('sum, mean and count: no row\'s result is boxed with rowInWasm not inlined either', () => {
