@@ -44,7 +44,7 @@ function scavengesWithRowInWasmNotInlined(op: string, window: number, rows: numb
 describe('pushValue results are not boxed', () => {
   it('regression: var and std returned rowInWasm\'s result as it came (a tagged value), so where V8 did not inline rowInWasm into the loop, every row\'s result was boxed (a heap number per row, ~19 vs ~15 ns a row at w=100: one of issue 20\'s slow shapes); pushValue now converts it (+), and 4 million rows allocate no heap number per row', () => {
     // Boxed, 4e6 rows allocate 64 MB of heap numbers: 31 scavenges or more. Unboxed: at most a few
-    // (var's block ends, once every 100 rows, may allocate a little: 2 seen; not a number per row).
+    // (var shows 2, from an allocation not yet found; far from a number per row).
     for (const op of ['var', 'std']) expect(scavengesWithRowInWasmNotInlined(op, 100, 4e6), op).toBeLessThanOrEqual(4);
   }, 60_000);
 
