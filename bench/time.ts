@@ -998,30 +998,7 @@ async function sessionQuick(stat: Stat, d: { ts: Float64Array; xs: Float64Array;
     ['plain JS columns by key', () => jsSessionColumns(stat, d.ts, d.xs, d.keys, gap).length],
     ['plain JS columns by watermark: FIFO of ends', () => jsSessionQueueColumns(stat, d.ts, d.xs, d.keys, gap).length],
   ];
-  const cpu = (): number => {
-    const { user, system } = process.cpuUsage();
-    return (user + system) / 1000;
-  };
-  const counts = tasks.map(([, f]) => f());
-  if (counts.some((n) => n !== counts[0])) throw new Error(`session ${stat} --quick: window counts differ: ${counts.join(', ')}`);
-  const ms: number[][] = tasks.map(() => []);
-  for (let p = 0; p < PASSES; p++) {
-    // Each pass in another order: no task always runs right after the same one.
-    for (let j = 0; j < tasks.length; j++) {
-      const at = (j + p) % tasks.length;
-      const c0 = cpu();
-      tasks[at]![1]();
-      ms[at]!.push(cpu() - c0);
-    }
-  }
-  const median = (a: number[]): number => {
-    const w = a.slice(Math.min(2, a.length - 1)).sort((x, y) => x - y);
-    return w[w.length >> 1]!;
-  };
-  const ns = ms.map((a) => (median(a) * 1e6) / N);
-  console.log(`session ${stat} --quick: ${PASSES} passes each, CPU ns per row (median), load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
-  const oursAt = (name: string): number => ns[tasks.findIndex(([n]) => n === (name.includes('columns') ? 'ours, columns' : 'ours'))]!;
-  tasks.forEach(([name], i) => console.log(`  ${name.padEnd(44)} ${ns[i]!.toFixed(1).padStart(7)} ns/row  ${(ns[i]! / oursAt(name)).toFixed(2)}× ours' time`));
+  await rotate(`session ${stat} --quick`, tasks);
 }
 
 /** Keyed rolling mean over count windows (100 rows per key, ISSUE_KEYS keys): the kernel operator of `run --key`, against a per-key Map of rings. */
