@@ -913,35 +913,42 @@ async function sessionCase(stat: Stat, d: { ts: Float64Array; xs: Float64Array; 
 }
 
 /**
- * --quick: sessionCase's tasks (objects and columns, ours and the plain-JS loops; with --against,
- * another build's operator too), PASSES passes of each in turn in one process, CPU time per pass;
- * prints medians in ns per row (the first two passes of each left out) and the ratios to ours.
+ * Our operator for `spec` and, with --against, another build's: rotate()'s tasks for each, by
+ * `push` + `flush` (objects) and by `pushColumns` + `flushColumns` (columns), each returning its
+ * window count.
  */
+async function operatorTasks(spec: WindowSpec, d: { ts: Float64Array; xs: Float64Array; keys: Uint32Array }): Promise<{ objects: [string, () => number][]; columns: [string, () => number][] }> {
+  const ops: [string, Awaited<ReturnType<typeof createWindows>>][] = [['ours', await createWindows(spec)]];
+  if (AGAINST !== undefined) {
+    const other = (await import(new URL(`file://${AGAINST.replace(/\/$/, '')}/src/index.js`).href)) as { createWindows: typeof createWindows };
+    ops.push(['other build', await other.createWindows(spec)]);
+  }
+  return {
+    objects: ops.map(([name, o]) => [name, () => {
+      o.reset();
+      return o.push(d.ts, d.xs, d.keys).windows.length + o.flush().windows.length;
+    }]),
+    columns: ops.map(([name, o]) => [`${name}, columns`, () => {
+      o.reset();
+      return o.pushColumns(d.ts, d.xs, d.keys).length + o.flushColumns().length;
+    }]),
+  };
+}
+
 /**
  * --only tumbling-issue|hopping-issue --quick: issueGrid's tasks of that kind (objects and columns,
- * ours and the plain-JS loops; with --against, another build's operator too) in sessionQuick's
+ * ours and the plain-JS loops; with --against, another build's operator too) in rotate()'s
  * rotation: PASSES passes of each in turn in one process, CPU ns per row (medians after the first two).
  */
 async function gridQuick(stat: Stat, kind: 'tumbling' | 'hopping', d: { ts: Float64Array; xs: Float64Array; keys: Uint32Array }): Promise<void> {
   const size = kind === 'hopping' ? 10_000 : 1000, step = kind === 'hopping' ? 2000 : 1000;
   const spec: WindowSpec = kind === 'hopping' ? { kind, op: stat, size: '10s', step: '2s', keys: 'number' } : { kind, op: stat, size: '1s', keys: 'number' };
-  const op = await createWindows(spec);
-  const other = AGAINST === undefined ? undefined : await ((await import(new URL(`file://${AGAINST.replace(/\/$/, '')}/src/index.js`).href)) as { createWindows: typeof createWindows }).createWindows(spec);
-  const objects = (o: typeof op) => (): number => {
-    o.reset();
-    return o.push(d.ts, d.xs, d.keys).windows.length + o.flush().windows.length;
-  };
-  const cols = (o: typeof op) => (): number => {
-    o.reset();
-    return o.pushColumns(d.ts, d.xs, d.keys).length + o.flushColumns().length;
-  };
+  const ours = await operatorTasks(spec, d);
   const tasks: [string, () => number][] = [
-    ['ours', objects(op)],
-    ...(other === undefined ? [] : ([['other build', objects(other)]] as [string, () => number][])),
+    ...ours.objects,
     ['plain JS by key', () => jsGrid(stat, d.ts, d.xs, d.keys, size, step).length],
     ['plain JS by watermark', () => jsGridWatermark(stat, d.ts, d.xs, d.keys, size, step).length],
-    ['ours, columns', cols(op)],
-    ...(other === undefined ? [] : ([['other build, columns', cols(other)]] as [string, () => number][])),
+    ...ours.columns,
     ['plain JS columns by key', () => jsGridColumns(stat, d.ts, d.xs, d.keys, size, step).length],
   ];
   await rotate(`${kind} ${stat} --quick`, tasks);
@@ -974,27 +981,21 @@ async function rotate(label: string, tasks: [string, () => number][]): Promise<v
   tasks.forEach(([name], i) => console.log(`  ${name.padEnd(44)} ${ns[i]!.toFixed(1).padStart(7)} ns/row  ${(ns[i]! / oursAt(name)).toFixed(2)}× ours' time`));
 }
 
+/**
+ * --only session --quick: sessionCase's tasks (objects and columns, ours and the plain-JS loops;
+ * with --against, another build's operator too) in rotate()'s rotation: PASSES passes of each in
+ * turn in one process, CPU ns per row (medians after the first two).
+ */
 async function sessionQuick(stat: Stat, d: { ts: Float64Array; xs: Float64Array; keys: Uint32Array }): Promise<void> {
   const gap = 300;
   const spec = { kind: 'session', op: stat, gap: '300ms', keys: 'number' } as const;
-  const op = await createWindows(spec);
-  const other = AGAINST === undefined ? undefined : await ((await import(new URL(`file://${AGAINST.replace(/\/$/, '')}/src/index.js`).href)) as { createWindows: typeof createWindows }).createWindows(spec);
-  const objects = (o: typeof op) => (): number => {
-    o.reset();
-    return o.push(d.ts, d.xs, d.keys).windows.length + o.flush().windows.length;
-  };
-  const cols = (o: typeof op) => (): number => {
-    o.reset();
-    return o.pushColumns(d.ts, d.xs, d.keys).length + o.flushColumns().length;
-  };
+  const ours = await operatorTasks(spec, d);
   const tasks: [string, () => number][] = [
-    ['ours', objects(op)],
-    ...(other === undefined ? [] : ([['other build', objects(other)]] as [string, () => number][])),
+    ...ours.objects,
     ['plain JS by key', () => jsSession(stat, d.ts, d.xs, d.keys, gap).length],
     ['plain JS by watermark: Map order', () => jsSessionWatermark(stat, d.ts, d.xs, d.keys, gap).length],
     ['plain JS by watermark: FIFO of ends', () => jsSessionQueue(stat, d.ts, d.xs, d.keys, gap).length],
-    ['ours, columns', cols(op)],
-    ...(other === undefined ? [] : ([['other build, columns', cols(other)]] as [string, () => number][])),
+    ...ours.columns,
     ['plain JS columns by key', () => jsSessionColumns(stat, d.ts, d.xs, d.keys, gap).length],
     ['plain JS columns by watermark: FIFO of ends', () => jsSessionQueueColumns(stat, d.ts, d.xs, d.keys, gap).length],
   ];
