@@ -768,6 +768,10 @@ async function issueGrid(report: (name: string, ours: number, js: number, target
       await gridQuick(stat, ONLY_KIND, d);
       continue;
     }
+    if (ONLY_KIND === 'rolling' && QUICK) {
+      await rollingQuick(stat, d);
+      continue;
+    }
     const target = stat === 'mean' ? 3 : 2;
     if (ONLY_KIND === undefined || ONLY_KIND === 'rolling') await rollingCase(stat, d, out, report);
     if (ONLY_KIND === 'rolling') continue;
@@ -912,6 +916,12 @@ async function sessionCase(stat: Stat, d: { ts: Float64Array; xs: Float64Array; 
   op.dispose();
 }
 
+/** The library entry of the build given by --against DIR (its dist directory), or undefined. */
+async function againstBuild(): Promise<{ createWindows: typeof createWindows; createTimeRolling: typeof createTimeRolling } | undefined> {
+  if (AGAINST === undefined) return undefined;
+  return (await import(new URL(`file://${AGAINST.replace(/\/$/, '')}/src/index.js`).href)) as { createWindows: typeof createWindows; createTimeRolling: typeof createTimeRolling };
+}
+
 /**
  * Our operator for `spec` and, with --against, another build's: rotate()'s tasks for each, by
  * `push` + `flush` (objects) and by `pushColumns` + `flushColumns` (columns), each returning its
@@ -919,10 +929,8 @@ async function sessionCase(stat: Stat, d: { ts: Float64Array; xs: Float64Array; 
  */
 async function operatorTasks(spec: WindowSpec, d: { ts: Float64Array; xs: Float64Array; keys: Uint32Array }): Promise<{ objects: [string, () => number][]; columns: [string, () => number][] }> {
   const ops: [string, Awaited<ReturnType<typeof createWindows>>][] = [['ours', await createWindows(spec)]];
-  if (AGAINST !== undefined) {
-    const other = (await import(new URL(`file://${AGAINST.replace(/\/$/, '')}/src/index.js`).href)) as { createWindows: typeof createWindows };
-    ops.push(['other build', await other.createWindows(spec)]);
-  }
+  const other = await againstBuild();
+  if (other !== undefined) ops.push(['other build', await other.createWindows(spec)]);
   return {
     objects: ops.map(([name, o]) => [name, () => {
       o.reset();
@@ -954,8 +962,69 @@ async function gridQuick(stat: Stat, kind: 'tumbling' | 'hopping', d: { ts: Floa
   await rotate(`${kind} ${stat} --quick`, tasks);
 }
 
-/** PASSES passes of each task in turn (each pass in another order), CPU time per pass; prints medians in ns per row and ratios to ours. */
-async function rotate(label: string, tasks: [string, () => number][]): Promise<void> {
+/**
+ * --only rolling-issue --quick: rollingCase's tasks (ours by `push`, the plain-JS loop into its
+ * kept array and into a fresh one; ours by `pushInto` into a kept array; with --against, another
+ * build's operator by `push`, and by `pushInto` where it has it) in rotate()'s rotation: PASSES
+ * passes of each in turn in one process, CPU ns per row (medians after the first two), then the
+ * issue's ratios (plain JS's time over ours').
+ */
+async function rollingQuick(stat: Stat, d: { ts: Float64Array; xs: Float64Array; keys: Uint32Array }): Promise<void> {
+  const js = stat === 'mean' ? jsKeyedMean : jsKeyedMedian;
+  const spec = { op: stat, window: WINDOW, keys: 'number' } as const;
+  const builds: [string, Awaited<ReturnType<typeof createTimeRolling<typeof spec>>>][] = [['ours', await createTimeRolling(spec)]];
+  const other = await againstBuild();
+  if (other !== undefined) builds.push(['other build', await other.createTimeRolling(spec)]);
+  const ref = new Float64Array(N);
+  js(d.ts, d.xs, d.keys, WINDOW, ref);
+  const kept = new Float64Array(N), oursKept = new Float64Array(N);
+  const fresh: [string, () => number][] = [], into: [string, () => number][] = [];
+  for (const [name, op] of builds) {
+    op.reset();
+    const got = op.push(d.ts, d.xs, d.keys).values;
+    for (let i = 0; i < N; i++) {
+      if (!(Math.abs(got[i]! - ref[i]!) <= 1e-9 * Math.abs(ref[i]!)) && !(Number.isNaN(got[i]!) && Number.isNaN(ref[i]!))) throw new Error(`rolling ${stat} (${name}): row ${i} differs: ${got[i]} vs ${ref[i]}`);
+    }
+    fresh.push([name, () => {
+      op.reset();
+      return op.push(d.ts, d.xs, d.keys).values.length;
+    }]);
+    // An older build may not have pushInto.
+    if (typeof (op as { pushInto?: unknown }).pushInto !== 'function') continue;
+    op.reset();
+    op.pushInto(d.ts, d.xs, oursKept, d.keys);
+    if (oursKept.some((y, i) => !Object.is(y, got[i]))) throw new Error(`rolling ${stat} (${name}): pushInto differs from push`);
+    into.push([`${name}, pushInto a kept array`, () => {
+      op.reset();
+      return op.pushInto(d.ts, d.xs, oursKept, d.keys);
+    }]);
+  }
+  const tasks: [string, () => number][] = [
+    ...fresh,
+    ['plain JS into a kept array', () => (js(d.ts, d.xs, d.keys, WINDOW, kept), N)],
+    ['plain JS into a fresh array', () => (js(d.ts, d.xs, d.keys, WINDOW, new Float64Array(N)), N)],
+    ...into,
+  ];
+  const ns = await rotate(`rolling ${stat} by duration (10 s), ${ISSUE_KEYS} keys --quick`, tasks);
+  const at = (name: string): number | undefined => {
+    const i = tasks.findIndex(([n]) => n === name);
+    return i < 0 ? undefined : ns[i];
+  };
+  const target = stat === 'mean' ? 3 : 2;
+  const ratio = (label: string, js: string, ours: string): void => {
+    const a = at(js), b = at(ours);
+    if (a !== undefined && b !== undefined) console.log(`  ${label.padEnd(64)} ${(a / b).toFixed(2)}× (target ≥${target}×)`);
+  };
+  for (const [name] of builds) {
+    ratio(`${name}: push against plain JS into a kept array (the issue's row)`, 'plain JS into a kept array', name);
+    ratio(`${name}: push against plain JS into a fresh array`, 'plain JS into a fresh array', name);
+    ratio(`${name}: pushInto against plain JS into a kept array (both reuse)`, 'plain JS into a kept array', `${name}, pushInto a kept array`);
+  }
+  for (const [, op] of builds) op.dispose();
+}
+
+/** PASSES passes of each task in turn (each pass in another order), CPU time per pass; prints medians in ns per row and ratios to ours; returns the medians. */
+async function rotate(label: string, tasks: [string, () => number][]): Promise<number[]> {
   const cpu = (): number => {
     const { user, system } = process.cpuUsage();
     return (user + system) / 1000;
@@ -979,6 +1048,7 @@ async function rotate(label: string, tasks: [string, () => number][]): Promise<v
   console.log(`${label}: ${PASSES} passes each, CPU ns per row (median), load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   const oursAt = (name: string): number => ns[tasks.findIndex(([n]) => n === (name.includes('columns') ? 'ours, columns' : 'ours'))]!;
   tasks.forEach(([name], i) => console.log(`  ${name.padEnd(44)} ${ns[i]!.toFixed(1).padStart(7)} ns/row  ${(ns[i]! / oursAt(name)).toFixed(2)}× ours' time`));
+  return ns;
 }
 
 /**

@@ -641,6 +641,25 @@ export interface TimeRolling<K extends KeyMode = KeyMode> {
    * use `push`). A bad row throws as `push` does and changes nothing.
    */
   pushRow(time: number, value: number, ...key: RowKey<K>): number;
+  /**
+   * `push` with the results written into `out`, an array the caller owns and
+   * may reuse from batch to batch, instead of fresh columns: `out[i]` is the
+   * result of the batch's row i (stream row: the rows pushed before it plus
+   * i), with the same state, results and snapshot as `push`. `out` must be a
+   * `Float64Array` of at least the batch's length that shares no memory with
+   * the input columns; entries past the batch are left as they are. Returns
+   * the batch's row count. Needs `maxOutOfOrderness` 0 (rows held for
+   * reordering come out later and in another order: use `push`). A bad row
+   * throws as `push` does; nothing of the batch is processed and `out` is
+   * left as it was.
+   *
+   * @example
+   * ```ts
+   * const out = new Float64Array(4096);
+   * const n = op.pushInto(ts, values, out, keys); // out[0 … n) hold the results
+   * ```
+   */
+  pushInto(timestamps: Float64Array | readonly number[], values: Float64Array | readonly number[], out: Float64Array, ...keys: PushKeys<K>): number;
   /** End of stream: releases every row held for out-of-order arrival. */
   flush(): RollingOutput;
   /**

@@ -313,14 +313,30 @@ export class DurationRolling implements TimeRolling {
     const base = this.rowsSeen;
     checkTimestamps(ts, base);
     const ids = this.keyMap.ids32(keys, ts.length);
-    const n = ts.length;
-    if (this.spec.maxOutOfOrderness === 0) {
-      const out = new Float64Array(n);
-      this.run(ts, vals, ids, (i) => base + i, out);
-      this.rowsSeen += n;
-      return inOrderOutput(base, out);
-    }
+    if (this.spec.maxOutOfOrderness === 0) return inOrderOutput(base, this.runInOrder(ts, vals, ids, new Float64Array(ts.length)));
     return this.pushOutOfOrder(ts, vals, ids);
+  }
+
+  pushInto(timestamps: Float64Array | readonly number[], values: Float64Array | readonly number[], out: Float64Array, keys?: BatchKeys): number {
+    this.live();
+    if (this.spec.maxOutOfOrderness !== 0) throw new TypeError('pushInto needs maxOutOfOrderness 0 (rows held for reordering come out later and in another order); use push');
+    const ts = toF64(timestamps, 'timestamps');
+    const vals = toF64(values, 'values');
+    if (ts.length !== vals.length) throw new RangeError(`timestamps and values must have the same length, got ${ts.length} and ${vals.length}`);
+    if (!(out instanceof Float64Array)) throw new TypeError(`out must be a Float64Array, got ${out === null ? 'null' : typeof out}`);
+    if (out.length < ts.length) throw new RangeError(`out must hold a result per row: ${ts.length} rows, out has ${out.length}`);
+    checkTimestamps(ts, this.rowsSeen);
+    const ids = this.keyMap.ids32(keys, ts.length);
+    this.runInOrder(ts, vals, ids, out);
+    return ts.length;
+  }
+
+  /** In-order rows (maxOutOfOrderness 0), checked but for their order: results into out[0 … n); returns out. */
+  private runInOrder(ts: Float64Array, vals: Float64Array, ids: Uint32Array | undefined, out: Float64Array): Float64Array {
+    const base = this.rowsSeen;
+    this.run(ts, vals, ids, (i) => base + i, out);
+    this.rowsSeen += ts.length;
+    return out;
   }
 
   pushRow(time: number, value: number, ...key: (number | string | undefined)[]): number {
