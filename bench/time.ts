@@ -37,7 +37,9 @@
 //   Rolling by duration is also measured against its plain-JS loop writing
 //   into a fresh output array per pass ("plain JS with a fresh output
 //   array", no target): push() returns fresh columns, which the loop of the
-//   target's row does not allocate (it reuses one array).
+//   target's row does not allocate (it reuses one array); and, in a tinybench run of its own
+//   after, with the output reused on both sides ("output reused both sides": pushInto into a
+//   kept array against the same loop into its kept array).
 //
 // Flags: --rows N (default 1e6), --keys K (default 10 000), --few-keys F (default 100),
 // --issue-keys I (default 1 000), --only rolling|windows|issue|keyed|session|rolling-issue|tumbling-issue|hopping-issue
@@ -52,6 +54,10 @@
 // under the same load). The tinybench rows above are unchanged and still run without --quick.
 // --only tumbling-issue|hopping-issue --quick [--passes P] [--against DIR]: the same for that
 // kind's grid rows (ours, the plain-JS loops by key and by watermark, columns both sides).
+// --only rolling-issue --quick [--passes P] [--against DIR]: the same for rolling by duration (ours
+// by push and by pushInto a kept array, the plain-JS loop into a kept and into a fresh array; the
+// other build by push, and by pushInto where it has it), then the ratios of the plain-JS loop's
+// CPU time to ours'.
 import os from 'node:os';
 import { rowsPerSecond as measureRowsPerSecond } from './measure.js';
 import { createTimeRolling, createWindows, normalizeSpec, type WindowSpec } from '../src/index.js';
@@ -847,6 +853,21 @@ async function rollingCase(stat: Stat, d: { ts: Float64Array; xs: Float64Array; 
   });
   report(`rolling ${stat} by duration (10 s), ${label}`, r.ours!, r.js!, target);
   report(`  rolling ${stat}, plain JS with a fresh output array`, r.ours!, r.jsFreshOutput!);
+  // Both sides reusing their output: pushInto a kept array against the plain-JS loop into its kept
+  // array. A run of its own, after: tinybench warms every task of a run up before it measures any,
+  // so a task added to the run above would change what its rows measure.
+  const kept = new Float64Array(N);
+  rolling.reset();
+  rolling.pushInto(d.ts, d.xs, kept, d.keys);
+  if (kept.some((y, i) => !Object.is(y, got[i]))) throw new Error(`rolling ${stat}, ${label}: pushInto differs from push`);
+  const k = await rowsPerSecond({
+    oursInto: () => {
+      rolling.reset();
+      rolling.pushInto(d.ts, d.xs, kept, d.keys);
+    },
+    js: () => (stat === 'mean' ? jsKeyedMean : jsKeyedMedian)(d.ts, d.xs, d.keys, WINDOW, out),
+  });
+  report(`  rolling ${stat}, output reused both sides (pushInto)`, k.oursInto!, k.js!, target);
   rolling.dispose();
 }
 
@@ -1013,7 +1034,7 @@ async function rollingQuick(stat: Stat, d: { ts: Float64Array; xs: Float64Array;
   const target = stat === 'mean' ? 3 : 2;
   const ratio = (label: string, js: string, ours: string): void => {
     const a = at(js), b = at(ours);
-    if (a !== undefined && b !== undefined) console.log(`  ${label.padEnd(64)} ${(a / b).toFixed(2)}× (target ≥${target}×)`);
+    if (a !== undefined && b !== undefined) console.log(`  ${label.padEnd(72)} ${(a / b).toFixed(2)}× (target ≥${target}×)`);
   };
   for (const [name] of builds) {
     ratio(`${name}: push against plain JS into a kept array (the issue's row)`, 'plain JS into a kept array', name);

@@ -112,3 +112,82 @@ describe('rolling by duration: pushInto', () => {
     );
   });
 });
+
+describe('rolling by duration: a refused batch changes nothing', () => {
+  /** A batch refused whole: keys new to the operator, then a row out of order for a key the rows above hold, or a timestamp that is not finite. */
+  const badBatchArb = fc.record({
+    newKeys: fc.array(fc.integer({ min: 5, max: 40 }), { minLength: 1, maxLength: 6 }),
+    bad: fc.constantFrom('order', 'nan', 'ns'),
+  });
+
+  it('regression: a refused batch kept the keys it brought (in the state, the snapshot and the key names); now the state, the snapshot and later rows are as if it never came', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        rowsArb,
+        cutsArb,
+        fc.integer({ min: 0, max: 8 }),
+        badBatchArb,
+        fc.constantFrom('number', 'string') as fc.Arbitrary<'number' | 'string'>,
+        fc.constantFrom(Infinity, 300),
+        fc.constantFrom('push', 'pushInto', 'pushRow'),
+        async (rows, cuts, at, badBatch, keys, ttl, how) => {
+          const spec: DurationRollingSpec = { op: 'mean', window: 300, keys, ttl };
+          const control = await createTimeRolling(spec);
+          const refused = await createTimeRolling(spec);
+          const key = (k: number): number | string => (keys === 'number' ? k : `k${k}`);
+          const keyColumn = (ks: number[]): Uint32Array | string[] => (keys === 'number' ? new Uint32Array(ks) : ks.map((k) => `k${k}`));
+          const parts = batches(rows, cuts);
+          const got: number[] = [], expected: number[] = [];
+          let lastT = 0;
+          for (let b = 0; b < parts.length; b++) {
+            if (b === Math.min(at, parts.length - 1) && rows.length > 0) {
+              // Keys new to both operators, then the bad row (for key 0: out of order once key 0 has a row).
+              const bad = badBatch.bad === 'order' ? -1e6 : badBatch.bad === 'nan' ? NaN : 1.7e18;
+              const ts = [...badBatch.newKeys.map(() => lastT + 1), bad], vs = ts.map(() => 1);
+              const ks = [...badBatch.newKeys, 0];
+              if (badBatch.bad === 'order') {
+                // Key 0 needs a row for the order to fail: one both operators get.
+                for (const op of [control, refused]) (op.push as (...a: unknown[]) => unknown)([lastT], [2], keyColumn([0]));
+              }
+              const snapshotBefore = Buffer.from(refused.snapshot());
+              const liveBefore = refused.liveKeys;
+              if (how === 'push') expect(() => (refused.push as (...a: unknown[]) => unknown)(ts, vs, keyColumn(ks))).toThrow(RangeError);
+              else if (how === 'pushInto') expect(() => (refused.pushInto as (...a: unknown[]) => unknown)(ts, vs, new Float64Array(ts.length), keyColumn(ks))).toThrow(RangeError);
+              else {
+                // One row at a time: the new keys' rows go in, only the bad row is refused.
+                for (let i = 0; i < ks.length - 1; i++) for (const op of [control, refused]) (op.pushRow as (...a: unknown[]) => number)(ts[i], vs[i], key(ks[i]!));
+                const before = Buffer.from(refused.snapshot()), live = refused.liveKeys;
+                // A new key's one row cannot be out of order: that case refuses a row of key 0.
+                expect(() => (refused.pushRow as (...a: unknown[]) => number)(bad, 1, key(badBatch.bad === 'order' ? 0 : 99))).toThrow(RangeError);
+                expect(refused.liveKeys).toBe(live);
+                expect(Buffer.from(refused.snapshot()).equals(before)).toBe(true);
+                continue;
+              }
+              expect(refused.liveKeys).toBe(liveBefore);
+              expect(Buffer.from(refused.snapshot()).equals(snapshotBefore)).toBe(true);
+            }
+            const part = parts[b]!;
+            const ts = part.map((r) => r.t), vs = part.map((r) => r.v), ks = keyColumn(part.map((r) => r.k + 50));
+            expected.push(...(control.push as (...a: unknown[]) => { values: Float64Array })(ts, vs, ks).values);
+            got.push(...(refused.push as (...a: unknown[]) => { values: Float64Array })(ts, vs, ks).values);
+            if (part.length > 0) lastT = Math.max(lastT, part[part.length - 1]!.t);
+          }
+          expect(sameBits(got, expected)).toBe(true);
+          expect(Buffer.from(refused.snapshot()).equals(Buffer.from(control.snapshot()))).toBe(true);
+          control.dispose();
+          refused.dispose();
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+
+  it('regression: an unkeyed operator refused its first batch and kept an empty key; now its snapshot is a fresh one', async () => {
+    const fresh = await createTimeRolling({ op: 'sum', window: 100 });
+    const op = await createTimeRolling({ op: 'sum', window: 100 });
+    expect(() => op.push([5, 1], [1, 1])).toThrow("row 1: timestamp 1 is earlier than the key's previous row");
+    expect(() => op.push([5, NaN], [1, 1])).toThrow('timestamps[1] (row 1) must be a finite number of ms, got NaN');
+    expect(op.liveKeys).toBe(0);
+    expect(Buffer.from(op.snapshot()).equals(Buffer.from(fresh.snapshot()))).toBe(true);
+  });
+});

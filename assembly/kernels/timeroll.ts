@@ -92,7 +92,7 @@ const SL_LEN: usize = 12; // u32: entries in the window
 const SL_FRONT: usize = 16; // u32: entries in the front stack
 const SL_BLOCK: usize = 20; // u32: pointer to the block
 const SL_COUNT: usize = 24; // u32: non-NaN entries
-// 28: u32, unused (the batch's epoch is in the batch table)
+const SL_INSERTED_BEFORE: usize = 28; // u32: the key inserted before it in the current check (slot + 1; 0: none), while that check lasts
 const SL_NEXT_FREE: usize = 32; // u32: next free slot + 1 (free slots only)
 const SL_FLIP: usize = 36; // u32: entries of the front stack when it was formed (suffix positions count from its first)
 const SL_LAST_TS: usize = 40; // f64: timestamp of the key's last row (−Inf: none)
@@ -204,6 +204,9 @@ let liveKeys: u32 = 0;
 let epoch: u32 = 0;
 let maxTs: f64 = -Infinity;
 let checkMaxTs: f64 = -Infinity; // running greatest timestamp of the rows being checked
+let checkInserted: u32 = 0; // the last key the current check inserted (slot + 1; 0: none), the top of a stack through SL_INSERTED_BEFORE
+/** The greatest |timestamp| (ms) the host accepts (2^53). */
+const MAX_TIMESTAMP: f64 = 9007199254740992;
 
 // ---------------------------------------------------------------------------
 // Memory
@@ -1254,14 +1257,18 @@ function query(s: usize): f64 {
  * timestamp before it), and lists the batch's keys for update(). With `cont`,
  * continues the check of the previous call (a batch larger than the IO
  * buffers is checked in chunks). Returns −1 when every row is in order for
- * its key, else the index of the first row whose timestamp is below its
- * key's last timestamp (−2 − i when memory ran out at row i). Nothing else
- * changes.
+ * its key and every timestamp is finite and within ±2^53 ms, else the index
+ * of the first row that is not (its timestamp below its key's last, or not
+ * such a number: the host's checkTimestamps says which), or −2 − i when
+ * memory ran out at row i. On a failure the keys this check inserted (in
+ * every chunk of it) are removed again, last first, so the state, the free
+ * slots' order included, is as before it: nothing changes.
  */
 export function check(n: i32, cont: i32): i32 {
   if (cont == 0) {
     epoch++;
     checkMaxTs = maxTs;
+    checkInserted = 0;
   }
   nTouched = 0;
   checkedRows = -1;
@@ -1279,18 +1286,12 @@ export function check(n: i32, cont: i32): i32 {
       const key = load<u32>(pKey + (<usize>i << 2));
       idx = find(key);
       if (idx == 0) {
-        idx = insert(key);
-        if (idx == 0) {
-          nTouched = 0;
-          return -2 - i;
-        }
+        idx = insertChecked(key);
+        if (idx == 0) return checkFailed(-2 - i);
       }
       idx--;
     } else if (slotHigh == 0 || load<u32>(slotPtr(0) + SL_CAP) == 0) {
-      if (insert(0) == 0) {
-        nTouched = 0;
-        return -2 - i;
-      }
+      if (insertChecked(0) == 0) return checkFailed(-2 - i);
     }
     store<u32>(pSlotIdx + (<usize>i << 2), idx);
     const b = batchPtr(idx);
@@ -1313,10 +1314,8 @@ export function check(n: i32, cont: i32): i32 {
       else store<f64>(pMaxBefore + (<usize>i << 3), mts);
       if (before - last > ttl) last = -Infinity;
     }
-    if (t < last) {
-      nTouched = 0;
-      return i;
-    }
+    // Out of order, or NaN, ±Inf or beyond ±2^53 ms (the host checks only batches that fail here).
+    if (t < last || !(abs(t) <= MAX_TIMESTAMP)) return checkFailed(i);
     store<f64>(b + BT_SCRATCH, t);
     if (t > mts) mts = t;
   }
@@ -1327,6 +1326,27 @@ export function check(n: i32, cont: i32): i32 {
     checkedRows = n;
   }
   return -1;
+}
+
+/** insert() for check(): the key goes on the stack of keys this check inserted. */
+function insertChecked(key: u32): u32 {
+  const idx = insert(key);
+  if (idx != 0) {
+    store<u32>(slotPtr(idx - 1) + SL_INSERTED_BEFORE, checkInserted);
+    checkInserted = idx;
+  }
+  return idx;
+}
+
+/** A failed check: removes the keys it inserted, last first (the free slots are then as before it); returns `status`. */
+function checkFailed(status: i32): i32 {
+  nTouched = 0;
+  while (checkInserted != 0) {
+    const idx = checkInserted - 1;
+    checkInserted = load<u32>(slotPtr(idx) + SL_INSERTED_BEFORE);
+    remove(idx);
+  }
+  return status;
 }
 
 /**

@@ -75,6 +75,12 @@ export class KeyMap {
     this.ids.clear();
     this.names.length = 0;
   }
+
+  /** Forgets the names past the first n (those a refused batch added). */
+  truncate(n: number): void {
+    for (let id = n; id < this.names.length; id++) this.ids.delete(this.names[id]!);
+    if (n < this.names.length) this.names.length = n;
+  }
 }
 
 /** One row's time and value in reused one-element arrays, its key as a one-key batch: the one-row paths (pushRow) run the batch code on them. */

@@ -195,8 +195,13 @@ export class DurationRolling implements TimeRolling {
     if (clock !== undefined) this.beforeView.set(clock.before.subarray(from, from + n));
   }
 
-  /** Runs rows already in order per key through the kernel; results into out[at…]. */
-  private run(ts: Float64Array, vals: Float64Array, keys: Uint32Array | undefined, rowOf: (i: number) => number, out: Float64Array, clock?: StreamClock): void {
+  /**
+   * Runs rows already in order per key through the kernel; results into out[at…]. The kernel's
+   * check also refuses timestamps that are not finite or beyond ±2^53 ms (a batch it refuses is
+   * given checkTimestamps' exact error first, as if that ran before). With `namesBefore`, the
+   * string key names this batch added (those past that many) are dropped again when it is refused.
+   */
+  private run(ts: Float64Array, vals: Float64Array, keys: Uint32Array | undefined, rowOf: (i: number) => number, out: Float64Array, clock?: StreamClock, namesBefore?: number): void {
     const ex = this.live();
     this.forgetGrouping();
     ex.setHostClock(clock === undefined ? 0 : 1);
@@ -208,13 +213,13 @@ export class DurationRolling implements TimeRolling {
       for (let from = 0; from < n; from += cap) {
         const m = Math.min(cap, n - from);
         this.load(ex, ts, vals, keys, from, m, clock);
-        this.checkResult(ex.check(m, from === 0 ? 0 : 1), from, ts, keys, rowOf);
+        this.checkResult(ex.check(m, from === 0 ? 0 : 1), from, ts, keys, rowOf, namesBefore);
       }
     }
     for (let from = 0; from < n; from += cap) {
       const m = Math.min(cap, n - from);
       this.load(ex, ts, vals, keys, from, m, clock);
-      this.checkResult(ex.check(m, 0), from, ts, keys, rowOf);
+      this.checkResult(ex.check(m, 0), from, ts, keys, rowOf, namesBefore);
       const status = ex.update(m);
       if (status !== -1) throw new RangeError(`not enough WebAssembly memory for the keys' windows (at row ${rowOf(from - 2 - status)})`);
       this.views(ex);
@@ -295,8 +300,12 @@ export class DurationRolling implements TimeRolling {
     ex.maybeCompact(); // views() sees the move (layoutVersion)
   }
 
-  private checkResult(r: number, from: number, ts: Float64Array, keys: Uint32Array | undefined, rowOf: (i: number) => number): void {
+  private checkResult(r: number, from: number, ts: Float64Array, keys: Uint32Array | undefined, rowOf: (i: number) => number, namesBefore?: number): void {
     if (r === -1) return;
+    // Refused (the kernel removed the keys it inserted): the names this batch added go too.
+    if (namesBefore !== undefined) this.keyMap.truncate(namesBefore);
+    // A bad timestamp anywhere in the batch is the error, as when checkTimestamps ran first (it throws here).
+    checkTimestamps(ts, rowOf(0));
     if (r <= -2) throw new RangeError(`not enough WebAssembly memory for the keys' windows (at row ${rowOf(from - 2 - r)})`);
     const i = from + r;
     const key = keys === undefined ? '' : ` of key ${JSON.stringify(this.keyMap.keyOf(keys[i]!))}`;
@@ -311,10 +320,12 @@ export class DurationRolling implements TimeRolling {
     const vals = toF64(values, 'values');
     if (ts.length !== vals.length) throw new RangeError(`timestamps and values must have the same length, got ${ts.length} and ${vals.length}`);
     const base = this.rowsSeen;
+    if (this.spec.maxOutOfOrderness === 0) {
+      const namesBefore = this.keyMap.names.length;
+      return inOrderOutput(base, this.runInOrder(ts, vals, this.inOrderIds(keys, ts), new Float64Array(ts.length), namesBefore));
+    }
     checkTimestamps(ts, base);
-    const ids = this.keyMap.ids32(keys, ts.length);
-    if (this.spec.maxOutOfOrderness === 0) return inOrderOutput(base, this.runInOrder(ts, vals, ids, new Float64Array(ts.length)));
-    return this.pushOutOfOrder(ts, vals, ids);
+    return this.pushOutOfOrder(ts, vals, this.keyMap.ids32(keys, ts.length));
   }
 
   pushInto(timestamps: Float64Array | readonly number[], values: Float64Array | readonly number[], out: Float64Array, keys?: BatchKeys): number {
@@ -325,16 +336,30 @@ export class DurationRolling implements TimeRolling {
     if (ts.length !== vals.length) throw new RangeError(`timestamps and values must have the same length, got ${ts.length} and ${vals.length}`);
     if (!(out instanceof Float64Array)) throw new TypeError(`out must be a Float64Array, got ${out === null ? 'null' : typeof out}`);
     if (out.length < ts.length) throw new RangeError(`out must hold a result per row: ${ts.length} rows, out has ${out.length}`);
-    checkTimestamps(ts, this.rowsSeen);
-    const ids = this.keyMap.ids32(keys, ts.length);
-    this.runInOrder(ts, vals, ids, out);
+    const namesBefore = this.keyMap.names.length;
+    this.runInOrder(ts, vals, this.inOrderIds(keys, ts), out, namesBefore);
     return ts.length;
   }
 
-  /** In-order rows (maxOutOfOrderness 0), checked but for their order: results into out[0 … n); returns out. */
-  private runInOrder(ts: Float64Array, vals: Float64Array, ids: Uint32Array | undefined, out: Float64Array): Float64Array {
+  /**
+   * The key ids of in-order rows, whose timestamps the kernel's check refuses (see run): a bad
+   * key's error goes second to a bad timestamp's, as when checkTimestamps ran first. String keys
+   * are checked first: their mapping must not take a batch's names before its timestamps passed.
+   */
+  private inOrderIds(keys: BatchKeys | undefined, ts: Float64Array): Uint32Array | undefined {
+    if (this.keyMap.mode === 'string') checkTimestamps(ts, this.rowsSeen);
+    try {
+      return this.keyMap.ids32(keys, ts.length);
+    } catch (error) {
+      checkTimestamps(ts, this.rowsSeen);
+      throw error;
+    }
+  }
+
+  /** In-order rows (maxOutOfOrderness 0), checked but for their order and timestamps (run): results into out[0 … n); returns out. */
+  private runInOrder(ts: Float64Array, vals: Float64Array, ids: Uint32Array | undefined, out: Float64Array, namesBefore?: number): Float64Array {
     const base = this.rowsSeen;
-    this.run(ts, vals, ids, (i) => base + i, out);
+    this.run(ts, vals, ids, (i) => base + i, out, undefined, namesBefore);
     this.rowsSeen += ts.length;
     return out;
   }
@@ -343,7 +368,8 @@ export class DurationRolling implements TimeRolling {
     this.live();
     if (this.spec.maxOutOfOrderness !== 0) throw new TypeError('pushRow needs maxOutOfOrderness 0 (a row held for reordering has no result yet); use push');
     const one = this.one.set(time, value);
-    this.pushIds(one.ts, one.vals, this.keyMap.ids32(OneRow.keys(key), 1), one.out);
+    const namesBefore = this.keyMap.names.length;
+    this.runInOrder(one.ts, one.vals, this.keyMap.ids32(OneRow.keys(key), 1), one.out, namesBefore);
     return one.out[0]!;
   }
 
@@ -357,7 +383,7 @@ export class DurationRolling implements TimeRolling {
   pushIds(ts: Float64Array, vals: Float64Array, ids: Uint32Array | undefined, out: Float64Array, clock?: StreamClock): void {
     this.live();
     const base = this.rowsSeen;
-    checkTimestamps(ts, base);
+    // The kernel's check refuses bad timestamps too (see run).
     this.run(ts, vals, ids, (i) => base + i, out, clock);
     this.rowsSeen += ts.length;
   }
