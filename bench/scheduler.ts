@@ -25,7 +25,9 @@
 // or merge shows to about ±1 ns/row on a loaded machine, where the whole
 // job's split varies by ±5), --op mean|median (only that op, and no
 // recovery run: the default runs both, then the recovery), --workers N (only
-// the runs with N workers; no speedup line: for many runs of one side).
+// the runs with N workers; no speedup line: for many runs of one side),
+// --coordinator-partition (the runs on more than 1 worker with
+// coordinatorPartition: worker 0's key groups in the coordinator's thread).
 //
 // The steady-state CPU lines end with each thread's blocked fraction
 // (coordinator / workers): wall time less CPU time less the time spent
@@ -45,6 +47,8 @@ const flag = (name: string, fallback: number): number => {
 const ROWS = flag('--rows', 4e7);
 const RUNS = flag('--runs', 3);
 const IN_FLIGHT = flag('--in-flight', 0);
+/** The 2-worker runs with worker 0's groups in the coordinator's thread (JobOptions.coordinatorPartition). */
+const COORDINATOR_PARTITION = args.includes('--coordinator-partition');
 const KEYS = 10_000;
 const BATCH = 1 << 18;
 /** --window N: issue 13 states its median target at window 1000 (the default here stays 100, as the figures before). */
@@ -110,6 +114,7 @@ async function once(op: 'mean' | 'median', workers: number, everyMs: number, inp
     sink,
     checkpoints: { everyMs },
     ...(IN_FLIGHT > 0 ? { maxInFlight: IN_FLIGHT } : {}),
+    ...(COORDINATOR_PARTITION && workers > 1 ? { coordinatorPartition: true } : {}),
     ...extra,
   });
   const t0 = performance.now();

@@ -302,7 +302,8 @@ describe('streamkernel run --workers', () => {
     const args = ['run', input, '--value', 'v', '--key', 'k', '--op', 'mean', '--window', '10'];
     const one = await cli(args);
     expect(one.code).toBe(0);
-    expect(await cli([...args, '--workers', '2'])).toEqual(one);
+    // --workers 3: two worker threads, each with its share of the keys (--workers 2 runs one).
+    for (const workers of ['2', '3']) expect(await cli([...args, '--workers', workers]), `--workers ${workers}`).toEqual(one);
   });
 
   it('refuses bad --workers counts, and --max-out-of-order with a count window on any number of workers', async () => {

@@ -38,7 +38,7 @@ async function optionError(options: unknown): Promise<string> {
 describe('createJob options', () => {
   const cases: [unknown, string][] = [
     [null, 'TypeError: options must be an object, got null'],
-    [{ ...base, wrokers: 2 }, "TypeError: unknown option 'wrokers'; allowed: adapter, operator, sink, keyed, workers, keyGroups, maxInFlight, checkpoints, restart, heartbeat, resume, idleTimeoutMs, maxBatchDelayMs, maxBatchRows, faults"],
+    [{ ...base, wrokers: 2 }, "TypeError: unknown option 'wrokers'; allowed: adapter, operator, sink, keyed, workers, keyGroups, maxInFlight, checkpoints, restart, heartbeat, resume, idleTimeoutMs, maxBatchDelayMs, maxBatchRows, coordinatorPartition, faults"],
     [{ ...base, adapter: undefined }, 'TypeError: adapter must be a WorkerAdapter (an object with spawn()), got undefined'],
     [{ ...base, operator: undefined }, "TypeError: operator is required: a kernel spec such as { op: 'mean', window: 100 }"],
     [{ ...base, operator: { op: 'mean', window: 0 } }, 'RangeError: window must be an integer from 1 to 16777216, got 0'],

@@ -239,10 +239,12 @@ Input and output:
                         by the time gone by, so rows held for reordering are
                         written; the output then depends on when rows arrive
                         (default: off)
-  --workers N           worker threads (default: 1, in process); N > 1 runs
-                        each op, whatever its window, on the parallel
-                        scheduler (keyed: N threads per op; unkeyed: one per
-                        op); output is byte for byte that of --workers 1
+  --workers N           threads (default: 1, in process); N > 1 runs each
+                        op, whatever its window, on the parallel scheduler
+                        (keyed: N-1 worker threads per op, the main thread,
+                        which reads and writes the rows, being the Nth;
+                        unkeyed: one per op); output is byte for byte that
+                        of --workers 1
 
 Checkpoints (needs FILE and --output):
   --checkpoint DIR      keep a checkpoint in DIR; after a crash or kill -9 the

@@ -25,6 +25,7 @@ import { sharedTimesAt } from './operator.js';
 import { describe, normalizeJobOptions, type NormalizedJobOptions } from './options.js';
 import { unpackWindows, type PackedWindows } from './records.js';
 import { ReplayLog } from './replay.js';
+import { inThreadWorker } from './in-thread.js';
 import { TwoWayPasses } from './two-way.js';
 import type { Batch, FinishOptions, Job, JobMetrics, JobOptions, JobResult, OutputBatch, SinkPosition, Source, WorkerHandle } from './types.js';
 
@@ -449,7 +450,8 @@ class JobImpl implements Job {
     const { keyGroups, workers } = this.o;
     this.slots = [];
     for (let index = 0; index < workers; index++) {
-      const handle = this.o.adapter.spawn();
+      // Worker 0's partition in this thread (coordinatorPartition): the same protocol, in-thread messages (in-thread.ts).
+      const handle = index === 0 && this.o.coordinatorPartition ? inThreadWorker() : this.o.adapter.spawn();
       const slot: Slot = { index, handle, inFlight: 0, lastSeen: now(), outbox: [] };
       this.slots.push(slot);
       handle.onMessage((message) => {

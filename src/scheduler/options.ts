@@ -74,10 +74,11 @@ export interface NormalizedJobOptions {
   heartbeatIntervalMs: number;
   heartbeatTimeoutMs: number;
   resume: boolean;
+  coordinatorPartition: boolean;
   faults: Fault[];
 }
 
-const JOB_FIELDS = ['adapter', 'operator', 'sink', 'keyed', 'workers', 'keyGroups', 'maxInFlight', 'checkpoints', 'restart', 'heartbeat', 'resume', 'idleTimeoutMs', 'maxBatchDelayMs', 'maxBatchRows', 'faults'] as const;
+const JOB_FIELDS = ['adapter', 'operator', 'sink', 'keyed', 'workers', 'keyGroups', 'maxInFlight', 'checkpoints', 'restart', 'heartbeat', 'resume', 'idleTimeoutMs', 'maxBatchDelayMs', 'maxBatchRows', 'coordinatorPartition', 'faults'] as const;
 const CHECKPOINT_FIELDS = ['store', 'everyRows', 'everyMs', 'fullEvery'] as const;
 const RESTART_FIELDS = ['maxRestarts', 'windowMs', 'initialDelayMs', 'maxDelayMs'] as const;
 const HEARTBEAT_FIELDS = ['intervalMs', 'timeoutMs'] as const;
@@ -153,10 +154,11 @@ export function normalizeJobOptions(options: unknown): NormalizedJobOptions {
       : number(options.maxBatchDelayMs, 'maxBatchDelayMs', (x) => x >= 0 && x < Infinity, 'a non-negative finite number');
   const maxBatchRows =
     options.maxBatchRows === undefined ? 65_536 : number(options.maxBatchRows, 'maxBatchRows', (x) => isInt(x) && x >= 1, 'a positive integer');
+  const coordinatorPartition = options.coordinatorPartition === undefined ? false : boolean(options.coordinatorPartition, 'coordinatorPartition');
   const faults = faultsOf(options.faults);
   return {
     adapter, spec, sink, keyed, workers, keyGroups, maxInFlight, store, everyRows, everyMs, fullEvery, idleTimeoutMs, maxBatchDelayMs, maxBatchRows,
-    maxRestarts, windowMs, initialDelayMs, maxDelayMs, heartbeatIntervalMs, heartbeatTimeoutMs, resume, faults,
+    maxRestarts, windowMs, initialDelayMs, maxDelayMs, heartbeatIntervalMs, heartbeatTimeoutMs, resume, coordinatorPartition, faults,
   };
 }
 

@@ -394,6 +394,18 @@ export interface JobOptions {
    */
   maxBatchRows?: number;
   /**
+   * Run one of the `workers` partitions (worker 0's key groups) in the
+   * coordinator's own thread instead of a worker thread: the job then has
+   * `workers − 1` worker threads. The partition runs the same worker code
+   * over in-thread messages, so it owns, checkpoints, fails and is restored
+   * exactly as a worker thread (same results and checkpoints for any
+   * setting). It trades the coordinator's time for one thread and one
+   * isolate fewer: worth it only where the coordinator has time to spare
+   * and the job's threads outnumber the cores.
+   * @default false
+   */
+  coordinatorPartition?: boolean;
+  /**
    * Fault injection, for tests only.
    * @default []
    */

@@ -89,8 +89,8 @@ async function operatorOf(message: InitMessage): Promise<{ operator: GroupOperat
   return { operator: await createGroupOperator(message.module, spec, keyGroups, groups, { compactStates: true }) };
 }
 
-/** Runs the scheduler's worker protocol on a port. */
-export function runWorker(port: WorkerPort): void {
+/** Runs the scheduler's worker protocol on a port; returns what stops its heartbeat (an in-thread partition that ends, in-thread.ts). */
+export function runWorker(port: WorkerPort): () => void {
   let operator: GroupOperator | undefined;
   /** The operator when it emits window records (tumbling, hopping, session) instead of one result per row. */
   let windows: WindowsGroupOperator | undefined;
@@ -283,4 +283,7 @@ export function runWorker(port: WorkerPort): void {
       if (operator !== undefined) schedule();
     }
   });
+  return () => {
+    if (heartbeat !== undefined) clearInterval(heartbeat);
+  };
 }
