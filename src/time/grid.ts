@@ -10,9 +10,13 @@
 //
 // The arithmetic is Acc's (src/time/accumulator.ts), field for field, so the
 // values are identical to the bit; snapshots write and read Acc's layout.
+// Median and quantile windows keep their values in ValueRuns
+// (value-runs.ts), a slot per window, in arrival order (the snapshot's order): no array per
+// window, nothing for the garbage collector.
 import type { TimeOp } from '../types.js';
 import { Acc } from './accumulator.js';
 import { momentsAdd, momentsValue, MOMENTS } from './moments.js';
+import { ValueRuns } from './value-runs.js';
 
 /** Window flags. */
 export const PENDING = 1;
@@ -58,11 +62,16 @@ const STRIDE = [4, 2, 2 + MOMENTS, 3, 3, 5, 5, 2];
 export interface AccStore {
   readonly stride: number;
   acc: Float64Array;
-  /** OP_VALS: each window's values. */
-  vals: number[][];
+  /** OP_VALS: each window's values, window i's in slot i. */
+  vals: ValueRuns;
 }
 
-/** Empties the accumulator at a[p…] (OP_VALS: the caller gives the window an empty values list). */
+/** A window store's pool of values: room only for median and quantile windows. */
+export function valuePool(code: number): ValueRuns {
+  return new ValueRuns(code === OP_VALS ? 256 : 0);
+}
+
+/** Empties the accumulator at a[p…] (OP_VALS: the caller gives the window an empty run of values). */
 export function initAcc(a: Float64Array, p: number, code: number): void {
   a[p] = 0;
   a[p + 1] = 0;
@@ -104,8 +113,8 @@ export class GridBucket implements AccStore {
   keys: Uint32Array;
   flags: Uint8Array;
   acc: Float64Array;
-  /** OP_VALS: each window's values. */
-  vals: number[][] = [];
+  /** OP_VALS: each window's values, window i's in slot i. */
+  vals: ValueRuns;
   /**
    * Open addressing, linear probing: slot h is table[2h] = local index + 1 (0:
    * empty) and table[2h + 1] = the key (as an int32), so a probe reads one line.
@@ -114,7 +123,8 @@ export class GridBucket implements AccStore {
   /** 32 − log2(slots): Fibonacci hashing takes the top bits. */
   shift: number;
 
-  constructor(readonly stride: number, cap: number) {
+  constructor(readonly stride: number, cap: number, code: number) {
+    this.vals = valuePool(code);
     this.keys = new Uint32Array(cap);
     this.flags = new Uint8Array(cap);
     this.acc = new Float64Array(cap * stride);
@@ -155,7 +165,7 @@ export class GridBucket implements AccStore {
     this.table[2 * h] = i + 1;
     this.table[2 * h + 1] = k;
     initAcc(this.acc, i * this.stride, code);
-    if (code === OP_VALS) this.vals[i] = [];
+    if (code === OP_VALS) this.vals.open(i);
     return i;
   }
 
@@ -193,7 +203,7 @@ export class GridBucket implements AccStore {
   reuse(j: number, start: number, end: number): void {
     if (this.n > 0) {
       this.table.fill(0);
-      this.vals.length = 0;
+      this.vals.reset();
     }
     this.j = j;
     this.start = start;
@@ -248,7 +258,7 @@ export function addTo(b: AccStore, i: number, code: number, ts: Float64Array, va
       }
       break;
     case OP_VALS:
-      b.vals[i]!.push(x);
+      b.vals.append(i, x);
       break;
   }
 }
@@ -290,13 +300,14 @@ export function valueOf(b: AccStore, i: number, code: number, op: TimeOp, minPer
       return a[p + 4]!;
     default: {
       if (n === 0) return NaN;
+      const pool = b.vals;
       if (op === 'median') {
-        const v = selectPair(b.vals[i]!, (n - 1) >> 1);
+        const v = selectRunPair(pool.data, pool.off(i), n, (n - 1) >> 1);
         return n % 2 === 1 ? v[(n - 1) / 2]! : (v[n / 2 - 1]! + v[n / 2]!) / 2;
       }
       const idx = q * (n - 1);
       const lo = Math.floor(idx);
-      const v = selectPair(b.vals[i]!, lo);
+      const v = selectRunPair(pool.data, pool.off(i), n, lo);
       if (idx === lo) return v[lo]!;
       return v[lo]! + (v[lo + 1]! - v[lo]!) * (idx - lo);
     }
@@ -324,14 +335,18 @@ const before = (a: number, b: number): boolean => a < b || (a === 0 && b === 0 &
  * Exported for its test.
  */
 export function selectPair(xs: readonly number[], k: number): Float64Array {
-  const n = xs.length;
+  return selectRunPair(Float64Array.from(xs), 0, xs.length, k);
+}
+
+/** selectPair of the n values data[from, from + n) (a window's run): they are copied, left in their order (the snapshot's). */
+export function selectRunPair(data: Float64Array, from: number, n: number, k: number): Float64Array {
   if (n > sortScratch.length) sortScratch = new Float64Array(Math.max(n, 2 * sortScratch.length));
   const v = sortScratch;
   if (n <= INSERTION_MAX) {
-    insertionSort(xs, v);
+    insertionSort(data, from, n, v);
     return v;
   }
-  for (let j = 0; j < n; j++) v[j] = xs[j]!;
+  for (let j = 0; j < n; j++) v[j] = data[from + j]!;
   if (n > SELECT_MAX) {
     v.subarray(0, n).sort();
     return v;
@@ -348,9 +363,9 @@ export function selectPair(xs: readonly number[], k: number): Float64Array {
   return v;
 }
 
-function insertionSort(xs: readonly number[], v: Float64Array): void {
-  for (let j = 0; j < xs.length; j++) {
-    const x = xs[j]!;
+function insertionSort(data: Float64Array, from: number, n: number, v: Float64Array): void {
+  for (let j = 0; j < n; j++) {
+    const x = data[from + j]!;
     let i = j;
     while (i > 0 && before(x, v[i - 1]!)) {
       v[i] = v[i - 1]!;
@@ -418,9 +433,11 @@ export function toAcc(b: AccStore, i: number, code: number, op: TimeOp): Acc {
       acc.lR = a[p + 3]!;
       acc.lV = a[p + 4]!;
       break;
-    case OP_VALS:
-      acc.vals = b.vals[i]!.slice();
+    case OP_VALS: {
+      const o = b.vals.off(i);
+      acc.vals = Array.from(b.vals.data.subarray(o, o + b.vals.len(i)));
       break;
+    }
   }
   return acc;
 }
@@ -453,9 +470,11 @@ export function fromAcc(b: AccStore, i: number, code: number, acc: Acc): void {
       a[p + 3] = acc.lR;
       a[p + 4] = acc.lV;
       break;
-    case OP_VALS:
-      b.vals[i] = acc.vals!.slice();
+    case OP_VALS: {
+      const vals = acc.vals!;
+      b.vals.setRun(i, vals, 0, vals.length);
       break;
+    }
   }
 }
 
