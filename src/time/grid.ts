@@ -316,36 +316,29 @@ export function valueOf(b: AccStore, i: number, code: number, op: TimeOp, minPer
 
 let sortScratch = new Float64Array(64);
 
-/** Windows up to this many values are sorted by insertion: a TypedArray sort call costs more than the sort itself there. */
-const INSERTION_MAX = 32;
-/** Up to this many, quickselect (its worst case cut short by SELECT_ROUNDS); beyond, the typed-array sort (O(n log n)). */
+/** Up to this many values, quickselect (its worst case cut short by SELECT_ROUNDS); beyond, the typed-array sort (O(n log n)). */
 const SELECT_MAX = 4096;
-
-/** a before b in the typed-array sort's order: −0 before +0 (1/−0 = −∞). No NaN. */
-const before = (a: number, b: number): boolean => a < b || (a === 0 && b === 0 && 1 / a < 1 / b);
 
 /**
  * The values of a window (no NaN) in a scratch array reused until the next
  * call, with entries k and k + 1 (when k + 1 < xs.length) those of
  * Float64Array.from(xs).sort(), to the bit (−0 before +0): a median or
- * quantile reads no other. Small windows are sorted by insertion, larger
- * ones quickselected, neither with a subarray (an allocation per window);
- * past SELECT_MAX values (or SELECT_ROUNDS partition rounds) a subarray of
- * the scratch is sorted.
- * Exported for its test.
+ * quantile reads no other. Exported for its test.
  */
 export function selectPair(xs: readonly number[], k: number): Float64Array {
   return selectRunPair(Float64Array.from(xs), 0, xs.length, k);
 }
 
-/** selectPair of the n values data[from, from + n) (a window's run): they are copied, left in their order (the snapshot's). */
+/**
+ * selectPair of the n values data[from, from + n) (a window's run), copied:
+ * the run keeps its order (the snapshot's). Quickselect by numeric order
+ * (−0 equal to +0), its partitions branch-free; a selected zero then gets
+ * the sign the typed-array sort gives its place (fixZeros). Past SELECT_MAX
+ * values (or SELECT_ROUNDS partition rounds) the scratch is sorted.
+ */
 export function selectRunPair(data: Float64Array, from: number, n: number, k: number): Float64Array {
   if (n > sortScratch.length) sortScratch = new Float64Array(Math.max(n, 2 * sortScratch.length));
   const v = sortScratch;
-  if (n <= INSERTION_MAX) {
-    insertionSort(data, from, n, v);
-    return v;
-  }
   for (let j = 0; j < n; j++) v[j] = data[from + j]!;
   if (n > SELECT_MAX) {
     v.subarray(0, n).sort();
@@ -353,54 +346,81 @@ export function selectRunPair(data: Float64Array, from: number, n: number, k: nu
   }
   select(v, n, k);
   // Entries after k are all at or after v[k]: the least of them is entry k + 1.
-  let m = k + 1;
-  for (let j = k + 2; j < n; j++) if (before(v[j]!, v[m]!)) m = j;
-  if (m < n && m !== k + 1) {
-    const x = v[m]!;
-    v[m] = v[k + 1]!;
-    v[k + 1] = x;
+  const m0 = k + 1;
+  if (m0 < n) {
+    let m = m0, least = v[m0]!;
+    for (let j = m0 + 1; j < n; j++) {
+      const x = v[j]!;
+      if (x < least) {
+        least = x;
+        m = j;
+      }
+    }
+    if (m !== m0) {
+      v[m] = v[m0]!;
+      v[m0] = least;
+    }
   }
+  if (v[k] === 0 || (m0 < n && v[m0] === 0)) fixZeros(v, n, k);
   return v;
 }
 
-function insertionSort(data: Float64Array, from: number, n: number, v: Float64Array): void {
+/**
+ * Entries k and k + 1 that are zeros get the typed-array sort's sign: it
+ * puts the window's zeros after its negatives, −0 first, so the zero at
+ * place p is −0 when p − (negatives) < (−0s).
+ */
+function fixZeros(v: Float64Array, n: number, k: number): void {
+  let negatives = 0, negativeZeros = 0;
   for (let j = 0; j < n; j++) {
-    const x = data[from + j]!;
-    let i = j;
-    while (i > 0 && before(x, v[i - 1]!)) {
-      v[i] = v[i - 1]!;
-      i--;
-    }
-    v[i] = x;
+    const x = v[j]!;
+    if (x < 0) negatives++;
+    else if (x === 0 && 1 / x < 0) negativeZeros++;
   }
+  for (let p = k; p <= k + 1 && p < n; p++) if (v[p] === 0) v[p] = p - negatives < negativeZeros ? -0 : 0;
 }
 
 /** Partition rounds before select gives up on its pivots and sorts: a hostile window costs O(n log n), not O(n²). */
 const SELECT_ROUNDS = 48;
 
-/** Wirth's quickselect: v[k] becomes the k-th of v[0, n), with nothing after it before it and nothing before it after it. */
+/**
+ * Quickselect by numeric order: v[k] becomes the k-th of v[0, n), nothing
+ * after it less and nothing before it greater. Each round splits the range
+ * around a median of three by `< pivot` (Lomuto's, branch-free: every value
+ * is swapped, the boundary moves by the comparison, so random data costs no
+ * mispredicted branch), and the part at or above it by `<= pivot` when k is
+ * there: the values equal to the pivot leave in one round (a window of ties
+ * is not O(n²)).
+ */
 function select(v: Float64Array, n: number, k: number): void {
-  let l = 0, r = n - 1;
-  for (let round = 0; l < r; round++) {
+  let l = 0, r = n;
+  for (let round = 0; r - l > 1; round++) {
     if (round === SELECT_ROUNDS) {
       v.subarray(0, n).sort();
       return;
     }
-    const x = v[k]!;
-    let i = l, j = r;
-    do {
-      while (before(v[i]!, x)) i++;
-      while (before(x, v[j]!)) j--;
-      if (i <= j) {
-        const y = v[i]!;
-        v[i] = v[j]!;
-        v[j] = y;
-        i++;
-        j--;
-      }
-    } while (i <= j);
-    if (j < k) l = i;
-    if (k < i) r = j;
+    const a = v[l]!, b = v[(l + r) >> 1]!, c = v[r - 1]!;
+    const pivot = a < b ? (b < c ? b : a < c ? c : a) : a < c ? a : b < c ? c : b;
+    let below = l;
+    for (let i = l; i < r; i++) {
+      const x = v[i]!;
+      v[i] = v[below]!;
+      v[below] = x;
+      below += +(x < pivot);
+    }
+    if (k < below) {
+      r = below;
+      continue;
+    }
+    let equal = below;
+    for (let i = below; i < r; i++) {
+      const x = v[i]!;
+      v[i] = v[equal]!;
+      v[equal] = x;
+      equal += +(x <= pivot);
+    }
+    if (k < equal) return;
+    l = equal;
   }
 }
 
