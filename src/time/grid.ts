@@ -339,12 +339,25 @@ export function selectPair(xs: readonly number[], k: number): Float64Array {
 export function selectRunPair(data: Float64Array, from: number, n: number, k: number): Float64Array {
   if (n > sortScratch.length) sortScratch = new Float64Array(Math.max(n, 2 * sortScratch.length));
   const v = sortScratch;
-  for (let j = 0; j < n; j++) v[j] = data[from + j]!;
   if (n > SELECT_MAX) {
+    for (let j = 0; j < n; j++) v[j] = data[from + j]!;
     v.subarray(0, n).sort();
     return v;
   }
-  select(v, n, k);
+  // The first round partitions the run into the scratch as it copies it (from both ends, branch-free).
+  const pivot = medianOf3(data[from]!, data[from + (n >> 1)]!, data[from + n - 1]!);
+  let below = 0, above = n - 1;
+  for (let j = 0; j < n; j++) {
+    const x = data[from + j]!;
+    v[below] = x;
+    v[above] = x;
+    const lt = +(x < pivot);
+    below += lt;
+    above -= 1 - lt;
+  }
+  // v[0, below) < pivot ≤ v[below, n): k's part goes on (both, when nothing is below: select splits off the ties).
+  if (k < below) select(v, n, k, 0, below);
+  else select(v, n, k, below > 0 ? below : 0, n);
   // Entries after k are all at or after v[k]: the least of them is entry k + 1.
   const m0 = k + 1;
   if (m0 < n) {
@@ -380,27 +393,29 @@ function fixZeros(v: Float64Array, n: number, k: number): void {
   for (let p = k; p <= k + 1 && p < n; p++) if (v[p] === 0) v[p] = p - negatives < negativeZeros ? -0 : 0;
 }
 
+const medianOf3 = (a: number, b: number, c: number): number => (a < b ? (b < c ? b : a < c ? c : a) : a < c ? a : b < c ? c : b);
+
 /** Partition rounds before select gives up on its pivots and sorts: a hostile window costs O(n log n), not O(n²). */
 const SELECT_ROUNDS = 48;
 
 /**
- * Quickselect by numeric order: v[k] becomes the k-th of v[0, n), nothing
- * after it less and nothing before it greater. Each round splits the range
+ * Quickselect by numeric order, k in v[from, to) and every value before
+ * `from` (after `to`) at most (at least) those in it: v[k] becomes the k-th
+ * of v[0, n), nothing after it less and nothing before it greater. Each round splits the range
  * around a median of three by `< pivot` (Lomuto's, branch-free: every value
  * is swapped, the boundary moves by the comparison, so random data costs no
  * mispredicted branch), and the part at or above it by `<= pivot` when k is
  * there: the values equal to the pivot leave in one round (a window of ties
  * is not O(n²)).
  */
-function select(v: Float64Array, n: number, k: number): void {
-  let l = 0, r = n;
+function select(v: Float64Array, n: number, k: number, from: number, to: number): void {
+  let l = from, r = to;
   for (let round = 0; r - l > 1; round++) {
     if (round === SELECT_ROUNDS) {
       v.subarray(0, n).sort();
       return;
     }
-    const a = v[l]!, b = v[(l + r) >> 1]!, c = v[r - 1]!;
-    const pivot = a < b ? (b < c ? b : a < c ? c : a) : a < c ? a : b < c ? c : b;
+    const pivot = medianOf3(v[l]!, v[(l + r) >> 1]!, v[r - 1]!);
     let below = l;
     for (let i = l; i < r; i++) {
       const x = v[i]!;
