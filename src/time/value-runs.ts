@@ -10,8 +10,8 @@
 // store whose windows all closed is rebuilt smaller by its owner (sessions:
 // SessionStore.compacted; a grid bucket keeps its pool for its next use).
 
-/** The smallest block: 8 values (2^3). */
-const MIN_CLASS = 3;
+/** The smallest block: 16 values (2^4; 8 moved more often, for ~1.4 ns a value more in a burst of interleaved sessions). */
+const MIN_CLASS = 4;
 const NONE = -1;
 
 /** Runs of values, one per slot, in blocks of one pool. */
