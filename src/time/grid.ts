@@ -10,9 +10,13 @@
 //
 // The arithmetic is Acc's (src/time/accumulator.ts), field for field, so the
 // values are identical to the bit; snapshots write and read Acc's layout.
+// Median and quantile windows keep their values in ValueRuns
+// (value-runs.ts), a slot per window, in arrival order (the snapshot's order): no array per
+// window, nothing for the garbage collector.
 import type { TimeOp } from '../types.js';
 import { Acc } from './accumulator.js';
 import { momentsAdd, momentsValue, MOMENTS } from './moments.js';
+import { ValueRuns } from './value-runs.js';
 
 /** Window flags. */
 export const PENDING = 1;
@@ -58,11 +62,16 @@ const STRIDE = [4, 2, 2 + MOMENTS, 3, 3, 5, 5, 2];
 export interface AccStore {
   readonly stride: number;
   acc: Float64Array;
-  /** OP_VALS: each window's values. */
-  vals: number[][];
+  /** OP_VALS: each window's values, window i's in slot i. */
+  vals: ValueRuns;
 }
 
-/** Empties the accumulator at a[p…] (OP_VALS: the caller gives the window an empty values list). */
+/** A window store's pool of values: room only for median and quantile windows. */
+export function valuePool(code: number): ValueRuns {
+  return new ValueRuns(code === OP_VALS ? 256 : 0);
+}
+
+/** Empties the accumulator at a[p…] (OP_VALS: the caller gives the window an empty run of values). */
 export function initAcc(a: Float64Array, p: number, code: number): void {
   a[p] = 0;
   a[p + 1] = 0;
@@ -104,8 +113,8 @@ export class GridBucket implements AccStore {
   keys: Uint32Array;
   flags: Uint8Array;
   acc: Float64Array;
-  /** OP_VALS: each window's values. */
-  vals: number[][] = [];
+  /** OP_VALS: each window's values, window i's in slot i. */
+  vals: ValueRuns;
   /**
    * Open addressing, linear probing: slot h is table[2h] = local index + 1 (0:
    * empty) and table[2h + 1] = the key (as an int32), so a probe reads one line.
@@ -114,7 +123,8 @@ export class GridBucket implements AccStore {
   /** 32 − log2(slots): Fibonacci hashing takes the top bits. */
   shift: number;
 
-  constructor(readonly stride: number, cap: number) {
+  constructor(readonly stride: number, cap: number, code: number) {
+    this.vals = valuePool(code);
     this.keys = new Uint32Array(cap);
     this.flags = new Uint8Array(cap);
     this.acc = new Float64Array(cap * stride);
@@ -155,7 +165,7 @@ export class GridBucket implements AccStore {
     this.table[2 * h] = i + 1;
     this.table[2 * h + 1] = k;
     initAcc(this.acc, i * this.stride, code);
-    if (code === OP_VALS) this.vals[i] = [];
+    if (code === OP_VALS) this.vals.open(i);
     return i;
   }
 
@@ -193,7 +203,7 @@ export class GridBucket implements AccStore {
   reuse(j: number, start: number, end: number): void {
     if (this.n > 0) {
       this.table.fill(0);
-      this.vals.length = 0;
+      this.vals.reset();
     }
     this.j = j;
     this.start = start;
@@ -248,7 +258,7 @@ export function addTo(b: AccStore, i: number, code: number, ts: Float64Array, va
       }
       break;
     case OP_VALS:
-      b.vals[i]!.push(x);
+      b.vals.append(i, x);
       break;
   }
 }
@@ -290,13 +300,14 @@ export function valueOf(b: AccStore, i: number, code: number, op: TimeOp, minPer
       return a[p + 4]!;
     default: {
       if (n === 0) return NaN;
+      const pool = b.vals;
       if (op === 'median') {
-        const v = selectPair(b.vals[i]!, (n - 1) >> 1);
+        const v = selectRunPair(pool.data, pool.off(i), n, (n - 1) >> 1);
         return n % 2 === 1 ? v[(n - 1) / 2]! : (v[n / 2 - 1]! + v[n / 2]!) / 2;
       }
       const idx = q * (n - 1);
       const lo = Math.floor(idx);
-      const v = selectPair(b.vals[i]!, lo);
+      const v = selectRunPair(pool.data, pool.off(i), n, lo);
       if (idx === lo) return v[lo]!;
       return v[lo]! + (v[lo + 1]! - v[lo]!) * (idx - lo);
     }
@@ -305,87 +316,126 @@ export function valueOf(b: AccStore, i: number, code: number, op: TimeOp, minPer
 
 let sortScratch = new Float64Array(64);
 
-/** Windows up to this many values are sorted by insertion: a TypedArray sort call costs more than the sort itself there. */
-const INSERTION_MAX = 32;
-/** Up to this many, quickselect (its worst case cut short by SELECT_ROUNDS); beyond, the typed-array sort (O(n log n)). */
+/** Up to this many values, quickselect (its worst case cut short by SELECT_ROUNDS); beyond, the typed-array sort (O(n log n)). */
 const SELECT_MAX = 4096;
-
-/** a before b in the typed-array sort's order: −0 before +0 (1/−0 = −∞). No NaN. */
-const before = (a: number, b: number): boolean => a < b || (a === 0 && b === 0 && 1 / a < 1 / b);
 
 /**
  * The values of a window (no NaN) in a scratch array reused until the next
  * call, with entries k and k + 1 (when k + 1 < xs.length) those of
  * Float64Array.from(xs).sort(), to the bit (−0 before +0): a median or
- * quantile reads no other. Small windows are sorted by insertion, larger
- * ones quickselected, neither with a subarray (an allocation per window);
- * past SELECT_MAX values (or SELECT_ROUNDS partition rounds) a subarray of
- * the scratch is sorted.
- * Exported for its test.
+ * quantile reads no other. Exported for its test.
  */
 export function selectPair(xs: readonly number[], k: number): Float64Array {
-  const n = xs.length;
+  return selectRunPair(Float64Array.from(xs), 0, xs.length, k);
+}
+
+/**
+ * selectPair of the n values data[from, from + n) (a window's run), copied:
+ * the run keeps its order (the snapshot's). Quickselect by numeric order
+ * (−0 equal to +0), its partitions branch-free; a selected zero then gets
+ * the sign the typed-array sort gives its place (fixZeros). Past SELECT_MAX
+ * values (or SELECT_ROUNDS partition rounds) the scratch is sorted.
+ */
+export function selectRunPair(data: Float64Array, from: number, n: number, k: number): Float64Array {
   if (n > sortScratch.length) sortScratch = new Float64Array(Math.max(n, 2 * sortScratch.length));
   const v = sortScratch;
-  if (n <= INSERTION_MAX) {
-    insertionSort(xs, v);
-    return v;
-  }
-  for (let j = 0; j < n; j++) v[j] = xs[j]!;
   if (n > SELECT_MAX) {
+    for (let j = 0; j < n; j++) v[j] = data[from + j]!;
     v.subarray(0, n).sort();
     return v;
   }
-  select(v, n, k);
-  // Entries after k are all at or after v[k]: the least of them is entry k + 1.
-  let m = k + 1;
-  for (let j = k + 2; j < n; j++) if (before(v[j]!, v[m]!)) m = j;
-  if (m < n && m !== k + 1) {
-    const x = v[m]!;
-    v[m] = v[k + 1]!;
-    v[k + 1] = x;
+  // The first round partitions the run into the scratch as it copies it (from both ends, branch-free).
+  const pivot = medianOf3(data[from]!, data[from + (n >> 1)]!, data[from + n - 1]!);
+  let below = 0, above = n - 1;
+  for (let j = 0; j < n; j++) {
+    const x = data[from + j]!;
+    v[below] = x;
+    v[above] = x;
+    const lt = +(x < pivot);
+    below += lt;
+    above -= 1 - lt;
   }
+  // v[0, below) < pivot ≤ v[below, n): k's part goes on (both, when nothing is below: select splits off the ties).
+  if (k < below) select(v, n, k, 0, below);
+  else select(v, n, k, below > 0 ? below : 0, n);
+  // Entries after k are all at or after v[k]: the least of them is entry k + 1.
+  const m0 = k + 1;
+  if (m0 < n) {
+    let m = m0, least = v[m0]!;
+    for (let j = m0 + 1; j < n; j++) {
+      const x = v[j]!;
+      if (x < least) {
+        least = x;
+        m = j;
+      }
+    }
+    if (m !== m0) {
+      v[m] = v[m0]!;
+      v[m0] = least;
+    }
+  }
+  if (v[k] === 0 || (m0 < n && v[m0] === 0)) fixZeros(v, n, k);
   return v;
 }
 
-function insertionSort(xs: readonly number[], v: Float64Array): void {
-  for (let j = 0; j < xs.length; j++) {
-    const x = xs[j]!;
-    let i = j;
-    while (i > 0 && before(x, v[i - 1]!)) {
-      v[i] = v[i - 1]!;
-      i--;
-    }
-    v[i] = x;
+/**
+ * Entries k and k + 1 that are zeros get the typed-array sort's sign: it
+ * puts the window's zeros after its negatives, −0 first, so the zero at
+ * place p is −0 when p − (negatives) < (−0s).
+ */
+function fixZeros(v: Float64Array, n: number, k: number): void {
+  let negatives = 0, negativeZeros = 0;
+  for (let j = 0; j < n; j++) {
+    const x = v[j]!;
+    if (x < 0) negatives++;
+    else if (x === 0 && 1 / x < 0) negativeZeros++;
   }
+  for (let p = k; p <= k + 1 && p < n; p++) if (v[p] === 0) v[p] = p - negatives < negativeZeros ? -0 : 0;
 }
+
+const medianOf3 = (a: number, b: number, c: number): number => (a < b ? (b < c ? b : a < c ? c : a) : a < c ? a : b < c ? c : b);
 
 /** Partition rounds before select gives up on its pivots and sorts: a hostile window costs O(n log n), not O(n²). */
 const SELECT_ROUNDS = 48;
 
-/** Wirth's quickselect: v[k] becomes the k-th of v[0, n), with nothing after it before it and nothing before it after it. */
-function select(v: Float64Array, n: number, k: number): void {
-  let l = 0, r = n - 1;
-  for (let round = 0; l < r; round++) {
+/**
+ * Quickselect by numeric order, k in v[from, to) and every value before
+ * `from` (after `to`) at most (at least) those in it: v[k] becomes the k-th
+ * of v[0, n), nothing after it less and nothing before it greater. Each round splits the range
+ * around a median of three by `< pivot` (Lomuto's, branch-free: every value
+ * is swapped, the boundary moves by the comparison, so random data costs no
+ * mispredicted branch), and the part at or above it by `<= pivot` when k is
+ * there: the values equal to the pivot leave in one round (a window of ties
+ * is not O(n²)).
+ */
+function select(v: Float64Array, n: number, k: number, from: number, to: number): void {
+  let l = from, r = to;
+  for (let round = 0; r - l > 1; round++) {
     if (round === SELECT_ROUNDS) {
       v.subarray(0, n).sort();
       return;
     }
-    const x = v[k]!;
-    let i = l, j = r;
-    do {
-      while (before(v[i]!, x)) i++;
-      while (before(x, v[j]!)) j--;
-      if (i <= j) {
-        const y = v[i]!;
-        v[i] = v[j]!;
-        v[j] = y;
-        i++;
-        j--;
-      }
-    } while (i <= j);
-    if (j < k) l = i;
-    if (k < i) r = j;
+    const pivot = medianOf3(v[l]!, v[(l + r) >> 1]!, v[r - 1]!);
+    let below = l;
+    for (let i = l; i < r; i++) {
+      const x = v[i]!;
+      v[i] = v[below]!;
+      v[below] = x;
+      below += +(x < pivot);
+    }
+    if (k < below) {
+      r = below;
+      continue;
+    }
+    let equal = below;
+    for (let i = below; i < r; i++) {
+      const x = v[i]!;
+      v[i] = v[equal]!;
+      v[equal] = x;
+      equal += +(x <= pivot);
+    }
+    if (k < equal) return;
+    l = equal;
   }
 }
 
@@ -418,9 +468,11 @@ export function toAcc(b: AccStore, i: number, code: number, op: TimeOp): Acc {
       acc.lR = a[p + 3]!;
       acc.lV = a[p + 4]!;
       break;
-    case OP_VALS:
-      acc.vals = b.vals[i]!.slice();
+    case OP_VALS: {
+      const o = b.vals.off(i);
+      acc.vals = Array.from(b.vals.data.subarray(o, o + b.vals.len(i)));
       break;
+    }
   }
   return acc;
 }
@@ -453,9 +505,11 @@ export function fromAcc(b: AccStore, i: number, code: number, acc: Acc): void {
       a[p + 3] = acc.lR;
       a[p + 4] = acc.lV;
       break;
-    case OP_VALS:
-      b.vals[i] = acc.vals!.slice();
+    case OP_VALS: {
+      const vals = acc.vals!;
+      b.vals.setRun(i, vals, 0, vals.length);
       break;
+    }
   }
 }
 

@@ -1,6 +1,7 @@
 // Session window state in typed arrays: no object per session, per key or
 // per timer. A session is an id into parallel arrays (key, range, flags, the
-// emitted range, the accumulator at grid.ts's stride); a key is a slot
+// emitted range, the accumulator at grid.ts's stride; median and quantile:
+// its values, a run in one ValueRuns, slot = session id); a key is a slot
 // (KeySlots) holding its sessions as a list by start and its purged end.
 // Ids are recycled; each allocation gets a new serial number, which a timer
 // carries, so a timer of a removed session is recognized and skipped.
@@ -9,7 +10,8 @@
 // purged end, each in the order the object layout's Maps kept them (first
 // insertion since the key last left): two linked lists of slots keep it.
 import { grow, KeySlots } from './slab.js';
-import { type AccStore, initAcc, OP_VALS } from './grid.js';
+import type { ValueRuns } from './value-runs.js';
+import { type AccStore, initAcc, OP_VALS, valuePool } from './grid.js';
 
 /** Session flags. */
 export const FIRE_QUEUED = 1;
@@ -50,7 +52,8 @@ export class SessionStore implements AccStore {
   /** The key's next session by start, or NONE; free ids chain through it too. */
   next: Int32Array<ArrayBuffer> = new Int32Array(16).fill(NONE);
   acc: Float64Array;
-  vals: number[][] = [];
+  /** OP_VALS: session w's values in slot w (a freed id's run is released). */
+  vals: ValueRuns;
   /** Ranges emitted by sessions merged into a session since its last emission (rare: a map). */
   readonly merged = new Map<number, Range[]>();
   private ids = 0;
@@ -85,6 +88,7 @@ export class SessionStore implements AccStore {
     private readonly code: number,
   ) {
     this.acc = new Float64Array(16 * stride);
+    this.vals = valuePool(code);
   }
 
   /** The slot of key id k, made when new. */
@@ -181,7 +185,7 @@ export class SessionStore implements AccStore {
     this.emStart[w] = NaN;
     this.serial[w] = ++this.serials;
     initAcc(this.acc, w * this.stride, this.code);
-    if (this.code === OP_VALS) this.vals[w] = [];
+    if (this.code === OP_VALS) this.vals.open(w);
     this.count++;
     return w;
   }
@@ -218,7 +222,7 @@ export class SessionStore implements AccStore {
   private free(w: number): void {
     this.serial[w] = 0;
     this.merged.delete(w);
-    if (this.code === OP_VALS) this.vals[w] = [];
+    if (this.code === OP_VALS) this.vals.release(w);
     this.next[w] = this.freeId;
     this.freeId = w;
     this.count--;
@@ -271,7 +275,9 @@ export class SessionStore implements AccStore {
         to.emEnd[v] = this.emEnd[w]!;
         to.serial[v] = this.serial[w]!;
         to.acc.set(this.acc.subarray(w * this.stride, (w + 1) * this.stride), v * this.stride);
-        if (this.code === OP_VALS) to.vals[v] = this.vals[w]!;
+        if (this.code === OP_VALS) {
+          to.vals.setRun(v, this.vals.data, this.vals.off(w), this.vals.len(w));
+        }
         const merged = this.merged.get(w);
         if (merged !== undefined) to.merged.set(v, merged);
       }
@@ -284,7 +290,7 @@ export class SessionStore implements AccStore {
   get bytes(): number {
     const perSession = [this.key, this.start, this.end, this.flags, this.emStart, this.emEnd, this.serial, this.next, this.acc];
     const perSlot = [this.slotKey, this.head, this.purged];
-    return [...perSession, ...perSlot].reduce((n, a) => n + a.byteLength, 0) + this.firstByKey.byteLength + this.live.bytes + this.ends.bytes;
+    return [...perSession, ...perSlot].reduce((n, a) => n + a.byteLength, 0) + this.firstByKey.byteLength + this.live.bytes + this.ends.bytes + this.vals.bytes;
   }
 
   /** Room for session ids (for compacted's map). */

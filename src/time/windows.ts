@@ -600,7 +600,7 @@ export class EventTimeWindows implements WindowOperator {
 
   /** Creates the (absent) bucket of grid index j. */
   private newBucket(j: number, start: number, end: number): GridBucket {
-    const b = this.bucketPool.pop() ?? new GridBucket(STRIDE[this.code]!, 16);
+    const b = this.bucketPool.pop() ?? new GridBucket(STRIDE[this.code]!, 16, this.code);
     b.reuse(j, start, end);
     this.buckets.set(j, b);
     this.bucketCache[j & 63] = b;
@@ -1018,7 +1018,7 @@ export class EventTimeWindows implements WindowOperator {
             acc[p]!++;
             if (x === x) {
               acc[p + 1]!++;
-              st.vals[w]!.push(x);
+              st.vals.append(w, x);
             }
           } else addTo(st, w, code, ts, vals, i, this.rowOf(i));
           if (end[w]! <= wm) this.emitSession(w, windows);
