@@ -36,10 +36,10 @@ const ZERO: u8 = 0x30;
   const a1 = a >> 32;
   const b0 = b & 0xffffffff;
   const b1 = b >> 32;
-  const p01 = a0 * b1;
-  const p10 = a1 * b0;
-  const mid = ((a0 * b0) >> 32) + (p01 & 0xffffffff) + (p10 & 0xffffffff);
-  return a1 * b1 + (p01 >> 32) + (p10 >> 32) + (mid >> 32);
+  // a1·b0 plus the carry word of a0·b0 cannot overflow 64 bits (nor can its low half plus a0·b1).
+  const t = a1 * b0 + ((a0 * b0) >> 32);
+  const w = (t & 0xffffffff) + a0 * b1;
+  return a1 * b1 + (t >> 32) + (w >> 32);
 }
 
 /** ⌊g·cp·2^-127⌋ with g = g1·2^63 + g0, its lowest bit set when the rest is not 0 (round to odd). */
