@@ -16,6 +16,8 @@ import { Acc } from './accumulator.js';
 import { type AccStore, addSum, addTo, EMITTED, fromAcc, GridBucket, opCode, OP_SUM, OP_VALS, PENDING, pendingByKey, RangeSlots, STRIDE, toAcc, valueOf } from './grid.js';
 import { FIRE, FIRE_QUEUED, FORGET, PENDING_FIRE, PURGE, PURGE_QUEUED, type Range, SessionStore, TimerQueue } from './sessions.js';
 import { WindowColumnsBuilder } from './columns.js';
+// Makes the records' start and end tagged fields before the first record (see there).
+import './record-shape.js';
 import { checkGridTimestamps, checkWindowTimestamps, KeyMap, MAX_TIMESTAMP, OneRow, toF64 } from './keys.js';
 import { ByteReader, ByteWriter, decodeTimeSnapshot, encodeTimeSnapshot, expectState, KIND_WINDOWS } from './snapshot.js';
 import { normalizeWindowSpec, sameNormalized } from './spec.js';
