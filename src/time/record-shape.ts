@@ -10,17 +10,15 @@
 /** The first value of a number field that must stay tagged (see above); set before any read. */
 export const TAGGED_UNSET = null as unknown as number;
 
+/** The record primeRecordShape made (kept, and exported, so that no bundler drops it as unused). */
+export let recordShape: { key: number | string; start: number; end: number; value: number; count: number; update: boolean } | undefined;
+
 /**
- * One record with non-number bounds, made once at load: every
- * `{ key, start, end, value, count, update }` literal shares one map (V8 maps
- * object literals by their fields in order), whose `start` and `end` this
- * makes tagged before any record is made.
+ * Makes one record with non-number bounds, once, before any record is made
+ * (windows.ts calls it at load): every `{ key, start, end, value, count,
+ * update }` literal shares one map (V8 maps object literals by their fields in
+ * order), whose `start` and `end` this makes tagged.
  */
-export const RECORD_SHAPE: { key: number | string; start: number; end: number; value: number; count: number; update: boolean } = {
-  key: 0,
-  start: TAGGED_UNSET,
-  end: TAGGED_UNSET,
-  value: 0,
-  count: 0,
-  update: false,
-};
+export function primeRecordShape(): void {
+  recordShape ??= { key: 0, start: TAGGED_UNSET, end: TAGGED_UNSET, value: 0, count: 0, update: false };
+}
