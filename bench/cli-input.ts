@@ -15,10 +15,10 @@ export function xorshift(): () => number {
   };
 }
 
-/** The input: `t,k,v`, a seeded xorshift picks the key and the value. */
-export function makeInput(file: string, rows: number): void {
+/** The input: `t,k,v`, a seeded xorshift picks the key and the value; row i's time is origin + i ms. */
+export function makeInput(file: string, rows: number, origin = 0): void {
   const rand = xorshift();
   const parts: string[] = ['t,k,v\n'];
-  for (let i = 0; i < rows; i++) parts.push(`${i},k${Math.floor(rand() * KEYS)},${(rand() * 1000).toFixed(3)}\n`);
+  for (let i = 0; i < rows; i++) parts.push(`${origin + i},k${Math.floor(rand() * KEYS)},${(rand() * 1000).toFixed(3)}\n`);
   writeFileSync(file, parts.join(''));
 }

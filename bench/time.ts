@@ -40,6 +40,12 @@
 //   target's row does not allocate (it reuses one array); and, in a tinybench run of its own
 //   after, with the output reused on both sides ("output reused both sides": pushInto into a
 //   kept array against the same loop into its kept array).
+// - issue 15's real timestamps: the grid's tumbling, hopping and session
+//   rows again on the same data with its times offset to epoch ms
+//   (Date.UTC(2026, 0, 1) + the same ms: above 2³¹, no V8 small integer, as
+//   real users' times), labelled "epoch-ms times", against the same plain-JS
+//   loops on the same times; the rows above keep the small times. The
+//   --quick modes run ours (and --against's build) on both in one rotation.
 //
 // Flags: --rows N (default 1e6), --keys K (default 10 000), --few-keys F (default 100),
 // --issue-keys I (default 1 000), --only rolling|windows|issue|keyed|session|rolling-issue|tumbling-issue|hopping-issue
@@ -58,6 +64,8 @@
 // by push and by pushInto a kept array, the plain-JS loop into a kept and into a fresh array; the
 // other build by push, and by pushInto where it has it), then the ratios of the plain-JS loop's
 // CPU time to ours'.
+// Every --quick mode also runs ours (and --against's) and the plain-JS loop by key on the same
+// rows with epoch-ms times ("epoch-ms times"; --no-epoch leaves them out).
 import os from 'node:os';
 import { rowsPerSecond as measureRowsPerSecond } from './measure.js';
 import { createTimeRolling, createWindows, normalizeSpec, type WindowSpec } from '../src/index.js';
@@ -85,6 +93,15 @@ const STAT = args.includes('--stat') ? args[args.indexOf('--stat') + 1] : undefi
 const QUICK = args.includes('--quick');
 const PASSES = argNum('--passes', 9);
 const AGAINST = args.includes('--against') ? args[args.indexOf('--against') + 1] : undefined;
+const EPOCH_ROWS = !args.includes('--no-epoch');
+/** Issue 15's real timestamps: the same rows' times as epoch ms (2026-01-01 + the same ms), above 2³¹. */
+const EPOCH = Date.UTC(2026, 0, 1);
+const EPOCH_LABEL = ', epoch-ms times';
+
+/** The same rows with their times offset to epoch ms. */
+function atEpoch(d: { ts: Float64Array; xs: Float64Array; keys: Uint32Array }): { ts: Float64Array; xs: Float64Array; keys: Uint32Array } {
+  return { ...d, ts: d.ts.map((t) => EPOCH + t) };
+}
 
 function data(nKeys = KEYS): { ts: Float64Array; xs: Float64Array; keys: Uint32Array } {
   const ts = new Float64Array(N), xs = new Float64Array(N), keys = new Uint32Array(N);
@@ -823,6 +840,29 @@ async function issueGrid(report: (name: string, ours: number, js: number, target
       report(`${spec.kind} ${stat} ${name.slice(spec.kind.length + 1)}, ${label}`, t.ours!, t.js!, target);
       report(`  ${spec.kind} ${stat}, plain JS by watermark`, t.ours!, t.jsWatermark!);
       if (grid) report(`  ${spec.kind} ${stat}, columns both sides`, t.oursColumns!, t.jsColumns!, target);
+      if (EPOCH_ROWS && grid) {
+        // The same rows at epoch-ms times, a run of their own (the run above is unchanged).
+        const e = atEpoch(d);
+        const jsEpoch = (): JsWindow[] => jsGrid(stat, e.ts, e.xs, e.keys, size, step);
+        op.reset();
+        checkSameWindows(`${name} ${stat}${EPOCH_LABEL}`, [...op.push(e.ts, e.xs, e.keys).windows, ...op.flush().windows], jsEpoch());
+        const te = await rowsPerSecond({
+          ours: () => {
+            op.reset();
+            op.push(e.ts, e.xs, e.keys);
+            op.flush();
+          },
+          js: jsEpoch,
+          oursColumns: () => {
+            op.reset();
+            op.pushColumns(e.ts, e.xs, e.keys);
+            op.flushColumns();
+          },
+          jsColumns: () => jsGridColumns(stat, e.ts, e.xs, e.keys, size, step),
+        });
+        report(`  ${spec.kind} ${stat}${EPOCH_LABEL}`, te.ours!, te.js!, target);
+        report(`  ${spec.kind} ${stat}, columns both sides${EPOCH_LABEL}`, te.oursColumns!, te.jsColumns!, target);
+      }
       op.dispose();
     }
     if (ONLY_KIND === undefined) await sessionCase(stat, d, report);
@@ -934,6 +974,22 @@ async function sessionCase(stat: Stat, d: { ts: Float64Array; xs: Float64Array; 
   report(`  session ${stat}, columns both sides, by key`, c.oursColumns!, c.jsColumns!, target);
   report(`  session ${stat}, columns both sides, Map order`, c.oursColumns!, c.jsWatermarkColumns!);
   report(`  session ${stat}, columns both sides, FIFO of ends`, c.oursColumns!, c.jsQueueColumns!);
+  if (EPOCH_ROWS) {
+    // The same rows at epoch-ms times, against the faster of the two loops by watermark on them.
+    const e = atEpoch(d);
+    op.reset();
+    checkSameOrder(`session ${stat}${EPOCH_LABEL}`, [...op.push(e.ts, e.xs, e.keys).windows, ...op.flush().windows], jsSessionQueue(stat, e.ts, e.xs, e.keys, gap));
+    const te = await rowsPerSecond({
+      ours: () => {
+        op.reset();
+        op.push(e.ts, e.xs, e.keys);
+        op.flush();
+      },
+      jsWatermark: () => jsSessionWatermark(stat, e.ts, e.xs, e.keys, gap),
+      jsQueue: () => jsSessionQueue(stat, e.ts, e.xs, e.keys, gap),
+    });
+    report(`  session ${stat}${EPOCH_LABEL}, plain JS by watermark`, te.ours!, Math.max(te.jsWatermark!, te.jsQueue!), target);
+  }
   op.dispose();
 }
 
@@ -948,16 +1004,16 @@ async function againstBuild(): Promise<{ createWindows: typeof createWindows; cr
  * `push` + `flush` (objects) and by `pushColumns` + `flushColumns` (columns), each returning its
  * window count.
  */
-async function operatorTasks(spec: WindowSpec, d: { ts: Float64Array; xs: Float64Array; keys: Uint32Array }): Promise<{ objects: [string, () => number][]; columns: [string, () => number][] }> {
+async function operatorTasks(spec: WindowSpec, d: { ts: Float64Array; xs: Float64Array; keys: Uint32Array }, label = ''): Promise<{ objects: [string, () => number][]; columns: [string, () => number][] }> {
   const ops: [string, Awaited<ReturnType<typeof createWindows>>][] = [['ours', await createWindows(spec)]];
   const other = await againstBuild();
   if (other !== undefined) ops.push(['other build', await other.createWindows(spec)]);
   return {
-    objects: ops.map(([name, o]) => [name, () => {
+    objects: ops.map(([name, o]) => [`${name}${label}`, () => {
       o.reset();
       return o.push(d.ts, d.xs, d.keys).windows.length + o.flush().windows.length;
     }]),
-    columns: ops.map(([name, o]) => [`${name}, columns`, () => {
+    columns: ops.map(([name, o]) => [`${name}, columns${label}`, () => {
       o.reset();
       return o.pushColumns(d.ts, d.xs, d.keys).length + o.flushColumns().length;
     }]),
@@ -980,6 +1036,11 @@ async function gridQuick(stat: Stat, kind: 'tumbling' | 'hopping', d: { ts: Floa
     ...ours.columns,
     ['plain JS columns by key', () => jsGridColumns(stat, d.ts, d.xs, d.keys, size, step).length],
   ];
+  if (EPOCH_ROWS) {
+    const e = atEpoch(d);
+    const epoch = await operatorTasks(spec, e, EPOCH_LABEL);
+    tasks.push(...epoch.objects, [`plain JS by key${EPOCH_LABEL}`, () => jsGrid(stat, e.ts, e.xs, e.keys, size, step).length], ...epoch.columns);
+  }
   await rotate(`${kind} ${stat} --quick`, tasks);
 }
 
@@ -1051,7 +1112,12 @@ async function rotate(label: string, tasks: [string, () => number][]): Promise<n
     return (user + system) / 1000;
   };
   const counts = tasks.map(([, f]) => f());
-  if (counts.some((n) => n !== counts[0])) throw new Error(`${label}: window counts differ: ${counts.join(', ')}`);
+  // Each kind of times against its own (epoch-ms times may round a session gap the other way).
+  const isEpoch = tasks.map(([name]) => name.endsWith(EPOCH_LABEL));
+  for (const epoch of [false, true]) {
+    const same = counts.filter((_, i) => isEpoch[i] === epoch);
+    if (same.some((n) => n !== same[0])) throw new Error(`${label}: window counts differ: ${counts.join(', ')}`);
+  }
   const ms: number[][] = tasks.map(() => []);
   for (let p = 0; p < PASSES; p++) {
     for (let j = 0; j < tasks.length; j++) {
@@ -1067,7 +1133,7 @@ async function rotate(label: string, tasks: [string, () => number][]): Promise<n
   };
   const ns = ms.map((a) => (median(a) * 1e6) / N);
   console.log(`${label}: ${PASSES} passes each, CPU ns per row (median), load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
-  const oursAt = (name: string): number => ns[tasks.findIndex(([n]) => n === (name.includes('columns') ? 'ours, columns' : 'ours'))]!;
+  const oursAt = (name: string): number => ns[tasks.findIndex(([n]) => n === `${name.includes('columns') ? 'ours, columns' : 'ours'}${name.endsWith(EPOCH_LABEL) ? EPOCH_LABEL : ''}`)]!;
   tasks.forEach(([name], i) => console.log(`  ${name.padEnd(44)} ${ns[i]!.toFixed(1).padStart(7)} ns/row  ${(ns[i]! / oursAt(name)).toFixed(2)}× ours' time`));
   return ns;
 }
@@ -1090,6 +1156,11 @@ async function sessionQuick(stat: Stat, d: { ts: Float64Array; xs: Float64Array;
     ['plain JS columns by key', () => jsSessionColumns(stat, d.ts, d.xs, d.keys, gap).length],
     ['plain JS columns by watermark: FIFO of ends', () => jsSessionQueueColumns(stat, d.ts, d.xs, d.keys, gap).length],
   ];
+  if (EPOCH_ROWS) {
+    const e = atEpoch(d);
+    const epoch = await operatorTasks(spec, e, EPOCH_LABEL);
+    tasks.push(...epoch.objects, [`plain JS by watermark: FIFO of ends${EPOCH_LABEL}`, () => jsSessionQueue(stat, e.ts, e.xs, e.keys, gap).length], ...epoch.columns);
+  }
   await rotate(`session ${stat} --quick`, tasks);
 }
 

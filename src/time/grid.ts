@@ -17,6 +17,7 @@ import type { TimeOp } from '../types.js';
 import { Acc } from './accumulator.js';
 import { momentsAdd, momentsValue, MOMENTS } from './moments.js';
 import { ValueRuns } from './value-runs.js';
+import { TAGGED_UNSET } from './record-shape.js';
 
 /** Window flags. */
 export const PENDING = 1;
@@ -104,8 +105,9 @@ export function initAcc(a: Float64Array, p: number, code: number): void {
 export class GridBucket implements AccStore {
   /** Grid index; NaN once purged (a recycled bucket never matches a stale lookup). */
   j = NaN;
-  start = 0;
-  end = 0;
+  /** The windows' bounds (ms): tagged fields, shared by the bucket's records (record-shape.ts). */
+  start = TAGGED_UNSET;
+  end = TAGGED_UNSET;
   /** Windows held. */
   n = 0;
   /** Windows whose fire is pending. */

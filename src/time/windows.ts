@@ -16,9 +16,13 @@ import { Acc } from './accumulator.js';
 import { type AccStore, addSum, addTo, EMITTED, fromAcc, GridBucket, opCode, OP_SUM, OP_VALS, PENDING, pendingByKey, RangeSlots, STRIDE, toAcc, valueOf } from './grid.js';
 import { FIRE, FIRE_QUEUED, FORGET, PENDING_FIRE, PURGE, PURGE_QUEUED, type Range, SessionStore, TimerQueue } from './sessions.js';
 import { WindowColumnsBuilder } from './columns.js';
+import { primeRecordShape } from './record-shape.js';
 import { checkGridTimestamps, checkWindowTimestamps, KeyMap, MAX_TIMESTAMP, OneRow, toF64 } from './keys.js';
 import { ByteReader, ByteWriter, decodeTimeSnapshot, encodeTimeSnapshot, expectState, KIND_WINDOWS } from './snapshot.js';
 import { normalizeWindowSpec, sameNormalized } from './spec.js';
+
+// The records' start and end are tagged fields before the first record is made (record-shape.ts).
+primeRecordShape();
 
 /** A window read from a snapshot, before it is installed. */
 interface RestoredWindow {
