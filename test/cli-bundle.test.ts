@@ -73,4 +73,9 @@ describe('the bundled CLI (bin)', () => {
       });
     }
   }
+  it("keeps the window records' shape primer (time/record-shape.ts): its call has an effect, so esbuild must not drop it as unused code (it dropped the first version's constant, and the CLI's epoch-ms records boxed their bounds again)", () => {
+    for (const file of ['cli.js', 'worker-node.js']) {
+      expect(readFileSync(path.join(ROOT, 'dist', 'src', 'cli-bundle', file), 'utf8')).toMatch(/primeRecordShape\(\)/);
+    }
+  });
 });
