@@ -170,21 +170,25 @@ function nextLateRow(ts: Float64Array, ids: Uint32Array | undefined, maxTimes: F
   return ts.length;
 }
 
-/** `batch` without the rows at indices `skipped` (ascending): the rest copied around them in runs. */
+/**
+ * `batch` without the rows at indices `skipped` (ascending): the rest moved
+ * down over them in runs, in place (the batch's columns are the reader's,
+ * fresh per batch and read by no one else), and the columns cut to the rows
+ * kept. A copy of every column of each batch holding a late row cost ~20
+ * bytes a row of fresh memory, and its page faults (issue 19).
+ */
 function withoutRows(batch: ColumnBatch, skipped: readonly number[]): ColumnBatch {
   const n = batch.length;
   const kept = n - skipped.length;
   const pick = <T extends Float64Array | Uint32Array>(a: T): T => {
-    const out = new (a.constructor as new (n: number) => T)(kept);
-    let o = 0;
-    let from = 0;
-    for (const i of skipped) {
-      out.set(a.subarray(from, i), o);
-      o += i - from;
-      from = i + 1;
+    let o = skipped[0] as number;
+    for (let s = 0; s < skipped.length; s++) {
+      const from = (skipped[s] as number) + 1;
+      const to = s + 1 < skipped.length ? (skipped[s + 1] as number) : n;
+      a.copyWithin(o, from, to);
+      o += to - from;
     }
-    out.set(a.subarray(from, n), o);
-    return out;
+    return a.subarray(0, kept) as T;
   };
   const pickList = <T>(a: readonly T[]): T[] => {
     const out: T[] = [];
