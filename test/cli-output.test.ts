@@ -33,3 +33,17 @@ describe('Output', () => {
     await expect(held).resolves.toBeUndefined();
   });
 });
+
+describe('Output written', () => {
+  it('calls written once the stream is done with the bytes, not when write returns', async () => {
+    let release: (() => void) | undefined;
+    const stream = new Writable({ highWaterMark: 1 << 20, write: (_chunk, _enc, done) => void (release = done) });
+    const out = new Output(stream);
+    let written = 0;
+    await out.write(new Uint8Array([65, 10]), () => written++);
+    expect(written).toBe(0);
+    release!();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(written).toBe(1);
+  });
+});

@@ -266,3 +266,51 @@ describe('TextFormatter ISO time cells written with the numbers (isoTimes)', () 
     );
   });
 });
+
+describe('TextFormatter.recycle (issue 19: the output buffer reused across batches)', () => {
+  const formatter = (): TextFormatter => new TextFormatter('csv', { value: 'v', key: 'k', ops: ['twice'] });
+  const batchOf = (values: readonly number[]): { batch: ColumnBatch; results: Float64Array[] } => {
+    const batch: ColumnBatch = { length: values.length, values: Float64Array.from(values), keys: values.map((_, i) => `k${i % 3}`), end, skipped: 0 };
+    return { batch, results: [batch.values.map((x) => x * 2)] };
+  };
+  const text = (b: Uint8Array): string => Buffer.from(b).toString('latin1');
+
+  it('property: any batch sizes, any bytes given back or kept: every batch is written as a fresh formatter writes it, and kept bytes never change', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.array(numbers, { minLength: 1, maxLength: 300 }), fc.boolean()), { minLength: 1, maxLength: 8 }),
+        (batches) => {
+          const f = formatter();
+          const kept: [Uint8Array, string][] = [];
+          for (const [values, giveBack] of batches) {
+            const bytes = f.formatBytes(batchOf(values));
+            const want = text(formatter().formatBytes(batchOf(values)));
+            expect(text(bytes)).toBe(want);
+            if (giveBack) f.recycle(bytes);
+            else kept.push([bytes, want]);
+          }
+          for (const [bytes, want] of kept) expect(text(bytes)).toBe(want);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('writes the next batch over bytes given back (no new memory when they have room), and ignores arrays it did not make', () => {
+    const f = formatter();
+    const first = f.formatBytes(batchOf([1.5, 2.25, 3, 4, 5, 6, 7, 8]));
+    f.recycle(first);
+    const second = f.formatBytes(batchOf([9, 10]));
+    expect(second.buffer).toBe(first.buffer);
+    expect(text(second)).toBe('k0,9,18\nk1,10,20\n');
+    const foreign = new Uint8Array(64);
+    f.recycle(foreign);
+    f.recycle(second);
+    f.recycle(second); // twice: given back once
+    const third = f.formatBytes(batchOf([1]));
+    const fourth = f.formatBytes(batchOf([2]));
+    expect(third.buffer).toBe(first.buffer);
+    expect(fourth.buffer).not.toBe(foreign.buffer);
+    expect(fourth.buffer).not.toBe(first.buffer);
+  });
+});

@@ -50,15 +50,19 @@ export class Output {
     throw isClosedPipe(f) ? new OutputClosed() : new OutputFailed(f);
   }
 
-  /** Writes `text` (or UTF-8 bytes, which the stream may keep until written); resolves once the stream can take more. */
-  async write(text: string | Uint8Array): Promise<void> {
+  /**
+   * Writes `text` (or UTF-8 bytes, which the stream may keep until written);
+   * resolves once the stream can take more. `written` is called once the
+   * stream is done with the bytes (written without error).
+   */
+  async write(text: string | Uint8Array, written?: () => void): Promise<void> {
     this.check();
     if (text.length === 0) return;
     const ok = this.stream.write(text, (err?: Error | null) => {
       if (err) {
         this.failure ??= err as NodeJS.ErrnoException;
         this.wake();
-      }
+      } else written?.();
     });
     if (!ok && this.failure === undefined && !this.stream.destroyed) {
       await new Promise<void>((resolve) => {

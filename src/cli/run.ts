@@ -88,6 +88,8 @@ export interface Runner {
   header(): string;
   /** The output of the rows of `batch` whose results are known (time windows may hold rows back). */
   process(batch: ColumnBatch): Promise<Emitted>;
+  /** Gives back an Emitted's text once the sink is done with it: the next batch's output is written over it, its memory already paged in. */
+  recycle?(text: string | Uint8Array): void;
   /** End of input: the output still held. */
   finish(end: SourceOffset): Promise<Emitted>;
   /** Before a checkpoint: the output of every row read so far whose results were still out (workers, --max-out-of-order). */
@@ -297,6 +299,10 @@ class OpsRunner implements Runner {
     return this.formatter.header();
   }
 
+  recycle(text: string | Uint8Array): void {
+    if (typeof text !== 'string') this.formatter.recycle(text);
+  }
+
   private emit(result: ResultBatch): Emitted {
     const rows = result.batch.length;
     // Bytes: the sink writes them as they are (a string would be decoded here and encoded again there).
@@ -444,7 +450,8 @@ function crashPoint(): { at: number; phase: string } | undefined {
 
 /** Where results go: stdout, a file with checkpoints, a temporary file renamed at the end, or a FIFO or device. */
 interface Sink {
-  write(text: string | Uint8Array): Promise<void>;
+  /** `written`, where the sink can tell: called once it is done with the bytes (they may be written over then). */
+  write(text: string | Uint8Array, written?: () => void): Promise<void>;
   commit(): Promise<number>;
   finish(): Promise<void>;
   /** After a failure: closes; `discard` removes the file (nothing of it is committed). */
@@ -453,7 +460,7 @@ interface Sink {
 
 function stdoutSink(out: Output): Sink {
   return {
-    write: (text) => out.write(text),
+    write: (text, written) => out.write(text, written),
     commit: async () => 0,
     finish: async () => undefined,
     abandon: async () => undefined,
@@ -807,7 +814,7 @@ async function runJobInner(cmd: RunCommand, io: RunIo, stats: RunStats | undefin
       bytes = batch.end.bytes;
       readRows = batch.end.rows;
       end = batch.end;
-      if (result.rows > 0) await sink.write(result.text);
+      if (result.rows > 0) await sink.write(result.text, runner.recycle && (() => runner.recycle!(result.text)));
       sinceCheckpoint += batch.length + batch.skipped;
       if (dir !== undefined && sinceCheckpoint >= cmd.checkpointEvery) {
         sinceCheckpoint = 0;

@@ -158,11 +158,17 @@ class LinesSink implements BlockSink {
   }
 }
 
-/** The blocks' bytes in one array, sized from the lines so far for all `n`: one allocation when lines are alike. */
+/**
+ * The blocks' bytes in one array, sized from the lines so far for all `n`:
+ * one allocation when lines are alike, none when `reuse` (an array whose
+ * owner is done with it) has room.
+ */
 class BytesSink implements BlockSink {
-  private bytes = new Uint8Array(0);
+  private bytes: Uint8Array;
   private length = 0;
-  constructor(private readonly n: number) {}
+  constructor(private readonly n: number, reuse: Uint8Array | undefined) {
+    this.bytes = reuse ?? new Uint8Array(0);
+  }
 
   add(text: Uint8Array, from: number, count: number): void {
     const length = this.length;
@@ -183,7 +189,8 @@ class BytesSink implements BlockSink {
 /**
  * {@link numberLines} as bytes (ASCII, so UTF-8 too): a fresh array the
  * caller may keep, with no string made (a sink writes it as it is, where
- * the text had to be decoded from bytes and encoded back).
+ * the text had to be decoded from bytes and encoded back). With `reuse`:
+ * written from its start (a view of it, unless the text outgrows it).
  */
 export function numberBytes(
   out: AsciiText,
@@ -192,8 +199,9 @@ export function numberBytes(
   separators: readonly string[],
   json: boolean,
   prefix?: LinePrefix,
+  reuse?: Uint8Array,
 ): Uint8Array | undefined {
-  const sink = new BytesSink(n);
+  const sink = new BytesSink(n, reuse);
   return eachBlock(out, n, columns, separators, json, prefix, sink) ? sink.text : undefined;
 }
 
@@ -466,6 +474,9 @@ export class TextFormatter {
   private readonly jsonPrefixNames: readonly (string | undefined)[];
   /** The time and key cells of the batch being formatted. */
   private readonly cells: RowCells;
+  /** The memory of the bytes formatBytes made, until recycled; and the arrays given back by recycle, for the next formatBytes calls. */
+  private readonly made = new WeakSet<ArrayBufferLike>();
+  private readonly spares: Uint8Array[] = [];
 
   constructor(format: TextFormat, columns: OutputColumns) {
     if (format !== 'csv' && format !== 'ndjson') throw new TypeError(`format must be 'csv' or 'ndjson', got ${String(format)}`);
@@ -508,8 +519,27 @@ export class TextFormatter {
   formatBytes(result: ResultBatch): Uint8Array {
     const { batch, results } = result;
     const csv = this.kind === 'csv';
-    const bytes = numberBytes(this.ascii, batch.length, [batch.values, ...results], csv ? this.csvSeparators : this.jsonSeparators, !csv, this.prefix(result));
-    return bytes ?? utf8.encode(csv ? this.csvLines(result) : this.jsonLines(result));
+    // The array given back by recycle, if any: its pages are mapped already (a fresh one's first touch costs a page fault per 4 KiB).
+    const reuse = this.spares.pop();
+    const bytes = numberBytes(this.ascii, batch.length, [batch.values, ...results], csv ? this.csvSeparators : this.jsonSeparators, !csv, this.prefix(result), reuse);
+    if (bytes === undefined) return utf8.encode(csv ? this.csvLines(result) : this.jsonLines(result));
+    this.made.add(bytes.buffer);
+    return bytes;
+  }
+
+  /**
+   * Gives back bytes that formatBytes returned, once nothing reads them any
+   * more (the sink has written them): the next formatBytes writes over them.
+   * Optional: bytes never given back stay the caller's.
+   */
+  recycle(bytes: Uint8Array): void {
+    // Only arrays formatBytes made itself: any other may share its memory (a pooled Buffer's, say).
+    if (!this.made.delete(bytes.buffer)) return;
+    // The largest two, the largest last (taken first): a live input's batches of a few rows between large ones do not take the large one's place.
+    const spares = this.spares;
+    spares.push(new Uint8Array(bytes.buffer as ArrayBuffer));
+    spares.sort((a, b) => a.length - b.length);
+    if (spares.length > 2) spares.shift();
   }
 
   /** Writes rows' time and key cells (CSV), or their '{' and time and key members (NDJSON); undefined when there are none. */
