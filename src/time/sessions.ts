@@ -139,9 +139,19 @@ export class SessionStore implements AccStore {
     this.freeSlots.push(s);
   }
 
-  /** A new session [start, end) of slot s, its accumulator empty, placed before the key's first session starting at or after `start`. */
-  add(s: number, start: number, end: number): number {
-    const w = this.alloc(s, start, end);
+  /**
+   * A new session of slot s, its accumulator empty, in no list yet: the
+   * caller writes its start[w] and end[w], then links it (link). The bounds
+   * are not passed: a double passed to a call that V8 does not inline is
+   * boxed (epoch-ms times are no small integers).
+   */
+  open(s: number): number {
+    return this.alloc(s);
+  }
+
+  /** Places opened session w of slot s before the key's first session starting at or after start[w]. */
+  link(s: number, w: number): void {
+    const start = this.start[w]!;
     let prev = NONE, at = this.head[s]!;
     while (at !== NONE && this.start[at]! < start) {
       prev = at;
@@ -153,12 +163,13 @@ export class SessionStore implements AccStore {
       if (at === NONE) this.live.append(s);
       this.setHead(s, w);
     }
-    return w;
   }
 
   /** A restored session of slot s, after the key's others (a snapshot lists them by start); the caller loads its accumulator. */
   restore(s: number, start: number, end: number): number {
-    const w = this.alloc(s, start, end);
+    const w = this.alloc(s);
+    this.start[w] = start;
+    this.end[w] = end;
     let at = this.head[s]!;
     if (at === NONE) {
       this.setHead(s, w);
@@ -171,7 +182,7 @@ export class SessionStore implements AccStore {
     return w;
   }
 
-  private alloc(s: number, start: number, end: number): number {
+  private alloc(s: number): number {
     let w = this.freeId;
     if (w !== NONE) this.freeId = this.next[w]!;
     else {
@@ -179,8 +190,6 @@ export class SessionStore implements AccStore {
       if (w === this.key.length) this.growSessions();
     }
     this.key[w] = this.slotKey[s]!;
-    this.start[w] = start;
-    this.end[w] = end;
     this.flags[w] = 0;
     this.emStart[w] = NaN;
     this.serial[w] = ++this.serials;
@@ -230,6 +239,15 @@ export class SessionStore implements AccStore {
 
   /** Raises slot s's purged end to at least e. */
   purge(s: number, e: number): void {
+    this.purgeTo(s, e);
+  }
+
+  /** purge(s, end[w]), reading the end here (see open). */
+  purgeToEnd(s: number, w: number): void {
+    this.purgeTo(s, this.end[w]!);
+  }
+
+  private purgeTo(s: number, e: number): void {
     const p = this.purged[s]!;
     if (p === -Infinity) {
       this.ends.append(s);
@@ -432,23 +450,39 @@ export class TimerQueue {
 
   /** Queues a timer; returns its record number (valid until the record pops). */
   push(time: number, type: number, key: number, start: number, session: number, serial: number): number {
+    const r = this.claim();
+    this.time[r] = time;
+    this.start[r] = start;
+    return this.queue(r, type, key, session, serial);
+  }
+
+  /**
+   * A free record for a timer (the arrays may grow: read them after). The
+   * caller writes its time[r] and start[r], then queues it (queue): the
+   * operator's hot paths pass no double to a call that V8 may not inline,
+   * which boxes it (epoch-ms times are no small integers).
+   */
+  claim(): number {
     let r = this.freeRecs.pop();
     if (r === undefined) {
       r = this.recs++;
       if (r === this.time.length) this.growRecs();
     }
-    this.time[r] = time;
+    return r;
+  }
+
+  /** Queues claimed record r (its time and start written); returns r. */
+  queue(r: number, type: number, key: number, session: number, serial: number): number {
     this.type[r] = type;
     this.key[r] = key;
-    this.start[r] = start;
     this.session[r] = session;
     this.serial[r] = serial;
     this.place(r);
     return r;
   }
 
-  /** Puts record r at the list's tail when it sorts there, else into the heap. */
-  private place(r: number): void {
+  /** Puts record r at the list's tail when it sorts there, else into the heap (after takeTop: the top moved on). */
+  place(r: number): void {
     if (this.tail === NONE || !this.before(r, this.tail)) this.append(r);
     else this.heapPush(r);
   }
@@ -492,8 +526,8 @@ export class TimerQueue {
     h[i] = r;
   }
 
-  /** Takes the top record out (without freeing it). */
-  private take(): number {
+  /** Takes the top record out (without freeing it): retimeTop's first half, for a caller that writes the time itself (see claim). */
+  take(): number {
     const top = this.peek();
     if (this.inList[top] === 1) this.unlink(top);
     else {

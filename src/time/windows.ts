@@ -413,17 +413,16 @@ export class EventTimeWindows implements WindowOperator {
   }
 
   /**
-   * When session w's timer of `type` is due: its end (FIRE, while its fire is
-   * pending), its end + allowedLateness (PURGE; with no allowed lateness the
-   * fire timer also purges, as purging is due at the same watermark), or NaN
-   * when it has none.
+   * Whether session w has a timer of `type` due: FIRE while its fire is
+   * pending, PURGE with allowed lateness or once the fire is not pending (with
+   * none, the fire timer also purges, as purging is due at the same
+   * watermark). It is due at its end (FIRE) or end + allowedLateness (PURGE):
+   * the callers add that themselves, as a double returned by a call that V8
+   * does not inline is boxed (epoch-ms times are no small integers).
    */
-  private dueTime(w: number, type: number): number {
-    const st = this.store;
-    const pending = (st.flags[w]! & PENDING_FIRE) !== 0;
-    if (type === FIRE) return pending ? st.end[w]! : NaN;
-    const lateness = this.spec.allowedLateness;
-    return lateness > 0 || !pending ? st.end[w]! + lateness : NaN;
+  private hasDue(w: number, type: number): boolean {
+    const pending = (this.store.flags[w]! & PENDING_FIRE) !== 0;
+    return type === FIRE ? pending : this.spec.allowedLateness > 0 || !pending;
   }
 
   /**
@@ -436,22 +435,27 @@ export class EventTimeWindows implements WindowOperator {
    * (O(1)), so it never comes up early.
    */
   private queueTimers(w: number): void {
-    const st = this.store;
-    const end = st.end[w]!;
-    if (this.dueTime(w, FIRE) === end) {
+    const st = this.store, timers = this.timers;
+    if (this.hasDue(w, FIRE)) {
       if ((st.flags[w]! & FIRE_QUEUED) === 0) {
         st.flags[w] = st.flags[w]! | FIRE_QUEUED;
-        st.fireRec[w] = this.timers.push(end, FIRE, st.key[w]!, st.start[w]!, w, st.serial[w]!);
+        // The time and start written here, not passed (see TimerQueue.claim).
+        const r = timers.claim();
+        timers.time[r] = st.end[w]!;
+        timers.start[r] = st.start[w]!;
+        st.fireRec[w] = timers.queue(r, FIRE, st.key[w]!, w, st.serial[w]!);
       } else {
         // Moved on now when that is O(1) (rows in event-time order), rather than when it comes up.
         const r = st.fireRec[w]!;
-        if (this.timers.time[r]! < end) this.timers.moveToTail(r, st.end, st.start, w);
+        if (timers.time[r]! < st.end[w]!) timers.moveToTail(r, st.end, st.start, w);
       }
     }
-    const purge = this.dueTime(w, PURGE);
-    if ((st.flags[w]! & PURGE_QUEUED) === 0 && purge === purge) {
+    if ((st.flags[w]! & PURGE_QUEUED) === 0 && this.hasDue(w, PURGE)) {
       st.flags[w] = st.flags[w]! | PURGE_QUEUED;
-      this.timers.push(purge, PURGE, st.key[w]!, st.start[w]!, w, st.serial[w]!);
+      const r = timers.claim();
+      timers.time[r] = st.end[w]! + this.spec.allowedLateness;
+      timers.start[r] = st.start[w]!;
+      timers.queue(r, PURGE, st.key[w]!, w, st.serial[w]!);
     }
   }
 
@@ -475,15 +479,14 @@ export class EventTimeWindows implements WindowOperator {
       // Read before anything queues a timer (which may reuse the record).
       const time = timers.time[top]!, type = timers.type[top]!, w = timers.session[top]!;
       if (type === FORGET) {
-        if (!end) this.forget(timers.key[top]!, timers.start[top]!);
+        if (!end) this.forget(top);
         continue;
       }
       // The session was removed (merged or purged) since: its id may be another session's now.
       if (st.serial[w] !== timers.serial[top]) continue;
       st.flags[w] = st.flags[w]! & ~(type === FIRE ? FIRE_QUEUED : PURGE_QUEUED);
-      const due = this.dueTime(w, type);
-      if (due !== due) continue; // no longer due: a row made the session's fire pending again, or the fire came early
-      if (time < due) {
+      if (!this.hasDue(w, type)) continue; // no longer due: a row made the session's fire pending again, or the fire came early
+      if (time < st.end[w]! + (type === FIRE ? 0 : this.spec.allowedLateness)) {
         // The session grew since: the timer moves on (pops again in the order a timer queued at `due` would).
         this.queueTimers(w);
         continue;
@@ -511,9 +514,14 @@ export class EventTimeWindows implements WindowOperator {
     if (type === FORGET) return false;
     const w = timers.session[top]!;
     if (st.serial[w] !== timers.serial[top]) return false;
-    const due = this.dueTime(w, type);
+    if (!this.hasDue(w, type)) return false;
+    const due = st.end[w]! + (type === FIRE ? 0 : this.spec.allowedLateness);
     if (!(timers.time[top]! < due)) return false;
-    timers.retimeTop(due, st.start[w]!);
+    // retimeTop(due, start), the time written here (see TimerQueue.claim).
+    const r = timers.take();
+    timers.time[r] = due;
+    timers.start[r] = st.start[w]!;
+    timers.place(r);
     return true;
   }
 
@@ -619,11 +627,12 @@ export class EventTimeWindows implements WindowOperator {
   /** Removes session w (grid windows leave with their bucket, in advanceGrid). */
   private remove(w: number): void {
     const st = this.store;
-    const k = st.key[w]!, e = st.end[w]!;
+    const k = st.key[w]!;
     const slot = st.slots.get(k);
+    // The end read by the callees (see TimerQueue.claim); dropping w leaves it in place.
     st.drop(slot, w);
-    st.purge(slot, e);
-    this.scheduleForget(k, e);
+    st.purgeToEnd(slot, w);
+    this.scheduleForget(k, st.end, w);
   }
 
   /**
@@ -632,12 +641,19 @@ export class EventTimeWindows implements WindowOperator {
    * session would end by e + gap), so the key's entry goes: a key whose
    * sessions have all closed holds nothing, and results are unchanged.
    */
-  private scheduleForget(k: number, e: number): void {
-    this.timers.push(e + this.spec.gap + this.spec.allowedLateness, FORGET, k, e, -1, 0);
+  private scheduleForget(k: number, ends: Float64Array, i: number): void {
+    // The end e = ends[i] read and the time written here (see TimerQueue.claim).
+    const timers = this.timers, r = timers.claim();
+    const e = ends[i]!;
+    timers.time[r] = e + this.spec.gap + this.spec.allowedLateness;
+    timers.start[r] = e;
+    timers.queue(r, FORGET, k, -1, 0);
   }
 
-  private forget(k: number, e: number): void {
+  /** The FORGET timer r (popped: its fields stay readable until the next push), of key k's purged end e. */
+  private forget(r: number): void {
     const st = this.store;
+    const k = this.timers.key[r]!, e = this.timers.start[r]!;
     const slot = st.slots.get(k);
     if (slot >= 0 && st.purged[slot]! !== -Infinity && st.purged[slot]! <= e) {
       st.forget(slot);
@@ -1195,7 +1211,11 @@ export class EventTimeWindows implements WindowOperator {
       }
     }
     if (first < 0) {
-      const w = st.add(slot, t, t + gap);
+      // The bounds written here, not passed (see SessionStore.open).
+      const w = st.open(slot);
+      st.start[w] = t;
+      st.end[w] = t + gap;
+      st.link(slot, w);
       this.schedule(w);
       return w;
     }
@@ -1426,7 +1446,7 @@ export class EventTimeWindows implements WindowOperator {
     }
     for (const [k, e] of purged) {
       this.store.purge(this.store.slotOf(k), e);
-      this.scheduleForget(k, e);
+      this.scheduleForget(k, Float64Array.of(e), 0);
     }
   }
 
