@@ -144,8 +144,8 @@ function addOnTimeRows(
  * mean: rows r0, r0 + 1, … while t < to (the chunk is in order, so every row
  * from r0 on is at or past the range's start); returns the first row it
  * leaves. A function of its own over the bucket's arrays in locals: the
- * probe and Neumaier's add inline, no per-row test of the op, the range
- * width or the slots.
+ * probe inline and Neumaier's add (addSum, small enough for TurboFan to
+ * inline), no per-row test of the op, the range width or the slots.
  */
 function addSumRun(ts: Float64Array, vals: Float64Array, ids: Uint32Array | undefined, r0: number, to: number, b: GridBucket): number {
   let table = b.table, acc = b.acc;
@@ -175,16 +175,7 @@ function addSumRun(ts: Float64Array, vals: Float64Array, ids: Uint32Array | unde
       }
       h = (h + 1) & mask;
     }
-    const x = vals[r]!;
-    const p = i * 4;
-    acc[p]!++;
-    if (x !== x) continue;
-    acc[p + 1]!++;
-    const sum = acc[p + 2]!;
-    const u = sum + x;
-    if (Math.abs(sum) >= Math.abs(x)) acc[p + 3]! += sum - u + x;
-    else acc[p + 3]! += x - u + sum;
-    acc[p + 2] = u;
+    addSum(acc, i * 4, vals[r]!);
   }
   return r;
 }
